@@ -1,0 +1,88 @@
+import type { CAC } from 'cac';
+import { initPki, type InitOptions, type Progress } from '../init/index.js';
+import { renderInitResult } from '../render/init.js';
+import { KEY_TYPES, listValue } from '../spec/settings.js';
+import { builtinProfileNames } from '../store/profiles.js';
+import type { Output } from './output.js';
+
+const str = (v: unknown) => (v === undefined ? undefined : String(v));
+
+function progressReporter(output: Output): ((p: Progress) => void) | undefined {
+  if (!output.interactive) return undefined;
+  return (p) => {
+    const label = p.phase === 'keys' ? 'generating keys' : 'writing files';
+    output.stderr(`\r\x1b[K${label} ${p.done}/${p.total}${p.done === p.total && p.phase === 'write' ? '\r\x1b[K' : ''}`);
+  };
+}
+
+export function registerInit(cli: CAC, output: Output, run: (json: boolean, action: () => Promise<number>) => Promise<void>): void {
+  cli
+    .command('init', 'Create the kubeadm-compatible PKI and kubeconfigs (reuses what is already valid)')
+    .option('--cert-dir <dir>', 'Directory for certificates and keys (default: ./pki, or certificatesDir from --config)')
+    .option('--kubeconfig-dir <dir>', "Directory for kubeconfigs (default: the cert dir's parent)")
+    .option('--node-name <name>', 'Node name: etcd certificate CN and SANs, kubelet identity (default: hostname)')
+    .option('--advertise-address <ip>', "The apiserver's address on this node (default: the primary address)")
+    .option('--control-plane-endpoint <host[:port]>', 'HA load-balancer VIP or DNS name: apiserver SAN and kubeconfig server')
+    .option('--apiserver-bind-port <port>', 'Port the apiserver listens on (default: 6443)')
+    .option('--service-cidr <cidr>', 'Service CIDR(s), comma-separated for dual-stack (default: 10.96.0.0/12)')
+    .option('--dns-domain <domain>', 'Cluster DNS domain (default: cluster.local)')
+    .option('--cluster-name <name>', 'Cluster name in kubeconfigs (default: kubernetes)')
+    .option('--apiserver-cert-extra-sans <sans>', 'Extra apiserver SANs, comma-separated or repeated')
+    .option('--etcd-server-cert-extra-sans <sans>', 'Extra etcd server SANs')
+    .option('--etcd-peer-cert-extra-sans <sans>', 'Extra etcd peer SANs')
+    .option('--key-type <type>', `Key algorithm: ${KEY_TYPES.join(', ')} (default: rsa-2048)`)
+    .option('--cert-validity <duration>', 'Leaf validity, e.g. 8760h, 365d, 1y (default: 1y)')
+    .option('--ca-validity <duration>', 'CA validity (default: 10y)')
+    .option('--profile <name|file>', `Certificate set: ${builtinProfileNames().join(', ')} or a profile file (default: kubeadm)`)
+    .option('--config <file>', 'Read settings from a kubeadm ClusterConfiguration/InitConfiguration (v1beta2-v1beta4)')
+    .option('--dry-run', 'Print the plan (files, subjects, SANs, issuers, validity) and write nothing')
+    .option('--force', 'Reissue every leaf certificate and kubeconfig that no longer matches the settings')
+    .option('--renew <names>', 'Reissue these entries, comma-separated (e.g. apiserver,admin.conf)')
+    .option('--json', 'Print a machine-readable summary on stdout')
+    .example('kpki init --node-name cp1 --advertise-address 10.0.0.11')
+    .example('kpki init --control-plane-endpoint k8s-api.example.com:6443 --apiserver-cert-extra-sans 10.0.0.100')
+    .example('kpki init --config kubeadm-config.yaml --cert-dir /etc/kubernetes/pki')
+    .example('kpki init --dry-run --json | jq .items[].files')
+    .example('kpki init --renew apiserver   # after adding a SAN')
+    .action(async (flags: Record<string, unknown>) => {
+      const json = Boolean(flags.json);
+      await run(json, async () => {
+        const controller = new AbortController();
+        const abort = () => controller.abort();
+        process.once('SIGINT', abort);
+        process.once('SIGTERM', abort);
+        try {
+          const options: InitOptions = {
+            certDir: str(flags.certDir),
+            kubeconfigDir: str(flags.kubeconfigDir),
+            nodeName: str(flags.nodeName),
+            advertiseAddress: str(flags.advertiseAddress),
+            controlPlaneEndpoint: str(flags.controlPlaneEndpoint),
+            bindPort: str(flags.apiserverBindPort),
+            serviceCidr: flags.serviceCidr === undefined ? undefined : listValue(flags.serviceCidr as string).join(','),
+            dnsDomain: str(flags.dnsDomain),
+            clusterName: str(flags.clusterName),
+            apiserverCertExtraSans: flags.apiserverCertExtraSans as string[] | undefined,
+            etcdServerCertExtraSans: flags.etcdServerCertExtraSans as string[] | undefined,
+            etcdPeerCertExtraSans: flags.etcdPeerCertExtraSans as string[] | undefined,
+            keyType: str(flags.keyType),
+            certValidity: str(flags.certValidity),
+            caValidity: str(flags.caValidity),
+            profile: str(flags.profile),
+            config: str(flags.config),
+            dryRun: Boolean(flags.dryRun),
+            force: Boolean(flags.force),
+            renew: listValue(flags.renew as string[] | string | undefined),
+            onProgress: progressReporter(output),
+            signal: controller.signal,
+          };
+          const result = await initPki(options);
+          output.stdout(json ? `${JSON.stringify(result, null, 2)}\n` : renderInitResult(result));
+          return result.items.some((i) => i.action === 'conflict') ? 1 : 0;
+        } finally {
+          process.off('SIGINT', abort);
+          process.off('SIGTERM', abort);
+        }
+      });
+    });
+}

@@ -1,0 +1,39 @@
+import { readFileSync } from 'node:fs';
+import { cac } from 'cac';
+import { registerInit } from './init.js';
+import { processOutput, reportError, type Output } from './output.js';
+
+function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+/** Runs the CLI and resolves to the exit status; never throws. */
+export async function main(argv: string[], output: Output = processOutput): Promise<number> {
+  let exitCode = 0;
+  const run = async (json: boolean, action: () => Promise<number>) => {
+    try {
+      exitCode = await action();
+    } catch (error) {
+      exitCode = reportError(error, output, json);
+    }
+  };
+  const cli = cac('kpki');
+  registerInit(cli, output, run);
+  cli.command('[...args]', '').action((args: string[]) => {
+    exitCode = reportError(
+      Object.assign(new Error(args.length ? `unknown command "${args[0]}"` : 'no command given'), { name: 'CACError' }),
+      output,
+      false,
+    );
+  });
+  cli.help();
+  cli.version(packageVersion());
+  try {
+    cli.parse(['node', 'kpki', ...argv], { run: false });
+    await cli.runMatchedCommand();
+  } catch (error) {
+    exitCode = reportError(error, output, argv.includes('--json'));
+  }
+  return exitCode;
+}

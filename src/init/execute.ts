@@ -1,0 +1,147 @@
+import { createPublicKey } from 'node:crypto';
+import path from 'node:path';
+import { ErrorCode, KpkiError } from '../errors.js';
+import { buildKubeconfig } from '../kubeconfig/kubeconfig.js';
+import { certificatePem, issueCertificate } from '../pki/certificate.js';
+import { generateKeyPair, privateKeyPem, publicKeyPem, type KeyPair } from '../pki/keys.js';
+import type { CertSpec, KubeconfigSpec, ManifestSpec } from '../spec/plan.js';
+import { syncDirectories, writeFileAtomic } from '../store/files.js';
+import type { InitPlan, Step } from './plan.js';
+
+export interface Progress {
+  phase: 'keys' | 'write';
+  done: number;
+  total: number;
+}
+
+export interface ExecuteOptions {
+  now: Date;
+  onProgress?: (progress: Progress) => void;
+  signal?: AbortSignal;
+}
+
+const MODE_PRIVATE = 0o600;
+const MODE_PUBLIC = 0o644;
+
+interface FileWrite {
+  path: string;
+  data: string;
+  mode: number;
+}
+
+/** The files of one entry, written in this order: each key before the certificate naming it. */
+interface EntryWrites {
+  step: Step;
+  writes: FileWrite[];
+}
+
+const needsNewKey = (step: Step) => (step.action === 'create' || step.action === 'reissue') && step.kind !== 'manifest';
+
+function interruptedError(): KpkiError {
+  return new KpkiError(ErrorCode.Interrupted, 'interrupted; every file written so far is complete', {
+    hint: 'run the same command again to finish',
+  });
+}
+
+function checkAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw interruptedError();
+}
+
+/** Generates every key the plan needs at once: the thread pool spreads them over all cores. */
+async function generateKeys(steps: Step[], options: ExecuteOptions): Promise<Map<Step, KeyPair>> {
+  const wanted = steps.filter(needsNewKey);
+  let done = 0;
+  options.onProgress?.({ phase: 'keys', done, total: wanted.length });
+  const generation = Promise.all(
+    wanted.map(async (step) => {
+      const keyType = step.kind === 'kubeconfig' ? (step.spec as KubeconfigSpec).client.keyType : (step.spec as CertSpec).keyType;
+      const pair = await generateKeyPair(keyType);
+      options.onProgress?.({ phase: 'keys', done: ++done, total: wanted.length });
+      return [step, pair] as const;
+    }),
+  );
+  // RSA-4096 sets take seconds: an interrupt must not wait for them.
+  const interrupted = new Promise<never>((_, reject) =>
+    options.signal?.addEventListener('abort', () => reject(interruptedError()), { once: true }),
+  );
+  return new Map(await Promise.race([generation, interrupted]));
+}
+
+/** Builds the bytes of one entry; CAs update the plan so that later entries sign with them. */
+async function render(step: Step, plan: InitPlan, fresh: KeyPair | undefined, now: Date): Promise<FileWrite[]> {
+  const privateKey = fresh?.privateKey ?? step.existingKey!;
+  const keyWrite = (file: string): FileWrite[] => (fresh ? [{ path: file, data: privateKeyPem(fresh.privateKey), mode: MODE_PRIVATE }] : []);
+  switch (step.kind) {
+    case 'ca':
+    case 'certificate': {
+      const spec = step.spec as CertSpec;
+      const [crtPath, keyPath] = step.files as [string, string];
+      const ca = plan.cas.get(spec.issuer ?? spec.name)!;
+      // A CA completed from an existing key already got its certificate while planning.
+      const cert =
+        step.kind === 'ca' && step.action === 'complete'
+          ? ca.certificate!
+          : await issueCertificate({
+              spec,
+              publicKey: fresh?.publicKey ?? createPublicKey(privateKey),
+              issuer: spec.isCA ? { key: privateKey, certificate: undefined } : { key: ca.key!, certificate: ca.certificate },
+              now,
+            });
+      if (spec.isCA) plan.cas.set(spec.name, { certificate: cert, key: privateKey, fresh: true });
+      return [...keyWrite(keyPath), { path: crtPath, data: certificatePem(cert), mode: MODE_PUBLIC }];
+    }
+    case 'key-pair': {
+      const [keyPath, pubPath] = step.files as [string, string];
+      // kubeadm writes sa.pub with its key writer: 0600.
+      return [...keyWrite(keyPath), { path: pubPath, data: publicKeyPem(createPublicKey(privateKey)), mode: MODE_PRIVATE }];
+    }
+    case 'kubeconfig': {
+      const spec = step.spec as KubeconfigSpec;
+      const ca = plan.cas.get(spec.client.issuer!)!;
+      const cert = await issueCertificate({
+        spec: spec.client,
+        publicKey: fresh!.publicKey,
+        issuer: { key: ca.key!, certificate: ca.certificate },
+        now,
+      });
+      const data = buildKubeconfig({
+        clusterName: spec.clusterName,
+        server: spec.server,
+        userName: spec.userName,
+        contextName: spec.contextName,
+        caPem: certificatePem(ca.certificate!),
+        certPem: certificatePem(cert),
+        keyPem: privateKeyPem(fresh!.privateKey),
+      });
+      return [{ path: step.files[0]!, data, mode: MODE_PRIVATE }];
+    }
+    case 'manifest':
+      return [{ path: step.files[0]!, data: (step.spec as ManifestSpec).content, mode: MODE_PUBLIC }];
+  }
+}
+
+/**
+ * Carries out a plan: keys are generated together, certificates issued in profile order (CAs
+ * first), then CA files are written before anything they signed, so an interrupted run never
+ * leaves a leaf whose CA is missing. Other entries are written concurrently.
+ */
+export async function executePlan(plan: InitPlan, options: ExecuteOptions): Promise<void> {
+  const keys = await generateKeys(plan.steps, options);
+  const entries: EntryWrites[] = [];
+  for (const step of plan.steps.filter((s) => s.action !== 'reuse' && s.action !== 'external')) {
+    entries.push({ step, writes: await render(step, plan, keys.get(step), options.now) });
+  }
+  const total = entries.reduce((n, e) => n + e.writes.length, 0);
+  let done = 0;
+  const writeEntry = async ({ writes }: EntryWrites) => {
+    for (const write of writes) {
+      checkAborted(options.signal);
+      await writeFileAtomic(write.path, write.data, write.mode);
+      options.onProgress?.({ phase: 'write', done: ++done, total });
+    }
+  };
+  await Promise.all(entries.filter((e) => e.step.kind === 'ca').map(writeEntry));
+  await syncDirectories(entries.filter((e) => e.step.kind === 'ca').flatMap((e) => e.writes.map((w) => path.dirname(w.path))));
+  await Promise.all(entries.filter((e) => e.step.kind !== 'ca').map(writeEntry));
+  await syncDirectories(entries.flatMap((e) => e.writes.map((w) => path.dirname(w.path))));
+}

@@ -1,0 +1,115 @@
+import path from 'node:path';
+import { badFlag, ErrorCode, KpkiError } from '../errors.js';
+import { buildPkiSpec } from '../spec/plan.js';
+import { resolveSettings, type ClusterSettings, type HostDefaults, type SettingsInput } from '../spec/settings.js';
+import { acquireLock, removeStaleTempFiles } from '../store/files.js';
+import { detectHostDefaults } from '../store/host.js';
+import { DEFAULT_PROFILE, loadProfile } from '../store/profiles.js';
+import { executePlan, type Progress } from './execute.js';
+import { planInit, type PlanItem } from './plan.js';
+
+export type { InitAction, ItemKind, PlanItem } from './plan.js';
+export type { Progress } from './execute.js';
+
+export interface InitOptions extends SettingsInput {
+  /** Default `./pki`, or `certificatesDir` of a `--config` file. */
+  certDir?: string;
+  /** Default: the cert dir's parent, as /etc/kubernetes is to /etc/kubernetes/pki. */
+  kubeconfigDir?: string;
+  /** Built-in profile name or a profile file; default `kubeadm`. */
+  profile?: string;
+  /** A kubeadm ClusterConfiguration/InitConfiguration file; explicit options override it. */
+  config?: string;
+  dryRun?: boolean;
+  /** Reissue every leaf and kubeconfig that no longer matches (never CAs or the SA key). */
+  force?: boolean;
+  /** Entry names to reissue: `apiserver`, `admin.conf`, `sa`, … */
+  renew?: string[];
+  /** Clock and host facts, injectable for tests. */
+  now?: Date;
+  host?: HostDefaults;
+  onProgress?: (progress: Progress) => void;
+  signal?: AbortSignal;
+}
+
+export interface InitResult {
+  certDir: string;
+  kubeconfigDir: string;
+  profile: string;
+  dryRun: boolean;
+  settings: ClusterSettings;
+  items: PlanItem[];
+  /** True when this run wrote anything. */
+  changed: boolean;
+}
+
+/** Option values that came from flags win over the kubeadm config file's. */
+function mergeSettings(fromConfig: SettingsInput, options: InitOptions): SettingsInput {
+  const explicit = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
+  return { ...fromConfig, ...explicit };
+}
+
+function conflictError(items: PlanItem[]): KpkiError {
+  const conflicts = items.filter((i) => i.action === 'conflict');
+  const list = conflicts.map((i) => `${i.files[0]} (${i.reasons.join('; ')})`).join('; ');
+  const external = conflicts.filter((i) => i.reasons.some((r) => r.includes('external CA')));
+  if (external.length === conflicts.length) {
+    return new KpkiError(ErrorCode.ExternalCaMissing, `cannot complete the PKI with an external CA: ${list}`, {
+      subject: conflicts[0]!.files[0],
+      hint: 'have the external CA sign the missing certificates (same names and subjects as --dry-run shows), then rerun',
+    });
+  }
+  const renewable = conflicts.filter((i) => i.kind !== 'ca' && i.kind !== 'key-pair').map((i) => i.name);
+  const hint = renewable.length
+    ? `nothing was written; rerun with --renew ${renewable.join(',')} to reissue ${renewable.length > 1 ? 'them' : 'it'} (or --force for all leaves)`
+    : 'nothing was written; CA and service-account keys are never replaced automatically: fix or remove the named files yourself';
+  return new KpkiError(ErrorCode.StaleFile, `${conflicts.length} existing file(s) do not match the settings: ${list}`, {
+    subject: conflicts[0]!.files[0],
+    hint,
+  });
+}
+
+/**
+ * Creates (or completes) a kubeadm-compatible PKI and its kubeconfigs. Existing valid files are
+ * kept byte for byte; stale ones are reissued only when `force` or `renew` ask for it.
+ */
+export async function initPki(options: InitOptions = {}): Promise<InitResult> {
+  // Loaded on demand: most runs have no kubeadm config file.
+  const config = options.config ? await (await import('../config/kubeadm.js')).readKubeadmConfig(options.config) : undefined;
+  const settings = resolveSettings(mergeSettings(config?.settings ?? {}, options), options.host ?? detectHostDefaults());
+  const profile = await loadProfile(options.profile ?? DEFAULT_PROFILE);
+  const spec = buildPkiSpec(profile, settings);
+  const certDir = options.certDir ?? config?.certificatesDir ?? 'pki';
+  const kubeconfigDir = options.kubeconfigDir ?? path.dirname(path.resolve(certDir));
+  const now = options.now ?? new Date();
+
+  const names = [...spec.certificates, ...spec.keyPairs, ...spec.kubeconfigs, ...spec.manifests].map((e) => e.name);
+  const unknown = (options.renew ?? []).filter((n) => !names.includes(n));
+  if (unknown.length) throw badFlag('--renew', `unknown entry "${unknown.join(', ')}"`, `use names from: ${names.join(', ')}`);
+
+  const planOptions = { certDir, kubeconfigDir, force: options.force ?? false, renew: options.renew ?? [], now };
+  const result = (plan: { steps: PlanItem[] }, changed: boolean): InitResult => ({
+    certDir,
+    kubeconfigDir,
+    profile: profile.name,
+    dryRun: options.dryRun ?? false,
+    settings,
+    items: plan.steps.map(({ kind, name, files, action, reasons, subject, issuer, sans, keyType, validitySeconds }) => ({
+      kind, name, files, action, reasons, subject, issuer, sans, keyType, validitySeconds,
+    })),
+    changed,
+  });
+
+  if (options.dryRun) return result(await planInit(spec, planOptions), false);
+
+  const release = await acquireLock(certDir);
+  try {
+    await removeStaleTempFiles([...new Set([certDir, kubeconfigDir, ...spec.certificates.map((c) => path.dirname(path.join(certDir, c.file!)))])]);
+    const plan = await planInit(spec, planOptions);
+    if (plan.steps.some((s) => s.action === 'conflict')) throw conflictError(plan.steps);
+    await executePlan(plan, { now, onProgress: options.onProgress, signal: options.signal });
+    return result(plan, plan.steps.some((s) => s.action !== 'reuse' && s.action !== 'external'));
+  } finally {
+    await release();
+  }
+}

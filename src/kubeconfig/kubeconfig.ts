@@ -1,0 +1,112 @@
+import { parseDocument, stringify } from 'yaml';
+import { badInput } from '../errors.js';
+
+/** The parts of a kubeconfig kpki reads: one cluster, user and context, resolved through current-context. */
+export interface KubeconfigCredentials {
+  contextName: string;
+  clusterName: string;
+  server: string;
+  userName: string;
+  /** PEM bytes, from `*-data` (base64) or from a file the kubeconfig names. */
+  certificateAuthority: Source | undefined;
+  clientCertificate: Source | undefined;
+  clientKey: Source | undefined;
+}
+
+/** Where a credential came from, so errors can point at it. */
+export interface Source {
+  /** `admin.conf: users[kubernetes-admin].client-certificate-data`, or a file path. */
+  origin: string;
+  /** Embedded data (decoded) or undefined when it is a file reference. */
+  data: Buffer | undefined;
+  /** File path as written in the kubeconfig, for references. */
+  path: string | undefined;
+}
+
+export interface KubeconfigInput {
+  clusterName: string;
+  server: string;
+  userName: string;
+  contextName: string;
+  caPem: string;
+  certPem: string;
+  keyPem: string;
+}
+
+/**
+ * Serialises a kubeconfig exactly as kubeadm does: keys sorted, sequences not indented,
+ * base64 data unwrapped, `preferences: {}`.
+ */
+export function buildKubeconfig(input: KubeconfigInput): string {
+  const b64 = (pem: string) => Buffer.from(pem).toString('base64');
+  const doc = {
+    apiVersion: 'v1',
+    clusters: [
+      { cluster: { 'certificate-authority-data': b64(input.caPem), server: input.server }, name: input.clusterName },
+    ],
+    contexts: [{ context: { cluster: input.clusterName, user: input.userName }, name: input.contextName }],
+    'current-context': input.contextName,
+    kind: 'Config',
+    preferences: {},
+    users: [
+      { name: input.userName, user: { 'client-certificate-data': b64(input.certPem), 'client-key-data': b64(input.keyPem) } },
+    ],
+  };
+  return stringify(doc, { indentSeq: false, lineWidth: 0, minContentWidth: 0 });
+}
+
+type Entry = Record<string, unknown>;
+
+function named(file: string, doc: Entry, list: string, name: string, field: string): Entry {
+  const items = doc[list];
+  if (!Array.isArray(items)) throw badInput(file, `has no ${list} list`, 'is this a kubeconfig?');
+  const item = items.find((i) => (i as Entry)?.name === name) as Entry | undefined;
+  if (!item) throw badInput(file, `${list} has no entry named "${name}"`, 'fix current-context or the entry names');
+  const body = item[field];
+  if (!body || typeof body !== 'object') throw badInput(file, `${list}[${name}] has no ${field}`);
+  return body as Entry;
+}
+
+/** Strict base64: Go's decoder rejects what Node's would silently skip. */
+function decodeBase64(file: string, where: string, value: unknown): Buffer {
+  if (typeof value !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(value.trim()) || value.trim().length % 4 !== 0) {
+    throw badInput(file, `${where} is not valid base64`, `kubectl reports "illegal base64 data"; re-embed the file with base64 -w0`);
+  }
+  return Buffer.from(value.trim(), 'base64');
+}
+
+function source(file: string, body: Entry, where: string, dataKey: string, pathKey: string): Source | undefined {
+  if (body[dataKey] !== undefined) {
+    return { origin: `${file}: ${where}.${dataKey}`, data: decodeBase64(file, `${where}.${dataKey}`, body[dataKey]), path: undefined };
+  }
+  if (typeof body[pathKey] === 'string') return { origin: String(body[pathKey]), data: undefined, path: String(body[pathKey]) };
+  return undefined;
+}
+
+/** Parses a kubeconfig and resolves its current context; throws BadInput naming the file and field. */
+export function parseKubeconfig(text: string, file: string): KubeconfigCredentials {
+  const parsed = parseDocument(text);
+  if (parsed.errors.length) throw badInput(file, `not valid YAML: ${parsed.errors[0]!.message.split('\n')[0]}`);
+  const doc = parsed.toJS() as Entry | null;
+  if (!doc || typeof doc !== 'object' || doc.kind !== 'Config') {
+    throw badInput(file, 'is not a kubeconfig (kind: Config)');
+  }
+  const contextName = doc['current-context'];
+  if (typeof contextName !== 'string' || !contextName) {
+    throw badInput(file, 'has no current-context', 'set one with kubectl config use-context');
+  }
+  const context = named(file, doc, 'contexts', contextName, 'context');
+  const clusterName = String(context.cluster ?? '');
+  const userName = String(context.user ?? '');
+  const cluster = named(file, doc, 'clusters', clusterName, 'cluster');
+  const user = named(file, doc, 'users', userName, 'user');
+  return {
+    contextName,
+    clusterName,
+    server: String(cluster.server ?? ''),
+    userName,
+    certificateAuthority: source(file, cluster, `clusters[${clusterName}]`, 'certificate-authority-data', 'certificate-authority'),
+    clientCertificate: source(file, user, `users[${userName}]`, 'client-certificate-data', 'client-certificate'),
+    clientKey: source(file, user, `users[${userName}]`, 'client-key-data', 'client-key'),
+  };
+}

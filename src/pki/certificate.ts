@@ -1,0 +1,170 @@
+import { createPublicKey, randomBytes, type KeyObject } from 'node:crypto';
+import type { CertSpec } from '../spec/plan.js';
+import type { ExtKeyUsageName, KeyUsageName } from '../spec/profile.js';
+import { canonicalIp } from '../spec/net.js';
+import { x509 } from './crypto.js';
+import { certificatePublicKey, signatureAlgorithm, signingKey } from './keys.js';
+
+const KEY_USAGE_FLAGS: Record<KeyUsageName, x509.KeyUsageFlags> = {
+  digitalSignature: x509.KeyUsageFlags.digitalSignature,
+  keyEncipherment: x509.KeyUsageFlags.keyEncipherment,
+  keyCertSign: x509.KeyUsageFlags.keyCertSign,
+  cRLSign: x509.KeyUsageFlags.cRLSign,
+  keyAgreement: x509.KeyUsageFlags.keyAgreement,
+};
+
+export const EXT_KEY_USAGE_OIDS: Record<ExtKeyUsageName, string> = {
+  serverAuth: x509.ExtendedKeyUsage.serverAuth,
+  clientAuth: x509.ExtendedKeyUsage.clientAuth,
+};
+
+/**
+ * Orders values the way DER orders a SET OF: by their encodings. Go encodes several O values as
+ * one multi-valued RDN and DER-sorts it, so kpki must too for byte-equal subjects.
+ */
+function derSetOrder(values: string[], type: string): string[] {
+  const encoded = values.map((v) => ({
+    v,
+    // The Name's outer SEQUENCE and SET headers are identical across values; the ATV decides.
+    der: Buffer.from(new x509.Name([{ [type]: [v] }]).toArrayBuffer()),
+  }));
+  return encoded.sort((a, b) => Buffer.compare(a.der.subarray(4), b.der.subarray(4))).map((e) => e.v);
+}
+
+/** Subject as Go's pkix.Name encodes it: the O RDN (multi-valued) before CN. */
+export function subjectName(commonName: string, organizations: string[]): x509.Name {
+  const rdns: x509.JsonName = [];
+  if (organizations.length) rdns.push({ O: derSetOrder(organizations, 'O') });
+  if (commonName) rdns.push({ CN: [commonName] });
+  return new x509.Name(rdns);
+}
+
+/** The signing side of an issuance: its key, and its certificate unless self-signing. */
+export interface Issuer {
+  key: KeyObject;
+  certificate: x509.X509Certificate | undefined;
+}
+
+export interface IssueOptions {
+  spec: CertSpec;
+  publicKey: KeyObject;
+  issuer: Issuer;
+  now: Date;
+  /** Injected by tests that pin output bytes; random 63-bit positive otherwise (as Go). */
+  serialNumber?: string;
+}
+
+function randomSerial(): string {
+  const bytes = randomBytes(8);
+  bytes[0]! &= 0x7f;
+  if (bytes[0] === 0) bytes[0] = 1;
+  return bytes.toString('hex');
+}
+
+const wholeSeconds = (ms: number) => new Date(Math.floor(ms / 1000) * 1000);
+
+/** Issues one certificate from a spec, with Go's extension order and encodings. */
+export async function issueCertificate(options: IssueOptions): Promise<x509.X509Certificate> {
+  const { spec, issuer, now } = options;
+  const subject = subjectName(spec.commonName, spec.organizations);
+  const publicKey = await certificatePublicKey(options.publicKey);
+  const notBefore = wholeSeconds(now.getTime() - spec.backdate * 1000);
+  let notAfter = wholeSeconds(now.getTime() + spec.validity * 1000);
+  // A leaf never outlives its CA: chains would fail from that day on anyway.
+  if (issuer.certificate && notAfter > issuer.certificate.notAfter) notAfter = issuer.certificate.notAfter;
+
+  const keyUsage = spec.keyUsages.reduce((flags, u) => flags | KEY_USAGE_FLAGS[u], 0);
+  const extensions: x509.Extension[] = [new x509.KeyUsagesExtension(keyUsage, true)];
+  if (spec.extKeyUsages.length) {
+    extensions.push(new x509.ExtendedKeyUsageExtension(spec.extKeyUsages.map((u) => EXT_KEY_USAGE_OIDS[u]), false));
+  }
+  if (spec.basicConstraints) extensions.push(new x509.BasicConstraintsExtension(spec.isCA, undefined, true));
+  // Go adds a SubjectKeyIdentifier to CAs only, and an AuthorityKeyIdentifier when issuer ≠ subject.
+  if (spec.isCA) extensions.push(await x509.SubjectKeyIdentifierExtension.create(publicKey));
+  if (issuer.certificate) {
+    const issuerSki = issuer.certificate.getExtension(x509.SubjectKeyIdentifierExtension);
+    extensions.push(
+      issuerSki
+        ? new x509.AuthorityKeyIdentifierExtension(issuerSki.keyId, false)
+        : await x509.AuthorityKeyIdentifierExtension.create(await issuer.certificate.publicKey.export(), false),
+    );
+  }
+  const altNames: x509.JsonGeneralName[] = [
+    ...spec.dnsNames.map((value) => ({ type: 'dns' as const, value })),
+    ...spec.ipAddresses.map((value) => ({ type: 'ip' as const, value })),
+  ];
+  if (altNames.length) extensions.push(new x509.SubjectAlternativeNameExtension(altNames, false));
+
+  return x509.X509CertificateGenerator.create({
+    serialNumber: options.serialNumber ?? randomSerial(),
+    subject,
+    issuer: issuer.certificate ? issuer.certificate.subjectName : subject,
+    notBefore,
+    notAfter,
+    publicKey,
+    signingKey: await signingKey(issuer.key),
+    signingAlgorithm: signatureAlgorithm(issuer.key),
+    extensions,
+  });
+}
+
+/** What a certificate says, in kpki's vocabulary: the facts checks and inspect work with. */
+export interface CertificateFacts {
+  commonName: string;
+  organizations: string[];
+  issuerCommonName: string;
+  dnsNames: string[];
+  ipAddresses: string[];
+  extKeyUsages: string[];
+  /** Undefined when the certificate has no KeyUsage extension. */
+  keyUsages: KeyUsageName[] | undefined;
+  isCA: boolean;
+  notBefore: Date;
+  notAfter: Date;
+  serialNumber: string;
+  signatureAlgorithm: string;
+  subjectKeyId: string | undefined;
+  authorityKeyId: string | undefined;
+}
+
+const EKU_NAMES: Record<string, string> = Object.fromEntries(
+  Object.entries(EXT_KEY_USAGE_OIDS).map(([name, oid]) => [oid, name]),
+);
+
+export function certificateFacts(cert: x509.X509Certificate): CertificateFacts {
+  const attr = (name: x509.Name, type: string) => name.getField(type);
+  const san = cert.getExtension(x509.SubjectAlternativeNameExtension);
+  const eku = cert.getExtension(x509.ExtendedKeyUsageExtension);
+  const ku = cert.getExtension(x509.KeyUsagesExtension);
+  const bc = cert.getExtension(x509.BasicConstraintsExtension);
+  const sigAlg = cert.signatureAlgorithm as { name: string; hash?: { name: string } };
+  const names = san?.names.items ?? [];
+  return {
+    commonName: attr(cert.subjectName, 'CN')[0] ?? '',
+    organizations: attr(cert.subjectName, 'O'),
+    issuerCommonName: attr(cert.issuerName, 'CN')[0] ?? '',
+    dnsNames: names.filter((n) => n.type === 'dns').map((n) => n.value),
+    ipAddresses: names.filter((n) => n.type === 'ip').map((n) => canonicalIp(n.value) ?? n.value),
+    extKeyUsages: (eku?.usages ?? []).map((u) => EKU_NAMES[String(u)] ?? String(u)),
+    keyUsages: ku
+      ? (Object.keys(KEY_USAGE_FLAGS) as KeyUsageName[]).filter((u) => (ku.usages & KEY_USAGE_FLAGS[u]) !== 0)
+      : undefined,
+    isCA: bc?.ca ?? false,
+    notBefore: cert.notBefore,
+    notAfter: cert.notAfter,
+    serialNumber: cert.serialNumber,
+    signatureAlgorithm: [sigAlg.hash?.name, sigAlg.name].filter(Boolean).join(' with '),
+    subjectKeyId: cert.getExtension(x509.SubjectKeyIdentifierExtension)?.keyId,
+    authorityKeyId: cert.getExtension(x509.AuthorityKeyIdentifierExtension)?.keyId,
+  };
+}
+
+/** The certificate's public key as a Node KeyObject, for pairing and type checks. */
+export function publicKeyObject(cert: x509.X509Certificate): KeyObject {
+  return createPublicKey({ key: Buffer.from(cert.publicKey.rawData), format: 'der', type: 'spki' });
+}
+
+/** PEM as Go writes it: 64-column lines, one trailing newline. */
+export function certificatePem(cert: x509.X509Certificate): string {
+  return `${cert.toString('pem').replace(/\r\n/g, '\n').trimEnd()}\n`;
+}

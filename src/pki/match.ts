@@ -1,0 +1,62 @@
+import type { KeyObject } from 'node:crypto';
+import type { CertSpec } from '../spec/plan.js';
+import type { x509 } from './crypto.js';
+import { certificateFacts, publicKeyObject } from './certificate.js';
+import { keyTypeOf, sameKeyPair } from './keys.js';
+
+/** Whether `cert` carries a valid signature by `issuer`'s key. */
+export async function isSignedBy(cert: x509.X509Certificate, issuer: x509.X509Certificate): Promise<boolean> {
+  try {
+    return await cert.verify({ publicKey: issuer.publicKey, signatureOnly: true });
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Whether two CA certificates stand for the same authority: same subject and key, so each
+ * verifies what the other signed (a CA re-certified from its existing key is the same CA).
+ */
+export function sameAuthority(a: x509.X509Certificate, b: x509.X509Certificate): boolean {
+  const bytes = (buf: ArrayBuffer) => Buffer.from(buf);
+  return bytes(a.subjectName.toArrayBuffer()).equals(bytes(b.subjectName.toArrayBuffer())) && bytes(a.publicKey.rawData).equals(bytes(b.publicKey.rawData));
+}
+
+export interface MatchContext {
+  /** The certificate of the CA that should have signed it; undefined for self-signed CAs. */
+  issuer: x509.X509Certificate | undefined;
+  /** The private key stored next to the certificate, if any. */
+  key: KeyObject | undefined;
+  now: Date;
+}
+
+/**
+ * Why an existing certificate does not satisfy its spec; empty when it can be reused.
+ * Like kubeadm, extra SANs are fine: only the names clients need must be present.
+ */
+export async function certificateMismatches(cert: x509.X509Certificate, spec: CertSpec, ctx: MatchContext): Promise<string[]> {
+  const facts = certificateFacts(cert);
+  const reasons: string[] = [];
+  if (facts.commonName !== spec.commonName) reasons.push(`CN is "${facts.commonName}", want "${spec.commonName}"`);
+  const orgs = (list: string[]) => [...list].sort().join(',');
+  if (orgs(facts.organizations) !== orgs(spec.organizations)) {
+    reasons.push(`O is [${facts.organizations.join(', ')}], want [${spec.organizations.join(', ')}]`);
+  }
+  const missing = [
+    ...spec.dnsNames.filter((n) => !facts.dnsNames.includes(n)),
+    ...spec.ipAddresses.filter((n) => !facts.ipAddresses.includes(n)),
+  ];
+  if (missing.length) reasons.push(`lacks SAN ${missing.join(', ')}`);
+  const usages = spec.extKeyUsages.filter((u) => facts.extKeyUsages.length && !facts.extKeyUsages.includes(u));
+  if (usages.length) reasons.push(`lacks ExtKeyUsage ${usages.join(', ')}`);
+  if (facts.isCA !== spec.isCA) reasons.push(spec.isCA ? 'is not a CA' : 'is a CA, want a leaf');
+  const publicKey = publicKeyObject(cert);
+  // A CA keeps its key type when settings change: replacing a CA is never implied.
+  if (!spec.isCA && keyTypeOf(publicKey) !== spec.keyType) {
+    reasons.push(`key is ${keyTypeOf(publicKey) ?? 'unsupported'}, want ${spec.keyType}`);
+  }
+  if (ctx.key && !sameKeyPair(ctx.key, publicKey)) reasons.push('key does not match the certificate');
+  if (ctx.issuer && !(await isSignedBy(cert, ctx.issuer))) reasons.push(`is not signed by the current ${spec.issuer}`);
+  if (cert.notAfter <= ctx.now) reasons.push(`expired on ${cert.notAfter.toISOString()}`);
+  return reasons;
+}

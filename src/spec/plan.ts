@@ -1,0 +1,145 @@
+import { expandTemplate, type CertificateEntry, type ExtKeyUsageName, type KeyUsageName, type Profile, type TemplateVariable } from './profile.js';
+import { canonicalIp, httpsUrl, indexedIp } from './net.js';
+import type { ClusterSettings, KeyType } from './settings.js';
+
+/** A certificate fully resolved for one cluster: what to put in it and who signs it. */
+export interface CertSpec {
+  /** Profile entry name (kubeadm's name, e.g. `etcd-server`). */
+  name: string;
+  /** Path under the cert dir without extension; undefined for kubeconfig client certs. */
+  file: string | undefined;
+  /** Name of the signing CA spec; undefined for a self-signed CA. */
+  issuer: string | undefined;
+  isCA: boolean;
+  commonName: string;
+  organizations: string[];
+  /** Sorted and deduplicated, as kubeadm's RemoveDuplicateAltNames. */
+  dnsNames: string[];
+  /** Deduplicated in first-seen order. */
+  ipAddresses: string[];
+  keyUsages: KeyUsageName[];
+  extKeyUsages: ExtKeyUsageName[];
+  basicConstraints: boolean;
+  /** Validity in seconds from the signing time. */
+  validity: number;
+  backdate: number;
+  keyType: KeyType;
+}
+
+export interface KeyPairSpec {
+  name: string;
+  file: string;
+  keyType: KeyType;
+}
+
+export interface KubeconfigSpec {
+  name: string;
+  /** Path under the kubeconfig dir. */
+  file: string;
+  clusterName: string;
+  server: string;
+  /** User entry name = client cert CN. */
+  userName: string;
+  contextName: string;
+  client: CertSpec;
+}
+
+export interface ManifestSpec {
+  name: string;
+  file: string;
+  content: string;
+}
+
+/** The whole set for one node, in generation order (CAs before what they sign). */
+export interface PkiSpec {
+  profile: string;
+  certificates: CertSpec[];
+  keyPairs: KeyPairSpec[];
+  kubeconfigs: KubeconfigSpec[];
+  manifests: ManifestSpec[];
+}
+
+function templateVariables(s: ClusterSettings): Record<TemplateVariable, string | string[]> {
+  return {
+    nodeName: s.nodeName,
+    advertiseAddress: s.advertiseAddress,
+    dnsDomain: s.dnsDomain,
+    clusterName: s.clusterName,
+    // kube-apiserver's service VIP is the first address of each service CIDR.
+    serviceIPs: s.serviceCidrs.map((cidr) => indexedIp(cidr, 1)),
+    controlPlaneEndpointHost: s.controlPlaneEndpoint ? [s.controlPlaneEndpoint.host] : [],
+    apiserverExtraSans: s.apiserverExtraSans,
+    etcdServerExtraSans: s.etcdServerExtraSans,
+    etcdPeerExtraSans: s.etcdPeerExtraSans,
+  };
+}
+
+/** Splits names into DNS and IP SANs the way kubeadm does: DNS sorted, IPs in first-seen order. */
+export function classifySans(names: string[]): { dnsNames: string[]; ipAddresses: string[] } {
+  const dns = new Set<string>();
+  const ips = new Set<string>();
+  for (const name of names) {
+    const ip = canonicalIp(name);
+    if (ip) ips.add(ip);
+    else dns.add(name.toLowerCase());
+  }
+  // Byte order, like Go's sort.Strings.
+  return { dnsNames: [...dns].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)), ipAddresses: [...ips] };
+}
+
+/** Where kubeconfigs point: the control-plane endpoint (its port, else the bind port), or this node. */
+export function serverUrl(target: 'controlPlaneEndpoint' | 'localEndpoint', s: ClusterSettings): string {
+  const cpe = s.controlPlaneEndpoint;
+  if (target === 'controlPlaneEndpoint' && cpe) return httpsUrl(cpe.host, cpe.port ?? s.bindPort);
+  return httpsUrl(s.advertiseAddress, s.bindPort);
+}
+
+/** Resolves a profile against cluster settings: pure, deterministic, in the profile's order. */
+export function buildPkiSpec(profile: Profile, settings: ClusterSettings): PkiSpec {
+  const vars = templateVariables(settings);
+  const one = (template: string) => expandTemplate(template, vars)[0]!;
+  const { policy } = profile;
+
+  const resolveCert = (entry: CertificateEntry, file: string | undefined): CertSpec => {
+    const isCA = !entry.issuer;
+    const commonName = one(entry.commonName);
+    const caNames = policy.caCommonNameSan ? [commonName] : [];
+    const names = isCA ? caNames : entry.sans.flatMap((t) => expandTemplate(t, vars));
+    return {
+      name: entry.name,
+      file,
+      issuer: entry.issuer,
+      isCA,
+      commonName,
+      organizations: entry.organizations.map(one),
+      ...classifySans(names),
+      keyUsages: isCA ? policy.caKeyUsages : policy.leafKeyUsages,
+      extKeyUsages: entry.usages,
+      basicConstraints: isCA || policy.leafBasicConstraints,
+      validity: isCA ? settings.caValidity : settings.certValidity,
+      backdate: policy.backdate,
+      keyType: settings.keyType,
+    };
+  };
+
+  const kubeconfigs: KubeconfigSpec[] = profile.kubeconfigs.map((entry) => {
+    const client = resolveCert({ ...entry, usages: ['clientAuth'], sans: [] }, undefined);
+    return {
+      name: entry.name,
+      file: entry.file,
+      clusterName: settings.clusterName,
+      server: serverUrl(entry.server, settings),
+      userName: client.commonName,
+      contextName: `${client.commonName}@${settings.clusterName}`,
+      client,
+    };
+  });
+
+  return {
+    profile: profile.name,
+    certificates: profile.certificates.filter((c) => !c.when || settings[c.when]).map((c) => resolveCert(c, c.file)),
+    keyPairs: profile.keyPairs.map((k) => ({ name: k.name, file: k.file, keyType: settings.keyType })),
+    kubeconfigs,
+    manifests: profile.manifests.map((m) => ({ ...m })),
+  };
+}

@@ -1,0 +1,275 @@
+import { parse as parseYaml } from 'yaml';
+import { badInput } from '../errors.js';
+import { parseDuration } from './duration.js';
+
+export const KEY_USAGES = ['digitalSignature', 'keyEncipherment', 'keyCertSign', 'cRLSign', 'keyAgreement'] as const;
+export type KeyUsageName = (typeof KEY_USAGES)[number];
+export const EXT_KEY_USAGES = ['serverAuth', 'clientAuth'] as const;
+export type ExtKeyUsageName = (typeof EXT_KEY_USAGES)[number];
+/** Where a kubeconfig's `server` points: the HA endpoint (or local when unset), or this node's apiserver. */
+export const SERVER_TARGETS = ['controlPlaneEndpoint', 'localEndpoint'] as const;
+export type ServerTarget = (typeof SERVER_TARGETS)[number];
+/** Conditions an entry may depend on. */
+export const CONDITIONS = ['localEtcd'] as const;
+export type Condition = (typeof CONDITIONS)[number];
+
+/** Signing policy shared by every certificate in a profile (cfssl-style policy as data). */
+export interface ProfilePolicy {
+  caKeyUsages: KeyUsageName[];
+  leafKeyUsages: KeyUsageName[];
+  /** Self-signed CAs carry `DNS:<CN>` (kubeadm ≥ 1.22). */
+  caCommonNameSan: boolean;
+  /** Leaves carry BasicConstraints CA:FALSE (kubeadm ≥ 1.21). */
+  leafBasicConstraints: boolean;
+  /** Seconds NotBefore is set before the signing time. */
+  backdate: number;
+}
+
+/** One certificate of the set. Without `issuer` it is a self-signed CA. */
+export interface CertificateEntry {
+  name: string;
+  /** Path under the cert dir without extension: `etcd/server` → etcd/server.crt + .key. */
+  file: string;
+  issuer?: string;
+  commonName: string;
+  organizations: string[];
+  usages: ExtKeyUsageName[];
+  /** SAN templates; IPs and DNS names are told apart after expansion. */
+  sans: string[];
+  when?: Condition;
+}
+
+export interface KeyPairEntry {
+  name: string;
+  file: string;
+}
+
+export interface KubeconfigEntry {
+  name: string;
+  /** Path under the kubeconfig dir. */
+  file: string;
+  issuer: string;
+  commonName: string;
+  organizations: string[];
+  server: ServerTarget;
+}
+
+export interface ManifestEntry {
+  name: string;
+  /** Path under the kubeconfig dir. */
+  file: string;
+  content: string;
+}
+
+export interface Profile {
+  name: string;
+  description: string;
+  policy: ProfilePolicy;
+  certificates: CertificateEntry[];
+  keyPairs: KeyPairEntry[];
+  kubeconfigs: KubeconfigEntry[];
+  manifests: ManifestEntry[];
+}
+
+/** Placeholders a profile may use, and whether each stands for a list. */
+export const TEMPLATE_VARIABLES = {
+  nodeName: 'scalar',
+  advertiseAddress: 'scalar',
+  dnsDomain: 'scalar',
+  clusterName: 'scalar',
+  serviceIPs: 'list',
+  controlPlaneEndpointHost: 'list',
+  apiserverExtraSans: 'list',
+  etcdServerExtraSans: 'list',
+  etcdPeerExtraSans: 'list',
+} as const;
+export type TemplateVariable = keyof typeof TEMPLATE_VARIABLES;
+
+const PLACEHOLDER = /\$\{([A-Za-z]+)\}/g;
+
+/** Reads fields out of parsed YAML, naming the exact field in every error. */
+class FieldReader {
+  constructor(
+    private readonly file: string,
+    private readonly path: string,
+    private readonly value: Record<string, unknown>,
+  ) {}
+
+  static object(file: string, path: string, value: unknown): FieldReader {
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+      throw badInput(file, `${path || 'document'} must be a mapping`);
+    }
+    return new FieldReader(file, path, value as Record<string, unknown>);
+  }
+
+  private where(key: string): string {
+    return this.path ? `${this.path}.${key}` : key;
+  }
+
+  fail(key: string, message: string): never {
+    throw badInput(this.file, `${this.where(key)} ${message}`);
+  }
+
+  string(key: string): string;
+  string(key: string, optional: true): string | undefined;
+  string(key: string, optional?: true): string | undefined {
+    const v = this.value[key];
+    if (v === undefined && optional) return undefined;
+    if (typeof v !== 'string' || v === '') this.fail(key, 'must be a non-empty string');
+    return v;
+  }
+
+  boolean(key: string): boolean {
+    const v = this.value[key];
+    if (typeof v !== 'boolean') this.fail(key, 'must be true or false');
+    return v;
+  }
+
+  strings(key: string): string[] {
+    const v = this.value[key] ?? [];
+    if (!Array.isArray(v) || v.some((s) => typeof s !== 'string')) this.fail(key, 'must be a list of strings');
+    return v as string[];
+  }
+
+  oneOf<T extends string>(key: string, allowed: readonly T[], optional: true): T | undefined;
+  oneOf<T extends string>(key: string, allowed: readonly T[]): T;
+  oneOf<T extends string>(key: string, allowed: readonly T[], optional?: true): T | undefined {
+    const v = this.string(key, true);
+    if (v === undefined && optional) return undefined;
+    if (!allowed.includes(v as T)) this.fail(key, `must be one of ${allowed.join(', ')}`);
+    return v as T;
+  }
+
+  someOf<T extends string>(key: string, allowed: readonly T[]): T[] {
+    const values = this.strings(key);
+    const bad = values.find((v) => !allowed.includes(v as T));
+    if (bad !== undefined) this.fail(key, `has "${bad}"; allowed: ${allowed.join(', ')}`);
+    return values as T[];
+  }
+
+  list(key: string): FieldReader[] {
+    const v = this.value[key] ?? [];
+    if (!Array.isArray(v)) this.fail(key, 'must be a list');
+    return v.map((item, i) => FieldReader.object(this.file, `${this.where(key)}[${i}]`, item));
+  }
+
+  /** A string field whose `${…}` placeholders must all be known variables. */
+  template(key: string, value: string, allowLists: boolean): string {
+    for (const [, variable] of value.matchAll(PLACEHOLDER)) {
+      const kind = TEMPLATE_VARIABLES[variable as TemplateVariable];
+      if (!kind) this.fail(key, `uses unknown placeholder \${${variable}}`);
+      if (kind === 'list' && (!allowLists || value !== `\${${variable}}`)) {
+        this.fail(key, `may use the list placeholder \${${variable}} only as a whole SAN entry`);
+      }
+    }
+    return value;
+  }
+}
+
+function parsePolicy(r: FieldReader): ProfilePolicy {
+  const backdateText = r.string('backdate');
+  const backdate = backdateText === 'none' ? 0 : parseDuration(backdateText);
+  if (backdate === undefined) r.fail('backdate', 'must be a duration such as 5m, or none');
+  return {
+    caKeyUsages: r.someOf('caKeyUsages', KEY_USAGES),
+    leafKeyUsages: r.someOf('leafKeyUsages', KEY_USAGES),
+    caCommonNameSan: r.boolean('caCommonNameSan'),
+    leafBasicConstraints: r.boolean('leafBasicConstraints'),
+    backdate,
+  };
+}
+
+function parseCertificate(r: FieldReader): CertificateEntry {
+  const entry: CertificateEntry = {
+    name: r.string('name'),
+    file: r.string('file'),
+    issuer: r.string('issuer', true),
+    commonName: r.template('commonName', r.string('commonName'), false),
+    organizations: r.strings('organizations').map((o) => r.template('organizations', o, false)),
+    usages: r.someOf('usages', EXT_KEY_USAGES),
+    sans: r.strings('sans').map((s) => r.template('sans', s, true)),
+    when: r.oneOf('when', CONDITIONS, true),
+  };
+  if (!entry.issuer && (entry.usages.length || entry.sans.length)) {
+    r.fail('issuer', 'is missing: a self-signed CA entry takes no usages or sans');
+  }
+  return entry;
+}
+
+function parseKubeconfig(r: FieldReader): KubeconfigEntry {
+  return {
+    name: r.string('name'),
+    file: r.string('file'),
+    issuer: r.string('issuer'),
+    commonName: r.template('commonName', r.string('commonName'), false),
+    organizations: r.strings('organizations').map((o) => r.template('organizations', o, false)),
+    server: r.oneOf('server', SERVER_TARGETS),
+  };
+}
+
+/** Cross-entry rules: unique names and files, issuers that are CAs defined earlier. */
+function checkConsistency(file: string, profile: Profile): void {
+  const names = new Set<string>();
+  const files = new Set<string>();
+  const cas = new Map<string, CertificateEntry>();
+  const all = [...profile.certificates, ...profile.keyPairs, ...profile.kubeconfigs, ...profile.manifests];
+  for (const entry of all) {
+    if (names.has(entry.name)) throw badInput(file, `name "${entry.name}" is used twice`);
+    names.add(entry.name);
+  }
+  const pathOf = (f: string) => f.replace(/\\/g, '/');
+  for (const f of [...profile.certificates.map((c) => c.file), ...profile.keyPairs.map((k) => k.file)]) {
+    if (files.has(f)) throw badInput(file, `file "${f}" is used twice`);
+    if (f.startsWith('/') || pathOf(f).split('/').includes('..')) {
+      throw badInput(file, `file "${f}" must be a relative path inside the directory`);
+    }
+    files.add(f);
+  }
+  for (const entry of profile.certificates) {
+    if (entry.issuer) {
+      const ca = cas.get(entry.issuer);
+      if (!ca) throw badInput(file, `${entry.name}: issuer "${entry.issuer}" is not a CA defined before it`);
+      if (ca.when && ca.when !== entry.when) {
+        throw badInput(file, `${entry.name}: must carry "when: ${ca.when}" like its issuer ${ca.name}`);
+      }
+    } else {
+      cas.set(entry.name, entry);
+    }
+  }
+  for (const entry of profile.kubeconfigs) {
+    if (!cas.has(entry.issuer)) throw badInput(file, `${entry.name}: issuer "${entry.issuer}" is not a CA`);
+  }
+}
+
+/** Parses and validates a profile; every error names the file and the field. */
+export function parseProfile(text: string, file: string): Profile {
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (error) {
+    throw badInput(file, `not valid YAML: ${(error as Error).message.split('\n')[0]}`);
+  }
+  const r = FieldReader.object(file, '', doc);
+  if (r.string('kind') !== 'CertificateProfile') r.fail('kind', 'must be CertificateProfile');
+  const profile: Profile = {
+    name: r.string('name'),
+    description: r.string('description', true) ?? '',
+    policy: parsePolicy(FieldReader.object(file, 'policy', (doc as Record<string, unknown>).policy)),
+    certificates: r.list('certificates').map(parseCertificate),
+    keyPairs: r.list('keyPairs').map((k) => ({ name: k.string('name'), file: k.string('file') })),
+    kubeconfigs: r.list('kubeconfigs').map(parseKubeconfig),
+    manifests: r.list('manifests').map((m) => ({ name: m.string('name'), file: m.string('file'), content: m.string('content') })),
+  };
+  checkConsistency(file, profile);
+  return profile;
+}
+
+/** Fills `${…}` placeholders; list placeholders expand to zero or more entries. */
+export function expandTemplate(template: string, vars: Record<TemplateVariable, string | string[]>): string[] {
+  const whole = /^\$\{([A-Za-z]+)\}$/.exec(template);
+  if (whole) {
+    const value = vars[whole[1] as TemplateVariable];
+    return Array.isArray(value) ? value : [value];
+  }
+  return [template.replace(PLACEHOLDER, (_, v: string) => String(vars[v as TemplateVariable]))];
+}

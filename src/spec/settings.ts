@@ -1,0 +1,192 @@
+import { badFlag } from '../errors.js';
+import { parseDuration } from './duration.js';
+import { canonicalIp, isDnsName, parseCidr, parseHostPort, type Cidr, type HostPort } from './net.js';
+
+export const KEY_TYPES = ['rsa-2048', 'rsa-3072', 'rsa-4096', 'ecdsa-p256', 'ecdsa-p384'] as const;
+export type KeyType = (typeof KEY_TYPES)[number];
+
+/** Everything that shapes a cluster's certificates, validated and normalised. */
+export interface ClusterSettings {
+  nodeName: string;
+  advertiseAddress: string;
+  bindPort: number;
+  controlPlaneEndpoint: HostPort | undefined;
+  serviceCidrs: Cidr[];
+  dnsDomain: string;
+  clusterName: string;
+  apiserverExtraSans: string[];
+  etcdServerExtraSans: string[];
+  etcdPeerExtraSans: string[];
+  keyType: KeyType;
+  /** Leaf validity in seconds. */
+  certValidity: number;
+  /** CA validity in seconds. */
+  caValidity: number;
+  /** False when etcd is external: kubeadm then creates no etcd certificates. */
+  localEtcd: boolean;
+}
+
+/**
+ * Settings as a user gives them (flags, kubeadm config, library callers): strings, all optional.
+ * The key of each field is the flag it comes from, so errors can name the flag.
+ */
+export interface SettingsInput {
+  nodeName?: string;
+  advertiseAddress?: string;
+  bindPort?: number | string;
+  controlPlaneEndpoint?: string;
+  serviceCidr?: string;
+  dnsDomain?: string;
+  clusterName?: string;
+  apiserverCertExtraSans?: string[] | string;
+  etcdServerCertExtraSans?: string[] | string;
+  etcdPeerCertExtraSans?: string[] | string;
+  keyType?: string;
+  certValidity?: string;
+  caValidity?: string;
+  localEtcd?: boolean;
+}
+
+/** Values that depend on the machine (hostname, primary address): supplied by the I/O layer. */
+export interface HostDefaults {
+  nodeName: string;
+  advertiseAddress: string | undefined;
+}
+
+export const DEFAULTS = {
+  bindPort: 6443,
+  serviceCidr: '10.96.0.0/12',
+  dnsDomain: 'cluster.local',
+  clusterName: 'kubernetes',
+  keyType: 'rsa-2048' as KeyType,
+  certValidity: '8760h',
+  caValidity: '87600h',
+};
+
+const FLAG = {
+  nodeName: '--node-name',
+  advertiseAddress: '--advertise-address',
+  bindPort: '--apiserver-bind-port',
+  controlPlaneEndpoint: '--control-plane-endpoint',
+  serviceCidr: '--service-cidr',
+  dnsDomain: '--dns-domain',
+  clusterName: '--cluster-name',
+  apiserverCertExtraSans: '--apiserver-cert-extra-sans',
+  etcdServerCertExtraSans: '--etcd-server-cert-extra-sans',
+  etcdPeerCertExtraSans: '--etcd-peer-cert-extra-sans',
+  keyType: '--key-type',
+  certValidity: '--cert-validity',
+  caValidity: '--ca-validity',
+} as const;
+
+/** Splits comma lists and flattens repeated flags: `--x a,b --x c` → [a, b, c]. */
+export function listValue(value: string[] | string | undefined): string[] {
+  const items = Array.isArray(value) ? value : value === undefined ? [] : [value];
+  return items.flatMap((v) => String(v).split(',')).map((v) => v.trim()).filter(Boolean);
+}
+
+function sanList(flag: string, value: string[] | string | undefined): string[] {
+  return listValue(value).map((san) => {
+    const ip = canonicalIp(san);
+    if (ip) return ip;
+    const dns = san.toLowerCase();
+    if (!isDnsName(dns)) {
+      throw badFlag(flag, `"${san}" is not a valid IP address, DNS name or *.wildcard name`);
+    }
+    return dns;
+  });
+}
+
+function duration(flag: string, text: string): number {
+  const seconds = parseDuration(text);
+  if (seconds === undefined) {
+    throw badFlag(flag, `"${text}" is not a duration`, 'use a number with a unit, e.g. 8760h, 365d or 1y');
+  }
+  return seconds;
+}
+
+/** Validates and normalises settings; throws a KpkiError naming the offending flag. */
+export function resolveSettings(input: SettingsInput, host: HostDefaults): ClusterSettings {
+  const nodeName = (input.nodeName ?? host.nodeName).trim().toLowerCase();
+  if (!isDnsName(nodeName) || nodeName.startsWith('*')) {
+    throw badFlag(FLAG.nodeName, `"${nodeName}" is not a valid node name (RFC 1123 subdomain)`);
+  }
+
+  const advertiseText = input.advertiseAddress ?? host.advertiseAddress;
+  if (advertiseText === undefined) {
+    throw badFlag(FLAG.advertiseAddress, 'no address given and none could be detected', 'pass --advertise-address IP');
+  }
+  const advertiseAddress = canonicalIp(advertiseText);
+  if (!advertiseAddress) throw badFlag(FLAG.advertiseAddress, `"${advertiseText}" is not an IP address`);
+
+  const bindPort = Number(input.bindPort ?? DEFAULTS.bindPort);
+  if (!Number.isInteger(bindPort) || bindPort < 1 || bindPort > 65535) {
+    throw badFlag(FLAG.bindPort, `"${input.bindPort}" is not a port number (1-65535)`);
+  }
+
+  let controlPlaneEndpoint: HostPort | undefined;
+  if (input.controlPlaneEndpoint) {
+    controlPlaneEndpoint = parseHostPort(input.controlPlaneEndpoint);
+    if (!controlPlaneEndpoint) {
+      throw badFlag(
+        FLAG.controlPlaneEndpoint,
+        `"${input.controlPlaneEndpoint}" is not host[:port]`,
+        'use a DNS name or IP, optionally with :port; bracket IPv6 addresses with a port, e.g. [fd00::10]:6443',
+      );
+    }
+  }
+
+  const cidrTexts = listValue(input.serviceCidr ?? DEFAULTS.serviceCidr);
+  if (cidrTexts.length === 0 || cidrTexts.length > 2) {
+    throw badFlag(FLAG.serviceCidr, 'give one CIDR, or two (one IPv4, one IPv6) for dual-stack');
+  }
+  const serviceCidrs = cidrTexts.map((text) => {
+    const cidr = parseCidr(text);
+    if (!cidr) throw badFlag(FLAG.serviceCidr, `"${text}" is not a CIDR such as 10.96.0.0/12`);
+    if (cidr.prefix >= (cidr.family === 4 ? 31 : 127)) {
+      throw badFlag(FLAG.serviceCidr, `"${text}" is too small to hold a service IP`);
+    }
+    return cidr;
+  });
+  if (serviceCidrs.length === 2 && serviceCidrs[0]!.family === serviceCidrs[1]!.family) {
+    throw badFlag(FLAG.serviceCidr, 'a dual-stack list needs one IPv4 and one IPv6 CIDR');
+  }
+
+  const dnsDomain = (input.dnsDomain ?? DEFAULTS.dnsDomain).trim().toLowerCase().replace(/\.$/, '');
+  if (!isDnsName(dnsDomain) || dnsDomain.startsWith('*')) {
+    throw badFlag(FLAG.dnsDomain, `"${input.dnsDomain}" is not a DNS domain`);
+  }
+
+  const clusterName = (input.clusterName ?? DEFAULTS.clusterName).trim();
+  if (!/^[A-Za-z0-9][-A-Za-z0-9_.]*$/.test(clusterName)) {
+    throw badFlag(FLAG.clusterName, `"${clusterName}" is not a usable cluster name (letters, digits, - _ .)`);
+  }
+
+  const keyType = (input.keyType ?? DEFAULTS.keyType).toLowerCase();
+  if (!(KEY_TYPES as readonly string[]).includes(keyType)) {
+    throw badFlag(FLAG.keyType, `"${input.keyType}" is not supported`, `use one of ${KEY_TYPES.join(', ')}`);
+  }
+
+  const certValidity = duration(FLAG.certValidity, input.certValidity ?? DEFAULTS.certValidity);
+  const caValidity = duration(FLAG.caValidity, input.caValidity ?? DEFAULTS.caValidity);
+  if (certValidity > caValidity) {
+    throw badFlag(FLAG.certValidity, 'is longer than --ca-validity', 'leaves cannot outlive the CA that signs them');
+  }
+
+  return {
+    nodeName,
+    advertiseAddress,
+    bindPort,
+    controlPlaneEndpoint,
+    serviceCidrs,
+    dnsDomain,
+    clusterName,
+    apiserverExtraSans: sanList(FLAG.apiserverCertExtraSans, input.apiserverCertExtraSans),
+    etcdServerExtraSans: sanList(FLAG.etcdServerCertExtraSans, input.etcdServerCertExtraSans),
+    etcdPeerExtraSans: sanList(FLAG.etcdPeerCertExtraSans, input.etcdPeerCertExtraSans),
+    keyType: keyType as KeyType,
+    certValidity,
+    caValidity,
+    localEtcd: input.localEtcd ?? true,
+  };
+}

@@ -1,0 +1,53 @@
+import { spawn, spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { REPO_ROOT } from './tmp.js';
+
+export const KPKI_BIN = path.join(REPO_ROOT, 'bin/kpki.js');
+
+export interface CliResult {
+  status: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the built CLI (`npm test` builds dist/ first) with no TTY, as scripts and CI do. */
+export function kpki(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string } = {}): CliResult {
+  const result = spawnSync(process.execPath, [KPKI_BIN, ...args], {
+    cwd: options.cwd ?? REPO_ROOT,
+    env: { ...process.env, NO_COLOR: '1', ...options.env },
+    input: options.input ?? '',
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
+  if (result.error) throw result.error;
+  return { status: result.status, signal: result.signal, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** Starts the CLI and sends `signal` once stderr or the file system shows it is mid-run. */
+export function kpkiInterrupted(
+  args: string[],
+  signal: NodeJS.Signals,
+  when: () => boolean,
+): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [KPKI_BIN, ...args], { cwd: REPO_ROOT, env: { ...process.env, NO_COLOR: '1' } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d));
+    child.stderr.on('data', (d: Buffer) => (stderr += d));
+    const poll = setInterval(() => {
+      if (when()) {
+        clearInterval(poll);
+        child.kill(signal);
+      }
+    }, 2);
+    const deadline = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.on('error', reject);
+    child.on('close', (status, sig) => {
+      clearInterval(poll);
+      clearTimeout(deadline);
+      resolve({ status, signal: sig, stdout, stderr });
+    });
+  });
+}

@@ -1,0 +1,27 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll } from 'vitest';
+
+/** A fresh temp directory removed after the file's tests. */
+export function tempDir(prefix = 'kpki-'): string {
+  const dir = mkdtempSync(path.join(tmpdir(), prefix));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+export const REPO_ROOT = path.resolve(import.meta.dirname, '../..');
+export const FIXTURE_ROOT = path.resolve(REPO_ROOT, '../shared/fixtures/kubeadm-v1.20.2/node-root');
+export const FIXTURE_KUBERNETES = path.join(FIXTURE_ROOT, 'etc/kubernetes');
+export const FIXTURE_PKI = path.join(FIXTURE_KUBERNETES, 'pki');
+export const FIXTURE_CONFIG = path.resolve(REPO_ROOT, '../shared/fixtures/kubeadm-v1.20.2/kubeadm-config.yaml');
+
+/** The settings kubeadm v1.20.2 used for the shared fixture (its kubeadm-config.yaml). */
+export const FIXTURE_SETTINGS = {
+  nodeName: 'cp1',
+  advertiseAddress: '198.51.100.11',
+  controlPlaneEndpoint: 'k8s-api.example.internal:6443',
+  apiserverCertExtraSans: ['198.51.100.100'],
+  serviceCidr: '10.96.0.0/12',
+  dnsDomain: 'cluster.local',
+};

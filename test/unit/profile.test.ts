@@ -1,0 +1,55 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ErrorCode, KpkiError } from '../../src/errors.js';
+import { parseProfile } from '../../src/spec/profile.js';
+import { REPO_ROOT } from '../support/tmp.js';
+
+const base = readFileSync(path.join(REPO_ROOT, 'profiles/kubeadm.yaml'), 'utf8');
+
+function rejection(text: string): KpkiError {
+  try {
+    parseProfile(text, 'custom.yaml');
+  } catch (error) {
+    return error as KpkiError;
+  }
+  throw new Error('profile was accepted');
+}
+
+describe('parseProfile rejects broken profiles with the file and field', () => {
+  it.each([
+    ['YAML syntax', 'kind: [', /not valid YAML/],
+    ['wrong kind', base.replace('kind: CertificateProfile', 'kind: Pod'), /kind must be CertificateProfile/],
+    ['unknown usage', base.replace('usages: [serverAuth]', 'usages: [codeSigning]'), /usages has "codeSigning"/],
+    ['unknown placeholder', base.replace('${dnsDomain}', '${domain}'), /unknown placeholder \$\{domain\}/],
+    ['list placeholder inside a string', base.replace('      - ${serviceIPs}', '      - ip-${serviceIPs}'), /only as a whole SAN entry/],
+    ['issuer defined later', base.replace('issuer: front-proxy-ca', 'issuer: etcd-ca'), /issuer "etcd-ca" is not a CA defined before it/],
+    ['duplicate name', base.replace('name: scheduler.conf', 'name: admin.conf'), /name "admin.conf" is used twice/],
+    ['path escape', base.replace('file: apiserver\n', 'file: ../apiserver\n'), /must be a relative path/],
+    ['bad backdate', base.replace('backdate: 5m', 'backdate: soon'), /backdate must be a duration/],
+  ])('%s', (_, text, message) => {
+    const error = rejection(text);
+    expect(error).toBeInstanceOf(KpkiError);
+    expect(error.code).toBe(ErrorCode.BadInput);
+    expect(error.message).toMatch(/^custom\.yaml: /);
+    expect(error.message).toMatch(message);
+  });
+});
+
+describe('a profile is data: adding a certificate is adding an entry', () => {
+  it('accepts a new leaf without code changes', () => {
+    const extended = base.replace(
+      'keyPairs:',
+      `  - name: metrics-client
+    file: metrics-client
+    issuer: front-proxy-ca
+    commonName: metrics-client
+    organizations: [monitoring]
+    usages: [clientAuth]
+
+keyPairs:`,
+    );
+    const profile = parseProfile(extended, 'extended.yaml');
+    expect(profile.certificates.at(-1)).toMatchObject({ name: 'metrics-client', issuer: 'front-proxy-ca', organizations: ['monitoring'] });
+  });
+});
