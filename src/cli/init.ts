@@ -77,6 +77,7 @@ export function registerInit(cli: CAC, output: Output, run: (json: boolean, acti
             signal: controller.signal,
           };
           const result = await initPki(options);
+          for (const warning of result.warnings) output.stderr(`kpki: warning: ${warning}\n`);
           output.stdout(json ? `${JSON.stringify(result, null, 2)}\n` : renderInitResult(result));
           return result.items.some((i) => i.action === 'conflict') ? 1 : 0;
         } finally {

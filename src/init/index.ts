@@ -41,6 +41,8 @@ export interface InitResult {
   items: PlanItem[];
   /** True when this run wrote anything. */
   changed: boolean;
+  /** Things the user should know that did not stop the run (e.g. kubeadm config fields kpki ignores). */
+  warnings: string[];
 }
 
 /** Option values that came from flags win over the kubeadm config file's. */
@@ -98,6 +100,7 @@ export async function initPki(options: InitOptions = {}): Promise<InitResult> {
       kind, name, files, action, reasons, subject, issuer, sans, keyType, validitySeconds,
     })),
     changed,
+    warnings: config?.warnings ?? [],
   });
 
   if (options.dryRun) return result(await planInit(spec, planOptions), false);

@@ -27,8 +27,9 @@ export function renderInitResult(result: InitResult): string {
     : `PKI in ${result.certDir}, kubeconfigs in ${result.kubeconfigDir} (profile ${result.profile}):`;
   const lines = [header];
   if (result.dryRun) {
-    for (const item of result.items) {
-      lines.push(table([[ACTION_LABEL[item.action], kleur.bold(item.name), item.files.join(', ')]]));
+    const rows = table(result.items.map((item) => [ACTION_LABEL[item.action], kleur.bold(item.name), item.files.join(', ')])).split('\n');
+    for (const [index, item] of result.items.entries()) {
+      lines.push(rows[index]!);
       const details = [
         item.subject && `subject ${item.subject}`,
         item.issuer && `issuer ${item.issuer}`,

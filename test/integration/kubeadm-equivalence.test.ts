@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { initPki } from '../../src/init/index.js';
 import { x509 } from '../../src/pki/crypto.js';
-import { FIXTURE_KUBERNETES, FIXTURE_SETTINGS, tempDir } from '../support/tmp.js';
+import { FIXTURE_CONFIG, FIXTURE_KUBERNETES, tempDir } from '../support/tmp.js';
 
 /**
  * The promise to kubeadm users: for the same settings, `openssl x509 -text` of kpki's output and
@@ -54,10 +54,11 @@ function kubeconfigShape(file: string) {
   };
 }
 
-describe('kpki --profile kubeadm-v1.20 matches kubeadm v1.20.2 output for the same settings', () => {
+describe('kpki --config <fixture kubeadm-config.yaml> --profile kubeadm-v1.20 matches kubeadm v1.20.2 output', () => {
   const dir = tempDir();
   beforeAll(async () => {
-    await initPki({ ...FIXTURE_SETTINGS, profile: 'kubeadm-v1.20', certDir: path.join(dir, 'pki'), kubeconfigDir: dir });
+    // The fixture's own kubeadm config, so the comparison also covers reading it.
+    await initPki({ config: FIXTURE_CONFIG, profile: 'kubeadm-v1.20', certDir: path.join(dir, 'pki'), kubeconfigDir: dir });
   });
 
   it.each(CERTS)('%s.crt', (name) => {

@@ -1,0 +1,76 @@
+import type { CAC } from 'cac';
+import { renderVerifyResult } from '../render/findings.js';
+import { COMPONENTS, flagsFor, type FlagComponent } from '../spec/flags.js';
+import { verify } from '../verify/index.js';
+import { badFlag } from '../errors.js';
+import type { Output } from './output.js';
+
+const str = (v: unknown) => (v === undefined ? undefined : String(v));
+const list = (v: unknown) => (v === undefined ? undefined : (Array.isArray(v) ? v : [v]).map(String));
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+export function registerVerify(cli: CAC, output: Output, run: (json: boolean, action: () => Promise<number>) => Promise<void>): void {
+  cli
+    .command('verify', 'Check a PKI against the flags its components run with; report symptom, diagnosis and fix')
+    .option('--cert-dir <dir>', 'PKI directory (default: /etc/kubernetes/pki if present, else ./pki)')
+    .option('--kubeconfig-dir <dir>', "Where admin.conf & co. live (default: the cert dir's parent)")
+    .option('--apiserver-args <source>', 'kube-apiserver flags: static pod manifest, flags file, BOSH YAML, or - for stdin')
+    .option('--etcd-args <source>', 'etcd flags (same forms)')
+    .option('--controller-manager-args <source>', 'kube-controller-manager flags (same forms)')
+    .option('--scheduler-args <source>', 'kube-scheduler flags (same forms)')
+    .option('--kubelet-config <file>', 'KubeletConfiguration YAML or kubelet flags')
+    .option('--kubeconfig <file>', 'A kubeconfig to check (repeatable)')
+    .option('--manifests-dir <dir>', 'Read every static pod manifest in this directory')
+    .option('--root <dir>', 'A copy of a node filesystem: absolute paths inside manifests and kubeconfigs are read under it')
+    .option('--warn-within <duration>', 'Warn about certificates expiring sooner (default: 30d)')
+    .option('--json', 'Print the findings as JSON')
+    .example('kpki verify --cert-dir /etc/kubernetes/pki')
+    .example('kpki verify --manifests-dir /etc/kubernetes/manifests --kubelet-config /var/lib/kubelet/config.yaml')
+    .example("tr '\\0' ' ' < /proc/$(pgrep kube-apiserver)/cmdline | kpki verify --apiserver-args -")
+    .example('kpki verify --root ./node-copy   # manifests, PKI and kubeconfigs copied from a node')
+    .action(async (flags: Record<string, unknown>) => {
+      const json = Boolean(flags.json);
+      await run(json, async () => {
+        const result = await verify({
+          certDir: str(flags.certDir),
+          kubeconfigDir: str(flags.kubeconfigDir),
+          apiserverArgs: str(flags.apiserverArgs),
+          etcdArgs: str(flags.etcdArgs),
+          controllerManagerArgs: str(flags.controllerManagerArgs),
+          schedulerArgs: str(flags.schedulerArgs),
+          kubeletConfig: str(flags.kubeletConfig),
+          kubeconfigs: list(flags.kubeconfig),
+          manifestsDir: str(flags.manifestsDir),
+          root: str(flags.root),
+          warnWithin: str(flags.warnWithin),
+          stdin: readStdin,
+        });
+        output.stdout(json ? `${JSON.stringify(result, null, 2)}\n` : renderVerifyResult(result));
+        return result.counts.error > 0 ? 1 : 0;
+      });
+    });
+
+  cli
+    .command('flags <component>', `Print the certificate flags for ${COMPONENTS.join('|')} that match a PKI directory`)
+    .option('--cert-dir <dir>', 'PKI directory (default: /etc/kubernetes/pki if present, else ./pki)')
+    .option('--kubeconfig-dir <dir>', "Kubeconfig directory (default: the cert dir's parent)")
+    .option('--json', 'Print {flag: value} as JSON')
+    .example('kpki flags apiserver --cert-dir /etc/kubernetes/pki >> kube-apiserver.flags')
+    .action(async (component: string, flags: Record<string, unknown>) => {
+      const json = Boolean(flags.json);
+      await run(json, async () => {
+        if (!(COMPONENTS as readonly string[]).includes(component)) {
+          throw badFlag('component', `"${component}" is not one of ${COMPONENTS.join(', ')}`);
+        }
+        const certDir = str(flags.certDir) ?? '/etc/kubernetes/pki';
+        const pairs = flagsFor(component as FlagComponent, certDir, str(flags.kubeconfigDir));
+        output.stdout(json ? `${JSON.stringify(Object.fromEntries(pairs), null, 2)}\n` : pairs.map(([n, v]) => `--${n}=${v}\n`).join(''));
+        return 0;
+      });
+    });
+}

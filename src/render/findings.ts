@@ -1,0 +1,28 @@
+import kleur from 'kleur';
+import type { VerifyResult } from '../verify/index.js';
+import type { Severity } from '../verify/findings.js';
+
+const SEVERITY_LABEL: Record<Severity, string> = {
+  error: kleur.red().bold('ERROR'),
+  warning: kleur.yellow('WARN'),
+  info: kleur.blue('INFO'),
+};
+
+/** One block per finding: what breaks, why, and how to fix it; then a count. */
+export function renderVerifyResult(result: VerifyResult): string {
+  const lines: string[] = [];
+  for (const f of result.findings) {
+    lines.push(`${SEVERITY_LABEL[f.severity]} ${kleur.bold(f.code)} ${f.subject}`);
+    if (f.symptom) lines.push(`  symptom:   ${f.symptom}`);
+    lines.push(`  diagnosis: ${f.diagnosis}`);
+    lines.push(`  fix:       ${f.fix}`);
+  }
+  const { error, warning, info } = result.counts;
+  const checked = `${Object.keys(result.checked.components).length} component(s), ${result.checked.kubeconfigs.length} kubeconfig(s)`;
+  lines.push(
+    result.findings.length
+      ? `${error} error(s), ${warning} warning(s), ${info} note(s) in ${checked}`
+      : kleur.green(`No problems found in ${checked}.`),
+  );
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,46 @@
+/** Stable finding codes: scripts match on these, so never rename one. */
+export const FindingCode = {
+  FileMissing: 'FILE_MISSING',
+  FileInvalid: 'FILE_INVALID',
+  KeyPermissions: 'KEY_PERMISSIONS',
+  ChainUntrusted: 'CHAIN_UNTRUSTED',
+  SanMissing: 'SAN_MISSING',
+  UsageIncompatible: 'USAGE_INCOMPATIBLE',
+  NotCa: 'NOT_CA',
+  KeyMismatch: 'KEY_MISMATCH',
+  ServiceAccountKeyMismatch: 'SA_KEY_MISMATCH',
+  IdentityUnexpected: 'IDENTITY_UNEXPECTED',
+  ProxyNameNotAllowed: 'PROXY_NAME_NOT_ALLOWED',
+  ProxyAnyNameAllowed: 'PROXY_ANY_NAME_ALLOWED',
+  RequestHeaderIncomplete: 'REQUESTHEADER_INCOMPLETE',
+  EtcdClientAuthOff: 'ETCD_CLIENT_AUTH_OFF',
+  Expired: 'EXPIRED',
+  NotYetValid: 'NOT_YET_VALID',
+  ExpiringSoon: 'EXPIRING_SOON',
+  WeakKey: 'WEAK_KEY',
+  WeakSignature: 'WEAK_SIGNATURE',
+  Unchecked: 'UNCHECKED',
+} as const;
+export type FindingCode = (typeof FindingCode)[keyof typeof FindingCode];
+
+export type Severity = 'error' | 'warning' | 'info';
+export const SEVERITY_ORDER: Record<Severity, number> = { error: 0, warning: 1, info: 2 };
+
+/** One problem, as the user would meet it and as they can fix it. */
+export interface Finding {
+  code: FindingCode;
+  severity: Severity;
+  /** The flag or file the finding concerns: `kube-apiserver --tls-cert-file`, `admin.conf`. */
+  subject: string;
+  /** The exact error the user would see (Go's wording, kubectl's output). */
+  symptom: string;
+  /** What is wrong, naming the files involved. */
+  diagnosis: string;
+  /** What to do about it. */
+  fix: string;
+  files: string[];
+}
+
+export function sortFindings(findings: Finding[]): Finding[] {
+  return [...findings].sort((a, b) => SEVERITY_ORDER[a.severity] - SEVERITY_ORDER[b.severity]);
+}
