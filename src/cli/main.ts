@@ -9,6 +9,17 @@ function packageVersion(): string {
   return pkg.version;
 }
 
+/** `--flag -` (stdin) reads as a bare dash to cac's parser; `--flag=-` does not. */
+function joinDashValues(argv: string[]): string[] {
+  const out: string[] = [];
+  for (const arg of argv) {
+    const previous = out.at(-1);
+    if (arg === '-' && previous?.startsWith('--') && !previous.includes('=')) out[out.length - 1] = `${previous}=-`;
+    else out.push(arg);
+  }
+  return out;
+}
+
 /** Runs the CLI and resolves to the exit status; never throws. */
 export async function main(argv: string[], output: Output = processOutput): Promise<number> {
   let exitCode = 0;
@@ -32,7 +43,7 @@ export async function main(argv: string[], output: Output = processOutput): Prom
   cli.help();
   cli.version(packageVersion());
   try {
-    cli.parse(['node', 'kpki', ...argv], { run: false });
+    cli.parse(['node', 'kpki', ...joinDashValues(argv)], { run: false });
     await cli.runMatchedCommand();
   } catch (error) {
     exitCode = reportError(error, output, argv.includes('--json'));

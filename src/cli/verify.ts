@@ -1,3 +1,4 @@
+import path from 'node:path';
 import type { CAC } from 'cac';
 import { renderVerifyResult } from '../render/findings.js';
 import { COMPONENTS, flagsFor, type FlagComponent } from '../spec/flags.js';
@@ -67,8 +68,10 @@ export function registerVerify(cli: CAC, output: Output, run: (json: boolean, ac
         if (!(COMPONENTS as readonly string[]).includes(component)) {
           throw badFlag('component', `"${component}" is not one of ${COMPONENTS.join(', ')}`);
         }
-        const certDir = str(flags.certDir) ?? '/etc/kubernetes/pki';
-        const pairs = flagsFor(component as FlagComponent, certDir, str(flags.kubeconfigDir));
+        // Components run elsewhere: give them absolute paths.
+        const certDir = path.resolve(str(flags.certDir) ?? '/etc/kubernetes/pki');
+        const kubeconfigDir = path.resolve(str(flags.kubeconfigDir) ?? path.dirname(certDir));
+        const pairs = flagsFor(component as FlagComponent, certDir, kubeconfigDir);
         output.stdout(json ? `${JSON.stringify(Object.fromEntries(pairs), null, 2)}\n` : pairs.map(([n, v]) => `--${n}=${v}\n`).join(''));
         return 0;
       });

@@ -57,7 +57,7 @@ const KUBEADM_FLAGS: Record<FlagComponent, [string, string][]> = {
 
 /** kubeadm's certificate flags for a component, pointing at a PKI directory: `[name, value]` pairs. */
 export function flagsFor(component: FlagComponent, certDir: string, kubeconfigDir = path.dirname(path.resolve(certDir))): [string, string][] {
-  const dirs: Record<string, string> = { pki: path.resolve(certDir), conf: path.resolve(kubeconfigDir) };
+  const dirs: Record<string, string> = { pki: certDir, conf: kubeconfigDir };
   return KUBEADM_FLAGS[component].map(([name, value]) => {
     const match = /^(pki|conf):(.*)$/.exec(value);
     return [name, match ? path.join(dirs[match[1]!]!, match[2]!) : value];

@@ -14,6 +14,8 @@ export interface ContextOptions {
   now: Date;
   /** Certificates expiring sooner than this are reported. */
   warnWithinSeconds: number;
+  /** Paths the user gave kpki itself: used as given, never looked up below `root`. */
+  givenPaths?: string[];
 }
 
 export interface LoadedKubeconfig {
@@ -54,8 +56,9 @@ export class VerifyContext {
 
   /** Where a path found inside an input file really is: below --root when absolute. */
   resolve(file: string, relativeTo?: string): string {
-    if (path.isAbsolute(file)) return this.options.root ? path.join(this.options.root, file) : file;
-    return path.resolve(relativeTo ?? '.', file);
+    if (!path.isAbsolute(file)) return path.resolve(relativeTo ?? '.', file);
+    const given = (this.options.givenPaths ?? []).some((p) => file === p || file.startsWith(`${p}${path.sep}`));
+    return this.options.root && !given ? path.join(this.options.root, file) : file;
   }
 
   private once<T>(key: string, load: () => Promise<T>): Promise<T> {

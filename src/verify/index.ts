@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { badFlag, badInput } from '../errors.js';
 import { parseDuration } from '../spec/duration.js';
@@ -51,11 +51,8 @@ const STANDARD_KUBECONFIGS: Record<string, KubeconfigRole> = {
   'kubelet.conf': 'kubelet',
 };
 
-/** Paths the user gave kpki are used as given, never re-rooted under --root. */
-const asGiven = (p: string) => path.relative(process.cwd(), path.resolve(p)) || '.';
-
 function kubeadmDefaults(component: FlagComponent, certDir: string, kubeconfigDir: string): ComponentArgs {
-  const flags = new Map<string, string[]>(flagsFor(component, certDir, kubeconfigDir).map(([name, value]) => [name, [value.startsWith('/') ? asGiven(value) : value]]));
+  const flags = new Map<string, string[]>(flagsFor(component, certDir, kubeconfigDir).map(([name, value]) => [name, [value]]));
   return { component, origin: `kubeadm's flags for ${certDir}`, flags };
 }
 
@@ -86,14 +83,17 @@ export async function verify(options: VerifyOptions = {}): Promise<VerifyResult>
   if (root && !existsSync(root)) throw badFlag('--root', `${options.root} does not exist`);
   const warnWithinSeconds = parseDuration(options.warnWithin ?? '30d');
   if (warnWithinSeconds === undefined) throw badFlag('--warn-within', `"${options.warnWithin}" is not a duration`, 'use e.g. 30d or 720h');
-  const ctx = new VerifyContext({ root, now: options.now ?? new Date(), warnWithinSeconds });
-
   const components = await componentInputs(options, root);
   const certDir = options.certDir ?? (existsSync('/etc/kubernetes/pki') ? '/etc/kubernetes/pki' : 'pki');
-  const kubeconfigDir = options.kubeconfigDir ?? path.dirname(path.resolve(certDir));
+  const kubeconfigDir = options.kubeconfigDir ?? path.dirname(certDir);
+  const givenPaths = [options.certDir, options.kubeconfigDir, ...(options.kubeconfigs ?? [])].filter((p): p is string => Boolean(p)).map((p) => path.resolve(p));
+  const ctx = new VerifyContext({ root, now: options.now ?? new Date(), warnWithinSeconds, givenPaths });
   if (components.size === 0) {
     if (!existsSync(certDir)) {
       throw badInput(certDir, 'nothing to verify: no such PKI directory and no component flags', 'pass --cert-dir, --manifests-dir or --apiserver-args');
+    }
+    if (!readdirSync(certDir, { recursive: true }).some((f) => String(f).endsWith('.crt'))) {
+      throw badInput(certDir, 'holds no certificates (*.crt)', 'point --cert-dir at a PKI directory such as /etc/kubernetes/pki');
     }
     // No flags given: check the directory as kubeadm wires it.
     for (const component of ['apiserver', 'etcd', 'controller-manager', 'scheduler'] as const) {
@@ -106,14 +106,14 @@ export async function verify(options: VerifyOptions = {}): Promise<VerifyResult>
   const addKubeconfig = (file: string, role: KubeconfigRole, label: string) => {
     if (!kubeconfigList.some((k) => path.normalize(k.file) === path.normalize(file))) kubeconfigList.push({ file, role, label });
   };
-  for (const file of options.kubeconfigs ?? []) addKubeconfig(asGiven(file), STANDARD_KUBECONFIGS[path.basename(file)] ?? 'user', '--kubeconfig');
+  for (const file of options.kubeconfigs ?? []) addKubeconfig(file, STANDARD_KUBECONFIGS[path.basename(file)] ?? 'user', '--kubeconfig');
   const cm = components.get('controller-manager');
   const scheduler = components.get('scheduler');
   if (cm && flag(cm, 'kubeconfig')) addKubeconfig(flag(cm, 'kubeconfig')!, 'controller-manager', 'kube-controller-manager --kubeconfig');
   if (scheduler && flag(scheduler, 'kubeconfig')) addKubeconfig(flag(scheduler, 'kubeconfig')!, 'scheduler', 'kube-scheduler --kubeconfig');
   if (kubelet?.kubeconfig) addKubeconfig(kubelet.kubeconfig, 'kubelet', 'kubelet --kubeconfig');
   // The standard files beside the PKI: inside --root when reading a node copy.
-  const standardDir = root && !options.kubeconfigDir ? '/etc/kubernetes' : asGiven(kubeconfigDir);
+  const standardDir = root && !options.kubeconfigDir ? '/etc/kubernetes' : kubeconfigDir;
   for (const [name, role] of Object.entries(STANDARD_KUBECONFIGS)) {
     const file = path.join(standardDir, name);
     if (existsSync(ctx.resolve(file))) addKubeconfig(file, role, name);

@@ -25,6 +25,10 @@ import {
   runOk,
   usePki,
 } from './helpers.js';
+import { publicKeyObject } from '../../src/pki/certificate.js';
+import { sameKeyPair } from '../../src/pki/keys.js';
+import { parseCertificates, parseKey } from '../../src/pki/pem.js';
+import { verifyCertificate } from '../../src/pki/verify.js';
 
 const go = requireTool('go');
 const res = new Resources();
@@ -81,6 +85,26 @@ async function goCheck(checks: Check[]): Promise<Result[]> {
   return results;
 }
 
+const KPKI_USAGE = { server: 'serverAuth', client: 'clientAuth', any: 'any' } as const;
+
+/** The same check through kpki's own verifier, which `kpki verify` uses to predict Go's verdict. */
+async function kpkiCheck(check: Check): Promise<Result> {
+  if (check.kind === 'keypair') {
+    const [cert] = parseCertificates(await readFile(check.cert), check.cert);
+    const key = parseKey(await readFile(check.key), check.key);
+    return sameKeyPair(key, publicKeyObject(cert!)) ? OK : fail('tls: private key does not match public key');
+  }
+  const [leaf, ...intermediates] = parseCertificates(await readFile(check.cert), check.cert);
+  const result = await verifyCertificate(leaf!, {
+    roots: parseCertificates(await readFile(check.roots), check.roots),
+    intermediates,
+    usage: KPKI_USAGE[check.usage],
+    host: check.host,
+    now: check.at ? new Date(check.at) : new Date(),
+  });
+  return result.ok ? OK : fail(result.error);
+}
+
 /** Verify `leaf` for `usage` against its CA (or `roots`), at the PKI's check time unless `at`. */
 function verifyCheck(pki: Pki, leaf: Leaf, usage: Usage, opts: { roots?: CaName; host?: string; at?: string } = {}): VerifyCheck {
   const at = opts.at ?? pki.at?.toISOString();
@@ -100,9 +124,13 @@ function verifyCheck(pki: Pki, leaf: Leaf, usage: Usage, opts: { roots?: CaName;
  */
 async function expectGo<T>(items: T[], label: (item: T) => string, check: (item: T) => Check, expected: (item: T) => Result): Promise<void> {
   expect(items.length, 'no cases').toBeGreaterThan(0);
-  const results = await goCheck(items.map(check));
+  const checks = items.map(check);
+  const results = await goCheck(checks);
   const table = (f: (item: T, i: number) => Result): Record<string, Result> => Object.fromEntries(items.map((item, i) => [label(item), f(item, i)]));
   expect(table((_, i) => results[i]!)).toEqual(table((item) => expected(item)));
+  // kpki verify reports what Go would say: its verifier must agree with Go on every case.
+  const kpkiResults = await Promise.all(checks.map(kpkiCheck));
+  expect(table((_, i) => kpkiResults[i]!), 'kpki verifier vs Go crypto/x509').toEqual(table((_, i) => results[i]!));
 }
 
 const OK: Result = { ok: true, error: '' };

@@ -5,7 +5,7 @@ import type { VerifyContext } from '../context.js';
 import { FindingCode } from '../findings.js';
 import { flag, flagList, type ComponentArgs } from '../inputs.js';
 import type { ClusterInputs } from '../model.js';
-import { certFromFlag, checkHosts, checkTrust, CLIENT_TLS_PREFIX, flagSubject, pairFromFlags, urlHost, type NamedCert } from './common.js';
+import { certFromFlag, checkHosts, checkTrust, CLIENT_TLS_PREFIX, flagSubject, pairFromFlags, type NamedCert } from './common.js';
 
 const WILDCARD_BIND = new Set(['', '0.0.0.0', '::']);
 
@@ -47,11 +47,7 @@ export async function apiserverServing(ctx: VerifyContext, inputs: ClusterInputs
   for (const name of ['kubernetes', 'kubernetes.default', 'kubernetes.default.svc', `kubernetes.default.svc.${domain}`]) {
     hosts.push({ host: name, who: 'in-cluster clients' });
   }
-  for (const kc of inputs.kubeconfigs) {
-    const loaded = await ctx.kubeconfig(kc.file, kc.label);
-    const host = loaded && urlHost(loaded.credentials.server);
-    if (host && loaded.authorities) hosts.push({ host, who: `${kc.file} (its server)` });
-  }
+  // The hosts in kubeconfigs' `server` are checked with each kubeconfig (rules/kubeconfigs.ts).
   checkHosts(ctx, serving, hosts, `Unable to connect to the server: ${CLIENT_TLS_PREFIX}`);
 }
 

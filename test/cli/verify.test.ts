@@ -1,0 +1,81 @@
+import { cpSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { kpki } from '../support/cli.js';
+import { FIXTURE_ROOT, tempDir } from '../support/tmp.js';
+
+let dir: string;
+
+beforeAll(() => {
+  dir = tempDir();
+  const init = kpki(['init', '--cert-dir', path.join(dir, 'pki'), '--kubeconfig-dir', dir, '--node-name', 'cp1', '--advertise-address', '10.0.0.11', '--key-type', 'ecdsa-p256']);
+  expect(init.status, init.stderr).toBe(0);
+});
+
+describe('kpki verify (CLI rendering and exit codes)', () => {
+  it('exits 0 and says so for a clean PKI', () => {
+    const result = kpki(['verify', '--cert-dir', path.join(dir, 'pki')]);
+    expect(result.status, result.stdout).toBe(0);
+    expect(result.stdout).toBe('No problems found in 4 component(s), 5 kubeconfig(s).\n');
+  });
+
+  it('exits 1 with symptom, diagnosis and fix per finding; --json carries the same findings', () => {
+    const broken = tempDir();
+    cpSync(dir, broken, { recursive: true });
+    cpSync(path.join(broken, 'pki/front-proxy-client.key'), path.join(broken, 'pki/apiserver.key'));
+    const human = kpki(['verify', '--cert-dir', path.join(broken, 'pki')]);
+    expect(human.status).toBe(1);
+    expect(human.stdout).toContain('ERROR KEY_MISMATCH kube-apiserver --tls-private-key-file');
+    expect(human.stdout).toContain('  symptom:   tls: private key does not match public key');
+    expect(human.stdout).toMatch(/ {2}diagnosis: .*apiserver\.key is not the private key of .*apiserver\.crt/);
+    expect(human.stdout).toMatch(/ {2}fix: {7}point kube-apiserver --tls-private-key-file at/);
+    const json = kpki(['verify', '--cert-dir', path.join(broken, 'pki'), '--json']);
+    expect(json.status).toBe(1);
+    const parsed = JSON.parse(json.stdout);
+    expect(parsed.counts).toEqual({ error: 1, warning: 0, info: 0 });
+    expect(parsed.findings[0]).toMatchObject({ code: 'KEY_MISMATCH', severity: 'error' });
+  });
+
+  it('reads apiserver flags from stdin, as from /proc/PID/cmdline', () => {
+    const flags = kpki(['flags', 'apiserver', '--cert-dir', path.join(dir, 'pki')]).stdout;
+    const cmdline = ['kube-apiserver', ...flags.trim().split('\n'), '--requestheader-allowed-names=aggregator'].join('\0');
+    const result = kpki(['verify', '--apiserver-args', '-', '--json'], { input: cmdline });
+    expect(result.status).toBe(1);
+    expect(JSON.parse(result.stdout).findings.map((f: { code: string }) => f.code)).toEqual(['PROXY_NAME_NOT_ALLOWED']);
+  });
+
+  it('verifies the kubeadm fixture through --root with only permission warnings (exit 0)', () => {
+    const result = kpki(['verify', '--root', FIXTURE_ROOT, '--json']);
+    expect(result.status).toBe(0);
+    const codes = new Set(JSON.parse(result.stdout).findings.map((f: { code: string }) => f.code));
+    expect(codes).toEqual(new Set(['KEY_PERMISSIONS']));
+  });
+
+  it.each([
+    [['verify', '--cert-dir', '/nonexistent/pki'], '/nonexistent/pki'],
+    [['verify', '--apiserver-args', 'JUNK'], 'JUNK'],
+    [['verify', '--warn-within', 'soon', '--cert-dir', 'PKI'], '--warn-within'],
+    [['flags', 'kubelet'], 'component: "kubelet" is not one of apiserver'],
+  ])('%j exits 2 with one line', (args, fragment) => {
+    const junk = path.join(dir, 'junk.bin');
+    writeFileSync(junk, Buffer.from([0, 1, 2, 250]));
+    const resolved = args.map((a) => (a === 'JUNK' ? junk : a === 'PKI' ? path.join(dir, 'pki') : a));
+    const result = kpki(resolved);
+    expect(result.status).toBe(2);
+    expect(result.stdout).toBe('');
+    expect(result.stderr.trimEnd().split('\n')).toHaveLength(1);
+    expect(result.stderr).toContain(fragment === 'JUNK' ? junk : fragment);
+  });
+});
+
+describe('kpki flags', () => {
+  it('prints the kubeadm flags for a PKI directory, absolute paths', () => {
+    const result = kpki(['flags', 'etcd', '--cert-dir', 'relative/pki'], { cwd: dir });
+    expect(result.status).toBe(0);
+    expect(result.stdout.split('\n')).toContain(`--trusted-ca-file=${path.join(dir, 'relative/pki/etcd/ca.crt')}`);
+    expect(result.stdout).toContain('--client-cert-auth=true\n');
+    const json = JSON.parse(kpki(['flags', 'controller-manager', '--cert-dir', '/etc/kubernetes/pki', '--json']).stdout);
+    expect(json.kubeconfig).toBe('/etc/kubernetes/controller-manager.conf');
+    expect(json['cluster-signing-key-file']).toBe('/etc/kubernetes/pki/ca.key');
+  });
+});

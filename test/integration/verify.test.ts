@@ -1,0 +1,292 @@
+import { execFileSync } from 'node:child_process';
+import { chmodSync, cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ErrorCode, KpkiError } from '../../src/errors.js';
+import { initPki } from '../../src/init/index.js';
+import { buildKubeconfig } from '../../src/kubeconfig/kubeconfig.js';
+import { certificatePem, issueCertificate } from '../../src/pki/certificate.js';
+import { generateKeyPair, privateKeyPem } from '../../src/pki/keys.js';
+import { parseCertificate, parseKey } from '../../src/pki/pem.js';
+import { buildPkiSpec, type CertSpec } from '../../src/spec/plan.js';
+import { flagsFor } from '../../src/spec/flags.js';
+import { resolveSettings } from '../../src/spec/settings.js';
+import { loadProfile } from '../../src/store/profiles.js';
+import { verify, type VerifyOptions } from '../../src/verify/index.js';
+import { FIXTURE_ROOT, tempDir } from '../support/tmp.js';
+
+const SETTINGS = { nodeName: 'cp1', advertiseAddress: '10.0.0.11', keyType: 'ecdsa-p256' };
+let pristine: string;
+let specs: CertSpec[];
+
+beforeAll(async () => {
+  pristine = tempDir();
+  await initPki({ ...SETTINGS, certDir: path.join(pristine, 'pki'), kubeconfigDir: pristine });
+  const spec = buildPkiSpec(await loadProfile(), resolveSettings(SETTINGS, { nodeName: 'x', advertiseAddress: undefined }));
+  specs = [...spec.certificates, ...spec.kubeconfigs.map((k) => k.client)];
+});
+
+/** A fresh copy of the generated tree to break one thing in. */
+function copy(): string {
+  const dir = tempDir();
+  cpSync(pristine, dir, { recursive: true });
+  return dir;
+}
+
+const spec = (name: string) => specs.find((s) => s.name === name)!;
+
+/** Reissues `name` (a cert file base or a kubeconfig) with a changed spec and/or another CA. */
+async function reissue(dir: string, name: string, change: Partial<CertSpec> = {}, issuerFile?: string) {
+  const s = { ...spec(name), ...change };
+  const caBase = path.join(dir, 'pki', issuerFile ?? (s.issuer === 'etcd-ca' ? 'etcd/ca' : s.issuer!));
+  const caCert = parseCertificate(readFileSync(`${caBase}.crt`), 'ca');
+  const caKey = parseKey(readFileSync(`${caBase}.key`), 'ca');
+  const pair = await generateKeyPair('ecdsa-p256');
+  const cert = await issueCertificate({ spec: s, publicKey: pair.publicKey, issuer: { key: caKey, certificate: caCert }, now: new Date() });
+  if (s.file) {
+    writeFileSync(path.join(dir, 'pki', `${s.file}.crt`), certificatePem(cert));
+    writeFileSync(path.join(dir, 'pki', `${s.file}.key`), privateKeyPem(pair.privateKey), { mode: 0o600 });
+  } else {
+    writeFileSync(
+      path.join(dir, name),
+      buildKubeconfig({
+        clusterName: 'kubernetes',
+        server: 'https://10.0.0.11:6443',
+        userName: s.commonName,
+        contextName: `${s.commonName}@kubernetes`,
+        caPem: readFileSync(path.join(dir, 'pki/ca.crt'), 'utf8'),
+        certPem: certificatePem(cert),
+        keyPem: privateKeyPem(pair.privateKey),
+      }),
+      { mode: 0o600 },
+    );
+  }
+}
+
+/** Writes a component's flags file: kubeadm's flags for the tree, changed as given. */
+function flagsFile(dir: string, component: Parameters<typeof flagsFor>[0], change: Record<string, string | null> = {}): string {
+  const flags = new Map(flagsFor(component, path.join(dir, 'pki'), dir));
+  for (const [name, value] of Object.entries(change)) {
+    if (value === null) flags.delete(name);
+    else flags.set(name, value);
+  }
+  const file = path.join(dir, `${component}.flags`);
+  writeFileSync(file, [...flags].map(([n, v]) => `--${n}=${v}`).join('\n'));
+  return file;
+}
+
+async function codes(options: VerifyOptions): Promise<string[]> {
+  const result = await verify(options);
+  return [...new Set(result.findings.map((f) => f.code))].sort();
+}
+
+const base = (dir: string): VerifyOptions => ({ certDir: path.join(dir, 'pki'), kubeconfigDir: dir });
+
+describe('kpki verify', () => {
+  it('a freshly generated PKI verifies clean', async () => {
+    const result = await verify(base(pristine));
+    expect(result.findings).toEqual([]);
+    expect(Object.keys(result.checked.components).sort()).toEqual(['apiserver', 'controller-manager', 'etcd', 'scheduler']);
+    expect(result.checked.kubeconfigs).toHaveLength(5);
+  });
+
+  it('the kubeadm v1.20.2 fixture verifies clean through its manifests (--root)', async () => {
+    const root = tempDir();
+    cpSync(FIXTURE_ROOT, root, { recursive: true });
+    // The shared copy is read-only for everyone; kubeadm writes keys 0600.
+    execFileSync('sh', ['-c', `chmod -R u+w "${root}" && find "${root}" -name '*.key' -exec chmod 600 {} +`]);
+    const options = { root, now: new Date('2026-12-01T00:00:00Z') };
+    const result = await verify(options);
+    expect(result.findings).toEqual([]);
+    expect(result.checked.components).toMatchObject({ apiserver: expect.stringContaining('kube-apiserver.yaml'), etcd: expect.stringContaining('etcd.yaml') });
+    expect(result.checked.kubeconfigs.sort()).toEqual(['/etc/kubernetes/admin.conf', '/etc/kubernetes/controller-manager.conf', '/etc/kubernetes/kubelet.conf', '/etc/kubernetes/scheduler.conf']);
+  });
+
+  it('the fixture as shared (world-readable keys) only draws key-permission warnings', async () => {
+    const result = await verify({ root: FIXTURE_ROOT, now: new Date('2026-12-01T00:00:00Z') });
+    expect(new Set(result.findings.map((f) => `${f.severity} ${f.code}`))).toEqual(new Set(['warning KEY_PERMISSIONS']));
+  });
+
+  describe('each rule fires for exactly the thing broken', () => {
+    it('CHAIN_UNTRUSTED: apiserver-kubelet-client signed by the front-proxy CA', async () => {
+      const dir = copy();
+      await reissue(dir, 'apiserver-kubelet-client', {}, 'front-proxy-ca');
+      const result = await verify(base(dir));
+      expect(result.findings.map((f) => f.code)).toEqual(['CHAIN_UNTRUSTED']);
+      expect(result.findings[0]).toMatchObject({ subject: 'kube-apiserver --kubelet-client-certificate', severity: 'error' });
+      expect(result.findings[0]!.symptom).toContain('x509: certificate signed by unknown authority');
+      expect(result.findings[0]!.diagnosis).toContain('ca.crt');
+    });
+
+    it('SAN_MISSING: apiserver without kubernetes.default.svc.cluster.local, with the exact Go message', async () => {
+      const dir = copy();
+      const api = spec('apiserver');
+      await reissue(dir, 'apiserver', { dnsNames: api.dnsNames.filter((n) => n !== 'kubernetes.default.svc.cluster.local') });
+      const result = await verify(base(dir));
+      expect(result.findings.map((f) => f.code)).toEqual(['SAN_MISSING']);
+      expect(result.findings[0]!.symptom).toBe(
+        'Unable to connect to the server: tls: failed to verify certificate: x509: certificate is valid for cp1, kubernetes, kubernetes.default, kubernetes.default.svc, not kubernetes.default.svc.cluster.local',
+      );
+    });
+
+    it('SAN_MISSING: a kubeconfig server the apiserver certificate does not cover', async () => {
+      const dir = copy();
+      const admin = readFileSync(path.join(dir, 'admin.conf'), 'utf8').replace('https://10.0.0.11:6443', 'https://lb.example.com:6443');
+      writeFileSync(path.join(dir, 'admin.conf'), admin);
+      const result = await verify(base(dir));
+      expect(result.findings.map((f) => f.code)).toEqual(['SAN_MISSING']);
+      expect(result.findings[0]!.symptom).toMatch(/x509: certificate is valid for .*, not lb\.example\.com$/);
+    });
+
+    it('USAGE_INCOMPATIBLE: a front-proxy client certificate with serverAuth only', async () => {
+      const dir = copy();
+      await reissue(dir, 'front-proxy-client', { extKeyUsages: ['serverAuth'] });
+      const result = await verify(base(dir));
+      expect(result.findings.map((f) => f.code)).toEqual(['USAGE_INCOMPATIBLE']);
+      expect(result.findings[0]!.symptom).toContain('x509: certificate specifies an incompatible key usage');
+    });
+
+    it('KEY_MISMATCH: apiserver.key from another pair', async () => {
+      const dir = copy();
+      cpSync(path.join(dir, 'pki/front-proxy-client.key'), path.join(dir, 'pki/apiserver.key'));
+      const result = await verify(base(dir));
+      expect(result.findings.map((f) => f.code)).toEqual(['KEY_MISMATCH']);
+      expect(result.findings[0]).toMatchObject({ subject: 'kube-apiserver --tls-private-key-file', symptom: 'tls: private key does not match public key' });
+    });
+
+    it('SA_KEY_MISMATCH: sa.pub that does not belong to sa.key', async () => {
+      const dir = copy();
+      const other = tempDir();
+      await initPki({ ...SETTINGS, certDir: path.join(other, 'pki'), kubeconfigDir: other });
+      cpSync(path.join(other, 'pki/sa.pub'), path.join(dir, 'pki/sa.pub'));
+      expect(await codes(base(dir))).toEqual(['SA_KEY_MISMATCH']);
+    });
+
+    it('IDENTITY_UNEXPECTED: scheduler.conf authenticating as someone else', async () => {
+      const dir = copy();
+      await reissue(dir, 'scheduler.conf', { commonName: 'scheduler' });
+      const result = await verify(base(dir));
+      expect(result.findings.map((f) => f.code)).toEqual(['IDENTITY_UNEXPECTED']);
+      expect(result.findings[0]!.symptom).toContain('User "scheduler" cannot');
+    });
+
+    it('PROXY_NAME_NOT_ALLOWED and PROXY_ANY_NAME_ALLOWED: --requestheader-allowed-names', async () => {
+      const dir = copy();
+      const wrong = await verify({ ...base(dir), apiserverArgs: flagsFile(dir, 'apiserver', { 'requestheader-allowed-names': 'aggregator' }) });
+      expect(wrong.findings.map((f) => f.code)).toEqual(['PROXY_NAME_NOT_ALLOWED']);
+      expect(wrong.findings[0]!.symptom).toContain('x509: subject with cn=front-proxy-client is not in the allowed list');
+      const any = await verify({ ...base(dir), apiserverArgs: flagsFile(dir, 'apiserver', { 'requestheader-allowed-names': null }) });
+      expect(any.findings.map((f) => `${f.severity} ${f.code}`)).toEqual(['info PROXY_ANY_NAME_ALLOWED']);
+    });
+
+    it('REQUESTHEADER_INCOMPLETE: a proxy client certificate without a requestheader CA', async () => {
+      const dir = copy();
+      expect(await codes({ ...base(dir), apiserverArgs: flagsFile(dir, 'apiserver', { 'requestheader-client-ca-file': null }) })).toEqual(['REQUESTHEADER_INCOMPLETE']);
+    });
+
+    it('NOT_CA: --client-ca-file naming a leaf', async () => {
+      const dir = copy();
+      const found = await codes({ ...base(dir), apiserverArgs: flagsFile(dir, 'apiserver', { 'client-ca-file': path.join(dir, 'pki/apiserver.crt') }) });
+      // Nothing chains to a leaf either: every client certificate is refused too.
+      expect(found).toEqual(['CHAIN_UNTRUSTED', 'NOT_CA']);
+    });
+
+    it('ETCD_CLIENT_AUTH_OFF, and etcd refusing the apiserver when it trusts the wrong CA', async () => {
+      const dir = copy();
+      expect(await codes({ ...base(dir), etcdArgs: flagsFile(dir, 'etcd', { 'client-cert-auth': 'false' }) })).toEqual(['ETCD_CLIENT_AUTH_OFF']);
+      const wrongCa = await verify({
+        ...base(dir),
+        apiserverArgs: flagsFile(dir, 'apiserver'),
+        etcdArgs: flagsFile(dir, 'etcd', { 'trusted-ca-file': path.join(dir, 'pki/ca.crt') }),
+      });
+      expect(wrongCa.findings.map((f) => `${f.code} ${f.subject}`)).toEqual(['CHAIN_UNTRUSTED kube-apiserver --etcd-certfile']);
+      expect(wrongCa.findings[0]!.symptom).toContain('tls: failed to verify client certificate: x509: certificate signed by unknown authority');
+    });
+
+    it('SAN_MISSING: etcd serving certificate without the host in --etcd-servers', async () => {
+      const dir = copy();
+      const result = await verify({
+        ...base(dir),
+        apiserverArgs: flagsFile(dir, 'apiserver', { 'etcd-servers': 'https://10.0.0.99:2379' }),
+        etcdArgs: flagsFile(dir, 'etcd'),
+      });
+      expect(result.findings.map((f) => f.code)).toEqual(['SAN_MISSING']);
+      expect(result.findings[0]!.symptom).toContain('x509: certificate is valid for 10.0.0.11, 127.0.0.1, ::1, not 10.0.0.99');
+    });
+
+    it('CHAIN_UNTRUSTED: the kubelet trusting another CA than the apiserver client cert', async () => {
+      const dir = copy();
+      const kubelet = path.join(dir, 'kubelet-config.yaml');
+      writeFileSync(kubelet, `apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\nauthentication:\n  x509:\n    clientCAFile: ${path.join(dir, 'pki/front-proxy-ca.crt')}\n`);
+      const result = await verify({ ...base(dir), kubeletConfig: kubelet });
+      expect(result.findings.map((f) => `${f.code} ${f.subject}`)).toEqual(['CHAIN_UNTRUSTED kube-apiserver --kubelet-client-certificate']);
+    });
+
+    it('EXPIRED and EXPIRING_SOON', async () => {
+      const dir = copy();
+      const inTwoYears = new Date(Date.now() + 2 * 365 * 86400_000);
+      expect(await codes({ ...base(dir), now: inTwoYears })).toEqual(['EXPIRED']);
+      expect(await codes({ ...base(dir), warnWithin: '400d' })).toEqual(['EXPIRING_SOON']);
+    });
+
+    it('WEAK_KEY and WEAK_SIGNATURE: an RSA-1024, SHA-1 front-proxy client made with openssl', async () => {
+      const dir = copy();
+      const p = (f: string) => path.join(dir, 'pki', f);
+      execFileSync('openssl', ['req', '-new', '-newkey', 'rsa:1024', '-nodes', '-keyout', p('front-proxy-client.key'), '-subj', '/CN=front-proxy-client', '-out', p('fp.csr')], { stdio: 'ignore' });
+      writeFileSync(p('ext.cnf'), 'extendedKeyUsage=clientAuth\n');
+      execFileSync('openssl', ['x509', '-req', '-sha1', '-in', p('fp.csr'), '-CA', p('front-proxy-ca.crt'), '-CAkey', p('front-proxy-ca.key'), '-CAcreateserial', '-days', '365', '-extfile', p('ext.cnf'), '-out', p('front-proxy-client.crt')], { stdio: 'ignore' });
+      expect(await codes(base(dir))).toEqual(['WEAK_KEY', 'WEAK_SIGNATURE']);
+    });
+
+    it('KEY_PERMISSIONS: a group-readable private key', async () => {
+      const dir = copy();
+      chmodSync(path.join(dir, 'pki/etcd/peer.key'), 0o640);
+      const result = await verify(base(dir));
+      expect(result.findings.map((f) => `${f.code} ${f.fix}`)).toEqual([`KEY_PERMISSIONS chmod 600 ${path.join(dir, 'pki/etcd/peer.key')}`]);
+    });
+
+    it('FILE_MISSING and FILE_INVALID', async () => {
+      const dir = copy();
+      rmSync(path.join(dir, 'pki/etcd/peer.crt'));
+      writeFileSync(path.join(dir, 'pki/front-proxy-ca.crt'), 'garbage');
+      const result = await verify(base(dir));
+      expect(result.findings.map((f) => f.code).sort()).toEqual(['FILE_INVALID', 'FILE_MISSING']);
+      expect(result.findings.find((f) => f.code === 'FILE_MISSING')!.symptom).toMatch(/^open .*etcd\/peer\.crt: no such file or directory$/);
+    });
+
+    it("FILE_INVALID: a kubeconfig whose embedded certificate is not PEM (kubectl's 'failed to find any PEM data')", async () => {
+      const dir = copy();
+      const conf = readFileSync(path.join(dir, 'kubelet.conf'), 'utf8').replace(/client-certificate-data: \S+/, `client-certificate-data: ${Buffer.from('not pem').toString('base64')}`);
+      writeFileSync(path.join(dir, 'kubelet.conf'), conf);
+      const result = await verify(base(dir));
+      expect(result.findings.map((f) => f.code)).toEqual(['FILE_INVALID']);
+      expect(result.findings[0]!.symptom).toContain('tls: failed to find any PEM data in certificate input');
+    });
+  });
+
+  describe('unusable input is an error, not a finding', () => {
+    it.each([
+      ['a directory without certificates', async (dir: string) => ({ certDir: dir })],
+      ['a flags file of binary junk', async (dir: string) => {
+        writeFileSync(path.join(dir, 'junk'), Buffer.from([0, 159, 146, 150, 255]));
+        return { ...base(pristine), apiserverArgs: path.join(dir, 'junk') };
+      }],
+      ['YAML that is not a manifest', async (dir: string) => {
+        writeFileSync(path.join(dir, 'deploy.yaml'), 'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: x}\n');
+        return { ...base(pristine), apiserverArgs: path.join(dir, 'deploy.yaml') };
+      }],
+      ['a missing args file', async (dir: string) => ({ ...base(pristine), etcdArgs: path.join(dir, 'nope.yaml') })],
+      ['a bad --warn-within', async () => ({ ...base(pristine), warnWithin: 'soon' })],
+    ])('%s', async (_, make) => {
+      const dir = tempDir();
+      let error: unknown;
+      try {
+        await verify(await make(dir));
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(KpkiError);
+      expect([ErrorCode.BadInput, ErrorCode.BadFlag, ErrorCode.MissingFile]).toContain((error as KpkiError).code);
+    });
+  });
+});
