@@ -38,7 +38,8 @@ describe('kpki verify (CLI rendering and exit codes)', () => {
 
   it('reads apiserver flags from stdin, as from /proc/PID/cmdline', () => {
     const flags = kpki(['flags', 'apiserver', '--cert-dir', path.join(dir, 'pki')]).stdout;
-    const cmdline = ['kube-apiserver', ...flags.trim().split('\n'), '--requestheader-allowed-names=aggregator'].join('\0');
+    // List flags accumulate across repetitions (pflag), so replace the value rather than repeat it.
+    const cmdline = ['kube-apiserver', ...flags.replace('allowed-names=front-proxy-client', 'allowed-names=aggregator').trim().split('\n')].join('\0');
     const result = kpki(['verify', '--apiserver-args', '-', '--json'], { input: cmdline });
     expect(result.status).toBe(1);
     expect(JSON.parse(result.stdout).findings.map((f: { code: string }) => f.code)).toEqual(['PROXY_NAME_NOT_ALLOWED']);
