@@ -109,9 +109,9 @@ async function render(step: Step, plan: InitPlan, fresh: KeyPair | undefined, no
         server: spec.server,
         userName: spec.userName,
         contextName: spec.contextName,
-        caPem: certificatePem(ca.certificate!),
-        certPem: certificatePem(cert),
-        keyPem: privateKeyPem(fresh!.privateKey),
+        ca: { pem: certificatePem(ca.certificate!) },
+        cert: { pem: certificatePem(cert) },
+        key: { pem: privateKeyPem(fresh!.privateKey) },
       });
       return [{ path: step.files[0]!, data, mode: MODE_PRIVATE }];
     }

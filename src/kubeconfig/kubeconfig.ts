@@ -23,14 +23,17 @@ export interface Source {
   path: string | undefined;
 }
 
+/** A credential embedded (`*-data`) or referenced by path. */
+export type Credential = { pem: string } | { path: string };
+
 export interface KubeconfigInput {
   clusterName: string;
   server: string;
   userName: string;
   contextName: string;
-  caPem: string;
-  certPem: string;
-  keyPem: string;
+  ca: Credential;
+  cert: Credential;
+  key: Credential;
 }
 
 /**
@@ -38,19 +41,16 @@ export interface KubeconfigInput {
  * base64 data unwrapped, `preferences: {}`.
  */
 export function buildKubeconfig(input: KubeconfigInput): string {
-  const b64 = (pem: string) => Buffer.from(pem).toString('base64');
+  const field = (name: string, credential: Credential) =>
+    'pem' in credential ? { [`${name}-data`]: Buffer.from(credential.pem).toString('base64') } : { [name]: credential.path };
   const doc = {
     apiVersion: 'v1',
-    clusters: [
-      { cluster: { 'certificate-authority-data': b64(input.caPem), server: input.server }, name: input.clusterName },
-    ],
+    clusters: [{ cluster: { ...field('certificate-authority', input.ca), server: input.server }, name: input.clusterName }],
     contexts: [{ context: { cluster: input.clusterName, user: input.userName }, name: input.contextName }],
     'current-context': input.contextName,
     kind: 'Config',
     preferences: {},
-    users: [
-      { name: input.userName, user: { 'client-certificate-data': b64(input.certPem), 'client-key-data': b64(input.keyPem) } },
-    ],
+    users: [{ name: input.userName, user: { ...field('client-certificate', input.cert), ...field('client-key', input.key) } }],
   };
   return stringify(doc, { indentSeq: false, lineWidth: 0, minContentWidth: 0 });
 }

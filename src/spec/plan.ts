@@ -1,4 +1,4 @@
-import { expandTemplate, type CertificateEntry, type ExtKeyUsageName, type KeyUsageName, type Profile, type TemplateVariable } from './profile.js';
+import { expandTemplate, type CertificateEntry, type ExtKeyUsageName, type KeyUsageName, type Profile, type ProfilePolicy, type TemplateVariable } from './profile.js';
 import { canonicalIp, httpsUrl, indexedIp } from './net.js';
 import type { ClusterSettings, KeyType } from './settings.js';
 
@@ -94,33 +94,46 @@ export function serverUrl(target: 'controlPlaneEndpoint' | 'localEndpoint', s: C
   return httpsUrl(s.advertiseAddress, s.bindPort);
 }
 
+/** How long certificates live and which keys they get: from settings, or a one-off issuance. */
+export interface IssuancePolicy {
+  caValidity: number;
+  certValidity: number;
+  keyType: KeyType;
+}
+
+/** One profile entry made concrete: placeholders filled, SANs classified, policy applied. */
+export function resolveCertificate(
+  policy: ProfilePolicy,
+  entry: CertificateEntry,
+  expand: (template: string) => string[],
+  issuance: IssuancePolicy,
+  file: string | undefined,
+): CertSpec {
+  const isCA = !entry.issuer;
+  const commonName = expand(entry.commonName)[0]!;
+  const names = isCA ? (policy.caCommonNameSan ? [commonName] : []) : entry.sans.flatMap(expand);
+  return {
+    name: entry.name,
+    file,
+    issuer: entry.issuer,
+    isCA,
+    commonName,
+    organizations: entry.organizations.map((o) => expand(o)[0]!),
+    ...classifySans(names),
+    keyUsages: isCA ? policy.caKeyUsages : policy.leafKeyUsages,
+    extKeyUsages: entry.usages,
+    basicConstraints: isCA || policy.leafBasicConstraints,
+    validity: isCA ? issuance.caValidity : issuance.certValidity,
+    backdate: policy.backdate,
+    keyType: issuance.keyType,
+  };
+}
+
 /** Resolves a profile against cluster settings: pure, deterministic, in the profile's order. */
 export function buildPkiSpec(profile: Profile, settings: ClusterSettings): PkiSpec {
   const vars = templateVariables(settings);
-  const one = (template: string) => expandTemplate(template, vars)[0]!;
-  const { policy } = profile;
-
-  const resolveCert = (entry: CertificateEntry, file: string | undefined): CertSpec => {
-    const isCA = !entry.issuer;
-    const commonName = one(entry.commonName);
-    const caNames = policy.caCommonNameSan ? [commonName] : [];
-    const names = isCA ? caNames : entry.sans.flatMap((t) => expandTemplate(t, vars));
-    return {
-      name: entry.name,
-      file,
-      issuer: entry.issuer,
-      isCA,
-      commonName,
-      organizations: entry.organizations.map(one),
-      ...classifySans(names),
-      keyUsages: isCA ? policy.caKeyUsages : policy.leafKeyUsages,
-      extKeyUsages: entry.usages,
-      basicConstraints: isCA || policy.leafBasicConstraints,
-      validity: isCA ? settings.caValidity : settings.certValidity,
-      backdate: policy.backdate,
-      keyType: settings.keyType,
-    };
-  };
+  const expand = (template: string) => expandTemplate(template, vars);
+  const resolveCert = (entry: CertificateEntry, file: string | undefined) => resolveCertificate(profile.policy, entry, expand, settings, file);
 
   const kubeconfigs: KubeconfigSpec[] = profile.kubeconfigs.map((entry) => {
     const client = resolveCert({ ...entry, usages: ['clientAuth'], sans: [] }, undefined);

@@ -54,9 +54,9 @@ async function reissue(dir: string, name: string, change: Partial<CertSpec> = {}
         server: 'https://10.0.0.11:6443',
         userName: s.commonName,
         contextName: `${s.commonName}@kubernetes`,
-        caPem: readFileSync(path.join(dir, 'pki/ca.crt'), 'utf8'),
-        certPem: certificatePem(cert),
-        keyPem: privateKeyPem(pair.privateKey),
+        ca: { pem: readFileSync(path.join(dir, 'pki/ca.crt'), 'utf8') },
+        cert: { pem: certificatePem(cert) },
+        key: { pem: privateKeyPem(pair.privateKey) },
       }),
       { mode: 0o600 },
     );

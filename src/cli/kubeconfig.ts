@@ -1,0 +1,64 @@
+import type { CAC } from 'cac';
+import { issueKubeconfig } from '../kubeconfig/issue.js';
+import { listValue } from '../spec/settings.js';
+import type { Output } from './output.js';
+
+const str = (v: unknown) => (v === undefined ? undefined : String(v));
+
+export function registerKubeconfig(cli: CAC, output: Output, run: (json: boolean, action: () => Promise<number>) => Promise<void>): void {
+  cli
+    .command('kubeconfig <kind>', 'Issue a kubeconfig: user, node, or admin|super-admin|controller-manager|scheduler|kubelet')
+    .option('--client-name <name>', 'User name (certificate CN), for kind user')
+    .option('--org <group>', 'Group (certificate O); repeatable or comma-separated')
+    .option('--node-name <name>', 'Node name, for kinds node and kubelet')
+    .option('--server <url>', "Apiserver URL (default: the rewritten file's, else admin.conf's)")
+    .option('--cluster-name <name>', "Cluster entry name (default: admin.conf's, else kubernetes)")
+    .option('--context-name <name>', 'Context name (default: <user>@<cluster>)')
+    .option('--validity <duration>', 'Client certificate lifetime, e.g. 24h, 30d, 1y (default: 1y)')
+    .option('--key-type <type>', "Key algorithm (default: the CA's)")
+    .option('--cert-dir <dir>', 'PKI directory with ca.crt and ca.key (default: ./pki)')
+    .option('--kubeconfig-dir <dir>', "Where the standard kubeconfigs live (default: the cert dir's parent)")
+    .option('--ca-cert <file>', 'Sign with this CA certificate instead of the cert dir\'s')
+    .option('--ca-key <file>', 'Key of --ca-cert')
+    .option('--out <file>', 'Write the kubeconfig here (0600) instead of stdout; with --csr-only, the key/CSR file prefix')
+    .option('--no-embed', 'Write the certificate and key next to --out and reference them by path')
+    .option('--csr-only', 'Write a private key and a CSR for an external signer, no kubeconfig')
+    .option('--merge-into <file>', 'Merge the new cluster, user and context into this kubeconfig')
+    .option('--allow-system-masters', 'Allow --org system:masters (bypasses RBAC; cannot be revoked)')
+    .option('--force', 'Replace an existing --out file')
+    .option('--json', 'Print the result as JSON (the kubeconfig text is in .kubeconfig)')
+    .example('kpki kubeconfig user --client-name alice --org developers > alice.conf')
+    .example('kpki kubeconfig user --client-name ci --validity 24h --merge-into ~/.kube/config')
+    .example('kpki kubeconfig node --node-name worker-1 --out worker-1.conf')
+    .example('kpki kubeconfig admin            # rewrite ./admin.conf from ./pki')
+    .action(async (kind: string, flags: Record<string, unknown>) => {
+      const json = Boolean(flags.json);
+      await run(json, async () => {
+        const result = await issueKubeconfig({
+          kind,
+          clientName: str(flags.clientName),
+          organizations: listValue(flags.org as string[] | string | undefined),
+          nodeName: str(flags.nodeName),
+          server: str(flags.server),
+          clusterName: str(flags.clusterName),
+          contextName: str(flags.contextName),
+          validity: str(flags.validity),
+          keyType: str(flags.keyType),
+          certDir: str(flags.certDir),
+          kubeconfigDir: str(flags.kubeconfigDir),
+          caCert: str(flags.caCert),
+          caKey: str(flags.caKey),
+          out: str(flags.out),
+          embed: flags.embed !== false,
+          csrOnly: Boolean(flags.csrOnly),
+          mergeInto: str(flags.mergeInto),
+          allowSystemMasters: Boolean(flags.allowSystemMasters),
+          force: Boolean(flags.force),
+        });
+        if (json) output.stdout(`${JSON.stringify(result, null, 2)}\n`);
+        else if (result.files.length) output.stderr(`kpki: wrote ${result.files.join(', ')}\n`);
+        else output.stdout(result.kubeconfig!);
+        return 0;
+      });
+    });
+}

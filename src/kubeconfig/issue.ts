@@ -1,0 +1,218 @@
+import type { KeyObject } from 'node:crypto';
+import path from 'node:path';
+import { badFlag, badInput, ErrorCode, KpkiError } from '../errors.js';
+import { certificatePem, issueCertificate, publicKeyObject, subjectName } from '../pki/certificate.js';
+import { x509 } from '../pki/crypto.js';
+import { certificatePublicKey, generateKeyPair, keyTypeOf, privateKeyPem, signatureAlgorithm, signingKey } from '../pki/keys.js';
+import { parseCertificate, parseKey } from '../pki/pem.js';
+import { parseDuration } from '../spec/duration.js';
+import { resolveCertificate } from '../spec/plan.js';
+import { KEY_TYPES, DEFAULTS, type KeyType } from '../spec/settings.js';
+import { readOptional, writeFileAtomic } from '../store/files.js';
+import { loadProfile } from '../store/profiles.js';
+import { buildKubeconfig, parseKubeconfig, type Credential } from './kubeconfig.js';
+import { mergeKubeconfig } from './merge.js';
+
+/** Groups that bypass authorization entirely and cannot be revoked short of rotating the CA. */
+const UNREVOCABLE_GROUPS = ['system:masters'];
+
+export interface IssueKubeconfigOptions {
+  /** `user`, `node`, or a standard kubeconfig of the profile: `admin`, `super-admin`, `controller-manager`, `scheduler`, `kubelet`. */
+  kind: string;
+  clientName?: string;
+  organizations?: string[];
+  nodeName?: string;
+  certDir?: string;
+  kubeconfigDir?: string;
+  profile?: string;
+  /** Default: the server of the kubeconfig being rewritten, else admin.conf's. */
+  server?: string;
+  clusterName?: string;
+  contextName?: string;
+  /** Default 1y, never past the CA's expiry. */
+  validity?: string;
+  /** Default: the CA's key type. */
+  keyType?: string;
+  /** Sign with this CA instead of the cert dir's ca.crt/ca.key. */
+  caCert?: string;
+  caKey?: string;
+  /** Default true; false writes the certificate and key next to the kubeconfig (needs `out`). */
+  embed?: boolean;
+  /** Write here (0600) instead of returning the text only; standard kinds default to the kubeconfig dir. */
+  out?: string;
+  /** Write a key and a CSR for an external signer instead of a kubeconfig. */
+  csrOnly?: boolean;
+  /** Issue an identity in system:masters even though it cannot be revoked. */
+  allowSystemMasters?: boolean;
+  /** Merge into this kubeconfig (atomically, other entries untouched). */
+  mergeInto?: string;
+  /** Replace an existing --out file. */
+  force?: boolean;
+  now?: Date;
+}
+
+export interface IssueKubeconfigResult {
+  clientName: string;
+  organizations: string[];
+  server: string;
+  clusterName: string;
+  contextName: string;
+  notAfter: string | undefined;
+  /** The kubeconfig text (also when written to a file). */
+  kubeconfig: string | undefined;
+  /** The CSR, with csrOnly. */
+  csr: string | undefined;
+  files: string[];
+}
+
+interface Identity {
+  name: string;
+  commonName: string;
+  organizations: string[];
+  /** The standard file this identity lives in, if any. */
+  file?: string;
+}
+
+async function identityFor(options: IssueKubeconfigOptions): Promise<Identity> {
+  const orgs = options.organizations ?? [];
+  if (options.kind === 'user') {
+    if (!options.clientName) throw badFlag('--client-name', 'is required for a user kubeconfig', 'e.g. --client-name alice --org developers');
+    return { name: options.clientName, commonName: options.clientName, organizations: orgs };
+  }
+  const nodeName = options.nodeName?.toLowerCase();
+  if (options.kind === 'node') {
+    if (!nodeName) throw badFlag('--node-name', 'is required for a node kubeconfig');
+    return { name: nodeName, commonName: `system:node:${nodeName}`, organizations: ['system:nodes'] };
+  }
+  const profile = await loadProfile(options.profile);
+  const entry = profile.kubeconfigs.find((k) => k.name === `${options.kind}.conf` || k.name === options.kind);
+  if (!entry) {
+    throw badFlag('kind', `"${options.kind}" is not user, node or one of ${profile.kubeconfigs.map((k) => k.name.replace(/\.conf$/, '')).join(', ')}`);
+  }
+  if (entry.commonName.includes('${nodeName}') && !nodeName) throw badFlag('--node-name', `is required for ${entry.name}`);
+  const fill = (t: string) => t.replace('${nodeName}', nodeName ?? '');
+  return { name: entry.name, commonName: fill(entry.commonName), organizations: entry.organizations.map(fill), file: entry.file };
+}
+
+/** The signing CA: explicit files, or ca.crt/ca.key in the cert dir. */
+async function signingCa(options: IssueKubeconfigOptions, needKey: boolean): Promise<{ cert: x509.X509Certificate; certFile: string; key: KeyObject | undefined }> {
+  const certDir = options.certDir ?? 'pki';
+  const certFile = options.caCert ?? path.join(certDir, 'ca.crt');
+  const keyFile = options.caKey ?? (options.caCert ? undefined : path.join(certDir, 'ca.key'));
+  const certData = await readOptional(certFile);
+  if (!certData) throw new KpkiError(ErrorCode.MissingFile, `${certFile}: no such file`, { subject: certFile, hint: 'run kpki init first, or pass --cert-dir / --ca-cert' });
+  const cert = parseCertificate(certData, certFile);
+  const keyData = keyFile ? await readOptional(keyFile) : undefined;
+  if (needKey && !keyData) {
+    throw new KpkiError(ErrorCode.ExternalCaMissing, `${keyFile ?? 'the CA key'}: not available to sign with`, {
+      subject: keyFile,
+      hint: 'pass --ca-key, or use --csr-only to have the external CA sign a request',
+    });
+  }
+  return { cert, certFile, key: keyData ? parseKey(keyData, keyFile!) : undefined };
+}
+
+/** Server and cluster name: explicit, else from the file being rewritten, else from admin.conf. */
+async function clusterEndpoint(options: IssueKubeconfigOptions, target: string | undefined) {
+  const kubeconfigDir = options.kubeconfigDir ?? path.dirname(path.resolve(options.certDir ?? 'pki'));
+  for (const file of [target, path.join(kubeconfigDir, 'admin.conf')]) {
+    const data = file && (await readOptional(file));
+    if (!data) continue;
+    const creds = parseKubeconfig(data.toString('utf8'), file);
+    return { server: options.server ?? creds.server, clusterName: options.clusterName ?? creds.clusterName };
+  }
+  if (!options.server) throw badFlag('--server', 'is required: there is no admin.conf to take the apiserver address from', 'e.g. --server https://k8s-api.example.com:6443');
+  return { server: options.server, clusterName: options.clusterName ?? DEFAULTS.clusterName };
+}
+
+/**
+ * Issues a client certificate from the cluster CA and wraps it in a kubeconfig (or writes a key
+ * and CSR for an external signer). Returns what `kpki kubeconfig --json` prints.
+ */
+export async function issueKubeconfig(options: IssueKubeconfigOptions): Promise<IssueKubeconfigResult> {
+  const identity = await identityFor(options);
+  const dangerous = identity.organizations.filter((o) => UNREVOCABLE_GROUPS.includes(o));
+  if (options.kind === 'user' && dangerous.length && !options.allowSystemMasters) {
+    throw badFlag(
+      '--org',
+      `${dangerous.join(', ')} bypasses all authorization, and a certificate in it cannot be revoked before it expires`,
+      'use a group bound by RBAC (e.g. kubeadm:cluster-admins), or pass --allow-system-masters if you mean it',
+    );
+  }
+  if (options.embed === false && !options.out) throw badFlag('--no-embed', 'needs --out: the certificate and key are written next to the kubeconfig');
+  if (options.keyType && !(KEY_TYPES as readonly string[]).includes(options.keyType)) {
+    throw badFlag('--key-type', `"${options.keyType}" is not supported`, `use one of ${KEY_TYPES.join(', ')}`);
+  }
+  const validity = parseDuration(options.validity ?? DEFAULTS.certValidity);
+  if (validity === undefined) throw badFlag('--validity', `"${options.validity}" is not a duration`, 'e.g. 24h, 30d or 1y');
+
+  const kubeconfigDir = options.kubeconfigDir ?? path.dirname(path.resolve(options.certDir ?? 'pki'));
+  const out = options.out ?? (identity.file && !options.mergeInto ? path.join(kubeconfigDir, identity.file) : undefined);
+  const ca = await signingCa(options, !options.csrOnly);
+  const keyType = (options.keyType as KeyType | undefined) ?? keyTypeOf(publicKeyObject(ca.cert)) ?? DEFAULTS.keyType;
+  const pair = await generateKeyPair(keyType);
+  const base = { clientName: identity.commonName, organizations: identity.organizations };
+
+  if (options.csrOnly) {
+    const prefix = options.out ?? identity.name.replace(/[^A-Za-z0-9_.-]/g, '_');
+    const csr = await x509.Pkcs10CertificateRequestGenerator.create({
+      name: subjectName(identity.commonName, identity.organizations),
+      keys: { privateKey: await signingKey(pair.privateKey), publicKey: await certificatePublicKey(pair.publicKey) },
+      signingAlgorithm: signatureAlgorithm(pair.privateKey),
+    });
+    const csrPem = `${csr.toString('pem').trimEnd()}\n`;
+    await refuseOverwrite([`${prefix}.key`, `${prefix}.csr`], options.force);
+    await writeFileAtomic(`${prefix}.key`, privateKeyPem(pair.privateKey), 0o600);
+    await writeFileAtomic(`${prefix}.csr`, csrPem, 0o644);
+    return { ...base, server: '', clusterName: '', contextName: '', notAfter: undefined, kubeconfig: undefined, csr: csrPem, files: [`${prefix}.key`, `${prefix}.csr`] };
+  }
+
+  const { server, clusterName } = await clusterEndpoint(options, out && identity.file ? out : undefined);
+  const profile = await loadProfile(options.profile);
+  const spec = resolveCertificate(
+    profile.policy,
+    { name: identity.name, file: '', issuer: 'ca', commonName: identity.commonName, organizations: identity.organizations, usages: ['clientAuth'], sans: [] },
+    (t) => [t],
+    { caValidity: validity, certValidity: validity, keyType },
+    undefined,
+  );
+  const cert = await issueCertificate({ spec, publicKey: pair.publicKey, issuer: { key: ca.key!, certificate: ca.cert }, now: options.now ?? new Date() });
+  const contextName = options.contextName ?? `${identity.commonName}@${clusterName}`;
+  const files: string[] = [];
+  let credentials: { ca: Credential; cert: Credential; key: Credential } = {
+    ca: { pem: certificatePem(ca.cert) },
+    cert: { pem: certificatePem(cert) },
+    key: { pem: privateKeyPem(pair.privateKey) },
+  };
+  if (options.embed === false) {
+    // Files beside the kubeconfig; client-go resolves relative paths against the kubeconfig's directory.
+    const stem = path.join(path.dirname(out!), path.basename(out!).replace(/\.(conf|ya?ml|kubeconfig)$/, ''));
+    await refuseOverwrite([`${stem}.crt`, `${stem}.key`], options.force);
+    await writeFileAtomic(`${stem}.key`, privateKeyPem(pair.privateKey), 0o600);
+    await writeFileAtomic(`${stem}.crt`, certificatePem(cert), 0o644);
+    files.push(`${stem}.key`, `${stem}.crt`);
+    credentials = { ca: { path: path.resolve(ca.certFile) }, cert: { path: path.basename(`${stem}.crt`) }, key: { path: path.basename(`${stem}.key`) } };
+  }
+  const kubeconfig = buildKubeconfig({ clusterName, server, userName: identity.commonName, contextName, ...credentials });
+
+  if (options.mergeInto) {
+    const current = await readOptional(options.mergeInto);
+    await writeFileAtomic(options.mergeInto, mergeKubeconfig(current?.toString('utf8') ?? '', kubeconfig, options.mergeInto), 0o600);
+    files.push(options.mergeInto);
+  } else if (out) {
+    // The standard files are rewritten on purpose; anything else is kept unless --force.
+    if (!identity.file) await refuseOverwrite([out], options.force);
+    await writeFileAtomic(out, kubeconfig, 0o600);
+    files.unshift(out);
+  }
+  return { ...base, server, clusterName, contextName, notAfter: cert.notAfter.toISOString(), kubeconfig, csr: undefined, files };
+}
+
+async function refuseOverwrite(files: string[], force: boolean | undefined): Promise<void> {
+  if (force) return;
+  for (const file of files) {
+    if ((await readOptional(file)) !== undefined) {
+      throw badInput(file, 'already exists', 'choose another --out, or pass --force to replace it');
+    }
+  }
+}
