@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { cac } from 'cac';
 import { registerInit } from './init.js';
+import { registerInspect } from './inspect.js';
 import { registerKubeconfig } from './kubeconfig.js';
 import { registerVerify } from './verify.js';
 import { processOutput, reportError, type Output } from './output.js';
@@ -35,6 +36,7 @@ export async function main(argv: string[], output: Output = processOutput): Prom
   registerInit(cli, output, run);
   registerVerify(cli, output, run);
   registerKubeconfig(cli, output, run);
+  registerInspect(cli, output, run);
   cli.command('[...args]', '').action((args: string[]) => {
     exitCode = reportError(
       Object.assign(new Error(args.length ? `unknown command "${args[0]}"` : 'no command given'), { name: 'CACError' }),

@@ -1,0 +1,48 @@
+import type { CAC } from 'cac';
+import { badFlag } from '../errors.js';
+import { checkExpiration } from '../inspect/expiration.js';
+import { inspect } from '../inspect/index.js';
+import { renderExpiration, renderInspect } from '../render/inspect.js';
+import { formatDuration, parseDuration } from '../spec/duration.js';
+import type { Output } from './output.js';
+
+const str = (v: unknown) => (v === undefined ? undefined : String(v));
+
+export function registerInspect(cli: CAC, output: Output, run: (json: boolean, action: () => Promise<number>) => Promise<void>): void {
+  cli
+    .command('inspect [...paths]', 'Show what certificates, keys, CSRs, kubeconfigs or PKI directories really hold')
+    .option('--json', 'Print the result as JSON')
+    .example('kpki inspect /etc/kubernetes/pki')
+    .example('kpki inspect ~/.kube/config apiserver.crt')
+    .action(async (paths: string[], flags: Record<string, unknown>) => {
+      const json = Boolean(flags.json);
+      await run(json, async () => {
+        if (!paths.length) throw badFlag('PATH', 'give at least one file or directory to inspect');
+        const result = await inspect(paths);
+        output.stdout(json ? `${JSON.stringify(result, null, 2)}\n` : renderInspect(result));
+        return 0;
+      });
+    });
+
+  cli
+    .command('check-expiration', "kubeadm's expiry table for a PKI and its kubeconfigs")
+    .option('--cert-dir <dir>', 'PKI directory (default: /etc/kubernetes/pki if present, else ./pki)')
+    .option('--kubeconfig-dir <dir>', "Kubeconfig directory (default: the cert dir's parent)")
+    .option('--warn-within <duration>', 'Exit 1 when anything expires sooner, e.g. 30d (for cron and monitoring)')
+    .option('--json', 'Print the report as JSON')
+    .example('kpki check-expiration --warn-within 30d || mail -s "renew certificates" ops@example.com')
+    .action(async (flags: Record<string, unknown>) => {
+      const json = Boolean(flags.json);
+      await run(json, async () => {
+        const warnText = str(flags.warnWithin);
+        const warnWithinSeconds = warnText === undefined ? undefined : parseDuration(warnText);
+        if (warnText !== undefined && warnWithinSeconds === undefined) throw badFlag('--warn-within', `"${warnText}" is not a duration`, 'e.g. 30d or 720h');
+        const report = await checkExpiration({ certDir: str(flags.certDir), kubeconfigDir: str(flags.kubeconfigDir), warnWithinSeconds });
+        output.stdout(json ? `${JSON.stringify(report, null, 2)}\n` : renderExpiration(report));
+        for (const row of report.expiringSoon) {
+          output.stderr(`kpki: ${row.name} (${row.file}) expires ${row.secondsLeft! < 0 ? 'has expired' : `in ${formatDuration(row.secondsLeft!)}`}, within ${warnText}\n`);
+        }
+        return report.expiringSoon.length ? 1 : 0;
+      });
+    });
+}

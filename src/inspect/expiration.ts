@@ -1,0 +1,95 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { parseKubeconfig } from '../kubeconfig/kubeconfig.js';
+import type { x509 } from '../pki/crypto.js';
+import { parseCertificate } from '../pki/pem.js';
+import { readOptional } from '../store/files.js';
+import { loadProfile } from '../store/profiles.js';
+
+export interface ExpirationRow {
+  /** kubeadm's name: `apiserver`, `admin.conf`, `etcd-ca`, or `<kubeconfig> (embedded CA)`. */
+  name: string;
+  file: string;
+  missing: boolean;
+  notAfter: string | undefined;
+  secondsLeft: number | undefined;
+  /** The CA that signs it (empty for CAs). */
+  authority: string;
+  /** True when kpki cannot renew it: its CA's key is absent. */
+  externallyManaged: boolean;
+}
+
+export interface ExpirationReport {
+  certificates: ExpirationRow[];
+  authorities: ExpirationRow[];
+  warnWithinSeconds: number | undefined;
+  /** Rows expiring within warnWithinSeconds (or expired). */
+  expiringSoon: ExpirationRow[];
+}
+
+export interface ExpirationOptions {
+  certDir?: string;
+  kubeconfigDir?: string;
+  profile?: string;
+  now?: Date;
+  warnWithinSeconds?: number;
+}
+
+async function loadCert(file: string): Promise<x509.X509Certificate | undefined> {
+  const data = await readOptional(file);
+  return data && parseCertificate(data, file);
+}
+
+/**
+ * kubeadm's `certs check-expiration`, driven by the profile's entries, plus the client
+ * certificates and CAs embedded in every kubeconfig.
+ */
+export async function checkExpiration(options: ExpirationOptions = {}): Promise<ExpirationReport> {
+  const certDir = options.certDir ?? (existsSync('/etc/kubernetes/pki') ? '/etc/kubernetes/pki' : 'pki');
+  const kubeconfigDir = options.kubeconfigDir ?? path.dirname(certDir);
+  const now = options.now ?? new Date();
+  const profile = await loadProfile(options.profile);
+  const cas = profile.certificates.filter((c) => !c.issuer);
+  const caKeyPresent = new Map(cas.map((c) => [c.name, existsSync(path.join(certDir, `${c.file}.key`))]));
+  const row = (name: string, file: string, cert: x509.X509Certificate | undefined, authority: string): ExpirationRow => ({
+    name,
+    file,
+    missing: !cert,
+    notAfter: cert?.notAfter.toISOString(),
+    secondsLeft: cert && Math.round((cert.notAfter.getTime() - now.getTime()) / 1000),
+    authority,
+    externallyManaged: !(caKeyPresent.get(authority || name) ?? true),
+  });
+
+  const certificates: ExpirationRow[] = [];
+  const authorities: ExpirationRow[] = [];
+  for (const entry of profile.certificates) {
+    const file = path.join(certDir, `${entry.file}.crt`);
+    if (entry.issuer) certificates.push(row(entry.name, file, await loadCert(file), entry.issuer));
+    else authorities.push(row(entry.name, file, await loadCert(file), ''));
+  }
+  const caFileBytes = await readOptional(path.join(certDir, `${cas[0]?.file}.crt`));
+  for (const entry of profile.kubeconfigs) {
+    const file = path.join(kubeconfigDir, entry.file);
+    const data = await readOptional(file);
+    if (!data) {
+      // super-admin.conf exists on the first control-plane node only; kubelet.conf may be rotated.
+      if (entry.name === 'super-admin.conf') continue;
+      certificates.push(row(entry.name, file, undefined, entry.issuer));
+      continue;
+    }
+    const creds = parseKubeconfig(data.toString('utf8'), file);
+    const cert = creds.clientCertificate?.data && parseCertificate(creds.clientCertificate.data, creds.clientCertificate.origin);
+    certificates.push(row(entry.name, file, cert || undefined, entry.issuer));
+    const embeddedCa = creds.certificateAuthority?.data;
+    if (embeddedCa && !(caFileBytes && embeddedCa.equals(caFileBytes))) {
+      authorities.push(row(`${entry.name} (embedded CA)`, file, parseCertificate(embeddedCa, creds.certificateAuthority!.origin), ''));
+    }
+  }
+  const byName = (a: ExpirationRow, b: ExpirationRow) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+  certificates.sort(byName);
+  authorities.sort(byName);
+  const limit = options.warnWithinSeconds;
+  const expiringSoon = limit === undefined ? [] : [...certificates, ...authorities].filter((r) => r.secondsLeft !== undefined && r.secondsLeft < limit);
+  return { certificates, authorities, warnWithinSeconds: limit, expiringSoon };
+}
