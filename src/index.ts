@@ -1,11 +1,17 @@
 /**
  * kpki as a library: the same functions the CLI calls, returning the structures `--json` prints.
- * Errors are KpkiError with a stable `code`.
+ * Nothing here reads process.argv or writes to stdout; failures are KpkiError with a stable `code`.
  */
 export { initPki, type InitOptions, type InitResult, type InitAction, type PlanItem, type Progress } from './init/index.js';
-export { ErrorCode, KpkiError } from './errors.js';
+export { issueKubeconfig, type IssueKubeconfigOptions, type IssueKubeconfigResult } from './kubeconfig/issue.js';
+export { mergeKubeconfig } from './kubeconfig/merge.js';
+export { inspect, type InspectResult, type InspectedItem, type InspectedCertificate } from './inspect/index.js';
+export { checkExpiration, type ExpirationReport, type ExpirationRow } from './inspect/expiration.js';
+export { verify, RULES, FindingCode, type VerifyOptions, type VerifyResult, type Finding, type Severity } from './verify/index.js';
+export { flagsFor, COMPONENTS, type FlagComponent } from './spec/flags.js';
+export { ErrorCode, KpkiError, exitCodeFor } from './errors.js';
 export { buildPkiSpec, type CertSpec, type KubeconfigSpec, type PkiSpec } from './spec/plan.js';
 export { parseProfile, type Profile } from './spec/profile.js';
 export { loadProfile, builtinProfileNames } from './store/profiles.js';
 export { resolveSettings, KEY_TYPES, type ClusterSettings, type KeyType, type SettingsInput } from './spec/settings.js';
-export { readKubeadmConfig, parseKubeadmConfig } from './config/kubeadm.js';
+export { readKubeadmConfig, parseKubeadmConfig, type KubeadmConfig } from './config/kubeadm.js';
