@@ -1,22 +1,28 @@
-import { parseAllDocuments } from 'yaml';
+import { isNode, LineCounter, parseAllDocuments, type Document } from 'yaml';
 import { badInput } from '../errors.js';
 import type { SettingsInput } from '../spec/settings.js';
 import { readRequired } from '../store/files.js';
 
-/** What kpki takes from a kubeadm config file. */
+/** What kpki takes from a kubeadm config file. Flags given to kpki override `settings`. */
 export interface KubeadmConfig {
   settings: SettingsInput;
   /** ClusterConfiguration.certificatesDir, when set. */
   certificatesDir?: string;
-  /** Fields that affect kubeadm's certificates but that kpki does not apply. */
+  /** Fields kubeadm would use (or ignore) differently from what a reader might expect; each names the file. */
   warnings: string[];
 }
 
-const API_GROUP = 'kubeadm.k8s.io';
-const SUPPORTED_VERSIONS = ['v1beta2', 'v1beta3', 'v1beta4'];
+const GROUP = 'kubeadm.k8s.io';
+/** Oldest first: a field's `since` is compared by position. */
+const VERSIONS = ['v1beta2', 'v1beta3', 'v1beta4'] as const;
+type Version = (typeof VERSIONS)[number];
 
-/** v1beta4 encryptionAlgorithm → kpki key type. */
-const ENCRYPTION_ALGORITHMS: Record<string, string> = {
+/** The kinds kpki reads; other kubeadm kinds (ClusterStatus, ResetConfiguration, …) are skipped. */
+const KINDS = ['ClusterConfiguration', 'InitConfiguration', 'JoinConfiguration'] as const;
+type Kind = (typeof KINDS)[number];
+
+/** v1beta4 encryptionAlgorithm → kpki key type. kubeadm matches these case-sensitively. */
+const KEY_TYPE_BY_ALGORITHM: Record<string, string> = {
   'RSA-2048': 'rsa-2048',
   'RSA-3072': 'rsa-3072',
   'RSA-4096': 'rsa-4096',
@@ -24,134 +30,279 @@ const ENCRYPTION_ALGORITHMS: Record<string, string> = {
   'ECDSA-P384': 'ecdsa-p384',
 };
 
-type Doc = Record<string, unknown>;
+type Path = (string | number)[];
+type Mapping = Record<string, unknown>;
+type SettingValue = string | number | string[];
 
-/** Typed access to one YAML document, naming `file: kind.path` in every error. */
-class Fields {
+const isMapping = (value: unknown): value is Mapping => typeof value === 'object' && value !== null && !Array.isArray(value);
+const showPath = (path: Path): string => path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i ? `.${p}` : p)).join('');
+
+function describe(value: unknown): string {
+  if (Array.isArray(value)) return 'a list';
+  if (isMapping(value)) return 'a mapping';
+  return typeof value === 'string' ? `"${value}"` : String(value);
+}
+
+/** One kubeadm document: typed reads that name `file: path` and the line in every error. */
+class KubeadmDocument {
   constructor(
-    private readonly file: string,
-    private readonly kind: string,
-    private readonly doc: Doc,
+    readonly file: string,
+    readonly kind: Kind,
+    readonly version: Version,
+    private readonly doc: Document,
+    private readonly value: Mapping,
+    private readonly lines: LineCounter,
+    private readonly warnings: Set<string>,
   ) {}
 
-  private get(path: string): unknown {
-    return path.split('.').reduce<unknown>((node, key) => (node && typeof node === 'object' ? (node as Doc)[key] : undefined), this.doc);
+  private where(path: Path): string {
+    // Values reached through a `<<` merge key have no node at this path: then only the kind is given.
+    const node = this.doc.getIn(path, true) as unknown;
+    const offset = isNode(node) ? node.range?.[0] : undefined;
+    return offset === undefined ? this.kind : `${this.kind}, line ${this.lines.linePos(offset).line}`;
   }
 
-  private fail(path: string, expected: string): never {
-    throw badInput(this.file, `${this.kind}.${path} must be ${expected}`);
+  fail(path: Path, problem: string): never {
+    throw badInput(this.file, `${showPath(path) || this.kind}: ${problem} (${this.where(path)})`);
   }
 
-  has(path: string): boolean {
-    return this.get(path) !== undefined && this.get(path) !== null;
+  warn(path: Path, message: string): void {
+    this.warnings.add(`${this.file}: ${showPath(path) || this.kind}: ${message} (${this.where(path)})`);
   }
 
-  string(path: string): string | undefined {
-    const v = this.get(path);
-    if (v === undefined || v === null || v === '') return undefined;
-    if (typeof v !== 'string') this.fail(path, 'a string');
-    return v;
+  /** The value at `path`, or undefined when it or a parent is unset (null counts as unset, as in kubeadm). */
+  get(path: Path): unknown {
+    let node: unknown = this.value;
+    for (const [i, key] of path.entries()) {
+      if (node === undefined || node === null) return undefined;
+      const parent = path.slice(0, i);
+      if (!isMapping(node)) this.fail(parent, `must be a mapping, not ${describe(node)}`);
+      if (!Object.hasOwn(node, key)) {
+        this.noteMiscased(parent, node, String(key));
+        return undefined;
+      }
+      node = node[key];
+    }
+    return node ?? undefined;
   }
 
-  number(path: string): number | undefined {
-    const v = this.get(path);
-    if (v === undefined || v === null) return undefined;
-    if (typeof v !== 'number' || !Number.isInteger(v)) this.fail(path, 'a whole number');
-    return v;
-  }
-
-  strings(path: string): string[] | undefined {
-    const v = this.get(path);
-    if (v === undefined || v === null) return undefined;
-    if (!Array.isArray(v) || v.some((s) => typeof s !== 'string')) this.fail(path, 'a list of strings');
-    return v as string[];
-  }
-
-  boolean(path: string): boolean | undefined {
-    const v = this.get(path);
-    if (v === undefined || v === null) return undefined;
-    if (typeof v !== 'boolean') this.fail(path, 'true or false');
-    return v;
+  /** kubeadm decodes field names case-sensitively and drops unknown ones, so `certSans` silently loses SANs. */
+  private noteMiscased(parent: Path, node: Mapping, key: string): void {
+    const near = Object.keys(node).find((k) => k.toLowerCase() === key.toLowerCase());
+    if (near) this.warn([...parent, near], `is not a kubeadm field (names are case-sensitive: ${key}); kubeadm and kpki ignore it`);
   }
 }
 
-/** Go durations (`8760h0m0s`, `1h30m`, `90s`) in whole seconds, as kpki's duration syntax. */
-function goDuration(text: string | undefined, where: string, file: string): string | undefined {
-  if (text === undefined) return undefined;
-  const units: Record<string, number> = { h: 3600, m: 60, s: 1 };
-  if (!/^(\d+(\.\d+)?(h|m|s))+$/.test(text)) throw badInput(file, `${where} must be a duration such as 8760h0m0s`);
-  const seconds = [...text.matchAll(/(\d+(?:\.\d+)?)(h|m|s)/g)].reduce((sum, [, n, u]) => sum + Number(n) * units[u!]!, 0);
-  return `${Math.round(seconds)}s`;
+/** Checks one field's type and converts it; undefined means "unset", as kubeadm treats zero values. */
+type Reader = (doc: KubeadmDocument, path: Path, value: unknown) => SettingValue | undefined;
+
+function readField(doc: KubeadmDocument, path: Path, read: Reader): SettingValue | undefined {
+  const value = doc.get(path);
+  return value === undefined ? undefined : read(doc, path, value);
 }
 
-function clusterConfiguration(f: Fields, file: string, out: KubeadmConfig): void {
-  const s = out.settings;
-  s.clusterName = f.string('clusterName');
-  s.controlPlaneEndpoint = f.string('controlPlaneEndpoint');
-  out.certificatesDir = f.string('certificatesDir');
-  s.serviceCidr = f.string('networking.serviceSubnet');
-  s.dnsDomain = f.string('networking.dnsDomain');
-  s.apiserverCertExtraSans = f.strings('apiServer.certSANs');
-  s.etcdServerCertExtraSans = f.strings('etcd.local.serverCertSANs');
-  s.etcdPeerCertExtraSans = f.strings('etcd.local.peerCertSANs');
-  if (f.has('etcd.external')) {
-    s.localEtcd = false;
-    out.warnings.push(`${file}: etcd.external is set: kpki creates no etcd certificates; point kube-apiserver at the external etcd's files`);
+const text: Reader = (doc, path, value) => {
+  if (typeof value !== 'string') doc.fail(path, `must be a string, not ${describe(value)}`);
+  return value === '' ? undefined : value;
+};
+
+const port: Reader = (doc, path, value) => {
+  if (typeof value !== 'number' || !Number.isInteger(value)) doc.fail(path, `must be a whole number, not ${describe(value)}`);
+  if (value < 0 || value > 65535) doc.fail(path, `${value} is not a port number (1-65535)`);
+  // kubeadm defaults a zero port to 6443, exactly like an absent one.
+  return value === 0 ? undefined : value;
+};
+
+const textList: Reader = (doc, path, value) => {
+  if (!Array.isArray(value)) doc.fail(path, `must be a list of strings, not ${describe(value)}`);
+  value.forEach((item, i) => {
+    if (typeof item !== 'string') doc.fail([...path, i], `must be a string, not ${describe(item)}`);
+  });
+  return value.length ? (value as string[]) : undefined;
+};
+
+const algorithm: Reader = (doc, path, value) => {
+  const name = text(doc, path, value) as string | undefined;
+  if (name === undefined) return undefined;
+  const keyType = KEY_TYPE_BY_ALGORITHM[name];
+  if (!keyType) doc.fail(path, `"${name}" is not one of ${Object.keys(KEY_TYPE_BY_ALGORITHM).join(', ')}`);
+  return keyType;
+};
+
+const GO_UNIT_SECONDS: Record<string, number> = { ns: 1e-9, us: 1e-6, 'µs': 1e-6, 'μs': 1e-6, ms: 1e-3, s: 1, m: 60, h: 3600 };
+const GO_DURATION = /^[-+]?(?:0|(?:(?:\d+\.?\d*|\.\d+)(?:ns|us|µs|μs|ms|s|m|h))+)$/;
+/** Go's time.Duration is int64 nanoseconds: kubeadm rejects anything longer (about 292 years). */
+const GO_MAX_SECONDS = 9_223_372_036;
+
+/** A Go duration (metav1.Duration: `8760h0m0s`, `1.5h`, `90m`) as `<N>s`, which kpki's parseDuration reads. */
+const goDuration: Reader = (doc, path, value) => {
+  const duration = text(doc, path, value) as string | undefined;
+  if (duration === undefined) return undefined;
+  if (!GO_DURATION.test(duration)) doc.fail(path, `"${duration}" is not a Go duration such as 8760h0m0s`);
+  const sign = duration.startsWith('-') ? -1 : 1;
+  const total = [...duration.matchAll(/(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)/g)].reduce(
+    (sum, [, amount, unit]) => sum + Number(amount) * GO_UNIT_SECONDS[unit!]!,
+    0,
+  );
+  // Certificates count whole seconds (kubeadm's NotAfter is truncated); the epsilon absorbs float error in e.g. 0.3h.
+  const seconds = sign * Math.floor(total + 1e-6);
+  if (seconds < 1) doc.fail(path, `"${duration}" must be at least 1s`);
+  if (seconds > GO_MAX_SECONDS) doc.fail(path, `"${duration}" is longer than a Go duration can be (about 292 years)`);
+  return `${seconds}s`;
+};
+
+/** A kubeadm field that maps to one kpki setting. */
+interface FieldRule {
+  path: string;
+  setting: keyof SettingsInput;
+  read: Reader;
+  /** First version with the field: kubeadm drops it as unknown in older ones, and so does kpki (with a warning). */
+  since?: Version;
+}
+
+const CLUSTER_FIELDS: FieldRule[] = [
+  { path: 'clusterName', setting: 'clusterName', read: text },
+  { path: 'controlPlaneEndpoint', setting: 'controlPlaneEndpoint', read: text },
+  // Dual-stack is a comma-separated pair here, as kubeadm takes it; resolveSettings splits it.
+  { path: 'networking.serviceSubnet', setting: 'serviceCidr', read: text },
+  { path: 'networking.dnsDomain', setting: 'dnsDomain', read: text },
+  { path: 'apiServer.certSANs', setting: 'apiserverCertExtraSans', read: textList },
+  { path: 'etcd.local.serverCertSANs', setting: 'etcdServerCertExtraSans', read: textList },
+  { path: 'etcd.local.peerCertSANs', setting: 'etcdPeerCertExtraSans', read: textList },
+  { path: 'encryptionAlgorithm', setting: 'keyType', read: algorithm, since: 'v1beta4' },
+  { path: 'certificateValidityPeriod', setting: 'certValidity', read: goDuration, since: 'v1beta4' },
+  { path: 'caCertificateValidityPeriod', setting: 'caValidity', read: goDuration, since: 'v1beta4' },
+];
+
+/** InitConfiguration and a control-plane JoinConfiguration say the same about this node, at different paths. */
+const nodeFields = (endpoint: string): FieldRule[] => [
+  { path: `${endpoint}.advertiseAddress`, setting: 'advertiseAddress', read: text },
+  { path: `${endpoint}.bindPort`, setting: 'bindPort', read: port },
+  { path: 'nodeRegistration.name', setting: 'nodeName', read: text },
+];
+const INIT_FIELDS = nodeFields('localAPIEndpoint');
+const JOIN_FIELDS = nodeFields('controlPlane.localAPIEndpoint');
+
+function applyFields(doc: KubeadmDocument, rules: FieldRule[], settings: SettingsInput): void {
+  for (const rule of rules) {
+    const path = rule.path.split('.');
+    if (rule.since && VERSIONS.indexOf(doc.version) < VERSIONS.indexOf(rule.since)) {
+      if (doc.get(path) !== undefined) {
+        doc.warn(path, `is a ${rule.since} field: kubeadm ignores it in ${doc.version}, and so does kpki (use apiVersion ${GROUP}/${rule.since})`);
+      }
+      continue;
+    }
+    const result = readField(doc, path, rule.read);
+    if (result !== undefined) Object.assign(settings, { [rule.setting]: result });
   }
-  const algorithm = f.string('encryptionAlgorithm');
-  if (algorithm !== undefined) {
-    const keyType = ENCRYPTION_ALGORITHMS[algorithm];
-    if (!keyType) throw badInput(file, `ClusterConfiguration.encryptionAlgorithm "${algorithm}" is not one of ${Object.keys(ENCRYPTION_ALGORITHMS).join(', ')}`);
-    s.keyType = keyType;
-  } else if (f.boolean('featureGates.PublicKeysECDSA')) {
-    // The v1beta2/v1beta3 way to ask for ECDSA keys.
-    s.keyType = 'ecdsa-p256';
+}
+
+function applyCluster(cluster: KubeadmDocument, out: KubeadmConfig): void {
+  const { settings } = out;
+  applyFields(cluster, CLUSTER_FIELDS, settings);
+  const certificatesDir = readField(cluster, ['certificatesDir'], text) as string | undefined;
+  if (certificatesDir !== undefined) out.certificatesDir = certificatesDir;
+
+  // kubeadm lets the gate, when set at all, win over encryptionAlgorithm: true → ECDSA P-256, false → RSA-2048.
+  const gatePath = ['featureGates', 'PublicKeysECDSA'];
+  const ecdsa = cluster.get(gatePath);
+  if (ecdsa !== undefined) {
+    if (typeof ecdsa !== 'boolean') cluster.fail(gatePath, `must be true or false, not ${describe(ecdsa)}`);
+    const keyType = ecdsa ? 'ecdsa-p256' : 'rsa-2048';
+    if (settings.keyType !== undefined && settings.keyType !== keyType) {
+      cluster.warn(gatePath, `overrides encryptionAlgorithm, as in kubeadm: keys will be ${keyType}`);
+    }
+    settings.keyType = keyType;
   }
-  s.certValidity = goDuration(f.string('certificateValidityPeriod'), 'ClusterConfiguration.certificateValidityPeriod', file);
-  s.caValidity = goDuration(f.string('caCertificateValidityPeriod'), 'ClusterConfiguration.caCertificateValidityPeriod', file);
+
+  const externalPath = ['etcd', 'external'];
+  const external = cluster.get(externalPath);
+  if (external !== undefined) {
+    if (!isMapping(external)) cluster.fail(externalPath, `must be a mapping, not ${describe(external)}`);
+    if (cluster.get(['etcd', 'local']) !== undefined) cluster.fail(['etcd'], 'local and external are mutually exclusive');
+    settings.localEtcd = false;
+    const files = ['caFile', 'certFile', 'keyFile'].filter((key) => readField(cluster, [...externalPath, key], text) !== undefined);
+    cluster.warn(
+      externalPath,
+      'kpki writes no etcd CA, etcd certificates or apiserver-etcd-client certificate; ' +
+        (files.length ? `kube-apiserver uses your ${files.join(', ')} instead` : 'give kube-apiserver the external etcd client files yourself'),
+    );
+  }
 }
 
-/** InitConfiguration, and a control-plane JoinConfiguration: this node's name and endpoint. */
-function nodeConfiguration(f: Fields, endpointPath: string, out: KubeadmConfig): void {
-  out.settings.advertiseAddress = f.string(`${endpointPath}.advertiseAddress`);
-  out.settings.bindPort = f.number(`${endpointPath}.bindPort`);
-  out.settings.nodeName = f.string('nodeRegistration.name');
+function yamlDocuments(text: string, file: string): { docs: Document.Parsed[]; lines: LineCounter } {
+  const lines = new LineCounter();
+  // prettyErrors off: the message stays one line and we add the line number ourselves.
+  // merge: `<<` keys work in kubeadm (go-yaml), so they work here too.
+  const docs = parseAllDocuments(text, { lineCounter: lines, prettyErrors: false, merge: true });
+  for (const doc of docs) {
+    const error = doc.errors[0];
+    if (error) throw badInput(file, `not valid YAML at line ${lines.linePos(error.pos[0]).line}: ${error.message}`);
+  }
+  return { docs, lines };
 }
 
-/** Parses kubeadm's multi-document config; flags given to kpki override what it yields. */
+/** Parses kubeadm's multi-document config (ClusterConfiguration, InitConfiguration, JoinConfiguration, v1beta2-v1beta4). */
 export function parseKubeadmConfig(text: string, file: string): KubeadmConfig {
-  const docs = parseAllDocuments(text);
+  const { docs, lines } = yamlDocuments(text, file);
+  const warnings = new Set<string>();
+  const found = new Map<Kind, KubeadmDocument>();
+
+  for (const doc of docs) {
+    if (doc.contents === null) continue; // empty document, e.g. after a trailing ---
+    const line = lines.linePos(doc.contents.range[0]).line;
+    let value: unknown;
+    try {
+      value = doc.toJS();
+    } catch (error) {
+      // Alias bombs and the like: the yaml library refuses them with a plain Error.
+      throw badInput(file, `document at line ${line} cannot be read: ${(error as Error).message}`);
+    }
+    if (!isMapping(value)) throw badInput(file, `document at line ${line} must be a mapping with apiVersion and kind, not ${describe(value)}`);
+    // kubeadm requires both on every document, its own or not.
+    const missing = ['apiVersion', 'kind'].find((key) => typeof value[key] !== 'string' || value[key] === '');
+    if (missing) throw badInput(file, `document at line ${line} has no ${missing}`);
+    const { apiVersion, kind } = value as { apiVersion: string; kind: string };
+    const [group, version, ...rest] = apiVersion.split('/');
+    if (group !== GROUP) continue; // KubeletConfiguration, KubeProxyConfiguration: not about certificates
+    if (!VERSIONS.includes(version as Version) || rest.length) {
+      throw badInput(
+        file,
+        `${kind} at line ${line} has apiVersion ${apiVersion}; kpki reads ${VERSIONS.map((v) => `${GROUP}/${v}`).join(', ')}`,
+        'rewrite it in one of those versions (kubeadm config migrate converts the versions the installed kubeadm reads)',
+      );
+    }
+    if (!(KINDS as readonly string[]).includes(kind)) continue;
+    const previous = found.get(kind as Kind);
+    if (previous) throw badInput(file, `${kind} appears twice (second at line ${line})`, 'kubeadm rejects this too: keep one');
+    found.set(kind as Kind, new KubeadmDocument(file, kind as Kind, version as Version, doc, value, lines, warnings));
+  }
+
   const out: KubeadmConfig = { settings: {}, warnings: [] };
-  let recognised = 0;
-  for (const doc of Array.isArray(docs) ? docs : [docs]) {
-    if (doc.errors.length) {
-      const error = doc.errors[0]!;
-      throw badInput(file, `not valid YAML: ${error.message.split('\n')[0]}`);
-    }
-    const value = doc.toJS() as unknown;
-    if (value === null || value === undefined) continue;
-    if (typeof value !== 'object' || Array.isArray(value)) throw badInput(file, 'each YAML document must be a mapping with apiVersion and kind');
-    const { apiVersion, kind } = value as Doc;
-    if (typeof kind !== 'string' || typeof apiVersion !== 'string') throw badInput(file, 'a document has no apiVersion or kind');
-    const [group, version] = apiVersion.split('/');
-    if (group !== API_GROUP) continue; // KubeletConfiguration, KubeProxyConfiguration: not kpki's business
-    if (!SUPPORTED_VERSIONS.includes(version ?? '')) {
-      throw badInput(file, `${kind} uses ${apiVersion}`, `kpki reads ${SUPPORTED_VERSIONS.map((v) => `${API_GROUP}/${v}`).join(', ')}; migrate it with kubeadm config migrate`);
-    }
-    const fields = new Fields(file, kind, value as Doc);
-    if (kind === 'ClusterConfiguration') clusterConfiguration(fields, file, out);
-    else if (kind === 'InitConfiguration') nodeConfiguration(fields, 'localAPIEndpoint', out);
-    else if (kind === 'JoinConfiguration') nodeConfiguration(fields, 'controlPlane.localAPIEndpoint', out);
-    else continue;
-    recognised++;
+  const cluster = found.get('ClusterConfiguration');
+  const init = found.get('InitConfiguration');
+  // A JoinConfiguration without controlPlane joins a worker: nothing in it shapes control-plane certificates.
+  const join = found.get('JoinConfiguration');
+  const controlPlaneJoin = join && join.get(['controlPlane']) !== undefined ? join : undefined;
+  if (!cluster && !init && !controlPlaneJoin) {
+    throw badInput(
+      file,
+      `holds no ${GROUP} ClusterConfiguration or InitConfiguration${join ? ' (its JoinConfiguration has no controlPlane)' : ''}`,
+      'give a kubeadm config file; kubeadm config print init-defaults shows one',
+    );
   }
-  if (recognised === 0) {
-    throw badInput(file, 'holds no ClusterConfiguration, InitConfiguration or JoinConfiguration', 'give a kubeadm config file (kubeadm config print init-defaults shows one)');
+  if (cluster) applyCluster(cluster, out);
+  if (init) {
+    applyFields(init, INIT_FIELDS, out.settings);
+    if (controlPlaneJoin) controlPlaneJoin.warn([], 'ignored: kubeadm init reads the InitConfiguration in the same file');
+  } else if (controlPlaneJoin) {
+    applyFields(controlPlaneJoin, JOIN_FIELDS, out.settings);
   }
-  out.settings = Object.fromEntries(Object.entries(out.settings).filter(([, v]) => v !== undefined));
+  out.warnings = [...warnings];
   return out;
 }
 
+/** Reads and parses a kubeadm config file; a missing file is MissingFile, anything unusable BadInput. */
 export async function readKubeadmConfig(file: string): Promise<KubeadmConfig> {
   const data = await readRequired(file, 'a kubeadm config file (--config)');
   return parseKubeadmConfig(data.toString('utf8'), file);
