@@ -1,13 +1,10 @@
-import type { KeyObject } from 'node:crypto';
 import path from 'node:path';
-import { badFlag, badInput, ErrorCode, KpkiError } from '../errors.js';
-import { certificatePem, issueCertificate, publicKeyObject, subjectName } from '../pki/certificate.js';
+import { badFlag } from '../errors.js';
+import { issueLeaf, loadCa, refuseOverwrite, writeLeaf } from '../issue/leaf.js';
+import { certificatePem, publicKeyObject, subjectName } from '../pki/certificate.js';
 import { x509 } from '../pki/crypto.js';
 import { certificatePublicKey, generateKeyPair, keyTypeOf, privateKeyPem, signatureAlgorithm, signingKey } from '../pki/keys.js';
-import { parseCertificate, parseKey } from '../pki/pem.js';
-import { parseDuration } from '../spec/duration.js';
-import { resolveCertificate } from '../spec/plan.js';
-import { KEY_TYPES, DEFAULTS, type KeyType } from '../spec/settings.js';
+import { DEFAULTS, type KeyType } from '../spec/settings.js';
 import { readOptional, writeFileAtomic } from '../store/files.js';
 import { loadProfile } from '../store/profiles.js';
 import { buildKubeconfig, parseKubeconfig, type Credential } from './kubeconfig.js';
@@ -94,24 +91,6 @@ async function identityFor(options: IssueKubeconfigOptions): Promise<Identity> {
   return { name: entry.name, commonName: fill(entry.commonName), organizations: entry.organizations.map(fill), file: entry.file };
 }
 
-/** The signing CA: explicit files, or ca.crt/ca.key in the cert dir. */
-async function signingCa(options: IssueKubeconfigOptions, needKey: boolean): Promise<{ cert: x509.X509Certificate; certFile: string; key: KeyObject | undefined }> {
-  const certDir = options.certDir ?? 'pki';
-  const certFile = options.caCert ?? path.join(certDir, 'ca.crt');
-  const keyFile = options.caKey ?? (options.caCert ? undefined : path.join(certDir, 'ca.key'));
-  const certData = await readOptional(certFile);
-  if (!certData) throw new KpkiError(ErrorCode.MissingFile, `${certFile}: no such file`, { subject: certFile, hint: 'run kpki init first, or pass --cert-dir / --ca-cert' });
-  const cert = parseCertificate(certData, certFile);
-  const keyData = keyFile ? await readOptional(keyFile) : undefined;
-  if (needKey && !keyData) {
-    throw new KpkiError(ErrorCode.ExternalCaMissing, `${keyFile ?? 'the CA key'}: not available to sign with`, {
-      subject: keyFile,
-      hint: 'pass --ca-key, or use --csr-only to have the external CA sign a request',
-    });
-  }
-  return { cert, certFile, key: keyData ? parseKey(keyData, keyFile!) : undefined };
-}
-
 /** Server and cluster name: explicit, else from the file being rewritten, else from admin.conf. */
 async function clusterEndpoint(options: IssueKubeconfigOptions, target: string | undefined) {
   const kubeconfigDir = options.kubeconfigDir ?? path.dirname(path.resolve(options.certDir ?? 'pki'));
@@ -140,20 +119,14 @@ export async function issueKubeconfig(options: IssueKubeconfigOptions): Promise<
     );
   }
   if (options.embed === false && !options.out) throw badFlag('--no-embed', 'needs --out: the certificate and key are written next to the kubeconfig');
-  if (options.keyType && !(KEY_TYPES as readonly string[]).includes(options.keyType)) {
-    throw badFlag('--key-type', `"${options.keyType}" is not supported`, `use one of ${KEY_TYPES.join(', ')}`);
-  }
-  const validity = parseDuration(options.validity ?? DEFAULTS.certValidity);
-  if (validity === undefined) throw badFlag('--validity', `"${options.validity}" is not a duration`, 'e.g. 24h, 30d or 1y');
-
   const kubeconfigDir = options.kubeconfigDir ?? path.dirname(path.resolve(options.certDir ?? 'pki'));
   const out = options.out ?? (identity.file && !options.mergeInto ? path.join(kubeconfigDir, identity.file) : undefined);
-  const ca = await signingCa(options, !options.csrOnly);
-  const keyType = (options.keyType as KeyType | undefined) ?? keyTypeOf(publicKeyObject(ca.cert)) ?? DEFAULTS.keyType;
-  const pair = await generateKeyPair(keyType);
+  const ca = await loadCa(options.caCert ?? 'cluster', options.certDir ?? 'pki', { keyFile: options.caKey, needKey: !options.csrOnly });
   const base = { clientName: identity.commonName, organizations: identity.organizations };
 
   if (options.csrOnly) {
+    const keyType = (options.keyType as KeyType | undefined) ?? keyTypeOf(publicKeyObject(ca.cert)) ?? DEFAULTS.keyType;
+    const pair = await generateKeyPair(keyType);
     const prefix = options.out ?? identity.name.replace(/[^A-Za-z0-9_.-]/g, '_');
     const csr = await x509.Pkcs10CertificateRequestGenerator.create({
       name: subjectName(identity.commonName, identity.organizations),
@@ -168,15 +141,11 @@ export async function issueKubeconfig(options: IssueKubeconfigOptions): Promise<
   }
 
   const { server, clusterName } = await clusterEndpoint(options, out && identity.file ? out : undefined);
-  const profile = await loadProfile(options.profile);
-  const spec = resolveCertificate(
-    profile.policy,
-    { name: identity.name, file: '', issuer: 'ca', commonName: identity.commonName, organizations: identity.organizations, usages: ['clientAuth'], sans: [] },
-    (t) => [t],
-    { caValidity: validity, certValidity: validity, keyType },
-    undefined,
+  const { cert, pair } = await issueLeaf(
+    ca,
+    { name: identity.name, commonName: identity.commonName, organizations: identity.organizations, sans: [], usages: ['clientAuth'], validity: options.validity, keyType: options.keyType, profile: options.profile },
+    options.now,
   );
-  const cert = await issueCertificate({ spec, publicKey: pair.publicKey, issuer: { key: ca.key!, certificate: ca.cert }, now: options.now ?? new Date() });
   const contextName = options.contextName ?? `${identity.commonName}@${clusterName}`;
   const files: string[] = [];
   let credentials: { ca: Credential; cert: Credential; key: Credential } = {
@@ -187,10 +156,7 @@ export async function issueKubeconfig(options: IssueKubeconfigOptions): Promise<
   if (options.embed === false) {
     // Files beside the kubeconfig; client-go resolves relative paths against the kubeconfig's directory.
     const stem = path.join(path.dirname(out!), path.basename(out!).replace(/\.(conf|ya?ml|kubeconfig)$/, ''));
-    await refuseOverwrite([`${stem}.crt`, `${stem}.key`], options.force);
-    await writeFileAtomic(`${stem}.key`, privateKeyPem(pair.privateKey), 0o600);
-    await writeFileAtomic(`${stem}.crt`, certificatePem(cert), 0o644);
-    files.push(`${stem}.key`, `${stem}.crt`);
+    files.push(...(await writeLeaf(stem, { cert, pair }, options.force)));
     credentials = { ca: { path: path.resolve(ca.certFile) }, cert: { path: path.basename(`${stem}.crt`) }, key: { path: path.basename(`${stem}.key`) } };
   }
   const kubeconfig = buildKubeconfig({ clusterName, server, userName: identity.commonName, contextName, ...credentials });
@@ -206,13 +172,4 @@ export async function issueKubeconfig(options: IssueKubeconfigOptions): Promise<
     files.unshift(out);
   }
   return { ...base, server, clusterName, contextName, notAfter: cert.notAfter.toISOString(), kubeconfig, csr: undefined, files };
-}
-
-async function refuseOverwrite(files: string[], force: boolean | undefined): Promise<void> {
-  if (force) return;
-  for (const file of files) {
-    if ((await readOptional(file)) !== undefined) {
-      throw badInput(file, 'already exists', 'choose another --out, or pass --force to replace it');
-    }
-  }
 }

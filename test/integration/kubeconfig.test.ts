@@ -1,4 +1,4 @@
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
@@ -93,7 +93,9 @@ describe('issueKubeconfig', () => {
   });
 
   it('an external CA without its key points to --csr-only', async () => {
-    const error = await rejection(issueKubeconfig({ kind: 'user', clientName: 'dave', caCert: path.join(certDir(), 'ca.crt'), server: 'https://x:6443' }));
+    const external = path.join(tempDir(), 'external-ca.crt');
+    cpSync(path.join(certDir(), 'ca.crt'), external);
+    const error = await rejection(issueKubeconfig({ kind: 'user', clientName: 'dave', caCert: external, server: 'https://x:6443' }));
     expect(error.code).toBe(ErrorCode.ExternalCaMissing);
     expect(error.hint).toContain('--csr-only');
   });

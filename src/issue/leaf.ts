@@ -1,0 +1,106 @@
+import type { KeyObject } from 'node:crypto';
+import path from 'node:path';
+import { badFlag, badInput, ErrorCode, KpkiError } from '../errors.js';
+import { certificatePem, issueCertificate, publicKeyObject } from '../pki/certificate.js';
+import type { x509 } from '../pki/crypto.js';
+import { generateKeyPair, keyTypeOf, privateKeyPem, type KeyPair } from '../pki/keys.js';
+import { parseCertificate, parseKey } from '../pki/pem.js';
+import { parseDuration } from '../spec/duration.js';
+import { classifySans, resolveCertificate } from '../spec/plan.js';
+import type { ExtKeyUsageName } from '../spec/profile.js';
+import { DEFAULTS, KEY_TYPES, type KeyType } from '../spec/settings.js';
+import { readOptional, writeFileAtomic } from '../store/files.js';
+import { loadProfile } from '../store/profiles.js';
+
+/** A CA on disk: its certificate, and its key when kpki may sign with it. */
+export interface CaOnDisk {
+  certFile: string;
+  cert: x509.X509Certificate;
+  key: KeyObject | undefined;
+}
+
+/** The three kubeadm CAs by the names users give them on the command line. */
+export const NAMED_CAS: Record<string, string> = { cluster: 'ca', 'front-proxy': 'front-proxy-ca', etcd: 'etcd/ca' };
+
+/**
+ * Loads a CA: `cluster`, `front-proxy` or `etcd` from the cert dir, or a certificate file with
+ * its key beside it (`x.crt` + `x.key`) unless `keyFile` says otherwise.
+ */
+export async function loadCa(ca: string, certDir: string, options: { keyFile?: string; needKey: boolean }): Promise<CaOnDisk> {
+  const base = NAMED_CAS[ca] ? path.join(certDir, NAMED_CAS[ca]) : ca.replace(/\.(crt|pem)$/, '');
+  const certFile = NAMED_CAS[ca] ? `${base}.crt` : ca;
+  const keyFile = options.keyFile ?? `${base}.key`;
+  const certData = await readOptional(certFile);
+  if (!certData) {
+    throw new KpkiError(ErrorCode.MissingFile, `${certFile}: no such file`, { subject: certFile, hint: 'run kpki init first, or name the CA with --cert-dir / a CA file' });
+  }
+  const keyData = await readOptional(keyFile);
+  if (options.needKey && !keyData) {
+    throw new KpkiError(ErrorCode.ExternalCaMissing, `${keyFile}: the CA key is not available to sign with`, {
+      subject: keyFile,
+      hint: 'pass the CA key, or use --csr-only to have the external CA sign a request',
+    });
+  }
+  return { certFile, cert: parseCertificate(certData, certFile), key: keyData && parseKey(keyData, keyFile) };
+}
+
+export interface LeafRequest {
+  name: string;
+  commonName: string;
+  organizations: string[];
+  /** DNS names and IPs, in any order: classified and ordered as kubeadm does. */
+  sans: string[];
+  usages: ExtKeyUsageName[];
+  /** Duration text (`1y`, `30d`); default one year, never past the CA's expiry. */
+  validity?: string;
+  /** Default: the CA's key type. */
+  keyType?: string;
+  /** Profile whose signing policy applies (key usages, BasicConstraints, backdating). */
+  profile?: string;
+}
+
+export interface IssuedLeaf {
+  cert: x509.X509Certificate;
+  pair: KeyPair;
+}
+
+/** Issues one leaf from a CA on disk under a profile's signing policy. */
+export async function issueLeaf(ca: CaOnDisk, request: LeafRequest, now = new Date()): Promise<IssuedLeaf> {
+  if (request.keyType && !(KEY_TYPES as readonly string[]).includes(request.keyType)) {
+    throw badFlag('--key-type', `"${request.keyType}" is not supported`, `use one of ${KEY_TYPES.join(', ')}`);
+  }
+  const validity = parseDuration(request.validity ?? DEFAULTS.certValidity);
+  if (validity === undefined) throw badFlag('--validity', `"${request.validity}" is not a duration`, 'e.g. 24h, 30d or 1y');
+  const keyType = (request.keyType as KeyType | undefined) ?? keyTypeOf(publicKeyObject(ca.cert)) ?? DEFAULTS.keyType;
+  const { policy } = await loadProfile(request.profile);
+  const sans = [...classifySans(request.sans).dnsNames, ...classifySans(request.sans).ipAddresses];
+  const spec = resolveCertificate(
+    policy,
+    { name: request.name, file: '', issuer: 'ca', commonName: request.commonName, organizations: request.organizations, usages: request.usages, sans },
+    (t) => [t],
+    { caValidity: validity, certValidity: validity, keyType },
+    undefined,
+  );
+  const pair = await generateKeyPair(keyType);
+  const cert = await issueCertificate({ spec, publicKey: pair.publicKey, issuer: { key: ca.key!, certificate: ca.cert }, now });
+  return { cert, pair };
+}
+
+/** Refuses to replace existing files (they may hold keys in use) unless forced. */
+export async function refuseOverwrite(files: string[], force: boolean | undefined): Promise<void> {
+  if (force) return;
+  for (const file of files) {
+    if ((await readOptional(file)) !== undefined) {
+      throw badInput(file, 'already exists', 'choose another --out, or pass --force to replace it');
+    }
+  }
+}
+
+/** Writes PREFIX.key (0600, first) and PREFIX.crt. */
+export async function writeLeaf(prefix: string, leaf: IssuedLeaf, force?: boolean): Promise<string[]> {
+  const files = [`${prefix}.key`, `${prefix}.crt`];
+  await refuseOverwrite(files, force);
+  await writeFileAtomic(files[0]!, privateKeyPem(leaf.pair.privateKey), 0o600);
+  await writeFileAtomic(files[1]!, certificatePem(leaf.cert), 0o644);
+  return files;
+}
