@@ -32,7 +32,7 @@ CPE_PORT=${CPE_PORT:-6443}
 BIND_PORT=${BIND_PORT:-6443}
 
 case $KEY_TYPE in
-  rsa-2048) genkey() { openssl genrsa -traditional -out "$1" 2048 2>/dev/null; } ;;
+  rsa-2048) genkey() { openssl genrsa -traditional -out "$1" 2048; } ;;
   ecdsa-p256) genkey() { openssl ecparam -name prime256v1 -genkey -noout -out "$1"; } ;;
   *) echo "openssl-pki.sh: unknown key type $KEY_TYPE (rsa-2048, ecdsa-p256)" >&2; exit 2 ;;
 esac

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { cac } from 'cac';
+import { registerCert } from './cert.js';
 import { registerInit } from './init.js';
 import { registerInspect } from './inspect.js';
 import { registerKubeconfig } from './kubeconfig.js';
@@ -37,6 +38,7 @@ export async function main(argv: string[], output: Output = processOutput): Prom
   registerVerify(cli, output, run);
   registerKubeconfig(cli, output, run);
   registerInspect(cli, output, run);
+  registerCert(cli, output, run);
   cli.command('[...args]', '').action((args: string[]) => {
     exitCode = reportError(
       Object.assign(new Error(args.length ? `unknown command "${args[0]}"` : 'no command given'), { name: 'CACError' }),

@@ -28,12 +28,15 @@ export function registerVerify(cli: CAC, output: Output, run: (json: boolean, ac
     .option('--kubeconfig <file>', 'A kubeconfig to check (repeatable)')
     .option('--manifests-dir <dir>', 'Read every static pod manifest in this directory')
     .option('--root <dir>', 'A copy of a node filesystem: absolute paths inside manifests and kubeconfigs are read under it')
+    .option('--apiservice <file|dir>', "APIService manifests of extension apiservers: check caBundle against --serving-cert (repeatable)")
+    .option('--serving-cert <file|dir>', "The extension apiservers' serving certificates (repeatable)")
     .option('--warn-within <duration>', 'Warn about certificates expiring sooner (default: 30d)')
     .option('--json', 'Print the findings as JSON')
     .example('kpki verify --cert-dir /etc/kubernetes/pki')
     .example('kpki verify --manifests-dir /etc/kubernetes/manifests --kubelet-config /var/lib/kubelet/config.yaml')
     .example("tr '\\0' ' ' < /proc/$(pgrep kube-apiserver)/cmdline | kpki verify --apiserver-args -")
     .example('kpki verify --root ./node-copy   # manifests, PKI and kubeconfigs copied from a node')
+    .example('kpki verify --apiservice metrics-apiservice.yaml --serving-cert metrics-server.crt')
     .action(async (flags: Record<string, unknown>) => {
       const json = Boolean(flags.json);
       await run(json, async () => {
@@ -48,6 +51,8 @@ export function registerVerify(cli: CAC, output: Output, run: (json: boolean, ac
           kubeconfigs: list(flags.kubeconfig),
           manifestsDir: str(flags.manifestsDir),
           root: str(flags.root),
+          apiServices: list(flags.apiservice),
+          servingCerts: list(flags.servingCert),
           warnWithin: str(flags.warnWithin),
           stdin: readStdin,
         });

@@ -1,4 +1,4 @@
-import { isNode, LineCounter, parseAllDocuments, type Document } from 'yaml';
+import { isMap, isScalar, isSeq, LineCounter, parseAllDocuments, type Document } from 'yaml';
 import { badInput } from '../errors.js';
 import type { SettingsInput } from '../spec/settings.js';
 import { readRequired } from '../store/files.js';
@@ -8,7 +8,7 @@ export interface KubeadmConfig {
   settings: SettingsInput;
   /** ClusterConfiguration.certificatesDir, when set. */
   certificatesDir?: string;
-  /** Fields kubeadm would use (or ignore) differently from what a reader might expect; each names the file. */
+  /** What kpki does not apply, or what kubeadm reads differently than it looks; each starts with the file name. */
   warnings: string[];
 }
 
@@ -17,9 +17,11 @@ const GROUP = 'kubeadm.k8s.io';
 const VERSIONS = ['v1beta2', 'v1beta3', 'v1beta4'] as const;
 type Version = (typeof VERSIONS)[number];
 
-/** The kinds kpki reads; other kubeadm kinds (ClusterStatus, ResetConfiguration, …) are skipped. */
+/** The kinds kpki reads. */
 const KINDS = ['ClusterConfiguration', 'InitConfiguration', 'JoinConfiguration'] as const;
 type Kind = (typeof KINDS)[number];
+/** kubeadm kinds with nothing about certificates: skipped quietly. Any other kind in the group is likely a typo. */
+const OTHER_KINDS = ['ClusterStatus', 'ResetConfiguration', 'UpgradeConfiguration'];
 
 /** v1beta4 encryptionAlgorithm → kpki key type. kubeadm matches these case-sensitively. */
 const KEY_TYPE_BY_ALGORITHM: Record<string, string> = {
@@ -55,10 +57,19 @@ class KubeadmDocument {
     private readonly warnings: Set<string>,
   ) {}
 
+  /** The node to point at: a field's key rather than its value, since a block mapping's value starts a line later. */
+  private nodeAt(path: Path): unknown {
+    if (!path.length) return this.doc.contents;
+    const parent = this.doc.getIn(path.slice(0, -1), true) as unknown;
+    const last = path.at(-1);
+    if (isMap(parent)) return parent.items.find((pair) => isScalar(pair.key) && pair.key.value === last)?.key;
+    if (isSeq(parent)) return parent.items[last as number];
+    return undefined;
+  }
+
   private where(path: Path): string {
     // Values reached through a `<<` merge key have no node at this path: then only the kind is given.
-    const node = this.doc.getIn(path, true) as unknown;
-    const offset = isNode(node) ? node.range?.[0] : undefined;
+    const offset = (this.nodeAt(path) as { range?: [number, number, number] } | undefined)?.range?.[0];
     return offset === undefined ? this.kind : `${this.kind}, line ${this.lines.linePos(offset).line}`;
   }
 
@@ -101,33 +112,33 @@ function readField(doc: KubeadmDocument, path: Path, read: Reader): SettingValue
   return value === undefined ? undefined : read(doc, path, value);
 }
 
-const text: Reader = (doc, path, value) => {
+function text(doc: KubeadmDocument, path: Path, value: unknown): string | undefined {
   if (typeof value !== 'string') doc.fail(path, `must be a string, not ${describe(value)}`);
   return value === '' ? undefined : value;
-};
+}
 
-const port: Reader = (doc, path, value) => {
+function port(doc: KubeadmDocument, path: Path, value: unknown): number | undefined {
   if (typeof value !== 'number' || !Number.isInteger(value)) doc.fail(path, `must be a whole number, not ${describe(value)}`);
   if (value < 0 || value > 65535) doc.fail(path, `${value} is not a port number (1-65535)`);
   // kubeadm defaults a zero port to 6443, exactly like an absent one.
   return value === 0 ? undefined : value;
-};
+}
 
-const textList: Reader = (doc, path, value) => {
+function textList(doc: KubeadmDocument, path: Path, value: unknown): string[] | undefined {
   if (!Array.isArray(value)) doc.fail(path, `must be a list of strings, not ${describe(value)}`);
-  value.forEach((item, i) => {
+  value.forEach((item: unknown, i) => {
     if (typeof item !== 'string') doc.fail([...path, i], `must be a string, not ${describe(item)}`);
   });
   return value.length ? (value as string[]) : undefined;
-};
+}
 
-const algorithm: Reader = (doc, path, value) => {
-  const name = text(doc, path, value) as string | undefined;
+function algorithm(doc: KubeadmDocument, path: Path, value: unknown): string | undefined {
+  const name = text(doc, path, value);
   if (name === undefined) return undefined;
   const keyType = KEY_TYPE_BY_ALGORITHM[name];
   if (!keyType) doc.fail(path, `"${name}" is not one of ${Object.keys(KEY_TYPE_BY_ALGORITHM).join(', ')}`);
   return keyType;
-};
+}
 
 const GO_UNIT_SECONDS: Record<string, number> = { ns: 1e-9, us: 1e-6, 'µs': 1e-6, 'μs': 1e-6, ms: 1e-3, s: 1, m: 60, h: 3600 };
 const GO_DURATION = /^[-+]?(?:0|(?:(?:\d+\.?\d*|\.\d+)(?:ns|us|µs|μs|ms|s|m|h))+)$/;
@@ -135,8 +146,8 @@ const GO_DURATION = /^[-+]?(?:0|(?:(?:\d+\.?\d*|\.\d+)(?:ns|us|µs|μs|ms|s|m|h)
 const GO_MAX_SECONDS = 9_223_372_036;
 
 /** A Go duration (metav1.Duration: `8760h0m0s`, `1.5h`, `90m`) as `<N>s`, which kpki's parseDuration reads. */
-const goDuration: Reader = (doc, path, value) => {
-  const duration = text(doc, path, value) as string | undefined;
+function goDuration(doc: KubeadmDocument, path: Path, value: unknown): string | undefined {
+  const duration = text(doc, path, value);
   if (duration === undefined) return undefined;
   if (!GO_DURATION.test(duration)) doc.fail(path, `"${duration}" is not a Go duration such as 8760h0m0s`);
   const sign = duration.startsWith('-') ? -1 : 1;
@@ -149,7 +160,7 @@ const goDuration: Reader = (doc, path, value) => {
   if (seconds < 1) doc.fail(path, `"${duration}" must be at least 1s`);
   if (seconds > GO_MAX_SECONDS) doc.fail(path, `"${duration}" is longer than a Go duration can be (about 292 years)`);
   return `${seconds}s`;
-};
+}
 
 /** A kubeadm field that maps to one kpki setting. */
 interface FieldRule {
@@ -258,6 +269,7 @@ export function parseKubeadmConfig(text: string, file: string): KubeadmConfig {
       // Alias bombs and the like: the yaml library refuses them with a plain Error.
       throw badInput(file, `document at line ${line} cannot be read: ${(error as Error).message}`);
     }
+    if (value === null) continue; // `---` followed by nothing (or only comments)
     if (!isMapping(value)) throw badInput(file, `document at line ${line} must be a mapping with apiVersion and kind, not ${describe(value)}`);
     // kubeadm requires both on every document, its own or not.
     const missing = ['apiVersion', 'kind'].find((key) => typeof value[key] !== 'string' || value[key] === '');
@@ -272,9 +284,12 @@ export function parseKubeadmConfig(text: string, file: string): KubeadmConfig {
         'rewrite it in one of those versions (kubeadm config migrate converts the versions the installed kubeadm reads)',
       );
     }
-    if (!(KINDS as readonly string[]).includes(kind)) continue;
-    const previous = found.get(kind as Kind);
-    if (previous) throw badInput(file, `${kind} appears twice (second at line ${line})`, 'kubeadm rejects this too: keep one');
+    if (!(KINDS as readonly string[]).includes(kind)) {
+      // kubeadm init also only warns about kinds it does not know.
+      if (!OTHER_KINDS.includes(kind)) warnings.add(`${file}: ${kind} at line ${line} is not a kubeadm kind: ignored`);
+      continue;
+    }
+    if (found.has(kind as Kind)) throw badInput(file, `${kind} appears twice (second at line ${line})`, 'kubeadm rejects this too: keep one');
     found.set(kind as Kind, new KubeadmDocument(file, kind as Kind, version as Version, doc, value, lines, warnings));
   }
 

@@ -18,7 +18,8 @@ export function renderVerifyResult(result: VerifyResult): string {
     lines.push(`  fix:       ${f.fix}`);
   }
   const { error, warning, info } = result.counts;
-  const checked = `${Object.keys(result.checked.components).length} component(s), ${result.checked.kubeconfigs.length} kubeconfig(s)`;
+  const { components, kubeconfigs, apiServices } = result.checked;
+  const checked = `${Object.keys(components).length} component(s), ${kubeconfigs.length} kubeconfig(s)${apiServices.length ? `, ${apiServices.length} APIService(s)` : ''}`;
   lines.push(
     result.findings.length
       ? `${error} error(s), ${warning} warning(s), ${info} note(s) in ${checked}`

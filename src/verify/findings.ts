@@ -19,6 +19,8 @@ export const FindingCode = {
   ExpiringSoon: 'EXPIRING_SOON',
   WeakKey: 'WEAK_KEY',
   WeakSignature: 'WEAK_SIGNATURE',
+  ApiServiceInsecure: 'APISERVICE_INSECURE',
+  ApiServiceNoCaBundle: 'APISERVICE_NO_CA_BUNDLE',
   Unchecked: 'UNCHECKED',
 } as const;
 export type FindingCode = (typeof FindingCode)[keyof typeof FindingCode];

@@ -5,10 +5,11 @@ import { parseDuration } from '../spec/duration.js';
 import { flagsFor, type FlagComponent } from '../spec/flags.js';
 import { VerifyContext } from './context.js';
 import { sortFindings, type Finding, type Severity } from './findings.js';
-import { flag, readComponentArgs, readKubeletSettings, readManifestsDir, type Component, type ComponentArgs } from './inputs.js';
+import { flag, readApiServices, readComponentArgs, readKubeletSettings, readManifestsDir, servingCertFiles, type Component, type ComponentArgs } from './inputs.js';
 import type { ClusterInputs, KubeconfigInput, KubeconfigRole, Rule } from './model.js';
 import { apiserverServing, apiserverToKubelet, frontProxy, serviceAccountKeys } from './rules/apiserver.js';
 import { caFilesAreCas } from './rules/authorities.js';
+import { apiServices } from './rules/apiservices.js';
 import { apiserverToEtcd, etcdMember } from './rules/etcd.js';
 import { hygiene } from './rules/hygiene.js';
 import { kubeconfigs } from './rules/kubeconfigs.js';
@@ -16,7 +17,7 @@ import { kubeconfigs } from './rules/kubeconfigs.js';
 export { FindingCode, type Finding, type Severity } from './findings.js';
 
 /** Every rule, in the order findings are produced; hygiene last, as it looks at all files read. */
-export const RULES: Rule[] = [caFilesAreCas, apiserverServing, kubeconfigs, apiserverToKubelet, frontProxy, serviceAccountKeys, etcdMember, apiserverToEtcd];
+export const RULES: Rule[] = [caFilesAreCas, apiserverServing, kubeconfigs, apiserverToKubelet, frontProxy, serviceAccountKeys, etcdMember, apiserverToEtcd, apiServices];
 
 export interface VerifyOptions {
   certDir?: string;
@@ -29,6 +30,10 @@ export interface VerifyOptions {
   kubeconfigs?: string[];
   manifestsDir?: string;
   root?: string;
+  /** APIService manifests (files or folders) of extension apiservers. */
+  apiServices?: string[];
+  /** Their serving certificates (files or folders). */
+  servingCerts?: string[];
   /** Duration such as `30d`: certificates expiring sooner are reported. Default 30d. */
   warnWithin?: string;
   now?: Date;
@@ -40,7 +45,7 @@ export interface VerifyResult {
   findings: Finding[];
   counts: Record<Severity, number>;
   /** What was checked: components with the origin of their flags, and kubeconfigs. */
-  checked: { components: Record<string, string>; kubeconfigs: string[] };
+  checked: { components: Record<string, string>; kubeconfigs: string[]; apiServices: string[] };
 }
 
 const STANDARD_KUBECONFIGS: Record<string, KubeconfigRole> = {
@@ -88,7 +93,8 @@ export async function verify(options: VerifyOptions = {}): Promise<VerifyResult>
   const kubeconfigDir = options.kubeconfigDir ?? path.dirname(certDir);
   const givenPaths = [options.certDir, options.kubeconfigDir, ...(options.kubeconfigs ?? [])].filter((p): p is string => Boolean(p)).map((p) => path.resolve(p));
   const ctx = new VerifyContext({ root, now: options.now ?? new Date(), warnWithinSeconds, givenPaths });
-  if (components.size === 0) {
+  const extensionOnly = Boolean(options.apiServices?.length) && !options.certDir && components.size === 0;
+  if (components.size === 0 && !extensionOnly) {
     if (!existsSync(certDir)) {
       throw badInput(certDir, 'nothing to verify: no such PKI directory and no component flags', 'pass --cert-dir, --manifests-dir or --apiserver-args');
     }
@@ -116,7 +122,7 @@ export async function verify(options: VerifyOptions = {}): Promise<VerifyResult>
   const standardDir = root && !options.kubeconfigDir ? '/etc/kubernetes' : kubeconfigDir;
   for (const [name, role] of Object.entries(STANDARD_KUBECONFIGS)) {
     const file = path.join(standardDir, name);
-    if (existsSync(ctx.resolve(file))) addKubeconfig(file, role, name);
+    if (!extensionOnly && existsSync(ctx.resolve(file))) addKubeconfig(file, role, name);
   }
 
   const inputs: ClusterInputs = {
@@ -126,6 +132,8 @@ export async function verify(options: VerifyOptions = {}): Promise<VerifyResult>
     scheduler,
     kubelet,
     kubeconfigs: kubeconfigList,
+    apiServices: (await Promise.all((options.apiServices ?? []).map(readApiServices))).flat(),
+    extensionServingCerts: (await Promise.all((options.servingCerts ?? []).map(servingCertFiles))).flat(),
   };
   for (const rule of RULES) await rule(ctx, inputs);
   await hygiene(ctx);
@@ -139,6 +147,7 @@ export async function verify(options: VerifyOptions = {}): Promise<VerifyResult>
     checked: {
       components: Object.fromEntries([...components].map(([name, args]) => [name, args.origin])),
       kubeconfigs: kubeconfigList.map((k) => k.file),
+      apiServices: inputs.apiServices.map((a) => a.name),
     },
   };
 }

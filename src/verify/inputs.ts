@@ -3,6 +3,7 @@ import { promises as fs } from 'node:fs';
 import { parseAllDocuments } from 'yaml';
 import { badInput } from '../errors.js';
 import { readRequired } from '../store/files.js';
+import type { ApiServiceInput } from './model.js';
 
 export type Component = 'apiserver' | 'etcd' | 'controller-manager' | 'scheduler' | 'kubelet';
 
@@ -207,4 +208,42 @@ export function parseKubeletConfig(text: string, origin: string): KubeletSetting
 export async function readKubeletSettings(source: string, stdin?: () => Promise<string>): Promise<KubeletSettings> {
   const text = source === '-' && stdin ? await stdin() : (await readRequired(source, "the kubelet's config file")).toString('utf8');
   return parseKubeletConfig(text, source === '-' ? 'stdin' : source);
+}
+
+/** Files of a path: itself, or the YAML/certificate files directly inside a folder. */
+async function filesOf(target: string, pattern: RegExp): Promise<string[]> {
+  const stat = await fs.stat(target).catch(() => undefined);
+  if (!stat) throw badInput(target, 'no such file or directory');
+  if (!stat.isDirectory()) return [target];
+  return (await fs.readdir(target)).filter((n) => pattern.test(n)).sort().map((n) => path.join(target, n));
+}
+
+/** APIService objects from YAML files or a folder of them (`kind: List` and multi-document files too). */
+export async function readApiServices(target: string): Promise<ApiServiceInput[]> {
+  const found: ApiServiceInput[] = [];
+  for (const file of await filesOf(target, /\.(ya?ml|json)$/)) {
+    const docs = yamlDocuments((await fs.readFile(file)).toString('utf8'));
+    if (!docs) throw badInput(file, 'is not YAML', 'give APIService manifests (kubectl get apiservice NAME -o yaml)');
+    const objects = docs.flatMap((d) => (d.kind === 'List' || d.kind === 'APIServiceList' ? ((d.items as Doc[]) ?? []) : [d]));
+    for (const o of objects.filter((o) => o.kind === 'APIService')) {
+      const spec = (o.spec ?? {}) as Doc;
+      const service = spec.service as Doc | undefined;
+      found.push({
+        file,
+        name: String((o.metadata as Doc | undefined)?.name ?? `${spec.version}.${spec.group}`),
+        service: service ? { name: String(service.name), namespace: String(service.namespace) } : undefined,
+        caBundle: typeof spec.caBundle === 'string' && spec.caBundle ? spec.caBundle : undefined,
+        insecureSkipTLSVerify: spec.insecureSkipTLSVerify === true,
+        group: String(spec.group ?? ''),
+        version: String(spec.version ?? ''),
+      });
+    }
+  }
+  if (!found.length) throw badInput(target, 'holds no APIService', 'give APIService manifests (kubectl get apiservice NAME -o yaml)');
+  return found;
+}
+
+/** Serving certificate files: a file, or the certificate files in a folder. */
+export function servingCertFiles(target: string): Promise<string[]> {
+  return filesOf(target, /\.(crt|pem|cer)$/);
 }

@@ -19,6 +19,19 @@ export interface ClusterInputs {
   scheduler?: ComponentArgs;
   kubelet?: KubeletSettings;
   kubeconfigs: KubeconfigInput[];
+  /** APIService objects of extension apiservers, and the serving certificates to check them with. */
+  apiServices: ApiServiceInput[];
+  extensionServingCerts: string[];
+}
+
+export interface ApiServiceInput {
+  file: string;
+  name: string;
+  service: { name: string; namespace: string } | undefined;
+  caBundle: string | undefined;
+  insecureSkipTLSVerify: boolean;
+  group: string;
+  version: string;
 }
 
 /** A verification rule: reads inputs through the context and reports findings there. */

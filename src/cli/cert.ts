@@ -1,0 +1,67 @@
+import type { CAC } from 'cac';
+import { badFlag } from '../errors.js';
+import { issueCertificateFiles, issueExtensionApiserver, LEAF_ROLES } from '../issue/extension.js';
+import { listValue } from '../spec/settings.js';
+import type { Output } from './output.js';
+
+const str = (v: unknown) => (v === undefined ? undefined : String(v));
+
+export function registerCert(cli: CAC, output: Output, run: (json: boolean, action: () => Promise<number>) => Promise<void>): void {
+  cli
+    .command('cert <kind>', 'Issue one certificate: issue (any leaf) or extension-apiserver (serving cert + caBundle + APIService)')
+    .option('--profile <role>', `For issue: ${Object.keys(LEAF_ROLES).join(', ')}`)
+    .option('--cn <name>', 'For issue: subject common name')
+    .option('--org <group>', 'For issue: subject organization (repeatable)')
+    .option('--san <name>', 'For issue: DNS name or IP (repeatable or comma-separated)')
+    .option('--ca <ca>', 'For issue: cluster, front-proxy, etcd, or a CA certificate file with its .key beside it; for extension-apiserver: new or cluster (default: new)')
+    .option('--ca-key <file>', 'Key of a --ca file kept elsewhere')
+    .option('--service <name>', 'For extension-apiserver: the Service in front of it')
+    .option('--namespace <ns>', 'For extension-apiserver: its namespace')
+    .option('--api-group <group>', 'For extension-apiserver: the APIService group (default: example.com)')
+    .option('--api-version <version>', 'For extension-apiserver: the APIService version (default: v1alpha1)')
+    .option('--dns-domain <domain>', 'Cluster DNS domain (default: cluster.local)')
+    .option('--cert-dir <dir>', 'PKI directory with the CAs (default: ./pki)')
+    .option('--out <prefix>', 'Write PREFIX.crt and PREFIX.key (and the CA and APIService files)')
+    .option('--validity <duration>', 'Certificate lifetime (default: 1y)')
+    .option('--key-type <type>', "Key algorithm (default: the CA's)")
+    .option('--force', 'Replace existing output files')
+    .option('--json', 'Print the result as JSON')
+    .example('kpki cert issue --profile server --cn registry --san registry.example.com,10.0.0.5 --ca cluster --out registry')
+    .example('kpki cert extension-apiserver --service metrics-server --namespace kube-system --api-group metrics.k8s.io --api-version v1beta1 --out metrics-server')
+    .action(async (kind: string, flags: Record<string, unknown>) => {
+      const json = Boolean(flags.json);
+      await run(json, async () => {
+        const out = str(flags.out);
+        if (!out) throw badFlag('--out', 'is required: the prefix of the files to write');
+        const common = { out, certDir: str(flags.certDir), validity: str(flags.validity), keyType: str(flags.keyType), force: Boolean(flags.force) };
+        let result: { files: string[] };
+        if (kind === 'issue') {
+          result = await issueCertificateFiles({
+            ...common,
+            role: str(flags.profile) ?? '',
+            commonName: str(flags.cn) ?? '',
+            organizations: listValue(flags.org as string[] | string | undefined),
+            sans: listValue(flags.san as string[] | string | undefined),
+            ca: str(flags.ca) ?? 'cluster',
+            caKey: str(flags.caKey),
+          });
+        } else if (kind === 'extension-apiserver') {
+          const ca = str(flags.ca) ?? 'new';
+          if (ca !== 'new' && ca !== 'cluster') throw badFlag('--ca', `"${ca}" is not new or cluster`);
+          result = await issueExtensionApiserver({
+            ...common,
+            ca,
+            service: str(flags.service) ?? '',
+            namespace: str(flags.namespace) ?? '',
+            apiGroup: str(flags.apiGroup),
+            apiVersion: str(flags.apiVersion),
+            dnsDomain: str(flags.dnsDomain),
+          });
+        } else {
+          throw badFlag('kind', `"${kind}" is not issue or extension-apiserver`);
+        }
+        output.stdout(json ? `${JSON.stringify(result, null, 2)}\n` : `${result.files.join('\n')}\n`);
+        return 0;
+      });
+    });
+}

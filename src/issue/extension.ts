@@ -1,0 +1,132 @@
+import { stringify } from 'yaml';
+import { badFlag } from '../errors.js';
+import { certificatePem, issueCertificate } from '../pki/certificate.js';
+import { generateKeyPair, privateKeyPem } from '../pki/keys.js';
+import { isDnsName } from '../spec/net.js';
+import { resolveCertificate } from '../spec/plan.js';
+import type { ExtKeyUsageName } from '../spec/profile.js';
+import { DEFAULTS, type KeyType } from '../spec/settings.js';
+import { writeFileAtomic } from '../store/files.js';
+import { loadProfile } from '../store/profiles.js';
+import { issueLeaf, loadCa, refuseOverwrite, writeLeaf, type CaOnDisk } from './leaf.js';
+
+/** Certificate roles as `kpki cert issue --profile` names them. */
+export const LEAF_ROLES: Record<string, ExtKeyUsageName[]> = {
+  server: ['serverAuth'],
+  client: ['clientAuth'],
+  peer: ['serverAuth', 'clientAuth'],
+};
+
+export interface IssueCertOptions {
+  role: string;
+  commonName: string;
+  organizations?: string[];
+  sans?: string[];
+  /** `cluster`, `front-proxy`, `etcd` (from certDir) or a CA certificate file with its key beside it. */
+  ca: string;
+  caKey?: string;
+  certDir?: string;
+  out: string;
+  validity?: string;
+  keyType?: string;
+  force?: boolean;
+  now?: Date;
+}
+
+/** `kpki cert issue`: any leaf from the same signing policy, written as OUT.crt and OUT.key. */
+export async function issueCertificateFiles(options: IssueCertOptions): Promise<{ files: string[]; notAfter: string }> {
+  const usages = LEAF_ROLES[options.role];
+  if (!usages) throw badFlag('--profile', `"${options.role}" is not one of ${Object.keys(LEAF_ROLES).join(', ')}`);
+  if (!options.commonName) throw badFlag('--cn', 'is required');
+  const ca = await loadCa(options.ca, options.certDir ?? 'pki', { keyFile: options.caKey, needKey: true });
+  const leaf = await issueLeaf(
+    ca,
+    { name: options.out, commonName: options.commonName, organizations: options.organizations ?? [], sans: options.sans ?? [], usages, validity: options.validity, keyType: options.keyType },
+    options.now,
+  );
+  return { files: await writeLeaf(options.out, leaf, options.force), notAfter: leaf.cert.notAfter.toISOString() };
+}
+
+export interface ExtensionApiserverOptions {
+  service: string;
+  namespace: string;
+  /** `new`: a dedicated self-signed CA (PREFIX-ca.crt/.key); `cluster`: the cluster CA. */
+  ca: 'new' | 'cluster';
+  out: string;
+  certDir?: string;
+  dnsDomain?: string;
+  apiGroup?: string;
+  apiVersion?: string;
+  validity?: string;
+  keyType?: string;
+  force?: boolean;
+  now?: Date;
+}
+
+export interface ExtensionApiserverResult {
+  /** The names clients verify: `<service>.<namespace>.svc` is what the aggregator dials. */
+  dnsNames: string[];
+  caBundle: string;
+  apiService: string;
+  files: string[];
+}
+
+/** A dedicated CA for one extension apiserver, so its trust is not the whole cluster's. */
+async function newServiceCa(options: ExtensionApiserverOptions): Promise<CaOnDisk & { pem: string; keyPem: string }> {
+  const { policy } = await loadProfile();
+  const keyType = (options.keyType as KeyType | undefined) ?? DEFAULTS.keyType;
+  const commonName = `${options.service}.${options.namespace}-ca`;
+  const spec = resolveCertificate(policy, { name: 'ca', file: '', commonName, organizations: [], usages: [], sans: [] }, (t) => [t], { caValidity: 10 * 365 * 86400, certValidity: 0, keyType }, undefined);
+  const pair = await generateKeyPair(keyType);
+  const cert = await issueCertificate({ spec, publicKey: pair.publicKey, issuer: { key: pair.privateKey, certificate: undefined }, now: options.now ?? new Date() });
+  return { certFile: `${options.out}-ca.crt`, cert, key: pair.privateKey, pem: certificatePem(cert), keyPem: privateKeyPem(pair.privateKey) };
+}
+
+/**
+ * `kpki cert extension-apiserver`: a serving certificate for `<service>.<namespace>.svc`, the CA
+ * that signed it, and an APIService whose caBundle verifies it, so no one needs
+ * insecureSkipTLSVerify.
+ */
+export async function issueExtensionApiserver(options: ExtensionApiserverOptions): Promise<ExtensionApiserverResult> {
+  for (const [flag, value] of [['--service', options.service], ['--namespace', options.namespace]] as const) {
+    if (!value || !isDnsName(value) || value.includes('.')) throw badFlag(flag, `"${value ?? ''}" is not a valid Kubernetes name (RFC 1123 label)`);
+  }
+  const domain = options.dnsDomain ?? DEFAULTS.dnsDomain;
+  const svc = `${options.service}.${options.namespace}.svc`;
+  const dnsNames = [svc, `${svc}.${domain}`, options.service, `${options.service}.${options.namespace}`];
+  const files = [`${options.out}.crt`, `${options.out}.key`, `${options.out}-ca.crt`, `${options.out}-apiservice.yaml`];
+  const fresh = options.ca === 'new' ? await newServiceCa(options) : undefined;
+  if (fresh) files.push(`${options.out}-ca.key`);
+  await refuseOverwrite(files, options.force);
+  const ca = fresh ?? (await loadCa('cluster', options.certDir ?? 'pki', { needKey: true }));
+  const leaf = await issueLeaf(
+    ca,
+    { name: options.service, commonName: svc, organizations: [], sans: dnsNames, usages: ['serverAuth'], validity: options.validity, keyType: options.keyType },
+    options.now,
+  );
+  const caPem = certificatePem(ca.cert);
+  const group = options.apiGroup ?? 'example.com';
+  const version = options.apiVersion ?? 'v1alpha1';
+  const apiService = stringify(
+    {
+      apiVersion: 'apiregistration.k8s.io/v1',
+      kind: 'APIService',
+      metadata: { name: `${version}.${group}` },
+      spec: {
+        group,
+        version,
+        groupPriorityMinimum: 1000,
+        versionPriority: 15,
+        service: { name: options.service, namespace: options.namespace, port: 443 },
+        caBundle: Buffer.from(caPem).toString('base64'),
+      },
+    },
+    { lineWidth: 0 },
+  );
+  await writeLeaf(options.out, leaf, true);
+  await writeFileAtomic(`${options.out}-ca.crt`, caPem, 0o644);
+  if (fresh) await writeFileAtomic(`${options.out}-ca.key`, fresh.keyPem, 0o600);
+  await writeFileAtomic(`${options.out}-apiservice.yaml`, apiService, 0o644);
+  return { dnsNames, caBundle: Buffer.from(caPem).toString('base64'), apiService, files };
+}
+
