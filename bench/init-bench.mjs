@@ -377,14 +377,11 @@ function nodeKeygenCpuMs() {
 }
 /** CPU time of 16 sequential `openssl genpkey` RSA-2048 processes. */
 function opensslKeygen(dir) {
-  let wall = 0;
   let cpu = 0;
   for (let i = 0; i < KEYS_IN_SET; i++) {
-    const r = run('openssl', ['genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-out', path.join(dir, `k${i}.pem`)]);
-    wall += r.ms;
-    cpu += r.cpu;
+    cpu += run('openssl', ['genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-out', path.join(dir, `k${i}.pem`)]).cpu;
   }
-  return { wall, cpu };
+  return { cpu };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -429,16 +426,12 @@ function main() {
 
   const n = (keyType) => RUNS_OVERRIDE ?? DEFAULT_RUNS[keyType];
   const startup = { node: [], kpkiVersion: [] };
-  const startupRuns = Math.max(...KEY_TYPES.map(n), 5);
-  for (let i = 0; i < startupRuns; i++) {
-    startup.node.push(run(process.execPath, ['-e', '0']).ms);
-    startup.kpkiVersion.push(run(process.execPath, [KPKI, '--version']).ms);
-  }
 
   const results = {};
   for (const keyType of KEY_TYPES) {
     const samples = { fresh: [], reuse: [], openssl: [], cfssl: [] };
     const cpu = { fresh: [], reuse: [], openssl: [], cfssl: [] };
+    const ref = { nodeKeygen: [], opensslKeygen: [] };
     process.stderr.write(`timing ${keyType}: `);
     // Interleaved, so drifting background load hits every tool alike.
     for (let i = 0; i < n(keyType); i++) {
@@ -455,19 +448,15 @@ function main() {
         cpu[tool].push(r.cpu);
         removeDir(d);
       }
-      process.stderr.write('.');
-    }
-    const ref = { nodeKeygen: [], opensslKeygen: [], opensslKeygenWall: [] };
-    if (keyType === 'rsa-2048') {
-      for (let i = 0; i < n(keyType); i++) {
+      startup.node.push(run(process.execPath, ['-e', '0']).ms);
+      startup.kpkiVersion.push(run(process.execPath, [KPKI, '--version']).ms);
+      if (keyType === 'rsa-2048') {
         ref.nodeKeygen.push(nodeKeygenCpuMs());
-        const dir = freshDir('keygen');
-        const r = opensslKeygen(dir);
-        ref.opensslKeygen.push(r.cpu);
-        ref.opensslKeygenWall.push(r.wall);
-        removeDir(dir);
-        process.stderr.write('k');
+        const d = freshDir('keygen');
+        ref.opensslKeygen.push(opensslKeygen(d).cpu);
+        removeDir(d);
       }
+      process.stderr.write('.');
     }
     process.stderr.write('\n');
     results[keyType] = { samples, cpu, ref };
@@ -488,20 +477,23 @@ function main() {
       ['openssl CLI script (bench/openssl-pki.sh)', s.openssl, c.openssl],
       ['cfssl script (bench/cfssl-pki.sh)', s.cfssl, c.cfssl],
     ].map(([name, st, cp]) => [name, ms(st.median), ms(st.min), ms(st.max), ms(cp)]);
-    rows.push(['`node -e 0` (Node start)', ms(nodeStart.median), ms(nodeStart.min), ms(nodeStart.max), '']);
-    rows.push(['`kpki --version` (CLI start)', ms(kpkiStart.median), ms(kpkiStart.min), ms(kpkiStart.max), '']);
+    rows.push([`\`node -e 0\` (Node start; all ${nodeStart.n} runs)`, ms(nodeStart.median), ms(nodeStart.min), ms(nodeStart.max), '']);
+    rows.push([`\`kpki --version\` (CLI start; all ${kpkiStart.n} runs)`, ms(kpkiStart.median), ms(kpkiStart.min), ms(kpkiStart.max), '']);
     let bound;
     if (keyType === 'rsa-2048') {
       const nk = stats(ref.nodeKeygen);
-      const ok2 = stats(ref.opensslKeygen);
+      const ossl = stats(ref.opensslKeygen);
       bound = nk.median / CORES;
       rows.push([`16 RSA-2048 keygens, CPU / ${CORES} cores (node crypto)`, ms(nk.median / CORES), ms(nk.min / CORES), ms(nk.max / CORES), ms(nk.median)]);
-      rows.push([`16 \`openssl genpkey\` RSA-2048, CPU / ${CORES} cores`, ms(ok2.median / CORES), ms(ok2.min / CORES), ms(ok2.max / CORES), ms(ok2.median)]);
+      rows.push([`16 \`openssl genpkey\` RSA-2048, CPU / ${CORES} cores`, ms(ossl.median / CORES), ms(ossl.min / CORES), ms(ossl.max / CORES), ms(ossl.median)]);
     }
     console.log(table(['ms', 'median', 'min', 'max', 'CPU (median)'], rows));
     const k = s.fresh.median;
     const parts = [`kpki / openssl script ${ratio(k, s.openssl.median)}`, `kpki / cfssl script ${ratio(k, s.cfssl.median)}`];
-    if (bound) parts.push(`kpki / (keygen CPU / cores) ${ratio(k, bound)}`);
+    if (bound) {
+      parts.push(`kpki / (keygen CPU / cores) ${ratio(k, bound)}`);
+      parts.push(`kpki CPU / keygen CPU ${ratio(c.fresh, bound * CORES)}`);
+    }
     parts.push(`kpki 2nd run / fresh ${ratio(s.reuse.median, k)}`);
     console.log(`\nRatios (medians): ${parts.join(', ')}.`);
     if (keyType === 'rsa-2048') {

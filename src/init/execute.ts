@@ -61,9 +61,10 @@ async function generateKeys(steps: Step[], options: ExecuteOptions): Promise<Map
     }),
   );
   // RSA-4096 sets take seconds: an interrupt must not wait for them.
-  const interrupted = new Promise<never>((_, reject) =>
-    options.signal?.addEventListener('abort', () => reject(interruptedError()), { once: true }),
-  );
+  const interrupted = new Promise<never>((_, reject) => {
+    if (options.signal?.aborted) reject(interruptedError());
+    options.signal?.addEventListener('abort', () => reject(interruptedError()), { once: true });
+  });
   return new Map(await Promise.race([generation, interrupted]));
 }
 

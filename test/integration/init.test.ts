@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { ErrorCode, KpkiError } from '../../src/errors.js';
 import { initPki, type InitOptions, type InitResult } from '../../src/init/index.js';
 import { tempDir } from '../support/tmp.js';
+import { rejection } from '../support/errors.js';
 
 // ECDSA keeps these behavioural tests fast; RSA is covered by the equivalence and interop suites.
 const BASE: InitOptions = { nodeName: 'cp1', advertiseAddress: '10.0.0.11', keyType: 'ecdsa-p256' };
@@ -27,15 +28,6 @@ function snapshot(dir: string): Map<string, string> {
   return out;
 }
 
-async function rejection(promise: Promise<unknown>): Promise<KpkiError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(KpkiError);
-    return error as KpkiError;
-  }
-  throw new Error('expected a KpkiError');
-}
 
 const actions = (r: InitResult) => Object.fromEntries(r.items.map((i) => [i.name, i.action]));
 

@@ -2,7 +2,7 @@ import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { ErrorCode, KpkiError } from '../../src/errors.js';
+import { ErrorCode } from '../../src/errors.js';
 import { initPki } from '../../src/init/index.js';
 import { issueKubeconfig, type IssueKubeconfigOptions } from '../../src/kubeconfig/issue.js';
 import { parseKubeconfig } from '../../src/kubeconfig/kubeconfig.js';
@@ -10,6 +10,7 @@ import { certificateFacts } from '../../src/pki/certificate.js';
 import { x509 } from '../../src/pki/crypto.js';
 import { parseCertificate } from '../../src/pki/pem.js';
 import { tempDir } from '../support/tmp.js';
+import { rejection } from '../support/errors.js';
 
 let dir: string;
 const certDir = () => path.join(dir, 'pki');
@@ -26,15 +27,6 @@ function clientCert(text: string) {
   return certificateFacts(parseCertificate(creds.clientCertificate!.data!, 'k'));
 }
 
-async function rejection(promise: Promise<unknown>): Promise<KpkiError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(KpkiError);
-    return error as KpkiError;
-  }
-  throw new Error('expected a KpkiError');
-}
 
 describe('issueKubeconfig', () => {
   it('user: CN and O as asked, server and cluster from admin.conf, validity as asked', async () => {

@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parseKubeadmConfig, readKubeadmConfig } from '../../src/config/kubeadm.js';
 import { ErrorCode, KpkiError } from '../../src/errors.js';
 import { resolveSettings } from '../../src/spec/settings.js';
+import { thrown } from '../support/errors.js';
 
 const FIXTURE = path.resolve(import.meta.dirname, '../../../shared/fixtures/kubeadm-v1.20.2/kubeadm-config.yaml');
 const host = { nodeName: 'host', advertiseAddress: '192.0.2.1' };
@@ -14,15 +15,6 @@ const yaml = (...docs: string[]): string => docs.join('---\n');
 const cluster = (version: string, body = ''): string => `apiVersion: kubeadm.k8s.io/${version}\nkind: ClusterConfiguration\n${body}`;
 const init = (version: string, body = ''): string => `apiVersion: kubeadm.k8s.io/${version}\nkind: InitConfiguration\n${body}`;
 
-function thrown(run: () => unknown): KpkiError {
-  try {
-    run();
-  } catch (error) {
-    expect(error).toBeInstanceOf(KpkiError);
-    return error as KpkiError;
-  }
-  throw new Error('expected a KpkiError');
-}
 
 describe('parseKubeadmConfig: the kubeadm v1.20.2 fixture (v1beta2)', () => {
   it('maps to exactly the settings kubeadm used', async () => {
