@@ -5,6 +5,10 @@ import { availableParallelism } from 'node:os';
 process.env.UV_THREADPOOL_SIZE ??= String(Math.max(4, availableParallelism()));
 const { main } = await import('../dist/cli/kpki.mjs');
 const status = await main(process.argv.slice(2));
-// After Ctrl-C, do not wait for key generation still running on the thread pool.
-if (status === 130) process.exit(status);
+if (status === 130) {
+  // Interrupted, with the lock released and every written file complete. A normal exit would wait
+  // for key generation still running on the thread pool; dying by the signal does not (status 130).
+  process.removeAllListeners('SIGINT');
+  process.kill(process.pid, 'SIGINT');
+}
 process.exitCode = status;

@@ -49,6 +49,7 @@ function checkAborted(signal: AbortSignal | undefined): void {
 
 /** Generates every key the plan needs at once: the thread pool spreads them over all cores. */
 async function generateKeys(steps: Step[], options: ExecuteOptions): Promise<Map<Step, KeyPair>> {
+  checkAborted(options.signal);
   const wanted = steps.filter(needsNewKey);
   let done = 0;
   options.onProgress?.({ phase: 'keys', done, total: wanted.length });

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { constants, promises as fs } from 'node:fs';
+import { constants, promises as fs, rmSync } from 'node:fs';
 import path from 'node:path';
 import { badInput, ErrorCode, KpkiError } from '../errors.js';
 
@@ -102,9 +102,9 @@ export async function acquireLock(dir: string): Promise<() => Promise<void>> {
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       await fs.writeFile(lockFile, `${process.pid}\n`, { flag: 'wx', mode: 0o600 });
-      return async () => {
-        await fs.rm(lockFile, { force: true });
-      };
+      // Synchronous on purpose: after an interrupt the thread pool may be busy generating keys,
+      // and the lock must go before the process exits.
+      return async () => rmSync(lockFile, { force: true });
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
         throw new KpkiError(ErrorCode.WriteFailed, `${lockFile}: cannot create lock: ${(error as Error).message}`, {
