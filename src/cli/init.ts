@@ -1,6 +1,8 @@
 import type { CAC } from 'cac';
 import { initPki, type InitOptions, type Progress } from '../init/index.js';
-import { renderInitResult } from '../render/init.js';
+import { addNode, initCluster, type NodeRole } from '../cluster/index.js';
+import { badFlag } from '../errors.js';
+import { renderClusterResult, renderInitResult, renderNodeResult } from '../render/init.js';
 import { KEY_TYPES, listValue } from '../spec/settings.js';
 import { builtinProfileNames } from '../store/profiles.js';
 import type { Output } from './output.js';
@@ -38,12 +40,18 @@ export function registerInit(cli: CAC, output: Output, run: (json: boolean, acti
     .option('--dry-run', 'Print the plan (files, subjects, SANs, issuers, validity) and write nothing')
     .option('--force', 'Reissue every leaf certificate and kubeconfig that no longer matches the settings')
     .option('--renew <names>', 'Reissue these entries, comma-separated (e.g. apiserver,admin.conf)')
+    .option('--control-plane-nodes <list>', 'Whole cluster: control-plane nodes as NAME=IP,… (one directory per node)')
+    .option('--workers <list>', 'Whole cluster: worker nodes as NAME=IP,…')
+    .option('--etcd-members <list>', 'Whole cluster: external etcd members as NAME=IP,… (default: etcd stacked on the control planes)')
+    .option('--kubelet-serving-certs', 'Whole cluster: kubelet serving certificates signed by the cluster CA')
+    .option('--nodes-dir <dir>', "Whole cluster: where node directories go (default: <kubeconfig dir>/nodes)")
     .option('--json', 'Print a machine-readable summary on stdout')
     .example('kpki init --node-name cp1 --advertise-address 10.0.0.11')
     .example('kpki init --control-plane-endpoint k8s-api.example.com:6443 --apiserver-cert-extra-sans 10.0.0.100')
     .example('kpki init --config kubeadm-config.yaml --cert-dir /etc/kubernetes/pki')
     .example('kpki init --dry-run --json | jq .items[].files')
     .example('kpki init --renew apiserver   # after adding a SAN')
+    .example('kpki init --control-plane-endpoint 10.0.0.100:6443 --control-plane-nodes cp1=10.0.0.11,cp2=10.0.0.12,cp3=10.0.0.13 --workers w1=10.0.0.21')
     .action(async (flags: Record<string, unknown>) => {
       const json = Boolean(flags.json);
       await run(json, async () => {
@@ -76,6 +84,18 @@ export function registerInit(cli: CAC, output: Output, run: (json: boolean, acti
             onProgress: progressReporter(output),
             signal: controller.signal,
           };
+          if (flags.controlPlaneNodes || flags.workers || flags.etcdMembers) {
+            const cluster = await initCluster({
+              ...options,
+              controlPlaneNodes: str(flags.controlPlaneNodes),
+              workers: str(flags.workers),
+              etcdMembers: str(flags.etcdMembers),
+              kubeletServingCerts: Boolean(flags.kubeletServingCerts),
+              nodesDir: str(flags.nodesDir),
+            });
+            output.stdout(json ? `${JSON.stringify(cluster, null, 2)}\n` : renderClusterResult(cluster));
+            return cluster.shared.items.some((i) => i.action === 'conflict') ? 1 : 0;
+          }
           const result = await initPki(options);
           for (const warning of result.warnings) output.stderr(`kpki: warning: ${warning}\n`);
           output.stdout(json ? `${JSON.stringify(result, null, 2)}\n` : renderInitResult(result));
@@ -84,6 +104,32 @@ export function registerInit(cli: CAC, output: Output, run: (json: boolean, acti
           process.off('SIGINT', abort);
           process.off('SIGTERM', abort);
         }
+      });
+    });
+}
+
+const NODE_ROLES: NodeRole[] = ['control-plane', 'worker', 'etcd'];
+
+export function registerNode(cli: CAC, output: Output, run: (json: boolean, action: () => Promise<number>) => Promise<void>): void {
+  cli
+    .command('node <action> <name>', 'Add a node to a cluster made by kpki init --control-plane-nodes (action: add)')
+    .option('--address <ip>', "The node's IP address")
+    .option('--role <role>', `${NODE_ROLES.join(', ')} (default: worker)`)
+    .option('--kubeconfig-dir <dir>', 'Where kpki init wrote kpki-cluster.json (default: .)')
+    .option('--force', 'Reissue files of this node that no longer match')
+    .option('--json', 'Print the result as JSON')
+    .example('kpki node add w2 --address 10.0.0.22')
+    .example('kpki node add cp4 --address 10.0.0.14 --role control-plane')
+    .action(async (action: string, name: string, flags: Record<string, unknown>) => {
+      const json = Boolean(flags.json);
+      await run(json, async () => {
+        if (action !== 'add') throw badFlag('action', `"${action}" is not add`);
+        const role = (str(flags.role) ?? 'worker') as NodeRole;
+        if (!NODE_ROLES.includes(role)) throw badFlag('--role', `"${role}" is not one of ${NODE_ROLES.join(', ')}`);
+        if (!flags.address) throw badFlag('--address', 'is required');
+        const node = await addNode({ name, address: str(flags.address)!, role, kubeconfigDir: str(flags.kubeconfigDir), force: Boolean(flags.force) });
+        output.stdout(json ? `${JSON.stringify(node, null, 2)}\n` : renderNodeResult(node));
+        return 0;
       });
     });
 }

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { cac } from 'cac';
 import { registerCert } from './cert.js';
-import { registerInit } from './init.js';
+import { registerInit, registerNode } from './init.js';
 import { registerInspect } from './inspect.js';
 import { registerKubeconfig } from './kubeconfig.js';
 import { registerVerify } from './verify.js';
@@ -35,6 +35,7 @@ export async function main(argv: string[], output: Output = processOutput): Prom
   };
   const cli = cac('kpki');
   registerInit(cli, output, run);
+  registerNode(cli, output, run);
   registerVerify(cli, output, run);
   registerKubeconfig(cli, output, run);
   registerInspect(cli, output, run);

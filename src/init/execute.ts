@@ -25,7 +25,7 @@ const MODE_PUBLIC = 0o644;
 
 interface FileWrite {
   path: string;
-  data: string;
+  data: string | Buffer;
   mode: number;
 }
 
@@ -71,6 +71,7 @@ async function generateKeys(steps: Step[], options: ExecuteOptions): Promise<Map
 
 /** Builds the bytes of one entry; CAs update the plan so that later entries sign with them. */
 async function render(step: Step, plan: InitPlan, fresh: KeyPair | undefined, now: Date): Promise<FileWrite[]> {
+  if (step.action === 'copy') return step.copies!;
   const privateKey = fresh?.privateKey ?? step.existingKey!;
   const keyWrite = (file: string): FileWrite[] => (fresh ? [{ path: file, data: privateKeyPem(fresh.privateKey), mode: MODE_PRIVATE }] : []);
   switch (step.kind) {

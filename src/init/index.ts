@@ -1,12 +1,12 @@
 import path from 'node:path';
 import { badFlag, ErrorCode, KpkiError } from '../errors.js';
-import { buildPkiSpec } from '../spec/plan.js';
+import { buildPkiSpec, selectEntries } from '../spec/plan.js';
 import { resolveSettings, type ClusterSettings, type HostDefaults, type SettingsInput } from '../spec/settings.js';
 import { acquireLock, removeStaleTempFiles } from '../store/files.js';
 import { detectHostDefaults } from '../store/host.js';
 import { DEFAULT_PROFILE, loadProfile } from '../store/profiles.js';
 import { executePlan, type Progress } from './execute.js';
-import { planInit, type PlanItem } from './plan.js';
+import { planInit, type PlanItem, type SharedSource } from './plan.js';
 
 export type { InitAction, ItemKind, PlanItem } from './plan.js';
 export type { Progress } from './execute.js';
@@ -30,6 +30,10 @@ export interface InitOptions extends SettingsInput {
   host?: HostDefaults;
   onProgress?: (progress: Progress) => void;
   signal?: AbortSignal;
+  /** Only these profile entries (a node role's share of the set). */
+  entries?: string[];
+  /** Take CAs and the service-account key from the cluster's shared directory. */
+  shared?: SharedSource;
 }
 
 export interface InitResult {
@@ -80,7 +84,8 @@ export async function initPki(options: InitOptions = {}): Promise<InitResult> {
   const config = options.config ? await (await import('../config/kubeadm.js')).readKubeadmConfig(options.config) : undefined;
   const settings = resolveSettings(mergeSettings(config?.settings ?? {}, options), options.host ?? detectHostDefaults());
   const profile = await loadProfile(options.profile ?? DEFAULT_PROFILE);
-  const spec = buildPkiSpec(profile, settings);
+  const fullSpec = buildPkiSpec(profile, settings);
+  const spec = options.entries ? selectEntries(fullSpec, options.entries) : fullSpec;
   const certDir = options.certDir ?? config?.certificatesDir ?? 'pki';
   const kubeconfigDir = options.kubeconfigDir ?? path.dirname(path.resolve(certDir));
   const now = options.now ?? new Date();
@@ -89,7 +94,7 @@ export async function initPki(options: InitOptions = {}): Promise<InitResult> {
   const unknown = (options.renew ?? []).filter((n) => !names.includes(n));
   if (unknown.length) throw badFlag('--renew', `unknown entry "${unknown.join(', ')}"`, `use names from: ${names.join(', ')}`);
 
-  const planOptions = { certDir, kubeconfigDir, force: options.force ?? false, renew: options.renew ?? [], now };
+  const planOptions = { certDir, kubeconfigDir, force: options.force ?? false, renew: options.renew ?? [], now, shared: options.shared };
   const result = (plan: { steps: PlanItem[] }, changed: boolean): InitResult => ({
     certDir,
     kubeconfigDir,

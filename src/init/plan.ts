@@ -9,6 +9,7 @@ import { parseCertificate, parseCertificates, parseKey } from '../pki/pem.js';
 import { parseKubeconfig } from '../kubeconfig/kubeconfig.js';
 import type { CertSpec, KeyPairSpec, KubeconfigSpec, ManifestSpec, PkiSpec } from '../spec/plan.js';
 import { readOptional } from '../store/files.js';
+import { ErrorCode, KpkiError } from '../errors.js';
 
 /** What init does with one entry. */
 export type InitAction =
@@ -22,6 +23,8 @@ export type InitAction =
   | 'complete'
   /** Signed by an external CA whose key kpki does not hold: checked only. */
   | 'external'
+  /** Taken byte for byte from the cluster's shared directory (CAs and service-account key of a node). */
+  | 'copy'
   /** Exists, does not match, and the user did not ask to replace it: init refuses to run. */
   | 'conflict';
 
@@ -47,6 +50,8 @@ export interface Step extends PlanItem {
   spec: CertSpec | KeyPairSpec | KubeconfigSpec | ManifestSpec;
   /** An existing key that must be kept (action `complete`). */
   existingKey?: KeyObject;
+  /** Files to write as they are (action `copy`). */
+  copies?: { path: string; data: Buffer; mode: number }[];
 }
 
 /** The signing material each CA ends up with once the plan runs. */
@@ -57,8 +62,16 @@ interface CaState {
   fresh: boolean;
 }
 
+/** Where a node's CAs and service-account key come from when the cluster's are kept elsewhere. */
+export interface SharedSource {
+  certDir: string;
+  /** Entries whose private keys are copied too (what the node signs with); the rest certificates only. */
+  keys: string[];
+}
+
 export interface PlanOptions {
   certDir: string;
+  shared?: SharedSource;
   kubeconfigDir: string;
   /** Reissue every stale leaf and kubeconfig (never a CA or the service-account key). */
   force: boolean;
@@ -110,7 +123,11 @@ export async function planInit(spec: PkiSpec, options: PlanOptions): Promise<Ini
     const existing = await readCertAndKey(crtPath, keyPath);
 
     if (cert.isCA) {
-      steps.push(await planCa(cert, base, existing, cas, options, wantsRenew(cert.name)));
+      steps.push(
+        options.shared
+          ? await planSharedCopy(base, existing, options.shared, cert.file!, cas, cert.name)
+          : await planCa(cert, base, existing, cas, options, wantsRenew(cert.name)),
+      );
       continue;
     }
     const ca = cas.get(cert.issuer!)!;
@@ -118,7 +135,13 @@ export async function planInit(spec: PkiSpec, options: PlanOptions): Promise<Ini
   }
 
   for (const pair of spec.keyPairs) {
-    steps.push(await planKeyPair(pair, options.certDir, wantsRenew(pair.name)));
+    if (options.shared) {
+      const [keyPath, pubPath] = [path.join(options.certDir, `${pair.file}.key`), path.join(options.certDir, `${pair.file}.pub`)];
+      const base = { kind: 'key-pair' as const, name: pair.name, files: [keyPath, pubPath], keyType: pair.keyType, spec: pair };
+      steps.push(await planSharedCopy(base, undefined, options.shared, pair.file, undefined, pair.name, '.pub'));
+    } else {
+      steps.push(await planKeyPair(pair, options.certDir, wantsRenew(pair.name)));
+    }
   }
   for (const kc of spec.kubeconfigs) {
     steps.push(await planKubeconfig(kc, options, cas.get(kc.client.issuer!)!, replaceable(kc.name)));
@@ -132,6 +155,53 @@ export async function planInit(spec: PkiSpec, options: PlanOptions): Promise<Ini
     else steps.push({ ...item, ...decideStale(['content differs from the profile'], replaceable(manifest.name)) });
   }
   return { steps, cas };
+}
+
+/**
+ * A CA or the service-account key taken from the cluster's shared directory: copied when
+ * missing, reused when identical, refused when the node holds a different one.
+ */
+async function planSharedCopy(
+  base: Omit<Step, 'action' | 'reasons'>,
+  existing: { cert: x509.X509Certificate | undefined; key: KeyObject | undefined } | undefined,
+  shared: SharedSource,
+  file: string,
+  cas: Map<string, CaState> | undefined,
+  name: string,
+  publicSuffix = '.crt',
+): Promise<Step> {
+  const nodePublic = base.files.find((f) => f.endsWith(publicSuffix))!;
+  const nodeKey = base.files.find((f) => f.endsWith('.key'))!;
+  const source = { public: path.join(shared.certDir, `${file}${publicSuffix}`), key: path.join(shared.certDir, `${file}.key`) };
+  const [publicData, keyData] = await Promise.all([readOptional(source.public), readOptional(source.key)]);
+  if (!publicData) {
+    throw new KpkiError(ErrorCode.MissingFile, `${source.public}: the cluster's ${name} is missing`, {
+      subject: source.public,
+      hint: 'create the shared PKI first (kpki init with --control-plane-nodes)',
+    });
+  }
+  if (cas) {
+    const certificate = parseCertificate(publicData, source.public);
+    cas.set(name, { certificate, key: keyData && parseKey(keyData, source.key), fresh: false });
+    if (existing?.cert && !sameAuthority(existing.cert, certificate)) {
+      return { ...base, action: 'conflict', reasons: [`${nodePublic} is not the cluster's ${name} (${source.public})`] };
+    }
+  }
+  const copies: NonNullable<Step['copies']> = [];
+  const [nodePublicData, nodeKeyData] = await Promise.all([readOptional(nodePublic), readOptional(nodeKey)]);
+  const wanted: [string, Buffer | undefined, Buffer | undefined, number][] = [
+    [nodeKey, shared.keys.includes(name) ? keyData : undefined, nodeKeyData, 0o600],
+    [nodePublic, publicData, nodePublicData, publicSuffix === '.pub' ? 0o600 : 0o644],
+  ];
+  for (const [target, data, current, mode] of wanted) {
+    if (!data) continue;
+    if (current === undefined) copies.push({ path: target, data, mode });
+    else if (!current.equals(data) && (!cas || target === nodeKey)) {
+      return { ...base, action: 'conflict', reasons: [`${target} differs from the cluster's ${source.public.replace(/\.pub$/, '')}`] };
+    }
+  }
+  if (!copies.length) return { ...base, action: 'reuse', reasons: [] };
+  return { ...base, files: copies.map((c) => c.path), action: 'copy', reasons: [], copies };
 }
 
 function decideStale(reasons: string[], replace: boolean): { action: InitAction; reasons: string[] } {

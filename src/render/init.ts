@@ -1,5 +1,6 @@
 import kleur from 'kleur';
 import { formatDuration } from '../spec/duration.js';
+import type { ClusterResult, NodeResult } from '../cluster/index.js';
 import type { InitAction, InitResult } from '../init/index.js';
 import { table } from './table.js';
 
@@ -9,6 +10,7 @@ const ACTION_LABEL: Record<InitAction, string> = {
   reissue: kleur.yellow('reissue'),
   complete: kleur.cyan('complete'),
   external: kleur.blue('external'),
+  copy: kleur.cyan('copy'),
   conflict: kleur.red('conflict'),
 };
 
@@ -18,6 +20,7 @@ const PAST_TENSE: Partial<Record<InitAction, string>> = {
   reissue: kleur.yellow('reissued'),
   complete: kleur.cyan('completed'),
   external: kleur.blue('checked'),
+  copy: kleur.cyan('copied'),
 };
 
 /** The summary of a run: one row per entry, files and what happened to them. */
@@ -44,5 +47,33 @@ export function renderInitResult(result: InitResult): string {
     lines.push(table(result.items.map((i) => [`  ${PAST_TENSE[i.action] ?? ACTION_LABEL[i.action]}`, i.name, i.files.join(', ')])));
     if (!result.changed) lines.push(kleur.dim('Everything already matched the settings; no file was changed.'));
   }
+  return `${lines.join('\n')}\n`;
+}
+
+/** A whole-cluster run: the shared set, then one line per node with what happened to its files. */
+export function renderClusterResult(result: ClusterResult): string {
+  const lines = [renderInitResult(result.shared).trimEnd(), ''];
+  if (result.shared.dryRun) {
+    if (!result.nodes.length) lines.push(kleur.dim('Node directories are planned once the shared set above exists.'));
+    for (const node of result.nodes) lines.push(`${kleur.bold(node.name)} (${node.role}, ${node.address}):`, renderInitResult(node.init).trimEnd(), '');
+    return `${lines.join('\n')}\n`;
+  }
+  lines.push('Nodes (copy each <dir>/etc/kubernetes to the machine):');
+  const rows = result.nodes.map((node) => {
+    const counts = new Map<string, number>();
+    for (const item of node.init.items) counts.set(item.action, (counts.get(item.action) ?? 0) + 1);
+    if (node.kubeletServing) counts.set(`kubelet serving ${node.kubeletServing.action}`, 1);
+    const summary = [...counts].map(([action, n]) => (action.startsWith('kubelet') ? action : `${n} ${PAST_TENSE[action as InitAction] ?? action}`)).join(', ');
+    return [`  ${kleur.bold(node.name)}`, node.role, node.address, node.dir, summary];
+  });
+  lines.push(table(rows), '', `etcd servers: ${result.etcdServers.join(',')}`, `cluster record: ${result.record}`);
+  return `${lines.join('\n')}\n`;
+}
+
+/** `kpki node add`: the node's files and what happened to them. */
+export function renderNodeResult(node: NodeResult): string {
+  const lines = [`${node.name} (${node.role}, ${node.address}) in ${node.dir}:`];
+  lines.push(table(node.init.items.map((i) => [`  ${PAST_TENSE[i.action] ?? ACTION_LABEL[i.action]}`, i.name, i.files.join(', ')])));
+  if (node.kubeletServing) lines.push(`  kubelet serving certificate ${node.kubeletServing.action === 'reuse' ? 'reused' : 'created'}: ${node.kubeletServing.files.join(', ')}`);
   return `${lines.join('\n')}\n`;
 }

@@ -156,3 +156,15 @@ export function buildPkiSpec(profile: Profile, settings: ClusterSettings): PkiSp
     manifests: profile.manifests.map((m) => ({ ...m })),
   };
 }
+
+/** The part of a set one node holds (see the profile's roles). */
+export function selectEntries(spec: PkiSpec, names: string[]): PkiSpec {
+  const keep = <T extends { name: string }>(list: T[]) => list.filter((e) => names.includes(e.name));
+  return {
+    ...spec,
+    certificates: keep(spec.certificates),
+    keyPairs: keep(spec.keyPairs),
+    kubeconfigs: keep(spec.kubeconfigs),
+    manifests: keep(spec.manifests),
+  };
+}

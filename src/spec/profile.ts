@@ -61,8 +61,14 @@ export interface ManifestEntry {
   content: string;
 }
 
+/** Node roles of a whole-cluster layout: which entries each holds. */
+export const ROLES = ['shared', 'control-plane', 'worker', 'etcd'] as const;
+export type Role = (typeof ROLES)[number];
+
 export interface Profile {
   name: string;
+  /** Entry names per role; empty when the profile does not describe multi-node layouts. */
+  roles: Partial<Record<Role, string[]>>;
   description: string;
   policy: ProfilePolicy;
   certificates: CertificateEntry[];
@@ -207,6 +213,12 @@ function parseKubeconfig(r: FieldReader): KubeconfigEntry {
   };
 }
 
+function parseRoles(file: string, value: unknown): Partial<Record<Role, string[]>> {
+  if (value === undefined) return {};
+  const r = FieldReader.object(file, 'roles', value);
+  return Object.fromEntries(ROLES.map((role) => [role, r.strings(role)]).filter(([, names]) => names!.length));
+}
+
 /** Cross-entry rules: unique names and files, issuers that are CAs defined earlier. */
 function checkConsistency(file: string, profile: Profile): void {
   const names = new Set<string>();
@@ -239,6 +251,10 @@ function checkConsistency(file: string, profile: Profile): void {
   for (const entry of profile.kubeconfigs) {
     if (!cas.has(entry.issuer)) throw badInput(file, `${entry.name}: issuer "${entry.issuer}" is not a CA`);
   }
+  for (const [role, entries] of Object.entries(profile.roles)) {
+    const unknown = entries.find((e) => !names.has(e));
+    if (unknown) throw badInput(file, `roles.${role} names "${unknown}", which is no entry of the profile`);
+  }
 }
 
 /** Parses and validates a profile; every error names the file and the field. */
@@ -259,6 +275,7 @@ export function parseProfile(text: string, file: string): Profile {
     keyPairs: r.list('keyPairs').map((k) => ({ name: k.string('name'), file: k.string('file') })),
     kubeconfigs: r.list('kubeconfigs').map(parseKubeconfig),
     manifests: r.list('manifests').map((m) => ({ name: m.string('name'), file: m.string('file'), content: m.string('content') })),
+    roles: parseRoles(file, (doc as Record<string, unknown>).roles),
   };
   checkConsistency(file, profile);
   return profile;

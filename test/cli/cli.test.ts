@@ -1,21 +1,11 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { kpki, kpkiInterrupted } from '../support/cli.js';
+import { expectOneLineError, kpki, kpkiInterrupted } from '../support/cli.js';
 import { tempDir } from '../support/tmp.js';
 
 const NODE = ['--node-name', 'cp1', '--advertise-address', '10.0.0.11'];
 const initArgs = (dir: string, ...extra: string[]) => ['init', '--cert-dir', path.join(dir, 'pki'), '--kubeconfig-dir', dir, ...NODE, ...extra];
-
-/** One line on stderr starting `kpki: `, nothing on stdout, no stack trace. */
-function expectOneLineError(result: { stdout: string; stderr: string }, ...fragments: string[]) {
-  expect(result.stdout).toBe('');
-  const lines = result.stderr.trimEnd().split('\n');
-  expect(lines, result.stderr).toHaveLength(1);
-  expect(lines[0]).toMatch(/^kpki: /);
-  expect(result.stderr).not.toMatch(/\n\s+at /);
-  for (const fragment of fragments) expect(lines[0]).toContain(fragment);
-}
 
 describe('kpki CLI', () => {
   it('--help lists init; init --help documents flags with examples; --version prints the version', () => {

@@ -1,9 +1,9 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, KpkiError } from '../../src/errors.js';
 import { initPki, type InitOptions, type InitResult } from '../../src/init/index.js';
-import { tempDir } from '../support/tmp.js';
+import { snapshot, tempDir } from '../support/tmp.js';
 import { rejection } from '../support/errors.js';
 
 // ECDSA keeps these behavioural tests fast; RSA is covered by the equivalence and interop suites.
@@ -12,22 +12,6 @@ const BASE: InitOptions = { nodeName: 'cp1', advertiseAddress: '10.0.0.11', keyT
 function layout(dir: string): InitOptions {
   return { ...BASE, certDir: path.join(dir, 'pki'), kubeconfigDir: dir };
 }
-
-/** Every file under dir with its bytes and mode: what "changes nothing" is checked against. */
-function snapshot(dir: string): Map<string, string> {
-  const out = new Map<string, string>();
-  const walk = (d: string) => {
-    for (const name of readdirSync(d)) {
-      const file = path.join(d, name);
-      const stat = statSync(file);
-      if (stat.isDirectory()) walk(file);
-      else out.set(path.relative(dir, file), `${(stat.mode & 0o777).toString(8)} ${readFileSync(file, 'base64')}`);
-    }
-  };
-  walk(dir);
-  return out;
-}
-
 
 const actions = (r: InitResult) => Object.fromEntries(r.items.map((i) => [i.name, i.action]));
 

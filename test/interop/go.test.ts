@@ -5,9 +5,7 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import {
   CA_NAMES,
   KUBEADM_FIXTURE,
@@ -16,74 +14,22 @@ import {
   type Pki,
   type PkiSource,
   Resources,
-  describeRun,
   hostOf,
   isIp,
   kpkiSource,
   leafPlan,
-  requireTool,
-  runOk,
   usePki,
 } from './helpers.js';
+import { useGoverify, type Check, type Result, type Usage, type VerifyCheck } from './goverify.js';
 import { publicKeyObject } from '../../src/pki/certificate.js';
 import { sameKeyPair } from '../../src/pki/keys.js';
 import { parseCertificates, parseKey } from '../../src/pki/pem.js';
 import { verifyCertificate } from '../../src/pki/verify.js';
 
-const go = requireTool('go');
 const res = new Resources();
 afterAll(() => res.dispose());
 
-const GOVERIFY_SRC = path.join(path.dirname(fileURLToPath(import.meta.url)), 'goverify');
-let goverify!: string;
-
-beforeAll(async () => {
-  const dir = await res.tempDir('goverify');
-  goverify = path.join(dir, 'goverify');
-  await runOk(go, ['build', '-o', goverify, '.'], {
-    cwd: GOVERIFY_SRC,
-    env: {
-      GOFLAGS: '-mod=mod',
-      GOTOOLCHAIN: 'local',
-      GOCACHE: path.join(dir, 'gocache'),
-      GOPATH: path.join(dir, 'gopath'),
-      CGO_ENABLED: '0',
-    },
-    timeoutMs: 180_000,
-  });
-}, 200_000);
-
-type Usage = 'server' | 'client' | 'any';
-
-interface VerifyCheck {
-  kind: 'verify';
-  cert: string;
-  roots: string;
-  usage: Usage;
-  host?: string;
-  at?: string;
-}
-
-interface KeypairCheck {
-  kind: 'keypair';
-  cert: string;
-  key: string;
-}
-
-type Check = VerifyCheck | KeypairCheck;
-
-interface Result {
-  ok: boolean;
-  error: string;
-}
-
-/** Runs checks through goverify; results come back in order. */
-async function goCheck(checks: Check[]): Promise<Result[]> {
-  const r = await runOk(goverify, [], { input: JSON.stringify(checks), timeoutMs: 30_000 });
-  const results = JSON.parse(r.stdout) as Result[];
-  if (results.length !== checks.length) throw new Error(`goverify answered ${results.length} of ${checks.length} checks:\n${describeRun(r)}`);
-  return results;
-}
+const goCheck = useGoverify(res);
 
 const KPKI_USAGE = { server: 'serverAuth', client: 'clientAuth', any: 'any' } as const;
 

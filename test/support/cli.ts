@@ -1,5 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
 import path from 'node:path';
+import { expect } from 'vitest';
 import { REPO_ROOT } from './tmp.js';
 
 export const KPKI_BIN = path.join(REPO_ROOT, 'bin/kpki.js');
@@ -50,4 +51,14 @@ export function kpkiInterrupted(
       resolve({ status, signal: sig, stdout, stderr });
     });
   });
+}
+
+/** One line on stderr starting `kpki: `, nothing on stdout, no stack trace. */
+export function expectOneLineError(result: { stdout: string; stderr: string }, ...fragments: string[]) {
+  expect(result.stdout).toBe('');
+  const lines = result.stderr.trimEnd().split('\n');
+  expect(lines, result.stderr).toHaveLength(1);
+  expect(lines[0]).toMatch(/^kpki: /);
+  expect(result.stderr).not.toMatch(/\n\s+at /);
+  for (const fragment of fragments) expect(lines[0]).toContain(fragment);
 }

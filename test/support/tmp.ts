@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll } from 'vitest';
@@ -25,3 +25,18 @@ export const FIXTURE_SETTINGS = {
   serviceCidr: '10.96.0.0/12',
   dnsDomain: 'cluster.local',
 };
+
+/** Every file under dir with its bytes and mode: what "changes nothing" is checked against. */
+export function snapshot(dir: string): Map<string, string> {
+  const out = new Map<string, string>();
+  const walk = (d: string) => {
+    for (const name of readdirSync(d)) {
+      const file = path.join(d, name);
+      const stat = statSync(file);
+      if (stat.isDirectory()) walk(file);
+      else out.set(path.relative(dir, file), `${(stat.mode & 0o777).toString(8)} ${readFileSync(file, 'base64')}`);
+    }
+  };
+  walk(dir);
+  return out;
+}

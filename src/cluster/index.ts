@@ -1,0 +1,236 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { badFlag, badInput } from '../errors.js';
+import { initPki, type InitOptions, type InitResult } from '../init/index.js';
+import { issueLeaf, loadCa, writeLeaf } from '../issue/leaf.js';
+import { publicKeyObject } from '../pki/certificate.js';
+import { keyTypeOf } from '../pki/keys.js';
+import { certificateMismatches } from '../pki/match.js';
+import { parseCertificate, parseKey } from '../pki/pem.js';
+import { canonicalIp, httpsUrl, isDnsName } from '../spec/net.js';
+import { resolveCertificate } from '../spec/plan.js';
+import type { Role } from '../spec/profile.js';
+import { DEFAULTS, listValue, type KeyType, type SettingsInput } from '../spec/settings.js';
+import { readOptional, writeFileAtomic } from '../store/files.js';
+import { loadProfile } from '../store/profiles.js';
+
+export type NodeRole = Exclude<Role, 'shared'>;
+
+export interface ClusterNode {
+  name: string;
+  address: string;
+  role: NodeRole;
+}
+
+/** `cp1=10.0.0.11,cp2=fd00::12` → nodes; names are node names, addresses IPv4 or IPv6. */
+export function parseNodeList(flag: string, text: string | undefined, role: NodeRole): ClusterNode[] {
+  return listValue(text).map((item) => {
+    const [name, address, ...rest] = item.split('=');
+    const ip = address && canonicalIp(address);
+    if (!name || !ip || rest.length || !isDnsName(name.toLowerCase())) {
+      throw badFlag(flag, `"${item}" is not NAME=IP`, `e.g. ${flag} cp1=10.0.0.11,cp2=10.0.0.12`);
+    }
+    return { name: name.toLowerCase(), address: ip, role };
+  });
+}
+
+export interface ClusterOptions extends InitOptions {
+  controlPlaneNodes?: string;
+  workers?: string;
+  /** External etcd members; without them etcd is stacked on the control-plane nodes. */
+  etcdMembers?: string;
+  /** Kubelet serving certificates signed by the cluster CA, so --kubelet-certificate-authority can be on. */
+  kubeletServingCerts?: boolean;
+  /** Where node directories go (default: <kubeconfig dir>/nodes). */
+  nodesDir?: string;
+}
+
+export interface NodeResult extends ClusterNode {
+  /** The node's root: copy `<dir>/etc/kubernetes` (and `var/lib/kubelet`) to the machine. */
+  dir: string;
+  init: InitResult;
+  /** Kubelet serving certificate files, when asked for. */
+  kubeletServing: { files: string[]; action: 'create' | 'reuse' } | undefined;
+}
+
+export interface ClusterResult {
+  shared: InitResult;
+  nodes: NodeResult[];
+  /** kube-apiserver's --etcd-servers for this topology. */
+  etcdServers: string[];
+  /** The record `kpki node add` reads, in the kubeconfig dir. */
+  record: string;
+}
+
+/** What `kpki node add` needs to extend a cluster the way it was made. */
+interface ClusterRecord {
+  settings: SettingsInput & { profile?: string; certDir: string; kubeconfigDir: string; nodesDir: string; kubeletServingCerts: boolean };
+  nodes: ClusterNode[];
+  topology: 'stacked' | 'external';
+}
+
+const RECORD_FILE = 'kpki-cluster.json';
+
+function nodeDirs(nodesDir: string, name: string) {
+  const root = path.join(nodesDir, name);
+  return { root, kubernetes: path.join(root, 'etc/kubernetes'), kubeletPki: path.join(root, 'var/lib/kubelet/pki') };
+}
+
+/** The kubelet's own serving certificate, signed by the cluster CA: reused while it still fits. */
+async function kubeletServing(certDir: string, node: ClusterNode, kubeletPki: string, options: ClusterOptions) {
+  const prefix = path.join(kubeletPki, 'kubelet');
+  const request = {
+    name: 'kubelet-serving',
+    commonName: `system:node:${node.name}`,
+    organizations: ['system:nodes'],
+    sans: [node.name, node.address],
+    usages: ['serverAuth' as const],
+    validity: options.certValidity,
+    keyType: options.keyType,
+    profile: options.profile,
+  };
+  const ca = await loadCa('cluster', certDir, { needKey: true });
+  const [crt, key] = await Promise.all([readOptional(`${prefix}.crt`), readOptional(`${prefix}.key`)]);
+  if (crt && key) {
+    const cert = parseCertificate(crt, `${prefix}.crt`);
+    const { policy } = await loadProfile(options.profile);
+    // An unchanged request keeps the key type the certificate already has.
+    const keyType = (options.keyType as KeyType | undefined) ?? keyTypeOf(publicKeyObject(cert)) ?? DEFAULTS.keyType;
+    const spec = resolveCertificate(policy, { ...request, file: '', issuer: 'ca' }, (t) => [t], { caValidity: 0, certValidity: 0, keyType }, undefined);
+    const reasons = await certificateMismatches(cert, spec, { issuer: ca.cert, key: parseKey(key, `${prefix}.key`), now: options.now ?? new Date() });
+    if (!reasons.length) return { files: [`${prefix}.key`, `${prefix}.crt`], action: 'reuse' as const };
+    if (!options.force) throw badInput(`${prefix}.crt`, `no longer matches the node (${reasons.join('; ')})`, 'rerun with --force to reissue it');
+  }
+  if (options.dryRun) return { files: [`${prefix}.key`, `${prefix}.crt`], action: 'create' as const };
+  const leaf = await issueLeaf(ca, request, options.now);
+  return { files: await writeLeaf(prefix, leaf, true), action: 'create' as const };
+}
+
+/** One node's directory: its share of the profile, with CAs and sa taken from the shared set. */
+async function writeNode(record: ClusterRecord, node: ClusterNode, base: InitOptions): Promise<NodeResult> {
+  const profile = await loadProfile(record.settings.profile);
+  const roleEntries = profile.roles[node.role];
+  if (!roleEntries) throw badFlag('--profile', `${profile.name} has no roles.${node.role}`, 'use a profile with roles (kubeadm)');
+  const etcdOnly = new Set(profile.roles.etcd ?? []);
+  // With external etcd members the control planes keep only the etcd CA certificate and their client cert.
+  const external = node.role === 'control-plane' && record.topology === 'external';
+  const entries = external ? roleEntries.filter((e) => !etcdOnly.has(e) || e === 'etcd-ca') : roleEntries;
+  // Control planes hold the signing keys kubeadm copies to joining control planes; other nodes none.
+  const keys = node.role === 'control-plane' ? entries.filter((e) => !(external && etcdOnly.has(e))) : [];
+  const dirs = nodeDirs(record.settings.nodesDir, node.name);
+  const first = record.nodes.find((n) => n.role === 'control-plane')!;
+  const init = await initPki({
+    ...base,
+    ...record.settings,
+    // Without an HA endpoint, other nodes reach the first control plane.
+    controlPlaneEndpoint: record.settings.controlPlaneEndpoint ?? (node.role === 'control-plane' ? undefined : httpsHost(first.address)),
+    certDir: path.join(dirs.kubernetes, 'pki'),
+    kubeconfigDir: dirs.kubernetes,
+    nodeName: node.name,
+    advertiseAddress: node.address,
+    entries,
+    shared: { certDir: record.settings.certDir, keys },
+  });
+  const kubelet = record.settings.kubeletServingCerts && node.role !== 'etcd';
+  return {
+    ...node,
+    dir: dirs.root,
+    init,
+    kubeletServing: kubelet ? await kubeletServing(record.settings.certDir, node, dirs.kubeletPki, { ...base, ...record.settings }) : undefined,
+  };
+}
+
+/** An IP as a host in host[:port] syntax. */
+const httpsHost = (ip: string) => (ip.includes(':') ? `[${ip}]` : ip);
+
+function etcdServers(record: ClusterRecord): string[] {
+  const members = record.nodes.filter((n) => (record.topology === 'external' ? n.role === 'etcd' : n.role === 'control-plane'));
+  return members.map((n) => `${httpsUrl(n.address, 2379)}`);
+}
+
+/**
+ * A whole cluster's PKI from one machine: the shared material once (CAs, sa key, admin
+ * kubeconfigs), then a directory per node shaped like its /etc/kubernetes. Idempotent like initPki.
+ */
+export async function initCluster(options: ClusterOptions): Promise<ClusterResult> {
+  const controlPlanes = parseNodeList('--control-plane-nodes', options.controlPlaneNodes, 'control-plane');
+  const nodes = [
+    ...controlPlanes,
+    ...parseNodeList('--workers', options.workers, 'worker'),
+    ...parseNodeList('--etcd-members', options.etcdMembers, 'etcd'),
+  ];
+  if (!controlPlanes.length) throw badFlag('--control-plane-nodes', 'names no node', 'e.g. --control-plane-nodes cp1=10.0.0.11');
+  const duplicate = nodes.find((n, i) => nodes.findIndex((m) => m.name === n.name) !== i);
+  if (duplicate) throw badFlag('--control-plane-nodes', `node "${duplicate.name}" is listed twice`);
+  if (controlPlanes.length > 1 && !options.controlPlaneEndpoint) {
+    throw badFlag('--control-plane-endpoint', `is required with ${controlPlanes.length} control-plane nodes`, 'give the load-balancer VIP or DNS name in front of them');
+  }
+  const certDir = options.certDir ?? 'pki';
+  const kubeconfigDir = options.kubeconfigDir ?? path.dirname(path.resolve(certDir));
+  const record: ClusterRecord = {
+    settings: {
+      ...settingsOf(options),
+      certDir,
+      kubeconfigDir,
+      nodesDir: options.nodesDir ?? path.join(kubeconfigDir, 'nodes'),
+      kubeletServingCerts: options.kubeletServingCerts ?? false,
+    },
+    nodes,
+    topology: options.etcdMembers ? 'external' : 'stacked',
+  };
+  const profile = await loadProfile(options.profile);
+  const shared = await initPki({ ...options, certDir, kubeconfigDir, nodeName: controlPlanes[0]!.name, advertiseAddress: controlPlanes[0]!.address, entries: profile.roles.shared });
+  const recordFile = path.join(kubeconfigDir, RECORD_FILE);
+  const result = (results: NodeResult[]) => ({ shared, nodes: results, etcdServers: etcdServers(record), record: recordFile });
+  // Node plans sign with the shared CAs, so a dry run can plan them only once those exist.
+  if (options.dryRun && !shared.items.every((i) => i.action === 'reuse')) return result([]);
+  const results: NodeResult[] = [];
+  for (const node of nodes) results.push(await writeNode(record, node, options));
+  if (!options.dryRun) await writeRecord(recordFile, record);
+  return result(results);
+}
+
+/** The settings a cluster was made with, as given, for `node add` to repeat. */
+function settingsOf(options: InitOptions): SettingsInput & { profile?: string } {
+  const keys = ['controlPlaneEndpoint', 'bindPort', 'serviceCidr', 'dnsDomain', 'clusterName', 'apiserverCertExtraSans', 'etcdServerCertExtraSans', 'etcdPeerCertExtraSans', 'keyType', 'certValidity', 'caValidity', 'profile'] as const;
+  return Object.fromEntries(keys.filter((k) => options[k] !== undefined).map((k) => [k, options[k]]));
+}
+
+async function writeRecord(file: string, record: ClusterRecord): Promise<void> {
+  const text = `${JSON.stringify(record, null, 2)}\n`;
+  if ((await readOptional(file))?.toString() !== text) await writeFileAtomic(file, text, 0o644);
+}
+
+export interface AddNodeOptions {
+  name: string;
+  address: string;
+  role: NodeRole;
+  /** Where kpki-cluster.json is (default: the current directory). */
+  kubeconfigDir?: string;
+  force?: boolean;
+  now?: Date;
+}
+
+/** `kpki node add`: one more node from the same CAs, other nodes' files untouched. */
+export async function addNode(options: AddNodeOptions): Promise<NodeResult> {
+  const [node] = parseNodeList('--address', `${options.name}=${options.address}`, options.role);
+  const recordFile = path.join(options.kubeconfigDir ?? '.', RECORD_FILE);
+  const data = await readOptional(recordFile);
+  if (!data) throw badInput(recordFile, 'not found', 'run kpki init --control-plane-nodes … first, or pass --kubeconfig-dir where it wrote kpki-cluster.json');
+  let record: ClusterRecord;
+  try {
+    record = JSON.parse(data.toString('utf8')) as ClusterRecord;
+  } catch {
+    throw badInput(recordFile, 'is not valid JSON', 'restore it from the run that wrote it');
+  }
+  const existing = record.nodes.find((n) => n.name === node!.name);
+  if (existing && (existing.address !== node!.address || existing.role !== node!.role)) {
+    throw badFlag('NAME', `node ${node!.name} already exists as ${existing.role} at ${existing.address}`, 'choose another name');
+  }
+  if (!existing) record.nodes.push(node!);
+  if (!existsSync(record.settings.certDir)) throw badInput(record.settings.certDir, 'the shared PKI is missing', 'restore it; kpki never re-creates CAs for an existing cluster');
+  const result = await writeNode(record, node!, { force: options.force, now: options.now });
+  await writeRecord(recordFile, record);
+  return result;
+}
+
