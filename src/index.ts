@@ -4,6 +4,8 @@
  */
 export { initPki, type InitOptions, type InitResult, type InitAction, type PlanItem, type Progress } from './init/index.js';
 export { issueKubeconfig, type IssueKubeconfigOptions, type IssueKubeconfigResult } from './kubeconfig/issue.js';
+export { initCluster, addNode, parseNodeList, type ClusterOptions, type ClusterResult, type NodeResult, type ClusterNode, type NodeRole, type AddNodeOptions } from './cluster/index.js';
+export { issueCertificateFiles, issueExtensionApiserver } from './issue/extension.js';
 export { mergeKubeconfig } from './kubeconfig/merge.js';
 export { inspect, type InspectResult, type InspectedItem, type InspectedCertificate } from './inspect/index.js';
 export { checkExpiration, type ExpirationReport, type ExpirationRow } from './inspect/expiration.js';

@@ -113,12 +113,13 @@ const NODE_ROLES: NodeRole[] = ['control-plane', 'worker', 'etcd'];
 export function registerNode(cli: CAC, output: Output, run: (json: boolean, action: () => Promise<number>) => Promise<void>): void {
   cli
     .command('node <action> <name>', 'Add a node to a cluster made by kpki init --control-plane-nodes (action: add)')
-    .option('--address <ip>', "The node's IP address")
+    .option('--address <ip>', "The node's IP address; IPv4,IPv6 for a dual-stack node")
     .option('--role <role>', `${NODE_ROLES.join(', ')} (default: worker)`)
     .option('--kubeconfig-dir <dir>', 'Where kpki init wrote kpki-cluster.json (default: .)')
     .option('--force', 'Reissue files of this node that no longer match')
     .option('--json', 'Print the result as JSON')
     .example('kpki node add w2 --address 10.0.0.22')
+    .example('kpki node add w3 --address 10.0.0.23,fd00::23   # dual-stack')
     .example('kpki node add cp4 --address 10.0.0.14 --role control-plane')
     .action(async (action: string, name: string, flags: Record<string, unknown>) => {
       const json = Boolean(flags.json);

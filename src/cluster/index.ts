@@ -18,21 +18,34 @@ export type NodeRole = Exclude<Role, 'shared'>;
 
 export interface ClusterNode {
   name: string;
-  address: string;
+  /** IPv4 and/or IPv6; the first is the one the node advertises (apiserver, etcd URLs). */
+  addresses: string[];
   role: NodeRole;
 }
 
-/** `cp1=10.0.0.11,cp2=fd00::12` → nodes; names are node names, addresses IPv4 or IPv6. */
+/**
+ * `cp1=10.0.0.11,cp2=fd00::12` → nodes; a bare IP after a node adds a second address to it, as in
+ * kubelet's dual-stack `--node-ip` (`cp1=10.0.0.11,fd00::11,cp2=…`).
+ */
 export function parseNodeList(flag: string, text: string | undefined, role: NodeRole): ClusterNode[] {
-  return listValue(text).map((item) => {
+  const nodes: ClusterNode[] = [];
+  for (const item of listValue(text)) {
     const [name, address, ...rest] = item.split('=');
+    const extra = address === undefined && canonicalIp(name!);
+    if (extra && nodes.length) {
+      nodes.at(-1)!.addresses.push(extra);
+      continue;
+    }
     const ip = address && canonicalIp(address);
     if (!name || !ip || rest.length || !isDnsName(name.toLowerCase())) {
-      throw badFlag(flag, `"${item}" is not NAME=IP`, `e.g. ${flag} cp1=10.0.0.11,cp2=10.0.0.12`);
+      throw badFlag(flag, `"${item}" is not NAME=IP`, `e.g. ${flag} cp1=10.0.0.11,cp2=10.0.0.12 (dual-stack: cp1=10.0.0.11,fd00::11,cp2=…)`);
     }
-    return { name: name.toLowerCase(), address: ip, role };
-  });
+    nodes.push({ name: name.toLowerCase(), addresses: [ip], role });
+  }
+  return nodes;
 }
+
+const primary = (node: ClusterNode) => node.addresses[0]!;
 
 export interface ClusterOptions extends InitOptions {
   controlPlaneNodes?: string;
@@ -83,7 +96,7 @@ async function kubeletServing(certDir: string, node: ClusterNode, kubeletPki: st
     name: 'kubelet-serving',
     commonName: `system:node:${node.name}`,
     organizations: ['system:nodes'],
-    sans: [node.name, node.address],
+    sans: [node.name, ...node.addresses],
     usages: ['serverAuth' as const],
     validity: options.certValidity,
     keyType: options.keyType,
@@ -119,15 +132,20 @@ async function writeNode(record: ClusterRecord, node: ClusterNode, base: InitOpt
   const keys = node.role === 'control-plane' ? entries.filter((e) => !(external && etcdOnly.has(e))) : [];
   const dirs = nodeDirs(record.settings.nodesDir, node.name);
   const first = record.nodes.find((n) => n.role === 'control-plane')!;
+  // A dual-stack node's other addresses go wherever its advertise address does.
+  const more = (sans: string[] | string | undefined) => [...listValue(sans), ...node.addresses.slice(1)];
   const init = await initPki({
     ...base,
     ...record.settings,
     // Without an HA endpoint, other nodes reach the first control plane.
-    controlPlaneEndpoint: record.settings.controlPlaneEndpoint ?? (node.role === 'control-plane' ? undefined : httpsHost(first.address)),
+    controlPlaneEndpoint: record.settings.controlPlaneEndpoint ?? (node.role === 'control-plane' ? undefined : httpsHost(primary(first))),
     certDir: path.join(dirs.kubernetes, 'pki'),
     kubeconfigDir: dirs.kubernetes,
     nodeName: node.name,
-    advertiseAddress: node.address,
+    advertiseAddress: primary(node),
+    apiserverCertExtraSans: more(record.settings.apiserverCertExtraSans),
+    etcdServerCertExtraSans: more(record.settings.etcdServerCertExtraSans),
+    etcdPeerCertExtraSans: more(record.settings.etcdPeerCertExtraSans),
     entries,
     shared: { certDir: record.settings.certDir, keys },
   });
@@ -145,7 +163,7 @@ const httpsHost = (ip: string) => (ip.includes(':') ? `[${ip}]` : ip);
 
 function etcdServers(record: ClusterRecord): string[] {
   const members = record.nodes.filter((n) => (record.topology === 'external' ? n.role === 'etcd' : n.role === 'control-plane'));
-  return members.map((n) => `${httpsUrl(n.address, 2379)}`);
+  return members.map((n) => httpsUrl(primary(n), 2379));
 }
 
 /**
@@ -179,7 +197,7 @@ export async function initCluster(options: ClusterOptions): Promise<ClusterResul
     topology: options.etcdMembers ? 'external' : 'stacked',
   };
   const profile = await loadProfile(options.profile);
-  const shared = await initPki({ ...options, certDir, kubeconfigDir, nodeName: controlPlanes[0]!.name, advertiseAddress: controlPlanes[0]!.address, entries: profile.roles.shared });
+  const shared = await initPki({ ...options, certDir, kubeconfigDir, nodeName: controlPlanes[0]!.name, advertiseAddress: primary(controlPlanes[0]!), entries: profile.roles.shared });
   const recordFile = path.join(kubeconfigDir, RECORD_FILE);
   const result = (results: NodeResult[]) => ({ shared, nodes: results, etcdServers: etcdServers(record), record: recordFile });
   // Node plans sign with the shared CAs, so a dry run can plan them only once those exist.
@@ -196,13 +214,19 @@ function settingsOf(options: InitOptions): SettingsInput & { profile?: string } 
   return Object.fromEntries(keys.filter((k) => options[k] !== undefined).map((k) => [k, options[k]]));
 }
 
+const RECORD_PATHS = ['certDir', 'kubeconfigDir', 'nodesDir'] as const;
+
+/** Paths are stored relative to the record, so the tree can move and `node add` run from anywhere. */
 async function writeRecord(file: string, record: ClusterRecord): Promise<void> {
-  const text = `${JSON.stringify(record, null, 2)}\n`;
+  const settings = { ...record.settings };
+  for (const key of RECORD_PATHS) settings[key] = path.relative(path.dirname(path.resolve(file)), path.resolve(settings[key])) || '.';
+  const text = `${JSON.stringify({ ...record, settings }, null, 2)}\n`;
   if ((await readOptional(file))?.toString() !== text) await writeFileAtomic(file, text, 0o644);
 }
 
 export interface AddNodeOptions {
   name: string;
+  /** One address, or IPv4 and IPv6 comma-separated for a dual-stack node. */
   address: string;
   role: NodeRole;
   /** Where kpki-cluster.json is (default: the current directory). */
@@ -211,25 +235,35 @@ export interface AddNodeOptions {
   now?: Date;
 }
 
-/** `kpki node add`: one more node from the same CAs, other nodes' files untouched. */
-export async function addNode(options: AddNodeOptions): Promise<NodeResult> {
-  const [node] = parseNodeList('--address', `${options.name}=${options.address}`, options.role);
-  const recordFile = path.join(options.kubeconfigDir ?? '.', RECORD_FILE);
-  const data = await readOptional(recordFile);
-  if (!data) throw badInput(recordFile, 'not found', 'run kpki init --control-plane-nodes … first, or pass --kubeconfig-dir where it wrote kpki-cluster.json');
+async function readRecord(file: string): Promise<ClusterRecord> {
+  const data = await readOptional(file);
+  if (!data) throw badInput(file, 'not found', 'run kpki init --control-plane-nodes … first, or pass --kubeconfig-dir where it wrote kpki-cluster.json');
   let record: ClusterRecord;
   try {
     record = JSON.parse(data.toString('utf8')) as ClusterRecord;
   } catch {
-    throw badInput(recordFile, 'is not valid JSON', 'restore it from the run that wrote it');
+    throw badInput(file, 'is not valid JSON', 'restore it from the run that wrote it');
   }
-  const existing = record.nodes.find((n) => n.name === node!.name);
-  if (existing && (existing.address !== node!.address || existing.role !== node!.role)) {
-    throw badFlag('NAME', `node ${node!.name} already exists as ${existing.role} at ${existing.address}`, 'choose another name');
+  const valid = Array.isArray(record?.nodes) && record.nodes.every((n) => Array.isArray(n?.addresses)) && RECORD_PATHS.every((k) => typeof record.settings?.[k] === 'string');
+  if (!valid) throw badInput(file, 'is not a kpki cluster record', 'restore it from the run that wrote it');
+  for (const key of RECORD_PATHS) record.settings[key] = path.resolve(path.dirname(file), record.settings[key]);
+  return record;
+}
+
+/** `kpki node add`: one more node from the same CAs, other nodes' files untouched. */
+export async function addNode(options: AddNodeOptions): Promise<NodeResult> {
+  const nodes = parseNodeList('--address', `${options.name}=${options.address}`, options.role);
+  if (nodes.length !== 1) throw badFlag('--address', `"${options.address}" is not one node's addresses`, 'give IPs only, e.g. --address 10.0.0.23,fd00::23');
+  const node = nodes[0]!;
+  const recordFile = path.join(options.kubeconfigDir ?? '.', RECORD_FILE);
+  const record = await readRecord(recordFile);
+  const existing = record.nodes.find((n) => n.name === node.name);
+  if (existing && (existing.addresses.join() !== node.addresses.join() || existing.role !== node.role)) {
+    throw badFlag('NAME', `node ${node.name} already exists as ${existing.role} at ${existing.addresses.join(',')}`, 'choose another name');
   }
-  if (!existing) record.nodes.push(node!);
+  if (!existing) record.nodes.push(node);
   if (!existsSync(record.settings.certDir)) throw badInput(record.settings.certDir, 'the shared PKI is missing', 'restore it; kpki never re-creates CAs for an existing cluster');
-  const result = await writeNode(record, node!, { force: options.force, now: options.now });
+  const result = await writeNode(record, node, { force: options.force, now: options.now });
   await writeRecord(recordFile, record);
   return result;
 }

@@ -55,7 +55,7 @@ export function renderClusterResult(result: ClusterResult): string {
   const lines = [renderInitResult(result.shared).trimEnd(), ''];
   if (result.shared.dryRun) {
     if (!result.nodes.length) lines.push(kleur.dim('Node directories are planned once the shared set above exists.'));
-    for (const node of result.nodes) lines.push(`${kleur.bold(node.name)} (${node.role}, ${node.address}):`, renderInitResult(node.init).trimEnd(), '');
+    for (const node of result.nodes) lines.push(`${kleur.bold(node.name)} (${node.role}, ${node.addresses.join(', ')}):`, renderInitResult(node.init).trimEnd(), '');
     return `${lines.join('\n')}\n`;
   }
   lines.push('Nodes (copy each <dir>/etc/kubernetes to the machine):');
@@ -64,7 +64,7 @@ export function renderClusterResult(result: ClusterResult): string {
     for (const item of node.init.items) counts.set(item.action, (counts.get(item.action) ?? 0) + 1);
     if (node.kubeletServing) counts.set(`kubelet serving ${node.kubeletServing.action}`, 1);
     const summary = [...counts].map(([action, n]) => (action.startsWith('kubelet') ? action : `${n} ${PAST_TENSE[action as InitAction] ?? action}`)).join(', ');
-    return [`  ${kleur.bold(node.name)}`, node.role, node.address, node.dir, summary];
+    return [`  ${kleur.bold(node.name)}`, node.role, node.addresses.join(','), node.dir, summary];
   });
   lines.push(table(rows), '', `etcd servers: ${result.etcdServers.join(',')}`, `cluster record: ${result.record}`);
   return `${lines.join('\n')}\n`;
@@ -72,7 +72,7 @@ export function renderClusterResult(result: ClusterResult): string {
 
 /** `kpki node add`: the node's files and what happened to them. */
 export function renderNodeResult(node: NodeResult): string {
-  const lines = [`${node.name} (${node.role}, ${node.address}) in ${node.dir}:`];
+  const lines = [`${node.name} (${node.role}, ${node.addresses.join(', ')}) in ${node.dir}:`];
   lines.push(table(node.init.items.map((i) => [`  ${PAST_TENSE[i.action] ?? ACTION_LABEL[i.action]}`, i.name, i.files.join(', ')])));
   if (node.kubeletServing) lines.push(`  kubelet serving certificate ${node.kubeletServing.action === 'reuse' ? 'reused' : 'created'}: ${node.kubeletServing.files.join(', ')}`);
   return `${lines.join('\n')}\n`;

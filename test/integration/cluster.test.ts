@@ -27,14 +27,15 @@ async function verdict(leaf: string, caFile: string, usage: 'serverAuth' | 'clie
 }
 
 describe('parseNodeList', () => {
-  it('reads NAME=IP lists with IPv4 and IPv6, names lower-cased', () => {
-    expect(parseNodeList('--workers', 'W1=10.0.0.21, w2=fd00::0:22', 'worker')).toEqual([
-      { name: 'w1', address: '10.0.0.21', role: 'worker' },
-      { name: 'w2', address: 'fd00::22', role: 'worker' },
+  it('reads NAME=IP lists with IPv4 and IPv6, names lower-cased; a bare IP is a second address (dual-stack)', () => {
+    expect(parseNodeList('--workers', 'W1=10.0.0.21, w2=fd00::0:22,10.0.0.22,w3=10.0.0.23', 'worker')).toEqual([
+      { name: 'w1', addresses: ['10.0.0.21'], role: 'worker' },
+      { name: 'w2', addresses: ['fd00::22', '10.0.0.22'], role: 'worker' },
+      { name: 'w3', addresses: ['10.0.0.23'], role: 'worker' },
     ]);
   });
 
-  it.each(['w1', 'w1=', 'w1=10.0.0.300', '=10.0.0.1', 'w_1=10.0.0.1', 'w1=10.0.0.1=x'])('rejects %j naming the flag', (item) => {
+  it.each(['w1', 'w1=', 'w1=10.0.0.300', '=10.0.0.1', 'w_1=10.0.0.1', 'w1=10.0.0.1=x', '10.0.0.1,w1=10.0.0.2', 'w1=10.0.0.1,w2'])('rejects %j naming the flag', (item) => {
     const error = thrown(() => parseNodeList('--workers', item, 'worker'));
     expect(error.code).toBe(ErrorCode.BadFlag);
     expect(error.message).toContain('--workers');
@@ -48,7 +49,7 @@ describe('stacked etcd: three control planes, a worker, kubelet serving certific
   const options = () =>
     layout(dir, {
       controlPlaneEndpoint: 'lb.example.com:6443',
-      controlPlaneNodes: 'cp1=10.0.0.11,cp2=10.0.0.12,cp3=fd00::13',
+      controlPlaneNodes: 'cp1=10.0.0.11,cp2=10.0.0.12,fd00::12,cp3=fd00::13',
       workers: 'w1=10.0.0.21',
       kubeletServingCerts: true,
     });
@@ -60,27 +61,32 @@ describe('stacked etcd: three control planes, a worker, kubelet serving certific
 
   it('writes the shared set once and a directory per node', () => {
     expect(result.shared.items.map((i) => i.name)).toEqual(['ca', 'front-proxy-ca', 'etcd-ca', 'sa', 'admin.conf', 'super-admin.conf', 'kubeadm-cluster-admins']);
-    expect(result.nodes.map((n) => [n.name, n.role, n.address])).toEqual([
-      ['cp1', 'control-plane', '10.0.0.11'],
-      ['cp2', 'control-plane', '10.0.0.12'],
-      ['cp3', 'control-plane', 'fd00::13'],
-      ['w1', 'worker', '10.0.0.21'],
+    expect(result.nodes.map((n) => [n.name, n.role, n.addresses])).toEqual([
+      ['cp1', 'control-plane', ['10.0.0.11']],
+      ['cp2', 'control-plane', ['10.0.0.12', 'fd00::12']],
+      ['cp3', 'control-plane', ['fd00::13']],
+      ['w1', 'worker', ['10.0.0.21']],
     ]);
     expect(result.etcdServers).toEqual(['https://10.0.0.11:2379', 'https://10.0.0.12:2379', 'https://[fd00::13]:2379']);
     const record = JSON.parse(readFileSync(result.record, 'utf8'));
     expect(record.topology).toBe('stacked');
     expect(record.nodes).toHaveLength(4);
+    // Relative to the record, so the tree can move.
+    expect([record.settings.certDir, record.settings.kubeconfigDir, record.settings.nodesDir]).toEqual(['pki', '.', 'nodes']);
   });
 
   it('each control plane has its own apiserver and etcd certificates for its address, the VIP host and in-cluster names', async () => {
-    for (const [name, address] of [['cp1', '10.0.0.11'], ['cp2', '10.0.0.12'], ['cp3', 'fd00::13']] as const) {
+    for (const [name, addresses] of [['cp1', ['10.0.0.11']], ['cp2', ['10.0.0.12', 'fd00::12']], ['cp3', ['fd00::13']]] as const) {
       const apiserver = facts(node(dir, name, 'etc/kubernetes/pki/apiserver.crt'));
       expect(apiserver.dnsNames).toEqual([name, 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc', 'kubernetes.default.svc.cluster.local', 'lb.example.com']);
-      expect(apiserver.ipAddresses).toEqual(['10.96.0.1', address]);
+      expect(apiserver.ipAddresses).toEqual(['10.96.0.1', ...addresses]);
       const etcdServer = facts(node(dir, name, 'etc/kubernetes/pki/etcd/server.crt'));
       expect(etcdServer.commonName).toBe(name);
-      expect(etcdServer.ipAddresses).toEqual([address, '127.0.0.1', '::1']);
-      expect(await verdict(node(dir, name, 'etc/kubernetes/pki/etcd/peer.crt'), path.join(dir, 'pki/etcd/ca.crt'), 'serverAuth', address)).toBe('ok');
+      expect(etcdServer.ipAddresses).toEqual([addresses[0], '127.0.0.1', '::1', ...addresses.slice(1)]);
+      for (const address of addresses) {
+        expect(await verdict(node(dir, name, 'etc/kubernetes/pki/etcd/peer.crt'), path.join(dir, 'pki/etcd/ca.crt'), 'serverAuth', address)).toBe('ok');
+        expect(await verdict(node(dir, name, 'etc/kubernetes/pki/apiserver.crt'), path.join(dir, 'pki/ca.crt'), 'serverAuth', address)).toBe('ok');
+      }
     }
     expect(await verdict(node(dir, 'cp3', 'etc/kubernetes/pki/apiserver.crt'), path.join(dir, 'pki/ca.crt'), 'serverAuth', '10.0.0.11')).toMatch(/^x509: certificate is valid for .*, not 10\.0\.0\.11$/);
   });
@@ -144,9 +150,9 @@ describe('stacked etcd: three control planes, a worker, kubelet serving certific
   });
 
   describe('kpki node add', () => {
-    it('adds a worker from the same CAs without touching other nodes', async () => {
+    it('adds a dual-stack worker from the same CAs without touching other nodes', async () => {
       const before = snapshot(dir);
-      const added = await addNode({ name: 'w2', address: '10.0.0.22', role: 'worker', kubeconfigDir: dir });
+      const added = await addNode({ name: 'w2', address: '10.0.0.22,fd00::22', role: 'worker', kubeconfigDir: dir });
       expect(added.init.items.map((i) => [i.name, i.action])).toEqual([['ca', 'copy'], ['kubelet.conf', 'create']]);
       expect(added.kubeletServing?.action).toBe('create');
       const after = snapshot(dir);
@@ -158,8 +164,10 @@ describe('stacked etcd: three control planes, a worker, kubelet serving certific
         'nodes/w2/var/lib/kubelet/pki/kubelet.key',
       ]);
       const record = JSON.parse(readFileSync(result.record, 'utf8'));
-      expect(record.nodes.at(-1)).toEqual({ name: 'w2', address: '10.0.0.22', role: 'worker' });
-      expect(await verdict(node(dir, 'w2', 'var/lib/kubelet/pki/kubelet.crt'), path.join(dir, 'pki/ca.crt'), 'serverAuth', '10.0.0.22')).toBe('ok');
+      expect(record.nodes.at(-1)).toEqual({ name: 'w2', addresses: ['10.0.0.22', 'fd00::22'], role: 'worker' });
+      for (const address of ['10.0.0.22', 'fd00::22']) {
+        expect(await verdict(node(dir, 'w2', 'var/lib/kubelet/pki/kubelet.crt'), path.join(dir, 'pki/ca.crt'), 'serverAuth', address)).toBe('ok');
+      }
     });
 
     it('adds a control plane with the recorded endpoint and settings; adding it again changes nothing', async () => {
@@ -182,6 +190,19 @@ describe('stacked etcd: three control planes, a worker, kubelet serving certific
       const error = await rejection(addNode({ name: 'w3', address: '10.0.0.23', role: 'worker', kubeconfigDir: tempDir() }));
       expect(error.message).toMatch(/kpki-cluster\.json: not found/);
       expect(error.hint).toContain('kpki init --control-plane-nodes');
+    });
+
+    it.each(['not json', '{"nodes": {}}', '{"nodes": [], "settings": {"certDir": 1}}'])('reports a damaged record %j by name', async (text) => {
+      const elsewhere = tempDir();
+      writeFileSync(path.join(elsewhere, 'kpki-cluster.json'), text);
+      const error = await rejection(addNode({ name: 'w3', address: '10.0.0.23', role: 'worker', kubeconfigDir: elsewhere }));
+      expect(error.code).toBe(ErrorCode.BadInput);
+      expect(error.message).toMatch(/kpki-cluster\.json: is not (valid JSON|a kpki cluster record)/);
+    });
+
+    it('rejects an --address that names more than one node', async () => {
+      const error = await rejection(addNode({ name: 'w3', address: '10.0.0.23,w4=10.0.0.24', role: 'worker', kubeconfigDir: dir }));
+      expect(error.message).toContain("--address: \"10.0.0.23,w4=10.0.0.24\" is not one node's addresses");
     });
   });
 });
