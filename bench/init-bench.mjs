@@ -399,7 +399,7 @@ function machine() {
 }
 
 function main() {
-  for (const [file, what] of [[KPKI, 'bin/kpki.js'], [path.join(ROOT, 'dist', 'cli', 'kpki.mjs'), 'dist/cli/kpki.mjs (run `npm run build`)'], [OPENSSL_SCRIPT, 'bench/openssl-pki.sh'], [CFSSL_SCRIPT, 'bench/cfssl-pki.sh']]) {
+  for (const [file, what] of [[KPKI, 'bin/kpki.js'], [path.join(ROOT, 'dist', 'cli', 'kpki.cjs'), 'dist/cli/kpki.cjs (run `npm run build`)'], [OPENSSL_SCRIPT, 'bench/openssl-pki.sh'], [CFSSL_SCRIPT, 'bench/cfssl-pki.sh']]) {
     if (!fs.existsSync(file)) fail(`missing ${what}`);
   }
   for (const [cmd, args] of [['openssl', ['version']], ['cfssl', ['version']], ['cfssljson', ['-h']], ['bash', ['--version']]]) {

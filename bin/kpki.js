@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 import { availableParallelism } from 'node:os';
+import { loadCli } from './load-cli.js';
 
 // Key generation runs on libuv's thread pool; size it to the machine before anything uses it.
 process.env.UV_THREADPOOL_SIZE ??= String(Math.max(4, availableParallelism()));
-const { main } = await import('../dist/cli/kpki.mjs');
+const { main } = loadCli();
 const status = await main(process.argv.slice(2));
 if (status === 130) {
   // Interrupted, with the lock released and every written file complete. A normal exit would wait
