@@ -2,11 +2,10 @@ import type { CAC } from 'cac';
 import { badFlag } from '../errors.js';
 import { issueCertificateFiles, issueExtensionApiserver, LEAF_ROLES } from '../issue/extension.js';
 import { listValue } from '../spec/settings.js';
-import type { Output } from './output.js';
+import { flagString, type Output, type Runner } from './output.js';
 
-const str = (v: unknown) => (v === undefined ? undefined : String(v));
 
-export function registerCert(cli: CAC, output: Output, run: (json: boolean, action: () => Promise<number>) => Promise<void>): void {
+export function registerCert(cli: CAC, output: Output, run: Runner): void {
   cli
     .command('cert <kind>', 'Issue one certificate: issue (any leaf) or extension-apiserver (serving cert + caBundle + APIService)')
     .option('--profile <role>', `For issue: ${Object.keys(LEAF_ROLES).join(', ')}`)
@@ -31,31 +30,31 @@ export function registerCert(cli: CAC, output: Output, run: (json: boolean, acti
     .action(async (kind: string, flags: Record<string, unknown>) => {
       const json = Boolean(flags.json);
       await run(json, async () => {
-        const out = str(flags.out);
+        const out = flagString(flags.out);
         if (!out) throw badFlag('--out', 'is required: the prefix of the files to write');
-        const common = { out, certDir: str(flags.certDir), validity: str(flags.validity), keyType: str(flags.keyType), force: Boolean(flags.force) };
+        const common = { out, certDir: flagString(flags.certDir), validity: flagString(flags.validity), keyType: flagString(flags.keyType), force: Boolean(flags.force) };
         let result: { files: string[] };
         if (kind === 'issue') {
           result = await issueCertificateFiles({
             ...common,
-            role: str(flags.profile) ?? '',
-            commonName: str(flags.cn) ?? '',
+            role: flagString(flags.profile) ?? '',
+            commonName: flagString(flags.cn) ?? '',
             organizations: listValue(flags.org as string[] | string | undefined),
             sans: listValue(flags.san as string[] | string | undefined),
-            ca: str(flags.ca) ?? 'cluster',
-            caKey: str(flags.caKey),
+            ca: flagString(flags.ca) ?? 'cluster',
+            caKey: flagString(flags.caKey),
           });
         } else if (kind === 'extension-apiserver') {
-          const ca = str(flags.ca) ?? 'new';
+          const ca = flagString(flags.ca) ?? 'new';
           if (ca !== 'new' && ca !== 'cluster') throw badFlag('--ca', `"${ca}" is not new or cluster`);
           result = await issueExtensionApiserver({
             ...common,
             ca,
-            service: str(flags.service) ?? '',
-            namespace: str(flags.namespace) ?? '',
-            apiGroup: str(flags.apiGroup),
-            apiVersion: str(flags.apiVersion),
-            dnsDomain: str(flags.dnsDomain),
+            service: flagString(flags.service) ?? '',
+            namespace: flagString(flags.namespace) ?? '',
+            apiGroup: flagString(flags.apiGroup),
+            apiVersion: flagString(flags.apiVersion),
+            dnsDomain: flagString(flags.dnsDomain),
           });
         } else {
           throw badFlag('kind', `"${kind}" is not issue or extension-apiserver`);

@@ -5,9 +5,8 @@ import { badFlag } from '../errors.js';
 import { renderClusterResult, renderInitResult, renderNodeResult } from '../render/init.js';
 import { KEY_TYPES, listValue } from '../spec/settings.js';
 import { builtinProfileNames } from '../store/profiles.js';
-import type { Output } from './output.js';
+import { flagString, type Output, type Runner } from './output.js';
 
-const str = (v: unknown) => (v === undefined ? undefined : String(v));
 
 function progressReporter(output: Output): ((p: Progress) => void) | undefined {
   if (!output.interactive) return undefined;
@@ -17,7 +16,7 @@ function progressReporter(output: Output): ((p: Progress) => void) | undefined {
   };
 }
 
-export function registerInit(cli: CAC, output: Output, run: (json: boolean, action: () => Promise<number>) => Promise<void>): void {
+export function registerInit(cli: CAC, output: Output, run: Runner): void {
   cli
     .command('init', 'Create the kubeadm-compatible PKI and kubeconfigs (reuses what is already valid)')
     .option('--cert-dir <dir>', 'Directory for certificates and keys (default: ./pki, or certificatesDir from --config)')
@@ -61,23 +60,23 @@ export function registerInit(cli: CAC, output: Output, run: (json: boolean, acti
         process.once('SIGTERM', abort);
         try {
           const options: InitOptions = {
-            certDir: str(flags.certDir),
-            kubeconfigDir: str(flags.kubeconfigDir),
-            nodeName: str(flags.nodeName),
-            advertiseAddress: str(flags.advertiseAddress),
-            controlPlaneEndpoint: str(flags.controlPlaneEndpoint),
-            bindPort: str(flags.apiserverBindPort),
+            certDir: flagString(flags.certDir),
+            kubeconfigDir: flagString(flags.kubeconfigDir),
+            nodeName: flagString(flags.nodeName),
+            advertiseAddress: flagString(flags.advertiseAddress),
+            controlPlaneEndpoint: flagString(flags.controlPlaneEndpoint),
+            bindPort: flagString(flags.apiserverBindPort),
             serviceCidr: flags.serviceCidr === undefined ? undefined : listValue(flags.serviceCidr as string).join(','),
-            dnsDomain: str(flags.dnsDomain),
-            clusterName: str(flags.clusterName),
+            dnsDomain: flagString(flags.dnsDomain),
+            clusterName: flagString(flags.clusterName),
             apiserverCertExtraSans: flags.apiserverCertExtraSans as string[] | undefined,
             etcdServerCertExtraSans: flags.etcdServerCertExtraSans as string[] | undefined,
             etcdPeerCertExtraSans: flags.etcdPeerCertExtraSans as string[] | undefined,
-            keyType: str(flags.keyType),
-            certValidity: str(flags.certValidity),
-            caValidity: str(flags.caValidity),
-            profile: str(flags.profile),
-            config: str(flags.config),
+            keyType: flagString(flags.keyType),
+            certValidity: flagString(flags.certValidity),
+            caValidity: flagString(flags.caValidity),
+            profile: flagString(flags.profile),
+            config: flagString(flags.config),
             dryRun: Boolean(flags.dryRun),
             force: Boolean(flags.force),
             renew: listValue(flags.renew as string[] | string | undefined),
@@ -87,11 +86,11 @@ export function registerInit(cli: CAC, output: Output, run: (json: boolean, acti
           if (flags.controlPlaneNodes || flags.workers || flags.etcdMembers) {
             const cluster = await initCluster({
               ...options,
-              controlPlaneNodes: str(flags.controlPlaneNodes),
-              workers: str(flags.workers),
-              etcdMembers: str(flags.etcdMembers),
+              controlPlaneNodes: flagString(flags.controlPlaneNodes),
+              workers: flagString(flags.workers),
+              etcdMembers: flagString(flags.etcdMembers),
               kubeletServingCerts: Boolean(flags.kubeletServingCerts),
-              nodesDir: str(flags.nodesDir),
+              nodesDir: flagString(flags.nodesDir),
             });
             output.stdout(json ? `${JSON.stringify(cluster, null, 2)}\n` : renderClusterResult(cluster));
             return cluster.shared.items.some((i) => i.action === 'conflict') ? 1 : 0;
@@ -110,7 +109,7 @@ export function registerInit(cli: CAC, output: Output, run: (json: boolean, acti
 
 const NODE_ROLES: NodeRole[] = ['control-plane', 'worker', 'etcd'];
 
-export function registerNode(cli: CAC, output: Output, run: (json: boolean, action: () => Promise<number>) => Promise<void>): void {
+export function registerNode(cli: CAC, output: Output, run: Runner): void {
   cli
     .command('node <action> <name>', 'Add a node to a cluster made by kpki init --control-plane-nodes (action: add)')
     .option('--address <ip>', "The node's IP address; IPv4,IPv6 for a dual-stack node")
@@ -125,10 +124,10 @@ export function registerNode(cli: CAC, output: Output, run: (json: boolean, acti
       const json = Boolean(flags.json);
       await run(json, async () => {
         if (action !== 'add') throw badFlag('action', `"${action}" is not add`);
-        const role = (str(flags.role) ?? 'worker') as NodeRole;
+        const role = (flagString(flags.role) ?? 'worker') as NodeRole;
         if (!NODE_ROLES.includes(role)) throw badFlag('--role', `"${role}" is not one of ${NODE_ROLES.join(', ')}`);
         if (!flags.address) throw badFlag('--address', 'is required');
-        const node = await addNode({ name, address: str(flags.address)!, role, kubeconfigDir: str(flags.kubeconfigDir), force: Boolean(flags.force) });
+        const node = await addNode({ name, address: flagString(flags.address)!, role, kubeconfigDir: flagString(flags.kubeconfigDir), force: Boolean(flags.force) });
         output.stdout(json ? `${JSON.stringify(node, null, 2)}\n` : renderNodeResult(node));
         return 0;
       });

@@ -4,11 +4,10 @@ import { checkExpiration } from '../inspect/expiration.js';
 import { inspect } from '../inspect/index.js';
 import { renderExpiration, renderInspect } from '../render/inspect.js';
 import { formatDuration, parseDuration } from '../spec/duration.js';
-import type { Output } from './output.js';
+import { flagString, type Output, type Runner } from './output.js';
 
-const str = (v: unknown) => (v === undefined ? undefined : String(v));
 
-export function registerInspect(cli: CAC, output: Output, run: (json: boolean, action: () => Promise<number>) => Promise<void>): void {
+export function registerInspect(cli: CAC, output: Output, run: Runner): void {
   cli
     .command('inspect [...paths]', 'Show what certificates, keys, CSRs, kubeconfigs or PKI directories really hold')
     .option('--json', 'Print the result as JSON')
@@ -34,10 +33,10 @@ export function registerInspect(cli: CAC, output: Output, run: (json: boolean, a
     .action(async (flags: Record<string, unknown>) => {
       const json = Boolean(flags.json);
       await run(json, async () => {
-        const warnText = str(flags.warnWithin);
+        const warnText = flagString(flags.warnWithin);
         const warnWithinSeconds = warnText === undefined ? undefined : parseDuration(warnText);
         if (warnText !== undefined && warnWithinSeconds === undefined) throw badFlag('--warn-within', `"${warnText}" is not a duration`, 'e.g. 30d or 720h');
-        const report = await checkExpiration({ certDir: str(flags.certDir), kubeconfigDir: str(flags.kubeconfigDir), warnWithinSeconds });
+        const report = await checkExpiration({ certDir: flagString(flags.certDir), kubeconfigDir: flagString(flags.kubeconfigDir), warnWithinSeconds });
         output.stdout(json ? `${JSON.stringify(report, null, 2)}\n` : renderExpiration(report));
         for (const row of report.expiringSoon) {
           output.stderr(`kpki: ${row.name} (${row.file}) expires ${row.secondsLeft! < 0 ? 'has expired' : `in ${formatDuration(row.secondsLeft!)}`}, within ${warnText}\n`);

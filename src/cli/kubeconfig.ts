@@ -1,11 +1,10 @@
 import type { CAC } from 'cac';
 import { issueKubeconfig } from '../kubeconfig/issue.js';
 import { listValue } from '../spec/settings.js';
-import type { Output } from './output.js';
+import { flagString, type Output, type Runner } from './output.js';
 
-const str = (v: unknown) => (v === undefined ? undefined : String(v));
 
-export function registerKubeconfig(cli: CAC, output: Output, run: (json: boolean, action: () => Promise<number>) => Promise<void>): void {
+export function registerKubeconfig(cli: CAC, output: Output, run: Runner): void {
   cli
     .command('kubeconfig <kind>', 'Issue a kubeconfig: user, node, or admin|super-admin|controller-manager|scheduler|kubelet')
     .option('--client-name <name>', 'User name (certificate CN), for kind user')
@@ -36,22 +35,22 @@ export function registerKubeconfig(cli: CAC, output: Output, run: (json: boolean
       await run(json, async () => {
         const result = await issueKubeconfig({
           kind,
-          clientName: str(flags.clientName),
+          clientName: flagString(flags.clientName),
           organizations: listValue(flags.org as string[] | string | undefined),
-          nodeName: str(flags.nodeName),
-          server: str(flags.server),
-          clusterName: str(flags.clusterName),
-          contextName: str(flags.contextName),
-          validity: str(flags.validity),
-          keyType: str(flags.keyType),
-          certDir: str(flags.certDir),
-          kubeconfigDir: str(flags.kubeconfigDir),
-          caCert: str(flags.caCert),
-          caKey: str(flags.caKey),
-          out: str(flags.out),
+          nodeName: flagString(flags.nodeName),
+          server: flagString(flags.server),
+          clusterName: flagString(flags.clusterName),
+          contextName: flagString(flags.contextName),
+          validity: flagString(flags.validity),
+          keyType: flagString(flags.keyType),
+          certDir: flagString(flags.certDir),
+          kubeconfigDir: flagString(flags.kubeconfigDir),
+          caCert: flagString(flags.caCert),
+          caKey: flagString(flags.caKey),
+          out: flagString(flags.out),
           embed: flags.embed !== false,
           csrOnly: Boolean(flags.csrOnly),
-          mergeInto: str(flags.mergeInto),
+          mergeInto: flagString(flags.mergeInto),
           allowSystemMasters: Boolean(flags.allowSystemMasters),
           force: Boolean(flags.force),
         });

@@ -4,10 +4,8 @@ import { renderVerifyResult } from '../render/findings.js';
 import { COMPONENTS, flagsFor, type FlagComponent } from '../spec/flags.js';
 import { verify } from '../verify/index.js';
 import { badFlag } from '../errors.js';
-import type { Output } from './output.js';
+import { flagList, flagString, type Output, type Runner } from './output.js';
 
-const str = (v: unknown) => (v === undefined ? undefined : String(v));
-const list = (v: unknown) => (v === undefined ? undefined : (Array.isArray(v) ? v : [v]).map(String));
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
@@ -15,7 +13,7 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-export function registerVerify(cli: CAC, output: Output, run: (json: boolean, action: () => Promise<number>) => Promise<void>): void {
+export function registerVerify(cli: CAC, output: Output, run: Runner): void {
   cli
     .command('verify', 'Check a PKI against the flags its components run with; report symptom, diagnosis and fix')
     .option('--cert-dir <dir>', 'PKI directory (default: /etc/kubernetes/pki if present, else ./pki)')
@@ -41,19 +39,19 @@ export function registerVerify(cli: CAC, output: Output, run: (json: boolean, ac
       const json = Boolean(flags.json);
       await run(json, async () => {
         const result = await verify({
-          certDir: str(flags.certDir),
-          kubeconfigDir: str(flags.kubeconfigDir),
-          apiserverArgs: str(flags.apiserverArgs),
-          etcdArgs: str(flags.etcdArgs),
-          controllerManagerArgs: str(flags.controllerManagerArgs),
-          schedulerArgs: str(flags.schedulerArgs),
-          kubeletConfig: str(flags.kubeletConfig),
-          kubeconfigs: list(flags.kubeconfig),
-          manifestsDir: str(flags.manifestsDir),
-          root: str(flags.root),
-          apiServices: list(flags.apiservice),
-          servingCerts: list(flags.servingCert),
-          warnWithin: str(flags.warnWithin),
+          certDir: flagString(flags.certDir),
+          kubeconfigDir: flagString(flags.kubeconfigDir),
+          apiserverArgs: flagString(flags.apiserverArgs),
+          etcdArgs: flagString(flags.etcdArgs),
+          controllerManagerArgs: flagString(flags.controllerManagerArgs),
+          schedulerArgs: flagString(flags.schedulerArgs),
+          kubeletConfig: flagString(flags.kubeletConfig),
+          kubeconfigs: flagList(flags.kubeconfig),
+          manifestsDir: flagString(flags.manifestsDir),
+          root: flagString(flags.root),
+          apiServices: flagList(flags.apiservice),
+          servingCerts: flagList(flags.servingCert),
+          warnWithin: flagString(flags.warnWithin),
           stdin: readStdin,
         });
         output.stdout(json ? `${JSON.stringify(result, null, 2)}\n` : renderVerifyResult(result));
@@ -74,8 +72,8 @@ export function registerVerify(cli: CAC, output: Output, run: (json: boolean, ac
           throw badFlag('component', `"${component}" is not one of ${COMPONENTS.join(', ')}`);
         }
         // Components run elsewhere: give them absolute paths.
-        const certDir = path.resolve(str(flags.certDir) ?? '/etc/kubernetes/pki');
-        const kubeconfigDir = path.resolve(str(flags.kubeconfigDir) ?? path.dirname(certDir));
+        const certDir = path.resolve(flagString(flags.certDir) ?? '/etc/kubernetes/pki');
+        const kubeconfigDir = path.resolve(flagString(flags.kubeconfigDir) ?? path.dirname(certDir));
         const pairs = flagsFor(component as FlagComponent, certDir, kubeconfigDir);
         output.stdout(json ? `${JSON.stringify(Object.fromEntries(pairs), null, 2)}\n` : pairs.map(([n, v]) => `--${n}=${v}\n`).join(''));
         return 0;

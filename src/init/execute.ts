@@ -124,16 +124,19 @@ async function render(step: Step, plan: InitPlan, fresh: KeyPair | undefined, no
 }
 
 /**
- * Carries out a plan: keys are generated together, certificates issued in profile order (CAs
- * first), then CA files are written before anything they signed, so an interrupted run never
+ * Carries out a plan: keys are generated together, CA certificates issued first, then the rest;
+ * CA files are written before anything they signed, so an interrupted run never
  * leaves a leaf whose CA is missing. Other entries are written concurrently.
  */
 export async function executePlan(plan: InitPlan, options: ExecuteOptions): Promise<void> {
   const keys = await generateKeys(plan.steps, options);
+  const changing = plan.steps.filter((s) => s.action !== 'reuse' && s.action !== 'external');
+  const renderEntry = async (step: Step): Promise<EntryWrites> => ({ step, writes: await render(step, plan, keys.get(step), options.now) });
   const entries: EntryWrites[] = [];
-  for (const step of plan.steps.filter((s) => s.action !== 'reuse' && s.action !== 'external')) {
-    entries.push({ step, writes: await render(step, plan, keys.get(step), options.now) });
-  }
+  // CAs one by one, as the profile orders them; then everything they sign at once, so that each
+  // signature's round trip to the thread pool overlaps the encoding of the next certificate.
+  for (const step of changing.filter((s) => s.kind === 'ca')) entries.push(await renderEntry(step));
+  entries.push(...(await Promise.all(changing.filter((s) => s.kind !== 'ca').map(renderEntry))));
   const total = entries.reduce((n, e) => n + e.writes.length, 0);
   let done = 0;
   const writeEntry = async ({ writes }: EntryWrites) => {

@@ -112,48 +112,44 @@ async function readCertAndKey(crtPath: string, keyPath: string) {
 /** Reads what exists for every entry and decides, entry by entry, what init will do. */
 export async function planInit(spec: PkiSpec, options: PlanOptions): Promise<InitPlan> {
   const cas = new Map<string, CaState>();
-  const steps: Step[] = [];
   const wantsRenew = (name: string) => options.renew.includes(name);
   const replaceable = (name: string) => options.force || wantsRenew(name);
   const certPaths = (file: string) => [path.join(options.certDir, `${file}.crt`), path.join(options.certDir, `${file}.key`)];
 
-  for (const cert of spec.certificates) {
+  const planCertificate = async (cert: CertSpec): Promise<Step> => {
     const [crtPath, keyPath] = certPaths(cert.file!) as [string, string];
     const base = { ...certItem(cert, [crtPath, keyPath]), spec: cert };
     const existing = await readCertAndKey(crtPath, keyPath);
-
-    if (cert.isCA) {
-      steps.push(
-        options.shared
-          ? await planSharedCopy(base, existing, options.shared, cert.file!, cas, cert.name)
-          : await planCa(cert, base, existing, cas, options, wantsRenew(cert.name)),
-      );
-      continue;
-    }
-    const ca = cas.get(cert.issuer!)!;
-    steps.push(await planLeaf(cert, base, existing, ca, options.now, replaceable(cert.name)));
-  }
-
-  for (const pair of spec.keyPairs) {
-    if (options.shared) {
-      const [keyPath, pubPath] = [path.join(options.certDir, `${pair.file}.key`), path.join(options.certDir, `${pair.file}.pub`)];
-      const base = { kind: 'key-pair' as const, name: pair.name, files: [keyPath, pubPath], keyType: pair.keyType, spec: pair };
-      steps.push(await planSharedCopy(base, undefined, options.shared, pair.file, undefined, pair.name, '.pub'));
-    } else {
-      steps.push(await planKeyPair(pair, options.certDir, wantsRenew(pair.name)));
-    }
-  }
-  for (const kc of spec.kubeconfigs) {
-    steps.push(await planKubeconfig(kc, options, cas.get(kc.client.issuer!)!, replaceable(kc.name)));
-  }
-  for (const manifest of spec.manifests) {
+    if (!cert.isCA) return planLeaf(cert, base, existing, cas.get(cert.issuer!)!, options.now, replaceable(cert.name));
+    return options.shared
+      ? planSharedCopy(base, existing, options.shared, cert.file!, cas, cert.name)
+      : planCa(cert, base, existing, cas, options, wantsRenew(cert.name));
+  };
+  const planPair = (pair: KeyPairSpec): Promise<Step> => {
+    if (!options.shared) return planKeyPair(pair, options.certDir, wantsRenew(pair.name));
+    const [keyPath, pubPath] = [path.join(options.certDir, `${pair.file}.key`), path.join(options.certDir, `${pair.file}.pub`)];
+    const base = { kind: 'key-pair' as const, name: pair.name, files: [keyPath, pubPath], keyType: pair.keyType, spec: pair };
+    return planSharedCopy(base, undefined, options.shared, pair.file, undefined, pair.name, '.pub');
+  };
+  const planManifest = async (manifest: ManifestSpec): Promise<Step> => {
     const file = path.join(options.kubeconfigDir, manifest.file);
     const current = await readOptional(file);
     const item = { kind: 'manifest' as const, name: manifest.name, files: [file], spec: manifest };
-    if (current === undefined) steps.push({ ...item, action: 'create', reasons: [] });
-    else if (current.toString('utf8') === manifest.content) steps.push({ ...item, action: 'reuse', reasons: [] });
-    else steps.push({ ...item, ...decideStale(['content differs from the profile'], replaceable(manifest.name)) });
-  }
+    if (current === undefined) return { ...item, action: 'create', reasons: [] };
+    if (current.toString('utf8') === manifest.content) return { ...item, action: 'reuse', reasons: [] };
+    return { ...item, ...decideStale(['content differs from the profile'], replaceable(manifest.name)) };
+  };
+
+  // CAs first, in profile order (each may depend on what exists of the others); then every other
+  // entry at once, as they only read their CA's state.
+  const caSteps = new Map<CertSpec, Step>();
+  for (const cert of spec.certificates.filter((c) => c.isCA)) caSteps.set(cert, await planCertificate(cert));
+  const steps = await Promise.all([
+    ...spec.certificates.map((cert) => caSteps.get(cert) ?? planCertificate(cert)),
+    ...spec.keyPairs.map(planPair),
+    ...spec.kubeconfigs.map((kc) => planKubeconfig(kc, options, cas.get(kc.client.issuer!)!, replaceable(kc.name))),
+    ...spec.manifests.map(planManifest),
+  ]);
   return { steps, cas };
 }
 

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initCluster } from '../../src/cluster/index.js';
 import { useGoverify, type Check } from './goverify.js';
-import { freePorts, requireTool, Resources, run, type BackgroundProcess } from './helpers.js';
+import { etcdMemberArgs, freePorts, requireTool, Resources, run, type BackgroundProcess } from './helpers.js';
 
 const openssl = requireTool('openssl');
 const etcd = requireTool('etcd');
@@ -103,26 +103,18 @@ describe('a three-member etcd cluster from the node directories', () => {
     const initialCluster = members.map((m) => `${m.name}=${m.peerUrl}`).join(',');
     for (const m of members) {
       procs.push(
-        res.start(`etcd ${m.name}`, etcd, [
-          `--name=${m.name}`,
-          `--data-dir=${path.join(dataRoot, m.name)}`,
-          `--listen-client-urls=${m.clientUrl}`,
-          `--advertise-client-urls=${m.clientUrl}`,
-          `--listen-peer-urls=${m.peerUrl}`,
-          `--initial-advertise-peer-urls=${m.peerUrl}`,
-          `--initial-cluster=${initialCluster}`,
-          '--initial-cluster-state=new',
-          `--cert-file=${nodePki(m.name, 'etcd/server.crt')}`,
-          `--key-file=${nodePki(m.name, 'etcd/server.key')}`,
-          `--trusted-ca-file=${nodePki(m.name, 'etcd/ca.crt')}`,
-          '--client-cert-auth=true',
-          `--peer-cert-file=${nodePki(m.name, 'etcd/peer.crt')}`,
-          `--peer-key-file=${nodePki(m.name, 'etcd/peer.key')}`,
-          `--peer-trusted-ca-file=${nodePki(m.name, 'etcd/ca.crt')}`,
-          '--peer-client-cert-auth=true',
-          '--logger=zap',
-          '--log-outputs=stderr',
-        ]),
+        res.start(
+          `etcd ${m.name}`,
+          etcd,
+          etcdMemberArgs({
+            ...m,
+            dataDir: path.join(dataRoot, m.name),
+            initialCluster,
+            server: { cert: nodePki(m.name, 'etcd/server.crt'), key: nodePki(m.name, 'etcd/server.key') },
+            peer: { cert: nodePki(m.name, 'etcd/peer.crt'), key: nodePki(m.name, 'etcd/peer.key') },
+            ca: nodePki(m.name, 'etcd/ca.crt'),
+          }),
+        ),
       );
     }
     await Promise.all(procs.map((p) => p.waitFor(/"msg":"published local member to cluster through raft"/, { timeoutMs: 90_000 })));

@@ -14,6 +14,7 @@ import {
   type RunResult,
   Resources,
   describeRun,
+  etcdMemberArgs,
   freePorts,
   kpkiSource,
   requireTool,
@@ -51,28 +52,11 @@ describe(`etcd ${source.label}`, () => {
     const initialCluster = specs.map((m) => `${m.name}=${m.peerUrl}`).join(',');
     members = specs.map((m) => ({
       ...m,
-      proc: res.start(`etcd ${m.name}`, etcd, [
-        `--name=${m.name}`,
-        `--data-dir=${path.join(dataRoot, m.name)}`,
-        `--listen-client-urls=${m.clientUrl}`,
-        `--advertise-client-urls=${m.clientUrl}`,
-        `--listen-peer-urls=${m.peerUrl}`,
-        `--initial-advertise-peer-urls=${m.peerUrl}`,
-        `--initial-cluster=${initialCluster}`,
-        '--initial-cluster-state=new',
-        '--initial-cluster-token=kpki-interop',
-        // The kubeadm etcd manifest's TLS flags, with kpki's files.
-        `--cert-file=${p.leaf('etcd/server').cert}`,
-        `--key-file=${p.leaf('etcd/server').key}`,
-        `--trusted-ca-file=${p.caCert('etcd/ca')}`,
-        '--client-cert-auth=true',
-        `--peer-cert-file=${p.leaf('etcd/peer').cert}`,
-        `--peer-key-file=${p.leaf('etcd/peer').key}`,
-        `--peer-trusted-ca-file=${p.caCert('etcd/ca')}`,
-        '--peer-client-cert-auth=true',
-        '--logger=zap',
-        '--log-outputs=stderr',
-      ]),
+      proc: res.start(
+        `etcd ${m.name}`,
+        etcd,
+        etcdMemberArgs({ ...m, dataDir: path.join(dataRoot, m.name), initialCluster, server: p.leaf('etcd/server'), peer: p.leaf('etcd/peer'), ca: p.caCert('etcd/ca') }),
+      ),
     }));
     // Publishing needs a leader, which needs both members talking over peer TLS.
     await Promise.all(members.map((m) => m.proc.waitFor(/"msg":"published local member to cluster through raft"/, { timeoutMs: 60_000 })));

@@ -284,6 +284,44 @@ export async function freePorts(count: number, host = '127.0.0.1'): Promise<numb
 // ---------------------------------------------------------------------------------------------
 // The PKI under test.
 
+/** One member of a TLS etcd cluster: where it listens and the files kubeadm's etcd manifest names. */
+export interface EtcdMember {
+  name: string;
+  dataDir: string;
+  clientUrl: string;
+  peerUrl: string;
+  /** NAME=PEER_URL,… of every member. */
+  initialCluster: string;
+  server: { cert: string; key: string };
+  peer: { cert: string; key: string };
+  ca: string;
+}
+
+/** etcd's flags for a member with kubeadm's TLS settings (client and peer certificate auth on). */
+export function etcdMemberArgs(m: EtcdMember): string[] {
+  return [
+    `--name=${m.name}`,
+    `--data-dir=${m.dataDir}`,
+    `--listen-client-urls=${m.clientUrl}`,
+    `--advertise-client-urls=${m.clientUrl}`,
+    `--listen-peer-urls=${m.peerUrl}`,
+    `--initial-advertise-peer-urls=${m.peerUrl}`,
+    `--initial-cluster=${m.initialCluster}`,
+    '--initial-cluster-state=new',
+    '--initial-cluster-token=kpki-interop',
+    `--cert-file=${m.server.cert}`,
+    `--key-file=${m.server.key}`,
+    `--trusted-ca-file=${m.ca}`,
+    '--client-cert-auth=true',
+    `--peer-cert-file=${m.peer.cert}`,
+    `--peer-key-file=${m.peer.key}`,
+    `--peer-trusted-ca-file=${m.ca}`,
+    '--peer-client-cert-auth=true',
+    '--logger=zap',
+    '--log-outputs=stderr',
+  ];
+}
+
 export type CaName = 'ca' | 'front-proxy-ca' | 'etcd/ca';
 export const CA_NAMES: readonly CaName[] = ['ca', 'front-proxy-ca', 'etcd/ca'];
 export type Usage = 'server' | 'client';
