@@ -147,7 +147,7 @@ async function writeNode(record: ClusterRecord, node: ClusterNode, base: InitOpt
     etcdServerCertExtraSans: more(record.settings.etcdServerCertExtraSans),
     etcdPeerCertExtraSans: more(record.settings.etcdPeerCertExtraSans),
     entries,
-    shared: { certDir: record.settings.certDir, keys },
+    shared: { certDir: record.settings.certDir, entries: profile.roles.shared ?? [], keys },
   });
   const kubelet = record.settings.kubeletServingCerts && node.role !== 'etcd';
   return {

@@ -90,7 +90,8 @@ export async function initPki(options: InitOptions = {}): Promise<InitResult> {
   const kubeconfigDir = options.kubeconfigDir ?? path.dirname(path.resolve(certDir));
   const now = options.now ?? new Date();
 
-  const names = [...spec.certificates, ...spec.keyPairs, ...spec.kubeconfigs, ...spec.manifests].map((e) => e.name);
+  // Any entry of the profile: a node that holds only part of it ignores the others.
+  const names = [...fullSpec.certificates, ...fullSpec.keyPairs, ...fullSpec.kubeconfigs, ...fullSpec.manifests].map((e) => e.name);
   const unknown = (options.renew ?? []).filter((n) => !names.includes(n));
   if (unknown.length) throw badFlag('--renew', `unknown entry "${unknown.join(', ')}"`, `use names from: ${names.join(', ')}`);
 

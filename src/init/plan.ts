@@ -23,7 +23,7 @@ export type InitAction =
   | 'complete'
   /** Signed by an external CA whose key kpki does not hold: checked only. */
   | 'external'
-  /** Taken byte for byte from the cluster's shared directory (CAs and service-account key of a node). */
+  /** Taken byte for byte from the cluster's shared directory (CAs, service-account key, shared leaves). */
   | 'copy'
   /** Exists, does not match, and the user did not ask to replace it: init refuses to run. */
   | 'conflict';
@@ -65,7 +65,9 @@ interface CaState {
 /** Where a node's CAs and service-account key come from when the cluster's are kept elsewhere. */
 export interface SharedSource {
   certDir: string;
-  /** Entries whose private keys are copied too (what the node signs with); the rest certificates only. */
+  /** Certificates taken from it rather than issued per node (CAs always are). */
+  entries: string[];
+  /** Entries whose private keys are copied too (what the node signs or serves with); the rest certificates only. */
   keys: string[];
 }
 
@@ -120,16 +122,17 @@ export async function planInit(spec: PkiSpec, options: PlanOptions): Promise<Ini
     const [crtPath, keyPath] = certPaths(cert.file!) as [string, string];
     const base = { ...certItem(cert, [crtPath, keyPath]), spec: cert };
     const existing = await readCertAndKey(crtPath, keyPath);
-    if (!cert.isCA) return planLeaf(cert, base, existing, cas.get(cert.issuer!)!, options.now, replaceable(cert.name));
-    return options.shared
-      ? planSharedCopy(base, existing, options.shared, cert.file!, cas, cert.name)
-      : planCa(cert, base, existing, cas, options, wantsRenew(cert.name));
+    if (options.shared && (cert.isCA || options.shared.entries.includes(cert.name))) {
+      return planSharedCopy(base, existing, options.shared, cert.file!, cert.isCA ? cas : undefined, cert.name, !cert.isCA && replaceable(cert.name));
+    }
+    if (!cert.isCA) return planLeaf(cert, base, existing, cas.get(cert.issuer!)!, options.now, replaceable(cert.name), wantsRenew(cert.name));
+    return planCa(cert, base, existing, cas, options, wantsRenew(cert.name));
   };
   const planPair = (pair: KeyPairSpec): Promise<Step> => {
     if (!options.shared) return planKeyPair(pair, options.certDir, wantsRenew(pair.name));
     const [keyPath, pubPath] = [path.join(options.certDir, `${pair.file}.key`), path.join(options.certDir, `${pair.file}.pub`)];
     const base = { kind: 'key-pair' as const, name: pair.name, files: [keyPath, pubPath], keyType: pair.keyType, spec: pair };
-    return planSharedCopy(base, undefined, options.shared, pair.file, undefined, pair.name, '.pub');
+    return planSharedCopy(base, undefined, options.shared, pair.file, undefined, pair.name, false, '.pub');
   };
   const planManifest = async (manifest: ManifestSpec): Promise<Step> => {
     const file = path.join(options.kubeconfigDir, manifest.file);
@@ -147,15 +150,16 @@ export async function planInit(spec: PkiSpec, options: PlanOptions): Promise<Ini
   const steps = await Promise.all([
     ...spec.certificates.map((cert) => caSteps.get(cert) ?? planCertificate(cert)),
     ...spec.keyPairs.map(planPair),
-    ...spec.kubeconfigs.map((kc) => planKubeconfig(kc, options, cas.get(kc.client.issuer!)!, replaceable(kc.name))),
+    ...spec.kubeconfigs.map((kc) => planKubeconfig(kc, options, cas.get(kc.client.issuer!)!, replaceable(kc.name), wantsRenew(kc.name))),
     ...spec.manifests.map(planManifest),
   ]);
   return { steps, cas };
 }
 
 /**
- * A CA or the service-account key taken from the cluster's shared directory: copied when
- * missing, reused when identical, refused when the node holds a different one.
+ * A CA, the service-account key or a shared leaf taken from the cluster's shared directory: copied when
+ * missing, reused when identical, refused when the node holds a different one (a leaf is replaced
+ * when the user asked, e.g. after renewing it in the shared directory).
  */
 async function planSharedCopy(
   base: Omit<Step, 'action' | 'reasons'>,
@@ -164,6 +168,7 @@ async function planSharedCopy(
   file: string,
   cas: Map<string, CaState> | undefined,
   name: string,
+  replace: boolean,
   publicSuffix = '.crt',
 ): Promise<Step> {
   const nodePublic = base.files.find((f) => f.endsWith(publicSuffix))!;
@@ -191,7 +196,7 @@ async function planSharedCopy(
   ];
   for (const [target, data, current, mode] of wanted) {
     if (!data) continue;
-    if (current === undefined) copies.push({ path: target, data, mode });
+    if (current === undefined || (replace && !current.equals(data))) copies.push({ path: target, data, mode });
     else if (!current.equals(data) && (!cas || target === nodeKey)) {
       return { ...base, action: 'conflict', reasons: [`${target} differs from the cluster's ${source.public.replace(/\.pub$/, '')}`] };
     }
@@ -202,6 +207,21 @@ async function planSharedCopy(
 
 function decideStale(reasons: string[], replace: boolean): { action: InitAction; reasons: string[] } {
   return { action: replace ? 'reissue' : 'conflict', reasons };
+}
+
+/**
+ * An existing leaf or kubeconfig: reused while it matches; reissued when stale and replaceable, or
+ * whenever --renew names it (renewal before expiry, as `kubeadm certs renew`); only checked under
+ * an external CA, which kpki cannot sign with.
+ */
+function decideExisting(reasons: string[], external: boolean, replace: boolean, renew: boolean): { action: InitAction; reasons: string[] } {
+  if (external) {
+    if (renew && !reasons.length) return { action: 'conflict', reasons: ['--renew needs the CA key, and this CA is external: have the external CA sign a new one'] };
+    return { action: reasons.length ? 'conflict' : 'external', reasons };
+  }
+  if (renew) return { action: 'reissue', reasons: reasons.length ? reasons : ['--renew asks for a new certificate'] };
+  if (!reasons.length) return { action: 'reuse', reasons };
+  return decideStale(reasons, replace);
 }
 
 async function planCa(
@@ -251,6 +271,7 @@ async function planLeaf(
   ca: CaState,
   now: Date,
   replace: boolean,
+  renew: boolean,
 ): Promise<Step> {
   const { cert, key } = existing;
   const external = ca.certificate !== undefined && ca.key === undefined;
@@ -264,9 +285,7 @@ async function planLeaf(
     ? [`was signed by a previous ${spec.issuer}, which is being created anew`]
     : await certificateMismatches(cert, spec, { issuer: ca.certificate, key, now });
   if (!key) reasons.push(`${keyName} is missing`);
-  if (external) return { ...base, action: reasons.length ? 'conflict' : 'external', reasons };
-  if (!reasons.length) return { ...base, action: 'reuse', reasons };
-  return { ...base, ...decideStale(reasons, replace) };
+  return { ...base, ...decideExisting(reasons, external, replace, renew) };
 }
 
 async function planKeyPair(spec: KeyPairSpec, certDir: string, renewRequested: boolean): Promise<Step> {
@@ -298,7 +317,7 @@ async function planKeyPair(spec: KeyPairSpec, certDir: string, renewRequested: b
   return { ...base, action: 'reuse', reasons: [] };
 }
 
-async function planKubeconfig(spec: KubeconfigSpec, options: PlanOptions, ca: CaState, replace: boolean): Promise<Step> {
+async function planKubeconfig(spec: KubeconfigSpec, options: PlanOptions, ca: CaState, replace: boolean, renew: boolean): Promise<Step> {
   const file = path.join(options.kubeconfigDir, spec.file);
   const base = { ...certItem(spec.client, [file]), kind: 'kubeconfig' as const, spec };
   const data = await readOptional(file);
@@ -327,7 +346,5 @@ async function planKubeconfig(spec: KubeconfigSpec, options: PlanOptions, ca: Ca
   }
   if (creds.server !== spec.server) reasons.push(`server is ${creds.server}, want ${spec.server}`);
   if (creds.clusterName !== spec.clusterName) reasons.push(`cluster is "${creds.clusterName}", want "${spec.clusterName}"`);
-  if (external) return { ...base, action: reasons.length ? 'conflict' : 'external', reasons };
-  if (!reasons.length) return { ...base, action: 'reuse', reasons };
-  return { ...base, ...decideStale(reasons, replace) };
+  return { ...base, ...decideExisting(reasons, external, replace, renew) };
 }

@@ -60,7 +60,7 @@ describe('stacked etcd: three control planes, a worker, kubelet serving certific
   }, 60_000);
 
   it('writes the shared set once and a directory per node', () => {
-    expect(result.shared.items.map((i) => i.name)).toEqual(['ca', 'front-proxy-ca', 'etcd-ca', 'sa', 'admin.conf', 'super-admin.conf', 'kubeadm-cluster-admins']);
+    expect(result.shared.items.map((i) => i.name)).toEqual(['ca', 'front-proxy-ca', 'front-proxy-client', 'etcd-ca', 'sa', 'admin.conf', 'super-admin.conf', 'kubeadm-cluster-admins']);
     expect(result.nodes.map((n) => [n.name, n.role, n.addresses])).toEqual([
       ['cp1', 'control-plane', ['10.0.0.11']],
       ['cp2', 'control-plane', ['10.0.0.12', 'fd00::12']],
@@ -92,7 +92,7 @@ describe('stacked etcd: three control planes, a worker, kubelet serving certific
   });
 
   it("control planes carry the cluster's CA keys and service-account key; workers only ca.crt and kubelet.conf", () => {
-    for (const file of ['ca.key', 'front-proxy-ca.key', 'etcd/ca.key', 'sa.key', 'sa.pub', 'ca.crt']) {
+    for (const file of ['ca.key', 'front-proxy-ca.key', 'etcd/ca.key', 'sa.key', 'sa.pub', 'ca.crt', 'front-proxy-client.crt', 'front-proxy-client.key']) {
       expect(readFileSync(node(dir, 'cp2', `etc/kubernetes/pki/${file}`)).equals(readFileSync(path.join(dir, 'pki', file))), file).toBe(true);
     }
     expect([...snapshot(node(dir, 'w1', '.')).keys()].sort()).toEqual(['etc/kubernetes/kubelet.conf', 'etc/kubernetes/pki/ca.crt', 'var/lib/kubelet/pki/kubelet.crt', 'var/lib/kubelet/pki/kubelet.key']);
@@ -144,6 +144,34 @@ describe('stacked etcd: three control planes, a worker, kubelet serving certific
         expect(error.message).toContain(`${victim} is not the cluster's ca (${path.join(dir, 'pki/ca.crt')})`);
       }
       expect(readFileSync(victim).equals(readFileSync(path.join(dir, 'pki/front-proxy-ca.crt')))).toBe(true);
+    } finally {
+      writeFileSync(victim, original);
+    }
+  });
+
+  it('the front-proxy client is one shared certificate: renewing it replaces every control plane\'s copy', async () => {
+    const nodeCopy = node(dir, 'cp1', 'etc/kubernetes/pki/front-proxy-client.crt');
+    const before = readFileSync(nodeCopy);
+    const renewed = await initCluster({ ...options(), renew: ['front-proxy-client'] });
+    expect(renewed.shared.items.find((i) => i.name === 'front-proxy-client')!.action).toBe('reissue');
+    expect(renewed.nodes.filter((n) => n.role === 'control-plane').map((n) => n.init.items.find((i) => i.name === 'front-proxy-client')!.action)).toEqual(['copy', 'copy', 'copy']);
+    for (const name of ['cp1', 'cp2', 'cp3']) {
+      for (const file of ['front-proxy-client.crt', 'front-proxy-client.key']) {
+        expect(readFileSync(node(dir, name, `etc/kubernetes/pki/${file}`)).equals(readFileSync(path.join(dir, 'pki', file))), `${name} ${file}`).toBe(true);
+      }
+    }
+    expect(readFileSync(nodeCopy).equals(before)).toBe(false);
+  });
+
+  it('a node whose copy of a shared key differs is refused without --renew, and kept', async () => {
+    const victim = node(dir, 'cp2', 'etc/kubernetes/pki/front-proxy-client.key');
+    const original = readFileSync(victim);
+    const other = readFileSync(node(dir, 'cp2', 'etc/kubernetes/pki/apiserver.key'));
+    writeFileSync(victim, other);
+    try {
+      const error = await rejection(initCluster(options()));
+      expect(error.message).toContain(`${victim} differs from the cluster's ${path.join(dir, 'pki/front-proxy-client')}`);
+      expect(readFileSync(victim).equals(other)).toBe(true);
     } finally {
       writeFileSync(victim, original);
     }

@@ -71,6 +71,20 @@ describe('kpki init', () => {
     }
   });
 
+  it('--renew reissues named entries that are still valid (renewal before expiry); --force alone does not', async () => {
+    const { dir, options } = await freshTree();
+    const before = snapshot(dir);
+    expect((await initPki({ ...options, force: true })).changed).toBe(false);
+    const renewed = await initPki({ ...options, renew: ['front-proxy-client', 'scheduler.conf'] });
+    expect(renewed.items.filter((i) => i.action !== 'reuse').map((i) => [i.name, i.action, i.reasons])).toEqual([
+      ['front-proxy-client', 'reissue', ['--renew asks for a new certificate']],
+      ['scheduler.conf', 'reissue', ['--renew asks for a new certificate']],
+    ]);
+    const after = snapshot(dir);
+    const changed = [...before].filter(([file, content]) => after.get(file) !== content).map(([file]) => file).sort();
+    expect(changed).toEqual(['pki/front-proxy-client.crt', 'pki/front-proxy-client.key', 'scheduler.conf']);
+  });
+
   it('--force reissues stale leaves and kubeconfigs but never a CA', async () => {
     const { dir, options } = await freshTree();
     const caBefore = readFileSync(path.join(dir, 'pki/ca.crt'));

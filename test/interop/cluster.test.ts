@@ -73,7 +73,7 @@ describe('three control-plane nodes behind a VIP', () => {
   it('node directories differ only where they must', () => {
     const layout = files('cp1');
     for (const node of NODES) expect(files(node.name)).toEqual(layout);
-    const shared = ['ca.crt', 'ca.key', 'front-proxy-ca.crt', 'front-proxy-ca.key', 'etcd/ca.crt', 'etcd/ca.key', 'sa.key', 'sa.pub'];
+    const shared = ['ca.crt', 'ca.key', 'front-proxy-ca.crt', 'front-proxy-ca.key', 'front-proxy-client.crt', 'front-proxy-client.key', 'etcd/ca.crt', 'etcd/ca.key', 'sa.key', 'sa.pub'];
     for (const file of shared) {
       const bytes = readFileSync(path.join(root, 'pki', file));
       for (const node of NODES) expect(readFileSync(nodePki(node.name, file)).equals(bytes), `${node.name} ${file}`).toBe(true);
