@@ -11,10 +11,11 @@ export function tempDir(prefix = 'kpki-'): string {
 }
 
 export const REPO_ROOT = path.resolve(import.meta.dirname, '../..');
-export const FIXTURE_ROOT = path.resolve(REPO_ROOT, '../shared/fixtures/kubeadm-v1.20.2/node-root');
+// A copy of ../shared/fixtures/kubeadm-v1.20.2 (made by kubeadm), so a clean clone tests alone.
+export const FIXTURE_ROOT = path.resolve(REPO_ROOT, 'test/fixtures/kubeadm-v1.20.2/node-root');
 export const FIXTURE_KUBERNETES = path.join(FIXTURE_ROOT, 'etc/kubernetes');
 export const FIXTURE_PKI = path.join(FIXTURE_KUBERNETES, 'pki');
-export const FIXTURE_CONFIG = path.resolve(REPO_ROOT, '../shared/fixtures/kubeadm-v1.20.2/kubeadm-config.yaml');
+export const FIXTURE_CONFIG = path.resolve(REPO_ROOT, 'test/fixtures/kubeadm-v1.20.2/kubeadm-config.yaml');
 
 /** The settings kubeadm v1.20.2 used for the shared fixture (its kubeadm-config.yaml). */
 export const FIXTURE_SETTINGS = {

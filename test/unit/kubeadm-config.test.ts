@@ -6,8 +6,9 @@ import { parseKubeadmConfig, readKubeadmConfig } from '../../src/config/kubeadm.
 import { ErrorCode, KpkiError } from '../../src/errors.js';
 import { resolveSettings } from '../../src/spec/settings.js';
 import { thrown } from '../support/errors.js';
+import { FIXTURE_CONFIG } from '../support/tmp.js';
 
-const FIXTURE = path.resolve(import.meta.dirname, '../../../shared/fixtures/kubeadm-v1.20.2/kubeadm-config.yaml');
+
 const host = { nodeName: 'host', advertiseAddress: '192.0.2.1' };
 
 /** Joins YAML documents, so samples read as files do. */
@@ -18,7 +19,7 @@ const init = (version: string, body = ''): string => `apiVersion: kubeadm.k8s.io
 
 describe('parseKubeadmConfig: the kubeadm v1.20.2 fixture (v1beta2)', () => {
   it('maps to exactly the settings kubeadm used', async () => {
-    const config = await readKubeadmConfig(FIXTURE);
+    const config = await readKubeadmConfig(FIXTURE_CONFIG);
     expect(config).toEqual({
       settings: {
         controlPlaneEndpoint: 'k8s-api.example.internal:6443',
