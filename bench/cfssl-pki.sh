@@ -25,11 +25,7 @@ set -euo pipefail
 
 OUT=${1:?usage: cfssl-pki.sh OUTDIR [rsa-2048|ecdsa-p256]}
 KEY_TYPE=${2:-rsa-2048}
-NODE=${NODE_NAME:-cp1}
-ADV=${ADVERTISE_ADDRESS:-10.0.0.11}
-CPE_HOST=${CPE_HOST:-lb.example.com}
-CPE_PORT=${CPE_PORT:-6443}
-BIND_PORT=${BIND_PORT:-6443}
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 CONFIG=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/cfssl/ca-config.json
 
 case $KEY_TYPE in
@@ -42,15 +38,6 @@ umask 022
 P=$OUT/pki
 T=$OUT/.cfssl-pki.tmp # kubeconfig client keys/certs until embedded, CA CSRs
 mkdir -p "$P/etcd" "$T"
-
-PIDS=()
-bg() { "$@" & PIDS+=($!); }
-join() {
-  local pid status=0
-  for pid in "${PIDS[@]}"; do wait "$pid" || status=1; done
-  PIDS=()
-  return $status
-}
 
 # cfssljson -bare X writes X.pem, X-key.pem (0600), X.csr; move them to kubeadm's names.
 place() { # BARE CRT KEY
@@ -85,29 +72,7 @@ leaf() { # NAME CA PROFILE CN O HOSTS
 }
 kubeconfig() { # NAME CN O SERVER
   gen "$1" ca client "$2" "$3" '[]'
-  local ctx=$2@kubernetes
-  umask 077
-  cat > "$OUT/$1.conf" <<EOF
-apiVersion: v1
-clusters:
-- cluster:
-    certificate-authority-data: $(base64 -w0 "$P/ca.crt")
-    server: $4
-  name: kubernetes
-contexts:
-- context:
-    cluster: kubernetes
-    user: $2
-  name: $ctx
-current-context: $ctx
-kind: Config
-preferences: {}
-users:
-- name: $2
-  user:
-    client-certificate-data: $(base64 -w0 "$T/$1.pem")
-    client-key-data: $(base64 -w0 "$T/$1-key.pem")
-EOF
+  write_kubeconfig "$1" "$2" "$4" "$T/$1.pem" "$T/$1-key.pem"
 }
 sa() {
   cfssl genkey -loglevel 4 - <<EOF | cfssljson -bare "$T/sa"
@@ -134,29 +99,12 @@ bg leaf etcd/server etcd/ca peer "$NODE" '' "$ETCD_HOSTS"
 bg leaf etcd/peer etcd/ca peer "$NODE" '' "$ETCD_HOSTS"
 bg leaf etcd/healthcheck-client etcd/ca client kube-etcd-healthcheck-client '' '[]'
 bg leaf apiserver-etcd-client etcd/ca client kube-apiserver-etcd-client '' '[]'
-CPE=https://$CPE_HOST:$CPE_PORT
-LOCAL=https://$ADV:$BIND_PORT
 bg kubeconfig admin kubernetes-admin kubeadm:cluster-admins "$CPE"
 bg kubeconfig super-admin kubernetes-super-admin system:masters "$CPE"
 bg kubeconfig controller-manager system:kube-controller-manager '' "$LOCAL"
 bg kubeconfig scheduler system:kube-scheduler '' "$LOCAL"
 bg kubeconfig kubelet "system:node:$NODE" system:nodes "$CPE"
-cat > "$OUT/kubeadm-cluster-admins.yaml" <<EOF
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRoleBinding
-metadata:
-  name: kubeadm:cluster-admins
-roleRef:
-  apiGroup: rbac.authorization.k8s.io
-  kind: ClusterRole
-  name: cluster-admin
-subjects:
-- apiGroup: rbac.authorization.k8s.io
-  kind: Group
-  name: kubeadm:cluster-admins
-EOF
+write_cluster_admins
 join
 
-rm -rf "$T"
-# Durability comparable to kpki's fsync-per-file (coreutils sync with arguments fsyncs them).
-sync "$P"/*.* "$P"/etcd/* "$OUT"/*.conf "$OUT/kubeadm-cluster-admins.yaml" "$P/etcd" "$P" "$OUT"
+finish "$T"

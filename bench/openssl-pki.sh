@@ -25,11 +25,7 @@ set -euo pipefail
 
 OUT=${1:?usage: openssl-pki.sh OUTDIR [rsa-2048|ecdsa-p256]}
 KEY_TYPE=${2:-rsa-2048}
-NODE=${NODE_NAME:-cp1}
-ADV=${ADVERTISE_ADDRESS:-10.0.0.11}
-CPE_HOST=${CPE_HOST:-lb.example.com}
-CPE_PORT=${CPE_PORT:-6443}
-BIND_PORT=${BIND_PORT:-6443}
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 case $KEY_TYPE in
   rsa-2048) genkey() { openssl genrsa -traditional -out "$1" 2048; } ;;
@@ -41,16 +37,6 @@ umask 022
 P=$OUT/pki
 T=$OUT/.openssl-pki.tmp # kubeconfig client keys/certs (embedded, then removed) and the config
 mkdir -p "$P/etcd" "$T"
-
-# Background jobs; `join` waits for all and fails if any failed (a bare `wait` would not).
-PIDS=()
-bg() { "$@" & PIDS+=($!); }
-join() {
-  local pid status=0
-  for pid in "${PIDS[@]}"; do wait "$pid" || status=1; done
-  PIDS=()
-  return $status
-}
 
 cat > "$T/openssl.cnf" <<EOF
 [req]
@@ -120,29 +106,7 @@ sign() { # KEYFILE CA SUBJECT SECTION OUTFILE
 leaf() { sign "$P/$1.key" "$2" "$3" "$4" "$P/$1.crt"; } # NAME CA SUBJECT SECTION
 kubeconfig() { # NAME SUBJECT USER SERVER
   sign "$T/$1.key" ca "$2" client "$T/$1.crt"
-  local ctx=$3@kubernetes
-  umask 077
-  cat > "$OUT/$1.conf" <<EOF
-apiVersion: v1
-clusters:
-- cluster:
-    certificate-authority-data: $(base64 -w0 "$P/ca.crt")
-    server: $4
-  name: kubernetes
-contexts:
-- context:
-    cluster: kubernetes
-    user: $3
-  name: $ctx
-current-context: $ctx
-kind: Config
-preferences: {}
-users:
-- name: $3
-  user:
-    client-certificate-data: $(base64 -w0 "$T/$1.crt")
-    client-key-data: $(base64 -w0 "$T/$1.key")
-EOF
+  write_kubeconfig "$1" "$3" "$4" "$T/$1.crt" "$T/$1.key"
 }
 bg leaf apiserver ca /CN=kube-apiserver apiserver
 bg leaf apiserver-kubelet-client ca /O=kubeadm:cluster-admins/CN=kube-apiserver-kubelet-client client
@@ -151,29 +115,12 @@ bg leaf etcd/server etcd/ca "/CN=$NODE" etcd
 bg leaf etcd/peer etcd/ca "/CN=$NODE" etcd
 bg leaf etcd/healthcheck-client etcd/ca /CN=kube-etcd-healthcheck-client client
 bg leaf apiserver-etcd-client etcd/ca /CN=kube-apiserver-etcd-client client
-CPE=https://$CPE_HOST:$CPE_PORT
-LOCAL=https://$ADV:$BIND_PORT
 bg kubeconfig admin /O=kubeadm:cluster-admins/CN=kubernetes-admin kubernetes-admin "$CPE"
 bg kubeconfig super-admin /O=system:masters/CN=kubernetes-super-admin kubernetes-super-admin "$CPE"
 bg kubeconfig controller-manager /CN=system:kube-controller-manager system:kube-controller-manager "$LOCAL"
 bg kubeconfig scheduler /CN=system:kube-scheduler system:kube-scheduler "$LOCAL"
 bg kubeconfig kubelet "/O=system:nodes/CN=system:node:$NODE" "system:node:$NODE" "$CPE"
-cat > "$OUT/kubeadm-cluster-admins.yaml" <<EOF
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRoleBinding
-metadata:
-  name: kubeadm:cluster-admins
-roleRef:
-  apiGroup: rbac.authorization.k8s.io
-  kind: ClusterRole
-  name: cluster-admin
-subjects:
-- apiGroup: rbac.authorization.k8s.io
-  kind: Group
-  name: kubeadm:cluster-admins
-EOF
+write_cluster_admins
 join
 
-rm -rf "$T"
-# Durability comparable to kpki's fsync-per-file (coreutils sync with arguments fsyncs them).
-sync "$P"/*.* "$P"/etcd/* "$OUT"/*.conf "$OUT/kubeadm-cluster-admins.yaml" "$P/etcd" "$P" "$OUT"
+finish "$T"

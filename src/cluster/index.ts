@@ -2,15 +2,14 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { badFlag, badInput } from '../errors.js';
 import { initPki, type InitOptions, type InitResult } from '../init/index.js';
-import { issueLeaf, loadCa, writeLeaf } from '../issue/leaf.js';
+import { issueLeaf, leafSpec, loadCa, writeLeaf } from '../issue/leaf.js';
 import { publicKeyObject } from '../pki/certificate.js';
 import { keyTypeOf } from '../pki/keys.js';
 import { certificateMismatches } from '../pki/match.js';
 import { parseCertificate, parseKey } from '../pki/pem.js';
-import { canonicalIp, httpsUrl, isDnsName } from '../spec/net.js';
-import { resolveCertificate } from '../spec/plan.js';
-import type { Role } from '../spec/profile.js';
-import { DEFAULTS, listValue, type KeyType, type SettingsInput } from '../spec/settings.js';
+import { canonicalIp, httpsUrl, isDnsName, urlHost } from '../spec/net.js';
+import type { Profile, Role } from '../spec/profile.js';
+import { listValue, type SettingsInput } from '../spec/settings.js';
 import { readOptional, writeFileAtomic } from '../store/files.js';
 import { loadProfile } from '../store/profiles.js';
 
@@ -106,10 +105,8 @@ async function kubeletServing(certDir: string, node: ClusterNode, kubeletPki: st
   const [crt, key] = await Promise.all([readOptional(`${prefix}.crt`), readOptional(`${prefix}.key`)]);
   if (crt && key) {
     const cert = parseCertificate(crt, `${prefix}.crt`);
-    const { policy } = await loadProfile(options.profile);
     // An unchanged request keeps the key type the certificate already has.
-    const keyType = (options.keyType as KeyType | undefined) ?? keyTypeOf(publicKeyObject(cert)) ?? DEFAULTS.keyType;
-    const spec = resolveCertificate(policy, { ...request, file: '', issuer: 'ca' }, (t) => [t], { caValidity: 0, certValidity: 0, keyType }, undefined);
+    const spec = await leafSpec(ca, { ...request, keyType: request.keyType ?? keyTypeOf(publicKeyObject(cert)) });
     const reasons = await certificateMismatches(cert, spec, { issuer: ca.cert, key: parseKey(key, `${prefix}.key`), now: options.now ?? new Date() });
     if (!reasons.length) return { files: [`${prefix}.key`, `${prefix}.crt`], action: 'reuse' as const };
     if (!options.force) throw badInput(`${prefix}.crt`, `no longer matches the node (${reasons.join('; ')})`, 'rerun with --force to reissue it');
@@ -120,8 +117,7 @@ async function kubeletServing(certDir: string, node: ClusterNode, kubeletPki: st
 }
 
 /** One node's directory: its share of the profile, with CAs and sa taken from the shared set. */
-async function writeNode(record: ClusterRecord, node: ClusterNode, base: InitOptions): Promise<NodeResult> {
-  const profile = await loadProfile(record.settings.profile);
+async function writeNode(record: ClusterRecord, profile: Profile, node: ClusterNode, base: InitOptions): Promise<NodeResult> {
   const roleEntries = profile.roles[node.role];
   if (!roleEntries) throw badFlag('--profile', `${profile.name} has no roles.${node.role}`, 'use a profile with roles (kubeadm)');
   const etcdOnly = new Set(profile.roles.etcd ?? []);
@@ -138,7 +134,7 @@ async function writeNode(record: ClusterRecord, node: ClusterNode, base: InitOpt
     ...base,
     ...record.settings,
     // Without an HA endpoint, other nodes reach the first control plane.
-    controlPlaneEndpoint: record.settings.controlPlaneEndpoint ?? (node.role === 'control-plane' ? undefined : httpsHost(primary(first))),
+    controlPlaneEndpoint: record.settings.controlPlaneEndpoint ?? (node.role === 'control-plane' ? undefined : urlHost(primary(first))),
     certDir: path.join(dirs.kubernetes, 'pki'),
     kubeconfigDir: dirs.kubernetes,
     nodeName: node.name,
@@ -157,9 +153,6 @@ async function writeNode(record: ClusterRecord, node: ClusterNode, base: InitOpt
     kubeletServing: kubelet ? await kubeletServing(record.settings.certDir, node, dirs.kubeletPki, { ...base, ...record.settings }) : undefined,
   };
 }
-
-/** An IP as a host in host[:port] syntax. */
-const httpsHost = (ip: string) => (ip.includes(':') ? `[${ip}]` : ip);
 
 function etcdServers(record: ClusterRecord): string[] {
   const members = record.nodes.filter((n) => (record.topology === 'external' ? n.role === 'etcd' : n.role === 'control-plane'));
@@ -203,7 +196,7 @@ export async function initCluster(options: ClusterOptions): Promise<ClusterResul
   // Node plans sign with the shared CAs, so a dry run can plan them only once those exist.
   if (options.dryRun && !shared.items.every((i) => i.action === 'reuse')) return result([]);
   const results: NodeResult[] = [];
-  for (const node of nodes) results.push(await writeNode(record, node, options));
+  for (const node of nodes) results.push(await writeNode(record, profile, node, options));
   if (!options.dryRun) await writeRecord(recordFile, record);
   return result(results);
 }
@@ -263,7 +256,7 @@ export async function addNode(options: AddNodeOptions): Promise<NodeResult> {
   }
   if (!existing) record.nodes.push(node);
   if (!existsSync(record.settings.certDir)) throw badInput(record.settings.certDir, 'the shared PKI is missing', 'restore it; kpki never re-creates CAs for an existing cluster');
-  const result = await writeNode(record, node, { force: options.force, now: options.now });
+  const result = await writeNode(record, await loadProfile(record.settings.profile), node, { force: options.force, now: options.now });
   await writeRecord(recordFile, record);
   return result;
 }

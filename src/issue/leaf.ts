@@ -6,7 +6,7 @@ import type { x509 } from '../pki/crypto.js';
 import { generateKeyPair, keyTypeOf, privateKeyPem, type KeyPair } from '../pki/keys.js';
 import { parseCertificate, parseKey } from '../pki/pem.js';
 import { parseDuration } from '../spec/duration.js';
-import { classifySans, resolveCertificate } from '../spec/plan.js';
+import { classifySans, resolveCertificate, type CertSpec } from '../spec/plan.js';
 import type { ExtKeyUsageName } from '../spec/profile.js';
 import { DEFAULTS, KEY_TYPES, type KeyType } from '../spec/settings.js';
 import { readOptional, writeFileAtomic } from '../store/files.js';
@@ -64,8 +64,8 @@ export interface IssuedLeaf {
   pair: KeyPair;
 }
 
-/** Issues one leaf from a CA on disk under a profile's signing policy. */
-export async function issueLeaf(ca: CaOnDisk, request: LeafRequest, now = new Date()): Promise<IssuedLeaf> {
+/** The certificate a request resolves to under its profile's signing policy. */
+export async function leafSpec(ca: CaOnDisk, request: LeafRequest): Promise<CertSpec> {
   if (request.keyType && !(KEY_TYPES as readonly string[]).includes(request.keyType)) {
     throw badFlag('--key-type', `"${request.keyType}" is not supported`, `use one of ${KEY_TYPES.join(', ')}`);
   }
@@ -73,15 +73,21 @@ export async function issueLeaf(ca: CaOnDisk, request: LeafRequest, now = new Da
   if (validity === undefined) throw badFlag('--validity', `"${request.validity}" is not a duration`, 'e.g. 24h, 30d or 1y');
   const keyType = (request.keyType as KeyType | undefined) ?? keyTypeOf(publicKeyObject(ca.cert)) ?? DEFAULTS.keyType;
   const { policy } = await loadProfile(request.profile);
-  const sans = [...classifySans(request.sans).dnsNames, ...classifySans(request.sans).ipAddresses];
-  const spec = resolveCertificate(
+  const { dnsNames, ipAddresses } = classifySans(request.sans);
+  const sans = [...dnsNames, ...ipAddresses];
+  return resolveCertificate(
     policy,
     { name: request.name, file: '', issuer: 'ca', commonName: request.commonName, organizations: request.organizations, usages: request.usages, sans },
     (t) => [t],
     { caValidity: validity, certValidity: validity, keyType },
     undefined,
   );
-  const pair = await generateKeyPair(keyType);
+}
+
+/** Issues one leaf from a CA on disk under a profile's signing policy. */
+export async function issueLeaf(ca: CaOnDisk, request: LeafRequest, now = new Date()): Promise<IssuedLeaf> {
+  const spec = await leafSpec(ca, request);
+  const pair = await generateKeyPair(spec.keyType);
   const cert = await issueCertificate({ spec, publicKey: pair.publicKey, issuer: { key: ca.key!, certificate: ca.cert }, now });
   return { cert, pair };
 }
