@@ -5,7 +5,7 @@ import { generateKeyPair, privateKeyPem } from '../pki/keys.js';
 import { isDnsName } from '../spec/net.js';
 import { resolveCertificate } from '../spec/plan.js';
 import type { ExtKeyUsageName } from '../spec/profile.js';
-import { DEFAULTS, type KeyType } from '../spec/settings.js';
+import { DEFAULTS, parseKeyType } from '../spec/settings.js';
 import { writeFileAtomic } from '../store/files.js';
 import { loadProfile } from '../store/profiles.js';
 import { issueLeaf, loadCa, refuseOverwrite, writeLeaf, type CaOnDisk } from './leaf.js';
@@ -72,14 +72,14 @@ export interface ExtensionApiserverResult {
 }
 
 /** A dedicated CA for one extension apiserver, so its trust is not the whole cluster's. */
-async function newServiceCa(options: ExtensionApiserverOptions): Promise<CaOnDisk & { pem: string; keyPem: string }> {
+async function newServiceCa(options: ExtensionApiserverOptions): Promise<CaOnDisk & { keyPem: string }> {
   const { policy } = await loadProfile();
-  const keyType = (options.keyType as KeyType | undefined) ?? DEFAULTS.keyType;
+  const keyType = parseKeyType(options.keyType ?? DEFAULTS.keyType);
   const commonName = `${options.service}.${options.namespace}-ca`;
   const spec = resolveCertificate(policy, { name: 'ca', file: '', commonName, organizations: [], usages: [], sans: [] }, (t) => [t], { caValidity: 10 * 365 * 86400, certValidity: 0, keyType }, undefined);
   const pair = await generateKeyPair(keyType);
   const cert = await issueCertificate({ spec, publicKey: pair.publicKey, issuer: { key: pair.privateKey, certificate: undefined }, now: options.now ?? new Date() });
-  return { certFile: `${options.out}-ca.crt`, cert, key: pair.privateKey, pem: certificatePem(cert), keyPem: privateKeyPem(pair.privateKey) };
+  return { certFile: `${options.out}-ca.crt`, cert, key: pair.privateKey, keyPem: privateKeyPem(pair.privateKey) };
 }
 
 /**
@@ -95,9 +95,9 @@ export async function issueExtensionApiserver(options: ExtensionApiserverOptions
   const svc = `${options.service}.${options.namespace}.svc`;
   const dnsNames = [svc, `${svc}.${domain}`, options.service, `${options.service}.${options.namespace}`];
   const files = [`${options.out}.crt`, `${options.out}.key`, `${options.out}-ca.crt`, `${options.out}-apiservice.yaml`];
-  const fresh = options.ca === 'new' ? await newServiceCa(options) : undefined;
-  if (fresh) files.push(`${options.out}-ca.key`);
+  if (options.ca === 'new') files.push(`${options.out}-ca.key`);
   await refuseOverwrite(files, options.force);
+  const fresh = options.ca === 'new' ? await newServiceCa(options) : undefined;
   const ca = fresh ?? (await loadCa('cluster', options.certDir ?? 'pki', { needKey: true }));
   const leaf = await issueLeaf(
     ca,
@@ -105,6 +105,7 @@ export async function issueExtensionApiserver(options: ExtensionApiserverOptions
     options.now,
   );
   const caPem = certificatePem(ca.cert);
+  const caBundle = Buffer.from(caPem).toString('base64');
   const group = options.apiGroup ?? 'example.com';
   const version = options.apiVersion ?? 'v1alpha1';
   const apiService = stringify(
@@ -118,7 +119,7 @@ export async function issueExtensionApiserver(options: ExtensionApiserverOptions
         groupPriorityMinimum: 1000,
         versionPriority: 15,
         service: { name: options.service, namespace: options.namespace, port: 443 },
-        caBundle: Buffer.from(caPem).toString('base64'),
+        caBundle,
       },
     },
     { lineWidth: 0 },
@@ -127,6 +128,6 @@ export async function issueExtensionApiserver(options: ExtensionApiserverOptions
   await writeFileAtomic(`${options.out}-ca.crt`, caPem, 0o644);
   if (fresh) await writeFileAtomic(`${options.out}-ca.key`, fresh.keyPem, 0o600);
   await writeFileAtomic(`${options.out}-apiservice.yaml`, apiService, 0o644);
-  return { dnsNames, caBundle: Buffer.from(caPem).toString('base64'), apiService, files };
+  return { dnsNames, caBundle, apiService, files };
 }
 

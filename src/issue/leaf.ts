@@ -8,7 +8,7 @@ import { parseCertificate, parseKey } from '../pki/pem.js';
 import { parseDuration } from '../spec/duration.js';
 import { classifySans, resolveCertificate, type CertSpec } from '../spec/plan.js';
 import type { ExtKeyUsageName } from '../spec/profile.js';
-import { DEFAULTS, KEY_TYPES, type KeyType } from '../spec/settings.js';
+import { DEFAULTS, parseKeyType, type KeyType } from '../spec/settings.js';
 import { readOptional, writeFileAtomic } from '../store/files.js';
 import { loadProfile } from '../store/profiles.js';
 
@@ -64,14 +64,16 @@ export interface IssuedLeaf {
   pair: KeyPair;
 }
 
+/** The key type asked for (checked), else the CA's, so a leaf matches its issuer by default. */
+export function leafKeyType(ca: CaOnDisk, requested: string | undefined): KeyType {
+  return requested ? parseKeyType(requested) : (keyTypeOf(publicKeyObject(ca.cert)) ?? DEFAULTS.keyType);
+}
+
 /** The certificate a request resolves to under its profile's signing policy. */
 export async function leafSpec(ca: CaOnDisk, request: LeafRequest): Promise<CertSpec> {
-  if (request.keyType && !(KEY_TYPES as readonly string[]).includes(request.keyType)) {
-    throw badFlag('--key-type', `"${request.keyType}" is not supported`, `use one of ${KEY_TYPES.join(', ')}`);
-  }
+  const keyType = leafKeyType(ca, request.keyType);
   const validity = parseDuration(request.validity ?? DEFAULTS.certValidity);
   if (validity === undefined) throw badFlag('--validity', `"${request.validity}" is not a duration`, 'e.g. 24h, 30d or 1y');
-  const keyType = (request.keyType as KeyType | undefined) ?? keyTypeOf(publicKeyObject(ca.cert)) ?? DEFAULTS.keyType;
   const { policy } = await loadProfile(request.profile);
   const { dnsNames, ipAddresses } = classifySans(request.sans);
   const sans = [...dnsNames, ...ipAddresses];

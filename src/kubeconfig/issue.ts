@@ -1,10 +1,10 @@
 import path from 'node:path';
 import { badFlag } from '../errors.js';
-import { issueLeaf, loadCa, refuseOverwrite, writeLeaf } from '../issue/leaf.js';
-import { certificatePem, publicKeyObject, subjectName } from '../pki/certificate.js';
+import { issueLeaf, leafKeyType, loadCa, refuseOverwrite, writeLeaf } from '../issue/leaf.js';
+import { certificatePem, subjectName } from '../pki/certificate.js';
 import { x509 } from '../pki/crypto.js';
-import { certificatePublicKey, generateKeyPair, keyTypeOf, privateKeyPem, signatureAlgorithm, signingKey } from '../pki/keys.js';
-import { DEFAULTS, type KeyType } from '../spec/settings.js';
+import { certificatePublicKey, generateKeyPair, privateKeyPem, signatureAlgorithm, signingKey } from '../pki/keys.js';
+import { DEFAULTS } from '../spec/settings.js';
 import { readOptional, writeFileAtomic } from '../store/files.js';
 import { loadProfile } from '../store/profiles.js';
 import { buildKubeconfig, parseKubeconfig, type Credential } from './kubeconfig.js';
@@ -125,8 +125,7 @@ export async function issueKubeconfig(options: IssueKubeconfigOptions): Promise<
   const base = { clientName: identity.commonName, organizations: identity.organizations };
 
   if (options.csrOnly) {
-    const keyType = (options.keyType as KeyType | undefined) ?? keyTypeOf(publicKeyObject(ca.cert)) ?? DEFAULTS.keyType;
-    const pair = await generateKeyPair(keyType);
+    const pair = await generateKeyPair(leafKeyType(ca, options.keyType));
     const prefix = options.out ?? identity.name.replace(/[^A-Za-z0-9_.-]/g, '_');
     const csr = await x509.Pkcs10CertificateRequestGenerator.create({
       name: subjectName(identity.commonName, identity.organizations),

@@ -79,6 +79,15 @@ const FLAG = {
   caValidity: '--ca-validity',
 } as const;
 
+/** A --key-type value (any case) as kpki's name for it. */
+export function parseKeyType(text: string): KeyType {
+  const keyType = text.toLowerCase();
+  if (!(KEY_TYPES as readonly string[]).includes(keyType)) {
+    throw badFlag(FLAG.keyType, `"${text}" is not supported`, `use one of ${KEY_TYPES.join(', ')}`);
+  }
+  return keyType as KeyType;
+}
+
 /** Splits comma lists and flattens repeated flags: `--x a,b --x c` → [a, b, c]. */
 export function listValue(value: string[] | string | undefined): string[] {
   const items = Array.isArray(value) ? value : value === undefined ? [] : [value];
@@ -162,10 +171,7 @@ export function resolveSettings(input: SettingsInput, host: HostDefaults): Clust
     throw badFlag(FLAG.clusterName, `"${clusterName}" is not a usable cluster name (letters, digits, - _ .)`);
   }
 
-  const keyType = (input.keyType ?? DEFAULTS.keyType).toLowerCase();
-  if (!(KEY_TYPES as readonly string[]).includes(keyType)) {
-    throw badFlag(FLAG.keyType, `"${input.keyType}" is not supported`, `use one of ${KEY_TYPES.join(', ')}`);
-  }
+  const keyType = parseKeyType(input.keyType ?? DEFAULTS.keyType);
 
   const certValidity = duration(FLAG.certValidity, input.certValidity ?? DEFAULTS.certValidity);
   const caValidity = duration(FLAG.caValidity, input.caValidity ?? DEFAULTS.caValidity);
@@ -184,7 +190,7 @@ export function resolveSettings(input: SettingsInput, host: HostDefaults): Clust
     apiserverExtraSans: sanList(FLAG.apiserverCertExtraSans, input.apiserverCertExtraSans),
     etcdServerExtraSans: sanList(FLAG.etcdServerCertExtraSans, input.etcdServerCertExtraSans),
     etcdPeerExtraSans: sanList(FLAG.etcdPeerCertExtraSans, input.etcdPeerCertExtraSans),
-    keyType: keyType as KeyType,
+    keyType,
     certValidity,
     caValidity,
     localEtcd: input.localEtcd ?? true,

@@ -1,13 +1,15 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml, stringify } from 'yaml';
+import { ErrorCode } from '../../src/errors.js';
 import { initPki } from '../../src/init/index.js';
 import { issueCertificateFiles, issueExtensionApiserver } from '../../src/issue/extension.js';
 import { certificateFacts } from '../../src/pki/certificate.js';
 import { parseCertificate } from '../../src/pki/pem.js';
 import { verify } from '../../src/verify/index.js';
+import { rejection } from '../support/errors.js';
 import { tempDir } from '../support/tmp.js';
 
 let dir: string;
@@ -66,6 +68,14 @@ describe('kpki cert extension-apiserver', () => {
 });
 
 describe('kpki cert issue', () => {
+  it.each(['new', 'cluster'] as const)('--ca %s rejects an unknown --key-type as a bad flag, writing nothing', async (ca) => {
+    const work = tempDir();
+    const error = await rejection(issueExtensionApiserver({ service: 'metrics-server', namespace: 'kube-system', ca, out: path.join(work, 'm'), certDir: certDir(), keyType: 'dsa' }));
+    expect(error.code).toBe(ErrorCode.BadFlag);
+    expect(error.message).toBe('--key-type: "dsa" is not supported');
+    expect(readdirSync(work)).toEqual([]);
+  });
+
   it('issues server, client and peer leaves from each named CA with the asked names', async () => {
     const work = tempDir();
     for (const [role, ca, caFile, usages] of [

@@ -1,4 +1,4 @@
-import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
@@ -82,6 +82,14 @@ describe('issueKubeconfig', () => {
     const csr = new x509.Pkcs10CertificateRequest(readFileSync(`${external}.csr`, 'utf8'));
     expect(csr.subject).toBe('O=ops, CN=carol');
     expect(await csr.verify()).toBe(true);
+  });
+
+  it('--csr-only rejects an unknown --key-type as a bad flag, writing nothing', async () => {
+    const out = path.join(tempDir(), 'erin');
+    const error = await rejection(issueKubeconfig({ kind: 'user', clientName: 'erin', certDir: certDir(), csrOnly: true, keyType: 'dsa', out }));
+    expect(error.code).toBe(ErrorCode.BadFlag);
+    expect(error.message).toBe('--key-type: "dsa" is not supported');
+    expect(existsSync(`${out}.key`)).toBe(false);
   });
 
   it('an external CA without its key points to --csr-only', async () => {
