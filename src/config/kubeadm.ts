@@ -1,7 +1,7 @@
 import { isMap, isScalar, isSeq, LineCounter, parseAllDocuments, type Document } from 'yaml';
 import { badInput } from '../errors.js';
 import type { SettingsInput } from '../spec/settings.js';
-import { readRequired } from '../store/files.js';
+import { isBinaryText, readRequired } from '../store/files.js';
 
 /** What kpki takes from a kubeadm config file. Flags given to kpki override `settings`. */
 export interface KubeadmConfig {
@@ -255,6 +255,7 @@ function yamlDocuments(text: string, file: string): { docs: Document.Parsed[]; l
 
 /** Parses kubeadm's multi-document config (ClusterConfiguration, InitConfiguration, JoinConfiguration, v1beta2-v1beta4). */
 export function parseKubeadmConfig(text: string, file: string): KubeadmConfig {
+  if (isBinaryText(text)) throw badInput(file, 'is binary data, not YAML', 'give a kubeadm ClusterConfiguration/InitConfiguration file');
   const { docs, lines } = yamlDocuments(text, file);
   const warnings = new Set<string>();
   const found = new Map<Kind, KubeadmDocument>();

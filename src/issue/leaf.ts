@@ -8,7 +8,7 @@ import { parseCertificate, parseKey } from '../pki/pem.js';
 import { parseDuration } from '../spec/duration.js';
 import { classifySans, resolveCertificate, type CertSpec } from '../spec/plan.js';
 import type { ExtKeyUsageName } from '../spec/profile.js';
-import { DEFAULTS, parseKeyType, type KeyType } from '../spec/settings.js';
+import { DEFAULTS, parseKeyType, sanList, type KeyType } from '../spec/settings.js';
 import { readOptional, writeFileAtomic } from '../store/files.js';
 import { loadProfile } from '../store/profiles.js';
 
@@ -75,7 +75,7 @@ export async function leafSpec(ca: CaOnDisk, request: LeafRequest): Promise<Cert
   const validity = parseDuration(request.validity ?? DEFAULTS.certValidity);
   if (validity === undefined) throw badFlag('--validity', `"${request.validity}" is not a duration`, 'e.g. 24h, 30d or 1y');
   const { policy } = await loadProfile(request.profile);
-  const { dnsNames, ipAddresses } = classifySans(request.sans);
+  const { dnsNames, ipAddresses } = classifySans(sanList('--san', request.sans));
   const sans = [...dnsNames, ...ipAddresses];
   return resolveCertificate(
     policy,

@@ -94,7 +94,8 @@ export function listValue(value: string[] | string | undefined): string[] {
   return items.flatMap((v) => String(v).split(',')).map((v) => v.trim()).filter(Boolean);
 }
 
-function sanList(flag: string, value: string[] | string | undefined): string[] {
+/** A SAN flag's names, each an IP (canonical) or a DNS name (lower-cased); anything else is refused. */
+export function sanList(flag: string, value: string[] | string | undefined): string[] {
   return listValue(value).map((san) => {
     const ip = canonicalIp(san);
     if (ip) return ip;

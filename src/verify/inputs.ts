@@ -2,7 +2,7 @@ import path from 'node:path';
 import { promises as fs } from 'node:fs';
 import { parseAllDocuments } from 'yaml';
 import { badInput } from '../errors.js';
-import { readRequired } from '../store/files.js';
+import { isBinaryText, readRequired } from '../store/files.js';
 import type { ApiServiceInput } from './model.js';
 
 export type Component = 'apiserver' | 'etcd' | 'controller-manager' | 'scheduler' | 'kubelet';
@@ -84,7 +84,8 @@ export function parseFlagTokens(tokens: string[]): Map<string, string[]> {
 
 type Doc = Record<string, unknown>;
 
-const isBinary = (text: string) => /[\x00-\x08\x0e-\x1f]/.test(text.replace(/\0/g, ' ')) || text.includes('\uFFFD');
+// NUL separates the arguments of /proc/PID/cmdline: text, not binary.
+const isBinary = (text: string) => isBinaryText(text.replace(/\0/g, ' '));
 
 function yamlDocuments(text: string): Doc[] | undefined {
   const docs = parseAllDocuments(text);

@@ -76,6 +76,14 @@ describe('kpki cert issue', () => {
     expect(readdirSync(work)).toEqual([]);
   });
 
+  it('cert issue refuses a SAN that is neither an IP nor a DNS name, writing nothing', async () => {
+    const work = tempDir();
+    const error = await rejection(issueCertificateFiles({ role: 'server', commonName: 'x', sans: ['ok.example.com', 'bad san!'], ca: 'cluster', certDir: certDir(), out: path.join(work, 'x') }));
+    expect(error.code).toBe(ErrorCode.BadFlag);
+    expect(error.message).toBe('--san: "bad san!" is not a valid IP address, DNS name or *.wildcard name');
+    expect(readdirSync(work)).toEqual([]);
+  });
+
   it('issues server, client and peer leaves from each named CA with the asked names', async () => {
     const work = tempDir();
     for (const [role, ca, caFile, usages] of [

@@ -223,6 +223,7 @@ describe('parseKubeadmConfig: errors', () => {
     ['only other kinds', 'apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\n', /^bad\.yaml: holds no kubeadm\.k8s\.io ClusterConfiguration or InitConfiguration$/],
     ['a worker JoinConfiguration', 'apiVersion: kubeadm.k8s.io/v1beta3\nkind: JoinConfiguration\nnodeRegistration: {name: w1}\n', /holds no .* \(its JoinConfiguration has no controlPlane\)$/],
     ['an empty file', '', /^bad\.yaml: holds no /],
+    ['binary data', '\u0007\u0001\uFFFDkind: x\n', /^bad\.yaml: is binary data, not YAML$/],
     ['only comments', '# nothing\n---\n', /^bad\.yaml: holds no /],
     ['an alias bomb', 'a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n', /^bad\.yaml: document at line 1 cannot be read: /],
   ])('rejects %s', (_what, text, message) => {
