@@ -1,9 +1,15 @@
 import { spawn, spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { expect } from 'vitest';
-import { REPO_ROOT } from './tmp.js';
+import { REPO_ROOT, tempDir } from './tmp.js';
 
 export const KPKI_BIN = path.join(REPO_ROOT, 'bin/kpki.js');
+
+/**
+ * Where the CLI runs unless a test says otherwise: an empty directory of the test file's own, so
+ * defaults such as ./pki never pick up a PKI a developer made in the repo (the README's `kpki init`).
+ */
+const DEFAULT_CWD = tempDir('kpki-cwd-');
 
 export interface CliResult {
   status: number | null;
@@ -15,7 +21,7 @@ export interface CliResult {
 /** Runs the built CLI (`npm test` builds dist/ first) with no TTY, as scripts and CI do. */
 export function kpki(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string } = {}): CliResult {
   const result = spawnSync(process.execPath, [KPKI_BIN, ...args], {
-    cwd: options.cwd ?? REPO_ROOT,
+    cwd: options.cwd ?? DEFAULT_CWD,
     env: { ...process.env, NO_COLOR: '1', ...options.env },
     input: options.input ?? '',
     encoding: 'utf8',
@@ -32,7 +38,7 @@ export function kpkiInterrupted(
   when: () => boolean,
 ): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [KPKI_BIN, ...args], { cwd: REPO_ROOT, env: { ...process.env, NO_COLOR: '1' } });
+    const child = spawn(process.execPath, [KPKI_BIN, ...args], { cwd: DEFAULT_CWD, env: { ...process.env, NO_COLOR: '1' } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d));
