@@ -1,7 +1,7 @@
 import type { CAC } from 'cac';
 import { badFlag } from '../errors.js';
 import { issueCertificateFiles, issueExtensionApiserver, LEAF_ROLES } from '../issue/extension.js';
-import { listValue } from '../spec/settings.js';
+import { listValue } from '../model/settings.js';
 import { flagString, type Output, type Runner } from './output.js';
 
 

@@ -3,7 +3,7 @@ import { initPki, type InitOptions, type Progress } from '../init/index.js';
 import { addNode, initCluster, type NodeRole } from '../cluster/index.js';
 import { badFlag } from '../errors.js';
 import { renderClusterResult, renderInitResult, renderNodeResult } from '../render/init.js';
-import { KEY_TYPES, listValue } from '../spec/settings.js';
+import { KEY_TYPES, listValue } from '../model/settings.js';
 import { builtinProfileNames } from '../store/profiles.js';
 import { flagString, type Output, type Runner } from './output.js';
 

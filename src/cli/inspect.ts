@@ -3,7 +3,7 @@ import { badFlag } from '../errors.js';
 import { checkExpiration } from '../inspect/expiration.js';
 import { inspect } from '../inspect/index.js';
 import { renderExpiration, renderInspect } from '../render/inspect.js';
-import { formatDuration, parseDuration } from '../spec/duration.js';
+import { formatDuration, parseDuration } from '../model/duration.js';
 import { flagString, type Output, type Runner } from './output.js';
 
 

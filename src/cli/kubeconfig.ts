@@ -1,6 +1,6 @@
 import type { CAC } from 'cac';
 import { issueKubeconfig } from '../kubeconfig/issue.js';
-import { listValue } from '../spec/settings.js';
+import { listValue } from '../model/settings.js';
 import { flagString, type Output, type Runner } from './output.js';
 
 

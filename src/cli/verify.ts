@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { CAC } from 'cac';
 import { renderVerifyResult } from '../render/findings.js';
-import { COMPONENTS, flagsFor, type FlagComponent } from '../spec/flags.js';
+import { COMPONENTS, flagsFor, type FlagComponent } from '../model/flags.js';
 import { verify } from '../verify/index.js';
 import { badFlag } from '../errors.js';
 import { flagList, flagString, type Output, type Runner } from './output.js';

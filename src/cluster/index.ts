@@ -7,9 +7,9 @@ import { publicKeyObject } from '../pki/certificate.js';
 import { keyTypeOf } from '../pki/keys.js';
 import { certificateMismatches } from '../pki/match.js';
 import { parseCertificate, parseKey } from '../pki/pem.js';
-import { canonicalIp, httpsUrl, isDnsName, urlHost } from '../spec/net.js';
-import type { Profile, Role } from '../spec/profile.js';
-import { listValue, type SettingsInput } from '../spec/settings.js';
+import { canonicalIp, httpsUrl, isDnsName, urlHost } from '../model/net.js';
+import type { Profile, Role } from '../model/profile.js';
+import { listValue, type SettingsInput } from '../model/settings.js';
 import { readOptional, writeFileAtomic } from '../store/files.js';
 import { loadProfile } from '../store/profiles.js';
 

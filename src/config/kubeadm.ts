@@ -1,6 +1,6 @@
 import { isMap, isScalar, isSeq, LineCounter, parseAllDocuments, type Document } from 'yaml';
 import { badInput } from '../errors.js';
-import type { SettingsInput } from '../spec/settings.js';
+import type { SettingsInput } from '../model/settings.js';
 import { isBinaryText, readRequired } from '../store/files.js';
 
 /** What kpki takes from a kubeadm config file. Flags given to kpki override `settings`. */

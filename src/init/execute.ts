@@ -4,7 +4,7 @@ import { ErrorCode, KpkiError } from '../errors.js';
 import { buildKubeconfig } from '../kubeconfig/kubeconfig.js';
 import { certificatePem, issueCertificate } from '../pki/certificate.js';
 import { generateKeyPair, privateKeyPem, publicKeyPem, type KeyPair } from '../pki/keys.js';
-import type { CertSpec, KubeconfigSpec, ManifestSpec } from '../spec/plan.js';
+import type { CertSpec, KubeconfigSpec, ManifestSpec } from '../model/plan.js';
 import { syncDirectories, writeFileAtomic } from '../store/files.js';
 import type { InitPlan, Step } from './plan.js';
 

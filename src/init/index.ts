@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { badFlag, ErrorCode, KpkiError } from '../errors.js';
-import { buildPkiSpec, selectEntries } from '../spec/plan.js';
-import { resolveSettings, type ClusterSettings, type HostDefaults, type SettingsInput } from '../spec/settings.js';
+import { buildPkiSpec, selectEntries } from '../model/plan.js';
+import { resolveSettings, type ClusterSettings, type HostDefaults, type SettingsInput } from '../model/settings.js';
 import { acquireLock, removeStaleTempFiles } from '../store/files.js';
 import { detectHostDefaults } from '../store/host.js';
 import { DEFAULT_PROFILE, loadProfile } from '../store/profiles.js';

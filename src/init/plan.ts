@@ -7,7 +7,7 @@ import { sameKeyPair } from '../pki/keys.js';
 import { certificateMismatches, sameAuthority } from '../pki/match.js';
 import { parseCertificate, parseCertificates, parseKey } from '../pki/pem.js';
 import { parseKubeconfig } from '../kubeconfig/kubeconfig.js';
-import type { CertSpec, KeyPairSpec, KubeconfigSpec, ManifestSpec, PkiSpec } from '../spec/plan.js';
+import type { CertSpec, KeyPairSpec, KubeconfigSpec, ManifestSpec, PkiSpec } from '../model/plan.js';
 import { readOptional } from '../store/files.js';
 import { ErrorCode, KpkiError } from '../errors.js';
 

@@ -5,10 +5,10 @@ import { certificatePem, issueCertificate, publicKeyObject } from '../pki/certif
 import type { x509 } from '../pki/crypto.js';
 import { generateKeyPair, keyTypeOf, privateKeyPem, type KeyPair } from '../pki/keys.js';
 import { parseCertificate, parseKey } from '../pki/pem.js';
-import { parseDuration } from '../spec/duration.js';
-import { classifySans, resolveCertificate, type CertSpec } from '../spec/plan.js';
-import type { ExtKeyUsageName } from '../spec/profile.js';
-import { DEFAULTS, parseKeyType, sanList, type KeyType } from '../spec/settings.js';
+import { parseDuration } from '../model/duration.js';
+import { classifySans, resolveCertificate, type CertSpec } from '../model/plan.js';
+import type { ExtKeyUsageName } from '../model/profile.js';
+import { DEFAULTS, parseKeyType, sanList, type KeyType } from '../model/settings.js';
 import { readOptional, writeFileAtomic } from '../store/files.js';
 import { loadProfile } from '../store/profiles.js';
 

@@ -4,7 +4,7 @@ import { issueLeaf, leafKeyType, loadCa, refuseOverwrite, writeLeaf } from '../i
 import { certificatePem, subjectName } from '../pki/certificate.js';
 import { x509 } from '../pki/crypto.js';
 import { certificatePublicKey, generateKeyPair, privateKeyPem, signatureAlgorithm, signingKey } from '../pki/keys.js';
-import { DEFAULTS } from '../spec/settings.js';
+import { DEFAULTS } from '../model/settings.js';
 import { readOptional, writeFileAtomic } from '../store/files.js';
 import { loadProfile } from '../store/profiles.js';
 import { buildKubeconfig, parseKubeconfig, type Credential } from './kubeconfig.js';

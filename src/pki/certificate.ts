@@ -1,7 +1,7 @@
 import { createPublicKey, randomBytes, type KeyObject } from 'node:crypto';
-import type { CertSpec } from '../spec/plan.js';
-import type { ExtKeyUsageName, KeyUsageName } from '../spec/profile.js';
-import { canonicalIp } from '../spec/net.js';
+import type { CertSpec } from '../model/plan.js';
+import type { ExtKeyUsageName, KeyUsageName } from '../model/profile.js';
+import { canonicalIp } from '../model/net.js';
 import { x509 } from './crypto.js';
 import { certificatePublicKey, signatureAlgorithm, signingKey } from './keys.js';
 

@@ -1,5 +1,5 @@
 import type { KeyObject } from 'node:crypto';
-import type { CertSpec } from '../spec/plan.js';
+import type { CertSpec } from '../model/plan.js';
 import type { x509 } from './crypto.js';
 import { certificateFacts, publicKeyObject } from './certificate.js';
 import { keyTypeOf, sameKeyPair } from './keys.js';

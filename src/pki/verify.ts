@@ -1,5 +1,5 @@
-import { canonicalIp } from '../spec/net.js';
-import type { ExtKeyUsageName } from '../spec/profile.js';
+import { canonicalIp } from '../model/net.js';
+import type { ExtKeyUsageName } from '../model/profile.js';
 import { certificateFacts } from './certificate.js';
 import { x509 } from './crypto.js';
 import { isSignedBy } from './match.js';

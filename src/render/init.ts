@@ -1,5 +1,5 @@
 import kleur from 'kleur';
-import { formatDuration } from '../spec/duration.js';
+import { formatDuration } from '../model/duration.js';
 import type { ClusterResult, NodeResult } from '../cluster/index.js';
 import type { InitAction, InitResult } from '../init/index.js';
 import { table } from './table.js';

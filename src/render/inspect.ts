@@ -1,7 +1,7 @@
 import kleur from 'kleur';
 import type { ExpirationReport, ExpirationRow } from '../inspect/expiration.js';
 import type { InspectResult } from '../inspect/index.js';
-import { formatDuration } from '../spec/duration.js';
+import { formatDuration } from '../model/duration.js';
 import { table } from './table.js';
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { hostname, networkInterfaces } from 'node:os';
-import type { HostDefaults } from '../spec/settings.js';
+import type { HostDefaults } from '../model/settings.js';
 
 /** The interface of the IPv4 default route, as kubeadm's ChooseHostInterface prefers it. */
 function defaultRouteInterface(): string | undefined {

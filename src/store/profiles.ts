@@ -2,7 +2,7 @@ import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { badFlag } from '../errors.js';
-import { parseProfile, type Profile } from '../spec/profile.js';
+import { parseProfile, type Profile } from '../model/profile.js';
 import { readOptional } from './files.js';
 
 /** Profiles shipped with kpki: `<package>/profiles/*.yaml`. */

@@ -1,8 +1,8 @@
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { badFlag, badInput } from '../errors.js';
-import { parseDuration } from '../spec/duration.js';
-import { flagsFor, type FlagComponent } from '../spec/flags.js';
+import { parseDuration } from '../model/duration.js';
+import { flagsFor, type FlagComponent } from '../model/flags.js';
 import { VerifyContext } from './context.js';
 import { sortFindings, type Finding, type Severity } from './findings.js';
 import { flag, readApiServices, readComponentArgs, readKubeletSettings, readManifestsDir, servingCertFiles, type Component, type ComponentArgs } from './inputs.js';

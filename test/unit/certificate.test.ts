@@ -5,8 +5,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { certificateFacts, certificatePem, issueCertificate, subjectName } from '../../src/pki/certificate.js';
 import { x509 } from '../../src/pki/crypto.js';
 import { generateKeyPair, type KeyPair } from '../../src/pki/keys.js';
-import { buildPkiSpec, type CertSpec, type PkiSpec } from '../../src/spec/plan.js';
-import { resolveSettings } from '../../src/spec/settings.js';
+import { buildPkiSpec, type CertSpec, type PkiSpec } from '../../src/model/plan.js';
+import { resolveSettings } from '../../src/model/settings.js';
 import { loadProfile } from '../../src/store/profiles.js';
 
 const GOLDEN = path.join(import.meta.dirname, 'fixtures/golden');

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseKubeadmConfig, readKubeadmConfig } from '../../src/config/kubeadm.js';
 import { ErrorCode, KpkiError } from '../../src/errors.js';
-import { resolveSettings } from '../../src/spec/settings.js';
+import { resolveSettings } from '../../src/model/settings.js';
 import { thrown } from '../support/errors.js';
 import { FIXTURE_CONFIG } from '../support/tmp.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { canonicalIp, httpsUrl, indexedIp, isDnsName, parseCidr, parseHostPort } from '../../src/spec/net.js';
+import { canonicalIp, httpsUrl, indexedIp, isDnsName, parseCidr, parseHostPort } from '../../src/model/net.js';
 
 describe('canonicalIp', () => {
   it('normalises IPv4 and compresses IPv6 per RFC 5952', () => {

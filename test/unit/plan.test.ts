@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { buildPkiSpec, classifySans, type PkiSpec } from '../../src/spec/plan.js';
-import { parseProfile, type Profile } from '../../src/spec/profile.js';
-import { resolveSettings, type SettingsInput } from '../../src/spec/settings.js';
+import { buildPkiSpec, classifySans, type PkiSpec } from '../../src/model/plan.js';
+import { parseProfile, type Profile } from '../../src/model/profile.js';
+import { resolveSettings, type SettingsInput } from '../../src/model/settings.js';
 import { REPO_ROOT } from '../support/tmp.js';
 
 const profile = (name: string): Profile =>

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, KpkiError } from '../../src/errors.js';
-import { parseProfile } from '../../src/spec/profile.js';
+import { parseProfile } from '../../src/model/profile.js';
 import { REPO_ROOT } from '../support/tmp.js';
 
 const base = readFileSync(path.join(REPO_ROOT, 'profiles/kubeadm.yaml'), 'utf8');

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, KpkiError } from '../../src/errors.js';
-import { formatDuration, parseDuration } from '../../src/spec/duration.js';
-import { resolveSettings, type SettingsInput } from '../../src/spec/settings.js';
+import { formatDuration, parseDuration } from '../../src/model/duration.js';
+import { resolveSettings, type SettingsInput } from '../../src/model/settings.js';
 
 const host = { nodeName: 'Node-1', advertiseAddress: '192.0.2.10' };
 

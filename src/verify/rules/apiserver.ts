@@ -1,6 +1,6 @@
 import { certificateFacts } from '../../pki/certificate.js';
 import { sameKeyPair } from '../../pki/keys.js';
-import { indexedIp, parseCidr } from '../../spec/net.js';
+import { indexedIp, parseCidr } from '../../model/net.js';
 import type { VerifyContext } from '../context.js';
 import { FindingCode } from '../findings.js';
 import { flag, flagList, type ComponentArgs } from '../inputs.js';

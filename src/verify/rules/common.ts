@@ -3,7 +3,7 @@ import { publicKeyObject } from '../../pki/certificate.js';
 import type { x509 } from '../../pki/crypto.js';
 import { sameKeyPair } from '../../pki/keys.js';
 import { hostnameError, verifyCertificate } from '../../pki/verify.js';
-import type { ExtKeyUsageName } from '../../spec/profile.js';
+import type { ExtKeyUsageName } from '../../model/profile.js';
 import type { VerifyContext } from '../context.js';
 import { FindingCode } from '../findings.js';
 import { flag, type ComponentArgs } from '../inputs.js';

@@ -1,5 +1,5 @@
 import { certificateFacts, publicKeyObject } from '../../pki/certificate.js';
-import { formatDuration } from '../../spec/duration.js';
+import { formatDuration } from '../../model/duration.js';
 import type { VerifyContext } from '../context.js';
 import { FindingCode } from '../findings.js';
 
