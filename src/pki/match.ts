@@ -60,3 +60,16 @@ export async function certificateMismatches(cert: x509.X509Certificate, spec: Ce
   if (cert.notAfter <= ctx.now) reasons.push(`expired on ${cert.notAfter.toISOString()}`);
   return reasons;
 }
+
+/**
+ * Why `cert` and `key` cannot sign certificates as a CA; empty when they can. A key that is not
+ * the certificate's, or a certificate that is not a CA, would yield certificates nothing verifies.
+ */
+export function caSigningProblems(cert: x509.X509Certificate, key: KeyObject): string[] {
+  const facts = certificateFacts(cert);
+  const problems: string[] = [];
+  if (!sameKeyPair(key, publicKeyObject(cert))) problems.push('the key does not belong to the certificate');
+  if (!facts.isCA) problems.push('the certificate is not a CA (BasicConstraints CA:TRUE missing)');
+  if (facts.keyUsages && !facts.keyUsages.includes('keyCertSign')) problems.push('the certificate lacks KeyUsage keyCertSign');
+  return problems;
+}

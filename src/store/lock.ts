@@ -46,7 +46,7 @@ function lockError(file: string, error: unknown): KpkiError {
 
 /** A complete file holding `content`, under a temp name that a dead run's cleanup recognises. */
 async function tokenFile(dir: string, content: string): Promise<string> {
-  const file = path.join(dir, `.${LOCK_FILE}.kpki-tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+  const file = path.join(dir, `.lock.kpki-tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
   const handle = await fs.open(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
   try {
     await handle.writeFile(content);
@@ -98,14 +98,18 @@ async function claim(file: string, content: string, depth = 0): Promise<boolean>
 }
 
 /** Markers of takeovers whose runs were killed: harmless once the lock has moved on, so the holder removes them. */
-async function removeTakeoverMarkers(dir: string): Promise<void> {
+async function removeTakeoverMarkers(lockFile: string): Promise<void> {
+  const dir = path.dirname(lockFile);
   const names = await fs.readdir(dir).catch(() => [] as string[]);
-  await Promise.all(names.filter((n) => n.startsWith(`${LOCK_FILE}${TAKEOVER}`)).map((n) => fs.rm(path.join(dir, n), { force: true })));
+  const prefix = `${path.basename(lockFile)}${TAKEOVER}`;
+  await Promise.all(names.filter((n) => n.startsWith(prefix)).map((n) => fs.rm(path.join(dir, n), { force: true })));
 }
 
 export interface LockOptions {
   /** Wait this long for a live owner to finish instead of failing at once. */
   waitMs?: number;
+  /** Another lock in the same directory (the cluster record's), default `.kpki.lock`. */
+  name?: string;
 }
 
 /**
@@ -114,7 +118,7 @@ export interface LockOptions {
  * next one and of many runs that find the same dead owner exactly one proceeds.
  */
 export async function acquireLock(dir: string, options: LockOptions = {}): Promise<() => Promise<void>> {
-  const lockFile = path.join(dir, LOCK_FILE);
+  const lockFile = path.join(dir, options.name ?? LOCK_FILE);
   await fs.mkdir(dir, { recursive: true, mode: 0o755 }).catch((error: Error) => {
     throw new KpkiError(ErrorCode.WriteFailed, `${dir}: cannot create directory: ${error.message}`, { subject: dir });
   });
@@ -130,7 +134,7 @@ export async function acquireLock(dir: string, options: LockOptions = {}): Promi
     }
     await sleep(50 + Math.random() * 50);
   }
-  await removeTakeoverMarkers(dir);
+  await removeTakeoverMarkers(lockFile);
   // Synchronous on purpose: after an interrupt the thread pool may be busy generating keys,
   // and the lock must go before the process exits. Only our own lock is removed.
   return async () => {
@@ -143,15 +147,14 @@ export async function acquireLock(dir: string, options: LockOptions = {}): Promi
 }
 
 /**
- * What every write command does first: lock the directory, then finish any replacement a
- * killed run left half done (see journal.ts). Returns the release function and the files completed.
+ * What every write command does: lock the directory, finish any replacement a killed run left
+ * half done there (journal.ts), run `write`, release. `write` gets the files the recovery completed.
  */
-export async function openForWriting(dir: string, options: LockOptions = {}): Promise<{ release: () => Promise<void>; completed: string[] }> {
+export async function withWriteLock<T>(dir: string, write: (completed: string[]) => Promise<T>, options: LockOptions = {}): Promise<T> {
   const release = await acquireLock(dir, options);
   try {
-    return { release, completed: await completePendingJournals(dir) };
-  } catch (error) {
+    return await write(await completePendingJournals(dir));
+  } finally {
     await release();
-    throw error;
   }
 }

@@ -1,5 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { expect } from 'vitest';
 import { REPO_ROOT, tempDir } from './tmp.js';
 
@@ -32,8 +33,13 @@ export function kpki(args: string[], options: { cwd?: string; env?: NodeJS.Proce
 }
 
 /** Starts the CLI without waiting for it, so that a test can race several runs or kill one. */
-export function startKpki(args: string[], options: { cwd?: string } = {}): { child: ChildProcess; result: Promise<CliResult> } {
-  const child = spawn(process.execPath, [KPKI_BIN, ...args], { cwd: options.cwd ?? DEFAULT_CWD, env: { ...process.env, NO_COLOR: '1' } });
+export function startKpki(args: string[], options: { cwd?: string; barrier?: string } = {}): { child: ChildProcess; result: Promise<CliResult> } {
+  // A barrier file holds the run (see barrier.mjs) until the test creates it.
+  const barrier = options.barrier ? ['--import', pathToFileURL(path.join(import.meta.dirname, 'barrier.mjs')).href] : [];
+  const child = spawn(process.execPath, [...barrier, KPKI_BIN, ...args], {
+    cwd: options.cwd ?? DEFAULT_CWD,
+    env: { ...process.env, NO_COLOR: '1', KPKI_TEST_BARRIER: options.barrier ?? '' },
+  });
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (d: Buffer) => (stdout += d));
@@ -49,7 +55,7 @@ export function startKpki(args: string[], options: { cwd?: string } = {}): { chi
   return { child, result };
 }
 
-export const kpkiAsync = (args: string[], options: { cwd?: string } = {}): Promise<CliResult> => startKpki(args, options).result;
+export const kpkiAsync = (args: string[], options: { cwd?: string; barrier?: string } = {}): Promise<CliResult> => startKpki(args, options).result;
 
 /** Starts the CLI and sends `signal` once stderr or the file system shows it is mid-run. */
 export function kpkiInterrupted(args: string[], signal: NodeJS.Signals, when: () => boolean): Promise<CliResult> {
