@@ -5,16 +5,21 @@ import { badInput, ErrorCode, KpkiError } from '../errors.js';
 
 const TEMP_MARK = '.kpki-tmp-';
 
+/** A failed read of `file` (or of a directory), as a one-line error naming it. */
+export function readError(file: string, error: unknown): KpkiError {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'EISDIR') return badInput(file, 'is a directory, expected a file');
+  if (code === 'EACCES' || code === 'EPERM') return badInput(file, 'cannot be read (permission denied)', 'run as a user that can read it');
+  return badInput(file, `cannot be read: ${(error as Error).message}`);
+}
+
 /** Reads a file, or returns undefined when it does not exist; other failures name the file. */
 export async function readOptional(file: string): Promise<Buffer | undefined> {
   try {
     return await fs.readFile(file);
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return undefined;
-    if (code === 'EISDIR') throw badInput(file, 'is a directory, expected a file');
-    if (code === 'EACCES') throw badInput(file, 'cannot be read (permission denied)', 'run as a user that can read it');
-    throw badInput(file, `cannot be read: ${(error as Error).message}`);
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw readError(file, error);
   }
 }
 
