@@ -4,6 +4,7 @@ import { buildPkiSpec, selectEntries } from '../model/plan.js';
 import type { KubeadmConfig } from '../config/kubeadm.js';
 import { resolveSettings, type ClusterSettings, type HostDefaults, type SettingOrigins, type SettingsInput } from '../model/settings.js';
 import { removeStaleTempFiles } from '../store/files.js';
+import { pendingJournals } from '../store/journal.js';
 import { withWriteLock } from '../store/lock.js';
 import { detectHostDefaults } from '../store/host.js';
 import { DEFAULT_PROFILE, loadProfile } from '../store/profiles.js';
@@ -114,7 +115,11 @@ export async function initPki(options: InitOptions = {}): Promise<InitResult> {
     warnings,
   });
 
-  if (options.dryRun) return result(await planInit(spec, planOptions), false);
+  if (options.dryRun) {
+    const pending = await pendingJournals(certDir);
+    if (pending.length) warnings.push(`${pending.join(', ')}: a killed run's replacement is pending; the plan shows the files before it, and the next write completes it`);
+    return result(await planInit(spec, planOptions), false);
+  }
 
   // Any replacement a killed run committed is finished before anything is read.
   return withWriteLock(certDir, async (completed) => {

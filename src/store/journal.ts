@@ -104,12 +104,16 @@ function readJournal(file: string, text: string): JournalEntry[] {
   throw badInput(file, 'is not a kpki journal', 'it records an interrupted replacement; restore it, or remove it and check the files it names');
 }
 
+/** Journals a killed run committed in `dir` and nobody completed yet. */
+export async function pendingJournals(dir: string): Promise<string[]> {
+  const names = await fs.readdir(dir).catch(() => [] as string[]);
+  return names.filter((n) => n.startsWith(JOURNAL_PREFIX)).sort().map((n) => path.join(dir, n));
+}
+
 /** Completes every replacement a killed run committed in `dir`; returns the files it finished. */
 export async function completePendingJournals(dir: string): Promise<string[]> {
-  const names = (await fs.readdir(dir).catch(() => [] as string[])).filter((n) => n.startsWith(JOURNAL_PREFIX)).sort();
   const completed: string[] = [];
-  for (const name of names) {
-    const file = path.join(dir, name);
+  for (const file of await pendingJournals(dir)) {
     completed.push(...(await applyJournal(file, readJournal(file, await fs.readFile(file, 'utf8')))));
   }
   return completed;

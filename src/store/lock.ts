@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ErrorCode, KpkiError } from '../errors.js';
-import { isAlive } from './files.js';
+import { isAlive, removeStaleTempFiles } from './files.js';
 import { completePendingJournals } from './journal.js';
 
 const LOCK_FILE = '.kpki.lock';
@@ -148,12 +148,15 @@ export async function acquireLock(dir: string, options: LockOptions = {}): Promi
 
 /**
  * What every write command does: lock the directory, finish any replacement a killed run left
- * half done there (journal.ts), run `write`, release. `write` gets the files the recovery completed.
+ * half done there (journal.ts) and drop the temp files it never committed, run `write`, release.
+ * `write` gets the files the recovery completed.
  */
 export async function withWriteLock<T>(dir: string, write: (completed: string[]) => Promise<T>, options: LockOptions = {}): Promise<T> {
   const release = await acquireLock(dir, options);
   try {
-    return await write(await completePendingJournals(dir));
+    const completed = await completePendingJournals(dir);
+    await removeStaleTempFiles([dir]);
+    return await write(completed);
   } finally {
     await release();
   }

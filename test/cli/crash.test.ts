@@ -82,6 +82,8 @@ describe('crashes and concurrent runs', () => {
       watcher.close();
     }
     expect(readdirSync(pki).some((f) => f.startsWith('.kpki.journal-')), 'a kill landed after the commit').toBe(true);
+    // A dry run writes nothing, so it leaves the replacement pending and says so.
+    expect(kpki([...initArgs(dir), '--dry-run']).stderr).toMatch(/kpki: warning: .*\.kpki\.journal-.*a killed run's replacement is pending/);
     const result = kpki(['kubeconfig', 'admin', '--cert-dir', pki, '--kubeconfig-dir', dir]);
     expect(result.status, result.stderr).toBe(0);
     expect(leftovers(dir)).toEqual([]);
