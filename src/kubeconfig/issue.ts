@@ -75,6 +75,7 @@ interface Identity {
 
 async function identityFor(options: IssueKubeconfigOptions): Promise<Identity> {
   const orgs = options.organizations ?? [];
+  if (orgs.some((o) => !o.trim())) throw badFlag('--org', 'is empty', 'give a group name, or leave --org out');
   if (options.kind === 'user') {
     if (!options.clientName?.trim()) throw badFlag('--client-name', 'is required for a user kubeconfig', 'e.g. --client-name alice --org developers');
     return { name: options.clientName, commonName: options.clientName, organizations: orgs };
