@@ -135,8 +135,7 @@ export async function executePlan(plan: InitPlan, options: ExecuteOptions): Prom
   const writes = entries.flatMap((e) => e.writes);
   let done = 0;
   await writeFilesTogether(options.journalDir, writes, {
-    signal: options.signal,
-    interrupted: interruptedError,
+    abort: { signal: options.signal, error: interruptedError },
     onStaged: () => options.onProgress?.({ phase: 'write', done: ++done, total: writes.length }),
   });
 }

@@ -9,7 +9,10 @@ import { readOptional } from '../store/files.js';
 import type { FileWrite } from '../store/journal.js';
 import { loadProfile } from '../store/profiles.js';
 import { buildKubeconfig, parseKubeconfig, type Credential } from './kubeconfig.js';
-import { mergeKubeconfig } from './merge.js';
+import { mergeKubeconfig, type RenameHints } from './merge.js';
+
+/** The flags that pick another name for an entry whose name --merge-into finds taken. */
+const RENAME_FLAGS: RenameHints = { clusters: '--cluster-name', contexts: '--context-name', users: '--user-name' };
 
 /** Groups that bypass authorization entirely and cannot be revoked short of rotating the CA. */
 const UNREVOCABLE_GROUPS = ['system:masters'];
@@ -169,14 +172,13 @@ export async function issueKubeconfig(options: IssueKubeconfigOptions): Promise<
     credentials = { ca: { path: path.resolve(ca.certFile) }, cert: { path: path.basename(`${stem}.crt`) }, key: { path: path.basename(`${stem}.key`) } };
   }
   const kubeconfig = buildKubeconfig({ clusterName, server, userName, contextName, ...credentials });
-  const mergeHints = { clusters: '--cluster-name', contexts: '--context-name', users: '--user-name' };
 
   const files = pairWrites.map((w) => w.path);
   if (options.mergeInto) {
     const target = options.mergeInto;
     // Read and merged under the lock, so that concurrent merges never drop each other's entries.
     await writeLocked(path.dirname(path.resolve(target)), files, options.force, async () => {
-      const merged = mergeKubeconfig((await readOptional(target))?.toString('utf8') ?? '', kubeconfig, target, mergeHints);
+      const merged = mergeKubeconfig((await readOptional(target))?.toString('utf8') ?? '', kubeconfig, target, RENAME_FLAGS);
       return [...pairWrites, { path: target, data: merged, mode: 0o600 }];
     });
     files.push(target);

@@ -31,10 +31,13 @@ interface JournalEntry {
 }
 
 export interface WriteHooks {
-  /** Checked before each file is staged; aborting before the commit leaves the old set whole. */
-  signal?: AbortSignal;
+  /** Checked before each file is staged (aborting before the commit leaves the old set whole): throws `error()`. */
+  abort?: { signal: AbortSignal | undefined; error: () => Error };
   onStaged?: () => void;
-  interrupted?: () => Error;
+}
+
+function checkAbort(hooks: WriteHooks): void {
+  if (hooks.abort?.signal?.aborted) throw hooks.abort.error();
 }
 
 async function applyJournal(journal: string, entries: JournalEntry[]): Promise<string[]> {
@@ -58,11 +61,11 @@ async function applyJournal(journal: string, entries: JournalEntry[]): Promise<s
 
 /**
  * Writes files so that they change together. One file needs no journal: its rename is atomic.
- * The journal lives in `journalDir`, which the caller holds locked (see openForWriting).
+ * The journal lives in `journalDir`, which the caller holds locked (see withWriteLock in lock.ts).
  */
 export async function writeFilesTogether(journalDir: string, writes: FileWrite[], hooks: WriteHooks = {}): Promise<void> {
   if (writes.length === 1) {
-    if (hooks.signal?.aborted) throw hooks.interrupted!();
+    checkAbort(hooks);
     await writeFileAtomic(writes[0]!.path, writes[0]!.data, writes[0]!.mode);
     hooks.onStaged?.();
     return;
@@ -74,7 +77,7 @@ export async function writeFilesTogether(journalDir: string, writes: FileWrite[]
   try {
     await Promise.all(
       writes.map(async (write, i) => {
-        if (hooks.signal?.aborted) throw hooks.interrupted!();
+        checkAbort(hooks);
         staged[i] = await stageFile(write.path, write.data, write.mode);
         hooks.onStaged?.();
       }),
