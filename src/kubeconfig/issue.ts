@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { badFlag } from '../errors.js';
 import { issueLeaf, leafKeyType, leafWrites, loadCa, writeLocked, writeNewFiles } from '../issue/leaf.js';
@@ -183,8 +184,10 @@ export async function issueKubeconfig(options: IssueKubeconfigOptions): Promise<
     });
     files.push(target);
   } else if (out) {
-    // The standard files are rewritten on purpose, under the lock of the PKI they belong to; others are kept unless --force.
-    const lockDir = identity.file ? (options.certDir ?? 'pki') : path.dirname(path.resolve(out));
+    // The standard files are rewritten on purpose, under the lock of the PKI they belong to (when
+    // there is one: with --ca-cert the cert dir may not exist); others are kept unless --force.
+    const certDir = options.certDir ?? 'pki';
+    const lockDir = identity.file && existsSync(certDir) ? certDir : path.dirname(path.resolve(out));
     await writeLocked(lockDir, identity.file ? files : [out, ...files], options.force, async () => [{ path: out, data: kubeconfig, mode: 0o600 }, ...pairWrites]);
     files.unshift(out);
   }
