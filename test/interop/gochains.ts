@@ -33,6 +33,8 @@ export interface IssueOptions {
   notAfter?: string;
   /** Decimal serial for `openssl x509 -set_serial` (negative allowed); default: a fresh positive one. */
   serial?: string;
+  /** Signature digest; default sha256. */
+  digest?: 'sha1' | 'sha256';
 }
 
 /** A time every default certificate is valid at. */
@@ -65,7 +67,7 @@ export class ChainFactory {
       [
         '[req]', 'distinguished_name = dn', 'prompt = no', '[dn]', `CN = ${o.cn}`,
         '[ca]', 'default_ca = ca_section',
-        '[ca_section]', `database = ${db}.index`, `serial = ${db}.serial`, `new_certs_dir = ${this.dir}`, 'default_md = sha256',
+        '[ca_section]', `database = ${db}.index`, `serial = ${db}.serial`, `new_certs_dir = ${this.dir}`,
         'policy = policy_any', 'unique_subject = no', 'email_in_dn = no',
         '[policy_any]', 'commonName = supplied',
         '[ext]', ...o.ext, '',
@@ -80,7 +82,7 @@ export class ChainFactory {
     } else {
       const signer = o.issuer ? ['-cert', o.issuer.cert, '-keyfile', o.issuer.key] : ['-selfsign', '-keyfile', key];
       await runOk(this.openssl, [
-        'ca', '-batch', '-notext', '-config', `${base}.cnf`, '-in', csr, ...signer,
+        'ca', '-batch', '-notext', '-config', `${base}.cnf`, '-in', csr, ...signer, '-md', o.digest ?? 'sha256',
         '-startdate', o.notBefore ?? '20200101000000Z', '-enddate', o.notAfter ?? '21200101000000Z',
         '-extfile', `${base}.cnf`, '-extensions', 'ext', '-out', cert,
       ]);
