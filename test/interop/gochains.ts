@@ -4,10 +4,10 @@
  * write (duplicate extensions, disagreeing signature algorithm fields), by editing openssl's DER
  * and signing it again with node:crypto. Nothing here uses kpki's own parser.
  */
-import { createPrivateKey, sign } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { requireTool, runOk } from './helpers.js';
+import { derToPem, pemToDer, reassemble, tlvChildren, tlvEncode } from '../unit/der-edit.js';
 
 export type KeyKind = 'rsa' | 'ec' | 'p192';
 
@@ -98,55 +98,20 @@ export class ChainFactory {
   }
 }
 
-// ---------------------------------------------------------------------------------------------
-// DER editing: a minimal TLV reader/writer, enough to rebuild a certificate's TBS.
-
-interface Tlv {
-  tag: number;
-  body: Buffer;
-  full: Buffer;
-}
-
-function children(der: Buffer): Tlv[] {
-  const out: Tlv[] = [];
-  for (let i = 0; i < der.length; ) {
-    const tag = der[i]!;
-    let length = der[i + 1]!;
-    let header = 2;
-    if (length & 0x80) {
-      const n = length & 0x7f;
-      length = der.subarray(i + 2, i + 2 + n).reduce((acc, b) => acc * 256 + b, 0);
-      header += n;
-    }
-    out.push({ tag, body: der.subarray(i + header, i + header + length), full: der.subarray(i, i + header + length) });
-    i += header + length;
-  }
-  return out;
-}
-
-function encode(tag: number, body: Buffer): Buffer {
-  const n = body.length;
-  const length = n < 0x80 ? Buffer.from([n]) : Buffer.concat([Buffer.from([0x80 | Math.ceil(n.toString(16).length / 2)]), Buffer.from(n.toString(16).padStart(Math.ceil(n.toString(16).length / 2) * 2, '0'), 'hex')]);
-  return Buffer.concat([Buffer.from([tag]), length, body]);
-}
-
-const pemToDer = (pem: string) => Buffer.from(pem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, ''), 'base64');
-const derToPem = (der: Buffer) => `-----BEGIN CERTIFICATE-----\n${der.toString('base64').match(/.{1,64}/g)!.join('\n')}\n-----END CERTIFICATE-----\n`;
-
-/** The certificate with its first extension repeated, signed again by `signer` (ECDSA with SHA-256). */
+/** The certificate with its first extension repeated, signed again by `signer`'s key. */
 export async function withDuplicateExtension(cert: Issued, signer: Issued): Promise<string> {
-  const [tbs, algorithm] = children(children(pemToDer(cert.pem))[0]!.body);
-  const fields = children(tbs!.body);
-  const extensionsField = fields.findIndex((f) => f.tag === 0xa3);
-  const list = children(children(fields[extensionsField]!.body)[0]!.body);
-  const duplicated = encode(0xa3, encode(0x30, Buffer.concat([...list, list[0]!].map((e) => e.full))));
-  const newTbs = encode(0x30, Buffer.concat(fields.map((f, i) => (i === extensionsField ? duplicated : f.full))));
-  const signature = sign('sha256', newTbs, createPrivateKey(await readFile(signer.key)));
-  return derToPem(encode(0x30, Buffer.concat([newTbs, algorithm!.full, encode(0x03, Buffer.concat([Buffer.from([0]), signature]))])));
+  const der = reassemble(pemToDer(cert.pem), await readFile(signer.key), (fields) =>
+    fields.map((f) => {
+      if (f.tag !== 0xa3) return f.full;
+      const list = tlvChildren(tlvChildren(f.body)[0]!.body);
+      return tlvEncode(0xa3, tlvEncode(0x30, Buffer.concat([...list, list[0]!].map((e) => e.full))));
+    }),
+  );
+  return derToPem(der);
 }
 
 /** The certificate with its outer signatureAlgorithm replaced (the TBS keeps the real one). */
 export function withOuterSignatureAlgorithm(cert: Issued, algorithmDerHex: string): string {
-  const [tbs, , signature] = children(children(pemToDer(cert.pem))[0]!.body);
-  return derToPem(encode(0x30, Buffer.concat([tbs!.full, Buffer.from(algorithmDerHex, 'hex'), signature!.full])));
+  const [tbs, , signature] = tlvChildren(tlvChildren(pemToDer(cert.pem))[0]!.body);
+  return derToPem(tlvEncode(0x30, Buffer.concat([tbs!.full, Buffer.from(algorithmDerHex, 'hex'), signature!.full])));
 }
