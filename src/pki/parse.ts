@@ -215,7 +215,7 @@ export function goQuote(text: string | Buffer): string {
       continue;
     }
     const code = decoded.codePointAt(0)!;
-    out += /\p{L}|\p{M}|\p{N}|\p{P}|\p{S}|\p{Zs}/u.test(decoded) ? decoded : code > 0xffff ? `\\U${code.toString(16).padStart(8, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
+    out += /\p{L}|\p{M}|\p{N}|\p{P}|\p{S}/u.test(decoded) ? decoded : code > 0xffff ? `\\U${code.toString(16).padStart(8, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
     i += width;
   }
   return `${out}"`;
