@@ -1,10 +1,9 @@
 import { createPublicKey, randomBytes, type KeyObject } from 'node:crypto';
-import type { CertSpec } from '../model/plan.js';
-import type { ExtKeyUsageName, KeyUsageName } from '../model/profile.js';
 import { x509 } from './crypto.js';
 import { formatIp } from './ip.js';
 import { certificatePublicKey, signatureAlgorithm, signingKey } from './keys.js';
 import { KeyUsageBit, goCertificate } from './parse.js';
+import type { CertificateTemplate, ExtKeyUsageName, KeyUsageName } from './template.js';
 
 const KEY_USAGE_FLAGS: Record<KeyUsageName, x509.KeyUsageFlags> = {
   digitalSignature: x509.KeyUsageFlags.digitalSignature,
@@ -47,7 +46,7 @@ export interface Issuer {
 }
 
 export interface IssueOptions {
-  spec: CertSpec;
+  spec: CertificateTemplate;
   publicKey: KeyObject;
   issuer: Issuer;
   now: Date;

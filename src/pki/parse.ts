@@ -2,6 +2,7 @@ import { createPublicKey, type KeyObject } from 'node:crypto';
 import { x509 } from './crypto.js';
 import { DerReader, Tag, bitStringValue, contextTag, integerValue, oidValue, type Element } from './der.js';
 import { isV4Mapped, parseIp } from './ip.js';
+import type { KeyUsageName } from './template.js';
 
 /**
  * Certificate parsing with the checks and messages of current Go's crypto/x509 ParseCertificate
@@ -91,7 +92,8 @@ export interface GoCertificate {
   unhandledCriticalExtensions: string[];
 }
 
-export const KeyUsageBit = { digitalSignature: 1, keyEncipherment: 4, keyAgreement: 16, keyCertSign: 32, cRLSign: 64 } as const;
+/** Go's KeyUsage bits for the usages kpki names. */
+export const KeyUsageBit = { digitalSignature: 1, keyEncipherment: 4, keyAgreement: 16, keyCertSign: 32, cRLSign: 64 } as const satisfies Record<KeyUsageName, number>;
 
 const OID = {
   rsa: '1.2.840.113549.1.1.1',

@@ -3,6 +3,7 @@ import { chainConstraintViolation } from './constraints.js';
 import type { x509 } from './crypto.js';
 import { formatIp, parseIp, sameIp } from './ip.js';
 import { KeyUsageBit, X509ParseError, goQuote, goCertificate, type GoCertificate } from './parse.js';
+import type { ExtKeyUsageName } from './template.js';
 
 /**
  * Certificate verification with current Go crypto/x509 semantics and messages (Certificate.Verify:
@@ -11,7 +12,7 @@ import { KeyUsageBit, X509ParseError, goQuote, goCertificate, type GoCertificate
  */
 
 /** The extended key usage a chain must allow. */
-export type ChainUsage = 'serverAuth' | 'clientAuth' | 'any';
+export type ChainUsage = ExtKeyUsageName | 'any';
 
 export interface VerifyOptions {
   /** Trust anchors: every certificate of the CA file a component was given. */
