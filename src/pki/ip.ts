@@ -11,7 +11,7 @@ const V4_MAPPED_PREFIX = Buffer.from('00000000000000000000ffff', 'hex');
 export const isV4Mapped = (ip: Buffer) => ip.length === 16 && ip.subarray(0, 12).equals(V4_MAPPED_PREFIX);
 
 /** The 4 bytes of an IPv4 address given as 4 bytes or IPv4-mapped; undefined otherwise. */
-export const ipv4Bytes = (ip: Buffer): Buffer | undefined => (ip.length === 4 ? ip : isV4Mapped(ip) ? ip.subarray(12) : undefined);
+const ipv4Bytes = (ip: Buffer): Buffer | undefined => (ip.length === 4 ? ip : isV4Mapped(ip) ? ip.subarray(12) : undefined);
 
 /** net.ParseIP: dotted IPv4 (no leading zeros) or IPv6 text; undefined when neither. */
 export function parseIp(text: string): Buffer | undefined {

@@ -444,7 +444,7 @@ export function parseMailbox(input: string): { local: string; domain: string } |
 }
 
 /** domainToReverseLabels: labels last-first; undefined for absolute names, empty labels or bytes outside 33–126. */
-export function domainToReverseLabels(domain: string): string[] | undefined {
+function domainToReverseLabels(domain: string): string[] | undefined {
   if (domain === '') return [];
   const labels = domain.split('.').reverse();
   if (labels[0] === '') return undefined;
@@ -731,7 +731,7 @@ function parseExtension(element: Element): RawExtension {
 }
 
 /** x509.ParseCertificate on one DER certificate; throws X509ParseError with Go's message. */
-export function parseGoCertificate(der: Buffer): GoCertificate {
+function parseGoCertificate(der: Buffer): GoCertificate {
   const input = new DerReader(der);
   const certificate = input.read(Tag.SEQUENCE) ?? fail('x509: malformed certificate');
   const body = new DerReader(certificate.body);
