@@ -303,12 +303,14 @@ describe('generated chains (openssl) against Go crypto/x509', () => {
     const dnsRoot = await ca({ cn: 'Pinned DNS Root', ext: ['nameConstraints = critical,permitted;DNS:example.test'] });
     const sanMid = await ca({ cn: 'SAN Intermediate', issuer: dnsRoot, ext: ['subjectAltName = DNS:ca.other.test'] });
     const rsaRoot = await ca({ cn: 'RSA Root', keyKind: 'rsa' });
+    const excludingRoot = await ca({ cn: 'Excluding Root', ext: ['nameConstraints = critical,excluded;DNS:secret.example.test'] });
     const cases: Record<string, { chain: (Issued | string)[]; roots: Issued[] }> = {
       'negative serial number': { chain: [await f.issue({ cn: 'negative', issuer: root, serial: '-5', ext: leafExt(SANS) })], roots: [root] },
       'duplicate extension': { chain: [await withDuplicateExtension(await leaf('dup', root), root)], roots: [root] },
       'negative pathLenConstraint': { chain: [await f.issue({ cn: 'neg-pathlen', issuer: root, ext: ['2.5.29.19 = critical,DER:30:06:01:01:00:02:01:ff', SANS] })], roots: [root] },
       'critical authority key identifier': { chain: [await f.issue({ cn: 'aki', issuer: root, ext: leafExt(SANS, 'authorityKeyIdentifier = critical,keyid') })], roots: [root] },
       'SHA-1 signature': { chain: [await f.issue({ cn: 'sha1', issuer: rsaRoot, digest: 'sha1', ext: leafExt(SANS) })], roots: [rsaRoot] },
+      'wildcard SAN beside an excluded name': { chain: [await leaf('wildcard', excludingRoot, 'subjectAltName = DNS:*.example.test')], roots: [excludingRoot] },
       'IPv4-mapped IPv6 SAN': { chain: [await leaf('mapped', root, 'subjectAltName = IP:::ffff:10.0.0.1')], roots: [root] },
       'intermediate SAN outside the root\'s name constraints': { chain: [await leaf('under-san-mid', sanMid), sanMid], roots: [dnsRoot] },
     };
