@@ -1,4 +1,5 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
+import { ErrorCode, KpkiError } from '../errors.js';
 import { x509 } from './crypto.js';
 import { DerReader, Tag, bitStringValue, contextTag, integerValue, oidValue, type Element } from './der.js';
 import { isV4Mapped, parseIp } from './ip.js';
@@ -10,9 +11,15 @@ import type { KeyUsageName } from './template.js';
  * refused here with Go's text, and what verification needs is read the way Go reads it.
  */
 
-/** A certificate Go's parser refuses; the message is Go's. */
-export class X509ParseError extends Error {
-  override name = 'X509ParseError';
+/**
+ * A certificate Go's parser refuses; the message is Go's. A KpkiError (BAD_INPUT), so even where
+ * no loader adds the file name it reaches the user as a one-line error, never a crash.
+ */
+export class X509ParseError extends KpkiError {
+  constructor(message: string) {
+    super(ErrorCode.BadInput, message);
+    this.name = 'X509ParseError';
+  }
 }
 
 const fail = (message: string): never => {

@@ -7,6 +7,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode, KpkiError } from '../../src/errors.js';
 import { certificateFacts } from '../../src/pki/certificate.js';
+import { x509 } from '../../src/pki/crypto.js';
 import { bitStringValue, DerReader, integerValue, oidValue } from '../../src/pki/der.js';
 import { formatIp, parseIp } from '../../src/pki/ip.js';
 import { goQuote } from '../../src/pki/parse.js';
@@ -165,5 +166,15 @@ describe("Go's printing", () => {
     expect(goQuote(Buffer.from([0x61, 0xff]))).toBe('"a\\xff"');
     expect(goQuote('é')).toBe('"é"');
     expect(goQuote('\u0080')).toBe('"\\u0080"');
+  });
+});
+
+describe('a certificate object Go would refuse, reached without the loader', () => {
+  it("reading its facts is a KpkiError with Go's message, not a crash", async () => {
+    const ca = await makeCert({ cn: 'Direct CA', extensions: caExtensions() });
+    const bad = await makeCert({ cn: 'direct', issuer: ca, extensions: [sanExtension(gn.ip([10, 0, 0]))] });
+    const direct = new x509.X509Certificate(bad.cert.rawData);
+    expect(() => certificateFacts(direct)).toThrow(KpkiError);
+    expect(() => certificateFacts(direct)).toThrow('x509: cannot parse IP address of length 3');
   });
 });
