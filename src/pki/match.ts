@@ -1,8 +1,8 @@
 import type { KeyObject } from 'node:crypto';
-import type { CertSpec } from '../model/plan.js';
 import type { x509 } from './crypto.js';
 import { certificateFacts, publicKeyObject } from './certificate.js';
 import { keyTypeOf, sameKeyPair } from './keys.js';
+import type { CertificateTemplate } from './template.js';
 
 /** Whether `cert` carries a valid signature by `issuer`'s key. */
 export async function isSignedBy(cert: x509.X509Certificate, issuer: x509.X509Certificate): Promise<boolean> {
@@ -34,7 +34,7 @@ export interface MatchContext {
  * Why an existing certificate does not satisfy its spec; empty when it can be reused.
  * Like kubeadm, extra SANs are fine: only the names clients need must be present.
  */
-export async function certificateMismatches(cert: x509.X509Certificate, spec: CertSpec, ctx: MatchContext): Promise<string[]> {
+export async function certificateMismatches(cert: x509.X509Certificate, spec: CertificateTemplate, ctx: MatchContext): Promise<string[]> {
   const facts = certificateFacts(cert);
   const reasons: string[] = [];
   if (facts.commonName !== spec.commonName) reasons.push(`CN is "${facts.commonName}", want "${spec.commonName}"`);
