@@ -39,9 +39,9 @@ function derFix(data: Buffer, file: string, readAs: ReadAs): string | undefined 
   const tool = wantsKey ? 'pkey' : 'x509';
   try {
     if (!wantsKey) parseCertificates(data, file);
-    return `convert it to PEM: openssl ${tool} -inform DER -in ${file} -out ${file}.pem && mv ${file}.pem ${file}`;
+    return `openssl ${tool} -inform DER -in ${file} -out ${file}.pem && mv ${file}.pem ${file}`;
   } catch {
-    return wantsKey ? `convert it to PEM: openssl pkey -inform DER -in ${file} -out ${file}.pem && mv ${file}.pem ${file}` : undefined;
+    return wantsKey ? `openssl pkey -inform DER -in ${file} -out ${file}.pem && mv ${file}.pem ${file}` : undefined;
   }
 }
 

@@ -1,99 +1,16 @@
 import { execFileSync } from 'node:child_process';
 import { chmodSync, cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ErrorCode, KpkiError } from '../../src/errors.js';
 import { initPki } from '../../src/init/index.js';
-import { buildKubeconfig } from '../../src/kubeconfig/kubeconfig.js';
-import { certificatePem, issueCertificate } from '../../src/pki/certificate.js';
-import { generateKeyPair, privateKeyPem } from '../../src/pki/keys.js';
-import { parseCertificate, parseKey } from '../../src/pki/pem.js';
-import { buildPkiSpec, type CertSpec } from '../../src/model/plan.js';
-import { flagsFor } from '../../src/model/flags.js';
-import { resolveSettings } from '../../src/model/settings.js';
-import { loadProfile } from '../../src/store/profiles.js';
-import { verify, type VerifyOptions } from '../../src/verify/index.js';
+import { verify } from '../../src/verify/index.js';
 import { FIXTURE_ROOT, tempDir } from '../support/tmp.js';
-
-const SETTINGS = { nodeName: 'cp1', advertiseAddress: '10.0.0.11', keyType: 'ecdsa-p256' };
-let pristine: string;
-let specs: CertSpec[];
-
-beforeAll(async () => {
-  pristine = tempDir();
-  await initPki({ ...SETTINGS, certDir: path.join(pristine, 'pki'), kubeconfigDir: pristine });
-  const spec = buildPkiSpec(await loadProfile(), resolveSettings(SETTINGS, { nodeName: 'x', advertiseAddress: undefined }));
-  specs = [...spec.certificates, ...spec.kubeconfigs.map((k) => k.client)];
-});
-
-/** A fresh copy of the generated tree to break one thing in. */
-function copy(): string {
-  const dir = tempDir();
-  cpSync(pristine, dir, { recursive: true });
-  return dir;
-}
-
-const spec = (name: string) => specs.find((s) => s.name === name)!;
-
-/** Reissues `name` (a cert file base or a kubeconfig) with a changed spec and/or another CA. */
-async function reissue(dir: string, name: string, change: Partial<CertSpec> = {}, issuerFile?: string) {
-  const s = { ...spec(name), ...change };
-  const caBase = path.join(dir, 'pki', issuerFile ?? (s.issuer === 'etcd-ca' ? 'etcd/ca' : s.issuer!));
-  const caCert = parseCertificate(readFileSync(`${caBase}.crt`), 'ca');
-  const caKey = parseKey(readFileSync(`${caBase}.key`), 'ca');
-  const pair = await generateKeyPair('ecdsa-p256');
-  const cert = await issueCertificate({ spec: s, publicKey: pair.publicKey, issuer: { key: caKey, certificate: caCert }, now: new Date() });
-  if (s.file) {
-    writeFileSync(path.join(dir, 'pki', `${s.file}.crt`), certificatePem(cert));
-    writeFileSync(path.join(dir, 'pki', `${s.file}.key`), privateKeyPem(pair.privateKey), { mode: 0o600 });
-  } else {
-    writeFileSync(
-      path.join(dir, name),
-      buildKubeconfig({
-        clusterName: 'kubernetes',
-        server: 'https://10.0.0.11:6443',
-        userName: s.commonName,
-        contextName: `${s.commonName}@kubernetes`,
-        ca: { pem: readFileSync(path.join(dir, 'pki/ca.crt'), 'utf8') },
-        cert: { pem: certificatePem(cert) },
-        key: { pem: privateKeyPem(pair.privateKey) },
-      }),
-      { mode: 0o600 },
-    );
-  }
-}
-
-/** Writes a component's flags file: kubeadm's flags for the tree, changed as given. */
-function flagsFile(dir: string, component: Parameters<typeof flagsFor>[0], change: Record<string, string | null> = {}): string {
-  const flags = new Map(flagsFor(component, path.join(dir, 'pki'), dir));
-  for (const [name, value] of Object.entries(change)) {
-    if (value === null) flags.delete(name);
-    else flags.set(name, value);
-  }
-  const file = path.join(dir, `${component}.flags`);
-  writeFileSync(file, [...flags].map(([n, v]) => `--${n}=${v}`).join('\n'));
-  return file;
-}
-
-/** kubeadm never sets --kubelet-certificate-authority, so its real flags always draw this CIS 1.2.6 warning. */
-const KUBEADM_BASELINE = 'KUBELET_CA_UNSET';
-
-/** verify, without the baseline warning kubeadm's own flags draw: what remains is what the test broke. */
-async function verifyBroken(options: VerifyOptions) {
-  const result = await verify(options);
-  return { ...result, findings: result.findings.filter((f) => f.code !== KUBEADM_BASELINE) };
-}
-
-async function codes(options: VerifyOptions): Promise<string[]> {
-  const result = await verifyBroken(options);
-  return [...new Set(result.findings.map((f) => f.code))].sort();
-}
-
-const base = (dir: string): VerifyOptions => ({ certDir: path.join(dir, 'pki'), kubeconfigDir: dir });
+import { base, codes, copy, flagsFile, pristine, reissue, SETTINGS, spec, verifyBroken } from '../support/verify-pki.js';
 
 describe('kpki verify', () => {
   it('a freshly generated PKI verifies clean', async () => {
-    const result = await verify(base(pristine));
+    const result = await verify(base(pristine()));
     expect(result.findings).toEqual([]);
     expect(Object.keys(result.checked.components).sort()).toEqual(['apiserver', 'controller-manager', 'etcd', 'scheduler']);
     expect(result.checked.kubeconfigs).toHaveLength(5);
@@ -282,14 +199,14 @@ describe('kpki verify', () => {
       ['a directory without certificates', async (dir: string) => ({ certDir: dir })],
       ['a flags file of binary junk', async (dir: string) => {
         writeFileSync(path.join(dir, 'junk'), Buffer.from([0, 159, 146, 150, 255]));
-        return { ...base(pristine), apiserverArgs: path.join(dir, 'junk') };
+        return { ...base(pristine()), apiserverArgs: path.join(dir, 'junk') };
       }],
       ['YAML that is not a manifest', async (dir: string) => {
         writeFileSync(path.join(dir, 'deploy.yaml'), 'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: x}\n');
-        return { ...base(pristine), apiserverArgs: path.join(dir, 'deploy.yaml') };
+        return { ...base(pristine()), apiserverArgs: path.join(dir, 'deploy.yaml') };
       }],
-      ['a missing args file', async (dir: string) => ({ ...base(pristine), etcdArgs: path.join(dir, 'nope.yaml') })],
-      ['a bad --warn-within', async () => ({ ...base(pristine), warnWithin: 'soon' })],
+      ['a missing args file', async (dir: string) => ({ ...base(pristine()), etcdArgs: path.join(dir, 'nope.yaml') })],
+      ['a bad --warn-within', async () => ({ ...base(pristine()), warnWithin: 'soon' })],
     ])('%s', async (_, make) => {
       const dir = tempDir();
       let error: unknown;

@@ -51,7 +51,8 @@ export const apiserverServing = defineRule({
       const host = indexedIp(cidr, 1);
       // The service IP follows the service CIDR: reissue with it, and give kpki init the CIDR so renewals keep it.
       const reissue = reissueWithSans(facts, serving, [host]);
-      const fix = `${reissue ? `${reissue}; ` : ''}pass --service-cidr ${flagList(args, 'service-cluster-ip-range').join(',')} to every later kpki init (it derives ${host} from it)`;
+      const cidrs = flagList(args, 'service-cluster-ip-range').join(',');
+      const fix = reissue ? `${reissue}  # and pass --service-cidr ${cidrs} to every later kpki init, which derives ${host} from it` : `kpki init --service-cidr ${cidrs} --renew apiserver`;
       hosts.push({ host, who: 'in-cluster clients (the kubernetes service IP)', fix });
     }
     const domain = dnsDomain(facts.inputs);

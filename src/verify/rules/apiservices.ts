@@ -8,7 +8,7 @@ import { notCaFindings } from './ca-files.js';
 
 /** The kpki command that issues a serving certificate and a matching caBundle for this APIService. */
 const fixWithKpki = (svc: ApiServiceInput) =>
-  `kpki cert extension-apiserver --service ${svc.service?.name} --namespace ${svc.service?.namespace} --api-group ${svc.group} --api-version ${svc.version} --out ${svc.service?.name}, serve ${svc.service?.name}.crt/.key and kubectl apply -f ${svc.service?.name}-apiservice.yaml`;
+  `kpki cert extension-apiserver --service ${svc.service?.name} --namespace ${svc.service?.namespace} --api-group ${svc.group} --api-version ${svc.version} --out ${svc.service?.name} && kubectl apply -f ${svc.service?.name}-apiservice.yaml  # then serve ${svc.service?.name}.crt/.key from the extension apiserver`;
 
 /** Rule: each APIService's caBundle is a CA that verifies its extension apiserver's serving certificate for `<service>.<namespace>.svc`. */
 export const apiServices = defineRule({

@@ -31,7 +31,7 @@ export const serviceAccountKeys = defineRule({
             subject: s.label,
             symptom: 'error: You must be logged in to the server (Unauthorized) for every pod using a service-account token; apiserver log: "invalid bearer token"',
             diagnosis: `the public half of ${s.file} is not in --service-account-key-file (${files.join(', ')}), so the tokens it signs never verify`,
-            fix: `openssl pkey -in ${s.file} -pubout -out ${files[0]} (the public half of the signing key), then restart kube-apiserver`,
+            fix: `openssl pkey -in ${s.file} -pubout -out ${files[0]}  # then restart kube-apiserver`,
             files: [s.file, ...files],
           }),
       );

@@ -34,6 +34,14 @@ export function closestFlag(name: string, known: ReadonlySet<string>): string | 
   return best && best[1] <= Math.min(2, Math.floor(name.length / 4)) ? best[0] : undefined;
 }
 
+/** A flags file takes one more line; a manifest a list entry; other origins (stdin) get the flag to add. */
+function addFlagFix(origin: string, flagText: string): string {
+  if (/\.(ya?ml|json)$/.test(origin)) return `add "- ${flagText}" to the container command in ${origin}`;
+  if (origin === 'stdin' || origin.startsWith("kubeadm's")) return `add ${flagText} to the component's flags`;
+  // A leading newline in case the file does not end with one.
+  return `printf '\\n%s\\n' '${flagText}' >> ${origin}`;
+}
+
 function missingFlags(facts: Facts, args: ComponentArgs): Finding[] {
   if (args.component === 'kubelet') return [];
   const certDir = facts.certDir ?? '/etc/kubernetes/pki';
@@ -47,7 +55,7 @@ function missingFlags(facts: Facts, args: ComponentArgs): Finding[] {
         subject: flagSubject(args, wired.name),
         symptom: wired.breaks ?? '',
         diagnosis: `${args.origin} has no --${wired.name}${wired.need === 'always' ? '' : ` (needed: ${wired.need === 'https-etcd' ? '--etcd-servers is https' : wired.need === 'proxy-client' ? '--proxy-client-cert-file is set' : '--initial-cluster has several members'})`}`,
-        fix: value ? `add --${wired.name}=${value} to ${args.origin} (kpki flags ${args.component} --cert-dir ${certDir} prints them all)` : `add --${wired.name}`,
+        fix: addFlagFix(args.origin, value === undefined ? `--${wired.name}` : `--${wired.name}=${value}`),
         files: [args.origin],
         cis: wired.cis,
       });
@@ -69,7 +77,7 @@ function unknownFlags(args: ComponentArgs): Finding[] {
         diagnosis: closest
           ? `--${name} is not a ${BINARIES[args.component]} flag; it looks like a misspelling of --${closest}, and the component refuses to start`
           : `--${name} is not a flag of ${BINARIES[args.component]} v1.20 (it may be newer; older versions refuse to start with "unknown flag")`,
-        fix: closest ? `rename --${name} to --${closest} in ${args.origin}` : `check --${name} against \`${BINARIES[args.component]} --help\` for your version`,
+        fix: closest ? `sed -i 's/--${name}\\b/--${closest}/' ${args.origin}` : `check --${name} against \`${BINARIES[args.component]} --help\` for your version`,
         files: [args.origin],
       });
     });
