@@ -58,7 +58,7 @@ async function servingFindings(facts: Facts, kubeletCa: NamedCert): Promise<Find
   const label = serving.origin === 'configured' ? 'kubelet tlsCertFile' : `kubelet serving certificate (${serving.cert})`;
   const leaf: NamedCert = { label, file: serving.cert, certs };
   const dialed = dialedAddress(facts);
-  const out = await trustFindings(facts.now, {
+  const out = await trustFindings(facts, {
     leaf,
     roots: kubeletCa,
     usage: 'serverAuth',
@@ -98,7 +98,7 @@ export const apiserverKubelet = defineRule({
       const roots = kubeletClientCa(facts);
       if (roots) {
         out.push(
-          ...(await trustFindings(facts.now, {
+          ...(await trustFindings(facts, {
             leaf: client,
             roots,
             usage: 'clientAuth',

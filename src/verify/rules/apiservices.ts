@@ -71,7 +71,7 @@ export const apiServices = defineRule({
         continue;
       }
       const symptom = (e: string) => `${svc.name} False (FailedDiscoveryCheck): failing or missing response from https://…/apis/${svc.group}/${svc.version}: ${CLIENT_TLS_PREFIX}${e}`;
-      const untrusted = await trustFindings(facts.now, { leaf: candidate, roots: { label: `${label} caBundle`, file: svc.file, certs: bundle.value }, usage: 'serverAuth', relation: `kube-apiserver proxying to ${host}`, symptom });
+      const untrusted = await trustFindings(facts, { leaf: candidate, roots: { label: `${label} caBundle`, file: svc.file, certs: bundle.value }, usage: 'serverAuth', relation: `kube-apiserver proxying to ${host}`, symptom });
       out.push(...untrusted);
       if (!untrusted.length) out.push(...hostFindings(candidate, [{ host, who: `kube-apiserver (APIService ${svc.name})`, fix: fixWithKpki(svc) }], symptom('')));
     }

@@ -68,10 +68,24 @@ export interface TrustCheck {
   fix?: string;
 }
 
-/** A finding when `leaf` would not verify against `roots` for `usage`, as Go would refuse it. */
-export async function trustFindings(now: Date, check: TrustCheck): Promise<Finding[]> {
+type Verdict = ReturnType<typeof verifyCertificate>;
+/** Go's verdicts per run: several kubeconfigs carry the same CA, several flags the same files. */
+const verdicts = new WeakMap<Facts, Map<string, Verdict>>();
+
+function verdict(facts: Facts, check: TrustCheck): Verdict {
   const [leaf, ...intermediates] = check.leaf.certs;
-  const result = await verifyCertificate(leaf!, { roots: check.roots.certs, intermediates, usage: check.usage, now: withinValidity(leaf!, now) });
+  const der = (certs: x509.X509Certificate[]) => certs.map((c) => Buffer.from(c.rawData).toString('base64')).join(',');
+  const key = `${check.usage} ${der(check.leaf.certs)} ${der(check.roots.certs)}`;
+  let memo = verdicts.get(facts);
+  if (!memo) verdicts.set(facts, (memo = new Map()));
+  let result = memo.get(key);
+  if (!result) memo.set(key, (result = verifyCertificate(leaf!, { roots: check.roots.certs, intermediates, usage: check.usage, now: withinValidity(leaf!, facts.now) })));
+  return result;
+}
+
+/** A finding when `leaf` would not verify against `roots` for `usage`, as Go would refuse it. */
+export async function trustFindings(facts: Facts, check: TrustCheck): Promise<Finding[]> {
+  const result = await verdict(facts, check);
   if (result.ok) return [];
   const usageProblem = result.error.includes('incompatible key usage');
   return [

@@ -74,7 +74,7 @@ export const etcdMember = defineRule({
     if (peer && peerCa) {
       // Peers dial each other with the same certificate: it must serve and authenticate.
       for (const usage of ['serverAuth', 'clientAuth'] as const) {
-        const problems = await trustFindings(facts.now, { leaf: peer, roots: peerCa, usage, relation: 'the other etcd members', symptom: ETCD_REJECTS });
+        const problems = await trustFindings(facts, { leaf: peer, roots: peerCa, usage, relation: 'the other etcd members', symptom: ETCD_REJECTS });
         out.push(...problems);
         if (problems.length) break;
       }
@@ -98,12 +98,12 @@ export const apiserverEtcd = defineRule({
     if (!etcd) return out;
     const trusted = certFromFlag(facts, etcd, 'trusted-ca-file');
     if (client && trusted) {
-      out.push(...(await trustFindings(facts.now, { leaf: client, roots: trusted, usage: 'clientAuth', relation: 'etcd authenticating kube-apiserver', symptom: ETCD_REJECTS })));
+      out.push(...(await trustFindings(facts, { leaf: client, roots: trusted, usage: 'clientAuth', relation: 'etcd authenticating kube-apiserver', symptom: ETCD_REJECTS })));
     }
     const server = certFromFlag(facts, etcd, 'cert-file');
     if (!server || !etcdCa) return out;
     const handshake = 'kube-apiserver log: transport: authentication handshake failed: ';
-    const untrusted = await trustFindings(facts.now, { leaf: server, roots: etcdCa, usage: 'serverAuth', relation: 'kube-apiserver connecting to etcd', symptom: (e) => `${handshake}${e}` });
+    const untrusted = await trustFindings(facts, { leaf: server, roots: etcdCa, usage: 'serverAuth', relation: 'kube-apiserver connecting to etcd', symptom: (e) => `${handshake}${e}` });
     out.push(...untrusted);
     if (untrusted.length) return out;
     const hosts = flagList(api, 'etcd-servers')

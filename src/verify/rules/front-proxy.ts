@@ -30,7 +30,7 @@ export const frontProxy = defineRule({
     const ca = certFromFlag(facts, args, 'requestheader-client-ca-file');
     if (!proxy || !ca) return out;
     out.push(
-      ...(await trustFindings(facts.now, {
+      ...(await trustFindings(facts, {
         leaf: proxy,
         roots: ca,
         usage: 'clientAuth',

@@ -39,7 +39,7 @@ export const kubeconfigs = defineRule({
         const host = new URL(credentials.server || 'https://invalid').hostname.replace(/^\[|\]$/g, '');
         // The kubeconfig trusts the wrong CA: give it the one that signed the apiserver's certificate.
         const servingCa = issuerFile(facts, serving.certs[0]!, false);
-        const untrusted = await trustFindings(facts.now, {
+        const untrusted = await trustFindings(facts, {
           leaf: serving,
           roots,
           usage: 'serverAuth',
@@ -58,7 +58,7 @@ export const kubeconfigs = defineRule({
       if (loaded.clientKey) out.push(...keyPairFindings(client, loaded.clientKey, kc.file, `${kc.file} client-key`));
       if (clientCa) {
         out.push(
-          ...(await trustFindings(facts.now, {
+          ...(await trustFindings(facts, {
             leaf: client,
             roots: clientCa,
             usage: 'clientAuth',
