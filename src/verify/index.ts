@@ -117,15 +117,17 @@ export async function verify(options: VerifyOptions = {}): Promise<VerifyResult>
   if (warnWithinSeconds === undefined) throw badFlag('--warn-within', `"${options.warnWithin}" is not a duration`, 'use e.g. 30d or 720h');
   const nodeAddresses = (options.nodeAddresses ?? []).map(parseNodeAddress);
   const components = await componentInputs(options, root);
-  const certDir = options.certDir ?? ((await exists('/etc/kubernetes/pki')) ? '/etc/kubernetes/pki' : 'pki');
+  // In a node copy the PKI is the node's /etc/kubernetes/pki, named as the node names it.
+  const certDir = options.certDir ?? (root || (await exists('/etc/kubernetes/pki')) ? '/etc/kubernetes/pki' : 'pki');
+  const realCertDir = root && !options.certDir ? path.join(root, certDir) : certDir;
   const kubeconfigDir = options.kubeconfigDir ?? path.dirname(certDir);
   const extensionOnly = Boolean(options.apiServices?.length) && !options.certDir && components.size === 0;
   const assumedFlags = components.size === 0 && !extensionOnly;
   let files: string[] = [];
-  if (options.certDir || assumedFlags) {
-    if (assumedFlags && !(await exists(certDir))) throw badInput(certDir, 'nothing to verify: no such PKI directory and no component flags', 'pass --cert-dir, --manifests-dir or --apiserver-args');
-    files = await pkiFiles(certDir);
-    if (assumedFlags && !files.some((f) => f.endsWith('.crt'))) throw badInput(certDir, 'holds no certificates (*.crt)', CERT_DIR_HINT);
+  if (options.certDir || assumedFlags || (root && (await exists(realCertDir)))) {
+    if (assumedFlags && !(await exists(realCertDir))) throw badInput(realCertDir, 'nothing to verify: no such PKI directory and no component flags', 'pass --cert-dir, --manifests-dir or --apiserver-args');
+    files = (await pkiFiles(realCertDir)).map((f) => path.join(certDir, path.relative(realCertDir, f)));
+    if (assumedFlags && !files.some((f) => f.endsWith('.crt'))) throw badInput(realCertDir, 'holds no certificates (*.crt)', CERT_DIR_HINT);
   }
   if (assumedFlags) {
     // No flags given: check the directory as kubeadm wires it.
@@ -166,7 +168,7 @@ export async function verify(options: VerifyOptions = {}): Promise<VerifyResult>
     pkiFiles: files,
     nodeAddresses,
   };
-  const facts = await loadFacts(inputs, { now: options.now ?? new Date(), warnWithinSeconds, root, certDir: options.certDir ?? (assumedFlags ? certDir : undefined), assumedFlags, resolve });
+  const facts = await loadFacts(inputs, { now: options.now ?? new Date(), warnWithinSeconds, root, certDir: options.certDir || assumedFlags || files.length ? certDir : undefined, assumedFlags, resolve });
   const found = [...facts.loadFindings];
   for (const rule of options.rules ?? RULES) found.push(...(await rule.check(facts)));
 

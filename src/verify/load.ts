@@ -8,7 +8,7 @@ import { factName, inputReferences, type Facts, type FileFact, type FileReferenc
 import { FindingCode, type Finding } from './findings.js';
 import { caBundle, privateKey, publicKeys, rootCertificates, tlsCertificates, tlsPrivateKey, type Read } from './go-readers.js';
 import type { ClusterInputs } from './model.js';
-import { readBounded, type PathResolver } from './read.js';
+import { readBounded, type PathResolver, type ReadFile } from './read.js';
 
 export interface LoadOptions {
   now: Date;
@@ -73,18 +73,35 @@ export async function loadFacts(inputs: ClusterInputs, options: LoadOptions): Pr
   const invalid = (file: string, subject: string, symptom: string, fix: string) =>
     report({ code: FindingCode.FileInvalid, severity: 'error', subject, symptom, diagnosis: `${file} (from ${subject}) cannot be used: ${symptom}`, fix, files: [file] });
 
+  // Reads start all at once (the disk and the thread pool overlap them); results are taken in order.
+  const fetches = new Map<string, Promise<{ real: string; loaded?: ReadFile; error?: unknown }>>();
+  const fetch = (ref: FileReference) => {
+    const name = factName(ref.file, ref.relativeTo);
+    let pending = fetches.get(name);
+    if (!pending) {
+      pending = (async () => {
+        let real = '';
+        try {
+          real = await options.resolve(ref.file, ref.relativeTo);
+          return { real, loaded: await readBounded(real) };
+        } catch (error) {
+          return { real, error };
+        }
+      })();
+      fetches.set(name, pending);
+    }
+    return pending;
+  };
+
   const read = async (ref: FileReference): Promise<FileFact> => {
     const name = factName(ref.file, ref.relativeTo);
+    const fetched = await fetch(ref);
     let fact = facts.files.get(name);
     if (!fact) {
-      fact = { name, real: '', readAs: new Set(), subjects: [] };
+      fact = { name, real: fetched.real, readAs: new Set(), subjects: [], ...fetched.loaded };
       facts.files.set(name, fact);
-      try {
-        fact.real = await options.resolve(ref.file, ref.relativeTo);
-        const loaded = await readBounded(fact.real);
-        if (loaded) Object.assign(fact, loaded);
-      } catch (error) {
-        fact.data = undefined;
+      const { error } = fetched;
+      if (error) {
         const message = error instanceof KpkiError ? error.message.replace(/^.*?: /, '') : (error as Error).message;
         invalid(ref.file, ref.subject, message, error instanceof KpkiError && error.hint ? error.hint : 'restore the file or reissue it');
         fact.unreadable = true;
@@ -164,6 +181,8 @@ export async function loadFacts(inputs: ClusterInputs, options: LoadOptions): Pr
   };
 
   const refs = inputReferences(inputs);
+  const pkiRefs = inputs.pkiFiles.map((file): FileReference => ({ file, readAs: file.endsWith('.key') ? 'tls-key' : file.endsWith('.pub') ? 'public-keys' : 'tls-cert', subject: file }));
+  for (const ref of [...refs, ...pkiRefs]) void fetch(ref);
   for (const ref of refs.filter((r) => r.readAs !== 'kubeconfig')) await load(ref);
   for (const ref of refs.filter((r) => r.readAs === 'kubeconfig')) {
     const fact = await read(ref);
@@ -172,10 +191,6 @@ export async function loadFacts(inputs: ClusterInputs, options: LoadOptions): Pr
     if (loaded) facts.kubeconfigs.set(ref.file, loaded);
   }
   // The rest of the PKI directory: hygiene looks at every file, named by a flag or not.
-  for (const file of inputs.pkiFiles) {
-    if (facts.files.has(file)) continue;
-    const readAs: ReadAs = file.endsWith('.key') ? 'tls-key' : file.endsWith('.pub') ? 'public-keys' : 'tls-cert';
-    await load({ file, readAs, subject: file });
-  }
+  for (const ref of pkiRefs) if (!facts.files.has(ref.file)) await load(ref);
   return facts;
 }

@@ -83,7 +83,7 @@ describe('verify: wiring complete, or a finding', () => {
   });
 
   it.each([
-    ['the etcd static pod', (dir: string) => readFileSync(path.join(FIXTURE_KUBERNETES, 'manifests/etcd.yaml'), 'utf8'), /is the static pod of etcd.*pass it with --etcd-args/],
+    ['the etcd static pod', (_dir: string) => readFileSync(path.join(FIXTURE_KUBERNETES, 'manifests/etcd.yaml'), 'utf8'), /is the static pod of etcd.*pass it with --etcd-args/],
     ['an etcd command line', () => 'etcd --name=cp1 --data-dir=/var/lib/etcd --listen-client-urls=https://127.0.0.1:2379', /is the command line of etcd.*pass it with --etcd-args/],
     ["etcd's flags without the binary", (dir: string) => flagsFor('etcd', dir).map(([n, v]) => `--${n}=${v}`).join('\n') + '\n--data-dir=/var/lib/etcd\n--initial-cluster=cp1=https://10.0.0.11:2380', /is etcd's flags .*pass it with --etcd-args/],
     ['a kubelet command line', () => '/usr/bin/kubelet --bootstrap-kubeconfig=/etc/kubernetes/bootstrap-kubelet.conf --kubeconfig=/etc/kubernetes/kubelet.conf --container-runtime=remote --node-ip=10.0.0.21', /is the command line of kubelet.*pass it with --kubelet-config/],

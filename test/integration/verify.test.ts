@@ -26,6 +26,10 @@ describe('kpki verify', () => {
     // kubeadm leaves the kubelets' serving certificates unverified: CIS 1.2.6, a warning.
     expect(result.findings.map((f) => `${f.severity} ${f.code} ${f.cis}`)).toEqual(['warning KUBELET_CA_UNSET 1.2.6']);
     expect(result.counts.error).toBe(0);
+    // Files no manifest names are checked too, named as the node names them.
+    chmodSync(path.join(root, 'etc/kubernetes/pki/etcd/healthcheck-client.key'), 0o644);
+    const loose = await verify(options);
+    expect(loose.findings.filter((f) => f.code === 'KEY_PERMISSIONS').map((f) => f.subject)).toEqual(['/etc/kubernetes/pki/etcd/healthcheck-client.key']);
     expect(result.checked.components).toMatchObject({ apiserver: expect.stringContaining('kube-apiserver.yaml'), etcd: expect.stringContaining('etcd.yaml') });
     expect(result.checked.kubeconfigs.sort()).toEqual(['/etc/kubernetes/admin.conf', '/etc/kubernetes/controller-manager.conf', '/etc/kubernetes/kubelet.conf', '/etc/kubernetes/scheduler.conf']);
   });
