@@ -14,9 +14,10 @@ export type FileRole = 'tls-cert' | 'tls-key' | 'ca-bundle' | 'public-keys' | 'p
 /**
  * When a component needs a flag for the PKI to work: `always`; `https-etcd` when --etcd-servers
  * has an https URL; `proxy-client` when --proxy-client-cert-file is set; `multi-member` when
- * etcd's --initial-cluster names more than one member.
+ * etcd's --initial-cluster names more than one member; `one-signer` unless per-signer
+ * --cluster-signing-<signer>-cert-file flags (v1.19+) take the place of the shared one.
  */
-export type FlagNeed = 'always' | 'https-etcd' | 'proxy-client' | 'multi-member';
+export type FlagNeed = 'always' | 'https-etcd' | 'proxy-client' | 'multi-member' | 'one-signer';
 
 export interface WiredFlag {
   name: string;
@@ -82,8 +83,8 @@ const WIRING: Record<FlagComponent, WiredFlag[]> = {
     { name: 'requestheader-client-ca-file', kubeadm: 'pki:front-proxy-ca.crt', file: 'ca-bundle' },
     { name: 'root-ca-file', kubeadm: 'pki:ca.crt', file: 'ca-bundle', need: 'always', breaks: 'pods get no kube-root-ca.crt to verify the apiserver with: in-cluster clients fail with "x509: certificate signed by unknown authority"', cis: '1.3.5' },
     { name: 'service-account-private-key-file', kubeadm: 'pki:sa.key', file: 'private-key', need: 'always', breaks: 'no service-account token secrets are created: pods relying on them get "Unauthorized"', cis: '1.3.4' },
-    { name: 'cluster-signing-cert-file', kubeadm: 'pki:ca.crt', file: 'tls-cert', signs: true, key: 'cluster-signing-key-file', need: 'always', breaks: 'approved CSRs are never signed: kubelet client rotation and serverTLSBootstrap stall (kubectl get csr shows Approved without Issued)' },
-    { name: 'cluster-signing-key-file', kubeadm: 'pki:ca.key', file: 'tls-key', need: 'always', breaks: 'approved CSRs are never signed: kubelet client rotation and serverTLSBootstrap stall (kubectl get csr shows Approved without Issued)' },
+    { name: 'cluster-signing-cert-file', kubeadm: 'pki:ca.crt', file: 'tls-cert', signs: true, key: 'cluster-signing-key-file', need: 'one-signer', breaks: 'approved CSRs are never signed: kubelet client rotation and serverTLSBootstrap stall (kubectl get csr shows Approved without Issued)' },
+    { name: 'cluster-signing-key-file', kubeadm: 'pki:ca.key', file: 'tls-key', need: 'one-signer', breaks: 'approved CSRs are never signed: kubelet client rotation and serverTLSBootstrap stall (kubectl get csr shows Approved without Issued)' },
     { name: 'tls-cert-file', file: 'tls-cert', key: 'tls-private-key-file' },
     { name: 'tls-private-key-file', file: 'tls-key' },
   ],

@@ -42,11 +42,15 @@ describe('verify: wiring complete, or a finding', () => {
     expect(await findings(dir, { [option]: flags }, 'FLAG_MISSING')).toEqual([]);
   });
 
-  it('a single-member etcd needs no peer flags; an http etcd needs no --etcd-* flags', async () => {
+  it('a single-member etcd needs no peer flags, an http etcd no --etcd-* flags, per-signer flags no shared signer', async () => {
     const dir = copy();
     const etcd = flagsFile(dir, 'etcd', { 'peer-cert-file': null, 'peer-key-file': null, 'peer-trusted-ca-file': null, 'peer-client-cert-auth': null });
     const api = flagsFile(dir, 'apiserver', { 'etcd-servers': 'http://127.0.0.1:2379', 'etcd-cafile': null, 'etcd-certfile': null, 'etcd-keyfile': null });
     expect(await findings(dir, { etcdArgs: etcd, apiserverArgs: api }, 'FLAG_MISSING')).toEqual([]);
+    // v1.19+ per-signer flags take the place of the shared --cluster-signing-cert-file/--key-file.
+    const pki = (f: string) => path.join(dir, 'pki', f);
+    const cm = flagsFile(dir, 'controller-manager', { 'cluster-signing-cert-file': null, 'cluster-signing-key-file': null, 'cluster-signing-kubelet-client-cert-file': pki('ca.crt'), 'cluster-signing-kubelet-client-key-file': pki('ca.key') });
+    expect(await findings(dir, { controllerManagerArgs: cm }, 'FLAG_MISSING')).toEqual([]);
   });
 
   it('the requestheader set is required once --proxy-client-cert-file is set (REQUESTHEADER_INCOMPLETE)', async () => {

@@ -11,6 +11,14 @@ const NEEDED: Record<FlagNeed, (args: ComponentArgs) => boolean> = {
   'https-etcd': (args) => flagList(args, 'etcd-servers').some((url) => url.startsWith('https://')),
   'proxy-client': (args) => Boolean(flag(args, 'proxy-client-cert-file')),
   'multi-member': (args) => flagList(args, 'initial-cluster').length > 1,
+  'one-signer': (args) => ![...args.flags.keys()].some((name) => /^cluster-signing-.+-cert-file$/.test(name) && name !== 'cluster-signing-cert-file'),
+};
+
+const NEED_REASON: Record<Exclude<FlagNeed, 'always'>, string> = {
+  'https-etcd': '--etcd-servers is https',
+  'proxy-client': '--proxy-client-cert-file is set',
+  'multi-member': '--initial-cluster has several members',
+  'one-signer': 'no per-signer --cluster-signing-*-cert-file either',
 };
 
 /** Levenshtein distance, for naming the flag a misspelled one was meant to be. */
@@ -54,7 +62,7 @@ function missingFlags(facts: Facts, args: ComponentArgs): Finding[] {
         severity: 'error',
         subject: flagSubject(args, wired.name),
         symptom: wired.breaks ?? '',
-        diagnosis: `${args.origin} has no --${wired.name}${wired.need === 'always' ? '' : ` (needed: ${wired.need === 'https-etcd' ? '--etcd-servers is https' : wired.need === 'proxy-client' ? '--proxy-client-cert-file is set' : '--initial-cluster has several members'})`}`,
+        diagnosis: `${args.origin} has no --${wired.name}${wired.need === 'always' ? '' : ` (needed: ${NEED_REASON[wired.need!]})`}`,
         fix: addFlagFix(args.origin, value === undefined ? `--${wired.name}` : `--${wired.name}=${value}`),
         files: [args.origin],
         cis: wired.cis,
