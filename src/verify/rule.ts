@@ -1,3 +1,5 @@
+import { certificateFacts, type CertificateFacts } from '../pki/certificate.js';
+import type { x509 } from '../pki/crypto.js';
 import type { Facts } from './facts.js';
 import type { Finding, FindingCode } from './findings.js';
 
@@ -14,3 +16,12 @@ export const defineRule = (rule: Rule): Rule => rule;
 
 /** A finding with `files` defaulting to none. */
 export const finding = (f: Omit<Finding, 'files'> & { files?: string[] }): Finding => ({ ...f, files: f.files ?? [] });
+
+const certFacts = new WeakMap<x509.X509Certificate, CertificateFacts>();
+
+/** certificateFacts, once per certificate: @peculiar/x509 re-parses the extensions on every call. */
+export function infoOf(cert: x509.X509Certificate): CertificateFacts {
+  let info = certFacts.get(cert);
+  if (!info) certFacts.set(cert, (info = certificateFacts(cert)));
+  return info;
+}

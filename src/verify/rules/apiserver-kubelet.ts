@@ -1,8 +1,7 @@
-import { certificateFacts } from '../../pki/certificate.js';
 import { kubeletServing, type Facts } from '../facts.js';
 import { FindingCode, type Finding } from '../findings.js';
 import { flagList } from '../inputs/args.js';
-import { defineRule, finding } from '../rule.js';
+import { defineRule, finding, infoOf } from '../rule.js';
 import { certFromFlag, CLIENT_TLS_PREFIX, hostFindings, pairFromFlags, trustFindings, type NamedCert } from './common.js';
 import { reissueWithSans } from './fixes.js';
 
@@ -107,7 +106,7 @@ export const apiserverKubelet = defineRule({
           })),
         );
       }
-      const info = certificateFacts(client.certs[0]!);
+      const info = infoOf(client.certs[0]!);
       if (!info.organizations.some((o) => KUBELET_API_GROUPS.includes(o))) {
         out.push(
           finding({

@@ -1,9 +1,8 @@
-import { certificateFacts } from '../../pki/certificate.js';
 import { indexedIp, parseCidr } from '../../model/net.js';
 import { FindingCode, type Finding } from '../findings.js';
 import { flag, flagList } from '../inputs/args.js';
 import type { ClusterInputs } from '../model.js';
-import { defineRule, finding } from '../rule.js';
+import { defineRule, finding, infoOf } from '../rule.js';
 import { CLIENT_TLS_PREFIX, hostFindings, pairFromFlags, type DialedHost } from './common.js';
 import { reissueWithSans } from './fixes.js';
 
@@ -26,7 +25,7 @@ export const apiserverServing = defineRule({
     const out: Finding[] = [];
     const serving = pairFromFlags(facts, out, args, 'tls-cert-file', 'tls-private-key-file');
     if (!serving) return out;
-    const info = certificateFacts(serving.certs[0]!);
+    const info = infoOf(serving.certs[0]!);
     if (info.extKeyUsages.length && !info.extKeyUsages.includes('serverAuth')) {
       out.push(
         finding({

@@ -1,8 +1,7 @@
-import { certificateFacts } from '../../pki/certificate.js';
 import type { ApiServiceInput } from '../inputs/apiservice.js';
 import { FindingCode, type Finding } from '../findings.js';
 import { rootCertificates } from '../go-readers.js';
-import { defineRule, finding } from '../rule.js';
+import { defineRule, finding, infoOf } from '../rule.js';
 import { CLIENT_TLS_PREFIX, hostFindings, trustFindings, type NamedCert } from './common.js';
 import { notCaFindings } from './ca-files.js';
 
@@ -50,8 +49,8 @@ export const apiServices = defineRule({
       const notCa = notCaFindings(bundle.value, svc.file, `${label} caBundle`);
       out.push(...notCa);
       // The serving certificate: a given one that names the service, else the only one given, else one found among the files read.
-      const found: NamedCert[] = [...facts.certificates].filter(([file, certs]) => !given.some((g) => g.file === file) && certificateFacts(certs[0]!).dnsNames.includes(host)).map(([file, certs]) => ({ label: file, file, certs }));
-      const candidate = given.find((s) => certificateFacts(s.certs[0]!).dnsNames.includes(host)) ?? (given.length === 1 ? given[0] : found[0]);
+      const found: NamedCert[] = [...facts.certificates].filter(([file, certs]) => !given.some((g) => g.file === file) && infoOf(certs[0]!).dnsNames.includes(host)).map(([file, certs]) => ({ label: file, file, certs }));
+      const candidate = given.find((s) => infoOf(s.certs[0]!).dnsNames.includes(host)) ?? (given.length === 1 ? given[0] : found[0]);
       if (!candidate) {
         if (given.length) {
           out.push(finding({ code: FindingCode.SanMissing, severity: 'error', subject: label, symptom: `${svc.name} False (FailedDiscoveryCheck): … x509: certificate is valid for …, not ${host}`, diagnosis: `none of the serving certificates given (${given.map((s) => s.file).join(', ')}) is valid for ${host}`, fix: fixWithKpki(svc), files: given.map((s) => s.file) }));

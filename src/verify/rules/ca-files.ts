@@ -1,15 +1,14 @@
-import { certificateFacts } from '../../pki/certificate.js';
 import type { x509 } from '../../pki/crypto.js';
 import { wiringOf } from '../../model/flags.js';
 import { flagSubject } from '../facts.js';
 import { FindingCode, type Finding } from '../findings.js';
 import { flag } from '../inputs/args.js';
-import { defineRule, finding } from '../rule.js';
+import { defineRule, finding, infoOf } from '../rule.js';
 
 /** NOT_CA findings for every certificate of a trust bundle that cannot sign. */
 export function notCaFindings(certs: x509.X509Certificate[], file: string, label: string): Finding[] {
   return certs.flatMap((cert) => {
-    const facts = certificateFacts(cert);
+    const facts = infoOf(cert);
     const problem = !facts.isCA ? 'is not a CA (BasicConstraints CA:TRUE missing)' : facts.keyUsages && !facts.keyUsages.includes('keyCertSign') ? 'lacks KeyUsage keyCertSign' : undefined;
     if (!problem) return [];
     return [

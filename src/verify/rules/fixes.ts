@@ -1,6 +1,6 @@
-import { certificateFacts } from '../../pki/certificate.js';
 import type { x509 } from '../../pki/crypto.js';
 import type { Facts } from '../facts.js';
+import { infoOf } from '../rule.js';
 import type { NamedCert } from './common.js';
 
 const sameName = (a: x509.Name, b: x509.Name) => Buffer.from(a.toArrayBuffer()).equals(Buffer.from(b.toArrayBuffer()));
@@ -9,7 +9,7 @@ const sameName = (a: x509.Name, b: x509.Name) => Buffer.from(a.toArrayBuffer()).
 export function issuerFile(facts: Facts, cert: x509.X509Certificate, withKey: boolean): string | undefined {
   for (const [file, certs] of facts.certificates) {
     const ca = certs[0]!;
-    if (!file.endsWith('.crt') || !sameName(ca.subjectName, cert.issuerName) || !certificateFacts(ca).isCA) continue;
+    if (!file.endsWith('.crt') || !sameName(ca.subjectName, cert.issuerName) || !infoOf(ca).isCA) continue;
     if (!withKey || facts.files.get(file.replace(/\.crt$/, '.key'))?.data) return file;
   }
   return undefined;
@@ -23,7 +23,7 @@ export function reissueWithSans(facts: Facts, serving: NamedCert, hosts: string[
   const cert = serving.certs[0]!;
   const ca = issuerFile(facts, cert, true);
   if (!ca || !serving.file.endsWith('.crt')) return undefined;
-  const info = certificateFacts(cert);
+  const info = infoOf(cert);
   const role = info.extKeyUsages.includes('clientAuth') ? 'peer' : 'server';
   const sans = [...new Set([...info.dnsNames, ...info.ipAddresses, ...hosts])];
   const orgs = info.organizations.map((o) => ` --org ${o}`).join('');

@@ -1,8 +1,7 @@
-import { certificateFacts } from '../../pki/certificate.js';
 import { flagSubject } from '../facts.js';
 import { FindingCode, type Finding } from '../findings.js';
 import { flag, flagList } from '../inputs/args.js';
-import { defineRule, finding } from '../rule.js';
+import { defineRule, finding, infoOf } from '../rule.js';
 import { certFromFlag, pairFromFlags, trustFindings } from './common.js';
 
 /** Rule: the aggregation layer authenticates to extension apiservers through the front proxy. */
@@ -38,7 +37,7 @@ export const frontProxy = defineRule({
         symptom: (e) => `401 Unauthorized from aggregated APIs; extension apiserver log: ${e}`,
       })),
     );
-    const cn = certificateFacts(proxy.certs[0]!).commonName;
+    const cn = infoOf(proxy.certs[0]!).commonName;
     const allowed = flagList(args, 'requestheader-allowed-names');
     if (allowed.length === 0) {
       out.push(

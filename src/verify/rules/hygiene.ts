@@ -1,7 +1,7 @@
-import { certificateFacts, publicKeyObject } from '../../pki/certificate.js';
+import { publicKeyObject } from '../../pki/certificate.js';
 import { formatDuration } from '../../model/duration.js';
 import { FindingCode, type Finding } from '../findings.js';
-import { defineRule, finding } from '../rule.js';
+import { defineRule, finding, infoOf } from '../rule.js';
 
 const MIN_RSA_BITS = 2048;
 
@@ -19,7 +19,7 @@ export const hygiene = defineRule({
         const id = Buffer.from(cert.rawData).toString('base64');
         if (seen.has(id)) continue;
         seen.add(id);
-        const info = certificateFacts(cert);
+        const info = infoOf(cert);
         const name = `${file} (CN=${info.commonName})`;
         const left = (cert.notAfter.getTime() - now) / 1000;
         if (left < 0) {

@@ -1,7 +1,6 @@
-import { certificateFacts } from '../../pki/certificate.js';
 import { FindingCode, type Finding } from '../findings.js';
 import type { KubeconfigRole } from '../model.js';
-import { defineRule, finding } from '../rule.js';
+import { defineRule, finding, infoOf } from '../rule.js';
 import { certFromFlag, CLIENT_TLS_PREFIX, hostFindings, keyPairFindings, trustFindings, type NamedCert } from './common.js';
 import { issuerFile, reissueWithSans } from './fixes.js';
 
@@ -67,7 +66,7 @@ export const kubeconfigs = defineRule({
           })),
         );
       }
-      const info = certificateFacts(certs[0]!);
+      const info = infoOf(certs[0]!);
       const identity = IDENTITIES[kc.role];
       if (!info.commonName || (identity && !identity.ok(info.commonName, info.organizations))) {
         out.push(
