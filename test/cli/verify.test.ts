@@ -57,6 +57,7 @@ describe('kpki verify (CLI rendering and exit codes)', () => {
     [['verify', '--cert-dir', '/nonexistent/pki'], '/nonexistent/pki'],
     [['verify', '--apiserver-args', 'JUNK'], 'JUNK'],
     [['verify', '--warn-within', 'soon', '--cert-dir', 'PKI'], '--warn-within'],
+    [['verify', '--node-address', 'Internal=10.0.0.21', '--cert-dir', 'PKI'], '--node-address: "Internal" is not an address type'],
     [['flags', 'kubelet'], 'component: "kubelet" is not one of apiserver'],
   ])('%j exits 2 with one line', (args, fragment) => {
     const junk = path.join(dir, 'junk.bin');
