@@ -36,13 +36,14 @@ const looksLikeText = (data: Buffer) => data.length > 0 && data.every((b) => b =
 function derFix(data: Buffer, file: string, readAs: ReadAs): string | undefined {
   if (looksLikeText(data)) return undefined;
   const wantsKey = readAs === 'tls-key' || readAs === 'private-key';
-  const tool = wantsKey ? 'pkey' : 'x509';
-  try {
-    if (!wantsKey) parseCertificates(data, file);
-    return `openssl ${tool} -inform DER -in ${file} -out ${file}.pem && mv ${file}.pem ${file}`;
-  } catch {
-    return wantsKey ? `openssl pkey -inform DER -in ${file} -out ${file}.pem && mv ${file}.pem ${file}` : undefined;
+  if (!wantsKey) {
+    try {
+      parseCertificates(data, file);
+    } catch {
+      return undefined; // not a DER certificate either: nothing to convert
+    }
   }
+  return `openssl ${wantsKey ? 'pkey' : 'x509'} -inform DER -in ${file} -out ${file}.pem && mv ${file}.pem ${file}`;
 }
 
 /** Reads every file the inputs name once, parses each as its component would, and records what fails. */
