@@ -43,9 +43,9 @@ describe('verify: bounded cost', () => {
 });
 
 describe('verify: unusable paths are one-line errors (exit 2), never an internal error', () => {
-  it('--cert-dir naming a file', () => {
+  it.each(['--cert-dir', '--root', '--manifests-dir'])('%s naming a file', (flag) => {
     const dir = copy();
-    expectOneLineError(kpki(['verify', '--cert-dir', path.join(dir, 'pki/ca.crt')]), 'is a file, not a directory');
+    expectOneLineError(kpki(['verify', flag, path.join(dir, 'pki/ca.crt')]), `is a file, not a directory (${flag})`);
   });
 
   describe('as an unprivileged user (nobody)', () => {
