@@ -7,7 +7,7 @@ import { verify, type VerifyOptions } from '../../src/verify/index.js';
 import { kpki } from '../support/cli.js';
 import { applyFix, shimDir } from '../support/fix.js';
 import { tempDir } from '../support/tmp.js';
-import { base, copy, flagsFile, verifyBroken } from '../support/verify-pki.js';
+import { base, copy, flagsFile, reissue, verifyBroken } from '../support/verify-pki.js';
 
 /** The one finding a broken setup draws; its fix applied as printed; then nothing left. */
 async function fixedByItsFix(options: VerifyOptions, cwd: string, code: string, shims?: string) {
@@ -52,6 +52,13 @@ describe('verify: fixes that fix, applied as printed', () => {
     const options = { ...base(dir), apiserverArgs: flagsFile(dir, 'apiserver', { 'etcd-servers': 'https://10.0.0.99:2379' }), etcdArgs: flagsFile(dir, 'etcd') };
     const found = await fixedByItsFix(options, dir, 'SAN_MISSING');
     expect(found.fix).toContain(`--profile peer --cn cp1 --san cp1,localhost,10.0.0.11,127.0.0.1,::1,10.0.0.99 --ca ${path.join(dir, 'pki/etcd/ca.crt')}`);
+  });
+
+  it('an expired client certificate: reissued as it was (subject, groups, usage) from its CA', async () => {
+    const dir = copy();
+    await reissue(dir, 'apiserver-kubelet-client', { validity: -60, backdate: 3600 });
+    const found = await fixedByItsFix(base(dir), dir, 'EXPIRED');
+    expect(found.fix).toMatch(/^kpki cert issue --profile client --cn kube-apiserver-kubelet-client --org \S+ --ca .*\/pki\/ca\.crt --out .*\/pki\/apiserver-kubelet-client --force/);
   });
 
   describe('extension apiservers', () => {

@@ -15,18 +15,24 @@ export function issuerFile(facts: Facts, cert: x509.X509Certificate, withKey: bo
   return undefined;
 }
 
-/**
- * The command that reissues a serving certificate with `hosts` added to its SANs, keeping its
- * subject, usages and other SANs: `kpki cert issue` from the CA that signed it.
- */
-export function reissueWithSans(facts: Facts, serving: NamedCert, hosts: string[]): string | undefined {
-  const cert = serving.certs[0]!;
-  const ca = issuerFile(facts, cert, true);
-  if (!ca || !serving.file.endsWith('.crt')) return undefined;
-  const info = infoOf(cert);
-  const role = info.extKeyUsages.includes('clientAuth') ? 'peer' : 'server';
-  const sans = [...new Set([...info.dnsNames, ...info.ipAddresses, ...hosts])];
-  const orgs = info.organizations.map((o) => ` --org ${o}`).join('');
-  return `kpki cert issue --profile ${role} --cn ${info.commonName}${orgs} --san ${sans.join(',')} --ca ${ca} --out ${serving.file.replace(/\.crt$/, '')} --force`;
+/** kpki cert issue's --profile for a certificate's extended key usages. */
+function leafRole(usages: string[]): string {
+  const server = usages.includes('serverAuth');
+  const client = usages.includes('clientAuth');
+  return server && client ? 'peer' : client ? 'client' : 'server';
 }
 
+/**
+ * The command that reissues a certificate file from the CA that signed it, keeping its subject,
+ * usages and SANs, with `hosts` added: `kpki cert issue`, exact whatever settings made it first.
+ */
+export function reissueWithSans(facts: Facts, named: NamedCert, hosts: string[]): string | undefined {
+  const cert = named.certs[0]!;
+  const ca = issuerFile(facts, cert, true);
+  if (!ca || !named.file.endsWith('.crt')) return undefined;
+  const info = infoOf(cert);
+  const sans = [...new Set([...info.dnsNames, ...info.ipAddresses, ...hosts])];
+  const orgs = info.organizations.map((o) => ` --org ${o}`).join('');
+  const sanFlag = sans.length ? ` --san ${sans.join(',')}` : '';
+  return `kpki cert issue --profile ${leafRole(info.extKeyUsages)} --cn ${info.commonName}${orgs}${sanFlag} --ca ${ca} --out ${named.file.replace(/\.crt$/, '')} --force`;
+}

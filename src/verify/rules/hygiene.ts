@@ -2,6 +2,7 @@ import { publicKeyObject } from '../../pki/certificate.js';
 import { formatDuration } from '../../model/duration.js';
 import { FindingCode, type Finding } from '../findings.js';
 import { defineRule, finding, infoOf } from '../rule.js';
+import { reissueWithSans } from './fixes.js';
 
 const MIN_RSA_BITS = 2048;
 
@@ -15,6 +16,9 @@ export const hygiene = defineRule({
     const goNow = facts.now.toISOString().replace(/\.\d+Z/, 'Z');
     const seen = new Set<string>();
     for (const { file, subject, certificates } of facts.certificateSources) {
+      // A leaf file's first certificate can be reissued as it is, from the CA beside it.
+      const reissue = infoOf(certificates[0]!).isCA ? undefined : reissueWithSans(facts, { label: subject, file, certs: certificates }, []);
+      const renew = reissue ? `${reissue}  # then restart the components that use it` : 'renew it (kpki init --renew <entry>) and restart the components that use it';
       for (const cert of certificates) {
         const id = Buffer.from(cert.rawData).toString('base64');
         if (seen.has(id)) continue;
@@ -29,7 +33,7 @@ export const hygiene = defineRule({
             subject,
             symptom: `x509: certificate has expired or is not yet valid: current time ${goNow} is after ${cert.notAfter.toISOString().replace(/\.\d+Z/, 'Z')}`,
             diagnosis: `${name} expired ${formatDuration(-left)} ago`,
-            fix: info.isCA ? 'a CA cannot be renewed in place: rotate the CA and everything it signed' : `renew it (kpki init --renew …) and restart the components that use it`,
+            fix: info.isCA ? 'a CA cannot be renewed in place: rotate the CA and everything it signed' : renew,
             files: [file],
           }));
         } else if (now < cert.notBefore.getTime()) {
@@ -49,7 +53,7 @@ export const hygiene = defineRule({
             subject,
             symptom: '',
             diagnosis: `${name} expires in ${formatDuration(left)} (${cert.notAfter.toISOString()})`,
-            fix: info.isCA ? 'plan the CA rotation now' : 'renew it before then (kpki init --renew …)',
+            fix: info.isCA ? 'plan the CA rotation now' : renew,
             files: [file],
           }));
         }
