@@ -24,7 +24,7 @@ export function registerVerify(cli: CAC, output: Output, run: Runner): void {
     .option('--kubelet-config <file>', 'KubeletConfiguration YAML or kubelet flags')
     .option('--kubeconfig <file>', 'A kubeconfig to check (repeatable)')
     .option('--manifests-dir <dir>', 'Read every static pod manifest in this directory')
-    .option('--root <dir>', 'A copy of a node filesystem: absolute paths inside manifests and kubeconfigs are read under it')
+    .option('--root <dir>', 'A copy of a node filesystem: manifests, PKI, kubeconfigs and /var/lib/kubelet/config.yaml are read inside it, absolute paths and symlinks included')
     .option('--apiservice <file|dir>', "APIService manifests of extension apiservers: check caBundle against --serving-cert (repeatable)")
     .option('--serving-cert <file|dir>', "The extension apiservers' serving certificates (repeatable)")
     .option('--node-address <[type=]address>', "The node's address the apiserver dials the kubelet at, e.g. InternalIP=10.0.0.21 (repeatable)")
