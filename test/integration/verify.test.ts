@@ -170,7 +170,13 @@ describe('kpki verify', () => {
       writeFileSync(p('ext.cnf'), 'extendedKeyUsage=clientAuth\n');
       execFileSync('openssl', ['x509', '-req', '-sha1', '-in', p('fp.csr'), '-CA', p('front-proxy-ca.crt'), '-CAkey', p('front-proxy-ca.key'), '-CAcreateserial', '-days', '365', '-extfile', p('ext.cnf'), '-out', p('front-proxy-client.crt')], { stdio: 'ignore' });
       // Go refuses SHA-1 signatures in chains, so the apiserver's peers reject it too.
-      expect(await codes(base(dir))).toEqual(['CHAIN_UNTRUSTED', 'WEAK_KEY', 'WEAK_SIGNATURE']);
+      const result = await verifyBroken(base(dir));
+      expect(result.findings.map((f) => f.code).sort()).toEqual(['CHAIN_UNTRUSTED', 'WEAK_KEY', 'WEAK_SIGNATURE']);
+      // The chain exists: the diagnosis says Go refuses it, not that another CA signed it.
+      const refused = result.findings.find((f) => f.code === 'CHAIN_UNTRUSTED')!;
+      expect(refused.diagnosis).toContain('chains to');
+      expect(refused.diagnosis).toContain('but Go refuses that chain');
+      expect(refused.diagnosis).not.toContain('is not signed by');
     });
 
     it('KEY_PERMISSIONS: a group-readable private key', async () => {

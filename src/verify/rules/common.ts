@@ -88,6 +88,18 @@ export async function trustFindings(facts: Facts, check: TrustCheck): Promise<Fi
   const result = await verdict(facts, check);
   if (result.ok) return [];
   const usageProblem = result.error.includes('incompatible key usage');
+  // "Unknown authority" alone, or with a signature that another key made (a CA of the same name,
+  // as every kubeadm cluster's "kubernetes"), means another CA signed it. Anything else means the
+  // chain exists and Go refused it: path length, name constraints, a critical extension, an expired
+  // intermediate, a SHA-1 signature, a parent that may not sign.
+  const hint = /\(possibly because of "(.*)" while trying/.exec(result.error)?.[1];
+  const unsigned = result.error.includes('signed by unknown authority') && (!hint || /verification (error|failure)/.test(hint));
+  const chainDiagnosis = unsigned
+    ? `${check.leaf.file} (${check.leaf.label}) is not signed by the CA in ${check.roots.file} (${check.roots.label}), which ${check.relation} trusts`
+    : `${check.leaf.file} (${check.leaf.label}) chains to ${check.roots.file} (${check.roots.label}), but Go refuses that chain, so ${check.relation} fails: ${result.error}`;
+  const chainFix = unsigned
+    ? `reissue ${check.leaf.file} from the CA in ${check.roots.file}, or point ${check.roots.label} at the CA that signed it`
+    : `reissue ${check.leaf.file} (and the intermediates sent with it) so that the chain satisfies what Go reports`;
   return [
     finding({
       code: usageProblem ? FindingCode.UsageIncompatible : FindingCode.ChainUntrusted,
@@ -96,10 +108,10 @@ export async function trustFindings(facts: Facts, check: TrustCheck): Promise<Fi
       symptom: check.symptom(result.error),
       diagnosis: usageProblem
         ? `${check.leaf.file} lacks ExtKeyUsage ${check.usage}, which ${check.relation} requires`
-        : `${check.leaf.file} (${check.leaf.label}) is not signed by the CA in ${check.roots.file} (${check.roots.label}), which ${check.relation} trusts`,
+        : chainDiagnosis,
       fix: usageProblem
         ? `reissue ${check.leaf.file} with ${check.usage} (kpki init --renew …)`
-        : (check.fix ?? `reissue ${check.leaf.file} from the CA in ${check.roots.file}, or point ${check.roots.label} at the CA that signed it`),
+        : unsigned && check.fix ? check.fix : chainFix,
       files: [check.leaf.file, check.roots.file],
     }),
   ];
