@@ -89,7 +89,11 @@ export interface HttpsAnswer {
 }
 
 /** One HTTPS request with explicit trust and credentials; rejects on TLS and connection errors. */
-export function httpsRequest(url: string, creds: TlsCredentials, opts: { method?: string; body?: string; timeoutMs?: number } = {}): Promise<HttpsAnswer> {
+export function httpsRequest(
+  url: string,
+  creds: TlsCredentials,
+  opts: { method?: string; body?: string; headers?: Record<string, string>; timeoutMs?: number } = {},
+): Promise<HttpsAnswer> {
   const target = new URL(url);
   const name = creds.servername ?? target.hostname;
   return new Promise((resolve, reject) => {
@@ -107,6 +111,7 @@ export function httpsRequest(url: string, creds: TlsCredentials, opts: { method?
         headers: {
           ...(creds.token ? { authorization: `Bearer ${creds.token}` } : {}),
           ...(opts.body ? { 'content-type': 'application/json' } : {}),
+          ...opts.headers,
         },
         timeout: opts.timeoutMs ?? 10_000,
       },
@@ -188,6 +193,8 @@ export interface Cluster {
   /** Restarts a component with the baseline flags plus overrides; waits until it serves unless waitReady is false. */
   restart(component: Component, node?: NodeName, overrides?: FlagOverrides, opts?: { waitReady?: boolean }): Promise<BackgroundProcess>;
   process(component: Component, node?: NodeName): BackgroundProcess;
+  /** Waits until a running component serves again (for the sample-apiserver: its APIService is Available). */
+  ready(component: Component, node?: NodeName): Promise<void>;
   /** kubectl with a kubeconfig (and optional extra global flags such as --server). */
   kubectl(kubeconfig: string, args: readonly string[]): Promise<RunResult>;
   /** `node bin/kpki.js ARGS`. */
@@ -465,7 +472,10 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
         '  default_backend apiservers',
         'backend apiservers',
         '  balance roundrobin',
-        ...Object.values(nodes).map((n) => `  server ${n.name} ${n.address}:${bindPort}`),
+        // As a real load balancer: a stopped apiserver leaves the rotation within two seconds.
+        '  option redispatch',
+        '  retries 2',
+        ...Object.values(nodes).map((n) => `  server ${n.name} ${n.address}:${bindPort} check inter 1s fall 2 rise 1`),
         '',
       ].join('\n'),
     );
@@ -583,6 +593,11 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
         const proc = entry(component, n).proc;
         if (!proc) throw new Error(`${component} on ${n} was never started`);
         return proc;
+      },
+      async ready(component, n = 'cp1') {
+        const e = entry(component, n);
+        if (!e.proc) throw new Error(`${component} on ${n} was never started`);
+        await ready(e, e.proc);
       },
       kubectl,
       kpki: runKpki,
