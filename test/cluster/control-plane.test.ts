@@ -37,28 +37,33 @@ const FLUNDERS = `/apis/${WARDLE.group}/${WARDLE.version}/namespaces/default/flu
 
 let cluster: Cluster | undefined;
 let failure: unknown;
+// A cluster that cannot start (binaries missing, a component not ready) fails every test with
+// the reason, instead of vitest's "skipped" for tests after a failed hook.
 beforeAll(async () => {
   try {
     cluster = await startCluster();
   } catch (err) {
     failure = err;
-    throw err;
   }
 });
 afterAll(() => cluster?.stop());
 
-/** The running cluster; tests after a failed start fail with the reason. */
 function live(): Cluster {
   if (!cluster) throw new Error(`the cluster did not start: ${failure instanceof Error ? failure.message : String(failure)}`);
   return cluster;
 }
 
-const adminConf = (c: Cluster) => path.join(c.root, 'admin.conf');
-const superAdminConf = (c: Cluster) => path.join(c.root, 'super-admin.conf');
+/** A describe block's set-up, run only on a started cluster (otherwise its tests fail on live()). */
+function beforeAllLive(setUp: (c: Cluster) => Promise<void>): void {
+  beforeAll(async () => {
+    if (cluster) await setUp(cluster);
+  });
+}
+
 
 /** kubectl as admin.conf, failing the test with the transcript unless it succeeds. */
 async function adminKubectl(c: Cluster, args: string[], server?: string): Promise<string> {
-  const r = await c.kubectl(adminConf(c), [...(server ? ['--server', server] : []), ...args]);
+  const r = await c.kubectl(c.admin, [...(server ? ['--server', server] : []), ...args]);
   expect(r.code, `kubectl ${args.join(' ')}: ${r.stderr}`).toBe(0);
   return r.stdout;
 }
@@ -74,8 +79,8 @@ function servers(c: Cluster): { label: string; url: string }[] {
 /** Each kubeconfig kpki wrote, with the identity the apiserver must see. */
 function standardKubeconfigs(c: Cluster): { file: string; user: string; admin: boolean }[] {
   return [
-    { file: adminConf(c), user: 'kubernetes-admin', admin: true },
-    { file: superAdminConf(c), user: 'kubernetes-super-admin', admin: true },
+    { file: c.admin, user: 'kubernetes-admin', admin: true },
+    { file: c.superAdmin, user: 'kubernetes-super-admin', admin: true },
     ...NODE_NAMES.flatMap((n) => [
       { file: c.nodes[n].kubeconfig('admin.conf'), user: 'kubernetes-admin', admin: true },
       { file: c.nodes[n].kubeconfig('controller-manager.conf'), user: 'system:kube-controller-manager', admin: false },
@@ -154,6 +159,10 @@ async function expectServingNamesAccepted(c: Cluster): Promise<void> {
 }
 
 describe('everything kpki init generates works on a real control plane', () => {
+  it('the control plane starts from the kpki init PKI', () => {
+    expect(live().nodes.cp2.url).toMatch(/^https:\/\/127\./);
+  });
+
   it('kpki verify finds no problems on either node or in the shared kubeconfigs', async () => {
     const c = live();
     for (const n of NODE_NAMES) expectNoProblems(await verifyNode(c, n));
@@ -194,7 +203,7 @@ describe('everything kpki init generates works on a real control plane', () => {
   it('the front proxy: sample-apiserver authenticates requests the apiservers proxy for admin.conf', async () => {
     const c = live();
     const flunder = { apiVersion: `${WARDLE.group}/${WARDLE.version}`, kind: 'Flunder', metadata: { name: 'kpki-flunder', namespace: 'default' } };
-    const r = await run(requireTool('kubectl'), ['--kubeconfig', adminConf(c), 'create', '-o', 'name', '-f', '-'], { input: JSON.stringify(flunder) });
+    const r = await c.kubectl(c.admin, ['create', '-o', 'name', '-f', '-'], JSON.stringify(flunder));
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout.trim()).toBe('flunder.wardle.example.com/kpki-flunder');
     await expectAggregatedApiServes(c);
@@ -210,7 +219,7 @@ describe('everything kpki init generates works on a real control plane', () => {
   it('each apiserver certificate is accepted for the VIP, its node address, kubernetes.default.svc and the service IP, not for the other node', async () => {
     const c = live();
     await expectServingNamesAccepted(c);
-    const r = await c.kubectl(adminConf(c), ['--server', c.nodes.cp1.url, '--tls-server-name', c.nodes.cp2.address, 'get', '--raw', '/healthz']);
+    const r = await c.kubectl(c.admin, ['--server', c.nodes.cp1.url, '--tls-server-name', c.nodes.cp2.address, 'get', '--raw', '/healthz']);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(notValidFor(c.nodes.cp2.address));
   });
@@ -253,7 +262,7 @@ async function expectAggregatedApi401(c: Cluster): Promise<void> {
     condition = await apiServiceAvailability(c);
     return /^False FailedDiscoveryCheck: .*: 401$/.test(condition.trim());
   }, () => `last condition: ${condition}`);
-  const r = await c.kubectl(adminConf(c), ['get', '--raw', FLUNDERS]);
+  const r = await c.kubectl(c.admin, ['get', '--raw', FLUNDERS]);
   expect(r.code).not.toBe(0);
   expect(r.stderr).toContain('Error from server (ServiceUnavailable)');
 }
@@ -262,7 +271,7 @@ describe('seeded faults: kpki verify reports each, and the cluster fails as the 
   it('a kubeconfig with the wrong CA: CHAIN_UNTRUSTED, kubectl "x509: certificate signed by unknown authority"', async () => {
     const c = live();
     const file = path.join(await c.scratch('wrong-ca'), 'admin.conf');
-    const doc = parseYaml(await readFile(adminConf(c), 'utf8')) as { clusters: { cluster: Record<string, string> }[] };
+    const doc = parseYaml(await readFile(c.admin, 'utf8')) as { clusters: { cluster: Record<string, string> }[] };
     // The front-proxy CA: a CA of the same PKI, the classic copy-paste mix-up.
     doc.clusters[0]!.cluster['certificate-authority-data'] = (await readFile(path.join(c.certDir, 'front-proxy-ca.crt'))).toString('base64');
     await writeFile(file, stringifyYaml(doc), { mode: 0o600 });
@@ -289,8 +298,7 @@ describe('seeded faults: kpki verify reports each, and the cluster fails as the 
   describe('apiservers restarted with a front-proxy client whose CN is not allowed; cp2 also without the VIP in its certificate and with a foreign sa.pub', () => {
     let proxy = '';
     let roundOneLog = 0;
-    beforeAll(async () => {
-      const c = live();
+    beforeAllLive(async (c) => {
       roundOneLog = c.process('sample-apiserver').output.length;
       const dir = await c.scratch('round1');
       proxy = await issue(c, dir, 'proxy-cn', ['--profile', 'client', '--cn', 'kube-apiserver-proxy', '--ca', 'front-proxy']);
@@ -335,7 +343,7 @@ describe('seeded faults: kpki verify reports each, and the cluster fails as the 
       expect(refusals.join('\n'), 'no connection through the VIP reached cp2 in six attempts').toMatch(/^ERR_TLS_CERT_ALTNAME_INVALID: .*IP: .* is not in the cert's list/);
       // Go's verdict (kubectl) on a connection that reaches cp2 for the VIP. client-go retries a
       // failed handshake on a new connection, so through haproxy kubectl mostly lands on cp1.
-      const r = await c.kubectl(adminConf(c), ['--server', c.nodes.cp2.url, '--tls-server-name', c.vip, 'get', '--raw', '/healthz']);
+      const r = await c.kubectl(c.admin, ['--server', c.nodes.cp2.url, '--tls-server-name', c.vip, 'get', '--raw', '/healthz']);
       expect(r.code).not.toBe(0);
       expect(r.stderr).toMatch(notValidFor(c.vip));
       expect(await adminKubectl(c, ['get', '--raw', '/healthz'], c.nodes.cp2.url)).toBe('ok');
@@ -355,8 +363,7 @@ describe('seeded faults: kpki verify reports each, and the cluster fails as the 
 
   describe('apiservers restarted with a front-proxy client signed by the cluster CA instead of the front-proxy CA', () => {
     let proxy = '';
-    beforeAll(async () => {
-      const c = live();
+    beforeAllLive(async (c) => {
       proxy = await issue(c, await c.scratch('round2'), 'proxy-cluster-ca', ['--profile', 'client', '--cn', 'front-proxy-client', '--ca', 'cluster']);
       await Promise.all(NODE_NAMES.map((n) => c.restart('kube-apiserver', n, { 'proxy-client-cert-file': `${proxy}.crt`, 'proxy-client-key-file': `${proxy}.key` })));
       // Discovery is open to every authenticated user, so the APIService turns Available again.
@@ -367,7 +374,7 @@ describe('seeded faults: kpki verify reports each, and the cluster fails as the 
       const c = live();
       // The cluster CA is also the extension's client CA (from the kube-system configmap): the
       // request is authenticated as the certificate's CN, X-Remote-User ignored, and RBAC refuses.
-      const r = await c.kubectl(adminConf(c), ['get', '--raw', FLUNDERS]);
+      const r = await c.kubectl(c.admin, ['get', '--raw', FLUNDERS]);
       expect(r.code).not.toBe(0);
       expect(r.stderr).toContain('Error from server (Forbidden)');
       expect(r.stderr).toMatch(/User \\?"front-proxy-client\\?" cannot list resource \\?"flunders\\?"/);
@@ -420,8 +427,7 @@ describe('seeded faults: kpki verify reports each, and the cluster fails as the 
   });
 
   describe('once the seeded faults are undone', () => {
-    beforeAll(async () => {
-      const c = live();
+    beforeAllLive(async (c) => {
       await Promise.all(NODE_NAMES.map((n) => c.restart('kube-apiserver', n)));
       await c.ready('sample-apiserver');
     });

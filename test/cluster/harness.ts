@@ -181,6 +181,9 @@ export interface Cluster {
   root: string;
   /** Where `kpki init` wrote the shared PKI and the top-level admin.conf/super-admin.conf. */
   certDir: string;
+  /** admin.conf and super-admin.conf as kpki init wrote them (server: the control-plane endpoint). */
+  admin: string;
+  superAdmin: string;
   vip: string;
   /** The control-plane endpoint, https://VIP:PORT (haproxy). */
   endpoint: string;
@@ -195,8 +198,8 @@ export interface Cluster {
   process(component: Component, node?: NodeName): BackgroundProcess;
   /** Waits until a running component serves again (for the sample-apiserver: its APIService is Available). */
   ready(component: Component, node?: NodeName): Promise<void>;
-  /** kubectl with a kubeconfig (and optional extra global flags such as --server). */
-  kubectl(kubeconfig: string, args: readonly string[]): Promise<RunResult>;
+  /** kubectl with a kubeconfig (args may start with global flags such as --server); input goes to stdin. */
+  kubectl(kubeconfig: string, args: readonly string[], input?: string): Promise<RunResult>;
   /** `node bin/kpki.js ARGS`. */
   kpki(args: readonly string[], cwd?: string): Promise<RunResult>;
   /** A fresh directory under the cluster root for a test's files. */
@@ -496,9 +499,11 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     await Promise.all(Object.keys(nodes).map((n) => mkdir(path.join(root, 'nodes', n, 'flags'), { recursive: true })));
 
     const superAdmin = kubeconfigCredentials(path.join(root, 'super-admin.conf'));
-    const kubectl = (kubeconfig: string, args: readonly string[]) => run(kubectlBin, ['--kubeconfig', kubeconfig, ...args], { timeoutMs: 30_000 });
+    // Discovery cache inside the cluster root: nothing left in ~/.kube, nothing shared between runs.
+    const kubectl = (kubeconfig: string, args: readonly string[], input?: string) =>
+      run(kubectlBin, ['--kubeconfig', kubeconfig, '--cache-dir', path.join(root, 'kubectl-cache'), ...args], { input, timeoutMs: 30_000 });
     const superKubectl = async (args: readonly string[], input?: string) => {
-      const r = await run(kubectlBin, ['--kubeconfig', path.join(root, 'super-admin.conf'), ...args], { input, timeoutMs: 30_000 });
+      const r = await kubectl(path.join(root, 'super-admin.conf'), args, input);
       if (r.code !== 0) throw new Error(`kubectl failed:\n${describeRun(r)}`);
       return r;
     };
@@ -577,6 +582,8 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     return {
       root,
       certDir,
+      admin: path.join(root, 'admin.conf'),
+      superAdmin: path.join(root, 'super-admin.conf'),
       vip,
       endpoint,
       bindPort,
@@ -606,7 +613,12 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
         await mkdir(dir, { recursive: true });
         return dir;
       },
-      stop: () => res.dispose(),
+      async stop() {
+        const procs = [...running.values()].map((e) => e.proc).filter((p) => p !== undefined);
+        await res.dispose();
+        const alive = procs.filter((p) => !p.exited).map((p) => p.name);
+        if (alive.length) throw new Error(`still running after stop(): ${alive.join(', ')}`);
+      },
     };
   } catch (err) {
     await res.dispose();
