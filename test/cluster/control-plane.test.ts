@@ -6,6 +6,7 @@
  * Faults are grouped so that a few apiserver restarts serve them all.
  */
 import { copyFile, readFile, writeFile } from 'node:fs/promises';
+import { X509Certificate } from 'node:crypto';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
@@ -214,6 +215,36 @@ describe('everything kpki init generates works on a real control plane', () => {
     const answer = await frontProxyRequest(c, path.join(c.certDir, 'front-proxy-client'));
     expect(answer.status, answer.body).toBe(200);
     expect(JSON.parse(answer.body)).toMatchObject({ kind: 'FlunderList' });
+  });
+
+  it('the controller manager signs an approved kube-apiserver-client CSR with the cluster CA, and the certificate authenticates', async () => {
+    const c = live();
+    const prefix = path.join(await c.scratch('csr'), 'carol');
+    const made = await c.kpki(['kubeconfig', 'user', '--client-name', 'carol', '--org', 'devs', '--csr-only', '--out', prefix, '--cert-dir', c.certDir]);
+    expect(made.code, made.stderr).toBe(0);
+    const csr = {
+      apiVersion: 'certificates.k8s.io/v1',
+      kind: 'CertificateSigningRequest',
+      metadata: { name: 'carol' },
+      spec: { request: (await readFile(`${prefix}.csr`)).toString('base64'), signerName: 'kubernetes.io/kube-apiserver-client', usages: ['digital signature', 'key encipherment', 'client auth'] },
+    };
+    const created = await c.kubectl(c.admin, ['create', '-f', '-'], JSON.stringify(csr));
+    expect(created.code, created.stderr).toBe(0);
+    await adminKubectl(c, ['certificate', 'approve', 'carol']);
+    let issued = '';
+    await waitUntil('CSR carol issued', 30_000, async () => {
+      issued = await adminKubectl(c, ['get', 'csr', 'carol', '-o', 'jsonpath={.status.certificate}']);
+      return issued !== '';
+    });
+    const cert = new X509Certificate(Buffer.from(issued, 'base64'));
+    expect(cert.checkIssued(new X509Certificate(await readFile(path.join(c.certDir, 'ca.crt'))))).toBe(true);
+    const answer = await httpsRequest(`${c.endpoint}/api/v1/namespaces/kube-system/secrets`, {
+      ca: await readFile(path.join(c.certDir, 'ca.crt'), 'utf8'),
+      cert: cert.toString(),
+      key: await readFile(`${prefix}.key`, 'utf8'),
+    });
+    expect(answer.status, answer.body).toBe(403);
+    expect(answer.body).toContain('User \\"carol\\" cannot list resource \\"secrets\\"');
   });
 
   it('each apiserver certificate is accepted for the VIP, its node address, kubernetes.default.svc and the service IP, not for the other node', async () => {
