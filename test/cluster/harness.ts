@@ -191,7 +191,7 @@ export interface Cluster {
   nodes: Record<NodeName, ControlPlaneNode>;
   etcdUrl: string;
   wardle: { address: string; port: number; dir: string; apiservice: string; servingCert: string; kubeconfig: string };
-  /** The flags file a component runs from (etcd, the controller manager and haproxy live on cp1). */
+  /** The flags file a component runs from (etcd, the controller manager and the sample-apiserver count as cp1's; haproxy has none). */
   flagsFile(component: Component, node?: NodeName): string;
   /** Restarts a component with the baseline flags plus overrides; waits until it serves unless waitReady is false. */
   restart(component: Component, node?: NodeName, overrides?: FlagOverrides, opts?: { waitReady?: boolean }): Promise<BackgroundProcess>;
@@ -492,7 +492,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       ['kube-apiserver', 'cp2', apiserverFlags(nodes.cp2)],
       ['kube-controller-manager', 'cp1', kcmFlags],
       ['sample-apiserver', 'cp1', wardleFlags],
-      ['haproxy', 'cp1', [['f', haproxyConfig], ['db', '']]],
+      ['haproxy', 'cp1', []],
     ] as const) {
       running.set(key(component, n), { component, node: n, baseline: baseline as Flags, flagsFile: flagsFile(component, n) });
     }
@@ -555,7 +555,8 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       for (const [name, value] of Object.entries(overrides)) {
         if (value !== null && !entry.baseline.some(([n]) => n === name)) flags.push([name, value]);
       }
-      const args = flags.map(([name, value]) => (entry.component === 'haproxy' ? [`-${name}`, value].filter(Boolean) : [`--${name}=${value}`])).flat();
+      // haproxy takes its configuration file (in the foreground); the others run from their flags file.
+      const args = entry.component === 'haproxy' ? ['-f', haproxyConfig, '-db'] : flags.map(([name, value]) => `--${name}=${value}`);
       if (entry.component !== 'haproxy') await writeFile(entry.flagsFile, `${args.join('\n')}\n`);
       const proc = res.start(`${entry.component} on ${entry.node}`, SETPRIV, ['--pdeathsig', 'SIGKILL', '--', binaries[entry.component], ...args], { cwd: root });
       entry.proc = proc;
@@ -593,7 +594,8 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       flagsFile,
       async restart(component, n = 'cp1', overrides = {}, restartOpts = {}) {
         const e = entry(component, n);
-        await e.proc?.stop(5_000);
+        // kube-apiserver drains for several seconds on SIGTERM; a restart need not wait for that.
+        await e.proc?.stop(2_000);
         return start(e, overrides, restartOpts.waitReady ?? true);
       },
       process(component, n = 'cp1') {
