@@ -273,6 +273,14 @@ async function frontProxyRequest(c: Cluster, proxyPrefix: string): Promise<{ sta
   );
 }
 
+/** etcdctl reading secrets' keys with etcd's CA but no client certificate. */
+function etcdctlWithoutCertificate(c: Cluster) {
+  return run(requireTool('etcdctl'), [
+    '--endpoints', c.etcdUrl, '--cacert', c.nodes.cp1.pki('etcd/ca.crt'), '--dial-timeout', '2s', '--command-timeout', '5s',
+    'get', '/registry/secrets', '--prefix', '--keys-only',
+  ], { env: { ETCDCTL_API: '3' }, timeoutMs: 30_000 });
+}
+
 /** kpki cert issue into dir/NAME.{crt,key}; returns the prefix. */
 async function issue(c: Cluster, dir: string, name: string, args: string[]): Promise<string> {
   const prefix = path.join(dir, name);
@@ -392,11 +400,12 @@ describe('seeded faults: kpki verify reports each, and the cluster fails as the 
     });
   });
 
-  describe('apiservers restarted with a front-proxy client signed by the cluster CA instead of the front-proxy CA', () => {
+  describe('apiservers restarted with a front-proxy client signed by the cluster CA instead of the front-proxy CA, and any proxy name allowed', () => {
     let proxy = '';
     beforeAllLive(async (c) => {
       proxy = await issue(c, await c.scratch('round2'), 'proxy-cluster-ca', ['--profile', 'client', '--cn', 'front-proxy-client', '--ca', 'cluster']);
-      await Promise.all(NODE_NAMES.map((n) => c.restart('kube-apiserver', n, { 'proxy-client-cert-file': `${proxy}.crt`, 'proxy-client-key-file': `${proxy}.key` })));
+      // Also an empty --requestheader-allowed-names: any certificate from the front-proxy CA may proxy.
+      await Promise.all(NODE_NAMES.map((n) => c.restart('kube-apiserver', n, { 'proxy-client-cert-file': `${proxy}.crt`, 'proxy-client-key-file': `${proxy}.key`, 'requestheader-allowed-names': '' })));
       // Discovery is open to every authenticated user, so the APIService turns Available again.
       await c.ready('sample-apiserver');
     });
@@ -415,6 +424,21 @@ describe('seeded faults: kpki verify reports each, and the cluster fails as the 
         const finding = expectFinding(await verifyNode(c, n), 'CHAIN_UNTRUSTED', /proxy-client-cert-file/);
         expect(finding.symptom).toMatch(/\b403\b/);
       }
+    });
+
+    it('PROXY_ANY_NAME_ALLOWED; the sample-apiserver now takes X-Remote-User from any front-proxy CA certificate', async () => {
+      const c = live();
+      // Extension apiservers read the names from the kube-system/extension-apiserver-authentication
+      // ConfigMap, into which kube-apiserver merges its flags: names once published stay until the
+      // ConfigMap is recreated, as on a new cluster. Recreate it to meet the setting as it is.
+      await adminKubectl(c, ['delete', 'configmap', 'extension-apiserver-authentication', '-n', 'kube-system']);
+      const stranger = await issue(c, await c.scratch('any-name'), 'stranger', ['--profile', 'client', '--cn', 'anyone-at-all', '--ca', 'front-proxy']);
+      let last = { status: 0, body: '' };
+      await waitUntil('the sample-apiserver to accept any proxy name', 30_000, async () => {
+        last = await frontProxyRequest(c, stranger);
+        return last.status === 200;
+      }, () => `last answer: ${last.status} ${last.body}`);
+      for (const n of NODE_NAMES) expectFinding(await verifyNode(c, n), 'PROXY_ANY_NAME_ALLOWED', /requestheader-allowed-names/);
     });
 
     it('a front-proxy client from a CA the sample-apiserver does not know (etcd CA): CHAIN_UNTRUSTED, 401', async () => {
@@ -457,8 +481,50 @@ describe('seeded faults: kpki verify reports each, and the cluster fails as the 
     expectFinding(await verifyNode(c, 'cp2'), 'FILE_INVALID', /tls-cert-file|apiserver\.crt/);
   });
 
+  it('a serving key that is not the certificate\'s: KEY_MISMATCH; kube-apiserver exits with "tls: private key does not match public key"', async () => {
+    const c = live();
+    // cp1's key: a key of the same cluster, the mix-up that happens when copying node directories.
+    const proc = await c.restart('kube-apiserver', 'cp2', { 'tls-private-key-file': c.nodes.cp1.pki('apiserver.key') }, { waitReady: false });
+    await proc.waitFor(/Error: tls: private key does not match public key/, { timeoutMs: 60_000 });
+    expectFinding(await verifyNode(c, 'cp2'), 'KEY_MISMATCH', /tls-private-key-file|tls-cert-file|apiserver\.(crt|key)/);
+  });
+
+  it('a client certificate as serving certificate: USAGE_INCOMPATIBLE; kubectl "x509: certificate specifies an incompatible key usage"', async () => {
+    const c = live();
+    const cp2 = c.nodes.cp2;
+    const names = ['cp2', cp2.address, c.vip, 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc', `kubernetes.default.svc.${DNS_DOMAIN}`, SERVICE_IP];
+    const clientCert = await issue(c, await c.scratch('usage'), 'apiserver-client-usage', ['--profile', 'client', '--cn', 'kube-apiserver', '--san', names.join(','), '--ca', 'cluster']);
+    const proc = await c.restart('kube-apiserver', 'cp2', { 'tls-cert-file': `${clientCert}.crt`, 'tls-private-key-file': `${clientCert}.key` }, { waitReady: false });
+    await proc.waitFor(/Serving securely on/, { timeoutMs: 90_000 });
+    expectFinding(await verifyNode(c, 'cp2'), 'USAGE_INCOMPATIBLE', /tls-cert-file/);
+    const direct = await c.kubectl(c.admin, ['--server', cp2.url, 'get', '--raw', '/healthz']);
+    expect(direct.code).not.toBe(0);
+    expect(direct.stderr).toContain('x509: certificate specifies an incompatible key usage');
+  });
+
+  it('etcd without client-certificate auth: ETCD_CLIENT_AUTH_OFF; etcdctl without any certificate reads the cluster\'s keys', async () => {
+    const c = live();
+    await c.restart('etcd', 'cp1', { 'client-cert-auth': 'false', 'trusted-ca-file': null });
+    const ctl = await etcdctlWithoutCertificate(c);
+    expect(ctl.code, ctl.stderr).toBe(0);
+    expect(ctl.stdout).toContain('/registry/secrets/kube-system/');
+    expectFinding(await verifyNode(c, 'cp1'), 'ETCD_CLIENT_AUTH_OFF', /client-cert-auth|trusted-ca-file|etcd/);
+  });
+
+  it('etcd with --client-cert-auth=false but a --trusted-ca-file still demands client certificates: no ETCD_CLIENT_AUTH_OFF', async () => {
+    const c = live();
+    // etcd's TLS server requires and verifies client certificates whenever it has a client CA.
+    await c.restart('etcd', 'cp1', { 'client-cert-auth': 'false' });
+    const ctl = await etcdctlWithoutCertificate(c);
+    expect(ctl.code).not.toBe(0);
+    expect(ctl.stdout).toBe('');
+    const v = await verifyNode(c, 'cp1');
+    expect(v.findings.filter((f) => f.code === 'ETCD_CLIENT_AUTH_OFF'), JSON.stringify(v.findings, null, 2)).toEqual([]);
+  });
+
   describe('once the seeded faults are undone', () => {
     beforeAllLive(async (c) => {
+      await c.restart('etcd', 'cp1');
       await Promise.all(NODE_NAMES.map((n) => c.restart('kube-apiserver', n)));
       await c.ready('sample-apiserver');
     });
