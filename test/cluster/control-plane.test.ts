@@ -502,6 +502,17 @@ describe('seeded faults: kpki verify reports each, and the cluster fails as the 
     expect(direct.stderr).toContain('x509: certificate specifies an incompatible key usage');
   });
 
+  it('a leaf as --client-ca-file: NOT_CA; every client certificate gets "You must be logged in to the server (Unauthorized)"', async () => {
+    const c = live();
+    const cp2 = c.nodes.cp2;
+    const proc = await c.restart('kube-apiserver', 'cp2', { 'client-ca-file': cp2.pki('apiserver.crt') }, { waitReady: false });
+    await proc.waitFor(/Serving securely on/, { timeoutMs: 90_000 });
+    const r = await c.kubectl(c.admin, ['--server', cp2.url, 'get', 'pods', '-n', 'default']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('error: You must be logged in to the server (Unauthorized)');
+    expectFinding(await verifyNode(c, 'cp2'), 'NOT_CA', /client-ca-file/);
+  });
+
   it('etcd without client-certificate auth: ETCD_CLIENT_AUTH_OFF; etcdctl without any certificate reads the cluster\'s keys', async () => {
     const c = live();
     await c.restart('etcd', 'cp1', { 'client-cert-auth': 'false', 'trusted-ca-file': null });
