@@ -61,7 +61,6 @@ function beforeAllLive(setUp: (c: Cluster) => Promise<void>): void {
   });
 }
 
-
 /** kubectl as admin.conf, failing the test with the transcript unless it succeeds. */
 async function adminKubectl(c: Cluster, args: string[], server?: string): Promise<string> {
   const r = await c.kubectl(c.admin, [...(server ? ['--server', server] : []), ...args]);
@@ -131,7 +130,8 @@ async function tokenAnswer(c: Cluster, url: string, token: string): Promise<{ st
 }
 
 async function serviceAccountTokens(c: Cluster): Promise<{ label: string; token: string }[]> {
-  const issued = (await adminKubectl(c, ['create', 'token', 'robot', '-n', 'default'])).trim();
+  // Through cp1: while seeded faults break cp2's serving certificate, the VIP may land there.
+  const issued = (await adminKubectl(c, ['create', 'token', 'robot', '-n', 'default'], c.nodes.cp1.url)).trim();
   const signedHere = signServiceAccountToken(path.join(c.certDir, 'sa.key'), { namespace: 'default', name: 'robot', uid: robotUid });
   return [
     { label: 'TokenRequest', token: issued },
@@ -291,7 +291,8 @@ async function issue(c: Cluster, dir: string, name: string, args: string[]): Pro
 
 /** The APIService's Available condition as the apiservers last wrote it. */
 async function apiServiceAvailability(c: Cluster): Promise<string> {
-  return adminKubectl(c, ['get', 'apiservice', WARDLE_APISERVICE, '-o', 'jsonpath={.status.conditions[?(@.type=="Available")].status} {.status.conditions[?(@.type=="Available")].reason}: {.status.conditions[?(@.type=="Available")].message}']);
+  const jsonpath = 'jsonpath={.status.conditions[?(@.type=="Available")].status} {.status.conditions[?(@.type=="Available")].reason}: {.status.conditions[?(@.type=="Available")].message}';
+  return adminKubectl(c, ['get', 'apiservice', WARDLE_APISERVICE, '-o', jsonpath], c.nodes.cp1.url);
 }
 
 /** Both apiservers fail the aggregator's discovery check with the sample-apiserver's 401. */
@@ -301,7 +302,7 @@ async function expectAggregatedApi401(c: Cluster): Promise<void> {
     condition = await apiServiceAvailability(c);
     return /^False FailedDiscoveryCheck: .*: 401$/.test(condition.trim());
   }, () => `last condition: ${condition}`);
-  const r = await c.kubectl(c.admin, ['get', '--raw', FLUNDERS]);
+  const r = await c.kubectl(c.admin, ['--server', c.nodes.cp1.url, 'get', '--raw', FLUNDERS]);
   expect(r.code).not.toBe(0);
   expect(r.stderr).toContain('Error from server (ServiceUnavailable)');
 }
