@@ -40,6 +40,7 @@ export async function verifyNode(c: Cluster, node: NodeName, inputs: VerifyInput
     '--etcd-args', c.flagsFile('etcd'),
     ...(node === 'cp1' ? ['--controller-manager-args', c.flagsFile('kube-controller-manager')] : []),
     '--apiservice', c.wardle.apiservice, '--serving-cert', c.wardle.servingCert,
+    '--kubelet-config', c.worker.kubeletConfig, '--node-address', `InternalIP=${c.worker.address}`,
     ...(inputs.extra ?? []),
   ]);
   let findings: Finding[];

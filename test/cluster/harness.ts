@@ -191,6 +191,8 @@ export interface Cluster {
   nodes: Record<NodeName, ControlPlaneNode>;
   etcdUrl: string;
   wardle: { address: string; port: number; dir: string; apiservice: string; servingCert: string; kubeconfig: string };
+  /** A worker with a kpki-issued kubelet serving certificate (no kubelet runs): its config for kpki verify. */
+  worker: { name: string; address: string; kubeletConfig: string };
   /** The flags file a component runs from (etcd, the controller manager and the sample-apiserver count as cp1's; haproxy has none). */
   flagsFile(component: Component, node?: NodeName): string;
   /** Restarts a component with the baseline flags plus overrides; waits until it serves unless waitReady is false. */
@@ -326,6 +328,9 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     const vip = `${block}.10`;
     const addresses: Record<NodeName, string> = { cp1: `${block}.11`, cp2: `${block}.12` };
     const wardleAddress = `${block}.20`;
+    // A worker whose kubelet serving certificate kpki issues, so the apiservers can run with
+    // --kubelet-certificate-authority (CIS 1.2.6) and verify can check it. No kubelet runs.
+    const workerAddress = `${block}.21`;
     const bindPort = await portFreeOn([addresses.cp1, addresses.cp2]);
     const [endpointPort] = await freePorts(1, vip);
     const [etcdClientPort, etcdPeerPort, kcmPort] = await freePorts(3, addresses.cp1);
@@ -337,6 +342,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       '--control-plane-nodes', `cp1=${addresses.cp1},cp2=${addresses.cp2}`,
       '--control-plane-endpoint', `${vip}:${endpointPort}`,
       '--apiserver-bind-port', String(bindPort),
+      '--workers', `w1=${workerAddress}`, '--kubelet-serving-certs',
       '--service-cidr', SERVICE_CIDR, '--dns-domain', DNS_DOMAIN,
       ...(opts.keyType ? ['--key-type', opts.keyType] : []),
     ]);
@@ -389,6 +395,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       ['insecure-port', '0'],
       ['kubelet-client-certificate', n.pki('apiserver-kubelet-client.crt')],
       ['kubelet-client-key', n.pki('apiserver-kubelet-client.key')],
+      ['kubelet-certificate-authority', n.pki('ca.crt')],
       ['kubelet-preferred-address-types', 'InternalIP,ExternalIP,Hostname'],
       ['proxy-client-cert-file', n.pki('front-proxy-client.crt')],
       ['proxy-client-key-file', n.pki('front-proxy-client.key')],
@@ -579,8 +586,22 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     await superKubectl(['apply', '-f', apiservice]);
     await Promise.all([start(entry('kube-controller-manager'), {}, true), start(entry('sample-apiserver'), {}, true)]);
 
+    const workerRoot = path.join(root, 'nodes', 'w1');
+    const kubeletConfig = path.join(workerRoot, 'var/lib/kubelet/config.yaml');
+    await writeFile(
+      kubeletConfig,
+      stringifyYaml({
+        apiVersion: 'kubelet.config.k8s.io/v1beta1',
+        kind: 'KubeletConfiguration',
+        authentication: { x509: { clientCAFile: path.join(workerRoot, 'etc/kubernetes/pki/ca.crt') } },
+        tlsCertFile: path.join(workerRoot, 'var/lib/kubelet/pki/kubelet.crt'),
+        tlsPrivateKeyFile: path.join(workerRoot, 'var/lib/kubelet/pki/kubelet.key'),
+      }),
+    );
+
     let scratchCount = 0;
     return {
+      worker: { name: 'w1', address: workerAddress, kubeletConfig },
       root,
       certDir,
       admin: path.join(root, 'admin.conf'),
