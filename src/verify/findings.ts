@@ -22,6 +22,11 @@ export const FindingCode = {
   ApiServiceInsecure: 'APISERVICE_INSECURE',
   ApiServiceNoCaBundle: 'APISERVICE_NO_CA_BUNDLE',
   Unchecked: 'UNCHECKED',
+  // Found by `verify --live` against running components.
+  ServingCertStale: 'SERVING_CERT_STALE',
+  ClientRejected: 'CLIENT_REJECTED',
+  ClientForbidden: 'CLIENT_FORBIDDEN',
+  ApiServiceUnavailable: 'APISERVICE_UNAVAILABLE',
 } as const;
 export type FindingCode = (typeof FindingCode)[keyof typeof FindingCode];
 
