@@ -93,6 +93,16 @@ function endpoint(url: string): Endpoint | undefined {
 
 type Check = Promise<Finding[]>;
 
+/** A client certificate and key to present; `label` names where they come from. */
+interface ClientCredentials {
+  cert?: Buffer;
+  key?: Buffer;
+  leaf?: x509.X509Certificate;
+  label: string;
+  /** The CA the server checks client certificates with, when known. */
+  trustedBy?: { roots: x509.X509Certificate[]; file: string };
+}
+
 class LiveChecks {
   readonly now = new Date();
   constructor(
@@ -101,19 +111,32 @@ class LiveChecks {
   ) {}
 
   /** Dials, verifies the served chain as `dialer` would, then hands the exchange on. */
-  async dial(dialer: Dialer, target: Endpoint, requestPath: string, client: { cert?: Buffer; key?: Buffer }, then: (result: ProbeResult, served: x509.X509Certificate[]) => Check | Finding[]): Check {
+  async dial(dialer: Dialer, target: Endpoint, requestPath: string, client: Pick<ClientCredentials, 'cert' | 'key'>, then: (result: ProbeResult, served: x509.X509Certificate[]) => Check | Finding[]): Check {
     const result = await probe({ host: target.host, port: target.port, path: requestPath, clientCertificate: client.cert?.toString(), clientKey: client.key?.toString(), timeoutMs: this.timeoutMs });
     if (!result.served) return [unreachable(dialer, result, `${target.url}: the served certificate`)];
     return [...(await servedChainFindings(dialer, result.served, this.now)), ...(await then(result, result.served))];
   }
 
-  /** A component serving `certFile`: the chain its clients verify, and whether it still serves the file. */
-  async servingComponent(component: string, target: Endpoint, certFlag: string, certFile: string | undefined, roots: x509.X509Certificate[] | undefined, rootsFile: string, client: { cert?: Buffer; key?: Buffer }): Check {
+  /**
+   * A component serving `certFile`: the chain its clients verify, whether it still serves the
+   * file, and whether it accepts the client certificate of `client` (a flag naming a file).
+   */
+  async servingComponent(component: string, target: Endpoint, certFlag: string, certFile: string | undefined, roots: x509.X509Certificate[] | undefined, rootsFile: string, client: ClientCredentials): Check {
     const subject = `${component} at ${target.url}`;
     if (!roots) return [notChecked(subject, `the served chain not checked: ${rootsFile} cannot be read`)];
     const onDisk = (await this.files.certificates(certFile))?.[0];
     const dialer = { subject, host: target.host, roots, rootsFile, files: certFile ? [certFile] : [] };
-    return this.dial(dialer, target, '/healthz', client, (_, served) => (onDisk ? staleServingFinding(component, target.url, `${component} ${certFlag}`, certFile!, served[0]!, onDisk) : []));
+    return this.dial(dialer, target, '/healthz', client, async (result, served) => [
+      ...(onDisk ? staleServingFinding(component, target.url, `${component} ${certFlag}`, certFile!, served[0]!, onDisk) : []),
+      ...(client.cert ? clientAnswerFindings(subject, client.label, client.leaf, result, await this.offlineClientError(client)) : []),
+    ]);
+  }
+
+  /** Why the server's client CA would refuse a client certificate, as kpki checks it offline. */
+  async offlineClientError(client: ClientCredentials): Promise<string | undefined> {
+    if (!client.leaf || !client.trustedBy) return undefined;
+    const result = await verifyCertificate(client.leaf, { roots: client.trustedBy.roots, usage: 'clientAuth', now: this.now });
+    return result.ok ? undefined : `against ${client.trustedBy.file}, ${result.error}`;
   }
 }
 
@@ -136,7 +159,7 @@ function apiserverChecks(checks: LiveChecks, apiserver: ComponentArgs | undefine
   const caFile = rootCaFile ?? flag(apiserver, 'client-ca-file');
   return [
     (async () =>
-      checks.servingComponent('kube-apiserver', target, '--tls-cert-file', flag(apiserver, 'tls-cert-file'), await checks.files.certificates(caFile), caFile ?? '(no CA flag)', {}))(),
+      checks.servingComponent('kube-apiserver', target, '--tls-cert-file', flag(apiserver, 'tls-cert-file'), await checks.files.certificates(caFile), caFile ?? '(no CA flag)', { label: 'no client certificate' }))(),
   ];
 }
 
@@ -151,11 +174,22 @@ function etcdChecks(checks: LiveChecks, apiserver: ComponentArgs | undefined, et
   return [...targets.values()].map(async (target) => {
     const servedByThisEtcd = etcdUrls.some((u) => endpoint(u)?.host === target.host && endpoint(u)?.port === target.port);
     const caFile = (apiserver && flag(apiserver, 'etcd-cafile')) ?? (etcd && flag(etcd, 'trusted-ca-file'));
-    const client = { cert: await checks.files.read(apiserver && flag(apiserver, 'etcd-certfile')), key: await checks.files.read(apiserver && flag(apiserver, 'etcd-keyfile')) };
+    const certFlag = apiserver && flag(apiserver, 'etcd-certfile');
+    const client = {
+      cert: await checks.files.read(certFlag),
+      key: await checks.files.read(apiserver && flag(apiserver, 'etcd-keyfile')),
+      leaf: (await checks.files.certificates(certFlag))?.[0],
+      label: `kube-apiserver --etcd-certfile (${certFlag})`,
+      trustedBy: etcd && flag(etcd, 'trusted-ca-file') ? await trustedBy(checks, 'etcd --trusted-ca-file', flag(etcd, 'trusted-ca-file')) : await trustedBy(checks, 'kube-apiserver --etcd-cafile', caFile),
+    };
     const certFile = servedByThisEtcd && etcd ? flag(etcd, 'cert-file') : undefined;
-    const findings = await checks.servingComponent('etcd', target, '--cert-file', certFile, await checks.files.certificates(caFile), caFile ?? '(no CA flag)', client);
-    return findings.map((f) => (f.code === FindingCode.Unchecked || !client.cert ? f : { ...f, subject: `${f.subject} (dialed with kube-apiserver --etcd-certfile)` }));
+    return checks.servingComponent('etcd', target, '--cert-file', certFile, await checks.files.certificates(caFile), caFile ?? '(no CA flag)', client);
   });
+}
+
+async function trustedBy(checks: LiveChecks, flagName: string, file: string | undefined) {
+  const roots = await checks.files.certificates(file);
+  return roots && { roots, file: `${flagName} (${file})` };
 }
 
 interface KubeconfigProbe {
