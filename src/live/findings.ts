@@ -64,18 +64,28 @@ export async function servedChainFindings(dialer: Dialer, served: x509.X509Certi
   ];
 }
 
-/** A running component serving another certificate than its flag names: renewed, not restarted. */
-export function staleServingFinding(component: string, where: string, flag: string, file: string, served: x509.X509Certificate, onDisk: x509.X509Certificate): Finding[] {
+/**
+ * A running component serving another certificate than its flag names. `pairLoadable` is false
+ * when the file does not match the key file: the component cannot load it (a live reload fails,
+ * and so would a restart), which is why it still serves the old one.
+ */
+export function staleServingFinding(component: string, where: string, flag: string, file: string, served: x509.X509Certificate, onDisk: x509.X509Certificate, pairLoadable: boolean): Finding[] {
   if (Buffer.from(served.rawData).equals(Buffer.from(onDisk.rawData))) return [];
   const newer = onDisk.notBefore > served.notBefore;
+  const restart = `${component} on the node at ${where}${component === 'kube-apiserver' || component === 'etcd' ? ' (for a static pod: move its manifest out of /etc/kubernetes/manifests and back)' : ''}`;
   return [
     {
       code: FindingCode.ServingCertStale,
-      severity: newer ? 'error' : 'warning',
+      severity: newer || !pairLoadable ? 'error' : 'warning',
       subject: `${component} at ${where}`,
-      symptom: newer ? `clients will fail when the served certificate expires at ${served.notAfter.toISOString()}` : 'the served certificate is not the file on disk',
-      diagnosis: `${component} at ${where} serves ${describe(served)}, but ${flag} (${file}) holds ${describe(onDisk)}${newer ? ': renewed on disk, not yet loaded' : ''}`,
-      fix: `restart ${component} on the node at ${where} so it loads ${file}${component === 'kube-apiserver' || component === 'etcd' ? ' (for a static pod: move its manifest out of /etc/kubernetes/manifests and back)' : ''}`,
+      symptom: pairLoadable
+        ? newer ? `clients will fail when the served certificate expires at ${served.notAfter.toISOString()}` : 'the served certificate is not the file on disk'
+        : 'tls: private key does not match public key',
+      diagnosis: `${component} at ${where} serves ${describe(served)}, but ${flag} (${file}) holds ${describe(onDisk)}${
+        pairLoadable ? (newer ? ': renewed on disk, not yet loaded' : '') : ', which does not match the key file: the component cannot load it and a restart would fail'
+      }`,
+      // kube-apiserver (1.17+) and etcd reload serving certificates themselves; a lasting difference means they could not.
+      fix: pairLoadable ? `restart ${restart} so it loads ${file} (if it reloads certificates itself, it should have done so within a minute: check its log)` : `put the matching key next to ${file} (or reissue both), then restart ${restart} if it does not reload`,
       files: [file],
     },
   ];

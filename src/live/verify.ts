@@ -1,9 +1,12 @@
+import type { KeyObject } from 'node:crypto';
 import path from 'node:path';
 import { parseKubeconfig, type Source } from '../kubeconfig/kubeconfig.js';
 import { flagsFor } from '../model/flags.js';
 import { parseHostPort } from '../model/net.js';
+import { publicKeyObject } from '../pki/certificate.js';
 import type { x509 } from '../pki/crypto.js';
-import { parseCertificates } from '../pki/pem.js';
+import { sameKeyPair } from '../pki/keys.js';
+import { parseCertificates, parseKey } from '../pki/pem.js';
 import { verifyCertificate } from '../pki/verify.js';
 import { readOptional } from '../store/files.js';
 import { sortFindings, FindingCode, type Finding, type Severity } from '../verify/findings.js';
@@ -43,6 +46,15 @@ class Files {
       return data && parseCertificates(data, file!);
     } catch {
       // Unusable files are the offline checks' findings already.
+      return undefined;
+    }
+  }
+
+  async key(file: string | undefined): Promise<KeyObject | undefined> {
+    const data = await this.read(file);
+    try {
+      return data && parseKey(data, file!);
+    } catch {
       return undefined;
     }
   }
@@ -121,13 +133,15 @@ class LiveChecks {
    * A component serving `certFile`: the chain its clients verify, whether it still serves the
    * file, and whether it accepts the client certificate of `client` (a flag naming a file).
    */
-  async servingComponent(component: string, target: Endpoint, certFlag: string, certFile: string | undefined, roots: x509.X509Certificate[] | undefined, rootsFile: string, client: ClientCredentials): Check {
+  async servingComponent(component: string, target: Endpoint, certFlag: string, certFile: string | undefined, keyFile: string | undefined, roots: x509.X509Certificate[] | undefined, rootsFile: string, client: ClientCredentials): Check {
     const subject = `${component} at ${target.url}`;
     if (!roots) return [notChecked(subject, `the served chain not checked: ${rootsFile} cannot be read`)];
     const onDisk = (await this.files.certificates(certFile))?.[0];
+    const key = await this.files.key(keyFile);
+    const pairLoadable = !onDisk || !key || sameKeyPair(publicKeyObject(onDisk), key);
     const dialer = { subject, host: target.host, roots, rootsFile, files: certFile ? [certFile] : [] };
     return this.dial(dialer, target, '/healthz', client, async (result, served) => [
-      ...(onDisk ? staleServingFinding(component, target.url, `${component} ${certFlag}`, certFile!, served[0]!, onDisk) : []),
+      ...(onDisk ? staleServingFinding(component, target.url, `${component} ${certFlag}`, certFile!, served[0]!, onDisk, pairLoadable) : []),
       ...(client.cert ? clientAnswerFindings(subject, client.label, client.leaf, result, await this.offlineClientError(client)) : []),
     ]);
   }
@@ -159,7 +173,7 @@ function apiserverChecks(checks: LiveChecks, apiserver: ComponentArgs | undefine
   const caFile = rootCaFile ?? flag(apiserver, 'client-ca-file');
   return [
     (async () =>
-      checks.servingComponent('kube-apiserver', target, '--tls-cert-file', flag(apiserver, 'tls-cert-file'), await checks.files.certificates(caFile), caFile ?? '(no CA flag)', { label: 'no client certificate' }))(),
+      checks.servingComponent('kube-apiserver', target, '--tls-cert-file', flag(apiserver, 'tls-cert-file'), flag(apiserver, 'tls-private-key-file'), await checks.files.certificates(caFile), caFile ?? '(no CA flag)', { label: 'no client certificate' }))(),
   ];
 }
 
@@ -182,8 +196,8 @@ function etcdChecks(checks: LiveChecks, apiserver: ComponentArgs | undefined, et
       label: `kube-apiserver --etcd-certfile (${certFlag})`,
       trustedBy: etcd && flag(etcd, 'trusted-ca-file') ? await trustedBy(checks, 'etcd --trusted-ca-file', flag(etcd, 'trusted-ca-file')) : await trustedBy(checks, 'kube-apiserver --etcd-cafile', caFile),
     };
-    const certFile = servedByThisEtcd && etcd ? flag(etcd, 'cert-file') : undefined;
-    return checks.servingComponent('etcd', target, '--cert-file', certFile, await checks.files.certificates(caFile), caFile ?? '(no CA flag)', client);
+    const ownFlag = (name: string) => (servedByThisEtcd && etcd ? flag(etcd, name) : undefined);
+    return checks.servingComponent('etcd', target, '--cert-file', ownFlag('cert-file'), ownFlag('key-file'), await checks.files.certificates(caFile), caFile ?? '(no CA flag)', client);
   });
 }
 

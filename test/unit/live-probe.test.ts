@@ -155,6 +155,7 @@ describe('verify --live against local stand-ins', () => {
     const stale = (await liveFindings()).filter((f) => f.code === 'SERVING_CERT_STALE');
     expect(stale).toHaveLength(1);
     expect(stale[0]).toMatchObject({ severity: 'error', subject: `kube-apiserver at https://127.0.0.1:${apiserverPort}` });
-    expect(stale[0]!.fix).toMatch(/^restart kube-apiserver on the node at https:\/\/127\.0\.0\.1:\d+ so it loads .*apiserver\.crt/);
+    expect(stale[0]!.fix).toMatch(/^restart kube-apiserver on the node at https:\/\/127\.0\.0\.1:\d+ .*so it loads .*apiserver\.crt/);
+    expect(stale[0]!.diagnosis).toMatch(/renewed on disk, not yet loaded$/);
   });
 });
