@@ -20,7 +20,7 @@ export interface ViaApiOptions {
   nodeName?: string;
   /** The kubeconfig that creates (and with `approve`, approves) the CSR; its cluster CA goes into the result. */
   kubeconfig?: string;
-  /** Requested lifetime (`expirationSeconds`, honoured by Kubernetes 1.22 and later); default: the signer's. */
+  /** Requested lifetime (`expirationSeconds`, Kubernetes 1.22+: refused before, as it would be ignored); default: the signer's. */
   validity?: string;
   keyType?: string;
   approve?: boolean;
@@ -123,8 +123,13 @@ export async function kubeconfigViaApi(options: ViaApiOptions): Promise<ViaApiRe
   const name = created.metadata!.name!;
   progress(`CSR ${name} created for ${request.commonName} (signer ${request.signerName})`);
   if (expirationSeconds && created.spec.expirationSeconds === undefined) {
-    // Before 1.22 the field does not exist: the apiserver drops it and the signer uses its own duration.
-    progress(`the apiserver ignored expirationSeconds (Kubernetes before 1.22): the certificate gets the signer's --cluster-signing-duration`);
+    // Before 1.22 the field does not exist and the apiserver drops it: the signer would use its own
+    // duration (a year by default). Withdraw the request before anyone approves it.
+    const withdrawn = await certificates.deleteCertificateSigningRequest({ name }).then(
+      () => `CSR ${name} deleted`,
+      (error) => `delete CSR ${name} yourself (${apiErrorMessage(error)})`,
+    );
+    throw badFlag('--validity', `this apiserver (Kubernetes before 1.22) dropped expirationSeconds, so the certificate would get the signer's --cluster-signing-duration instead; ${withdrawn}`, "omit --validity to accept the signer's duration");
   }
   if (options.approve) await approve(api, certificates, created, progress);
   else progress(`waiting for approval: kubectl certificate approve ${name}`);
@@ -158,16 +163,27 @@ export async function kubeconfigViaApi(options: ViaApiOptions): Promise<ViaApiRe
   return { csrName: name, clientName: request.commonName, organizations: request.organizations, server, clusterName, contextName, notAfter, kubeconfig, files };
 }
 
-async function approve(api: ApiConnection, certificates: Kubernetes.CertificatesV1Api, csr: Kubernetes.V1CertificateSigningRequest, progress: (line: string) => void): Promise<void> {
-  const name = csr.metadata!.name!;
+/** Approves a CSR; re-reads and retries when a controller updated it meanwhile (409 Conflict). */
+async function approve(api: ApiConnection, certificates: Kubernetes.CertificatesV1Api, created: Kubernetes.V1CertificateSigningRequest, progress: (line: string) => void): Promise<void> {
+  const name = created.metadata!.name!;
   const condition = { type: 'Approved', status: 'True', reason: 'KpkiApprove', message: `Approved by kpki with ${api.file}`, lastUpdateTime: new Date() };
-  try {
-    await certificates.replaceCertificateSigningRequestApproval({ name, body: { ...csr, status: { ...csr.status, conditions: [...(csr.status?.conditions ?? []), condition] } } });
-    progress(`CSR ${name} approved`);
-  } catch (error) {
-    if (apiErrorCode(error) !== 403) throw clusterRefused(`approving CSR ${name}`, error);
-    // Someone else may approve it: keep waiting, and say why kpki did not.
-    progress(`cannot approve CSR ${name} with ${api.file} (${apiErrorMessage(error)}); waiting for an approver`);
+  let csr = created;
+  for (let attempt = 1; ; attempt++) {
+    if (hasCondition(csr, 'Approved')) return;
+    try {
+      await certificates.replaceCertificateSigningRequestApproval({ name, body: { ...csr, status: { ...csr.status, conditions: [...(csr.status?.conditions ?? []), condition] } } });
+      progress(`CSR ${name} approved`);
+      return;
+    } catch (error) {
+      if (apiErrorCode(error) === 409 && attempt < 5) {
+        csr = await certificates.readCertificateSigningRequest({ name }).catch((e: unknown) => Promise.reject(clusterRefused(`reading CSR ${name}`, e)));
+        continue;
+      }
+      if (apiErrorCode(error) !== 403) throw clusterRefused(`approving CSR ${name}`, error);
+      // Someone else may approve it: keep waiting, and say why kpki did not.
+      progress(`cannot approve CSR ${name} with ${api.file} (${apiErrorMessage(error)}); waiting for an approver`);
+      return;
+    }
   }
 }
 
