@@ -157,7 +157,10 @@ export interface ApiServiceCondition {
   message?: string;
 }
 
-/** The PKI cause behind an aggregator's error message, when it names one. */
+/**
+ * The PKI cause behind an aggregator's error message, when it names one. (Kubernetes 1.20's
+ * availability check does not verify the backend's serving certificate; later versions do.)
+ */
 export function apiServicePkiCause(name: string, service: string | undefined, message: string): string | undefined {
   if (/x509: certificate signed by unknown authority/.test(message)) {
     return `the caBundle of APIService ${name} does not hold the CA that signed the backend's serving certificate`;
@@ -165,8 +168,12 @@ export function apiServicePkiCause(name: string, service: string | undefined, me
   const host = /x509: certificate is valid for .*, not (\S+)/.exec(message)?.[1];
   if (host) return `the backend's serving certificate lacks ${host}${service ? ` (the aggregator dials ${service})` : ''} among its SANs`;
   if (/expired or is not yet valid/.test(message)) return `the backend's serving certificate is outside its validity period`;
-  if (/\b401\b|Unauthorized|provide credentials/.test(message)) {
+  // The aggregator presents its front-proxy client certificate; the backend's answer says how it was taken.
+  if (/bad status from .*: 401\b|Unauthorized|provide credentials/.test(message)) {
     return `the backend does not accept the apiserver's front-proxy client certificate (--proxy-client-cert-file): not signed by its requestheader CA, or its CN is not in --requestheader-allowed-names`;
+  }
+  if (/bad status from .*: 403\b/.test(message)) {
+    return `the backend took the apiserver's front-proxy client certificate (--proxy-client-cert-file) for an ordinary user, not the front proxy: not signed by the requestheader CA, or its CN is not in --requestheader-allowed-names`;
   }
   return undefined;
 }

@@ -9,8 +9,8 @@ import { probe } from '../../src/live/probe.js';
 import { parseCertificate } from '../../src/pki/pem.js';
 import { describeRun } from '../interop/helpers.js';
 import { readFileSync } from 'node:fs';
-import { waitUntil, type Cluster, type NodeName } from './harness.js';
-import { adminConf, kubectl, useCluster, withCaOf } from './live-support.js';
+import { waitUntil, WARDLE_APISERVICE, type Cluster, type NodeName } from './harness.js';
+import { adminConf, kubectl, kubectlOk, useCluster, withCaOf } from './live-support.js';
 
 const live = useCluster();
 
@@ -125,4 +125,29 @@ describe('kpki verify --live and the real cluster agree', () => {
     const { findings } = await verifyLive(c, nodeInputs(c, 'cp1'));
     expect(findings.filter((f) => f.code === 'SERVING_CERT_STALE')).toEqual([]);
   });
+  it("reports an APIService the aggregator marks unavailable because the backend refuses its front-proxy certificate", async () => {
+    const c = live();
+    // Both apiservers present a client certificate of the etcd CA as the front proxy: the
+    // sample-apiserver trusts neither that CA for the front proxy nor for users (401). A cluster-CA
+    // certificate would pass as an ordinary user, and discovery is open to every authenticated user.
+    const wrongProxy = (node: NodeName) => ({ 'proxy-client-cert-file': c.nodes[node].pki('apiserver-etcd-client.crt'), 'proxy-client-key-file': c.nodes[node].pki('apiserver-etcd-client.key') });
+    await Promise.all((['cp1', 'cp2'] as const).map((node) => c.restart('kube-apiserver', node, wrongProxy(node))));
+    try {
+      let condition = '';
+      // The availability controller rechecks every 30 s.
+      await waitUntil(`APIService ${WARDLE_APISERVICE} unavailable`, 150_000, async () => {
+        condition = (await kubectlOk(adminConf(c), ['get', 'apiservice', WARDLE_APISERVICE, '-o', 'jsonpath={.status.conditions[?(@.type=="Available")].status} {.status.conditions[?(@.type=="Available")].message}'])).stdout;
+        return condition.startsWith('False');
+      }, () => `last Available condition: ${condition}`);
+      const { findings } = await verifyLive(c, nodeInputs(c, 'cp1'));
+      const unavailable = findings.filter((f) => f.code === 'APISERVICE_UNAVAILABLE');
+      expect(unavailable.map((f) => f.subject)).toEqual([`APIService ${WARDLE_APISERVICE}`]);
+      expect(unavailable[0]!.symptom).toMatch(/^FailedDiscoveryCheck: .*bad status from .*: 401$/);
+      expect(unavailable[0]!.diagnosis).toMatch(/front-proxy client certificate \(--proxy-client-cert-file\)/);
+      // The offline checks see the same fault in the files.
+      expect(findings.some((f) => f.subject.startsWith('kube-apiserver --proxy-client-cert-file'))).toBe(true);
+    } finally {
+      await Promise.all((['cp1', 'cp2'] as const).map((node) => c.restart('kube-apiserver', node)));
+    }
+  }, 480_000);
 });

@@ -7,7 +7,8 @@ describe('APIService conditions', () => {
     ['failing or missing response from https://10.96.0.9:443/apis/metrics.k8s.io/v1beta1: Get "…": x509: certificate signed by unknown authority', /caBundle of APIService v1\.metrics\.k8s\.io does not hold the CA/],
     ['… x509: certificate is valid for metrics-server, not metrics-server.kube-system.svc', /lacks metrics-server\.kube-system\.svc \(the aggregator dials metrics-server\.kube-system\.svc\)/],
     ['… x509: certificate has expired or is not yet valid: current time …', /outside its validity period/],
-    ['failing or missing response from https://…: bad status from https://…: 401', /front-proxy client certificate \(--proxy-client-cert-file\)/],
+    ['failing or missing response from https://…: bad status from https://…: 401', /does not accept the apiserver's front-proxy client certificate \(--proxy-client-cert-file\)/],
+    ['failing or missing response from https://…: bad status from https://…: 403', /took the apiserver's front-proxy client certificate .* for an ordinary user/],
     ['failing or missing response from https://…: dial tcp 10.96.0.9:443: connect: connection refused', undefined],
   ];
   it.each(causes)('names the PKI cause of %s', (message, expected) => {
