@@ -1,5 +1,5 @@
 import type * as Kubernetes from '@kubernetes/client-node';
-import { apiErrorCode, clusterRefused, connect } from './client.js';
+import { apiErrorCode, approveCsr, clusterRefused, connect } from './client.js';
 import { KUBELET_SERVING_SIGNER, kubeletServingDecision, requestFacts, requestingNode, type NodeAddresses, type ServingDecision } from './kubelet-serving.js';
 
 export interface ApproveOptions {
@@ -40,7 +40,7 @@ async function decide(core: Kubernetes.CoreV1Api, csr: Kubernetes.V1CertificateS
       const object = await core.readNode({ name: nodeName });
       node = { name: nodeName, addresses: object.status?.addresses ?? [] };
     } catch (error) {
-      if (apiErrorCode(error) !== 404) throw clusterRefused(`reading Node ${nodeName}`, error, 'the kubeconfig needs get on nodes');
+      if (apiErrorCode(error) !== 404) throw clusterRefused(`reading Node ${nodeName}`, error, 'get on nodes');
     }
   }
   return kubeletServingDecision(request, node);
@@ -55,34 +55,34 @@ export async function approveKubeletServing(options: ApproveOptions): Promise<Ap
   const certificates = api.config.makeApiClient(api.k8s.CertificatesV1Api);
   const core = api.config.makeApiClient(api.k8s.CoreV1Api);
   const outcomes: ApprovalOutcome[] = [];
-  const reported = new Set<string>();
+  const reported = new Map<string, string>();
   for (;;) {
     let list: Kubernetes.V1CertificateSigningRequestList;
     try {
       list = await certificates.listCertificateSigningRequest();
     } catch (error) {
-      throw clusterRefused(`listing CSRs with ${api.file}`, error, 'the kubeconfig needs list on certificatesigningrequests');
+      throw clusterRefused(`listing CSRs with ${api.file}`, error, 'list on certificatesigningrequests');
     }
     for (const csr of list.items.filter((c) => c.spec.signerName === KUBELET_SERVING_SIGNER && isPending(c))) {
       const name = csr.metadata!.name!;
-      if (reported.has(name)) continue;
-      reported.add(name);
       const decision = await decide(core, csr);
       let approved = false;
       if (decision.approve && !options.dryRun) {
-        const condition = { type: 'Approved', status: 'True', reason: 'KpkiKubeletServing', message: `kpki: names only Node ${decision.node}'s addresses`, lastUpdateTime: new Date() };
         try {
-          await certificates.replaceCertificateSigningRequestApproval({ name, body: { ...csr, status: { ...csr.status, conditions: [...(csr.status?.conditions ?? []), condition] } } });
+          approved = await approveCsr(certificates, csr, 'KpkiKubeletServing', `kpki: names only Node ${decision.node}'s addresses`);
         } catch (error) {
-          throw clusterRefused(`approving CSR ${name}`, error, 'the kubeconfig needs update on certificatesigningrequests/approval and approve on signers kubernetes.io/kubelet-serving');
+          throw clusterRefused(`approving CSR ${name}`, error, 'update on certificatesigningrequests/approval and approve on signers kubernetes.io/kubelet-serving');
         }
-        approved = true;
       }
-      options.report(
-        decision.approve
-          ? `${approved ? 'approved' : 'would approve'} ${name}: node ${decision.node} asks only for its own addresses`
-          : `left pending ${name}: ${decision.reasons.join('; ')}`,
-      );
+      const why = `node ${decision.node} asks only for its own addresses`;
+      const line = !decision.approve ? `left pending ${name}: ${decision.reasons.join('; ')}`
+        : options.dryRun ? `would approve ${name}: ${why}`
+        : approved ? `approved ${name}: ${why}`
+        : `not approved ${name}: someone else approved or denied it first`;
+      // Pending requests are decided again on every pass (their Node may appear later); said once.
+      if (reported.get(name) === line) continue;
+      reported.set(name, line);
+      options.report(line);
       outcomes.push({ csr: name, decision, approved });
     }
     if (!options.watch || options.signal?.aborted) return outcomes;

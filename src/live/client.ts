@@ -58,7 +58,39 @@ export const apiErrorCode = (error: unknown): number | undefined => {
   return typeof code === 'number' ? code : undefined;
 };
 
-/** One-line error for a request the cluster refused or never answered. */
-export function clusterRefused(what: string, error: unknown, hint?: string): KpkiError {
+/**
+ * One-line error for a request the cluster refused or never answered; `permission` is what the
+ * kubeconfig's user needs, offered as the fix when the answer is 403.
+ */
+export function clusterRefused(what: string, error: unknown, permission?: string): KpkiError {
+  const code = apiErrorCode(error);
+  const hint =
+    code === 403 ? (permission && `the kubeconfig needs ${permission}`)
+    : code === 401 ? 'the apiserver rejects the kubeconfig\'s credentials; kpki verify --live --kubeconfig FILE tells why'
+    : code === undefined ? 'is the apiserver reachable from here?'
+    : undefined;
   return new KpkiError(ErrorCode.ClusterRefused, `${what}: ${apiErrorMessage(error)}`, { subject: what, hint });
+}
+
+/** A condition of the CSR that is set (status not False). */
+export const csrCondition = (csr: Kubernetes.V1CertificateSigningRequest, type: string) => csr.status?.conditions?.find((c) => c.type === type && c.status !== 'False');
+
+/**
+ * Adds an Approved condition, re-reading and retrying when a controller updated the CSR meanwhile
+ * (409 Conflict). False when someone else approved or denied it first; other API errors are thrown.
+ */
+export async function approveCsr(certificates: Kubernetes.CertificatesV1Api, csr: Kubernetes.V1CertificateSigningRequest, reason: string, message: string): Promise<boolean> {
+  const name = csr.metadata!.name!;
+  const condition = { type: 'Approved', status: 'True', reason, message, lastUpdateTime: new Date() };
+  let current = csr;
+  for (let attempt = 1; ; attempt++) {
+    if (csrCondition(current, 'Approved') || csrCondition(current, 'Denied')) return false;
+    try {
+      await certificates.replaceCertificateSigningRequestApproval({ name, body: { ...current, status: { ...current.status, conditions: [...(current.status?.conditions ?? []), condition] } } });
+      return true;
+    } catch (error) {
+      if (apiErrorCode(error) !== 409 || attempt >= 5) throw error;
+      current = await certificates.readCertificateSigningRequest({ name });
+    }
+  }
 }

@@ -10,7 +10,7 @@ import { x509 } from '../pki/crypto.js';
 import { certificatePublicKey, generateKeyPair, keyTypeOf, privateKeyPem, signatureAlgorithm, signingKey } from '../pki/keys.js';
 import { parseCertificates } from '../pki/pem.js';
 import { readOptional, writeFileAtomic } from '../store/files.js';
-import { apiErrorCode, apiErrorMessage, clusterRefused, connect, type ApiConnection } from './client.js';
+import { apiErrorCode, apiErrorMessage, approveCsr, clusterRefused, connect, csrCondition, type ApiConnection } from './client.js';
 import { timeoutMs } from './timeout.js';
 
 export interface ViaApiOptions {
@@ -81,7 +81,6 @@ function requestFor(options: ViaApiOptions): Request {
   throw badFlag('--via-api', `works for kinds user and node, not "${options.kind}"`, 'the standard kubeconfigs are issued from the CA on disk');
 }
 
-const hasCondition = (csr: Kubernetes.V1CertificateSigningRequest, type: string) => csr.status?.conditions?.find((c) => c.type === type && c.status !== 'False');
 
 /**
  * Asks the cluster to sign a client certificate for a key generated here (the key never leaves
@@ -118,7 +117,7 @@ export async function kubeconfigViaApi(options: ViaApiOptions): Promise<ViaApiRe
   try {
     created = await certificates.createCertificateSigningRequest({ body });
   } catch (error) {
-    throw clusterRefused(`creating a CertificateSigningRequest with ${api.file}`, error, 'the kubeconfig needs create on certificatesigningrequests');
+    throw clusterRefused(`creating a CertificateSigningRequest with ${api.file}`, error, 'create on certificatesigningrequests');
   }
   const name = created.metadata!.name!;
   progress(`CSR ${name} created for ${request.commonName} (signer ${request.signerName})`);
@@ -163,27 +162,14 @@ export async function kubeconfigViaApi(options: ViaApiOptions): Promise<ViaApiRe
   return { csrName: name, clientName: request.commonName, organizations: request.organizations, server, clusterName, contextName, notAfter, kubeconfig, files };
 }
 
-/** Approves a CSR; re-reads and retries when a controller updated it meanwhile (409 Conflict). */
-async function approve(api: ApiConnection, certificates: Kubernetes.CertificatesV1Api, created: Kubernetes.V1CertificateSigningRequest, progress: (line: string) => void): Promise<void> {
-  const name = created.metadata!.name!;
-  const condition = { type: 'Approved', status: 'True', reason: 'KpkiApprove', message: `Approved by kpki with ${api.file}`, lastUpdateTime: new Date() };
-  let csr = created;
-  for (let attempt = 1; ; attempt++) {
-    if (hasCondition(csr, 'Approved')) return;
-    try {
-      await certificates.replaceCertificateSigningRequestApproval({ name, body: { ...csr, status: { ...csr.status, conditions: [...(csr.status?.conditions ?? []), condition] } } });
-      progress(`CSR ${name} approved`);
-      return;
-    } catch (error) {
-      if (apiErrorCode(error) === 409 && attempt < 5) {
-        csr = await certificates.readCertificateSigningRequest({ name }).catch((e: unknown) => Promise.reject(clusterRefused(`reading CSR ${name}`, e)));
-        continue;
-      }
-      if (apiErrorCode(error) !== 403) throw clusterRefused(`approving CSR ${name}`, error);
-      // Someone else may approve it: keep waiting, and say why kpki did not.
-      progress(`cannot approve CSR ${name} with ${api.file} (${apiErrorMessage(error)}); waiting for an approver`);
-      return;
-    }
+/** Approves the CSR kpki created; a 403 leaves it to another approver, said on stderr. */
+async function approve(api: ApiConnection, certificates: Kubernetes.CertificatesV1Api, csr: Kubernetes.V1CertificateSigningRequest, progress: (line: string) => void): Promise<void> {
+  const name = csr.metadata!.name!;
+  try {
+    if (await approveCsr(certificates, csr, 'KpkiApprove', `Approved by kpki with ${api.file}`)) progress(`CSR ${name} approved`);
+  } catch (error) {
+    if (apiErrorCode(error) !== 403) throw clusterRefused(`approving CSR ${name}`, error);
+    progress(`cannot approve CSR ${name} with ${api.file} (${apiErrorMessage(error)}); waiting for an approver`);
   }
 }
 
@@ -197,14 +183,14 @@ async function awaitCertificate(certificates: Kubernetes.CertificatesV1Api, name
     } catch (error) {
       throw clusterRefused(`reading CSR ${name}`, error);
     }
-    const denied = hasCondition(csr, 'Denied');
-    const failed = hasCondition(csr, 'Failed');
+    const denied = csrCondition(csr, 'Denied');
+    const failed = csrCondition(csr, 'Failed');
     if (denied || failed) {
       const c = (denied ?? failed)!;
       throw new KpkiError(ErrorCode.ClusterRefused, `CSR ${name} was ${denied ? 'denied' : 'not signed (Failed)'}: ${[c.reason, c.message].filter(Boolean).join(': ') || 'no reason given'}`, { subject: name });
     }
     if (csr.status?.certificate) return csr;
-    const now = hasCondition(csr, 'Approved') ? 'approved; waiting for the signer' : 'pending approval';
+    const now = csrCondition(csr, 'Approved') ? 'approved; waiting for the signer' : 'pending approval';
     if (now !== state) progress(`CSR ${name} ${(state = now)}`);
     if (Date.now() >= deadline) {
       throw new KpkiError(ErrorCode.ClusterRefused, `CSR ${name} was not issued within ${waitMs / 1000}s (${state})`, {

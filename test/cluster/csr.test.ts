@@ -144,20 +144,31 @@ describe('kpki approve kubelet-serving', () => {
     }
   });
 
-  it('--watch approves requests as they arrive, until interrupted', async () => {
+  it('--watch approves requests as they arrive, and one whose Node appears later, until interrupted', async () => {
     const c = live();
+    const dir = await c.scratch('watch');
+    const kubeconfigs = await Promise.all(['worker-3', 'worker-4'].map(async (node) => {
+      const out = path.join(dir, `${node}.conf`);
+      const issued = await c.kpki(['kubeconfig', 'node', '--via-api', '--kubeconfig', adminConf(c), '--node-name', node, '--approve', '--out', out]);
+      expect(issued.code, describeRun(issued)).toBe(0);
+      return out;
+    }));
     await nodeObject(c, 'worker-3', [['Hostname', 'worker-3'], ['InternalIP', '10.0.0.23']]);
-    const w3 = path.join(await c.scratch('watch'), 'worker-3.conf');
-    const issued = await c.kpki(['kubeconfig', 'node', '--via-api', '--kubeconfig', adminConf(c), '--node-name', 'worker-3', '--approve', '--out', w3]);
-    expect(issued.code, describeRun(issued)).toBe(0);
     const child = spawn(process.execPath, [KPKI_BIN, 'approve', 'kubelet-serving', '--kubeconfig', adminConf(c), '--watch'], { env: { ...process.env, NO_COLOR: '1' } });
     let stdout = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d));
     const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    const approved = (name: string) => async () => (await csrState(adminConf(c), name)).conditions.includes('Approved');
     try {
-      await submitCsr(w3, { name: 'serving-watched', commonName: 'system:node:worker-3', organizations: ['system:nodes'], dnsNames: ['worker-3'], ips: ['10.0.0.23'], usages: SERVING_USAGES });
-      await waitUntil('kpki --watch approving serving-watched', 60_000, async () => (await csrState(adminConf(c), 'serving-watched')).conditions.includes('Approved'), () => stdout);
+      await submitCsr(kubeconfigs[0]!, { name: 'serving-watched', commonName: 'system:node:worker-3', organizations: ['system:nodes'], dnsNames: ['worker-3'], ips: ['10.0.0.23'], usages: SERVING_USAGES });
+      await waitUntil('kpki --watch approving serving-watched', 60_000, approved('serving-watched'), () => stdout);
       expect(stdout).toContain('approved serving-watched: node worker-3 asks only for its own addresses');
+      // A kubelet asks before its Node object exists: pending, then approved once the Node is there.
+      await submitCsr(kubeconfigs[1]!, { name: 'serving-early', commonName: 'system:node:worker-4', organizations: ['system:nodes'], dnsNames: ['worker-4'], ips: ['10.0.0.24'], usages: SERVING_USAGES });
+      await waitUntil('kpki --watch reporting serving-early', 60_000, async () => stdout.includes('left pending serving-early: there is no Node object worker-4'), () => stdout);
+      await nodeObject(c, 'worker-4', [['Hostname', 'worker-4'], ['InternalIP', '10.0.0.24']]);
+      await waitUntil('kpki --watch approving serving-early', 60_000, approved('serving-early'), () => stdout);
+      expect(stdout.match(/serving-early/g)).toHaveLength(2);
       child.kill('SIGINT');
       expect(await exited).toBe(0);
     } finally {
