@@ -89,7 +89,11 @@ export interface HttpsAnswer {
 }
 
 /** One HTTPS request with explicit trust and credentials; rejects on TLS and connection errors. */
-export function httpsRequest(url: string, creds: TlsCredentials, opts: { method?: string; body?: string; timeoutMs?: number } = {}): Promise<HttpsAnswer> {
+export function httpsRequest(
+  url: string,
+  creds: TlsCredentials,
+  opts: { method?: string; body?: string; headers?: Record<string, string>; timeoutMs?: number } = {},
+): Promise<HttpsAnswer> {
   const target = new URL(url);
   const name = creds.servername ?? target.hostname;
   return new Promise((resolve, reject) => {
@@ -107,6 +111,7 @@ export function httpsRequest(url: string, creds: TlsCredentials, opts: { method?
         headers: {
           ...(creds.token ? { authorization: `Bearer ${creds.token}` } : {}),
           ...(opts.body ? { 'content-type': 'application/json' } : {}),
+          ...opts.headers,
         },
         timeout: opts.timeoutMs ?? 10_000,
       },
@@ -176,6 +181,9 @@ export interface Cluster {
   root: string;
   /** Where `kpki init` wrote the shared PKI and the top-level admin.conf/super-admin.conf. */
   certDir: string;
+  /** admin.conf and super-admin.conf as kpki init wrote them (server: the control-plane endpoint). */
+  admin: string;
+  superAdmin: string;
   vip: string;
   /** The control-plane endpoint, https://VIP:PORT (haproxy). */
   endpoint: string;
@@ -183,13 +191,15 @@ export interface Cluster {
   nodes: Record<NodeName, ControlPlaneNode>;
   etcdUrl: string;
   wardle: { address: string; port: number; dir: string; apiservice: string; servingCert: string; kubeconfig: string };
-  /** The flags file a component runs from (etcd, the controller manager and haproxy live on cp1). */
+  /** The flags file a component runs from (etcd, the controller manager and the sample-apiserver count as cp1's; haproxy has none). */
   flagsFile(component: Component, node?: NodeName): string;
   /** Restarts a component with the baseline flags plus overrides; waits until it serves unless waitReady is false. */
   restart(component: Component, node?: NodeName, overrides?: FlagOverrides, opts?: { waitReady?: boolean }): Promise<BackgroundProcess>;
   process(component: Component, node?: NodeName): BackgroundProcess;
-  /** kubectl with a kubeconfig (and optional extra global flags such as --server). */
-  kubectl(kubeconfig: string, args: readonly string[]): Promise<RunResult>;
+  /** Waits until a running component serves again (for the sample-apiserver: its APIService is Available). */
+  ready(component: Component, node?: NodeName): Promise<void>;
+  /** kubectl with a kubeconfig (args may start with global flags such as --server); input goes to stdin. */
+  kubectl(kubeconfig: string, args: readonly string[], input?: string): Promise<RunResult>;
   /** `node bin/kpki.js ARGS`. */
   kpki(args: readonly string[], cwd?: string): Promise<RunResult>;
   /** A fresh directory under the cluster root for a test's files. */
@@ -465,7 +475,10 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
         '  default_backend apiservers',
         'backend apiservers',
         '  balance roundrobin',
-        ...Object.values(nodes).map((n) => `  server ${n.name} ${n.address}:${bindPort}`),
+        // As a real load balancer: a stopped apiserver leaves the rotation within two seconds.
+        '  option redispatch',
+        '  retries 2',
+        ...Object.values(nodes).map((n) => `  server ${n.name} ${n.address}:${bindPort} check inter 1s fall 2 rise 1`),
         '',
       ].join('\n'),
     );
@@ -479,16 +492,18 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       ['kube-apiserver', 'cp2', apiserverFlags(nodes.cp2)],
       ['kube-controller-manager', 'cp1', kcmFlags],
       ['sample-apiserver', 'cp1', wardleFlags],
-      ['haproxy', 'cp1', [['f', haproxyConfig], ['db', '']]],
+      ['haproxy', 'cp1', []],
     ] as const) {
       running.set(key(component, n), { component, node: n, baseline: baseline as Flags, flagsFile: flagsFile(component, n) });
     }
     await Promise.all(Object.keys(nodes).map((n) => mkdir(path.join(root, 'nodes', n, 'flags'), { recursive: true })));
 
     const superAdmin = kubeconfigCredentials(path.join(root, 'super-admin.conf'));
-    const kubectl = (kubeconfig: string, args: readonly string[]) => run(kubectlBin, ['--kubeconfig', kubeconfig, ...args], { timeoutMs: 30_000 });
+    // Discovery cache inside the cluster root: nothing left in ~/.kube, nothing shared between runs.
+    const kubectl = (kubeconfig: string, args: readonly string[], input?: string) =>
+      run(kubectlBin, ['--kubeconfig', kubeconfig, '--cache-dir', path.join(root, 'kubectl-cache'), ...args], { input, timeoutMs: 30_000 });
     const superKubectl = async (args: readonly string[], input?: string) => {
-      const r = await run(kubectlBin, ['--kubeconfig', path.join(root, 'super-admin.conf'), ...args], { input, timeoutMs: 30_000 });
+      const r = await kubectl(path.join(root, 'super-admin.conf'), args, input);
       if (r.code !== 0) throw new Error(`kubectl failed:\n${describeRun(r)}`);
       return r;
     };
@@ -540,7 +555,8 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       for (const [name, value] of Object.entries(overrides)) {
         if (value !== null && !entry.baseline.some(([n]) => n === name)) flags.push([name, value]);
       }
-      const args = flags.map(([name, value]) => (entry.component === 'haproxy' ? [`-${name}`, value].filter(Boolean) : [`--${name}=${value}`])).flat();
+      // haproxy takes its configuration file (in the foreground); the others run from their flags file.
+      const args = entry.component === 'haproxy' ? ['-f', haproxyConfig, '-db'] : flags.map(([name, value]) => `--${name}=${value}`);
       if (entry.component !== 'haproxy') await writeFile(entry.flagsFile, `${args.join('\n')}\n`);
       const proc = res.start(`${entry.component} on ${entry.node}`, SETPRIV, ['--pdeathsig', 'SIGKILL', '--', binaries[entry.component], ...args], { cwd: root });
       entry.proc = proc;
@@ -567,6 +583,8 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     return {
       root,
       certDir,
+      admin: path.join(root, 'admin.conf'),
+      superAdmin: path.join(root, 'super-admin.conf'),
       vip,
       endpoint,
       bindPort,
@@ -576,13 +594,19 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       flagsFile,
       async restart(component, n = 'cp1', overrides = {}, restartOpts = {}) {
         const e = entry(component, n);
-        await e.proc?.stop(5_000);
+        // kube-apiserver drains for several seconds on SIGTERM; a restart need not wait for that.
+        await e.proc?.stop(2_000);
         return start(e, overrides, restartOpts.waitReady ?? true);
       },
       process(component, n = 'cp1') {
         const proc = entry(component, n).proc;
         if (!proc) throw new Error(`${component} on ${n} was never started`);
         return proc;
+      },
+      async ready(component, n = 'cp1') {
+        const e = entry(component, n);
+        if (!e.proc) throw new Error(`${component} on ${n} was never started`);
+        await ready(e, e.proc);
       },
       kubectl,
       kpki: runKpki,
@@ -591,7 +615,12 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
         await mkdir(dir, { recursive: true });
         return dir;
       },
-      stop: () => res.dispose(),
+      async stop() {
+        const procs = [...running.values()].map((e) => e.proc).filter((p) => p !== undefined);
+        await res.dispose();
+        const alive = procs.filter((p) => !p.exited).map((p) => p.name);
+        if (alive.length) throw new Error(`still running after stop(): ${alive.join(', ')}`);
+      },
     };
   } catch (err) {
     await res.dispose();
