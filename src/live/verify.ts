@@ -2,7 +2,7 @@ import type { KeyObject } from 'node:crypto';
 import path from 'node:path';
 import { parseKubeconfig, type Source } from '../kubeconfig/kubeconfig.js';
 import { flagsFor } from '../model/flags.js';
-import { parseHostPort } from '../model/net.js';
+import { httpsUrl, parseHostPort } from '../model/net.js';
 import { publicKeyObject } from '../pki/certificate.js';
 import type { x509 } from '../pki/crypto.js';
 import { sameKeyPair } from '../pki/keys.js';
@@ -168,7 +168,7 @@ const notChecked = (subject: string, diagnosis: string, severity: Severity = 'wa
 function apiserverChecks(checks: LiveChecks, apiserver: ComponentArgs | undefined, rootCaFile: string | undefined): Check[] {
   const address = apiserver && flag(apiserver, 'advertise-address');
   if (!apiserver || !address) return [];
-  const target = endpoint(`https://${address.includes(':') ? `[${address}]` : address}:${flag(apiserver, 'secure-port') ?? 6443}`);
+  const target = endpoint(httpsUrl(address, Number(flag(apiserver, 'secure-port') ?? 6443)));
   if (!target) return [];
   const caFile = rootCaFile ?? flag(apiserver, 'client-ca-file');
   return [
@@ -243,8 +243,8 @@ async function kubeconfigCheck(checks: LiveChecks, file: string, clientCa: x509.
   const findings = await checks.dial(dialer, target, '/api', { cert, key }, async (result) => {
     if (result.status === undefined && !result.error) return [];
     if (result.status === 200 && cert && key) usable = { target, cert, key, roots: roots!, caFile };
-    const offline = client && clientCa && (await verifyCertificate(client, { roots: clientCa, usage: 'clientAuth', now: checks.now }));
-    return clientAnswerFindings(subject, file, client, result, offline && !offline.ok ? `against kube-apiserver --client-ca-file, ${offline.error}` : undefined);
+    const offline = await checks.offlineClientError({ leaf: client, label: file, trustedBy: clientCa && { roots: clientCa, file: 'kube-apiserver --client-ca-file' } });
+    return clientAnswerFindings(subject, file, client, result, offline);
   });
   return { file, findings, usable };
 }
