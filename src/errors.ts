@@ -10,6 +10,8 @@ export const ErrorCode = {
   StaleFile: 'STALE_FILE',
   /** An external CA (certificate without key) cannot sign what is missing. */
   ExternalCaMissing: 'EXTERNAL_CA_MISSING',
+  /** A kubeconfig entry of that name already exists with other contents (kubectl keeps the first). */
+  NameClash: 'NAME_CLASH',
   /** Another run holds the directory lock. */
   Locked: 'LOCKED',
   /** Writing to disk failed. */
@@ -28,6 +30,7 @@ export const exitCodeFor: Record<ErrorCode, number> = {
   MISSING_FILE: 2,
   STALE_FILE: 1,
   EXTERNAL_CA_MISSING: 1,
+  NAME_CLASH: 1,
   LOCKED: 1,
   WRITE_FAILED: 1,
   INTERRUPTED: 130,

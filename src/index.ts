@@ -9,7 +9,7 @@ export { issueCertificateFiles, issueExtensionApiserver } from './issue/extensio
 export { mergeKubeconfig } from './kubeconfig/merge.js';
 export { inspect, type InspectResult, type InspectedItem, type InspectedCertificate } from './inspect/index.js';
 export { checkExpiration, type ExpirationReport, type ExpirationRow } from './inspect/expiration.js';
-export { verify, RULES, FindingCode, type VerifyOptions, type VerifyResult, type Finding, type Severity } from './verify/index.js';
+export { verify, RULES, defineRule, FindingCode, type VerifyOptions, type VerifyResult, type Finding, type Severity, type Rule, type Facts } from './verify/index.js';
 export { flagsFor, COMPONENTS, type FlagComponent } from './model/flags.js';
 export { ErrorCode, KpkiError, exitCodeFor } from './errors.js';
 export { buildPkiSpec, type CertSpec, type KubeconfigSpec, type PkiSpec } from './model/plan.js';

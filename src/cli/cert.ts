@@ -30,6 +30,7 @@ export function registerCert(cli: CAC, output: Output, run: Runner): void {
     .action(async (kind: string, flags: Record<string, unknown>) => {
       const json = Boolean(flags.json);
       await run(json, async () => {
+        if (kind !== 'issue' && kind !== 'extension-apiserver') throw badFlag('cert', `unknown subcommand "${kind}": use issue or extension-apiserver`, 'see kpki cert --help');
         const out = flagString(flags.out);
         if (!out) throw badFlag('--out', 'is required: the prefix of the files to write');
         const common = { out, certDir: flagString(flags.certDir), validity: flagString(flags.validity), keyType: flagString(flags.keyType), force: Boolean(flags.force) };
@@ -44,7 +45,7 @@ export function registerCert(cli: CAC, output: Output, run: Runner): void {
             ca: flagString(flags.ca) ?? 'cluster',
             caKey: flagString(flags.caKey),
           });
-        } else if (kind === 'extension-apiserver') {
+        } else {
           const ca = flagString(flags.ca) ?? 'new';
           if (ca !== 'new' && ca !== 'cluster') throw badFlag('--ca', `"${ca}" is not new or cluster`);
           result = await issueExtensionApiserver({
@@ -56,8 +57,6 @@ export function registerCert(cli: CAC, output: Output, run: Runner): void {
             apiVersion: flagString(flags.apiVersion),
             dnsDomain: flagString(flags.dnsDomain),
           });
-        } else {
-          throw badFlag('kind', `"${kind}" is not issue or extension-apiserver`);
         }
         output.stdout(json ? `${JSON.stringify(result, null, 2)}\n` : `${result.files.join('\n')}\n`);
         return 0;

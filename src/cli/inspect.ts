@@ -39,7 +39,8 @@ export function registerInspect(cli: CAC, output: Output, run: Runner): void {
         const report = await checkExpiration({ certDir: flagString(flags.certDir), kubeconfigDir: flagString(flags.kubeconfigDir), warnWithinSeconds });
         output.stdout(json ? `${JSON.stringify(report, null, 2)}\n` : renderExpiration(report));
         for (const row of report.expiringSoon) {
-          output.stderr(`kpki: ${row.name} (${row.file}) expires ${row.secondsLeft! < 0 ? 'has expired' : `in ${formatDuration(row.secondsLeft!)}`}, within ${warnText}\n`);
+          const when = row.secondsLeft! < 0 ? `expired ${formatDuration(-row.secondsLeft!)} ago` : `expires in ${formatDuration(row.secondsLeft!)}`;
+          output.stderr(`kpki: ${row.name} (${row.file}) ${when}, within ${warnText}\n`);
         }
         return report.expiringSoon.length ? 1 : 0;
       });

@@ -14,6 +14,7 @@ export function registerKubeconfig(cli: CAC, output: Output, run: Runner): void 
     .option('--server <url>', "Apiserver URL (default: the rewritten file's, else admin.conf's)")
     .option('--cluster-name <name>', "Cluster entry name (default: admin.conf's, else kubernetes)")
     .option('--context-name <name>', 'Context name (default: <user>@<cluster>)')
+    .option('--user-name <name>', 'User entry name (default: the client name, i.e. the certificate CN)')
     .option('--validity <duration>', 'Client certificate lifetime, e.g. 24h, 30d, 1y (default: 1y)')
     .option('--key-type <type>', "Key algorithm (default: the CA's)")
     .option('--cert-dir <dir>', 'PKI directory with ca.crt and ca.key (default: ./pki)')
@@ -23,7 +24,7 @@ export function registerKubeconfig(cli: CAC, output: Output, run: Runner): void 
     .option('--out <file>', 'Write the kubeconfig here (0600) instead of stdout; with --csr-only, the key/CSR file prefix')
     .option('--no-embed', 'Write the certificate and key next to --out and reference them by path')
     .option('--csr-only', 'Write a private key and a CSR for an external signer, no kubeconfig')
-    .option('--merge-into <file>', 'Merge the new cluster, user and context into this kubeconfig')
+    .option('--merge-into <file>', "Merge the new cluster, user and context into this kubeconfig, as kubectl does: existing entries are never rewritten, a same-named one with other contents is refused (exit 1)")
     .option('--allow-system-masters', 'Allow --org system:masters (bypasses RBAC; cannot be revoked)')
     .option('--force', 'Replace an existing --out file')
     .option('--via-api', 'Have the cluster sign (certificates.k8s.io CSR, key kept here), for kinds user and node; needs --kubeconfig')
@@ -33,6 +34,7 @@ export function registerKubeconfig(cli: CAC, output: Output, run: Runner): void 
     .option('--json', 'Print the result as JSON (the kubeconfig text is in .kubeconfig)')
     .example('kpki kubeconfig user --client-name alice --org developers > alice.conf')
     .example('kpki kubeconfig user --client-name ci --validity 24h --merge-into ~/.kube/config')
+    .example('kpki kubeconfig user --client-name ci --cluster-name staging --merge-into ~/.kube/config   # beside another "kubernetes"')
     .example('kpki kubeconfig node --node-name worker-1 --out worker-1.conf')
     .example('kpki kubeconfig admin            # rewrite ./admin.conf from ./pki')
     .example('kpki kubeconfig user --via-api --kubeconfig admin.conf --client-name alice --org devs --validity 24h --approve')
@@ -49,6 +51,7 @@ export function registerKubeconfig(cli: CAC, output: Output, run: Runner): void 
           server: flagString(flags.server),
           clusterName: flagString(flags.clusterName),
           contextName: flagString(flags.contextName),
+          userName: flagString(flags.userName),
           validity: flagString(flags.validity),
           keyType: flagString(flags.keyType),
           certDir: flagString(flags.certDir),

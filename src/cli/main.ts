@@ -6,6 +6,7 @@ import { registerInit, registerNode } from './init.js';
 import { registerInspect } from './inspect.js';
 import { registerKubeconfig } from './kubeconfig.js';
 import { registerVerify } from './verify.js';
+import { badFlag } from '../errors.js';
 import { processOutput, reportError, type Output } from './output.js';
 
 function packageVersion(): string {
@@ -22,6 +23,35 @@ function joinDashValues(argv: string[]): string[] {
     else out.push(arg);
   }
   return out;
+}
+
+/**
+ * Every `--flag value` as typed. cac reads `--client-name 007` as 7 and `--node-name ""` as 0,
+ * so a value that looks like a number is taken from here, and an empty one (an unset shell
+ * variable in a script) is refused rather than becoming a certificate name.
+ */
+function typedValues(argv: string[]): Map<string, string[]> {
+  const values = new Map<string, string[]>();
+  for (const [i, arg] of argv.entries()) {
+    const match = /^--([^=]+)(?:=(.*))?$/s.exec(arg);
+    if (!match) continue;
+    const next = argv[i + 1];
+    const value = match[2] ?? (next !== undefined && !next.startsWith('--') ? next : undefined);
+    if (value === undefined) continue;
+    if (!value.trim()) throw badFlag(`--${match[1]}`, 'is empty', 'give a value; in a script, check the variable it came from is set');
+    const key = match[1]!.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+    values.set(key, [...(values.get(key) ?? []), value]);
+  }
+  return values;
+}
+
+/** Puts back the text of values cac turned into numbers. */
+function restoreText(options: Record<string, unknown>, typed: Map<string, string[]>): void {
+  for (const [key, texts] of typed) {
+    const value = options[key];
+    if (typeof value === 'number') options[key] = texts.at(-1);
+    else if (Array.isArray(value) && value.some((v) => typeof v === 'number')) options[key] = texts;
+  }
 }
 
 /** Runs the CLI and resolves to the exit status; never throws. */
@@ -52,7 +82,10 @@ export async function main(argv: string[], output: Output = processOutput): Prom
   cli.help();
   cli.version(packageVersion());
   try {
-    cli.parse(['node', 'kpki', ...joinDashValues(argv)], { run: false });
+    const args = joinDashValues(argv);
+    const typed = typedValues(args);
+    cli.parse(['node', 'kpki', ...args], { run: false });
+    restoreText(cli.options, typed);
     await cli.runMatchedCommand();
   } catch (error) {
     exitCode = reportError(error, output, argv.includes('--json'));

@@ -6,7 +6,6 @@ import { verify } from '../verify/index.js';
 import { badFlag } from '../errors.js';
 import { flagList, flagString, type Output, type Runner } from './output.js';
 
-
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
@@ -25,9 +24,10 @@ export function registerVerify(cli: CAC, output: Output, run: Runner): void {
     .option('--kubelet-config <file>', 'KubeletConfiguration YAML or kubelet flags')
     .option('--kubeconfig <file>', 'A kubeconfig to check (repeatable)')
     .option('--manifests-dir <dir>', 'Read every static pod manifest in this directory')
-    .option('--root <dir>', 'A copy of a node filesystem: absolute paths inside manifests and kubeconfigs are read under it')
+    .option('--root <dir>', 'A copy of a node filesystem: manifests, PKI, kubeconfigs and /var/lib/kubelet/config.yaml are read inside it, absolute paths and symlinks included')
     .option('--apiservice <file|dir>', "APIService manifests of extension apiservers: check caBundle against --serving-cert (repeatable)")
     .option('--serving-cert <file|dir>', "The extension apiservers' serving certificates (repeatable)")
+    .option('--node-address <[type=]address>', "The node's address the apiserver dials the kubelet at, e.g. InternalIP=10.0.0.21 (repeatable)")
     .option('--warn-within <duration>', 'Warn about certificates expiring sooner (default: 30d)')
     .option('--live', 'Also dial the running components the files name (read-only): served chains, stale serving certs, client certs, APIServices')
     .option('--live-timeout <duration>', 'Bound on each --live connection (default: 5s)')
@@ -55,6 +55,7 @@ export function registerVerify(cli: CAC, output: Output, run: Runner): void {
           root: flagString(flags.root),
           apiServices: flagList(flags.apiservice),
           servingCerts: flagList(flags.servingCert),
+          nodeAddresses: flagList(flags.nodeAddress),
           warnWithin: flagString(flags.warnWithin),
           stdin: () => (stdinText ??= readStdin()),
         };

@@ -2,15 +2,16 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { badFlag, badInput } from '../errors.js';
 import { initPki, type InitOptions, type InitResult } from '../init/index.js';
-import { issueLeaf, leafSpec, loadCa, writeLeaf } from '../issue/leaf.js';
+import { issueLeaf, leafSpec, leafWrites, loadCa, writeLocked } from '../issue/leaf.js';
 import { publicKeyObject } from '../pki/certificate.js';
 import { keyTypeOf } from '../pki/keys.js';
 import { certificateMismatches } from '../pki/match.js';
 import { parseCertificate, parseKey } from '../pki/pem.js';
-import { canonicalIp, httpsUrl, isDnsName, urlHost } from '../model/net.js';
+import { canonicalIp, httpsUrl, urlHost } from '../model/net.js';
 import type { Profile, Role } from '../model/profile.js';
-import { listValue, type SettingsInput } from '../model/settings.js';
+import { listValue, parseNodeName, type SettingsInput } from '../model/settings.js';
 import { readOptional, writeFileAtomic } from '../store/files.js';
+import { acquireLock } from '../store/lock.js';
 import { loadProfile } from '../store/profiles.js';
 
 export type NodeRole = Exclude<Role, 'shared'>;
@@ -36,10 +37,11 @@ export function parseNodeList(flag: string, text: string | undefined, role: Node
       continue;
     }
     const ip = address && canonicalIp(address);
-    if (!name || !ip || rest.length || !isDnsName(name.toLowerCase())) {
+    // The unspecified address (0.0.0.0, ::) is where a server listens, not where a node is reached.
+    if (!name || !ip || rest.length || /^(0\.0\.0\.0|::)$/.test(ip)) {
       throw badFlag(flag, `"${item}" is not NAME=IP`, `e.g. ${flag} cp1=10.0.0.11,cp2=10.0.0.12 (dual-stack: cp1=10.0.0.11,fd00::11,cp2=…)`);
     }
-    nodes.push({ name: name.toLowerCase(), addresses: [ip], role });
+    nodes.push({ name: parseNodeName(`${flag} (node ${name})`, name), addresses: [ip], role });
   }
   return nodes;
 }
@@ -82,6 +84,20 @@ interface ClusterRecord {
 }
 
 const RECORD_FILE = 'kpki-cluster.json';
+/** Guards the record's read-modify-write; a lock of its own, since the PKI's lock is taken inside it. */
+const RECORD_LOCK = '.kpki-cluster.lock';
+/** Node additions started together queue up rather than fail: each holds the lock for one node's keys. */
+const RECORD_WAIT_MS = 10 * 60_000;
+
+/** Runs `update` holding the record's lock. */
+async function withRecordLock<T>(recordFile: string, update: () => Promise<T>): Promise<T> {
+  const release = await acquireLock(path.dirname(recordFile), { name: RECORD_LOCK, waitMs: RECORD_WAIT_MS });
+  try {
+    return await update();
+  } finally {
+    await release();
+  }
+}
 
 function nodeDirs(nodesDir: string, name: string) {
   const root = path.join(nodesDir, name);
@@ -91,6 +107,7 @@ function nodeDirs(nodesDir: string, name: string) {
 /** The kubelet's own serving certificate, signed by the cluster CA: reused while it still fits. */
 async function kubeletServing(certDir: string, node: ClusterNode, kubeletPki: string, options: ClusterOptions) {
   const prefix = path.join(kubeletPki, 'kubelet');
+  const files = [`${prefix}.key`, `${prefix}.crt`];
   const request = {
     name: 'kubelet-serving',
     commonName: `system:node:${node.name}`,
@@ -102,18 +119,25 @@ async function kubeletServing(certDir: string, node: ClusterNode, kubeletPki: st
     profile: options.profile,
   };
   const ca = await loadCa('cluster', certDir, { needKey: true });
-  const [crt, key] = await Promise.all([readOptional(`${prefix}.crt`), readOptional(`${prefix}.key`)]);
-  if (crt && key) {
+  const decide = async () => {
+    const [crt, key] = await Promise.all([readOptional(`${prefix}.crt`), readOptional(`${prefix}.key`)]);
+    if (!crt || !key) return 'create' as const;
     const cert = parseCertificate(crt, `${prefix}.crt`);
     // An unchanged request keeps the key type the certificate already has.
     const spec = await leafSpec(ca, { ...request, keyType: request.keyType ?? keyTypeOf(publicKeyObject(cert)) });
     const reasons = await certificateMismatches(cert, spec, { issuer: ca.cert, key: parseKey(key, `${prefix}.key`), now: options.now ?? new Date() });
-    if (!reasons.length) return { files: [`${prefix}.key`, `${prefix}.crt`], action: 'reuse' as const };
+    if (!reasons.length) return 'reuse' as const;
     if (!options.force) throw badInput(`${prefix}.crt`, `no longer matches the node (${reasons.join('; ')})`, 'rerun with --force to reissue it');
-  }
-  if (options.dryRun) return { files: [`${prefix}.key`, `${prefix}.crt`], action: 'create' as const };
-  const leaf = await issueLeaf(ca, request, options.now);
-  return { files: await writeLeaf(prefix, leaf, true), action: 'create' as const };
+    return 'create' as const;
+  };
+  if (options.dryRun) return { files, action: await decide() };
+  let action: 'create' | 'reuse' = 'reuse';
+  // Decided and replaced under the lock, after finishing any replacement a killed run left there.
+  await writeLocked(kubeletPki, [], true, async () => {
+    action = await decide();
+    return action === 'reuse' ? [] : leafWrites(prefix, await issueLeaf(ca, request, options.now));
+  });
+  return { files, action };
 }
 
 /** One node's directory: its share of the profile, with CAs and sa taken from the shared set. */
@@ -190,15 +214,22 @@ export async function initCluster(options: ClusterOptions): Promise<ClusterResul
     topology: options.etcdMembers ? 'external' : 'stacked',
   };
   const profile = await loadProfile(options.profile);
-  const shared = await initPki({ ...options, certDir, kubeconfigDir, nodeName: controlPlanes[0]!.name, advertiseAddress: primary(controlPlanes[0]!), entries: profile.roles.shared });
   const recordFile = path.join(kubeconfigDir, RECORD_FILE);
-  const result = (results: NodeResult[]) => ({ shared, nodes: results, etcdServers: etcdServers(record), record: recordFile });
-  // Node plans sign with the shared CAs, so a dry run can plan them only once those exist.
-  if (options.dryRun && !shared.items.every((i) => i.action === 'reuse')) return result([]);
-  const results: NodeResult[] = [];
-  for (const node of nodes) results.push(await writeNode(record, profile, node, options));
-  if (!options.dryRun) await writeRecord(recordFile, record);
-  return result(results);
+  const run = async () => {
+    const shared = await initPki({ ...options, certDir, kubeconfigDir, nodeName: controlPlanes[0]!.name, advertiseAddress: primary(controlPlanes[0]!), entries: profile.roles.shared });
+    const result = (results: NodeResult[]) => ({ shared, nodes: results, etcdServers: etcdServers(record), record: recordFile });
+    // Node plans sign with the shared CAs, so a dry run can plan them only once those exist.
+    if (options.dryRun && !shared.items.every((i) => i.action === 'reuse')) return result([]);
+    const results: NodeResult[] = [];
+    for (const node of nodes) results.push(await writeNode(record, profile, node, options));
+    if (options.dryRun) return result(results);
+    // Nodes added since (kpki node add) stay in the record: their directories stay too.
+    const previous = existsSync(recordFile) ? (await readRecord(recordFile)).nodes : [];
+    record.nodes.push(...previous.filter((p) => !nodes.some((n) => n.name === p.name)));
+    await writeRecord(recordFile, record);
+    return result(results);
+  };
+  return options.dryRun ? run() : withRecordLock(recordFile, run);
 }
 
 /** The settings a cluster was made with, as given, for `node add` to repeat. */
@@ -245,19 +276,24 @@ async function readRecord(file: string): Promise<ClusterRecord> {
 
 /** `kpki node add`: one more node from the same CAs, other nodes' files untouched. */
 export async function addNode(options: AddNodeOptions): Promise<NodeResult> {
+  parseNodeName('NAME', options.name);
   const nodes = parseNodeList('--address', `${options.name}=${options.address}`, options.role);
   if (nodes.length !== 1) throw badFlag('--address', `"${options.address}" is not one node's addresses`, 'give IPs only, e.g. --address 10.0.0.23,fd00::23');
   const node = nodes[0]!;
   const recordFile = path.join(options.kubeconfigDir ?? '.', RECORD_FILE);
-  const record = await readRecord(recordFile);
-  const existing = record.nodes.find((n) => n.name === node.name);
-  if (existing && (existing.addresses.join() !== node.addresses.join() || existing.role !== node.role)) {
-    throw badFlag('NAME', `node ${node.name} already exists as ${existing.role} at ${existing.addresses.join(',')}`, 'choose another name');
-  }
-  if (!existing) record.nodes.push(node);
-  if (!existsSync(record.settings.certDir)) throw badInput(record.settings.certDir, 'the shared PKI is missing', 'restore it; kpki never re-creates CAs for an existing cluster');
-  const result = await writeNode(record, await loadProfile(record.settings.profile), node, { force: options.force, now: options.now });
-  await writeRecord(recordFile, record);
-  return result;
+  await readRecord(recordFile); // a mistyped --kubeconfig-dir fails here, before the lock creates anything
+  // Read, extended and written under the lock: concurrent additions never drop each other's node.
+  return withRecordLock(recordFile, async () => {
+    const record = await readRecord(recordFile);
+    const existing = record.nodes.find((n) => n.name === node.name);
+    if (existing && (existing.addresses.join() !== node.addresses.join() || existing.role !== node.role)) {
+      throw badFlag('NAME', `node ${node.name} already exists as ${existing.role} at ${existing.addresses.join(',')}`, 'choose another name');
+    }
+    if (!existing) record.nodes.push(node);
+    if (!existsSync(record.settings.certDir)) throw badInput(record.settings.certDir, 'the shared PKI is missing', 'restore it; kpki never re-creates CAs for an existing cluster');
+    const result = await writeNode(record, await loadProfile(record.settings.profile), node, { force: options.force, now: options.now });
+    await writeRecord(recordFile, record);
+    return result;
+  });
 }
 

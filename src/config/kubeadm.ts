@@ -1,11 +1,13 @@
 import { isMap, isScalar, isSeq, LineCounter, parseAllDocuments, type Document } from 'yaml';
 import { badInput } from '../errors.js';
-import type { SettingsInput } from '../model/settings.js';
+import type { SettingOrigins, SettingsInput } from '../model/settings.js';
 import { isBinaryText, readRequired } from '../store/files.js';
 
 /** What kpki takes from a kubeadm config file. Flags given to kpki override `settings`. */
 export interface KubeadmConfig {
   settings: SettingsInput;
+  /** The field each setting was read from, so that an invalid value is reported there, not as a flag. */
+  origins: SettingOrigins;
   /** ClusterConfiguration.certificatesDir, when set. */
   certificatesDir?: string;
   /** What kpki does not apply, or what kubeadm reads differently than it looks; each starts with the file name. */
@@ -75,6 +77,11 @@ class KubeadmDocument {
 
   fail(path: Path, problem: string): never {
     throw badInput(this.file, `${showPath(path) || this.kind}: ${problem} (${this.where(path)})`);
+  }
+
+  /** `file: path (Kind, line N)`: where a value came from, for errors found later. */
+  origin(path: Path): string {
+    return `${this.file}: ${showPath(path) || this.kind} (${this.where(path)})`;
   }
 
   warn(path: Path, message: string): void {
@@ -194,7 +201,7 @@ const nodeFields = (endpoint: string): FieldRule[] => [
 const INIT_FIELDS = nodeFields('localAPIEndpoint');
 const JOIN_FIELDS = nodeFields('controlPlane.localAPIEndpoint');
 
-function applyFields(doc: KubeadmDocument, rules: FieldRule[], settings: SettingsInput): void {
+function applyFields(doc: KubeadmDocument, rules: FieldRule[], out: KubeadmConfig): void {
   for (const rule of rules) {
     const path = rule.path.split('.');
     if (rule.since && VERSIONS.indexOf(doc.version) < VERSIONS.indexOf(rule.since)) {
@@ -204,13 +211,16 @@ function applyFields(doc: KubeadmDocument, rules: FieldRule[], settings: Setting
       continue;
     }
     const result = readField(doc, path, rule.read);
-    if (result !== undefined) Object.assign(settings, { [rule.setting]: result });
+    if (result !== undefined) {
+      Object.assign(out.settings, { [rule.setting]: result });
+      out.origins[rule.setting] = doc.origin(path);
+    }
   }
 }
 
 function applyCluster(cluster: KubeadmDocument, out: KubeadmConfig): void {
   const { settings } = out;
-  applyFields(cluster, CLUSTER_FIELDS, settings);
+  applyFields(cluster, CLUSTER_FIELDS, out);
   const certificatesDir = readField(cluster, ['certificatesDir'], text) as string | undefined;
   if (certificatesDir !== undefined) out.certificatesDir = certificatesDir;
 
@@ -224,6 +234,7 @@ function applyCluster(cluster: KubeadmDocument, out: KubeadmConfig): void {
       cluster.warn(gatePath, `overrides encryptionAlgorithm, as in kubeadm: keys will be ${keyType}`);
     }
     settings.keyType = keyType;
+    out.origins.keyType = cluster.origin(gatePath);
   }
 
   const externalPath = ['etcd', 'external'];
@@ -294,7 +305,7 @@ export function parseKubeadmConfig(text: string, file: string): KubeadmConfig {
     found.set(kind as Kind, new KubeadmDocument(file, kind as Kind, version as Version, doc, value, lines, warnings));
   }
 
-  const out: KubeadmConfig = { settings: {}, warnings: [] };
+  const out: KubeadmConfig = { settings: {}, origins: {}, warnings: [] };
   const cluster = found.get('ClusterConfiguration');
   const init = found.get('InitConfiguration');
   // A JoinConfiguration without controlPlane joins a worker: nothing in it shapes control-plane certificates.
@@ -309,10 +320,10 @@ export function parseKubeadmConfig(text: string, file: string): KubeadmConfig {
   }
   if (cluster) applyCluster(cluster, out);
   if (init) {
-    applyFields(init, INIT_FIELDS, out.settings);
+    applyFields(init, INIT_FIELDS, out);
     if (controlPlaneJoin) controlPlaneJoin.warn([], 'ignored: kubeadm init reads the InitConfiguration in the same file');
   } else if (controlPlaneJoin) {
-    applyFields(controlPlaneJoin, JOIN_FIELDS, out.settings);
+    applyFields(controlPlaneJoin, JOIN_FIELDS, out);
   }
   out.warnings = [...warnings];
   return out;

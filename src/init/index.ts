@@ -1,8 +1,11 @@
 import path from 'node:path';
 import { badFlag, ErrorCode, KpkiError } from '../errors.js';
 import { buildPkiSpec, selectEntries } from '../model/plan.js';
-import { resolveSettings, type ClusterSettings, type HostDefaults, type SettingsInput } from '../model/settings.js';
-import { acquireLock, removeStaleTempFiles } from '../store/files.js';
+import type { KubeadmConfig } from '../config/kubeadm.js';
+import { resolveSettings, type ClusterSettings, type HostDefaults, type SettingOrigins, type SettingsInput } from '../model/settings.js';
+import { removeStaleTempFiles } from '../store/files.js';
+import { pendingJournals } from '../store/journal.js';
+import { withWriteLock } from '../store/lock.js';
 import { detectHostDefaults } from '../store/host.js';
 import { DEFAULT_PROFILE, loadProfile } from '../store/profiles.js';
 import { executePlan, type Progress } from './execute.js';
@@ -49,10 +52,11 @@ export interface InitResult {
   warnings: string[];
 }
 
-/** Option values that came from flags win over the kubeadm config file's. */
-function mergeSettings(fromConfig: SettingsInput, options: InitOptions): SettingsInput {
+/** Option values that came from flags win over the kubeadm config file's (and so does their origin, for errors). */
+function mergeSettings(config: KubeadmConfig | undefined, options: InitOptions): { input: SettingsInput; origins: SettingOrigins } {
   const explicit = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
-  return { ...fromConfig, ...explicit };
+  const origins = Object.fromEntries(Object.entries(config?.origins ?? {}).filter(([key]) => !(key in explicit)));
+  return { input: { ...config?.settings, ...explicit }, origins };
 }
 
 function conflictError(items: PlanItem[]): KpkiError {
@@ -82,7 +86,8 @@ function conflictError(items: PlanItem[]): KpkiError {
 export async function initPki(options: InitOptions = {}): Promise<InitResult> {
   // Loaded on demand: most runs have no kubeadm config file.
   const config = options.config ? await (await import('../config/kubeadm.js')).readKubeadmConfig(options.config) : undefined;
-  const settings = resolveSettings(mergeSettings(config?.settings ?? {}, options), options.host ?? detectHostDefaults());
+  const { input, origins } = mergeSettings(config, options);
+  const settings = resolveSettings(input, options.host ?? detectHostDefaults(), origins);
   const profile = await loadProfile(options.profile ?? DEFAULT_PROFILE);
   const fullSpec = buildPkiSpec(profile, settings);
   const spec = options.entries ? selectEntries(fullSpec, options.entries) : fullSpec;
@@ -95,6 +100,7 @@ export async function initPki(options: InitOptions = {}): Promise<InitResult> {
   const unknown = (options.renew ?? []).filter((n) => !names.includes(n));
   if (unknown.length) throw badFlag('--renew', `unknown entry "${unknown.join(', ')}"`, `use names from: ${names.join(', ')}`);
 
+  const warnings = [...(config?.warnings ?? [])];
   const planOptions = { certDir, kubeconfigDir, force: options.force ?? false, renew: options.renew ?? [], now, shared: options.shared };
   const result = (plan: { steps: PlanItem[] }, changed: boolean): InitResult => ({
     certDir,
@@ -106,19 +112,22 @@ export async function initPki(options: InitOptions = {}): Promise<InitResult> {
       kind, name, files, action, reasons, subject, issuer, sans, keyType, validitySeconds,
     })),
     changed,
-    warnings: config?.warnings ?? [],
+    warnings,
   });
 
-  if (options.dryRun) return result(await planInit(spec, planOptions), false);
+  if (options.dryRun) {
+    const pending = await pendingJournals(certDir);
+    if (pending.length) warnings.push(`${pending.join(', ')}: a killed run's replacement is pending; the plan shows the files before it, and the next write completes it`);
+    return result(await planInit(spec, planOptions), false);
+  }
 
-  const release = await acquireLock(certDir);
-  try {
+  // Any replacement a killed run committed is finished before anything is read.
+  return withWriteLock(certDir, async (completed) => {
+    if (completed.length) warnings.push(`completed an interrupted replacement of ${completed.join(', ')}`);
     await removeStaleTempFiles([...new Set([certDir, kubeconfigDir, ...spec.certificates.map((c) => path.dirname(path.join(certDir, c.file!)))])]);
     const plan = await planInit(spec, planOptions);
     if (plan.steps.some((s) => s.action === 'conflict')) throw conflictError(plan.steps);
-    await executePlan(plan, { now, onProgress: options.onProgress, signal: options.signal });
+    await executePlan(plan, { now, onProgress: options.onProgress, signal: options.signal, journalDir: certDir });
     return result(plan, plan.steps.some((s) => s.action !== 'reuse' && s.action !== 'external'));
-  } finally {
-    await release();
-  }
+  });
 }

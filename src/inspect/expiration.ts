@@ -1,9 +1,10 @@
-import { existsSync } from 'node:fs';
+import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { parseKubeconfig } from '../kubeconfig/kubeconfig.js';
 import type { x509 } from '../pki/crypto.js';
 import { parseCertificate } from '../pki/pem.js';
-import { readOptional } from '../store/files.js';
+import { badInput, ErrorCode, KpkiError } from '../errors.js';
+import { readError, readOptional } from '../store/files.js';
 import { loadProfile } from '../store/profiles.js';
 
 export interface ExpirationRow {
@@ -35,6 +36,15 @@ export interface ExpirationOptions {
   warnWithinSeconds?: number;
 }
 
+async function requireDirectory(dir: string, flag: string): Promise<void> {
+  const stat = await fs.stat(dir).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return undefined;
+    throw readError(dir, error);
+  });
+  if (!stat) throw new KpkiError(ErrorCode.MissingFile, `${dir}: no such directory`, { subject: dir, hint: `pass the PKI's directory with ${flag}` });
+  if (!stat.isDirectory()) throw badInput(dir, 'is not a directory', `pass a directory with ${flag}`);
+}
+
 async function loadCert(file: string): Promise<x509.X509Certificate | undefined> {
   const data = await readOptional(file);
   return data && parseCertificate(data, file);
@@ -47,6 +57,9 @@ async function loadCert(file: string): Promise<x509.X509Certificate | undefined>
 export async function checkExpiration(options: ExpirationOptions = {}): Promise<ExpirationReport> {
   const certDir = options.certDir ?? (existsSync('/etc/kubernetes/pki') ? '/etc/kubernetes/pki' : 'pki');
   const kubeconfigDir = options.kubeconfigDir ?? path.dirname(certDir);
+  // A mistyped directory would make every row !MISSING! and exit 0: a cron job would never alert.
+  await requireDirectory(certDir, '--cert-dir');
+  if (options.kubeconfigDir !== undefined) await requireDirectory(kubeconfigDir, '--kubeconfig-dir');
   const now = options.now ?? new Date();
   const profile = await loadProfile(options.profile);
   const cas = profile.certificates.filter((c) => !c.issuer);

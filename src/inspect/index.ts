@@ -7,6 +7,7 @@ import { certificateFacts, publicKeyObject } from '../pki/certificate.js';
 import { x509 } from '../pki/crypto.js';
 import { describeKey, spkiDer } from '../pki/keys.js';
 import { isSignedBy } from '../pki/match.js';
+import { readError } from '../store/files.js';
 import { parseCertificates, parseKey, pemBlocks } from '../pki/pem.js';
 
 export interface InspectedCertificate {
@@ -150,16 +151,28 @@ async function csrItem(file: string, csr: x509.Pkcs10CertificateRequest): Promis
   return { kind: 'csr', file, subject: csr.subject, sans: (san?.names.items ?? []).map((n) => n.value), key: describeKey(key), signatureValid: await csr.verify() };
 }
 
-async function walk(target: string, into: Collected, explicit: boolean): Promise<void> {
-  const stat = await fs.stat(target).catch(() => undefined);
-  if (!stat) throw new KpkiError(ErrorCode.MissingFile, `${target}: no such file or directory`, { subject: target, hint: 'give a certificate, key, kubeconfig or directory' });
-  if (stat.isDirectory()) {
-    for (const name of (await fs.readdir(target)).sort()) await walk(path.join(target, name), into, false);
-    return;
-  }
-  if (!stat.isFile()) return;
-  const data = await fs.readFile(target);
+/** Reads a path for inspect: I/O failures become one-line errors naming it. */
+async function io<T>(target: string, read: () => Promise<T>): Promise<T> {
   try {
+    return await read();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw new KpkiError(ErrorCode.MissingFile, `${target}: no such file or directory`, { subject: target, hint: 'give a certificate, key, kubeconfig or directory' });
+    }
+    throw readError(target, error);
+  }
+}
+
+/** Collects one path; below a named directory, what cannot be read is reported as a problem (not checked), not fatal. */
+async function walk(target: string, into: Collected, explicit: boolean): Promise<void> {
+  try {
+    const stat = await io(target, () => fs.stat(target));
+    if (stat.isDirectory()) {
+      for (const name of (await io(target, () => fs.readdir(target))).sort()) await walk(path.join(target, name), into, false);
+      return;
+    }
+    if (!stat.isFile()) return;
+    const data = await io(target, () => fs.readFile(target));
     if (await collectFile(target, data, into)) return;
     if (explicit) throw badInput(target, 'holds no certificate, key, CSR or kubeconfig', 'give a PEM or DER file, or a kubeconfig');
     if (PKI_EXTENSIONS.test(target)) into.problems.push({ file: target, message: 'holds no certificate, key, CSR or kubeconfig' });

@@ -6,9 +6,8 @@ import { isDnsName } from '../model/net.js';
 import { resolveCertificate } from '../model/plan.js';
 import type { ExtKeyUsageName } from '../model/profile.js';
 import { DEFAULTS, parseKeyType } from '../model/settings.js';
-import { writeFileAtomic } from '../store/files.js';
 import { loadProfile } from '../store/profiles.js';
-import { issueLeaf, loadCa, refuseOverwrite, writeLeaf, type CaOnDisk } from './leaf.js';
+import { issueLeaf, leafWrites, loadCa, refuseOverwrite, writeNewFiles, type CaOnDisk } from './leaf.js';
 
 /** Certificate roles as `kpki cert issue --profile` names them. */
 export const LEAF_ROLES: Record<string, ExtKeyUsageName[]> = {
@@ -44,7 +43,7 @@ export async function issueCertificateFiles(options: IssueCertOptions): Promise<
     { name: options.out, commonName: options.commonName, organizations: options.organizations ?? [], sans: options.sans ?? [], usages, validity: options.validity, keyType: options.keyType },
     options.now,
   );
-  return { files: await writeLeaf(options.out, leaf, options.force), notAfter: leaf.cert.notAfter.toISOString() };
+  return { files: await writeNewFiles(leafWrites(options.out, leaf), options.force), notAfter: leaf.cert.notAfter.toISOString() };
 }
 
 export interface ExtensionApiserverOptions {
@@ -124,10 +123,15 @@ export async function issueExtensionApiserver(options: ExtensionApiserverOptions
     },
     { lineWidth: 0 },
   );
-  await writeLeaf(options.out, leaf, true);
-  await writeFileAtomic(`${options.out}-ca.crt`, caPem, 0o644);
-  if (fresh) await writeFileAtomic(`${options.out}-ca.key`, fresh.keyPem, 0o600);
-  await writeFileAtomic(`${options.out}-apiservice.yaml`, apiService, 0o644);
+  await writeNewFiles(
+    [
+      ...leafWrites(options.out, leaf),
+      { path: `${options.out}-ca.crt`, data: caPem, mode: 0o644 },
+      ...(fresh ? [{ path: `${options.out}-ca.key`, data: fresh.keyPem, mode: 0o600 }] : []),
+      { path: `${options.out}-apiservice.yaml`, data: apiService, mode: 0o644 },
+    ],
+    true,
+  );
   return { dnsNames, caBundle, apiService, files };
 }
 

@@ -9,7 +9,10 @@ import { parseDuration } from '../model/duration.js';
 import { classifySans, resolveCertificate, type CertSpec } from '../model/plan.js';
 import type { ExtKeyUsageName } from '../model/profile.js';
 import { DEFAULTS, parseKeyType, sanList, type KeyType } from '../model/settings.js';
-import { readOptional, writeFileAtomic } from '../store/files.js';
+import { readOptional } from '../store/files.js';
+import { writeFilesTogether, type FileWrite } from '../store/journal.js';
+import { withWriteLock } from '../store/lock.js';
+import { caSigningProblems } from '../pki/match.js';
 import { loadProfile } from '../store/profiles.js';
 
 /** A CA on disk: its certificate, and its key when kpki may sign with it. */
@@ -22,11 +25,20 @@ export interface CaOnDisk {
 /** The three kubeadm CAs by the names users give them on the command line. */
 export const NAMED_CAS: Record<string, string> = { cluster: 'ca', 'front-proxy': 'front-proxy-ca', etcd: 'etcd/ca' };
 
+export interface LoadCaOptions {
+  keyFile?: string;
+  needKey: boolean;
+  /** The flags that named the CA certificate and key, for errors (default --ca, --ca-key). */
+  certFlag?: string;
+  keyFlag?: string;
+}
+
 /**
  * Loads a CA: `cluster`, `front-proxy` or `etcd` from the cert dir, or a certificate file with
- * its key beside it (`x.crt` + `x.key`) unless `keyFile` says otherwise.
+ * its key beside it (`x.crt` + `x.key`) unless `keyFile` says otherwise. A key that does not
+ * belong to the certificate, or a certificate that may not sign, is refused.
  */
-export async function loadCa(ca: string, certDir: string, options: { keyFile?: string; needKey: boolean }): Promise<CaOnDisk> {
+export async function loadCa(ca: string, certDir: string, options: LoadCaOptions): Promise<CaOnDisk> {
   const base = NAMED_CAS[ca] ? path.join(certDir, NAMED_CAS[ca]) : ca.replace(/\.(crt|pem)$/, '');
   const certFile = NAMED_CAS[ca] ? `${base}.crt` : ca;
   const keyFile = options.keyFile ?? `${base}.key`;
@@ -41,7 +53,15 @@ export async function loadCa(ca: string, certDir: string, options: { keyFile?: s
       hint: 'pass the CA key, or use --csr-only to have the external CA sign a request',
     });
   }
-  return { certFile, cert: parseCertificate(certData, certFile), key: keyData && parseKey(keyData, keyFile) };
+  const cert = parseCertificate(certData, certFile);
+  const key = keyData && parseKey(keyData, keyFile);
+  const problems = key ? caSigningProblems(cert, key) : [];
+  if (problems.length) {
+    const mismatch = problems[0]!.startsWith('the key');
+    const flag = mismatch ? (options.keyFlag ?? '--ca-key') : (options.certFlag ?? '--ca');
+    throw badFlag(flag, `cannot sign with ${certFile} and ${keyFile}: ${problems.join('; ')}`, 'give a CA certificate and its own key');
+  }
+  return { certFile, cert, key };
 }
 
 export interface LeafRequest {
@@ -104,11 +124,30 @@ export async function refuseOverwrite(files: string[], force: boolean | undefine
   }
 }
 
-/** Writes PREFIX.key (0600, first) and PREFIX.crt. */
-export async function writeLeaf(prefix: string, leaf: IssuedLeaf, force?: boolean): Promise<string[]> {
-  const files = [`${prefix}.key`, `${prefix}.crt`];
-  await refuseOverwrite(files, force);
-  await writeFileAtomic(files[0]!, privateKeyPem(leaf.pair.privateKey), 0o600);
-  await writeFileAtomic(files[1]!, certificatePem(leaf.cert), 0o644);
+/** PREFIX.key (0600) and PREFIX.crt: a pair, for writeFilesTogether. */
+export function leafWrites(prefix: string, leaf: IssuedLeaf): FileWrite[] {
+  return [
+    { path: `${prefix}.key`, data: privateKeyPem(leaf.pair.privateKey), mode: 0o600 },
+    { path: `${prefix}.crt`, data: certificatePem(leaf.cert), mode: 0o644 },
+  ];
+}
+
+/**
+ * Writes files that belong together (a key and its certificate, a kubeconfig and its files)
+ * under the lock of `lockDir`, journaled there. `refuse` names files that must not exist yet
+ * unless forced; `render` runs under the lock, so what it reads (a kubeconfig merged into) cannot
+ * change before it is replaced.
+ */
+export async function writeLocked(lockDir: string, refuse: string[], force: boolean | undefined, render: () => Promise<FileWrite[]>): Promise<void> {
+  await withWriteLock(lockDir, async () => {
+    await refuseOverwrite(refuse, force);
+    await writeFilesTogether(lockDir, await render());
+  });
+}
+
+/** New files in one directory, written together; existing ones are refused unless forced. */
+export async function writeNewFiles(writes: FileWrite[], force: boolean | undefined): Promise<string[]> {
+  const files = writes.map((w) => w.path);
+  await writeLocked(path.dirname(path.resolve(files[0]!)), files, force, async () => writes);
   return files;
 }

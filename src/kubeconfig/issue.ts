@@ -1,14 +1,19 @@
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { badFlag } from '../errors.js';
-import { issueLeaf, leafKeyType, loadCa, refuseOverwrite, writeLeaf } from '../issue/leaf.js';
+import { issueLeaf, leafKeyType, leafWrites, loadCa, writeLocked, writeNewFiles } from '../issue/leaf.js';
 import { certificatePem, subjectName } from '../pki/certificate.js';
 import { x509 } from '../pki/crypto.js';
 import { certificatePublicKey, generateKeyPair, privateKeyPem, signatureAlgorithm, signingKey } from '../pki/keys.js';
-import { DEFAULTS } from '../model/settings.js';
-import { readOptional, writeFileAtomic } from '../store/files.js';
+import { DEFAULTS, parseNodeName } from '../model/settings.js';
+import { readOptional } from '../store/files.js';
+import type { FileWrite } from '../store/journal.js';
 import { loadProfile } from '../store/profiles.js';
 import { buildKubeconfig, parseKubeconfig, type Credential } from './kubeconfig.js';
-import { mergeKubeconfig } from './merge.js';
+import { mergeKubeconfig, type RenameHints } from './merge.js';
+
+/** The flags that pick another name for an entry whose name --merge-into finds taken. */
+const RENAME_FLAGS: RenameHints = { clusters: '--cluster-name', contexts: '--context-name', users: '--user-name' };
 
 /** Groups that bypass authorization entirely and cannot be revoked short of rotating the CA. */
 const UNREVOCABLE_GROUPS = ['system:masters'];
@@ -26,6 +31,8 @@ export interface IssueKubeconfigOptions {
   server?: string;
   clusterName?: string;
   contextName?: string;
+  /** The user entry's name (default: the certificate's CN). */
+  userName?: string;
   /** Default 1y, never past the CA's expiry. */
   validity?: string;
   /** Default: the CA's key type. */
@@ -72,11 +79,12 @@ interface Identity {
 
 async function identityFor(options: IssueKubeconfigOptions): Promise<Identity> {
   const orgs = options.organizations ?? [];
+  if (orgs.some((o) => !o.trim())) throw badFlag('--org', 'is empty', 'give a group name, or leave --org out');
   if (options.kind === 'user') {
-    if (!options.clientName) throw badFlag('--client-name', 'is required for a user kubeconfig', 'e.g. --client-name alice --org developers');
+    if (!options.clientName?.trim()) throw badFlag('--client-name', 'is required for a user kubeconfig', 'e.g. --client-name alice --org developers');
     return { name: options.clientName, commonName: options.clientName, organizations: orgs };
   }
-  const nodeName = options.nodeName?.toLowerCase();
+  const nodeName = options.nodeName === undefined ? undefined : parseNodeName('--node-name', options.nodeName);
   if (options.kind === 'node') {
     if (!nodeName) throw badFlag('--node-name', 'is required for a node kubeconfig');
     return { name: nodeName, commonName: `system:node:${nodeName}`, organizations: ['system:nodes'] };
@@ -121,7 +129,7 @@ export async function issueKubeconfig(options: IssueKubeconfigOptions): Promise<
   if (options.embed === false && !options.out) throw badFlag('--no-embed', 'needs --out: the certificate and key are written next to the kubeconfig');
   const kubeconfigDir = options.kubeconfigDir ?? path.dirname(path.resolve(options.certDir ?? 'pki'));
   const out = options.out ?? (identity.file && !options.mergeInto ? path.join(kubeconfigDir, identity.file) : undefined);
-  const ca = await loadCa(options.caCert ?? 'cluster', options.certDir ?? 'pki', { keyFile: options.caKey, needKey: !options.csrOnly });
+  const ca = await loadCa(options.caCert ?? 'cluster', options.certDir ?? 'pki', { keyFile: options.caKey, needKey: !options.csrOnly, certFlag: '--ca-cert', keyFlag: '--ca-key' });
   const base = { clientName: identity.commonName, organizations: identity.organizations };
 
   if (options.csrOnly) {
@@ -133,9 +141,13 @@ export async function issueKubeconfig(options: IssueKubeconfigOptions): Promise<
       signingAlgorithm: signatureAlgorithm(pair.privateKey),
     });
     const csrPem = `${csr.toString('pem').trimEnd()}\n`;
-    await refuseOverwrite([`${prefix}.key`, `${prefix}.csr`], options.force);
-    await writeFileAtomic(`${prefix}.key`, privateKeyPem(pair.privateKey), 0o600);
-    await writeFileAtomic(`${prefix}.csr`, csrPem, 0o644);
+    await writeNewFiles(
+      [
+        { path: `${prefix}.key`, data: privateKeyPem(pair.privateKey), mode: 0o600 },
+        { path: `${prefix}.csr`, data: csrPem, mode: 0o644 },
+      ],
+      options.force,
+    );
     return { ...base, server: '', clusterName: '', contextName: '', notAfter: undefined, kubeconfig: undefined, csr: csrPem, files: [`${prefix}.key`, `${prefix}.csr`] };
   }
 
@@ -145,29 +157,38 @@ export async function issueKubeconfig(options: IssueKubeconfigOptions): Promise<
     { name: identity.name, commonName: identity.commonName, organizations: identity.organizations, sans: [], usages: ['clientAuth'], validity: options.validity, keyType: options.keyType, profile: options.profile },
     options.now,
   );
-  const contextName = options.contextName ?? `${identity.commonName}@${clusterName}`;
-  const files: string[] = [];
+  const userName = options.userName ?? identity.commonName;
+  const contextName = options.contextName ?? `${userName}@${clusterName}`;
   let credentials: { ca: Credential; cert: Credential; key: Credential } = {
     ca: { pem: certificatePem(ca.cert) },
     cert: { pem: certificatePem(cert) },
     key: { pem: privateKeyPem(pair.privateKey) },
   };
+  // A kubeconfig and the files it names are written together (one journal).
+  let pairWrites: FileWrite[] = [];
   if (options.embed === false) {
     // Files beside the kubeconfig; client-go resolves relative paths against the kubeconfig's directory.
     const stem = path.join(path.dirname(out!), path.basename(out!).replace(/\.(conf|ya?ml|kubeconfig)$/, ''));
-    files.push(...(await writeLeaf(stem, { cert, pair }, options.force)));
+    pairWrites = leafWrites(stem, { cert, pair });
     credentials = { ca: { path: path.resolve(ca.certFile) }, cert: { path: path.basename(`${stem}.crt`) }, key: { path: path.basename(`${stem}.key`) } };
   }
-  const kubeconfig = buildKubeconfig({ clusterName, server, userName: identity.commonName, contextName, ...credentials });
+  const kubeconfig = buildKubeconfig({ clusterName, server, userName, contextName, ...credentials });
 
+  const files = pairWrites.map((w) => w.path);
   if (options.mergeInto) {
-    const current = await readOptional(options.mergeInto);
-    await writeFileAtomic(options.mergeInto, mergeKubeconfig(current?.toString('utf8') ?? '', kubeconfig, options.mergeInto), 0o600);
-    files.push(options.mergeInto);
+    const target = options.mergeInto;
+    // Read and merged under the lock, so that concurrent merges never drop each other's entries.
+    await writeLocked(path.dirname(path.resolve(target)), files, options.force, async () => {
+      const merged = mergeKubeconfig((await readOptional(target))?.toString('utf8') ?? '', kubeconfig, target, RENAME_FLAGS);
+      return [...pairWrites, { path: target, data: merged, mode: 0o600 }];
+    });
+    files.push(target);
   } else if (out) {
-    // The standard files are rewritten on purpose; anything else is kept unless --force.
-    if (!identity.file) await refuseOverwrite([out], options.force);
-    await writeFileAtomic(out, kubeconfig, 0o600);
+    // The standard files are rewritten on purpose, under the lock of the PKI they belong to (when
+    // there is one: with --ca-cert the cert dir may not exist); others are kept unless --force.
+    const certDir = options.certDir ?? 'pki';
+    const lockDir = identity.file && existsSync(certDir) ? certDir : path.dirname(path.resolve(out));
+    await writeLocked(lockDir, identity.file ? files : [out, ...files], options.force, async () => [{ path: out, data: kubeconfig, mode: 0o600 }, ...pairWrites]);
     files.unshift(out);
   }
   return { ...base, server, clusterName, contextName, notAfter: cert.notAfter.toISOString(), kubeconfig, csr: undefined, files };

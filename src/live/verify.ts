@@ -11,7 +11,9 @@ import { verifyCertificate } from '../pki/verify.js';
 import { readOptional } from '../store/files.js';
 import { sortFindings, FindingCode, type Finding, type Severity } from '../verify/findings.js';
 import type { VerifyOptions, VerifyResult } from '../verify/index.js';
-import { flag, flagList, readComponentArgs, readManifestsDir, type Component, type ComponentArgs } from '../verify/inputs.js';
+import { readComponentArgs, readManifestsDir } from '../verify/gather.js';
+import { flag, flagList, type Component, type ComponentArgs } from '../verify/inputs/args.js';
+import { pathResolver, type PathResolver } from '../verify/read.js';
 import { apiServiceFindings, clientAnswerFindings, servedChainFindings, staleServingFinding, unreachable, type ApiServiceCondition, type Dialer } from './findings.js';
 import { probe, type ProbeResult } from './probe.js';
 import { timeoutMs } from './timeout.js';
@@ -23,21 +25,12 @@ export interface LiveVerifyOptions extends VerifyOptions {
 
 const ADMIN_KUBECONFIGS = ['admin.conf', 'super-admin.conf'];
 
-/** Reads files the inputs name: below --root when absolute, except the paths given to kpki itself. */
+/** Reads files the inputs name (below --root as verify reads them); unreadable ones are undefined. */
 class Files {
-  constructor(
-    private readonly root: string | undefined,
-    private readonly given: string[],
-  ) {}
-
-  resolve(file: string, relativeTo = '.'): string {
-    if (!path.isAbsolute(file)) return path.resolve(relativeTo, file);
-    const given = this.given.some((p) => file === p || file.startsWith(`${p}${path.sep}`));
-    return this.root && !given ? path.join(this.root, file) : file;
-  }
+  constructor(private readonly resolve: PathResolver) {}
 
   async read(file: string | undefined, relativeTo?: string): Promise<Buffer | undefined> {
-    return file ? readOptional(this.resolve(file, relativeTo)).catch(() => undefined) : undefined;
+    return file ? this.resolve(file, relativeTo).then(readOptional).catch(() => undefined) : undefined;
   }
 
   async certificates(file: string | undefined, relativeTo?: string): Promise<x509.X509Certificate[] | undefined> {
@@ -62,7 +55,7 @@ class Files {
   /** A kubeconfig credential: embedded bytes, or the file it names relative to the kubeconfig. */
   async source(source: Source | undefined, kubeconfig: string): Promise<Buffer | undefined> {
     if (!source) return undefined;
-    return source.data ?? this.read(source.path, path.dirname(this.resolve(kubeconfig)));
+    return source.data ?? this.read(source.path, path.dirname(await this.resolve(kubeconfig)));
   }
 }
 
@@ -278,7 +271,7 @@ async function apiServiceChecks(checks: LiveChecks, probes: KubeconfigProbe[]): 
  */
 export async function verifyLive(options: LiveVerifyOptions, base: VerifyResult): Promise<VerifyResult> {
   const given = [options.certDir, options.kubeconfigDir, ...(options.kubeconfigs ?? [])].filter((p): p is string => Boolean(p)).map((p) => path.resolve(p));
-  const checks = new LiveChecks(new Files(options.root && path.resolve(options.root), given), timeoutMs('--live-timeout', options.timeout ?? '5s'));
+  const checks = new LiveChecks(new Files(pathResolver(options.root && path.resolve(options.root), given)), timeoutMs('--live-timeout', options.timeout ?? '5s'));
   const components = await componentArgs(options);
   const apiserver = components.get('apiserver');
   const cm = components.get('controller-manager');

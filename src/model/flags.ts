@@ -4,62 +4,118 @@ export const COMPONENTS = ['apiserver', 'etcd', 'controller-manager', 'scheduler
 export type FlagComponent = (typeof COMPONENTS)[number];
 
 /**
- * The certificate flags kubeadm sets, as data: flag name → file under the cert dir (`pki:`),
- * file under the kubeconfig dir (`conf:`) or a literal value.
+ * How a component reads the file a flag names, which decides what it accepts and the error it
+ * prints: `tls-cert`/`tls-key` through Go's tls.X509KeyPair, `ca-bundle` through client-go's
+ * ParseCertsPEM, `public-keys`/`private-key` through client-go's keyutil, `kubeconfig` through
+ * clientcmd.
  */
-const KUBEADM_FLAGS: Record<FlagComponent, [string, string][]> = {
+export type FileRole = 'tls-cert' | 'tls-key' | 'ca-bundle' | 'public-keys' | 'private-key' | 'kubeconfig';
+
+/**
+ * When a component needs a flag for the PKI to work: `always`; `https-etcd` when --etcd-servers
+ * has an https URL; `proxy-client` when --proxy-client-cert-file is set; `multi-member` when
+ * etcd's --initial-cluster names more than one member; `one-signer` unless per-signer
+ * --cluster-signing-<signer>-cert-file flags (v1.19+) take the place of the shared one.
+ */
+export type FlagNeed = 'always' | 'https-etcd' | 'proxy-client' | 'multi-member' | 'one-signer';
+
+export interface WiredFlag {
+  name: string;
+  /** kubeadm's value: a file under the cert dir (`pki:`), under the kubeconfig dir (`conf:`), or a literal. Absent when kubeadm does not set it. */
+  kubeadm?: string;
+  /** What the flag names, when it names a file. */
+  file?: FileRole;
+  /** A `tls-cert` that signs (a CA certificate with its key), not a serving or client certificate. */
+  signs?: true;
+  /** For a `tls-cert` flag: the flag naming its private key. */
+  key?: string;
+  need?: FlagNeed;
+  /** What breaks without it, as the user meets it: the symptom of a missing-flag finding. */
+  breaks?: string;
+  /** The CIS Kubernetes Benchmark (v1.6) recommendation the flag satisfies. */
+  cis?: string;
+}
+
+const UNAUTHORIZED = 'error: You must be logged in to the server (Unauthorized)';
+
+/**
+ * The one wiring table: which flag of which component names which PKI file, what kubeadm sets it
+ * to, and whether the component needs it. `kpki flags`, verify's file loading and its
+ * missing-flag findings are all derived from it.
+ */
+const WIRING: Record<FlagComponent, WiredFlag[]> = {
   apiserver: [
-    ['client-ca-file', 'pki:ca.crt'],
-    ['tls-cert-file', 'pki:apiserver.crt'],
-    ['tls-private-key-file', 'pki:apiserver.key'],
-    ['kubelet-client-certificate', 'pki:apiserver-kubelet-client.crt'],
-    ['kubelet-client-key', 'pki:apiserver-kubelet-client.key'],
-    ['etcd-cafile', 'pki:etcd/ca.crt'],
-    ['etcd-certfile', 'pki:apiserver-etcd-client.crt'],
-    ['etcd-keyfile', 'pki:apiserver-etcd-client.key'],
-    ['proxy-client-cert-file', 'pki:front-proxy-client.crt'],
-    ['proxy-client-key-file', 'pki:front-proxy-client.key'],
-    ['requestheader-client-ca-file', 'pki:front-proxy-ca.crt'],
-    ['requestheader-allowed-names', 'front-proxy-client'],
-    ['requestheader-username-headers', 'X-Remote-User'],
-    ['requestheader-group-headers', 'X-Remote-Group'],
-    ['requestheader-extra-headers-prefix', 'X-Remote-Extra-'],
-    ['service-account-key-file', 'pki:sa.pub'],
-    ['service-account-signing-key-file', 'pki:sa.key'],
+    { name: 'client-ca-file', kubeadm: 'pki:ca.crt', file: 'ca-bundle', need: 'always', breaks: `every client certificate is ignored: kubectl with admin.conf gets "${UNAUTHORIZED}"`, cis: '1.2.31' },
+    { name: 'tls-cert-file', kubeadm: 'pki:apiserver.crt', file: 'tls-cert', key: 'tls-private-key-file', need: 'always', breaks: 'the apiserver serves a self-signed certificate it makes up: every client fails with "x509: certificate signed by unknown authority"', cis: '1.2.30' },
+    { name: 'tls-private-key-file', kubeadm: 'pki:apiserver.key', file: 'tls-key', need: 'always', breaks: 'the apiserver serves a self-signed certificate it makes up: every client fails with "x509: certificate signed by unknown authority"', cis: '1.2.30' },
+    { name: 'kubelet-client-certificate', kubeadm: 'pki:apiserver-kubelet-client.crt', file: 'tls-cert', key: 'kubelet-client-key', need: 'always', breaks: 'kubectl logs/exec: error: You must be logged in to the server (the server has asked for the client to provide credentials)', cis: '1.2.5' },
+    { name: 'kubelet-client-key', kubeadm: 'pki:apiserver-kubelet-client.key', file: 'tls-key', need: 'always', breaks: 'kubectl logs/exec: error: You must be logged in to the server (the server has asked for the client to provide credentials)', cis: '1.2.5' },
+    { name: 'kubelet-certificate-authority', file: 'ca-bundle', cis: '1.2.6' },
+    { name: 'etcd-cafile', kubeadm: 'pki:etcd/ca.crt', file: 'ca-bundle', need: 'https-etcd', breaks: 'kube-apiserver cannot verify etcd: "transport: authentication handshake failed: x509: certificate signed by unknown authority"', cis: '1.2.32' },
+    { name: 'etcd-certfile', kubeadm: 'pki:apiserver-etcd-client.crt', file: 'tls-cert', key: 'etcd-keyfile', need: 'https-etcd', breaks: 'etcd log: rejected connection (error "tls: client didn\'t provide a certificate"); kube-apiserver never starts', cis: '1.2.29' },
+    { name: 'etcd-keyfile', kubeadm: 'pki:apiserver-etcd-client.key', file: 'tls-key', need: 'https-etcd', breaks: 'etcd log: rejected connection (error "tls: client didn\'t provide a certificate"); kube-apiserver never starts', cis: '1.2.29' },
+    { name: 'proxy-client-cert-file', kubeadm: 'pki:front-proxy-client.crt', file: 'tls-cert', key: 'proxy-client-key-file' },
+    { name: 'proxy-client-key-file', kubeadm: 'pki:front-proxy-client.key', file: 'tls-key', need: 'proxy-client', breaks: 'the apiserver refuses to start: the proxy client certificate has no key' },
+    { name: 'requestheader-client-ca-file', kubeadm: 'pki:front-proxy-ca.crt', file: 'ca-bundle', need: 'proxy-client', breaks: 'extension apiservers have no CA to check the aggregator with: 401 Unauthorized from aggregated APIs (metrics.k8s.io, …)' },
+    { name: 'requestheader-allowed-names', kubeadm: 'front-proxy-client' },
+    { name: 'requestheader-username-headers', kubeadm: 'X-Remote-User', need: 'proxy-client', breaks: 'proxied requests carry no user, fall through to x509 authentication and fail: 401 Unauthorized from aggregated APIs' },
+    { name: 'requestheader-group-headers', kubeadm: 'X-Remote-Group', need: 'proxy-client', breaks: 'proxied requests lose the user\'s groups: 403 Forbidden from aggregated APIs for group-bound users' },
+    { name: 'requestheader-extra-headers-prefix', kubeadm: 'X-Remote-Extra-', need: 'proxy-client', breaks: 'proxied requests lose the user\'s extra attributes (scopes, impersonation data)' },
+    { name: 'service-account-key-file', kubeadm: 'pki:sa.pub', file: 'public-keys', need: 'always', breaks: `every pod's service-account token is refused: "${UNAUTHORIZED}"`, cis: '1.2.28' },
+    { name: 'service-account-signing-key-file', kubeadm: 'pki:sa.key', file: 'private-key', need: 'always', breaks: 'kube-apiserver v1.20+ refuses to start: "service-account-signing-key-file and service-account-issuer are required flags"' },
+    { name: 'oidc-ca-file', file: 'ca-bundle' },
   ],
   etcd: [
-    ['cert-file', 'pki:etcd/server.crt'],
-    ['key-file', 'pki:etcd/server.key'],
-    ['trusted-ca-file', 'pki:etcd/ca.crt'],
-    ['client-cert-auth', 'true'],
-    ['peer-cert-file', 'pki:etcd/peer.crt'],
-    ['peer-key-file', 'pki:etcd/peer.key'],
-    ['peer-trusted-ca-file', 'pki:etcd/ca.crt'],
-    ['peer-client-cert-auth', 'true'],
+    { name: 'cert-file', kubeadm: 'pki:etcd/server.crt', file: 'tls-cert', key: 'key-file', need: 'always', breaks: 'etcd serves plain HTTP or refuses https client URLs: kube-apiserver cannot connect', cis: '2.1' },
+    { name: 'key-file', kubeadm: 'pki:etcd/server.key', file: 'tls-key', need: 'always', breaks: 'etcd serves plain HTTP or refuses https client URLs: kube-apiserver cannot connect', cis: '2.1' },
+    { name: 'trusted-ca-file', kubeadm: 'pki:etcd/ca.crt', file: 'ca-bundle', need: 'always', breaks: 'etcd cannot verify client certificates: kube-apiserver is refused with "tls: failed to verify client certificate"' },
+    { name: 'client-cert-auth', kubeadm: 'true', cis: '2.2' },
+    { name: 'peer-cert-file', kubeadm: 'pki:etcd/peer.crt', file: 'tls-cert', key: 'peer-key-file', need: 'multi-member', breaks: 'members cannot reach each other over https: the cluster never forms a quorum', cis: '2.4' },
+    { name: 'peer-key-file', kubeadm: 'pki:etcd/peer.key', file: 'tls-key', need: 'multi-member', breaks: 'members cannot reach each other over https: the cluster never forms a quorum', cis: '2.4' },
+    { name: 'peer-trusted-ca-file', kubeadm: 'pki:etcd/ca.crt', file: 'ca-bundle', need: 'multi-member', breaks: 'members cannot verify each other: "tls: failed to verify client certificate: x509: certificate signed by unknown authority"' },
+    { name: 'peer-client-cert-auth', kubeadm: 'true', cis: '2.5' },
   ],
   'controller-manager': [
-    ['kubeconfig', 'conf:controller-manager.conf'],
-    ['authentication-kubeconfig', 'conf:controller-manager.conf'],
-    ['authorization-kubeconfig', 'conf:controller-manager.conf'],
-    ['client-ca-file', 'pki:ca.crt'],
-    ['requestheader-client-ca-file', 'pki:front-proxy-ca.crt'],
-    ['root-ca-file', 'pki:ca.crt'],
-    ['service-account-private-key-file', 'pki:sa.key'],
-    ['cluster-signing-cert-file', 'pki:ca.crt'],
-    ['cluster-signing-key-file', 'pki:ca.key'],
+    { name: 'kubeconfig', kubeadm: 'conf:controller-manager.conf', file: 'kubeconfig' },
+    { name: 'authentication-kubeconfig', kubeadm: 'conf:controller-manager.conf', file: 'kubeconfig' },
+    { name: 'authorization-kubeconfig', kubeadm: 'conf:controller-manager.conf', file: 'kubeconfig' },
+    { name: 'client-ca-file', kubeadm: 'pki:ca.crt', file: 'ca-bundle' },
+    { name: 'requestheader-client-ca-file', kubeadm: 'pki:front-proxy-ca.crt', file: 'ca-bundle' },
+    { name: 'root-ca-file', kubeadm: 'pki:ca.crt', file: 'ca-bundle', need: 'always', breaks: 'pods get no kube-root-ca.crt to verify the apiserver with: in-cluster clients fail with "x509: certificate signed by unknown authority"', cis: '1.3.5' },
+    { name: 'service-account-private-key-file', kubeadm: 'pki:sa.key', file: 'private-key', need: 'always', breaks: 'no service-account token secrets are created: pods relying on them get "Unauthorized"', cis: '1.3.4' },
+    { name: 'cluster-signing-cert-file', kubeadm: 'pki:ca.crt', file: 'tls-cert', signs: true, key: 'cluster-signing-key-file', need: 'one-signer', breaks: 'approved CSRs are never signed: kubelet client rotation and serverTLSBootstrap stall (kubectl get csr shows Approved without Issued)' },
+    { name: 'cluster-signing-key-file', kubeadm: 'pki:ca.key', file: 'tls-key', need: 'one-signer', breaks: 'approved CSRs are never signed: kubelet client rotation and serverTLSBootstrap stall (kubectl get csr shows Approved without Issued)' },
+    { name: 'tls-cert-file', file: 'tls-cert', key: 'tls-private-key-file' },
+    { name: 'tls-private-key-file', file: 'tls-key' },
   ],
   scheduler: [
-    ['kubeconfig', 'conf:scheduler.conf'],
-    ['authentication-kubeconfig', 'conf:scheduler.conf'],
-    ['authorization-kubeconfig', 'conf:scheduler.conf'],
+    { name: 'kubeconfig', kubeadm: 'conf:scheduler.conf', file: 'kubeconfig' },
+    { name: 'authentication-kubeconfig', kubeadm: 'conf:scheduler.conf', file: 'kubeconfig' },
+    { name: 'authorization-kubeconfig', kubeadm: 'conf:scheduler.conf', file: 'kubeconfig' },
+    { name: 'client-ca-file', file: 'ca-bundle' },
+    { name: 'requestheader-client-ca-file', file: 'ca-bundle' },
+    { name: 'tls-cert-file', file: 'tls-cert', key: 'tls-private-key-file' },
+    { name: 'tls-private-key-file', file: 'tls-key' },
   ],
 };
 
+/** The wiring of a component: every PKI flag it may have. */
+export function wiringOf(component: FlagComponent): readonly WiredFlag[] {
+  return WIRING[component];
+}
+
+/** Where kubeadm's value of a flag points for a PKI directory: the file path or the literal. */
+export function kubeadmValue(flag: WiredFlag, certDir: string, kubeconfigDir = path.dirname(path.resolve(certDir))): string | undefined {
+  if (flag.kubeadm === undefined) return undefined;
+  const match = /^(pki|conf):(.*)$/.exec(flag.kubeadm);
+  if (!match) return flag.kubeadm;
+  return path.join(match[1] === 'pki' ? certDir : kubeconfigDir, match[2]!);
+}
+
 /** kubeadm's certificate flags for a component, pointing at a PKI directory: `[name, value]` pairs. */
 export function flagsFor(component: FlagComponent, certDir: string, kubeconfigDir = path.dirname(path.resolve(certDir))): [string, string][] {
-  const dirs: Record<string, string> = { pki: certDir, conf: kubeconfigDir };
-  return KUBEADM_FLAGS[component].map(([name, value]) => {
-    const match = /^(pki|conf):(.*)$/.exec(value);
-    return [name, match ? path.join(dirs[match[1]!]!, match[2]!) : value];
+  return WIRING[component].flatMap((flag) => {
+    const value = kubeadmValue(flag, certDir, kubeconfigDir);
+    return value === undefined ? [] : [[flag.name, value] as [string, string]];
   });
 }

@@ -1,29 +1,18 @@
-import { expandTemplate, type CertificateEntry, type ExtKeyUsageName, type KeyUsageName, type Profile, type ProfilePolicy, type TemplateVariable } from './profile.js';
+import { expandTemplate, type CertificateEntry, type Profile, type ProfilePolicy, type TemplateVariable } from './profile.js';
 import { canonicalIp, httpsUrl, indexedIp } from './net.js';
+import type { CertificateTemplate } from '../pki/template.js';
 import type { ClusterSettings, KeyType } from './settings.js';
 
 /** A certificate fully resolved for one cluster: what to put in it and who signs it. */
-export interface CertSpec {
+export interface CertSpec extends CertificateTemplate {
   /** Profile entry name (kubeadm's name, e.g. `etcd-server`). */
   name: string;
   /** Path under the cert dir without extension; undefined for kubeconfig client certs. */
   file: string | undefined;
-  /** Name of the signing CA spec; undefined for a self-signed CA. */
-  issuer: string | undefined;
-  isCA: boolean;
-  commonName: string;
-  organizations: string[];
   /** Sorted and deduplicated, as kubeadm's RemoveDuplicateAltNames. */
   dnsNames: string[];
   /** Deduplicated in first-seen order. */
   ipAddresses: string[];
-  keyUsages: KeyUsageName[];
-  extKeyUsages: ExtKeyUsageName[];
-  basicConstraints: boolean;
-  /** Validity in seconds from the signing time. */
-  validity: number;
-  backdate: number;
-  keyType: KeyType;
 }
 
 export interface KeyPairSpec {

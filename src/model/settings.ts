@@ -63,7 +63,7 @@ export const DEFAULTS = {
   caValidity: '87600h',
 };
 
-const FLAG = {
+const FLAGS = {
   nodeName: '--node-name',
   advertiseAddress: '--advertise-address',
   bindPort: '--apiserver-bind-port',
@@ -80,10 +80,10 @@ const FLAG = {
 } as const;
 
 /** A --key-type value (any case) as kpki's name for it. */
-export function parseKeyType(text: string): KeyType {
+export function parseKeyType(text: string, source: string = FLAGS.keyType): KeyType {
   const keyType = text.toLowerCase();
   if (!(KEY_TYPES as readonly string[]).includes(keyType)) {
-    throw badFlag(FLAG.keyType, `"${text}" is not supported`, `use one of ${KEY_TYPES.join(', ')}`);
+    throw badFlag(source, `"${text}" is not supported`, `use one of ${KEY_TYPES.join(', ')}`);
   }
   return keyType as KeyType;
 }
@@ -94,18 +94,34 @@ export function listValue(value: string[] | string | undefined): string[] {
   return items.flatMap((v) => String(v).split(',')).map((v) => v.trim()).filter(Boolean);
 }
 
+/** Dotted digits only: meant as an IPv4 address, so never a DNS name (RFC 1123 §2.1). */
+const looksLikeIpv4 = (name: string) => /^[0-9.]+$/.test(name);
+
 /** A SAN flag's names, each an IP (canonical) or a DNS name (lower-cased); anything else is refused. */
 export function sanList(flag: string, value: string[] | string | undefined): string[] {
   return listValue(value).map((san) => {
     const ip = canonicalIp(san);
     if (ip) return ip;
     const dns = san.toLowerCase();
+    if (looksLikeIpv4(dns)) throw badFlag(flag, `"${san}" is not a valid IP address`);
     if (!isDnsName(dns)) {
       throw badFlag(flag, `"${san}" is not a valid IP address, DNS name or *.wildcard name`);
     }
     return dns;
   });
 }
+
+/** A Kubernetes node name as kpki uses it: lower-cased, an RFC 1123 subdomain, never a bare IP. */
+export function parseNodeName(source: string, text: string): string {
+  const name = text.trim().toLowerCase();
+  if (!isDnsName(name) || name.startsWith('*') || looksLikeIpv4(name)) {
+    throw badFlag(source, `"${text}" is not a valid node name`, 'use lower-case letters, digits, - and . (an RFC 1123 subdomain such as worker-1)');
+  }
+  return name;
+}
+
+/** Where each setting came from when not a flag: `kubeadm.yaml: InitConfiguration.localAPIEndpoint.advertiseAddress (line 12)`. */
+export type SettingOrigins = Partial<Record<keyof SettingsInput, string>>;
 
 function duration(flag: string, text: string): number {
   const seconds = parseDuration(text);
@@ -115,12 +131,13 @@ function duration(flag: string, text: string): number {
   return seconds;
 }
 
-/** Validates and normalises settings; throws a KpkiError naming the offending flag. */
-export function resolveSettings(input: SettingsInput, host: HostDefaults): ClusterSettings {
-  const nodeName = (input.nodeName ?? host.nodeName).trim().toLowerCase();
-  if (!isDnsName(nodeName) || nodeName.startsWith('*')) {
-    throw badFlag(FLAG.nodeName, `"${nodeName}" is not a valid node name (RFC 1123 subdomain)`);
-  }
+/**
+ * Validates and normalises settings; throws a KpkiError naming the offending flag, or the
+ * config-file field in `origins` when the value came from there.
+ */
+export function resolveSettings(input: SettingsInput, host: HostDefaults, origins: SettingOrigins = {}): ClusterSettings {
+  const FLAG = { ...FLAGS, ...origins };
+  const nodeName = parseNodeName(input.nodeName === undefined ? `${FLAG.nodeName} (default: this host's name)` : FLAG.nodeName, input.nodeName ?? host.nodeName);
 
   const advertiseText = input.advertiseAddress ?? host.advertiseAddress;
   if (advertiseText === undefined) {
@@ -128,6 +145,9 @@ export function resolveSettings(input: SettingsInput, host: HostDefaults): Clust
   }
   const advertiseAddress = canonicalIp(advertiseText);
   if (!advertiseAddress) throw badFlag(FLAG.advertiseAddress, `"${advertiseText}" is not an IP address`);
+  if (/^(0\.0\.0\.0|::)$/.test(advertiseAddress)) {
+    throw badFlag(FLAG.advertiseAddress, `"${advertiseText}" is the unspecified address, not one other machines can reach`, "give this node's own IP, the one the apiserver advertises");
+  }
 
   const bindPort = Number(input.bindPort ?? DEFAULTS.bindPort);
   if (!Number.isInteger(bindPort) || bindPort < 1 || bindPort > 65535) {
@@ -172,7 +192,7 @@ export function resolveSettings(input: SettingsInput, host: HostDefaults): Clust
     throw badFlag(FLAG.clusterName, `"${clusterName}" is not a usable cluster name (letters, digits, - _ .)`);
   }
 
-  const keyType = parseKeyType(input.keyType ?? DEFAULTS.keyType);
+  const keyType = parseKeyType(input.keyType ?? DEFAULTS.keyType, FLAG.keyType);
 
   const certValidity = duration(FLAG.certValidity, input.certValidity ?? DEFAULTS.certValidity);
   const caValidity = duration(FLAG.caValidity, input.caValidity ?? DEFAULTS.caValidity);

@@ -1,9 +1,9 @@
 import { createPublicKey, randomBytes, type KeyObject } from 'node:crypto';
-import type { CertSpec } from '../model/plan.js';
-import type { ExtKeyUsageName, KeyUsageName } from '../model/profile.js';
-import { canonicalIp } from '../model/net.js';
 import { x509 } from './crypto.js';
+import { formatIp } from './ip.js';
 import { certificatePublicKey, signatureAlgorithm, signingKey } from './keys.js';
+import { KeyUsageBit, goCertificate } from './parse.js';
+import type { CertificateTemplate, ExtKeyUsageName, KeyUsageName } from './template.js';
 
 const KEY_USAGE_FLAGS: Record<KeyUsageName, x509.KeyUsageFlags> = {
   digitalSignature: x509.KeyUsageFlags.digitalSignature,
@@ -46,7 +46,7 @@ export interface Issuer {
 }
 
 export interface IssueOptions {
-  spec: CertSpec;
+  spec: CertificateTemplate;
   publicKey: KeyObject;
   issuer: Issuer;
   now: Date;
@@ -116,7 +116,7 @@ export interface CertificateFacts {
   dnsNames: string[];
   ipAddresses: string[];
   extKeyUsages: string[];
-  /** Undefined when the certificate has no KeyUsage extension. */
+  /** Undefined when the certificate has no KeyUsage bits: Go treats an empty KeyUsage as none at all. */
   keyUsages: KeyUsageName[] | undefined;
   isCA: boolean;
   notBefore: Date;
@@ -131,31 +131,26 @@ const EKU_NAMES: Record<string, string> = Object.fromEntries(
   Object.entries(EXT_KEY_USAGE_OIDS).map(([name, oid]) => [oid, name]),
 );
 
+/** Certificate facts as Go's parser reads them (see parse.ts); throws X509ParseError when Go would refuse it. */
 export function certificateFacts(cert: x509.X509Certificate): CertificateFacts {
-  const attr = (name: x509.Name, type: string) => name.getField(type);
-  const san = cert.getExtension(x509.SubjectAlternativeNameExtension);
-  const eku = cert.getExtension(x509.ExtendedKeyUsageExtension);
-  const ku = cert.getExtension(x509.KeyUsagesExtension);
-  const bc = cert.getExtension(x509.BasicConstraintsExtension);
+  const go = goCertificate(cert);
   const sigAlg = cert.signatureAlgorithm as { name: string; hash?: { name: string } };
-  const names = san?.names.items ?? [];
+  const hex = (b: Buffer | undefined) => b?.toString('hex');
   return {
-    commonName: attr(cert.subjectName, 'CN')[0] ?? '',
-    organizations: attr(cert.subjectName, 'O'),
-    issuerCommonName: attr(cert.issuerName, 'CN')[0] ?? '',
-    dnsNames: names.filter((n) => n.type === 'dns').map((n) => n.value),
-    ipAddresses: names.filter((n) => n.type === 'ip').map((n) => canonicalIp(n.value) ?? n.value),
-    extKeyUsages: (eku?.usages ?? []).map((u) => EKU_NAMES[String(u)] ?? String(u)),
-    keyUsages: ku
-      ? (Object.keys(KEY_USAGE_FLAGS) as KeyUsageName[]).filter((u) => (ku.usages & KEY_USAGE_FLAGS[u]) !== 0)
-      : undefined,
-    isCA: bc?.ca ?? false,
-    notBefore: cert.notBefore,
-    notAfter: cert.notAfter,
+    commonName: go.subject.commonName,
+    organizations: go.subject.organizations,
+    issuerCommonName: go.issuer.commonName,
+    dnsNames: go.dnsNames,
+    ipAddresses: go.ipAddresses.map(formatIp),
+    extKeyUsages: go.extKeyUsageOids.map((oid) => EKU_NAMES[oid] ?? oid),
+    keyUsages: go.keyUsage ? (Object.keys(KeyUsageBit) as KeyUsageName[]).filter((u) => go.keyUsage & KeyUsageBit[u]) : undefined,
+    isCA: go.isCA,
+    notBefore: go.notBefore,
+    notAfter: go.notAfter,
     serialNumber: cert.serialNumber,
     signatureAlgorithm: [sigAlg.hash?.name, sigAlg.name].filter(Boolean).join(' with '),
-    subjectKeyId: cert.getExtension(x509.SubjectKeyIdentifierExtension)?.keyId,
-    authorityKeyId: cert.getExtension(x509.AuthorityKeyIdentifierExtension)?.keyId,
+    subjectKeyId: hex(go.subjectKeyId),
+    authorityKeyId: hex(go.authorityKeyId),
   };
 }
 

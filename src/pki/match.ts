@@ -1,8 +1,8 @@
 import type { KeyObject } from 'node:crypto';
-import type { CertSpec } from '../model/plan.js';
 import type { x509 } from './crypto.js';
 import { certificateFacts, publicKeyObject } from './certificate.js';
 import { keyTypeOf, sameKeyPair } from './keys.js';
+import type { CertificateTemplate } from './template.js';
 
 /** Whether `cert` carries a valid signature by `issuer`'s key. */
 export async function isSignedBy(cert: x509.X509Certificate, issuer: x509.X509Certificate): Promise<boolean> {
@@ -34,7 +34,7 @@ export interface MatchContext {
  * Why an existing certificate does not satisfy its spec; empty when it can be reused.
  * Like kubeadm, extra SANs are fine: only the names clients need must be present.
  */
-export async function certificateMismatches(cert: x509.X509Certificate, spec: CertSpec, ctx: MatchContext): Promise<string[]> {
+export async function certificateMismatches(cert: x509.X509Certificate, spec: CertificateTemplate, ctx: MatchContext): Promise<string[]> {
   const facts = certificateFacts(cert);
   const reasons: string[] = [];
   if (facts.commonName !== spec.commonName) reasons.push(`CN is "${facts.commonName}", want "${spec.commonName}"`);
@@ -59,4 +59,17 @@ export async function certificateMismatches(cert: x509.X509Certificate, spec: Ce
   if (ctx.issuer && !(await isSignedBy(cert, ctx.issuer))) reasons.push(`is not signed by the current ${spec.issuer}`);
   if (cert.notAfter <= ctx.now) reasons.push(`expired on ${cert.notAfter.toISOString()}`);
   return reasons;
+}
+
+/**
+ * Why `cert` and `key` cannot sign certificates as a CA; empty when they can. A key that is not
+ * the certificate's, or a certificate that is not a CA, would yield certificates nothing verifies.
+ */
+export function caSigningProblems(cert: x509.X509Certificate, key: KeyObject): string[] {
+  const facts = certificateFacts(cert);
+  const problems: string[] = [];
+  if (!sameKeyPair(key, publicKeyObject(cert))) problems.push('the key does not belong to the certificate');
+  if (!facts.isCA) problems.push('the certificate is not a CA (BasicConstraints CA:TRUE missing)');
+  if (facts.keyUsages && !facts.keyUsages.includes('keyCertSign')) problems.push('the certificate lacks KeyUsage keyCertSign');
+  return problems;
 }

@@ -2,6 +2,7 @@ import type { KeyObject } from 'node:crypto';
 import { badInput } from '../errors.js';
 import { x509 } from './crypto.js';
 import { describeKey, keyTypeOf, parsePrivateKey } from './keys.js';
+import { X509ParseError, loadCertificate } from './parse.js';
 
 export interface PemBlock {
   type: string;
@@ -33,7 +34,7 @@ export function parseCertificates(data: Buffer, file: string): x509.X509Certific
     }
     if (blocks.length === 0 && data.length > 0 && !looksLikeText(data)) {
       try {
-        return [new x509.X509Certificate(new Uint8Array(data))];
+        return [loadCertificate(data)];
       } catch {
         // Not DER either; fall through to the PEM error.
       }
@@ -45,9 +46,12 @@ export function parseCertificates(data: Buffer, file: string): x509.X509Certific
     );
   }
   return certBlocks.map((block, i) => {
+    const which = certBlocks.length > 1 ? `certificate #${i + 1} of the file` : 'the certificate';
     try {
-      return new x509.X509Certificate(new Uint8Array(block.der));
+      return loadCertificate(block.der);
     } catch (error) {
+      // Go's parse error is what every Kubernetes component would report for this file.
+      if (error instanceof X509ParseError) throw badInput(file, error.message, `${which} is refused by Go's x509 parser: restore it from its source or reissue it`);
       throw badInput(file, `certificate #${i + 1} is corrupt: ${(error as Error).message}`, 'restore the file from its source or reissue it');
     }
   });

@@ -22,6 +22,14 @@ export const FindingCode = {
   ApiServiceInsecure: 'APISERVICE_INSECURE',
   ApiServiceNoCaBundle: 'APISERVICE_NO_CA_BUNDLE',
   Unchecked: 'UNCHECKED',
+  FlagMissing: 'FLAG_MISSING',
+  FlagUnknown: 'FLAG_UNKNOWN',
+  KubeletCaUnset: 'KUBELET_CA_UNSET',
+  EtcdAutoTls: 'ETCD_AUTO_TLS',
+  CertPermissions: 'CERT_PERMISSIONS',
+  KubeconfigPermissions: 'KUBECONFIG_PERMISSIONS',
+  FileOwnership: 'FILE_OWNERSHIP',
+  KubeletServingSelfSigned: 'KUBELET_SERVING_SELF_SIGNED',
   // Found by `verify --live` against running components.
   ServingCertStale: 'SERVING_CERT_STALE',
   ClientRejected: 'CLIENT_REJECTED',
@@ -46,6 +54,8 @@ export interface Finding {
   /** What to do about it. */
   fix: string;
   files: string[];
+  /** The CIS Kubernetes Benchmark recommendation this finding fails, e.g. `1.1.21`. */
+  cis?: string;
 }
 
 export function sortFindings(findings: Finding[]): Finding[] {

@@ -1,23 +1,33 @@
-import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { badFlag, badInput } from '../errors.js';
 import { parseDuration } from '../model/duration.js';
 import { flagsFor, type FlagComponent } from '../model/flags.js';
-import { VerifyContext } from './context.js';
+import { isIpAddress } from '../model/net.js';
 import { sortFindings, type Finding, type Severity } from './findings.js';
-import { flag, readApiServices, readComponentArgs, readKubeletSettings, readManifestsDir, servingCertFiles, type Component, type ComponentArgs } from './inputs.js';
-import type { ClusterInputs, KubeconfigInput, KubeconfigRole, Rule } from './model.js';
-import { apiserverServing, apiserverToKubelet, frontProxy, serviceAccountKeys } from './rules/apiserver.js';
-import { caFilesAreCas } from './rules/authorities.js';
+import { exists, listDirectory, pkiFiles, readApiServices, readComponentArgs, readKubeletSettings, readManifestsDir, servingCertFiles } from './gather.js';
+import { flag, type Component, type ComponentArgs } from './inputs/args.js';
+import { loadFacts } from './load.js';
+import type { ClusterInputs, KubeconfigInput, KubeconfigRole } from './model.js';
+import { pathResolver } from './read.js';
+import type { Rule } from './rule.js';
+import { apiserverKubelet } from './rules/apiserver-kubelet.js';
+import { apiserverServing } from './rules/apiserver-serving.js';
 import { apiServices } from './rules/apiservices.js';
-import { apiserverToEtcd, etcdMember } from './rules/etcd.js';
+import { caFiles } from './rules/ca-files.js';
+import { apiserverEtcd, etcdMember } from './rules/etcd.js';
+import { filePermissions } from './rules/file-permissions.js';
+import { frontProxy } from './rules/front-proxy.js';
 import { hygiene } from './rules/hygiene.js';
 import { kubeconfigs } from './rules/kubeconfigs.js';
+import { serviceAccountKeys } from './rules/service-account-keys.js';
+import { wiring } from './rules/wiring.js';
 
 export { FindingCode, type Finding, type Severity } from './findings.js';
+export { defineRule, type Rule } from './rule.js';
+export type { Facts } from './facts.js';
 
-/** Every rule, in the order findings are produced; hygiene last, as it looks at all files read. */
-export const RULES: Rule[] = [caFilesAreCas, apiserverServing, kubeconfigs, apiserverToKubelet, frontProxy, serviceAccountKeys, etcdMember, apiserverToEtcd, apiServices];
+/** Every rule, in the order findings are produced. */
+export const RULES: readonly Rule[] = [wiring, caFiles, apiserverServing, kubeconfigs, apiserverKubelet, frontProxy, serviceAccountKeys, etcdMember, apiserverEtcd, apiServices, hygiene, filePermissions];
 
 export interface VerifyOptions {
   certDir?: string;
@@ -34,11 +44,15 @@ export interface VerifyOptions {
   apiServices?: string[];
   /** Their serving certificates (files or folders). */
   servingCerts?: string[];
+  /** The node's addresses as the apiserver sees them: `InternalIP=10.0.0.21`, `Hostname=node1`, or a bare IP or name. */
+  nodeAddresses?: string[];
   /** Duration such as `30d`: certificates expiring sooner are reported. Default 30d. */
   warnWithin?: string;
   now?: Date;
   /** Reads standard input for `-` sources. */
   stdin?: () => Promise<string>;
+  /** Rules to run instead of RULES (a library user's own, or a subset). */
+  rules?: readonly Rule[];
 }
 
 export interface VerifyResult {
@@ -56,14 +70,27 @@ const STANDARD_KUBECONFIGS: Record<string, KubeconfigRole> = {
   'kubelet.conf': 'kubelet',
 };
 
+const ADDRESS_TYPES = ['Hostname', 'InternalIP', 'ExternalIP', 'InternalDNS', 'ExternalDNS'];
+
+function parseNodeAddress(text: string): [string, string] {
+  const eq = text.indexOf('=');
+  if (eq < 0) return [isIpAddress(text) ? 'InternalIP' : 'Hostname', text];
+  const type = text.slice(0, eq);
+  if (!ADDRESS_TYPES.includes(type)) throw badFlag('--node-address', `"${type}" is not an address type`, `use one of ${ADDRESS_TYPES.join(', ')}, e.g. InternalIP=10.0.0.21`);
+  return [type, text.slice(eq + 1)];
+}
+
 function kubeadmDefaults(component: FlagComponent, certDir: string, kubeconfigDir: string): ComponentArgs {
   const flags = new Map<string, string[]>(flagsFor(component, certDir, kubeconfigDir).map(([name, value]) => [name, [value]]));
   return { component, origin: `kubeadm's flags for ${certDir}`, flags };
 }
 
-async function componentInputs(options: VerifyOptions, root: string | undefined) {
+const hasArgs = (o: VerifyOptions) => Boolean(o.apiserverArgs || o.etcdArgs || o.controllerManagerArgs || o.schedulerArgs || o.manifestsDir);
+
+async function componentInputs(options: VerifyOptions, root: string | undefined): Promise<Map<Component, ComponentArgs>> {
   const components = new Map<Component, ComponentArgs>();
-  const manifestsDir = options.manifestsDir ?? (root && !hasArgs(options) ? path.join(root, 'etc/kubernetes/manifests') : undefined);
+  const rootManifests = root && !hasArgs(options) ? path.join(root, 'etc/kubernetes/manifests') : undefined;
+  const manifestsDir = options.manifestsDir ?? (rootManifests && (await exists(rootManifests)) ? rootManifests : undefined);
   if (manifestsDir) for (const args of await readManifestsDir(manifestsDir)) components.set(args.component, args);
   const sources: [Component, string | undefined][] = [
     ['apiserver', options.apiserverArgs],
@@ -77,7 +104,7 @@ async function componentInputs(options: VerifyOptions, root: string | undefined)
   return components;
 }
 
-const hasArgs = (o: VerifyOptions) => Boolean(o.apiserverArgs || o.etcdArgs || o.controllerManagerArgs || o.schedulerArgs || o.manifestsDir);
+const CERT_DIR_HINT = 'point --cert-dir at a PKI directory such as /etc/kubernetes/pki';
 
 /**
  * Checks a PKI against the flags its components run with. Without component flags, checks the
@@ -85,28 +112,30 @@ const hasArgs = (o: VerifyOptions) => Boolean(o.apiserverArgs || o.etcdArgs || o
  */
 export async function verify(options: VerifyOptions = {}): Promise<VerifyResult> {
   const root = options.root ? path.resolve(options.root) : undefined;
-  if (root && !existsSync(root)) throw badFlag('--root', `${options.root} does not exist`);
+  if (root) await listDirectory(root, '--root', 'point --root at a copy of a node filesystem');
   const warnWithinSeconds = parseDuration(options.warnWithin ?? '30d');
   if (warnWithinSeconds === undefined) throw badFlag('--warn-within', `"${options.warnWithin}" is not a duration`, 'use e.g. 30d or 720h');
+  const nodeAddresses = (options.nodeAddresses ?? []).map(parseNodeAddress);
   const components = await componentInputs(options, root);
-  const certDir = options.certDir ?? (existsSync('/etc/kubernetes/pki') ? '/etc/kubernetes/pki' : 'pki');
+  // In a node copy the PKI is the node's /etc/kubernetes/pki, named as the node names it.
+  const certDir = options.certDir ?? (root || (await exists('/etc/kubernetes/pki')) ? '/etc/kubernetes/pki' : 'pki');
+  const realCertDir = root && !options.certDir ? path.join(root, certDir) : certDir;
   const kubeconfigDir = options.kubeconfigDir ?? path.dirname(certDir);
-  const givenPaths = [options.certDir, options.kubeconfigDir, ...(options.kubeconfigs ?? [])].filter((p): p is string => Boolean(p)).map((p) => path.resolve(p));
-  const ctx = new VerifyContext({ root, now: options.now ?? new Date(), warnWithinSeconds, givenPaths });
   const extensionOnly = Boolean(options.apiServices?.length) && !options.certDir && components.size === 0;
-  if (components.size === 0 && !extensionOnly) {
-    if (!existsSync(certDir)) {
-      throw badInput(certDir, 'nothing to verify: no such PKI directory and no component flags', 'pass --cert-dir, --manifests-dir or --apiserver-args');
-    }
-    if (!readdirSync(certDir, { recursive: true }).some((f) => String(f).endsWith('.crt'))) {
-      throw badInput(certDir, 'holds no certificates (*.crt)', 'point --cert-dir at a PKI directory such as /etc/kubernetes/pki');
-    }
-    // No flags given: check the directory as kubeadm wires it.
-    for (const component of ['apiserver', 'etcd', 'controller-manager', 'scheduler'] as const) {
-      components.set(component, kubeadmDefaults(component, certDir, kubeconfigDir));
-    }
+  const assumedFlags = components.size === 0 && !extensionOnly;
+  let files: string[] = [];
+  if (options.certDir || assumedFlags || (root && (await exists(realCertDir)))) {
+    if (assumedFlags && !(await exists(realCertDir))) throw badInput(realCertDir, 'nothing to verify: no such PKI directory and no component flags', 'pass --cert-dir, --manifests-dir or --apiserver-args');
+    files = (await pkiFiles(realCertDir)).map((f) => path.join(certDir, path.relative(realCertDir, f)));
+    if (assumedFlags && !files.some((f) => f.endsWith('.crt'))) throw badInput(realCertDir, 'holds no certificates (*.crt)', CERT_DIR_HINT);
   }
-  const kubelet = options.kubeletConfig ? await readKubeletSettings(options.kubeletConfig, options.stdin) : undefined;
+  if (assumedFlags) {
+    // No flags given: check the directory as kubeadm wires it.
+    for (const component of ['apiserver', 'etcd', 'controller-manager', 'scheduler'] as const) components.set(component, kubeadmDefaults(component, certDir, kubeconfigDir));
+  }
+  const rootKubelet = root && !options.kubeletConfig ? path.join(root, 'var/lib/kubelet/config.yaml') : undefined;
+  const kubeletSource = options.kubeletConfig ?? (rootKubelet && (await exists(rootKubelet)) ? rootKubelet : undefined);
+  const kubelet = kubeletSource ? await readKubeletSettings(kubeletSource, options.stdin) : undefined;
 
   const kubeconfigList: KubeconfigInput[] = [];
   const addKubeconfig = (file: string, role: KubeconfigRole, label: string) => {
@@ -120,9 +149,11 @@ export async function verify(options: VerifyOptions = {}): Promise<VerifyResult>
   if (kubelet?.kubeconfig) addKubeconfig(kubelet.kubeconfig, 'kubelet', 'kubelet --kubeconfig');
   // The standard files beside the PKI: inside --root when reading a node copy.
   const standardDir = root && !options.kubeconfigDir ? '/etc/kubernetes' : kubeconfigDir;
+  const givenPaths = [options.certDir, options.kubeconfigDir, ...(options.kubeconfigs ?? [])].filter((p): p is string => Boolean(p)).map((p) => path.resolve(p));
+  const resolve = pathResolver(root, givenPaths);
   for (const [name, role] of Object.entries(STANDARD_KUBECONFIGS)) {
     const file = path.join(standardDir, name);
-    if (!extensionOnly && existsSync(ctx.resolve(file))) addKubeconfig(file, role, name);
+    if (!extensionOnly && (await exists(await resolve(file)))) addKubeconfig(file, role, name);
   }
 
   const inputs: ClusterInputs = {
@@ -134,11 +165,14 @@ export async function verify(options: VerifyOptions = {}): Promise<VerifyResult>
     kubeconfigs: kubeconfigList,
     apiServices: (await Promise.all((options.apiServices ?? []).map(readApiServices))).flat(),
     extensionServingCerts: (await Promise.all((options.servingCerts ?? []).map(servingCertFiles))).flat(),
+    pkiFiles: files,
+    nodeAddresses,
   };
-  for (const rule of RULES) await rule(ctx, inputs);
-  await hygiene(ctx);
+  const facts = await loadFacts(inputs, { now: options.now ?? new Date(), warnWithinSeconds, root, certDir: options.certDir || assumedFlags || files.length ? certDir : undefined, assumedFlags, resolve });
+  const found = [...facts.loadFindings];
+  for (const rule of options.rules ?? RULES) found.push(...(await rule.check(facts)));
 
-  const findings = sortFindings(ctx.findings);
+  const findings = sortFindings(found);
   const counts: Record<Severity, number> = { error: 0, warning: 0, info: 0 };
   for (const f of findings) counts[f.severity]++;
   return {

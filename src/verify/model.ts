@@ -1,5 +1,6 @@
-import type { VerifyContext } from './context.js';
-import type { ComponentArgs, KubeletSettings } from './inputs.js';
+import type { ApiServiceInput } from './inputs/apiservice.js';
+import type { ComponentArgs } from './inputs/args.js';
+import type { KubeletSettings } from './inputs/kubelet.js';
 
 /** Which standard kubeconfig a file is, when it is one: decides the identity it must carry. */
 export type KubeconfigRole = 'admin' | 'super-admin' | 'controller-manager' | 'scheduler' | 'kubelet' | 'user';
@@ -22,17 +23,10 @@ export interface ClusterInputs {
   /** APIService objects of extension apiservers, and the serving certificates to check them with. */
   apiServices: ApiServiceInput[];
   extensionServingCerts: string[];
+  /** Every certificate, key and public key file in the PKI directory, named by a flag or not. */
+  pkiFiles: string[];
+  /** Addresses of the node the kubelet serves on, as [type, address] (InternalIP, Hostname, …). */
+  nodeAddresses: [string, string][];
 }
 
-export interface ApiServiceInput {
-  file: string;
-  name: string;
-  service: { name: string; namespace: string } | undefined;
-  caBundle: string | undefined;
-  insecureSkipTLSVerify: boolean;
-  group: string;
-  version: string;
-}
-
-/** A verification rule: reads inputs through the context and reports findings there. */
-export type Rule = (ctx: VerifyContext, inputs: ClusterInputs) => Promise<void>;
+export type { ApiServiceInput };

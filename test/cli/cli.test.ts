@@ -27,7 +27,7 @@ describe('kpki CLI', () => {
     [['frobnicate'], 'unknown command "frobnicate"'],
     [['init', '--advertise-address', 'not-an-ip', '--node-name', 'cp1'], '--advertise-address: "not-an-ip" is not an IP address'],
     [['init', '--key-type', 'dsa', ...NODE], 'use one of rsa-2048'],
-    [['init', '--profile', 'nope', ...NODE], '--profile: "nope" not found'],
+    [['init', '--profile', 'nope', ...NODE], '--profile: "nope" is neither a built-in profile nor a file'],
     [['init', '--config', '/nonexistent/kubeadm.yaml', ...NODE], '/nonexistent/kubeadm.yaml'],
     [['init', '--renew', 'apiserverr', ...NODE, '--dry-run'], '--renew: unknown entry "apiserverr"'],
   ])('%j fails with exit 2 and one line', (args, fragment) => {

@@ -91,7 +91,8 @@ describe('kpki cert', () => {
 
   it.each([
     [['cert', 'issue', '--profile', 'server', '--cn', 'x'], '--out: is required'],
-    [['cert', 'sign', '--out', 'x'], '"sign" is not issue or extension-apiserver'],
+    [['cert', 'sign', '--out', 'x'], 'cert: unknown subcommand "sign": use issue or extension-apiserver'],
+    [['cert', 'bogus'], 'cert: unknown subcommand "bogus"'],
     [['cert', 'extension-apiserver', '--service', 's', '--namespace', 'n', '--ca', 'etcd', '--out', 'x'], '--ca: "etcd" is not new or cluster'],
     [['cert', 'issue', '--profile', 'bogus', '--cn', 'x', '--out', 'x'], '--profile'],
   ])('%j exits 2 with one line', (args, fragment) => {

@@ -42,20 +42,22 @@ describe('kpki verify (CLI rendering and exit codes)', () => {
     const cmdline = ['kube-apiserver', ...flags.replace('allowed-names=front-proxy-client', 'allowed-names=aggregator').trim().split('\n')].join('\0');
     const result = kpki(['verify', '--apiserver-args', '-', '--json'], { input: cmdline });
     expect(result.status).toBe(1);
-    expect(JSON.parse(result.stdout).findings.map((f: { code: string }) => f.code)).toEqual(['PROXY_NAME_NOT_ALLOWED']);
+    // kubeadm's flags never set --kubelet-certificate-authority: that CIS warning comes along.
+    expect(JSON.parse(result.stdout).findings.map((f: { code: string }) => f.code)).toEqual(['PROXY_NAME_NOT_ALLOWED', 'KUBELET_CA_UNSET']);
   });
 
-  it('verifies the kubeadm fixture through --root with only permission warnings (exit 0)', () => {
+  it('verifies the kubeadm fixture through --root with only CIS warnings (exit 0)', () => {
     const result = kpki(['verify', '--root', FIXTURE_ROOT, '--json']);
     expect(result.status).toBe(0);
     const codes = new Set(JSON.parse(result.stdout).findings.map((f: { code: string }) => f.code));
-    expect(codes).toEqual(new Set(['KEY_PERMISSIONS']));
+    expect(codes).toEqual(new Set(['KEY_PERMISSIONS', 'KUBECONFIG_PERMISSIONS', 'KUBELET_CA_UNSET']));
   });
 
   it.each([
     [['verify', '--cert-dir', '/nonexistent/pki'], '/nonexistent/pki'],
     [['verify', '--apiserver-args', 'JUNK'], 'JUNK'],
     [['verify', '--warn-within', 'soon', '--cert-dir', 'PKI'], '--warn-within'],
+    [['verify', '--node-address', 'Internal=10.0.0.21', '--cert-dir', 'PKI'], '--node-address: "Internal" is not an address type'],
     [['flags', 'kubelet'], 'component: "kubelet" is not one of apiserver'],
   ])('%j exits 2 with one line', (args, fragment) => {
     const junk = path.join(dir, 'junk.bin');

@@ -61,7 +61,6 @@ function beforeAllLive(setUp: (c: Cluster) => Promise<void>): void {
   });
 }
 
-
 /** kubectl as admin.conf, failing the test with the transcript unless it succeeds. */
 async function adminKubectl(c: Cluster, args: string[], server?: string): Promise<string> {
   const r = await c.kubectl(c.admin, [...(server ? ['--server', server] : []), ...args]);
@@ -131,7 +130,8 @@ async function tokenAnswer(c: Cluster, url: string, token: string): Promise<{ st
 }
 
 async function serviceAccountTokens(c: Cluster): Promise<{ label: string; token: string }[]> {
-  const issued = (await adminKubectl(c, ['create', 'token', 'robot', '-n', 'default'])).trim();
+  // Through cp1: while seeded faults break cp2's serving certificate, the VIP may land there.
+  const issued = (await adminKubectl(c, ['create', 'token', 'robot', '-n', 'default'], c.nodes.cp1.url)).trim();
   const signedHere = signServiceAccountToken(path.join(c.certDir, 'sa.key'), { namespace: 'default', name: 'robot', uid: robotUid });
   return [
     { label: 'TokenRequest', token: issued },
@@ -273,6 +273,14 @@ async function frontProxyRequest(c: Cluster, proxyPrefix: string): Promise<{ sta
   );
 }
 
+/** etcdctl reading secrets' keys with etcd's CA but no client certificate. */
+function etcdctlWithoutCertificate(c: Cluster) {
+  return run(requireTool('etcdctl'), [
+    '--endpoints', c.etcdUrl, '--cacert', c.nodes.cp1.pki('etcd/ca.crt'), '--dial-timeout', '2s', '--command-timeout', '5s',
+    'get', '/registry/secrets', '--prefix', '--keys-only',
+  ], { env: { ETCDCTL_API: '3' }, timeoutMs: 30_000 });
+}
+
 /** kpki cert issue into dir/NAME.{crt,key}; returns the prefix. */
 async function issue(c: Cluster, dir: string, name: string, args: string[]): Promise<string> {
   const prefix = path.join(dir, name);
@@ -283,7 +291,8 @@ async function issue(c: Cluster, dir: string, name: string, args: string[]): Pro
 
 /** The APIService's Available condition as the apiservers last wrote it. */
 async function apiServiceAvailability(c: Cluster): Promise<string> {
-  return adminKubectl(c, ['get', 'apiservice', WARDLE_APISERVICE, '-o', 'jsonpath={.status.conditions[?(@.type=="Available")].status} {.status.conditions[?(@.type=="Available")].reason}: {.status.conditions[?(@.type=="Available")].message}']);
+  const jsonpath = 'jsonpath={.status.conditions[?(@.type=="Available")].status} {.status.conditions[?(@.type=="Available")].reason}: {.status.conditions[?(@.type=="Available")].message}';
+  return adminKubectl(c, ['get', 'apiservice', WARDLE_APISERVICE, '-o', jsonpath], c.nodes.cp1.url);
 }
 
 /** Both apiservers fail the aggregator's discovery check with the sample-apiserver's 401. */
@@ -293,7 +302,7 @@ async function expectAggregatedApi401(c: Cluster): Promise<void> {
     condition = await apiServiceAvailability(c);
     return /^False FailedDiscoveryCheck: .*: 401$/.test(condition.trim());
   }, () => `last condition: ${condition}`);
-  const r = await c.kubectl(c.admin, ['get', '--raw', FLUNDERS]);
+  const r = await c.kubectl(c.admin, ['--server', c.nodes.cp1.url, 'get', '--raw', FLUNDERS]);
   expect(r.code).not.toBe(0);
   expect(r.stderr).toContain('Error from server (ServiceUnavailable)');
 }
@@ -392,11 +401,12 @@ describe('seeded faults: kpki verify reports each, and the cluster fails as the 
     });
   });
 
-  describe('apiservers restarted with a front-proxy client signed by the cluster CA instead of the front-proxy CA', () => {
+  describe('apiservers restarted with a front-proxy client signed by the cluster CA instead of the front-proxy CA, and any proxy name allowed', () => {
     let proxy = '';
     beforeAllLive(async (c) => {
       proxy = await issue(c, await c.scratch('round2'), 'proxy-cluster-ca', ['--profile', 'client', '--cn', 'front-proxy-client', '--ca', 'cluster']);
-      await Promise.all(NODE_NAMES.map((n) => c.restart('kube-apiserver', n, { 'proxy-client-cert-file': `${proxy}.crt`, 'proxy-client-key-file': `${proxy}.key` })));
+      // Also an empty --requestheader-allowed-names: any certificate from the front-proxy CA may proxy.
+      await Promise.all(NODE_NAMES.map((n) => c.restart('kube-apiserver', n, { 'proxy-client-cert-file': `${proxy}.crt`, 'proxy-client-key-file': `${proxy}.key`, 'requestheader-allowed-names': '' })));
       // Discovery is open to every authenticated user, so the APIService turns Available again.
       await c.ready('sample-apiserver');
     });
@@ -415,6 +425,21 @@ describe('seeded faults: kpki verify reports each, and the cluster fails as the 
         const finding = expectFinding(await verifyNode(c, n), 'CHAIN_UNTRUSTED', /proxy-client-cert-file/);
         expect(finding.symptom).toMatch(/\b403\b/);
       }
+    });
+
+    it('PROXY_ANY_NAME_ALLOWED; the sample-apiserver now takes X-Remote-User from any front-proxy CA certificate', async () => {
+      const c = live();
+      // Extension apiservers read the names from the kube-system/extension-apiserver-authentication
+      // ConfigMap, into which kube-apiserver merges its flags: names once published stay until the
+      // ConfigMap is recreated, as on a new cluster. Recreate it to meet the setting as it is.
+      await adminKubectl(c, ['delete', 'configmap', 'extension-apiserver-authentication', '-n', 'kube-system']);
+      const stranger = await issue(c, await c.scratch('any-name'), 'stranger', ['--profile', 'client', '--cn', 'anyone-at-all', '--ca', 'front-proxy']);
+      let last = { status: 0, body: '' };
+      await waitUntil('the sample-apiserver to accept any proxy name', 30_000, async () => {
+        last = await frontProxyRequest(c, stranger);
+        return last.status === 200;
+      }, () => `last answer: ${last.status} ${last.body}`);
+      for (const n of NODE_NAMES) expectFinding(await verifyNode(c, n), 'PROXY_ANY_NAME_ALLOWED', /requestheader-allowed-names/);
     });
 
     it('a front-proxy client from a CA the sample-apiserver does not know (etcd CA): CHAIN_UNTRUSTED, 401', async () => {
@@ -457,8 +482,61 @@ describe('seeded faults: kpki verify reports each, and the cluster fails as the 
     expectFinding(await verifyNode(c, 'cp2'), 'FILE_INVALID', /tls-cert-file|apiserver\.crt/);
   });
 
+  it('a serving key that is not the certificate\'s: KEY_MISMATCH; kube-apiserver exits with "tls: private key does not match public key"', async () => {
+    const c = live();
+    // cp1's key: a key of the same cluster, the mix-up that happens when copying node directories.
+    const proc = await c.restart('kube-apiserver', 'cp2', { 'tls-private-key-file': c.nodes.cp1.pki('apiserver.key') }, { waitReady: false });
+    await proc.waitFor(/Error: tls: private key does not match public key/, { timeoutMs: 60_000 });
+    expectFinding(await verifyNode(c, 'cp2'), 'KEY_MISMATCH', /tls-private-key-file|tls-cert-file|apiserver\.(crt|key)/);
+  });
+
+  it('a client certificate as serving certificate: USAGE_INCOMPATIBLE; kubectl "x509: certificate specifies an incompatible key usage"', async () => {
+    const c = live();
+    const cp2 = c.nodes.cp2;
+    const names = ['cp2', cp2.address, c.vip, 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc', `kubernetes.default.svc.${DNS_DOMAIN}`, SERVICE_IP];
+    const clientCert = await issue(c, await c.scratch('usage'), 'apiserver-client-usage', ['--profile', 'client', '--cn', 'kube-apiserver', '--san', names.join(','), '--ca', 'cluster']);
+    const proc = await c.restart('kube-apiserver', 'cp2', { 'tls-cert-file': `${clientCert}.crt`, 'tls-private-key-file': `${clientCert}.key` }, { waitReady: false });
+    await proc.waitFor(/Serving securely on/, { timeoutMs: 90_000 });
+    expectFinding(await verifyNode(c, 'cp2'), 'USAGE_INCOMPATIBLE', /tls-cert-file/);
+    const direct = await c.kubectl(c.admin, ['--server', cp2.url, 'get', '--raw', '/healthz']);
+    expect(direct.code).not.toBe(0);
+    expect(direct.stderr).toContain('x509: certificate specifies an incompatible key usage');
+  });
+
+  it('a leaf as --client-ca-file: NOT_CA; every client certificate gets "You must be logged in to the server (Unauthorized)"', async () => {
+    const c = live();
+    const cp2 = c.nodes.cp2;
+    const proc = await c.restart('kube-apiserver', 'cp2', { 'client-ca-file': cp2.pki('apiserver.crt') }, { waitReady: false });
+    await proc.waitFor(/Serving securely on/, { timeoutMs: 90_000 });
+    const r = await c.kubectl(c.admin, ['--server', cp2.url, 'get', 'pods', '-n', 'default']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('error: You must be logged in to the server (Unauthorized)');
+    expectFinding(await verifyNode(c, 'cp2'), 'NOT_CA', /client-ca-file/);
+  });
+
+  it('etcd without client-certificate auth: ETCD_CLIENT_AUTH_OFF; etcdctl without any certificate reads the cluster\'s keys', async () => {
+    const c = live();
+    await c.restart('etcd', 'cp1', { 'client-cert-auth': 'false', 'trusted-ca-file': null });
+    const ctl = await etcdctlWithoutCertificate(c);
+    expect(ctl.code, ctl.stderr).toBe(0);
+    expect(ctl.stdout).toContain('/registry/secrets/kube-system/');
+    expectFinding(await verifyNode(c, 'cp1'), 'ETCD_CLIENT_AUTH_OFF', /client-cert-auth|trusted-ca-file|etcd/);
+  });
+
+  it('etcd with --client-cert-auth=false but a --trusted-ca-file still demands client certificates: no ETCD_CLIENT_AUTH_OFF', async () => {
+    const c = live();
+    // etcd's TLS server requires and verifies client certificates whenever it has a client CA.
+    await c.restart('etcd', 'cp1', { 'client-cert-auth': 'false' });
+    const ctl = await etcdctlWithoutCertificate(c);
+    expect(ctl.code).not.toBe(0);
+    expect(ctl.stdout).toBe('');
+    const v = await verifyNode(c, 'cp1');
+    expect(v.findings.filter((f) => f.code === 'ETCD_CLIENT_AUTH_OFF'), JSON.stringify(v.findings, null, 2)).toEqual([]);
+  });
+
   describe('once the seeded faults are undone', () => {
     beforeAllLive(async (c) => {
+      await c.restart('etcd', 'cp1');
       await Promise.all(NODE_NAMES.map((n) => c.restart('kube-apiserver', n)));
       await c.ready('sample-apiserver');
     });

@@ -35,11 +35,17 @@ describe('parseNodeList', () => {
     ]);
   });
 
-  it.each(['w1', 'w1=', 'w1=10.0.0.300', '=10.0.0.1', 'w_1=10.0.0.1', 'w1=10.0.0.1=x', '10.0.0.1,w1=10.0.0.2', 'w1=10.0.0.1,w2'])('rejects %j naming the flag', (item) => {
+  it.each(['w1', 'w1=', 'w1=10.0.0.300', 'w1=0.0.0.0', '=10.0.0.1', 'w1=10.0.0.1=x', '10.0.0.1,w1=10.0.0.2', 'w1=10.0.0.1,w2'])('rejects %j naming the flag', (item) => {
     const error = thrown(() => parseNodeList('--workers', item, 'worker'));
     expect(error.code).toBe(ErrorCode.BadFlag);
     expect(error.message).toContain('--workers');
     expect(error.message).toContain('NAME=IP');
+  });
+
+  it.each(['w_1', 'Bad_Node!', '10.0.0.1.5'])('rejects the node name %j, naming the flag and the node', (name) => {
+    const error = thrown(() => parseNodeList('--workers', `${name}=10.0.0.1`, 'worker'));
+    expect(error.code).toBe(ErrorCode.BadFlag);
+    expect(error.message).toContain(`--workers (node ${name}): "${name}" is not a valid node name`);
   });
 });
 

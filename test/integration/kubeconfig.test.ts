@@ -126,9 +126,18 @@ preferences: {}
       expect(doc['current-context']).toBe('prod');
       expect(doc.contexts.map((c: { name: string }) => c.name)).toEqual(['prod', 'erin@kubernetes']);
       expect(doc.users.map((u: { name: string }) => u.name)).toEqual(['me', 'erin']);
-      // Issuing again replaces erin's entries instead of duplicating them.
-      await issue({ kind: 'user', clientName: 'erin', mergeInto: target });
-      expect(parseYaml(readFileSync(target, 'utf8')).users).toHaveLength(2);
+      // Issuing again would rewrite erin (a new key): kubectl keeps the first definition, so it is refused.
+      const clash = await rejection(issue({ kind: 'user', clientName: 'erin', mergeInto: target }));
+      expect(clash.code).toBe(ErrorCode.NameClash);
+      expect(clash.message).toContain('users[erin]');
+      expect(clash.hint).toContain('--user-name');
+      expect(readFileSync(target, 'utf8')).toBe(merged);
+      // Under another user name it is added; the identical cluster entry is shared, not duplicated.
+      await issue({ kind: 'user', clientName: 'erin', userName: 'erin-laptop', mergeInto: target });
+      const again = parseYaml(readFileSync(target, 'utf8'));
+      expect(again.users.map((u: { name: string }) => u.name)).toEqual(['me', 'erin', 'erin-laptop']);
+      expect(again.clusters.map((c: { name: string }) => c.name)).toEqual(['prod', 'kubernetes']);
+      expect(again.contexts.map((c: { name: string }) => c.name)).toEqual(['prod', 'erin@kubernetes', 'erin-laptop@kubernetes']);
     });
 
     it('a broken target is reported and left alone', async () => {

@@ -1,90 +1,16 @@
 import { execFileSync } from 'node:child_process';
 import { chmodSync, cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ErrorCode, KpkiError } from '../../src/errors.js';
 import { initPki } from '../../src/init/index.js';
-import { buildKubeconfig } from '../../src/kubeconfig/kubeconfig.js';
-import { certificatePem, issueCertificate } from '../../src/pki/certificate.js';
-import { generateKeyPair, privateKeyPem } from '../../src/pki/keys.js';
-import { parseCertificate, parseKey } from '../../src/pki/pem.js';
-import { buildPkiSpec, type CertSpec } from '../../src/model/plan.js';
-import { flagsFor } from '../../src/model/flags.js';
-import { resolveSettings } from '../../src/model/settings.js';
-import { loadProfile } from '../../src/store/profiles.js';
-import { verify, type VerifyOptions } from '../../src/verify/index.js';
+import { verify } from '../../src/verify/index.js';
 import { FIXTURE_ROOT, tempDir } from '../support/tmp.js';
-
-const SETTINGS = { nodeName: 'cp1', advertiseAddress: '10.0.0.11', keyType: 'ecdsa-p256' };
-let pristine: string;
-let specs: CertSpec[];
-
-beforeAll(async () => {
-  pristine = tempDir();
-  await initPki({ ...SETTINGS, certDir: path.join(pristine, 'pki'), kubeconfigDir: pristine });
-  const spec = buildPkiSpec(await loadProfile(), resolveSettings(SETTINGS, { nodeName: 'x', advertiseAddress: undefined }));
-  specs = [...spec.certificates, ...spec.kubeconfigs.map((k) => k.client)];
-});
-
-/** A fresh copy of the generated tree to break one thing in. */
-function copy(): string {
-  const dir = tempDir();
-  cpSync(pristine, dir, { recursive: true });
-  return dir;
-}
-
-const spec = (name: string) => specs.find((s) => s.name === name)!;
-
-/** Reissues `name` (a cert file base or a kubeconfig) with a changed spec and/or another CA. */
-async function reissue(dir: string, name: string, change: Partial<CertSpec> = {}, issuerFile?: string) {
-  const s = { ...spec(name), ...change };
-  const caBase = path.join(dir, 'pki', issuerFile ?? (s.issuer === 'etcd-ca' ? 'etcd/ca' : s.issuer!));
-  const caCert = parseCertificate(readFileSync(`${caBase}.crt`), 'ca');
-  const caKey = parseKey(readFileSync(`${caBase}.key`), 'ca');
-  const pair = await generateKeyPair('ecdsa-p256');
-  const cert = await issueCertificate({ spec: s, publicKey: pair.publicKey, issuer: { key: caKey, certificate: caCert }, now: new Date() });
-  if (s.file) {
-    writeFileSync(path.join(dir, 'pki', `${s.file}.crt`), certificatePem(cert));
-    writeFileSync(path.join(dir, 'pki', `${s.file}.key`), privateKeyPem(pair.privateKey), { mode: 0o600 });
-  } else {
-    writeFileSync(
-      path.join(dir, name),
-      buildKubeconfig({
-        clusterName: 'kubernetes',
-        server: 'https://10.0.0.11:6443',
-        userName: s.commonName,
-        contextName: `${s.commonName}@kubernetes`,
-        ca: { pem: readFileSync(path.join(dir, 'pki/ca.crt'), 'utf8') },
-        cert: { pem: certificatePem(cert) },
-        key: { pem: privateKeyPem(pair.privateKey) },
-      }),
-      { mode: 0o600 },
-    );
-  }
-}
-
-/** Writes a component's flags file: kubeadm's flags for the tree, changed as given. */
-function flagsFile(dir: string, component: Parameters<typeof flagsFor>[0], change: Record<string, string | null> = {}): string {
-  const flags = new Map(flagsFor(component, path.join(dir, 'pki'), dir));
-  for (const [name, value] of Object.entries(change)) {
-    if (value === null) flags.delete(name);
-    else flags.set(name, value);
-  }
-  const file = path.join(dir, `${component}.flags`);
-  writeFileSync(file, [...flags].map(([n, v]) => `--${n}=${v}`).join('\n'));
-  return file;
-}
-
-async function codes(options: VerifyOptions): Promise<string[]> {
-  const result = await verify(options);
-  return [...new Set(result.findings.map((f) => f.code))].sort();
-}
-
-const base = (dir: string): VerifyOptions => ({ certDir: path.join(dir, 'pki'), kubeconfigDir: dir });
+import { base, codes, copy, flagsFile, pristine, reissue, SETTINGS, spec, verifyBroken } from '../support/verify-pki.js';
 
 describe('kpki verify', () => {
   it('a freshly generated PKI verifies clean', async () => {
-    const result = await verify(base(pristine));
+    const result = await verify(base(pristine()));
     expect(result.findings).toEqual([]);
     expect(Object.keys(result.checked.components).sort()).toEqual(['apiserver', 'controller-manager', 'etcd', 'scheduler']);
     expect(result.checked.kubeconfigs).toHaveLength(5);
@@ -94,24 +20,32 @@ describe('kpki verify', () => {
     const root = tempDir();
     cpSync(FIXTURE_ROOT, root, { recursive: true });
     // The shared copy is read-only for everyone; kubeadm writes keys 0600.
-    execFileSync('sh', ['-c', `chmod -R u+w "${root}" && find "${root}" -name '*.key' -exec chmod 600 {} +`]);
+    execFileSync('sh', ['-c', `chmod -R u+w "${root}" && find "${root}" \\( -name '*.key' -o -name '*.conf' \\) -exec chmod 600 {} +`]);
     const options = { root, now: new Date('2026-12-01T00:00:00Z') };
     const result = await verify(options);
-    expect(result.findings).toEqual([]);
+    // kubeadm leaves the kubelets' serving certificates unverified: CIS 1.2.6, a warning.
+    expect(result.findings.map((f) => `${f.severity} ${f.code} ${f.cis}`)).toEqual(['warning KUBELET_CA_UNSET 1.2.6']);
+    expect(result.counts.error).toBe(0);
+    // Files no manifest names are checked too, named as the node names them.
+    chmodSync(path.join(root, 'etc/kubernetes/pki/etcd/healthcheck-client.key'), 0o644);
+    const loose = await verify(options);
+    expect(loose.findings.filter((f) => f.code === 'KEY_PERMISSIONS').map((f) => f.subject)).toEqual(['/etc/kubernetes/pki/etcd/healthcheck-client.key']);
     expect(result.checked.components).toMatchObject({ apiserver: expect.stringContaining('kube-apiserver.yaml'), etcd: expect.stringContaining('etcd.yaml') });
     expect(result.checked.kubeconfigs.sort()).toEqual(['/etc/kubernetes/admin.conf', '/etc/kubernetes/controller-manager.conf', '/etc/kubernetes/kubelet.conf', '/etc/kubernetes/scheduler.conf']);
   });
 
-  it('the fixture as shared (world-readable keys) only draws key-permission warnings', async () => {
+  it('the fixture as shared (world-readable keys and kubeconfigs) draws the CIS permission warnings, nothing else', async () => {
     const result = await verify({ root: FIXTURE_ROOT, now: new Date('2026-12-01T00:00:00Z') });
-    expect(new Set(result.findings.map((f) => `${f.severity} ${f.code}`))).toEqual(new Set(['warning KEY_PERMISSIONS']));
+    expect(new Set(result.findings.map((f) => `${f.severity} ${f.code} ${f.cis}`))).toEqual(
+      new Set(['warning KEY_PERMISSIONS 1.1.21', 'warning KUBECONFIG_PERMISSIONS 1.1.13', 'warning KUBECONFIG_PERMISSIONS 1.1.15', 'warning KUBECONFIG_PERMISSIONS 1.1.17', 'warning KUBECONFIG_PERMISSIONS 4.1.5', 'warning KUBELET_CA_UNSET 1.2.6']),
+    );
   });
 
   describe('each rule fires for exactly the thing broken', () => {
     it('CHAIN_UNTRUSTED: apiserver-kubelet-client signed by the front-proxy CA', async () => {
       const dir = copy();
       await reissue(dir, 'apiserver-kubelet-client', {}, 'front-proxy-ca');
-      const result = await verify(base(dir));
+      const result = await verifyBroken(base(dir));
       expect(result.findings.map((f) => f.code)).toEqual(['CHAIN_UNTRUSTED']);
       expect(result.findings[0]).toMatchObject({ subject: 'kube-apiserver --kubelet-client-certificate', severity: 'error' });
       expect(result.findings[0]!.symptom).toContain('x509: certificate signed by unknown authority');
@@ -122,7 +56,7 @@ describe('kpki verify', () => {
       const dir = copy();
       const api = spec('apiserver');
       await reissue(dir, 'apiserver', { dnsNames: api.dnsNames.filter((n) => n !== 'kubernetes.default.svc.cluster.local') });
-      const result = await verify(base(dir));
+      const result = await verifyBroken(base(dir));
       expect(result.findings.map((f) => f.code)).toEqual(['SAN_MISSING']);
       expect(result.findings[0]!.symptom).toBe(
         'Unable to connect to the server: tls: failed to verify certificate: x509: certificate is valid for cp1, kubernetes, kubernetes.default, kubernetes.default.svc, not kubernetes.default.svc.cluster.local',
@@ -133,7 +67,7 @@ describe('kpki verify', () => {
       const dir = copy();
       const admin = readFileSync(path.join(dir, 'admin.conf'), 'utf8').replace('https://10.0.0.11:6443', 'https://lb.example.com:6443');
       writeFileSync(path.join(dir, 'admin.conf'), admin);
-      const result = await verify(base(dir));
+      const result = await verifyBroken(base(dir));
       expect(result.findings.map((f) => f.code)).toEqual(['SAN_MISSING']);
       expect(result.findings[0]!.symptom).toMatch(/x509: certificate is valid for .*, not lb\.example\.com$/);
     });
@@ -141,7 +75,7 @@ describe('kpki verify', () => {
     it('USAGE_INCOMPATIBLE: a front-proxy client certificate with serverAuth only', async () => {
       const dir = copy();
       await reissue(dir, 'front-proxy-client', { extKeyUsages: ['serverAuth'] });
-      const result = await verify(base(dir));
+      const result = await verifyBroken(base(dir));
       expect(result.findings.map((f) => f.code)).toEqual(['USAGE_INCOMPATIBLE']);
       expect(result.findings[0]!.symptom).toContain('x509: certificate specifies an incompatible key usage');
     });
@@ -149,7 +83,7 @@ describe('kpki verify', () => {
     it('KEY_MISMATCH: apiserver.key from another pair', async () => {
       const dir = copy();
       cpSync(path.join(dir, 'pki/front-proxy-client.key'), path.join(dir, 'pki/apiserver.key'));
-      const result = await verify(base(dir));
+      const result = await verifyBroken(base(dir));
       expect(result.findings.map((f) => f.code)).toEqual(['KEY_MISMATCH']);
       expect(result.findings[0]).toMatchObject({ subject: 'kube-apiserver --tls-private-key-file', symptom: 'tls: private key does not match public key' });
     });
@@ -165,17 +99,17 @@ describe('kpki verify', () => {
     it('IDENTITY_UNEXPECTED: scheduler.conf authenticating as someone else', async () => {
       const dir = copy();
       await reissue(dir, 'scheduler.conf', { commonName: 'scheduler' });
-      const result = await verify(base(dir));
+      const result = await verifyBroken(base(dir));
       expect(result.findings.map((f) => f.code)).toEqual(['IDENTITY_UNEXPECTED']);
       expect(result.findings[0]!.symptom).toContain('User "scheduler" cannot');
     });
 
     it('PROXY_NAME_NOT_ALLOWED and PROXY_ANY_NAME_ALLOWED: --requestheader-allowed-names', async () => {
       const dir = copy();
-      const wrong = await verify({ ...base(dir), apiserverArgs: flagsFile(dir, 'apiserver', { 'requestheader-allowed-names': 'aggregator' }) });
+      const wrong = await verifyBroken({ ...base(dir), apiserverArgs: flagsFile(dir, 'apiserver', { 'requestheader-allowed-names': 'aggregator' }) });
       expect(wrong.findings.map((f) => f.code)).toEqual(['PROXY_NAME_NOT_ALLOWED']);
       expect(wrong.findings[0]!.symptom).toContain('x509: subject with cn=front-proxy-client is not in the allowed list');
-      const any = await verify({ ...base(dir), apiserverArgs: flagsFile(dir, 'apiserver', { 'requestheader-allowed-names': null }) });
+      const any = await verifyBroken({ ...base(dir), apiserverArgs: flagsFile(dir, 'apiserver', { 'requestheader-allowed-names': null }) });
       expect(any.findings.map((f) => `${f.severity} ${f.code}`)).toEqual(['info PROXY_ANY_NAME_ALLOWED']);
     });
 
@@ -194,7 +128,7 @@ describe('kpki verify', () => {
     it('ETCD_CLIENT_AUTH_OFF, and etcd refusing the apiserver when it trusts the wrong CA', async () => {
       const dir = copy();
       expect(await codes({ ...base(dir), etcdArgs: flagsFile(dir, 'etcd', { 'client-cert-auth': 'false' }) })).toEqual(['ETCD_CLIENT_AUTH_OFF']);
-      const wrongCa = await verify({
+      const wrongCa = await verifyBroken({
         ...base(dir),
         apiserverArgs: flagsFile(dir, 'apiserver'),
         etcdArgs: flagsFile(dir, 'etcd', { 'trusted-ca-file': path.join(dir, 'pki/ca.crt') }),
@@ -205,7 +139,7 @@ describe('kpki verify', () => {
 
     it('SAN_MISSING: etcd serving certificate without the host in --etcd-servers', async () => {
       const dir = copy();
-      const result = await verify({
+      const result = await verifyBroken({
         ...base(dir),
         apiserverArgs: flagsFile(dir, 'apiserver', { 'etcd-servers': 'https://10.0.0.99:2379' }),
         etcdArgs: flagsFile(dir, 'etcd'),
@@ -218,7 +152,7 @@ describe('kpki verify', () => {
       const dir = copy();
       const kubelet = path.join(dir, 'kubelet-config.yaml');
       writeFileSync(kubelet, `apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\nauthentication:\n  x509:\n    clientCAFile: ${path.join(dir, 'pki/front-proxy-ca.crt')}\n`);
-      const result = await verify({ ...base(dir), kubeletConfig: kubelet });
+      const result = await verifyBroken({ ...base(dir), kubeletConfig: kubelet });
       expect(result.findings.map((f) => `${f.code} ${f.subject}`)).toEqual(['CHAIN_UNTRUSTED kube-apiserver --kubelet-client-certificate']);
     });
 
@@ -235,13 +169,20 @@ describe('kpki verify', () => {
       execFileSync('openssl', ['req', '-new', '-newkey', 'rsa:1024', '-nodes', '-keyout', p('front-proxy-client.key'), '-subj', '/CN=front-proxy-client', '-out', p('fp.csr')], { stdio: 'ignore' });
       writeFileSync(p('ext.cnf'), 'extendedKeyUsage=clientAuth\n');
       execFileSync('openssl', ['x509', '-req', '-sha1', '-in', p('fp.csr'), '-CA', p('front-proxy-ca.crt'), '-CAkey', p('front-proxy-ca.key'), '-CAcreateserial', '-days', '365', '-extfile', p('ext.cnf'), '-out', p('front-proxy-client.crt')], { stdio: 'ignore' });
-      expect(await codes(base(dir))).toEqual(['WEAK_KEY', 'WEAK_SIGNATURE']);
+      // Go refuses SHA-1 signatures in chains, so the apiserver's peers reject it too.
+      const result = await verifyBroken(base(dir));
+      expect(result.findings.map((f) => f.code).sort()).toEqual(['CHAIN_UNTRUSTED', 'WEAK_KEY', 'WEAK_SIGNATURE']);
+      // The chain exists: the diagnosis says Go refuses it, not that another CA signed it.
+      const refused = result.findings.find((f) => f.code === 'CHAIN_UNTRUSTED')!;
+      expect(refused.diagnosis).toContain('chains to');
+      expect(refused.diagnosis).toContain('but Go refuses that chain');
+      expect(refused.diagnosis).not.toContain('is not signed by');
     });
 
     it('KEY_PERMISSIONS: a group-readable private key', async () => {
       const dir = copy();
       chmodSync(path.join(dir, 'pki/etcd/peer.key'), 0o640);
-      const result = await verify(base(dir));
+      const result = await verifyBroken(base(dir));
       expect(result.findings.map((f) => `${f.code} ${f.fix}`)).toEqual([`KEY_PERMISSIONS chmod 600 ${path.join(dir, 'pki/etcd/peer.key')}`]);
     });
 
@@ -249,7 +190,7 @@ describe('kpki verify', () => {
       const dir = copy();
       rmSync(path.join(dir, 'pki/etcd/peer.crt'));
       writeFileSync(path.join(dir, 'pki/front-proxy-ca.crt'), 'garbage');
-      const result = await verify(base(dir));
+      const result = await verifyBroken(base(dir));
       expect(result.findings.map((f) => f.code).sort()).toEqual(['FILE_INVALID', 'FILE_MISSING']);
       expect(result.findings.find((f) => f.code === 'FILE_MISSING')!.symptom).toMatch(/^open .*etcd\/peer\.crt: no such file or directory$/);
     });
@@ -258,7 +199,7 @@ describe('kpki verify', () => {
       const dir = copy();
       const conf = readFileSync(path.join(dir, 'kubelet.conf'), 'utf8').replace(/client-certificate-data: \S+/, `client-certificate-data: ${Buffer.from('not pem').toString('base64')}`);
       writeFileSync(path.join(dir, 'kubelet.conf'), conf);
-      const result = await verify(base(dir));
+      const result = await verifyBroken(base(dir));
       expect(result.findings.map((f) => f.code)).toEqual(['FILE_INVALID']);
       expect(result.findings[0]!.symptom).toContain('tls: failed to find any PEM data in certificate input');
     });
@@ -269,14 +210,14 @@ describe('kpki verify', () => {
       ['a directory without certificates', async (dir: string) => ({ certDir: dir })],
       ['a flags file of binary junk', async (dir: string) => {
         writeFileSync(path.join(dir, 'junk'), Buffer.from([0, 159, 146, 150, 255]));
-        return { ...base(pristine), apiserverArgs: path.join(dir, 'junk') };
+        return { ...base(pristine()), apiserverArgs: path.join(dir, 'junk') };
       }],
       ['YAML that is not a manifest', async (dir: string) => {
         writeFileSync(path.join(dir, 'deploy.yaml'), 'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: x}\n');
-        return { ...base(pristine), apiserverArgs: path.join(dir, 'deploy.yaml') };
+        return { ...base(pristine()), apiserverArgs: path.join(dir, 'deploy.yaml') };
       }],
-      ['a missing args file', async (dir: string) => ({ ...base(pristine), etcdArgs: path.join(dir, 'nope.yaml') })],
-      ['a bad --warn-within', async () => ({ ...base(pristine), warnWithin: 'soon' })],
+      ['a missing args file', async (dir: string) => ({ ...base(pristine()), etcdArgs: path.join(dir, 'nope.yaml') })],
+      ['a bad --warn-within', async () => ({ ...base(pristine()), warnWithin: 'soon' })],
     ])('%s', async (_, make) => {
       const dir = tempDir();
       let error: unknown;

@@ -19,7 +19,7 @@ const init = (version: string, body = ''): string => `apiVersion: kubeadm.k8s.io
 
 describe('parseKubeadmConfig: the kubeadm v1.20.2 fixture (v1beta2)', () => {
   it('maps to exactly the settings kubeadm used', async () => {
-    const config = await readKubeadmConfig(FIXTURE_CONFIG);
+    const { origins, ...config } = await readKubeadmConfig(FIXTURE_CONFIG);
     expect(config).toEqual({
       settings: {
         controlPlaneEndpoint: 'k8s-api.example.internal:6443',
@@ -33,6 +33,9 @@ describe('parseKubeadmConfig: the kubeadm v1.20.2 fixture (v1beta2)', () => {
       certificatesDir: '/etc/kubernetes/pki',
       warnings: [],
     });
+    // Each setting remembers its field, so that an invalid value is reported where it was written.
+    expect(origins.advertiseAddress).toBe(`${FIXTURE_CONFIG}: localAPIEndpoint.advertiseAddress (InitConfiguration, line 16)`);
+    expect(Object.keys(origins).sort()).toEqual(Object.keys(config.settings).sort());
     const settings = resolveSettings(config.settings, host);
     expect(settings).toMatchObject({ nodeName: 'cp1', advertiseAddress: '198.51.100.11', keyType: 'rsa-2048', localEtcd: true });
   });
@@ -63,6 +66,7 @@ featureGates:
 
   it('maps SANs, the PublicKeysECDSA gate and the node, ignoring other kinds', () => {
     expect(parseKubeadmConfig(text, 'c.yaml')).toEqual({
+      origins: expect.objectContaining({ keyType: expect.stringMatching(/^c\.yaml: featureGates\.PublicKeysECDSA \(ClusterConfiguration, line \d+\)$/) }),
       settings: {
         clusterName: 'prod',
         apiserverCertExtraSans: ['api.example.com', '10.0.0.100'],
@@ -106,7 +110,7 @@ featureGates:
       yaml(cluster('v1beta3', 'clusterName: ""\napiServer: {certSANs: []}\nnetworking:\netcd: {external: null}\n'), init('v1beta3', 'localAPIEndpoint: {bindPort: 0}\n')),
       'c.yaml',
     );
-    expect(config).toEqual({ settings: {}, warnings: [] });
+    expect(config).toEqual({ settings: {}, origins: {}, warnings: [] });
   });
 
   it('reads YAML merge keys, as kubeadm (go-yaml) does', () => {
@@ -191,7 +195,7 @@ describe('parseKubeadmConfig: v1beta4', () => {
       'apiVersion: kubeadm.k8s.io/v1beta4\nkind: JoinConfiguration\nnodeRegistration: {name: cp2}\ncontrolPlane:\n  localAPIEndpoint: {advertiseAddress: 10.0.0.12, bindPort: 8443}\n',
       'c.yaml',
     );
-    expect(config).toEqual({ settings: { nodeName: 'cp2', advertiseAddress: '10.0.0.12', bindPort: 8443 }, warnings: [] });
+    expect(config).toEqual({ settings: { nodeName: 'cp2', advertiseAddress: '10.0.0.12', bindPort: 8443 }, origins: expect.any(Object), warnings: [] });
   });
 
   it('prefers the InitConfiguration over a JoinConfiguration in the same file', () => {

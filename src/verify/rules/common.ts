@@ -4,20 +4,10 @@ import type { x509 } from '../../pki/crypto.js';
 import { sameKeyPair } from '../../pki/keys.js';
 import { hostnameError, verifyCertificate } from '../../pki/verify.js';
 import type { ExtKeyUsageName } from '../../model/profile.js';
-import type { VerifyContext } from '../context.js';
-import { FindingCode } from '../findings.js';
-import { flag, type ComponentArgs } from '../inputs.js';
-
-export const BINARY: Record<ComponentArgs['component'], string> = {
-  apiserver: 'kube-apiserver',
-  etcd: 'etcd',
-  'controller-manager': 'kube-controller-manager',
-  scheduler: 'kube-scheduler',
-  kubelet: 'kubelet',
-};
-
-/** `kube-apiserver --tls-cert-file`: how findings name a flag. */
-export const flagSubject = (args: ComponentArgs, name: string) => `${BINARY[args.component]} --${name}`;
+import { flagSubject, type Facts } from '../facts.js';
+import { FindingCode, type Finding } from '../findings.js';
+import { flag, type ComponentArgs } from '../inputs/args.js';
+import { finding } from '../rule.js';
 
 /** A certificate as some flag or kubeconfig names it. */
 export interface NamedCert {
@@ -26,33 +16,37 @@ export interface NamedCert {
   certs: x509.X509Certificate[];
 }
 
-export async function certFromFlag(ctx: VerifyContext, args: ComponentArgs, name: string): Promise<NamedCert | undefined> {
+export function certFromFlag(facts: Facts, args: ComponentArgs, name: string): NamedCert | undefined {
   const file = flag(args, name);
-  if (!file) return undefined;
-  const certs = await ctx.certificates(file, flagSubject(args, name));
-  return certs && { label: flagSubject(args, name), file, certs };
+  const certs = file ? facts.certificates.get(file) : undefined;
+  return certs && { label: flagSubject(args, name), file: file!, certs };
 }
 
-/** Loads a cert/key flag pair and reports a key that does not belong to the certificate. */
-export async function pairFromFlags(ctx: VerifyContext, args: ComponentArgs, certFlag: string, keyFlag: string): Promise<NamedCert | undefined> {
-  const cert = await certFromFlag(ctx, args, certFlag);
+/** A cert/key flag pair, with a finding when the key does not belong to the certificate. */
+export function pairFromFlags(facts: Facts, out: Finding[], args: ComponentArgs, certFlag: string, keyFlag: string): NamedCert | undefined {
+  const cert = certFromFlag(facts, args, certFlag);
   const keyFile = flag(args, keyFlag);
-  const key = keyFile ? await ctx.privateKey(keyFile, flagSubject(args, keyFlag)) : undefined;
-  if (cert && key) checkKeyPair(ctx, cert, key, keyFile!, flagSubject(args, keyFlag));
+  const key = keyFile ? facts.keys.get(keyFile) : undefined;
+  if (cert && key) out.push(...keyPairFindings(cert, key, keyFile!, flagSubject(args, keyFlag)));
   return cert;
 }
 
-export function checkKeyPair(ctx: VerifyContext, cert: NamedCert, key: KeyObject, keyFile: string, keyLabel: string): void {
-  if (sameKeyPair(key, publicKeyObject(cert.certs[0]!))) return;
-  ctx.report({
-    code: FindingCode.KeyMismatch,
-    severity: 'error',
-    subject: keyLabel,
-    symptom: 'tls: private key does not match public key',
-    diagnosis: `${keyFile} is not the private key of ${cert.file} (${cert.label}); the component fails to start or the client cannot connect`,
-    fix: `point ${keyLabel} at the key issued with ${cert.file}, or reissue both together`,
-    files: [cert.file, keyFile],
-  });
+/** tls.X509KeyPair's pairing check, with its messages. */
+export function keyPairFindings(cert: NamedCert, key: KeyObject, keyFile: string, keyLabel: string): Finding[] {
+  const publicKey = publicKeyObject(cert.certs[0]!);
+  if (sameKeyPair(key, publicKey)) return [];
+  const sameType = key.asymmetricKeyType === publicKey.asymmetricKeyType;
+  return [
+    finding({
+      code: FindingCode.KeyMismatch,
+      severity: 'error',
+      subject: keyLabel,
+      symptom: sameType ? 'tls: private key does not match public key' : 'tls: private key type does not match public key type',
+      diagnosis: `${keyFile} is not the private key of ${cert.file} (${cert.label}); the component fails to start or the client cannot connect`,
+      fix: `point ${keyLabel} at the key issued with ${cert.file}, or reissue both together`,
+      files: [cert.file, keyFile],
+    }),
+  ];
 }
 
 /** A time inside the leaf's validity: expiry is its own finding, so trust checks look past it. */
@@ -70,53 +64,86 @@ export interface TrustCheck {
   symptom: (goError: string) => string;
   /** Who relies on this trust, for the diagnosis: "kube-apiserver authenticating admin.conf". */
   relation: string;
+  /** The repair when the chain does not verify, if not reissuing the leaf from the trusted CA. */
+  fix?: string;
 }
 
-/** Reports when `leaf` would not verify against `roots` for `usage`, as Go would refuse it. */
-export async function checkTrust(ctx: VerifyContext, check: TrustCheck): Promise<boolean> {
+type Verdict = ReturnType<typeof verifyCertificate>;
+/** Go's verdicts per run: several kubeconfigs carry the same CA, several flags the same files. */
+const verdicts = new WeakMap<Facts, Map<string, Verdict>>();
+
+function verdict(facts: Facts, check: TrustCheck): Verdict {
   const [leaf, ...intermediates] = check.leaf.certs;
-  const result = await verifyCertificate(leaf!, {
-    roots: check.roots.certs,
-    intermediates,
-    usage: check.usage,
-    now: withinValidity(leaf!, ctx.now),
-  });
-  if (result.ok) return true;
-  const usageProblem = result.error.includes('incompatible key usage');
-  ctx.report({
-    code: usageProblem ? FindingCode.UsageIncompatible : FindingCode.ChainUntrusted,
-    severity: 'error',
-    subject: check.leaf.label,
-    symptom: check.symptom(result.error),
-    diagnosis: usageProblem
-      ? `${check.leaf.file} lacks ExtKeyUsage ${check.usage}, which ${check.relation} requires`
-      : `${check.leaf.file} (${check.leaf.label}) is not signed by the CA in ${check.roots.file} (${check.roots.label}), which ${check.relation} trusts`,
-    fix: usageProblem
-      ? `reissue ${check.leaf.file} with ${check.usage} (kpki init --renew …)`
-      : `reissue ${check.leaf.file} from the CA in ${check.roots.file}, or point ${check.roots.label} at the CA that signed it`,
-    files: [check.leaf.file, check.roots.file],
-  });
-  return false;
+  const der = (certs: x509.X509Certificate[]) => certs.map((c) => Buffer.from(c.rawData).toString('base64')).join(',');
+  const key = `${check.usage} ${der(check.leaf.certs)} ${der(check.roots.certs)}`;
+  let memo = verdicts.get(facts);
+  if (!memo) verdicts.set(facts, (memo = new Map()));
+  let result = memo.get(key);
+  if (!result) memo.set(key, (result = verifyCertificate(leaf!, { roots: check.roots.certs, intermediates, usage: check.usage, now: withinValidity(leaf!, facts.now) })));
+  return result;
 }
 
-/** Reports every host a client dials that the serving certificate does not cover. */
-export function checkHosts(ctx: VerifyContext, serving: NamedCert, hosts: { host: string; who: string }[], symptomPrefix: string): void {
+/** A finding when `leaf` would not verify against `roots` for `usage`, as Go would refuse it. */
+export async function trustFindings(facts: Facts, check: TrustCheck): Promise<Finding[]> {
+  const result = await verdict(facts, check);
+  if (result.ok) return [];
+  const usageProblem = result.error.includes('incompatible key usage');
+  // "Unknown authority" alone, or with a signature that another key made (a CA of the same name,
+  // as every kubeadm cluster's "kubernetes"), means another CA signed it. Anything else means the
+  // chain exists and Go refused it: path length, name constraints, a critical extension, an expired
+  // intermediate, a SHA-1 signature, a parent that may not sign.
+  const hint = /\(possibly because of "(.*)" while trying/.exec(result.error)?.[1];
+  const unsigned = result.error.includes('signed by unknown authority') && (!hint || /verification (error|failure)/.test(hint));
+  const chainDiagnosis = unsigned
+    ? `${check.leaf.file} (${check.leaf.label}) is not signed by the CA in ${check.roots.file} (${check.roots.label}), which ${check.relation} trusts`
+    : `${check.leaf.file} (${check.leaf.label}) chains to ${check.roots.file} (${check.roots.label}), but Go refuses that chain, so ${check.relation} fails: ${result.error}`;
+  const chainFix = unsigned
+    ? `reissue ${check.leaf.file} from the CA in ${check.roots.file}, or point ${check.roots.label} at the CA that signed it`
+    : `reissue ${check.leaf.file} (and the intermediates sent with it) so that the chain satisfies what Go reports`;
+  return [
+    finding({
+      code: usageProblem ? FindingCode.UsageIncompatible : FindingCode.ChainUntrusted,
+      severity: 'error',
+      subject: check.leaf.label,
+      symptom: check.symptom(result.error),
+      diagnosis: usageProblem
+        ? `${check.leaf.file} lacks ExtKeyUsage ${check.usage}, which ${check.relation} requires`
+        : chainDiagnosis,
+      fix: usageProblem
+        ? `reissue ${check.leaf.file} with ${check.usage} (kpki init --renew …)`
+        : unsigned && check.fix ? check.fix : chainFix,
+      files: [check.leaf.file, check.roots.file],
+    }),
+  ];
+}
+
+export interface DialedHost {
+  host: string;
+  who: string;
+  /** The repair when the certificate lacks this host; by default, extra SANs for kpki init. */
+  fix?: string;
+}
+
+/** A finding for every host a client dials that the serving certificate does not cover. */
+export function hostFindings(serving: NamedCert, hosts: DialedHost[], symptomPrefix: string): Finding[] {
   const seen = new Set<string>();
-  for (const { host, who } of hosts) {
-    if (seen.has(host)) continue;
+  return hosts.flatMap(({ host, who, fix }) => {
+    if (seen.has(host)) return [];
     seen.add(host);
     const error = hostnameError(serving.certs[0]!, host);
-    if (!error) continue;
-    ctx.report({
-      code: FindingCode.SanMissing,
-      severity: 'error',
-      subject: serving.label,
-      symptom: `${symptomPrefix}${error}`,
-      diagnosis: `${serving.file} has no SAN for ${host}, which ${who} connects to`,
-      fix: `reissue ${serving.file} with ${host} added (kpki init --apiserver-cert-extra-sans / --etcd-server-cert-extra-sans, then --renew)`,
-      files: [serving.file],
-    });
-  }
+    if (!error) return [];
+    return [
+      finding({
+        code: FindingCode.SanMissing,
+        severity: 'error',
+        subject: serving.label,
+        symptom: `${symptomPrefix}${error}`,
+        diagnosis: `${serving.file} has no SAN for ${host}, which ${who} connects to`,
+        fix: fix ?? `reissue ${serving.file} with ${host} added (kpki init --apiserver-cert-extra-sans / --etcd-server-cert-extra-sans, then --renew)`,
+        files: [serving.file],
+      }),
+    ];
+  });
 }
 
 /** Go ≥ 1.20 clients (kubectl, client-go) wrap server verification errors so. */

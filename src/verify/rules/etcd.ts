@@ -1,12 +1,15 @@
-import type { VerifyContext } from '../context.js';
-import { FindingCode } from '../findings.js';
-import { flag, flagList, type ComponentArgs } from '../inputs.js';
-import type { ClusterInputs } from '../model.js';
-import { certFromFlag, checkHosts, checkTrust, CLIENT_TLS_PREFIX, flagSubject, pairFromFlags, urlHost, type NamedCert } from './common.js';
+import { flagSubject } from '../facts.js';
+import { FindingCode, type Finding } from '../findings.js';
+import { flag, flagList, type ComponentArgs } from '../inputs/args.js';
+import { defineRule, finding } from '../rule.js';
+import { certFromFlag, CLIENT_TLS_PREFIX, hostFindings, pairFromFlags, trustFindings, urlHost, type DialedHost } from './common.js';
+import { reissueWithSans } from './fixes.js';
+import type { Facts } from '../facts.js';
+import type { NamedCert } from './common.js';
 
 const ETCD_REJECTS = (e: string) => `etcd log: rejected connection (error "tls: failed to verify client certificate: ${e}")`;
 
-function hostsOf(args: ComponentArgs, names: string[], who: string): { host: string; who: string }[] {
+function hostsOf(args: ComponentArgs, names: string[], who: string): DialedHost[] {
   return names.flatMap((name) =>
     flagList(args, name)
       .map(urlHost)
@@ -16,7 +19,7 @@ function hostsOf(args: ComponentArgs, names: string[], who: string): { host: str
 }
 
 /** This member's own peer URLs in --initial-cluster (`name=url,…`). */
-function ownInitialCluster(args: ComponentArgs): { host: string; who: string }[] {
+function ownInitialCluster(args: ComponentArgs): DialedHost[] {
   const name = flag(args, 'name');
   return flagList(args, 'initial-cluster')
     .map((entry) => entry.split('='))
@@ -26,60 +29,88 @@ function ownInitialCluster(args: ComponentArgs): { host: string; who: string }[]
     .map((host) => ({ host, who: 'peers (--initial-cluster)' }));
 }
 
-function authFlag(ctx: VerifyContext, args: ComponentArgs, name: string, exposure: string): void {
-  if (flag(args, name) === 'true') return;
-  ctx.report({
-    code: FindingCode.EtcdClientAuthOff,
-    severity: 'warning',
-    subject: flagSubject(args, name),
-    symptom: '',
-    diagnosis: `--${name} is not true: ${exposure} without a certificate from the trusted CA`,
-    fix: `set --${name}=true`,
-    files: [],
-  });
+/** Each host's fix: the certificate reissued with it. */
+const withFixes = (facts: Facts, cert: NamedCert, hosts: DialedHost[]) => hosts.map((h) => ({ ...h, fix: reissueWithSans(facts, cert, [h.host]) }));
+
+/** CIS 2.2/2.5 and 2.3/2.6: client certificates required, no self-made certificates. */
+function authFindings(args: ComponentArgs, peers: boolean): Finding[] {
+  const out: Finding[] = [];
+  const required: [string, string, string][] = [['client-cert-auth', '2.2', 'anyone who reaches the client port can read every Secret']];
+  if (peers) required.push(['peer-client-cert-auth', '2.5', 'anyone who reaches the peer port can join the cluster']);
+  for (const [name, cis, exposure] of required) {
+    if (flag(args, name) === 'true') continue;
+    out.push(finding({ code: FindingCode.EtcdClientAuthOff, severity: 'warning', subject: flagSubject(args, name), symptom: '', diagnosis: `--${name} is not true: ${exposure} without a certificate from the trusted CA`, fix: `set --${name}=true`, cis }));
+  }
+  for (const [name, cis] of [['auto-tls', '2.3'], ['peer-auto-tls', '2.6']] as const) {
+    if (flag(args, name) !== 'true') continue;
+    out.push(
+      finding({
+        code: FindingCode.EtcdAutoTls,
+        severity: 'warning',
+        subject: flagSubject(args, name),
+        symptom: '',
+        diagnosis: `--${name}=true: etcd serves a self-signed certificate it makes up when no certificate flag is given, so clients cannot verify who they talk to`,
+        fix: `remove --${name} and set --${name === 'auto-tls' ? 'cert-file/--key-file' : 'peer-cert-file/--peer-key-file'} (kpki flags etcd lists them)`,
+        cis,
+      }),
+    );
+  }
+  return out;
 }
 
-/** Rule: etcd's own serving and peer certificates cover its URLs, chain to its CAs, and auth is on. */
-export async function etcdMember(ctx: VerifyContext, inputs: ClusterInputs): Promise<void> {
-  const args = inputs.etcd;
-  if (!args) return;
-  const server = await pairFromFlags(ctx, args, 'cert-file', 'key-file');
-  const peer = await pairFromFlags(ctx, args, 'peer-cert-file', 'peer-key-file');
-  if (server) checkHosts(ctx, server, hostsOf(args, ['listen-client-urls', 'advertise-client-urls'], 'etcd clients'), CLIENT_TLS_PREFIX);
-  if (peer) checkHosts(ctx, peer, [...hostsOf(args, ['listen-peer-urls', 'initial-advertise-peer-urls'], 'peers'), ...ownInitialCluster(args)], CLIENT_TLS_PREFIX);
-  const peerCa = await certFromFlag(ctx, args, 'peer-trusted-ca-file');
-  if (peer && peerCa) {
-    // Peers dial each other with the same certificate: it must serve and authenticate.
-    for (const usage of ['serverAuth', 'clientAuth'] as const) {
-      const ok = await checkTrust(ctx, { leaf: peer, roots: peerCa, usage, relation: 'the other etcd members', symptom: ETCD_REJECTS });
-      if (!ok) break;
+/** Rule: etcd's own serving and peer certificates cover its URLs, chain to its CAs, and client certificates are required. */
+export const etcdMember = defineRule({
+  id: 'etcd-member',
+  codes: [FindingCode.KeyMismatch, FindingCode.SanMissing, FindingCode.ChainUntrusted, FindingCode.UsageIncompatible, FindingCode.EtcdClientAuthOff, FindingCode.EtcdAutoTls],
+  async check(facts) {
+    const args = facts.inputs.etcd;
+    if (!args) return [];
+    const out: Finding[] = [];
+    const server = pairFromFlags(facts, out, args, 'cert-file', 'key-file');
+    const peer = pairFromFlags(facts, out, args, 'peer-cert-file', 'peer-key-file');
+    if (server) out.push(...hostFindings(server, withFixes(facts, server, hostsOf(args, ['listen-client-urls', 'advertise-client-urls'], 'etcd clients')), CLIENT_TLS_PREFIX));
+    if (peer) out.push(...hostFindings(peer, withFixes(facts, peer, [...hostsOf(args, ['listen-peer-urls', 'initial-advertise-peer-urls'], 'peers'), ...ownInitialCluster(args)]), CLIENT_TLS_PREFIX));
+    const peerCa = certFromFlag(facts, args, 'peer-trusted-ca-file');
+    if (peer && peerCa) {
+      // Peers dial each other with the same certificate: it must serve and authenticate.
+      for (const usage of ['serverAuth', 'clientAuth'] as const) {
+        const problems = await trustFindings(facts, { leaf: peer, roots: peerCa, usage, relation: 'the other etcd members', symptom: ETCD_REJECTS });
+        out.push(...problems);
+        if (problems.length) break;
+      }
     }
-  }
-  authFlag(ctx, args, 'client-cert-auth', 'anyone who reaches the client port can read every Secret');
-  if (peer) authFlag(ctx, args, 'peer-client-cert-auth', 'anyone who reaches the peer port can join the cluster');
-}
+    out.push(...authFindings(args, Boolean(flag(args, 'peer-cert-file'))));
+    return out;
+  },
+});
 
 /** Rule: kube-apiserver and etcd trust each other (--etcd-cafile, --etcd-certfile vs etcd's flags). */
-export async function apiserverToEtcd(ctx: VerifyContext, inputs: ClusterInputs): Promise<void> {
-  const api = inputs.apiserver;
-  if (!api) return;
-  const client = await pairFromFlags(ctx, api, 'etcd-certfile', 'etcd-keyfile');
-  const etcdCa = await certFromFlag(ctx, api, 'etcd-cafile');
-  const etcd = inputs.etcd;
-  if (!etcd) return;
-  const trusted = await certFromFlag(ctx, etcd, 'trusted-ca-file');
-  if (client && trusted) {
-    await checkTrust(ctx, { leaf: client, roots: trusted, usage: 'clientAuth', relation: 'etcd authenticating kube-apiserver', symptom: ETCD_REJECTS });
-  }
-  const server: NamedCert | undefined = await certFromFlag(ctx, etcd, 'cert-file');
-  if (!server || !etcdCa) return;
-  const connect = (e: string) => `kube-apiserver log: transport: authentication handshake failed: ${e}`;
-  const trustedServer = await checkTrust(ctx, { leaf: server, roots: etcdCa, usage: 'serverAuth', relation: 'kube-apiserver connecting to etcd', symptom: connect });
-  if (trustedServer) {
+export const apiserverEtcd = defineRule({
+  id: 'apiserver-etcd',
+  codes: [FindingCode.KeyMismatch, FindingCode.ChainUntrusted, FindingCode.UsageIncompatible, FindingCode.SanMissing],
+  async check(facts) {
+    const api = facts.inputs.apiserver;
+    if (!api) return [];
+    const out: Finding[] = [];
+    const client = pairFromFlags(facts, out, api, 'etcd-certfile', 'etcd-keyfile');
+    const etcdCa = certFromFlag(facts, api, 'etcd-cafile');
+    const etcd = facts.inputs.etcd;
+    if (!etcd) return out;
+    const trusted = certFromFlag(facts, etcd, 'trusted-ca-file');
+    if (client && trusted) {
+      out.push(...(await trustFindings(facts, { leaf: client, roots: trusted, usage: 'clientAuth', relation: 'etcd authenticating kube-apiserver', symptom: ETCD_REJECTS })));
+    }
+    const server = certFromFlag(facts, etcd, 'cert-file');
+    if (!server || !etcdCa) return out;
+    const handshake = 'kube-apiserver log: transport: authentication handshake failed: ';
+    const untrusted = await trustFindings(facts, { leaf: server, roots: etcdCa, usage: 'serverAuth', relation: 'kube-apiserver connecting to etcd', symptom: (e) => `${handshake}${e}` });
+    out.push(...untrusted);
+    if (untrusted.length) return out;
     const hosts = flagList(api, 'etcd-servers')
       .map(urlHost)
       .filter((h): h is string => Boolean(h))
       .map((host) => ({ host, who: 'kube-apiserver (--etcd-servers)' }));
-    checkHosts(ctx, server, hosts, 'kube-apiserver log: transport: authentication handshake failed: ');
-  }
-}
+    out.push(...hostFindings(server, withFixes(facts, server, hosts), handshake));
+    return out;
+  },
+});

@@ -1,8 +1,8 @@
-import { certificateFacts } from '../../pki/certificate.js';
-import type { VerifyContext } from '../context.js';
-import { FindingCode } from '../findings.js';
-import type { ClusterInputs, KubeconfigRole } from '../model.js';
-import { certFromFlag, checkHosts, checkKeyPair, checkTrust, CLIENT_TLS_PREFIX, type NamedCert } from './common.js';
+import { FindingCode, type Finding } from '../findings.js';
+import type { KubeconfigRole } from '../model.js';
+import { defineRule, finding, infoOf } from '../rule.js';
+import { certFromFlag, CLIENT_TLS_PREFIX, hostFindings, keyPairFindings, trustFindings, type NamedCert } from './common.js';
+import { issuerFile, reissueWithSans } from './fixes.js';
 
 interface Identity {
   /** What RBAC or NodeRestriction needs, in words. */
@@ -20,56 +20,70 @@ const IDENTITIES: Partial<Record<KubeconfigRole, Identity>> = {
 };
 
 /** Rule: each kubeconfig reaches the apiserver: CA, server name, client certificate, identity. */
-export async function kubeconfigs(ctx: VerifyContext, inputs: ClusterInputs): Promise<void> {
-  const api = inputs.apiserver;
-  const serving = api && (await certFromFlag(ctx, api, 'tls-cert-file'));
-  const clientCa = api && (await certFromFlag(ctx, api, 'client-ca-file'));
-  for (const kc of inputs.kubeconfigs) {
-    const loaded = await ctx.kubeconfig(kc.file, kc.label);
-    if (!loaded) continue;
-    const { credentials } = loaded;
-    const label = `${kc.file} (user ${credentials.userName})`;
-    if (loaded.authorities && serving) {
-      const roots: NamedCert = { label: `${kc.file} certificate-authority-data`, file: kc.file, certs: loaded.authorities };
-      const host = new URL(credentials.server || 'https://invalid').hostname.replace(/^\[|\]$/g, '');
-      const trusted = await checkTrust(ctx, {
-        leaf: serving,
-        roots,
-        usage: 'serverAuth',
-        relation: `kubectl using ${kc.file}`,
-        symptom: (e) => `Unable to connect to the server: ${CLIENT_TLS_PREFIX}${e}`,
-      });
-      if (trusted) checkHosts(ctx, serving, [{ host, who: `${kc.file} (server ${credentials.server})` }], `Unable to connect to the server: ${CLIENT_TLS_PREFIX}`);
+export const kubeconfigs = defineRule({
+  id: 'kubeconfigs',
+  codes: [FindingCode.ChainUntrusted, FindingCode.UsageIncompatible, FindingCode.SanMissing, FindingCode.KeyMismatch, FindingCode.IdentityUnexpected],
+  async check(facts) {
+    const api = facts.inputs.apiserver;
+    const serving = api && certFromFlag(facts, api, 'tls-cert-file');
+    const clientCa = api && certFromFlag(facts, api, 'client-ca-file');
+    const out: Finding[] = [];
+    for (const kc of facts.inputs.kubeconfigs) {
+      const loaded = facts.kubeconfigs.get(kc.file);
+      if (!loaded) continue;
+      const { credentials } = loaded;
+      const label = `${kc.file} (user ${credentials.userName})`;
+      if (loaded.authorities && serving) {
+        const roots: NamedCert = { label: `${kc.file} certificate-authority-data`, file: kc.file, certs: loaded.authorities };
+        const host = new URL(credentials.server || 'https://invalid').hostname.replace(/^\[|\]$/g, '');
+        // The kubeconfig trusts the wrong CA: give it the one that signed the apiserver's certificate.
+        const servingCa = issuerFile(facts, serving.certs[0]!, false);
+        const untrusted = await trustFindings(facts, {
+          leaf: serving,
+          roots,
+          usage: 'serverAuth',
+          relation: `kubectl using ${kc.file}`,
+          symptom: (e) => `Unable to connect to the server: ${CLIENT_TLS_PREFIX}${e}`,
+          fix: servingCa && `kubectl config set-cluster ${credentials.clusterName} --kubeconfig ${kc.file} --certificate-authority ${servingCa} --embed-certs`,
+        });
+        out.push(...untrusted);
+        if (!untrusted.length) {
+          out.push(...hostFindings(serving, [{ host, who: `${kc.file} (server ${credentials.server})`, fix: reissueWithSans(facts, serving, [host]) }], `Unable to connect to the server: ${CLIENT_TLS_PREFIX}`));
+        }
+      }
+      const certs = loaded.clientCertificates;
+      if (!certs) continue;
+      const client: NamedCert = { label, file: kc.file, certs };
+      if (loaded.clientKey) out.push(...keyPairFindings(client, loaded.clientKey, kc.file, `${kc.file} client-key`));
+      if (clientCa) {
+        out.push(
+          ...(await trustFindings(facts, {
+            leaf: client,
+            roots: clientCa,
+            usage: 'clientAuth',
+            relation: 'kube-apiserver authenticating clients (--client-ca-file)',
+            symptom: (e) => `error: You must be logged in to the server (Unauthorized); kube-apiserver log: ${e}`,
+          })),
+        );
+      }
+      const info = infoOf(certs[0]!);
+      const identity = IDENTITIES[kc.role];
+      if (!info.commonName || (identity && !identity.ok(info.commonName, info.organizations))) {
+        out.push(
+          finding({
+            code: FindingCode.IdentityUnexpected,
+            severity: 'error',
+            subject: label,
+            symptom: info.commonName ? `Error from server (Forbidden): … is forbidden: User "${info.commonName}" cannot …` : 'error: You must be logged in to the server (Unauthorized)',
+            diagnosis: info.commonName
+              ? `${kc.file} authenticates as CN=${info.commonName}, O=[${info.organizations.join(', ')}]; its role needs ${identity!.expected}`
+              : `${kc.file}'s client certificate has no CN, so the apiserver treats it as anonymous`,
+            fix: `reissue it (kpki init --renew ${kc.file.split('/').pop()})`,
+            files: [kc.file],
+          }),
+        );
+      }
     }
-    const certs = loaded.clientCertificates;
-    if (!certs) continue;
-    const client: NamedCert = { label, file: kc.file, certs };
-    if (loaded.clientKey) checkKeyPair(ctx, client, loaded.clientKey, kc.file, `${kc.file} client-key`);
-    if (clientCa) {
-      await checkTrust(ctx, {
-        leaf: client,
-        roots: clientCa,
-        usage: 'clientAuth',
-        relation: 'kube-apiserver authenticating clients (--client-ca-file)',
-        symptom: (e) => `error: You must be logged in to the server (Unauthorized); kube-apiserver log: ${e}`,
-      });
-    }
-    const facts = certificateFacts(certs[0]!);
-    const identity = IDENTITIES[kc.role];
-    if (!facts.commonName || (identity && !identity.ok(facts.commonName, facts.organizations))) {
-      ctx.report({
-        code: FindingCode.IdentityUnexpected,
-        severity: 'error',
-        subject: label,
-        symptom: facts.commonName
-          ? `Error from server (Forbidden): … is forbidden: User "${facts.commonName}" cannot …`
-          : 'error: You must be logged in to the server (Unauthorized)',
-        diagnosis: facts.commonName
-          ? `${kc.file} authenticates as CN=${facts.commonName}, O=[${facts.organizations.join(', ')}]; its role needs ${identity!.expected}`
-          : `${kc.file}'s client certificate has no CN, so the apiserver treats it as anonymous`,
-        fix: `reissue it (kpki init --renew ${kc.file.split('/').pop()})`,
-        files: [kc.file],
-      });
-    }
-  }
-}
+    return out;
+  },
+});

@@ -1,0 +1,148 @@
+import type { KeyObject } from 'node:crypto';
+import path from 'node:path';
+import type { KubeconfigCredentials } from '../kubeconfig/kubeconfig.js';
+import { wiringOf, type FileRole } from '../model/flags.js';
+import type { x509 } from '../pki/crypto.js';
+import type { Finding } from './findings.js';
+import { BINARIES, flag, type ComponentArgs } from './inputs/args.js';
+import type { ClusterInputs } from './model.js';
+
+/** How a file is read: a flag's role, or a kubeconfig's CA (Go's CertPool, which has its own message). */
+export type ReadAs = FileRole | 'root-certificates';
+
+/** A file some input names, and how the component that names it reads it. */
+export interface FileReference {
+  /** The path as the input names it. */
+  file: string;
+  readAs: ReadAs;
+  /** Who names it: `kube-apiserver --tls-cert-file`, `admin.conf`. */
+  subject: string;
+  /** A relative path is relative to this directory (the kubeconfig's). */
+  relativeTo?: string;
+  /** The error line the component prints around a parse error. */
+  wrap?: (message: string) => string;
+  /** A file that may be absent without that being a finding (a default location). */
+  optional?: boolean;
+}
+
+/** What was learnt about one file on disk. */
+export interface FileFact {
+  /** Its key in the facts: the path as named, resolved against `relativeTo`. */
+  name: string;
+  /** Where it was read (below --root for node copies). */
+  real: string;
+  readAs: Set<ReadAs>;
+  subjects: string[];
+  mode?: number;
+  uid?: number;
+  gid?: number;
+  /** Undefined when it is missing or could not be read. */
+  data?: Buffer;
+  /** It exists but could not be read (a finding says why). */
+  unreadable?: boolean;
+}
+
+export interface LoadedKubeconfig {
+  /** Path as the component names it. */
+  file: string;
+  credentials: KubeconfigCredentials;
+  authorities: x509.X509Certificate[] | undefined;
+  clientCertificates: x509.X509Certificate[] | undefined;
+  clientKey: KeyObject | undefined;
+}
+
+/** Certificates found anywhere (files, kubeconfig data), for the checks that apply to all of them. */
+export interface CertificateSource {
+  file: string;
+  subject: string;
+  certificates: x509.X509Certificate[];
+}
+
+/** Everything rules look at: the inputs and what the files they name hold, read once. */
+export interface Facts {
+  inputs: ClusterInputs;
+  now: Date;
+  /** Certificates expiring sooner than this are reported. */
+  warnWithinSeconds: number;
+  root: string | undefined;
+  /** The PKI directory, when known: fixes name files in it. */
+  certDir: string | undefined;
+  /** True when the component flags are kpki's assumption (kubeadm's), not read from the cluster. */
+  assumedFlags: boolean;
+  files: Map<string, FileFact>;
+  certificates: Map<string, x509.X509Certificate[]>;
+  keys: Map<string, KeyObject>;
+  publicKeys: Map<string, KeyObject[]>;
+  kubeconfigs: Map<string, LoadedKubeconfig>;
+  certificateSources: CertificateSource[];
+  /** Missing and unreadable files, found while loading. */
+  loadFindings: Finding[];
+}
+
+/** The key a file has in the facts. */
+export const factName = (file: string, relativeTo?: string) => (relativeTo && !path.isAbsolute(file) ? path.join(relativeTo, file) : file);
+
+export const flagSubject = (args: ComponentArgs, name: string) => `${BINARIES[args.component]} --${name}`;
+
+/** apiserver CA bundles are loaded by named dynamic providers, whose names show in the error. */
+const CA_BUNDLE_PROVIDERS: Record<string, string> = {
+  'apiserver client-ca-file': 'client-ca-bundle',
+  'apiserver requestheader-client-ca-file': 'request-header',
+};
+
+function wrapFor(args: ComponentArgs, name: string, readAs: FileRole, file: string): ((m: string) => string) | undefined {
+  const provider = CA_BUNDLE_PROVIDERS[`${args.component} ${name}`];
+  if (provider) return (m) => `error loading CA bundle for "${provider}::${file}": ${m}`;
+  if (readAs === 'public-keys') return (m) => `error reading public key file ${file}: ${m}`;
+  if (readAs === 'private-key') return (m) => `error reading private key file ${file}: ${m}`;
+  return undefined;
+}
+
+/** The files a component's flags name, as the wiring table says each is read. */
+export function componentReferences(args: ComponentArgs): FileReference[] {
+  if (args.component === 'kubelet') return [];
+  return wiringOf(args.component).flatMap((wired) => {
+    const file = wired.file && flag(args, wired.name);
+    if (!wired.file || !file) return [];
+    return [{ file, readAs: wired.file, subject: flagSubject(args, wired.name), wrap: wrapFor(args, wired.name, wired.file, file) }];
+  });
+}
+
+/** Where the kubelet's serving certificate really is, and how it got there. */
+export interface KubeletServing {
+  cert: string;
+  key: string;
+  /** `configured`: tlsCertFile; `bootstrap`: serverTLSBootstrap's CSR; `self-signed`: the kubelet's own default. */
+  origin: 'configured' | 'bootstrap' | 'self-signed';
+}
+
+export function kubeletServing(inputs: ClusterInputs): KubeletServing | undefined {
+  const kubelet = inputs.kubelet;
+  if (!kubelet) return undefined;
+  if (kubelet.tlsCertFile) return { cert: kubelet.tlsCertFile, key: kubelet.tlsPrivateKeyFile ?? '', origin: 'configured' };
+  if (kubelet.serverTLSBootstrap) {
+    const current = path.posix.join(kubelet.certDirectory, 'kubelet-server-current.pem');
+    return { cert: current, key: current, origin: 'bootstrap' };
+  }
+  return { cert: path.posix.join(kubelet.certDirectory, 'kubelet.crt'), key: path.posix.join(kubelet.certDirectory, 'kubelet.key'), origin: 'self-signed' };
+}
+
+/** Every file the inputs name, in the order findings should name them. */
+export function inputReferences(inputs: ClusterInputs): FileReference[] {
+  const refs: FileReference[] = [];
+  for (const args of [inputs.apiserver, inputs.etcd, inputs.controllerManager, inputs.scheduler]) {
+    if (args) refs.push(...componentReferences(args));
+  }
+  const kubelet = inputs.kubelet;
+  if (kubelet?.clientCAFile) refs.push({ file: kubelet.clientCAFile, readAs: 'ca-bundle', subject: 'kubelet clientCAFile' });
+  const serving = kubeletServing(inputs);
+  if (serving) {
+    const subject = serving.origin === 'configured' ? 'kubelet tlsCertFile' : `kubelet serving certificate (${serving.cert})`;
+    const optional = serving.origin !== 'configured';
+    refs.push({ file: serving.cert, readAs: 'tls-cert', subject, optional });
+    if (serving.key) refs.push({ file: serving.key, readAs: 'tls-key', subject: serving.origin === 'configured' ? 'kubelet tlsPrivateKeyFile' : subject, optional });
+  }
+  for (const kc of inputs.kubeconfigs) refs.push({ file: kc.file, readAs: 'kubeconfig', subject: kc.label });
+  for (const file of inputs.extensionServingCerts) refs.push({ file, readAs: 'tls-cert', subject: '--serving-cert' });
+  return refs;
+}

@@ -1,0 +1,157 @@
+import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
+import { KpkiError } from '../errors.js';
+import { publicKeyObject } from '../pki/certificate.js';
+import type { x509 } from '../pki/crypto.js';
+import { parseCertificates } from '../pki/pem.js';
+
+/**
+ * How Kubernetes components read PEM files, with the errors they print: Go's tls.X509KeyPair for
+ * certificate/key flag pairs and kubeconfig credentials, client-go's cert and keyutil packages for
+ * CA bundles and service-account keys. kpki's own readers are more forgiving (DER, any order);
+ * these say what the cluster will do with the same bytes.
+ */
+
+export type Read<T> = { ok: true; value: T } | { ok: false; error: string };
+
+interface GoPemBlock {
+  type: string;
+  hasHeaders: boolean;
+  der: Buffer;
+}
+
+const BEGIN = /(?:^|\n)-----BEGIN ([^\n]*?)-----\r?\n/g;
+
+/** Go's encoding/pem: every well-formed block in order; malformed ones are skipped as Go skips them. */
+function goPemBlocks(data: Buffer): GoPemBlock[] {
+  const text = data.toString('latin1');
+  const blocks: GoPemBlock[] = [];
+  BEGIN.lastIndex = 0;
+  for (let match = BEGIN.exec(text); match; match = BEGIN.exec(text)) {
+    const type = match[1]!;
+    const bodyStart = BEGIN.lastIndex;
+    const end = text.indexOf(`-----END ${type}-----`, bodyStart);
+    if (end < 0) continue;
+    let body = text.slice(bodyStart, end);
+    // Headers ("Key: value" lines) end at the first blank line.
+    const headerEnd = /^[^\n:]+:[^\n]*\r?\n/.test(body) ? body.search(/\r?\n\r?\n/) : -1;
+    const hasHeaders = headerEnd >= 0;
+    if (hasHeaders) body = body.slice(headerEnd).trimStart();
+    const base64 = body.replace(/\s+/g, '');
+    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(base64) || base64.length % 4 !== 0) continue;
+    blocks.push({ type, hasHeaders, der: Buffer.from(base64, 'base64') });
+    BEGIN.lastIndex = end;
+  }
+  return blocks;
+}
+
+/** The parse error Go would give for a certificate's DER, from kpki's strict parser. */
+function parseDer(der: Buffer): Read<x509.X509Certificate> {
+  try {
+    return { ok: true, value: parseCertificates(der, 'certificate')[0]! };
+  } catch (error) {
+    const message = error instanceof KpkiError ? error.message.replace(/^certificate: (certificate #1 is corrupt: )?/, '') : (error as Error).message;
+    return { ok: false, error: message };
+  }
+}
+
+function parseAll(ders: Buffer[]): Read<x509.X509Certificate[]> {
+  const certs: x509.X509Certificate[] = [];
+  for (const der of ders) {
+    const parsed = parseDer(der);
+    if (!parsed.ok) return parsed;
+    certs.push(parsed.value);
+  }
+  return { ok: true, value: certs };
+}
+
+/** The certificate half of tls.X509KeyPair: CERTIFICATE blocks, leaf first. */
+export function tlsCertificates(data: Buffer): Read<x509.X509Certificate[]> {
+  const blocks = goPemBlocks(data);
+  const certs = blocks.filter((b) => b.type === 'CERTIFICATE');
+  if (!certs.length) {
+    const skipped = blocks.map((b) => b.type);
+    if (!skipped.length) return { ok: false, error: 'tls: failed to find any PEM data in certificate input' };
+    if (skipped.length === 1 && skipped[0]!.endsWith('PRIVATE KEY')) {
+      return { ok: false, error: 'tls: failed to find certificate PEM data in certificate input, but did find a private key; PEM inputs may have been switched' };
+    }
+    return { ok: false, error: `tls: failed to find "CERTIFICATE" PEM block in certificate input after skipping PEM blocks of the following types: [${skipped.join(' ')}]` };
+  }
+  return parseAll(certs.map((b) => b.der));
+}
+
+/** Go's tls parsePrivateKey: PKCS#1, PKCS#8, then SEC1. */
+function parseGoPrivateKey(der: Buffer): KeyObject | undefined {
+  for (const type of ['pkcs1', 'pkcs8', 'sec1'] as const) {
+    try {
+      return createPrivateKey({ key: der, format: 'der', type });
+    } catch {
+      // Go tries the next encoding too.
+    }
+  }
+  return undefined;
+}
+
+/** The key half of tls.X509KeyPair: the first block whose type ends in PRIVATE KEY. */
+export function tlsPrivateKey(data: Buffer): Read<KeyObject> {
+  const blocks = goPemBlocks(data);
+  const index = blocks.findIndex((b) => b.type === 'PRIVATE KEY' || b.type.endsWith(' PRIVATE KEY'));
+  if (index < 0) {
+    const skipped = blocks.map((b) => b.type);
+    if (!skipped.length) return { ok: false, error: 'tls: failed to find any PEM data in key input' };
+    if (skipped.length === 1 && skipped[0] === 'CERTIFICATE') return { ok: false, error: 'tls: found a certificate rather than a key in the PEM for the private key' };
+    return { ok: false, error: `tls: failed to find PEM block with type ending in "PRIVATE KEY" in key input after skipping PEM blocks of the following types: [${skipped.join(' ')}]` };
+  }
+  const key = parseGoPrivateKey(blocks[index]!.der);
+  return key ? { ok: true, value: key } : { ok: false, error: 'tls: failed to parse private key' };
+}
+
+/** client-go cert.ParseCertsPEM, which CA-file flags use: CERTIFICATE blocks without headers. */
+export function caBundle(data: Buffer): Read<x509.X509Certificate[]> {
+  const certs = goPemBlocks(data).filter((b) => b.type === 'CERTIFICATE' && !b.hasHeaders);
+  if (!certs.length) return { ok: false, error: 'data does not contain any valid RSA or ECDSA certificates' };
+  return parseAll(certs.map((b) => b.der));
+}
+
+/** Go's CertPool.AppendCertsFromPEM as client-go ≥ 1.2x uses it for kubeconfig CA data. */
+export function rootCertificates(data: Buffer): Read<x509.X509Certificate[]> {
+  const certs = goPemBlocks(data).filter((b) => b.type === 'CERTIFICATE' && !b.hasHeaders);
+  const parsed = certs.map((b) => parseDer(b.der)).filter((r) => r.ok).map((r) => (r as { value: x509.X509Certificate }).value);
+  return parsed.length ? { ok: true, value: parsed } : { ok: false, error: 'unable to load root certificates: unable to parse bytes as PEM block' };
+}
+
+/** keyutil.ParsePublicKeysPEM: per block, a private key's public half (PKCS#1, PKCS#8, SEC1), a PKIX public key, or a certificate's key. */
+function blockPublicKey(block: GoPemBlock): KeyObject | undefined {
+  const privateKey = parseGoPrivateKey(block.der);
+  if (privateKey) return createPublicKey(privateKey);
+  try {
+    return createPublicKey({ key: block.der, format: 'der', type: 'spki' });
+  } catch {
+    const parsed = parseDer(block.der);
+    return parsed.ok ? publicKeyObject(parsed.value) : undefined;
+  }
+}
+
+/** client-go keyutil.ParsePublicKeysPEM (--service-account-key-file): RSA/ECDSA keys of every block that holds one. */
+export function publicKeys(data: Buffer): Read<KeyObject[]> {
+  const keys = goPemBlocks(data)
+    .map(blockPublicKey)
+    .filter((key): key is KeyObject => key?.asymmetricKeyType === 'rsa' || key?.asymmetricKeyType === 'ec');
+  return keys.length ? { ok: true, value: keys } : { ok: false, error: 'data does not contain any valid RSA or ECDSA public keys' };
+}
+
+const KEYUTIL_TYPES: Record<string, 'sec1' | 'pkcs1' | 'pkcs8'> = { 'EC PRIVATE KEY': 'sec1', 'RSA PRIVATE KEY': 'pkcs1', 'PRIVATE KEY': 'pkcs8' };
+
+/** client-go keyutil.ParsePrivateKeyPEM (--service-account-signing-key-file, --service-account-private-key-file). */
+export function privateKey(data: Buffer): Read<KeyObject> {
+  for (const block of goPemBlocks(data)) {
+    const type = KEYUTIL_TYPES[block.type];
+    if (!type) continue;
+    try {
+      const key = createPrivateKey({ key: block.der, format: 'der', type });
+      if (key.asymmetricKeyType === 'rsa' || key.asymmetricKeyType === 'ec') return { ok: true, value: key };
+    } catch {
+      // keyutil moves on to the next block.
+    }
+  }
+  return { ok: false, error: 'data does not contain a valid RSA or ECDSA private key' };
+}

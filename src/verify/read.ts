@@ -1,0 +1,118 @@
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { badInput } from '../errors.js';
+
+/**
+ * The only file-system reads of verify: bounded in size (a 50 MB file where a certificate belongs
+ * is rejected unread), symlink loops named as such, and absolute paths of a node copy (--root)
+ * resolved inside the copy, symlinks included.
+ */
+
+/** Far above any certificate, key, bundle, kubeconfig or manifest; a file this big is not one. */
+export const MAX_INPUT_BYTES = 4 * 1024 * 1024;
+const MAX_SYMLINKS = 40;
+
+const LOOP_HINT = 'a symlink points back at itself; fix the link';
+
+function ioError(file: string, error: NodeJS.ErrnoException) {
+  switch (error.code) {
+    case 'ELOOP':
+      return badInput(file, 'is a symlink loop (too many levels of symbolic links)', LOOP_HINT);
+    case 'EACCES':
+    case 'EPERM':
+      return badInput(file, 'cannot be read (permission denied)', 'run as a user that can read it (root on a node)');
+    case 'EISDIR':
+      return badInput(file, 'is a directory, expected a file');
+    case 'ENOTDIR':
+      return badInput(file, 'has a path component that is not a directory');
+    default:
+      return badInput(file, `cannot be read: ${error.message}`);
+  }
+}
+
+export interface ReadFile {
+  data: Buffer;
+  mode: number;
+  uid: number;
+  gid: number;
+}
+
+const megabytes = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MB`;
+
+/** A regular file's bytes and ownership, or undefined when it does not exist; KpkiError (BadInput) for anything else. */
+export async function readBounded(file: string, limit = MAX_INPUT_BYTES): Promise<ReadFile | undefined> {
+  let handle: fs.FileHandle;
+  try {
+    handle = await fs.open(file, 'r');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw ioError(file, error as NodeJS.ErrnoException);
+  }
+  try {
+    const stat = await handle.stat();
+    if (stat.isDirectory()) throw badInput(file, 'is a directory, expected a file');
+    if (!stat.isFile()) throw badInput(file, 'is not a regular file');
+    if (stat.size > limit) {
+      throw badInput(file, `is ${megabytes(stat.size)}, far larger than any certificate, key or kubeconfig (limit ${megabytes(limit)})`, 'point the flag at the right file');
+    }
+    const data = await handle.readFile();
+    return { data, mode: stat.mode & 0o7777, uid: stat.uid, gid: stat.gid };
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code) throw ioError(file, error as NodeJS.ErrnoException);
+    throw error;
+  } finally {
+    await handle.close();
+  }
+}
+
+/** A user-given input file (flags, manifests, APIServices): bounded, and an error when missing. */
+export async function readInput(file: string, what: string): Promise<Buffer> {
+  const read = await readBounded(file);
+  if (!read) throw badInput(file, 'no such file', `give the path of ${what}`);
+  return read.data;
+}
+
+/** Where a path named inside an input really is. */
+export type PathResolver = (file: string, relativeTo?: string) => Promise<string>;
+
+/**
+ * Follows `file` inside `root` as the node would: absolute symlink targets restart at the root,
+ * `..` never climbs above it. A path that stops existing is returned as joined so far.
+ */
+export async function resolveInRoot(root: string, file: string): Promise<string> {
+  let pending = file.split('/').filter(Boolean);
+  let resolved = root;
+  let links = 0;
+  while (pending.length) {
+    const part = pending.shift()!;
+    if (part === '.') continue;
+    if (part === '..') {
+      if (resolved !== root) resolved = path.dirname(resolved);
+      continue;
+    }
+    const next = path.join(resolved, part);
+    const stat = await fs.lstat(next).catch(() => undefined);
+    if (!stat?.isSymbolicLink()) {
+      resolved = next;
+      if (!stat) return path.join(resolved, ...pending);
+      continue;
+    }
+    if (++links > MAX_SYMLINKS) throw badInput(file, `is a symlink loop under ${root} (too many levels of symbolic links)`, LOOP_HINT);
+    const target = await fs.readlink(next);
+    if (path.isAbsolute(target)) resolved = root;
+    pending = [...target.split('/').filter(Boolean), ...pending];
+  }
+  return resolved;
+}
+
+/**
+ * Paths named inside inputs are read below `root` when absolute; paths the user gave kpki itself
+ * (`givenPaths` and what lies under them) are used as given.
+ */
+export function pathResolver(root: string | undefined, givenPaths: string[]): PathResolver {
+  return async (file, relativeTo) => {
+    if (!path.isAbsolute(file)) return path.resolve(relativeTo ?? '.', file);
+    const given = givenPaths.some((p) => file === p || file.startsWith(`${p}${path.sep}`));
+    return root && !given ? resolveInRoot(root, file) : file;
+  };
+}
