@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { cac } from 'cac';
+import { registerApprove } from './approve.js';
 import { registerCert } from './cert.js';
 import { registerInit, registerNode } from './init.js';
 import { registerInspect } from './inspect.js';
@@ -70,6 +71,7 @@ export async function main(argv: string[], output: Output = processOutput): Prom
   registerKubeconfig(cli, output, run);
   registerInspect(cli, output, run);
   registerCert(cli, output, run);
+  registerApprove(cli, output, run);
   cli.command('[...args]', '').action((args: string[]) => {
     exitCode = reportError(
       Object.assign(new Error(args.length ? `unknown command "${args[0]}"` : 'no command given'), { name: 'CACError' }),
