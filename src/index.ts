@@ -17,3 +17,7 @@ export { parseProfile, type Profile } from './model/profile.js';
 export { loadProfile, builtinProfileNames } from './store/profiles.js';
 export { resolveSettings, KEY_TYPES, type ClusterSettings, type KeyType, type SettingsInput } from './model/settings.js';
 export { readKubeadmConfig, parseKubeadmConfig, type KubeadmConfig } from './config/kubeadm.js';
+export { verifyLive, type LiveVerifyOptions } from './live/verify.js';
+export { kubeconfigViaApi, type ViaApiOptions, type ViaApiResult } from './live/csr.js';
+export { approveKubeletServing, type ApproveOptions, type ApprovalOutcome } from './live/approve.js';
+export { kubeletServingDecision, type ServingRequest, type ServingDecision, type NodeAddresses } from './live/kubelet-serving.js';
