@@ -4,6 +4,7 @@ import { registerCert } from './cert.js';
 import { registerInit, registerNode } from './init.js';
 import { registerInspect } from './inspect.js';
 import { registerKubeconfig } from './kubeconfig.js';
+import { registerRenew } from './renew.js';
 import { registerVerify } from './verify.js';
 import { processOutput, reportError, type Output } from './output.js';
 
@@ -40,6 +41,7 @@ export async function main(argv: string[], output: Output = processOutput): Prom
   registerKubeconfig(cli, output, run);
   registerInspect(cli, output, run);
   registerCert(cli, output, run);
+  registerRenew(cli, output, run);
   cli.command('[...args]', '').action((args: string[]) => {
     exitCode = reportError(
       Object.assign(new Error(args.length ? `unknown command "${args[0]}"` : 'no command given'), { name: 'CACError' }),

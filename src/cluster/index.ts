@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { badFlag, badInput } from '../errors.js';
+import { withRememberedSans } from '../day2/remembered.js';
 import { initPki, type InitOptions, type InitResult } from '../init/index.js';
 import { issueLeaf, leafSpec, loadCa, writeLeaf } from '../issue/leaf.js';
 import { publicKeyObject } from '../pki/certificate.js';
@@ -75,15 +76,15 @@ export interface ClusterResult {
 }
 
 /** What `kpki node add` needs to extend a cluster the way it was made. */
-interface ClusterRecord {
+export interface ClusterRecord {
   settings: SettingsInput & { profile?: string; certDir: string; kubeconfigDir: string; nodesDir: string; kubeletServingCerts: boolean };
   nodes: ClusterNode[];
   topology: 'stacked' | 'external';
 }
 
-const RECORD_FILE = 'kpki-cluster.json';
+export const RECORD_FILE = 'kpki-cluster.json';
 
-function nodeDirs(nodesDir: string, name: string) {
+export function nodeDirs(nodesDir: string, name: string) {
   const root = path.join(nodesDir, name);
   return { root, kubernetes: path.join(root, 'etc/kubernetes'), kubeletPki: path.join(root, 'var/lib/kubelet/pki') };
 }
@@ -189,9 +190,11 @@ export async function initCluster(options: ClusterOptions): Promise<ClusterResul
     nodes,
     topology: options.etcdMembers ? 'external' : 'stacked',
   };
+  const recordFile = path.join(kubeconfigDir, RECORD_FILE);
+  // SANs `kpki renew --add-san` added stay, whatever this run's flags say.
+  if (existsSync(recordFile)) record.settings = withRememberedSans(record.settings, (await readRecord(recordFile)).settings);
   const profile = await loadProfile(options.profile);
   const shared = await initPki({ ...options, certDir, kubeconfigDir, nodeName: controlPlanes[0]!.name, advertiseAddress: primary(controlPlanes[0]!), entries: profile.roles.shared });
-  const recordFile = path.join(kubeconfigDir, RECORD_FILE);
   const result = (results: NodeResult[]) => ({ shared, nodes: results, etcdServers: etcdServers(record), record: recordFile });
   // Node plans sign with the shared CAs, so a dry run can plan them only once those exist.
   if (options.dryRun && !shared.items.every((i) => i.action === 'reuse')) return result([]);
@@ -210,10 +213,14 @@ function settingsOf(options: InitOptions): SettingsInput & { profile?: string } 
 const RECORD_PATHS = ['certDir', 'kubeconfigDir', 'nodesDir'] as const;
 
 /** Paths are stored relative to the record, so the tree can move and `node add` run from anywhere. */
-async function writeRecord(file: string, record: ClusterRecord): Promise<void> {
+export function recordText(file: string, record: ClusterRecord): string {
   const settings = { ...record.settings };
   for (const key of RECORD_PATHS) settings[key] = path.relative(path.dirname(path.resolve(file)), path.resolve(settings[key])) || '.';
-  const text = `${JSON.stringify({ ...record, settings }, null, 2)}\n`;
+  return `${JSON.stringify({ ...record, settings }, null, 2)}\n`;
+}
+
+async function writeRecord(file: string, record: ClusterRecord): Promise<void> {
+  const text = recordText(file, record);
   if ((await readOptional(file))?.toString() !== text) await writeFileAtomic(file, text, 0o644);
 }
 
@@ -228,7 +235,7 @@ export interface AddNodeOptions {
   now?: Date;
 }
 
-async function readRecord(file: string): Promise<ClusterRecord> {
+export async function readRecord(file: string): Promise<ClusterRecord> {
   const data = await readOptional(file);
   if (!data) throw badInput(file, 'not found', 'run kpki init --control-plane-nodes … first, or pass --kubeconfig-dir where it wrote kpki-cluster.json');
   let record: ClusterRecord;

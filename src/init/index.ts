@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { readRememberedSans, withRememberedSans } from '../day2/remembered.js';
 import { badFlag, ErrorCode, KpkiError } from '../errors.js';
 import { buildPkiSpec, selectEntries } from '../model/plan.js';
 import { resolveSettings, type ClusterSettings, type HostDefaults, type SettingsInput } from '../model/settings.js';
@@ -82,12 +83,14 @@ function conflictError(items: PlanItem[]): KpkiError {
 export async function initPki(options: InitOptions = {}): Promise<InitResult> {
   // Loaded on demand: most runs have no kubeadm config file.
   const config = options.config ? await (await import('../config/kubeadm.js')).readKubeadmConfig(options.config) : undefined;
-  const settings = resolveSettings(mergeSettings(config?.settings ?? {}, options), options.host ?? detectHostDefaults());
+  const certDir = options.certDir ?? config?.certificatesDir ?? 'pki';
+  const kubeconfigDir = options.kubeconfigDir ?? path.dirname(path.resolve(certDir));
+  // SANs `kpki renew --add-san` added to a single-node PKI stay, whatever this run's flags say.
+  const input = withRememberedSans(mergeSettings(config?.settings ?? {}, options), await readRememberedSans(kubeconfigDir));
+  const settings = resolveSettings(input, options.host ?? detectHostDefaults());
   const profile = await loadProfile(options.profile ?? DEFAULT_PROFILE);
   const fullSpec = buildPkiSpec(profile, settings);
   const spec = options.entries ? selectEntries(fullSpec, options.entries) : fullSpec;
-  const certDir = options.certDir ?? config?.certificatesDir ?? 'pki';
-  const kubeconfigDir = options.kubeconfigDir ?? path.dirname(path.resolve(certDir));
   const now = options.now ?? new Date();
 
   // Any entry of the profile: a node that holds only part of it ignores the others.

@@ -1,9 +1,9 @@
 import path from 'node:path';
 import { badFlag } from '../errors.js';
 import { issueLeaf, leafKeyType, loadCa, refuseOverwrite, writeLeaf } from '../issue/leaf.js';
-import { certificatePem, subjectName } from '../pki/certificate.js';
-import { x509 } from '../pki/crypto.js';
-import { certificatePublicKey, generateKeyPair, privateKeyPem, signatureAlgorithm, signingKey } from '../pki/keys.js';
+import { certificatePem } from '../pki/certificate.js';
+import { createCsrPem } from '../pki/csr.js';
+import { generateKeyPair, privateKeyPem } from '../pki/keys.js';
 import { DEFAULTS } from '../model/settings.js';
 import { readOptional, writeFileAtomic } from '../store/files.js';
 import { loadProfile } from '../store/profiles.js';
@@ -127,12 +127,7 @@ export async function issueKubeconfig(options: IssueKubeconfigOptions): Promise<
   if (options.csrOnly) {
     const pair = await generateKeyPair(leafKeyType(ca, options.keyType));
     const prefix = options.out ?? identity.name.replace(/[^A-Za-z0-9_.-]/g, '_');
-    const csr = await x509.Pkcs10CertificateRequestGenerator.create({
-      name: subjectName(identity.commonName, identity.organizations),
-      keys: { privateKey: await signingKey(pair.privateKey), publicKey: await certificatePublicKey(pair.publicKey) },
-      signingAlgorithm: signatureAlgorithm(pair.privateKey),
-    });
-    const csrPem = `${csr.toString('pem').trimEnd()}\n`;
+    const csrPem = await createCsrPem(pair, identity.commonName, identity.organizations);
     await refuseOverwrite([`${prefix}.key`, `${prefix}.csr`], options.force);
     await writeFileAtomic(`${prefix}.key`, privateKeyPem(pair.privateKey), 0o600);
     await writeFileAtomic(`${prefix}.csr`, csrPem, 0o644);
