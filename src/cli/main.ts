@@ -5,6 +5,7 @@ import { registerInit, registerNode } from './init.js';
 import { registerInspect } from './inspect.js';
 import { registerKubeconfig } from './kubeconfig.js';
 import { registerRenew } from './renew.js';
+import { registerCa } from './ca.js';
 import { registerVerify } from './verify.js';
 import { processOutput, reportError, type Output } from './output.js';
 
@@ -42,6 +43,7 @@ export async function main(argv: string[], output: Output = processOutput): Prom
   registerInspect(cli, output, run);
   registerCert(cli, output, run);
   registerRenew(cli, output, run);
+  registerCa(cli, output, run);
   cli.command('[...args]', '').action((args: string[]) => {
     exitCode = reportError(
       Object.assign(new Error(args.length ? `unknown command "${args[0]}"` : 'no command given'), { name: 'CACError' }),

@@ -11,9 +11,10 @@ import { parseDuration } from '../model/duration.js';
 import { resolveCertificate, type CertSpec } from '../model/plan.js';
 import { EXT_KEY_USAGES, type ExtKeyUsageName, type Profile } from '../model/profile.js';
 import { DEFAULTS, sanList } from '../model/settings.js';
-import { readOptional, removeStaleTempFiles } from '../store/files.js';
-import { commitWrites, completeJournal, type FileWrite } from './journal.js';
-import { lockLayout, observeLayout, type Layout, type LayoutOptions, type Location } from './layout.js';
+import { readOptional } from '../store/files.js';
+import { commitWrites, type FileWrite, type Journal } from './journal.js';
+import { underLock } from './session.js';
+import { observeLayout, type Layout, type LayoutOptions, type Location } from './layout.js';
 import { readRememberedSans, SAN_SETTINGS, SETTINGS_FILE, withRememberedSans, type RememberedSans } from './remembered.js';
 import { restartPlan, type Restart } from './restart.js';
 import { bundlePem, readAuthority, setKubeconfigData, type Authority } from './trust.js';
@@ -62,7 +63,7 @@ export interface RenewResult {
 }
 
 /** A leaf or kubeconfig of one location that the run renews. */
-interface Target {
+export interface Target {
   location: Location;
   name: string;
   kind: 'certificate' | 'kubeconfig';
@@ -269,9 +270,63 @@ function validitySeconds(layout: Layout, options: RenewOptions): number {
   return seconds;
 }
 
-/** Directories a killed run may have left temp files in. */
-export function layoutDirs(layout: Layout): string[] {
-  return layout.locations.flatMap((l) => [l.certDir, path.join(l.certDir, 'etcd'), l.kubeconfigDir, ...(l.kubeletPki ? [l.kubeletPki] : [])]);
+/** What a renewal signs with and how: shared by `kpki renew` and the rotation phases that re-sign leaves. */
+export interface RenewPlan {
+  names: string[];
+  /** Signing CAs by entry name; kubeconfigs get each one's whole trust file as CA data. */
+  cas: Map<string, Authority>;
+  sanPlan: { sans: string[]; entries: string[] };
+  csrOnly: boolean;
+  csrDir: string;
+  keepKey: boolean;
+  validity: number;
+  now: Date;
+  dryRun: boolean;
+}
+
+/** Decides and renders a renewal: the files to write and what happened to each entry (nothing rendered on a dry run). */
+export async function renewWrites(layout: Layout, plan: RenewPlan): Promise<{ writes: FileWrite[]; items: RenewItem[]; targets: Target[] }> {
+  const targets = await planTargets(layout, plan.names, plan.cas, plan.sanPlan, plan.csrOnly);
+  const item = (t: Target, files: string[], rendered?: Pick<Rendered, 'notAfter' | 'sans'>): RenewItem => ({
+    node: t.location.node,
+    name: t.name,
+    action: t.action,
+    files,
+    sans: rendered?.sans.length ? rendered.sans : undefined,
+    notAfter: rendered?.notAfter || undefined,
+  });
+  if (plan.dryRun) return { writes: [], items: targets.map((t) => item(t, t.files)), targets };
+  const ctx: RenderContext = { profile: layout.profile, cas: plan.cas, validity: plan.validity, keepKey: plan.keepKey, now: plan.now };
+  const rendered = new Map<Target, Rendered>();
+  // Shared targets first: node copies take their bytes.
+  await Promise.all(targets.filter((t) => t.action !== 'copy').map(async (t) => rendered.set(t, await renderTarget(t, ctx))));
+  const writes: FileWrite[] = [];
+  const items: RenewItem[] = [];
+  for (const target of targets) {
+    if (target.action === 'copy') {
+      const source = rendered.get(target.source!)!;
+      const keyPath = target.files[1]!;
+      const copies: FileWrite[] = [{ path: target.files[0]!, data: source.certPem, mode: 0o644 }];
+      if (source.keyPem && (await readOptional(keyPath))) copies.unshift({ path: keyPath, data: source.keyPem, mode: 0o600 });
+      writes.push(...copies);
+      items.push(item(target, copies.map((c) => c.path), source));
+      continue;
+    }
+    const result = rendered.get(target)!;
+    if (target.action === 'csr') {
+      const prefix = csrPrefix(plan.csrDir, target);
+      const files: FileWrite[] = [
+        { path: `${prefix}.key`, data: result.keyPem, mode: 0o600 },
+        { path: `${prefix}.csr`, data: result.certPem, mode: 0o644 },
+      ];
+      writes.push(...files);
+      items.push(item(target, files.map((f) => f.path), { notAfter: '', sans: result.sans }));
+      continue;
+    }
+    writes.push(...result.writes);
+    items.push(item(target, result.writes.map((w) => w.path), result));
+  }
+  return { writes, items, targets };
 }
 
 /**
@@ -285,60 +340,23 @@ export async function renew(options: RenewOptions): Promise<RenewResult> {
   const sanPlan = sanTargets(names, options);
   const validity = validitySeconds(layout, options);
   const now = options.now ?? new Date();
-  const release = options.dryRun ? async () => undefined : await lockLayout(layout);
-  try {
-    if (!options.dryRun) {
-      await removeStaleTempFiles(layoutDirs(layout));
-      const resumed = await completeJournal(layout.signing.certDir);
-      if (resumed) {
-        return { dryRun: false, items: [], restart: restartPlan(layout, resumed.writes.map((w) => w.path)), remembered: undefined, resumed: resumed.operation };
-      }
-    }
+  const resumed = (journal: Journal): RenewResult => ({ dryRun: false, items: [], restart: restartPlan(layout, journal.writes.map((w) => w.path)), remembered: undefined, resumed: journal.operation });
+  return underLock(layout, options.dryRun, resumed, async () => {
     const cas = await readAuthorities(layout);
-    const targets = await planTargets(layout, names, cas, sanPlan, options.csrOnly ?? false);
     const remembered = options.dryRun ? undefined : await rememberSans(layout, sanPlan);
-    const item = (t: Target, files: string[], rendered?: Pick<Rendered, 'notAfter' | 'sans'>): RenewItem => ({
-      node: t.location.node,
-      name: t.name,
-      action: t.action,
-      files,
-      sans: rendered?.sans.length ? rendered.sans : undefined,
-      notAfter: rendered?.notAfter || undefined,
+    const { writes, items, targets } = await renewWrites(layout, {
+      names,
+      cas,
+      sanPlan,
+      csrOnly: options.csrOnly ?? false,
+      csrDir: options.csrDir ?? path.join(layout.signing.kubeconfigDir, 'csr'),
+      keepKey: options.keepKey ?? false,
+      validity,
+      now,
+      dryRun: options.dryRun ?? false,
     });
     if (options.dryRun) {
-      const items = targets.map((t) => item(t, t.files));
       return { dryRun: true, items, restart: restartPlan(layout, targets.filter((t) => t.action !== 'csr').flatMap((t) => t.files)), remembered: undefined, resumed: undefined };
-    }
-    const ctx: RenderContext = { profile: layout.profile, cas, validity, keepKey: options.keepKey ?? false, now };
-    const rendered = new Map<Target, Rendered>();
-    // Shared targets first: node copies take their bytes.
-    await Promise.all(targets.filter((t) => t.action !== 'copy').map(async (t) => rendered.set(t, await renderTarget(t, ctx))));
-    const writes: FileWrite[] = [];
-    const items: RenewItem[] = [];
-    const csrDir = options.csrDir ?? path.join(layout.signing.kubeconfigDir, 'csr');
-    for (const target of targets) {
-      if (target.action === 'copy') {
-        const source = rendered.get(target.source!)!;
-        const keyPath = target.files[1]!;
-        const copies: FileWrite[] = [{ path: target.files[0]!, data: source.certPem, mode: 0o644 }];
-        if (source.keyPem && (await readOptional(keyPath))) copies.unshift({ path: keyPath, data: source.keyPem, mode: 0o600 });
-        writes.push(...copies);
-        items.push(item(target, copies.map((c) => c.path), source));
-        continue;
-      }
-      const result = rendered.get(target)!;
-      if (target.action === 'csr') {
-        const prefix = csrPrefix(csrDir, target);
-        const files: FileWrite[] = [
-          { path: `${prefix}.key`, data: result.keyPem, mode: 0o600 },
-          { path: `${prefix}.csr`, data: result.certPem, mode: 0o644 },
-        ];
-        writes.push(...files);
-        items.push(item(target, files.map((f) => f.path), { notAfter: '', sans: result.sans }));
-        continue;
-      }
-      writes.push(...result.writes);
-      items.push(item(target, result.writes.map((w) => w.path), result));
     }
     if (remembered) writes.push(remembered.write);
     await commitWrites(layout.signing.certDir, 'renew', writes);
@@ -349,7 +367,5 @@ export async function renew(options: RenewOptions): Promise<RenewResult> {
       remembered: remembered && { file: remembered.write.path, sans: remembered.sans },
       resumed: undefined,
     };
-  } finally {
-    await release();
-  }
+  });
 }

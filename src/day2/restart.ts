@@ -24,7 +24,9 @@ function readersOf(location: Location): [string, string[]][] {
   ]);
   const kubeletFiles = [path.join(location.kubeconfigDir, 'kubelet.conf'), path.join(location.certDir, 'ca.crt')];
   if (location.kubeletPki) kubeletFiles.push(path.join(location.kubeletPki, 'kubelet.crt'), path.join(location.kubeletPki, 'kubelet.key'));
-  return [...components, ['kubelet', kubeletFiles]];
+  // Workers run only the kubelet; external etcd members only etcd.
+  const runs = (name: string) => location.role === 'control-plane' || location.role === 'local' || (location.role === 'worker' ? name === 'kubelet' : name === 'etcd');
+  return [...components, ['kubelet', kubeletFiles] as [string, string[]]].filter(([name]) => runs(name));
 }
 
 /**

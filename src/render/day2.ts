@@ -1,6 +1,8 @@
 import kleur from 'kleur';
 import type { Restart } from '../day2/restart.js';
+import type { CaRenewResult } from '../day2/ca.js';
 import type { RenewResult } from '../day2/renew.js';
+import type { RotateResult } from '../day2/rotate.js';
 import { table } from './table.js';
 
 /** The restart plan as numbered steps, or a line saying none is needed. */
@@ -8,7 +10,7 @@ export function renderRestarts(restart: Restart[], extra: string[] = []): string
   if (!restart.length && !extra.length) return 'No component reads the changed files: nothing to restart.\n';
   const lines = ['Restart, one at a time, waiting for each to be ready before the next:'];
   restart.forEach((r, i) => lines.push(`  ${i + 1}. ${kleur.bold(r.node)}: ${r.component}`));
-  for (const line of extra) lines.push(`  ${line}`);
+  for (const line of extra) lines.push(`  - ${line}`);
   return `${lines.join('\n')}\n`;
 }
 
@@ -22,4 +24,26 @@ export function renderRenewResult(result: RenewResult): string {
   if (result.items.some((i) => i.action === 'csr')) lines.push('Have the external CA sign each .csr, then put the certificate and the new key in place of the old ones.');
   if (result.remembered) lines.push(`Remembered in ${result.remembered.file}: ${Object.entries(result.remembered.sans).map(([k, v]) => `${k}=${v!.join(',')}`).join(' ')}`);
   return `${lines.join('\n')}\n${renderRestarts(result.restart)}`;
+}
+
+export function renderCaRenewResult(result: CaRenewResult): string {
+  if (result.resumed) return `Completed the interrupted "${result.resumed}" run; nothing new was started.\n${renderRestarts(result.restart)}`;
+  const lines = [
+    result.dryRun ? `Would re-certify ${result.ca} with the same key and subject; files that would change:` : `Re-certified ${result.ca} with the same key and subject, valid until ${result.notAfter}; updated:`,
+    ...result.files.map((f) => `  ${f}`),
+  ];
+  return `${lines.join('\n')}\n${renderRestarts(result.restart, result.notes)}`;
+}
+
+export function renderRotateResult(result: RotateResult): string {
+  if (result.status) {
+    if (result.phase === 'none') return 'No CA rotation is under way.\n';
+    const rows = result.status.map((f) => [f.node ?? 'shared', f.file, f.state === f.expected ? kleur.green(f.state) : kleur.red(`${f.state} (want ${f.expected})`)]);
+    const verdict = result.halfApplied ? kleur.red('some files lag behind the phase: rerun the step that led here') : kleur.green('every file is where the phase wants it');
+    return `Rotation of ${[...result.cas, ...(result.serviceAccount ? ['service-account key'] : [])].join(', ')}: phase ${kleur.bold(result.phase)}\n${table(rows)}\n${verdict}\n`;
+  }
+  const head = result.resumed
+    ? `Completed the interrupted "${result.resumed}".`
+    : `${result.dryRun ? 'Would change' : 'Changed'} ${result.files.length} file(s); rotation phase now: ${kleur.bold(result.phase)}.`;
+  return `${head}\n${renderRestarts(result.restart, result.notes)}`;
 }
