@@ -1,11 +1,10 @@
 import { createPublicKey } from 'node:crypto';
-import path from 'node:path';
 import { ErrorCode, KpkiError } from '../errors.js';
 import { buildKubeconfig } from '../kubeconfig/kubeconfig.js';
 import { certificatePem, issueCertificate } from '../pki/certificate.js';
 import { generateKeyPair, privateKeyPem, publicKeyPem, type KeyPair } from '../pki/keys.js';
 import type { CertSpec, KubeconfigSpec, ManifestSpec } from '../model/plan.js';
-import { syncDirectories, writeFileAtomic } from '../store/files.js';
+import { writeFilesTogether, type FileWrite } from '../store/journal.js';
 import type { InitPlan, Step } from './plan.js';
 
 export interface Progress {
@@ -18,16 +17,12 @@ export interface ExecuteOptions {
   now: Date;
   onProgress?: (progress: Progress) => void;
   signal?: AbortSignal;
+  /** Where the journal goes: the locked directory. */
+  journalDir: string;
 }
 
 const MODE_PRIVATE = 0o600;
 const MODE_PUBLIC = 0o644;
-
-interface FileWrite {
-  path: string;
-  data: string | Buffer;
-  mode: number;
-}
 
 /** The files of one entry, written in this order: each key before the certificate naming it. */
 interface EntryWrites {
@@ -124,9 +119,9 @@ async function render(step: Step, plan: InitPlan, fresh: KeyPair | undefined, no
 }
 
 /**
- * Carries out a plan: keys are generated together, CA certificates issued first, then the rest;
- * CA files are written before anything they signed, so an interrupted run never
- * leaves a leaf whose CA is missing. Other entries are written concurrently.
+ * Carries out a plan: keys are generated together, CA certificates issued first, then the rest.
+ * Every file is written as one journaled unit (store/journal.ts): a killed run leaves the old
+ * files, or a journal the next run completes, never a key beside a certificate it does not match.
  */
 export async function executePlan(plan: InitPlan, options: ExecuteOptions): Promise<void> {
   const keys = await generateKeys(plan.steps, options);
@@ -137,17 +132,11 @@ export async function executePlan(plan: InitPlan, options: ExecuteOptions): Prom
   // signature's round trip to the thread pool overlaps the encoding of the next certificate.
   for (const step of changing.filter((s) => s.kind === 'ca')) entries.push(await renderEntry(step));
   entries.push(...(await Promise.all(changing.filter((s) => s.kind !== 'ca').map(renderEntry))));
-  const total = entries.reduce((n, e) => n + e.writes.length, 0);
+  const writes = entries.flatMap((e) => e.writes);
   let done = 0;
-  const writeEntry = async ({ writes }: EntryWrites) => {
-    for (const write of writes) {
-      checkAborted(options.signal);
-      await writeFileAtomic(write.path, write.data, write.mode);
-      options.onProgress?.({ phase: 'write', done: ++done, total });
-    }
-  };
-  await Promise.all(entries.filter((e) => e.step.kind === 'ca').map(writeEntry));
-  await syncDirectories(entries.filter((e) => e.step.kind === 'ca').flatMap((e) => e.writes.map((w) => path.dirname(w.path))));
-  await Promise.all(entries.filter((e) => e.step.kind !== 'ca').map(writeEntry));
-  await syncDirectories(entries.flatMap((e) => e.writes.map((w) => path.dirname(w.path))));
+  await writeFilesTogether(options.journalDir, writes, {
+    signal: options.signal,
+    interrupted: interruptedError,
+    onStaged: () => options.onProgress?.({ phase: 'write', done: ++done, total: writes.length }),
+  });
 }

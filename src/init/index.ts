@@ -3,7 +3,8 @@ import { readRememberedSans, withRememberedSans } from '../day2/remembered.js';
 import { badFlag, ErrorCode, KpkiError } from '../errors.js';
 import { buildPkiSpec, selectEntries } from '../model/plan.js';
 import { resolveSettings, type ClusterSettings, type HostDefaults, type SettingsInput } from '../model/settings.js';
-import { acquireLock, removeStaleTempFiles } from '../store/files.js';
+import { removeStaleTempFiles } from '../store/files.js';
+import { openForWriting } from '../store/lock.js';
 import { detectHostDefaults } from '../store/host.js';
 import { DEFAULT_PROFILE, loadProfile } from '../store/profiles.js';
 import { executePlan, type Progress } from './execute.js';
@@ -98,6 +99,7 @@ export async function initPki(options: InitOptions = {}): Promise<InitResult> {
   const unknown = (options.renew ?? []).filter((n) => !names.includes(n));
   if (unknown.length) throw badFlag('--renew', `unknown entry "${unknown.join(', ')}"`, `use names from: ${names.join(', ')}`);
 
+  const warnings = [...(config?.warnings ?? [])];
   const planOptions = { certDir, kubeconfigDir, force: options.force ?? false, renew: options.renew ?? [], now, shared: options.shared };
   const result = (plan: { steps: PlanItem[] }, changed: boolean): InitResult => ({
     certDir,
@@ -109,17 +111,19 @@ export async function initPki(options: InitOptions = {}): Promise<InitResult> {
       kind, name, files, action, reasons, subject, issuer, sans, keyType, validitySeconds,
     })),
     changed,
-    warnings: config?.warnings ?? [],
+    warnings,
   });
 
   if (options.dryRun) return result(await planInit(spec, planOptions), false);
 
-  const release = await acquireLock(certDir);
+  // Any replacement a killed run committed is finished before anything is read.
+  const { release, completed } = await openForWriting(certDir);
   try {
+    if (completed.length) warnings.push(`completed an interrupted replacement of ${completed.join(', ')}`);
     await removeStaleTempFiles([...new Set([certDir, kubeconfigDir, ...spec.certificates.map((c) => path.dirname(path.join(certDir, c.file!)))])]);
     const plan = await planInit(spec, planOptions);
     if (plan.steps.some((s) => s.action === 'conflict')) throw conflictError(plan.steps);
-    await executePlan(plan, { now, onProgress: options.onProgress, signal: options.signal });
+    await executePlan(plan, { now, onProgress: options.onProgress, signal: options.signal, journalDir: certDir });
     return result(plan, plan.steps.some((s) => s.action !== 'reuse' && s.action !== 'external'));
   } finally {
     await release();

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { constants, promises as fs, rmSync } from 'node:fs';
+import { constants, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { badInput, ErrorCode, KpkiError } from '../errors.js';
 
@@ -29,12 +29,8 @@ export async function readRequired(file: string, what: string): Promise<Buffer> 
   return data;
 }
 
-/**
- * Writes a file so that readers see either the old or the new content, never a partial one:
- * temp file with the final mode, fsync, rename. The rename is durable once the directory is
- * synced: callers writing many files call syncDirectories once at the end.
- */
-export async function writeFileAtomic(file: string, data: string | Buffer, mode: number): Promise<void> {
+/** Writes `data` to a new temp file beside `file` with the final mode, synced; returns its path. */
+export async function stageFile(file: string, data: string | Buffer, mode: number): Promise<string> {
   const dir = path.dirname(file);
   const temp = path.join(dir, `.${path.basename(file)}${TEMP_MARK}${process.pid}-${randomBytes(4).toString('hex')}`);
   try {
@@ -48,13 +44,32 @@ export async function writeFileAtomic(file: string, data: string | Buffer, mode:
     } finally {
       await handle.close();
     }
+    return temp;
+  } catch (error) {
+    await fs.rm(temp, { force: true });
+    throw writeError(file, error);
+  }
+}
+
+function writeError(file: string, error: unknown): KpkiError {
+  return new KpkiError(ErrorCode.WriteFailed, `${file}: cannot write: ${(error as Error).message}`, {
+    subject: file,
+    hint: 'check that the directory is writable and the disk is not full',
+  });
+}
+
+/**
+ * Writes a file so that readers see either the old or the new content, never a partial one:
+ * temp file with the final mode, fsync, rename. The rename is durable once the directory is
+ * synced: callers writing many files call syncDirectories once at the end.
+ */
+export async function writeFileAtomic(file: string, data: string | Buffer, mode: number): Promise<void> {
+  const temp = await stageFile(file, data, mode);
+  try {
     await fs.rename(temp, file);
   } catch (error) {
     await fs.rm(temp, { force: true });
-    throw new KpkiError(ErrorCode.WriteFailed, `${file}: cannot write: ${(error as Error).message}`, {
-      subject: file,
-      hint: 'check that the directory is writable and the disk is not full',
-    });
+    throw writeError(file, error);
   }
 }
 
@@ -83,7 +98,9 @@ export async function removeStaleTempFiles(dirs: string[]): Promise<void> {
   }
 }
 
-function isAlive(pid: number): boolean {
+
+/** Whether a process runs on this host (EPERM: it does, as another user). */
+export function isAlive(pid: number): boolean {
   if (pid === process.pid) return true;
   try {
     process.kill(pid, 0);
@@ -91,38 +108,4 @@ function isAlive(pid: number): boolean {
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
-}
-
-/**
- * Takes an exclusive lock on a directory (a lock file holding our pid). A lock whose owner is
- * gone is taken over, so a crashed run never blocks the next one.
- */
-export async function acquireLock(dir: string): Promise<() => Promise<void>> {
-  const lockFile = path.join(dir, '.kpki.lock');
-  await fs.mkdir(dir, { recursive: true, mode: 0o755 }).catch((error: Error) => {
-    throw new KpkiError(ErrorCode.WriteFailed, `${dir}: cannot create directory: ${error.message}`, { subject: dir });
-  });
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      await fs.writeFile(lockFile, `${process.pid}\n`, { flag: 'wx', mode: 0o600 });
-      // Synchronous on purpose: after an interrupt the thread pool may be busy generating keys,
-      // and the lock must go before the process exits.
-      return async () => rmSync(lockFile, { force: true });
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
-        throw new KpkiError(ErrorCode.WriteFailed, `${lockFile}: cannot create lock: ${(error as Error).message}`, {
-          subject: lockFile,
-        });
-      }
-      const owner = Number((await fs.readFile(lockFile, 'utf8').catch(() => '')).trim());
-      if (owner && isAlive(owner)) {
-        throw new KpkiError(ErrorCode.Locked, `${dir} is locked by another kpki run (pid ${owner})`, {
-          subject: lockFile,
-          hint: `wait for it to finish; if no kpki is running, remove ${lockFile}`,
-        });
-      }
-      await fs.rm(lockFile, { force: true });
-    }
-  }
-  throw new KpkiError(ErrorCode.Locked, `${dir}: could not take the lock`, { subject: lockFile, hint: 'retry' });
 }

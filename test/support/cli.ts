@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { expect } from 'vitest';
 import { REPO_ROOT, tempDir } from './tmp.js';
@@ -31,32 +31,36 @@ export function kpki(args: string[], options: { cwd?: string; env?: NodeJS.Proce
   return { status: result.status, signal: result.signal, stdout: result.stdout, stderr: result.stderr };
 }
 
-/** Starts the CLI and sends `signal` once stderr or the file system shows it is mid-run. */
-export function kpkiInterrupted(
-  args: string[],
-  signal: NodeJS.Signals,
-  when: () => boolean,
-): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [KPKI_BIN, ...args], { cwd: DEFAULT_CWD, env: { ...process.env, NO_COLOR: '1' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d));
-    child.stderr.on('data', (d: Buffer) => (stderr += d));
-    const poll = setInterval(() => {
-      if (when()) {
-        clearInterval(poll);
-        child.kill(signal);
-      }
-    }, 2);
-    const deadline = setTimeout(() => child.kill('SIGKILL'), 60_000);
+/** Starts the CLI without waiting for it, so that a test can race several runs or kill one. */
+export function startKpki(args: string[], options: { cwd?: string } = {}): { child: ChildProcess; result: Promise<CliResult> } {
+  const child = spawn(process.execPath, [KPKI_BIN, ...args], { cwd: options.cwd ?? DEFAULT_CWD, env: { ...process.env, NO_COLOR: '1' } });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d: Buffer) => (stdout += d));
+  child.stderr!.on('data', (d: Buffer) => (stderr += d));
+  const deadline = setTimeout(() => child.kill('SIGKILL'), 120_000);
+  const result = new Promise<CliResult>((resolve, reject) => {
     child.on('error', reject);
-    child.on('close', (status, sig) => {
-      clearInterval(poll);
+    child.on('close', (status, signal) => {
       clearTimeout(deadline);
-      resolve({ status, signal: sig, stdout, stderr });
+      resolve({ status, signal, stdout, stderr });
     });
   });
+  return { child, result };
+}
+
+export const kpkiAsync = (args: string[], options: { cwd?: string } = {}): Promise<CliResult> => startKpki(args, options).result;
+
+/** Starts the CLI and sends `signal` once stderr or the file system shows it is mid-run. */
+export function kpkiInterrupted(args: string[], signal: NodeJS.Signals, when: () => boolean): Promise<CliResult> {
+  const { child, result } = startKpki(args);
+  const poll = setInterval(() => {
+    if (when()) {
+      clearInterval(poll);
+      child.kill(signal);
+    }
+  }, 2);
+  return result.finally(() => clearInterval(poll));
 }
 
 /** One line on stderr starting `kpki: `, nothing on stdout, no stack trace. */
@@ -68,3 +72,4 @@ export function expectOneLineError(result: { stdout: string; stderr: string }, .
   expect(result.stderr).not.toMatch(/\n\s+at /);
   for (const fragment of fragments) expect(lines[0]).toContain(fragment);
 }
+

@@ -1,0 +1,157 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { constants, promises as fs, readFileSync, rmSync } from 'node:fs';
+import { hostname } from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ErrorCode, KpkiError } from '../errors.js';
+import { isAlive } from './files.js';
+import { completePendingJournals } from './journal.js';
+
+const LOCK_FILE = '.kpki.lock';
+const TAKEOVER = '.takeover-';
+/** Takeovers of takeovers (each one a run killed inside a takeover): more means someone is meddling. */
+const MAX_TAKEOVER_DEPTH = 4;
+
+/** A lock file's content and what it says about its owner. */
+interface LockContent {
+  text: string;
+  /** Names this exact lock file: a fresh nonce per run, so a replaced lock never looks like its predecessor. */
+  identity: string;
+  pid: number;
+  /** True when the owner is still running, or may be: another host's pid cannot be checked. */
+  live: boolean;
+}
+
+async function readLock(file: string): Promise<LockContent | undefined> {
+  let text: string;
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw lockError(file, error);
+  }
+  // `pid host nonce`; a bare pid (older kpki, or written by hand) is from this host.
+  const [pidText, host = hostname()] = text.trim().split(/\s+/);
+  const pid = Number(pidText);
+  const live = host !== hostname() || (Number.isInteger(pid) && pid > 0 && isAlive(pid));
+  return { text, identity: createHash('sha256').update(text).digest('hex').slice(0, 16), pid, live };
+}
+
+function lockError(file: string, error: unknown): KpkiError {
+  return new KpkiError(ErrorCode.WriteFailed, `${file}: cannot create lock: ${(error as Error).message}`, {
+    subject: file,
+    hint: 'check that the directory is writable',
+  });
+}
+
+/** A complete file holding `content`, under a temp name that a dead run's cleanup recognises. */
+async function tokenFile(dir: string, content: string): Promise<string> {
+  const file = path.join(dir, `.${LOCK_FILE}.kpki-tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+  const handle = await fs.open(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
+  try {
+    await handle.writeFile(content);
+  } finally {
+    await handle.close();
+  }
+  return file;
+}
+
+/**
+ * Makes `file` hold `content` unless a live owner holds it; returns false when one does.
+ *
+ * Why exactly one of many runs wins: `link` creates the name only if it does not exist, with
+ * the content already complete (no reader ever sees an empty lock). A lock whose owner is dead
+ * is replaced only by `rename` over it, and only by the run that first claimed the takeover
+ * marker named after that lock's identity, and only after re-reading it under the marker. The
+ * marker is claimed with this same function, so a run killed mid-takeover leaves a marker that
+ * the next run takes over in turn. Identities carry a fresh nonce, so a replaced lock never
+ * comes back under an old name, and a late run holding an old marker finds the lock changed.
+ */
+async function claim(file: string, content: string, depth = 0): Promise<boolean> {
+  if (depth > MAX_TAKEOVER_DEPTH) return false;
+  const dir = path.dirname(file);
+  const token = await tokenFile(dir, content);
+  try {
+    for (;;) {
+      try {
+        await fs.link(token, file);
+        return true;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw lockError(file, error);
+      }
+      const current = await readLock(file);
+      if (!current) continue; // released between our link and our read
+      if (current.live) return false;
+      const marker = `${file}${TAKEOVER}${current.identity}`;
+      if (!(await claim(marker, content, depth + 1))) return false;
+      try {
+        if ((await readLock(file))?.identity !== current.identity) continue;
+        await fs.rename(token, file);
+        return true;
+      } finally {
+        await fs.rm(marker, { force: true });
+      }
+    }
+  } finally {
+    await fs.rm(token, { force: true });
+  }
+}
+
+/** Markers of takeovers whose runs were killed: harmless once the lock has moved on, so the holder removes them. */
+async function removeTakeoverMarkers(dir: string): Promise<void> {
+  const names = await fs.readdir(dir).catch(() => [] as string[]);
+  await Promise.all(names.filter((n) => n.startsWith(`${LOCK_FILE}${TAKEOVER}`)).map((n) => fs.rm(path.join(dir, n), { force: true })));
+}
+
+export interface LockOptions {
+  /** Wait this long for a live owner to finish instead of failing at once. */
+  waitMs?: number;
+}
+
+/**
+ * Takes an exclusive lock on a directory (`.kpki.lock`, holding our pid, host and a nonce). A lock
+ * whose owner is gone is taken over atomically (see claim), so a crashed run never blocks the
+ * next one and of many runs that find the same dead owner exactly one proceeds.
+ */
+export async function acquireLock(dir: string, options: LockOptions = {}): Promise<() => Promise<void>> {
+  const lockFile = path.join(dir, LOCK_FILE);
+  await fs.mkdir(dir, { recursive: true, mode: 0o755 }).catch((error: Error) => {
+    throw new KpkiError(ErrorCode.WriteFailed, `${dir}: cannot create directory: ${error.message}`, { subject: dir });
+  });
+  const content = `${process.pid} ${hostname()} ${randomBytes(8).toString('hex')}\n`;
+  const deadline = Date.now() + (options.waitMs ?? 0);
+  while (!(await claim(lockFile, content))) {
+    if (Date.now() >= deadline) {
+      const owner = await readLock(lockFile);
+      throw new KpkiError(ErrorCode.Locked, `${dir} is locked by another kpki run${owner ? ` (pid ${owner.pid})` : ''}`, {
+        subject: lockFile,
+        hint: `wait for it to finish; if no kpki is running, remove ${lockFile}`,
+      });
+    }
+    await sleep(50 + Math.random() * 50);
+  }
+  await removeTakeoverMarkers(dir);
+  // Synchronous on purpose: after an interrupt the thread pool may be busy generating keys,
+  // and the lock must go before the process exits. Only our own lock is removed.
+  return async () => {
+    try {
+      if (readFileSync(lockFile, 'utf8') === content) rmSync(lockFile, { force: true });
+    } catch {
+      // Already gone.
+    }
+  };
+}
+
+/**
+ * What every write command does first: lock the directory, then finish any replacement a
+ * killed run left half done (see journal.ts). Returns the release function and the files completed.
+ */
+export async function openForWriting(dir: string, options: LockOptions = {}): Promise<{ release: () => Promise<void>; completed: string[] }> {
+  const release = await acquireLock(dir, options);
+  try {
+    return { release, completed: await completePendingJournals(dir) };
+  } catch (error) {
+    await release();
+    throw error;
+  }
+}
