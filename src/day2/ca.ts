@@ -6,7 +6,7 @@ import { resolveCertificate } from '../model/plan.js';
 import type { Profile } from '../model/profile.js';
 import { DEFAULTS } from '../model/settings.js';
 import { keyTypeOf } from '../pki/keys.js';
-import { commitWrites, type Journal } from './journal.js';
+import { applyChanges } from './changes.js';
 import { underLock } from './session.js';
 import { observeLayout, type Layout, type LayoutOptions } from './layout.js';
 import { editAllTrust, trustHolders } from './holders.js';
@@ -64,7 +64,8 @@ export interface CaRenewResult {
   restart: Restart[];
   /** What else to do: re-apply APIServices, restart pods before the old certificate expires. */
   notes: string[];
-  resumed: string | undefined;
+  /** Files of an interrupted run this one completed instead of starting anew. */
+  resumed: string[] | undefined;
 }
 
 function caValidity(text: string | undefined): number {
@@ -91,10 +92,7 @@ export async function renewCa(options: CaRenewOptions): Promise<CaRenewResult> {
   const name = caEntryName(layout.profile, 'NAME', options.name);
   const validity = caValidity(options.validity);
   const now = options.now ?? new Date();
-  const resumed = (journal: Journal): CaRenewResult => {
-    const files = journal.writes.map((w) => w.path);
-    return { ca: name, dryRun: false, notAfter: undefined, files, restart: restartPlan(layout, files), notes: [], resumed: journal.operation };
-  };
+  const resumed = (completed: string[]): CaRenewResult => ({ ca: name, dryRun: false, notAfter: undefined, files: completed, restart: restartPlan(layout, completed), notes: [], resumed: completed });
   return underLock(layout, options.dryRun, resumed, async () => {
     await refuseDuringRotation(layout, name);
     const old = signingAuthority(await readAuthorities(layout), name, layout.signing.certDir);
@@ -110,7 +108,7 @@ export async function renewCa(options: CaRenewOptions): Promise<CaRenewResult> {
     const renewed = await issueCertificate({ spec, publicKey: publicKeyObject(old.cert), issuer: { key: old.key, certificate: undefined }, now, keep: { subject: old.cert.subjectName, subjectKeyId: facts.subjectKeyId } });
     const holders = (await trustHolders(layout, options.apiServices)).filter((h) => h.kind !== 'ca-file' || h.ca === name);
     const writes = await editAllTrust(holders, (bundle) => (bundle.some((c) => sameAuthority(c, old.cert)) ? bundle.map((c) => (sameAuthority(c, old.cert) ? renewed : c)) : undefined));
-    if (!options.dryRun) await commitWrites(layout.signing.certDir, `ca renew ${name}`, writes);
+    if (!options.dryRun) await applyChanges(layout.signing.certDir, writes);
     const files = writes.map((w) => w.path);
     const notes = [
       ...(name === 'ca' ? [`${ROOT_CA_NOTE}, before the old certificate expires on ${old.cert.notAfter.toISOString()}`] : []),

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { nodeDirs, readRecord, RECORD_FILE, type ClusterRecord, type NodeRole } from '../cluster/index.js';
-import { acquireLock } from '../store/files.js';
+import { acquireLock } from '../store/lock.js';
 import type { Profile } from '../model/profile.js';
 import { loadProfile } from '../store/profiles.js';
 

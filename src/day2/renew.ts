@@ -12,7 +12,7 @@ import { resolveCertificate, type CertSpec } from '../model/plan.js';
 import { EXT_KEY_USAGES, type ExtKeyUsageName, type Profile } from '../model/profile.js';
 import { DEFAULTS, sanList } from '../model/settings.js';
 import { readOptional } from '../store/files.js';
-import { commitWrites, type FileWrite, type Journal } from './journal.js';
+import { applyChanges, type FileWrite } from './changes.js';
 import { underLock } from './session.js';
 import { observeLayout, type Layout, type LayoutOptions, type Location } from './layout.js';
 import { readRememberedSans, SAN_SETTINGS, SETTINGS_FILE, withRememberedSans, type RememberedSans } from './remembered.js';
@@ -58,8 +58,8 @@ export interface RenewResult {
   restart: Restart[];
   /** Extra SANs now remembered for later `kpki init` / `node add` runs, and the file holding them. */
   remembered: { file: string; sans: RememberedSans } | undefined;
-  /** The interrupted run this one completed instead of starting anew. */
-  resumed: string | undefined;
+  /** Files of an interrupted run this one completed instead of starting anew. */
+  resumed: string[] | undefined;
 }
 
 /** A leaf or kubeconfig of one location that the run renews. */
@@ -340,7 +340,7 @@ export async function renew(options: RenewOptions): Promise<RenewResult> {
   const sanPlan = sanTargets(names, options);
   const validity = validitySeconds(layout, options);
   const now = options.now ?? new Date();
-  const resumed = (journal: Journal): RenewResult => ({ dryRun: false, items: [], restart: restartPlan(layout, journal.writes.map((w) => w.path)), remembered: undefined, resumed: journal.operation });
+  const resumed = (completed: string[]): RenewResult => ({ dryRun: false, items: [], restart: restartPlan(layout, completed), remembered: undefined, resumed: completed });
   return underLock(layout, options.dryRun, resumed, async () => {
     const cas = await readAuthorities(layout);
     const remembered = options.dryRun ? undefined : await rememberSans(layout, sanPlan);
@@ -359,7 +359,7 @@ export async function renew(options: RenewOptions): Promise<RenewResult> {
       return { dryRun: true, items, restart: restartPlan(layout, targets.filter((t) => t.action !== 'csr').flatMap((t) => t.files)), remembered: undefined, resumed: undefined };
     }
     if (remembered) writes.push(remembered.write);
-    await commitWrites(layout.signing.certDir, 'renew', writes);
+    await applyChanges(layout.signing.certDir, writes);
     return {
       dryRun: false,
       items,

@@ -1,5 +1,4 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
-import { rmdir } from 'node:fs/promises';
 import path from 'node:path';
 import { badFlag, ErrorCode, KpkiError } from '../errors.js';
 import { certificateFacts, certificatePem, issueCertificate, publicKeyObject } from '../pki/certificate.js';
@@ -14,11 +13,11 @@ import { readOptional } from '../store/files.js';
 import { verify } from '../verify/index.js';
 import { caEntryName, ROOT_CA_NOTE, signingAuthority } from './ca.js';
 import { editAllTrust, trustHolders, type TrustEdit, type TrustHolder } from './holders.js';
-import { commitWrites, type FileWrite, type Journal } from './journal.js';
+import { applyChanges, type FileWrite } from './changes.js';
 import { observeLayout, type Layout, type LayoutOptions } from './layout.js';
 import { readAuthorities, renewableEntries, renewWrites } from './renew.js';
 import { restartPlan, type Restart } from './restart.js';
-import { readRotation, ROTATION_DIR, rotationWrite, type RotationPhase, type RotationState } from './rotation-state.js';
+import { readRotation, removeRotationMaterial, ROTATION_DIR, rotationWrite, type RotationPhase, type RotationState } from './rotation-state.js';
 import { underLock } from './session.js';
 import type { Authority } from './trust.js';
 
@@ -65,7 +64,8 @@ export interface RotateResult {
   status: RotationFileState[] | undefined;
   /** True when some file is not where the phase wants it. */
   halfApplied: boolean | undefined;
-  resumed: string | undefined;
+  /** Files of an interrupted step this run completed instead of starting anew. */
+  resumed: string[] | undefined;
 }
 
 /** Where the rotation keeps one CA's (or the SA key's) old and new material. */
@@ -267,21 +267,18 @@ async function leavesSignedBy(layout: Layout, pairs: CaPair[]): Promise<string[]
   return left;
 }
 
-/** Removes the rotation's material: archived (0600) under `rotation-archive/<time>/` unless purged. */
-async function closeRotation(layout: Layout, state: RotationState, side: 'old' | 'new', purge: boolean, now: Date): Promise<FileWrite[]> {
+/** The retired side's keys, archived (0600) under `rotation-archive/<time>/` unless purged; the material itself goes once the phase is written. */
+async function archiveRotation(layout: Layout, state: RotationState, side: 'old' | 'new', purge: boolean, now: Date): Promise<FileWrite[]> {
+  if (purge) return [];
   const certDir = layout.signing.certDir;
   const files = [...state.cas.flatMap((name) => {
     const file = layout.profile.certificates.find((c) => c.name === name)!.file;
     return [`${file}.crt`, `${file}.key`];
   }), ...(state.serviceAccount ? ['sa.key'] : [])];
   const writes: FileWrite[] = [];
-  for (const sideName of ['old', 'new'] as const) {
-    for (const file of files) {
-      const from = material(certDir, sideName, file);
-      const data = await readOptional(from);
-      if (data && sideName === side && !purge) writes.push({ path: path.join(certDir, `${ROTATION_DIR}-archive`, now.toISOString().replace(/[:.]/g, '-'), file), data, mode: 0o600 });
-      writes.push({ path: from, data: undefined, mode: 0 });
-    }
+  for (const file of files) {
+    const data = await readOptional(material(certDir, side, file));
+    if (data) writes.push({ path: path.join(certDir, `${ROTATION_DIR}-archive`, now.toISOString().replace(/[:.]/g, '-'), file), data, mode: 0o600 });
   }
   return writes;
 }
@@ -299,7 +296,7 @@ async function finish(layout: Layout, state: RotationState, options: RotateOptio
     const sa = await readSaKeys(certDir);
     for (const file of await copiesOf(layout, 'sa.pub')) writes.push({ path: file, data: pemOfKeys([sa.new]), mode: 0o600 });
   }
-  writes.push(...(await closeRotation(layout, state, 'old', options.purge ?? false, now)));
+  writes.push(...(await archiveRotation(layout, state, 'old', options.purge ?? false, now)));
   const notes = [
     ...(state.cas.includes('ca') ? [`after the restarts: ${ROOT_CA_NOTE}; clients outside the cluster need the new ca.crt (every kubeconfig kpki manages already has it)`] : []),
     ...(state.serviceAccount ? ['tokens signed with the old service-account key are now rejected: restart pods that still hold one, recreate legacy token Secrets'] : []),
@@ -321,7 +318,7 @@ async function abort(layout: Layout, state: RotationState, options: RotateOption
     const sa = await readSaKeys(certDir);
     for (const file of await copiesOf(layout, 'sa.pub')) writes.push({ path: file, data: pemOfKeys([sa.old]), mode: 0o600 });
   }
-  writes.push(...(await closeRotation(layout, state, 'new', true, now)));
+  
   return { writes, notes: ['the rotation is undone: the old CAs sign and are the only ones trusted'], next: undefined };
 }
 
@@ -401,13 +398,14 @@ export async function rotateCa(options: RotateOptions): Promise<RotateResult> {
     const files = await status(layout, state, options);
     return result(state.phase, state, [], [], { status: files, halfApplied: files.some((f) => f.state !== f.expected) });
   }
-  const resumed = async (journal: Journal) => {
+  const resumed = async (completed: string[]) => {
     const state = await readRotation(certDir);
-    const files = journal.writes.map((w) => w.path);
-    return result(state?.phase ?? 'none', state ?? { cas: [], serviceAccount: false }, files, [`completed the interrupted "${journal.operation}"; run the step you meant again if it was another one`], { resumed: journal.operation });
+    if (!state) await removeRotationMaterial(certDir);
+    return result(state?.phase ?? 'none', state ?? { cas: [], serviceAccount: false }, completed, ['completed an interrupted step; run the step you meant again if it was another one'], { resumed: completed });
   };
   return underLock(layout, options.dryRun, resumed, async () => {
     const state = await readRotation(certDir);
+    if (!state) await removeRotationMaterial(certDir);
     const expect = (want: RotationPhase | undefined, hint: string) => {
       if ((state?.phase ?? undefined) !== want) {
         throw new KpkiError(ErrorCode.StaleFile, state ? `a rotation is in phase ${state.phase}` : 'no rotation is under way', { subject: state?.file ?? path.join(certDir, 'kpki-rotation.json'), hint });
@@ -434,9 +432,10 @@ export async function rotateCa(options: RotateOptions): Promise<RotateResult> {
         phase = await abort(layout, state, options, now);
     }
     const writes = [...phase.writes, rotationWrite(certDir, phase.next)];
-    if (!options.dryRun) await commitWrites(certDir, `ca rotate ${options.step}`, writes);
-    // The emptied material directories go too (rmdir refuses anything not empty).
-    if (!options.dryRun && !phase.next) for (const dir of ['old/etcd', 'new/etcd', 'old', 'new', '']) await rmdir(path.join(certDir, ROTATION_DIR, dir)).catch(() => undefined);
+    if (!options.dryRun) {
+      await applyChanges(certDir, writes);
+      if (!phase.next) await removeRotationMaterial(certDir);
+    }
     const changed = phase.writes.filter((w) => w.data !== undefined && !w.path.includes(`${path.sep}${ROTATION_DIR}`)).map((w) => w.path);
     const selection = phase.next ?? state ?? { cas: [], serviceAccount: false };
     return result(phase.next?.phase ?? 'none', selection, changed, phase.notes);

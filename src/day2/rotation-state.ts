@@ -1,7 +1,8 @@
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { badInput } from '../errors.js';
 import { readOptional } from '../store/files.js';
-import type { FileWrite } from './journal.js';
+import type { FileWrite } from './changes.js';
 
 /** Next to the shared CAs: which rotation is under way and how far it got. */
 export const ROTATION_FILE = 'kpki-rotation.json';
@@ -24,7 +25,8 @@ export async function readRotation(certDir: string): Promise<(RotationState & { 
   const data = await readOptional(file);
   if (!data) return undefined;
   try {
-    const state = JSON.parse(data.toString('utf8')) as RotationState;
+    const state = JSON.parse(data.toString('utf8')) as RotationState | { phase: 'none' };
+    if (state.phase === 'none') return undefined;
     if ((state.phase === 'begun' || state.phase === 'reissued') && Array.isArray(state.cas)) return { ...state, file };
   } catch {
     // reported below
@@ -32,7 +34,15 @@ export async function readRotation(certDir: string): Promise<(RotationState & { 
   throw badInput(file, 'is not a kpki rotation record', 'restore it from a backup; kpki ca rotate status shows the state of each file');
 }
 
-/** The record for the next phase; undefined once the rotation is over (the record is removed). */
+/**
+ * The record for the next phase, written in the same set as the phase's files; `none` once the
+ * rotation is over, so ending one is a write like every other phase and never half done.
+ */
 export function rotationWrite(certDir: string, state: RotationState | undefined): FileWrite {
-  return { path: path.join(certDir, ROTATION_FILE), data: state && `${JSON.stringify(state, null, 2)}\n`, mode: 0o644 };
+  return { path: path.join(certDir, ROTATION_FILE), data: `${JSON.stringify(state ?? { phase: 'none' }, null, 2)}\n`, mode: 0o644 };
+}
+
+/** The rotation's key material once no rotation is under way: archived already (or purged), so removed. */
+export async function removeRotationMaterial(certDir: string): Promise<void> {
+  await rm(path.join(certDir, ROTATION_DIR), { recursive: true, force: true });
 }

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { removeStaleTempFiles } from '../store/files.js';
-import { completeJournal, type Journal } from './journal.js';
+import { completePendingJournals } from '../store/journal.js';
 import { lockLayout, type Layout } from './layout.js';
 
 /** Directories a killed run may have left temp files in. */
@@ -9,17 +9,19 @@ function layoutDirs(layout: Layout): string[] {
 }
 
 /**
- * Runs a day-2 change with every directory of the layout locked. An interrupted change found in
- * the journal is completed first and reported through `resumed` instead of starting a new one,
- * so rerunning a killed command finishes exactly what it had started. Dry runs lock nothing.
+ * Runs a day-2 change with every directory of the layout locked. A change a killed run had
+ * committed (the store's journal) is completed first and reported through `resumed` — the files
+ * it finished — instead of starting a new one, so rerunning a killed command finishes what it
+ * had started. Dry runs lock nothing.
  */
-export async function underLock<T>(layout: Layout, dryRun: boolean | undefined, resumed: (journal: Journal) => T | Promise<T>, change: () => Promise<T>): Promise<T> {
+export async function underLock<T>(layout: Layout, dryRun: boolean | undefined, resumed: (completed: string[]) => T | Promise<T>, change: () => Promise<T>): Promise<T> {
   if (dryRun) return change();
   const release = await lockLayout(layout);
   try {
+    const completed: string[] = [];
+    for (const location of layout.locations) completed.push(...(await completePendingJournals(location.certDir)));
     await removeStaleTempFiles(layoutDirs(layout));
-    const journal = await completeJournal(layout.signing.certDir);
-    return journal ? await resumed(journal) : await change();
+    return completed.length ? await resumed(completed) : await change();
   } finally {
     await release();
   }

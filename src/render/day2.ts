@@ -5,6 +5,8 @@ import type { RenewResult } from '../day2/renew.js';
 import type { RotateResult } from '../day2/rotate.js';
 import { table } from './table.js';
 
+const resumedLine = (files: string[]) => `Completed an interrupted run (${files.length} file(s)); nothing new was started: run the command again if you meant a new change.`;
+
 /** The restart plan as numbered steps, or a line saying none is needed. */
 export function renderRestarts(restart: Restart[], extra: string[] = []): string {
   if (!restart.length && !extra.length) return 'No component reads the changed files: nothing to restart.\n';
@@ -17,7 +19,7 @@ export function renderRestarts(restart: Restart[], extra: string[] = []): string
 const LABEL = { renew: kleur.yellow('renew'), copy: kleur.cyan('copy'), csr: kleur.blue('csr') };
 
 export function renderRenewResult(result: RenewResult): string {
-  if (result.resumed) return `Completed the interrupted "${result.resumed}" run; nothing new was started.\n${renderRestarts(result.restart)}`;
+  if (result.resumed) return `${resumedLine(result.resumed)}\n${renderRestarts(result.restart)}`;
   const header = result.dryRun ? 'Would renew (nothing is written):' : 'Renewed:';
   const rows = result.items.map((i) => [LABEL[i.action], i.node ?? 'shared', kleur.bold(i.name), i.files.join(', '), i.notAfter ? `until ${i.notAfter}` : '']);
   const lines = [header, table(rows)];
@@ -27,7 +29,7 @@ export function renderRenewResult(result: RenewResult): string {
 }
 
 export function renderCaRenewResult(result: CaRenewResult): string {
-  if (result.resumed) return `Completed the interrupted "${result.resumed}" run; nothing new was started.\n${renderRestarts(result.restart)}`;
+  if (result.resumed) return `${resumedLine(result.resumed)}\n${renderRestarts(result.restart)}`;
   const lines = [
     result.dryRun ? `Would re-certify ${result.ca} with the same key and subject; files that would change:` : `Re-certified ${result.ca} with the same key and subject, valid until ${result.notAfter}; updated:`,
     ...result.files.map((f) => `  ${f}`),
@@ -43,7 +45,7 @@ export function renderRotateResult(result: RotateResult): string {
     return `Rotation of ${[...result.cas, ...(result.serviceAccount ? ['service-account key'] : [])].join(', ')}: phase ${kleur.bold(result.phase)}\n${table(rows)}\n${verdict}\n`;
   }
   const head = result.resumed
-    ? `Completed the interrupted "${result.resumed}".`
+    ? resumedLine(result.resumed)
     : `${result.dryRun ? 'Would change' : 'Changed'} ${result.files.length} file(s); rotation phase now: ${kleur.bold(result.phase)}.`;
   return `${head}\n${renderRestarts(result.restart, result.notes)}`;
 }
