@@ -1,4 +1,4 @@
-import { copyFileSync, existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
@@ -9,6 +9,7 @@ import { issueExtensionApiserver } from '../../src/issue/extension.js';
 import { certificateFacts, publicKeyObject } from '../../src/pki/certificate.js';
 import { sameKeyPair } from '../../src/pki/keys.js';
 import { parseCertificates, parseKey } from '../../src/pki/pem.js';
+import { kpki, kpkiInterrupted } from '../support/cli.js';
 import { rejection } from '../support/errors.js';
 import { snapshot, tempDir } from '../support/tmp.js';
 import { useGoverify } from '../interop/goverify.js';
@@ -190,5 +191,29 @@ describe('kpki ca rotate', () => {
     await rotateCa({ ...layout(dir), step: 'begin', cas: ['front-proxy'] });
     expect((await rejection(rotateCa({ ...layout(dir), step: 'finish' }))).hint).toContain('reissue first');
     expect((await rejection(rotateCa({ ...layout(dir), step: 'begin' }))).message).toContain('phase begun');
+  });
+
+  it('a reissue killed mid-replacement is completed by the rerun: every file in the reissued phase, every leaf verifying', async () => {
+    const dir = tempDir();
+    const scratch = tempDir();
+    await makeCluster(dir, { keyType: 'rsa-2048' });
+    await rotateCa({ ...layout(dir), step: 'begin', serviceAccount: true });
+    const pki = path.join(dir, 'pki');
+    const journaled = () => readdirSync(pki).some((name) => name.startsWith('.kpki.journal-'));
+    const args = ['ca', 'rotate', 'reissue', '--cert-dir', pki, '--kubeconfig-dir', dir];
+    let caught = false;
+    for (let attempt = 0; attempt < 8 && !caught; attempt++) {
+      const killed = await kpkiInterrupted(args, 'SIGKILL', journaled);
+      caught = killed.signal === 'SIGKILL' && journaled();
+    }
+    expect(caught).toBe(true);
+    const rerun = kpki([...args, '--json']);
+    expect(rerun.status, rerun.stderr).toBe(0);
+    const result = JSON.parse(rerun.stdout);
+    expect(result.resumed.length).toBeGreaterThan(0);
+    expect(result.phase).toBe('reissued');
+    const status = await rotateCa({ ...layout(dir), step: 'status' });
+    expect(status.status!.filter((f) => f.state !== f.expected)).toEqual([]);
+    expect(await trustFailures(dir, scratch, goCheck)).toEqual([]);
   });
 });
