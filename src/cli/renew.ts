@@ -5,7 +5,7 @@ import { flagList, flagString, type Output, type Runner } from './output.js';
 
 /** Directory flags every day-2 command takes. */
 export function layoutFlags(flags: Record<string, unknown>) {
-  return { certDir: flagString(flags.certDir), kubeconfigDir: flagString(flags.kubeconfigDir), nodesDir: flagString(flags.nodesDir), profile: flagString(flags.profile) };
+  return { certDir: flagString(flags.certDir), kubeconfigDir: flagString(flags.kubeconfigDir), nodesDir: flagString(flags.nodesDir), profile: flagString(flags.profile), kubeconfigs: flagList(flags.kubeconfig) };
 }
 
 /** Declares the directory flags on a day-2 command. */
@@ -15,6 +15,7 @@ export function withLayoutFlags<T extends { option: (name: string, help: string)
     .option('--kubeconfig-dir <dir>', "Kubeconfig directory, where kpki-cluster.json is for a cluster (default: the cert dir's parent)")
     .option('--nodes-dir <dir>', "A cluster's node directories (default: from kpki-cluster.json)")
     .option('--profile <name|file>', 'Certificate set (default: the cluster\'s, else kubeadm)')
+    .option('--kubeconfig <file>', 'A user kubeconfig kpki made to keep in step too: CA data and client certificate (repeatable)')
     .option('--json', 'Print a machine-readable result on stdout');
 }
 

@@ -31,6 +31,7 @@ export async function trustHolders(layout: Layout, apiServices: string[] = []): 
     for (const ca of cas) holders.push({ kind: 'ca-file', file: path.join(location.certDir, `${ca.file}.crt`), ca: ca.name });
     for (const kubeconfig of layout.profile.kubeconfigs) holders.push({ kind: 'kubeconfig', file: path.join(location.kubeconfigDir, kubeconfig.file), ca: undefined });
   }
+  for (const file of layout.kubeconfigs) holders.push({ kind: 'kubeconfig', file, ca: undefined });
   for (const file of apiServices) {
     if (!(await readOptional(file))) throw badInput(file, 'not found', 'name the APIService manifests kpki cert extension-apiserver wrote');
     holders.push({ kind: 'apiservice', file, ca: undefined });

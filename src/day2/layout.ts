@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { badFlag } from '../errors.js';
 import { nodeDirs, readRecord, RECORD_FILE, type ClusterRecord, type NodeRole } from '../cluster/index.js';
 import { acquireLock } from '../store/lock.js';
 import type { Profile } from '../model/profile.js';
@@ -25,6 +26,8 @@ export interface Layout {
   locations: Location[];
   /** The cluster record, when the tree was made by `kpki init --control-plane-nodes`. */
   record: { file: string; data: ClusterRecord } | undefined;
+  /** User kubeconfigs (kpki kubeconfig user) to keep in step: their CA data and client certificates. */
+  kubeconfigs: string[];
 }
 
 export interface LayoutOptions {
@@ -32,6 +35,8 @@ export interface LayoutOptions {
   kubeconfigDir?: string;
   nodesDir?: string;
   profile?: string;
+  /** User kubeconfigs kpki made that should follow renewals and rotations too. */
+  kubeconfigs?: string[];
 }
 
 /** Safe restart order: etcd members, then control planes one at a time, then workers. */
@@ -42,13 +47,16 @@ const ROLE_ORDER: Location['role'][] = ['shared', 'local', 'etcd', 'control-plan
  * node, or a single-node PKI.
  */
 export async function observeLayout(options: LayoutOptions): Promise<Layout> {
+  const kubeconfigs = (options.kubeconfigs ?? []).map((file) => path.resolve(file));
+  const missing = kubeconfigs.find((file) => !existsSync(file));
+  if (missing) throw badFlag('--kubeconfig', `${missing} does not exist`, 'name user kubeconfigs kpki made (kpki kubeconfig user)');
   const certDir = options.certDir ?? 'pki';
   const kubeconfigDir = options.kubeconfigDir ?? path.dirname(path.resolve(certDir));
   const recordFile = path.join(kubeconfigDir, RECORD_FILE);
   const data = existsSync(recordFile) ? await readRecord(recordFile) : undefined;
   if (!data) {
     const local: Location = { node: 'local', role: 'local', certDir, kubeconfigDir, kubeletPki: undefined };
-    return { profile: await loadProfile(options.profile), signing: local, locations: [local], record: undefined };
+    return { profile: await loadProfile(options.profile), signing: local, locations: [local], record: undefined, kubeconfigs };
   }
   const nodesDir = options.nodesDir ?? data.settings.nodesDir;
   const shared: Location = { node: undefined, role: 'shared', certDir: data.settings.certDir, kubeconfigDir: data.settings.kubeconfigDir, kubeletPki: undefined };
@@ -57,7 +65,7 @@ export async function observeLayout(options: LayoutOptions): Promise<Layout> {
     return { node: node.name, role: node.role, certDir: path.join(dirs.kubernetes, 'pki'), kubeconfigDir: dirs.kubernetes, kubeletPki: dirs.kubeletPki };
   });
   const ordered = [shared, ...nodes].sort((a, b) => ROLE_ORDER.indexOf(a.role) - ROLE_ORDER.indexOf(b.role));
-  return { profile: await loadProfile(options.profile ?? data.settings.profile), signing: shared, locations: ordered, record: { file: recordFile, data } };
+  return { profile: await loadProfile(options.profile ?? data.settings.profile), signing: shared, locations: ordered, record: { file: recordFile, data }, kubeconfigs };
 }
 
 /**

@@ -87,9 +87,12 @@ interface Entry {
   files: (location: Location) => string[] | undefined;
 }
 
-/** Every renewable entry of a profile, and where it lives in a location. */
-export function renewableEntries(profile: Profile): Entry[] {
+/** Every renewable entry of a layout's profile (and its user kubeconfigs), and where it lives in a location. */
+export function renewableEntries(layout: Layout): Entry[] {
+  const { profile } = layout;
   return [
+    // User kubeconfigs are signed by the cluster CA and live outside the locations.
+    ...layout.kubeconfigs.map((file): Entry => ({ name: file, kind: 'kubeconfig', issuer: 'ca', files: (l) => (l === layout.signing ? [file] : undefined) })),
     ...profile.certificates
       .filter((c) => c.issuer)
       .map((c): Entry => ({ name: c.name, kind: 'certificate', issuer: c.issuer!, files: (l) => [path.join(l.certDir, `${c.file}.crt`), path.join(l.certDir, `${c.file}.key`)] })),
@@ -106,10 +109,10 @@ export async function readAuthorities(layout: Layout, certDir = layout.signing.c
 }
 
 function selectNames(layout: Layout, options: RenewOptions): string[] {
-  const entries = renewableEntries(layout.profile).map((e) => e.name);
+  const entries = renewableEntries(layout).map((e) => e.name);
   const names = options.names ?? [];
   if (options.all && names.length) throw badFlag('--all', 'renews everything: give either names or --all');
-  if (!options.all && !names.length) throw badFlag('NAME', 'name what to renew, or pass --all', `names: ${entries.join(', ')}`);
+  if (!options.all && !names.length && !layout.kubeconfigs.length) throw badFlag('NAME', 'name what to renew, or pass --all', `names: ${entries.join(', ')}`);
   for (const name of names) {
     if (layout.profile.certificates.some((c) => c.name === name && !c.issuer)) {
       throw badFlag('NAME', `${name} is a CA`, `extend it with kpki ca renew ${name}, or replace it with kpki ca rotate begin`);
@@ -117,7 +120,8 @@ function selectNames(layout: Layout, options: RenewOptions): string[] {
     if (layout.profile.keyPairs.some((k) => k.name === name)) throw badFlag('NAME', `${name} is the service-account key`, 'replace it with kpki ca rotate begin --service-account');
     if (!entries.includes(name)) throw badFlag('NAME', `unknown entry "${name}"`, `use names from: ${entries.join(', ')}`);
   }
-  return options.all ? entries : names;
+  // User kubeconfigs given by --kubeconfig are renewed whatever else is named.
+  return options.all ? entries : [...names, ...layout.kubeconfigs];
 }
 
 /** Which entries `--add-san` extends: the SAN-bearing ones named, else the apiserver. */
@@ -132,7 +136,7 @@ function sanTargets(names: string[], options: RenewOptions): { sans: string[]; e
 /** Decides what the run renews where: new certificates, node copies of shared ones, CSRs for external CAs. */
 async function planTargets(layout: Layout, names: string[], cas: Map<string, Authority>, sanPlan: { sans: string[]; entries: string[] }, csrOnly: boolean): Promise<Target[]> {
   const targets: Target[] = [];
-  const entries = renewableEntries(layout.profile).filter((e) => names.includes(e.name));
+  const entries = renewableEntries(layout).filter((e) => names.includes(e.name));
   const bySigning = new Map<string, Target>();
   for (const location of layout.locations) {
     for (const entry of entries) {

@@ -151,7 +151,7 @@ function signers(base: Map<string, Authority>, pairs: { signer: CaPair; other: C
 
 /** Re-signs every leaf and kubeconfig under the rotated CAs with the given signers. */
 async function reissueLeaves(layout: Layout, state: RotationState, cas: Map<string, Authority>, now: Date, dryRun: boolean) {
-  const names = renewableEntries(layout.profile).filter((e) => state.cas.includes(e.issuer)).map((e) => e.name);
+  const names = renewableEntries(layout).filter((e) => state.cas.includes(e.issuer)).map((e) => e.name);
   const validity = parseDuration(layout.record?.data.settings.certValidity ?? DEFAULTS.certValidity) ?? parseDuration(DEFAULTS.certValidity)!;
   return renewWrites(layout, { names, cas, sanPlan: { sans: [], entries: [] }, csrOnly: false, csrDir: '', keepKey: false, validity, now, dryRun });
 }
@@ -257,7 +257,7 @@ async function reissue(layout: Layout, state: RotationState, options: RotateOpti
 async function leavesSignedBy(layout: Layout, pairs: CaPair[]): Promise<string[]> {
   const left: string[] = [];
   for (const location of layout.locations) {
-    for (const entry of renewableEntries(layout.profile).filter((e) => e.kind === 'certificate')) {
+    for (const entry of renewableEntries(layout).filter((e) => e.kind === 'certificate')) {
       const files = entry.files(location);
       const ca = pairs.find((p) => p.name === entry.issuer);
       const data = files && ca && (await readOptional(files[0]!));
@@ -348,7 +348,7 @@ async function status(layout: Layout, state: RotationState, options: RotateOptio
     }
   }
   for (const location of layout.locations) {
-    for (const entry of renewableEntries(layout.profile).filter((e) => e.kind === 'certificate' && state.cas.includes(e.issuer))) {
+    for (const entry of renewableEntries(layout).filter((e) => e.kind === 'certificate' && state.cas.includes(e.issuer))) {
       const crt = entry.files(location)?.[0];
       const data = crt && (await readOptional(crt));
       if (!data) continue;

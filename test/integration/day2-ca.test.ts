@@ -6,6 +6,8 @@ import { renewCa } from '../../src/day2/ca.js';
 import { rotateCa } from '../../src/day2/rotate.js';
 import { ErrorCode } from '../../src/errors.js';
 import { issueExtensionApiserver } from '../../src/issue/extension.js';
+import { issueKubeconfig } from '../../src/kubeconfig/issue.js';
+import { parseKubeconfig } from '../../src/kubeconfig/kubeconfig.js';
 import { certificateFacts, publicKeyObject } from '../../src/pki/certificate.js';
 import { sameKeyPair } from '../../src/pki/keys.js';
 import { parseCertificates, parseKey } from '../../src/pki/pem.js';
@@ -112,7 +114,18 @@ describe('kpki ca rotate', () => {
     const oldCa = trustFile(path.join(dir, 'pki/ca.crt'))[0]!;
     const oldSaPub = readFileSync(path.join(dir, 'pki/sa.pub'), 'utf8');
 
-    const begun = await rotateCa({ ...layout(dir), step: 'begin', serviceAccount: true, cas: ['cluster', 'front-proxy', 'etcd'] });
+    // A user kubeconfig kpki made, kept in step with --kubeconfig.
+    const user = path.join(tempDir(), 'alice.conf');
+    await issueKubeconfig({ kind: 'user', clientName: 'alice', certDir: path.join(dir, 'pki'), kubeconfigDir: dir, out: user });
+    const userCredentials = () => {
+      const creds = parseKubeconfig(readFileSync(user, 'utf8'), user);
+      writeFileSync(path.join(scratch, 'alice.crt'), creds.clientCertificate!.data!);
+      writeFileSync(path.join(scratch, 'alice.ca'), creds.certificateAuthority!.data!);
+      return { cert: path.join(scratch, 'alice.crt'), ca: path.join(scratch, 'alice.ca') };
+    };
+    const withUser = { ...layout(dir), kubeconfigs: [user] };
+    const begun = await rotateCa({ ...withUser, step: 'begin', serviceAccount: true, cas: ['cluster', 'front-proxy', 'etcd'] });
+    expect(trustFile(userCredentials().ca)).toHaveLength(2);
     expect(begun.phase).toBe('begun');
     const cp1Ca = trustFile(path.join(dir, 'nodes/cp1/etc/kubernetes/pki/ca.crt'));
     expect(cp1Ca).toHaveLength(2);
@@ -125,7 +138,7 @@ describe('kpki ca rotate', () => {
     const oldApiserver = path.join(scratch, 'old-apiserver.crt');
     copyFileSync(path.join(dir, 'nodes/cp1/etc/kubernetes/pki/apiserver.crt'), oldApiserver);
 
-    const reissued = await rotateCa({ ...layout(dir), step: 'reissue' });
+    const reissued = await rotateCa({ ...withUser, step: 'reissue' });
     expect(reissued.phase).toBe('reissued');
     const newCa = trustFile(path.join(dir, 'nodes/cp2/etc/kubernetes/pki/ca.crt'))[0]!;
     expect(sameKeyPair(parseKey(readFileSync(path.join(dir, 'nodes/cp2/etc/kubernetes/pki/ca.key')), 'ca.key'), publicKeyObject(newCa))).toBe(true);
@@ -135,8 +148,12 @@ describe('kpki ca rotate', () => {
     await runOk(requireTool('openssl'), ['verify', '-CAfile', path.join(dir, 'nodes/cp2/etc/kubernetes/pki/ca.crt'), oldApiserver]);
     expect((await rotateCa({ ...layout(dir), step: 'status' })).halfApplied).toBe(false);
 
-    const finished = await rotateCa({ ...layout(dir), step: 'finish' });
+    const finished = await rotateCa({ ...withUser, step: 'finish' });
     expect(finished.phase).toBe('none');
+    const alice = userCredentials();
+    expect(trustFile(alice.ca)).toHaveLength(1);
+    expect(Buffer.from(trustFile(alice.ca)[0]!.publicKey.rawData)).toEqual(Buffer.from(newCa.publicKey.rawData));
+    await runOk(requireTool('openssl'), ['verify', '-CAfile', path.join(dir, 'pki/ca.crt'), alice.cert]);
     expect(await trustFailures(dir, scratch, goCheck)).toEqual([]);
     expect(treeHolds(dir, Buffer.from(oldCa.publicKey.rawData)).filter((f) => !f.includes('rotation-archive'))).toEqual([]);
     expect(readFileSync(path.join(dir, 'nodes/cp1/etc/kubernetes/pki/sa.pub'), 'utf8').match(/BEGIN PUBLIC KEY/g)).toHaveLength(1);
