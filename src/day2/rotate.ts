@@ -88,6 +88,17 @@ async function readPair(certDir: string, side: 'old' | 'new', name: string, file
   return { name, file, cert: parseCertificate(crtData, crt), key: parseKey(keyData, keyFile) };
 }
 
+/** The old and new material of every CA the rotation covers. */
+function readPairs(layout: Layout, state: RotationState): Promise<{ old: CaPair; new: CaPair }[]> {
+  const certDir = layout.signing.certDir;
+  return Promise.all(
+    state.cas.map(async (name) => {
+      const file = layout.profile.certificates.find((c) => c.name === name)!.file;
+      return { old: await readPair(certDir, 'old', name, file), new: await readPair(certDir, 'new', name, file) };
+    }),
+  );
+}
+
 /** The SA key pair's public halves, old and new. */
 async function readSaKeys(certDir: string): Promise<{ old: KeyObject; new: KeyObject }> {
   const read = async (side: 'old' | 'new') => {
@@ -223,10 +234,7 @@ async function begin(layout: Layout, options: RotateOptions, now: Date): Promise
 
 async function reissue(layout: Layout, state: RotationState, options: RotateOptions, now: Date, toOld: boolean): Promise<Phase> {
   const certDir = layout.signing.certDir;
-  const pairs = await Promise.all(state.cas.map(async (name) => {
-    const file = layout.profile.certificates.find((c) => c.name === name)!.file;
-    return { old: await readPair(certDir, 'old', name, file), new: await readPair(certDir, 'new', name, file) };
-  }));
+  const pairs = await readPairs(layout, state);
   const writes: FileWrite[] = [];
   const side = (pair: { old: CaPair; new: CaPair }) => (toOld ? { signer: pair.old, other: pair.new } : { signer: pair.new, other: pair.old });
   // The signer leads: kubeadm and the controller-manager's signer read only the first certificate next to the key.
@@ -285,10 +293,7 @@ async function archiveRotation(layout: Layout, state: RotationState, side: 'old'
 
 async function finish(layout: Layout, state: RotationState, options: RotateOptions, now: Date): Promise<Phase> {
   const certDir = layout.signing.certDir;
-  const pairs = await Promise.all(state.cas.map(async (name) => {
-    const file = layout.profile.certificates.find((c) => c.name === name)!.file;
-    return { old: await readPair(certDir, 'old', name, file), new: await readPair(certDir, 'new', name, file) };
-  }));
+  const pairs = await readPairs(layout, state);
   const left = await leavesSignedBy(layout, pairs.map((p) => p.old));
   if (left.length) throw new KpkiError(ErrorCode.StaleFile, `still signed by an old CA: ${left.join(', ')}`, { subject: left[0], hint: 'run kpki ca rotate reissue again, restart what it names, then finish' });
   const writes = await editAllTrust(await trustHolders(layout, options.apiServices), perCa(pairs, (bundle, pair) => (holds(bundle, pair.old.cert) ? without(bundle, pair.old.cert) : undefined)));
@@ -307,10 +312,7 @@ async function finish(layout: Layout, state: RotationState, options: RotateOptio
 async function abort(layout: Layout, state: RotationState, options: RotateOptions, now: Date): Promise<Phase> {
   if (state.phase === 'reissued') return reissue(layout, state, options, now, true);
   const certDir = layout.signing.certDir;
-  const pairs = await Promise.all(state.cas.map(async (name) => {
-    const file = layout.profile.certificates.find((c) => c.name === name)!.file;
-    return { old: await readPair(certDir, 'old', name, file), new: await readPair(certDir, 'new', name, file) };
-  }));
+  const pairs = await readPairs(layout, state);
   const left = await leavesSignedBy(layout, pairs.map((p) => p.new));
   if (left.length) throw new KpkiError(ErrorCode.StaleFile, `still signed by a new CA: ${left.join(', ')}`, { subject: left[0], hint: 'renew them (kpki renew NAME) with the old CA signing, then abort' });
   const writes = await editAllTrust(await trustHolders(layout, options.apiServices), perCa(pairs, (bundle, pair) => (holds(bundle, pair.new.cert) ? without(bundle, pair.new.cert) : undefined)));
@@ -325,10 +327,7 @@ async function abort(layout: Layout, state: RotationState, options: RotateOption
 /** Each rotated file's state against what the phase wants. */
 async function status(layout: Layout, state: RotationState, options: RotateOptions): Promise<RotationFileState[]> {
   const certDir = layout.signing.certDir;
-  const pairs = await Promise.all(state.cas.map(async (name) => {
-    const file = layout.profile.certificates.find((c) => c.name === name)!.file;
-    return { old: await readPair(certDir, 'old', name, file), new: await readPair(certDir, 'new', name, file) };
-  }));
+  const pairs = await readPairs(layout, state);
   const files: RotationFileState[] = [];
   const nodeOf = (file: string) => layout.locations.find((l) => file.startsWith(`${l.certDir}${path.sep}`) || path.dirname(file) === l.kubeconfigDir || (l.kubeletPki && file.startsWith(l.kubeletPki)))?.node;
   const begun = state.phase === 'begun';

@@ -1,4 +1,4 @@
-import { copyFileSync, existsSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
@@ -11,12 +11,11 @@ import { parseKubeconfig } from '../../src/kubeconfig/kubeconfig.js';
 import { certificateFacts, publicKeyObject } from '../../src/pki/certificate.js';
 import { sameKeyPair } from '../../src/pki/keys.js';
 import { parseCertificates, parseKey } from '../../src/pki/pem.js';
-import { kpki, kpkiInterrupted } from '../support/cli.js';
 import { rejection } from '../support/errors.js';
 import { snapshot, tempDir } from '../support/tmp.js';
 import { useGoverify } from '../interop/goverify.js';
 import { requireTool, Resources, runOk } from '../interop/helpers.js';
-import { makeCluster, serials, trustFailures, trustFile } from './day2-support.js';
+import { killMidReplacementAndRerun, makeCluster, serials, trustFailures, trustFile } from './day2-support.js';
 
 const res = new Resources();
 afterAll(() => res.dispose());
@@ -216,18 +215,7 @@ describe('kpki ca rotate', () => {
     await makeCluster(dir, { keyType: 'rsa-2048' });
     await rotateCa({ ...layout(dir), step: 'begin', serviceAccount: true });
     const pki = path.join(dir, 'pki');
-    const journaled = () => readdirSync(pki).some((name) => name.startsWith('.kpki.journal-'));
-    const args = ['ca', 'rotate', 'reissue', '--cert-dir', pki, '--kubeconfig-dir', dir];
-    let caught = false;
-    for (let attempt = 0; attempt < 8 && !caught; attempt++) {
-      const killed = await kpkiInterrupted(args, 'SIGKILL', journaled);
-      caught = killed.signal === 'SIGKILL' && journaled();
-    }
-    expect(caught).toBe(true);
-    const rerun = kpki([...args, '--json']);
-    expect(rerun.status, rerun.stderr).toBe(0);
-    const result = JSON.parse(rerun.stdout);
-    expect(result.resumed.length).toBeGreaterThan(0);
+    const result = await killMidReplacementAndRerun(['ca', 'rotate', 'reissue', '--cert-dir', pki, '--kubeconfig-dir', dir], pki);
     expect(result.phase).toBe('reissued');
     const status = await rotateCa({ ...layout(dir), step: 'status' });
     expect(status.status!.filter((f) => f.state !== f.expected)).toEqual([]);

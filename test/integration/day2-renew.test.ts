@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { addNode, initCluster } from '../../src/cluster/index.js';
@@ -7,12 +7,11 @@ import { ErrorCode } from '../../src/errors.js';
 import { initPki } from '../../src/init/index.js';
 import { certificateFacts } from '../../src/pki/certificate.js';
 import { parseCertificate } from '../../src/pki/pem.js';
-import { kpki, kpkiInterrupted } from '../support/cli.js';
 import { rejection } from '../support/errors.js';
 import { snapshot, tempDir } from '../support/tmp.js';
 import { useGoverify } from '../interop/goverify.js';
 import { requireTool, Resources, runOk } from '../interop/helpers.js';
-import { leavesOf, makeCluster, serials, trustFailures } from './day2-support.js';
+import { killMidReplacementAndRerun, leavesOf, makeCluster, serials, trustFailures } from './day2-support.js';
 
 const res = new Resources();
 afterAll(() => res.dispose());
@@ -149,19 +148,7 @@ describe('kpki renew killed mid-run', () => {
     const scratch = tempDir();
     await initCluster({ certDir: path.join(dir, 'pki'), kubeconfigDir: dir, keyType: 'rsa-2048', controlPlaneEndpoint: '10.0.0.100:6443', controlPlaneNodes: 'cp1=10.0.0.11,cp2=10.0.0.12' });
     const pki = path.join(dir, 'pki');
-    const journaled = () => readdirSync(pki).some((name) => name.startsWith('.kpki.journal-'));
-    const args = ['renew', '--all', '--cert-dir', pki, '--kubeconfig-dir', dir];
-    // The kill lands once the set is committed (the journal exists), i.e. mid-replacement; a few tries at most.
-    let caught = false;
-    for (let attempt = 0; attempt < 8 && !caught; attempt++) {
-      const killed = await kpkiInterrupted(args, 'SIGKILL', journaled);
-      caught = killed.signal === 'SIGKILL' && journaled();
-    }
-    expect(caught).toBe(true);
-    const rerun = kpki([...args, '--json']);
-    expect(rerun.status, rerun.stderr).toBe(0);
-    expect(JSON.parse(rerun.stdout).resumed.length).toBeGreaterThan(0);
-    expect(journaled()).toBe(false);
+    await killMidReplacementAndRerun(['renew', '--all', '--cert-dir', pki, '--kubeconfig-dir', dir], pki);
     expect(leavesOf(dir, scratch).length).toBeGreaterThan(10);
     expect(await trustFailures(dir, scratch, goCheck)).toEqual([]);
   });

@@ -14,6 +14,7 @@ import { sameKeyPair } from '../../src/pki/keys.js';
 import { parseCertificate, parseCertificates, parseKey } from '../../src/pki/pem.js';
 import type { Check, Result } from '../interop/goverify.js';
 import { requireTool, run } from '../interop/helpers.js';
+import { kpki, kpkiInterrupted } from '../support/cli.js';
 
 export const now = () => new Date();
 
@@ -115,3 +116,24 @@ export function serials(root: string, scratch: string): Map<string, string> {
 
 /** Every certificate of a trust file. */
 export const trustFile = (file: string) => parseCertificates(readFileSync(file), file);
+
+/**
+ * Runs a kpki command and kills it (SIGKILL) once its set of files is committed (a journal exists in
+ * the shared cert dir), i.e. mid-replacement — a few tries at most; then reruns it and returns the
+ * rerun's JSON, which must report the completed change as `resumed`.
+ */
+export async function killMidReplacementAndRerun(args: string[], pki: string): Promise<Record<string, unknown>> {
+  const journaled = () => readdirSync(pki).some((name) => name.startsWith('.kpki.journal-'));
+  let caught = false;
+  for (let attempt = 0; attempt < 8 && !caught; attempt++) {
+    const killed = await kpkiInterrupted(args, 'SIGKILL', journaled);
+    caught = killed.signal === 'SIGKILL' && journaled();
+  }
+  expect(caught).toBe(true);
+  const rerun = kpki([...args, '--json']);
+  expect(rerun.status, rerun.stderr).toBe(0);
+  const result = JSON.parse(rerun.stdout) as Record<string, unknown>;
+  expect((result.resumed as string[]).length).toBeGreaterThan(0);
+  expect(journaled()).toBe(false);
+  return result;
+}
