@@ -117,7 +117,7 @@ function selectNames(layout: Layout, options: RenewOptions): string[] {
     if (layout.profile.certificates.some((c) => c.name === name && !c.issuer)) {
       throw badFlag('NAME', `${name} is a CA`, `extend it with kpki ca renew ${name}, or replace it with kpki ca rotate begin`);
     }
-    if (layout.profile.keyPairs.some((k) => k.name === name)) throw badFlag('NAME', `${name} is the service-account key`, 'replace it with kpki ca rotate begin --service-account');
+    if (layout.profile.keyPairs.some((k) => k.name === name)) throw badFlag('NAME', `${name} is the service-account key`, 'replace it with kpki ca rotate begin --ca none --service-account');
     if (!entries.includes(name)) throw badFlag('NAME', `unknown entry "${name}"`, `use names from: ${entries.join(', ')}`);
   }
   // User kubeconfigs given by --kubeconfig are renewed whatever else is named.

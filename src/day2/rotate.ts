@@ -26,7 +26,7 @@ export type RotateStep = (typeof ROTATE_STEPS)[number];
 
 export interface RotateOptions extends LayoutOptions {
   step: RotateStep;
-  /** For begin: CAs to rotate (`cluster,front-proxy,etcd` or entry names); default all, unless only --service-account is given. */
+  /** For begin: CAs to rotate (`cluster,front-proxy,etcd` or entry names; `none` with serviceAccount); default all. */
   cas?: string[];
   /** For begin: rotate the service-account signing key too. */
   serviceAccount?: boolean;
@@ -167,8 +167,13 @@ async function reissueLeaves(layout: Layout, state: RotationState, cas: Map<stri
   return renewWrites(layout, { names, cas, sanPlan: { sans: [], entries: [] }, csrOnly: false, csrDir: '', keepKey: false, validity, now, dryRun });
 }
 
+/** `--ca` names, all CAs by default; `none` rotates only the service-account key. */
 function caSelection(layout: Layout, options: RotateOptions): string[] {
-  if (!options.cas?.length) return options.serviceAccount ? [] : layout.profile.certificates.filter((c) => !c.issuer).map((c) => c.name);
+  if (!options.cas?.length) return layout.profile.certificates.filter((c) => !c.issuer).map((c) => c.name);
+  if (options.cas.length === 1 && options.cas[0] === 'none') {
+    if (!options.serviceAccount) throw badFlag('--ca', 'none rotates nothing without --service-account');
+    return [];
+  }
   return [...new Set(options.cas.map((name) => caEntryName(layout.profile, '--ca', name)))];
 }
 

@@ -196,6 +196,7 @@ describe('kpki ca rotate', () => {
     await makeCluster(dir);
     expect((await rejection(rotateCa({ ...layout(dir), step: 'reissue' }))).hint).toContain('rotate begin');
     expect((await rejection(rotateCa({ ...layout(dir), step: 'abort' }))).message).toContain('no rotation');
+    expect((await rejection(rotateCa({ ...layout(dir), step: 'begin', cas: ['none'] }))).subject).toBe('--ca');
     // A control plane whose apiserver certificate is not signed by the cluster CA.
     renameSync(path.join(dir, 'nodes/cp2/etc/kubernetes/pki/apiserver.crt'), path.join(dir, 'apiserver.crt.bak'));
     copyFileSync(path.join(dir, 'nodes/cp2/etc/kubernetes/pki/front-proxy-client.crt'), path.join(dir, 'nodes/cp2/etc/kubernetes/pki/apiserver.crt'));
