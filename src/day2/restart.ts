@@ -6,6 +6,8 @@ import type { Layout, Location } from './layout.js';
 export interface Restart {
   node: string;
   component: string;
+  /** Flags the component must run with from this restart on (its manifest changes), when any. */
+  flags?: Record<string, string>;
 }
 
 /** Within a node: etcd first (the apiserver needs it), the kubelet last. */

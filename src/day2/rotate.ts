@@ -124,6 +124,23 @@ async function preflight(layout: Layout): Promise<void> {
   }
 }
 
+/**
+ * kube-controller-manager signs from `--cluster-signing-cert-file` only when it holds exactly one
+ * certificate ("expected 1 certificate, found 2"), so while `ca.crt` holds two its signer is
+ * this file beside every `ca.key`: the one certificate matching the key. Kept after the rotation.
+ */
+export const SIGNER_CERT = 'ca-signer.crt';
+
+async function signerCopies(layout: Layout, cert: x509.X509Certificate): Promise<FileWrite[]> {
+  return (await copiesOf(layout, 'ca.key')).map((keyFile) => ({ path: path.join(path.dirname(keyFile), SIGNER_CERT), data: certificatePem(cert), mode: 0o644 }));
+}
+
+/** The signer copy for the cluster CA's pair, when the rotation covers it. */
+async function clusterSigner(layout: Layout, pairs: { old: CaPair; new: CaPair }[], pick: (pair: { old: CaPair; new: CaPair }) => CaPair): Promise<FileWrite[]> {
+  const cluster = pairs.find((p) => p.old.name === 'ca');
+  return cluster ? signerCopies(layout, pick(cluster).cert) : [];
+}
+
 /** Every location's copy of a file under the cert dir (CA keys on control planes, sa.pub, sa.key). */
 async function copiesOf(layout: Layout, relative: string): Promise<string[]> {
   const files = layout.locations.map((l) => path.join(l.certDir, relative));
@@ -217,6 +234,7 @@ async function begin(layout: Layout, options: RotateOptions, now: Date): Promise
   }
   // Old first: it still signs, and kubeadm reads only the first certificate next to the key.
   writes.push(...(await editAllTrust(await trustHolders(layout, options.apiServices), perCa(pairs, (bundle, pair) => (holds(bundle, pair.old.cert) && !holds(bundle, pair.new.cert) ? [...bundle, pair.new.cert] : undefined)))));
+  writes.push(...(await clusterSigner(layout, pairs, (p) => p.old)));
   if (serviceAccount) {
     const keyFile = path.join(certDir, 'sa.key');
     const keyData = await readOptional(keyFile);
@@ -249,6 +267,7 @@ async function reissue(layout: Layout, state: RotationState, options: RotateOpti
   for (const pair of pairs) {
     for (const file of await copiesOf(layout, `${pair.old.file}.key`)) writes.push({ path: file, data: privateKeyPem(side(pair).signer.key), mode: 0o600 });
   }
+  writes.push(...(await clusterSigner(layout, pairs, (p) => side(p).signer)));
   if (state.serviceAccount) {
     const sa = await readSaKeys(certDir);
     const [signer, other] = toOld ? [sa.old, sa.new] : [sa.new, sa.old];
@@ -302,6 +321,7 @@ async function finish(layout: Layout, state: RotationState, options: RotateOptio
   const left = await leavesSignedBy(layout, pairs.map((p) => p.old));
   if (left.length) throw new KpkiError(ErrorCode.StaleFile, `still signed by an old CA: ${left.join(', ')}`, { subject: left[0], hint: 'run kpki ca rotate reissue again, restart what it names, then finish' });
   const writes = await editAllTrust(await trustHolders(layout, options.apiServices), perCa(pairs, (bundle, pair) => (holds(bundle, pair.old.cert) ? without(bundle, pair.old.cert) : undefined)));
+  writes.push(...(await clusterSigner(layout, pairs, (p) => p.new)));
   if (state.serviceAccount) {
     const sa = await readSaKeys(certDir);
     for (const file of await copiesOf(layout, 'sa.pub')) writes.push({ path: file, data: pemOfKeys([sa.new]), mode: 0o600 });
@@ -321,6 +341,7 @@ async function abort(layout: Layout, state: RotationState, options: RotateOption
   const left = await leavesSignedBy(layout, pairs.map((p) => p.new));
   if (left.length) throw new KpkiError(ErrorCode.StaleFile, `still signed by a new CA: ${left.join(', ')}`, { subject: left[0], hint: 'renew them (kpki renew NAME) with the old CA signing, then abort' });
   const writes = await editAllTrust(await trustHolders(layout, options.apiServices), perCa(pairs, (bundle, pair) => (holds(bundle, pair.new.cert) ? without(bundle, pair.new.cert) : undefined)));
+  writes.push(...(await clusterSigner(layout, pairs, (p) => p.old)));
   if (state.serviceAccount) {
     const sa = await readSaKeys(certDir);
     for (const file of await copiesOf(layout, 'sa.pub')) writes.push({ path: file, data: pemOfKeys([sa.old]), mode: 0o600 });
@@ -442,6 +463,14 @@ export async function rotateCa(options: RotateOptions): Promise<RotateResult> {
     }
     const changed = phase.writes.filter((w) => w.data !== undefined && !w.path.includes(`${path.sep}${ROTATION_DIR}`)).map((w) => w.path);
     const selection = phase.next ?? state ?? { cas: [], serviceAccount: false };
-    return result(phase.next?.phase ?? 'none', selection, changed, phase.notes);
+    const done = result(phase.next?.phase ?? 'none', selection, changed, phase.notes);
+    // Where kpki wrote a signer file, the controller manager must sign from it (see SIGNER_CERT).
+    const signerOf = (node: string) => {
+      const location = layout.locations.find((l) => l.node === node);
+      const file = location && path.join(location.certDir, SIGNER_CERT);
+      return file && changed.includes(file) ? file : undefined;
+    };
+    const restart = done.restart.map((r) => (r.component === 'kube-controller-manager' && signerOf(r.node) ? { ...r, flags: { 'cluster-signing-cert-file': signerOf(r.node)! } } : r));
+    return { ...done, restart };
   });
 }

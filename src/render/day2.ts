@@ -11,7 +11,8 @@ const resumedLine = (files: string[]) => `Completed an interrupted run (${files.
 export function renderRestarts(restart: Restart[], extra: string[] = []): string {
   if (!restart.length && !extra.length) return 'No component reads the changed files: nothing to restart.\n';
   const lines = ['Restart, one at a time, waiting for each to be ready before the next:'];
-  restart.forEach((r, i) => lines.push(`  ${i + 1}. ${kleur.bold(r.node)}: ${r.component}`));
+  const flags = (r: Restart) => (r.flags ? ` with ${Object.entries(r.flags).map(([name, value]) => `--${name}=${value}`).join(' ')}` : '');
+  restart.forEach((r, i) => lines.push(`  ${i + 1}. ${kleur.bold(r.node)}: ${r.component}${flags(r)}`));
   for (const line of extra) lines.push(`  - ${line}`);
   return `${lines.join('\n')}\n`;
 }

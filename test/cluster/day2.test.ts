@@ -158,6 +158,15 @@ describe('day 2 on a running cluster', () => {
       }
     })();
 
+    let kcmFlags: Record<string, string> = {};
+    /** A restart whose failure quotes the start of the component's output (the harness quotes its end). */
+    const restartOrExplain = async (component: Component, node: NodeName, overrides = {}) => {
+      try {
+        await c.restart(component, node, overrides);
+      } catch (err) {
+        throw new Error(`${phase}: restarting ${component} on ${node} failed: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}\n--- first output ---\n${c.process(component, node).output.slice(0, 4000)}`);
+      }
+    };
     /** Restarts what the plan names, one at a time; the sample-apiserver too (after cp1's steps) when files it reads changed. */
     const restartAsPlanned = async (restart: Restart[], changed: string[]) => {
       const wardleChanged = changed.some((f) => [cp1.pki('apiserver-etcd-client.crt'), cp1.pki('etcd/ca.crt'), userKubeconfig].includes(f));
@@ -167,15 +176,19 @@ describe('day 2 on a running cluster', () => {
         await act();
         window.end = Date.now();
       };
-      const restartWardle = () => timed('sample-apiserver', () => c.restart('sample-apiserver', 'cp1'));
+      const restartWardle = () => timed('sample-apiserver', () => restartOrExplain('sample-apiserver', 'cp1'));
       const lastOnCp1 = restart.map((r) => r.node).lastIndexOf('cp1');
-      for (const [index, { node, component }] of restart.entries()) {
+      for (const [index, { node, component, flags }] of restart.entries()) {
         if (component === 'kube-apiserver') {
-          await c.restart('kube-apiserver', node as NodeName, APISERVER_FLAGS);
+          await restartOrExplain('kube-apiserver', node as NodeName, APISERVER_FLAGS);
           // The load balancer takes it back after two passing health checks.
           await new Promise((r) => setTimeout(r, 1_500));
-        } else if (component === 'etcd' && node === 'cp1') await timed('etcd', () => c.restart('etcd', 'cp1'));
-        else if (component === 'kube-controller-manager' && node === 'cp1') await timed('kube-controller-manager', () => c.restart('kube-controller-manager', 'cp1'));
+        } else if (component === 'etcd' && node === 'cp1') await timed('etcd', () => restartOrExplain('etcd', 'cp1'));
+        // The plan's flags (the signer file during a rotation) stay until a later plan changes them.
+        else if (component === 'kube-controller-manager' && node === 'cp1') {
+          if (flags) kcmFlags = flags;
+          await timed('kube-controller-manager', () => restartOrExplain('kube-controller-manager', 'cp1', kcmFlags));
+        }
         // Not run by the harness: the scheduler, the kubelets, cp2's etcd member and controller manager.
         if (index === lastOnCp1 && wardleChanged) await restartWardle();
       }

@@ -131,6 +131,11 @@ describe('kpki ca rotate', () => {
     // The first certificate is the one the key beside it signs with (kubeadm reads only the first).
     expect(sameKeyPair(parseKey(readFileSync(path.join(dir, 'nodes/cp1/etc/kubernetes/pki/ca.key')), 'ca.key'), publicKeyObject(cp1Ca[0]!))).toBe(true);
     expect(readFileSync(path.join(dir, 'pki/sa.pub'), 'utf8').startsWith(oldSaPub)).toBe(true);
+    // kube-controller-manager signs from a one-certificate file: the signer beside ca.key, named in the plan.
+    const signerFile = path.join(dir, 'nodes/cp1/etc/kubernetes/pki/ca-signer.crt');
+    const signsWithKey = () => trustFile(signerFile).length === 1 && sameKeyPair(parseKey(readFileSync(path.join(dir, 'nodes/cp1/etc/kubernetes/pki/ca.key')), 'ca.key'), publicKeyObject(trustFile(signerFile)[0]!));
+    expect(signsWithKey()).toBe(true);
+    expect(begun.restart).toContainEqual({ node: 'cp1', component: 'kube-controller-manager', flags: { 'cluster-signing-cert-file': signerFile } });
     expect(readFileSync(path.join(dir, 'nodes/cp2/etc/kubernetes/pki/sa.pub'), 'utf8').match(/BEGIN PUBLIC KEY/g)).toHaveLength(2);
     expect(await trustFailures(dir, scratch, goCheck)).toEqual([]);
     expect((await rotateCa({ ...layout(dir), step: 'status' })).halfApplied).toBe(false);
@@ -142,6 +147,7 @@ describe('kpki ca rotate', () => {
     const newCa = trustFile(path.join(dir, 'nodes/cp2/etc/kubernetes/pki/ca.crt'))[0]!;
     expect(sameKeyPair(parseKey(readFileSync(path.join(dir, 'nodes/cp2/etc/kubernetes/pki/ca.key')), 'ca.key'), publicKeyObject(newCa))).toBe(true);
     expect(Buffer.from(newCa.publicKey.rawData)).not.toEqual(Buffer.from(oldCa.publicKey.rawData));
+    expect(signsWithKey()).toBe(true);
     expect(await trustFailures(dir, scratch, goCheck)).toEqual([]);
     // A node not yet restarted still serves the old-CA leaf: the new trust file accepts it.
     await runOk(requireTool('openssl'), ['verify', '-CAfile', path.join(dir, 'nodes/cp2/etc/kubernetes/pki/ca.crt'), oldApiserver]);
