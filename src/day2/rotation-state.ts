@@ -39,7 +39,8 @@ export async function readRotation(certDir: string): Promise<(RotationState & { 
  * rotation is over, so ending one is a write like every other phase and never half done.
  */
 export function rotationWrite(certDir: string, state: RotationState | undefined): FileWrite {
-  return { path: path.join(certDir, ROTATION_FILE), data: `${JSON.stringify(state ?? { phase: 'none' }, null, 2)}\n`, mode: 0o644 };
+  const record = state ? { phase: state.phase, cas: state.cas, serviceAccount: state.serviceAccount, startedAt: state.startedAt } : { phase: 'none' };
+  return { path: path.join(certDir, ROTATION_FILE), data: `${JSON.stringify(record, null, 2)}\n`, mode: 0o644 };
 }
 
 /** The rotation's key material once no rotation is under way: archived already (or purged), so removed. */
