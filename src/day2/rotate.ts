@@ -315,17 +315,28 @@ async function archiveRotation(layout: Layout, state: RotationState, side: 'old'
   return writes;
 }
 
-async function finish(layout: Layout, state: RotationState, options: RotateOptions, now: Date): Promise<Phase> {
-  const certDir = layout.signing.certDir;
+/** Ends a rotation on one side: the other side's CAs and SA key leave every trust file; refused while a leaf still needs them. */
+async function keepOnly(layout: Layout, state: RotationState, options: RotateOptions, kept: 'old' | 'new'): Promise<FileWrite[]> {
+  const dropped = kept === 'old' ? 'new' : 'old';
   const pairs = await readPairs(layout, state);
-  const left = await leavesSignedBy(layout, pairs.map((p) => p.old));
-  if (left.length) throw new KpkiError(ErrorCode.StaleFile, `still signed by an old CA: ${left.join(', ')}`, { subject: left[0], hint: 'run kpki ca rotate reissue again, restart what it names, then finish' });
-  const writes = await editAllTrust(await trustHolders(layout, options.apiServices), perCa(pairs, (bundle, pair) => (holds(bundle, pair.old.cert) ? without(bundle, pair.old.cert) : undefined)));
-  writes.push(...(await clusterSigner(layout, pairs, (p) => p.new)));
-  if (state.serviceAccount) {
-    const sa = await readSaKeys(certDir);
-    for (const file of await copiesOf(layout, 'sa.pub')) writes.push({ path: file, data: pemOfKeys([sa.new]), mode: 0o600 });
+  const left = await leavesSignedBy(layout, pairs.map((p) => p[dropped]));
+  if (left.length) {
+    throw new KpkiError(ErrorCode.StaleFile, `still signed by a${dropped === 'old' ? 'n old' : ' new'} CA: ${left.join(', ')}`, {
+      subject: left[0],
+      hint: dropped === 'old' ? 'run kpki ca rotate reissue again, restart what it names, then finish' : 'renew them (kpki renew NAME) with the old CA signing, then abort',
+    });
   }
+  const writes = await editAllTrust(await trustHolders(layout, options.apiServices), perCa(pairs, (bundle, pair) => (holds(bundle, pair[dropped].cert) ? without(bundle, pair[dropped].cert) : undefined)));
+  writes.push(...(await clusterSigner(layout, pairs, (p) => p[kept])));
+  if (state.serviceAccount) {
+    const sa = await readSaKeys(layout.signing.certDir);
+    for (const file of await copiesOf(layout, 'sa.pub')) writes.push({ path: file, data: pemOfKeys([sa[kept]]), mode: 0o600 });
+  }
+  return writes;
+}
+
+async function finish(layout: Layout, state: RotationState, options: RotateOptions, now: Date): Promise<Phase> {
+  const writes = await keepOnly(layout, state, options, 'new');
   writes.push(...(await archiveRotation(layout, state, 'old', options.purge ?? false, now)));
   const notes = [
     ...(state.cas.includes('ca') ? [`after the restarts: ${ROOT_CA_NOTE}; clients outside the cluster need the new ca.crt (every kubeconfig kpki manages already has it)`] : []),
@@ -336,18 +347,7 @@ async function finish(layout: Layout, state: RotationState, options: RotateOptio
 
 async function abort(layout: Layout, state: RotationState, options: RotateOptions, now: Date): Promise<Phase> {
   if (state.phase === 'reissued') return reissue(layout, state, options, now, true);
-  const certDir = layout.signing.certDir;
-  const pairs = await readPairs(layout, state);
-  const left = await leavesSignedBy(layout, pairs.map((p) => p.new));
-  if (left.length) throw new KpkiError(ErrorCode.StaleFile, `still signed by a new CA: ${left.join(', ')}`, { subject: left[0], hint: 'renew them (kpki renew NAME) with the old CA signing, then abort' });
-  const writes = await editAllTrust(await trustHolders(layout, options.apiServices), perCa(pairs, (bundle, pair) => (holds(bundle, pair.new.cert) ? without(bundle, pair.new.cert) : undefined)));
-  writes.push(...(await clusterSigner(layout, pairs, (p) => p.old)));
-  if (state.serviceAccount) {
-    const sa = await readSaKeys(certDir);
-    for (const file of await copiesOf(layout, 'sa.pub')) writes.push({ path: file, data: pemOfKeys([sa.old]), mode: 0o600 });
-  }
-  
-  return { writes, notes: ['the rotation is undone: the old CAs sign and are the only ones trusted'], next: undefined };
+  return { writes: await keepOnly(layout, state, options, 'old'), notes: ['the rotation is undone: the old CAs sign and are the only ones trusted'], next: undefined };
 }
 
 /** Each rotated file's state against what the phase wants. */
