@@ -5,6 +5,8 @@ import { registerCert } from './cert.js';
 import { registerInit, registerNode } from './init.js';
 import { registerInspect } from './inspect.js';
 import { registerKubeconfig } from './kubeconfig.js';
+import { registerRenew } from './renew.js';
+import { registerCa } from './ca.js';
 import { registerVerify } from './verify.js';
 import { badFlag } from '../errors.js';
 import { processOutput, reportError, type Output } from './output.js';
@@ -72,6 +74,8 @@ export async function main(argv: string[], output: Output = processOutput): Prom
   registerInspect(cli, output, run);
   registerCert(cli, output, run);
   registerApprove(cli, output, run);
+  registerRenew(cli, output, run);
+  registerCa(cli, output, run);
   cli.command('[...args]', '').action((args: string[]) => {
     exitCode = reportError(
       Object.assign(new Error(args.length ? `unknown command "${args[0]}"` : 'no command given'), { name: 'CACError' }),

@@ -505,7 +505,8 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     }
     await Promise.all(Object.keys(nodes).map((n) => mkdir(path.join(root, 'nodes', n, 'flags'), { recursive: true })));
 
-    const superAdmin = kubeconfigCredentials(path.join(root, 'super-admin.conf'));
+    // Read at every use: renewals and CA rotations rewrite it while the cluster runs.
+    const superAdmin = () => kubeconfigCredentials(path.join(root, 'super-admin.conf'));
     // Discovery cache inside the cluster root: nothing left in ~/.kube, nothing shared between runs.
     const kubectl = (kubeconfig: string, args: readonly string[], input?: string) =>
       run(kubectlBin, ['--kubeconfig', kubeconfig, '--cache-dir', path.join(root, 'kubectl-cache'), ...args], { input, timeoutMs: 30_000 });
@@ -528,7 +529,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
           return;
         case 'kube-apiserver': {
           const url = `${nodes[entry.node].url}/readyz`;
-          await waitUntil(`${label} ready (${url})`, readyTimeoutMs, async () => alive((await httpsRequest(url, superAdmin, { timeoutMs: 5_000 })).status === 200), account);
+          await waitUntil(`${label} ready (${url})`, readyTimeoutMs, async () => alive((await httpsRequest(url, superAdmin(), { timeoutMs: 5_000 })).status === 200), account);
           return;
         }
         case 'haproxy':
