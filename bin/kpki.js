@@ -3,7 +3,7 @@ import { availableParallelism } from 'node:os';
 import { loadCli } from './load-cli.js';
 
 // Key generation runs on libuv's thread pool; size it to the machine before anything uses it.
-process.env.UV_THREADPOOL_SIZE ??= String(Math.max(4, availableParallelism()));
+process.env.UV_THREADPOOL_SIZE ??= String(Math.max(4, availableParallelism() + 2));
 const { main } = loadCli();
 const status = await main(process.argv.slice(2));
 if (status === 130) {
