@@ -22,5 +22,4 @@ describe('kpki start-up', () => {
       expect(fast.stdout).toBe(fromBundle.stdout);
     }
   });
-
 });
