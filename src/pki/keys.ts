@@ -65,6 +65,7 @@ async function randomPrime(bits: number): Promise<bigint> {
     else primeSearches--;
   }
 }
+
 const RSA_PUBLIC_EXPONENT = 65537n;
 
 /** a⁻¹ mod m (extended Euclid); the callers pass coprime values. */
