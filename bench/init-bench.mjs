@@ -471,10 +471,10 @@ const TIMELINE_STEPS = [
   ['loaded', 'CLI bundle loaded (read, code cache, evaluated)'],
   ['keys started', 'settings, profile, lock and plan done: keys asked for'],
   ['keys: first', 'first key ready'],
-  ['writes: first', 'first file written (a CA)'],
   ['keys: last', 'last key ready'],
-  ['writes: last', 'last file written'],
-  ['returned', 'init returned (directories synced, summary rendered)'],
+  ['writes: first', 'first file staged (temp name, fsynced)'],
+  ['writes: last', 'last file staged'],
+  ['returned', 'init returned (journal committed, files renamed, directories synced)'],
 ];
 
 function timeline(dir, keyType) {

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // One `kpki init` run in this process the way bin/kpki.js runs it, timed at each step the CLI
-// reports (bundle loaded, key generation started, each key ready, each file written), for the
+// reports (bundle loaded, key generation started, each key ready, each file staged), for the
 // benchmark's breakdown of where the time goes. Prints one JSON object: ms since the process
 // started (performance.now()) and this process's CPU ms (all threads) at each step.
 //
