@@ -563,8 +563,8 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       for (const [name, value] of Object.entries(overrides)) {
         if (value !== null && !entry.baseline.some(([n]) => n === name)) flags.push([name, value]);
       }
-      // haproxy takes its configuration file (in the foreground); the others run from their flags file.
-      const args = entry.component === 'haproxy' ? ['-f', haproxyConfig, '-db'] : flags.map(([name, value]) => `--${name}=${value}`);
+      // haproxy takes its configuration file (overrides.f replaces it) in the foreground; the others run from their flags file.
+      const args = entry.component === 'haproxy' ? ['-f', overrides.f ?? haproxyConfig, '-db'] : flags.map(([name, value]) => `--${name}=${value}`);
       if (entry.component !== 'haproxy') await writeFile(entry.flagsFile, `${args.join('\n')}\n`);
       const proc = res.start(`${entry.component} on ${entry.node}`, SETPRIV, ['--pdeathsig', 'SIGKILL', '--', binaries[entry.component], ...args], { cwd: root });
       entry.proc = proc;
