@@ -8,7 +8,7 @@
 import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import { X509Certificate } from 'node:crypto';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { requireTool, run } from '../interop/helpers.js';
 import {
@@ -24,7 +24,7 @@ import {
   DNS_DOMAIN,
   httpsRequest,
   SERVICE_IP,
-  startCluster,
+  useCluster,
   waitUntil,
   WARDLE,
   WARDLE_APISERVICE,
@@ -36,28 +36,13 @@ import {
 const NODE_NAMES: NodeName[] = ['cp1', 'cp2'];
 const FLUNDERS = `/apis/${WARDLE.group}/${WARDLE.version}/namespaces/default/flunders`;
 
-let cluster: Cluster | undefined;
-let failure: unknown;
-// A cluster that cannot start (binaries missing, a component not ready) fails every test with
-// the reason, instead of vitest's "skipped" for tests after a failed hook.
-beforeAll(async () => {
-  try {
-    cluster = await startCluster();
-  } catch (err) {
-    failure = err;
-  }
-});
-afterAll(() => cluster?.stop());
-
-function live(): Cluster {
-  if (!cluster) throw new Error(`the cluster did not start: ${failure instanceof Error ? failure.message : String(failure)}`);
-  return cluster;
-}
+const { live, started } = useCluster();
 
 /** A describe block's set-up, run only on a started cluster (otherwise its tests fail on live()). */
 function beforeAllLive(setUp: (c: Cluster) => Promise<void>): void {
   beforeAll(async () => {
-    if (cluster) await setUp(cluster);
+    const c = started();
+    if (c) await setUp(c);
   });
 }
 

@@ -10,10 +10,10 @@ import { parse as parseYaml } from 'yaml';
 import { parseCertificate } from '../../src/pki/pem.js';
 import { describeRun } from '../interop/helpers.js';
 import { KPKI_BIN } from '../support/cli.js';
-import { waitUntil, type Cluster } from './harness.js';
-import { adminConf, csrState, kubectl, kubectlOk, submitCsr, useCluster } from './live-support.js';
+import { useCluster, waitUntil, type Cluster } from './harness.js';
+import { adminConf, csrState, kubectl, kubectlOk, submitCsr } from './live-support.js';
 
-const live = useCluster();
+const { live } = useCluster();
 
 const SERVING_USAGES = ['digital signature', 'key encipherment', 'server auth'];
 

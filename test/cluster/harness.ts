@@ -19,6 +19,7 @@ import https from 'node:https';
 import net from 'node:net';
 import path from 'node:path';
 import tls from 'node:tls';
+import { afterAll, beforeAll } from 'vitest';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { KPKI_BIN } from '../support/cli.js';
 import { BackgroundProcess, describeRun, freePorts, requireTool, Resources, run, type RunResult } from '../interop/helpers.js';
@@ -308,6 +309,31 @@ spec: {type: ExternalName, externalName: "${address}"}
 }
 
 /** Starts the whole control plane; on any failure everything started so far is stopped. */
+/**
+ * One cluster for a test file. A cluster that cannot start (binaries missing, a component not
+ * ready) fails every test with the reason, instead of vitest's "skipped" for tests after a failed
+ * hook. `live()` returns the running cluster or throws that reason; `started()` is undefined then.
+ */
+export function useCluster(opts: ClusterOptions = {}): { live: () => Cluster; started: () => Cluster | undefined } {
+  let cluster: Cluster | undefined;
+  let failure: unknown;
+  beforeAll(async () => {
+    try {
+      cluster = await startCluster(opts);
+    } catch (err) {
+      failure = err;
+    }
+  });
+  afterAll(() => cluster?.stop());
+  return {
+    live: () => {
+      if (!cluster) throw new Error(`the cluster did not start: ${failure instanceof Error ? failure.message : String(failure)}`);
+      return cluster;
+    },
+    started: () => cluster,
+  };
+}
+
 export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> {
   exitOnSignals();
   const binaries = {

@@ -1,32 +1,12 @@
 /** What the live-command suites (live.test.ts, csr.test.ts) share on top of the cluster harness. */
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll } from 'vitest';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { subjectName } from '../../src/pki/certificate.js';
 import { x509 } from '../../src/pki/crypto.js';
 import { certificatePublicKey, generateKeyPair, signatureAlgorithm, signingKey } from '../../src/pki/keys.js';
 import { describeRun, requireTool, run, type RunResult } from '../interop/helpers.js';
-import { startCluster, type Cluster } from './harness.js';
-
-/** Starts one cluster for the file; tests after a failed start fail with its reason. */
-export function useCluster(): () => Cluster {
-  let cluster: Cluster | undefined;
-  let failure: unknown;
-  beforeAll(async () => {
-    try {
-      cluster = await startCluster();
-    } catch (err) {
-      failure = err;
-      throw err;
-    }
-  });
-  afterAll(() => cluster?.stop());
-  return () => {
-    if (!cluster) throw new Error(`the cluster did not start: ${failure instanceof Error ? failure.message : String(failure)}`);
-    return cluster;
-  };
-}
+import type { Cluster } from './harness.js';
 
 export const adminConf = (c: Cluster) => path.join(c.root, 'admin.conf');
 

@@ -9,10 +9,10 @@ import { probe } from '../../src/live/probe.js';
 import { parseCertificate } from '../../src/pki/pem.js';
 import { describeRun } from '../interop/helpers.js';
 import { readFileSync } from 'node:fs';
-import { waitUntil, WARDLE_APISERVICE, type Cluster, type NodeName } from './harness.js';
-import { adminConf, kubectl, kubectlOk, useCluster, withCaOf } from './live-support.js';
+import { useCluster, waitUntil, WARDLE_APISERVICE, type Cluster, type NodeName } from './harness.js';
+import { adminConf, kubectl, kubectlOk, withCaOf } from './live-support.js';
 
-const live = useCluster();
+const { live } = useCluster();
 
 interface Finding {
   code: string;
