@@ -9,7 +9,7 @@
  * can route elsewhere must not fail (failures while a single-instance backend the request needs —
  * the one etcd member, the one sample-apiserver — restarts are reported apart).
  */
-import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -107,6 +107,8 @@ async function day2OnCluster(c: Cluster): Promise<void> {
   const haproxySocket = path.join(root, 'haproxy.sock');
   writeFileSync(haproxyConfig, checkedHaproxyConfig(c, haproxySocket));
   await c.restart('haproxy', 'cp1', { f: haproxyConfig });
+  // haproxy may accept on the VIP a moment before its admin socket exists (seen under load).
+  await waitUntil('haproxy admin socket', 10_000, async () => existsSync(haproxySocket));
   /** One command on haproxy's runtime API. */
   const haproxy = (command: string) =>
     new Promise<string>((resolve, reject) => {
