@@ -103,11 +103,10 @@ async function day2OnCluster(c: Cluster): Promise<void> {
     }
   };
   // Production-like load balancing and graceful apiserver stops, before the loop starts.
-  const haproxyConfig = path.join(root, 'haproxy-checked.cfg');
+  // The harness runs haproxy from root/haproxy.cfg (no flags): this configuration replaces it.
   const haproxySocket = path.join(root, 'haproxy.sock');
-  writeFileSync(haproxyConfig, checkedHaproxyConfig(c, haproxySocket));
-  await c.restart('haproxy', 'cp1', { f: haproxyConfig });
-  // haproxy may accept on the VIP a moment before its admin socket exists (seen under load).
+  writeFileSync(path.join(root, 'haproxy.cfg'), checkedHaproxyConfig(c, haproxySocket));
+  await c.restart('haproxy', 'cp1');
   await waitUntil('haproxy admin socket', 10_000, async () => existsSync(haproxySocket));
   /** One command on haproxy's runtime API. */
   const haproxy = (command: string) =>
