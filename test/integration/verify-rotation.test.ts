@@ -11,20 +11,11 @@ import { flagsFor } from '../../src/model/flags.js';
 import { publicKeyObject } from '../../src/pki/certificate.js';
 import { sameKeyPair } from '../../src/pki/keys.js';
 import { parseCertificates, parseKey } from '../../src/pki/pem.js';
-import { setKubeconfigData, bundlePem } from '../../src/day2/trust.js';
+import { bundlePem, setKubeconfigData } from '../../src/day2/trust.js';
+import type { Finding } from '../../src/verify/findings.js';
 import { kpki } from '../support/cli.js';
 import { tempDir } from '../support/tmp.js';
 import { makeCluster } from './day2-support.js';
-
-interface Finding {
-  code: string;
-  severity: string;
-  subject: string;
-  symptom: string;
-  diagnosis: string;
-  fix: string;
-  files: string[];
-}
 
 const dirs = (dir: string) => ['--cert-dir', path.join(dir, 'pki'), '--kubeconfig-dir', dir];
 
