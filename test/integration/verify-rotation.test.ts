@@ -4,7 +4,7 @@
  * reached is a half-applied phase with the commands that complete it, and the controller manager's
  * signing file must hold exactly one certificate.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { flagsFor } from '../../src/model/flags.js';
@@ -145,6 +145,29 @@ describe('kpki verify during kpki ca rotate, single node', () => {
     writeFileSync(path.join(pki, 'ca-signer.crt'), bundlePem([bundle(path.join(pki, 'ca.crt'))[1]!]));
     const mismatched = verifyJson([...dirs(dir), '--controller-manager-args', flagsFile]);
     expect(codes(mismatched.findings, 'KEY_MISMATCH').map((f) => f.subject)).toEqual(['kube-controller-manager --cluster-signing-key-file']);
+  });
+});
+
+describe('kpki verify and a damaged rotation', () => {
+  it('reports an unreadable rotation record, and rotation material it cannot find as not checked', () => {
+    const dir = initSingle();
+    const pki = path.join(dir, 'pki');
+    rotate(dir, 'begin');
+    const record = path.join(pki, 'kpki-rotation.json');
+    const saved = readFileSync(record);
+    writeFileSync(record, '{"phase": "halfway"}');
+    const broken = verifyJson(dirs(dir));
+    expect(broken.status).toBe(1);
+    expect(codes(broken.findings, 'FILE_INVALID').map((f) => [f.severity, f.subject])).toEqual([['error', record]]);
+
+    writeFileSync(record, saved);
+    rmSync(path.join(pki, 'rotation/new/ca.key'));
+    const { status, findings } = verifyJson(dirs(dir));
+    expect(status).toBe(0);
+    expect(codes(findings, 'ROTATION_UNDER_WAY')).toHaveLength(1);
+    const unchecked = codes(findings, 'UNCHECKED');
+    expect(unchecked.map((f) => [f.severity, f.subject])).toEqual([['warning', record]]);
+    expect(unchecked[0]!.diagnosis).toContain('rotation/new/ca.key');
   });
 });
 
