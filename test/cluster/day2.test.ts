@@ -277,7 +277,7 @@ async function day2OnCluster(c: Cluster): Promise<void> {
       const stat = statSync(file);
       return stat.isDirectory() ? walk(file) : stat.isFile() ? [file] : [];
     });
-  for (const file of walk(root).filter((f) => !f.includes('rotation-archive') && !f.includes('etcd-data') && !f.includes('scratch'))) {
+  for (const file of walk(root).filter((f) => !['rotation-archive', 'etcd-data', 'scratch', 'kubectl-cache'].some((skipped) => f.includes(skipped)))) {
     const text = readFileSync(file, 'latin1');
     const pems = [text, ...[...text.matchAll(/(?:certificate-authority-data|caBundle): (\S+)/g)].map((m) => Buffer.from(m[1]!, 'base64').toString())];
     const certs = pems.filter((p) => p.includes('-----BEGIN CERTIFICATE')).flatMap((p) => parseCertificates(Buffer.from(p), file));
