@@ -297,6 +297,9 @@ async function day2OnCluster(c: Cluster): Promise<void> {
       '--kubeconfig', userKubeconfig,
       '--apiservice', c.wardle.apiservice,
       '--serving-cert', c.wardle.servingCert,
+      // The apiservers verify kubelets (--kubelet-certificate-authority): the worker's serving certificate, rotated too.
+      '--kubelet-config', c.worker.kubeletConfig,
+      '--node-address', `InternalIP=${c.worker.address}`,
     ];
     const r = await c.kpki(['verify', '--live', '--json', ...inputs]);
     const { findings } = JSON.parse(r.stdout) as { findings: { severity: string; code: string; subject: string; diagnosis: string }[] };
