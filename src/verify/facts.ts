@@ -6,6 +6,7 @@ import type { x509 } from '../pki/crypto.js';
 import type { Finding } from './findings.js';
 import { BINARIES, flag, type ComponentArgs } from './inputs/args.js';
 import type { ClusterInputs } from './model.js';
+import type { RotationFacts } from './rotation.js';
 
 /** How a file is read: a flag's role, or a kubeconfig's CA (Go's CertPool, which has its own message). */
 export type ReadAs = FileRole | 'root-certificates';
@@ -77,6 +78,8 @@ export interface Facts {
   certificateSources: CertificateSource[];
   /** Missing and unreadable files, found while loading. */
   loadFindings: Finding[];
+  /** The `kpki ca rotate` under way in the PKI directory, if any. */
+  rotation?: RotationFacts;
 }
 
 /** The key a file has in the facts. */

@@ -30,6 +30,10 @@ export const FindingCode = {
   KubeconfigPermissions: 'KUBECONFIG_PERMISSIONS',
   FileOwnership: 'FILE_OWNERSHIP',
   KubeletServingSelfSigned: 'KUBELET_SERVING_SELF_SIGNED',
+  SigningCertNotSingle: 'SIGNING_CERT_NOT_SINGLE',
+  // A `kpki ca rotate` under way.
+  RotationUnderWay: 'ROTATION_UNDER_WAY',
+  RotationHalfApplied: 'ROTATION_HALF_APPLIED',
   // Found by `verify --live` against running components.
   ServingCertStale: 'SERVING_CERT_STALE',
   ClientRejected: 'CLIENT_REJECTED',

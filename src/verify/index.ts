@@ -9,16 +9,19 @@ import { flag, type Component, type ComponentArgs } from './inputs/args.js';
 import { loadFacts } from './load.js';
 import type { ClusterInputs, KubeconfigInput, KubeconfigRole } from './model.js';
 import { pathResolver } from './read.js';
+import { loadRotation } from './rotation.js';
 import type { Rule } from './rule.js';
 import { apiserverKubelet } from './rules/apiserver-kubelet.js';
 import { apiserverServing } from './rules/apiserver-serving.js';
 import { apiServices } from './rules/apiservices.js';
+import { caBundles } from './rules/ca-bundles.js';
 import { caFiles } from './rules/ca-files.js';
 import { apiserverEtcd, etcdMember } from './rules/etcd.js';
 import { filePermissions } from './rules/file-permissions.js';
 import { frontProxy } from './rules/front-proxy.js';
 import { hygiene } from './rules/hygiene.js';
 import { kubeconfigs } from './rules/kubeconfigs.js';
+import { rotation } from './rules/rotation.js';
 import { serviceAccountKeys } from './rules/service-account-keys.js';
 import { wiring } from './rules/wiring.js';
 
@@ -27,7 +30,7 @@ export { defineRule, type Rule } from './rule.js';
 export type { Facts } from './facts.js';
 
 /** Every rule, in the order findings are produced. */
-export const RULES: readonly Rule[] = [wiring, caFiles, apiserverServing, kubeconfigs, apiserverKubelet, frontProxy, serviceAccountKeys, etcdMember, apiserverEtcd, apiServices, hygiene, filePermissions];
+export const RULES: readonly Rule[] = [wiring, caFiles, caBundles, apiserverServing, kubeconfigs, apiserverKubelet, frontProxy, serviceAccountKeys, etcdMember, apiserverEtcd, apiServices, hygiene, filePermissions, rotation];
 
 export interface VerifyOptions {
   certDir?: string;
@@ -169,6 +172,8 @@ export async function verify(options: VerifyOptions = {}): Promise<VerifyResult>
     nodeAddresses,
   };
   const facts = await loadFacts(inputs, { now: options.now ?? new Date(), warnWithinSeconds, root, certDir: options.certDir || assumedFlags || files.length ? certDir : undefined, assumedFlags, resolve });
+  // A rotation's record lies beside the CAs it rotates; a node copy (--root) has none.
+  if (facts.certDir && !root) facts.rotation = await loadRotation(certDir, kubeconfigDir);
   const found = [...facts.loadFindings];
   for (const rule of options.rules ?? RULES) found.push(...(await rule.check(facts)));
 

@@ -9,7 +9,7 @@
  * can route elsewhere must not fail (failures while a single-instance backend the request needs —
  * the one etcd member, the one sample-apiserver — restarts are reported apart).
  */
-import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -103,10 +103,11 @@ async function day2OnCluster(c: Cluster): Promise<void> {
     }
   };
   // Production-like load balancing and graceful apiserver stops, before the loop starts.
-  const haproxyConfig = path.join(root, 'haproxy-checked.cfg');
+  // The harness runs haproxy from root/haproxy.cfg (no flags): this configuration replaces it.
   const haproxySocket = path.join(root, 'haproxy.sock');
-  writeFileSync(haproxyConfig, checkedHaproxyConfig(c, haproxySocket));
-  await c.restart('haproxy', 'cp1', { f: haproxyConfig });
+  writeFileSync(path.join(root, 'haproxy.cfg'), checkedHaproxyConfig(c, haproxySocket));
+  await c.restart('haproxy', 'cp1');
+  await waitUntil('haproxy admin socket', 10_000, async () => existsSync(haproxySocket));
   /** One command on haproxy's runtime API. */
   const haproxy = (command: string) =>
     new Promise<string>((resolve, reject) => {
@@ -276,7 +277,7 @@ async function day2OnCluster(c: Cluster): Promise<void> {
       const stat = statSync(file);
       return stat.isDirectory() ? walk(file) : stat.isFile() ? [file] : [];
     });
-  for (const file of walk(root).filter((f) => !f.includes('rotation-archive') && !f.includes('etcd-data') && !f.includes('scratch'))) {
+  for (const file of walk(root).filter((f) => !['rotation-archive', 'etcd-data', 'scratch', 'kubectl-cache'].some((skipped) => f.includes(skipped)))) {
     const text = readFileSync(file, 'latin1');
     const pems = [text, ...[...text.matchAll(/(?:certificate-authority-data|caBundle): (\S+)/g)].map((m) => Buffer.from(m[1]!, 'base64').toString())];
     const certs = pems.filter((p) => p.includes('-----BEGIN CERTIFICATE')).flatMap((p) => parseCertificates(Buffer.from(p), file));
@@ -284,9 +285,25 @@ async function day2OnCluster(c: Cluster): Promise<void> {
     if (text.includes(oldSaPub)) holders.push(file);
   }
   expect(holders).toEqual([]);
-  // kpki verify on each control plane with the flags its apiserver runs with: clean.
+  // kpki verify --live on each control plane, with the flags its components run with (the controller
+  // manager, on cp1, signing from the file the plans named): no error and no warning, offline or live.
   for (const node of Object.values(c.nodes)) {
-    const r = await c.kpki(['verify', '--cert-dir', node.pki(''), '--kubeconfig-dir', node.dir, '--apiserver-args', c.flagsFile('kube-apiserver', node.name)]);
-    expect(r.code, `${r.stdout}${r.stderr}`).toBe(0);
+    const inputs = [
+      '--cert-dir', node.pki(''),
+      '--kubeconfig-dir', node.dir,
+      '--apiserver-args', c.flagsFile('kube-apiserver', node.name),
+      '--etcd-args', c.flagsFile('etcd'),
+      ...(node.name === 'cp1' ? ['--controller-manager-args', c.flagsFile('kube-controller-manager')] : []),
+      '--kubeconfig', userKubeconfig,
+      '--apiservice', c.wardle.apiservice,
+      '--serving-cert', c.wardle.servingCert,
+      // The apiservers verify kubelets (--kubelet-certificate-authority): the worker's serving certificate, rotated too.
+      '--kubelet-config', c.worker.kubeletConfig,
+      '--node-address', `InternalIP=${c.worker.address}`,
+    ];
+    const r = await c.kpki(['verify', '--live', '--json', ...inputs]);
+    const { findings } = JSON.parse(r.stdout) as { findings: { severity: string; code: string; subject: string; diagnosis: string }[] };
+    expect(findings.filter((f) => f.severity !== 'info').map((f) => `${node.name} ${f.code} ${f.subject}: ${f.diagnosis}`)).toEqual([]);
+    expect(r.code, r.stderr).toBe(0);
   }
 }
