@@ -7,7 +7,7 @@ import { publicKeyObject } from '../pki/certificate.js';
 import { keyTypeOf } from '../pki/keys.js';
 import { certificateMismatches } from '../pki/match.js';
 import { parseCertificate, parseKey } from '../pki/pem.js';
-import { canonicalIp, httpsUrl, urlHost } from '../model/net.js';
+import { bracketedHost, canonicalIp, httpsUrl } from '../model/net.js';
 import type { Profile, Role } from '../model/profile.js';
 import { listValue, parseNodeName, type SettingsInput } from '../model/settings.js';
 import { readOptional, writeFileAtomic } from '../store/files.js';
@@ -158,7 +158,7 @@ async function writeNode(record: ClusterRecord, profile: Profile, node: ClusterN
     ...base,
     ...record.settings,
     // Without an HA endpoint, other nodes reach the first control plane.
-    controlPlaneEndpoint: record.settings.controlPlaneEndpoint ?? (node.role === 'control-plane' ? undefined : urlHost(primary(first))),
+    controlPlaneEndpoint: record.settings.controlPlaneEndpoint ?? (node.role === 'control-plane' ? undefined : bracketedHost(primary(first))),
     certDir: path.join(dirs.kubernetes, 'pki'),
     kubeconfigDir: dirs.kubernetes,
     nodeName: node.name,

@@ -1,5 +1,5 @@
 import { createPrivateKey, createPublicKey, KeyObject } from 'node:crypto';
-import type { KeyType } from '../model/settings.js';
+import type { KeyType } from './key-types.js';
 import { subtle } from './crypto.js';
 
 type Algorithm = RsaHashedImportParams | EcKeyImportParams;

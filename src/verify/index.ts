@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { badFlag, badInput } from '../errors.js';
 import { parseDuration } from '../model/duration.js';
-import { flagsFor, type FlagComponent } from '../model/flags.js';
+import { COMPONENTS, flagsFor, type FlagComponent } from '../model/flags.js';
 import { isIpAddress } from '../model/net.js';
 import { sortFindings, type Finding, type Severity } from './findings.js';
 import { exists, listDirectory, pkiFiles, readApiServices, readComponentArgs, readKubeletSettings, readManifestsDir, servingCertFiles } from './gather.js';
@@ -131,7 +131,7 @@ export async function verify(options: VerifyOptions = {}): Promise<VerifyResult>
   }
   if (assumedFlags) {
     // No flags given: check the directory as kubeadm wires it.
-    for (const component of ['apiserver', 'etcd', 'controller-manager', 'scheduler'] as const) components.set(component, kubeadmDefaults(component, certDir, kubeconfigDir));
+    for (const component of COMPONENTS) components.set(component, kubeadmDefaults(component, certDir, kubeconfigDir));
   }
   const rootKubelet = root && !options.kubeletConfig ? path.join(root, 'var/lib/kubelet/config.yaml') : undefined;
   const kubeletSource = options.kubeletConfig ?? (rootKubelet && (await exists(rootKubelet)) ? rootKubelet : undefined);

@@ -1,4 +1,5 @@
 import type { x509 } from '../../pki/crypto.js';
+import { notCaReasons } from '../../pki/match.js';
 import { wiringOf } from '../../model/flags.js';
 import { flagSubject } from '../facts.js';
 import { FindingCode, type Finding } from '../findings.js';
@@ -9,7 +10,7 @@ import { defineRule, finding, infoOf } from '../rule.js';
 export function notCaFindings(certs: x509.X509Certificate[], file: string, label: string): Finding[] {
   return certs.flatMap((cert) => {
     const facts = infoOf(cert);
-    const problem = !facts.isCA ? 'is not a CA (BasicConstraints CA:TRUE missing)' : facts.keyUsages && !facts.keyUsages.includes('keyCertSign') ? 'lacks KeyUsage keyCertSign' : undefined;
+    const problem = notCaReasons(facts)[0];
     if (!problem) return [];
     return [
       finding({

@@ -149,8 +149,8 @@ export function hostFindings(serving: NamedCert, hosts: DialedHost[], symptomPre
 /** Go ≥ 1.20 clients (kubectl, client-go) wrap server verification errors so. */
 export const CLIENT_TLS_PREFIX = 'tls: failed to verify certificate: ';
 
-/** Host part of a URL such as https://[fd00::1]:6443. */
-export function urlHost(url: string): string | undefined {
+/** The host a URL such as https://[fd00::1]:6443 dials, IPv6 brackets removed; undefined for no URL. */
+export function hostOfUrl(url: string): string | undefined {
   try {
     const host = new URL(url).hostname;
     return host.startsWith('[') ? host.slice(1, -1) : host;

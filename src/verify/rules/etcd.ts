@@ -2,7 +2,7 @@ import { flagSubject } from '../facts.js';
 import { FindingCode, type Finding } from '../findings.js';
 import { flag, flagList, type ComponentArgs } from '../inputs/args.js';
 import { defineRule, finding } from '../rule.js';
-import { certFromFlag, CLIENT_TLS_PREFIX, hostFindings, pairFromFlags, trustFindings, urlHost, type DialedHost } from './common.js';
+import { certFromFlag, CLIENT_TLS_PREFIX, hostFindings, pairFromFlags, trustFindings, hostOfUrl, type DialedHost } from './common.js';
 import { reissueWithSans } from './fixes.js';
 import type { Facts } from '../facts.js';
 import type { NamedCert } from './common.js';
@@ -12,7 +12,7 @@ const ETCD_REJECTS = (e: string) => `etcd log: rejected connection (error "tls: 
 function hostsOf(args: ComponentArgs, names: string[], who: string): DialedHost[] {
   return names.flatMap((name) =>
     flagList(args, name)
-      .map(urlHost)
+      .map(hostOfUrl)
       .filter((h): h is string => Boolean(h) && h !== '0.0.0.0' && h !== '::')
       .map((host) => ({ host, who: `${who} (--${name})` })),
   );
@@ -24,7 +24,7 @@ function ownInitialCluster(args: ComponentArgs): DialedHost[] {
   return flagList(args, 'initial-cluster')
     .map((entry) => entry.split('='))
     .filter(([member]) => member === name)
-    .map(([, url]) => urlHost(url ?? ''))
+    .map(([, url]) => hostOfUrl(url ?? ''))
     .filter((h): h is string => Boolean(h))
     .map((host) => ({ host, who: 'peers (--initial-cluster)' }));
 }
@@ -107,7 +107,7 @@ export const apiserverEtcd = defineRule({
     out.push(...untrusted);
     if (untrusted.length) return out;
     const hosts = flagList(api, 'etcd-servers')
-      .map(urlHost)
+      .map(hostOfUrl)
       .filter((h): h is string => Boolean(h))
       .map((host) => ({ host, who: 'kube-apiserver (--etcd-servers)' }));
     out.push(...hostFindings(server, withFixes(facts, server, hosts), handshake));
