@@ -8,7 +8,7 @@ import { keyTypeOf } from '../pki/keys.js';
 import { certificateMismatches } from '../pki/match.js';
 import { parseCertificate, parseKey } from '../pki/pem.js';
 import { bracketedHost, canonicalIp, httpsUrl } from '../model/net.js';
-import type { Profile, Role } from '../model/profile.js';
+import { nodeIdentity, type Profile, type Role } from '../model/profile.js';
 import { listValue, parseNodeName, type SettingsInput } from '../model/settings.js';
 import { readOptional, writeFileAtomic } from '../store/files.js';
 import { acquireLock } from '../store/lock.js';
@@ -105,20 +105,19 @@ function nodeDirs(nodesDir: string, name: string) {
 }
 
 /** The kubelet's own serving certificate, signed by the cluster CA: reused while it still fits. */
-async function kubeletServing(certDir: string, node: ClusterNode, kubeletPki: string, options: ClusterOptions) {
+async function kubeletServing(certDir: string, node: ClusterNode, identity: { commonName: string; organizations: string[] }, kubeletPki: string, options: ClusterOptions) {
   const prefix = path.join(kubeletPki, 'kubelet');
   const files = [`${prefix}.key`, `${prefix}.crt`];
   const request = {
     name: 'kubelet-serving',
-    commonName: `system:node:${node.name}`,
-    organizations: ['system:nodes'],
+    ...identity,
     sans: [node.name, ...node.addresses],
     usages: ['serverAuth' as const],
     validity: options.certValidity,
     keyType: options.keyType,
     profile: options.profile,
   };
-  const ca = await loadCa('cluster', certDir, { needKey: true });
+  const ca = await loadCa('cluster', certDir, { needKey: true, profile: options.profile });
   const decide = async () => {
     const [crt, key] = await Promise.all([readOptional(`${prefix}.crt`), readOptional(`${prefix}.key`)]);
     if (!crt || !key) return 'create' as const;
@@ -169,12 +168,15 @@ async function writeNode(record: ClusterRecord, profile: Profile, node: ClusterN
     entries,
     shared: { certDir: record.settings.certDir, entries: profile.roles.shared ?? [], keys },
   });
-  const kubelet = record.settings.kubeletServingCerts && node.role !== 'etcd';
+  const kubelet = record.settings.kubeletServingCerts && node.role !== 'etcd' ? nodeIdentity(profile, node.name) : undefined;
+  if (record.settings.kubeletServingCerts && node.role !== 'etcd' && !kubelet) {
+    throw badFlag('--profile', `${profile.name} has no kubeconfig with identity: kubelet, so the kubelet's serving certificate has no subject`, 'use a profile that describes the kubelet (kubeadm)');
+  }
   return {
     ...node,
     dir: dirs.root,
     init,
-    kubeletServing: kubelet ? await kubeletServing(record.settings.certDir, node, dirs.kubeletPki, { ...base, ...record.settings }) : undefined,
+    kubeletServing: kubelet ? await kubeletServing(record.settings.certDir, node, kubelet, dirs.kubeletPki, { ...base, ...record.settings }) : undefined,
   };
 }
 

@@ -93,7 +93,7 @@ export interface IssuancePolicy {
 /** One profile entry made concrete: placeholders filled, SANs classified, policy applied. */
 export function resolveCertificate(
   policy: ProfilePolicy,
-  entry: CertificateEntry,
+  entry: Omit<CertificateEntry, 'wiring'>,
   expand: (template: string) => string[],
   issuance: IssuancePolicy,
   file: string | undefined,
@@ -122,7 +122,7 @@ export function resolveCertificate(
 export function buildPkiSpec(profile: Profile, settings: ClusterSettings): PkiSpec {
   const vars = templateVariables(settings);
   const expand = (template: string) => expandTemplate(template, vars);
-  const resolveCert = (entry: CertificateEntry, file: string | undefined) => resolveCertificate(profile.policy, entry, expand, settings, file);
+  const resolveCert = (entry: Omit<CertificateEntry, 'wiring'>, file: string | undefined) => resolveCertificate(profile.policy, entry, expand, settings, file);
 
   const kubeconfigs: KubeconfigSpec[] = profile.kubeconfigs.map((entry) => {
     const client = resolveCert({ ...entry, usages: ['clientAuth'], sans: [] }, undefined);

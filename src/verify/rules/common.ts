@@ -22,15 +22,6 @@ export function certFromFlag(facts: Facts, args: ComponentArgs, name: string): N
   return certs && { label: flagSubject(args, name), file: file!, certs };
 }
 
-/** A cert/key flag pair, with a finding when the key does not belong to the certificate. */
-export function pairFromFlags(facts: Facts, out: Finding[], args: ComponentArgs, certFlag: string, keyFlag: string): NamedCert | undefined {
-  const cert = certFromFlag(facts, args, certFlag);
-  const keyFile = flag(args, keyFlag);
-  const key = keyFile ? facts.keys.get(keyFile) : undefined;
-  if (cert && key) out.push(...keyPairFindings(cert, key, keyFile!, flagSubject(args, keyFlag)));
-  return cert;
-}
-
 /** tls.X509KeyPair's pairing check, with its messages. */
 export function keyPairFindings(cert: NamedCert, key: KeyObject, keyFile: string, keyLabel: string): Finding[] {
   const publicKey = publicKeyObject(cert.certs[0]!);
