@@ -8,7 +8,8 @@ import { keyTypeOf } from '../pki/keys.js';
 import { certificateMismatches } from '../pki/match.js';
 import { parseCertificate, parseKey } from '../pki/pem.js';
 import { bracketedHost, canonicalIp, httpsUrl } from '../model/net.js';
-import { nodeIdentity, type Profile, type Role } from '../model/profile.js';
+import { kubeletPkiEntries, type CertificateEntry, type Profile, type Role } from '../model/profile.js';
+import { nodeEntryFields } from '../model/plan.js';
 import { listValue, parseNodeName, type SettingsInput } from '../model/settings.js';
 import { readOptional, writeFileAtomic } from '../store/files.js';
 import { acquireLock } from '../store/lock.js';
@@ -104,20 +105,20 @@ function nodeDirs(nodesDir: string, name: string) {
   return { root, kubernetes: path.join(root, 'etc/kubernetes'), kubeletPki: path.join(root, 'var/lib/kubelet/pki') };
 }
 
-/** The kubelet's own serving certificate, signed by the cluster CA: reused while it still fits. */
-async function kubeletServing(certDir: string, node: ClusterNode, identity: { commonName: string; organizations: string[] }, kubeletPki: string, options: ClusterOptions) {
-  const prefix = path.join(kubeletPki, 'kubelet');
+/** A kubelet pki entry of the profile (the kubelet's serving certificate) for one node: reused while it still fits. */
+async function kubeletPkiCertificate(certDir: string, profile: Profile, entry: CertificateEntry, node: ClusterNode, kubeletPki: string, options: ClusterOptions) {
+  const prefix = path.join(kubeletPki, entry.file);
   const files = [`${prefix}.key`, `${prefix}.crt`];
   const request = {
-    name: 'kubelet-serving',
-    ...identity,
-    sans: [node.name, ...node.addresses],
-    usages: ['serverAuth' as const],
+    name: entry.name,
+    ...nodeEntryFields(entry, node.name, node.addresses),
+    usages: entry.usages,
     validity: options.certValidity,
     keyType: options.keyType,
     profile: options.profile,
   };
-  const ca = await loadCa('cluster', certDir, { needKey: true, profile: options.profile });
+  const issuer = profile.certificates.find((c) => c.name === entry.issuer)!;
+  const ca = await loadCa(path.join(certDir, `${issuer.file}.crt`), certDir, { needKey: true });
   const decide = async () => {
     const [crt, key] = await Promise.all([readOptional(`${prefix}.crt`), readOptional(`${prefix}.key`)]);
     if (!crt || !key) return 'create' as const;
@@ -168,15 +169,18 @@ async function writeNode(record: ClusterRecord, profile: Profile, node: ClusterN
     entries,
     shared: { certDir: record.settings.certDir, entries: profile.roles.shared ?? [], keys },
   });
-  const kubelet = record.settings.kubeletServingCerts && node.role !== 'etcd' ? nodeIdentity(profile, node.name) : undefined;
-  if (record.settings.kubeletServingCerts && node.role !== 'etcd' && !kubelet) {
-    throw badFlag('--profile', `${profile.name} has no kubeconfig with identity: kubelet, so the kubelet's serving certificate has no subject`, 'use a profile that describes the kubelet (kubeadm)');
+  const kubelet = record.settings.kubeletServingCerts && node.role !== 'etcd';
+  const kubeletEntries = kubelet ? kubeletPkiEntries(profile) : [];
+  if (kubelet && !kubeletEntries.length) {
+    throw badFlag('--kubelet-serving-certs', `${profile.name} has no entry with location: kubeletPki to issue`, 'use a profile that describes the kubelet serving certificate (kubeadm)');
   }
+  const kubeletWritten = [];
+  for (const entry of kubeletEntries) kubeletWritten.push(await kubeletPkiCertificate(record.settings.certDir, profile, entry, node, dirs.kubeletPki, { ...base, ...record.settings }));
   return {
     ...node,
     dir: dirs.root,
     init,
-    kubeletServing: kubelet ? await kubeletServing(record.settings.certDir, node, kubelet, dirs.kubeletPki, { ...base, ...record.settings }) : undefined,
+    kubeletServing: kubelet ? { files: kubeletWritten.flatMap((w) => w.files), action: kubeletWritten.some((w) => w.action === 'create') ? 'create' : 'reuse' } : undefined,
   };
 }
 

@@ -76,7 +76,8 @@ export async function checkExpiration(options: ExpirationOptions = {}): Promise<
 
   const certificates: ExpirationRow[] = [];
   const authorities: ExpirationRow[] = [];
-  for (const entry of profile.certificates) {
+  // Kubelet pki entries live on each node, not in the cert dir.
+  for (const entry of profile.certificates.filter((c) => c.location === 'certDir')) {
     const file = path.join(certDir, `${entry.file}.crt`);
     if (entry.issuer) certificates.push(row(entry.name, file, await loadCert(file), entry.issuer));
     else authorities.push(row(entry.name, file, await loadCert(file), ''));

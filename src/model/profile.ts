@@ -26,6 +26,12 @@ export type EntryWiring = { component: FlagComponent; flag: string; part: WiredP
  */
 export const KUBECONFIG_IDENTITIES = ['admin', 'super-admin', 'controller-manager', 'scheduler', 'kubelet'] as const;
 export type KubeconfigIdentity = (typeof KUBECONFIG_IDENTITIES)[number];
+/**
+ * Where a certificate lives: the cert dir (/etc/kubernetes/pki), or the kubelet's own pki dir
+ * (/var/lib/kubelet/pki) on every node, where it names only the node.
+ */
+export const LOCATIONS = ['certDir', 'kubeletPki'] as const;
+export type Location = (typeof LOCATIONS)[number];
 /** Conditions an entry may depend on. */
 export const CONDITIONS = ['localEtcd'] as const;
 export type Condition = (typeof CONDITIONS)[number];
@@ -54,6 +60,7 @@ export interface CertificateEntry {
   /** SAN templates; IPs and DNS names are told apart after expansion. */
   sans: string[];
   when?: Condition;
+  location: Location;
   /** For a CA: the short name users give it on the command line (`cluster`, `etcd`). */
   alias?: string;
   wiring: EntryWiring;
@@ -113,6 +120,8 @@ export const TEMPLATE_VARIABLES = {
   apiserverExtraSans: 'list',
   etcdServerExtraSans: 'list',
   etcdPeerExtraSans: 'list',
+  /** Every address of the node (kubelet pki entries). */
+  nodeAddresses: 'list',
 } as const;
 export type TemplateVariable = keyof typeof TEMPLATE_VARIABLES;
 
@@ -239,8 +248,15 @@ function parseCertificate(r: FieldReader): CertificateEntry {
     sans: r.strings('sans').map((s) => r.template('sans', s, true)),
     when: r.oneOf('when', CONDITIONS, true),
     alias: r.string('alias', true),
+    location: r.oneOf('location', LOCATIONS, true) ?? 'certDir',
     wiring: [],
   };
+  if (entry.location === 'kubeletPki') {
+    if (!entry.issuer) r.fail('location', 'kubeletPki is for certificates a CA signs, not for CAs');
+    const fields = [entry.commonName, ...entry.organizations, ...entry.sans].join(' ');
+    const other = [...fields.matchAll(PLACEHOLDER)].find(([, v]) => v !== 'nodeName' && v !== 'nodeAddresses');
+    if (other) r.fail('location', `kubeletPki entries name only the node: \${nodeName} and \${nodeAddresses}, not \${${other[1]}}`);
+  }
   entry.wiring = r.wiring(entry.issuer ? ['cert', 'key', 'commonName'] : ['cert', 'key']);
   if (entry.issuer && entry.alias) r.fail('alias', 'is for CAs only (entries without issuer)');
   if (!entry.issuer && (entry.usages.length || entry.sans.length)) {
@@ -345,6 +361,11 @@ export function parseProfile(text: string, file: string): Profile {
 /** The CAs users may name by alias (`cluster`, `front-proxy`, `etcd`): alias → file under the cert dir, without extension. */
 export function caAliases(profile: Profile): Map<string, string> {
   return new Map(profile.certificates.flatMap((c) => (c.alias ? [[c.alias, c.file] as const] : [])));
+}
+
+/** The certificates that live in each node's kubelet pki dir. */
+export function kubeletPkiEntries(profile: Profile): CertificateEntry[] {
+  return profile.certificates.filter((c) => c.location === 'kubeletPki');
 }
 
 /** The identity a node's kubelet authenticates with, from the profile's kubelet kubeconfig. */

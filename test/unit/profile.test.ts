@@ -33,6 +33,8 @@ describe('parseProfile rejects broken profiles with the file and field', () => {
     ['a flag written with dashes', base.replace('{ cert: tls-cert-file,', '{ cert: --tls-cert-file,'), /must name flags without dashes/],
     ['an alias on a leaf', base.replace('commonName: kube-apiserver\n', 'commonName: kube-apiserver\n    alias: api\n'), /alias is for CAs only/],
     ['an alias used twice', base.replace('alias: etcd', 'alias: cluster'), /alias "cluster" is used twice/],
+    ['a kubelet pki entry naming more than the node', base.replace('      - ${nodeAddresses}', '      - ${nodeAddresses}\n      - kubelet.${dnsDomain}'), /kubeletPki entries name only the node: .* not \$\{dnsDomain\}/],
+    ['a CA in the kubelet pki dir', base.replace('commonName: front-proxy-ca\n', 'commonName: front-proxy-ca\n    location: kubeletPki\n'), /kubeletPki is for certificates a CA signs/],
     ['an unknown identity', base.replace('identity: admin', 'identity: root'), /identity must be one of/],
   ])('%s', (_, text, message) => {
     const error = rejection(text);
