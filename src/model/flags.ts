@@ -116,16 +116,19 @@ function fileRoleOf(part: WiredPart, isCA: boolean): FileRole | undefined {
  * wires to it; flags only the profile knows come last, read as their part says.
  */
 export function wiringFromProfile(profile: Profile): Wiring {
-  const wired = new Map<string, { value: string; part: WiredPart; isCA: boolean; entryFlags: { flag: string; part: WiredPart }[] }>();
+  const wired = new Map<string, { value: string; part: WiredPart; isCA: boolean; keyFlag: string | undefined }>();
   const entries = [
-    ...profile.certificates.map((e) => ({ ...e, isCA: !e.issuer, dir: 'pki' })),
-    ...profile.keyPairs.map((e) => ({ ...e, isCA: false, commonName: '', dir: 'pki' })),
-    ...profile.kubeconfigs.map((e) => ({ ...e, isCA: false, dir: 'conf' })),
+    ...profile.certificates.map((e) => ({ ...e, isCA: !e.issuer })),
+    ...profile.keyPairs.map((e) => ({ ...e, isCA: false, commonName: '' })),
+    ...profile.kubeconfigs.map((e) => ({ ...e, isCA: false })),
   ];
   for (const entry of entries) {
     const values: Record<WiredPart, string> = { cert: `pki:${entry.file}.crt`, key: `pki:${entry.file}.key`, pub: `pki:${entry.file}.pub`, kubeconfig: `conf:${entry.file}`, commonName: entry.commonName };
-    const entryFlags = entry.wiring.map(({ flag, part }) => ({ flag, part }));
-    for (const w of entry.wiring) wired.set(`${w.component} ${w.flag}`, { value: values[w.part], part: w.part, isCA: entry.isCA, entryFlags });
+    for (const w of entry.wiring) {
+      // The flag naming the same entry's key for the same component: a tls-cert flag's pair.
+      const keyFlag = entry.wiring.find((k) => k.component === w.component && k.part === 'key')?.flag;
+      wired.set(`${w.component} ${w.flag}`, { value: values[w.part], part: w.part, isCA: entry.isCA, keyFlag });
+    }
   }
   const wiring = {} as Record<FlagComponent, WiredFlag[]>;
   for (const component of COMPONENTS) {
@@ -135,7 +138,7 @@ export function wiringFromProfile(profile: Profile): Wiring {
       ...known,
       ...extra.map(([key, w]) => {
         const name = key.slice(component.length + 1);
-        const keyFlag = w.part === 'cert' && !w.isCA ? w.entryFlags.find((f) => f.part === 'key')?.flag : undefined;
+        const keyFlag = w.part === 'cert' && !w.isCA ? w.keyFlag : undefined;
         return { name, kubeadm: w.value, file: fileRoleOf(w.part, w.isCA), ...(keyFlag && { key: keyFlag }) };
       }),
     ];

@@ -249,15 +249,15 @@ function parseCertificate(r: FieldReader): CertificateEntry {
     when: r.oneOf('when', CONDITIONS, true),
     alias: r.string('alias', true),
     location: r.oneOf('location', LOCATIONS, true) ?? 'certDir',
-    wiring: [],
+    wiring: r.wiring(r.string('issuer', true) ? ['cert', 'key', 'commonName'] : ['cert', 'key']),
   };
   if (entry.location === 'kubeletPki') {
     if (!entry.issuer) r.fail('location', 'kubeletPki is for certificates a CA signs, not for CAs');
+    if (entry.wiring.length) r.fail('wiring', 'names cert dir files; a kubeletPki entry is the kubelet\'s own, named in its configuration');
     const fields = [entry.commonName, ...entry.organizations, ...entry.sans].join(' ');
     const other = [...fields.matchAll(PLACEHOLDER)].find(([, v]) => v !== 'nodeName' && v !== 'nodeAddresses');
     if (other) r.fail('location', `kubeletPki entries name only the node: \${nodeName} and \${nodeAddresses}, not \${${other[1]}}`);
   }
-  entry.wiring = r.wiring(entry.issuer ? ['cert', 'key', 'commonName'] : ['cert', 'key']);
   if (entry.issuer && entry.alias) r.fail('alias', 'is for CAs only (entries without issuer)');
   if (!entry.issuer && (entry.usages.length || entry.sans.length)) {
     r.fail('issuer', 'is missing: a self-signed CA entry takes no usages or sans');
@@ -366,6 +366,15 @@ export function caAliases(profile: Profile): Map<string, string> {
 /** The certificates that live in each node's kubelet pki dir. */
 export function kubeletPkiEntries(profile: Profile): CertificateEntry[] {
   return profile.certificates.filter((c) => c.location === 'kubeletPki');
+}
+
+/** Whether a subject is the one a node's kubelet carries, for any node name (NodeRestriction's view). */
+export function isNodeIdentity(profile: Profile, commonName: string, organizations: string[]): boolean {
+  const entry = profile.kubeconfigs.find((k) => k.identity === 'kubelet');
+  if (!entry) return false;
+  const [before, after] = entry.commonName.split('${nodeName}') as [string, string | undefined];
+  const cnFits = after === undefined ? commonName === before : commonName.length > before.length + after.length && commonName.startsWith(before) && commonName.endsWith(after);
+  return cnFits && entry.organizations.every((o) => organizations.includes(o));
 }
 
 /** The identity a node's kubelet authenticates with, from the profile's kubelet kubeconfig. */

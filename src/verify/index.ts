@@ -162,6 +162,7 @@ export async function verify(options: VerifyOptions = {}): Promise<VerifyResult>
   }
 
   const inputs: ClusterInputs = {
+    profile,
     wiring,
     apiserver: components.get('apiserver'),
     etcd: components.get('etcd'),

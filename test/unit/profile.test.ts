@@ -35,6 +35,7 @@ describe('parseProfile rejects broken profiles with the file and field', () => {
     ['an alias used twice', base.replace('alias: etcd', 'alias: cluster'), /alias "cluster" is used twice/],
     ['a kubelet pki entry naming more than the node', base.replace('      - ${nodeAddresses}', '      - ${nodeAddresses}\n      - kubelet.${dnsDomain}'), /kubeletPki entries name only the node: .* not \$\{dnsDomain\}/],
     ['a CA in the kubelet pki dir', base.replace('commonName: front-proxy-ca\n', 'commonName: front-proxy-ca\n    location: kubeletPki\n'), /kubeletPki is for certificates a CA signs/],
+    ['wiring on a kubelet pki entry', base.replace('      - ${nodeAddresses}\n', '      - ${nodeAddresses}\n    wiring:\n      apiserver: { cert: kubelet-certificate-authority }\n'), /wiring names cert dir files/],
     ['an unknown identity', base.replace('identity: admin', 'identity: root'), /identity must be one of/],
   ])('%s', (_, text, message) => {
     const error = rejection(text);
