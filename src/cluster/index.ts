@@ -145,9 +145,10 @@ async function writeNode(record: ClusterRecord, profile: Profile, node: ClusterN
   const roleEntries = profile.roles[node.role];
   if (!roleEntries) throw badFlag('--profile', `${profile.name} has no roles.${node.role}`, 'use a profile with roles (kubeadm)');
   const etcdOnly = new Set(profile.roles.etcd ?? []);
-  // With external etcd members the control planes keep only the etcd CA certificate and their client cert.
+  // With external etcd members the control planes keep only the etcd CA's certificate and their client cert.
   const external = node.role === 'control-plane' && record.topology === 'external';
-  const entries = external ? roleEntries.filter((e) => !etcdOnly.has(e) || e === 'etcd-ca') : roleEntries;
+  const isCa = (name: string) => profile.certificates.some((c) => c.name === name && !c.issuer);
+  const entries = external ? roleEntries.filter((e) => !etcdOnly.has(e) || isCa(e)) : roleEntries;
   // Control planes hold the signing keys kubeadm copies to joining control planes; other nodes none.
   const keys = node.role === 'control-plane' ? entries.filter((e) => !(external && etcdOnly.has(e))) : [];
   const dirs = nodeDirs(record.settings.nodesDir, node.name);
