@@ -1,15 +1,21 @@
 #!/usr/bin/env node
-import { availableParallelism } from 'node:os';
-import { loadCli } from './load-cli.js';
+import { readFileSync } from 'node:fs';
+import { loadCli, sizeThreadPool } from './load-cli.js';
 
-// Key generation runs on libuv's thread pool; size it to the machine before anything uses it.
-process.env.UV_THREADPOOL_SIZE ??= String(Math.max(4, availableParallelism()));
-const { main } = loadCli();
-const status = await main(process.argv.slice(2));
-if (status === 130) {
-  // Interrupted, with the lock released and every written file complete. A normal exit would wait
-  // for key generation still running on the thread pool; dying by the signal does not (status 130).
-  process.removeAllListeners('SIGINT');
-  process.kill(process.pid, 'SIGINT');
+const argv = process.argv.slice(2);
+if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-v')) {
+  // Answered without loading the CLI bundle (two thirds of the time otherwise); the line cac prints.
+  const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+  console.log(`kpki/${version} ${process.platform}-${process.arch} node-${process.version}`);
+} else {
+  sizeThreadPool();
+  const { main } = loadCli();
+  const status = await main(argv);
+  if (status === 130) {
+    // Interrupted, with the lock released and every written file complete. A normal exit would wait
+    // for key generation still running on the thread pool; dying by the signal does not (status 130).
+    process.removeAllListeners('SIGINT');
+    process.kill(process.pid, 'SIGINT');
+  }
+  process.exitCode = status;
 }
-process.exitCode = status;

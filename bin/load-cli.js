@@ -3,12 +3,21 @@
 // A cache from another Node version is rejected by V8 and the bundle compiles as usual.
 import { readFileSync } from 'node:fs';
 import Module, { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import vm from 'node:vm';
 
 export const BUNDLE = fileURLToPath(new URL('../dist/cli/kpki.cjs', import.meta.url));
 export const CODE_CACHE = `${BUNDLE}.cache`;
+
+/**
+ * Sizes libuv's thread pool before anything uses it: key generation runs there, one prime search
+ * per core, with threads to spare for the file writes and signatures that overlap it.
+ */
+export function sizeThreadPool() {
+  process.env.UV_THREADPOOL_SIZE ??= String(availableParallelism() + 2);
+}
 
 /** The bundle's exports ({ main }) and its compiled script, for the build to take a cache from. */
 export function loadCli() {

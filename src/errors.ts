@@ -18,6 +18,8 @@ export const ErrorCode = {
   WriteFailed: 'WRITE_FAILED',
   /** The run was interrupted by a signal. */
   Interrupted: 'INTERRUPTED',
+  /** A cluster refused or did not finish a request: unreachable, unauthorized, CSR denied or not issued in time. */
+  ClusterRefused: 'CLUSTER_REFUSED',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -32,6 +34,7 @@ export const exitCodeFor: Record<ErrorCode, number> = {
   LOCKED: 1,
   WRITE_FAILED: 1,
   INTERRUPTED: 130,
+  CLUSTER_REFUSED: 1,
 };
 
 export interface KpkiErrorDetails {

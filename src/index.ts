@@ -7,6 +7,10 @@ export { issueKubeconfig, type IssueKubeconfigOptions, type IssueKubeconfigResul
 export { initCluster, addNode, parseNodeList, type ClusterOptions, type ClusterResult, type NodeResult, type ClusterNode, type NodeRole, type AddNodeOptions } from './cluster/index.js';
 export { issueCertificateFiles, issueExtensionApiserver } from './issue/extension.js';
 export { mergeKubeconfig } from './kubeconfig/merge.js';
+export { renew, type RenewOptions, type RenewResult, type RenewItem } from './day2/renew.js';
+export { renewCa, type CaRenewOptions, type CaRenewResult } from './day2/ca.js';
+export { rotateCa, type RotateOptions, type RotateResult, type RotateStep, type RotationFileState } from './day2/rotate.js';
+export type { Restart } from './day2/restart.js';
 export { inspect, type InspectResult, type InspectedItem, type InspectedCertificate } from './inspect/index.js';
 export { checkExpiration, type ExpirationReport, type ExpirationRow } from './inspect/expiration.js';
 export { verify, RULES, defineRule, FindingCode, type VerifyOptions, type VerifyResult, type Finding, type Severity, type Rule, type Facts } from './verify/index.js';
@@ -17,3 +21,7 @@ export { parseProfile, type Profile } from './model/profile.js';
 export { loadProfile, builtinProfileNames } from './store/profiles.js';
 export { resolveSettings, KEY_TYPES, type ClusterSettings, type KeyType, type SettingsInput } from './model/settings.js';
 export { readKubeadmConfig, parseKubeadmConfig, type KubeadmConfig } from './config/kubeadm.js';
+export { verifyLive, type LiveVerifyOptions } from './live/verify.js';
+export { kubeconfigViaApi, type ViaApiOptions, type ViaApiResult } from './live/csr.js';
+export { approveKubeletServing, type ApproveOptions, type ApprovalOutcome } from './live/approve.js';
+export { kubeletServingDecision, type ServingRequest, type ServingDecision, type NodeAddresses } from './live/kubelet-serving.js';

@@ -1,6 +1,7 @@
 import type { CAC } from 'cac';
 import { issueKubeconfig } from '../kubeconfig/issue.js';
 import { listValue } from '../model/settings.js';
+import { kubeconfigViaApiCommand, refuseApiFlags } from './kubeconfig-api.js';
 import { flagString, type Output, type Runner } from './output.js';
 
 
@@ -26,15 +27,22 @@ export function registerKubeconfig(cli: CAC, output: Output, run: Runner): void 
     .option('--merge-into <file>', "Merge the new cluster, user and context into this kubeconfig, as kubectl does: existing entries are never rewritten, a same-named one with other contents is refused (exit 1)")
     .option('--allow-system-masters', 'Allow --org system:masters (bypasses RBAC; cannot be revoked)')
     .option('--force', 'Replace an existing --out file')
+    .option('--via-api', 'Have the cluster sign (certificates.k8s.io CSR, key kept here), for kinds user and node; needs --kubeconfig')
+    .option('--kubeconfig <file>', 'With --via-api: the kubeconfig that creates the CSR; its cluster CA goes into the result')
+    .option('--approve', 'With --via-api: approve the CSR too (needs approve permission for the signer)')
+    .option('--timeout <duration>', 'With --via-api: wait this long for approval and issuance (default: 2m)')
     .option('--json', 'Print the result as JSON (the kubeconfig text is in .kubeconfig)')
     .example('kpki kubeconfig user --client-name alice --org developers > alice.conf')
     .example('kpki kubeconfig user --client-name ci --validity 24h --merge-into ~/.kube/config')
     .example('kpki kubeconfig user --client-name ci --cluster-name staging --merge-into ~/.kube/config   # beside another "kubernetes"')
     .example('kpki kubeconfig node --node-name worker-1 --out worker-1.conf')
     .example('kpki kubeconfig admin            # rewrite ./admin.conf from ./pki')
+    .example('kpki kubeconfig user --via-api --kubeconfig admin.conf --client-name alice --org devs --validity 24h --approve')
     .action(async (kind: string, flags: Record<string, unknown>) => {
       const json = Boolean(flags.json);
       await run(json, async () => {
+        if (flags.viaApi) return kubeconfigViaApiCommand(kind, flags, output, json);
+        refuseApiFlags(flags);
         const result = await issueKubeconfig({
           kind,
           clientName: flagString(flags.clientName),

@@ -1,9 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { cac } from 'cac';
+import { registerApprove } from './approve.js';
 import { registerCert } from './cert.js';
 import { registerInit, registerNode } from './init.js';
 import { registerInspect } from './inspect.js';
 import { registerKubeconfig } from './kubeconfig.js';
+import { registerRenew } from './renew.js';
+import { registerCa } from './ca.js';
 import { registerVerify } from './verify.js';
 import { badFlag } from '../errors.js';
 import { processOutput, reportError, type Output } from './output.js';
@@ -70,6 +73,9 @@ export async function main(argv: string[], output: Output = processOutput): Prom
   registerKubeconfig(cli, output, run);
   registerInspect(cli, output, run);
   registerCert(cli, output, run);
+  registerApprove(cli, output, run);
+  registerRenew(cli, output, run);
+  registerCa(cli, output, run);
   cli.command('[...args]', '').action((args: string[]) => {
     exitCode = reportError(
       Object.assign(new Error(args.length ? `unknown command "${args[0]}"` : 'no command given'), { name: 'CACError' }),

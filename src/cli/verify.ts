@@ -31,6 +31,8 @@ export function registerVerify(cli: CAC, output: Output, run: Runner): void {
     .option('--node-address <[type=]address>', "The node's address the apiserver dials the kubelet at, e.g. InternalIP=10.0.0.21 (repeatable)")
     .option('--warn-within <duration>', 'Warn about certificates expiring sooner (default: 30d)')
     .option('--profile <name|file>', 'Certificate profile whose wiring and kubeconfigs are expected (default: kubeadm)')
+    .option('--live', 'Also dial the running components the files name (read-only): served chains, stale serving certs, client certs, APIServices')
+    .option('--live-timeout <duration>', 'Bound on each --live connection (default: 5s)')
     .option('--json', 'Print the findings as JSON')
     .example('kpki verify --cert-dir /etc/kubernetes/pki')
     .example('kpki verify --manifests-dir /etc/kubernetes/manifests --kubelet-config /var/lib/kubelet/config.yaml')
@@ -40,7 +42,9 @@ export function registerVerify(cli: CAC, output: Output, run: Runner): void {
     .action(async (flags: Record<string, unknown>) => {
       const json = Boolean(flags.json);
       await run(json, async () => {
-        const result = await verify({
+        // Read once: --live reads the same flags again.
+        let stdinText: Promise<string> | undefined;
+        const options = {
           certDir: flagString(flags.certDir),
           kubeconfigDir: flagString(flags.kubeconfigDir),
           apiserverArgs: flagString(flags.apiserverArgs),
@@ -56,8 +60,10 @@ export function registerVerify(cli: CAC, output: Output, run: Runner): void {
           nodeAddresses: flagList(flags.nodeAddress),
           warnWithin: flagString(flags.warnWithin),
           profile: flagString(flags.profile),
-          stdin: readStdin,
-        });
+          stdin: () => (stdinText ??= readStdin()),
+        };
+        const offline = await verify(options);
+        const result = flags.live ? await (await import('../live/verify.js')).verifyLive({ ...options, timeout: flagString(flags.liveTimeout) }, offline) : offline;
         output.stdout(json ? `${JSON.stringify(result, null, 2)}\n` : renderVerifyResult(result));
         return result.counts.error > 0 ? 1 : 0;
       });

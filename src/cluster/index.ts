@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { badFlag, badInput } from '../errors.js';
+import { withRememberedSans } from '../day2/remembered.js';
 import { initPki, type InitOptions, type InitResult } from '../init/index.js';
 import { issueLeaf, leafSpec, leafWrites, loadCa, writeLocked } from '../issue/leaf.js';
 import { publicKeyObject } from '../pki/certificate.js';
@@ -78,13 +79,13 @@ export interface ClusterResult {
 }
 
 /** What `kpki node add` needs to extend a cluster the way it was made. */
-interface ClusterRecord {
+export interface ClusterRecord {
   settings: SettingsInput & { profile?: string; certDir: string; kubeconfigDir: string; nodesDir: string; kubeletServingCerts: boolean };
   nodes: ClusterNode[];
   topology: 'stacked' | 'external';
 }
 
-const RECORD_FILE = 'kpki-cluster.json';
+export const RECORD_FILE = 'kpki-cluster.json';
 /** Guards the record's read-modify-write; a lock of its own, since the PKI's lock is taken inside it. */
 const RECORD_LOCK = '.kpki-cluster.lock';
 /** Node additions started together queue up rather than fail: each holds the lock for one node's keys. */
@@ -100,7 +101,7 @@ async function withRecordLock<T>(recordFile: string, update: () => Promise<T>): 
   }
 }
 
-function nodeDirs(nodesDir: string, name: string) {
+export function nodeDirs(nodesDir: string, name: string) {
   const root = path.join(nodesDir, name);
   return { root, kubernetes: path.join(root, 'etc/kubernetes'), kubeletPki: path.join(root, 'var/lib/kubelet/pki') };
 }
@@ -223,6 +224,9 @@ export async function initCluster(options: ClusterOptions): Promise<ClusterResul
   const profile = await loadProfile(options.profile);
   const recordFile = path.join(kubeconfigDir, RECORD_FILE);
   const run = async () => {
+    const previous = existsSync(recordFile) ? await readRecord(recordFile) : undefined;
+    // SANs `kpki renew --add-san` added stay, whatever this run's flags say.
+    if (previous) record.settings = withRememberedSans(record.settings, previous.settings);
     const shared = await initPki({ ...options, certDir, kubeconfigDir, nodeName: controlPlanes[0]!.name, advertiseAddress: primary(controlPlanes[0]!), entries: profile.roles.shared });
     const result = (results: NodeResult[]) => ({ shared, nodes: results, etcdServers: etcdServers(record), record: recordFile });
     // Node plans sign with the shared CAs, so a dry run can plan them only once those exist.
@@ -231,8 +235,7 @@ export async function initCluster(options: ClusterOptions): Promise<ClusterResul
     for (const node of nodes) results.push(await writeNode(record, profile, node, options));
     if (options.dryRun) return result(results);
     // Nodes added since (kpki node add) stay in the record: their directories stay too.
-    const previous = existsSync(recordFile) ? (await readRecord(recordFile)).nodes : [];
-    record.nodes.push(...previous.filter((p) => !nodes.some((n) => n.name === p.name)));
+    record.nodes.push(...(previous?.nodes ?? []).filter((p) => !nodes.some((n) => n.name === p.name)));
     await writeRecord(recordFile, record);
     return result(results);
   };
@@ -248,10 +251,14 @@ function settingsOf(options: InitOptions): SettingsInput & { profile?: string } 
 const RECORD_PATHS = ['certDir', 'kubeconfigDir', 'nodesDir'] as const;
 
 /** Paths are stored relative to the record, so the tree can move and `node add` run from anywhere. */
-async function writeRecord(file: string, record: ClusterRecord): Promise<void> {
+export function recordText(file: string, record: ClusterRecord): string {
   const settings = { ...record.settings };
   for (const key of RECORD_PATHS) settings[key] = path.relative(path.dirname(path.resolve(file)), path.resolve(settings[key])) || '.';
-  const text = `${JSON.stringify({ ...record, settings }, null, 2)}\n`;
+  return `${JSON.stringify({ ...record, settings }, null, 2)}\n`;
+}
+
+async function writeRecord(file: string, record: ClusterRecord): Promise<void> {
+  const text = recordText(file, record);
   if ((await readOptional(file))?.toString() !== text) await writeFileAtomic(file, text, 0o644);
 }
 
@@ -266,7 +273,7 @@ export interface AddNodeOptions {
   now?: Date;
 }
 
-async function readRecord(file: string): Promise<ClusterRecord> {
+export async function readRecord(file: string): Promise<ClusterRecord> {
   const data = await readOptional(file);
   if (!data) throw badInput(file, 'not found', 'run kpki init --control-plane-nodes … first, or pass --kubeconfig-dir where it wrote kpki-cluster.json');
   let record: ClusterRecord;

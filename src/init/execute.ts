@@ -24,12 +24,6 @@ export interface ExecuteOptions {
 const MODE_PRIVATE = 0o600;
 const MODE_PUBLIC = 0o644;
 
-/** The files of one entry, written in this order: each key before the certificate naming it. */
-interface EntryWrites {
-  step: Step;
-  writes: FileWrite[];
-}
-
 const needsNewKey = (step: Step) => (step.action === 'create' || step.action === 'reissue') && step.kind !== 'manifest';
 
 function interruptedError(): KpkiError {
@@ -42,26 +36,28 @@ function checkAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw interruptedError();
 }
 
-/** Generates every key the plan needs at once: the thread pool spreads them over all cores. */
-async function generateKeys(steps: Step[], options: ExecuteOptions): Promise<Map<Step, KeyPair>> {
-  checkAborted(options.signal);
+/** The CA an entry is signed by, when it needs one. */
+function issuerOf(step: Step): string | undefined {
+  if (step.kind === 'certificate') return (step.spec as CertSpec).issuer;
+  if (step.kind === 'kubeconfig') return (step.spec as KubeconfigSpec).client.issuer;
+  return undefined;
+}
+
+/** Asks for every key the steps need at once, in their order; each arrives as it is ready. */
+function generateKeys(steps: Step[], options: ExecuteOptions): Map<Step, Promise<KeyPair>> {
   const wanted = steps.filter(needsNewKey);
   let done = 0;
   options.onProgress?.({ phase: 'keys', done, total: wanted.length });
-  const generation = Promise.all(
-    wanted.map(async (step) => {
+  return new Map(
+    wanted.map((step) => {
       const keyType = step.kind === 'kubeconfig' ? (step.spec as KubeconfigSpec).client.keyType : (step.spec as CertSpec).keyType;
-      const pair = await generateKeyPair(keyType);
-      options.onProgress?.({ phase: 'keys', done: ++done, total: wanted.length });
-      return [step, pair] as const;
+      const pair = generateKeyPair(keyType).then((generated) => {
+        options.onProgress?.({ phase: 'keys', done: ++done, total: wanted.length });
+        return generated;
+      });
+      return [step, pair];
     }),
   );
-  // RSA-4096 sets take seconds: an interrupt must not wait for them.
-  const interrupted = new Promise<never>((_, reject) => {
-    if (options.signal?.aborted) reject(interruptedError());
-    options.signal?.addEventListener('abort', () => reject(interruptedError()), { once: true });
-  });
-  return new Map(await Promise.race([generation, interrupted]));
 }
 
 /** Builds the bytes of one entry; CAs update the plan so that later entries sign with them. */
@@ -119,20 +115,38 @@ async function render(step: Step, plan: InitPlan, fresh: KeyPair | undefined, no
 }
 
 /**
- * Carries out a plan: keys are generated together, CA certificates issued first, then the rest.
- * Every file is written as one journaled unit (store/journal.ts): a killed run leaves the old
- * files, or a journal the next run completes, never a key beside a certificate it does not match.
+ * Carries out a plan. Key generation is nearly all of its cost, so signing overlaps it: every key
+ * is asked for at once, CA keys first so that they are ready first, and each certificate is signed
+ * as soon as its key and its CA are ready, while later keys are still being generated. Every file
+ * is then written as one journaled unit (store/journal.ts): a killed run leaves the old files, or
+ * a journal the next run completes, never a key beside a certificate it does not match.
  */
 export async function executePlan(plan: InitPlan, options: ExecuteOptions): Promise<void> {
-  const keys = await generateKeys(plan.steps, options);
+  checkAborted(options.signal);
   const changing = plan.steps.filter((s) => s.action !== 'reuse' && s.action !== 'external');
-  const renderEntry = async (step: Step): Promise<EntryWrites> => ({ step, writes: await render(step, plan, keys.get(step), options.now) });
-  const entries: EntryWrites[] = [];
-  // CAs one by one, as the profile orders them; then everything they sign at once, so that each
-  // signature's round trip to the thread pool overlaps the encoding of the next certificate.
-  for (const step of changing.filter((s) => s.kind === 'ca')) entries.push(await renderEntry(step));
-  entries.push(...(await Promise.all(changing.filter((s) => s.kind !== 'ca').map(renderEntry))));
-  const writes = entries.flatMap((e) => e.writes);
+  const cas = changing.filter((s) => s.kind === 'ca');
+  const ordered = [...cas, ...changing.filter((s) => s.kind !== 'ca')];
+  const keys = generateKeys(ordered, options);
+  const rendered = new Map<Step, Promise<FileWrite[]>>();
+  const renderWhenReady = async (step: Step): Promise<FileWrite[]> => {
+    const fresh = await keys.get(step);
+    const issuer = cas.find((ca) => ca.name === issuerOf(step));
+    // A CA's rendering records the key and certificate its leaves are signed with.
+    if (issuer) await rendered.get(issuer);
+    return render(step, plan, fresh, options.now);
+  };
+  for (const step of ordered) {
+    const rendering = renderWhenReady(step);
+    // Awaited below; after an interrupt, nobody is left to.
+    rendering.catch(() => {});
+    rendered.set(step, rendering);
+  }
+  // RSA-4096 sets take seconds: an interrupt must not wait for them.
+  const interrupted = new Promise<never>((_, reject) => {
+    if (options.signal?.aborted) reject(interruptedError());
+    options.signal?.addEventListener('abort', () => reject(interruptedError()), { once: true });
+  });
+  const writes = (await Promise.race([Promise.all(rendered.values()), interrupted])).flat();
   let done = 0;
   await writeFilesTogether(options.journalDir, writes, {
     abort: { signal: options.signal, error: interruptedError },

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { readRememberedSans, withRememberedSans } from '../day2/remembered.js';
 import { badFlag, ErrorCode, KpkiError } from '../errors.js';
 import { buildPkiSpec, selectEntries } from '../model/plan.js';
 import type { KubeadmConfig } from '../config/kubeadm.js';
@@ -86,13 +87,14 @@ function conflictError(items: PlanItem[]): KpkiError {
 export async function initPki(options: InitOptions = {}): Promise<InitResult> {
   // Loaded on demand: most runs have no kubeadm config file.
   const config = options.config ? await (await import('../config/kubeadm.js')).readKubeadmConfig(options.config) : undefined;
+  const certDir = options.certDir ?? config?.certificatesDir ?? 'pki';
+  const kubeconfigDir = options.kubeconfigDir ?? path.dirname(path.resolve(certDir));
   const { input, origins } = mergeSettings(config, options);
-  const settings = resolveSettings(input, options.host ?? detectHostDefaults(), origins);
+  // SANs `kpki renew --add-san` added to a single-node PKI stay, whatever this run's flags say.
+  const settings = resolveSettings(withRememberedSans(input, await readRememberedSans(kubeconfigDir)), options.host ?? detectHostDefaults(), origins);
   const profile = await loadProfile(options.profile ?? DEFAULT_PROFILE);
   const fullSpec = buildPkiSpec(profile, settings);
   const spec = options.entries ? selectEntries(fullSpec, options.entries) : fullSpec;
-  const certDir = options.certDir ?? config?.certificatesDir ?? 'pki';
-  const kubeconfigDir = options.kubeconfigDir ?? path.dirname(path.resolve(certDir));
   const now = options.now ?? new Date();
 
   // Any entry of the profile: a node that holds only part of it ignores the others.

@@ -2,9 +2,9 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { badFlag } from '../errors.js';
 import { issueLeaf, leafKeyType, leafWrites, loadCa, writeLocked, writeNewFiles } from '../issue/leaf.js';
-import { certificatePem, subjectName } from '../pki/certificate.js';
-import { x509 } from '../pki/crypto.js';
-import { certificatePublicKey, generateKeyPair, privateKeyPem, signatureAlgorithm, signingKey } from '../pki/keys.js';
+import { certificatePem } from '../pki/certificate.js';
+import { createCsrPem } from '../pki/csr.js';
+import { generateKeyPair, privateKeyPem } from '../pki/keys.js';
 import { DEFAULTS, parseNodeName } from '../model/settings.js';
 import { readOptional } from '../store/files.js';
 import type { FileWrite } from '../store/journal.js';
@@ -138,12 +138,7 @@ export async function issueKubeconfig(options: IssueKubeconfigOptions): Promise<
   if (options.csrOnly) {
     const pair = await generateKeyPair(leafKeyType(ca, options.keyType));
     const prefix = options.out ?? identity.name.replace(/[^A-Za-z0-9_.-]/g, '_');
-    const csr = await x509.Pkcs10CertificateRequestGenerator.create({
-      name: subjectName(identity.commonName, identity.organizations),
-      keys: { privateKey: await signingKey(pair.privateKey), publicKey: await certificatePublicKey(pair.publicKey) },
-      signingAlgorithm: signatureAlgorithm(pair.privateKey),
-    });
-    const csrPem = `${csr.toString('pem').trimEnd()}\n`;
+    const csrPem = await createCsrPem(pair, identity.commonName, identity.organizations);
     await writeNewFiles(
       [
         { path: `${prefix}.key`, data: privateKeyPem(pair.privateKey), mode: 0o600 },

@@ -1,4 +1,19 @@
-import { isIP } from 'node:net';
+import { isIPv4, SocketAddress } from 'node:net';
+
+/**
+ * 4, 6 or 0, as net.isIP. Its IPv6 test is a regular expression whose first use costs ~8 ms, a
+ * tenth of a command's start-up; libuv's address parser gives the same answers at no cost.
+ */
+function isIP(text: string): 0 | 4 | 6 {
+  if (isIPv4(text)) return 4;
+  if (!text.includes(':')) return 0;
+  try {
+    new SocketAddress({ address: text, family: 'ipv6' });
+    return 6;
+  } catch {
+    return 0;
+  }
+}
 
 /** An IP address in canonical text form (RFC 5952 for IPv6), or undefined when `text` is not one. */
 export function canonicalIp(text: string): string | undefined {

@@ -52,6 +52,11 @@ export interface IssueOptions {
   now: Date;
   /** Injected by tests that pin output bytes; random 63-bit positive otherwise (as Go). */
   serialNumber?: string;
+  /**
+   * Re-certifying an existing CA: its subject bytes and SubjectKeyIdentifier are kept, so leaves
+   * it signed (their issuer name and AuthorityKeyIdentifier) still chain to the new certificate.
+   */
+  keep?: { subject: x509.Name; subjectKeyId: string | undefined };
 }
 
 function randomSerial(): string {
@@ -66,7 +71,7 @@ const wholeSeconds = (ms: number) => new Date(Math.floor(ms / 1000) * 1000);
 /** Issues one certificate from a spec, with Go's extension order and encodings. */
 export async function issueCertificate(options: IssueOptions): Promise<x509.X509Certificate> {
   const { spec, issuer, now } = options;
-  const subject = subjectName(spec.commonName, spec.organizations);
+  const subject = options.keep?.subject ?? subjectName(spec.commonName, spec.organizations);
   const publicKey = await certificatePublicKey(options.publicKey);
   const notBefore = wholeSeconds(now.getTime() - spec.backdate * 1000);
   let notAfter = wholeSeconds(now.getTime() + spec.validity * 1000);
@@ -80,7 +85,8 @@ export async function issueCertificate(options: IssueOptions): Promise<x509.X509
   }
   if (spec.basicConstraints) extensions.push(new x509.BasicConstraintsExtension(spec.isCA, undefined, true));
   // Go adds a SubjectKeyIdentifier to CAs only, and an AuthorityKeyIdentifier when issuer ≠ subject.
-  if (spec.isCA) extensions.push(await x509.SubjectKeyIdentifierExtension.create(publicKey));
+  const keptKeyId = options.keep?.subjectKeyId;
+  if (spec.isCA) extensions.push(keptKeyId ? new x509.SubjectKeyIdentifierExtension(keptKeyId) : await x509.SubjectKeyIdentifierExtension.create(publicKey));
   if (issuer.certificate) {
     const issuerSki = issuer.certificate.getExtension(x509.SubjectKeyIdentifierExtension);
     extensions.push(

@@ -1,4 +1,5 @@
-import { createPrivateKey, createPublicKey, KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, generatePrime, KeyObject } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import type { KeyType } from './key-types.js';
 import { subtle } from './crypto.js';
 
@@ -41,12 +42,93 @@ function cachedCryptoKey(key: KeyObject, make: () => Promise<CryptoKey>): Promis
   return cached;
 }
 
-/** Generates a key off the main thread (WebCrypto jobs run on libuv's thread pool). */
+/**
+ * How many prime searches run at once: one per core, and never all of libuv's thread pool. The pool
+ * runs jobs in the order they were queued, so searches queued there would hold up the file writes
+ * and signatures that overlap key generation; queued here, keys also finish in the order asked for.
+ */
+const PRIME_SEARCHES = Math.max(1, Math.min(availableParallelism(), (Number(process.env.UV_THREADPOOL_SIZE) || 4) - 1));
+let primeSearches = 0;
+const waitingSearches: (() => void)[] = [];
+
+async function randomPrime(bits: number): Promise<bigint> {
+  if (primeSearches >= PRIME_SEARCHES) await new Promise<void>((resolve) => waitingSearches.push(resolve));
+  else primeSearches++;
+  try {
+    return await new Promise<bigint>((resolve, reject) =>
+      generatePrime(bits, { bigint: true }, (error, prime) => (error ? reject(error) : resolve(prime))),
+    );
+  } finally {
+    // The slot passes straight to the next search, if any.
+    const next = waitingSearches.shift();
+    if (next) next();
+    else primeSearches--;
+  }
+}
+
+const RSA_PUBLIC_EXPONENT = 65537n;
+
+/** a⁻¹ mod m (extended Euclid); the callers pass coprime values. */
+function modInverse(a: bigint, m: bigint): bigint {
+  let [r0, r1, t0, t1] = [m, a % m, 0n, 1n];
+  while (r1 !== 0n) {
+    const quotient = r0 / r1;
+    [r0, r1, t0, t1] = [r1, r0 - quotient * r1, t1, t0 - quotient * t1];
+  }
+  if (r0 !== 1n) throw new Error('modInverse: not coprime');
+  return t0 < 0n ? t0 + m : t0;
+}
+
+function gcd(a: bigint, b: bigint): bigint {
+  while (b !== 0n) [a, b] = [b, a % b];
+  return a;
+}
+
+/** A probable prime of `bits` bits with its top two bits set (≥ √2·2^(bits−1)) and p−1 coprime to e. */
+async function rsaPrime(bits: number): Promise<bigint> {
+  for (;;) {
+    // OpenSSL's prime generator (64 Miller-Rabin rounds at these sizes) sets the top two bits
+    // already; checked rather than assumed.
+    const prime = await randomPrime(bits);
+    if (prime >> BigInt(bits - 2) === 3n && (prime - 1n) % RSA_PUBLIC_EXPONENT !== 0n) return prime;
+  }
+}
+
+const base64url = (n: bigint) => {
+  const hex = n.toString(16);
+  return Buffer.from(hex.length % 2 ? `0${hex}` : hex, 'hex').toString('base64url');
+};
+
+/**
+ * An RSA key built from two random probable primes, as FIPS 186-4 B.3.3 and Go's crypto/rsa do.
+ * OpenSSL 3's own RSA key generation (SP 800-56B with auxiliary primes) costs about 2.5 times the
+ * CPU for keys of the same size and strength, and RSA key generation is nearly all of `kpki init`.
+ * Each prime is its own job on libuv's thread pool, so one key can use two cores.
+ */
+async function generateRsaKey(modulusLength: number): Promise<KeyObject> {
+  const half = modulusLength / 2;
+  for (;;) {
+    const [a, b] = await Promise.all([rsaPrime(half), rsaPrime(half)]);
+    const [p, q] = a > b ? [a, b] : [b, a];
+    // FIPS 186-4 B.3.3 5.4: primes this close would make n easy to factor (never seen in practice).
+    if (p - q <= 1n << BigInt(half - 100)) continue;
+    const lambda = ((p - 1n) * (q - 1n)) / gcd(p - 1n, q - 1n);
+    const d = modInverse(RSA_PUBLIC_EXPONENT, lambda);
+    // FIPS 186-4 B.3.1: a small private exponent is weak (never happens with e = 65537 in practice).
+    if (d <= 1n << BigInt(half)) continue;
+    const jwk = { kty: 'RSA', n: p * q, e: RSA_PUBLIC_EXPONENT, d, p, q, dp: d % (p - 1n), dq: d % (q - 1n), qi: modInverse(q, p) };
+    const key = Object.fromEntries(Object.entries(jwk).map(([name, value]) => [name, typeof value === 'bigint' ? base64url(value) : value]));
+    return createPrivateKey({ key, format: 'jwk' });
+  }
+}
+
+/** Generates a key off the main thread (on libuv's thread pool). */
 export async function generateKeyPair(keyType: KeyType): Promise<KeyPair> {
-  const pair = (await subtle.generateKey(algorithmFor(keyType) as RsaHashedKeyGenParams, true, [
-    'sign',
-    'verify',
-  ])) as CryptoKeyPair;
+  if (keyType.startsWith('rsa-')) {
+    const privateKey = await generateRsaKey(Number(keyType.slice(4)));
+    return { keyType, privateKey, publicKey: createPublicKey(privateKey) };
+  }
+  const pair = (await subtle.generateKey(algorithmFor(keyType) as EcKeyGenParams, true, ['sign', 'verify'])) as CryptoKeyPair;
   const privateKey = KeyObject.from(pair.privateKey);
   const publicKey = KeyObject.from(pair.publicKey);
   cryptoKeys.set(privateKey, Promise.resolve(pair.privateKey));

@@ -30,6 +30,11 @@ export const FindingCode = {
   KubeconfigPermissions: 'KUBECONFIG_PERMISSIONS',
   FileOwnership: 'FILE_OWNERSHIP',
   KubeletServingSelfSigned: 'KUBELET_SERVING_SELF_SIGNED',
+  // Found by `verify --live` against running components.
+  ServingCertStale: 'SERVING_CERT_STALE',
+  ClientRejected: 'CLIENT_REJECTED',
+  ClientForbidden: 'CLIENT_FORBIDDEN',
+  ApiServiceUnavailable: 'APISERVICE_UNAVAILABLE',
 } as const;
 export type FindingCode = (typeof FindingCode)[keyof typeof FindingCode];
 

@@ -105,13 +105,15 @@ describe('verify: wiring complete, or a finding', () => {
 describe('verify: CIS Kubernetes Benchmark PKI checks carry their ids', () => {
   it('etcd 2.2/2.5 client-cert-auth off and 2.3/2.6 auto-tls on', async () => {
     const dir = copy();
-    const etcd = flagsFile(dir, 'etcd', { 'client-cert-auth': null, 'peer-client-cert-auth': 'false', 'auto-tls': 'true', 'peer-auto-tls': 'true' });
+    const etcd = flagsFile(dir, 'etcd', { 'client-cert-auth': null, 'trusted-ca-file': null, 'peer-client-cert-auth': 'false', 'peer-trusted-ca-file': null, 'auto-tls': 'true', 'peer-auto-tls': 'true' });
     const result = await verify({ ...base(dir), etcdArgs: etcd });
     expect(result.findings.map((f) => `${f.code} ${f.cis} ${f.subject}`).sort()).toEqual([
       'ETCD_AUTO_TLS 2.3 etcd --auto-tls',
       'ETCD_AUTO_TLS 2.6 etcd --peer-auto-tls',
       'ETCD_CLIENT_AUTH_OFF 2.2 etcd --client-cert-auth',
       'ETCD_CLIENT_AUTH_OFF 2.5 etcd --peer-client-cert-auth',
+      // Without a client CA etcd cannot verify the apiserver's client certificate either.
+      'FLAG_MISSING undefined etcd --trusted-ca-file',
     ]);
   });
 

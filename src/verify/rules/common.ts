@@ -63,20 +63,25 @@ type Verdict = ReturnType<typeof verifyCertificate>;
 /** Go's verdicts per run: several kubeconfigs carry the same CA, several flags the same files. */
 const verdicts = new WeakMap<Facts, Map<string, Verdict>>();
 
-function verdict(facts: Facts, check: TrustCheck): Verdict {
-  const [leaf, ...intermediates] = check.leaf.certs;
+function verdict(facts: Facts, named: NamedCert, roots: NamedCert, usage: ExtKeyUsageName): Verdict {
+  const [leaf, ...intermediates] = named.certs;
   const der = (certs: x509.X509Certificate[]) => certs.map((c) => Buffer.from(c.rawData).toString('base64')).join(',');
-  const key = `${check.usage} ${der(check.leaf.certs)} ${der(check.roots.certs)}`;
+  const key = `${usage} ${der(named.certs)} ${der(roots.certs)}`;
   let memo = verdicts.get(facts);
   if (!memo) verdicts.set(facts, (memo = new Map()));
   let result = memo.get(key);
-  if (!result) memo.set(key, (result = verifyCertificate(leaf!, { roots: check.roots.certs, intermediates, usage: check.usage, now: withinValidity(leaf!, facts.now) })));
+  if (!result) memo.set(key, (result = verifyCertificate(leaf!, { roots: roots.certs, intermediates, usage, now: withinValidity(leaf!, facts.now) })));
   return result;
+}
+
+/** Whether Go would accept `leaf` against `roots` for `usage` (validity aside). */
+export async function isTrusted(facts: Facts, leaf: NamedCert, roots: NamedCert, usage: ExtKeyUsageName): Promise<boolean> {
+  return (await verdict(facts, leaf, roots, usage)).ok;
 }
 
 /** A finding when `leaf` would not verify against `roots` for `usage`, as Go would refuse it. */
 export async function trustFindings(facts: Facts, check: TrustCheck): Promise<Finding[]> {
-  const result = await verdict(facts, check);
+  const result = await verdict(facts, check.leaf, check.roots, check.usage);
   if (result.ok) return [];
   const usageProblem = result.error.includes('incompatible key usage');
   // "Unknown authority" alone, or with a signature that another key made (a CA of the same name,

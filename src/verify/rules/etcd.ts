@@ -39,6 +39,9 @@ function authFindings(args: ComponentArgs, peers: boolean): Finding[] {
   if (peers) required.push(['peer-client-cert-auth', '2.5', 'anyone who reaches the peer port can join the cluster']);
   for (const [name, cis, exposure] of required) {
     if (flag(args, name) === 'true') continue;
+    // etcd requires and verifies client certificates whenever it has a CA to verify them with,
+    // whatever --client-cert-auth says: the port is not open.
+    if (flag(args, name === 'client-cert-auth' ? 'trusted-ca-file' : 'peer-trusted-ca-file')) continue;
     out.push(finding({ code: FindingCode.EtcdClientAuthOff, severity: 'warning', subject: flagSubject(args, name), symptom: '', diagnosis: `--${name} is not true: ${exposure} without a certificate from the trusted CA`, fix: `set --${name}=true`, cis }));
   }
   for (const [name, cis] of [['auto-tls', '2.3'], ['peer-auto-tls', '2.6']] as const) {

@@ -2,7 +2,7 @@ import { flagSubject } from '../facts.js';
 import { FindingCode, type Finding } from '../findings.js';
 import { flag, flagList } from '../inputs/args.js';
 import { defineRule, finding, infoOf } from '../rule.js';
-import { certFromFlag, trustFindings } from './common.js';
+import { certFromFlag, isTrusted, trustFindings } from './common.js';
 
 /** Rule: the aggregation layer authenticates to extension apiservers through the front proxy. */
 export const frontProxy = defineRule({
@@ -28,16 +28,24 @@ export const frontProxy = defineRule({
     }
     const ca = certFromFlag(facts, args, 'requestheader-client-ca-file');
     if (!proxy || !ca) return out;
+    const cn = infoOf(proxy.certs[0]!).commonName;
+    // Extension apiservers also trust --client-ca-file (published in kube-system's
+    // extension-apiserver-authentication ConfigMap): a proxy certificate from that CA is taken for
+    // an ordinary user named by its CN, X-Remote-User is ignored, and RBAC answers 403.
+    const clientCa = certFromFlag(facts, args, 'client-ca-file');
+    const trustedAsUser = clientCa !== undefined && (await isTrusted(facts, proxy, clientCa, 'clientAuth'));
     out.push(
       ...(await trustFindings(facts, {
         leaf: proxy,
         roots: ca,
         usage: 'clientAuth',
         relation: 'extension apiservers authenticating the aggregator (requestheader CA)',
-        symptom: (e) => `401 Unauthorized from aggregated APIs; extension apiserver log: ${e}`,
+        symptom: (e) =>
+          trustedAsUser
+            ? `403 Forbidden from aggregated APIs: User "${cn}" cannot … (extension apiservers authenticate the aggregator through --client-ca-file as user "${cn}" and ignore X-Remote-User)`
+            : `401 Unauthorized from aggregated APIs; extension apiserver log: ${e}`,
       })),
     );
-    const cn = infoOf(proxy.certs[0]!).commonName;
     const allowed = flagList(args, 'requestheader-allowed-names');
     if (allowed.length === 0) {
       out.push(

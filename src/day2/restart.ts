@@ -1,0 +1,55 @@
+import path from 'node:path';
+import { flagsFor, wiringFromProfile, type FlagComponent, type Wiring } from '../model/flags.js';
+import type { Layout, Location } from './layout.js';
+
+/** A component to restart on a node so that it reads the files a day-2 step changed. */
+export interface Restart {
+  node: string;
+  component: string;
+  /** Flags the component must run with from this restart on (its manifest changes), when any. */
+  flags?: Record<string, string>;
+}
+
+/** Within a node: etcd first (the apiserver needs it), the kubelet last. */
+const PROCESS_NAMES: Record<FlagComponent, string> = {
+  etcd: 'etcd',
+  apiserver: 'kube-apiserver',
+  'controller-manager': 'kube-controller-manager',
+  scheduler: 'kube-scheduler',
+};
+
+/** Files each component of a node reads, from kubeadm's flags; the kubelet's from its kubeadm layout. */
+function readersOf(location: Location, wiring: Wiring): [string, string[]][] {
+  const components = (Object.keys(PROCESS_NAMES) as FlagComponent[]).map((c): [string, string[]] => [
+    PROCESS_NAMES[c],
+    flagsFor(wiring, c, location.certDir, location.kubeconfigDir).map(([, value]) => value).filter((v) => path.isAbsolute(v) || v.includes(path.sep)),
+  ]);
+  const kubeletFiles = [path.join(location.kubeconfigDir, 'kubelet.conf'), path.join(location.certDir, 'ca.crt')];
+  if (location.kubeletPki) kubeletFiles.push(path.join(location.kubeletPki, 'kubelet.crt'), path.join(location.kubeletPki, 'kubelet.key'));
+  // Workers run only the kubelet; external etcd members only etcd.
+  const runs = (name: string) => location.role === 'control-plane' || location.role === 'local' || (location.role === 'worker' ? name === 'kubelet' : name === 'etcd');
+  return [...components, ['kubelet', kubeletFiles] as [string, string[]]].filter(([name]) => runs(name));
+}
+
+/**
+ * Which components must restart, node by node, to pick up changed files: etcd members first, then
+ * each control plane completely before the next (the load balancer keeps the others serving), then
+ * workers. The cluster's shared directory is read by no component.
+ */
+export function restartPlan(layout: Layout, changed: Iterable<string>): Restart[] {
+  const changedFiles = new Set([...changed].map((f) => path.resolve(f)));
+  const plan: Restart[] = [];
+  const wiring = wiringFromProfile(layout.profile);
+  for (const location of layout.locations) {
+    if (!location.node) continue;
+    for (const [component, files] of readersOf(location, wiring)) {
+      if (files.some((f) => changedFiles.has(path.resolve(f)))) plan.push({ node: location.node, component });
+    }
+  }
+  return plan;
+}
+
+/** Human-readable restart plan, one line per step. */
+export function describeRestarts(plan: Restart[]): string[] {
+  return plan.map((r, i) => `${i + 1}. ${r.node}: restart ${r.component}`);
+}

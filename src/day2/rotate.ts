@@ -1,0 +1,476 @@
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import path from 'node:path';
+import { badFlag, ErrorCode, KpkiError } from '../errors.js';
+import { certificateFacts, certificatePem, issueCertificate, publicKeyObject } from '../pki/certificate.js';
+import type { x509 } from '../pki/crypto.js';
+import { generateKeyPair, keyTypeOf, privateKeyPem, publicKeyPem, sameKeyPair } from '../pki/keys.js';
+import { isSignedBy, sameAuthority } from '../pki/match.js';
+import { parseCertificate, parseKey } from '../pki/pem.js';
+import { parseDuration } from '../model/duration.js';
+import { resolveCertificate } from '../model/plan.js';
+import { DEFAULTS } from '../model/settings.js';
+import { readOptional } from '../store/files.js';
+import { verify } from '../verify/index.js';
+import { caEntryName, ROOT_CA_NOTE, signingAuthority } from './ca.js';
+import { editAllTrust, trustHolders, type TrustEdit, type TrustHolder } from './holders.js';
+import { applyChanges, type FileWrite } from './changes.js';
+import { observeLayout, type Layout, type LayoutOptions } from './layout.js';
+import { readAuthorities, renewableEntries, renewWrites } from './renew.js';
+import { restartPlan, type Restart } from './restart.js';
+import { readRotation, removeRotationMaterial, ROTATION_DIR, rotationWrite, type RotationPhase, type RotationState } from './rotation-state.js';
+import { underLock } from './session.js';
+import type { Authority } from './trust.js';
+
+export const ROTATE_STEPS = ['begin', 'reissue', 'finish', 'abort', 'status'] as const;
+export type RotateStep = (typeof ROTATE_STEPS)[number];
+
+export interface RotateOptions extends LayoutOptions {
+  step: RotateStep;
+  /** For begin: CAs to rotate (`cluster,front-proxy,etcd` or entry names; `none` with serviceAccount); default all. */
+  cas?: string[];
+  /** For begin: rotate the service-account signing key too. */
+  serviceAccount?: boolean;
+  /** For begin: lifetime of the new CAs (default 10 years). */
+  validity?: string;
+  /** For finish: delete the old keys instead of archiving them. */
+  purge?: boolean;
+  /** APIService manifests whose caBundle holds a rotated CA. */
+  apiServices?: string[];
+  dryRun?: boolean;
+  now?: Date;
+}
+
+/** One file's place in the rotation, as `status` reports it. */
+export interface RotationFileState {
+  node: string | undefined;
+  file: string;
+  /** `old`, `old+new`, `new+old`, `new` for trust files; `old`/`new` for keys and leaves. */
+  state: string;
+  /** What the current phase wants; the file lags (a half-applied phase) when they differ. */
+  expected: string;
+}
+
+export interface RotateResult {
+  step: RotateStep;
+  /** The phase the rotation is in after this step; `none` when no rotation is under way. */
+  phase: RotationPhase | 'none';
+  cas: string[];
+  serviceAccount: boolean;
+  dryRun: boolean;
+  files: string[];
+  restart: Restart[];
+  notes: string[];
+  /** For status: every rotated file's state. */
+  status: RotationFileState[] | undefined;
+  /** True when some file is not where the phase wants it. */
+  halfApplied: boolean | undefined;
+  /** Files of an interrupted step this run completed instead of starting anew. */
+  resumed: string[] | undefined;
+}
+
+/** Where the rotation keeps one CA's (or the SA key's) old and new material. */
+const material = (certDir: string, side: 'old' | 'new', file: string) => path.join(certDir, ROTATION_DIR, side, file);
+
+interface CaPair {
+  name: string;
+  file: string;
+  cert: x509.X509Certificate;
+  key: KeyObject;
+}
+
+async function readPair(certDir: string, side: 'old' | 'new', name: string, file: string): Promise<CaPair> {
+  const crt = material(certDir, side, `${file}.crt`);
+  const keyFile = material(certDir, side, `${file}.key`);
+  const [crtData, keyData] = await Promise.all([readOptional(crt), readOptional(keyFile)]);
+  if (!crtData || !keyData) {
+    throw new KpkiError(ErrorCode.MissingFile, `${crtData ? keyFile : crt}: the rotation's ${side} ${name} is missing`, { subject: crt, hint: 'restore it from a backup; without it this phase cannot be carried out' });
+  }
+  return { name, file, cert: parseCertificate(crtData, crt), key: parseKey(keyData, keyFile) };
+}
+
+/** The old and new material of every CA the rotation covers. */
+function readPairs(layout: Layout, state: RotationState): Promise<{ old: CaPair; new: CaPair }[]> {
+  const certDir = layout.signing.certDir;
+  return Promise.all(
+    state.cas.map(async (name) => {
+      const file = layout.profile.certificates.find((c) => c.name === name)!.file;
+      return { old: await readPair(certDir, 'old', name, file), new: await readPair(certDir, 'new', name, file) };
+    }),
+  );
+}
+
+/** The SA key pair's public halves, old and new. */
+async function readSaKeys(certDir: string): Promise<{ old: KeyObject; new: KeyObject }> {
+  const read = async (side: 'old' | 'new') => {
+    const file = material(certDir, side, 'sa.key');
+    const data = await readOptional(file);
+    if (!data) throw new KpkiError(ErrorCode.MissingFile, `${file}: the rotation's ${side} service-account key is missing`, { subject: file, hint: 'restore it from a backup' });
+    return parseKey(data, file);
+  };
+  return { old: await read('old'), new: await read('new') };
+}
+
+/** Refuses to change anything while verify finds errors on a node kpki can check fully. */
+async function preflight(layout: Layout): Promise<void> {
+  for (const location of layout.locations.filter((l) => l.role === 'local' || l.role === 'control-plane')) {
+    const result = await verify({ certDir: location.certDir, kubeconfigDir: location.kubeconfigDir });
+    const errors = result.findings.filter((f) => f.severity === 'error');
+    if (errors.length) {
+      throw new KpkiError(ErrorCode.StaleFile, `verify finds ${errors.length} error(s) in ${location.certDir}: ${errors[0]!.subject}: ${errors[0]!.diagnosis}`, {
+        subject: location.certDir,
+        hint: `nothing was changed; see kpki verify --cert-dir ${location.certDir} --kubeconfig-dir ${location.kubeconfigDir} and fix them first`,
+      });
+    }
+  }
+}
+
+/**
+ * kube-controller-manager signs from `--cluster-signing-cert-file` only when it holds exactly one
+ * certificate ("expected 1 certificate, found 2"), so while `ca.crt` holds two its signer is
+ * this file beside every `ca.key`: the one certificate matching the key. Kept after the rotation.
+ */
+export const SIGNER_CERT = 'ca-signer.crt';
+
+async function signerCopies(layout: Layout, cert: x509.X509Certificate): Promise<FileWrite[]> {
+  return (await copiesOf(layout, 'ca.key')).map((keyFile) => ({ path: path.join(path.dirname(keyFile), SIGNER_CERT), data: certificatePem(cert), mode: 0o644 }));
+}
+
+/** The signer copy for the cluster CA's pair, when the rotation covers it. */
+async function clusterSigner(layout: Layout, pairs: { old: CaPair; new: CaPair }[], pick: (pair: { old: CaPair; new: CaPair }) => CaPair): Promise<FileWrite[]> {
+  const cluster = pairs.find((p) => p.old.name === 'ca');
+  return cluster ? signerCopies(layout, pick(cluster).cert) : [];
+}
+
+/** Every location's copy of a file under the cert dir (CA keys on control planes, sa.pub, sa.key). */
+async function copiesOf(layout: Layout, relative: string): Promise<string[]> {
+  const files = layout.locations.map((l) => path.join(l.certDir, relative));
+  const present = await Promise.all(files.map(async (f) => (await readOptional(f)) !== undefined));
+  return files.filter((_, i) => present[i]);
+}
+
+const holds = (bundle: x509.X509Certificate[], ca: x509.X509Certificate) => bundle.some((c) => sameAuthority(c, ca));
+const without = (bundle: x509.X509Certificate[], ca: x509.X509Certificate) => bundle.filter((c) => !sameAuthority(c, ca));
+
+/** A trust edit applied, per rotated CA, to the holders of that CA's trust. */
+function perCa(pairs: { old: CaPair; new: CaPair }[], edit: (bundle: x509.X509Certificate[], pair: { old: CaPair; new: CaPair }) => x509.X509Certificate[] | undefined): TrustEdit {
+  return (bundle: x509.X509Certificate[], holder: TrustHolder) => {
+    let next: x509.X509Certificate[] | undefined;
+    for (const pair of pairs) {
+      if (holder.kind === 'ca-file' && holder.ca !== pair.old.name) continue;
+      next = edit(next ?? bundle, pair) ?? next;
+    }
+    return next;
+  };
+}
+
+function pemOfKeys(keys: KeyObject[]): string {
+  return keys.map((k) => publicKeyPem(createPublicKey(k))).join('');
+}
+
+/** Signing material for re-issuing leaves: the given pairs, with trust files holding both CAs. */
+function signers(base: Map<string, Authority>, pairs: { signer: CaPair; other: CaPair }[]): Map<string, Authority> {
+  const cas = new Map(base);
+  for (const { signer, other } of pairs) {
+    const ca = base.get(signer.name)!;
+    cas.set(signer.name, { ...ca, cert: signer.cert, key: signer.key, bundle: [signer.cert, other.cert] });
+  }
+  return cas;
+}
+
+/** Re-signs every leaf and kubeconfig under the rotated CAs with the given signers. */
+async function reissueLeaves(layout: Layout, state: RotationState, cas: Map<string, Authority>, now: Date, dryRun: boolean) {
+  const names = renewableEntries(layout).filter((e) => state.cas.includes(e.issuer)).map((e) => e.name);
+  const validity = parseDuration(layout.record?.data.settings.certValidity ?? DEFAULTS.certValidity) ?? parseDuration(DEFAULTS.certValidity)!;
+  return renewWrites(layout, { names, cas, sanPlan: { sans: [], entries: [] }, csrOnly: false, csrDir: '', keepKey: false, validity, now, dryRun });
+}
+
+/** `--ca` names, all CAs by default; `none` rotates only the service-account key. */
+function caSelection(layout: Layout, options: RotateOptions): string[] {
+  if (!options.cas?.length) return layout.profile.certificates.filter((c) => !c.issuer).map((c) => c.name);
+  if (options.cas.length === 1 && options.cas[0] === 'none') {
+    if (!options.serviceAccount) throw badFlag('--ca', 'none rotates nothing without --service-account');
+    return [];
+  }
+  return [...new Set(options.cas.map((name) => caEntryName(layout.profile, '--ca', name)))];
+}
+
+interface Phase {
+  writes: FileWrite[];
+  notes: string[];
+  next: RotationState | undefined;
+}
+
+/** Writes in order, a later write of the same path replacing an earlier one. */
+function merged(writes: FileWrite[]): FileWrite[] {
+  return [...new Map(writes.map((w) => [path.resolve(w.path), w])).values()];
+}
+
+async function begin(layout: Layout, options: RotateOptions, now: Date): Promise<Phase> {
+  const certDir = layout.signing.certDir;
+  const cas = caSelection(layout, options);
+  const serviceAccount = options.serviceAccount ?? false;
+  await preflight(layout);
+  const validity = parseDuration(options.validity ?? DEFAULTS.caValidity);
+  if (validity === undefined || validity <= 0) throw badFlag('--validity', `"${options.validity}" is not a duration`, 'e.g. 10y');
+  const authorities = await readAuthorities(layout);
+  const writes: FileWrite[] = [];
+  const pairs: { old: CaPair; new: CaPair }[] = [];
+  for (const name of cas) {
+    const old = signingAuthority(authorities, name, certDir);
+    if (old.bundle.length > 1) throw new KpkiError(ErrorCode.StaleFile, `${old.certFile} holds ${old.bundle.length} certificates`, { subject: old.certFile, hint: 'a rotation starts from one CA certificate per trust file: remove the extra ones first' });
+    const entry = layout.profile.certificates.find((c) => c.name === name)!;
+    const keyType = keyTypeOf(publicKeyObject(old.cert)) ?? DEFAULTS.keyType;
+    const spec = resolveCertificate(layout.profile.policy, { ...entry, commonName: certificateFacts(old.cert).commonName }, (t) => [t], { caValidity: validity, certValidity: validity, keyType }, entry.file);
+    const fresh = await generateKeyPair(keyType);
+    // Same subject: everything that names the issuer (leaves, kubeadm's checks) keeps reading the same; keys and key ids tell them apart.
+    const cert = await issueCertificate({ spec, publicKey: fresh.publicKey, issuer: { key: fresh.privateKey, certificate: undefined }, now, keep: { subject: old.cert.subjectName, subjectKeyId: undefined } });
+    pairs.push({ old: { name, file: entry.file, cert: old.cert, key: old.key }, new: { name, file: entry.file, cert, key: fresh.privateKey } });
+    writes.push(
+      { path: material(certDir, 'old', `${entry.file}.crt`), data: certificatePem(old.cert), mode: 0o644 },
+      { path: material(certDir, 'old', `${entry.file}.key`), data: privateKeyPem(old.key), mode: 0o600 },
+      { path: material(certDir, 'new', `${entry.file}.crt`), data: certificatePem(cert), mode: 0o644 },
+      { path: material(certDir, 'new', `${entry.file}.key`), data: privateKeyPem(fresh.privateKey), mode: 0o600 },
+    );
+  }
+  // Old first: it still signs, and kubeadm reads only the first certificate next to the key.
+  writes.push(...(await editAllTrust(await trustHolders(layout, options.apiServices), perCa(pairs, (bundle, pair) => (holds(bundle, pair.old.cert) && !holds(bundle, pair.new.cert) ? [...bundle, pair.new.cert] : undefined)))));
+  writes.push(...(await clusterSigner(layout, pairs, (p) => p.old)));
+  if (serviceAccount) {
+    const keyFile = path.join(certDir, 'sa.key');
+    const keyData = await readOptional(keyFile);
+    if (!keyData) throw new KpkiError(ErrorCode.MissingFile, `${keyFile}: no service-account key to rotate`, { subject: keyFile });
+    const old = parseKey(keyData, keyFile);
+    const fresh = await generateKeyPair(keyTypeOf(createPublicKey(old)) ?? DEFAULTS.keyType);
+    writes.push(
+      { path: material(certDir, 'old', 'sa.key'), data: privateKeyPem(old), mode: 0o600 },
+      { path: material(certDir, 'new', 'sa.key'), data: privateKeyPem(fresh.privateKey), mode: 0o600 },
+      ...(await copiesOf(layout, 'sa.pub')).map((file) => ({ path: file, data: pemOfKeys([old, fresh.privateKey]), mode: 0o600 })),
+    );
+  }
+  const next: RotationState = { phase: 'begun', cas, serviceAccount, startedAt: now.toISOString() };
+  const notes = [
+    ...(cas.includes('ca') ? [`after the restarts: ${ROOT_CA_NOTE}, so they trust the new CA before kpki ca rotate reissue`] : []),
+    'then run kpki ca rotate reissue',
+  ];
+  return { writes, notes, next };
+}
+
+async function reissue(layout: Layout, state: RotationState, options: RotateOptions, now: Date, toOld: boolean): Promise<Phase> {
+  const certDir = layout.signing.certDir;
+  const pairs = await readPairs(layout, state);
+  const writes: FileWrite[] = [];
+  const side = (pair: { old: CaPair; new: CaPair }) => (toOld ? { signer: pair.old, other: pair.new } : { signer: pair.new, other: pair.old });
+  // The signer leads: kubeadm and the controller-manager's signer read only the first certificate next to the key.
+  const signerFirst = (bundle: x509.X509Certificate[], pair: { old: CaPair; new: CaPair }) =>
+    holds(bundle, pair.old.cert) || holds(bundle, pair.new.cert) ? [side(pair).signer.cert, side(pair).other.cert, ...without(without(bundle, pair.old.cert), pair.new.cert)] : undefined;
+  writes.push(...(await editAllTrust(await trustHolders(layout, options.apiServices), perCa(pairs, signerFirst))));
+  for (const pair of pairs) {
+    for (const file of await copiesOf(layout, `${pair.old.file}.key`)) writes.push({ path: file, data: privateKeyPem(side(pair).signer.key), mode: 0o600 });
+  }
+  writes.push(...(await clusterSigner(layout, pairs, (p) => side(p).signer)));
+  if (state.serviceAccount) {
+    const sa = await readSaKeys(certDir);
+    const [signer, other] = toOld ? [sa.old, sa.new] : [sa.new, sa.old];
+    for (const file of await copiesOf(layout, 'sa.key')) writes.push({ path: file, data: privateKeyPem(signer), mode: 0o600 });
+    for (const file of await copiesOf(layout, 'sa.pub')) writes.push({ path: file, data: pemOfKeys([signer, other]), mode: 0o600 });
+  }
+  const leaves = await reissueLeaves(layout, state, signers(await readAuthorities(layout), pairs.map(side)), now, options.dryRun ?? false);
+  writes.push(...leaves.writes);
+  const notes = toOld
+    ? ['the old CAs sign again and trust still holds both; after the restarts, run kpki ca rotate abort once more to drop the new CAs']
+    : [
+        ...(state.serviceAccount ? ['service-account tokens are now signed with the new key; tokens signed with the old one keep working until finish'] : []),
+        'after the restarts (and once workloads hold new tokens), run kpki ca rotate finish',
+      ];
+  return { writes: merged(writes), notes, next: { ...state, phase: toOld ? 'begun' : 'reissued' } };
+}
+
+/** Leaves still signed by a CA: finish refuses to drop a CA something still depends on. */
+async function leavesSignedBy(layout: Layout, pairs: CaPair[]): Promise<string[]> {
+  const left: string[] = [];
+  for (const location of layout.locations) {
+    for (const entry of renewableEntries(layout).filter((e) => e.kind === 'certificate')) {
+      const files = entry.files(location);
+      const ca = pairs.find((p) => p.name === entry.issuer);
+      const data = files && ca && (await readOptional(files[0]!));
+      if (data && (await isSignedBy(parseCertificate(data, files![0]!), ca!.cert))) left.push(files![0]!);
+    }
+  }
+  return left;
+}
+
+/** The retired side's keys, archived (0600) under `rotation-archive/<time>/` unless purged; the material itself goes once the phase is written. */
+async function archiveRotation(layout: Layout, state: RotationState, side: 'old' | 'new', purge: boolean, now: Date): Promise<FileWrite[]> {
+  if (purge) return [];
+  const certDir = layout.signing.certDir;
+  const files = [...state.cas.flatMap((name) => {
+    const file = layout.profile.certificates.find((c) => c.name === name)!.file;
+    return [`${file}.crt`, `${file}.key`];
+  }), ...(state.serviceAccount ? ['sa.key'] : [])];
+  const writes: FileWrite[] = [];
+  for (const file of files) {
+    const data = await readOptional(material(certDir, side, file));
+    if (data) writes.push({ path: path.join(certDir, `${ROTATION_DIR}-archive`, now.toISOString().replace(/[:.]/g, '-'), file), data, mode: 0o600 });
+  }
+  return writes;
+}
+
+/** Ends a rotation on one side: the other side's CAs and SA key leave every trust file; refused while a leaf still needs them. */
+async function keepOnly(layout: Layout, state: RotationState, options: RotateOptions, kept: 'old' | 'new'): Promise<FileWrite[]> {
+  const dropped = kept === 'old' ? 'new' : 'old';
+  const pairs = await readPairs(layout, state);
+  const left = await leavesSignedBy(layout, pairs.map((p) => p[dropped]));
+  if (left.length) {
+    throw new KpkiError(ErrorCode.StaleFile, `still signed by a${dropped === 'old' ? 'n old' : ' new'} CA: ${left.join(', ')}`, {
+      subject: left[0],
+      hint: dropped === 'old' ? 'run kpki ca rotate reissue again, restart what it names, then finish' : 'renew them (kpki renew NAME) with the old CA signing, then abort',
+    });
+  }
+  const writes = await editAllTrust(await trustHolders(layout, options.apiServices), perCa(pairs, (bundle, pair) => (holds(bundle, pair[dropped].cert) ? without(bundle, pair[dropped].cert) : undefined)));
+  writes.push(...(await clusterSigner(layout, pairs, (p) => p[kept])));
+  if (state.serviceAccount) {
+    const sa = await readSaKeys(layout.signing.certDir);
+    for (const file of await copiesOf(layout, 'sa.pub')) writes.push({ path: file, data: pemOfKeys([sa[kept]]), mode: 0o600 });
+  }
+  return writes;
+}
+
+async function finish(layout: Layout, state: RotationState, options: RotateOptions, now: Date): Promise<Phase> {
+  const writes = await keepOnly(layout, state, options, 'new');
+  writes.push(...(await archiveRotation(layout, state, 'old', options.purge ?? false, now)));
+  const notes = [
+    ...(state.cas.includes('ca') ? [`after the restarts: ${ROOT_CA_NOTE}; clients outside the cluster need the new ca.crt (every kubeconfig kpki manages already has it)`] : []),
+    ...(state.serviceAccount ? ['tokens signed with the old service-account key are now rejected: restart pods that still hold one, recreate legacy token Secrets'] : []),
+  ];
+  return { writes, notes, next: undefined };
+}
+
+async function abort(layout: Layout, state: RotationState, options: RotateOptions, now: Date): Promise<Phase> {
+  if (state.phase === 'reissued') return reissue(layout, state, options, now, true);
+  return { writes: await keepOnly(layout, state, options, 'old'), notes: ['the rotation is undone: the old CAs sign and are the only ones trusted'], next: undefined };
+}
+
+/** Each rotated file's state against what the phase wants. */
+async function status(layout: Layout, state: RotationState, options: RotateOptions): Promise<RotationFileState[]> {
+  const certDir = layout.signing.certDir;
+  const pairs = await readPairs(layout, state);
+  const files: RotationFileState[] = [];
+  const nodeOf = (file: string) => layout.locations.find((l) => file.startsWith(`${l.certDir}${path.sep}`) || path.dirname(file) === l.kubeconfigDir || (l.kubeletPki && file.startsWith(l.kubeletPki)))?.node;
+  const begun = state.phase === 'begun';
+  const record = (file: string, stateText: string, expected: string) => files.push({ node: nodeOf(file), file, state: stateText, expected });
+  // Trust files: the order of old and new tells the phase.
+  for (const holder of await trustHolders(layout, options.apiServices)) {
+    await editAllTrust([holder], perCa(pairs, (bundle, pair) => {
+      const label = bundle.filter((c) => sameAuthority(c, pair.old.cert) || sameAuthority(c, pair.new.cert)).map((c) => (sameAuthority(c, pair.old.cert) ? 'old' : 'new')).join('+');
+      if (label) record(holder.file, `${pair.old.name} ${label}`, `${pair.old.name} ${begun ? 'old+new' : 'new+old'}`);
+      return undefined;
+    }));
+  }
+  for (const pair of pairs) {
+    for (const file of await copiesOf(layout, `${pair.old.file}.key`)) {
+      const key = parseKey((await readOptional(file))!, file);
+      record(file, sameKeyPair(key, publicKeyObject(pair.old.cert)) ? 'old' : sameKeyPair(key, publicKeyObject(pair.new.cert)) ? 'new' : 'other', begun ? 'old' : 'new');
+    }
+  }
+  for (const location of layout.locations) {
+    for (const entry of renewableEntries(layout).filter((e) => e.kind === 'certificate' && state.cas.includes(e.issuer))) {
+      const crt = entry.files(location)?.[0];
+      const data = crt && (await readOptional(crt));
+      if (!data) continue;
+      const pair = pairs.find((p) => p.old.name === entry.issuer)!;
+      const cert = parseCertificate(data, crt!);
+      record(crt!, (await isSignedBy(cert, pair.new.cert)) ? 'new' : (await isSignedBy(cert, pair.old.cert)) ? 'old' : 'other', begun ? 'old' : 'new');
+    }
+  }
+  if (state.serviceAccount) {
+    const sa = await readSaKeys(certDir);
+    for (const file of await copiesOf(layout, 'sa.key')) {
+      const key = parseKey((await readOptional(file))!, file);
+      record(file, sameKeyPair(key, createPublicKey(sa.new)) ? 'new' : sameKeyPair(key, createPublicKey(sa.old)) ? 'old' : 'other', begun ? 'old' : 'new');
+    }
+  }
+  return files;
+}
+
+/**
+ * `kpki ca rotate`: replaces CA keys (and the service-account key) in phases with overlapping
+ * trust — begin (trust old+new, old signs), reissue (new signs, trust new+old), finish (trust new
+ * only, old keys archived) — or abort back. Each phase is one journaled change followed by the
+ * restarts it names.
+ */
+export async function rotateCa(options: RotateOptions): Promise<RotateResult> {
+  if (!(ROTATE_STEPS as readonly string[]).includes(options.step)) throw badFlag('STEP', `"${options.step}" is not one of ${ROTATE_STEPS.join(', ')}`);
+  const layout = await observeLayout(options);
+  const now = options.now ?? new Date();
+  const certDir = layout.signing.certDir;
+  const result = (phase: RotateResult['phase'], state: Pick<RotationState, 'cas' | 'serviceAccount'>, files: string[], notes: string[], extra: Partial<RotateResult> = {}): RotateResult => ({
+    step: options.step,
+    phase,
+    cas: state.cas,
+    serviceAccount: state.serviceAccount,
+    dryRun: options.dryRun ?? false,
+    files,
+    restart: restartPlan(layout, files),
+    notes,
+    status: undefined,
+    halfApplied: undefined,
+    resumed: undefined,
+    ...extra,
+  });
+  if (options.step === 'status') {
+    const state = await readRotation(certDir);
+    if (!state) return result('none', { cas: [], serviceAccount: false }, [], ['no rotation is under way'], { status: [], halfApplied: false });
+    const files = await status(layout, state, options);
+    return result(state.phase, state, [], [], { status: files, halfApplied: files.some((f) => f.state !== f.expected) });
+  }
+  const resumed = async (completed: string[]) => {
+    const state = await readRotation(certDir);
+    if (!state) await removeRotationMaterial(certDir);
+    return result(state?.phase ?? 'none', state ?? { cas: [], serviceAccount: false }, completed, ['completed an interrupted step; run the step you meant again if it was another one'], { resumed: completed });
+  };
+  return underLock(layout, options.dryRun, resumed, async () => {
+    const state = await readRotation(certDir);
+    if (!state) await removeRotationMaterial(certDir);
+    const expect = (want: RotationPhase | undefined, hint: string) => {
+      if ((state?.phase ?? undefined) !== want) {
+        throw new KpkiError(ErrorCode.StaleFile, state ? `a rotation is in phase ${state.phase}` : 'no rotation is under way', { subject: state?.file ?? path.join(certDir, 'kpki-rotation.json'), hint });
+      }
+    };
+    let phase: Phase;
+    switch (options.step) {
+      case 'begin':
+        expect(undefined, `continue it (kpki ca rotate ${state?.phase === 'begun' ? 'reissue' : 'finish'}) or abort it`);
+        phase = await begin(layout, options, now);
+        break;
+      case 'reissue':
+        expect('begun', state ? 'run kpki ca rotate finish (or abort)' : 'start one with kpki ca rotate begin');
+        await preflight(layout);
+        phase = await reissue(layout, state!, options, now, false);
+        break;
+      case 'finish':
+        expect('reissued', state ? 'run kpki ca rotate reissue first' : 'start one with kpki ca rotate begin');
+        await preflight(layout);
+        phase = await finish(layout, state!, options, now);
+        break;
+      default:
+        if (!state) throw new KpkiError(ErrorCode.StaleFile, 'no rotation is under way', { subject: path.join(certDir, 'kpki-rotation.json'), hint: 'nothing to abort' });
+        phase = await abort(layout, state, options, now);
+    }
+    const writes = [...phase.writes, rotationWrite(certDir, phase.next)];
+    if (!options.dryRun) {
+      await applyChanges(certDir, writes);
+      if (!phase.next) await removeRotationMaterial(certDir);
+    }
+    const changed = phase.writes.filter((w) => w.data !== undefined && !w.path.includes(`${path.sep}${ROTATION_DIR}`)).map((w) => w.path);
+    const selection = phase.next ?? state ?? { cas: [], serviceAccount: false };
+    const done = result(phase.next?.phase ?? 'none', selection, changed, phase.notes);
+    // Where kpki wrote a signer file, the controller manager must sign from it (see SIGNER_CERT).
+    const signerOf = (node: string) => {
+      const location = layout.locations.find((l) => l.node === node);
+      const file = location && path.join(location.certDir, SIGNER_CERT);
+      return file && changed.includes(file) ? file : undefined;
+    };
+    const restart = done.restart.map((r) => (r.component === 'kube-controller-manager' && signerOf(r.node) ? { ...r, flags: { 'cluster-signing-cert-file': signerOf(r.node)! } } : r));
+    return { ...done, restart };
+  });
+}

@@ -1,0 +1,81 @@
+import type { KeyObject } from 'node:crypto';
+import path from 'node:path';
+import { isMap, isSeq, parseDocument, type YAMLMap } from 'yaml';
+import { badInput, ErrorCode, KpkiError } from '../errors.js';
+import { parseKubeconfig } from '../kubeconfig/kubeconfig.js';
+import { certificatePem, publicKeyObject } from '../pki/certificate.js';
+import type { x509 } from '../pki/crypto.js';
+import { sameKeyPair } from '../pki/keys.js';
+import { sameAuthority } from '../pki/match.js';
+import { parseCertificates, parseKey } from '../pki/pem.js';
+import { readOptional } from '../store/files.js';
+
+/** A CA as the cert dir holds it: its trust file (one or more certificates) and maybe its key. */
+export interface Authority {
+  name: string;
+  /** Cert dir path without extension: `ca`, `front-proxy-ca`, `etcd/ca`. */
+  file: string;
+  certFile: string;
+  keyFile: string;
+  /** Every certificate of the trust file, in file order. */
+  bundle: x509.X509Certificate[];
+  /** The certificate that matches the key (what kpki signs as); the first one when there is no key. */
+  cert: x509.X509Certificate;
+  /** Undefined for an external CA: kpki cannot sign with it. */
+  key: KeyObject | undefined;
+}
+
+export const bundlePem = (certs: x509.X509Certificate[]): string => certs.map(certificatePem).join('');
+
+/** Reads a CA of a cert dir; undefined when its trust file does not exist. */
+export async function readAuthority(certDir: string, name: string, file: string): Promise<Authority | undefined> {
+  const certFile = path.join(certDir, `${file}.crt`);
+  const keyFile = path.join(certDir, `${file}.key`);
+  const [certData, keyData] = await Promise.all([readOptional(certFile), readOptional(keyFile)]);
+  if (!certData) return undefined;
+  const bundle = parseCertificates(certData, certFile);
+  const key = keyData && parseKey(keyData, keyFile);
+  const cert = key ? bundle.find((c) => sameKeyPair(key, publicKeyObject(c))) : bundle[0];
+  if (!cert) {
+    throw new KpkiError(ErrorCode.StaleFile, `${keyFile} matches no certificate of ${certFile}`, {
+      subject: keyFile,
+      hint: 'restore the CA files from a backup; kpki signs nothing with a key it cannot match to its certificate',
+    });
+  }
+  return { name, file, certFile, keyFile, bundle, cert, key };
+}
+
+/** Whether any certificate of a bundle stands for the same authority as `ca`. */
+export const bundleHolds = (bundle: x509.X509Certificate[], ca: x509.X509Certificate) => bundle.some((c) => sameAuthority(c, ca));
+
+/** A kubeconfig's embedded credentials, as a day-2 command rewrites them. */
+export interface KubeconfigData {
+  ca?: string;
+  cert?: string;
+  key?: string;
+}
+
+/**
+ * Replaces embedded data of a kubeconfig's current context (CA data of its cluster, client
+ * certificate and key of its user), leaving every other field as it is.
+ */
+export function setKubeconfigData(text: string, file: string, data: KubeconfigData): string {
+  const creds = parseKubeconfig(text, file);
+  const doc = parseDocument(text);
+  const entry = (list: string, name: string, field: string): YAMLMap => {
+    const items = doc.get(list);
+    const item = isSeq(items) ? items.items.find((i) => isMap(i) && i.get('name') === name) : undefined;
+    const body = isMap(item) ? item.get(field) : undefined;
+    if (!isMap(body)) throw badInput(file, `${list}[${name}] has no ${field}`);
+    return body;
+  };
+  const base64 = (pem: string) => Buffer.from(pem).toString('base64');
+  const set = (body: YAMLMap, name: string, pem: string) => {
+    if (body.has(name)) throw badInput(file, `refers to ${name} by path`, 'kpki rewrites embedded kubeconfigs only: embed the data, or update the referenced file yourself');
+    body.set(`${name}-data`, base64(pem));
+  };
+  if (data.ca) set(entry('clusters', creds.clusterName, 'cluster'), 'certificate-authority', data.ca);
+  if (data.cert) set(entry('users', creds.userName, 'user'), 'client-certificate', data.cert);
+  if (data.key) set(entry('users', creds.userName, 'user'), 'client-key', data.key);
+  return doc.toString({ indentSeq: false, lineWidth: 0, minContentWidth: 0 });
+}

@@ -1,0 +1,96 @@
+import path from 'node:path';
+import type * as Kubernetes from '@kubernetes/client-node';
+import { badFlag, badInput, ErrorCode, KpkiError } from '../errors.js';
+import { parseKubeconfig, type KubeconfigCredentials } from '../kubeconfig/kubeconfig.js';
+import { parseCertificates } from '../pki/pem.js';
+import { readOptional, readRequired } from '../store/files.js';
+
+/** An API connection made from a kubeconfig, with what kpki reads from that kubeconfig itself. */
+export interface ApiConnection {
+  k8s: typeof Kubernetes;
+  config: Kubernetes.KubeConfig;
+  file: string;
+  credentials: KubeconfigCredentials;
+  /** The cluster CA of the kubeconfig, PEM: what kubeconfigs kpki writes for this cluster trust. */
+  caPem: string;
+}
+
+/**
+ * Loads the official client (about half a second of module loading, so only the commands that
+ * talk to the API pay it) and connects it with a kubeconfig.
+ */
+export async function connect(file: string | undefined, flagName = '--kubeconfig'): Promise<ApiConnection> {
+  if (!file) throw badFlag(flagName, 'is required: the kubeconfig to reach the cluster with', 'e.g. --kubeconfig /etc/kubernetes/admin.conf');
+  const credentials = parseKubeconfig((await readRequired(file, 'kubeconfig')).toString('utf8'), file);
+  const ca = credentials.certificateAuthority;
+  const caData = ca?.data ?? (ca?.path ? await readOptional(path.resolve(path.dirname(file), ca.path)) : undefined);
+  if (!caData) throw badInput(file, `cluster ${credentials.clusterName} has no readable certificate-authority`, 'kpki writes its CA into the new kubeconfig; give a kubeconfig that names the cluster CA');
+  const caPem = parseCertificates(caData, ca!.origin).map((c) => c.toString('pem')).join('\n');
+  const k8s = await import('@kubernetes/client-node');
+  const config = new k8s.KubeConfig();
+  try {
+    config.loadFromFile(file);
+  } catch (error) {
+    throw badInput(file, `cannot be used: ${(error as Error).message}`);
+  }
+  return { k8s, config, file, credentials, caPem: `${caPem.trimEnd()}\n` };
+}
+
+/** The message of a Kubernetes Status in an API error, else the error's own. */
+export function apiErrorMessage(error: unknown): string {
+  const body = (error as { body?: unknown }).body;
+  if (typeof body === 'string') {
+    try {
+      const status = JSON.parse(body) as { message?: string };
+      if (status.message) return status.message;
+    } catch {
+      // Not a Status; fall back to the error message.
+    }
+  }
+  const code = (error as { code?: unknown }).code;
+  const message = (error as Error)?.message ?? String(error);
+  return typeof code === 'number' ? `HTTP ${code}: ${message.split('\n')[0]}` : message.split('\n')[0]!;
+}
+
+/** HTTP status of an API error, if it has one. */
+export const apiErrorCode = (error: unknown): number | undefined => {
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'number' ? code : undefined;
+};
+
+/**
+ * One-line error for a request the cluster refused or never answered; `permission` is what the
+ * kubeconfig's user needs, offered as the fix when the answer is 403.
+ */
+export function clusterRefused(what: string, error: unknown, permission?: string): KpkiError {
+  const code = apiErrorCode(error);
+  const hint =
+    code === 403 ? (permission && `the kubeconfig needs ${permission}`)
+    : code === 401 ? 'the apiserver rejects the kubeconfig\'s credentials; kpki verify --live --kubeconfig FILE tells why'
+    : code === undefined ? 'is the apiserver reachable from here?'
+    : undefined;
+  return new KpkiError(ErrorCode.ClusterRefused, `${what}: ${apiErrorMessage(error)}`, { subject: what, hint });
+}
+
+/** A condition of the CSR that is set (status not False). */
+export const csrCondition = (csr: Kubernetes.V1CertificateSigningRequest, type: string) => csr.status?.conditions?.find((c) => c.type === type && c.status !== 'False');
+
+/**
+ * Adds an Approved condition, re-reading and retrying when a controller updated the CSR meanwhile
+ * (409 Conflict). False when someone else approved or denied it first; other API errors are thrown.
+ */
+export async function approveCsr(certificates: Kubernetes.CertificatesV1Api, csr: Kubernetes.V1CertificateSigningRequest, reason: string, message: string): Promise<boolean> {
+  const name = csr.metadata!.name!;
+  const condition = { type: 'Approved', status: 'True', reason, message, lastUpdateTime: new Date() };
+  let current = csr;
+  for (let attempt = 1; ; attempt++) {
+    if (csrCondition(current, 'Approved') || csrCondition(current, 'Denied')) return false;
+    try {
+      await certificates.replaceCertificateSigningRequestApproval({ name, body: { ...current, status: { ...current.status, conditions: [...(current.status?.conditions ?? []), condition] } } });
+      return true;
+    } catch (error) {
+      if (apiErrorCode(error) !== 409 || attempt >= 5) throw error;
+      current = await certificates.readCertificateSigningRequest({ name });
+    }
+  }
+}

@@ -1,0 +1,52 @@
+import kleur from 'kleur';
+import type { Restart } from '../day2/restart.js';
+import type { CaRenewResult } from '../day2/ca.js';
+import type { RenewResult } from '../day2/renew.js';
+import type { RotateResult } from '../day2/rotate.js';
+import { table } from './table.js';
+
+const resumedLine = (files: string[]) => `Completed an interrupted run (${files.length} file(s)); nothing new was started: run the command again if you meant a new change.`;
+
+/** The restart plan as numbered steps, or a line saying none is needed. */
+export function renderRestarts(restart: Restart[], extra: string[] = []): string {
+  if (!restart.length && !extra.length) return 'No component reads the changed files: nothing to restart.\n';
+  const lines = ['Restart, one at a time, waiting for each to be ready before the next:'];
+  const flags = (r: Restart) => (r.flags ? ` with ${Object.entries(r.flags).map(([name, value]) => `--${name}=${value}`).join(' ')}` : '');
+  restart.forEach((r, i) => lines.push(`  ${i + 1}. ${kleur.bold(r.node)}: ${r.component}${flags(r)}`));
+  for (const line of extra) lines.push(`  - ${line}`);
+  return `${lines.join('\n')}\n`;
+}
+
+const LABEL = { renew: kleur.yellow('renew'), copy: kleur.cyan('copy'), csr: kleur.blue('csr') };
+
+export function renderRenewResult(result: RenewResult): string {
+  if (result.resumed) return `${resumedLine(result.resumed)}\n${renderRestarts(result.restart)}`;
+  const header = result.dryRun ? 'Would renew (nothing is written):' : 'Renewed:';
+  const rows = result.items.map((i) => [LABEL[i.action], i.node ?? 'shared', kleur.bold(i.name), i.files.join(', '), i.notAfter ? `until ${i.notAfter}` : '']);
+  const lines = [header, table(rows)];
+  if (result.items.some((i) => i.action === 'csr')) lines.push('Have the external CA sign each .csr, then put the certificate and the new key in place of the old ones.');
+  if (result.remembered) lines.push(`Remembered in ${result.remembered.file}: ${Object.entries(result.remembered.sans).map(([k, v]) => `${k}=${v!.join(',')}`).join(' ')}`);
+  return `${lines.join('\n')}\n${renderRestarts(result.restart)}`;
+}
+
+export function renderCaRenewResult(result: CaRenewResult): string {
+  if (result.resumed) return `${resumedLine(result.resumed)}\n${renderRestarts(result.restart)}`;
+  const lines = [
+    result.dryRun ? `Would re-certify ${result.ca} with the same key and subject; files that would change:` : `Re-certified ${result.ca} with the same key and subject, valid until ${result.notAfter}; updated:`,
+    ...result.files.map((f) => `  ${f}`),
+  ];
+  return `${lines.join('\n')}\n${renderRestarts(result.restart, result.notes)}`;
+}
+
+export function renderRotateResult(result: RotateResult): string {
+  if (result.status) {
+    if (result.phase === 'none') return 'No CA rotation is under way.\n';
+    const rows = result.status.map((f) => [f.node ?? 'shared', f.file, f.state === f.expected ? kleur.green(f.state) : kleur.red(`${f.state} (want ${f.expected})`)]);
+    const verdict = result.halfApplied ? kleur.red('some files lag behind the phase: rerun the step that led here') : kleur.green('every file is where the phase wants it');
+    return `Rotation of ${[...result.cas, ...(result.serviceAccount ? ['service-account key'] : [])].join(', ')}: phase ${kleur.bold(result.phase)}\n${table(rows)}\n${verdict}\n`;
+  }
+  const head = result.resumed
+    ? resumedLine(result.resumed)
+    : `${result.dryRun ? 'Would change' : 'Changed'} ${result.files.length} file(s); rotation phase now: ${kleur.bold(result.phase)}.`;
+  return `${head}\n${renderRestarts(result.restart, result.notes)}`;
+}
