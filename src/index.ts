@@ -14,7 +14,7 @@ export type { Restart } from './day2/restart.js';
 export { inspect, type InspectResult, type InspectedItem, type InspectedCertificate } from './inspect/index.js';
 export { checkExpiration, type ExpirationReport, type ExpirationRow } from './inspect/expiration.js';
 export { verify, RULES, defineRule, FindingCode, type VerifyOptions, type VerifyResult, type Finding, type Severity, type Rule, type Facts } from './verify/index.js';
-export { flagsFor, COMPONENTS, type FlagComponent } from './model/flags.js';
+export { flagsFor, wiringFromProfile, COMPONENTS, type FlagComponent, type Wiring } from './model/flags.js';
 export { ErrorCode, KpkiError, exitCodeFor } from './errors.js';
 export { buildPkiSpec, type CertSpec, type KubeconfigSpec, type PkiSpec } from './model/plan.js';
 export { parseProfile, type Profile } from './model/profile.js';

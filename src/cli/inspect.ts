@@ -28,6 +28,7 @@ export function registerInspect(cli: CAC, output: Output, run: Runner): void {
     .option('--cert-dir <dir>', 'PKI directory (default: /etc/kubernetes/pki if present, else ./pki)')
     .option('--kubeconfig-dir <dir>', "Kubeconfig directory (default: the cert dir's parent)")
     .option('--warn-within <duration>', 'Exit 1 when anything expires sooner, e.g. 30d (for cron and monitoring)')
+    .option('--profile <name|file>', 'Certificate profile whose entries are the rows (default: kubeadm)')
     .option('--json', 'Print the report as JSON')
     .example('kpki check-expiration --warn-within 30d || mail -s "renew certificates" ops@example.com')
     .action(async (flags: Record<string, unknown>) => {
@@ -36,7 +37,7 @@ export function registerInspect(cli: CAC, output: Output, run: Runner): void {
         const warnText = flagString(flags.warnWithin);
         const warnWithinSeconds = warnText === undefined ? undefined : parseDuration(warnText);
         if (warnText !== undefined && warnWithinSeconds === undefined) throw badFlag('--warn-within', `"${warnText}" is not a duration`, 'e.g. 30d or 720h');
-        const report = await checkExpiration({ certDir: flagString(flags.certDir), kubeconfigDir: flagString(flags.kubeconfigDir), warnWithinSeconds });
+        const report = await checkExpiration({ certDir: flagString(flags.certDir), kubeconfigDir: flagString(flags.kubeconfigDir), profile: flagString(flags.profile), warnWithinSeconds });
         output.stdout(json ? `${JSON.stringify(report, null, 2)}\n` : renderExpiration(report));
         for (const row of report.expiringSoon) {
           const when = row.secondsLeft! < 0 ? `expired ${formatDuration(-row.secondsLeft!)} ago` : `expires in ${formatDuration(row.secondsLeft!)}`;

@@ -1,7 +1,8 @@
 import path from 'node:path';
 import type { CAC } from 'cac';
 import { renderVerifyResult } from '../render/findings.js';
-import { COMPONENTS, flagsFor, type FlagComponent } from '../model/flags.js';
+import { COMPONENTS, flagsFor, wiringFromProfile, type FlagComponent } from '../model/flags.js';
+import { loadProfile } from '../store/profiles.js';
 import { verify } from '../verify/index.js';
 import { badFlag } from '../errors.js';
 import { flagList, flagString, type Output, type Runner } from './output.js';
@@ -29,6 +30,7 @@ export function registerVerify(cli: CAC, output: Output, run: Runner): void {
     .option('--serving-cert <file|dir>', "The extension apiservers' serving certificates (repeatable)")
     .option('--node-address <[type=]address>', "The node's address the apiserver dials the kubelet at, e.g. InternalIP=10.0.0.21 (repeatable)")
     .option('--warn-within <duration>', 'Warn about certificates expiring sooner (default: 30d)')
+    .option('--profile <name|file>', 'Certificate profile whose wiring and kubeconfigs are expected (default: kubeadm)')
     .option('--live', 'Also dial the running components the files name (read-only): served chains, stale serving certs, client certs, APIServices')
     .option('--live-timeout <duration>', 'Bound on each --live connection (default: 5s)')
     .option('--json', 'Print the findings as JSON')
@@ -57,6 +59,7 @@ export function registerVerify(cli: CAC, output: Output, run: Runner): void {
           servingCerts: flagList(flags.servingCert),
           nodeAddresses: flagList(flags.nodeAddress),
           warnWithin: flagString(flags.warnWithin),
+          profile: flagString(flags.profile),
           stdin: () => (stdinText ??= readStdin()),
         };
         const offline = await verify(options);
@@ -70,6 +73,7 @@ export function registerVerify(cli: CAC, output: Output, run: Runner): void {
     .command('flags <component>', `Print the certificate flags for ${COMPONENTS.join('|')} that match a PKI directory`)
     .option('--cert-dir <dir>', 'PKI directory (default: /etc/kubernetes/pki if present, else ./pki)')
     .option('--kubeconfig-dir <dir>', "Kubeconfig directory (default: the cert dir's parent)")
+    .option('--profile <name|file>', 'Certificate profile whose wiring names the files (default: kubeadm)')
     .option('--json', 'Print {flag: value} as JSON')
     .example('kpki flags apiserver --cert-dir /etc/kubernetes/pki >> kube-apiserver.flags')
     .action(async (component: string, flags: Record<string, unknown>) => {
@@ -81,7 +85,7 @@ export function registerVerify(cli: CAC, output: Output, run: Runner): void {
         // Components run elsewhere: give them absolute paths.
         const certDir = path.resolve(flagString(flags.certDir) ?? '/etc/kubernetes/pki');
         const kubeconfigDir = path.resolve(flagString(flags.kubeconfigDir) ?? path.dirname(certDir));
-        const pairs = flagsFor(component as FlagComponent, certDir, kubeconfigDir);
+        const pairs = flagsFor(wiringFromProfile(await loadProfile(flagString(flags.profile))), component as FlagComponent, certDir, kubeconfigDir);
         output.stdout(json ? `${JSON.stringify(Object.fromEntries(pairs), null, 2)}\n` : pairs.map(([n, v]) => `--${n}=${v}\n`).join(''));
         return 0;
       });

@@ -8,8 +8,9 @@ import { publicKeyObject } from '../pki/certificate.js';
 import { keyTypeOf } from '../pki/keys.js';
 import { certificateMismatches } from '../pki/match.js';
 import { parseCertificate, parseKey } from '../pki/pem.js';
-import { canonicalIp, httpsUrl, urlHost } from '../model/net.js';
-import type { Profile, Role } from '../model/profile.js';
+import { bracketedHost, canonicalIp, httpsUrl } from '../model/net.js';
+import { kubeletPkiEntries, type CertificateEntry, type Profile, type Role } from '../model/profile.js';
+import { nodeEntryFields } from '../model/plan.js';
 import { listValue, parseNodeName, type SettingsInput } from '../model/settings.js';
 import { readOptional, writeFileAtomic } from '../store/files.js';
 import { acquireLock } from '../store/lock.js';
@@ -105,21 +106,20 @@ export function nodeDirs(nodesDir: string, name: string) {
   return { root, kubernetes: path.join(root, 'etc/kubernetes'), kubeletPki: path.join(root, 'var/lib/kubelet/pki') };
 }
 
-/** The kubelet's own serving certificate, signed by the cluster CA: reused while it still fits. */
-async function kubeletServing(certDir: string, node: ClusterNode, kubeletPki: string, options: ClusterOptions) {
-  const prefix = path.join(kubeletPki, 'kubelet');
+/** A kubelet pki entry of the profile (the kubelet's serving certificate) for one node: reused while it still fits. */
+async function kubeletPkiCertificate(certDir: string, profile: Profile, entry: CertificateEntry, node: ClusterNode, kubeletPki: string, options: ClusterOptions) {
+  const prefix = path.join(kubeletPki, entry.file);
   const files = [`${prefix}.key`, `${prefix}.crt`];
   const request = {
-    name: 'kubelet-serving',
-    commonName: `system:node:${node.name}`,
-    organizations: ['system:nodes'],
-    sans: [node.name, ...node.addresses],
-    usages: ['serverAuth' as const],
+    name: entry.name,
+    ...nodeEntryFields(entry, node.name, node.addresses),
+    usages: entry.usages,
     validity: options.certValidity,
     keyType: options.keyType,
     profile: options.profile,
   };
-  const ca = await loadCa('cluster', certDir, { needKey: true });
+  const issuer = profile.certificates.find((c) => c.name === entry.issuer)!;
+  const ca = await loadCa(path.join(certDir, `${issuer.file}.crt`), certDir, { needKey: true });
   const decide = async () => {
     const [crt, key] = await Promise.all([readOptional(`${prefix}.crt`), readOptional(`${prefix}.key`)]);
     if (!crt || !key) return 'create' as const;
@@ -146,9 +146,10 @@ async function writeNode(record: ClusterRecord, profile: Profile, node: ClusterN
   const roleEntries = profile.roles[node.role];
   if (!roleEntries) throw badFlag('--profile', `${profile.name} has no roles.${node.role}`, 'use a profile with roles (kubeadm)');
   const etcdOnly = new Set(profile.roles.etcd ?? []);
-  // With external etcd members the control planes keep only the etcd CA certificate and their client cert.
+  // With external etcd members the control planes keep only the etcd CA's certificate and their client cert.
   const external = node.role === 'control-plane' && record.topology === 'external';
-  const entries = external ? roleEntries.filter((e) => !etcdOnly.has(e) || e === 'etcd-ca') : roleEntries;
+  const isCa = (name: string) => profile.certificates.some((c) => c.name === name && !c.issuer);
+  const entries = external ? roleEntries.filter((e) => !etcdOnly.has(e) || isCa(e)) : roleEntries;
   // Control planes hold the signing keys kubeadm copies to joining control planes; other nodes none.
   const keys = node.role === 'control-plane' ? entries.filter((e) => !(external && etcdOnly.has(e))) : [];
   const dirs = nodeDirs(record.settings.nodesDir, node.name);
@@ -159,7 +160,7 @@ async function writeNode(record: ClusterRecord, profile: Profile, node: ClusterN
     ...base,
     ...record.settings,
     // Without an HA endpoint, other nodes reach the first control plane.
-    controlPlaneEndpoint: record.settings.controlPlaneEndpoint ?? (node.role === 'control-plane' ? undefined : urlHost(primary(first))),
+    controlPlaneEndpoint: record.settings.controlPlaneEndpoint ?? (node.role === 'control-plane' ? undefined : bracketedHost(primary(first))),
     certDir: path.join(dirs.kubernetes, 'pki'),
     kubeconfigDir: dirs.kubernetes,
     nodeName: node.name,
@@ -171,11 +172,17 @@ async function writeNode(record: ClusterRecord, profile: Profile, node: ClusterN
     shared: { certDir: record.settings.certDir, entries: profile.roles.shared ?? [], keys },
   });
   const kubelet = record.settings.kubeletServingCerts && node.role !== 'etcd';
+  const kubeletEntries = kubelet ? kubeletPkiEntries(profile) : [];
+  if (kubelet && !kubeletEntries.length) {
+    throw badFlag('--kubelet-serving-certs', `${profile.name} has no entry with location: kubeletPki to issue`, 'use a profile that describes the kubelet serving certificate (kubeadm)');
+  }
+  const kubeletWritten = [];
+  for (const entry of kubeletEntries) kubeletWritten.push(await kubeletPkiCertificate(record.settings.certDir, profile, entry, node, dirs.kubeletPki, { ...base, ...record.settings }));
   return {
     ...node,
     dir: dirs.root,
     init,
-    kubeletServing: kubelet ? await kubeletServing(record.settings.certDir, node, dirs.kubeletPki, { ...base, ...record.settings }) : undefined,
+    kubeletServing: kubelet ? { files: kubeletWritten.flatMap((w) => w.files), action: kubeletWritten.some((w) => w.action === 'create') ? 'create' : 'reuse' } : undefined,
   };
 }
 

@@ -77,9 +77,6 @@ export interface Target {
   extraSans: string[];
 }
 
-/** The per-node kubelet serving certificate of `kpki init --kubelet-serving-certs`. */
-export const KUBELET_SERVING = 'kubelet-serving';
-
 interface Entry {
   name: string;
   kind: 'certificate' | 'kubeconfig';
@@ -95,9 +92,12 @@ export function renewableEntries(layout: Layout): Entry[] {
     ...layout.kubeconfigs.map((file): Entry => ({ name: file, kind: 'kubeconfig', issuer: 'ca', files: (l) => (l === layout.signing ? [file] : undefined) })),
     ...profile.certificates
       .filter((c) => c.issuer)
-      .map((c): Entry => ({ name: c.name, kind: 'certificate', issuer: c.issuer!, files: (l) => [path.join(l.certDir, `${c.file}.crt`), path.join(l.certDir, `${c.file}.key`)] })),
+      .map((c): Entry => {
+        // A kubelet pki entry (the kubelet's serving certificate) lives only where the location has a kubelet pki dir.
+        const dir = (l: Location) => (c.location === 'kubeletPki' ? l.kubeletPki : l.certDir);
+        return { name: c.name, kind: 'certificate', issuer: c.issuer!, files: (l) => (dir(l) ? [path.join(dir(l)!, `${c.file}.crt`), path.join(dir(l)!, `${c.file}.key`)] : undefined) };
+      }),
     ...profile.kubeconfigs.map((k): Entry => ({ name: k.name, kind: 'kubeconfig', issuer: k.issuer, files: (l) => [path.join(l.kubeconfigDir, k.file)] })),
-    { name: KUBELET_SERVING, kind: 'certificate', issuer: 'ca', files: (l) => (l.kubeletPki ? [path.join(l.kubeletPki, 'kubelet.crt'), path.join(l.kubeletPki, 'kubelet.key')] : undefined) },
   ];
 }
 

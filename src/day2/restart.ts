@@ -1,5 +1,6 @@
 import path from 'node:path';
-import { flagsFor, type FlagComponent } from '../model/flags.js';
+import { flagsFor, wiringFromProfile, type FlagComponent, type Wiring } from '../model/flags.js';
+import { kubeletPkiEntries, type Profile } from '../model/profile.js';
 import type { Layout, Location } from './layout.js';
 
 /** A component to restart on a node so that it reads the files a day-2 step changed. */
@@ -19,13 +20,14 @@ const PROCESS_NAMES: Record<FlagComponent, string> = {
 };
 
 /** Files each component of a node reads, from kubeadm's flags; the kubelet's from its kubeadm layout. */
-function readersOf(location: Location): [string, string[]][] {
+function readersOf(location: Location, profile: Profile, wiring: Wiring): [string, string[]][] {
   const components = (Object.keys(PROCESS_NAMES) as FlagComponent[]).map((c): [string, string[]] => [
     PROCESS_NAMES[c],
-    flagsFor(c, location.certDir, location.kubeconfigDir).map(([, value]) => value).filter((v) => path.isAbsolute(v) || v.includes(path.sep)),
+    flagsFor(wiring, c, location.certDir, location.kubeconfigDir).map(([, value]) => value).filter((v) => path.isAbsolute(v) || v.includes(path.sep)),
   ]);
   const kubeletFiles = [path.join(location.kubeconfigDir, 'kubelet.conf'), path.join(location.certDir, 'ca.crt')];
-  if (location.kubeletPki) kubeletFiles.push(path.join(location.kubeletPki, 'kubelet.crt'), path.join(location.kubeletPki, 'kubelet.key'));
+  const kubeletPki = location.kubeletPki;
+  if (kubeletPki) kubeletFiles.push(...kubeletPkiEntries(profile).flatMap((e) => [path.join(kubeletPki, `${e.file}.crt`), path.join(kubeletPki, `${e.file}.key`)]));
   // Workers run only the kubelet; external etcd members only etcd.
   const runs = (name: string) => location.role === 'control-plane' || location.role === 'local' || (location.role === 'worker' ? name === 'kubelet' : name === 'etcd');
   return [...components, ['kubelet', kubeletFiles] as [string, string[]]].filter(([name]) => runs(name));
@@ -39,9 +41,10 @@ function readersOf(location: Location): [string, string[]][] {
 export function restartPlan(layout: Layout, changed: Iterable<string>): Restart[] {
   const changedFiles = new Set([...changed].map((f) => path.resolve(f)));
   const plan: Restart[] = [];
+  const wiring = wiringFromProfile(layout.profile);
   for (const location of layout.locations) {
     if (!location.node) continue;
-    for (const [component, files] of readersOf(location)) {
+    for (const [component, files] of readersOf(location, layout.profile, wiring)) {
       if (files.some((f) => changedFiles.has(path.resolve(f)))) plan.push({ node: location.node, component });
     }
   }

@@ -4,7 +4,7 @@ import { certificateFacts, issueCertificate, publicKeyObject } from '../pki/cert
 import type { x509 } from '../pki/crypto.js';
 import { createPublicKey } from 'node:crypto';
 import { sameKeyPair } from '../pki/keys.js';
-import { certificateMismatches, sameAuthority } from '../pki/match.js';
+import { certificateMismatches, notCaReasons, sameAuthority } from '../pki/match.js';
 import { parseCertificate, parseCertificates, parseKey } from '../pki/pem.js';
 import { parseKubeconfig } from '../kubeconfig/kubeconfig.js';
 import type { CertSpec, KeyPairSpec, KubeconfigSpec, ManifestSpec, PkiSpec } from '../model/plan.js';
@@ -250,10 +250,7 @@ async function planCa(
     cas.set(spec.name, { certificate, key, fresh: false });
     return { ...base, action: 'complete', reasons: [`${path.basename(base.files[1]!)} exists without its certificate`], existingKey: key };
   }
-  const facts = certificateFacts(cert);
-  const reasons: string[] = [];
-  if (!facts.isCA) reasons.push('is not a CA (BasicConstraints CA:TRUE missing)');
-  if (facts.keyUsages && !facts.keyUsages.includes('keyCertSign')) reasons.push('lacks KeyUsage keyCertSign');
+  const reasons = notCaReasons(certificateFacts(cert));
   if (cert.notAfter <= options.now) reasons.push(`expired on ${cert.notAfter.toISOString()}`);
   if (key && !sameKeyPair(key, publicKeyObject(cert))) {
     reasons.push(`${path.basename(base.files[1]!)} does not match ${path.basename(base.files[0]!)}`);

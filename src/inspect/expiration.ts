@@ -76,18 +76,19 @@ export async function checkExpiration(options: ExpirationOptions = {}): Promise<
 
   const certificates: ExpirationRow[] = [];
   const authorities: ExpirationRow[] = [];
-  for (const entry of profile.certificates) {
+  // Kubelet pki entries live on each node, not in the cert dir.
+  for (const entry of profile.certificates.filter((c) => c.location === 'certDir')) {
     const file = path.join(certDir, `${entry.file}.crt`);
     if (entry.issuer) certificates.push(row(entry.name, file, await loadCert(file), entry.issuer));
     else authorities.push(row(entry.name, file, await loadCert(file), ''));
   }
-  const caFileBytes = await readOptional(path.join(certDir, `${cas[0]?.file}.crt`));
+  const caFiles = new Map(cas.map((c) => [c.name, path.join(certDir, `${c.file}.crt`)]));
   for (const entry of profile.kubeconfigs) {
     const file = path.join(kubeconfigDir, entry.file);
     const data = await readOptional(file);
     if (!data) {
-      // super-admin.conf exists on the first control-plane node only; kubelet.conf may be rotated.
-      if (entry.name === 'super-admin.conf') continue;
+      // An optional kubeconfig (super-admin.conf lives on the first control plane only) is no missing row.
+      if (entry.optional) continue;
       certificates.push(row(entry.name, file, undefined, entry.issuer));
       continue;
     }
@@ -95,6 +96,8 @@ export async function checkExpiration(options: ExpirationOptions = {}): Promise<
     const cert = creds.clientCertificate?.data && parseCertificate(creds.clientCertificate.data, creds.clientCertificate.origin);
     certificates.push(row(entry.name, file, cert || undefined, entry.issuer));
     const embeddedCa = creds.certificateAuthority?.data;
+    // The CA a kubeconfig embeds is a row of its own unless it is the issuer's file, byte for byte.
+    const caFileBytes = await readOptional(caFiles.get(entry.issuer)!);
     if (embeddedCa && !(caFileBytes && embeddedCa.equals(caFileBytes))) {
       authorities.push(row(`${entry.name} (embedded CA)`, file, parseCertificate(embeddedCa, creds.certificateAuthority!.origin), ''));
     }

@@ -7,7 +7,7 @@ import { generateKeyPair, keyTypeOf, privateKeyPem, type KeyPair } from '../pki/
 import { parseCertificate, parseKey } from '../pki/pem.js';
 import { parseDuration } from '../model/duration.js';
 import { classifySans, resolveCertificate, type CertSpec } from '../model/plan.js';
-import type { ExtKeyUsageName } from '../model/profile.js';
+import { caAliases, type ExtKeyUsageName } from '../model/profile.js';
 import { DEFAULTS, parseKeyType, sanList, type KeyType } from '../model/settings.js';
 import { readOptional } from '../store/files.js';
 import { writeFilesTogether, type FileWrite } from '../store/journal.js';
@@ -22,25 +22,25 @@ export interface CaOnDisk {
   key: KeyObject | undefined;
 }
 
-/** The three kubeadm CAs by the names users give them on the command line. */
-export const NAMED_CAS: Record<string, string> = { cluster: 'ca', 'front-proxy': 'front-proxy-ca', etcd: 'etcd/ca' };
-
 export interface LoadCaOptions {
   keyFile?: string;
   needKey: boolean;
   /** The flags that named the CA certificate and key, for errors (default --ca, --ca-key). */
   certFlag?: string;
   keyFlag?: string;
+  /** Profile whose CA aliases (`cluster`, `front-proxy`, `etcd`) name CAs in the cert dir. */
+  profile?: string;
 }
 
 /**
- * Loads a CA: `cluster`, `front-proxy` or `etcd` from the cert dir, or a certificate file with
+ * Loads a CA: one the profile names by alias (`cluster`, `front-proxy`, `etcd`) from the cert dir, or a certificate file with
  * its key beside it (`x.crt` + `x.key`) unless `keyFile` says otherwise. A key that does not
  * belong to the certificate, or a certificate that may not sign, is refused.
  */
 export async function loadCa(ca: string, certDir: string, options: LoadCaOptions): Promise<CaOnDisk> {
-  const base = NAMED_CAS[ca] ? path.join(certDir, NAMED_CAS[ca]) : ca.replace(/\.(crt|pem)$/, '');
-  const certFile = NAMED_CAS[ca] ? `${base}.crt` : ca;
+  const aliased = caAliases(await loadProfile(options.profile)).get(ca);
+  const base = aliased ? path.join(certDir, aliased) : ca.replace(/\.(crt|pem)$/, '');
+  const certFile = aliased ? `${base}.crt` : ca;
   const keyFile = options.keyFile ?? `${base}.key`;
   const certData = await readOptional(certFile);
   if (!certData) {

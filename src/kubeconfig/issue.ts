@@ -8,6 +8,7 @@ import { generateKeyPair, privateKeyPem } from '../pki/keys.js';
 import { DEFAULTS, parseNodeName } from '../model/settings.js';
 import { readOptional } from '../store/files.js';
 import type { FileWrite } from '../store/journal.js';
+import { nodeIdentity } from '../model/profile.js';
 import { loadProfile } from '../store/profiles.js';
 import { buildKubeconfig, parseKubeconfig, type Credential } from './kubeconfig.js';
 import { mergeKubeconfig, type RenameHints } from './merge.js';
@@ -85,11 +86,13 @@ async function identityFor(options: IssueKubeconfigOptions): Promise<Identity> {
     return { name: options.clientName, commonName: options.clientName, organizations: orgs };
   }
   const nodeName = options.nodeName === undefined ? undefined : parseNodeName('--node-name', options.nodeName);
+  const profile = await loadProfile(options.profile);
   if (options.kind === 'node') {
     if (!nodeName) throw badFlag('--node-name', 'is required for a node kubeconfig');
-    return { name: nodeName, commonName: `system:node:${nodeName}`, organizations: ['system:nodes'] };
+    const identity = nodeIdentity(profile, nodeName);
+    if (!identity) throw badFlag('--profile', `${profile.name} has no kubeconfig with identity: kubelet`, 'use a profile that describes the kubelet (kubeadm)');
+    return { name: nodeName, ...identity };
   }
-  const profile = await loadProfile(options.profile);
   const entry = profile.kubeconfigs.find((k) => k.name === `${options.kind}.conf` || k.name === options.kind);
   if (!entry) {
     throw badFlag('kind', `"${options.kind}" is not user, node or one of ${profile.kubeconfigs.map((k) => k.name.replace(/\.conf$/, '')).join(', ')}`);
@@ -129,7 +132,7 @@ export async function issueKubeconfig(options: IssueKubeconfigOptions): Promise<
   if (options.embed === false && !options.out) throw badFlag('--no-embed', 'needs --out: the certificate and key are written next to the kubeconfig');
   const kubeconfigDir = options.kubeconfigDir ?? path.dirname(path.resolve(options.certDir ?? 'pki'));
   const out = options.out ?? (identity.file && !options.mergeInto ? path.join(kubeconfigDir, identity.file) : undefined);
-  const ca = await loadCa(options.caCert ?? 'cluster', options.certDir ?? 'pki', { keyFile: options.caKey, needKey: !options.csrOnly, certFlag: '--ca-cert', keyFlag: '--ca-key' });
+  const ca = await loadCa(options.caCert ?? 'cluster', options.certDir ?? 'pki', { keyFile: options.caKey, needKey: !options.csrOnly, certFlag: '--ca-cert', keyFlag: '--ca-key', profile: options.profile });
   const base = { clientName: identity.commonName, organizations: identity.organizations };
 
   if (options.csrOnly) {

@@ -1,7 +1,8 @@
 import type { KeyObject } from 'node:crypto';
 import path from 'node:path';
 import { parseKubeconfig, type Source } from '../kubeconfig/kubeconfig.js';
-import { flagsFor } from '../model/flags.js';
+import { flagsFor, wiringFromProfile } from '../model/flags.js';
+import { loadProfile } from '../store/profiles.js';
 import { httpsUrl, parseHostPort } from '../model/net.js';
 import { publicKeyObject } from '../pki/certificate.js';
 import type { x509 } from '../pki/crypto.js';
@@ -72,8 +73,9 @@ async function componentArgs(options: LiveVerifyOptions): Promise<Map<Component,
   ];
   for (const [component, source] of sources) if (source) found.set(component, await readComponentArgs(source, component, options.stdin));
   if (!found.size && options.certDir) {
+    const wiring = wiringFromProfile(await loadProfile(options.profile));
     for (const component of ['apiserver', 'controller-manager'] as const) {
-      found.set(component, { component, origin: 'kubeadm', flags: new Map(flagsFor(component, options.certDir, options.kubeconfigDir).map(([n, v]) => [n, [v]])) });
+      found.set(component, { component, origin: 'kubeadm', flags: new Map(flagsFor(wiring, component, options.certDir, options.kubeconfigDir).map(([n, v]) => [n, [v]])) });
     }
   }
   return found;

@@ -1,7 +1,7 @@
 import path from 'node:path';
+import { COMPONENTS, type FlagComponent, type Profile, type WiredPart } from './profile.js';
 
-export const COMPONENTS = ['apiserver', 'etcd', 'controller-manager', 'scheduler'] as const;
-export type FlagComponent = (typeof COMPONENTS)[number];
+export { COMPONENTS, type FlagComponent };
 
 /**
  * How a component reads the file a flag names, which decides what it accepts and the error it
@@ -21,7 +21,10 @@ export type FlagNeed = 'always' | 'https-etcd' | 'proxy-client' | 'multi-member'
 
 export interface WiredFlag {
   name: string;
-  /** kubeadm's value: a file under the cert dir (`pki:`), under the kubeconfig dir (`conf:`), or a literal. Absent when kubeadm does not set it. */
+  /**
+   * kubeadm's value: a file under the cert dir (`pki:`), under the kubeconfig dir (`conf:`), or a
+   * literal. File values come from the profile's wiring; absent when nothing sets it.
+   */
   kubeadm?: string;
   /** What the flag names, when it names a file. */
   file?: FileRole;
@@ -39,59 +42,59 @@ export interface WiredFlag {
 const UNAUTHORIZED = 'error: You must be logged in to the server (Unauthorized)';
 
 /**
- * The one wiring table: which flag of which component names which PKI file, what kubeadm sets it
- * to, and whether the component needs it. `kpki flags`, verify's file loading and its
- * missing-flag findings are all derived from it.
+ * The flags each component has for its PKI: how it reads the file a flag names, whether it needs
+ * it, and kubeadm's literal values. Which entry a file flag names is the profile's to say
+ * (`wiring`); `wiringFromProfile` joins the two.
  */
-const WIRING: Record<FlagComponent, WiredFlag[]> = {
+const FLAGS: Record<FlagComponent, WiredFlag[]> = {
   apiserver: [
-    { name: 'client-ca-file', kubeadm: 'pki:ca.crt', file: 'ca-bundle', need: 'always', breaks: `every client certificate is ignored: kubectl with admin.conf gets "${UNAUTHORIZED}"`, cis: '1.2.31' },
-    { name: 'tls-cert-file', kubeadm: 'pki:apiserver.crt', file: 'tls-cert', key: 'tls-private-key-file', need: 'always', breaks: 'the apiserver serves a self-signed certificate it makes up: every client fails with "x509: certificate signed by unknown authority"', cis: '1.2.30' },
-    { name: 'tls-private-key-file', kubeadm: 'pki:apiserver.key', file: 'tls-key', need: 'always', breaks: 'the apiserver serves a self-signed certificate it makes up: every client fails with "x509: certificate signed by unknown authority"', cis: '1.2.30' },
-    { name: 'kubelet-client-certificate', kubeadm: 'pki:apiserver-kubelet-client.crt', file: 'tls-cert', key: 'kubelet-client-key', need: 'always', breaks: 'kubectl logs/exec: error: You must be logged in to the server (the server has asked for the client to provide credentials)', cis: '1.2.5' },
-    { name: 'kubelet-client-key', kubeadm: 'pki:apiserver-kubelet-client.key', file: 'tls-key', need: 'always', breaks: 'kubectl logs/exec: error: You must be logged in to the server (the server has asked for the client to provide credentials)', cis: '1.2.5' },
+    { name: 'client-ca-file', file: 'ca-bundle', need: 'always', breaks: `every client certificate is ignored: kubectl with admin.conf gets "${UNAUTHORIZED}"`, cis: '1.2.31' },
+    { name: 'tls-cert-file', file: 'tls-cert', key: 'tls-private-key-file', need: 'always', breaks: 'the apiserver serves a self-signed certificate it makes up: every client fails with "x509: certificate signed by unknown authority"', cis: '1.2.30' },
+    { name: 'tls-private-key-file', file: 'tls-key', need: 'always', breaks: 'the apiserver serves a self-signed certificate it makes up: every client fails with "x509: certificate signed by unknown authority"', cis: '1.2.30' },
+    { name: 'kubelet-client-certificate', file: 'tls-cert', key: 'kubelet-client-key', need: 'always', breaks: 'kubectl logs/exec: error: You must be logged in to the server (the server has asked for the client to provide credentials)', cis: '1.2.5' },
+    { name: 'kubelet-client-key', file: 'tls-key', need: 'always', breaks: 'kubectl logs/exec: error: You must be logged in to the server (the server has asked for the client to provide credentials)', cis: '1.2.5' },
     { name: 'kubelet-certificate-authority', file: 'ca-bundle', cis: '1.2.6' },
-    { name: 'etcd-cafile', kubeadm: 'pki:etcd/ca.crt', file: 'ca-bundle', need: 'https-etcd', breaks: 'kube-apiserver cannot verify etcd: "transport: authentication handshake failed: x509: certificate signed by unknown authority"', cis: '1.2.32' },
-    { name: 'etcd-certfile', kubeadm: 'pki:apiserver-etcd-client.crt', file: 'tls-cert', key: 'etcd-keyfile', need: 'https-etcd', breaks: 'etcd log: rejected connection (error "tls: client didn\'t provide a certificate"); kube-apiserver never starts', cis: '1.2.29' },
-    { name: 'etcd-keyfile', kubeadm: 'pki:apiserver-etcd-client.key', file: 'tls-key', need: 'https-etcd', breaks: 'etcd log: rejected connection (error "tls: client didn\'t provide a certificate"); kube-apiserver never starts', cis: '1.2.29' },
-    { name: 'proxy-client-cert-file', kubeadm: 'pki:front-proxy-client.crt', file: 'tls-cert', key: 'proxy-client-key-file' },
-    { name: 'proxy-client-key-file', kubeadm: 'pki:front-proxy-client.key', file: 'tls-key', need: 'proxy-client', breaks: 'the apiserver refuses to start: the proxy client certificate has no key' },
-    { name: 'requestheader-client-ca-file', kubeadm: 'pki:front-proxy-ca.crt', file: 'ca-bundle', need: 'proxy-client', breaks: 'extension apiservers have no CA to check the aggregator with: 401 Unauthorized from aggregated APIs (metrics.k8s.io, …)' },
-    { name: 'requestheader-allowed-names', kubeadm: 'front-proxy-client' },
+    { name: 'etcd-cafile', file: 'ca-bundle', need: 'https-etcd', breaks: 'kube-apiserver cannot verify etcd: "transport: authentication handshake failed: x509: certificate signed by unknown authority"', cis: '1.2.32' },
+    { name: 'etcd-certfile', file: 'tls-cert', key: 'etcd-keyfile', need: 'https-etcd', breaks: 'etcd log: rejected connection (error "tls: client didn\'t provide a certificate"); kube-apiserver never starts', cis: '1.2.29' },
+    { name: 'etcd-keyfile', file: 'tls-key', need: 'https-etcd', breaks: 'etcd log: rejected connection (error "tls: client didn\'t provide a certificate"); kube-apiserver never starts', cis: '1.2.29' },
+    { name: 'proxy-client-cert-file', file: 'tls-cert', key: 'proxy-client-key-file' },
+    { name: 'proxy-client-key-file', file: 'tls-key', need: 'proxy-client', breaks: 'the apiserver refuses to start: the proxy client certificate has no key' },
+    { name: 'requestheader-client-ca-file', file: 'ca-bundle', need: 'proxy-client', breaks: 'extension apiservers have no CA to check the aggregator with: 401 Unauthorized from aggregated APIs (metrics.k8s.io, …)' },
+    { name: 'requestheader-allowed-names' },
     { name: 'requestheader-username-headers', kubeadm: 'X-Remote-User', need: 'proxy-client', breaks: 'proxied requests carry no user, fall through to x509 authentication and fail: 401 Unauthorized from aggregated APIs' },
     { name: 'requestheader-group-headers', kubeadm: 'X-Remote-Group', need: 'proxy-client', breaks: 'proxied requests lose the user\'s groups: 403 Forbidden from aggregated APIs for group-bound users' },
     { name: 'requestheader-extra-headers-prefix', kubeadm: 'X-Remote-Extra-', need: 'proxy-client', breaks: 'proxied requests lose the user\'s extra attributes (scopes, impersonation data)' },
-    { name: 'service-account-key-file', kubeadm: 'pki:sa.pub', file: 'public-keys', need: 'always', breaks: `every pod's service-account token is refused: "${UNAUTHORIZED}"`, cis: '1.2.28' },
-    { name: 'service-account-signing-key-file', kubeadm: 'pki:sa.key', file: 'private-key', need: 'always', breaks: 'kube-apiserver v1.20+ refuses to start: "service-account-signing-key-file and service-account-issuer are required flags"' },
+    { name: 'service-account-key-file', file: 'public-keys', need: 'always', breaks: `every pod's service-account token is refused: "${UNAUTHORIZED}"`, cis: '1.2.28' },
+    { name: 'service-account-signing-key-file', file: 'private-key', need: 'always', breaks: 'kube-apiserver v1.20+ refuses to start: "service-account-signing-key-file and service-account-issuer are required flags"' },
     { name: 'oidc-ca-file', file: 'ca-bundle' },
   ],
   etcd: [
-    { name: 'cert-file', kubeadm: 'pki:etcd/server.crt', file: 'tls-cert', key: 'key-file', need: 'always', breaks: 'etcd serves plain HTTP or refuses https client URLs: kube-apiserver cannot connect', cis: '2.1' },
-    { name: 'key-file', kubeadm: 'pki:etcd/server.key', file: 'tls-key', need: 'always', breaks: 'etcd serves plain HTTP or refuses https client URLs: kube-apiserver cannot connect', cis: '2.1' },
-    { name: 'trusted-ca-file', kubeadm: 'pki:etcd/ca.crt', file: 'ca-bundle', need: 'always', breaks: 'etcd cannot verify client certificates: kube-apiserver is refused with "tls: failed to verify client certificate"' },
+    { name: 'cert-file', file: 'tls-cert', key: 'key-file', need: 'always', breaks: 'etcd serves plain HTTP or refuses https client URLs: kube-apiserver cannot connect', cis: '2.1' },
+    { name: 'key-file', file: 'tls-key', need: 'always', breaks: 'etcd serves plain HTTP or refuses https client URLs: kube-apiserver cannot connect', cis: '2.1' },
+    { name: 'trusted-ca-file', file: 'ca-bundle', need: 'always', breaks: 'etcd cannot verify client certificates: kube-apiserver is refused with "tls: failed to verify client certificate"' },
     { name: 'client-cert-auth', kubeadm: 'true', cis: '2.2' },
-    { name: 'peer-cert-file', kubeadm: 'pki:etcd/peer.crt', file: 'tls-cert', key: 'peer-key-file', need: 'multi-member', breaks: 'members cannot reach each other over https: the cluster never forms a quorum', cis: '2.4' },
-    { name: 'peer-key-file', kubeadm: 'pki:etcd/peer.key', file: 'tls-key', need: 'multi-member', breaks: 'members cannot reach each other over https: the cluster never forms a quorum', cis: '2.4' },
-    { name: 'peer-trusted-ca-file', kubeadm: 'pki:etcd/ca.crt', file: 'ca-bundle', need: 'multi-member', breaks: 'members cannot verify each other: "tls: failed to verify client certificate: x509: certificate signed by unknown authority"' },
+    { name: 'peer-cert-file', file: 'tls-cert', key: 'peer-key-file', need: 'multi-member', breaks: 'members cannot reach each other over https: the cluster never forms a quorum', cis: '2.4' },
+    { name: 'peer-key-file', file: 'tls-key', need: 'multi-member', breaks: 'members cannot reach each other over https: the cluster never forms a quorum', cis: '2.4' },
+    { name: 'peer-trusted-ca-file', file: 'ca-bundle', need: 'multi-member', breaks: 'members cannot verify each other: "tls: failed to verify client certificate: x509: certificate signed by unknown authority"' },
     { name: 'peer-client-cert-auth', kubeadm: 'true', cis: '2.5' },
   ],
   'controller-manager': [
-    { name: 'kubeconfig', kubeadm: 'conf:controller-manager.conf', file: 'kubeconfig' },
-    { name: 'authentication-kubeconfig', kubeadm: 'conf:controller-manager.conf', file: 'kubeconfig' },
-    { name: 'authorization-kubeconfig', kubeadm: 'conf:controller-manager.conf', file: 'kubeconfig' },
-    { name: 'client-ca-file', kubeadm: 'pki:ca.crt', file: 'ca-bundle' },
-    { name: 'requestheader-client-ca-file', kubeadm: 'pki:front-proxy-ca.crt', file: 'ca-bundle' },
-    { name: 'root-ca-file', kubeadm: 'pki:ca.crt', file: 'ca-bundle', need: 'always', breaks: 'pods get no kube-root-ca.crt to verify the apiserver with: in-cluster clients fail with "x509: certificate signed by unknown authority"', cis: '1.3.5' },
-    { name: 'service-account-private-key-file', kubeadm: 'pki:sa.key', file: 'private-key', need: 'always', breaks: 'no service-account token secrets are created: pods relying on them get "Unauthorized"', cis: '1.3.4' },
-    { name: 'cluster-signing-cert-file', kubeadm: 'pki:ca.crt', file: 'tls-cert', signs: true, key: 'cluster-signing-key-file', need: 'one-signer', breaks: 'approved CSRs are never signed: kubelet client rotation and serverTLSBootstrap stall (kubectl get csr shows Approved without Issued)' },
-    { name: 'cluster-signing-key-file', kubeadm: 'pki:ca.key', file: 'tls-key', need: 'one-signer', breaks: 'approved CSRs are never signed: kubelet client rotation and serverTLSBootstrap stall (kubectl get csr shows Approved without Issued)' },
+    { name: 'kubeconfig', file: 'kubeconfig' },
+    { name: 'authentication-kubeconfig', file: 'kubeconfig' },
+    { name: 'authorization-kubeconfig', file: 'kubeconfig' },
+    { name: 'client-ca-file', file: 'ca-bundle' },
+    { name: 'requestheader-client-ca-file', file: 'ca-bundle' },
+    { name: 'root-ca-file', file: 'ca-bundle', need: 'always', breaks: 'pods get no kube-root-ca.crt to verify the apiserver with: in-cluster clients fail with "x509: certificate signed by unknown authority"', cis: '1.3.5' },
+    { name: 'service-account-private-key-file', file: 'private-key', need: 'always', breaks: 'no service-account token secrets are created: pods relying on them get "Unauthorized"', cis: '1.3.4' },
+    { name: 'cluster-signing-cert-file', file: 'tls-cert', signs: true, key: 'cluster-signing-key-file', need: 'one-signer', breaks: 'approved CSRs are never signed: kubelet client rotation and serverTLSBootstrap stall (kubectl get csr shows Approved without Issued)' },
+    { name: 'cluster-signing-key-file', file: 'tls-key', need: 'one-signer', breaks: 'approved CSRs are never signed: kubelet client rotation and serverTLSBootstrap stall (kubectl get csr shows Approved without Issued)' },
     { name: 'tls-cert-file', file: 'tls-cert', key: 'tls-private-key-file' },
     { name: 'tls-private-key-file', file: 'tls-key' },
   ],
   scheduler: [
-    { name: 'kubeconfig', kubeadm: 'conf:scheduler.conf', file: 'kubeconfig' },
-    { name: 'authentication-kubeconfig', kubeadm: 'conf:scheduler.conf', file: 'kubeconfig' },
-    { name: 'authorization-kubeconfig', kubeadm: 'conf:scheduler.conf', file: 'kubeconfig' },
+    { name: 'kubeconfig', file: 'kubeconfig' },
+    { name: 'authentication-kubeconfig', file: 'kubeconfig' },
+    { name: 'authorization-kubeconfig', file: 'kubeconfig' },
     { name: 'client-ca-file', file: 'ca-bundle' },
     { name: 'requestheader-client-ca-file', file: 'ca-bundle' },
     { name: 'tls-cert-file', file: 'tls-cert', key: 'tls-private-key-file' },
@@ -99,9 +102,48 @@ const WIRING: Record<FlagComponent, WiredFlag[]> = {
   ],
 };
 
-/** The wiring of a component: every PKI flag it may have. */
-export function wiringOf(component: FlagComponent): readonly WiredFlag[] {
-  return WIRING[component];
+/** Every PKI flag of every component, with kubeadm's value for a profile. */
+export type Wiring = Record<FlagComponent, readonly WiredFlag[]>;
+
+/** How a component reads a flag the profile wires but the table does not know. */
+function fileRoleOf(part: WiredPart, isCA: boolean): FileRole | undefined {
+  const roles: Record<WiredPart, FileRole | undefined> = { cert: isCA ? 'ca-bundle' : 'tls-cert', key: 'tls-key', pub: 'public-keys', kubeconfig: 'kubeconfig', commonName: undefined };
+  return roles[part];
+}
+
+/**
+ * The wiring of a profile: the flag table with each file flag pointing at the entry the profile
+ * wires to it; flags only the profile knows come last, read as their part says.
+ */
+export function wiringFromProfile(profile: Profile): Wiring {
+  const wired = new Map<string, { value: string; part: WiredPart; isCA: boolean; keyFlag: string | undefined }>();
+  const entries = [
+    ...profile.certificates.map((e) => ({ ...e, isCA: !e.issuer })),
+    ...profile.keyPairs.map((e) => ({ ...e, isCA: false, commonName: '' })),
+    ...profile.kubeconfigs.map((e) => ({ ...e, isCA: false })),
+  ];
+  for (const entry of entries) {
+    const values: Record<WiredPart, string> = { cert: `pki:${entry.file}.crt`, key: `pki:${entry.file}.key`, pub: `pki:${entry.file}.pub`, kubeconfig: `conf:${entry.file}`, commonName: entry.commonName };
+    for (const w of entry.wiring) {
+      // The flag naming the same entry's key for the same component: a tls-cert flag's pair.
+      const keyFlag = entry.wiring.find((k) => k.component === w.component && k.part === 'key')?.flag;
+      wired.set(`${w.component} ${w.flag}`, { value: values[w.part], part: w.part, isCA: entry.isCA, keyFlag });
+    }
+  }
+  const wiring = {} as Record<FlagComponent, WiredFlag[]>;
+  for (const component of COMPONENTS) {
+    const known = FLAGS[component].map((flag) => ({ ...flag, kubeadm: wired.get(`${component} ${flag.name}`)?.value ?? flag.kubeadm }));
+    const extra = [...wired].filter(([key]) => key.startsWith(`${component} `) && !known.some((f) => key === `${component} ${f.name}`));
+    wiring[component] = [
+      ...known,
+      ...extra.map(([key, w]) => {
+        const name = key.slice(component.length + 1);
+        const keyFlag = w.part === 'cert' && !w.isCA ? w.keyFlag : undefined;
+        return { name, kubeadm: w.value, file: fileRoleOf(w.part, w.isCA), ...(keyFlag && { key: keyFlag }) };
+      }),
+    ];
+  }
+  return wiring;
 }
 
 /** Where kubeadm's value of a flag points for a PKI directory: the file path or the literal. */
@@ -113,8 +155,8 @@ export function kubeadmValue(flag: WiredFlag, certDir: string, kubeconfigDir = p
 }
 
 /** kubeadm's certificate flags for a component, pointing at a PKI directory: `[name, value]` pairs. */
-export function flagsFor(component: FlagComponent, certDir: string, kubeconfigDir = path.dirname(path.resolve(certDir))): [string, string][] {
-  return WIRING[component].flatMap((flag) => {
+export function flagsFor(wiring: Wiring, component: FlagComponent, certDir: string, kubeconfigDir = path.dirname(path.resolve(certDir))): [string, string][] {
+  return wiring[component].flatMap((flag) => {
     const value = kubeadmValue(flag, certDir, kubeconfigDir);
     return value === undefined ? [] : [[flag.name, value] as [string, string]];
   });

@@ -130,11 +130,11 @@ function withPort(host: string, port: string | undefined): HostPort | undefined 
 }
 
 /** A host as it stands before `:port` in a URL or host[:port]: IPv6 addresses bracketed. */
-export function urlHost(host: string): string {
+export function bracketedHost(host: string): string {
   return isIP(host) === 6 ? `[${host}]` : host;
 }
 
 /** `https://host:port` with IPv6 hosts bracketed, as kubeadm writes kubeconfig servers. */
 export function httpsUrl(host: string, port: number): string {
-  return `https://${urlHost(host)}:${port}`;
+  return `https://${bracketedHost(host)}:${port}`;
 }

@@ -60,6 +60,7 @@ function templateVariables(s: ClusterSettings): Record<TemplateVariable, string 
     apiserverExtraSans: s.apiserverExtraSans,
     etcdServerExtraSans: s.etcdServerExtraSans,
     etcdPeerExtraSans: s.etcdPeerExtraSans,
+    nodeAddresses: [s.advertiseAddress],
   };
 }
 
@@ -90,10 +91,13 @@ export interface IssuancePolicy {
   keyType: KeyType;
 }
 
+/** What of a certificate entry goes into the certificate (not who uses it, nor where it lives). */
+export type CertificateFields = Omit<CertificateEntry, 'wiring' | 'location'>;
+
 /** One profile entry made concrete: placeholders filled, SANs classified, policy applied. */
 export function resolveCertificate(
   policy: ProfilePolicy,
-  entry: CertificateEntry,
+  entry: CertificateFields,
   expand: (template: string) => string[],
   issuance: IssuancePolicy,
   file: string | undefined,
@@ -122,7 +126,7 @@ export function resolveCertificate(
 export function buildPkiSpec(profile: Profile, settings: ClusterSettings): PkiSpec {
   const vars = templateVariables(settings);
   const expand = (template: string) => expandTemplate(template, vars);
-  const resolveCert = (entry: CertificateEntry, file: string | undefined) => resolveCertificate(profile.policy, entry, expand, settings, file);
+  const resolveCert = (entry: CertificateFields, file: string | undefined) => resolveCertificate(profile.policy, entry, expand, settings, file);
 
   const kubeconfigs: KubeconfigSpec[] = profile.kubeconfigs.map((entry) => {
     const client = resolveCert({ ...entry, usages: ['clientAuth'], sans: [] }, undefined);
@@ -139,11 +143,18 @@ export function buildPkiSpec(profile: Profile, settings: ClusterSettings): PkiSp
 
   return {
     profile: profile.name,
-    certificates: profile.certificates.filter((c) => !c.when || settings[c.when]).map((c) => resolveCert(c, c.file)),
+    // The kubelet's pki dir is not the cert dir: its entries are issued per node (see cluster).
+    certificates: profile.certificates.filter((c) => c.location === 'certDir' && (!c.when || settings[c.when])).map((c) => resolveCert(c, c.file)),
     keyPairs: profile.keyPairs.map((k) => ({ name: k.name, file: k.file, keyType: settings.keyType })),
     kubeconfigs,
     manifests: profile.manifests.map((m) => ({ ...m })),
   };
+}
+
+/** A kubelet pki entry for one node: its templates filled with the node's name and addresses. */
+export function nodeEntryFields(entry: CertificateEntry, nodeName: string, nodeAddresses: string[]): { commonName: string; organizations: string[]; sans: string[] } {
+  const fill = (template: string) => (template === '${nodeAddresses}' ? nodeAddresses : [template.replaceAll('${nodeName}', nodeName)]);
+  return { commonName: fill(entry.commonName)[0]!, organizations: entry.organizations.flatMap(fill), sans: entry.sans.flatMap(fill) };
 }
 
 /** The part of a set one node holds (see the profile's roles). */

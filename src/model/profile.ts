@@ -9,6 +9,29 @@ export type ExtKeyUsageName = (typeof EXT_KEY_USAGES)[number];
 /** Where a kubeconfig's `server` points: the HA endpoint (or local when unset), or this node's apiserver. */
 export const SERVER_TARGETS = ['controlPlaneEndpoint', 'localEndpoint'] as const;
 export type ServerTarget = (typeof SERVER_TARGETS)[number];
+/** The components whose flags name PKI files (kubeadm's static pods). */
+export const COMPONENTS = ['apiserver', 'etcd', 'controller-manager', 'scheduler'] as const;
+export type FlagComponent = (typeof COMPONENTS)[number];
+/**
+ * What of an entry a flag names: its certificate (`.crt`), private key (`.key`), public key
+ * (`.pub`), the kubeconfig file itself, or — as a literal — the certificate's common name.
+ */
+export const WIRED_PARTS = ['cert', 'key', 'pub', 'kubeconfig', 'commonName'] as const;
+export type WiredPart = (typeof WIRED_PARTS)[number];
+/** Who uses an entry: the flags of each component that name a part of it. */
+export type EntryWiring = { component: FlagComponent; flag: string; part: WiredPart }[];
+/**
+ * The identity a standard kubeconfig carries, which decides what Kubernetes' default RBAC and
+ * NodeRestriction expect of its client certificate.
+ */
+export const KUBECONFIG_IDENTITIES = ['admin', 'super-admin', 'controller-manager', 'scheduler', 'kubelet'] as const;
+export type KubeconfigIdentity = (typeof KUBECONFIG_IDENTITIES)[number];
+/**
+ * Where a certificate lives: the cert dir (/etc/kubernetes/pki), or the kubelet's own pki dir
+ * (/var/lib/kubelet/pki) on every node, where it names only the node.
+ */
+export const LOCATIONS = ['certDir', 'kubeletPki'] as const;
+export type Location = (typeof LOCATIONS)[number];
 /** Conditions an entry may depend on. */
 export const CONDITIONS = ['localEtcd'] as const;
 export type Condition = (typeof CONDITIONS)[number];
@@ -37,11 +60,16 @@ export interface CertificateEntry {
   /** SAN templates; IPs and DNS names are told apart after expansion. */
   sans: string[];
   when?: Condition;
+  location: Location;
+  /** For a CA: the short name users give it on the command line (`cluster`, `etcd`). */
+  alias?: string;
+  wiring: EntryWiring;
 }
 
 export interface KeyPairEntry {
   name: string;
   file: string;
+  wiring: EntryWiring;
 }
 
 export interface KubeconfigEntry {
@@ -52,6 +80,10 @@ export interface KubeconfigEntry {
   commonName: string;
   organizations: string[];
   server: ServerTarget;
+  identity?: KubeconfigIdentity;
+  /** Absent on most nodes without that being a problem (super-admin.conf lives on the first control plane only). */
+  optional: boolean;
+  wiring: EntryWiring;
 }
 
 export interface ManifestEntry {
@@ -88,6 +120,8 @@ export const TEMPLATE_VARIABLES = {
   apiserverExtraSans: 'list',
   etcdServerExtraSans: 'list',
   etcdPeerExtraSans: 'list',
+  /** Every address of the node (kubelet pki entries). */
+  nodeAddresses: 'list',
 } as const;
 export type TemplateVariable = keyof typeof TEMPLATE_VARIABLES;
 
@@ -125,8 +159,8 @@ class FieldReader {
     return v;
   }
 
-  boolean(key: string): boolean {
-    const v = this.value[key];
+  boolean(key: string, fallback?: boolean): boolean {
+    const v = this.value[key] ?? fallback;
     if (typeof v !== 'boolean') this.fail(key, 'must be true or false');
     return v;
   }
@@ -151,6 +185,24 @@ class FieldReader {
     const bad = values.find((v) => !allowed.includes(v as T));
     if (bad !== undefined) this.fail(key, `has "${bad}"; allowed: ${allowed.join(', ')}`);
     return values as T[];
+  }
+
+  /** `component: { part: flag | [flags] }`: which flags of which component name which part of the entry. */
+  wiring(parts: readonly WiredPart[]): EntryWiring {
+    const v = this.value.wiring;
+    if (v === undefined) return [];
+    const components = FieldReader.object(this.file, this.where('wiring'), v);
+    return Object.keys(components.value).flatMap((component) => {
+      if (!COMPONENTS.includes(component as FlagComponent)) components.fail(component, `is no component; allowed: ${COMPONENTS.join(', ')}`);
+      const named = FieldReader.object(this.file, components.where(component), components.value[component]);
+      return Object.keys(named.value).flatMap((part) => {
+        if (!parts.includes(part as WiredPart)) named.fail(part, `is not a part this entry has; allowed: ${parts.join(', ')}`);
+        const flags = typeof named.value[part] === 'string' ? [named.string(part)] : named.strings(part);
+        const bad = flags.find((f) => !/^[a-z0-9][a-z0-9-]*$/.test(f));
+        if (bad !== undefined || !flags.length) named.fail(part, `must name flags without dashes, such as tls-cert-file`);
+        return flags.map((flag) => ({ component: component as FlagComponent, flag, part: part as WiredPart }));
+      });
+    });
   }
 
   list(key: string): FieldReader[] {
@@ -195,7 +247,18 @@ function parseCertificate(r: FieldReader): CertificateEntry {
     usages: r.someOf('usages', EXT_KEY_USAGES),
     sans: r.strings('sans').map((s) => r.template('sans', s, true)),
     when: r.oneOf('when', CONDITIONS, true),
+    alias: r.string('alias', true),
+    location: r.oneOf('location', LOCATIONS, true) ?? 'certDir',
+    wiring: r.wiring(r.string('issuer', true) ? ['cert', 'key', 'commonName'] : ['cert', 'key']),
   };
+  if (entry.location === 'kubeletPki') {
+    if (!entry.issuer) r.fail('location', 'kubeletPki is for certificates a CA signs, not for CAs');
+    if (entry.wiring.length) r.fail('wiring', 'names cert dir files; a kubeletPki entry is the kubelet\'s own, named in its configuration');
+    const fields = [entry.commonName, ...entry.organizations, ...entry.sans].join(' ');
+    const other = [...fields.matchAll(PLACEHOLDER)].find(([, v]) => v !== 'nodeName' && v !== 'nodeAddresses');
+    if (other) r.fail('location', `kubeletPki entries name only the node: \${nodeName} and \${nodeAddresses}, not \${${other[1]}}`);
+  }
+  if (entry.issuer && entry.alias) r.fail('alias', 'is for CAs only (entries without issuer)');
   if (!entry.issuer && (entry.usages.length || entry.sans.length)) {
     r.fail('issuer', 'is missing: a self-signed CA entry takes no usages or sans');
   }
@@ -210,6 +273,9 @@ function parseKubeconfig(r: FieldReader): KubeconfigEntry {
     commonName: r.template('commonName', r.string('commonName'), false),
     organizations: r.strings('organizations').map((o) => r.template('organizations', o, false)),
     server: r.oneOf('server', SERVER_TARGETS),
+    identity: r.oneOf('identity', KUBECONFIG_IDENTITIES, true),
+    optional: r.boolean('optional', false),
+    wiring: r.wiring(['kubeconfig']),
   };
 }
 
@@ -251,6 +317,17 @@ function checkConsistency(file: string, profile: Profile): void {
   for (const entry of profile.kubeconfigs) {
     if (!cas.has(entry.issuer)) throw badInput(file, `${entry.name}: issuer "${entry.issuer}" is not a CA`);
   }
+  const aliases = profile.certificates.flatMap((c) => (c.alias ? [c.alias] : []));
+  const twice = aliases.find((a, i) => aliases.indexOf(a) !== i);
+  if (twice) throw badInput(file, `alias "${twice}" is used twice`);
+  const wired = new Map<string, string>();
+  for (const entry of all) {
+    for (const w of 'wiring' in entry ? entry.wiring : []) {
+      const flag = `${w.component} --${w.flag}`;
+      if (wired.has(flag)) throw badInput(file, `${entry.name}: ${flag} is already wired to ${wired.get(flag)}`);
+      wired.set(flag, entry.name);
+    }
+  }
   for (const [role, entries] of Object.entries(profile.roles)) {
     const unknown = entries.find((e) => !names.has(e));
     if (unknown) throw badInput(file, `roles.${role} names "${unknown}", which is no entry of the profile`);
@@ -272,13 +349,39 @@ export function parseProfile(text: string, file: string): Profile {
     description: r.string('description', true) ?? '',
     policy: parsePolicy(FieldReader.object(file, 'policy', (doc as Record<string, unknown>).policy)),
     certificates: r.list('certificates').map(parseCertificate),
-    keyPairs: r.list('keyPairs').map((k) => ({ name: k.string('name'), file: k.string('file') })),
+    keyPairs: r.list('keyPairs').map((k) => ({ name: k.string('name'), file: k.string('file'), wiring: k.wiring(['key', 'pub']) })),
     kubeconfigs: r.list('kubeconfigs').map(parseKubeconfig),
     manifests: r.list('manifests').map((m) => ({ name: m.string('name'), file: m.string('file'), content: m.string('content') })),
     roles: parseRoles(file, (doc as Record<string, unknown>).roles),
   };
   checkConsistency(file, profile);
   return profile;
+}
+
+/** The CAs users may name by alias (`cluster`, `front-proxy`, `etcd`): alias → file under the cert dir, without extension. */
+export function caAliases(profile: Profile): Map<string, string> {
+  return new Map(profile.certificates.flatMap((c) => (c.alias ? [[c.alias, c.file] as const] : [])));
+}
+
+/** The certificates that live in each node's kubelet pki dir. */
+export function kubeletPkiEntries(profile: Profile): CertificateEntry[] {
+  return profile.certificates.filter((c) => c.location === 'kubeletPki');
+}
+
+/** Whether a subject is the one a node's kubelet carries, for any node name (NodeRestriction's view). */
+export function isNodeIdentity(profile: Profile, commonName: string, organizations: string[]): boolean {
+  const entry = profile.kubeconfigs.find((k) => k.identity === 'kubelet');
+  if (!entry) return false;
+  const [before, after] = entry.commonName.split('${nodeName}') as [string, string | undefined];
+  const cnFits = after === undefined ? commonName === before : commonName.length > before.length + after.length && commonName.startsWith(before) && commonName.endsWith(after);
+  return cnFits && entry.organizations.every((o) => organizations.includes(o));
+}
+
+/** The identity a node's kubelet authenticates with, from the profile's kubelet kubeconfig. */
+export function nodeIdentity(profile: Profile, nodeName: string): { commonName: string; organizations: string[] } | undefined {
+  const entry = profile.kubeconfigs.find((k) => k.identity === 'kubelet');
+  const fill = (t: string) => t.replaceAll('${nodeName}', nodeName);
+  return entry && { commonName: fill(entry.commonName), organizations: entry.organizations.map(fill) };
 }
 
 /** Fills `${…}` placeholders; list placeholders expand to zero or more entries. */

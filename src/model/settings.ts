@@ -2,8 +2,9 @@ import { badFlag } from '../errors.js';
 import { parseDuration } from './duration.js';
 import { canonicalIp, isDnsName, parseCidr, parseHostPort, type Cidr, type HostPort } from './net.js';
 
-export const KEY_TYPES = ['rsa-2048', 'rsa-3072', 'rsa-4096', 'ecdsa-p256', 'ecdsa-p384'] as const;
-export type KeyType = (typeof KEY_TYPES)[number];
+import { KEY_TYPES, type KeyType } from '../pki/key-types.js';
+
+export { KEY_TYPES, type KeyType };
 
 /** Everything that shapes a cluster's certificates, validated and normalised. */
 export interface ClusterSettings {

@@ -1,6 +1,6 @@
 import { createPrivateKey, createPublicKey, generatePrime, KeyObject } from 'node:crypto';
 import { availableParallelism } from 'node:os';
-import type { KeyType } from '../model/settings.js';
+import type { KeyType } from './key-types.js';
 import { subtle } from './crypto.js';
 
 type Algorithm = RsaHashedImportParams | EcKeyImportParams;

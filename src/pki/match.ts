@@ -1,6 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import type { x509 } from './crypto.js';
-import { certificateFacts, publicKeyObject } from './certificate.js';
+import { certificateFacts, publicKeyObject, type CertificateFacts } from './certificate.js';
 import { keyTypeOf, sameKeyPair } from './keys.js';
 import type { CertificateTemplate } from './template.js';
 
@@ -62,14 +62,22 @@ export async function certificateMismatches(cert: x509.X509Certificate, spec: Ce
 }
 
 /**
+ * Why a certificate cannot act as a CA, as Go judges a parent: it must be CA:TRUE and, when it
+ * has a KeyUsage, carry keyCertSign. Each reason reads after the certificate's name.
+ */
+export function notCaReasons(facts: Pick<CertificateFacts, 'isCA' | 'keyUsages'>): string[] {
+  const reasons: string[] = [];
+  if (!facts.isCA) reasons.push('is not a CA (BasicConstraints CA:TRUE missing)');
+  if (facts.keyUsages && !facts.keyUsages.includes('keyCertSign')) reasons.push('lacks KeyUsage keyCertSign');
+  return reasons;
+}
+
+/**
  * Why `cert` and `key` cannot sign certificates as a CA; empty when they can. A key that is not
  * the certificate's, or a certificate that is not a CA, would yield certificates nothing verifies.
  */
 export function caSigningProblems(cert: x509.X509Certificate, key: KeyObject): string[] {
-  const facts = certificateFacts(cert);
   const problems: string[] = [];
   if (!sameKeyPair(key, publicKeyObject(cert))) problems.push('the key does not belong to the certificate');
-  if (!facts.isCA) problems.push('the certificate is not a CA (BasicConstraints CA:TRUE missing)');
-  if (facts.keyUsages && !facts.keyUsages.includes('keyCertSign')) problems.push('the certificate lacks KeyUsage keyCertSign');
-  return problems;
+  return [...problems, ...notCaReasons(certificateFacts(cert)).map((reason) => `the certificate ${reason}`)];
 }

@@ -14,7 +14,7 @@ import type { ExtKeyUsageName } from './template.js';
 /** The extended key usage a chain must allow. */
 export type ChainUsage = ExtKeyUsageName | 'any';
 
-export interface VerifyOptions {
+export interface ChainVerifyOptions {
   /** Trust anchors: every certificate of the CA file a component was given. */
   roots: x509.X509Certificate[];
   /** Extra certificates sent along with the leaf (the rest of its file). */
@@ -26,7 +26,7 @@ export interface VerifyOptions {
   now: Date;
 }
 
-export type VerifyResult = { ok: true; chain: x509.X509Certificate[] } | { ok: false; error: string };
+export type ChainVerifyResult = { ok: true; chain: x509.X509Certificate[] } | { ok: false; error: string };
 
 const EKU_OIDS = { serverAuth: '1.3.6.1.5.5.7.3.1', clientAuth: '1.3.6.1.5.5.7.3.2', any: '2.5.29.37.0' } as const;
 
@@ -52,8 +52,6 @@ const ERR = {
   nameConstraint: 'x509: a root or intermediate certificate is not authorized to sign for this name: ',
 };
 
-/** Go's RFC 3339 formatting of certificate times (UTC, no fraction). */
-const goTime = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 
 interface Node {
   cert: x509.X509Certificate;
@@ -62,7 +60,11 @@ interface Node {
 
 const node = (cert: x509.X509Certificate): Node => ({ cert, go: goCertificate(cert) });
 
-function periodError(cert: GoCertificate, now: Date): string | undefined {
+/** Go's RFC 3339 formatting of certificate times (UTC, no fraction). */
+const goTime = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+/** Go's error for a certificate used outside its validity period; undefined inside it. */
+export function validityPeriodError(cert: { notBefore: Date; notAfter: Date }, now: Date): string | undefined {
   const prefix = 'x509: certificate has expired or is not yet valid: current time';
   if (now < cert.notBefore) return `${prefix} ${goTime(now)} is before ${goTime(cert.notBefore)}`;
   if (now > cert.notAfter) return `${prefix} ${goTime(now)} is after ${goTime(cert.notAfter)}`;
@@ -119,7 +121,7 @@ function isValid(cert: GoCertificate, type: CertType, chain: GoCertificate[], no
   if (cert.unhandledCriticalExtensions.length) return ERR.unhandledCritical;
   const child = chain[chain.length - 1];
   if (child && !child.rawIssuer.equals(cert.rawSubject)) return ERR.nameMismatch;
-  const period = periodError(cert, now);
+  const period = validityPeriodError(cert, now);
   if (period) return period;
   if (type === CertType.Intermediate && (!cert.basicConstraintsValid || !cert.isCA)) return ERR.notAuthorizedToSign;
   // Go counts every certificate between this one and the leaf, self-issued ones included.
@@ -267,7 +269,7 @@ function hostnameMismatch(cert: GoCertificate, host: string, isIp: boolean): str
 }
 
 /** Verifies `leaf` as Go's Certificate.Verify does, in its order: leaf, host name, chains, usage, name constraints. */
-export async function verifyCertificate(leaf: x509.X509Certificate, opts: VerifyOptions): Promise<VerifyResult> {
+export async function verifyCertificate(leaf: x509.X509Certificate, opts: ChainVerifyOptions): Promise<ChainVerifyResult> {
   try {
     return verifyNodes(node(leaf), opts);
   } catch (error) {
@@ -277,7 +279,7 @@ export async function verifyCertificate(leaf: x509.X509Certificate, opts: Verify
   }
 }
 
-function verifyNodes(leaf: Node, opts: VerifyOptions): VerifyResult {
+function verifyNodes(leaf: Node, opts: ChainVerifyOptions): ChainVerifyResult {
   const roots = pool(opts.roots);
   const intermediates = pool(opts.intermediates ?? []);
   const leafError = isValid(leaf.go, CertType.Leaf, [], opts.now) ?? (opts.host ? hostnameError(leaf.cert, opts.host) : undefined);

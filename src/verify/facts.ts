@@ -1,7 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import path from 'node:path';
 import type { KubeconfigCredentials } from '../kubeconfig/kubeconfig.js';
-import { wiringOf, type FileRole } from '../model/flags.js';
+import type { FileRole, Wiring } from '../model/flags.js';
 import type { x509 } from '../pki/crypto.js';
 import type { Finding } from './findings.js';
 import { BINARIES, flag, type ComponentArgs } from './inputs/args.js';
@@ -102,9 +102,9 @@ function wrapFor(args: ComponentArgs, name: string, readAs: FileRole, file: stri
 }
 
 /** The files a component's flags name, as the wiring table says each is read. */
-export function componentReferences(args: ComponentArgs): FileReference[] {
+export function componentReferences(args: ComponentArgs, wiring: Wiring): FileReference[] {
   if (args.component === 'kubelet') return [];
-  return wiringOf(args.component).flatMap((wired) => {
+  return wiring[args.component].flatMap((wired) => {
     const file = wired.file && flag(args, wired.name);
     if (!wired.file || !file) return [];
     return [{ file, readAs: wired.file, subject: flagSubject(args, wired.name), wrap: wrapFor(args, wired.name, wired.file, file) }];
@@ -134,7 +134,7 @@ export function kubeletServing(inputs: ClusterInputs): KubeletServing | undefine
 export function inputReferences(inputs: ClusterInputs): FileReference[] {
   const refs: FileReference[] = [];
   for (const args of [inputs.apiserver, inputs.etcd, inputs.controllerManager, inputs.scheduler]) {
-    if (args) refs.push(...componentReferences(args));
+    if (args) refs.push(...componentReferences(args, inputs.wiring));
   }
   const kubelet = inputs.kubelet;
   if (kubelet?.clientCAFile) refs.push({ file: kubelet.clientCAFile, readAs: 'ca-bundle', subject: 'kubelet clientCAFile' });

@@ -1,6 +1,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { badInput } from '../errors.js';
+import { COMPONENTS } from '../model/flags.js';
 import { NO_API_SERVICE_HINT, parseApiServices, type ApiServiceInput } from './inputs/apiservice.js';
 import { BINARIES, parseComponentArgs, parseFlagTokens, podContainerArgs, yamlDocuments, type Component, type ComponentArgs } from './inputs/args.js';
 import { parseKubeletConfig, type KubeletSettings } from './inputs/kubelet.js';
@@ -48,7 +49,7 @@ export async function readManifestsDir(dir: string): Promise<ComponentArgs[]> {
     const docs = yamlDocuments((await readInput(file, 'a static pod manifest')).toString('utf8'));
     const pod = docs?.find((d) => d.kind === 'Pod');
     if (!pod) continue;
-    for (const component of ['apiserver', 'etcd', 'controller-manager', 'scheduler'] as const) {
+    for (const component of COMPONENTS) {
       const args = podContainerArgs(pod, component);
       if (args && !found.some((f) => f.component === component)) found.push({ component, origin: file, flags: parseFlagTokens(args) });
     }

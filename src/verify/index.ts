@@ -1,7 +1,9 @@
 import path from 'node:path';
 import { badFlag, badInput } from '../errors.js';
 import { parseDuration } from '../model/duration.js';
-import { flagsFor, type FlagComponent } from '../model/flags.js';
+import { COMPONENTS, flagsFor, wiringFromProfile, type FlagComponent, type Wiring } from '../model/flags.js';
+import type { Profile } from '../model/profile.js';
+import { loadProfile } from '../store/profiles.js';
 import { isIpAddress } from '../model/net.js';
 import { sortFindings, type Finding, type Severity } from './findings.js';
 import { exists, listDirectory, pkiFiles, readApiServices, readComponentArgs, readKubeletSettings, readManifestsDir, servingCertFiles } from './gather.js';
@@ -20,6 +22,7 @@ import { apiserverEtcd, etcdMember } from './rules/etcd.js';
 import { filePermissions } from './rules/file-permissions.js';
 import { frontProxy } from './rules/front-proxy.js';
 import { hygiene } from './rules/hygiene.js';
+import { keyPairs } from './rules/key-pairs.js';
 import { kubeconfigs } from './rules/kubeconfigs.js';
 import { rotation } from './rules/rotation.js';
 import { serviceAccountKeys } from './rules/service-account-keys.js';
@@ -30,7 +33,7 @@ export { defineRule, type Rule } from './rule.js';
 export type { Facts } from './facts.js';
 
 /** Every rule, in the order findings are produced. */
-export const RULES: readonly Rule[] = [wiring, caFiles, caBundles, apiserverServing, kubeconfigs, apiserverKubelet, frontProxy, serviceAccountKeys, etcdMember, apiserverEtcd, apiServices, hygiene, filePermissions, rotation];
+export const RULES: readonly Rule[] = [wiring, caFiles, caBundles, keyPairs, apiserverServing, kubeconfigs, apiserverKubelet, frontProxy, serviceAccountKeys, etcdMember, apiserverEtcd, apiServices, hygiene, filePermissions, rotation];
 
 export interface VerifyOptions {
   certDir?: string;
@@ -54,6 +57,8 @@ export interface VerifyOptions {
   now?: Date;
   /** Reads standard input for `-` sources. */
   stdin?: () => Promise<string>;
+  /** The profile (built-in name or file) whose wiring and standard kubeconfigs are expected. Default: kubeadm. */
+  profile?: string;
   /** Rules to run instead of RULES (a library user's own, or a subset). */
   rules?: readonly Rule[];
 }
@@ -65,13 +70,10 @@ export interface VerifyResult {
   checked: { components: Record<string, string>; kubeconfigs: string[]; apiServices: string[] };
 }
 
-const STANDARD_KUBECONFIGS: Record<string, KubeconfigRole> = {
-  'admin.conf': 'admin',
-  'super-admin.conf': 'super-admin',
-  'controller-manager.conf': 'controller-manager',
-  'scheduler.conf': 'scheduler',
-  'kubelet.conf': 'kubelet',
-};
+/** The profile's kubeconfigs that carry a known identity: file name → identity. */
+function standardKubeconfigs(profile: Profile): Map<string, KubeconfigRole> {
+  return new Map(profile.kubeconfigs.flatMap((k) => (k.identity ? [[k.file, k.identity] as const] : [])));
+}
 
 const ADDRESS_TYPES = ['Hostname', 'InternalIP', 'ExternalIP', 'InternalDNS', 'ExternalDNS'];
 
@@ -83,8 +85,8 @@ function parseNodeAddress(text: string): [string, string] {
   return [type, text.slice(eq + 1)];
 }
 
-function kubeadmDefaults(component: FlagComponent, certDir: string, kubeconfigDir: string): ComponentArgs {
-  const flags = new Map<string, string[]>(flagsFor(component, certDir, kubeconfigDir).map(([name, value]) => [name, [value]]));
+function kubeadmDefaults(wiring: Wiring, component: FlagComponent, certDir: string, kubeconfigDir: string): ComponentArgs {
+  const flags = new Map<string, string[]>(flagsFor(wiring, component, certDir, kubeconfigDir).map(([name, value]) => [name, [value]]));
   return { component, origin: `kubeadm's flags for ${certDir}`, flags };
 }
 
@@ -119,6 +121,9 @@ export async function verify(options: VerifyOptions = {}): Promise<VerifyResult>
   const warnWithinSeconds = parseDuration(options.warnWithin ?? '30d');
   if (warnWithinSeconds === undefined) throw badFlag('--warn-within', `"${options.warnWithin}" is not a duration`, 'use e.g. 30d or 720h');
   const nodeAddresses = (options.nodeAddresses ?? []).map(parseNodeAddress);
+  const profile = await loadProfile(options.profile);
+  const wiring = wiringFromProfile(profile);
+  const standard = standardKubeconfigs(profile);
   const components = await componentInputs(options, root);
   // In a node copy the PKI is the node's /etc/kubernetes/pki, named as the node names it.
   const certDir = options.certDir ?? (root || (await exists('/etc/kubernetes/pki')) ? '/etc/kubernetes/pki' : 'pki');
@@ -134,7 +139,7 @@ export async function verify(options: VerifyOptions = {}): Promise<VerifyResult>
   }
   if (assumedFlags) {
     // No flags given: check the directory as kubeadm wires it.
-    for (const component of ['apiserver', 'etcd', 'controller-manager', 'scheduler'] as const) components.set(component, kubeadmDefaults(component, certDir, kubeconfigDir));
+    for (const component of COMPONENTS) components.set(component, kubeadmDefaults(wiring, component, certDir, kubeconfigDir));
   }
   const rootKubelet = root && !options.kubeletConfig ? path.join(root, 'var/lib/kubelet/config.yaml') : undefined;
   const kubeletSource = options.kubeletConfig ?? (rootKubelet && (await exists(rootKubelet)) ? rootKubelet : undefined);
@@ -144,7 +149,7 @@ export async function verify(options: VerifyOptions = {}): Promise<VerifyResult>
   const addKubeconfig = (file: string, role: KubeconfigRole, label: string) => {
     if (!kubeconfigList.some((k) => path.normalize(k.file) === path.normalize(file))) kubeconfigList.push({ file, role, label });
   };
-  for (const file of options.kubeconfigs ?? []) addKubeconfig(file, STANDARD_KUBECONFIGS[path.basename(file)] ?? 'user', '--kubeconfig');
+  for (const file of options.kubeconfigs ?? []) addKubeconfig(file, standard.get(path.basename(file)) ?? 'user', '--kubeconfig');
   const cm = components.get('controller-manager');
   const scheduler = components.get('scheduler');
   if (cm && flag(cm, 'kubeconfig')) addKubeconfig(flag(cm, 'kubeconfig')!, 'controller-manager', 'kube-controller-manager --kubeconfig');
@@ -154,12 +159,14 @@ export async function verify(options: VerifyOptions = {}): Promise<VerifyResult>
   const standardDir = root && !options.kubeconfigDir ? '/etc/kubernetes' : kubeconfigDir;
   const givenPaths = [options.certDir, options.kubeconfigDir, ...(options.kubeconfigs ?? [])].filter((p): p is string => Boolean(p)).map((p) => path.resolve(p));
   const resolve = pathResolver(root, givenPaths);
-  for (const [name, role] of Object.entries(STANDARD_KUBECONFIGS)) {
+  for (const [name, role] of standard) {
     const file = path.join(standardDir, name);
     if (!extensionOnly && (await exists(await resolve(file)))) addKubeconfig(file, role, name);
   }
 
   const inputs: ClusterInputs = {
+    profile,
+    wiring,
     apiserver: components.get('apiserver'),
     etcd: components.get('etcd'),
     controllerManager: cm,

@@ -1,3 +1,5 @@
+import type { FlagComponent } from '../model/flags.js';
+
 /**
  * Every flag the components accept, as their v1.20.2 binaries (etcd 3.4.23) register them, hidden
  * and deprecated ones included; read from the commands built from Kubernetes v1.20.2 sources (their
@@ -6,7 +8,7 @@
  */
 const words = (text: string): ReadonlySet<string> => new Set(text.split(' '));
 
-export const KNOWN_FLAGS: Record<'apiserver' | 'etcd' | 'controller-manager' | 'scheduler', ReadonlySet<string>> = {
+export const KNOWN_FLAGS: Record<FlagComponent, ReadonlySet<string>> = {
   apiserver: words(
     'add-dir-header address admission-control admission-control-config-file advertise-address ' +
     'allow-privileged alsologtostderr anonymous-auth api-audiences apiserver-count ' +

@@ -1,9 +1,11 @@
 import type { ApiServiceInput } from './inputs/apiservice.js';
 import type { ComponentArgs } from './inputs/args.js';
 import type { KubeletSettings } from './inputs/kubelet.js';
+import type { Wiring } from '../model/flags.js';
+import type { KubeconfigIdentity, Profile } from '../model/profile.js';
 
-/** Which standard kubeconfig a file is, when it is one: decides the identity it must carry. */
-export type KubeconfigRole = 'admin' | 'super-admin' | 'controller-manager' | 'scheduler' | 'kubelet' | 'user';
+/** Which standard kubeconfig a file is (the profile's identity), or `user`: decides the identity it must carry. */
+export type KubeconfigRole = KubeconfigIdentity | 'user';
 
 export interface KubeconfigInput {
   file: string;
@@ -14,6 +16,10 @@ export interface KubeconfigInput {
 
 /** What the components run with: the inputs every rule reads. */
 export interface ClusterInputs {
+  /** The certificate set the cluster is expected to have (kubeadm's by default). */
+  profile: Profile;
+  /** Which flag names which file, and how it is read: the profile's wiring. */
+  wiring: Wiring;
   apiserver?: ComponentArgs;
   etcd?: ComponentArgs;
   controllerManager?: ComponentArgs;

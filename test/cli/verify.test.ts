@@ -1,8 +1,8 @@
-import { cpSync, writeFileSync } from 'node:fs';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { kpki } from '../support/cli.js';
-import { FIXTURE_ROOT, tempDir } from '../support/tmp.js';
+import { FIXTURE_ROOT, REPO_ROOT, tempDir } from '../support/tmp.js';
 
 let dir: string;
 
@@ -80,5 +80,13 @@ describe('kpki flags', () => {
     const json = JSON.parse(kpki(['flags', 'controller-manager', '--cert-dir', '/etc/kubernetes/pki', '--json']).stdout);
     expect(json.kubeconfig).toBe('/etc/kubernetes/controller-manager.conf');
     expect(json['cluster-signing-key-file']).toBe('/etc/kubernetes/pki/ca.key');
+  });
+
+  it("the default profile's wiring prints exactly what the hand-written flag table printed (kept in test/fixtures/flags)", () => {
+    const printed = ['apiserver', 'etcd', 'controller-manager', 'scheduler'].flatMap((component) => [
+      kpki(['flags', component, '--cert-dir', '/etc/kubernetes/pki']).stdout,
+      kpki(['flags', component, '--cert-dir', '/x/pki', '--kubeconfig-dir', '/y', '--json']).stdout,
+    ]);
+    expect(printed.join('')).toBe(readFileSync(path.join(REPO_ROOT, 'test/fixtures/flags/kubeadm.txt'), 'utf8'));
   });
 });

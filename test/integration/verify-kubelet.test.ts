@@ -3,10 +3,9 @@ import { cpSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { issueCertificateFiles } from '../../src/issue/extension.js';
-import { flagsFor } from '../../src/model/flags.js';
 import { verify, type VerifyOptions } from '../../src/verify/index.js';
 import { tempDir } from '../support/tmp.js';
-import { KUBEADM_BASELINE, pristine } from '../support/verify-pki.js';
+import { KUBEADM_BASELINE, kubeadmFlags, pristine } from '../support/verify-pki.js';
 
 const KUBELET_PKI = '/var/lib/kubelet/pki';
 
@@ -16,7 +15,7 @@ function nodeRoot(kubeletConfig: string): { root: string; options: VerifyOptions
   cpSync(pristine(), path.join(root, 'etc/kubernetes'), { recursive: true });
   mkdirSync(path.join(root, 'var/lib/kubelet/pki'), { recursive: true });
   writeFileSync(path.join(root, 'var/lib/kubelet/config.yaml'), `apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\n${kubeletConfig}`);
-  const flags = [...flagsFor('apiserver', '/etc/kubernetes/pki', '/etc/kubernetes'), ['kubelet-certificate-authority', '/etc/kubernetes/pki/ca.crt'], ['kubelet-preferred-address-types', 'InternalIP,ExternalIP,Hostname']];
+  const flags = [...kubeadmFlags('apiserver', '/etc/kubernetes/pki', '/etc/kubernetes'), ['kubelet-certificate-authority', '/etc/kubernetes/pki/ca.crt'], ['kubelet-preferred-address-types', 'InternalIP,ExternalIP,Hostname']];
   const args = path.join(tempDir(), 'kube-apiserver.flags');
   writeFileSync(args, flags.map(([n, v]) => `--${n}=${v}`).join('\n'));
   return { root, options: { root, apiserverArgs: args } };

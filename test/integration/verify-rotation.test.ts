@@ -7,7 +7,7 @@
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { flagsFor } from '../../src/model/flags.js';
+import { kubeadmFlags as kubeadmFlagsFor } from '../support/verify-pki.js';
 import { publicKeyObject } from '../../src/pki/certificate.js';
 import { sameKeyPair } from '../../src/pki/keys.js';
 import { parseCertificates, parseKey } from '../../src/pki/pem.js';
@@ -126,7 +126,7 @@ describe('kpki verify during kpki ca rotate, single node', () => {
     const pki = path.join(dir, 'pki');
     rotate(dir, 'begin');
     const flagsFile = path.join(dir, 'kube-controller-manager.flags');
-    const kubeadmFlags = flagsFor('controller-manager', pki, dir);
+    const kubeadmFlags = kubeadmFlagsFor('controller-manager', pki, dir);
     writeFileSync(flagsFile, kubeadmFlags.map(([n, v]) => `--${n}=${v}\n`).join(''));
     const withCaCrt = verifyJson([...dirs(dir), '--controller-manager-args', flagsFile]);
     expect(withCaCrt.status).toBe(1);

@@ -2,12 +2,11 @@ import { chmodSync, chownSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../src/errors.js';
-import { flagsFor } from '../../src/model/flags.js';
 import { verify } from '../../src/verify/index.js';
 import { rejection } from '../support/errors.js';
 import { applyFix } from '../support/fix.js';
 import { FIXTURE_KUBERNETES, FIXTURE_ROOT, tempDir } from '../support/tmp.js';
-import { base, copy, flagsFile, KUBEADM_BASELINE } from '../support/verify-pki.js';
+import { base, copy, flagsFile, KUBEADM_BASELINE, kubeadmFlags } from '../support/verify-pki.js';
 
 /** The findings of one code, after verifying `dir` with the given component flags. */
 async function findings(dir: string, options: Parameters<typeof verify>[0], code: string) {
@@ -89,7 +88,7 @@ describe('verify: wiring complete, or a finding', () => {
   it.each([
     ['the etcd static pod', (_dir: string) => readFileSync(path.join(FIXTURE_KUBERNETES, 'manifests/etcd.yaml'), 'utf8'), /is the static pod of etcd.*pass it with --etcd-args/],
     ['an etcd command line', () => 'etcd --name=cp1 --data-dir=/var/lib/etcd --listen-client-urls=https://127.0.0.1:2379', /is the command line of etcd.*pass it with --etcd-args/],
-    ["etcd's flags without the binary", (dir: string) => flagsFor('etcd', dir).map(([n, v]) => `--${n}=${v}`).join('\n') + '\n--data-dir=/var/lib/etcd\n--initial-cluster=cp1=https://10.0.0.11:2380', /is etcd's flags .*pass it with --etcd-args/],
+    ["etcd's flags without the binary", (dir: string) => kubeadmFlags('etcd', dir).map(([n, v]) => `--${n}=${v}`).join('\n') + '\n--data-dir=/var/lib/etcd\n--initial-cluster=cp1=https://10.0.0.11:2380', /is etcd's flags .*pass it with --etcd-args/],
     ['a kubelet command line', () => '/usr/bin/kubelet --bootstrap-kubeconfig=/etc/kubernetes/bootstrap-kubelet.conf --kubeconfig=/etc/kubernetes/kubelet.conf --container-runtime=remote --node-ip=10.0.0.21', /is the command line of kubelet.*pass it with --kubelet-config/],
     ['kubelet flags without the binary', () => '--kubeconfig=/etc/kubernetes/kubelet.conf --container-runtime=remote --node-ip=10.0.0.21 --cgroup-driver=systemd', /is kubelet's flags .*pass it with --kubelet-config/],
     ['a BOSH etcd job', () => 'processes:\n- name: etcd\n  args: ["--name=cp1", "--data-dir=/var/lib/etcd"]\n', /is a BOSH job of etcd.*pass it with --etcd-args/],

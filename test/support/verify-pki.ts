@@ -3,7 +3,7 @@ import path from 'node:path';
 import { beforeAll } from 'vitest';
 import { initPki } from '../../src/init/index.js';
 import { buildKubeconfig } from '../../src/kubeconfig/kubeconfig.js';
-import { flagsFor } from '../../src/model/flags.js';
+import { flagsFor, wiringFromProfile, type FlagComponent } from '../../src/model/flags.js';
 import { buildPkiSpec, type CertSpec } from '../../src/model/plan.js';
 import { resolveSettings } from '../../src/model/settings.js';
 import { certificatePem, issueCertificate } from '../../src/pki/certificate.js';
@@ -63,9 +63,14 @@ export async function reissue(dir: string, name: string, change: Partial<CertSpe
   }
 }
 
+const KUBEADM_WIRING = wiringFromProfile(await loadProfile());
+
+/** kubeadm's certificate flags for a component, as the default profile wires them. */
+export const kubeadmFlags = (component: FlagComponent, certDir: string, kubeconfigDir?: string) => flagsFor(KUBEADM_WIRING, component, certDir, kubeconfigDir);
+
 /** Writes a component's flags file: kubeadm's flags for the tree, changed as given. */
-export function flagsFile(dir: string, component: Parameters<typeof flagsFor>[0], change: Record<string, string | null> = {}): string {
-  const flags = new Map(flagsFor(component, path.join(dir, 'pki'), dir));
+export function flagsFile(dir: string, component: FlagComponent, change: Record<string, string | null> = {}): string {
+  const flags = new Map(kubeadmFlags(component, path.join(dir, 'pki'), dir));
   for (const [name, value] of Object.entries(change)) {
     if (value === null) flags.delete(name);
     else flags.set(name, value);

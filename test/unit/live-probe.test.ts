@@ -7,9 +7,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initPki } from '../../src/init/index.js';
 import { buildKubeconfig, parseKubeconfig } from '../../src/kubeconfig/kubeconfig.js';
 import { verifyLive } from '../../src/live/verify.js';
-import { flagsFor } from '../../src/model/flags.js';
 import { verify, type Finding, type VerifyOptions } from '../../src/verify/index.js';
 import { tempDir } from '../support/tmp.js';
+import { kubeadmFlags } from '../support/verify-pki.js';
 
 /**
  * verify --live against stand-ins on 127.0.0.1: an "apiserver" that authenticates client
@@ -102,7 +102,7 @@ beforeAll(async () => {
   etcdPort = await listen(tls.createServer({ cert: read(`${pki}/etcd/server.crt`), key: read(`${pki}/etcd/server.key`), ca: read(`${pki}/etcd/ca.crt`), requestCert: true, rejectUnauthorized: true }, (s) => s.end('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}')));
   silentPort = await listen(net.createServer(() => {}));
   kubeconfig('admin.conf', `https://127.0.0.1:${apiserverPort}`, `${dir}/admin.conf`, `${dir}/admin.conf`);
-  const apiserverFlags = [...flagsFor('apiserver', pki, kc), ['advertise-address', '127.0.0.1'], ['secure-port', String(apiserverPort)], ['etcd-servers', `https://127.0.0.1:${etcdPort}`]] as [string, string][];
+  const apiserverFlags = [...kubeadmFlags('apiserver', pki, kc), ['advertise-address', '127.0.0.1'], ['secure-port', String(apiserverPort)], ['etcd-servers', `https://127.0.0.1:${etcdPort}`]] as [string, string][];
   options = { certDir: pki, kubeconfigDir: kc, apiserverArgs: flagsFile('apiserver.flags', apiserverFlags) };
 });
 
@@ -142,7 +142,7 @@ describe('verify --live against local stand-ins', () => {
   });
 
   it('reports the TLS alert of an etcd that refuses the apiserver’s etcd client certificate', async () => {
-    const flags = [...flagsFor('apiserver', pki, kc), ['etcd-servers', `https://127.0.0.1:${etcdPort}`], ['etcd-certfile', `${pki}/apiserver-kubelet-client.crt`], ['etcd-keyfile', `${pki}/apiserver-kubelet-client.key`]] as [string, string][];
+    const flags = [...kubeadmFlags('apiserver', pki, kc), ['etcd-servers', `https://127.0.0.1:${etcdPort}`], ['etcd-certfile', `${pki}/apiserver-kubelet-client.crt`], ['etcd-keyfile', `${pki}/apiserver-kubelet-client.key`]] as [string, string][];
     const findings = await liveFindings({ apiserverArgs: flagsFile('wrong-etcd-client.flags', flags) });
     const etcd = findings.filter((f) => f.subject.startsWith('etcd'));
     expect(etcd).toHaveLength(1);

@@ -5,10 +5,10 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { x509 } from '../../src/pki/crypto.js';
-import { hostnameError, verifyCertificate, type VerifyOptions } from '../../src/pki/verify.js';
+import { hostnameError, verifyCertificate, type ChainVerifyOptions } from '../../src/pki/verify.js';
 import { AT, caExtensions, gn, leafExtensions, makeCert, ncExtension, rawExtension, sanExtension, type TestCert } from './pki-certs.js';
 
-const verdict = async (leaf: TestCert, roots: TestCert[], intermediates: TestCert[] = [], opts: Partial<VerifyOptions> = {}) => {
+const verdict = async (leaf: TestCert, roots: TestCert[], intermediates: TestCert[] = [], opts: Partial<ChainVerifyOptions> = {}) => {
   const result = await verifyCertificate(leaf.cert, { roots: roots.map((r) => r.cert), intermediates: intermediates.map((i) => i.cert), usage: 'any', now: AT, ...opts });
   return result.ok ? 'ok' : result.error;
 };

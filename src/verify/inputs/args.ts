@@ -1,10 +1,11 @@
 import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { badInput } from '../../errors.js';
+import type { FlagComponent } from '../../model/flags.js';
 import { isBinaryText } from '../../store/files.js';
 import { KNOWN_FLAGS } from '../known-flags.js';
 
-export type Component = 'apiserver' | 'etcd' | 'controller-manager' | 'scheduler' | 'kubelet';
+export type Component = FlagComponent | 'kubelet';
 
 /** Flags as a component sees them; keys without leading dashes, every occurrence kept. */
 export interface ComponentArgs {

@@ -2,7 +2,7 @@ import { kubeletServing, type Facts } from '../facts.js';
 import { FindingCode, type Finding } from '../findings.js';
 import { flagList } from '../inputs/args.js';
 import { defineRule, finding, infoOf } from '../rule.js';
-import { certFromFlag, CLIENT_TLS_PREFIX, hostFindings, pairFromFlags, trustFindings, type NamedCert } from './common.js';
+import { certFromFlag, CLIENT_TLS_PREFIX, hostFindings, trustFindings, type NamedCert } from './common.js';
 import { reissueWithSans } from './fixes.js';
 
 /** The CA file the kubelets trust for client certificates; kubeadm gives them the apiserver's. */
@@ -87,12 +87,12 @@ async function servingFindings(facts: Facts, kubeletCa: NamedCert): Promise<Find
 /** Rule: kubectl logs/exec work: the kubelet trusts the apiserver's client certificate and authorises it, and the apiserver trusts the kubelet's serving certificate. */
 export const apiserverKubelet = defineRule({
   id: 'apiserver-kubelet',
-  codes: [FindingCode.KeyMismatch, FindingCode.ChainUntrusted, FindingCode.UsageIncompatible, FindingCode.IdentityUnexpected, FindingCode.KubeletServingSelfSigned, FindingCode.SanMissing, FindingCode.Unchecked],
+  codes: [FindingCode.ChainUntrusted, FindingCode.UsageIncompatible, FindingCode.IdentityUnexpected, FindingCode.KubeletServingSelfSigned, FindingCode.SanMissing, FindingCode.Unchecked],
   async check(facts) {
     const args = facts.inputs.apiserver;
     if (!args) return [];
     const out: Finding[] = [];
-    const client = pairFromFlags(facts, out, args, 'kubelet-client-certificate', 'kubelet-client-key');
+    const client = certFromFlag(facts, args, 'kubelet-client-certificate');
     if (client) {
       const roots = kubeletClientCa(facts);
       if (roots) {

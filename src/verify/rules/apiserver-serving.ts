@@ -3,7 +3,7 @@ import { FindingCode, type Finding } from '../findings.js';
 import { flag, flagList } from '../inputs/args.js';
 import type { ClusterInputs } from '../model.js';
 import { defineRule, finding, infoOf } from '../rule.js';
-import { CLIENT_TLS_PREFIX, hostFindings, pairFromFlags, type DialedHost } from './common.js';
+import { certFromFlag, CLIENT_TLS_PREFIX, hostFindings, type DialedHost } from './common.js';
 import { reissueWithSans } from './fixes.js';
 
 const WILDCARD_BIND = new Set(['', '0.0.0.0', '::']);
@@ -18,12 +18,12 @@ export function dnsDomain(inputs: ClusterInputs): string {
 /** Rule: the apiserver's serving certificate covers every name clients dial, and its key matches. */
 export const apiserverServing = defineRule({
   id: 'apiserver-serving',
-  codes: [FindingCode.KeyMismatch, FindingCode.UsageIncompatible, FindingCode.SanMissing],
+  codes: [FindingCode.UsageIncompatible, FindingCode.SanMissing],
   check(facts) {
     const args = facts.inputs.apiserver;
     if (!args) return [];
     const out: Finding[] = [];
-    const serving = pairFromFlags(facts, out, args, 'tls-cert-file', 'tls-private-key-file');
+    const serving = certFromFlag(facts, args, 'tls-cert-file');
     if (!serving) return out;
     const info = infoOf(serving.certs[0]!);
     if (info.extKeyUsages.length && !info.extKeyUsages.includes('serverAuth')) {

@@ -1,5 +1,5 @@
 import type { x509 } from '../../pki/crypto.js';
-import { wiringOf } from '../../model/flags.js';
+import { notCaReasons } from '../../pki/match.js';
 import { flagSubject } from '../facts.js';
 import { FindingCode, type Finding } from '../findings.js';
 import { flag } from '../inputs/args.js';
@@ -9,7 +9,7 @@ import { defineRule, finding, infoOf } from '../rule.js';
 export function notCaFindings(certs: x509.X509Certificate[], file: string, label: string): Finding[] {
   return certs.flatMap((cert) => {
     const facts = infoOf(cert);
-    const problem = !facts.isCA ? 'is not a CA (BasicConstraints CA:TRUE missing)' : facts.keyUsages && !facts.keyUsages.includes('keyCertSign') ? 'lacks KeyUsage keyCertSign' : undefined;
+    const problem = notCaReasons(facts)[0];
     if (!problem) return [];
     return [
       finding({
@@ -34,7 +34,7 @@ export const caFiles = defineRule({
     const out: Finding[] = [];
     for (const args of [inputs.apiserver, inputs.etcd, inputs.controllerManager, inputs.scheduler]) {
       if (!args || args.component === 'kubelet') continue;
-      for (const wired of wiringOf(args.component)) {
+      for (const wired of inputs.wiring[args.component]) {
         const file = wired.file === 'ca-bundle' || wired.signs ? flag(args, wired.name) : undefined;
         const certs = file && facts.certificates.get(file);
         if (certs) out.push(...notCaFindings(certs, file, flagSubject(args, wired.name)));

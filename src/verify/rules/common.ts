@@ -22,15 +22,6 @@ export function certFromFlag(facts: Facts, args: ComponentArgs, name: string): N
   return certs && { label: flagSubject(args, name), file: file!, certs };
 }
 
-/** A cert/key flag pair, with a finding when the key does not belong to the certificate. */
-export function pairFromFlags(facts: Facts, out: Finding[], args: ComponentArgs, certFlag: string, keyFlag: string): NamedCert | undefined {
-  const cert = certFromFlag(facts, args, certFlag);
-  const keyFile = flag(args, keyFlag);
-  const key = keyFile ? facts.keys.get(keyFile) : undefined;
-  if (cert && key) out.push(...keyPairFindings(cert, key, keyFile!, flagSubject(args, keyFlag)));
-  return cert;
-}
-
 /** tls.X509KeyPair's pairing check, with its messages. */
 export function keyPairFindings(cert: NamedCert, key: KeyObject, keyFile: string, keyLabel: string): Finding[] {
   const publicKey = publicKeyObject(cert.certs[0]!);
@@ -154,8 +145,8 @@ export function hostFindings(serving: NamedCert, hosts: DialedHost[], symptomPre
 /** Go ≥ 1.20 clients (kubectl, client-go) wrap server verification errors so. */
 export const CLIENT_TLS_PREFIX = 'tls: failed to verify certificate: ';
 
-/** Host part of a URL such as https://[fd00::1]:6443. */
-export function urlHost(url: string): string | undefined {
+/** The host a URL such as https://[fd00::1]:6443 dials, IPv6 brackets removed; undefined for no URL. */
+export function hostOfUrl(url: string): string | undefined {
   try {
     const host = new URL(url).hostname;
     return host.startsWith('[') ? host.slice(1, -1) : host;

@@ -2,7 +2,7 @@ import { flagSubject } from '../facts.js';
 import { FindingCode, type Finding } from '../findings.js';
 import { flag, flagList, type ComponentArgs } from '../inputs/args.js';
 import { defineRule, finding } from '../rule.js';
-import { certFromFlag, CLIENT_TLS_PREFIX, hostFindings, pairFromFlags, trustFindings, urlHost, type DialedHost } from './common.js';
+import { certFromFlag, CLIENT_TLS_PREFIX, hostFindings, trustFindings, hostOfUrl, type DialedHost } from './common.js';
 import { reissueWithSans } from './fixes.js';
 import type { Facts } from '../facts.js';
 import type { NamedCert } from './common.js';
@@ -12,7 +12,7 @@ const ETCD_REJECTS = (e: string) => `etcd log: rejected connection (error "tls: 
 function hostsOf(args: ComponentArgs, names: string[], who: string): DialedHost[] {
   return names.flatMap((name) =>
     flagList(args, name)
-      .map(urlHost)
+      .map(hostOfUrl)
       .filter((h): h is string => Boolean(h) && h !== '0.0.0.0' && h !== '::')
       .map((host) => ({ host, who: `${who} (--${name})` })),
   );
@@ -24,7 +24,7 @@ function ownInitialCluster(args: ComponentArgs): DialedHost[] {
   return flagList(args, 'initial-cluster')
     .map((entry) => entry.split('='))
     .filter(([member]) => member === name)
-    .map(([, url]) => urlHost(url ?? ''))
+    .map(([, url]) => hostOfUrl(url ?? ''))
     .filter((h): h is string => Boolean(h))
     .map((host) => ({ host, who: 'peers (--initial-cluster)' }));
 }
@@ -64,13 +64,13 @@ function authFindings(args: ComponentArgs, peers: boolean): Finding[] {
 /** Rule: etcd's own serving and peer certificates cover its URLs, chain to its CAs, and client certificates are required. */
 export const etcdMember = defineRule({
   id: 'etcd-member',
-  codes: [FindingCode.KeyMismatch, FindingCode.SanMissing, FindingCode.ChainUntrusted, FindingCode.UsageIncompatible, FindingCode.EtcdClientAuthOff, FindingCode.EtcdAutoTls],
+  codes: [FindingCode.SanMissing, FindingCode.ChainUntrusted, FindingCode.UsageIncompatible, FindingCode.EtcdClientAuthOff, FindingCode.EtcdAutoTls],
   async check(facts) {
     const args = facts.inputs.etcd;
     if (!args) return [];
     const out: Finding[] = [];
-    const server = pairFromFlags(facts, out, args, 'cert-file', 'key-file');
-    const peer = pairFromFlags(facts, out, args, 'peer-cert-file', 'peer-key-file');
+    const server = certFromFlag(facts, args, 'cert-file');
+    const peer = certFromFlag(facts, args, 'peer-cert-file');
     if (server) out.push(...hostFindings(server, withFixes(facts, server, hostsOf(args, ['listen-client-urls', 'advertise-client-urls'], 'etcd clients')), CLIENT_TLS_PREFIX));
     if (peer) out.push(...hostFindings(peer, withFixes(facts, peer, [...hostsOf(args, ['listen-peer-urls', 'initial-advertise-peer-urls'], 'peers'), ...ownInitialCluster(args)]), CLIENT_TLS_PREFIX));
     const peerCa = certFromFlag(facts, args, 'peer-trusted-ca-file');
@@ -90,12 +90,12 @@ export const etcdMember = defineRule({
 /** Rule: kube-apiserver and etcd trust each other (--etcd-cafile, --etcd-certfile vs etcd's flags). */
 export const apiserverEtcd = defineRule({
   id: 'apiserver-etcd',
-  codes: [FindingCode.KeyMismatch, FindingCode.ChainUntrusted, FindingCode.UsageIncompatible, FindingCode.SanMissing],
+  codes: [FindingCode.ChainUntrusted, FindingCode.UsageIncompatible, FindingCode.SanMissing],
   async check(facts) {
     const api = facts.inputs.apiserver;
     if (!api) return [];
     const out: Finding[] = [];
-    const client = pairFromFlags(facts, out, api, 'etcd-certfile', 'etcd-keyfile');
+    const client = certFromFlag(facts, api, 'etcd-certfile');
     const etcdCa = certFromFlag(facts, api, 'etcd-cafile');
     const etcd = facts.inputs.etcd;
     if (!etcd) return out;
@@ -110,7 +110,7 @@ export const apiserverEtcd = defineRule({
     out.push(...untrusted);
     if (untrusted.length) return out;
     const hosts = flagList(api, 'etcd-servers')
-      .map(urlHost)
+      .map(hostOfUrl)
       .filter((h): h is string => Boolean(h))
       .map((host) => ({ host, who: 'kube-apiserver (--etcd-servers)' }));
     out.push(...hostFindings(server, withFixes(facts, server, hosts), handshake));

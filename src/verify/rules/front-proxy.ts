@@ -2,17 +2,17 @@ import { flagSubject } from '../facts.js';
 import { FindingCode, type Finding } from '../findings.js';
 import { flag, flagList } from '../inputs/args.js';
 import { defineRule, finding, infoOf } from '../rule.js';
-import { certFromFlag, isTrusted, pairFromFlags, trustFindings } from './common.js';
+import { certFromFlag, isTrusted, trustFindings } from './common.js';
 
 /** Rule: the aggregation layer authenticates to extension apiservers through the front proxy. */
 export const frontProxy = defineRule({
   id: 'front-proxy',
-  codes: [FindingCode.RequestHeaderIncomplete, FindingCode.KeyMismatch, FindingCode.ChainUntrusted, FindingCode.UsageIncompatible, FindingCode.ProxyAnyNameAllowed, FindingCode.ProxyNameNotAllowed],
+  codes: [FindingCode.RequestHeaderIncomplete, FindingCode.ChainUntrusted, FindingCode.UsageIncompatible, FindingCode.ProxyAnyNameAllowed, FindingCode.ProxyNameNotAllowed],
   async check(facts) {
     const args = facts.inputs.apiserver;
     if (!args) return [];
     const out: Finding[] = [];
-    const proxy = pairFromFlags(facts, out, args, 'proxy-client-cert-file', 'proxy-client-key-file');
+    const proxy = certFromFlag(facts, args, 'proxy-client-cert-file');
     // A proxy certificate without the requestheader flags is a missing-flag finding of the wiring rule.
     if (flag(args, 'requestheader-client-ca-file') && !flag(args, 'proxy-client-cert-file')) {
       out.push(

@@ -1,5 +1,6 @@
 import { publicKeyObject } from '../../pki/certificate.js';
 import { formatDuration } from '../../model/duration.js';
+import { validityPeriodError } from '../../pki/verify.js';
 import { FindingCode, type Finding } from '../findings.js';
 import { defineRule, finding, infoOf } from '../rule.js';
 import { reissueWithSans } from './fixes.js';
@@ -13,7 +14,6 @@ export const hygiene = defineRule({
   check(facts) {
     const out: Finding[] = [];
     const now = facts.now.getTime();
-    const goNow = facts.now.toISOString().replace(/\.\d+Z/, 'Z');
     const seen = new Set<string>();
     for (const { file, subject, certificates } of facts.certificateSources) {
       // A leaf file's first certificate can be reissued as it is, from the CA beside it.
@@ -31,7 +31,7 @@ export const hygiene = defineRule({
             code: FindingCode.Expired,
             severity: 'error',
             subject,
-            symptom: `x509: certificate has expired or is not yet valid: current time ${goNow} is after ${cert.notAfter.toISOString().replace(/\.\d+Z/, 'Z')}`,
+            symptom: validityPeriodError(cert, facts.now)!,
             diagnosis: `${name} expired ${formatDuration(-left)} ago`,
             fix: info.isCA ? 'a CA cannot be renewed in place: rotate the CA and everything it signed' : renew,
             files: [file],
@@ -41,7 +41,7 @@ export const hygiene = defineRule({
             code: FindingCode.NotYetValid,
             severity: 'error',
             subject,
-            symptom: `x509: certificate has expired or is not yet valid: current time ${goNow} is before ${cert.notBefore.toISOString().replace(/\.\d+Z/, 'Z')}`,
+            symptom: validityPeriodError(cert, facts.now)!,
             diagnosis: `${name} becomes valid only in ${formatDuration((cert.notBefore.getTime() - now) / 1000)}; check the clocks of the issuing machine and this one`,
             fix: 'synchronise the clocks (NTP), or reissue it',
             files: [file],

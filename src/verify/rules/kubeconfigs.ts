@@ -1,4 +1,5 @@
 import { FindingCode, type Finding } from '../findings.js';
+import { isNodeIdentity, nodeIdentity, type Profile } from '../../model/profile.js';
 import type { KubeconfigRole } from '../model.js';
 import { defineRule, finding, infoOf } from '../rule.js';
 import { certFromFlag, CLIENT_TLS_PREFIX, hostFindings, keyPairFindings, trustFindings, type NamedCert } from './common.js';
@@ -10,14 +11,18 @@ interface Identity {
   ok: (cn: string, orgs: string[]) => boolean;
 }
 
-/** The identities Kubernetes' default RBAC and NodeRestriction expect of the standard kubeconfigs. */
-const IDENTITIES: Partial<Record<KubeconfigRole, Identity>> = {
+/** The identities Kubernetes' default RBAC and NodeRestriction expect of the standard kubeconfigs; a node's is the profile's. */
+const identities = (profile: Profile): Partial<Record<KubeconfigRole, Identity>> => ({
   admin: { expected: 'O=kubeadm:cluster-admins (or system:masters)', ok: (_, o) => o.includes('kubeadm:cluster-admins') || o.includes('system:masters') },
   'super-admin': { expected: 'O=system:masters', ok: (_, o) => o.includes('system:masters') },
   'controller-manager': { expected: 'CN=system:kube-controller-manager', ok: (cn) => cn === 'system:kube-controller-manager' },
   scheduler: { expected: 'CN=system:kube-scheduler', ok: (cn) => cn === 'system:kube-scheduler' },
-  kubelet: { expected: 'CN=system:node:<node name>, O=system:nodes', ok: (cn, o) => cn.startsWith('system:node:') && o.includes('system:nodes') },
-};
+  kubelet: { expected: describeIdentity(nodeIdentity(profile, '<node name>')), ok: (cn, o) => isNodeIdentity(profile, cn, o) },
+});
+
+function describeIdentity(identity: { commonName: string; organizations: string[] } | undefined): string {
+  return identity ? [`CN=${identity.commonName}`, ...(identity.organizations.length ? [`O=${identity.organizations.join(', ')}`] : [])].join(', ') : 'a kubelet identity (the profile describes none)';
+}
 
 /** Rule: each kubeconfig reaches the apiserver: CA, server name, client certificate, identity. */
 export const kubeconfigs = defineRule({
@@ -28,6 +33,7 @@ export const kubeconfigs = defineRule({
     const serving = api && certFromFlag(facts, api, 'tls-cert-file');
     const clientCa = api && certFromFlag(facts, api, 'client-ca-file');
     const out: Finding[] = [];
+    const expected = identities(facts.inputs.profile);
     for (const kc of facts.inputs.kubeconfigs) {
       const loaded = facts.kubeconfigs.get(kc.file);
       if (!loaded) continue;
@@ -67,7 +73,7 @@ export const kubeconfigs = defineRule({
         );
       }
       const info = infoOf(certs[0]!);
-      const identity = IDENTITIES[kc.role];
+      const identity = expected[kc.role];
       if (!info.commonName || (identity && !identity.ok(info.commonName, info.organizations))) {
         out.push(
           finding({

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { kubeadmValue, wiringOf, type FlagNeed } from '../../model/flags.js';
+import { kubeadmValue, type FlagNeed } from '../../model/flags.js';
 import { flagSubject, type Facts } from '../facts.js';
 import { FindingCode, type Finding } from '../findings.js';
 import { BINARIES, flag, flagList, type ComponentArgs } from '../inputs/args.js';
@@ -53,7 +53,7 @@ function addFlagFix(origin: string, flagText: string): string {
 function missingFlags(facts: Facts, args: ComponentArgs): Finding[] {
   if (args.component === 'kubelet') return [];
   const certDir = facts.certDir ?? '/etc/kubernetes/pki';
-  return wiringOf(args.component)
+  return facts.inputs.wiring[args.component]
     .filter((wired) => wired.need && NEEDED[wired.need](args) && !flag(args, wired.name))
     .map((wired) => {
       const value = kubeadmValue(wired, certDir, path.dirname(certDir));
