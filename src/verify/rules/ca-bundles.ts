@@ -6,7 +6,6 @@ import { flagSubject, type Facts } from '../facts.js';
 import { FindingCode, type Finding } from '../findings.js';
 import { flag } from '../inputs/args.js';
 import { defineRule, finding, infoOf } from '../rule.js';
-import { keyPairFindings } from './common.js';
 import { completeRotation } from './rotation.js';
 
 /**
@@ -54,7 +53,8 @@ function signingCertFindings(facts: Facts): Finding[] {
   const key = keyFile && facts.keys.get(keyFile);
   if (!cm || !certs || !keyFile || !key) return [];
   const subject = flagSubject(cm, 'cluster-signing-cert-file');
-  if (certs.length === 1) return keyPairFindings({ label: subject, file: certFile, certs }, key, keyFile, flagSubject(cm, 'cluster-signing-key-file'));
+  // One certificate: the key-pairs rule checks it against the key.
+  if (certs.length === 1) return [];
   // During a rotation kpki keeps beside the key the one certificate matching it, and its restart plan points the flag there.
   const signerFile = path.join(path.dirname(keyFile), SIGNER_CERT);
   const signer = facts.certificates.get(signerFile);

@@ -17,6 +17,8 @@ export const keyPairs = defineRule({
       if (!args || args.component === 'kubelet') return [];
       return inputs.wiring[args.component].flatMap((wired) => {
         const cert = wired.key ? certFromFlag(facts, args, wired.name) : undefined;
+        // A signer's file must hold exactly one certificate; the ca-bundles rule reports one that does not.
+        if (wired.signs && cert && cert.certs.length > 1) return [];
         const keyFile = wired.key && flag(args, wired.key);
         const key = keyFile ? facts.keys.get(keyFile) : undefined;
         return cert && key ? keyPairFindings(cert, key, keyFile!, flagSubject(args, wired.key!)) : [];
