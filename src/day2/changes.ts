@@ -20,5 +20,5 @@ export async function applyChanges(journalDir: string, changes: FileWrite[]): Pr
   await writeFilesTogether(journalDir, writes);
   const removals = changes.filter((c) => c.data === undefined);
   for (const removal of removals) await fs.rm(removal.path, { force: true });
-  if (removals.length) await syncDirectories(removals.map((r) => path.dirname(r.path)).filter((d, i, all) => all.indexOf(d) === i));
+  if (removals.length) await syncDirectories(removals.map((r) => path.dirname(r.path)));
 }

@@ -20,6 +20,7 @@ import { restartPlan, type Restart } from './restart.js';
 import { readRotation, removeRotationMaterial, ROTATION_DIR, rotationWrite, type RotationPhase, type RotationState } from './rotation-state.js';
 import { underLock } from './session.js';
 import type { Authority } from './trust.js';
+import { SIGNER_CERT } from './names.js';
 
 export const ROTATE_STEPS = ['begin', 'reissue', 'finish', 'abort', 'status'] as const;
 export type RotateStep = (typeof ROTATE_STEPS)[number];
@@ -123,13 +124,6 @@ async function preflight(layout: Layout): Promise<void> {
     }
   }
 }
-
-/**
- * kube-controller-manager signs from `--cluster-signing-cert-file` only when it holds exactly one
- * certificate ("expected 1 certificate, found 2"), so while `ca.crt` holds two its signer is
- * this file beside every `ca.key`: the one certificate matching the key. Kept after the rotation.
- */
-export const SIGNER_CERT = 'ca-signer.crt';
 
 async function signerCopies(layout: Layout, cert: x509.X509Certificate): Promise<FileWrite[]> {
   return (await copiesOf(layout, 'ca.key')).map((keyFile) => ({ path: path.join(path.dirname(keyFile), SIGNER_CERT), data: certificatePem(cert), mode: 0o644 }));
