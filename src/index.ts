@@ -2,9 +2,9 @@
  * kpki as a library: the same functions the CLI calls, returning the structures `--json` prints.
  * Nothing here reads process.argv or writes to stdout; failures are KpkiError with a stable `code`.
  */
-export { initPki, type InitOptions, type InitResult, type InitAction, type PlanItem, type Progress } from './init/index.js';
+export { initPki, type InitOptions, type InitResult, type InitAction, type PlanItem, type Progress } from './commands/init.js';
 export { issueKubeconfig, type IssueKubeconfigOptions, type IssueKubeconfigResult } from './kubeconfig/issue.js';
-export { initCluster, addNode, parseNodeList, type ClusterOptions, type ClusterResult, type NodeResult, type ClusterNode, type NodeRole, type AddNodeOptions } from './cluster/index.js';
+export { initCluster, addNode, parseNodeList, type ClusterOptions, type ClusterResult, type NodeResult, type ClusterNode, type NodeRole, type AddNodeOptions } from './commands/cluster.js';
 export { issueCertificateFiles, issueExtensionApiserver } from './issue/extension.js';
 export { mergeKubeconfig } from './kubeconfig/merge.js';
 export { renew, type RenewOptions, type RenewResult, type RenewItem } from './day2/renew.js';

@@ -1,6 +1,6 @@
 import type { CAC } from 'cac';
-import { initPki, type InitOptions, type Progress } from '../init/index.js';
-import { addNode, initCluster, type NodeRole } from '../cluster/index.js';
+import { initPki, type InitOptions, type Progress } from '../commands/init.js';
+import { addNode, initCluster, type NodeRole } from '../commands/cluster.js';
 import { badFlag } from '../errors.js';
 import { renderClusterResult, renderInitResult, renderNodeResult } from '../render/init.js';
 import { KEY_TYPES, listValue } from '../model/settings.js';

@@ -6,7 +6,7 @@ import { resolveCertificate } from '../model/plan.js';
 import type { Profile } from '../model/profile.js';
 import { DEFAULTS } from '../model/settings.js';
 import { keyTypeOf } from '../pki/keys.js';
-import { applyChanges } from './changes.js';
+import { applyChanges } from '../store/apply.js';
 import { underLock } from './session.js';
 import { observeLayout, type Layout, type LayoutOptions } from './layout.js';
 import { editAllTrust, trustHolders } from './holders.js';

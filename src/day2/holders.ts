@@ -5,7 +5,7 @@ import { parseKubeconfig } from '../kubeconfig/kubeconfig.js';
 import type { x509 } from '../pki/crypto.js';
 import { parseCertificates } from '../pki/pem.js';
 import { readOptional } from '../store/files.js';
-import type { FileWrite } from './changes.js';
+import type { FileWrite } from '../plan/steps.js';
 import type { Layout } from './layout.js';
 import { bundlePem, setKubeconfigData } from './trust.js';
 

@@ -1,7 +1,8 @@
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { badFlag } from '../errors.js';
-import { nodeDirs, readRecord, RECORD_FILE, type ClusterRecord, type NodeRole } from '../cluster/index.js';
+import { nodeDirs, type NodeRole } from '../model/topology.js';
+import { readRecordIfAny, RECORD_FILE, type ClusterRecord } from '../store/cluster-record.js';
+import { pathExists } from '../store/files.js';
 import { acquireLock } from '../store/lock.js';
 import type { Profile } from '../model/profile.js';
 import { loadProfile } from '../store/profiles.js';
@@ -48,12 +49,13 @@ const ROLE_ORDER: Location['role'][] = ['shared', 'local', 'etcd', 'control-plan
  */
 export async function observeLayout(options: LayoutOptions): Promise<Layout> {
   const kubeconfigs = (options.kubeconfigs ?? []).map((file) => path.resolve(file));
-  const missing = kubeconfigs.find((file) => !existsSync(file));
+  const exists = await Promise.all(kubeconfigs.map(pathExists));
+  const missing = kubeconfigs.find((_, i) => !exists[i]);
   if (missing) throw badFlag('--kubeconfig', `${missing} does not exist`, 'name user kubeconfigs kpki made (kpki kubeconfig user)');
   const certDir = options.certDir ?? 'pki';
   const kubeconfigDir = options.kubeconfigDir ?? path.dirname(path.resolve(certDir));
   const recordFile = path.join(kubeconfigDir, RECORD_FILE);
-  const data = existsSync(recordFile) ? await readRecord(recordFile) : undefined;
+  const data = await readRecordIfAny(recordFile);
   if (!data) {
     const local: Location = { node: 'local', role: 'local', certDir, kubeconfigDir, kubeletPki: undefined };
     return { profile: await loadProfile(options.profile), signing: local, locations: [local], record: undefined, kubeconfigs };
@@ -78,7 +80,7 @@ export async function lockLayout(layout: Layout): Promise<() => Promise<void>> {
     for (const r of releases.reverse()) await r();
   };
   try {
-    for (const location of layout.locations) if (existsSync(location.certDir)) releases.push(await acquireLock(location.certDir));
+    for (const location of layout.locations) if (await pathExists(location.certDir)) releases.push(await acquireLock(location.certDir));
   } catch (error) {
     await release();
     throw error;

@@ -2,7 +2,7 @@ import { createPublicKey, type KeyObject } from 'node:crypto';
 import path from 'node:path';
 import { badFlag, badInput, ErrorCode, KpkiError } from '../errors.js';
 import { parseKubeconfig } from '../kubeconfig/kubeconfig.js';
-import { recordText } from '../cluster/index.js';
+import { recordText } from '../store/cluster-record.js';
 import { certificateFacts, certificatePem, issueCertificate, publicKeyObject } from '../pki/certificate.js';
 import { createCsrPem } from '../pki/csr.js';
 import { generateKeyPair, keyTypeOf, privateKeyPem, sameKeyPair, type KeyPair } from '../pki/keys.js';
@@ -12,7 +12,8 @@ import { resolveCertificate, type CertSpec } from '../model/plan.js';
 import { EXT_KEY_USAGES, type ExtKeyUsageName, type Profile } from '../model/profile.js';
 import { DEFAULTS, sanList } from '../model/settings.js';
 import { readOptional } from '../store/files.js';
-import { applyChanges, type FileWrite } from './changes.js';
+import { applyChanges } from '../store/apply.js';
+import type { FileWrite } from '../plan/steps.js';
 import { underLock } from './session.js';
 import { observeLayout, type Layout, type LayoutOptions, type Location } from './layout.js';
 import { readRememberedSans, SAN_SETTINGS, SETTINGS_FILE, withRememberedSans, type RememberedSans } from './remembered.js';
@@ -320,7 +321,7 @@ export async function renewWrites(layout: Layout, plan: RenewPlan): Promise<{ wr
     if (target.action === 'csr') {
       const prefix = csrPrefix(plan.csrDir, target);
       const files: FileWrite[] = [
-        { path: `${prefix}.key`, data: result.keyPem, mode: 0o600 },
+        { path: `${prefix}.key`, data: result.keyPem!, mode: 0o600 },
         { path: `${prefix}.csr`, data: result.certPem, mode: 0o644 },
       ];
       writes.push(...files);

@@ -13,7 +13,8 @@ import { readOptional } from '../store/files.js';
 import { verify } from '../verify/index.js';
 import { caEntryName, ROOT_CA_NOTE, signingAuthority } from './ca.js';
 import { editAllTrust, trustHolders, type TrustEdit, type TrustHolder } from './holders.js';
-import { applyChanges, type FileWrite } from './changes.js';
+import { applyChanges } from '../store/apply.js';
+import type { FileWrite } from '../plan/steps.js';
 import { observeLayout, type Layout, type LayoutOptions } from './layout.js';
 import { readAuthorities, renewableEntries, renewWrites } from './renew.js';
 import { restartPlan, type Restart } from './restart.js';
@@ -455,7 +456,7 @@ export async function rotateCa(options: RotateOptions): Promise<RotateResult> {
       await applyChanges(certDir, writes);
       if (!phase.next) await removeRotationMaterial(certDir);
     }
-    const changed = phase.writes.filter((w) => w.data !== undefined && !w.path.includes(`${path.sep}${ROTATION_DIR}`)).map((w) => w.path);
+    const changed = phase.writes.filter((w) => !w.path.includes(`${path.sep}${ROTATION_DIR}`)).map((w) => w.path);
     const selection = phase.next ?? state ?? { cas: [], serviceAccount: false };
     const done = result(phase.next?.phase ?? 'none', selection, changed, phase.notes);
     // Where kpki wrote a signer file, the controller manager must sign from it (see SIGNER_CERT).

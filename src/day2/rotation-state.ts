@@ -2,7 +2,7 @@ import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { badInput } from '../errors.js';
 import { readOptional } from '../store/files.js';
-import type { FileWrite } from './changes.js';
+import type { FileWrite } from '../plan/steps.js';
 
 /** Next to the shared CAs: which rotation is under way and how far it got. */
 export const ROTATION_FILE = 'kpki-rotation.json';

@@ -1,4 +1,4 @@
-import { expandTemplate, type CertificateEntry, type Profile, type ProfilePolicy, type TemplateVariable } from './profile.js';
+import { expandTemplate, type CertificateEntry, type Location, type Profile, type ProfilePolicy, type TemplateVariable } from './profile.js';
 import { canonicalIp, httpsUrl, indexedIp } from './net.js';
 import type { CertificateTemplate } from '../pki/template.js';
 import type { ClusterSettings, KeyType } from './settings.js';
@@ -7,8 +7,10 @@ import type { ClusterSettings, KeyType } from './settings.js';
 export interface CertSpec extends CertificateTemplate {
   /** Profile entry name (kubeadm's name, e.g. `etcd-server`). */
   name: string;
-  /** Path under the cert dir without extension; undefined for kubeconfig client certs. */
+  /** Path under its directory without extension; undefined for kubeconfig client certs. */
   file: string | undefined;
+  /** Which directory of a node holds it: the cert dir, or the kubelet's pki dir. */
+  location: Location;
   /** Sorted and deduplicated, as kubeadm's RemoveDuplicateAltNames. */
   dnsNames: string[];
   /** Deduplicated in first-seen order. */
@@ -60,7 +62,7 @@ function templateVariables(s: ClusterSettings): Record<TemplateVariable, string 
     apiserverExtraSans: s.apiserverExtraSans,
     etcdServerExtraSans: s.etcdServerExtraSans,
     etcdPeerExtraSans: s.etcdPeerExtraSans,
-    nodeAddresses: [s.advertiseAddress],
+    nodeAddresses: s.nodeAddresses,
   };
 }
 
@@ -92,7 +94,7 @@ export interface IssuancePolicy {
 }
 
 /** What of a certificate entry goes into the certificate (not who uses it, nor where it lives). */
-export type CertificateFields = Omit<CertificateEntry, 'wiring' | 'location'>;
+export type CertificateFields = Omit<CertificateEntry, 'wiring' | 'location'> & Partial<Pick<CertificateEntry, 'location'>>;
 
 /** One profile entry made concrete: placeholders filled, SANs classified, policy applied. */
 export function resolveCertificate(
@@ -108,6 +110,7 @@ export function resolveCertificate(
   return {
     name: entry.name,
     file,
+    location: entry.location ?? 'certDir',
     issuer: entry.issuer,
     isCA,
     commonName,
@@ -122,8 +125,11 @@ export function resolveCertificate(
   };
 }
 
-/** Resolves a profile against cluster settings: pure, deterministic, in the profile's order. */
-export function buildPkiSpec(profile: Profile, settings: ClusterSettings): PkiSpec {
+/**
+ * Resolves a profile against cluster settings: pure, deterministic, in the profile's order. Entries
+ * of the kubelet's pki dir are in it only for a node that has one (`kubeletPki`).
+ */
+export function buildPkiSpec(profile: Profile, settings: ClusterSettings, where: { kubeletPki?: boolean } = {}): PkiSpec {
   const vars = templateVariables(settings);
   const expand = (template: string) => expandTemplate(template, vars);
   const resolveCert = (entry: CertificateFields, file: string | undefined) => resolveCertificate(profile.policy, entry, expand, settings, file);
@@ -143,8 +149,9 @@ export function buildPkiSpec(profile: Profile, settings: ClusterSettings): PkiSp
 
   return {
     profile: profile.name,
-    // The kubelet's pki dir is not the cert dir: its entries are issued per node (see cluster).
-    certificates: profile.certificates.filter((c) => c.location === 'certDir' && (!c.when || settings[c.when])).map((c) => resolveCert(c, c.file)),
+    certificates: profile.certificates
+      .filter((c) => (c.location === 'certDir' || where.kubeletPki) && (!c.when || settings[c.when]))
+      .map((c) => resolveCert(c, c.file)),
     keyPairs: profile.keyPairs.map((k) => ({ name: k.name, file: k.file, keyType: settings.keyType })),
     kubeconfigs,
     manifests: profile.manifests.map((m) => ({ ...m })),

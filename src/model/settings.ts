@@ -10,6 +10,8 @@ export { KEY_TYPES, type KeyType };
 export interface ClusterSettings {
   nodeName: string;
   advertiseAddress: string;
+  /** Every address of the node, the advertised one first (a dual-stack node has two). */
+  nodeAddresses: string[];
   bindPort: number;
   controlPlaneEndpoint: HostPort | undefined;
   serviceCidrs: Cidr[];
@@ -204,6 +206,7 @@ export function resolveSettings(input: SettingsInput, host: HostDefaults, origin
   return {
     nodeName,
     advertiseAddress,
+    nodeAddresses: [advertiseAddress],
     bindPort,
     controlPlaneEndpoint,
     serviceCidrs,

@@ -1,7 +1,7 @@
 import kleur from 'kleur';
 import { formatDuration } from '../model/duration.js';
-import type { ClusterResult, NodeResult } from '../cluster/index.js';
-import type { InitAction, InitResult } from '../init/index.js';
+import type { ClusterResult, NodeResult } from '../commands/cluster.js';
+import type { InitAction, InitResult } from '../commands/init.js';
 import { table } from './table.js';
 
 const ACTION_LABEL: Record<InitAction, string> = {
@@ -62,8 +62,7 @@ export function renderClusterResult(result: ClusterResult): string {
   const rows = result.nodes.map((node) => {
     const counts = new Map<string, number>();
     for (const item of node.init.items) counts.set(item.action, (counts.get(item.action) ?? 0) + 1);
-    if (node.kubeletServing) counts.set(`kubelet serving ${node.kubeletServing.action}`, 1);
-    const summary = [...counts].map(([action, n]) => (action.startsWith('kubelet') ? action : `${n} ${PAST_TENSE[action as InitAction] ?? action}`)).join(', ');
+    const summary = [...counts].map(([action, n]) => `${n} ${PAST_TENSE[action as InitAction] ?? action}`).join(', ');
     return [`  ${kleur.bold(node.name)}`, node.role, node.addresses.join(','), node.dir, summary];
   });
   lines.push(table(rows), '', `etcd servers: ${result.etcdServers.join(',')}`, `cluster record: ${result.record}`);
@@ -74,6 +73,5 @@ export function renderClusterResult(result: ClusterResult): string {
 export function renderNodeResult(node: NodeResult): string {
   const lines = [`${node.name} (${node.role}, ${node.addresses.join(', ')}) in ${node.dir}:`];
   lines.push(table(node.init.items.map((i) => [`  ${PAST_TENSE[i.action] ?? ACTION_LABEL[i.action]}`, i.name, i.files.join(', ')])));
-  if (node.kubeletServing) lines.push(`  kubelet serving certificate ${node.kubeletServing.action === 'reuse' ? 'reused' : 'created'}: ${node.kubeletServing.files.join(', ')}`);
   return `${lines.join('\n')}\n`;
 }

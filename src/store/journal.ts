@@ -3,6 +3,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { badInput, ErrorCode, KpkiError } from '../errors.js';
 import { stageFile, syncDirectories, writeFileAtomic } from './files.js';
+import type { FileWrite } from '../plan/steps.js';
 
 /**
  * Files replaced as one unit (a certificate and its key, a kubeconfig and its files, a node's
@@ -16,11 +17,7 @@ import { stageFile, syncDirectories, writeFileAtomic } from './files.js';
  * it, the journal says which renames to (re)do, and renaming is idempotent.
  */
 
-export interface FileWrite {
-  path: string;
-  data: string | Buffer;
-  mode: number;
-}
+export type { FileWrite };
 
 const JOURNAL_PREFIX = '.kpki.journal-';
 

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { addNode, initCluster, parseNodeList, type ClusterOptions, type ClusterResult } from '../../src/cluster/index.js';
+import { addNode, initCluster, parseNodeList, type ClusterOptions, type ClusterResult } from '../../src/commands/cluster.js';
 import { ErrorCode } from '../../src/errors.js';
 import { parseKubeconfig } from '../../src/kubeconfig/kubeconfig.js';
 import { certificateFacts } from '../../src/pki/certificate.js';
@@ -124,7 +124,7 @@ describe('stacked etcd: three control planes, a worker, kubelet serving certific
     expect(again.shared.changed).toBe(false);
     for (const n of again.nodes) {
       expect(n.init.changed, n.name).toBe(false);
-      expect(n.kubeletServing?.action).toBe('reuse');
+      expect(n.init.items.find((i) => i.name === 'kubelet-serving')?.action).toBe('reuse');
     }
     expect(snapshot(dir)).toEqual(before);
   });
@@ -134,8 +134,7 @@ describe('stacked etcd: three control planes, a worker, kubelet serving certific
     const plan = await initCluster({ ...options(), workers: 'w1=10.0.0.21,w9=10.0.0.29', dryRun: true });
     expect(plan.nodes.map((n) => n.name)).toEqual(['cp1', 'cp2', 'cp3', 'w1', 'w9']);
     const w9 = plan.nodes.find((n) => n.name === 'w9')!;
-    expect(w9.init.items.map((i) => [i.name, i.action])).toEqual([['ca', 'copy'], ['kubelet.conf', 'create']]);
-    expect(w9.kubeletServing?.action).toBe('create');
+    expect(w9.init.items.map((i) => [i.name, i.action])).toEqual([['ca', 'copy'], ['kubelet-serving', 'create'], ['kubelet.conf', 'create']]);
     expect(snapshot(dir)).toEqual(before);
   });
 
@@ -187,8 +186,7 @@ describe('stacked etcd: three control planes, a worker, kubelet serving certific
     it('adds a dual-stack worker from the same CAs without touching other nodes', async () => {
       const before = snapshot(dir);
       const added = await addNode({ name: 'w2', address: '10.0.0.22,fd00::22', role: 'worker', kubeconfigDir: dir });
-      expect(added.init.items.map((i) => [i.name, i.action])).toEqual([['ca', 'copy'], ['kubelet.conf', 'create']]);
-      expect(added.kubeletServing?.action).toBe('create');
+      expect(added.init.items.map((i) => [i.name, i.action])).toEqual([['ca', 'copy'], ['kubelet-serving', 'create'], ['kubelet.conf', 'create']]);
       const after = snapshot(dir);
       for (const [file, content] of before) if (file !== 'kpki-cluster.json') expect(after.get(file), file).toBe(content);
       expect([...after.keys()].filter((f) => !before.has(f)).sort()).toEqual([

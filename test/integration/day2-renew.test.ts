@@ -1,10 +1,10 @@
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { addNode, initCluster } from '../../src/cluster/index.js';
+import { addNode, initCluster } from '../../src/commands/cluster.js';
 import { renew } from '../../src/day2/renew.js';
 import { ErrorCode } from '../../src/errors.js';
-import { initPki } from '../../src/init/index.js';
+import { initPki } from '../../src/commands/init.js';
 import { certificateFacts } from '../../src/pki/certificate.js';
 import { parseCertificate } from '../../src/pki/pem.js';
 import { rejection } from '../support/errors.js';

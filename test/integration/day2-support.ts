@@ -7,7 +7,7 @@
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { expect } from 'vitest';
-import { initCluster, type ClusterOptions } from '../../src/cluster/index.js';
+import { initCluster, type ClusterOptions } from '../../src/commands/cluster.js';
 import { parseKubeconfig } from '../../src/kubeconfig/kubeconfig.js';
 import { certificateFacts, publicKeyObject } from '../../src/pki/certificate.js';
 import { sameKeyPair } from '../../src/pki/keys.js';

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml, stringify } from 'yaml';
 import { ErrorCode } from '../../src/errors.js';
-import { initPki } from '../../src/init/index.js';
+import { initPki } from '../../src/commands/init.js';
 import { issueCertificateFiles, issueExtensionApiserver } from '../../src/issue/extension.js';
 import { certificateFacts } from '../../src/pki/certificate.js';
 import { parseCertificate } from '../../src/pki/pem.js';

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, KpkiError } from '../../src/errors.js';
-import { initPki, type InitOptions, type InitResult } from '../../src/init/index.js';
+import { initPki, type InitOptions, type InitResult } from '../../src/commands/init.js';
 import { snapshot, tempDir } from '../support/tmp.js';
 import { rejection } from '../support/errors.js';
 

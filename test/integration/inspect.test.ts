@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode, KpkiError } from '../../src/errors.js';
 import { checkExpiration } from '../../src/inspect/expiration.js';
 import { inspect, type InspectedCertificate, type InspectedItem } from '../../src/inspect/index.js';
-import { initPki } from '../../src/init/index.js';
+import { initPki } from '../../src/commands/init.js';
 import { FIXTURE_KUBERNETES, tempDir } from '../support/tmp.js';
 
 const AT = new Date('2026-12-01T00:00:00Z');

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { initPki } from '../../src/init/index.js';
+import { initPki } from '../../src/commands/init.js';
 import { x509 } from '../../src/pki/crypto.js';
 import { FIXTURE_CONFIG, FIXTURE_KUBERNETES, tempDir } from '../support/tmp.js';
 

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { ErrorCode } from '../../src/errors.js';
-import { initPki } from '../../src/init/index.js';
+import { initPki } from '../../src/commands/init.js';
 import { issueKubeconfig, type IssueKubeconfigOptions } from '../../src/kubeconfig/issue.js';
 import { parseKubeconfig } from '../../src/kubeconfig/kubeconfig.js';
 import { certificateFacts } from '../../src/pki/certificate.js';

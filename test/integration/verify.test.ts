@@ -3,7 +3,7 @@ import { chmodSync, cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, KpkiError } from '../../src/errors.js';
-import { initPki } from '../../src/init/index.js';
+import { initPki } from '../../src/commands/init.js';
 import { verify } from '../../src/verify/index.js';
 import { FIXTURE_ROOT, tempDir } from '../support/tmp.js';
 import { base, codes, copy, flagsFile, pristine, reissue, SETTINGS, spec, verifyBroken } from '../support/verify-pki.js';

@@ -6,7 +6,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { initCluster } from '../../src/cluster/index.js';
+import { initCluster } from '../../src/commands/cluster.js';
 import { useGoverify, type Check } from './goverify.js';
 import { etcdMemberArgs, freePorts, requireTool, Resources, run, type BackgroundProcess } from './helpers.js';
 

@@ -1,7 +1,7 @@
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll } from 'vitest';
-import { initPki } from '../../src/init/index.js';
+import { initPki } from '../../src/commands/init.js';
 import { buildKubeconfig } from '../../src/kubeconfig/kubeconfig.js';
 import { flagsFor, wiringFromProfile, type FlagComponent } from '../../src/model/flags.js';
 import { buildPkiSpec, type CertSpec } from '../../src/model/plan.js';

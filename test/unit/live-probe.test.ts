@@ -4,7 +4,7 @@ import net, { type AddressInfo, type Server } from 'node:net';
 import path from 'node:path';
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { initPki } from '../../src/init/index.js';
+import { initPki } from '../../src/commands/init.js';
 import { buildKubeconfig, parseKubeconfig } from '../../src/kubeconfig/kubeconfig.js';
 import { verifyLive } from '../../src/live/verify.js';
 import { verify, type Finding, type VerifyOptions } from '../../src/verify/index.js';

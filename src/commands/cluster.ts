@@ -1,0 +1,178 @@
+import path from 'node:path';
+import { badFlag, badInput } from '../errors.js';
+import { withRememberedSans } from '../day2/remembered.js';
+import { buildPkiSpec, selectEntries } from '../model/plan.js';
+import { kubeletPkiEntries } from '../model/profile.js';
+import type { SettingsInput } from '../model/settings.js';
+import { parseNodeName } from '../model/settings.js';
+import { etcdServers, nodeDirs, nodeEntries, nodeSettings, parseNodeList, primaryAddress, type ClusterNode, type NodeRole } from '../model/topology.js';
+import { planItem } from '../plan/steps.js';
+import { RECORD_FILE, readRecord, readRecordIfAny, withRecordLock, writeRecord, type ClusterRecord } from '../store/cluster-record.js';
+import { pathExists } from '../store/files.js';
+import { checkRenewNames, converge, resolveRun, type InitOptions, type InitResult, type ResolvedRun } from './init.js';
+
+export { parseNodeList, type ClusterNode, type NodeRole };
+
+export interface ClusterOptions extends InitOptions {
+  controlPlaneNodes?: string;
+  workers?: string;
+  /** External etcd members; without them etcd is stacked on the control-plane nodes. */
+  etcdMembers?: string;
+  /** Kubelet serving certificates signed by the cluster CA, so --kubelet-certificate-authority can be on. */
+  kubeletServingCerts?: boolean;
+  /** Where node directories go (default: <kubeconfig dir>/nodes). */
+  nodesDir?: string;
+}
+
+export interface NodeResult extends ClusterNode {
+  /** The node's root: copy `<dir>/etc/kubernetes` (and `var/lib/kubelet`) to the machine. */
+  dir: string;
+  init: InitResult;
+}
+
+export interface ClusterResult {
+  shared: InitResult;
+  nodes: NodeResult[];
+  /** kube-apiserver's --etcd-servers for this topology. */
+  etcdServers: string[];
+  /** The record `kpki node add` reads, in the kubeconfig dir. */
+  record: string;
+}
+
+interface NodeRun {
+  record: ClusterRecord;
+  run: ResolvedRun;
+  options: Pick<InitOptions, 'dryRun' | 'force' | 'renew' | 'now' | 'onProgress' | 'signal'>;
+}
+
+/**
+ * One node's directory: its share of the profile (and the kubelet's pki entries when asked for),
+ * with CAs and shared entries taken from the shared set — the same observe → decide → apply path
+ * as a single-node PKI, over the node's placement.
+ */
+async function writeNode({ record, run, options }: NodeRun, node: ClusterNode): Promise<NodeResult> {
+  const { profile } = run;
+  const { entries, keys } = nodeEntries(profile, node, record.topology);
+  const kubelet = record.settings.kubeletServingCerts && node.role !== 'etcd';
+  const kubeletEntries = kubelet ? kubeletPkiEntries(profile).map((e) => e.name) : [];
+  if (kubelet && !kubeletEntries.length) {
+    throw badFlag('--kubelet-serving-certs', `${profile.name} has no entry with location: kubeletPki to issue`, 'use a profile that describes the kubelet serving certificate (kubeadm)');
+  }
+  const first = record.nodes.find((n) => n.role === 'control-plane')!;
+  const settings = nodeSettings(run.settings, node, first);
+  const spec = selectEntries(buildPkiSpec(profile, settings, { kubeletPki: kubelet }), [...entries, ...kubeletEntries]);
+  const dirs = nodeDirs(record.settings.nodesDir, node.name);
+  const placement = {
+    certDir: path.join(dirs.kubernetes, 'pki'),
+    kubeconfigDir: dirs.kubernetes,
+    kubeletPki: dirs.kubeletPki,
+    shared: { certDir: record.settings.certDir, entries: profile.roles.shared ?? [], keys },
+  };
+  const warnings: string[] = [];
+  const dryRun = options.dryRun ?? false;
+  const { steps, changed } = await converge(spec, placement, { force: options.force ?? false, renew: options.renew ?? [], now: options.now ?? new Date() }, { dryRun, signal: options.signal, warnings });
+  const init: InitResult = { certDir: placement.certDir, kubeconfigDir: placement.kubeconfigDir, profile: profile.name, dryRun, settings, items: steps.map(planItem), changed, warnings };
+  return { ...node, dir: dirs.root, init };
+}
+
+/**
+ * A whole cluster's PKI from one machine: the shared material once (CAs, sa key, admin
+ * kubeconfigs), then a directory per node shaped like its /etc/kubernetes. Settings are resolved
+ * once; each node's are derived from them. Idempotent like initPki.
+ */
+export async function initCluster(options: ClusterOptions): Promise<ClusterResult> {
+  const controlPlanes = parseNodeList('--control-plane-nodes', options.controlPlaneNodes, 'control-plane');
+  const nodes = [...controlPlanes, ...parseNodeList('--workers', options.workers, 'worker'), ...parseNodeList('--etcd-members', options.etcdMembers, 'etcd')];
+  if (!controlPlanes.length) throw badFlag('--control-plane-nodes', 'names no node', 'e.g. --control-plane-nodes cp1=10.0.0.11');
+  const duplicate = nodes.find((n, i) => nodes.findIndex((m) => m.name === n.name) !== i);
+  if (duplicate) throw badFlag('--control-plane-nodes', `node "${duplicate.name}" is listed twice`);
+  if (controlPlanes.length > 1 && !options.controlPlaneEndpoint) {
+    throw badFlag('--control-plane-endpoint', `is required with ${controlPlanes.length} control-plane nodes`, 'give the load-balancer VIP or DNS name in front of them');
+  }
+  const certDir = options.certDir ?? 'pki';
+  const kubeconfigDir = options.kubeconfigDir ?? path.dirname(path.resolve(certDir));
+  const recordFile = path.join(kubeconfigDir, RECORD_FILE);
+  const first = controlPlanes[0]!;
+  const work = async () => {
+    const previous = await readRecordIfAny(recordFile);
+    const record: ClusterRecord = {
+      // SANs `kpki renew --add-san` added stay, whatever this run's flags say.
+      settings: withRememberedSans(
+        {
+          ...settingsOf(options),
+          certDir,
+          kubeconfigDir,
+          nodesDir: options.nodesDir ?? path.join(kubeconfigDir, 'nodes'),
+          kubeletServingCerts: options.kubeletServingCerts ?? false,
+        },
+        previous?.settings ?? {},
+      ),
+      nodes,
+      topology: options.etcdMembers ? 'external' : 'stacked',
+    };
+    const run = await resolveRun({ ...options, ...record.settings, certDir, kubeconfigDir, nodeName: first.name, advertiseAddress: primaryAddress(first) }, async (_, input) => input);
+    const sharedSpec = selectEntries(buildPkiSpec(run.profile, nodeSettings(run.settings, first, first)), run.profile.roles.shared ?? []);
+    checkRenewNames(buildPkiSpec(run.profile, run.settings, { kubeletPki: true }), options.renew ?? []);
+    const dryRun = options.dryRun ?? false;
+    const { steps, changed } = await converge(
+      sharedSpec,
+      { certDir, kubeconfigDir },
+      { force: options.force ?? false, renew: options.renew ?? [], now: options.now ?? new Date() },
+      { dryRun, onProgress: options.onProgress, signal: options.signal, warnings: run.warnings },
+    );
+    const shared: InitResult = { certDir, kubeconfigDir, profile: run.profile.name, dryRun, settings: run.settings, items: steps.map(planItem), changed, warnings: run.warnings };
+    const result = (results: NodeResult[]) => ({ shared, nodes: results, etcdServers: etcdServers(record.nodes, record.topology), record: recordFile });
+    // Node plans sign with the shared CAs, so a dry run can plan them only once those exist.
+    if (dryRun && !shared.items.every((i) => i.action === 'reuse')) return result([]);
+    const results: NodeResult[] = [];
+    for (const node of nodes) results.push(await writeNode({ record, run, options }, node));
+    if (dryRun) return result(results);
+    // Nodes added since (kpki node add) stay in the record: their directories stay too.
+    record.nodes.push(...(previous?.nodes ?? []).filter((p) => !nodes.some((n) => n.name === p.name)));
+    await writeRecord(recordFile, record);
+    return result(results);
+  };
+  return options.dryRun ? work() : withRecordLock(recordFile, work);
+}
+
+/** The settings a cluster was made with, as given, for `node add` to repeat. */
+function settingsOf(options: InitOptions): SettingsInput & { profile?: string } {
+  const keys = ['controlPlaneEndpoint', 'bindPort', 'serviceCidr', 'dnsDomain', 'clusterName', 'apiserverCertExtraSans', 'etcdServerCertExtraSans', 'etcdPeerCertExtraSans', 'keyType', 'certValidity', 'caValidity', 'profile'] as const;
+  return Object.fromEntries(keys.filter((k) => options[k] !== undefined).map((k) => [k, options[k]]));
+}
+
+export interface AddNodeOptions {
+  name: string;
+  /** One address, or IPv4 and IPv6 comma-separated for a dual-stack node. */
+  address: string;
+  role: NodeRole;
+  /** Where kpki-cluster.json is (default: the current directory). */
+  kubeconfigDir?: string;
+  force?: boolean;
+  now?: Date;
+}
+
+/** `kpki node add`: one more node from the same CAs, other nodes' files untouched. */
+export async function addNode(options: AddNodeOptions): Promise<NodeResult> {
+  parseNodeName('NAME', options.name);
+  const nodes = parseNodeList('--address', `${options.name}=${options.address}`, options.role);
+  if (nodes.length !== 1) throw badFlag('--address', `"${options.address}" is not one node's addresses`, 'give IPs only, e.g. --address 10.0.0.23,fd00::23');
+  const node = nodes[0]!;
+  const recordFile = path.join(options.kubeconfigDir ?? '.', RECORD_FILE);
+  await readRecord(recordFile); // a mistyped --kubeconfig-dir fails here, before the lock creates anything
+  // Read, extended and written under the lock: concurrent additions never drop each other's node.
+  return withRecordLock(recordFile, async () => {
+    const record = await readRecord(recordFile);
+    const existing = record.nodes.find((n) => n.name === node.name);
+    if (existing && (existing.addresses.join() !== node.addresses.join() || existing.role !== node.role)) {
+      throw badFlag('NAME', `node ${node.name} already exists as ${existing.role} at ${existing.addresses.join(',')}`, 'choose another name');
+    }
+    if (!existing) record.nodes.push(node);
+    if (!(await pathExists(record.settings.certDir))) throw badInput(record.settings.certDir, 'the shared PKI is missing', 'restore it; kpki never re-creates CAs for an existing cluster');
+    const first = record.nodes.find((n) => n.role === 'control-plane')!;
+    const run = await resolveRun({ ...record.settings, nodeName: first.name, advertiseAddress: primaryAddress(first) }, async (_, input) => input);
+    const result = await writeNode({ record, run, options: { force: options.force, now: options.now } }, node);
+    await writeRecord(recordFile, record);
+    return result;
+  });
+}

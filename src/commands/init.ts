@@ -1,0 +1,188 @@
+import path from 'node:path';
+import { readRememberedSans, withRememberedSans } from '../day2/remembered.js';
+import { badFlag, ErrorCode, KpkiError } from '../errors.js';
+import { buildPkiSpec, type PkiSpec } from '../model/plan.js';
+import type { Profile } from '../model/profile.js';
+import type { KubeadmConfig } from '../config/kubeadm.js';
+import { resolveSettings, type ClusterSettings, type HostDefaults, type SettingOrigins, type SettingsInput } from '../model/settings.js';
+import { decide, kubeconfigReferences, observedPaths, type ConvergeIntent, type Placement } from '../plan/decide.js';
+import { renderSteps, interruptedError } from '../plan/render.js';
+import { planItem, writes, type PlanItem, type Step } from '../plan/steps.js';
+import { applyChanges } from '../store/apply.js';
+import { removeStaleTempFiles } from '../store/files.js';
+import { pendingJournals } from '../store/journal.js';
+import { withWriteLock } from '../store/lock.js';
+import { detectHostDefaults } from '../store/host.js';
+import { observeFiles } from '../store/observe.js';
+import { DEFAULT_PROFILE, loadProfile } from '../store/profiles.js';
+
+export type { Action as InitAction, ItemKind, PlanItem } from '../plan/steps.js';
+
+export interface Progress {
+  phase: 'keys' | 'write';
+  done: number;
+  total: number;
+}
+
+export interface InitOptions extends SettingsInput {
+  /** Default `./pki`, or `certificatesDir` of a `--config` file. */
+  certDir?: string;
+  /** Default: the cert dir's parent, as /etc/kubernetes is to /etc/kubernetes/pki. */
+  kubeconfigDir?: string;
+  /** Built-in profile name or a profile file; default `kubeadm`. */
+  profile?: string;
+  /** A kubeadm ClusterConfiguration/InitConfiguration file; explicit options override it. */
+  config?: string;
+  dryRun?: boolean;
+  /** Reissue every leaf and kubeconfig that no longer matches (never CAs or the SA key). */
+  force?: boolean;
+  /** Entry names to reissue: `apiserver`, `admin.conf`, `sa`, … */
+  renew?: string[];
+  /** Clock and host facts, injectable for tests. */
+  now?: Date;
+  host?: HostDefaults;
+  onProgress?: (progress: Progress) => void;
+  signal?: AbortSignal;
+}
+
+export interface InitResult {
+  certDir: string;
+  kubeconfigDir: string;
+  profile: string;
+  dryRun: boolean;
+  settings: ClusterSettings;
+  items: PlanItem[];
+  /** True when this run wrote anything. */
+  changed: boolean;
+  /** Things the user should know that did not stop the run (e.g. kubeadm config fields kpki ignores). */
+  warnings: string[];
+}
+
+/** What a run was asked for, read and resolved once: the kubeadm config file, settings and profile. */
+export interface ResolvedRun {
+  certDir: string;
+  kubeconfigDir: string;
+  settings: ClusterSettings;
+  profile: Profile;
+  warnings: string[];
+}
+
+/** Option values that came from flags win over the kubeadm config file's (and so does their origin, for errors). */
+function mergeSettings(config: KubeadmConfig | undefined, options: SettingsInput): { input: SettingsInput; origins: SettingOrigins } {
+  const explicit = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
+  const origins = Object.fromEntries(Object.entries(config?.origins ?? {}).filter(([key]) => !(key in explicit)));
+  return { input: { ...config?.settings, ...explicit }, origins };
+}
+
+/**
+ * Reads the kubeadm config file (if any) and the profile, and resolves the settings once, each
+ * value keeping the flag or config field it came from. `remember` adds SANs an earlier renewal
+ * added, which stay whatever this run's flags say.
+ */
+export async function resolveRun(
+  options: InitOptions,
+  remember: (kubeconfigDir: string, input: SettingsInput) => Promise<SettingsInput> = async (dir, input) => withRememberedSans(input, await readRememberedSans(dir)),
+): Promise<ResolvedRun> {
+  // Loaded on demand: most runs have no kubeadm config file.
+  const config = options.config ? await (await import('../config/kubeadm.js')).readKubeadmConfig(options.config) : undefined;
+  const certDir = options.certDir ?? config?.certificatesDir ?? 'pki';
+  const kubeconfigDir = options.kubeconfigDir ?? path.dirname(path.resolve(certDir));
+  const { input, origins } = mergeSettings(config, options);
+  const settings = resolveSettings(await remember(kubeconfigDir, input), options.host ?? detectHostDefaults(), origins);
+  return { certDir, kubeconfigDir, settings, profile: await loadProfile(options.profile ?? DEFAULT_PROFILE), warnings: [...(config?.warnings ?? [])] };
+}
+
+function conflictError(items: PlanItem[]): KpkiError {
+  const conflicts = items.filter((i) => i.action === 'conflict');
+  const list = conflicts.map((i) => `${i.files[0]} (${i.reasons.join('; ')})`).join('; ');
+  const external = conflicts.filter((i) => i.reasons.some((r) => r.includes('external CA')));
+  if (external.length === conflicts.length) {
+    return new KpkiError(ErrorCode.ExternalCaMissing, `cannot complete the PKI with an external CA: ${list}`, {
+      subject: conflicts[0]!.files[0],
+      hint: 'have the external CA sign the missing certificates (same names and subjects as --dry-run shows), then rerun',
+    });
+  }
+  const renewable = conflicts.filter((i) => i.kind !== 'ca' && i.kind !== 'key-pair').map((i) => i.name);
+  const hint = renewable.length
+    ? `nothing was written; rerun with --renew ${renewable.join(',')} to reissue ${renewable.length > 1 ? 'them' : 'it'} (or --force for all leaves)`
+    : 'nothing was written; CA and service-account keys are never replaced automatically: fix or remove the named files yourself';
+  return new KpkiError(ErrorCode.StaleFile, `${conflicts.length} existing file(s) do not match the settings: ${list}`, {
+    subject: conflicts[0]!.files[0],
+    hint,
+  });
+}
+
+/** `--renew` names entries of the whole profile: a node holding only part of it ignores the others. */
+export function checkRenewNames(spec: PkiSpec, renew: readonly string[]): void {
+  const names = [...spec.certificates, ...spec.keyPairs, ...spec.kubeconfigs, ...spec.manifests].map((e) => e.name);
+  const unknown = renew.filter((n) => !names.includes(n));
+  if (unknown.length) throw badFlag('--renew', `unknown entry "${unknown.join(', ')}"`, `use names from: ${names.join(', ')}`);
+}
+
+export interface ConvergeOptions {
+  dryRun: boolean;
+  onProgress?: (progress: Progress) => void;
+  signal?: AbortSignal;
+  /** Collects what the user should know. */
+  warnings: string[];
+}
+
+/** Observes what exists of a location's files and decides what the intent needs. */
+async function observeAndDecide(spec: PkiSpec, placement: Placement, intent: ConvergeIntent): Promise<Step[]> {
+  const observed = new Map<string, Buffer>();
+  await observeFiles(observedPaths(spec, placement), observed);
+  await observeFiles(kubeconfigReferences(spec, placement, observed), observed);
+  return decide(spec, placement, observed, intent);
+}
+
+/**
+ * observe → decide → apply for one location (a single-node PKI, the shared set or a node), under
+ * the lock of its cert dir. Any replacement a killed run committed is finished before anything is
+ * read; all files change as one journaled set; nothing is written when any entry conflicts.
+ */
+export async function converge(spec: PkiSpec, placement: Placement, intent: ConvergeIntent, options: ConvergeOptions): Promise<{ steps: Step[]; changed: boolean }> {
+  const { certDir } = placement;
+  if (options.dryRun) {
+    const pending = await pendingJournals(certDir);
+    if (pending.length) options.warnings.push(`${pending.join(', ')}: a killed run's replacement is pending; the plan shows the files before it, and the next write completes it`);
+    return { steps: await observeAndDecide(spec, placement, intent), changed: false };
+  }
+  return withWriteLock(certDir, async (completed) => {
+    if (completed.length) options.warnings.push(`completed an interrupted replacement of ${completed.join(', ')}`);
+    const certDirs = spec.certificates.map((c) => path.dirname(path.join(c.location === 'kubeletPki' ? placement.kubeletPki! : certDir, c.file!)));
+    await removeStaleTempFiles([...new Set([certDir, placement.kubeconfigDir, ...certDirs])]);
+    const steps = await observeAndDecide(spec, placement, intent);
+    if (steps.some((s) => s.action === 'conflict')) throw conflictError(steps);
+    const files = await renderSteps(steps, {
+      now: intent.now,
+      signal: options.signal,
+      onKey: (done, total) => options.onProgress?.({ phase: 'keys', done, total }),
+    });
+    let staged = 0;
+    await applyChanges(certDir, files, {
+      abort: { signal: options.signal, error: interruptedError },
+      onStaged: () => options.onProgress?.({ phase: 'write', done: ++staged, total: files.length }),
+    });
+    return { steps, changed: steps.some(writes) };
+  });
+}
+
+/**
+ * Creates (or completes) a kubeadm-compatible PKI and its kubeconfigs. Existing valid files are
+ * kept byte for byte; stale ones are reissued only when `force` or `renew` ask for it.
+ */
+export async function initPki(options: InitOptions = {}): Promise<InitResult> {
+  const run = await resolveRun(options);
+  const spec = buildPkiSpec(run.profile, run.settings);
+  const renew = options.renew ?? [];
+  checkRenewNames(spec, renew);
+  const dryRun = options.dryRun ?? false;
+  const { steps, changed } = await converge(
+    spec,
+    { certDir: run.certDir, kubeconfigDir: run.kubeconfigDir },
+    { force: options.force ?? false, renew, now: options.now ?? new Date() },
+    { dryRun, onProgress: options.onProgress, signal: options.signal, warnings: run.warnings },
+  );
+  return { certDir: run.certDir, kubeconfigDir: run.kubeconfigDir, profile: run.profile.name, dryRun, settings: run.settings, items: steps.map(planItem), changed, warnings: run.warnings };
+}
+

@@ -1,0 +1,123 @@
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import { ErrorCode, KpkiError } from '../errors.js';
+import { buildKubeconfig } from '../kubeconfig/kubeconfig.js';
+import { certificatePem, issueCertificate } from '../pki/certificate.js';
+import type { x509 } from '../pki/crypto.js';
+import { generateKeyPair, privateKeyPem, publicKeyPem, type KeyPair } from '../pki/keys.js';
+import type { CertSpec, KubeconfigSpec, ManifestSpec } from '../model/plan.js';
+import { writes, type FileWrite, type Step } from './steps.js';
+
+export interface RenderOptions {
+  now: Date;
+  /** Called as each key is ready. */
+  onKey?: (done: number, total: number) => void;
+  signal?: AbortSignal;
+}
+
+const MODE_PRIVATE = 0o600;
+const MODE_PUBLIC = 0o644;
+
+export function interruptedError(): KpkiError {
+  return new KpkiError(ErrorCode.Interrupted, 'interrupted; every file written so far is complete', {
+    hint: 'run the same command again to finish',
+  });
+}
+
+const needsNewKey = (step: Step) => (step.action === 'create' || step.action === 'reissue') && step.kind !== 'manifest';
+
+/** The CA an entry is signed by, when it needs one. */
+function issuerOf(step: Step): string | undefined {
+  if (step.kind === 'certificate') return (step.spec as CertSpec).issuer;
+  if (step.kind === 'kubeconfig') return (step.spec as KubeconfigSpec).client.issuer;
+  return undefined;
+}
+
+interface Signer {
+  certificate: x509.X509Certificate;
+  key: KeyObject;
+}
+
+/** Builds the bytes of one step, signing with `signer` (its CA, ready). Returns the CA's new material for a CA. */
+async function renderStep(step: Step, fresh: KeyPair | undefined, signer: Signer | undefined, now: Date): Promise<{ files: FileWrite[]; made?: Signer }> {
+  if (step.action === 'copy') return { files: step.copies };
+  const privateKey = fresh?.privateKey ?? (step.action === 'complete' ? step.existingKey : undefined)!;
+  const keyWrite = (file: string): FileWrite[] => (fresh ? [{ path: file, data: privateKeyPem(fresh.privateKey), mode: MODE_PRIVATE }] : []);
+  switch (step.kind) {
+    case 'ca':
+    case 'certificate': {
+      const spec = step.spec as CertSpec;
+      const [crtPath, keyPath] = step.files as [string, string];
+      const certificate = await issueCertificate({
+        spec,
+        publicKey: fresh?.publicKey ?? createPublicKey(privateKey),
+        issuer: spec.isCA ? { key: privateKey, certificate: undefined } : { key: signer!.key, certificate: signer!.certificate },
+        now,
+      });
+      const files = [...keyWrite(keyPath), { path: crtPath, data: certificatePem(certificate), mode: MODE_PUBLIC }];
+      return { files, made: spec.isCA ? { certificate, key: privateKey } : undefined };
+    }
+    case 'key-pair': {
+      const [keyPath, pubPath] = step.files as [string, string];
+      // kubeadm writes sa.pub with its key writer: 0600.
+      return { files: [...keyWrite(keyPath), { path: pubPath, data: publicKeyPem(createPublicKey(privateKey)), mode: MODE_PRIVATE }] };
+    }
+    case 'kubeconfig': {
+      const spec = step.spec as KubeconfigSpec;
+      const cert = await issueCertificate({ spec: spec.client, publicKey: fresh!.publicKey, issuer: { key: signer!.key, certificate: signer!.certificate }, now });
+      const data = buildKubeconfig({
+        clusterName: spec.clusterName,
+        server: spec.server,
+        userName: spec.userName,
+        contextName: spec.contextName,
+        ca: { pem: certificatePem(signer!.certificate) },
+        cert: { pem: certificatePem(cert) },
+        key: { pem: privateKeyPem(fresh!.privateKey) },
+      });
+      return { files: [{ path: step.files[0]!, data, mode: MODE_PRIVATE }] };
+    }
+    case 'manifest':
+      return { files: [{ path: step.files[0]!, data: (step.spec as ManifestSpec).content, mode: MODE_PUBLIC }] };
+  }
+}
+
+/**
+ * Turns decided steps into the files they write. Key generation is nearly all of the cost, so
+ * signing overlaps it: every key is asked for at once, CA keys first so that they are ready
+ * first, and each certificate is signed as soon as its key and its CA are ready, while later keys
+ * are still being generated. The steps are not changed.
+ */
+export async function renderSteps(steps: Step[], options: RenderOptions): Promise<FileWrite[]> {
+  if (options.signal?.aborted) throw interruptedError();
+  const changing = steps.filter(writes);
+  const ordered = [...changing.filter((s) => s.kind === 'ca'), ...changing.filter((s) => s.kind !== 'ca')];
+  const wanted = ordered.filter(needsNewKey);
+  let keysDone = 0;
+  options.onKey?.(keysDone, wanted.length);
+  const keys = new Map(
+    wanted.map((step) => {
+      const keyType = step.kind === 'kubeconfig' ? (step.spec as KubeconfigSpec).client.keyType : (step.spec as CertSpec).keyType;
+      return [step, generateKeyPair(keyType).then((pair) => (options.onKey?.(++keysDone, wanted.length), pair))] as const;
+    }),
+  );
+  // Each CA's signing material: as it exists, or once this run has made it.
+  const signers = new Map<string, Promise<Signer | undefined>>();
+  for (const step of steps.filter((s) => s.kind === 'ca')) {
+    const { certificate, key } = step.authority ?? {};
+    signers.set(step.name, Promise.resolve(certificate && key ? { certificate, key } : undefined));
+  }
+  const rendered = ordered.map((step) => {
+    const issuer = issuerOf(step);
+    const rendering = (async () => renderStep(step, await keys.get(step), issuer ? await signers.get(issuer) : undefined, options.now))();
+    // A copied CA signs with what the shared set holds; a created or completed one with what it made.
+    if (step.kind === 'ca' && step.action !== 'copy') signers.set(step.name, rendering.then((r) => r.made));
+    // Awaited below; after an interrupt, nobody is left to.
+    rendering.catch(() => {});
+    return rendering;
+  });
+  // RSA-4096 sets take seconds: an interrupt must not wait for them.
+  const interrupted = new Promise<never>((_, reject) => {
+    if (options.signal?.aborted) reject(interruptedError());
+    options.signal?.addEventListener('abort', () => reject(interruptedError()), { once: true });
+  });
+  return (await Promise.race([Promise.all(rendered), interrupted])).flatMap((r) => r.files);
+}

@@ -1,0 +1,85 @@
+import type { KeyObject } from 'node:crypto';
+import type { x509 } from '../pki/crypto.js';
+import type { CertSpec, KeyPairSpec, KubeconfigSpec, ManifestSpec } from '../model/plan.js';
+
+/** What a run does with one entry. */
+export type Action =
+  /** Nothing exists: generate key and certificate (or file). */
+  | 'create'
+  /** Everything exists and matches: leave the bytes alone. */
+  | 'reuse'
+  /** Exists but no longer matches (or --renew names it), and the user asked to replace it. */
+  | 'reissue'
+  /** A key exists without its certificate (or public key): complete it, keeping the key. */
+  | 'complete'
+  /** Signed by an external CA whose key kpki does not hold: checked only. */
+  | 'external'
+  /** Taken byte for byte from the cluster's shared directory (CAs, service-account key, shared leaves). */
+  | 'copy'
+  /** Exists, does not match, and the user did not ask to replace it: the run refuses to write. */
+  | 'conflict';
+
+export type ItemKind = 'ca' | 'certificate' | 'key-pair' | 'kubeconfig' | 'manifest';
+
+/** One entry of a plan, as `--dry-run` and `--json` show it. */
+export interface PlanItem {
+  kind: ItemKind;
+  name: string;
+  files: string[];
+  action: Action;
+  /** Why the item is reissued, refused or external-checked. */
+  reasons: string[];
+  subject?: string;
+  issuer?: string;
+  sans?: string[];
+  keyType?: string;
+  validitySeconds?: number;
+}
+
+/** A file to write, whole. */
+export interface FileWrite {
+  path: string;
+  data: string | Buffer;
+  mode: number;
+}
+
+/** A file a day-2 step retires. */
+export interface FileRemoval {
+  path: string;
+  remove: true;
+}
+
+export type FileChange = FileWrite | FileRemoval;
+
+type Spec = CertSpec | KeyPairSpec | KubeconfigSpec | ManifestSpec;
+
+/** What every step carries: the item shown to the user and the spec it renders. */
+interface StepOf<A extends Action, S extends Spec = Spec> extends PlanItem {
+  action: A;
+  spec: S;
+  /** For a CA: the certificate and key it signs with as they exist (what this step makes is added by rendering). */
+  authority?: Authority;
+}
+
+/** A CA's signing material: an external CA has no key; a CA whose certificate is remade has none yet. */
+export interface Authority {
+  certificate: x509.X509Certificate | undefined;
+  key: KeyObject | undefined;
+}
+
+/**
+ * One decision: a tagged union on `action`, each variant carrying what rendering it needs
+ * (nothing for reuse, conflict and external, which write no file).
+ */
+export type Step =
+  | StepOf<'create' | 'reissue' | 'reuse' | 'conflict' | 'external'>
+  | (StepOf<'complete'> & { existingKey: KeyObject })
+  | (StepOf<'copy'> & { copies: FileWrite[] });
+
+/** Steps that change files. */
+export const writes = (step: Step): boolean => step.action !== 'reuse' && step.action !== 'external' && step.action !== 'conflict';
+
+/** The item of a step, without what only rendering needs. */
+export function planItem({ kind, name, files, action, reasons, subject, issuer, sans, keyType, validitySeconds }: Step): PlanItem {
+  return { kind, name, files, action, reasons, subject, issuer, sans, keyType, validitySeconds };
+}
