@@ -153,11 +153,11 @@ export async function converge(spec: PkiSpec, placement: Placement, intent: Conv
     await removeStaleTempFiles([...new Set([certDir, placement.kubeconfigDir, ...certDirs])]);
     const steps = await observeAndDecide(spec, placement, intent);
     if (steps.some((s) => s.action === 'conflict')) throw conflictError(steps);
-    const files = await renderSteps(steps, {
+    const files = (await renderSteps(steps, {
       now: intent.now,
       signal: options.signal,
       onKey: (done, total) => options.onProgress?.({ phase: 'keys', done, total }),
-    });
+    })).flatMap((r) => r.files);
     let staged = 0;
     await applyChanges(certDir, files, {
       abort: { signal: options.signal, error: interruptedError },

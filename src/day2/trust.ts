@@ -1,8 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import path from 'node:path';
-import { isMap, isSeq, parseDocument, type YAMLMap } from 'yaml';
-import { badInput, ErrorCode, KpkiError } from '../errors.js';
-import { parseKubeconfig } from '../kubeconfig/kubeconfig.js';
+import { ErrorCode, KpkiError } from '../errors.js';
+export { setKubeconfigData, type KubeconfigData } from '../kubeconfig/kubeconfig.js';
 import { certificatePem, publicKeyObject } from '../pki/certificate.js';
 import type { x509 } from '../pki/crypto.js';
 import { sameKeyPair } from '../pki/keys.js';
@@ -47,35 +46,3 @@ export async function readAuthority(certDir: string, name: string, file: string)
 
 /** Whether any certificate of a bundle stands for the same authority as `ca`. */
 export const bundleHolds = (bundle: x509.X509Certificate[], ca: x509.X509Certificate) => bundle.some((c) => sameAuthority(c, ca));
-
-/** A kubeconfig's embedded credentials, as a day-2 command rewrites them. */
-export interface KubeconfigData {
-  ca?: string;
-  cert?: string;
-  key?: string;
-}
-
-/**
- * Replaces embedded data of a kubeconfig's current context (CA data of its cluster, client
- * certificate and key of its user), leaving every other field as it is.
- */
-export function setKubeconfigData(text: string, file: string, data: KubeconfigData): string {
-  const creds = parseKubeconfig(text, file);
-  const doc = parseDocument(text);
-  const entry = (list: string, name: string, field: string): YAMLMap => {
-    const items = doc.get(list);
-    const item = isSeq(items) ? items.items.find((i) => isMap(i) && i.get('name') === name) : undefined;
-    const body = isMap(item) ? item.get(field) : undefined;
-    if (!isMap(body)) throw badInput(file, `${list}[${name}] has no ${field}`);
-    return body;
-  };
-  const base64 = (pem: string) => Buffer.from(pem).toString('base64');
-  const set = (body: YAMLMap, name: string, pem: string) => {
-    if (body.has(name)) throw badInput(file, `refers to ${name} by path`, 'kpki rewrites embedded kubeconfigs only: embed the data, or update the referenced file yourself');
-    body.set(`${name}-data`, base64(pem));
-  };
-  if (data.ca) set(entry('clusters', creds.clusterName, 'cluster'), 'certificate-authority', data.ca);
-  if (data.cert) set(entry('users', creds.userName, 'user'), 'client-certificate', data.cert);
-  if (data.key) set(entry('users', creds.userName, 'user'), 'client-key', data.key);
-  return doc.toString({ indentSeq: false, lineWidth: 0, minContentWidth: 0 });
-}

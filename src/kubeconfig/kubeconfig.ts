@@ -1,4 +1,4 @@
-import { parseDocument, stringify } from 'yaml';
+import { isMap, isSeq, parseDocument, stringify, type YAMLMap } from 'yaml';
 import { badInput } from '../errors.js';
 
 /** The parts of a kubeconfig kpki reads: one cluster, user and context, resolved through current-context. */
@@ -109,4 +109,36 @@ export function parseKubeconfig(text: string, file: string): KubeconfigCredentia
     clientCertificate: source(file, user, `users[${userName}]`, 'client-certificate-data', 'client-certificate'),
     clientKey: source(file, user, `users[${userName}]`, 'client-key-data', 'client-key'),
   };
+}
+
+/** A kubeconfig's embedded credentials, as a day-2 command rewrites them. */
+export interface KubeconfigData {
+  ca?: string;
+  cert?: string;
+  key?: string;
+}
+
+/**
+ * Replaces embedded data of a kubeconfig's current context (CA data of its cluster, client
+ * certificate and key of its user), leaving every other field as it is.
+ */
+export function setKubeconfigData(text: string, file: string, data: KubeconfigData): string {
+  const creds = parseKubeconfig(text, file);
+  const doc = parseDocument(text);
+  const entry = (list: string, name: string, field: string): YAMLMap => {
+    const items = doc.get(list);
+    const item = isSeq(items) ? items.items.find((i) => isMap(i) && i.get('name') === name) : undefined;
+    const body = isMap(item) ? item.get(field) : undefined;
+    if (!isMap(body)) throw badInput(file, `${list}[${name}] has no ${field}`);
+    return body;
+  };
+  const base64 = (pem: string) => Buffer.from(pem).toString('base64');
+  const set = (body: YAMLMap, name: string, pem: string) => {
+    if (body.has(name)) throw badInput(file, `refers to ${name} by path`, 'kpki rewrites embedded kubeconfigs only: embed the data, or update the referenced file yourself');
+    body.set(`${name}-data`, base64(pem));
+  };
+  if (data.ca) set(entry('clusters', creds.clusterName, 'cluster'), 'certificate-authority', data.ca);
+  if (data.cert) set(entry('users', creds.userName, 'user'), 'client-certificate', data.cert);
+  if (data.key) set(entry('users', creds.userName, 'user'), 'client-key', data.key);
+  return doc.toString({ indentSeq: false, lineWidth: 0, minContentWidth: 0 });
 }

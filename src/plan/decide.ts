@@ -8,7 +8,7 @@ import { parseCertificate, parseCertificates, parseKey } from '../pki/pem.js';
 import { parseKubeconfig, type KubeconfigCredentials } from '../kubeconfig/kubeconfig.js';
 import type { CertSpec, KeyPairSpec, KubeconfigSpec, ManifestSpec, PkiSpec } from '../model/plan.js';
 import { ErrorCode, KpkiError } from '../errors.js';
-import type { Action, Authority, FileWrite, PlanItem, Step } from './steps.js';
+import { certificateItem, type Authority, type FileWrite, type Step } from './steps.js';
 
 /**
  * Where one location's files live: a single-node PKI, the cluster's shared set, or a node's
@@ -83,22 +83,7 @@ export function kubeconfigReferences(spec: PkiSpec, placement: Placement, observ
   });
 }
 
-const describeSubject = (cn: string, o: string[]) => (o.length ? `CN=${cn}, O=${o.join('+')}` : `CN=${cn}`);
-
-function certItem(spec: CertSpec, kind: PlanItem['kind'], files: string[]) {
-  return {
-    kind,
-    name: spec.name,
-    files,
-    subject: describeSubject(spec.commonName, spec.organizations),
-    issuer: spec.issuer ?? 'self-signed',
-    sans: [...spec.dnsNames, ...spec.ipAddresses],
-    keyType: spec.keyType,
-    validitySeconds: spec.validity,
-  };
-}
-
-type Decision = { action: Exclude<Action, 'complete' | 'copy'>; reasons: string[] };
+type Decision = { action: 'create' | 'reissue' | 'reuse' | 'conflict' | 'external'; reasons: string[] };
 
 function decideStale(reasons: string[], replace: boolean): Decision {
   return { action: replace ? 'reissue' : 'conflict', reasons };
@@ -191,7 +176,7 @@ export async function decide(spec: PkiSpec, placement: Placement, observed: Obse
 
   const decideCa = (cert: CertSpec): Step => {
     const files = certificatePaths(cert, placement);
-    const base = { ...certItem(cert, 'ca', files), spec: cert };
+    const base = { ...certificateItem(cert, 'ca', files), spec: cert };
     if (shared) {
       const source = certificatePaths(cert, { ...placement, certDir: shared.certDir });
       return sharedCopy(base, { public: files[0], key: files[1] }, { public: source[0], key: source[1] }, cert.name, { ca: cert, replace: false, publicMode: 0o644 });
@@ -234,7 +219,7 @@ export async function decide(spec: PkiSpec, placement: Placement, observed: Obse
 
   const decideLeaf = async (cert: CertSpec): Promise<Step> => {
     const files = certificatePaths(cert, placement);
-    const base = { ...certItem(cert, 'certificate', files), spec: cert };
+    const base = { ...certificateItem(cert, 'certificate', files), spec: cert };
     if (shared?.entries.includes(cert.name)) {
       const source = certificatePaths(cert, { ...placement, certDir: shared.certDir });
       return sharedCopy(base, { public: files[0], key: files[1] }, { public: source[0], key: source[1] }, cert.name, { replace: replaceable(cert.name), publicMode: 0o644 });
@@ -283,7 +268,7 @@ export async function decide(spec: PkiSpec, placement: Placement, observed: Obse
 
   const decideKubeconfig = async (spec: KubeconfigSpec): Promise<Step> => {
     const file = path.join(placement.kubeconfigDir, spec.file);
-    const base = { ...certItem(spec.client, 'kubeconfig', [file]), spec };
+    const base = { ...certificateItem(spec.client, 'kubeconfig', [file]), spec };
     const ca = cas.get(spec.client.issuer!)!;
     const external = ca.certificate !== undefined && ca.key === undefined;
     const data = read(file);

@@ -5,10 +5,14 @@ import { certificatePem, issueCertificate } from '../pki/certificate.js';
 import type { x509 } from '../pki/crypto.js';
 import { generateKeyPair, privateKeyPem, publicKeyPem, type KeyPair } from '../pki/keys.js';
 import type { CertSpec, KubeconfigSpec, ManifestSpec } from '../model/plan.js';
-import { writes, type FileWrite, type Step } from './steps.js';
+import { createCsrPem } from '../pki/csr.js';
+import { setKubeconfigData } from '../kubeconfig/kubeconfig.js';
+import { writes, type FileWrite, type RenewStep, type Step } from './steps.js';
 
 export interface RenderOptions {
   now: Date;
+  /** CAs that sign without a step of their own (a renewal's), by entry name. */
+  signers?: ReadonlyMap<string, Signer>;
   /** Called as each key is ready. */
   onKey?: (done: number, total: number) => void;
   signal?: AbortSignal;
@@ -23,23 +27,48 @@ export function interruptedError(): KpkiError {
   });
 }
 
-const needsNewKey = (step: Step) => (step.action === 'create' || step.action === 'reissue') && step.kind !== 'manifest';
+const needsNewKey = (step: Step) =>
+  ((step.action === 'create' || step.action === 'reissue') && step.kind !== 'manifest') || step.action === 'csr' || (step.action === 'renew' && !step.keptKey);
 
 /** The CA an entry is signed by, when it needs one. */
 function issuerOf(step: Step): string | undefined {
+  if (step.action === 'renew') return step.spec.issuer;
+  if (step.action === 'csr' || step.action === 'copy') return undefined;
   if (step.kind === 'certificate') return (step.spec as CertSpec).issuer;
   if (step.kind === 'kubeconfig') return (step.spec as KubeconfigSpec).client.issuer;
   return undefined;
 }
 
-interface Signer {
+export interface Signer {
   certificate: x509.X509Certificate;
   key: KeyObject;
+  /** What a renewed kubeconfig trusts: the CA's whole trust file (two certificates during a rotation). */
+  trust?: x509.X509Certificate[];
+}
+
+/** What rendering a step made. */
+export interface Rendered {
+  step: Step;
+  files: FileWrite[];
+  /** The certificate it issued, if any. */
+  issued?: x509.X509Certificate;
 }
 
 /** Builds the bytes of one step, signing with `signer` (its CA, ready). Returns the CA's new material for a CA. */
-async function renderStep(step: Step, fresh: KeyPair | undefined, signer: Signer | undefined, now: Date): Promise<{ files: FileWrite[]; made?: Signer }> {
-  if (step.action === 'copy') return { files: step.copies };
+async function renderStep(step: Step, fresh: KeyPair | undefined, signer: Signer | undefined, now: Date, followed: (step: RenewStep) => Promise<Rendered>): Promise<Rendered & { made?: Signer }> {
+  if (step.action === 'copy') {
+    if (!('follows' in step)) return { step, files: step.copies };
+    const source = await followed(step.follows);
+    const [crtPath, keyPath] = step.follows.kind === 'certificate' ? step.files.slice().reverse() : step.files;
+    const data = (suffix: string) => source.files.find((f) => f.path.endsWith(suffix))!.data;
+    return { step, issued: source.issued, files: [...(step.withKey ? [{ path: keyPath!, data: data('.key'), mode: MODE_PRIVATE }] : []), { path: crtPath!, data: data('.crt'), mode: MODE_PUBLIC }] };
+  }
+  if (step.action === 'csr') {
+    const [keyPath, csrPath] = step.files as [string, string];
+    const csr = await createCsrPem(fresh!, step.spec.commonName, step.spec.organizations, step.spec);
+    return { step, files: [{ path: keyPath, data: privateKeyPem(fresh!.privateKey), mode: MODE_PRIVATE }, { path: csrPath, data: csr, mode: MODE_PUBLIC }] };
+  }
+  if (step.action === 'renew') return renderRenewal(step, fresh, signer!, now);
   const privateKey = fresh?.privateKey ?? (step.action === 'complete' ? step.existingKey : undefined)!;
   const keyWrite = (file: string): FileWrite[] => (fresh ? [{ path: file, data: privateKeyPem(fresh.privateKey), mode: MODE_PRIVATE }] : []);
   switch (step.kind) {
@@ -54,12 +83,12 @@ async function renderStep(step: Step, fresh: KeyPair | undefined, signer: Signer
         now,
       });
       const files = [...keyWrite(keyPath), { path: crtPath, data: certificatePem(certificate), mode: MODE_PUBLIC }];
-      return { files, made: spec.isCA ? { certificate, key: privateKey } : undefined };
+      return { step, files, issued: certificate, made: spec.isCA ? { certificate, key: privateKey } : undefined };
     }
     case 'key-pair': {
       const [keyPath, pubPath] = step.files as [string, string];
       // kubeadm writes sa.pub with its key writer: 0600.
-      return { files: [...keyWrite(keyPath), { path: pubPath, data: publicKeyPem(createPublicKey(privateKey)), mode: MODE_PRIVATE }] };
+      return { step, files: [...keyWrite(keyPath), { path: pubPath, data: publicKeyPem(createPublicKey(privateKey)), mode: MODE_PRIVATE }] };
     }
     case 'kubeconfig': {
       const spec = step.spec as KubeconfigSpec;
@@ -73,11 +102,26 @@ async function renderStep(step: Step, fresh: KeyPair | undefined, signer: Signer
         cert: { pem: certificatePem(cert) },
         key: { pem: privateKeyPem(fresh!.privateKey) },
       });
-      return { files: [{ path: step.files[0]!, data, mode: MODE_PRIVATE }] };
+      return { step, issued: cert, files: [{ path: step.files[0]!, data, mode: MODE_PRIVATE }] };
     }
     case 'manifest':
-      return { files: [{ path: step.files[0]!, data: (step.spec as ManifestSpec).content, mode: MODE_PUBLIC }] };
+      return { step, files: [{ path: step.files[0]!, data: (step.spec as ManifestSpec).content, mode: MODE_PUBLIC }] };
   }
+}
+
+/** A renewal: the same subject signed again; a kubeconfig keeps its text but for its credentials and CA data. */
+async function renderRenewal(step: RenewStep, fresh: KeyPair | undefined, signer: Signer, now: Date): Promise<Rendered> {
+  const pair = fresh ?? { keyType: step.spec.keyType, privateKey: step.keptKey!, publicKey: createPublicKey(step.keptKey!) };
+  const issued = await issueCertificate({ spec: step.spec, publicKey: pair.publicKey, issuer: { key: signer.key, certificate: signer.certificate }, now });
+  const certPem = certificatePem(issued);
+  const keyPem = fresh && privateKeyPem(fresh.privateKey);
+  if (step.kind === 'kubeconfig') {
+    const ca = (signer.trust ?? [signer.certificate]).map(certificatePem).join('');
+    const text = setKubeconfigData(step.kubeconfig!, step.files[0]!, { ca, cert: certPem, key: keyPem });
+    return { step, issued, files: [{ path: step.files[0]!, data: text, mode: MODE_PRIVATE }] };
+  }
+  const [crtPath, keyPath] = step.files as [string, string | undefined];
+  return { step, issued, files: [...(keyPem ? [{ path: keyPath!, data: keyPem, mode: MODE_PRIVATE }] : []), { path: crtPath, data: certPem, mode: MODE_PUBLIC }] };
 }
 
 /**
@@ -86,28 +130,29 @@ async function renderStep(step: Step, fresh: KeyPair | undefined, signer: Signer
  * first, and each certificate is signed as soon as its key and its CA are ready, while later keys
  * are still being generated. The steps are not changed.
  */
-export async function renderSteps(steps: Step[], options: RenderOptions): Promise<FileWrite[]> {
+export async function renderSteps(steps: Step[], options: RenderOptions): Promise<Rendered[]> {
   if (options.signal?.aborted) throw interruptedError();
   const changing = steps.filter(writes);
   const ordered = [...changing.filter((s) => s.kind === 'ca'), ...changing.filter((s) => s.kind !== 'ca')];
   const wanted = ordered.filter(needsNewKey);
+  const followed = (step: RenewStep) => rendered[ordered.indexOf(step)]!;
   let keysDone = 0;
   options.onKey?.(keysDone, wanted.length);
   const keys = new Map(
     wanted.map((step) => {
-      const keyType = step.kind === 'kubeconfig' ? (step.spec as KubeconfigSpec).client.keyType : (step.spec as CertSpec).keyType;
+      const keyType = step.kind === 'kubeconfig' && step.action !== 'renew' ? (step.spec as KubeconfigSpec).client.keyType : (step.spec as CertSpec).keyType;
       return [step, generateKeyPair(keyType).then((pair) => (options.onKey?.(++keysDone, wanted.length), pair))] as const;
     }),
   );
   // Each CA's signing material: as it exists, or once this run has made it.
-  const signers = new Map<string, Promise<Signer | undefined>>();
+  const signers = new Map<string, Promise<Signer | undefined>>([...(options.signers ?? [])].map(([name, signer]) => [name, Promise.resolve(signer)]));
   for (const step of steps.filter((s) => s.kind === 'ca')) {
     const { certificate, key } = step.authority ?? {};
     signers.set(step.name, Promise.resolve(certificate && key ? { certificate, key } : undefined));
   }
-  const rendered = ordered.map((step) => {
+  const rendered: Promise<Rendered & { made?: Signer }>[] = ordered.map((step) => {
     const issuer = issuerOf(step);
-    const rendering = (async () => renderStep(step, await keys.get(step), issuer ? await signers.get(issuer) : undefined, options.now))();
+    const rendering = (async () => renderStep(step, await keys.get(step), issuer ? await signers.get(issuer) : undefined, options.now, followed))();
     // A copied CA signs with what the shared set holds; a created or completed one with what it made.
     if (step.kind === 'ca' && step.action !== 'copy') signers.set(step.name, rendering.then((r) => r.made));
     // Awaited below; after an interrupt, nobody is left to.
@@ -119,5 +164,5 @@ export async function renderSteps(steps: Step[], options: RenderOptions): Promis
     if (options.signal?.aborted) reject(interruptedError());
     options.signal?.addEventListener('abort', () => reject(interruptedError()), { once: true });
   });
-  return (await Promise.race([Promise.all(rendered), interrupted])).flatMap((r) => r.files);
+  return Promise.race([Promise.all(rendered), interrupted]);
 }

@@ -17,7 +17,11 @@ export type Action =
   /** Taken byte for byte from the cluster's shared directory (CAs, service-account key, shared leaves). */
   | 'copy'
   /** Exists, does not match, and the user did not ask to replace it: the run refuses to write. */
-  | 'conflict';
+  | 'conflict'
+  /** Exists and is signed again before it expires: its subject, SANs and usages kept (kpki renew). */
+  | 'renew'
+  /** Its CA is external: a new key and a request for that CA to sign (kpki renew --csr-only). */
+  | 'csr';
 
 export type ItemKind = 'ca' | 'certificate' | 'key-pair' | 'kubeconfig' | 'manifest';
 
@@ -74,7 +78,28 @@ export interface Authority {
 export type Step =
   | StepOf<'create' | 'reissue' | 'reuse' | 'conflict' | 'external'>
   | (StepOf<'complete'> & { existingKey: KeyObject })
-  | (StepOf<'copy'> & { copies: FileWrite[] });
+  | (StepOf<'copy'> & { copies: FileWrite[] })
+  | RenewStep
+  | (StepOf<'csr', CertSpec> & { node: string | undefined })
+  | FollowStep;
+
+/** A renewal of one file set: the certificate (or kubeconfig) signed again, maybe with the key it has. */
+export interface RenewStep extends StepOf<'renew', CertSpec> {
+  /** Node name; undefined for the cluster's shared directory, `local` for a single-node PKI. */
+  node: string | undefined;
+  /** The key to sign again (--keep-key); a new one otherwise. */
+  keptKey: KeyObject | undefined;
+  /** For a kubeconfig: its text, in which only the embedded credentials change. */
+  kubeconfig: string | undefined;
+}
+
+/** A node's byte-for-byte copy of a shared certificate, which takes the renewed bytes of the one it follows. */
+export interface FollowStep extends StepOf<'copy', CertSpec> {
+  node: string | undefined;
+  follows: RenewStep;
+  /** Whether the node holds the key too. */
+  withKey: boolean;
+}
 
 /** Steps that change files. */
 export const writes = (step: Step): boolean => step.action !== 'reuse' && step.action !== 'external' && step.action !== 'conflict';
@@ -82,4 +107,18 @@ export const writes = (step: Step): boolean => step.action !== 'reuse' && step.a
 /** The item of a step, without what only rendering needs. */
 export function planItem({ kind, name, files, action, reasons, subject, issuer, sans, keyType, validitySeconds }: Step): PlanItem {
   return { kind, name, files, action, reasons, subject, issuer, sans, keyType, validitySeconds };
+}
+
+/** The item of a certificate (or a kubeconfig's client certificate) as a plan shows it. */
+export function certificateItem(spec: CertSpec, kind: ItemKind, files: string[]) {
+  return {
+    kind,
+    name: spec.name,
+    files,
+    subject: spec.organizations.length ? `CN=${spec.commonName}, O=${spec.organizations.join('+')}` : `CN=${spec.commonName}`,
+    issuer: spec.issuer ?? 'self-signed',
+    sans: [...spec.dnsNames, ...spec.ipAddresses],
+    keyType: spec.keyType,
+    validitySeconds: spec.validity,
+  };
 }

@@ -12,6 +12,8 @@ const ACTION_LABEL: Record<InitAction, string> = {
   external: kleur.blue('external'),
   copy: kleur.cyan('copy'),
   conflict: kleur.red('conflict'),
+  renew: kleur.yellow('renew'),
+  csr: kleur.blue('csr'),
 };
 
 const PAST_TENSE: Partial<Record<InitAction, string>> = {

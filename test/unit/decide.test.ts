@@ -1,15 +1,16 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { buildKubeconfig } from '../../src/kubeconfig/kubeconfig.js';
+import { buildKubeconfig, parseKubeconfig } from '../../src/kubeconfig/kubeconfig.js';
 import { buildPkiSpec, selectEntries, type PkiSpec } from '../../src/model/plan.js';
 import { parseProfile } from '../../src/model/profile.js';
 import { resolveSettings, type SettingsInput } from '../../src/model/settings.js';
 import { certificatePem, issueCertificate } from '../../src/pki/certificate.js';
 import { generateKeyPair, privateKeyPem, publicKeyPem } from '../../src/pki/keys.js';
-import { parseCertificate, parseKey } from '../../src/pki/pem.js';
+import { parseCertificate, parseCertificates, parseKey } from '../../src/pki/pem.js';
 import { decide, kubeconfigReferences, observedPaths, type ConvergeIntent, type Observed, type Placement } from '../../src/plan/decide.js';
 import { renderSteps } from '../../src/plan/render.js';
+import { decideRenewal, type RenewalSite, type RenewIntent } from '../../src/plan/renewal.js';
 import type { Step } from '../../src/plan/steps.js';
 import { REPO_ROOT } from '../support/tmp.js';
 
@@ -37,7 +38,7 @@ const F = {
 let complete: Observed;
 beforeAll(async () => {
   const steps = await decide(spec, here, new Map(), converge());
-  complete = new Map((await renderSteps(steps, { now: NOW })).map((w) => [w.path, Buffer.from(w.data)]));
+  complete = new Map((await renderSteps(steps, { now: NOW })).flatMap((r) => r.files).map((w) => [w.path, Buffer.from(w.data)]));
 });
 
 const actions = (steps: Step[]) => Object.fromEntries(steps.map((s) => [s.name, s.action]));
@@ -219,7 +220,7 @@ describe('decide: a node whose CAs come from the shared set', () => {
     const ca = step(steps, 'ca');
     expect(ca.action === 'copy' && ca.copies.map((c) => [c.path, c.mode])).toEqual([['/n/pki/ca.key', 0o600], ['/n/pki/ca.crt', 0o644]]);
     expect(ca.authority?.key).toBeDefined();
-    const files = await renderSteps(steps, { now: NOW });
+    const files = (await renderSteps(steps, { now: NOW })).flatMap((r) => r.files);
     const leaf = parseCertificate(Buffer.from(files.find((f) => f.path === '/n/pki/apiserver.crt')!.data), 'apiserver.crt');
     expect(leaf.issuer).toBe('CN=kubernetes');
     expect(await leaf.verify({ publicKey: parseCertificate(complete.get(F.caCrt)!, F.caCrt).publicKey, signatureOnly: true })).toBe(true);
@@ -255,5 +256,93 @@ describe('decide: a node whose CAs come from the shared set', () => {
   it('observes the shared files it copies', () => {
     expect(observedPaths(nodeSpec, node)).toEqual(expect.arrayContaining([F.caCrt, F.caKey, F.saKey, F.saPub, '/n/pki/ca.crt', '/n/pki/sa.pub']));
     expect(parseKey(complete.get(F.caKey)!, F.caKey).type).toBe('private');
+  });
+});
+
+describe('decideRenewal: kpki renew and a rotation reissue', () => {
+  const site = (over: Partial<RenewalSite> = {}): RenewalSite => ({ node: 'local', signing: true, name: 'apiserver', kind: 'certificate', issuer: 'ca', files: [F.crt, F.key], certDir: '/k/pki', ...over });
+  const adminSite = site({ name: 'admin.conf', kind: 'kubeconfig', files: [F.admin] });
+  const intent = (over: Partial<RenewIntent> = {}): RenewIntent => ({
+    extraSans: new Map(),
+    keepKey: false,
+    validity: 86400,
+    signable: new Set(['ca']),
+    csrOnly: false,
+    csrDir: '/k/csr',
+    policy: profile.policy,
+    ...over,
+  });
+  const signers = () => {
+    const certificate = parseCertificate(complete.get(F.caCrt)!, F.caCrt);
+    return new Map([['ca', { certificate, key: parseKey(complete.get(F.caKey)!, F.caKey) }]]);
+  };
+
+  it("keeps the certificate's subject and SANs, adds the asked SANs, and writes a new key", async () => {
+    const [s] = decideRenewal([site()], complete, intent({ extraSans: new Map([['apiserver', ['vip.example', '10.9.9.9']]]) }));
+    expect(s).toMatchObject({ action: 'renew', files: [F.crt, F.key], subject: 'CN=kube-apiserver', validitySeconds: 86400 });
+    expect(s!.sans).toEqual(expect.arrayContaining(['kubernetes.default.svc.cluster.local', 'vip.example', '10.0.0.11', '10.9.9.9']));
+    const [rendered] = await renderSteps([s!], { now: NOW, signers: signers() });
+    expect(rendered!.files.map((f) => f.path)).toEqual([F.key, F.crt]);
+    expect(rendered!.issued!.notAfter.getTime() - NOW.getTime()).toBe(86400_000);
+  });
+
+  it('with --keep-key signs the same key again and writes only the certificate', async () => {
+    const [s] = decideRenewal([site()], complete, intent({ keepKey: true }));
+    expect(s).toMatchObject({ action: 'renew', files: [F.crt] });
+    const [rendered] = await renderSteps([s!], { now: NOW, signers: signers() });
+    expect(rendered!.files.map((f) => f.path)).toEqual([F.crt]);
+    expect(rendered!.issued!.publicKey.rawData).toEqual(parseCertificate(complete.get(F.crt)!, F.crt).publicKey.rawData);
+  });
+
+  it('refuses --keep-key when the key is missing or another', () => {
+    expect(() => decideRenewal([site()], edit({ [F.key]: undefined }), intent({ keepKey: true }))).toThrow(`${F.key}: is missing, so --keep-key has no key to keep`);
+    expect(() => decideRenewal([site()], edit({ [F.key]: complete.get(F.caKey) }), intent({ keepKey: true }))).toThrow(`${F.key}: does not match ${F.crt}`);
+  });
+
+  it('skips sites where the entry does not exist', () => {
+    expect(decideRenewal([site({ files: ['/k/pki/none.crt', '/k/pki/none.key'] })], complete, intent())).toEqual([]);
+  });
+
+  it('refuses what an external CA signed unless --csr-only, which asks for a key and a CSR per site', async () => {
+    const external = intent({ signable: new Set() });
+    expect(() => decideRenewal([site()], complete, external)).toThrow(`cannot renew what an external CA signed: ${F.crt}`);
+    const nodeCopy = edit({ '/n/pki/apiserver.crt': complete.get(F.crt) });
+    const steps = decideRenewal([site(), site({ node: 'cp2', signing: false, files: ['/n/pki/apiserver.crt', '/n/pki/apiserver.key'], certDir: '/n/pki' })], nodeCopy, { ...external, csrOnly: true });
+    expect(steps.map((s) => [s.action, s.files])).toEqual([
+      ['csr', ['/k/csr/apiserver.key', '/k/csr/apiserver.csr']],
+      ['csr', ['/k/csr/cp2/apiserver.key', '/k/csr/cp2/apiserver.csr']],
+    ]);
+  });
+
+  it("a node's byte-for-byte copy follows the shared renewal; a node's own certificate is renewed on its own", async () => {
+    const nodeFiles = ['/n/pki/apiserver.crt', '/n/pki/apiserver.key'];
+    const sameBytes = edit({ [nodeFiles[0]!]: complete.get(F.crt), [nodeFiles[1]!]: complete.get(F.key) });
+    const steps = decideRenewal([site(), site({ node: 'cp2', signing: false, files: nodeFiles, certDir: '/n/pki' })], sameBytes, intent());
+    expect(steps.map((s) => s.action)).toEqual(['renew', 'copy']);
+    const rendered = await renderSteps(steps, { now: NOW, signers: signers() });
+    const bytes = (file: string) => rendered.flatMap((r) => r.files).find((f) => f.path === file)!.data;
+    expect(bytes(nodeFiles[0]!)).toEqual(bytes(F.crt));
+    expect(bytes(nodeFiles[1]!)).toEqual(bytes(F.key));
+    const own = decideRenewal([site(), site({ node: 'cp2', signing: false, files: nodeFiles, certDir: '/n/pki' })], edit({ [nodeFiles[0]!]: complete.get(F.crt)!.toString() + '\n', [nodeFiles[1]!]: complete.get(F.key) }), intent());
+    expect(own.map((s) => s.action)).toEqual(['renew', 'renew']);
+  });
+
+  it('a kubeconfig keeps every field but its credentials, and trusts the whole trust file', async () => {
+    const original = complete.get(F.admin)!.toString().replace('preferences: {}', 'preferences:\n  colors: true');
+    const [s] = decideRenewal([adminSite], edit({ [F.admin]: original }), intent());
+    expect(s).toMatchObject({ action: 'renew', kind: 'kubeconfig', subject: 'CN=kubernetes-admin, O=kubeadm:cluster-admins' });
+    const other = parseCertificate(Buffer.from((await foreignPair('ca')).crt), 'other');
+    const signer = { ...signers().get('ca')!, trust: [signers().get('ca')!.certificate, other] };
+    const [rendered] = await renderSteps([s!], { now: NOW, signers: new Map([['ca', signer]]) });
+    const text = rendered!.files[0]!.data.toString();
+    expect(text).toContain('colors: true');
+    const creds = parseKubeconfig(text, F.admin);
+    expect(parseCertificates(creds.certificateAuthority!.data!, 'ca').length).toBe(2);
+    expect(creds.clientCertificate!.data!.toString()).not.toBe(Buffer.from(/client-certificate-data: (\S+)/.exec(original)![1]!, 'base64').toString());
+  });
+
+  it('refuses a kubeconfig that refers to its client certificate by path', () => {
+    const text = buildKubeconfig({ clusterName: 'kubernetes', server: 'https://10.0.0.11:6443', userName: 'u', contextName: 'u@kubernetes', ca: { path: 'ca.crt' }, cert: { path: 'u.crt' }, key: { path: 'u.key' } });
+    expect(() => decideRenewal([adminSite], edit({ [F.admin]: text }), intent())).toThrow(`${F.admin}: has no embedded client certificate`);
   });
 });
