@@ -6,7 +6,7 @@ import { renewCa } from '../../src/day2/ca.js';
 import { rotateCa } from '../../src/day2/rotate.js';
 import { ErrorCode } from '../../src/errors.js';
 import { issueExtensionApiserver } from '../../src/issue/extension.js';
-import { issueKubeconfig } from '../../src/kubeconfig/issue.js';
+import { issueKubeconfig } from '../../src/commands/kubeconfig.js';
 import { parseKubeconfig } from '../../src/kubeconfig/kubeconfig.js';
 import { certificateFacts, publicKeyObject } from '../../src/pki/certificate.js';
 import { sameKeyPair } from '../../src/pki/keys.js';

@@ -3,8 +3,8 @@ import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode, KpkiError } from '../../src/errors.js';
-import { checkExpiration } from '../../src/inspect/expiration.js';
-import { inspect, type InspectedCertificate, type InspectedItem } from '../../src/inspect/index.js';
+import { checkExpiration, inspect } from '../../src/commands/inspect.js';
+import type { InspectedCertificate, InspectedItem } from '../../src/inspect/material.js';
 import { initPki } from '../../src/init/index.js';
 import { FIXTURE_KUBERNETES, tempDir } from '../support/tmp.js';
 

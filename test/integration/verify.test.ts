@@ -4,7 +4,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, KpkiError } from '../../src/errors.js';
 import { initPki } from '../../src/init/index.js';
-import { verify } from '../../src/verify/index.js';
+import { verify } from '../../src/commands/verify.js';
 import { FIXTURE_ROOT, tempDir } from '../support/tmp.js';
 import { base, codes, copy, flagsFile, pristine, reissue, SETTINGS, spec, verifyBroken } from '../support/verify-pki.js';
 
