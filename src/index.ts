@@ -3,17 +3,20 @@
  * Nothing here reads process.argv or writes to stdout; failures are KpkiError with a stable `code`.
  */
 export { initPki, type InitOptions, type InitResult, type InitAction, type PlanItem, type Progress } from './commands/init.js';
-export { issueKubeconfig, type IssueKubeconfigOptions, type IssueKubeconfigResult } from './kubeconfig/issue.js';
+export { issueKubeconfig, type IssueKubeconfigOptions, type IssueKubeconfigResult } from './commands/kubeconfig.js';
 export { initCluster, addNode, parseNodeList, type ClusterOptions, type ClusterResult, type NodeResult, type ClusterNode, type NodeRole, type AddNodeOptions } from './commands/cluster.js';
 export { issueCertificateFiles, issueExtensionApiserver } from './issue/extension.js';
 export { mergeKubeconfig } from './kubeconfig/merge.js';
 export { renew, type RenewOptions, type RenewResult, type RenewItem } from './day2/renew.js';
 export { renewCa, type CaRenewOptions, type CaRenewResult } from './day2/ca.js';
-export { rotateCa, type RotateOptions, type RotateResult, type RotateStep, type RotationFileState } from './day2/rotate.js';
+export { rotateCa } from './commands/rotate.js';
+export type { RotateOptions, RotateResult, RotateStep, RotationFileState } from './day2/rotate.js';
 export type { Restart } from './day2/restart.js';
-export { inspect, type InspectResult, type InspectedItem, type InspectedCertificate } from './inspect/index.js';
-export { checkExpiration, type ExpirationReport, type ExpirationRow } from './inspect/expiration.js';
-export { verify, RULES, defineRule, FindingCode, type VerifyOptions, type VerifyResult, type Finding, type Severity, type Rule, type Facts } from './verify/index.js';
+export { inspect, checkExpiration, type ExpirationOptions } from './commands/inspect.js';
+export type { InspectResult, InspectedItem, InspectedCertificate } from './inspect/material.js';
+export type { ExpirationReport, ExpirationRow } from './inspect/expiration-report.js';
+export { verify } from './commands/verify.js';
+export { RULES, defineRule, FindingCode, type VerifyOptions, type VerifyResult, type Finding, type Severity, type Rule, type Facts } from './verify/index.js';
 export { flagsFor, wiringFromProfile, COMPONENTS, type FlagComponent, type Wiring } from './model/flags.js';
 export { ErrorCode, KpkiError, exitCodeFor } from './errors.js';
 export { buildPkiSpec, type CertSpec, type KubeconfigSpec, type PkiSpec } from './model/plan.js';

@@ -1,6 +1,7 @@
 import type { CAC } from 'cac';
 import { renewCa } from '../day2/ca.js';
-import { rotateCa, ROTATE_STEPS, type RotateStep } from '../day2/rotate.js';
+import { ROTATE_STEPS, type RotateStep } from '../day2/rotate.js';
+import { rotateCa } from '../commands/rotate.js';
 import { badFlag } from '../errors.js';
 import { listValue } from '../model/settings.js';
 import { renderCaRenewResult, renderRotateResult } from '../render/day2.js';

@@ -1,7 +1,8 @@
 import { isMap, isScalar, isSeq, LineCounter, parseAllDocuments, type Document } from 'yaml';
 import { badInput } from '../errors.js';
 import type { SettingOrigins, SettingsInput } from '../model/settings.js';
-import { isBinaryText, readRequired } from '../store/files.js';
+import { isBinaryText } from '../model/text.js';
+import { readRequired } from '../store/files.js';
 
 /** What kpki takes from a kubeadm config file. Flags given to kpki override `settings`. */
 export interface KubeadmConfig {

@@ -10,7 +10,7 @@ import { parseDuration } from '../model/duration.js';
 import { resolveCertificate } from '../model/plan.js';
 import { DEFAULTS } from '../model/settings.js';
 import { readOptional } from '../store/files.js';
-import { verify } from '../verify/index.js';
+import type { Finding } from '../verify/findings.js';
 import { caEntryName, ROOT_CA_NOTE, signingAuthority } from './ca.js';
 import { editAllTrust, trustHolders, type TrustEdit, type TrustHolder } from './holders.js';
 import { applyChanges } from '../store/apply.js';
@@ -112,11 +112,15 @@ async function readSaKeys(certDir: string): Promise<{ old: KeyObject; new: KeyOb
   return { old: await read('old'), new: await read('new') };
 }
 
+/** kpki verify over one location, given by the command layer (verify reads a rotation's state through this module). */
+export type VerifyLocation = (location: { certDir: string; kubeconfigDir: string }) => Promise<Finding[]>;
+
 /** Refuses to change anything while verify finds errors on a node kpki can check fully. */
-async function preflight(layout: Layout): Promise<void> {
+async function preflight(layout: Layout, verifyLocation: VerifyLocation | undefined): Promise<void> {
+  if (!verifyLocation) throw new Error('a rotation step that changes files needs verify');
   for (const location of layout.locations.filter((l) => l.role === 'local' || l.role === 'control-plane')) {
-    const result = await verify({ certDir: location.certDir, kubeconfigDir: location.kubeconfigDir });
-    const errors = result.findings.filter((f) => f.severity === 'error');
+    const findings = await verifyLocation({ certDir: location.certDir, kubeconfigDir: location.kubeconfigDir });
+    const errors = findings.filter((f) => f.severity === 'error');
     if (errors.length) {
       throw new KpkiError(ErrorCode.StaleFile, `verify finds ${errors.length} error(s) in ${location.certDir}: ${errors[0]!.subject}: ${errors[0]!.diagnosis}`, {
         subject: location.certDir,
@@ -200,11 +204,11 @@ function merged(writes: FileWrite[]): FileWrite[] {
   return [...new Map(writes.map((w) => [path.resolve(w.path), w])).values()];
 }
 
-async function begin(layout: Layout, options: RotateOptions, now: Date): Promise<Phase> {
+async function begin(layout: Layout, options: RotateOptions, now: Date, verifyLocation: VerifyLocation | undefined): Promise<Phase> {
   const certDir = layout.signing.certDir;
   const cas = caSelection(layout, options);
   const serviceAccount = options.serviceAccount ?? false;
-  await preflight(layout);
+  await preflight(layout, verifyLocation);
   const validity = parseDuration(options.validity ?? DEFAULTS.caValidity);
   if (validity === undefined || validity <= 0) throw badFlag('--validity', `"${options.validity}" is not a duration`, 'e.g. 10y');
   const authorities = await readAuthorities(layout);
@@ -393,7 +397,7 @@ async function status(layout: Layout, state: RotationState, options: RotateOptio
  * only, old keys archived) — or abort back. Each phase is one journaled change followed by the
  * restarts it names.
  */
-export async function rotateCa(options: RotateOptions): Promise<RotateResult> {
+export async function rotateCa(options: RotateOptions, verifyLocation?: VerifyLocation): Promise<RotateResult> {
   if (!(ROTATE_STEPS as readonly string[]).includes(options.step)) throw badFlag('STEP', `"${options.step}" is not one of ${ROTATE_STEPS.join(', ')}`);
   const layout = await observeLayout(options);
   const now = options.now ?? new Date();
@@ -435,16 +439,16 @@ export async function rotateCa(options: RotateOptions): Promise<RotateResult> {
     switch (options.step) {
       case 'begin':
         expect(undefined, `continue it (kpki ca rotate ${state?.phase === 'begun' ? 'reissue' : 'finish'}) or abort it`);
-        phase = await begin(layout, options, now);
+        phase = await begin(layout, options, now, verifyLocation);
         break;
       case 'reissue':
         expect('begun', state ? 'run kpki ca rotate finish (or abort)' : 'start one with kpki ca rotate begin');
-        await preflight(layout);
+        await preflight(layout, verifyLocation);
         phase = await reissue(layout, state!, options, now, false);
         break;
       case 'finish':
         expect('reissued', state ? 'run kpki ca rotate reissue first' : 'start one with kpki ca rotate begin');
-        await preflight(layout);
+        await preflight(layout, verifyLocation);
         phase = await finish(layout, state!, options, now);
         break;
       default:

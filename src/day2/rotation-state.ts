@@ -1,7 +1,6 @@
-import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { badInput } from '../errors.js';
-import { readOptional } from '../store/files.js';
+import { readOptional, removeTree } from '../store/files.js';
 import type { FileWrite } from '../plan/steps.js';
 
 /** Next to the shared CAs: which rotation is under way and how far it got. */
@@ -45,5 +44,5 @@ export function rotationWrite(certDir: string, state: RotationState | undefined)
 
 /** The rotation's key material once no rotation is under way: archived already (or purged), so removed. */
 export async function removeRotationMaterial(certDir: string): Promise<void> {
-  await rm(path.join(certDir, ROTATION_DIR), { recursive: true, force: true });
+  await removeTree(path.join(certDir, ROTATION_DIR));
 }

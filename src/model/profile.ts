@@ -1,4 +1,4 @@
-import { parse as parseYaml } from 'yaml';
+import { parse as parseYaml, parseAllDocuments } from 'yaml';
 import { badInput } from '../errors.js';
 import { parseDuration } from './duration.js';
 
@@ -375,6 +375,18 @@ export function isNodeIdentity(profile: Profile, commonName: string, organizatio
   const [before, after] = entry.commonName.split('${nodeName}') as [string, string | undefined];
   const cnFits = after === undefined ? commonName === before : commonName.length > before.length + after.length && commonName.startsWith(before) && commonName.endsWith(after);
   return cnFits && entry.organizations.every((o) => organizations.includes(o));
+}
+
+/** The groups the profile's manifests bind to cluster-admin (kubeadm's kubeadm:cluster-admins): what an admin identity may carry besides system:masters. */
+export function clusterAdminGroups(profile: Profile): string[] {
+  return profile.manifests.flatMap((m) =>
+    parseAllDocuments(m.content).flatMap((doc) => {
+      if (doc.errors.length) return [];
+      const binding = doc.toJS() as { kind?: unknown; roleRef?: { kind?: unknown; name?: unknown }; subjects?: { kind?: unknown; name?: unknown }[] } | null;
+      if (binding?.kind !== 'ClusterRoleBinding' || binding.roleRef?.kind !== 'ClusterRole' || binding.roleRef.name !== 'cluster-admin') return [];
+      return (binding.subjects ?? []).flatMap((s) => (s.kind === 'Group' && typeof s.name === 'string' ? [s.name] : []));
+    }),
+  );
 }
 
 /** The identity a node's kubelet authenticates with, from the profile's kubelet kubeconfig. */

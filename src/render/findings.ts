@@ -1,5 +1,5 @@
 import kleur from 'kleur';
-import type { VerifyResult } from '../verify/index.js';
+import type { VerifyResult } from '../verify/options.js';
 import type { Severity } from '../verify/findings.js';
 
 const SEVERITY_LABEL: Record<Severity, string> = {

@@ -1,6 +1,6 @@
 import kleur from 'kleur';
-import type { ExpirationReport, ExpirationRow } from '../inspect/expiration.js';
-import type { InspectResult } from '../inspect/index.js';
+import type { ExpirationReport, ExpirationRow } from '../inspect/expiration-report.js';
+import type { InspectResult } from '../inspect/material.js';
 import { formatDuration } from '../model/duration.js';
 import { table } from './table.js';
 

@@ -23,9 +23,6 @@ export async function readOptional(file: string): Promise<Buffer | undefined> {
   }
 }
 
-/** True for data that is not text: control characters, or bytes that were not UTF-8. */
-export const isBinaryText = (text: string): boolean => /[\x00-\x08\x0e-\x1f]/.test(text) || text.includes('\uFFFD');
-
 export async function readRequired(file: string, what: string): Promise<Buffer> {
   const data = await readOptional(file);
   if (data === undefined) {
@@ -123,4 +120,9 @@ export async function pathExists(file: string): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/** Removes a directory and everything under it; nothing when it is absent. */
+export async function removeTree(dir: string): Promise<void> {
+  await fs.rm(dir, { recursive: true, force: true });
 }

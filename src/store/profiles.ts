@@ -3,7 +3,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { badFlag, badInput } from '../errors.js';
 import { parseProfile, type Profile } from '../model/profile.js';
-import { isBinaryText, readOptional } from './files.js';
+import { isBinaryText } from '../model/text.js';
+import { readOptional } from './files.js';
 
 /** Profiles shipped with kpki: `<package>/profiles/*.yaml`. */
 export const BUILTIN_PROFILE_DIR = fileURLToPath(new URL('../../profiles/', import.meta.url));

@@ -8,9 +8,12 @@ import { factName, inputReferences, type Facts, type FileFact, type FileReferenc
 import { FindingCode, type Finding } from './findings.js';
 import { caBundle, privateKey, publicKeys, rootCertificates, tlsCertificates, tlsPrivateKey, type Read } from './go-readers.js';
 import type { ClusterInputs } from './model.js';
-import { readBounded, type PathResolver, type ReadFile } from './read.js';
+import type { ReadFile } from '../store/bounded-read.js';
+import type { PathResolver } from '../store/node-root.js';
 
 export interface LoadOptions {
+  /** Reads a file as store's readBounded does: undefined when absent, KpkiError when unusable. */
+  read: (file: string) => Promise<ReadFile | undefined>;
   now: Date;
   warnWithinSeconds: number;
   root: string | undefined;
@@ -84,7 +87,7 @@ export async function loadFacts(inputs: ClusterInputs, options: LoadOptions): Pr
         let real = '';
         try {
           real = await options.resolve(ref.file, ref.relativeTo);
-          return { real, loaded: await readBounded(real) };
+          return { real, loaded: await options.read(real) };
         } catch (error) {
           return { real, error };
         }

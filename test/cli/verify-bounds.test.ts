@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, cpSync, mkdirSync, openSync, closeSync, ftruncateSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { verify } from '../../src/verify/index.js';
+import { verify } from '../../src/commands/verify.js';
 import { kpki } from '../support/cli.js';
 import { REPO_ROOT, tempDir } from '../support/tmp.js';
 import { base, copy } from '../support/verify-pki.js';

@@ -8,7 +8,7 @@ import { initPki } from '../../src/commands/init.js';
 import { issueCertificateFiles, issueExtensionApiserver } from '../../src/issue/extension.js';
 import { certificateFacts } from '../../src/pki/certificate.js';
 import { parseCertificate } from '../../src/pki/pem.js';
-import { verify } from '../../src/verify/index.js';
+import { verify } from '../../src/commands/verify.js';
 import { rejection } from '../support/errors.js';
 import { tempDir } from '../support/tmp.js';
 

@@ -3,10 +3,11 @@ import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode, KpkiError } from '../../src/errors.js';
-import { checkExpiration } from '../../src/inspect/expiration.js';
-import { inspect, type InspectedCertificate, type InspectedItem } from '../../src/inspect/index.js';
+import { checkExpiration, inspect } from '../../src/commands/inspect.js';
+import type { InspectedCertificate, InspectedItem } from '../../src/inspect/material.js';
 import { initPki } from '../../src/commands/init.js';
 import { FIXTURE_KUBERNETES, tempDir } from '../support/tmp.js';
+import { makeCluster } from './day2-support.js';
 
 const AT = new Date('2026-12-01T00:00:00Z');
 let tree: string;
@@ -109,5 +110,47 @@ describe('checkExpiration', () => {
     expect(row('front-proxy-client').externallyManaged).toBe(false);
     expect(row('etcd-peer').missing).toBe(true);
     expect(report.expiringSoon).toEqual([]);
+  });
+
+  describe("the profile's kubeletPki entries, from the kubelet's own directory", () => {
+    let worker: string;
+    let shared: string;
+    const kubeletRow = (report: { certificates: { name: string }[] }) => report.certificates.find((r) => r.name === 'kubelet-serving');
+
+    beforeAll(async () => {
+      const dir = tempDir();
+      const result = await makeCluster(dir);
+      worker = result.nodes.find((n) => n.name === 'w1')!.dir;
+      shared = path.join(dir, 'pki');
+    }, 60_000);
+
+    it('a node-shaped cert dir finds <root>/var/lib/kubelet/pki beside it', async () => {
+      const report = await checkExpiration({ certDir: path.join(worker, 'etc/kubernetes/pki'), now: AT });
+      const expected = inspect([path.join(worker, 'var/lib/kubelet/pki/kubelet.crt')], { now: AT });
+      expect(kubeletRow(report)).toEqual({
+        name: 'kubelet-serving',
+        file: path.join(worker, 'var/lib/kubelet/pki/kubelet.crt'),
+        missing: false,
+        notAfter: cert((await expected).items, path.join(worker, 'var/lib/kubelet/pki/kubelet.crt')).notAfter,
+        secondsLeft: expect.any(Number),
+        authority: 'ca',
+        // A worker holds ca.crt, not ca.key: kpki cannot renew it there.
+        externallyManaged: true,
+      });
+    });
+
+    it('elsewhere only when given: the directory, or the kubelet config that names it; a missing file is a missing row', async () => {
+      expect(kubeletRow(await checkExpiration({ certDir: shared, now: AT }))).toBeUndefined();
+      const kubeletPki = path.join(worker, 'var/lib/kubelet/pki');
+      const given = await checkExpiration({ certDir: shared, kubeletPkiDir: kubeletPki, now: AT });
+      expect(kubeletRow(given)).toMatchObject({ file: path.join(kubeletPki, 'kubelet.crt'), missing: false, externallyManaged: false });
+      const flagsFile = path.join(tempDir(), 'kubelet.flags');
+      writeFileSync(flagsFile, `--cert-dir=${kubeletPki} --rotate-certificates=true\n`);
+      expect(kubeletRow(await checkExpiration({ certDir: shared, kubeletConfig: flagsFile, now: AT }))).toEqual(kubeletRow(given));
+      const empty = tempDir();
+      expect(kubeletRow(await checkExpiration({ certDir: shared, kubeletPkiDir: empty, now: AT }))).toMatchObject({ file: path.join(empty, 'kubelet.crt'), missing: true });
+      const error = (await checkExpiration({ certDir: shared, kubeletPkiDir: path.join(empty, 'nope') }).catch((e: unknown) => e)) as KpkiError;
+      expect(error.message).toBe(`${path.join(empty, 'nope')}: no such directory`);
+    });
   });
 });

@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { ErrorCode } from '../../src/errors.js';
 import { initPki } from '../../src/commands/init.js';
-import { issueKubeconfig, type IssueKubeconfigOptions } from '../../src/kubeconfig/issue.js';
+import { issueKubeconfig, type IssueKubeconfigOptions } from '../../src/commands/kubeconfig.js';
 import { parseKubeconfig } from '../../src/kubeconfig/kubeconfig.js';
 import { certificateFacts } from '../../src/pki/certificate.js';
 import { x509 } from '../../src/pki/crypto.js';

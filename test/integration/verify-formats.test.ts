@@ -2,7 +2,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { verify } from '../../src/verify/index.js';
+import { verify } from '../../src/commands/verify.js';
 import { applyFix } from '../support/fix.js';
 import { base, copy } from '../support/verify-pki.js';
 

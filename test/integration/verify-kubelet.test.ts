@@ -3,7 +3,8 @@ import { cpSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { issueCertificateFiles } from '../../src/issue/extension.js';
-import { verify, type VerifyOptions } from '../../src/verify/index.js';
+import { verify } from '../../src/commands/verify.js';
+import { type VerifyOptions } from '../../src/verify/index.js';
 import { tempDir } from '../support/tmp.js';
 import { KUBEADM_BASELINE, kubeadmFlags, pristine } from '../support/verify-pki.js';
 

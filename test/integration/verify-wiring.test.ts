@@ -2,7 +2,7 @@ import { chmodSync, chownSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../src/errors.js';
-import { verify } from '../../src/verify/index.js';
+import { verify } from '../../src/commands/verify.js';
 import { rejection } from '../support/errors.js';
 import { applyFix } from '../support/fix.js';
 import { FIXTURE_KUBERNETES, FIXTURE_ROOT, tempDir } from '../support/tmp.js';

@@ -4,8 +4,8 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, KpkiError } from '../../src/errors.js';
 import { initPki } from '../../src/commands/init.js';
-import { verify } from '../../src/verify/index.js';
-import { FIXTURE_ROOT, tempDir } from '../support/tmp.js';
+import { verify } from '../../src/commands/verify.js';
+import { FIXTURE_ROOT, REPO_ROOT, tempDir } from '../support/tmp.js';
 import { base, codes, copy, flagsFile, pristine, reissue, SETTINGS, spec, verifyBroken } from '../support/verify-pki.js';
 
 describe('kpki verify', () => {
@@ -102,6 +102,23 @@ describe('kpki verify', () => {
       const result = await verifyBroken(base(dir));
       expect(result.findings.map((f) => f.code)).toEqual(['IDENTITY_UNEXPECTED']);
       expect(result.findings[0]!.symptom).toContain('User "scheduler" cannot');
+    });
+
+    it("IDENTITY_UNEXPECTED: admin groups are the ones the profile's manifests bind to cluster-admin", async () => {
+      const profile = path.join(tempDir(), 'ops-admins.yaml');
+      const kubeadm = readFileSync(path.join(REPO_ROOT, 'profiles/kubeadm.yaml'), 'utf8');
+      const rebound = kubeadm.replace('kind: Group\n        name: kubeadm:cluster-admins', 'kind: Group\n        name: ops:admins');
+      expect(rebound).not.toBe(kubeadm);
+      writeFileSync(profile, rebound);
+      // admin.conf and apiserver-kubelet-client carry O=kubeadm:cluster-admins, which this profile no longer binds.
+      const result = await verifyBroken({ ...base(pristine()), profile });
+      expect(result.findings.map((f) => [f.code, f.subject])).toEqual([
+        ['IDENTITY_UNEXPECTED', expect.stringMatching(/admin\.conf \(user kubernetes-admin\)$/)],
+        ['IDENTITY_UNEXPECTED', 'kube-apiserver --kubelet-client-certificate'],
+      ]);
+      expect(result.findings[0]!.diagnosis).toContain('its role needs O=ops:admins (or system:masters)');
+      expect(result.findings[1]!.diagnosis).toContain('authorise the kubelet API for O=ops:admins (or system:masters)');
+      expect(result.findings[1]!.fix).toMatch(/^reissue it with O=ops:admins /);
     });
 
     it('PROXY_NAME_NOT_ALLOWED and PROXY_ANY_NAME_ALLOWED: --requestheader-allowed-names', async () => {

@@ -10,7 +10,8 @@ import { certificatePem, issueCertificate } from '../../src/pki/certificate.js';
 import { generateKeyPair, privateKeyPem } from '../../src/pki/keys.js';
 import { parseCertificate, parseKey } from '../../src/pki/pem.js';
 import { loadProfile } from '../../src/store/profiles.js';
-import { verify, type VerifyOptions } from '../../src/verify/index.js';
+import { verify } from '../../src/commands/verify.js';
+import { type VerifyOptions } from '../../src/verify/index.js';
 import { tempDir } from './tmp.js';
 
 /** A kpki-made PKI (ECDSA, node cp1 at 10.0.0.11) for verify tests to copy and break one thing in. */

@@ -218,7 +218,7 @@ describe('decide: a node whose CAs come from the shared set', () => {
     const steps = await decide(nodeSpec, node, complete, converge());
     expect(actions(steps)).toEqual({ ca: 'copy', apiserver: 'create', sa: 'copy' });
     const ca = step(steps, 'ca');
-    expect(ca.action === 'copy' && ca.copies.map((c) => [c.path, c.mode])).toEqual([['/n/pki/ca.key', 0o600], ['/n/pki/ca.crt', 0o644]]);
+    expect(ca.action === 'copy' && 'copies' in ca && ca.copies.map((c) => [c.path, c.mode])).toEqual([['/n/pki/ca.key', 0o600], ['/n/pki/ca.crt', 0o644]]);
     expect(ca.authority?.key).toBeDefined();
     const files = (await renderSteps(steps, { now: NOW })).flatMap((r) => r.files);
     const leaf = parseCertificate(Buffer.from(files.find((f) => f.path === '/n/pki/apiserver.crt')!.data), 'apiserver.crt');
@@ -232,7 +232,7 @@ describe('decide: a node whose CAs come from the shared set', () => {
     const worker = { ...node, shared: { ...node.shared!, keys: [] } };
     const steps = await decide(nodeSpec, worker, complete, converge());
     const ca = step(steps, 'ca');
-    expect(ca.action === 'copy' && ca.copies.map((c) => c.path)).toEqual(['/n/pki/ca.crt']);
+    expect(ca.action === 'copy' && 'copies' in ca && ca.copies.map((c) => c.path)).toEqual(['/n/pki/ca.crt']);
     expect(step(steps, 'apiserver').action).toBe('create');
   });
 

@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initPki } from '../../src/commands/init.js';
 import { buildKubeconfig, parseKubeconfig } from '../../src/kubeconfig/kubeconfig.js';
 import { verifyLive } from '../../src/live/verify.js';
-import { verify, type Finding, type VerifyOptions } from '../../src/verify/index.js';
+import { verify } from '../../src/commands/verify.js';
+import { type Finding, type VerifyOptions } from '../../src/verify/index.js';
 import { tempDir } from '../support/tmp.js';
 import { kubeadmFlags } from '../support/verify-pki.js';
 

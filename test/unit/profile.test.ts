@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, KpkiError } from '../../src/errors.js';
-import { parseProfile } from '../../src/model/profile.js';
+import { clusterAdminGroups, parseProfile } from '../../src/model/profile.js';
 import { REPO_ROOT } from '../support/tmp.js';
 
 const base = readFileSync(path.join(REPO_ROOT, 'profiles/kubeadm.yaml'), 'utf8');
@@ -61,5 +61,22 @@ keyPairs:`,
     );
     const profile = parseProfile(extended, 'extended.yaml');
     expect(profile.certificates.at(-1)).toMatchObject({ name: 'metrics-client', issuer: 'front-proxy-ca', organizations: ['monitoring'] });
+  });
+});
+
+describe("clusterAdminGroups: the groups a profile's manifests bind to cluster-admin", () => {
+  it('kubeadm binds kubeadm:cluster-admins; kubeadm v1.20 binds none (admin.conf was system:masters)', () => {
+    expect(clusterAdminGroups(parseProfile(base, 'kubeadm.yaml'))).toEqual(['kubeadm:cluster-admins']);
+    const v120 = readFileSync(path.join(REPO_ROOT, 'profiles/kubeadm-v1.20.yaml'), 'utf8');
+    expect(clusterAdminGroups(parseProfile(v120, 'kubeadm-v1.20.yaml'))).toEqual([]);
+  });
+
+  it('only Group subjects of a binding to the cluster-admin ClusterRole count', () => {
+    const view = base.replace('name: cluster-admin\n', 'name: view\n');
+    expect(view).not.toBe(base);
+    expect(clusterAdminGroups(parseProfile(view, 'custom.yaml'))).toEqual([]);
+    const user = base.replace('kind: Group\n', 'kind: User\n');
+    expect(user).not.toBe(base);
+    expect(clusterAdminGroups(parseProfile(user, 'custom.yaml'))).toEqual([]);
   });
 });

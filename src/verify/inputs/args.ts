@@ -2,7 +2,7 @@ import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { badInput } from '../../errors.js';
 import type { FlagComponent } from '../../model/flags.js';
-import { isBinaryText } from '../../store/files.js';
+import { isBinaryText } from '../../model/text.js';
 import { KNOWN_FLAGS } from '../known-flags.js';
 
 export type Component = FlagComponent | 'kubelet';

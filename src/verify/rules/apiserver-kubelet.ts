@@ -2,7 +2,7 @@ import { kubeletServing, type Facts } from '../facts.js';
 import { FindingCode, type Finding } from '../findings.js';
 import { flagList } from '../inputs/args.js';
 import { defineRule, finding, infoOf } from '../rule.js';
-import { certFromFlag, CLIENT_TLS_PREFIX, hostFindings, trustFindings, type NamedCert } from './common.js';
+import { adminGroups, certFromFlag, CLIENT_TLS_PREFIX, hostFindings, trustFindings, type NamedCert } from './common.js';
 import { reissueWithSans } from './fixes.js';
 
 /** The CA file the kubelets trust for client certificates; kubeadm gives them the apiserver's. */
@@ -14,8 +14,6 @@ function kubeletClientCa(facts: Facts): NamedCert | undefined {
   }
   return facts.inputs.apiserver && certFromFlag(facts, facts.inputs.apiserver, 'client-ca-file');
 }
-
-const KUBELET_API_GROUPS = ['system:masters', 'kubeadm:cluster-admins'];
 
 /** kube-apiserver's default --kubelet-preferred-address-types (v1.20). */
 const DEFAULT_ADDRESS_TYPES = ['Hostname', 'InternalDNS', 'InternalIP', 'ExternalDNS', 'ExternalIP'];
@@ -107,15 +105,16 @@ export const apiserverKubelet = defineRule({
         );
       }
       const info = infoOf(client.certs[0]!);
-      if (!info.organizations.some((o) => KUBELET_API_GROUPS.includes(o))) {
+      const admins = adminGroups(facts.inputs.profile);
+      if (!info.organizations.some((o) => admins.groups.includes(o))) {
         out.push(
           finding({
             code: FindingCode.IdentityUnexpected,
             severity: 'warning',
             subject: client.label,
             symptom: `Error from server (Forbidden): Forbidden (user=${info.commonName}, verb=get, resource=nodes, subresource=proxy)`,
-            diagnosis: `${client.file} is CN=${info.commonName}, O=[${info.organizations.join(', ')}]; kubeadm clusters authorise the kubelet API for O=kubeadm:cluster-admins (or system:masters)`,
-            fix: 'reissue it with O=kubeadm:cluster-admins (kpki init --renew apiserver-kubelet-client) or bind its user to system:kubelet-api-admin',
+            diagnosis: `${client.file} is CN=${info.commonName}, O=[${info.organizations.join(', ')}]; kubeadm clusters authorise the kubelet API for ${admins.expected}`,
+            fix: `reissue it with O=${admins.preferred} (kpki init --renew apiserver-kubelet-client) or bind its user to system:kubelet-api-admin`,
             files: [client.file],
           }),
         );

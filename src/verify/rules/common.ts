@@ -3,7 +3,7 @@ import { publicKeyObject } from '../../pki/certificate.js';
 import type { x509 } from '../../pki/crypto.js';
 import { sameKeyPair } from '../../pki/keys.js';
 import { hostnameError, verifyCertificate } from '../../pki/verify.js';
-import type { ExtKeyUsageName } from '../../model/profile.js';
+import { clusterAdminGroups, type ExtKeyUsageName, type Profile } from '../../model/profile.js';
 import { flagSubject, type Facts } from '../facts.js';
 import { FindingCode, type Finding } from '../findings.js';
 import { flag, type ComponentArgs } from '../inputs/args.js';
@@ -153,4 +153,10 @@ export function hostOfUrl(url: string): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** The groups authorised for everything: those the profile's manifests bind to cluster-admin, and system:masters. */
+export function adminGroups(profile: Profile): { groups: string[]; preferred: string; expected: string } {
+  const bound = clusterAdminGroups(profile);
+  return { groups: [...bound, 'system:masters'], preferred: bound[0] ?? 'system:masters', expected: bound.length ? `O=${bound.join(' or O=')} (or system:masters)` : 'O=system:masters' };
 }

@@ -2,7 +2,7 @@ import { FindingCode, type Finding } from '../findings.js';
 import { isNodeIdentity, nodeIdentity, type Profile } from '../../model/profile.js';
 import type { KubeconfigRole } from '../model.js';
 import { defineRule, finding, infoOf } from '../rule.js';
-import { certFromFlag, CLIENT_TLS_PREFIX, hostFindings, keyPairFindings, trustFindings, type NamedCert } from './common.js';
+import { adminGroups, certFromFlag, CLIENT_TLS_PREFIX, hostFindings, keyPairFindings, trustFindings, type NamedCert } from './common.js';
 import { issuerFile, reissueWithSans } from './fixes.js';
 
 interface Identity {
@@ -11,9 +11,12 @@ interface Identity {
   ok: (cn: string, orgs: string[]) => boolean;
 }
 
-/** The identities Kubernetes' default RBAC and NodeRestriction expect of the standard kubeconfigs; a node's is the profile's. */
-const identities = (profile: Profile): Partial<Record<KubeconfigRole, Identity>> => ({
-  admin: { expected: 'O=kubeadm:cluster-admins (or system:masters)', ok: (_, o) => o.includes('kubeadm:cluster-admins') || o.includes('system:masters') },
+/**
+ * The identities Kubernetes' default RBAC and NodeRestriction expect of the standard kubeconfigs;
+ * an admin's groups and a node's identity are the profile's.
+ */
+const identities = (profile: Profile, admins = adminGroups(profile)): Partial<Record<KubeconfigRole, Identity>> => ({
+  admin: { expected: admins.expected, ok: (_, o) => admins.groups.some((g) => o.includes(g)) },
   'super-admin': { expected: 'O=system:masters', ok: (_, o) => o.includes('system:masters') },
   'controller-manager': { expected: 'CN=system:kube-controller-manager', ok: (cn) => cn === 'system:kube-controller-manager' },
   scheduler: { expected: 'CN=system:kube-scheduler', ok: (cn) => cn === 'system:kube-scheduler' },

@@ -2,12 +2,17 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { badInput } from '../errors.js';
 import { COMPONENTS } from '../model/flags.js';
-import { NO_API_SERVICE_HINT, parseApiServices, type ApiServiceInput } from './inputs/apiservice.js';
-import { BINARIES, parseComponentArgs, parseFlagTokens, podContainerArgs, yamlDocuments, type Component, type ComponentArgs } from './inputs/args.js';
-import { parseKubeletConfig, type KubeletSettings } from './inputs/kubelet.js';
-import { readInput } from './read.js';
+import { NO_API_SERVICE_HINT, parseApiServices, type ApiServiceInput } from '../verify/inputs/apiservice.js';
+import { BINARIES, parseComponentArgs, parseFlagTokens, podContainerArgs, yamlDocuments, type Component, type ComponentArgs } from '../verify/inputs/args.js';
+import { parseKubeletConfig, type KubeletSettings } from '../verify/inputs/kubelet.js';
+import { readInput } from './bounded-read.js';
+import { listDirectory } from './tree.js';
 
-/** Reading what the user named on the command line: errors here are the user's to fix, so they throw. */
+/**
+ * Reading what the user named on the command line for verify (flags files, manifests, the
+ * kubelet's config, APIServices), parsed by verify's input parsers: errors here are the user's to
+ * fix, so they throw.
+ */
 
 type Stdin = (() => Promise<string>) | undefined;
 
@@ -26,17 +31,6 @@ export async function readComponentArgs(source: string, component: Component, st
 export async function readKubeletSettings(source: string, stdin: Stdin): Promise<KubeletSettings> {
   const [content, origin] = await text(source, "the kubelet's config file", stdin);
   return parseKubeletConfig(content, origin);
-}
-
-/** A directory's entries, or a one-line error naming it. */
-export async function listDirectory(dir: string, flag: string, hint: string): Promise<string[]> {
-  try {
-    return (await fs.readdir(dir)).sort();
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    const problem = code === 'ENOTDIR' ? 'is a file, not a directory' : code === 'EACCES' || code === 'EPERM' ? 'cannot be read (permission denied)' : code === 'ENOENT' ? 'does not exist' : code === 'ELOOP' ? 'is a symlink loop' : `cannot be read: ${(error as Error).message}`;
-    throw badInput(dir, `${problem} (${flag})`, hint);
-  }
 }
 
 const MANIFESTS_HINT = 'point --manifests-dir at /etc/kubernetes/manifests or a copy';
@@ -80,29 +74,3 @@ export async function readApiServices(target: string): Promise<ApiServiceInput[]
 export function servingCertFiles(target: string): Promise<string[]> {
   return filesOf(target, /\.(crt|pem|cer)$/, '--serving-cert');
 }
-
-const PKI_FILE = /\.(crt|key|pub|pem)$/;
-/** A kubeadm tree has a dozen files; a directory with thousands is not a PKI directory. */
-const MAX_PKI_FILES = 2000;
-const MAX_PKI_DEPTH = 4;
-
-/** Every certificate, key and public key file below a PKI directory (symlinked folders not followed). */
-export async function pkiFiles(certDir: string): Promise<string[]> {
-  const found: string[] = [];
-  const walk = async (dir: string, depth: number): Promise<void> => {
-    const entries = await fs.readdir(dir, { withFileTypes: true }).catch(() => []);
-    for (const entry of entries.sort((a, b) => a.name.localeCompare(b.name))) {
-      const file = path.join(dir, entry.name);
-      if (entry.isDirectory() && depth < MAX_PKI_DEPTH) await walk(file, depth + 1);
-      else if ((entry.isFile() || entry.isSymbolicLink()) && PKI_FILE.test(entry.name)) found.push(file);
-      if (found.length > MAX_PKI_FILES) throw badInput(certDir, `holds more than ${MAX_PKI_FILES} certificate and key files: not a PKI directory`, 'point --cert-dir at a PKI directory such as /etc/kubernetes/pki');
-    }
-  };
-  const top = await listDirectory(certDir, '--cert-dir', 'point --cert-dir at a PKI directory such as /etc/kubernetes/pki');
-  if (!top.length) return found;
-  await walk(certDir, 0);
-  return found;
-}
-
-/** True when something is at `file` (an unreadable one too: reading it then says why). */
-export const exists = (file: string) => fs.stat(file).then(() => true, (error: NodeJS.ErrnoException) => error.code !== 'ENOENT');

@@ -1,0 +1,213 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import ts from 'typescript';
+import { describe, expect, it } from 'vitest';
+import { REPO_ROOT } from '../support/tmp.js';
+
+/**
+ * The layering rules of ../shared/architecture.md, checked over every import in src/. Files that
+ * still break a rule are listed below, each with who fixes it; an entry that no longer breaks its
+ * rule fails the test too, so the lists only shrink.
+ */
+
+/** `file → target`, where target is a src/ file or a node: module. */
+type Edge = `${string} → ${string}`;
+
+/** Reads of the file system outside store/, for the integrator to move into store/. */
+const FILE_SYSTEM_ALLOWED: Edge[] = [
+  'src/cli/main.ts → node:fs', // the version from package.json (the CLI helper)
+];
+
+/**
+ * Imports of commands/ from below it: the old entry points re-export their service until src/cli
+ * (and day2/rotate.ts for verify) import commands/ directly; then the re-exporting file goes.
+ */
+const COMMANDS_ALLOWED: Edge[] = [
+  'src/inspect/expiration.ts → src/commands/inspect.ts', // src/cli/inspect.ts
+  'src/inspect/index.ts → src/commands/inspect.ts', // src/cli/inspect.ts
+  'src/kubeconfig/issue.ts → src/commands/kubeconfig.ts', // src/cli/kubeconfig.ts
+  'src/verify/index.ts → src/commands/verify.ts', // src/cli/verify.ts
+];
+
+/** Known import cycles, each as its sorted members: none. */
+const CYCLES_ALLOWED: string[][] = [];
+
+const FILE_SYSTEM = new Set(['fs', 'fs/promises']);
+const NETWORK = new Set(['http', 'https', 'http2', 'tls', 'dgram', 'dns', 'child_process']);
+/** The deciding floors: no I/O, no knowledge of who wires them. */
+const PURE = ['src/model/', 'src/pki/', 'src/plan/', 'src/verify/rules/', 'src/verify/inputs/'];
+const WIRING = ['src/store/', 'src/commands/', 'src/cli/', 'src/live/'];
+
+interface Import {
+  target: string;
+  /** Erased by the compiler: no runtime edge, though still a dependency. */
+  typeOnly: boolean;
+}
+
+type Modules = Map<string, Import[]>;
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const file = path.join(dir, e.name);
+    return e.isDirectory() ? sourceFiles(file) : e.name.endsWith('.ts') ? [file] : [];
+  });
+}
+
+/** A specifier as a src/ path (`src/verify/facts.ts`), a node: module (`node:fs`), or a package name. */
+function resolveSpecifier(from: string, specifier: string): string {
+  if (!specifier.startsWith('.')) return specifier.startsWith('node:') || !/^[a-z_]+(\/promises)?$/.test(specifier) ? specifier : `node:${specifier}`;
+  return path.posix.join(path.posix.dirname(from), specifier).replace(/\.js$/, '.ts');
+}
+
+/** Every import, re-export and dynamic import() of one file. */
+function importsOf(file: string, text: string): Import[] {
+  const source = ts.createSourceFile(file, text, ts.ScriptTarget.Latest, false);
+  const found: Import[] = [];
+  const add = (specifier: ts.Node | undefined, typeOnly: boolean) => {
+    if (specifier && ts.isStringLiteral(specifier)) found.push({ target: resolveSpecifier(file, specifier.text), typeOnly });
+  };
+  const visit = (node: ts.Node): void => {
+    if (ts.isImportDeclaration(node)) {
+      const clause = node.importClause;
+      const bindings = clause?.namedBindings;
+      const allTypes = Boolean(clause && !clause.name && bindings && ts.isNamedImports(bindings) && bindings.elements.length && bindings.elements.every((e) => e.isTypeOnly));
+      add(node.moduleSpecifier, Boolean(clause?.isTypeOnly) || allTypes);
+    } else if (ts.isExportDeclaration(node)) {
+      const clause = node.exportClause;
+      const allTypes = Boolean(clause && ts.isNamedExports(clause) && clause.elements.length && clause.elements.every((e) => e.isTypeOnly));
+      add(node.moduleSpecifier, node.isTypeOnly || allTypes);
+    } else if (ts.isCallExpression(node) && node.expression.kind === ts.SyntaxKind.ImportKeyword) {
+      add(node.arguments[0], false);
+    }
+    ts.forEachChild(node, visit);
+  };
+  visit(source);
+  return found;
+}
+
+function readModules(): Modules {
+  const modules: Modules = new Map();
+  for (const file of sourceFiles(path.join(REPO_ROOT, 'src'))) {
+    const name = path.relative(REPO_ROOT, file).split(path.sep).join('/');
+    modules.set(name, importsOf(name, readFileSync(file, 'utf8')));
+  }
+  return modules;
+}
+
+const under = (file: string, dirs: string[]) => dirs.some((d) => file.startsWith(d));
+const edges = (modules: Modules, broken: (file: string, target: string) => boolean): Edge[] =>
+  [...modules].flatMap(([file, imports]) => imports.filter((i) => broken(file, i.target)).map((i): Edge => `${file} → ${i.target}`)).sort();
+
+/** Every rule's violations, by rule. */
+function violations(modules: Modules): Record<'fileSystem' | 'network' | 'pure' | 'pkiModel' | 'commands' | 'cli', Edge[]> {
+  const builtin = (target: string) => target.startsWith('node:') && target.slice(5);
+  return {
+    fileSystem: edges(modules, (file, target) => FILE_SYSTEM.has(builtin(target) || '') && !file.startsWith('src/store/')),
+    network: edges(modules, (file, target) => NETWORK.has(builtin(target) || '') && !file.startsWith('src/live/')),
+    pure: edges(modules, (file, target) => under(file, PURE) && (under(target, WIRING) || FILE_SYSTEM.has(builtin(target) || ''))),
+    pkiModel: edges(modules, (file, target) => file.startsWith('src/pki/') && target.startsWith('src/model/')),
+    // render/ shows what a command returns: it knows the result types.
+    commands: edges(modules, (file, target) => target.startsWith('src/commands/') && !under(file, ['src/commands/', 'src/cli/', 'src/render/', 'src/index.ts'])),
+    cli: edges(modules, (file, target) => target.startsWith('src/cli/') && !file.startsWith('src/cli/')),
+  };
+}
+
+/** Strongly connected components of the runtime (non-type) imports among src/ modules, of two or more. */
+function cycles(modules: Modules): string[][] {
+  const index = new Map<string, number>();
+  const low = new Map<string, number>();
+  const stack: string[] = [];
+  const onStack = new Set<string>();
+  const found: string[][] = [];
+  const connect = (file: string) => {
+    index.set(file, index.size);
+    low.set(file, index.get(file)!);
+    stack.push(file);
+    onStack.add(file);
+    for (const { target, typeOnly } of modules.get(file) ?? []) {
+      if (typeOnly || !modules.has(target)) continue;
+      if (!index.has(target)) {
+        connect(target);
+        low.set(file, Math.min(low.get(file)!, low.get(target)!));
+      } else if (onStack.has(target)) low.set(file, Math.min(low.get(file)!, index.get(target)!));
+    }
+    if (low.get(file) !== index.get(file)) return;
+    const component: string[] = [];
+    let member: string;
+    do {
+      member = stack.pop()!;
+      onStack.delete(member);
+      component.push(member);
+    } while (member !== file);
+    if (component.length > 1) found.push(component.sort());
+  };
+  for (const file of modules.keys()) if (!index.has(file)) connect(file);
+  return found.sort((a, b) => a[0]!.localeCompare(b[0]!));
+}
+
+describe('layering', () => {
+  const modules = readModules();
+  const found = violations(modules);
+
+  it('reads every import of src/: static, type-only, re-exports and dynamic import()', () => {
+    expect(modules.size).toBeGreaterThan(50);
+    const of = (file: string) => modules.get(file)!.map((i) => `${i.target}${i.typeOnly ? ' (type)' : ''}`);
+    expect(of('src/store/files.ts')).toContain('node:fs');
+    expect(of('src/verify/load.ts')).toContain('src/store/bounded-read.ts (type)');
+    expect(of('src/verify/index.ts')).toContain('src/commands/verify.ts');
+    expect(of('src/live/client.ts')).toContain('@kubernetes/client-node');
+  });
+
+  it('the rules catch what breaks them, and find cycles through re-exports and dynamic imports', () => {
+    const fake: Modules = new Map([
+      ['src/model/bad.ts', [{ target: 'node:fs', typeOnly: false }, { target: 'src/store/files.ts', typeOnly: true }]],
+      ['src/pki/bad.ts', [{ target: 'src/model/profile.ts', typeOnly: true }, { target: 'node:https', typeOnly: false }]],
+      ['src/verify/bad.ts', [{ target: 'src/commands/verify.ts', typeOnly: false }, { target: 'src/cli/main.ts', typeOnly: false }]],
+      ['src/commands/verify.ts', [{ target: 'src/verify/bad.ts', typeOnly: false }]],
+      ['src/cli/main.ts', [{ target: 'src/verify/bad.ts', typeOnly: true }]],
+    ]);
+    expect(violations(fake)).toEqual({
+      fileSystem: ['src/model/bad.ts → node:fs'],
+      network: ['src/pki/bad.ts → node:https'],
+      pure: ['src/model/bad.ts → node:fs', 'src/model/bad.ts → src/store/files.ts'],
+      pkiModel: ['src/pki/bad.ts → src/model/profile.ts'],
+      commands: ['src/verify/bad.ts → src/commands/verify.ts'],
+      cli: ['src/verify/bad.ts → src/cli/main.ts'],
+    });
+    // The type-only edge back from cli/ is no runtime cycle.
+    expect(cycles(fake)).toEqual([['src/commands/verify.ts', 'src/verify/bad.ts']]);
+  });
+
+  it('only store/ imports the file system (allowlist: files the integrator and the CLI helper still move)', () => {
+    expect(found.fileSystem.filter((e) => !FILE_SYSTEM_ALLOWED.includes(e))).toEqual([]);
+    expect(FILE_SYSTEM_ALLOWED.filter((e) => !found.fileSystem.includes(e))).toEqual([]);
+  });
+
+  it('only live/ talks to the network', () => {
+    expect(found.network).toEqual([]);
+  });
+
+  it('model, pki, plan, verify rules and input parsers import nothing from store, commands, cli, live or the file system', () => {
+    expect(found.pure).toEqual([]);
+  });
+
+  it('verify, inspect and kubeconfig are handed what store reads: no runtime import of store/', () => {
+    const reads = edges(modules, (file, target) => under(file, ['src/verify/', 'src/inspect/', 'src/kubeconfig/']) && target.startsWith('src/store/'));
+    const typeOnly = new Set([...modules].flatMap(([file, imports]) => imports.filter((i) => i.typeOnly).map((i) => `${file} → ${i.target}`)));
+    expect(reads.filter((e) => !typeOnly.has(e))).toEqual([]);
+  });
+
+  it('pki imports nothing from model', () => {
+    expect(found.pkiModel).toEqual([]);
+  });
+
+  it('commands/ is imported only by cli/, render/ and the library root (allowlist: re-exports of the old entry points); cli/ by nothing else', () => {
+    expect(found.commands.filter((e) => !COMMANDS_ALLOWED.includes(e))).toEqual([]);
+    expect(COMMANDS_ALLOWED.filter((e) => !found.commands.includes(e))).toEqual([]);
+    expect(found.cli).toEqual([]);
+  });
+
+  it('src/ has no import cycles', () => {
+    expect(cycles(modules)).toEqual(CYCLES_ALLOWED);
+  });
+});
