@@ -19,7 +19,13 @@ export interface Dialer {
   roots: x509.X509Certificate[];
   rootsFile: string;
   files: string[];
+  /** What this client shows for Go's verification error (default: kubectl's words). */
+  says?: (goError: string) => string;
+  /** How to fix an untrusted chain, when not by serving a certificate of the client's CA. */
+  untrustedFix?: string;
 }
+
+const kubectlSays = (goError: string) => `Unable to connect to the server: ${goError}`;
 
 const describe = (cert: x509.X509Certificate) => {
   const facts = certificateFacts(cert);
@@ -54,11 +60,11 @@ export async function servedChainFindings(dialer: Dialer, served: x509.X509Certi
       code,
       severity: 'error',
       subject: dialer.subject,
-      symptom: `Unable to connect to the server: ${result.error}`,
+      symptom: (dialer.says ?? kubectlSays)(result.error),
       diagnosis: `the running server presents ${describe(leaf!)}, which a client trusting ${dialer.rootsFile} and dialing ${dialer.host} rejects`,
       fix: code === FindingCode.SanMissing
         ? `reissue the serving certificate with ${dialer.host} among its SANs and restart the server`
-        : `serve a certificate signed by ${dialer.rootsFile}'s CA (or give the client the CA that signed it) and restart the server`,
+        : (dialer.untrustedFix ?? `serve a certificate signed by ${dialer.rootsFile}'s CA (or give the client the CA that signed it) and restart the server`),
       files: dialer.files,
     },
   ];
@@ -197,4 +203,52 @@ export function apiServiceFindings(name: string, service: string | undefined, co
       files: [],
     },
   ];
+}
+
+/** An APIService's backend as the aggregator dials it. */
+export interface Backend {
+  apiService: string;
+  /** `<service>.<namespace>.svc`, the name the aggregator verifies. */
+  service: string;
+  /** The discovery URL the availability check requests, e.g. `https://10.96.0.9:443/apis/metrics.k8s.io/v1beta1`. */
+  discoveryUrl: string;
+  subject: string;
+  /** The client certificate kpki presented as the aggregator does, e.g. `kube-apiserver --proxy-client-cert-file (…)`. */
+  proxyClient: string;
+  files: string[];
+}
+
+/**
+ * How a backend answered the front-proxy client certificate with the availability check's identity
+ * headers: the aggregator marks the APIService FailedDiscoveryCheck with this same message.
+ */
+export function backendAnswerFindings(backend: Backend, result: ProbeResult): Finding[] {
+  if (result.status === 401 || result.status === 403) {
+    const message = `failing or missing response from ${backend.discoveryUrl}: bad status from ${backend.discoveryUrl}: ${result.status}`;
+    return [
+      {
+        code: result.status === 401 ? FindingCode.ClientRejected : FindingCode.ClientForbidden,
+        severity: 'error',
+        subject: backend.subject,
+        symptom: `FailedDiscoveryCheck: ${message}`,
+        diagnosis: `${apiServicePkiCause(backend.apiService, backend.service, message)} (kpki presented ${backend.proxyClient})`,
+        fix: 'issue --proxy-client-cert-file from the CA in --requestheader-client-ca-file with a CN listed in --requestheader-allowed-names (kpki verify shows which), then restart kube-apiserver',
+        files: backend.files,
+      },
+    ];
+  }
+  if (result.status === undefined && result.served && result.error) {
+    return [
+      {
+        code: FindingCode.ClientRejected,
+        severity: 'error',
+        subject: backend.subject,
+        symptom: result.error,
+        diagnosis: `${backend.service} rejected the TLS handshake with ${backend.proxyClient}: the backend does not trust the CA that signed the front-proxy client certificate`,
+        fix: 'issue --proxy-client-cert-file from the CA in --requestheader-client-ca-file, or give the backend that CA',
+        files: backend.files,
+      },
+    ];
+  }
+  return [];
 }

@@ -12,6 +12,9 @@ export interface ProbeTarget {
   /** PEM client certificate chain and key to present, if any. */
   clientCertificate?: string;
   clientKey?: string;
+  /** The name sent as SNI when it is not the dialed host (an APIService's `<service>.<namespace>.svc`). */
+  servername?: string;
+  headers?: Record<string, string>;
   timeoutMs: number;
 }
 
@@ -44,6 +47,7 @@ function servedChain(socket: TLSSocket): x509.X509Certificate[] | undefined {
  * rules), sends one GET and reports what happened. Never throws; bounded by `timeoutMs`.
  */
 export function probe(target: ProbeTarget): Promise<ProbeResult> {
+  const name = target.servername ?? target.host;
   return new Promise((resolve) => {
     let served: x509.X509Certificate[] | undefined;
     let settled = false;
@@ -60,12 +64,12 @@ export function probe(target: ProbeTarget): Promise<ProbeResult> {
       path: target.path,
       method: 'GET',
       // SNI as Go sends it: only for names, never for IP addresses.
-      servername: isIP(target.host) ? '' : target.host,
+      servername: isIP(name) ? '' : name,
       cert: target.clientCertificate,
       key: target.clientKey,
       rejectUnauthorized: false,
       agent: false,
-      headers: { accept: 'application/json' },
+      headers: { accept: 'application/json', ...target.headers },
     });
     const timer = setTimeout(() => finish({ error: `no answer within ${target.timeoutMs / 1000}s`, timedOut: true }), target.timeoutMs);
     request.on('socket', (socket) => {

@@ -4,7 +4,7 @@ import { parseKubeconfig, type Source } from '../kubeconfig/kubeconfig.js';
 import { flagsFor, wiringFromProfile } from '../model/flags.js';
 import { loadProfile } from '../store/profiles.js';
 import { httpsUrl, parseHostPort } from '../model/net.js';
-import { publicKeyObject } from '../pki/certificate.js';
+import { certificateFacts, publicKeyObject } from '../pki/certificate.js';
 import type { x509 } from '../pki/crypto.js';
 import { sameKeyPair } from '../pki/keys.js';
 import { parseCertificates, parseKey } from '../pki/pem.js';
@@ -12,10 +12,12 @@ import { verifyCertificate } from '../pki/verify.js';
 import { readOptional } from '../store/files.js';
 import { sortFindings, FindingCode, type Finding, type Severity } from '../verify/findings.js';
 import type { VerifyOptions, VerifyResult } from '../verify/index.js';
-import { readComponentArgs, readManifestsDir } from '../store/cluster-inputs.js';
+import { readComponentArgs, readManifestsDir, servingCertFiles } from '../store/cluster-inputs.js';
+import { rootCertificates } from '../verify/go-readers.js';
 import { flag, flagList, type Component, type ComponentArgs } from '../verify/inputs/args.js';
 import { pathResolver, type PathResolver } from '../store/node-root.js';
-import { apiServiceFindings, clientAnswerFindings, servedChainFindings, staleServingFinding, unreachable, type ApiServiceCondition, type Dialer } from './findings.js';
+import { aggregatorRoute, type EndpointsObject, type ServiceObject } from './aggregator-route.js';
+import { apiServiceFindings, backendAnswerFindings, clientAnswerFindings, servedChainFindings, staleServingFinding, unreachable, type ApiServiceCondition, type Dialer } from './findings.js';
 import { probe, type ProbeResult } from './probe.js';
 import { timeoutMs } from './timeout.js';
 
@@ -85,6 +87,8 @@ interface Endpoint {
   host: string;
   port: number;
   url: string;
+  /** The name the client verifies and sends as SNI, when it is not `host`. */
+  servername?: string;
 }
 
 function endpoint(url: string): Endpoint | undefined {
@@ -118,8 +122,8 @@ class LiveChecks {
   ) {}
 
   /** Dials, verifies the served chain as `dialer` would, then hands the exchange on. */
-  async dial(dialer: Dialer, target: Endpoint, requestPath: string, client: Pick<ClientCredentials, 'cert' | 'key'>, then: (result: ProbeResult, served: x509.X509Certificate[]) => Check | Finding[]): Check {
-    const result = await probe({ host: target.host, port: target.port, path: requestPath, clientCertificate: client.cert?.toString(), clientKey: client.key?.toString(), timeoutMs: this.timeoutMs });
+  async dial(dialer: Dialer, target: Endpoint, requestPath: string, client: Pick<ClientCredentials, 'cert' | 'key'> & { headers?: Record<string, string> }, then: (result: ProbeResult, served: x509.X509Certificate[]) => Check | Finding[]): Check {
+    const result = await probe({ host: target.host, port: target.port, servername: target.servername, path: requestPath, clientCertificate: client.cert?.toString(), clientKey: client.key?.toString(), headers: client.headers, timeoutMs: this.timeoutMs });
     if (!result.served) return [unreachable(dialer, result, `${target.url}: the served certificate`)];
     return [...(await servedChainFindings(dialer, result.served, this.now)), ...(await then(result, result.served))];
   }
@@ -244,26 +248,130 @@ async function kubeconfigCheck(checks: LiveChecks, file: string, clientCa: x509.
   return { file, findings, usable };
 }
 
-interface ApiServiceList {
-  items?: { metadata?: { name?: string }; spec?: { service?: { name?: string; namespace?: string } }; status?: { conditions?: ApiServiceCondition[] } }[];
+interface ApiServiceItem {
+  metadata?: { name?: string };
+  spec?: { group?: string; version?: string; service?: { name?: string; namespace?: string; port?: number }; caBundle?: string; insecureSkipTLSVerify?: boolean };
+  status?: { conditions?: ApiServiceCondition[] };
 }
 
-/** APIService conditions, read with the first admin kubeconfig that authenticated. */
-async function apiServiceChecks(checks: LiveChecks, probes: KubeconfigProbe[]): Check {
-  const admin = probes.find((p) => p.usable && ADMIN_KUBECONFIGS.includes(path.basename(p.file)))?.usable;
-  if (!admin) return [notChecked('APIServices', 'conditions not read: no admin.conf or super-admin.conf among the kubeconfigs authenticated', 'info')];
-  const result = await probe({ host: admin.target.host, port: admin.target.port, path: '/apis/apiregistration.k8s.io/v1/apiservices', clientCertificate: admin.cert.toString(), clientKey: admin.key.toString(), timeoutMs: checks.timeoutMs });
-  if (result.status !== 200) return [unreachable({ subject: 'APIServices', files: [] }, result, 'APIService conditions')];
-  let list: ApiServiceList;
-  try {
-    list = JSON.parse(result.body ?? '') as ApiServiceList;
-  } catch {
-    return [notChecked('APIServices', 'conditions not read: the apiserver answered something other than JSON')];
+type AdminCredentials = NonNullable<KubeconfigProbe['usable']>;
+
+/** One GET with admin credentials: the JSON answer, or the finding that says why there is none. */
+async function adminGet<T>(checks: LiveChecks, admin: AdminCredentials, what: string, requestPath: string): Promise<{ value: T } | { finding: Finding }> {
+  const result = await probe({ host: admin.target.host, port: admin.target.port, path: requestPath, clientCertificate: admin.cert.toString(), clientKey: admin.key.toString(), timeoutMs: checks.timeoutMs });
+  if (result.status !== 200) {
+    return { finding: result.status === undefined ? unreachable({ subject: what, files: [] }, result, requestPath) : notChecked(what, `${requestPath} not read: the apiserver answered ${result.status}${result.status === 403 ? ' (the admin kubeconfig may not read it)' : ''}`) };
   }
-  return (list.items ?? []).flatMap((item) => {
+  try {
+    return { value: JSON.parse(result.body ?? '') as T };
+  } catch {
+    return { finding: notChecked(what, `${requestPath} not read: the apiserver answered something other than JSON`) };
+  }
+}
+
+/** What the APIService checks take from the other inputs. */
+interface ApiServiceContext {
+  admin: AdminCredentials;
+  /** --enable-aggregator-routing: the aggregator dials the Service's endpoints, not its ClusterIP. */
+  endpointRouting: boolean;
+  /** kube-apiserver's front-proxy client certificate, presented to backends as the aggregator does. */
+  proxyClient?: { cert: Buffer; key: Buffer; label: string };
+  /** --serving-cert files: what the backends should be serving. */
+  servingCerts: string[];
+  /** Findings the offline checks made already (an --apiservice manifest of the same object). */
+  known: Finding[];
+}
+
+/** The identity headers the 1.20 availability check sends with the front-proxy certificate. */
+const AVAILABILITY_CHECK_HEADERS = { 'X-Remote-User': 'system:kube-aggregator', 'X-Remote-Group': 'system:masters' };
+
+/** The --serving-cert file a backend for `host` should serve, and whether it pairs with the .key beside it. */
+async function expectedServingCert(checks: LiveChecks, files: string[], host: string): Promise<{ file: string; cert: x509.X509Certificate; pairLoadable: boolean } | undefined> {
+  const given = (await Promise.all(files.map(async (file) => ({ file, cert: (await checks.files.certificates(file))?.[0] })))).filter((g): g is { file: string; cert: x509.X509Certificate } => Boolean(g.cert));
+  const match = given.find((g) => certificateFacts(g.cert).dnsNames.includes(host)) ?? (given.length === 1 ? given[0] : undefined);
+  if (!match) return undefined;
+  const key = /\.crt$/.test(match.file) ? await checks.files.key(match.file.replace(/\.crt$/, '.key')) : undefined;
+  return { ...match, pairLoadable: !key || sameKeyPair(publicKeyObject(match.cert), key) };
+}
+
+/**
+ * An APIService's backend dialed where the aggregator dials it, verified as the aggregator
+ * verifies it (caBundle, `<service>.<namespace>.svc`), with the front-proxy certificate presented.
+ */
+async function backendChecks(checks: LiveChecks, ctx: ApiServiceContext, item: ApiServiceItem): Check {
+  const name = item.metadata?.name ?? '?';
+  const spec = item.spec ?? {};
+  const ref = { name: spec.service?.name ?? '', namespace: spec.service?.namespace || 'default', port: spec.service?.port ?? 443 };
+  // Served by kube-apiserver itself, or the kubernetes service the aggregator routes to its own loopback.
+  if (!ref.name || (ref.namespace === 'default' && ref.name === 'kubernetes' && ref.port === 443)) return [];
+  const subject = `APIService ${name}`;
+  const host = `${ref.name}.${ref.namespace}.svc`;
+  const unlessKnown = (f: Finding) => (ctx.known.some((k) => k.code === f.code && k.subject === f.subject) ? [] : [f]);
+  const fix = `kpki cert extension-apiserver --service ${ref.name} --namespace ${ref.namespace} --api-group ${spec.group} --api-version ${spec.version} issues a serving certificate and the APIService with its caBundle`;
+  if (spec.insecureSkipTLSVerify) {
+    return unlessKnown({ code: FindingCode.ApiServiceInsecure, severity: 'error', subject, symptom: '', diagnosis: `insecureSkipTLSVerify: true in the cluster: kube-apiserver sends every ${spec.group} request, with the user's identity headers, to whoever answers as ${host}, unverified`, fix, files: [] });
+  }
+  const bundle = spec.caBundle ? rootCertificates(Buffer.from(spec.caBundle, 'base64')) : undefined;
+  if (!bundle?.ok) {
+    return unlessKnown(
+      bundle
+        ? { code: FindingCode.FileInvalid, severity: 'error', subject, symptom: bundle.error, diagnosis: `the caBundle of APIService ${name} in the cluster is not base64 of PEM certificates`, fix, files: [] }
+        : { code: FindingCode.ApiServiceNoCaBundle, severity: 'error', subject, symptom: 'x509: certificate signed by unknown authority', diagnosis: `APIService ${name} in the cluster has no caBundle, so nothing can verify ${host}'s serving certificate`, fix, files: [] },
+    );
+  }
+  const service = await adminGet<ServiceObject>(checks, ctx.admin, subject, `/api/v1/namespaces/${ref.namespace}/services/${ref.name}`);
+  if ('finding' in service) return [service.finding];
+  const endpoints = ctx.endpointRouting ? await adminGet<EndpointsObject>(checks, ctx.admin, subject, `/api/v1/namespaces/${ref.namespace}/endpoints/${ref.name}`) : undefined;
+  if (endpoints && 'finding' in endpoints) return [endpoints.finding];
+  const route = aggregatorRoute(ref, service.value, endpoints?.value, ctx.endpointRouting);
+  if ('reason' in route) return [notChecked(subject, `the backend's serving certificate not checked: the aggregator has nowhere to send requests (${route.reason})`)];
+  const discoveryPath = name === 'v1.' ? `/api/${spec.version}` : `/apis/${spec.group}/${spec.version}`;
+  const expected = await expectedServingCert(checks, ctx.servingCerts, host);
+  const groups = route.addresses.map(async (address) => {
+    const url = httpsUrl(address.host, address.port);
+    const target = { host: address.host, port: address.port, url, servername: host };
+    const dialer: Dialer = {
+      subject: `${subject} → ${url}`,
+      host,
+      roots: bundle.value,
+      rootsFile: `APIService ${name}'s caBundle`,
+      files: [],
+      // kubectl shows only the status; the aggregator's 503 body is Go's error.
+      says: (goError) => `Error from server (ServiceUnavailable): the server is currently unable to handle the request (kube-apiserver's 503 for ${spec.group}/${spec.version}: error trying to reach service: ${goError})`,
+      untrustedFix: `put the CA that signed ${host}'s serving certificate into APIService ${name}'s caBundle, or serve a certificate of the caBundle's CA (${fix})`,
+    };
+    const findings = await checks.dial(dialer, target, discoveryPath, { cert: ctx.proxyClient?.cert, key: ctx.proxyClient?.key, headers: AVAILABILITY_CHECK_HEADERS }, (result, served) => [
+      ...(expected ? staleServingFinding(`the extension apiserver behind service ${ref.namespace}/${ref.name}`, url, '--serving-cert', expected.file, served[0]!, expected.cert, expected.pairLoadable) : []),
+      ...(ctx.proxyClient ? backendAnswerFindings({ apiService: name, service: host, discoveryUrl: `${url}${discoveryPath}`, subject: dialer.subject, proxyClient: ctx.proxyClient.label, files: [] }, result) : []),
+    ]);
+    // Not reached: said so, with the route, since pod and service IPs are often unroutable from here.
+    return findings.map((f) => (f.code === FindingCode.Unchecked ? { ...f, diagnosis: `${f.diagnosis} (${address.via}, as the aggregator dials it; kpki may run where that address does not route)` } : f));
+  });
+  return (await Promise.all(groups)).flat();
+}
+
+/** APIService conditions and backends, read with the first admin kubeconfig that authenticated. */
+async function apiServiceChecks(checks: LiveChecks, probes: KubeconfigProbe[], apiserver: ComponentArgs | undefined, options: LiveVerifyOptions, known: Finding[]): Check {
+  const admin = probes.find((p) => p.usable && ADMIN_KUBECONFIGS.includes(path.basename(p.file)))?.usable;
+  if (!admin) return [notChecked('APIServices', 'conditions and backends not read: no admin.conf or super-admin.conf among the kubeconfigs authenticated', 'info')];
+  const list = await adminGet<{ items?: ApiServiceItem[] }>(checks, admin, 'APIServices', '/apis/apiregistration.k8s.io/v1/apiservices');
+  if ('finding' in list) return [list.finding];
+  const proxyCertFile = apiserver && flag(apiserver, 'proxy-client-cert-file');
+  const proxyCert = await checks.files.read(proxyCertFile);
+  const proxyKey = await checks.files.read(apiserver && flag(apiserver, 'proxy-client-key-file'));
+  const ctx: ApiServiceContext = {
+    admin,
+    endpointRouting: ['1', 't', 'T', 'true', 'TRUE', 'True'].includes((apiserver && flag(apiserver, 'enable-aggregator-routing')) ?? ''),
+    proxyClient: proxyCert && proxyKey ? { cert: proxyCert, key: proxyKey, label: `kube-apiserver --proxy-client-cert-file (${proxyCertFile})` } : undefined,
+    servingCerts: (await Promise.all((options.servingCerts ?? []).map((f) => servingCertFiles(f).catch(() => [])))).flat(),
+    known,
+  };
+  const items = list.value.items ?? [];
+  const conditions = items.flatMap((item) => {
     const service = item.spec?.service?.name ? `${item.spec.service.name}.${item.spec.service.namespace ?? 'default'}.svc` : undefined;
     return apiServiceFindings(item.metadata?.name ?? '?', service, item.status?.conditions ?? []);
   });
+  return [...conditions, ...(await Promise.all(items.map((item) => backendChecks(checks, ctx, item)))).flat()];
 }
 
 /**
@@ -283,7 +391,7 @@ export async function verifyLive(options: LiveVerifyOptions, base: VerifyResult)
     ...apiserverChecks(checks, apiserver, cm && flag(cm, 'root-ca-file')),
     ...etcdChecks(checks, apiserver, components.get('etcd')),
     kubeconfigProbes.then((probes) => probes.flatMap((p) => p.findings)),
-    kubeconfigProbes.then((probes) => apiServiceChecks(checks, probes)),
+    kubeconfigProbes.then((probes) => apiServiceChecks(checks, probes, apiserver, options, base.findings)),
   ]);
   const findings = sortFindings([...base.findings, ...groups.flat()]);
   const counts: Record<Severity, number> = { error: 0, warning: 0, info: 0 };

@@ -6,9 +6,42 @@ import { subjectName } from '../../src/pki/certificate.js';
 import { x509 } from '../../src/pki/crypto.js';
 import { certificatePublicKey, generateKeyPair, signatureAlgorithm, signingKey } from '../../src/pki/keys.js';
 import { describeRun, requireTool, run, type RunResult } from '../interop/helpers.js';
-import type { Cluster } from './harness.js';
+import type { Finding } from '../../src/verify/findings.js';
+import { DNS_DOMAIN, SERVICE_CIDR, type Cluster, type NodeName } from './harness.js';
+
+export type { Finding };
 
 export const adminConf = (c: Cluster) => path.join(c.root, 'admin.conf');
+
+/** The inputs of a control-plane node as its processes got them, plus extra flags. */
+export function nodeInputs(c: Cluster, node: NodeName, extra: string[] = []): string[] {
+  return [
+    '--apiserver-args', c.flagsFile('kube-apiserver', node),
+    '--etcd-args', c.flagsFile('etcd'),
+    // The controller manager runs on cp1 (its kubeconfig names cp1's address).
+    ...(node === 'cp1' ? ['--controller-manager-args', c.flagsFile('kube-controller-manager')] : []),
+    '--kubeconfig', adminConf(c),
+    ...extra,
+  ];
+}
+
+/** `kpki init --renew NAME` for the cluster as the harness made it: the renewed files land in the nodes' directories. */
+export async function renewInCluster(c: Cluster, name: string): Promise<void> {
+  const r = await c.kpki([
+    'init', '--cert-dir', c.certDir, '--kubeconfig-dir', c.root,
+    '--control-plane-nodes', `cp1=${c.nodes.cp1.address},cp2=${c.nodes.cp2.address}`,
+    '--control-plane-endpoint', c.endpoint.replace('https://', ''), '--apiserver-bind-port', String(c.bindPort),
+    '--service-cidr', SERVICE_CIDR, '--dns-domain', DNS_DOMAIN, '--renew', name,
+  ]);
+  if (r.code !== 0) throw new Error(`kpki init --renew ${name} failed:\n${describeRun(r)}`);
+}
+
+/** `kpki verify --live --json ARGS`: its exit code and findings (a crash or bad usage throws). */
+export async function verifyLive(c: Cluster, args: string[]): Promise<{ code: number | null; findings: Finding[] }> {
+  const r = await c.kpki(['verify', '--live', '--json', ...args]);
+  if (r.code !== 0 && r.code !== 1) throw new Error(`kpki verify --live failed:\n${describeRun(r)}`);
+  return { code: r.code, findings: (JSON.parse(r.stdout) as { findings: Finding[] }).findings };
+}
 
 /** kubectl with a kubeconfig, optionally fed stdin; never rejects on exit codes. */
 export function kubectl(kubeconfig: string, args: readonly string[], input?: string): Promise<RunResult> {

@@ -10,36 +10,9 @@ import { parseCertificate } from '../../src/pki/pem.js';
 import { describeRun } from '../interop/helpers.js';
 import { readFileSync } from 'node:fs';
 import { useCluster, waitUntil, WARDLE_APISERVICE, type Cluster, type NodeName } from './harness.js';
-import { adminConf, kubectl, kubectlOk, withCaOf } from './live-support.js';
+import { adminConf, kubectl, kubectlOk, nodeInputs, renewInCluster, verifyLive, withCaOf, type Finding } from './live-support.js';
 
 const { live } = useCluster();
-
-interface Finding {
-  code: string;
-  severity: string;
-  subject: string;
-  symptom: string;
-  diagnosis: string;
-  fix: string;
-}
-
-/** The inputs of a control-plane node as its processes got them, plus extra flags. */
-function nodeInputs(c: Cluster, node: NodeName, extra: string[] = []): string[] {
-  return [
-    '--apiserver-args', c.flagsFile('kube-apiserver', node),
-    '--etcd-args', c.flagsFile('etcd'),
-    // The controller manager runs on cp1 (its kubeconfig names cp1's address).
-    ...(node === 'cp1' ? ['--controller-manager-args', c.flagsFile('kube-controller-manager')] : []),
-    '--kubeconfig', adminConf(c),
-    ...extra,
-  ];
-}
-
-async function verifyLive(c: Cluster, args: string[]): Promise<{ code: number | null; findings: Finding[] }> {
-  const r = await c.kpki(['verify', '--live', '--json', ...args]);
-  if (r.code !== 0 && r.code !== 1) throw new Error(`kpki verify --live failed:\n${describeRun(r)}`);
-  return { code: r.code, findings: (JSON.parse(r.stdout) as { findings: Finding[] }).findings };
-}
 
 /** A user kubeconfig for the cluster's endpoint whose client certificate comes from another CA. */
 async function foreignKubeconfig(c: Cluster): Promise<{ foreignAdmin: string; mallory: string }> {
@@ -116,13 +89,7 @@ describe('kpki verify --live and the real cluster agree', () => {
   it('sees the renewed certificate once the apiserver has reloaded it (1.20 reloads --tls-cert-file by itself)', async () => {
     const c = live();
     const cp1 = c.nodes.cp1;
-    const renewed = await c.kpki([
-      'init', '--cert-dir', c.certDir, '--kubeconfig-dir', c.root,
-      '--control-plane-nodes', `cp1=${cp1.address},cp2=${c.nodes.cp2.address}`,
-      '--control-plane-endpoint', c.endpoint.replace('https://', ''), '--apiserver-bind-port', String(c.bindPort),
-      '--service-cidr', '10.96.0.0/12', '--dns-domain', 'cluster.local', '--renew', 'apiserver',
-    ]);
-    expect(renewed.code, describeRun(renewed)).toBe(0);
+    await renewInCluster(c, 'apiserver');
     const onDisk = parseCertificate(readFileSync(cp1.pki('apiserver.crt')), 'apiserver.crt').serialNumber;
     await waitUntil('kube-apiserver on cp1 serving the renewed certificate', 120_000, async () => {
       const served = await probe({ host: cp1.address, port: c.bindPort, path: '/healthz', timeoutMs: 5_000 });
@@ -150,6 +117,10 @@ describe('kpki verify --live and the real cluster agree', () => {
       expect(unavailable.map((f) => f.subject)).toEqual([`APIService ${WARDLE_APISERVICE}`]);
       expect(unavailable[0]!.symptom).toMatch(/^FailedDiscoveryCheck: .*bad status from .*: 401$/);
       expect(unavailable[0]!.diagnosis).toMatch(/front-proxy client certificate \(--proxy-client-cert-file\)/);
+      // Dialing the backend with cp1's front-proxy certificate meets the same answer, in the same words.
+      const backend = findings.filter((f) => f.code === 'CLIENT_REJECTED' && f.subject === `APIService ${WARDLE_APISERVICE} → https://${c.wardle.address}:${c.wardle.port}`);
+      expect(backend.map((f) => f.symptom)).toEqual([unavailable[0]!.symptom]);
+      expect(backend[0]!.diagnosis).toMatch(/kpki presented kube-apiserver --proxy-client-cert-file \(.*apiserver-etcd-client\.crt\)/);
       // The offline checks see the same fault in the files.
       expect(findings.some((f) => f.subject.startsWith('kube-apiserver --proxy-client-cert-file'))).toBe(true);
     } finally {

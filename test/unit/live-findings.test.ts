@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { apiServiceFindings, apiServicePkiCause, clientAnswerFindings } from '../../src/live/findings.js';
+import { apiServiceFindings, apiServicePkiCause, backendAnswerFindings, clientAnswerFindings } from '../../src/live/findings.js';
 
 describe('APIService conditions', () => {
   const cause = (message: string) => apiServicePkiCause('v1.metrics.k8s.io', 'metrics-server.kube-system.svc', message);
@@ -34,5 +34,24 @@ describe("the server's answer to a client certificate", () => {
     expect(answer(401).map((f) => f.code)).toEqual(['CLIENT_REJECTED']);
     expect(answer(undefined, 'tlsv1 alert unknown ca').map((f) => [f.code, f.symptom])).toEqual([['CLIENT_REJECTED', 'tlsv1 alert unknown ca']]);
     expect(answer(403).map((f) => f.code)).toEqual(['CLIENT_FORBIDDEN']);
+  });
+});
+
+describe("an APIService backend's answer to the front-proxy certificate", () => {
+  const backend = { apiService: 'v1beta1.metrics.k8s.io', service: 'metrics-server.kube-system.svc', discoveryUrl: 'https://10.96.0.9:443/apis/metrics.k8s.io/v1beta1', subject: 'APIService v1beta1.metrics.k8s.io → https://10.96.0.9:443', proxyClient: 'kube-apiserver --proxy-client-cert-file (front-proxy-client.crt)', files: [] };
+  const answer = (status: number | undefined, error?: string) => backendAnswerFindings(backend, { served: [], status, error, body: undefined });
+  it('is nothing for 200', () => {
+    expect(answer(200)).toEqual([]);
+  });
+  it('is the FailedDiscoveryCheck the availability check will show for 401 and 403, with the cause', () => {
+    const url = backend.discoveryUrl;
+    expect(answer(401).map((f) => [f.code, f.symptom])).toEqual([['CLIENT_REJECTED', `FailedDiscoveryCheck: failing or missing response from ${url}: bad status from ${url}: 401`]]);
+    const [forbidden] = answer(403);
+    expect(forbidden).toMatchObject({ code: 'CLIENT_FORBIDDEN', symptom: `FailedDiscoveryCheck: failing or missing response from ${url}: bad status from ${url}: 403` });
+    expect(forbidden!.diagnosis).toMatch(/for an ordinary user.*\(kpki presented kube-apiserver --proxy-client-cert-file \(front-proxy-client\.crt\)\)$/);
+  });
+  it('is CLIENT_REJECTED for a TLS alert after the server sent its certificate', () => {
+    expect(answer(undefined, 'tlsv1 alert unknown ca').map((f) => [f.code, f.symptom])).toEqual([['CLIENT_REJECTED', 'tlsv1 alert unknown ca']]);
+    expect(backendAnswerFindings(backend, { served: undefined, error: 'connect ECONNREFUSED' })).toEqual([]);
   });
 });

@@ -3,8 +3,9 @@ import https from 'node:https';
 import net, { type AddressInfo, type Server } from 'node:net';
 import path from 'node:path';
 import tls from 'node:tls';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { initPki } from '../../src/commands/init.js';
+import { issueExtensionApiserver } from '../../src/issue/extension.js';
 import { buildKubeconfig, parseKubeconfig } from '../../src/kubeconfig/kubeconfig.js';
 import { verifyLive } from '../../src/live/verify.js';
 import { verify } from '../../src/commands/verify.js';
@@ -25,25 +26,27 @@ const kc = path.join(dir, 'kc');
 const read = (file: string) => readFileSync(file);
 const servers: Server[] = [];
 
-const APISERVICES = {
-  kind: 'APIServiceList',
-  items: [
-    { metadata: { name: 'v1.' }, spec: {}, status: { conditions: [{ type: 'Available', status: 'True', reason: 'Local' }] } },
-    {
-      metadata: { name: 'v1alpha1.wardle.example.com' },
-      spec: { service: { name: 'api', namespace: 'wardle' } },
-      status: {
-        conditions: [
-          {
-            type: 'Available',
-            status: 'False',
-            reason: 'FailedDiscoveryCheck',
-            message: 'failing or missing response from https://10.96.0.55:443/apis/wardle.example.com/v1alpha1: Get "https://10.96.0.55:443/apis/wardle.example.com/v1alpha1": x509: certificate signed by unknown authority',
-          },
-        ],
+/** The wardle APIService; unless `available`, with the condition of an aggregator that fails to verify it. */
+const wardleApiService = (port: number, caBundle: string, spec: Record<string, unknown> = {}, available = false) => ({
+  metadata: { name: 'v1alpha1.wardle.example.com' },
+  spec: { group: 'wardle.example.com', version: 'v1alpha1', service: { name: 'api', namespace: 'wardle', port }, caBundle, ...spec },
+  status: {
+    conditions: available ? [{ type: 'Available', status: 'True', reason: 'Passed' }] : [
+      {
+        type: 'Available',
+        status: 'False',
+        reason: 'FailedDiscoveryCheck',
+        message: 'failing or missing response from https://10.96.0.55:443/apis/wardle.example.com/v1alpha1: Get "https://10.96.0.55:443/apis/wardle.example.com/v1alpha1": x509: certificate signed by unknown authority',
       },
-    },
-  ],
+    ],
+  },
+});
+
+/** What the fake apiserver answers for the APIService, its Service and Endpoints; tests change it. */
+const cluster = {
+  apiServices: {} as unknown,
+  service: {} as unknown,
+  endpoints: {} as unknown,
 };
 
 async function listen(server: Server): Promise<number> {
@@ -52,6 +55,12 @@ async function listen(server: Server): Promise<number> {
   return (server.address() as AddressInfo).port;
 }
 
+const ADMIN_READS: Record<string, () => unknown> = {
+  '/apis/apiregistration.k8s.io/v1/apiservices': () => cluster.apiServices,
+  '/api/v1/namespaces/wardle/services/api': () => cluster.service,
+  '/api/v1/namespaces/wardle/endpoints/api': () => cluster.endpoints,
+};
+
 /** Serves whatever apiserver.crt holds when called; authenticates like kube-apiserver's x509 authenticator. */
 function fakeApiserver(): Promise<number> {
   const server = https.createServer({ cert: read(`${pki}/apiserver.crt`), key: read(`${pki}/apiserver.key`), ca: read(`${pki}/ca.crt`), requestCert: true, rejectUnauthorized: false }, (req, res) => {
@@ -59,14 +68,28 @@ function fakeApiserver(): Promise<number> {
     const presented = Boolean(socket.getPeerCertificate()?.raw);
     if (presented && !socket.authorized) {
       res.writeHead(401, { 'content-type': 'application/json' }).end(JSON.stringify({ kind: 'Status', message: 'Unauthorized', code: 401 }));
-    } else if (req.url === '/apis/apiregistration.k8s.io/v1/apiservices') {
-      res.writeHead(presented ? 200 : 403, { 'content-type': 'application/json' }).end(JSON.stringify(APISERVICES));
+    } else if (ADMIN_READS[req.url ?? '']) {
+      res.writeHead(presented ? 200 : 403, { 'content-type': 'application/json' }).end(JSON.stringify(ADMIN_READS[req.url!]!()));
     } else res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
   });
   return listen(server);
 }
 
+/**
+ * The extension apiserver: wardle.crt for api.wardle.svc; a client passes as the front proxy
+ * (200) only with a certificate of front-proxy-ca.crt and the identity headers, else 401.
+ */
+function fakeBackend(): Promise<number> {
+  const server = https.createServer({ cert: read(`${dir}/wardle.crt`), key: read(`${dir}/wardle.key`), ca: read(`${pki}/front-proxy-ca.crt`), requestCert: true, rejectUnauthorized: false }, (req, res) => {
+    const proxied = (req.socket as tls.TLSSocket).authorized && req.headers['x-remote-user'] === 'system:kube-aggregator';
+    res.writeHead(proxied && req.url === '/apis/wardle.example.com/v1alpha1' ? 200 : 401, { 'content-type': 'application/json' }).end('{}');
+  });
+  return listen(server);
+}
+
 let apiserverPort: number;
+let backendPort: number;
+let wardleCaBundle: string;
 let etcdPort: number;
 let silentPort: number;
 let options: VerifyOptions;
@@ -102,12 +125,21 @@ beforeAll(async () => {
   apiserverPort = await fakeApiserver();
   etcdPort = await listen(tls.createServer({ cert: read(`${pki}/etcd/server.crt`), key: read(`${pki}/etcd/server.key`), ca: read(`${pki}/etcd/ca.crt`), requestCert: true, rejectUnauthorized: true }, (s) => s.end('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}')));
   silentPort = await listen(net.createServer(() => {}));
+  wardleCaBundle = (await issueExtensionApiserver({ service: 'api', namespace: 'wardle', ca: 'new', out: `${dir}/wardle`, apiGroup: 'wardle.example.com', keyType: 'ecdsa-p256' })).caBundle;
+  backendPort = await fakeBackend();
   kubeconfig('admin.conf', `https://127.0.0.1:${apiserverPort}`, `${dir}/admin.conf`, `${dir}/admin.conf`);
   const apiserverFlags = [...kubeadmFlags('apiserver', pki, kc), ['advertise-address', '127.0.0.1'], ['secure-port', String(apiserverPort)], ['etcd-servers', `https://127.0.0.1:${etcdPort}`]] as [string, string][];
   options = { certDir: pki, kubeconfigDir: kc, apiserverArgs: flagsFile('apiserver.flags', apiserverFlags) };
 });
 
 afterAll(() => servers.forEach((s) => s.close()));
+
+/** The healthy wardle APIService: an ExternalName Service for 127.0.0.1, Endpoints on the backend. */
+beforeEach(() => {
+  cluster.apiServices = { kind: 'APIServiceList', items: [{ metadata: { name: 'v1.' }, spec: {}, status: { conditions: [{ type: 'Available', status: 'True', reason: 'Local' }] } }, wardleApiService(backendPort, wardleCaBundle)] };
+  cluster.service = { spec: { type: 'ExternalName', externalName: '127.0.0.1' } };
+  cluster.endpoints = { subsets: [{ addresses: [{ ip: '127.0.0.1' }], ports: [{ name: 'https', port: backendPort }] }] };
+});
 
 describe('verify --live against local stand-ins', () => {
   it('adds nothing but the APIService the aggregator reports unavailable, with its PKI cause', async () => {
@@ -157,6 +189,71 @@ describe('verify --live against local stand-ins', () => {
     expect(stale).toHaveLength(1);
     expect(stale[0]).toMatchObject({ severity: 'error', subject: `kube-apiserver at https://127.0.0.1:${apiserverPort}` });
     expect(stale[0]!.fix).toMatch(/^restart kube-apiserver on the node at https:\/\/127\.0\.0\.1:\d+ .*so it loads .*apiserver\.crt/);
+    expect(stale[0]!.diagnosis).toMatch(/renewed on disk, not yet loaded$/);
+  });
+});
+
+describe("verify --live and an APIService's backend, dialed where the aggregator dials it", () => {
+  const backend = () => `APIService v1alpha1.wardle.example.com → https://127.0.0.1:${backendPort}`;
+  const withApiService = (spec: Record<string, unknown>) => {
+    cluster.apiServices = { kind: 'APIServiceList', items: [wardleApiService(backendPort, wardleCaBundle, spec, true)] };
+  };
+  beforeEach(() => withApiService({}));
+
+  it('verifies the chain against the caBundle for api.wardle.svc and presents the front-proxy certificate: nothing to report', async () => {
+    expect((await liveFindings()).filter((f) => f.subject.startsWith('APIService'))).toEqual([]);
+  });
+
+  it("reports a caBundle that does not verify the served chain, in Go's words", async () => {
+    withApiService({ caBundle: readFileSync(`${other}/pki/ca.crt`).toString('base64') });
+    const findings = (await liveFindings()).filter((f) => f.subject === backend());
+    expect(findings.map((f) => f.code)).toEqual(['CHAIN_UNTRUSTED']);
+    expect(findings[0]!.symptom).toBe("Error from server (ServiceUnavailable): the server is currently unable to handle the request (kube-apiserver's 503 for wardle.example.com/v1alpha1: error trying to reach service: x509: certificate signed by unknown authority)");
+    expect(findings[0]!.fix).toMatch(/^put the CA that signed api\.wardle\.svc's serving certificate into APIService v1alpha1\.wardle\.example\.com's caBundle/);
+  });
+
+  it('reports the answer to a front-proxy certificate the backend does not trust, as the availability check words it', async () => {
+    const flags = [...kubeadmFlags('apiserver', pki, kc), ['proxy-client-cert-file', `${other}/pki/front-proxy-client.crt`], ['proxy-client-key-file', `${other}/pki/front-proxy-client.key`]] as [string, string][];
+    const findings = (await liveFindings({ apiserverArgs: flagsFile('other-proxy.flags', flags) })).filter((f) => f.subject === backend());
+    const url = `https://127.0.0.1:${backendPort}/apis/wardle.example.com/v1alpha1`;
+    expect(findings.map((f) => [f.code, f.symptom])).toEqual([['CLIENT_REJECTED', `FailedDiscoveryCheck: failing or missing response from ${url}: bad status from ${url}: 401`]]);
+    expect(findings[0]!.diagnosis).toMatch(/does not accept the apiserver's front-proxy client certificate .*\(kpki presented kube-apiserver --proxy-client-cert-file \(.*other\/pki\/front-proxy-client\.crt\)\)$/);
+  });
+
+  it('dials every endpoint with --enable-aggregator-routing and reports the one that does not answer as not checked', async () => {
+    cluster.service = { spec: { type: 'ClusterIP', clusterIP: '10.96.0.55', ports: [{ name: 'https', port: backendPort }] } };
+    cluster.endpoints = { subsets: [{ addresses: [{ ip: '127.0.0.1' }], ports: [{ name: 'https', port: backendPort }] }, { addresses: [{ ip: '127.0.0.1' }], ports: [{ name: 'https', port: silentPort }] }] };
+    const flags = [...kubeadmFlags('apiserver', pki, kc), ['enable-aggregator-routing', 'true']] as [string, string][];
+    const findings = (await liveFindings({ apiserverArgs: flagsFile('endpoint-routing.flags', flags) }, '1s')).filter((f) => f.subject.startsWith('APIService v1alpha1.wardle.example.com'));
+    expect(findings.map((f) => [f.code, f.subject])).toEqual([['UNCHECKED', `APIService v1alpha1.wardle.example.com → https://127.0.0.1:${silentPort}`]]);
+    expect(findings[0]!.diagnosis).toMatch(/not checked: the endpoint did not answer in time \(an endpoint of service wardle\/api, as the aggregator dials it; kpki may run where that address does not route\)$/);
+  });
+
+  it('reports a backend the aggregator has no route to as not checked, with its reason', async () => {
+    cluster.service = { spec: { type: 'ClusterIP', clusterIP: '10.96.0.55', ports: [{ name: 'https', port: backendPort }] } };
+    cluster.endpoints = { subsets: [] };
+    const flags = [...kubeadmFlags('apiserver', pki, kc), ['enable-aggregator-routing', 'true']] as [string, string][];
+    const findings = (await liveFindings({ apiserverArgs: flagsFile('endpoint-routing.flags', flags) })).filter((f) => f.subject.startsWith('APIService v1alpha1.wardle.example.com'));
+    expect(findings.map((f) => [f.code, f.severity, f.subject])).toEqual([['UNCHECKED', 'warning', 'APIService v1alpha1.wardle.example.com']]);
+    expect(findings[0]!.diagnosis).toBe(`the backend's serving certificate not checked: the aggregator has nowhere to send requests (no endpoints available for service "api")`);
+  });
+
+  it('reports insecureSkipTLSVerify in the cluster with the offline check’s code, once', async () => {
+    withApiService({ insecureSkipTLSVerify: true, caBundle: undefined });
+    const findings = (await liveFindings()).filter((f) => f.subject.startsWith('APIService v1alpha1.wardle.example.com'));
+    expect(findings.map((f) => [f.code, f.subject])).toEqual([['APISERVICE_INSECURE', 'APIService v1alpha1.wardle.example.com']]);
+    // Given the same object as a manifest, the offline finding stands alone.
+    const manifest = path.join(dir, 'insecure-apiservice.yaml');
+    writeFileSync(manifest, JSON.stringify({ apiVersion: 'apiregistration.k8s.io/v1', kind: 'APIService', ...wardleApiService(backendPort, '', { insecureSkipTLSVerify: true }) }));
+    const offline = await verify({ ...options, apiServices: [manifest] });
+    const live = await verifyLive({ ...options, apiServices: [manifest], timeout: '3s' }, offline);
+    expect(live.findings.filter((f) => f.code === 'APISERVICE_INSECURE')).toHaveLength(1);
+  });
+
+  it('reports a backend serving another certificate than the --serving-cert file for its service, naming what to restart', async () => {
+    await issueExtensionApiserver({ service: 'api', namespace: 'wardle', ca: 'new', out: `${dir}/renewed-wardle`, apiGroup: 'wardle.example.com', keyType: 'ecdsa-p256' });
+    const stale = (await liveFindings({ servingCerts: [`${dir}/renewed-wardle.crt`] })).filter((f) => f.code === 'SERVING_CERT_STALE' && f.subject.startsWith('the extension apiserver'));
+    expect(stale.map((f) => [f.severity, f.subject])).toEqual([['error', `the extension apiserver behind service wardle/api at https://127.0.0.1:${backendPort}`]]);
     expect(stale[0]!.diagnosis).toMatch(/renewed on disk, not yet loaded$/);
   });
 });
