@@ -1,13 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { cac } from 'cac';
-import { registerApprove } from './approve.js';
-import { registerCert } from './cert.js';
-import { registerInit, registerNode } from './init.js';
-import { registerInspect } from './inspect.js';
-import { registerKubeconfig } from './kubeconfig.js';
-import { registerRenew } from './renew.js';
-import { registerCa } from './ca.js';
-import { registerVerify } from './verify.js';
+import { approveCommand } from './approve.js';
+import { caCommand } from './ca.js';
+import { certCommand } from './cert.js';
+import { registerCommand, type Command } from './command.js';
+import { initCommand, nodeCommand } from './init.js';
+import { checkExpirationCommand, inspectCommand } from './inspect.js';
+import { kubeconfigCommand } from './kubeconfig.js';
+import { renewCommand } from './renew.js';
+import { flagsCommand, verifyCommand } from './verify.js';
 import { badFlag } from '../errors.js';
 import { processOutput, reportError, type Output } from './output.js';
 
@@ -56,6 +57,21 @@ function restoreText(options: Record<string, unknown>, typed: Map<string, string
   }
 }
 
+/** Every command, in the order `kpki --help` lists them. */
+export const COMMANDS: readonly Command[] = [
+  initCommand,
+  nodeCommand,
+  verifyCommand,
+  flagsCommand,
+  kubeconfigCommand,
+  inspectCommand,
+  checkExpirationCommand,
+  certCommand,
+  approveCommand,
+  renewCommand,
+  caCommand,
+];
+
 /** Runs the CLI and resolves to the exit status; never throws. */
 export async function main(argv: string[], output: Output = processOutput): Promise<number> {
   let exitCode = 0;
@@ -67,15 +83,7 @@ export async function main(argv: string[], output: Output = processOutput): Prom
     }
   };
   const cli = cac('kpki');
-  registerInit(cli, output, run);
-  registerNode(cli, output, run);
-  registerVerify(cli, output, run);
-  registerKubeconfig(cli, output, run);
-  registerInspect(cli, output, run);
-  registerCert(cli, output, run);
-  registerApprove(cli, output, run);
-  registerRenew(cli, output, run);
-  registerCa(cli, output, run);
+  for (const command of COMMANDS) registerCommand(cli, command, output, run);
   cli.command('[...args]', '').action((args: string[]) => {
     exitCode = reportError(
       Object.assign(new Error(args.length ? `unknown command "${args[0]}"` : 'no command given'), { name: 'CACError' }),

@@ -5,6 +5,7 @@ import type { x509 } from '../pki/crypto.js';
 import { parseCertificate } from '../pki/pem.js';
 import { badInput, ErrorCode, KpkiError } from '../errors.js';
 import { readError, readOptional } from '../store/files.js';
+import { DEFAULTS } from '../model/defaults.js';
 import { loadProfile } from '../store/profiles.js';
 
 export interface ExpirationRow {
@@ -55,7 +56,7 @@ async function loadCert(file: string): Promise<x509.X509Certificate | undefined>
  * certificates and CAs embedded in every kubeconfig.
  */
 export async function checkExpiration(options: ExpirationOptions = {}): Promise<ExpirationReport> {
-  const certDir = options.certDir ?? (existsSync('/etc/kubernetes/pki') ? '/etc/kubernetes/pki' : 'pki');
+  const certDir = options.certDir ?? (existsSync(DEFAULTS.nodeCertDir) ? DEFAULTS.nodeCertDir : DEFAULTS.certDir);
   const kubeconfigDir = options.kubeconfigDir ?? path.dirname(certDir);
   // A mistyped directory would make every row !MISSING! and exit 0: a cron job would never alert.
   await requireDirectory(certDir, '--cert-dir');

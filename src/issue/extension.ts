@@ -37,7 +37,7 @@ export async function issueCertificateFiles(options: IssueCertOptions): Promise<
   const usages = LEAF_ROLES[options.role];
   if (!usages) throw badFlag('--profile', `"${options.role}" is not one of ${Object.keys(LEAF_ROLES).join(', ')}`);
   if (!options.commonName) throw badFlag('--cn', 'is required');
-  const ca = await loadCa(options.ca, options.certDir ?? 'pki', { keyFile: options.caKey, needKey: true });
+  const ca = await loadCa(options.ca, options.certDir ?? DEFAULTS.certDir, { keyFile: options.caKey, needKey: true });
   const leaf = await issueLeaf(
     ca,
     { name: options.out, commonName: options.commonName, organizations: options.organizations ?? [], sans: options.sans ?? [], usages, validity: options.validity, keyType: options.keyType },
@@ -97,7 +97,7 @@ export async function issueExtensionApiserver(options: ExtensionApiserverOptions
   if (options.ca === 'new') files.push(`${options.out}-ca.key`);
   await refuseOverwrite(files, options.force);
   const fresh = options.ca === 'new' ? await newServiceCa(options) : undefined;
-  const ca = fresh ?? (await loadCa('cluster', options.certDir ?? 'pki', { needKey: true }));
+  const ca = fresh ?? (await loadCa('cluster', options.certDir ?? DEFAULTS.certDir, { needKey: true }));
   const leaf = await issueLeaf(
     ca,
     { name: options.service, commonName: svc, organizations: [], sans: dnsNames, usages: ['serverAuth'], validity: options.validity, keyType: options.keyType },
@@ -105,8 +105,8 @@ export async function issueExtensionApiserver(options: ExtensionApiserverOptions
   );
   const caPem = certificatePem(ca.cert);
   const caBundle = Buffer.from(caPem).toString('base64');
-  const group = options.apiGroup ?? 'example.com';
-  const version = options.apiVersion ?? 'v1alpha1';
+  const group = options.apiGroup ?? DEFAULTS.apiGroup;
+  const version = options.apiVersion ?? DEFAULTS.apiVersion;
   const apiService = stringify(
     {
       apiVersion: 'apiregistration.k8s.io/v1',
