@@ -60,7 +60,7 @@ const duration = (flag: Described): Flag<string | undefined> => ({
   ...flag,
   parse: (given, name) => {
     const value = single(given, name);
-    if (value !== undefined && parseDuration(value) === undefined) throw badFlag(name, `"${value}" is not a duration`, 'use a number with a unit, e.g. 30d, 8760h or 1y');
+    if (value !== undefined && parseDuration(value) === undefined) throw badFlag(name, `"${value}" is not a positive duration`, 'use numbers with units (s, m, h, d, w, y), e.g. 5s, 30d, 8760h or 1h30m');
     return value;
   },
 });
