@@ -17,7 +17,7 @@ export const initCommand = defineCommand({
   usage: 'init',
   description: 'Create the kubeadm-compatible PKI and kubeconfigs (reuses what is already valid)',
   flags: [
-    'certDir', 'kubeconfigDir', 'nodeName', 'advertiseAddress', 'controlPlaneEndpoint', 'apiserverBindPort', 'serviceCidr', 'dnsDomain', 'clusterName',
+    'certDir', 'clusterKubeconfigDir', 'nodeName', 'advertiseAddress', 'controlPlaneEndpoint', 'apiserverBindPort', 'serviceCidr', 'dnsDomain', 'clusterName',
     'apiserverCertExtraSans', 'etcdServerCertExtraSans', 'etcdPeerCertExtraSans', 'keyType', 'certValidity', 'caValidity', 'profile', 'config',
     'dryRun', 'reissueStale', 'renewEntries', 'controlPlaneNodes', 'workers', 'etcdMembers', 'kubeletServingCerts', 'nodesDir', 'json',
   ],
@@ -37,7 +37,7 @@ export const initCommand = defineCommand({
     try {
       const options: InitOptions = {
         certDir: flags.certDir,
-        kubeconfigDir: flags.kubeconfigDir,
+        kubeconfigDir: flags.clusterKubeconfigDir,
         nodeName: flags.nodeName,
         advertiseAddress: flags.advertiseAddress,
         controlPlaneEndpoint: flags.controlPlaneEndpoint,

@@ -4,11 +4,11 @@ import { defineCommand } from './command.js';
 import type { FlagValues } from './flags.js';
 
 /** The flags that find a PKI and its cluster, taken by every day-2 command. */
-export const LAYOUT_FLAGS = ['certDir', 'kubeconfigDir', 'recordedNodesDir', 'clusterProfile', 'keptKubeconfig', 'json'] as const;
+export const LAYOUT_FLAGS = ['certDir', 'clusterKubeconfigDir', 'recordedNodesDir', 'clusterProfile', 'keptKubeconfig', 'json'] as const;
 
 /** The layout flags as the day-2 library's options. */
 export function layoutOptions(flags: FlagValues<(typeof LAYOUT_FLAGS)[number]>) {
-  return { certDir: flags.certDir, kubeconfigDir: flags.kubeconfigDir, nodesDir: flags.recordedNodesDir, profile: flags.clusterProfile, kubeconfigs: flags.keptKubeconfig };
+  return { certDir: flags.certDir, kubeconfigDir: flags.clusterKubeconfigDir, nodesDir: flags.recordedNodesDir, profile: flags.clusterProfile, kubeconfigs: flags.keptKubeconfig };
 }
 
 export const renewCommand = defineCommand({
