@@ -5,7 +5,7 @@ import { LEAF_ROLES } from '../issue/extension.js';
 import { DEFAULTS } from '../model/defaults.js';
 import { parseDuration } from '../model/duration.js';
 import { ROLES } from '../model/profile.js';
-import { listValue, parseKeyType } from '../model/settings.js';
+import { KEY_TYPES, listValue, parseKeyType } from '../model/settings.js';
 import { builtinProfileNames } from '../store/profiles.js';
 
 /**
@@ -41,8 +41,8 @@ type Described = Pick<Flag<unknown>, 'name' | 'value' | 'help' | 'default'>;
 
 const text = (flag: Described): Flag<string | undefined> => ({ ...flag, parse: single });
 
-/** A flag whose default the CLI applies itself (no library option behind it has one). */
-const textOr = (flag: Described & { default: string }, fallback: string): Flag<string> => ({ ...flag, parse: (given, name) => single(given, name) ?? fallback });
+/** A flag whose default the CLI applies itself (no library option behind it has one): the one help shows. */
+const textWithDefault = (flag: Described & { default: string }): Flag<string> => ({ ...flag, parse: (given, name) => single(given, name) ?? flag.default });
 
 /** Repeatable, each value as given (file names may hold commas). */
 const list = (flag: Described): Flag<string[] | undefined> => ({ ...flag, parse: repeated });
@@ -79,6 +79,7 @@ function choice<T extends string>(flag: Described & { default: T }, choices: rea
 
 const keyType = (flag: Described): Flag<string | undefined> => ({
   ...flag,
+  help: `${flag.help}: ${KEY_TYPES.join(', ')}`,
   parse: (given, name) => {
     const value = single(given, name);
     return value === undefined ? undefined : parseKeyType(value, name);
@@ -94,7 +95,7 @@ export const FLAGS = {
   // Where things are.
   certDir: text({ name: 'cert-dir', value: 'dir', help: "PKI directory: the CAs, certificates and keys (for a cluster kpki made, its shared directory)", default: shownDir(DEFAULTS.certDir) }),
   nodeCertDir: text({ name: 'cert-dir', value: 'dir', help: 'PKI directory', default: `${DEFAULTS.nodeCertDir} if present, else ${shownDir(DEFAULTS.certDir)}` }),
-  componentCertDir: textOr({ name: 'cert-dir', value: 'dir', help: 'PKI directory, as the components will find it', default: DEFAULTS.nodeCertDir }, DEFAULTS.nodeCertDir),
+  componentCertDir: textWithDefault({ name: 'cert-dir', value: 'dir', help: 'PKI directory, as the components will find it', default: DEFAULTS.nodeCertDir }),
   kubeconfigDir: text({ name: 'kubeconfig-dir', value: 'dir', help: 'Directory of admin.conf and the other kubeconfigs', default: "the cert dir's parent" }),
   clusterKubeconfigDir: text({ name: 'kubeconfig-dir', value: 'dir', help: 'Directory of admin.conf and the other kubeconfigs, and of kpki-cluster.json for a cluster', default: "the cert dir's parent" }),
   clusterDir: text({ name: 'kubeconfig-dir', value: 'dir', help: 'Where kpki init wrote kpki-cluster.json', default: DEFAULTS.clusterDir }),
@@ -164,7 +165,8 @@ export const FLAGS = {
   caCert: text({ name: 'ca-cert', value: 'file', help: "Sign with this CA certificate instead of the cert dir's" }),
   caKey: text({ name: 'ca-key', value: 'file', help: 'Key of the CA certificate file given, when not beside it' }),
   kubeconfigOut: text({ name: 'out', value: 'file', help: 'Write the kubeconfig here (0600) instead of stdout; with --csr-only, the key/CSR file prefix' }),
-  noEmbed: { name: 'no-embed', help: 'Write the certificate and key next to --out and reference them by path', parse: (given) => given === false } satisfies Flag<boolean>,
+  // cac reads --no-embed as embed: false.
+  noEmbed: { ...toggle('no-embed', 'Write the certificate and key next to --out and reference them by path'), parse: (given: unknown) => given === false },
   csrOnly: toggle('csr-only', 'Write a private key and a CSR for an external signer, no kubeconfig'),
   mergeInto: text({ name: 'merge-into', value: 'file', help: 'Merge the new cluster, user and context into this kubeconfig, as kubectl does: existing entries are never rewritten, a same-named one with other contents is refused (exit 1)' }),
   allowSystemMasters: toggle('allow-system-masters', 'Allow --org system:masters (bypasses RBAC; cannot be revoked)'),
@@ -197,7 +199,7 @@ export const FLAGS = {
   csrDir: text({ name: 'csr-dir', value: 'dir', help: 'Where --csr-only writes', default: `<kubeconfig dir>/${DEFAULTS.csrDirName}` }),
   caLifetime: duration({ name: 'validity', value: 'duration', help: 'Lifetime of the renewed or new CA certificates', default: DEFAULTS.caValidity }),
   caApiservice: list({ name: 'apiservice', value: 'file', help: 'APIService manifest whose caBundle holds the CA (repeatable; kpki cert extension-apiserver --ca cluster)' }),
-  rotatedCas: { ...text({ name: 'ca', value: 'list', help: 'For rotate begin: CAs to rotate, comma-separated: cluster, front-proxy, etcd', default: 'all; none with --service-account' }), parse: (given: unknown) => (given === undefined ? undefined : listValue(repeated(given))) } satisfies Flag<string[] | undefined>,
+  rotatedCas: { ...text({ name: 'ca', value: 'list', help: 'For rotate begin: CAs to rotate, comma-separated: cluster, front-proxy, etcd', default: 'all; none with --service-account' }), parse: (given: unknown) => (given === undefined ? undefined : listValue(repeated(given))) },
   serviceAccount: toggle('service-account', 'For rotate begin: rotate the service-account signing key too'),
   purge: toggle('purge', 'For rotate finish: delete the old keys instead of archiving them'),
 } satisfies Record<string, Flag<unknown>>;

@@ -5,7 +5,9 @@ import { generateKeyPair, privateKeyPem } from '../pki/keys.js';
 import { isDnsName } from '../model/net.js';
 import { resolveCertificate } from '../model/plan.js';
 import type { ExtKeyUsageName } from '../model/profile.js';
-import { DEFAULTS, parseKeyType } from '../model/settings.js';
+import { DEFAULTS } from '../model/defaults.js';
+import { parseDuration } from '../model/duration.js';
+import { parseKeyType } from '../model/settings.js';
 import { loadProfile } from '../store/profiles.js';
 import { issueLeaf, leafWrites, loadCa, refuseOverwrite, writeNewFiles, type CaOnDisk } from './leaf.js';
 
@@ -75,7 +77,7 @@ async function newServiceCa(options: ExtensionApiserverOptions): Promise<CaOnDis
   const { policy } = await loadProfile();
   const keyType = parseKeyType(options.keyType ?? DEFAULTS.keyType);
   const commonName = `${options.service}.${options.namespace}-ca`;
-  const spec = resolveCertificate(policy, { name: 'ca', file: '', commonName, organizations: [], usages: [], sans: [] }, (t) => [t], { caValidity: 10 * 365 * 86400, certValidity: 0, keyType }, undefined);
+  const spec = resolveCertificate(policy, { name: 'ca', file: '', commonName, organizations: [], usages: [], sans: [] }, (t) => [t], { caValidity: parseDuration(DEFAULTS.caValidity)!, certValidity: 0, keyType }, undefined);
   const pair = await generateKeyPair(keyType);
   const cert = await issueCertificate({ spec, publicKey: pair.publicKey, issuer: { key: pair.privateKey, certificate: undefined }, now: options.now ?? new Date() });
   return { certFile: `${options.out}-ca.crt`, cert, key: pair.privateKey, keyPem: privateKeyPem(pair.privateKey) };
