@@ -215,7 +215,7 @@ export const optionSyntax = (flag: Flag<unknown>): string => `--${flag.name}${fl
 export const helpLine = (flag: Flag<unknown>): string => (flag.default === undefined ? flag.help : `${flag.help} (default: ${flag.default})`);
 
 /** Where cac puts a flag's value: camel-cased, `--no-embed` under `embed`. */
-const cacKey = (name: string) => name.replace(/^no-/, '').replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+export const cacKey = (name: string): string => name.replace(/^no-/, '').replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 
 /** cac's parsed options → the typed values of the flags a command takes. */
 export function parseFlags<I extends FlagId>(ids: readonly I[], given: Record<string, unknown>): FlagValues<I> {

@@ -4,6 +4,7 @@ import { approveCommand } from './approve.js';
 import { caCommand } from './ca.js';
 import { certCommand } from './cert.js';
 import { registerCommand, type Command } from './command.js';
+import { cacKey } from './flags.js';
 import { initCommand, nodeCommand } from './init.js';
 import { checkExpirationCommand, inspectCommand } from './inspect.js';
 import { kubeconfigCommand } from './kubeconfig.js';
@@ -42,7 +43,7 @@ function typedValues(argv: string[]): Map<string, string[]> {
     const value = match[2] ?? (next !== undefined && !next.startsWith('--') ? next : undefined);
     if (value === undefined) continue;
     if (!value.trim()) throw badFlag(`--${match[1]}`, 'is empty', 'give a value; in a script, check the variable it came from is set');
-    const key = match[1]!.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+    const key = cacKey(match[1]!);
     values.set(key, [...(values.get(key) ?? []), value]);
   }
   return values;
