@@ -1,49 +1,40 @@
-import type { CAC } from 'cac';
 import { badFlag } from '../errors.js';
-import { checkExpiration } from '../inspect/expiration.js';
-import { inspect } from '../inspect/index.js';
+import { checkExpiration, inspect } from '../commands/inspect.js';
 import { renderExpiration, renderInspect } from '../render/inspect.js';
 import { formatDuration, parseDuration } from '../model/duration.js';
-import { flagString, type Output, type Runner } from './output.js';
+import { defineCommand } from './command.js';
 
+export const inspectCommand = defineCommand({
+  usage: 'inspect [...paths]',
+  description: 'Show what certificates, keys, CSRs, kubeconfigs or PKI directories really hold',
+  flags: ['json'],
+  examples: ['kpki inspect /etc/kubernetes/pki', 'kpki inspect ~/.kube/config apiserver.crt'],
+  async run(paths, flags, output) {
+    if (!paths.length) throw badFlag('PATH', 'give at least one file or directory to inspect');
+    const result = await inspect(paths);
+    output.stdout(flags.json ? `${JSON.stringify(result, null, 2)}\n` : renderInspect(result));
+    return 0;
+  },
+});
 
-export function registerInspect(cli: CAC, output: Output, run: Runner): void {
-  cli
-    .command('inspect [...paths]', 'Show what certificates, keys, CSRs, kubeconfigs or PKI directories really hold')
-    .option('--json', 'Print the result as JSON')
-    .example('kpki inspect /etc/kubernetes/pki')
-    .example('kpki inspect ~/.kube/config apiserver.crt')
-    .action(async (paths: string[], flags: Record<string, unknown>) => {
-      const json = Boolean(flags.json);
-      await run(json, async () => {
-        if (!paths.length) throw badFlag('PATH', 'give at least one file or directory to inspect');
-        const result = await inspect(paths);
-        output.stdout(json ? `${JSON.stringify(result, null, 2)}\n` : renderInspect(result));
-        return 0;
-      });
+export const checkExpirationCommand = defineCommand({
+  usage: 'check-expiration',
+  description: "kubeadm's expiry table for a PKI and its kubeconfigs",
+  flags: ['nodeCertDir', 'kubeconfigDir', 'failWithin', 'profile', 'json'],
+  examples: ['kpki check-expiration --warn-within 30d || mail -s "renew certificates" ops@example.com'],
+  async run(_args, flags, output) {
+    const warnText = flags.failWithin;
+    const report = await checkExpiration({
+      certDir: flags.nodeCertDir,
+      kubeconfigDir: flags.kubeconfigDir,
+      profile: flags.profile,
+      warnWithinSeconds: warnText === undefined ? undefined : parseDuration(warnText),
     });
-
-  cli
-    .command('check-expiration', "kubeadm's expiry table for a PKI and its kubeconfigs")
-    .option('--cert-dir <dir>', 'PKI directory (default: /etc/kubernetes/pki if present, else ./pki)')
-    .option('--kubeconfig-dir <dir>', "Kubeconfig directory (default: the cert dir's parent)")
-    .option('--warn-within <duration>', 'Exit 1 when anything expires sooner, e.g. 30d (for cron and monitoring)')
-    .option('--profile <name|file>', 'Certificate profile whose entries are the rows (default: kubeadm)')
-    .option('--json', 'Print the report as JSON')
-    .example('kpki check-expiration --warn-within 30d || mail -s "renew certificates" ops@example.com')
-    .action(async (flags: Record<string, unknown>) => {
-      const json = Boolean(flags.json);
-      await run(json, async () => {
-        const warnText = flagString(flags.warnWithin);
-        const warnWithinSeconds = warnText === undefined ? undefined : parseDuration(warnText);
-        if (warnText !== undefined && warnWithinSeconds === undefined) throw badFlag('--warn-within', `"${warnText}" is not a duration`, 'e.g. 30d or 720h');
-        const report = await checkExpiration({ certDir: flagString(flags.certDir), kubeconfigDir: flagString(flags.kubeconfigDir), profile: flagString(flags.profile), warnWithinSeconds });
-        output.stdout(json ? `${JSON.stringify(report, null, 2)}\n` : renderExpiration(report));
-        for (const row of report.expiringSoon) {
-          const when = row.secondsLeft! < 0 ? `expired ${formatDuration(-row.secondsLeft!)} ago` : `expires in ${formatDuration(row.secondsLeft!)}`;
-          output.stderr(`kpki: ${row.name} (${row.file}) ${when}, within ${warnText}\n`);
-        }
-        return report.expiringSoon.length ? 1 : 0;
-      });
-    });
-}
+    output.stdout(flags.json ? `${JSON.stringify(report, null, 2)}\n` : renderExpiration(report));
+    for (const row of report.expiringSoon) {
+      const when = row.secondsLeft! < 0 ? `expired ${formatDuration(-row.secondsLeft!)} ago` : `expires in ${formatDuration(row.secondsLeft!)}`;
+      output.stderr(`kpki: ${row.name} (${row.file}) ${when}, within ${warnText}\n`);
+    }
+    return report.expiringSoon.length ? 1 : 0;
+  },
+});

@@ -1,20 +1,17 @@
-import { readFileSync } from 'node:fs';
 import { cac } from 'cac';
-import { registerApprove } from './approve.js';
-import { registerCert } from './cert.js';
-import { registerInit, registerNode } from './init.js';
-import { registerInspect } from './inspect.js';
-import { registerKubeconfig } from './kubeconfig.js';
-import { registerRenew } from './renew.js';
-import { registerCa } from './ca.js';
-import { registerVerify } from './verify.js';
+import { approveCommand } from './approve.js';
+import { caCommand } from './ca.js';
+import { certCommand } from './cert.js';
+import { registerCommand, type Command } from './command.js';
+import { cacKey } from './flags.js';
+import { initCommand, nodeCommand } from './init.js';
+import { checkExpirationCommand, inspectCommand } from './inspect.js';
+import { kubeconfigCommand } from './kubeconfig.js';
+import { renewCommand } from './renew.js';
+import { flagsCommand, verifyCommand } from './verify.js';
 import { badFlag } from '../errors.js';
+import { packageVersion } from '../store/package-info.js';
 import { processOutput, reportError, type Output } from './output.js';
-
-function packageVersion(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
-}
 
 /** `--flag -` (stdin) reads as a bare dash to cac's parser; `--flag=-` does not. */
 function joinDashValues(argv: string[]): string[] {
@@ -41,7 +38,7 @@ function typedValues(argv: string[]): Map<string, string[]> {
     const value = match[2] ?? (next !== undefined && !next.startsWith('--') ? next : undefined);
     if (value === undefined) continue;
     if (!value.trim()) throw badFlag(`--${match[1]}`, 'is empty', 'give a value; in a script, check the variable it came from is set');
-    const key = match[1]!.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+    const key = cacKey(match[1]!);
     values.set(key, [...(values.get(key) ?? []), value]);
   }
   return values;
@@ -56,6 +53,21 @@ function restoreText(options: Record<string, unknown>, typed: Map<string, string
   }
 }
 
+/** Every command, in the order `kpki --help` lists them. */
+export const COMMANDS: readonly Command[] = [
+  initCommand,
+  nodeCommand,
+  verifyCommand,
+  flagsCommand,
+  kubeconfigCommand,
+  inspectCommand,
+  checkExpirationCommand,
+  certCommand,
+  approveCommand,
+  renewCommand,
+  caCommand,
+];
+
 /** Runs the CLI and resolves to the exit status; never throws. */
 export async function main(argv: string[], output: Output = processOutput): Promise<number> {
   let exitCode = 0;
@@ -67,15 +79,7 @@ export async function main(argv: string[], output: Output = processOutput): Prom
     }
   };
   const cli = cac('kpki');
-  registerInit(cli, output, run);
-  registerNode(cli, output, run);
-  registerVerify(cli, output, run);
-  registerKubeconfig(cli, output, run);
-  registerInspect(cli, output, run);
-  registerCert(cli, output, run);
-  registerApprove(cli, output, run);
-  registerRenew(cli, output, run);
-  registerCa(cli, output, run);
+  for (const command of COMMANDS) registerCommand(cli, command, output, run);
   cli.command('[...args]', '').action((args: string[]) => {
     exitCode = reportError(
       Object.assign(new Error(args.length ? `unknown command "${args[0]}"` : 'no command given'), { name: 'CACError' }),

@@ -11,12 +11,6 @@ export interface Output {
 /** Runs one command's action and records its exit status (errors rendered, never thrown). */
 export type Runner = (json: boolean, action: () => Promise<number>) => Promise<void>;
 
-/** A flag's value as cac parsed it (numbers for numeric-looking values), as text. */
-export const flagString = (value: unknown): string | undefined => (value === undefined ? undefined : String(value));
-
-/** A repeatable flag's values as text. */
-export const flagList = (value: unknown): string[] | undefined => (value === undefined ? undefined : (Array.isArray(value) ? value : [value]).map(String));
-
 export const processOutput: Output = {
   stdout: (text) => process.stdout.write(text),
   stderr: (text) => process.stderr.write(text),

@@ -1,3 +1,4 @@
+import { DEFAULTS, kubeconfigDirOf } from '../model/defaults.js';
 import path from 'node:path';
 import { badFlag, badInput } from '../errors.js';
 import { withRememberedSans } from '../day2/remembered.js';
@@ -89,8 +90,8 @@ export async function initCluster(options: ClusterOptions): Promise<ClusterResul
   if (controlPlanes.length > 1 && !options.controlPlaneEndpoint) {
     throw badFlag('--control-plane-endpoint', `is required with ${controlPlanes.length} control-plane nodes`, 'give the load-balancer VIP or DNS name in front of them');
   }
-  const certDir = options.certDir ?? 'pki';
-  const kubeconfigDir = options.kubeconfigDir ?? path.dirname(path.resolve(certDir));
+  const certDir = options.certDir ?? DEFAULTS.certDir;
+  const kubeconfigDir = options.kubeconfigDir ?? kubeconfigDirOf(certDir);
   const recordFile = path.join(kubeconfigDir, RECORD_FILE);
   const first = controlPlanes[0]!;
   const work = async () => {
@@ -102,7 +103,7 @@ export async function initCluster(options: ClusterOptions): Promise<ClusterResul
           ...settingsOf(options),
           certDir,
           kubeconfigDir,
-          nodesDir: options.nodesDir ?? path.join(kubeconfigDir, 'nodes'),
+          nodesDir: options.nodesDir ?? path.join(kubeconfigDir, DEFAULTS.nodesDirName),
           kubeletServingCerts: options.kubeletServingCerts ?? false,
         },
         previous?.settings ?? {},
@@ -158,7 +159,7 @@ export async function addNode(options: AddNodeOptions): Promise<NodeResult> {
   const nodes = parseNodeList('--address', `${options.name}=${options.address}`, options.role);
   if (nodes.length !== 1) throw badFlag('--address', `"${options.address}" is not one node's addresses`, 'give IPs only, e.g. --address 10.0.0.23,fd00::23');
   const node = nodes[0]!;
-  const recordFile = path.join(options.kubeconfigDir ?? '.', RECORD_FILE);
+  const recordFile = path.join(options.kubeconfigDir ?? DEFAULTS.clusterDir, RECORD_FILE);
   await readRecord(recordFile); // a mistyped --kubeconfig-dir fails here, before the lock creates anything
   // Read, extended and written under the lock: concurrent additions never drop each other's node.
   return withRecordLock(recordFile, async () => {

@@ -1,3 +1,4 @@
+import { DEFAULTS, kubeconfigDirOf } from '../model/defaults.js';
 import path from 'node:path';
 import { readRememberedSans, withRememberedSans } from '../day2/remembered.js';
 import { badFlag, ErrorCode, KpkiError } from '../errors.js';
@@ -14,7 +15,7 @@ import { pendingJournals } from '../store/journal.js';
 import { withWriteLock } from '../store/lock.js';
 import { detectHostDefaults } from '../store/host.js';
 import { observeFiles } from '../store/observe.js';
-import { DEFAULT_PROFILE, loadProfile } from '../store/profiles.js';
+import { loadProfile } from '../store/profiles.js';
 
 export type { Action as InitAction, ItemKind, PlanItem } from '../plan/steps.js';
 
@@ -85,11 +86,11 @@ export async function resolveRun(
 ): Promise<ResolvedRun> {
   // Loaded on demand: most runs have no kubeadm config file.
   const config = options.config ? await (await import('../config/kubeadm.js')).readKubeadmConfig(options.config) : undefined;
-  const certDir = options.certDir ?? config?.certificatesDir ?? 'pki';
-  const kubeconfigDir = options.kubeconfigDir ?? path.dirname(path.resolve(certDir));
+  const certDir = options.certDir ?? config?.certificatesDir ?? DEFAULTS.certDir;
+  const kubeconfigDir = options.kubeconfigDir ?? kubeconfigDirOf(certDir);
   const { input, origins } = mergeSettings(config, options);
   const settings = resolveSettings(await remember(kubeconfigDir, input), options.host ?? detectHostDefaults(), origins);
-  return { certDir, kubeconfigDir, settings, profile: await loadProfile(options.profile ?? DEFAULT_PROFILE), warnings: [...(config?.warnings ?? [])] };
+  return { certDir, kubeconfigDir, settings, profile: await loadProfile(options.profile ?? DEFAULTS.profile), warnings: [...(config?.warnings ?? [])] };
 }
 
 function conflictError(items: PlanItem[]): KpkiError {

@@ -1,3 +1,4 @@
+import { DEFAULTS } from '../model/defaults.js';
 import path from 'node:path';
 import { expirationReport, type ExpirationReport } from '../inspect/expiration-report.js';
 import { INSPECT_PATH_HINT, inspectFiles, type InspectResult } from '../inspect/material.js';
@@ -34,7 +35,6 @@ export interface ExpirationOptions {
   warnWithinSeconds?: number;
 }
 
-const NODE_CERT_DIR = '/etc/kubernetes/pki';
 
 /**
  * Where the kubelet keeps the profile's kubeletPki entries: as given, as its config says, or, for a
@@ -47,8 +47,8 @@ async function kubeletPkiDir(options: ExpirationOptions, certDir: string): Promi
   }
   if (options.kubeletConfig !== undefined) return (await readKubeletSettings(options.kubeletConfig, undefined)).certDirectory;
   const resolved = path.resolve(certDir);
-  if (!resolved.endsWith(NODE_CERT_DIR)) return undefined;
-  const nodeKubeletPki = path.join(resolved.slice(0, -NODE_CERT_DIR.length), KUBELET_CERT_DIR);
+  if (!resolved.endsWith(DEFAULTS.nodeCertDir)) return undefined;
+  const nodeKubeletPki = path.join(resolved.slice(0, -DEFAULTS.nodeCertDir.length), KUBELET_CERT_DIR);
   return (await exists(nodeKubeletPki)) ? nodeKubeletPki : undefined;
 }
 
@@ -57,7 +57,7 @@ async function kubeletPkiDir(options: ExpirationOptions, certDir: string): Promi
  * certificates and CAs embedded in every kubeconfig.
  */
 export async function checkExpiration(options: ExpirationOptions = {}): Promise<ExpirationReport> {
-  const certDir = options.certDir ?? ((await exists(NODE_CERT_DIR)) ? NODE_CERT_DIR : 'pki');
+  const certDir = options.certDir ?? ((await exists(DEFAULTS.nodeCertDir)) ? DEFAULTS.nodeCertDir : DEFAULTS.certDir);
   const kubeconfigDir = options.kubeconfigDir ?? path.dirname(certDir);
   // A mistyped directory would make every row !MISSING! and exit 0: a cron job would never alert.
   await requireDirectory(certDir, '--cert-dir');

@@ -1,10 +1,11 @@
 import path from 'node:path';
+import { DEFAULTS, kubeconfigDirOf } from '../model/defaults.js';
 import { badFlag } from '../errors.js';
 import { issueLeaf, leafKeyType, leafWrites, loadCa, writeLocked, writeNewFiles } from '../issue/leaf.js';
 import { certificatePem } from '../pki/certificate.js';
 import { createCsrPem } from '../pki/csr.js';
 import { generateKeyPair, privateKeyPem } from '../pki/keys.js';
-import { DEFAULTS, parseNodeName } from '../model/settings.js';
+import { parseNodeName } from '../model/settings.js';
 import { readOptional } from '../store/files.js';
 import type { FileWrite } from '../store/journal.js';
 import { nodeIdentity } from '../model/profile.js';
@@ -104,7 +105,7 @@ async function identityFor(options: IssueKubeconfigOptions): Promise<Identity> {
 
 /** Server and cluster name: explicit, else from the file being rewritten, else from admin.conf. */
 async function clusterEndpoint(options: IssueKubeconfigOptions, target: string | undefined) {
-  const kubeconfigDir = options.kubeconfigDir ?? path.dirname(path.resolve(options.certDir ?? 'pki'));
+  const kubeconfigDir = options.kubeconfigDir ?? kubeconfigDirOf(options.certDir ?? DEFAULTS.certDir);
   for (const file of [target, path.join(kubeconfigDir, 'admin.conf')]) {
     const data = file && (await readOptional(file));
     if (!data) continue;
@@ -130,9 +131,9 @@ export async function issueKubeconfig(options: IssueKubeconfigOptions): Promise<
     );
   }
   if (options.embed === false && !options.out) throw badFlag('--no-embed', 'needs --out: the certificate and key are written next to the kubeconfig');
-  const kubeconfigDir = options.kubeconfigDir ?? path.dirname(path.resolve(options.certDir ?? 'pki'));
+  const kubeconfigDir = options.kubeconfigDir ?? kubeconfigDirOf(options.certDir ?? DEFAULTS.certDir);
   const out = options.out ?? (identity.file && !options.mergeInto ? path.join(kubeconfigDir, identity.file) : undefined);
-  const ca = await loadCa(options.caCert ?? 'cluster', options.certDir ?? 'pki', { keyFile: options.caKey, needKey: !options.csrOnly, certFlag: '--ca-cert', keyFlag: '--ca-key', profile: options.profile });
+  const ca = await loadCa(options.caCert ?? 'cluster', options.certDir ?? DEFAULTS.certDir, { keyFile: options.caKey, needKey: !options.csrOnly, certFlag: '--ca-cert', keyFlag: '--ca-key', profile: options.profile });
   const base = { clientName: identity.commonName, organizations: identity.organizations };
 
   if (options.csrOnly) {
@@ -184,7 +185,7 @@ export async function issueKubeconfig(options: IssueKubeconfigOptions): Promise<
   } else if (out) {
     // The standard files are rewritten on purpose, under the lock of the PKI they belong to (when
     // there is one: with --ca-cert the cert dir may not exist); others are kept unless --force.
-    const certDir = options.certDir ?? 'pki';
+    const certDir = options.certDir ?? DEFAULTS.certDir;
     const lockDir = identity.file && (await exists(certDir)) ? certDir : path.dirname(path.resolve(out));
     await writeLocked(lockDir, identity.file ? files : [out, ...files], options.force, async () => [{ path: out, data: kubeconfig, mode: 0o600 }, ...pairWrites]);
     files.unshift(out);

@@ -1,3 +1,4 @@
+import { DEFAULTS } from '../model/defaults.js';
 import path from 'node:path';
 import { rotateCa } from '../day2/rotate.js';
 import { readRotation } from '../day2/rotation-state.js';
@@ -68,7 +69,7 @@ const CERT_DIR_HINT = 'point --cert-dir at a PKI directory such as /etc/kubernet
 export async function verify(options: VerifyOptions = {}): Promise<VerifyResult> {
   const root = options.root ? path.resolve(options.root) : undefined;
   if (root) await listDirectory(root, '--root', 'point --root at a copy of a node filesystem');
-  const warnWithinSeconds = parseDuration(options.warnWithin ?? '30d');
+  const warnWithinSeconds = parseDuration(options.warnWithin ?? DEFAULTS.warnWithin);
   if (warnWithinSeconds === undefined) throw badFlag('--warn-within', `"${options.warnWithin}" is not a duration`, 'use e.g. 30d or 720h');
   const nodeAddresses = (options.nodeAddresses ?? []).map(parseNodeAddress);
   const profile = await loadProfile(options.profile);
@@ -76,7 +77,7 @@ export async function verify(options: VerifyOptions = {}): Promise<VerifyResult>
   const standard = standardKubeconfigs(profile);
   const components = await componentInputs(options, root);
   // In a node copy the PKI is the node's /etc/kubernetes/pki, named as the node names it.
-  const certDir = options.certDir ?? (root || (await exists('/etc/kubernetes/pki')) ? '/etc/kubernetes/pki' : 'pki');
+  const certDir = options.certDir ?? (root || (await exists(DEFAULTS.nodeCertDir)) ? DEFAULTS.nodeCertDir : DEFAULTS.certDir);
   const realCertDir = root && !options.certDir ? path.join(root, certDir) : certDir;
   const kubeconfigDir = options.kubeconfigDir ?? path.dirname(certDir);
   const extensionOnly = Boolean(options.apiServices?.length) && !options.certDir && components.size === 0;

@@ -1,3 +1,4 @@
+import { DEFAULTS, kubeconfigDirOf } from '../model/defaults.js';
 import path from 'node:path';
 import { badFlag } from '../errors.js';
 import { nodeDirs, type NodeRole } from '../model/topology.js';
@@ -52,8 +53,8 @@ export async function observeLayout(options: LayoutOptions): Promise<Layout> {
   const exists = await Promise.all(kubeconfigs.map(pathExists));
   const missing = kubeconfigs.find((_, i) => !exists[i]);
   if (missing) throw badFlag('--kubeconfig', `${missing} does not exist`, 'name user kubeconfigs kpki made (kpki kubeconfig user)');
-  const certDir = options.certDir ?? 'pki';
-  const kubeconfigDir = options.kubeconfigDir ?? path.dirname(path.resolve(certDir));
+  const certDir = options.certDir ?? DEFAULTS.certDir;
+  const kubeconfigDir = options.kubeconfigDir ?? kubeconfigDirOf(certDir);
   const recordFile = path.join(kubeconfigDir, RECORD_FILE);
   const data = await readRecordIfAny(recordFile);
   if (!data) {

@@ -3,7 +3,8 @@ import { badFlag } from '../errors.js';
 import { recordText } from '../store/cluster-record.js';
 import type { x509 } from '../pki/crypto.js';
 import { parseDuration } from '../model/duration.js';
-import { DEFAULTS, sanList } from '../model/settings.js';
+import { sanList } from '../model/settings.js';
+import { DEFAULTS } from '../model/defaults.js';
 import { decideRenewal, type RenewalSite } from '../plan/renewal.js';
 import { renderSteps } from '../plan/render.js';
 import type { FileWrite, RenewStep, Step } from '../plan/steps.js';
@@ -207,7 +208,7 @@ export async function renew(options: RenewOptions): Promise<RenewResult> {
       cas,
       sanPlan,
       csrOnly: options.csrOnly ?? false,
-      csrDir: options.csrDir ?? path.join(layout.signing.kubeconfigDir, 'csr'),
+      csrDir: options.csrDir ?? path.join(layout.signing.kubeconfigDir, DEFAULTS.csrDirName),
       keepKey: options.keepKey ?? false,
       validity,
       now,

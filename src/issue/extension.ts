@@ -5,7 +5,9 @@ import { generateKeyPair, privateKeyPem } from '../pki/keys.js';
 import { isDnsName } from '../model/net.js';
 import { resolveCertificate } from '../model/plan.js';
 import type { ExtKeyUsageName } from '../model/profile.js';
-import { DEFAULTS, parseKeyType } from '../model/settings.js';
+import { DEFAULTS } from '../model/defaults.js';
+import { parseDuration } from '../model/duration.js';
+import { parseKeyType } from '../model/settings.js';
 import { loadProfile } from '../store/profiles.js';
 import { issueLeaf, leafWrites, loadCa, refuseOverwrite, writeNewFiles, type CaOnDisk } from './leaf.js';
 
@@ -37,7 +39,7 @@ export async function issueCertificateFiles(options: IssueCertOptions): Promise<
   const usages = LEAF_ROLES[options.role];
   if (!usages) throw badFlag('--profile', `"${options.role}" is not one of ${Object.keys(LEAF_ROLES).join(', ')}`);
   if (!options.commonName) throw badFlag('--cn', 'is required');
-  const ca = await loadCa(options.ca, options.certDir ?? 'pki', { keyFile: options.caKey, needKey: true });
+  const ca = await loadCa(options.ca, options.certDir ?? DEFAULTS.certDir, { keyFile: options.caKey, needKey: true });
   const leaf = await issueLeaf(
     ca,
     { name: options.out, commonName: options.commonName, organizations: options.organizations ?? [], sans: options.sans ?? [], usages, validity: options.validity, keyType: options.keyType },
@@ -75,7 +77,7 @@ async function newServiceCa(options: ExtensionApiserverOptions): Promise<CaOnDis
   const { policy } = await loadProfile();
   const keyType = parseKeyType(options.keyType ?? DEFAULTS.keyType);
   const commonName = `${options.service}.${options.namespace}-ca`;
-  const spec = resolveCertificate(policy, { name: 'ca', file: '', commonName, organizations: [], usages: [], sans: [] }, (t) => [t], { caValidity: 10 * 365 * 86400, certValidity: 0, keyType }, undefined);
+  const spec = resolveCertificate(policy, { name: 'ca', file: '', commonName, organizations: [], usages: [], sans: [] }, (t) => [t], { caValidity: parseDuration(DEFAULTS.caValidity)!, certValidity: 0, keyType }, undefined);
   const pair = await generateKeyPair(keyType);
   const cert = await issueCertificate({ spec, publicKey: pair.publicKey, issuer: { key: pair.privateKey, certificate: undefined }, now: options.now ?? new Date() });
   return { certFile: `${options.out}-ca.crt`, cert, key: pair.privateKey, keyPem: privateKeyPem(pair.privateKey) };
@@ -97,7 +99,7 @@ export async function issueExtensionApiserver(options: ExtensionApiserverOptions
   if (options.ca === 'new') files.push(`${options.out}-ca.key`);
   await refuseOverwrite(files, options.force);
   const fresh = options.ca === 'new' ? await newServiceCa(options) : undefined;
-  const ca = fresh ?? (await loadCa('cluster', options.certDir ?? 'pki', { needKey: true }));
+  const ca = fresh ?? (await loadCa('cluster', options.certDir ?? DEFAULTS.certDir, { needKey: true }));
   const leaf = await issueLeaf(
     ca,
     { name: options.service, commonName: svc, organizations: [], sans: dnsNames, usages: ['serverAuth'], validity: options.validity, keyType: options.keyType },
@@ -105,8 +107,8 @@ export async function issueExtensionApiserver(options: ExtensionApiserverOptions
   );
   const caPem = certificatePem(ca.cert);
   const caBundle = Buffer.from(caPem).toString('base64');
-  const group = options.apiGroup ?? 'example.com';
-  const version = options.apiVersion ?? 'v1alpha1';
+  const group = options.apiGroup ?? DEFAULTS.apiGroup;
+  const version = options.apiVersion ?? DEFAULTS.apiVersion;
   const apiService = stringify(
     {
       apiVersion: 'apiregistration.k8s.io/v1',

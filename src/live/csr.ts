@@ -1,3 +1,4 @@
+import { DEFAULTS } from '../model/defaults.js';
 import type * as Kubernetes from '@kubernetes/client-node';
 import { badFlag, ErrorCode, KpkiError } from '../errors.js';
 import { refuseOverwrite } from '../issue/leaf.js';
@@ -89,7 +90,7 @@ function requestFor(options: ViaApiOptions): Request {
 export async function kubeconfigViaApi(options: ViaApiOptions): Promise<ViaApiResult> {
   const request = requestFor(options);
   const progress = options.progress ?? (() => {});
-  const waitMs = timeoutMs('--timeout', options.timeout ?? '2m');
+  const waitMs = timeoutMs('--timeout', options.timeout ?? DEFAULTS.csrTimeout);
   let expirationSeconds: number | undefined;
   if (options.validity !== undefined) {
     expirationSeconds = parseDuration(options.validity);
@@ -98,7 +99,7 @@ export async function kubeconfigViaApi(options: ViaApiOptions): Promise<ViaApiRe
   if (options.out) await refuseOverwrite([options.out], options.force);
   const api = await connect(options.kubeconfig);
   const caKeyType = keyTypeOf(publicKeyObject(parseCertificates(Buffer.from(api.caPem), api.file)[0]!));
-  const pair = await generateKeyPair(parseKeyType(options.keyType ?? caKeyType ?? 'rsa-2048'));
+  const pair = await generateKeyPair(parseKeyType(options.keyType ?? caKeyType ?? DEFAULTS.keyType));
   const usages = pair.keyType.startsWith('rsa') || request.signerName.endsWith('-kubelet') ? request.usages : request.usages.filter((u) => u !== 'key encipherment');
   const pkcs10 = await x509.Pkcs10CertificateRequestGenerator.create({
     name: subjectName(request.commonName, request.organizations),

@@ -1,3 +1,4 @@
+import { DEFAULTS } from '../model/defaults.js';
 import type { KeyObject } from 'node:crypto';
 import path from 'node:path';
 import { parseKubeconfig, type Source } from '../kubeconfig/kubeconfig.js';
@@ -381,7 +382,7 @@ async function apiServiceChecks(checks: LiveChecks, probes: KubeconfigProbe[], a
  */
 export async function verifyLive(options: LiveVerifyOptions, base: VerifyResult): Promise<VerifyResult> {
   const given = [options.certDir, options.kubeconfigDir, ...(options.kubeconfigs ?? [])].filter((p): p is string => Boolean(p)).map((p) => path.resolve(p));
-  const checks = new LiveChecks(new Files(pathResolver(options.root && path.resolve(options.root), given)), timeoutMs('--live-timeout', options.timeout ?? '5s'));
+  const checks = new LiveChecks(new Files(pathResolver(options.root && path.resolve(options.root), given)), timeoutMs('--live-timeout', options.timeout ?? DEFAULTS.liveTimeout));
   const components = await componentArgs(options);
   const apiserver = components.get('apiserver');
   const cm = components.get('controller-manager');

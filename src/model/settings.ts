@@ -1,4 +1,5 @@
 import { badFlag } from '../errors.js';
+import { DEFAULTS } from './defaults.js';
 import { parseDuration } from './duration.js';
 import { canonicalIp, isDnsName, parseCidr, parseHostPort, type Cidr, type HostPort } from './net.js';
 
@@ -56,15 +57,7 @@ export interface HostDefaults {
   advertiseAddress: string | undefined;
 }
 
-export const DEFAULTS = {
-  bindPort: 6443,
-  serviceCidr: '10.96.0.0/12',
-  dnsDomain: 'cluster.local',
-  clusterName: 'kubernetes',
-  keyType: 'rsa-2048' as KeyType,
-  certValidity: '8760h',
-  caValidity: '87600h',
-};
+export { DEFAULTS };
 
 const FLAGS = {
   nodeName: '--node-name',

@@ -1,3 +1,4 @@
+import { DEFAULTS } from '../model/defaults.js';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -8,7 +9,6 @@ import { readOptional } from './files.js';
 
 /** Profiles shipped with kpki: `<package>/profiles/*.yaml`. */
 export const BUILTIN_PROFILE_DIR = fileURLToPath(new URL('../../profiles/', import.meta.url));
-export const DEFAULT_PROFILE = 'kubeadm';
 
 export function builtinProfileNames(): string[] {
   return readdirSync(BUILTIN_PROFILE_DIR)
@@ -18,7 +18,7 @@ export function builtinProfileNames(): string[] {
 }
 
 /** Loads a built-in profile by name, or any profile file by path (a bare name that is no built-in is a file too). */
-export async function loadProfile(nameOrPath: string = DEFAULT_PROFILE): Promise<Profile> {
+export async function loadProfile(nameOrPath: string = DEFAULTS.profile): Promise<Profile> {
   const isPath = nameOrPath.includes('/') || nameOrPath.endsWith('.yaml') || nameOrPath.endsWith('.yml');
   const builtin = isPath ? undefined : path.join(BUILTIN_PROFILE_DIR, `${nameOrPath}.yaml`);
   const found = (builtin && (await readOptional(builtin)) && builtin) || nameOrPath;

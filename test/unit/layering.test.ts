@@ -13,21 +13,11 @@ import { REPO_ROOT } from '../support/tmp.js';
 /** `file → target`, where target is a src/ file or a node: module. */
 type Edge = `${string} → ${string}`;
 
-/** Reads of the file system outside store/, for the integrator to move into store/. */
-const FILE_SYSTEM_ALLOWED: Edge[] = [
-  'src/cli/main.ts → node:fs', // the version from package.json (the CLI helper)
-];
+/** Reads of the file system outside store/: none. */
+const FILE_SYSTEM_ALLOWED: Edge[] = [];
 
-/**
- * Imports of commands/ from below it: the old entry points re-export their service until src/cli
- * (and day2/rotate.ts for verify) import commands/ directly; then the re-exporting file goes.
- */
-const COMMANDS_ALLOWED: Edge[] = [
-  'src/inspect/expiration.ts → src/commands/inspect.ts', // src/cli/inspect.ts
-  'src/inspect/index.ts → src/commands/inspect.ts', // src/cli/inspect.ts
-  'src/kubeconfig/issue.ts → src/commands/kubeconfig.ts', // src/cli/kubeconfig.ts
-  'src/verify/index.ts → src/commands/verify.ts', // src/cli/verify.ts
-];
+/** Imports of commands/ from below it: none. */
+const COMMANDS_ALLOWED: Edge[] = [];
 
 /** Known import cycles, each as its sorted members: none. */
 const CYCLES_ALLOWED: string[][] = [];
@@ -154,7 +144,8 @@ describe('layering', () => {
     const of = (file: string) => modules.get(file)!.map((i) => `${i.target}${i.typeOnly ? ' (type)' : ''}`);
     expect(of('src/store/files.ts')).toContain('node:fs');
     expect(of('src/verify/load.ts')).toContain('src/store/bounded-read.ts (type)');
-    expect(of('src/verify/index.ts')).toContain('src/commands/verify.ts');
+    expect(of('src/index.ts')).toContain('src/commands/init.ts');
+    expect(of('src/commands/init.ts')).toContain('src/config/kubeadm.ts');
     expect(of('src/live/client.ts')).toContain('@kubernetes/client-node');
   });
 
@@ -178,7 +169,7 @@ describe('layering', () => {
     expect(cycles(fake)).toEqual([['src/commands/verify.ts', 'src/verify/bad.ts']]);
   });
 
-  it('only store/ imports the file system (allowlist: files the integrator and the CLI helper still move)', () => {
+  it('only store/ imports the file system', () => {
     expect(found.fileSystem.filter((e) => !FILE_SYSTEM_ALLOWED.includes(e))).toEqual([]);
     expect(FILE_SYSTEM_ALLOWED.filter((e) => !found.fileSystem.includes(e))).toEqual([]);
   });
@@ -201,7 +192,7 @@ describe('layering', () => {
     expect(found.pkiModel).toEqual([]);
   });
 
-  it('commands/ is imported only by cli/, render/ and the library root (allowlist: re-exports of the old entry points); cli/ by nothing else', () => {
+  it('commands/ is imported only by cli/, render/ and the library root; cli/ by nothing else', () => {
     expect(found.commands.filter((e) => !COMMANDS_ALLOWED.includes(e))).toEqual([]);
     expect(COMMANDS_ALLOWED.filter((e) => !found.commands.includes(e))).toEqual([]);
     expect(found.cli).toEqual([]);

@@ -1,3 +1,4 @@
+import { DEFAULTS } from '../../model/defaults.js';
 import path from 'node:path';
 import { kubeadmValue, type FlagNeed } from '../../model/flags.js';
 import { flagSubject, type Facts } from '../facts.js';
@@ -52,7 +53,7 @@ function addFlagFix(origin: string, flagText: string): string {
 
 function missingFlags(facts: Facts, args: ComponentArgs): Finding[] {
   if (args.component === 'kubelet') return [];
-  const certDir = facts.certDir ?? '/etc/kubernetes/pki';
+  const certDir = facts.certDir ?? DEFAULTS.nodeCertDir;
   return facts.inputs.wiring[args.component]
     .filter((wired) => wired.need && NEEDED[wired.need](args) && !flag(args, wired.name))
     .map((wired) => {
