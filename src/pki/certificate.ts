@@ -1,9 +1,10 @@
-import { createPublicKey, randomBytes, type KeyObject } from 'node:crypto';
+import { randomBytes, type KeyObject } from 'node:crypto';
 import { x509 } from './crypto.js';
-import { formatIp } from './ip.js';
+import { EXT_KEY_USAGE_OIDS } from './certificate-facts.js';
 import { certificatePublicKey, signatureAlgorithm, signingKey } from './keys.js';
-import { KeyUsageBit, goCertificate } from './parse.js';
-import type { CertificateTemplate, ExtKeyUsageName, KeyUsageName } from './template.js';
+import type { CertificateTemplate, KeyUsageName } from './template.js';
+
+export { EXT_KEY_USAGE_OIDS, certificateFacts, publicKeyObject, type CertificateFacts } from './certificate-facts.js';
 
 const KEY_USAGE_FLAGS: Record<KeyUsageName, x509.KeyUsageFlags> = {
   digitalSignature: x509.KeyUsageFlags.digitalSignature,
@@ -11,11 +12,6 @@ const KEY_USAGE_FLAGS: Record<KeyUsageName, x509.KeyUsageFlags> = {
   keyCertSign: x509.KeyUsageFlags.keyCertSign,
   cRLSign: x509.KeyUsageFlags.cRLSign,
   keyAgreement: x509.KeyUsageFlags.keyAgreement,
-};
-
-export const EXT_KEY_USAGE_OIDS: Record<ExtKeyUsageName, string> = {
-  serverAuth: x509.ExtendedKeyUsage.serverAuth,
-  clientAuth: x509.ExtendedKeyUsage.clientAuth,
 };
 
 /**
@@ -112,57 +108,6 @@ export async function issueCertificate(options: IssueOptions): Promise<x509.X509
     signingAlgorithm: signatureAlgorithm(issuer.key),
     extensions,
   });
-}
-
-/** What a certificate says, in kpki's vocabulary: the facts checks and inspect work with. */
-export interface CertificateFacts {
-  commonName: string;
-  organizations: string[];
-  issuerCommonName: string;
-  dnsNames: string[];
-  ipAddresses: string[];
-  extKeyUsages: string[];
-  /** Undefined when the certificate has no KeyUsage bits: Go treats an empty KeyUsage as none at all. */
-  keyUsages: KeyUsageName[] | undefined;
-  isCA: boolean;
-  notBefore: Date;
-  notAfter: Date;
-  serialNumber: string;
-  signatureAlgorithm: string;
-  subjectKeyId: string | undefined;
-  authorityKeyId: string | undefined;
-}
-
-const EKU_NAMES: Record<string, string> = Object.fromEntries(
-  Object.entries(EXT_KEY_USAGE_OIDS).map(([name, oid]) => [oid, name]),
-);
-
-/** Certificate facts as Go's parser reads them (see parse.ts); throws X509ParseError when Go would refuse it. */
-export function certificateFacts(cert: x509.X509Certificate): CertificateFacts {
-  const go = goCertificate(cert);
-  const sigAlg = cert.signatureAlgorithm as { name: string; hash?: { name: string } };
-  const hex = (b: Buffer | undefined) => b?.toString('hex');
-  return {
-    commonName: go.subject.commonName,
-    organizations: go.subject.organizations,
-    issuerCommonName: go.issuer.commonName,
-    dnsNames: go.dnsNames,
-    ipAddresses: go.ipAddresses.map(formatIp),
-    extKeyUsages: go.extKeyUsageOids.map((oid) => EKU_NAMES[oid] ?? oid),
-    keyUsages: go.keyUsage ? (Object.keys(KeyUsageBit) as KeyUsageName[]).filter((u) => go.keyUsage & KeyUsageBit[u]) : undefined,
-    isCA: go.isCA,
-    notBefore: go.notBefore,
-    notAfter: go.notAfter,
-    serialNumber: cert.serialNumber,
-    signatureAlgorithm: [sigAlg.hash?.name, sigAlg.name].filter(Boolean).join(' with '),
-    subjectKeyId: hex(go.subjectKeyId),
-    authorityKeyId: hex(go.authorityKeyId),
-  };
-}
-
-/** The certificate's public key as a Node KeyObject, for pairing and type checks. */
-export function publicKeyObject(cert: x509.X509Certificate): KeyObject {
-  return createPublicKey({ key: Buffer.from(cert.publicKey.rawData), format: 'der', type: 'spki' });
 }
 
 /** PEM as Go writes it: 64-column lines, one trailing newline. */

@@ -1,7 +1,8 @@
-import { createPrivateKey, createPublicKey, generatePrime, KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, generatePrime, KeyObject, webcrypto } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import type { KeyType } from './key-types.js';
-import { subtle } from './crypto.js';
+
+const { subtle } = webcrypto;
 
 type Algorithm = RsaHashedImportParams | EcKeyImportParams;
 

@@ -1,15 +1,16 @@
 import type { KeyObject } from 'node:crypto';
-import type { x509 } from './crypto.js';
-import { certificateFacts, publicKeyObject, type CertificateFacts } from './certificate.js';
+import { certificateFacts, publicKeyObject, type CertificateFacts } from './certificate-facts.js';
 import { keyTypeOf, sameKeyPair } from './keys.js';
+import { goCertificate, type CertificateData } from './parse.js';
+import { signatureVerifies } from './verify.js';
 import type { CertificateTemplate } from './template.js';
 
 /** Whether `cert` carries a valid signature by `issuer`'s key. */
-export async function isSignedBy(cert: x509.X509Certificate, issuer: x509.X509Certificate): Promise<boolean> {
+export async function isSignedBy(cert: CertificateData, issuer: CertificateData): Promise<boolean> {
   try {
-    return await cert.verify({ publicKey: issuer.publicKey, signatureOnly: true });
+    return signatureVerifies(goCertificate(cert), goCertificate(issuer));
   } catch {
-    return false;
+    return false; // a certificate Go cannot parse is signed by nobody it would trust
   }
 }
 
@@ -17,14 +18,14 @@ export async function isSignedBy(cert: x509.X509Certificate, issuer: x509.X509Ce
  * Whether two CA certificates stand for the same authority: same subject and key, so each
  * verifies what the other signed (a CA re-certified from its existing key is the same CA).
  */
-export function sameAuthority(a: x509.X509Certificate, b: x509.X509Certificate): boolean {
-  const bytes = (buf: ArrayBuffer) => Buffer.from(buf);
-  return bytes(a.subjectName.toArrayBuffer()).equals(bytes(b.subjectName.toArrayBuffer())) && bytes(a.publicKey.rawData).equals(bytes(b.publicKey.rawData));
+export function sameAuthority(a: CertificateData, b: CertificateData): boolean {
+  const [goA, goB] = [goCertificate(a), goCertificate(b)];
+  return goA.rawSubject.equals(goB.rawSubject) && goA.rawSpki.equals(goB.rawSpki);
 }
 
 export interface MatchContext {
   /** The certificate of the CA that should have signed it; undefined for self-signed CAs. */
-  issuer: x509.X509Certificate | undefined;
+  issuer: CertificateData | undefined;
   /** The private key stored next to the certificate, if any. */
   key: KeyObject | undefined;
   now: Date;
@@ -34,7 +35,7 @@ export interface MatchContext {
  * Why an existing certificate does not satisfy its spec; empty when it can be reused.
  * Like kubeadm, extra SANs are fine: only the names clients need must be present.
  */
-export async function certificateMismatches(cert: x509.X509Certificate, spec: CertificateTemplate, ctx: MatchContext): Promise<string[]> {
+export async function certificateMismatches(cert: CertificateData, spec: CertificateTemplate, ctx: MatchContext): Promise<string[]> {
   const facts = certificateFacts(cert);
   const reasons: string[] = [];
   if (facts.commonName !== spec.commonName) reasons.push(`CN is "${facts.commonName}", want "${spec.commonName}"`);
@@ -76,7 +77,7 @@ export function notCaReasons(facts: Pick<CertificateFacts, 'isCA' | 'keyUsages'>
  * Why `cert` and `key` cannot sign certificates as a CA; empty when they can. A key that is not
  * the certificate's, or a certificate that is not a CA, would yield certificates nothing verifies.
  */
-export function caSigningProblems(cert: x509.X509Certificate, key: KeyObject): string[] {
+export function caSigningProblems(cert: CertificateData, key: KeyObject): string[] {
   const problems: string[] = [];
   if (!sameKeyPair(key, publicKeyObject(cert))) problems.push('the key does not belong to the certificate');
   return [...problems, ...notCaReasons(certificateFacts(cert)).map((reason) => `the certificate ${reason}`)];

@@ -1,6 +1,5 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { ErrorCode, KpkiError } from '../errors.js';
-import { x509 } from './crypto.js';
 import { DerReader, Tag, bitStringValue, contextTag, integerValue, oidValue, type Element } from './der.js';
 import { isV4Mapped, parseIp } from './ip.js';
 import type { KeyUsageName } from './template.js';
@@ -68,6 +67,8 @@ export interface GoCertificate {
   rawSpki: Buffer;
   version: number;
   serialNumber: bigint;
+  /** The signature's AlgorithmIdentifier OID, whether Go knows it or not. */
+  signatureAlgorithmOid: string;
   signatureAlgorithm: SignatureAlgorithm | undefined;
   signature: Buffer;
   publicKeyAlgorithm: PublicKeyAlgorithm | undefined;
@@ -763,7 +764,8 @@ function parseGoCertificate(der: Buffer): GoCertificate {
   const innerAlgorithm = tbs.read(Tag.SEQUENCE) ?? fail('x509: malformed signature algorithm identifier');
   const outerAlgorithm = body.read(Tag.SEQUENCE) ?? fail('x509: malformed algorithm identifier');
   if (!outerAlgorithm.body.equals(innerAlgorithm.body)) fail("x509: inner and outer signature algorithm identifiers don't match");
-  const signatureAlgorithm = signatureAlgorithmOf(parseAlgorithmIdentifier(new DerReader(innerAlgorithm.body)));
+  const signatureAlgorithmId = parseAlgorithmIdentifier(new DerReader(innerAlgorithm.body));
+  const signatureAlgorithm = signatureAlgorithmOf(signatureAlgorithmId);
 
   const issuerElement = tbs.read(Tag.SEQUENCE) ?? fail('x509: malformed issuer');
   const issuer = parseName(issuerElement.full);
@@ -789,6 +791,7 @@ function parseGoCertificate(der: Buffer): GoCertificate {
     rawSpki: spkiElement.full,
     version: Number(version) + 1,
     serialNumber,
+    signatureAlgorithmOid: signatureAlgorithmId.oid,
     signatureAlgorithm,
     signature: Buffer.alloc(0),
     publicKeyAlgorithm,
@@ -841,10 +844,21 @@ function parseGoCertificate(der: Buffer): GoCertificate {
   return cert;
 }
 
-const parsed = new WeakMap<x509.X509Certificate, GoCertificate>();
+/**
+ * A loaded certificate as kpki passes it around: its DER and validity. @peculiar/x509's
+ * X509Certificate is one (what issuing and inspect use); kpki makes a lighter one
+ * that loads no ASN.1 object model (`certificateFromDer`), for verify, whose cost is mostly start-up.
+ */
+export interface CertificateData {
+  readonly rawData: ArrayBuffer;
+  readonly notBefore: Date;
+  readonly notAfter: Date;
+}
+
+const parsed = new WeakMap<CertificateData, GoCertificate>();
 
 /** Go's view of a loaded certificate, parsed once; throws X509ParseError when Go would refuse it. */
-export function goCertificate(cert: x509.X509Certificate): GoCertificate {
+export function goCertificate(cert: CertificateData): GoCertificate {
   let go = parsed.get(cert);
   if (!go) {
     go = parseGoCertificate(Buffer.from(cert.rawData));
@@ -853,10 +867,22 @@ export function goCertificate(cert: x509.X509Certificate): GoCertificate {
   return go;
 }
 
-/** A certificate from DER, refused with Go's message when Go's parser would refuse it. */
-export function loadCertificate(der: Buffer): x509.X509Certificate {
+/**
+ * Parses one DER certificate with Go's checks and messages (X509ParseError) and keeps that parse
+ * for `goCertificate`; `make` builds the object callers hold, once Go accepted the bytes.
+ */
+export function parseDerCertificate<C extends CertificateData>(der: Buffer, make: (der: Buffer, go: GoCertificate) => C): C {
   const go = parseGoCertificate(der);
-  const cert = new x509.X509Certificate(new Uint8Array(der));
+  const cert = make(der, go);
   parsed.set(cert, go);
   return cert;
+}
+
+/** A certificate from DER as Go parses it, with nothing but Go's view behind it. */
+export function certificateFromDer(der: Buffer): CertificateData {
+  return parseDerCertificate(der, (bytes, go) => ({
+    rawData: new Uint8Array(bytes).buffer,
+    notBefore: go.notBefore,
+    notAfter: go.notAfter,
+  }));
 }

@@ -2,7 +2,7 @@ import type { KeyObject } from 'node:crypto';
 import { badInput } from '../errors.js';
 import { x509 } from './crypto.js';
 import { describeKey, keyTypeOf, parsePrivateKey } from './keys.js';
-import { X509ParseError, loadCertificate } from './parse.js';
+import { X509ParseError, parseDerCertificate } from './parse.js';
 
 export interface PemBlock {
   type: string;
@@ -17,6 +17,11 @@ export function pemBlocks(data: Buffer | string): PemBlock[] {
 }
 
 const looksLikeText = (data: Buffer) => data.length > 0 && data.every((b) => b === 9 || b === 10 || b === 13 || (b >= 32 && b < 127));
+
+/** A certificate from DER, refused with Go's message when Go's parser would refuse it. */
+export function loadCertificate(der: Buffer): x509.X509Certificate {
+  return parseDerCertificate(der, (bytes) => new x509.X509Certificate(new Uint8Array(bytes)));
+}
 
 /**
  * Every certificate in a file (PEM bundle or one DER certificate). Errors carry Go's wording,

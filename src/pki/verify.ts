@@ -1,8 +1,7 @@
 import { constants, verify as verifySignature } from 'node:crypto';
 import { chainConstraintViolation } from './constraints.js';
-import type { x509 } from './crypto.js';
 import { formatIp, parseIp, sameIp } from './ip.js';
-import { KeyUsageBit, X509ParseError, goQuote, goCertificate, type GoCertificate } from './parse.js';
+import { KeyUsageBit, X509ParseError, goQuote, goCertificate, type CertificateData, type GoCertificate } from './parse.js';
 import type { ExtKeyUsageName } from './template.js';
 
 /**
@@ -14,11 +13,11 @@ import type { ExtKeyUsageName } from './template.js';
 /** The extended key usage a chain must allow. */
 export type ChainUsage = ExtKeyUsageName | 'any';
 
-export interface ChainVerifyOptions {
+export interface ChainVerifyOptions<C extends CertificateData = CertificateData> {
   /** Trust anchors: every certificate of the CA file a component was given. */
-  roots: x509.X509Certificate[];
+  roots: C[];
   /** Extra certificates sent along with the leaf (the rest of its file). */
-  intermediates?: x509.X509Certificate[];
+  intermediates?: C[];
   /** Required extended key usage; Go's default for servers is serverAuth. */
   usage: ChainUsage;
   /** Host name or IP the client connects to (servers only). */
@@ -26,7 +25,7 @@ export interface ChainVerifyOptions {
   now: Date;
 }
 
-export type ChainVerifyResult = { ok: true; chain: x509.X509Certificate[] } | { ok: false; error: string };
+export type ChainVerifyResult<C extends CertificateData = CertificateData> = { ok: true; chain: C[] } | { ok: false; error: string };
 
 const EKU_OIDS = { serverAuth: '1.3.6.1.5.5.7.3.1', clientAuth: '1.3.6.1.5.5.7.3.2', any: '2.5.29.37.0' } as const;
 
@@ -54,11 +53,11 @@ const ERR = {
 
 
 interface Node {
-  cert: x509.X509Certificate;
+  cert: CertificateData;
   go: GoCertificate;
 }
 
-const node = (cert: x509.X509Certificate): Node => ({ cert, go: goCertificate(cert) });
+const node = (cert: CertificateData): Node => ({ cert, go: goCertificate(cert) });
 
 /** Go's RFC 3339 formatting of certificate times (UTC, no fraction). */
 const goTime = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
@@ -78,6 +77,26 @@ const SIGNATURE_FAILURES: Record<string, string> = {
   Ed25519: 'x509: Ed25519 verification failure',
 };
 
+/**
+ * Whether `parent`'s key verifies `child`'s signature (node:crypto, synchronous), whatever Go's
+ * policy on the algorithm; false when the algorithm does not fit the key.
+ */
+export function signatureVerifies(child: GoCertificate, parent: GoCertificate): boolean {
+  const algorithm = child.signatureAlgorithm;
+  if (!algorithm || !parent.publicKey || algorithm.keyAlgorithm !== parent.publicKeyAlgorithm) return false;
+  const key =
+    algorithm.keyAlgorithm === 'ECDSA'
+      ? { key: parent.publicKey, dsaEncoding: 'der' as const }
+      : algorithm.pss
+        ? { key: parent.publicKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_DIGEST }
+        : parent.publicKey;
+  try {
+    return verifySignature(algorithm.hash ?? null, child.rawTbs, key, child.signature);
+  } catch {
+    return false;
+  }
+}
+
 /** checkSignature: the child's signature algorithm against the parent's key, with Go's errors. */
 function checkSignature(child: GoCertificate, parent: GoCertificate): string | undefined {
   const algorithm = child.signatureAlgorithm;
@@ -87,19 +106,7 @@ function checkSignature(child: GoCertificate, parent: GoCertificate): string | u
   const goType = GO_KEY_TYPES[keyType];
   if (!goType || !parent.publicKey) return ERR.unsupported;
   if (algorithm.keyAlgorithm !== keyType) return `x509: signature algorithm specifies an ${algorithm.keyAlgorithm} public key, but have public key of type ${goType}`;
-  const key =
-    keyType === 'ECDSA'
-      ? { key: parent.publicKey, dsaEncoding: 'der' as const }
-      : algorithm.pss
-        ? { key: parent.publicKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_DIGEST }
-        : parent.publicKey;
-  let valid: boolean;
-  try {
-    valid = verifySignature(algorithm.hash ?? null, child.rawTbs, key, child.signature);
-  } catch {
-    valid = false;
-  }
-  return valid ? undefined : SIGNATURE_FAILURES[keyType];
+  return signatureVerifies(child, parent) ? undefined : SIGNATURE_FAILURES[keyType];
 }
 
 /** CheckSignatureFrom: the parent must be a CA allowed to sign certificates (an empty KeyUsage allows it). */
@@ -130,7 +137,7 @@ function isValid(cert: GoCertificate, type: CertType, chain: GoCertificate[], no
 }
 
 /** A CertPool: certificates deduplicated by their bytes, in the order they were added. */
-function pool(certs: x509.X509Certificate[]): Node[] {
+function pool(certs: CertificateData[]): Node[] {
   const nodes: Node[] = [];
   for (const cert of certs) {
     const n = node(cert);
@@ -241,7 +248,7 @@ function matchHostnames(pattern: string, host: string): boolean {
 const matchExactly = (a: string, b: string) => a !== '' && a !== '.' && b !== '' && b !== '.' && toLowerAscii(a) === toLowerAscii(b);
 
 /** Go's VerifyHostname: IPs match IP SANs only; DNS names case-insensitively, one-label wildcards; never the CN. */
-export function hostnameError(cert: x509.X509Certificate, host: string): string | undefined {
+export function hostnameError(cert: CertificateData, host: string): string | undefined {
   let go: GoCertificate;
   try {
     go = goCertificate(cert);
@@ -269,9 +276,10 @@ function hostnameMismatch(cert: GoCertificate, host: string, isIp: boolean): str
 }
 
 /** Verifies `leaf` as Go's Certificate.Verify does, in its order: leaf, host name, chains, usage, name constraints. */
-export async function verifyCertificate(leaf: x509.X509Certificate, opts: ChainVerifyOptions): Promise<ChainVerifyResult> {
+export async function verifyCertificate<C extends CertificateData>(leaf: C, opts: ChainVerifyOptions<C>): Promise<ChainVerifyResult<C>> {
   try {
-    return verifyNodes(node(leaf), opts);
+    // Every certificate in the chain is one of the caller's.
+    return verifyNodes(node(leaf), opts) as ChainVerifyResult<C>;
   } catch (error) {
     // A certificate Go cannot parse never reaches Verify: its loader fails with the parse error.
     if (error instanceof X509ParseError) return { ok: false, error: error.message };

@@ -2,7 +2,7 @@ import type { KeyObject } from 'node:crypto';
 import path from 'node:path';
 import type { KubeconfigCredentials } from '../kubeconfig/kubeconfig.js';
 import type { FileRole, Wiring } from '../model/flags.js';
-import type { x509 } from '../pki/crypto.js';
+import type { CertificateData } from '../pki/parse.js';
 import type { Finding } from './findings.js';
 import { BINARIES, flag, type ComponentArgs } from './inputs/args.js';
 import type { ClusterInputs } from './model.js';
@@ -47,8 +47,8 @@ export interface LoadedKubeconfig {
   /** Path as the component names it. */
   file: string;
   credentials: KubeconfigCredentials;
-  authorities: x509.X509Certificate[] | undefined;
-  clientCertificates: x509.X509Certificate[] | undefined;
+  authorities: CertificateData[] | undefined;
+  clientCertificates: CertificateData[] | undefined;
   clientKey: KeyObject | undefined;
 }
 
@@ -56,7 +56,7 @@ export interface LoadedKubeconfig {
 export interface CertificateSource {
   file: string;
   subject: string;
-  certificates: x509.X509Certificate[];
+  certificates: CertificateData[];
 }
 
 /** Everything rules look at: the inputs and what the files they name hold, read once. */
@@ -71,7 +71,7 @@ export interface Facts {
   /** True when the component flags are kpki's assumption (kubeadm's), not read from the cluster. */
   assumedFlags: boolean;
   files: Map<string, FileFact>;
-  certificates: Map<string, x509.X509Certificate[]>;
+  certificates: Map<string, CertificateData[]>;
   keys: Map<string, KeyObject>;
   publicKeys: Map<string, KeyObject[]>;
   kubeconfigs: Map<string, LoadedKubeconfig>;

@@ -1,8 +1,6 @@
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
-import { KpkiError } from '../errors.js';
-import { publicKeyObject } from '../pki/certificate.js';
-import type { x509 } from '../pki/crypto.js';
-import { parseCertificates } from '../pki/pem.js';
+import { publicKeyObject } from '../pki/certificate-facts.js';
+import { certificateFromDer, type CertificateData } from '../pki/parse.js';
 
 /**
  * How Kubernetes components read PEM files, with the errors they print: Go's tls.X509KeyPair for
@@ -44,18 +42,17 @@ function goPemBlocks(data: Buffer): GoPemBlock[] {
   return blocks;
 }
 
-/** The parse error Go would give for a certificate's DER, from kpki's strict parser. */
-function parseDer(der: Buffer): Read<x509.X509Certificate> {
+/** A certificate's DER as Go parses it, or Go's parse error. */
+export function parseDer(der: Buffer): Read<CertificateData> {
   try {
-    return { ok: true, value: parseCertificates(der, 'certificate')[0]! };
+    return { ok: true, value: certificateFromDer(der) };
   } catch (error) {
-    const message = error instanceof KpkiError ? error.message.replace(/^certificate: (certificate #1 is corrupt: )?/, '') : (error as Error).message;
-    return { ok: false, error: message };
+    return { ok: false, error: (error as Error).message };
   }
 }
 
-function parseAll(ders: Buffer[]): Read<x509.X509Certificate[]> {
-  const certs: x509.X509Certificate[] = [];
+function parseAll(ders: Buffer[]): Read<CertificateData[]> {
+  const certs: CertificateData[] = [];
   for (const der of ders) {
     const parsed = parseDer(der);
     if (!parsed.ok) return parsed;
@@ -65,7 +62,7 @@ function parseAll(ders: Buffer[]): Read<x509.X509Certificate[]> {
 }
 
 /** The certificate half of tls.X509KeyPair: CERTIFICATE blocks, leaf first. */
-export function tlsCertificates(data: Buffer): Read<x509.X509Certificate[]> {
+export function tlsCertificates(data: Buffer): Read<CertificateData[]> {
   const blocks = goPemBlocks(data);
   const certs = blocks.filter((b) => b.type === 'CERTIFICATE');
   if (!certs.length) {
@@ -106,16 +103,16 @@ export function tlsPrivateKey(data: Buffer): Read<KeyObject> {
 }
 
 /** client-go cert.ParseCertsPEM, which CA-file flags use: CERTIFICATE blocks without headers. */
-export function caBundle(data: Buffer): Read<x509.X509Certificate[]> {
+export function caBundle(data: Buffer): Read<CertificateData[]> {
   const certs = goPemBlocks(data).filter((b) => b.type === 'CERTIFICATE' && !b.hasHeaders);
   if (!certs.length) return { ok: false, error: 'data does not contain any valid RSA or ECDSA certificates' };
   return parseAll(certs.map((b) => b.der));
 }
 
 /** Go's CertPool.AppendCertsFromPEM as client-go ≥ 1.2x uses it for kubeconfig CA data. */
-export function rootCertificates(data: Buffer): Read<x509.X509Certificate[]> {
+export function rootCertificates(data: Buffer): Read<CertificateData[]> {
   const certs = goPemBlocks(data).filter((b) => b.type === 'CERTIFICATE' && !b.hasHeaders);
-  const parsed = certs.map((b) => parseDer(b.der)).filter((r) => r.ok).map((r) => (r as { value: x509.X509Certificate }).value);
+  const parsed = certs.map((b) => parseDer(b.der)).filter((r) => r.ok).map((r) => (r as { value: CertificateData }).value);
   return parsed.length ? { ok: true, value: parsed } : { ok: false, error: 'unable to load root certificates: unable to parse bytes as PEM block' };
 }
 

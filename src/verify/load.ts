@@ -2,11 +2,10 @@ import type { KeyObject } from 'node:crypto';
 import path from 'node:path';
 import { KpkiError } from '../errors.js';
 import { parseKubeconfig, type Source } from '../kubeconfig/kubeconfig.js';
-import type { x509 } from '../pki/crypto.js';
-import { parseCertificates } from '../pki/pem.js';
+import type { CertificateData } from '../pki/parse.js';
 import { factName, inputReferences, type Facts, type FileFact, type FileReference, type LoadedKubeconfig, type ReadAs } from './facts.js';
 import { FindingCode, type Finding } from './findings.js';
-import { caBundle, privateKey, publicKeys, rootCertificates, tlsCertificates, tlsPrivateKey, type Read } from './go-readers.js';
+import { caBundle, parseDer, privateKey, publicKeys, rootCertificates, tlsCertificates, tlsPrivateKey, type Read } from './go-readers.js';
 import type { ClusterInputs } from './model.js';
 import type { ReadFile } from '../store/bounded-read.js';
 import type { PathResolver } from '../store/node-root.js';
@@ -22,7 +21,7 @@ export interface LoadOptions {
   resolve: PathResolver;
 }
 
-type Parsed = x509.X509Certificate[] | KeyObject | KeyObject[];
+type Parsed = CertificateData[] | KeyObject | KeyObject[];
 
 const READERS: Record<Exclude<ReadAs, 'kubeconfig'>, (data: Buffer) => Read<Parsed>> = {
   'tls-cert': tlsCertificates,
@@ -39,13 +38,8 @@ const looksLikeText = (data: Buffer) => data.length > 0 && data.every((b) => b =
 function derFix(data: Buffer, file: string, readAs: ReadAs): string | undefined {
   if (looksLikeText(data)) return undefined;
   const wantsKey = readAs === 'tls-key' || readAs === 'private-key';
-  if (!wantsKey) {
-    try {
-      parseCertificates(data, file);
-    } catch {
-      return undefined; // not a DER certificate either: nothing to convert
-    }
-  }
+  // Not a DER certificate either: nothing to convert.
+  if (!wantsKey && !parseDer(data).ok) return undefined;
   return `openssl ${wantsKey ? 'pkey' : 'x509'} -inform DER -in ${file} -out ${file}.pem && mv ${file}.pem ${file}`;
 }
 
@@ -139,8 +133,8 @@ export async function loadFacts(inputs: ClusterInputs, options: LoadOptions): Pr
     if (readAs === 'tls-key' || readAs === 'private-key') facts.keys.set(name, value as KeyObject);
     else if (readAs === 'public-keys') facts.publicKeys.set(name, value as KeyObject[]);
     else if (!facts.certificates.has(name)) {
-      facts.certificates.set(name, value as x509.X509Certificate[]);
-      facts.certificateSources.push({ file: name, subject, certificates: value as x509.X509Certificate[] });
+      facts.certificates.set(name, value as CertificateData[]);
+      facts.certificateSources.push({ file: name, subject, certificates: value as CertificateData[] });
     }
   };
 
@@ -178,8 +172,8 @@ export async function loadFacts(inputs: ClusterInputs, options: LoadOptions): Pr
     return {
       file: ref.file,
       credentials,
-      authorities: (await credential(credentials.certificateAuthority, 'root-certificates')) as x509.X509Certificate[] | undefined,
-      clientCertificates: (await credential(credentials.clientCertificate, 'tls-cert')) as x509.X509Certificate[] | undefined,
+      authorities: (await credential(credentials.certificateAuthority, 'root-certificates')) as CertificateData[] | undefined,
+      clientCertificates: (await credential(credentials.clientCertificate, 'tls-cert')) as CertificateData[] | undefined,
       clientKey: (await credential(credentials.clientKey, 'tls-key')) as KeyObject | undefined,
     };
   };

@@ -1,5 +1,5 @@
-import { certificateFacts, type CertificateFacts } from '../pki/certificate.js';
-import type { x509 } from '../pki/crypto.js';
+import { certificateFacts, type CertificateFacts } from '../pki/certificate-facts.js';
+import type { CertificateData } from '../pki/parse.js';
 import type { Facts } from './facts.js';
 import type { Finding, FindingCode } from './findings.js';
 
@@ -17,10 +17,10 @@ export const defineRule = (rule: Rule): Rule => rule;
 /** A finding with `files` defaulting to none. */
 export const finding = (f: Omit<Finding, 'files'> & { files?: string[] }): Finding => ({ ...f, files: f.files ?? [] });
 
-const certFacts = new WeakMap<x509.X509Certificate, CertificateFacts>();
+const certFacts = new WeakMap<CertificateData, CertificateFacts>();
 
-/** certificateFacts, once per certificate: @peculiar/x509 re-parses the extensions on every call. */
-export function infoOf(cert: x509.X509Certificate): CertificateFacts {
+/** certificateFacts, once per certificate: rules ask for the same certificates many times. */
+export function infoOf(cert: CertificateData): CertificateFacts {
   let info = certFacts.get(cert);
   if (!info) certFacts.set(cert, (info = certificateFacts(cert)));
   return info;

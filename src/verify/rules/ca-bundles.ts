@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { SIGNER_CERT } from '../../day2/names.js';
-import { publicKeyObject } from '../../pki/certificate.js';
+import { publicKeyObject } from '../../pki/certificate-facts.js';
 import { sameKeyPair } from '../../pki/keys.js';
 import { flagSubject, type Facts } from '../facts.js';
 import { FindingCode, type Finding } from '../findings.js';

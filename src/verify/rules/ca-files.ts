@@ -1,4 +1,4 @@
-import type { x509 } from '../../pki/crypto.js';
+import type { CertificateData } from '../../pki/parse.js';
 import { notCaReasons } from '../../pki/match.js';
 import { flagSubject } from '../facts.js';
 import { FindingCode, type Finding } from '../findings.js';
@@ -6,7 +6,7 @@ import { flag } from '../inputs/args.js';
 import { defineRule, finding, infoOf } from '../rule.js';
 
 /** NOT_CA findings for every certificate of a trust bundle that cannot sign. */
-export function notCaFindings(certs: x509.X509Certificate[], file: string, label: string): Finding[] {
+export function notCaFindings(certs: CertificateData[], file: string, label: string): Finding[] {
   return certs.flatMap((cert) => {
     const facts = infoOf(cert);
     const problem = notCaReasons(facts)[0];

@@ -1,6 +1,6 @@
 import type { KeyObject } from 'node:crypto';
-import { publicKeyObject } from '../../pki/certificate.js';
-import type { x509 } from '../../pki/crypto.js';
+import { publicKeyObject } from '../../pki/certificate-facts.js';
+import type { CertificateData } from '../../pki/parse.js';
 import { sameKeyPair } from '../../pki/keys.js';
 import { hostnameError, verifyCertificate } from '../../pki/verify.js';
 import { clusterAdminGroups, type ExtKeyUsageName, type Profile } from '../../model/profile.js';
@@ -13,7 +13,7 @@ import { finding } from '../rule.js';
 export interface NamedCert {
   label: string;
   file: string;
-  certs: x509.X509Certificate[];
+  certs: CertificateData[];
 }
 
 export function certFromFlag(facts: Facts, args: ComponentArgs, name: string): NamedCert | undefined {
@@ -41,7 +41,7 @@ export function keyPairFindings(cert: NamedCert, key: KeyObject, keyFile: string
 }
 
 /** A time inside the leaf's validity: expiry is its own finding, so trust checks look past it. */
-function withinValidity(cert: x509.X509Certificate, now: Date): Date {
+function withinValidity(cert: CertificateData, now: Date): Date {
   if (now < cert.notBefore) return cert.notBefore;
   if (now > cert.notAfter) return cert.notAfter;
   return now;
@@ -65,7 +65,7 @@ const verdicts = new WeakMap<Facts, Map<string, Verdict>>();
 
 function verdict(facts: Facts, named: NamedCert, roots: NamedCert, usage: ExtKeyUsageName): Verdict {
   const [leaf, ...intermediates] = named.certs;
-  const der = (certs: x509.X509Certificate[]) => certs.map((c) => Buffer.from(c.rawData).toString('base64')).join(',');
+  const der = (certs: CertificateData[]) => certs.map((c) => Buffer.from(c.rawData).toString('base64')).join(',');
   const key = `${usage} ${der(named.certs)} ${der(roots.certs)}`;
   let memo = verdicts.get(facts);
   if (!memo) verdicts.set(facts, (memo = new Map()));

@@ -1,15 +1,14 @@
-import type { x509 } from '../../pki/crypto.js';
+import { goCertificate, type CertificateData } from '../../pki/parse.js';
 import type { Facts } from '../facts.js';
 import { infoOf } from '../rule.js';
 import type { NamedCert } from './common.js';
 
-const sameName = (a: x509.Name, b: x509.Name) => Buffer.from(a.toArrayBuffer()).equals(Buffer.from(b.toArrayBuffer()));
-
 /** The CA file that issued `cert`, among the files read; with `withKey`, one with its key beside it. */
-export function issuerFile(facts: Facts, cert: x509.X509Certificate, withKey: boolean): string | undefined {
+export function issuerFile(facts: Facts, cert: CertificateData, withKey: boolean): string | undefined {
+  const issuerName = goCertificate(cert).rawIssuer;
   for (const [file, certs] of facts.certificates) {
     const ca = certs[0]!;
-    if (!file.endsWith('.crt') || !sameName(ca.subjectName, cert.issuerName) || !infoOf(ca).isCA) continue;
+    if (!file.endsWith('.crt') || !goCertificate(ca).rawSubject.equals(issuerName) || !infoOf(ca).isCA) continue;
     if (!withKey || facts.files.get(file.replace(/\.crt$/, '.key'))?.data) return file;
   }
   return undefined;

@@ -1,4 +1,5 @@
-import { publicKeyObject } from '../../pki/certificate.js';
+import { publicKeyObject } from '../../pki/certificate-facts.js';
+import { goCertificate } from '../../pki/parse.js';
 import { formatDuration } from '../../model/duration.js';
 import { validityPeriodError } from '../../pki/verify.js';
 import { FindingCode, type Finding } from '../findings.js';
@@ -70,7 +71,8 @@ export const hygiene = defineRule({
             files: [file],
           }));
         }
-        const selfSigned = Buffer.from(cert.subjectName.toArrayBuffer()).equals(Buffer.from(cert.issuerName.toArrayBuffer()));
+        const go = goCertificate(cert);
+        const selfSigned = go.rawSubject.equals(go.rawIssuer);
         if (!selfSigned && /SHA-1\b/.test(info.signatureAlgorithm)) {
           out.push(finding({
             code: FindingCode.WeakSignature,
