@@ -1,5 +1,6 @@
 import { certificateFacts } from '../pki/certificate.js';
 import type { x509 } from '../pki/crypto.js';
+import type { CertificateData } from '../pki/parse.js';
 import { verifyCertificate } from '../pki/verify.js';
 import { FindingCode, type Finding } from '../verify/findings.js';
 import type { ProbeResult } from './probe.js';
@@ -16,7 +17,7 @@ export interface Dialer {
   /** The host name or IP the client checks the certificate against. */
   host: string;
   /** Trust anchors of that client, and where they came from. */
-  roots: x509.X509Certificate[];
+  roots: CertificateData[];
   rootsFile: string;
   files: string[];
   /** What this client shows for Go's verification error (default: kubectl's words). */
