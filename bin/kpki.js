@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
-import { loadCli, sizeThreadPool } from './load-cli.js';
+import { bundleFor, loadCli, sizeThreadPool } from './load-cli.js';
 
 const argv = process.argv.slice(2);
 if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-v')) {
@@ -9,7 +9,7 @@ if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-v')) {
   console.log(`kpki/${version} ${process.platform}-${process.arch} node-${process.version}`);
 } else {
   sizeThreadPool();
-  const { main } = loadCli();
+  const { main } = loadCli(bundleFor(argv));
   const status = await main(argv);
   if (status === 130) {
     // Interrupted, with the lock released and every written file complete. A normal exit would wait

@@ -1,4 +1,4 @@
-// Loads the CLI bundle (dist/cli/kpki.cjs) with V8's code cache (dist/cli/kpki.cjs.cache, made by
+// Loads a CLI bundle (dist/cli/*.cjs) with V8's code cache (`<bundle>.cache`, made by
 // `npm run build`): compiling 600 kB of JavaScript is most of a short command's start-up time.
 // A cache from another Node version is rejected by V8 and the bundle compiles as usual.
 import { readFileSync } from 'node:fs';
@@ -8,8 +8,13 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import vm from 'node:vm';
 
-export const BUNDLE = fileURLToPath(new URL('../dist/cli/kpki.cjs', import.meta.url));
-export const CODE_CACHE = `${BUNDLE}.cache`;
+const bundlePath = (name) => fileURLToPath(new URL(`../dist/cli/${name}`, import.meta.url));
+
+/** Every command, and the smaller bundle of `verify` and `flags` (see scripts/bundle.mjs). */
+export const BUNDLES = { all: bundlePath('kpki.cjs'), verify: bundlePath('kpki-verify.cjs') };
+
+/** The bundle that runs a command line: by its first word. */
+export const bundleFor = (argv) => (argv[0] === 'verify' || argv[0] === 'flags' ? BUNDLES.verify : BUNDLES.all);
 
 /**
  * Sizes libuv's thread pool before anything uses it: key generation runs there, one prime search
@@ -20,15 +25,15 @@ export function sizeThreadPool() {
 }
 
 /** The bundle's exports ({ main }) and its compiled script, for the build to take a cache from. */
-export function loadCli() {
+export function loadCli(bundle = BUNDLES.all) {
   let cachedData;
   try {
-    cachedData = readFileSync(CODE_CACHE);
+    cachedData = readFileSync(`${bundle}.cache`);
   } catch {
     // No cache (a build without one, or a read-only copy): compile normally.
   }
-  const script = new vm.Script(Module.wrap(readFileSync(BUNDLE, 'utf8')), { filename: BUNDLE, cachedData });
+  const script = new vm.Script(Module.wrap(readFileSync(bundle, 'utf8')), { filename: bundle, cachedData });
   const module = { exports: {} };
-  script.runInThisContext()(module.exports, createRequire(BUNDLE), module, BUNDLE, path.dirname(BUNDLE));
+  script.runInThisContext()(module.exports, createRequire(bundle), module, bundle, path.dirname(bundle));
   return { main: module.exports.main, script };
 }

@@ -1,6 +1,5 @@
 import { DEFAULTS } from '../model/defaults.js';
 import path from 'node:path';
-import { rotateCa } from '../day2/rotate.js';
 import { readRotation } from '../day2/rotation-state.js';
 import { badFlag, badInput, KpkiError } from '../errors.js';
 import { parseDuration } from '../model/duration.js';
@@ -160,6 +159,8 @@ async function loadRotation(certDir: string, kubeconfigDir: string): Promise<Rot
   if (!state) return undefined;
   const found: RotationFacts = { ...base, file: state.file, phase: state.phase, cas: state.cas, serviceAccount: state.serviceAccount, problem: undefined };
   try {
+    // Loaded only here: rotation code issues certificates, which plain verify runs never need.
+    const { rotateCa } = await import('../day2/rotate.js');
     const status = await rotateCa({ step: 'status', certDir, kubeconfigDir });
     found.lagging = (status.status ?? []).filter((f) => f.state !== f.expected);
   } catch (error) {

@@ -54,7 +54,7 @@ describe('verify: unusable paths are one-line errors (exit 2), never an internal
     beforeAll(() => {
       // A copy of the CLI that nobody can run, wherever the checkout lives.
       app = tempDir('kpki-app-');
-      for (const part of ['bin', 'dist/cli/kpki.cjs', 'dist/cli/kpki.cjs.cache', 'package.json', 'profiles']) cpSync(path.join(REPO_ROOT, part), path.join(app, part), { recursive: true });
+      for (const part of ['bin', 'dist/cli', 'package.json', 'profiles']) cpSync(path.join(REPO_ROOT, part), path.join(app, part), { recursive: true });
       tree = copy();
       spawnSync('chmod', ['-R', 'a+rX', app, tree]);
     });
