@@ -32,7 +32,7 @@ function fail(status, message) {
 for (const tool of ['openssl', '/usr/bin/time']) {
   if (spawnSync(tool, ['--version'], { stdio: 'ignore' }).error) fail(2, `${tool} is not available`);
 }
-if (!fs.existsSync(path.join(ROOT, 'dist/cli/kpki.cjs'))) fail(2, 'no build: run npm run build first');
+if (!fs.existsSync(path.join(ROOT, 'dist/cli/kpki-verify.cjs'))) fail(2, 'no build: run npm run build first');
 
 /** Runs a command; returns wall milliseconds, exit status and output. */
 function run(command, args, options = {}) {

@@ -2,8 +2,6 @@ import { createPrivateKey, createPublicKey, generatePrime, KeyObject, webcrypto 
 import { availableParallelism } from 'node:os';
 import type { KeyType } from './key-types.js';
 
-const { subtle } = webcrypto;
-
 type Algorithm = RsaHashedImportParams | EcKeyImportParams;
 
 function algorithmFor(keyType: KeyType): Algorithm & { modulusLength?: number; publicExponent?: Uint8Array } {
@@ -129,7 +127,7 @@ export async function generateKeyPair(keyType: KeyType): Promise<KeyPair> {
     const privateKey = await generateRsaKey(Number(keyType.slice(4)));
     return { keyType, privateKey, publicKey: createPublicKey(privateKey) };
   }
-  const pair = (await subtle.generateKey(algorithmFor(keyType) as EcKeyGenParams, true, ['sign', 'verify'])) as CryptoKeyPair;
+  const pair = (await webcrypto.subtle.generateKey(algorithmFor(keyType) as EcKeyGenParams, true, ['sign', 'verify'])) as CryptoKeyPair;
   const privateKey = KeyObject.from(pair.privateKey);
   const publicKey = KeyObject.from(pair.publicKey);
   cryptoKeys.set(privateKey, Promise.resolve(pair.privateKey));
@@ -197,7 +195,7 @@ export function signingKey(key: KeyObject): Promise<CryptoKey> {
   return cachedCryptoKey(key, async () => {
     const keyType = keyTypeOf(key);
     if (!keyType) throw new Error(`unsupported signing key ${describeKey(key)}`);
-    return subtle.importKey('pkcs8', key.export({ type: 'pkcs8', format: 'der' }), algorithmFor(keyType), false, ['sign']);
+    return webcrypto.subtle.importKey('pkcs8', key.export({ type: 'pkcs8', format: 'der' }), algorithmFor(keyType), false, ['sign']);
   });
 }
 
@@ -206,7 +204,7 @@ export function certificatePublicKey(key: KeyObject): Promise<CryptoKey> {
   return cachedCryptoKey(key, async () => {
     const keyType = keyTypeOf(key);
     if (!keyType) throw new Error(`unsupported public key ${describeKey(key)}`);
-    return subtle.importKey('spki', spkiDer(key), algorithmFor(keyType), true, ['verify']);
+    return webcrypto.subtle.importKey('spki', spkiDer(key), algorithmFor(keyType), true, ['verify']);
   });
 }
 
