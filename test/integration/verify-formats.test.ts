@@ -48,6 +48,15 @@ describe('verify: data Kubernetes rejects is rejected, with the message the comp
     }
   });
 
+  it('a certificate Go\'s parser refuses (negative serial number): FILE_INVALID with the parse error the apiserver prints', async () => {
+    const dir = copy();
+    const crt = path.join(dir, 'pki/apiserver.crt');
+    execFileSync('openssl', ['req', '-x509', '-key', path.join(dir, 'pki/apiserver.key'), '-subj', '/CN=kube-apiserver', '-set_serial', '-5', '-days', '30', '-out', crt]);
+    const found = await onlyFinding(dir);
+    expect(found.symptom).toBe('x509: negative serial number');
+    expect(found.files).toEqual([crt]);
+  });
+
   it('sa.pub without any key: keyutil\'s message, as kube-apiserver prints it', async () => {
     const dir = copy();
     const pub = path.join(dir, 'pki/sa.pub');

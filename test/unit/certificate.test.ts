@@ -1,13 +1,16 @@
 import { createPrivateKey, createPublicKey } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { certificateFacts, certificatePem, issueCertificate, subjectName } from '../../src/pki/certificate.js';
 import { x509 } from '../../src/pki/crypto.js';
 import { generateKeyPair, type KeyPair } from '../../src/pki/keys.js';
+import { loadCertificate } from '../../src/pki/pem.js';
 import { buildPkiSpec, type CertSpec, type PkiSpec } from '../../src/model/plan.js';
 import { resolveSettings } from '../../src/model/settings.js';
 import { loadProfile } from '../../src/store/profiles.js';
+import { tempDir } from '../support/tmp.js';
 
 const GOLDEN = path.join(import.meta.dirname, 'fixtures/golden');
 const NOW = new Date('2026-11-22T12:00:00Z');
@@ -87,5 +90,34 @@ describe('issueCertificate', () => {
     expect(caFacts.subjectKeyId).toBe(await new x509.PublicKey(ca.publicKey.rawData).getKeyIdentifier().then((id) => Buffer.from(id).toString('hex')));
     expect(caFacts.authorityKeyId).toBeUndefined();
     expect(certificateFacts(leaf)).toMatchObject({ subjectKeyId: undefined, authorityKeyId: caFacts.subjectKeyId, isCA: false });
+  });
+});
+
+describe('certificateFacts (Go\'s parse alone)', () => {
+  it('names signature algorithms and serials as @peculiar/x509 does, so inspect prints what it printed', () => {
+    const dir = tempDir();
+    const key = (name: string, ...args: string[]) => {
+      execFileSync('openssl', ['genpkey', ...args, '-out', path.join(dir, name)], { stdio: 'ignore' });
+      return path.join(dir, name);
+    };
+    const rsa = key('rsa.key', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048');
+    const ec = key('ec.key', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256');
+    const ed = key('ed.key', '-algorithm', 'ed25519');
+    const cases: [string, string[]][] = [
+      ...['sha1', 'sha256', 'sha384', 'sha512'].flatMap((hash): [string, string[]][] => [[rsa, [`-${hash}`]], [ec, [`-${hash}`]]]),
+      [rsa, ['-sha256', '-sigopt', 'rsa_padding_mode:pss', '-sigopt', 'rsa_pss_saltlen:32']],
+      [rsa, ['-md5']],
+      [ed, []],
+    ];
+    for (const [i, [keyFile, options]] of cases.entries()) {
+      const pem = execFileSync('openssl', ['req', '-x509', '-key', keyFile, ...options, '-subj', `/CN=case${i}`, '-set_serial', String(2 ** (i * 4 + 3)), '-days', '2']);
+      const reference = new x509.X509Certificate(pem.toString());
+      const facts = certificateFacts(loadCertificate(Buffer.from(reference.rawData)));
+      const algorithm = reference.signatureAlgorithm as { name: string; hash?: { name: string } };
+      expect({ signatureAlgorithm: facts.signatureAlgorithm, serialNumber: facts.serialNumber }, options.join(' ')).toEqual({
+        signatureAlgorithm: [algorithm.hash?.name, algorithm.name].filter(Boolean).join(' with '),
+        serialNumber: reference.serialNumber,
+      });
+    }
   });
 });
