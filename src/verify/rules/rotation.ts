@@ -1,6 +1,8 @@
 import type { RotationFacts } from '../rotation.js';
 import { FindingCode, type Finding } from '../findings.js';
-import { defineRule, finding } from '../rule.js';
+import { goCertificate, type CertificateData } from '../../pki/parse.js';
+import type { Facts } from '../facts.js';
+import { defineRule, finding, infoOf } from '../rule.js';
 
 const dirFlags = (r: RotationFacts) => `--cert-dir ${r.certDir} --kubeconfig-dir ${r.kubeconfigDir}`;
 
@@ -28,7 +30,7 @@ export const rotation = defineRule({
   codes: [FindingCode.RotationUnderWay, FindingCode.RotationHalfApplied, FindingCode.FileInvalid, FindingCode.Unchecked],
   check(facts) {
     const r = facts.rotation;
-    if (!r) return [];
+    if (!r) return overlapWithoutRecord(facts);
     if (!r.phase) {
       return [finding({ code: FindingCode.FileInvalid, severity: 'error', subject: r.file, symptom: r.problem ?? '', diagnosis: `the rotation record cannot be read: ${r.problem}`, fix: 'restore it from a backup; kpki ca rotate status shows the state of each file', files: [r.file] })];
     }
@@ -64,3 +66,28 @@ export const rotation = defineRule({
     return out;
   },
 });
+
+/**
+ * A node's directory during a rotation: its trust files hold old and new CAs, but the record of
+ * the phase lives beside the cluster's shared CAs. Said once, as what was not checked here.
+ */
+function overlapWithoutRecord(facts: Facts): Finding[] {
+  const inCertDir = (file: string) => facts.certDir !== undefined && file.startsWith(`${facts.certDir}/`);
+  // Old and new CA of a rotation share their subject; a chain (intermediate and root) does not.
+  const sameSubject = (certs: CertificateData[]) => certs.every((c) => goCertificate(c).rawSubject.equals(goCertificate(certs[0]!).rawSubject));
+  const overlapping = [...facts.certificates]
+    .filter(([file, certs]) => inCertDir(file) && file.endsWith('.crt') && certs.length > 1 && certs.every((c) => infoOf(c).isCA) && sameSubject(certs))
+    .map(([file]) => file);
+  if (!overlapping.length) return [];
+  return [
+    finding({
+      code: FindingCode.RotationUnderWay,
+      severity: 'info',
+      subject: overlapping[0]!,
+      symptom: '',
+      diagnosis: `${overlapping.join(', ')} hold${overlapping.length > 1 ? '' : 's'} several CA certificates, as a kpki ca rotate overlap leaves them; the rotation's phase is recorded beside the cluster's shared CAs, not in ${facts.certDir}, so whether this node is where the phase wants it was not checked here`,
+      fix: 'run kpki ca rotate status where the shared CAs are (the kubeconfig dir of kpki-cluster.json)',
+      files: overlapping,
+    }),
+  ];
+}
