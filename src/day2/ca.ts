@@ -8,11 +8,11 @@ import { DEFAULTS } from '../model/settings.js';
 import { keyTypeOf } from '../pki/keys.js';
 import { applyChanges } from '../store/apply.js';
 import { underLock } from './session.js';
-import { observeLayout, type Layout, type LayoutOptions } from './layout.js';
+import { observeLayout, observeLayoutFiles, type Layout, type LayoutOptions, type Snapshot } from './layout.js';
 import { editAllTrust, trustHolders } from './holders.js';
-import { readAuthorities } from './renew.js';
+import { authoritiesIn } from './renew.js';
 import { restartPlan, type Restart } from './restart.js';
-import { readRotation } from './rotation-state.js';
+import { rotationIn } from './rotation-state.js';
 import type { Authority } from './trust.js';
 
 /** CA names as users give them: the profile's entry names, or `kpki cert --ca`'s aliases. */
@@ -75,8 +75,8 @@ function caValidity(text: string | undefined): number {
 }
 
 /** Refuses to start while a rotation of the same CA is under way. */
-async function refuseDuringRotation(layout: Layout, name: string): Promise<void> {
-  const rotation = await readRotation(layout.signing.certDir);
+function refuseDuringRotation(layout: Layout, snapshot: Snapshot, name: string): void {
+  const rotation = rotationIn(snapshot, layout.signing.certDir);
   if (rotation?.cas.includes(name)) {
     throw new KpkiError(ErrorCode.StaleFile, `${name} is being rotated (phase ${rotation.phase})`, { subject: rotation.file, hint: 'finish or abort the rotation first (kpki ca rotate finish|abort)' });
   }
@@ -94,8 +94,9 @@ export async function renewCa(options: CaRenewOptions): Promise<CaRenewResult> {
   const now = options.now ?? new Date();
   const resumed = (completed: string[]): CaRenewResult => ({ ca: name, dryRun: false, notAfter: undefined, files: completed, restart: restartPlan(layout, completed), notes: [], resumed: completed });
   return underLock(layout, options.dryRun, resumed, async () => {
-    await refuseDuringRotation(layout, name);
-    const old = signingAuthority(await readAuthorities(layout), name, layout.signing.certDir);
+    const snapshot = await observeLayoutFiles(layout, options.apiServices);
+    refuseDuringRotation(layout, snapshot, name);
+    const old = signingAuthority(authoritiesIn(layout, snapshot), name, layout.signing.certDir);
     const facts = certificateFacts(old.cert);
     const entry = layout.profile.certificates.find((c) => c.name === name)!;
     const keyType = keyTypeOf(publicKeyObject(old.cert)) ?? DEFAULTS.keyType;
@@ -106,8 +107,8 @@ export async function renewCa(options: CaRenewOptions): Promise<CaRenewResult> {
       ipAddresses: facts.ipAddresses,
     };
     const renewed = await issueCertificate({ spec, publicKey: publicKeyObject(old.cert), issuer: { key: old.key, certificate: undefined }, now, keep: { subject: old.cert.subjectName, subjectKeyId: facts.subjectKeyId } });
-    const holders = (await trustHolders(layout, options.apiServices)).filter((h) => h.kind !== 'ca-file' || h.ca === name);
-    const writes = await editAllTrust(holders, (bundle) => (bundle.some((c) => sameAuthority(c, old.cert)) ? bundle.map((c) => (sameAuthority(c, old.cert) ? renewed : c)) : undefined));
+    const holders = trustHolders(layout, snapshot, options.apiServices).filter((h) => h.kind !== 'ca-file' || h.ca === name);
+    const writes = editAllTrust(holders, (bundle) => (bundle.some((c) => sameAuthority(c, old.cert)) ? bundle.map((c) => (sameAuthority(c, old.cert) ? renewed : c)) : undefined), snapshot);
     if (!options.dryRun) await applyChanges(layout.signing.certDir, writes);
     const files = writes.map((w) => w.path);
     const notes = [

@@ -4,9 +4,8 @@ import { badInput } from '../errors.js';
 import { parseKubeconfig } from '../kubeconfig/kubeconfig.js';
 import type { x509 } from '../pki/crypto.js';
 import { parseCertificates } from '../pki/pem.js';
-import { readOptional } from '../store/files.js';
 import type { FileWrite } from '../plan/steps.js';
-import type { Layout } from './layout.js';
+import type { Layout, Snapshot } from './layout.js';
 import { bundlePem, setKubeconfigData } from './trust.js';
 
 /** A file kpki manages that tells components or clients which CAs to trust. */
@@ -24,7 +23,7 @@ export type TrustEdit = (bundle: x509.X509Certificate[], holder: TrustHolder) =>
  * Every trust file of the layout: each location's CA files (`ca.crt`, `front-proxy-ca.crt`,
  * `etcd/ca.crt`), its kubeconfigs' CA data, and the APIService manifests named (caBundle).
  */
-export async function trustHolders(layout: Layout, apiServices: string[] = []): Promise<TrustHolder[]> {
+export function trustHolders(layout: Layout, snapshot: Snapshot, apiServices: string[] = []): TrustHolder[] {
   const holders: TrustHolder[] = [];
   const cas = layout.profile.certificates.filter((c) => !c.issuer);
   for (const location of layout.locations) {
@@ -33,18 +32,17 @@ export async function trustHolders(layout: Layout, apiServices: string[] = []): 
   }
   for (const file of layout.kubeconfigs) holders.push({ kind: 'kubeconfig', file, ca: undefined });
   for (const file of apiServices) {
-    if (!(await readOptional(file))) throw badInput(file, 'not found', 'name the APIService manifests kpki cert extension-apiserver wrote');
+    if (!snapshot.get(file)) throw badInput(file, 'not found', 'name the APIService manifests kpki cert extension-apiserver wrote');
     holders.push({ kind: 'apiservice', file, ca: undefined });
   }
-  const present = await Promise.all(holders.map(async (h) => (await readOptional(h.file)) !== undefined));
-  return holders.filter((_, i) => present[i]);
+  return holders.filter((h) => snapshot.has(h.file));
 }
 
 const sameBundle = (a: x509.X509Certificate[], b: x509.X509Certificate[]) => a.length === b.length && a.every((c, i) => Buffer.from(c.rawData).equals(Buffer.from(b[i]!.rawData)));
 
 /** The holder rewritten by an edit, or undefined when its trust does not change. */
-export async function editTrust(holder: TrustHolder, edit: TrustEdit): Promise<FileWrite | undefined> {
-  const data = (await readOptional(holder.file))!;
+export function editTrust(holder: TrustHolder, edit: TrustEdit, snapshot: Snapshot): FileWrite | undefined {
+  const data = snapshot.get(holder.file)!;
   const text = data.toString('utf8');
   switch (holder.kind) {
     case 'ca-file': {
@@ -75,7 +73,7 @@ export async function editTrust(holder: TrustHolder, edit: TrustEdit): Promise<F
 }
 
 /** Applies an edit to every holder; returns the writes of those that change. */
-export async function editAllTrust(holders: TrustHolder[], edit: TrustEdit): Promise<FileWrite[]> {
-  const writes = await Promise.all(holders.map((h) => editTrust(h, edit)));
+export function editAllTrust(holders: TrustHolder[], edit: TrustEdit, snapshot: Snapshot): FileWrite[] {
+  const writes = holders.map((h) => editTrust(h, edit, snapshot));
   return writes.filter((w): w is FileWrite => w !== undefined);
 }

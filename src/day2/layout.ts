@@ -5,6 +5,9 @@ import { nodeDirs, type NodeRole } from '../model/topology.js';
 import { readRecordIfAny, RECORD_FILE, type ClusterRecord } from '../store/cluster-record.js';
 import { pathExists } from '../store/files.js';
 import { acquireLock } from '../store/lock.js';
+import { observeFiles } from '../store/observe.js';
+import { SIGNER_CERT } from './names.js';
+import { ROTATION_DIR, ROTATION_FILE } from './rotation-state.js';
 import type { Profile } from '../model/profile.js';
 import { loadProfile } from '../store/profiles.js';
 
@@ -87,4 +90,35 @@ export async function lockLayout(layout: Layout): Promise<() => Promise<void>> {
     throw error;
   }
   return release;
+}
+
+/** What a day-2 run reads, by path, read once at its start (under the lock): its phases decide from it alone. */
+export type Snapshot = Map<string, Buffer>;
+
+/**
+ * Every file a day-2 run may read: each location's entries (certificates, keys, kubeconfigs, the
+ * kubelet's pki), the controller manager's signer file, the rotation's record and material, user
+ * kubeconfigs and the APIService manifests named.
+ */
+export function layoutFiles(layout: Layout, apiServices: string[] = []): string[] {
+  const { profile } = layout;
+  const perLocation = layout.locations.flatMap((l) => [
+    ...profile.certificates.flatMap((c) => {
+      const dir = c.location === 'kubeletPki' ? l.kubeletPki : l.certDir;
+      return dir ? [path.join(dir, `${c.file}.crt`), path.join(dir, `${c.file}.key`)] : [];
+    }),
+    ...profile.keyPairs.flatMap((k) => [path.join(l.certDir, `${k.file}.key`), path.join(l.certDir, `${k.file}.pub`)]),
+    ...profile.kubeconfigs.map((k) => path.join(l.kubeconfigDir, k.file)),
+    path.join(l.certDir, SIGNER_CERT),
+  ]);
+  const materialFiles = [...profile.certificates.filter((c) => !c.issuer).flatMap((c) => [`${c.file}.crt`, `${c.file}.key`]), ...profile.keyPairs.map((k) => `${k.file}.key`)];
+  const material = (['old', 'new'] as const).flatMap((side) => materialFiles.map((file) => path.join(layout.signing.certDir, ROTATION_DIR, side, file)));
+  return [...perLocation, ...material, path.join(layout.signing.certDir, ROTATION_FILE), ...layout.kubeconfigs, ...apiServices];
+}
+
+/** Reads the layout's files once. */
+export async function observeLayoutFiles(layout: Layout, apiServices: string[] = []): Promise<Snapshot> {
+  const snapshot: Snapshot = new Map();
+  await observeFiles(layoutFiles(layout, apiServices), snapshot);
+  return snapshot;
 }

@@ -9,12 +9,11 @@ import { decideRenewal, type RenewalSite } from '../plan/renewal.js';
 import { renderSteps } from '../plan/render.js';
 import type { FileWrite, RenewStep, Step } from '../plan/steps.js';
 import { applyChanges } from '../store/apply.js';
-import { observeFiles } from '../store/observe.js';
 import { underLock } from './session.js';
-import { observeLayout, type Layout, type LayoutOptions, type Location } from './layout.js';
+import { observeLayout, observeLayoutFiles, type Layout, type LayoutOptions, type Location, type Snapshot } from './layout.js';
 import { readRememberedSans, SAN_SETTINGS, SETTINGS_FILE, withRememberedSans, type RememberedSans } from './remembered.js';
 import { restartPlan, type Restart } from './restart.js';
-import { readAuthority, type Authority } from './trust.js';
+import { authorityIn, type Authority } from './trust.js';
 
 export interface RenewOptions extends LayoutOptions {
   /** Entry names: `apiserver`, `admin.conf`, `kubelet-serving`, … */
@@ -83,10 +82,10 @@ export function renewableEntries(layout: Layout): Entry[] {
   ];
 }
 
-/** The CAs of a profile, read from the signing location, by entry name. */
-export async function readAuthorities(layout: Layout, certDir = layout.signing.certDir): Promise<Map<string, Authority>> {
+/** The CAs of a profile at the signing location, by entry name. */
+export function authoritiesIn(layout: Layout, snapshot: Snapshot): Map<string, Authority> {
   const cas = layout.profile.certificates.filter((c) => !c.issuer);
-  const read = await Promise.all(cas.map((c) => readAuthority(certDir, c.name, c.file)));
+  const read = cas.map((c) => authorityIn(snapshot, layout.signing.certDir, c.name, c.file));
   return new Map(read.filter((a): a is Authority => a !== undefined).map((a) => [a.name, a]));
 }
 
@@ -162,10 +161,9 @@ export function renewalSites(layout: Layout, names: string[]): RenewalSite[] {
 }
 
 /** A renewal decided over what exists and rendered (nothing rendered on a dry run): the files to write and what happened to each entry. */
-export async function renewWrites(layout: Layout, plan: RenewPlan): Promise<{ writes: FileWrite[]; items: RenewItem[] }> {
+export async function renewWrites(layout: Layout, plan: RenewPlan, snapshot: Snapshot): Promise<{ writes: FileWrite[]; items: RenewItem[] }> {
   const sites = renewalSites(layout, plan.names);
-  const observed = await observeFiles(sites.flatMap((s) => s.files));
-  const steps = decideRenewal(sites, observed, {
+  const steps = decideRenewal(sites, snapshot, {
     extraSans: new Map(plan.sanPlan.entries.map((name) => [name, plan.sanPlan.sans])),
     keepKey: plan.keepKey,
     validity: plan.validity,
@@ -201,7 +199,8 @@ export async function renew(options: RenewOptions): Promise<RenewResult> {
   const now = options.now ?? new Date();
   const resumed = (completed: string[]): RenewResult => ({ dryRun: false, items: [], restart: restartPlan(layout, completed), remembered: undefined, resumed: completed });
   return underLock(layout, options.dryRun, resumed, async () => {
-    const cas = await readAuthorities(layout);
+    const snapshot = await observeLayoutFiles(layout);
+    const cas = authoritiesIn(layout, snapshot);
     const remembered = options.dryRun ? undefined : await rememberSans(layout, sanPlan);
     const { writes, items } = await renewWrites(layout, {
       names,
@@ -213,7 +212,7 @@ export async function renew(options: RenewOptions): Promise<RenewResult> {
       validity,
       now,
       dryRun: options.dryRun ?? false,
-    });
+    }, snapshot);
     if (options.dryRun) {
       return { dryRun: true, items, restart: restartPlan(layout, items.filter((i) => i.action !== 'csr').flatMap((i) => i.files)), remembered: undefined, resumed: undefined };
     }

@@ -9,16 +9,15 @@ import { parseCertificate, parseKey } from '../pki/pem.js';
 import { parseDuration } from '../model/duration.js';
 import { resolveCertificate } from '../model/plan.js';
 import { DEFAULTS } from '../model/settings.js';
-import { readOptional } from '../store/files.js';
 import type { Finding } from '../verify/findings.js';
 import { caEntryName, ROOT_CA_NOTE, signingAuthority } from './ca.js';
 import { editAllTrust, trustHolders, type TrustEdit, type TrustHolder } from './holders.js';
 import { applyChanges } from '../store/apply.js';
 import type { FileWrite } from '../plan/steps.js';
-import { observeLayout, type Layout, type LayoutOptions } from './layout.js';
-import { readAuthorities, renewableEntries, renewWrites } from './renew.js';
+import { observeLayout, observeLayoutFiles, type Layout, type LayoutOptions, type Snapshot } from './layout.js';
+import { authoritiesIn, renewableEntries, renewWrites } from './renew.js';
 import { restartPlan, type Restart } from './restart.js';
-import { readRotation, removeRotationMaterial, ROTATION_DIR, rotationWrite, type RotationPhase, type RotationState } from './rotation-state.js';
+import { removeRotationMaterial, ROTATION_DIR, rotationIn, rotationWrite, type RotationPhase, type RotationState } from './rotation-state.js';
 import { underLock } from './session.js';
 import type { Authority } from './trust.js';
 import { SIGNER_CERT } from './names.js';
@@ -80,10 +79,10 @@ interface CaPair {
   key: KeyObject;
 }
 
-async function readPair(certDir: string, side: 'old' | 'new', name: string, file: string): Promise<CaPair> {
+function pairIn(snapshot: Snapshot, certDir: string, side: 'old' | 'new', name: string, file: string): CaPair {
   const crt = material(certDir, side, `${file}.crt`);
   const keyFile = material(certDir, side, `${file}.key`);
-  const [crtData, keyData] = await Promise.all([readOptional(crt), readOptional(keyFile)]);
+  const [crtData, keyData] = [snapshot.get(crt), snapshot.get(keyFile)];
   if (!crtData || !keyData) {
     throw new KpkiError(ErrorCode.MissingFile, `${crtData ? keyFile : crt}: the rotation's ${side} ${name} is missing`, { subject: crt, hint: 'restore it from a backup; without it this phase cannot be carried out' });
   }
@@ -91,25 +90,23 @@ async function readPair(certDir: string, side: 'old' | 'new', name: string, file
 }
 
 /** The old and new material of every CA the rotation covers. */
-function readPairs(layout: Layout, state: RotationState): Promise<{ old: CaPair; new: CaPair }[]> {
+function pairsIn(layout: Layout, snapshot: Snapshot, state: RotationState): { old: CaPair; new: CaPair }[] {
   const certDir = layout.signing.certDir;
-  return Promise.all(
-    state.cas.map(async (name) => {
-      const file = layout.profile.certificates.find((c) => c.name === name)!.file;
-      return { old: await readPair(certDir, 'old', name, file), new: await readPair(certDir, 'new', name, file) };
-    }),
-  );
+  return state.cas.map((name) => {
+    const file = layout.profile.certificates.find((c) => c.name === name)!.file;
+    return { old: pairIn(snapshot, certDir, 'old', name, file), new: pairIn(snapshot, certDir, 'new', name, file) };
+  });
 }
 
 /** The SA key pair's public halves, old and new. */
-async function readSaKeys(certDir: string): Promise<{ old: KeyObject; new: KeyObject }> {
-  const read = async (side: 'old' | 'new') => {
+function saKeysIn(snapshot: Snapshot, certDir: string): { old: KeyObject; new: KeyObject } {
+  const read = (side: 'old' | 'new') => {
     const file = material(certDir, side, 'sa.key');
-    const data = await readOptional(file);
+    const data = snapshot.get(file);
     if (!data) throw new KpkiError(ErrorCode.MissingFile, `${file}: the rotation's ${side} service-account key is missing`, { subject: file, hint: 'restore it from a backup' });
     return parseKey(data, file);
   };
-  return { old: await read('old'), new: await read('new') };
+  return { old: read('old'), new: read('new') };
 }
 
 /** kpki verify over one location, given by the command layer (verify reads a rotation's state through this module). */
@@ -130,21 +127,19 @@ async function preflight(layout: Layout, verifyLocation: VerifyLocation | undefi
   }
 }
 
-async function signerCopies(layout: Layout, cert: x509.X509Certificate): Promise<FileWrite[]> {
-  return (await copiesOf(layout, 'ca.key')).map((keyFile) => ({ path: path.join(path.dirname(keyFile), SIGNER_CERT), data: certificatePem(cert), mode: 0o644 }));
+function signerCopies(layout: Layout, snapshot: Snapshot, cert: x509.X509Certificate): FileWrite[] {
+  return copiesOf(layout, snapshot, 'ca.key').map((keyFile) => ({ path: path.join(path.dirname(keyFile), SIGNER_CERT), data: certificatePem(cert), mode: 0o644 }));
 }
 
 /** The signer copy for the cluster CA's pair, when the rotation covers it. */
-async function clusterSigner(layout: Layout, pairs: { old: CaPair; new: CaPair }[], pick: (pair: { old: CaPair; new: CaPair }) => CaPair): Promise<FileWrite[]> {
+function clusterSigner(layout: Layout, snapshot: Snapshot, pairs: { old: CaPair; new: CaPair }[], pick: (pair: { old: CaPair; new: CaPair }) => CaPair): FileWrite[] {
   const cluster = pairs.find((p) => p.old.name === 'ca');
-  return cluster ? signerCopies(layout, pick(cluster).cert) : [];
+  return cluster ? signerCopies(layout, snapshot, pick(cluster).cert) : [];
 }
 
 /** Every location's copy of a file under the cert dir (CA keys on control planes, sa.pub, sa.key). */
-async function copiesOf(layout: Layout, relative: string): Promise<string[]> {
-  const files = layout.locations.map((l) => path.join(l.certDir, relative));
-  const present = await Promise.all(files.map(async (f) => (await readOptional(f)) !== undefined));
-  return files.filter((_, i) => present[i]);
+function copiesOf(layout: Layout, snapshot: Snapshot, relative: string): string[] {
+  return layout.locations.map((l) => path.join(l.certDir, relative)).filter((f) => snapshot.has(f));
 }
 
 const holds = (bundle: x509.X509Certificate[], ca: x509.X509Certificate) => bundle.some((c) => sameAuthority(c, ca));
@@ -177,10 +172,10 @@ function signers(base: Map<string, Authority>, pairs: { signer: CaPair; other: C
 }
 
 /** Re-signs every leaf and kubeconfig under the rotated CAs with the given signers. */
-async function reissueLeaves(layout: Layout, state: RotationState, cas: Map<string, Authority>, now: Date, dryRun: boolean) {
+async function reissueLeaves(layout: Layout, snapshot: Snapshot, state: RotationState, cas: Map<string, Authority>, now: Date, dryRun: boolean) {
   const names = renewableEntries(layout).filter((e) => state.cas.includes(e.issuer)).map((e) => e.name);
   const validity = parseDuration(layout.record?.data.settings.certValidity ?? DEFAULTS.certValidity) ?? parseDuration(DEFAULTS.certValidity)!;
-  return renewWrites(layout, { names, cas, sanPlan: { sans: [], entries: [] }, csrOnly: false, csrDir: '', keepKey: false, validity, now, dryRun });
+  return renewWrites(layout, { names, cas, sanPlan: { sans: [], entries: [] }, csrOnly: false, csrDir: '', keepKey: false, validity, now, dryRun }, snapshot);
 }
 
 /** `--ca` names, all CAs by default; `none` rotates only the service-account key. */
@@ -204,14 +199,14 @@ function merged(writes: FileWrite[]): FileWrite[] {
   return [...new Map(writes.map((w) => [path.resolve(w.path), w])).values()];
 }
 
-async function begin(layout: Layout, options: RotateOptions, now: Date, verifyLocation: VerifyLocation | undefined): Promise<Phase> {
+async function begin(layout: Layout, snapshot: Snapshot, options: RotateOptions, now: Date, verifyLocation: VerifyLocation | undefined): Promise<Phase> {
   const certDir = layout.signing.certDir;
   const cas = caSelection(layout, options);
   const serviceAccount = options.serviceAccount ?? false;
   await preflight(layout, verifyLocation);
   const validity = parseDuration(options.validity ?? DEFAULTS.caValidity);
   if (validity === undefined || validity <= 0) throw badFlag('--validity', `"${options.validity}" is not a duration`, 'e.g. 10y');
-  const authorities = await readAuthorities(layout);
+  const authorities = authoritiesIn(layout, snapshot);
   const writes: FileWrite[] = [];
   const pairs: { old: CaPair; new: CaPair }[] = [];
   for (const name of cas) {
@@ -232,18 +227,18 @@ async function begin(layout: Layout, options: RotateOptions, now: Date, verifyLo
     );
   }
   // Old first: it still signs, and kubeadm reads only the first certificate next to the key.
-  writes.push(...(await editAllTrust(await trustHolders(layout, options.apiServices), perCa(pairs, (bundle, pair) => (holds(bundle, pair.old.cert) && !holds(bundle, pair.new.cert) ? [...bundle, pair.new.cert] : undefined)))));
-  writes.push(...(await clusterSigner(layout, pairs, (p) => p.old)));
+  writes.push(...editAllTrust(trustHolders(layout, snapshot, options.apiServices), perCa(pairs, (bundle, pair) => (holds(bundle, pair.old.cert) && !holds(bundle, pair.new.cert) ? [...bundle, pair.new.cert] : undefined)), snapshot));
+  writes.push(...clusterSigner(layout, snapshot, pairs, (p) => p.old));
   if (serviceAccount) {
     const keyFile = path.join(certDir, 'sa.key');
-    const keyData = await readOptional(keyFile);
+    const keyData = snapshot.get(keyFile);
     if (!keyData) throw new KpkiError(ErrorCode.MissingFile, `${keyFile}: no service-account key to rotate`, { subject: keyFile });
     const old = parseKey(keyData, keyFile);
     const fresh = await generateKeyPair(keyTypeOf(createPublicKey(old)) ?? DEFAULTS.keyType);
     writes.push(
       { path: material(certDir, 'old', 'sa.key'), data: privateKeyPem(old), mode: 0o600 },
       { path: material(certDir, 'new', 'sa.key'), data: privateKeyPem(fresh.privateKey), mode: 0o600 },
-      ...(await copiesOf(layout, 'sa.pub')).map((file) => ({ path: file, data: pemOfKeys([old, fresh.privateKey]), mode: 0o600 })),
+      ...copiesOf(layout, snapshot, 'sa.pub').map((file) => ({ path: file, data: pemOfKeys([old, fresh.privateKey]), mode: 0o600 })),
     );
   }
   const next: RotationState = { phase: 'begun', cas, serviceAccount, startedAt: now.toISOString() };
@@ -254,26 +249,26 @@ async function begin(layout: Layout, options: RotateOptions, now: Date, verifyLo
   return { writes, notes, next };
 }
 
-async function reissue(layout: Layout, state: RotationState, options: RotateOptions, now: Date, toOld: boolean): Promise<Phase> {
+async function reissue(layout: Layout, snapshot: Snapshot, state: RotationState, options: RotateOptions, now: Date, toOld: boolean): Promise<Phase> {
   const certDir = layout.signing.certDir;
-  const pairs = await readPairs(layout, state);
+  const pairs = pairsIn(layout, snapshot, state);
   const writes: FileWrite[] = [];
   const side = (pair: { old: CaPair; new: CaPair }) => (toOld ? { signer: pair.old, other: pair.new } : { signer: pair.new, other: pair.old });
   // The signer leads: kubeadm and the controller-manager's signer read only the first certificate next to the key.
   const signerFirst = (bundle: x509.X509Certificate[], pair: { old: CaPair; new: CaPair }) =>
     holds(bundle, pair.old.cert) || holds(bundle, pair.new.cert) ? [side(pair).signer.cert, side(pair).other.cert, ...without(without(bundle, pair.old.cert), pair.new.cert)] : undefined;
-  writes.push(...(await editAllTrust(await trustHolders(layout, options.apiServices), perCa(pairs, signerFirst))));
+  writes.push(...editAllTrust(trustHolders(layout, snapshot, options.apiServices), perCa(pairs, signerFirst), snapshot));
   for (const pair of pairs) {
-    for (const file of await copiesOf(layout, `${pair.old.file}.key`)) writes.push({ path: file, data: privateKeyPem(side(pair).signer.key), mode: 0o600 });
+    for (const file of copiesOf(layout, snapshot, `${pair.old.file}.key`)) writes.push({ path: file, data: privateKeyPem(side(pair).signer.key), mode: 0o600 });
   }
-  writes.push(...(await clusterSigner(layout, pairs, (p) => side(p).signer)));
+  writes.push(...clusterSigner(layout, snapshot, pairs, (p) => side(p).signer));
   if (state.serviceAccount) {
-    const sa = await readSaKeys(certDir);
+    const sa = saKeysIn(snapshot, certDir);
     const [signer, other] = toOld ? [sa.old, sa.new] : [sa.new, sa.old];
-    for (const file of await copiesOf(layout, 'sa.key')) writes.push({ path: file, data: privateKeyPem(signer), mode: 0o600 });
-    for (const file of await copiesOf(layout, 'sa.pub')) writes.push({ path: file, data: pemOfKeys([signer, other]), mode: 0o600 });
+    for (const file of copiesOf(layout, snapshot, 'sa.key')) writes.push({ path: file, data: privateKeyPem(signer), mode: 0o600 });
+    for (const file of copiesOf(layout, snapshot, 'sa.pub')) writes.push({ path: file, data: pemOfKeys([signer, other]), mode: 0o600 });
   }
-  const leaves = await reissueLeaves(layout, state, signers(await readAuthorities(layout), pairs.map(side)), now, options.dryRun ?? false);
+  const leaves = await reissueLeaves(layout, snapshot, state, signers(authoritiesIn(layout, snapshot), pairs.map(side)), now, options.dryRun ?? false);
   writes.push(...leaves.writes);
   const notes = toOld
     ? ['the old CAs sign again and trust still holds both; after the restarts, run kpki ca rotate abort once more to drop the new CAs']
@@ -285,21 +280,21 @@ async function reissue(layout: Layout, state: RotationState, options: RotateOpti
 }
 
 /** Leaves still signed by a CA: finish refuses to drop a CA something still depends on. */
-async function leavesSignedBy(layout: Layout, pairs: CaPair[]): Promise<string[]> {
+function leavesSignedBy(layout: Layout, snapshot: Snapshot, pairs: CaPair[]): string[] {
   const left: string[] = [];
   for (const location of layout.locations) {
     for (const entry of renewableEntries(layout).filter((e) => e.kind === 'certificate')) {
       const files = entry.files(location);
       const ca = pairs.find((p) => p.name === entry.issuer);
-      const data = files && ca && (await readOptional(files[0]!));
-      if (data && (await isSignedBy(parseCertificate(data, files![0]!), ca!.cert))) left.push(files![0]!);
+      const data = files && ca && snapshot.get(files[0]!);
+      if (data && isSignedBy(parseCertificate(data, files![0]!), ca!.cert)) left.push(files![0]!);
     }
   }
   return left;
 }
 
 /** The retired side's keys, archived (0600) under `rotation-archive/<time>/` unless purged; the material itself goes once the phase is written. */
-async function archiveRotation(layout: Layout, state: RotationState, side: 'old' | 'new', purge: boolean, now: Date): Promise<FileWrite[]> {
+function archiveRotation(layout: Layout, snapshot: Snapshot, state: RotationState, side: 'old' | 'new', purge: boolean, now: Date): FileWrite[] {
   if (purge) return [];
   const certDir = layout.signing.certDir;
   const files = [...state.cas.flatMap((name) => {
@@ -308,35 +303,35 @@ async function archiveRotation(layout: Layout, state: RotationState, side: 'old'
   }), ...(state.serviceAccount ? ['sa.key'] : [])];
   const writes: FileWrite[] = [];
   for (const file of files) {
-    const data = await readOptional(material(certDir, side, file));
+    const data = snapshot.get(material(certDir, side, file));
     if (data) writes.push({ path: path.join(certDir, `${ROTATION_DIR}-archive`, now.toISOString().replace(/[:.]/g, '-'), file), data, mode: 0o600 });
   }
   return writes;
 }
 
 /** Ends a rotation on one side: the other side's CAs and SA key leave every trust file; refused while a leaf still needs them. */
-async function keepOnly(layout: Layout, state: RotationState, options: RotateOptions, kept: 'old' | 'new'): Promise<FileWrite[]> {
+function keepOnly(layout: Layout, snapshot: Snapshot, state: RotationState, options: RotateOptions, kept: 'old' | 'new'): FileWrite[] {
   const dropped = kept === 'old' ? 'new' : 'old';
-  const pairs = await readPairs(layout, state);
-  const left = await leavesSignedBy(layout, pairs.map((p) => p[dropped]));
+  const pairs = pairsIn(layout, snapshot, state);
+  const left = leavesSignedBy(layout, snapshot, pairs.map((p) => p[dropped]));
   if (left.length) {
     throw new KpkiError(ErrorCode.StaleFile, `still signed by a${dropped === 'old' ? 'n old' : ' new'} CA: ${left.join(', ')}`, {
       subject: left[0],
       hint: dropped === 'old' ? 'run kpki ca rotate reissue again, restart what it names, then finish' : 'renew them (kpki renew NAME) with the old CA signing, then abort',
     });
   }
-  const writes = await editAllTrust(await trustHolders(layout, options.apiServices), perCa(pairs, (bundle, pair) => (holds(bundle, pair[dropped].cert) ? without(bundle, pair[dropped].cert) : undefined)));
-  writes.push(...(await clusterSigner(layout, pairs, (p) => p[kept])));
+  const writes = editAllTrust(trustHolders(layout, snapshot, options.apiServices), perCa(pairs, (bundle, pair) => (holds(bundle, pair[dropped].cert) ? without(bundle, pair[dropped].cert) : undefined)), snapshot);
+  writes.push(...clusterSigner(layout, snapshot, pairs, (p) => p[kept]));
   if (state.serviceAccount) {
-    const sa = await readSaKeys(layout.signing.certDir);
-    for (const file of await copiesOf(layout, 'sa.pub')) writes.push({ path: file, data: pemOfKeys([sa[kept]]), mode: 0o600 });
+    const sa = saKeysIn(snapshot, layout.signing.certDir);
+    for (const file of copiesOf(layout, snapshot, 'sa.pub')) writes.push({ path: file, data: pemOfKeys([sa[kept]]), mode: 0o600 });
   }
   return writes;
 }
 
-async function finish(layout: Layout, state: RotationState, options: RotateOptions, now: Date): Promise<Phase> {
-  const writes = await keepOnly(layout, state, options, 'new');
-  writes.push(...(await archiveRotation(layout, state, 'old', options.purge ?? false, now)));
+function finish(layout: Layout, snapshot: Snapshot, state: RotationState, options: RotateOptions, now: Date): Phase {
+  const writes = keepOnly(layout, snapshot, state, options, 'new');
+  writes.push(...archiveRotation(layout, snapshot, state, 'old', options.purge ?? false, now));
   const notes = [
     ...(state.cas.includes('ca') ? [`after the restarts: ${ROOT_CA_NOTE}; clients outside the cluster need the new ca.crt (every kubeconfig kpki manages already has it)`] : []),
     ...(state.serviceAccount ? ['tokens signed with the old service-account key are now rejected: restart pods that still hold one, recreate legacy token Secrets'] : []),
@@ -344,47 +339,47 @@ async function finish(layout: Layout, state: RotationState, options: RotateOptio
   return { writes, notes, next: undefined };
 }
 
-async function abort(layout: Layout, state: RotationState, options: RotateOptions, now: Date): Promise<Phase> {
-  if (state.phase === 'reissued') return reissue(layout, state, options, now, true);
-  return { writes: await keepOnly(layout, state, options, 'old'), notes: ['the rotation is undone: the old CAs sign and are the only ones trusted'], next: undefined };
+async function abort(layout: Layout, snapshot: Snapshot, state: RotationState, options: RotateOptions, now: Date): Promise<Phase> {
+  if (state.phase === 'reissued') return reissue(layout, snapshot, state, options, now, true);
+  return { writes: keepOnly(layout, snapshot, state, options, 'old'), notes: ['the rotation is undone: the old CAs sign and are the only ones trusted'], next: undefined };
 }
 
 /** Each rotated file's state against what the phase wants. */
-async function status(layout: Layout, state: RotationState, options: RotateOptions): Promise<RotationFileState[]> {
+function status(layout: Layout, snapshot: Snapshot, state: RotationState, options: RotateOptions): RotationFileState[] {
   const certDir = layout.signing.certDir;
-  const pairs = await readPairs(layout, state);
+  const pairs = pairsIn(layout, snapshot, state);
   const files: RotationFileState[] = [];
   const nodeOf = (file: string) => layout.locations.find((l) => file.startsWith(`${l.certDir}${path.sep}`) || path.dirname(file) === l.kubeconfigDir || (l.kubeletPki && file.startsWith(l.kubeletPki)))?.node;
   const begun = state.phase === 'begun';
   const record = (file: string, stateText: string, expected: string) => files.push({ node: nodeOf(file), file, state: stateText, expected });
   // Trust files: the order of old and new tells the phase.
-  for (const holder of await trustHolders(layout, options.apiServices)) {
-    await editAllTrust([holder], perCa(pairs, (bundle, pair) => {
+  for (const holder of trustHolders(layout, snapshot, options.apiServices)) {
+    editAllTrust([holder], perCa(pairs, (bundle, pair) => {
       const label = bundle.filter((c) => sameAuthority(c, pair.old.cert) || sameAuthority(c, pair.new.cert)).map((c) => (sameAuthority(c, pair.old.cert) ? 'old' : 'new')).join('+');
       if (label) record(holder.file, `${pair.old.name} ${label}`, `${pair.old.name} ${begun ? 'old+new' : 'new+old'}`);
       return undefined;
-    }));
+    }), snapshot);
   }
   for (const pair of pairs) {
-    for (const file of await copiesOf(layout, `${pair.old.file}.key`)) {
-      const key = parseKey((await readOptional(file))!, file);
+    for (const file of copiesOf(layout, snapshot, `${pair.old.file}.key`)) {
+      const key = parseKey(snapshot.get(file)!, file);
       record(file, sameKeyPair(key, publicKeyObject(pair.old.cert)) ? 'old' : sameKeyPair(key, publicKeyObject(pair.new.cert)) ? 'new' : 'other', begun ? 'old' : 'new');
     }
   }
   for (const location of layout.locations) {
     for (const entry of renewableEntries(layout).filter((e) => e.kind === 'certificate' && state.cas.includes(e.issuer))) {
       const crt = entry.files(location)?.[0];
-      const data = crt && (await readOptional(crt));
+      const data = crt && snapshot.get(crt);
       if (!data) continue;
       const pair = pairs.find((p) => p.old.name === entry.issuer)!;
       const cert = parseCertificate(data, crt!);
-      record(crt!, (await isSignedBy(cert, pair.new.cert)) ? 'new' : (await isSignedBy(cert, pair.old.cert)) ? 'old' : 'other', begun ? 'old' : 'new');
+      record(crt!, isSignedBy(cert, pair.new.cert) ? 'new' : isSignedBy(cert, pair.old.cert) ? 'old' : 'other', begun ? 'old' : 'new');
     }
   }
   if (state.serviceAccount) {
-    const sa = await readSaKeys(certDir);
-    for (const file of await copiesOf(layout, 'sa.key')) {
-      const key = parseKey((await readOptional(file))!, file);
+    const sa = saKeysIn(snapshot, certDir);
+    for (const file of copiesOf(layout, snapshot, 'sa.key')) {
+      const key = parseKey(snapshot.get(file)!, file);
       record(file, sameKeyPair(key, createPublicKey(sa.new)) ? 'new' : sameKeyPair(key, createPublicKey(sa.old)) ? 'old' : 'other', begun ? 'old' : 'new');
     }
   }
@@ -417,18 +412,21 @@ export async function rotateCa(options: RotateOptions, verifyLocation?: VerifyLo
     ...extra,
   });
   if (options.step === 'status') {
-    const state = await readRotation(certDir);
+    const snapshot = await observeLayoutFiles(layout, options.apiServices);
+    const state = rotationIn(snapshot, certDir);
     if (!state) return result('none', { cas: [], serviceAccount: false }, [], ['no rotation is under way'], { status: [], halfApplied: false });
-    const files = await status(layout, state, options);
+    const files = status(layout, snapshot, state, options);
     return result(state.phase, state, [], [], { status: files, halfApplied: files.some((f) => f.state !== f.expected) });
   }
   const resumed = async (completed: string[]) => {
-    const state = await readRotation(certDir);
+    const state = rotationIn(await observeLayoutFiles(layout), certDir);
     if (!state) await removeRotationMaterial(certDir);
     return result(state?.phase ?? 'none', state ?? { cas: [], serviceAccount: false }, completed, ['completed an interrupted step; run the step you meant again if it was another one'], { resumed: completed });
   };
   return underLock(layout, options.dryRun, resumed, async () => {
-    const state = await readRotation(certDir);
+    // Every phase decides from one reading of the tree, taken under the lock.
+    const snapshot = await observeLayoutFiles(layout, options.apiServices);
+    const state = rotationIn(snapshot, certDir);
     if (!state) await removeRotationMaterial(certDir);
     const expect = (want: RotationPhase | undefined, hint: string) => {
       if ((state?.phase ?? undefined) !== want) {
@@ -439,21 +437,21 @@ export async function rotateCa(options: RotateOptions, verifyLocation?: VerifyLo
     switch (options.step) {
       case 'begin':
         expect(undefined, `continue it (kpki ca rotate ${state?.phase === 'begun' ? 'reissue' : 'finish'}) or abort it`);
-        phase = await begin(layout, options, now, verifyLocation);
+        phase = await begin(layout, snapshot, options, now, verifyLocation);
         break;
       case 'reissue':
         expect('begun', state ? 'run kpki ca rotate finish (or abort)' : 'start one with kpki ca rotate begin');
         await preflight(layout, verifyLocation);
-        phase = await reissue(layout, state!, options, now, false);
+        phase = await reissue(layout, snapshot, state!, options, now, false);
         break;
       case 'finish':
         expect('reissued', state ? 'run kpki ca rotate reissue first' : 'start one with kpki ca rotate begin');
         await preflight(layout, verifyLocation);
-        phase = await finish(layout, state!, options, now);
+        phase = finish(layout, snapshot, state!, options, now);
         break;
       default:
         if (!state) throw new KpkiError(ErrorCode.StaleFile, 'no rotation is under way', { subject: path.join(certDir, 'kpki-rotation.json'), hint: 'nothing to abort' });
-        phase = await abort(layout, state, options, now);
+        phase = await abort(layout, snapshot, state, options, now);
     }
     const writes = [...phase.writes, rotationWrite(certDir, phase.next)];
     if (!options.dryRun) {

@@ -19,9 +19,20 @@ export interface RotationState {
   startedAt: string;
 }
 
+/** The rotation under way, as read from the record beside the shared CAs. */
 export async function readRotation(certDir: string): Promise<(RotationState & { file: string }) | undefined> {
   const file = path.join(certDir, ROTATION_FILE);
   const data = await readOptional(file);
+  return rotationOf(file, data);
+}
+
+/** The rotation in a snapshot (see day2/layout.ts). */
+export function rotationIn(snapshot: ReadonlyMap<string, Buffer>, certDir: string): (RotationState & { file: string }) | undefined {
+  const file = path.join(certDir, ROTATION_FILE);
+  return rotationOf(file, snapshot.get(file));
+}
+
+function rotationOf(file: string, data: Buffer | undefined): (RotationState & { file: string }) | undefined {
   if (!data) return undefined;
   try {
     const state = JSON.parse(data.toString('utf8')) as RotationState | { phase: 'none' };

@@ -7,7 +7,6 @@ import type { x509 } from '../pki/crypto.js';
 import { sameKeyPair } from '../pki/keys.js';
 import { sameAuthority } from '../pki/match.js';
 import { parseCertificates, parseKey } from '../pki/pem.js';
-import { readOptional } from '../store/files.js';
 
 /** A CA as the cert dir holds it: its trust file (one or more certificates) and maybe its key. */
 export interface Authority {
@@ -26,11 +25,11 @@ export interface Authority {
 
 export const bundlePem = (certs: x509.X509Certificate[]): string => certs.map(certificatePem).join('');
 
-/** Reads a CA of a cert dir; undefined when its trust file does not exist. */
-export async function readAuthority(certDir: string, name: string, file: string): Promise<Authority | undefined> {
+/** A CA of a cert dir, as the snapshot holds it; undefined when its trust file does not exist. */
+export function authorityIn(snapshot: ReadonlyMap<string, Buffer>, certDir: string, name: string, file: string): Authority | undefined {
   const certFile = path.join(certDir, `${file}.crt`);
   const keyFile = path.join(certDir, `${file}.key`);
-  const [certData, keyData] = await Promise.all([readOptional(certFile), readOptional(keyFile)]);
+  const [certData, keyData] = [snapshot.get(certFile), snapshot.get(keyFile)];
   if (!certData) return undefined;
   const bundle = parseCertificates(certData, certFile);
   const key = keyData && parseKey(keyData, keyFile);

@@ -196,10 +196,10 @@ export async function inspectFiles(paths: string[], source: InspectSource, now: 
   for (const { file, cert } of into.certs) {
     const f = certificateFacts(cert);
     const selfSigned = Buffer.from(cert.subjectName.toArrayBuffer()).equals(Buffer.from(cert.issuerName.toArrayBuffer()));
-    let signedBy: string | undefined = selfSigned && (await isSignedBy(cert, cert)) ? 'self' : undefined;
+    let signedBy: string | undefined = selfSigned && isSignedBy(cert, cert) ? 'self' : undefined;
     for (const ca of cas) {
       if (signedBy || ca.cert === cert) continue;
-      if (await isSignedBy(cert, ca.cert)) signedBy = ca.file;
+      if (isSignedBy(cert, ca.cert)) signedBy = ca.file;
     }
     const bc = cert.getExtension(x509.BasicConstraintsExtension);
     certificates.push({

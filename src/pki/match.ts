@@ -6,7 +6,7 @@ import { signatureVerifies } from './verify.js';
 import type { CertificateTemplate } from './template.js';
 
 /** Whether `cert` carries a valid signature by `issuer`'s key. */
-export async function isSignedBy(cert: CertificateData, issuer: CertificateData): Promise<boolean> {
+export function isSignedBy(cert: CertificateData, issuer: CertificateData): boolean {
   try {
     return signatureVerifies(goCertificate(cert), goCertificate(issuer));
   } catch {
@@ -57,7 +57,7 @@ export async function certificateMismatches(cert: CertificateData, spec: Certifi
     reasons.push(`key is ${keyTypeOf(publicKey) ?? 'unsupported'}, want ${spec.keyType}`);
   }
   if (ctx.key && !sameKeyPair(ctx.key, publicKey)) reasons.push('key does not match the certificate');
-  if (ctx.issuer && !(await isSignedBy(cert, ctx.issuer))) reasons.push(`is not signed by the current ${spec.issuer}`);
+  if (ctx.issuer && !isSignedBy(cert, ctx.issuer)) reasons.push(`is not signed by the current ${spec.issuer}`);
   if (cert.notAfter <= ctx.now) reasons.push(`expired on ${cert.notAfter.toISOString()}`);
   return reasons;
 }
