@@ -59,9 +59,8 @@ async function renderStep(step: Step, fresh: KeyPair | undefined, signer: Signer
   if (step.action === 'copy') {
     if (!('follows' in step)) return { step, files: step.copies };
     const source = await followed(step.follows);
-    const [crtPath, keyPath] = step.follows.kind === 'certificate' ? step.files.slice().reverse() : step.files;
-    const data = (suffix: string) => source.files.find((f) => f.path.endsWith(suffix))!.data;
-    return { step, issued: source.issued, files: [...(step.withKey ? [{ path: keyPath!, data: data('.key'), mode: MODE_PRIVATE }] : []), { path: crtPath!, data: data('.crt'), mode: MODE_PUBLIC }] };
+    const files = step.pairs.map(({ from, to }) => ({ ...source.files.find((f) => f.path === from)!, path: to }));
+    return { step, issued: source.issued, files };
   }
   if (step.action === 'csr') {
     const [keyPath, csrPath] = step.files as [string, string];

@@ -69,6 +69,8 @@ function csrPrefix(csrDir: string, site: RenewalSite): string {
 export function decideRenewal(sites: RenewalSite[], observed: Observed, intent: RenewIntent): Step[] {
   const steps: Step[] = [];
   const signingSteps = new Map<string, RenewStep>();
+  /** What an external CA signed, for the refusal. */
+  const external: string[] = [];
   for (const site of sites) {
     if (!observed.get(site.files[0]!)) continue;
     const existing = current(site, observed);
@@ -76,8 +78,9 @@ export function decideRenewal(sites: RenewalSite[], observed: Observed, intent: 
     const shared = signingSteps.get(site.name);
     // A node's copy of a shared certificate (the front-proxy client) follows the shared one.
     if (shared && observed.get(shared.files[0]!)!.equals(observed.get(site.files[0]!)!)) {
-      const withKey = site.kind === 'certificate' && observed.has(site.files[1]!) && !shared.keptKey;
-      const follow: FollowStep = { ...certificateItem(shared.spec, site.kind, site.files), action: 'copy', reasons: [], spec: shared.spec, node: site.node, follows: shared, withKey, files: withKey ? [site.files[1]!, site.files[0]!] : [site.files[0]!] };
+      const withKey = site.kind === 'certificate' && observed.has(site.files[1]!) && shared.files.length > 1;
+      const pairs = [...(withKey ? [{ from: shared.files[1]!, to: site.files[1]! }] : []), { from: shared.files[0]!, to: site.files[0]! }];
+      const follow: FollowStep = { ...certificateItem(shared.spec, site.kind, site.files), action: 'copy', reasons: [], spec: shared.spec, node: site.node, follows: shared, pairs, files: pairs.map((p) => p.to) };
       steps.push(follow);
       continue;
     }
@@ -85,6 +88,7 @@ export function decideRenewal(sites: RenewalSite[], observed: Observed, intent: 
     const spec = renewedSpec(intent.policy, site, certificateFacts(cert), intent.extraSans.get(site.name) ?? [], intent.validity, keyType);
     if (!intent.signable.has(site.issuer)) {
       const prefix = csrPrefix(intent.csrDir, site);
+      external.push(site.files[0]!);
       steps.push({ ...certificateItem(spec, site.kind, site.files), action: 'csr', reasons: [], spec, node: site.node, files: [`${prefix}.key`, `${prefix}.csr`] });
       continue;
     }
@@ -99,11 +103,9 @@ export function decideRenewal(sites: RenewalSite[], observed: Observed, intent: 
     if (site.signing) signingSteps.set(site.name, step);
     steps.push(step);
   }
-  const refused = steps.filter((s) => s.action === 'csr');
-  if (refused.length && !intent.csrOnly) {
-    const originals = sites.filter((site) => refused.some((s) => s.name === site.name && (s as { node?: string }).node === site.node)).map((site) => site.files[0]);
-    throw new KpkiError(ErrorCode.ExternalCaMissing, `cannot renew what an external CA signed: ${originals.join(', ')}`, {
-      subject: originals[0],
+  if (external.length && !intent.csrOnly) {
+    throw new KpkiError(ErrorCode.ExternalCaMissing, `cannot renew what an external CA signed: ${external.join(', ')}`, {
+      subject: external[0],
       hint: 'nothing was written; rerun with --csr-only to write a key and CSR for each, have the external CA sign them, and put the certificates in place',
     });
   }

@@ -93,12 +93,12 @@ export interface RenewStep extends StepOf<'renew', CertSpec> {
   kubeconfig: string | undefined;
 }
 
-/** A node's byte-for-byte copy of a shared certificate, which takes the renewed bytes of the one it follows. */
+/** A node's byte-for-byte copy of a shared certificate (or kubeconfig), which takes the renewed bytes of the one it follows. */
 export interface FollowStep extends StepOf<'copy', CertSpec> {
   node: string | undefined;
   follows: RenewStep;
-  /** Whether the node holds the key too. */
-  withKey: boolean;
+  /** Which file the renewal writes goes where on the node (the key only when the node holds one and the renewal makes a new one). */
+  pairs: { from: string; to: string }[];
 }
 
 /** Steps that change files. */

@@ -327,6 +327,16 @@ describe('decideRenewal: kpki renew and a rotation reissue', () => {
     expect(own.map((s) => s.action)).toEqual(['renew', 'renew']);
   });
 
+  it("a node's byte-for-byte copy of a shared kubeconfig follows its renewal", async () => {
+    const nodeSite = { ...adminSite, node: 'cp2', signing: false, files: ['/n/admin.conf'], certDir: '/n/pki' };
+    const steps = decideRenewal([adminSite, nodeSite], edit({ '/n/admin.conf': complete.get(F.admin) }), intent());
+    expect(steps.map((s) => [s.action, s.files])).toEqual([['renew', [F.admin]], ['copy', ['/n/admin.conf']]]);
+    const files = (await renderSteps(steps, { now: NOW, signers: signers() })).flatMap((r) => r.files);
+    const [shared, node] = [F.admin, '/n/admin.conf'].map((file) => files.find((f) => f.path === file)!);
+    expect(node!.data).toEqual(shared!.data);
+    expect(node!.mode).toBe(0o600);
+  });
+
   it('a kubeconfig keeps every field but its credentials, and trusts the whole trust file', async () => {
     const original = complete.get(F.admin)!.toString().replace('preferences: {}', 'preferences:\n  colors: true');
     const [s] = decideRenewal([adminSite], edit({ [F.admin]: original }), intent());
