@@ -1,3 +1,4 @@
+import type { Observed } from '../plan/decide.js';
 import { badFlag, ErrorCode, KpkiError } from '../errors.js';
 import { certificateFacts, issueCertificate, publicKeyObject } from '../pki/certificate.js';
 import { sameAuthority } from '../pki/match.js';
@@ -8,7 +9,7 @@ import { DEFAULTS } from '../model/settings.js';
 import { keyTypeOf } from '../pki/keys.js';
 import { applyChanges } from '../store/apply.js';
 import { underLock } from './session.js';
-import { observeLayout, observeLayoutFiles, type Layout, type LayoutOptions, type Snapshot } from './layout.js';
+import { observeLayout, observeLayoutFiles, type Layout, type LayoutOptions } from './layout.js';
 import { editAllTrust, trustHolders } from './holders.js';
 import { authoritiesIn } from './renew.js';
 import { restartPlan, type Restart } from './restart.js';
@@ -75,7 +76,7 @@ function caValidity(text: string | undefined): number {
 }
 
 /** Refuses to start while a rotation of the same CA is under way. */
-function refuseDuringRotation(layout: Layout, snapshot: Snapshot, name: string): void {
+function refuseDuringRotation(layout: Layout, snapshot: Observed, name: string): void {
   const rotation = rotationIn(snapshot, layout.signing.certDir);
   if (rotation?.cas.includes(name)) {
     throw new KpkiError(ErrorCode.StaleFile, `${name} is being rotated (phase ${rotation.phase})`, { subject: rotation.file, hint: 'finish or abort the rotation first (kpki ca rotate finish|abort)' });

@@ -4,8 +4,9 @@ import { badInput } from '../errors.js';
 import { parseKubeconfig } from '../kubeconfig/kubeconfig.js';
 import type { x509 } from '../pki/crypto.js';
 import { parseCertificates } from '../pki/pem.js';
+import type { Observed } from '../plan/decide.js';
 import type { FileWrite } from '../plan/steps.js';
-import type { Layout, Snapshot } from './layout.js';
+import type { Layout } from './layout.js';
 import { bundlePem, setKubeconfigData } from './trust.js';
 
 /** A file kpki manages that tells components or clients which CAs to trust. */
@@ -23,7 +24,7 @@ export type TrustEdit = (bundle: x509.X509Certificate[], holder: TrustHolder) =>
  * Every trust file of the layout: each location's CA files (`ca.crt`, `front-proxy-ca.crt`,
  * `etcd/ca.crt`), its kubeconfigs' CA data, and the APIService manifests named (caBundle).
  */
-export function trustHolders(layout: Layout, snapshot: Snapshot, apiServices: string[] = []): TrustHolder[] {
+export function trustHolders(layout: Layout, snapshot: Observed, apiServices: string[] = []): TrustHolder[] {
   const holders: TrustHolder[] = [];
   const cas = layout.profile.certificates.filter((c) => !c.issuer);
   for (const location of layout.locations) {
@@ -41,7 +42,7 @@ export function trustHolders(layout: Layout, snapshot: Snapshot, apiServices: st
 const sameBundle = (a: x509.X509Certificate[], b: x509.X509Certificate[]) => a.length === b.length && a.every((c, i) => Buffer.from(c.rawData).equals(Buffer.from(b[i]!.rawData)));
 
 /** The holder rewritten by an edit, or undefined when its trust does not change. */
-export function editTrust(holder: TrustHolder, edit: TrustEdit, snapshot: Snapshot): FileWrite | undefined {
+export function editTrust(holder: TrustHolder, edit: TrustEdit, snapshot: Observed): FileWrite | undefined {
   const data = snapshot.get(holder.file)!;
   const text = data.toString('utf8');
   switch (holder.kind) {
@@ -73,7 +74,7 @@ export function editTrust(holder: TrustHolder, edit: TrustEdit, snapshot: Snapsh
 }
 
 /** Applies an edit to every holder; returns the writes of those that change. */
-export function editAllTrust(holders: TrustHolder[], edit: TrustEdit, snapshot: Snapshot): FileWrite[] {
+export function editAllTrust(holders: TrustHolder[], edit: TrustEdit, snapshot: Observed): FileWrite[] {
   const writes = holders.map((h) => editTrust(h, edit, snapshot));
   return writes.filter((w): w is FileWrite => w !== undefined);
 }

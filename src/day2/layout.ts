@@ -6,6 +6,7 @@ import { readRecordIfAny, RECORD_FILE, type ClusterRecord } from '../store/clust
 import { pathExists } from '../store/files.js';
 import { acquireLock } from '../store/lock.js';
 import { observeFiles } from '../store/observe.js';
+import type { Observed } from '../plan/decide.js';
 import { SIGNER_CERT } from './names.js';
 import { ROTATION_DIR, ROTATION_FILE } from './rotation-state.js';
 import type { Profile } from '../model/profile.js';
@@ -92,9 +93,6 @@ export async function lockLayout(layout: Layout): Promise<() => Promise<void>> {
   return release;
 }
 
-/** What a day-2 run reads, by path, read once at its start (under the lock): its phases decide from it alone. */
-export type Snapshot = Map<string, Buffer>;
-
 /**
  * Every file a day-2 run may read: each location's entries (certificates, keys, kubeconfigs, the
  * kubelet's pki), the controller manager's signer file, the rotation's record and material, user
@@ -116,9 +114,7 @@ export function layoutFiles(layout: Layout, apiServices: string[] = []): string[
   return [...perLocation, ...material, path.join(layout.signing.certDir, ROTATION_FILE), ...layout.kubeconfigs, ...apiServices];
 }
 
-/** Reads the layout's files once. */
-export async function observeLayoutFiles(layout: Layout, apiServices: string[] = []): Promise<Snapshot> {
-  const snapshot: Snapshot = new Map();
-  await observeFiles(layoutFiles(layout, apiServices), snapshot);
-  return snapshot;
+/** Reads the layout's files once, at a day-2 run's start (under the lock): its phases decide from this alone. */
+export function observeLayoutFiles(layout: Layout, apiServices: string[] = []): Promise<Observed> {
+  return observeFiles(layoutFiles(layout, apiServices));
 }

@@ -1,3 +1,4 @@
+import type { Observed } from '../plan/decide.js';
 import path from 'node:path';
 import { badFlag } from '../errors.js';
 import { recordText } from '../store/cluster-record.js';
@@ -10,7 +11,7 @@ import { renderSteps } from '../plan/render.js';
 import type { FileWrite, RenewStep, Step } from '../plan/steps.js';
 import { applyChanges } from '../store/apply.js';
 import { underLock } from './session.js';
-import { observeLayout, observeLayoutFiles, type Layout, type LayoutOptions, type Location, type Snapshot } from './layout.js';
+import { observeLayout, observeLayoutFiles, type Layout, type LayoutOptions, type Location } from './layout.js';
 import { readRememberedSans, SAN_SETTINGS, SETTINGS_FILE, withRememberedSans, type RememberedSans } from './remembered.js';
 import { restartPlan, type Restart } from './restart.js';
 import { authorityIn, type Authority } from './trust.js';
@@ -83,7 +84,7 @@ export function renewableEntries(layout: Layout): Entry[] {
 }
 
 /** The CAs of a profile at the signing location, by entry name. */
-export function authoritiesIn(layout: Layout, snapshot: Snapshot): Map<string, Authority> {
+export function authoritiesIn(layout: Layout, snapshot: Observed): Map<string, Authority> {
   const cas = layout.profile.certificates.filter((c) => !c.issuer);
   const read = cas.map((c) => authorityIn(snapshot, layout.signing.certDir, c.name, c.file));
   return new Map(read.filter((a): a is Authority => a !== undefined).map((a) => [a.name, a]));
@@ -161,7 +162,7 @@ export function renewalSites(layout: Layout, names: string[]): RenewalSite[] {
 }
 
 /** A renewal decided over what exists and rendered (nothing rendered on a dry run): the files to write and what happened to each entry. */
-export async function renewWrites(layout: Layout, plan: RenewPlan, snapshot: Snapshot): Promise<{ writes: FileWrite[]; items: RenewItem[] }> {
+export async function renewWrites(layout: Layout, plan: RenewPlan, snapshot: Observed): Promise<{ writes: FileWrite[]; items: RenewItem[] }> {
   const sites = renewalSites(layout, plan.names);
   const steps = decideRenewal(sites, snapshot, {
     extraSans: new Map(plan.sanPlan.entries.map((name) => [name, plan.sanPlan.sans])),

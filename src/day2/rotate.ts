@@ -13,8 +13,9 @@ import type { Finding } from '../verify/findings.js';
 import { caEntryName, ROOT_CA_NOTE, signingAuthority } from './ca.js';
 import { editAllTrust, trustHolders, type TrustEdit, type TrustHolder } from './holders.js';
 import { applyChanges } from '../store/apply.js';
+import type { Observed } from '../plan/decide.js';
 import type { FileWrite } from '../plan/steps.js';
-import { observeLayout, observeLayoutFiles, type Layout, type LayoutOptions, type Snapshot } from './layout.js';
+import { observeLayout, observeLayoutFiles, type Layout, type LayoutOptions } from './layout.js';
 import { authoritiesIn, renewableEntries, renewWrites } from './renew.js';
 import { restartPlan, type Restart } from './restart.js';
 import { removeRotationMaterial, ROTATION_DIR, rotationIn, rotationWrite, type RotationPhase, type RotationState } from './rotation-state.js';
@@ -79,7 +80,7 @@ interface CaPair {
   key: KeyObject;
 }
 
-function pairIn(snapshot: Snapshot, certDir: string, side: 'old' | 'new', name: string, file: string): CaPair {
+function pairIn(snapshot: Observed, certDir: string, side: 'old' | 'new', name: string, file: string): CaPair {
   const crt = material(certDir, side, `${file}.crt`);
   const keyFile = material(certDir, side, `${file}.key`);
   const [crtData, keyData] = [snapshot.get(crt), snapshot.get(keyFile)];
@@ -90,7 +91,7 @@ function pairIn(snapshot: Snapshot, certDir: string, side: 'old' | 'new', name: 
 }
 
 /** The old and new material of every CA the rotation covers. */
-function pairsIn(layout: Layout, snapshot: Snapshot, state: RotationState): { old: CaPair; new: CaPair }[] {
+function pairsIn(layout: Layout, snapshot: Observed, state: RotationState): { old: CaPair; new: CaPair }[] {
   const certDir = layout.signing.certDir;
   return state.cas.map((name) => {
     const file = layout.profile.certificates.find((c) => c.name === name)!.file;
@@ -99,7 +100,7 @@ function pairsIn(layout: Layout, snapshot: Snapshot, state: RotationState): { ol
 }
 
 /** The SA key pair's public halves, old and new. */
-function saKeysIn(snapshot: Snapshot, certDir: string): { old: KeyObject; new: KeyObject } {
+function saKeysIn(snapshot: Observed, certDir: string): { old: KeyObject; new: KeyObject } {
   const read = (side: 'old' | 'new') => {
     const file = material(certDir, side, 'sa.key');
     const data = snapshot.get(file);
@@ -127,18 +128,18 @@ async function preflight(layout: Layout, verifyLocation: VerifyLocation | undefi
   }
 }
 
-function signerCopies(layout: Layout, snapshot: Snapshot, cert: x509.X509Certificate): FileWrite[] {
+function signerCopies(layout: Layout, snapshot: Observed, cert: x509.X509Certificate): FileWrite[] {
   return copiesOf(layout, snapshot, 'ca.key').map((keyFile) => ({ path: path.join(path.dirname(keyFile), SIGNER_CERT), data: certificatePem(cert), mode: 0o644 }));
 }
 
 /** The signer copy for the cluster CA's pair, when the rotation covers it. */
-function clusterSigner(layout: Layout, snapshot: Snapshot, pairs: { old: CaPair; new: CaPair }[], pick: (pair: { old: CaPair; new: CaPair }) => CaPair): FileWrite[] {
+function clusterSigner(layout: Layout, snapshot: Observed, pairs: { old: CaPair; new: CaPair }[], pick: (pair: { old: CaPair; new: CaPair }) => CaPair): FileWrite[] {
   const cluster = pairs.find((p) => p.old.name === 'ca');
   return cluster ? signerCopies(layout, snapshot, pick(cluster).cert) : [];
 }
 
 /** Every location's copy of a file under the cert dir (CA keys on control planes, sa.pub, sa.key). */
-function copiesOf(layout: Layout, snapshot: Snapshot, relative: string): string[] {
+function copiesOf(layout: Layout, snapshot: Observed, relative: string): string[] {
   return layout.locations.map((l) => path.join(l.certDir, relative)).filter((f) => snapshot.has(f));
 }
 
@@ -172,7 +173,7 @@ function signers(base: Map<string, Authority>, pairs: { signer: CaPair; other: C
 }
 
 /** Re-signs every leaf and kubeconfig under the rotated CAs with the given signers. */
-async function reissueLeaves(layout: Layout, snapshot: Snapshot, state: RotationState, cas: Map<string, Authority>, now: Date, dryRun: boolean) {
+async function reissueLeaves(layout: Layout, snapshot: Observed, state: RotationState, cas: Map<string, Authority>, now: Date, dryRun: boolean) {
   const names = renewableEntries(layout).filter((e) => state.cas.includes(e.issuer)).map((e) => e.name);
   const validity = parseDuration(layout.record?.data.settings.certValidity ?? DEFAULTS.certValidity) ?? parseDuration(DEFAULTS.certValidity)!;
   return renewWrites(layout, { names, cas, sanPlan: { sans: [], entries: [] }, csrOnly: false, csrDir: '', keepKey: false, validity, now, dryRun }, snapshot);
@@ -199,7 +200,7 @@ function merged(writes: FileWrite[]): FileWrite[] {
   return [...new Map(writes.map((w) => [path.resolve(w.path), w])).values()];
 }
 
-async function begin(layout: Layout, snapshot: Snapshot, options: RotateOptions, now: Date, verifyLocation: VerifyLocation | undefined): Promise<Phase> {
+async function begin(layout: Layout, snapshot: Observed, options: RotateOptions, now: Date, verifyLocation: VerifyLocation | undefined): Promise<Phase> {
   const certDir = layout.signing.certDir;
   const cas = caSelection(layout, options);
   const serviceAccount = options.serviceAccount ?? false;
@@ -249,7 +250,7 @@ async function begin(layout: Layout, snapshot: Snapshot, options: RotateOptions,
   return { writes, notes, next };
 }
 
-async function reissue(layout: Layout, snapshot: Snapshot, state: RotationState, options: RotateOptions, now: Date, toOld: boolean): Promise<Phase> {
+async function reissue(layout: Layout, snapshot: Observed, state: RotationState, options: RotateOptions, now: Date, toOld: boolean): Promise<Phase> {
   const certDir = layout.signing.certDir;
   const pairs = pairsIn(layout, snapshot, state);
   const writes: FileWrite[] = [];
@@ -280,7 +281,7 @@ async function reissue(layout: Layout, snapshot: Snapshot, state: RotationState,
 }
 
 /** Leaves still signed by a CA: finish refuses to drop a CA something still depends on. */
-function leavesSignedBy(layout: Layout, snapshot: Snapshot, pairs: CaPair[]): string[] {
+function leavesSignedBy(layout: Layout, snapshot: Observed, pairs: CaPair[]): string[] {
   const left: string[] = [];
   for (const location of layout.locations) {
     for (const entry of renewableEntries(layout).filter((e) => e.kind === 'certificate')) {
@@ -294,7 +295,7 @@ function leavesSignedBy(layout: Layout, snapshot: Snapshot, pairs: CaPair[]): st
 }
 
 /** The retired side's keys, archived (0600) under `rotation-archive/<time>/` unless purged; the material itself goes once the phase is written. */
-function archiveRotation(layout: Layout, snapshot: Snapshot, state: RotationState, side: 'old' | 'new', purge: boolean, now: Date): FileWrite[] {
+function archiveRotation(layout: Layout, snapshot: Observed, state: RotationState, side: 'old' | 'new', purge: boolean, now: Date): FileWrite[] {
   if (purge) return [];
   const certDir = layout.signing.certDir;
   const files = [...state.cas.flatMap((name) => {
@@ -310,7 +311,7 @@ function archiveRotation(layout: Layout, snapshot: Snapshot, state: RotationStat
 }
 
 /** Ends a rotation on one side: the other side's CAs and SA key leave every trust file; refused while a leaf still needs them. */
-function keepOnly(layout: Layout, snapshot: Snapshot, state: RotationState, options: RotateOptions, kept: 'old' | 'new'): FileWrite[] {
+function keepOnly(layout: Layout, snapshot: Observed, state: RotationState, options: RotateOptions, kept: 'old' | 'new'): FileWrite[] {
   const dropped = kept === 'old' ? 'new' : 'old';
   const pairs = pairsIn(layout, snapshot, state);
   const left = leavesSignedBy(layout, snapshot, pairs.map((p) => p[dropped]));
@@ -329,7 +330,7 @@ function keepOnly(layout: Layout, snapshot: Snapshot, state: RotationState, opti
   return writes;
 }
 
-function finish(layout: Layout, snapshot: Snapshot, state: RotationState, options: RotateOptions, now: Date): Phase {
+function finish(layout: Layout, snapshot: Observed, state: RotationState, options: RotateOptions, now: Date): Phase {
   const writes = keepOnly(layout, snapshot, state, options, 'new');
   writes.push(...archiveRotation(layout, snapshot, state, 'old', options.purge ?? false, now));
   const notes = [
@@ -339,13 +340,13 @@ function finish(layout: Layout, snapshot: Snapshot, state: RotationState, option
   return { writes, notes, next: undefined };
 }
 
-async function abort(layout: Layout, snapshot: Snapshot, state: RotationState, options: RotateOptions, now: Date): Promise<Phase> {
+async function abort(layout: Layout, snapshot: Observed, state: RotationState, options: RotateOptions, now: Date): Promise<Phase> {
   if (state.phase === 'reissued') return reissue(layout, snapshot, state, options, now, true);
   return { writes: keepOnly(layout, snapshot, state, options, 'old'), notes: ['the rotation is undone: the old CAs sign and are the only ones trusted'], next: undefined };
 }
 
 /** Each rotated file's state against what the phase wants. */
-function status(layout: Layout, snapshot: Snapshot, state: RotationState, options: RotateOptions): RotationFileState[] {
+function status(layout: Layout, snapshot: Observed, state: RotationState, options: RotateOptions): RotationFileState[] {
   const certDir = layout.signing.certDir;
   const pairs = pairsIn(layout, snapshot, state);
   const files: RotationFileState[] = [];

@@ -1,3 +1,4 @@
+import type { Observed } from '../plan/decide.js';
 import path from 'node:path';
 import { badInput } from '../errors.js';
 import { readOptional, removeTree } from '../store/files.js';
@@ -27,7 +28,7 @@ export async function readRotation(certDir: string): Promise<(RotationState & { 
 }
 
 /** The rotation in a snapshot (see day2/layout.ts). */
-export function rotationIn(snapshot: ReadonlyMap<string, Buffer>, certDir: string): (RotationState & { file: string }) | undefined {
+export function rotationIn(snapshot: Observed, certDir: string): (RotationState & { file: string }) | undefined {
   const file = path.join(certDir, ROTATION_FILE);
   return rotationOf(file, snapshot.get(file));
 }

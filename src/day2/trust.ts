@@ -1,3 +1,4 @@
+import type { Observed } from '../plan/decide.js';
 import type { KeyObject } from 'node:crypto';
 import path from 'node:path';
 import { ErrorCode, KpkiError } from '../errors.js';
@@ -26,7 +27,7 @@ export interface Authority {
 export const bundlePem = (certs: x509.X509Certificate[]): string => certs.map(certificatePem).join('');
 
 /** A CA of a cert dir, as the snapshot holds it; undefined when its trust file does not exist. */
-export function authorityIn(snapshot: ReadonlyMap<string, Buffer>, certDir: string, name: string, file: string): Authority | undefined {
+export function authorityIn(snapshot: Observed, certDir: string, name: string, file: string): Authority | undefined {
   const certFile = path.join(certDir, `${file}.crt`);
   const keyFile = path.join(certDir, `${file}.key`);
   const [certData, keyData] = [snapshot.get(certFile), snapshot.get(keyFile)];
