@@ -7,7 +7,8 @@ import { parseCertificates } from '../pki/pem.js';
 import type { Observed } from '../plan/decide.js';
 import type { FileWrite } from '../plan/steps.js';
 import type { Layout } from './layout.js';
-import { bundlePem, setKubeconfigData } from './trust.js';
+import { setKubeconfigData } from '../kubeconfig/kubeconfig.js';
+import { bundlePem } from './trust.js';
 
 /** A file kpki manages that tells components or clients which CAs to trust. */
 export interface TrustHolder {

@@ -2,7 +2,6 @@ import type { Observed } from '../plan/decide.js';
 import type { KeyObject } from 'node:crypto';
 import path from 'node:path';
 import { ErrorCode, KpkiError } from '../errors.js';
-export { setKubeconfigData, type KubeconfigData } from '../kubeconfig/kubeconfig.js';
 import { certificatePem, publicKeyObject } from '../pki/certificate.js';
 import type { x509 } from '../pki/crypto.js';
 import { sameKeyPair } from '../pki/keys.js';

@@ -158,12 +158,6 @@ export function buildPkiSpec(profile: Profile, settings: ClusterSettings, where:
   };
 }
 
-/** A kubelet pki entry for one node: its templates filled with the node's name and addresses. */
-export function nodeEntryFields(entry: CertificateEntry, nodeName: string, nodeAddresses: string[]): { commonName: string; organizations: string[]; sans: string[] } {
-  const fill = (template: string) => (template === '${nodeAddresses}' ? nodeAddresses : [template.replaceAll('${nodeName}', nodeName)]);
-  return { commonName: fill(entry.commonName)[0]!, organizations: entry.organizations.flatMap(fill), sans: entry.sans.flatMap(fill) };
-}
-
 /** The part of a set one node holds (see the profile's roles). */
 export function selectEntries(spec: PkiSpec, names: string[]): PkiSpec {
   const keep = <T extends { name: string }>(list: T[]) => list.filter((e) => names.includes(e.name));

@@ -1,12 +1,11 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { ErrorCode, KpkiError } from '../errors.js';
-import { buildKubeconfig } from '../kubeconfig/kubeconfig.js';
+import { buildKubeconfig, setKubeconfigData } from '../kubeconfig/kubeconfig.js';
 import { certificatePem, issueCertificate } from '../pki/certificate.js';
 import type { x509 } from '../pki/crypto.js';
 import { generateKeyPair, privateKeyPem, publicKeyPem, type KeyPair } from '../pki/keys.js';
 import type { CertSpec, KubeconfigSpec, ManifestSpec } from '../model/plan.js';
 import { createCsrPem } from '../pki/csr.js';
-import { setKubeconfigData } from '../kubeconfig/kubeconfig.js';
 import { writes, type FileWrite, type RenewStep, type Step } from './steps.js';
 
 export interface RenderOptions {

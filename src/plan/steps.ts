@@ -47,13 +47,6 @@ export interface FileWrite {
   mode: number;
 }
 
-/** A file a day-2 step retires. */
-export interface FileRemoval {
-  path: string;
-  remove: true;
-}
-
-export type FileChange = FileWrite | FileRemoval;
 
 type Spec = CertSpec | KeyPairSpec | KubeconfigSpec | ManifestSpec;
 
