@@ -7,10 +7,9 @@ import { kubeletPkiEntries } from '../model/profile.js';
 import type { SettingsInput } from '../model/settings.js';
 import { parseNodeName } from '../model/settings.js';
 import { etcdServers, nodeDirs, nodeEntries, nodeSettings, parseNodeList, primaryAddress, type ClusterNode, type NodeRole } from '../model/topology.js';
-import { planItem } from '../plan/steps.js';
 import { RECORD_FILE, readRecord, readRecordIfAny, withRecordLock, writeRecord, type ClusterRecord } from '../store/cluster-record.js';
 import { pathExists } from '../store/files.js';
-import { checkRenewNames, converge, resolveRun, type InitOptions, type InitResult, type ResolvedRun } from './init.js';
+import { checkRenewNames, initLocation, resolveRun, type InitOptions, type InitResult, type ResolvedRun, type RunOptions } from './init.js';
 
 export { parseNodeList, type ClusterNode, type NodeRole };
 
@@ -43,7 +42,7 @@ export interface ClusterResult {
 interface NodeRun {
   record: ClusterRecord;
   run: ResolvedRun;
-  options: Pick<InitOptions, 'dryRun' | 'force' | 'renew' | 'now' | 'onProgress' | 'signal'>;
+  options: RunOptions;
 }
 
 /**
@@ -69,10 +68,7 @@ async function writeNode({ record, run, options }: NodeRun, node: ClusterNode): 
     kubeletPki: dirs.kubeletPki,
     shared: { certDir: record.settings.certDir, entries: profile.roles.shared ?? [], keys },
   };
-  const warnings: string[] = [];
-  const dryRun = options.dryRun ?? false;
-  const { steps, changed } = await converge(spec, placement, { force: options.force ?? false, renew: options.renew ?? [], now: options.now ?? new Date() }, { dryRun, signal: options.signal, warnings });
-  const init: InitResult = { certDir: placement.certDir, kubeconfigDir: placement.kubeconfigDir, profile: profile.name, dryRun, settings, items: steps.map(planItem), changed, warnings };
+  const init = await initLocation(spec, placement, settings, profile.name, options, []);
   return { ...node, dir: dirs.root, init };
 }
 
@@ -81,7 +77,9 @@ async function writeNode({ record, run, options }: NodeRun, node: ClusterNode): 
  * kubeconfigs), then a directory per node shaped like its /etc/kubernetes. Settings are resolved
  * once; each node's are derived from them. Idempotent like initPki.
  */
-export async function initCluster(options: ClusterOptions): Promise<ClusterResult> {
+export async function initCluster(given: ClusterOptions): Promise<ClusterResult> {
+  // One clock for the whole run: every node's certificates start together.
+  const options = { ...given, now: given.now ?? new Date() };
   const controlPlanes = parseNodeList('--control-plane-nodes', options.controlPlaneNodes, 'control-plane');
   const nodes = [...controlPlanes, ...parseNodeList('--workers', options.workers, 'worker'), ...parseNodeList('--etcd-members', options.etcdMembers, 'etcd')];
   if (!controlPlanes.length) throw badFlag('--control-plane-nodes', 'names no node', 'e.g. --control-plane-nodes cp1=10.0.0.11');
@@ -115,13 +113,7 @@ export async function initCluster(options: ClusterOptions): Promise<ClusterResul
     const sharedSpec = selectEntries(buildPkiSpec(run.profile, nodeSettings(run.settings, first, first)), run.profile.roles.shared ?? []);
     checkRenewNames(buildPkiSpec(run.profile, run.settings, { kubeletPki: true }), options.renew ?? []);
     const dryRun = options.dryRun ?? false;
-    const { steps, changed } = await converge(
-      sharedSpec,
-      { certDir, kubeconfigDir },
-      { force: options.force ?? false, renew: options.renew ?? [], now: options.now ?? new Date() },
-      { dryRun, onProgress: options.onProgress, signal: options.signal, warnings: run.warnings },
-    );
-    const shared: InitResult = { certDir, kubeconfigDir, profile: run.profile.name, dryRun, settings: run.settings, items: steps.map(planItem), changed, warnings: run.warnings };
+    const shared = await initLocation(sharedSpec, { certDir, kubeconfigDir }, run.settings, run.profile.name, options, run.warnings);
     const result = (results: NodeResult[]) => ({ shared, nodes: results, etcdServers: etcdServers(record.nodes, record.topology), record: recordFile });
     // Node plans sign with the shared CAs, so a dry run can plan them only once those exist.
     if (dryRun && !shared.items.every((i) => i.action === 'reuse')) return result([]);

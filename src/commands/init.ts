@@ -141,7 +141,7 @@ async function observeAndDecide(spec: PkiSpec, placement: Placement, intent: Con
  * the lock of its cert dir. Any replacement a killed run committed is finished before anything is
  * read; all files change as one journaled set; nothing is written when any entry conflicts.
  */
-export async function converge(spec: PkiSpec, placement: Placement, intent: ConvergeIntent, options: ConvergeOptions): Promise<{ steps: Step[]; changed: boolean }> {
+async function converge(spec: PkiSpec, placement: Placement, intent: ConvergeIntent, options: ConvergeOptions): Promise<{ steps: Step[]; changed: boolean }> {
   const { certDir } = placement;
   if (options.dryRun) {
     const pending = await pendingJournals(certDir);
@@ -168,6 +168,21 @@ export async function converge(spec: PkiSpec, placement: Placement, intent: Conv
   });
 }
 
+/** The part of a run's options that says what to do with existing files and how to report. */
+export type RunOptions = Pick<InitOptions, 'dryRun' | 'force' | 'renew' | 'now' | 'onProgress' | 'signal'>;
+
+/** Converges one location (spec resolved with `settings`) as the run's options ask, and reports it as init does. */
+export async function initLocation(spec: PkiSpec, placement: Placement, settings: ClusterSettings, profile: string, options: RunOptions, warnings: string[]): Promise<InitResult> {
+  const dryRun = options.dryRun ?? false;
+  const { steps, changed } = await converge(
+    spec,
+    placement,
+    { force: options.force ?? false, renew: options.renew ?? [], now: options.now ?? new Date() },
+    { dryRun, onProgress: options.onProgress, signal: options.signal, warnings },
+  );
+  return { certDir: placement.certDir, kubeconfigDir: placement.kubeconfigDir, profile, dryRun, settings, items: steps.map(planItem), changed, warnings };
+}
+
 /**
  * Creates (or completes) a kubeadm-compatible PKI and its kubeconfigs. Existing valid files are
  * kept byte for byte; stale ones are reissued only when `force` or `renew` ask for it.
@@ -175,15 +190,7 @@ export async function converge(spec: PkiSpec, placement: Placement, intent: Conv
 export async function initPki(options: InitOptions = {}): Promise<InitResult> {
   const run = await resolveRun(options);
   const spec = buildPkiSpec(run.profile, run.settings);
-  const renew = options.renew ?? [];
-  checkRenewNames(spec, renew);
-  const dryRun = options.dryRun ?? false;
-  const { steps, changed } = await converge(
-    spec,
-    { certDir: run.certDir, kubeconfigDir: run.kubeconfigDir },
-    { force: options.force ?? false, renew, now: options.now ?? new Date() },
-    { dryRun, onProgress: options.onProgress, signal: options.signal, warnings: run.warnings },
-  );
-  return { certDir: run.certDir, kubeconfigDir: run.kubeconfigDir, profile: run.profile.name, dryRun, settings: run.settings, items: steps.map(planItem), changed, warnings: run.warnings };
+  checkRenewNames(spec, options.renew ?? []);
+  return initLocation(spec, { certDir: run.certDir, kubeconfigDir: run.kubeconfigDir }, run.settings, run.profile.name, options, run.warnings);
 }
 
