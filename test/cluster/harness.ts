@@ -627,6 +627,9 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     );
 
     let scratchCount = 0;
+    // kpki runs in a directory of its own: its defaults (./pki and its kubeconfigs) must not find what the checkout holds.
+    const kpkiCwd = path.join(root, 'kpki-cwd');
+    await mkdir(kpkiCwd, { recursive: true });
     return {
       worker: { name: 'w1', address: workerAddress, kubeletConfig },
       root,
@@ -657,7 +660,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
         await ready(e, e.proc);
       },
       kubectl,
-      kpki: runKpki,
+      kpki: (args, cwd) => runKpki(args, cwd ?? kpkiCwd),
       async scratch(name) {
         const dir = path.join(root, 'scratch', `${++scratchCount}-${name}`);
         await mkdir(dir, { recursive: true });
