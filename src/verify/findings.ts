@@ -31,6 +31,10 @@ export const FindingCode = {
   FileOwnership: 'FILE_OWNERSHIP',
   KubeletServingSelfSigned: 'KUBELET_SERVING_SELF_SIGNED',
   SigningCertNotSingle: 'SIGNING_CERT_NOT_SINGLE',
+  // A kubeconfig checked on its own: who it authenticates as, and what it leaves unverified.
+  ClientIdentity: 'CLIENT_IDENTITY',
+  SystemMasters: 'SYSTEM_MASTERS',
+  TlsVerifySkipped: 'TLS_VERIFY_SKIPPED',
   // A `kpki ca rotate` under way.
   RotationUnderWay: 'ROTATION_UNDER_WAY',
   RotationHalfApplied: 'ROTATION_HALF_APPLIED',
