@@ -2,7 +2,7 @@ import { parseHostPort } from '../model/net.js';
 import { publicKeyObject } from '../pki/certificate-facts.js';
 import type { x509 } from '../pki/crypto.js';
 import { sameKeyPair } from '../pki/keys.js';
-import type { CertificateData } from '../pki/parse.js';
+import { goCertificate, type CertificateData } from '../pki/parse.js';
 import { validityPeriodError } from '../pki/verify.js';
 import type { LoadedContext } from '../verify/facts.js';
 import { FindingCode, type Finding, type Severity } from '../verify/findings.js';
@@ -26,15 +26,20 @@ const notChecked = (subject: string, diagnosis: string, fix: string, files: stri
 
 const keyId = (cert: CertificateData, which: 'subjectKeyId' | 'authorityKeyId') => infoOf(cert)[which];
 
+/** The CA at the top of a served chain: the issuer of its last certificate, or that certificate when a server sends its root along. */
+function chainSigner(served: CertificateData[]): { name: string; key: string | undefined } {
+  const top = served[served.length - 1]!;
+  const go = goCertificate(top);
+  return go.rawSubject.equals(go.rawIssuer) ? { name: infoOf(top).commonName, key: keyId(top, 'subjectKeyId') } : { name: infoOf(top).issuerCommonName, key: keyId(top, 'authorityKeyId') };
+}
+
 /** Who signed the served certificate, in words, and what that says about the kubeconfig. */
 export function servedSigner(served: CertificateData[], ctx: LoadedContext): string {
-  const top = served[served.length - 1]!;
-  const info = infoOf(top);
-  const signerKey = keyId(top, 'authorityKeyId');
-  const issuer = `CN=${info.issuerCommonName}${signerKey ? `, key id ${signerKey}` : ''}`;
+  const { name, key: signerKey } = chainSigner(served);
+  const issuer = `CN=${name}${signerKey ? `, key id ${signerKey}` : ''}`;
   const own = ctx.authorities?.[0];
   const parts = [`the served certificate was signed by ${issuer}`];
-  if (own && infoOf(own).commonName === info.issuerCommonName && keyId(own, 'subjectKeyId') !== signerKey) {
+  if (own && infoOf(own).commonName === name && keyId(own, 'subjectKeyId') !== signerKey) {
     parts.push(`the kubeconfig's CA has the same name but another key (key id ${keyId(own, 'subjectKeyId') ?? 'none'}): it is another cluster's CA, or the cluster's CA was rotated`);
   }
   const client = ctx.clientCertificates?.[0];
@@ -48,7 +53,7 @@ function refusalReason(client: CertificateData | undefined, served: CertificateD
   const validity = validityPeriodError(client, now);
   if (validity) return `the client certificate is outside its validity period (${validity})`;
   const clientCa = keyId(client, 'authorityKeyId');
-  const serverCa = keyId(served[served.length - 1]!, 'authorityKeyId');
+  const serverCa = chainSigner(served).key;
   if (clientCa && serverCa && clientCa !== serverCa) {
     return `it was signed by CN=${infoOf(client).issuerCommonName} (key id ${clientCa}), not by the CA that signed the server's certificate (key id ${serverCa}); a kubeadm apiserver trusts client certificates of that CA (--client-ca-file)`;
   }
@@ -120,7 +125,7 @@ async function contextFindings(ctx: LoadedContext, timeout: number, env: Record<
         out.push(f);
         continue;
       }
-      const fromClientCa = ctx.clientCertificates?.[0] && keyId(ctx.clientCertificates[0], 'authorityKeyId') === keyId(result.served[result.served.length - 1]!, 'authorityKeyId');
+      const fromClientCa = ctx.clientCertificates?.[0] && keyId(ctx.clientCertificates[0], 'authorityKeyId') === chainSigner(result.served).key;
       out.push({
         ...f,
         diagnosis: `${f.diagnosis}: ${servedSigner(result.served, ctx)}`,
