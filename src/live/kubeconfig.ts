@@ -7,6 +7,7 @@ import { validityPeriodError } from '../pki/verify.js';
 import type { LoadedContext } from '../verify/facts.js';
 import { FindingCode, type Finding, type Severity } from '../verify/findings.js';
 import { infoOf } from '../verify/rule.js';
+import { CLIENT_TLS_PREFIX } from '../verify/rules/common.js';
 import { describeUser } from '../verify/rules/contexts.js';
 import { clientAnswerFindings, servedChainFindings, unreachable, type Dialer } from './findings.js';
 import { permissionFindings, type AccessAnswers } from './permissions.js';
@@ -119,7 +120,7 @@ async function contextFindings(ctx: LoadedContext, timeout: number, env: Record<
   if (cluster.insecureSkipTlsVerify) {
     // The offline finding says so already; here only what the chain would have done.
   } else if (ctx.authorities?.length) {
-    const dialer: Dialer = { subject, host: verifiedName, roots: ctx.authorities, rootsFile: ctx.authorityOrigin!, files };
+    const dialer: Dialer = { subject, host: verifiedName, roots: ctx.authorities, rootsFile: ctx.authorityOrigin!, files, says: (goError) => `Unable to connect to the server: ${CLIENT_TLS_PREFIX}${goError}` };
     for (const f of await servedChainFindings(dialer, result.served, now)) {
       if (f.code !== FindingCode.ChainUntrusted) {
         out.push(f);

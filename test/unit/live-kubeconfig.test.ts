@@ -132,7 +132,7 @@ describe('verify --kubeconfig --live', () => {
   it("the wrong CA data: Go's unknown authority, who signed the served certificate, and that the CA data is what is wrong", async () => {
     const [untrusted] = only(await live(seeded.wrongCa), 'CHAIN_UNTRUSTED').filter((f) => f.severity === 'error');
     // Go names the CA of the same name whose signature did not verify.
-    expect(untrusted!.symptom).toBe('Unable to connect to the server: x509: certificate signed by unknown authority (possibly because of "x509: ECDSA verification failure" while trying to verify candidate authority certificate "kubernetes")');
+    expect(untrusted!.symptom).toBe('Unable to connect to the server: tls: failed to verify certificate: x509: certificate signed by unknown authority (possibly because of "x509: ECDSA verification failure" while trying to verify candidate authority certificate "kubernetes")');
     expect(untrusted!.diagnosis).toMatch(/the served certificate was signed by CN=kubernetes, key id [0-9a-f]+; the kubeconfig's CA has the same name but another key/);
     expect(untrusted!.diagnosis).toContain("the kubeconfig's client certificate comes from that same CA, so it is the certificate-authority data that is wrong");
     expect(untrusted!.fix).toContain(`kubectl config set-cluster kubernetes --kubeconfig ${seeded.wrongCa} --certificate-authority CA.crt --embed-certs`);
@@ -152,7 +152,7 @@ describe('verify --kubeconfig --live', () => {
     expect((await live(withCluster(seeded.good, 'sni-ok.conf', { 'tls-server-name': 'kubernetes.default.svc' }))).filter((f) => f.severity !== 'info')).toEqual([]);
     expect(sniSeen).toContain('kubernetes.default.svc');
     const [wrongName] = only(await live(withCluster(seeded.good, 'sni-bad.conf', { 'tls-server-name': 'api.example.org' })), 'SAN_MISSING');
-    expect(wrongName!.symptom).toMatch(/^Unable to connect to the server: x509: certificate is valid for .*, not api\.example\.org$/);
+    expect(wrongName!.symptom).toMatch(/^Unable to connect to the server: tls: failed to verify certificate: x509: certificate is valid for .*, not api\.example\.org$/);
   });
 
   it("insecure-skip-tls-verify: the server's chain is not judged, the offline warning stands", async () => {
