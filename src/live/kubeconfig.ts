@@ -34,12 +34,25 @@ function chainSigner(served: CertificateData[]): { name: string; key: string | u
   return go.rawSubject.equals(go.rawIssuer) ? { name: infoOf(top).commonName, key: keyId(top, 'subjectKeyId') } : { name: infoOf(top).issuerCommonName, key: keyId(top, 'authorityKeyId') };
 }
 
-/** Who signed the served certificate, in words, and what that says about the kubeconfig. */
-export function servedSigner(served: CertificateData[], ctx: LoadedContext): string {
+/** A CA file kpki knows besides the kubeconfig: `kube-apiserver --client-ca-file (pki/ca.crt)`. */
+export interface KnownCa {
+  file: string;
+  certs: CertificateData[];
+}
+
+/**
+ * Who signed the served certificate, in words, and what that says about the kubeconfig (its CA
+ * and client certificate); with `known` (the PKI's CAs, when a PKI is known), which of them it is.
+ */
+export function servedSigner(served: CertificateData[], ctx: Pick<LoadedContext, 'authorities' | 'clientCertificates'>, known: KnownCa[] = []): string {
   const { name, key: signerKey } = chainSigner(served);
   const issuer = `CN=${name}${signerKey ? `, key id ${signerKey}` : ''}`;
   const own = ctx.authorities?.[0];
   const parts = [`the served certificate was signed by ${issuer}`];
+  if (known.length) {
+    const match = known.find((ca) => signerKey && ca.certs.some((cert) => keyId(cert, 'subjectKeyId') === signerKey));
+    parts.push(match ? `that is the CA in ${match.file}` : `none of the PKI's CAs (${known.map((ca) => ca.file).join(', ')}) signed it`);
+  }
   if (own && infoOf(own).commonName === name && keyId(own, 'subjectKeyId') !== signerKey) {
     parts.push(`the kubeconfig's CA has the same name but another key (key id ${keyId(own, 'subjectKeyId') ?? 'none'}): it is another cluster's CA, or the cluster's CA was rotated`);
   }
