@@ -117,6 +117,7 @@ describe('kpki verify --kubeconfig (CLI)', () => {
   it('exits 0 on a good kubeconfig, 1 on an expired one, 2 on a file that is not there', () => {
     const good = kpki(['verify', '--kubeconfig', seeded.good]);
     expect(good.stdout).toContain('CLIENT_IDENTITY');
+    expect(good.stdout).toContain('0 error(s), 0 warning(s), 1 note(s) in 1 kubeconfig(s), 1 context(s)');
     expect(good.status).toBe(0);
     const expired = kpki(['verify', '--kubeconfig', seeded.expired, '--json']);
     expect(expired.status).toBe(1);
