@@ -102,6 +102,21 @@ export interface Facts {
   rotation?: RotationFacts;
 }
 
+/** Facts before any file is read: the inputs and the run's settings. */
+export function emptyFacts(inputs: ClusterInputs, settings: Pick<Facts, 'now' | 'warnWithinSeconds' | 'root' | 'certDir' | 'assumedFlags'>): Facts {
+  return {
+    inputs,
+    ...settings,
+    files: new Map(),
+    certificates: new Map(),
+    keys: new Map(),
+    publicKeys: new Map(),
+    kubeconfigs: new Map(),
+    certificateSources: [],
+    loadFindings: [],
+  };
+}
+
 /** The key a file has in the facts. */
 export const factName = (file: string, relativeTo?: string) => (relativeTo && !path.isAbsolute(file) ? path.join(relativeTo, file) : file);
 

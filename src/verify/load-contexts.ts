@@ -6,7 +6,7 @@ import type { Wiring } from '../model/flags.js';
 import type { Profile } from '../model/profile.js';
 import type { CertificateData } from '../pki/parse.js';
 import type { ReadFile } from '../store/bounded-read.js';
-import type { Facts, LoadedContext } from './facts.js';
+import { emptyFacts, type Facts, type LoadedContext } from './facts.js';
 import { FindingCode, type Finding } from './findings.js';
 import { rootCertificates, tlsCertificates, tlsPrivateKey, type Read } from './go-readers.js';
 
@@ -30,22 +30,8 @@ export interface ContextLoadOptions {
 const FIELD = { ca: 'certificate-authority', cert: 'client-cert', key: 'client-key' } as const;
 
 export async function loadContexts(files: string[], options: ContextLoadOptions): Promise<Facts> {
-  const facts: Facts = {
-    inputs: { profile: options.profile, wiring: options.wiring, kubeconfigs: [], apiServices: [], extensionServingCerts: [], pkiFiles: [], nodeAddresses: [] },
-    now: options.now,
-    warnWithinSeconds: options.warnWithinSeconds,
-    root: undefined,
-    certDir: undefined,
-    assumedFlags: false,
-    files: new Map(),
-    certificates: new Map(),
-    keys: new Map(),
-    publicKeys: new Map(),
-    kubeconfigs: new Map(),
-    certificateSources: [],
-    loadFindings: [],
-    contexts: [],
-  };
+  const inputs = { profile: options.profile, wiring: options.wiring, kubeconfigs: [], apiServices: [], extensionServingCerts: [], pkiFiles: [], nodeAddresses: [] };
+  const facts: Facts = { ...emptyFacts(inputs, { now: options.now, warnWithinSeconds: options.warnWithinSeconds, root: undefined, certDir: undefined, assumedFlags: false }), contexts: [] };
   const reported = new Set<string>();
   const report = (finding: Finding) => {
     // A file several contexts share is reported once.

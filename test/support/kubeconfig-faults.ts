@@ -75,34 +75,25 @@ export async function seedKubeconfigs({ certDir, foreignCertDir, dir, server }: 
   rmSync(path.join(dir, 'missing/alice.crt'));
 
   const b64 = (pem: string) => Buffer.from(pem).toString('base64');
-  const twoContexts = write(
-    'two-contexts.conf',
-    stringify({
-      apiVersion: 'v1',
-      kind: 'Config',
-      clusters: [{ name: 'kubernetes', cluster: { server, 'certificate-authority-data': b64(alice.ca) } }],
-      users: [
-        { name: 'alice', user: { 'client-certificate-data': b64(alice.cert), 'client-key-data': b64(alice.key) } },
-        { name: 'old-alice', user: { 'client-certificate-data': b64(expired.cert), 'client-key-data': b64(expired.key) } },
-      ],
-      contexts: [
-        { name: 'alice@kubernetes', context: { cluster: 'kubernetes', user: 'alice' } },
-        { name: 'old-alice@kubernetes', context: { cluster: 'kubernetes', user: 'old-alice', namespace: 'kube-system' } },
-      ],
-      'current-context': 'alice@kubernetes',
-    }),
-  );
-  const exec = write(
-    'exec.conf',
-    stringify({
-      apiVersion: 'v1',
-      kind: 'Config',
-      clusters: [{ name: 'kubernetes', cluster: { server, 'certificate-authority-data': b64(alice.ca) } }],
-      users: [{ name: 'sso', user: { exec: { apiVersion: 'client.authentication.k8s.io/v1beta1', command: 'kubelogin', args: ['get-token'] } } }],
-      contexts: [{ name: 'sso@kubernetes', context: { cluster: 'kubernetes', user: 'sso' } }],
-      'current-context': 'sso@kubernetes',
-    }),
-  );
+  /** A kubeconfig of one cluster (the good CA) and the given users, each in a context `<user>@kubernetes`. */
+  const withUsers = (name: string, users: { name: string; user: object; namespace?: string }[]) =>
+    write(
+      name,
+      stringify({
+        apiVersion: 'v1',
+        kind: 'Config',
+        clusters: [{ name: 'kubernetes', cluster: { server, 'certificate-authority-data': b64(alice.ca) } }],
+        users: users.map(({ name: user, user: body }) => ({ name: user, user: body })),
+        contexts: users.map((u) => ({ name: `${u.name}@kubernetes`, context: { cluster: 'kubernetes', user: u.name, ...(u.namespace ? { namespace: u.namespace } : {}) } })),
+        'current-context': `${users[0]!.name}@kubernetes`,
+      }),
+    );
+  const certUser = (parts: { cert: string; key: string }) => ({ 'client-certificate-data': b64(parts.cert), 'client-key-data': b64(parts.key) });
+  const twoContexts = withUsers('two-contexts.conf', [
+    { name: 'alice', user: certUser(alice) },
+    { name: 'old-alice', user: certUser(expired), namespace: 'kube-system' },
+  ]);
+  const exec = withUsers('exec.conf', [{ name: 'sso', user: { exec: { apiVersion: 'client.authentication.k8s.io/v1beta1', command: 'kubelogin', args: ['get-token'] } } }]);
   return {
     good: kubeconfig('good.conf', alice),
     wrongCa: kubeconfig('wrong-ca.conf', { ...alice, ca: foreign.ca }),
