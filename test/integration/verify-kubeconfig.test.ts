@@ -77,6 +77,22 @@ describe('verify with only a kubeconfig', () => {
     const findings = await check(seeded.exec);
     expect(codes(findings)).toEqual(['warning UNCHECKED']);
     expect(findings[0]!.diagnosis).toContain('exec plugin kubelogin get-token');
+    const file = path.join(dir, 'tokens.conf');
+    const user = (name: string, body: object) => ({ name, user: body });
+    writeFileSync(file, stringify({
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [{ name: 'c', cluster: { server: SERVER, 'insecure-skip-tls-verify': true } }],
+      users: [user('t', { token: 'abc' }), user('f', { tokenFile: '/var/run/token' }), user('g', { 'auth-provider': { name: 'gcp' } }), user('n', {})],
+      contexts: ['t', 'f', 'g', 'n'].map((u) => ({ name: u, context: { cluster: 'c', user: u } })),
+    }));
+    const unchecked = (await check(file)).filter((f) => f.code === 'UNCHECKED').map((f) => f.diagnosis);
+    expect(unchecked).toEqual([
+      expect.stringContaining('authenticates with a bearer token:'),
+      expect.stringContaining('authenticates with a bearer token from /var/run/token:'),
+      expect.stringContaining('authenticates with auth-provider gcp:'),
+      expect.stringContaining('user n has no credentials'),
+    ]);
   });
 
   it('system:masters and insecure-skip-tls-verify are warnings; no CA means system roots, not checked', async () => {
