@@ -7,7 +7,7 @@ import { loadProfile } from '../store/profiles.js';
 import { exists } from '../store/tree.js';
 import { timeoutMs } from '../live/timeout.js';
 import type { Facts } from '../verify/facts.js';
-import { sortFindings, type Severity } from '../verify/findings.js';
+import { tallyFindings } from '../verify/findings.js';
 import { loadContexts } from '../verify/load-contexts.js';
 import type { VerifyOptions, VerifyResult } from '../verify/options.js';
 import { CONTEXT_RULES } from '../verify/rules/contexts.js';
@@ -50,10 +50,7 @@ export async function verifyKubeconfigsLive(options: VerifyOptions & { timeout?:
   const facts = await loadKubeconfigContexts(options);
   const { contextsLive } = await import('../live/kubeconfig.js');
   const live = await contextsLive(facts.contexts ?? [], { timeoutMs: timeout, env: process.env, now: options.now ?? new Date() });
-  const findings = sortFindings([...base.findings, ...live]);
-  const counts: Record<Severity, number> = { error: 0, warning: 0, info: 0 };
-  for (const f of findings) counts[f.severity]++;
-  return { ...base, findings, counts };
+  return { ...base, ...tallyFindings([...base.findings, ...live]) };
 }
 
 export async function verifyKubeconfigs(options: VerifyOptions): Promise<VerifyResult> {

@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto';
 import { parseHostPort } from '../model/net.js';
 import { publicKeyObject } from '../pki/certificate-facts.js';
 import type { x509 } from '../pki/crypto.js';
@@ -21,7 +22,8 @@ import { proxyFor } from './proxy.js';
  * what that identity may do.
  */
 
-const pem = (label: string, der: ArrayBuffer | Buffer) => `-----BEGIN ${label}-----\n${Buffer.from(der as ArrayBuffer).toString('base64').replace(/.{64}/g, '$&\n').replace(/\n?$/, '\n')}-----END ${label}-----\n`;
+/** PEM, as TLS options take certificates (Node's X509Certificate prints it). */
+const pem = (cert: CertificateData) => new X509Certificate(Buffer.from(cert.rawData)).toString();
 
 const notChecked = (subject: string, diagnosis: string, fix: string, files: string[], severity: Severity = 'warning'): Finding => ({ code: FindingCode.Unchecked, severity, subject, symptom: '', diagnosis, fix, files });
 
@@ -83,7 +85,7 @@ interface Credentials {
 function credentialsOf(ctx: LoadedContext): Credentials | undefined {
   const certs = ctx.clientCertificates;
   if (!certs?.length || !ctx.clientKey || !sameKeyPair(ctx.clientKey, publicKeyObject(certs[0]!))) return undefined;
-  return { cert: certs.map((c) => pem('CERTIFICATE', c.rawData)).join(''), key: ctx.clientKey.export({ type: 'pkcs8', format: 'pem' }) as string, leaf: certs[0]! };
+  return { cert: certs.map(pem).join(''), key: ctx.clientKey.export({ type: 'pkcs8', format: 'pem' }) as string, leaf: certs[0]! };
 }
 
 const SELF_SUBJECT = '/apis/authorization.k8s.io/v1';

@@ -11,7 +11,7 @@ import { sameKeyPair } from '../pki/keys.js';
 import { parseCertificates, parseKey } from '../pki/pem.js';
 import { verifyCertificate } from '../pki/verify.js';
 import { readOptional } from '../store/files.js';
-import { sortFindings, FindingCode, type Finding, type Severity } from '../verify/findings.js';
+import { tallyFindings, FindingCode, type Finding, type Severity } from '../verify/findings.js';
 import type { VerifyOptions, VerifyResult } from '../verify/index.js';
 import { readComponentArgs, readManifestsDir, servingCertFiles } from '../store/cluster-inputs.js';
 import { rootCertificates } from '../verify/go-readers.js';
@@ -410,8 +410,5 @@ export async function verifyLive(options: LiveVerifyOptions, base: VerifyResult)
     kubeconfigProbes.then((probes) => probes.flatMap((p) => p.findings)),
     kubeconfigProbes.then((probes) => apiServiceChecks(checks, probes, apiserver, options, base.findings)),
   ]);
-  const findings = sortFindings([...base.findings, ...groups.flat()]);
-  const counts: Record<Severity, number> = { error: 0, warning: 0, info: 0 };
-  for (const f of findings) counts[f.severity]++;
-  return { ...base, findings, counts };
+  return { ...base, ...tallyFindings([...base.findings, ...groups.flat()]) };
 }

@@ -69,3 +69,11 @@ export interface Finding {
 export function sortFindings(findings: Finding[]): Finding[] {
   return [...findings].sort((a, b) => SEVERITY_ORDER[a.severity] - SEVERITY_ORDER[b.severity]);
 }
+
+/** Findings ordered by severity, and counted per severity: what a verify result carries. */
+export function tallyFindings(found: Finding[]): { findings: Finding[]; counts: Record<Severity, number> } {
+  const findings = sortFindings(found);
+  const counts: Record<Severity, number> = { error: 0, warning: 0, info: 0 };
+  for (const f of findings) counts[f.severity]++;
+  return { findings, counts };
+}
