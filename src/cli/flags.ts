@@ -142,6 +142,7 @@ export const FLAGS = {
   schedulerArgs: text({ name: 'scheduler-args', value: 'source', help: `kube-scheduler flags ${SAME_FORMS}` }),
   kubeletConfig: text({ name: 'kubelet-config', value: 'file', help: 'KubeletConfiguration YAML or kubelet flags' }),
   checkedKubeconfig: list({ name: 'kubeconfig', value: 'file', help: 'A kubeconfig to check (repeatable)' }),
+  kubeconfigContext: text({ name: 'context', value: 'name', help: 'With only --kubeconfig: check this context of it', default: 'every context' }),
   manifestsDir: text({ name: 'manifests-dir', value: 'dir', help: 'Read every static pod manifest in this directory' }),
   root: text({ name: 'root', value: 'dir', help: 'A copy of a node filesystem: manifests, PKI, kubeconfigs and /var/lib/kubelet/config.yaml are read inside it, absolute paths and symlinks included' }),
   checkedApiservice: list({ name: 'apiservice', value: 'file|dir', help: 'APIService manifests of extension apiservers: check caBundle against --serving-cert (repeatable)' }),

@@ -17,6 +17,7 @@ import type { ClusterInputs, KubeconfigInput, KubeconfigRole } from '../verify/m
 import type { VerifyOptions, VerifyResult } from '../verify/options.js';
 import type { RotationFacts } from '../verify/rotation.js';
 import { runRules } from '../verify/run.js';
+import { kubeconfigsOnly, verifyKubeconfigs } from './verify-kubeconfig.js';
 
 /** `kpki verify`: the inputs read by store, loaded into facts once, judged by the rules. */
 
@@ -66,6 +67,7 @@ const CERT_DIR_HINT = 'point --cert-dir at a PKI directory such as /etc/kubernet
  * cert dir as kubeadm would wire it. Findings are ordered by severity.
  */
 export async function verify(options: VerifyOptions = {}): Promise<VerifyResult> {
+  if (await kubeconfigsOnly(options)) return verifyKubeconfigs(options);
   const root = options.root ? path.resolve(options.root) : undefined;
   if (root) await listDirectory(root, '--root', 'point --root at a copy of a node filesystem');
   const warnWithinSeconds = parseDuration(options.warnWithin ?? DEFAULTS.warnWithin);

@@ -18,8 +18,10 @@ export function renderVerifyResult(result: VerifyResult): string {
     lines.push(`  fix:       ${f.fix}`);
   }
   const { error, warning, info } = result.counts;
-  const { components, kubeconfigs, apiServices } = result.checked;
-  const checked = `${Object.keys(components).length} component(s), ${kubeconfigs.length} kubeconfig(s)${apiServices.length ? `, ${apiServices.length} APIService(s)` : ''}`;
+  const { components, kubeconfigs, apiServices, contexts } = result.checked;
+  const checked = contexts
+    ? `${kubeconfigs.length} kubeconfig(s), ${contexts.length} context(s)`
+    : `${Object.keys(components).length} component(s), ${kubeconfigs.length} kubeconfig(s)${apiServices.length ? `, ${apiServices.length} APIService(s)` : ''}`;
   lines.push(
     result.findings.length
       ? `${error} error(s), ${warning} warning(s), ${info} note(s) in ${checked}`

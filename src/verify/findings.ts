@@ -31,6 +31,10 @@ export const FindingCode = {
   FileOwnership: 'FILE_OWNERSHIP',
   KubeletServingSelfSigned: 'KUBELET_SERVING_SELF_SIGNED',
   SigningCertNotSingle: 'SIGNING_CERT_NOT_SINGLE',
+  // A kubeconfig checked on its own: who it authenticates as, and what it leaves unverified.
+  ClientIdentity: 'CLIENT_IDENTITY',
+  SystemMasters: 'SYSTEM_MASTERS',
+  TlsVerifySkipped: 'TLS_VERIFY_SKIPPED',
   // A `kpki ca rotate` under way.
   RotationUnderWay: 'ROTATION_UNDER_WAY',
   RotationHalfApplied: 'ROTATION_HALF_APPLIED',
@@ -64,4 +68,12 @@ export interface Finding {
 
 export function sortFindings(findings: Finding[]): Finding[] {
   return [...findings].sort((a, b) => SEVERITY_ORDER[a.severity] - SEVERITY_ORDER[b.severity]);
+}
+
+/** Findings ordered by severity, and counted per severity: what a verify result carries. */
+export function tallyFindings(found: Finding[]): { findings: Finding[]; counts: Record<Severity, number> } {
+  const findings = sortFindings(found);
+  const counts: Record<Severity, number> = { error: 0, warning: 0, info: 0 };
+  for (const f of findings) counts[f.severity]++;
+  return { findings, counts };
 }

@@ -27,6 +27,8 @@ export interface VerifyOptions {
   stdin?: () => Promise<string>;
   /** The profile (built-in name or file) whose wiring and standard kubeconfigs are expected. Default: kubeadm. */
   profile?: string;
+  /** With only kubeconfigs to check: the one context to check (default: every context). */
+  context?: string;
   /** Rules to run instead of RULES (a library user's own, or a subset). */
   rules?: readonly Rule[];
 }
@@ -35,5 +37,5 @@ export interface VerifyResult {
   findings: Finding[];
   counts: Record<Severity, number>;
   /** What was checked: components with the origin of their flags, and kubeconfigs. */
-  checked: { components: Record<string, string>; kubeconfigs: string[]; apiServices: string[] };
+  checked: { components: Record<string, string>; kubeconfigs: string[]; apiServices: string[]; contexts?: string[] };
 }

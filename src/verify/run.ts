@@ -1,4 +1,4 @@
-import { sortFindings, type Finding, type Severity } from './findings.js';
+import { tallyFindings, type Finding, type Severity } from './findings.js';
 import type { Facts } from './facts.js';
 import type { Rule } from './rule.js';
 import { apiserverKubelet } from './rules/apiserver-kubelet.js';
@@ -23,8 +23,5 @@ export const RULES: readonly Rule[] = [wiring, caFiles, caBundles, keyPairs, api
 export async function runRules(facts: Facts, rules: readonly Rule[] = RULES): Promise<{ findings: Finding[]; counts: Record<Severity, number> }> {
   const found = [...facts.loadFindings];
   for (const rule of rules) found.push(...(await rule.check(facts)));
-  const findings = sortFindings(found);
-  const counts: Record<Severity, number> = { error: 0, warning: 0, info: 0 };
-  for (const f of findings) counts[f.severity]++;
-  return { findings, counts };
+  return tallyFindings(found);
 }
