@@ -18,7 +18,7 @@ export const verifyCommand = defineCommand({
   description: 'Check a PKI against the flags its components run with; report symptom, diagnosis and fix',
   flags: [
     'nodeCertDir', 'kubeconfigDir', 'apiserverArgs', 'etcdArgs', 'controllerManagerArgs', 'schedulerArgs', 'kubeletConfig', 'checkedKubeconfig',
-    'manifestsDir', 'root', 'checkedApiservice', 'servingCert', 'nodeAddress', 'warnWithin', 'profile', 'live', 'liveTimeout', 'json',
+    'manifestsDir', 'root', 'checkedApiservice', 'servingCert', 'nodeAddress', 'warnWithin', 'profile', 'live', 'liveTimeout', 'benchmark', 'json',
   ],
   examples: [
     'kpki verify --cert-dir /etc/kubernetes/pki',
@@ -46,6 +46,7 @@ export const verifyCommand = defineCommand({
       nodeAddresses: flags.nodeAddress,
       warnWithin: flags.warnWithin,
       profile: flags.profile,
+      benchmark: flags.benchmark,
       stdin: () => (stdinText ??= readStdin()),
     };
     const offline = await verify(options);
