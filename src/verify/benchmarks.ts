@@ -9,7 +9,7 @@ import type { Finding } from './findings.js';
  *   (version_mapping), commit a73ce378418c71c5861e6963753f50dec3badadf (2026-06-09). Each id is
  *   the one check there whose text names the same flag or file; the modes are the ones its text
  *   allows ("set to 644 or more restrictive"). kube-bench carries no profile levels: every
- *   recommendation below is Level 1 in the CIS Kubernetes Benchmark documents.
+ *   recommendation below is Level 1 in the CIS Kubernetes Benchmark documents but 2.7 (Level 2).
  * - STIG: the DISA Kubernetes STIG (ids CNTR-K8-*, stable from V1R1 to V2R4; V1R8 listed at
  *   https://cyber.trackr.live/stig/Kubernetes_STIG/1/8), ids, checks and severities as encoded in
  *   mitre/k8s-node-stig-baseline controls/V-*.rb, commit ceed6f9faaaf4f74d28493aacb184d214f3b3fc3.
@@ -62,10 +62,10 @@ const CIS_LEVEL = 'Level 1';
 const STIG_LEVEL = 'CAT II';
 
 /** The ids of `CIS_BENCHMARKS`, in order, each with the mode its text allows where it states one. */
-function cis(ids: string | string[], modes?: number[]): Record<CisBenchmark, Recommendation[]> {
+function cis(ids: string | string[], modes?: number[], level = CIS_LEVEL): Record<CisBenchmark, Recommendation[]> {
   const each = typeof ids === 'string' ? CIS_BENCHMARKS.map(() => ids) : ids;
   if (each.length !== CIS_BENCHMARKS.length || (modes && modes.length !== CIS_BENCHMARKS.length)) throw new Error('benchmarks: one id per CIS benchmark');
-  return Object.fromEntries(CIS_BENCHMARKS.map((b, i) => [b, [{ id: each[i]!, level: CIS_LEVEL, ...(modes && { allowsMode: modes[i] }) }]])) as Record<CisBenchmark, Recommendation[]>;
+  return Object.fromEntries(CIS_BENCHMARKS.map((b, i) => [b, [{ id: each[i]!, level, ...(modes && { allowsMode: modes[i] }) }]])) as Record<CisBenchmark, Recommendation[]>;
 }
 
 const stig = (id: string, more: Partial<Recommendation> = {}): Recommendation => ({ id, level: STIG_LEVEL, ...more });
@@ -106,6 +106,7 @@ export const CHECKS: Record<string, CheckRow> = {
   '2.4': row('etcd --peer-cert-file/--peer-key-file', cis('2.4'), [stig('CNTR-K8-001540', { flag: 'peer-cert-file' }), stig('CNTR-K8-001550', { flag: 'peer-key-file' })]),
   '2.5': row('etcd --peer-client-cert-auth', cis('2.5'), [stig('CNTR-K8-001480')]),
   '2.6': row('etcd --peer-auto-tls', cis('2.6'), [stig('CNTR-K8-000190')]),
+  '2.7': row('etcd --trusted-ca-file: a CA of its own, by key', cis('2.7', undefined, 'Level 2'), 'none'),
   '4.1.5': row('kubelet.conf permissions', cis('4.1.5', CONTROL_PLANE_CONF_MODES), 'none'),
   '4.1.6': row('kubelet.conf ownership', cis('4.1.6'), 'none'),
 };

@@ -26,6 +26,7 @@ export const FindingCode = {
   FlagUnknown: 'FLAG_UNKNOWN',
   KubeletCaUnset: 'KUBELET_CA_UNSET',
   EtcdAutoTls: 'ETCD_AUTO_TLS',
+  EtcdCaShared: 'ETCD_CA_SHARED',
   CertPermissions: 'CERT_PERMISSIONS',
   KubeconfigPermissions: 'KUBECONFIG_PERMISSIONS',
   FileOwnership: 'FILE_OWNERSHIP',

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { verify } from '../../src/commands/verify.js';
@@ -51,5 +52,31 @@ describe('verify --benchmark: each finding names its recommendation in the bench
     expect(bad.stdout).toBe('');
     expect(bad.stderr).toMatch(/^kpki: --benchmark: "cis-2\.0" is not one of cis-1\.6, cis-1\.20, .*, stig\n$/);
     expect(bad.status).toBe(2);
+  });
+
+  describe('CIS 2.7: etcd trusts a CA of its own, compared by key', () => {
+    /** A self-signed CA made by openssl with `key` (a new P-256 key when undefined), CN as given. */
+    function opensslCa(dir: string, cn: string, key?: string): string {
+      const out = path.join(dir, `${cn}-${key ? 'same-key' : 'new-key'}.crt`);
+      const keyArgs = key ? ['-key', key] : ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', `${out}.key`];
+      execFileSync('openssl', ['req', '-x509', ...keyArgs, '-subj', `/CN=${cn}`, '-days', '365', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign', '-out', out], { stdio: 'pipe' });
+      return out;
+    }
+
+    const shared = async (dir: string, trustedCa: string) => {
+      const result = await verify({ ...base(dir), etcdArgs: flagsFile(dir, 'etcd', { 'trusted-ca-file': trustedCa }), apiserverArgs: flagsFile(dir, 'apiserver'), benchmark: 'cis-1.24' });
+      return result.findings.filter((f) => f.code === 'ETCD_CA_SHARED');
+    };
+
+    it("kpki's tree (etcd/ca.crt) passes; the cluster CA's key under another name and file is found, a stranger named like the cluster CA is not", async () => {
+      const dir = copy();
+      expect(await shared(dir, path.join(dir, 'pki/etcd/ca.crt'))).toEqual([]);
+      const sameKey = opensslCa(dir, 'etcd-ca', path.join(dir, 'pki/ca.key'));
+      const [found, ...more] = await shared(dir, sameKey);
+      expect(more).toEqual([]);
+      expect(found).toMatchObject({ severity: 'warning', subject: 'etcd --trusted-ca-file', files: [sameKey, path.join(dir, 'pki/ca.crt')], compliance: { benchmark: 'cis-1.24', id: '2.7', level: 'Level 2' } });
+      expect(found!.diagnosis).toContain('kube-apiserver --client-ca-file');
+      expect(await shared(dir, opensslCa(dir, 'kubernetes'))).toEqual([]);
+    });
   });
 });
