@@ -158,7 +158,7 @@ export const FLAGS = {
   failWithin: duration({ name: 'warn-within', value: 'duration', help: 'Exit 1 when anything expires sooner, e.g. 30d (for cron and monitoring)' }),
   live: toggle('live', 'Also dial the running components the files name (read-only): served chains, stale serving certs, client certs, APIServices'),
   liveTimeout: duration({ name: 'live-timeout', value: 'duration', help: 'Bound on each --live connection', default: DEFAULTS.liveTimeout }),
-  benchmark: optionalChoice({ name: 'benchmark', value: 'name', help: 'Compliance benchmark whose recommendation each --json finding names', default: "the one for the apiserver's version (its manifest's image), else the newest" }, BENCHMARKS),
+  benchmark: optionalChoice({ name: 'benchmark', value: 'name', help: 'Compliance benchmark whose recommendation each finding names', default: "the one for the apiserver's version (its manifest's image), else the newest" }, BENCHMARKS),
 
   // Issuing (kubeconfig, cert).
   clientName: text({ name: 'client-name', value: 'name', help: 'User name (certificate CN), for kind user' }),

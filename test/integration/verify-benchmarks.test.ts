@@ -48,6 +48,9 @@ describe('verify --benchmark: each finding names its recommendation in the bench
     const result = JSON.parse(json.stdout);
     expect(result.benchmark).toEqual({ name: 'cis-1.12', chosenBy: '--benchmark' });
     expect(result.findings.find((f: { code: string }) => f.code === 'KUBELET_CA_UNSET').compliance).toEqual({ benchmark: 'cis-1.12', id: '1.2.5', level: 'Level 1' });
+    const text = kpki(['verify', '--root', FIXTURE_ROOT, '--benchmark', 'stig']);
+    expect(text.stdout).toMatch(/^WARN KEY_PERMISSIONS \/etc\/kubernetes\/pki\/\S+\.key \[stig CNTR-K8-003340\]$/m);
+    expect(text.stdout).toMatch(/^WARN KUBELET_CA_UNSET kube-apiserver --kubelet-certificate-authority$/m);
     const bad = kpki(['verify', '--root', FIXTURE_ROOT, '--benchmark', 'cis-2.0']);
     expect(bad.stdout).toBe('');
     expect(bad.stderr).toMatch(/^kpki: --benchmark: "cis-2\.0" is not one of cis-1\.6, cis-1\.20, .*, stig\n$/);
