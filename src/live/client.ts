@@ -37,7 +37,7 @@ export async function connect(file: string | undefined, flagName = '--kubeconfig
 }
 
 /** The official client: an optional peer dependency, so `npm install kpki` stays small for the offline commands. */
-export const KUBERNETES_CLIENT = '@kubernetes/client-node';
+const KUBERNETES_CLIENT = '@kubernetes/client-node';
 
 async function loadKubernetesClient(): Promise<typeof Kubernetes> {
   try {

@@ -104,6 +104,7 @@ function podContainer(doc: Doc, component: Component): Doc | undefined {
   return containers.find((c) => c.name === binary || path.basename(String((c.command as string[] | undefined)?.[0] ?? '')) === binary);
 }
 
+/** That container's command line: command, then args. */
 export function podContainerArgs(doc: Doc, component: Component): string[] | undefined {
   const container = podContainer(doc, component);
   if (!container) return undefined;
