@@ -19,7 +19,7 @@ export const verifyCommand = defineCommand({
   description: 'Check a PKI against the flags its components run with; report symptom, diagnosis and fix',
   flags: [
     'nodeCertDir', 'kubeconfigDir', 'apiserverArgs', 'etcdArgs', 'controllerManagerArgs', 'schedulerArgs', 'kubeletConfig', 'checkedKubeconfig', 'kubeconfigContext',
-    'manifestsDir', 'root', 'checkedApiservice', 'servingCert', 'nodeAddress', 'warnWithin', 'profile', 'live', 'liveTimeout', 'json',
+    'manifestsDir', 'root', 'checkedApiservice', 'servingCert', 'nodeAddress', 'warnWithin', 'profile', 'live', 'liveTimeout', 'benchmark', 'json',
   ],
   examples: [
     'kpki verify --cert-dir /etc/kubernetes/pki',
@@ -49,6 +49,7 @@ export const verifyCommand = defineCommand({
       nodeAddresses: flags.nodeAddress,
       warnWithin: flags.warnWithin,
       profile: flags.profile,
+      benchmark: flags.benchmark,
       stdin: () => (stdinText ??= readStdin()),
     };
     const offline = await verify(options);

@@ -10,6 +10,7 @@ import type { Facts } from '../verify/facts.js';
 import { tallyFindings } from '../verify/findings.js';
 import { loadContexts } from '../verify/load-contexts.js';
 import type { VerifyOptions, VerifyResult } from '../verify/options.js';
+import { chooseBenchmark, labelFindings } from '../verify/benchmarks.js';
 import { CONTEXT_RULES } from '../verify/rules/contexts.js';
 import { hygiene } from '../verify/rules/hygiene.js';
 import { runRules } from '../verify/run.js';
@@ -56,9 +57,12 @@ export async function verifyKubeconfigsLive(options: VerifyOptions & { timeout?:
 export async function verifyKubeconfigs(options: VerifyOptions): Promise<VerifyResult> {
   const facts = await loadKubeconfigContexts(options);
   const { findings, counts } = await runRules(facts, options.rules ?? [...CONTEXT_RULES, hygiene]);
+  // No component flags: no version to choose by, so the newest benchmark (or the one asked for).
+  const benchmark = chooseBenchmark(options.benchmark, undefined);
   return {
-    findings,
+    findings: labelFindings(findings, benchmark.name, (file) => facts.files.get(file)?.mode),
     counts,
     checked: { components: {}, kubeconfigs: options.kubeconfigs ?? [], apiServices: [], contexts: (facts.contexts ?? []).map((c) => c.label) },
+    benchmark,
   };
 }

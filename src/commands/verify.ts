@@ -16,6 +16,7 @@ import { loadFacts } from '../verify/load.js';
 import type { ClusterInputs, KubeconfigInput, KubeconfigRole } from '../verify/model.js';
 import type { VerifyOptions, VerifyResult } from '../verify/options.js';
 import type { RotationFacts } from '../verify/rotation.js';
+import { chooseBenchmark, labelFindings } from '../verify/benchmarks.js';
 import { runRules } from '../verify/run.js';
 import { kubeconfigsOnly, verifyKubeconfigs } from './verify-kubeconfig.js';
 
@@ -134,9 +135,11 @@ export async function verify(options: VerifyOptions = {}): Promise<VerifyResult>
   // A rotation's record lies beside the CAs it rotates; a node copy (--root) has none.
   if (facts.certDir && !root) facts.rotation = await loadRotation(certDir, kubeconfigDir);
   const { findings, counts } = await runRules(facts, options.rules);
+  const benchmark = chooseBenchmark(options.benchmark, inputs.apiserver);
   return {
-    findings,
+    findings: labelFindings(findings, benchmark.name, (file) => facts.files.get(file)?.mode),
     counts,
+    benchmark,
     checked: {
       components: Object.fromEntries([...components].map(([name, args]) => [name, args.origin])),
       kubeconfigs: kubeconfigList.map((k) => k.file),

@@ -12,7 +12,8 @@ const SEVERITY_LABEL: Record<Severity, string> = {
 export function renderVerifyResult(result: VerifyResult): string {
   const lines: string[] = [];
   for (const f of result.findings) {
-    lines.push(`${SEVERITY_LABEL[f.severity]} ${kleur.bold(f.code)} ${f.subject}`);
+    const compliance = f.compliance ? kleur.dim(` [${f.compliance.benchmark} ${f.compliance.id}]`) : '';
+    lines.push(`${SEVERITY_LABEL[f.severity]} ${kleur.bold(f.code)} ${f.subject}${compliance}`);
     if (f.symptom) lines.push(`  symptom:   ${f.symptom}`);
     lines.push(`  diagnosis: ${f.diagnosis}`);
     lines.push(`  fix:       ${f.fix}`);

@@ -26,6 +26,7 @@ export const FindingCode = {
   FlagUnknown: 'FLAG_UNKNOWN',
   KubeletCaUnset: 'KUBELET_CA_UNSET',
   EtcdAutoTls: 'ETCD_AUTO_TLS',
+  EtcdCaShared: 'ETCD_CA_SHARED',
   CertPermissions: 'CERT_PERMISSIONS',
   KubeconfigPermissions: 'KUBECONFIG_PERMISSIONS',
   FileOwnership: 'FILE_OWNERSHIP',
@@ -62,8 +63,21 @@ export interface Finding {
   /** What to do about it. */
   fix: string;
   files: string[];
-  /** The CIS Kubernetes Benchmark recommendation this finding fails, e.g. `1.1.21`. */
+  /**
+   * The CIS Kubernetes Benchmark v1.6 recommendation this finding fails, e.g. `1.1.21`: what the
+   * rules tag findings with, and the key of the benchmark table (verify/benchmarks.ts).
+   */
   cis?: string;
+  /** The recommendation it fails in the benchmark verify reports against (`--benchmark`). */
+  compliance?: Compliance;
+}
+
+/** One benchmark's recommendation: `{ benchmark: 'cis-1.12', id: '1.2.25', level: 'Level 1' }`. */
+export interface Compliance {
+  benchmark: string;
+  id: string;
+  /** CIS profile level or STIG category. */
+  level: string;
 }
 
 export function sortFindings(findings: Finding[]): Finding[] {
