@@ -1,6 +1,6 @@
 import type { Observed } from '../plan/decide.js';
 import path from 'node:path';
-import { badFlag } from '../errors.js';
+import { badFlag, ErrorCode, KpkiError } from '../errors.js';
 import { recordText } from '../store/cluster-record.js';
 import type { x509 } from '../pki/crypto.js';
 import { parseDuration } from '../model/duration.js';
@@ -164,6 +164,15 @@ export function renewalSites(layout: Layout, names: string[]): RenewalSite[] {
 /** A renewal decided over what exists and rendered (nothing rendered on a dry run): the files to write and what happened to each entry. */
 export async function renewWrites(layout: Layout, plan: RenewPlan, snapshot: Observed): Promise<{ writes: FileWrite[]; items: RenewItem[] }> {
   const sites = renewalSites(layout, plan.names);
+  // A leaf whose CA is not here at all (no trust file): the wrong directory, not an external CA.
+  const orphan = sites.find((s) => snapshot.has(s.files[0]!) && !plan.cas.has(s.issuer));
+  if (orphan) {
+    const caFile = path.join(layout.signing.certDir, `${layout.profile.certificates.find((c) => c.name === orphan.issuer)!.file}.crt`);
+    throw new KpkiError(ErrorCode.MissingFile, `${caFile}: no such file, so nothing can renew ${orphan.files[0]} (signed by ${orphan.issuer})`, {
+      subject: caFile,
+      hint: 'point --cert-dir at the PKI that holds its CAs (a cluster: its shared directory)',
+    });
+  }
   const steps = decideRenewal(sites, snapshot, {
     extraSans: new Map(plan.sanPlan.entries.map((name) => [name, plan.sanPlan.sans])),
     keepKey: plan.keepKey,
@@ -185,6 +194,27 @@ export async function renewWrites(layout: Layout, plan: RenewPlan, snapshot: Obs
   const signers = new Map([...plan.cas].filter(([, ca]) => ca.key).map(([name, ca]) => [name, { certificate: ca.cert, key: ca.key!, trust: ca.bundle }]));
   const rendered = await renderSteps(steps, { now: plan.now, signers });
   return { writes: rendered.flatMap((r) => r.files), items: rendered.map((r) => item(r.step, r.issued)) };
+}
+
+/** A named entry that exists nowhere names its file; a run that found nothing at all says so. */
+function refuseNothingFound(layout: Layout, options: RenewOptions, snapshot: Observed, items: RenewItem[]): void {
+  for (const name of options.names ?? []) {
+    const sites = renewalSites(layout, [name]);
+    if (sites.some((s) => snapshot.has(s.files[0]!))) continue;
+    // A node's path, where it has nodes: the shared directory holds few leaves.
+    const file = (sites.find((s) => s.node !== undefined) ?? sites[0])?.files[0] ?? name;
+    throw new KpkiError(ErrorCode.MissingFile, `${file}: no such file, so ${name} cannot be renewed`, {
+      subject: file,
+      hint: 'restore it, or let kpki init (node add for a node) issue it again; nothing was changed',
+    });
+  }
+  if (!items.length) {
+    const where = [...new Set(layout.locations.flatMap((l) => [l.certDir, l.kubeconfigDir]))].join(', ');
+    throw new KpkiError(ErrorCode.MissingFile, `${layout.signing.certDir}: nothing to renew: no certificate or kubeconfig of profile ${layout.profile.name} in ${where}`, {
+      subject: layout.signing.certDir,
+      hint: 'point --cert-dir (and --kubeconfig-dir) at the PKI, e.g. --cert-dir /etc/kubernetes/pki',
+    });
+  }
 }
 
 /**
@@ -214,6 +244,7 @@ export async function renew(options: RenewOptions): Promise<RenewResult> {
       now,
       dryRun: options.dryRun ?? false,
     }, snapshot);
+    refuseNothingFound(layout, options, snapshot, items);
     if (options.dryRun) {
       return { dryRun: true, items, restart: restartPlan(layout, items.filter((i) => i.action !== 'csr').flatMap((i) => i.files)), remembered: undefined, resumed: undefined };
     }

@@ -281,14 +281,14 @@ async function reissue(layout: Layout, snapshot: Observed, state: RotationState,
 }
 
 /** Leaves still signed by a CA: finish refuses to drop a CA something still depends on. */
-function leavesSignedBy(layout: Layout, snapshot: Observed, pairs: CaPair[]): string[] {
-  const left: string[] = [];
+function leavesSignedBy(layout: Layout, snapshot: Observed, pairs: CaPair[]): { file: string; name: string }[] {
+  const left: { file: string; name: string }[] = [];
   for (const location of layout.locations) {
     for (const entry of renewableEntries(layout).filter((e) => e.kind === 'certificate')) {
       const files = entry.files(location);
       const ca = pairs.find((p) => p.name === entry.issuer);
       const data = files && ca && snapshot.get(files[0]!);
-      if (data && isSignedBy(parseCertificate(data, files![0]!), ca!.cert)) left.push(files![0]!);
+      if (data && isSignedBy(parseCertificate(data, files![0]!), ca!.cert)) left.push({ file: files![0]!, name: entry.name });
     }
   }
   return left;
@@ -316,9 +316,11 @@ function keepOnly(layout: Layout, snapshot: Observed, state: RotationState, opti
   const pairs = pairsIn(layout, snapshot, state);
   const left = leavesSignedBy(layout, snapshot, pairs.map((p) => p[dropped]));
   if (left.length) {
-    throw new KpkiError(ErrorCode.StaleFile, `still signed by a${dropped === 'old' ? 'n old' : ' new'} CA: ${left.join(', ')}`, {
-      subject: left[0],
-      hint: dropped === 'old' ? 'run kpki ca rotate reissue again, restart what it names, then finish' : 'renew them (kpki renew NAME) with the old CA signing, then abort',
+    // In either phase the key beside each CA is the side kept, so kpki renew signs them with it.
+    const renew = `kpki renew ${[...new Set(left.map((l) => l.name))].join(' ')}`;
+    throw new KpkiError(ErrorCode.StaleFile, `still signed by a${dropped === 'old' ? 'n old' : ' new'} CA: ${left.map((l) => l.file).join(', ')}`, {
+      subject: left[0]!.file,
+      hint: `renew ${left.length > 1 ? 'them' : 'it'} with the ${kept} CA (${renew}), restart what it names, then ${dropped === 'old' ? 'finish' : 'abort'}`,
     });
   }
   const writes = editAllTrust(trustHolders(layout, snapshot, options.apiServices), perCa(pairs, (bundle, pair) => (holds(bundle, pair[dropped].cert) ? without(bundle, pair[dropped].cert) : undefined)), snapshot);
@@ -462,11 +464,10 @@ export async function rotateCa(options: RotateOptions, verifyLocation?: VerifyLo
     const changed = phase.writes.filter((w) => !w.path.includes(`${path.sep}${ROTATION_DIR}`)).map((w) => w.path);
     const selection = phase.next ?? state ?? { cas: [], serviceAccount: false };
     const done = result(phase.next?.phase ?? 'none', selection, changed, phase.notes);
-    // Where kpki wrote a signer file, the controller manager must sign from it (see SIGNER_CERT).
+    // Where kpki wrote a signer file, the controller manager must sign from it (see SIGNER_CERT), named as on the node.
     const signerOf = (node: string) => {
       const location = layout.locations.find((l) => l.node === node);
-      const file = location && path.join(location.certDir, SIGNER_CERT);
-      return file && changed.includes(file) ? file : undefined;
+      return location && changed.includes(path.join(location.certDir, SIGNER_CERT)) ? path.join(location.certDirOnNode, SIGNER_CERT) : undefined;
     };
     const restart = done.restart.map((r) => (r.component === 'kube-controller-manager' && signerOf(r.node) ? { ...r, flags: { 'cluster-signing-cert-file': signerOf(r.node)! } } : r));
     return { ...done, restart };
