@@ -9,6 +9,7 @@ import { danglingSymlinks, observeFiles } from '../store/observe.js';
 import { requireDirectory } from '../store/tree.js';
 import type { Observed } from '../plan/decide.js';
 import { SIGNER_CERT } from './names.js';
+import { authorityIn, refuseForeignKubeconfigs } from './trust.js';
 import { ROTATION_DIR, ROTATION_FILE } from './rotation-state.js';
 import type { Profile } from '../model/profile.js';
 import { loadProfile } from '../store/profiles.js';
@@ -136,5 +137,7 @@ export async function observeLayoutFiles(layout: Layout, apiServices: string[] =
       hint: 'restore the file it points to, or remove the link; nothing was changed',
     });
   }
+  const ca = layout.profile.certificates.find((c) => c.name === 'ca');
+  refuseForeignKubeconfigs(layout.kubeconfigs, observed, ca && authorityIn(observed, layout.signing.certDir, ca.name, ca.file));
   return observed;
 }

@@ -65,8 +65,9 @@ describe('1: a kubeconfig of another PKI is never re-signed', () => {
     const ownCa = readFileSync(path.join(dir, 'pki/ca.crt')).toString('base64');
     writeFileSync(mixed, readFileSync(foreign, 'utf8').replace(/certificate-authority-data: \S+/, `certificate-authority-data: ${ownCa}`), { mode: 0o600 });
     const mixedBefore = readFileSync(mixed, 'utf8');
-    refused(kpki(['ca', 'renew', 'ca', '--kubeconfig', mixed, ...on(dir)]), 2, mixed, 'client certificate', otherFingerprint);
-    refused(kpki(['renew', '--all', '--kubeconfig', mixed, ...on(dir)]), 2, mixed, 'client certificate', otherFingerprint);
+    const ownFingerprint = await fingerprint(path.join(dir, 'pki/ca.crt'));
+    refused(kpki(['ca', 'renew', 'ca', '--kubeconfig', mixed, ...on(dir)]), 2, mixed, 'client certificate', ownFingerprint);
+    refused(kpki(['renew', '--all', '--kubeconfig', mixed, ...on(dir)]), 2, mixed, 'client certificate', ownFingerprint);
     expect(readFileSync(mixed, 'utf8')).toBe(mixedBefore);
     expect(snapshot(dir)).toEqual(before);
     expect(snapshot(other)).toEqual(otherBefore);
