@@ -36,6 +36,8 @@ export interface RotateOptions extends LayoutOptions {
   validity?: string;
   /** For finish: delete the old keys instead of archiving them. */
   purge?: boolean;
+  /** For abort and finish: take the phase from the trust files when the rotation's record is gone. */
+  recover?: boolean;
   /** APIService manifests whose caBundle holds a rotated CA. */
   apiServices?: string[];
   dryRun?: boolean;
