@@ -125,8 +125,8 @@ export async function renewCa(options: CaRenewOptions): Promise<CaRenewResult> {
   const name = caEntryName(layout.profile, 'NAME', options.name);
   const validity = caValidity(options.validity);
   const now = options.now ?? new Date();
-  const resumed = (completed: string[]): CaRenewResult => ({ ca: name, dryRun: false, notAfter: undefined, files: completed, restart: restartPlan(layout, completed), notes: [], resumed: completed });
-  return underLock(layout, options.dryRun, resumed, async () => {
+  const resumed = (completed: string[], layout: Layout): CaRenewResult => ({ ca: name, dryRun: false, notAfter: undefined, files: completed, restart: restartPlan(layout, completed), notes: [], resumed: completed });
+  return underLock(layout, options.dryRun, resumed, async (layout) => {
     const snapshot = await observeLayoutFiles(layout, options.apiServices);
     refuseDuringRotation(layout, snapshot, name);
     const old = signingAuthority(authoritiesIn(layout, snapshot), name, layout.signing.certDir);

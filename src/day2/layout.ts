@@ -41,6 +41,8 @@ export interface Layout {
   record: { file: string; data: ClusterRecord } | undefined;
   /** User kubeconfigs (kpki kubeconfig user) to keep in step: their CA data and client certificates. */
   kubeconfigs: string[];
+  /** What it was observed from: read again under the lock (a node added meanwhile is in it then). */
+  options: LayoutOptions;
 }
 
 export interface LayoutOptions {
@@ -72,7 +74,7 @@ export async function observeLayout(options: LayoutOptions): Promise<Layout> {
   await requireDirectory(data?.settings.certDir ?? certDir, '--cert-dir');
   if (!data) {
     const local: Location = { node: 'local', role: 'local', certDir, kubeconfigDir, kubeletPki: undefined, certDirOnNode: path.resolve(certDir) };
-    return { profile: await loadProfile(options.profile), signing: local, locations: [local], record: undefined, kubeconfigs };
+    return { profile: await loadProfile(options.profile), signing: local, locations: [local], record: undefined, kubeconfigs, options };
   }
   const nodesDir = options.nodesDir ?? data.settings.nodesDir;
   const shared: Location = { node: undefined, role: 'shared', certDir: data.settings.certDir, kubeconfigDir: data.settings.kubeconfigDir, kubeletPki: undefined, certDirOnNode: data.settings.certDir };
@@ -81,25 +83,32 @@ export async function observeLayout(options: LayoutOptions): Promise<Layout> {
     return { node: node.name, role: node.role, certDir: path.join(dirs.kubernetes, 'pki'), kubeconfigDir: dirs.kubernetes, kubeletPki: dirs.kubeletPki, certDirOnNode: DEFAULTS.nodeCertDir };
   });
   const ordered = [shared, ...nodes].sort((a, b) => ROLE_ORDER.indexOf(a.role) - ROLE_ORDER.indexOf(b.role));
-  return { profile: await loadProfile(options.profile ?? data.settings.profile), signing: shared, locations: ordered, record: { file: recordFile, data }, kubeconfigs };
+  return { profile: await loadProfile(options.profile ?? data.settings.profile), signing: shared, locations: ordered, record: { file: recordFile, data }, kubeconfigs, options };
 }
 
 /**
  * Locks every cert directory of the layout (a concurrent init, node add or day-2 run on any of
- * them is refused), in layout order; returns the release.
+ * them is refused): the signing one first, under which `kpki node add` extends a cluster, then the
+ * layout read again — with any node added meanwhile — and each of its directories in order.
+ * Returns that layout and the release.
  */
-export async function lockLayout(layout: Layout): Promise<() => Promise<void>> {
+export async function lockLayout(layout: Layout): Promise<{ layout: Layout; release: () => Promise<void> }> {
   const releases: (() => Promise<void>)[] = [];
   const release = async () => {
     for (const r of releases.reverse()) await r();
   };
   try {
-    for (const location of layout.locations) if (await pathExists(location.certDir)) releases.push(await acquireLock(location.certDir));
+    const lock = async (location: Location) => {
+      if (await pathExists(location.certDir)) releases.push(await acquireLock(location.certDir));
+    };
+    await lock(layout.signing);
+    const current = layout.record ? await observeLayout(layout.options) : layout;
+    for (const location of current.locations) if (location !== current.signing) await lock(location);
+    return { layout: current, release };
   } catch (error) {
     await release();
     throw error;
   }
-  return release;
 }
 
 /**

@@ -228,8 +228,8 @@ export async function renew(options: RenewOptions): Promise<RenewResult> {
   const sanPlan = sanTargets(names, options);
   const validity = validitySeconds(layout, options);
   const now = options.now ?? new Date();
-  const resumed = (completed: string[]): RenewResult => ({ dryRun: false, items: [], restart: restartPlan(layout, completed), remembered: undefined, resumed: completed });
-  return underLock(layout, options.dryRun, resumed, async () => {
+  const resumed = (completed: string[], layout: Layout): RenewResult => ({ dryRun: false, items: [], restart: restartPlan(layout, completed), remembered: undefined, resumed: completed });
+  return underLock(layout, options.dryRun, resumed, async (layout) => {
     const snapshot = await observeLayoutFiles(layout);
     const cas = authoritiesIn(layout, snapshot);
     const remembered = options.dryRun ? undefined : await rememberSans(layout, sanPlan);
