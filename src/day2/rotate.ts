@@ -329,7 +329,8 @@ function archiveRotation(layout: Layout, snapshot: Observed, state: RotationStat
   const writes: FileWrite[] = [];
   for (const file of files) {
     const data = snapshot.get(material(certDir, side, file));
-    if (data) writes.push({ path: path.join(certDir, `${ROTATION_DIR}-archive`, now.toISOString().replace(/[:.]/g, '-'), file), data, mode: 0o600 });
+    // A recovered rotation knows a lost SA key by its public half alone: nothing to archive.
+    if (data && !(file.endsWith('.key') && data.includes('PUBLIC KEY-----'))) writes.push({ path: path.join(certDir, `${ROTATION_DIR}-archive`, now.toISOString().replace(/[:.]/g, '-'), file), data, mode: 0o600 });
   }
   return writes;
 }
