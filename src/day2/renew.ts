@@ -6,6 +6,8 @@ import type { x509 } from '../pki/crypto.js';
 import { parseDuration } from '../model/duration.js';
 import { sanList } from '../model/settings.js';
 import { DEFAULTS } from '../model/defaults.js';
+import { kubeletPkiEntries } from '../model/profile.js';
+import { nodeEntries } from '../model/topology.js';
 import { decideRenewal, type RenewalSite } from '../plan/renewal.js';
 import { renderSteps } from '../plan/render.js';
 import type { FileWrite, RenewStep, Step } from '../plan/steps.js';
@@ -196,13 +198,24 @@ export async function renewWrites(layout: Layout, plan: RenewPlan, snapshot: Obs
   return { writes: rendered.flatMap((r) => r.files), items: rendered.map((r) => item(r.step, r.issued)) };
 }
 
-/** A named entry that exists nowhere names its file; a run that found nothing at all says so. */
+/** Whether a site is meant to hold its entry: every entry in a single PKI; in a cluster, what the profile's roles give each place. */
+function meantToHold(layout: Layout, site: RenewalSite): boolean {
+  const { profile, record } = layout;
+  if (!record || site.node === 'local') return true;
+  if (site.node === undefined) return (profile.roles.shared ?? []).includes(site.name);
+  const node = record.data.nodes.find((n) => n.name === site.node);
+  if (!node) return false;
+  if (kubeletPkiEntries(profile).some((e) => e.name === site.name)) return record.data.settings.kubeletServingCerts && node.role !== 'etcd';
+  return nodeEntries(profile, node, record.data.topology).entries.includes(site.name);
+}
+
+/** A named entry missing where it belongs names its file; a run that found nothing at all says so. */
 function refuseNothingFound(layout: Layout, options: RenewOptions, snapshot: Observed, items: RenewItem[]): void {
   for (const name of options.names ?? []) {
     const sites = renewalSites(layout, [name]);
-    if (sites.some((s) => snapshot.has(s.files[0]!))) continue;
-    // A node's path, where it has nodes: the shared directory holds few leaves.
-    const file = (sites.find((s) => s.node !== undefined) ?? sites[0])?.files[0] ?? name;
+    const missing = sites.find((s) => !snapshot.has(s.files[0]!) && meantToHold(layout, s));
+    if (!missing && sites.some((s) => snapshot.has(s.files[0]!))) continue;
+    const file = (missing ?? sites[0])?.files[0] ?? name;
     throw new KpkiError(ErrorCode.MissingFile, `${file}: no such file, so ${name} cannot be renewed`, {
       subject: file,
       hint: 'restore it, or let kpki init (node add for a node) issue it again; nothing was changed',

@@ -130,6 +130,19 @@ describe('3: renew that finds nothing to renew says so (exit 2)', () => {
     refused(kpki(['renew', 'etcd-peer', ...on(dir)]), 2, peer, 'dangling symlink');
     refused(kpki(['renew', '--all', ...on(dir)]), 2, peer, 'dangling symlink');
   });
+
+  it('in a cluster, a named entry missing on one node where its role holds it is named, and nothing is renewed', async () => {
+    const dir = tempDir();
+    await makeCluster(dir);
+    const missing = path.join(dir, 'nodes/cp2/etc/kubernetes/pki/apiserver.crt');
+    rmSync(missing);
+    const before = snapshot(dir);
+    refused(kpki(['renew', 'apiserver', ...on(dir)]), 2, missing);
+    expect(snapshot(dir)).toEqual(before);
+    // A worker holds no apiserver certificate, the shared set no kubelet.conf: renewing them is not refused for that.
+    rmSync(path.join(dir, 'kubelet.conf'), { force: true });
+    expect(kpki(['renew', 'kubelet.conf', ...on(dir)]).status).toBe(0);
+  });
 });
 
 describe('4: a node added during a CA rotation joins its phase', () => {
