@@ -210,7 +210,7 @@ function meantToHold(layout: Layout, site: RenewalSite): boolean {
 }
 
 /** A named entry missing where it belongs names its file; a run that found nothing at all says so. */
-function refuseNothingFound(layout: Layout, options: RenewOptions, snapshot: Observed, items: RenewItem[]): void {
+function refuseNothingFound(layout: Layout, options: RenewOptions, names: string[], snapshot: Observed): void {
   for (const name of options.names ?? []) {
     const sites = renewalSites(layout, [name]);
     const missing = sites.find((s) => !snapshot.has(s.files[0]!) && meantToHold(layout, s));
@@ -221,7 +221,7 @@ function refuseNothingFound(layout: Layout, options: RenewOptions, snapshot: Obs
       hint: 'restore it, or let kpki init (node add for a node) issue it again; nothing was changed',
     });
   }
-  if (!items.length) {
+  if (!renewalSites(layout, names).some((s) => snapshot.has(s.files[0]!))) {
     const where = [...new Set(layout.locations.flatMap((l) => [l.certDir, l.kubeconfigDir]))].join(', ');
     throw new KpkiError(ErrorCode.MissingFile, `${layout.signing.certDir}: nothing to renew: no certificate or kubeconfig of profile ${layout.profile.name} in ${where}`, {
       subject: layout.signing.certDir,
@@ -244,6 +244,7 @@ export async function renew(options: RenewOptions): Promise<RenewResult> {
   const resumed = (completed: string[], layout: Layout): RenewResult => ({ dryRun: false, items: [], restart: restartPlan(layout, completed), remembered: undefined, resumed: completed });
   return underLock(layout, options.dryRun, resumed, async (layout) => {
     const snapshot = await observeLayoutFiles(layout);
+    refuseNothingFound(layout, options, names, snapshot);
     const cas = authoritiesIn(layout, snapshot);
     const remembered = options.dryRun ? undefined : await rememberSans(layout, sanPlan);
     const { writes, items } = await renewWrites(layout, {
@@ -257,7 +258,6 @@ export async function renew(options: RenewOptions): Promise<RenewResult> {
       now,
       dryRun: options.dryRun ?? false,
     }, snapshot);
-    refuseNothingFound(layout, options, snapshot, items);
     if (options.dryRun) {
       return { dryRun: true, items, restart: restartPlan(layout, items.filter((i) => i.action !== 'csr').flatMap((i) => i.files)), remembered: undefined, resumed: undefined };
     }

@@ -1,18 +1,12 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, openSync, closeSync, ftruncateSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { verify } from '../../src/commands/verify.js';
 import { kpki, nobodyKpki } from '../support/cli.js';
-import { tempDir } from '../support/tmp.js';
+import { junk, tempDir } from '../support/tmp.js';
 import { base, copy } from '../support/verify-pki.js';
 
-/** A 50 MB file of junk where a certificate belongs (sparse: no disk cost). */
-function junk(file: string): void {
-  const fd = openSync(file, 'w');
-  ftruncateSync(fd, 50 * 1024 * 1024);
-  closeSync(fd);
-}
 
 function expectOneLineError(result: ReturnType<typeof kpki>, fragment: string) {
   expect(result.status, result.stderr).toBe(2);

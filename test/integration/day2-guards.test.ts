@@ -2,7 +2,7 @@
  * Day 2 as a new user meets it: commands that would mislead or damage refuse with one line naming
  * the file or flag (issue 18, items 1–9 and 11), and what they do report is what happened.
  */
-import { closeSync, copyFileSync, ftruncateSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -11,7 +11,7 @@ import { issueKubeconfig } from '../../src/commands/kubeconfig.js';
 import { rotateCa } from '../../src/commands/rotate.js';
 import { parseCertificate } from '../../src/pki/pem.js';
 import { expectOneLineError, kpki, kpkiAsync, nobodyKpki } from '../support/cli.js';
-import { snapshot, tempDir } from '../support/tmp.js';
+import { junk, snapshot, tempDir } from '../support/tmp.js';
 import { useGoverify } from '../interop/goverify.js';
 import { requireTool, Resources, runOk } from '../interop/helpers.js';
 import { makeCluster, trustFailures, trustFile } from './day2-support.js';
@@ -43,12 +43,6 @@ async function fingerprint(file: string): Promise<string> {
   return out.trim().split('=')[1]!;
 }
 
-/** A 50 MB file of junk (sparse: no disk cost). */
-function junk(file: string): void {
-  const fd = openSync(file, 'w');
-  ftruncateSync(fd, 50 * 1024 * 1024);
-  closeSync(fd);
-}
 
 describe('1: a kubeconfig of another PKI is never re-signed', () => {
   it('renew --kubeconfig refuses (exit 2) a kubeconfig trusting another CA, or holding a client certificate another CA signed, naming the file and that CA', async () => {
