@@ -88,11 +88,13 @@ interface CaPair {
 const missingMaterial = (file: string, what: string) =>
   new KpkiError(ErrorCode.MissingFile, `${file}: the rotation's ${what} is missing`, { subject: file, hint: 'restore it from a backup; without it this step cannot be carried out' });
 
-function pairIn(snapshot: Observed, certDir: string, side: 'old' | 'new', name: string, file: string): CaPair {
+function pairIn(snapshot: Observed, certDir: string, side: 'old' | 'new', name: string, file: string, recovered: boolean): CaPair {
   const crt = material(certDir, side, `${file}.crt`);
   const keyFile = material(certDir, side, `${file}.key`);
   const [crtData, keyData] = [snapshot.get(crt), snapshot.get(keyFile)];
   if (!crtData) throw missingMaterial(crt, `${side} ${name}`);
+  // A recorded rotation keeps both keys until it ends: one missing is reported at once.
+  if (!keyData && !recovered) throw missingMaterial(keyFile, `${side} ${name} key`);
   return { name, file, cert: parseCertificate(crtData, crt), key: keyData && parseKey(keyData, keyFile), keyFile };
 }
 
@@ -107,7 +109,8 @@ function pairsIn(layout: Layout, snapshot: Observed, state: RotationState): { ol
   const certDir = layout.signing.certDir;
   return state.cas.map((name) => {
     const file = layout.profile.certificates.find((c) => c.name === name)!.file;
-    return { old: pairIn(snapshot, certDir, 'old', name, file), new: pairIn(snapshot, certDir, 'new', name, file) };
+    const recovered = state.startedAt === UNRECORDED;
+    return { old: pairIn(snapshot, certDir, 'old', name, file, recovered), new: pairIn(snapshot, certDir, 'new', name, file, recovered) };
   });
 }
 
@@ -423,6 +426,9 @@ interface Unrecorded {
   snapshot: Observed;
 }
 
+/** The start of a rotation the files show but no record does (see unrecordedRotation): its material may lack a key. */
+const UNRECORDED = 'unrecorded';
+
 const PUBLIC_KEY_PEM = /-----BEGIN PUBLIC KEY-----[^-]+-----END PUBLIC KEY-----\n?/g;
 
 /**
@@ -483,7 +489,7 @@ function unrecordedRotation(layout: Layout, snapshot: Observed): Unrecorded | un
     // sa.pub lists the signing key first.
     fill(material(certDir, signing === 'old' ? 'new' : 'old', 'sa.key'), saKeys[1]);
   }
-  return { state: { phase, cas, serviceAccount, startedAt: 'unrecorded', file: path.join(certDir, ROTATION_FILE) }, evidence, snapshot: completed };
+  return { state: { phase, cas, serviceAccount, startedAt: UNRECORDED, file: path.join(certDir, ROTATION_FILE) }, evidence, snapshot: completed };
 }
 
 function unrecordedError(unrecorded: Unrecorded): KpkiError {
