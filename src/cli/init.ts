@@ -19,7 +19,7 @@ export const initCommand = defineCommand({
   flags: [
     'certDir', 'clusterKubeconfigDir', 'nodeName', 'advertiseAddress', 'controlPlaneEndpoint', 'apiserverBindPort', 'serviceCidr', 'dnsDomain', 'clusterName',
     'apiserverCertExtraSans', 'etcdServerCertExtraSans', 'etcdPeerCertExtraSans', 'keyType', 'certValidity', 'caValidity', 'profile', 'config',
-    'dryRun', 'reissueStale', 'renewEntries', 'controlPlaneNodes', 'workers', 'etcdMembers', 'kubeletServingCerts', 'nodesDir', 'json',
+    'dryRun', 'reissueStale', 'renewEntries', 'controlPlaneNodes', 'workers', 'etcdMembers', 'kubeletServingCerts', 'componentServingCerts', 'nodesDir', 'json',
   ],
   examples: [
     'kpki init --node-name cp1 --advertise-address 10.0.0.11',
@@ -56,6 +56,8 @@ export const initCommand = defineCommand({
         dryRun: flags.dryRun,
         force: flags.reissueStale,
         renew: flags.renewEntries,
+        // Only a given flag counts: a cluster's record remembers an earlier run's choice.
+        componentServingCerts: flags.componentServingCerts || undefined,
         onProgress: progressReporter(output),
         signal: controller.signal,
       };

@@ -30,6 +30,11 @@ export const FindingCode = {
   KubeconfigPermissions: 'KUBECONFIG_PERMISSIONS',
   FileOwnership: 'FILE_OWNERSHIP',
   KubeletServingSelfSigned: 'KUBELET_SERVING_SELF_SIGNED',
+  ComponentServingSelfSigned: 'COMPONENT_SERVING_SELF_SIGNED',
+  KubeletServerMode: 'KUBELET_SERVER_MODE',
+  KubeconfigServerUnexpected: 'KUBECONFIG_SERVER_UNEXPECTED',
+  ValidityAboveDefault: 'VALIDITY_ABOVE_DEFAULT',
+  OutlivesCa: 'OUTLIVES_CA',
   SigningCertNotSingle: 'SIGNING_CERT_NOT_SINGLE',
   // A `kpki ca rotate` under way.
   RotationUnderWay: 'ROTATION_UNDER_WAY',

@@ -6,6 +6,7 @@ import { apiserverServing } from './rules/apiserver-serving.js';
 import { apiServices } from './rules/apiservices.js';
 import { caBundles } from './rules/ca-bundles.js';
 import { caFiles } from './rules/ca-files.js';
+import { componentServing } from './rules/component-serving.js';
 import { apiserverEtcd, etcdMember } from './rules/etcd.js';
 import { filePermissions } from './rules/file-permissions.js';
 import { frontProxy } from './rules/front-proxy.js';
@@ -17,7 +18,7 @@ import { serviceAccountKeys } from './rules/service-account-keys.js';
 import { wiring } from './rules/wiring.js';
 
 /** Every rule, in the order findings are produced. */
-export const RULES: readonly Rule[] = [wiring, caFiles, caBundles, keyPairs, apiserverServing, kubeconfigs, apiserverKubelet, frontProxy, serviceAccountKeys, etcdMember, apiserverEtcd, apiServices, hygiene, filePermissions, rotation];
+export const RULES: readonly Rule[] = [wiring, caFiles, caBundles, keyPairs, apiserverServing, componentServing, kubeconfigs, apiserverKubelet, frontProxy, serviceAccountKeys, etcdMember, apiserverEtcd, apiServices, hygiene, filePermissions, rotation];
 
 /** The findings of loading and of every rule, ordered by severity, and counted. */
 export async function runRules(facts: Facts, rules: readonly Rule[] = RULES): Promise<{ findings: Finding[]; counts: Record<Severity, number> }> {
