@@ -13,12 +13,13 @@ import { frontProxy } from './rules/front-proxy.js';
 import { hygiene } from './rules/hygiene.js';
 import { keyPairs } from './rules/key-pairs.js';
 import { kubeconfigs } from './rules/kubeconfigs.js';
+import { kubeletServer } from './rules/kubelet-server.js';
 import { rotation } from './rules/rotation.js';
 import { serviceAccountKeys } from './rules/service-account-keys.js';
 import { wiring } from './rules/wiring.js';
 
 /** Every rule, in the order findings are produced. */
-export const RULES: readonly Rule[] = [wiring, caFiles, caBundles, keyPairs, apiserverServing, componentServing, kubeconfigs, apiserverKubelet, frontProxy, serviceAccountKeys, etcdMember, apiserverEtcd, apiServices, hygiene, filePermissions, rotation];
+export const RULES: readonly Rule[] = [wiring, caFiles, caBundles, keyPairs, apiserverServing, componentServing, kubeconfigs, kubeletServer, apiserverKubelet, frontProxy, serviceAccountKeys, etcdMember, apiserverEtcd, apiServices, hygiene, filePermissions, rotation];
 
 /** The findings of loading and of every rule, ordered by severity, and counted. */
 export async function runRules(facts: Facts, rules: readonly Rule[] = RULES): Promise<{ findings: Finding[]; counts: Record<Severity, number> }> {
