@@ -70,6 +70,8 @@ export const initCommand = defineCommand({
           kubeletServingCerts: flags.kubeletServingCerts,
           nodesDir: flags.nodesDir,
         });
+        // The same warning from several nodes (a leaf cut at its CA's expiry) is said once.
+        for (const warning of new Set([...cluster.shared.warnings, ...cluster.nodes.flatMap((n) => n.init.warnings)])) output.stderr(`kpki: warning: ${warning}\n`);
         output.stdout(flags.json ? `${JSON.stringify(cluster, null, 2)}\n` : renderClusterResult(cluster));
         return cluster.shared.items.some((i) => i.action === 'conflict') ? 1 : 0;
       }

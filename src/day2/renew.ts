@@ -7,7 +7,8 @@ import { parseDuration } from '../model/duration.js';
 import { sanList } from '../model/settings.js';
 import { DEFAULTS } from '../model/defaults.js';
 import { decideRenewal, type RenewalSite } from '../plan/renewal.js';
-import { renderSteps } from '../plan/render.js';
+import { cutAtCaExpiry, renderSteps } from '../plan/render.js';
+import { validityAboveDefault } from '../model/validity.js';
 import type { FileWrite, RenewStep, Step } from '../plan/steps.js';
 import { applyChanges } from '../store/apply.js';
 import { underLock } from './session.js';
@@ -57,6 +58,8 @@ export interface RenewResult {
   remembered: { file: string; sans: RememberedSans } | undefined;
   /** Files of an interrupted run this one completed instead of starting anew. */
   resumed: string[] | undefined;
+  /** kubeadm's lifetime warnings: a --validity above its default, a leaf cut at its CA's expiry. */
+  warnings: string[];
 }
 
 interface Entry {
@@ -162,7 +165,7 @@ export function renewalSites(layout: Layout, names: string[]): RenewalSite[] {
 }
 
 /** A renewal decided over what exists and rendered (nothing rendered on a dry run): the files to write and what happened to each entry. */
-export async function renewWrites(layout: Layout, plan: RenewPlan, snapshot: Observed): Promise<{ writes: FileWrite[]; items: RenewItem[] }> {
+export async function renewWrites(layout: Layout, plan: RenewPlan, snapshot: Observed): Promise<{ writes: FileWrite[]; items: RenewItem[]; warnings: string[] }> {
   const sites = renewalSites(layout, plan.names);
   const steps = decideRenewal(sites, snapshot, {
     extraSans: new Map(plan.sanPlan.entries.map((name) => [name, plan.sanPlan.sans])),
@@ -181,10 +184,10 @@ export async function renewWrites(layout: Layout, plan: RenewPlan, snapshot: Obs
     sans: step.sans?.length ? step.sans : undefined,
     notAfter: issued?.notAfter.toISOString(),
   });
-  if (plan.dryRun) return { writes: [], items: steps.map((s) => item(s)) };
+  if (plan.dryRun) return { writes: [], items: steps.map((s) => item(s)), warnings: [] };
   const signers = new Map([...plan.cas].filter(([, ca]) => ca.key).map(([name, ca]) => [name, { certificate: ca.cert, key: ca.key!, trust: ca.bundle }]));
   const rendered = await renderSteps(steps, { now: plan.now, signers });
-  return { writes: rendered.flatMap((r) => r.files), items: rendered.map((r) => item(r.step, r.issued)) };
+  return { writes: rendered.flatMap((r) => r.files), items: rendered.map((r) => item(r.step, r.issued)), warnings: [...new Set(cutAtCaExpiry(rendered, plan.now))] };
 }
 
 /**
@@ -198,12 +201,14 @@ export async function renew(options: RenewOptions): Promise<RenewResult> {
   const sanPlan = sanTargets(names, options);
   const validity = validitySeconds(layout, options);
   const now = options.now ?? new Date();
-  const resumed = (completed: string[]): RenewResult => ({ dryRun: false, items: [], restart: restartPlan(layout, completed), remembered: undefined, resumed: completed });
+  const lifetime = validityAboveDefault(options.validity === undefined ? 'the cluster\'s --cert-validity' : '--validity', validity, false);
+  const resumed = (completed: string[]): RenewResult => ({ dryRun: false, items: [], restart: restartPlan(layout, completed), remembered: undefined, resumed: completed, warnings: [] });
   return underLock(layout, options.dryRun, resumed, async () => {
     const snapshot = await observeLayoutFiles(layout);
     const cas = authoritiesIn(layout, snapshot);
+    const warnings = lifetime ? [lifetime] : [];
     const remembered = options.dryRun ? undefined : await rememberSans(layout, sanPlan);
-    const { writes, items } = await renewWrites(layout, {
+    const { writes, items, warnings: signed } = await renewWrites(layout, {
       names,
       cas,
       sanPlan,
@@ -215,7 +220,7 @@ export async function renew(options: RenewOptions): Promise<RenewResult> {
       dryRun: options.dryRun ?? false,
     }, snapshot);
     if (options.dryRun) {
-      return { dryRun: true, items, restart: restartPlan(layout, items.filter((i) => i.action !== 'csr').flatMap((i) => i.files)), remembered: undefined, resumed: undefined };
+      return { dryRun: true, items, restart: restartPlan(layout, items.filter((i) => i.action !== 'csr').flatMap((i) => i.files)), remembered: undefined, resumed: undefined, warnings };
     }
     if (remembered) writes.push(remembered.write);
     await applyChanges(layout.signing.certDir, writes);
@@ -225,6 +230,7 @@ export async function renew(options: RenewOptions): Promise<RenewResult> {
       restart: restartPlan(layout, items.filter((i) => i.action !== 'csr').flatMap((i) => i.files)),
       remembered: remembered && { file: remembered.write.path, sans: remembered.sans },
       resumed: undefined,
+      warnings: [...warnings, ...signed],
     };
   });
 }
