@@ -4,6 +4,7 @@ import path from 'node:path';
 import { parseKubeconfig, type Source } from '../kubeconfig/kubeconfig.js';
 import { flagsFor, wiringFromProfile } from '../model/flags.js';
 import { loadProfile } from '../store/profiles.js';
+import { caAliases } from '../model/profile.js';
 import { httpsUrl, parseHostPort } from '../model/net.js';
 import { certificateFacts, publicKeyObject } from '../pki/certificate.js';
 import type { x509 } from '../pki/crypto.js';
@@ -206,6 +207,12 @@ function componentServingChecks(checks: LiveChecks, components: Map<Component, C
       })(),
     ];
   });
+}
+
+/** The cluster CA in the cert dir (the profile's `cluster` CA), when no component's flags name it. */
+async function clusterCaFile(options: LiveVerifyOptions): Promise<string | undefined> {
+  const file = options.certDir && caAliases(await loadProfile(options.profile)).get('cluster');
+  return file ? path.join(options.certDir!, `${file}.crt`) : undefined;
 }
 
 /** etcd as the apiserver reaches it (--etcd-servers with --etcd-cafile) and at its own client URLs. */
@@ -422,7 +429,7 @@ export async function verifyLive(options: LiveVerifyOptions, base: VerifyResult)
   const groups = await Promise.all([
     ...apiserverChecks(checks, apiserver, cm && flag(cm, 'root-ca-file')),
     ...etcdChecks(checks, apiserver, components.get('etcd')),
-    ...componentServingChecks(checks, components, (cm && flag(cm, 'root-ca-file')) ?? (apiserver && flag(apiserver, 'client-ca-file'))),
+    ...componentServingChecks(checks, components, (cm && flag(cm, 'root-ca-file')) ?? (apiserver && flag(apiserver, 'client-ca-file')) ?? (await clusterCaFile(options))),
     kubeconfigProbes.then((probes) => probes.flatMap((p) => p.findings)),
     kubeconfigProbes.then((probes) => apiServiceChecks(checks, probes, apiserver, options, base.findings)),
   ]);
