@@ -3,9 +3,10 @@
  * points: issued, wired, printed by `kpki flags`, listed by check-expiration, and checked by verify.
  */
 import { spawnSync } from 'node:child_process';
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { addNode, initCluster } from '../../src/commands/cluster.js';
 import { initPki } from '../../src/commands/init.js';
 import { verify } from '../../src/commands/verify.js';
 import { kpki } from '../support/cli.js';
@@ -90,6 +91,31 @@ describe('component serving certificates', () => {
     expect(await found({ controllerManagerArgs: cm({ 'tls-private-key-file': pki(dir, 'scheduler.key') }) })).toEqual([
       ['KEY_MISMATCH', 'kube-controller-manager --tls-private-key-file', 'tls: private key does not match public key'],
     ]);
+  });
+});
+
+describe('component serving certificates in a cluster', () => {
+  it('each control plane gets its own, workers none; kpki-cluster.json remembers the choice for later runs and node add', async () => {
+    const dir = tempDir();
+    const options = { certDir: path.join(dir, 'pki'), kubeconfigDir: dir, keyType: 'ecdsa-p256', controlPlaneEndpoint: 'lb.example.com', controlPlaneNodes: 'cp1=10.0.0.11,cp2=10.0.0.12', workers: 'w1=10.0.0.21' };
+    await initCluster({ ...options, componentServingCerts: true });
+    const nodeFile = (node: string, file: string) => path.join(dir, 'nodes', node, 'etc/kubernetes', file);
+    expect(JSON.parse(readFileSync(path.join(dir, 'kpki-cluster.json'), 'utf8')).settings.componentServingCerts).toBe(true);
+    const sans = (node: string) => kpki(['inspect', '--json', nodeFile(node, 'pki/controller-manager.crt')]).stdout;
+    expect(sans('cp1')).toContain('10.0.0.11');
+    expect(sans('cp2')).toContain('10.0.0.12');
+    expect(sans('cp2')).not.toContain('10.0.0.11');
+    expect(existsSync(nodeFile('w1', 'pki/controller-manager.crt'))).toBe(false);
+    // A worker's kubelet.conf at the endpoint, a control plane's at its own apiserver.
+    expect(readFileSync(nodeFile('w1', 'kubelet.conf'), 'utf8')).toContain('server: https://lb.example.com:6443');
+    expect(readFileSync(nodeFile('cp2', 'kubelet.conf'), 'utf8')).toContain('server: https://10.0.0.12:6443');
+
+    // Run again without the flag: kept, nothing changes; a control plane added later gets its own.
+    const again = await initCluster({ ...options, force: true });
+    expect(again.nodes.flatMap((n) => n.init.items).filter((i) => i.name.endsWith('-serving') && i.action !== 'reuse')).toEqual([]);
+    await addNode({ name: 'cp3', address: '10.0.0.13', role: 'control-plane', kubeconfigDir: dir });
+    expect(sans('cp3')).toContain('10.0.0.13');
+    expect((await verify({ certDir: path.join(dir, 'nodes/cp3/etc/kubernetes/pki'), kubeconfigDir: path.join(dir, 'nodes/cp3/etc/kubernetes') })).findings.filter((f) => f.severity !== 'info')).toEqual([]);
   });
 });
 
