@@ -2,10 +2,9 @@ import { FindingCode, type Finding } from '../findings.js';
 import { BINARIES, flag, type ComponentArgs } from '../inputs/args.js';
 import type { Facts } from '../facts.js';
 import { defineRule } from '../rule.js';
+import { WILDCARD_BIND } from './apiserver-serving.js';
 import { certFromFlag, hostFindings, trustFindings, type DialedHost, type NamedCert } from './common.js';
 import { reissueWithSans } from './fixes.js';
-
-const WILDCARD_BIND = new Set(['', '0.0.0.0', '::']);
 
 /** The secure ports of kube-controller-manager and kube-scheduler (v1.20 defaults). */
 export const SECURE_PORTS = { 'controller-manager': 10257, scheduler: 10259 } as const;
