@@ -52,6 +52,15 @@ describe('at issue time, on stderr', () => {
     expect(renewed.stderr).toMatch(/kpki: warning: certificate front-proxy-client will expire after its CA front-proxy-ca \(/);
   });
 
+  it('kpki ca renew: a CA lifetime above the default', async () => {
+    const dir = tempDir();
+    await initPki({ ...SETTINGS, certDir: path.join(dir, 'pki'), kubeconfigDir: dir });
+    const r = kpki(['ca', 'renew', 'front-proxy-ca', '--cert-dir', path.join(dir, 'pki'), '--validity', '20y']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toBe('kpki: warning: --validity: the value 175200h0m0s is more than the recommended default for CA certificate expiration: 87600h0m0s\n');
+    expect(kpki(['ca', 'renew', 'front-proxy-ca', '--cert-dir', path.join(dir, 'pki'), '--validity', '10y']).stderr).toBe('');
+  });
+
   it('kpki cert issue: the same two warnings', async () => {
     const dir = tempDir();
     await initPki({ ...SETTINGS, certDir: path.join(dir, 'pki'), kubeconfigDir: dir, caValidity: '30d', certValidity: '30d' });
