@@ -16,7 +16,9 @@ import { loadFacts } from '../verify/load.js';
 import type { ClusterInputs, KubeconfigInput, KubeconfigRole } from '../verify/model.js';
 import type { VerifyOptions, VerifyResult } from '../verify/options.js';
 import type { RotationFacts } from '../verify/rotation.js';
+import { chooseBenchmark, labelFindings } from '../verify/benchmarks.js';
 import { runRules } from '../verify/run.js';
+import { kubeconfigsOnly, verifyKubeconfigs } from './verify-kubeconfig.js';
 
 /** `kpki verify`: the inputs read by store, loaded into facts once, judged by the rules. */
 
@@ -67,6 +69,7 @@ const CERT_DIR_HINT = 'point --cert-dir at a PKI directory such as /etc/kubernet
  * cert dir as kubeadm would wire it. Findings are ordered by severity.
  */
 export async function verify(options: VerifyOptions = {}): Promise<VerifyResult> {
+  if (await kubeconfigsOnly(options)) return verifyKubeconfigs(options);
   const root = options.root ? path.resolve(options.root) : undefined;
   if (root) await listDirectory(root, '--root', 'point --root at a copy of a node filesystem');
   const warnWithinSeconds = parseDuration(options.warnWithin ?? DEFAULTS.warnWithin);
@@ -133,9 +136,11 @@ export async function verify(options: VerifyOptions = {}): Promise<VerifyResult>
   // A rotation's record lies beside the CAs it rotates; a node copy (--root) has none.
   if (facts.certDir && !root) facts.rotation = await loadRotation(certDir, kubeconfigDir);
   const { findings, counts } = await runRules(facts, options.rules);
+  const benchmark = chooseBenchmark(options.benchmark, inputs.apiserver);
   return {
-    findings,
+    findings: labelFindings(findings, benchmark.name, (file) => facts.files.get(file)?.mode),
     counts,
+    benchmark,
     checked: {
       components: Object.fromEntries([...components].map(([name, args]) => [name, args.origin])),
       kubeconfigs: kubeconfigList.map((k) => k.file),
