@@ -21,6 +21,7 @@ export const caCommand = defineCommand({
     if (action === 'renew') {
       if (!target) throw badFlag('NAME', 'is required: which CA to renew', 'e.g. kpki ca renew ca (or front-proxy-ca, etcd-ca)');
       const result = await renewCa({ ...common, name: target, force: flags.shortenCa });
+      for (const warning of result.warnings) output.stderr(`kpki: warning: ${warning}\n`);
       output.stdout(flags.json ? `${JSON.stringify(result, null, 2)}\n` : renderCaRenewResult(result));
       return 0;
     }

@@ -19,7 +19,7 @@ export const certCommand = defineCommand({
     const out = flags.certOut;
     if (!out) throw badFlag('--out', 'is required: the prefix of the files to write');
     const common = { out, certDir: flags.certDir, validity: flags.leafValidity, keyType: flags.leafKeyType, force: flags.overwrite };
-    let result: { files: string[] };
+    let result: { files: string[]; warnings?: string[] };
     if (kind === 'issue') {
       result = await issueCertificateFiles({
         ...common,
@@ -43,6 +43,7 @@ export const certCommand = defineCommand({
         dnsDomain: flags.dnsDomain,
       });
     }
+    for (const warning of result.warnings ?? []) output.stderr(`kpki: warning: ${warning}\n`);
     output.stdout(flags.json ? `${JSON.stringify(result, null, 2)}\n` : `${result.files.join('\n')}\n`);
     return 0;
   },

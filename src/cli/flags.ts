@@ -131,6 +131,8 @@ export const FLAGS = {
   workers: joined({ name: 'workers', value: 'list', help: 'Whole cluster: worker nodes as NAME=IP,…' }),
   etcdMembers: joined({ name: 'etcd-members', value: 'list', help: 'Whole cluster: external etcd members as NAME=IP,…', default: 'etcd stacked on the control planes' }),
   kubeletServingCerts: toggle('kubelet-serving-certs', 'Whole cluster: kubelet serving certificates signed by the cluster CA'),
+  componentServingCerts: toggle('component-serving-certs', 'Serving certificates signed by the cluster CA for kube-controller-manager (:10257) and kube-scheduler (:10259), instead of the self-signed ones they make up in memory; a cluster remembers it'),
+  flagsComponentServingCerts: toggle('component-serving-certs', "Also the --tls-cert-file/--tls-private-key-file of the component serving certificates (printed anyway when the cert dir holds them)"),
 
   // Nodes.
   address: text({ name: 'address', value: 'ip', help: "The node's IP address; IPv4,IPv6 for a dual-stack node" }),

@@ -19,7 +19,7 @@ export const initCommand = defineCommand({
   flags: [
     'certDir', 'clusterKubeconfigDir', 'nodeName', 'advertiseAddress', 'controlPlaneEndpoint', 'apiserverBindPort', 'serviceCidr', 'dnsDomain', 'clusterName',
     'apiserverCertExtraSans', 'etcdServerCertExtraSans', 'etcdPeerCertExtraSans', 'keyType', 'certValidity', 'caValidity', 'profile', 'config',
-    'dryRun', 'reissueStale', 'renewEntries', 'controlPlaneNodes', 'workers', 'etcdMembers', 'kubeletServingCerts', 'nodesDir', 'json',
+    'dryRun', 'reissueStale', 'renewEntries', 'controlPlaneNodes', 'workers', 'etcdMembers', 'kubeletServingCerts', 'componentServingCerts', 'nodesDir', 'json',
   ],
   examples: [
     'kpki init --node-name cp1 --advertise-address 10.0.0.11',
@@ -56,6 +56,8 @@ export const initCommand = defineCommand({
         dryRun: flags.dryRun,
         force: flags.reissueStale,
         renew: flags.renewEntries,
+        // Only a given flag counts: a cluster's record remembers an earlier run's choice.
+        componentServingCerts: flags.componentServingCerts || undefined,
         onProgress: progressReporter(output),
         signal: controller.signal,
       };
@@ -68,6 +70,8 @@ export const initCommand = defineCommand({
           kubeletServingCerts: flags.kubeletServingCerts,
           nodesDir: flags.nodesDir,
         });
+        // The same warning from several nodes (a leaf cut at its CA's expiry) is said once.
+        for (const warning of new Set([...cluster.shared.warnings, ...cluster.nodes.flatMap((n) => n.init.warnings)])) output.stderr(`kpki: warning: ${warning}\n`);
         output.stdout(flags.json ? `${JSON.stringify(cluster, null, 2)}\n` : renderClusterResult(cluster));
         return cluster.shared.items.some((i) => i.action === 'conflict') ? 1 : 0;
       }

@@ -32,6 +32,7 @@ export const renewCommand = defineCommand({
       csrDir: flags.csrDir,
       dryRun: flags.dryRun,
     });
+    for (const warning of result.warnings) output.stderr(`kpki: warning: ${warning}\n`);
     output.stdout(flags.json ? `${JSON.stringify(result, null, 2)}\n` : renderRenewResult(result));
     return 0;
   },

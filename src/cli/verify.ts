@@ -1,7 +1,8 @@
 import path from 'node:path';
 import { renderVerifyResult } from '../render/findings.js';
 import { kubeconfigDirOf } from '../model/defaults.js';
-import { COMPONENTS, flagsFor, wiringFromProfile, type FlagComponent } from '../model/flags.js';
+import { COMPONENTS, flagsFor, setByDefault, wiringFromProfile, type FlagComponent } from '../model/flags.js';
+import { exists } from '../store/tree.js';
 import { loadProfile } from '../store/profiles.js';
 import { verify } from '../commands/verify.js';
 import { verifyKubeconfigsLive } from '../commands/verify-kubeconfig.js';
@@ -65,8 +66,8 @@ export const verifyCommand = defineCommand({
 export const flagsCommand = defineCommand({
   usage: 'flags <component>',
   description: `Print the certificate flags for ${COMPONENTS.join('|')} that match a PKI directory`,
-  flags: ['componentCertDir', 'kubeconfigDir', 'profile', 'json'],
-  examples: ['kpki flags apiserver --cert-dir /etc/kubernetes/pki >> kube-apiserver.flags'],
+  flags: ['componentCertDir', 'kubeconfigDir', 'profile', 'flagsComponentServingCerts', 'json'],
+  examples: ['kpki flags apiserver --cert-dir /etc/kubernetes/pki >> kube-apiserver.flags', 'kpki flags controller-manager --component-serving-certs'],
   async run([component], flags, output) {
     if (!(COMPONENTS as readonly string[]).includes(component!)) {
       throw badFlag('component', `"${component}" is not one of ${COMPONENTS.join(', ')}`);
@@ -74,7 +75,11 @@ export const flagsCommand = defineCommand({
     // Components run elsewhere: give them absolute paths.
     const certDir = path.resolve(flags.componentCertDir);
     const kubeconfigDir = flags.kubeconfigDir === undefined ? kubeconfigDirOf(certDir) : path.resolve(flags.kubeconfigDir);
-    const pairs = flagsFor(wiringFromProfile(await loadProfile(flags.profile)), component as FlagComponent, certDir, kubeconfigDir);
+    const wiring = wiringFromProfile(await loadProfile(flags.profile));
+    // Flags of opt-in entries: when asked for, or when the cert dir holds their files already.
+    const held = new Set<string>();
+    for (const [, value] of flagsFor(wiring, component as FlagComponent, certDir, kubeconfigDir, (flag) => !setByDefault(flag))) if (await exists(value)) held.add(value);
+    const pairs = flagsFor(wiring, component as FlagComponent, certDir, kubeconfigDir, (flag, value) => setByDefault(flag) || flags.flagsComponentServingCerts || held.has(value));
     output.stdout(flags.json ? `${JSON.stringify(Object.fromEntries(pairs), null, 2)}\n` : pairs.map(([n, v]) => `--${n}=${v}\n`).join(''));
     return 0;
   },

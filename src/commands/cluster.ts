@@ -62,7 +62,7 @@ async function writeNode({ record, run, options }: NodeRun, node: ClusterNode): 
   }
   const first = record.nodes.find((n) => n.role === 'control-plane')!;
   const settings = nodeSettings(run.settings, node, first);
-  const spec = selectEntries(buildPkiSpec(profile, settings, { kubeletPki: kubelet }), [...entries, ...kubeletEntries]);
+  const spec = selectEntries(buildPkiSpec(profile, settings, { kubeletPki: kubelet, controlPlane: node.role === 'control-plane' }), [...entries, ...kubeletEntries]);
   const dirs = nodeDirs(record.settings.nodesDir, node.name);
   const placement = {
     certDir: path.join(dirs.kubernetes, 'pki'),
@@ -105,6 +105,8 @@ export async function initCluster(given: ClusterOptions): Promise<ClusterResult>
           kubeconfigDir,
           nodesDir: options.nodesDir ?? path.join(kubeconfigDir, DEFAULTS.nodesDirName),
           kubeletServingCerts: options.kubeletServingCerts ?? false,
+          // Once asked for, kept: a later run without the flag does not drop the nodes' serving certificates.
+          ...((options.componentServingCerts || previous?.settings.componentServingCerts) && { componentServingCerts: true }),
         },
         previous?.settings ?? {},
       ),

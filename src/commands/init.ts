@@ -3,11 +3,12 @@ import path from 'node:path';
 import { readRememberedSans, withRememberedSans } from '../day2/remembered.js';
 import { badFlag, ErrorCode, KpkiError } from '../errors.js';
 import { buildPkiSpec, type PkiSpec } from '../model/plan.js';
+import { validityAboveDefault } from '../model/validity.js';
 import type { Profile } from '../model/profile.js';
 import type { KubeadmConfig } from '../config/kubeadm.js';
 import { resolveSettings, type ClusterSettings, type HostDefaults, type SettingOrigins, type SettingsInput } from '../model/settings.js';
 import { decide, kubeconfigReferences, observedPaths, type ConvergeIntent, type Placement } from '../plan/decide.js';
-import { renderSteps, interruptedError } from '../plan/render.js';
+import { cutAtCaExpiry, renderSteps, interruptedError } from '../plan/render.js';
 import { planItem, writes, type PlanItem, type Step } from '../plan/steps.js';
 import { applyChanges } from '../store/apply.js';
 import { removeStaleTempFiles } from '../store/files.js';
@@ -90,7 +91,12 @@ export async function resolveRun(
   const kubeconfigDir = options.kubeconfigDir ?? kubeconfigDirOf(certDir);
   const { input, origins } = mergeSettings(config, options);
   const settings = resolveSettings(await remember(kubeconfigDir, input), options.host ?? detectHostDefaults(), origins);
-  return { certDir, kubeconfigDir, settings, profile: await loadProfile(options.profile ?? DEFAULTS.profile), warnings: [...(config?.warnings ?? [])] };
+  // kubeadm's warnings for lifetimes above its defaults, naming the flag or config field given.
+  const lifetimes = [
+    validityAboveDefault(origins.certValidity ?? '--cert-validity', settings.certValidity, false),
+    validityAboveDefault(origins.caValidity ?? '--ca-validity', settings.caValidity, true),
+  ].filter((w): w is string => w !== undefined);
+  return { certDir, kubeconfigDir, settings, profile: await loadProfile(options.profile ?? DEFAULTS.profile), warnings: [...(config?.warnings ?? []), ...lifetimes] };
 }
 
 function conflictError(items: PlanItem[]): KpkiError {
@@ -154,11 +160,13 @@ async function converge(spec: PkiSpec, placement: Placement, intent: ConvergeInt
     await removeStaleTempFiles([...new Set([certDir, placement.kubeconfigDir, ...certDirs])]);
     const steps = await observeAndDecide(spec, placement, intent);
     if (steps.some((s) => s.action === 'conflict')) throw conflictError(steps);
-    const files = (await renderSteps(steps, {
+    const rendered = await renderSteps(steps, {
       now: intent.now,
       signal: options.signal,
       onKey: (done, total) => options.onProgress?.({ phase: 'keys', done, total }),
-    })).flatMap((r) => r.files);
+    });
+    options.warnings.push(...cutAtCaExpiry(rendered, intent.now));
+    const files = rendered.flatMap((r) => r.files);
     let staged = 0;
     await applyChanges(certDir, files, {
       abort: { signal: options.signal, error: interruptedError },

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { readRotation } from '../day2/rotation-state.js';
 import { badFlag, badInput, KpkiError } from '../errors.js';
 import { parseDuration } from '../model/duration.js';
-import { COMPONENTS, flagsFor, wiringFromProfile, type FlagComponent, type Wiring } from '../model/flags.js';
+import { COMPONENTS, flagsFor, setByDefault, wiringFromProfile, type FlagComponent, type Wiring } from '../model/flags.js';
 import type { Profile } from '../model/profile.js';
 import { isIpAddress } from '../model/net.js';
 import { readBounded } from '../store/bounded-read.js';
@@ -37,8 +37,9 @@ function parseNodeAddress(text: string): [string, string] {
   return [type, text.slice(eq + 1)];
 }
 
-function kubeadmDefaults(wiring: Wiring, component: FlagComponent, certDir: string, kubeconfigDir: string): ComponentArgs {
-  const flags = new Map<string, string[]>(flagsFor(wiring, component, certDir, kubeconfigDir).map(([name, value]) => [name, [value]]));
+/** kubeadm's flags for a cert dir; those of opt-in entries (component serving certificates) where the directory holds their files. */
+function kubeadmDefaults(wiring: Wiring, component: FlagComponent, certDir: string, kubeconfigDir: string, files: ReadonlySet<string>): ComponentArgs {
+  const flags = new Map<string, string[]>(flagsFor(wiring, component, certDir, kubeconfigDir, (flag, value) => setByDefault(flag) || files.has(value)).map(([name, value]) => [name, [value]]));
   return { component, origin: `kubeadm's flags for ${certDir}`, flags };
 }
 
@@ -92,7 +93,7 @@ export async function verify(options: VerifyOptions = {}): Promise<VerifyResult>
   }
   if (assumedFlags) {
     // No flags given: check the directory as kubeadm wires it.
-    for (const component of COMPONENTS) components.set(component, kubeadmDefaults(wiring, component, certDir, kubeconfigDir));
+    for (const component of COMPONENTS) components.set(component, kubeadmDefaults(wiring, component, certDir, kubeconfigDir, new Set(files)));
   }
   const rootKubelet = root && !options.kubeletConfig ? path.join(root, 'var/lib/kubelet/config.yaml') : undefined;
   const kubeletSource = options.kubeletConfig ?? (rootKubelet && (await exists(rootKubelet)) ? rootKubelet : undefined);

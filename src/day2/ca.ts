@@ -1,5 +1,6 @@
 import type { Observed } from '../plan/decide.js';
 import { badFlag, ErrorCode, KpkiError } from '../errors.js';
+import { validityAboveDefault } from '../model/validity.js';
 import { certificateFacts, issueCertificate, publicKeyObject } from '../pki/certificate.js';
 import { isSignedBy, sameAuthority } from '../pki/match.js';
 import type { x509 } from '../pki/crypto.js';
@@ -72,6 +73,8 @@ export interface CaRenewResult {
   notes: string[];
   /** Files of an interrupted run this one completed instead of starting anew. */
   resumed: string[] | undefined;
+  /** kubeadm's warning for a CA lifetime above its default. */
+  warnings: string[];
 }
 
 function caValidity(text: string | undefined): number {
@@ -125,7 +128,8 @@ export async function renewCa(options: CaRenewOptions): Promise<CaRenewResult> {
   const name = caEntryName(layout.profile, 'NAME', options.name);
   const validity = caValidity(options.validity);
   const now = options.now ?? new Date();
-  const resumed = (completed: string[], layout: Layout): CaRenewResult => ({ ca: name, dryRun: false, notAfter: undefined, files: completed, restart: restartPlan(layout, completed), notes: [], resumed: completed });
+  const warnings = [validityAboveDefault('--validity', validity, true)].filter((w): w is string => w !== undefined);
+  const resumed = (completed: string[], layout: Layout): CaRenewResult => ({ ca: name, dryRun: false, notAfter: undefined, files: completed, restart: restartPlan(layout, completed), notes: [], resumed: completed, warnings });
   return underLock(layout, options.dryRun, resumed, async (layout) => {
     const snapshot = await observeLayoutFiles(layout, options.apiServices);
     refuseDuringRotation(layout, snapshot, name);
@@ -150,6 +154,6 @@ export async function renewCa(options: CaRenewOptions): Promise<CaRenewResult> {
       ...(name === 'ca' ? [`${ROOT_CA_NOTE}, before the old certificate expires on ${old.cert.notAfter.toISOString()}`] : []),
       ...writes.filter((w) => options.apiServices?.includes(w.path)).map((w) => `kubectl apply -f ${w.path}`),
     ];
-    return { ca: name, dryRun: options.dryRun ?? false, notAfter: renewed.notAfter.toISOString(), files, restart: restartPlan(layout, files), notes, resumed: undefined };
+    return { ca: name, dryRun: options.dryRun ?? false, notAfter: renewed.notAfter.toISOString(), files, restart: restartPlan(layout, files), notes, resumed: undefined, warnings };
   });
 }

@@ -9,7 +9,8 @@ import { DEFAULTS } from '../model/defaults.js';
 import { kubeletPkiEntries } from '../model/profile.js';
 import { nodeEntries } from '../model/topology.js';
 import { decideRenewal, type RenewalSite } from '../plan/renewal.js';
-import { renderSteps } from '../plan/render.js';
+import { cutAtCaExpiry, renderSteps } from '../plan/render.js';
+import { validityAboveDefault } from '../model/validity.js';
 import type { FileWrite, RenewStep, Step } from '../plan/steps.js';
 import { applyChanges } from '../store/apply.js';
 import { underLock } from './session.js';
@@ -59,6 +60,8 @@ export interface RenewResult {
   remembered: { file: string; sans: RememberedSans } | undefined;
   /** Files of an interrupted run this one completed instead of starting anew. */
   resumed: string[] | undefined;
+  /** kubeadm's lifetime warnings: a --validity above its default, a leaf cut at its CA's expiry. */
+  warnings: string[];
 }
 
 interface Entry {
@@ -164,7 +167,7 @@ export function renewalSites(layout: Layout, names: string[]): RenewalSite[] {
 }
 
 /** A renewal decided over what exists and rendered (nothing rendered on a dry run): the files to write and what happened to each entry. */
-export async function renewWrites(layout: Layout, plan: RenewPlan, snapshot: Observed): Promise<{ writes: FileWrite[]; items: RenewItem[] }> {
+export async function renewWrites(layout: Layout, plan: RenewPlan, snapshot: Observed): Promise<{ writes: FileWrite[]; items: RenewItem[]; warnings: string[] }> {
   const sites = renewalSites(layout, plan.names);
   // A leaf whose CA is not here at all (no trust file): the wrong directory, not an external CA.
   const orphan = sites.find((s) => snapshot.has(s.files[0]!) && !plan.cas.has(s.issuer));
@@ -192,10 +195,10 @@ export async function renewWrites(layout: Layout, plan: RenewPlan, snapshot: Obs
     sans: step.sans?.length ? step.sans : undefined,
     notAfter: issued?.notAfter.toISOString(),
   });
-  if (plan.dryRun) return { writes: [], items: steps.map((s) => item(s)) };
+  if (plan.dryRun) return { writes: [], items: steps.map((s) => item(s)), warnings: [] };
   const signers = new Map([...plan.cas].filter(([, ca]) => ca.key).map(([name, ca]) => [name, { certificate: ca.cert, key: ca.key!, trust: ca.bundle }]));
   const rendered = await renderSteps(steps, { now: plan.now, signers });
-  return { writes: rendered.flatMap((r) => r.files), items: rendered.map((r) => item(r.step, r.issued)) };
+  return { writes: rendered.flatMap((r) => r.files), items: rendered.map((r) => item(r.step, r.issued)), warnings: [...new Set(cutAtCaExpiry(rendered, plan.now))] };
 }
 
 /** Whether a site is meant to hold its entry: every entry in a single PKI; in a cluster, what the profile's roles give each place. */
@@ -241,13 +244,15 @@ export async function renew(options: RenewOptions): Promise<RenewResult> {
   const sanPlan = sanTargets(names, options);
   const validity = validitySeconds(layout, options);
   const now = options.now ?? new Date();
-  const resumed = (completed: string[], layout: Layout): RenewResult => ({ dryRun: false, items: [], restart: restartPlan(layout, completed), remembered: undefined, resumed: completed });
+  const lifetime = validityAboveDefault(options.validity === undefined ? 'the cluster\'s --cert-validity' : '--validity', validity, false);
+  const resumed = (completed: string[], layout: Layout): RenewResult => ({ dryRun: false, items: [], restart: restartPlan(layout, completed), remembered: undefined, resumed: completed, warnings: [] });
   return underLock(layout, options.dryRun, resumed, async (layout) => {
     const snapshot = await observeLayoutFiles(layout);
     refuseNothingFound(layout, options, names, snapshot);
     const cas = authoritiesIn(layout, snapshot);
+    const warnings = lifetime ? [lifetime] : [];
     const remembered = options.dryRun ? undefined : await rememberSans(layout, sanPlan);
-    const { writes, items } = await renewWrites(layout, {
+    const { writes, items, warnings: signed } = await renewWrites(layout, {
       names,
       cas,
       sanPlan,
@@ -259,7 +264,7 @@ export async function renew(options: RenewOptions): Promise<RenewResult> {
       dryRun: options.dryRun ?? false,
     }, snapshot);
     if (options.dryRun) {
-      return { dryRun: true, items, restart: restartPlan(layout, items.filter((i) => i.action !== 'csr').flatMap((i) => i.files)), remembered: undefined, resumed: undefined };
+      return { dryRun: true, items, restart: restartPlan(layout, items.filter((i) => i.action !== 'csr').flatMap((i) => i.files)), remembered: undefined, resumed: undefined, warnings };
     }
     if (remembered) writes.push(remembered.write);
     await applyChanges(layout.signing.certDir, writes);
@@ -269,6 +274,7 @@ export async function renew(options: RenewOptions): Promise<RenewResult> {
       restart: restartPlan(layout, items.filter((i) => i.action !== 'csr').flatMap((i) => i.files)),
       remembered: remembered && { file: remembered.write.path, sans: remembered.sans },
       resumed: undefined,
+      warnings: [...warnings, ...signed],
     };
   });
 }

@@ -23,7 +23,7 @@ const PROCESS_NAMES: Record<FlagComponent, string> = {
 function readersOf(location: Location, profile: Profile, wiring: Wiring): [string, string[]][] {
   const components = (Object.keys(PROCESS_NAMES) as FlagComponent[]).map((c): [string, string[]] => [
     PROCESS_NAMES[c],
-    flagsFor(wiring, c, location.certDir, location.kubeconfigDir).map(([, value]) => value).filter((v) => path.isAbsolute(v) || v.includes(path.sep)),
+    flagsFor(wiring, c, location.certDir, location.kubeconfigDir, () => true).map(([, value]) => value).filter((v) => path.isAbsolute(v) || v.includes(path.sep)),
   ]);
   const kubeletFiles = [path.join(location.kubeconfigDir, 'kubelet.conf'), path.join(location.certDir, 'ca.crt')];
   const kubeletPki = location.kubeletPki;

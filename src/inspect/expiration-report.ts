@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { parseKubeconfig } from '../kubeconfig/kubeconfig.js';
-import type { Profile } from '../model/profile.js';
+import { CONDITION_DEFAULTS, type Profile } from '../model/profile.js';
 import type { x509 } from '../pki/crypto.js';
 import { parseCertificate } from '../pki/pem.js';
 
@@ -69,8 +69,11 @@ export async function expirationReport(profile: Profile, dirs: ExpirationDirs, f
     const dir = entryDirs[entry.location];
     if (!dir) continue;
     const file = path.join(dir, `${entry.file}.crt`);
-    if (entry.issuer) certificates.push(row(entry.name, file, await loadCert(file), entry.issuer));
-    else authorities.push(row(entry.name, file, await loadCert(file), ''));
+    const cert = await loadCert(file);
+    // An entry one opts in to (the component serving certificates) is no missing row where it was not asked for.
+    if (!cert && entry.when && !CONDITION_DEFAULTS[entry.when]) continue;
+    if (entry.issuer) certificates.push(row(entry.name, file, cert, entry.issuer));
+    else authorities.push(row(entry.name, file, cert, ''));
   }
   const caFiles = new Map(cas.map((c) => [c.name, path.join(certDir, `${c.file}.crt`)]));
   for (const entry of profile.kubeconfigs) {

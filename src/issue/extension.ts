@@ -35,7 +35,7 @@ export interface IssueCertOptions {
 }
 
 /** `kpki cert issue`: any leaf from the same signing policy, written as OUT.crt and OUT.key. */
-export async function issueCertificateFiles(options: IssueCertOptions): Promise<{ files: string[]; notAfter: string }> {
+export async function issueCertificateFiles(options: IssueCertOptions): Promise<{ files: string[]; notAfter: string; warnings: string[] }> {
   const usages = LEAF_ROLES[options.role];
   if (!usages) throw badFlag('--profile', `"${options.role}" is not one of ${Object.keys(LEAF_ROLES).join(', ')}`);
   if (!options.commonName) throw badFlag('--cn', 'is required');
@@ -45,7 +45,7 @@ export async function issueCertificateFiles(options: IssueCertOptions): Promise<
     { name: options.out, commonName: options.commonName, organizations: options.organizations ?? [], sans: options.sans ?? [], usages, validity: options.validity, keyType: options.keyType },
     options.now,
   );
-  return { files: await writeNewFiles(leafWrites(options.out, leaf), options.force), notAfter: leaf.cert.notAfter.toISOString() };
+  return { files: await writeNewFiles(leafWrites(options.out, leaf), options.force), notAfter: leaf.cert.notAfter.toISOString(), warnings: leaf.warnings };
 }
 
 export interface ExtensionApiserverOptions {

@@ -6,6 +6,7 @@ import type { x509 } from '../pki/crypto.js';
 import { generateKeyPair, keyTypeOf, privateKeyPem, type KeyPair } from '../pki/keys.js';
 import { parseCertificate, parseKey } from '../pki/pem.js';
 import { parseDuration } from '../model/duration.js';
+import { outlivesCa, validityAboveDefault } from '../model/validity.js';
 import { classifySans, resolveCertificate, type CertSpec } from '../model/plan.js';
 import { caAliases, type ExtKeyUsageName } from '../model/profile.js';
 import { DEFAULTS, parseKeyType, sanList, type KeyType } from '../model/settings.js';
@@ -82,6 +83,8 @@ export interface LeafRequest {
 export interface IssuedLeaf {
   cert: x509.X509Certificate;
   pair: KeyPair;
+  /** kubeadm's lifetime warnings: --validity above its default, or past the CA's expiry (cut to it). */
+  warnings: string[];
 }
 
 /** The key type asked for (checked), else the CA's, so a leaf matches its issuer by default. */
@@ -111,7 +114,9 @@ export async function issueLeaf(ca: CaOnDisk, request: LeafRequest, now = new Da
   const spec = await leafSpec(ca, request);
   const pair = await generateKeyPair(spec.keyType);
   const cert = await issueCertificate({ spec, publicKey: pair.publicKey, issuer: { key: ca.key!, certificate: ca.cert }, now });
-  return { cert, pair };
+  const wanted = new Date(Math.floor(now.getTime() / 1000) * 1000 + spec.validity * 1000);
+  const warnings = [validityAboveDefault('--validity', spec.validity, false), cert.notAfter < wanted ? outlivesCa(request.name, ca.certFile, wanted, cert.notAfter) : undefined];
+  return { cert, pair, warnings: warnings.filter((w): w is string => w !== undefined) };
 }
 
 /** Refuses to replace existing files (they may hold keys in use) unless forced. */
@@ -125,7 +130,7 @@ export async function refuseOverwrite(files: string[], force: boolean | undefine
 }
 
 /** PREFIX.key (0600) and PREFIX.crt: a pair, for writeFilesTogether. */
-export function leafWrites(prefix: string, leaf: IssuedLeaf): FileWrite[] {
+export function leafWrites(prefix: string, leaf: Pick<IssuedLeaf, 'cert' | 'pair'>): FileWrite[] {
   return [
     { path: `${prefix}.key`, data: privateKeyPem(leaf.pair.privateKey), mode: 0o600 },
     { path: `${prefix}.crt`, data: certificatePem(leaf.cert), mode: 0o644 },

@@ -253,3 +253,20 @@ export function backendAnswerFindings(backend: Backend, result: ProbeResult): Fi
   }
   return [];
 }
+
+/**
+ * kube-controller-manager or kube-scheduler running without --tls-cert-file: what it serves is the
+ * certificate it made up in memory, which no client trusting the cluster CA verifies (`served`:
+ * the chain or name finding a scraper's check produced).
+ */
+export function selfSignedServingFinding(component: string, flagsFor: string, origin: string, served: Finding): Finding {
+  return {
+    code: FindingCode.ComponentServingSelfSigned,
+    severity: 'warning',
+    subject: served.subject,
+    symptom: served.symptom,
+    diagnosis: `${component} runs without --tls-cert-file, so it serves a self-signed certificate it made up in memory: ${served.diagnosis}; monitoring can only scrape it with insecureSkipVerify (kubernetes/kubeadm#2244)`,
+    fix: `issue its serving certificate (kpki init --component-serving-certs), add the flags \`kpki flags ${flagsFor} --component-serving-certs\` prints (--tls-cert-file, --tls-private-key-file) to ${origin} and restart it`,
+    files: [origin],
+  };
+}

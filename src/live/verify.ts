@@ -4,6 +4,7 @@ import path from 'node:path';
 import { parseKubeconfig, type Source } from '../kubeconfig/kubeconfig.js';
 import { flagsFor, wiringFromProfile } from '../model/flags.js';
 import { loadProfile } from '../store/profiles.js';
+import { caAliases } from '../model/profile.js';
 import { httpsUrl, parseHostPort } from '../model/net.js';
 import { certificateFacts, publicKeyObject } from '../pki/certificate.js';
 import type { x509 } from '../pki/crypto.js';
@@ -15,10 +16,11 @@ import { tallyFindings, FindingCode, type Finding, type Severity } from '../veri
 import type { VerifyOptions, VerifyResult } from '../verify/index.js';
 import { readComponentArgs, readManifestsDir, servingCertFiles } from '../store/cluster-inputs.js';
 import { rootCertificates } from '../verify/go-readers.js';
-import { flag, flagList, type Component, type ComponentArgs } from '../verify/inputs/args.js';
+import { BINARIES, flag, flagList, type Component, type ComponentArgs } from '../verify/inputs/args.js';
+import { dialedHosts, SECURE_PORTS } from '../verify/rules/component-serving.js';
 import { pathResolver, type PathResolver } from '../store/node-root.js';
 import { aggregatorRoute, type EndpointsObject, type ServiceObject } from './aggregator-route.js';
-import { apiServiceFindings, backendAnswerFindings, clientAnswerFindings, servedChainFindings, staleServingFinding, unreachable, type ApiServiceCondition, type Dialer } from './findings.js';
+import { apiServiceFindings, backendAnswerFindings, clientAnswerFindings, servedChainFindings, selfSignedServingFinding, staleServingFinding, unreachable, type ApiServiceCondition, type Dialer } from './findings.js';
 import { servedSigner, type KnownCa } from './kubeconfig.js';
 import { probe, type ProbeResult } from './probe.js';
 import { timeoutMs } from './timeout.js';
@@ -74,6 +76,7 @@ async function componentArgs(options: LiveVerifyOptions): Promise<Map<Component,
     ['apiserver', options.apiserverArgs],
     ['etcd', options.etcdArgs],
     ['controller-manager', options.controllerManagerArgs],
+    ['scheduler', options.schedulerArgs],
   ];
   for (const [component, source] of sources) if (source) found.set(component, await readComponentArgs(source, component, options.stdin));
   if (!found.size && options.certDir) {
@@ -176,6 +179,41 @@ function apiserverChecks(checks: LiveChecks, apiserver: ComponentArgs | undefine
     (async () =>
       checks.servingComponent('kube-apiserver', target, '--tls-cert-file', flag(apiserver, 'tls-cert-file'), flag(apiserver, 'tls-private-key-file'), await checks.files.certificates(caFile), caFile ?? '(no CA flag)', { label: 'no client certificate' }))(),
   ];
+}
+
+/**
+ * kube-controller-manager and kube-scheduler on their secure ports, dialed where their
+ * --bind-address says (loopback when they bind every address) and verified as a scraper trusting
+ * the cluster CA would. Only components whose flags were read: kubeadm's assumed flags say nothing
+ * of where they listen.
+ */
+function componentServingChecks(checks: LiveChecks, components: Map<Component, ComponentArgs>, rootCaFile: string | undefined): Check[] {
+  return (['controller-manager', 'scheduler'] as const).flatMap((name) => {
+    const args = components.get(name);
+    const port = args && Number(flag(args, 'secure-port') ?? SECURE_PORTS[name]);
+    if (!args || args.origin === 'kubeadm' || !port) return [];
+    const target = endpoint(httpsUrl(dialedHosts(args)[0]!, port))!;
+    const binary = BINARIES[name];
+    const subject = `${binary} at ${target.url}`;
+    return [
+      (async () => {
+        const roots = await checks.files.certificates(rootCaFile);
+        const rootsFile = rootCaFile ?? '(no CA flag)';
+        const certFile = flag(args, 'tls-cert-file');
+        if (certFile) return checks.servingComponent(binary, target, '--tls-cert-file', certFile, flag(args, 'tls-private-key-file'), roots, rootsFile, { label: 'no client certificate' });
+        if (!roots) return [notChecked(subject, `the served certificate not checked: ${rootsFile} cannot be read`)];
+        const says = (goError: string) => `Get "${target.url}/metrics": ${goError}`;
+        const found = await checks.dial({ subject, host: target.host, roots, rootsFile, files: [args.origin], says }, target, '/healthz', {}, () => []);
+        return found.map((f) => (f.code === FindingCode.Unchecked ? f : selfSignedServingFinding(binary, name, args.origin, f)));
+      })(),
+    ];
+  });
+}
+
+/** The cluster CA in the cert dir (the profile's `cluster` CA), when no component's flags name it. */
+async function clusterCaFile(options: LiveVerifyOptions): Promise<string | undefined> {
+  const file = options.certDir && caAliases(await loadProfile(options.profile)).get('cluster');
+  return file ? path.join(options.certDir!, `${file}.crt`) : undefined;
 }
 
 /** etcd as the apiserver reaches it (--etcd-servers with --etcd-cafile) and at its own client URLs. */
@@ -407,6 +445,7 @@ export async function verifyLive(options: LiveVerifyOptions, base: VerifyResult)
   const groups = await Promise.all([
     ...apiserverChecks(checks, apiserver, cm && flag(cm, 'root-ca-file')),
     ...etcdChecks(checks, apiserver, components.get('etcd')),
+    ...componentServingChecks(checks, components, (cm && flag(cm, 'root-ca-file')) ?? (apiserver && flag(apiserver, 'client-ca-file')) ?? (await clusterCaFile(options))),
     kubeconfigProbes.then((probes) => probes.flatMap((p) => p.findings)),
     kubeconfigProbes.then((probes) => apiServiceChecks(checks, probes, apiserver, options, base.findings)),
   ]);

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { COMPONENTS, type FlagComponent, type Profile, type WiredPart } from './profile.js';
+import { COMPONENTS, CONDITION_DEFAULTS, type Condition, type FlagComponent, type Profile, type WiredPart } from './profile.js';
 
 export { COMPONENTS, type FlagComponent };
 
@@ -15,9 +15,11 @@ export type FileRole = 'tls-cert' | 'tls-key' | 'ca-bundle' | 'public-keys' | 'p
  * When a component needs a flag for the PKI to work: `always`; `https-etcd` when --etcd-servers
  * has an https URL; `proxy-client` when --proxy-client-cert-file is set; `multi-member` when
  * etcd's --initial-cluster names more than one member; `one-signer` unless per-signer
- * --cluster-signing-<signer>-cert-file flags (v1.19+) take the place of the shared one.
+ * --cluster-signing-<signer>-cert-file flags (v1.19+) take the place of the shared one;
+ * `issued` when the PKI holds the file kubeadm's value names (an opt-in entry such as the
+ * component serving certificates): issued but unused, the component serves something else.
  */
-export type FlagNeed = 'always' | 'https-etcd' | 'proxy-client' | 'multi-member' | 'one-signer';
+export type FlagNeed = 'always' | 'https-etcd' | 'proxy-client' | 'multi-member' | 'one-signer' | 'issued';
 
 export interface WiredFlag {
   name: string;
@@ -37,9 +39,13 @@ export interface WiredFlag {
   breaks?: string;
   /** The CIS Kubernetes Benchmark (v1.6) recommendation the flag satisfies. */
   cis?: string;
+  /** The condition of the profile entry it names: kubeadm sets it only where that holds. */
+  when?: Condition;
 }
 
 const UNAUTHORIZED = 'error: You must be logged in to the server (Unauthorized)';
+/** What a scraper of kube-controller-manager's or kube-scheduler's secure port meets without --tls-cert-file. */
+const SELF_SIGNED = (port: string) => `the component serves a certificate it made up in memory (for localhost and 127.0.0.1, signed by itself): a client of ${port} trusting the cluster CA fails with "x509: certificate signed by unknown authority", so monitoring scrapes it with insecureSkipVerify`;
 
 /**
  * The flags each component has for its PKI: how it reads the file a flag names, whether it needs
@@ -88,8 +94,8 @@ const FLAGS: Record<FlagComponent, WiredFlag[]> = {
     { name: 'service-account-private-key-file', file: 'private-key', need: 'always', breaks: 'no service-account token secrets are created: pods relying on them get "Unauthorized"', cis: '1.3.4' },
     { name: 'cluster-signing-cert-file', file: 'tls-cert', signs: true, key: 'cluster-signing-key-file', need: 'one-signer', breaks: 'approved CSRs are never signed: kubelet client rotation and serverTLSBootstrap stall (kubectl get csr shows Approved without Issued)' },
     { name: 'cluster-signing-key-file', file: 'tls-key', need: 'one-signer', breaks: 'approved CSRs are never signed: kubelet client rotation and serverTLSBootstrap stall (kubectl get csr shows Approved without Issued)' },
-    { name: 'tls-cert-file', file: 'tls-cert', key: 'tls-private-key-file' },
-    { name: 'tls-private-key-file', file: 'tls-key' },
+    { name: 'tls-cert-file', file: 'tls-cert', key: 'tls-private-key-file', need: 'issued', breaks: SELF_SIGNED(':10257') },
+    { name: 'tls-private-key-file', file: 'tls-key', need: 'issued', breaks: SELF_SIGNED(':10257') },
   ],
   scheduler: [
     { name: 'kubeconfig', file: 'kubeconfig' },
@@ -97,8 +103,8 @@ const FLAGS: Record<FlagComponent, WiredFlag[]> = {
     { name: 'authorization-kubeconfig', file: 'kubeconfig' },
     { name: 'client-ca-file', file: 'ca-bundle' },
     { name: 'requestheader-client-ca-file', file: 'ca-bundle' },
-    { name: 'tls-cert-file', file: 'tls-cert', key: 'tls-private-key-file' },
-    { name: 'tls-private-key-file', file: 'tls-key' },
+    { name: 'tls-cert-file', file: 'tls-cert', key: 'tls-private-key-file', need: 'issued', breaks: SELF_SIGNED(':10259') },
+    { name: 'tls-private-key-file', file: 'tls-key', need: 'issued', breaks: SELF_SIGNED(':10259') },
   ],
 };
 
@@ -116,30 +122,33 @@ function fileRoleOf(part: WiredPart, isCA: boolean): FileRole | undefined {
  * wires to it; flags only the profile knows come last, read as their part says.
  */
 export function wiringFromProfile(profile: Profile): Wiring {
-  const wired = new Map<string, { value: string; part: WiredPart; isCA: boolean; keyFlag: string | undefined }>();
+  const wired = new Map<string, { value: string; part: WiredPart; isCA: boolean; keyFlag: string | undefined; when: Condition | undefined }>();
   const entries = [
     ...profile.certificates.map((e) => ({ ...e, isCA: !e.issuer })),
-    ...profile.keyPairs.map((e) => ({ ...e, isCA: false, commonName: '' })),
-    ...profile.kubeconfigs.map((e) => ({ ...e, isCA: false })),
+    ...profile.keyPairs.map((e) => ({ ...e, isCA: false, commonName: '', when: undefined })),
+    ...profile.kubeconfigs.map((e) => ({ ...e, isCA: false, when: undefined })),
   ];
   for (const entry of entries) {
     const values: Record<WiredPart, string> = { cert: `pki:${entry.file}.crt`, key: `pki:${entry.file}.key`, pub: `pki:${entry.file}.pub`, kubeconfig: `conf:${entry.file}`, commonName: entry.commonName };
     for (const w of entry.wiring) {
       // The flag naming the same entry's key for the same component: a tls-cert flag's pair.
       const keyFlag = entry.wiring.find((k) => k.component === w.component && k.part === 'key')?.flag;
-      wired.set(`${w.component} ${w.flag}`, { value: values[w.part], part: w.part, isCA: entry.isCA, keyFlag });
+      wired.set(`${w.component} ${w.flag}`, { value: values[w.part], part: w.part, isCA: entry.isCA, keyFlag, when: entry.when });
     }
   }
   const wiring = {} as Record<FlagComponent, WiredFlag[]>;
   for (const component of COMPONENTS) {
-    const known = FLAGS[component].map((flag) => ({ ...flag, kubeadm: wired.get(`${component} ${flag.name}`)?.value ?? flag.kubeadm }));
+    const known = FLAGS[component].map((flag) => {
+      const w = wired.get(`${component} ${flag.name}`);
+      return { ...flag, kubeadm: w?.value ?? flag.kubeadm, ...(w?.when && { when: w.when }) };
+    });
     const extra = [...wired].filter(([key]) => key.startsWith(`${component} `) && !known.some((f) => key === `${component} ${f.name}`));
     wiring[component] = [
       ...known,
       ...extra.map(([key, w]) => {
         const name = key.slice(component.length + 1);
         const keyFlag = w.part === 'cert' && !w.isCA ? w.keyFlag : undefined;
-        return { name, kubeadm: w.value, file: fileRoleOf(w.part, w.isCA), ...(keyFlag && { key: keyFlag }) };
+        return { name, kubeadm: w.value, file: fileRoleOf(w.part, w.isCA), ...(keyFlag && { key: keyFlag }), ...(w.when && { when: w.when }) };
       }),
     ];
   }
@@ -154,10 +163,23 @@ export function kubeadmValue(flag: WiredFlag, certDir: string, kubeconfigDir = p
   return path.join(match[1] === 'pki' ? certDir : kubeconfigDir, match[2]!);
 }
 
-/** kubeadm's certificate flags for a component, pointing at a PKI directory: `[name, value]` pairs. */
-export function flagsFor(wiring: Wiring, component: FlagComponent, certDir: string, kubeconfigDir = path.dirname(path.resolve(certDir))): [string, string][] {
+/** Whether kubeadm sets a flag when nothing is known of the cluster: its entry's condition holds by default. */
+export const setByDefault = (flag: WiredFlag): boolean => !flag.when || CONDITION_DEFAULTS[flag.when];
+
+/**
+ * kubeadm's certificate flags for a component, pointing at a PKI directory: `[name, value]`
+ * pairs. Flags of entries that need opting in (`--component-serving-certs`) are there when
+ * `include` says so: by default not.
+ */
+export function flagsFor(
+  wiring: Wiring,
+  component: FlagComponent,
+  certDir: string,
+  kubeconfigDir = path.dirname(path.resolve(certDir)),
+  include: (flag: WiredFlag, value: string) => boolean = setByDefault,
+): [string, string][] {
   return wiring[component].flatMap((flag) => {
     const value = kubeadmValue(flag, certDir, kubeconfigDir);
-    return value === undefined ? [] : [[flag.name, value] as [string, string]];
+    return value === undefined || !include(flag, value) ? [] : [[flag.name, value] as [string, string]];
   });
 }

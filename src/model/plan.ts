@@ -1,4 +1,4 @@
-import { expandTemplate, type CertificateEntry, type Location, type Profile, type ProfilePolicy, type TemplateVariable } from './profile.js';
+import { expandTemplate, type CertificateEntry, type Location, type Profile, type ProfilePolicy, type ServerTarget, type TemplateVariable } from './profile.js';
 import { canonicalIp, httpsUrl, indexedIp } from './net.js';
 import type { CertificateTemplate } from '../pki/template.js';
 import type { ClusterSettings, KeyType } from './settings.js';
@@ -79,10 +79,15 @@ export function classifySans(names: string[]): { dnsNames: string[]; ipAddresses
   return { dnsNames: [...dns].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)), ipAddresses: [...ips] };
 }
 
-/** Where kubeconfigs point: the control-plane endpoint (its port, else the bind port), or this node. */
-export function serverUrl(target: 'controlPlaneEndpoint' | 'localEndpoint', s: ClusterSettings): string {
+/**
+ * Where kubeconfigs point: the control-plane endpoint (its port, else the bind port), or this
+ * node's apiserver (kubeadm's local API endpoint: advertise address and bind port), which only a
+ * control plane runs.
+ */
+export function serverUrl(target: ServerTarget, s: ClusterSettings, controlPlane: boolean): string {
   const cpe = s.controlPlaneEndpoint;
-  if (target === 'controlPlaneEndpoint' && cpe) return httpsUrl(cpe.host, cpe.port ?? s.bindPort);
+  const local = target === 'localEndpoint' || (target === 'localEndpointOnControlPlane' && controlPlane);
+  if (!local && cpe) return httpsUrl(cpe.host, cpe.port ?? s.bindPort);
   return httpsUrl(s.advertiseAddress, s.bindPort);
 }
 
@@ -127,9 +132,10 @@ export function resolveCertificate(
 
 /**
  * Resolves a profile against cluster settings: pure, deterministic, in the profile's order. Entries
- * of the kubelet's pki dir are in it only for a node that has one (`kubeletPki`).
+ * of the kubelet's pki dir are in it only for a node that has one (`kubeletPki`); a node is a
+ * control plane (runs an apiserver) unless `controlPlane` is false.
  */
-export function buildPkiSpec(profile: Profile, settings: ClusterSettings, where: { kubeletPki?: boolean } = {}): PkiSpec {
+export function buildPkiSpec(profile: Profile, settings: ClusterSettings, where: { kubeletPki?: boolean; controlPlane?: boolean } = {}): PkiSpec {
   const vars = templateVariables(settings);
   const expand = (template: string) => expandTemplate(template, vars);
   const resolveCert = (entry: CertificateFields, file: string | undefined) => resolveCertificate(profile.policy, entry, expand, settings, file);
@@ -140,7 +146,7 @@ export function buildPkiSpec(profile: Profile, settings: ClusterSettings, where:
       name: entry.name,
       file: entry.file,
       clusterName: settings.clusterName,
-      server: serverUrl(entry.server, settings),
+      server: serverUrl(entry.server, settings, where.controlPlane ?? true),
       userName: client.commonName,
       contextName: `${client.commonName}@${settings.clusterName}`,
       client,

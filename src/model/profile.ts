@@ -6,8 +6,12 @@ export const KEY_USAGES = ['digitalSignature', 'keyEncipherment', 'keyCertSign',
 export type KeyUsageName = (typeof KEY_USAGES)[number];
 export const EXT_KEY_USAGES = ['serverAuth', 'clientAuth'] as const;
 export type ExtKeyUsageName = (typeof EXT_KEY_USAGES)[number];
-/** Where a kubeconfig's `server` points: the HA endpoint (or local when unset), or this node's apiserver. */
-export const SERVER_TARGETS = ['controlPlaneEndpoint', 'localEndpoint'] as const;
+/**
+ * Where a kubeconfig's `server` points: the HA endpoint (or local when unset), this node's
+ * apiserver, or — `localEndpointOnControlPlane`, kubeadm ≥ 1.33's ControlPlaneKubeletLocalMode —
+ * this node's apiserver on a control plane and the endpoint on every other node.
+ */
+export const SERVER_TARGETS = ['controlPlaneEndpoint', 'localEndpoint', 'localEndpointOnControlPlane'] as const;
 export type ServerTarget = (typeof SERVER_TARGETS)[number];
 /** The components whose flags name PKI files (kubeadm's static pods). */
 export const COMPONENTS = ['apiserver', 'etcd', 'controller-manager', 'scheduler'] as const;
@@ -32,9 +36,14 @@ export type KubeconfigIdentity = (typeof KUBECONFIG_IDENTITIES)[number];
  */
 export const LOCATIONS = ['certDir', 'kubeletPki'] as const;
 export type Location = (typeof LOCATIONS)[number];
-/** Conditions an entry may depend on. */
-export const CONDITIONS = ['localEtcd'] as const;
-export type Condition = (typeof CONDITIONS)[number];
+/**
+ * Conditions an entry may depend on, and whether each holds when nothing says otherwise:
+ * `localEtcd` unless etcd is external; `componentServingCerts` only when asked for
+ * (kpki init --component-serving-certs).
+ */
+export const CONDITION_DEFAULTS = { localEtcd: true, componentServingCerts: false } as const;
+export type Condition = keyof typeof CONDITION_DEFAULTS;
+export const CONDITIONS = Object.keys(CONDITION_DEFAULTS) as Condition[];
 
 /** Signing policy shared by every certificate in a profile (cfssl-style policy as data). */
 export interface ProfilePolicy {

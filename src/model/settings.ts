@@ -1,6 +1,7 @@
 import { badFlag } from '../errors.js';
 import { DEFAULTS } from './defaults.js';
 import { parseDuration } from './duration.js';
+import { CONDITION_DEFAULTS } from './profile.js';
 import { canonicalIp, isDnsName, parseCidr, parseHostPort, type Cidr, type HostPort } from './net.js';
 
 import { KEY_TYPES, type KeyType } from '../pki/key-types.js';
@@ -28,6 +29,8 @@ export interface ClusterSettings {
   caValidity: number;
   /** False when etcd is external: kubeadm then creates no etcd certificates. */
   localEtcd: boolean;
+  /** Serving certificates for kube-controller-manager and kube-scheduler, signed by the cluster CA. */
+  componentServingCerts: boolean;
 }
 
 /**
@@ -49,6 +52,7 @@ export interface SettingsInput {
   certValidity?: string;
   caValidity?: string;
   localEtcd?: boolean;
+  componentServingCerts?: boolean;
 }
 
 /** Values that depend on the machine (hostname, primary address): supplied by the I/O layer. */
@@ -211,6 +215,7 @@ export function resolveSettings(input: SettingsInput, host: HostDefaults, origin
     keyType,
     certValidity,
     caValidity,
-    localEtcd: input.localEtcd ?? true,
+    localEtcd: input.localEtcd ?? CONDITION_DEFAULTS.localEtcd,
+    componentServingCerts: input.componentServingCerts ?? CONDITION_DEFAULTS.componentServingCerts,
   };
 }

@@ -6,6 +6,7 @@ import type { x509 } from '../pki/crypto.js';
 import { generateKeyPair, privateKeyPem, publicKeyPem, type KeyPair } from '../pki/keys.js';
 import type { CertSpec, KubeconfigSpec, ManifestSpec } from '../model/plan.js';
 import { createCsrPem } from '../pki/csr.js';
+import { outlivesCa } from '../model/validity.js';
 import { writes, type FileWrite, type RenewStep, type Step } from './steps.js';
 
 export interface RenderOptions {
@@ -164,4 +165,17 @@ export async function renderSteps(steps: Step[], options: RenderOptions): Promis
     options.signal?.addEventListener('abort', () => reject(interruptedError()), { once: true });
   });
   return Promise.race([Promise.all(rendered), interrupted]);
+}
+
+/**
+ * The leaves a run signed that were cut at their CA's expiry (issuing never lets a leaf outlive
+ * its CA): each asked for a lifetime past the CA's, which kubeadm warns of.
+ */
+export function cutAtCaExpiry(rendered: Rendered[], now: Date): string[] {
+  return rendered.flatMap(({ step, issued }) => {
+    const spec = step.kind === 'kubeconfig' && step.action !== 'renew' ? (step.spec as KubeconfigSpec).client : (step.spec as CertSpec);
+    if (!issued || spec.isCA) return [];
+    const wanted = new Date(Math.floor(now.getTime() / 1000) * 1000 + spec.validity * 1000);
+    return issued.notAfter < wanted ? [outlivesCa(step.name, spec.issuer ?? 'ca', wanted, issued.notAfter)] : [];
+  });
 }

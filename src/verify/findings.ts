@@ -31,6 +31,11 @@ export const FindingCode = {
   KubeconfigPermissions: 'KUBECONFIG_PERMISSIONS',
   FileOwnership: 'FILE_OWNERSHIP',
   KubeletServingSelfSigned: 'KUBELET_SERVING_SELF_SIGNED',
+  ComponentServingSelfSigned: 'COMPONENT_SERVING_SELF_SIGNED',
+  KubeletServerMode: 'KUBELET_SERVER_MODE',
+  KubeconfigServerUnexpected: 'KUBECONFIG_SERVER_UNEXPECTED',
+  ValidityAboveDefault: 'VALIDITY_ABOVE_DEFAULT',
+  OutlivesCa: 'OUTLIVES_CA',
   SigningCertNotSingle: 'SIGNING_CERT_NOT_SINGLE',
   // A kubeconfig checked on its own: who it authenticates as, and what it leaves unverified.
   ClientIdentity: 'CLIENT_IDENTITY',

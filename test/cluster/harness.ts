@@ -4,7 +4,7 @@
  *
  *   etcd (client-cert auth) on cp1 ─┬─ kube-apiserver cp1 ─┐
  *                                   └─ kube-apiserver cp2 ─┴─ haproxy on the VIP (the control-plane endpoint)
- *   kube-controller-manager on cp1 (the cluster CA signs CSRs)
+ *   kube-controller-manager on cp1 (the cluster CA signs CSRs; it serves kpki's certificate)
  *   sample-apiserver (wardle.example.com) behind an APIService whose caBundle kpki made
  *
  * Every component runs from a flags file under its node directory (`flags/<component>.flags`, one
@@ -369,6 +369,8 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       '--control-plane-endpoint', `${vip}:${endpointPort}`,
       '--apiserver-bind-port', String(bindPort),
       '--workers', `w1=${workerAddress}`, '--kubelet-serving-certs',
+      // kube-controller-manager serves a certificate of the cluster CA, not one it makes up.
+      '--component-serving-certs',
       '--service-cidr', SERVICE_CIDR, '--dns-domain', DNS_DOMAIN,
       ...(opts.keyType ? ['--key-type', opts.keyType] : []),
     ]);
@@ -474,6 +476,8 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       ['root-ca-file', cp1.pki('ca.crt')],
       ['service-account-private-key-file', cp1.pki('sa.key')],
       ['service-cluster-ip-range', SERVICE_CIDR],
+      ['tls-cert-file', cp1.pki('controller-manager.crt')],
+      ['tls-private-key-file', cp1.pki('controller-manager.key')],
       ['use-service-account-credentials', 'true'],
     ];
     const wardleFlags: Flags = [

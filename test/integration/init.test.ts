@@ -89,7 +89,8 @@ describe('kpki init', () => {
     const { dir, options } = await freshTree();
     const caBefore = readFileSync(path.join(dir, 'pki/ca.crt'));
     const result = await initPki({ ...options, controlPlaneEndpoint: 'lb.example.com', force: true });
-    expect(actions(result)).toMatchObject({ ca: 'reuse', apiserver: 'reissue', 'admin.conf': 'reissue', 'kubelet.conf': 'reissue', 'scheduler.conf': 'reuse' });
+    // A control plane's kubelet.conf follows its own apiserver (kubeadm ≥ 1.33), not the endpoint.
+    expect(actions(result)).toMatchObject({ ca: 'reuse', apiserver: 'reissue', 'admin.conf': 'reissue', 'kubelet.conf': 'reuse', 'scheduler.conf': 'reuse' });
     expect(readFileSync(path.join(dir, 'pki/ca.crt'))).toEqual(caBefore);
     const error = await rejection(initPki({ ...options, controlPlaneEndpoint: 'lb.example.com', renew: ['ca'] }));
     expect(error.message).toContain('never replaces a CA');

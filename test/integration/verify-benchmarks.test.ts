@@ -17,12 +17,13 @@ describe('verify --benchmark: each finding names its recommendation in the bench
     const chosen = await verify({ root: FIXTURE_ROOT, now: NOW });
     expect(chosen.benchmark).toEqual({ name: 'cis-1.20', chosenBy: `kube-apiserver v1.20.2 (${path.join(FIXTURE_ROOT, 'etc/kubernetes/manifests/kube-apiserver.yaml')})` });
     // The fixture's keys and kubeconfigs are 0644: too open for every benchmark's keys, within cis-1.20's and the STIG's 644 for kubeconfigs.
-    expect(labels(chosen.findings)).toEqual(['KEY_PERMISSIONS 1.1.21', 'KUBECONFIG_PERMISSIONS -', 'KUBELET_CA_UNSET 1.2.5']);
+    // And the note that kubeadm v1.20's kubelet.conf points at the control-plane endpoint (no benchmark id).
+    expect(labels(chosen.findings)).toEqual(['KEY_PERMISSIONS 1.1.21', 'KUBECONFIG_PERMISSIONS -', 'KUBELET_CA_UNSET 1.2.5', 'KUBELET_SERVER_MODE -']);
     const newer = await verify({ root: FIXTURE_ROOT, now: NOW, benchmark: 'cis-1.24' });
     expect(newer.benchmark).toEqual({ name: 'cis-1.24', chosenBy: '--benchmark' });
-    expect(labels(newer.findings)).toEqual(['KEY_PERMISSIONS 1.1.21', 'KUBECONFIG_PERMISSIONS 1.1.13', 'KUBECONFIG_PERMISSIONS 1.1.15', 'KUBECONFIG_PERMISSIONS 1.1.17', 'KUBECONFIG_PERMISSIONS 4.1.5', 'KUBELET_CA_UNSET 1.2.5']);
+    expect(labels(newer.findings)).toEqual(['KEY_PERMISSIONS 1.1.21', 'KUBECONFIG_PERMISSIONS 1.1.13', 'KUBECONFIG_PERMISSIONS 1.1.15', 'KUBECONFIG_PERMISSIONS 1.1.17', 'KUBECONFIG_PERMISSIONS 4.1.5', 'KUBELET_CA_UNSET 1.2.5', 'KUBELET_SERVER_MODE -']);
     const stig = await verify({ root: FIXTURE_ROOT, now: NOW, benchmark: 'stig' });
-    expect(labels(stig.findings)).toEqual(['KEY_PERMISSIONS CNTR-K8-003340', 'KUBECONFIG_PERMISSIONS -', 'KUBELET_CA_UNSET -']);
+    expect(labels(stig.findings)).toEqual(['KEY_PERMISSIONS CNTR-K8-003340', 'KUBECONFIG_PERMISSIONS -', 'KUBELET_CA_UNSET -', 'KUBELET_SERVER_MODE -']);
     expect(stig.findings.filter((f) => f.code === 'KUBECONFIG_PERMISSIONS')).toHaveLength(4);
     expect(stig.findings.find((f) => f.code === 'KEY_PERMISSIONS')!.compliance).toEqual({ benchmark: 'stig', id: 'CNTR-K8-003340', level: 'CAT II' });
   });

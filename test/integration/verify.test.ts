@@ -23,8 +23,10 @@ describe('kpki verify', () => {
     execFileSync('sh', ['-c', `chmod -R u+w "${root}" && find "${root}" \\( -name '*.key' -o -name '*.conf' \\) -exec chmod 600 {} +`]);
     const options = { root, now: new Date('2026-12-01T00:00:00Z') };
     const result = await verify(options);
-    // kubeadm leaves the kubelets' serving certificates unverified: CIS 1.2.6, a warning.
-    expect(result.findings.map((f) => `${f.severity} ${f.code} ${f.cis}`)).toEqual(['warning KUBELET_CA_UNSET 1.2.6']);
+    // kubeadm leaves the kubelets' serving certificates unverified: CIS 1.2.6, a warning. And a note:
+    // kubeadm v1.20 points the control plane's kubelet at the control-plane endpoint.
+    expect(result.findings.map((f) => `${f.severity} ${f.code} ${f.cis}`)).toEqual(['warning KUBELET_CA_UNSET 1.2.6', 'info KUBELET_SERVER_MODE undefined']);
+    expect(result.findings[1]!.diagnosis).toBe('the kubelet talks to the control-plane endpoint, as kubeadm before 1.33 (or with ControlPlaneKubeletLocalMode off) and every worker do (this node\'s apiserver is https://198.51.100.11:6443)');
     expect(result.counts.error).toBe(0);
     // Files no manifest names are checked too, named as the node names them.
     chmodSync(path.join(root, 'etc/kubernetes/pki/etcd/healthcheck-client.key'), 0o644);
@@ -37,7 +39,7 @@ describe('kpki verify', () => {
   it('the fixture as shared (world-readable keys and kubeconfigs) draws the CIS permission warnings, nothing else', async () => {
     const result = await verify({ root: FIXTURE_ROOT, now: new Date('2026-12-01T00:00:00Z') });
     expect(new Set(result.findings.map((f) => `${f.severity} ${f.code} ${f.cis}`))).toEqual(
-      new Set(['warning KEY_PERMISSIONS 1.1.21', 'warning KUBECONFIG_PERMISSIONS 1.1.13', 'warning KUBECONFIG_PERMISSIONS 1.1.15', 'warning KUBECONFIG_PERMISSIONS 1.1.17', 'warning KUBECONFIG_PERMISSIONS 4.1.5', 'warning KUBELET_CA_UNSET 1.2.6']),
+      new Set(['warning KEY_PERMISSIONS 1.1.21', 'warning KUBECONFIG_PERMISSIONS 1.1.13', 'warning KUBECONFIG_PERMISSIONS 1.1.15', 'warning KUBECONFIG_PERMISSIONS 1.1.17', 'warning KUBECONFIG_PERMISSIONS 4.1.5', 'warning KUBELET_CA_UNSET 1.2.6', 'info KUBELET_SERVER_MODE undefined']),
     );
   });
 

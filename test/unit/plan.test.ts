@@ -14,7 +14,7 @@ const cert = (s: PkiSpec, name: string) => s.certificates.find((c) => c.name ===
 const kubeconfig = (s: PkiSpec, name: string) => s.kubeconfigs.find((k) => k.name === name)!;
 
 describe('built-in profiles', () => {
-  it.each(['kubeadm', 'kubeadm-v1.20'])('%s: CAs come before what they sign, names and files are unique', (name) => {
+  it.each(['kubeadm', 'kubeadm-v1.31', 'kubeadm-v1.20'])('%s: CAs come before what they sign, names and files are unique', (name) => {
     const p = profile(name);
     const seen = new Set<string>();
     for (const c of p.certificates) {
@@ -106,13 +106,33 @@ describe('identities and policy', () => {
     expect(s.kubeconfigs.map((k) => k.name)).not.toContain('super-admin.conf');
   });
 
-  it('servers: endpoint for admin and kubelet, local for controller-manager and scheduler', () => {
+  it('servers (kubeadm v1.33+): endpoint for admin, local for controller-manager, scheduler and a control plane\'s kubelet', () => {
     const s = spec({ controlPlaneEndpoint: 'lb.example.com', bindPort: 8443 });
     expect(kubeconfig(s, 'admin.conf').server).toBe('https://lb.example.com:8443');
-    expect(kubeconfig(s, 'kubelet.conf').server).toBe('https://lb.example.com:8443');
+    expect(kubeconfig(s, 'kubelet.conf').server).toBe('https://10.0.0.11:8443');
     expect(kubeconfig(s, 'controller-manager.conf').server).toBe('https://10.0.0.11:8443');
     const noEndpoint = spec();
     expect(kubeconfig(noEndpoint, 'admin.conf').server).toBe('https://10.0.0.11:6443');
+  });
+
+  it("a worker's kubelet.conf points at the endpoint under every profile; a control plane's at the endpoint before v1.33", () => {
+    const settings = resolveSettings({ controlPlaneEndpoint: 'lb.example.com', bindPort: 8443 }, host);
+    for (const name of ['kubeadm', 'kubeadm-v1.31', 'kubeadm-v1.20']) {
+      const worker = buildPkiSpec(profile(name), settings, { controlPlane: false });
+      expect(kubeconfig(worker, 'kubelet.conf').server).toBe('https://lb.example.com:8443');
+    }
+    expect(kubeconfig(spec({ controlPlaneEndpoint: 'lb.example.com', bindPort: 8443 }, 'kubeadm-v1.31'), 'kubelet.conf').server).toBe('https://lb.example.com:8443');
+  });
+
+  it('component serving certificates: only when asked for; cluster CA, serverAuth, the names a scraper dials', () => {
+    expect(spec().certificates.map((c) => c.name)).not.toContain('controller-manager-serving');
+    const s = spec({ componentServingCerts: true, advertiseAddress: '10.0.0.11' });
+    for (const [name, cn, file] of [['controller-manager-serving', 'kube-controller-manager', 'controller-manager'], ['scheduler-serving', 'kube-scheduler', 'scheduler']] as const) {
+      const c = cert(s, name);
+      expect(c).toMatchObject({ commonName: cn, file, issuer: 'ca', extKeyUsages: ['serverAuth'], isCA: false });
+      expect(c.dnsNames).toEqual(['cp1', 'localhost']);
+      expect(c.ipAddresses).toEqual(['10.0.0.11', '127.0.0.1', '::1']);
+    }
   });
 
   it('external etcd drops the etcd certificates', () => {

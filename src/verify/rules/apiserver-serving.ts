@@ -6,7 +6,8 @@ import { defineRule, finding, infoOf } from '../rule.js';
 import { certFromFlag, CLIENT_TLS_PREFIX, hostFindings, type DialedHost } from './common.js';
 import { reissueWithSans } from './fixes.js';
 
-const WILDCARD_BIND = new Set(['', '0.0.0.0', '::']);
+/** --bind-address values that listen on every address. */
+export const WILDCARD_BIND = new Set(['', '0.0.0.0', '::']);
 
 /** The cluster DNS domain: from the kubeadm-style issuer URL, the kubelet, or Kubernetes' default. */
 export function dnsDomain(inputs: ClusterInputs): string {

@@ -1,18 +1,19 @@
 import { DEFAULTS } from '../../model/defaults.js';
 import path from 'node:path';
-import { kubeadmValue, type FlagNeed } from '../../model/flags.js';
+import { kubeadmValue, type FlagNeed, type WiredFlag } from '../../model/flags.js';
 import { flagSubject, type Facts } from '../facts.js';
 import { FindingCode, type Finding } from '../findings.js';
 import { BINARIES, flag, flagList, type ComponentArgs } from '../inputs/args.js';
 import { KNOWN_FLAGS } from '../known-flags.js';
 import { defineRule, finding } from '../rule.js';
 
-const NEEDED: Record<FlagNeed, (args: ComponentArgs) => boolean> = {
+const NEEDED: Record<FlagNeed, (args: ComponentArgs, issued: string | undefined, facts: Facts) => boolean> = {
   always: () => true,
   'https-etcd': (args) => flagList(args, 'etcd-servers').some((url) => url.startsWith('https://')),
   'proxy-client': (args) => Boolean(flag(args, 'proxy-client-cert-file')),
   'multi-member': (args) => flagList(args, 'initial-cluster').length > 1,
   'one-signer': (args) => ![...args.flags.keys()].some((name) => /^cluster-signing-.+-cert-file$/.test(name) && name !== 'cluster-signing-cert-file'),
+  issued: (_, file, facts) => file !== undefined && facts.inputs.pkiFiles.includes(file),
 };
 
 const NEED_REASON: Record<Exclude<FlagNeed, 'always'>, string> = {
@@ -20,6 +21,7 @@ const NEED_REASON: Record<Exclude<FlagNeed, 'always'>, string> = {
   'proxy-client': '--proxy-client-cert-file is set',
   'multi-member': '--initial-cluster has several members',
   'one-signer': 'no per-signer --cluster-signing-*-cert-file either',
+  issued: 'the PKI holds the file it names',
 };
 
 /** Levenshtein distance, for naming the flag a misspelled one was meant to be. */
@@ -54,13 +56,15 @@ function addFlagFix(origin: string, flagText: string): string {
 function missingFlags(facts: Facts, args: ComponentArgs): Finding[] {
   if (args.component === 'kubelet') return [];
   const certDir = facts.certDir ?? DEFAULTS.nodeCertDir;
+  const valueOf = (wired: WiredFlag) => kubeadmValue(wired, certDir, path.dirname(certDir));
   return facts.inputs.wiring[args.component]
-    .filter((wired) => wired.need && NEEDED[wired.need](args) && !flag(args, wired.name))
+    .filter((wired) => wired.need && NEEDED[wired.need](args, valueOf(wired), facts) && !flag(args, wired.name))
     .map((wired) => {
-      const value = kubeadmValue(wired, certDir, path.dirname(certDir));
+      const value = valueOf(wired);
       return finding({
         code: wired.need === 'proxy-client' ? FindingCode.RequestHeaderIncomplete : FindingCode.FlagMissing,
-        severity: 'error',
+        // An issued certificate left unused: the component still runs, on a certificate nobody can verify.
+        severity: wired.need === 'issued' ? 'warning' : 'error',
         subject: flagSubject(args, wired.name),
         symptom: wired.breaks ?? '',
         diagnosis: `${args.origin} has no --${wired.name}${wired.need === 'always' ? '' : ` (needed: ${NEED_REASON[wired.need!]})`}`,
