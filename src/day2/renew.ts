@@ -6,7 +6,7 @@ import type { x509 } from '../pki/crypto.js';
 import { parseDuration } from '../model/duration.js';
 import { sanList } from '../model/settings.js';
 import { DEFAULTS } from '../model/defaults.js';
-import { decideRenewal, type RenewalSite } from '../plan/renewal.js';
+import { decideRenewal, type KeyChoice, type RenewalSite } from '../plan/renewal.js';
 import { renderSteps } from '../plan/render.js';
 import type { FileWrite, RenewStep, Step } from '../plan/steps.js';
 import { applyChanges } from '../store/apply.js';
@@ -22,8 +22,10 @@ export interface RenewOptions extends LayoutOptions {
   all?: boolean;
   /** SANs to add to the apiserver certificates (or to the etcd ones named). */
   addSans?: string[] | string;
-  /** Sign the existing keys again instead of generating new ones. */
+  /** Refuse unless every existing key can be signed again (by default a matching key is kept, a missing or mismatched one replaced). */
   keepKey?: boolean;
+  /** Generate new keys instead of signing the existing ones again. */
+  newKey?: boolean;
   /** Leaf lifetime, e.g. `1y` (default: the cluster's, else one year; never past the CA). */
   validity?: string;
   dryRun?: boolean;
@@ -129,6 +131,11 @@ async function rememberSans(layout: Layout, sanPlan: { sans: string[]; entries: 
   return { write: { path: file, data: `${JSON.stringify(sans, null, 2)}\n`, mode: 0o644 }, sans };
 }
 
+function keyChoice(options: RenewOptions): KeyChoice {
+  if (options.keepKey && options.newKey) throw badFlag('--new-key', 'contradicts --keep-key', 'give one of them');
+  return options.newKey ? 'new' : options.keepKey ? 'keep' : 'auto';
+}
+
 function validitySeconds(layout: Layout, options: RenewOptions): number {
   const text = options.validity ?? layout.record?.data.settings.certValidity ?? DEFAULTS.certValidity;
   const seconds = parseDuration(text);
@@ -144,7 +151,7 @@ export interface RenewPlan {
   sanPlan: { sans: string[]; entries: string[] };
   csrOnly: boolean;
   csrDir: string;
-  keepKey: boolean;
+  key: KeyChoice;
   validity: number;
   now: Date;
   dryRun: boolean;
@@ -166,7 +173,7 @@ export async function renewWrites(layout: Layout, plan: RenewPlan, snapshot: Obs
   const sites = renewalSites(layout, plan.names);
   const steps = decideRenewal(sites, snapshot, {
     extraSans: new Map(plan.sanPlan.entries.map((name) => [name, plan.sanPlan.sans])),
-    keepKey: plan.keepKey,
+    key: plan.key,
     validity: plan.validity,
     signable: new Set([...plan.cas].filter(([, ca]) => ca.key).map(([name]) => name)),
     csrOnly: plan.csrOnly,
@@ -209,7 +216,7 @@ export async function renew(options: RenewOptions): Promise<RenewResult> {
       sanPlan,
       csrOnly: options.csrOnly ?? false,
       csrDir: options.csrDir ?? path.join(layout.signing.kubeconfigDir, DEFAULTS.csrDirName),
-      keepKey: options.keepKey ?? false,
+      key: keyChoice(options),
       validity,
       now,
       dryRun: options.dryRun ?? false,
