@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { constants, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { ErrorCode, KpkiError } from '../errors.js';
-import { isAlive, readOptional, syncDirectories } from './files.js';
+import { readOptional, syncDirectories } from './files.js';
 
 /**
  * A directory switched as a whole, for writes that change a private key (see journal.ts for why):
@@ -15,8 +15,8 @@ import { isAlive, readOptional, syncDirectories } from './files.js';
  */
 
 export const DATA_LINK = '..data';
-/** `..2026_12_07_02_51_13.<pid>-<hex>`: when it was made, and by which run (a dead run's unused one is removed). */
-const GENERATION = /^\.\.\d{4}(?:_\d\d){5}\.(\d+)-[0-9a-f]+$/;
+/** `..2026_12_07_02_51_13.<hex>`: when it was made (for whoever looks), as AtomicWriter names them. */
+const GENERATION = /^\.\.\d{4}(?:_\d\d){5}\.[0-9a-f]+$/;
 
 interface Content {
   data: Buffer;
@@ -44,7 +44,8 @@ async function generationContents(dir: string): Promise<Map<string, Content>> {
   const contents = new Map<string, Content>();
   const current = await currentGeneration(dir);
   if (!current) return contents;
-  for (const name of await fs.readdir(path.join(dir, current)).catch(() => [] as string[])) {
+  // kubeadm's names only: never a temp file a killed run left.
+  for (const name of (await fs.readdir(path.join(dir, current)).catch(() => [] as string[])).filter((n) => !n.startsWith('.'))) {
     const file = path.join(dir, current, name);
     const stat = await fs.stat(file);
     contents.set(name, { data: await fs.readFile(file), mode: stat.mode & 0o777 });
@@ -62,7 +63,7 @@ function switchError(dir: string, error: unknown): KpkiError {
 /** A new generation directory holding `contents`, every file and the directory synced; returns its name. */
 async function stageGeneration(dir: string, contents: Map<string, Content>): Promise<string> {
   const stamp = new Date().toISOString().slice(0, 19).replace(/[-T:]/g, '_');
-  const name = `..${stamp}.${process.pid}-${randomBytes(4).toString('hex')}`;
+  const name = `..${stamp}.${randomBytes(4).toString('hex')}`;
   const generation = path.join(dir, name);
   try {
     await fs.mkdir(generation, { mode: 0o755 });
@@ -140,14 +141,15 @@ export async function prepareSwitch(dir: string, writes: { name: string; data: s
   return stageGeneration(dir, contents);
 }
 
-/** Generation directories nothing points at: replaced ones, and those a dead run staged and never switched to. */
-export async function removeStaleGenerations(dir: string): Promise<void> {
+/**
+ * Generation directories nothing points at: replaced ones, and those a killed run staged and never
+ * switched to. Called only by a switch, under the lock that keeps every other writer out of the
+ * directory and after the killed runs' journals were completed, so no other one is still wanted.
+ */
+async function removeStaleGenerations(dir: string): Promise<void> {
   const current = await currentGeneration(dir);
   for (const name of await fs.readdir(dir).catch(() => [] as string[])) {
-    const pid = Number(GENERATION.exec(name)?.[1]);
-    if (!pid || name === current) continue;
-    // Ours or a dead run's: a live run's staged generation is its own business.
-    if (pid === process.pid || !isAlive(pid)) await fs.rm(path.join(dir, name), { recursive: true, force: true });
+    if (GENERATION.test(name) && name !== current) await fs.rm(path.join(dir, name), { recursive: true, force: true });
   }
 }
 

@@ -129,7 +129,8 @@ export async function writeFilesTogether(journalDir: string, writes: FileWrite[]
     await Promise.all(
       single.map(async (write, i) => {
         checkAbort(hooks);
-        const file = await stageFile(targets[i]!, write.data, write.mode);
+        // Staged beside the name (where a killed run's temp files are looked for), renamed through its link.
+        const file = await stageFile(write.path, write.data, write.mode);
         staged.push(file);
         entries.push({ target: relative(targets[i]!), staged: relative(file) });
         hooks.onStaged?.();
@@ -141,7 +142,7 @@ export async function writeFilesTogether(journalDir: string, writes: FileWrite[]
       return;
     }
     // The staged names must be durable before a journal refers to them.
-    await syncDirectories(targets.map((t) => path.dirname(t)));
+    await syncDirectories([...single.map((w) => path.dirname(path.resolve(w.path))), ...switched.keys()]);
     const journal = path.join(journalDir, `${JOURNAL_PREFIX}${process.pid}-${randomBytes(4).toString('hex')}`);
     await writeFileAtomic(journal, `${JSON.stringify({ entries }, null, 2)}\n`, 0o600);
     committed = true;
