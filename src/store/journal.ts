@@ -82,11 +82,16 @@ async function applyJournal(journal: string, entries: JournalEntry[]): Promise<s
 /** A PEM private key, as Go's X509KeyPair finds one (`PRIVATE KEY`, `EC PRIVATE KEY`, …). */
 const PRIVATE_KEY_PEM = /-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----/;
 
-/** Whether writing `write` replaces an existing private key with another (the files that pair with it then change too). */
-async function replacesKey(write: FileWrite): Promise<boolean> {
-  if (!PRIVATE_KEY_PEM.test(write.data.toString())) return false;
-  const existing = await readOptional(await resolveTarget(write.path));
-  return existing !== undefined && !existing.equals(Buffer.from(write.data));
+/**
+ * Whether writing `group` (files of one directory) changes a private key beside files that exist:
+ * a key replaced, or a missing one written next to its certificate. Then its pair's two files
+ * change, and only a switch of the whole directory keeps them agreeing at every instant. A set
+ * written where nothing exists yet (a new PKI, a new entry) has no old pair to keep.
+ */
+async function changesKey(group: FileWrite[]): Promise<boolean> {
+  const existing = await Promise.all(group.map(async (w) => readOptional(await resolveTarget(w.path))));
+  const keyChanges = group.some((w, i) => PRIVATE_KEY_PEM.test(w.data.toString()) && !existing[i]?.equals(Buffer.from(w.data)));
+  return keyChanges && existing.some((e) => e !== undefined);
 }
 
 /** The set's units: directories switched as a whole (where a key changes) and single files renamed into place. */
@@ -99,7 +104,7 @@ async function unitsOf(writes: FileWrite[]): Promise<{ switched: Map<string, Fil
   const switched = new Map<string, FileWrite[]>();
   const single: FileWrite[] = [];
   for (const [dir, group] of byDir) {
-    if ((await Promise.all(group.map(replacesKey))).some(Boolean)) switched.set(dir, group);
+    if (await changesKey(group)) switched.set(dir, group);
     else single.push(...group);
   }
   return { switched, single };

@@ -23,14 +23,14 @@ const sansOf = (file: string) => {
 };
 
 describe('kpki renew on a whole cluster', () => {
-  it('renews every leaf and kubeconfig everywhere with new keys, adds a SAN to every apiserver and remembers it', async () => {
+  it('with --new-key renews every leaf and kubeconfig everywhere with new keys, adds a SAN to every apiserver and remembers it', async () => {
     const dir = tempDir();
     const scratch = tempDir();
     await makeCluster(dir);
     const before = serials(dir, scratch);
     const keyBefore = readFileSync(path.join(dir, 'nodes/cp2/etc/kubernetes/pki/apiserver.key'), 'utf8');
 
-    const result = await renew({ certDir: path.join(dir, 'pki'), kubeconfigDir: dir, all: true, addSans: ['VIP2.example.com', '10.0.0.200'] });
+    const result = await renew({ certDir: path.join(dir, 'pki'), kubeconfigDir: dir, all: true, newKey: true, addSans: ['VIP2.example.com', '10.0.0.200'] });
 
     const after = serials(dir, scratch);
     expect([...after.keys()].sort()).toEqual([...before.keys()].sort());
