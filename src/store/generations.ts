@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { constants, promises as fs } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { ErrorCode, KpkiError } from '../errors.js';
-import { readOptional, syncDirectories } from './files.js';
+import { createSynced, readOptional, syncDirectories } from './files.js';
 
 /**
  * A directory switched as a whole, for writes that change a private key (see journal.ts for why):
@@ -67,16 +67,7 @@ async function stageGeneration(dir: string, contents: Map<string, Content>): Pro
   const generation = path.join(dir, name);
   try {
     await fs.mkdir(generation, { mode: 0o755 });
-    for (const [file, { data, mode }] of contents) {
-      const handle = await fs.open(path.join(generation, file), constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode);
-      try {
-        await handle.writeFile(data);
-        await handle.chmod(mode);
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-    }
+    for (const [file, { data, mode }] of contents) await createSynced(path.join(generation, file), data, mode);
     await syncDirectories([generation]);
     return name;
   } catch (error) {

@@ -55,6 +55,14 @@ function startPairReader(root: string): { stop: () => Promise<ReaderSummary> } {
   };
 }
 
+/** A new single-node PKI (ECDSA: fast), and the flags that point day-2 commands at it. */
+function initialised() {
+  const dir = tempDir();
+  const pki = path.join(dir, 'pki');
+  expect(kpki(initArgs(dir)).status).toBe(0);
+  return { dir, pki, day2: ['--cert-dir', pki, '--kubeconfig-dir', dir] };
+}
+
 /** Runs kpki to completion, failing the test on a non-zero exit. */
 async function run(args: string[]): Promise<void> {
   const result = await kpkiAsync(args);
@@ -116,10 +124,7 @@ describe('crashes and concurrent runs', () => {
   });
 
   it('a reader opening certificate then key sees no mismatch during 24 kpki renew and 8 init --renew (keys are kept)', async () => {
-    const dir = tempDir();
-    const pki = path.join(dir, 'pki');
-    expect(kpki(initArgs(dir)).status).toBe(0);
-    const day2 = ['--cert-dir', pki, '--kubeconfig-dir', dir];
+    const { dir, pki, day2 } = initialised();
     const reader = startPairReader(dir);
     for (let i = 0; i < 24; i++) await run(['renew', ...(i % 2 ? ['--all'] : ['apiserver', 'etcd-peer', 'admin.conf']), ...day2]);
     for (let i = 0; i < 8; i++) await run(initArgs(dir, '--renew', 'apiserver,front-proxy-client,etcd-server,kubelet.conf'));
@@ -132,10 +137,7 @@ describe('crashes and concurrent runs', () => {
   }, 600_000);
 
   it('during rotation phases and --new-key renewals every pair read matches, but for reads across the one rename of a switch', async () => {
-    const dir = tempDir();
-    const pki = path.join(dir, 'pki');
-    expect(kpki(initArgs(dir)).status).toBe(0);
-    const day2 = ['--cert-dir', pki, '--kubeconfig-dir', dir];
+    const { dir, pki, day2 } = initialised();
     const reader = startPairReader(dir);
     for (const phase of ['begin', 'reissue', 'finish']) await run(['ca', 'rotate', phase, ...day2, ...(phase === 'begin' ? ['--service-account'] : [])]);
     for (const phase of ['begin', 'reissue', 'abort', 'abort']) await run(['ca', 'rotate', phase, ...day2, ...(phase === 'begin' ? ['--ca', 'etcd'] : [])]);
@@ -150,10 +152,7 @@ describe('crashes and concurrent runs', () => {
   }, 600_000);
 
   it('kill -9 at random instants of renewals, key changes and init --renew: every pair on disk matches after each kill, with no rerun (16 trials)', async () => {
-    const dir = tempDir();
-    const pki = path.join(dir, 'pki');
-    expect(kpki(initArgs(dir)).status).toBe(0);
-    const day2 = ['--cert-dir', pki, '--kubeconfig-dir', dir];
+    const { dir, pki, day2 } = initialised();
     const init = (keyType: string, ...extra: string[]) => [...initArgs(dir).filter((a, i, all) => a !== '--key-type' && all[i - 1] !== '--key-type'), '--key-type', keyType, ...extra];
     // Each kind: a new key for every pair, every leaf key replaced (a new key type), keys kept, and a mix.
     const commands = (keyType: string) => [['renew', '--all', '--new-key', ...day2], init(keyType, '--force'), ['renew', '--all', ...day2], init(keyType, '--force', '--renew', 'apiserver,sa')];
