@@ -14,11 +14,12 @@ export function layoutOptions(flags: FlagValues<(typeof LAYOUT_FLAGS)[number]>) 
 export const renewCommand = defineCommand({
   usage: 'renew [...names]',
   description: 'Renew leaf certificates and kubeconfigs with the current CAs (shared set and every node)',
-  flags: [...LAYOUT_FLAGS, 'all', 'addSan', 'keepKey', 'renewValidity', 'renewCsrOnly', 'csrDir', 'dryRun'],
+  flags: [...LAYOUT_FLAGS, 'all', 'addSan', 'keepKey', 'newKey', 'renewValidity', 'renewCsrOnly', 'csrDir', 'dryRun'],
   examples: [
     'kpki renew --all',
     'kpki renew apiserver --add-san k8s-api.example.com,10.0.0.100',
-    'kpki renew admin.conf --keep-key --validity 90d',
+    'kpki renew admin.conf --validity 90d',
+    'kpki renew apiserver --new-key',
   ],
   async run(names, flags, output) {
     const result = await renew({
@@ -27,6 +28,7 @@ export const renewCommand = defineCommand({
       all: flags.all,
       addSans: flags.addSan,
       keepKey: flags.keepKey,
+      newKey: flags.newKey,
       validity: flags.renewValidity,
       csrOnly: flags.renewCsrOnly,
       csrDir: flags.csrDir,

@@ -8,7 +8,7 @@ import { sanList } from '../model/settings.js';
 import { DEFAULTS } from '../model/defaults.js';
 import { kubeletPkiEntries } from '../model/profile.js';
 import { nodeEntries } from '../model/topology.js';
-import { decideRenewal, type RenewalSite } from '../plan/renewal.js';
+import { decideRenewal, type KeyChoice, type RenewalSite } from '../plan/renewal.js';
 import { cutAtCaExpiry, renderSteps } from '../plan/render.js';
 import { validityAboveDefault } from '../model/validity.js';
 import type { FileWrite, RenewStep, Step } from '../plan/steps.js';
@@ -25,8 +25,10 @@ export interface RenewOptions extends LayoutOptions {
   all?: boolean;
   /** SANs to add to the apiserver certificates (or to the etcd ones named). */
   addSans?: string[] | string;
-  /** Sign the existing keys again instead of generating new ones. */
+  /** Refuse unless every existing key can be signed again (by default a matching key is kept, a missing or mismatched one replaced). */
   keepKey?: boolean;
+  /** Generate new keys instead of signing the existing ones again. */
+  newKey?: boolean;
   /** Leaf lifetime, e.g. `1y` (default: the cluster's, else one year; never past the CA). */
   validity?: string;
   dryRun?: boolean;
@@ -134,6 +136,11 @@ async function rememberSans(layout: Layout, sanPlan: { sans: string[]; entries: 
   return { write: { path: file, data: `${JSON.stringify(sans, null, 2)}\n`, mode: 0o644 }, sans };
 }
 
+function keyChoice(options: RenewOptions): KeyChoice {
+  if (options.keepKey && options.newKey) throw badFlag('--new-key', 'contradicts --keep-key', 'give one of them');
+  return options.newKey ? 'new' : options.keepKey ? 'keep' : 'auto';
+}
+
 function validitySeconds(layout: Layout, options: RenewOptions): number {
   const text = options.validity ?? layout.record?.data.settings.certValidity ?? DEFAULTS.certValidity;
   const seconds = parseDuration(text);
@@ -149,7 +156,7 @@ export interface RenewPlan {
   sanPlan: { sans: string[]; entries: string[] };
   csrOnly: boolean;
   csrDir: string;
-  keepKey: boolean;
+  key: KeyChoice;
   validity: number;
   now: Date;
   dryRun: boolean;
@@ -180,7 +187,7 @@ export async function renewWrites(layout: Layout, plan: RenewPlan, snapshot: Obs
   }
   const steps = decideRenewal(sites, snapshot, {
     extraSans: new Map(plan.sanPlan.entries.map((name) => [name, plan.sanPlan.sans])),
-    keepKey: plan.keepKey,
+    key: plan.key,
     validity: plan.validity,
     signable: new Set([...plan.cas].filter(([, ca]) => ca.key).map(([name]) => name)),
     csrOnly: plan.csrOnly,
@@ -258,7 +265,7 @@ export async function renew(options: RenewOptions): Promise<RenewResult> {
       sanPlan,
       csrOnly: options.csrOnly ?? false,
       csrDir: options.csrDir ?? path.join(layout.signing.kubeconfigDir, DEFAULTS.csrDirName),
-      keepKey: options.keepKey ?? false,
+      key: keyChoice(options),
       validity,
       now,
       dryRun: options.dryRun ?? false,

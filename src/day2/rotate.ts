@@ -192,7 +192,7 @@ function signers(base: Map<string, Authority>, pairs: { signer: CaPair; other: C
 async function reissueLeaves(layout: Layout, snapshot: Observed, state: RotationState, cas: Map<string, Authority>, now: Date, dryRun: boolean) {
   const names = renewableEntries(layout).filter((e) => state.cas.includes(e.issuer)).map((e) => e.name);
   const validity = parseDuration(layout.record?.data.settings.certValidity ?? DEFAULTS.certValidity) ?? parseDuration(DEFAULTS.certValidity)!;
-  return renewWrites(layout, { names, cas, sanPlan: { sans: [], entries: [] }, csrOnly: false, csrDir: '', keepKey: false, validity, now, dryRun }, snapshot);
+  return renewWrites(layout, { names, cas, sanPlan: { sans: [], entries: [] }, csrOnly: false, csrDir: '', key: 'auto', validity, now, dryRun }, snapshot);
 }
 
 /** `--ca` names, all CAs by default; `none` rotates only the service-account key. */

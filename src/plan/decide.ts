@@ -2,7 +2,7 @@ import { createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
 import path from 'node:path';
 import { certificateFacts, publicKeyObject } from '../pki/certificate.js';
 import type { x509 } from '../pki/crypto.js';
-import { sameKeyPair } from '../pki/keys.js';
+import { keyTypeOf, sameKeyPair } from '../pki/keys.js';
 import { certificateMismatches, notCaReasons, sameAuthority } from '../pki/match.js';
 import { parseCertificate, parseCertificates, parseKey } from '../pki/pem.js';
 import { parseKubeconfig, type KubeconfigCredentials } from '../kubeconfig/kubeconfig.js';
@@ -235,7 +235,11 @@ export async function decide(spec: PkiSpec, placement: Placement, observed: Obse
     }
     const reasons = await mismatches(current, cert, ca, key);
     if (!key) reasons.push(`${keyName} is missing`);
-    return { ...base, ...decideExisting(reasons, external, replaceable(cert.name), wantsRenew(cert.name)) };
+    const decision = decideExisting(reasons, external, replaceable(cert.name), wantsRenew(cert.name));
+    // A reissue signs a matching key of the wanted type again, as `kubeadm certs renew` does:
+    // only the certificate file changes, so a reader of the pair never sees a mismatch.
+    const keep = decision.action === 'reissue' && key && sameKeyPair(key, publicKeyObject(current)) && keyTypeOf(publicKeyObject(current)) === cert.keyType;
+    return { ...base, ...decision, ...(keep ? { existingKey: key } : {}) };
   };
 
   const decideKeyPair = (pair: KeyPairSpec): Step => {

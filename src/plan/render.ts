@@ -28,7 +28,7 @@ export function interruptedError(): KpkiError {
 }
 
 const needsNewKey = (step: Step) =>
-  ((step.action === 'create' || step.action === 'reissue') && step.kind !== 'manifest') || step.action === 'csr' || (step.action === 'renew' && !step.keptKey);
+  (step.action === 'create' && step.kind !== 'manifest') || (step.action === 'reissue' && step.kind !== 'manifest' && !step.existingKey) || step.action === 'csr' || (step.action === 'renew' && !step.keptKey);
 
 /** The CA an entry is signed by, when it needs one. */
 function issuerOf(step: Step): string | undefined {
@@ -68,7 +68,7 @@ async function renderStep(step: Step, fresh: KeyPair | undefined, signer: Signer
     return { step, files: [{ path: keyPath, data: privateKeyPem(fresh!.privateKey), mode: MODE_PRIVATE }, { path: csrPath, data: csr, mode: MODE_PUBLIC }] };
   }
   if (step.action === 'renew') return renderRenewal(step, fresh, signer!, now);
-  const privateKey = fresh?.privateKey ?? (step.action === 'complete' ? step.existingKey : undefined)!;
+  const privateKey = fresh?.privateKey ?? (step.action === 'complete' || step.action === 'reissue' ? step.existingKey : undefined)!;
   const keyWrite = (file: string): FileWrite[] => (fresh ? [{ path: file, data: privateKeyPem(fresh.privateKey), mode: MODE_PRIVATE }] : []);
   switch (step.kind) {
     case 'ca':

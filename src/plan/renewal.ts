@@ -1,6 +1,8 @@
+import type { KeyObject } from 'node:crypto';
 import path from 'node:path';
 import { certificateFacts, publicKeyObject } from '../pki/certificate.js';
 import { keyTypeOf, sameKeyPair } from '../pki/keys.js';
+import type { x509 } from '../pki/crypto.js';
 import { parseCertificate, parseKey } from '../pki/pem.js';
 import { parseKubeconfig } from '../kubeconfig/kubeconfig.js';
 import { resolveCertificate, type CertSpec } from '../model/plan.js';
@@ -26,12 +28,21 @@ export interface RenewalSite {
   certDir: string;
 }
 
+/**
+ * A renewal's keys. `auto` (the default, as \`kubeadm certs renew\`) signs the existing key again
+ * when it matches, so only the certificate file changes and a reader of the pair never sees a
+ * mismatch; a missing or mismatched key is replaced. `keep` (--keep-key) refuses instead of
+ * replacing; `new` (--new-key) replaces every key, and both files of each pair change together
+ * (store/journal.ts says what a reader sees then).
+ */
+export type KeyChoice = 'auto' | 'keep' | 'new';
+
 /** Renew the named entries wherever they exist: what `kpki renew` and a rotation's reissue ask for. */
 export interface RenewIntent {
   /** SANs to add, by entry name. */
   extraSans: ReadonlyMap<string, string[]>;
-  /** Sign the existing keys again instead of generating new ones. */
-  keepKey: boolean;
+  /** What happens to each site's private key (see KeyChoice). */
+  key: KeyChoice;
   /** Leaf lifetime in seconds (issuing caps it at the CA's expiry). */
   validity: number;
   /** Which CAs kpki holds the key of: leaves of the others get a key and a CSR (--csr-only) or are refused. */
@@ -92,12 +103,7 @@ export function decideRenewal(sites: RenewalSite[], observed: Observed, intent: 
       steps.push({ ...certificateItem(spec, site.kind, site.files), action: 'csr', reasons: [], spec, node: site.node, files: [`${prefix}.key`, `${prefix}.csr`] });
       continue;
     }
-    let keptKey;
-    if (intent.keepKey) {
-      if (!existing.keyPem) throw badInput(existing.keyOrigin, 'is missing, so --keep-key has no key to keep', 'renew without --keep-key');
-      keptKey = parseKey(existing.keyPem, existing.keyOrigin);
-      if (!sameKeyPair(keptKey, publicKeyObject(cert))) throw badInput(existing.keyOrigin, `does not match ${existing.origin}`, 'renew without --keep-key to get a new key');
-    }
+    const keptKey = keyToKeep(intent.key, existing, cert);
     const files = site.kind === 'certificate' && !keptKey ? site.files : [site.files[0]!];
     const step: RenewStep = { ...certificateItem(spec, site.kind, site.files), files, action: 'renew', reasons: [], spec, node: site.node, keptKey, kubeconfig: existing.text };
     if (site.signing) signingSteps.set(site.name, step);
@@ -110,6 +116,18 @@ export function decideRenewal(sites: RenewalSite[], observed: Observed, intent: 
     });
   }
   return steps;
+}
+
+/** The existing key a renewal signs again, or undefined for a new one (see KeyChoice). */
+function keyToKeep(choice: KeyChoice, existing: ReturnType<typeof current>, cert: x509.X509Certificate): KeyObject | undefined {
+  if (choice === 'new') return undefined;
+  const key = existing.keyPem && parseKey(existing.keyPem, existing.keyOrigin);
+  const matches = key !== undefined && sameKeyPair(key, publicKeyObject(cert));
+  if (choice === 'keep') {
+    if (!key) throw badInput(existing.keyOrigin, 'is missing, so --keep-key has no key to keep', 'renew without --keep-key');
+    if (!matches) throw badInput(existing.keyOrigin, `does not match ${existing.origin}`, 'renew without --keep-key to get a new key');
+  }
+  return matches ? key : undefined;
 }
 
 /** The certificate a renewal issues: the existing one's subject, SANs and usages, under the profile's policy. */

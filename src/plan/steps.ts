@@ -69,7 +69,9 @@ export interface Authority {
  * (nothing for reuse, conflict and external, which write no file).
  */
 export type Step =
-  | StepOf<'create' | 'reissue' | 'reuse' | 'conflict' | 'external'>
+  | StepOf<'create' | 'reuse' | 'conflict' | 'external'>
+  /** A reissue that signs a matching key again (`existingKey`) writes only the certificate. */
+  | (StepOf<'reissue'> & { existingKey?: KeyObject })
   | (StepOf<'complete'> & { existingKey: KeyObject })
   | (StepOf<'copy'> & { copies: FileWrite[] })
   | RenewStep

@@ -25,21 +25,26 @@ export async function readRequired(file: string, what: string): Promise<Buffer> 
   return data;
 }
 
+/** Creates `file` (which must not exist) holding `data` with exactly `mode`, synced. */
+export async function createSynced(file: string, data: string | Buffer, mode: number): Promise<void> {
+  const handle = await fs.open(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode);
+  try {
+    await handle.writeFile(data);
+    // The umask may have narrowed the mode; a key must be 0600 and a cert 0644 regardless.
+    await handle.chmod(mode);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
 /** Writes `data` to a new temp file beside `file` with the final mode, synced; returns its path. */
 export async function stageFile(file: string, data: string | Buffer, mode: number): Promise<string> {
   const dir = path.dirname(file);
   const temp = path.join(dir, `.${path.basename(file)}${TEMP_MARK}${process.pid}-${randomBytes(4).toString('hex')}`);
   try {
     await fs.mkdir(dir, { recursive: true, mode: 0o755 });
-    const handle = await fs.open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode);
-    try {
-      await handle.writeFile(data);
-      // The umask may have narrowed the mode; a key must be 0600 and a cert 0644 regardless.
-      await handle.chmod(mode);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
+    await createSynced(temp, data, mode);
     return temp;
   } catch (error) {
     await fs.rm(temp, { force: true });

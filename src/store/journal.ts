@@ -2,7 +2,8 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { badInput, ErrorCode, KpkiError } from '../errors.js';
-import { stageFile, syncDirectories, writeFileAtomic } from './files.js';
+import { readOptional, stageFile, syncDirectories, writeFileAtomic } from './files.js';
+import { prepareSwitch, resolveTarget, switchGeneration } from './generations.js';
 import type { FileWrite } from '../plan/steps.js';
 
 /**
@@ -15,17 +16,28 @@ import type { FileWrite } from '../plan/steps.js';
  * are renamed over their targets; the journal is removed. Killed before the commit, the old set
  * is untouched and the staged files are dead temp files (removed by the next run); killed after
  * it, the journal says which renames to (re)do, and renaming is idempotent.
+ *
+ * What a reader sees during a write. kube-apiserver, etcd, kubelet, kubeadm and Go's
+ * tls.LoadX509KeyPair open a pair's certificate and key by their kubeadm names, one after the
+ * other; no scheme on disk makes two opens at two instants agree when both files change. So:
+ * - A renewal keeps the key (plan/renewal.ts, as kubeadm does) and writes only the certificate:
+ *   one rename, and a reader sees old certificate + key or new certificate + the same key.
+ * - A write that changes a private key (--new-key, a rotation's CA keys, a key-type change,
+ *   `--renew sa`) switches its directory as a whole (generations.ts): kubeadm's names become
+ *   links through `..data`, and one rename of `..data` changes every file of the set at once.
+ *   After a crash at any instant each pair resolves to the old set or the new one, with no rerun;
+ *   a reader that opens the two names across that one rename sees one old and one new file
+ *   (it reads again, as kubelet and the apiserver do on their next reload).
+ * - A kubeconfig is one file holding its certificate, key and CA data: one rename.
+ * The journal then only ties the units (plain renames and directory switches) of one set together.
  */
 
 export type { FileWrite };
 
 const JOURNAL_PREFIX = '.kpki.journal-';
 
-interface JournalEntry {
-  /** Both relative to the journal's directory, so a moved tree still recovers. */
-  target: string;
-  staged: string;
-}
+/** Paths relative to the journal's directory, so a moved tree still recovers. `names`: the files a switch changes. */
+type JournalEntry = { target: string; staged: string } | { dir: string; generation: string; names: string[] };
 
 export interface WriteHooks {
   /** Checked before each file is staged (aborting before the commit leaves the old set whole): throws `error()`. */
@@ -37,59 +49,113 @@ function checkAbort(hooks: WriteHooks): void {
   if (hooks.abort?.signal?.aborted) throw hooks.abort.error();
 }
 
-async function applyJournal(journal: string, entries: JournalEntry[]): Promise<string[]> {
-  const dir = path.dirname(journal);
-  const targets = entries.map((e) => path.resolve(dir, e.target));
-  for (const [i, entry] of entries.entries()) {
-    try {
-      await fs.rename(path.resolve(dir, entry.staged), targets[i]!);
-    } catch (error) {
-      // Gone: renamed by the run that was killed, or by an earlier recovery.
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
-        throw new KpkiError(ErrorCode.WriteFailed, `${targets[i]}: cannot replace: ${(error as Error).message}`, { subject: targets[i] });
-      }
+/** Carries out one unit: a rename of a staged file, or a directory's switch. Returns the files it changed. */
+async function applyEntry(dir: string, entry: JournalEntry): Promise<string[]> {
+  if ('generation' in entry) {
+    const switched = path.resolve(dir, entry.dir);
+    await switchGeneration(switched, entry.generation);
+    return entry.names.map((name) => path.join(switched, name));
+  }
+  const target = path.resolve(dir, entry.target);
+  try {
+    await fs.rename(path.resolve(dir, entry.staged), target);
+  } catch (error) {
+    // Gone: renamed by the run that was killed, or by an earlier recovery.
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
+      throw new KpkiError(ErrorCode.WriteFailed, `${target}: cannot replace: ${(error as Error).message}`, { subject: target });
     }
   }
-  await syncDirectories(targets.map((t) => path.dirname(t)));
+  // A rename is durable once its directory is synced (a switch syncs its own).
+  await syncDirectories([path.dirname(target)]);
+  return [target];
+}
+
+async function applyJournal(journal: string, entries: JournalEntry[]): Promise<string[]> {
+  const dir = path.dirname(journal);
+  const changed: string[] = [];
+  for (const entry of entries) changed.push(...(await applyEntry(dir, entry)));
   await fs.rm(journal, { force: true });
   await syncDirectories([dir]);
-  return targets;
+  return changed;
+}
+
+/** A PEM private key, as Go's X509KeyPair finds one (`PRIVATE KEY`, `EC PRIVATE KEY`, …). */
+const PRIVATE_KEY_PEM = /-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----/;
+
+/**
+ * Whether writing `group` (files of one directory) changes a private key beside files that exist:
+ * a key replaced, or a missing one written next to its certificate. Then its pair's two files
+ * change, and only a switch of the whole directory keeps them agreeing at every instant. A set
+ * written where nothing exists yet (a new PKI, a new entry) has no old pair to keep.
+ */
+async function changesKey(group: FileWrite[]): Promise<boolean> {
+  const existing = await Promise.all(group.map(async (w) => readOptional(await resolveTarget(w.path))));
+  const keyChanges = group.some((w, i) => PRIVATE_KEY_PEM.test(w.data.toString()) && !existing[i]?.equals(Buffer.from(w.data)));
+  return keyChanges && existing.some((e) => e !== undefined);
+}
+
+/** The set's units: directories switched as a whole (where a key changes) and single files renamed into place. */
+async function unitsOf(writes: FileWrite[]): Promise<{ switched: Map<string, FileWrite[]>; single: FileWrite[] }> {
+  const byDir = new Map<string, FileWrite[]>();
+  for (const write of writes) {
+    const dir = path.dirname(path.resolve(write.path));
+    byDir.set(dir, [...(byDir.get(dir) ?? []), write]);
+  }
+  const switched = new Map<string, FileWrite[]>();
+  const single: FileWrite[] = [];
+  for (const [dir, group] of byDir) {
+    if (await changesKey(group)) switched.set(dir, group);
+    else single.push(...group);
+  }
+  return { switched, single };
 }
 
 /**
- * Writes files so that they change together. One file needs no journal: its rename is atomic.
+ * Writes files so that they change together. One unit needs no journal: its rename is atomic.
  * The journal lives in `journalDir`, which the caller holds locked (see withWriteLock in lock.ts).
  */
 export async function writeFilesTogether(journalDir: string, writes: FileWrite[], hooks: WriteHooks = {}): Promise<void> {
-  if (writes.length === 1) {
-    checkAbort(hooks);
-    await writeFileAtomic(writes[0]!.path, writes[0]!.data, writes[0]!.mode);
-    hooks.onStaged?.();
-    return;
-  }
   if (!writes.length) return;
+  const { switched, single } = await unitsOf(writes);
   const staged: (string | undefined)[] = [];
-  const journal = path.join(journalDir, `${JOURNAL_PREFIX}${process.pid}-${randomBytes(4).toString('hex')}`);
+  const entries: JournalEntry[] = [];
+  const relative = (file: string) => path.relative(journalDir, path.resolve(file));
   let committed = false;
   try {
+    // One directory at a time: a switch's preparation reads what the previous one left.
+    for (const [dir, group] of switched) {
+      checkAbort(hooks);
+      const generation = await prepareSwitch(dir, group.map((w) => ({ name: path.basename(w.path), data: w.data, mode: w.mode })));
+      staged.push(path.join(dir, generation));
+      entries.push({ dir: relative(dir), generation, names: group.map((w) => path.basename(w.path)) });
+      group.forEach(() => hooks.onStaged?.());
+    }
+    const targets = await Promise.all(single.map((w) => resolveTarget(w.path)));
     await Promise.all(
-      writes.map(async (write, i) => {
+      single.map(async (write, i) => {
         checkAbort(hooks);
-        staged[i] = await stageFile(write.path, write.data, write.mode);
+        // Staged beside the name (where a killed run's temp files are looked for), renamed through its link.
+        const file = await stageFile(write.path, write.data, write.mode);
+        staged.push(file);
+        entries.push({ target: relative(targets[i]!), staged: relative(file) });
         hooks.onStaged?.();
       }),
     );
+    if (entries.length === 1) {
+      committed = true;
+      await applyEntry(journalDir, entries[0]!);
+      return;
+    }
     // The staged names must be durable before a journal refers to them.
-    await syncDirectories(writes.map((w) => path.dirname(w.path)));
-    const relative = (file: string) => path.relative(journalDir, path.resolve(file));
-    const entries = writes.map((w, i) => ({ target: relative(w.path), staged: relative(staged[i]!) }));
+    await syncDirectories([...single.map((w) => path.dirname(path.resolve(w.path))), ...switched.keys()]);
+    const journal = path.join(journalDir, `${JOURNAL_PREFIX}${process.pid}-${randomBytes(4).toString('hex')}`);
     await writeFileAtomic(journal, `${JSON.stringify({ entries }, null, 2)}\n`, 0o600);
     committed = true;
     await syncDirectories([journalDir]);
     await applyJournal(journal, entries);
   } catch (error) {
     // Not committed: drop what was staged. Committed: the journal keeps it for the next run.
-    if (!committed) await Promise.all(staged.map((s) => s && fs.rm(s, { force: true })));
+    if (!committed) await Promise.all(staged.map((s) => s && fs.rm(s, { recursive: true, force: true })));
     throw error;
   }
 }
@@ -97,7 +163,9 @@ export async function writeFilesTogether(journalDir: string, writes: FileWrite[]
 function readJournal(file: string, text: string): JournalEntry[] {
   try {
     const { entries } = JSON.parse(text) as { entries: JournalEntry[] };
-    if (Array.isArray(entries) && entries.every((e) => typeof e?.target === 'string' && typeof e?.staged === 'string')) return entries;
+    const valid = (e: Partial<Record<string, unknown>>) =>
+      (typeof e?.target === 'string' && typeof e?.staged === 'string') || (typeof e?.dir === 'string' && typeof e?.generation === 'string' && Array.isArray(e?.names));
+    if (Array.isArray(entries) && entries.every(valid)) return entries;
   } catch {
     // Reported below.
   }

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { badInput, ErrorCode, KpkiError } from '../errors.js';
 import { LOOP_HINT, readBounded } from './bounded-read.js';
 import { readError } from './files.js';
+import { isSwitchEntry } from './generations.js';
 
 /** Directories as a whole: listing them, walking them, and whether something is there. */
 
@@ -29,6 +30,7 @@ export async function pkiFiles(certDir: string): Promise<string[]> {
     const entries = await fs.readdir(dir, { withFileTypes: true }).catch(() => []);
     // Code-unit order: localeCompare's first call loads ICU's collator (~6 ms).
     for (const entry of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+      if (isSwitchEntry(entry.name)) continue;
       const file = path.join(dir, entry.name);
       if (entry.isDirectory() && depth < MAX_PKI_DEPTH) await walk(file, depth + 1);
       else if ((entry.isFile() || entry.isSymbolicLink()) && PKI_FILE.test(entry.name)) found.push(file);
@@ -64,7 +66,7 @@ function walkError(file: string, error: unknown, missingHint: string): KpkiError
 
 /**
  * The regular files at `target` and, for a directory, below it, one at a time: entries in name
- * order, symlinks followed, other kinds of file skipped. `explicit` marks the path the caller gave;
+ * order, symlinks followed (a switched directory's own `..` entries skipped), other kinds of file skipped. `explicit` marks the path the caller gave;
  * a path that cannot be read (the target itself, a file or a folder below it) comes as its error.
  */
 export async function* walkFiles(target: string, missingHint: string, explicit = true, within: Map<string, string> = new Map()): AsyncGenerator<WalkedFile> {
@@ -81,7 +83,8 @@ export async function* walkFiles(target: string, missingHint: string, explicit =
         return;
       }
       within = new Map(within).set(id, target);
-      names = (await fs.readdir(target)).sort();
+      // A switched directory's `..data` and generations hold the same files again under other names.
+      names = (await fs.readdir(target)).filter((n) => !isSwitchEntry(n)).sort();
     } else if (stat.isFile()) data = (await readBounded(target))?.data;
     else return;
   } catch (error) {

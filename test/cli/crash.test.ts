@@ -1,3 +1,4 @@
+import { spawn, spawnSync } from 'node:child_process';
 import { watch, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -18,6 +19,55 @@ function pairMatches(dir: string, name: string): boolean {
 }
 
 const leftovers = (dir: string) => readdirSync(dir, { recursive: true }).map(String).filter((f) => f.includes('.kpki'));
+
+/** What pair-reader.mjs saw: pairs read, mismatches (by files), reads torn by a switch's one rename, distinct apiserver.crt seen. */
+interface ReaderSummary {
+  reads: number;
+  mismatches: string[];
+  torn: number;
+  distinct: number;
+}
+
+const PAIR_READER = path.join(import.meta.dirname, '../support/pair-reader.mjs');
+
+/** Reads every pair under `root` once, now: what is on disk. */
+function pairsOnDisk(root: string): ReaderSummary {
+  const result = spawnSync(process.execPath, [PAIR_READER, '--once', root], { encoding: 'utf8' });
+  expect(result.status, result.stderr).toBe(0);
+  return JSON.parse(result.stdout) as ReaderSummary;
+}
+
+/** A process reading every pair under `root` over and over, until stopped. */
+function startPairReader(root: string): { stop: () => Promise<ReaderSummary> } {
+  const stopFile = path.join(tempDir(), 'stop');
+  const child = spawn(process.execPath, [PAIR_READER, '--until', stopFile, root]);
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d));
+  child.stderr.on('data', (d: Buffer) => (stderr += d));
+  const done = new Promise<number | null>((resolve) => child.on('close', resolve));
+  return {
+    async stop() {
+      writeFileSync(stopFile, '');
+      expect(await done, stderr).toBe(0);
+      return JSON.parse(stdout) as ReaderSummary;
+    },
+  };
+}
+
+/** A new single-node PKI (ECDSA: fast), and the flags that point day-2 commands at it. */
+function initialised() {
+  const dir = tempDir();
+  const pki = path.join(dir, 'pki');
+  expect(kpki(initArgs(dir)).status).toBe(0);
+  return { dir, pki, day2: ['--cert-dir', pki, '--kubeconfig-dir', dir] };
+}
+
+/** Runs kpki to completion, failing the test on a non-zero exit. */
+async function run(args: string[]): Promise<void> {
+  const result = await kpkiAsync(args);
+  expect(result.status, `kpki ${args.join(' ')}: ${result.stderr}`).toBe(0);
+}
 
 describe('crashes and concurrent runs', () => {
   it('four kpki init started together on a lock left by a dead run: exactly one writes (6 trials)', async () => {
@@ -54,10 +104,10 @@ describe('crashes and concurrent runs', () => {
     for (let trial = 0; trial < 10; trial++) {
       const before = readFileSync(path.join(pki, 'apiserver.crt'), 'utf8');
       const { child, result } = startKpki(initArgs(dir, '--renew', 'apiserver'));
-      // Even trials kill the moment the new key lands (the window between key and certificate);
-      // odd ones at a random instant of the run.
+      // Even trials kill the moment the new certificate lands (the key is kept: the one file that
+      // changes); odd ones at a random instant of the run.
       const watcher = watch(pki, (_, name) => {
-        if (trial % 2 === 0 && name === 'apiserver.key') child.kill('SIGKILL');
+        if (trial % 2 === 0 && name === 'apiserver.crt') child.kill('SIGKILL');
       });
       const timer = trial % 2 ? setTimeout(() => child.kill('SIGKILL'), 150 + Math.random() * 600) : undefined;
       await result;
@@ -73,6 +123,72 @@ describe('crashes and concurrent runs', () => {
     }
   });
 
+  it('a reader opening certificate then key sees no mismatch during 24 kpki renew and 8 init --renew (keys are kept)', async () => {
+    const { dir, pki, day2 } = initialised();
+    const reader = startPairReader(dir);
+    for (let i = 0; i < 24; i++) await run(['renew', ...(i % 2 ? ['--all'] : ['apiserver', 'etcd-peer', 'admin.conf']), ...day2]);
+    for (let i = 0; i < 8; i++) await run(initArgs(dir, '--renew', 'apiserver,front-proxy-client,etcd-server,kubelet.conf'));
+    const seen = await reader.stop();
+    expect(seen.mismatches).toEqual([]);
+    // Only certificates changed: no directory was switched, so no read can have straddled a switch.
+    expect(seen.torn).toBe(0);
+    expect(seen.distinct, 'the reader read while the renewals wrote').toBeGreaterThan(1);
+    expect(readdirSync(pki).filter((f) => f.startsWith('..'))).toEqual([]);
+  }, 600_000);
+
+  it('during rotation phases and --new-key renewals every pair read matches, but for reads across the one rename of a switch', async () => {
+    const { dir, pki, day2 } = initialised();
+    const reader = startPairReader(dir);
+    for (const phase of ['begin', 'reissue', 'finish']) await run(['ca', 'rotate', phase, ...day2, ...(phase === 'begin' ? ['--service-account'] : [])]);
+    for (const phase of ['begin', 'reissue', 'abort', 'abort']) await run(['ca', 'rotate', phase, ...day2, ...(phase === 'begin' ? ['--ca', 'etcd'] : [])]);
+    for (let i = 0; i < 4; i++) await run(['renew', '--all', '--new-key', ...day2]);
+    const seen = await reader.stop();
+    expect(seen.mismatches).toEqual([]);
+    expect(seen.reads).toBeGreaterThan(0);
+    // The switched directories are whole: names link through ..data, and the set on disk agrees.
+    expect(readdirSync(pki)).toEqual(expect.arrayContaining(['..data', 'ca.key', 'apiserver.key']));
+    expect(pairsOnDisk(dir)).toMatchObject({ mismatches: [], torn: 0 });
+    expect(kpki(['verify', ...day2]).status).toBe(0);
+  }, 600_000);
+
+  it('kill -9 at random instants of renewals, key changes and init --renew: every pair on disk matches after each kill, with no rerun (16 trials)', async () => {
+    const { dir, pki, day2 } = initialised();
+    const init = (keyType: string, ...extra: string[]) => [...initArgs(dir).filter((a, i, all) => a !== '--key-type' && all[i - 1] !== '--key-type'), '--key-type', keyType, ...extra];
+    // Each kind: a new key for every pair, every leaf key replaced (a new key type), keys kept, and a mix.
+    const commands = (keyType: string) => [['renew', '--all', '--new-key', ...day2], init(keyType, '--force'), ['renew', '--all', ...day2], init(keyType, '--force', '--renew', 'apiserver,sa')];
+    /** Runs `args`, killing it at the `killAt.change`-th change in the tree or after `killAt.ms`; returns the changes seen and the time taken. */
+    const watched = async (args: string[], killAt: { change?: number; ms?: number } = {}) => {
+      const started = Date.now();
+      const { child, result } = startKpki(args);
+      let changes = 0;
+      // Not { recursive: true }: Node's recursive watch on Linux throws when a watched folder goes (a replaced generation).
+      const watchers = [dir, pki, path.join(pki, 'etcd')].map((d) => watch(d, () => ++changes === killAt.change && child.kill('SIGKILL')));
+      const timer = killAt.ms === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), killAt.ms);
+      const { status } = await result;
+      for (const watcher of watchers) watcher.close();
+      clearTimeout(timer);
+      return { changes, ms: Date.now() - started, status };
+    };
+    // Uninterrupted once each (p384 replaces the p256 keys), to spread the kills over a whole run.
+    const whole = [];
+    for (const args of commands('ecdsa-p384')) whole.push(await watched(args));
+    expect(whole.map((w) => w.status)).toEqual([0, 0, 0, 0]);
+    for (let trial = 0; trial < 16; trial++) {
+      const kind = trial % 4;
+      // The key type flips every four trials, so init --force replaces every leaf key.
+      const args = commands(Math.floor(trial / 4) % 2 ? 'ecdsa-p384' : 'ecdsa-p256')[kind]!;
+      // Even trials kill at a random change of the tree (the write phase), odd ones at a random instant of the run.
+      const killAt = trial % 2 ? { ms: Math.random() * whole[kind]!.ms } : { change: 1 + Math.floor(Math.random() * whole[kind]!.changes) };
+      await watched(args, killAt);
+      expect(pairsOnDisk(dir), `trial ${trial} (kpki ${args.join(' ')}, killed at ${JSON.stringify(killAt)}): pairs on disk after the kill`).toMatchObject({ mismatches: [], torn: 0 });
+    }
+    await run(['renew', '--all', '--new-key', ...day2]);
+    expect(pairsOnDisk(dir)).toMatchObject({ mismatches: [], torn: 0 });
+    // A switch leaves one generation per directory: the ones killed runs staged are gone.
+    for (const sub of [pki, path.join(pki, 'etcd')]) expect(readdirSync(sub).filter((f) => f.startsWith('..') && f !== '..data')).toHaveLength(1);
+    expect(leftovers(dir)).toEqual([]);
+  }, 600_000);
+
   it('a pending replacement is completed by the next write command, here kpki kubeconfig admin', async () => {
     const dir = tempDir();
     const pki = path.join(dir, 'pki');
@@ -80,7 +196,7 @@ describe('crashes and concurrent runs', () => {
     // Killed as the first renamed file lands: the journal is committed, the rest not yet renamed.
     for (let attempt = 0; attempt < 5 && !readdirSync(pki).some((f) => f.startsWith('.kpki.journal-')); attempt++) {
       const { child, result } = startKpki(initArgs(dir, '--renew', 'apiserver,front-proxy-client'));
-      const watcher = watch(pki, (_, name) => name === 'apiserver.key' && child.kill('SIGKILL'));
+      const watcher = watch(pki, (_, name) => name === 'apiserver.crt' && child.kill('SIGKILL'));
       await result;
       watcher.close();
     }

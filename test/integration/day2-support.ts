@@ -32,8 +32,9 @@ export async function makeCluster(dir: string, extra: Partial<ClusterOptions> = 
   });
 }
 
+/** The files components read by name: a switched directory's `..data` and generations are skipped (the same files again). */
 function walk(dir: string): string[] {
-  return readdirSync(dir).flatMap((name) => {
+  return readdirSync(dir).filter((name) => !name.startsWith('..')).flatMap((name) => {
     const file = path.join(dir, name);
     return statSync(file).isDirectory() ? walk(file) : [file];
   });

@@ -264,7 +264,7 @@ describe('decideRenewal: kpki renew and a rotation reissue', () => {
   const adminSite = site({ name: 'admin.conf', kind: 'kubeconfig', files: [F.admin] });
   const intent = (over: Partial<RenewIntent> = {}): RenewIntent => ({
     extraSans: new Map(),
-    keepKey: false,
+    key: 'auto',
     validity: 86400,
     signable: new Set(['ca']),
     csrOnly: false,
@@ -277,8 +277,8 @@ describe('decideRenewal: kpki renew and a rotation reissue', () => {
     return new Map([['ca', { certificate, key: parseKey(complete.get(F.caKey)!, F.caKey) }]]);
   };
 
-  it("keeps the certificate's subject and SANs, adds the asked SANs, and writes a new key", async () => {
-    const [s] = decideRenewal([site()], complete, intent({ extraSans: new Map([['apiserver', ['vip.example', '10.9.9.9']]]) }));
+  it("keeps the certificate's subject and SANs, adds the asked SANs, and with --new-key writes a new key", async () => {
+    const [s] = decideRenewal([site()], complete, intent({ key: 'new', extraSans: new Map([['apiserver', ['vip.example', '10.9.9.9']]]) }));
     expect(s).toMatchObject({ action: 'renew', files: [F.crt, F.key], subject: 'CN=kube-apiserver', validitySeconds: 86400 });
     expect(s!.sans).toEqual(expect.arrayContaining(['kubernetes.default.svc.cluster.local', 'vip.example', '10.0.0.11', '10.9.9.9']));
     const [rendered] = await renderSteps([s!], { now: NOW, signers: signers() });
@@ -286,17 +286,25 @@ describe('decideRenewal: kpki renew and a rotation reissue', () => {
     expect(rendered!.issued!.notAfter.getTime() - NOW.getTime()).toBe(86400_000);
   });
 
-  it('with --keep-key signs the same key again and writes only the certificate', async () => {
-    const [s] = decideRenewal([site()], complete, intent({ keepKey: true }));
-    expect(s).toMatchObject({ action: 'renew', files: [F.crt] });
-    const [rendered] = await renderSteps([s!], { now: NOW, signers: signers() });
-    expect(rendered!.files.map((f) => f.path)).toEqual([F.crt]);
-    expect(rendered!.issued!.publicKey.rawData).toEqual(parseCertificate(complete.get(F.crt)!, F.crt).publicKey.rawData);
+  it('by default and with --keep-key signs the same key again and writes only the certificate (one file of the pair changes)', async () => {
+    for (const key of ['auto', 'keep'] as const) {
+      const [s] = decideRenewal([site()], complete, intent({ key }));
+      expect(s).toMatchObject({ action: 'renew', files: [F.crt] });
+      const [rendered] = await renderSteps([s!], { now: NOW, signers: signers() });
+      expect(rendered!.files.map((f) => f.path)).toEqual([F.crt]);
+      expect(rendered!.issued!.publicKey.rawData).toEqual(parseCertificate(complete.get(F.crt)!, F.crt).publicKey.rawData);
+    }
+  });
+
+  it('by default replaces a key that is missing or belongs to another certificate', () => {
+    for (const broken of [edit({ [F.key]: undefined }), edit({ [F.key]: complete.get(F.caKey) })]) {
+      expect(decideRenewal([site()], broken, intent())[0]).toMatchObject({ action: 'renew', files: [F.crt, F.key], keptKey: undefined });
+    }
   });
 
   it('refuses --keep-key when the key is missing or another', () => {
-    expect(() => decideRenewal([site()], edit({ [F.key]: undefined }), intent({ keepKey: true }))).toThrow(`${F.key}: is missing, so --keep-key has no key to keep`);
-    expect(() => decideRenewal([site()], edit({ [F.key]: complete.get(F.caKey) }), intent({ keepKey: true }))).toThrow(`${F.key}: does not match ${F.crt}`);
+    expect(() => decideRenewal([site()], edit({ [F.key]: undefined }), intent({ key: 'keep' }))).toThrow(`${F.key}: is missing, so --keep-key has no key to keep`);
+    expect(() => decideRenewal([site()], edit({ [F.key]: complete.get(F.caKey) }), intent({ key: 'keep' }))).toThrow(`${F.key}: does not match ${F.crt}`);
   });
 
   it('skips sites where the entry does not exist', () => {
@@ -317,7 +325,7 @@ describe('decideRenewal: kpki renew and a rotation reissue', () => {
   it("a node's byte-for-byte copy follows the shared renewal; a node's own certificate is renewed on its own", async () => {
     const nodeFiles = ['/n/pki/apiserver.crt', '/n/pki/apiserver.key'];
     const sameBytes = edit({ [nodeFiles[0]!]: complete.get(F.crt), [nodeFiles[1]!]: complete.get(F.key) });
-    const steps = decideRenewal([site(), site({ node: 'cp2', signing: false, files: nodeFiles, certDir: '/n/pki' })], sameBytes, intent());
+    const steps = decideRenewal([site(), site({ node: 'cp2', signing: false, files: nodeFiles, certDir: '/n/pki' })], sameBytes, intent({ key: 'new' }));
     expect(steps.map((s) => s.action)).toEqual(['renew', 'copy']);
     const rendered = await renderSteps(steps, { now: NOW, signers: signers() });
     const bytes = (file: string) => rendered.flatMap((r) => r.files).find((f) => f.path === file)!.data;
