@@ -111,7 +111,6 @@ type Check = Promise<Finding[]>;
 interface Wording {
   /** Go's verification error as the client shows it. */
   says?: (goError: string) => string;
-  untrustedFix?: string;
   /** What the client shows when the server refuses its client certificate (401). */
   rejected?: { server: string; symptom: string; fix: string };
 }
@@ -150,7 +149,7 @@ class LiveChecks {
     const onDisk = (await this.files.certificates(certFile))?.[0];
     const key = await this.files.key(keyFile);
     const pairLoadable = !onDisk || !key || sameKeyPair(publicKeyObject(onDisk), key);
-    const dialer = { subject, host: target.host, roots, rootsFile, files: certFile ? [certFile] : [], says: wording.says, untrustedFix: wording.untrustedFix };
+    const dialer = { subject, host: target.host, roots, rootsFile, files: certFile ? [certFile] : [], says: wording.says };
     return this.dial(dialer, target, '/healthz', client, async (result, served) => [
       ...(onDisk ? staleServingFinding(component, target.url, `${component} ${certFlag}`, certFile!, served[0]!, onDisk, pairLoadable) : []),
       ...(client.cert ? clientAnswerFindings(subject, client.label, client.leaf, result, await this.offlineClientError(client), wording.rejected) : []),
@@ -237,17 +236,27 @@ async function kubeletChecks(checks: LiveChecks, apiserver: ComponentArgs | unde
     trustedBy: kubelet.clientCAFile ? await trustedBy(checks, 'kubelet clientCAFile', kubelet.clientCAFile) : await trustedBy(checks, 'kube-apiserver --client-ca-file', flag(apiserver, 'client-ca-file')),
   };
   const logs = `kubectl logs/exec: Error from server: Get "${target.url}/containerLogs/…"`;
-  return checks.servingComponent('kubelet', target, serving.origin === 'configured' ? 'tlsCertFile' : 'serving certificate', serving.cert, serving.key, await checks.files.certificates(caFile), `kube-apiserver --kubelet-certificate-authority (${caFile})`, client, {
+  const findings = await checks.servingComponent('kubelet', target, serving.origin === 'configured' ? 'tlsCertFile' : 'serving certificate', serving.cert, serving.key, await checks.files.certificates(caFile), `kube-apiserver --kubelet-certificate-authority (${caFile})`, client, {
     says: (goError) => `${logs}: ${goError}`,
-    untrustedFix: serving.origin === 'self-signed'
-      ? `the kubelet serves its self-signed default certificate: set serverTLSBootstrap: true and approve its kubelet-serving CSR (kpki approve kubelet-serving), or give it a certificate of that CA (kpki init --kubelet-serving-certs, tlsCertFile/tlsPrivateKeyFile), and restart it`
-      : undefined,
     rejected: {
       server: 'the kubelet',
       symptom: 'kubectl logs/exec: error: You must be logged in to the server (the server has asked for the client to provide credentials)',
       fix: `put the CA that signed ${certFlag} into the kubelet's clientCAFile (kubeadm: /etc/kubernetes/pki/ca.crt) and restart the kubelet, or reissue the apiserver's kubelet client certificate from that file's CA`,
     },
   });
+  if (serving.origin !== 'self-signed') return findings;
+  // Whether Go stops at the names or the chain, the cause is the kubelet's own default certificate.
+  const refused = new Set<string>([FindingCode.SanMissing, FindingCode.ChainUntrusted]);
+  return findings.map((f) =>
+    f.subject === `kubelet at ${target.url}` && refused.has(f.code)
+      ? {
+          ...f,
+          code: FindingCode.KubeletServingSelfSigned,
+          diagnosis: `${f.diagnosis}: the kubelet's self-signed default certificate (no tlsCertFile, no serverTLSBootstrap), which --kubelet-certificate-authority cannot verify`,
+          fix: 'set serverTLSBootstrap: true and approve its kubelet-serving CSR (kpki approve kubelet-serving), or give it a certificate of that CA (kpki init --kubelet-serving-certs, tlsCertFile/tlsPrivateKeyFile), and restart the kubelet',
+        }
+      : f,
+  );
 }
 
 async function trustedBy(checks: LiveChecks, flagName: string, file: string | undefined) {

@@ -100,8 +100,21 @@ export interface Worker {
 const KUBELET_SYSCTLS = ['vm/overcommit_memory', 'vm/panic_on_oom', 'kernel/panic', 'kernel/panic_on_oops', 'kernel/keys/root_maxkeys', 'kernel/keys/root_maxbytes'];
 /** The values before any test kubelet ran on this boot, written once (first writer wins). */
 const SYSCTL_ORIGINALS = '/run/kpki-test-kubelet-sysctls.json';
-/** Paths kubelet 1.20 uses whatever --root-dir says. */
-const HOST_DIRS = ['/var/log/pods', '/var/log/containers', '/var/lib/kubelet/device-plugins'];
+/**
+ * Directories kubelet 1.20 and containerd 1.6 use whatever --root-dir and --state say (deepest
+ * first): removed at stop when they were not there before and nothing else is left in them.
+ */
+const HOST_DIRS = [
+  '/var/log/pods',
+  '/var/log/containers',
+  '/var/lib/kubelet/device-plugins',
+  '/var/lib/kubelet',
+  '/run/containerd/runc/k8s.io',
+  '/run/containerd/runc',
+  '/run/containerd/fifo',
+  '/run/containerd/s',
+  '/run/containerd',
+];
 
 function recordSysctls(): void {
   const values = Object.fromEntries(KUBELET_SYSCTLS.map((s) => [s, readFileSync(`/proc/sys/${s}`, 'utf8').trim()]));
@@ -325,7 +338,6 @@ export async function startWorker(inputs: WorkerInputs): Promise<Worker> {
       if (dir.endsWith('device-plugins')) await rm(path.join(dir, 'kubelet.sock'), { force: true });
       await rmdir(dir).catch(() => undefined);
     }
-    await rmdir('/var/lib/kubelet').catch(() => undefined);
   };
 
   const kubectlOk = async (args: string[], input?: string) => {
