@@ -615,13 +615,22 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     await superKubectl(['apply', '-f', path.join(root, 'kubeadm-cluster-admins.yaml')]);
     await superKubectl(['apply', '-f', '-'], `${WARDLE_RBAC}---${wardleService(wardleAddress)}`);
     await superKubectl(['apply', '-f', apiservice]);
-    await Promise.all([start(entry('kube-controller-manager'), {}, true), start(entry('sample-apiserver'), {}, true)]);
-
     const workerRoot = path.join(root, 'nodes', 'w1');
     const kubeletConfig = path.join(workerRoot, 'var/lib/kubelet/config.yaml');
-    const workerNode = opts.kubelet
-      ? await startWorker({ name: 'w1', address: workerAddress, nodeDir: workerRoot, workDir: path.join(root, 'worker-w1'), adminKubeconfig: path.join(root, 'super-admin.conf'), resources: res, kubectl, clusterDomain: DNS_DOMAIN, serving: opts.kubelet, readyTimeoutMs })
-      : undefined;
+    // The worker needs only the endpoint: it starts beside the controller manager and the sample-apiserver.
+    const [workerStart, ...others] = await Promise.allSettled([
+      opts.kubelet
+        ? startWorker({ name: 'w1', address: workerAddress, nodeDir: workerRoot, workDir: path.join(root, 'worker-w1'), adminKubeconfig: path.join(root, 'super-admin.conf'), resources: res, kubectl, clusterDomain: DNS_DOMAIN, serving: opts.kubelet, readyTimeoutMs })
+        : undefined,
+      start(entry('kube-controller-manager'), {}, true),
+      start(entry('sample-apiserver'), {}, true),
+    ]);
+    const workerNode = workerStart.status === 'fulfilled' ? workerStart.value : undefined;
+    const failed = [workerStart, ...others].find((r) => r.status === 'rejected');
+    if (failed) {
+      await workerNode?.stop();
+      throw failed.reason;
+    }
     if (!workerNode) await writeFile(
       kubeletConfig,
       stringifyYaml({

@@ -9,9 +9,9 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { describeRun, type RunResult } from '../interop/helpers.js';
-import { expectFinding, expectNoProblems, type VerifyRun } from './checks.js';
+import { expectFinding, expectNoProblems, kpkiVerify, type VerifyRun } from './checks.js';
 import { useCluster, waitUntil, type Cluster } from './harness.js';
-import { adminConf, csrState, submitCsr, withCaOf, type Finding } from './live-support.js';
+import { adminConf, csrState, submitCsr, withCaOf } from './live-support.js';
 import type { Worker } from './node.js';
 
 const { live } = useCluster({ kubelet: 'offline' });
@@ -27,20 +27,13 @@ function worker(c: Cluster): Worker {
 /** `kpki verify --json [--live]` for the worker as its kubelet runs, with cp1's apiserver flags. */
 async function verifyWorker(c: Cluster, opts: { live?: boolean; extra?: string[] } = {}): Promise<VerifyRun> {
   const w = worker(c);
-  const run = await c.kpki([
-    'verify', '--json', ...(opts.live ? ['--live'] : []),
+  return kpkiVerify(c, [
+    ...(opts.live ? ['--live'] : []),
     '--apiserver-args', c.flagsFile('kube-apiserver', 'cp1'),
     '--kubelet-config', w.flags,
     '--node-address', `InternalIP=${w.address}`,
     ...(opts.extra ?? []),
   ]);
-  let findings: Finding[];
-  try {
-    findings = (JSON.parse(run.stdout) as { findings: Finding[] }).findings;
-  } catch {
-    throw new Error(`kpki verify printed no JSON:\n${describeRun(run)}`);
-  }
-  return { run, findings };
 }
 
 /** kubectl as admin.conf (through the VIP), never rejecting on the exit code. */
