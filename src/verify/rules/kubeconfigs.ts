@@ -119,7 +119,7 @@ export const kubeconfigs = defineRule({
             diagnosis: info.commonName
               ? `${kc.file} authenticates as CN=${info.commonName}, O=[${info.organizations.join(', ')}]; its role needs ${identity!.expected}`
               : `${kc.file}'s client certificate has no CN, so the apiserver treats it as anonymous`,
-            fix: `reissue it (kpki init --renew ${kc.file.split('/').pop()})`,
+            fix: ownNode ? `reissue it for node ${ownNode} (kpki kubeconfig node --node-name ${ownNode} --out ${kc.file} --force)` : `reissue it (kpki init --renew ${kc.file.split('/').pop()})`,
             files: [kc.file],
           }),
         );
