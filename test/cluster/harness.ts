@@ -240,7 +240,7 @@ function canListen(host: string, port: number): Promise<boolean> {
 }
 
 /** Resolves once host:port accepts TCP connections. */
-function tcpOpen(host: string, port: number): Promise<boolean> {
+export function tcpOpen(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = net.connect({ host, port });
     socket.setTimeout(2_000);

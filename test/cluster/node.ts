@@ -28,10 +28,11 @@
 import { execFileSync } from 'node:child_process';
 import { constants as fsConstants, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdir, readdir, readlink, rm, rmdir, writeFile } from 'node:fs/promises';
+import http from 'node:http';
 import path from 'node:path';
 import { stringify as stringifyYaml } from 'yaml';
 import { BackgroundProcess, describeRun, run, type Resources, type RunResult } from '../interop/helpers.js';
-import { k8sBinary, waitUntil, type FlagOverrides } from './harness.js';
+import { k8sBinary, tcpOpen, waitUntil, type FlagOverrides } from './harness.js';
 import { BUSYBOX_IMAGE, buildImages, importImages, PAUSE_IMAGE, requireFile } from './images.js';
 
 const SETPRIV = '/usr/bin/setpriv';
@@ -94,6 +95,18 @@ export interface Worker {
   restart(overrides?: KubeletOverrides, opts?: { waitReady?: boolean }): Promise<BackgroundProcess>;
   ready(): Promise<void>;
   stop(): Promise<void>;
+}
+
+/** The kubelet's plain-HTTP healthz (healthzBindAddress:10248) answers ok. */
+function healthz(address: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = http.get({ host: address, port: 10248, path: '/healthz', timeout: 2_000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode === 200);
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(false));
+  });
 }
 
 /** Sysctls kubelet 1.20 sets at start (pkg/kubelet/cm setupNode with protectKernelDefaults off). */
@@ -367,6 +380,11 @@ export async function startWorker(inputs: WorkerInputs): Promise<Worker> {
       const patch = { status: { addresses: [{ type: 'InternalIP', address }, { type: 'Hostname', address: name }] } };
       await kubectlOk(['patch', 'node', name, '--subresource', 'status', '--type', 'merge', '-p', JSON.stringify(patch)]);
     }
+    // This kubelet serving (the Node's Ready condition may still be its predecessor's).
+    await waitUntil(`kubelet on ${name} serving on ${address}:${KUBELET_PORT}`, readyTimeoutMs, async () => {
+      alive();
+      return (await healthz(address)) && (await tcpOpen(address, KUBELET_PORT));
+    }, account);
     let state = '';
     await waitUntil(`Node ${name} Ready with static pod ${pod.name} running`, readyTimeoutMs, async () => {
       alive();
