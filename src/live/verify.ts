@@ -217,9 +217,11 @@ function etcdChecks(checks: LiveChecks, apiserver: ComponentArgs | undefined, et
  * with --kubelet-certificate-authority, presenting --kubelet-client-certificate.
  */
 async function kubeletChecks(checks: LiveChecks, apiserver: ComponentArgs | undefined, options: LiveVerifyOptions): Check {
-  if (!apiserver || !options.kubeletConfig) return [];
-  // An unreadable kubelet config is the offline checks' error already.
-  const kubelet = await readKubeletSettings(options.kubeletConfig, options.stdin, checks.files.resolve).catch(() => undefined);
+  // As verify finds it: --kubelet-config, or the node copy's /var/lib/kubelet/config.yaml.
+  const source = options.kubeletConfig ?? (options.root ? path.join(path.resolve(options.root), 'var/lib/kubelet/config.yaml') : undefined);
+  if (!apiserver || !source) return [];
+  // A missing or unreadable kubelet config is the offline checks' business.
+  const kubelet = await readKubeletSettings(source, options.stdin, checks.files.resolve).catch(() => undefined);
   if (!kubelet) return [];
   const dialed = dialedNodeAddress(apiserver, [...(options.nodeAddresses ?? []).map(parseNodeAddress), ...kubelet.nodeAddresses]);
   if (!dialed) return [notChecked('kubelet', "not dialed: the node's addresses are unknown, so kpki cannot tell where kube-apiserver dials it", 'info')];
