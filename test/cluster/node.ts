@@ -24,6 +24,9 @@
  * Node's InternalIP/Hostname through the status subresource, as a cloud provider would.
  * Processes die with the test worker (setpriv --pdeathsig; the containerd shims, which detach, are
  * killed by an exit hook).
+ *
+ * One worker at a time per machine: kubelet 1.20's container GC removes the /var/log/pods
+ * directories of pods it does not know, so a second test kubelet empties this one's `kubectl logs`.
  */
 import { execFileSync } from 'node:child_process';
 import { constants as fsConstants, readdirSync, readFileSync, writeFileSync } from 'node:fs';
