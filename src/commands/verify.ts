@@ -5,8 +5,8 @@ import { badFlag, badInput, KpkiError } from '../errors.js';
 import { parseDuration } from '../model/duration.js';
 import { COMPONENTS, flagsFor, setByDefault, wiringFromProfile, type FlagComponent, type Wiring } from '../model/flags.js';
 import type { Profile } from '../model/profile.js';
-import { isIpAddress } from '../model/net.js';
 import { readBounded } from '../store/bounded-read.js';
+import { parseNodeAddress } from '../verify/inputs/kubelet.js';
 import { readApiServices, readComponentArgs, readKubeletSettings, readManifestsDir, servingCertFiles } from '../store/cluster-inputs.js';
 import { pathResolver } from '../store/node-root.js';
 import { loadProfile } from '../store/profiles.js';
@@ -25,16 +25,6 @@ import { kubeconfigsOnly, verifyKubeconfigs } from './verify-kubeconfig.js';
 /** The profile's kubeconfigs that carry a known identity: file name → identity. */
 function standardKubeconfigs(profile: Profile): Map<string, KubeconfigRole> {
   return new Map(profile.kubeconfigs.flatMap((k) => (k.identity ? [[k.file, k.identity] as const] : [])));
-}
-
-const ADDRESS_TYPES = ['Hostname', 'InternalIP', 'ExternalIP', 'InternalDNS', 'ExternalDNS'];
-
-function parseNodeAddress(text: string): [string, string] {
-  const eq = text.indexOf('=');
-  if (eq < 0) return [isIpAddress(text) ? 'InternalIP' : 'Hostname', text];
-  const type = text.slice(0, eq);
-  if (!ADDRESS_TYPES.includes(type)) throw badFlag('--node-address', `"${type}" is not an address type`, `use one of ${ADDRESS_TYPES.join(', ')}, e.g. InternalIP=10.0.0.21`);
-  return [type, text.slice(eq + 1)];
 }
 
 /** kubeadm's flags for a cert dir; those of opt-in entries (component serving certificates) where the directory holds their files. */
@@ -97,7 +87,9 @@ export async function verify(options: VerifyOptions = {}): Promise<VerifyResult>
   }
   const rootKubelet = root && !options.kubeletConfig ? path.join(root, 'var/lib/kubelet/config.yaml') : undefined;
   const kubeletSource = options.kubeletConfig ?? (rootKubelet && (await exists(rootKubelet)) ? rootKubelet : undefined);
-  const kubelet = kubeletSource ? await readKubeletSettings(kubeletSource, options.stdin) : undefined;
+  const givenPaths = [options.certDir, options.kubeconfigDir, ...(options.kubeconfigs ?? [])].filter((p): p is string => Boolean(p)).map((p) => path.resolve(p));
+  const resolve = pathResolver(root, givenPaths);
+  const kubelet = kubeletSource ? await readKubeletSettings(kubeletSource, options.stdin, resolve) : undefined;
 
   const kubeconfigList: KubeconfigInput[] = [];
   const addKubeconfig = (file: string, role: KubeconfigRole, label: string) => {
@@ -111,8 +103,6 @@ export async function verify(options: VerifyOptions = {}): Promise<VerifyResult>
   if (kubelet?.kubeconfig) addKubeconfig(kubelet.kubeconfig, 'kubelet', 'kubelet --kubeconfig');
   // The standard files beside the PKI: inside --root when reading a node copy.
   const standardDir = root && !options.kubeconfigDir ? '/etc/kubernetes' : kubeconfigDir;
-  const givenPaths = [options.certDir, options.kubeconfigDir, ...(options.kubeconfigs ?? [])].filter((p): p is string => Boolean(p)).map((p) => path.resolve(p));
-  const resolve = pathResolver(root, givenPaths);
   for (const [name, role] of standard) {
     const file = path.join(standardDir, name);
     if (!extensionOnly && (await exists(await resolve(file)))) addKubeconfig(file, role, name);

@@ -112,7 +112,18 @@ function statusMessage(body: string | undefined): string | undefined {
  * How the apiserver treated a kubeconfig's client certificate. `offlineReason` is why kpki's own
  * check of the certificate against the apiserver's --client-ca-file fails, when it does.
  */
-export function clientAnswerFindings(subject: string, file: string, client: x509.X509Certificate | undefined, result: ProbeResult, offlineReason: string | undefined): Finding[] {
+export function clientAnswerFindings(
+  subject: string,
+  file: string,
+  client: x509.X509Certificate | undefined,
+  result: ProbeResult,
+  offlineReason: string | undefined,
+  rejected: { server: string; symptom: string; fix: string } = {
+    server: 'the apiserver',
+    symptom: 'error: You must be logged in to the server (Unauthorized)',
+    fix: `reissue ${file}'s client certificate from the CA in the apiserver's --client-ca-file (kpki kubeconfig …), or check that file`,
+  },
+): Finding[] {
   const identity = client ? describe(client) : 'no client certificate';
   if (result.status === 401) {
     return [
@@ -120,9 +131,9 @@ export function clientAnswerFindings(subject: string, file: string, client: x509
         code: FindingCode.ClientRejected,
         severity: 'error',
         subject,
-        symptom: 'error: You must be logged in to the server (Unauthorized)',
-        diagnosis: `the apiserver does not accept the client certificate of ${file} (${identity})${offlineReason ? `: ${offlineReason}` : ''}`,
-        fix: `reissue ${file}'s client certificate from the CA in the apiserver's --client-ca-file (kpki kubeconfig …), or check that file`,
+        symptom: rejected.symptom,
+        diagnosis: `${rejected.server} does not accept the client certificate of ${file} (${identity})${offlineReason ? `: ${offlineReason}` : ''}`,
+        fix: rejected.fix,
         files: [file],
       },
     ];

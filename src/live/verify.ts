@@ -14,7 +14,9 @@ import { verifyCertificate } from '../pki/verify.js';
 import { readOptional } from '../store/files.js';
 import { tallyFindings, FindingCode, type Finding, type Severity } from '../verify/findings.js';
 import type { VerifyOptions, VerifyResult } from '../verify/index.js';
-import { readComponentArgs, readManifestsDir, servingCertFiles } from '../store/cluster-inputs.js';
+import { readComponentArgs, readKubeletSettings, readManifestsDir, servingCertFiles } from '../store/cluster-inputs.js';
+import { kubeletServing } from '../verify/facts.js';
+import { dialedNodeAddress, KUBELET_PORT, parseNodeAddress } from '../verify/inputs/kubelet.js';
 import { rootCertificates } from '../verify/go-readers.js';
 import { BINARIES, flag, flagList, type Component, type ComponentArgs } from '../verify/inputs/args.js';
 import { dialedHosts, SECURE_PORTS } from '../verify/rules/component-serving.js';
@@ -34,7 +36,7 @@ const ADMIN_KUBECONFIGS = ['admin.conf', 'super-admin.conf'];
 
 /** Reads files the inputs name (below --root as verify reads them); unreadable ones are undefined. */
 class Files {
-  constructor(private readonly resolve: PathResolver) {}
+  constructor(readonly resolve: PathResolver) {}
 
   async read(file: string | undefined, relativeTo?: string): Promise<Buffer | undefined> {
     return file ? this.resolve(file, relativeTo).then(readOptional).catch(() => undefined) : undefined;
@@ -109,6 +111,14 @@ function endpoint(url: string): Endpoint | undefined {
 
 type Check = Promise<Finding[]>;
 
+/** How a component's clients put its failures, when not as kubectl talking to an apiserver. */
+interface Wording {
+  /** Go's verification error as the client shows it. */
+  says?: (goError: string) => string;
+  /** What the client shows when the server refuses its client certificate (401). */
+  rejected?: { server: string; symptom: string; fix: string };
+}
+
 /** A client certificate and key to present; `label` names where they come from. */
 interface ClientCredentials {
   cert?: Buffer;
@@ -137,16 +147,16 @@ class LiveChecks {
    * A component serving `certFile`: the chain its clients verify, whether it still serves the
    * file, and whether it accepts the client certificate of `client` (a flag naming a file).
    */
-  async servingComponent(component: string, target: Endpoint, certFlag: string, certFile: string | undefined, keyFile: string | undefined, roots: x509.X509Certificate[] | undefined, rootsFile: string, client: ClientCredentials): Check {
+  async servingComponent(component: string, target: Endpoint, certFlag: string, certFile: string | undefined, keyFile: string | undefined, roots: x509.X509Certificate[] | undefined, rootsFile: string, client: ClientCredentials, wording: Wording = {}): Check {
     const subject = `${component} at ${target.url}`;
     if (!roots) return [notChecked(subject, `the served chain not checked: ${rootsFile} cannot be read`)];
     const onDisk = (await this.files.certificates(certFile))?.[0];
     const key = await this.files.key(keyFile);
     const pairLoadable = !onDisk || !key || sameKeyPair(publicKeyObject(onDisk), key);
-    const dialer = { subject, host: target.host, roots, rootsFile, files: certFile ? [certFile] : [] };
+    const dialer = { subject, host: target.host, roots, rootsFile, files: certFile ? [certFile] : [], says: wording.says };
     return this.dial(dialer, target, '/healthz', client, async (result, served) => [
       ...(onDisk ? staleServingFinding(component, target.url, `${component} ${certFlag}`, certFile!, served[0]!, onDisk, pairLoadable) : []),
-      ...(client.cert ? clientAnswerFindings(subject, client.label, client.leaf, result, await this.offlineClientError(client)) : []),
+      ...(client.cert ? clientAnswerFindings(subject, client.label, client.leaf, result, await this.offlineClientError(client), wording.rejected) : []),
     ]);
   }
 
@@ -238,6 +248,56 @@ function etcdChecks(checks: LiveChecks, apiserver: ComponentArgs | undefined, et
     const ownFlag = (name: string) => (servedByThisEtcd && etcd ? flag(etcd, name) : undefined);
     return checks.servingComponent('etcd', target, '--cert-file', ownFlag('cert-file'), ownFlag('key-file'), await checks.files.certificates(caFile), caFile ?? '(no CA flag)', client);
   });
+}
+
+/**
+ * The kubelet as kube-apiserver reaches it for kubectl logs, exec and port-forward: at the node's
+ * address of the first --kubelet-preferred-address-types type, its serving certificate verified
+ * with --kubelet-certificate-authority, presenting --kubelet-client-certificate.
+ */
+async function kubeletChecks(checks: LiveChecks, apiserver: ComponentArgs | undefined, options: LiveVerifyOptions): Check {
+  // As verify finds it: --kubelet-config, or the node copy's /var/lib/kubelet/config.yaml.
+  const source = options.kubeletConfig ?? (options.root ? path.join(path.resolve(options.root), 'var/lib/kubelet/config.yaml') : undefined);
+  if (!apiserver || !source) return [];
+  // A missing or unreadable kubelet config is the offline checks' business.
+  const kubelet = await readKubeletSettings(source, options.stdin, checks.files.resolve).catch(() => undefined);
+  if (!kubelet) return [];
+  const dialed = dialedNodeAddress(apiserver, [...(options.nodeAddresses ?? []).map(parseNodeAddress), ...kubelet.nodeAddresses]);
+  if (!dialed) return [notChecked('kubelet', "not dialed: the node's addresses are unknown, so kpki cannot tell where kube-apiserver dials it", 'info')];
+  const target = endpoint(httpsUrl(dialed.address, kubelet.port ?? KUBELET_PORT))!;
+  const caFile = flag(apiserver, 'kubelet-certificate-authority');
+  if (!caFile) return [notChecked(`kubelet at ${target.url}`, 'the served certificate not checked: kube-apiserver has no --kubelet-certificate-authority, so it does not verify kubelets either', 'info')];
+  const serving = kubeletServing({ kubelet })!;
+  const certFlag = flag(apiserver, 'kubelet-client-certificate');
+  const client: ClientCredentials = {
+    cert: await checks.files.read(certFlag),
+    key: await checks.files.read(flag(apiserver, 'kubelet-client-key')),
+    leaf: (await checks.files.certificates(certFlag))?.[0],
+    label: `kube-apiserver --kubelet-client-certificate (${certFlag})`,
+    trustedBy: kubelet.clientCAFile ? await trustedBy(checks, 'kubelet clientCAFile', kubelet.clientCAFile) : await trustedBy(checks, 'kube-apiserver --client-ca-file', flag(apiserver, 'client-ca-file')),
+  };
+  const logs = `kubectl logs/exec: Error from server: Get "${target.url}/containerLogs/…"`;
+  const findings = await checks.servingComponent('kubelet', target, serving.origin === 'configured' ? 'tlsCertFile' : 'serving certificate', serving.cert, serving.key, await checks.files.certificates(caFile), `kube-apiserver --kubelet-certificate-authority (${caFile})`, client, {
+    says: (goError) => `${logs}: ${goError}`,
+    rejected: {
+      server: 'the kubelet',
+      symptom: 'kubectl logs/exec: error: You must be logged in to the server (the server has asked for the client to provide credentials)',
+      fix: `put the CA that signed ${certFlag} into the kubelet's clientCAFile (kubeadm: /etc/kubernetes/pki/ca.crt) and restart the kubelet, or reissue the apiserver's kubelet client certificate from that file's CA`,
+    },
+  });
+  if (serving.origin !== 'self-signed') return findings;
+  // Whether Go stops at the names or the chain, the cause is the kubelet's own default certificate.
+  const refused = new Set<string>([FindingCode.SanMissing, FindingCode.ChainUntrusted]);
+  return findings.map((f) =>
+    f.subject === `kubelet at ${target.url}` && refused.has(f.code)
+      ? {
+          ...f,
+          code: FindingCode.KubeletServingSelfSigned,
+          diagnosis: `${f.diagnosis}: the kubelet's self-signed default certificate (no tlsCertFile, no serverTLSBootstrap), which --kubelet-certificate-authority cannot verify`,
+          fix: 'set serverTLSBootstrap: true and approve its kubelet-serving CSR (kpki approve kubelet-serving), or give it a certificate of that CA (kpki init --kubelet-serving-certs, tlsCertFile/tlsPrivateKeyFile), and restart the kubelet',
+        }
+      : f,
+  );
 }
 
 async function trustedBy(checks: LiveChecks, flagName: string, file: string | undefined) {
@@ -446,6 +506,7 @@ export async function verifyLive(options: LiveVerifyOptions, base: VerifyResult)
     ...apiserverChecks(checks, apiserver, cm && flag(cm, 'root-ca-file')),
     ...etcdChecks(checks, apiserver, components.get('etcd')),
     ...componentServingChecks(checks, components, (cm && flag(cm, 'root-ca-file')) ?? (apiserver && flag(apiserver, 'client-ca-file')) ?? (await clusterCaFile(options))),
+    kubeletChecks(checks, apiserver, options),
     kubeconfigProbes.then((probes) => probes.flatMap((p) => p.findings)),
     kubeconfigProbes.then((probes) => apiServiceChecks(checks, probes, apiserver, options, base.findings)),
   ]);

@@ -4,7 +4,7 @@ import { badInput } from '../errors.js';
 import { COMPONENTS } from '../model/flags.js';
 import { NO_API_SERVICE_HINT, parseApiServices, type ApiServiceInput } from '../verify/inputs/apiservice.js';
 import { BINARIES, parseComponentArgs, parseFlagTokens, podContainerArgs, podImageVersion, yamlDocuments, type Component, type ComponentArgs } from '../verify/inputs/args.js';
-import { parseKubeletConfig, type KubeletSettings } from '../verify/inputs/kubelet.js';
+import { parseKubeletConfig, parseKubeletConfigFile, withConfigFile, type KubeletSettings } from '../verify/inputs/kubelet.js';
 import { readInput } from './bounded-read.js';
 import { listDirectory } from './tree.js';
 
@@ -28,9 +28,17 @@ export async function readComponentArgs(source: string, component: Component, st
   return parseComponentArgs(content, component, origin);
 }
 
-export async function readKubeletSettings(source: string, stdin: Stdin): Promise<KubeletSettings> {
+/**
+ * The kubelet's KubeletConfiguration, or its flags with the file their --config names (read where
+ * `resolve` puts it: below --root for a node copy).
+ */
+export async function readKubeletSettings(source: string, stdin: Stdin, resolve: (file: string, relativeTo?: string) => Promise<string> = async (f) => f): Promise<KubeletSettings> {
   const [content, origin] = await text(source, "the kubelet's config file", stdin);
-  return parseKubeletConfig(content, origin);
+  const settings = parseKubeletConfig(content, origin);
+  if (!settings.config) return settings;
+  const configFile = await resolve(settings.config, source === '-' ? undefined : path.dirname(source));
+  const file = parseKubeletConfigFile((await readInput(configFile, `the KubeletConfiguration ${origin}'s --config names`)).toString('utf8'), settings.config);
+  return withConfigFile(settings, file);
 }
 
 const MANIFESTS_HINT = 'point --manifests-dir at /etc/kubernetes/manifests or a copy';

@@ -154,7 +154,7 @@ export interface KubeletServing {
   origin: 'configured' | 'bootstrap' | 'self-signed';
 }
 
-export function kubeletServing(inputs: ClusterInputs): KubeletServing | undefined {
+export function kubeletServing(inputs: Pick<ClusterInputs, 'kubelet'>): KubeletServing | undefined {
   const kubelet = inputs.kubelet;
   if (!kubelet) return undefined;
   if (kubelet.tlsCertFile) return { cert: kubelet.tlsCertFile, key: kubelet.tlsPrivateKeyFile ?? '', origin: 'configured' };

@@ -6,6 +6,7 @@
  *                                   └─ kube-apiserver cp2 ─┴─ haproxy on the VIP (the control-plane endpoint)
  *   kube-controller-manager on cp1 (the cluster CA signs CSRs; it serves kpki's certificate)
  *   sample-apiserver (wardle.example.com) behind an APIService whose caBundle kpki made
+ *   with options.kubelet: worker w1, a real kubelet on containerd (node.ts)
  *
  * Every component runs from a flags file under its node directory (`flags/<component>.flags`, one
  * `--flag=value` a line), so `kpki verify --apiserver-args FILE` reads exactly what the process
@@ -23,6 +24,7 @@ import { afterAll, beforeAll } from 'vitest';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { KPKI_BIN } from '../support/cli.js';
 import { BackgroundProcess, describeRun, freePorts, requireTool, Resources, run, type RunResult } from '../interop/helpers.js';
+import { startWorker, type Worker, type WorkerInputs } from './node.js';
 
 /** Where scripts/k8s-binaries.sh puts kube-apiserver & co. */
 export const K8S_BIN = process.env.KPKI_K8S_BIN ?? '/var/cache/kpki/k8s-v1.20.2/bin';
@@ -50,7 +52,7 @@ function requireExecutable(file: string, hint: string): string {
   }
 }
 
-export function k8sBinary(name: K8sBinary): string {
+export function k8sBinary(name: K8sBinary | 'kubelet'): string {
   return requireExecutable(path.join(K8S_BIN, name), 'run scripts/k8s-binaries.sh (bash .ci/run does)');
 }
 
@@ -176,6 +178,8 @@ export interface ClusterOptions {
   keyType?: string;
   /** Readiness bound per component start (default 90 s: two apiservers share two cores). */
   readyTimeoutMs?: number;
+  /** Run a real kubelet on worker w1 (node.ts), serving kpki's offline certificate or bootstrapping one. */
+  kubelet?: WorkerInputs['serving'];
 }
 
 export interface Cluster {
@@ -192,8 +196,8 @@ export interface Cluster {
   nodes: Record<NodeName, ControlPlaneNode>;
   etcdUrl: string;
   wardle: { address: string; port: number; dir: string; apiservice: string; servingCert: string; kubeconfig: string };
-  /** A worker with a kpki-issued kubelet serving certificate (no kubelet runs): its config for kpki verify. */
-  worker: { name: string; address: string; kubeletConfig: string };
+  /** Worker w1, whose kubelet serving certificate kpki issued: its config for kpki verify, and its kubelet when one runs (options.kubelet). */
+  worker: { name: string; address: string; kubeletConfig: string; node?: Worker };
   /** The flags file a component runs from (etcd, the controller manager and the sample-apiserver count as cp1's; haproxy has none). */
   flagsFile(component: Component, node?: NodeName): string;
   /** Restarts a component with the baseline flags plus overrides; waits until it serves unless waitReady is false. */
@@ -236,7 +240,7 @@ function canListen(host: string, port: number): Promise<boolean> {
 }
 
 /** Resolves once host:port accepts TCP connections. */
-function tcpOpen(host: string, port: number): Promise<boolean> {
+export function tcpOpen(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = net.connect({ host, port });
     socket.setTimeout(2_000);
@@ -355,7 +359,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     const addresses: Record<NodeName, string> = { cp1: `${block}.11`, cp2: `${block}.12` };
     const wardleAddress = `${block}.20`;
     // A worker whose kubelet serving certificate kpki issues, so the apiservers can run with
-    // --kubelet-certificate-authority (CIS 1.2.6) and verify can check it. No kubelet runs.
+    // --kubelet-certificate-authority (CIS 1.2.6) and verify can check it; a real kubelet with options.kubelet.
     const workerAddress = `${block}.21`;
     const bindPort = await portFreeOn([addresses.cp1, addresses.cp2]);
     const [endpointPort] = await freePorts(1, vip);
@@ -615,11 +619,23 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     await superKubectl(['apply', '-f', path.join(root, 'kubeadm-cluster-admins.yaml')]);
     await superKubectl(['apply', '-f', '-'], `${WARDLE_RBAC}---${wardleService(wardleAddress)}`);
     await superKubectl(['apply', '-f', apiservice]);
-    await Promise.all([start(entry('kube-controller-manager'), {}, true), start(entry('sample-apiserver'), {}, true)]);
-
     const workerRoot = path.join(root, 'nodes', 'w1');
     const kubeletConfig = path.join(workerRoot, 'var/lib/kubelet/config.yaml');
-    await writeFile(
+    // The worker needs only the endpoint: it starts beside the controller manager and the sample-apiserver.
+    const [workerStart, ...others] = await Promise.allSettled([
+      opts.kubelet
+        ? startWorker({ name: 'w1', address: workerAddress, nodeDir: workerRoot, workDir: path.join(root, 'worker-w1'), adminKubeconfig: path.join(root, 'super-admin.conf'), resources: res, kubectl, clusterDomain: DNS_DOMAIN, serving: opts.kubelet, readyTimeoutMs })
+        : undefined,
+      start(entry('kube-controller-manager'), {}, true),
+      start(entry('sample-apiserver'), {}, true),
+    ]);
+    const workerNode = workerStart.status === 'fulfilled' ? workerStart.value : undefined;
+    const failed = [workerStart, ...others].find((r) => r.status === 'rejected');
+    if (failed) {
+      await workerNode?.stop();
+      throw failed.reason;
+    }
+    if (!workerNode) await writeFile(
       kubeletConfig,
       stringifyYaml({
         apiVersion: 'kubelet.config.k8s.io/v1beta1',
@@ -635,7 +651,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     const kpkiCwd = path.join(root, 'kpki-cwd');
     await mkdir(kpkiCwd, { recursive: true });
     return {
-      worker: { name: 'w1', address: workerAddress, kubeletConfig },
+      worker: { name: 'w1', address: workerAddress, kubeletConfig, node: workerNode },
       root,
       certDir,
       admin: path.join(root, 'admin.conf'),
@@ -672,6 +688,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       },
       async stop() {
         const procs = [...running.values()].map((e) => e.proc).filter((p) => p !== undefined);
+        await workerNode?.stop();
         await res.dispose();
         const alive = procs.filter((p) => !p.exited).map((p) => p.name);
         if (alive.length) throw new Error(`still running after stop(): ${alive.join(', ')}`);

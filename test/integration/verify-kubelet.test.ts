@@ -67,6 +67,31 @@ describe('verify: the kubelet serving certificate where the kubelet keeps it', (
     expect(unchecked[0]!.fix).toContain('--node-address');
   });
 
+  it("the kubelet's flags with --config: the file fills in what the flags leave out; a self-signed kubelet.crt dialed by IP fails on the IP first, as Go does", async () => {
+    const { root, options } = nodeRoot('port: 10300\n');
+    const pki = path.join(root, 'var/lib/kubelet/own-pki');
+    mkdirSync(pki);
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', '/CN=node1@1700000000', '-addext', 'subjectAltName=DNS:node1', '-days', '365', '-keyout', path.join(pki, 'kubelet.key'), '-out', path.join(pki, 'kubelet.crt')], { stdio: 'ignore' });
+    const flags = path.join(root, 'var/lib/kubelet/kubelet.flags');
+    writeFileSync(flags, ['--config=/var/lib/kubelet/config.yaml', '--cert-dir=/var/lib/kubelet/own-pki', '--hostname-override=node1'].join('\n'));
+    const result = await verify({ ...options, kubeletConfig: flags, nodeAddresses: ['InternalIP=10.0.0.21'] });
+    const found = result.findings.filter((f) => f.code !== KUBEADM_BASELINE);
+    expect(found.map((f) => `${f.code} ${f.files[0]}`)).toEqual(['KUBELET_SERVING_SELF_SIGNED /var/lib/kubelet/own-pki/kubelet.crt']);
+    expect(found[0]!.symptom).toBe('kubectl logs/exec: Error from server: Get "https://10.0.0.21:10300/containerLogs/…": tls: failed to verify certificate: x509: cannot validate certificate for 10.0.0.21 because it doesn\'t contain any IP SANs');
+  });
+
+  it("a kubelet.conf of another node: NodeRestriction's refusal, as the kubelet logs it", async () => {
+    const { root, options } = nodeRoot('');
+    const flags = path.join(root, 'var/lib/kubelet/kubelet.flags');
+    // kubeadm's kubelet.conf is system:node:cp1's; this kubelet registers node1.
+    writeFileSync(flags, ['--config=/var/lib/kubelet/config.yaml', '--hostname-override=node1', '--kubeconfig=/etc/kubernetes/kubelet.conf'].join('\n'));
+    const result = await verify({ ...options, kubeletConfig: flags, nodeAddresses: ['InternalIP=10.0.0.21'] });
+    const identity = result.findings.filter((f) => f.code === 'IDENTITY_UNEXPECTED');
+    expect(identity.map((f) => f.files)).toEqual([['/etc/kubernetes/kubelet.conf']]);
+    expect(identity[0]!.symptom).toMatch(/^kubelet: Unable to register node "node1" with API server: nodes "node1" is forbidden: node "[^"]+" is not allowed to modify node "node1"$/);
+    expect(identity[0]!.diagnosis).toContain('its role needs CN=system:node:node1, O=system:nodes');
+  });
+
   it('a symlink loop where a certificate should be ends with a clear finding', async () => {
     const { root, options } = nodeRoot('serverTLSBootstrap: true\n');
     const current = path.join(root, 'var/lib/kubelet/pki/kubelet-server-current.pem');

@@ -1,5 +1,6 @@
-import { badInput } from '../../errors.js';
-import { flag, parseComponentArgs, yamlDocuments, type Doc } from './args.js';
+import { badFlag, badInput } from '../../errors.js';
+import { isIpAddress } from '../../model/net.js';
+import { flag, flagList, parseComponentArgs, yamlDocuments, type ComponentArgs, type Doc } from './args.js';
 
 /** Where the kubelet keeps its certificates unless told otherwise (--cert-dir). */
 export const KUBELET_CERT_DIR = '/var/lib/kubelet/pki';
@@ -18,7 +19,42 @@ export interface KubeletSettings {
   clusterDomain?: string;
   /** The node's addresses the kubelet reports (--node-ip, --hostname-override), as [type, address]. */
   nodeAddresses: [string, string][];
+  /** --hostname-override: the Node it registers, whose identity its kubeconfig must carry. */
+  nodeName?: string;
+  /** The kubelet's HTTPS port (port / --port), where kube-apiserver dials it. */
+  port?: number;
+  /** Flags only: --config, the KubeletConfiguration file the flags override. */
+  config?: string;
 }
+
+const ADDRESS_TYPES = ['Hostname', 'InternalIP', 'ExternalIP', 'InternalDNS', 'ExternalDNS'];
+
+/** --node-address TYPE=ADDRESS (an IP alone is an InternalIP, a name a Hostname). */
+export function parseNodeAddress(text: string): [string, string] {
+  const eq = text.indexOf('=');
+  if (eq < 0) return [isIpAddress(text) ? 'InternalIP' : 'Hostname', text];
+  const type = text.slice(0, eq);
+  if (!ADDRESS_TYPES.includes(type)) throw badFlag('--node-address', `"${type}" is not an address type`, `use one of ${ADDRESS_TYPES.join(', ')}, e.g. InternalIP=10.0.0.21`);
+  return [type, text.slice(eq + 1)];
+}
+
+/** kube-apiserver's default --kubelet-preferred-address-types (v1.20). */
+const DEFAULT_ADDRESS_TYPES = ['Hostname', 'InternalDNS', 'InternalIP', 'ExternalDNS', 'ExternalIP'];
+
+/** The address kube-apiserver dials a kubelet at: the node's first address of the first preferred type. */
+export function dialedNodeAddress(apiserver: ComponentArgs, addresses: [string, string][]): { type: string; address: string } | undefined {
+  const preferred = flagList(apiserver, 'kubelet-preferred-address-types');
+  for (const type of preferred.length ? preferred : DEFAULT_ADDRESS_TYPES) {
+    const match = addresses.find(([t]) => t === type);
+    if (match) return { type, address: match[1] };
+  }
+  return undefined;
+}
+
+/** kubelet's default port (v1.20). */
+export const KUBELET_PORT = 10250;
+
+const num = (v: unknown) => (typeof v === 'number' ? v : typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : undefined);
 
 const str = (v: unknown) => (typeof v === 'string' && v ? v : undefined);
 
@@ -37,6 +73,7 @@ export function parseKubeletConfig(text: string, origin: string): KubeletSetting
       certDirectory: KUBELET_CERT_DIR,
       clusterDomain: str(config.clusterDomain),
       nodeAddresses: [],
+      port: num(config.port),
     };
   }
   if (docs) throw badInput(origin, 'is YAML but not a KubeletConfiguration', 'give /var/lib/kubelet/config.yaml or the kubelet flags');
@@ -53,5 +90,30 @@ export function parseKubeletConfig(text: string, origin: string): KubeletSetting
     kubeconfig: flag(args, 'kubeconfig'),
     clusterDomain: flag(args, 'cluster-domain'),
     nodeAddresses: [...nodeIps.map((ip): [string, string] => ['InternalIP', ip]), ...(hostname ? [['Hostname', hostname] as [string, string]] : [])],
+    nodeName: hostname?.toLowerCase(),
+    port: num(flag(args, 'port')),
+    config: flag(args, 'config'),
+  };
+}
+
+/** The file a kubelet's --config names: a KubeletConfiguration, never flags. */
+export function parseKubeletConfigFile(text: string, origin: string): KubeletSettings {
+  if (text.trim().startsWith('-')) throw badInput(origin, "holds flags, not the KubeletConfiguration the kubelet's --config names", 'point --config at /var/lib/kubelet/config.yaml');
+  return parseKubeletConfig(text, origin);
+}
+
+/**
+ * The kubelet's flags over the KubeletConfiguration their --config names, as the kubelet merges
+ * them: a flag given wins, the file fills in the rest.
+ */
+export function withConfigFile(flags: KubeletSettings, file: KubeletSettings): KubeletSettings {
+  return {
+    ...flags,
+    clientCAFile: flags.clientCAFile ?? file.clientCAFile,
+    tlsCertFile: flags.tlsCertFile ?? file.tlsCertFile,
+    tlsPrivateKeyFile: flags.tlsPrivateKeyFile ?? file.tlsPrivateKeyFile,
+    serverTLSBootstrap: flags.serverTLSBootstrap || file.serverTLSBootstrap,
+    clusterDomain: flags.clusterDomain ?? file.clusterDomain,
+    port: flags.port ?? file.port,
   };
 }

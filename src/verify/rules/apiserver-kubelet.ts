@@ -1,6 +1,8 @@
 import { kubeletServing, type Facts } from '../facts.js';
 import { FindingCode, type Finding } from '../findings.js';
-import { flagList } from '../inputs/args.js';
+import { httpsUrl } from '../../model/net.js';
+import { hostnameError } from '../../pki/verify.js';
+import { dialedNodeAddress, KUBELET_PORT } from '../inputs/kubelet.js';
 import { defineRule, finding, infoOf } from '../rule.js';
 import { adminGroups, certFromFlag, CLIENT_TLS_PREFIX, hostFindings, trustFindings, type NamedCert } from './common.js';
 import { reissueWithSans } from './fixes.js';
@@ -15,21 +17,12 @@ function kubeletClientCa(facts: Facts): NamedCert | undefined {
   return facts.inputs.apiserver && certFromFlag(facts, facts.inputs.apiserver, 'client-ca-file');
 }
 
-/** kube-apiserver's default --kubelet-preferred-address-types (v1.20). */
-const DEFAULT_ADDRESS_TYPES = ['Hostname', 'InternalDNS', 'InternalIP', 'ExternalDNS', 'ExternalIP'];
-
-const logsSymptom = (host: string) => `kubectl logs/exec: Error from server: Get "https://${host}:10250/containerLogs/…": ${CLIENT_TLS_PREFIX}`;
+const logsSymptom = (host: string, port: number) => `kubectl logs/exec: Error from server: Get "${httpsUrl(host, port)}/containerLogs/…": ${CLIENT_TLS_PREFIX}`;
 
 /** The address the apiserver dials: the node's first address of the first preferred type. */
 function dialedAddress(facts: Facts): { type: string; address: string } | undefined {
   const { inputs } = facts;
-  const preferred = (inputs.apiserver && flagList(inputs.apiserver, 'kubelet-preferred-address-types')) || [];
-  const addresses = [...inputs.nodeAddresses, ...(inputs.kubelet?.nodeAddresses ?? [])];
-  for (const type of preferred.length ? preferred : DEFAULT_ADDRESS_TYPES) {
-    const match = addresses.find(([t]) => t === type);
-    if (match) return { type, address: match[1] };
-  }
-  return undefined;
+  return inputs.apiserver && dialedNodeAddress(inputs.apiserver, [...inputs.nodeAddresses, ...(inputs.kubelet?.nodeAddresses ?? [])]);
 }
 
 /** The kubelet serving certificate checks that only matter when the apiserver verifies it. */
@@ -55,12 +48,15 @@ async function servingFindings(facts: Facts, kubeletCa: NamedCert): Promise<Find
   const label = serving.origin === 'configured' ? 'kubelet tlsCertFile' : `kubelet serving certificate (${serving.cert})`;
   const leaf: NamedCert = { label, file: serving.cert, certs };
   const dialed = dialedAddress(facts);
+  const port = facts.inputs.kubelet?.port ?? KUBELET_PORT;
+  // Go checks the dialed name before the chain: a certificate without the node's IP fails on that first.
+  const hostError = dialed && hostnameError(certs[0]!, dialed.address);
   const out = await trustFindings(facts, {
     leaf,
     roots: kubeletCa,
     usage: 'serverAuth',
     relation: 'kube-apiserver connecting to the kubelet',
-    symptom: (e) => `${logsSymptom(dialed?.address ?? '<node>')}${e}`,
+    symptom: (e) => `${logsSymptom(dialed?.address ?? '<node>', port)}${hostError ?? e}`,
   });
   if (out.length && serving.origin === 'self-signed') {
     return [
@@ -79,7 +75,7 @@ async function servingFindings(facts: Facts, kubeletCa: NamedCert): Promise<Find
   const fix = serving.origin === 'bootstrap'
     ? `the kubelet requests the SANs from the node's addresses: fix the node's ${dialed.type} (--node-ip / --hostname-override), delete ${serving.cert} and approve the new CSR`
     : reissueWithSans(facts, leaf, [dialed.address]);
-  return hostFindings(leaf, [{ host: dialed.address, who: `kube-apiserver (--kubelet-preferred-address-types picks the node's ${dialed.type})`, fix }], logsSymptom(dialed.address));
+  return hostFindings(leaf, [{ host: dialed.address, who: `kube-apiserver (--kubelet-preferred-address-types picks the node's ${dialed.type})`, fix }], logsSymptom(dialed.address, port));
 }
 
 /** Rule: kubectl logs/exec work: the kubelet trusts the apiserver's client certificate and authorises it, and the apiserver trusts the kubelet's serving certificate. */

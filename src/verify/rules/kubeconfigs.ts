@@ -27,6 +27,34 @@ function describeIdentity(identity: { commonName: string; organizations: string[
   return identity ? [`CN=${identity.commonName}`, ...(identity.organizations.length ? [`O=${identity.organizations.join(', ')}`] : [])].join(', ') : 'a kubelet identity (the profile describes none)';
 }
 
+/** The identity NodeRestriction expects of the kubelet registering Node `nodeName`. */
+function ownNodeIdentity(profile: Profile, nodeName: string): Identity | undefined {
+  const identity = nodeIdentity(profile, nodeName);
+  return identity && { expected: describeIdentity(identity), ok: (cn, o) => cn === identity.commonName && identity.organizations.every((g) => o.includes(g)) };
+}
+
+/** How a kubeconfig's failures show: kubectl's words, or the kubelet's log line when it is a kubelet's. */
+function kubeletWords(profile: Profile, nodeName: string | undefined) {
+  if (!nodeName) {
+    return {
+      untrusted: (_server: string, e: string) => `Unable to connect to the server: ${CLIENT_TLS_PREFIX}${e}`,
+      forbidden: (cn: string) => `Error from server (Forbidden): … is forbidden: User "${cn}" cannot …`,
+    };
+  }
+  const unable = `kubelet: Unable to register node "${nodeName}" with API server:`;
+  return {
+    untrusted: (server: string, e: string) => `${unable} Post "${server}/api/v1/nodes": ${CLIENT_TLS_PREFIX}${e}`,
+    forbidden: (cn: string, orgs: string[]) => {
+      // Another node's identity: the Node authorizer lets it in, NodeRestriction keeps it off this Node.
+      const prefix = nodeIdentity(profile, '')?.commonName ?? '';
+      const node = prefix && cn.startsWith(prefix) && isNodeIdentity(profile, cn, orgs) ? cn.slice(prefix.length) : undefined;
+      return node && node !== nodeName
+        ? `${unable} nodes "${nodeName}" is forbidden: node "${node}" is not allowed to modify node "${nodeName}"`
+        : `${unable} nodes is forbidden: User "${cn}" cannot create resource "nodes" in API group "" at the cluster scope`;
+    },
+  };
+}
+
 /** Rule: each kubeconfig reaches the apiserver: CA, server name, client certificate, identity. */
 export const kubeconfigs = defineRule({
   id: 'kubeconfigs',
@@ -37,7 +65,11 @@ export const kubeconfigs = defineRule({
     const clientCa = api && certFromFlag(facts, api, 'client-ca-file');
     const out: Finding[] = [];
     const expected = identities(facts.inputs.profile);
+    const kubelet = facts.inputs.kubelet;
     for (const kc of facts.inputs.kubeconfigs) {
+      // The kubelet's own kubeconfig, when its node name is known: NodeRestriction lets it touch only that Node.
+      const ownNode = kc.role === 'kubelet' && kubelet?.nodeName && kc.file === kubelet.kubeconfig ? kubelet.nodeName : undefined;
+      const says = kubeletWords(facts.inputs.profile, ownNode ?? (kc.role === 'kubelet' ? '<node name>' : undefined));
       const loaded = facts.kubeconfigs.get(kc.file);
       if (!loaded) continue;
       const { credentials } = loaded;
@@ -52,12 +84,12 @@ export const kubeconfigs = defineRule({
           roots,
           usage: 'serverAuth',
           relation: `kubectl using ${kc.file}`,
-          symptom: (e) => `Unable to connect to the server: ${CLIENT_TLS_PREFIX}${e}`,
+          symptom: (e) => says.untrusted(credentials.server, e),
           fix: servingCa && `kubectl config set-cluster ${credentials.clusterName} --kubeconfig ${kc.file} --certificate-authority ${servingCa} --embed-certs`,
         });
         out.push(...untrusted);
         if (!untrusted.length) {
-          out.push(...hostFindings(serving, [{ host, who: `${kc.file} (server ${credentials.server})`, fix: reissueWithSans(facts, serving, [host]) }], `Unable to connect to the server: ${CLIENT_TLS_PREFIX}`));
+          out.push(...hostFindings(serving, [{ host, who: `${kc.file} (server ${credentials.server})`, fix: reissueWithSans(facts, serving, [host]) }], says.untrusted(credentials.server, '')));
         }
       }
       const certs = loaded.clientCertificates;
@@ -76,18 +108,18 @@ export const kubeconfigs = defineRule({
         );
       }
       const info = infoOf(certs[0]!);
-      const identity = expected[kc.role];
+      const identity = ownNode ? ownNodeIdentity(facts.inputs.profile, ownNode) : expected[kc.role];
       if (!info.commonName || (identity && !identity.ok(info.commonName, info.organizations))) {
         out.push(
           finding({
             code: FindingCode.IdentityUnexpected,
             severity: 'error',
             subject: label,
-            symptom: info.commonName ? `Error from server (Forbidden): … is forbidden: User "${info.commonName}" cannot …` : 'error: You must be logged in to the server (Unauthorized)',
+            symptom: info.commonName ? says.forbidden(info.commonName, info.organizations) : 'error: You must be logged in to the server (Unauthorized)',
             diagnosis: info.commonName
               ? `${kc.file} authenticates as CN=${info.commonName}, O=[${info.organizations.join(', ')}]; its role needs ${identity!.expected}`
               : `${kc.file}'s client certificate has no CN, so the apiserver treats it as anonymous`,
-            fix: `reissue it (kpki init --renew ${kc.file.split('/').pop()})`,
+            fix: ownNode ? `reissue it for node ${ownNode} (kpki kubeconfig node --node-name ${ownNode} --out ${kc.file} --force)` : `reissue it (kpki init --renew ${kc.file.split('/').pop()})`,
             files: [kc.file],
           }),
         );
