@@ -35,7 +35,10 @@ export function nodeContext(record: ClusterRecord, node: ClusterNode): NodeConte
 const asksForInputs = (o: VerifyOptions) =>
   Boolean(o.root || o.apiserverArgs || o.etcdArgs || o.controllerManagerArgs || o.schedulerArgs || o.manifestsDir || o.kubeletConfig || o.kubeconfigs?.length || o.apiServices?.length || o.servingCerts?.length || o.node);
 
-/** The cluster record of the kubeconfig dir verify would look at, when it is the whole cluster that is asked for. */
+/**
+ * The cluster kpki wrote whose record is in the kubeconfig dir verify looks at (the working
+ * directory by default), when no other input is asked for: a --cert-dir then must be its shared set.
+ */
 export async function clusterToVerify(options: VerifyOptions): Promise<ClusterRecord | undefined> {
   if (asksForInputs(options)) return undefined;
   const kubeconfigDir = options.kubeconfigDir ?? (options.certDir ? kubeconfigDirOf(options.certDir) : '.');

@@ -104,6 +104,7 @@ export function nodeComponentFlags(settings: ClusterSettings, node: ClusterNode,
           ['advertise-address', address],
           ['service-cluster-ip-range', settings.serviceCidrs.map((c) => c.text).join(',')],
           ['etcd-servers', etcdServers(nodes, topology).join(',')],
+          ['kubelet-preferred-address-types', 'InternalIP,ExternalIP,Hostname'],
         ]
       : [],
     etcd: runsEtcd

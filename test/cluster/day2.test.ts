@@ -205,7 +205,8 @@ async function day2OnCluster(c: Cluster): Promise<void> {
       else if (component === 'etcd' && node === 'cp1') await timed('etcd', () => restartOrExplain('etcd', 'cp1'));
       // The plan's flags (the signer file during a rotation) stay until a later plan changes them.
       else if (component === 'kube-controller-manager' && node === 'cp1') {
-        if (flags) kcmFlags = flags;
+        // The plan names files as the node does (/etc/kubernetes/…): here that is cp1's directory.
+        if (flags) kcmFlags = Object.fromEntries(Object.entries(flags).map(([name, file]) => [name, path.join(cp1.dir, path.relative('/etc/kubernetes', file))]));
         await timed('kube-controller-manager', () => restartOrExplain('kube-controller-manager', 'cp1', kcmFlags));
       }
       // Not run by the harness: the scheduler, the kubelets, cp2's etcd member and controller manager.

@@ -17,13 +17,16 @@ function kubeletClientCa(facts: Facts): NamedCert | undefined {
 
 /** kube-apiserver's default --kubelet-preferred-address-types (v1.20). */
 const DEFAULT_ADDRESS_TYPES = ['Hostname', 'InternalDNS', 'InternalIP', 'ExternalDNS', 'ExternalIP'];
+/** kubeadm's --kubelet-preferred-address-types. */
+export const KUBEADM_ADDRESS_TYPES = ['InternalIP', 'ExternalIP', 'Hostname'];
 
 const logsSymptom = (host: string) => `kubectl logs/exec: Error from server: Get "https://${host}:10250/containerLogs/…": ${CLIENT_TLS_PREFIX}`;
 
 /** The address the apiserver dials: the node's first address of the first preferred type. */
 function dialedAddress(facts: Facts): { type: string; address: string } | undefined {
   const { inputs } = facts;
-  const preferred = (inputs.apiserver && flagList(inputs.apiserver, 'kubelet-preferred-address-types')) || [];
+  // A node of a cluster kpki wrote, checked without an apiserver: its apiservers run with kubeadm's order.
+  const preferred = inputs.apiserver ? flagList(inputs.apiserver, 'kubelet-preferred-address-types') : inputs.node ? KUBEADM_ADDRESS_TYPES : [];
   const addresses = [...inputs.nodeAddresses, ...(inputs.kubelet?.nodeAddresses ?? [])];
   for (const type of preferred.length ? preferred : DEFAULT_ADDRESS_TYPES) {
     const match = addresses.find(([t]) => t === type);

@@ -98,7 +98,7 @@ export const apiserverEtcd = defineRule({
     const client = certFromFlag(facts, api, 'etcd-certfile');
     const etcdCa = certFromFlag(facts, api, 'etcd-cafile');
     const etcd = facts.inputs.etcd;
-    if (!etcd) return out;
+    if (!etcd) return out.concat(await externalEtcdFindings(facts, client, etcdCa));
     const trusted = certFromFlag(facts, etcd, 'trusted-ca-file');
     if (client && trusted) {
       out.push(...(await trustFindings(facts, { leaf: client, roots: trusted, usage: 'clientAuth', relation: 'etcd authenticating kube-apiserver', symptom: ETCD_REJECTS })));
@@ -127,6 +127,24 @@ export const apiserverEtcd = defineRule({
     return out;
   },
 });
+
+/**
+ * A control plane of a cluster kpki wrote whose etcd members run elsewhere: one etcd CA signs the
+ * members' certificates and the apiserver's etcd client certificate, and the control plane holds
+ * its certificate as --etcd-cafile. A client certificate that CA does not verify means one of the
+ * two is not the members' CA: the apiserver cannot verify the members, or they refuse it.
+ */
+async function externalEtcdFindings(facts: Facts, client: NamedCert | undefined, etcdCa: NamedCert | undefined): Promise<Finding[]> {
+  if (facts.inputs.node?.role !== 'control-plane' || !client || !etcdCa) return [];
+  return trustFindings(facts, {
+    leaf: client,
+    roots: etcdCa,
+    usage: 'clientAuth',
+    relation: 'the external etcd members (their etcd CA signs both)',
+    symptom: (e) => `kube-apiserver log: transport: authentication handshake failed: x509: certificate signed by unknown authority, or etcd log: rejected connection (error "tls: failed to verify client certificate: ${e}")`,
+    fix: `copy the etcd members' etcd/ca.crt to ${etcdCa.file} and reissue ${client.file} from that CA (kpki renew apiserver-etcd-client)`,
+  });
+}
 
 /** Where a member listening on the wildcard address is reached from its own node. */
 const LOOPBACK = ['127.0.0.1', '::1', 'localhost'];
