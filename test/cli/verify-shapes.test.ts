@@ -196,3 +196,57 @@ describe('--etcd-servers listing every member, as kpki init prints it', () => {
     expect(errors.map((f) => f.diagnosis).join('\n')).not.toContain('127.0.0.12');
   });
 });
+
+describe('kpki ca rotate on the external-etcd layout with a worker', () => {
+  interface Restart {
+    node: string;
+    component: string;
+    files: string[];
+    flags?: Record<string, string>;
+  }
+  const rotate = (dir: string, step: string, ...more: string[]) => kpki(['ca', 'rotate', step, ...more, '--json'], { cwd: dir });
+
+  it('begin → reissue → finish: the pre-flight checks etcd members and workers, verify is clean after each phase, the plan restarts the kubelets', () => {
+    const { dir } = initShape([...SHAPES['external etcd: 3 members, 2 control planes, 1 worker']!, '--kubelet-serving-certs']);
+    for (const step of ['begin', 'reissue', 'finish']) {
+      const r = rotate(dir, step);
+      expect(r.status, `${step}: ${r.stderr}`).toBe(0);
+      const restart = (JSON.parse(r.stdout) as { restart: Restart[] }).restart;
+      const order = restart.map((p) => `${p.node}/${p.component}`);
+      // etcd members first, then each control plane (no etcd there), the worker's kubelet last.
+      expect(order.slice(0, 3)).toEqual(['e1/etcd', 'e2/etcd', 'e3/etcd']);
+      expect(order.filter((o) => /^cp\d\/etcd$/.test(o))).toEqual([]);
+      expect(order.at(-1)).toBe('w1/kubelet');
+      // Paths as the node names them.
+      const kubelet = restart.find((p) => p.node === 'w1')!;
+      expect(kubelet.files).toEqual(expect.arrayContaining(step === 'reissue' ? ['/etc/kubernetes/kubelet.conf', '/var/lib/kubelet/pki/kubelet.crt'] : ['/etc/kubernetes/pki/ca.crt']));
+      for (const p of restart) for (const file of p.files) expect(file).toMatch(/^\/(etc\/kubernetes|var\/lib\/kubelet\/pki)\//);
+      const signer = restart.find((p) => p.component === 'kube-controller-manager' && p.flags)?.flags?.['cluster-signing-cert-file'];
+      if (signer) expect(signer).toBe('/etc/kubernetes/pki/ca-signer.crt');
+      const verified = expectClean(dir, []);
+      expect(verified.locations!.map((l) => l.name)).toEqual(['shared', 'cp1', 'cp2', 'w1', 'e1', 'e2', 'e3']);
+    }
+    expect(rotate(dir, 'status').stdout).toContain('"phase": "none"');
+  });
+
+  it('refuses to begin while an etcd member or a worker has an error, naming the node, and changes nothing', () => {
+    const { dir } = initShape(SHAPES['external etcd: 3 members, 2 control planes, 1 worker']!);
+    const faulty = copyOf(dir);
+    for (const ext of ['crt', 'key']) cpSync(pki(faulty, 'e1', `etcd/server.${ext}`), pki(faulty, 'e3', `etcd/server.${ext}`));
+    const before = readFileSync(pki(faulty, 'cp1', 'ca.crt'), 'utf8');
+    const refused = rotate(faulty, 'begin', '--ca', 'etcd');
+    expect(refused.status).not.toBe(0);
+    expect(refused.stderr).toContain('node e3 (etcd)');
+    const worker = copyOf(dir);
+    cpSync(pki(worker, 'cp1', 'front-proxy-ca.crt'), pki(worker, 'w1', 'ca.crt'));
+    const refusedWorker = rotate(worker, 'begin', '--ca', 'front-proxy');
+    expect(refusedWorker.status).not.toBe(0);
+    expect(refusedWorker.stderr).toContain('node w1 (worker)');
+    expect(readFileSync(pki(faulty, 'cp1', 'ca.crt'), 'utf8')).toBe(before);
+    // The same layout without the fault starts, for any --ca.
+    for (const ca of ['cluster', 'front-proxy', 'etcd']) {
+      const fresh = copyOf(dir);
+      expect(rotate(fresh, 'begin', '--ca', ca).status).toBe(0);
+    }
+  });
+});
