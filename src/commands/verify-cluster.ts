@@ -28,6 +28,7 @@ export function nodeContext(record: ClusterRecord, node: ClusterNode): NodeConte
     flags: nodeComponentFlags(settings, node, record.nodes, record.topology),
     kubeletServingCerts: record.settings.kubeletServingCerts && node.role !== 'etcd',
     kubeletServer: serverUrl('controlPlaneEndpoint', settings),
+    sharedCertDir: record.settings.certDir,
   };
 }
 

@@ -141,7 +141,8 @@ export async function verifyDirectory(options: VerifyOptions = {}): Promise<Veri
   }
   // The standard files beside the PKI: inside --root when reading a node copy.
   const standardDir = root && !options.kubeconfigDir ? '/etc/kubernetes' : kubeconfigDir;
-  const givenPaths = [options.certDir, options.kubeconfigDir, ...(options.kubeconfigs ?? [])].filter((p): p is string => Boolean(p)).map((p) => path.resolve(p));
+  const sharedCertDir = options.node?.sharedCertDir;
+  const givenPaths = [options.certDir, options.kubeconfigDir, sharedCertDir, ...(options.kubeconfigs ?? [])].filter((p): p is string => Boolean(p)).map((p) => path.resolve(p));
   const resolve = pathResolver(root, givenPaths);
   const presentKubeconfigs = new Set<string>();
   for (const name of standard.keys()) {
@@ -198,7 +199,16 @@ export async function verifyDirectory(options: VerifyOptions = {}): Promise<Veri
     extensionServingCerts: (await Promise.all((options.servingCerts ?? []).map(servingCertFiles))).flat(),
     pkiFiles: files,
     nodeAddresses,
-    node: node && assumedFlags ? { role: node.role, name: node.name, kubeletServer: node.kubeletServer, clusterCa: node.role === 'worker' || node.role === 'shared' ? caFile : undefined, kubeletServingCa: node.kubeletServingCerts ? caFile : undefined } : undefined,
+    node: node && assumedFlags
+      ? {
+          role: node.role,
+          name: node.name,
+          kubeletServer: node.kubeletServer,
+          clusterCa: node.role === 'worker' || node.role === 'shared' ? caFile : undefined,
+          kubeletServingCa: node.kubeletServingCerts ? caFile : undefined,
+          sharedCas: sharedCertDir ? sharedCaCopies(profile, certDir, path.resolve(sharedCertDir), new Set(files)) : [],
+        }
+      : undefined,
     held: shared?.files ?? [],
   };
   const facts = await loadFacts(inputs, { read: readBounded, now: options.now ?? new Date(), warnWithinSeconds, root, certDir: options.certDir || assumedFlags || files.length ? certDir : undefined, assumedFlags, resolve });
@@ -214,6 +224,13 @@ export async function verifyDirectory(options: VerifyOptions = {}): Promise<Veri
       apiServices: inputs.apiServices.map((a) => a.name),
     },
   };
+}
+
+/** The CA files a node holds, each with the shared set's file it was copied from. */
+function sharedCaCopies(profile: Profile, certDir: string, sharedCertDir: string, held: Set<string>): { file: string; source: string }[] {
+  return profile.certificates
+    .filter((c) => !c.issuer && held.has(path.join(certDir, `${c.file}.crt`)))
+    .map((c) => ({ file: path.join(certDir, `${c.file}.crt`), source: path.join(sharedCertDir, `${c.file}.crt`) }));
 }
 
 /**

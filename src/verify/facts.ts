@@ -151,6 +151,7 @@ export function inputReferences(inputs: ClusterInputs): FileReference[] {
     if (held.key) refs.push({ file: held.key, readAs: held.pub ? 'private-key' : 'tls-key', subject });
     if (held.pub) refs.push({ file: held.pub, readAs: 'public-keys', subject });
   }
+  for (const { source } of inputs.node?.sharedCas ?? []) refs.push({ file: source, readAs: 'ca-bundle', subject: 'the shared set' });
   for (const kc of inputs.kubeconfigs) refs.push({ file: kc.file, readAs: 'kubeconfig', subject: kc.label });
   for (const file of inputs.extensionServingCerts) refs.push({ file, readAs: 'tls-cert', subject: '--serving-cert' });
   return refs;

@@ -59,6 +59,8 @@ export interface CheckedNode {
   clusterCa?: string;
   /** The CA the apiservers verify kubelets' serving certificates with, where no apiserver flag names it. */
   kubeletServingCa?: string;
+  /** The node's CA files and the shared set's file each is a copy of. */
+  sharedCas: { file: string; source: string }[];
 }
 
 /** One entry of a shared set: a CA or leaf with its key, or a key pair. */

@@ -50,6 +50,8 @@ export interface NodeContext {
   kubeletServingCerts?: boolean;
   /** The server the node's kubelet.conf must name (the control-plane endpoint). */
   kubeletServer?: string;
+  /** The cluster's shared set, whose CA certificates the node's CA files are copies of. */
+  sharedCertDir?: string;
 }
 
 /** One directory's result in a whole-cluster run. */

@@ -118,6 +118,12 @@ describe('a seeded fault per shape is found, named by node', () => {
     for (const ext of ['crt', 'key']) cpSync(path.join(other, `nodes/w2/var/lib/kubelet/pki/kubelet.${ext}`), path.join(other, `nodes/w1/var/lib/kubelet/pki/kubelet.${ext}`));
     const [san] = expectError(other, ['--root', 'nodes/w1'], 'SAN_MISSING');
     expect(san!.diagnosis).toContain('127.0.0.21');
+    // A worker consistent in itself but from another cluster's CA: only the shared set tells.
+    const foreign = copyOf(dir);
+    const another = initShape(SHAPES['stacked HA with workers and kubelet serving certificates']!).dir;
+    cpSync(path.join(another, 'nodes/w1'), path.join(foreign, 'nodes/w1'), { recursive: true });
+    const untrusted = expectError(foreign, [], 'CHAIN_UNTRUSTED');
+    expect(untrusted.find((f) => f.subject === '/etc/kubernetes/pki/ca.crt')?.node).toBe('w1');
   });
 
   it('external etcd: a member serving another member\'s certificate (clients dialling its URL fail the handshake)', () => {

@@ -47,3 +47,31 @@ export const sharedSet = defineRule({
     return out;
   },
 });
+
+/**
+ * Rule: a cluster node's CA files are copies of the shared set's (sharing a certificate with it:
+ * a rotation's overlap may lag, which the rotation rule reports): a CA of its own would make this
+ * node's components refuse every other node's certificates, and theirs refuse its.
+ */
+export const nodeCas = defineRule({
+  id: 'node-cas',
+  codes: [FindingCode.ChainUntrusted],
+  check(facts) {
+    return (facts.inputs.node?.sharedCas ?? []).flatMap(({ file, source }) => {
+      const held = facts.certificates.get(file);
+      const shared = facts.certificates.get(source);
+      if (!held || !shared || held.some((c) => shared.some((s) => Buffer.from(s.rawData).equals(Buffer.from(c.rawData))))) return [];
+      return [
+        finding({
+          code: FindingCode.ChainUntrusted,
+          severity: 'error',
+          subject: file,
+          symptom: 'x509: certificate signed by unknown authority (between this node and the rest of the cluster)',
+          diagnosis: `${file} holds none of the CA certificates of ${source}, the cluster's shared set every node copies: this node trusts another CA than the others, so its components refuse the certificates the other nodes present and the other nodes refuse what it signs or presents`,
+          fix: `copy ${source} to ${file} (kpki init --control-plane-nodes … run again copies it) and reissue what this node's CA signed`,
+          files: [file, source],
+        }),
+      ];
+    });
+  },
+});
