@@ -14,7 +14,7 @@ set -euo pipefail
 VERSION=v1.20.2
 CACHE=${KPKI_K8S_CACHE:-/var/cache/kpki/k8s-$VERSION}
 BIN=${KPKI_K8S_BIN:-$CACHE/bin}
-TARGETS=(kube-apiserver kube-controller-manager sample-apiserver kubeadm)
+TARGETS=(kube-apiserver kube-controller-manager sample-apiserver kubeadm kubelet kube-scheduler)
 
 have_all() {
   local t

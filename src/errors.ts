@@ -20,6 +20,8 @@ export const ErrorCode = {
   Interrupted: 'INTERRUPTED',
   /** A cluster refused or did not finish a request: unreachable, unauthorized, CSR denied or not issued in time. */
   ClusterRefused: 'CLUSTER_REFUSED',
+  /** An optional package a command needs (the Kubernetes client of the API commands) is not installed. */
+  MissingPackage: 'MISSING_PACKAGE',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -35,6 +37,7 @@ export const exitCodeFor: Record<ErrorCode, number> = {
   WRITE_FAILED: 1,
   INTERRUPTED: 130,
   CLUSTER_REFUSED: 1,
+  MISSING_PACKAGE: 2,
 };
 
 export interface KpkiErrorDetails {

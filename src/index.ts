@@ -16,7 +16,7 @@ export { inspect, checkExpiration, type ExpirationOptions } from './commands/ins
 export type { InspectResult, InspectedItem, InspectedCertificate } from './inspect/material.js';
 export type { ExpirationReport, ExpirationRow } from './inspect/expiration-report.js';
 export { verify } from './commands/verify.js';
-export { RULES, defineRule, FindingCode, type VerifyOptions, type VerifyResult, type Finding, type Severity, type Rule, type Facts } from './verify/index.js';
+export { RULES, defineRule, FindingCode, type VerifyOptions, type VerifyResult, type Finding, type Severity, type Rule, type Facts, BENCHMARKS, BENCHMARK_CHECKS, type Benchmark } from './verify/index.js';
 export { flagsFor, wiringFromProfile, COMPONENTS, type FlagComponent, type Wiring } from './model/flags.js';
 export { ErrorCode, KpkiError, exitCodeFor } from './errors.js';
 export { buildPkiSpec, type CertSpec, type KubeconfigSpec, type PkiSpec } from './model/plan.js';

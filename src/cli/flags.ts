@@ -7,6 +7,7 @@ import { parseDuration } from '../model/duration.js';
 import { ROLES } from '../model/profile.js';
 import { KEY_TYPES, listValue, parseKeyType } from '../model/settings.js';
 import { builtinProfileNames } from '../store/profiles.js';
+import { BENCHMARKS } from '../verify/benchmarks.js';
 
 /**
  * One command-line flag. A name means one thing per command; where two commands give the same
@@ -65,16 +66,22 @@ const duration = (flag: Described): Flag<string | undefined> => ({
   },
 });
 
-function choice<T extends string>(flag: Described & { default: T }, choices: readonly T[]): Flag<T> {
+/** One of `choices`; undefined when absent (the command then picks, as `default` says). */
+function optionalChoice<T extends string>(flag: Described, choices: readonly T[]): Flag<T | undefined> {
   return {
     ...flag,
     help: `${flag.help}: ${choices.join(', ')}`,
     parse: (given, name) => {
-      const value = single(given, name) ?? flag.default;
-      if (!(choices as readonly string[]).includes(value)) throw badFlag(name, `"${value}" is not one of ${choices.join(', ')}`);
-      return value as T;
+      const value = single(given, name);
+      if (value !== undefined && !(choices as readonly string[]).includes(value)) throw badFlag(name, `"${value}" is not one of ${choices.join(', ')}`);
+      return value as T | undefined;
     },
   };
+}
+
+function choice<T extends string>(flag: Described & { default: T }, choices: readonly T[]): Flag<T> {
+  const optional = optionalChoice(flag, choices);
+  return { ...optional, parse: (given, name) => optional.parse(given ?? flag.default, name)! };
 }
 
 const keyType = (flag: Described): Flag<string | undefined> => ({
@@ -142,6 +149,7 @@ export const FLAGS = {
   schedulerArgs: text({ name: 'scheduler-args', value: 'source', help: `kube-scheduler flags ${SAME_FORMS}` }),
   kubeletConfig: text({ name: 'kubelet-config', value: 'file', help: 'KubeletConfiguration YAML or kubelet flags' }),
   checkedKubeconfig: list({ name: 'kubeconfig', value: 'file', help: 'A kubeconfig to check (repeatable)' }),
+  kubeconfigContext: text({ name: 'context', value: 'name', help: 'With only --kubeconfig: check this context of it', default: 'every context' }),
   manifestsDir: text({ name: 'manifests-dir', value: 'dir', help: 'Read every static pod manifest in this directory' }),
   root: text({ name: 'root', value: 'dir', help: 'A copy of a node filesystem: manifests, PKI, kubeconfigs and /var/lib/kubelet/config.yaml are read inside it, absolute paths and symlinks included' }),
   checkedApiservice: list({ name: 'apiservice', value: 'file|dir', help: 'APIService manifests of extension apiservers: check caBundle against --serving-cert (repeatable)' }),
@@ -151,6 +159,7 @@ export const FLAGS = {
   failWithin: duration({ name: 'warn-within', value: 'duration', help: 'Exit 1 when anything expires sooner, e.g. 30d (for cron and monitoring)' }),
   live: toggle('live', 'Also dial the running components the files name (read-only): served chains, stale serving certs, client certs, APIServices'),
   liveTimeout: duration({ name: 'live-timeout', value: 'duration', help: 'Bound on each --live connection', default: DEFAULTS.liveTimeout }),
+  benchmark: optionalChoice({ name: 'benchmark', value: 'name', help: 'Compliance benchmark whose recommendation each finding names', default: "the one for the apiserver's version (its manifest's image), else the newest" }, BENCHMARKS),
 
   // Issuing (kubeconfig, cert).
   clientName: text({ name: 'client-name', value: 'name', help: 'User name (certificate CN), for kind user' }),

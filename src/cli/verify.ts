@@ -4,6 +4,7 @@ import { kubeconfigDirOf } from '../model/defaults.js';
 import { COMPONENTS, flagsFor, wiringFromProfile, type FlagComponent } from '../model/flags.js';
 import { loadProfile } from '../store/profiles.js';
 import { verify } from '../commands/verify.js';
+import { verifyKubeconfigsLive } from '../commands/verify-kubeconfig.js';
 import { badFlag } from '../errors.js';
 import { defineCommand } from './command.js';
 
@@ -17,8 +18,8 @@ export const verifyCommand = defineCommand({
   usage: 'verify',
   description: 'Check a PKI against the flags its components run with; report symptom, diagnosis and fix',
   flags: [
-    'nodeCertDir', 'kubeconfigDir', 'apiserverArgs', 'etcdArgs', 'controllerManagerArgs', 'schedulerArgs', 'kubeletConfig', 'checkedKubeconfig',
-    'manifestsDir', 'root', 'checkedApiservice', 'servingCert', 'nodeAddress', 'warnWithin', 'profile', 'live', 'liveTimeout', 'json',
+    'nodeCertDir', 'kubeconfigDir', 'apiserverArgs', 'etcdArgs', 'controllerManagerArgs', 'schedulerArgs', 'kubeletConfig', 'checkedKubeconfig', 'kubeconfigContext',
+    'manifestsDir', 'root', 'checkedApiservice', 'servingCert', 'nodeAddress', 'warnWithin', 'profile', 'live', 'liveTimeout', 'benchmark', 'json',
   ],
   examples: [
     'kpki verify --cert-dir /etc/kubernetes/pki',
@@ -26,6 +27,7 @@ export const verifyCommand = defineCommand({
     "tr '\\0' ' ' < /proc/$(pgrep kube-apiserver)/cmdline | kpki verify --apiserver-args -",
     'kpki verify --root ./node-copy   # manifests, PKI and kubeconfigs copied from a node',
     'kpki verify --apiservice metrics-apiservice.yaml --serving-cert metrics-server.crt',
+    'kpki verify --kubeconfig ~/.kube/config --live   # only a kubeconfig: every context, then the server it names',
   ],
   async run(_args, flags, output) {
     // Read once: --live reads the same flags again.
@@ -39,6 +41,7 @@ export const verifyCommand = defineCommand({
       schedulerArgs: flags.schedulerArgs,
       kubeletConfig: flags.kubeletConfig,
       kubeconfigs: flags.checkedKubeconfig,
+      context: flags.kubeconfigContext,
       manifestsDir: flags.manifestsDir,
       root: flags.root,
       apiServices: flags.checkedApiservice,
@@ -46,13 +49,17 @@ export const verifyCommand = defineCommand({
       nodeAddresses: flags.nodeAddress,
       warnWithin: flags.warnWithin,
       profile: flags.profile,
+      benchmark: flags.benchmark,
       stdin: () => (stdinText ??= readStdin()),
     };
     const offline = await verify(options);
     if (flags.live && offline.locations) {
       throw badFlag('--live', 'checks the running components of one node, not a whole cluster directory', 'run kpki verify --live on each node (or with --root NODE_DIR and its flags)');
     }
-    const result = flags.live ? await (await import('../live/verify.js')).verifyLive({ ...options, timeout: flags.liveTimeout }, offline) : offline;
+    const liveOptions = { ...options, timeout: flags.liveTimeout };
+    const result = !flags.live ? offline
+      : offline.checked.contexts ? await verifyKubeconfigsLive(liveOptions, offline)
+      : await (await import('../live/verify.js')).verifyLive(liveOptions, offline);
     output.stdout(flags.json ? `${JSON.stringify(result, null, 2)}\n` : renderVerifyResult(result));
     return result.counts.error > 0 ? 1 : 0;
   },

@@ -61,11 +61,15 @@ export async function nodeOfRoot(root: string): Promise<NodeContext | undefined>
 
 /** Every directory of the cluster, node by node; one result, each finding naming its directory. */
 export async function verifyCluster(record: ClusterRecord, options: VerifyOptions): Promise<VerifyResult> {
-  const common: VerifyOptions = { warnWithin: options.warnWithin, now: options.now, rules: options.rules, profile: options.profile ?? record.settings.profile };
+  const common: VerifyOptions = { warnWithin: options.warnWithin, now: options.now, rules: options.rules, benchmark: options.benchmark, profile: options.profile ?? record.settings.profile };
   const locations: CheckedLocation[] = [];
+  // Each directory's findings are labelled in the benchmark chosen for it; the run reports the shared set's choice.
+  let benchmark: VerifyResult['benchmark'] | undefined;
   const check = async (name: string, role: CheckedLocation['role'], dir: string, given: VerifyOptions) => {
     try {
-      locations.push({ name, role, dir, ...(await verifyDirectory({ ...common, ...given })) });
+      const result = await verifyDirectory({ ...common, ...given });
+      benchmark ??= result.benchmark;
+      locations.push({ name, role, dir, findings: result.findings, counts: result.counts, checked: result.checked });
     } catch (error) {
       // A node directory that is gone or unreadable is that node's finding, not the end of the run.
       if (!(error instanceof KpkiError) || role === 'shared') throw error;
@@ -84,6 +88,7 @@ export async function verifyCluster(record: ClusterRecord, options: VerifyOption
   return {
     findings: sortFindings(tagged.flatMap((l) => l.findings)),
     counts,
+    benchmark: benchmark!,
     checked: {
       components: Object.fromEntries(tagged.flatMap((l) => Object.entries(l.checked.components).map(([c, origin]) => [`${l.name}/${c}`, origin]))),
       kubeconfigs: tagged.flatMap((l) => l.checked.kubeconfigs.map((k) => `${l.name}:${k}`)),

@@ -17,6 +17,7 @@ import { KUBELET_CERT_DIR, type KubeletSettings } from '../verify/inputs/kubelet
 import type { ClusterInputs, HeldFile, KubeconfigInput, KubeconfigRole } from '../verify/model.js';
 import type { NodeContext, VerifyOptions, VerifyResult } from '../verify/options.js';
 import type { RotationFacts } from '../verify/rotation.js';
+import { chooseBenchmark, labelFindings } from '../verify/benchmarks.js';
 import { runRules } from '../verify/run.js';
 
 /** `kpki verify`: the inputs read by store, loaded into facts once, judged by the rules. */
@@ -215,8 +216,10 @@ export async function verifyDirectory(options: VerifyOptions = {}): Promise<Veri
   // A rotation's record lies beside the CAs it rotates; a node copy (--root) has none.
   if (facts.certDir && !root) facts.rotation = await loadRotation(certDir, kubeconfigDir);
   const { findings, counts } = await runRules(facts, options.rules);
+  const benchmark = chooseBenchmark(options.benchmark, inputs.apiserver);
   return {
-    findings,
+    findings: labelFindings(findings, benchmark.name, (file) => facts.files.get(file)?.mode),
+    benchmark,
     counts,
     checked: {
       components: Object.fromEntries([...components].map(([name, args]) => [name, args.origin]).concat(kubelet && !components.has('kubelet') ? [['kubelet', kubelet.origin]] : [])),

@@ -83,14 +83,20 @@ function source(file: string, body: Entry, where: string, dataKey: string, pathK
   return undefined;
 }
 
-/** Parses a kubeconfig and resolves its current context; throws BadInput naming the file and field. */
-export function parseKubeconfig(text: string, file: string): KubeconfigCredentials {
+/** The document of a kubeconfig; throws BadInput when it is not YAML or not kind: Config. */
+function readConfig(text: string, file: string): Entry {
   const parsed = parseDocument(text);
   if (parsed.errors.length) throw badInput(file, `not valid YAML: ${parsed.errors[0]!.message.split('\n')[0]}`);
   const doc = parsed.toJS() as Entry | null;
   if (!doc || typeof doc !== 'object' || doc.kind !== 'Config') {
     throw badInput(file, 'is not a kubeconfig (kind: Config)');
   }
+  return doc;
+}
+
+/** Parses a kubeconfig and resolves its current context; throws BadInput naming the file and field. */
+export function parseKubeconfig(text: string, file: string): KubeconfigCredentials {
+  const doc = readConfig(text, file);
   const contextName = doc['current-context'];
   if (typeof contextName !== 'string' || !contextName) {
     throw badInput(file, 'has no current-context', 'set one with kubectl config use-context');
@@ -109,6 +115,100 @@ export function parseKubeconfig(text: string, file: string): KubeconfigCredentia
     clientCertificate: source(file, user, `users[${userName}]`, 'client-certificate-data', 'client-certificate'),
     clientKey: source(file, user, `users[${userName}]`, 'client-key-data', 'client-key'),
   };
+}
+
+/** How a user authenticates other than by client certificate: kpki cannot check these offline. */
+export type OtherAuth = 'token' | 'tokenFile' | 'exec' | 'auth-provider' | 'username/password';
+
+/** One context of a kubeconfig, with its cluster and user as client-go reads them. */
+export interface KubeconfigContext {
+  name: string;
+  current: boolean;
+  namespace: string | undefined;
+  clusterName: string;
+  userName: string;
+  /** Undefined when the context names a cluster the file does not hold (`problems` says so). */
+  cluster?: {
+    server: string;
+    certificateAuthority: Source | undefined;
+    /** The name the client verifies the serving certificate for, and sends as SNI. */
+    tlsServerName: string | undefined;
+    insecureSkipTlsVerify: boolean;
+    proxyUrl: string | undefined;
+  };
+  user?: {
+    clientCertificate: Source | undefined;
+    clientKey: Source | undefined;
+    /** Each other method with what identifies it: `exec (aws eks get-token)`. */
+    otherAuth: { method: OtherAuth; detail: string }[];
+  };
+  /** client-go's validation errors for this context, in its words. */
+  problems: string[];
+}
+
+const list = (doc: Entry, name: string): Entry[] => (Array.isArray(doc[name]) ? (doc[name] as unknown[]).filter((i): i is Entry => Boolean(i) && typeof i === 'object') : []);
+const body = (item: Entry | undefined, field: string): Entry | undefined => (item?.[field] && typeof item[field] === 'object' ? (item[field] as Entry) : undefined);
+const nonEmpty = (value: unknown): string | undefined => (typeof value === 'string' && value ? value : undefined);
+
+function otherAuth(user: Entry): { method: OtherAuth; detail: string }[] {
+  const found: { method: OtherAuth; detail: string }[] = [];
+  if (nonEmpty(user.token)) found.push({ method: 'token', detail: 'a bearer token' });
+  if (nonEmpty(user.tokenFile)) found.push({ method: 'tokenFile', detail: `a bearer token from ${String(user.tokenFile)}` });
+  const exec = body(user, 'exec');
+  if (exec) found.push({ method: 'exec', detail: `exec plugin ${[exec.command, ...(Array.isArray(exec.args) ? exec.args : [])].map(String).join(' ')}` });
+  const provider = body(user, 'auth-provider');
+  if (provider) found.push({ method: 'auth-provider', detail: `auth-provider ${String(provider.name ?? '?')}` });
+  if (nonEmpty(user.username) || nonEmpty(user.password)) found.push({ method: 'username/password', detail: 'basic authentication' });
+  return found;
+}
+
+/**
+ * Every context of a kubeconfig (the file must parse; a context whose cluster or user is missing
+ * carries client-go's validation error instead of throwing).
+ */
+export function parseKubeconfigContexts(text: string, file: string): KubeconfigContext[] {
+  const doc = readConfig(text, file);
+  const current = nonEmpty(doc['current-context']);
+  const clusters = list(doc, 'clusters');
+  const users = list(doc, 'users');
+  return list(doc, 'contexts').map((item) => {
+    const name = String(item.name ?? '');
+    const context = body(item, 'context') ?? {};
+    const clusterName = String(context.cluster ?? '');
+    const userName = String(context.user ?? '');
+    const problems: string[] = [];
+    const clusterItem = clusters.find((c) => c.name === clusterName);
+    const userItem = users.find((u) => u.name === userName);
+    // client-go's validateContext and validateClusterInfo wording.
+    if (!clusterName) problems.push(`cluster was not specified for context "${name}"`);
+    else if (!clusterItem) problems.push(`cluster "${clusterName}" was not found for context "${name}"`);
+    if (!userName) problems.push(`user was not specified for context "${name}"`);
+    else if (!userItem) problems.push(`user "${userName}" was not found for context "${name}"`);
+    const cluster = clusterItem && (body(clusterItem, 'cluster') ?? {});
+    const user = userItem && (body(userItem, 'user') ?? {});
+    if (cluster && !nonEmpty(cluster.server)) problems.push(`no server found for cluster "${clusterName}"`);
+    const where = (kind: string, entry: string) => `${kind}[${entry}]`;
+    return {
+      name,
+      current: name === current,
+      namespace: nonEmpty(context.namespace),
+      clusterName,
+      userName,
+      cluster: cluster && {
+        server: String(cluster.server ?? ''),
+        certificateAuthority: source(file, cluster, where('clusters', clusterName), 'certificate-authority-data', 'certificate-authority'),
+        tlsServerName: nonEmpty(cluster['tls-server-name']),
+        insecureSkipTlsVerify: cluster['insecure-skip-tls-verify'] === true,
+        proxyUrl: nonEmpty(cluster['proxy-url']),
+      },
+      user: user && {
+        clientCertificate: source(file, user, where('users', userName), 'client-certificate-data', 'client-certificate'),
+        clientKey: source(file, user, where('users', userName), 'client-key-data', 'client-key'),
+        otherAuth: otherAuth(user),
+      },
+      problems,
+    };
+  });
 }
 
 /** A kubeconfig's embedded credentials, as a day-2 command rewrites them. */

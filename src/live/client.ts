@@ -26,7 +26,7 @@ export async function connect(file: string | undefined, flagName = '--kubeconfig
   const caData = ca?.data ?? (ca?.path ? await readOptional(path.resolve(path.dirname(file), ca.path)) : undefined);
   if (!caData) throw badInput(file, `cluster ${credentials.clusterName} has no readable certificate-authority`, 'kpki writes its CA into the new kubeconfig; give a kubeconfig that names the cluster CA');
   const caPem = parseCertificates(caData, ca!.origin).map((c) => c.toString('pem')).join('\n');
-  const k8s = await import('@kubernetes/client-node');
+  const k8s = await loadKubernetesClient();
   const config = new k8s.KubeConfig();
   try {
     config.loadFromFile(file);
@@ -34,6 +34,24 @@ export async function connect(file: string | undefined, flagName = '--kubeconfig
     throw badInput(file, `cannot be used: ${(error as Error).message}`);
   }
   return { k8s, config, file, credentials, caPem: `${caPem.trimEnd()}\n` };
+}
+
+/** The official client: an optional peer dependency, so `npm install kpki` stays small for the offline commands. */
+const KUBERNETES_CLIENT = '@kubernetes/client-node';
+
+async function loadKubernetesClient(): Promise<typeof Kubernetes> {
+  try {
+    return await import('@kubernetes/client-node');
+  } catch (error) {
+    const { code, message } = error as { code?: string; message?: string };
+    // Only the client itself missing means "not installed"; anything else is reported as it is.
+    const notInstalled = (code === 'MODULE_NOT_FOUND' || code === 'ERR_MODULE_NOT_FOUND') && message?.includes(`'${KUBERNETES_CLIENT}'`);
+    const why = notInstalled ? 'is not installed' : `cannot be loaded: ${message?.split('\n')[0]}`;
+    throw new KpkiError(ErrorCode.MissingPackage, `the commands that talk to the Kubernetes API need ${KUBERNETES_CLIENT}, which ${why}`, {
+      subject: KUBERNETES_CLIENT,
+      hint: `install it beside kpki: npm install ${KUBERNETES_CLIENT}@1 (npx: npx -p kpki -p ${KUBERNETES_CLIENT}@1 kpki …)`,
+    });
+  }
 }
 
 /** The message of a Kubernetes Status in an API error, else the error's own. */

@@ -11,7 +11,7 @@ import { sameKeyPair } from '../pki/keys.js';
 import { parseCertificates, parseKey } from '../pki/pem.js';
 import { verifyCertificate } from '../pki/verify.js';
 import { readOptional } from '../store/files.js';
-import { sortFindings, FindingCode, type Finding, type Severity } from '../verify/findings.js';
+import { tallyFindings, FindingCode, type Finding, type Severity } from '../verify/findings.js';
 import type { VerifyOptions, VerifyResult } from '../verify/index.js';
 import { readComponentArgs, readManifestsDir, servingCertFiles } from '../store/cluster-inputs.js';
 import { rootCertificates } from '../verify/go-readers.js';
@@ -19,6 +19,7 @@ import { flag, flagList, type Component, type ComponentArgs } from '../verify/in
 import { pathResolver, type PathResolver } from '../store/node-root.js';
 import { aggregatorRoute, type EndpointsObject, type ServiceObject } from './aggregator-route.js';
 import { apiServiceFindings, backendAnswerFindings, clientAnswerFindings, servedChainFindings, staleServingFinding, unreachable, type ApiServiceCondition, type Dialer } from './findings.js';
+import { servedSigner, type KnownCa } from './kubeconfig.js';
 import { probe, type ProbeResult } from './probe.js';
 import { timeoutMs } from './timeout.js';
 
@@ -214,7 +215,7 @@ interface KubeconfigProbe {
 }
 
 /** Each kubeconfig: the served chain as that client verifies it, and how its client certificate is received. */
-async function kubeconfigCheck(checks: LiveChecks, file: string, clientCa: x509.X509Certificate[] | undefined): Promise<KubeconfigProbe> {
+async function kubeconfigCheck(checks: LiveChecks, file: string, clientCa: x509.X509Certificate[] | undefined, knownCas: KnownCa[]): Promise<KubeconfigProbe> {
   const data = await checks.files.read(file);
   let credentials;
   try {
@@ -240,13 +241,17 @@ async function kubeconfigCheck(checks: LiveChecks, file: string, clientCa: x509.
   const caFile = credentials.certificateAuthority?.path ?? `${path.basename(file)}'s certificate-authority-data`;
   const dialer: Dialer = { subject, host: target.host, roots, rootsFile: caFile, files: [file] };
   let usable: KubeconfigProbe['usable'];
-  const findings = await checks.dial(dialer, target, '/api', { cert, key }, async (result) => {
+  let servedChain: x509.X509Certificate[] = [];
+  const findings = await checks.dial(dialer, target, '/api', { cert, key }, async (result, served) => {
+    servedChain = served;
     if (result.status === undefined && !result.error) return [];
     if (result.status === 200 && cert && key) usable = { target, cert, key, roots: roots!, caFile };
     const offline = await checks.offlineClientError({ leaf: client, label: file, trustedBy: clientCa && { roots: clientCa, file: 'kube-apiserver --client-ca-file' } });
     return clientAnswerFindings(subject, file, client, result, offline);
   });
-  return { file, findings, usable };
+  // An untrusted chain: name the CA that did sign it, and whether it is one of the PKI's.
+  const named = findings.map((f) => (f.code === FindingCode.ChainUntrusted && f.subject === subject ? { ...f, diagnosis: `${f.diagnosis}: ${servedSigner(servedChain, { authorities: roots, clientCertificates: client && [client] }, knownCas)}` } : f));
+  return { file, findings: named, usable };
 }
 
 interface ApiServiceItem {
@@ -375,6 +380,16 @@ async function apiServiceChecks(checks: LiveChecks, probes: KubeconfigProbe[], a
   return [...conditions, ...(await Promise.all(items.map((item) => backendChecks(checks, ctx, item)))).flat()];
 }
 
+/** The PKI's CAs: the apiserver's client CA, and with --cert-dir the profile's root CAs there. */
+async function pkiCas(checks: LiveChecks, options: LiveVerifyOptions, clientCa: KnownCa | undefined): Promise<KnownCa[]> {
+  const roots = options.certDir ? (await loadProfile(options.profile)).certificates.filter((entry) => !entry.issuer).map((entry) => path.join(options.certDir!, `${entry.file}.crt`)) : [];
+  const found = await Promise.all(roots.map(async (file): Promise<KnownCa[]> => {
+    const certs = await checks.files.certificates(file);
+    return certs?.length ? [{ file, certs }] : [];
+  }));
+  return [...(clientCa ? [clientCa] : []), ...found.flat()];
+}
+
 /**
  * Read-only checks against the running components the inputs name, added to `base` (the result
  * of `verify` with the same options). Every connection is bounded; what could not be reached is a
@@ -387,15 +402,13 @@ export async function verifyLive(options: LiveVerifyOptions, base: VerifyResult)
   const apiserver = components.get('apiserver');
   const cm = components.get('controller-manager');
   const clientCa = await checks.files.certificates(apiserver && flag(apiserver, 'client-ca-file'));
-  const kubeconfigProbes = Promise.all(base.checked.kubeconfigs.map((file) => kubeconfigCheck(checks, file, clientCa)));
+  const knownCas = await pkiCas(checks, options, clientCa && { file: `kube-apiserver --client-ca-file (${flag(apiserver!, 'client-ca-file')})`, certs: clientCa });
+  const kubeconfigProbes = Promise.all(base.checked.kubeconfigs.map((file) => kubeconfigCheck(checks, file, clientCa, knownCas)));
   const groups = await Promise.all([
     ...apiserverChecks(checks, apiserver, cm && flag(cm, 'root-ca-file')),
     ...etcdChecks(checks, apiserver, components.get('etcd')),
     kubeconfigProbes.then((probes) => probes.flatMap((p) => p.findings)),
     kubeconfigProbes.then((probes) => apiServiceChecks(checks, probes, apiserver, options, base.findings)),
   ]);
-  const findings = sortFindings([...base.findings, ...groups.flat()]);
-  const counts: Record<Severity, number> = { error: 0, warning: 0, info: 0 };
-  for (const f of findings) counts[f.severity]++;
-  return { ...base, findings, counts };
+  return { ...base, ...tallyFindings([...base.findings, ...groups.flat()]) };
 }

@@ -90,6 +90,16 @@ export function parseCidr(text: string): Cidr | undefined {
   return { text: `${network}/${prefix}`, network, prefix, family: bits === 32 ? 4 : 6 };
 }
 
+/** Whether `ip` lies in `cidr` (same family only, as Go's net.IPNet.Contains for NO_PROXY). */
+export function cidrContains(cidr: Cidr, ip: string): boolean {
+  const canonical = canonicalIp(ip);
+  if (!canonical) return false;
+  const { value, bits } = ipToBigInt(canonical);
+  if (bits !== (cidr.family === 4 ? 32 : 128)) return false;
+  const hostBits = BigInt(bits - cidr.prefix);
+  return value >> hostBits === ipToBigInt(cidr.network).value >> hostBits;
+}
+
 /** The address `index` places above the network address: kube-apiserver's service VIP is index 1. */
 export function indexedIp(cidr: Cidr, index: number): string {
   const bits = cidr.family === 4 ? 32 : 128;

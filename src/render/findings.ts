@@ -20,14 +20,17 @@ export function renderVerifyResult(result: VerifyResult): string {
 function renderFindings(result: Pick<VerifyResult, 'findings' | 'counts' | 'checked'>): string {
   const lines: string[] = [];
   for (const f of result.findings) {
-    lines.push(`${SEVERITY_LABEL[f.severity]} ${kleur.bold(f.code)} ${f.subject}`);
+    const compliance = f.compliance ? kleur.dim(` [${f.compliance.benchmark} ${f.compliance.id}]`) : '';
+    lines.push(`${SEVERITY_LABEL[f.severity]} ${kleur.bold(f.code)} ${f.subject}${compliance}`);
     if (f.symptom) lines.push(`  symptom:   ${f.symptom}`);
     lines.push(`  diagnosis: ${f.diagnosis}`);
     lines.push(`  fix:       ${f.fix}`);
   }
   const { error, warning, info } = result.counts;
-  const { components, kubeconfigs, apiServices } = result.checked;
-  const checked = `${Object.keys(components).length} component(s), ${kubeconfigs.length} kubeconfig(s)${apiServices.length ? `, ${apiServices.length} APIService(s)` : ''}`;
+  const { components, kubeconfigs, apiServices, contexts } = result.checked;
+  const checked = contexts
+    ? `${kubeconfigs.length} kubeconfig(s), ${contexts.length} context(s)`
+    : `${Object.keys(components).length} component(s), ${kubeconfigs.length} kubeconfig(s)${apiServices.length ? `, ${apiServices.length} APIService(s)` : ''}`;
   lines.push(
     result.findings.length
       ? `${error} error(s), ${warning} warning(s), ${info} note(s) in ${checked}`

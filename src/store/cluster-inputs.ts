@@ -3,7 +3,7 @@ import path from 'node:path';
 import { badInput } from '../errors.js';
 import { COMPONENTS } from '../model/flags.js';
 import { NO_API_SERVICE_HINT, parseApiServices, type ApiServiceInput } from '../verify/inputs/apiservice.js';
-import { BINARIES, parseComponentArgs, parseFlagTokens, podContainerArgs, yamlDocuments, type Component, type ComponentArgs } from '../verify/inputs/args.js';
+import { BINARIES, parseComponentArgs, parseFlagTokens, podContainerArgs, podImageVersion, yamlDocuments, type Component, type ComponentArgs } from '../verify/inputs/args.js';
 import { parseKubeletConfig, type KubeletSettings } from '../verify/inputs/kubelet.js';
 import { readInput } from './bounded-read.js';
 import { listDirectory } from './tree.js';
@@ -49,7 +49,7 @@ export async function readManifestsDir(dir: string, emptyIsNormal = false): Prom
     if (!pod) continue;
     for (const component of COMPONENTS) {
       const args = podContainerArgs(pod, component);
-      if (args && !found.some((f) => f.component === component)) found.push({ component, origin: file, flags: parseFlagTokens(args) });
+      if (args && !found.some((f) => f.component === component)) found.push({ component, origin: file, flags: parseFlagTokens(args), version: podImageVersion(pod, component) });
     }
   }
   if (!found.length && !emptyIsNormal) throw badInput(dir, 'holds no control-plane static pod manifests', MANIFESTS_HINT);

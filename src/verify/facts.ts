@@ -1,6 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import path from 'node:path';
-import type { KubeconfigCredentials } from '../kubeconfig/kubeconfig.js';
+import type { KubeconfigContext, KubeconfigCredentials } from '../kubeconfig/kubeconfig.js';
 import type { FileRole, Wiring } from '../model/flags.js';
 import type { CertificateData } from '../pki/parse.js';
 import type { Finding } from './findings.js';
@@ -52,11 +52,29 @@ export interface LoadedKubeconfig {
   clientKey: KeyObject | undefined;
 }
 
+/** One context of a kubeconfig checked on its own (`verify --kubeconfig` without a PKI): its credentials as client-go reads them. */
+export interface LoadedContext {
+  /** The kubeconfig, as the user named it. */
+  file: string;
+  context: KubeconfigContext;
+  /** `~/.kube/config context prod (user alice)`: how findings name it. */
+  label: string;
+  authorities: CertificateData[] | undefined;
+  /** Where the CA came from: the file it names, or the kubeconfig's embedded data. */
+  authorityOrigin: string | undefined;
+  clientCertificates: CertificateData[] | undefined;
+  clientCertificateOrigin: string | undefined;
+  clientKey: KeyObject | undefined;
+  clientKeyOrigin: string | undefined;
+}
+
 /** Certificates found anywhere (files, kubeconfig data), for the checks that apply to all of them. */
 export interface CertificateSource {
   file: string;
   subject: string;
   certificates: CertificateData[];
+  /** How to get a new one, when not by reissuing it from a CA in the PKI directory (a user's kubeconfig). */
+  renew?: string;
 }
 
 /** Everything rules look at: the inputs and what the files they name hold, read once. */
@@ -78,8 +96,25 @@ export interface Facts {
   certificateSources: CertificateSource[];
   /** Missing and unreadable files, found while loading. */
   loadFindings: Finding[];
+  /** Kubeconfig contexts checked on their own, without a PKI. */
+  contexts?: LoadedContext[];
   /** The `kpki ca rotate` under way in the PKI directory, if any. */
   rotation?: RotationFacts;
+}
+
+/** Facts before any file is read: the inputs and the run's settings. */
+export function emptyFacts(inputs: ClusterInputs, settings: Pick<Facts, 'now' | 'warnWithinSeconds' | 'root' | 'certDir' | 'assumedFlags'>): Facts {
+  return {
+    inputs,
+    ...settings,
+    files: new Map(),
+    certificates: new Map(),
+    keys: new Map(),
+    publicKeys: new Map(),
+    kubeconfigs: new Map(),
+    certificateSources: [],
+    loadFindings: [],
+  };
 }
 
 /** The key a file has in the facts. */
@@ -145,7 +180,7 @@ export function inputReferences(inputs: ClusterInputs): FileReference[] {
     refs.push({ file: serving.cert, readAs: 'tls-cert', subject, optional });
     if (serving.key) refs.push({ file: serving.key, readAs: 'tls-key', subject: serving.origin === 'configured' ? 'kubelet tlsPrivateKeyFile' : subject, optional });
   }
-  for (const held of inputs.held) {
+  for (const held of inputs.held ?? []) {
     const subject = `shared set: ${held.entry}`;
     if (held.cert) refs.push({ file: held.cert, readAs: held.issuerCert ? 'tls-cert' : 'ca-bundle', subject });
     if (held.key) refs.push({ file: held.key, readAs: held.pub ? 'private-key' : 'tls-key', subject });

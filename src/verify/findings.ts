@@ -26,6 +26,7 @@ export const FindingCode = {
   FlagUnknown: 'FLAG_UNKNOWN',
   KubeletCaUnset: 'KUBELET_CA_UNSET',
   EtcdAutoTls: 'ETCD_AUTO_TLS',
+  EtcdCaShared: 'ETCD_CA_SHARED',
   CertPermissions: 'CERT_PERMISSIONS',
   KubeconfigPermissions: 'KUBECONFIG_PERMISSIONS',
   FileOwnership: 'FILE_OWNERSHIP',
@@ -33,6 +34,10 @@ export const FindingCode = {
   SigningCertNotSingle: 'SIGNING_CERT_NOT_SINGLE',
   /** A kubeconfig naming another server than the cluster's endpoint. */
   ServerUnexpected: 'SERVER_UNEXPECTED',
+  // A kubeconfig checked on its own: who it authenticates as, and what it leaves unverified.
+  ClientIdentity: 'CLIENT_IDENTITY',
+  SystemMasters: 'SYSTEM_MASTERS',
+  TlsVerifySkipped: 'TLS_VERIFY_SKIPPED',
   // A `kpki ca rotate` under way.
   RotationUnderWay: 'ROTATION_UNDER_WAY',
   RotationHalfApplied: 'ROTATION_HALF_APPLIED',
@@ -60,12 +65,33 @@ export interface Finding {
   /** What to do about it. */
   fix: string;
   files: string[];
-  /** The CIS Kubernetes Benchmark recommendation this finding fails, e.g. `1.1.21`. */
+  /**
+   * The CIS Kubernetes Benchmark v1.6 recommendation this finding fails, e.g. `1.1.21`: what the
+   * rules tag findings with, and the key of the benchmark table (verify/benchmarks.ts).
+   */
   cis?: string;
   /** In a whole-cluster run: the node (or `shared`) whose directory it was found in. */
   node?: string;
+  /** The recommendation it fails in the benchmark verify reports against (`--benchmark`). */
+  compliance?: Compliance;
+}
+
+/** One benchmark's recommendation: `{ benchmark: 'cis-1.12', id: '1.2.25', level: 'Level 1' }`. */
+export interface Compliance {
+  benchmark: string;
+  id: string;
+  /** CIS profile level or STIG category. */
+  level: string;
 }
 
 export function sortFindings(findings: Finding[]): Finding[] {
   return [...findings].sort((a, b) => SEVERITY_ORDER[a.severity] - SEVERITY_ORDER[b.severity]);
+}
+
+/** Findings ordered by severity, and counted per severity: what a verify result carries. */
+export function tallyFindings(found: Finding[]): { findings: Finding[]; counts: Record<Severity, number> } {
+  const findings = sortFindings(found);
+  const counts: Record<Severity, number> = { error: 0, warning: 0, info: 0 };
+  for (const f of findings) counts[f.severity]++;
+  return { findings, counts };
 }

@@ -3,3 +3,4 @@ export { defineRule, type Rule } from './rule.js';
 export type { Facts } from './facts.js';
 export type { VerifyOptions, VerifyResult } from './options.js';
 export { RULES } from './run.js';
+export { BENCHMARKS, CHECKS as BENCHMARK_CHECKS, type Benchmark } from './benchmarks.js';

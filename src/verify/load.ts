@@ -3,7 +3,7 @@ import path from 'node:path';
 import { KpkiError } from '../errors.js';
 import { parseKubeconfig, type Source } from '../kubeconfig/kubeconfig.js';
 import type { CertificateData } from '../pki/parse.js';
-import { factName, inputReferences, type Facts, type FileFact, type FileReference, type LoadedKubeconfig, type ReadAs } from './facts.js';
+import { emptyFacts, factName, inputReferences, type Facts, type FileFact, type FileReference, type LoadedKubeconfig, type ReadAs } from './facts.js';
 import { FindingCode, type Finding } from './findings.js';
 import { caBundle, parseDer, privateKey, publicKeys, rootCertificates, tlsCertificates, tlsPrivateKey, type Read } from './go-readers.js';
 import type { ClusterInputs } from './model.js';
@@ -45,21 +45,7 @@ function derFix(data: Buffer, file: string, readAs: ReadAs): string | undefined 
 
 /** Reads every file the inputs name once, parses each as its component would, and records what fails. */
 export async function loadFacts(inputs: ClusterInputs, options: LoadOptions): Promise<Facts> {
-  const facts: Facts = {
-    inputs,
-    now: options.now,
-    warnWithinSeconds: options.warnWithinSeconds,
-    root: options.root,
-    certDir: options.certDir,
-    assumedFlags: options.assumedFlags,
-    files: new Map(),
-    certificates: new Map(),
-    keys: new Map(),
-    publicKeys: new Map(),
-    kubeconfigs: new Map(),
-    certificateSources: [],
-    loadFindings: [],
-  };
+  const facts = emptyFacts(inputs, { now: options.now, warnWithinSeconds: options.warnWithinSeconds, root: options.root, certDir: options.certDir, assumedFlags: options.assumedFlags });
   const reported = new Set<string>();
   const report = (finding: Finding) => {
     // One finding per file: the first component to read it names the problem.

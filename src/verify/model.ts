@@ -36,7 +36,7 @@ export interface ClusterInputs {
   /** What the directory is, when its flags are kubeadm's for its role (a cluster kpki wrote, or told from its files). */
   node?: CheckedNode;
   /** Entries the directory holds for others to copy (the shared set): checked as what they are, not as a component's flags. */
-  held: HeldFile[];
+  held?: HeldFile[];
 }
 
 /**

@@ -1,3 +1,4 @@
+import type { Benchmark } from './benchmarks.js';
 import type { Finding, Severity } from './findings.js';
 import type { CheckedRole } from './model.js';
 import type { Rule } from './rule.js';
@@ -30,12 +31,15 @@ export interface VerifyOptions {
   stdin?: () => Promise<string>;
   /** The profile (built-in name or file) whose wiring and standard kubeconfigs are expected. Default: kubeadm. */
   profile?: string;
+  /** With only kubeconfigs to check: the one context to check (default: every context). */
+  context?: string;
   /** Rules to run instead of RULES (a library user's own, or a subset). */
   rules?: readonly Rule[];
+  /** The compliance benchmark findings are labelled with. Default: the one for the apiserver's version where its manifest shows it, else the newest. */
+  benchmark?: Benchmark;
   /** What the checked directory is, when known (a cluster kpki wrote); otherwise told from its files. */
   node?: NodeContext;
 }
-
 
 export interface NodeContext {
   role: CheckedRole;
@@ -69,7 +73,9 @@ export interface VerifyResult {
   findings: Finding[];
   counts: Record<Severity, number>;
   /** What was checked: components with the origin of their flags, and kubeconfigs. */
-  checked: { components: Record<string, string>; kubeconfigs: string[]; apiServices: string[] };
+  checked: { components: Record<string, string>; kubeconfigs: string[]; apiServices: string[]; contexts?: string[] };
+  /** The benchmark each finding's `compliance` comes from, and what chose it. */
+  benchmark: { name: Benchmark; chosenBy: string };
   /** A whole-cluster run (kpki verify where kpki-cluster.json is): each directory's own result; findings above carry `node`. */
   locations?: CheckedLocation[];
 }

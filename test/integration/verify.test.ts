@@ -152,7 +152,8 @@ describe('kpki verify', () => {
         apiserverArgs: flagsFile(dir, 'apiserver'),
         etcdArgs: flagsFile(dir, 'etcd', { 'trusted-ca-file': path.join(dir, 'pki/ca.crt') }),
       });
-      expect(wrongCa.findings.map((f) => `${f.code} ${f.subject}`)).toEqual(['CHAIN_UNTRUSTED kube-apiserver --etcd-certfile']);
+      // Trusting the cluster CA is also CIS 2.7's shared CA: its kubelet and user certificates would open etcd.
+      expect(wrongCa.findings.map((f) => `${f.code} ${f.subject}`)).toEqual(['CHAIN_UNTRUSTED kube-apiserver --etcd-certfile', 'ETCD_CA_SHARED etcd --trusted-ca-file']);
       expect(wrongCa.findings[0]!.symptom).toContain('tls: failed to verify client certificate: x509: certificate signed by unknown authority');
     });
 

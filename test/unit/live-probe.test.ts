@@ -164,6 +164,8 @@ describe('verify --live against local stand-ins', () => {
     expect(untrustedFinding?.code).toBe('CHAIN_UNTRUSTED');
     // Both CAs are named "kubernetes": Go adds why the candidate failed.
     expect(untrustedFinding?.symptom).toMatch(/^Unable to connect to the server: x509: certificate signed by unknown authority \(possibly because of "x509: ECDSA verification failure"/);
+    // Which CA did sign: the PKI's own, the one the apiserver's flags name.
+    expect(untrustedFinding?.diagnosis).toMatch(/the served certificate was signed by CN=kubernetes, key id [0-9a-f]+; that is the CA in kube-apiserver --client-ca-file \(.*ca\.crt\)/);
     expect(findings.find((f) => f.subject.startsWith('by-name.conf'))?.symptom).toMatch(/^Unable to connect to the server: x509: certificate is valid for .*, not localhost$/);
   });
 

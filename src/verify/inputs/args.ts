@@ -13,6 +13,8 @@ export interface ComponentArgs {
   /** Where the flags came from: a file, `stdin`, or kpki's own kubeadm defaults. */
   origin: string;
   flags: Map<string, string[]>;
+  /** The Kubernetes version it runs, where the input says: a static pod's image tag (`v1.20.2`). */
+  version?: string;
 }
 
 /** The binary (and static pod container) name of each component. */
@@ -96,14 +98,23 @@ export function yamlDocuments(text: string): Doc[] | undefined {
 }
 
 /** The container of a static pod that runs the component: by name, else by its command. */
-export function podContainerArgs(doc: Doc, component: Component): string[] | undefined {
+function podContainer(doc: Doc, component: Component): Doc | undefined {
   const containers = ((doc.spec as Doc | undefined)?.containers ?? []) as Doc[];
   const binary = BINARIES[component];
-  const container = containers.find(
-    (c) => c.name === binary || path.basename(String((c.command as string[] | undefined)?.[0] ?? '')) === binary,
-  );
+  return containers.find((c) => c.name === binary || path.basename(String((c.command as string[] | undefined)?.[0] ?? '')) === binary);
+}
+
+/** That container's command line: command, then args. */
+export function podContainerArgs(doc: Doc, component: Component): string[] | undefined {
+  const container = podContainer(doc, component);
   if (!container) return undefined;
   return [...((container.command as string[] | undefined) ?? []), ...((container.args as string[] | undefined) ?? [])].map(String);
+}
+
+/** The version tag of a static pod's image (`registry.k8s.io/kube-apiserver:v1.20.2` → `v1.20.2`). */
+export function podImageVersion(doc: Doc, component: Component): string | undefined {
+  const image = podContainer(doc, component)?.image;
+  return typeof image === 'string' ? /:(v\d+\.\d+[^@/:]*)(?:@|$)/.exec(image)?.[1] : undefined;
 }
 
 /** BOSH-style jobs: `processes: [{name, args: [...]}]`. */
@@ -170,7 +181,7 @@ export function parseComponentArgs(text: string, component: Component, origin: s
     if (docs) {
       for (const doc of docs) {
         const args = doc.kind === 'Pod' ? podContainerArgs(doc, component) : boshArgs(doc, component, origin);
-        if (args) return { component, origin, flags: componentFlags(args, component, origin) };
+        if (args) return { component, origin, flags: componentFlags(args, component, origin), version: doc.kind === 'Pod' ? podImageVersion(doc, component) : undefined };
         const other = doc.kind === 'Pod' && (Object.keys(BINARIES) as Component[]).find((c) => podContainerArgs(doc, c));
         if (other) wrongComponent(BINARIES[other], component, origin, `the static pod of ${BINARIES[other]}`);
       }

@@ -16,10 +16,10 @@ export const hygiene = defineRule({
     const out: Finding[] = [];
     const now = facts.now.getTime();
     const seen = new Set<string>();
-    for (const { file, subject, certificates } of facts.certificateSources) {
+    for (const { file, subject, certificates, renew: renewSource } of facts.certificateSources) {
       // A leaf file's first certificate can be reissued as it is, from the CA beside it.
       const reissue = infoOf(certificates[0]!).isCA ? undefined : reissueWithSans(facts, { label: subject, file, certs: certificates }, []);
-      const renew = reissue ? `${reissue}  # then restart the components that use it` : 'renew it (kpki init --renew <entry>) and restart the components that use it';
+      const renew = reissue ? `${reissue}  # then restart the components that use it` : (renewSource ?? 'renew it (kpki init --renew <entry>) and restart the components that use it');
       for (const cert of certificates) {
         const id = Buffer.from(cert.rawData).toString('base64');
         if (seen.has(id)) continue;

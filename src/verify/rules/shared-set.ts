@@ -14,7 +14,7 @@ export const sharedSet = defineRule({
   codes: [FindingCode.NotCa, FindingCode.KeyMismatch, FindingCode.ChainUntrusted, FindingCode.UsageIncompatible, FindingCode.ServiceAccountKeyMismatch],
   async check(facts) {
     const out: Finding[] = [];
-    for (const held of facts.inputs.held) {
+    for (const held of facts.inputs.held ?? []) {
       const label = `shared set: ${held.entry}`;
       const certs = held.cert && facts.certificates.get(held.cert);
       const key = held.key ? facts.keys.get(held.key) : undefined;
