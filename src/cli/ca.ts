@@ -9,7 +9,7 @@ import { LAYOUT_FLAGS, layoutOptions } from './renew.js';
 export const caCommand = defineCommand({
   usage: 'ca <action> [target]',
   description: `CA lifecycle: renew NAME (same key, new validity), rotate ${ROTATE_STEPS.join('|')} (new keys, overlapping trust)`,
-  flags: [...LAYOUT_FLAGS, 'caLifetime', 'caApiservice', 'rotatedCas', 'serviceAccount', 'purge', 'dryRun'],
+  flags: [...LAYOUT_FLAGS, 'caLifetime', 'caApiservice', 'rotatedCas', 'serviceAccount', 'purge', 'shortenCa', 'recoverRotation', 'dryRun'],
   examples: [
     'kpki ca renew ca',
     'kpki ca renew etcd-ca --validity 5y',
@@ -20,13 +20,13 @@ export const caCommand = defineCommand({
     const common = { ...layoutOptions(flags), validity: flags.caLifetime, apiServices: flags.caApiservice, dryRun: flags.dryRun };
     if (action === 'renew') {
       if (!target) throw badFlag('NAME', 'is required: which CA to renew', 'e.g. kpki ca renew ca (or front-proxy-ca, etcd-ca)');
-      const result = await renewCa({ ...common, name: target });
+      const result = await renewCa({ ...common, name: target, force: flags.shortenCa });
       output.stdout(flags.json ? `${JSON.stringify(result, null, 2)}\n` : renderCaRenewResult(result));
       return 0;
     }
     if (action === 'rotate') {
       if (!target || !(ROTATE_STEPS as readonly string[]).includes(target)) throw badFlag('STEP', `"${target ?? ''}" is not one of ${ROTATE_STEPS.join(', ')}`, 'e.g. kpki ca rotate begin');
-      const result = await rotateCa({ ...common, step: target as RotateStep, cas: flags.rotatedCas, serviceAccount: flags.serviceAccount, purge: flags.purge });
+      const result = await rotateCa({ ...common, step: target as RotateStep, cas: flags.rotatedCas, serviceAccount: flags.serviceAccount, purge: flags.purge, recover: flags.recoverRotation });
       output.stdout(flags.json ? `${JSON.stringify(result, null, 2)}\n` : renderRotateResult(result));
       return result.halfApplied ? 1 : 0;
     }

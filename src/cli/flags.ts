@@ -211,6 +211,8 @@ export const FLAGS = {
   rotatedCas: { ...text({ name: 'ca', value: 'list', help: 'For rotate begin: CAs to rotate, comma-separated: cluster, front-proxy, etcd', default: 'all; none with --service-account' }), parse: (given: unknown) => (given === undefined ? undefined : listValue(repeated(given))) },
   serviceAccount: toggle('service-account', 'For rotate begin: rotate the service-account signing key too'),
   purge: toggle('purge', 'For rotate finish: delete the old keys instead of archiving them'),
+  shortenCa: toggle('force', 'For ca renew: accept a --validity that ends before the CA does now or before a leaf it signed (they stop verifying then)'),
+  recoverRotation: toggle('recover', 'For rotate abort/finish: end an overlap the trust files show when kpki-rotation.json is gone (ca rotate status names the step)'),
 } satisfies Record<string, Flag<unknown>>;
 
 export type FlagId = keyof typeof FLAGS;

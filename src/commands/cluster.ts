@@ -9,6 +9,8 @@ import { parseNodeName } from '../model/settings.js';
 import { etcdServers, nodeDirs, nodeEntries, nodeSettings, parseNodeList, primaryAddress, type ClusterNode, type NodeRole } from '../model/topology.js';
 import { RECORD_FILE, readRecord, readRecordIfAny, withRecordLock, writeRecord, type ClusterRecord } from '../store/cluster-record.js';
 import { pathExists } from '../store/files.js';
+import { acquireLock } from '../store/lock.js';
+import { joinRotation } from '../day2/rotate.js';
 import { checkRenewNames, initLocation, resolveRun, type InitOptions, type InitResult, type ResolvedRun, type RunOptions } from './init.js';
 
 export { parseNodeList, type ClusterNode, type NodeRole };
@@ -145,7 +147,10 @@ export interface AddNodeOptions {
   now?: Date;
 }
 
-/** `kpki node add`: one more node from the same CAs, other nodes' files untouched. */
+/** How long `node add` waits for a day-2 step holding the shared set (a rotation step takes seconds). */
+const SHARED_LOCK_WAIT_MS = 60_000;
+
+/** `kpki node add`: one more node from the same CAs, other nodes' files untouched; mid-rotation, in the rotation's phase. */
 export async function addNode(options: AddNodeOptions): Promise<NodeResult> {
   parseNodeName('NAME', options.name);
   const nodes = parseNodeList('--address', `${options.name}=${options.address}`, options.role);
@@ -164,8 +169,16 @@ export async function addNode(options: AddNodeOptions): Promise<NodeResult> {
     if (!(await pathExists(record.settings.certDir))) throw badInput(record.settings.certDir, 'the shared PKI is missing', 'restore it; kpki never re-creates CAs for an existing cluster');
     const first = record.nodes.find((n) => n.role === 'control-plane')!;
     const run = await resolveRun({ ...record.settings, nodeName: first.name, advertiseAddress: primaryAddress(first) }, async (_, input) => input);
-    const result = await writeNode({ record, run, options: { force: options.force, now: options.now } }, node);
-    await writeRecord(recordFile, record);
-    return result;
+    // Under the shared cert dir's lock, which every CA rotation step takes first: no step runs
+    // between writing this node and bringing it into the rotation's phase.
+    const release = await acquireLock(record.settings.certDir, { waitMs: SHARED_LOCK_WAIT_MS });
+    try {
+      const result = await writeNode({ record, run, options: { force: options.force, now: options.now } }, node);
+      await writeRecord(recordFile, record);
+      await joinRotation({ kubeconfigDir: path.dirname(recordFile) }, node.name);
+      return result;
+    } finally {
+      await release();
+    }
   });
 }

@@ -1,7 +1,10 @@
 import type { Observed } from '../plan/decide.js';
 import { badFlag, ErrorCode, KpkiError } from '../errors.js';
 import { certificateFacts, issueCertificate, publicKeyObject } from '../pki/certificate.js';
-import { sameAuthority } from '../pki/match.js';
+import { isSignedBy, sameAuthority } from '../pki/match.js';
+import type { x509 } from '../pki/crypto.js';
+import { parseCertificates } from '../pki/pem.js';
+import { parseKubeconfig } from '../kubeconfig/kubeconfig.js';
 import { parseDuration } from '../model/duration.js';
 import { resolveCertificate } from '../model/plan.js';
 import type { Profile } from '../model/profile.js';
@@ -11,7 +14,7 @@ import { applyChanges } from '../store/apply.js';
 import { underLock } from './session.js';
 import { observeLayout, observeLayoutFiles, type Layout, type LayoutOptions } from './layout.js';
 import { editAllTrust, trustHolders } from './holders.js';
-import { authoritiesIn } from './renew.js';
+import { authoritiesIn, renewableEntries, renewalSites } from './renew.js';
 import { restartPlan, type Restart } from './restart.js';
 import { rotationIn } from './rotation-state.js';
 import type { Authority } from './trust.js';
@@ -52,13 +55,15 @@ export interface CaRenewOptions extends LayoutOptions {
   /** APIService manifests whose caBundle holds this CA (kpki cert extension-apiserver --ca cluster). */
   apiServices?: string[];
   dryRun?: boolean;
+  /** Accept a validity that ends before the CA does now, or before a leaf it signed. */
+  force?: boolean;
   now?: Date;
 }
 
 export interface CaRenewResult {
   ca: string;
   dryRun: boolean;
-  /** Expiry of the re-issued CA certificate (not on a dry run). */
+  /** Expiry of the re-issued CA certificate (on a dry run, the one it would have). */
   notAfter: string | undefined;
   /** Every file rewritten (or that would be). */
   files: string[];
@@ -83,6 +88,33 @@ function refuseDuringRotation(layout: Layout, snapshot: Observed, name: string):
   }
 }
 
+/** Every certificate the layout holds that `ca` signed (leaves and kubeconfigs' client certificates), with its expiry. */
+function leavesOf(layout: Layout, snapshot: Observed, name: string, ca: x509.X509Certificate): { file: string; notAfter: Date }[] {
+  const files = renewalSites(layout, renewableEntries(layout).filter((e) => e.issuer === name).map((e) => e.name)).map((s) => s.files[0]!);
+  return files.flatMap((file) => {
+    const data = snapshot.get(file);
+    const pem = data && (file.endsWith('.crt') ? data : parseKubeconfig(data.toString('utf8'), file).clientCertificate?.data);
+    const cert = pem && parseCertificates(pem, file)[0];
+    return cert && isSignedBy(cert, ca) ? [{ file, notAfter: certificateFacts(cert).notAfter }] : [];
+  });
+}
+
+/**
+ * A new lifetime that ends before the CA does now, or before a leaf it signed, breaks them then:
+ * refused unless forced, and then what breaks when is said.
+ */
+function shorteningNotes(layout: Layout, snapshot: Observed, name: string, ca: x509.X509Certificate, until: Date, options: CaRenewOptions): string[] {
+  const outlived = leavesOf(layout, snapshot, name, ca).filter((l) => l.notAfter > until);
+  const shortens = certificateFacts(ca).notAfter > until;
+  if (!shortens && !outlived.length) return [];
+  const leaves = outlived.map((l) => `${l.file} (valid until ${l.notAfter.toISOString()})`).join(', ');
+  if (!options.force) {
+    const reasons = [...(shortens ? [`before ${name} expires now (${certificateFacts(ca).notAfter.toISOString()})`] : []), ...(outlived.length ? [`before leaves it signed: ${leaves}`] : [])];
+    throw badFlag('--validity', `${options.validity ?? DEFAULTS.caValidity} would end ${name} at ${until.toISOString()}, ${reasons.join(', and ')}`, 'nothing was changed; give a longer --validity, or add --force to accept that they stop verifying then');
+  }
+  return outlived.length ? [`forced: from ${until.toISOString()} these stop verifying, since ${name} has expired: ${leaves}`] : [`forced: ${name} now expires at ${until.toISOString()}, before its earlier expiry`];
+}
+
 /**
  * `kpki ca renew NAME`: the CA certified again with the same key and subject (and
  * SubjectKeyIdentifier) for a new lifetime, so every leaf it signed keeps verifying; every copy
@@ -93,8 +125,8 @@ export async function renewCa(options: CaRenewOptions): Promise<CaRenewResult> {
   const name = caEntryName(layout.profile, 'NAME', options.name);
   const validity = caValidity(options.validity);
   const now = options.now ?? new Date();
-  const resumed = (completed: string[]): CaRenewResult => ({ ca: name, dryRun: false, notAfter: undefined, files: completed, restart: restartPlan(layout, completed), notes: [], resumed: completed });
-  return underLock(layout, options.dryRun, resumed, async () => {
+  const resumed = (completed: string[], layout: Layout): CaRenewResult => ({ ca: name, dryRun: false, notAfter: undefined, files: completed, restart: restartPlan(layout, completed), notes: [], resumed: completed });
+  return underLock(layout, options.dryRun, resumed, async (layout) => {
     const snapshot = await observeLayoutFiles(layout, options.apiServices);
     refuseDuringRotation(layout, snapshot, name);
     const old = signingAuthority(authoritiesIn(layout, snapshot), name, layout.signing.certDir);
@@ -108,14 +140,16 @@ export async function renewCa(options: CaRenewOptions): Promise<CaRenewResult> {
       ipAddresses: facts.ipAddresses,
     };
     const renewed = await issueCertificate({ spec, publicKey: publicKeyObject(old.cert), issuer: { key: old.key, certificate: undefined }, now, keep: { subject: old.cert.subjectName, subjectKeyId: facts.subjectKeyId } });
+    const forced = shorteningNotes(layout, snapshot, name, old.cert, renewed.notAfter, options);
     const holders = trustHolders(layout, snapshot, options.apiServices).filter((h) => h.kind !== 'ca-file' || h.ca === name);
     const writes = editAllTrust(holders, (bundle) => (bundle.some((c) => sameAuthority(c, old.cert)) ? bundle.map((c) => (sameAuthority(c, old.cert) ? renewed : c)) : undefined), snapshot);
     if (!options.dryRun) await applyChanges(layout.signing.certDir, writes);
     const files = writes.map((w) => w.path);
     const notes = [
+      ...forced,
       ...(name === 'ca' ? [`${ROOT_CA_NOTE}, before the old certificate expires on ${old.cert.notAfter.toISOString()}`] : []),
       ...writes.filter((w) => options.apiServices?.includes(w.path)).map((w) => `kubectl apply -f ${w.path}`),
     ];
-    return { ca: name, dryRun: options.dryRun ?? false, notAfter: options.dryRun ? undefined : renewed.notAfter.toISOString(), files, restart: restartPlan(layout, files), notes, resumed: undefined };
+    return { ca: name, dryRun: options.dryRun ?? false, notAfter: renewed.notAfter.toISOString(), files, restart: restartPlan(layout, files), notes, resumed: undefined };
   });
 }

@@ -1,13 +1,15 @@
 import { DEFAULTS, kubeconfigDirOf } from '../model/defaults.js';
 import path from 'node:path';
-import { badFlag } from '../errors.js';
+import { badFlag, ErrorCode, KpkiError } from '../errors.js';
 import { nodeDirs, type NodeRole } from '../model/topology.js';
 import { readRecordIfAny, RECORD_FILE, type ClusterRecord } from '../store/cluster-record.js';
 import { pathExists } from '../store/files.js';
 import { acquireLock } from '../store/lock.js';
-import { observeFiles } from '../store/observe.js';
+import { danglingSymlinks, observeFiles } from '../store/observe.js';
+import { requireDirectory } from '../store/tree.js';
 import type { Observed } from '../plan/decide.js';
 import { SIGNER_CERT } from './names.js';
+import { authorityIn, refuseForeignKubeconfigs } from './trust.js';
 import { ROTATION_DIR, ROTATION_FILE } from './rotation-state.js';
 import type { Profile } from '../model/profile.js';
 import { loadProfile } from '../store/profiles.js';
@@ -23,6 +25,11 @@ export interface Location {
   kubeletPki: string | undefined;
   /** A cluster node's directory, shaped like its file system (`/` on the machine). */
   root: string | undefined;
+  /**
+   * The cert dir as the node's components name it in their flags: /etc/kubernetes/pki for a
+   * cluster node (kpki wrote it elsewhere, to be copied), the absolute cert dir for a single PKI.
+   */
+  certDirOnNode: string;
 }
 
 /** The tree a day-2 command works on, observed from disk. */
@@ -36,6 +43,8 @@ export interface Layout {
   record: { file: string; data: ClusterRecord } | undefined;
   /** User kubeconfigs (kpki kubeconfig user) to keep in step: their CA data and client certificates. */
   kubeconfigs: string[];
+  /** What it was observed from: read again under the lock (a node added meanwhile is in it then). */
+  options: LayoutOptions;
 }
 
 export interface LayoutOptions {
@@ -63,36 +72,45 @@ export async function observeLayout(options: LayoutOptions): Promise<Layout> {
   const kubeconfigDir = options.kubeconfigDir ?? kubeconfigDirOf(certDir);
   const recordFile = path.join(kubeconfigDir, RECORD_FILE);
   const data = await readRecordIfAny(recordFile);
+  // A mistyped --cert-dir is that, not a PKI without CA keys.
+  await requireDirectory(data?.settings.certDir ?? certDir, '--cert-dir');
   if (!data) {
-    const local: Location = { node: 'local', role: 'local', certDir, kubeconfigDir, kubeletPki: undefined, root: undefined };
-    return { profile: await loadProfile(options.profile), signing: local, locations: [local], record: undefined, kubeconfigs };
+    const local: Location = { node: 'local', role: 'local', certDir, kubeconfigDir, kubeletPki: undefined, root: undefined, certDirOnNode: path.resolve(certDir) };
+    return { profile: await loadProfile(options.profile), signing: local, locations: [local], record: undefined, kubeconfigs, options };
   }
   const nodesDir = options.nodesDir ?? data.settings.nodesDir;
-  const shared: Location = { node: undefined, role: 'shared', certDir: data.settings.certDir, kubeconfigDir: data.settings.kubeconfigDir, kubeletPki: undefined, root: undefined };
+  const shared: Location = { node: undefined, role: 'shared', certDir: data.settings.certDir, kubeconfigDir: data.settings.kubeconfigDir, kubeletPki: undefined, root: undefined, certDirOnNode: data.settings.certDir };
   const nodes = data.nodes.map((node): Location => {
     const dirs = nodeDirs(nodesDir, node.name);
-    return { node: node.name, role: node.role, certDir: path.join(dirs.kubernetes, 'pki'), kubeconfigDir: dirs.kubernetes, kubeletPki: dirs.kubeletPki, root: dirs.root };
+    return { node: node.name, role: node.role, certDir: path.join(dirs.kubernetes, 'pki'), kubeconfigDir: dirs.kubernetes, kubeletPki: dirs.kubeletPki, root: dirs.root, certDirOnNode: DEFAULTS.nodeCertDir };
   });
   const ordered = [shared, ...nodes].sort((a, b) => ROLE_ORDER.indexOf(a.role) - ROLE_ORDER.indexOf(b.role));
-  return { profile: await loadProfile(options.profile ?? data.settings.profile), signing: shared, locations: ordered, record: { file: recordFile, data }, kubeconfigs };
+  return { profile: await loadProfile(options.profile ?? data.settings.profile), signing: shared, locations: ordered, record: { file: recordFile, data }, kubeconfigs, options };
 }
 
 /**
  * Locks every cert directory of the layout (a concurrent init, node add or day-2 run on any of
- * them is refused), in layout order; returns the release.
+ * them is refused): the signing one first, under which `kpki node add` extends a cluster, then the
+ * layout read again — with any node added meanwhile — and each of its directories in order.
+ * Returns that layout and the release.
  */
-export async function lockLayout(layout: Layout): Promise<() => Promise<void>> {
+export async function lockLayout(layout: Layout): Promise<{ layout: Layout; release: () => Promise<void> }> {
   const releases: (() => Promise<void>)[] = [];
   const release = async () => {
     for (const r of releases.reverse()) await r();
   };
   try {
-    for (const location of layout.locations) if (await pathExists(location.certDir)) releases.push(await acquireLock(location.certDir));
+    const lock = async (location: Location) => {
+      if (await pathExists(location.certDir)) releases.push(await acquireLock(location.certDir));
+    };
+    await lock(layout.signing);
+    const current = layout.record ? await observeLayout(layout.options) : layout;
+    for (const location of current.locations) if (location !== current.signing) await lock(location);
+    return { layout: current, release };
   } catch (error) {
     await release();
     throw error;
   }
-  return release;
 }
 
 /**
@@ -116,7 +134,21 @@ export function layoutFiles(layout: Layout, apiServices: string[] = []): string[
   return [...perLocation, ...material, path.join(layout.signing.certDir, ROTATION_FILE), ...layout.kubeconfigs, ...apiServices];
 }
 
-/** Reads the layout's files once, at a day-2 run's start (under the lock): its phases decide from this alone. */
-export function observeLayoutFiles(layout: Layout, apiServices: string[] = []): Promise<Observed> {
-  return observeFiles(layoutFiles(layout, apiServices));
+/**
+ * Reads the layout's files once, at a day-2 run's start (under the lock): its phases decide from
+ * this alone. A symlink to nothing where a file belongs is an error, not a file that is absent.
+ */
+export async function observeLayoutFiles(layout: Layout, apiServices: string[] = []): Promise<Observed> {
+  const files = layoutFiles(layout, apiServices);
+  const observed = await observeFiles(files);
+  const [dangling] = await danglingSymlinks(files.filter((f) => !observed.has(f)));
+  if (dangling) {
+    throw new KpkiError(ErrorCode.MissingFile, `${dangling.file}: is a dangling symlink (to ${dangling.target}, which does not exist)`, {
+      subject: dangling.file,
+      hint: 'restore the file it points to, or remove the link; nothing was changed',
+    });
+  }
+  const ca = layout.profile.certificates.find((c) => c.name === 'ca');
+  refuseForeignKubeconfigs(layout.kubeconfigs, observed, ca && authorityIn(observed, layout.signing.certDir, ca.name, ca.file));
+  return observed;
 }

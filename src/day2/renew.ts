@@ -1,11 +1,13 @@
 import type { Observed } from '../plan/decide.js';
 import path from 'node:path';
-import { badFlag } from '../errors.js';
+import { badFlag, ErrorCode, KpkiError } from '../errors.js';
 import { recordText } from '../store/cluster-record.js';
 import type { x509 } from '../pki/crypto.js';
 import { parseDuration } from '../model/duration.js';
 import { sanList } from '../model/settings.js';
 import { DEFAULTS } from '../model/defaults.js';
+import { kubeletPkiEntries } from '../model/profile.js';
+import { nodeEntries } from '../model/topology.js';
 import { decideRenewal, type RenewalSite } from '../plan/renewal.js';
 import { renderSteps } from '../plan/render.js';
 import type { FileWrite, RenewStep, Step } from '../plan/steps.js';
@@ -164,6 +166,15 @@ export function renewalSites(layout: Layout, names: string[]): RenewalSite[] {
 /** A renewal decided over what exists and rendered (nothing rendered on a dry run): the files to write and what happened to each entry. */
 export async function renewWrites(layout: Layout, plan: RenewPlan, snapshot: Observed): Promise<{ writes: FileWrite[]; items: RenewItem[] }> {
   const sites = renewalSites(layout, plan.names);
+  // A leaf whose CA is not here at all (no trust file): the wrong directory, not an external CA.
+  const orphan = sites.find((s) => snapshot.has(s.files[0]!) && !plan.cas.has(s.issuer));
+  if (orphan) {
+    const caFile = path.join(layout.signing.certDir, `${layout.profile.certificates.find((c) => c.name === orphan.issuer)!.file}.crt`);
+    throw new KpkiError(ErrorCode.MissingFile, `${caFile}: no such file, so nothing can renew ${orphan.files[0]} (signed by ${orphan.issuer})`, {
+      subject: caFile,
+      hint: 'point --cert-dir at the PKI that holds its CAs (a cluster: its shared directory)',
+    });
+  }
   const steps = decideRenewal(sites, snapshot, {
     extraSans: new Map(plan.sanPlan.entries.map((name) => [name, plan.sanPlan.sans])),
     keepKey: plan.keepKey,
@@ -187,6 +198,38 @@ export async function renewWrites(layout: Layout, plan: RenewPlan, snapshot: Obs
   return { writes: rendered.flatMap((r) => r.files), items: rendered.map((r) => item(r.step, r.issued)) };
 }
 
+/** Whether a site is meant to hold its entry: every entry in a single PKI; in a cluster, what the profile's roles give each place. */
+function meantToHold(layout: Layout, site: RenewalSite): boolean {
+  const { profile, record } = layout;
+  if (!record || site.node === 'local') return true;
+  if (site.node === undefined) return (profile.roles.shared ?? []).includes(site.name);
+  const node = record.data.nodes.find((n) => n.name === site.node);
+  if (!node) return false;
+  if (kubeletPkiEntries(profile).some((e) => e.name === site.name)) return record.data.settings.kubeletServingCerts && node.role !== 'etcd';
+  return nodeEntries(profile, node, record.data.topology).entries.includes(site.name);
+}
+
+/** A named entry missing where it belongs names its file; a run that found nothing at all says so. */
+function refuseNothingFound(layout: Layout, options: RenewOptions, names: string[], snapshot: Observed): void {
+  for (const name of options.names ?? []) {
+    const sites = renewalSites(layout, [name]);
+    const missing = sites.find((s) => !snapshot.has(s.files[0]!) && meantToHold(layout, s));
+    if (!missing && sites.some((s) => snapshot.has(s.files[0]!))) continue;
+    const file = (missing ?? sites[0])?.files[0] ?? name;
+    throw new KpkiError(ErrorCode.MissingFile, `${file}: no such file, so ${name} cannot be renewed`, {
+      subject: file,
+      hint: 'restore it, or let kpki init (node add for a node) issue it again; nothing was changed',
+    });
+  }
+  if (!renewalSites(layout, names).some((s) => snapshot.has(s.files[0]!))) {
+    const where = [...new Set(layout.locations.flatMap((l) => [l.certDir, l.kubeconfigDir]))].join(', ');
+    throw new KpkiError(ErrorCode.MissingFile, `${layout.signing.certDir}: nothing to renew: no certificate or kubeconfig of profile ${layout.profile.name} in ${where}`, {
+      subject: layout.signing.certDir,
+      hint: 'point --cert-dir (and --kubeconfig-dir) at the PKI, e.g. --cert-dir /etc/kubernetes/pki',
+    });
+  }
+}
+
 /**
  * `kpki renew`: re-signs leaves and kubeconfigs with the current CAs — in the shared set and in
  * every node directory holding them — keeping subjects, SANs (plus --add-san) and usages, and
@@ -198,9 +241,10 @@ export async function renew(options: RenewOptions): Promise<RenewResult> {
   const sanPlan = sanTargets(names, options);
   const validity = validitySeconds(layout, options);
   const now = options.now ?? new Date();
-  const resumed = (completed: string[]): RenewResult => ({ dryRun: false, items: [], restart: restartPlan(layout, completed), remembered: undefined, resumed: completed });
-  return underLock(layout, options.dryRun, resumed, async () => {
+  const resumed = (completed: string[], layout: Layout): RenewResult => ({ dryRun: false, items: [], restart: restartPlan(layout, completed), remembered: undefined, resumed: completed });
+  return underLock(layout, options.dryRun, resumed, async (layout) => {
     const snapshot = await observeLayoutFiles(layout);
+    refuseNothingFound(layout, options, names, snapshot);
     const cas = authoritiesIn(layout, snapshot);
     const remembered = options.dryRun ? undefined : await rememberSans(layout, sanPlan);
     const { writes, items } = await renewWrites(layout, {

@@ -4,8 +4,8 @@ import { badFlag, ErrorCode, KpkiError } from '../errors.js';
 import { certificateFacts, certificatePem, issueCertificate, publicKeyObject } from '../pki/certificate.js';
 import type { x509 } from '../pki/crypto.js';
 import { generateKeyPair, keyTypeOf, privateKeyPem, publicKeyPem, sameKeyPair } from '../pki/keys.js';
-import { isSignedBy, sameAuthority } from '../pki/match.js';
-import { parseCertificate, parseKey } from '../pki/pem.js';
+import { isSignedBy, sameAuthority, sameSubject } from '../pki/match.js';
+import { parseCertificate, parseCertificates, parseKey } from '../pki/pem.js';
 import { parseDuration } from '../model/duration.js';
 import { resolveCertificate } from '../model/plan.js';
 import { DEFAULTS } from '../model/settings.js';
@@ -13,12 +13,13 @@ import type { Finding } from '../verify/findings.js';
 import { caEntryName, ROOT_CA_NOTE, signingAuthority } from './ca.js';
 import { editAllTrust, trustHolders, type TrustEdit, type TrustHolder } from './holders.js';
 import { applyChanges } from '../store/apply.js';
+import { withWriteLock } from '../store/lock.js';
 import type { Observed } from '../plan/decide.js';
 import type { FileWrite } from '../plan/steps.js';
 import { observeLayout, observeLayoutFiles, type Layout, type LayoutOptions, type Location } from './layout.js';
 import { authoritiesIn, renewableEntries, renewWrites } from './renew.js';
-import { asNodeSees, restartPlan, type Restart } from './restart.js';
-import { removeRotationMaterial, ROTATION_DIR, rotationIn, rotationWrite, type RotationPhase, type RotationState } from './rotation-state.js';
+import { restartPlan, type Restart } from './restart.js';
+import { removeRotationMaterial, ROTATION_DIR, ROTATION_FILE, rotationIn, rotationWrite, type RotationPhase, type RotationState } from './rotation-state.js';
 import { underLock } from './session.js';
 import type { Authority } from './trust.js';
 import { SIGNER_CERT } from './names.js';
@@ -36,6 +37,8 @@ export interface RotateOptions extends LayoutOptions {
   validity?: string;
   /** For finish: delete the old keys instead of archiving them. */
   purge?: boolean;
+  /** For abort and finish: take the phase from the trust files when the rotation's record is gone. */
+  recover?: boolean;
   /** APIService manifests whose caBundle holds a rotated CA. */
   apiServices?: string[];
   dryRun?: boolean;
@@ -77,17 +80,28 @@ interface CaPair {
   name: string;
   file: string;
   cert: x509.X509Certificate;
-  key: KeyObject;
+  /** Undefined when a recovered rotation (see recoveredRotation) has only the certificate of this side. */
+  key: KeyObject | undefined;
+  keyFile: string;
 }
 
-function pairIn(snapshot: Observed, certDir: string, side: 'old' | 'new', name: string, file: string): CaPair {
+const missingMaterial = (file: string, what: string) =>
+  new KpkiError(ErrorCode.MissingFile, `${file}: the rotation's ${what} is missing`, { subject: file, hint: 'restore it from a backup; without it this step cannot be carried out' });
+
+function pairIn(snapshot: Observed, certDir: string, side: 'old' | 'new', name: string, file: string, recovered: boolean): CaPair {
   const crt = material(certDir, side, `${file}.crt`);
   const keyFile = material(certDir, side, `${file}.key`);
   const [crtData, keyData] = [snapshot.get(crt), snapshot.get(keyFile)];
-  if (!crtData || !keyData) {
-    throw new KpkiError(ErrorCode.MissingFile, `${crtData ? keyFile : crt}: the rotation's ${side} ${name} is missing`, { subject: crt, hint: 'restore it from a backup; without it this phase cannot be carried out' });
-  }
-  return { name, file, cert: parseCertificate(crtData, crt), key: parseKey(keyData, keyFile) };
+  if (!crtData) throw missingMaterial(crt, `${side} ${name}`);
+  // A recorded rotation keeps both keys until it ends: one missing is reported at once.
+  if (!keyData && !recovered) throw missingMaterial(keyFile, `${side} ${name} key`);
+  return { name, file, cert: parseCertificate(crtData, crt), key: keyData && parseKey(keyData, keyFile), keyFile };
+}
+
+/** The key a phase signs with: refused when the rotation no longer has it. */
+function signingKey(pair: CaPair, side: 'old' | 'new'): KeyObject {
+  if (!pair.key) throw missingMaterial(pair.keyFile, `${side} ${pair.name} key`);
+  return pair.key;
 }
 
 /** The old and new material of every CA the rotation covers. */
@@ -95,7 +109,8 @@ function pairsIn(layout: Layout, snapshot: Observed, state: RotationState): { ol
   const certDir = layout.signing.certDir;
   return state.cas.map((name) => {
     const file = layout.profile.certificates.find((c) => c.name === name)!.file;
-    return { old: pairIn(snapshot, certDir, 'old', name, file), new: pairIn(snapshot, certDir, 'new', name, file) };
+    const recovered = state.startedAt === UNRECORDED;
+    return { old: pairIn(snapshot, certDir, 'old', name, file, recovered), new: pairIn(snapshot, certDir, 'new', name, file, recovered) };
   });
 }
 
@@ -104,8 +119,9 @@ function saKeysIn(snapshot: Observed, certDir: string): { old: KeyObject; new: K
   const read = (side: 'old' | 'new') => {
     const file = material(certDir, side, 'sa.key');
     const data = snapshot.get(file);
-    if (!data) throw new KpkiError(ErrorCode.MissingFile, `${file}: the rotation's ${side} service-account key is missing`, { subject: file, hint: 'restore it from a backup' });
-    return parseKey(data, file);
+    if (!data) throw missingMaterial(file, `${side} service-account key`);
+    // A recovered rotation may know a side only by its public key (from sa.pub).
+    return data.includes('PUBLIC KEY-----') ? createPublicKey(data) : parseKey(data, file);
   };
   return { old: read('old'), new: read('new') };
 }
@@ -173,7 +189,7 @@ function signers(base: Map<string, Authority>, pairs: { signer: CaPair; other: C
   const cas = new Map(base);
   for (const { signer, other } of pairs) {
     const ca = base.get(signer.name)!;
-    cas.set(signer.name, { ...ca, cert: signer.cert, key: signer.key, bundle: [signer.cert, other.cert] });
+    cas.set(signer.name, { ...ca, cert: signer.cert, key: signer.key!, bundle: [signer.cert, other.cert] });
   }
   return cas;
 }
@@ -225,7 +241,8 @@ async function begin(layout: Layout, snapshot: Observed, options: RotateOptions,
     const fresh = await generateKeyPair(keyType);
     // Same subject: everything that names the issuer (leaves, kubeadm's checks) keeps reading the same; keys and key ids tell them apart.
     const cert = await issueCertificate({ spec, publicKey: fresh.publicKey, issuer: { key: fresh.privateKey, certificate: undefined }, now, keep: { subject: old.cert.subjectName, subjectKeyId: undefined } });
-    pairs.push({ old: { name, file: entry.file, cert: old.cert, key: old.key }, new: { name, file: entry.file, cert, key: fresh.privateKey } });
+    const keyFile = (side: 'old' | 'new') => material(certDir, side, `${entry.file}.key`);
+    pairs.push({ old: { name, file: entry.file, cert: old.cert, key: old.key, keyFile: keyFile('old') }, new: { name, file: entry.file, cert, key: fresh.privateKey, keyFile: keyFile('new') } });
     writes.push(
       { path: material(certDir, 'old', `${entry.file}.crt`), data: certificatePem(old.cert), mode: 0o644 },
       { path: material(certDir, 'old', `${entry.file}.key`), data: privateKeyPem(old.key), mode: 0o600 },
@@ -256,25 +273,35 @@ async function begin(layout: Layout, snapshot: Observed, options: RotateOptions,
   return { writes, notes, next };
 }
 
-async function reissue(layout: Layout, snapshot: Observed, state: RotationState, options: RotateOptions, now: Date, toOld: boolean): Promise<Phase> {
-  const certDir = layout.signing.certDir;
-  const pairs = pairsIn(layout, snapshot, state);
-  const writes: FileWrite[] = [];
+/**
+ * Trust files, CA key copies, the controller manager's signer file and SA keys of a layout as a
+ * phase of both sides wants them: the signing side (old in begun, new in reissued) first.
+ */
+function signerSideFiles(layout: Layout, snapshot: Observed, state: RotationState, pairs: { old: CaPair; new: CaPair }[], toOld: boolean, apiServices: string[] | undefined): FileWrite[] {
+  const signingSide = toOld ? 'old' : 'new';
   const side = (pair: { old: CaPair; new: CaPair }) => (toOld ? { signer: pair.old, other: pair.new } : { signer: pair.new, other: pair.old });
   // The signer leads: kubeadm and the controller-manager's signer read only the first certificate next to the key.
   const signerFirst = (bundle: x509.X509Certificate[], pair: { old: CaPair; new: CaPair }) =>
     holds(bundle, pair.old.cert) || holds(bundle, pair.new.cert) ? [side(pair).signer.cert, side(pair).other.cert, ...without(without(bundle, pair.old.cert), pair.new.cert)] : undefined;
-  writes.push(...editAllTrust(trustHolders(layout, snapshot, options.apiServices), perCa(pairs, signerFirst), snapshot));
+  const writes = editAllTrust(trustHolders(layout, snapshot, apiServices), perCa(pairs, signerFirst), snapshot);
   for (const pair of pairs) {
-    for (const file of copiesOf(layout, snapshot, `${pair.old.file}.key`)) writes.push({ path: file, data: privateKeyPem(side(pair).signer.key), mode: 0o600 });
+    for (const file of copiesOf(layout, snapshot, `${pair.old.file}.key`)) writes.push({ path: file, data: privateKeyPem(signingKey(side(pair).signer, signingSide)), mode: 0o600 });
   }
   writes.push(...clusterSigner(layout, snapshot, pairs, (p) => side(p).signer));
   if (state.serviceAccount) {
-    const sa = saKeysIn(snapshot, certDir);
+    const sa = saKeysIn(snapshot, layout.signing.certDir);
     const [signer, other] = toOld ? [sa.old, sa.new] : [sa.new, sa.old];
+    if (signer.type !== 'private') throw missingMaterial(material(layout.signing.certDir, signingSide, 'sa.key'), `${signingSide} service-account key`);
     for (const file of copiesOf(layout, snapshot, 'sa.key')) writes.push({ path: file, data: privateKeyPem(signer), mode: 0o600 });
     for (const file of copiesOf(layout, snapshot, 'sa.pub')) writes.push({ path: file, data: pemOfKeys([signer, other]), mode: 0o600 });
   }
+  return writes;
+}
+
+async function reissue(layout: Layout, snapshot: Observed, state: RotationState, options: RotateOptions, now: Date, toOld: boolean): Promise<Phase> {
+  const pairs = pairsIn(layout, snapshot, state);
+  const side = (pair: { old: CaPair; new: CaPair }) => (toOld ? { signer: pair.old, other: pair.new } : { signer: pair.new, other: pair.old });
+  const writes = signerSideFiles(layout, snapshot, state, pairs, toOld, options.apiServices);
   const leaves = await reissueLeaves(layout, snapshot, state, signers(authoritiesIn(layout, snapshot), pairs.map(side)), now, options.dryRun ?? false);
   writes.push(...leaves.writes);
   const notes = toOld
@@ -287,14 +314,14 @@ async function reissue(layout: Layout, snapshot: Observed, state: RotationState,
 }
 
 /** Leaves still signed by a CA: finish refuses to drop a CA something still depends on. */
-function leavesSignedBy(layout: Layout, snapshot: Observed, pairs: CaPair[]): string[] {
-  const left: string[] = [];
+function leavesSignedBy(layout: Layout, snapshot: Observed, pairs: CaPair[]): { file: string; name: string }[] {
+  const left: { file: string; name: string }[] = [];
   for (const location of layout.locations) {
     for (const entry of renewableEntries(layout).filter((e) => e.kind === 'certificate')) {
       const files = entry.files(location);
       const ca = pairs.find((p) => p.name === entry.issuer);
       const data = files && ca && snapshot.get(files[0]!);
-      if (data && isSignedBy(parseCertificate(data, files![0]!), ca!.cert)) left.push(files![0]!);
+      if (data && isSignedBy(parseCertificate(data, files![0]!), ca!.cert)) left.push({ file: files![0]!, name: entry.name });
     }
   }
   return left;
@@ -311,7 +338,8 @@ function archiveRotation(layout: Layout, snapshot: Observed, state: RotationStat
   const writes: FileWrite[] = [];
   for (const file of files) {
     const data = snapshot.get(material(certDir, side, file));
-    if (data) writes.push({ path: path.join(certDir, `${ROTATION_DIR}-archive`, now.toISOString().replace(/[:.]/g, '-'), file), data, mode: 0o600 });
+    // A recovered rotation knows a lost SA key by its public half alone: nothing to archive.
+    if (data && !(file.endsWith('.key') && data.includes('PUBLIC KEY-----'))) writes.push({ path: path.join(certDir, `${ROTATION_DIR}-archive`, now.toISOString().replace(/[:.]/g, '-'), file), data, mode: 0o600 });
   }
   return writes;
 }
@@ -322,9 +350,11 @@ function keepOnly(layout: Layout, snapshot: Observed, state: RotationState, opti
   const pairs = pairsIn(layout, snapshot, state);
   const left = leavesSignedBy(layout, snapshot, pairs.map((p) => p[dropped]));
   if (left.length) {
-    throw new KpkiError(ErrorCode.StaleFile, `still signed by a${dropped === 'old' ? 'n old' : ' new'} CA: ${left.join(', ')}`, {
-      subject: left[0],
-      hint: dropped === 'old' ? 'run kpki ca rotate reissue again, restart what it names, then finish' : 'renew them (kpki renew NAME) with the old CA signing, then abort',
+    // In either phase the key beside each CA is the side kept, so kpki renew signs them with it.
+    const renew = `kpki renew ${[...new Set(left.map((l) => l.name))].join(' ')}`;
+    throw new KpkiError(ErrorCode.StaleFile, `still signed by a${dropped === 'old' ? 'n old' : ' new'} CA: ${left.map((l) => l.file).join(', ')}`, {
+      subject: left[0]!.file,
+      hint: `renew ${left.length > 1 ? 'them' : 'it'} with the ${kept} CA (${renew}), restart what it names, then ${dropped === 'old' ? 'finish' : 'abort'}`,
     });
   }
   const writes = editAllTrust(trustHolders(layout, snapshot, options.apiServices), perCa(pairs, (bundle, pair) => (holds(bundle, pair[dropped].cert) ? without(bundle, pair[dropped].cert) : undefined)), snapshot);
@@ -393,6 +423,121 @@ function status(layout: Layout, snapshot: Observed, state: RotationState, option
   return files;
 }
 
+/** The files' own account of a rotation whose record is gone: trust files holding two CAs of one subject. */
+interface Unrecorded {
+  state: RotationState & { file: string };
+  /** What shows it, for messages. */
+  evidence: string;
+  /** The snapshot with the rotation's material completed from the files in place, where it was gone. */
+  snapshot: Observed;
+}
+
+/** The start of a rotation the files show but no record does (see unrecordedRotation): its material may lack a key. */
+const UNRECORDED = 'unrecorded';
+
+const PUBLIC_KEY_PEM = /-----BEGIN PUBLIC KEY-----[^-]+-----END PUBLIC KEY-----\n?/g;
+
+/**
+ * A rotation the trust files show (two CAs of one subject in a shared CA file, two keys in sa.pub)
+ * when kpki-rotation.json does not record one. Old and new are told apart by the rotation's
+ * material when it is there, else by age; the phase by which of them the key beside it matches.
+ * Material that is gone is taken from the files in place: both certificates, and the key that
+ * signs now; the other key is then missing, and only the steps that need it refuse.
+ */
+function unrecordedRotation(layout: Layout, snapshot: Observed): Unrecorded | undefined {
+  const certDir = layout.signing.certDir;
+  const completed = new Map(snapshot);
+  const fill = (file: string, data: string | Buffer | undefined) => {
+    if (data !== undefined && !completed.has(file)) completed.set(file, Buffer.from(data));
+  };
+  const cas: string[] = [];
+  const phases = new Set<RotationPhase>();
+  let evidence: string | undefined;
+  for (const entry of layout.profile.certificates.filter((c) => !c.issuer)) {
+    const certFile = path.join(certDir, `${entry.file}.crt`);
+    const data = snapshot.get(certFile);
+    const bundle = data ? parseCertificates(data, certFile) : [];
+    if (bundle.length !== 2 || !sameSubject(bundle[0]!, bundle[1]!) || sameAuthority(bundle[0]!, bundle[1]!)) continue;
+    const recordedOld = snapshot.get(material(certDir, 'old', `${entry.file}.crt`));
+    const oldCert = recordedOld ? bundle.find((c) => sameAuthority(c, parseCertificate(recordedOld, certFile))) : undefined;
+    const [older, newer] = oldCert ? [oldCert, bundle.find((c) => c !== oldCert)!] : [...bundle].sort((a, b) => certificateFacts(a).notBefore.getTime() - certificateFacts(b).notBefore.getTime());
+    const keyData = snapshot.get(path.join(certDir, `${entry.file}.key`));
+    const signer = keyData && sameKeyPair(parseKey(keyData, certFile), publicKeyObject(newer!)) ? 'new' : 'old';
+    phases.add(signer === 'new' ? 'reissued' : 'begun');
+    cas.push(entry.name);
+    evidence ??= `${certFile} holds two CAs of CN=${certificateFacts(older!).commonName}`;
+    fill(material(certDir, 'old', `${entry.file}.crt`), certificatePem(older!));
+    fill(material(certDir, 'new', `${entry.file}.crt`), certificatePem(newer!));
+    fill(material(certDir, signer, `${entry.file}.key`), keyData);
+  }
+  const saPub = path.join(certDir, 'sa.pub');
+  const saKeys = snapshot.get(saPub)?.toString('utf8').match(PUBLIC_KEY_PEM) ?? [];
+  const serviceAccount = saKeys.length === 2;
+  if (serviceAccount) evidence ??= `${saPub} holds two public keys`;
+  // Without a CA to tell the phase, only the rotation's own copies of the SA keys can.
+  if (serviceAccount && !phases.size) {
+    const oldKey = snapshot.get(material(certDir, 'old', 'sa.key'));
+    const saKey = snapshot.get(path.join(certDir, 'sa.key'));
+    if (oldKey && saKey) phases.add(oldKey.equals(saKey) ? 'begun' : 'reissued');
+  }
+  if (!evidence) return undefined;
+  if (phases.size !== 1) {
+    throw new KpkiError(ErrorCode.StaleFile, `${path.join(certDir, ROTATION_FILE)} records no rotation, but ${evidence}, and the files do not tell which phase it is in`, {
+      subject: path.join(certDir, ROTATION_FILE),
+      hint: 'restore kpki-rotation.json from a backup; kpki changes nothing until then',
+    });
+  }
+  const phase = [...phases][0]!;
+  if (serviceAccount) {
+    const saKey = snapshot.get(path.join(certDir, 'sa.key'));
+    const signing = phase === 'begun' ? 'old' : 'new';
+    fill(material(certDir, signing, 'sa.key'), saKey);
+    // sa.pub lists the signing key first.
+    fill(material(certDir, signing === 'old' ? 'new' : 'old', 'sa.key'), saKeys[1]);
+  }
+  return { state: { phase, cas, serviceAccount, startedAt: UNRECORDED, file: path.join(certDir, ROTATION_FILE) }, evidence, snapshot: completed };
+}
+
+function unrecordedError(unrecorded: Unrecorded): KpkiError {
+  const { state, evidence } = unrecorded;
+  const hint =
+    state.phase === 'begun'
+      ? 'run kpki ca rotate abort --recover to go back to the old CAs alone (or reissue --recover to carry on); kpki ca rotate status --recover shows each file'
+      : 'run kpki ca rotate finish --recover to keep the new CAs once every leaf is signed by them (kpki ca rotate status --recover shows each file), or abort --recover';
+  return new KpkiError(ErrorCode.StaleFile, `${state.file} records no rotation, but ${evidence}: the files show a rotation in phase ${state.phase}`, { subject: state.file, hint });
+}
+
+/**
+ * The rotation under way: as recorded, else — with --recover — as the files show it (see
+ * unrecordedRotation). An overlap no record explains is an error naming the way out.
+ */
+function rotationUnderWay(layout: Layout, observed: Observed, options: RotateOptions): { state: (RotationState & { file: string }) | undefined; snapshot: Observed } {
+  const recorded = rotationIn(observed, layout.signing.certDir);
+  if (recorded) return { state: recorded, snapshot: observed };
+  const unrecorded = unrecordedRotation(layout, observed);
+  if (!unrecorded) return { state: undefined, snapshot: observed };
+  if (!options.recover || options.step === 'begin') throw unrecordedError(unrecorded);
+  return { state: unrecorded.state, snapshot: unrecorded.snapshot };
+}
+
+/**
+ * A node just added to a cluster mid-rotation, brought into the phase: its trust files,
+ * controller-manager signer file and SA public keys as the phase wants them (its keys and leaves
+ * came from the shared set, which is in the phase already). `kpki node add` runs it holding the
+ * shared cert dir's lock, as every rotation step takes it, so that no step runs in between.
+ */
+export async function joinRotation(options: LayoutOptions, node: string): Promise<string[]> {
+  const layout = await observeLayout(options);
+  const snapshot = await observeLayoutFiles(layout);
+  const state = rotationIn(snapshot, layout.signing.certDir);
+  const location = layout.locations.find((l) => l.node === node);
+  if (!state || !location) return [];
+  const onlyNode: Layout = { ...layout, locations: [location], kubeconfigs: [] };
+  const writes = signerSideFiles(onlyNode, snapshot, state, pairsIn(layout, snapshot, state), state.phase === 'begun', undefined);
+  if (writes.length) await withWriteLock(location.certDir, () => applyChanges(location.certDir, writes));
+  return writes.map((w) => w.path);
+}
+
 /**
  * `kpki ca rotate`: replaces CA keys (and the service-account key) in phases with overlapping
  * trust — begin (trust old+new, old signs), reissue (new signs, trust new+old), finish (trust new
@@ -401,10 +546,10 @@ function status(layout: Layout, snapshot: Observed, state: RotationState, option
  */
 export async function rotateCa(options: RotateOptions, verifyLocation?: VerifyLocation): Promise<RotateResult> {
   if (!(ROTATE_STEPS as readonly string[]).includes(options.step)) throw badFlag('STEP', `"${options.step}" is not one of ${ROTATE_STEPS.join(', ')}`);
-  const layout = await observeLayout(options);
+  const observed = await observeLayout(options);
   const now = options.now ?? new Date();
-  const certDir = layout.signing.certDir;
-  const result = (phase: RotateResult['phase'], state: Pick<RotationState, 'cas' | 'serviceAccount'>, files: string[], notes: string[], extra: Partial<RotateResult> = {}): RotateResult => ({
+  const certDir = observed.signing.certDir;
+  const result = (layout: Layout, phase: RotateResult['phase'], state: Pick<RotationState, 'cas' | 'serviceAccount'>, files: string[], notes: string[], extra: Partial<RotateResult> = {}): RotateResult => ({
     step: options.step,
     phase,
     cas: state.cas,
@@ -419,25 +564,25 @@ export async function rotateCa(options: RotateOptions, verifyLocation?: VerifyLo
     ...extra,
   });
   if (options.step === 'status') {
-    const snapshot = await observeLayoutFiles(layout, options.apiServices);
-    const state = rotationIn(snapshot, certDir);
-    if (!state) return result('none', { cas: [], serviceAccount: false }, [], ['no rotation is under way'], { status: [], halfApplied: false });
-    const files = status(layout, snapshot, state, options);
-    return result(state.phase, state, [], [], { status: files, halfApplied: files.some((f) => f.state !== f.expected) });
+    const { state, snapshot } = rotationUnderWay(observed, await observeLayoutFiles(observed, options.apiServices), options);
+    if (!state) return result(observed, 'none', { cas: [], serviceAccount: false }, [], ['no rotation is under way'], { status: [], halfApplied: false });
+    const files = status(observed, snapshot, state, options);
+    return result(observed, state.phase, state, [], [], { status: files, halfApplied: files.some((f) => f.state !== f.expected) });
   }
-  const resumed = async (completed: string[]) => {
-    const state = rotationIn(await observeLayoutFiles(layout), certDir);
-    if (!state) await removeRotationMaterial(certDir);
-    return result(state?.phase ?? 'none', state ?? { cas: [], serviceAccount: false }, completed, ['completed an interrupted step; run the step you meant again if it was another one'], { resumed: completed });
-  };
-  return underLock(layout, options.dryRun, resumed, async () => {
-    // Every phase decides from one reading of the tree, taken under the lock.
-    const snapshot = await observeLayoutFiles(layout, options.apiServices);
+  const resumed = async (completed: string[], layout: Layout) => {
+    const snapshot = await observeLayoutFiles(layout);
     const state = rotationIn(snapshot, certDir);
+    if (!state && !unrecordedRotation(layout, snapshot)) await removeRotationMaterial(certDir);
+    return result(layout, state?.phase ?? 'none', state ?? { cas: [], serviceAccount: false }, completed, ['completed an interrupted step; run the step you meant again if it was another one'], { resumed: completed });
+  };
+  return underLock(observed, options.dryRun, resumed, async (layout) => {
+    // Every phase decides from one reading of the tree, taken under the lock.
+    const { state, snapshot } = rotationUnderWay(layout, await observeLayoutFiles(layout, options.apiServices), options);
+    // Material left by a rotation that is over (its removal interrupted).
     if (!state) await removeRotationMaterial(certDir);
     const expect = (want: RotationPhase | undefined, hint: string) => {
       if ((state?.phase ?? undefined) !== want) {
-        throw new KpkiError(ErrorCode.StaleFile, state ? `a rotation is in phase ${state.phase}` : 'no rotation is under way', { subject: state?.file ?? path.join(certDir, 'kpki-rotation.json'), hint });
+        throw new KpkiError(ErrorCode.StaleFile, state ? `a rotation is in phase ${state.phase}` : 'no rotation is under way', { subject: state?.file ?? path.join(certDir, ROTATION_FILE), hint });
       }
     };
     let phase: Phase;
@@ -457,7 +602,7 @@ export async function rotateCa(options: RotateOptions, verifyLocation?: VerifyLo
         phase = finish(layout, snapshot, state!, options, now);
         break;
       default:
-        if (!state) throw new KpkiError(ErrorCode.StaleFile, 'no rotation is under way', { subject: path.join(certDir, 'kpki-rotation.json'), hint: 'nothing to abort' });
+        if (!state) throw new KpkiError(ErrorCode.StaleFile, 'no rotation is under way', { subject: path.join(certDir, ROTATION_FILE), hint: 'nothing to abort' });
         phase = await abort(layout, snapshot, state, options, now);
     }
     const writes = [...phase.writes, rotationWrite(certDir, phase.next)];
@@ -467,12 +612,11 @@ export async function rotateCa(options: RotateOptions, verifyLocation?: VerifyLo
     }
     const changed = phase.writes.filter((w) => !w.path.includes(`${path.sep}${ROTATION_DIR}`)).map((w) => w.path);
     const selection = phase.next ?? state ?? { cas: [], serviceAccount: false };
-    const done = result(phase.next?.phase ?? 'none', selection, changed, phase.notes);
-    // Where kpki wrote a signer file, the controller manager must sign from it (see SIGNER_CERT), named as the node names it.
+    const done = result(layout, phase.next?.phase ?? 'none', selection, changed, phase.notes);
+    // Where kpki wrote a signer file, the controller manager must sign from it (see SIGNER_CERT), named as on the node.
     const signerOf = (node: string) => {
       const location = layout.locations.find((l) => l.node === node);
-      const file = location && path.join(location.certDir, SIGNER_CERT);
-      return file && changed.includes(file) ? asNodeSees(location, file) : undefined;
+      return location && changed.includes(path.join(location.certDir, SIGNER_CERT)) ? path.join(location.certDirOnNode, SIGNER_CERT) : undefined;
     };
     const restart = done.restart.map((r) => (r.component === 'kube-controller-manager' && signerOf(r.node) ? { ...r, flags: { 'cluster-signing-cert-file': signerOf(r.node)! } } : r));
     return { ...done, restart };

@@ -1,11 +1,12 @@
 import type { Observed } from '../plan/decide.js';
 import type { KeyObject } from 'node:crypto';
 import path from 'node:path';
-import { ErrorCode, KpkiError } from '../errors.js';
-import { certificatePem, publicKeyObject } from '../pki/certificate.js';
+import { badInput, ErrorCode, KpkiError } from '../errors.js';
+import { parseKubeconfig } from '../kubeconfig/kubeconfig.js';
+import { certificateFacts, certificatePem, describeAuthority, publicKeyObject } from '../pki/certificate.js';
 import type { x509 } from '../pki/crypto.js';
 import { sameKeyPair } from '../pki/keys.js';
-import { sameAuthority } from '../pki/match.js';
+import { isSignedBy, sameAuthority } from '../pki/match.js';
 import { parseCertificates, parseKey } from '../pki/pem.js';
 
 /** A CA as the cert dir holds it: its trust file (one or more certificates) and maybe its key. */
@@ -45,3 +46,29 @@ export function authorityIn(snapshot: Observed, certDir: string, name: string, f
 
 /** Whether any certificate of a bundle stands for the same authority as `ca`. */
 export const bundleHolds = (bundle: x509.X509Certificate[], ca: x509.X509Certificate) => bundle.some((c) => sameAuthority(c, ca));
+
+/**
+ * Refuses user kubeconfigs (--kubeconfig) that belong to another PKI: renewing one would sign it
+ * with this CA and replace its CA data, and the credential for its own cluster would be lost.
+ */
+export function refuseForeignKubeconfigs(files: string[], snapshot: Observed, ca: Authority | undefined): void {
+  if (!ca) return;
+  const ours = `this PKI's ${ca.certFile} (${ca.bundle.map(describeAuthority).join(', ')})`;
+  const hint = 'nothing was changed; give --kubeconfig only kubeconfigs this PKI issued (kpki kubeconfig user)';
+  for (const file of files) {
+    const data = snapshot.get(file);
+    if (!data) continue;
+    const creds = parseKubeconfig(data.toString('utf8'), file);
+    const authority = creds.certificateAuthority;
+    const trusted = authority?.data ? parseCertificates(authority.data, authority.origin) : [];
+    if (trusted.length && !trusted.some((c) => bundleHolds(ca.bundle, c))) {
+      throw badInput(file, `belongs to another PKI: it trusts ${trusted.map(describeAuthority).join(', ')}, not ${ours}`, hint);
+    }
+    const client = creds.clientCertificate?.data && parseCertificates(creds.clientCertificate.data, creds.clientCertificate.origin)[0];
+    if (client && !ca.bundle.some((c) => isSignedBy(client, c))) {
+      const facts = certificateFacts(client);
+      const keyId = facts.authorityKeyId ? `, authority key id ${facts.authorityKeyId}` : '';
+      throw badInput(file, `belongs to another PKI: its client certificate (CN=${facts.commonName}) was signed by CN=${facts.issuerCommonName}${keyId}, not by ${ours}`, hint);
+    }
+  }
+}

@@ -1,4 +1,4 @@
-import { createPublicKey, type KeyObject } from 'node:crypto';
+import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
 import { formatIp } from './ip.js';
 import { KeyUsageBit, goCertificate, type CertificateData, type GoCertificate } from './parse.js';
 import type { ExtKeyUsageName, KeyUsageName } from './template.js';
@@ -79,4 +79,14 @@ export function certificateFacts(cert: CertificateData): CertificateFacts {
 export function publicKeyObject(cert: CertificateData): KeyObject {
   const go = goCertificate(cert);
   return go.publicKey ?? createPublicKey({ key: go.rawSpki, format: 'der', type: 'spki' });
+}
+
+/** SHA-256 of the certificate's DER, as openssl prints it (`AB:CD:…`): how users tell two CAs of one name apart. */
+export function fingerprint(cert: CertificateData): string {
+  return createHash('sha256').update(goCertificate(cert).raw).digest('hex').toUpperCase().replace(/(..)(?!$)/g, '$1:');
+}
+
+/** A CA as a one-line description: subject and fingerprint. */
+export function describeAuthority(cert: CertificateData): string {
+  return `CN=${goCertificate(cert).subject.commonName} (SHA256 ${fingerprint(cert)})`;
 }

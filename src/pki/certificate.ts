@@ -4,7 +4,7 @@ import { EXT_KEY_USAGE_OIDS } from './certificate-facts.js';
 import { certificatePublicKey, signatureAlgorithm, signingKey } from './keys.js';
 import type { CertificateTemplate, KeyUsageName } from './template.js';
 
-export { EXT_KEY_USAGE_OIDS, certificateFacts, publicKeyObject, type CertificateFacts } from './certificate-facts.js';
+export { EXT_KEY_USAGE_OIDS, certificateFacts, describeAuthority, publicKeyObject, type CertificateFacts } from './certificate-facts.js';
 
 const KEY_USAGE_FLAGS: Record<KeyUsageName, x509.KeyUsageFlags> = {
   digitalSignature: x509.KeyUsageFlags.digitalSignature,

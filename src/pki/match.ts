@@ -23,6 +23,11 @@ export function sameAuthority(a: CertificateData, b: CertificateData): boolean {
   return goA.rawSubject.equals(goB.rawSubject) && goA.rawSpki.equals(goB.rawSpki);
 }
 
+/** Whether two certificates name the same subject (byte for byte), whatever their keys. */
+export function sameSubject(a: CertificateData, b: CertificateData): boolean {
+  return goCertificate(a).rawSubject.equals(goCertificate(b).rawSubject);
+}
+
 export interface MatchContext {
   /** The certificate of the CA that should have signed it; undefined for self-signed CAs. */
   issuer: CertificateData | undefined;

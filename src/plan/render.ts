@@ -138,7 +138,8 @@ export async function renderSteps(steps: Step[], options: RenderOptions): Promis
   options.onKey?.(keysDone, wanted.length);
   const keys = new Map(
     wanted.map((step) => {
-      const keyType = step.kind === 'kubeconfig' && step.action !== 'renew' ? (step.spec as KubeconfigSpec).client.keyType : (step.spec as CertSpec).keyType;
+      // Renewals and CSRs carry the certificate's own spec, also for a kubeconfig.
+      const keyType = step.kind === 'kubeconfig' && step.action !== 'renew' && step.action !== 'csr' ? (step.spec as KubeconfigSpec).client.keyType : (step.spec as CertSpec).keyType;
       return [step, generateKeyPair(keyType).then((pair) => (options.onKey?.(++keysDone, wanted.length), pair))] as const;
     }),
   );

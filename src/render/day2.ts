@@ -32,7 +32,9 @@ export function renderRenewResult(result: RenewResult): string {
 export function renderCaRenewResult(result: CaRenewResult): string {
   if (result.resumed) return `${resumedLine(result.resumed)}\n${renderRestarts(result.restart)}`;
   const lines = [
-    result.dryRun ? `Would re-certify ${result.ca} with the same key and subject; files that would change:` : `Re-certified ${result.ca} with the same key and subject, valid until ${result.notAfter}; updated:`,
+    result.dryRun
+      ? `Would re-certify ${result.ca} with the same key and subject, valid until ${result.notAfter}; files that would change:`
+      : `Re-certified ${result.ca} with the same key and subject, valid until ${result.notAfter}; updated:`,
     ...result.files.map((f) => `  ${f}`),
   ];
   return `${lines.join('\n')}\n${renderRestarts(result.restart, result.notes)}`;

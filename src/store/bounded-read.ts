@@ -10,7 +10,8 @@ import { badInput } from '../errors.js';
 export const MAX_INPUT_BYTES = 4 * 1024 * 1024;
 export const LOOP_HINT = 'a symlink points back at itself; fix the link';
 
-function ioError(file: string, error: NodeJS.ErrnoException) {
+/** A failed read of `file` (or of a directory), as one line naming it. */
+export function ioError(file: string, error: NodeJS.ErrnoException) {
   switch (error.code) {
     case 'ELOOP':
       return badInput(file, 'is a symlink loop (too many levels of symbolic links)', LOOP_HINT);

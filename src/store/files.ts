@@ -1,26 +1,20 @@
 import { randomBytes } from 'node:crypto';
 import { constants, promises as fs } from 'node:fs';
 import path from 'node:path';
-import { badInput, ErrorCode, KpkiError } from '../errors.js';
+import { ErrorCode, KpkiError } from '../errors.js';
+import { ioError, readBounded } from './bounded-read.js';
 
 const TEMP_MARK = '.kpki-tmp-';
 
 /** A failed read of `file` (or of a directory), as a one-line error naming it. */
-export function readError(file: string, error: unknown): KpkiError {
-  const code = (error as NodeJS.ErrnoException).code;
-  if (code === 'EISDIR') return badInput(file, 'is a directory, expected a file');
-  if (code === 'EACCES' || code === 'EPERM') return badInput(file, 'cannot be read (permission denied)', 'run as a user that can read it');
-  return badInput(file, `cannot be read: ${(error as Error).message}`);
-}
+export const readError = (file: string, error: unknown): KpkiError => ioError(file, error as NodeJS.ErrnoException);
 
-/** Reads a file, or returns undefined when it does not exist; other failures name the file. */
+/**
+ * Reads a file, or returns undefined when it does not exist; other failures name the file. Bounded
+ * as verify's reads are: a file far larger than any PKI file is refused unread, a loop named.
+ */
 export async function readOptional(file: string): Promise<Buffer | undefined> {
-  try {
-    return await fs.readFile(file);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw readError(file, error);
-  }
+  return (await readBounded(file))?.data;
 }
 
 export async function readRequired(file: string, what: string): Promise<Buffer> {
@@ -53,8 +47,17 @@ export async function stageFile(file: string, data: string | Buffer, mode: numbe
   }
 }
 
-function writeError(file: string, error: unknown): KpkiError {
-  return new KpkiError(ErrorCode.WriteFailed, `${file}: cannot write: ${(error as Error).message}`, {
+/**
+ * A failed write of `file` (or of a directory, or a lock in one), as one line naming it: every
+ * write path (init, node add, day 2, their locks) reports through here.
+ */
+export function writeError(file: string, error: unknown, what = 'write'): KpkiError {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
+    const why = code === 'EROFS' ? 'read-only file system' : 'permission denied';
+    return new KpkiError(ErrorCode.WriteFailed, `${file}: cannot ${what} (${why})`, { subject: file, hint: 'run as a user that can write there (root on a node); nothing was changed' });
+  }
+  return new KpkiError(ErrorCode.WriteFailed, `${file}: cannot ${what}: ${(error as Error).message}`, {
     subject: file,
     hint: 'check that the directory is writable and the disk is not full',
   });

@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ErrorCode, KpkiError } from '../errors.js';
-import { isAlive, removeStaleTempFiles } from './files.js';
+import { isAlive, removeStaleTempFiles, writeError } from './files.js';
 import { completePendingJournals } from './journal.js';
 
 const LOCK_FILE = '.kpki.lock';
@@ -37,17 +37,14 @@ async function readLock(file: string): Promise<LockContent | undefined> {
   return { text, identity: createHash('sha256').update(text).digest('hex').slice(0, 16), pid, live };
 }
 
-function lockError(file: string, error: unknown): KpkiError {
-  return new KpkiError(ErrorCode.WriteFailed, `${file}: cannot create lock: ${(error as Error).message}`, {
-    subject: file,
-    hint: 'check that the directory is writable',
-  });
-}
+const lockError = (file: string, error: unknown): KpkiError => writeError(path.dirname(file), error, 'create a lock');
 
 /** A complete file holding `content`, under a temp name that a dead run's cleanup recognises. */
 async function tokenFile(dir: string, content: string): Promise<string> {
   const file = path.join(dir, `.lock.kpki-tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
-  const handle = await fs.open(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
+  const handle = await fs.open(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600).catch((error: unknown) => {
+    throw writeError(dir, error, 'create a lock');
+  });
   try {
     await handle.writeFile(content);
   } finally {
@@ -119,8 +116,8 @@ export interface LockOptions {
  */
 export async function acquireLock(dir: string, options: LockOptions = {}): Promise<() => Promise<void>> {
   const lockFile = path.join(dir, options.name ?? LOCK_FILE);
-  await fs.mkdir(dir, { recursive: true, mode: 0o755 }).catch((error: Error) => {
-    throw new KpkiError(ErrorCode.WriteFailed, `${dir}: cannot create directory: ${error.message}`, { subject: dir });
+  await fs.mkdir(dir, { recursive: true, mode: 0o755 }).catch((error: unknown) => {
+    throw writeError(dir, error, 'create directory');
   });
   const content = `${process.pid} ${hostname()} ${randomBytes(8).toString('hex')}\n`;
   const deadline = Date.now() + (options.waitMs ?? 0);

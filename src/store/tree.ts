@@ -1,6 +1,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { badInput, ErrorCode, KpkiError } from '../errors.js';
+import { LOOP_HINT, readBounded } from './bounded-read.js';
 import { readError } from './files.js';
 
 /** Directories as a whole: listing them, walking them, and whether something is there. */
@@ -66,18 +67,27 @@ function walkError(file: string, error: unknown, missingHint: string): KpkiError
  * order, symlinks followed, other kinds of file skipped. `explicit` marks the path the caller gave;
  * a path that cannot be read (the target itself, a file or a folder below it) comes as its error.
  */
-export async function* walkFiles(target: string, missingHint: string, explicit = true): AsyncGenerator<WalkedFile> {
+export async function* walkFiles(target: string, missingHint: string, explicit = true, within: Map<string, string> = new Map()): AsyncGenerator<WalkedFile> {
   let names: string[] | undefined;
   let data: Buffer | undefined;
   try {
     const stat = await fs.stat(target);
-    if (stat.isDirectory()) names = (await fs.readdir(target)).sort();
-    else if (stat.isFile()) data = await fs.readFile(target);
+    if (stat.isDirectory()) {
+      // A folder met again below itself (pki/self -> .): walked once, the link named.
+      const id = `${stat.dev}:${stat.ino}`;
+      const ancestor = within.get(id);
+      if (ancestor !== undefined) {
+        yield { file: target, explicit, error: badInput(target, `is a symlink loop (back to ${ancestor}); not followed`, LOOP_HINT) };
+        return;
+      }
+      within = new Map(within).set(id, target);
+      names = (await fs.readdir(target)).sort();
+    } else if (stat.isFile()) data = (await readBounded(target))?.data;
     else return;
   } catch (error) {
-    yield { file: target, explicit, error: walkError(target, error, missingHint) };
+    yield { file: target, explicit, error: error instanceof KpkiError ? error : walkError(target, error, missingHint) };
     return;
   }
   if (data) yield { file: target, explicit, data };
-  else for (const name of names!) yield* walkFiles(path.join(target, name), missingHint, false);
+  else for (const name of names ?? []) yield* walkFiles(path.join(target, name), missingHint, false, within);
 }

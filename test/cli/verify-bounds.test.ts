@@ -1,18 +1,12 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync, cpSync, mkdirSync, openSync, closeSync, ftruncateSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { verify } from '../../src/commands/verify.js';
-import { kpki } from '../support/cli.js';
-import { REPO_ROOT, tempDir } from '../support/tmp.js';
+import { kpki, nobodyKpki } from '../support/cli.js';
+import { junk, tempDir } from '../support/tmp.js';
 import { base, copy } from '../support/verify-pki.js';
 
-/** A 50 MB file of junk where a certificate belongs (sparse: no disk cost). */
-function junk(file: string): void {
-  const fd = openSync(file, 'w');
-  ftruncateSync(fd, 50 * 1024 * 1024);
-  closeSync(fd);
-}
 
 function expectOneLineError(result: ReturnType<typeof kpki>, fragment: string) {
   expect(result.status, result.stderr).toBe(2);
@@ -49,19 +43,12 @@ describe('verify: unusable paths are one-line errors (exit 2), never an internal
   });
 
   describe('as an unprivileged user (nobody)', () => {
-    let app: string;
     let tree: string;
     beforeAll(() => {
-      // A copy of the CLI that nobody can run, wherever the checkout lives.
-      app = tempDir('kpki-app-');
-      for (const part of ['bin', 'dist/cli', 'package.json', 'profiles']) cpSync(path.join(REPO_ROOT, part), path.join(app, part), { recursive: true });
       tree = copy();
-      spawnSync('chmod', ['-R', 'a+rX', app, tree]);
+      spawnSync('chmod', ['-R', 'a+rX', tree]);
     });
-    const asNobody = (args: string[]) => {
-      const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, path.join(app, 'bin/kpki.js'), ...args], { encoding: 'utf8', cwd: '/' });
-      return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
-    };
+    const asNobody = nobodyKpki();
 
     it('an unreadable --cert-dir', () => {
       const locked = path.join(tree, 'locked');

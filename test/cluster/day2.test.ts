@@ -205,8 +205,8 @@ async function day2OnCluster(c: Cluster): Promise<void> {
       else if (component === 'etcd' && node === 'cp1') await timed('etcd', () => restartOrExplain('etcd', 'cp1'));
       // The plan's flags (the signer file during a rotation) stay until a later plan changes them.
       else if (component === 'kube-controller-manager' && node === 'cp1') {
-        // The plan names files as the node does (/etc/kubernetes/…): here that is cp1's directory.
-        if (flags) kcmFlags = Object.fromEntries(Object.entries(flags).map(([name, file]) => [name, path.join(cp1.dir, path.relative('/etc/kubernetes', file))]));
+        // The plan names files as the node sees them (/etc/kubernetes/pki/…); here the node's pki is cp1.pki().
+        if (flags) kcmFlags = Object.fromEntries(Object.entries(flags).map(([name, value]) => [name, value.startsWith('/etc/kubernetes/pki/') ? cp1.pki(value.slice('/etc/kubernetes/pki/'.length)) : value]));
         await timed('kube-controller-manager', () => restartOrExplain('kube-controller-manager', 'cp1', kcmFlags));
       }
       // Not run by the harness: the scheduler, the kubelets, cp2's etcd member and controller manager.

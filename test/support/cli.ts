@@ -1,4 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { cpSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { expect } from 'vitest';
@@ -79,3 +80,27 @@ export function expectOneLineError(result: { stdout: string; stderr: string }, .
   for (const fragment of fragments) expect(lines[0]).toContain(fragment);
 }
 
+
+/**
+ * Runs the CLI as nobody (uid/gid 65534, no groups), as a non-root operator would: from a copy of
+ * the CLI that nobody can read wherever the checkout lives. Made once per test file; the trees it
+ * reads must be made readable (chmod -R a+rX) by the test.
+ */
+export function nobodyKpki(): (args: string[], options?: { cwd?: string }) => CliResult {
+  let app: string | undefined;
+  return (args, options = {}) => {
+    if (!app) {
+      app = tempDir('kpki-app-');
+      for (const part of ['bin', 'dist/cli', 'package.json', 'profiles']) cpSync(path.join(REPO_ROOT, part), path.join(app, part), { recursive: true });
+      spawnSync('chmod', ['-R', 'a+rX', app]);
+    }
+    const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, path.join(app, 'bin/kpki.js'), ...args], {
+      encoding: 'utf8',
+      cwd: options.cwd ?? '/',
+      env: { ...process.env, NO_COLOR: '1' },
+      timeout: 120_000,
+    });
+    if (r.error) throw r.error;
+    return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
+  };
+}

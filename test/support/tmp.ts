@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { closeSync, ftruncateSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll } from 'vitest';
@@ -40,4 +40,11 @@ export function snapshot(dir: string): Map<string, string> {
   };
   walk(dir);
   return out;
+}
+
+/** A 50 MB file of junk where a certificate belongs (sparse: no disk cost). */
+export function junk(file: string): void {
+  const fd = openSync(file, 'w');
+  ftruncateSync(fd, 50 * 1024 * 1024);
+  closeSync(fd);
 }
