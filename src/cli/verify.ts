@@ -54,6 +54,9 @@ export const verifyCommand = defineCommand({
       stdin: () => (stdinText ??= readStdin()),
     };
     const offline = await verify(options);
+    if (flags.live && offline.locations) {
+      throw badFlag('--live', 'checks the running components of one node, not a whole cluster directory', 'run kpki verify --live on each node (or with --root NODE_DIR and its flags)');
+    }
     const liveOptions = { ...options, timeout: flags.liveTimeout };
     const result = !flags.live ? offline
       : offline.checked.contexts ? await verifyKubeconfigsLive(liveOptions, offline)

@@ -23,6 +23,8 @@ export interface Location {
   kubeconfigDir: string;
   /** The node's /var/lib/kubelet/pki (kubelet serving certificates), for cluster nodes. */
   kubeletPki: string | undefined;
+  /** A cluster node's directory, shaped like its file system (`/` on the machine). */
+  root: string | undefined;
   /**
    * The cert dir as the node's components name it in their flags: /etc/kubernetes/pki for a
    * cluster node (kpki wrote it elsewhere, to be copied), the absolute cert dir for a single PKI.
@@ -73,14 +75,14 @@ export async function observeLayout(options: LayoutOptions): Promise<Layout> {
   // A mistyped --cert-dir is that, not a PKI without CA keys.
   await requireDirectory(data?.settings.certDir ?? certDir, '--cert-dir');
   if (!data) {
-    const local: Location = { node: 'local', role: 'local', certDir, kubeconfigDir, kubeletPki: undefined, certDirOnNode: path.resolve(certDir) };
+    const local: Location = { node: 'local', role: 'local', certDir, kubeconfigDir, kubeletPki: undefined, root: undefined, certDirOnNode: path.resolve(certDir) };
     return { profile: await loadProfile(options.profile), signing: local, locations: [local], record: undefined, kubeconfigs, options };
   }
   const nodesDir = options.nodesDir ?? data.settings.nodesDir;
-  const shared: Location = { node: undefined, role: 'shared', certDir: data.settings.certDir, kubeconfigDir: data.settings.kubeconfigDir, kubeletPki: undefined, certDirOnNode: data.settings.certDir };
+  const shared: Location = { node: undefined, role: 'shared', certDir: data.settings.certDir, kubeconfigDir: data.settings.kubeconfigDir, kubeletPki: undefined, root: undefined, certDirOnNode: data.settings.certDir };
   const nodes = data.nodes.map((node): Location => {
     const dirs = nodeDirs(nodesDir, node.name);
-    return { node: node.name, role: node.role, certDir: path.join(dirs.kubernetes, 'pki'), kubeconfigDir: dirs.kubernetes, kubeletPki: dirs.kubeletPki, certDirOnNode: DEFAULTS.nodeCertDir };
+    return { node: node.name, role: node.role, certDir: path.join(dirs.kubernetes, 'pki'), kubeconfigDir: dirs.kubernetes, kubeletPki: dirs.kubeletPki, root: dirs.root, certDirOnNode: DEFAULTS.nodeCertDir };
   });
   const ordered = [shared, ...nodes].sort((a, b) => ROLE_ORDER.indexOf(a.role) - ROLE_ORDER.indexOf(b.role));
   return { profile: await loadProfile(options.profile ?? data.settings.profile), signing: shared, locations: ordered, record: { file: recordFile, data }, kubeconfigs, options };

@@ -262,7 +262,7 @@ async function kubeletChecks(checks: LiveChecks, apiserver: ComponentArgs | unde
   // A missing or unreadable kubelet config is the offline checks' business.
   const kubelet = await readKubeletSettings(source, options.stdin, checks.files.resolve).catch(() => undefined);
   if (!kubelet) return [];
-  const dialed = dialedNodeAddress(apiserver, [...(options.nodeAddresses ?? []).map(parseNodeAddress), ...kubelet.nodeAddresses]);
+  const dialed = dialedNodeAddress(flagList(apiserver, 'kubelet-preferred-address-types'), [...(options.nodeAddresses ?? []).map(parseNodeAddress), ...kubelet.nodeAddresses]);
   if (!dialed) return [notChecked('kubelet', "not dialed: the node's addresses are unknown, so kpki cannot tell where kube-apiserver dials it", 'info')];
   const target = endpoint(httpsUrl(dialed.address, kubelet.port ?? KUBELET_PORT))!;
   const caFile = flag(apiserver, 'kubelet-certificate-authority');

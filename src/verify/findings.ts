@@ -37,6 +37,8 @@ export const FindingCode = {
   ValidityAboveDefault: 'VALIDITY_ABOVE_DEFAULT',
   OutlivesCa: 'OUTLIVES_CA',
   SigningCertNotSingle: 'SIGNING_CERT_NOT_SINGLE',
+  /** A kubeconfig naming another server than the cluster's endpoint. */
+  ServerUnexpected: 'SERVER_UNEXPECTED',
   // A kubeconfig checked on its own: who it authenticates as, and what it leaves unverified.
   ClientIdentity: 'CLIENT_IDENTITY',
   SystemMasters: 'SYSTEM_MASTERS',
@@ -73,6 +75,8 @@ export interface Finding {
    * rules tag findings with, and the key of the benchmark table (verify/benchmarks.ts).
    */
   cis?: string;
+  /** In a whole-cluster run: the node (or `shared`) whose directory it was found in. */
+  node?: string;
   /** The recommendation it fails in the benchmark verify reports against (`--benchmark`). */
   compliance?: Compliance;
 }

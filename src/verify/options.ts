@@ -1,6 +1,10 @@
+import type { ServerTarget } from '../model/profile.js';
 import type { Benchmark } from './benchmarks.js';
 import type { Finding, Severity } from './findings.js';
+import type { CheckedRole } from './model.js';
 import type { Rule } from './rule.js';
+
+export type { CheckedRole };
 
 /** What `verify` is asked to check, and what it answers. */
 
@@ -34,6 +38,36 @@ export interface VerifyOptions {
   rules?: readonly Rule[];
   /** The compliance benchmark findings are labelled with. Default: the one for the apiserver's version where its manifest shows it, else the newest. */
   benchmark?: Benchmark;
+  /** What the checked directory is, when known (a cluster kpki wrote); otherwise told from its files. */
+  node?: NodeContext;
+}
+
+export interface NodeContext {
+  role: CheckedRole;
+  /** The node's name and addresses (the kubelet's identity, its serving certificate's SANs). */
+  name?: string;
+  addresses?: string[];
+  /** A control plane whose etcd member runs beside it (stacked etcd). */
+  stackedEtcd?: boolean;
+  /** Non-file flags its components run with, beyond kubeadm's file flags: `[name, value]`. */
+  flags?: { apiserver: [string, string][]; etcd: [string, string][] };
+  /** The apiservers verify kubelets' serving certificates with the cluster CA (kpki init --kubelet-serving-certs). */
+  kubeletServingCerts?: boolean;
+  /** The servers this node's kubeconfigs may name, by the profile's server target (its kubelet.conf: the endpoint, or its own apiserver on a control plane of kubeadm ≥ 1.33). */
+  servers?: Record<ServerTarget, string>;
+  /** The cluster's shared set, whose CA certificates the node's CA files are copies of. */
+  sharedCertDir?: string;
+}
+
+/** One directory's result in a whole-cluster run. */
+export interface CheckedLocation {
+  /** Node name; `shared` for the shared set. */
+  name: string;
+  role: CheckedRole;
+  dir: string;
+  findings: Finding[];
+  counts: Record<Severity, number>;
+  checked: VerifyResult['checked'];
 }
 
 export interface VerifyResult {
@@ -43,4 +77,6 @@ export interface VerifyResult {
   checked: { components: Record<string, string>; kubeconfigs: string[]; apiServices: string[]; contexts?: string[] };
   /** The benchmark each finding's `compliance` comes from, and what chose it. */
   benchmark: { name: Benchmark; chosenBy: string };
+  /** A whole-cluster run (kpki verify where kpki-cluster.json is): each directory's own result; findings above carry `node`. */
+  locations?: CheckedLocation[];
 }

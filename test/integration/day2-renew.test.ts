@@ -48,7 +48,8 @@ describe('kpki renew on a whole cluster', () => {
     const nodes = result.restart.map((r) => r.node);
     expect(nodes).toEqual([...nodes].sort((a, b) => ['cp1', 'cp2', 'w1'].indexOf(a) - ['cp1', 'cp2', 'w1'].indexOf(b)));
     expect(result.restart.filter((r) => r.node === 'cp1').map((r) => r.component)).toEqual(['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubelet']);
-    expect(result.restart.filter((r) => r.node === 'w1')).toEqual([{ node: 'w1', component: 'kubelet' }]);
+    // The worker's kubelet reads kubelet.conf and its kpki-issued serving certificate at start: paths as the node names them.
+    expect(result.restart.filter((r) => r.node === 'w1')).toEqual([{ node: 'w1', component: 'kubelet', files: ['/etc/kubernetes/kubelet.conf', '/var/lib/kubelet/pki/kubelet.crt', '/var/lib/kubelet/pki/kubelet.key'] }]);
 
     // Remembered: the record keeps the SANs, a new control plane gets them, a rerun of init keeps them and changes nothing.
     const record = JSON.parse(readFileSync(path.join(dir, 'kpki-cluster.json'), 'utf8'));
@@ -70,7 +71,8 @@ describe('kpki renew on a whole cluster', () => {
     const dry = await renew({ certDir: path.join(dir, 'pki'), kubeconfigDir: dir, names: ['apiserver'], dryRun: true });
     expect(snapshot(dir)).toEqual(initial);
     expect(dry.items.map((i) => [i.node, i.action])).toEqual([['cp1', 'renew'], ['cp2', 'renew']]);
-    expect(dry.restart).toEqual([{ node: 'cp1', component: 'kube-apiserver' }, { node: 'cp2', component: 'kube-apiserver' }]);
+    const apiserverFiles = ['/etc/kubernetes/pki/apiserver.crt', '/etc/kubernetes/pki/apiserver.key'];
+    expect(dry.restart).toEqual([{ node: 'cp1', component: 'kube-apiserver', files: apiserverFiles }, { node: 'cp2', component: 'kube-apiserver', files: apiserverFiles }]);
 
     const before = serials(dir, scratch);
     const result = await renew({ certDir: path.join(dir, 'pki'), kubeconfigDir: dir, names: ['apiserver', 'kubelet.conf'], keepKey: true, validity: '30d' });
@@ -111,7 +113,8 @@ describe('kpki renew on a single-node PKI', () => {
     const frontProxyCa = readFileSync(path.join(dir, 'pki/front-proxy-ca.crt')).toString('base64');
     writeFileSync(admin, readFileSync(admin, 'utf8').replace(/certificate-authority-data: \S+/, `certificate-authority-data: ${frontProxyCa}`));
     const result = await renew({ certDir: path.join(dir, 'pki'), kubeconfigDir: dir, names: ['admin.conf', 'apiserver'], addSans: 'api.example.com' });
-    expect(result.restart).toEqual([{ node: 'local', component: 'kube-apiserver' }]);
+    // A single-node PKI is the node's own: its paths are as given.
+    expect(result.restart).toEqual([{ node: 'local', component: 'kube-apiserver', files: ['apiserver.crt', 'apiserver.key'].map((f) => path.join(dir, 'pki', f)) }]);
     expect(await trustFailures(dir, scratch, goCheck)).toEqual([]);
     expect(JSON.parse(readFileSync(path.join(dir, 'kpki-settings.json'), 'utf8'))).toEqual({ apiserverCertExtraSans: ['api.example.com'] });
     // init --renew apiserver without the flag still issues the remembered SAN.

@@ -1,6 +1,6 @@
 import { badFlag, badInput } from '../../errors.js';
 import { isIpAddress } from '../../model/net.js';
-import { flag, flagList, parseComponentArgs, yamlDocuments, type ComponentArgs, type Doc } from './args.js';
+import { flag, parseComponentArgs, yamlDocuments, type Doc } from './args.js';
 
 /** Where the kubelet keeps its certificates unless told otherwise (--cert-dir). */
 export const KUBELET_CERT_DIR = '/var/lib/kubelet/pki';
@@ -40,10 +40,11 @@ export function parseNodeAddress(text: string): [string, string] {
 
 /** kube-apiserver's default --kubelet-preferred-address-types (v1.20). */
 const DEFAULT_ADDRESS_TYPES = ['Hostname', 'InternalDNS', 'InternalIP', 'ExternalDNS', 'ExternalIP'];
+/** kubeadm's --kubelet-preferred-address-types. */
+export const KUBEADM_ADDRESS_TYPES = ['InternalIP', 'ExternalIP', 'Hostname'];
 
 /** The address kube-apiserver dials a kubelet at: the node's first address of the first preferred type. */
-export function dialedNodeAddress(apiserver: ComponentArgs, addresses: [string, string][]): { type: string; address: string } | undefined {
-  const preferred = flagList(apiserver, 'kubelet-preferred-address-types');
+export function dialedNodeAddress(preferred: string[], addresses: [string, string][]): { type: string; address: string } | undefined {
   for (const type of preferred.length ? preferred : DEFAULT_ADDRESS_TYPES) {
     const match = addresses.find(([t]) => t === type);
     if (match) return { type, address: match[1] };

@@ -2,7 +2,8 @@ import { kubeletServing, type Facts } from '../facts.js';
 import { FindingCode, type Finding } from '../findings.js';
 import { httpsUrl } from '../../model/net.js';
 import { hostnameError } from '../../pki/verify.js';
-import { dialedNodeAddress, KUBELET_PORT } from '../inputs/kubelet.js';
+import { flagList } from '../inputs/args.js';
+import { dialedNodeAddress, KUBEADM_ADDRESS_TYPES, KUBELET_PORT } from '../inputs/kubelet.js';
 import { defineRule, finding, infoOf } from '../rule.js';
 import { adminGroups, certFromFlag, CLIENT_TLS_PREFIX, hostFindings, trustFindings, type NamedCert } from './common.js';
 import { reissueWithSans } from './fixes.js';
@@ -22,7 +23,9 @@ const logsSymptom = (host: string, port: number) => `kubectl logs/exec: Error fr
 /** The address the apiserver dials: the node's first address of the first preferred type. */
 function dialedAddress(facts: Facts): { type: string; address: string } | undefined {
   const { inputs } = facts;
-  return inputs.apiserver && dialedNodeAddress(inputs.apiserver, [...inputs.nodeAddresses, ...(inputs.kubelet?.nodeAddresses ?? [])]);
+  // A node of a cluster kpki wrote, checked without an apiserver: its apiservers run with kubeadm's order.
+  const preferred = inputs.apiserver ? flagList(inputs.apiserver, 'kubelet-preferred-address-types') : inputs.node ? KUBEADM_ADDRESS_TYPES : undefined;
+  return preferred && dialedNodeAddress(preferred, [...inputs.nodeAddresses, ...(inputs.kubelet?.nodeAddresses ?? [])]);
 }
 
 /** The kubelet serving certificate checks that only matter when the apiserver verifies it. */
@@ -78,13 +81,24 @@ async function servingFindings(facts: Facts, kubeletCa: NamedCert): Promise<Find
   return hostFindings(leaf, [{ host: dialed.address, who: `kube-apiserver (--kubelet-preferred-address-types picks the node's ${dialed.type})`, fix }], logsSymptom(dialed.address, port));
 }
 
+/**
+ * A node without an apiserver (a worker) whose cluster's apiservers verify kubelets with a CA
+ * (kpki init --kubelet-serving-certs): its kubelet's serving certificate, as they would check it.
+ */
+async function workerServing(facts: Facts): Promise<Finding[]> {
+  const caFile = facts.inputs.node?.kubeletServingCa;
+  const certs = caFile ? facts.certificates.get(caFile) : undefined;
+  if (!certs || !facts.inputs.kubelet) return [];
+  return servingFindings(facts, { label: `kube-apiserver --kubelet-certificate-authority (${caFile}, as the control planes hold it)`, file: caFile!, certs });
+}
+
 /** Rule: kubectl logs/exec work: the kubelet trusts the apiserver's client certificate and authorises it, and the apiserver trusts the kubelet's serving certificate. */
 export const apiserverKubelet = defineRule({
   id: 'apiserver-kubelet',
   codes: [FindingCode.ChainUntrusted, FindingCode.UsageIncompatible, FindingCode.IdentityUnexpected, FindingCode.KubeletServingSelfSigned, FindingCode.SanMissing, FindingCode.Unchecked],
   async check(facts) {
     const args = facts.inputs.apiserver;
-    if (!args) return [];
+    if (!args) return workerServing(facts);
     const out: Finding[] = [];
     const client = certFromFlag(facts, args, 'kubelet-client-certificate');
     if (client) {

@@ -90,7 +90,7 @@ export const etcdMember = defineRule({
 /** Rule: kube-apiserver and etcd trust each other (--etcd-cafile, --etcd-certfile vs etcd's flags). */
 export const apiserverEtcd = defineRule({
   id: 'apiserver-etcd',
-  codes: [FindingCode.ChainUntrusted, FindingCode.UsageIncompatible, FindingCode.SanMissing],
+  codes: [FindingCode.ChainUntrusted, FindingCode.UsageIncompatible, FindingCode.SanMissing, FindingCode.Unchecked],
   async check(facts) {
     const api = facts.inputs.apiserver;
     if (!api) return [];
@@ -98,7 +98,7 @@ export const apiserverEtcd = defineRule({
     const client = certFromFlag(facts, api, 'etcd-certfile');
     const etcdCa = certFromFlag(facts, api, 'etcd-cafile');
     const etcd = facts.inputs.etcd;
-    if (!etcd) return out;
+    if (!etcd) return out.concat(await externalEtcdFindings(facts, client, etcdCa));
     const trusted = certFromFlag(facts, etcd, 'trusted-ca-file');
     if (client && trusted) {
       out.push(...(await trustFindings(facts, { leaf: client, roots: trusted, usage: 'clientAuth', relation: 'etcd authenticating kube-apiserver', symptom: ETCD_REJECTS })));
@@ -109,11 +109,65 @@ export const apiserverEtcd = defineRule({
     const untrusted = await trustFindings(facts, { leaf: server, roots: etcdCa, usage: 'serverAuth', relation: 'kube-apiserver connecting to etcd', symptom: (e) => `${handshake}${e}` });
     out.push(...untrusted);
     if (untrusted.length) return out;
-    const hosts = flagList(api, 'etcd-servers')
-      .map(hostOfUrl)
-      .filter((h): h is string => Boolean(h))
-      .map((host) => ({ host, who: 'kube-apiserver (--etcd-servers)' }));
-    out.push(...hostFindings(server, withFixes(facts, server, hosts), handshake));
+    const { dialed, others } = ownEtcdServers(api, etcd);
+    if (!dialed.length && others.length) {
+      out.push(
+        finding({
+          code: FindingCode.Unchecked,
+          severity: 'warning',
+          subject: flagSubject(api, 'etcd-servers'),
+          symptom: '',
+          diagnosis: `none of --etcd-servers (${others.join(', ')}) is this etcd member's address (its --advertise-client-urls, --listen-client-urls or peer URLs), so which URL reaches ${server.file} was not checked`,
+          fix: 'pass etcd\'s flags with --advertise-client-urls (its static pod manifest), or check the member that serves each URL on its own node',
+          files: [server.file],
+        }),
+      );
+    }
+    out.push(...hostFindings(server, withFixes(facts, server, dialed), handshake));
     return out;
   },
 });
+
+/**
+ * A control plane of a cluster kpki wrote whose etcd members run elsewhere: one etcd CA signs the
+ * members' certificates and the apiserver's etcd client certificate, and the control plane holds
+ * its certificate as --etcd-cafile. A client certificate that CA does not verify means one of the
+ * two is not the members' CA: the apiserver cannot verify the members, or they refuse it.
+ */
+async function externalEtcdFindings(facts: Facts, client: NamedCert | undefined, etcdCa: NamedCert | undefined): Promise<Finding[]> {
+  if (facts.inputs.node?.role !== 'control-plane' || !client || !etcdCa) return [];
+  return trustFindings(facts, {
+    leaf: client,
+    roots: etcdCa,
+    usage: 'clientAuth',
+    relation: 'the external etcd members (their etcd CA signs both)',
+    symptom: (e) => `kube-apiserver log: transport: authentication handshake failed: x509: certificate signed by unknown authority, or etcd log: rejected connection (error "tls: failed to verify client certificate: ${e}")`,
+    fix: `copy the etcd members' etcd/ca.crt to ${etcdCa.file} and reissue ${client.file} from that CA (kpki renew apiserver-etcd-client)`,
+  });
+}
+
+/** Where a member listening on the wildcard address is reached from its own node. */
+const LOOPBACK = ['127.0.0.1', '::1', 'localhost'];
+
+/**
+ * The --etcd-servers URLs that reach the etcd member checked here: each member presents its own
+ * certificate, so only the URLs whose host is this member's (its client and peer URLs, or
+ * loopback when it listens on every address) must be in its SANs; the others are other members',
+ * checked on their nodes. A single URL is the apiserver's only etcd: this one.
+ */
+function ownEtcdServers(api: ComponentArgs, etcd: ComponentArgs): { dialed: DialedHost[]; others: string[] } {
+  const servers = flagList(api, 'etcd-servers');
+  const own = new Set(hostsOf(etcd, ['advertise-client-urls', 'listen-client-urls', 'initial-advertise-peer-urls', 'listen-peer-urls'], '').map((h) => h.host));
+  for (const h of ownInitialCluster(etcd)) own.add(h.host);
+  const wildcard = flagList(etcd, 'listen-client-urls').map(hostOfUrl).some((h) => h === '0.0.0.0' || h === '::');
+  if (wildcard) for (const host of LOOPBACK) own.add(host);
+  const dialed: DialedHost[] = [];
+  const others: string[] = [];
+  for (const url of servers) {
+    const host = hostOfUrl(url);
+    if (!host) continue;
+    if (servers.length === 1 || own.has(host)) dialed.push({ host, who: `kube-apiserver (--etcd-servers ${url}, this member's URL)` });
+    else others.push(url);
+  }
+  return { dialed, others };
+}
