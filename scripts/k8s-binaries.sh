@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds the real control plane the cluster tests and the benchmark run against: kube-apiserver,
-# kube-controller-manager, sample-apiserver and kubeadm v1.20.2, from Debian's `kubernetes` source
+# Builds the real control plane and worker the cluster tests and the benchmark run against:
+# kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, sample-apiserver and kubeadm
+# v1.20.2, from Debian's `kubernetes` source
 # package with Debian's Go 1.19 (GOPATH mode, vendored dependencies). The binaries are cached
 # outside the repository; with all of them present this is a no-op.
 #
@@ -14,7 +15,7 @@ set -euo pipefail
 VERSION=v1.20.2
 CACHE=${KPKI_K8S_CACHE:-/var/cache/kpki/k8s-$VERSION}
 BIN=${KPKI_K8S_BIN:-$CACHE/bin}
-TARGETS=(kube-apiserver kube-controller-manager sample-apiserver kubeadm)
+TARGETS=(kube-apiserver kube-controller-manager sample-apiserver kubeadm kubelet kube-scheduler)
 
 have_all() {
   local t

@@ -6,6 +6,7 @@
  *                                   └─ kube-apiserver cp2 ─┴─ haproxy on the VIP (the control-plane endpoint)
  *   kube-controller-manager on cp1 (the cluster CA signs CSRs)
  *   sample-apiserver (wardle.example.com) behind an APIService whose caBundle kpki made
+ *   with options.kubelet: worker w1, a real kubelet on containerd (node.ts)
  *
  * Other shapes (ClusterOptions): `etcd: 'external'` runs three etcd members etcd1..3 from their own
  * `kpki init --etcd-members` node directories instead of the member on cp1; `serviceCidr` with two
@@ -27,6 +28,7 @@ import { afterAll, beforeAll } from 'vitest';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { KPKI_BIN } from '../support/cli.js';
 import { BackgroundProcess, describeRun, freePorts, requireTool, Resources, run, type RunResult } from '../interop/helpers.js';
+import { startWorker, type Worker, type WorkerInputs } from './node.js';
 
 /** Where scripts/k8s-binaries.sh puts kube-apiserver & co. */
 export const K8S_BIN = process.env.KPKI_K8S_BIN ?? '/var/cache/kpki/k8s-v1.20.2/bin';
@@ -58,7 +60,7 @@ function requireExecutable(file: string, hint: string): string {
   }
 }
 
-export function k8sBinary(name: K8sBinary): string {
+export function k8sBinary(name: K8sBinary | 'kubelet'): string {
   return requireExecutable(path.join(K8S_BIN, name), 'run scripts/k8s-binaries.sh (bash .ci/run does)');
 }
 
@@ -199,6 +201,8 @@ export interface ClusterOptions {
   serviceCidr?: string;
   /** More addresses for cp1 in kpki init (a dual-stack node: ::1); the apiservers' port is kept free on them. */
   cp1ExtraAddresses?: string[];
+  /** Run a real kubelet on worker w1 (node.ts), serving kpki's offline certificate or bootstrapping one. */
+  kubelet?: WorkerInputs['serving'];
 }
 
 export interface Cluster {
@@ -218,8 +222,8 @@ export interface Cluster {
   etcdMembers: EtcdMember[];
   serviceCidr: string;
   wardle: { address: string; port: number; dir: string; apiservice: string; servingCert: string; kubeconfig: string };
-  /** A worker with a kpki-issued kubelet serving certificate (no kubelet runs): its config for kpki verify. */
-  worker: { name: string; address: string; kubeletConfig: string };
+  /** Worker w1, whose kubelet serving certificate kpki issued: its config for kpki verify, and its kubelet when one runs (options.kubelet). */
+  worker: { name: string; address: string; kubeletConfig: string; node?: Worker };
   /**
    * The flags file a component runs from (the controller manager and the sample-apiserver count as
    * cp1's; etcd as its first member's, cp1 when stacked; haproxy has none).
@@ -400,7 +404,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     const addresses: Record<NodeName, string> = { cp1: `${block}.11`, cp2: `${block}.12` };
     const wardleAddress = `${block}.20`;
     // A worker whose kubelet serving certificate kpki issues, so the apiservers can run with
-    // --kubelet-certificate-authority (CIS 1.2.6) and verify can check it. No kubelet runs.
+    // --kubelet-certificate-authority (CIS 1.2.6) and verify can check it; a real kubelet with options.kubelet.
     const workerAddress = `${block}.21`;
     const cp1Extra = opts.cp1ExtraAddresses ?? [];
     const bindPort = await portFreeOn([addresses.cp1, addresses.cp2, ...cp1Extra]);
@@ -674,7 +678,10 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
 
     const workerRoot = path.join(root, 'nodes', 'w1');
     const kubeletConfig = path.join(workerRoot, 'var/lib/kubelet/config.yaml');
-    await writeFile(
+    const workerNode = opts.kubelet
+      ? await startWorker({ name: 'w1', address: workerAddress, nodeDir: workerRoot, workDir: path.join(root, 'worker-w1'), adminKubeconfig: path.join(root, 'super-admin.conf'), resources: res, kubectl, clusterDomain: DNS_DOMAIN, serving: opts.kubelet, readyTimeoutMs })
+      : undefined;
+    if (!workerNode) await writeFile(
       kubeletConfig,
       stringifyYaml({
         apiVersion: 'kubelet.config.k8s.io/v1beta1',
@@ -690,7 +697,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     const kpkiCwd = path.join(root, 'kpki-cwd');
     await mkdir(kpkiCwd, { recursive: true });
     return {
-      worker: { name: 'w1', address: workerAddress, kubeletConfig },
+      worker: { name: 'w1', address: workerAddress, kubeletConfig, node: workerNode },
       root,
       certDir,
       admin: path.join(root, 'admin.conf'),
@@ -729,6 +736,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       },
       async stop() {
         const procs = [...running.values()].map((e) => e.proc).filter((p) => p !== undefined);
+        await workerNode?.stop();
         await res.dispose();
         const alive = procs.filter((p) => !p.exited).map((p) => p.name);
         if (alive.length) throw new Error(`still running after stop(): ${alive.join(', ')}`);
