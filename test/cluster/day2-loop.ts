@@ -62,13 +62,13 @@ interface Sample {
 
 /** A restart of a single-instance backend: requests needing it cannot be routed elsewhere meanwhile. */
 interface Window {
-  component: Component;
+  component: Component | 'kubelet';
   start: number;
   end: number;
 }
 
 /** What each probe needs besides the load-balanced apiservers. */
-const DEPENDS: Record<string, Component[]> = { etcdctl: ['etcd'], aggregated: ['etcd', 'sample-apiserver'] };
+const DEPENDS: Record<string, Window['component'][]> = { etcdctl: ['etcd'], aggregated: ['etcd', 'sample-apiserver'], 'kubectl logs': ['etcd', 'kubelet'] };
 /** After a single-instance backend is back, its clients reconnect with backoff. */
 const RECONNECT_GRACE_MS = 5_000;
 
@@ -180,6 +180,18 @@ export async function day2OnCluster(c: Cluster, steps: Day2Step[]): Promise<void
       if (r.code !== 0) throw new Error(r.stderr.trim().split('\n').at(-1));
     },
   };
+  const worker = c.worker.node;
+  if (worker) {
+    // kubectl logs' request: the apiserver dials the kubelet (--kubelet-certificate-authority, its kubelet client certificate).
+    probes['kubectl logs'] = () => status200(`${c.endpoint}/api/v1/namespaces/${worker.pod.namespace}/pods/${worker.pod.name}/log?container=${worker.pod.container}&tailLines=1`, viaEndpoint(path.join(root, 'admin.conf')));
+    // The Node stays Ready: the kubelet's heartbeats (its kubelet.conf client certificate) keep arriving.
+    probes['Node Ready'] = async () => {
+      const r = await httpsRequest(`${c.endpoint}/api/v1/nodes/${worker.name}`, viaEndpoint(path.join(root, 'admin.conf')), { timeoutMs: 5_000 });
+      const node = JSON.parse(r.body) as { status?: { conditions?: { type: string; status: string; message: string }[] } };
+      const ready = node.status?.conditions?.find((cond) => cond.type === 'Ready');
+      if (r.status !== 200 || ready?.status !== 'True') throw new Error(`${r.status} Ready=${ready?.status}: ${ready?.message ?? r.body.slice(0, 200)}`);
+    };
+  }
 
   phase = 'baseline';
   const samples: Sample[] = [];
@@ -207,7 +219,7 @@ export async function day2OnCluster(c: Cluster, steps: Day2Step[]): Promise<void
   /** Restarts what the plan names, one at a time; the sample-apiserver too (after cp1's steps) when files it reads changed. */
   const restartAsPlanned = async (restart: Restart[], changed: string[]) => {
     const wardleChanged = changed.some((f) => [cp1.pki('apiserver-etcd-client.crt'), cp1.pki('etcd/ca.crt'), userKubeconfig].includes(f));
-    const timed = async (what: Component, act: () => Promise<unknown>) => {
+    const timed = async (what: Window['component'], act: () => Promise<unknown>) => {
       const window = { component: what, start: Date.now(), end: Infinity };
       windows.push(window);
       await act();
@@ -227,7 +239,8 @@ export async function day2OnCluster(c: Cluster, steps: Day2Step[]): Promise<void
         if (flags) kcmFlags = flags;
         await timed('kube-controller-manager', () => restartOrExplain('kube-controller-manager', 'cp1', kcmFlags));
       }
-      // Not run by the harness: the scheduler, the kubelets, cp2's controller manager (and etcd member when stacked).
+      else if (component === 'kubelet' && worker && node === worker.name) await timed('kubelet', () => worker.restart());
+      // Not run by the harness: the scheduler, the control planes' kubelets, cp2's controller manager (and etcd member when stacked).
       if (index === lastOnCp1 && wardleChanged) await restartWardle();
     }
     if (lastOnCp1 < 0 && wardleChanged) await restartWardle();
@@ -288,7 +301,7 @@ export async function day2OnCluster(c: Cluster, steps: Day2Step[]): Promise<void
       const stat = statSync(file);
       return stat.isDirectory() ? walk(file) : stat.isFile() ? [file] : [];
     });
-  for (const file of walk(root).filter((f) => !['rotation-archive', 'etcd-data', 'scratch', 'kubectl-cache'].some((skipped) => f.includes(skipped)))) {
+  for (const file of walk(root).filter((f) => !['rotation-archive', 'etcd-data', 'scratch', 'kubectl-cache', `worker-${c.worker.name}`].some((skipped) => f.includes(skipped)))) {
     const text = readFileSync(file, 'latin1');
     const pems = [text, ...[...text.matchAll(/(?:certificate-authority-data|caBundle): (\S+)/g)].map((m) => Buffer.from(m[1]!, 'base64').toString())];
     const certs = pems.filter((p) => p.includes('-----BEGIN CERTIFICATE')).flatMap((p) => parseCertificates(Buffer.from(p), file));
@@ -316,6 +329,7 @@ export async function day2OnCluster(c: Cluster, steps: Day2Step[]): Promise<void
     ],
   ]);
   if (!singleEtcd) for (const m of c.etcdMembers) runs.push([m.name, ['--cert-dir', m.pki(''), '--etcd-args', c.flagsFile('etcd', m.name)]]);
+  if (worker) runs.push([worker.name, ['--kubelet-config', worker.flags, '--node-address', `InternalIP=${worker.address}`]]);
   for (const [label, inputs] of runs) {
     const r = await c.kpki(['verify', '--live', '--json', ...inputs]);
     const { findings } = JSON.parse(r.stdout) as { findings: { severity: string; code: string; subject: string; diagnosis: string }[] };
