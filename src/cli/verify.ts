@@ -49,6 +49,9 @@ export const verifyCommand = defineCommand({
       stdin: () => (stdinText ??= readStdin()),
     };
     const offline = await verify(options);
+    if (flags.live && offline.locations) {
+      throw badFlag('--live', 'checks the running components of one node, not a whole cluster directory', 'run kpki verify --live on each node (or with --root NODE_DIR and its flags)');
+    }
     const result = flags.live ? await (await import('../live/verify.js')).verifyLive({ ...options, timeout: flags.liveTimeout }, offline) : offline;
     output.stdout(flags.json ? `${JSON.stringify(result, null, 2)}\n` : renderVerifyResult(result));
     return result.counts.error > 0 ? 1 : 0;

@@ -82,6 +82,39 @@ export function nodeEntries(profile: Profile, node: ClusterNode, topology: Topol
 
 /** kube-apiserver's --etcd-servers for a topology. */
 export function etcdServers(nodes: ClusterNode[], topology: Topology): string[] {
-  const members = nodes.filter((n) => (topology === 'external' ? n.role === 'etcd' : n.role === 'control-plane'));
-  return members.map((n) => httpsUrl(primaryAddress(n), 2379));
+  return etcdMembersOf(nodes, topology).map((n) => httpsUrl(primaryAddress(n), 2379));
+}
+
+/** Every etcd member of a topology: the control planes when stacked, the etcd nodes when external. */
+const etcdMembersOf = (nodes: ClusterNode[], topology: Topology) => nodes.filter((n) => (topology === 'external' ? n.role === 'etcd' : n.role === 'control-plane'));
+
+/**
+ * The non-file flags a node's components run with in the cluster kpki wrote, as kubeadm's
+ * manifests set them: the apiserver's advertise address, service range and --etcd-servers (every
+ * member, as kpki init prints them); etcd's name and URLs on the node's address. File flags come
+ * from the profile's wiring.
+ */
+export function nodeComponentFlags(settings: ClusterSettings, node: ClusterNode, nodes: ClusterNode[], topology: Topology): { apiserver: [string, string][]; etcd: [string, string][] } {
+  const address = primaryAddress(node);
+  const members = etcdMembersOf(nodes, topology);
+  const runsEtcd = members.some((m) => m.name === node.name);
+  return {
+    apiserver: node.role === 'control-plane'
+      ? [
+          ['advertise-address', address],
+          ['service-cluster-ip-range', settings.serviceCidrs.map((c) => c.text).join(',')],
+          ['etcd-servers', etcdServers(nodes, topology).join(',')],
+        ]
+      : [],
+    etcd: runsEtcd
+      ? [
+          ['name', node.name],
+          ['advertise-client-urls', httpsUrl(address, 2379)],
+          ['listen-client-urls', `${httpsUrl('127.0.0.1', 2379)},${httpsUrl(address, 2379)}`],
+          ['initial-advertise-peer-urls', httpsUrl(address, 2380)],
+          ['listen-peer-urls', httpsUrl(address, 2380)],
+          ['initial-cluster', members.map((m) => `${m.name}=${httpsUrl(primaryAddress(m), 2380)}`).join(',')],
+        ]
+      : [],
+  };
 }

@@ -8,8 +8,16 @@ const SEVERITY_LABEL: Record<Severity, string> = {
   info: kleur.blue('INFO'),
 };
 
-/** One block per finding: what breaks, why, and how to fix it; then a count. */
+/** One block per finding: what breaks, why, and how to fix it; then a count. A whole-cluster run: one section per directory. */
 export function renderVerifyResult(result: VerifyResult): string {
+  if (!result.locations) return renderFindings(result);
+  const sections = result.locations.map((l) => `${kleur.bold(`== ${l.name}`)} (${l.role}) ${l.dir}\n${renderFindings(l)}`);
+  const { error, warning, info } = result.counts;
+  const total = error + warning + info ? `${error} error(s), ${warning} warning(s), ${info} note(s)` : kleur.green('No problems found');
+  return `${sections.join('\n')}\n${total} in ${result.locations.length} location(s) of the cluster.\n`;
+}
+
+function renderFindings(result: Pick<VerifyResult, 'findings' | 'counts' | 'checked'>): string {
   const lines: string[] = [];
   for (const f of result.findings) {
     lines.push(`${SEVERITY_LABEL[f.severity]} ${kleur.bold(f.code)} ${f.subject}`);

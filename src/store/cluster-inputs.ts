@@ -35,8 +35,12 @@ export async function readKubeletSettings(source: string, stdin: Stdin): Promise
 
 const MANIFESTS_HINT = 'point --manifests-dir at /etc/kubernetes/manifests or a copy';
 
-/** Every control-plane static pod manifest in a directory, recognised by container. */
-export async function readManifestsDir(dir: string): Promise<ComponentArgs[]> {
+/**
+ * Every control-plane static pod manifest in a directory, recognised by container. With
+ * `emptyIsNormal` (a node copy's /etc/kubernetes/manifests: empty on every kubeadm worker) a
+ * directory without any is no error.
+ */
+export async function readManifestsDir(dir: string, emptyIsNormal = false): Promise<ComponentArgs[]> {
   const found: ComponentArgs[] = [];
   for (const name of (await listDirectory(dir, '--manifests-dir', MANIFESTS_HINT)).filter((n) => /\.(ya?ml|json)$/.test(n))) {
     const file = path.join(dir, name);
@@ -48,7 +52,7 @@ export async function readManifestsDir(dir: string): Promise<ComponentArgs[]> {
       if (args && !found.some((f) => f.component === component)) found.push({ component, origin: file, flags: parseFlagTokens(args) });
     }
   }
-  if (!found.length) throw badInput(dir, 'holds no control-plane static pod manifests', MANIFESTS_HINT);
+  if (!found.length && !emptyIsNormal) throw badInput(dir, 'holds no control-plane static pod manifests', MANIFESTS_HINT);
   return found;
 }
 

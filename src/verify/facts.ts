@@ -145,6 +145,12 @@ export function inputReferences(inputs: ClusterInputs): FileReference[] {
     refs.push({ file: serving.cert, readAs: 'tls-cert', subject, optional });
     if (serving.key) refs.push({ file: serving.key, readAs: 'tls-key', subject: serving.origin === 'configured' ? 'kubelet tlsPrivateKeyFile' : subject, optional });
   }
+  for (const held of inputs.held) {
+    const subject = `shared set: ${held.entry}`;
+    if (held.cert) refs.push({ file: held.cert, readAs: held.issuerCert ? 'tls-cert' : 'ca-bundle', subject });
+    if (held.key) refs.push({ file: held.key, readAs: held.pub ? 'private-key' : 'tls-key', subject });
+    if (held.pub) refs.push({ file: held.pub, readAs: 'public-keys', subject });
+  }
   for (const kc of inputs.kubeconfigs) refs.push({ file: kc.file, readAs: 'kubeconfig', subject: kc.label });
   for (const file of inputs.extensionServingCerts) refs.push({ file, readAs: 'tls-cert', subject: '--serving-cert' });
   return refs;

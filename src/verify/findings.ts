@@ -31,6 +31,8 @@ export const FindingCode = {
   FileOwnership: 'FILE_OWNERSHIP',
   KubeletServingSelfSigned: 'KUBELET_SERVING_SELF_SIGNED',
   SigningCertNotSingle: 'SIGNING_CERT_NOT_SINGLE',
+  /** A kubeconfig naming another server than the cluster's endpoint. */
+  ServerUnexpected: 'SERVER_UNEXPECTED',
   // A `kpki ca rotate` under way.
   RotationUnderWay: 'ROTATION_UNDER_WAY',
   RotationHalfApplied: 'ROTATION_HALF_APPLIED',
@@ -60,6 +62,8 @@ export interface Finding {
   files: string[];
   /** The CIS Kubernetes Benchmark recommendation this finding fails, e.g. `1.1.21`. */
   cis?: string;
+  /** In a whole-cluster run: the node (or `shared`) whose directory it was found in. */
+  node?: string;
 }
 
 export function sortFindings(findings: Finding[]): Finding[] {

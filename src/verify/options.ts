@@ -1,5 +1,8 @@
 import type { Finding, Severity } from './findings.js';
+import type { CheckedRole } from './model.js';
 import type { Rule } from './rule.js';
+
+export type { CheckedRole };
 
 /** What `verify` is asked to check, and what it answers. */
 
@@ -29,6 +32,35 @@ export interface VerifyOptions {
   profile?: string;
   /** Rules to run instead of RULES (a library user's own, or a subset). */
   rules?: readonly Rule[];
+  /** What the checked directory is, when known (a cluster kpki wrote); otherwise told from its files. */
+  node?: NodeContext;
+}
+
+
+export interface NodeContext {
+  role: CheckedRole;
+  /** The node's name and addresses (the kubelet's identity, its serving certificate's SANs). */
+  name?: string;
+  addresses?: string[];
+  /** A control plane whose etcd member runs beside it (stacked etcd). */
+  stackedEtcd?: boolean;
+  /** Non-file flags its components run with, beyond kubeadm's file flags: `[name, value]`. */
+  flags?: { apiserver: [string, string][]; etcd: [string, string][] };
+  /** The apiservers verify kubelets' serving certificates with the cluster CA (kpki init --kubelet-serving-certs). */
+  kubeletServingCerts?: boolean;
+  /** The server the node's kubelet.conf must name (the control-plane endpoint). */
+  kubeletServer?: string;
+}
+
+/** One directory's result in a whole-cluster run. */
+export interface CheckedLocation {
+  /** Node name; `shared` for the shared set. */
+  name: string;
+  role: CheckedRole;
+  dir: string;
+  findings: Finding[];
+  counts: Record<Severity, number>;
+  checked: VerifyResult['checked'];
 }
 
 export interface VerifyResult {
@@ -36,4 +68,6 @@ export interface VerifyResult {
   counts: Record<Severity, number>;
   /** What was checked: components with the origin of their flags, and kubeconfigs. */
   checked: { components: Record<string, string>; kubeconfigs: string[]; apiServices: string[] };
+  /** A whole-cluster run (kpki verify where kpki-cluster.json is): each directory's own result; findings above carry `node`. */
+  locations?: CheckedLocation[];
 }

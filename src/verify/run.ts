@@ -14,10 +14,11 @@ import { keyPairs } from './rules/key-pairs.js';
 import { kubeconfigs } from './rules/kubeconfigs.js';
 import { rotation } from './rules/rotation.js';
 import { serviceAccountKeys } from './rules/service-account-keys.js';
+import { sharedSet } from './rules/shared-set.js';
 import { wiring } from './rules/wiring.js';
 
 /** Every rule, in the order findings are produced. */
-export const RULES: readonly Rule[] = [wiring, caFiles, caBundles, keyPairs, apiserverServing, kubeconfigs, apiserverKubelet, frontProxy, serviceAccountKeys, etcdMember, apiserverEtcd, apiServices, hygiene, filePermissions, rotation];
+export const RULES: readonly Rule[] = [wiring, caFiles, caBundles, keyPairs, apiserverServing, kubeconfigs, apiserverKubelet, frontProxy, serviceAccountKeys, sharedSet, etcdMember, apiserverEtcd, apiServices, hygiene, filePermissions, rotation];
 
 /** The findings of loading and of every rule, ordered by severity, and counted. */
 export async function runRules(facts: Facts, rules: readonly Rule[] = RULES): Promise<{ findings: Finding[]; counts: Record<Severity, number> }> {

@@ -82,13 +82,24 @@ async function servingFindings(facts: Facts, kubeletCa: NamedCert): Promise<Find
   return hostFindings(leaf, [{ host: dialed.address, who: `kube-apiserver (--kubelet-preferred-address-types picks the node's ${dialed.type})`, fix }], logsSymptom(dialed.address));
 }
 
+/**
+ * A node without an apiserver (a worker) whose cluster's apiservers verify kubelets with a CA
+ * (kpki init --kubelet-serving-certs): its kubelet's serving certificate, as they would check it.
+ */
+async function workerServing(facts: Facts): Promise<Finding[]> {
+  const caFile = facts.inputs.node?.kubeletServingCa;
+  const certs = caFile ? facts.certificates.get(caFile) : undefined;
+  if (!certs || !facts.inputs.kubelet) return [];
+  return servingFindings(facts, { label: `kube-apiserver --kubelet-certificate-authority (${caFile}, as the control planes hold it)`, file: caFile!, certs });
+}
+
 /** Rule: kubectl logs/exec work: the kubelet trusts the apiserver's client certificate and authorises it, and the apiserver trusts the kubelet's serving certificate. */
 export const apiserverKubelet = defineRule({
   id: 'apiserver-kubelet',
   codes: [FindingCode.ChainUntrusted, FindingCode.UsageIncompatible, FindingCode.IdentityUnexpected, FindingCode.KubeletServingSelfSigned, FindingCode.SanMissing, FindingCode.Unchecked],
   async check(facts) {
     const args = facts.inputs.apiserver;
-    if (!args) return [];
+    if (!args) return workerServing(facts);
     const out: Finding[] = [];
     const client = certFromFlag(facts, args, 'kubelet-client-certificate');
     if (client) {

@@ -44,15 +44,18 @@ export const apiserverServing = defineRule({
     if (advertise) hosts.push({ host: advertise, who: 'every node and pod (--advertise-address, the kubernetes endpoint)' });
     const bind = flag(args, 'bind-address');
     if (bind && !WILDCARD_BIND.has(bind)) hosts.push({ host: bind, who: 'clients of --bind-address' });
-    for (const text of flagList(args, 'service-cluster-ip-range')) {
-      const cidr = parseCidr(text);
-      if (!cidr) continue;
+    // The `kubernetes` Service gets the first IP of the primary (first) range only, dual-stack or
+    // not: kube-apiserver's getServiceIPAndRanges and kubeadm's GetAPIServerVirtualIP both take
+    // range [0]; the secondary family has no apiserver service IP to dial.
+    const [primary] = flagList(args, 'service-cluster-ip-range');
+    const cidr = primary ? parseCidr(primary) : undefined;
+    if (cidr) {
       const host = indexedIp(cidr, 1);
       // The service IP follows the service CIDR: reissue with it, and give kpki init the CIDR so renewals keep it.
       const reissue = reissueWithSans(facts, serving, [host]);
       const cidrs = flagList(args, 'service-cluster-ip-range').join(',');
       const fix = reissue ? `${reissue}  # and pass --service-cidr ${cidrs} to every later kpki init, which derives ${host} from it` : `kpki init --service-cidr ${cidrs} --renew apiserver`;
-      hosts.push({ host, who: 'in-cluster clients (the kubernetes service IP)', fix });
+      hosts.push({ host, who: 'in-cluster clients (the kubernetes service IP, from the primary --service-cluster-ip-range)', fix });
     }
     const domain = dnsDomain(facts.inputs);
     for (const name of ['kubernetes', 'kubernetes.default', 'kubernetes.default.svc', `kubernetes.default.svc.${domain}`]) {

@@ -90,7 +90,7 @@ export const etcdMember = defineRule({
 /** Rule: kube-apiserver and etcd trust each other (--etcd-cafile, --etcd-certfile vs etcd's flags). */
 export const apiserverEtcd = defineRule({
   id: 'apiserver-etcd',
-  codes: [FindingCode.ChainUntrusted, FindingCode.UsageIncompatible, FindingCode.SanMissing],
+  codes: [FindingCode.ChainUntrusted, FindingCode.UsageIncompatible, FindingCode.SanMissing, FindingCode.Unchecked],
   async check(facts) {
     const api = facts.inputs.apiserver;
     if (!api) return [];
@@ -109,11 +109,47 @@ export const apiserverEtcd = defineRule({
     const untrusted = await trustFindings(facts, { leaf: server, roots: etcdCa, usage: 'serverAuth', relation: 'kube-apiserver connecting to etcd', symptom: (e) => `${handshake}${e}` });
     out.push(...untrusted);
     if (untrusted.length) return out;
-    const hosts = flagList(api, 'etcd-servers')
-      .map(hostOfUrl)
-      .filter((h): h is string => Boolean(h))
-      .map((host) => ({ host, who: 'kube-apiserver (--etcd-servers)' }));
-    out.push(...hostFindings(server, withFixes(facts, server, hosts), handshake));
+    const { dialed, others } = ownEtcdServers(api, etcd);
+    if (!dialed.length && others.length) {
+      out.push(
+        finding({
+          code: FindingCode.Unchecked,
+          severity: 'warning',
+          subject: flagSubject(api, 'etcd-servers'),
+          symptom: '',
+          diagnosis: `none of --etcd-servers (${others.join(', ')}) is this etcd member's address (its --advertise-client-urls, --listen-client-urls or peer URLs), so which URL reaches ${server.file} was not checked`,
+          fix: 'pass etcd\'s flags with --advertise-client-urls (its static pod manifest), or check the member that serves each URL on its own node',
+          files: [server.file],
+        }),
+      );
+    }
+    out.push(...hostFindings(server, withFixes(facts, server, dialed), handshake));
     return out;
   },
 });
+
+/** Where a member listening on the wildcard address is reached from its own node. */
+const LOOPBACK = ['127.0.0.1', '::1', 'localhost'];
+
+/**
+ * The --etcd-servers URLs that reach the etcd member checked here: each member presents its own
+ * certificate, so only the URLs whose host is this member's (its client and peer URLs, or
+ * loopback when it listens on every address) must be in its SANs; the others are other members',
+ * checked on their nodes. A single URL is the apiserver's only etcd: this one.
+ */
+function ownEtcdServers(api: ComponentArgs, etcd: ComponentArgs): { dialed: DialedHost[]; others: string[] } {
+  const servers = flagList(api, 'etcd-servers');
+  const own = new Set(hostsOf(etcd, ['advertise-client-urls', 'listen-client-urls', 'initial-advertise-peer-urls', 'listen-peer-urls'], '').map((h) => h.host));
+  for (const h of ownInitialCluster(etcd)) own.add(h.host);
+  const wildcard = flagList(etcd, 'listen-client-urls').map(hostOfUrl).some((h) => h === '0.0.0.0' || h === '::');
+  if (wildcard) for (const host of LOOPBACK) own.add(host);
+  const dialed: DialedHost[] = [];
+  const others: string[] = [];
+  for (const url of servers) {
+    const host = hostOfUrl(url);
+    if (!host) continue;
+    if (servers.length === 1 || own.has(host)) dialed.push({ host, who: `kube-apiserver (--etcd-servers ${url}, this member's URL)` });
+    else others.push(url);
+  }
+  return { dialed, others };
+}

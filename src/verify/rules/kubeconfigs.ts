@@ -15,12 +15,15 @@ interface Identity {
  * The identities Kubernetes' default RBAC and NodeRestriction expect of the standard kubeconfigs;
  * an admin's groups and a node's identity are the profile's.
  */
-const identities = (profile: Profile, admins = adminGroups(profile)): Partial<Record<KubeconfigRole, Identity>> => ({
+const identities = (profile: Profile, nodeName: string | undefined, admins = adminGroups(profile)): Partial<Record<KubeconfigRole, Identity>> => ({
   admin: { expected: admins.expected, ok: (_, o) => admins.groups.some((g) => o.includes(g)) },
   'super-admin': { expected: 'O=system:masters', ok: (_, o) => o.includes('system:masters') },
   'controller-manager': { expected: 'CN=system:kube-controller-manager', ok: (cn) => cn === 'system:kube-controller-manager' },
   scheduler: { expected: 'CN=system:kube-scheduler', ok: (cn) => cn === 'system:kube-scheduler' },
-  kubelet: { expected: describeIdentity(nodeIdentity(profile, '<node name>')), ok: (cn, o) => isNodeIdentity(profile, cn, o) },
+  // A known node must carry its own name: the Node authorizer lets system:node:X touch only Node X.
+  kubelet: nodeName
+    ? { expected: describeIdentity(nodeIdentity(profile, nodeName)), ok: (cn, o) => isNodeIdentity(profile, cn, o) && cn === nodeIdentity(profile, nodeName)?.commonName }
+    : { expected: describeIdentity(nodeIdentity(profile, '<node name>')), ok: (cn, o) => isNodeIdentity(profile, cn, o) },
 });
 
 function describeIdentity(identity: { commonName: string; organizations: string[] } | undefined): string {
@@ -34,14 +37,43 @@ export const kubeconfigs = defineRule({
   async check(facts) {
     const api = facts.inputs.apiserver;
     const serving = api && certFromFlag(facts, api, 'tls-cert-file');
-    const clientCa = api && certFromFlag(facts, api, 'client-ca-file');
+    const node = facts.inputs.node;
+    // Where no apiserver runs (a worker, the shared set), the cluster CA the directory holds stands for its --client-ca-file.
+    const clusterCa = !api && node?.clusterCa ? facts.certificates.get(node.clusterCa) : undefined;
+    const clientCa = api ? certFromFlag(facts, api, 'client-ca-file') : clusterCa && { label: `${node!.clusterCa} (the cluster CA, kube-apiserver --client-ca-file)`, file: node!.clusterCa!, certs: clusterCa };
     const out: Finding[] = [];
-    const expected = identities(facts.inputs.profile);
+    const expected = identities(facts.inputs.profile, node?.name);
     for (const kc of facts.inputs.kubeconfigs) {
       const loaded = facts.kubeconfigs.get(kc.file);
       if (!loaded) continue;
       const { credentials } = loaded;
       const label = `${kc.file} (user ${credentials.userName})`;
+      if (loaded.authorities && !serving && clusterCa && !clusterCa.some((ca) => loaded.authorities!.some((a) => Buffer.from(a.rawData).equals(Buffer.from(ca.rawData))))) {
+        out.push(
+          finding({
+            code: FindingCode.ChainUntrusted,
+            severity: 'error',
+            subject: `${kc.file} certificate-authority-data`,
+            symptom: `${kc.role === 'kubelet' ? 'kubelet log' : 'kubectl'}: Unable to connect to the server: ${CLIENT_TLS_PREFIX}x509: certificate signed by unknown authority`,
+            diagnosis: `${kc.file} does not trust the cluster CA in ${node!.clusterCa}, which signs every apiserver's certificate, so ${kc.role === 'kubelet' ? 'the kubelet cannot reach the apiserver and the node never registers' : 'clients using it cannot reach the apiserver'}`,
+            fix: `kubectl config set-cluster ${credentials.clusterName} --kubeconfig ${kc.file} --certificate-authority ${node!.clusterCa} --embed-certs`,
+            files: [kc.file, node!.clusterCa!],
+          }),
+        );
+      }
+      if (kc.role === 'kubelet' && node?.kubeletServer && credentials.server !== node.kubeletServer) {
+        out.push(
+          finding({
+            code: FindingCode.ServerUnexpected,
+            severity: 'error',
+            subject: `${kc.file} server`,
+            symptom: '',
+            diagnosis: `${kc.file} names ${credentials.server || 'no server'}, but the cluster's apiservers are reached at ${node.kubeletServer}: the kubelet talks to another apiserver or none, and the node does not register`,
+            fix: `kubectl config set-cluster ${credentials.clusterName} --kubeconfig ${kc.file} --server ${node.kubeletServer}`,
+            files: [kc.file],
+          }),
+        );
+      }
       if (loaded.authorities && serving) {
         const roots: NamedCert = { label: `${kc.file} certificate-authority-data`, file: kc.file, certs: loaded.authorities };
         const host = new URL(credentials.server || 'https://invalid').hostname.replace(/^\[|\]$/g, '');
