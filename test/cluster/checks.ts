@@ -75,8 +75,7 @@ export interface VerifyInputs {
  */
 export async function verifyNode(c: Cluster, node: NodeName, inputs: VerifyInputs = {}): Promise<VerifyRun> {
   const n = c.nodes[node];
-  const run = await c.kpki([
-    'verify', '--json',
+  return kpkiVerify(c, [
     '--cert-dir', inputs.certDir ?? path.join(n.dir, 'pki'),
     '--kubeconfig-dir', inputs.kubeconfigDir ?? n.dir,
     '--apiserver-args', inputs.apiserverArgs ?? c.flagsFile('kube-apiserver', node),
@@ -87,6 +86,11 @@ export async function verifyNode(c: Cluster, node: NodeName, inputs: VerifyInput
     '--kubelet-config', c.worker.kubeletConfig, '--node-address', `InternalIP=${c.worker.address}`,
     ...(inputs.extra ?? []),
   ]);
+}
+
+/** `kpki verify --json ARGS` (in `cwd`, default kpki's own directory) and its findings. */
+export async function kpkiVerify(c: Cluster, args: string[], cwd?: string): Promise<VerifyRun> {
+  const run = await c.kpki(['verify', '--json', ...args], cwd);
   let findings: Finding[];
   try {
     findings = (JSON.parse(run.stdout) as { findings: Finding[] }).findings;

@@ -11,9 +11,9 @@ import { cp, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { describeRun, requireTool, run } from '../interop/helpers.js';
-import { expectKubeconfigsAuthenticate, NODE_NAMES, verifyNode, type VerifyRun } from './checks.js';
+import { expectKubeconfigsAuthenticate, kpkiVerify, NODE_NAMES, verifyNode, type VerifyRun } from './checks.js';
 import { day2OnCluster, type Day2Step } from './day2-loop.js';
-import { httpsRequest, useCluster, waitUntil, type Cluster, type EtcdMember } from './harness.js';
+import { httpsRequest, useCluster, waitUntil, type EtcdMember } from './harness.js';
 
 const { live } = useCluster({ etcd: 'external', kubelet: 'offline', keyType: 'ecdsa-p256' });
 
@@ -39,16 +39,7 @@ async function etcdctl(endpoints: string, ca: string, client: { cert: string; ke
 
 const pair = (pki: (file: string) => string, name: string) => ({ cert: pki(`${name}.crt`), key: pki(`${name}.key`) });
 
-/** `kpki verify --json` findings that are not notes, as one line each, with the run. */
-async function verifyRun(c: Cluster, args: string[], cwd?: string): Promise<VerifyRun> {
-  const r = await c.kpki(['verify', '--json', ...args], cwd);
-  try {
-    return { run: r, findings: (JSON.parse(r.stdout) as VerifyRun).findings };
-  } catch {
-    throw new Error(`kpki verify printed no JSON:\n${describeRun(r)}`);
-  }
-}
-
+/** No error and no warning (notes are fine), exit 0. */
 function expectClean(label: string, v: VerifyRun): void {
   const problems = v.findings.filter((f) => f.severity !== 'info').map((f) => `${label}: ${f.severity} ${f.code} ${f.subject}: ${f.diagnosis}`);
   expect(problems, describeRun(v.run)).toEqual([]);
@@ -125,8 +116,8 @@ describe('external etcd: three members, two control planes, one worker', () => {
 
   it('kpki verify is clean where kpki-cluster.json is, on the shared set, on every node directory kpki wrote (--root) and on what each node runs', async () => {
     const c = live();
-    expectClean('cluster directory', await verifyRun(c, [], c.root));
-    expectClean('shared set', await verifyRun(c, ['--cert-dir', c.certDir, '--kubeconfig-dir', c.root]));
+    expectClean('cluster directory', await kpkiVerify(c, [], c.root));
+    expectClean('shared set', await kpkiVerify(c, ['--cert-dir', c.certDir, '--kubeconfig-dir', c.root]));
     // --root on each node directory as kpki wrote it (the harness's flags files and the worker's kubelet configuration left out).
     for (const node of ['cp1', 'cp2', 'etcd1', 'etcd2', 'etcd3', 'w1']) {
       const copy = await c.scratch(`root-${node}`);
@@ -134,12 +125,12 @@ describe('external etcd: three members, two control planes, one worker', () => {
       await cp(path.join(c.root, 'nodes', node, 'var/lib/kubelet/pki'), path.join(copy, 'var/lib/kubelet/pki'), { recursive: true }).catch((err: NodeJS.ErrnoException) => {
         if (err.code !== 'ENOENT') throw err;
       });
-      expectClean(`--root nodes/${node}`, await verifyRun(c, ['--root', copy]));
+      expectClean(`--root nodes/${node}`, await kpkiVerify(c, ['--root', copy]));
     }
     for (const n of NODE_NAMES) expectClean(`${n} as it runs`, await verifyNode(c, n));
-    for (const m of c.etcdMembers) expectClean(`${m.name} as it runs`, await verifyRun(c, ['--cert-dir', m.pki(''), '--etcd-args', c.flagsFile('etcd', m.name)]));
+    for (const m of c.etcdMembers) expectClean(`${m.name} as it runs`, await kpkiVerify(c, ['--cert-dir', m.pki(''), '--etcd-args', c.flagsFile('etcd', m.name)]));
     const worker = c.worker.node!;
-    expectClean('w1 as it runs', await verifyRun(c, ['--kubelet-config', worker.flags, '--kubeconfig', worker.kubeconfig, '--node-address', `InternalIP=${worker.address}`]));
+    expectClean('w1 as it runs', await kpkiVerify(c, ['--kubelet-config', worker.flags, '--kubeconfig', worker.kubeconfig, '--node-address', `InternalIP=${worker.address}`]));
   });
 
   it('day 2: renew --all, a full CA rotation and an aborted one, restarts as printed (etcd members first, the kubelet too), no failed routable request, the Node Ready throughout', async () => {
