@@ -21,6 +21,8 @@ export interface Location {
   kubeconfigDir: string;
   /** The node's /var/lib/kubelet/pki (kubelet serving certificates), for cluster nodes. */
   kubeletPki: string | undefined;
+  /** A cluster node's directory, shaped like its file system (`/` on the machine). */
+  root: string | undefined;
 }
 
 /** The tree a day-2 command works on, observed from disk. */
@@ -62,14 +64,14 @@ export async function observeLayout(options: LayoutOptions): Promise<Layout> {
   const recordFile = path.join(kubeconfigDir, RECORD_FILE);
   const data = await readRecordIfAny(recordFile);
   if (!data) {
-    const local: Location = { node: 'local', role: 'local', certDir, kubeconfigDir, kubeletPki: undefined };
+    const local: Location = { node: 'local', role: 'local', certDir, kubeconfigDir, kubeletPki: undefined, root: undefined };
     return { profile: await loadProfile(options.profile), signing: local, locations: [local], record: undefined, kubeconfigs };
   }
   const nodesDir = options.nodesDir ?? data.settings.nodesDir;
-  const shared: Location = { node: undefined, role: 'shared', certDir: data.settings.certDir, kubeconfigDir: data.settings.kubeconfigDir, kubeletPki: undefined };
+  const shared: Location = { node: undefined, role: 'shared', certDir: data.settings.certDir, kubeconfigDir: data.settings.kubeconfigDir, kubeletPki: undefined, root: undefined };
   const nodes = data.nodes.map((node): Location => {
     const dirs = nodeDirs(nodesDir, node.name);
-    return { node: node.name, role: node.role, certDir: path.join(dirs.kubernetes, 'pki'), kubeconfigDir: dirs.kubernetes, kubeletPki: dirs.kubeletPki };
+    return { node: node.name, role: node.role, certDir: path.join(dirs.kubernetes, 'pki'), kubeconfigDir: dirs.kubernetes, kubeletPki: dirs.kubeletPki, root: dirs.root };
   });
   const ordered = [shared, ...nodes].sort((a, b) => ROLE_ORDER.indexOf(a.role) - ROLE_ORDER.indexOf(b.role));
   return { profile: await loadProfile(options.profile ?? data.settings.profile), signing: shared, locations: ordered, record: { file: recordFile, data }, kubeconfigs };

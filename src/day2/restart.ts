@@ -7,8 +7,15 @@ import type { Layout, Location } from './layout.js';
 export interface Restart {
   node: string;
   component: string;
-  /** Flags the component must run with from this restart on (its manifest changes), when any. */
+  /** The changed files it reads, as the node names them (/etc/kubernetes/…, /var/lib/kubelet/pki/…). */
+  files: string[];
+  /** Flags the component must run with from this restart on (its manifest changes), when any; paths as the node names them. */
   flags?: Record<string, string>;
+}
+
+/** A file of a location as its node names it: below a cluster node's directory, from `/`. */
+export function asNodeSees(location: Location, file: string): string {
+  return location.root ? path.join('/', path.relative(location.root, path.resolve(file))) : file;
 }
 
 /** Within a node: etcd first (the apiserver needs it), the kubelet last. */
@@ -20,7 +27,7 @@ const PROCESS_NAMES: Record<FlagComponent, string> = {
 };
 
 /** Files each component of a node reads, from kubeadm's flags; the kubelet's from its kubeadm layout. */
-function readersOf(location: Location, profile: Profile, wiring: Wiring): [string, string[]][] {
+function readersOf(location: Location, profile: Profile, wiring: Wiring, externalEtcd: boolean): [string, string[]][] {
   const components = (Object.keys(PROCESS_NAMES) as FlagComponent[]).map((c): [string, string[]] => [
     PROCESS_NAMES[c],
     flagsFor(wiring, c, location.certDir, location.kubeconfigDir).map(([, value]) => value).filter((v) => path.isAbsolute(v) || v.includes(path.sep)),
@@ -28,24 +35,31 @@ function readersOf(location: Location, profile: Profile, wiring: Wiring): [strin
   const kubeletFiles = [path.join(location.kubeconfigDir, 'kubelet.conf'), path.join(location.certDir, 'ca.crt')];
   const kubeletPki = location.kubeletPki;
   if (kubeletPki) kubeletFiles.push(...kubeletPkiEntries(profile).flatMap((e) => [path.join(kubeletPki, `${e.file}.crt`), path.join(kubeletPki, `${e.file}.key`)]));
-  // Workers run only the kubelet; external etcd members only etcd.
-  const runs = (name: string) => location.role === 'control-plane' || location.role === 'local' || (location.role === 'worker' ? name === 'kubelet' : name === 'etcd');
+  // Workers run only the kubelet; external etcd members only etcd (and control planes no etcd then).
+  const runs = (name: string) => {
+    if (location.role === 'worker') return name === 'kubelet';
+    if (location.role === 'etcd') return name === 'etcd';
+    return name !== 'etcd' || !externalEtcd;
+  };
   return [...components, ['kubelet', kubeletFiles] as [string, string[]]].filter(([name]) => runs(name));
 }
 
 /**
  * Which components must restart, node by node, to pick up changed files: etcd members first, then
  * each control plane completely before the next (the load balancer keeps the others serving), then
- * workers. The cluster's shared directory is read by no component.
+ * workers' kubelets (a kubelet reads kubelet.conf's CA and client certificate, its clientCAFile and
+ * its serving certificate only at start). The cluster's shared directory is read by no component.
  */
 export function restartPlan(layout: Layout, changed: Iterable<string>): Restart[] {
   const changedFiles = new Set([...changed].map((f) => path.resolve(f)));
   const plan: Restart[] = [];
   const wiring = wiringFromProfile(layout.profile);
+  const externalEtcd = layout.record?.data.topology === 'external';
   for (const location of layout.locations) {
     if (!location.node) continue;
-    for (const [component, files] of readersOf(location, layout.profile, wiring)) {
-      if (files.some((f) => changedFiles.has(path.resolve(f)))) plan.push({ node: location.node, component });
+    for (const [component, files] of readersOf(location, layout.profile, wiring, externalEtcd)) {
+      const read = [...new Set(files.map((f) => path.resolve(f)))].filter((f) => changedFiles.has(f));
+      if (read.length) plan.push({ node: location.node, component, files: read.map((f) => asNodeSees(location, f)) });
     }
   }
   return plan;

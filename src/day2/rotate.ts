@@ -15,9 +15,9 @@ import { editAllTrust, trustHolders, type TrustEdit, type TrustHolder } from './
 import { applyChanges } from '../store/apply.js';
 import type { Observed } from '../plan/decide.js';
 import type { FileWrite } from '../plan/steps.js';
-import { observeLayout, observeLayoutFiles, type Layout, type LayoutOptions } from './layout.js';
+import { observeLayout, observeLayoutFiles, type Layout, type LayoutOptions, type Location } from './layout.js';
 import { authoritiesIn, renewableEntries, renewWrites } from './renew.js';
-import { restartPlan, type Restart } from './restart.js';
+import { asNodeSees, restartPlan, type Restart } from './restart.js';
 import { removeRotationMaterial, ROTATION_DIR, rotationIn, rotationWrite, type RotationPhase, type RotationState } from './rotation-state.js';
 import { underLock } from './session.js';
 import type { Authority } from './trust.js';
@@ -110,19 +110,25 @@ function saKeysIn(snapshot: Observed, certDir: string): { old: KeyObject; new: K
   return { old: read('old'), new: read('new') };
 }
 
-/** kpki verify over one location, given by the command layer (verify reads a rotation's state through this module). */
-export type VerifyLocation = (location: { certDir: string; kubeconfigDir: string }) => Promise<Finding[]>;
+/** kpki verify over one location of the layout, as what it is (given by the command layer: verify reads a rotation's state through this module). */
+export type VerifyLocation = (location: Location, layout: Layout) => Promise<Finding[]>;
 
-/** Refuses to change anything while verify finds errors on a node kpki can check fully. */
+/**
+ * Refuses to change anything while verify finds errors anywhere the rotation writes: the shared
+ * set, every control plane, every external etcd member (where the etcd CA's trust and leaves
+ * live; control planes hold only etcd/ca.crt and their etcd client certificate) and every worker.
+ */
 async function preflight(layout: Layout, verifyLocation: VerifyLocation | undefined): Promise<void> {
   if (!verifyLocation) throw new Error('a rotation step that changes files needs verify');
-  for (const location of layout.locations.filter((l) => l.role === 'local' || l.role === 'control-plane')) {
-    const findings = await verifyLocation({ certDir: location.certDir, kubeconfigDir: location.kubeconfigDir });
+  for (const location of layout.locations) {
+    const findings = await verifyLocation(location, layout);
     const errors = findings.filter((f) => f.severity === 'error');
     if (errors.length) {
-      throw new KpkiError(ErrorCode.StaleFile, `verify finds ${errors.length} error(s) in ${location.certDir}: ${errors[0]!.subject}: ${errors[0]!.diagnosis}`, {
-        subject: location.certDir,
-        hint: `nothing was changed; see kpki verify --cert-dir ${location.certDir} --kubeconfig-dir ${location.kubeconfigDir} and fix them first`,
+      const where = location.node && location.node !== 'local' ? `node ${location.node} (${location.role})` : location.certDir;
+      const see = location.root ? `kpki verify --root ${location.root}` : `kpki verify --cert-dir ${location.certDir} --kubeconfig-dir ${location.kubeconfigDir}`;
+      throw new KpkiError(ErrorCode.StaleFile, `verify finds ${errors.length} error(s) in ${where}: ${errors[0]!.subject}: ${errors[0]!.diagnosis}`, {
+        subject: location.root ?? location.certDir,
+        hint: `nothing was changed; see ${see} and fix them first`,
       });
     }
   }
@@ -462,11 +468,11 @@ export async function rotateCa(options: RotateOptions, verifyLocation?: VerifyLo
     const changed = phase.writes.filter((w) => !w.path.includes(`${path.sep}${ROTATION_DIR}`)).map((w) => w.path);
     const selection = phase.next ?? state ?? { cas: [], serviceAccount: false };
     const done = result(phase.next?.phase ?? 'none', selection, changed, phase.notes);
-    // Where kpki wrote a signer file, the controller manager must sign from it (see SIGNER_CERT).
+    // Where kpki wrote a signer file, the controller manager must sign from it (see SIGNER_CERT), named as the node names it.
     const signerOf = (node: string) => {
       const location = layout.locations.find((l) => l.node === node);
       const file = location && path.join(location.certDir, SIGNER_CERT);
-      return file && changed.includes(file) ? file : undefined;
+      return file && changed.includes(file) ? asNodeSees(location, file) : undefined;
     };
     const restart = done.restart.map((r) => (r.component === 'kube-controller-manager' && signerOf(r.node) ? { ...r, flags: { 'cluster-signing-cert-file': signerOf(r.node)! } } : r));
     return { ...done, restart };
