@@ -236,7 +236,8 @@ export async function day2OnCluster(c: Cluster, steps: Day2Step[]): Promise<void
       }
       // The plan's flags (the signer file during a rotation) stay until a later plan changes them.
       else if (component === 'kube-controller-manager' && node === 'cp1') {
-        if (flags) kcmFlags = flags;
+        // The plan names files as the node sees them (/etc/kubernetes/…): here they live in the node's directory.
+        if (flags) kcmFlags = Object.fromEntries(Object.entries(flags).map(([name, value]) => [name, path.isAbsolute(value) ? path.join(root, 'nodes', node, value) : value]));
         await timed('kube-controller-manager', () => restartOrExplain('kube-controller-manager', 'cp1', kcmFlags));
       }
       else if (component === 'kubelet' && worker && node === worker.name) await timed('kubelet', () => worker.restart());
