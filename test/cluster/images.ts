@@ -19,9 +19,8 @@ import { K8S_BIN } from './harness.js';
 export const PAUSE_IMAGE = 'kpki.test/pause:3.2';
 export const BUSYBOX_IMAGE = 'kpki.test/busybox:1';
 
-const K8S_CACHE = path.dirname(K8S_BIN);
-const PAUSE_SOURCE = path.join(K8S_CACHE, 'work/gopath/src/k8s.io/kubernetes/build/pause/linux/pause.c');
-const PAUSE_BINARY = path.join(K8S_CACHE, 'pause', 'pause');
+/** Beside the binaries (computed at use: harness.ts, which defines K8S_BIN, imports this module through node.ts). */
+const k8sCache = (file: string) => path.join(path.dirname(K8S_BIN), file);
 const BUSYBOX = '/bin/busybox';
 const GCC = '/usr/bin/gcc';
 const TAR = '/bin/tar';
@@ -38,20 +37,21 @@ export function requireFile(file: string, hint: string, mode = fsConstants.R_OK)
 
 /** The static pause binary, compiled once and cached. */
 async function pauseBinary(): Promise<string> {
+  const binary = k8sCache('pause/pause');
   try {
-    accessSync(PAUSE_BINARY, fsConstants.X_OK);
-    return PAUSE_BINARY;
+    accessSync(binary, fsConstants.X_OK);
+    return binary;
   } catch {
     // not built yet
   }
-  const source = requireFile(PAUSE_SOURCE, 'run scripts/k8s-binaries.sh (it unpacks the Kubernetes source)');
+  const source = requireFile(k8sCache('work/gopath/src/k8s.io/kubernetes/build/pause/linux/pause.c'), 'run scripts/k8s-binaries.sh (it unpacks the Kubernetes source)');
   requireFile(GCC, 'apt-get install gcc libc6-dev (bash .ci/run does)', fsConstants.X_OK);
-  await mkdir(path.dirname(PAUSE_BINARY), { recursive: true });
-  const tmp = `${PAUSE_BINARY}.${process.pid}.tmp`;
+  await mkdir(path.dirname(binary), { recursive: true });
+  const tmp = `${binary}.${process.pid}.tmp`;
   // VERSION is what the Makefile passes; pause -v prints it.
   await runOk(GCC, ['-Os', '-Wall', '-Werror', '-static', '-DVERSION=v3.4.1-kpki', '-o', tmp, source]);
-  await rename(tmp, PAUSE_BINARY);
-  return PAUSE_BINARY;
+  await rename(tmp, binary);
+  return binary;
 }
 
 interface ImageSpec {
