@@ -677,7 +677,9 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     await Promise.all([start(entry('kube-controller-manager'), {}, true), start(entry('sample-apiserver'), {}, true)]);
 
     const workerRoot = path.join(root, 'nodes', 'w1');
-    const kubeletConfig = path.join(workerRoot, 'var/lib/kubelet/config.yaml');
+    // Not the node's var/lib/kubelet/config.yaml: it names this host's paths (node.ts does the same).
+    const kubeletConfig = path.join(workerRoot, 'flags', 'kubelet-config.yaml');
+    await mkdir(path.dirname(kubeletConfig), { recursive: true });
     const workerNode = opts.kubelet
       ? await startWorker({ name: 'w1', address: workerAddress, nodeDir: workerRoot, workDir: path.join(root, 'worker-w1'), adminKubeconfig: path.join(root, 'super-admin.conf'), resources: res, kubectl, clusterDomain: DNS_DOMAIN, serving: opts.kubelet, readyTimeoutMs })
       : undefined;
