@@ -130,7 +130,8 @@ describe('external etcd: three members, two control planes, one worker', () => {
     for (const n of NODE_NAMES) expectClean(`${n} as it runs`, await verifyNode(c, n));
     for (const m of c.etcdMembers) expectClean(`${m.name} as it runs`, await kpkiVerify(c, ['--cert-dir', m.pki(''), '--etcd-args', c.flagsFile('etcd', m.name)]));
     const worker = c.worker.node!;
-    expectClean('w1 as it runs', await kpkiVerify(c, ['--kubelet-config', worker.flags, '--kubeconfig', worker.kubeconfig, '--node-address', `InternalIP=${worker.address}`]));
+    // --cert-dir too: verify refuses a kubelet configuration alone ("nothing to verify").
+    expectClean('w1 as it runs', await kpkiVerify(c, ['--cert-dir', path.join(worker.nodeDir, 'etc/kubernetes/pki'), '--kubelet-config', worker.flags, '--node-address', `InternalIP=${worker.address}`]));
   });
 
   it('day 2: renew --all, a full CA rotation and an aborted one, restarts as printed (etcd members first, the kubelet too), no failed routable request, the Node Ready throughout', async () => {
