@@ -1,8 +1,9 @@
 /**
  * Day 2 on a running control plane (test/cluster/harness.ts, any shape): a client loop runs every
  * 100 ms — admin.conf, controller-manager.conf and a user kubeconfig through the load balancer, a
- * service-account token, a request through the aggregation layer to the sample-apiserver, and a
- * quorum read with etcdctl and the healthcheck client — across the kpki steps a test names (renew,
+ * service-account token, a request through the aggregation layer to the sample-apiserver, a
+ * quorum read with etcdctl and the healthcheck client and, with a running worker, its pod's logs
+ * (the apiserver dialing the kubelet) and its Node's Ready condition — across the kpki steps a test names (renew,
  * CA renew, rotation phases). After each step exactly the components the printed plan names are
  * restarted, one at a time. Failed/total is reported per phase; requests the load balancer can
  * route elsewhere must not fail (failures while a single-instance backend the request needs — a
