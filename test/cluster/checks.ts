@@ -11,6 +11,49 @@ import type { Finding } from '../../src/verify/findings.js';
 import { describeRun, type RunResult } from '../interop/helpers.js';
 import { SA_ISSUER, type Cluster, type NodeName } from './harness.js';
 
+export const NODE_NAMES: NodeName[] = ['cp1', 'cp2'];
+
+/** The VIP (haproxy) and each apiserver directly. */
+export function servers(c: Cluster): { label: string; url: string }[] {
+  return [{ label: 'VIP', url: c.endpoint }, ...NODE_NAMES.map((n) => ({ label: n, url: c.nodes[n].url }))];
+}
+
+/** Each kubeconfig kpki wrote, with the identity the apiserver must see. */
+function standardKubeconfigs(c: Cluster): { file: string; user: string; admin: boolean }[] {
+  return [
+    { file: c.admin, user: 'kubernetes-admin', admin: true },
+    { file: c.superAdmin, user: 'kubernetes-super-admin', admin: true },
+    ...NODE_NAMES.flatMap((n) => [
+      { file: c.nodes[n].kubeconfig('admin.conf'), user: 'kubernetes-admin', admin: true },
+      { file: c.nodes[n].kubeconfig('controller-manager.conf'), user: 'system:kube-controller-manager', admin: false },
+      { file: c.nodes[n].kubeconfig('scheduler.conf'), user: 'system:kube-scheduler', admin: false },
+      { file: c.nodes[n].kubeconfig('kubelet.conf'), user: `system:node:${n}`, admin: false },
+    ]),
+  ];
+}
+
+/**
+ * Creating a namespace (server-side dry run) succeeds for cluster admins; every other identity is
+ * refused by RBAC with a message naming the user the apiserver authenticated.
+ */
+export async function expectKubeconfigsAuthenticate(c: Cluster): Promise<void> {
+  const cases = standardKubeconfigs(c).flatMap((k) => servers(c).map((s) => ({ ...k, server: s })));
+  const results = await Promise.all(
+    cases.map((k) => c.kubectl(k.file, ['--server', k.server.url, 'create', 'namespace', 'kpki-probe', '--dry-run=server', '-o', 'name'])),
+  );
+  cases.forEach((k, i) => {
+    const r = results[i]!;
+    const label = `${path.relative(c.root, k.file)} via ${k.server.label}`;
+    if (k.admin) {
+      expect(r.code, `${label}: ${r.stderr}`).toBe(0);
+      expect(r.stdout.trim(), label).toBe('namespace/kpki-probe');
+    } else {
+      expect(r.code, label).not.toBe(0);
+      expect(r.stderr, label).toContain(`Error from server (Forbidden): namespaces is forbidden: User "${k.user}" cannot create resource "namespaces"`);
+    }
+  });
+}
+
 export interface VerifyRun {
   run: RunResult;
   findings: Finding[];
@@ -27,7 +70,7 @@ export interface VerifyInputs {
 
 /**
  * `kpki verify --json` for one control-plane node as it runs: its PKI and kubeconfigs, the flags
- * files of its apiserver, etcd and (on cp1) the controller manager, and the wardle APIService
+ * files of its apiserver, etcd (when stacked) and (on cp1) the controller manager, and the wardle APIService
  * with its serving certificate.
  */
 export async function verifyNode(c: Cluster, node: NodeName, inputs: VerifyInputs = {}): Promise<VerifyRun> {
@@ -36,7 +79,8 @@ export async function verifyNode(c: Cluster, node: NodeName, inputs: VerifyInput
     '--cert-dir', inputs.certDir ?? path.join(n.dir, 'pki'),
     '--kubeconfig-dir', inputs.kubeconfigDir ?? n.dir,
     '--apiserver-args', inputs.apiserverArgs ?? c.flagsFile('kube-apiserver', node),
-    '--etcd-args', c.flagsFile('etcd'),
+    // Stacked: cp1's member (cp2 runs the same flags); external members are verified on their own.
+    ...(c.etcdMembers.length === 1 ? ['--etcd-args', c.flagsFile('etcd')] : []),
     ...(node === 'cp1' ? ['--controller-manager-args', c.flagsFile('kube-controller-manager')] : []),
     '--apiservice', c.wardle.apiservice, '--serving-cert', c.wardle.servingCert,
     '--kubelet-config', c.worker.kubeletConfig, '--node-address', `InternalIP=${c.worker.address}`,
@@ -44,9 +88,9 @@ export async function verifyNode(c: Cluster, node: NodeName, inputs: VerifyInput
   ]);
 }
 
-/** `kpki verify --json ARGS`, its findings parsed (a run that printed no JSON throws with its transcript). */
-export async function kpkiVerify(c: Cluster, args: string[]): Promise<VerifyRun> {
-  const run = await c.kpki(['verify', '--json', ...args]);
+/** `kpki verify --json ARGS` (in `cwd`, default kpki's own directory), its findings parsed (a run that printed no JSON throws with its transcript). */
+export async function kpkiVerify(c: Cluster, args: string[], cwd?: string): Promise<VerifyRun> {
+  const run = await c.kpki(['verify', '--json', ...args], cwd);
   let findings: Finding[];
   try {
     findings = (JSON.parse(run.stdout) as { findings: Finding[] }).findings;

@@ -14,6 +14,9 @@ import { requireTool, run } from '../interop/helpers.js';
 import {
   derCopy,
   expectFinding,
+  expectKubeconfigsAuthenticate,
+  NODE_NAMES,
+  servers,
   expectNoProblems,
   foreignPublicKey,
   notValidFor,
@@ -30,10 +33,8 @@ import {
   WARDLE_APISERVICE,
   type Cluster,
   type FlagOverrides,
-  type NodeName,
 } from './harness.js';
 
-const NODE_NAMES: NodeName[] = ['cp1', 'cp2'];
 const FLUNDERS = `/apis/${WARDLE.group}/${WARDLE.version}/namespaces/default/flunders`;
 
 const { live, started } = useCluster();
@@ -51,50 +52,6 @@ async function adminKubectl(c: Cluster, args: string[], server?: string): Promis
   const r = await c.kubectl(c.admin, [...(server ? ['--server', server] : []), ...args]);
   expect(r.code, `kubectl ${args.join(' ')}: ${r.stderr}`).toBe(0);
   return r.stdout;
-}
-
-/** The VIP (haproxy) and each apiserver directly. */
-function servers(c: Cluster): { label: string; url: string }[] {
-  return [{ label: 'VIP', url: c.endpoint }, ...NODE_NAMES.map((n) => ({ label: n, url: c.nodes[n].url }))];
-}
-
-// ---------------------------------------------------------------------------------------------
-// The requests every healthy cluster must answer; run first and again after the faults are undone.
-
-/** Each kubeconfig kpki wrote, with the identity the apiserver must see. */
-function standardKubeconfigs(c: Cluster): { file: string; user: string; admin: boolean }[] {
-  return [
-    { file: c.admin, user: 'kubernetes-admin', admin: true },
-    { file: c.superAdmin, user: 'kubernetes-super-admin', admin: true },
-    ...NODE_NAMES.flatMap((n) => [
-      { file: c.nodes[n].kubeconfig('admin.conf'), user: 'kubernetes-admin', admin: true },
-      { file: c.nodes[n].kubeconfig('controller-manager.conf'), user: 'system:kube-controller-manager', admin: false },
-      { file: c.nodes[n].kubeconfig('scheduler.conf'), user: 'system:kube-scheduler', admin: false },
-      { file: c.nodes[n].kubeconfig('kubelet.conf'), user: `system:node:${n}`, admin: false },
-    ]),
-  ];
-}
-
-/**
- * Creating a namespace (server-side dry run) succeeds for cluster admins; every other identity is
- * refused by RBAC with a message naming the user the apiserver authenticated.
- */
-async function expectKubeconfigsAuthenticate(c: Cluster): Promise<void> {
-  const cases = standardKubeconfigs(c).flatMap((k) => servers(c).map((s) => ({ ...k, server: s })));
-  const results = await Promise.all(
-    cases.map((k) => c.kubectl(k.file, ['--server', k.server.url, 'create', 'namespace', 'kpki-probe', '--dry-run=server', '-o', 'name'])),
-  );
-  cases.forEach((k, i) => {
-    const r = results[i]!;
-    const label = `${path.relative(c.root, k.file)} via ${k.server.label}`;
-    if (k.admin) {
-      expect(r.code, `${label}: ${r.stderr}`).toBe(0);
-      expect(r.stdout.trim(), label).toBe('namespace/kpki-probe');
-    } else {
-      expect(r.code, label).not.toBe(0);
-      expect(r.stderr, label).toContain(`Error from server (Forbidden): namespaces is forbidden: User "${k.user}" cannot create resource "namespaces"`);
-    }
-  });
 }
 
 /** admin.conf reaches the aggregated wardle API through the VIP and through each apiserver. */

@@ -8,6 +8,10 @@
  *   sample-apiserver (wardle.example.com) behind an APIService whose caBundle kpki made
  *   with options.kubelet: worker w1, a real kubelet on containerd (node.ts)
  *
+ * Other shapes (ClusterOptions): `etcd: 'external'` runs three etcd members etcd1..3 from their own
+ * `kpki init --etcd-members` node directories instead of the member on cp1; `serviceCidr` with two
+ * ranges (either family first) makes the service network dual-stack.
+ *
  * Every component runs from a flags file under its node directory (`flags/<component>.flags`, one
  * `--flag=value` a line), so `kpki verify --apiserver-args FILE` reads exactly what the process
  * got. restart() rewrites a component's flags (overrides relative to the baseline) and restarts it;
@@ -34,6 +38,10 @@ const SETPRIV = '/usr/bin/setpriv';
 export type K8sBinary = 'kube-apiserver' | 'kube-controller-manager' | 'sample-apiserver';
 export type Component = 'etcd' | K8sBinary | 'haproxy';
 export type NodeName = 'cp1' | 'cp2';
+/** External etcd members, each from its own `kpki init --etcd-members` node directory. */
+export type EtcdMemberName = 'etcd1' | 'etcd2' | 'etcd3';
+/** Where a process runs: a control plane or an external etcd member. */
+export type Host = NodeName | EtcdMemberName;
 
 export const SERVICE_CIDR = '10.96.0.0/12';
 export const SERVICE_IP = '10.96.0.1';
@@ -75,6 +83,15 @@ export interface ControlPlaneNode {
   url: string;
   pki(file: string): string;
   kubeconfig(name: string): string;
+}
+
+export interface EtcdMember {
+  name: Host;
+  address: string;
+  clientUrl: string;
+  peerUrl: string;
+  /** The member's pki/ (cp1's when stacked). */
+  pki(file: string): string;
 }
 
 export interface TlsCredentials {
@@ -167,7 +184,7 @@ export type FlagOverrides = Record<string, string | null>;
 
 interface Running {
   component: Component;
-  node: NodeName;
+  node: Host;
   baseline: Flags;
   flagsFile: string;
   proc?: BackgroundProcess;
@@ -178,6 +195,12 @@ export interface ClusterOptions {
   keyType?: string;
   /** Readiness bound per component start (default 90 s: two apiservers share two cores). */
   readyTimeoutMs?: number;
+  /** 'stacked' (default): one member on cp1; 'external': etcd1..3 from `kpki init --etcd-members`, on etcd's default ports. */
+  etcd?: 'stacked' | 'external';
+  /** kpki init's --service-cidr and the apiservers' --service-cluster-ip-range (default SERVICE_CIDR); two ranges turn on IPv6DualStack (alpha in 1.20). */
+  serviceCidr?: string;
+  /** More addresses for cp1 in kpki init (a dual-stack node: ::1); the apiservers' port is kept free on them. */
+  cp1ExtraAddresses?: string[];
   /** Run a real kubelet on worker w1 (node.ts), serving kpki's offline certificate or bootstrapping one. */
   kubelet?: WorkerInputs['serving'];
 }
@@ -194,17 +217,23 @@ export interface Cluster {
   endpoint: string;
   bindPort: number;
   nodes: Record<NodeName, ControlPlaneNode>;
+  /** The apiservers' --etcd-servers: every member's client URL, comma-separated (kpki init's list when external). */
   etcdUrl: string;
+  etcdMembers: EtcdMember[];
+  serviceCidr: string;
   wardle: { address: string; port: number; dir: string; apiservice: string; servingCert: string; kubeconfig: string };
   /** Worker w1, whose kubelet serving certificate kpki issued: its config for kpki verify, and its kubelet when one runs (options.kubelet). */
   worker: { name: string; address: string; kubeletConfig: string; node?: Worker };
-  /** The flags file a component runs from (etcd, the controller manager and the sample-apiserver count as cp1's; haproxy has none). */
-  flagsFile(component: Component, node?: NodeName): string;
+  /**
+   * The flags file a component runs from (the controller manager and the sample-apiserver count as
+   * cp1's; etcd as its first member's, cp1 when stacked; haproxy has none).
+   */
+  flagsFile(component: Component, node?: Host): string;
   /** Restarts a component with the baseline flags plus overrides; waits until it serves unless waitReady is false. */
-  restart(component: Component, node?: NodeName, overrides?: FlagOverrides, opts?: { waitReady?: boolean }): Promise<BackgroundProcess>;
-  process(component: Component, node?: NodeName): BackgroundProcess;
+  restart(component: Component, node?: Host, overrides?: FlagOverrides, opts?: { waitReady?: boolean }): Promise<BackgroundProcess>;
+  process(component: Component, node?: Host): BackgroundProcess;
   /** Waits until a running component serves again (for the sample-apiserver: its APIService is Available). */
-  ready(component: Component, node?: NodeName): Promise<void>;
+  ready(component: Component, node?: Host): Promise<void>;
   /** kubectl with a kubeconfig (args may start with global flags such as --server); input goes to stdin. */
   kubectl(kubeconfig: string, args: readonly string[], input?: string): Promise<RunResult>;
   /** `node bin/kpki.js ARGS`. */
@@ -312,7 +341,22 @@ spec: {type: ExternalName, externalName: "${address}"}
 `;
 }
 
-/** Starts the whole control plane; on any failure everything started so far is stopped. */
+/**
+ * The external members at the client URLs kpki init printed (etcd's default ports on each member's
+ * own address), peers on 2380; a port taken on a member's address fails the start with its name.
+ */
+async function externalMembers(root: string, etcdServers: string[]): Promise<EtcdMember[]> {
+  return Promise.all(
+    etcdServers.map(async (clientUrl, i) => {
+      const { hostname: address, port } = new URL(clientUrl);
+      const peerUrl = `https://${address}:2380`;
+      for (const p of [Number(port), 2380]) if (!(await canListen(address, p))) throw new Error(`port ${p} on ${address} (etcd${i + 1}) is taken`);
+      const dir = path.join(root, 'nodes', `etcd${i + 1}`, 'etc/kubernetes');
+      return { name: `etcd${i + 1}` as EtcdMemberName, address, clientUrl, peerUrl, pki: (file: string) => path.join(dir, 'pki', file) };
+    }),
+  );
+}
+
 /**
  * One cluster for a test file. A cluster that cannot start (binaries missing, a component not
  * ready) fails every test with the reason, instead of vitest's "skipped" for tests after a failed
@@ -338,6 +382,7 @@ export function useCluster(opts: ClusterOptions = {}): { live: () => Cluster; st
   };
 }
 
+/** Starts the whole control plane; on any failure everything started so far is stopped. */
 export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> {
   exitOnSignals();
   const binaries = {
@@ -361,21 +406,26 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     // A worker whose kubelet serving certificate kpki issues, so the apiservers can run with
     // --kubelet-certificate-authority (CIS 1.2.6) and verify can check it; a real kubelet with options.kubelet.
     const workerAddress = `${block}.21`;
-    const bindPort = await portFreeOn([addresses.cp1, addresses.cp2]);
+    const cp1Extra = opts.cp1ExtraAddresses ?? [];
+    const bindPort = await portFreeOn([addresses.cp1, addresses.cp2, ...cp1Extra]);
     const [endpointPort] = await freePorts(1, vip);
     const [etcdClientPort, etcdPeerPort, kcmPort] = await freePorts(3, addresses.cp1);
     const [wardlePort] = await freePorts(1, wardleAddress);
     const certDir = path.join(root, 'pki');
+    const serviceCidr = opts.serviceCidr ?? SERVICE_CIDR;
+    const externalEtcd: Record<EtcdMemberName, string> | undefined =
+      opts.etcd === 'external' ? { etcd1: `${block}.31`, etcd2: `${block}.32`, etcd3: `${block}.33` } : undefined;
 
-    await kpkiOk([
-      'init', '--cert-dir', certDir, '--kubeconfig-dir', root,
-      '--control-plane-nodes', `cp1=${addresses.cp1},cp2=${addresses.cp2}`,
+    const init = await kpkiOk([
+      'init', '--json', '--cert-dir', certDir, '--kubeconfig-dir', root,
+      '--control-plane-nodes', `cp1=${[addresses.cp1, ...cp1Extra].join(',')},cp2=${addresses.cp2}`,
       '--control-plane-endpoint', `${vip}:${endpointPort}`,
       '--apiserver-bind-port', String(bindPort),
       '--workers', `w1=${workerAddress}`, '--kubelet-serving-certs',
       // kube-controller-manager serves a certificate of the cluster CA, not one it makes up.
       '--component-serving-certs',
-      '--service-cidr', SERVICE_CIDR, '--dns-domain', DNS_DOMAIN,
+      '--service-cidr', serviceCidr, '--dns-domain', DNS_DOMAIN,
+      ...(externalEtcd ? ['--etcd-members', Object.entries(externalEtcd).map(([name, address]) => `${name}=${address}`).join(',')] : []),
       ...(opts.keyType ? ['--key-type', opts.keyType] : []),
     ]);
 
@@ -392,7 +442,11 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     };
     const nodes = { cp1: node('cp1'), cp2: node('cp2') };
     const cp1 = nodes.cp1;
-    const etcdUrl = `https://${cp1.address}:${etcdClientPort}`;
+    const etcdMembers = externalEtcd
+      ? await externalMembers(root, (JSON.parse(init.stdout) as { etcdServers: string[] }).etcdServers)
+      : [{ name: 'cp1' as const, address: cp1.address, clientUrl: `https://${cp1.address}:${etcdClientPort}`, peerUrl: `https://${cp1.address}:${etcdPeerPort}`, pki: cp1.pki }];
+    const etcdUrl = etcdMembers.map((m) => m.clientUrl).join(',');
+    const dualStack = serviceCidr.includes(',');
     const endpoint = `https://${vip}:${endpointPort}`;
 
     // The extension apiserver: serving certificate, its CA and the APIService from kpki; a user
@@ -439,26 +493,29 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       ['service-account-issuer', SA_ISSUER],
       ['service-account-key-file', n.pki('sa.pub')],
       ['service-account-signing-key-file', n.pki('sa.key')],
-      ['service-cluster-ip-range', SERVICE_CIDR],
+      ['service-cluster-ip-range', serviceCidr],
       ['tls-cert-file', n.pki('apiserver.crt')],
       ['tls-private-key-file', n.pki('apiserver.key')],
+      // 1.20 refuses a second range without it (cmd/kube-apiserver/app/options/validation.go).
+      ...(dualStack ? [['feature-gates', 'IPv6DualStack=true'] as [string, string]] : []),
     ];
-    const etcdFlags: Flags = [
-      ['name', 'cp1'],
-      ['data-dir', path.join(root, 'etcd-data')],
-      ['listen-client-urls', etcdUrl],
-      ['advertise-client-urls', etcdUrl],
-      ['listen-peer-urls', `https://${cp1.address}:${etcdPeerPort}`],
-      ['initial-advertise-peer-urls', `https://${cp1.address}:${etcdPeerPort}`],
-      ['initial-cluster', `cp1=https://${cp1.address}:${etcdPeerPort}`],
-      ['cert-file', cp1.pki('etcd/server.crt')],
-      ['key-file', cp1.pki('etcd/server.key')],
+    const initialCluster = etcdMembers.map((m) => `${m.name}=${m.peerUrl}`).join(',');
+    const etcdFlags = (m: EtcdMember): Flags => [
+      ['name', m.name],
+      ['data-dir', path.join(root, 'etcd-data', m.name)],
+      ['listen-client-urls', m.clientUrl],
+      ['advertise-client-urls', m.clientUrl],
+      ['listen-peer-urls', m.peerUrl],
+      ['initial-advertise-peer-urls', m.peerUrl],
+      ['initial-cluster', initialCluster],
+      ['cert-file', m.pki('etcd/server.crt')],
+      ['key-file', m.pki('etcd/server.key')],
       ['client-cert-auth', 'true'],
-      ['trusted-ca-file', cp1.pki('etcd/ca.crt')],
-      ['peer-cert-file', cp1.pki('etcd/peer.crt')],
-      ['peer-key-file', cp1.pki('etcd/peer.key')],
+      ['trusted-ca-file', m.pki('etcd/ca.crt')],
+      ['peer-cert-file', m.pki('etcd/peer.crt')],
+      ['peer-key-file', m.pki('etcd/peer.key')],
       ['peer-client-cert-auth', 'true'],
-      ['peer-trusted-ca-file', cp1.pki('etcd/ca.crt')],
+      ['peer-trusted-ca-file', m.pki('etcd/ca.crt')],
       ['logger', 'zap'],
       ['log-outputs', 'stderr'],
     ];
@@ -479,7 +536,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       ['requestheader-client-ca-file', cp1.pki('front-proxy-ca.crt')],
       ['root-ca-file', cp1.pki('ca.crt')],
       ['service-account-private-key-file', cp1.pki('sa.key')],
-      ['service-cluster-ip-range', SERVICE_CIDR],
+      ['service-cluster-ip-range', serviceCidr],
       ['tls-cert-file', cp1.pki('controller-manager.crt')],
       ['tls-private-key-file', cp1.pki('controller-manager.key')],
       ['use-service-account-credentials', 'true'],
@@ -525,10 +582,11 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     );
 
     const running = new Map<string, Running>();
-    const key = (component: Component, n: NodeName) => `${component}@${n}`;
-    const flagsFile = (component: Component, n: NodeName = 'cp1') => path.join(root, 'nodes', n, 'flags', `${component}.flags`);
+    const key = (component: Component, n: Host) => `${component}@${n}`;
+    const hostOf = (component: Component, n?: Host): Host => n ?? (component === 'etcd' ? etcdMembers[0]!.name : 'cp1');
+    const flagsFile = (component: Component, n?: Host) => path.join(root, 'nodes', hostOf(component, n), 'flags', `${component}.flags`);
     for (const [component, n, baseline] of [
-      ['etcd', 'cp1', etcdFlags],
+      ...etcdMembers.map((m) => ['etcd', m.name, etcdFlags(m)] as const),
       ['kube-apiserver', 'cp1', apiserverFlags(nodes.cp1)],
       ['kube-apiserver', 'cp2', apiserverFlags(nodes.cp2)],
       ['kube-controller-manager', 'cp1', kcmFlags],
@@ -537,7 +595,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     ] as const) {
       running.set(key(component, n), { component, node: n, baseline: baseline as Flags, flagsFile: flagsFile(component, n) });
     }
-    await Promise.all(Object.keys(nodes).map((n) => mkdir(path.join(root, 'nodes', n, 'flags'), { recursive: true })));
+    await Promise.all([...new Set([...Object.keys(nodes), ...etcdMembers.map((m) => m.name)])].map((n) => mkdir(path.join(root, 'nodes', n, 'flags'), { recursive: true })));
 
     // Read at every use: renewals and CA rotations rewrite it while the cluster runs.
     const superAdmin = () => kubeconfigCredentials(path.join(root, 'super-admin.conf'));
@@ -562,7 +620,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
           await proc.waitFor(/"msg":"serving client traffic securely"/, { timeoutMs: readyTimeoutMs });
           return;
         case 'kube-apiserver': {
-          const url = `${nodes[entry.node].url}/readyz`;
+          const url = `${nodes[entry.node as NodeName].url}/readyz`;
           await waitUntil(`${label} ready (${url})`, readyTimeoutMs, async () => alive((await httpsRequest(url, superAdmin(), { timeoutMs: 5_000 })).status === 200), account);
           return;
         }
@@ -606,13 +664,14 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       return proc;
     };
 
-    const entry = (component: Component, n: NodeName = 'cp1'): Running => {
-      const found = running.get(key(component, n));
-      if (!found) throw new Error(`no ${component} on ${n} in this cluster`);
+    const entry = (component: Component, n?: Host): Running => {
+      const found = running.get(key(component, hostOf(component, n)));
+      if (!found) throw new Error(`no ${component} on ${hostOf(component, n)} in this cluster`);
       return found;
     };
 
-    await start(entry('etcd'), {}, true);
+    // Together: a member of a new cluster serves once a quorum has met.
+    await Promise.all(etcdMembers.map((m) => start(entry('etcd', m.name), {}, true)));
     await Promise.all([start(entry('kube-apiserver', 'cp1'), {}, true), start(entry('kube-apiserver', 'cp2'), {}, true)]);
     await start(entry('haproxy'), {}, true);
     // kubeadm's step after the control plane is up: admin.conf's group becomes cluster-admin.
@@ -620,7 +679,9 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     await superKubectl(['apply', '-f', '-'], `${WARDLE_RBAC}---${wardleService(wardleAddress)}`);
     await superKubectl(['apply', '-f', apiservice]);
     const workerRoot = path.join(root, 'nodes', 'w1');
-    const kubeletConfig = path.join(workerRoot, 'var/lib/kubelet/config.yaml');
+    // Not the node's var/lib/kubelet/config.yaml: it names this host's paths (node.ts does the same).
+    const kubeletConfig = path.join(workerRoot, 'flags', 'kubelet-config.yaml');
+    await mkdir(path.dirname(kubeletConfig), { recursive: true });
     // The worker needs only the endpoint: it starts beside the controller manager and the sample-apiserver.
     const [workerStart, ...others] = await Promise.allSettled([
       opts.kubelet
@@ -661,22 +722,24 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       bindPort,
       nodes,
       etcdUrl,
+      etcdMembers,
+      serviceCidr,
       wardle: { address: wardleAddress, port: wardlePort!, dir: wardleDir, apiservice, servingCert: `${wardlePrefix}.crt`, kubeconfig: wardleKubeconfig },
       flagsFile,
-      async restart(component, n = 'cp1', overrides = {}, restartOpts = {}) {
+      async restart(component, n, overrides = {}, restartOpts = {}) {
         const e = entry(component, n);
         // kube-apiserver drains for several seconds on SIGTERM; a restart need not wait for that.
         await e.proc?.stop(2_000);
         return start(e, overrides, restartOpts.waitReady ?? true);
       },
-      process(component, n = 'cp1') {
+      process(component, n) {
         const proc = entry(component, n).proc;
-        if (!proc) throw new Error(`${component} on ${n} was never started`);
+        if (!proc) throw new Error(`${component} on ${hostOf(component, n)} was never started`);
         return proc;
       },
-      async ready(component, n = 'cp1') {
+      async ready(component, n) {
         const e = entry(component, n);
-        if (!e.proc) throw new Error(`${component} on ${n} was never started`);
+        if (!e.proc) throw new Error(`${component} on ${e.node} was never started`);
         await ready(e, e.proc);
       },
       kubectl,

@@ -4,7 +4,7 @@
  *   containerd (own root, state, socket and config under the worker's work dir; CRI with the local
  *   pause image as sandbox, restrict_oom_score_adj, cgroupfs, a loopback-only CNI conflist)
  *   └─ kubelet --kubeconfig NODE/etc/kubernetes/kubelet.conf (as kpki wrote it), a
- *      KubeletConfiguration at NODE/var/lib/kubelet/config.yaml, --cert-dir NODE/var/lib/kubelet/pki
+ *      KubeletConfiguration at NODE/flags/kubelet-config.yaml, --cert-dir NODE/var/lib/kubelet/pki
  *      └─ one static hostNetwork busybox pod (`busybox-NAME` in default) for kubectl logs/exec
  *
  * NODE is the node's directory as `kpki init --workers` wrote it (the --root of `kpki verify`).
@@ -278,10 +278,12 @@ export async function startWorker(inputs: WorkerInputs): Promise<Worker> {
   });
   await importImages(CTR, dirs.socket, await imagesBuilt);
 
-  const kubeletDir = path.join(nodeDir, 'var/lib/kubelet');
-  const certDir = path.join(kubeletDir, 'pki');
-  const kubeletConfig = path.join(kubeletDir, 'config.yaml');
-  const flagsFile = path.join(kubeletDir, 'kubelet.flags');
+  const certDir = path.join(nodeDir, 'var/lib/kubelet/pki');
+  // Beside the node's files, as the control planes' flags files are: its /var/lib/kubelet/config.yaml would name
+  // this host's paths, which kpki (verify, the rotation's pre-flight) reads as the node's own.
+  const kubeletConfig = path.join(nodeDir, 'flags', 'kubelet-config.yaml');
+  const flagsFile = path.join(nodeDir, 'flags', 'kubelet.flags');
+  await mkdir(path.dirname(flagsFile), { recursive: true });
   const kubeconfig = path.join(nodeDir, 'etc/kubernetes/kubelet.conf');
   const serving: Record<string, unknown> =
     inputs.serving === 'bootstrap' ? { serverTLSBootstrap: true } : { tlsCertFile: path.join(certDir, 'kubelet.crt'), tlsPrivateKeyFile: path.join(certDir, 'kubelet.key') };
