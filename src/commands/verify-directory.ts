@@ -123,8 +123,10 @@ export async function verifyDirectory(options: VerifyOptions = {}): Promise<Veri
   const certDir = options.certDir ?? (root || (await exists(DEFAULTS.nodeCertDir)) ? DEFAULTS.nodeCertDir : DEFAULTS.certDir);
   const realCertDir = root && !options.certDir ? path.join(root, certDir) : certDir;
   const kubeconfigDir = options.kubeconfigDir ?? path.dirname(certDir);
-  const extensionOnly = Boolean(options.apiServices?.length) && !options.certDir && components.size === 0;
-  const assumedFlags = components.size === 0 && !extensionOnly;
+  // Inputs that stand alone: APIServices, or a kubelet's configuration where no PKI directory is.
+  const namedOnly =
+    !options.certDir && components.size === 0 && (Boolean(options.apiServices?.length) || (Boolean(options.kubeletConfig) && !root && !(await exists(realCertDir))));
+  const assumedFlags = components.size === 0 && !namedOnly;
   let files: string[] = [];
   if (options.certDir || assumedFlags || (root && (await exists(realCertDir)))) {
     if (assumedFlags && !(await exists(realCertDir))) throw badInput(realCertDir, 'nothing to verify: no such PKI directory and no component flags', 'pass --cert-dir, --manifests-dir or --apiserver-args');
@@ -139,7 +141,7 @@ export async function verifyDirectory(options: VerifyOptions = {}): Promise<Veri
   const presentKubeconfigs = new Set<string>();
   for (const name of standard.keys()) {
     const file = path.join(standardDir, name);
-    if (!extensionOnly && (await exists(await resolve(file)))) presentKubeconfigs.add(file);
+    if (!namedOnly && (await exists(await resolve(file)))) presentKubeconfigs.add(file);
   }
   // What the directory is: as the caller knows it (a cluster's record), or as its files tell.
   const node = assumedFlags ? (options.node ?? roleFromFiles(wiring, certDir, standardDir, new Set([...files, ...presentKubeconfigs].map((f) => path.normalize(f))))) : options.node;

@@ -256,3 +256,24 @@ describe('kpki ca rotate on the external-etcd layout with a worker', () => {
     }
   });
 });
+
+describe("a kubelet's configuration alone (no PKI directory where kpki verify runs)", () => {
+  const kubeletConfig = (dir: string, key: string) =>
+    [
+      'apiVersion: kubelet.config.k8s.io/v1beta1',
+      'kind: KubeletConfiguration',
+      `authentication: {x509: {clientCAFile: ${pki(dir, 'w1', 'ca.crt')}}}`,
+      `tlsCertFile: ${path.join(dir, 'nodes/w1/var/lib/kubelet/pki/kubelet.crt')}`,
+      `tlsPrivateKeyFile: ${path.join(dir, `nodes/${key}/var/lib/kubelet/pki/kubelet.key`)}`,
+    ].join('\n');
+
+  it('is checked for what it names, and a serving key of another node is reported', () => {
+    const { dir } = initShape(SHAPES['stacked HA with workers and kubelet serving certificates']!);
+    const empty = tempDir('kpki-kubelet-only-');
+    writeFileSync(path.join(empty, 'config.yaml'), kubeletConfig(dir, 'w1'));
+    const clean = expectClean(empty, ['--kubelet-config', 'config.yaml']);
+    expect(clean.findings.filter((f) => f.severity === 'warning')).toEqual([]);
+    writeFileSync(path.join(empty, 'config.yaml'), kubeletConfig(dir, 'w2'));
+    expectError(empty, ['--kubelet-config', 'config.yaml'], 'KEY_MISMATCH');
+  });
+});
