@@ -71,7 +71,8 @@ describe('kpki renew on a whole cluster', () => {
     const dry = await renew({ certDir: path.join(dir, 'pki'), kubeconfigDir: dir, names: ['apiserver'], dryRun: true });
     expect(snapshot(dir)).toEqual(initial);
     expect(dry.items.map((i) => [i.node, i.action])).toEqual([['cp1', 'renew'], ['cp2', 'renew']]);
-    const apiserverFiles = ['/etc/kubernetes/pki/apiserver.crt', '/etc/kubernetes/pki/apiserver.key'];
+    // Renewal keeps the key (as kubeadm's does): only the certificate changes.
+    const apiserverFiles = ['/etc/kubernetes/pki/apiserver.crt'];
     expect(dry.restart).toEqual([{ node: 'cp1', component: 'kube-apiserver', files: apiserverFiles }, { node: 'cp2', component: 'kube-apiserver', files: apiserverFiles }]);
 
     const before = serials(dir, scratch);
@@ -113,8 +114,8 @@ describe('kpki renew on a single-node PKI', () => {
     const frontProxyCa = readFileSync(path.join(dir, 'pki/front-proxy-ca.crt')).toString('base64');
     writeFileSync(admin, readFileSync(admin, 'utf8').replace(/certificate-authority-data: \S+/, `certificate-authority-data: ${frontProxyCa}`));
     const result = await renew({ certDir: path.join(dir, 'pki'), kubeconfigDir: dir, names: ['admin.conf', 'apiserver'], addSans: 'api.example.com' });
-    // A single-node PKI is the node's own: its paths are as given.
-    expect(result.restart).toEqual([{ node: 'local', component: 'kube-apiserver', files: ['apiserver.crt', 'apiserver.key'].map((f) => path.join(dir, 'pki', f)) }]);
+    // A single-node PKI is the node's own: its paths are as given. The key is kept, so only the certificate changed.
+    expect(result.restart).toEqual([{ node: 'local', component: 'kube-apiserver', files: [path.join(dir, 'pki', 'apiserver.crt')] }]);
     expect(await trustFailures(dir, scratch, goCheck)).toEqual([]);
     expect(JSON.parse(readFileSync(path.join(dir, 'kpki-settings.json'), 'utf8'))).toEqual({ apiserverCertExtraSans: ['api.example.com'] });
     // init --renew apiserver without the flag still issues the remembered SAN.
