@@ -26,8 +26,8 @@ function serversOf(facts: Facts, target: ServerTarget): string[] {
  * Rule: where a node's kubelet.conf points. kubeadm ≥ 1.33 (ControlPlaneKubeletLocalMode, on by
  * default) points a control plane's kubelet at its own apiserver; earlier kubeadm, and every
  * worker, at the control-plane endpoint. Either is a note naming the behaviour; a server that is
- * neither is a warning. Nothing is said when the two are the same address (no separate endpoint)
- * or when nothing tells where they are.
+ * neither is a warning. Nothing is said when the two are the same address (no separate endpoint),
+ * when nothing tells where they are, or when the endpoint is unknown and the server is not this node's.
  */
 export const kubeletServer = defineRule({
   id: 'kubelet-server',
@@ -59,6 +59,22 @@ export const kubeletServer = defineRule({
               ? `the kubelet talks to this node's own apiserver, as kubeadm ≥ 1.33 sets up a control plane (feature gate ControlPlaneKubeletLocalMode): it never meets a newer apiserver than itself during an upgrade, and reports NotReady while this apiserver is down${endpoint.length ? ` (the control-plane endpoint is ${endpoint[0]})` : ''}`
               : `the kubelet talks to the control-plane endpoint, as kubeadm before 1.33 (or with ControlPlaneKubeletLocalMode off) and every worker do${own.length ? ` (this node's apiserver is ${own[0]})` : ''}`,
             fix: isOwn ? 'nothing to do (kpki profile kubeadm; kubeadm-v1.31 points it at the endpoint)' : 'nothing to do (kpki profile kubeadm-v1.31; profile kubeadm points a control plane at its own apiserver)',
+            files: [kc.file],
+          }),
+        );
+        continue;
+      }
+      // Without the endpoint (no admin.conf here) a server other than this node's apiserver may be the
+      // endpoint (a worker's kubelet, checked beside a control plane's flags, points there): not judged.
+      if (!endpointKeys.size) {
+        out.push(
+          finding({
+            code: FindingCode.KubeletServerMode,
+            severity: 'info',
+            subject,
+            symptom: '',
+            diagnosis: `the kubelet talks to ${server}, not this node's apiserver (${own[0]}); whether that is the control-plane endpoint was not checked: no admin.conf here names it`,
+            fix: `nothing to do if ${server} is the control-plane endpoint (a worker, or kubeadm before 1.33); pass --kubeconfig-dir with admin.conf to have it checked`,
             files: [kc.file],
           }),
         );
