@@ -79,9 +79,11 @@ const DEPENDS: Record<string, Window['component'][]> = {
 /**
  * etcd's own errors, which the apiserver passes on as 500s without retrying, for requests in flight
  * while a member of three restarts: a leader change (etcd hands leadership off as it stops; the
- * harness hands it off first), or a connection to the member as it comes up.
+ * harness hands it off first), a connection to the member as it comes up, or a stream the member
+ * closed as it stopped (gRPC: "server closed the stream without sending trailers").
  */
-const ETCD_MEMBER_RESTART = /etcdserver: leader changed|rpc error: code = Unknown desc = OK: HTTP status code 200; transport: missing content-type field/;
+const ETCD_MEMBER_RESTART =
+  /etcdserver: leader changed|rpc error: code = Unknown desc = OK: HTTP status code 200; transport: missing content-type field|rpc error: code = Internal desc = server closed the stream without sending trailers/;
 /** After a single-instance backend is back, its clients reconnect with backoff. */
 const RECONNECT_GRACE_MS = 5_000;
 
