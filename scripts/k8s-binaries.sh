@@ -8,7 +8,7 @@
 #   scripts/k8s-binaries.sh            build what is missing, print the binaries' directory
 #   KPKI_K8S_BIN=/dir                  where the binaries live (default /var/cache/kpki/k8s-v1.20.2/bin)
 #
-# Needs root for apt-get (deb-src entries are enabled on the fly). Takes about 7 minutes cold on
+# Needs root for apt-get (deb-src entries are enabled on the fly). Takes about 10 minutes cold on
 # 2 cores; a warm Go cache relinks in seconds.
 set -euo pipefail
 

@@ -48,38 +48,32 @@ export const kubeletServer = defineRule({
       const isEndpoint = endpointKeys.has(key);
       if (isOwn && isEndpoint) continue;
       const subject = `${kc.file} (server ${server})`;
-      if (isOwn || isEndpoint) {
+      const note = (diagnosis: string, fix: string) => finding({ code: FindingCode.KubeletServerMode, severity: 'info', subject, symptom: '', diagnosis, fix, files: [kc.file] });
+      if (isOwn) {
         out.push(
-          finding({
-            code: FindingCode.KubeletServerMode,
-            severity: 'info',
-            subject,
-            symptom: '',
-            diagnosis: isOwn
-              ? `the kubelet talks to this node's own apiserver, as kubeadm ≥ 1.33 sets up a control plane (feature gate ControlPlaneKubeletLocalMode): it never meets a newer apiserver than itself during an upgrade, and reports NotReady while this apiserver is down${endpoint.length ? ` (the control-plane endpoint is ${endpoint[0]})` : ''}`
-              : `the kubelet talks to the control-plane endpoint, as kubeadm before 1.33 (or with ControlPlaneKubeletLocalMode off) and every worker do${own.length ? ` (this node's apiserver is ${own[0]})` : ''}`,
-            fix: isOwn ? 'nothing to do (kpki profile kubeadm; kubeadm-v1.31 points it at the endpoint)' : 'nothing to do (kpki profile kubeadm-v1.31; profile kubeadm points a control plane at its own apiserver)',
-            files: [kc.file],
-          }),
+          note(
+            `the kubelet talks to this node's own apiserver, as kubeadm ≥ 1.33 sets up a control plane (feature gate ControlPlaneKubeletLocalMode): it never meets a newer apiserver than itself during an upgrade, and reports NotReady while this apiserver is down${endpoint.length ? ` (the control-plane endpoint is ${endpoint[0]})` : ''}`,
+            'nothing to do (kpki profile kubeadm; kubeadm-v1.31 points it at the endpoint)',
+          ),
         );
-        continue;
-      }
-      // Without the endpoint (no admin.conf here) a server other than this node's apiserver may be the
-      // endpoint (a worker's kubelet, checked beside a control plane's flags, points there): not judged.
-      if (!endpointKeys.size) {
+      } else if (isEndpoint) {
         out.push(
-          finding({
-            code: FindingCode.KubeletServerMode,
-            severity: 'info',
-            subject,
-            symptom: '',
-            diagnosis: `the kubelet talks to ${server}, not this node's apiserver (${own[0]}); whether that is the control-plane endpoint was not checked: no admin.conf here names it`,
-            fix: `nothing to do if ${server} is the control-plane endpoint (a worker, or kubeadm before 1.33); pass --kubeconfig-dir with admin.conf to have it checked`,
-            files: [kc.file],
-          }),
+          note(
+            `the kubelet talks to the control-plane endpoint, as kubeadm before 1.33 (or with ControlPlaneKubeletLocalMode off) and every worker do${own.length ? ` (this node's apiserver is ${own[0]})` : ''}`,
+            'nothing to do (kpki profile kubeadm-v1.31; profile kubeadm points a control plane at its own apiserver)',
+          ),
         );
-        continue;
+      } else if (!endpointKeys.size) {
+        // Without the endpoint (no admin.conf here) a server other than this node's apiserver may be the
+        // endpoint (a worker's kubelet, checked beside a control plane's flags, points there): not judged.
+        out.push(
+          note(
+            `the kubelet talks to ${server}, not this node's apiserver (${own[0]}); whether that is the control-plane endpoint was not checked: no admin.conf here names it`,
+            `nothing to do if ${server} is the control-plane endpoint (a worker, or kubeadm before 1.33); pass --kubeconfig-dir with admin.conf to have it checked`,
+          ),
+        );
       }
+      if (isOwn || isEndpoint || !endpointKeys.size) continue;
       const known = [...(endpoint.length ? [`the control-plane endpoint (${endpoint[0]})`] : []), ...(own.length ? [`this node's apiserver (${own[0]})`] : [])];
       const expected = known.length > 1 ? `neither ${known.join(' nor ')}` : `not ${known[0]}`;
       out.push(
