@@ -130,7 +130,7 @@ describe('external etcd: three members, two control planes, one worker', () => {
     for (const n of NODE_NAMES) expectClean(`${n} as it runs`, await verifyNode(c, n));
     for (const m of c.etcdMembers) expectClean(`${m.name} as it runs`, await kpkiVerify(c, ['--cert-dir', m.pki(''), '--etcd-args', c.flagsFile('etcd', m.name)]));
     const worker = c.worker.node!;
-    // --cert-dir too: verify refuses a kubelet configuration alone ("nothing to verify").
+    // With the worker's --cert-dir, its CA and kubelet.conf are checked beside the kubelet configuration.
     expectClean('w1 as it runs', await kpkiVerify(c, ['--cert-dir', path.join(worker.nodeDir, 'etc/kubernetes/pki'), '--kubelet-config', worker.flags, '--node-address', `InternalIP=${worker.address}`]));
   });
 
