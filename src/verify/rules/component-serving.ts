@@ -1,3 +1,4 @@
+import { httpsUrl } from '../../model/net.js';
 import { FindingCode, type Finding } from '../findings.js';
 import { BINARIES, flag, type ComponentArgs } from '../inputs/args.js';
 import type { Facts } from '../facts.js';
@@ -39,8 +40,8 @@ export const componentServing = defineRule({
     for (const args of [facts.inputs.controllerManager, facts.inputs.scheduler]) {
       const serving = args && certFromFlag(facts, args, 'tls-cert-file');
       if (!args || !serving) continue;
-      const port = flag(args, 'secure-port') ?? String(SECURE_PORTS[args.component as keyof typeof SECURE_PORTS]);
-      const url = (host: string) => `https://${host.includes(':') ? `[${host}]` : host}:${port}`;
+      const port = Number(flag(args, 'secure-port') ?? SECURE_PORTS[args.component as keyof typeof SECURE_PORTS]);
+      const url = (host: string) => httpsUrl(host, port);
       const symptom = (host: string) => (error: string) => `Get "${url(host)}/metrics": ${error}`;
       const hosts = dialedHosts(args);
       if (roots) {
