@@ -9,7 +9,7 @@ import { initPki } from '../../src/commands/init.js';
 import type { Finding } from '../../src/verify/findings.js';
 import { describeRun, type RunResult } from '../interop/helpers.js';
 import { seedKubeconfigs, type SeededKubeconfigs } from '../support/kubeconfig-faults.js';
-import { useCluster, type Cluster } from './harness.js';
+import { useCluster, waitUntil, type Cluster } from './harness.js';
 
 const { live } = useCluster();
 
@@ -23,7 +23,13 @@ function seeds(c: Cluster): Promise<SeededKubeconfigs> {
     await initPki({ nodeName: 'elsewhere', advertiseAddress: '127.0.0.1', certDir: foreignCertDir, kubeconfigDir: path.join(dir, 'foreign') });
     const bound = await c.kubectl(c.admin, ['create', 'clusterrolebinding', 'kpki-developers-view', '--clusterrole', 'view', '--group', 'developers']);
     expect(bound.code, describeRun(bound)).toBe(0);
-    return seedKubeconfigs({ certDir: c.certDir, foreignCertDir, dir, server: c.endpoint });
+    const kubeconfigs = await seedKubeconfigs({ certDir: c.certDir, foreignCertDir, dir, server: c.endpoint });
+    // Each apiserver's RBAC authorizer learns of the binding from its own informer: wait for all of
+    // them, or a request balanced to a lagging one is Forbidden for a moment.
+    for (const node of Object.values(c.nodes)) {
+      await waitUntil(`RBAC on ${node.name} lets group developers list pods`, 30_000, async () => (await c.kubectl(kubeconfigs.good, ['--server', node.url, 'get', 'pods', '-n', 'default'])).code === 0);
+    }
+    return kubeconfigs;
   })();
   return seeded;
 }
