@@ -106,7 +106,8 @@ async function identityFor(options: IssueKubeconfigOptions): Promise<Identity> {
 /** Server and cluster name: explicit, else from the file being rewritten, else from admin.conf. */
 async function clusterEndpoint(options: IssueKubeconfigOptions, target: string | undefined) {
   const kubeconfigDir = options.kubeconfigDir ?? kubeconfigDirOf(options.certDir ?? DEFAULTS.certDir);
-  for (const file of [target, path.join(kubeconfigDir, 'admin.conf')]) {
+  const admin = (await loadProfile(options.profile)).kubeconfigs.find((k) => k.identity === 'admin');
+  for (const file of [target, admin && path.join(kubeconfigDir, admin.file)]) {
     const data = file && (await readOptional(file));
     if (!data) continue;
     const creds = parseKubeconfig(data.toString('utf8'), file);

@@ -3,7 +3,7 @@ import { badFlag } from '../errors.js';
 import { certificatePem, issueCertificate } from '../pki/certificate.js';
 import { generateKeyPair, privateKeyPem } from '../pki/keys.js';
 import { isDnsName } from '../model/net.js';
-import { resolveCertificate } from '../model/plan.js';
+import { resolveCertificate } from '../model/spec.js';
 import type { ExtKeyUsageName } from '../model/profile.js';
 import { DEFAULTS } from '../model/defaults.js';
 import { parseDuration } from '../model/duration.js';

@@ -1,4 +1,4 @@
-import type { KeyObject } from 'node:crypto';
+import type { KeyObject } from '../pki/keys.js';
 import path from 'node:path';
 import { badFlag, badInput, ErrorCode, KpkiError } from '../errors.js';
 import { certificatePem, issueCertificate, publicKeyObject } from '../pki/certificate.js';
@@ -7,7 +7,7 @@ import { generateKeyPair, keyTypeOf, privateKeyPem, type KeyPair } from '../pki/
 import { parseCertificate, parseKey } from '../pki/pem.js';
 import { parseDuration } from '../model/duration.js';
 import { outlivesCa, validityAboveDefault } from '../model/validity.js';
-import { classifySans, resolveCertificate, type CertSpec } from '../model/plan.js';
+import { classifySans, resolveCertificate, type CertSpec } from '../model/spec.js';
 import { caAliases, type ExtKeyUsageName } from '../model/profile.js';
 import { DEFAULTS, parseKeyType, sanList, type KeyType } from '../model/settings.js';
 import { readOptional } from '../store/files.js';

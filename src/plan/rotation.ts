@@ -1,28 +1,22 @@
-import { createPublicKey, type KeyObject } from 'node:crypto';
 import path from 'node:path';
 import { badFlag, ErrorCode, KpkiError } from '../errors.js';
-import { certificateFacts, certificatePem, issueCertificate, publicKeyObject } from '../pki/certificate.js';
+import { parseDuration } from '../model/duration.js';
+import type { Layout, LayoutOptions } from '../model/layout.js';
+import { caEntryName } from '../model/profile.js';
+import { rotationIn, rotationMaterial, rotationRecordText, ROTATION_ARCHIVE_DIR, ROTATION_FILE, type RotationFileState, type RotationPhase, type RotationState } from '../model/rotation.js';
+import { DEFAULTS } from '../model/settings.js';
+import { resolveCertificate } from '../model/spec.js';
+import { certificateFacts, certificatePem, publicKeyObject } from '../pki/certificate.js';
 import type { x509 } from '../pki/crypto.js';
-import { generateKeyPair, keyTypeOf, privateKeyPem, publicKeyPem, sameKeyPair } from '../pki/keys.js';
+import { keyTypeOf, parsePublicKey, privateKeyPem, publicKeyOf, publicKeyPem, sameKeyPair, type KeyObject } from '../pki/keys.js';
 import { isSignedBy, sameAuthority, sameSubject } from '../pki/match.js';
 import { parseCertificate, parseCertificates, parseKey } from '../pki/pem.js';
-import { parseDuration } from '../model/duration.js';
-import { resolveCertificate } from '../model/plan.js';
-import { DEFAULTS } from '../model/settings.js';
-import type { Finding } from '../verify/findings.js';
-import { caEntryName, ROOT_CA_NOTE, signingAuthority } from './ca.js';
-import { editAllTrust, trustHolders, type TrustEdit, type TrustHolder } from './holders.js';
-import { applyChanges } from '../store/apply.js';
-import { withWriteLock } from '../store/lock.js';
-import type { Observed } from '../plan/decide.js';
-import type { FileWrite } from '../plan/steps.js';
-import { observeLayout, observeLayoutFiles, type Layout, type LayoutOptions, type Location } from './layout.js';
+import type { Observed } from './decide.js';
 import { authoritiesIn, renewableEntries, renewWrites } from './renew.js';
-import { restartPlan, type Restart } from './restart.js';
-import { removeRotationMaterial, ROTATION_DIR, ROTATION_FILE, rotationIn, rotationWrite, type RotationPhase, type RotationState } from './rotation-state.js';
-import { underLock } from './session.js';
-import type { Authority } from './trust.js';
-import { SIGNER_CERT } from './names.js';
+import type { Restart } from './restart.js';
+import { writeSteps, type Day2Step, type FileWrite, type MadeMaterial } from './steps.js';
+import { SIGNER_CERT } from '../model/rotation.js';
+import { editAllTrust, ROOT_CA_NOTE, signingAuthority, trustHolders, type HeldCa, type TrustEdit, type TrustHolder } from './trust.js';
 
 export const ROTATE_STEPS = ['begin', 'reissue', 'finish', 'abort', 'status'] as const;
 export type RotateStep = (typeof ROTATE_STEPS)[number];
@@ -45,16 +39,6 @@ export interface RotateOptions extends LayoutOptions {
   now?: Date;
 }
 
-/** One file's place in the rotation, as `status` reports it. */
-export interface RotationFileState {
-  node: string | undefined;
-  file: string;
-  /** `old`, `old+new`, `new+old`, `new` for trust files; `old`/`new` for keys and leaves. */
-  state: string;
-  /** What the current phase wants; the file lags (a half-applied phase) when they differ. */
-  expected: string;
-}
-
 export interface RotateResult {
   step: RotateStep;
   /** The phase the rotation is in after this step; `none` when no rotation is under way. */
@@ -73,9 +57,6 @@ export interface RotateResult {
   resumed: string[] | undefined;
 }
 
-/** Where the rotation keeps one CA's (or the SA key's) old and new material. */
-const material = (certDir: string, side: 'old' | 'new', file: string) => path.join(certDir, ROTATION_DIR, side, file);
-
 interface CaPair {
   name: string;
   file: string;
@@ -85,12 +66,19 @@ interface CaPair {
   keyFile: string;
 }
 
+/** The service-account key pair's files under a cert dir, as the profile names them. */
+function saFile(layout: Layout, part: 'key' | 'pub'): string {
+  const pair = layout.profile.keyPairs[0];
+  if (!pair) throw new KpkiError(ErrorCode.MissingFile, `profile ${layout.profile.name} has no service-account key pair`, { subject: layout.profile.name });
+  return `${pair.file}.${part}`;
+}
+
 const missingMaterial = (file: string, what: string) =>
   new KpkiError(ErrorCode.MissingFile, `${file}: the rotation's ${what} is missing`, { subject: file, hint: 'restore it from a backup; without it this step cannot be carried out' });
 
 function pairIn(snapshot: Observed, certDir: string, side: 'old' | 'new', name: string, file: string, recovered: boolean): CaPair {
-  const crt = material(certDir, side, `${file}.crt`);
-  const keyFile = material(certDir, side, `${file}.key`);
+  const crt = rotationMaterial(certDir, side, `${file}.crt`);
+  const keyFile = rotationMaterial(certDir, side, `${file}.key`);
   const [crtData, keyData] = [snapshot.get(crt), snapshot.get(keyFile)];
   if (!crtData) throw missingMaterial(crt, `${side} ${name}`);
   // A recorded rotation keeps both keys until it ends: one missing is reported at once.
@@ -105,7 +93,7 @@ function signingKey(pair: CaPair, side: 'old' | 'new'): KeyObject {
 }
 
 /** The old and new material of every CA the rotation covers. */
-function pairsIn(layout: Layout, snapshot: Observed, state: RotationState): { old: CaPair; new: CaPair }[] {
+export function pairsIn(layout: Layout, snapshot: Observed, state: RotationState): { old: CaPair; new: CaPair }[] {
   const certDir = layout.signing.certDir;
   return state.cas.map((name) => {
     const file = layout.profile.certificates.find((c) => c.name === name)!.file;
@@ -115,49 +103,27 @@ function pairsIn(layout: Layout, snapshot: Observed, state: RotationState): { ol
 }
 
 /** The SA key pair's public halves, old and new. */
-function saKeysIn(snapshot: Observed, certDir: string): { old: KeyObject; new: KeyObject } {
+function saKeysIn(layout: Layout, snapshot: Observed): { old: KeyObject; new: KeyObject } {
+  const certDir = layout.signing.certDir;
   const read = (side: 'old' | 'new') => {
-    const file = material(certDir, side, 'sa.key');
+    const file = rotationMaterial(certDir, side, saFile(layout, 'key'));
     const data = snapshot.get(file);
     if (!data) throw missingMaterial(file, `${side} service-account key`);
     // A recovered rotation may know a side only by its public key (from sa.pub).
-    return data.includes('PUBLIC KEY-----') ? createPublicKey(data) : parseKey(data, file);
+    return data.includes('PUBLIC KEY-----') ? parsePublicKey(data) : parseKey(data, file);
   };
   return { old: read('old'), new: read('new') };
 }
 
-/** kpki verify over one location of the layout, as what it is (given by the command layer: verify reads a rotation's state through this module). */
-export type VerifyLocation = (location: Location, layout: Layout) => Promise<Finding[]>;
-
-/**
- * Refuses to change anything while verify finds errors anywhere the rotation writes: the shared
- * set, every control plane, every external etcd member (where the etcd CA's trust and leaves
- * live; control planes hold only etcd/ca.crt and their etcd client certificate) and every worker.
- */
-async function preflight(layout: Layout, verifyLocation: VerifyLocation | undefined): Promise<void> {
-  if (!verifyLocation) throw new Error('a rotation step that changes files needs verify');
-  for (const location of layout.locations) {
-    const findings = await verifyLocation(location, layout);
-    const errors = findings.filter((f) => f.severity === 'error');
-    if (errors.length) {
-      const where = location.node && location.node !== 'local' ? `node ${location.node} (${location.role})` : location.certDir;
-      const see = location.root ? `kpki verify --root ${location.root}` : `kpki verify --cert-dir ${location.certDir} --kubeconfig-dir ${location.kubeconfigDir}`;
-      throw new KpkiError(ErrorCode.StaleFile, `verify finds ${errors.length} error(s) in ${where}: ${errors[0]!.subject}: ${errors[0]!.diagnosis}`, {
-        subject: location.root ?? location.certDir,
-        hint: `nothing was changed; see ${see} and fix them first`,
-      });
-    }
-  }
-}
-
-function signerCopies(layout: Layout, snapshot: Observed, cert: x509.X509Certificate): FileWrite[] {
-  return copiesOf(layout, snapshot, 'ca.key').map((keyFile) => ({ path: path.join(path.dirname(keyFile), SIGNER_CERT), data: certificatePem(cert), mode: 0o644 }));
+function signerCopies(layout: Layout, snapshot: Observed, ca: CaPair): FileWrite[] {
+  const cert = ca.cert;
+  return copiesOf(layout, snapshot, `${ca.file}.key`).map((keyFile) => ({ path: path.join(path.dirname(keyFile), SIGNER_CERT), data: certificatePem(cert), mode: 0o644 }));
 }
 
 /** The signer copy for the cluster CA's pair, when the rotation covers it. */
 function clusterSigner(layout: Layout, snapshot: Observed, pairs: { old: CaPair; new: CaPair }[], pick: (pair: { old: CaPair; new: CaPair }) => CaPair): FileWrite[] {
   const cluster = pairs.find((p) => p.old.name === 'ca');
-  return cluster ? signerCopies(layout, snapshot, pick(cluster).cert) : [];
+  return cluster ? signerCopies(layout, snapshot, pick(cluster)) : [];
 }
 
 /** Every location's copy of a file under the cert dir (CA keys on control planes, sa.pub, sa.key). */
@@ -181,11 +147,11 @@ function perCa(pairs: { old: CaPair; new: CaPair }[], edit: (bundle: x509.X509Ce
 }
 
 function pemOfKeys(keys: KeyObject[]): string {
-  return keys.map((k) => publicKeyPem(createPublicKey(k))).join('');
+  return keys.map((k) => publicKeyPem(publicKeyOf(k))).join('');
 }
 
 /** Signing material for re-issuing leaves: the given pairs, with trust files holding both CAs. */
-function signers(base: Map<string, Authority>, pairs: { signer: CaPair; other: CaPair }[]): Map<string, Authority> {
+function signers(base: Map<string, HeldCa>, pairs: { signer: CaPair; other: CaPair }[]): Map<string, HeldCa> {
   const cas = new Map(base);
   for (const { signer, other } of pairs) {
     const ca = base.get(signer.name)!;
@@ -195,7 +161,7 @@ function signers(base: Map<string, Authority>, pairs: { signer: CaPair; other: C
 }
 
 /** Re-signs every leaf and kubeconfig under the rotated CAs with the given signers. */
-async function reissueLeaves(layout: Layout, snapshot: Observed, state: RotationState, cas: Map<string, Authority>, now: Date, dryRun: boolean) {
+async function reissueLeaves(layout: Layout, snapshot: Observed, state: RotationState, cas: Map<string, HeldCa>, now: Date, dryRun: boolean) {
   const names = renewableEntries(layout).filter((e) => state.cas.includes(e.issuer)).map((e) => e.name);
   const validity = parseDuration(layout.record?.data.settings.certValidity ?? DEFAULTS.certValidity) ?? parseDuration(DEFAULTS.certValidity)!;
   return renewWrites(layout, { names, cas, sanPlan: { sans: [], entries: [] }, csrOnly: false, csrDir: '', key: 'auto', validity, now, dryRun }, snapshot);
@@ -211,8 +177,15 @@ function caSelection(layout: Layout, options: RotateOptions): string[] {
   return [...new Set(options.cas.map((name) => caEntryName(layout.profile, '--ca', name)))];
 }
 
-interface Phase {
-  writes: FileWrite[];
+/** The record of the rotation's next phase, written in the same set as the phase's files. */
+export function rotationRecordWrite(certDir: string, state: RotationState | undefined): FileWrite {
+  return { path: path.join(certDir, ROTATION_FILE), data: rotationRecordText(state), mode: 0o644 };
+}
+
+/** What one phase decided: the files it writes, what to tell the user, and the rotation's state after it (undefined once over). */
+export interface Phase {
+  /** What the phase writes, rendered by plan/render.ts renderDay2Steps (the rotation's record last). */
+  steps: Day2Step[];
   notes: string[];
   next: RotationState | undefined;
 }
@@ -222,47 +195,45 @@ function merged(writes: FileWrite[]): FileWrite[] {
   return [...new Map(writes.map((w) => [path.resolve(w.path), w])).values()];
 }
 
-async function begin(layout: Layout, snapshot: Observed, options: RotateOptions, now: Date, verifyLocation: VerifyLocation | undefined): Promise<Phase> {
+function begin(layout: Layout, snapshot: Observed, options: RotateOptions, now: Date): Phase {
   const certDir = layout.signing.certDir;
   const cas = caSelection(layout, options);
   const serviceAccount = options.serviceAccount ?? false;
-  await preflight(layout, verifyLocation);
   const validity = parseDuration(options.validity ?? DEFAULTS.caValidity);
   if (validity === undefined || validity <= 0) throw badFlag('--validity', `"${options.validity}" is not a duration`, 'e.g. 10y');
   const authorities = authoritiesIn(layout, snapshot);
-  const writes: FileWrite[] = [];
-  const pairs: { old: CaPair; new: CaPair }[] = [];
+  const steps: Day2Step[] = [];
+  const olds: CaPair[] = [];
   for (const name of cas) {
     const old = signingAuthority(authorities, name, certDir);
     if (old.bundle.length > 1) throw new KpkiError(ErrorCode.StaleFile, `${old.certFile} holds ${old.bundle.length} certificates`, { subject: old.certFile, hint: 'a rotation starts from one CA certificate per trust file: remove the extra ones first' });
     const entry = layout.profile.certificates.find((c) => c.name === name)!;
     const keyType = keyTypeOf(publicKeyObject(old.cert)) ?? DEFAULTS.keyType;
     const spec = resolveCertificate(layout.profile.policy, { ...entry, commonName: certificateFacts(old.cert).commonName }, (t) => [t], { caValidity: validity, certValidity: validity, keyType }, entry.file);
-    const fresh = await generateKeyPair(keyType);
-    // Same subject: everything that names the issuer (leaves, kubeadm's checks) keeps reading the same; keys and key ids tell them apart.
-    const cert = await issueCertificate({ spec, publicKey: fresh.publicKey, issuer: { key: fresh.privateKey, certificate: undefined }, now, keep: { subject: old.cert.subjectName, subjectKeyId: undefined } });
-    const keyFile = (side: 'old' | 'new') => material(certDir, side, `${entry.file}.key`);
-    pairs.push({ old: { name, file: entry.file, cert: old.cert, key: old.key, keyFile: keyFile('old') }, new: { name, file: entry.file, cert, key: fresh.privateKey, keyFile: keyFile('new') } });
-    writes.push(
-      { path: material(certDir, 'old', `${entry.file}.crt`), data: certificatePem(old.cert), mode: 0o644 },
-      { path: material(certDir, 'old', `${entry.file}.key`), data: privateKeyPem(old.key), mode: 0o600 },
-      { path: material(certDir, 'new', `${entry.file}.crt`), data: certificatePem(cert), mode: 0o644 },
-      { path: material(certDir, 'new', `${entry.file}.key`), data: privateKeyPem(fresh.privateKey), mode: 0o600 },
+    olds.push({ name, file: entry.file, cert: old.cert, key: old.key, keyFile: rotationMaterial(certDir, 'old', `${entry.file}.key`) });
+    steps.push(
+      ...writeSteps([
+        { path: rotationMaterial(certDir, 'old', `${entry.file}.crt`), data: certificatePem(old.cert), mode: 0o644 },
+        { path: rotationMaterial(certDir, 'old', `${entry.file}.key`), data: privateKeyPem(old.key), mode: 0o600 },
+      ]),
+      // Same subject: everything that names the issuer (leaves, kubeadm's checks) keeps reading the same; keys and key ids tell them apart.
+      { action: 'new-ca', name, spec, keepSubject: old.cert.subjectName, files: [rotationMaterial(certDir, 'new', `${entry.file}.crt`), rotationMaterial(certDir, 'new', `${entry.file}.key`)] },
     );
   }
   // Old first: it still signs, and kubeadm reads only the first certificate next to the key.
-  writes.push(...editAllTrust(trustHolders(layout, snapshot, options.apiServices), perCa(pairs, (bundle, pair) => (holds(bundle, pair.old.cert) && !holds(bundle, pair.new.cert) ? [...bundle, pair.new.cert] : undefined)), snapshot));
-  writes.push(...clusterSigner(layout, snapshot, pairs, (p) => p.old));
+  const withNew = (made: MadeMaterial) => olds.map((old) => ({ old, new: { ...old, cert: made.cas.get(old.name)!.certificate, key: made.cas.get(old.name)!.key, keyFile: rotationMaterial(certDir, 'new', `${old.file}.key`) } }));
+  steps.push({ action: 'trust-edit', edit: (made) => editAllTrust(trustHolders(layout, snapshot, options.apiServices), perCa(withNew(made), (bundle, pair) => (holds(bundle, pair.old.cert) && !holds(bundle, pair.new.cert) ? [...bundle, pair.new.cert] : undefined)), snapshot) });
+  steps.push(...writeSteps(clusterSigner(layout, snapshot, olds.map((old) => ({ old, new: old })), (p) => p.old)));
   if (serviceAccount) {
-    const keyFile = path.join(certDir, 'sa.key');
+    const keyFile = path.join(certDir, saFile(layout, 'key'));
     const keyData = snapshot.get(keyFile);
     if (!keyData) throw new KpkiError(ErrorCode.MissingFile, `${keyFile}: no service-account key to rotate`, { subject: keyFile });
     const old = parseKey(keyData, keyFile);
-    const fresh = await generateKeyPair(keyTypeOf(createPublicKey(old)) ?? DEFAULTS.keyType);
-    writes.push(
-      { path: material(certDir, 'old', 'sa.key'), data: privateKeyPem(old), mode: 0o600 },
-      { path: material(certDir, 'new', 'sa.key'), data: privateKeyPem(fresh.privateKey), mode: 0o600 },
-      ...copiesOf(layout, snapshot, 'sa.pub').map((file) => ({ path: file, data: pemOfKeys([old, fresh.privateKey]), mode: 0o600 })),
+    const name = layout.profile.keyPairs[0]!.name;
+    steps.push(
+      ...writeSteps([{ path: rotationMaterial(certDir, 'old', saFile(layout, 'key')), data: privateKeyPem(old), mode: 0o600 }]),
+      { action: 'new-key', name, keyType: keyTypeOf(publicKeyOf(old)) ?? DEFAULTS.keyType, file: rotationMaterial(certDir, 'new', saFile(layout, 'key')) },
+      { action: 'trust-edit', edit: (made) => copiesOf(layout, snapshot, saFile(layout, 'pub')).map((file) => ({ path: file, data: pemOfKeys([old, made.keys.get(name)!]), mode: 0o600 })) },
     );
   }
   const next: RotationState = { phase: 'begun', cas, serviceAccount, startedAt: now.toISOString() };
@@ -270,14 +241,14 @@ async function begin(layout: Layout, snapshot: Observed, options: RotateOptions,
     ...(cas.includes('ca') ? [`after the restarts: ${ROOT_CA_NOTE}, so they trust the new CA before kpki ca rotate reissue`] : []),
     'then run kpki ca rotate reissue',
   ];
-  return { writes, notes, next };
+  return { steps, notes, next };
 }
 
 /**
  * Trust files, CA key copies, the controller manager's signer file and SA keys of a layout as a
  * phase of both sides wants them: the signing side (old in begun, new in reissued) first.
  */
-function signerSideFiles(layout: Layout, snapshot: Observed, state: RotationState, pairs: { old: CaPair; new: CaPair }[], toOld: boolean, apiServices: string[] | undefined): FileWrite[] {
+export function signerSideFiles(layout: Layout, snapshot: Observed, state: RotationState, pairs: { old: CaPair; new: CaPair }[], toOld: boolean, apiServices: string[] | undefined): FileWrite[] {
   const signingSide = toOld ? 'old' : 'new';
   const side = (pair: { old: CaPair; new: CaPair }) => (toOld ? { signer: pair.old, other: pair.new } : { signer: pair.new, other: pair.old });
   // The signer leads: kubeadm and the controller-manager's signer read only the first certificate next to the key.
@@ -289,11 +260,11 @@ function signerSideFiles(layout: Layout, snapshot: Observed, state: RotationStat
   }
   writes.push(...clusterSigner(layout, snapshot, pairs, (p) => side(p).signer));
   if (state.serviceAccount) {
-    const sa = saKeysIn(snapshot, layout.signing.certDir);
+    const sa = saKeysIn(layout, snapshot);
     const [signer, other] = toOld ? [sa.old, sa.new] : [sa.new, sa.old];
-    if (signer.type !== 'private') throw missingMaterial(material(layout.signing.certDir, signingSide, 'sa.key'), `${signingSide} service-account key`);
-    for (const file of copiesOf(layout, snapshot, 'sa.key')) writes.push({ path: file, data: privateKeyPem(signer), mode: 0o600 });
-    for (const file of copiesOf(layout, snapshot, 'sa.pub')) writes.push({ path: file, data: pemOfKeys([signer, other]), mode: 0o600 });
+    if (signer.type !== 'private') throw missingMaterial(rotationMaterial(layout.signing.certDir, signingSide, saFile(layout, 'key')), `${signingSide} service-account key`);
+    for (const file of copiesOf(layout, snapshot, saFile(layout, 'key'))) writes.push({ path: file, data: privateKeyPem(signer), mode: 0o600 });
+    for (const file of copiesOf(layout, snapshot, saFile(layout, 'pub'))) writes.push({ path: file, data: pemOfKeys([signer, other]), mode: 0o600 });
   }
   return writes;
 }
@@ -310,7 +281,7 @@ async function reissue(layout: Layout, snapshot: Observed, state: RotationState,
         ...(state.serviceAccount ? ['service-account tokens are now signed with the new key; tokens signed with the old one keep working until finish'] : []),
         'after the restarts (and once workloads hold new tokens), run kpki ca rotate finish',
       ];
-  return { writes: merged(writes), notes, next: { ...state, phase: toOld ? 'begun' : 'reissued' } };
+  return { steps: writeSteps(merged(writes)), notes, next: { ...state, phase: toOld ? 'begun' : 'reissued' } };
 }
 
 /** Leaves still signed by a CA: finish refuses to drop a CA something still depends on. */
@@ -334,12 +305,12 @@ function archiveRotation(layout: Layout, snapshot: Observed, state: RotationStat
   const files = [...state.cas.flatMap((name) => {
     const file = layout.profile.certificates.find((c) => c.name === name)!.file;
     return [`${file}.crt`, `${file}.key`];
-  }), ...(state.serviceAccount ? ['sa.key'] : [])];
+  }), ...(state.serviceAccount ? [saFile(layout, 'key')] : [])];
   const writes: FileWrite[] = [];
   for (const file of files) {
-    const data = snapshot.get(material(certDir, side, file));
+    const data = snapshot.get(rotationMaterial(certDir, side, file));
     // A recovered rotation knows a lost SA key by its public half alone: nothing to archive.
-    if (data && !(file.endsWith('.key') && data.includes('PUBLIC KEY-----'))) writes.push({ path: path.join(certDir, `${ROTATION_DIR}-archive`, now.toISOString().replace(/[:.]/g, '-'), file), data, mode: 0o600 });
+    if (data && !(file.endsWith('.key') && data.includes('PUBLIC KEY-----'))) writes.push({ path: path.join(certDir, ROTATION_ARCHIVE_DIR, now.toISOString().replace(/[:.]/g, '-'), file), data, mode: 0o600 });
   }
   return writes;
 }
@@ -360,8 +331,8 @@ function keepOnly(layout: Layout, snapshot: Observed, state: RotationState, opti
   const writes = editAllTrust(trustHolders(layout, snapshot, options.apiServices), perCa(pairs, (bundle, pair) => (holds(bundle, pair[dropped].cert) ? without(bundle, pair[dropped].cert) : undefined)), snapshot);
   writes.push(...clusterSigner(layout, snapshot, pairs, (p) => p[kept]));
   if (state.serviceAccount) {
-    const sa = saKeysIn(snapshot, layout.signing.certDir);
-    for (const file of copiesOf(layout, snapshot, 'sa.pub')) writes.push({ path: file, data: pemOfKeys([sa[kept]]), mode: 0o600 });
+    const sa = saKeysIn(layout, snapshot);
+    for (const file of copiesOf(layout, snapshot, saFile(layout, 'pub'))) writes.push({ path: file, data: pemOfKeys([sa[kept]]), mode: 0o600 });
   }
   return writes;
 }
@@ -373,17 +344,16 @@ function finish(layout: Layout, snapshot: Observed, state: RotationState, option
     ...(state.cas.includes('ca') ? [`after the restarts: ${ROOT_CA_NOTE}; clients outside the cluster need the new ca.crt (every kubeconfig kpki manages already has it)`] : []),
     ...(state.serviceAccount ? ['tokens signed with the old service-account key are now rejected: restart pods that still hold one, recreate legacy token Secrets'] : []),
   ];
-  return { writes, notes, next: undefined };
+  return { steps: writeSteps(writes), notes, next: undefined };
 }
 
 async function abort(layout: Layout, snapshot: Observed, state: RotationState, options: RotateOptions, now: Date): Promise<Phase> {
   if (state.phase === 'reissued') return reissue(layout, snapshot, state, options, now, true);
-  return { writes: keepOnly(layout, snapshot, state, options, 'old'), notes: ['the rotation is undone: the old CAs sign and are the only ones trusted'], next: undefined };
+  return { steps: writeSteps(keepOnly(layout, snapshot, state, options, 'old')), notes: ['the rotation is undone: the old CAs sign and are the only ones trusted'], next: undefined };
 }
 
 /** Each rotated file's state against what the phase wants. */
-function status(layout: Layout, snapshot: Observed, state: RotationState, options: RotateOptions): RotationFileState[] {
-  const certDir = layout.signing.certDir;
+export function status(layout: Layout, snapshot: Observed, state: RotationState, options: RotateOptions): RotationFileState[] {
   const pairs = pairsIn(layout, snapshot, state);
   const files: RotationFileState[] = [];
   const nodeOf = (file: string) => layout.locations.find((l) => file.startsWith(`${l.certDir}${path.sep}`) || path.dirname(file) === l.kubeconfigDir || (l.kubeletPki && file.startsWith(l.kubeletPki)))?.node;
@@ -414,10 +384,10 @@ function status(layout: Layout, snapshot: Observed, state: RotationState, option
     }
   }
   if (state.serviceAccount) {
-    const sa = saKeysIn(snapshot, certDir);
-    for (const file of copiesOf(layout, snapshot, 'sa.key')) {
+    const sa = saKeysIn(layout, snapshot);
+    for (const file of copiesOf(layout, snapshot, saFile(layout, 'key'))) {
       const key = parseKey(snapshot.get(file)!, file);
-      record(file, sameKeyPair(key, createPublicKey(sa.new)) ? 'new' : sameKeyPair(key, createPublicKey(sa.old)) ? 'old' : 'other', begun ? 'old' : 'new');
+      record(file, sameKeyPair(key, publicKeyOf(sa.new)) ? 'new' : sameKeyPair(key, publicKeyOf(sa.old)) ? 'old' : 'other', begun ? 'old' : 'new');
     }
   }
   return files;
@@ -444,7 +414,7 @@ const PUBLIC_KEY_PEM = /-----BEGIN PUBLIC KEY-----[^-]+-----END PUBLIC KEY-----\
  * Material that is gone is taken from the files in place: both certificates, and the key that
  * signs now; the other key is then missing, and only the steps that need it refuse.
  */
-function unrecordedRotation(layout: Layout, snapshot: Observed): Unrecorded | undefined {
+export function unrecordedRotation(layout: Layout, snapshot: Observed): Unrecorded | undefined {
   const certDir = layout.signing.certDir;
   const completed = new Map(snapshot);
   const fill = (file: string, data: string | Buffer | undefined) => {
@@ -458,7 +428,7 @@ function unrecordedRotation(layout: Layout, snapshot: Observed): Unrecorded | un
     const data = snapshot.get(certFile);
     const bundle = data ? parseCertificates(data, certFile) : [];
     if (bundle.length !== 2 || !sameSubject(bundle[0]!, bundle[1]!) || sameAuthority(bundle[0]!, bundle[1]!)) continue;
-    const recordedOld = snapshot.get(material(certDir, 'old', `${entry.file}.crt`));
+    const recordedOld = snapshot.get(rotationMaterial(certDir, 'old', `${entry.file}.crt`));
     const oldCert = recordedOld ? bundle.find((c) => sameAuthority(c, parseCertificate(recordedOld, certFile))) : undefined;
     const [older, newer] = oldCert ? [oldCert, bundle.find((c) => c !== oldCert)!] : [...bundle].sort((a, b) => certificateFacts(a).notBefore.getTime() - certificateFacts(b).notBefore.getTime());
     const keyData = snapshot.get(path.join(certDir, `${entry.file}.key`));
@@ -466,18 +436,18 @@ function unrecordedRotation(layout: Layout, snapshot: Observed): Unrecorded | un
     phases.add(signer === 'new' ? 'reissued' : 'begun');
     cas.push(entry.name);
     evidence ??= `${certFile} holds two CAs of CN=${certificateFacts(older!).commonName}`;
-    fill(material(certDir, 'old', `${entry.file}.crt`), certificatePem(older!));
-    fill(material(certDir, 'new', `${entry.file}.crt`), certificatePem(newer!));
-    fill(material(certDir, signer, `${entry.file}.key`), keyData);
+    fill(rotationMaterial(certDir, 'old', `${entry.file}.crt`), certificatePem(older!));
+    fill(rotationMaterial(certDir, 'new', `${entry.file}.crt`), certificatePem(newer!));
+    fill(rotationMaterial(certDir, signer, `${entry.file}.key`), keyData);
   }
-  const saPub = path.join(certDir, 'sa.pub');
+  const saPub = path.join(certDir, saFile(layout, 'pub'));
   const saKeys = snapshot.get(saPub)?.toString('utf8').match(PUBLIC_KEY_PEM) ?? [];
   const serviceAccount = saKeys.length === 2;
   if (serviceAccount) evidence ??= `${saPub} holds two public keys`;
   // Without a CA to tell the phase, only the rotation's own copies of the SA keys can.
   if (serviceAccount && !phases.size) {
-    const oldKey = snapshot.get(material(certDir, 'old', 'sa.key'));
-    const saKey = snapshot.get(path.join(certDir, 'sa.key'));
+    const oldKey = snapshot.get(rotationMaterial(certDir, 'old', saFile(layout, 'key')));
+    const saKey = snapshot.get(path.join(certDir, saFile(layout, 'key')));
     if (oldKey && saKey) phases.add(oldKey.equals(saKey) ? 'begun' : 'reissued');
   }
   if (!evidence) return undefined;
@@ -489,11 +459,11 @@ function unrecordedRotation(layout: Layout, snapshot: Observed): Unrecorded | un
   }
   const phase = [...phases][0]!;
   if (serviceAccount) {
-    const saKey = snapshot.get(path.join(certDir, 'sa.key'));
+    const saKey = snapshot.get(path.join(certDir, saFile(layout, 'key')));
     const signing = phase === 'begun' ? 'old' : 'new';
-    fill(material(certDir, signing, 'sa.key'), saKey);
+    fill(rotationMaterial(certDir, signing, saFile(layout, 'key')), saKey);
     // sa.pub lists the signing key first.
-    fill(material(certDir, signing === 'old' ? 'new' : 'old', 'sa.key'), saKeys[1]);
+    fill(rotationMaterial(certDir, signing === 'old' ? 'new' : 'old', saFile(layout, 'key')), saKeys[1]);
   }
   return { state: { phase, cas, serviceAccount, startedAt: UNRECORDED, file: path.join(certDir, ROTATION_FILE) }, evidence, snapshot: completed };
 }
@@ -511,7 +481,7 @@ function unrecordedError(unrecorded: Unrecorded): KpkiError {
  * The rotation under way: as recorded, else — with --recover — as the files show it (see
  * unrecordedRotation). An overlap no record explains is an error naming the way out.
  */
-function rotationUnderWay(layout: Layout, observed: Observed, options: RotateOptions): { state: (RotationState & { file: string }) | undefined; snapshot: Observed } {
+export function rotationUnderWay(layout: Layout, observed: Observed, options: RotateOptions): { state: (RotationState & { file: string }) | undefined; snapshot: Observed } {
   const recorded = rotationIn(observed, layout.signing.certDir);
   if (recorded) return { state: recorded, snapshot: observed };
   const unrecorded = unrecordedRotation(layout, observed);
@@ -521,104 +491,34 @@ function rotationUnderWay(layout: Layout, observed: Observed, options: RotateOpt
 }
 
 /**
- * A node just added to a cluster mid-rotation, brought into the phase: its trust files,
- * controller-manager signer file and SA public keys as the phase wants them (its keys and leaves
- * came from the shared set, which is in the phase already). `kpki node add` runs it holding the
- * shared cert dir's lock, as every rotation step takes it, so that no step runs in between.
+ * The phase a rotation step moves to, decided from one reading of the layout (`snapshot`, as
+ * rotationUnderWay completed it) and the rotation under way: refused when the rotation is not in
+ * the phase the step starts from.
  */
-export async function joinRotation(options: LayoutOptions, node: string): Promise<string[]> {
-  const layout = await observeLayout(options);
-  const snapshot = await observeLayoutFiles(layout);
-  const state = rotationIn(snapshot, layout.signing.certDir);
-  const location = layout.locations.find((l) => l.node === node);
-  if (!state || !location) return [];
-  const onlyNode: Layout = { ...layout, locations: [location], kubeconfigs: [] };
-  const writes = signerSideFiles(onlyNode, snapshot, state, pairsIn(layout, snapshot, state), state.phase === 'begun', undefined);
-  if (writes.length) await withWriteLock(location.certDir, () => applyChanges(location.certDir, writes));
-  return writes.map((w) => w.path);
+export async function decideRotation(step: Exclude<RotateStep, 'status'>, layout: Layout, snapshot: Observed, state: (RotationState & { file: string }) | undefined, options: RotateOptions, now: Date): Promise<Phase> {
+  const phase = await decidePhase(step, layout, snapshot, state, options, now);
+  return { ...phase, steps: [...phase.steps, { action: 'record', write: rotationRecordWrite(layout.signing.certDir, phase.next) }] };
 }
 
-/**
- * `kpki ca rotate`: replaces CA keys (and the service-account key) in phases with overlapping
- * trust — begin (trust old+new, old signs), reissue (new signs, trust new+old), finish (trust new
- * only, old keys archived) — or abort back. Each phase is one journaled change followed by the
- * restarts it names.
- */
-export async function rotateCa(options: RotateOptions, verifyLocation?: VerifyLocation): Promise<RotateResult> {
-  if (!(ROTATE_STEPS as readonly string[]).includes(options.step)) throw badFlag('STEP', `"${options.step}" is not one of ${ROTATE_STEPS.join(', ')}`);
-  const observed = await observeLayout(options);
-  const now = options.now ?? new Date();
-  const certDir = observed.signing.certDir;
-  const result = (layout: Layout, phase: RotateResult['phase'], state: Pick<RotationState, 'cas' | 'serviceAccount'>, files: string[], notes: string[], extra: Partial<RotateResult> = {}): RotateResult => ({
-    step: options.step,
-    phase,
-    cas: state.cas,
-    serviceAccount: state.serviceAccount,
-    dryRun: options.dryRun ?? false,
-    files,
-    restart: restartPlan(layout, files),
-    notes,
-    status: undefined,
-    halfApplied: undefined,
-    resumed: undefined,
-    ...extra,
-  });
-  if (options.step === 'status') {
-    const { state, snapshot } = rotationUnderWay(observed, await observeLayoutFiles(observed, options.apiServices), options);
-    if (!state) return result(observed, 'none', { cas: [], serviceAccount: false }, [], ['no rotation is under way'], { status: [], halfApplied: false });
-    const files = status(observed, snapshot, state, options);
-    return result(observed, state.phase, state, [], [], { status: files, halfApplied: files.some((f) => f.state !== f.expected) });
-  }
-  const resumed = async (completed: string[], layout: Layout) => {
-    const snapshot = await observeLayoutFiles(layout);
-    const state = rotationIn(snapshot, certDir);
-    if (!state && !unrecordedRotation(layout, snapshot)) await removeRotationMaterial(certDir);
-    return result(layout, state?.phase ?? 'none', state ?? { cas: [], serviceAccount: false }, completed, ['completed an interrupted step; run the step you meant again if it was another one'], { resumed: completed });
+async function decidePhase(step: Exclude<RotateStep, 'status'>, layout: Layout, snapshot: Observed, state: (RotationState & { file: string }) | undefined, options: RotateOptions, now: Date): Promise<Phase> {
+  const certDir = layout.signing.certDir;
+  const expect = (want: RotationPhase | undefined, hint: string) => {
+    if ((state?.phase ?? undefined) !== want) {
+      throw new KpkiError(ErrorCode.StaleFile, state ? `a rotation is in phase ${state.phase}` : 'no rotation is under way', { subject: state?.file ?? path.join(certDir, ROTATION_FILE), hint });
+    }
   };
-  return underLock(observed, options.dryRun, resumed, async (layout) => {
-    // Every phase decides from one reading of the tree, taken under the lock.
-    const { state, snapshot } = rotationUnderWay(layout, await observeLayoutFiles(layout, options.apiServices), options);
-    // Material left by a rotation that is over (its removal interrupted).
-    if (!state) await removeRotationMaterial(certDir);
-    const expect = (want: RotationPhase | undefined, hint: string) => {
-      if ((state?.phase ?? undefined) !== want) {
-        throw new KpkiError(ErrorCode.StaleFile, state ? `a rotation is in phase ${state.phase}` : 'no rotation is under way', { subject: state?.file ?? path.join(certDir, ROTATION_FILE), hint });
-      }
-    };
-    let phase: Phase;
-    switch (options.step) {
-      case 'begin':
-        expect(undefined, `continue it (kpki ca rotate ${state?.phase === 'begun' ? 'reissue' : 'finish'}) or abort it`);
-        phase = await begin(layout, snapshot, options, now, verifyLocation);
-        break;
-      case 'reissue':
-        expect('begun', state ? 'run kpki ca rotate finish (or abort)' : 'start one with kpki ca rotate begin');
-        await preflight(layout, verifyLocation);
-        phase = await reissue(layout, snapshot, state!, options, now, false);
-        break;
-      case 'finish':
-        expect('reissued', state ? 'run kpki ca rotate reissue first' : 'start one with kpki ca rotate begin');
-        await preflight(layout, verifyLocation);
-        phase = finish(layout, snapshot, state!, options, now);
-        break;
-      default:
-        if (!state) throw new KpkiError(ErrorCode.StaleFile, 'no rotation is under way', { subject: path.join(certDir, ROTATION_FILE), hint: 'nothing to abort' });
-        phase = await abort(layout, snapshot, state, options, now);
-    }
-    const writes = [...phase.writes, rotationWrite(certDir, phase.next)];
-    if (!options.dryRun) {
-      await applyChanges(certDir, writes);
-      if (!phase.next) await removeRotationMaterial(certDir);
-    }
-    const changed = phase.writes.filter((w) => !w.path.includes(`${path.sep}${ROTATION_DIR}`)).map((w) => w.path);
-    const selection = phase.next ?? state ?? { cas: [], serviceAccount: false };
-    const done = result(layout, phase.next?.phase ?? 'none', selection, changed, phase.notes);
-    // Where kpki wrote a signer file, the controller manager must sign from it (see SIGNER_CERT), named as on the node.
-    const signerOf = (node: string) => {
-      const location = layout.locations.find((l) => l.node === node);
-      return location && changed.includes(path.join(location.certDir, SIGNER_CERT)) ? path.join(location.certDirOnNode, SIGNER_CERT) : undefined;
-    };
-    const restart = done.restart.map((r) => (r.component === 'kube-controller-manager' && signerOf(r.node) ? { ...r, flags: { 'cluster-signing-cert-file': signerOf(r.node)! } } : r));
-    return { ...done, restart };
-  });
+  switch (step) {
+    case 'begin':
+      expect(undefined, `continue it (kpki ca rotate ${state?.phase === 'begun' ? 'reissue' : 'finish'}) or abort it`);
+      return begin(layout, snapshot, options, now);
+    case 'reissue':
+      expect('begun', state ? 'run kpki ca rotate finish (or abort)' : 'start one with kpki ca rotate begin');
+      return reissue(layout, snapshot, state!, options, now, false);
+    case 'finish':
+      expect('reissued', state ? 'run kpki ca rotate reissue first' : 'start one with kpki ca rotate begin');
+      return finish(layout, snapshot, state!, options, now);
+    case 'abort':
+      if (!state) throw new KpkiError(ErrorCode.StaleFile, 'no rotation is under way', { subject: path.join(certDir, ROTATION_FILE), hint: 'nothing to abort' });
+      return abort(layout, snapshot, state, options, now);
+  }
 }
