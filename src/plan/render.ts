@@ -179,6 +179,20 @@ export function cutAtCaExpiry(rendered: Rendered[], now: Date): string[] {
   });
 }
 
+/** One leaf outside a plan (`kpki cert`, `kpki kubeconfig`): a new key, signed by the CA's Signer. */
+export async function renderLeaf(spec: CertSpec, signer: Signer, now: Date): Promise<{ certificate: x509.X509Certificate; pair: KeyPair }> {
+  const pair = await generateKeyPair(spec.keyType);
+  const certificate = await issueCertificate({ spec, publicKey: pair.publicKey, issuer: { key: signer.key, certificate: signer.certificate }, now });
+  return { certificate, pair };
+}
+
+/** A CA of its own outside a plan (an extension apiserver's): a new key that signs its own certificate. */
+export async function renderSelfSignedCa(spec: CertSpec, now: Date): Promise<Signer> {
+  const pair = await generateKeyPair(spec.keyType);
+  const certificate = await issueCertificate({ spec, publicKey: pair.publicKey, issuer: { key: pair.privateKey, certificate: undefined }, now });
+  return { certificate, key: pair.privateKey };
+}
+
 /**
  * Renders a CA renewal's or a rotation phase's steps into files, in order: the CAs and keys it
  * makes first become material the trust edits after them are made of. A recertified CA is
