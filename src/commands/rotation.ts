@@ -101,7 +101,7 @@ export async function rotateCa(options: RotateOptions, checkBeforeWriting?: Chec
     // Material left by a rotation that is over (its removal interrupted).
     if (!state) await removeRotationMaterial(certDir);
     const step = options.step as Exclude<RotateStep, 'status'>;
-    const phase = await decideRotation(step, layout, snapshot, state, options, now);
+    const phase = decideRotation(step, layout, snapshot, state, options, now);
     const { files: writes } = await renderDay2Steps(phase.steps, now);
     await runCheckBeforeWriting(checkBeforeWriting, { step, layout, steps: phase.steps, writes });
     if (!options.dryRun) {

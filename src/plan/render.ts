@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { ErrorCode, KpkiError } from '../errors.js';
 import { buildKubeconfig, setKubeconfigData } from '../kubeconfig/kubeconfig.js';
 import { certificatePem, issueCertificate } from '../pki/certificate.js';
@@ -227,10 +228,15 @@ export async function renderDay2Steps(steps: Day2Step[], now: Date): Promise<{ f
       case 'trust-edit':
         files.push(...step.edit({ cas, keys }));
         break;
+      case 'renew':
+        files.push(...(await renderSteps(step.steps, { now, signers: step.signers })).flatMap((r) => r.files));
+        break;
       case 'write':
       case 'record':
         files.push(step.write);
     }
   }
-  return { files, made: { cas, keys } };
+  // A later file of the same path replaces an earlier one (a kubeconfig's trust, then its renewal), where the first stood.
+  const merged = [...new Map(files.map((f) => [path.resolve(f.path), f])).values()];
+  return { files: merged, made: { cas, keys } };
 }

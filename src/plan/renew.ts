@@ -9,7 +9,7 @@ import { sanList } from '../model/settings.js';
 import { nodeEntries } from '../model/topology.js';
 import type { x509 } from '../pki/crypto.js';
 import type { Observed } from './decide.js';
-import { cutAtCaExpiry, renderSteps } from './render.js';
+import { cutAtCaExpiry, renderSteps, type Signer } from './render.js';
 import { decideRenewal, type KeyChoice, type RenewalSite } from './renewal.js';
 import type { Restart } from './restart.js';
 import type { FileWrite, RenewStep, Step } from './steps.js';
@@ -157,6 +157,22 @@ export function renewalSites(layout: Layout, names: string[]): RenewalSite[] {
 
 /** A renewal decided over what exists and rendered (nothing rendered on a dry run): the files to write and what happened to each entry. */
 export async function renewWrites(layout: Layout, plan: RenewPlan, snapshot: Observed): Promise<{ writes: FileWrite[]; items: RenewItem[]; warnings: string[] }> {
+  const { steps, signers } = decideRenewalOf(layout, plan, snapshot);
+  const item = (step: Step, issued?: x509.X509Certificate): RenewItem => ({
+    node: (step as RenewStep).node,
+    name: step.name,
+    action: step.action as RenewAction,
+    files: step.files,
+    sans: step.sans?.length ? step.sans : undefined,
+    notAfter: issued?.notAfter.toISOString(),
+  });
+  if (plan.dryRun) return { writes: [], items: steps.map((s) => item(s)), warnings: [] };
+  const rendered = await renderSteps(steps, { now: plan.now, signers });
+  return { writes: rendered.flatMap((r) => r.files), items: rendered.map((r) => item(r.step, r.issued)), warnings: [...new Set(cutAtCaExpiry(rendered, plan.now))] };
+}
+
+/** A renewal decided over what exists: its steps, and the CAs' signers that render them. */
+export function decideRenewalOf(layout: Layout, plan: RenewPlan, snapshot: Observed): { steps: Step[]; signers: Map<string, Signer> } {
   const sites = renewalSites(layout, plan.names);
   // A leaf whose CA is not here at all (no trust file): the wrong directory, not an external CA.
   const orphan = sites.find((s) => snapshot.has(s.files[0]!) && !plan.cas.has(s.issuer));
@@ -176,18 +192,8 @@ export async function renewWrites(layout: Layout, plan: RenewPlan, snapshot: Obs
     csrDir: plan.csrDir,
     policy: layout.profile.policy,
   });
-  const item = (step: Step, issued?: x509.X509Certificate): RenewItem => ({
-    node: (step as RenewStep).node,
-    name: step.name,
-    action: step.action as RenewAction,
-    files: step.files,
-    sans: step.sans?.length ? step.sans : undefined,
-    notAfter: issued?.notAfter.toISOString(),
-  });
-  if (plan.dryRun) return { writes: [], items: steps.map((s) => item(s)), warnings: [] };
   const signers = new Map([...plan.cas].filter(([, ca]) => ca.key).map(([name, ca]) => [name, { certificate: ca.cert, key: ca.key!, trust: ca.bundle }]));
-  const rendered = await renderSteps(steps, { now: plan.now, signers });
-  return { writes: rendered.flatMap((r) => r.files), items: rendered.map((r) => item(r.step, r.issued)), warnings: [...new Set(cutAtCaExpiry(rendered, plan.now))] };
+  return { steps, signers };
 }
 
 /** Whether a site is meant to hold its entry: every entry in a single PKI; in a cluster, what the profile's roles give each place. */

@@ -12,7 +12,7 @@ import { keyTypeOf, parsePublicKey, privateKeyPem, publicKeyOf, publicKeyPem, sa
 import { isSignedBy, sameAuthority, sameSubject } from '../pki/match.js';
 import { parseCertificate, parseCertificates, parseKey } from '../pki/pem.js';
 import type { Observed } from './decide.js';
-import { authoritiesIn, renewableEntries, renewWrites } from './renew.js';
+import { authoritiesIn, decideRenewalOf, renewableEntries } from './renew.js';
 import type { Restart } from './restart.js';
 import { writeSteps, type Day2Step, type FileWrite, type MadeMaterial } from './steps.js';
 import { SIGNER_CERT } from '../model/rotation.js';
@@ -161,10 +161,12 @@ function signers(base: Map<string, HeldCa>, pairs: { signer: CaPair; other: CaPa
 }
 
 /** Re-signs every leaf and kubeconfig under the rotated CAs with the given signers. */
-async function reissueLeaves(layout: Layout, snapshot: Observed, state: RotationState, cas: Map<string, HeldCa>, now: Date, dryRun: boolean) {
+function reissueLeaves(layout: Layout, snapshot: Observed, state: RotationState, cas: Map<string, HeldCa>, now: Date, dryRun: boolean): Day2Step[] {
   const names = renewableEntries(layout).filter((e) => state.cas.includes(e.issuer)).map((e) => e.name);
   const validity = parseDuration(layout.record?.data.settings.certValidity ?? DEFAULTS.certValidity) ?? parseDuration(DEFAULTS.certValidity)!;
-  return renewWrites(layout, { names, cas, sanPlan: { sans: [], entries: [] }, csrOnly: false, csrDir: '', key: 'auto', validity, now, dryRun }, snapshot);
+  const { steps, signers } = decideRenewalOf(layout, { names, cas, sanPlan: { sans: [], entries: [] }, csrOnly: false, csrDir: '', key: 'auto', validity, now, dryRun }, snapshot);
+  // A dry run lists the phase's trust and key files, not the leaves (as kpki renew --dry-run lists those).
+  return dryRun ? [] : [{ action: 'renew', steps, signers }];
 }
 
 /** `--ca` names, all CAs by default; `none` rotates only the service-account key. */
@@ -188,11 +190,6 @@ export interface Phase {
   steps: Day2Step[];
   notes: string[];
   next: RotationState | undefined;
-}
-
-/** Writes in order, a later write of the same path replacing an earlier one. */
-function merged(writes: FileWrite[]): FileWrite[] {
-  return [...new Map(writes.map((w) => [path.resolve(w.path), w])).values()];
 }
 
 function begin(layout: Layout, snapshot: Observed, options: RotateOptions, now: Date): Phase {
@@ -269,19 +266,18 @@ export function signerSideFiles(layout: Layout, snapshot: Observed, state: Rotat
   return writes;
 }
 
-async function reissue(layout: Layout, snapshot: Observed, state: RotationState, options: RotateOptions, now: Date, toOld: boolean): Promise<Phase> {
+function reissue(layout: Layout, snapshot: Observed, state: RotationState, options: RotateOptions, now: Date, toOld: boolean): Phase {
   const pairs = pairsIn(layout, snapshot, state);
   const side = (pair: { old: CaPair; new: CaPair }) => (toOld ? { signer: pair.old, other: pair.new } : { signer: pair.new, other: pair.old });
   const writes = signerSideFiles(layout, snapshot, state, pairs, toOld, options.apiServices);
-  const leaves = await reissueLeaves(layout, snapshot, state, signers(authoritiesIn(layout, snapshot), pairs.map(side)), now, options.dryRun ?? false);
-  writes.push(...leaves.writes);
+  const leaves = reissueLeaves(layout, snapshot, state, signers(authoritiesIn(layout, snapshot), pairs.map(side)), now, options.dryRun ?? false);
   const notes = toOld
     ? ['the old CAs sign again and trust still holds both; after the restarts, run kpki ca rotate abort once more to drop the new CAs']
     : [
         ...(state.serviceAccount ? ['service-account tokens are now signed with the new key; tokens signed with the old one keep working until finish'] : []),
         'after the restarts (and once workloads hold new tokens), run kpki ca rotate finish',
       ];
-  return { steps: writeSteps(merged(writes)), notes, next: { ...state, phase: toOld ? 'begun' : 'reissued' } };
+  return { steps: [...writeSteps(writes), ...leaves], notes, next: { ...state, phase: toOld ? 'begun' : 'reissued' } };
 }
 
 /** Leaves still signed by a CA: finish refuses to drop a CA something still depends on. */
@@ -347,7 +343,7 @@ function finish(layout: Layout, snapshot: Observed, state: RotationState, option
   return { steps: writeSteps(writes), notes, next: undefined };
 }
 
-async function abort(layout: Layout, snapshot: Observed, state: RotationState, options: RotateOptions, now: Date): Promise<Phase> {
+function abort(layout: Layout, snapshot: Observed, state: RotationState, options: RotateOptions, now: Date): Phase {
   if (state.phase === 'reissued') return reissue(layout, snapshot, state, options, now, true);
   return { steps: writeSteps(keepOnly(layout, snapshot, state, options, 'old')), notes: ['the rotation is undone: the old CAs sign and are the only ones trusted'], next: undefined };
 }
@@ -495,12 +491,12 @@ export function rotationUnderWay(layout: Layout, observed: Observed, options: Ro
  * rotationUnderWay completed it) and the rotation under way: refused when the rotation is not in
  * the phase the step starts from.
  */
-export async function decideRotation(step: Exclude<RotateStep, 'status'>, layout: Layout, snapshot: Observed, state: (RotationState & { file: string }) | undefined, options: RotateOptions, now: Date): Promise<Phase> {
-  const phase = await decidePhase(step, layout, snapshot, state, options, now);
+export function decideRotation(step: Exclude<RotateStep, 'status'>, layout: Layout, snapshot: Observed, state: (RotationState & { file: string }) | undefined, options: RotateOptions, now: Date): Phase {
+  const phase = decidePhase(step, layout, snapshot, state, options, now);
   return { ...phase, steps: [...phase.steps, { action: 'record', write: rotationRecordWrite(layout.signing.certDir, phase.next) }] };
 }
 
-async function decidePhase(step: Exclude<RotateStep, 'status'>, layout: Layout, snapshot: Observed, state: (RotationState & { file: string }) | undefined, options: RotateOptions, now: Date): Promise<Phase> {
+function decidePhase(step: Exclude<RotateStep, 'status'>, layout: Layout, snapshot: Observed, state: (RotationState & { file: string }) | undefined, options: RotateOptions, now: Date): Phase {
   const certDir = layout.signing.certDir;
   const expect = (want: RotationPhase | undefined, hint: string) => {
     if ((state?.phase ?? undefined) !== want) {

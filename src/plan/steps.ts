@@ -1,5 +1,6 @@
 import type { KeyObject } from '../pki/keys.js';
 import type { KeyType } from '../pki/key-types.js';
+import type { Signer } from './render.js';
 import type { x509 } from '../pki/crypto.js';
 import type { CertSpec, KeyPairSpec, KubeconfigSpec, ManifestSpec } from '../model/spec.js';
 
@@ -141,6 +142,8 @@ export type Day2Step =
   | { action: 'write'; write: FileWrite }
   /** Trust files (CA files, kubeconfigs' CA data, caBundles, sa.pub) edited to hold what the run made. */
   | { action: 'trust-edit'; edit: (made: MadeMaterial) => FileWrite[] }
+  /** Leaves and kubeconfigs signed again by the CAs given (a rotation's reissue), rendered as `kpki renew` renders them. */
+  | { action: 'renew'; steps: Step[]; signers: ReadonlyMap<string, Signer> }
   /** The rotation's record for the phase it moves to. */
   | { action: 'record'; write: FileWrite };
 

@@ -29,7 +29,7 @@ type Step = Exclude<RotateStep, 'status'>;
 /** A step decided, rendered and applied to the map as store/ would (the material removed once a rotation is over). */
 async function run(files: Observed, step: Step): Promise<Observed> {
   const { state, snapshot } = rotationUnderWay(layout, files, { ...options, step });
-  const phase = await decideRotation(step, layout, snapshot, state, { ...options, step }, NOW);
+  const phase = decideRotation(step, layout, snapshot, state, { ...options, step }, NOW);
   const { files: writes } = await renderDay2Steps(phase.steps, NOW);
   const next = new Map(files);
   for (const w of writes) next.set(w.path, Buffer.from(w.data));
@@ -38,6 +38,11 @@ async function run(files: Observed, step: Step): Promise<Observed> {
 }
 
 const refusal = (files: Observed, step: Step) => run(files, step).then(() => 'written', (e: Error) => e.message);
+/** The kinds of step a phase decides, in order. */
+const kinds = (files: Observed, step: Step) => {
+  const { state, snapshot } = rotationUnderWay(layout, files, { ...options, step });
+  return decideRotation(step, layout, snapshot, state, { ...options, step }, NOW).steps.map((s) => s.action);
+};
 const bundle = (files: Observed) => parseCertificates(files.get(F.caCrt)!, F.caCrt);
 const phaseOf = (files: Observed) => rotationIn(files, '/k/pki')?.phase ?? 'none';
 /** Which of the two CAs the key beside ca.crt is: what signs now. */
@@ -91,11 +96,16 @@ describe('decideRotation: every phase transition over in-memory files', () => {
     expect(await refusal(start, step)).toBe(message);
   });
 
-  it('the decision generates no key and signs nothing: the CA it makes is a step, rendered by plan/render.ts', async () => {
+  it('the decision generates no key and signs nothing: the CA it makes is a step, rendered by plan/render.ts', () => {
     const { state, snapshot } = rotationUnderWay(layout, fresh, { ...options, step: 'begin' });
-    const phase = await decideRotation('begin', layout, snapshot, state, { ...options, step: 'begin' }, NOW);
+    const phase = decideRotation('begin', layout, snapshot, state, { ...options, step: 'begin' }, NOW);
     expect(phase.steps.map((s) => s.action)).toEqual(['write', 'write', 'new-ca', 'trust-edit', 'write', 'write', 'new-key', 'trust-edit', 'record']);
     expect(phase.steps.find((s) => s.action === 'new-ca')).toMatchObject({ name: 'ca', files: ['/k/pki/rotation/new/ca.crt', '/k/pki/rotation/new/ca.key'] });
+    // Leaves are signed again as a renew step; the other phases write bytes they already know.
+    expect(kinds(begun, 'reissue').filter((k) => k !== 'write')).toEqual(['renew', 'record']);
+    expect(kinds(reissued, 'abort').filter((k) => k !== 'write')).toEqual(['renew', 'record']);
+    expect(kinds(reissued, 'finish').filter((k) => k !== 'write')).toEqual(['record']);
+    expect(kinds(begun, 'abort').filter((k) => k !== 'write')).toEqual(['record']);
   });
 });
 
