@@ -3,8 +3,8 @@ import { DEFAULTS, kubeconfigDirOf } from '../model/defaults.js';
 import { badFlag } from '../errors.js';
 import { issueLeaf, leafKeyType, leafWrites, loadCa, writeLocked, writeNewFiles } from '../issue/leaf.js';
 import { certificatePem } from '../pki/certificate.js';
-import { createCsrPem } from '../pki/csr.js';
-import { generateKeyPair, privateKeyPem } from '../pki/keys.js';
+import { privateKeyPem } from '../pki/keys.js';
+import { renderCsr } from '../plan/render.js';
 import { parseNodeName } from '../model/settings.js';
 import { readOptional } from '../store/files.js';
 import type { FileWrite } from '../store/journal.js';
@@ -138,9 +138,8 @@ export async function issueKubeconfig(options: IssueKubeconfigOptions): Promise<
   const base = { clientName: identity.commonName, organizations: identity.organizations };
 
   if (options.csrOnly) {
-    const pair = await generateKeyPair(leafKeyType(ca, options.keyType));
+    const { pair, csr: csrPem } = await renderCsr(leafKeyType(ca, options.keyType), identity.commonName, identity.organizations);
     const prefix = options.out ?? identity.name.replace(/[^A-Za-z0-9_.-]/g, '_');
-    const csrPem = await createCsrPem(pair, identity.commonName, identity.organizations);
     await writeNewFiles(
       [
         { path: `${prefix}.key`, data: privateKeyPem(pair.privateKey), mode: 0o600 },

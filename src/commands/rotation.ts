@@ -5,7 +5,8 @@ import { rotationIn, ROTATION_DIR, ROTATION_FILE, SIGNER_CERT, type RotationStat
 import { renderDay2Steps } from '../plan/render.js';
 import type { Day2Step, FileWrite } from '../plan/steps.js';
 import { restartPlan } from '../plan/restart.js';
-import { decideRotation, pairsIn, ROTATE_STEPS, rotationUnderWay, signerSideFiles, status, unrecordedRotation, type RotateOptions, type RotateResult, type RotateStep } from '../plan/rotation.js';
+import { rotationUnderWay, status, unrecordedRotation } from '../plan/rotation-status.js';
+import { decideRotation, pairsIn, ROTATE_STEPS, signerSideFiles, type RotateOptions, type RotateResult, type RotateStep } from '../plan/rotation.js';
 import { applyChanges } from '../store/apply.js';
 import { observeLayout, underLayoutLock } from '../store/layout.js';
 import { withWriteLock } from '../store/lock.js';

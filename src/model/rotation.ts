@@ -15,6 +15,9 @@ export const ROTATION_ARCHIVE_DIR = `${ROTATION_DIR}-archive`;
  */
 export const SIGNER_CERT = 'ca-signer.crt';
 
+/** `startedAt` of a rotation the files show but no record does (plan/rotation-status.ts): its material may lack a key. */
+export const UNRECORDED = 'unrecorded';
+
 /** `begun`: trust holds old and new, old signs. `reissued`: new signs, trust still holds both. */
 export type RotationPhase = 'begun' | 'reissued';
 

@@ -7,6 +7,7 @@ import { generateKeyPair, privateKeyPem, publicKeyOf, publicKeyPem, type KeyObje
 import type { CertSpec, KubeconfigSpec, ManifestSpec } from '../model/spec.js';
 import { createCsrPem } from '../pki/csr.js';
 import { outlivesCa } from '../model/validity.js';
+import type { KeyType } from '../pki/key-types.js';
 import { writes, type Day2Step, type FileWrite, type MadeMaterial, type RenewStep, type Step } from './steps.js';
 
 export interface RenderOptions {
@@ -185,6 +186,12 @@ export async function renderLeaf(spec: CertSpec, signer: Signer, now: Date): Pro
   const pair = await generateKeyPair(spec.keyType);
   const certificate = await issueCertificate({ spec, publicKey: pair.publicKey, issuer: { key: signer.key, certificate: signer.certificate }, now });
   return { certificate, pair };
+}
+
+/** A new key and a request for a CA to sign it, outside a plan (`kpki kubeconfig --csr-only`). */
+export async function renderCsr(keyType: KeyType, commonName: string, organizations: string[]): Promise<{ pair: KeyPair; csr: string }> {
+  const pair = await generateKeyPair(keyType);
+  return { pair, csr: await createCsrPem(pair, commonName, organizations) };
 }
 
 /** A CA of its own outside a plan (an extension apiserver's): a new key that signs its own certificate. */

@@ -3,14 +3,14 @@ import { badFlag, ErrorCode, KpkiError } from '../errors.js';
 import { parseDuration } from '../model/duration.js';
 import type { Layout, LayoutOptions } from '../model/layout.js';
 import { caEntryName } from '../model/profile.js';
-import { rotationIn, rotationMaterial, rotationRecordText, ROTATION_ARCHIVE_DIR, ROTATION_FILE, type RotationFileState, type RotationPhase, type RotationState } from '../model/rotation.js';
+import { rotationMaterial, rotationRecordText, ROTATION_ARCHIVE_DIR, ROTATION_FILE, UNRECORDED, type RotationFileState, type RotationPhase, type RotationState } from '../model/rotation.js';
 import { DEFAULTS } from '../model/settings.js';
 import { resolveCertificate } from '../model/spec.js';
 import { certificateFacts, certificatePem, publicKeyObject } from '../pki/certificate.js';
 import type { x509 } from '../pki/crypto.js';
-import { keyTypeOf, parsePublicKey, privateKeyPem, publicKeyOf, publicKeyPem, sameKeyPair, type KeyObject } from '../pki/keys.js';
-import { isSignedBy, sameAuthority, sameSubject } from '../pki/match.js';
-import { parseCertificate, parseCertificates, parseKey } from '../pki/pem.js';
+import { keyTypeOf, parsePublicKey, privateKeyPem, publicKeyOf, publicKeyPem, type KeyObject } from '../pki/keys.js';
+import { isSignedBy, sameAuthority } from '../pki/match.js';
+import { parseCertificate, parseKey } from '../pki/pem.js';
 import type { Observed } from './decide.js';
 import { authoritiesIn, decideRenewalOf, renewableEntries } from './renew.js';
 import type { Restart } from './restart.js';
@@ -67,7 +67,7 @@ interface CaPair {
 }
 
 /** The service-account key pair's files under a cert dir, as the profile names them. */
-function saFile(layout: Layout, part: 'key' | 'pub'): string {
+export function saFile(layout: Layout, part: 'key' | 'pub'): string {
   const pair = layout.profile.keyPairs[0];
   if (!pair) throw new KpkiError(ErrorCode.MissingFile, `profile ${layout.profile.name} has no service-account key pair`, { subject: layout.profile.name });
   return `${pair.file}.${part}`;
@@ -103,7 +103,7 @@ export function pairsIn(layout: Layout, snapshot: Observed, state: RotationState
 }
 
 /** The SA key pair's public halves, old and new. */
-function saKeysIn(layout: Layout, snapshot: Observed): { old: KeyObject; new: KeyObject } {
+export function saKeysIn(layout: Layout, snapshot: Observed): { old: KeyObject; new: KeyObject } {
   const certDir = layout.signing.certDir;
   const read = (side: 'old' | 'new') => {
     const file = rotationMaterial(certDir, side, saFile(layout, 'key'));
@@ -127,7 +127,7 @@ function clusterSigner(layout: Layout, snapshot: Observed, pairs: { old: CaPair;
 }
 
 /** Every location's copy of a file under the cert dir (CA keys on control planes, sa.pub, sa.key). */
-function copiesOf(layout: Layout, snapshot: Observed, relative: string): string[] {
+export function copiesOf(layout: Layout, snapshot: Observed, relative: string): string[] {
   return layout.locations.map((l) => path.join(l.certDir, relative)).filter((f) => snapshot.has(f));
 }
 
@@ -135,7 +135,7 @@ const holds = (bundle: x509.X509Certificate[], ca: x509.X509Certificate) => bund
 const without = (bundle: x509.X509Certificate[], ca: x509.X509Certificate) => bundle.filter((c) => !sameAuthority(c, ca));
 
 /** A trust edit applied, per rotated CA, to the holders of that CA's trust. */
-function perCa(pairs: { old: CaPair; new: CaPair }[], edit: (bundle: x509.X509Certificate[], pair: { old: CaPair; new: CaPair }) => x509.X509Certificate[] | undefined): TrustEdit {
+export function perCa(pairs: { old: CaPair; new: CaPair }[], edit: (bundle: x509.X509Certificate[], pair: { old: CaPair; new: CaPair }) => x509.X509Certificate[] | undefined): TrustEdit {
   return (bundle: x509.X509Certificate[], holder: TrustHolder) => {
     let next: x509.X509Certificate[] | undefined;
     for (const pair of pairs) {
@@ -346,144 +346,6 @@ function finish(layout: Layout, snapshot: Observed, state: RotationState, option
 function abort(layout: Layout, snapshot: Observed, state: RotationState, options: RotateOptions, now: Date): Phase {
   if (state.phase === 'reissued') return reissue(layout, snapshot, state, options, now, true);
   return { steps: writeSteps(keepOnly(layout, snapshot, state, options, 'old')), notes: ['the rotation is undone: the old CAs sign and are the only ones trusted'], next: undefined };
-}
-
-/** Each rotated file's state against what the phase wants. */
-export function status(layout: Layout, snapshot: Observed, state: RotationState, options: RotateOptions): RotationFileState[] {
-  const pairs = pairsIn(layout, snapshot, state);
-  const files: RotationFileState[] = [];
-  const nodeOf = (file: string) => layout.locations.find((l) => file.startsWith(`${l.certDir}${path.sep}`) || path.dirname(file) === l.kubeconfigDir || (l.kubeletPki && file.startsWith(l.kubeletPki)))?.node;
-  const begun = state.phase === 'begun';
-  const record = (file: string, stateText: string, expected: string) => files.push({ node: nodeOf(file), file, state: stateText, expected });
-  // Trust files: the order of old and new tells the phase.
-  for (const holder of trustHolders(layout, snapshot, options.apiServices)) {
-    editAllTrust([holder], perCa(pairs, (bundle, pair) => {
-      const label = bundle.filter((c) => sameAuthority(c, pair.old.cert) || sameAuthority(c, pair.new.cert)).map((c) => (sameAuthority(c, pair.old.cert) ? 'old' : 'new')).join('+');
-      if (label) record(holder.file, `${pair.old.name} ${label}`, `${pair.old.name} ${begun ? 'old+new' : 'new+old'}`);
-      return undefined;
-    }), snapshot);
-  }
-  for (const pair of pairs) {
-    for (const file of copiesOf(layout, snapshot, `${pair.old.file}.key`)) {
-      const key = parseKey(snapshot.get(file)!, file);
-      record(file, sameKeyPair(key, publicKeyObject(pair.old.cert)) ? 'old' : sameKeyPair(key, publicKeyObject(pair.new.cert)) ? 'new' : 'other', begun ? 'old' : 'new');
-    }
-  }
-  for (const location of layout.locations) {
-    for (const entry of renewableEntries(layout).filter((e) => e.kind === 'certificate' && state.cas.includes(e.issuer))) {
-      const crt = entry.files(location)?.[0];
-      const data = crt && snapshot.get(crt);
-      if (!data) continue;
-      const pair = pairs.find((p) => p.old.name === entry.issuer)!;
-      const cert = parseCertificate(data, crt!);
-      record(crt!, isSignedBy(cert, pair.new.cert) ? 'new' : isSignedBy(cert, pair.old.cert) ? 'old' : 'other', begun ? 'old' : 'new');
-    }
-  }
-  if (state.serviceAccount) {
-    const sa = saKeysIn(layout, snapshot);
-    for (const file of copiesOf(layout, snapshot, saFile(layout, 'key'))) {
-      const key = parseKey(snapshot.get(file)!, file);
-      record(file, sameKeyPair(key, publicKeyOf(sa.new)) ? 'new' : sameKeyPair(key, publicKeyOf(sa.old)) ? 'old' : 'other', begun ? 'old' : 'new');
-    }
-  }
-  return files;
-}
-
-/** The files' own account of a rotation whose record is gone: trust files holding two CAs of one subject. */
-interface Unrecorded {
-  state: RotationState & { file: string };
-  /** What shows it, for messages. */
-  evidence: string;
-  /** The snapshot with the rotation's material completed from the files in place, where it was gone. */
-  snapshot: Observed;
-}
-
-/** The start of a rotation the files show but no record does (see unrecordedRotation): its material may lack a key. */
-const UNRECORDED = 'unrecorded';
-
-const PUBLIC_KEY_PEM = /-----BEGIN PUBLIC KEY-----[^-]+-----END PUBLIC KEY-----\n?/g;
-
-/**
- * A rotation the trust files show (two CAs of one subject in a shared CA file, two keys in sa.pub)
- * when kpki-rotation.json does not record one. Old and new are told apart by the rotation's
- * material when it is there, else by age; the phase by which of them the key beside it matches.
- * Material that is gone is taken from the files in place: both certificates, and the key that
- * signs now; the other key is then missing, and only the steps that need it refuse.
- */
-export function unrecordedRotation(layout: Layout, snapshot: Observed): Unrecorded | undefined {
-  const certDir = layout.signing.certDir;
-  const completed = new Map(snapshot);
-  const fill = (file: string, data: string | Buffer | undefined) => {
-    if (data !== undefined && !completed.has(file)) completed.set(file, Buffer.from(data));
-  };
-  const cas: string[] = [];
-  const phases = new Set<RotationPhase>();
-  let evidence: string | undefined;
-  for (const entry of layout.profile.certificates.filter((c) => !c.issuer)) {
-    const certFile = path.join(certDir, `${entry.file}.crt`);
-    const data = snapshot.get(certFile);
-    const bundle = data ? parseCertificates(data, certFile) : [];
-    if (bundle.length !== 2 || !sameSubject(bundle[0]!, bundle[1]!) || sameAuthority(bundle[0]!, bundle[1]!)) continue;
-    const recordedOld = snapshot.get(rotationMaterial(certDir, 'old', `${entry.file}.crt`));
-    const oldCert = recordedOld ? bundle.find((c) => sameAuthority(c, parseCertificate(recordedOld, certFile))) : undefined;
-    const [older, newer] = oldCert ? [oldCert, bundle.find((c) => c !== oldCert)!] : [...bundle].sort((a, b) => certificateFacts(a).notBefore.getTime() - certificateFacts(b).notBefore.getTime());
-    const keyData = snapshot.get(path.join(certDir, `${entry.file}.key`));
-    const signer = keyData && sameKeyPair(parseKey(keyData, certFile), publicKeyObject(newer!)) ? 'new' : 'old';
-    phases.add(signer === 'new' ? 'reissued' : 'begun');
-    cas.push(entry.name);
-    evidence ??= `${certFile} holds two CAs of CN=${certificateFacts(older!).commonName}`;
-    fill(rotationMaterial(certDir, 'old', `${entry.file}.crt`), certificatePem(older!));
-    fill(rotationMaterial(certDir, 'new', `${entry.file}.crt`), certificatePem(newer!));
-    fill(rotationMaterial(certDir, signer, `${entry.file}.key`), keyData);
-  }
-  const saPub = path.join(certDir, saFile(layout, 'pub'));
-  const saKeys = snapshot.get(saPub)?.toString('utf8').match(PUBLIC_KEY_PEM) ?? [];
-  const serviceAccount = saKeys.length === 2;
-  if (serviceAccount) evidence ??= `${saPub} holds two public keys`;
-  // Without a CA to tell the phase, only the rotation's own copies of the SA keys can.
-  if (serviceAccount && !phases.size) {
-    const oldKey = snapshot.get(rotationMaterial(certDir, 'old', saFile(layout, 'key')));
-    const saKey = snapshot.get(path.join(certDir, saFile(layout, 'key')));
-    if (oldKey && saKey) phases.add(oldKey.equals(saKey) ? 'begun' : 'reissued');
-  }
-  if (!evidence) return undefined;
-  if (phases.size !== 1) {
-    throw new KpkiError(ErrorCode.StaleFile, `${path.join(certDir, ROTATION_FILE)} records no rotation, but ${evidence}, and the files do not tell which phase it is in`, {
-      subject: path.join(certDir, ROTATION_FILE),
-      hint: 'restore kpki-rotation.json from a backup; kpki changes nothing until then',
-    });
-  }
-  const phase = [...phases][0]!;
-  if (serviceAccount) {
-    const saKey = snapshot.get(path.join(certDir, saFile(layout, 'key')));
-    const signing = phase === 'begun' ? 'old' : 'new';
-    fill(rotationMaterial(certDir, signing, saFile(layout, 'key')), saKey);
-    // sa.pub lists the signing key first.
-    fill(rotationMaterial(certDir, signing === 'old' ? 'new' : 'old', saFile(layout, 'key')), saKeys[1]);
-  }
-  return { state: { phase, cas, serviceAccount, startedAt: UNRECORDED, file: path.join(certDir, ROTATION_FILE) }, evidence, snapshot: completed };
-}
-
-function unrecordedError(unrecorded: Unrecorded): KpkiError {
-  const { state, evidence } = unrecorded;
-  const hint =
-    state.phase === 'begun'
-      ? 'run kpki ca rotate abort --recover to go back to the old CAs alone (or reissue --recover to carry on); kpki ca rotate status --recover shows each file'
-      : 'run kpki ca rotate finish --recover to keep the new CAs once every leaf is signed by them (kpki ca rotate status --recover shows each file), or abort --recover';
-  return new KpkiError(ErrorCode.StaleFile, `${state.file} records no rotation, but ${evidence}: the files show a rotation in phase ${state.phase}`, { subject: state.file, hint });
-}
-
-/**
- * The rotation under way: as recorded, else — with --recover — as the files show it (see
- * unrecordedRotation). An overlap no record explains is an error naming the way out.
- */
-export function rotationUnderWay(layout: Layout, observed: Observed, options: RotateOptions): { state: (RotationState & { file: string }) | undefined; snapshot: Observed } {
-  const recorded = rotationIn(observed, layout.signing.certDir);
-  if (recorded) return { state: recorded, snapshot: observed };
-  const unrecorded = unrecordedRotation(layout, observed);
-  if (!unrecorded) return { state: undefined, snapshot: observed };
-  if (!options.recover || options.step === 'begin') throw unrecordedError(unrecorded);
-  return { state: unrecorded.state, snapshot: unrecorded.snapshot };
 }
 
 /**

@@ -13,7 +13,8 @@ import { parseCertificate, parseCertificates, parseKey } from '../../src/pki/pem
 import { decideCaRenewal } from '../../src/plan/ca-renewal.js';
 import { decide, type Observed } from '../../src/plan/decide.js';
 import { renderDay2Steps, renderSteps } from '../../src/plan/render.js';
-import { decideRotation, rotationUnderWay, type RotateStep } from '../../src/plan/rotation.js';
+import { decideRotation, type RotateStep } from '../../src/plan/rotation.js';
+import { rotationUnderWay } from '../../src/plan/rotation-status.js';
 import { REPO_ROOT } from '../support/tmp.js';
 
 // decideRotation and decideCaRenewal are pure: every phase below runs over an in-memory file map.
