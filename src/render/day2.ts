@@ -1,8 +1,8 @@
 import kleur from 'kleur';
-import type { Restart } from '../day2/restart.js';
-import type { CaRenewResult } from '../day2/ca.js';
-import type { RenewResult } from '../day2/renew.js';
-import type { RotateResult } from '../day2/rotate.js';
+import type { Restart } from '../plan/restart.js';
+import type { CaRenewResult } from '../plan/ca-renewal.js';
+import type { RenewResult } from '../plan/renew.js';
+import type { RotateResult } from '../plan/rotation.js';
 import { table } from './table.js';
 
 const resumedLine = (files: string[]) => `Completed an interrupted run (${files.length} file(s)); nothing new was started: run the command again if you meant a new change.`;
