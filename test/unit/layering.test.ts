@@ -19,6 +19,12 @@ const FILE_SYSTEM_ALLOWED: Edge[] = [];
 /** Imports of commands/ from below it: none. */
 const COMMANDS_ALLOWED: Edge[] = [];
 
+/**
+ * Imports of the deciding and checking floors from store/: the types of steps and observed files,
+ * which the day-2 move (helper `core`) gives a home store and plan both may import.
+ */
+const STORE_ALLOWED: Edge[] = ['src/store/apply.ts → src/plan/steps.ts', 'src/store/journal.ts → src/plan/steps.ts', 'src/store/observe.ts → src/plan/decide.ts'];
+
 /** Known import cycles, each as its sorted members: none. */
 const CYCLES_ALLOWED: string[][] = [];
 
@@ -27,6 +33,8 @@ const NETWORK = new Set(['http', 'https', 'http2', 'tls', 'dgram', 'dns', 'child
 /** The deciding floors: no I/O, no knowledge of who wires them. */
 const PURE = ['src/model/', 'src/pki/', 'src/plan/', 'src/verify/rules/', 'src/verify/inputs/'];
 const WIRING = ['src/store/', 'src/commands/', 'src/cli/', 'src/live/'];
+/** What store/ reads and writes for: it hands bytes up and takes files down, knowing none of their types. */
+const ABOVE_STORE = ['src/verify/', 'src/plan/', 'src/day2/'];
 
 interface Import {
   target: string;
@@ -89,13 +97,14 @@ const edges = (modules: Modules, broken: (file: string, target: string) => boole
   [...modules].flatMap(([file, imports]) => imports.filter((i) => broken(file, i.target)).map((i): Edge => `${file} → ${i.target}`)).sort();
 
 /** Every rule's violations, by rule. */
-function violations(modules: Modules): Record<'fileSystem' | 'network' | 'pure' | 'pkiModel' | 'commands' | 'cli', Edge[]> {
+function violations(modules: Modules): Record<'fileSystem' | 'network' | 'pure' | 'pkiModel' | 'store' | 'commands' | 'cli', Edge[]> {
   const builtin = (target: string) => target.startsWith('node:') && target.slice(5);
   return {
     fileSystem: edges(modules, (file, target) => FILE_SYSTEM.has(builtin(target) || '') && !file.startsWith('src/store/')),
     network: edges(modules, (file, target) => NETWORK.has(builtin(target) || '') && !file.startsWith('src/live/')),
     pure: edges(modules, (file, target) => under(file, PURE) && (under(target, WIRING) || FILE_SYSTEM.has(builtin(target) || ''))),
     pkiModel: edges(modules, (file, target) => file.startsWith('src/pki/') && target.startsWith('src/model/')),
+    store: edges(modules, (file, target) => file.startsWith('src/store/') && under(target, ABOVE_STORE)),
     // render/ shows what a command returns: it knows the result types.
     commands: edges(modules, (file, target) => target.startsWith('src/commands/') && !under(file, ['src/commands/', 'src/cli/', 'src/render/', 'src/index.ts'])),
     cli: edges(modules, (file, target) => target.startsWith('src/cli/') && !file.startsWith('src/cli/')),
@@ -156,12 +165,14 @@ describe('layering', () => {
       ['src/verify/bad.ts', [{ target: 'src/commands/verify.ts', typeOnly: false }, { target: 'src/cli/main.ts', typeOnly: false }]],
       ['src/commands/verify.ts', [{ target: 'src/verify/bad.ts', typeOnly: false }]],
       ['src/cli/main.ts', [{ target: 'src/verify/bad.ts', typeOnly: true }]],
+      ['src/store/bad.ts', [{ target: 'src/verify/inputs/args.ts', typeOnly: true }, { target: 'src/day2/rotate.ts', typeOnly: false }, { target: 'src/errors.ts', typeOnly: false }]],
     ]);
     expect(violations(fake)).toEqual({
       fileSystem: ['src/model/bad.ts → node:fs'],
       network: ['src/pki/bad.ts → node:https'],
       pure: ['src/model/bad.ts → node:fs', 'src/model/bad.ts → src/store/files.ts'],
       pkiModel: ['src/pki/bad.ts → src/model/profile.ts'],
+      store: ['src/store/bad.ts → src/day2/rotate.ts', 'src/store/bad.ts → src/verify/inputs/args.ts'],
       commands: ['src/verify/bad.ts → src/commands/verify.ts'],
       cli: ['src/verify/bad.ts → src/cli/main.ts'],
     });
@@ -186,6 +197,11 @@ describe('layering', () => {
     const reads = edges(modules, (file, target) => under(file, ['src/verify/', 'src/inspect/', 'src/kubeconfig/']) && target.startsWith('src/store/'));
     const typeOnly = new Set([...modules].flatMap(([file, imports]) => imports.filter((i) => i.typeOnly).map((i) => `${file} → ${i.target}`)));
     expect(reads.filter((e) => !typeOnly.has(e))).toEqual([]);
+  });
+
+  it('store imports nothing from verify, plan or day2, types included', () => {
+    expect(found.store.filter((e) => !STORE_ALLOWED.includes(e))).toEqual([]);
+    expect(STORE_ALLOWED.filter((e) => !found.store.includes(e))).toEqual([]);
   });
 
   it('pki imports nothing from model', () => {
