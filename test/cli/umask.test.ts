@@ -13,10 +13,11 @@ import { KPKI_BIN } from '../support/cli.js';
 import { tempDir } from '../support/tmp.js';
 
 const DAY: string[][] = [
-  ['init', '--key-type', 'ecdsa-p256', '--control-plane-endpoint', '10.0.0.10:6443', '--control-plane-nodes', 'cp1=10.0.0.11,cp2=10.0.0.12', '--workers', 'w1=10.0.0.21', '--kubelet-serving-certs'],
+  ['init', '--key-type', 'ecdsa-p256', '--control-plane-nodes', 'cp1=10.0.0.11', '--workers', 'w1=10.0.0.21', '--kubelet-serving-certs'],
   ['node', 'add', 'w2', '--address', '10.0.0.22'],
   ['renew', '--all'],
-  ['ca', 'rotate', 'begin', '--service-account'],
+  // One CA and the service-account key: new keys, so directories switch generations.
+  ['ca', 'rotate', 'begin', '--ca', 'front-proxy', '--service-account'],
   ['ca', 'rotate', 'reissue'],
   ['ca', 'rotate', 'finish'],
   ['kubeconfig', 'user', '--client-name', 'alice', '--out', 'alice.conf'],
