@@ -4,8 +4,7 @@ import { kubeconfigDirOf } from '../model/defaults.js';
 import { COMPONENTS, flagsFor, setByDefault, wiringFromProfile, type FlagComponent } from '../model/flags.js';
 import { exists } from '../store/tree.js';
 import { loadProfile } from '../store/profiles.js';
-import { verify } from '../commands/verify.js';
-import { verifyKubeconfigsLive } from '../commands/verify-kubeconfig.js';
+import { verify, verifyLive } from '../commands/verify.js';
 import { badFlag } from '../errors.js';
 import { defineCommand } from './command.js';
 
@@ -31,7 +30,7 @@ export const verifyCommand = defineCommand({
     'kpki verify --kubeconfig ~/.kube/config --live   # only a kubeconfig: every context, then the server it names',
   ],
   async run(_args, flags, output) {
-    // Read once: --live reads the same flags again.
+    // Read once, however many inputs are `-`.
     let stdinText: Promise<string> | undefined;
     const options = {
       certDir: flags.nodeCertDir,
@@ -53,14 +52,7 @@ export const verifyCommand = defineCommand({
       benchmark: flags.benchmark,
       stdin: () => (stdinText ??= readStdin()),
     };
-    const offline = await verify(options);
-    if (flags.live && offline.locations) {
-      throw badFlag('--live', 'checks the running components of one node, not a whole cluster directory', 'run kpki verify --live on each node (or with --root NODE_DIR and its flags)');
-    }
-    const liveOptions = { ...options, timeout: flags.liveTimeout };
-    const result = !flags.live ? offline
-      : offline.checked.contexts ? await verifyKubeconfigsLive(liveOptions, offline)
-      : await (await import('../live/verify.js')).verifyLive(liveOptions, offline);
+    const result = flags.live ? await verifyLive({ ...options, timeout: flags.liveTimeout }) : await verify(options);
     output.stdout(flags.json ? `${JSON.stringify(result, null, 2)}\n` : renderVerifyResult(result));
     return result.counts.error > 0 ? 1 : 0;
   },

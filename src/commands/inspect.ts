@@ -2,7 +2,7 @@ import { DEFAULTS } from '../model/defaults.js';
 import path from 'node:path';
 import { expirationReport, type ExpirationReport } from '../inspect/expiration-report.js';
 import { INSPECT_PATH_HINT, inspectFiles, type InspectResult } from '../inspect/material.js';
-import { readKubeletSettings } from '../store/cluster-inputs.js';
+import { readKubeletSettings } from './verify-inputs.js';
 import { readOptional } from '../store/files.js';
 import { loadProfile } from '../store/profiles.js';
 import { exists, requireDirectory, walkFiles, type WalkedFile } from '../store/tree.js';

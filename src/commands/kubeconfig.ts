@@ -1,3 +1,4 @@
+import type { FileWrite } from '../model/files.js';
 import path from 'node:path';
 import { DEFAULTS, kubeconfigDirOf } from '../model/defaults.js';
 import { badFlag } from '../errors.js';
@@ -7,7 +8,6 @@ import { privateKeyPem } from '../pki/keys.js';
 import { renderCsr } from '../plan/render.js';
 import { parseNodeName } from '../model/settings.js';
 import { readOptional } from '../store/files.js';
-import type { FileWrite } from '../store/journal.js';
 import { nodeIdentity } from '../model/profile.js';
 import { loadProfile } from '../store/profiles.js';
 import { exists } from '../store/tree.js';

@@ -1,5 +1,5 @@
+import type { Observed } from '../model/files.js';
 import type { Layout } from '../model/layout.js';
-import type { Observed } from '../plan/decide.js';
 import { authorityIn, refuseForeignKubeconfigs } from '../plan/trust.js';
 import { observeLayoutFiles } from '../store/layout.js';
 

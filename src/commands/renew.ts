@@ -5,7 +5,7 @@ import { SAN_SETTINGS, SETTINGS_FILE, withRememberedSans, type RememberedSans } 
 import { validityAboveDefault } from '../model/validity.js';
 import { authoritiesIn, keyChoice, missingFromAll, refuseNothingFound, renewWrites, sanTargets, selectNames, validitySeconds, type RenewOptions, type RenewResult } from '../plan/renew.js';
 import { restartPlan } from '../plan/restart.js';
-import type { FileWrite } from '../plan/steps.js';
+import type { FileWrite } from '../model/files.js';
 import { applyChanges } from '../store/apply.js';
 import { recordText } from '../store/cluster-record.js';
 import { observeLayout, underLayoutLock } from '../store/layout.js';

@@ -5,7 +5,6 @@ import { wiringFromProfile } from '../model/flags.js';
 import { readBounded } from '../store/bounded-read.js';
 import { loadProfile } from '../store/profiles.js';
 import { exists } from '../store/tree.js';
-import { timeoutMs } from '../live/timeout.js';
 import type { Facts } from '../verify/facts.js';
 import { tallyFindings } from '../verify/findings.js';
 import { loadContexts } from '../verify/load-contexts.js';
@@ -46,8 +45,7 @@ export async function loadKubeconfigContexts(options: VerifyOptions): Promise<Fa
 }
 
 /** `--live`: the server of every context `base` (the offline result for the same options) covered. */
-export async function verifyKubeconfigsLive(options: VerifyOptions & { timeout?: string }, base: VerifyResult): Promise<VerifyResult> {
-  const timeout = timeoutMs('--live-timeout', options.timeout ?? DEFAULTS.liveTimeout);
+export async function verifyKubeconfigsLive(options: VerifyOptions, base: VerifyResult, timeout: number): Promise<VerifyResult> {
   const facts = await loadKubeconfigContexts(options);
   const { contextsLive } = await import('../live/kubeconfig.js');
   const live = await contextsLive(facts.contexts ?? [], { timeoutMs: timeout, env: process.env, now: options.now ?? new Date() });

@@ -1,19 +1,51 @@
-import type { VerifyOptions, VerifyResult } from '../verify/options.js';
+import { DEFAULTS } from '../model/defaults.js';
+import { badFlag } from '../errors.js';
+import { timeoutMs } from '../live/timeout.js';
+import type { LiveVerifyOptions, VerifyOptions, VerifyResult } from '../verify/options.js';
+import type { ClusterRecord } from '../model/topology.js';
 import { clusterToVerify, nodeOfRoot, verifyCluster } from './verify-cluster.js';
-import { verifyDirectory } from './verify-directory.js';
-import { kubeconfigsOnly, verifyKubeconfigs } from './verify-kubeconfig.js';
+import { checkInputs, verifyDirectory } from './verify-directory.js';
+import { assembleVerifyInputs } from './verify-inputs.js';
+import { kubeconfigsOnly, verifyKubeconfigs, verifyKubeconfigsLive } from './verify-kubeconfig.js';
+
+/** What one run checks: kubeconfigs on their own, a whole cluster, or one directory (with the options to check it with). */
+type Target = { kind: 'kubeconfigs' } | { kind: 'cluster'; record: ClusterRecord } | { kind: 'directory'; options: VerifyOptions };
 
 /**
- * `kpki verify`: kubeconfigs alone when only they are given; where kpki-cluster.json is, the whole
- * cluster node by node (with --cert-dir naming its shared set, that set alone); a --root inside a
- * cluster kpki wrote, that node as the record describes it; otherwise the inputs given.
+ * Kubeconfigs alone when only they are given; where kpki-cluster.json is, the whole cluster node
+ * by node (with --cert-dir naming its shared set, that set alone); a --root inside a cluster kpki
+ * wrote, that node as the record describes it; otherwise the inputs given.
  */
-export async function verify(options: VerifyOptions = {}): Promise<VerifyResult> {
-  if (await kubeconfigsOnly(options)) return verifyKubeconfigs(options);
+async function targetOf(options: VerifyOptions): Promise<Target> {
+  if (await kubeconfigsOnly(options)) return { kind: 'kubeconfigs' };
   const cluster = await clusterToVerify(options);
   // Its shared set alone when named with --cert-dir; the whole cluster otherwise.
-  if (cluster && options.certDir) return verifyDirectory({ ...options, kubeconfigDir: options.kubeconfigDir ?? cluster.settings.kubeconfigDir, node: { role: 'shared' }, profile: options.profile ?? cluster.settings.profile });
-  if (cluster) return verifyCluster(cluster, options);
+  if (cluster && options.certDir) return { kind: 'directory', options: { ...options, kubeconfigDir: options.kubeconfigDir ?? cluster.settings.kubeconfigDir, node: { role: 'shared' }, profile: options.profile ?? cluster.settings.profile } };
+  if (cluster) return { kind: 'cluster', record: cluster };
   const node = options.node ?? (options.root ? await nodeOfRoot(options.root) : undefined);
-  return verifyDirectory({ ...options, node });
+  return { kind: 'directory', options: { ...options, node } };
+}
+
+/** `kpki verify`. */
+export async function verify(options: VerifyOptions = {}): Promise<VerifyResult> {
+  const target = await targetOf(options);
+  if (target.kind === 'kubeconfigs') return verifyKubeconfigs(options);
+  if (target.kind === 'cluster') return verifyCluster(target.record, options);
+  return verifyDirectory(target.options);
+}
+
+/**
+ * `kpki verify --live`: the offline checks, then the running components, both over the inputs
+ * assembled once, so that both see the same components, flags and files.
+ */
+export async function verifyLive(options: LiveVerifyOptions = {}): Promise<VerifyResult> {
+  const timeout = timeoutMs('--live-timeout', options.timeout ?? DEFAULTS.liveTimeout);
+  const target = await targetOf(options);
+  if (target.kind === 'kubeconfigs') return verifyKubeconfigsLive(options, await verifyKubeconfigs(options), timeout);
+  if (target.kind === 'cluster') throw badFlag('--live', 'checks the running components of one node, not a whole cluster directory', 'run kpki verify --live on each node (or with --root NODE_DIR and its flags)');
+  const assembled = await assembleVerifyInputs(target.options);
+  const offline = await checkInputs(assembled, target.options);
+  // Loaded only here: plain verify runs never dial.
+  const { checkLive } = await import('../live/verify.js');
+  return checkLive(assembled, offline, timeout);
 }

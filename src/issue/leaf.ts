@@ -1,3 +1,4 @@
+import type { FileWrite } from '../model/files.js';
 import type { KeyObject } from '../pki/keys.js';
 import path from 'node:path';
 import { badFlag, badInput, ErrorCode, KpkiError } from '../errors.js';
@@ -12,7 +13,7 @@ import { classifySans, resolveCertificate, type CertSpec } from '../model/spec.j
 import { caAliases, type ExtKeyUsageName } from '../model/profile.js';
 import { DEFAULTS, parseKeyType, sanList, type KeyType } from '../model/settings.js';
 import { readOptional } from '../store/files.js';
-import { writeFilesTogether, type FileWrite } from '../store/journal.js';
+import { writeFilesTogether } from '../store/journal.js';
 import { withWriteLock } from '../store/lock.js';
 import { caSigningProblems } from '../pki/match.js';
 import { loadProfile } from '../store/profiles.js';

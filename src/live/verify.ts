@@ -1,10 +1,7 @@
-import { DEFAULTS } from '../model/defaults.js';
-import type { KeyObject } from 'node:crypto';
+import type { KeyObject } from '../pki/keys.js';
 import path from 'node:path';
 import { parseKubeconfig, type Source } from '../kubeconfig/kubeconfig.js';
-import { flagsFor, wiringFromProfile } from '../model/flags.js';
-import { loadProfile } from '../store/profiles.js';
-import { caAliases } from '../model/profile.js';
+import { caAliases, kubeconfigFilesOf } from '../model/profile.js';
 import { httpsUrl, parseHostPort } from '../model/net.js';
 import { certificateFacts, publicKeyObject } from '../pki/certificate.js';
 import type { x509 } from '../pki/crypto.js';
@@ -13,26 +10,19 @@ import { parseCertificates, parseKey } from '../pki/pem.js';
 import { verifyCertificate } from '../pki/verify.js';
 import { readOptional } from '../store/files.js';
 import { tallyFindings, FindingCode, type Finding, type Severity } from '../verify/findings.js';
-import type { VerifyOptions, VerifyResult } from '../verify/index.js';
-import { readComponentArgs, readKubeletSettings, readManifestsDir, servingCertFiles } from '../store/cluster-inputs.js';
+import type { VerifyResult } from '../verify/index.js';
+import type { AssembledInputs } from '../verify/model.js';
 import { kubeletServing } from '../verify/facts.js';
-import { dialedNodeAddress, KUBELET_PORT, parseNodeAddress } from '../verify/inputs/kubelet.js';
+import { dialedNodeAddress, KUBELET_PORT } from '../verify/inputs/kubelet.js';
 import { rootCertificates } from '../verify/go-readers.js';
-import { BINARIES, flag, flagList, type Component, type ComponentArgs } from '../verify/inputs/args.js';
+import { BINARIES, flag, flagList, type ComponentArgs } from '../verify/inputs/args.js';
 import { dialedHosts, SECURE_PORTS } from '../verify/rules/component-serving.js';
-import { pathResolver, type PathResolver } from '../store/node-root.js';
+import type { PathResolver } from '../store/node-root.js';
 import { aggregatorRoute, type EndpointsObject, type ServiceObject } from './aggregator-route.js';
 import { apiServiceFindings, backendAnswerFindings, clientAnswerFindings, servedChainFindings, selfSignedServingFinding, staleServingFinding, unreachable, type ApiServiceCondition, type Dialer } from './findings.js';
 import { servedSigner, type KnownCa } from './kubeconfig.js';
 import { probe, type ProbeResult } from './probe.js';
-import { timeoutMs } from './timeout.js';
 
-export interface LiveVerifyOptions extends VerifyOptions {
-  /** Bound on each connection, a duration such as `5s` (the default). */
-  timeout?: string;
-}
-
-const ADMIN_KUBECONFIGS = ['admin.conf', 'super-admin.conf'];
 
 /** Reads files the inputs name (below --root as verify reads them); unreadable ones are undefined. */
 class Files {
@@ -66,28 +56,6 @@ class Files {
     if (!source) return undefined;
     return source.data ?? this.read(source.path, path.dirname(await this.resolve(kubeconfig)));
   }
-}
-
-/** The component flags `verify` would use; kubeadm's defaults for the cert dir when none are given. */
-async function componentArgs(options: LiveVerifyOptions): Promise<Map<Component, ComponentArgs>> {
-  const found = new Map<Component, ComponentArgs>();
-  const root = options.root && path.resolve(options.root);
-  const manifestsDir = options.manifestsDir ?? (root ? path.join(root, 'etc/kubernetes/manifests') : undefined);
-  if (manifestsDir) for (const args of await readManifestsDir(manifestsDir).catch(() => [])) found.set(args.component, args);
-  const sources: [Component, string | undefined][] = [
-    ['apiserver', options.apiserverArgs],
-    ['etcd', options.etcdArgs],
-    ['controller-manager', options.controllerManagerArgs],
-    ['scheduler', options.schedulerArgs],
-  ];
-  for (const [component, source] of sources) if (source) found.set(component, await readComponentArgs(source, component, options.stdin));
-  if (!found.size && options.certDir) {
-    const wiring = wiringFromProfile(await loadProfile(options.profile));
-    for (const component of ['apiserver', 'controller-manager'] as const) {
-      found.set(component, { component, origin: 'kubeadm', flags: new Map(flagsFor(wiring, component, options.certDir, options.kubeconfigDir).map(([n, v]) => [n, [v]])) });
-    }
-  }
-  return found;
 }
 
 interface Endpoint {
@@ -197,11 +165,11 @@ function apiserverChecks(checks: LiveChecks, apiserver: ComponentArgs | undefine
  * the cluster CA would. Only components whose flags were read: kubeadm's assumed flags say nothing
  * of where they listen.
  */
-function componentServingChecks(checks: LiveChecks, components: Map<Component, ComponentArgs>, rootCaFile: string | undefined): Check[] {
-  return (['controller-manager', 'scheduler'] as const).flatMap((name) => {
-    const args = components.get(name);
+function componentServingChecks(checks: LiveChecks, { inputs, assumedFlags }: AssembledInputs, rootCaFile: string | undefined): Check[] {
+  if (assumedFlags) return [];
+  return ([['controller-manager', inputs.controllerManager], ['scheduler', inputs.scheduler]] as const).flatMap(([name, args]) => {
     const port = args && Number(flag(args, 'secure-port') ?? SECURE_PORTS[name]);
-    if (!args || args.origin === 'kubeadm' || !port) return [];
+    if (!args || !port) return [];
     const target = endpoint(httpsUrl(dialedHosts(args)[0]!, port))!;
     const binary = BINARIES[name];
     const subject = `${binary} at ${target.url}`;
@@ -221,9 +189,9 @@ function componentServingChecks(checks: LiveChecks, components: Map<Component, C
 }
 
 /** The cluster CA in the cert dir (the profile's `cluster` CA), when no component's flags name it. */
-async function clusterCaFile(options: LiveVerifyOptions): Promise<string | undefined> {
-  const file = options.certDir && caAliases(await loadProfile(options.profile)).get('cluster');
-  return file ? path.join(options.certDir!, `${file}.crt`) : undefined;
+function clusterCaFile({ inputs, certDir }: AssembledInputs): string | undefined {
+  const file = certDir && caAliases(inputs.profile).get('cluster');
+  return file ? path.join(certDir!, `${file}.crt`) : undefined;
 }
 
 /** etcd as the apiserver reaches it (--etcd-servers with --etcd-cafile) and at its own client URLs. */
@@ -255,14 +223,9 @@ function etcdChecks(checks: LiveChecks, apiserver: ComponentArgs | undefined, et
  * address of the first --kubelet-preferred-address-types type, its serving certificate verified
  * with --kubelet-certificate-authority, presenting --kubelet-client-certificate.
  */
-async function kubeletChecks(checks: LiveChecks, apiserver: ComponentArgs | undefined, options: LiveVerifyOptions): Check {
-  // As verify finds it: --kubelet-config, or the node copy's /var/lib/kubelet/config.yaml.
-  const source = options.kubeletConfig ?? (options.root ? path.join(path.resolve(options.root), 'var/lib/kubelet/config.yaml') : undefined);
-  if (!apiserver || !source) return [];
-  // A missing or unreadable kubelet config is the offline checks' business.
-  const kubelet = await readKubeletSettings(source, options.stdin, checks.files.resolve).catch(() => undefined);
-  if (!kubelet) return [];
-  const dialed = dialedNodeAddress(flagList(apiserver, 'kubelet-preferred-address-types'), [...(options.nodeAddresses ?? []).map(parseNodeAddress), ...kubelet.nodeAddresses]);
+async function kubeletChecks(checks: LiveChecks, { apiserver, kubelet, nodeAddresses }: AssembledInputs['inputs']): Check {
+  if (!apiserver || !kubelet) return [];
+  const dialed = dialedNodeAddress(flagList(apiserver, 'kubelet-preferred-address-types'), [...nodeAddresses, ...kubelet.nodeAddresses]);
   if (!dialed) return [notChecked('kubelet', "not dialed: the node's addresses are unknown, so kpki cannot tell where kube-apiserver dials it", 'info')];
   const target = endpoint(httpsUrl(dialed.address, kubelet.port ?? KUBELET_PORT))!;
   const caFile = flag(apiserver, 'kubelet-certificate-authority');
@@ -455,9 +418,10 @@ async function backendChecks(checks: LiveChecks, ctx: ApiServiceContext, item: A
 }
 
 /** APIService conditions and backends, read with the first admin kubeconfig that authenticated. */
-async function apiServiceChecks(checks: LiveChecks, probes: KubeconfigProbe[], apiserver: ComponentArgs | undefined, options: LiveVerifyOptions, known: Finding[]): Check {
-  const admin = probes.find((p) => p.usable && ADMIN_KUBECONFIGS.includes(path.basename(p.file)))?.usable;
-  if (!admin) return [notChecked('APIServices', 'conditions and backends not read: no admin.conf or super-admin.conf among the kubeconfigs authenticated', 'info')];
+async function apiServiceChecks(checks: LiveChecks, probes: KubeconfigProbe[], { apiserver, extensionServingCerts, profile }: AssembledInputs['inputs'], known: Finding[]): Check {
+  const adminFiles = kubeconfigFilesOf(profile, 'admin', 'super-admin');
+  const admin = probes.find((p) => p.usable && adminFiles.includes(path.basename(p.file)))?.usable;
+  if (!admin) return [notChecked('APIServices', `conditions and backends not read: no ${adminFiles.join(' or ')} among the kubeconfigs authenticated`, 'info')];
   const list = await adminGet<{ items?: ApiServiceItem[] }>(checks, admin, 'APIServices', '/apis/apiregistration.k8s.io/v1/apiservices');
   if ('finding' in list) return [list.finding];
   const proxyCertFile = apiserver && flag(apiserver, 'proxy-client-cert-file');
@@ -467,7 +431,7 @@ async function apiServiceChecks(checks: LiveChecks, probes: KubeconfigProbe[], a
     admin,
     endpointRouting: ['1', 't', 'T', 'true', 'TRUE', 'True'].includes((apiserver && flag(apiserver, 'enable-aggregator-routing')) ?? ''),
     proxyClient: proxyCert && proxyKey ? { cert: proxyCert, key: proxyKey, label: `kube-apiserver --proxy-client-cert-file (${proxyCertFile})` } : undefined,
-    servingCerts: (await Promise.all((options.servingCerts ?? []).map((f) => servingCertFiles(f).catch(() => [])))).flat(),
+    servingCerts: extensionServingCerts,
     known,
   };
   const items = list.value.items ?? [];
@@ -479,8 +443,8 @@ async function apiServiceChecks(checks: LiveChecks, probes: KubeconfigProbe[], a
 }
 
 /** The PKI's CAs: the apiserver's client CA, and with --cert-dir the profile's root CAs there. */
-async function pkiCas(checks: LiveChecks, options: LiveVerifyOptions, clientCa: KnownCa | undefined): Promise<KnownCa[]> {
-  const roots = options.certDir ? (await loadProfile(options.profile)).certificates.filter((entry) => !entry.issuer).map((entry) => path.join(options.certDir!, `${entry.file}.crt`)) : [];
+async function pkiCas(checks: LiveChecks, { inputs, certDir }: AssembledInputs, clientCa: KnownCa | undefined): Promise<KnownCa[]> {
+  const roots = certDir ? inputs.profile.certificates.filter((entry) => !entry.issuer).map((entry) => path.join(certDir, `${entry.file}.crt`)) : [];
   const found = await Promise.all(roots.map(async (file): Promise<KnownCa[]> => {
     const certs = await checks.files.certificates(file);
     return certs?.length ? [{ file, certs }] : [];
@@ -489,26 +453,24 @@ async function pkiCas(checks: LiveChecks, options: LiveVerifyOptions, clientCa: 
 }
 
 /**
- * Read-only checks against the running components the inputs name, added to `base` (the result
- * of `verify` with the same options). Every connection is bounded; what could not be reached is a
- * finding, never silence.
+ * Read-only checks against the running components the inputs name, added to `base` (the offline
+ * result for the same assembled inputs: the same components, flags and files). Every connection
+ * is bounded by `timeoutMs`; what could not be reached is a finding, never silence.
  */
-export async function verifyLive(options: LiveVerifyOptions, base: VerifyResult): Promise<VerifyResult> {
-  const given = [options.certDir, options.kubeconfigDir, ...(options.kubeconfigs ?? [])].filter((p): p is string => Boolean(p)).map((p) => path.resolve(p));
-  const checks = new LiveChecks(new Files(pathResolver(options.root && path.resolve(options.root), given)), timeoutMs('--live-timeout', options.timeout ?? DEFAULTS.liveTimeout));
-  const components = await componentArgs(options);
-  const apiserver = components.get('apiserver');
-  const cm = components.get('controller-manager');
+export async function checkLive(assembled: AssembledInputs, base: VerifyResult, timeoutMs: number): Promise<VerifyResult> {
+  const { inputs } = assembled;
+  const checks = new LiveChecks(new Files(assembled.resolve), timeoutMs);
+  const { apiserver, controllerManager: cm } = inputs;
   const clientCa = await checks.files.certificates(apiserver && flag(apiserver, 'client-ca-file'));
-  const knownCas = await pkiCas(checks, options, clientCa && { file: `kube-apiserver --client-ca-file (${flag(apiserver!, 'client-ca-file')})`, certs: clientCa });
-  const kubeconfigProbes = Promise.all(base.checked.kubeconfigs.map((file) => kubeconfigCheck(checks, file, clientCa, knownCas)));
+  const knownCas = await pkiCas(checks, assembled, clientCa && { file: `kube-apiserver --client-ca-file (${flag(apiserver!, 'client-ca-file')})`, certs: clientCa });
+  const kubeconfigProbes = Promise.all(inputs.kubeconfigs.map(({ file }) => kubeconfigCheck(checks, file, clientCa, knownCas)));
   const groups = await Promise.all([
     ...apiserverChecks(checks, apiserver, cm && flag(cm, 'root-ca-file')),
-    ...etcdChecks(checks, apiserver, components.get('etcd')),
-    ...componentServingChecks(checks, components, (cm && flag(cm, 'root-ca-file')) ?? (apiserver && flag(apiserver, 'client-ca-file')) ?? (await clusterCaFile(options))),
-    kubeletChecks(checks, apiserver, options),
+    ...etcdChecks(checks, apiserver, inputs.etcd),
+    ...componentServingChecks(checks, assembled, (cm && flag(cm, 'root-ca-file')) ?? (apiserver && flag(apiserver, 'client-ca-file')) ?? clusterCaFile(assembled)),
+    kubeletChecks(checks, inputs),
     kubeconfigProbes.then((probes) => probes.flatMap((p) => p.findings)),
-    kubeconfigProbes.then((probes) => apiServiceChecks(checks, probes, apiserver, options, base.findings)),
+    kubeconfigProbes.then((probes) => apiServiceChecks(checks, probes, inputs, base.findings)),
   ]);
   return { ...base, ...tallyFindings([...base.findings, ...groups.flat()]) };
 }

@@ -421,6 +421,11 @@ export function clusterAdminGroups(profile: Profile): string[] {
   );
 }
 
+/** The file names of the profile's kubeconfigs that carry one of these identities. */
+export function kubeconfigFilesOf(profile: Profile, ...identities: NonNullable<KubeconfigEntry['identity']>[]): string[] {
+  return profile.kubeconfigs.filter((k) => k.identity && identities.includes(k.identity)).map((k) => k.file);
+}
+
 /** The identity a node's kubelet authenticates with, from the profile's kubelet kubeconfig. */
 export function nodeIdentity(profile: Profile, nodeName: string): { commonName: string; organizations: string[] } | undefined {
   const entry = profile.kubeconfigs.find((k) => k.identity === 'kubelet');

@@ -1,3 +1,4 @@
+import type { Observed } from '../model/files.js';
 import { badFlag, ErrorCode, KpkiError } from '../errors.js';
 import { parseKubeconfig } from '../kubeconfig/kubeconfig.js';
 import { parseDuration } from '../model/duration.js';
@@ -8,7 +9,6 @@ import { certificateFacts } from '../pki/certificate.js';
 import type { x509 } from '../pki/crypto.js';
 import { isSignedBy } from '../pki/match.js';
 import { parseCertificates } from '../pki/pem.js';
-import type { Observed } from './decide.js';
 import { renewableEntries, renewalSites } from './renew.js';
 import type { Restart } from './restart.js';
 import { keyTypeOf } from '../pki/keys.js';

@@ -1,3 +1,4 @@
+import type { FileWrite, Observed } from '../model/files.js';
 import path from 'node:path';
 import { certificateFacts, publicKeyObject } from '../pki/certificate.js';
 import type { x509 } from '../pki/crypto.js';
@@ -7,12 +8,10 @@ import { parseCertificate, parseCertificates, parseKey } from '../pki/pem.js';
 import { parseKubeconfig, type KubeconfigCredentials } from '../kubeconfig/kubeconfig.js';
 import type { CertSpec, KeyPairSpec, KubeconfigSpec, ManifestSpec, PkiSpec } from '../model/spec.js';
 import { ErrorCode, KpkiError } from '../errors.js';
-import { certificateItem, type Authority, type FileWrite, type Step } from './steps.js';
+import { certificateItem, type Authority, type Step } from './steps.js';
 import type { Location } from '../model/layout.js';
 
 /** File contents by absolute-or-relative path as the store read them; a missing file has no entry. */
-export type Observed = ReadonlyMap<string, Buffer>;
-
 /** Make the files match the spec: what `init` and `node add` ask for. */
 export interface ConvergeIntent {
   /** Reissue every stale leaf and kubeconfig (never a CA or the service-account key). */

@@ -1,3 +1,4 @@
+import type { FileWrite } from '../model/files.js';
 import path from 'node:path';
 import { ErrorCode, KpkiError } from '../errors.js';
 import { buildKubeconfig, setKubeconfigData } from '../kubeconfig/kubeconfig.js';
@@ -8,7 +9,7 @@ import type { CertSpec, KubeconfigSpec, ManifestSpec } from '../model/spec.js';
 import { createCsrPem } from '../pki/csr.js';
 import { outlivesCa } from '../model/validity.js';
 import type { KeyType } from '../pki/key-types.js';
-import { writes, type Day2Step, type FileWrite, type MadeMaterial, type RenewStep, type Step } from './steps.js';
+import { writes, type Day2Step, type MadeMaterial, type RenewStep, type Step } from './steps.js';
 
 export interface RenderOptions {
   now: Date;

@@ -1,3 +1,4 @@
+import type { FileWrite, Observed } from '../model/files.js';
 import path from 'node:path';
 import { badFlag, ErrorCode, KpkiError } from '../errors.js';
 import { DEFAULTS } from '../model/defaults.js';
@@ -8,11 +9,10 @@ import { SAN_SETTINGS, type RememberedSans } from '../model/remembered-sans.js';
 import { sanList } from '../model/settings.js';
 import { nodeEntries } from '../model/topology.js';
 import type { x509 } from '../pki/crypto.js';
-import type { Observed } from './decide.js';
 import { cutAtCaExpiry, renderSteps, type Signer } from './render.js';
 import { decideRenewal, type KeyChoice, type RenewalSite } from './renewal.js';
 import type { Restart } from './restart.js';
-import type { FileWrite, RenewStep, Step } from './steps.js';
+import type { RenewStep, Step } from './steps.js';
 import { authorityIn, type HeldCa } from './trust.js';
 
 export interface RenewOptions extends LayoutOptions {

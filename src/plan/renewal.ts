@@ -1,3 +1,4 @@
+import type { Observed } from '../model/files.js';
 import type { KeyObject } from '../pki/keys.js';
 import path from 'node:path';
 import { certificateFacts, publicKeyObject } from '../pki/certificate.js';
@@ -9,7 +10,6 @@ import { resolveCertificate, type CertSpec } from '../model/spec.js';
 import { EXT_KEY_USAGES, type ExtKeyUsageName, type ProfilePolicy } from '../model/profile.js';
 import { DEFAULTS } from '../model/settings.js';
 import { badInput, ErrorCode, KpkiError } from '../errors.js';
-import type { Observed } from './decide.js';
 import { certificateItem, type FollowStep, type RenewStep, type Step } from './steps.js';
 
 /** One file set a renewal may touch: an entry of the profile (or a user kubeconfig) in one location. */

@@ -1,3 +1,4 @@
+import type { Observed } from '../model/files.js';
 import path from 'node:path';
 import { ErrorCode, KpkiError } from '../errors.js';
 import type { Layout } from '../model/layout.js';
@@ -6,7 +7,6 @@ import { certificateFacts, certificatePem, publicKeyObject } from '../pki/certif
 import { publicKeyOf, sameKeyPair } from '../pki/keys.js';
 import { isSignedBy, sameAuthority, sameSubject } from '../pki/match.js';
 import { parseCertificate, parseCertificates, parseKey } from '../pki/pem.js';
-import type { Observed } from './decide.js';
 import { renewableEntries } from './renew.js';
 import { copiesOf, pairsIn, perCa, saFile, saKeysIn, type RotateOptions } from './rotation.js';
 import { editAllTrust, trustHolders } from './trust.js';

@@ -1,3 +1,4 @@
+import type { FileWrite, Observed } from '../model/files.js';
 import path from 'node:path';
 import { badFlag, ErrorCode, KpkiError } from '../errors.js';
 import { parseDuration } from '../model/duration.js';
@@ -11,10 +12,9 @@ import type { x509 } from '../pki/crypto.js';
 import { keyTypeOf, parsePublicKey, privateKeyPem, publicKeyOf, publicKeyPem, type KeyObject } from '../pki/keys.js';
 import { isSignedBy, sameAuthority } from '../pki/match.js';
 import { parseCertificate, parseKey } from '../pki/pem.js';
-import type { Observed } from './decide.js';
 import { authoritiesIn, decideRenewalOf, renewableEntries } from './renew.js';
 import type { Restart } from './restart.js';
-import { writeSteps, type Day2Step, type FileWrite, type MadeMaterial } from './steps.js';
+import { writeSteps, type Day2Step, type MadeMaterial } from './steps.js';
 import { SIGNER_CERT } from '../model/rotation.js';
 import { editAllTrust, ROOT_CA_NOTE, signingAuthority, trustHolders, type HeldCa, type TrustEdit, type TrustHolder } from './trust.js';
 

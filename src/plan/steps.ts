@@ -1,3 +1,4 @@
+import type { FileWrite } from '../model/files.js';
 import type { KeyObject } from '../pki/keys.js';
 import type { KeyType } from '../pki/key-types.js';
 import type { Signer } from './render.js';
@@ -41,14 +42,6 @@ export interface PlanItem {
   keyType?: string;
   validitySeconds?: number;
 }
-
-/** A file to write, whole. */
-export interface FileWrite {
-  path: string;
-  data: string | Buffer;
-  mode: number;
-}
-
 
 type Spec = CertSpec | KeyPairSpec | KubeconfigSpec | ManifestSpec;
 

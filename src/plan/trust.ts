@@ -1,3 +1,4 @@
+import type { FileWrite, Observed } from '../model/files.js';
 import path from 'node:path';
 import { isMap, parseDocument } from 'yaml';
 import { badInput, ErrorCode, KpkiError } from '../errors.js';
@@ -8,8 +9,6 @@ import type { x509 } from '../pki/crypto.js';
 import { sameKeyPair, type KeyObject } from '../pki/keys.js';
 import { isSignedBy, sameAuthority } from '../pki/match.js';
 import { parseCertificates, parseKey } from '../pki/pem.js';
-import type { Observed } from './decide.js';
-import type { FileWrite } from './steps.js';
 
 /** A CA as the cert dir holds it: its trust file (one or more certificates) and maybe its key. */
 export interface HeldCa {

@@ -1,4 +1,4 @@
-import type { FileWrite } from '../plan/steps.js';
+import type { FileWrite } from '../model/files.js';
 import { writeFilesTogether, type WriteHooks } from './journal.js';
 
 /**

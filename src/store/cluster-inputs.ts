@@ -1,67 +1,34 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { badInput } from '../errors.js';
-import { COMPONENTS } from '../model/flags.js';
-import { NO_API_SERVICE_HINT, parseApiServices, type ApiServiceInput } from '../verify/inputs/apiservice.js';
-import { BINARIES, parseComponentArgs, parseFlagTokens, podContainerArgs, podImageVersion, yamlDocuments, type Component, type ComponentArgs } from '../verify/inputs/args.js';
-import { parseKubeletConfig, parseKubeletConfigFile, withConfigFile, type KubeletSettings } from '../verify/inputs/kubelet.js';
 import { readInput } from './bounded-read.js';
 import { listDirectory } from './tree.js';
 
 /**
  * Reading what the user named on the command line for verify (flags files, manifests, the
- * kubelet's config, APIServices), parsed by verify's input parsers: errors here are the user's to
- * fix, so they throw.
+ * kubelet's config, APIServices): bytes as text, bounded, each with the name it is reported by.
+ * Parsing is verify/inputs/'s; errors here are the user's to fix, so they throw.
  */
 
-type Stdin = (() => Promise<string>) | undefined;
+/** A text input and the name findings and errors give it (`stdin` for `-`). */
+export interface InputText {
+  origin: string;
+  text: string;
+}
 
-async function text(source: string, what: string, stdin: Stdin): Promise<[string, string]> {
-  if (source !== '-') return [(await readInput(source, what)).toString('utf8'), source];
+export type Stdin = (() => Promise<string>) | undefined;
+
+/** A file, or standard input for `-`; `what` says what it should be, for errors. */
+export async function readInputText(source: string, what: string, stdin: Stdin): Promise<InputText> {
+  if (source !== '-') return { origin: source, text: (await readInput(source, what)).toString('utf8') };
   if (!stdin) throw badInput('-', 'standard input is not available here');
-  return [await stdin(), 'stdin'];
+  return { origin: 'stdin', text: await stdin() };
 }
 
-/** Flags from a file, or from standard input for `-`. */
-export async function readComponentArgs(source: string, component: Component, stdin: Stdin): Promise<ComponentArgs> {
-  const [content, origin] = await text(source, `${BINARIES[component]}'s manifest or flags file`, stdin);
-  return parseComponentArgs(content, component, origin);
-}
-
-/**
- * The kubelet's KubeletConfiguration, or its flags with the file their --config names (read where
- * `resolve` puts it: below --root for a node copy).
- */
-export async function readKubeletSettings(source: string, stdin: Stdin, resolve: (file: string, relativeTo?: string) => Promise<string> = async (f) => f): Promise<KubeletSettings> {
-  const [content, origin] = await text(source, "the kubelet's config file", stdin);
-  const settings = parseKubeletConfig(content, origin);
-  if (!settings.config) return settings;
-  const configFile = await resolve(settings.config, source === '-' ? undefined : path.dirname(source));
-  const file = parseKubeletConfigFile((await readInput(configFile, `the KubeletConfiguration ${origin}'s --config names`)).toString('utf8'), settings.config);
-  return withConfigFile(settings, file);
-}
-
-const MANIFESTS_HINT = 'point --manifests-dir at /etc/kubernetes/manifests or a copy';
-
-/**
- * Every control-plane static pod manifest in a directory, recognised by container. With
- * `emptyIsNormal` (a node copy's /etc/kubernetes/manifests: empty on every kubeadm worker) a
- * directory without any is no error.
- */
-export async function readManifestsDir(dir: string, emptyIsNormal = false): Promise<ComponentArgs[]> {
-  const found: ComponentArgs[] = [];
-  for (const name of (await listDirectory(dir, '--manifests-dir', MANIFESTS_HINT)).filter((n) => /\.(ya?ml|json)$/.test(n))) {
-    const file = path.join(dir, name);
-    const docs = yamlDocuments((await readInput(file, 'a static pod manifest')).toString('utf8'));
-    const pod = docs?.find((d) => d.kind === 'Pod');
-    if (!pod) continue;
-    for (const component of COMPONENTS) {
-      const args = podContainerArgs(pod, component);
-      if (args && !found.some((f) => f.component === component)) found.push({ component, origin: file, flags: parseFlagTokens(args), version: podImageVersion(pod, component) });
-    }
-  }
-  if (!found.length && !emptyIsNormal) throw badInput(dir, 'holds no control-plane static pod manifests', MANIFESTS_HINT);
-  return found;
+/** Every YAML or JSON file directly inside a manifests directory (--manifests-dir), with its text. */
+export async function readManifestFiles(dir: string, hint: string): Promise<InputText[]> {
+  const names = (await listDirectory(dir, '--manifests-dir', hint)).filter((n) => /\.(ya?ml|json)$/.test(n));
+  return Promise.all(names.map(async (name) => readInputText(path.join(dir, name), 'a static pod manifest', undefined)));
 }
 
 /** Files of a path: itself, or the files matching `pattern` directly inside a folder. */
@@ -72,14 +39,9 @@ async function filesOf(target: string, pattern: RegExp, flag: string): Promise<s
   return (await listDirectory(target, flag, `give ${flag} a file or a folder of them`)).filter((n) => pattern.test(n)).map((n) => path.join(target, n));
 }
 
-/** APIService objects from YAML files or a folder of them. */
-export async function readApiServices(target: string): Promise<ApiServiceInput[]> {
-  const found: ApiServiceInput[] = [];
-  for (const file of await filesOf(target, /\.(ya?ml|json)$/, '--apiservice')) {
-    found.push(...parseApiServices((await readInput(file, 'an APIService manifest')).toString('utf8'), file));
-  }
-  if (!found.length) throw badInput(target, 'holds no APIService', NO_API_SERVICE_HINT);
-  return found;
+/** The YAML or JSON files --apiservice names (a file or a folder of them), with their text. */
+export async function readApiServiceFiles(target: string): Promise<InputText[]> {
+  return Promise.all((await filesOf(target, /\.(ya?ml|json)$/, '--apiservice')).map((file) => readInputText(file, 'an APIService manifest', undefined)));
 }
 
 /** Serving certificate files: a file, or the certificate files in a folder. */

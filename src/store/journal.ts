@@ -1,10 +1,10 @@
+import type { FileWrite } from '../model/files.js';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { randomHex } from '../pki/random.js';
 import { badInput, ErrorCode, KpkiError } from '../errors.js';
 import { readOptional, stageFile, syncDirectories, writeFileAtomic } from './files.js';
 import { prepareSwitch, resolveTarget, switchGeneration } from './generations.js';
-import type { FileWrite } from '../plan/steps.js';
 
 /**
  * Files replaced as one unit (a certificate and its key, a kubeconfig and its files, a node's
@@ -32,7 +32,6 @@ import type { FileWrite } from '../plan/steps.js';
  * The journal then only ties the units (plain renames and directory switches) of one set together.
  */
 
-export type { FileWrite };
 
 const JOURNAL_PREFIX = '.kpki.journal-';
 

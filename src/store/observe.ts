@@ -1,4 +1,4 @@
-import type { Observed } from '../plan/decide.js';
+import type { Observed } from '../model/files.js';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { readOptional } from './files.js';

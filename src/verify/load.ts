@@ -40,7 +40,8 @@ function derFix(data: Buffer, file: string, readAs: ReadAs): string | undefined 
   const wantsKey = readAs === 'tls-key' || readAs === 'private-key';
   // Not a DER certificate either: nothing to convert.
   if (!wantsKey && !parseDer(data).ok) return undefined;
-  return `openssl ${wantsKey ? 'pkey' : 'x509'} -inform DER -in ${file} -out ${file}.pem && mv ${file}.pem ${file}`;
+  // openssl creates the output with the umask's mode: set the one a key or certificate must have.
+  return `openssl ${wantsKey ? 'pkey' : 'x509'} -inform DER -in ${file} -out ${file}.pem && chmod ${wantsKey ? '600' : '644'} ${file}.pem && mv ${file}.pem ${file}`;
 }
 
 /** Reads every file the inputs name once, parses each as its component would, and records what fails. */

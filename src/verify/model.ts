@@ -3,6 +3,7 @@ import type { ComponentArgs } from './inputs/args.js';
 import type { KubeletSettings } from './inputs/kubelet.js';
 import type { Wiring } from '../model/flags.js';
 import type { ExtKeyUsageName, KubeconfigIdentity, Profile } from '../model/profile.js';
+import type { PathResolver } from '../store/node-root.js';
 
 /** Which standard kubeconfig a file is (the profile's identity), or `user`: decides the identity it must carry. */
 export type KubeconfigRole = KubeconfigIdentity | 'user';
@@ -37,6 +38,24 @@ export interface ClusterInputs {
   node?: CheckedNode;
   /** Entries the directory holds for others to copy (the shared set): checked as what they are, not as a component's flags. */
   held?: HeldFile[];
+}
+
+/**
+ * One run's inputs as assembled once (commands/verify-inputs.ts): what the offline rules and
+ * `--live` both check, so that they see the same components, flags and files.
+ */
+export interface AssembledInputs {
+  inputs: ClusterInputs;
+  /** Where a file the inputs name is read: inside the node copy for --root. */
+  resolve: PathResolver;
+  /** The node copy (--root), absolute. */
+  root?: string;
+  /** The PKI directory checked, as the node names it; undefined when none is. */
+  certDir?: string;
+  /** The kubeconfig directory beside it (where a rotation's record names its files). */
+  kubeconfigDir: string;
+  /** No component flags were given: the components' flags are kubeadm's for the directory's role. */
+  assumedFlags: boolean;
 }
 
 /**

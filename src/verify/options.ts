@@ -42,6 +42,11 @@ export interface VerifyOptions {
   node?: NodeContext;
 }
 
+export interface LiveVerifyOptions extends VerifyOptions {
+  /** Bound on each connection, a duration such as `5s` (the default). */
+  timeout?: string;
+}
+
 export interface NodeContext {
   role: CheckedRole;
   /** The node's name and addresses (the kubelet's identity, its serving certificate's SANs). */

@@ -21,14 +21,15 @@ describe('verify: data Kubernetes rejects is rejected, with the message the comp
     ['front-proxy-ca.crt in DER (--requestheader-client-ca-file)', 'pki/front-proxy-ca.crt', (p: string) => der('x509', p), (p: string) => `error loading CA bundle for "request-header::${p}": data does not contain any valid RSA or ECDSA certificates`],
     ['sa.key in DER', 'pki/sa.key', (p: string) => der('pkey', p), (p: string) => `error reading private key file ${p}: data does not contain a valid RSA or ECDSA private key`],
     ['apiserver.key in DER', 'pki/apiserver.key', (p: string) => der('pkey', p), 'tls: failed to find any PEM data in key input'],
-  ])('%s: FILE_INVALID, and the openssl fix makes it verify clean', async (_, file, make, symptom) => {
+  ])('%s: FILE_INVALID, and the openssl fix makes it verify clean, under a group-sharing umask too', async (_, file, make, symptom) => {
     const dir = copy();
     const target = path.join(dir, file);
     writeFileSync(target, make(target));
     const found = await onlyFinding(dir);
     expect(found.symptom).toBe(typeof symptom === 'string' ? symptom : symptom(target));
     expect(found.fix).toMatch(/^openssl (x509|pkey) -inform DER /);
-    applyFix(found.fix, dir);
+    // openssl makes its output 0664 under umask 002: the fix must leave the mode verify expects.
+    applyFix(`umask 002; ${found.fix}`, dir);
     expect((await verify(base(dir))).findings).toEqual([]);
   });
 

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { issueCertificateFiles } from '../../src/issue/extension.js';
@@ -31,6 +31,16 @@ async function servingPem(root: string, ca: string, sans: string[]): Promise<str
 
 const codes = async (options: VerifyOptions) => (await verify(options)).findings.map((f) => f.code).filter((c) => c !== KUBEADM_BASELINE);
 
+/**
+ * The certificate a kubelet without tlsCertFile makes up for itself in `pki`, with the modes the
+ * kubelet gives it (0644, key 0600) whatever the umask openssl runs under.
+ */
+function selfSignedKubeletCert(pki: string): void {
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', '/CN=node1@1700000000', '-addext', 'subjectAltName=DNS:node1', '-days', '365', '-keyout', path.join(pki, 'kubelet.key'), '-out', path.join(pki, 'kubelet.crt')], { stdio: 'ignore' });
+  chmodSync(path.join(pki, 'kubelet.crt'), 0o644);
+  chmodSync(path.join(pki, 'kubelet.key'), 0o600);
+}
+
 describe('verify: the kubelet serving certificate where the kubelet keeps it', () => {
   it('serverTLSBootstrap: kubelet-server-current.pem, an absolute symlink resolved inside --root, SANs against the address the apiserver dials', async () => {
     const { root, options } = nodeRoot('serverTLSBootstrap: true\n');
@@ -48,7 +58,7 @@ describe('verify: the kubelet serving certificate where the kubelet keeps it', (
   it("the kubelet's self-signed default kubelet.crt, with --kubelet-certificate-authority set: KUBELET_SERVING_SELF_SIGNED", async () => {
     const { root, options } = nodeRoot('');
     const pki = path.join(root, 'var/lib/kubelet/pki');
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', '/CN=node1@1700000000', '-addext', 'subjectAltName=DNS:node1', '-days', '365', '-keyout', path.join(pki, 'kubelet.key'), '-out', path.join(pki, 'kubelet.crt')], { stdio: 'ignore' });
+    selfSignedKubeletCert(pki);
     const result = await verify({ ...options, nodeAddresses: ['Hostname=node1'] });
     const found = result.findings.filter((f) => f.code !== KUBEADM_BASELINE);
     expect(found.map((f) => `${f.severity} ${f.code}`)).toEqual(['error KUBELET_SERVING_SELF_SIGNED']);
@@ -71,7 +81,7 @@ describe('verify: the kubelet serving certificate where the kubelet keeps it', (
     const { root, options } = nodeRoot('port: 10300\n');
     const pki = path.join(root, 'var/lib/kubelet/own-pki');
     mkdirSync(pki);
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', '/CN=node1@1700000000', '-addext', 'subjectAltName=DNS:node1', '-days', '365', '-keyout', path.join(pki, 'kubelet.key'), '-out', path.join(pki, 'kubelet.crt')], { stdio: 'ignore' });
+    selfSignedKubeletCert(pki);
     const flags = path.join(root, 'var/lib/kubelet/kubelet.flags');
     writeFileSync(flags, ['--config=/var/lib/kubelet/config.yaml', '--cert-dir=/var/lib/kubelet/own-pki', '--hostname-override=node1'].join('\n'));
     const result = await verify({ ...options, kubeletConfig: flags, nodeAddresses: ['InternalIP=10.0.0.21'] });

@@ -8,7 +8,8 @@ import { resolveSettings, type SettingsInput } from '../../src/model/settings.js
 import { certificatePem, issueCertificate } from '../../src/pki/certificate.js';
 import { generateKeyPair, privateKeyPem, publicKeyPem } from '../../src/pki/keys.js';
 import { parseCertificate, parseCertificates, parseKey } from '../../src/pki/pem.js';
-import { decide, kubeconfigReferences, observedPaths, type ConvergeIntent, type Observed } from '../../src/plan/decide.js';
+import { decide, kubeconfigReferences, observedPaths, type ConvergeIntent } from '../../src/plan/decide.js';
+import type { Observed } from '../../src/model/files.js';
 import type { Location } from '../../src/model/layout.js';
 import { renderSteps } from '../../src/plan/render.js';
 import { decideRenewal, type RenewalSite, type RenewIntent } from '../../src/plan/renewal.js';

@@ -21,18 +21,13 @@ const FILE_SYSTEM_ALLOWED: Edge[] = [];
 const COMMANDS_ALLOWED: Edge[] = [];
 
 /** Imports of node:crypto outside pki/ (key types included: pki/keys.ts exports them). */
-const CRYPTO_ALLOWED: Edge[] = [
-  // Owned by the live-verify work (helper `inputs`): its KeyObject type comes from pki/keys.ts there.
-  'src/live/verify.ts → node:crypto',
-];
+const CRYPTO_ALLOWED: Edge[] = [];
 
 /** kubeadm file names written as literals outside the profiles and model/, as `file: 'name'`. */
-const FILE_NAME_LITERALS_ALLOWED: string[] = [
-  // Owned by the live-verify and verify-inputs work (helper `inputs`): to take the names from the profile.
-  "src/commands/verify-directory.ts: 'kubelet.conf'",
-  "src/live/verify.ts: 'admin.conf'",
-  "src/live/verify.ts: 'super-admin.conf'",
-];
+const FILE_NAME_LITERALS_ALLOWED: string[] = [];
+
+/** Imports of the deciding and checking floors from store/ (observed and written files are model/files.ts types): none. */
+const STORE_ALLOWED: Edge[] = [];
 
 /** Known import cycles, each as its sorted members: none. */
 const CYCLES_ALLOWED: string[][] = [];
@@ -42,6 +37,8 @@ const NETWORK = new Set(['http', 'https', 'http2', 'tls', 'dgram', 'dns', 'child
 /** The deciding floors: no I/O, no knowledge of who wires them. */
 const PURE = ['src/model/', 'src/pki/', 'src/plan/', 'src/verify/rules/', 'src/verify/inputs/'];
 const WIRING = ['src/store/', 'src/commands/', 'src/cli/', 'src/live/'];
+/** What store/ reads and writes for: it hands bytes up and takes files down, knowing none of their types. */
+const ABOVE_STORE = ['src/verify/', 'src/plan/', 'src/day2/'];
 
 interface Import {
   target: string;
@@ -135,13 +132,14 @@ const edges = (modules: Modules, broken: (file: string, target: string) => boole
   [...modules].flatMap(([file, imports]) => imports.filter((i) => broken(file, i.target)).map((i): Edge => `${file} → ${i.target}`)).sort();
 
 /** Every rule's violations, by rule. */
-function violations(modules: Modules): Record<'fileSystem' | 'network' | 'pure' | 'pkiModel' | 'commands' | 'cli' | 'crypto' | 'verifyDay2', Edge[]> {
+function violations(modules: Modules): Record<'fileSystem' | 'network' | 'pure' | 'pkiModel' | 'store' | 'commands' | 'cli' | 'crypto' | 'verifyDay2', Edge[]> {
   const builtin = (target: string) => target.startsWith('node:') && target.slice(5);
   return {
     fileSystem: edges(modules, (file, target) => FILE_SYSTEM.has(builtin(target) || '') && !file.startsWith('src/store/')),
     network: edges(modules, (file, target) => NETWORK.has(builtin(target) || '') && !file.startsWith('src/live/')),
     pure: edges(modules, (file, target) => under(file, PURE) && (under(target, WIRING) || FILE_SYSTEM.has(builtin(target) || ''))),
     pkiModel: edges(modules, (file, target) => file.startsWith('src/pki/') && target.startsWith('src/model/')),
+    store: edges(modules, (file, target) => file.startsWith('src/store/') && under(target, ABOVE_STORE)),
     // render/ shows what a command returns: it knows the result types.
     commands: edges(modules, (file, target) => target.startsWith('src/commands/') && !under(file, ['src/commands/', 'src/cli/', 'src/render/', 'src/index.ts'])),
     cli: edges(modules, (file, target) => target.startsWith('src/cli/') && !file.startsWith('src/cli/')),
@@ -213,12 +211,14 @@ describe('layering', () => {
       ['src/commands/verify.ts', [{ target: 'src/verify/bad.ts', typeOnly: false }]],
       ['src/cli/main.ts', [{ target: 'src/verify/bad.ts', typeOnly: true }]],
       ['src/verify/rules/bad.ts', [{ target: 'node:crypto', typeOnly: true }, { target: 'src/plan/rotation.ts', typeOnly: true }]],
+      ['src/store/bad.ts', [{ target: 'src/verify/inputs/args.ts', typeOnly: true }, { target: 'src/day2/rotate.ts', typeOnly: false }, { target: 'src/errors.ts', typeOnly: false }]],
     ]);
     expect(violations(fake)).toEqual({
       fileSystem: ['src/model/bad.ts → node:fs'],
       network: ['src/pki/bad.ts → node:https'],
       pure: ['src/model/bad.ts → node:fs', 'src/model/bad.ts → src/store/files.ts'],
       pkiModel: ['src/pki/bad.ts → src/model/profile.ts'],
+      store: ['src/store/bad.ts → src/day2/rotate.ts', 'src/store/bad.ts → src/verify/inputs/args.ts'],
       commands: ['src/verify/bad.ts → src/commands/verify.ts'],
       cli: ['src/verify/bad.ts → src/cli/main.ts'],
       crypto: ['src/verify/rules/bad.ts → node:crypto'],
@@ -248,6 +248,11 @@ describe('layering', () => {
 
   it('pki imports nothing from model', () => {
     expect(found.pkiModel).toEqual([]);
+  });
+
+  it('store imports nothing from verify, plan or day2, types included', () => {
+    expect(found.store.filter((e) => !STORE_ALLOWED.includes(e))).toEqual([]);
+    expect(STORE_ALLOWED.filter((e) => !found.store.includes(e))).toEqual([]);
   });
 
   it('commands/ is imported only by cli/, render/ and the library root; cli/ by nothing else', () => {

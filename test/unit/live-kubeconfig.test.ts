@@ -100,8 +100,8 @@ afterAll(() => {
 });
 
 async function live(file: string): Promise<Finding[]> {
-  const options = { kubeconfigs: [file], timeout: '5s' };
-  return (await verifyKubeconfigsLive(options, await verifyKubeconfigs(options))).findings;
+  const options = { kubeconfigs: [file] };
+  return (await verifyKubeconfigsLive(options, await verifyKubeconfigs(options), 5000)).findings;
 }
 
 const only = (findings: Finding[], code: string) => findings.filter((f) => f.code === code);

@@ -7,8 +7,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { initPki } from '../../src/commands/init.js';
 import { issueExtensionApiserver } from '../../src/issue/extension.js';
 import { buildKubeconfig, parseKubeconfig } from '../../src/kubeconfig/kubeconfig.js';
-import { verifyLive } from '../../src/live/verify.js';
-import { verify } from '../../src/commands/verify.js';
+import { verify, verifyLive } from '../../src/commands/verify.js';
 import { type Finding, type VerifyOptions } from '../../src/verify/index.js';
 import { tempDir } from '../support/tmp.js';
 import { kubeadmFlags } from '../support/verify-pki.js';
@@ -113,7 +112,7 @@ function flagsFile(name: string, flags: [string, string][]): string {
 async function liveFindings(extra: Partial<VerifyOptions> = {}, timeout = '3s'): Promise<Finding[]> {
   const all = { ...options, ...extra };
   const offline = await verify(all);
-  const live = await verifyLive({ ...all, timeout }, offline);
+  const live = await verifyLive({ ...all, timeout });
   return live.findings.filter((f) => !offline.findings.some((o) => JSON.stringify(o) === JSON.stringify(f)));
 }
 
@@ -247,8 +246,7 @@ describe("verify --live and an APIService's backend, dialed where the aggregator
     // Given the same object as a manifest, the offline finding stands alone.
     const manifest = path.join(dir, 'insecure-apiservice.yaml');
     writeFileSync(manifest, JSON.stringify({ apiVersion: 'apiregistration.k8s.io/v1', kind: 'APIService', ...wardleApiService(backendPort, '', { insecureSkipTLSVerify: true }) }));
-    const offline = await verify({ ...options, apiServices: [manifest] });
-    const live = await verifyLive({ ...options, apiServices: [manifest], timeout: '3s' }, offline);
+    const live = await verifyLive({ ...options, apiServices: [manifest], timeout: '3s' });
     expect(live.findings.filter((f) => f.code === 'APISERVICE_INSECURE')).toHaveLength(1);
   });
 

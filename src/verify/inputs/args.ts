@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { badInput } from '../../errors.js';
-import type { FlagComponent } from '../../model/flags.js';
+import { COMPONENTS, type FlagComponent } from '../../model/flags.js';
 import { isBinaryText } from '../../model/text.js';
 import { KNOWN_FLAGS } from '../known-flags.js';
 
@@ -64,7 +64,7 @@ export function splitCommandLine(text: string): string[] {
 }
 
 /** Reads `--a=b`, `--a b` and boolean `--a` from tokens; other words (the binary) are skipped. */
-export function parseFlagTokens(tokens: string[]): Map<string, string[]> {
+function parseFlagTokens(tokens: string[]): Map<string, string[]> {
   const flags = new Map<string, string[]>();
   for (let i = 0; i < tokens.length; i++) {
     const token = tokens[i]!;
@@ -105,16 +105,33 @@ function podContainer(doc: Doc, component: Component): Doc | undefined {
 }
 
 /** That container's command line: command, then args. */
-export function podContainerArgs(doc: Doc, component: Component): string[] | undefined {
+function podContainerArgs(doc: Doc, component: Component): string[] | undefined {
   const container = podContainer(doc, component);
   if (!container) return undefined;
   return [...((container.command as string[] | undefined) ?? []), ...((container.args as string[] | undefined) ?? [])].map(String);
 }
 
 /** The version tag of a static pod's image (`registry.k8s.io/kube-apiserver:v1.20.2` → `v1.20.2`). */
-export function podImageVersion(doc: Doc, component: Component): string | undefined {
+function podImageVersion(doc: Doc, component: Component): string | undefined {
   const image = podContainer(doc, component)?.image;
   return typeof image === 'string' ? /:(v\d+\.\d+[^@/:]*)(?:@|$)/.exec(image)?.[1] : undefined;
+}
+
+/**
+ * The control-plane components of a directory of static pod manifests, recognised by container;
+ * the first manifest that runs a component gives its flags. Files that are not a Pod are skipped.
+ */
+export function parseManifests(files: readonly { origin: string; text: string }[]): ComponentArgs[] {
+  const found: ComponentArgs[] = [];
+  for (const { origin, text } of files) {
+    const pod = yamlDocuments(text)?.find((d) => d.kind === 'Pod');
+    if (!pod) continue;
+    for (const component of COMPONENTS) {
+      const args = podContainerArgs(pod, component);
+      if (args && !found.some((f) => f.component === component)) found.push({ component, origin, flags: parseFlagTokens(args), version: podImageVersion(pod, component) });
+    }
+  }
+  return found;
 }
 
 /** BOSH-style jobs: `processes: [{name, args: [...]}]`. */
