@@ -10,11 +10,14 @@ import vm from 'node:vm';
 
 const bundlePath = (name) => fileURLToPath(new URL(`../dist/cli/${name}`, import.meta.url));
 
-/** Every command, and the smaller bundle of `verify` and `flags` (see scripts/bundle.mjs). */
+/** Every command, and the smaller bundle of the read-only commands (see scripts/bundle.mjs). */
 export const BUNDLES = { all: bundlePath('kpki.cjs'), verify: bundlePath('kpki-verify.cjs') };
 
 /** The bundle that runs a command line: by its first word. */
-export const bundleFor = (argv) => (argv[0] === 'verify' || argv[0] === 'flags' ? BUNDLES.verify : BUNDLES.all);
+export const bundleFor = (argv) => (READ_COMMANDS.has(argv[0]) ? BUNDLES.verify : BUNDLES.all);
+
+/** The commands of src/cli/verify-main.ts (test/cli/startup.test.ts holds the two lists together). */
+export const READ_COMMANDS = new Set(['verify', 'flags', 'check-expiration']);
 
 /**
  * Sizes libuv's thread pool before anything uses it: key generation runs there, one prime search

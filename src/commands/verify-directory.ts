@@ -208,8 +208,9 @@ export async function verifyDirectory(options: VerifyOptions = {}): Promise<Veri
   const facts = await loadFacts(inputs, { read: readBounded, now: options.now ?? new Date(), warnWithinSeconds, root, certDir: options.certDir || assumedFlags || files.length ? certDir : undefined, assumedFlags, resolve });
   // A rotation's record lies beside the CAs it rotates; a node copy (--root) has none.
   if (facts.certDir && !root) facts.rotation = await loadRotation(certDir, kubeconfigDir);
-  const { findings, counts } = await runRules(facts, options.rules);
   const benchmark = chooseBenchmark(options.benchmark, inputs.apiserver);
+  facts.benchmark = benchmark.name;
+  const { findings, counts } = await runRules(facts, options.rules);
   return {
     findings: labelFindings(findings, benchmark.name, (file) => facts.files.get(file)?.mode),
     benchmark,

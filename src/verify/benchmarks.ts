@@ -111,6 +111,16 @@ export const CHECKS: Record<string, CheckRow> = {
   '4.1.6': row('kubelet.conf ownership', cis('4.1.6'), 'none'),
 };
 
+/**
+ * The mode bits a benchmark allows a certificate file (CIS 1.1.20 and 4.1.7: 644 in cis-1.6 to
+ * cis-1.23 and again from cis-1.11, 600 in cis-1.24 to cis-1.10; the STIG's CNTR-K8-003330: 644).
+ * Without a benchmark: the newest's.
+ */
+export function certificateFileModes(benchmark: Benchmark = NEWEST_BENCHMARK): number {
+  const recommendations = CHECKS['1.1.20']!.recommendations[benchmark];
+  return (recommendations !== 'none' && recommendations[0]?.allowsMode) || M644;
+}
+
 /** A finding's recommendation in a benchmark: undefined when it has none there, or the benchmark allows the modes found. */
 export function recommendationFor(finding: Pick<Finding, 'cis' | 'subject'>, benchmark: Benchmark, modes: number[]): Recommendation | undefined {
   const recommendations = finding.cis === undefined ? undefined : CHECKS[finding.cis]?.recommendations[benchmark];

@@ -1,4 +1,5 @@
 import type { KeyObject } from 'node:crypto';
+import type { Benchmark } from './benchmarks.js';
 import path from 'node:path';
 import type { KubeconfigContext, KubeconfigCredentials } from '../kubeconfig/kubeconfig.js';
 import type { FileRole, Wiring } from '../model/flags.js';
@@ -100,6 +101,8 @@ export interface Facts {
   contexts?: LoadedContext[];
   /** The `kpki ca rotate` under way in the PKI directory, if any. */
   rotation?: RotationFacts;
+  /** The benchmark the run reports against, where a rule's threshold depends on it (certificate file modes). */
+  benchmark?: Benchmark;
 }
 
 /** Facts before any file is read: the inputs and the run's settings. */
