@@ -67,6 +67,8 @@ export interface LoadedContext {
   clientCertificateOrigin: string | undefined;
   clientKey: KeyObject | undefined;
   clientKeyOrigin: string | undefined;
+  /** The kubeconfig file's mode bits, when read: it holds whatever credential is embedded. */
+  fileMode?: number;
 }
 
 /** Certificates found anywhere (files, kubeconfig data), for the checks that apply to all of them. */

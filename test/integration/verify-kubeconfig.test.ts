@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { chmodSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
@@ -88,11 +88,46 @@ describe('verify with only a kubeconfig', () => {
     }));
     const unchecked = (await check(file)).filter((f) => f.code === 'UNCHECKED').map((f) => f.diagnosis);
     expect(unchecked).toEqual([
-      expect.stringContaining('authenticates with a bearer token:'),
-      expect.stringContaining('authenticates with a bearer token from /var/run/token:'),
-      expect.stringContaining('authenticates with auth-provider gcp:'),
+      expect.stringContaining('authenticates with a bearer token, not a client certificate:'),
+      expect.stringContaining('authenticates with a bearer token from /var/run/token, not a client certificate:'),
+      expect.stringContaining('authenticates with auth-provider gcp, not a client certificate:'),
       expect.stringContaining('user n has no credentials'),
     ]);
+  });
+
+  it('a token-only kubeconfig: the token is not checked, the file mode is (a token is a credential like a key)', async () => {
+    const file = path.join(dir, 'token-only.conf');
+    const kubeconfig = (user: object) => stringify({
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [{ name: 'c', cluster: { server: SERVER, 'certificate-authority': path.join(dir, 'pki/ca.crt') } }],
+      users: [{ name: 'bot', user }],
+      contexts: [{ name: 'bot@c', context: { cluster: 'c', user: 'bot' } }],
+      'current-context': 'bot@c',
+    });
+    writeFileSync(file, kubeconfig({ token: 'abcdef.0123456789abcdef' }));
+    chmodSync(file, 0o644);
+    const open = await check(file);
+    expect(codes(open)).toEqual(['warning KUBECONFIG_PERMISSIONS', 'warning UNCHECKED']);
+    expect(open.find((f) => f.code === 'UNCHECKED')!.diagnosis).toBe(
+      "user bot authenticates with a bearer token, not a client certificate: kpki checks certificates only, so the credential itself is not checked offline (whether the apiserver accepts it, and as whom); checked: the kubeconfig's mode (0644), too open for a file holding a credential (KUBECONFIG_PERMISSIONS)",
+    );
+    expect(open.find((f) => f.code === 'KUBECONFIG_PERMISSIONS')).toMatchObject({
+      diagnosis: `kubeconfig ${file} is readable by everyone (mode 0644); it holds a bearer token of user bot: whoever reads the file can act as that user`,
+      fix: `chmod 600 ${file}`,
+    });
+
+    chmodSync(file, 0o600);
+    const closed = await check(file);
+    expect(codes(closed)).toEqual(['warning UNCHECKED']);
+    expect(closed[0]!.diagnosis).toContain("is not checked offline (whether the apiserver accepts it, and as whom); checked: the kubeconfig's mode (0600), which keeps the credential, like a private key, to its owner");
+
+    // A token kept in another file, or fetched by a plugin, leaves no secret in the kubeconfig: its mode is no finding.
+    for (const user of [{ tokenFile: '/var/run/token' }, { exec: { apiVersion: 'client.authentication.k8s.io/v1', command: 'kubelogin' } }]) {
+      writeFileSync(file, kubeconfig(user));
+      chmodSync(file, 0o644);
+      expect(codes(await check(file))).toEqual(['warning UNCHECKED']);
+    }
   });
 
   it('system:masters and insecure-skip-tls-verify are warnings; no CA means system roots, not checked', async () => {
@@ -159,6 +194,7 @@ async function issueInto(name: string, { orgs, cluster }: { orgs: string[]; clus
   const doc = parse(text) as { clusters: { cluster: Record<string, unknown> }[] };
   doc.clusters[0]!.cluster = { server: SERVER, ...cluster };
   const file = path.join(dir, name);
-  writeFileSync(file, stringify(doc));
+  // As kpki writes kubeconfigs: the file holds the client key.
+  writeFileSync(file, stringify(doc), { mode: 0o600 });
   return file;
 }
