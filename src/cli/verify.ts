@@ -1,13 +1,18 @@
 import path from 'node:path';
 import { renderVerifyResult } from '../render/findings.js';
-import { kubeconfigDirOf } from '../model/defaults.js';
+import { DEFAULTS, kubeconfigDirOf } from '../model/defaults.js';
 import { COMPONENTS, flagsFor, setByDefault, wiringFromProfile, type FlagComponent } from '../model/flags.js';
 import { exists } from '../store/tree.js';
 import { loadProfile } from '../store/profiles.js';
 import { verify } from '../commands/verify.js';
 import { verifyKubeconfigsLive } from '../commands/verify-kubeconfig.js';
 import { badFlag } from '../errors.js';
+import { timeoutMs } from '../live/timeout.js';
+import { NEWEST_CHOSEN_BY } from '../verify/benchmarks.js';
 import { defineCommand } from './command.js';
+
+/** The kubeconfigs to ask the apiserver's version with: admin.conf first (it may read everything). */
+const adminFirst = (files: string[]) => [...files].sort((a, b) => Number(path.basename(b) === 'admin.conf') - Number(path.basename(a) === 'admin.conf'));
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
@@ -53,15 +58,25 @@ export const verifyCommand = defineCommand({
       benchmark: flags.benchmark,
       stdin: () => (stdinText ??= readStdin()),
     };
-    const offline = await verify(options);
+    let offline = await verify(options);
     if (flags.live && offline.locations) {
       throw badFlag('--live', 'checks the running components of one node, not a whole cluster directory', 'run kpki verify --live on each node (or with --root NODE_DIR and its flags)');
+    }
+    let benchmarkNote = '';
+    if (flags.live && !options.benchmark && offline.benchmark.chosenBy === NEWEST_CHOSEN_BY) {
+      // No manifest shows the version: ask the running apiserver, and label the findings in its benchmark.
+      const { servedVersion } = await import('../live/version.js');
+      const files = offline.checked.contexts ? options.kubeconfigs ?? [] : adminFirst(offline.checked.kubeconfigs);
+      const served = await servedVersion(files, { context: options.context, timeoutMs: timeoutMs('--live-timeout', flags.liveTimeout ?? DEFAULTS.liveTimeout) });
+      if ('gitVersion' in served) offline = await verify({ ...options, servedVersion: served });
+      else offline = { ...offline, benchmark: { ...offline.benchmark, chosenBy: `${NEWEST_CHOSEN_BY} (GET /version: ${served.errors.join('; ') || 'no kubeconfig names the apiserver'})` } };
+      benchmarkNote = `Benchmark ${offline.benchmark.name}: ${offline.benchmark.chosenBy}\n`;
     }
     const liveOptions = { ...options, timeout: flags.liveTimeout };
     const result = !flags.live ? offline
       : offline.checked.contexts ? await verifyKubeconfigsLive(liveOptions, offline)
       : await (await import('../live/verify.js')).verifyLive(liveOptions, offline);
-    output.stdout(flags.json ? `${JSON.stringify(result, null, 2)}\n` : renderVerifyResult(result));
+    output.stdout(flags.json ? `${JSON.stringify(result, null, 2)}\n` : benchmarkNote + renderVerifyResult(result));
     return result.counts.error > 0 ? 1 : 0;
   },
 });

@@ -208,7 +208,7 @@ export async function verifyDirectory(options: VerifyOptions = {}): Promise<Veri
   const facts = await loadFacts(inputs, { read: readBounded, now: options.now ?? new Date(), warnWithinSeconds, root, certDir: options.certDir || assumedFlags || files.length ? certDir : undefined, assumedFlags, resolve });
   // A rotation's record lies beside the CAs it rotates; a node copy (--root) has none.
   if (facts.certDir && !root) facts.rotation = await loadRotation(certDir, kubeconfigDir);
-  const benchmark = chooseBenchmark(options.benchmark, inputs.apiserver);
+  const benchmark = chooseBenchmark(options.benchmark, inputs.apiserver, options.servedVersion);
   facts.benchmark = benchmark.name;
   const { findings, counts } = await runRules(facts, options.rules);
   return {

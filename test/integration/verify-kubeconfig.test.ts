@@ -1,13 +1,15 @@
-import { chmodSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
+import { parse, stringify } from 'yaml';
 import { initPki } from '../../src/commands/init.js';
 import { kubeconfigsOnly, verifyKubeconfigs } from '../../src/commands/verify-kubeconfig.js';
 import { ErrorCode } from '../../src/errors.js';
 import type { Finding } from '../../src/verify/findings.js';
 import { requireTool, run } from '../interop/helpers.js';
-import { kpki } from '../support/cli.js';
+import { kpki, kpkiAsync } from '../support/cli.js';
 import { rejection } from '../support/errors.js';
 import { seedKubeconfigs, type SeededKubeconfigs } from '../support/kubeconfig-faults.js';
 import { tempDir } from '../support/tmp.js';
@@ -161,6 +163,58 @@ describe('verify with only a kubeconfig', () => {
     expect(await kubeconfigsOnly({ kubeconfigs: [seeded.good], context: 'alice@kubernetes' })).toBe(true);
     expect(await kubeconfigsOnly({ kubeconfigs: [seeded.good], certDir: path.join(dir, 'pki') })).toBe(false);
     expect((await rejection(kubeconfigsOnly({ kubeconfigs: [seeded.good], certDir: path.join(dir, 'pki'), context: 'x' }))).code).toBe(ErrorCode.BadFlag);
+  });
+});
+
+describe('kpki verify --kubeconfig --live: the benchmark of the version the apiserver serves', () => {
+  /** A loopback apiserver stand-in with the PKI's serving pair: `/version` answers `gitVersion` (or 404 without one), anything else 403. */
+  async function fakeApiserver(gitVersion: string | undefined): Promise<{ url: string; close: () => void }> {
+    const server = createServer({ cert: readFileSync(path.join(dir, 'pki/apiserver.crt')), key: readFileSync(path.join(dir, 'pki/apiserver.key')), requestCert: true, rejectUnauthorized: false }, (request, response) => {
+      if (request.url === '/version' && gitVersion) response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ major: '1', gitVersion }));
+      else response.writeHead(request.url === '/version' ? 404 : 403).end('{}');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return { url: `https://127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => server.close() };
+  }
+
+  /** admin.conf pointed at `url`, verifying the serving certificate for the control-plane endpoint's name. */
+  function adminAt(url: string): string {
+    const doc = parse(readFileSync(path.join(dir, 'admin.conf'), 'utf8')) as { clusters: { cluster: Record<string, unknown> }[] };
+    doc.clusters[0]!.cluster.server = url;
+    doc.clusters[0]!.cluster['tls-server-name'] = 'lb.example.com';
+    const file = path.join(dir, `live-${url.split(':').at(-1)}.conf`);
+    writeFileSync(file, stringify(doc), { mode: 0o600 });
+    return file;
+  }
+
+  it.each([
+    ['v1.20.2', 'cis-1.20'],
+    ['v1.24.17', 'cis-1.24'],
+    ['v1.30.4+k3s1', 'cis-1.11'],
+  ])('the apiserver answers %s: %s, and the output says why', async (gitVersion, benchmark) => {
+    const apiserver = await fakeApiserver(gitVersion);
+    try {
+      const file = adminAt(apiserver.url);
+      const json = await kpkiAsync(['verify', '--kubeconfig', file, '--live', '--json']);
+      expect(JSON.parse(json.stdout).benchmark, json.stderr).toEqual({ name: benchmark, chosenBy: `kube-apiserver ${gitVersion} (GET ${apiserver.url}/version with ${file})` });
+      const text = await kpkiAsync(['verify', '--kubeconfig', file, '--live']);
+      expect(text.stdout.split('\n')[0]).toBe(`Benchmark ${benchmark}: kube-apiserver ${gitVersion} (GET ${apiserver.url}/version with ${file})`);
+      // --benchmark still wins, and asks nothing.
+      expect(JSON.parse((await kpkiAsync(['verify', '--kubeconfig', file, '--live', '--json', '--benchmark', 'stig'])).stdout).benchmark).toEqual({ name: 'stig', chosenBy: '--benchmark' });
+    } finally {
+      apiserver.close();
+    }
+  });
+
+  it('no version to read: the newest, with the reason', async () => {
+    const apiserver = await fakeApiserver(undefined);
+    try {
+      const file = adminAt(apiserver.url);
+      const result = await kpkiAsync(['verify', '--kubeconfig', file, '--live', '--json']);
+      expect(JSON.parse(result.stdout).benchmark).toEqual({ name: 'cis-1.12', chosenBy: `the newest: the cluster's Kubernetes version is not known (GET /version: ${file}: HTTP 404)` });
+    } finally {
+      apiserver.close();
+    }
   });
 });
 

@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BENCHMARKS, benchmarkForVersion, certificateFileModes, CHECKS, labelFindings, NEWEST_BENCHMARK, recommendationFor, type Benchmark } from '../../src/verify/benchmarks.js';
+import { BENCHMARKS, benchmarkForVersion, certificateFileModes, CHECKS, chooseBenchmark, labelFindings, NEWEST_BENCHMARK, NEWEST_CHOSEN_BY, recommendationFor, type Benchmark } from '../../src/verify/benchmarks.js';
 import { emptyFacts } from '../../src/verify/facts.js';
 import type { ClusterInputs } from '../../src/verify/model.js';
 import type { Finding } from '../../src/verify/findings.js';
@@ -104,5 +104,26 @@ describe('certificate file modes follow the benchmark (CIS 1.1.20 / 4.1.7, kube-
   it('without a benchmark, the newest one (cis-1.12: 644) decides', () => {
     expect(certFindings(0o644, undefined)).toHaveLength(0);
     expect(certFindings(0o644, undefined)).toEqual(certFindings(0o644, NEWEST_BENCHMARK));
+  });
+});
+
+describe('chooseBenchmark', () => {
+  const manifest = { version: 'v1.20.2', origin: '/etc/kubernetes/manifests/kube-apiserver.yaml' };
+  const served = { gitVersion: 'v1.27.3', origin: 'GET https://10.0.0.11:6443/version with admin.conf' };
+
+  it('--benchmark first, then the manifest\'s version, then the version the apiserver served, then the newest', () => {
+    expect(chooseBenchmark('stig', manifest, served)).toEqual({ name: 'stig', chosenBy: '--benchmark' });
+    expect(chooseBenchmark(undefined, manifest, served)).toEqual({ name: 'cis-1.20', chosenBy: `kube-apiserver v1.20.2 (${manifest.origin})` });
+    expect(chooseBenchmark(undefined, { origin: 'flags file' }, served)).toEqual({ name: 'cis-1.9', chosenBy: `kube-apiserver v1.27.3 (${served.origin})` });
+    expect(chooseBenchmark(undefined, undefined, served)).toEqual({ name: 'cis-1.9', chosenBy: `kube-apiserver v1.27.3 (${served.origin})` });
+    expect(chooseBenchmark(undefined, undefined, { ...served, gitVersion: 'latest' })).toEqual({ name: NEWEST_BENCHMARK, chosenBy: NEWEST_CHOSEN_BY });
+    expect(chooseBenchmark(undefined, undefined, undefined)).toEqual({ name: NEWEST_BENCHMARK, chosenBy: NEWEST_CHOSEN_BY });
+  });
+
+  it.each([
+    ['v1.18.20', 'cis-1.6'], ['v1.21.14', 'cis-1.20'], ['v1.23.17', 'cis-1.23'], ['v1.24.17', 'cis-1.24'], ['v1.25.16', 'cis-1.7'],
+    ['v1.26.15', 'cis-1.8'], ['v1.27.16', 'cis-1.9'], ['v1.28.15', 'cis-1.10'], ['v1.31.4-eks-2d5f260', 'cis-1.11'], ['v1.33.1+k3s1', 'cis-1.12'],
+  ] as const)('an apiserver serving gitVersion %s: %s (kube-bench cfg/config.yaml version_mapping)', (gitVersion, name) => {
+    expect(chooseBenchmark(undefined, undefined, { gitVersion, origin: 'GET /version' }).name).toBe(name);
   });
 });
