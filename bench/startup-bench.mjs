@@ -20,7 +20,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const KPKI = path.join(ROOT, 'bin', 'kpki.js');
+// The command as installed: package.json's "bin".
+const KPKI = path.join(ROOT, JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).bin.kpki);
 const RUNS = Number.parseInt(process.env.BENCH_RUNS ?? '15', 10);
 const TMP = process.env.BENCH_TMPDIR ?? os.tmpdir();
 const CLK_TCK = 100;
