@@ -1,39 +1,4 @@
-// Loads a CLI bundle (dist/cli/*.cjs) with V8's code cache (`<bundle>.cache`, made by
-// `npm run build`): compiling 600 kB of JavaScript is most of a short command's start-up time.
-// A cache from another Node version is rejected by V8 and the bundle compiles as usual.
-import { readFileSync } from 'node:fs';
-import Module, { createRequire } from 'node:module';
-import { availableParallelism } from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import vm from 'node:vm';
+// bin/load-cli.cjs for ES modules (scripts/bundle.mjs, the benchmarks, the tests).
+import loader from './load-cli.cjs';
 
-const bundlePath = (name) => fileURLToPath(new URL(`../dist/cli/${name}`, import.meta.url));
-
-/** Every command, and the smaller bundle of `verify` and `flags` (see scripts/bundle.mjs). */
-export const BUNDLES = { all: bundlePath('kpki.cjs'), verify: bundlePath('kpki-verify.cjs') };
-
-/** The bundle that runs a command line: by its first word. */
-export const bundleFor = (argv) => (argv[0] === 'verify' || argv[0] === 'flags' ? BUNDLES.verify : BUNDLES.all);
-
-/**
- * Sizes libuv's thread pool before anything uses it: key generation runs there, one prime search
- * per core, with threads to spare for the file writes and signatures that overlap it.
- */
-export function sizeThreadPool() {
-  process.env.UV_THREADPOOL_SIZE ??= String(availableParallelism() + 2);
-}
-
-/** The bundle's exports ({ main }) and its compiled script, for the build to take a cache from. */
-export function loadCli(bundle = BUNDLES.all) {
-  let cachedData;
-  try {
-    cachedData = readFileSync(`${bundle}.cache`);
-  } catch {
-    // No cache (a build without one, or a read-only copy): compile normally.
-  }
-  const script = new vm.Script(Module.wrap(readFileSync(bundle, 'utf8')), { filename: bundle, cachedData });
-  const module = { exports: {} };
-  script.runInThisContext()(module.exports, createRequire(bundle), module, bundle, path.dirname(bundle));
-  return { main: module.exports.main, script };
-}
+export const { BUNDLES, READ_COMMANDS, bundleFor, sizeThreadPool, loadCli } = loader;

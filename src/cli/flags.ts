@@ -1,10 +1,9 @@
 import path from 'node:path';
 import type { NodeRole } from '../model/topology.js';
 import { badFlag } from '../errors.js';
-import { LEAF_ROLES } from '../issue/extension.js';
 import { DEFAULTS } from '../model/defaults.js';
 import { parseDuration } from '../model/duration.js';
-import { ROLES } from '../model/profile.js';
+import { LEAF_ROLES, ROLES } from '../model/profile.js';
 import { KEY_TYPES, listValue, parseKeyType } from '../model/settings.js';
 import { builtinProfileNames } from '../store/profiles.js';
 import { BENCHMARKS } from '../verify/benchmarks.js';

@@ -1,7 +1,6 @@
 import { badFlag } from '../errors.js';
-import { checkExpiration, inspect } from '../commands/inspect.js';
-import { renderExpiration, renderInspect } from '../render/inspect.js';
-import { formatDuration, parseDuration } from '../model/duration.js';
+import { inspect } from '../commands/inspect.js';
+import { renderInspect } from '../render/inspect.js';
 import { defineCommand } from './command.js';
 
 export const inspectCommand = defineCommand({
@@ -14,27 +13,5 @@ export const inspectCommand = defineCommand({
     const result = await inspect(paths);
     output.stdout(flags.json ? `${JSON.stringify(result, null, 2)}\n` : renderInspect(result));
     return 0;
-  },
-});
-
-export const checkExpirationCommand = defineCommand({
-  usage: 'check-expiration',
-  description: "kubeadm's expiry table for a PKI and its kubeconfigs",
-  flags: ['nodeCertDir', 'kubeconfigDir', 'failWithin', 'profile', 'json'],
-  examples: ['kpki check-expiration --warn-within 30d || mail -s "renew certificates" ops@example.com'],
-  async run(_args, flags, output) {
-    const warnText = flags.failWithin;
-    const report = await checkExpiration({
-      certDir: flags.nodeCertDir,
-      kubeconfigDir: flags.kubeconfigDir,
-      profile: flags.profile,
-      warnWithinSeconds: warnText === undefined ? undefined : parseDuration(warnText),
-    });
-    output.stdout(flags.json ? `${JSON.stringify(report, null, 2)}\n` : renderExpiration(report));
-    for (const row of report.expiringSoon) {
-      const when = row.secondsLeft! < 0 ? `expired ${formatDuration(-row.secondsLeft!)} ago` : `expires in ${formatDuration(row.secondsLeft!)}`;
-      output.stderr(`kpki: ${row.name} (${row.file}) ${when}, within ${warnText}\n`);
-    }
-    return report.expiringSoon.length ? 1 : 0;
   },
 });

@@ -6,6 +6,7 @@ import { exists } from '../store/tree.js';
 import { loadProfile } from '../store/profiles.js';
 import { verify, verifyLive } from '../commands/verify.js';
 import { badFlag } from '../errors.js';
+import { NEWEST_CHOSEN_BY } from '../verify/benchmarks.js';
 import { defineCommand } from './command.js';
 
 async function readStdin(): Promise<string> {
@@ -53,7 +54,12 @@ export const verifyCommand = defineCommand({
       stdin: () => (stdinText ??= readStdin()),
     };
     const result = flags.live ? await verifyLive({ ...options, timeout: flags.liveTimeout }) : await verify(options);
-    output.stdout(flags.json ? `${JSON.stringify(result, null, 2)}\n` : renderVerifyResult(result));
+    // Under --live without --benchmark, which benchmark the served version (or its absence) chose.
+    const { name, chosenBy } = result.benchmark;
+    const benchmarkNote = flags.live && !flags.benchmark && (chosenBy.startsWith(NEWEST_CHOSEN_BY) || chosenBy.includes('/version')) ? `Benchmark ${name}: ${chosenBy}
+` : '';
+    output.stdout(flags.json ? `${JSON.stringify(result, null, 2)}
+` : benchmarkNote + renderVerifyResult(result));
     return result.counts.error > 0 ? 1 : 0;
   },
 });

@@ -23,8 +23,9 @@ export async function checkInputs(assembled: AssembledInputs, options: VerifyOpt
   const facts = await loadFacts(inputs, { read: readBounded, now: options.now ?? new Date(), warnWithinSeconds, root, certDir, assumedFlags, resolve });
   // A rotation's record lies beside the CAs it rotates; a node copy (--root) has none.
   if (certDir && !root) facts.rotation = await loadRotation(certDir, kubeconfigDir);
+  const benchmark = chooseBenchmark(options.benchmark, inputs.apiserver, options.servedVersion);
+  facts.benchmark = benchmark.name;
   const { findings, counts } = await runRules(facts, options.rules);
-  const benchmark = chooseBenchmark(options.benchmark, inputs.apiserver);
   const components: [string, ComponentArgs | KubeletSettings | undefined][] = [['apiserver', inputs.apiserver], ['etcd', inputs.etcd], ['controller-manager', inputs.controllerManager], ['scheduler', inputs.scheduler], ['kubelet', inputs.kubelet]];
   return {
     findings: labelFindings(findings, benchmark.name, (file) => facts.files.get(file)?.mode),

@@ -54,9 +54,10 @@ export async function verifyKubeconfigsLive(options: VerifyOptions, base: Verify
 
 export async function verifyKubeconfigs(options: VerifyOptions): Promise<VerifyResult> {
   const facts = await loadKubeconfigContexts(options);
+  // No component flags: the version the server answered (--live), else the newest benchmark (or the one asked for).
+  const benchmark = chooseBenchmark(options.benchmark, undefined, options.servedVersion);
+  facts.benchmark = benchmark.name;
   const { findings, counts } = await runRules(facts, options.rules ?? [...CONTEXT_RULES, hygiene]);
-  // No component flags: no version to choose by, so the newest benchmark (or the one asked for).
-  const benchmark = chooseBenchmark(options.benchmark, undefined);
   return {
     findings: labelFindings(findings, benchmark.name, (file) => facts.files.get(file)?.mode),
     counts,

@@ -1,8 +1,11 @@
+import path from 'node:path';
 import { DEFAULTS } from '../model/defaults.js';
 import { badFlag } from '../errors.js';
 import { timeoutMs } from '../live/timeout.js';
 import type { LiveVerifyOptions, VerifyOptions, VerifyResult } from '../verify/options.js';
 import type { ClusterRecord } from '../model/topology.js';
+import { kubeconfigFilesOf } from '../model/profile.js';
+import { NEWEST_CHOSEN_BY } from '../verify/benchmarks.js';
 import { clusterToVerify, nodeOfRoot, verifyCluster } from './verify-cluster.js';
 import { checkInputs, verifyDirectory } from './verify-directory.js';
 import { assembleVerifyInputs } from './verify-inputs.js';
@@ -35,16 +38,36 @@ export async function verify(options: VerifyOptions = {}): Promise<VerifyResult>
 }
 
 /**
+ * With no --benchmark and no version in a manifest, the benchmark kube-bench maps the version the
+ * apiserver serves (`GET /version` through the kubeconfigs, in order) to: the offline checks again
+ * under it. When no apiserver answers, the newest, saying why.
+ */
+async function withServedBenchmark(options: VerifyOptions, offline: VerifyResult, kubeconfigs: string[], timeout: number, recheck: (options: VerifyOptions) => Promise<VerifyResult>): Promise<VerifyResult> {
+  if (options.benchmark || offline.benchmark.chosenBy !== NEWEST_CHOSEN_BY) return offline;
+  // Loaded only here: plain verify runs never dial.
+  const { servedVersion } = await import('../live/version.js');
+  const served = await servedVersion(kubeconfigs, { context: options.context, timeoutMs: timeout });
+  if ('gitVersion' in served) return recheck({ ...options, servedVersion: served });
+  return { ...offline, benchmark: { ...offline.benchmark, chosenBy: `${NEWEST_CHOSEN_BY} (GET /version: ${served.errors.join('; ') || 'no kubeconfig names the apiserver'})` } };
+}
+
+/**
  * `kpki verify --live`: the offline checks, then the running components, both over the inputs
  * assembled once, so that both see the same components, flags and files.
  */
 export async function verifyLive(options: LiveVerifyOptions = {}): Promise<VerifyResult> {
   const timeout = timeoutMs('--live-timeout', options.timeout ?? DEFAULTS.liveTimeout);
   const target = await targetOf(options);
-  if (target.kind === 'kubeconfigs') return verifyKubeconfigsLive(options, await verifyKubeconfigs(options), timeout);
+  if (target.kind === 'kubeconfigs') {
+    const offline = await withServedBenchmark(options, await verifyKubeconfigs(options), options.kubeconfigs ?? [], timeout, verifyKubeconfigs);
+    return verifyKubeconfigsLive(options, offline, timeout);
+  }
   if (target.kind === 'cluster') throw badFlag('--live', 'checks the running components of one node, not a whole cluster directory', 'run kpki verify --live on each node (or with --root NODE_DIR and its flags)');
   const assembled = await assembleVerifyInputs(target.options);
-  const offline = await checkInputs(assembled, target.options);
+  // An admin kubeconfig first: it may read everything.
+  const admin = new Set(kubeconfigFilesOf(assembled.inputs.profile, 'admin'));
+  const kubeconfigs = assembled.inputs.kubeconfigs.map((k) => k.file).sort((a, b) => Number(admin.has(path.basename(b))) - Number(admin.has(path.basename(a))));
+  const offline = await withServedBenchmark(target.options, await checkInputs(assembled, target.options), kubeconfigs, timeout, (o) => checkInputs(assembled, o));
   // Loaded only here: plain verify runs never dial.
   const { checkLive } = await import('../live/verify.js');
   return checkLive(assembled, offline, timeout);

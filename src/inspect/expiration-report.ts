@@ -1,8 +1,11 @@
 import path from 'node:path';
 import { parseKubeconfig } from '../kubeconfig/kubeconfig.js';
 import { CONDITION_DEFAULTS, type Profile } from '../model/profile.js';
-import type { x509 } from '../pki/crypto.js';
-import { parseCertificate } from '../pki/pem.js';
+import { certificateFromDer, type CertificateData } from '../pki/parse.js';
+import { readCertificates } from '../pki/pem-blocks.js';
+
+// Only validity is needed: Go's parse alone (as kubeadm's check-expiration), without @peculiar/x509.
+const parseCertificate = (data: Buffer, file: string): CertificateData => readCertificates(data, file, certificateFromDer)[0]!;
 
 export interface ExpirationRow {
   /** kubeadm's name: `apiserver`, `admin.conf`, `etcd-ca`, or `<kubeconfig> (embedded CA)`. */
@@ -47,11 +50,11 @@ export async function expirationReport(profile: Profile, dirs: ExpirationDirs, f
   const { certDir, kubeconfigDir, kubeletPkiDir } = dirs;
   const cas = profile.certificates.filter((c) => !c.issuer);
   const caKeyPresent = new Map(await Promise.all(cas.map(async (c) => [c.name, await files.exists(path.join(certDir, `${c.file}.key`))] as const)));
-  const loadCert = async (file: string): Promise<x509.X509Certificate | undefined> => {
+  const loadCert = async (file: string): Promise<CertificateData | undefined> => {
     const data = await files.read(file);
     return data && parseCertificate(data, file);
   };
-  const row = (name: string, file: string, cert: x509.X509Certificate | undefined, authority: string): ExpirationRow => ({
+  const row = (name: string, file: string, cert: CertificateData | undefined, authority: string): ExpirationRow => ({
     name,
     file,
     missing: !cert,

@@ -5,19 +5,12 @@ import { privateKeyPem } from '../pki/keys.js';
 import { renderSelfSignedCa } from '../plan/render.js';
 import { isDnsName } from '../model/net.js';
 import { resolveCertificate } from '../model/spec.js';
-import type { ExtKeyUsageName } from '../model/profile.js';
+import { LEAF_ROLES } from '../model/profile.js';
 import { DEFAULTS } from '../model/defaults.js';
 import { parseDuration } from '../model/duration.js';
 import { parseKeyType } from '../model/settings.js';
 import { loadProfile } from '../store/profiles.js';
 import { issueLeaf, leafWrites, loadCa, refuseOverwrite, writeNewFiles, type CaOnDisk } from './leaf.js';
-
-/** Certificate roles as `kpki cert issue --profile` names them. */
-export const LEAF_ROLES: Record<string, ExtKeyUsageName[]> = {
-  server: ['serverAuth'],
-  client: ['clientAuth'],
-  peer: ['serverAuth', 'clientAuth'],
-};
 
 export interface IssueCertOptions {
   role: string;

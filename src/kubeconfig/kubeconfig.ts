@@ -83,11 +83,15 @@ function source(file: string, body: Entry, where: string, dataKey: string, pathK
   return undefined;
 }
 
-/** The document of a kubeconfig; throws BadInput when it is not YAML or not kind: Config. */
-function readConfig(text: string, file: string): Entry {
+function parseYaml(text: string, file: string): unknown {
   const parsed = parseDocument(text);
   if (parsed.errors.length) throw badInput(file, `not valid YAML: ${parsed.errors[0]!.message.split('\n')[0]}`);
-  const doc = parsed.toJS() as Entry | null;
+  return parsed.toJS();
+}
+
+/** The document of a kubeconfig; throws BadInput when it is not YAML or not kind: Config. */
+function readConfig(text: string, file: string): Entry {
+  const doc = parseYaml(text, file) as Entry | null;
   if (!doc || typeof doc !== 'object' || doc.kind !== 'Config') {
     throw badInput(file, 'is not a kubeconfig (kind: Config)');
   }

@@ -6,6 +6,12 @@ export const KEY_USAGES = ['digitalSignature', 'keyEncipherment', 'keyCertSign',
 export type KeyUsageName = (typeof KEY_USAGES)[number];
 export const EXT_KEY_USAGES = ['serverAuth', 'clientAuth'] as const;
 export type ExtKeyUsageName = (typeof EXT_KEY_USAGES)[number];
+/** Certificate roles as `kpki cert issue --profile` names them (here, not in issue/: the flag table lists them). */
+export const LEAF_ROLES: Record<string, ExtKeyUsageName[]> = {
+  server: ['serverAuth'],
+  client: ['clientAuth'],
+  peer: ['serverAuth', 'clientAuth'],
+};
 /**
  * Where a kubeconfig's `server` points: the HA endpoint (or local when unset), this node's
  * apiserver, or — `localEndpointOnControlPlane`, kubeadm ≥ 1.33's ControlPlaneKubeletLocalMode —
@@ -411,10 +417,10 @@ export function isNodeIdentity(profile: Profile, commonName: string, organizatio
 
 /** The groups the profile's manifests bind to cluster-admin (kubeadm's kubeadm:cluster-admins): what an admin identity may carry besides system:masters. */
 export function clusterAdminGroups(profile: Profile): string[] {
+  const documents = (text: string): unknown[] => parseAllDocuments(text).flatMap((doc) => (doc.errors.length ? [] : [doc.toJS()]));
   return profile.manifests.flatMap((m) =>
-    parseAllDocuments(m.content).flatMap((doc) => {
-      if (doc.errors.length) return [];
-      const binding = doc.toJS() as { kind?: unknown; roleRef?: { kind?: unknown; name?: unknown }; subjects?: { kind?: unknown; name?: unknown }[] } | null;
+    documents(m.content).flatMap((doc) => {
+      const binding = doc as { kind?: unknown; roleRef?: { kind?: unknown; name?: unknown }; subjects?: { kind?: unknown; name?: unknown }[] } | null;
       if (binding?.kind !== 'ClusterRoleBinding' || binding.roleRef?.kind !== 'ClusterRole' || binding.roleRef.name !== 'cluster-admin') return [];
       return (binding.subjects ?? []).flatMap((s) => (s.kind === 'Group' && typeof s.name === 'string' ? [s.name] : []));
     }),

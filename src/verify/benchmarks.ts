@@ -111,6 +111,16 @@ export const CHECKS: Record<string, CheckRow> = {
   '4.1.6': row('kubelet.conf ownership', cis('4.1.6'), 'none'),
 };
 
+/**
+ * The mode bits a benchmark allows a certificate file (CIS 1.1.20 and 4.1.7: 644 in cis-1.6 to
+ * cis-1.23 and again from cis-1.11, 600 in cis-1.24 to cis-1.10; the STIG's CNTR-K8-003330: 644).
+ * Without a benchmark: the newest's.
+ */
+export function certificateFileModes(benchmark: Benchmark = NEWEST_BENCHMARK): number {
+  const recommendations = CHECKS['1.1.20']!.recommendations[benchmark];
+  return (recommendations !== 'none' && recommendations[0]?.allowsMode) || M644;
+}
+
 /** A finding's recommendation in a benchmark: undefined when it has none there, or the benchmark allows the modes found. */
 export function recommendationFor(finding: Pick<Finding, 'cis' | 'subject'>, benchmark: Benchmark, modes: number[]): Recommendation | undefined {
   const recommendations = finding.cis === undefined ? undefined : CHECKS[finding.cis]?.recommendations[benchmark];
@@ -122,12 +132,25 @@ export function recommendationFor(finding: Pick<Finding, 'cis' | 'subject'>, ben
   return match;
 }
 
-/** The benchmark verify reports against: the one asked for, else the one for the apiserver's version, else the newest. */
-export function chooseBenchmark(given: Benchmark | undefined, apiserver: { version?: string; origin: string } | undefined): { name: Benchmark; chosenBy: string } {
+/** Why the newest benchmark is used: no version was seen. */
+export const NEWEST_CHOSEN_BY = "the newest: the cluster's Kubernetes version is not known";
+
+/**
+ * The benchmark verify reports against: the one asked for, else the one for the apiserver's
+ * version (from its manifest, else as the running apiserver answered `/version` under --live),
+ * else the newest.
+ */
+export function chooseBenchmark(
+  given: Benchmark | undefined,
+  apiserver: { version?: string; origin: string } | undefined,
+  served?: { gitVersion: string; origin: string },
+): { name: Benchmark; chosenBy: string } {
   if (given) return { name: given, chosenBy: '--benchmark' };
-  const forVersion = apiserver?.version ? benchmarkForVersion(apiserver.version) : undefined;
-  if (forVersion) return { name: forVersion, chosenBy: `kube-apiserver ${apiserver!.version} (${apiserver!.origin})` };
-  return { name: NEWEST_BENCHMARK, chosenBy: "the newest: the cluster's Kubernetes version is not known" };
+  for (const seen of [apiserver?.version ? { version: apiserver.version, origin: apiserver.origin } : undefined, served && { version: served.gitVersion, origin: served.origin }]) {
+    const forVersion = seen && benchmarkForVersion(seen.version);
+    if (forVersion) return { name: forVersion, chosenBy: `kube-apiserver ${seen.version} (${seen.origin})` };
+  }
+  return { name: NEWEST_BENCHMARK, chosenBy: NEWEST_CHOSEN_BY };
 }
 
 /** Each finding with its recommendation in `benchmark`; `modeOf` gives the mode of a file a finding names. */

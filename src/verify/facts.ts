@@ -1,4 +1,5 @@
 import type { KeyObject } from '../pki/keys.js';
+import type { Benchmark } from './benchmarks.js';
 import path from 'node:path';
 import type { KubeconfigContext, KubeconfigCredentials } from '../kubeconfig/kubeconfig.js';
 import type { FileRole, Wiring } from '../model/flags.js';
@@ -67,6 +68,8 @@ export interface LoadedContext {
   clientCertificateOrigin: string | undefined;
   clientKey: KeyObject | undefined;
   clientKeyOrigin: string | undefined;
+  /** The kubeconfig file's mode bits, when read: it holds whatever credential is embedded. */
+  fileMode?: number;
 }
 
 /** Certificates found anywhere (files, kubeconfig data), for the checks that apply to all of them. */
@@ -101,6 +104,8 @@ export interface Facts {
   contexts?: LoadedContext[];
   /** The `kpki ca rotate` under way in the PKI directory, if any. */
   rotation?: RotationFacts;
+  /** The benchmark the run reports against, where a rule's threshold depends on it (certificate file modes). */
+  benchmark?: Benchmark;
 }
 
 /** Facts before any file is read: the inputs and the run's settings. */

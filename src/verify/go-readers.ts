@@ -76,9 +76,15 @@ export function tlsCertificates(data: Buffer): Read<CertificateData[]> {
   return parseAll(certs.map((b) => b.der));
 }
 
-/** Go's tls parsePrivateKey: PKCS#1, PKCS#8, then SEC1. */
-function parseGoPrivateKey(der: Buffer): KeyObject | undefined {
-  for (const type of ['pkcs1', 'pkcs8', 'sec1'] as const) {
+const ENCODING_OF_BLOCK: Record<string, 'pkcs1' | 'pkcs8' | 'sec1'> = { 'RSA PRIVATE KEY': 'pkcs1', 'PRIVATE KEY': 'pkcs8', 'EC PRIVATE KEY': 'sec1' };
+
+/**
+ * Go's tls parsePrivateKey: PKCS#1, PKCS#8, then SEC1. The three structures cannot both parse, so
+ * the one the PEM type names is tried first: the same answer without OpenSSL's costly failed decodes.
+ */
+function parseGoPrivateKey(der: Buffer, blockType?: string): KeyObject | undefined {
+  const named = blockType === undefined ? undefined : ENCODING_OF_BLOCK[blockType];
+  for (const type of named ? [named, ...(['pkcs1', 'pkcs8', 'sec1'] as const).filter((t) => t !== named)] : (['pkcs1', 'pkcs8', 'sec1'] as const)) {
     try {
       return privateKeyFromDer(der, type);
     } catch {
@@ -98,7 +104,7 @@ export function tlsPrivateKey(data: Buffer): Read<KeyObject> {
     if (skipped.length === 1 && skipped[0] === 'CERTIFICATE') return { ok: false, error: 'tls: found a certificate rather than a key in the PEM for the private key' };
     return { ok: false, error: `tls: failed to find PEM block with type ending in "PRIVATE KEY" in key input after skipping PEM blocks of the following types: [${skipped.join(' ')}]` };
   }
-  const key = parseGoPrivateKey(blocks[index]!.der);
+  const key = parseGoPrivateKey(blocks[index]!.der, blocks[index]!.type);
   return key ? { ok: true, value: key } : { ok: false, error: 'tls: failed to parse private key' };
 }
 
@@ -118,7 +124,7 @@ export function rootCertificates(data: Buffer): Read<CertificateData[]> {
 
 /** keyutil.ParsePublicKeysPEM: per block, a private key's public half (PKCS#1, PKCS#8, SEC1), a PKIX public key, or a certificate's key. */
 function blockPublicKey(block: GoPemBlock): KeyObject | undefined {
-  const privateKey = parseGoPrivateKey(block.der);
+  const privateKey = parseGoPrivateKey(block.der, block.type);
   if (privateKey) return publicKeyOf(privateKey);
   try {
     return publicKeyFromDer(block.der);

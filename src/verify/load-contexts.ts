@@ -46,7 +46,7 @@ export async function loadContexts(files: string[], options: ContextLoadOptions)
     const contexts = parseKubeconfigContexts(read.data.toString('utf8'), file).filter((c) => !options.context || c.name === options.context);
     if (!contexts.length && !options.context) throw badInput(file, 'has no contexts', 'kubectl config set-context creates one');
     found ||= contexts.length > 0;
-    for (const context of contexts) facts.contexts!.push(await loadContext(file, context, options, facts, report));
+    for (const context of contexts) facts.contexts!.push({ ...(await loadContext(file, context, options, facts, report)), fileMode: read.mode });
   }
   if (options.context && !found) {
     throw badFlag('--context', `no context "${options.context}" in ${files.join(', ')}`, `kubectl config get-contexts --kubeconfig ${files[0]} lists them`);

@@ -38,6 +38,8 @@ export interface VerifyOptions {
   rules?: readonly Rule[];
   /** The compliance benchmark findings are labelled with. Default: the one for the apiserver's version where its manifest shows it, else the newest. */
   benchmark?: Benchmark;
+  /** The version the running apiserver answered on `/version` (verify --live): chooses the benchmark where no manifest shows one. */
+  servedVersion?: { gitVersion: string; origin: string };
   /** What the checked directory is, when known (a cluster kpki wrote); otherwise told from its files. */
   node?: NodeContext;
 }

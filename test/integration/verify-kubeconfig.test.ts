@@ -1,13 +1,15 @@
-import { writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
+import { parse, stringify } from 'yaml';
 import { initPki } from '../../src/commands/init.js';
 import { kubeconfigsOnly, verifyKubeconfigs } from '../../src/commands/verify-kubeconfig.js';
 import { ErrorCode } from '../../src/errors.js';
 import type { Finding } from '../../src/verify/findings.js';
 import { requireTool, run } from '../interop/helpers.js';
-import { kpki } from '../support/cli.js';
+import { kpki, kpkiAsync } from '../support/cli.js';
 import { rejection } from '../support/errors.js';
 import { seedKubeconfigs, type SeededKubeconfigs } from '../support/kubeconfig-faults.js';
 import { tempDir } from '../support/tmp.js';
@@ -88,11 +90,46 @@ describe('verify with only a kubeconfig', () => {
     }));
     const unchecked = (await check(file)).filter((f) => f.code === 'UNCHECKED').map((f) => f.diagnosis);
     expect(unchecked).toEqual([
-      expect.stringContaining('authenticates with a bearer token:'),
-      expect.stringContaining('authenticates with a bearer token from /var/run/token:'),
-      expect.stringContaining('authenticates with auth-provider gcp:'),
+      expect.stringContaining('authenticates with a bearer token, not a client certificate:'),
+      expect.stringContaining('authenticates with a bearer token from /var/run/token, not a client certificate:'),
+      expect.stringContaining('authenticates with auth-provider gcp, not a client certificate:'),
       expect.stringContaining('user n has no credentials'),
     ]);
+  });
+
+  it('a token-only kubeconfig: the token is not checked, the file mode is (a token is a credential like a key)', async () => {
+    const file = path.join(dir, 'token-only.conf');
+    const kubeconfig = (user: object) => stringify({
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [{ name: 'c', cluster: { server: SERVER, 'certificate-authority': path.join(dir, 'pki/ca.crt') } }],
+      users: [{ name: 'bot', user }],
+      contexts: [{ name: 'bot@c', context: { cluster: 'c', user: 'bot' } }],
+      'current-context': 'bot@c',
+    });
+    writeFileSync(file, kubeconfig({ token: 'abcdef.0123456789abcdef' }));
+    chmodSync(file, 0o644);
+    const open = await check(file);
+    expect(codes(open)).toEqual(['warning KUBECONFIG_PERMISSIONS', 'warning UNCHECKED']);
+    expect(open.find((f) => f.code === 'UNCHECKED')!.diagnosis).toBe(
+      "user bot authenticates with a bearer token, not a client certificate: kpki checks certificates only, so the credential itself is not checked offline (whether the apiserver accepts it, and as whom); checked: the kubeconfig's mode (0644), too open for a file holding a credential (KUBECONFIG_PERMISSIONS)",
+    );
+    expect(open.find((f) => f.code === 'KUBECONFIG_PERMISSIONS')).toMatchObject({
+      diagnosis: `kubeconfig ${file} is readable by everyone (mode 0644); it holds a bearer token of user bot: whoever reads the file can act as that user`,
+      fix: `chmod 600 ${file}`,
+    });
+
+    chmodSync(file, 0o600);
+    const closed = await check(file);
+    expect(codes(closed)).toEqual(['warning UNCHECKED']);
+    expect(closed[0]!.diagnosis).toContain("is not checked offline (whether the apiserver accepts it, and as whom); checked: the kubeconfig's mode (0600), which keeps the credential, like a private key, to its owner");
+
+    // A token kept in another file, or fetched by a plugin, leaves no secret in the kubeconfig: its mode is no finding.
+    for (const user of [{ tokenFile: '/var/run/token' }, { exec: { apiVersion: 'client.authentication.k8s.io/v1', command: 'kubelogin' } }]) {
+      writeFileSync(file, kubeconfig(user));
+      chmodSync(file, 0o644);
+      expect(codes(await check(file))).toEqual(['warning UNCHECKED']);
+    }
   });
 
   it('system:masters and insecure-skip-tls-verify are warnings; no CA means system roots, not checked', async () => {
@@ -129,6 +166,58 @@ describe('verify with only a kubeconfig', () => {
   });
 });
 
+describe('kpki verify --kubeconfig --live: the benchmark of the version the apiserver serves', () => {
+  /** A loopback apiserver stand-in with the PKI's serving pair: `/version` answers `gitVersion` (or 404 without one), anything else 403. */
+  async function fakeApiserver(gitVersion: string | undefined): Promise<{ url: string; close: () => void }> {
+    const server = createServer({ cert: readFileSync(path.join(dir, 'pki/apiserver.crt')), key: readFileSync(path.join(dir, 'pki/apiserver.key')), requestCert: true, rejectUnauthorized: false }, (request, response) => {
+      if (request.url === '/version' && gitVersion) response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ major: '1', gitVersion }));
+      else response.writeHead(request.url === '/version' ? 404 : 403).end('{}');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return { url: `https://127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => server.close() };
+  }
+
+  /** admin.conf pointed at `url`, verifying the serving certificate for the control-plane endpoint's name. */
+  function adminAt(url: string): string {
+    const doc = parse(readFileSync(path.join(dir, 'admin.conf'), 'utf8')) as { clusters: { cluster: Record<string, unknown> }[] };
+    doc.clusters[0]!.cluster.server = url;
+    doc.clusters[0]!.cluster['tls-server-name'] = 'lb.example.com';
+    const file = path.join(dir, `live-${url.split(':').at(-1)}.conf`);
+    writeFileSync(file, stringify(doc), { mode: 0o600 });
+    return file;
+  }
+
+  it.each([
+    ['v1.20.2', 'cis-1.20'],
+    ['v1.24.17', 'cis-1.24'],
+    ['v1.30.4+k3s1', 'cis-1.11'],
+  ])('the apiserver answers %s: %s, and the output says why', async (gitVersion, benchmark) => {
+    const apiserver = await fakeApiserver(gitVersion);
+    try {
+      const file = adminAt(apiserver.url);
+      const json = await kpkiAsync(['verify', '--kubeconfig', file, '--live', '--json']);
+      expect(JSON.parse(json.stdout).benchmark, json.stderr).toEqual({ name: benchmark, chosenBy: `kube-apiserver ${gitVersion} (GET ${apiserver.url}/version with ${file})` });
+      const text = await kpkiAsync(['verify', '--kubeconfig', file, '--live']);
+      expect(text.stdout.split('\n')[0]).toBe(`Benchmark ${benchmark}: kube-apiserver ${gitVersion} (GET ${apiserver.url}/version with ${file})`);
+      // --benchmark still wins, and asks nothing.
+      expect(JSON.parse((await kpkiAsync(['verify', '--kubeconfig', file, '--live', '--json', '--benchmark', 'stig'])).stdout).benchmark).toEqual({ name: 'stig', chosenBy: '--benchmark' });
+    } finally {
+      apiserver.close();
+    }
+  });
+
+  it('no version to read: the newest, with the reason', async () => {
+    const apiserver = await fakeApiserver(undefined);
+    try {
+      const file = adminAt(apiserver.url);
+      const result = await kpkiAsync(['verify', '--kubeconfig', file, '--live', '--json']);
+      expect(JSON.parse(result.stdout).benchmark).toEqual({ name: 'cis-1.12', chosenBy: `the newest: the cluster's Kubernetes version is not known (GET /version: ${file}: HTTP 404)` });
+    } finally {
+      apiserver.close();
+    }
+  });
+});
+
 describe('kpki verify --kubeconfig (CLI)', () => {
   it('exits 0 on a good kubeconfig, 1 on an expired one, 2 on a file that is not there', () => {
     const good = kpki(['verify', '--kubeconfig', seeded.good]);
@@ -159,6 +248,7 @@ async function issueInto(name: string, { orgs, cluster }: { orgs: string[]; clus
   const doc = parse(text) as { clusters: { cluster: Record<string, unknown> }[] };
   doc.clusters[0]!.cluster = { server: SERVER, ...cluster };
   const file = path.join(dir, name);
-  writeFileSync(file, stringify(doc));
+  // As kpki writes kubeconfigs: the file holds the client key.
+  writeFileSync(file, stringify(doc), { mode: 0o600 });
   return file;
 }

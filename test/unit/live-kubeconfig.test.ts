@@ -111,7 +111,8 @@ function withCluster(file: string, name: string, change: Record<string, unknown>
   const doc = parse(readFileSync(file, 'utf8')) as { clusters: { cluster: Record<string, unknown> }[] };
   Object.assign(doc.clusters[0]!.cluster, change);
   const out = path.join(dir, name);
-  writeFileSync(out, stringify(doc));
+  // Private, as the seeded file it copies: it holds the client key.
+  writeFileSync(out, stringify(doc), { mode: 0o600 });
   return out;
 }
 

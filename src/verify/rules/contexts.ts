@@ -122,6 +122,65 @@ export const contextClientIssuer = defineRule({
   },
 });
 
+const octal = (mode: number) => mode.toString(8).padStart(4, '0');
+
+/** The secrets a context's user keeps in the kubeconfig file itself (not in files it names, not fetched by a plugin). */
+function embeddedSecrets(c: LoadedContext): string[] {
+  const user = c.context.user;
+  if (!user) return [];
+  const methods = new Set(user.otherAuth.map((o) => o.method));
+  return [
+    ...(user.clientKey?.data ? ['a client key'] : []),
+    ...(methods.has('token') ? ['a bearer token'] : []),
+    ...(methods.has('username/password') ? ['a password'] : []),
+    // An auth-provider keeps its id and refresh tokens in the kubeconfig.
+    ...(methods.has('auth-provider') ? ["an auth-provider's tokens"] : []),
+  ];
+}
+
+/** Whether a context's kubeconfig is private to its owner: undefined when its mode was not read. */
+const filePrivate = (c: LoadedContext) => (c.fileMode === undefined ? undefined : (c.fileMode & 0o077) === 0);
+
+/**
+ * Rule: a kubeconfig that holds a credential (a client key, a bearer token, a password) is a
+ * credential itself: readable by its group or everyone, it lets them act as its user. Its owner is
+ * not checked here: a user's own kubeconfig belongs to that user, not to root.
+ */
+export const contextFileMode = defineRule({
+  id: 'context-file-mode',
+  codes: [FindingCode.KubeconfigPermissions],
+  check(facts) {
+    const out: Finding[] = [];
+    const seen = new Set<string>();
+    for (const c of facts.contexts ?? []) {
+      const secrets = embeddedSecrets(c);
+      if (!secrets.length || filePrivate(c) !== false || seen.has(c.file)) continue;
+      seen.add(c.file);
+      const mode = c.fileMode!;
+      out.push(finding({
+        code: FindingCode.KubeconfigPermissions,
+        severity: 'warning',
+        subject: c.file,
+        symptom: '',
+        diagnosis: `kubeconfig ${c.file} is readable by ${mode & 0o007 ? 'everyone' : 'its group'} (mode ${octal(mode)}); it holds ${secrets.join(' and ')} of user ${c.context.userName}: whoever reads the file can act as that user`,
+        fix: `chmod 600 ${c.file}`,
+        files: [c.file],
+      }));
+    }
+    return out;
+  },
+});
+
+/** What was checked of a kubeconfig holding a credential kpki cannot check: its file mode. */
+function fileModeChecked(c: LoadedContext, method: string): string {
+  if (method !== 'token' && method !== 'username/password' && method !== 'auth-provider') return '';
+  const state = filePrivate(c);
+  if (state === undefined) return '; the kubeconfig file mode: not checked either';
+  return state
+    ? `; checked: the kubeconfig's mode (${octal(c.fileMode!)}), which keeps the credential, like a private key, to its owner`
+    : `; checked: the kubeconfig's mode (${octal(c.fileMode!)}), too open for a file holding a credential (KUBECONFIG_PERMISSIONS)`;
+}
+
 /** Rule: what a context relies on that kpki cannot check offline: other credentials, system roots, no server verification. */
 export const contextUnchecked = defineRule({
   id: 'context-unchecked',
@@ -136,7 +195,7 @@ export const contextUnchecked = defineRule({
           severity: 'warning',
           subject: c.label,
           symptom: '',
-          diagnosis: `the user authenticates with ${other.detail}: kpki checks certificates only, so whether the apiserver accepts this credential is not checked`,
+          diagnosis: `user ${c.context.userName} authenticates with ${other.detail}${user!.clientCertificate ? '' : ', not a client certificate'}: kpki checks certificates only, so the credential itself is not checked offline (whether the apiserver accepts it, and as whom)${fileModeChecked(c, other.method)}`,
           fix: `kubectl --kubeconfig ${c.file} --context ${c.context.name} auth can-i --list shows what the credential may do`,
           files: [c.file],
         }));
@@ -179,4 +238,4 @@ export const contextUnchecked = defineRule({
   },
 });
 
-export const CONTEXT_RULES = [contextKeyPairs, contextIdentity, contextClientIssuer, contextUnchecked] as const;
+export const CONTEXT_RULES = [contextKeyPairs, contextIdentity, contextClientIssuer, contextUnchecked, contextFileMode] as const;

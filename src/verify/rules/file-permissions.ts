@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { certificateFileModes, NEWEST_BENCHMARK, type Benchmark } from '../benchmarks.js';
 import type { FileFact } from '../facts.js';
 import { FindingCode, type Finding } from '../findings.js';
 import { defineRule, finding } from '../rule.js';
@@ -9,7 +10,7 @@ const octal = (mode: number) => mode.toString(8).padStart(4, '0');
 const isKey = (f: FileFact) => f.readAs.has('tls-key') || f.readAs.has('private-key');
 const readableBy = (mode: number) => (mode & 0o007 ? 'everyone' : 'its group');
 
-function modeFinding(f: FileFact): Finding | undefined {
+function modeFinding(f: FileFact, benchmark: Benchmark | undefined): Finding | undefined {
   const mode = f.mode!;
   if (isKey(f)) {
     if ((mode & 0o077) === 0) return undefined;
@@ -28,8 +29,11 @@ function modeFinding(f: FileFact): Finding | undefined {
       cis: KUBECONFIG_CIS[path.basename(f.name)]?.[0],
     });
   }
-  if ((mode & ~0o644) === 0) return undefined;
-  return finding({ code: FindingCode.CertPermissions, severity: 'warning', subject: f.name, symptom: '', diagnosis: `certificate file ${f.name} has mode ${octal(mode)}, more open than 0644: others may replace the trust it carries`, fix: `chmod 644 ${f.name}`, files: [f.name], cis: '1.1.20' });
+  const allowed = certificateFileModes(benchmark);
+  if ((mode & ~allowed) === 0) return undefined;
+  // Beyond 0644 anyone may replace the trust it carries; between 0600 and 0644 only the benchmark objects.
+  const why = mode & ~0o644 ? 'others may replace the trust it carries' : `${benchmark ?? NEWEST_BENCHMARK} asks for ${octal(allowed)} or more restrictive`;
+  return finding({ code: FindingCode.CertPermissions, severity: 'warning', subject: f.name, symptom: '', diagnosis: `certificate file ${f.name} has mode ${octal(mode)}, more open than ${octal(allowed)}: ${why}`, fix: `chmod ${allowed.toString(8)} ${f.name}`, files: [f.name], cis: '1.1.20' });
 }
 
 /** Rule: CIS file permissions and ownership for every file read — certificates, keys, kubeconfigs. */
@@ -38,7 +42,7 @@ export const filePermissions = defineRule({
   codes: [FindingCode.KeyPermissions, FindingCode.CertPermissions, FindingCode.KubeconfigPermissions, FindingCode.FileOwnership],
   check(facts) {
     const files = [...facts.files.values()].filter((f) => f.data && f.mode !== undefined);
-    const out = files.map(modeFinding).filter((f): f is Finding => Boolean(f));
+    const out = files.map((f) => modeFinding(f, facts.benchmark)).filter((f): f is Finding => Boolean(f));
     // Ownership: one finding per CIS recommendation, naming every file not owned by root:root.
     const notRoot = new Map<string, string[]>();
     for (const f of files.filter((f) => f.uid !== 0 || f.gid !== 0)) {
