@@ -1,5 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import type { x509 } from '../pki/crypto.js';
+import type { SigningKey } from '../pki/signing-key.js';
 import type { CertSpec, KeyPairSpec, KubeconfigSpec, ManifestSpec } from '../model/plan.js';
 
 /** What a run does with one entry. */
@@ -61,7 +62,8 @@ interface StepOf<A extends Action, S extends Spec = Spec> extends PlanItem {
 /** A CA's signing material: an external CA has no key; a CA whose certificate is remade has none yet. */
 export interface Authority {
   certificate: x509.X509Certificate | undefined;
-  key: KeyObject | undefined;
+  /** A key file's key, or the key in the PKCS#11 token the settings name. */
+  key: SigningKey | undefined;
 }
 
 /**
@@ -72,7 +74,7 @@ export type Step =
   | StepOf<'create' | 'reuse' | 'conflict' | 'external'>
   /** A reissue that signs a matching key again (`existingKey`) writes only the certificate. */
   | (StepOf<'reissue'> & { existingKey?: KeyObject })
-  | (StepOf<'complete'> & { existingKey: KeyObject })
+  | (StepOf<'complete'> & { existingKey: SigningKey })
   | (StepOf<'copy'> & { copies: FileWrite[] })
   | RenewStep
   | (StepOf<'csr', CertSpec> & { node: string | undefined })
