@@ -18,6 +18,8 @@ import type { NodeContext, VerifyOptions, VerifyResult } from '../verify/options
 import type { RotationFacts } from '../verify/rotation.js';
 import { chooseBenchmark, labelFindings } from '../verify/benchmarks.js';
 import { runRules } from '../verify/run.js';
+import { noteTokenKeys } from '../verify/token-keys.js';
+import { readTokenSettings, tokenSettingsFile } from '../store/token-settings.js';
 
 /** `kpki verify`: the inputs read by store, loaded into facts once, judged by the rules. */
 
@@ -208,6 +210,9 @@ export async function verifyDirectory(options: VerifyOptions = {}): Promise<Veri
   const facts = await loadFacts(inputs, { read: readBounded, now: options.now ?? new Date(), warnWithinSeconds, root, certDir: options.certDir || assumedFlags || files.length ? certDir : undefined, assumedFlags, resolve });
   // A rotation's record lies beside the CAs it rotates; a node copy (--root) has none.
   if (facts.certDir && !root) facts.rotation = await loadRotation(certDir, kubeconfigDir);
+  // CA keys a token holds (kpki init --ca-key-uri): their key files are absent on purpose.
+  const tokenSettings = facts.certDir && !root ? await readTokenSettings(kubeconfigDir) : undefined;
+  if (tokenSettings) noteTokenKeys(facts, tokenSettingsFile(kubeconfigDir), tokenSettings.caKeys);
   const { findings, counts } = await runRules(facts, options.rules);
   const benchmark = chooseBenchmark(options.benchmark, inputs.apiserver);
   return {

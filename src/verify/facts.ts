@@ -7,6 +7,7 @@ import type { Finding } from './findings.js';
 import { BINARIES, flag, type ComponentArgs } from './inputs/args.js';
 import type { ClusterInputs } from './model.js';
 import type { RotationFacts } from './rotation.js';
+import type { TokenKeyFacts } from './token-keys.js';
 
 /** How a file is read: a flag's role, or a kubeconfig's CA (Go's CertPool, which has its own message). */
 export type ReadAs = FileRole | 'root-certificates';
@@ -100,6 +101,8 @@ export interface Facts {
   contexts?: LoadedContext[];
   /** The `kpki ca rotate` under way in the PKI directory, if any. */
   rotation?: RotationFacts;
+  /** CA keys a PKCS#11 token holds, as kpki-pkcs11.json names them. */
+  tokenKeys?: TokenKeyFacts;
 }
 
 /** Facts before any file is read: the inputs and the run's settings. */
