@@ -1,5 +1,6 @@
 import path from 'node:path';
-import { badInput } from '../errors.js';
+import { badFlag, badInput } from '../errors.js';
+import { parseCaKeyUris, parsePkcs11Uri, type Pkcs11Uri } from '../model/pkcs11-uri.js';
 import { readOptional, writeFileAtomic } from './files.js';
 
 /**
@@ -36,4 +37,30 @@ export async function writeTokenSettings(kubeconfigDir: string, settings: TokenS
   const file = tokenSettingsFile(kubeconfigDir);
   const text = `${JSON.stringify(settings, null, 2)}\n`;
   if ((await readOptional(file))?.toString() !== text) await writeFileAtomic(file, text, 0o644);
+}
+
+/** Where a run's CA keys are when a PKCS#11 token holds them: what the user gave, or what init remembered. */
+export interface TokenChoice {
+  /** `--ca-key-uri NAME=URI` values; absent: the remembered ones, if any. */
+  caKeyUris?: string[];
+  /** `--pkcs11-module`; absent: the remembered one, else found. */
+  pkcs11Module?: string;
+  /** The token's user PIN, asked only when a token is opened; default: KPKI_PKCS11_PIN. */
+  pin?: () => Promise<string>;
+}
+
+/** The PIN of library callers that give no PIN source. */
+export const envPin = async (): Promise<string> => {
+  const pin = process.env.KPKI_PKCS11_PIN;
+  if (!pin) throw badFlag('KPKI_PKCS11_PIN', 'is not set, and the CA keys are in a PKCS#11 token', 'set it to the token user PIN');
+  return pin;
+};
+
+/** The token URIs a run uses, by CA name, and the module: from the choice, else from the kubeconfig dir's settings file. */
+export async function tokenUris(kubeconfigDir: string, choice: TokenChoice): Promise<{ uris: Map<string, Pkcs11Uri>; module: string | undefined; given: boolean }> {
+  if (choice.caKeyUris?.length) return { uris: parseCaKeyUris(choice.caKeyUris), module: choice.pkcs11Module, given: true };
+  const remembered = await readTokenSettings(kubeconfigDir);
+  const file = tokenSettingsFile(kubeconfigDir);
+  const uris = new Map(Object.entries(remembered?.caKeys ?? {}).map(([name, uri]) => [name, parsePkcs11Uri(uri, `${file}: ${name}`)]));
+  return { uris, module: choice.pkcs11Module ?? remembered?.module, given: false };
 }

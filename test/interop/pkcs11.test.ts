@@ -118,6 +118,33 @@ for (const keyType of ['ecdsa-p256', 'rsa-2048']) {
       expect(findings.filter((f) => f.severity !== 'info')).toEqual([]);
     });
 
+    it('cert issue, cert extension-apiserver and kubeconfig user sign through the token with only the PIN; openssl and Go verify them', async () => {
+      const env = { ...hsm.current!.env, KPKI_PKCS11_PIN: TOKEN_PIN };
+      const out = await res.tempDir('issued');
+      const issued: { cert: string; ca: string; usage: 'server' | 'client' }[] = [];
+      const ok = async (args: string[]) => {
+        const r = await kpki(args, env);
+        expect(r.code, describeRun(r)).toBe(0);
+      };
+      await ok(['cert', 'issue', '--profile', 'server', '--cn', 'registry', '--san', 'registry.kpki.test', '--ca', 'cluster', '--cert-dir', pki().pkiDir, '--out', path.join(out, 'registry')]);
+      issued.push({ cert: path.join(out, 'registry.crt'), ca: pki().caCert('ca'), usage: 'server' });
+      await ok(['cert', 'issue', '--profile', 'client', '--cn', 'backup', '--ca', 'etcd', '--cert-dir', pki().pkiDir, '--out', path.join(out, 'backup')]);
+      issued.push({ cert: path.join(out, 'backup.crt'), ca: pki().caCert('etcd/ca'), usage: 'client' });
+      await ok(['cert', 'extension-apiserver', '--service', 'metrics', '--namespace', 'kube-system', '--ca', 'cluster', '--cert-dir', pki().pkiDir, '--out', path.join(out, 'metrics')]);
+      issued.push({ cert: path.join(out, 'metrics.crt'), ca: pki().caCert('ca'), usage: 'server' });
+      const conf = path.join(out, 'alice.conf');
+      await ok(['kubeconfig', 'user', '--client-name', 'alice', '--org', 'devs', '--cert-dir', pki().pkiDir, '--out', conf]);
+      const user = (/client-certificate-data: (\S+)/.exec(readFileSync(conf, 'utf8')) ?? [])[1]!;
+      await writeFile(path.join(out, 'alice.crt'), Buffer.from(user, 'base64'));
+      issued.push({ cert: path.join(out, 'alice.crt'), ca: pki().caCert('ca'), usage: 'client' });
+      for (const { cert, ca } of issued) {
+        const r = await run(openssl, ['verify', '-no-CApath', '-no-CAstore', '-CAfile', ca, cert]);
+        expect(r.code, describeRun(r)).toBe(0);
+      }
+      const results = await goCheck(issued.map(({ cert, ca, usage }) => ({ kind: 'verify' as const, cert, roots: ca, usage })));
+      expect(results.map((r) => r.error)).toEqual(issued.map(() => ''));
+    });
+
     it('bad inputs: one line naming the token and object, exit 2, nothing written', async () => {
       const before = snapshot(root());
       const env = hsm.current!.env;
