@@ -95,7 +95,7 @@ export const initCommand = defineCommand({
 export const nodeCommand = defineCommand({
   usage: 'node <action> <name>',
   description: 'Add a node to a cluster made by kpki init --control-plane-nodes (action: add)',
-  flags: ['address', 'role', 'clusterDir', 'reissueStale', 'json'],
+  flags: ['address', 'role', 'clusterDir', 'reissueStale', 'json', 'pkcs11Module', 'pinFile'],
   examples: [
     'kpki node add w2 --address 10.0.0.22',
     'kpki node add w3 --address 10.0.0.23,fd00::23   # dual-stack',
@@ -104,7 +104,8 @@ export const nodeCommand = defineCommand({
   async run([action, name], flags, output) {
     if (action !== 'add') throw badFlag('action', `"${action}" is not add`);
     if (!flags.address) throw badFlag('--address', 'is required');
-    const node = await addNode({ name: name!, address: flags.address, role: flags.role, kubeconfigDir: flags.clusterDir, force: flags.reissueStale });
+    const token = { pin: pinSource(flags.pinFile), pkcs11Module: flags.pkcs11Module };
+    const node = await addNode({ name: name!, address: flags.address, role: flags.role, kubeconfigDir: flags.clusterDir, force: flags.reissueStale, token });
     output.stdout(flags.json ? `${JSON.stringify(node, null, 2)}\n` : renderNodeResult(node));
     return 0;
   },

@@ -211,8 +211,10 @@ export async function verifyDirectory(options: VerifyOptions = {}): Promise<Veri
   // A rotation's record lies beside the CAs it rotates; a node copy (--root) has none.
   if (facts.certDir && !root) facts.rotation = await loadRotation(certDir, kubeconfigDir);
   // CA keys a token holds (kpki init --ca-key-uri): their key files are absent on purpose.
-  const tokenSettings = facts.certDir && !root ? await readTokenSettings(kubeconfigDir) : undefined;
-  if (tokenSettings) noteTokenKeys(facts, tokenSettingsFile(kubeconfigDir), tokenSettings.caKeys);
+  // A node of a cluster: the settings are beside the shared set's kubeconfigs.
+  const settingsDir = sharedCertDir && (root || !(await exists(tokenSettingsFile(kubeconfigDir)))) ? path.dirname(path.resolve(sharedCertDir)) : kubeconfigDir;
+  const tokenSettings = facts.certDir && (!root || sharedCertDir) ? await readTokenSettings(settingsDir) : undefined;
+  if (tokenSettings) noteTokenKeys(facts, tokenSettingsFile(settingsDir), tokenSettings.caKeys);
   const { findings, counts } = await runRules(facts, options.rules);
   const benchmark = chooseBenchmark(options.benchmark, inputs.apiserver);
   return {

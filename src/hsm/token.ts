@@ -209,7 +209,8 @@ export async function openTokenKeys(uris: ReadonlyMap<string, Pkcs11Uri>, option
     const make = (name: string, keyType: KeyType): Promise<TokenKey> | undefined => {
       const entry = opened.get(name);
       if (!entry) return undefined;
-      return generateKey(entry.token.queued, entry.uri, keyType);
+      // Later placements of the same run (a cluster's nodes) find the key this one made.
+      return generateKey(entry.token.queued, entry.uri, keyType).then((key) => (cas.set(name, { ...cas.get(name)!, key }), key));
     };
     return { cas, make, close };
   } catch (error) {

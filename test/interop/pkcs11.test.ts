@@ -175,6 +175,34 @@ for (const keyType of ['ecdsa-p256', 'rsa-2048']) {
   });
 }
 
+describe('a whole cluster with its CA keys in the token: init --control-plane-nodes, then node add with only the PIN', () => {
+  it('no node holds a CA key file; every node certificate verifies; verify finds no problem', async () => {
+    const hsm = await softHsm(await res.tempDir('softhsm-cluster'));
+    hsm.initToken(TOKEN);
+    const root = await res.tempDir('cluster');
+    const env = { ...hsm.env, KPKI_PKCS11_PIN: TOKEN_PIN };
+    const uris = Object.entries(OBJECTS).flatMap(([name, object]) => ['--ca-key-uri', `${name}=${hsm.uri(TOKEN, object)}`]);
+    const init = await kpki(['init', '--cert-dir', path.join(root, 'pki'), '--control-plane-endpoint', '10.0.0.100:6443', '--control-plane-nodes', 'cp1=10.0.0.11,cp2=10.0.0.12', '--workers', 'w1=10.0.0.21', '--key-type', 'ecdsa-p256', ...uris], env);
+    expect(init.code, describeRun(init)).toBe(0);
+    const add = await run(process.execPath, [KPKI_BIN, 'node', 'add', 'w2', '--address', '10.0.0.22'], { cwd: root, env, timeoutMs: 120_000 });
+    expect(add.code, describeRun(add)).toBe(0);
+    const files = Object.keys(snapshot(root));
+    expect(files.filter((f) => /(^|\/)(ca|front-proxy-ca)\.key$/.test(f))).toEqual([]);
+    const leaves = files.filter((f) => f.endsWith('.crt') && !/(^|\/)(ca|front-proxy-ca)\.crt$/.test(f)).map((f) => path.join(root, f));
+    expect(leaves.length).toBeGreaterThan(10);
+    for (const leaf of leaves) {
+      const ca = path.join(root, 'pki', leaf.includes('/etcd/') || leaf.endsWith('apiserver-etcd-client.crt') ? 'etcd/ca.crt' : leaf.includes('front-proxy') ? 'front-proxy-ca.crt' : 'ca.crt');
+      const r = await run(openssl, ['verify', '-no-CApath', '-no-CAstore', '-CAfile', ca, leaf]);
+      expect(r.code, describeRun(r)).toBe(0);
+    }
+    const verify = await run(process.execPath, [KPKI_BIN, 'verify', '--json'], { cwd: root, timeoutMs: 120_000 });
+    expect(verify.code, describeRun(verify)).toBe(0);
+    expect(verify.stdout).toContain('CA_KEY_IN_TOKEN');
+    expect(verify.stdout).not.toContain('FILE_MISSING');
+    expect(parseObjectList(hsm.listObjects(TOKEN))).toHaveLength(6);
+  });
+});
+
 describe('kpki init into a new directory with a wrong PIN', () => {
   it('fails before writing anything: no directory, no token object', async () => {
     const hsm = await softHsm(await res.tempDir('softhsm-fresh'));
