@@ -56,7 +56,7 @@ export interface IssueOptions {
   keep?: { subject: x509.Name; subjectKeyId: string | undefined };
 }
 
-function randomSerial(): string {
+export function randomSerial(): string {
   const bytes = randomBytes(8);
   bytes[0]! &= 0x7f;
   if (bytes[0] === 0) bytes[0] = 1;
