@@ -203,6 +203,25 @@ describe('a whole cluster with its CA keys in the token: init --control-plane-no
   });
 });
 
+describe('the PKCS#11 provider is loaded only by commands that use a token', () => {
+  it('kpki verify and a file-key init never load it; a command signing with a token key does', async () => {
+    const dir = await res.tempDir('provider-loads');
+    const hook = path.join(dir, 'hook.cjs');
+    await writeFile(hook, "const M = require('module'); const load = M._load; M._load = function (request, ...rest) { if (/^(node-webcrypto-p11|graphene-pk11|pkcs11js)$/.test(request)) process.stderr.write('PROVIDER ' + request + '\\n'); return load.call(this, request, ...rest); };\n");
+    const traced = (args: string[], env: Record<string, string> = {}) => run(process.execPath, ['-r', hook, KPKI_BIN, ...args], { env, timeoutMs: 120_000 });
+    const init = await traced(['init', '--cert-dir', path.join(dir, 'pki'), '--node-name', 'cp1', '--advertise-address', '127.0.0.1', '--key-type', 'ecdsa-p256']);
+    expect(init.code, describeRun(init)).toBe(0);
+    const verify = await traced(['verify', '--cert-dir', path.join(dir, 'pki')]);
+    expect(verify.code, describeRun(verify)).toBe(0);
+    expect(`${init.stderr}${verify.stderr}`).not.toContain('PROVIDER');
+    const hsm = await softHsm(await res.tempDir('softhsm-loads'));
+    hsm.initToken(TOKEN);
+    const token = await traced(['init', '--cert-dir', path.join(dir, 'token', 'pki'), '--node-name', 'cp1', '--advertise-address', '127.0.0.1', '--ca-key-uri', `ca=${hsm.uri(TOKEN, 'cluster-ca')}`], { ...hsm.env, KPKI_PKCS11_PIN: TOKEN_PIN });
+    expect(token.code, describeRun(token)).toBe(0);
+    expect(token.stderr).toContain('PROVIDER node-webcrypto-p11');
+  });
+});
+
 describe('kpki init into a new directory with a wrong PIN', () => {
   it('fails before writing anything: no directory, no token object', async () => {
     const hsm = await softHsm(await res.tempDir('softhsm-fresh'));
