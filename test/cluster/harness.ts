@@ -636,7 +636,8 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
           await waitUntil(`haproxy listening on ${vip}:${endpointPort}`, readyTimeoutMs, async () => alive(await tcpOpen(vip, endpointPort!)), account);
           return;
         case 'kube-controller-manager':
-          await proc.waitFor(/Started "csrsigning"/, { timeoutMs: readyTimeoutMs });
+          // Ready once its controllers are started; csrsigning is the last one it starts, or says is off (--controllers=…,-csrsigning).
+          await proc.waitFor(/Started "csrsigning"|"csrsigning" is disabled/, { timeoutMs: readyTimeoutMs });
           return;
         case 'sample-apiserver': {
           const jsonpath = '{.status.conditions[?(@.type=="Available")].status} {.status.conditions[?(@.type=="Available")].message}';
