@@ -3,9 +3,9 @@ import { certificatePem, type Issuer } from '../pki/certificate.js';
 import type { x509 } from '../pki/crypto.js';
 import { parseCsrRequest, signCsr, type CsrRequest } from '../pki/csr-sign.js';
 import { decideCsr, type CsrFacts } from '../plan/csr-signing.js';
-import { apiErrorCode, clusterRefused, connect, csrCondition } from './client.js';
+import { apiErrorCode, clusterRefused, connect, csrCondition, pollCsrs, type CsrPolling } from './client.js';
 
-export interface SignerOptions {
+export interface SignerOptions extends CsrPolling {
   kubeconfig?: string;
   /** The signer names to serve. */
   signers: readonly string[];
@@ -13,12 +13,8 @@ export interface SignerOptions {
   ca: Issuer & { certificate: x509.X509Certificate };
   /** --cluster-signing-duration as seconds. */
   durationSeconds: number;
-  watch?: boolean;
-  signal?: AbortSignal;
   /** One line per thing done (stdout). */
   report: (line: string) => void;
-  /** Poll interval with `watch`; default 2 s. */
-  pollMs?: number;
 }
 
 export interface SignOutcome {
@@ -72,14 +68,8 @@ export async function runSigner(options: SignerOptions): Promise<SignOutcome[]> 
       throw clusterRefused(`${what} CSR ${name}`, error, 'update on certificatesigningrequests/status and sign on the signer');
     }
   };
-  for (;;) {
-    let list: Kubernetes.V1CertificateSigningRequestList;
-    try {
-      list = await certificates.listCertificateSigningRequest();
-    } catch (error) {
-      throw clusterRefused(`listing CSRs with ${api.file}`, error, 'list on certificatesigningrequests');
-    }
-    for (const csr of list.items) {
+  await pollCsrs(api, certificates, options, async (items) => {
+    for (const csr of items) {
       const name = csr.metadata!.name!;
       const signerName = csr.spec.signerName;
       if (!served.has(signerName) || csr.status?.certificate) continue;
@@ -118,12 +108,7 @@ export async function runSigner(options: SignerOptions): Promise<SignOutcome[]> 
       const message = written ? `${request!.commonName}, valid until ${decision.notAfter.toISOString()}` : 'another signer wrote its status first';
       say({ csr: name, signerName, result: written ? 'signed' : 'lost', message });
     }
-    if (!options.watch || options.signal?.aborted) return outcomes;
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, options.pollMs ?? 2000);
-      options.signal?.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
-    });
-    if (options.signal?.aborted) return outcomes;
-  }
+  });
+  return outcomes;
 }
 

@@ -5,15 +5,19 @@ import { isTokenKey, type SigningKey } from './signing-key.js';
 import { signingKey } from './keys.js';
 import { randomSerial, type Issuer } from './certificate.js';
 
-/** What a PKCS#10 request asks for, as kube-controller-manager's signer reads it (x509.ParseCertificateRequest). */
-export interface CsrRequest {
-  csr: x509.Pkcs10CertificateRequest;
+/** The names a PKCS#10 request asks for, as kube-controller-manager's signer reads them (x509.ParseCertificateRequest). */
+export interface CsrNames {
   commonName: string;
+  /** Subject O values, in order (Go compares the slice). */
   organizations: string[];
   dnsNames: string[];
   ipAddresses: string[];
   emailAddresses: string[];
   uris: string[];
+}
+
+export interface CsrRequest extends CsrNames {
+  csr: x509.Pkcs10CertificateRequest;
 }
 
 /** Parses a PEM CSR; throws Error with the reason when it is none. */

@@ -1,3 +1,5 @@
+import type { CsrNames } from '../pki/csr-sign.js';
+
 /**
  * What kube-controller-manager's CSR signer (v1.20 pkg/controller/certificates/signer and
  * authority, with expirationSeconds as 1.22 added it) does with one CertificateSigningRequest,
@@ -23,15 +25,7 @@ export interface CsrFacts {
   issued: boolean;
   /** spec.expirationSeconds (Kubernetes 1.22+; a 1.20 apiserver drops it). */
   expirationSeconds?: number;
-  request: {
-    commonName: string;
-    /** Subject O values, in order (Go compares the slice). */
-    organizations: string[];
-    dnsNames: string[];
-    ipAddresses: string[];
-    emailAddresses: string[];
-    uris: string[];
-  };
+  request: CsrNames;
 }
 
 export interface SigningPolicy {
