@@ -118,6 +118,18 @@ for (const keyType of ['ecdsa-p256', 'rsa-2048']) {
       expect(findings.filter((f) => f.severity !== 'info')).toEqual([]);
     });
 
+    it('verify warns (not FILE_MISSING) when the controller manager still names the CA key file the token replaced', async () => {
+      const flags = path.join(await res.tempDir('kcm-flags'), 'kcm.flags');
+      await writeFile(flags, `--cluster-signing-cert-file=${pki().caCert('ca')}\n--cluster-signing-key-file=${pki().caKey('ca')}\n--kubeconfig=${path.join(root(), 'controller-manager.conf')}\n`);
+      const verify = await kpki(['verify', '--cert-dir', pki().pkiDir, '--controller-manager-args', flags, '--json'], {});
+      const findings = JSON.parse(verify.stdout).findings as { code: string; severity: string; subject: string }[];
+      expect(findings.filter((f) => f.code === 'FILE_MISSING')).toEqual([]);
+      expect(findings.filter((f) => f.code === 'CA_KEY_IN_TOKEN').map((f) => `${f.severity} ${f.subject}`)).toEqual([
+        'warning kube-controller-manager --cluster-signing-key-file',
+        `info ${path.join(root(), 'kpki-pkcs11.json')}`,
+      ]);
+    });
+
     it('cert issue, cert extension-apiserver and kubeconfig user sign through the token with only the PIN; openssl and Go verify them', async () => {
       const env = { ...hsm.current!.env, KPKI_PKCS11_PIN: TOKEN_PIN };
       const out = await res.tempDir('issued');
