@@ -52,7 +52,7 @@ async function bundle(entryPoint, outfile) {
     // The Kubernetes client (~450 ms to load) stays out of the bundle: only the commands that talk
     // to the API load it. A vm.Script cannot import(), so dynamic imports become require() calls
     // (Node 20.19+ requires ES modules).
-    external: ['@kubernetes/client-node'],
+    external: ['@kubernetes/client-node', 'node-webcrypto-p11'],
     supported: { 'dynamic-import': false },
     banner: { js: "const __kpkiBundleUrl = require('node:url').pathToFileURL(__filename).href;" },
   });

@@ -20,7 +20,7 @@ export const ErrorCode = {
   Interrupted: 'INTERRUPTED',
   /** A cluster refused or did not finish a request: unreachable, unauthorized, CSR denied or not issued in time. */
   ClusterRefused: 'CLUSTER_REFUSED',
-  /** An optional package a command needs (the Kubernetes client of the API commands) is not installed. */
+  /** An optional package a command needs (the Kubernetes client of the API commands, the PKCS#11 provider of token keys) is not installed. */
   MissingPackage: 'MISSING_PACKAGE',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -2,13 +2,14 @@ import { badFlag } from '../errors.js';
 import { issueCertificateFiles, issueExtensionApiserver } from '../issue/extension.js';
 import { DEFAULTS } from '../model/defaults.js';
 import { defineCommand } from './command.js';
+import { pinSource } from './pin.js';
 
 export const certCommand = defineCommand({
   usage: 'cert <kind>',
   description: 'Issue one certificate: issue (any leaf) or extension-apiserver (serving cert + caBundle + APIService)',
   flags: [
     'leafRole', 'cn', 'org', 'san', 'signingCa', 'caKey', 'service', 'namespace', 'apiGroup', 'apiVersion', 'dnsDomain', 'certDir', 'certOut',
-    'leafValidity', 'leafKeyType', 'overwrite', 'json',
+    'leafValidity', 'leafKeyType', 'overwrite', 'json', 'pkcs11Module', 'pinFile',
   ],
   examples: [
     'kpki cert issue --profile server --cn registry --san registry.example.com,10.0.0.5 --ca cluster --out registry',
@@ -18,7 +19,8 @@ export const certCommand = defineCommand({
     if (kind !== 'issue' && kind !== 'extension-apiserver') throw badFlag('cert', `unknown subcommand "${kind}": use issue or extension-apiserver`, 'see kpki cert --help');
     const out = flags.certOut;
     if (!out) throw badFlag('--out', 'is required: the prefix of the files to write');
-    const common = { out, certDir: flags.certDir, validity: flags.leafValidity, keyType: flags.leafKeyType, force: flags.overwrite };
+    const token = { pin: pinSource(flags.pinFile), pkcs11Module: flags.pkcs11Module };
+    const common = { out, certDir: flags.certDir, validity: flags.leafValidity, keyType: flags.leafKeyType, force: flags.overwrite, token };
     let result: { files: string[]; warnings?: string[] };
     if (kind === 'issue') {
       result = await issueCertificateFiles({

@@ -214,6 +214,16 @@ export const FLAGS = {
   serviceAccount: toggle('service-account', 'For rotate begin: rotate the service-account signing key too'),
   purge: toggle('purge', 'For rotate finish: delete the old keys instead of archiving them'),
   shortenCa: toggle('force', 'For ca renew: accept a --validity that ends before the CA does now or before a leaf it signed (they stop verifying then)'),
+  // signer.
+  signerKubeconfig: text({ name: 'kubeconfig', value: 'file', help: 'Kubeconfig allowed to list CSRs and update their status (e.g. admin.conf)' }),
+  signerNames: items({ name: 'signer', value: 'names', help: 'Signers to serve, comma-separated or repeated', default: 'kubernetes.io/kube-apiserver-client, kube-apiserver-client-kubelet and kubelet-serving' }),
+  signingDuration: duration({ name: 'duration', value: 'duration', help: "Issued certificates' lifetime, as kube-controller-manager's --cluster-signing-duration (a CSR's expirationSeconds may shorten it)", default: DEFAULTS.certValidity }),
+  watchSigning: toggle('watch', 'Keep signing new approved requests until interrupted'),
+
+  // CA keys in a PKCS#11 token.
+  caKeyUri: list({ name: 'ca-key-uri', value: 'name=uri', help: "Keep a CA's key in a PKCS#11 token (RFC 7512 URI), e.g. ca=pkcs11:token=k8s;object=cluster-ca; NAME: ca, front-proxy-ca, etcd-ca; repeatable; remembered in kpki-pkcs11.json" }),
+  pkcs11Module: text({ name: 'pkcs11-module', value: 'file', help: 'The PKCS#11 module (.so) of the token', default: "the remembered one, else SoftHSM's, else OpenSC's" }),
+  pinFile: text({ name: 'pin-file', value: 'file', help: 'Read the token user PIN from this file (mode 0600)', default: 'KPKI_PKCS11_PIN, else a prompt on a terminal' }),
   recoverRotation: toggle('recover', 'For rotate abort/finish: end an overlap the trust files show when kpki-rotation.json is gone (ca rotate status names the step)'),
 } satisfies Record<string, Flag<unknown>>;
 
@@ -227,8 +237,8 @@ export const optionSyntax = (flag: Flag<unknown>): string => `--${flag.name}${fl
 
 export const helpLine = (flag: Flag<unknown>): string => (flag.default === undefined ? flag.help : `${flag.help} (default: ${flag.default})`);
 
-/** Where cac puts a flag's value: camel-cased, `--no-embed` under `embed`. */
-export const cacKey = (name: string): string => name.replace(/^no-/, '').replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+/** Where cac puts a flag's value: camel-cased where a letter precedes the dash (`--pkcs11-module` stays), `--no-embed` under `embed`. */
+export const cacKey = (name: string): string => name.replace(/^no-/, '').replace(/([a-z])-([a-z])/g, (_, a: string, c: string) => a + c.toUpperCase());
 
 /** cac's parsed options → the typed values of the flags a command takes. */
 export function parseFlags<I extends FlagId>(ids: readonly I[], given: Record<string, unknown>): FlagValues<I> {

@@ -4,6 +4,7 @@ import { badFlag } from '../errors.js';
 import { renderClusterResult, renderInitResult, renderNodeResult } from '../render/init.js';
 import { defineCommand } from './command.js';
 import type { Output } from './output.js';
+import { pinSource } from './pin.js';
 
 function progressReporter(output: Output): ((p: Progress) => void) | undefined {
   if (!output.interactive) return undefined;
@@ -20,6 +21,7 @@ export const initCommand = defineCommand({
     'certDir', 'clusterKubeconfigDir', 'nodeName', 'advertiseAddress', 'controlPlaneEndpoint', 'apiserverBindPort', 'serviceCidr', 'dnsDomain', 'clusterName',
     'apiserverCertExtraSans', 'etcdServerCertExtraSans', 'etcdPeerCertExtraSans', 'keyType', 'certValidity', 'caValidity', 'profile', 'config',
     'dryRun', 'reissueStale', 'renewEntries', 'controlPlaneNodes', 'workers', 'etcdMembers', 'kubeletServingCerts', 'componentServingCerts', 'nodesDir', 'json',
+    'caKeyUri', 'pkcs11Module', 'pinFile',
   ],
   examples: [
     'kpki init --node-name cp1 --advertise-address 10.0.0.11',
@@ -28,6 +30,7 @@ export const initCommand = defineCommand({
     'kpki init --dry-run --json | jq .items[].files',
     'kpki init --renew apiserver   # after adding a SAN',
     'kpki init --control-plane-endpoint 10.0.0.100:6443 --control-plane-nodes cp1=10.0.0.11,cp2=10.0.0.12,cp3=10.0.0.13 --workers w1=10.0.0.21',
+    "KPKI_PKCS11_PIN=… kpki init --ca-key-uri 'ca=pkcs11:token=k8s;object=cluster-ca' --ca-key-uri 'front-proxy-ca=pkcs11:token=k8s;object=front-proxy-ca'",
   ],
   async run(_args, flags, output) {
     const controller = new AbortController();
@@ -60,6 +63,9 @@ export const initCommand = defineCommand({
         componentServingCerts: flags.componentServingCerts || undefined,
         onProgress: progressReporter(output),
         signal: controller.signal,
+        caKeyUris: flags.caKeyUri,
+        pkcs11Module: flags.pkcs11Module,
+        pin: pinSource(flags.pinFile),
       };
       if (flags.controlPlaneNodes || flags.workers || flags.etcdMembers) {
         const cluster = await initCluster({
@@ -89,7 +95,7 @@ export const initCommand = defineCommand({
 export const nodeCommand = defineCommand({
   usage: 'node <action> <name>',
   description: 'Add a node to a cluster made by kpki init --control-plane-nodes (action: add)',
-  flags: ['address', 'role', 'clusterDir', 'reissueStale', 'json'],
+  flags: ['address', 'role', 'clusterDir', 'reissueStale', 'json', 'pkcs11Module', 'pinFile'],
   examples: [
     'kpki node add w2 --address 10.0.0.22',
     'kpki node add w3 --address 10.0.0.23,fd00::23   # dual-stack',
@@ -98,7 +104,8 @@ export const nodeCommand = defineCommand({
   async run([action, name], flags, output) {
     if (action !== 'add') throw badFlag('action', `"${action}" is not add`);
     if (!flags.address) throw badFlag('--address', 'is required');
-    const node = await addNode({ name: name!, address: flags.address, role: flags.role, kubeconfigDir: flags.clusterDir, force: flags.reissueStale });
+    const token = { pin: pinSource(flags.pinFile), pkcs11Module: flags.pkcs11Module };
+    const node = await addNode({ name: name!, address: flags.address, role: flags.role, kubeconfigDir: flags.clusterDir, force: flags.reissueStale, token });
     output.stdout(flags.json ? `${JSON.stringify(node, null, 2)}\n` : renderNodeResult(node));
     return 0;
   },

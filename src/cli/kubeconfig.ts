@@ -1,12 +1,13 @@
 import { issueKubeconfig } from '../commands/kubeconfig.js';
 import { defineCommand } from './command.js';
+import { pinSource } from './pin.js';
 import type { FlagValues } from './flags.js';
 import { kubeconfigViaApiCommand, refuseApiFlags } from './kubeconfig-api.js';
 
 const KUBECONFIG_FLAGS = [
   'clientName', 'org', 'kubeletNodeName', 'server', 'kubeconfigClusterName', 'contextName', 'userName', 'leafValidity', 'leafKeyType',
   'certDir', 'kubeconfigDir', 'profile', 'caCert', 'caKey', 'kubeconfigOut', 'noEmbed', 'csrOnly', 'mergeInto', 'allowSystemMasters', 'overwrite',
-  'viaApi', 'csrKubeconfig', 'approveCsr', 'csrTimeout', 'json',
+  'viaApi', 'csrKubeconfig', 'approveCsr', 'csrTimeout', 'json', 'pkcs11Module', 'pinFile',
 ] as const;
 
 export type KubeconfigFlags = FlagValues<(typeof KUBECONFIG_FLAGS)[number]>;
@@ -48,6 +49,7 @@ export const kubeconfigCommand = defineCommand({
       mergeInto: flags.mergeInto,
       allowSystemMasters: flags.allowSystemMasters,
       force: flags.overwrite,
+      token: { pin: pinSource(flags.pinFile), pkcs11Module: flags.pkcs11Module },
     });
     if (flags.json) output.stdout(`${JSON.stringify(result, null, 2)}\n`);
     else if (result.files.length) output.stderr(`kpki: wrote ${result.files.join(', ')}\n`);

@@ -1,4 +1,5 @@
 import { approveCommand } from './approve.js';
+import { signerCommand } from './signer.js';
 import { caCommand } from './ca.js';
 import { certCommand } from './cert.js';
 import type { Command } from './command.js';
@@ -22,6 +23,7 @@ export const COMMANDS: readonly Command[] = [
   checkExpirationCommand,
   certCommand,
   approveCommand,
+  signerCommand,
   renewCommand,
   caCommand,
 ];

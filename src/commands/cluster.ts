@@ -12,6 +12,8 @@ import { pathExists } from '../store/files.js';
 import { acquireLock } from '../store/lock.js';
 import { joinRotation } from './rotation.js';
 import { checkRenewNames, initLocation, resolveRun, type InitOptions, type InitResult, type ResolvedRun, type RunOptions } from './init.js';
+import type { TokenKeys } from '../hsm/token.js';
+import { withTokenKeys, type TokenChoice } from './ca-keys.js';
 
 export { parseNodeList, type ClusterNode, type NodeRole };
 
@@ -94,7 +96,8 @@ export async function initCluster(given: ClusterOptions): Promise<ClusterResult>
   const kubeconfigDir = options.kubeconfigDir ?? kubeconfigDirOf(certDir);
   const recordFile = path.join(kubeconfigDir, RECORD_FILE);
   const first = controlPlanes[0]!;
-  const work = async () => {
+  const work = () => withTokenKeys(kubeconfigDir, options, !options.dryRun, (tokens) => writeCluster(tokens));
+  const writeCluster = async (tokens: TokenKeys | undefined) => {
     const previous = await readRecordIfAny(recordFile);
     const record: ClusterRecord = {
       // SANs `kpki renew --add-san` added stay, whatever this run's flags say.
@@ -117,12 +120,12 @@ export async function initCluster(given: ClusterOptions): Promise<ClusterResult>
     const sharedSpec = selectEntries(buildPkiSpec(run.profile, nodeSettings(run.settings, first, first)), run.profile.roles.shared ?? []);
     checkRenewNames(buildPkiSpec(run.profile, run.settings, { kubeletPki: true }), options.renew ?? []);
     const dryRun = options.dryRun ?? false;
-    const shared = await initLocation(sharedSpec, { certDir, kubeconfigDir }, run.settings, run.profile.name, options, run.warnings);
+    const shared = await initLocation(sharedSpec, { certDir, kubeconfigDir }, run.settings, run.profile.name, { ...options, tokens }, run.warnings);
     const result = (results: NodeResult[]) => ({ shared, nodes: results, etcdServers: etcdServers(record.nodes, record.topology), record: recordFile });
     // Node plans sign with the shared CAs, so a dry run can plan them only once those exist.
     if (dryRun && !shared.items.every((i) => i.action === 'reuse')) return result([]);
     const results: NodeResult[] = [];
-    for (const node of nodes) results.push(await writeNode({ record, run, options }, node));
+    for (const node of nodes) results.push(await writeNode({ record, run, options: { ...options, tokens } }, node));
     if (dryRun) return result(results);
     // Nodes added since (kpki node add) stay in the record: their directories stay too.
     record.nodes.push(...(previous?.nodes ?? []).filter((p) => !nodes.some((n) => n.name === p.name)));
@@ -147,6 +150,8 @@ export interface AddNodeOptions {
   kubeconfigDir?: string;
   force?: boolean;
   now?: Date;
+  /** The PIN and module of the token the cluster's CA keys are in (kpki-pkcs11.json beside the record). */
+  token?: Pick<TokenChoice, 'pin' | 'pkcs11Module'>;
 }
 
 /** How long `node add` waits for a day-2 step holding the shared set (a rotation step takes seconds). */
@@ -175,7 +180,9 @@ export async function addNode(options: AddNodeOptions): Promise<NodeResult> {
     // between writing this node and bringing it into the rotation's phase.
     const release = await acquireLock(record.settings.certDir, { waitMs: SHARED_LOCK_WAIT_MS });
     try {
-      const result = await writeNode({ record, run, options: { force: options.force, now: options.now } }, node);
+      const result = await withTokenKeys(path.dirname(recordFile), options.token ?? {}, false, (tokens) =>
+        writeNode({ record, run, options: { force: options.force, now: options.now, tokens } }, node),
+      );
       await writeRecord(recordFile, record);
       await joinRotation({ kubeconfigDir: path.dirname(recordFile) }, node.name);
       return result;

@@ -19,6 +19,8 @@ import { withWriteLock } from '../store/lock.js';
 import { detectHostDefaults } from '../store/host.js';
 import { observeFiles } from '../store/observe.js';
 import { loadProfile } from '../store/profiles.js';
+import type { TokenKeys } from '../hsm/token.js';
+import { withTokenKeys, type TokenChoice } from './ca-keys.js';
 
 export type { Action as InitAction, ItemKind, PlanItem } from '../plan/steps.js';
 
@@ -28,7 +30,7 @@ export interface Progress {
   total: number;
 }
 
-export interface InitOptions extends SettingsInput {
+export interface InitOptions extends SettingsInput, TokenChoice {
   /** Default `./pki`, or `certificatesDir` of a `--config` file. */
   certDir?: string;
   /** Default: the cert dir's parent, as /etc/kubernetes is to /etc/kubernetes/pki. */
@@ -134,6 +136,8 @@ export interface ConvergeOptions {
   signal?: AbortSignal;
   /** Collects what the user should know. */
   warnings: string[];
+  /** CA keys a PKCS#11 token holds (found, and made with their CA). */
+  tokens?: TokenKeys;
 }
 
 /** Observes what exists of a location's files and decides what the intent needs. */
@@ -165,6 +169,7 @@ async function converge(spec: PkiSpec, location: Location, intent: ConvergeInten
     const rendered = await renderSteps(steps, {
       now: intent.now,
       signal: options.signal,
+      makeCaKey: options.tokens?.make,
       onKey: (done, total) => options.onProgress?.({ phase: 'keys', done, total }),
     });
     options.warnings.push(...cutAtCaExpiry(rendered, intent.now));
@@ -178,8 +183,8 @@ async function converge(spec: PkiSpec, location: Location, intent: ConvergeInten
   });
 }
 
-/** The part of a run's options that says what to do with existing files and how to report. */
-export type RunOptions = Pick<InitOptions, 'dryRun' | 'force' | 'renew' | 'now' | 'onProgress' | 'signal'>;
+/** The part of a run's options that says what to do with existing files and how to report, and the token keys opened for it. */
+export type RunOptions = Pick<InitOptions, 'dryRun' | 'force' | 'renew' | 'now' | 'onProgress' | 'signal'> & { tokens?: TokenKeys };
 
 /** Converges one location (spec resolved with `settings`) as the run's options ask, and reports it as init does. */
 export async function initLocation(spec: PkiSpec, location: Location, settings: ClusterSettings, profile: string, options: RunOptions, warnings: string[]): Promise<InitResult> {
@@ -187,8 +192,8 @@ export async function initLocation(spec: PkiSpec, location: Location, settings: 
   const { steps, changed } = await converge(
     spec,
     location,
-    { force: options.force ?? false, renew: options.renew ?? [], now: options.now ?? new Date() },
-    { dryRun, onProgress: options.onProgress, signal: options.signal, warnings },
+    { force: options.force ?? false, renew: options.renew ?? [], now: options.now ?? new Date(), tokenCas: options.tokens?.cas },
+    { dryRun, onProgress: options.onProgress, signal: options.signal, warnings, tokens: options.tokens },
   );
   return { certDir: location.certDir, kubeconfigDir: location.kubeconfigDir, profile, dryRun, settings, items: steps.map(planItem), changed, warnings };
 }
@@ -201,6 +206,8 @@ export async function initPki(options: InitOptions = {}): Promise<InitResult> {
   const run = await resolveRun(options);
   const spec = buildPkiSpec(run.profile, run.settings);
   checkRenewNames(spec, options.renew ?? []);
-  return initLocation(spec, { certDir: run.certDir, kubeconfigDir: run.kubeconfigDir }, run.settings, run.profile.name, options, run.warnings);
+  return withTokenKeys(run.kubeconfigDir, options, !options.dryRun, (tokens) =>
+    initLocation(spec, { certDir: run.certDir, kubeconfigDir: run.kubeconfigDir }, run.settings, run.profile.name, { ...options, tokens }, run.warnings),
+  );
 }
 

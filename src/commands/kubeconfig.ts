@@ -13,6 +13,7 @@ import { loadProfile } from '../store/profiles.js';
 import { exists } from '../store/tree.js';
 import { buildKubeconfig, parseKubeconfig, type Credential } from '../kubeconfig/kubeconfig.js';
 import { mergeKubeconfig, type RenameHints } from '../kubeconfig/merge.js';
+import type { TokenChoice } from '../store/token-settings.js';
 
 /** The flags that pick another name for an entry whose name --merge-into finds taken. */
 const RENAME_FLAGS: RenameHints = { clusters: '--cluster-name', contexts: '--context-name', users: '--user-name' };
@@ -42,6 +43,8 @@ export interface IssueKubeconfigOptions {
   /** Sign with this CA instead of the cert dir's ca.crt/ca.key. */
   caCert?: string;
   caKey?: string;
+  /** The PIN and module of a token that holds the cluster CA's key (kpki-pkcs11.json). */
+  token?: Pick<TokenChoice, 'pin' | 'pkcs11Module'>;
   /** Default true; false writes the certificate and key next to the kubeconfig (needs `out`). */
   embed?: boolean;
   /** Write here (0600) instead of returning the text only; standard kinds default to the kubeconfig dir. */
@@ -134,7 +137,7 @@ export async function issueKubeconfig(options: IssueKubeconfigOptions): Promise<
   if (options.embed === false && !options.out) throw badFlag('--no-embed', 'needs --out: the certificate and key are written next to the kubeconfig');
   const kubeconfigDir = options.kubeconfigDir ?? kubeconfigDirOf(options.certDir ?? DEFAULTS.certDir);
   const out = options.out ?? (identity.file && !options.mergeInto ? path.join(kubeconfigDir, identity.file) : undefined);
-  const ca = await loadCa(options.caCert ?? 'cluster', options.certDir ?? DEFAULTS.certDir, { keyFile: options.caKey, needKey: !options.csrOnly, certFlag: '--ca-cert', keyFlag: '--ca-key', profile: options.profile });
+  const ca = await loadCa(options.caCert ?? 'cluster', options.certDir ?? DEFAULTS.certDir, { keyFile: options.caKey, needKey: !options.csrOnly, certFlag: '--ca-cert', keyFlag: '--ca-key', profile: options.profile, token: options.token });
   const base = { clientName: identity.commonName, organizations: identity.organizations };
 
   if (options.csrOnly) {

@@ -1,4 +1,6 @@
+import path from 'node:path';
 import { DEFAULTS } from '../model/defaults.js';
+import { exists } from '../store/tree.js';
 import { readRotation } from '../store/rotation.js';
 import { badFlag, KpkiError } from '../errors.js';
 import { parseDuration } from '../model/duration.js';
@@ -12,6 +14,8 @@ import type { RotationFacts } from '../verify/rotation.js';
 import { chooseBenchmark, labelFindings } from '../verify/benchmarks.js';
 import { runRules } from '../verify/run.js';
 import { assembleVerifyInputs } from './verify-inputs.js';
+import { noteTokenKeys } from '../verify/token-keys.js';
+import { readTokenSettings, tokenSettingsFile } from '../store/token-settings.js';
 
 /** `kpki verify` of one directory: the inputs assembled once, loaded into facts, judged by the rules. */
 
@@ -23,6 +27,12 @@ export async function checkInputs(assembled: AssembledInputs, options: VerifyOpt
   const facts = await loadFacts(inputs, { read: readBounded, now: options.now ?? new Date(), warnWithinSeconds, root, certDir, assumedFlags, resolve });
   // A rotation's record lies beside the CAs it rotates; a node copy (--root) has none.
   if (certDir && !root) facts.rotation = await loadRotation(certDir, kubeconfigDir);
+  // CA keys a token holds (kpki init --ca-key-uri): their key files are absent on purpose.
+  // A node of a cluster: the settings are beside the shared set's kubeconfigs.
+  const sharedCertDir = options.node?.sharedCertDir;
+  const settingsDir = sharedCertDir && (root || !(await exists(tokenSettingsFile(kubeconfigDir)))) ? path.dirname(path.resolve(sharedCertDir)) : kubeconfigDir;
+  const tokenSettings = certDir && (!root || sharedCertDir) ? await readTokenSettings(settingsDir) : undefined;
+  if (tokenSettings) noteTokenKeys(facts, tokenSettingsFile(settingsDir), tokenSettings.caKeys);
   const benchmark = chooseBenchmark(options.benchmark, inputs.apiserver, options.servedVersion);
   facts.benchmark = benchmark.name;
   const { findings, counts } = await runRules(facts, options.rules);

@@ -10,6 +10,7 @@ import { DEFAULTS } from '../model/defaults.js';
 import { parseDuration } from '../model/duration.js';
 import { parseKeyType } from '../model/settings.js';
 import { loadProfile } from '../store/profiles.js';
+import type { TokenChoice } from '../store/token-settings.js';
 import { issueLeaf, leafWrites, loadCa, refuseOverwrite, writeNewFiles, type CaOnDisk } from './leaf.js';
 
 export interface IssueCertOptions {
@@ -20,6 +21,8 @@ export interface IssueCertOptions {
   /** `cluster`, `front-proxy`, `etcd` (from certDir) or a CA certificate file with its key beside it. */
   ca: string;
   caKey?: string;
+  /** The PIN and module of a token that holds the CA's key (kpki-pkcs11.json). */
+  token?: Pick<TokenChoice, 'pin' | 'pkcs11Module'>;
   certDir?: string;
   out: string;
   validity?: string;
@@ -33,7 +36,7 @@ export async function issueCertificateFiles(options: IssueCertOptions): Promise<
   const usages = LEAF_ROLES[options.role];
   if (!usages) throw badFlag('--profile', `"${options.role}" is not one of ${Object.keys(LEAF_ROLES).join(', ')}`);
   if (!options.commonName) throw badFlag('--cn', 'is required');
-  const ca = await loadCa(options.ca, options.certDir ?? DEFAULTS.certDir, { keyFile: options.caKey, needKey: true });
+  const ca = await loadCa(options.ca, options.certDir ?? DEFAULTS.certDir, { keyFile: options.caKey, needKey: true, token: options.token });
   const leaf = await issueLeaf(
     ca,
     { name: options.out, commonName: options.commonName, organizations: options.organizations ?? [], sans: options.sans ?? [], usages, validity: options.validity, keyType: options.keyType },
@@ -49,6 +52,8 @@ export interface ExtensionApiserverOptions {
   ca: 'new' | 'cluster';
   out: string;
   certDir?: string;
+  /** The PIN and module of a token that holds the cluster CA's key (kpki-pkcs11.json). */
+  token?: Pick<TokenChoice, 'pin' | 'pkcs11Module'>;
   dnsDomain?: string;
   apiGroup?: string;
   apiVersion?: string;
@@ -92,7 +97,7 @@ export async function issueExtensionApiserver(options: ExtensionApiserverOptions
   if (options.ca === 'new') files.push(`${options.out}-ca.key`);
   await refuseOverwrite(files, options.force);
   const fresh = options.ca === 'new' ? await newServiceCa(options) : undefined;
-  const ca = fresh ?? (await loadCa('cluster', options.certDir ?? DEFAULTS.certDir, { needKey: true }));
+  const ca = fresh ?? (await loadCa('cluster', options.certDir ?? DEFAULTS.certDir, { needKey: true, token: options.token }));
   const leaf = await issueLeaf(
     ca,
     { name: options.service, commonName: svc, organizations: [], sans: dnsNames, usages: ['serverAuth'], validity: options.validity, keyType: options.keyType },

@@ -1,5 +1,4 @@
 import type { FileWrite } from '../model/files.js';
-import type { KeyObject } from '../pki/keys.js';
 import path from 'node:path';
 import { badFlag, badInput, ErrorCode, KpkiError } from '../errors.js';
 import { certificatePem, publicKeyObject } from '../pki/certificate.js';
@@ -17,12 +16,19 @@ import { writeFilesTogether } from '../store/journal.js';
 import { withWriteLock } from '../store/lock.js';
 import { caSigningProblems } from '../pki/match.js';
 import { loadProfile } from '../store/profiles.js';
+import { kubeconfigDirOf } from '../model/defaults.js';
+import { sameKeyPair } from '../pki/keys.js';
+import type { SigningKey } from '../pki/signing-key.js';
+import { envPin, tokenUris, type TokenChoice } from '../store/token-settings.js';
+import type { Pkcs11Uri } from '../model/pkcs11-uri.js';
 
-/** A CA on disk: its certificate, and its key when kpki may sign with it. */
+/** A CA on disk: its certificate, and its key when kpki may sign with it (a file's, or in a PKCS#11 token). */
 export interface CaOnDisk {
   certFile: string;
   cert: x509.X509Certificate;
-  key: KeyObject | undefined;
+  key: SigningKey | undefined;
+  /** Closes the token session the key is in, if any. */
+  release?: () => void;
 }
 
 export interface LoadCaOptions {
@@ -33,6 +39,8 @@ export interface LoadCaOptions {
   keyFlag?: string;
   /** Profile whose CA aliases (`cluster`, `front-proxy`, `etcd`) name CAs in the cert dir. */
   profile?: string;
+  /** The PIN and module of a token kpki-pkcs11.json names for the CA's key. */
+  token?: Pick<TokenChoice, 'pin' | 'pkcs11Module'>;
 }
 
 /**
@@ -41,7 +49,8 @@ export interface LoadCaOptions {
  * belong to the certificate, or a certificate that may not sign, is refused.
  */
 export async function loadCa(ca: string, certDir: string, options: LoadCaOptions): Promise<CaOnDisk> {
-  const aliased = caAliases(await loadProfile(options.profile)).get(ca);
+  const profile = await loadProfile(options.profile);
+  const aliased = caAliases(profile).get(ca);
   const base = aliased ? path.join(certDir, aliased) : ca.replace(/\.(crt|pem)$/, '');
   const certFile = aliased ? `${base}.crt` : ca;
   const keyFile = options.keyFile ?? `${base}.key`;
@@ -49,6 +58,9 @@ export async function loadCa(ca: string, certDir: string, options: LoadCaOptions
   if (!certData) {
     throw new KpkiError(ErrorCode.MissingFile, `${certFile}: no such file`, { subject: certFile, hint: 'run kpki init first, or name the CA with --cert-dir / a CA file' });
   }
+  const entry = aliased && !options.keyFile ? profile.certificates.find((c) => c.file === aliased)?.name : undefined;
+  const inToken = entry && options.needKey ? (await tokenUris(kubeconfigDirOf(certDir), {})).uris.get(entry) : undefined;
+  if (inToken) return tokenCa(entry!, inToken, certFile, parseCertificate(certData, certFile), options.token ?? {}, kubeconfigDirOf(certDir));
   const keyData = await readOptional(keyFile);
   if (options.needKey && !keyData) {
     throw new KpkiError(ErrorCode.ExternalCaMissing, `${keyFile}: the CA key is not available to sign with`, {
@@ -65,6 +77,20 @@ export async function loadCa(ca: string, certDir: string, options: LoadCaOptions
     throw badFlag(flag, `cannot sign with ${certFile} and ${keyFile}: ${problems.join('; ')}`, 'give a CA certificate and its own key');
   }
   return { certFile, cert, key };
+}
+
+/** A CA whose key kpki-pkcs11.json puts in a token: opened (the provider loaded) only now. */
+async function tokenCa(entry: string, uri: Pkcs11Uri, certFile: string, cert: x509.X509Certificate, token: Pick<TokenChoice, 'pin' | 'pkcs11Module'>, kubeconfigDir: string): Promise<CaOnDisk> {
+  const { openTokenKeys } = await import('../hsm/token.js');
+  const remembered = await tokenUris(kubeconfigDir, { pkcs11Module: token.pkcs11Module });
+  const tokens = await openTokenKeys(new Map([[entry, uri]]), { module: remembered.module, pin: token.pin ?? envPin });
+  const { key, label } = tokens.cas.get(entry)!;
+  const problem = !key ? 'no such key in the token' : !sameKeyPair(key.publicKey, publicKeyObject(cert)) ? `the token's key does not match ${certFile}` : undefined;
+  if (problem) {
+    tokens.close();
+    throw badInput(label, problem, 'check kpki-pkcs11.json beside the kubeconfigs and the token; nothing was written');
+  }
+  return { certFile, cert, key, release: tokens.close };
 }
 
 export interface LeafRequest {
@@ -111,10 +137,17 @@ export async function leafSpec(ca: CaOnDisk, request: LeafRequest): Promise<Cert
   );
 }
 
-/** Issues one leaf from a CA on disk under a profile's signing policy. */
+/** Issues one leaf from a CA on disk under a profile's signing policy; a token the CA's key is in is closed after signing. */
 export async function issueLeaf(ca: CaOnDisk, request: LeafRequest, now = new Date()): Promise<IssuedLeaf> {
-  const spec = await leafSpec(ca, request);
-  const { certificate: cert, pair } = await renderLeaf(spec, { certificate: ca.cert, key: ca.key! }, now);
+  let spec: CertSpec;
+  let cert: x509.X509Certificate;
+  let pair: KeyPair;
+  try {
+    spec = await leafSpec(ca, request);
+    ({ certificate: cert, pair } = await renderLeaf(spec, { certificate: ca.cert, key: ca.key! }, now));
+  } finally {
+    ca.release?.();
+  }
   const wanted = new Date(Math.floor(now.getTime() / 1000) * 1000 + spec.validity * 1000);
   const warnings = [validityAboveDefault('--validity', spec.validity, false), cert.notAfter < wanted ? outlivesCa(request.name, ca.certFile, wanted, cert.notAfter) : undefined];
   return { cert, pair, warnings: warnings.filter((w): w is string => w !== undefined) };

@@ -1,18 +1,13 @@
 import type * as Kubernetes from '@kubernetes/client-node';
-import { apiErrorCode, approveCsr, clusterRefused, connect } from './client.js';
+import { apiErrorCode, approveCsr, clusterRefused, connect, pollCsrs, type CsrPolling } from './client.js';
 import { KUBELET_SERVING_SIGNER, kubeletServingDecision, requestFacts, requestingNode, type NodeAddresses, type ServingDecision } from './kubelet-serving.js';
 
-export interface ApproveOptions {
+export interface ApproveOptions extends CsrPolling {
   kubeconfig?: string;
   /** Decide and report, approve nothing. */
   dryRun?: boolean;
-  /** Keep checking for new requests until `signal` aborts. */
-  watch?: boolean;
-  signal?: AbortSignal;
   /** One line per decision (stdout). */
   report: (line: string) => void;
-  /** Poll interval with `watch`; default 2 s. */
-  pollMs?: number;
 }
 
 export interface ApprovalOutcome {
@@ -56,14 +51,8 @@ export async function approveKubeletServing(options: ApproveOptions): Promise<Ap
   const core = api.config.makeApiClient(api.k8s.CoreV1Api);
   const outcomes: ApprovalOutcome[] = [];
   const reported = new Map<string, string>();
-  for (;;) {
-    let list: Kubernetes.V1CertificateSigningRequestList;
-    try {
-      list = await certificates.listCertificateSigningRequest();
-    } catch (error) {
-      throw clusterRefused(`listing CSRs with ${api.file}`, error, 'list on certificatesigningrequests');
-    }
-    for (const csr of list.items.filter((c) => c.spec.signerName === KUBELET_SERVING_SIGNER && isPending(c))) {
+  await pollCsrs(api, certificates, options, async (items) => {
+    for (const csr of items.filter((c) => c.spec.signerName === KUBELET_SERVING_SIGNER && isPending(c))) {
       const name = csr.metadata!.name!;
       const decision = await decide(core, csr);
       let approved = false;
@@ -85,11 +74,6 @@ export async function approveKubeletServing(options: ApproveOptions): Promise<Ap
       options.report(line);
       outcomes.push({ csr: name, decision, approved });
     }
-    if (!options.watch || options.signal?.aborted) return outcomes;
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, options.pollMs ?? 2000);
-      options.signal?.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
-    });
-    if (options.signal?.aborted) return outcomes;
-  }
+  });
+  return outcomes;
 }

@@ -54,6 +54,36 @@ async function loadKubernetesClient(): Promise<typeof Kubernetes> {
   }
 }
 
+export interface CsrPolling {
+  /** Keep looking at new requests until `signal` aborts. */
+  watch?: boolean;
+  signal?: AbortSignal;
+  /** Poll interval with `watch`; default 2 s. */
+  pollMs?: number;
+}
+
+/**
+ * Lists the cluster's CSRs and hands them to `pass`; with `watch`, again every pollMs until the
+ * signal aborts (a pass under way finishes first).
+ */
+export async function pollCsrs(api: ApiConnection, certificates: Kubernetes.CertificatesV1Api, polling: CsrPolling, pass: (items: Kubernetes.V1CertificateSigningRequest[]) => Promise<void>): Promise<void> {
+  for (;;) {
+    let list: Kubernetes.V1CertificateSigningRequestList;
+    try {
+      list = await certificates.listCertificateSigningRequest();
+    } catch (error) {
+      throw clusterRefused(`listing CSRs with ${api.file}`, error, 'list on certificatesigningrequests');
+    }
+    await pass(list.items);
+    if (!polling.watch || polling.signal?.aborted) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, polling.pollMs ?? 2000);
+      polling.signal?.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
+    });
+    if (polling.signal?.aborted) return;
+  }
+}
+
 /** The message of a Kubernetes Status in an API error, else the error's own. */
 export function apiErrorMessage(error: unknown): string {
   const body = (error as { body?: unknown }).body;

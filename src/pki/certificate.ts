@@ -1,7 +1,8 @@
 import { randomBytes, type KeyObject } from 'node:crypto';
 import { x509 } from './crypto.js';
 import { EXT_KEY_USAGE_OIDS } from './certificate-facts.js';
-import { certificatePublicKey, signatureAlgorithm, signingKey } from './keys.js';
+import { certificatePublicKey, signatureAlgorithm, signingKey, spkiDer } from './keys.js';
+import { isTokenKey, type SigningKey } from './signing-key.js';
 import type { CertificateTemplate, KeyUsageName } from './template.js';
 
 export { EXT_KEY_USAGE_OIDS, certificateFacts, describeAuthority, publicKeyObject, type CertificateFacts } from './certificate-facts.js';
@@ -35,9 +36,9 @@ export function subjectName(commonName: string, organizations: string[]): x509.N
   return new x509.Name(rdns);
 }
 
-/** The signing side of an issuance: its key, and its certificate unless self-signing. */
+/** The signing side of an issuance: its key (in memory or in a token), and its certificate unless self-signing. */
 export interface Issuer {
-  key: KeyObject;
+  key: SigningKey;
   certificate: x509.X509Certificate | undefined;
 }
 
@@ -55,7 +56,7 @@ export interface IssueOptions {
   keep?: { subject: x509.Name; subjectKeyId: string | undefined };
 }
 
-function randomSerial(): string {
+export function randomSerial(): string {
   const bytes = randomBytes(8);
   bytes[0]! &= 0x7f;
   if (bytes[0] === 0) bytes[0] = 1;
@@ -68,7 +69,9 @@ const wholeSeconds = (ms: number) => new Date(Math.floor(ms / 1000) * 1000);
 export async function issueCertificate(options: IssueOptions): Promise<x509.X509Certificate> {
   const { spec, issuer, now } = options;
   const subject = options.keep?.subject ?? subjectName(spec.commonName, spec.organizations);
-  const publicKey = await certificatePublicKey(options.publicKey);
+  const token = isTokenKey(issuer.key) ? issuer.key : undefined;
+  // A token's provider cannot export a CryptoKey of another provider: it is given the SPKI bytes.
+  const publicKey = token ? new x509.PublicKey(new Uint8Array(spkiDer(options.publicKey))) : await certificatePublicKey(options.publicKey);
   const notBefore = wholeSeconds(now.getTime() - spec.backdate * 1000);
   let notAfter = wholeSeconds(now.getTime() + spec.validity * 1000);
   // A leaf never outlives its CA: chains would fail from that day on anyway.
@@ -97,17 +100,20 @@ export async function issueCertificate(options: IssueOptions): Promise<x509.X509
   ];
   if (altNames.length) extensions.push(new x509.SubjectAlternativeNameExtension(altNames, false));
 
-  return x509.X509CertificateGenerator.create({
-    serialNumber: options.serialNumber ?? randomSerial(),
-    subject,
-    issuer: issuer.certificate ? issuer.certificate.subjectName : subject,
-    notBefore,
-    notAfter,
-    publicKey,
-    signingKey: await signingKey(issuer.key),
-    signingAlgorithm: signatureAlgorithm(issuer.key),
-    extensions,
-  });
+  return x509.X509CertificateGenerator.create(
+    {
+      serialNumber: options.serialNumber ?? randomSerial(),
+      subject,
+      issuer: issuer.certificate ? issuer.certificate.subjectName : subject,
+      notBefore,
+      notAfter,
+      publicKey,
+      signingKey: token ? token.privateKey : await signingKey(issuer.key as KeyObject),
+      signingAlgorithm: signatureAlgorithm(token ? token.publicKey : (issuer.key as KeyObject)),
+      extensions,
+    },
+    token?.crypto,
+  );
 }
 
 /** PEM as Go writes it: 64-column lines, one trailing newline. */

@@ -1,4 +1,5 @@
-import { createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
+import { publicHalf, type SigningKey } from './signing-key.js';
+import { X509Certificate, type KeyObject } from 'node:crypto';
 import { certificateFacts, publicKeyObject, type CertificateFacts } from './certificate-facts.js';
 import { keyTypeOf, sameKeyPair } from './keys.js';
 import { goCertificate, type CertificateData } from './parse.js';
@@ -89,9 +90,9 @@ export function caSigningProblems(cert: CertificateData, key: KeyObject): string
 }
 
 /** Whether `cert` was signed by `key`'s pair (a CA whose certificate is to be made again from its key). */
-export function signedByKey(cert: CertificateData, key: KeyObject): boolean {
+export function signedByKey(cert: CertificateData, key: SigningKey): boolean {
   try {
-    return new X509Certificate(Buffer.from(cert.rawData)).verify(createPublicKey(key));
+    return new X509Certificate(Buffer.from(cert.rawData)).verify(publicHalf(key));
   } catch {
     return false;
   }

@@ -6,6 +6,7 @@ import { keyTypeOf, parsePublicKey, sameKeyPair, type KeyObject } from '../pki/k
 import { certificateMismatches, notCaReasons, sameAuthority, signedByKey } from '../pki/match.js';
 import { parseCertificate, parseCertificates, parseKey } from '../pki/pem.js';
 import { parseKubeconfig, type KubeconfigCredentials } from '../kubeconfig/kubeconfig.js';
+import { publicHalf, type TokenKey } from '../pki/signing-key.js';
 import type { CertSpec, KeyPairSpec, KubeconfigSpec, ManifestSpec, PkiSpec } from '../model/spec.js';
 import { ErrorCode, KpkiError } from '../errors.js';
 import { certificateItem, type Authority, type Step } from './steps.js';
@@ -19,6 +20,17 @@ export interface ConvergeIntent {
   /** Entry names to reissue even though they exist and match. */
   renew: readonly string[];
   now: Date;
+  /**
+   * CAs whose key the settings keep in a PKCS#11 token, by entry name: the key as the token holds
+   * it, or undefined when the token has no such object yet (the run creates it with the CA).
+   */
+  tokenCas?: ReadonlyMap<string, TokenCa>;
+}
+
+/** A CA key addressed in a token: how messages name it, and the key when the token has it. */
+export interface TokenCa {
+  label: string;
+  key: TokenKey | undefined;
 }
 
 /** A CA as the decision sees it. */
@@ -59,6 +71,22 @@ export function kubeconfigReferences(spec: PkiSpec, location: Location, observed
     const creds = parseKubeconfig(data.toString('utf8'), file);
     return [creds.certificateAuthority, creds.clientCertificate, creds.clientKey].flatMap((s) => (s?.path ? [path.resolve(path.dirname(file), s.path)] : []));
   });
+}
+
+/** A CA certificate needs its key in the token, and that key must be the certificate's. */
+function checkTokenKey(inToken: TokenCa, certificate: x509.X509Certificate, crtPath: string): asserts inToken is TokenCa & { key: TokenKey } {
+  if (!inToken.key) {
+    throw new KpkiError(ErrorCode.BadInput, `${inToken.label}: no such key in the token, and ${crtPath} exists`, {
+      subject: inToken.label,
+      hint: 'check --ca-key-uri (token and object names) and --pkcs11-module; kpki makes a token key only together with a new CA certificate',
+    });
+  }
+  if (!sameKeyPair(inToken.key.publicKey, publicKeyObject(certificate))) {
+    throw new KpkiError(ErrorCode.BadInput, `${inToken.label}: the token's key does not match ${crtPath}`, {
+      subject: inToken.label,
+      hint: 'point --ca-key-uri at the key this CA certificate was made with; nothing was written',
+    });
+  }
 }
 
 type Decision = { action: 'create' | 'reissue' | 'reuse' | 'conflict' | 'external'; reasons: string[] };
@@ -121,7 +149,9 @@ export async function decide(spec: PkiSpec, location: Location, observed: Observ
     }
     if (options.ca) {
       const certificate = parseCertificate(publicData, sourceFiles.public);
-      cas.set(name, { certificate, key: keyData && parseKey(keyData, sourceFiles.key), fresh: false });
+      const inToken = intent.tokenCas?.get(name);
+      if (inToken) checkTokenKey(inToken, certificate, sourceFiles.public);
+      cas.set(name, { certificate, key: inToken?.key ?? (keyData && parseKey(keyData, sourceFiles.key)), fresh: false });
       const nodeCert = read(nodeFiles.public);
       if (nodeCert && !sameAuthority(parseCertificate(nodeCert, nodeFiles.public), certificate)) {
         return { ...base, action: 'conflict', reasons: [`${nodeFiles.public} is not the cluster's ${name} (${sourceFiles.public})`] };
@@ -153,6 +183,8 @@ export async function decide(spec: PkiSpec, location: Location, observed: Observ
     }
     const existing = readCertAndKey(files);
     const [crtName, keyName] = files.map((f) => path.basename(f));
+    const inToken = intent.tokenCas?.get(cert.name);
+    if (inToken) return decideTokenCa(cert, base, inToken, existing, files);
     const { cert: current, key } = existing;
     const refuse = (reasons: string[]): Step => {
       cas.set(cert.name, { certificate: current, key, fresh: false });
@@ -177,6 +209,32 @@ export async function decide(spec: PkiSpec, location: Location, observed: Observ
     cas.set(cert.name, { certificate: current, key, fresh: false });
     if (!key) return { ...base, action: 'external', reasons: [`${keyName} is absent: external CA, leaves are checked, not issued`] };
     return { ...base, action: 'reuse', reasons: [] };
+  };
+
+  /**
+   * A CA whose key the token holds: created with a new token key, completed when the token has the
+   * key but the certificate is gone, reused when they match. A key file beside it, or a token key
+   * that is not ca.crt's, is refused before anything is written.
+   */
+  const decideTokenCa = (cert: CertSpec, base: Omit<Step, 'action' | 'reasons'>, inToken: TokenCa, existing: { cert?: x509.X509Certificate; key?: KeyObject }, files: [string, string]): Step => {
+    const [crtPath, keyPath] = files;
+    if (existing.key) {
+      throw new KpkiError(ErrorCode.BadInput, `${keyPath}: ${cert.name}'s key is to be in ${inToken.label}, but this file holds one`, {
+        subject: keyPath,
+        hint: 'move the file away (kpki never imports a key file into a token), or leave out --ca-key-uri for this CA',
+      });
+    }
+    const current = existing.cert;
+    if (!current) {
+      cas.set(cert.name, { certificate: undefined, key: inToken.key, fresh: !inToken.key });
+      if (!inToken.key) return { ...base, action: 'create', reasons: [] };
+      return { ...base, action: 'complete', reasons: [`${inToken.label} holds the key, ${path.basename(crtPath)} is missing`], existingKey: inToken.key };
+    }
+    checkTokenKey(inToken, current, crtPath);
+    cas.set(cert.name, { certificate: current, key: inToken.key, fresh: false });
+    const reasons = notCaReasons(certificateFacts(current));
+    if (current.notAfter <= intent.now) reasons.push(`expired on ${current.notAfter.toISOString()}`);
+    return { ...base, action: reasons.length ? 'conflict' : 'reuse', reasons };
   };
 
   /** Why a certificate signed by `ca` does not fit `spec`; checked against the CA's key when its certificate is being remade. */
@@ -267,7 +325,7 @@ export async function decide(spec: PkiSpec, location: Location, observed: Observ
       const caData = load(creds.certificateAuthority);
       const embeddedCa = caData && parseCertificates(caData, creds.certificateAuthority!.origin);
       const current = ca.certificate;
-      const trusted = current ? embeddedCa?.some((c) => sameAuthority(c, current)) : embeddedCa?.some((c) => ca.key && sameKeyPair(ca.key, publicKeyObject(c)));
+      const trusted = current ? embeddedCa?.some((c) => sameAuthority(c, current)) : embeddedCa?.some((c) => ca.key && sameKeyPair(publicHalf(ca.key), publicKeyObject(c)));
       if (!trusted) reasons.push(`its certificate-authority-data is not the current ${spec.client.issuer}`);
       const [certData, keyData] = [load(creds.clientCertificate), load(creds.clientKey)];
       if (!certData || !keyData) reasons.push('has no client certificate and key');

@@ -7,6 +7,7 @@ import type { x509 } from '../pki/crypto.js';
 import { generateKeyPair, privateKeyPem, publicKeyOf, publicKeyPem, type KeyObject, type KeyPair } from '../pki/keys.js';
 import type { CertSpec, KubeconfigSpec, ManifestSpec } from '../model/spec.js';
 import { createCsrPem } from '../pki/csr.js';
+import { isTokenKey, publicHalf, type SigningKey, type TokenKey } from '../pki/signing-key.js';
 import { outlivesCa } from '../model/validity.js';
 import type { KeyType } from '../pki/key-types.js';
 import { writes, type Day2Step, type MadeMaterial, type RenewStep, type Step } from './steps.js';
@@ -17,6 +18,11 @@ export interface RenderOptions {
   signers?: ReadonlyMap<string, Signer>;
   /** Called as each key is ready. */
   onKey?: (done: number, total: number) => void;
+  /**
+   * Makes the key of a CA this run creates where the settings keep it (a PKCS#11 token); undefined
+   * for a CA whose key is a file. The key is made in the token, never written.
+   */
+  makeCaKey?: (name: string, keyType: KeyType) => Promise<TokenKey> | undefined;
   signal?: AbortSignal;
 }
 
@@ -43,7 +49,8 @@ function issuerOf(step: Step): string | undefined {
 
 export interface Signer {
   certificate: x509.X509Certificate;
-  key: KeyObject;
+  /** A key in memory or in a PKCS#11 token. */
+  key: SigningKey;
   /** What a renewed kubeconfig trusts: the CA's whole trust file (two certificates during a rotation). */
   trust?: x509.X509Certificate[];
 }
@@ -57,7 +64,10 @@ export interface Rendered {
 }
 
 /** Builds the bytes of one step, signing with `signer` (its CA, ready). Returns the CA's new material for a CA. */
-async function renderStep(step: Step, fresh: KeyPair | undefined, signer: Signer | undefined, now: Date, followed: (step: RenewStep) => Promise<Rendered>): Promise<Rendered & { made?: Signer }> {
+/** A key this run made: a file's pair, or a CA's key in a token (which is never written). */
+type FreshKey = KeyPair | { keyType: KeyType; privateKey: TokenKey; publicKey: KeyPair['publicKey'] };
+
+async function renderStep(step: Step, fresh: FreshKey | undefined, signer: Signer | undefined, now: Date, followed: (step: RenewStep) => Promise<Rendered>): Promise<Rendered & { made?: Signer }> {
   if (step.action === 'copy') {
     if (!('follows' in step)) return { step, files: step.copies };
     const source = await followed(step.follows);
@@ -66,12 +76,13 @@ async function renderStep(step: Step, fresh: KeyPair | undefined, signer: Signer
   }
   if (step.action === 'csr') {
     const [keyPath, csrPath] = step.files as [string, string];
-    const csr = await createCsrPem(fresh!, step.spec.commonName, step.spec.organizations, step.spec);
-    return { step, files: [{ path: keyPath, data: privateKeyPem(fresh!.privateKey), mode: MODE_PRIVATE }, { path: csrPath, data: csr, mode: MODE_PUBLIC }] };
+    const pair = fresh as KeyPair;
+    const csr = await createCsrPem(pair, step.spec.commonName, step.spec.organizations, step.spec);
+    return { step, files: [{ path: keyPath, data: privateKeyPem(pair.privateKey), mode: MODE_PRIVATE }, { path: csrPath, data: csr, mode: MODE_PUBLIC }] };
   }
-  if (step.action === 'renew') return renderRenewal(step, fresh, signer!, now);
-  const privateKey = fresh?.privateKey ?? (step.action === 'complete' || step.action === 'reissue' ? step.existingKey : undefined)!;
-  const keyWrite = (file: string): FileWrite[] => (fresh ? [{ path: file, data: privateKeyPem(fresh.privateKey), mode: MODE_PRIVATE }] : []);
+  if (step.action === 'renew') return renderRenewal(step, fresh as KeyPair | undefined, signer!, now);
+  const privateKey: SigningKey = fresh?.privateKey ?? (step.action === 'complete' || step.action === 'reissue' ? step.existingKey : undefined)!;
+  const keyWrite = (file: string): FileWrite[] => (fresh && !isTokenKey(fresh.privateKey) ? [{ path: file, data: privateKeyPem(fresh.privateKey), mode: MODE_PRIVATE }] : []);
   switch (step.kind) {
     case 'ca':
     case 'certificate': {
@@ -79,7 +90,7 @@ async function renderStep(step: Step, fresh: KeyPair | undefined, signer: Signer
       const [crtPath, keyPath] = step.files as [string, string];
       const certificate = await issueCertificate({
         spec,
-        publicKey: fresh?.publicKey ?? publicKeyOf(privateKey),
+        publicKey: fresh?.publicKey ?? publicHalf(privateKey),
         issuer: spec.isCA ? { key: privateKey, certificate: undefined } : { key: signer!.key, certificate: signer!.certificate },
         now,
       });
@@ -89,11 +100,12 @@ async function renderStep(step: Step, fresh: KeyPair | undefined, signer: Signer
     case 'key-pair': {
       const [keyPath, pubPath] = step.files as [string, string];
       // kubeadm writes sa.pub with its key writer: 0600.
-      return { step, files: [...keyWrite(keyPath), { path: pubPath, data: publicKeyPem(publicKeyOf(privateKey)), mode: MODE_PRIVATE }] };
+      return { step, files: [...keyWrite(keyPath), { path: pubPath, data: publicKeyPem(publicHalf(privateKey)), mode: MODE_PRIVATE }] };
     }
     case 'kubeconfig': {
       const spec = step.spec as KubeconfigSpec;
-      const cert = await issueCertificate({ spec: spec.client, publicKey: fresh!.publicKey, issuer: { key: signer!.key, certificate: signer!.certificate }, now });
+      const pair = fresh as KeyPair;
+      const cert = await issueCertificate({ spec: spec.client, publicKey: pair.publicKey, issuer: { key: signer!.key, certificate: signer!.certificate }, now });
       const data = buildKubeconfig({
         clusterName: spec.clusterName,
         server: spec.server,
@@ -101,7 +113,7 @@ async function renderStep(step: Step, fresh: KeyPair | undefined, signer: Signer
         contextName: spec.contextName,
         ca: { pem: certificatePem(signer!.certificate) },
         cert: { pem: certificatePem(cert) },
-        key: { pem: privateKeyPem(fresh!.privateKey) },
+        key: { pem: privateKeyPem(pair.privateKey) },
       });
       return { step, issued: cert, files: [{ path: step.files[0]!, data, mode: MODE_PRIVATE }] };
     }
@@ -143,7 +155,9 @@ export async function renderSteps(steps: Step[], options: RenderOptions): Promis
     wanted.map((step) => {
       // Renewals and CSRs carry the certificate's own spec, also for a kubeconfig.
       const keyType = step.kind === 'kubeconfig' && step.action !== 'renew' && step.action !== 'csr' ? (step.spec as KubeconfigSpec).client.keyType : (step.spec as CertSpec).keyType;
-      return [step, generateKeyPair(keyType).then((pair) => (options.onKey?.(++keysDone, wanted.length), pair))] as const;
+      const inToken = step.kind === 'ca' ? options.makeCaKey?.(step.name, keyType) : undefined;
+      const made: Promise<FreshKey> = inToken ? inToken.then((key) => ({ keyType, privateKey: key, publicKey: key.publicKey })) : generateKeyPair(keyType);
+      return [step, made.then((pair) => (options.onKey?.(++keysDone, wanted.length), pair))] as const;
     }),
   );
   // Each CA's signing material: as it exists, or once this run has made it.
@@ -196,7 +210,7 @@ export async function renderCsr(keyType: KeyType, commonName: string, organizati
 }
 
 /** A CA of its own outside a plan (an extension apiserver's): a new key that signs its own certificate. */
-export async function renderSelfSignedCa(spec: CertSpec, now: Date): Promise<Signer> {
+export async function renderSelfSignedCa(spec: CertSpec, now: Date): Promise<Signer & { key: KeyObject }> {
   const pair = await generateKeyPair(spec.keyType);
   const certificate = await issueCertificate({ spec, publicKey: pair.publicKey, issuer: { key: pair.privateKey, certificate: undefined }, now });
   return { certificate, key: pair.privateKey };
@@ -223,7 +237,7 @@ export async function renderDay2Steps(steps: Day2Step[], now: Date): Promise<{ f
       }
       case 'recertified-ca': {
         const signer: Signer = step.ca;
-        const certificate = await issueCertificate({ spec: step.spec, publicKey: publicKeyOf(signer.key), issuer: { key: signer.key, certificate: undefined }, now, keep: { subject: signer.certificate.subjectName, subjectKeyId: step.subjectKeyId } });
+        const certificate = await issueCertificate({ spec: step.spec, publicKey: publicHalf(signer.key), issuer: { key: signer.key, certificate: undefined }, now, keep: { subject: signer.certificate.subjectName, subjectKeyId: step.subjectKeyId } });
         cas.set(step.name, { certificate, key: signer.key });
         break;
       }

@@ -134,8 +134,8 @@ export function copiesOf(layout: Layout, snapshot: Observed, relative: string): 
 const holds = (bundle: x509.X509Certificate[], ca: x509.X509Certificate) => bundle.some((c) => sameAuthority(c, ca));
 const without = (bundle: x509.X509Certificate[], ca: x509.X509Certificate) => bundle.filter((c) => !sameAuthority(c, ca));
 
-/** A trust edit applied, per rotated CA, to the holders of that CA's trust. */
-export function perCa(pairs: { old: CaPair; new: CaPair }[], edit: (bundle: x509.X509Certificate[], pair: { old: CaPair; new: CaPair }) => x509.X509Certificate[] | undefined): TrustEdit {
+/** A trust edit applied, per rotated CA, to the holders of that CA's trust (it reads certificates only). */
+export function perCa<P extends { old: Pick<CaPair, 'name' | 'cert'>; new: Pick<CaPair, 'cert'> }>(pairs: P[], edit: (bundle: x509.X509Certificate[], pair: P) => x509.X509Certificate[] | undefined): TrustEdit {
   return (bundle: x509.X509Certificate[], holder: TrustHolder) => {
     let next: x509.X509Certificate[] | undefined;
     for (const pair of pairs) {
@@ -218,7 +218,7 @@ function begin(layout: Layout, snapshot: Observed, options: RotateOptions, now: 
     );
   }
   // Old first: it still signs, and kubeadm reads only the first certificate next to the key.
-  const withNew = (made: MadeMaterial) => olds.map((old) => ({ old, new: { ...old, cert: made.cas.get(old.name)!.certificate, key: made.cas.get(old.name)!.key, keyFile: rotationMaterial(certDir, 'new', `${old.file}.key`) } }));
+  const withNew = (made: MadeMaterial) => olds.map((old) => ({ old, new: { cert: made.cas.get(old.name)!.certificate } }));
   steps.push({ action: 'trust-edit', edit: (made) => editAllTrust(trustHolders(layout, snapshot, options.apiServices), perCa(withNew(made), (bundle, pair) => (holds(bundle, pair.old.cert) && !holds(bundle, pair.new.cert) ? [...bundle, pair.new.cert] : undefined)), snapshot) });
   steps.push(...writeSteps(clusterSigner(layout, snapshot, olds.map((old) => ({ old, new: old })), (p) => p.old)));
   if (serviceAccount) {

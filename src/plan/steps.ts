@@ -3,6 +3,7 @@ import type { KeyObject } from '../pki/keys.js';
 import type { KeyType } from '../pki/key-types.js';
 import type { Signer } from './render.js';
 import type { x509 } from '../pki/crypto.js';
+import type { SigningKey } from '../pki/signing-key.js';
 import type { CertSpec, KeyPairSpec, KubeconfigSpec, ManifestSpec } from '../model/spec.js';
 
 /** What a run does with one entry. */
@@ -56,7 +57,8 @@ interface StepOf<A extends Action, S extends Spec = Spec> extends PlanItem {
 /** A CA's signing material: an external CA has no key; a CA whose certificate is remade has none yet. */
 export interface Authority {
   certificate: x509.X509Certificate | undefined;
-  key: KeyObject | undefined;
+  /** A key file's key, or the key in the PKCS#11 token the settings name. */
+  key: SigningKey | undefined;
 }
 
 /**
@@ -67,7 +69,7 @@ export type Step =
   | StepOf<'create' | 'reuse' | 'conflict' | 'external'>
   /** A reissue that signs a matching key again (`existingKey`) writes only the certificate. */
   | (StepOf<'reissue'> & { existingKey?: KeyObject })
-  | (StepOf<'complete'> & { existingKey: KeyObject })
+  | (StepOf<'complete'> & { existingKey: SigningKey })
   | (StepOf<'copy'> & { copies: FileWrite[] })
   | RenewStep
   | (StepOf<'csr', CertSpec> & { node: string | undefined })
@@ -115,7 +117,7 @@ export function certificateItem(spec: CertSpec, kind: ItemKind, files: string[])
 
 /** The CA certificates and keys a day-2 run made, by entry (or key pair) name: what its derived files are made of. */
 export interface MadeMaterial {
-  cas: ReadonlyMap<string, { certificate: x509.X509Certificate; key: KeyObject }>;
+  cas: ReadonlyMap<string, { certificate: x509.X509Certificate; key: SigningKey }>;
   keys: ReadonlyMap<string, KeyObject>;
 }
 
@@ -128,7 +130,7 @@ export type Day2Step =
   /** A CA with a new key, self-signed, keeping the old one's subject (a rotation's incoming CA). */
   | { action: 'new-ca'; name: string; spec: CertSpec; keepSubject: x509.Name; files: [crt: string, key: string] }
   /** A CA certified again with its own key for a new lifetime, keeping subject and key id (`ca renew`); it writes no file itself. */
-  | { action: 'recertified-ca'; name: string; spec: CertSpec; ca: { certificate: x509.X509Certificate; key: KeyObject }; subjectKeyId: string | undefined }
+  | { action: 'recertified-ca'; name: string; spec: CertSpec; ca: { certificate: x509.X509Certificate; key: SigningKey }; subjectKeyId: string | undefined }
   /** A new key pair's private key (a rotation's incoming service-account key). */
   | { action: 'new-key'; name: string; keyType: KeyType; file: string }
   /** A file whose bytes the decision already knows (the outgoing material, a key copy, a trust file without a new CA). */

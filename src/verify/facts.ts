@@ -9,6 +9,7 @@ import { BINARIES, flag, type ComponentArgs } from './inputs/args.js';
 import type { ClusterInputs } from './model.js';
 import type { RotationFacts } from './rotation.js';
 import { KUBELET_SELF_SIGNED } from '../model/kubeadm-files.js';
+import type { TokenKeyFacts } from './token-keys.js';
 
 /** How a file is read: a flag's role, or a kubeconfig's CA (Go's CertPool, which has its own message). */
 export type ReadAs = FileRole | 'root-certificates';
@@ -106,6 +107,8 @@ export interface Facts {
   rotation?: RotationFacts;
   /** The benchmark the run reports against, where a rule's threshold depends on it (certificate file modes). */
   benchmark?: Benchmark;
+  /** CA keys a PKCS#11 token holds, as kpki-pkcs11.json names them. */
+  tokenKeys?: TokenKeyFacts;
 }
 
 /** Facts before any file is read: the inputs and the run's settings. */

@@ -46,6 +46,8 @@ export const FindingCode = {
   // A `kpki ca rotate` under way.
   RotationUnderWay: 'ROTATION_UNDER_WAY',
   RotationHalfApplied: 'ROTATION_HALF_APPLIED',
+  // CA keys kept in a PKCS#11 token (kpki init --ca-key-uri).
+  CaKeyInToken: 'CA_KEY_IN_TOKEN',
   // Found by `verify --live` against running components.
   ServingCertStale: 'SERVING_CERT_STALE',
   ClientRejected: 'CLIENT_REJECTED',

@@ -17,12 +17,13 @@ import { kubeconfigs } from './rules/kubeconfigs.js';
 import { kubeletServer } from './rules/kubelet-server.js';
 import { rotation } from './rules/rotation.js';
 import { serviceAccountKeys } from './rules/service-account-keys.js';
+import { tokenKeys } from './rules/token-keys.js';
 import { nodeCas, sharedSet } from './rules/shared-set.js';
 import { validity } from './rules/validity.js';
 import { wiring } from './rules/wiring.js';
 
 /** Every rule, in the order findings are produced. */
-export const RULES: readonly Rule[] = [wiring, caFiles, caBundles, keyPairs, apiserverServing, componentServing, kubeconfigs, kubeletServer, apiserverKubelet, frontProxy, serviceAccountKeys, sharedSet, nodeCas, etcdMember, apiserverEtcd, etcdOwnCa, apiServices, hygiene, validity, filePermissions, rotation];
+export const RULES: readonly Rule[] = [wiring, caFiles, caBundles, keyPairs, apiserverServing, componentServing, kubeconfigs, kubeletServer, apiserverKubelet, frontProxy, serviceAccountKeys, sharedSet, nodeCas, etcdMember, apiserverEtcd, etcdOwnCa, apiServices, hygiene, validity, filePermissions, rotation, tokenKeys];
 
 /** The findings of loading and of every rule, ordered by severity, and counted. */
 export async function runRules(facts: Facts, rules: readonly Rule[] = RULES): Promise<{ findings: Finding[]; counts: Record<Severity, number> }> {

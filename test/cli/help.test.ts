@@ -16,7 +16,7 @@ function helpOptions(command: string): Map<string, string> {
   const section = help.stdout.split('\n\n').find((s) => s.startsWith('Options:'))!;
   const options = new Map<string, string>();
   for (const line of section.split('\n').slice(1)) {
-    const match = /^ {2}--([a-z-]+)(?: <[^>]+>)? {2,}(.*?)\s*$/.exec(line);
+    const match = /^ {2}--([a-z0-9-]+)(?: <[^>]+>)? {2,}(.*?)\s*$/.exec(line);
     if (match) options.set(match[1]!, match[2]!);
     else expect(line).toMatch(/^ {2}-h, --help /);
   }

@@ -103,6 +103,15 @@ describe('the packed package', () => {
     }
   });
 
+  it('a CA key in a PKCS#11 token without node-webcrypto-p11 (an optional peer) fails with one line naming the install command, exit 2, nothing written', () => {
+    expect(existsSync(path.join(offline, 'node_modules', 'node-webcrypto-p11'))).toBe(false);
+    const result = installedKpki(offline, ['init', '--cert-dir', 'token-pki', '--kubeconfig-dir', 'token', '--node-name', 'cp1', '--advertise-address', '10.0.0.11', '--ca-key-uri', 'ca=pkcs11:token=k8s;object=ca']);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toMatch(/^kpki: CA keys in a PKCS#11 token need node-webcrypto-p11, which is not installed; install it beside kpki .*npm install node-webcrypto-p11@2\n$/);
+    expect(result.status).toBe(2);
+    expect(existsSync(path.join(offline, 'token-pki'))).toBe(false);
+  });
+
   it('verify --live needs no Kubernetes client: it dials the endpoints itself', async () => {
     const port = await closedPort();
     const kubeconfig = unreachableKubeconfig(offline, port);

@@ -203,6 +203,11 @@ export interface ClusterOptions {
   cp1ExtraAddresses?: string[];
   /** Run a real kubelet on worker w1 (node.ts), serving kpki's offline certificate or bootstrapping one. */
   kubelet?: WorkerInputs['serving'];
+  /** More `kpki init` arguments (e.g. --ca-key-uri), and the environment of every kpki run the harness makes (a token's SOFTHSM2_CONF and PIN). */
+  initArgs?: string[];
+  kpkiEnv?: Record<string, string>;
+  /** Changes to kube-controller-manager's baseline flags: a value replaces, null removes. */
+  controllerManager?: FlagOverrides;
 }
 
 export interface Cluster {
@@ -285,12 +290,12 @@ export function tcpOpen(host: string, port: number): Promise<boolean> {
   });
 }
 
-async function runKpki(args: readonly string[], cwd?: string): Promise<RunResult> {
-  return run(process.execPath, [KPKI_BIN, ...args], { timeoutMs: 120_000, cwd, env: { NO_COLOR: '1' } });
+async function runKpki(args: readonly string[], cwd?: string, env: Record<string, string> = {}): Promise<RunResult> {
+  return run(process.execPath, [KPKI_BIN, ...args], { timeoutMs: 120_000, cwd, env: { NO_COLOR: '1', ...env } });
 }
 
-async function kpkiOk(args: readonly string[]): Promise<RunResult> {
-  const r = await runKpki(args);
+async function kpkiOk(args: readonly string[], env: Record<string, string> = {}): Promise<RunResult> {
+  const r = await runKpki(args, undefined, env);
   if (r.code !== 0) throw new Error(`kpki failed:\n${describeRun(r)}`);
   return r;
 }
@@ -427,7 +432,8 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       '--service-cidr', serviceCidr, '--dns-domain', DNS_DOMAIN,
       ...(externalEtcd ? ['--etcd-members', Object.entries(externalEtcd).map(([name, address]) => `${name}=${address}`).join(',')] : []),
       ...(opts.keyType ? ['--key-type', opts.keyType] : []),
-    ]);
+      ...(opts.initArgs ?? []),
+    ], opts.kpkiEnv);
 
     const node = (name: NodeName): ControlPlaneNode => {
       const dir = path.join(root, 'nodes', name, 'etc/kubernetes');
@@ -457,13 +463,13 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     await kpkiOk([
       'cert', 'extension-apiserver', '--service', WARDLE.service, '--namespace', WARDLE.namespace,
       '--api-group', WARDLE.group, '--api-version', WARDLE.version, '--cert-dir', certDir, '--out', wardlePrefix,
-    ]);
+    ], opts.kpkiEnv);
     const apiservice = `${wardlePrefix}-apiservice.yaml`;
     const apiserviceDoc = parseYaml(await readFile(apiservice, 'utf8')) as { spec: { service: { port: number } } };
     apiserviceDoc.spec.service.port = wardlePort!;
     await writeFile(apiservice, stringifyYaml(apiserviceDoc));
     const wardleKubeconfig = path.join(wardleDir, 'wardle.conf');
-    await kpkiOk(['kubeconfig', 'user', '--client-name', WARDLE.user, '--cert-dir', certDir, '--kubeconfig-dir', root, '--out', wardleKubeconfig]);
+    await kpkiOk(['kubeconfig', 'user', '--client-name', WARDLE.user, '--cert-dir', certDir, '--kubeconfig-dir', root, '--out', wardleKubeconfig], opts.kpkiEnv);
 
     const apiserverFlags = (n: ControlPlaneNode): Flags => [
       ['advertise-address', n.address],
@@ -519,7 +525,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       ['logger', 'zap'],
       ['log-outputs', 'stderr'],
     ];
-    const kcmFlags: Flags = [
+    const kcmBaseline: Flags = [
       ['authentication-kubeconfig', cp1.kubeconfig('controller-manager.conf')],
       ['authorization-kubeconfig', cp1.kubeconfig('controller-manager.conf')],
       ['bind-address', cp1.address],
@@ -541,6 +547,8 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       ['tls-private-key-file', cp1.pki('controller-manager.key')],
       ['use-service-account-credentials', 'true'],
     ];
+    const kcmOverrides = opts.controllerManager ?? {};
+    const kcmFlags: Flags = kcmBaseline.filter(([name]) => kcmOverrides[name] !== null).map(([name, value]): [string, string] => [name, kcmOverrides[name] ?? value]);
     const wardleFlags: Flags = [
       ['bind-address', wardleAddress],
       ['secure-port', String(wardlePort)],
@@ -628,7 +636,8 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
           await waitUntil(`haproxy listening on ${vip}:${endpointPort}`, readyTimeoutMs, async () => alive(await tcpOpen(vip, endpointPort!)), account);
           return;
         case 'kube-controller-manager':
-          await proc.waitFor(/Started "csrsigning"/, { timeoutMs: readyTimeoutMs });
+          // Ready once its controllers are started; csrsigning is the last one it starts, or says is off (--controllers=…,-csrsigning).
+          await proc.waitFor(/Started "csrsigning"|"csrsigning" is disabled/, { timeoutMs: readyTimeoutMs });
           return;
         case 'sample-apiserver': {
           const jsonpath = '{.status.conditions[?(@.type=="Available")].status} {.status.conditions[?(@.type=="Available")].message}';
@@ -743,7 +752,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
         await ready(e, e.proc);
       },
       kubectl,
-      kpki: (args, cwd) => runKpki(args, cwd ?? kpkiCwd),
+      kpki: (args, cwd) => runKpki(args, cwd ?? kpkiCwd, opts.kpkiEnv),
       async scratch(name) {
         const dir = path.join(root, 'scratch', `${++scratchCount}-${name}`);
         await mkdir(dir, { recursive: true });

@@ -614,9 +614,9 @@ export interface PkiSource {
 }
 
 /** `kpki init` into a fresh temp dir with TEST_SETTINGS and the given key type. */
-export function kpkiSource(keyType = 'rsa-2048'): PkiSource {
+export function kpkiSource(keyType = 'rsa-2048', extra: { label: string; args: string[]; env: Record<string, string> } = { label: '', args: [], env: {} }): PkiSource {
   const settings = { ...TEST_SETTINGS, keyType };
-  const label = `kpki init --key-type ${keyType}`;
+  const label = `kpki init --key-type ${keyType}${extra.label}`;
   const flavour = KUBEADM_CURRENT;
   return {
     label,
@@ -634,7 +634,8 @@ export function kpkiSource(keyType = 'rsa-2048'): PkiSource {
         '--apiserver-cert-extra-sans', settings.apiserverExtraSans.join(','),
         '--etcd-server-cert-extra-sans', settings.etcdServerExtraSans.join(','),
         '--key-type', keyType,
-      ]);
+        ...extra.args,
+      ], { env: extra.env });
       if (r.code !== 0) throw new Error(`kpki init failed:\n${describeRun(r)}`);
       return describePki(label, root, settings, flavour, undefined);
     },

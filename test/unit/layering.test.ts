@@ -36,9 +36,11 @@ const FILE_SYSTEM = new Set(['fs', 'fs/promises']);
 const NETWORK = new Set(['http', 'https', 'http2', 'tls', 'dgram', 'dns', 'child_process']);
 /** The deciding floors: no I/O, no knowledge of who wires them. */
 const PURE = ['src/model/', 'src/pki/', 'src/plan/', 'src/verify/rules/', 'src/verify/inputs/'];
-const WIRING = ['src/store/', 'src/commands/', 'src/cli/', 'src/live/'];
+const WIRING = ['src/store/', 'src/commands/', 'src/cli/', 'src/live/', 'src/hsm/'];
 /** What store/ reads and writes for: it hands bytes up and takes files down, knowing none of their types. */
 const ABOVE_STORE = ['src/verify/', 'src/plan/', 'src/day2/'];
+/** The PKCS#11 provider (a native addon) and its module layer: loaded by src/hsm/ only, and only on demand. */
+const TOKEN_PROVIDER = new Set(['node-webcrypto-p11', 'graphene-pk11', 'pkcs11js']);
 
 interface Import {
   target: string;
@@ -272,6 +274,18 @@ describe('layering', () => {
     const names = kubeadmFileNames();
     expect([...names]).toEqual(expect.arrayContaining(['sa.key', 'sa.pub', 'admin.conf', 'super-admin.conf', 'ca.crt', 'etcd/ca.crt', 'kubelet.conf']));
     expectOnlyAllowed(fileNameLiterals(names), FILE_NAME_LITERALS_ALLOWED);
+  });
+
+  it('only src/hsm/ loads the PKCS#11 provider, and it is reached only through a dynamic import()', () => {
+    const runtime = (file: string) => (modules.get(file) ?? []).filter((i) => !i.typeOnly);
+    expect(edges(modules, (file, target) => TOKEN_PROVIDER.has(target) && !file.startsWith('src/hsm/'))).toEqual([]);
+    expect(runtime('src/hsm/token.ts').map((i) => i.target)).toContain('node-webcrypto-p11');
+    // Static imports of src/hsm/ would load it (and the addon) with every command.
+    const staticHsm = [...modules].flatMap(([file]) => {
+      const text = readFileSync(path.join(REPO_ROOT, file), 'utf8');
+      return /^import [^;]*from '[^']*\/hsm\/[^']*';/m.test(text) && !/^import type [^;]*\/hsm\//m.test(text) ? [file] : [];
+    });
+    expect(staticHsm.filter((f) => !f.startsWith('src/hsm/'))).toEqual([]);
   });
 
   it('src/ has no import cycles', () => {
