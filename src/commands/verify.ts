@@ -4,7 +4,7 @@ import { timeoutMs } from '../live/timeout.js';
 import type { LiveVerifyOptions, VerifyOptions, VerifyResult } from '../verify/options.js';
 import type { ClusterRecord } from '../store/cluster-record.js';
 import { clusterToVerify, nodeOfRoot, verifyCluster } from './verify-cluster.js';
-import { checkInputs, verifyDirectory } from './verify-directory.js';
+import { checkInputs, verifyDirectory, warnWithinSeconds } from './verify-directory.js';
 import { assembleVerifyInputs } from './verify-inputs.js';
 import { kubeconfigsOnly, verifyKubeconfigs, verifyKubeconfigsLive } from './verify-kubeconfig.js';
 
@@ -40,6 +40,7 @@ export async function verify(options: VerifyOptions = {}): Promise<VerifyResult>
  */
 export async function verifyLive(options: LiveVerifyOptions = {}): Promise<VerifyResult> {
   const timeout = timeoutMs('--live-timeout', options.timeout ?? DEFAULTS.liveTimeout);
+  warnWithinSeconds(options);
   const target = await targetOf(options);
   if (target.kind === 'kubeconfigs') return verifyKubeconfigsLive(options, await verifyKubeconfigs(options), timeout);
   if (target.kind === 'cluster') throw badFlag('--live', 'checks the running components of one node, not a whole cluster directory', 'run kpki verify --live on each node (or with --root NODE_DIR and its flags)');
