@@ -19,12 +19,17 @@ import { readTokenSettings, tokenSettingsFile } from '../store/token-settings.js
 
 /** `kpki verify` of one directory: the inputs assembled once, loaded into facts, judged by the rules. */
 
+/** --warn-within in seconds; checked before any input is read. */
+export function warnWithinSeconds(options: VerifyOptions): number {
+  const seconds = parseDuration(options.warnWithin ?? DEFAULTS.warnWithin);
+  if (seconds === undefined) throw badFlag('--warn-within', `"${options.warnWithin}" is not a duration`, 'use e.g. 30d or 720h');
+  return seconds;
+}
+
 /** Checks assembled inputs offline: facts loaded once, the rules run, findings ordered by severity. */
 export async function checkInputs(assembled: AssembledInputs, options: VerifyOptions): Promise<VerifyResult> {
-  const warnWithinSeconds = parseDuration(options.warnWithin ?? DEFAULTS.warnWithin);
-  if (warnWithinSeconds === undefined) throw badFlag('--warn-within', `"${options.warnWithin}" is not a duration`, 'use e.g. 30d or 720h');
   const { inputs, root, certDir, kubeconfigDir, assumedFlags, resolve } = assembled;
-  const facts = await loadFacts(inputs, { read: readBounded, now: options.now ?? new Date(), warnWithinSeconds, root, certDir, assumedFlags, resolve });
+  const facts = await loadFacts(inputs, { read: readBounded, now: options.now ?? new Date(), warnWithinSeconds: warnWithinSeconds(options), root, certDir, assumedFlags, resolve });
   // A rotation's record lies beside the CAs it rotates; a node copy (--root) has none.
   if (certDir && !root) facts.rotation = await loadRotation(certDir, kubeconfigDir);
   // CA keys a token holds (kpki init --ca-key-uri): their key files are absent on purpose.
@@ -54,6 +59,7 @@ export async function checkInputs(assembled: AssembledInputs, options: VerifyOpt
  * directory as kubeadm would wire the components its role runs (given, or told from its files).
  */
 export async function verifyDirectory(options: VerifyOptions = {}): Promise<VerifyResult> {
+  warnWithinSeconds(options);
   return checkInputs(await assembleVerifyInputs(options), options);
 }
 

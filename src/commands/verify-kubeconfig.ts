@@ -1,6 +1,5 @@
 import { DEFAULTS } from '../model/defaults.js';
 import { badFlag } from '../errors.js';
-import { parseDuration } from '../model/duration.js';
 import { wiringFromProfile } from '../model/flags.js';
 import { readBounded } from '../store/bounded-read.js';
 import { loadProfile } from '../store/profiles.js';
@@ -13,6 +12,7 @@ import { chooseBenchmark, labelFindings } from '../verify/benchmarks.js';
 import { CONTEXT_RULES } from '../verify/rules/contexts.js';
 import { hygiene } from '../verify/rules/hygiene.js';
 import { runRules } from '../verify/run.js';
+import { warnWithinSeconds } from './verify-directory.js';
 
 /**
  * `kpki verify --kubeconfig F` for someone who holds a kubeconfig and nothing else: every context
@@ -38,10 +38,9 @@ export async function kubeconfigsOnly(options: VerifyOptions): Promise<boolean> 
 
 /** Loads the contexts of the kubeconfigs in `options` into facts, as offline and --live checks read them. */
 export async function loadKubeconfigContexts(options: VerifyOptions): Promise<Facts> {
-  const warnWithinSeconds = parseDuration(options.warnWithin ?? DEFAULTS.warnWithin);
-  if (warnWithinSeconds === undefined) throw badFlag('--warn-within', `"${options.warnWithin}" is not a duration`, 'use e.g. 30d or 720h');
+  const warnWithin = warnWithinSeconds(options);
   const profile = await loadProfile(options.profile);
-  return loadContexts(options.kubeconfigs ?? [], { read: readBounded, now: options.now ?? new Date(), warnWithinSeconds, context: options.context, profile, wiring: wiringFromProfile(profile) });
+  return loadContexts(options.kubeconfigs ?? [], { read: readBounded, now: options.now ?? new Date(), warnWithinSeconds: warnWithin, context: options.context, profile, wiring: wiringFromProfile(profile) });
 }
 
 /** `--live`: the server of every context `base` (the offline result for the same options) covered. */

@@ -7,7 +7,7 @@ import type { ClusterRecord } from '../model/topology.js';
 import { kubeconfigFilesOf } from '../model/profile.js';
 import { NEWEST_CHOSEN_BY } from '../verify/benchmarks.js';
 import { clusterToVerify, nodeOfRoot, verifyCluster } from './verify-cluster.js';
-import { checkInputs, verifyDirectory } from './verify-directory.js';
+import { checkInputs, verifyDirectory, warnWithinSeconds } from './verify-directory.js';
 import { assembleVerifyInputs } from './verify-inputs.js';
 import { kubeconfigsOnly, verifyKubeconfigs, verifyKubeconfigsLive } from './verify-kubeconfig.js';
 
@@ -57,6 +57,7 @@ async function withServedBenchmark(options: VerifyOptions, offline: VerifyResult
  */
 export async function verifyLive(options: LiveVerifyOptions = {}): Promise<VerifyResult> {
   const timeout = timeoutMs('--live-timeout', options.timeout ?? DEFAULTS.liveTimeout);
+  warnWithinSeconds(options);
   const target = await targetOf(options);
   if (target.kind === 'kubeconfigs') {
     const offline = await withServedBenchmark(options, await verifyKubeconfigs(options), options.kubeconfigs ?? [], timeout, verifyKubeconfigs);
