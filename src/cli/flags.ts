@@ -215,6 +215,10 @@ export const FLAGS = {
   serviceAccount: toggle('service-account', 'For rotate begin: rotate the service-account signing key too'),
   purge: toggle('purge', 'For rotate finish: delete the old keys instead of archiving them'),
   shortenCa: toggle('force', 'For ca renew: accept a --validity that ends before the CA does now or before a leaf it signed (they stop verifying then)'),
+  adminKubeconfig: text({ name: 'admin-kubeconfig', value: 'file', help: "For rotate: the kubeconfig the live gates read the cluster with (read-only, apart from one throw-away CSR)", default: "the layout's admin.conf, then super-admin.conf" }),
+  offline: toggle('offline', 'For rotate: skip the live gates (air-gapped node directories); the output says that nothing was checked'),
+  gateEtcdServers: items({ name: 'etcd-servers', value: 'urls', help: 'For rotate: where the live gates dial etcd, comma-separated', default: 'every member kpki-cluster.json names, at :2379' }),
+  rotationLive: toggle('live', "For rotate status: also run the next step's live gates (read-only)"),
   recoverRotation: toggle('recover', 'For rotate abort/finish: end an overlap the trust files show when kpki-rotation.json is gone (ca rotate status names the step)'),
 } satisfies Record<string, Flag<unknown>>;
 

@@ -1,5 +1,19 @@
+import path from 'node:path';
+import type { KeyObject } from 'node:crypto';
 import type { Layout, Location } from '../day2/layout.js';
-import { rotateCa as rotate, type RotateOptions, type RotateResult } from '../day2/rotate.js';
+import { SIGNER_CERT } from '../day2/names.js';
+import { rotateCa as rotate, type PhaseGate, type RotateOptions, type RotateResult, type RotateStep } from '../day2/rotate.js';
+import { ROTATION_DIR, type RotationState } from '../day2/rotation-state.js';
+import { ErrorCode, KpkiError } from '../errors.js';
+import { DEFAULTS } from '../model/defaults.js';
+import { caAliases } from '../model/profile.js';
+import { etcdServers, primaryAddress } from '../model/topology.js';
+import { httpsUrl } from '../model/net.js';
+import type { Observed } from '../plan/decide.js';
+import { parseCertificates, parseKey } from '../pki/pem.js';
+import { CA_KINDS, type CaKind, type GateFinding, type GatePhase, type Side } from '../live/gate-judgement.js';
+import { checkGates, type GateCa, type GateInputs, type GateReport, type GateTarget } from '../live/gates.js';
+import { timeoutMs } from '../live/timeout.js';
 import type { VerifyOptions } from '../verify/options.js';
 import { verify } from './verify.js';
 import { nodeContext } from './verify-cluster.js';
@@ -14,7 +28,137 @@ function verifyOptionsOf(location: Location, layout: Layout): VerifyOptions {
   return location.role === 'shared' ? { ...dirs, node: { role: 'shared' }, profile } : dirs;
 }
 
-/** `kpki ca rotate STEP`: every step that changes files first verifies every location of the layout. */
-export function rotateCa(options: RotateOptions): Promise<RotateResult> {
-  return rotate(options, async (location, layout) => (await verify(verifyOptionsOf(location, layout))).findings);
+/** How the live gates run: `offline` skips them (said in the result). */
+export interface GateOptions {
+  offline?: boolean;
+  /** The kubeconfig to read the cluster with; default the layout's admin.conf, then super-admin.conf. */
+  adminKubeconfig?: string;
+  /** Where etcd serves its clients; default every member kpki-cluster.json names, at :2379. */
+  etcdServers?: string[];
+  /** Bound on each connection (default DEFAULTS.liveTimeout). */
+  timeout?: string;
+  /** For status: also run the next step's gates (read-only). */
+  live?: boolean;
 }
+
+/** What the gates did for this run: skipped (offline), or checked with what they found. */
+export interface GateSummary {
+  checked: boolean;
+  /** Why nothing was checked, when so. */
+  note: string | undefined;
+  report: GateReport | undefined;
+}
+
+export type RotateCaResult = RotateResult & { gates: GateSummary };
+
+/** A step refused by its gates: exit 1, nothing written; `--json` lists every finding. */
+export class GateRefusal extends KpkiError {
+  constructor(readonly report: GateReport) {
+    const lines = report.findings.map((f) => `  ${f.code} ${f.subject}: ${f.diagnosis}; fix: ${f.fix}`);
+    super(ErrorCode.ClusterRefused, `kpki ca rotate ${report.step} refused: ${report.findings.length} finding(s) in the live cluster (phase ${report.phase}); nothing was written\n${lines.join('\n')}\n`, {
+      subject: report.kubeconfig ?? 'the cluster',
+      hint: 'fix each as it says and run the step again (kpki ca rotate status --live shows the same checks); --offline skips the checks',
+    });
+  }
+
+  override toJSON() {
+    return { ...super.toJSON(), step: this.report.step, phase: this.report.phase, findings: this.report.findings, timings: this.report.timings };
+  }
+}
+
+const OFFLINE_NOTE = 'the live cluster was not checked (--offline): make sure every restart of the previous phase took effect';
+
+/** Each CA's old and new material, as the snapshot holds it; a CA the rotation does not cover is `old` on both sides. */
+function gateCas(layout: Layout, snapshot: Observed, state: RotationState | undefined): GateInputs['cas'] {
+  const aliases = caAliases(layout.profile);
+  const certDir = layout.signing.certDir;
+  const read = (crt: string, key: string): GateCa | undefined => {
+    const data = snapshot.get(crt);
+    const keyData = snapshot.get(key);
+    return data && { cert: parseCertificates(data, crt)[0]!, key: keyData && parseKey(keyData, key) };
+  };
+  const cas = {} as GateInputs['cas'];
+  for (const kind of CA_KINDS) {
+    const file = aliases.get(kind)!;
+    const entry = layout.profile.certificates.find((c) => c.file === file)!;
+    const current = read(path.join(certDir, `${file}.crt`), path.join(certDir, `${file}.key`));
+    const side = (s: Side) => read(path.join(certDir, ROTATION_DIR, s, `${file}.crt`), path.join(certDir, ROTATION_DIR, s, `${file}.key`));
+    const rotated = state?.cas.includes(entry.name);
+    const old = (rotated && side('old')) || current;
+    if (!old) throw new KpkiError(ErrorCode.MissingFile, `${path.join(certDir, `${file}.crt`)}: the ${kind} CA is missing`, { subject: path.join(certDir, `${file}.crt`) });
+    cas[kind] = { old, new: (rotated && side('new')) || old };
+  }
+  return cas;
+}
+
+function saKeys(layout: Layout, snapshot: Observed, state: RotationState | undefined): Record<Side, KeyObject> | undefined {
+  if (!state?.serviceAccount) return undefined;
+  const read = (side: Side) => {
+    const file = path.join(layout.signing.certDir, ROTATION_DIR, side, 'sa.key');
+    const data = snapshot.get(file);
+    return data && parseKey(data, file);
+  };
+  const [old, fresh] = [read('old'), read('new')];
+  return old && fresh ? { old, new: fresh } : undefined;
+}
+
+/** Every control plane's apiserver at its advertise address; a single PKI's at admin.conf's server. */
+function apiserverTargets(layout: Layout): GateTarget[] {
+  const record = layout.record?.data;
+  if (!record) return [];
+  const port = Number(record.settings.bindPort ?? DEFAULTS.bindPort);
+  return record.nodes.filter((n) => n.role === 'control-plane').map((n) => ({ node: n.name, url: httpsUrl(primaryAddress(n), port) }));
+}
+
+function etcdTargets(layout: Layout, given: string[] | undefined): GateTarget[] {
+  const record = layout.record?.data;
+  const urls = given?.length ? given : record ? etcdServers(record.nodes, record.topology) : [];
+  const nodeAt = (url: string) => {
+    const host = new URL(url).hostname.replace(/^\[|\]$/g, '');
+    return record?.nodes.find((n) => n.addresses.includes(host))?.name;
+  };
+  return urls.map((url) => ({ node: nodeAt(url), url }));
+}
+
+/** The gate a rotation step runs before writing: every check of live/gates.ts, refusing on any finding. */
+function liveGate(options: GateOptions, onReport: (report: GateReport) => void): PhaseGate {
+  return async (step: RotateStep, layout: Layout, snapshot: Observed, state: RotationState | undefined) => {
+    if (step === 'status' && !options.live) return;
+    const phase: GatePhase = state?.phase ?? 'none';
+    const kubeconfigDir = layout.signing.kubeconfigDir;
+    const bound = timeoutMs('--live-timeout', options.timeout ?? DEFAULTS.liveTimeout);
+    const inputs: GateInputs = {
+      step,
+      phase,
+      adminKubeconfigs: options.adminKubeconfig ? [options.adminKubeconfig] : [path.join(kubeconfigDir, 'admin.conf'), path.join(kubeconfigDir, 'super-admin.conf')],
+      cas: gateCas(layout, snapshot, state),
+      rotated: {
+        ...(Object.fromEntries(CA_KINDS.map((kind) => [kind, Boolean(state?.cas.includes(layout.profile.certificates.find((c) => c.file === caAliases(layout.profile).get(kind))!.name))])) as Record<CaKind, boolean>),
+        serviceAccount: state?.serviceAccount ?? false,
+      },
+      saKeys: saKeys(layout, snapshot, state),
+      apiservers: apiserverTargets(layout),
+      etcd: etcdTargets(layout, options.etcdServers),
+      kubelets: new Map(layout.locations.filter((l) => l.node && l.node !== 'local' && l.kubeletPki).map((l) => [l.node!, { managedServing: snapshot.has(path.join(l.kubeletPki!, 'kubelet.crt')) }])),
+      signerFile: path.join(layout.signing.role === 'shared' ? DEFAULTS.nodeCertDir : layout.signing.certDirOnNode, SIGNER_CERT),
+      timeoutMs: bound,
+      signTimeoutMs: Math.max(bound * 3, 15_000),
+    };
+    const report = await checkGates(inputs);
+    onReport(report);
+    if (step !== 'status' && report.findings.length) throw new GateRefusal(report);
+  };
+}
+
+/** `kpki ca rotate STEP`: every step that changes files first checks the live cluster (unless offline), then verifies every location of the layout. */
+export async function rotateCa(options: RotateOptions & { gates?: GateOptions }): Promise<RotateCaResult> {
+  const gates = options.gates ?? { offline: true };
+  let report: GateReport | undefined;
+  const gate = gates.offline ? undefined : liveGate(gates, (r) => (report = r));
+  const result = await rotate(options, async (location, layout) => (await verify(verifyOptionsOf(location, layout))).findings, gate);
+  const skipped = options.step === 'status' ? (gates.live && !gates.offline ? undefined : 'the live cluster was not checked (add --live)') : gates.offline ? OFFLINE_NOTE : undefined;
+  const summary: GateSummary = { checked: Boolean(report), note: report ? undefined : skipped ?? 'no step ran its gates (an interrupted step was completed)', report };
+  return { ...result, gates: summary };
+}
+
+export type { GateFinding };

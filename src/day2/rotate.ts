@@ -130,6 +130,12 @@ function saKeysIn(snapshot: Observed, certDir: string): { old: KeyObject; new: K
 export type VerifyLocation = (location: Location, layout: Layout) => Promise<Finding[]>;
 
 /**
+ * The live cluster's gates for a step, before it writes (given by the command layer: only live/
+ * talks to the cluster): throws to refuse. `status` passes its state too, for `status --live`.
+ */
+export type PhaseGate = (step: RotateStep, layout: Layout, snapshot: Observed, state: RotationState | undefined) => Promise<void>;
+
+/**
  * Refuses to change anything while verify finds errors anywhere the rotation writes: the shared
  * set, every control plane, every external etcd member (where the etcd CA's trust and leaves
  * live; control planes hold only etcd/ca.crt and their etcd client certificate) and every worker.
@@ -544,7 +550,7 @@ export async function joinRotation(options: LayoutOptions, node: string): Promis
  * only, old keys archived) — or abort back. Each phase is one journaled change followed by the
  * restarts it names.
  */
-export async function rotateCa(options: RotateOptions, verifyLocation?: VerifyLocation): Promise<RotateResult> {
+export async function rotateCa(options: RotateOptions, verifyLocation?: VerifyLocation, gate?: PhaseGate): Promise<RotateResult> {
   if (!(ROTATE_STEPS as readonly string[]).includes(options.step)) throw badFlag('STEP', `"${options.step}" is not one of ${ROTATE_STEPS.join(', ')}`);
   const observed = await observeLayout(options);
   const now = options.now ?? new Date();
@@ -565,6 +571,7 @@ export async function rotateCa(options: RotateOptions, verifyLocation?: VerifyLo
   });
   if (options.step === 'status') {
     const { state, snapshot } = rotationUnderWay(observed, await observeLayoutFiles(observed, options.apiServices), options);
+    await gate?.('status', observed, snapshot, state);
     if (!state) return result(observed, 'none', { cas: [], serviceAccount: false }, [], ['no rotation is under way'], { status: [], halfApplied: false });
     const files = status(observed, snapshot, state, options);
     return result(observed, state.phase, state, [], [], { status: files, halfApplied: files.some((f) => f.state !== f.expected) });
@@ -589,20 +596,24 @@ export async function rotateCa(options: RotateOptions, verifyLocation?: VerifyLo
     switch (options.step) {
       case 'begin':
         expect(undefined, `continue it (kpki ca rotate ${state?.phase === 'begun' ? 'reissue' : 'finish'}) or abort it`);
+        await gate?.(options.step, layout, snapshot, state);
         phase = await begin(layout, snapshot, options, now, verifyLocation);
         break;
       case 'reissue':
         expect('begun', state ? 'run kpki ca rotate finish (or abort)' : 'start one with kpki ca rotate begin');
+        await gate?.(options.step, layout, snapshot, state);
         await preflight(layout, verifyLocation);
         phase = await reissue(layout, snapshot, state!, options, now, false);
         break;
       case 'finish':
         expect('reissued', state ? 'run kpki ca rotate reissue first' : 'start one with kpki ca rotate begin');
+        await gate?.(options.step, layout, snapshot, state);
         await preflight(layout, verifyLocation);
         phase = finish(layout, snapshot, state!, options, now);
         break;
       default:
         if (!state) throw new KpkiError(ErrorCode.StaleFile, 'no rotation is under way', { subject: path.join(certDir, ROTATION_FILE), hint: 'nothing to abort' });
+        await gate?.(options.step, layout, snapshot, state);
         phase = await abort(layout, snapshot, state, options, now);
     }
     const writes = [...phase.writes, rotationWrite(certDir, phase.next)];

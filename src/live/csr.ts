@@ -8,7 +8,7 @@ import { parseDuration } from '../model/duration.js';
 import { parseKeyType } from '../model/settings.js';
 import { certificateFacts, publicKeyObject, subjectName } from '../pki/certificate.js';
 import { x509 } from '../pki/crypto.js';
-import { certificatePublicKey, generateKeyPair, keyTypeOf, privateKeyPem, signatureAlgorithm, signingKey } from '../pki/keys.js';
+import { certificatePublicKey, generateKeyPair, keyTypeOf, privateKeyPem, signatureAlgorithm, signingKey, type KeyPair } from '../pki/keys.js';
 import { parseCertificates } from '../pki/pem.js';
 import { readOptional, writeFileAtomic } from '../store/files.js';
 import { apiErrorCode, apiErrorMessage, approveCsr, clusterRefused, connect, csrCondition, type ApiConnection } from './client.js';
@@ -56,7 +56,7 @@ const UNREVOCABLE_GROUPS = ['system:masters'];
 /** The signer's minimum for expirationSeconds. */
 const MIN_EXPIRATION_SECONDS = 600;
 
-interface Request {
+export interface Request {
   commonName: string;
   organizations: string[];
   signerName: string;
@@ -84,6 +84,25 @@ function requestFor(options: ViaApiOptions): Request {
 
 
 /**
+ * The CertificateSigningRequest object for a key pair: a PKCS#10 request signed with it, and the
+ * usages the signer accepts (key encipherment only with RSA keys, except for the kubelet client signer).
+ */
+export async function csrObject(request: Request, pair: KeyPair, expirationSeconds?: number): Promise<Kubernetes.V1CertificateSigningRequest> {
+  const usages = pair.keyType.startsWith('rsa') || request.signerName.endsWith('-kubelet') ? request.usages : request.usages.filter((u) => u !== 'key encipherment');
+  const pkcs10 = await x509.Pkcs10CertificateRequestGenerator.create({
+    name: subjectName(request.commonName, request.organizations),
+    keys: { privateKey: await signingKey(pair.privateKey), publicKey: await certificatePublicKey(pair.publicKey) },
+    signingAlgorithm: signatureAlgorithm(pair.privateKey),
+  });
+  return {
+    apiVersion: 'certificates.k8s.io/v1',
+    kind: 'CertificateSigningRequest',
+    metadata: { generateName: `kpki-${request.commonName.replace(/[^a-z0-9.-]/gi, '-').toLowerCase()}-` },
+    spec: { request: Buffer.from(pkcs10.toString('pem')).toString('base64'), signerName: request.signerName, usages, expirationSeconds },
+  };
+}
+
+/**
  * Asks the cluster to sign a client certificate for a key generated here (the key never leaves
  * this machine) and wraps it in a kubeconfig trusting the given kubeconfig's cluster CA.
  */
@@ -100,20 +119,8 @@ export async function kubeconfigViaApi(options: ViaApiOptions): Promise<ViaApiRe
   const api = await connect(options.kubeconfig);
   const caKeyType = keyTypeOf(publicKeyObject(parseCertificates(Buffer.from(api.caPem), api.file)[0]!));
   const pair = await generateKeyPair(parseKeyType(options.keyType ?? caKeyType ?? DEFAULTS.keyType));
-  const usages = pair.keyType.startsWith('rsa') || request.signerName.endsWith('-kubelet') ? request.usages : request.usages.filter((u) => u !== 'key encipherment');
-  const pkcs10 = await x509.Pkcs10CertificateRequestGenerator.create({
-    name: subjectName(request.commonName, request.organizations),
-    keys: { privateKey: await signingKey(pair.privateKey), publicKey: await certificatePublicKey(pair.publicKey) },
-    signingAlgorithm: signatureAlgorithm(pair.privateKey),
-  });
-
   const certificates = api.config.makeApiClient(api.k8s.CertificatesV1Api);
-  const body: Kubernetes.V1CertificateSigningRequest = {
-    apiVersion: 'certificates.k8s.io/v1',
-    kind: 'CertificateSigningRequest',
-    metadata: { generateName: `kpki-${request.commonName.replace(/[^a-z0-9.-]/gi, '-').toLowerCase()}-` },
-    spec: { request: Buffer.from(pkcs10.toString('pem')).toString('base64'), signerName: request.signerName, usages, expirationSeconds },
-  };
+  const body: Kubernetes.V1CertificateSigningRequest = await csrObject(request, pair, expirationSeconds);
   let created: Kubernetes.V1CertificateSigningRequest;
   try {
     created = await certificates.createCertificateSigningRequest({ body });

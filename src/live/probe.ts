@@ -16,8 +16,8 @@ export interface ProbeTarget {
   /** The name sent as SNI when it is not the dialed host (an APIService's `<service>.<namespace>.svc`). */
   servername?: string;
   headers?: Record<string, string>;
-  /** Default GET; a POST sends `body` as JSON. */
-  method?: 'GET' | 'POST';
+  /** Default GET; a POST or PUT sends `body` as JSON. */
+  method?: 'GET' | 'POST' | 'PUT' | 'DELETE';
   body?: string;
   /** An HTTP proxy to tunnel through (CONNECT), as Go's http.Transport does for https URLs. */
   proxy?: ProxyTarget;

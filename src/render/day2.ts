@@ -2,7 +2,7 @@ import kleur from 'kleur';
 import type { Restart } from '../day2/restart.js';
 import type { CaRenewResult } from '../day2/ca.js';
 import type { RenewResult } from '../day2/renew.js';
-import type { RotateResult } from '../day2/rotate.js';
+import type { RotateCaResult } from '../commands/rotate.js';
 import { table } from './table.js';
 
 const resumedLine = (files: string[]) => `Completed an interrupted run (${files.length} file(s)); nothing new was started: run the command again if you meant a new change.`;
@@ -40,7 +40,21 @@ export function renderCaRenewResult(result: CaRenewResult): string {
   return `${lines.join('\n')}\n${renderRestarts(result.restart, result.notes)}`;
 }
 
-export function renderRotateResult(result: RotateResult): string {
+/** What the live gates found, or why they did not run. */
+export function renderGates(gates: RotateCaResult['gates']): string {
+  const { report } = gates;
+  if (!report) return gates.note ? `${kleur.yellow(gates.note)}\n` : '';
+  const timing = Object.entries(report.timings).map(([what, ms]) => `${what} ${ms} ms`).join(', ');
+  if (!report.findings.length) return `${kleur.green(`Live gates of ${report.step === 'status' ? 'the next step' : report.step} (phase ${report.phase}): every check passed`)} (${timing})\n`;
+  const rows = report.findings.map((f) => [kleur.red(f.code), f.subject, `${f.diagnosis}; fix: ${f.fix}`]);
+  return `Live gates of ${report.step === 'status' ? 'the next step' : report.step} (phase ${report.phase}): ${kleur.red(`${report.findings.length} finding(s)`)}\n${table(rows)}\n`;
+}
+
+export function renderRotateResult(result: RotateCaResult): string {
+  return `${renderRotation(result)}${renderGates(result.gates)}`;
+}
+
+function renderRotation(result: RotateCaResult): string {
   if (result.status) {
     if (result.phase === 'none') return 'No CA rotation is under way.\n';
     const rows = result.status.map((f) => [f.node ?? 'shared', f.file, f.state === f.expected ? kleur.green(f.state) : kleur.red(`${f.state} (want ${f.expected})`)]);
