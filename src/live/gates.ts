@@ -160,8 +160,21 @@ function sidesHeld(pem: string | undefined, sides: Record<Side, GateCa>, origin:
 /** The sides to dial with: both when the CA is rotated, the current one otherwise. */
 const sidesOf = (inputs: GateInputs, kind: CaKind): Side[] => (inputs.rotated[kind] ? ['old', 'new'] : ['old']);
 
-/** A refused client certificate: 401 from an apiserver or kubelet, a TLS alert from etcd. */
-const accepted = (result: ProbeResult) => (result.status !== undefined ? result.status !== 401 : result.served ? false : undefined);
+/** The user the throw-away client certificates name: a 403 naming it means the certificate was accepted. */
+const GATE_USER = 'kpki:rotation-gate';
+
+/**
+ * Whether the server accepted the client certificate. etcd ends the handshake with an alert when
+ * not; an apiserver or kubelet treats an untrusted certificate as anonymous (401 without anonymous
+ * auth, 403 naming system:anonymous with it), and answers the certificate's user otherwise.
+ */
+function accepted(result: ProbeResult, component: ServerFacts['component']): boolean | undefined {
+  if (result.status === undefined) return result.served ? false : undefined;
+  if (component === 'etcd' || result.status === 200) return true;
+  if (result.status === 401) return false;
+  if (result.status === 403) return Boolean(result.body?.includes(GATE_USER)) || (result.body?.includes('system:anonymous') ? false : undefined);
+  return undefined;
+}
 
 interface Dial {
   component: ServerFacts['component'];
@@ -179,14 +192,14 @@ async function dialServer(inputs: GateInputs, dial: Dial): Promise<ServerFacts> 
   const { host, port } = hostPort(dial.target.url);
   const facts: ServerFacts = { component: dial.component, node: dial.target.node, url: dial.target.url, ca: dial.ca, accepts: {}, restart: dial.restart };
   for (const side of sidesOf(inputs, dial.ca)) {
-    const client = await throwAwayClient(inputs.cas[dial.ca][side], 'kpki:rotation-gate');
+    const client = await throwAwayClient(inputs.cas[dial.ca][side], GATE_USER);
     const result = await probe({ host, port, path: dial.path, clientCertificate: client?.cert, clientKey: client?.key, timeoutMs: inputs.timeoutMs });
     if (!result.served) {
       facts.unreachable = result.error ?? 'no TLS handshake';
       return facts;
     }
     if (dial.checkServing) facts.serves ??= signerOf(result.served[0]!, inputs.cas[dial.ca]);
-    if (client) facts.accepts[side] = accepted(result);
+    if (client) facts.accepts[side] = accepted(result, dial.component);
   }
   if (dial.component === 'kube-apiserver') {
     facts.acceptsFrontProxy = {};
@@ -194,8 +207,8 @@ async function dialServer(inputs: GateInputs, dial: Dial): Promise<ServerFacts> 
       // As the aggregator sends a request: the front-proxy client's name, the user in a header.
       const client = await throwAwayClient(inputs.cas['front-proxy'][side], 'front-proxy-client');
       if (!client) continue;
-      const result = await probe({ host, port, path: dial.path, clientCertificate: client.cert, clientKey: client.key, headers: { 'X-Remote-User': 'kpki:rotation-gate' }, timeoutMs: inputs.timeoutMs });
-      facts.acceptsFrontProxy[side] = accepted(result);
+      const result = await probe({ host, port, path: dial.path, clientCertificate: client.cert, clientKey: client.key, headers: { 'X-Remote-User': GATE_USER }, timeoutMs: inputs.timeoutMs });
+      facts.acceptsFrontProxy[side] = accepted(result, dial.component);
     }
   }
   return facts;
@@ -209,7 +222,7 @@ const CSR_PATH = '/apis/certificates.k8s.io/v1/certificatesigningrequests';
  */
 async function signerCheck(inputs: GateInputs, admin: Admin): Promise<GateFacts['signer']> {
   const pair = await generateKeyPair('ecdsa-p256');
-  const request: Request = { commonName: 'kpki:rotation-gate', organizations: [], signerName: 'kubernetes.io/kube-apiserver-client', usages: ['digital signature', 'key encipherment', 'client auth'] };
+  const request: Request = { commonName: GATE_USER, organizations: [], signerName: 'kubernetes.io/kube-apiserver-client', usages: ['digital signature', 'key encipherment', 'client auth'] };
   const created = await api(admin, inputs.timeoutMs, CSR_PATH, 'POST', await csrObject(request, pair, undefined));
   if ('error' in created || created.status !== 201) return { unchecked: `creating a CertificateSigningRequest: ${'error' in created ? created.error : `answered ${created.status}`}` };
   const csr = created.json as { metadata: { name: string }; status?: { certificate?: string; conditions?: unknown[] } };

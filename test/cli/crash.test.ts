@@ -139,8 +139,8 @@ describe('crashes and concurrent runs', () => {
   it('during rotation phases and --new-key renewals every pair read matches, but for reads across the one rename of a switch', async () => {
     const { dir, pki, day2 } = initialised();
     const reader = startPairReader(dir);
-    for (const phase of ['begin', 'reissue', 'finish']) await run(['ca', 'rotate', phase, ...day2, ...(phase === 'begin' ? ['--service-account'] : [])]);
-    for (const phase of ['begin', 'reissue', 'abort', 'abort']) await run(['ca', 'rotate', phase, ...day2, ...(phase === 'begin' ? ['--ca', 'etcd'] : [])]);
+    for (const phase of ['begin', 'reissue', 'finish']) await run(['ca', 'rotate', phase, '--offline', ...day2, ...(phase === 'begin' ? ['--service-account'] : [])]);
+    for (const phase of ['begin', 'reissue', 'abort', 'abort']) await run(['ca', 'rotate', phase, '--offline', ...day2, ...(phase === 'begin' ? ['--ca', 'etcd'] : [])]);
     for (let i = 0; i < 4; i++) await run(['renew', '--all', '--new-key', ...day2]);
     const seen = await reader.stop();
     expect(seen.mismatches).toEqual([]);

@@ -210,7 +210,7 @@ describe('kpki ca rotate on the external-etcd layout with a worker', () => {
     files: string[];
     flags?: Record<string, string>;
   }
-  const rotate = (dir: string, step: string, ...more: string[]) => kpki(['ca', 'rotate', step, ...more, '--json'], { cwd: dir });
+  const rotate = (dir: string, step: string, ...more: string[]) => kpki(['ca', 'rotate', step, ...(step === 'status' ? [] : ['--offline']), ...more, '--json'], { cwd: dir });
 
   it('begin → reissue → finish: the pre-flight checks etcd members and workers, verify is clean after each phase, the plan restarts the kubelets', () => {
     const { dir } = initShape([...SHAPES['external etcd: 3 members, 2 control planes, 1 worker']!, '--kubelet-serving-certs']);

@@ -225,7 +225,7 @@ describe('kpki ca rotate', () => {
     await makeCluster(dir, { keyType: 'rsa-2048' });
     await rotateCa({ ...layout(dir), step: 'begin', serviceAccount: true });
     const pki = path.join(dir, 'pki');
-    const result = await killMidReplacementAndRerun(['ca', 'rotate', 'reissue', '--cert-dir', pki, '--kubeconfig-dir', dir], pki);
+    const result = await killMidReplacementAndRerun(['ca', 'rotate', 'reissue', '--offline', '--cert-dir', pki, '--kubeconfig-dir', dir], pki);
     expect(result.phase).toBe('reissued');
     const status = await rotateCa({ ...layout(dir), step: 'status' });
     expect(status.status!.filter((f) => f.state !== f.expected)).toEqual([]);

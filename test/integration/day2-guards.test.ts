@@ -170,7 +170,7 @@ describe('4: a node added during a CA rotation joins its phase', () => {
       const dir = tempDir();
       await makeCluster(dir, { workers: undefined, controlPlaneNodes: 'cp1=10.0.0.11' });
       const [begin, add] = await Promise.all([
-        kpkiAsync(['ca', 'rotate', 'begin', ...on(dir)]),
+        kpkiAsync(['ca', 'rotate', 'begin', '--offline', ...on(dir)]),
         kpkiAsync(['node', 'add', 'cp2', '--address', '10.0.0.12', '--role', 'control-plane', '--kubeconfig-dir', dir]),
       ]);
       for (const r of [begin, add]) if (r.status !== 0) refused(r, 1, 'locked by another kpki run');
@@ -191,9 +191,9 @@ describe('5: trust files holding two CAs without a rotation record', () => {
     unlinkSync(path.join(dir, 'pki/kpki-rotation.json'));
     const status = kpki(['ca', 'rotate', 'status', ...on(dir)]);
     refused(status, 1, path.join(dir, 'pki/kpki-rotation.json'), 'two CAs', 'phase begun', '--recover');
-    refused(kpki(['ca', 'rotate', 'begin', ...on(dir)]), 1, '--recover');
-    refused(kpki(['ca', 'rotate', 'abort', ...on(dir)]), 1, '--recover');
-    const aborted = kpki(['ca', 'rotate', 'abort', '--recover', ...on(dir)]);
+    refused(kpki(['ca', 'rotate', 'begin', '--offline', ...on(dir)]), 1, '--recover');
+    refused(kpki(['ca', 'rotate', 'abort', '--offline', ...on(dir)]), 1, '--recover');
+    const aborted = kpki(['ca', 'rotate', 'abort', '--offline', '--recover', ...on(dir)]);
     expect(aborted.status, aborted.stderr).toBe(0);
     expect(readFileSync(path.join(dir, 'pki/ca.crt'), 'utf8')).toBe(oldCa);
     expect(readFileSync(path.join(dir, 'nodes/cp2/etc/kubernetes/pki/ca.crt'), 'utf8')).toBe(oldCa);
@@ -207,8 +207,8 @@ describe('5: trust files holding two CAs without a rotation record', () => {
     unlinkSync(path.join(dir, 'pki/kpki-rotation.json'));
     rmSync(path.join(dir, 'pki/rotation'), { recursive: true });
     refused(kpki(['ca', 'rotate', 'status', ...on(dir)]), 1, 'phase reissued', 'finish --recover');
-    refused(kpki(['ca', 'rotate', 'abort', '--recover', ...on(dir)]), 2, 'rotation', 'old');
-    const finished = kpki(['ca', 'rotate', 'finish', '--recover', ...on(dir)]);
+    refused(kpki(['ca', 'rotate', 'abort', '--offline', '--recover', ...on(dir)]), 2, 'rotation', 'old');
+    const finished = kpki(['ca', 'rotate', 'finish', '--offline', '--recover', ...on(dir)]);
     expect(finished.status, finished.stderr).toBe(0);
     for (const file of ['pki/ca.crt', 'nodes/cp1/etc/kubernetes/pki/ca.crt']) {
       const bundle = trustFile(path.join(dir, file));
@@ -224,7 +224,7 @@ describe('6: the restart plan names files as the node sees them', () => {
   it("--cluster-signing-cert-file is the node's /etc/kubernetes/pki/ca-signer.crt; for a single PKI given as a relative --cert-dir, an absolute path", async () => {
     const dir = tempDir();
     await makeCluster(dir, { workers: undefined });
-    const begun = JSON.parse(kpki(['ca', 'rotate', 'begin', '--json', ...on(dir)], { cwd: dir }).stdout) as { restart: { node: string; component: string; flags?: Record<string, string> }[] };
+    const begun = JSON.parse(kpki(['ca', 'rotate', 'begin', '--offline', '--json', ...on(dir)], { cwd: dir }).stdout) as { restart: { node: string; component: string; flags?: Record<string, string> }[] };
     const signers = begun.restart.filter((r) => r.component === 'kube-controller-manager');
     expect(signers.map((r) => [r.node, r.flags])).toEqual([
       ['cp1', { 'cluster-signing-cert-file': '/etc/kubernetes/pki/ca-signer.crt' }],
@@ -232,7 +232,7 @@ describe('6: the restart plan names files as the node sees them', () => {
     ]);
 
     const single = await singlePki();
-    const local = kpki(['ca', 'rotate', 'begin', '--json', '--cert-dir', 'pki', '--kubeconfig-dir', '.'], { cwd: single });
+    const local = kpki(['ca', 'rotate', 'begin', '--offline', '--json', '--cert-dir', 'pki', '--kubeconfig-dir', '.'], { cwd: single });
     expect(local.status, local.stderr).toBe(0);
     const restart = (JSON.parse(local.stdout) as typeof begun).restart.find((r) => r.component === 'kube-controller-manager');
     expect(restart?.flags).toEqual({ 'cluster-signing-cert-file': path.join(single, 'pki/ca-signer.crt') });
@@ -252,12 +252,12 @@ describe('7: finish, refused for a leaf still signed by the old CA, names the co
     // A backup put back: the old-CA leaf again.
     copyFileSync(path.join(scratch, 'old.crt'), `${apiserver}.crt`);
     copyFileSync(path.join(scratch, 'old.key'), `${apiserver}.key`);
-    const finish = kpki(['ca', 'rotate', 'finish', ...on(dir)]);
+    const finish = kpki(['ca', 'rotate', 'finish', '--offline', ...on(dir)]);
     refused(finish, 1, `${apiserver}.crt`, 'kpki renew apiserver');
     expect(finish.stderr).not.toContain('reissue again');
     const renewed = kpki(['renew', 'apiserver', ...on(dir)]);
     expect(renewed.status, renewed.stderr).toBe(0);
-    expect(kpki(['ca', 'rotate', 'finish', ...on(dir)]).status).toBe(0);
+    expect(kpki(['ca', 'rotate', 'finish', '--offline', ...on(dir)]).status).toBe(0);
     expect(await trustFailures(dir, scratch, goCheck)).toEqual([]);
   });
 });
@@ -286,7 +286,7 @@ describe('9: a cert dir the user cannot write', () => {
     spawnSync('chmod', ['-R', 'a+rX', dir]);
     const before = snapshot(dir);
     const asNobody = nobodyKpki();
-    for (const args of [['renew', '--all'], ['ca', 'rotate', 'begin'], ['ca', 'renew', 'ca'], ['init', '--node-name', 'cp1', '--advertise-address', '10.0.0.11']]) {
+    for (const args of [['renew', '--all'], ['ca', 'rotate', 'begin', '--offline'], ['ca', 'renew', 'ca'], ['init', '--node-name', 'cp1', '--advertise-address', '10.0.0.11']]) {
       refused(asNobody([...args, ...on(dir)]), 1, path.join(dir, 'pki'), 'permission denied');
     }
     expect(snapshot(dir)).toEqual(before);

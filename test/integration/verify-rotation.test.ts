@@ -27,7 +27,7 @@ function verifyJson(args: string[]): { status: number | null; findings: Finding[
 }
 
 function rotate(dir: string, step: string, ...extra: string[]): void {
-  const r = kpki(['ca', 'rotate', step, ...dirs(dir), ...extra]);
+  const r = kpki(['ca', 'rotate', step, '--offline', ...dirs(dir), ...extra]);
   expect(r.status, `kpki ca rotate ${step}: ${r.stderr}`).toBe(0);
 }
 
