@@ -8,6 +8,7 @@
  */
 import { createPublicKey, verify as verifySignature, type KeyObject } from 'node:crypto';
 import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
 import { parseKubeconfig, type Source } from '../kubeconfig/kubeconfig.js';
 import { certificatePem, issueCertificate } from '../pki/certificate.js';
 import type { x509 } from '../pki/crypto.js';
@@ -307,10 +308,12 @@ async function bundleChecks(inputs: GateInputs, admin: Admin, unread: GateFacts[
     });
   }
   for (const map of clusterInfo) {
+    // kubeadm's cluster-info kubeconfig has a cluster and nothing else (no context to resolve).
     let pem: string | undefined;
     try {
-      const credentials = parseKubeconfig(map.data?.kubeconfig ?? '', 'kube-public/cluster-info');
-      pem = credentials.certificateAuthority?.data?.toString('utf8');
+      const doc = parseYaml(map.data?.kubeconfig ?? '') as { clusters?: { cluster?: Record<string, string> }[] } | null;
+      const data = doc?.clusters?.[0]?.cluster?.['certificate-authority-data'];
+      pem = data ? Buffer.from(data, 'base64').toString('utf8') : undefined;
     } catch {
       pem = undefined;
     }
@@ -358,6 +361,7 @@ async function nodeChecks(inputs: GateInputs, admin: Admin, unread: GateFacts['u
 
 /** Runs every gate check for a step and judges what it found. */
 export async function checkGates(inputs: GateInputs): Promise<GateReport> {
+  const started = Date.now();
   const timings: Record<string, number> = {};
   const timed = async <T>(what: string, work: () => Promise<T>): Promise<T> => {
     const start = Date.now();
@@ -369,7 +373,7 @@ export async function checkGates(inputs: GateInputs): Promise<GateReport> {
   };
   const unread: GateFacts['unread'] = [];
   const found = await timed('admin kubeconfig', () => adminCredentials(inputs.adminKubeconfigs, inputs.timeoutMs));
-  const report = (findings: GateFinding[], kubeconfig: string | undefined): GateReport => ({ step: inputs.step, phase: inputs.phase, findings, kubeconfig, timings });
+  const report = (findings: GateFinding[], kubeconfig: string | undefined): GateReport => ({ step: inputs.step, phase: inputs.phase, findings, kubeconfig, timings: { ...timings, total: Date.now() - started } });
   if ('why' in found) {
     return report([{ code: GateCode.Unchecked, subject: 'the cluster', diagnosis: `not reached with an admin kubeconfig: ${found.why}; nothing could be checked (apiservers, etcd, the controller manager's signing, kube-root-ca.crt, token Secrets, cluster-info, Nodes)`, fix: 'give a reachable admin kubeconfig with --admin-kubeconfig FILE, or run the step with --offline (nothing is checked then)' }], undefined);
   }

@@ -7,7 +7,7 @@
  * holds the new CA; finish before the reissue restarts names every component still serving an
  * old-CA certificate. Each refusal goes away once the named fix is made, and the step proceeds.
  */
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Restart } from '../../src/day2/restart.js';
@@ -53,7 +53,10 @@ describe('rotation gates on a running cluster', () => {
       const day2 = ['--cert-dir', c.certDir, '--kubeconfig-dir', c.root, '--etcd-servers', c.etcdUrl, '--json'];
       const rotate = async (step: string) => {
         const r = await c.kpki(['ca', 'rotate', step, ...(step === 'status' ? ['--live'] : []), ...day2]);
-        const out = JSON.parse(r.stdout || '{}') as { restart?: Restart[]; error?: { findings?: GateFinding[] }; gates?: { report?: { findings: GateFinding[]; timings: Record<string, number> } } };
+        const out = JSON.parse(r.stdout || '{}') as { restart?: Restart[]; error?: { findings?: GateFinding[]; timings?: Record<string, number> }; gates?: { report?: { findings: GateFinding[]; timings: Record<string, number> } } };
+        // npm run bench (bench/gate-bench.mjs) reports how long each gate took.
+        const timings = out.error?.timings ?? out.gates?.report?.timings;
+        if (process.env.KPKI_GATE_TIMINGS && timings) appendFileSync(process.env.KPKI_GATE_TIMINGS, `${JSON.stringify({ step, refused: r.code !== 0, timings })}\n`);
         return { code: r.code, stderr: r.stderr, restart: out.restart ?? [], findings: out.error?.findings ?? out.gates?.report?.findings ?? [] };
       };
       const subjects = (findings: GateFinding[]) => findings.map((f) => `${f.code} ${f.subject}`);
@@ -76,7 +79,9 @@ describe('rotation gates on a running cluster', () => {
         }
       };
 
-      // A legacy token Secret, signed and given ca.crt by the token controller before the rotation.
+      // A legacy token Secret, signed and given ca.crt by the token controller before the rotation
+      // (for a service account the controller knows: it deletes token Secrets of unknown ones).
+      await waitUntil('service account default/default with its token', 60_000, async () => (await kubectl(['-n', 'default', 'get', 'serviceaccount', 'default', '-o', 'jsonpath={.secrets[0].name}'])).length > 0);
       await kubectl(['apply', '-f', '-'], 'apiVersion: v1\nkind: Secret\nmetadata: {name: legacy, namespace: default, annotations: {kubernetes.io/service-account.name: default}}\ntype: kubernetes.io/service-account-token\n');
       await waitUntil('the legacy token Secret filled', 60_000, async () => (await kubectl(['-n', 'default', 'get', 'secret', 'legacy', '-o', 'jsonpath={.data.ca\\.crt}'])).length > 0);
       // cluster-info as kubeadm publishes it: a kubeconfig with the cluster CA.
