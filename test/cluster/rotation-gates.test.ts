@@ -129,10 +129,10 @@ describe('rotation gates on a running cluster', () => {
       expect(reissued.code, reissued.stderr).toBe(0);
 
       // finish before the reissue restarts: each server still serving an old-CA certificate is named.
+      // etcd is not: it reads its certificate files at every handshake, so it serves the reissued one at once.
       const early = await rotate('finish');
       expect(early.code, early.stderr).toBe(1);
       expect(subjects(early.findings).filter((s) => s.startsWith('SERVING_NOT_RELOADED')).sort()).toEqual([
-        `SERVING_NOT_RELOADED etcd on cp1 (${c.etcdUrl})`,
         `SERVING_NOT_RELOADED kube-apiserver on cp1 (${c.nodes.cp1.url})`,
         `SERVING_NOT_RELOADED kube-apiserver on cp2 (${c.nodes.cp2.url})`,
       ]);
