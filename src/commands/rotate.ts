@@ -55,9 +55,9 @@ export type RotateCaResult = RotateResult & { gates: GateSummary };
 export class GateRefusal extends KpkiError {
   constructor(readonly report: GateReport) {
     const lines = report.findings.map((f) => `  ${f.code} ${f.subject}: ${f.diagnosis}; fix: ${f.fix}`);
-    super(ErrorCode.ClusterRefused, `kpki ca rotate ${report.step} refused: ${report.findings.length} finding(s) in the live cluster (phase ${report.phase}); nothing was written\n${lines.join('\n')}\n`, {
+    // The findings follow the one line that says what happened, each with its fix.
+    super(ErrorCode.ClusterRefused, `kpki ca rotate ${report.step} refused: ${report.findings.length} finding(s) in the live cluster (phase ${report.phase}); nothing was written. Fix each as it says and run the step again (kpki ca rotate status --live shows the same checks; --offline skips them):\n${lines.join('\n')}`, {
       subject: report.kubeconfig ?? 'the cluster',
-      hint: 'fix each as it says and run the step again (kpki ca rotate status --live shows the same checks); --offline skips the checks',
     });
   }
 
