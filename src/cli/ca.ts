@@ -1,5 +1,5 @@
-import { renewCa } from '../day2/ca.js';
-import { ROTATE_STEPS, type RotateStep } from '../day2/rotate.js';
+import { renewCa } from '../commands/ca-renew.js';
+import { ROTATE_STEPS, type RotateStep } from '../plan/rotation.js';
 import { rotateCa } from '../commands/rotate.js';
 import { badFlag } from '../errors.js';
 import { renderCaRenewResult, renderRotateResult } from '../render/day2.js';

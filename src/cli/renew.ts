@@ -1,4 +1,4 @@
-import { renew } from '../day2/renew.js';
+import { renew } from '../commands/renew.js';
 import { renderRenewResult } from '../render/day2.js';
 import { defineCommand } from './command.js';
 import type { FlagValues } from './flags.js';

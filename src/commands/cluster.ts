@@ -1,16 +1,16 @@
 import { DEFAULTS, kubeconfigDirOf } from '../model/defaults.js';
 import path from 'node:path';
 import { badFlag, badInput } from '../errors.js';
-import { withRememberedSans } from '../day2/remembered.js';
-import { buildPkiSpec, selectEntries } from '../model/plan.js';
+import { withRememberedSans } from '../model/remembered-sans.js';
+import { buildPkiSpec, selectEntries } from '../model/spec.js';
 import { kubeletPkiEntries } from '../model/profile.js';
 import type { SettingsInput } from '../model/settings.js';
 import { parseNodeName } from '../model/settings.js';
-import { etcdServers, nodeDirs, nodeEntries, nodeSettings, parseNodeList, primaryAddress, type ClusterNode, type NodeRole } from '../model/topology.js';
-import { RECORD_FILE, readRecord, readRecordIfAny, withRecordLock, writeRecord, type ClusterRecord } from '../store/cluster-record.js';
+import { etcdServers, nodeDirs, nodeEntries, nodeSettings, parseNodeList, primaryAddress, type ClusterNode, type ClusterRecord, type NodeRole } from '../model/topology.js';
+import { RECORD_FILE, readRecord, readRecordIfAny, withRecordLock, writeRecord } from '../store/cluster-record.js';
 import { pathExists } from '../store/files.js';
 import { acquireLock } from '../store/lock.js';
-import { joinRotation } from '../day2/rotate.js';
+import { joinRotation } from './rotation.js';
 import { checkRenewNames, initLocation, resolveRun, type InitOptions, type InitResult, type ResolvedRun, type RunOptions } from './init.js';
 
 export { parseNodeList, type ClusterNode, type NodeRole };
@@ -50,7 +50,7 @@ interface NodeRun {
 /**
  * One node's directory: its share of the profile (and the kubelet's pki entries when asked for),
  * with CAs and shared entries taken from the shared set — the same observe → decide → apply path
- * as a single-node PKI, over the node's placement.
+ * as a single-node PKI, over the node's location.
  */
 async function writeNode({ record, run, options }: NodeRun, node: ClusterNode): Promise<NodeResult> {
   const { profile } = run;
@@ -64,13 +64,13 @@ async function writeNode({ record, run, options }: NodeRun, node: ClusterNode): 
   const settings = nodeSettings(run.settings, node, first);
   const spec = selectEntries(buildPkiSpec(profile, settings, { kubeletPki: kubelet, controlPlane: node.role === 'control-plane' }), [...entries, ...kubeletEntries]);
   const dirs = nodeDirs(record.settings.nodesDir, node.name);
-  const placement = {
+  const location = {
     certDir: path.join(dirs.kubernetes, 'pki'),
     kubeconfigDir: dirs.kubernetes,
     kubeletPki: dirs.kubeletPki,
     shared: { certDir: record.settings.certDir, entries: profile.roles.shared ?? [], keys },
   };
-  const init = await initLocation(spec, placement, settings, profile.name, options, []);
+  const init = await initLocation(spec, location, settings, profile.name, options, []);
   return { ...node, dir: dirs.root, init };
 }
 

@@ -1,13 +1,15 @@
 import { DEFAULTS, kubeconfigDirOf } from '../model/defaults.js';
 import path from 'node:path';
-import { readRememberedSans, withRememberedSans } from '../day2/remembered.js';
+import { withRememberedSans } from '../model/remembered-sans.js';
+import { readRememberedSans } from '../store/remembered-sans.js';
 import { badFlag, ErrorCode, KpkiError } from '../errors.js';
-import { buildPkiSpec, type PkiSpec } from '../model/plan.js';
+import { buildPkiSpec, type PkiSpec } from '../model/spec.js';
 import { validityAboveDefault } from '../model/validity.js';
 import type { Profile } from '../model/profile.js';
 import type { KubeadmConfig } from '../config/kubeadm.js';
 import { resolveSettings, type ClusterSettings, type HostDefaults, type SettingOrigins, type SettingsInput } from '../model/settings.js';
-import { decide, kubeconfigReferences, observedPaths, type ConvergeIntent, type Placement } from '../plan/decide.js';
+import { decide, kubeconfigReferences, observedPaths, type ConvergeIntent } from '../plan/decide.js';
+import type { Location } from '../model/layout.js';
 import { cutAtCaExpiry, renderSteps, interruptedError } from '../plan/render.js';
 import { planItem, writes, type PlanItem, type Step } from '../plan/steps.js';
 import { applyChanges } from '../store/apply.js';
@@ -135,11 +137,11 @@ export interface ConvergeOptions {
 }
 
 /** Observes what exists of a location's files and decides what the intent needs. */
-async function observeAndDecide(spec: PkiSpec, placement: Placement, intent: ConvergeIntent): Promise<Step[]> {
+async function observeAndDecide(spec: PkiSpec, location: Location, intent: ConvergeIntent): Promise<Step[]> {
   const observed = new Map<string, Buffer>();
-  await observeFiles(observedPaths(spec, placement), observed);
-  await observeFiles(kubeconfigReferences(spec, placement, observed), observed);
-  return decide(spec, placement, observed, intent);
+  await observeFiles(observedPaths(spec, location), observed);
+  await observeFiles(kubeconfigReferences(spec, location, observed), observed);
+  return decide(spec, location, observed, intent);
 }
 
 /**
@@ -147,18 +149,18 @@ async function observeAndDecide(spec: PkiSpec, placement: Placement, intent: Con
  * the lock of its cert dir. Any replacement a killed run committed is finished before anything is
  * read; all files change as one journaled set; nothing is written when any entry conflicts.
  */
-async function converge(spec: PkiSpec, placement: Placement, intent: ConvergeIntent, options: ConvergeOptions): Promise<{ steps: Step[]; changed: boolean }> {
-  const { certDir } = placement;
+async function converge(spec: PkiSpec, location: Location, intent: ConvergeIntent, options: ConvergeOptions): Promise<{ steps: Step[]; changed: boolean }> {
+  const { certDir } = location;
   if (options.dryRun) {
     const pending = await pendingJournals(certDir);
     if (pending.length) options.warnings.push(`${pending.join(', ')}: a killed run's replacement is pending; the plan shows the files before it, and the next write completes it`);
-    return { steps: await observeAndDecide(spec, placement, intent), changed: false };
+    return { steps: await observeAndDecide(spec, location, intent), changed: false };
   }
   return withWriteLock(certDir, async (completed) => {
     if (completed.length) options.warnings.push(`completed an interrupted replacement of ${completed.join(', ')}`);
-    const certDirs = spec.certificates.map((c) => path.dirname(path.join(c.location === 'kubeletPki' ? placement.kubeletPki! : certDir, c.file!)));
-    await removeStaleTempFiles([...new Set([certDir, placement.kubeconfigDir, ...certDirs])]);
-    const steps = await observeAndDecide(spec, placement, intent);
+    const certDirs = spec.certificates.map((c) => path.dirname(path.join(c.location === 'kubeletPki' ? location.kubeletPki! : certDir, c.file!)));
+    await removeStaleTempFiles([...new Set([certDir, location.kubeconfigDir, ...certDirs])]);
+    const steps = await observeAndDecide(spec, location, intent);
     if (steps.some((s) => s.action === 'conflict')) throw conflictError(steps);
     const rendered = await renderSteps(steps, {
       now: intent.now,
@@ -180,15 +182,15 @@ async function converge(spec: PkiSpec, placement: Placement, intent: ConvergeInt
 export type RunOptions = Pick<InitOptions, 'dryRun' | 'force' | 'renew' | 'now' | 'onProgress' | 'signal'>;
 
 /** Converges one location (spec resolved with `settings`) as the run's options ask, and reports it as init does. */
-export async function initLocation(spec: PkiSpec, placement: Placement, settings: ClusterSettings, profile: string, options: RunOptions, warnings: string[]): Promise<InitResult> {
+export async function initLocation(spec: PkiSpec, location: Location, settings: ClusterSettings, profile: string, options: RunOptions, warnings: string[]): Promise<InitResult> {
   const dryRun = options.dryRun ?? false;
   const { steps, changed } = await converge(
     spec,
-    placement,
+    location,
     { force: options.force ?? false, renew: options.renew ?? [], now: options.now ?? new Date() },
     { dryRun, onProgress: options.onProgress, signal: options.signal, warnings },
   );
-  return { certDir: placement.certDir, kubeconfigDir: placement.kubeconfigDir, profile, dryRun, settings, items: steps.map(planItem), changed, warnings };
+  return { certDir: location.certDir, kubeconfigDir: location.kubeconfigDir, profile, dryRun, settings, items: steps.map(planItem), changed, warnings };
 }
 
 /**

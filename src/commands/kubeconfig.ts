@@ -3,8 +3,8 @@ import { DEFAULTS, kubeconfigDirOf } from '../model/defaults.js';
 import { badFlag } from '../errors.js';
 import { issueLeaf, leafKeyType, leafWrites, loadCa, writeLocked, writeNewFiles } from '../issue/leaf.js';
 import { certificatePem } from '../pki/certificate.js';
-import { createCsrPem } from '../pki/csr.js';
-import { generateKeyPair, privateKeyPem } from '../pki/keys.js';
+import { privateKeyPem } from '../pki/keys.js';
+import { renderCsr } from '../plan/render.js';
 import { parseNodeName } from '../model/settings.js';
 import { readOptional } from '../store/files.js';
 import type { FileWrite } from '../store/journal.js';
@@ -106,7 +106,8 @@ async function identityFor(options: IssueKubeconfigOptions): Promise<Identity> {
 /** Server and cluster name: explicit, else from the file being rewritten, else from admin.conf. */
 async function clusterEndpoint(options: IssueKubeconfigOptions, target: string | undefined) {
   const kubeconfigDir = options.kubeconfigDir ?? kubeconfigDirOf(options.certDir ?? DEFAULTS.certDir);
-  for (const file of [target, path.join(kubeconfigDir, 'admin.conf')]) {
+  const admin = (await loadProfile(options.profile)).kubeconfigs.find((k) => k.identity === 'admin');
+  for (const file of [target, admin && path.join(kubeconfigDir, admin.file)]) {
     const data = file && (await readOptional(file));
     if (!data) continue;
     const creds = parseKubeconfig(data.toString('utf8'), file);
@@ -137,9 +138,8 @@ export async function issueKubeconfig(options: IssueKubeconfigOptions): Promise<
   const base = { clientName: identity.commonName, organizations: identity.organizations };
 
   if (options.csrOnly) {
-    const pair = await generateKeyPair(leafKeyType(ca, options.keyType));
+    const { pair, csr: csrPem } = await renderCsr(leafKeyType(ca, options.keyType), identity.commonName, identity.organizations);
     const prefix = options.out ?? identity.name.replace(/[^A-Za-z0-9_.-]/g, '_');
-    const csrPem = await createCsrPem(pair, identity.commonName, identity.organizations);
     await writeNewFiles(
       [
         { path: `${prefix}.key`, data: privateKeyPem(pair.privateKey), mode: 0o600 },

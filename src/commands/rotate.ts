@@ -1,25 +1,27 @@
 import path from 'node:path';
-import type { KeyObject } from 'node:crypto';
-import type { Layout, Location } from '../day2/layout.js';
-import { SIGNER_CERT } from '../day2/names.js';
-import { rotateCa as rotate, type PhaseGate, type RotateOptions, type RotateResult, type RotateStep } from '../day2/rotate.js';
-import { ROTATION_DIR, type RotationState } from '../day2/rotation-state.js';
+import type { Layout, LayoutLocation } from '../model/layout.js';
+import { ROTATION_DIR, rotationIn, SIGNER_CERT, type RotationState } from '../model/rotation.js';
+import type { RotateOptions, RotateResult, RotateStep } from '../plan/rotation.js';
+import type { VerifyOptions } from '../verify/options.js';
 import { ErrorCode, KpkiError } from '../errors.js';
 import { DEFAULTS } from '../model/defaults.js';
-import { caAliases } from '../model/profile.js';
+import { caAliases, kubeletPkiEntries } from '../model/profile.js';
 import { etcdServers, primaryAddress } from '../model/topology.js';
 import { httpsUrl } from '../model/net.js';
 import type { Observed } from '../plan/decide.js';
+import type { KeyObject } from '../pki/keys.js';
 import { parseCertificates, parseKey } from '../pki/pem.js';
 import { CA_KINDS, type CaKind, type GateFinding, type GatePhase, type Side } from '../live/gate-judgement.js';
 import { checkGates, type GateCa, type GateInputs, type GateReport, type GateTarget } from '../live/gates.js';
 import { timeoutMs } from '../live/timeout.js';
-import type { VerifyOptions } from '../verify/options.js';
+import { observeLayout } from '../store/layout.js';
+import { readLayoutFiles } from './layout-files.js';
+import { rotateCa as rotateWith, type CheckBeforeWriting } from './rotation.js';
 import { verify } from './verify.js';
 import { nodeContext } from './verify-cluster.js';
 
 /** How verify checks one location of a day-2 layout: a cluster node as the record describes it, the shared set as the shared set. */
-function verifyOptionsOf(location: Location, layout: Layout): VerifyOptions {
+function verifyOptionsOf(location: LayoutLocation, layout: Layout): VerifyOptions {
   const record = layout.record?.data;
   const node = record?.nodes.find((n) => n.name === location.node);
   const profile = record?.settings.profile;
@@ -27,6 +29,29 @@ function verifyOptionsOf(location: Location, layout: Layout): VerifyOptions {
   const dirs = { certDir: location.certDir, kubeconfigDir: location.kubeconfigDir };
   return location.role === 'shared' ? { ...dirs, node: { role: 'shared' }, profile } : dirs;
 }
+
+/**
+ * Refuses to change anything while verify finds errors anywhere the rotation writes: the shared
+ * set, every control plane, every external etcd member (where the etcd CA's trust and leaves
+ * live; control planes hold only etcd/ca.crt and their etcd client certificate) and every worker.
+ * Abort runs unchecked: it is the way back from whatever state the files are in.
+ */
+export const verifyBeforeWriting: CheckBeforeWriting = async ({ step, layout }) => {
+  if (step === 'abort' || step === 'ca-renew') return [];
+  for (const location of layout.locations) {
+    const { findings } = await verify(verifyOptionsOf(location, layout));
+    const errors = findings.filter((f) => f.severity === 'error');
+    if (errors.length) {
+      const where = location.node && location.node !== 'local' ? `node ${location.node} (${location.role})` : location.certDir;
+      const see = location.root ? `kpki verify --root ${location.root}` : `kpki verify --cert-dir ${location.certDir} --kubeconfig-dir ${location.kubeconfigDir}`;
+      throw new KpkiError(ErrorCode.StaleFile, `verify finds ${errors.length} error(s) in ${where}: ${errors[0]!.subject}: ${errors[0]!.diagnosis}`, {
+        subject: location.root ?? location.certDir,
+        hint: `nothing was changed; see ${see} and fix them first`,
+      });
+    }
+  }
+  return [];
+};
 
 /** How the live gates run: `offline` skips them (said in the result). */
 export interface GateOptions {
@@ -66,6 +91,9 @@ export class GateRefusal extends KpkiError {
   }
 }
 
+/** The kubeconfigs the gates read the cluster with, in order: admin.conf, then super-admin.conf. */
+const ADMIN_IDENTITIES = ['admin', 'super-admin'];
+
 const OFFLINE_NOTE = 'the live cluster was not checked (--offline): make sure every restart of the previous phase took effect';
 
 /** Each CA's old and new material, as the snapshot holds it; a CA the rotation does not cover is `old` on both sides. */
@@ -94,7 +122,7 @@ function gateCas(layout: Layout, snapshot: Observed, state: RotationState | unde
 function saKeys(layout: Layout, snapshot: Observed, state: RotationState | undefined): Record<Side, KeyObject> | undefined {
   if (!state?.serviceAccount) return undefined;
   const read = (side: Side) => {
-    const file = path.join(layout.signing.certDir, ROTATION_DIR, side, 'sa.key');
+    const file = path.join(layout.signing.certDir, ROTATION_DIR, side, `${layout.profile.keyPairs[0]!.file}.key`);
     const data = snapshot.get(file);
     return data && parseKey(data, file);
   };
@@ -121,16 +149,15 @@ function etcdTargets(layout: Layout, given: string[] | undefined): GateTarget[] 
 }
 
 /** The gate a rotation step runs before writing: every check of live/gates.ts, refusing on any finding. */
-function liveGate(options: GateOptions, onReport: (report: GateReport) => void): PhaseGate {
+function liveGate(options: GateOptions, onReport: (report: GateReport) => void) {
   return async (step: RotateStep, layout: Layout, snapshot: Observed, state: RotationState | undefined) => {
-    if (step === 'status' && !options.live) return;
     const phase: GatePhase = state?.phase ?? 'none';
     const kubeconfigDir = layout.signing.kubeconfigDir;
     const bound = timeoutMs('--live-timeout', options.timeout ?? DEFAULTS.liveTimeout);
     const inputs: GateInputs = {
       step,
       phase,
-      adminKubeconfigs: options.adminKubeconfig ? [options.adminKubeconfig] : [path.join(kubeconfigDir, 'admin.conf'), path.join(kubeconfigDir, 'super-admin.conf')],
+      adminKubeconfigs: options.adminKubeconfig ? [options.adminKubeconfig] : ADMIN_IDENTITIES.flatMap((identity) => layout.profile.kubeconfigs.filter((k) => k.identity === identity).map((k) => path.join(kubeconfigDir, k.file))),
       cas: gateCas(layout, snapshot, state),
       rotated: {
         ...(Object.fromEntries(CA_KINDS.map((kind) => [kind, Boolean(state?.cas.includes(layout.profile.certificates.find((c) => c.file === caAliases(layout.profile).get(kind))!.name))])) as Record<CaKind, boolean>),
@@ -139,7 +166,7 @@ function liveGate(options: GateOptions, onReport: (report: GateReport) => void):
       saKeys: saKeys(layout, snapshot, state),
       apiservers: apiserverTargets(layout),
       etcd: etcdTargets(layout, options.etcdServers),
-      kubelets: new Map(layout.locations.filter((l) => l.node && l.node !== 'local' && l.kubeletPki).map((l) => [l.node!, { managedServing: snapshot.has(path.join(l.kubeletPki!, 'kubelet.crt')) }])),
+      kubelets: new Map(layout.locations.filter((l) => l.node && l.node !== 'local' && l.kubeletPki).map((l) => [l.node!, { managedServing: kubeletPkiEntries(layout.profile).some((e) => snapshot.has(path.join(l.kubeletPki!, `${e.file}.crt`))) }])),
       signerFile: path.join(layout.signing.role === 'shared' ? DEFAULTS.nodeCertDir : layout.signing.certDirOnNode, SIGNER_CERT),
       timeoutMs: bound,
       signTimeoutMs: Math.max(bound * 3, 15_000),
@@ -154,8 +181,21 @@ function liveGate(options: GateOptions, onReport: (report: GateReport) => void):
 export async function rotateCa(options: RotateOptions & { gates?: GateOptions }): Promise<RotateCaResult> {
   const gates = options.gates ?? { offline: true };
   let report: GateReport | undefined;
-  const gate = gates.offline ? undefined : liveGate(gates, (r) => (report = r));
-  const result = await rotate(options, async (location, layout) => (await verify(verifyOptionsOf(location, layout))).findings, gate);
+  const gate = liveGate(gates, (r) => (report = r));
+  // The gates read the tree the step decided from (under its lock) for the phase and the CAs' material.
+  const check: CheckBeforeWriting = async (what) => {
+    if (!gates.offline && what.step !== 'ca-renew') {
+      const snapshot = await readLayoutFiles(what.layout);
+      await gate(what.step, what.layout, snapshot, rotationIn(snapshot, what.layout.signing.certDir));
+    }
+    return verifyBeforeWriting(what);
+  };
+  const result = await rotateWith(options, check);
+  if (options.step === 'status' && gates.live && !gates.offline) {
+    const layout = await observeLayout(options);
+    const snapshot = await readLayoutFiles(layout, options.apiServices);
+    await gate('status', layout, snapshot, rotationIn(snapshot, layout.signing.certDir));
+  }
   const skipped = options.step === 'status' ? (gates.live && !gates.offline ? undefined : 'the live cluster was not checked (add --live)') : gates.offline ? OFFLINE_NOTE : undefined;
   const summary: GateSummary = { checked: Boolean(report), note: report ? undefined : skipped ?? 'no step ran its gates (an interrupted step was completed)', report };
   return { ...result, gates: summary };

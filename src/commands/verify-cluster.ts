@@ -1,11 +1,11 @@
 import path from 'node:path';
 import { KpkiError } from '../errors.js';
 import { kubeconfigDirOf } from '../model/defaults.js';
-import { serverUrl } from '../model/plan.js';
+import { serverUrl } from '../model/spec.js';
 import { SERVER_TARGETS, type ServerTarget } from '../model/profile.js';
 import { resolveSettings } from '../model/settings.js';
-import { nodeComponentFlags, nodeDirs, nodeSettings, primaryAddress, type ClusterNode } from '../model/topology.js';
-import { readRecordIfAny, RECORD_FILE, type ClusterRecord } from '../store/cluster-record.js';
+import { nodeComponentFlags, nodeDirs, nodeSettings, primaryAddress, type ClusterNode, type ClusterRecord } from '../model/topology.js';
+import { readRecordIfAny, RECORD_FILE } from '../store/cluster-record.js';
 import { sortFindings, FindingCode, type Severity } from '../verify/findings.js';
 import type { CheckedLocation, NodeContext, VerifyOptions, VerifyResult } from '../verify/options.js';
 import { verifyDirectory } from './verify-directory.js';

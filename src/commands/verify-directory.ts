@@ -1,6 +1,6 @@
 import { DEFAULTS } from '../model/defaults.js';
 import path from 'node:path';
-import { readRotation } from '../day2/rotation-state.js';
+import { readRotation } from '../store/rotation.js';
 import { badFlag, badInput, KpkiError } from '../errors.js';
 import { parseDuration } from '../model/duration.js';
 import { COMPONENTS, flagsFor, kubeadmValue, setByDefault, wiringFromProfile, type FlagComponent, type Wiring } from '../model/flags.js';
@@ -268,7 +268,7 @@ async function loadRotation(certDir: string, kubeconfigDir: string): Promise<Rot
   const found: RotationFacts = { ...base, file: state.file, phase: state.phase, cas: state.cas, serviceAccount: state.serviceAccount, problem: undefined };
   try {
     // Loaded only here: rotation code issues certificates, which plain verify runs never need.
-    const { rotateCa } = await import('../day2/rotate.js');
+    const { rotateCa } = await import('./rotation.js');
     const status = await rotateCa({ step: 'status', certDir, kubeconfigDir });
     found.lagging = (status.status ?? []).filter((f) => f.state !== f.expected);
   } catch (error) {

@@ -1,10 +1,9 @@
-import { createPublicKey, type KeyObject } from 'node:crypto';
 import path from 'node:path';
 import { badInput, KpkiError } from '../errors.js';
 import { parseKubeconfig, type Source } from '../kubeconfig/kubeconfig.js';
 import { certificateFacts, publicKeyObject } from '../pki/certificate.js';
 import { x509 } from '../pki/crypto.js';
-import { describeKey, spkiDer } from '../pki/keys.js';
+import { describeKey, parsePublicKey, publicKeyFromDer, publicKeyOf, spkiDer, type KeyObject } from '../pki/keys.js';
 import { isSignedBy } from '../pki/match.js';
 import { parseCertificates, parseKey, pemBlocks } from '../pki/pem.js';
 import type { WalkedFile } from '../store/tree.js';
@@ -135,7 +134,7 @@ async function collectFile(file: string, data: Buffer, into: Collected, readFile
       const where = blocks.length > 1 ? `${file}#${i + 1}` : file;
       if (block.type === 'CERTIFICATE') into.certs.push({ file: where, cert: certs.shift()! });
       else if (block.type.endsWith('PRIVATE KEY')) into.keys.push({ file: where, key: parseKey(data, file), kind: 'private-key' });
-      else if (block.type.endsWith('PUBLIC KEY')) into.keys.push({ file: where, key: createPublicKey(data), kind: 'public-key' });
+      else if (block.type.endsWith('PUBLIC KEY')) into.keys.push({ file: where, key: parsePublicKey(data), kind: 'public-key' });
       else if (block.type.includes('CERTIFICATE REQUEST')) into.csrs.push(await csrItem(where, new x509.Pkcs10CertificateRequest(new Uint8Array(block.der))));
       else continue;
       found = true;
@@ -147,7 +146,7 @@ async function collectFile(file: string, data: Buffer, into: Collected, readFile
   if (cert) return into.certs.push({ file, cert }) > 0;
   const key = tryDer(() => parseKey(data, file));
   if (key) return into.keys.push({ file, key, kind: 'private-key' }) > 0;
-  const pub = tryDer(() => createPublicKey({ key: data, format: 'der', type: 'spki' }));
+  const pub = tryDer(() => publicKeyFromDer(data));
   if (pub) return into.keys.push({ file, key: pub, kind: 'public-key' }) > 0;
   const csr = tryDer(() => new x509.Pkcs10CertificateRequest(bytes));
   if (csr) return into.csrs.push(await csrItem(file, csr)) > 0;
@@ -156,7 +155,7 @@ async function collectFile(file: string, data: Buffer, into: Collected, readFile
 
 async function csrItem(file: string, csr: x509.Pkcs10CertificateRequest): Promise<InspectedCsr> {
   const san = csr.extensions.find((e): e is x509.SubjectAlternativeNameExtension => e instanceof x509.SubjectAlternativeNameExtension);
-  const key = createPublicKey({ key: Buffer.from(csr.publicKey.rawData), format: 'der', type: 'spki' });
+  const key = publicKeyFromDer(Buffer.from(csr.publicKey.rawData));
   return { kind: 'csr', file, subject: csr.subject, sans: (san?.names.items ?? []).map((n) => n.value), key: describeKey(key), signatureValid: await csr.verify() };
 }
 
@@ -186,7 +185,7 @@ export async function inspectFiles(paths: string[], source: InspectSource, now: 
   if (!into.certs.length && !into.keys.length && !into.csrs.length && !into.kubeconfigs.length) {
     throw badInput(paths.join(', '), 'no certificates, keys or kubeconfigs found', 'give a PKI directory such as /etc/kubernetes/pki');
   }
-  const spki = (k: KeyObject) => spkiDer(k.type === 'private' ? createPublicKey(k) : k).toString('base64');
+  const spki = (k: KeyObject) => spkiDer(k.type === 'private' ? publicKeyOf(k) : k).toString('base64');
   const keyBySpki = new Map(into.keys.filter((k) => k.kind === 'private-key').map((k) => [spki(k.key), k.file]));
   // CA files first: a kubeconfig's embedded copy of a CA is the less useful answer to "signed by".
   const embedded = (file: string) => file.includes(': ');

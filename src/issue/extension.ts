@@ -1,9 +1,10 @@
 import { stringify } from 'yaml';
 import { badFlag } from '../errors.js';
-import { certificatePem, issueCertificate } from '../pki/certificate.js';
-import { generateKeyPair, privateKeyPem } from '../pki/keys.js';
+import { certificatePem } from '../pki/certificate.js';
+import { privateKeyPem } from '../pki/keys.js';
+import { renderSelfSignedCa } from '../plan/render.js';
 import { isDnsName } from '../model/net.js';
-import { resolveCertificate } from '../model/plan.js';
+import { resolveCertificate } from '../model/spec.js';
 import type { ExtKeyUsageName } from '../model/profile.js';
 import { DEFAULTS } from '../model/defaults.js';
 import { parseDuration } from '../model/duration.js';
@@ -78,9 +79,8 @@ async function newServiceCa(options: ExtensionApiserverOptions): Promise<CaOnDis
   const keyType = parseKeyType(options.keyType ?? DEFAULTS.keyType);
   const commonName = `${options.service}.${options.namespace}-ca`;
   const spec = resolveCertificate(policy, { name: 'ca', file: '', commonName, organizations: [], usages: [], sans: [] }, (t) => [t], { caValidity: parseDuration(DEFAULTS.caValidity)!, certValidity: 0, keyType }, undefined);
-  const pair = await generateKeyPair(keyType);
-  const cert = await issueCertificate({ spec, publicKey: pair.publicKey, issuer: { key: pair.privateKey, certificate: undefined }, now: options.now ?? new Date() });
-  return { certFile: `${options.out}-ca.crt`, cert, key: pair.privateKey, keyPem: privateKeyPem(pair.privateKey) };
+  const ca = await renderSelfSignedCa(spec, options.now ?? new Date());
+  return { certFile: `${options.out}-ca.crt`, cert: ca.certificate, key: ca.key, keyPem: privateKeyPem(ca.key) };
 }
 
 /**

@@ -1,13 +1,14 @@
-import type { KeyObject } from 'node:crypto';
+import type { KeyObject } from '../pki/keys.js';
 import path from 'node:path';
 import { badFlag, badInput, ErrorCode, KpkiError } from '../errors.js';
-import { certificatePem, issueCertificate, publicKeyObject } from '../pki/certificate.js';
+import { certificatePem, publicKeyObject } from '../pki/certificate.js';
 import type { x509 } from '../pki/crypto.js';
-import { generateKeyPair, keyTypeOf, privateKeyPem, type KeyPair } from '../pki/keys.js';
+import { keyTypeOf, privateKeyPem, type KeyPair } from '../pki/keys.js';
+import { renderLeaf } from '../plan/render.js';
 import { parseCertificate, parseKey } from '../pki/pem.js';
 import { parseDuration } from '../model/duration.js';
 import { outlivesCa, validityAboveDefault } from '../model/validity.js';
-import { classifySans, resolveCertificate, type CertSpec } from '../model/plan.js';
+import { classifySans, resolveCertificate, type CertSpec } from '../model/spec.js';
 import { caAliases, type ExtKeyUsageName } from '../model/profile.js';
 import { DEFAULTS, parseKeyType, sanList, type KeyType } from '../model/settings.js';
 import { readOptional } from '../store/files.js';
@@ -112,8 +113,7 @@ export async function leafSpec(ca: CaOnDisk, request: LeafRequest): Promise<Cert
 /** Issues one leaf from a CA on disk under a profile's signing policy. */
 export async function issueLeaf(ca: CaOnDisk, request: LeafRequest, now = new Date()): Promise<IssuedLeaf> {
   const spec = await leafSpec(ca, request);
-  const pair = await generateKeyPair(spec.keyType);
-  const cert = await issueCertificate({ spec, publicKey: pair.publicKey, issuer: { key: ca.key!, certificate: ca.cert }, now });
+  const { certificate: cert, pair } = await renderLeaf(spec, { certificate: ca.cert, key: ca.key! }, now);
   const wanted = new Date(Math.floor(now.getTime() / 1000) * 1000 + spec.validity * 1000);
   const warnings = [validityAboveDefault('--validity', spec.validity, false), cert.notAfter < wanted ? outlivesCa(request.name, ca.certFile, wanted, cert.notAfter) : undefined];
   return { cert, pair, warnings: warnings.filter((w): w is string => w !== undefined) };

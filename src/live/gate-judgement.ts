@@ -3,6 +3,7 @@
  * (expectations) and which observed objects lag behind (findings). Pure: the observation is
  * src/live/gates.ts, which hands over facts already classified as `old`/`new`.
  */
+import { CLUSTER_CA_DATA_KEY } from '../model/kubeadm-files.js';
 
 /** A rotation step that writes, or `status`, which shows the next step's gates. */
 export type GateStep = 'begin' | 'reissue' | 'finish' | 'abort' | 'status';
@@ -231,7 +232,7 @@ function bundleFindings(want: GateExpectation, facts: GateFacts): GateFinding[] 
         bundle.kind === 'kube-root-ca.crt' ? `${ROOT_CA_FIX}; then restart the pods of namespace ${bundle.namespace} (they read it at start)`
         : bundle.kind === 'cluster-info' ? `put the cluster CA file of this phase (pki/ca.crt) into its kubeconfig's certificate-authority-data: kubectl -n ${bundle.namespace} edit configmap ${bundle.name} (kubeadm join and bootstrap read it)`
         : `kube-controller-manager's token controller rewrites ca.crt from --root-ca-file when it runs with this phase's files (restart it), or delete the Secret so that it is recreated`;
-      findings.push({ code: GateCode.TrustNotPropagated, subject: what, diagnosis: `${bundle.kind === 'token-secret' ? 'ca.crt' : bundle.kind === 'cluster-info' ? "the kubeconfig's certificate-authority-data" : 'ca.crt'} lacks ${sideWords('cluster', lacking, facts.rotated.cluster)}: clients that trust it would reject the apiservers' certificates after this step`, fix });
+      findings.push({ code: GateCode.TrustNotPropagated, subject: what, diagnosis: `${bundle.kind === 'cluster-info' ? "the kubeconfig's certificate-authority-data" : CLUSTER_CA_DATA_KEY} lacks ${sideWords('cluster', lacking, facts.rotated.cluster)}: clients that trust it would reject the apiservers' certificates after this step`, fix });
     }
     if (bundle.kind === 'token-secret' && facts.rotated.serviceAccount && want.tokenKeys && bundle.tokenKey && !(want.tokenKeys as Signer[]).includes(bundle.tokenKey)) {
       findings.push({

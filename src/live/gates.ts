@@ -6,16 +6,17 @@
  * that CSR, every connection bounded; what could not be reached is reported, never skipped. The
  * judgement over what is observed here is gate-judgement.ts.
  */
-import { createPublicKey, verify as verifySignature, type KeyObject } from 'node:crypto';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { parseKubeconfig, type Source } from '../kubeconfig/kubeconfig.js';
 import { certificatePem, issueCertificate } from '../pki/certificate.js';
 import type { x509 } from '../pki/crypto.js';
-import { generateKeyPair, privateKeyPem } from '../pki/keys.js';
+import { generateKeyPair, privateKeyPem, type KeyObject } from '../pki/keys.js';
+import { jwtSigner } from '../pki/jwt.js';
 import { isSignedBy, sameAuthority } from '../pki/match.js';
 import { parseCertificates } from '../pki/pem.js';
 import type { CertificateTemplate } from '../pki/template.js';
+import { CLUSTER_CA_DATA_KEY } from '../model/kubeadm-files.js';
 import { httpsUrl, parseHostPort } from '../model/net.js';
 import { readOptional } from '../store/files.js';
 import { dialedNodeAddress, KUBEADM_ADDRESS_TYPES, KUBELET_PORT } from '../verify/inputs/kubelet.js';
@@ -246,28 +247,7 @@ async function signerCheck(inputs: GateInputs, admin: Admin): Promise<GateFacts[
 }
 
 /** Which service-account key signed a JWT; undefined when it is not one. */
-export function tokenSigner(token: string, keys: Record<Side, KeyObject>): Signer | undefined {
-  const [header, payload, signature] = token.split('.');
-  if (!header || !payload || !signature) return undefined;
-  let alg: string;
-  try {
-    alg = (JSON.parse(Buffer.from(header, 'base64url').toString('utf8')) as { alg?: string }).alg ?? '';
-  } catch {
-    return undefined;
-  }
-  const hash = `sha${alg.slice(2) || '256'}`;
-  const data = Buffer.from(`${header}.${payload}`);
-  const sig = Buffer.from(signature, 'base64url');
-  for (const side of ['old', 'new'] as const) {
-    try {
-      const key = keys[side].type === 'private' ? createPublicKey(keys[side]) : keys[side];
-      if (verifySignature(hash, data, { key, dsaEncoding: 'ieee-p1363' }, sig)) return side;
-    } catch {
-      // Another key type than the token's: not this key.
-    }
-  }
-  return 'other';
-}
+export const tokenSigner = (token: string, keys: Record<Side, KeyObject>): Signer | undefined => jwtSigner(token, keys);
 
 interface Item<T> {
   metadata: { name: string; namespace?: string };
@@ -294,7 +274,7 @@ async function bundleChecks(inputs: GateInputs, admin: Admin, unread: GateFacts[
   ]);
   const cluster = inputs.cas.cluster;
   const bundles: BundleFacts[] = [];
-  for (const map of rootCas) bundles.push({ kind: 'kube-root-ca.crt', namespace: map.metadata.namespace!, name: map.metadata.name, holds: sidesHeld(map.data?.['ca.crt'], cluster, `${map.metadata.namespace}/kube-root-ca.crt`) });
+  for (const map of rootCas) bundles.push({ kind: 'kube-root-ca.crt', namespace: map.metadata.namespace!, name: map.metadata.name, holds: sidesHeld(map.data?.[CLUSTER_CA_DATA_KEY], cluster, `${map.metadata.namespace}/kube-root-ca.crt`) });
   for (const secret of secrets) {
     const data = secret.data ?? {};
     const decoded = (key: string) => (data[key] ? Buffer.from(data[key], 'base64').toString('utf8') : undefined);
@@ -303,7 +283,7 @@ async function bundleChecks(inputs: GateInputs, admin: Admin, unread: GateFacts[
       kind: 'token-secret',
       namespace: secret.metadata.namespace!,
       name: secret.metadata.name,
-      holds: sidesHeld(decoded('ca.crt'), cluster, `Secret ${secret.metadata.namespace}/${secret.metadata.name}`),
+      holds: sidesHeld(decoded(CLUSTER_CA_DATA_KEY), cluster, `Secret ${secret.metadata.namespace}/${secret.metadata.name}`),
       ...(token && inputs.saKeys ? { tokenKey: tokenSigner(token, inputs.saKeys) } : {}),
     });
   }

@@ -1,10 +1,10 @@
-import { X509Certificate } from 'node:crypto';
 import { parseHostPort } from '../model/net.js';
 import { publicKeyObject } from '../pki/certificate-facts.js';
 import type { x509 } from '../pki/crypto.js';
 import { sameKeyPair } from '../pki/keys.js';
 import { goCertificate, type CertificateData } from '../pki/parse.js';
 import { validityPeriodError } from '../pki/verify.js';
+import { certificateDerPem } from '../pki/pem.js';
 import type { LoadedContext } from '../verify/facts.js';
 import { FindingCode, type Finding, type Severity } from '../verify/findings.js';
 import { infoOf } from '../verify/rule.js';
@@ -22,8 +22,8 @@ import { proxyFor } from './proxy.js';
  * what that identity may do.
  */
 
-/** PEM, as TLS options take certificates (Node's X509Certificate prints it). */
-const pem = (cert: CertificateData) => new X509Certificate(Buffer.from(cert.rawData)).toString();
+/** PEM, as TLS options take certificates. */
+const pem = (cert: CertificateData) => certificateDerPem(cert.rawData);
 
 const notChecked = (subject: string, diagnosis: string, fix: string, files: string[], severity: Severity = 'warning'): Finding => ({ code: FindingCode.Unchecked, severity, subject, symptom: '', diagnosis, fix, files });
 

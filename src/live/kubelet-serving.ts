@@ -1,6 +1,6 @@
-import { createPublicKey } from 'node:crypto';
 import { canonicalIp } from '../model/net.js';
 import { x509 } from '../pki/crypto.js';
+import { publicKeyFromDer } from '../pki/keys.js';
 
 export const KUBELET_SERVING_SIGNER = 'kubernetes.io/kubelet-serving';
 const NODE_PREFIX = 'system:node:';
@@ -91,6 +91,6 @@ export function requestFacts(pem: string): Pick<ServingRequest, 'commonName' | '
     ipAddresses: ofType('ip').map((ip) => canonicalIp(ip) ?? ip),
     emails: ofType('email'),
     uris: ofType('url'),
-    keyAlgorithm: createPublicKey({ key: Buffer.from(csr.publicKey.rawData), format: 'der', type: 'spki' }).asymmetricKeyType ?? 'unknown',
+    keyAlgorithm: publicKeyFromDer(Buffer.from(csr.publicKey.rawData)).asymmetricKeyType ?? 'unknown',
   };
 }

@@ -1,5 +1,5 @@
 import { parse as parseYaml, parseAllDocuments } from 'yaml';
-import { badInput } from '../errors.js';
+import { badFlag, badInput } from '../errors.js';
 import { parseDuration } from './duration.js';
 
 export const KEY_USAGES = ['digitalSignature', 'keyEncipherment', 'keyCertSign', 'cRLSign', 'keyAgreement'] as const;
@@ -34,8 +34,8 @@ export type KubeconfigIdentity = (typeof KUBECONFIG_IDENTITIES)[number];
  * Where a certificate lives: the cert dir (/etc/kubernetes/pki), or the kubelet's own pki dir
  * (/var/lib/kubelet/pki) on every node, where it names only the node.
  */
-export const LOCATIONS = ['certDir', 'kubeletPki'] as const;
-export type Location = (typeof LOCATIONS)[number];
+export const ENTRY_DIRS = ['certDir', 'kubeletPki'] as const;
+export type EntryDir = (typeof ENTRY_DIRS)[number];
 /**
  * Conditions an entry may depend on, and whether each holds when nothing says otherwise:
  * `localEtcd` unless etcd is external; `componentServingCerts` only when asked for
@@ -69,7 +69,7 @@ export interface CertificateEntry {
   /** SAN templates; IPs and DNS names are told apart after expansion. */
   sans: string[];
   when?: Condition;
-  location: Location;
+  location: EntryDir;
   /** For a CA: the short name users give it on the command line (`cluster`, `etcd`). */
   alias?: string;
   wiring: EntryWiring;
@@ -257,7 +257,7 @@ function parseCertificate(r: FieldReader): CertificateEntry {
     sans: r.strings('sans').map((s) => r.template('sans', s, true)),
     when: r.oneOf('when', CONDITIONS, true),
     alias: r.string('alias', true),
-    location: r.oneOf('location', LOCATIONS, true) ?? 'certDir',
+    location: r.oneOf('location', ENTRY_DIRS, true) ?? 'certDir',
     wiring: r.wiring(r.string('issuer', true) ? ['cert', 'key', 'commonName'] : ['cert', 'key']),
   };
   if (entry.location === 'kubeletPki') {
@@ -382,6 +382,17 @@ export function parseProfile(text: string, file: string): Profile {
 /** The CAs users may name by alias (`cluster`, `front-proxy`, `etcd`): alias → file under the cert dir, without extension. */
 export function caAliases(profile: Profile): Map<string, string> {
   return new Map(profile.certificates.flatMap((c) => (c.alias ? [[c.alias, c.file] as const] : [])));
+}
+
+/** A CA entry of the profile by any of its names: its entry name or its alias (`kpki cert --ca`'s names). */
+export function caEntryName(profile: Profile, flag: string, name: string): string {
+  const cas = profile.certificates.filter((c) => !c.issuer);
+  const entry = cas.find((c) => c.alias === name)?.name ?? name;
+  if (!cas.some((c) => c.name === entry)) {
+    const aliases = cas.flatMap((c) => (c.alias ? [c.alias] : []));
+    throw badFlag(flag, `"${name}" is not a CA of profile ${profile.name}`, `use one of ${cas.map((c) => c.name).join(', ')} (or ${aliases.join(', ')})`);
+  }
+  return entry;
 }
 
 /** The certificates that live in each node's kubelet pki dir. */

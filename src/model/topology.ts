@@ -2,7 +2,7 @@ import path from 'node:path';
 import { badFlag } from '../errors.js';
 import { canonicalIp, httpsUrl } from './net.js';
 import type { Profile, Role } from './profile.js';
-import { listValue, parseNodeName, type ClusterSettings } from './settings.js';
+import { listValue, parseNodeName, type ClusterSettings, type SettingsInput } from './settings.js';
 
 export type NodeRole = Exclude<Role, 'shared'>;
 
@@ -118,4 +118,11 @@ export function nodeComponentFlags(settings: ClusterSettings, node: ClusterNode,
         ]
       : [],
   };
+}
+
+/** What `kpki node add` needs to extend a cluster the way it was made. */
+export interface ClusterRecord {
+  settings: SettingsInput & { profile?: string; certDir: string; kubeconfigDir: string; nodesDir: string; kubeletServingCerts: boolean };
+  nodes: ClusterNode[];
+  topology: Topology;
 }

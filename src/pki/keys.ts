@@ -22,6 +22,9 @@ function algorithmFor(keyType: KeyType): Algorithm & { modulusLength?: number; p
   }
 }
 
+/** Keys as every layer above pki/ names them: node:crypto stays inside pki/. */
+export type { KeyObject };
+
 /** A key pair in both forms: CryptoKey for signing with @peculiar/x509, KeyObject for encoding. */
 export interface KeyPair {
   keyType: KeyType;
@@ -213,4 +216,24 @@ export function signatureAlgorithm(signer: KeyObject): RsaHashedImportParams | E
   if (signer.asymmetricKeyType === 'rsa') return { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' };
   const hash = signer.asymmetricKeyDetails?.namedCurve === 'secp384r1' ? 'SHA-384' : 'SHA-256';
   return { name: 'ECDSA', hash };
+}
+
+/** The public half of a private key (a public key stays itself). */
+export function publicKeyOf(key: KeyObject): KeyObject {
+  return createPublicKey(key);
+}
+
+/** A DER SubjectPublicKeyInfo. */
+export function publicKeyFromDer(der: Buffer): KeyObject {
+  return createPublicKey({ key: der, format: 'der', type: 'spki' });
+}
+
+/** A DER private key in one encoding: PKCS#1 (RSA), PKCS#8 or SEC1 (EC). */
+export function privateKeyFromDer(der: Buffer, type: 'pkcs1' | 'pkcs8' | 'sec1'): KeyObject {
+  return createPrivateKey({ key: der, format: 'der', type });
+}
+
+/** A PEM public key (`BEGIN PUBLIC KEY`), as sa.pub holds them. */
+export function parsePublicKey(pem: string | Buffer): KeyObject {
+  return createPublicKey(pem);
 }

@@ -1,4 +1,4 @@
-import type { KeyObject } from 'node:crypto';
+import { createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { certificateFacts, publicKeyObject, type CertificateFacts } from './certificate-facts.js';
 import { keyTypeOf, sameKeyPair } from './keys.js';
 import { goCertificate, type CertificateData } from './parse.js';
@@ -86,4 +86,13 @@ export function caSigningProblems(cert: CertificateData, key: KeyObject): string
   const problems: string[] = [];
   if (!sameKeyPair(key, publicKeyObject(cert))) problems.push('the key does not belong to the certificate');
   return [...problems, ...notCaReasons(certificateFacts(cert)).map((reason) => `the certificate ${reason}`)];
+}
+
+/** Whether `cert` was signed by `key`'s pair (a CA whose certificate is to be made again from its key). */
+export function signedByKey(cert: CertificateData, key: KeyObject): boolean {
+  try {
+    return new X509Certificate(Buffer.from(cert.rawData)).verify(createPublicKey(key));
+  } catch {
+    return false;
+  }
 }

@@ -96,3 +96,9 @@ export function parseKey(data: Buffer, file: string): KeyObject {
   }
   return key;
 }
+
+/** A DER certificate as PEM (what TLS options take), 64 base64 characters a line. */
+export function certificateDerPem(der: ArrayBuffer): string {
+  const lines = Buffer.from(der).toString('base64').match(/.{1,64}/g) ?? [];
+  return `-----BEGIN CERTIFICATE-----\n${lines.join('\n')}\n-----END CERTIFICATE-----\n`;
+}

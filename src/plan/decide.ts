@@ -1,35 +1,14 @@
-import { createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
 import path from 'node:path';
 import { certificateFacts, publicKeyObject } from '../pki/certificate.js';
 import type { x509 } from '../pki/crypto.js';
-import { keyTypeOf, sameKeyPair } from '../pki/keys.js';
-import { certificateMismatches, notCaReasons, sameAuthority } from '../pki/match.js';
+import { keyTypeOf, parsePublicKey, sameKeyPair, type KeyObject } from '../pki/keys.js';
+import { certificateMismatches, notCaReasons, sameAuthority, signedByKey } from '../pki/match.js';
 import { parseCertificate, parseCertificates, parseKey } from '../pki/pem.js';
 import { parseKubeconfig, type KubeconfigCredentials } from '../kubeconfig/kubeconfig.js';
-import type { CertSpec, KeyPairSpec, KubeconfigSpec, ManifestSpec, PkiSpec } from '../model/plan.js';
+import type { CertSpec, KeyPairSpec, KubeconfigSpec, ManifestSpec, PkiSpec } from '../model/spec.js';
 import { ErrorCode, KpkiError } from '../errors.js';
 import { certificateItem, type Authority, type FileWrite, type Step } from './steps.js';
-
-/**
- * Where one location's files live: a single-node PKI, the cluster's shared set, or a node's
- * /etc/kubernetes (and /var/lib/kubelet/pki) with CAs and shared entries taken from the shared set.
- */
-export interface Placement {
-  certDir: string;
-  kubeconfigDir: string;
-  /** The kubelet's pki dir, for entries with `location: kubeletPki`. */
-  kubeletPki?: string;
-  shared?: SharedSource;
-}
-
-/** Where a node's CAs and service-account key come from when the cluster's are kept elsewhere. */
-export interface SharedSource {
-  certDir: string;
-  /** Certificates taken from it rather than issued per node (CAs always are). */
-  entries: string[];
-  /** Entries whose private keys are copied too (what the node signs or serves with); the rest certificates only. */
-  keys: string[];
-}
+import type { Location } from '../model/layout.js';
 
 /** File contents by absolute-or-relative path as the store read them; a missing file has no entry. */
 export type Observed = ReadonlyMap<string, Buffer>;
@@ -50,9 +29,9 @@ interface CaState extends Authority {
 }
 
 /** Where a certificate entry's `.crt` and `.key` are. */
-export function certificatePaths(spec: CertSpec, placement: Placement): [crt: string, key: string] {
-  const dir = spec.location === 'kubeletPki' ? placement.kubeletPki : placement.certDir;
-  if (!dir) throw new Error(`${spec.name}: no kubelet pki directory in this placement`);
+export function certificatePaths(spec: CertSpec, location: Location): [crt: string, key: string] {
+  const dir = spec.location === 'kubeletPki' ? location.kubeletPki : location.certDir;
+  if (!dir) throw new Error(`${spec.name}: no kubelet pki directory in this location`);
   const prefix = path.join(dir, spec.file!);
   return [`${prefix}.crt`, `${prefix}.key`];
 }
@@ -60,22 +39,22 @@ export function certificatePaths(spec: CertSpec, placement: Placement): [crt: st
 const keyPairPaths = (spec: KeyPairSpec, dir: string): [key: string, pub: string] => [path.join(dir, `${spec.file}.key`), path.join(dir, `${spec.file}.pub`)];
 
 /** Every file the decision reads, but those a kubeconfig refers to (see kubeconfigReferences). */
-export function observedPaths(spec: PkiSpec, placement: Placement): string[] {
-  const { shared } = placement;
+export function observedPaths(spec: PkiSpec, location: Location): string[] {
+  const { shared } = location;
   return [
     ...spec.certificates.flatMap((c) => [
-      ...certificatePaths(c, placement),
-      ...(shared && (c.isCA || shared.entries.includes(c.name)) ? certificatePaths(c, { ...placement, certDir: shared.certDir }) : []),
+      ...certificatePaths(c, location),
+      ...(shared && (c.isCA || shared.entries.includes(c.name)) ? certificatePaths(c, { ...location, certDir: shared.certDir }) : []),
     ]),
-    ...spec.keyPairs.flatMap((k) => [...keyPairPaths(k, placement.certDir), ...(shared ? keyPairPaths(k, shared.certDir) : [])]),
-    ...[...spec.kubeconfigs, ...spec.manifests].map((e) => path.join(placement.kubeconfigDir, e.file)),
+    ...spec.keyPairs.flatMap((k) => [...keyPairPaths(k, location.certDir), ...(shared ? keyPairPaths(k, shared.certDir) : [])]),
+    ...[...spec.kubeconfigs, ...spec.manifests].map((e) => path.join(location.kubeconfigDir, e.file)),
   ];
 }
 
 /** Files the observed kubeconfigs name instead of embedding their credentials. */
-export function kubeconfigReferences(spec: PkiSpec, placement: Placement, observed: Observed): string[] {
+export function kubeconfigReferences(spec: PkiSpec, location: Location, observed: Observed): string[] {
   return spec.kubeconfigs.flatMap((kc) => {
-    const file = path.join(placement.kubeconfigDir, kc.file);
+    const file = path.join(location.kubeconfigDir, kc.file);
     const data = observed.get(file);
     if (!data) return [];
     const creds = parseKubeconfig(data.toString('utf8'), file);
@@ -104,25 +83,17 @@ function decideExisting(reasons: string[], external: boolean, replace: boolean, 
   return decideStale(reasons, replace);
 }
 
-/** Whether `cert` was signed by `key`'s pair (a CA whose certificate is to be made again from its key). */
-function signedByKey(cert: x509.X509Certificate, key: KeyObject): boolean {
-  try {
-    return new X509Certificate(Buffer.from(cert.rawData)).verify(createPublicKey(key));
-  } catch {
-    return false;
-  }
-}
 
 /**
  * Decides, entry by entry, what a run does to make the observed files match the spec. Pure: it
  * reads only `observed`, writes nothing, and returns steps in the spec's order (CAs before what
  * they sign), which the renderer and the store carry out.
  */
-export async function decide(spec: PkiSpec, placement: Placement, observed: Observed, intent: ConvergeIntent): Promise<Step[]> {
+export async function decide(spec: PkiSpec, location: Location, observed: Observed, intent: ConvergeIntent): Promise<Step[]> {
   const cas = new Map<string, CaState>();
   const wantsRenew = (name: string) => intent.renew.includes(name);
   const replaceable = (name: string) => intent.force || wantsRenew(name);
-  const { shared } = placement;
+  const { shared } = location;
   const read = (file: string) => observed.get(file);
   const readCertAndKey = ([crtPath, keyPath]: [string, string]) => {
     const [crt, key] = [read(crtPath), read(keyPath)];
@@ -175,10 +146,10 @@ export async function decide(spec: PkiSpec, placement: Placement, observed: Obse
   };
 
   const decideCa = (cert: CertSpec): Step => {
-    const files = certificatePaths(cert, placement);
+    const files = certificatePaths(cert, location);
     const base = { ...certificateItem(cert, 'ca', files), spec: cert };
     if (shared) {
-      const source = certificatePaths(cert, { ...placement, certDir: shared.certDir });
+      const source = certificatePaths(cert, { ...location, certDir: shared.certDir });
       return sharedCopy(base, { public: files[0], key: files[1] }, { public: source[0], key: source[1] }, cert.name, { ca: cert, replace: false, publicMode: 0o644 });
     }
     const existing = readCertAndKey(files);
@@ -218,10 +189,10 @@ export async function decide(spec: PkiSpec, placement: Placement, observed: Obse
   };
 
   const decideLeaf = async (cert: CertSpec): Promise<Step> => {
-    const files = certificatePaths(cert, placement);
+    const files = certificatePaths(cert, location);
     const base = { ...certificateItem(cert, 'certificate', files), spec: cert };
     if (shared?.entries.includes(cert.name)) {
-      const source = certificatePaths(cert, { ...placement, certDir: shared.certDir });
+      const source = certificatePaths(cert, { ...location, certDir: shared.certDir });
       return sharedCopy(base, { public: files[0], key: files[1] }, { public: source[0], key: source[1] }, cert.name, { replace: replaceable(cert.name), publicMode: 0o644 });
     }
     const { cert: current, key } = readCertAndKey(files);
@@ -243,7 +214,7 @@ export async function decide(spec: PkiSpec, placement: Placement, observed: Obse
   };
 
   const decideKeyPair = (pair: KeyPairSpec): Step => {
-    const [keyPath, pubPath] = keyPairPaths(pair, placement.certDir);
+    const [keyPath, pubPath] = keyPairPaths(pair, location.certDir);
     const base = { kind: 'key-pair' as const, name: pair.name, files: [keyPath, pubPath], keyType: pair.keyType, spec: pair };
     if (shared) {
       const [sourceKey, sourcePub] = keyPairPaths(pair, shared.certDir);
@@ -262,7 +233,7 @@ export async function decide(spec: PkiSpec, placement: Placement, observed: Obse
     if (pubData === undefined) return { ...base, action: 'complete', reasons: [`${pubName} is missing`], existingKey: key };
     let pub: KeyObject;
     try {
-      pub = createPublicKey(pubData);
+      pub = parsePublicKey(pubData);
     } catch {
       return { ...base, action: 'conflict', reasons: [`${pubName} is not a PEM public key: remove it to derive it from ${keyName}`] };
     }
@@ -271,7 +242,7 @@ export async function decide(spec: PkiSpec, placement: Placement, observed: Obse
   };
 
   const decideKubeconfig = async (spec: KubeconfigSpec): Promise<Step> => {
-    const file = path.join(placement.kubeconfigDir, spec.file);
+    const file = path.join(location.kubeconfigDir, spec.file);
     const base = { ...certificateItem(spec.client, 'kubeconfig', [file]), spec };
     const ca = cas.get(spec.client.issuer!)!;
     const external = ca.certificate !== undefined && ca.key === undefined;
@@ -309,7 +280,7 @@ export async function decide(spec: PkiSpec, placement: Placement, observed: Obse
   };
 
   const decideManifest = (manifest: ManifestSpec): Step => {
-    const file = path.join(placement.kubeconfigDir, manifest.file);
+    const file = path.join(location.kubeconfigDir, manifest.file);
     const current = read(file);
     const item = { kind: 'manifest' as const, name: manifest.name, files: [file], spec: manifest };
     if (current === undefined) return { ...item, action: 'create', reasons: [] };

@@ -1,13 +1,14 @@
-import { createPublicKey, type KeyObject } from 'node:crypto';
+import path from 'node:path';
 import { ErrorCode, KpkiError } from '../errors.js';
 import { buildKubeconfig, setKubeconfigData } from '../kubeconfig/kubeconfig.js';
 import { certificatePem, issueCertificate } from '../pki/certificate.js';
 import type { x509 } from '../pki/crypto.js';
-import { generateKeyPair, privateKeyPem, publicKeyPem, type KeyPair } from '../pki/keys.js';
-import type { CertSpec, KubeconfigSpec, ManifestSpec } from '../model/plan.js';
+import { generateKeyPair, privateKeyPem, publicKeyOf, publicKeyPem, type KeyObject, type KeyPair } from '../pki/keys.js';
+import type { CertSpec, KubeconfigSpec, ManifestSpec } from '../model/spec.js';
 import { createCsrPem } from '../pki/csr.js';
 import { outlivesCa } from '../model/validity.js';
-import { writes, type FileWrite, type RenewStep, type Step } from './steps.js';
+import type { KeyType } from '../pki/key-types.js';
+import { writes, type Day2Step, type FileWrite, type MadeMaterial, type RenewStep, type Step } from './steps.js';
 
 export interface RenderOptions {
   now: Date;
@@ -77,7 +78,7 @@ async function renderStep(step: Step, fresh: KeyPair | undefined, signer: Signer
       const [crtPath, keyPath] = step.files as [string, string];
       const certificate = await issueCertificate({
         spec,
-        publicKey: fresh?.publicKey ?? createPublicKey(privateKey),
+        publicKey: fresh?.publicKey ?? publicKeyOf(privateKey),
         issuer: spec.isCA ? { key: privateKey, certificate: undefined } : { key: signer!.key, certificate: signer!.certificate },
         now,
       });
@@ -87,7 +88,7 @@ async function renderStep(step: Step, fresh: KeyPair | undefined, signer: Signer
     case 'key-pair': {
       const [keyPath, pubPath] = step.files as [string, string];
       // kubeadm writes sa.pub with its key writer: 0600.
-      return { step, files: [...keyWrite(keyPath), { path: pubPath, data: publicKeyPem(createPublicKey(privateKey)), mode: MODE_PRIVATE }] };
+      return { step, files: [...keyWrite(keyPath), { path: pubPath, data: publicKeyPem(publicKeyOf(privateKey)), mode: MODE_PRIVATE }] };
     }
     case 'kubeconfig': {
       const spec = step.spec as KubeconfigSpec;
@@ -110,7 +111,7 @@ async function renderStep(step: Step, fresh: KeyPair | undefined, signer: Signer
 
 /** A renewal: the same subject signed again; a kubeconfig keeps its text but for its credentials and CA data. */
 async function renderRenewal(step: RenewStep, fresh: KeyPair | undefined, signer: Signer, now: Date): Promise<Rendered> {
-  const pair = fresh ?? { keyType: step.spec.keyType, privateKey: step.keptKey!, publicKey: createPublicKey(step.keptKey!) };
+  const pair = fresh ?? { keyType: step.spec.keyType, privateKey: step.keptKey!, publicKey: publicKeyOf(step.keptKey!) };
   const issued = await issueCertificate({ spec: step.spec, publicKey: pair.publicKey, issuer: { key: signer.key, certificate: signer.certificate }, now });
   const certPem = certificatePem(issued);
   const keyPem = fresh && privateKeyPem(fresh.privateKey);
@@ -178,4 +179,71 @@ export function cutAtCaExpiry(rendered: Rendered[], now: Date): string[] {
     const wanted = new Date(Math.floor(now.getTime() / 1000) * 1000 + spec.validity * 1000);
     return issued.notAfter < wanted ? [outlivesCa(step.name, spec.issuer ?? 'ca', wanted, issued.notAfter)] : [];
   });
+}
+
+/** One leaf outside a plan (`kpki cert`, `kpki kubeconfig`): a new key, signed by the CA's Signer. */
+export async function renderLeaf(spec: CertSpec, signer: Signer, now: Date): Promise<{ certificate: x509.X509Certificate; pair: KeyPair }> {
+  const pair = await generateKeyPair(spec.keyType);
+  const certificate = await issueCertificate({ spec, publicKey: pair.publicKey, issuer: { key: signer.key, certificate: signer.certificate }, now });
+  return { certificate, pair };
+}
+
+/** A new key and a request for a CA to sign it, outside a plan (`kpki kubeconfig --csr-only`). */
+export async function renderCsr(keyType: KeyType, commonName: string, organizations: string[]): Promise<{ pair: KeyPair; csr: string }> {
+  const pair = await generateKeyPair(keyType);
+  return { pair, csr: await createCsrPem(pair, commonName, organizations) };
+}
+
+/** A CA of its own outside a plan (an extension apiserver's): a new key that signs its own certificate. */
+export async function renderSelfSignedCa(spec: CertSpec, now: Date): Promise<Signer> {
+  const pair = await generateKeyPair(spec.keyType);
+  const certificate = await issueCertificate({ spec, publicKey: pair.publicKey, issuer: { key: pair.privateKey, certificate: undefined }, now });
+  return { certificate, key: pair.privateKey };
+}
+
+/**
+ * Renders a CA renewal's or a rotation phase's steps into files, in order: the CAs and keys it
+ * makes first become material the trust edits after them are made of. A recertified CA is
+ * signed by its own key through the same Signer every other signature goes through.
+ */
+export async function renderDay2Steps(steps: Day2Step[], now: Date): Promise<{ files: FileWrite[]; made: MadeMaterial }> {
+  const cas = new Map<string, Signer>();
+  const keys = new Map<string, KeyObject>();
+  const files: FileWrite[] = [];
+  for (const step of steps) {
+    switch (step.action) {
+      case 'new-ca': {
+        const fresh = await generateKeyPair(step.spec.keyType);
+        const certificate = await issueCertificate({ spec: step.spec, publicKey: fresh.publicKey, issuer: { key: fresh.privateKey, certificate: undefined }, now, keep: { subject: step.keepSubject, subjectKeyId: undefined } });
+        cas.set(step.name, { certificate, key: fresh.privateKey });
+        const [crt, key] = step.files;
+        files.push({ path: crt, data: certificatePem(certificate), mode: MODE_PUBLIC }, { path: key, data: privateKeyPem(fresh.privateKey), mode: MODE_PRIVATE });
+        break;
+      }
+      case 'recertified-ca': {
+        const signer: Signer = step.ca;
+        const certificate = await issueCertificate({ spec: step.spec, publicKey: publicKeyOf(signer.key), issuer: { key: signer.key, certificate: undefined }, now, keep: { subject: signer.certificate.subjectName, subjectKeyId: step.subjectKeyId } });
+        cas.set(step.name, { certificate, key: signer.key });
+        break;
+      }
+      case 'new-key': {
+        const fresh = await generateKeyPair(step.keyType);
+        keys.set(step.name, fresh.privateKey);
+        files.push({ path: step.file, data: privateKeyPem(fresh.privateKey), mode: MODE_PRIVATE });
+        break;
+      }
+      case 'trust-edit':
+        files.push(...step.edit({ cas, keys }));
+        break;
+      case 'renew':
+        files.push(...(await renderSteps(step.steps, { now, signers: step.signers })).flatMap((r) => r.files));
+        break;
+      case 'write':
+      case 'record':
+        files.push(step.write);
+    }
+  }
+  // A later file of the same path replaces an earlier one (a kubeconfig's trust, then its renewal), where the first stood.
+  const merged = [...new Map(files.map((f) => [path.resolve(f.path), f])).values()];
+  return { files: merged, made: { cas, keys } };
 }

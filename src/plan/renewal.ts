@@ -1,11 +1,11 @@
-import type { KeyObject } from 'node:crypto';
+import type { KeyObject } from '../pki/keys.js';
 import path from 'node:path';
 import { certificateFacts, publicKeyObject } from '../pki/certificate.js';
 import { keyTypeOf, sameKeyPair } from '../pki/keys.js';
 import type { x509 } from '../pki/crypto.js';
 import { parseCertificate, parseKey } from '../pki/pem.js';
 import { parseKubeconfig } from '../kubeconfig/kubeconfig.js';
-import { resolveCertificate, type CertSpec } from '../model/plan.js';
+import { resolveCertificate, type CertSpec } from '../model/spec.js';
 import { EXT_KEY_USAGES, type ExtKeyUsageName, type ProfilePolicy } from '../model/profile.js';
 import { DEFAULTS } from '../model/settings.js';
 import { badInput, ErrorCode, KpkiError } from '../errors.js';

@@ -1,6 +1,8 @@
-import type { KeyObject } from 'node:crypto';
+import type { KeyObject } from '../pki/keys.js';
+import type { KeyType } from '../pki/key-types.js';
+import type { Signer } from './render.js';
 import type { x509 } from '../pki/crypto.js';
-import type { CertSpec, KeyPairSpec, KubeconfigSpec, ManifestSpec } from '../model/plan.js';
+import type { CertSpec, KeyPairSpec, KubeconfigSpec, ManifestSpec } from '../model/spec.js';
 
 /** What a run does with one entry. */
 export type Action =
@@ -117,3 +119,33 @@ export function certificateItem(spec: CertSpec, kind: ItemKind, files: string[])
     validitySeconds: spec.validity,
   };
 }
+
+/** The CA certificates and keys a day-2 run made, by entry (or key pair) name: what its derived files are made of. */
+export interface MadeMaterial {
+  cas: ReadonlyMap<string, { certificate: x509.X509Certificate; key: KeyObject }>;
+  keys: ReadonlyMap<string, KeyObject>;
+}
+
+/**
+ * One decision of a CA renewal or a rotation phase (plan/ca-renewal.ts, plan/rotation.ts),
+ * rendered by plan/render.ts renderDay2Steps — the only code that generates keys and signs —
+ * into files, in the order of the steps.
+ */
+export type Day2Step =
+  /** A CA with a new key, self-signed, keeping the old one's subject (a rotation's incoming CA). */
+  | { action: 'new-ca'; name: string; spec: CertSpec; keepSubject: x509.Name; files: [crt: string, key: string] }
+  /** A CA certified again with its own key for a new lifetime, keeping subject and key id (`ca renew`); it writes no file itself. */
+  | { action: 'recertified-ca'; name: string; spec: CertSpec; ca: { certificate: x509.X509Certificate; key: KeyObject }; subjectKeyId: string | undefined }
+  /** A new key pair's private key (a rotation's incoming service-account key). */
+  | { action: 'new-key'; name: string; keyType: KeyType; file: string }
+  /** A file whose bytes the decision already knows (the outgoing material, a key copy, a trust file without a new CA). */
+  | { action: 'write'; write: FileWrite }
+  /** Trust files (CA files, kubeconfigs' CA data, caBundles, sa.pub) edited to hold what the run made. */
+  | { action: 'trust-edit'; edit: (made: MadeMaterial) => FileWrite[] }
+  /** Leaves and kubeconfigs signed again by the CAs given (a rotation's reissue), rendered as `kpki renew` renders them. */
+  | { action: 'renew'; steps: Step[]; signers: ReadonlyMap<string, Signer> }
+  /** The rotation's record for the phase it moves to. */
+  | { action: 'record'; write: FileWrite };
+
+/** Day-2 steps of files whose bytes are known. */
+export const writeSteps = (writes: FileWrite[]): Day2Step[] => writes.map((write) => ({ action: 'write', write }));

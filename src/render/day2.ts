@@ -1,7 +1,7 @@
 import kleur from 'kleur';
-import type { Restart } from '../day2/restart.js';
-import type { CaRenewResult } from '../day2/ca.js';
-import type { RenewResult } from '../day2/renew.js';
+import type { Restart } from '../plan/restart.js';
+import type { CaRenewResult } from '../plan/ca-renewal.js';
+import type { RenewResult } from '../plan/renew.js';
 import type { RotateCaResult } from '../commands/rotate.js';
 import { table } from './table.js';
 

@@ -1,16 +1,8 @@
 import path from 'node:path';
 import { badInput } from '../errors.js';
-import type { SettingsInput } from '../model/settings.js';
-import type { ClusterNode, Topology } from '../model/topology.js';
+import type { ClusterRecord } from '../model/topology.js';
 import { readOptional, writeFileAtomic } from './files.js';
 import { acquireLock } from './lock.js';
-
-/** What `kpki node add` needs to extend a cluster the way it was made. */
-export interface ClusterRecord {
-  settings: SettingsInput & { profile?: string; certDir: string; kubeconfigDir: string; nodesDir: string; kubeletServingCerts: boolean };
-  nodes: ClusterNode[];
-  topology: Topology;
-}
 
 export const RECORD_FILE = 'kpki-cluster.json';
 /** Guards the record's read-modify-write; a lock of its own, since the PKI's lock is taken inside it. */

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomHex } from '../pki/random.js';
 import { constants, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { ErrorCode, KpkiError } from '../errors.js';
@@ -41,7 +41,7 @@ export async function createSynced(file: string, data: string | Buffer, mode: nu
 /** Writes `data` to a new temp file beside `file` with the final mode, synced; returns its path. */
 export async function stageFile(file: string, data: string | Buffer, mode: number): Promise<string> {
   const dir = path.dirname(file);
-  const temp = path.join(dir, `.${path.basename(file)}${TEMP_MARK}${process.pid}-${randomBytes(4).toString('hex')}`);
+  const temp = path.join(dir, `.${path.basename(file)}${TEMP_MARK}${process.pid}-${randomHex(4)}`);
   try {
     await fs.mkdir(dir, { recursive: true, mode: 0o755 });
     await createSynced(temp, data, mode);

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomHex } from '../pki/random.js';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { ErrorCode, KpkiError } from '../errors.js';
@@ -63,7 +63,7 @@ function switchError(dir: string, error: unknown): KpkiError {
 /** A new generation directory holding `contents`, every file and the directory synced; returns its name. */
 async function stageGeneration(dir: string, contents: Map<string, Content>): Promise<string> {
   const stamp = new Date().toISOString().slice(0, 19).replace(/[-T:]/g, '_');
-  const name = `..${stamp}.${randomBytes(4).toString('hex')}`;
+  const name = `..${stamp}.${randomHex(4)}`;
   const generation = path.join(dir, name);
   try {
     await fs.mkdir(generation, { mode: 0o755 });
@@ -78,7 +78,7 @@ async function stageGeneration(dir: string, contents: Map<string, Content>): Pro
 
 /** Replaces `link` in `dir` by a symlink to `target`: made under a temp name, renamed over it. */
 async function replaceLink(dir: string, link: string, target: string): Promise<void> {
-  const temp = path.join(dir, `.${link.replace(/^\.+/, '')}.kpki-tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+  const temp = path.join(dir, `.${link.replace(/^\.+/, '')}.kpki-tmp-${process.pid}-${randomHex(4)}`);
   try {
     await fs.symlink(target, temp);
     await fs.rename(temp, path.join(dir, link));

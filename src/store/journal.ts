@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { randomHex } from '../pki/random.js';
 import { badInput, ErrorCode, KpkiError } from '../errors.js';
 import { readOptional, stageFile, syncDirectories, writeFileAtomic } from './files.js';
 import { prepareSwitch, resolveTarget, switchGeneration } from './generations.js';
@@ -148,7 +148,7 @@ export async function writeFilesTogether(journalDir: string, writes: FileWrite[]
     }
     // The staged names must be durable before a journal refers to them.
     await syncDirectories([...single.map((w) => path.dirname(path.resolve(w.path))), ...switched.keys()]);
-    const journal = path.join(journalDir, `${JOURNAL_PREFIX}${process.pid}-${randomBytes(4).toString('hex')}`);
+    const journal = path.join(journalDir, `${JOURNAL_PREFIX}${process.pid}-${randomHex(4)}`);
     await writeFileAtomic(journal, `${JSON.stringify({ entries }, null, 2)}\n`, 0o600);
     committed = true;
     await syncDirectories([journalDir]);

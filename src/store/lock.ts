@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomHex, sha256Hex } from '../pki/random.js';
 import { constants, promises as fs, readFileSync, rmSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
@@ -34,14 +34,14 @@ async function readLock(file: string): Promise<LockContent | undefined> {
   const [pidText, host = hostname()] = text.trim().split(/\s+/);
   const pid = Number(pidText);
   const live = host !== hostname() || (Number.isInteger(pid) && pid > 0 && isAlive(pid));
-  return { text, identity: createHash('sha256').update(text).digest('hex').slice(0, 16), pid, live };
+  return { text, identity: sha256Hex(text).slice(0, 16), pid, live };
 }
 
 const lockError = (file: string, error: unknown): KpkiError => writeError(path.dirname(file), error, 'create a lock');
 
 /** A complete file holding `content`, under a temp name that a dead run's cleanup recognises. */
 async function tokenFile(dir: string, content: string): Promise<string> {
-  const file = path.join(dir, `.lock.kpki-tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+  const file = path.join(dir, `.lock.kpki-tmp-${process.pid}-${randomHex(4)}`);
   const handle = await fs.open(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600).catch((error: unknown) => {
     throw writeError(dir, error, 'create a lock');
   });
@@ -119,7 +119,7 @@ export async function acquireLock(dir: string, options: LockOptions = {}): Promi
   await fs.mkdir(dir, { recursive: true, mode: 0o755 }).catch((error: unknown) => {
     throw writeError(dir, error, 'create directory');
   });
-  const content = `${process.pid} ${hostname()} ${randomBytes(8).toString('hex')}\n`;
+  const content = `${process.pid} ${hostname()} ${randomHex(8)}\n`;
   const deadline = Date.now() + (options.waitMs ?? 0);
   while (!(await claim(lockFile, content))) {
     if (Date.now() >= deadline) {

@@ -1,4 +1,4 @@
-import type { KeyObject } from 'node:crypto';
+import type { KeyObject } from '../pki/keys.js';
 import path from 'node:path';
 import type { KubeconfigContext, KubeconfigCredentials } from '../kubeconfig/kubeconfig.js';
 import type { FileRole, Wiring } from '../model/flags.js';
@@ -7,6 +7,7 @@ import type { Finding } from './findings.js';
 import { BINARIES, flag, type ComponentArgs } from './inputs/args.js';
 import type { ClusterInputs } from './model.js';
 import type { RotationFacts } from './rotation.js';
+import { KUBELET_SELF_SIGNED } from '../model/kubeadm-files.js';
 
 /** How a file is read: a flag's role, or a kubeconfig's CA (Go's CertPool, which has its own message). */
 export type ReadAs = FileRole | 'root-certificates';
@@ -162,7 +163,7 @@ export function kubeletServing(inputs: Pick<ClusterInputs, 'kubelet'>): KubeletS
     const current = path.posix.join(kubelet.certDirectory, 'kubelet-server-current.pem');
     return { cert: current, key: current, origin: 'bootstrap' };
   }
-  return { cert: path.posix.join(kubelet.certDirectory, 'kubelet.crt'), key: path.posix.join(kubelet.certDirectory, 'kubelet.key'), origin: 'self-signed' };
+  return { cert: path.posix.join(kubelet.certDirectory, KUBELET_SELF_SIGNED.cert), key: path.posix.join(kubelet.certDirectory, KUBELET_SELF_SIGNED.key), origin: 'self-signed' };
 }
 
 /** Every file the inputs name, in the order findings should name them. */

@@ -1,4 +1,4 @@
-import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
+import { privateKeyFromDer, publicKeyFromDer, publicKeyOf, type KeyObject } from '../pki/keys.js';
 import { publicKeyObject } from '../pki/certificate-facts.js';
 import { certificateFromDer, type CertificateData } from '../pki/parse.js';
 
@@ -80,7 +80,7 @@ export function tlsCertificates(data: Buffer): Read<CertificateData[]> {
 function parseGoPrivateKey(der: Buffer): KeyObject | undefined {
   for (const type of ['pkcs1', 'pkcs8', 'sec1'] as const) {
     try {
-      return createPrivateKey({ key: der, format: 'der', type });
+      return privateKeyFromDer(der, type);
     } catch {
       // Go tries the next encoding too.
     }
@@ -119,9 +119,9 @@ export function rootCertificates(data: Buffer): Read<CertificateData[]> {
 /** keyutil.ParsePublicKeysPEM: per block, a private key's public half (PKCS#1, PKCS#8, SEC1), a PKIX public key, or a certificate's key. */
 function blockPublicKey(block: GoPemBlock): KeyObject | undefined {
   const privateKey = parseGoPrivateKey(block.der);
-  if (privateKey) return createPublicKey(privateKey);
+  if (privateKey) return publicKeyOf(privateKey);
   try {
-    return createPublicKey({ key: block.der, format: 'der', type: 'spki' });
+    return publicKeyFromDer(block.der);
   } catch {
     const parsed = parseDer(block.der);
     return parsed.ok ? publicKeyObject(parsed.value) : undefined;
@@ -144,7 +144,7 @@ export function privateKey(data: Buffer): Read<KeyObject> {
     const type = KEYUTIL_TYPES[block.type];
     if (!type) continue;
     try {
-      const key = createPrivateKey({ key: block.der, format: 'der', type });
+      const key = privateKeyFromDer(block.der, type);
       if (key.asymmetricKeyType === 'rsa' || key.asymmetricKeyType === 'ec') return { ok: true, value: key };
     } catch {
       // keyutil moves on to the next block.

@@ -1,4 +1,4 @@
-import type { KeyObject } from 'node:crypto';
+import type { KeyObject } from '../pki/keys.js';
 import path from 'node:path';
 import { badFlag, badInput, KpkiError } from '../errors.js';
 import { parseKubeconfigContexts, type KubeconfigContext, type Source } from '../kubeconfig/kubeconfig.js';

@@ -1,4 +1,4 @@
-import type { KeyObject } from 'node:crypto';
+import type { KeyObject } from '../pki/keys.js';
 import path from 'node:path';
 import { KpkiError } from '../errors.js';
 import { parseKubeconfig, type Source } from '../kubeconfig/kubeconfig.js';

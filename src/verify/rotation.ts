@@ -1,5 +1,4 @@
-import type { RotationFileState } from '../day2/rotate.js';
-import type { RotationPhase } from '../day2/rotation-state.js';
+import type { RotationFileState, RotationPhase } from '../model/rotation.js';
 
 /** A `kpki ca rotate` under way in the verified PKI, as its record and the files say. */
 export interface RotationFacts {

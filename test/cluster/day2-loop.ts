@@ -16,7 +16,7 @@ import path from 'node:path';
 import { expect } from 'vitest';
 import { certificateFacts } from '../../src/pki/certificate.js';
 import { parseCertificates } from '../../src/pki/pem.js';
-import type { Restart } from '../../src/day2/restart.js';
+import type { Restart } from '../../src/plan/restart.js';
 import { requireTool, run } from '../interop/helpers.js';
 import { httpsRequest, kubeconfigCredentials, waitUntil, WARDLE, type Cluster, type Component, type Host, type NodeName } from './harness.js';
 

@@ -10,7 +10,7 @@
 import { appendFileSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { Restart } from '../../src/day2/restart.js';
+import type { Restart } from '../../src/plan/restart.js';
 import { startCluster, waitUntil, type Cluster, type Host, type NodeName } from './harness.js';
 
 interface GateFinding {

@@ -2,7 +2,7 @@ import { copyFileSync, existsSync, readFileSync, renameSync, statSync, writeFile
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { renewCa } from '../../src/day2/ca.js';
+import { renewCa } from '../../src/commands/ca-renew.js';
 import { rotateCa } from '../../src/commands/rotate.js';
 import { ErrorCode } from '../../src/errors.js';
 import { issueExtensionApiserver } from '../../src/issue/extension.js';

@@ -137,6 +137,22 @@ describe('3: renew that finds nothing to renew says so (exit 2)', () => {
     rmSync(path.join(dir, 'kubelet.conf'), { force: true });
     expect(kpki(['renew', 'kubelet.conf', ...on(dir)]).status).toBe(0);
   });
+
+  it('renew --all renews what is there and warns of each entry missing where it belongs, by its file, and of nothing else', async () => {
+    const dir = tempDir();
+    await makeCluster(dir);
+    const missing = [path.join(dir, 'nodes/cp2/etc/kubernetes/pki/apiserver.crt'), path.join(dir, 'nodes/w1/etc/kubernetes/kubelet.conf')];
+    for (const file of missing) rmSync(file);
+    const before = readFileSync(path.join(dir, 'nodes/cp1/etc/kubernetes/pki/apiserver.crt'), 'utf8');
+    const renewed = kpki(['renew', '--all', ...on(dir)]);
+    expect(renewed.status, renewed.stderr).toBe(0);
+    const warnings = renewed.stderr.split('\n').filter((line) => line.startsWith('kpki: warning:'));
+    expect(warnings).toEqual(missing.map((file) => expect.stringContaining(`kpki: warning: ${file}: no such file, so ${path.basename(file) === 'kubelet.conf' ? 'kubelet.conf' : 'apiserver'} was not renewed`)));
+    expect(readFileSync(path.join(dir, 'nodes/cp1/etc/kubernetes/pki/apiserver.crt'), 'utf8')).not.toBe(before);
+    // The dry run says so as well, in its JSON's warnings.
+    const dry = JSON.parse(kpki(['renew', '--all', '--dry-run', '--json', ...on(dir)]).stdout) as { warnings: string[] };
+    expect(dry.warnings).toEqual(missing.map((file) => expect.stringContaining(`${file}: no such file`)));
+  });
 });
 
 describe('4: a node added during a CA rotation joins its phase', () => {

@@ -2,7 +2,7 @@ import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { addNode, initCluster } from '../../src/commands/cluster.js';
-import { renew } from '../../src/day2/renew.js';
+import { renew } from '../../src/commands/renew.js';
 import { ErrorCode } from '../../src/errors.js';
 import { initPki } from '../../src/commands/init.js';
 import { certificateFacts } from '../../src/pki/certificate.js';

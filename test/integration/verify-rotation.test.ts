@@ -11,7 +11,7 @@ import { kubeadmFlags as kubeadmFlagsFor } from '../support/verify-pki.js';
 import { publicKeyObject } from '../../src/pki/certificate.js';
 import { sameKeyPair } from '../../src/pki/keys.js';
 import { parseCertificates, parseKey } from '../../src/pki/pem.js';
-import { bundlePem } from '../../src/day2/trust.js';
+import { bundlePem } from '../../src/plan/trust.js';
 import { setKubeconfigData } from '../../src/kubeconfig/kubeconfig.js';
 import type { Finding } from '../../src/verify/findings.js';
 import { kpki } from '../support/cli.js';

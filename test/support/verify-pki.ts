@@ -4,7 +4,7 @@ import { beforeAll } from 'vitest';
 import { initPki } from '../../src/commands/init.js';
 import { buildKubeconfig } from '../../src/kubeconfig/kubeconfig.js';
 import { flagsFor, wiringFromProfile, type FlagComponent } from '../../src/model/flags.js';
-import { buildPkiSpec, type CertSpec } from '../../src/model/plan.js';
+import { buildPkiSpec, type CertSpec } from '../../src/model/spec.js';
 import { resolveSettings } from '../../src/model/settings.js';
 import { certificatePem, issueCertificate } from '../../src/pki/certificate.js';
 import { generateKeyPair, privateKeyPem } from '../../src/pki/keys.js';

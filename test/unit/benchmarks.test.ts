@@ -4,10 +4,10 @@ import { describe, expect, it } from 'vitest';
 import { BENCHMARKS, benchmarkForVersion, CHECKS, recommendationFor, type Benchmark } from '../../src/verify/benchmarks.js';
 import { REPO_ROOT } from '../support/tmp.js';
 
-/** Every CIS 1.6 number kpki's rules and flag table tag findings with, read from their source. */
+/** Every CIS 1.6 number kpki's rules, flag table and kubeconfig table tag findings with, read from their source. */
 function taggedNumbers(): Set<string> {
   const rules = path.join(REPO_ROOT, 'src/verify/rules');
-  const files = [...readdirSync(rules).map((f) => path.join(rules, f)), path.join(REPO_ROOT, 'src/model/flags.ts')];
+  const files = [...readdirSync(rules).map((f) => path.join(rules, f)), path.join(REPO_ROOT, 'src/model/flags.ts'), path.join(REPO_ROOT, 'src/model/kubeadm-files.ts')];
   return new Set(files.flatMap((f) => [...readFileSync(f, 'utf8').matchAll(/'(\d+\.\d+(?:\.\d+)?)'/g)].map((m) => m[1]!)));
 }
 

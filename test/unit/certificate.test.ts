@@ -7,7 +7,7 @@ import { certificateFacts, certificatePem, issueCertificate, subjectName } from 
 import { x509 } from '../../src/pki/crypto.js';
 import { generateKeyPair, type KeyPair } from '../../src/pki/keys.js';
 import { loadCertificate } from '../../src/pki/pem.js';
-import { buildPkiSpec, type CertSpec, type PkiSpec } from '../../src/model/plan.js';
+import { buildPkiSpec, type CertSpec, type PkiSpec } from '../../src/model/spec.js';
 import { resolveSettings } from '../../src/model/settings.js';
 import { loadProfile } from '../../src/store/profiles.js';
 import { tempDir } from '../support/tmp.js';

@@ -2,13 +2,14 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildKubeconfig, parseKubeconfig } from '../../src/kubeconfig/kubeconfig.js';
-import { buildPkiSpec, selectEntries, type PkiSpec } from '../../src/model/plan.js';
+import { buildPkiSpec, selectEntries, type PkiSpec } from '../../src/model/spec.js';
 import { parseProfile } from '../../src/model/profile.js';
 import { resolveSettings, type SettingsInput } from '../../src/model/settings.js';
 import { certificatePem, issueCertificate } from '../../src/pki/certificate.js';
 import { generateKeyPair, privateKeyPem, publicKeyPem } from '../../src/pki/keys.js';
 import { parseCertificate, parseCertificates, parseKey } from '../../src/pki/pem.js';
-import { decide, kubeconfigReferences, observedPaths, type ConvergeIntent, type Observed, type Placement } from '../../src/plan/decide.js';
+import { decide, kubeconfigReferences, observedPaths, type ConvergeIntent, type Observed } from '../../src/plan/decide.js';
+import type { Location } from '../../src/model/layout.js';
 import { renderSteps } from '../../src/plan/render.js';
 import { decideRenewal, type RenewalSite, type RenewIntent } from '../../src/plan/renewal.js';
 import type { Step } from '../../src/plan/steps.js';
@@ -20,7 +21,7 @@ const ENTRIES = ['ca', 'apiserver', 'sa', 'admin.conf', 'kubeadm-cluster-admins'
 const specOf = (input: SettingsInput = {}): PkiSpec =>
   selectEntries(buildPkiSpec(profile, resolveSettings({ keyType: 'ecdsa-p256', ...input }, { nodeName: 'cp1', advertiseAddress: '10.0.0.11' })), ENTRIES);
 const spec = specOf();
-const here: Placement = { certDir: '/k/pki', kubeconfigDir: '/k' };
+const here: Location = { certDir: '/k/pki', kubeconfigDir: '/k' };
 const NOW = new Date('2026-06-01T00:00:00Z');
 const converge = (over: Partial<ConvergeIntent> = {}): ConvergeIntent => ({ force: false, renew: [], now: NOW, ...over });
 const F = {
@@ -211,7 +212,7 @@ describe('decide: a single-node PKI', () => {
 });
 
 describe('decide: a node whose CAs come from the shared set', () => {
-  const node: Placement = { certDir: '/n/pki', kubeconfigDir: '/n', shared: { certDir: '/k/pki', entries: ['sa'], keys: ['ca', 'sa'] } };
+  const node: Location = { certDir: '/n/pki', kubeconfigDir: '/n', shared: { certDir: '/k/pki', entries: ['sa'], keys: ['ca', 'sa'] } };
   const nodeSpec = selectEntries(spec, ['ca', 'apiserver', 'sa']);
 
   it('copies the CA and its key (keys it holds) and signs its own leaves with the shared CA', async () => {

@@ -3,6 +3,7 @@ import path from 'node:path';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../support/tmp.js';
+import { parseProfile } from '../../src/model/profile.js';
 
 /**
  * The layering rules of ../shared/architecture.md, checked over every import in src/. Files that
@@ -18,6 +19,20 @@ const FILE_SYSTEM_ALLOWED: Edge[] = [];
 
 /** Imports of commands/ from below it: none. */
 const COMMANDS_ALLOWED: Edge[] = [];
+
+/** Imports of node:crypto outside pki/ (key types included: pki/keys.ts exports them). */
+const CRYPTO_ALLOWED: Edge[] = [
+  // Owned by the live-verify work (helper `inputs`): its KeyObject type comes from pki/keys.ts there.
+  'src/live/verify.ts → node:crypto',
+];
+
+/** kubeadm file names written as literals outside the profiles and model/, as `file: 'name'`. */
+const FILE_NAME_LITERALS_ALLOWED: string[] = [
+  // Owned by the live-verify and verify-inputs work (helper `inputs`): to take the names from the profile.
+  "src/commands/verify-directory.ts: 'kubelet.conf'",
+  "src/live/verify.ts: 'admin.conf'",
+  "src/live/verify.ts: 'super-admin.conf'",
+];
 
 /** Known import cycles, each as its sorted members: none. */
 const CYCLES_ALLOWED: string[][] = [];
@@ -75,6 +90,37 @@ function importsOf(file: string, text: string): Import[] {
   return found;
 }
 
+/** Every file name the kubeadm profiles give (`ca.crt`, `etcd/ca.key`, `sa.pub`, `admin.conf`, …), with and without its directory. */
+function kubeadmFileNames(): Set<string> {
+  const names = new Set<string>();
+  for (const file of readdirSync(path.join(REPO_ROOT, 'profiles')).filter((f) => f.endsWith('.yaml'))) {
+    const profile = parseProfile(readFileSync(path.join(REPO_ROOT, 'profiles', file), 'utf8'), file);
+    const files = [
+      ...profile.certificates.flatMap((c) => [`${c.file}.crt`, `${c.file}.key`]),
+      ...profile.keyPairs.flatMap((k) => [`${k.file}.key`, `${k.file}.pub`]),
+      ...profile.kubeconfigs.map((k) => k.file),
+    ];
+    for (const name of files) names.add(name).add(path.posix.basename(name));
+  }
+  return names;
+}
+
+/** String literals (and template texts) of src/ outside the profiles and model/ that are a kubeadm file name, as `file: 'name'`. */
+function fileNameLiterals(names: Set<string>): string[] {
+  const found: string[] = [];
+  for (const file of sourceFiles(path.join(REPO_ROOT, 'src'))) {
+    const name = path.relative(REPO_ROOT, file).split(path.sep).join('/');
+    if (under(name, ['src/model/', 'src/profiles/'])) continue;
+    const source = ts.createSourceFile(name, readFileSync(file, 'utf8'), ts.ScriptTarget.Latest, false);
+    const visit = (node: ts.Node): void => {
+      if ((ts.isStringLiteral(node) || ts.isNoSubstitutionTemplateLiteral(node)) && names.has(node.text)) found.push(`${name}: '${node.text}'`);
+      ts.forEachChild(node, visit);
+    };
+    visit(source);
+  }
+  return [...new Set(found)].sort();
+}
+
 function readModules(): Modules {
   const modules: Modules = new Map();
   for (const file of sourceFiles(path.join(REPO_ROOT, 'src'))) {
@@ -89,7 +135,7 @@ const edges = (modules: Modules, broken: (file: string, target: string) => boole
   [...modules].flatMap(([file, imports]) => imports.filter((i) => broken(file, i.target)).map((i): Edge => `${file} → ${i.target}`)).sort();
 
 /** Every rule's violations, by rule. */
-function violations(modules: Modules): Record<'fileSystem' | 'network' | 'pure' | 'pkiModel' | 'commands' | 'cli', Edge[]> {
+function violations(modules: Modules): Record<'fileSystem' | 'network' | 'pure' | 'pkiModel' | 'commands' | 'cli' | 'crypto' | 'verifyDay2', Edge[]> {
   const builtin = (target: string) => target.startsWith('node:') && target.slice(5);
   return {
     fileSystem: edges(modules, (file, target) => FILE_SYSTEM.has(builtin(target) || '') && !file.startsWith('src/store/')),
@@ -99,6 +145,10 @@ function violations(modules: Modules): Record<'fileSystem' | 'network' | 'pure' 
     // render/ shows what a command returns: it knows the result types.
     commands: edges(modules, (file, target) => target.startsWith('src/commands/') && !under(file, ['src/commands/', 'src/cli/', 'src/render/', 'src/index.ts'])),
     cli: edges(modules, (file, target) => target.startsWith('src/cli/') && !file.startsWith('src/cli/')),
+    // Keys and certificates are pki's: every other floor names them through pki/ (key types too).
+    crypto: edges(modules, (file, target) => target === 'node:crypto' && !file.startsWith('src/pki/')),
+    // Verify reads a rotation's facts from model/ (its record, file names); day 2's deciding and wiring are not its business.
+    verifyDay2: edges(modules, (file, target) => file.startsWith('src/verify/') && (target.startsWith('src/plan/') || target.startsWith('src/commands/'))),
   };
 }
 
@@ -135,6 +185,12 @@ function cycles(modules: Modules): string[][] {
   return found.sort((a, b) => a[0]!.localeCompare(b[0]!));
 }
 
+/** What a rule finds is exactly its allowed list: nothing new, and no entry left that no longer breaks it. */
+function expectOnlyAllowed(found: string[], allowed: string[]): void {
+  expect(found.filter((e) => !allowed.includes(e))).toEqual([]);
+  expect(allowed.filter((e) => !found.includes(e))).toEqual([]);
+}
+
 describe('layering', () => {
   const modules = readModules();
   const found = violations(modules);
@@ -156,6 +212,7 @@ describe('layering', () => {
       ['src/verify/bad.ts', [{ target: 'src/commands/verify.ts', typeOnly: false }, { target: 'src/cli/main.ts', typeOnly: false }]],
       ['src/commands/verify.ts', [{ target: 'src/verify/bad.ts', typeOnly: false }]],
       ['src/cli/main.ts', [{ target: 'src/verify/bad.ts', typeOnly: true }]],
+      ['src/verify/rules/bad.ts', [{ target: 'node:crypto', typeOnly: true }, { target: 'src/plan/rotation.ts', typeOnly: true }]],
     ]);
     expect(violations(fake)).toEqual({
       fileSystem: ['src/model/bad.ts → node:fs'],
@@ -164,14 +221,15 @@ describe('layering', () => {
       pkiModel: ['src/pki/bad.ts → src/model/profile.ts'],
       commands: ['src/verify/bad.ts → src/commands/verify.ts'],
       cli: ['src/verify/bad.ts → src/cli/main.ts'],
+      crypto: ['src/verify/rules/bad.ts → node:crypto'],
+      verifyDay2: ['src/verify/bad.ts → src/commands/verify.ts', 'src/verify/rules/bad.ts → src/plan/rotation.ts'],
     });
     // The type-only edge back from cli/ is no runtime cycle.
     expect(cycles(fake)).toEqual([['src/commands/verify.ts', 'src/verify/bad.ts']]);
   });
 
   it('only store/ imports the file system', () => {
-    expect(found.fileSystem.filter((e) => !FILE_SYSTEM_ALLOWED.includes(e))).toEqual([]);
-    expect(FILE_SYSTEM_ALLOWED.filter((e) => !found.fileSystem.includes(e))).toEqual([]);
+    expectOnlyAllowed(found.fileSystem, FILE_SYSTEM_ALLOWED);
   });
 
   it('only live/ talks to the network', () => {
@@ -193,9 +251,22 @@ describe('layering', () => {
   });
 
   it('commands/ is imported only by cli/, render/ and the library root; cli/ by nothing else', () => {
-    expect(found.commands.filter((e) => !COMMANDS_ALLOWED.includes(e))).toEqual([]);
-    expect(COMMANDS_ALLOWED.filter((e) => !found.commands.includes(e))).toEqual([]);
+    expectOnlyAllowed(found.commands, COMMANDS_ALLOWED);
     expect(found.cli).toEqual([]);
+  });
+
+  it('only pki/ imports node:crypto, types included', () => {
+    expectOnlyAllowed(found.crypto, CRYPTO_ALLOWED);
+  });
+
+  it('verify imports nothing of day 2 (plan/, commands/): what it knows of a rotation comes from model/', () => {
+    expect(found.verifyDay2).toEqual([]);
+  });
+
+  it('kubeadm file names (sa.key, admin.conf, ca.crt, …) are written only in the profiles and model/', () => {
+    const names = kubeadmFileNames();
+    expect([...names]).toEqual(expect.arrayContaining(['sa.key', 'sa.pub', 'admin.conf', 'super-admin.conf', 'ca.crt', 'etcd/ca.crt', 'kubelet.conf']));
+    expectOnlyAllowed(fileNameLiterals(names), FILE_NAME_LITERALS_ALLOWED);
   });
 
   it('src/ has no import cycles', () => {

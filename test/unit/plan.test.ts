@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { buildPkiSpec, classifySans, type PkiSpec } from '../../src/model/plan.js';
+import { buildPkiSpec, classifySans, type PkiSpec } from '../../src/model/spec.js';
 import { parseProfile, type Profile } from '../../src/model/profile.js';
 import { resolveSettings, type SettingsInput } from '../../src/model/settings.js';
 import { REPO_ROOT } from '../support/tmp.js';

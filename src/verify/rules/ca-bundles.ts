@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { SIGNER_CERT } from '../../day2/names.js';
+import { SIGNER_CERT } from '../../model/rotation.js';
 import { publicKeyObject } from '../../pki/certificate-facts.js';
 import { sameKeyPair } from '../../pki/keys.js';
 import { flagSubject, type Facts } from '../facts.js';

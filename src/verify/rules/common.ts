@@ -1,4 +1,4 @@
-import type { KeyObject } from 'node:crypto';
+import type { KeyObject } from '../../pki/keys.js';
 import { publicKeyObject } from '../../pki/certificate-facts.js';
 import type { CertificateData } from '../../pki/parse.js';
 import { sameKeyPair } from '../../pki/keys.js';

@@ -2,15 +2,8 @@ import path from 'node:path';
 import type { FileFact } from '../facts.js';
 import { FindingCode, type Finding } from '../findings.js';
 import { defineRule, finding } from '../rule.js';
+import { KUBECONFIG_CIS } from '../../model/kubeadm-files.js';
 
-/** CIS recommendations for the standard kubeconfigs: [permissions, ownership]. */
-const KUBECONFIG_CIS: Record<string, [string, string]> = {
-  'admin.conf': ['1.1.13', '1.1.14'],
-  'super-admin.conf': ['1.1.13', '1.1.14'],
-  'scheduler.conf': ['1.1.15', '1.1.16'],
-  'controller-manager.conf': ['1.1.17', '1.1.18'],
-  'kubelet.conf': ['4.1.5', '4.1.6'],
-};
 
 const octal = (mode: number) => mode.toString(8).padStart(4, '0');
 const isKey = (f: FileFact) => f.readAs.has('tls-key') || f.readAs.has('private-key');

@@ -1,4 +1,4 @@
-import { expandTemplate, type CertificateEntry, type Location, type Profile, type ProfilePolicy, type ServerTarget, type TemplateVariable } from './profile.js';
+import { expandTemplate, type CertificateEntry, type EntryDir, type Profile, type ProfilePolicy, type ServerTarget, type TemplateVariable } from './profile.js';
 import { canonicalIp, httpsUrl, indexedIp } from './net.js';
 import type { CertificateTemplate } from '../pki/template.js';
 import type { ClusterSettings, KeyType } from './settings.js';
@@ -10,7 +10,7 @@ export interface CertSpec extends CertificateTemplate {
   /** Path under its directory without extension; undefined for kubeconfig client certs. */
   file: string | undefined;
   /** Which directory of a node holds it: the cert dir, or the kubelet's pki dir. */
-  location: Location;
+  location: EntryDir;
   /** Sorted and deduplicated, as kubeadm's RemoveDuplicateAltNames. */
   dnsNames: string[];
   /** Deduplicated in first-seen order. */

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { flagsFor, wiringFromProfile, type FlagComponent, type Wiring } from '../model/flags.js';
 import { kubeletPkiEntries, type Profile } from '../model/profile.js';
-import type { Layout, Location } from './layout.js';
+import type { Layout, LayoutLocation } from '../model/layout.js';
 
 /** A component to restart on a node so that it reads the files a day-2 step changed. */
 export interface Restart {
@@ -14,7 +14,7 @@ export interface Restart {
 }
 
 /** A file of a location as its node names it: below a cluster node's directory, from `/`. */
-export function asNodeSees(location: Location, file: string): string {
+export function asNodeSees(location: LayoutLocation, file: string): string {
   return location.root ? path.join('/', path.relative(location.root, path.resolve(file))) : file;
 }
 
@@ -27,12 +27,15 @@ const PROCESS_NAMES: Record<FlagComponent, string> = {
 };
 
 /** Files each component of a node reads, from kubeadm's flags; the kubelet's from its kubeadm layout. */
-function readersOf(location: Location, profile: Profile, wiring: Wiring, externalEtcd: boolean): [string, string[]][] {
+function readersOf(location: LayoutLocation, profile: Profile, wiring: Wiring, externalEtcd: boolean): [string, string[]][] {
   const components = (Object.keys(PROCESS_NAMES) as FlagComponent[]).map((c): [string, string[]] => [
     PROCESS_NAMES[c],
     flagsFor(wiring, c, location.certDir, location.kubeconfigDir, () => true).map(([, value]) => value).filter((v) => path.isAbsolute(v) || v.includes(path.sep)),
   ]);
-  const kubeletFiles = [path.join(location.kubeconfigDir, 'kubelet.conf'), path.join(location.certDir, 'ca.crt')];
+  // The kubelet reads its kubeconfig and, as clientCAFile, the trust file of the CA that signs it.
+  const kubeconfig = profile.kubeconfigs.find((k) => k.identity === 'kubelet');
+  const ca = profile.certificates.find((c) => c.name === kubeconfig?.issuer);
+  const kubeletFiles = [...(kubeconfig ? [path.join(location.kubeconfigDir, kubeconfig.file)] : []), ...(ca ? [path.join(location.certDir, `${ca.file}.crt`)] : [])];
   const kubeletPki = location.kubeletPki;
   if (kubeletPki) kubeletFiles.push(...kubeletPkiEntries(profile).flatMap((e) => [path.join(kubeletPki, `${e.file}.crt`), path.join(kubeletPki, `${e.file}.key`)]));
   // Workers run only the kubelet; external etcd members only etcd (and control planes no etcd then).

@@ -1,7 +1,5 @@
-import path from 'node:path';
 import { badInput } from '../errors.js';
-import { listValue, type SettingsInput } from '../model/settings.js';
-import { readOptional } from '../store/files.js';
+import { listValue, type SettingsInput } from './settings.js';
 
 /** Next to a single-node PKI's kubeconfigs: what `kpki renew --add-san` added, for later init runs. */
 export const SETTINGS_FILE = 'kpki-settings.json';
@@ -15,10 +13,8 @@ export const SAN_SETTINGS = {
 export type SanSetting = (typeof SAN_SETTINGS)[keyof typeof SAN_SETTINGS];
 export type RememberedSans = Partial<Record<SanSetting, string[]>>;
 
-/** Extra SANs remembered for a single-node PKI (none when the file does not exist). */
-export async function readRememberedSans(kubeconfigDir: string): Promise<RememberedSans> {
-  const file = path.join(kubeconfigDir, SETTINGS_FILE);
-  const data = await readOptional(file);
+/** Extra SANs remembered in a settings file's bytes (none when the file does not exist). */
+export function parseRememberedSans(file: string, data: Buffer | undefined): RememberedSans {
   if (!data) return {};
   try {
     const parsed = JSON.parse(data.toString('utf8')) as RememberedSans;

@@ -1,23 +1,19 @@
-import type { Observed } from '../plan/decide.js';
 import path from 'node:path';
 import { badFlag, ErrorCode, KpkiError } from '../errors.js';
-import { recordText } from '../store/cluster-record.js';
-import type { x509 } from '../pki/crypto.js';
-import { parseDuration } from '../model/duration.js';
-import { sanList } from '../model/settings.js';
 import { DEFAULTS } from '../model/defaults.js';
+import { parseDuration } from '../model/duration.js';
+import type { Layout, LayoutLocation, LayoutOptions } from '../model/layout.js';
 import { kubeletPkiEntries } from '../model/profile.js';
+import { SAN_SETTINGS, type RememberedSans } from '../model/remembered-sans.js';
+import { sanList } from '../model/settings.js';
 import { nodeEntries } from '../model/topology.js';
-import { decideRenewal, type KeyChoice, type RenewalSite } from '../plan/renewal.js';
-import { cutAtCaExpiry, renderSteps } from '../plan/render.js';
-import { validityAboveDefault } from '../model/validity.js';
-import type { FileWrite, RenewStep, Step } from '../plan/steps.js';
-import { applyChanges } from '../store/apply.js';
-import { underLock } from './session.js';
-import { observeLayout, observeLayoutFiles, type Layout, type LayoutOptions, type Location } from './layout.js';
-import { readRememberedSans, SAN_SETTINGS, SETTINGS_FILE, withRememberedSans, type RememberedSans } from './remembered.js';
-import { restartPlan, type Restart } from './restart.js';
-import { authorityIn, type Authority } from './trust.js';
+import type { x509 } from '../pki/crypto.js';
+import type { Observed } from './decide.js';
+import { cutAtCaExpiry, renderSteps, type Signer } from './render.js';
+import { decideRenewal, type KeyChoice, type RenewalSite } from './renewal.js';
+import type { Restart } from './restart.js';
+import type { FileWrite, RenewStep, Step } from './steps.js';
+import { authorityIn, type HeldCa } from './trust.js';
 
 export interface RenewOptions extends LayoutOptions {
   /** Entry names: `apiserver`, `admin.conf`, `kubelet-serving`, … */
@@ -70,7 +66,7 @@ interface Entry {
   name: string;
   kind: 'certificate' | 'kubeconfig';
   issuer: string;
-  files: (location: Location) => string[] | undefined;
+  files: (location: LayoutLocation) => string[] | undefined;
 }
 
 /** Every renewable entry of a layout's profile (and its user kubeconfigs), and where it lives in a location. */
@@ -83,7 +79,7 @@ export function renewableEntries(layout: Layout): Entry[] {
       .filter((c) => c.issuer)
       .map((c): Entry => {
         // A kubelet pki entry (the kubelet's serving certificate) lives only where the location has a kubelet pki dir.
-        const dir = (l: Location) => (c.location === 'kubeletPki' ? l.kubeletPki : l.certDir);
+        const dir = (l: LayoutLocation) => (c.location === 'kubeletPki' ? l.kubeletPki : l.certDir);
         return { name: c.name, kind: 'certificate', issuer: c.issuer!, files: (l) => (dir(l) ? [path.join(dir(l)!, `${c.file}.crt`), path.join(dir(l)!, `${c.file}.key`)] : undefined) };
       }),
     ...profile.kubeconfigs.map((k): Entry => ({ name: k.name, kind: 'kubeconfig', issuer: k.issuer, files: (l) => [path.join(l.kubeconfigDir, k.file)] })),
@@ -91,13 +87,13 @@ export function renewableEntries(layout: Layout): Entry[] {
 }
 
 /** The CAs of a profile at the signing location, by entry name. */
-export function authoritiesIn(layout: Layout, snapshot: Observed): Map<string, Authority> {
+export function authoritiesIn(layout: Layout, snapshot: Observed): Map<string, HeldCa> {
   const cas = layout.profile.certificates.filter((c) => !c.issuer);
   const read = cas.map((c) => authorityIn(snapshot, layout.signing.certDir, c.name, c.file));
-  return new Map(read.filter((a): a is Authority => a !== undefined).map((a) => [a.name, a]));
+  return new Map(read.filter((a): a is HeldCa => a !== undefined).map((a) => [a.name, a]));
 }
 
-function selectNames(layout: Layout, options: RenewOptions): string[] {
+export function selectNames(layout: Layout, options: RenewOptions): string[] {
   const entries = renewableEntries(layout).map((e) => e.name);
   const names = options.names ?? [];
   if (options.all && names.length) throw badFlag('--all', 'renews everything: give either names or --all');
@@ -114,7 +110,7 @@ function selectNames(layout: Layout, options: RenewOptions): string[] {
 }
 
 /** Which entries `--add-san` extends: the SAN-bearing ones named, else the apiserver. */
-function sanTargets(names: string[], options: RenewOptions): { sans: string[]; entries: string[] } {
+export function sanTargets(names: string[], options: RenewOptions): { sans: string[]; entries: string[] } {
   const sans = sanList('--add-san', options.addSans);
   if (!sans.length) return { sans, entries: [] };
   const named = options.all ? [] : names.filter((n) => n in SAN_SETTINGS);
@@ -122,26 +118,12 @@ function sanTargets(names: string[], options: RenewOptions): { sans: string[]; e
   return { sans, entries: named.length ? named : ['apiserver'] };
 }
 
-/** The record (cluster) or settings file (single node) with the added SANs remembered. */
-async function rememberSans(layout: Layout, sanPlan: { sans: string[]; entries: string[] }): Promise<{ write: FileWrite; sans: RememberedSans } | undefined> {
-  if (!sanPlan.sans.length) return undefined;
-  const added: RememberedSans = Object.fromEntries(sanPlan.entries.map((e) => [SAN_SETTINGS[e as keyof typeof SAN_SETTINGS], sanPlan.sans]));
-  if (layout.record) {
-    const { file, data } = layout.record;
-    const settings = withRememberedSans(data.settings, added);
-    return { write: { path: file, data: recordText(file, { ...data, settings }), mode: 0o644 }, sans: added };
-  }
-  const file = path.join(layout.signing.kubeconfigDir, SETTINGS_FILE);
-  const sans = withRememberedSans(await readRememberedSans(layout.signing.kubeconfigDir), added);
-  return { write: { path: file, data: `${JSON.stringify(sans, null, 2)}\n`, mode: 0o644 }, sans };
-}
-
-function keyChoice(options: RenewOptions): KeyChoice {
+export function keyChoice(options: RenewOptions): KeyChoice {
   if (options.keepKey && options.newKey) throw badFlag('--new-key', 'contradicts --keep-key', 'give one of them');
   return options.newKey ? 'new' : options.keepKey ? 'keep' : 'auto';
 }
 
-function validitySeconds(layout: Layout, options: RenewOptions): number {
+export function validitySeconds(layout: Layout, options: RenewOptions): number {
   const text = options.validity ?? layout.record?.data.settings.certValidity ?? DEFAULTS.certValidity;
   const seconds = parseDuration(text);
   if (seconds === undefined || seconds <= 0) throw badFlag('--validity', `"${text}" is not a duration`, 'e.g. 8760h, 365d or 1y');
@@ -152,7 +134,7 @@ function validitySeconds(layout: Layout, options: RenewOptions): number {
 export interface RenewPlan {
   names: string[];
   /** Signing CAs by entry name; kubeconfigs get each one's whole trust file as CA data. */
-  cas: Map<string, Authority>;
+  cas: Map<string, HeldCa>;
   sanPlan: { sans: string[]; entries: string[] };
   csrOnly: boolean;
   csrDir: string;
@@ -175,6 +157,22 @@ export function renewalSites(layout: Layout, names: string[]): RenewalSite[] {
 
 /** A renewal decided over what exists and rendered (nothing rendered on a dry run): the files to write and what happened to each entry. */
 export async function renewWrites(layout: Layout, plan: RenewPlan, snapshot: Observed): Promise<{ writes: FileWrite[]; items: RenewItem[]; warnings: string[] }> {
+  const { steps, signers } = decideRenewalOf(layout, plan, snapshot);
+  const item = (step: Step, issued?: x509.X509Certificate): RenewItem => ({
+    node: (step as RenewStep).node,
+    name: step.name,
+    action: step.action as RenewAction,
+    files: step.files,
+    sans: step.sans?.length ? step.sans : undefined,
+    notAfter: issued?.notAfter.toISOString(),
+  });
+  if (plan.dryRun) return { writes: [], items: steps.map((s) => item(s)), warnings: [] };
+  const rendered = await renderSteps(steps, { now: plan.now, signers });
+  return { writes: rendered.flatMap((r) => r.files), items: rendered.map((r) => item(r.step, r.issued)), warnings: [...new Set(cutAtCaExpiry(rendered, plan.now))] };
+}
+
+/** A renewal decided over what exists: its steps, and the CAs' signers that render them. */
+export function decideRenewalOf(layout: Layout, plan: RenewPlan, snapshot: Observed): { steps: Step[]; signers: Map<string, Signer> } {
   const sites = renewalSites(layout, plan.names);
   // A leaf whose CA is not here at all (no trust file): the wrong directory, not an external CA.
   const orphan = sites.find((s) => snapshot.has(s.files[0]!) && !plan.cas.has(s.issuer));
@@ -194,18 +192,8 @@ export async function renewWrites(layout: Layout, plan: RenewPlan, snapshot: Obs
     csrDir: plan.csrDir,
     policy: layout.profile.policy,
   });
-  const item = (step: Step, issued?: x509.X509Certificate): RenewItem => ({
-    node: (step as RenewStep).node,
-    name: step.name,
-    action: step.action as RenewAction,
-    files: step.files,
-    sans: step.sans?.length ? step.sans : undefined,
-    notAfter: issued?.notAfter.toISOString(),
-  });
-  if (plan.dryRun) return { writes: [], items: steps.map((s) => item(s)), warnings: [] };
   const signers = new Map([...plan.cas].filter(([, ca]) => ca.key).map(([name, ca]) => [name, { certificate: ca.cert, key: ca.key!, trust: ca.bundle }]));
-  const rendered = await renderSteps(steps, { now: plan.now, signers });
-  return { writes: rendered.flatMap((r) => r.files), items: rendered.map((r) => item(r.step, r.issued)), warnings: [...new Set(cutAtCaExpiry(rendered, plan.now))] };
+  return { steps, signers };
 }
 
 /** Whether a site is meant to hold its entry: every entry in a single PKI; in a cluster, what the profile's roles give each place. */
@@ -219,8 +207,26 @@ function meantToHold(layout: Layout, site: RenewalSite): boolean {
   return nodeEntries(profile, node, record.data.topology).entries.includes(site.name);
 }
 
+/**
+ * `--all`: the entries missing where they belong, which the run cannot renew, each said by its
+ * file. An entry kpki issues only under a condition (`when: localEtcd`, …) belongs where another
+ * entry of the same condition is there: a single PKI's settings are not recorded.
+ */
+export function missingFromAll(layout: Layout, names: string[], snapshot: Observed): string[] {
+  const sites = renewalSites(layout, names);
+  const conditionOf = (name: string) => layout.profile.certificates.find((c) => c.name === name)?.when;
+  const present = sites.filter((s) => snapshot.has(s.files[0]!));
+  const conditionHolds = (site: RenewalSite) => {
+    const when = conditionOf(site.name);
+    return !when || present.some((p) => p.node === site.node && conditionOf(p.name) === when);
+  };
+  return sites
+    .filter((s) => !snapshot.has(s.files[0]!) && meantToHold(layout, s) && conditionHolds(s))
+    .map((s) => `${s.files[0]}: no such file, so ${s.name} was not renewed; restore it, or let kpki init (node add for a node) issue it again`);
+}
+
 /** A named entry missing where it belongs names its file; a run that found nothing at all says so. */
-function refuseNothingFound(layout: Layout, options: RenewOptions, names: string[], snapshot: Observed): void {
+export function refuseNothingFound(layout: Layout, options: RenewOptions, names: string[], snapshot: Observed): void {
   for (const name of options.names ?? []) {
     const sites = renewalSites(layout, [name]);
     const missing = sites.find((s) => !snapshot.has(s.files[0]!) && meantToHold(layout, s));
@@ -240,48 +246,3 @@ function refuseNothingFound(layout: Layout, options: RenewOptions, names: string
   }
 }
 
-/**
- * `kpki renew`: re-signs leaves and kubeconfigs with the current CAs — in the shared set and in
- * every node directory holding them — keeping subjects, SANs (plus --add-san) and usages, and
- * returns which components to restart where. All files change as one journaled set.
- */
-export async function renew(options: RenewOptions): Promise<RenewResult> {
-  const layout = await observeLayout(options);
-  const names = selectNames(layout, options);
-  const sanPlan = sanTargets(names, options);
-  const validity = validitySeconds(layout, options);
-  const now = options.now ?? new Date();
-  const lifetime = validityAboveDefault(options.validity === undefined ? 'the cluster\'s --cert-validity' : '--validity', validity, false);
-  const resumed = (completed: string[], layout: Layout): RenewResult => ({ dryRun: false, items: [], restart: restartPlan(layout, completed), remembered: undefined, resumed: completed, warnings: [] });
-  return underLock(layout, options.dryRun, resumed, async (layout) => {
-    const snapshot = await observeLayoutFiles(layout);
-    refuseNothingFound(layout, options, names, snapshot);
-    const cas = authoritiesIn(layout, snapshot);
-    const warnings = lifetime ? [lifetime] : [];
-    const remembered = options.dryRun ? undefined : await rememberSans(layout, sanPlan);
-    const { writes, items, warnings: signed } = await renewWrites(layout, {
-      names,
-      cas,
-      sanPlan,
-      csrOnly: options.csrOnly ?? false,
-      csrDir: options.csrDir ?? path.join(layout.signing.kubeconfigDir, DEFAULTS.csrDirName),
-      key: keyChoice(options),
-      validity,
-      now,
-      dryRun: options.dryRun ?? false,
-    }, snapshot);
-    if (options.dryRun) {
-      return { dryRun: true, items, restart: restartPlan(layout, items.filter((i) => i.action !== 'csr').flatMap((i) => i.files)), remembered: undefined, resumed: undefined, warnings };
-    }
-    if (remembered) writes.push(remembered.write);
-    await applyChanges(layout.signing.certDir, writes);
-    return {
-      dryRun: false,
-      items,
-      restart: restartPlan(layout, items.filter((i) => i.action !== 'csr').flatMap((i) => i.files)),
-      remembered: remembered && { file: remembered.write.path, sans: remembered.sans },
-      resumed: undefined,
-      warnings: [...warnings, ...signed],
-    };
-  });
-}
