@@ -20,7 +20,10 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const KPKI = path.join(ROOT, 'bin', 'kpki.js');
 const RUNS = Number.parseInt(process.env.BENCH_RUNS ?? '3', 10);
 const WORKERS = Number.parseInt(process.env.BENCH_WORKERS ?? '50', 10);
-const KEY_TYPES = (process.env.BENCH_KEY_TYPES ?? 'rsa-2048,ecdsa-p256').split(',').map((s) => s.trim()).filter(Boolean);
+const KEY_TYPES = (process.env.BENCH_KEY_TYPES ?? 'rsa-2048,ecdsa-p256')
+  .split(',')
+  .map((s) => s.trim())
+  .filter(Boolean);
 const TMP = process.env.BENCH_TMPDIR ?? os.tmpdir();
 
 function fail(message) {
@@ -39,7 +42,10 @@ function kpki(dir, args) {
   const start = process.hrtime.bigint();
   const result = spawnSync(process.execPath, [KPKI, ...args], { cwd: dir, encoding: 'utf8', maxBuffer: 64 << 20 });
   const ms = Number(process.hrtime.bigint() - start) / 1e6;
-  if (result.error || result.status !== 0) fail(`kpki ${args[0]} in ${dir} failed (exit ${result.status}): ${result.error?.message ?? result.stderr.trim().split('\n').slice(-3).join(' | ')}`);
+  if (result.error || result.status !== 0)
+    fail(
+      `kpki ${args[0]} in ${dir} failed (exit ${result.status}): ${result.error?.message ?? result.stderr.trim().split('\n').slice(-3).join(' | ')}`,
+    );
   return ms;
 }
 
@@ -47,8 +53,16 @@ const addresses = (prefix, count, base) => Array.from({ length: count }, (_, i) 
 const SHAPES = {
   'single node': () => ['init', '--node-name', 'cp1', '--advertise-address', '10.0.0.11', '--control-plane-endpoint', '10.0.0.10:6443'],
   [`3 control planes, 3 etcd, ${WORKERS} workers`]: () => [
-    'init', '--control-plane-nodes', addresses('cp', 3, '10.0.0.1'), '--control-plane-endpoint', '10.0.0.10:6443',
-    '--etcd-members', addresses('e', 3, '10.0.0.3'), '--workers', addresses('w', WORKERS, '10.0.1.'), '--kubelet-serving-certs',
+    'init',
+    '--control-plane-nodes',
+    addresses('cp', 3, '10.0.0.1'),
+    '--control-plane-endpoint',
+    '10.0.0.10:6443',
+    '--etcd-members',
+    addresses('e', 3, '10.0.0.3'),
+    '--workers',
+    addresses('w', WORKERS, '10.0.1.'),
+    '--kubelet-serving-certs',
   ],
 };
 
@@ -76,6 +90,8 @@ for (const keyType of KEY_TYPES) {
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const fmt = (xs) => `${median(xs).toFixed(0)} ms (${Math.min(...xs).toFixed(0)}–${Math.max(...xs).toFixed(0)})`;
-console.log(`#### cluster: ${RUNS} runs each, wall clock of the whole process, median (min–max) (${os.availableParallelism()} cores, ${os.cpus()[0]?.model ?? 'unknown CPU'})\n`);
+console.log(
+  `#### cluster: ${RUNS} runs each, wall clock of the whole process, median (min–max) (${os.availableParallelism()} cores, ${os.cpus()[0]?.model ?? 'unknown CPU'})\n`,
+);
 console.log('| key type | shape | kpki init | kpki verify (where kpki-cluster.json is) |\n|---|---|---:|---:|');
 for (const [keyType, shape, init, verify] of rows) console.log(`| ${keyType} | ${shape} | ${fmt(init)} | ${fmt(verify)} |`);

@@ -40,7 +40,10 @@ const KUBEADM_VERSION = 'v1.20.2';
 // The scripts default to the same settings.
 const SETTINGS = ['--node-name', 'cp1', '--advertise-address', '10.0.0.11', '--control-plane-endpoint', 'lb.example.com:6443'];
 const DEFAULT_RUNS = { 'rsa-2048': 5, 'ecdsa-p256': 10 };
-const KEY_TYPES = (process.env.BENCH_KEY_TYPES ?? 'rsa-2048,ecdsa-p256').split(',').map((s) => s.trim()).filter(Boolean);
+const KEY_TYPES = (process.env.BENCH_KEY_TYPES ?? 'rsa-2048,ecdsa-p256')
+  .split(',')
+  .map((s) => s.trim())
+  .filter(Boolean);
 const RUNS_OVERRIDE = process.env.BENCH_RUNS ? Number.parseInt(process.env.BENCH_RUNS, 10) : undefined;
 const CHECK = process.env.BENCH_CHECK !== '0';
 const TMP = process.env.BENCH_TMPDIR ?? os.tmpdir();
@@ -112,7 +115,17 @@ process.on('exit', () => {
 });
 process.on('SIGINT', () => process.exit(130));
 
-const kpkiInit = (dir, keyType, ...extra) => ['init', '--cert-dir', path.join(dir, 'pki'), '--kubeconfig-dir', dir, '--key-type', keyType, ...SETTINGS, ...extra];
+const kpkiInit = (dir, keyType, ...extra) => [
+  'init',
+  '--cert-dir',
+  path.join(dir, 'pki'),
+  '--kubeconfig-dir',
+  dir,
+  '--key-type',
+  keyType,
+  ...SETTINGS,
+  ...extra,
+];
 
 const TOOLS = {
   kpki: (dir, keyType) => run(process.execPath, [KPKI, ...kpkiInit(dir, keyType)], { cwd: dir }),
@@ -151,13 +164,20 @@ const KUBEADM_TOOLS = {
     return { ms: certs.ms + kubeconfigs.ms, cpu: certs.cpu + kubeconfigs.cpu, stdout: '' };
   },
 };
-const TOOL_NAMES = { kpki: 'kpki', openssl: 'openssl script', cfssl: 'cfssl script', 'kpki-v1.20': 'kpki (kubeadm-v1.20)', kubeadm: `kubeadm ${KUBEADM_VERSION}` };
+const TOOL_NAMES = {
+  kpki: 'kpki',
+  openssl: 'openssl script',
+  cfssl: 'cfssl script',
+  'kpki-v1.20': 'kpki (kubeadm-v1.20)',
+  kubeadm: `kubeadm ${KUBEADM_VERSION}`,
+};
 
 /** kubeadm present and the version the comparison is about; otherwise why not (said loudly). */
 function kubeadmProblem() {
   const version = spawnSync(KUBEADM, ['version', '-o', 'short'], { encoding: 'utf8' });
   if (version.error) return `${KUBEADM} not found (build it with scripts/k8s-binaries.sh, or set KPKI_K8S_BIN)`;
-  if (version.stdout.trim() !== KUBEADM_VERSION) return `${KUBEADM} is ${version.stdout.trim() || `broken (exit ${version.status})`}, not ${KUBEADM_VERSION}`;
+  if (version.stdout.trim() !== KUBEADM_VERSION)
+    return `${KUBEADM} is ${version.stdout.trim() || `broken (exit ${version.status})`}, not ${KUBEADM_VERSION}`;
   return undefined;
 }
 
@@ -177,7 +197,8 @@ const ratio = (a, b) => `${(a / b).toFixed(2)}x`;
 function table(header, rows, { left = false } = {}) {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
   const isLeft = (i) => left || i === 0;
-  const line = (cells) => `| ${cells.map((c, i) => (isLeft(i) ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i]))).join(' | ')} |`;
+  const line = (cells) =>
+    `| ${cells.map((c, i) => (isLeft(i) ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i]))).join(' | ')} |`;
   const rule = `|${widths.map((w, i) => (isLeft(i) ? `:${'-'.repeat(w + 1)}` : `${'-'.repeat(w + 1)}:`)).join('|')}|`;
   return [line(header), rule, ...rows.map(line)].join('\n');
 }
@@ -205,7 +226,12 @@ const CERTS = [
   { name: 'etcd/peer', base: 'etcd/peer', issuer: 'etcd/ca', purposes: ['sslserver', 'sslclient'] },
   { name: 'etcd/healthcheck-client', base: 'etcd/healthcheck-client', issuer: 'etcd/ca', purposes: ['sslclient'] },
   { name: 'apiserver-etcd-client', base: 'apiserver-etcd-client', issuer: 'etcd/ca', purposes: ['sslclient'] },
-  ...['admin', 'super-admin', 'controller-manager', 'scheduler', 'kubelet'].map((k) => ({ name: `${k}.conf`, conf: `${k}.conf`, issuer: 'ca', purposes: ['sslclient'] })),
+  ...['admin', 'super-admin', 'controller-manager', 'scheduler', 'kubelet'].map((k) => ({
+    name: `${k}.conf`,
+    conf: `${k}.conf`,
+    issuer: 'ca',
+    purposes: ['sslclient'],
+  })),
 ];
 const EXPECTED_FILES = [
   ...CERTS.filter((c) => c.base).flatMap((c) => [`pki/${c.base}.crt`, `pki/${c.base}.key`]),
@@ -250,16 +276,23 @@ function opensslFields(file) {
     if (/Key Identifier/.test(name)) value = 'keyid';
     return `${value}${e.critical ? ' (critical)' : ''}`;
   };
-  const known = ['Key Usage', 'Extended Key Usage', 'Basic Constraints', 'Subject Key Identifier', 'Authority Key Identifier', 'Subject Alternative Name'];
+  const known = [
+    'Key Usage',
+    'Extended Key Usage',
+    'Basic Constraints',
+    'Subject Key Identifier',
+    'Authority Key Identifier',
+    'Subject Alternative Name',
+  ];
   const others = Object.keys(extensions).filter((n) => !known.includes(n));
   return {
     'signature algorithm': sigAlg,
-    'KeyUsage': ext('Key Usage'),
-    'ExtKeyUsage': ext('Extended Key Usage'),
-    'BasicConstraints': ext('Basic Constraints'),
-    'SubjectKeyIdentifier': ext('Subject Key Identifier'),
-    'AuthorityKeyIdentifier': ext('Authority Key Identifier'),
-    'SAN': ext('Subject Alternative Name'),
+    KeyUsage: ext('Key Usage'),
+    ExtKeyUsage: ext('Extended Key Usage'),
+    BasicConstraints: ext('Basic Constraints'),
+    SubjectKeyIdentifier: ext('Subject Key Identifier'),
+    AuthorityKeyIdentifier: ext('Authority Key Identifier'),
+    SAN: ext('Subject Alternative Name'),
     'other extensions': others.length ? others.join(', ') : 'none',
   };
 }
@@ -276,8 +309,8 @@ function certFields(file, pem, keyPem, startedAt) {
     issuer: dn(cert.issuer),
     ...opensslFields(file),
     'public key': `${pub.asymmetricKeyType}${details.modulusLength ? `-${details.modulusLength}` : ''}${details.namedCurve ? ` ${details.namedCurve}` : ''}`,
-    'NotBefore': backdate < 1 ? 'creation time' : `creation − ${Math.round(backdate)} min`,
-    'NotAfter': `creation + ${Math.round((Date.parse(cert.validTo) - startedAt) / 86400000)} days`,
+    NotBefore: backdate < 1 ? 'creation time' : `creation − ${Math.round(backdate)} min`,
+    NotAfter: `creation + ${Math.round((Date.parse(cert.validTo) - startedAt) / 86400000)} days`,
     'serial size': serialBits <= 64 ? '≤ 64 bits' : serialBits <= 128 ? '≤ 128 bits' : '≤ 160 bits',
     'key PEM type': pemType(keyPem),
     'key matches cert': spki(keyPem) === spki(pub) ? 'yes' : 'NO',
@@ -313,7 +346,12 @@ function inspectTree(dir, startedAt, certs, files) {
       fs.writeFileSync(crtFile(c), pem);
       extra['kubeconfig server'] = cluster.server;
       extra['kubeconfig names (cluster/user/context)'] = `${ctx.cluster} / ${ctx.user} / ${kc['current-context']}`;
-      extra['kubeconfig CA data = ca.crt'] = Buffer.from(cluster['certificate-authority-data'] ?? '', 'base64').toString().trim() === caData.trim() ? 'yes' : 'no';
+      extra['kubeconfig CA data = ca.crt'] =
+        Buffer.from(cluster['certificate-authority-data'] ?? '', 'base64')
+          .toString()
+          .trim() === caData.trim()
+          ? 'yes'
+          : 'no';
       extra['file mode'] = mode(file);
     }
     try {
@@ -349,7 +387,10 @@ function inspectTree(dir, startedAt, certs, files) {
     if (purpose !== 'any') args.push('-purpose', purpose);
     const result = spawnSync('openssl', [...args, ...group.map(crtFile)], { encoding: 'utf8' });
     if (result.status !== 0) {
-      const out = `${result.stdout}${result.stderr}`.trim().split('\n').filter((l) => !/: OK$/.test(l));
+      const out = `${result.stdout}${result.stderr}`
+        .trim()
+        .split('\n')
+        .filter((l) => !/: OK$/.test(l));
       errors.push(`openssl verify -purpose ${purpose} against ${issuer}: ${out.join(' | ')}`);
     }
   }
@@ -361,7 +402,9 @@ function checkOutputs(keyType, withKubeadm) {
   console.log(`\n### Output check, ${keyType}\n`);
   let ok = checkSet(keyType, TOOLS, CERTS, EXPECTED_FILES);
   if (withKubeadm) {
-    console.log(`\nkubeadm ${KUBEADM_VERSION} (\`init phase certs all\` + \`init phase kubeconfig all\`) against \`kpki init --profile kubeadm-v1.20\`:\n`);
+    console.log(
+      `\nkubeadm ${KUBEADM_VERSION} (\`init phase certs all\` + \`init phase kubeconfig all\`) against \`kpki init --profile kubeadm-v1.20\`:\n`,
+    );
     ok = checkSet(keyType, KUBEADM_TOOLS, V120_CERTS, V120_FILES) && ok;
   }
   return ok;
@@ -382,7 +425,9 @@ function checkSet(keyType, tools, certs, files) {
       const after = files.map((f) => fs.statSync(path.join(dir, f)).mtimeMs).join();
       const actions = [...new Set(json.items.map((i) => i.action))].join(',');
       if (json.changed !== false || before !== after) {
-        console.log(`- kpki second run: changed=${json.changed}, actions ${actions}, files ${before === after ? 'untouched' : 'REWRITTEN'}`);
+        console.log(
+          `- kpki second run: changed=${json.changed}, actions ${actions}, files ${before === after ? 'untouched' : 'REWRITTEN'}`,
+        );
         failed = true;
       } else {
         console.log(`- kpki second run: nothing changed (actions: ${actions}; no file rewritten)`);
@@ -393,7 +438,9 @@ function checkSet(keyType, tools, certs, files) {
       failed = true;
       console.log(`- ${TOOL_NAMES[tool]}: FAILED\n${errors.map((e) => `    - ${e}`).join('\n')}`);
     } else {
-      console.log(`- ${TOOL_NAMES[tool]}: all ${files.length} files present; ${certs.length} certificates verify (openssl verify -x509_strict, per purpose); all keys match; sa.pub matches sa.key`);
+      console.log(
+        `- ${TOOL_NAMES[tool]}: all ${files.length} files present; ${certs.length} certificates verify (openssl verify -x509_strict, per purpose); all keys match; sa.pub matches sa.key`,
+      );
     }
     trees[tool] = fields;
     removeDir(dir);
@@ -415,7 +462,9 @@ function checkSet(keyType, tools, certs, files) {
     }
   }
   const identical = [...allFields].filter((f) => !differing.has(f));
-  console.log(`\nIdentical in ${peers.length === 1 ? 'both' : `all ${peers.length + 1}`} for every certificate/key: ${identical.join('; ')}.`);
+  console.log(
+    `\nIdentical in ${peers.length === 1 ? 'both' : `all ${peers.length + 1}`} for every certificate/key: ${identical.join('; ')}.`,
+  );
   if (diffs.size) {
     console.log(`\nDifferences from ${TOOL_NAMES[reference]} (✓ = same as ${TOOL_NAMES[reference]}):\n`);
     const all = certs.map((c) => c.name);
@@ -483,10 +532,13 @@ function timeline(dir, keyType) {
 
 /** Median time of each step since the process started, and the median wall and CPU since the step before. */
 function timelineTable(runs) {
-  const order = TIMELINE_STEPS.map(([step]) => step).sort((a, b) => stats(runs.map((r) => r[a].at)).median - stats(runs.map((r) => r[b].at)).median);
+  const order = TIMELINE_STEPS.map(([step]) => step).sort(
+    (a, b) => stats(runs.map((r) => r[a].at)).median - stats(runs.map((r) => r[b].at)).median,
+  );
   const label = Object.fromEntries(TIMELINE_STEPS);
   const rows = order.map((step, i) => {
-    const since = (field) => (i ? stats(runs.map((r) => r[step][field] - r[order[i - 1]][field])).median : stats(runs.map((r) => r[step][field])).median);
+    const since = (field) =>
+      i ? stats(runs.map((r) => r[step][field] - r[order[i - 1]][field])).median : stats(runs.map((r) => r[step][field])).median;
     return [label[step], ms(stats(runs.map((r) => r[step].at)).median), ms(since('at')), ms(since('cpu'))];
   });
   return table(['step (median of the runs)', 'at ms', 'took ms', 'CPU ms (all threads)'], rows);
@@ -497,33 +549,55 @@ function timelineTable(runs) {
 
 function machine() {
   const cfssl = firstLine('cfssl', ['version']);
-  const cfsslVersion = cfssl ? cfssl.split('\n').map((l) => l.replace(/^\w+:\s*/, '')).join(' ') : 'not found';
+  const cfsslVersion = cfssl
+    ? cfssl
+        .split('\n')
+        .map((l) => l.replace(/^\w+:\s*/, ''))
+        .join(' ')
+    : 'not found';
   const git = firstLine('git', ['-C', ROOT, 'describe', '--always', '--dirty']);
   return [
     `- cores: ${CORES} (os.availableParallelism()), CPU: ${os.cpus()[0]?.model ?? 'unknown'}, ${os.platform()} ${os.release()}`,
     `- node ${process.version} (bundled OpenSSL ${process.versions.openssl}), ${firstLine('openssl', ['version']) ?? 'openssl not found'}, cfssl ${cfsslVersion}`,
-    `- kpki ${git ? `git ${git}` : ''}, temp dirs under ${TMP}, load average at start ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`,
+    `- kpki ${git ? `git ${git}` : ''}, temp dirs under ${TMP}, load average at start ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
   ].join('\n');
 }
 
 function main() {
-  for (const [file, what] of [[KPKI, 'bin/kpki.js'], [path.join(ROOT, 'dist', 'cli', 'kpki.cjs'), 'dist/cli/kpki.cjs (run `npm run build`)'], [OPENSSL_SCRIPT, 'bench/openssl-pki.sh'], [CFSSL_SCRIPT, 'bench/cfssl-pki.sh']]) {
+  for (const [file, what] of [
+    [KPKI, 'bin/kpki.js'],
+    [path.join(ROOT, 'dist', 'cli', 'kpki.cjs'), 'dist/cli/kpki.cjs (run `npm run build`)'],
+    [OPENSSL_SCRIPT, 'bench/openssl-pki.sh'],
+    [CFSSL_SCRIPT, 'bench/cfssl-pki.sh'],
+  ]) {
     if (!fs.existsSync(file)) fail(`missing ${what}`);
   }
-  for (const [cmd, args] of [['openssl', ['version']], ['cfssl', ['version']], ['cfssljson', ['-h']], ['bash', ['--version']]]) {
+  for (const [cmd, args] of [
+    ['openssl', ['version']],
+    ['cfssl', ['version']],
+    ['cfssljson', ['-h']],
+    ['bash', ['--version']],
+  ]) {
     const r = spawnSync(cmd, args, { stdio: 'ignore' });
     if (r.error) fail(`${cmd} not found on PATH`);
   }
   const noKubeadm = KEY_TYPES.includes('rsa-2048') ? kubeadmProblem() : undefined;
   if (noKubeadm) {
-    console.error(`\nbench: WARNING: ${noKubeadm}.\nbench: WARNING: the RSA-2048 target (kpki ≤ ${TARGET_RSA_VS_KUBEADM}x kubeadm) will be reported NOT CHECKED.\n`);
+    console.error(
+      `\nbench: WARNING: ${noKubeadm}.\nbench: WARNING: the RSA-2048 target (kpki ≤ ${TARGET_RSA_VS_KUBEADM}x kubeadm) will be reported NOT CHECKED.\n`,
+    );
   }
   const withKubeadm = (keyType) => keyType === 'rsa-2048' && !noKubeadm;
 
   console.log(`## kpki init benchmark, ${new Date().toISOString().slice(0, 10)}\n`);
   console.log(machine());
   console.log(`- kubeadm: ${noKubeadm ? `NOT FOUND: ${noKubeadm}` : `${KUBEADM} (${KUBEADM_VERSION})`}`);
-  console.log(`\nSettings: ${SETTINGS.join(' ')}; 16 key pairs, 15 certificates, 5 kubeconfigs per run (kubeadm ${KUBEADM_VERSION} and kpki's kubeadm-v1.20 profile: 15 key pairs, 14 certificates, 4 kubeconfigs).`);
+  console.log(
+    `\nSettings: ${SETTINGS.join(' ')}; 16 key pairs, 15 certificates, 5 kubeconfigs per run (kubeadm ${KUBEADM_VERSION} and kpki's kubeadm-v1.20 profile: 15 key pairs, 14 certificates, 4 kubeconfigs).`,
+  );
 
   let ok = true;
   for (const keyType of KEY_TYPES) {
@@ -554,7 +628,10 @@ function main() {
     // Interleaved, so drifting background load hits every tool alike.
     for (let i = 0; i < n(keyType); i++) {
       const dir = freshDir('kpki');
-      for (const [slot, r] of [['fresh', TOOLS.kpki(dir, keyType)], ['reuse', TOOLS.kpki(dir, keyType)]]) {
+      for (const [slot, r] of [
+        ['fresh', TOOLS.kpki(dir, keyType)],
+        ['reuse', TOOLS.kpki(dir, keyType)],
+      ]) {
         samples[slot].push(r.ms);
         cpu[slot].push(r.cpu);
       }
@@ -598,7 +675,7 @@ function main() {
     const named = [
       ['fresh', 'kpki init (fresh)'],
       ['reuse', 'kpki init (2nd run on the tree: all reused)'],
-      ['kpki-v1.20', 'kpki init --profile kubeadm-v1.20 (fresh; kubeadm v1.20\'s set)'],
+      ['kpki-v1.20', "kpki init --profile kubeadm-v1.20 (fresh; kubeadm v1.20's set)"],
       ['kubeadm', `kubeadm ${KUBEADM_VERSION} init phase certs all + kubeconfig all`],
       ['openssl', 'openssl CLI script (bench/openssl-pki.sh)'],
       ['cfssl', 'cfssl script (bench/cfssl-pki.sh)'],
@@ -612,7 +689,13 @@ function main() {
         return [`${name}, CPU / ${CORES} cores`, ms(st.median / CORES), ms(st.min / CORES), ms(st.max / CORES), ms(st.median)];
       };
       const kk = stats(ref.kpkiKeygenWall);
-      rows.push([`16 RSA-2048 keys as kpki makes them (wall, asked for at once)`, ms(kk.median), ms(kk.min), ms(kk.max), ms(stats(ref.kpkiKeygen).median)]);
+      rows.push([
+        `16 RSA-2048 keys as kpki makes them (wall, asked for at once)`,
+        ms(kk.median),
+        ms(kk.min),
+        ms(kk.max),
+        ms(stats(ref.kpkiKeygen).median),
+      ]);
       rows.push(keygenRow("16 RSA-2048 keys, OpenSSL 3's own keygen (node crypto)", ref.nodeKeygen));
       rows.push(keygenRow('16 `openssl genpkey` RSA-2048', ref.opensslKeygen));
     }
@@ -620,30 +703,46 @@ function main() {
     const k = s.fresh.median;
     const parts = [];
     if (s.kubeadm) {
-      parts.push(`kpki / kubeadm ${ratio(k, s.kubeadm.median)}`, `kpki (kubeadm-v1.20 profile) / kubeadm ${ratio(s['kpki-v1.20'].median, s.kubeadm.median)}`);
+      parts.push(
+        `kpki / kubeadm ${ratio(k, s.kubeadm.median)}`,
+        `kpki (kubeadm-v1.20 profile) / kubeadm ${ratio(s['kpki-v1.20'].median, s.kubeadm.median)}`,
+      );
       // On a machine busier than its cores, wall clocks follow CPU time more than parallelism.
       parts.push(`kpki CPU / kubeadm CPU ${ratio(c.fresh, c.kubeadm)}`);
     }
     parts.push(`kpki / openssl script ${ratio(k, s.openssl.median)}`, `kpki / cfssl script ${ratio(k, s.cfssl.median)}`);
     parts.push(`kpki 2nd run / fresh ${ratio(s.reuse.median, k)}`);
     console.log(`\nRatios (medians): ${parts.join(', ')}.`);
-    console.log(`\nWhere \`kpki init\`'s time goes (${keyType}; bench/init-timeline.mjs: the same run in-process, timed at each step it reports; a step's CPU includes the thread pool's):\n`);
+    console.log(
+      `\nWhere \`kpki init\`'s time goes (${keyType}; bench/init-timeline.mjs: the same run in-process, timed at each step it reports; a step's CPU includes the thread pool's):\n`,
+    );
     console.log(timelineTable(timelines));
     if (keyType === 'rsa-2048') {
       if (s.kubeadm) {
         const r = k / s.kubeadm.median;
-        verdicts.push(`- ${r <= TARGET_RSA_VS_KUBEADM ? 'PASS' : 'MISS'} rsa-2048: kpki init ${ms(k)} ms = ${r.toFixed(2)}x kubeadm ${KUBEADM_VERSION} (${ms(s.kubeadm.median)} ms); target ≤ ${TARGET_RSA_VS_KUBEADM}x`);
+        verdicts.push(
+          `- ${r <= TARGET_RSA_VS_KUBEADM ? 'PASS' : 'MISS'} rsa-2048: kpki init ${ms(k)} ms = ${r.toFixed(2)}x kubeadm ${KUBEADM_VERSION} (${ms(s.kubeadm.median)} ms); target ≤ ${TARGET_RSA_VS_KUBEADM}x`,
+        );
       } else {
         verdicts.push(`- NOT CHECKED rsa-2048 against kubeadm: ${noKubeadm}`);
       }
     } else if (keyType === 'ecdsa-p256') {
-      verdicts.push(`- ${k <= TARGET_ECDSA_MS ? 'PASS' : 'MISS'} ecdsa-p256: kpki init ${ms(k)} ms including Node's start (${ms(nodeStart.median)} ms); target ≤ ${TARGET_ECDSA_MS} ms`);
+      verdicts.push(
+        `- ${k <= TARGET_ECDSA_MS ? 'PASS' : 'MISS'} ecdsa-p256: kpki init ${ms(k)} ms including Node's start (${ms(nodeStart.median)} ms); target ≤ ${TARGET_ECDSA_MS} ms`,
+      );
     }
   }
   const versionRatio = kpkiStart.median / nodeStart.median;
-  verdicts.push(`- ${versionRatio <= TARGET_VERSION_VS_NODE ? 'PASS' : 'MISS'} kpki --version: ${ms(kpkiStart.median)} ms = ${versionRatio.toFixed(2)}x \`node -e 0\` (${ms(nodeStart.median)} ms); target ≤ ${TARGET_VERSION_VS_NODE}x`);
+  verdicts.push(
+    `- ${versionRatio <= TARGET_VERSION_VS_NODE ? 'PASS' : 'MISS'} kpki --version: ${ms(kpkiStart.median)} ms = ${versionRatio.toFixed(2)}x \`node -e 0\` (${ms(nodeStart.median)} ms); target ≤ ${TARGET_VERSION_VS_NODE}x`,
+  );
   console.log(`\n### Targets\n\n${verdicts.join('\n')}`);
-  console.log(`\nLoad average at the end: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} (other work on the machine skews the numbers).`);
+  console.log(
+    `\nLoad average at the end: ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')} (other work on the machine skews the numbers).`,
+  );
   if (noKubeadm) console.error(`\nbench: WARNING: kubeadm was not measured: ${noKubeadm}.`);
   if (!ok) {
     console.log('\nThe output check FAILED (see above).');

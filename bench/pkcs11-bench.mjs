@@ -34,12 +34,18 @@ const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.l
 
 function timeInit(keyType, token, run) {
   const dir = path.join(tmp, `${keyType}-${token ? 'token' : 'file'}-${run}`);
-  const uris = token ? ['ca', 'front-proxy-ca', 'etcd-ca'].flatMap((name) => ['--ca-key-uri', `${name}=pkcs11:token=bench;object=${name}-${keyType}-${run}`]) : [];
+  const uris = token
+    ? ['ca', 'front-proxy-ca', 'etcd-ca'].flatMap((name) => ['--ca-key-uri', `${name}=pkcs11:token=bench;object=${name}-${keyType}-${run}`])
+    : [];
   const start = process.hrtime.bigint();
-  const r = spawnSync(process.execPath, [KPKI, 'init', '--cert-dir', path.join(dir, 'pki'), '--kubeconfig-dir', dir, '--key-type', keyType, ...SETTINGS, ...uris], {
-    env: { ...process.env, KPKI_PKCS11_PIN: PIN },
-    encoding: 'utf8',
-  });
+  const r = spawnSync(
+    process.execPath,
+    [KPKI, 'init', '--cert-dir', path.join(dir, 'pki'), '--kubeconfig-dir', dir, '--key-type', keyType, ...SETTINGS, ...uris],
+    {
+      env: { ...process.env, KPKI_PKCS11_PIN: PIN },
+      encoding: 'utf8',
+    },
+  );
   const ms = Number(process.hrtime.bigint() - start) / 1e6;
   if (r.status !== 0) {
     console.error(`bench: kpki init failed (${r.status}):\n${r.stderr}`);
@@ -85,7 +91,20 @@ for (const keyType of ['ecdsa-p256', 'rsa-2048']) {
   try {
     const key = await tokens.make('ca', keyType);
     const now = new Date();
-    const spec = { name: 'ca', commonName: 'kubernetes', organizations: [], keyUsages: ['digitalSignature', 'keyEncipherment', 'keyCertSign'], extKeyUsages: [], basicConstraints: true, isCA: true, dnsNames: [], ipAddresses: [], validity: 10 * 365 * 86400, backdate: 0, keyType };
+    const spec = {
+      name: 'ca',
+      commonName: 'kubernetes',
+      organizations: [],
+      keyUsages: ['digitalSignature', 'keyEncipherment', 'keyCertSign'],
+      extKeyUsages: [],
+      basicConstraints: true,
+      isCA: true,
+      dnsNames: [],
+      ipAddresses: [],
+      validity: 10 * 365 * 86400,
+      backdate: 0,
+      keyType,
+    };
     const caCert = await issueCertificate({ spec, publicKey: key.publicKey, issuer: { key, certificate: undefined }, now });
     const algorithm = keyType === 'rsa-2048' ? { name: 'RSASSA-PKCS1-v1_5' } : { name: 'ECDSA', hash: 'SHA-256' };
     const data = new Uint8Array(512);
@@ -94,13 +113,33 @@ for (const keyType of ['ecdsa-p256', 'rsa-2048']) {
     const raw = SIGNATURES / (Number(process.hrtime.bigint() - start) / 1e9);
     const leaf = await generateKeyPair('ecdsa-p256');
     const pem = await createCsrPem(leaf, 'system:node:w1', ['system:nodes']);
-    const csrFacts = (request) => ({ name: 'x', signerName: 'kubernetes.io/kube-apiserver-client-kubelet', usages: ['digital signature', 'key encipherment', 'client auth'], approved: true, failed: false, issued: false, request });
+    const csrFacts = (request) => ({
+      name: 'x',
+      signerName: 'kubernetes.io/kube-apiserver-client-kubelet',
+      usages: ['digital signature', 'key encipherment', 'client auth'],
+      approved: true,
+      failed: false,
+      issued: false,
+      request,
+    });
     start = process.hrtime.bigint();
     for (let i = 0; i < SIGNATURES; i++) {
       const request = parseCsrRequest(pem);
-      const decision = decideCsr(csrFacts(request), { signers: new Set(SERVED_SIGNERS), now: new Date(), caNotAfter: caCert.notAfter, durationSeconds: 365 * 86400 });
+      const decision = decideCsr(csrFacts(request), {
+        signers: new Set(SERVED_SIGNERS),
+        now: new Date(),
+        caNotAfter: caCert.notAfter,
+        durationSeconds: 365 * 86400,
+      });
       if (decision.action !== 'sign') throw new Error(`bench: the signer would not sign: ${JSON.stringify(decision)}`);
-      await signCsr({ request, keyUsages: decision.keyUsages, extKeyUsages: decision.extKeyUsages, notBefore: decision.notBefore, notAfter: decision.notAfter, issuer: { key, certificate: caCert } });
+      await signCsr({
+        request,
+        keyUsages: decision.keyUsages,
+        extKeyUsages: decision.extKeyUsages,
+        notBefore: decision.notBefore,
+        notAfter: decision.notAfter,
+        issuer: { key, certificate: caCert },
+      });
     }
     const signer = SIGNATURES / (Number(process.hrtime.bigint() - start) / 1e9);
     console.log(`| ${keyType} | ${raw.toFixed(0)} | ${signer.toFixed(0)} |`);

@@ -66,7 +66,14 @@ const freshDir = () => path.join(work, `init-${fresh++}`);
 const COMMANDS = [
   { name: 'kpki verify --cert-dir (kubeadm tree, RSA-2048)', target: 1.8, args: () => [KPKI, 'verify', '--cert-dir', pki] },
   { name: 'kpki check-expiration --cert-dir (same tree)', target: 1.8, args: () => [KPKI, 'check-expiration', '--cert-dir', pki] },
-  { name: 'kpki init --key-type ecdsa-p256 (empty dir)', target: 2.5, args: () => { const d = freshDir(); return [KPKI, 'init', '--cert-dir', path.join(d, 'pki'), '--kubeconfig-dir', d, ...NODE, '--key-type', 'ecdsa-p256']; } },
+  {
+    name: 'kpki init --key-type ecdsa-p256 (empty dir)',
+    target: 2.5,
+    args: () => {
+      const d = freshDir();
+      return [KPKI, 'init', '--cert-dir', path.join(d, 'pki'), '--kubeconfig-dir', d, ...NODE, '--key-type', 'ecdsa-p256'];
+    },
+  },
 ];
 const BASE = '`node -e 0`';
 
@@ -91,14 +98,23 @@ for (let round = 0; round < RUNS; round++) {
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const ms = (x) => `${x.toFixed(0)}`;
 const x = (r) => (Number.isFinite(r) ? `${r.toFixed(2)}x` : 'n/a');
-const load = os.loadavg().map((l) => l.toFixed(2)).join(' ');
-console.log(`#### start-up: ${RUNS} rounds, whole processes (${os.availableParallelism()} cores, ${os.cpus()[0]?.model ?? 'unknown CPU'}, node ${process.version}, load average ${load} at the end)\n`);
-console.log('| command | wall ms median (min–max) | ratio to `node -e 0` of its round, median (min–max) | CPU ms median | CPU ratio, median |');
+const load = os
+  .loadavg()
+  .map((l) => l.toFixed(2))
+  .join(' ');
+console.log(
+  `#### start-up: ${RUNS} rounds, whole processes (${os.availableParallelism()} cores, ${os.cpus()[0]?.model ?? 'unknown CPU'}, node ${process.version}, load average ${load} at the end)\n`,
+);
+console.log(
+  '| command | wall ms median (min–max) | ratio to `node -e 0` of its round, median (min–max) | CPU ms median | CPU ratio, median |',
+);
 console.log('|:--|--:|--:|--:|--:|');
 for (const [name, row] of rows) {
   const ratio = row.ratio ? `${x(median(row.ratio))} (${x(Math.min(...row.ratio))}–${x(Math.max(...row.ratio))})` : '1x';
   const cpuRatio = row.cpuRatio ? x(median(row.cpuRatio)) : '1x';
-  console.log(`| ${name} | ${ms(median(row.ms))} (${ms(Math.min(...row.ms))}–${ms(Math.max(...row.ms))}) | ${ratio} | ${ms(median(row.cpu))} | ${cpuRatio} |`);
+  console.log(
+    `| ${name} | ${ms(median(row.ms))} (${ms(Math.min(...row.ms))}–${ms(Math.max(...row.ms))}) | ${ratio} | ${ms(median(row.cpu))} | ${cpuRatio} |`,
+  );
 }
 console.log('\n#### Targets (median of the paired wall-clock ratios)\n');
 for (const c of COMMANDS) {

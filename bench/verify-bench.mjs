@@ -47,7 +47,18 @@ const work = fs.mkdtempSync(path.join(TMP, 'kpki-verify-bench-'));
 process.on('exit', () => fs.rmSync(work, { recursive: true, force: true }));
 const tree = path.join(work, 'tree');
 const pki = path.join(tree, 'pki');
-const init = run(process.execPath, [KPKI, 'init', '--cert-dir', pki, '--kubeconfig-dir', tree, '--node-name', 'cp1', '--advertise-address', '10.0.0.11']);
+const init = run(process.execPath, [
+  KPKI,
+  'init',
+  '--cert-dir',
+  pki,
+  '--kubeconfig-dir',
+  tree,
+  '--node-name',
+  'cp1',
+  '--advertise-address',
+  '10.0.0.11',
+]);
 if (init.status !== 0) fail(1, `kpki init failed: ${init.stderr}`);
 
 // Each leaf with the CA that must verify it, as openssl verify's peers of kpki's chain checks.
@@ -60,13 +71,25 @@ const CHAINS = [
 const measurements = [
   ['`node -e 0`', () => run(process.execPath, ['-e', '0'])],
   ['kpki verify --cert-dir (kubeadm tree, kubeadm wiring)', () => run(process.execPath, [KPKI, 'verify', '--cert-dir', pki])],
-  ['openssl verify, one process per CA (7 leaves)', () => {
-    const runs = CHAINS.map(([ca, leaves]) => run('openssl', ['verify', '-CAfile', path.join(pki, ca), ...leaves.map((l) => path.join(pki, l))]));
-    return { ms: runs.reduce((sum, r) => sum + r.ms, 0), status: runs.find((r) => r.status !== 0)?.status ?? 0, stderr: runs.map((r) => r.stderr).join('') };
-  }],
+  [
+    'openssl verify, one process per CA (7 leaves)',
+    () => {
+      const runs = CHAINS.map(([ca, leaves]) =>
+        run('openssl', ['verify', '-CAfile', path.join(pki, ca), ...leaves.map((l) => path.join(pki, l))]),
+      );
+      return {
+        ms: runs.reduce((sum, r) => sum + r.ms, 0),
+        status: runs.find((r) => r.status !== 0)?.status ?? 0,
+        stderr: runs.map((r) => r.stderr).join(''),
+      };
+    },
+  ],
 ];
 if (fs.existsSync(KUBEADM)) {
-  measurements.push(['kubeadm v1.20.2 certs check-expiration', () => run(KUBEADM, ['certs', 'check-expiration', '--config', FIXTURE_CONFIG, '--cert-dir', pki])]);
+  measurements.push([
+    'kubeadm v1.20.2 certs check-expiration',
+    () => run(KUBEADM, ['certs', 'check-expiration', '--config', FIXTURE_CONFIG, '--cert-dir', pki]),
+  ]);
 }
 
 const times = new Map(measurements.map(([name]) => [name, []]));
@@ -81,7 +104,9 @@ for (let round = 0; round < RUNS; round++) {
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const fmt = (ms) => `${ms.toFixed(0)} ms`;
-console.log(`#### verify: ${RUNS} runs each, wall clock of the whole process (${os.cpus().length} cores, ${os.cpus()[0]?.model ?? 'unknown CPU'})\n`);
+console.log(
+  `#### verify: ${RUNS} runs each, wall clock of the whole process (${os.cpus().length} cores, ${os.cpus()[0]?.model ?? 'unknown CPU'})\n`,
+);
 console.log('| what | median | min | max |\n|---|---:|---:|---:|');
 for (const [name, xs] of times) console.log(`| ${name} | ${fmt(median(xs))} | ${fmt(Math.min(...xs))} | ${fmt(Math.max(...xs))} |`);
 
@@ -93,11 +118,17 @@ const junk = run('/usr/bin/time', ['-f', '%M', process.execPath, KPKI, 'verify',
 const peakMb = Number(junk.stderr.trim().split('\n').at(-1)) / 1024;
 const junkCodes = junk.status === 1 ? JSON.parse(junk.stdout).findings.map((f) => f.code) : [];
 if (!junkCodes.includes('FILE_INVALID')) fail(1, `the junk apiserver.crt was not reported (exit ${junk.status}): ${junk.stderr}`);
-console.log(`\n| 50 MB junk apiserver.crt | wall | peak RSS |\n|---|---:|---:|\n| kpki verify (FILE_INVALID) | ${fmt(junk.ms)} | ${peakMb.toFixed(0)} MB |`);
+console.log(
+  `\n| 50 MB junk apiserver.crt | wall | peak RSS |\n|---|---:|---:|\n| kpki verify (FILE_INVALID) | ${fmt(junk.ms)} | ${peakMb.toFixed(0)} MB |`,
+);
 
 const verifyMs = median(times.get('kpki verify --cert-dir (kubeadm tree, kubeadm wiring)'));
 const nodeMs = median(times.get('`node -e 0`'));
 const verdict = (ok) => (ok ? 'MET' : 'MISSED');
 console.log('\n#### Targets\n');
-console.log(`- kpki verify on a kubeadm tree ≤ ${TARGET_VERIFY_MS} ms: ${fmt(verifyMs)} (node -e 0: ${fmt(nodeMs)}) — ${verdict(verifyMs <= TARGET_VERIFY_MS)}`);
-console.log(`- 50 MB junk < ${TARGET_JUNK.ms} ms and < ${TARGET_JUNK.mb} MB: ${fmt(junk.ms)}, ${peakMb.toFixed(0)} MB — ${verdict(junk.ms < TARGET_JUNK.ms && peakMb < TARGET_JUNK.mb)}`);
+console.log(
+  `- kpki verify on a kubeadm tree ≤ ${TARGET_VERIFY_MS} ms: ${fmt(verifyMs)} (node -e 0: ${fmt(nodeMs)}) — ${verdict(verifyMs <= TARGET_VERIFY_MS)}`,
+);
+console.log(
+  `- 50 MB junk < ${TARGET_JUNK.ms} ms and < ${TARGET_JUNK.mb} MB: ${fmt(junk.ms)}, ${peakMb.toFixed(0)} MB — ${verdict(junk.ms < TARGET_JUNK.ms && peakMb < TARGET_JUNK.mb)}`,
+);

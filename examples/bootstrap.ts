@@ -21,16 +21,28 @@ async function main(work: string): Promise<void> {
   console.log(`init: ${init.items.filter((i) => i.action !== 'reuse').length} entries written`);
 
   const users = [];
-  for (const [name, validity] of [['alice', '1y'], ['bob', '24h']] as const) {
+  for (const [name, validity] of [
+    ['alice', '1y'],
+    ['bob', '24h'],
+  ] as const) {
     const out = path.join(work, `${name}.conf`);
-    const issued = await issueKubeconfig({ kind: 'user', certDir, clientName: name, organizations: ['developers'], validity, out, force: true });
+    const issued = await issueKubeconfig({
+      kind: 'user',
+      certDir,
+      clientName: name,
+      organizations: ['developers'],
+      validity,
+      out,
+      force: true,
+    });
     users.push(out);
     console.log(`kubeconfig: ${issued.contextName} until ${issued.notAfter}`);
   }
 
   const result = await verify({ certDir, kubeconfigDir: work, kubeconfigs: users });
   writeFileSync(path.join(work, 'verify.json'), JSON.stringify(result, null, 2));
-  if (result.counts.error > 0) throw new Error(`verify found ${result.counts.error} error(s): ${result.findings.map((f) => f.code).join(', ')}`);
+  if (result.counts.error > 0)
+    throw new Error(`verify found ${result.counts.error} error(s): ${result.findings.map((f) => f.code).join(', ')}`);
 
   const expiry = await checkExpiration({ certDir, kubeconfigDir: work, warnWithinSeconds: 30 * 86400 });
   if (expiry.expiringSoon.length) throw new Error(`expiring soon: ${expiry.expiringSoon.map((r) => r.name).join(', ')}`);

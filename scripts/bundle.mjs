@@ -87,7 +87,11 @@ try {
     ['inspect', dir],
     ['kubeconfig', 'user', '--client-name', 'alice', '--cert-dir', pki],
   ]);
-  await recordCodeCache(BUNDLES.verify, [['verify', '--cert-dir', pki], ['flags', 'apiserver', '--cert-dir', pki], ['check-expiration', '--cert-dir', pki]]);
+  await recordCodeCache(BUNDLES.verify, [
+    ['verify', '--cert-dir', pki],
+    ['flags', 'apiserver', '--cert-dir', pki],
+    ['check-expiration', '--cert-dir', pki],
+  ]);
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

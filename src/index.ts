@@ -4,7 +4,17 @@
  */
 export { initPki, type InitOptions, type InitResult, type InitAction, type PlanItem, type Progress } from './commands/init.js';
 export { issueKubeconfig, type IssueKubeconfigOptions, type IssueKubeconfigResult } from './commands/kubeconfig.js';
-export { initCluster, addNode, parseNodeList, type ClusterOptions, type ClusterResult, type NodeResult, type ClusterNode, type NodeRole, type AddNodeOptions } from './commands/cluster.js';
+export {
+  initCluster,
+  addNode,
+  parseNodeList,
+  type ClusterOptions,
+  type ClusterResult,
+  type NodeResult,
+  type ClusterNode,
+  type NodeRole,
+  type AddNodeOptions,
+} from './commands/cluster.js';
 export { issueCertificateFiles, issueExtensionApiserver } from './issue/extension.js';
 export { mergeKubeconfig } from './kubeconfig/merge.js';
 export { renew } from './commands/renew.js';
@@ -19,7 +29,21 @@ export { inspect, checkExpiration, type ExpirationOptions } from './commands/ins
 export type { InspectResult, InspectedItem, InspectedCertificate } from './inspect/material.js';
 export type { ExpirationReport, ExpirationRow } from './inspect/expiration-report.js';
 export { verify, verifyLive } from './commands/verify.js';
-export { RULES, defineRule, FindingCode, type VerifyOptions, type LiveVerifyOptions, type VerifyResult, type Finding, type Severity, type Rule, type Facts, BENCHMARKS, BENCHMARK_CHECKS, type Benchmark } from './verify/index.js';
+export {
+  RULES,
+  defineRule,
+  FindingCode,
+  type VerifyOptions,
+  type LiveVerifyOptions,
+  type VerifyResult,
+  type Finding,
+  type Severity,
+  type Rule,
+  type Facts,
+  BENCHMARKS,
+  BENCHMARK_CHECKS,
+  type Benchmark,
+} from './verify/index.js';
 export { flagsFor, wiringFromProfile, COMPONENTS, type FlagComponent, type Wiring } from './model/flags.js';
 export { ErrorCode, KpkiError, exitCodeFor } from './errors.js';
 export { buildPkiSpec, type CertSpec, type KubeconfigSpec, type PkiSpec } from './model/spec.js';

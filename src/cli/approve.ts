@@ -10,7 +10,8 @@ export const approveCommand = defineCommand({
     'kpki approve kubelet-serving --kubeconfig /etc/kubernetes/admin.conf --watch',
   ],
   async run([kind], flags, output) {
-    if (kind !== 'kubelet-serving') throw badFlag('kind', `"${kind}" is not kubelet-serving`, 'kpki approve kubelet-serving --kubeconfig admin.conf');
+    if (kind !== 'kubelet-serving')
+      throw badFlag('kind', `"${kind}" is not kubelet-serving`, 'kpki approve kubelet-serving --kubeconfig admin.conf');
     const watching = new AbortController();
     const stop = () => watching.abort();
     process.once('SIGINT', stop);

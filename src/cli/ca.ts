@@ -9,12 +9,28 @@ import { LAYOUT_FLAGS, layoutOptions } from './renew.js';
 export const caCommand = defineCommand({
   usage: 'ca <action> [target]',
   description: `CA lifecycle: renew NAME (same key, new validity), rotate ${ROTATE_STEPS.join('|')} (new keys, overlapping trust)`,
-  flags: [...LAYOUT_FLAGS, 'caLifetime', 'caApiservice', 'rotatedCas', 'serviceAccount', 'purge', 'shortenCa', 'recoverRotation', 'dryRun'],
+  flags: [
+    ...LAYOUT_FLAGS,
+    'caLifetime',
+    'caApiservice',
+    'rotatedCas',
+    'serviceAccount',
+    'purge',
+    'shortenCa',
+    'recoverRotation',
+    'adminKubeconfig',
+    'offline',
+    'gateEtcdServers',
+    'rotationLive',
+    'liveTimeout',
+    'dryRun',
+  ],
   examples: [
     'kpki ca renew ca',
     'kpki ca renew etcd-ca --validity 5y',
     'kpki ca rotate begin --service-account   # then restart as printed, then: reissue, finish',
-    'kpki ca rotate status',
+    "kpki ca rotate status --live   # the next step's checks of the live cluster, without writing",
+    'kpki ca rotate begin --offline   # node directories of an air-gapped cluster: no live checks',
   ],
   async run([action, target], flags, output) {
     const common = { ...layoutOptions(flags), validity: flags.caLifetime, apiServices: flags.caApiservice, dryRun: flags.dryRun };
@@ -26,10 +42,26 @@ export const caCommand = defineCommand({
       return 0;
     }
     if (action === 'rotate') {
-      if (!target || !(ROTATE_STEPS as readonly string[]).includes(target)) throw badFlag('STEP', `"${target ?? ''}" is not one of ${ROTATE_STEPS.join(', ')}`, 'e.g. kpki ca rotate begin');
-      const result = await rotateCa({ ...common, step: target as RotateStep, cas: flags.rotatedCas, serviceAccount: flags.serviceAccount, purge: flags.purge, recover: flags.recoverRotation });
+      if (!target || !(ROTATE_STEPS as readonly string[]).includes(target))
+        throw badFlag('STEP', `"${target ?? ''}" is not one of ${ROTATE_STEPS.join(', ')}`, 'e.g. kpki ca rotate begin');
+      const gates = {
+        offline: flags.offline,
+        adminKubeconfig: flags.adminKubeconfig,
+        etcdServers: flags.gateEtcdServers.length ? flags.gateEtcdServers : undefined,
+        timeout: flags.liveTimeout,
+        live: flags.rotationLive,
+      };
+      const result = await rotateCa({
+        ...common,
+        step: target as RotateStep,
+        cas: flags.rotatedCas,
+        serviceAccount: flags.serviceAccount,
+        purge: flags.purge,
+        recover: flags.recoverRotation,
+        gates,
+      });
       output.stdout(flags.json ? `${JSON.stringify(result, null, 2)}\n` : renderRotateResult(result));
-      return result.halfApplied ? 1 : 0;
+      return result.halfApplied || result.gates.report?.findings.length ? 1 : 0;
     }
     throw badFlag('action', `"${action}" is not renew or rotate`, 'e.g. kpki ca renew ca, kpki ca rotate begin');
   },

@@ -8,15 +8,33 @@ export const certCommand = defineCommand({
   usage: 'cert <kind>',
   description: 'Issue one certificate: issue (any leaf) or extension-apiserver (serving cert + caBundle + APIService)',
   flags: [
-    'leafRole', 'cn', 'org', 'san', 'signingCa', 'caKey', 'service', 'namespace', 'apiGroup', 'apiVersion', 'dnsDomain', 'certDir', 'certOut',
-    'leafValidity', 'leafKeyType', 'overwrite', 'json', 'pkcs11Module', 'pinFile',
+    'leafRole',
+    'cn',
+    'org',
+    'san',
+    'signingCa',
+    'caKey',
+    'service',
+    'namespace',
+    'apiGroup',
+    'apiVersion',
+    'dnsDomain',
+    'certDir',
+    'certOut',
+    'leafValidity',
+    'leafKeyType',
+    'overwrite',
+    'json',
+    'pkcs11Module',
+    'pinFile',
   ],
   examples: [
     'kpki cert issue --profile server --cn registry --san registry.example.com,10.0.0.5 --ca cluster --out registry',
     'kpki cert extension-apiserver --service metrics-server --namespace kube-system --api-group metrics.k8s.io --api-version v1beta1 --out metrics-server',
   ],
   async run([kind], flags, output) {
-    if (kind !== 'issue' && kind !== 'extension-apiserver') throw badFlag('cert', `unknown subcommand "${kind}": use issue or extension-apiserver`, 'see kpki cert --help');
+    if (kind !== 'issue' && kind !== 'extension-apiserver')
+      throw badFlag('cert', `unknown subcommand "${kind}": use issue or extension-apiserver`, 'see kpki cert --help');
     const out = flags.certOut;
     if (!out) throw badFlag('--out', 'is required: the prefix of the files to write');
     const token = { pin: pinSource(flags.pinFile), pkcs11Module: flags.pkcs11Module };

@@ -18,7 +18,8 @@ export const checkExpirationCommand = defineCommand({
     });
     output.stdout(flags.json ? `${JSON.stringify(report, null, 2)}\n` : renderExpiration(report));
     for (const row of report.expiringSoon) {
-      const when = row.secondsLeft! < 0 ? `expired ${formatDuration(-row.secondsLeft!)} ago` : `expires in ${formatDuration(row.secondsLeft!)}`;
+      const when =
+        row.secondsLeft! < 0 ? `expired ${formatDuration(-row.secondsLeft!)} ago` : `expires in ${formatDuration(row.secondsLeft!)}`;
       output.stderr(`kpki: ${row.name} (${row.file}) ${when}, within ${warnText}\n`);
     }
     return report.expiringSoon.length ? 1 : 0;

@@ -38,7 +38,10 @@ export function registerCommand(cli: CAC, command: Command, output: Output, run:
   declared.action(async (...values: unknown[]) => {
     const given = values.pop() as Record<string, unknown>;
     // Positional arguments in order, a variadic one spread; an absent optional one left out.
-    const args = values.flat().filter((a) => a !== undefined).map(String);
+    const args = values
+      .flat()
+      .filter((a) => a !== undefined)
+      .map(String);
     await run(Boolean(given.json), () => command.run(args, given, output));
   });
 }

@@ -18,10 +18,36 @@ export const initCommand = defineCommand({
   usage: 'init',
   description: 'Create the kubeadm-compatible PKI and kubeconfigs (reuses what is already valid)',
   flags: [
-    'certDir', 'clusterKubeconfigDir', 'nodeName', 'advertiseAddress', 'controlPlaneEndpoint', 'apiserverBindPort', 'serviceCidr', 'dnsDomain', 'clusterName',
-    'apiserverCertExtraSans', 'etcdServerCertExtraSans', 'etcdPeerCertExtraSans', 'keyType', 'certValidity', 'caValidity', 'profile', 'config',
-    'dryRun', 'reissueStale', 'renewEntries', 'controlPlaneNodes', 'workers', 'etcdMembers', 'kubeletServingCerts', 'componentServingCerts', 'nodesDir', 'json',
-    'caKeyUri', 'pkcs11Module', 'pinFile',
+    'certDir',
+    'clusterKubeconfigDir',
+    'nodeName',
+    'advertiseAddress',
+    'controlPlaneEndpoint',
+    'apiserverBindPort',
+    'serviceCidr',
+    'dnsDomain',
+    'clusterName',
+    'apiserverCertExtraSans',
+    'etcdServerCertExtraSans',
+    'etcdPeerCertExtraSans',
+    'keyType',
+    'certValidity',
+    'caValidity',
+    'profile',
+    'config',
+    'dryRun',
+    'reissueStale',
+    'renewEntries',
+    'controlPlaneNodes',
+    'workers',
+    'etcdMembers',
+    'kubeletServingCerts',
+    'componentServingCerts',
+    'nodesDir',
+    'json',
+    'caKeyUri',
+    'pkcs11Module',
+    'pinFile',
   ],
   examples: [
     'kpki init --node-name cp1 --advertise-address 10.0.0.11',
@@ -77,7 +103,8 @@ export const initCommand = defineCommand({
           nodesDir: flags.nodesDir,
         });
         // The same warning from several nodes (a leaf cut at its CA's expiry) is said once.
-        for (const warning of new Set([...cluster.shared.warnings, ...cluster.nodes.flatMap((n) => n.init.warnings)])) output.stderr(`kpki: warning: ${warning}\n`);
+        for (const warning of new Set([...cluster.shared.warnings, ...cluster.nodes.flatMap((n) => n.init.warnings)]))
+          output.stderr(`kpki: warning: ${warning}\n`);
         output.stdout(flags.json ? `${JSON.stringify(cluster, null, 2)}\n` : renderClusterResult(cluster));
         return cluster.shared.items.some((i) => i.action === 'conflict') ? 1 : 0;
       }
@@ -105,7 +132,14 @@ export const nodeCommand = defineCommand({
     if (action !== 'add') throw badFlag('action', `"${action}" is not add`);
     if (!flags.address) throw badFlag('--address', 'is required');
     const token = { pin: pinSource(flags.pinFile), pkcs11Module: flags.pkcs11Module };
-    const node = await addNode({ name: name!, address: flags.address, role: flags.role, kubeconfigDir: flags.clusterDir, force: flags.reissueStale, token });
+    const node = await addNode({
+      name: name!,
+      address: flags.address,
+      role: flags.role,
+      kubeconfigDir: flags.clusterDir,
+      force: flags.reissueStale,
+      token,
+    });
     output.stdout(flags.json ? `${JSON.stringify(node, null, 2)}\n` : renderNodeResult(node));
     return 0;
   },

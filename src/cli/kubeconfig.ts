@@ -5,9 +5,33 @@ import type { FlagValues } from './flags.js';
 import { kubeconfigViaApiCommand, refuseApiFlags } from './kubeconfig-api.js';
 
 const KUBECONFIG_FLAGS = [
-  'clientName', 'org', 'kubeletNodeName', 'server', 'kubeconfigClusterName', 'contextName', 'userName', 'leafValidity', 'leafKeyType',
-  'certDir', 'kubeconfigDir', 'profile', 'caCert', 'caKey', 'kubeconfigOut', 'noEmbed', 'csrOnly', 'mergeInto', 'allowSystemMasters', 'overwrite',
-  'viaApi', 'csrKubeconfig', 'approveCsr', 'csrTimeout', 'json', 'pkcs11Module', 'pinFile',
+  'clientName',
+  'org',
+  'kubeletNodeName',
+  'server',
+  'kubeconfigClusterName',
+  'contextName',
+  'userName',
+  'leafValidity',
+  'leafKeyType',
+  'certDir',
+  'kubeconfigDir',
+  'profile',
+  'caCert',
+  'caKey',
+  'kubeconfigOut',
+  'noEmbed',
+  'csrOnly',
+  'mergeInto',
+  'allowSystemMasters',
+  'overwrite',
+  'viaApi',
+  'csrKubeconfig',
+  'approveCsr',
+  'csrTimeout',
+  'json',
+  'pkcs11Module',
+  'pinFile',
 ] as const;
 
 export type KubeconfigFlags = FlagValues<(typeof KUBECONFIG_FLAGS)[number]>;

@@ -26,7 +26,10 @@ export function reportError(error: unknown, output: Output, json: boolean): numb
   }
   if (error instanceof Error && error.name === 'CACError') {
     // cac reports options camelCased; users typed them kebab-cased.
-    const message = error.message.replace(/`--([A-Za-z]+)`/g, (_, name: string) => `\`--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}\``);
+    const message = error.message.replace(
+      /`--([A-Za-z]+)`/g,
+      (_, name: string) => `\`--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}\``,
+    );
     output.stderr(`kpki: ${message}; see kpki --help\n`);
     return 2;
   }

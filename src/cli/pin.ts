@@ -11,7 +11,11 @@ export function pinSource(pinFile: string | undefined): () => Promise<string> {
     const fromEnv = process.env.KPKI_PKCS11_PIN;
     if (fromEnv) return fromEnv;
     if (!process.stdin.isTTY || !process.stderr.isTTY) {
-      throw badFlag('--pin-file', 'the CA keys are in a PKCS#11 token and no PIN was given (no terminal to ask on)', 'set KPKI_PKCS11_PIN or pass --pin-file FILE (mode 0600)');
+      throw badFlag(
+        '--pin-file',
+        'the CA keys are in a PKCS#11 token and no PIN was given (no terminal to ask on)',
+        'set KPKI_PKCS11_PIN or pass --pin-file FILE (mode 0600)',
+      );
     }
     return promptHidden('token user PIN: ');
   };

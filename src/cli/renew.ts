@@ -8,7 +8,13 @@ export const LAYOUT_FLAGS = ['certDir', 'clusterKubeconfigDir', 'recordedNodesDi
 
 /** The layout flags as the day-2 library's options. */
 export function layoutOptions(flags: FlagValues<(typeof LAYOUT_FLAGS)[number]>) {
-  return { certDir: flags.certDir, kubeconfigDir: flags.clusterKubeconfigDir, nodesDir: flags.recordedNodesDir, profile: flags.clusterProfile, kubeconfigs: flags.keptKubeconfig };
+  return {
+    certDir: flags.certDir,
+    kubeconfigDir: flags.clusterKubeconfigDir,
+    nodesDir: flags.recordedNodesDir,
+    profile: flags.clusterProfile,
+    kubeconfigs: flags.keptKubeconfig,
+  };
 }
 
 export const renewCommand = defineCommand({

@@ -8,7 +8,8 @@ import { pinSource } from './pin.js';
 
 export const signerCommand = defineCommand({
   usage: 'signer',
-  description: "Sign approved CSRs with the cluster CA (its key in a file or a PKCS#11 token), as kube-controller-manager's csrsigning controller does; never approves",
+  description:
+    "Sign approved CSRs with the cluster CA (its key in a file or a PKCS#11 token), as kube-controller-manager's csrsigning controller does; never approves",
   flags: ['signerKubeconfig', 'signerNames', 'signingDuration', 'watchSigning', 'certDir', 'pkcs11Module', 'pinFile', 'json'],
   examples: [
     'KPKI_PKCS11_PIN=… kpki signer --kubeconfig /etc/kubernetes/admin.conf --cert-dir /etc/kubernetes/pki --watch',
@@ -18,9 +19,17 @@ export const signerCommand = defineCommand({
     const signers = flags.signerNames.length ? flags.signerNames : SERVED_SIGNERS;
     const unknown = signers.filter((s) => !SERVED_SIGNERS.includes(s));
     if (unknown.length) throw badFlag('--signer', `kpki does not serve ${unknown.join(', ')}`, `use ${SERVED_SIGNERS.join(', ')}`);
-    if (!flags.signerKubeconfig) throw badFlag('--kubeconfig', 'is required: the kubeconfig to reach the cluster with', 'e.g. --kubeconfig /etc/kubernetes/admin.conf');
+    if (!flags.signerKubeconfig)
+      throw badFlag(
+        '--kubeconfig',
+        'is required: the kubeconfig to reach the cluster with',
+        'e.g. --kubeconfig /etc/kubernetes/admin.conf',
+      );
     const durationSeconds = parseDuration(flags.signingDuration ?? DEFAULTS.certValidity)!;
-    const ca = await loadCa('cluster', flags.certDir ?? DEFAULTS.certDir, { needKey: true, token: { pin: pinSource(flags.pinFile), pkcs11Module: flags.pkcs11Module } });
+    const ca = await loadCa('cluster', flags.certDir ?? DEFAULTS.certDir, {
+      needKey: true,
+      token: { pin: pinSource(flags.pinFile), pkcs11Module: flags.pkcs11Module },
+    });
     const watching = new AbortController();
     const stop = () => watching.abort();
     process.once('SIGINT', stop);

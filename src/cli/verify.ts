@@ -19,8 +19,26 @@ export const verifyCommand = defineCommand({
   usage: 'verify',
   description: 'Check a PKI against the flags its components run with; report symptom, diagnosis and fix',
   flags: [
-    'nodeCertDir', 'kubeconfigDir', 'apiserverArgs', 'etcdArgs', 'controllerManagerArgs', 'schedulerArgs', 'kubeletConfig', 'checkedKubeconfig', 'kubeconfigContext',
-    'manifestsDir', 'root', 'checkedApiservice', 'servingCert', 'nodeAddress', 'warnWithin', 'profile', 'live', 'liveTimeout', 'benchmark', 'json',
+    'nodeCertDir',
+    'kubeconfigDir',
+    'apiserverArgs',
+    'etcdArgs',
+    'controllerManagerArgs',
+    'schedulerArgs',
+    'kubeletConfig',
+    'checkedKubeconfig',
+    'kubeconfigContext',
+    'manifestsDir',
+    'root',
+    'checkedApiservice',
+    'servingCert',
+    'nodeAddress',
+    'warnWithin',
+    'profile',
+    'live',
+    'liveTimeout',
+    'benchmark',
+    'json',
   ],
   examples: [
     'kpki verify --cert-dir /etc/kubernetes/pki',
@@ -56,10 +74,17 @@ export const verifyCommand = defineCommand({
     const result = flags.live ? await verifyLive({ ...options, timeout: flags.liveTimeout }) : await verify(options);
     // Under --live without --benchmark, which benchmark the served version (or its absence) chose.
     const { name, chosenBy } = result.benchmark;
-    const benchmarkNote = flags.live && !flags.benchmark && (chosenBy.startsWith(NEWEST_CHOSEN_BY) || chosenBy.includes('/version')) ? `Benchmark ${name}: ${chosenBy}
-` : '';
-    output.stdout(flags.json ? `${JSON.stringify(result, null, 2)}
-` : benchmarkNote + renderVerifyResult(result));
+    const benchmarkNote =
+      flags.live && !flags.benchmark && (chosenBy.startsWith(NEWEST_CHOSEN_BY) || chosenBy.includes('/version'))
+        ? `Benchmark ${name}: ${chosenBy}
+`
+        : '';
+    output.stdout(
+      flags.json
+        ? `${JSON.stringify(result, null, 2)}
+`
+        : benchmarkNote + renderVerifyResult(result),
+    );
     return result.counts.error > 0 ? 1 : 0;
   },
 });
@@ -68,7 +93,10 @@ export const flagsCommand = defineCommand({
   usage: 'flags <component>',
   description: `Print the certificate flags for ${COMPONENTS.join('|')} that match a PKI directory`,
   flags: ['componentCertDir', 'kubeconfigDir', 'profile', 'flagsComponentServingCerts', 'json'],
-  examples: ['kpki flags apiserver --cert-dir /etc/kubernetes/pki >> kube-apiserver.flags', 'kpki flags controller-manager --component-serving-certs'],
+  examples: [
+    'kpki flags apiserver --cert-dir /etc/kubernetes/pki >> kube-apiserver.flags',
+    'kpki flags controller-manager --component-serving-certs',
+  ],
   async run([component], flags, output) {
     if (!(COMPONENTS as readonly string[]).includes(component!)) {
       throw badFlag('component', `"${component}" is not one of ${COMPONENTS.join(', ')}`);
@@ -79,8 +107,15 @@ export const flagsCommand = defineCommand({
     const wiring = wiringFromProfile(await loadProfile(flags.profile));
     // Flags of opt-in entries: when asked for, or when the cert dir holds their files already.
     const held = new Set<string>();
-    for (const [, value] of flagsFor(wiring, component as FlagComponent, certDir, kubeconfigDir, (flag) => !setByDefault(flag))) if (await exists(value)) held.add(value);
-    const pairs = flagsFor(wiring, component as FlagComponent, certDir, kubeconfigDir, (flag, value) => setByDefault(flag) || flags.flagsComponentServingCerts || held.has(value));
+    for (const [, value] of flagsFor(wiring, component as FlagComponent, certDir, kubeconfigDir, (flag) => !setByDefault(flag)))
+      if (await exists(value)) held.add(value);
+    const pairs = flagsFor(
+      wiring,
+      component as FlagComponent,
+      certDir,
+      kubeconfigDir,
+      (flag, value) => setByDefault(flag) || flags.flagsComponentServingCerts || held.has(value),
+    );
     output.stdout(flags.json ? `${JSON.stringify(Object.fromEntries(pairs), null, 2)}\n` : pairs.map(([n, v]) => `--${n}=${v}\n`).join(''));
     return 0;
   },

@@ -8,7 +8,12 @@ export type { TokenChoice };
  * undefined and no provider is loaded). A choice given on the command line is remembered once the
  * run has written (not for a dry run), so later commands need only the PIN.
  */
-export async function withTokenKeys<T>(kubeconfigDir: string, choice: TokenChoice, remember: boolean, work: (tokens: TokenKeys | undefined) => Promise<T>): Promise<T> {
+export async function withTokenKeys<T>(
+  kubeconfigDir: string,
+  choice: TokenChoice,
+  remember: boolean,
+  work: (tokens: TokenKeys | undefined) => Promise<T>,
+): Promise<T> {
   const { uris, module, given } = await tokenUris(kubeconfigDir, choice);
   if (!uris.size) return work(undefined);
   // Loaded here only: commands whose CAs are files never load the PKCS#11 provider.
@@ -17,7 +22,10 @@ export async function withTokenKeys<T>(kubeconfigDir: string, choice: TokenChoic
   try {
     const result = await work(tokens);
     if (given && remember) {
-      await writeTokenSettings(kubeconfigDir, { ...(module ? { module } : {}), caKeys: Object.fromEntries([...uris].map(([name, uri]) => [name, uri.text])) });
+      await writeTokenSettings(kubeconfigDir, {
+        ...(module ? { module } : {}),
+        caKeys: Object.fromEntries([...uris].map(([name, uri]) => [name, uri.text])),
+      });
     }
     return result;
   } finally {

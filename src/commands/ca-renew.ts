@@ -21,7 +21,16 @@ export async function renewCa(options: CaRenewOptions, checkBeforeWriting?: Chec
   const validity = caValidity(options.validity);
   const now = options.now ?? new Date();
   const warnings = [validityAboveDefault('--validity', validity, true)].filter((w): w is string => w !== undefined);
-  const resumed = (completed: string[], layout: Layout): CaRenewResult => ({ ca: name, dryRun: false, notAfter: undefined, files: completed, restart: restartPlan(layout, completed), notes: [], resumed: completed, warnings });
+  const resumed = (completed: string[], layout: Layout): CaRenewResult => ({
+    ca: name,
+    dryRun: false,
+    notAfter: undefined,
+    files: completed,
+    restart: restartPlan(layout, completed),
+    notes: [],
+    resumed: completed,
+    warnings,
+  });
   return underLayoutLock(layout, options.dryRun, resumed, async (layout) => {
     const snapshot = await readLayoutFiles(layout, options.apiServices);
     const { steps, old } = decideCaRenewal(layout, snapshot, name, validity, options.apiServices);
@@ -36,6 +45,15 @@ export async function renewCa(options: CaRenewOptions, checkBeforeWriting?: Chec
       ...(name === 'ca' ? [`${ROOT_CA_NOTE}, before the old certificate expires on ${old.cert.notAfter.toISOString()}`] : []),
       ...writes.filter((w) => options.apiServices?.includes(w.path)).map((w) => `kubectl apply -f ${w.path}`),
     ];
-    return { ca: name, dryRun: options.dryRun ?? false, notAfter: renewed.notAfter.toISOString(), files, restart: restartPlan(layout, files), notes, resumed: undefined, warnings };
+    return {
+      ca: name,
+      dryRun: options.dryRun ?? false,
+      notAfter: renewed.notAfter.toISOString(),
+      files,
+      restart: restartPlan(layout, files),
+      notes,
+      resumed: undefined,
+      warnings,
+    };
   });
 }

@@ -21,7 +21,6 @@ export interface ExpirationOptions {
   warnWithinSeconds?: number;
 }
 
-
 /**
  * Where the kubelet keeps the profile's kubeletPki entries: as given, as its config says, or, for a
  * cert dir shaped like a node's (`<root>/etc/kubernetes/pki`), `<root>/var/lib/kubelet/pki` when it is there.

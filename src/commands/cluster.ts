@@ -6,7 +6,17 @@ import { buildPkiSpec, selectEntries } from '../model/spec.js';
 import { kubeletPkiEntries } from '../model/profile.js';
 import type { SettingsInput } from '../model/settings.js';
 import { parseNodeName } from '../model/settings.js';
-import { etcdServers, nodeDirs, nodeEntries, nodeSettings, parseNodeList, primaryAddress, type ClusterNode, type ClusterRecord, type NodeRole } from '../model/topology.js';
+import {
+  etcdServers,
+  nodeDirs,
+  nodeEntries,
+  nodeSettings,
+  parseNodeList,
+  primaryAddress,
+  type ClusterNode,
+  type ClusterRecord,
+  type NodeRole,
+} from '../model/topology.js';
 import { RECORD_FILE, readRecord, readRecordIfAny, withRecordLock, writeRecord } from '../store/cluster-record.js';
 import { pathExists } from '../store/files.js';
 import { acquireLock } from '../store/lock.js';
@@ -60,11 +70,18 @@ async function writeNode({ record, run, options }: NodeRun, node: ClusterNode): 
   const kubelet = record.settings.kubeletServingCerts && node.role !== 'etcd';
   const kubeletEntries = kubelet ? kubeletPkiEntries(profile).map((e) => e.name) : [];
   if (kubelet && !kubeletEntries.length) {
-    throw badFlag('--kubelet-serving-certs', `${profile.name} has no entry with location: kubeletPki to issue`, 'use a profile that describes the kubelet serving certificate (kubeadm)');
+    throw badFlag(
+      '--kubelet-serving-certs',
+      `${profile.name} has no entry with location: kubeletPki to issue`,
+      'use a profile that describes the kubelet serving certificate (kubeadm)',
+    );
   }
   const first = record.nodes.find((n) => n.role === 'control-plane')!;
   const settings = nodeSettings(run.settings, node, first);
-  const spec = selectEntries(buildPkiSpec(profile, settings, { kubeletPki: kubelet, controlPlane: node.role === 'control-plane' }), [...entries, ...kubeletEntries]);
+  const spec = selectEntries(buildPkiSpec(profile, settings, { kubeletPki: kubelet, controlPlane: node.role === 'control-plane' }), [
+    ...entries,
+    ...kubeletEntries,
+  ]);
   const dirs = nodeDirs(record.settings.nodesDir, node.name);
   const location = {
     certDir: path.join(dirs.kubernetes, 'pki'),
@@ -85,12 +102,20 @@ export async function initCluster(given: ClusterOptions): Promise<ClusterResult>
   // One clock for the whole run: every node's certificates start together.
   const options = { ...given, now: given.now ?? new Date() };
   const controlPlanes = parseNodeList('--control-plane-nodes', options.controlPlaneNodes, 'control-plane');
-  const nodes = [...controlPlanes, ...parseNodeList('--workers', options.workers, 'worker'), ...parseNodeList('--etcd-members', options.etcdMembers, 'etcd')];
+  const nodes = [
+    ...controlPlanes,
+    ...parseNodeList('--workers', options.workers, 'worker'),
+    ...parseNodeList('--etcd-members', options.etcdMembers, 'etcd'),
+  ];
   if (!controlPlanes.length) throw badFlag('--control-plane-nodes', 'names no node', 'e.g. --control-plane-nodes cp1=10.0.0.11');
   const duplicate = nodes.find((n, i) => nodes.findIndex((m) => m.name === n.name) !== i);
   if (duplicate) throw badFlag('--control-plane-nodes', `node "${duplicate.name}" is listed twice`);
   if (controlPlanes.length > 1 && !options.controlPlaneEndpoint) {
-    throw badFlag('--control-plane-endpoint', `is required with ${controlPlanes.length} control-plane nodes`, 'give the load-balancer VIP or DNS name in front of them');
+    throw badFlag(
+      '--control-plane-endpoint',
+      `is required with ${controlPlanes.length} control-plane nodes`,
+      'give the load-balancer VIP or DNS name in front of them',
+    );
   }
   const certDir = options.certDir ?? DEFAULTS.certDir;
   const kubeconfigDir = options.kubeconfigDir ?? kubeconfigDirOf(certDir);
@@ -116,12 +141,27 @@ export async function initCluster(given: ClusterOptions): Promise<ClusterResult>
       nodes,
       topology: options.etcdMembers ? 'external' : 'stacked',
     };
-    const run = await resolveRun({ ...options, ...record.settings, certDir, kubeconfigDir, nodeName: first.name, advertiseAddress: primaryAddress(first) }, async (_, input) => input);
+    const run = await resolveRun(
+      { ...options, ...record.settings, certDir, kubeconfigDir, nodeName: first.name, advertiseAddress: primaryAddress(first) },
+      async (_, input) => input,
+    );
     const sharedSpec = selectEntries(buildPkiSpec(run.profile, nodeSettings(run.settings, first, first)), run.profile.roles.shared ?? []);
     checkRenewNames(buildPkiSpec(run.profile, run.settings, { kubeletPki: true }), options.renew ?? []);
     const dryRun = options.dryRun ?? false;
-    const shared = await initLocation(sharedSpec, { certDir, kubeconfigDir }, run.settings, run.profile.name, { ...options, tokens }, run.warnings);
-    const result = (results: NodeResult[]) => ({ shared, nodes: results, etcdServers: etcdServers(record.nodes, record.topology), record: recordFile });
+    const shared = await initLocation(
+      sharedSpec,
+      { certDir, kubeconfigDir },
+      run.settings,
+      run.profile.name,
+      { ...options, tokens },
+      run.warnings,
+    );
+    const result = (results: NodeResult[]) => ({
+      shared,
+      nodes: results,
+      etcdServers: etcdServers(record.nodes, record.topology),
+      record: recordFile,
+    });
     // Node plans sign with the shared CAs, so a dry run can plan them only once those exist.
     if (dryRun && !shared.items.every((i) => i.action === 'reuse')) return result([]);
     const results: NodeResult[] = [];
@@ -137,7 +177,20 @@ export async function initCluster(given: ClusterOptions): Promise<ClusterResult>
 
 /** The settings a cluster was made with, as given, for `node add` to repeat. */
 function settingsOf(options: InitOptions): SettingsInput & { profile?: string } {
-  const keys = ['controlPlaneEndpoint', 'bindPort', 'serviceCidr', 'dnsDomain', 'clusterName', 'apiserverCertExtraSans', 'etcdServerCertExtraSans', 'etcdPeerCertExtraSans', 'keyType', 'certValidity', 'caValidity', 'profile'] as const;
+  const keys = [
+    'controlPlaneEndpoint',
+    'bindPort',
+    'serviceCidr',
+    'dnsDomain',
+    'clusterName',
+    'apiserverCertExtraSans',
+    'etcdServerCertExtraSans',
+    'etcdPeerCertExtraSans',
+    'keyType',
+    'certValidity',
+    'caValidity',
+    'profile',
+  ] as const;
   return Object.fromEntries(keys.filter((k) => options[k] !== undefined).map((k) => [k, options[k]]));
 }
 
@@ -161,7 +214,8 @@ const SHARED_LOCK_WAIT_MS = 60_000;
 export async function addNode(options: AddNodeOptions): Promise<NodeResult> {
   parseNodeName('NAME', options.name);
   const nodes = parseNodeList('--address', `${options.name}=${options.address}`, options.role);
-  if (nodes.length !== 1) throw badFlag('--address', `"${options.address}" is not one node's addresses`, 'give IPs only, e.g. --address 10.0.0.23,fd00::23');
+  if (nodes.length !== 1)
+    throw badFlag('--address', `"${options.address}" is not one node's addresses`, 'give IPs only, e.g. --address 10.0.0.23,fd00::23');
   const node = nodes[0]!;
   const recordFile = path.join(options.kubeconfigDir ?? DEFAULTS.clusterDir, RECORD_FILE);
   await readRecord(recordFile); // a mistyped --kubeconfig-dir fails here, before the lock creates anything
@@ -170,12 +224,20 @@ export async function addNode(options: AddNodeOptions): Promise<NodeResult> {
     const record = await readRecord(recordFile);
     const existing = record.nodes.find((n) => n.name === node.name);
     if (existing && (existing.addresses.join() !== node.addresses.join() || existing.role !== node.role)) {
-      throw badFlag('NAME', `node ${node.name} already exists as ${existing.role} at ${existing.addresses.join(',')}`, 'choose another name');
+      throw badFlag(
+        'NAME',
+        `node ${node.name} already exists as ${existing.role} at ${existing.addresses.join(',')}`,
+        'choose another name',
+      );
     }
     if (!existing) record.nodes.push(node);
-    if (!(await pathExists(record.settings.certDir))) throw badInput(record.settings.certDir, 'the shared PKI is missing', 'restore it; kpki never re-creates CAs for an existing cluster');
+    if (!(await pathExists(record.settings.certDir)))
+      throw badInput(record.settings.certDir, 'the shared PKI is missing', 'restore it; kpki never re-creates CAs for an existing cluster');
     const first = record.nodes.find((n) => n.role === 'control-plane')!;
-    const run = await resolveRun({ ...record.settings, nodeName: first.name, advertiseAddress: primaryAddress(first) }, async (_, input) => input);
+    const run = await resolveRun(
+      { ...record.settings, nodeName: first.name, advertiseAddress: primaryAddress(first) },
+      async (_, input) => input,
+    );
     // Under the shared cert dir's lock, which every CA rotation step takes first: no step runs
     // between writing this node and bringing it into the rotation's phase.
     const release = await acquireLock(record.settings.certDir, { waitMs: SHARED_LOCK_WAIT_MS });

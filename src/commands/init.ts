@@ -87,7 +87,8 @@ function mergeSettings(config: KubeadmConfig | undefined, options: SettingsInput
  */
 export async function resolveRun(
   options: InitOptions,
-  remember: (kubeconfigDir: string, input: SettingsInput) => Promise<SettingsInput> = async (dir, input) => withRememberedSans(input, await readRememberedSans(dir)),
+  remember: (kubeconfigDir: string, input: SettingsInput) => Promise<SettingsInput> = async (dir, input) =>
+    withRememberedSans(input, await readRememberedSans(dir)),
 ): Promise<ResolvedRun> {
   // Loaded on demand: most runs have no kubeadm config file.
   const config = options.config ? await (await import('../config/kubeadm.js')).readKubeadmConfig(options.config) : undefined;
@@ -100,7 +101,13 @@ export async function resolveRun(
     validityAboveDefault(origins.certValidity ?? '--cert-validity', settings.certValidity, false),
     validityAboveDefault(origins.caValidity ?? '--ca-validity', settings.caValidity, true),
   ].filter((w): w is string => w !== undefined);
-  return { certDir, kubeconfigDir, settings, profile: await loadProfile(options.profile ?? DEFAULTS.profile), warnings: [...(config?.warnings ?? []), ...lifetimes] };
+  return {
+    certDir,
+    kubeconfigDir,
+    settings,
+    profile: await loadProfile(options.profile ?? DEFAULTS.profile),
+    warnings: [...(config?.warnings ?? []), ...lifetimes],
+  };
 }
 
 function conflictError(items: PlanItem[]): KpkiError {
@@ -153,16 +160,26 @@ async function observeAndDecide(spec: PkiSpec, location: Location, intent: Conve
  * the lock of its cert dir. Any replacement a killed run committed is finished before anything is
  * read; all files change as one journaled set; nothing is written when any entry conflicts.
  */
-async function converge(spec: PkiSpec, location: Location, intent: ConvergeIntent, options: ConvergeOptions): Promise<{ steps: Step[]; changed: boolean }> {
+async function converge(
+  spec: PkiSpec,
+  location: Location,
+  intent: ConvergeIntent,
+  options: ConvergeOptions,
+): Promise<{ steps: Step[]; changed: boolean }> {
   const { certDir } = location;
   if (options.dryRun) {
     const pending = await pendingJournals(certDir);
-    if (pending.length) options.warnings.push(`${pending.join(', ')}: a killed run's replacement is pending; the plan shows the files before it, and the next write completes it`);
+    if (pending.length)
+      options.warnings.push(
+        `${pending.join(', ')}: a killed run's replacement is pending; the plan shows the files before it, and the next write completes it`,
+      );
     return { steps: await observeAndDecide(spec, location, intent), changed: false };
   }
   return withWriteLock(certDir, async (completed) => {
     if (completed.length) options.warnings.push(`completed an interrupted replacement of ${completed.join(', ')}`);
-    const certDirs = spec.certificates.map((c) => path.dirname(path.join(c.location === 'kubeletPki' ? location.kubeletPki! : certDir, c.file!)));
+    const certDirs = spec.certificates.map((c) =>
+      path.dirname(path.join(c.location === 'kubeletPki' ? location.kubeletPki! : certDir, c.file!)),
+    );
     await removeStaleTempFiles([...new Set([certDir, location.kubeconfigDir, ...certDirs])]);
     const steps = await observeAndDecide(spec, location, intent);
     if (steps.some((s) => s.action === 'conflict')) throw conflictError(steps);
@@ -187,7 +204,14 @@ async function converge(spec: PkiSpec, location: Location, intent: ConvergeInten
 export type RunOptions = Pick<InitOptions, 'dryRun' | 'force' | 'renew' | 'now' | 'onProgress' | 'signal'> & { tokens?: TokenKeys };
 
 /** Converges one location (spec resolved with `settings`) as the run's options ask, and reports it as init does. */
-export async function initLocation(spec: PkiSpec, location: Location, settings: ClusterSettings, profile: string, options: RunOptions, warnings: string[]): Promise<InitResult> {
+export async function initLocation(
+  spec: PkiSpec,
+  location: Location,
+  settings: ClusterSettings,
+  profile: string,
+  options: RunOptions,
+  warnings: string[],
+): Promise<InitResult> {
   const dryRun = options.dryRun ?? false;
   const { steps, changed } = await converge(
     spec,
@@ -195,7 +219,16 @@ export async function initLocation(spec: PkiSpec, location: Location, settings: 
     { force: options.force ?? false, renew: options.renew ?? [], now: options.now ?? new Date(), tokenCas: options.tokens?.cas },
     { dryRun, onProgress: options.onProgress, signal: options.signal, warnings, tokens: options.tokens },
   );
-  return { certDir: location.certDir, kubeconfigDir: location.kubeconfigDir, profile, dryRun, settings, items: steps.map(planItem), changed, warnings };
+  return {
+    certDir: location.certDir,
+    kubeconfigDir: location.kubeconfigDir,
+    profile,
+    dryRun,
+    settings,
+    items: steps.map(planItem),
+    changed,
+    warnings,
+  };
 }
 
 /**
@@ -207,7 +240,13 @@ export async function initPki(options: InitOptions = {}): Promise<InitResult> {
   const spec = buildPkiSpec(run.profile, run.settings);
   checkRenewNames(spec, options.renew ?? []);
   return withTokenKeys(run.kubeconfigDir, options, !options.dryRun, (tokens) =>
-    initLocation(spec, { certDir: run.certDir, kubeconfigDir: run.kubeconfigDir }, run.settings, run.profile.name, { ...options, tokens }, run.warnings),
+    initLocation(
+      spec,
+      { certDir: run.certDir, kubeconfigDir: run.kubeconfigDir },
+      run.settings,
+      run.profile.name,
+      { ...options, tokens },
+      run.warnings,
+    ),
   );
 }
-

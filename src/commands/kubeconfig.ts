@@ -86,7 +86,8 @@ async function identityFor(options: IssueKubeconfigOptions): Promise<Identity> {
   const orgs = options.organizations ?? [];
   if (orgs.some((o) => !o.trim())) throw badFlag('--org', 'is empty', 'give a group name, or leave --org out');
   if (options.kind === 'user') {
-    if (!options.clientName?.trim()) throw badFlag('--client-name', 'is required for a user kubeconfig', 'e.g. --client-name alice --org developers');
+    if (!options.clientName?.trim())
+      throw badFlag('--client-name', 'is required for a user kubeconfig', 'e.g. --client-name alice --org developers');
     return { name: options.clientName, commonName: options.clientName, organizations: orgs };
   }
   const nodeName = options.nodeName === undefined ? undefined : parseNodeName('--node-name', options.nodeName);
@@ -94,12 +95,20 @@ async function identityFor(options: IssueKubeconfigOptions): Promise<Identity> {
   if (options.kind === 'node') {
     if (!nodeName) throw badFlag('--node-name', 'is required for a node kubeconfig');
     const identity = nodeIdentity(profile, nodeName);
-    if (!identity) throw badFlag('--profile', `${profile.name} has no kubeconfig with identity: kubelet`, 'use a profile that describes the kubelet (kubeadm)');
+    if (!identity)
+      throw badFlag(
+        '--profile',
+        `${profile.name} has no kubeconfig with identity: kubelet`,
+        'use a profile that describes the kubelet (kubeadm)',
+      );
     return { name: nodeName, ...identity };
   }
   const entry = profile.kubeconfigs.find((k) => k.name === `${options.kind}.conf` || k.name === options.kind);
   if (!entry) {
-    throw badFlag('kind', `"${options.kind}" is not user, node or one of ${profile.kubeconfigs.map((k) => k.name.replace(/\.conf$/, '')).join(', ')}`);
+    throw badFlag(
+      'kind',
+      `"${options.kind}" is not user, node or one of ${profile.kubeconfigs.map((k) => k.name.replace(/\.conf$/, '')).join(', ')}`,
+    );
   }
   if (entry.commonName.includes('${nodeName}') && !nodeName) throw badFlag('--node-name', `is required for ${entry.name}`);
   const fill = (t: string) => t.replace('${nodeName}', nodeName ?? '');
@@ -116,7 +125,12 @@ async function clusterEndpoint(options: IssueKubeconfigOptions, target: string |
     const creds = parseKubeconfig(data.toString('utf8'), file);
     return { server: options.server ?? creds.server, clusterName: options.clusterName ?? creds.clusterName };
   }
-  if (!options.server) throw badFlag('--server', 'is required: there is no admin.conf to take the apiserver address from', 'e.g. --server https://k8s-api.example.com:6443');
+  if (!options.server)
+    throw badFlag(
+      '--server',
+      'is required: there is no admin.conf to take the apiserver address from',
+      'e.g. --server https://k8s-api.example.com:6443',
+    );
   return { server: options.server, clusterName: options.clusterName ?? DEFAULTS.clusterName };
 }
 
@@ -134,10 +148,18 @@ export async function issueKubeconfig(options: IssueKubeconfigOptions): Promise<
       'use a group bound by RBAC (e.g. kubeadm:cluster-admins), or pass --allow-system-masters if you mean it',
     );
   }
-  if (options.embed === false && !options.out) throw badFlag('--no-embed', 'needs --out: the certificate and key are written next to the kubeconfig');
+  if (options.embed === false && !options.out)
+    throw badFlag('--no-embed', 'needs --out: the certificate and key are written next to the kubeconfig');
   const kubeconfigDir = options.kubeconfigDir ?? kubeconfigDirOf(options.certDir ?? DEFAULTS.certDir);
   const out = options.out ?? (identity.file && !options.mergeInto ? path.join(kubeconfigDir, identity.file) : undefined);
-  const ca = await loadCa(options.caCert ?? 'cluster', options.certDir ?? DEFAULTS.certDir, { keyFile: options.caKey, needKey: !options.csrOnly, certFlag: '--ca-cert', keyFlag: '--ca-key', profile: options.profile, token: options.token });
+  const ca = await loadCa(options.caCert ?? 'cluster', options.certDir ?? DEFAULTS.certDir, {
+    keyFile: options.caKey,
+    needKey: !options.csrOnly,
+    certFlag: '--ca-cert',
+    keyFlag: '--ca-key',
+    profile: options.profile,
+    token: options.token,
+  });
   const base = { clientName: identity.commonName, organizations: identity.organizations };
 
   if (options.csrOnly) {
@@ -150,13 +172,31 @@ export async function issueKubeconfig(options: IssueKubeconfigOptions): Promise<
       ],
       options.force,
     );
-    return { ...base, server: '', clusterName: '', contextName: '', notAfter: undefined, kubeconfig: undefined, csr: csrPem, files: [`${prefix}.key`, `${prefix}.csr`] };
+    return {
+      ...base,
+      server: '',
+      clusterName: '',
+      contextName: '',
+      notAfter: undefined,
+      kubeconfig: undefined,
+      csr: csrPem,
+      files: [`${prefix}.key`, `${prefix}.csr`],
+    };
   }
 
   const { server, clusterName } = await clusterEndpoint(options, out && identity.file ? out : undefined);
   const { cert, pair } = await issueLeaf(
     ca,
-    { name: identity.name, commonName: identity.commonName, organizations: identity.organizations, sans: [], usages: ['clientAuth'], validity: options.validity, keyType: options.keyType, profile: options.profile },
+    {
+      name: identity.name,
+      commonName: identity.commonName,
+      organizations: identity.organizations,
+      sans: [],
+      usages: ['clientAuth'],
+      validity: options.validity,
+      keyType: options.keyType,
+      profile: options.profile,
+    },
     options.now,
   );
   const userName = options.userName ?? identity.commonName;
@@ -172,7 +212,11 @@ export async function issueKubeconfig(options: IssueKubeconfigOptions): Promise<
     // Files beside the kubeconfig; client-go resolves relative paths against the kubeconfig's directory.
     const stem = path.join(path.dirname(out!), path.basename(out!).replace(/\.(conf|ya?ml|kubeconfig)$/, ''));
     pairWrites = leafWrites(stem, { cert, pair });
-    credentials = { ca: { path: path.resolve(ca.certFile) }, cert: { path: path.basename(`${stem}.crt`) }, key: { path: path.basename(`${stem}.key`) } };
+    credentials = {
+      ca: { path: path.resolve(ca.certFile) },
+      cert: { path: path.basename(`${stem}.crt`) },
+      key: { path: path.basename(`${stem}.key`) },
+    };
   }
   const kubeconfig = buildKubeconfig({ clusterName, server, userName, contextName, ...credentials });
 
@@ -190,7 +234,10 @@ export async function issueKubeconfig(options: IssueKubeconfigOptions): Promise<
     // there is one: with --ca-cert the cert dir may not exist); others are kept unless --force.
     const certDir = options.certDir ?? DEFAULTS.certDir;
     const lockDir = identity.file && (await exists(certDir)) ? certDir : path.dirname(path.resolve(out));
-    await writeLocked(lockDir, identity.file ? files : [out, ...files], options.force, async () => [{ path: out, data: kubeconfig, mode: 0o600 }, ...pairWrites]);
+    await writeLocked(lockDir, identity.file ? files : [out, ...files], options.force, async () => [
+      { path: out, data: kubeconfig, mode: 0o600 },
+      ...pairWrites,
+    ]);
     files.unshift(out);
   }
   return { ...base, server, clusterName, contextName, notAfter: cert.notAfter.toISOString(), kubeconfig, csr: undefined, files };

@@ -3,7 +3,18 @@ import { DEFAULTS } from '../model/defaults.js';
 import type { Layout } from '../model/layout.js';
 import { SAN_SETTINGS, SETTINGS_FILE, withRememberedSans, type RememberedSans } from '../model/remembered-sans.js';
 import { validityAboveDefault } from '../model/validity.js';
-import { authoritiesIn, keyChoice, missingFromAll, refuseNothingFound, renewWrites, sanTargets, selectNames, validitySeconds, type RenewOptions, type RenewResult } from '../plan/renew.js';
+import {
+  authoritiesIn,
+  keyChoice,
+  missingFromAll,
+  refuseNothingFound,
+  renewWrites,
+  sanTargets,
+  selectNames,
+  validitySeconds,
+  type RenewOptions,
+  type RenewResult,
+} from '../plan/renew.js';
 import { restartPlan } from '../plan/restart.js';
 import type { FileWrite } from '../model/files.js';
 import { applyChanges } from '../store/apply.js';
@@ -13,9 +24,14 @@ import { readRememberedSans } from '../store/remembered-sans.js';
 import { readLayoutFiles } from './layout-files.js';
 
 /** The record (cluster) or settings file (single node) with the added SANs remembered. */
-async function rememberSans(layout: Layout, sanPlan: { sans: string[]; entries: string[] }): Promise<{ write: FileWrite; sans: RememberedSans } | undefined> {
+async function rememberSans(
+  layout: Layout,
+  sanPlan: { sans: string[]; entries: string[] },
+): Promise<{ write: FileWrite; sans: RememberedSans } | undefined> {
   if (!sanPlan.sans.length) return undefined;
-  const added: RememberedSans = Object.fromEntries(sanPlan.entries.map((e) => [SAN_SETTINGS[e as keyof typeof SAN_SETTINGS], sanPlan.sans]));
+  const added: RememberedSans = Object.fromEntries(
+    sanPlan.entries.map((e) => [SAN_SETTINGS[e as keyof typeof SAN_SETTINGS], sanPlan.sans]),
+  );
   if (layout.record) {
     const { file, data } = layout.record;
     const settings = withRememberedSans(data.settings, added);
@@ -37,34 +53,62 @@ export async function renew(options: RenewOptions): Promise<RenewResult> {
   const sanPlan = sanTargets(names, options);
   const validity = validitySeconds(layout, options);
   const now = options.now ?? new Date();
-  const lifetime = validityAboveDefault(options.validity === undefined ? 'the cluster\'s --cert-validity' : '--validity', validity, false);
-  const resumed = (completed: string[], layout: Layout): RenewResult => ({ dryRun: false, items: [], restart: restartPlan(layout, completed), remembered: undefined, resumed: completed, warnings: [] });
+  const lifetime = validityAboveDefault(options.validity === undefined ? "the cluster's --cert-validity" : '--validity', validity, false);
+  const resumed = (completed: string[], layout: Layout): RenewResult => ({
+    dryRun: false,
+    items: [],
+    restart: restartPlan(layout, completed),
+    remembered: undefined,
+    resumed: completed,
+    warnings: [],
+  });
   return underLayoutLock(layout, options.dryRun, resumed, async (layout) => {
     const snapshot = await readLayoutFiles(layout);
     refuseNothingFound(layout, options, names, snapshot);
     const cas = authoritiesIn(layout, snapshot);
     const warnings = [...(lifetime ? [lifetime] : []), ...(options.all ? missingFromAll(layout, names, snapshot) : [])];
     const remembered = options.dryRun ? undefined : await rememberSans(layout, sanPlan);
-    const { writes, items, warnings: signed } = await renewWrites(layout, {
-      names,
-      cas,
-      sanPlan,
-      csrOnly: options.csrOnly ?? false,
-      csrDir: options.csrDir ?? path.join(layout.signing.kubeconfigDir, DEFAULTS.csrDirName),
-      key: keyChoice(options),
-      validity,
-      now,
-      dryRun: options.dryRun ?? false,
-    }, snapshot);
+    const {
+      writes,
+      items,
+      warnings: signed,
+    } = await renewWrites(
+      layout,
+      {
+        names,
+        cas,
+        sanPlan,
+        csrOnly: options.csrOnly ?? false,
+        csrDir: options.csrDir ?? path.join(layout.signing.kubeconfigDir, DEFAULTS.csrDirName),
+        key: keyChoice(options),
+        validity,
+        now,
+        dryRun: options.dryRun ?? false,
+      },
+      snapshot,
+    );
     if (options.dryRun) {
-      return { dryRun: true, items, restart: restartPlan(layout, items.filter((i) => i.action !== 'csr').flatMap((i) => i.files)), remembered: undefined, resumed: undefined, warnings };
+      return {
+        dryRun: true,
+        items,
+        restart: restartPlan(
+          layout,
+          items.filter((i) => i.action !== 'csr').flatMap((i) => i.files),
+        ),
+        remembered: undefined,
+        resumed: undefined,
+        warnings,
+      };
     }
     if (remembered) writes.push(remembered.write);
     await applyChanges(layout.signing.certDir, writes);
     return {
       dryRun: false,
       items,
-      restart: restartPlan(layout, items.filter((i) => i.action !== 'csr').flatMap((i) => i.files)),
+      restart: restartPlan(
+        layout,
+        items.filter((i) => i.action !== 'csr').flatMap((i) => i.files),
+      ),
       remembered: remembered && { file: remembered.write.path, sans: remembered.sans },
       resumed: undefined,
       warnings: [...warnings, ...signed],

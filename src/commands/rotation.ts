@@ -7,7 +7,15 @@ import type { FileWrite } from '../model/files.js';
 import type { Day2Step } from '../plan/steps.js';
 import { restartPlan } from '../plan/restart.js';
 import { rotationUnderWay, status, unrecordedRotation } from '../plan/rotation-status.js';
-import { decideRotation, pairsIn, ROTATE_STEPS, signerSideFiles, type RotateOptions, type RotateResult, type RotateStep } from '../plan/rotation.js';
+import {
+  decideRotation,
+  pairsIn,
+  ROTATE_STEPS,
+  signerSideFiles,
+  type RotateOptions,
+  type RotateResult,
+  type RotateStep,
+} from '../plan/rotation.js';
 import { applyChanges } from '../store/apply.js';
 import { observeLayout, underLayoutLock } from '../store/layout.js';
 import { withWriteLock } from '../store/lock.js';
@@ -38,7 +46,10 @@ export async function runCheckBeforeWriting(check: CheckBeforeWriting | undefine
   const errors = ((await check?.(what)) ?? []).filter((f) => f.severity === 'error');
   if (!errors.length) return;
   const [first] = errors;
-  throw new KpkiError(ErrorCode.StaleFile, `${errors.length} error(s) before writing: ${first!.subject}: ${first!.diagnosis}`, { subject: first!.subject, hint: `nothing was changed; ${first!.fix}` });
+  throw new KpkiError(ErrorCode.StaleFile, `${errors.length} error(s) before writing: ${first!.subject}: ${first!.diagnosis}`, {
+    subject: first!.subject,
+    hint: `nothing was changed; ${first!.fix}`,
+  });
 }
 
 /**
@@ -66,11 +77,19 @@ export async function joinRotation(options: LayoutOptions, node: string): Promis
  * restarts it names.
  */
 export async function rotateCa(options: RotateOptions, checkBeforeWriting?: CheckBeforeWriting): Promise<RotateResult> {
-  if (!(ROTATE_STEPS as readonly string[]).includes(options.step)) throw badFlag('STEP', `"${options.step}" is not one of ${ROTATE_STEPS.join(', ')}`);
+  if (!(ROTATE_STEPS as readonly string[]).includes(options.step))
+    throw badFlag('STEP', `"${options.step}" is not one of ${ROTATE_STEPS.join(', ')}`);
   const observed = await observeLayout(options);
   const now = options.now ?? new Date();
   const certDir = observed.signing.certDir;
-  const result = (layout: Layout, phase: RotateResult['phase'], state: Pick<RotationState, 'cas' | 'serviceAccount'>, files: string[], notes: string[], extra: Partial<RotateResult> = {}): RotateResult => ({
+  const result = (
+    layout: Layout,
+    phase: RotateResult['phase'],
+    state: Pick<RotationState, 'cas' | 'serviceAccount'>,
+    files: string[],
+    notes: string[],
+    extra: Partial<RotateResult> = {},
+  ): RotateResult => ({
     step: options.step,
     phase,
     cas: state.cas,
@@ -86,7 +105,11 @@ export async function rotateCa(options: RotateOptions, checkBeforeWriting?: Chec
   });
   if (options.step === 'status') {
     const { state, snapshot } = rotationUnderWay(observed, await readLayoutFiles(observed, options.apiServices), options);
-    if (!state) return result(observed, 'none', { cas: [], serviceAccount: false }, [], ['no rotation is under way'], { status: [], halfApplied: false });
+    if (!state)
+      return result(observed, 'none', { cas: [], serviceAccount: false }, [], ['no rotation is under way'], {
+        status: [],
+        halfApplied: false,
+      });
     const files = status(observed, snapshot, state, options);
     return result(observed, state.phase, state, [], [], { status: files, halfApplied: files.some((f) => f.state !== f.expected) });
   }
@@ -95,7 +118,14 @@ export async function rotateCa(options: RotateOptions, checkBeforeWriting?: Chec
     const snapshot = await readLayoutFiles(layout);
     const state = rotationIn(snapshot, certDir);
     if (!state && !unrecordedRotation(layout, snapshot)) await removeRotationMaterial(certDir);
-    return result(layout, state?.phase ?? 'none', state ?? { cas: [], serviceAccount: false }, completed, ['completed an interrupted step; run the step you meant again if it was another one'], { resumed: completed });
+    return result(
+      layout,
+      state?.phase ?? 'none',
+      state ?? { cas: [], serviceAccount: false },
+      completed,
+      ['completed an interrupted step; run the step you meant again if it was another one'],
+      { resumed: completed },
+    );
   };
   return underLayoutLock(observed, options.dryRun, resumed, async (layout) => {
     // Every phase decides from one reading of the tree, taken under the lock.
@@ -117,9 +147,15 @@ export async function rotateCa(options: RotateOptions, checkBeforeWriting?: Chec
     // Where kpki wrote a signer file, the controller manager must sign from it (see SIGNER_CERT), named as on the node.
     const signerOf = (node: string) => {
       const location = layout.locations.find((l) => l.node === node);
-      return location && changed.includes(path.join(location.certDir, SIGNER_CERT)) ? path.join(location.certDirOnNode, SIGNER_CERT) : undefined;
+      return location && changed.includes(path.join(location.certDir, SIGNER_CERT))
+        ? path.join(location.certDirOnNode, SIGNER_CERT)
+        : undefined;
     };
-    const restart = done.restart.map((r) => (r.component === 'kube-controller-manager' && signerOf(r.node) ? { ...r, flags: { 'cluster-signing-cert-file': signerOf(r.node)! } } : r));
+    const restart = done.restart.map((r) =>
+      r.component === 'kube-controller-manager' && signerOf(r.node)
+        ? { ...r, flags: { 'cluster-signing-cert-file': signerOf(r.node)! } }
+        : r,
+    );
     return { ...done, restart };
   });
 }

@@ -28,14 +28,29 @@ export function nodeContext(record: ClusterRecord, node: ClusterNode): NodeConte
     stackedEtcd: record.topology !== 'external',
     flags: nodeComponentFlags(settings, node, record.nodes, record.topology),
     kubeletServingCerts: record.settings.kubeletServingCerts && node.role !== 'etcd',
-    servers: Object.fromEntries(SERVER_TARGETS.map((t) => [t, serverUrl(t, settings, node.role === 'control-plane')])) as Record<ServerTarget, string>,
+    servers: Object.fromEntries(SERVER_TARGETS.map((t) => [t, serverUrl(t, settings, node.role === 'control-plane')])) as Record<
+      ServerTarget,
+      string
+    >,
     sharedCertDir: record.settings.certDir,
   };
 }
 
 /** Options that ask for no particular input: what `kpki verify` checks by default. */
 const asksForInputs = (o: VerifyOptions) =>
-  Boolean(o.root || o.apiserverArgs || o.etcdArgs || o.controllerManagerArgs || o.schedulerArgs || o.manifestsDir || o.kubeletConfig || o.kubeconfigs?.length || o.apiServices?.length || o.servingCerts?.length || o.node);
+  Boolean(
+    o.root ||
+    o.apiserverArgs ||
+    o.etcdArgs ||
+    o.controllerManagerArgs ||
+    o.schedulerArgs ||
+    o.manifestsDir ||
+    o.kubeletConfig ||
+    o.kubeconfigs?.length ||
+    o.apiServices?.length ||
+    o.servingCerts?.length ||
+    o.node,
+  );
 
 /**
  * The cluster kpki wrote whose record is in the kubeconfig dir verify looks at (the working
@@ -62,7 +77,13 @@ export async function nodeOfRoot(root: string): Promise<NodeContext | undefined>
 
 /** Every directory of the cluster, node by node; one result, each finding naming its directory. */
 export async function verifyCluster(record: ClusterRecord, options: VerifyOptions): Promise<VerifyResult> {
-  const common: VerifyOptions = { warnWithin: options.warnWithin, now: options.now, rules: options.rules, benchmark: options.benchmark, profile: options.profile ?? record.settings.profile };
+  const common: VerifyOptions = {
+    warnWithin: options.warnWithin,
+    now: options.now,
+    rules: options.rules,
+    benchmark: options.benchmark,
+    profile: options.profile ?? record.settings.profile,
+  };
   const locations: CheckedLocation[] = [];
   // Each directory's findings are labelled in the benchmark chosen for it; the run reports the shared set's choice.
   let benchmark: VerifyResult['benchmark'] | undefined;
@@ -74,11 +95,32 @@ export async function verifyCluster(record: ClusterRecord, options: VerifyOption
     } catch (error) {
       // A node directory that is gone or unreadable is that node's finding, not the end of the run.
       if (!(error instanceof KpkiError) || role === 'shared') throw error;
-      const findings = [{ code: FindingCode.FileMissing, severity: 'error' as const, subject: dir, symptom: '', diagnosis: `node ${name} (${role}) cannot be checked: ${error.message}`, fix: `restore ${dir} (kpki init --control-plane-nodes … writes it again from the shared set)`, files: [dir] }];
-      locations.push({ name, role, dir, findings, counts: { error: 1, warning: 0, info: 0 }, checked: { components: {}, kubeconfigs: [], apiServices: [] } });
+      const findings = [
+        {
+          code: FindingCode.FileMissing,
+          severity: 'error' as const,
+          subject: dir,
+          symptom: '',
+          diagnosis: `node ${name} (${role}) cannot be checked: ${error.message}`,
+          fix: `restore ${dir} (kpki init --control-plane-nodes … writes it again from the shared set)`,
+          files: [dir],
+        },
+      ];
+      locations.push({
+        name,
+        role,
+        dir,
+        findings,
+        counts: { error: 1, warning: 0, info: 0 },
+        checked: { components: {}, kubeconfigs: [], apiServices: [] },
+      });
     }
   };
-  await check('shared', 'shared', record.settings.certDir, { certDir: record.settings.certDir, kubeconfigDir: record.settings.kubeconfigDir, node: { role: 'shared' } });
+  await check('shared', 'shared', record.settings.certDir, {
+    certDir: record.settings.certDir,
+    kubeconfigDir: record.settings.kubeconfigDir,
+    node: { role: 'shared' },
+  });
   for (const node of record.nodes) {
     const root = nodeDirs(record.settings.nodesDir, node.name).root;
     await check(node.name, node.role, root, { root, node: nodeContext(record, node) });
@@ -91,7 +133,9 @@ export async function verifyCluster(record: ClusterRecord, options: VerifyOption
     counts,
     benchmark: benchmark!,
     checked: {
-      components: Object.fromEntries(tagged.flatMap((l) => Object.entries(l.checked.components).map(([c, origin]) => [`${l.name}/${c}`, origin]))),
+      components: Object.fromEntries(
+        tagged.flatMap((l) => Object.entries(l.checked.components).map(([c, origin]) => [`${l.name}/${c}`, origin])),
+      ),
       kubeconfigs: tagged.flatMap((l) => l.checked.kubeconfigs.map((k) => `${l.name}:${k}`)),
       apiServices: [],
     },

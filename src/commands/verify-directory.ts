@@ -29,19 +29,36 @@ export function warnWithinSeconds(options: VerifyOptions): number {
 /** Checks assembled inputs offline: facts loaded once, the rules run, findings ordered by severity. */
 export async function checkInputs(assembled: AssembledInputs, options: VerifyOptions): Promise<VerifyResult> {
   const { inputs, root, certDir, kubeconfigDir, assumedFlags, resolve } = assembled;
-  const facts = await loadFacts(inputs, { read: readBounded, now: options.now ?? new Date(), warnWithinSeconds: warnWithinSeconds(options), root, certDir, assumedFlags, resolve });
+  const facts = await loadFacts(inputs, {
+    read: readBounded,
+    now: options.now ?? new Date(),
+    warnWithinSeconds: warnWithinSeconds(options),
+    root,
+    certDir,
+    assumedFlags,
+    resolve,
+  });
   // A rotation's record lies beside the CAs it rotates; a node copy (--root) has none.
   if (certDir && !root) facts.rotation = await loadRotation(certDir, kubeconfigDir);
   // CA keys a token holds (kpki init --ca-key-uri): their key files are absent on purpose.
   // A node of a cluster: the settings are beside the shared set's kubeconfigs.
   const sharedCertDir = options.node?.sharedCertDir;
-  const settingsDir = sharedCertDir && (root || !(await exists(tokenSettingsFile(kubeconfigDir)))) ? path.dirname(path.resolve(sharedCertDir)) : kubeconfigDir;
+  const settingsDir =
+    sharedCertDir && (root || !(await exists(tokenSettingsFile(kubeconfigDir))))
+      ? path.dirname(path.resolve(sharedCertDir))
+      : kubeconfigDir;
   const tokenSettings = certDir && (!root || sharedCertDir) ? await readTokenSettings(settingsDir) : undefined;
   if (tokenSettings) noteTokenKeys(facts, tokenSettingsFile(settingsDir), tokenSettings.caKeys);
   const benchmark = chooseBenchmark(options.benchmark, inputs.apiserver, options.servedVersion);
   facts.benchmark = benchmark.name;
   const { findings, counts } = await runRules(facts, options.rules);
-  const components: [string, ComponentArgs | KubeletSettings | undefined][] = [['apiserver', inputs.apiserver], ['etcd', inputs.etcd], ['controller-manager', inputs.controllerManager], ['scheduler', inputs.scheduler], ['kubelet', inputs.kubelet]];
+  const components: [string, ComponentArgs | KubeletSettings | undefined][] = [
+    ['apiserver', inputs.apiserver],
+    ['etcd', inputs.etcd],
+    ['controller-manager', inputs.controllerManager],
+    ['scheduler', inputs.scheduler],
+    ['kubelet', inputs.kubelet],
+  ];
   return {
     findings: labelFindings(findings, benchmark.name, (file) => facts.files.get(file)?.mode),
     benchmark,
@@ -77,7 +94,14 @@ async function loadRotation(certDir: string, kubeconfigDir: string): Promise<Rot
     return { ...base, file: error.subject ?? certDir, phase: undefined, problem: error.message };
   }
   if (!state) return undefined;
-  const found: RotationFacts = { ...base, file: state.file, phase: state.phase, cas: state.cas, serviceAccount: state.serviceAccount, problem: undefined };
+  const found: RotationFacts = {
+    ...base,
+    file: state.file,
+    phase: state.phase,
+    cas: state.cas,
+    serviceAccount: state.serviceAccount,
+    problem: undefined,
+  };
   try {
     // Loaded only here: rotation code issues certificates, which plain verify runs never need.
     const { rotateCa } = await import('./rotation.js');

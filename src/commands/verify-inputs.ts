@@ -10,7 +10,14 @@ import { loadProfile } from '../store/profiles.js';
 import { exists, listDirectory, pkiFiles } from '../store/tree.js';
 import { NO_API_SERVICE_HINT, parseApiServices, type ApiServiceInput } from '../verify/inputs/apiservice.js';
 import { BINARIES, flag, parseComponentArgs, parseManifests, type Component, type ComponentArgs } from '../verify/inputs/args.js';
-import { KUBELET_CERT_DIR, parseKubeletConfig, parseKubeletConfigFile, parseNodeAddress, withConfigFile, type KubeletSettings } from '../verify/inputs/kubelet.js';
+import {
+  KUBELET_CERT_DIR,
+  parseKubeletConfig,
+  parseKubeletConfigFile,
+  parseNodeAddress,
+  withConfigFile,
+  type KubeletSettings,
+} from '../verify/inputs/kubelet.js';
 import type { AssembledInputs, ClusterInputs, HeldFile, KubeconfigInput, KubeconfigRole } from '../verify/model.js';
 import type { NodeContext, VerifyOptions } from '../verify/options.js';
 
@@ -34,7 +41,10 @@ export async function readKubeletSettings(source: string, stdin: Stdin, resolve:
   const settings = parseKubeletConfig(input.text, input.origin);
   if (!settings.config) return settings;
   const configFile = await resolve(settings.config, source === '-' ? undefined : path.dirname(source));
-  const file = parseKubeletConfigFile((await readInput(configFile, `the KubeletConfiguration ${input.origin}'s --config names`)).toString('utf8'), settings.config);
+  const file = parseKubeletConfigFile(
+    (await readInput(configFile, `the KubeletConfiguration ${input.origin}'s --config names`)).toString('utf8'),
+    settings.config,
+  );
   return withConfigFile(settings, file);
 }
 
@@ -63,7 +73,14 @@ function standardKubeconfigs(profile: Profile): Map<string, KubeconfigRole> {
 }
 
 /** kubeadm's flags for a cert dir; those of opt-in entries (component serving certificates) where the directory holds their files. */
-function kubeadmDefaults(wiring: Wiring, component: FlagComponent, certDir: string, kubeconfigDir: string, files: ReadonlySet<string>, extra: [string, string][] = []): ComponentArgs {
+function kubeadmDefaults(
+  wiring: Wiring,
+  component: FlagComponent,
+  certDir: string,
+  kubeconfigDir: string,
+  files: ReadonlySet<string>,
+  extra: [string, string][] = [],
+): ComponentArgs {
   const wired = flagsFor(wiring, component, certDir, kubeconfigDir, (flag, value) => setByDefault(flag) || files.has(value));
   const flags = new Map<string, string[]>([...wired, ...extra].map(([name, value]) => [name, [value]]));
   return { component, origin: `kubeadm's flags for ${certDir}`, flags };
@@ -71,10 +88,12 @@ function kubeadmDefaults(wiring: Wiring, component: FlagComponent, certDir: stri
 
 /** The flags that name a component's own certificates and kubeconfigs: a directory holding one runs it. */
 function ownFiles(wiring: Wiring, component: FlagComponent, certDir: string, kubeconfigDir: string): string[] {
-  return wiring[component].filter((w) => (w.file === 'tls-cert' || w.file === 'tls-key' || w.file === 'kubeconfig') && !w.signs).flatMap((w) => {
-    const value = kubeadmValue(w, certDir, kubeconfigDir);
-    return value === undefined ? [] : [value];
-  });
+  return wiring[component]
+    .filter((w) => (w.file === 'tls-cert' || w.file === 'tls-key' || w.file === 'kubeconfig') && !w.signs)
+    .flatMap((w) => {
+      const value = kubeadmValue(w, certDir, kubeconfigDir);
+      return value === undefined ? [] : [value];
+    });
 }
 
 /**
@@ -116,7 +135,8 @@ function kubeadmKubelet(caFile: string, kubeconfig: string, node: NodeContext): 
   };
 }
 
-const hasArgs = (o: VerifyOptions) => Boolean(o.apiserverArgs || o.etcdArgs || o.controllerManagerArgs || o.schedulerArgs || o.manifestsDir);
+const hasArgs = (o: VerifyOptions) =>
+  Boolean(o.apiserverArgs || o.etcdArgs || o.controllerManagerArgs || o.schedulerArgs || o.manifestsDir);
 
 /** The components' flags given: the manifests (--manifests-dir, or the node copy's when no flags are given), then each --*-args over them. */
 async function givenComponents(options: VerifyOptions, root: string | undefined): Promise<Map<Component, ComponentArgs>> {
@@ -157,18 +177,27 @@ export async function assembleVerifyInputs(options: VerifyOptions): Promise<Asse
   const kubeconfigDir = options.kubeconfigDir ?? path.dirname(certDir);
   // Inputs that stand alone: APIServices, or a kubelet's configuration where no PKI directory is.
   const namedOnly =
-    !options.certDir && components.size === 0 && (Boolean(options.apiServices?.length) || (Boolean(options.kubeletConfig) && !root && !(await exists(realCertDir))));
+    !options.certDir &&
+    components.size === 0 &&
+    (Boolean(options.apiServices?.length) || (Boolean(options.kubeletConfig) && !root && !(await exists(realCertDir))));
   const assumedFlags = components.size === 0 && !namedOnly;
   let files: string[] = [];
   if (options.certDir || assumedFlags || (root && (await exists(realCertDir)))) {
-    if (assumedFlags && !(await exists(realCertDir))) throw badInput(realCertDir, 'nothing to verify: no such PKI directory and no component flags', 'pass --cert-dir, --manifests-dir or --apiserver-args');
+    if (assumedFlags && !(await exists(realCertDir)))
+      throw badInput(
+        realCertDir,
+        'nothing to verify: no such PKI directory and no component flags',
+        'pass --cert-dir, --manifests-dir or --apiserver-args',
+      );
     files = (await pkiFiles(realCertDir)).map((f) => path.join(certDir, path.relative(realCertDir, f)));
     if (assumedFlags && !files.some((f) => f.endsWith('.crt'))) throw badInput(realCertDir, 'holds no certificates (*.crt)', CERT_DIR_HINT);
   }
   // The standard files beside the PKI: inside --root when reading a node copy.
   const standardDir = root && !options.kubeconfigDir ? '/etc/kubernetes' : kubeconfigDir;
   const sharedCertDir = options.node?.sharedCertDir;
-  const givenPaths = [options.certDir, options.kubeconfigDir, sharedCertDir, ...(options.kubeconfigs ?? [])].filter((p): p is string => Boolean(p)).map((p) => path.resolve(p));
+  const givenPaths = [options.certDir, options.kubeconfigDir, sharedCertDir, ...(options.kubeconfigs ?? [])]
+    .filter((p): p is string => Boolean(p))
+    .map((p) => path.resolve(p));
   const resolve = pathResolver(root, givenPaths);
   const presentKubeconfigs = new Set<string>();
   for (const name of standard.keys()) {
@@ -176,7 +205,10 @@ export async function assembleVerifyInputs(options: VerifyOptions): Promise<Asse
     if (!namedOnly && (await exists(await resolve(file)))) presentKubeconfigs.add(file);
   }
   // What the directory is: as the caller knows it (a cluster's record), or as its files tell.
-  const node = assumedFlags ? (options.node ?? roleFromFiles(profile, wiring, certDir, standardDir, new Set([...files, ...presentKubeconfigs].map((f) => path.normalize(f))))) : options.node;
+  const node = assumedFlags
+    ? (options.node ??
+      roleFromFiles(profile, wiring, certDir, standardDir, new Set([...files, ...presentKubeconfigs].map((f) => path.normalize(f)))))
+    : options.node;
   const caFile = path.join(certDir, `${profile.certificates.find((c) => c.alias === 'cluster')?.file ?? 'ca'}.crt`);
   if (assumedFlags && node) {
     // No flags given: check the directory as kubeadm wires the components its role runs.
@@ -185,14 +217,20 @@ export async function assembleVerifyInputs(options: VerifyOptions): Promise<Asse
       // kpki init --kubelet-serving-certs: the apiservers verify the kubelets with the cluster CA.
       ...(component === 'apiserver' && node.kubeletServingCerts ? [['kubelet-certificate-authority', caFile] as [string, string]] : []),
     ];
-    for (const component of componentsOf(node)) components.set(component, kubeadmDefaults(wiring, component, certDir, kubeconfigDir, new Set(files), extra(component)));
+    for (const component of componentsOf(node))
+      components.set(component, kubeadmDefaults(wiring, component, certDir, kubeconfigDir, new Set(files), extra(component)));
   }
   const rootKubelet = root && !options.kubeletConfig ? path.join(root, 'var/lib/kubelet/config.yaml') : undefined;
   const kubeletSource = options.kubeletConfig ?? (rootKubelet && (await exists(rootKubelet)) ? rootKubelet : undefined);
   // A node copy that runs a kubelet (kubelet.conf there) without its config file: kubeadm's.
   const kubeletConf = path.join(standardDir, kubeconfigFilesOf(profile, 'kubelet')[0]!);
-  const runsKubelet = root !== undefined && node !== undefined && node.role !== 'shared' && (node.role === 'worker' || presentKubeconfigs.has(kubeletConf));
-  const kubelet = kubeletSource ? await readKubeletSettings(kubeletSource, options.stdin, resolve) : runsKubelet && assumedFlags ? kubeadmKubelet(caFile, kubeletConf, node) : undefined;
+  const runsKubelet =
+    root !== undefined && node !== undefined && node.role !== 'shared' && (node.role === 'worker' || presentKubeconfigs.has(kubeletConf));
+  const kubelet = kubeletSource
+    ? await readKubeletSettings(kubeletSource, options.stdin, resolve)
+    : runsKubelet && assumedFlags
+      ? kubeadmKubelet(caFile, kubeletConf, node)
+      : undefined;
 
   const kubeconfigList: KubeconfigInput[] = [];
   const addKubeconfig = (file: string, role: KubeconfigRole, label: string) => {
@@ -225,19 +263,27 @@ export async function assembleVerifyInputs(options: VerifyOptions): Promise<Asse
     extensionServingCerts: (await Promise.all((options.servingCerts ?? []).map(servingCertFiles))).flat(),
     pkiFiles: files,
     nodeAddresses,
-    node: node && assumedFlags
-      ? {
-          role: node.role,
-          name: node.name,
-          kubeletServer: node.servers?.[profile.kubeconfigs.find((k) => k.identity === 'kubelet')?.server ?? 'controlPlaneEndpoint'],
-          clusterCa: node.role === 'worker' || node.role === 'shared' ? caFile : undefined,
-          kubeletServingCa: node.kubeletServingCerts ? caFile : undefined,
-          sharedCas: sharedCertDir ? sharedCaCopies(profile, certDir, path.resolve(sharedCertDir), new Set(files)) : [],
-        }
-      : undefined,
+    node:
+      node && assumedFlags
+        ? {
+            role: node.role,
+            name: node.name,
+            kubeletServer: node.servers?.[profile.kubeconfigs.find((k) => k.identity === 'kubelet')?.server ?? 'controlPlaneEndpoint'],
+            clusterCa: node.role === 'worker' || node.role === 'shared' ? caFile : undefined,
+            kubeletServingCa: node.kubeletServingCerts ? caFile : undefined,
+            sharedCas: sharedCertDir ? sharedCaCopies(profile, certDir, path.resolve(sharedCertDir), new Set(files)) : [],
+          }
+        : undefined,
     held: shared?.files ?? [],
   };
-  return { inputs, resolve, root, certDir: options.certDir || assumedFlags || files.length ? certDir : undefined, kubeconfigDir, assumedFlags };
+  return {
+    inputs,
+    resolve,
+    root,
+    certDir: options.certDir || assumedFlags || files.length ? certDir : undefined,
+    kubeconfigDir,
+    assumedFlags,
+  };
 }
 
 /** The CA files a node holds, each with the shared set's file it was copied from. */
@@ -251,7 +297,11 @@ function sharedCaCopies(profile: Profile, certDir: string, sharedCertDir: string
  * The shared set's entries (profile roles.shared) as files: its CAs and their keys, the leaves
  * and key pairs the nodes copy, and the admin kubeconfigs.
  */
-function sharedEntries(profile: Profile, certDir: string, kubeconfigDir: string): { files: HeldFile[]; kubeconfigs: { file: string; role: KubeconfigRole; optional: boolean }[] } {
+function sharedEntries(
+  profile: Profile,
+  certDir: string,
+  kubeconfigDir: string,
+): { files: HeldFile[]; kubeconfigs: { file: string; role: KubeconfigRole; optional: boolean }[] } {
   const names = new Set(profile.roles.shared ?? []);
   const files: HeldFile[] = [];
   for (const c of profile.certificates.filter((e) => names.has(e.name) && e.location !== 'kubeletPki')) {
@@ -264,7 +314,10 @@ function sharedEntries(profile: Profile, certDir: string, kubeconfigDir: string)
       usage: c.usages?.includes('clientAuth') ? 'clientAuth' : 'serverAuth',
     });
   }
-  for (const k of profile.keyPairs.filter((e) => names.has(e.name))) files.push({ entry: k.name, key: path.join(certDir, `${k.file}.key`), pub: path.join(certDir, `${k.file}.pub`) });
-  const kubeconfigs = profile.kubeconfigs.filter((k) => names.has(k.name)).map((k) => ({ file: path.join(kubeconfigDir, k.file), role: k.identity ?? ('user' as const), optional: Boolean(k.optional) }));
+  for (const k of profile.keyPairs.filter((e) => names.has(e.name)))
+    files.push({ entry: k.name, key: path.join(certDir, `${k.file}.key`), pub: path.join(certDir, `${k.file}.pub`) });
+  const kubeconfigs = profile.kubeconfigs
+    .filter((k) => names.has(k.name))
+    .map((k) => ({ file: path.join(kubeconfigDir, k.file), role: k.identity ?? ('user' as const), optional: Boolean(k.optional) }));
   return { files, kubeconfigs };
 }

@@ -20,16 +20,31 @@ import { warnWithinSeconds } from './verify-directory.js';
  */
 
 /** The inputs that name a PKI or a component: given any, verify checks the cluster's side as well. */
-const CLUSTER_INPUTS = ['certDir', 'kubeconfigDir', 'apiserverArgs', 'etcdArgs', 'controllerManagerArgs', 'schedulerArgs', 'kubeletConfig', 'manifestsDir', 'root'] as const;
+const CLUSTER_INPUTS = [
+  'certDir',
+  'kubeconfigDir',
+  'apiserverArgs',
+  'etcdArgs',
+  'controllerManagerArgs',
+  'schedulerArgs',
+  'kubeletConfig',
+  'manifestsDir',
+  'root',
+] as const;
 
 /**
  * Whether to check the kubeconfigs on their own: they are all there is (no cluster inputs, no
  * PKI at the default places), or `--context` asks for one of their contexts.
  */
 export async function kubeconfigsOnly(options: VerifyOptions): Promise<boolean> {
-  const clusterInputs = CLUSTER_INPUTS.some((name) => options[name]) || Boolean(options.apiServices?.length || options.servingCerts?.length);
+  const clusterInputs =
+    CLUSTER_INPUTS.some((name) => options[name]) || Boolean(options.apiServices?.length || options.servingCerts?.length);
   if (options.context && (clusterInputs || !options.kubeconfigs?.length)) {
-    throw badFlag('--context', 'checks a context of a kubeconfig on its own', 'give it with --kubeconfig FILE and no --cert-dir, component flags or --root');
+    throw badFlag(
+      '--context',
+      'checks a context of a kubeconfig on its own',
+      'give it with --kubeconfig FILE and no --cert-dir, component flags or --root',
+    );
   }
   if (!options.kubeconfigs?.length || clusterInputs) return false;
   if (options.context) return true;
@@ -40,7 +55,14 @@ export async function kubeconfigsOnly(options: VerifyOptions): Promise<boolean> 
 export async function loadKubeconfigContexts(options: VerifyOptions): Promise<Facts> {
   const warnWithin = warnWithinSeconds(options);
   const profile = await loadProfile(options.profile);
-  return loadContexts(options.kubeconfigs ?? [], { read: readBounded, now: options.now ?? new Date(), warnWithinSeconds: warnWithin, context: options.context, profile, wiring: wiringFromProfile(profile) });
+  return loadContexts(options.kubeconfigs ?? [], {
+    read: readBounded,
+    now: options.now ?? new Date(),
+    warnWithinSeconds: warnWithin,
+    context: options.context,
+    profile,
+    wiring: wiringFromProfile(profile),
+  });
 }
 
 /** `--live`: the server of every context `base` (the offline result for the same options) covered. */
@@ -60,7 +82,12 @@ export async function verifyKubeconfigs(options: VerifyOptions): Promise<VerifyR
   return {
     findings: labelFindings(findings, benchmark.name, (file) => facts.files.get(file)?.mode),
     counts,
-    checked: { components: {}, kubeconfigs: options.kubeconfigs ?? [], apiServices: [], contexts: (facts.contexts ?? []).map((c) => c.label) },
+    checked: {
+      components: {},
+      kubeconfigs: options.kubeconfigs ?? [],
+      apiServices: [],
+      contexts: (facts.contexts ?? []).map((c) => c.label),
+    },
     benchmark,
   };
 }

@@ -23,7 +23,16 @@ async function targetOf(options: VerifyOptions): Promise<Target> {
   if (await kubeconfigsOnly(options)) return { kind: 'kubeconfigs' };
   const cluster = await clusterToVerify(options);
   // Its shared set alone when named with --cert-dir; the whole cluster otherwise.
-  if (cluster && options.certDir) return { kind: 'directory', options: { ...options, kubeconfigDir: options.kubeconfigDir ?? cluster.settings.kubeconfigDir, node: { role: 'shared' }, profile: options.profile ?? cluster.settings.profile } };
+  if (cluster && options.certDir)
+    return {
+      kind: 'directory',
+      options: {
+        ...options,
+        kubeconfigDir: options.kubeconfigDir ?? cluster.settings.kubeconfigDir,
+        node: { role: 'shared' },
+        profile: options.profile ?? cluster.settings.profile,
+      },
+    };
   if (cluster) return { kind: 'cluster', record: cluster };
   const node = options.node ?? (options.root ? await nodeOfRoot(options.root) : undefined);
   return { kind: 'directory', options: { ...options, node } };
@@ -42,13 +51,25 @@ export async function verify(options: VerifyOptions = {}): Promise<VerifyResult>
  * apiserver serves (`GET /version` through the kubeconfigs, in order) to: the offline checks again
  * under it. When no apiserver answers, the newest, saying why.
  */
-async function withServedBenchmark(options: VerifyOptions, offline: VerifyResult, kubeconfigs: string[], timeout: number, recheck: (options: VerifyOptions) => Promise<VerifyResult>): Promise<VerifyResult> {
+async function withServedBenchmark(
+  options: VerifyOptions,
+  offline: VerifyResult,
+  kubeconfigs: string[],
+  timeout: number,
+  recheck: (options: VerifyOptions) => Promise<VerifyResult>,
+): Promise<VerifyResult> {
   if (options.benchmark || offline.benchmark.chosenBy !== NEWEST_CHOSEN_BY) return offline;
   // Loaded only here: plain verify runs never dial.
   const { servedVersion } = await import('../live/version.js');
   const served = await servedVersion(kubeconfigs, { context: options.context, timeoutMs: timeout });
   if ('gitVersion' in served) return recheck({ ...options, servedVersion: served });
-  return { ...offline, benchmark: { ...offline.benchmark, chosenBy: `${NEWEST_CHOSEN_BY} (GET /version: ${served.errors.join('; ') || 'no kubeconfig names the apiserver'})` } };
+  return {
+    ...offline,
+    benchmark: {
+      ...offline.benchmark,
+      chosenBy: `${NEWEST_CHOSEN_BY} (GET /version: ${served.errors.join('; ') || 'no kubeconfig names the apiserver'})`,
+    },
+  };
 }
 
 /**
@@ -60,15 +81,30 @@ export async function verifyLive(options: LiveVerifyOptions = {}): Promise<Verif
   warnWithinSeconds(options);
   const target = await targetOf(options);
   if (target.kind === 'kubeconfigs') {
-    const offline = await withServedBenchmark(options, await verifyKubeconfigs(options), options.kubeconfigs ?? [], timeout, verifyKubeconfigs);
+    const offline = await withServedBenchmark(
+      options,
+      await verifyKubeconfigs(options),
+      options.kubeconfigs ?? [],
+      timeout,
+      verifyKubeconfigs,
+    );
     return verifyKubeconfigsLive(options, offline, timeout);
   }
-  if (target.kind === 'cluster') throw badFlag('--live', 'checks the running components of one node, not a whole cluster directory', 'run kpki verify --live on each node (or with --root NODE_DIR and its flags)');
+  if (target.kind === 'cluster')
+    throw badFlag(
+      '--live',
+      'checks the running components of one node, not a whole cluster directory',
+      'run kpki verify --live on each node (or with --root NODE_DIR and its flags)',
+    );
   const assembled = await assembleVerifyInputs(target.options);
   // An admin kubeconfig first: it may read everything.
   const admin = new Set(kubeconfigFilesOf(assembled.inputs.profile, 'admin'));
-  const kubeconfigs = assembled.inputs.kubeconfigs.map((k) => k.file).sort((a, b) => Number(admin.has(path.basename(b))) - Number(admin.has(path.basename(a))));
-  const offline = await withServedBenchmark(target.options, await checkInputs(assembled, target.options), kubeconfigs, timeout, (o) => checkInputs(assembled, o));
+  const kubeconfigs = assembled.inputs.kubeconfigs
+    .map((k) => k.file)
+    .sort((a, b) => Number(admin.has(path.basename(b))) - Number(admin.has(path.basename(a))));
+  const offline = await withServedBenchmark(target.options, await checkInputs(assembled, target.options), kubeconfigs, timeout, (o) =>
+    checkInputs(assembled, o),
+  );
   // Loaded only here: plain verify runs never dial.
   const { checkLive } = await import('../live/verify.js');
   return checkLive(assembled, offline, timeout);

@@ -148,7 +148,7 @@ function algorithm(doc: KubeadmDocument, path: Path, value: unknown): string | u
   return keyType;
 }
 
-const GO_UNIT_SECONDS: Record<string, number> = { ns: 1e-9, us: 1e-6, 'µs': 1e-6, 'μs': 1e-6, ms: 1e-3, s: 1, m: 60, h: 3600 };
+const GO_UNIT_SECONDS: Record<string, number> = { ns: 1e-9, us: 1e-6, µs: 1e-6, μs: 1e-6, ms: 1e-3, s: 1, m: 60, h: 3600 };
 const GO_DURATION = /^[-+]?(?:0|(?:(?:\d+\.?\d*|\.\d+)(?:ns|us|µs|μs|ms|s|m|h))+)$/;
 /** Go's time.Duration is int64 nanoseconds: kubeadm rejects anything longer (about 292 years). */
 const GO_MAX_SECONDS = 9_223_372_036;
@@ -207,7 +207,10 @@ function applyFields(doc: KubeadmDocument, rules: FieldRule[], out: KubeadmConfi
     const path = rule.path.split('.');
     if (rule.since && VERSIONS.indexOf(doc.version) < VERSIONS.indexOf(rule.since)) {
       if (doc.get(path) !== undefined) {
-        doc.warn(path, `is a ${rule.since} field: kubeadm ignores it in ${doc.version}, and so does kpki (use apiVersion ${GROUP}/${rule.since})`);
+        doc.warn(
+          path,
+          `is a ${rule.since} field: kubeadm ignores it in ${doc.version}, and so does kpki (use apiVersion ${GROUP}/${rule.since})`,
+        );
       }
       continue;
     }
@@ -248,7 +251,9 @@ function applyCluster(cluster: KubeadmDocument, out: KubeadmConfig): void {
     cluster.warn(
       externalPath,
       'kpki writes no etcd CA, etcd certificates or apiserver-etcd-client certificate; ' +
-        (files.length ? `kube-apiserver uses your ${files.join(', ')} instead` : 'give kube-apiserver the external etcd client files yourself'),
+        (files.length
+          ? `kube-apiserver uses your ${files.join(', ')} instead`
+          : 'give kube-apiserver the external etcd client files yourself'),
     );
   }
 }
@@ -283,7 +288,8 @@ export function parseKubeadmConfig(text: string, file: string): KubeadmConfig {
       throw badInput(file, `document at line ${line} cannot be read: ${(error as Error).message}`);
     }
     if (value === null) continue; // `---` followed by nothing (or only comments)
-    if (!isMapping(value)) throw badInput(file, `document at line ${line} must be a mapping with apiVersion and kind, not ${describe(value)}`);
+    if (!isMapping(value))
+      throw badInput(file, `document at line ${line} must be a mapping with apiVersion and kind, not ${describe(value)}`);
     // kubeadm requires both on every document, its own or not.
     const missing = ['apiVersion', 'kind'].find((key) => typeof value[key] !== 'string' || value[key] === '');
     if (missing) throw badInput(file, `document at line ${line} has no ${missing}`);
@@ -302,7 +308,8 @@ export function parseKubeadmConfig(text: string, file: string): KubeadmConfig {
       if (!OTHER_KINDS.includes(kind)) warnings.add(`${file}: ${kind} at line ${line} is not a kubeadm kind: ignored`);
       continue;
     }
-    if (found.has(kind as Kind)) throw badInput(file, `${kind} appears twice (second at line ${line})`, 'kubeadm rejects this too: keep one');
+    if (found.has(kind as Kind))
+      throw badInput(file, `${kind} appears twice (second at line ${line})`, 'kubeadm rejects this too: keep one');
     found.set(kind as Kind, new KubeadmDocument(file, kind as Kind, version as Version, doc, value, lines, warnings));
   }
 

@@ -48,7 +48,8 @@ async function loadProvider(): Promise<Provider> {
   }
 }
 
-const tokenError = (subject: string, message: string, hint: string) => new KpkiError(ErrorCode.BadInput, `${subject}: ${message}`, { subject, hint });
+const tokenError = (subject: string, message: string, hint: string) =>
+  new KpkiError(ErrorCode.BadInput, `${subject}: ${message}`, { subject, hint });
 
 /** PKCS#11 return values whose meaning the user can act on. */
 const CKR_PIN_INCORRECT = 0xa0;
@@ -88,13 +89,26 @@ function loadModule(graphene: typeof Graphene, file: string | undefined): { modu
       module.initialize();
     } catch (error) {
       if ((error as { code?: number }).code !== CKR_CRYPTOKI_ALREADY_INITIALIZED) {
-        throw tokenError(candidate, `the PKCS#11 module does not initialize: ${(error as Error).message}`, 'check the module and its configuration (SoftHSM: SOFTHSM2_CONF)');
+        throw tokenError(
+          candidate,
+          `the PKCS#11 module does not initialize: ${(error as Error).message}`,
+          'check the module and its configuration (SoftHSM: SOFTHSM2_CONF)',
+        );
       }
     }
     return { module, file: candidate };
   }
-  if (file) throw tokenError(`--pkcs11-module ${file}`, `does not load: ${failures[0]?.slice(file.length + 2)}`, 'give the path of the PKCS#11 module (.so) of your token');
-  throw tokenError('--pkcs11-module', `no PKCS#11 module found (tried ${DEFAULT_MODULES.join(', ')})`, 'install SoftHSM or OpenSC, or give the module with --pkcs11-module PATH');
+  if (file)
+    throw tokenError(
+      `--pkcs11-module ${file}`,
+      `does not load: ${failures[0]?.slice(file.length + 2)}`,
+      'give the path of the PKCS#11 module (.so) of your token',
+    );
+  throw tokenError(
+    '--pkcs11-module',
+    `no PKCS#11 module found (tried ${DEFAULT_MODULES.join(', ')})`,
+    'install SoftHSM or OpenSC, or give the module with --pkcs11-module PATH',
+  );
 }
 
 /** One open token: a logged-in session, the provider's WebCrypto over it, and the same with its operations queued. */
@@ -130,7 +144,12 @@ function signingAlgorithm(keyType: KeyType): RsaHashedKeyGenParams | EcKeyGenPar
     case 'rsa-2048':
     case 'rsa-3072':
     case 'rsa-4096':
-      return { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256', modulusLength: Number(keyType.slice(4)), publicExponent: new Uint8Array([1, 0, 1]) };
+      return {
+        name: 'RSASSA-PKCS1-v1_5',
+        hash: 'SHA-256',
+        modulusLength: Number(keyType.slice(4)),
+        publicExponent: new Uint8Array([1, 0, 1]),
+      };
     case 'ecdsa-p256':
       return { name: 'ECDSA', namedCurve: 'P-256' };
     case 'ecdsa-p384':
@@ -168,7 +187,8 @@ export async function openTokenKeys(uris: ReadonlyMap<string, Pkcs11Uri>, option
         const token = slot.getToken();
         const label = token.label.trim();
         if (label) labels.push(label);
-        if ((uri.token !== undefined && label !== uri.token) || (uri.serial !== undefined && token.serialNumber.trim() !== uri.serial)) continue;
+        if ((uri.token !== undefined && label !== uri.token) || (uri.serial !== undefined && token.serialNumber.trim() !== uri.serial))
+          continue;
         const key = `${file}\0${i}`;
         const known = tokens.get(key);
         if (known) return known;
@@ -187,8 +207,14 @@ export async function openTokenKeys(uris: ReadonlyMap<string, Pkcs11Uri>, option
           crypto.close();
           const code = (error as { code?: number }).code;
           const name = describeTokenKey(uri).split(',')[0]!;
-          if (code === CKR_PIN_INCORRECT || code === CKR_PIN_LEN_RANGE) throw tokenError(name, 'the PIN is wrong', 'give the user PIN in KPKI_PKCS11_PIN, with --pin-file FILE or at the prompt; nothing was written');
-          if (code === CKR_PIN_LOCKED) throw tokenError(name, 'the PIN is locked (too many wrong tries)', "unlock it with the token's SO PIN");
+          if (code === CKR_PIN_INCORRECT || code === CKR_PIN_LEN_RANGE)
+            throw tokenError(
+              name,
+              'the PIN is wrong',
+              'give the user PIN in KPKI_PKCS11_PIN, with --pin-file FILE or at the prompt; nothing was written',
+            );
+          if (code === CKR_PIN_LOCKED)
+            throw tokenError(name, 'the PIN is locked (too many wrong tries)', "unlock it with the token's SO PIN");
           throw tokenError(name, `login failed: ${(error as Error).message}`, 'check the token and its PIN');
         }
         const opened = { crypto, queued: queuedCrypto(crypto).queued };
@@ -196,7 +222,11 @@ export async function openTokenKeys(uris: ReadonlyMap<string, Pkcs11Uri>, option
         return opened;
       }
       const wanted = uri.token !== undefined ? `no token labelled "${uri.token}"` : `no token with serial ${uri.serial}`;
-      throw tokenError(describeTokenKey(uri), `${wanted} in ${file}${labels.length ? ` (it has ${labels.map((l) => `"${l}"`).join(', ')})` : ' (it has no initialized token)'}`, 'check token= in --ca-key-uri, or --pkcs11-module');
+      throw tokenError(
+        describeTokenKey(uri),
+        `${wanted} in ${file}${labels.length ? ` (it has ${labels.map((l) => `"${l}"`).join(', ')})` : ' (it has no initialized token)'}`,
+        'check token= in --ca-key-uri, or --pkcs11-module',
+      );
     };
 
     const cas = new Map<string, TokenCa>();
@@ -236,10 +266,20 @@ async function findKey(crypto: P11.Crypto, queued: Crypto, uri: Pkcs11Uri): Prom
   if (!privateKey) return undefined;
   const id = (privateKey.p11Object as Graphene.PrivateKey).id.toString('hex');
   const publicIndex = indexes.find((i) => i.startsWith('public-') && i.split('-')[2] === id);
-  if (!publicIndex) throw tokenError(label, 'has no public key object beside the private key', 'kpki reads the public half from the token; import the public key with the same CKA_ID');
+  if (!publicIndex)
+    throw tokenError(
+      label,
+      'has no public key object beside the private key',
+      'kpki reads the public half from the token; import the public key with the same CKA_ID',
+    );
   const publicKey = await crypto.keyStorage.getItem(publicIndex);
   const spki = Buffer.from(await crypto.subtle.exportKey('spki', publicKey));
-  const signing = privateKey.algorithm.name === 'ECDSA' ? privateKey : await crypto.keyStorage.getItem(found[0]!.id, { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' } as RsaHashedImportParams, false, ['sign']);
+  const signing =
+    privateKey.algorithm.name === 'ECDSA'
+      ? privateKey
+      : await crypto.keyStorage.getItem(found[0]!.id, { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' } as RsaHashedImportParams, false, [
+          'sign',
+        ]);
   return { kind: 'token', privateKey: signing as unknown as CryptoKey, publicKey: publicKeyFromDer(spki), crypto: queued, label };
 }
 
@@ -252,7 +292,11 @@ async function generateKey(queued: Crypto, uri: Pkcs11Uri, keyType: KeyType): Pr
     const algorithm = { ...signingAlgorithm(keyType), label: uri.object, token: true, sensitive: true };
     pair = (await queued.subtle.generateKey(algorithm, false, ['sign', 'verify'])) as CryptoKeyPair;
   } catch (error) {
-    throw tokenError(label, `the token did not make a ${keyType} key: ${(error as Error).message}`, 'choose a --key-type the token supports');
+    throw tokenError(
+      label,
+      `the token did not make a ${keyType} key: ${(error as Error).message}`,
+      'choose a --key-type the token supports',
+    );
   }
   if (uri.id !== undefined) {
     const id = Buffer.from(uri.id, 'hex');

@@ -46,10 +46,18 @@ export interface ExpirationFiles {
  * kubeadm's `certs check-expiration`, driven by the profile's entries, plus the client
  * certificates and CAs embedded in every kubeconfig.
  */
-export async function expirationReport(profile: Profile, dirs: ExpirationDirs, files: ExpirationFiles, now: Date, warnWithinSeconds: number | undefined): Promise<ExpirationReport> {
+export async function expirationReport(
+  profile: Profile,
+  dirs: ExpirationDirs,
+  files: ExpirationFiles,
+  now: Date,
+  warnWithinSeconds: number | undefined,
+): Promise<ExpirationReport> {
   const { certDir, kubeconfigDir, kubeletPkiDir } = dirs;
   const cas = profile.certificates.filter((c) => !c.issuer);
-  const caKeyPresent = new Map(await Promise.all(cas.map(async (c) => [c.name, await files.exists(path.join(certDir, `${c.file}.key`))] as const)));
+  const caKeyPresent = new Map(
+    await Promise.all(cas.map(async (c) => [c.name, await files.exists(path.join(certDir, `${c.file}.key`))] as const)),
+  );
   const loadCert = async (file: string): Promise<CertificateData | undefined> => {
     const data = await files.read(file);
     return data && parseCertificate(data, file);
@@ -101,6 +109,9 @@ export async function expirationReport(profile: Profile, dirs: ExpirationDirs, f
   const byName = (a: ExpirationRow, b: ExpirationRow) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
   certificates.sort(byName);
   authorities.sort(byName);
-  const expiringSoon = warnWithinSeconds === undefined ? [] : [...certificates, ...authorities].filter((r) => r.secondsLeft !== undefined && r.secondsLeft < warnWithinSeconds);
+  const expiringSoon =
+    warnWithinSeconds === undefined
+      ? []
+      : [...certificates, ...authorities].filter((r) => r.secondsLeft !== undefined && r.secondsLeft < warnWithinSeconds);
   return { certificates, authorities, warnWithinSeconds, expiringSoon };
 }

@@ -104,7 +104,11 @@ async function collectFile(file: string, data: Buffer, into: Collected, readFile
   if (/^\s*(apiVersion|kind|clusters|current-context):/m.test(text) && !text.includes('-----BEGIN')) {
     if (!/^kind:\s*Config\s*$/m.test(text)) return false;
     const creds = parseKubeconfig(data.toString('utf8'), file);
-    const sources: [string, Source | undefined][] = [['ca', creds.certificateAuthority], ['cert', creds.clientCertificate], ['key', creds.clientKey]];
+    const sources: [string, Source | undefined][] = [
+      ['ca', creds.certificateAuthority],
+      ['cert', creds.clientCertificate],
+      ['key', creds.clientKey],
+    ];
     const credentials: string[] = [];
     for (const [role, source] of sources) {
       if (!source) continue;
@@ -118,7 +122,15 @@ async function collectFile(file: string, data: Buffer, into: Collected, readFile
       if (role === 'key') into.keys.push({ file: label, key: parseKey(bytes, label), kind: 'private-key' });
       else parseCertificates(bytes, label).forEach((cert, i) => into.certs.push({ file: i ? `${label}#${i + 1}` : label, cert }));
     }
-    into.kubeconfigs.push({ kind: 'kubeconfig', file, context: creds.contextName, cluster: creds.clusterName, server: creds.server, user: creds.userName, credentials });
+    into.kubeconfigs.push({
+      kind: 'kubeconfig',
+      file,
+      context: creds.contextName,
+      cluster: creds.clusterName,
+      server: creds.server,
+      user: creds.userName,
+      credentials,
+    });
     return true;
   }
   const blocks = pemBlocks(data);
@@ -135,7 +147,8 @@ async function collectFile(file: string, data: Buffer, into: Collected, readFile
       if (block.type === 'CERTIFICATE') into.certs.push({ file: where, cert: certs.shift()! });
       else if (block.type.endsWith('PRIVATE KEY')) into.keys.push({ file: where, key: parseKey(data, file), kind: 'private-key' });
       else if (block.type.endsWith('PUBLIC KEY')) into.keys.push({ file: where, key: parsePublicKey(data), kind: 'public-key' });
-      else if (block.type.includes('CERTIFICATE REQUEST')) into.csrs.push(await csrItem(where, new x509.Pkcs10CertificateRequest(new Uint8Array(block.der))));
+      else if (block.type.includes('CERTIFICATE REQUEST'))
+        into.csrs.push(await csrItem(where, new x509.Pkcs10CertificateRequest(new Uint8Array(block.der))));
       else continue;
       found = true;
     }
@@ -156,7 +169,14 @@ async function collectFile(file: string, data: Buffer, into: Collected, readFile
 async function csrItem(file: string, csr: x509.Pkcs10CertificateRequest): Promise<InspectedCsr> {
   const san = csr.extensions.find((e): e is x509.SubjectAlternativeNameExtension => e instanceof x509.SubjectAlternativeNameExtension);
   const key = publicKeyFromDer(Buffer.from(csr.publicKey.rawData));
-  return { kind: 'csr', file, subject: csr.subject, sans: (san?.names.items ?? []).map((n) => n.value), key: describeKey(key), signatureValid: await csr.verify() };
+  return {
+    kind: 'csr',
+    file,
+    subject: csr.subject,
+    sans: (san?.names.items ?? []).map((n) => n.value),
+    key: describeKey(key),
+    signatureValid: await csr.verify(),
+  };
 }
 
 /** Collects every file; below a named directory, what cannot be read is reported as a problem (not checked), not fatal. */
@@ -226,7 +246,9 @@ export async function inspectFiles(paths: string[], source: InspectSource, now: 
     kind,
     file,
     key: describeKey(key),
-    certificates: certificates.filter((c) => spki(publicKeyObject(into.certs.find((x) => x.file === c.file)!.cert)) === spki(key)).map((c) => c.file),
+    certificates: certificates
+      .filter((c) => spki(publicKeyObject(into.certs.find((x) => x.file === c.file)!.cert)) === spki(key))
+      .map((c) => c.file),
   }));
   return { items: [...certificates, ...keys, ...into.csrs, ...into.kubeconfigs], problems: into.problems };
 }

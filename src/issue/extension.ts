@@ -39,10 +39,22 @@ export async function issueCertificateFiles(options: IssueCertOptions): Promise<
   const ca = await loadCa(options.ca, options.certDir ?? DEFAULTS.certDir, { keyFile: options.caKey, needKey: true, token: options.token });
   const leaf = await issueLeaf(
     ca,
-    { name: options.out, commonName: options.commonName, organizations: options.organizations ?? [], sans: options.sans ?? [], usages, validity: options.validity, keyType: options.keyType },
+    {
+      name: options.out,
+      commonName: options.commonName,
+      organizations: options.organizations ?? [],
+      sans: options.sans ?? [],
+      usages,
+      validity: options.validity,
+      keyType: options.keyType,
+    },
     options.now,
   );
-  return { files: await writeNewFiles(leafWrites(options.out, leaf), options.force), notAfter: leaf.cert.notAfter.toISOString(), warnings: leaf.warnings };
+  return {
+    files: await writeNewFiles(leafWrites(options.out, leaf), options.force),
+    notAfter: leaf.cert.notAfter.toISOString(),
+    warnings: leaf.warnings,
+  };
 }
 
 export interface ExtensionApiserverOptions {
@@ -76,7 +88,13 @@ async function newServiceCa(options: ExtensionApiserverOptions): Promise<CaOnDis
   const { policy } = await loadProfile();
   const keyType = parseKeyType(options.keyType ?? DEFAULTS.keyType);
   const commonName = `${options.service}.${options.namespace}-ca`;
-  const spec = resolveCertificate(policy, { name: 'ca', file: '', commonName, organizations: [], usages: [], sans: [] }, (t) => [t], { caValidity: parseDuration(DEFAULTS.caValidity)!, certValidity: 0, keyType }, undefined);
+  const spec = resolveCertificate(
+    policy,
+    { name: 'ca', file: '', commonName, organizations: [], usages: [], sans: [] },
+    (t) => [t],
+    { caValidity: parseDuration(DEFAULTS.caValidity)!, certValidity: 0, keyType },
+    undefined,
+  );
   const ca = await renderSelfSignedCa(spec, options.now ?? new Date());
   return { certFile: `${options.out}-ca.crt`, cert: ca.certificate, key: ca.key, keyPem: privateKeyPem(ca.key) };
 }
@@ -87,8 +105,12 @@ async function newServiceCa(options: ExtensionApiserverOptions): Promise<CaOnDis
  * insecureSkipTLSVerify.
  */
 export async function issueExtensionApiserver(options: ExtensionApiserverOptions): Promise<ExtensionApiserverResult> {
-  for (const [flag, value] of [['--service', options.service], ['--namespace', options.namespace]] as const) {
-    if (!value || !isDnsName(value) || value.includes('.')) throw badFlag(flag, `"${value ?? ''}" is not a valid Kubernetes name (RFC 1123 label)`);
+  for (const [flag, value] of [
+    ['--service', options.service],
+    ['--namespace', options.namespace],
+  ] as const) {
+    if (!value || !isDnsName(value) || value.includes('.'))
+      throw badFlag(flag, `"${value ?? ''}" is not a valid Kubernetes name (RFC 1123 label)`);
   }
   const domain = options.dnsDomain ?? DEFAULTS.dnsDomain;
   const svc = `${options.service}.${options.namespace}.svc`;
@@ -100,7 +122,15 @@ export async function issueExtensionApiserver(options: ExtensionApiserverOptions
   const ca = fresh ?? (await loadCa('cluster', options.certDir ?? DEFAULTS.certDir, { needKey: true, token: options.token }));
   const leaf = await issueLeaf(
     ca,
-    { name: options.service, commonName: svc, organizations: [], sans: dnsNames, usages: ['serverAuth'], validity: options.validity, keyType: options.keyType },
+    {
+      name: options.service,
+      commonName: svc,
+      organizations: [],
+      sans: dnsNames,
+      usages: ['serverAuth'],
+      validity: options.validity,
+      keyType: options.keyType,
+    },
     options.now,
   );
   const caPem = certificatePem(ca.cert);
@@ -134,4 +164,3 @@ export async function issueExtensionApiserver(options: ExtensionApiserverOptions
   );
   return { dnsNames, caBundle, apiService, files };
 }
-

@@ -56,11 +56,15 @@ export async function loadCa(ca: string, certDir: string, options: LoadCaOptions
   const keyFile = options.keyFile ?? `${base}.key`;
   const certData = await readOptional(certFile);
   if (!certData) {
-    throw new KpkiError(ErrorCode.MissingFile, `${certFile}: no such file`, { subject: certFile, hint: 'run kpki init first, or name the CA with --cert-dir / a CA file' });
+    throw new KpkiError(ErrorCode.MissingFile, `${certFile}: no such file`, {
+      subject: certFile,
+      hint: 'run kpki init first, or name the CA with --cert-dir / a CA file',
+    });
   }
   const entry = aliased && !options.keyFile ? profile.certificates.find((c) => c.file === aliased)?.name : undefined;
   const inToken = entry && options.needKey ? (await tokenUris(kubeconfigDirOf(certDir), {})).uris.get(entry) : undefined;
-  if (inToken) return tokenCa(entry!, inToken, certFile, parseCertificate(certData, certFile), options.token ?? {}, kubeconfigDirOf(certDir));
+  if (inToken)
+    return tokenCa(entry!, inToken, certFile, parseCertificate(certData, certFile), options.token ?? {}, kubeconfigDirOf(certDir));
   const keyData = await readOptional(keyFile);
   if (options.needKey && !keyData) {
     throw new KpkiError(ErrorCode.ExternalCaMissing, `${keyFile}: the CA key is not available to sign with`, {
@@ -80,12 +84,23 @@ export async function loadCa(ca: string, certDir: string, options: LoadCaOptions
 }
 
 /** A CA whose key kpki-pkcs11.json puts in a token: opened (the provider loaded) only now. */
-async function tokenCa(entry: string, uri: Pkcs11Uri, certFile: string, cert: x509.X509Certificate, token: Pick<TokenChoice, 'pin' | 'pkcs11Module'>, kubeconfigDir: string): Promise<CaOnDisk> {
+async function tokenCa(
+  entry: string,
+  uri: Pkcs11Uri,
+  certFile: string,
+  cert: x509.X509Certificate,
+  token: Pick<TokenChoice, 'pin' | 'pkcs11Module'>,
+  kubeconfigDir: string,
+): Promise<CaOnDisk> {
   const { openTokenKeys } = await import('../hsm/token.js');
   const remembered = await tokenUris(kubeconfigDir, { pkcs11Module: token.pkcs11Module });
   const tokens = await openTokenKeys(new Map([[entry, uri]]), { module: remembered.module, pin: token.pin ?? envPin });
   const { key, label } = tokens.cas.get(entry)!;
-  const problem = !key ? 'no such key in the token' : !sameKeyPair(key.publicKey, publicKeyObject(cert)) ? `the token's key does not match ${certFile}` : undefined;
+  const problem = !key
+    ? 'no such key in the token'
+    : !sameKeyPair(key.publicKey, publicKeyObject(cert))
+      ? `the token's key does not match ${certFile}`
+      : undefined;
   if (problem) {
     tokens.close();
     throw badInput(label, problem, 'check kpki-pkcs11.json beside the kubeconfigs and the token; nothing was written');
@@ -130,7 +145,15 @@ export async function leafSpec(ca: CaOnDisk, request: LeafRequest): Promise<Cert
   const sans = [...dnsNames, ...ipAddresses];
   return resolveCertificate(
     policy,
-    { name: request.name, file: '', issuer: 'ca', commonName: request.commonName, organizations: request.organizations, usages: request.usages, sans },
+    {
+      name: request.name,
+      file: '',
+      issuer: 'ca',
+      commonName: request.commonName,
+      organizations: request.organizations,
+      usages: request.usages,
+      sans,
+    },
     (t) => [t],
     { caValidity: validity, certValidity: validity, keyType },
     undefined,
@@ -149,7 +172,10 @@ export async function issueLeaf(ca: CaOnDisk, request: LeafRequest, now = new Da
     ca.release?.();
   }
   const wanted = new Date(Math.floor(now.getTime() / 1000) * 1000 + spec.validity * 1000);
-  const warnings = [validityAboveDefault('--validity', spec.validity, false), cert.notAfter < wanted ? outlivesCa(request.name, ca.certFile, wanted, cert.notAfter) : undefined];
+  const warnings = [
+    validityAboveDefault('--validity', spec.validity, false),
+    cert.notAfter < wanted ? outlivesCa(request.name, ca.certFile, wanted, cert.notAfter) : undefined,
+  ];
   return { cert, pair, warnings: warnings.filter((w): w is string => w !== undefined) };
 }
 
@@ -177,7 +203,12 @@ export function leafWrites(prefix: string, leaf: Pick<IssuedLeaf, 'cert' | 'pair
  * unless forced; `render` runs under the lock, so what it reads (a kubeconfig merged into) cannot
  * change before it is replaced.
  */
-export async function writeLocked(lockDir: string, refuse: string[], force: boolean | undefined, render: () => Promise<FileWrite[]>): Promise<void> {
+export async function writeLocked(
+  lockDir: string,
+  refuse: string[],
+  force: boolean | undefined,
+  render: () => Promise<FileWrite[]>,
+): Promise<void> {
   await withWriteLock(lockDir, async () => {
     await refuseOverwrite(refuse, force);
     await writeFilesTogether(lockDir, await render());

@@ -150,8 +150,10 @@ export interface KubeconfigContext {
   problems: string[];
 }
 
-const list = (doc: Entry, name: string): Entry[] => (Array.isArray(doc[name]) ? (doc[name] as unknown[]).filter((i): i is Entry => Boolean(i) && typeof i === 'object') : []);
-const body = (item: Entry | undefined, field: string): Entry | undefined => (item?.[field] && typeof item[field] === 'object' ? (item[field] as Entry) : undefined);
+const list = (doc: Entry, name: string): Entry[] =>
+  Array.isArray(doc[name]) ? (doc[name] as unknown[]).filter((i): i is Entry => Boolean(i) && typeof i === 'object') : [];
+const body = (item: Entry | undefined, field: string): Entry | undefined =>
+  item?.[field] && typeof item[field] === 'object' ? (item[field] as Entry) : undefined;
 const nonEmpty = (value: unknown): string | undefined => (typeof value === 'string' && value ? value : undefined);
 
 function otherAuth(user: Entry): { method: OtherAuth; detail: string }[] {
@@ -159,7 +161,11 @@ function otherAuth(user: Entry): { method: OtherAuth; detail: string }[] {
   if (nonEmpty(user.token)) found.push({ method: 'token', detail: 'a bearer token' });
   if (nonEmpty(user.tokenFile)) found.push({ method: 'tokenFile', detail: `a bearer token from ${String(user.tokenFile)}` });
   const exec = body(user, 'exec');
-  if (exec) found.push({ method: 'exec', detail: `exec plugin ${[exec.command, ...(Array.isArray(exec.args) ? exec.args : [])].map(String).join(' ')}` });
+  if (exec)
+    found.push({
+      method: 'exec',
+      detail: `exec plugin ${[exec.command, ...(Array.isArray(exec.args) ? exec.args : [])].map(String).join(' ')}`,
+    });
   const provider = body(user, 'auth-provider');
   if (provider) found.push({ method: 'auth-provider', detail: `auth-provider ${String(provider.name ?? '?')}` });
   if (nonEmpty(user.username) || nonEmpty(user.password)) found.push({ method: 'username/password', detail: 'basic authentication' });
@@ -238,7 +244,12 @@ export function setKubeconfigData(text: string, file: string, data: KubeconfigDa
   };
   const base64 = (pem: string) => Buffer.from(pem).toString('base64');
   const set = (body: YAMLMap, name: string, pem: string) => {
-    if (body.has(name)) throw badInput(file, `refers to ${name} by path`, 'kpki rewrites embedded kubeconfigs only: embed the data, or update the referenced file yourself');
+    if (body.has(name))
+      throw badInput(
+        file,
+        `refers to ${name} by path`,
+        'kpki rewrites embedded kubeconfigs only: embed the data, or update the referenced file yourself',
+      );
     body.set(`${name}-data`, base64(pem));
   };
   if (data.ca) set(entry('clusters', creds.clusterName, 'cluster'), 'certificate-authority', data.ca);

@@ -21,7 +21,12 @@ const DEFAULT_HINTS: RenameHints = { clusters: 'another cluster name', contexts:
 export function mergeKubeconfig(target: string, addition: string, targetFile: string, hints: RenameHints = DEFAULT_HINTS): string {
   if (!target.trim()) return addition;
   const doc = parseDocument(target);
-  if (doc.errors.length) throw badInput(targetFile, `not valid YAML: ${doc.errors[0]!.message.split('\n')[0]}`, 'fix it first; kpki does not overwrite a broken kubeconfig');
+  if (doc.errors.length)
+    throw badInput(
+      targetFile,
+      `not valid YAML: ${doc.errors[0]!.message.split('\n')[0]}`,
+      'fix it first; kpki does not overwrite a broken kubeconfig',
+    );
   if (!isMap(doc.contents) || doc.get('kind') !== 'Config') {
     throw badInput(targetFile, 'is not a kubeconfig (kind: Config)', 'choose a kubeconfig file to merge into');
   }
@@ -31,10 +36,14 @@ export function mergeKubeconfig(target: string, addition: string, targetFile: st
   for (const list of LISTS) lines = mergeList(lines, list, incoming[list] as Entry[], targetFile, clashes);
   if (clashes.length) {
     const flags = [...new Set(clashes.map((c) => hints[c.split('[')[0] as keyof RenameHints]))];
-    throw new KpkiError(ErrorCode.NameClash, `${targetFile}: ${clashes.join(', ')} already exist${clashes.length > 1 ? '' : 's'} with different contents`, {
-      subject: targetFile,
-      hint: `nothing was written; kubectl keeps the first definition, so choose ${flags.join(' / ')}`,
-    });
+    throw new KpkiError(
+      ErrorCode.NameClash,
+      `${targetFile}: ${clashes.join(', ')} already exist${clashes.length > 1 ? '' : 's'} with different contents`,
+      {
+        subject: targetFile,
+        hint: `nothing was written; kubectl keeps the first definition, so choose ${flags.join(' / ')}`,
+      },
+    );
   }
   if (!doc.get('current-context')) {
     lines = lines.filter((l) => !/^current-context:/.test(l));
@@ -56,7 +65,10 @@ function listBlock(lines: string[], key: string): { header: number; end: number 
 function canonical(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
   if (value && typeof value === 'object') {
-    return `{${Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`).join(',')}}`;
+    return `{${Object.keys(value)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
   }
   return JSON.stringify(value);
 }
@@ -67,7 +79,12 @@ function mergeList(lines: string[], key: string, entries: Entry[] | undefined, f
   if (!block) {
     // No such block list (absent, or written in flow style): append a fresh one.
     const others = lines.filter((l) => !new RegExp(`^${key}:`).test(l));
-    return [...others, ...stringify({ [key]: entries }, { indentSeq: false, lineWidth: 0 }).trimEnd().split('\n')];
+    return [
+      ...others,
+      ...stringify({ [key]: entries }, { indentSeq: false, lineWidth: 0 })
+        .trimEnd()
+        .split('\n'),
+    ];
   }
   const body = lines.slice(block.header + 1, block.end);
   const itemIndent = /^(\s*)-(\s|$)/.exec(body.find((l) => /^\s*-(\s|$)/.test(l)) ?? '- ')![1]!;
@@ -92,7 +109,10 @@ function mergeList(lines: string[], key: string, entries: Entry[] | undefined, f
       if (canonical(present) !== canonical(entry)) clashes.push(`${key}[${String(entry.name)}]`);
       continue;
     }
-    const text = stringify([entry], { indentSeq: false, lineWidth: 0 }).trimEnd().split('\n').map((l) => `${itemIndent}${l}`);
+    const text = stringify([entry], { indentSeq: false, lineWidth: 0 })
+      .trimEnd()
+      .split('\n')
+      .map((l) => `${itemIndent}${l}`);
     // Blank lines and comments that trail the last entry stay at the end of the list.
     const last = items.at(-1);
     const trailing = last ? last.splice(last.findLastIndex((l) => l.trim() && !l.trim().startsWith('#')) + 1) : [];

@@ -34,7 +34,12 @@ const PROXIED_TYPES = ['ClusterIP', 'LoadBalancer', 'NodePort'];
  * `endpointRouting` (--enable-aggregator-routing=true). Unlike the aggregator, which picks one
  * endpoint at random per request, every ready endpoint is returned: any of them may answer.
  */
-export function aggregatorRoute(ref: { namespace: string; name: string; port: number }, service: ServiceObject, endpoints: EndpointsObject | undefined, endpointRouting: boolean): AggregatorRoute {
+export function aggregatorRoute(
+  ref: { namespace: string; name: string; port: number },
+  service: ServiceObject,
+  endpoints: EndpointsObject | undefined,
+  endpointRouting: boolean,
+): AggregatorRoute {
   const type = service.spec?.type ?? 'ClusterIP';
   const label = `service ${ref.namespace}/${ref.name}`;
   const servicePort = service.spec?.ports?.find((p) => p.port === ref.port);
@@ -47,7 +52,9 @@ export function aggregatorRoute(ref: { namespace: string; name: string; port: nu
     const clusterIP = service.spec?.clusterIP;
     if (clusterIP === 'None') return { reason: 'cannot route to service with ClusterIP "None"' };
     if (!servicePort) return noPort;
-    return clusterIP ? { addresses: [{ host: clusterIP, port: ref.port, via: `the ClusterIP of ${label}` }] } : { reason: `service "${ref.name}" has no ClusterIP` };
+    return clusterIP
+      ? { addresses: [{ host: clusterIP, port: ref.port, via: `the ClusterIP of ${label}` }] }
+      : { reason: `service "${ref.name}" has no ClusterIP` };
   }
   if (!servicePort) return noPort;
   const addresses = (endpoints?.subsets ?? []).flatMap((subset) => {

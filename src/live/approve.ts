@@ -1,6 +1,13 @@
 import type * as Kubernetes from '@kubernetes/client-node';
 import { apiErrorCode, approveCsr, clusterRefused, connect, pollCsrs, type CsrPolling } from './client.js';
-import { KUBELET_SERVING_SIGNER, kubeletServingDecision, requestFacts, requestingNode, type NodeAddresses, type ServingDecision } from './kubelet-serving.js';
+import {
+  KUBELET_SERVING_SIGNER,
+  kubeletServingDecision,
+  requestFacts,
+  requestingNode,
+  type NodeAddresses,
+  type ServingDecision,
+} from './kubelet-serving.js';
 
 export interface ApproveOptions extends CsrPolling {
   kubeconfig?: string;
@@ -16,7 +23,8 @@ export interface ApprovalOutcome {
   approved: boolean;
 }
 
-const isPending = (csr: Kubernetes.V1CertificateSigningRequest) => !csr.status?.certificate && !(csr.status?.conditions ?? []).some((c) => ['Approved', 'Denied', 'Failed'].includes(c.type));
+const isPending = (csr: Kubernetes.V1CertificateSigningRequest) =>
+  !csr.status?.certificate && !(csr.status?.conditions ?? []).some((c) => ['Approved', 'Denied', 'Failed'].includes(c.type));
 
 /** The decision for one CSR object, reading the Node it claims; an unparsable request is refused with the reason. */
 async function decide(core: Kubernetes.CoreV1Api, csr: Kubernetes.V1CertificateSigningRequest): Promise<ServingDecision> {
@@ -27,7 +35,14 @@ async function decide(core: Kubernetes.CoreV1Api, csr: Kubernetes.V1CertificateS
   } catch (error) {
     return { approve: false, node: undefined, reasons: [`the request is not a PEM PKCS#10 CSR: ${(error as Error).message}`] };
   }
-  const request = { name: csr.metadata!.name!, signerName: spec.signerName, username: spec.username ?? '', groups: spec.groups ?? [], usages: spec.usages ?? [], ...facts };
+  const request = {
+    name: csr.metadata!.name!,
+    signerName: spec.signerName,
+    username: spec.username ?? '',
+    groups: spec.groups ?? [],
+    usages: spec.usages ?? [],
+    ...facts,
+  };
   const nodeName = requestingNode(request);
   let node: NodeAddresses | undefined;
   if (nodeName) {
@@ -60,14 +75,21 @@ export async function approveKubeletServing(options: ApproveOptions): Promise<Ap
         try {
           approved = await approveCsr(certificates, csr, 'KpkiKubeletServing', `kpki: names only Node ${decision.node}'s addresses`);
         } catch (error) {
-          throw clusterRefused(`approving CSR ${name}`, error, 'update on certificatesigningrequests/approval and approve on signers kubernetes.io/kubelet-serving');
+          throw clusterRefused(
+            `approving CSR ${name}`,
+            error,
+            'update on certificatesigningrequests/approval and approve on signers kubernetes.io/kubelet-serving',
+          );
         }
       }
       const why = `node ${decision.node} asks only for its own addresses`;
-      const line = !decision.approve ? `left pending ${name}: ${decision.reasons.join('; ')}`
-        : options.dryRun ? `would approve ${name}: ${why}`
-        : approved ? `approved ${name}: ${why}`
-        : `not approved ${name}: someone else approved or denied it first`;
+      const line = !decision.approve
+        ? `left pending ${name}: ${decision.reasons.join('; ')}`
+        : options.dryRun
+          ? `would approve ${name}: ${why}`
+          : approved
+            ? `approved ${name}: ${why}`
+            : `not approved ${name}: someone else approved or denied it first`;
       // Pending requests are decided again on every pass (their Node may appear later); said once.
       if (reported.get(name) === line) continue;
       reported.set(name, line);

@@ -20,12 +20,20 @@ export interface ApiConnection {
  * talk to the API pay it) and connects it with a kubeconfig.
  */
 export async function connect(file: string | undefined, flagName = '--kubeconfig'): Promise<ApiConnection> {
-  if (!file) throw badFlag(flagName, 'is required: the kubeconfig to reach the cluster with', 'e.g. --kubeconfig /etc/kubernetes/admin.conf');
+  if (!file)
+    throw badFlag(flagName, 'is required: the kubeconfig to reach the cluster with', 'e.g. --kubeconfig /etc/kubernetes/admin.conf');
   const credentials = parseKubeconfig((await readRequired(file, 'kubeconfig')).toString('utf8'), file);
   const ca = credentials.certificateAuthority;
   const caData = ca?.data ?? (ca?.path ? await readOptional(path.resolve(path.dirname(file), ca.path)) : undefined);
-  if (!caData) throw badInput(file, `cluster ${credentials.clusterName} has no readable certificate-authority`, 'kpki writes its CA into the new kubeconfig; give a kubeconfig that names the cluster CA');
-  const caPem = parseCertificates(caData, ca!.origin).map((c) => c.toString('pem')).join('\n');
+  if (!caData)
+    throw badInput(
+      file,
+      `cluster ${credentials.clusterName} has no readable certificate-authority`,
+      'kpki writes its CA into the new kubeconfig; give a kubeconfig that names the cluster CA',
+    );
+  const caPem = parseCertificates(caData, ca!.origin)
+    .map((c) => c.toString('pem'))
+    .join('\n');
   const k8s = await loadKubernetesClient();
   const config = new k8s.KubeConfig();
   try {
@@ -66,7 +74,12 @@ export interface CsrPolling {
  * Lists the cluster's CSRs and hands them to `pass`; with `watch`, again every pollMs until the
  * signal aborts (a pass under way finishes first).
  */
-export async function pollCsrs(api: ApiConnection, certificates: Kubernetes.CertificatesV1Api, polling: CsrPolling, pass: (items: Kubernetes.V1CertificateSigningRequest[]) => Promise<void>): Promise<void> {
+export async function pollCsrs(
+  api: ApiConnection,
+  certificates: Kubernetes.CertificatesV1Api,
+  polling: CsrPolling,
+  pass: (items: Kubernetes.V1CertificateSigningRequest[]) => Promise<void>,
+): Promise<void> {
   for (;;) {
     let list: Kubernetes.V1CertificateSigningRequestList;
     try {
@@ -113,28 +126,40 @@ export const apiErrorCode = (error: unknown): number | undefined => {
 export function clusterRefused(what: string, error: unknown, permission?: string): KpkiError {
   const code = apiErrorCode(error);
   const hint =
-    code === 403 ? (permission && `the kubeconfig needs ${permission}`)
-    : code === 401 ? 'the apiserver rejects the kubeconfig\'s credentials; kpki verify --live --kubeconfig FILE tells why'
-    : code === undefined ? 'is the apiserver reachable from here?'
-    : undefined;
+    code === 403
+      ? permission && `the kubeconfig needs ${permission}`
+      : code === 401
+        ? "the apiserver rejects the kubeconfig's credentials; kpki verify --live --kubeconfig FILE tells why"
+        : code === undefined
+          ? 'is the apiserver reachable from here?'
+          : undefined;
   return new KpkiError(ErrorCode.ClusterRefused, `${what}: ${apiErrorMessage(error)}`, { subject: what, hint });
 }
 
 /** A condition of the CSR that is set (status not False). */
-export const csrCondition = (csr: Kubernetes.V1CertificateSigningRequest, type: string) => csr.status?.conditions?.find((c) => c.type === type && c.status !== 'False');
+export const csrCondition = (csr: Kubernetes.V1CertificateSigningRequest, type: string) =>
+  csr.status?.conditions?.find((c) => c.type === type && c.status !== 'False');
 
 /**
  * Adds an Approved condition, re-reading and retrying when a controller updated the CSR meanwhile
  * (409 Conflict). False when someone else approved or denied it first; other API errors are thrown.
  */
-export async function approveCsr(certificates: Kubernetes.CertificatesV1Api, csr: Kubernetes.V1CertificateSigningRequest, reason: string, message: string): Promise<boolean> {
+export async function approveCsr(
+  certificates: Kubernetes.CertificatesV1Api,
+  csr: Kubernetes.V1CertificateSigningRequest,
+  reason: string,
+  message: string,
+): Promise<boolean> {
   const name = csr.metadata!.name!;
   const condition = { type: 'Approved', status: 'True', reason, message, lastUpdateTime: new Date() };
   let current = csr;
   for (let attempt = 1; ; attempt++) {
     if (csrCondition(current, 'Approved') || csrCondition(current, 'Denied')) return false;
     try {
-      await certificates.replaceCertificateSigningRequestApproval({ name, body: { ...current, status: { ...current.status, conditions: [...(current.status?.conditions ?? []), condition] } } });
+      await certificates.replaceCertificateSigningRequestApproval({
+        name,
+        body: { ...current, status: { ...current.status, conditions: [...(current.status?.conditions ?? []), condition] } },
+      });
       return true;
     } catch (error) {
       if (apiErrorCode(error) !== 409 || attempt >= 5) throw error;

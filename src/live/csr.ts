@@ -8,7 +8,15 @@ import { parseDuration } from '../model/duration.js';
 import { parseKeyType } from '../model/settings.js';
 import { certificateFacts, publicKeyObject, subjectName } from '../pki/certificate.js';
 import { x509 } from '../pki/crypto.js';
-import { certificatePublicKey, generateKeyPair, keyTypeOf, privateKeyPem, signatureAlgorithm, signingKey } from '../pki/keys.js';
+import {
+  certificatePublicKey,
+  generateKeyPair,
+  keyTypeOf,
+  privateKeyPem,
+  signatureAlgorithm,
+  signingKey,
+  type KeyPair,
+} from '../pki/keys.js';
 import { parseCertificates } from '../pki/pem.js';
 import { readOptional, writeFileAtomic } from '../store/files.js';
 import { apiErrorCode, apiErrorMessage, approveCsr, clusterRefused, connect, csrCondition, type ApiConnection } from './client.js';
@@ -56,7 +64,7 @@ const UNREVOCABLE_GROUPS = ['system:masters'];
 /** The signer's minimum for expirationSeconds. */
 const MIN_EXPIRATION_SECONDS = 600;
 
-interface Request {
+export interface Request {
   commonName: string;
   organizations: string[];
   signerName: string;
@@ -66,22 +74,66 @@ interface Request {
 
 function requestFor(options: ViaApiOptions): Request {
   if (options.kind === 'user') {
-    if (!options.clientName) throw badFlag('--client-name', 'is required for a user kubeconfig', 'e.g. --client-name alice --org developers');
+    if (!options.clientName)
+      throw badFlag('--client-name', 'is required for a user kubeconfig', 'e.g. --client-name alice --org developers');
     const organizations = options.organizations ?? [];
     const dangerous = organizations.filter((o) => UNREVOCABLE_GROUPS.includes(o));
     if (dangerous.length) {
-      throw badFlag('--org', `${dangerous.join(', ')} bypasses all authorization, and a certificate in it cannot be revoked before it expires`, 'use a group bound by RBAC (e.g. kubeadm:cluster-admins)');
+      throw badFlag(
+        '--org',
+        `${dangerous.join(', ')} bypasses all authorization, and a certificate in it cannot be revoked before it expires`,
+        'use a group bound by RBAC (e.g. kubeadm:cluster-admins)',
+      );
     }
-    return { commonName: options.clientName, organizations, signerName: 'kubernetes.io/kube-apiserver-client', usages: ['digital signature', 'key encipherment', 'client auth'] };
+    return {
+      commonName: options.clientName,
+      organizations,
+      signerName: 'kubernetes.io/kube-apiserver-client',
+      usages: ['digital signature', 'key encipherment', 'client auth'],
+    };
   }
   if (options.kind === 'node') {
     const node = options.nodeName?.toLowerCase();
     if (!node) throw badFlag('--node-name', 'is required for a node kubeconfig');
-    return { commonName: `system:node:${node}`, organizations: ['system:nodes'], signerName: 'kubernetes.io/kube-apiserver-client-kubelet', usages: ['digital signature', 'key encipherment', 'client auth'] };
+    return {
+      commonName: `system:node:${node}`,
+      organizations: ['system:nodes'],
+      signerName: 'kubernetes.io/kube-apiserver-client-kubelet',
+      usages: ['digital signature', 'key encipherment', 'client auth'],
+    };
   }
-  throw badFlag('--via-api', `works for kinds user and node, not "${options.kind}"`, 'the standard kubeconfigs are issued from the CA on disk');
+  throw badFlag(
+    '--via-api',
+    `works for kinds user and node, not "${options.kind}"`,
+    'the standard kubeconfigs are issued from the CA on disk',
+  );
 }
 
+/**
+ * The CertificateSigningRequest object for a key pair: a PKCS#10 request signed with it, and the
+ * usages the signer accepts (key encipherment only with RSA keys, except for the kubelet client signer).
+ */
+export async function csrObject(
+  request: Request,
+  pair: KeyPair,
+  expirationSeconds?: number,
+): Promise<Kubernetes.V1CertificateSigningRequest> {
+  const usages =
+    pair.keyType.startsWith('rsa') || request.signerName.endsWith('-kubelet')
+      ? request.usages
+      : request.usages.filter((u) => u !== 'key encipherment');
+  const pkcs10 = await x509.Pkcs10CertificateRequestGenerator.create({
+    name: subjectName(request.commonName, request.organizations),
+    keys: { privateKey: await signingKey(pair.privateKey), publicKey: await certificatePublicKey(pair.publicKey) },
+    signingAlgorithm: signatureAlgorithm(pair.privateKey),
+  });
+  return {
+    apiVersion: 'certificates.k8s.io/v1',
+    kind: 'CertificateSigningRequest',
+    metadata: { generateName: `kpki-${request.commonName.replace(/[^a-z0-9.-]/gi, '-').toLowerCase()}-` },
+    spec: { request: Buffer.from(pkcs10.toString('pem')).toString('base64'), signerName: request.signerName, usages, expirationSeconds },
+  };
+}
 
 /**
  * Asks the cluster to sign a client certificate for a key generated here (the key never leaves
@@ -94,26 +146,19 @@ export async function kubeconfigViaApi(options: ViaApiOptions): Promise<ViaApiRe
   let expirationSeconds: number | undefined;
   if (options.validity !== undefined) {
     expirationSeconds = parseDuration(options.validity);
-    if (!expirationSeconds || expirationSeconds < MIN_EXPIRATION_SECONDS) throw badFlag('--validity', `"${options.validity}" is not a duration of at least 10m`, 'the signers require expirationSeconds >= 600; use e.g. 24h, 30d');
+    if (!expirationSeconds || expirationSeconds < MIN_EXPIRATION_SECONDS)
+      throw badFlag(
+        '--validity',
+        `"${options.validity}" is not a duration of at least 10m`,
+        'the signers require expirationSeconds >= 600; use e.g. 24h, 30d',
+      );
   }
   if (options.out) await refuseOverwrite([options.out], options.force);
   const api = await connect(options.kubeconfig);
   const caKeyType = keyTypeOf(publicKeyObject(parseCertificates(Buffer.from(api.caPem), api.file)[0]!));
   const pair = await generateKeyPair(parseKeyType(options.keyType ?? caKeyType ?? DEFAULTS.keyType));
-  const usages = pair.keyType.startsWith('rsa') || request.signerName.endsWith('-kubelet') ? request.usages : request.usages.filter((u) => u !== 'key encipherment');
-  const pkcs10 = await x509.Pkcs10CertificateRequestGenerator.create({
-    name: subjectName(request.commonName, request.organizations),
-    keys: { privateKey: await signingKey(pair.privateKey), publicKey: await certificatePublicKey(pair.publicKey) },
-    signingAlgorithm: signatureAlgorithm(pair.privateKey),
-  });
-
   const certificates = api.config.makeApiClient(api.k8s.CertificatesV1Api);
-  const body: Kubernetes.V1CertificateSigningRequest = {
-    apiVersion: 'certificates.k8s.io/v1',
-    kind: 'CertificateSigningRequest',
-    metadata: { generateName: `kpki-${request.commonName.replace(/[^a-z0-9.-]/gi, '-').toLowerCase()}-` },
-    spec: { request: Buffer.from(pkcs10.toString('pem')).toString('base64'), signerName: request.signerName, usages, expirationSeconds },
-  };
+  const body: Kubernetes.V1CertificateSigningRequest = await csrObject(request, pair, expirationSeconds);
   let created: Kubernetes.V1CertificateSigningRequest;
   try {
     created = await certificates.createCertificateSigningRequest({ body });
@@ -129,7 +174,11 @@ export async function kubeconfigViaApi(options: ViaApiOptions): Promise<ViaApiRe
       () => `CSR ${name} deleted`,
       (error) => `delete CSR ${name} yourself (${apiErrorMessage(error)})`,
     );
-    throw badFlag('--validity', `this apiserver (Kubernetes before 1.22) dropped expirationSeconds, so the certificate would get the signer's --cluster-signing-duration instead; ${withdrawn}`, "omit --validity to accept the signer's duration");
+    throw badFlag(
+      '--validity',
+      `this apiserver (Kubernetes before 1.22) dropped expirationSeconds, so the certificate would get the signer's --cluster-signing-duration instead; ${withdrawn}`,
+      "omit --validity to accept the signer's duration",
+    );
   }
   if (options.approve) await approve(api, certificates, created, progress);
   else progress(`waiting for approval: kubectl certificate approve ${name}`);
@@ -160,11 +209,26 @@ export async function kubeconfigViaApi(options: ViaApiOptions): Promise<ViaApiRe
     await writeFileAtomic(options.out, kubeconfig, 0o600);
     files.push(options.out);
   }
-  return { csrName: name, clientName: request.commonName, organizations: request.organizations, server, clusterName, contextName, notAfter, kubeconfig, files };
+  return {
+    csrName: name,
+    clientName: request.commonName,
+    organizations: request.organizations,
+    server,
+    clusterName,
+    contextName,
+    notAfter,
+    kubeconfig,
+    files,
+  };
 }
 
 /** Approves the CSR kpki created; a 403 leaves it to another approver, said on stderr. */
-async function approve(api: ApiConnection, certificates: Kubernetes.CertificatesV1Api, csr: Kubernetes.V1CertificateSigningRequest, progress: (line: string) => void): Promise<void> {
+async function approve(
+  api: ApiConnection,
+  certificates: Kubernetes.CertificatesV1Api,
+  csr: Kubernetes.V1CertificateSigningRequest,
+  progress: (line: string) => void,
+): Promise<void> {
   const name = csr.metadata!.name!;
   try {
     if (await approveCsr(certificates, csr, 'KpkiApprove', `Approved by kpki with ${api.file}`)) progress(`CSR ${name} approved`);
@@ -174,7 +238,13 @@ async function approve(api: ApiConnection, certificates: Kubernetes.Certificates
   }
 }
 
-async function awaitCertificate(certificates: Kubernetes.CertificatesV1Api, name: string, waitMs: number, pollMs: number, progress: (line: string) => void): Promise<Kubernetes.V1CertificateSigningRequest> {
+async function awaitCertificate(
+  certificates: Kubernetes.CertificatesV1Api,
+  name: string,
+  waitMs: number,
+  pollMs: number,
+  progress: (line: string) => void,
+): Promise<Kubernetes.V1CertificateSigningRequest> {
   const deadline = Date.now() + waitMs;
   let state = '';
   for (;;) {
@@ -188,7 +258,11 @@ async function awaitCertificate(certificates: Kubernetes.CertificatesV1Api, name
     const failed = csrCondition(csr, 'Failed');
     if (denied || failed) {
       const c = (denied ?? failed)!;
-      throw new KpkiError(ErrorCode.ClusterRefused, `CSR ${name} was ${denied ? 'denied' : 'not signed (Failed)'}: ${[c.reason, c.message].filter(Boolean).join(': ') || 'no reason given'}`, { subject: name });
+      throw new KpkiError(
+        ErrorCode.ClusterRefused,
+        `CSR ${name} was ${denied ? 'denied' : 'not signed (Failed)'}: ${[c.reason, c.message].filter(Boolean).join(': ') || 'no reason given'}`,
+        { subject: name },
+      );
     }
     if (csr.status?.certificate) return csr;
     const now = csrCondition(csr, 'Approved') ? 'approved; waiting for the signer' : 'pending approval';
@@ -196,7 +270,9 @@ async function awaitCertificate(certificates: Kubernetes.CertificatesV1Api, name
     if (Date.now() >= deadline) {
       throw new KpkiError(ErrorCode.ClusterRefused, `CSR ${name} was not issued within ${waitMs / 1000}s (${state})`, {
         subject: name,
-        hint: state.startsWith('approved') ? 'is kube-controller-manager running with --cluster-signing-cert-file?' : `approve it (kubectl certificate approve ${name}) or pass --approve`,
+        hint: state.startsWith('approved')
+          ? 'is kube-controller-manager running with --cluster-signing-cert-file?'
+          : `approve it (kubectl certificate approve ${name}) or pass --approve`,
       });
     }
     await new Promise((resolve) => setTimeout(resolve, Math.min(pollMs, Math.max(0, deadline - Date.now()))));

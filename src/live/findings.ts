@@ -63,9 +63,11 @@ export async function servedChainFindings(dialer: Dialer, served: x509.X509Certi
       subject: dialer.subject,
       symptom: (dialer.says ?? kubectlSays)(result.error),
       diagnosis: `the running server presents ${describe(leaf!)}, which a client trusting ${dialer.rootsFile} and dialing ${dialer.host} rejects`,
-      fix: code === FindingCode.SanMissing
-        ? `reissue the serving certificate with ${dialer.host} among its SANs and restart the server`
-        : (dialer.untrustedFix ?? `serve a certificate signed by ${dialer.rootsFile}'s CA (or give the client the CA that signed it) and restart the server`),
+      fix:
+        code === FindingCode.SanMissing
+          ? `reissue the serving certificate with ${dialer.host} among its SANs and restart the server`
+          : (dialer.untrustedFix ??
+            `serve a certificate signed by ${dialer.rootsFile}'s CA (or give the client the CA that signed it) and restart the server`),
       files: dialer.files,
     },
   ];
@@ -76,7 +78,15 @@ export async function servedChainFindings(dialer: Dialer, served: x509.X509Certi
  * when the file does not match the key file: the component cannot load it (a live reload fails,
  * and so would a restart), which is why it still serves the old one.
  */
-export function staleServingFinding(component: string, where: string, flag: string, file: string, served: x509.X509Certificate, onDisk: x509.X509Certificate, pairLoadable: boolean): Finding[] {
+export function staleServingFinding(
+  component: string,
+  where: string,
+  flag: string,
+  file: string,
+  served: x509.X509Certificate,
+  onDisk: x509.X509Certificate,
+  pairLoadable: boolean,
+): Finding[] {
   if (Buffer.from(served.rawData).equals(Buffer.from(onDisk.rawData))) return [];
   const newer = onDisk.notBefore > served.notBefore;
   const restart = `${component} on the node at ${where}${component === 'kube-apiserver' || component === 'etcd' ? ' (for a static pod: move its manifest out of /etc/kubernetes/manifests and back)' : ''}`;
@@ -86,13 +96,21 @@ export function staleServingFinding(component: string, where: string, flag: stri
       severity: newer || !pairLoadable ? 'error' : 'warning',
       subject: `${component} at ${where}`,
       symptom: pairLoadable
-        ? newer ? `clients will fail when the served certificate expires at ${served.notAfter.toISOString()}` : 'the served certificate is not the file on disk'
+        ? newer
+          ? `clients will fail when the served certificate expires at ${served.notAfter.toISOString()}`
+          : 'the served certificate is not the file on disk'
         : 'tls: private key does not match public key',
       diagnosis: `${component} at ${where} serves ${describe(served)}, but ${flag} (${file}) holds ${describe(onDisk)}${
-        pairLoadable ? (newer ? ': renewed on disk, not yet loaded' : '') : ', which does not match the key file: the component cannot load it and a restart would fail'
+        pairLoadable
+          ? newer
+            ? ': renewed on disk, not yet loaded'
+            : ''
+          : ', which does not match the key file: the component cannot load it and a restart would fail'
       }`,
       // kube-apiserver (1.17+) and etcd reload serving certificates themselves; a lasting difference means they could not.
-      fix: pairLoadable ? `restart ${restart} so it loads ${file} (if it reloads certificates itself, it should have done so within a minute: check its log)` : `put the matching key next to ${file} (or reissue both), then restart ${restart} if it does not reload`,
+      fix: pairLoadable
+        ? `restart ${restart} so it loads ${file} (if it reloads certificates itself, it should have done so within a minute: check its log)`
+        : `put the matching key next to ${file} (or reissue both), then restart ${restart} if it does not reload`,
       files: [file],
     },
   ];
@@ -208,7 +226,11 @@ export function apiServiceFindings(name: string, service: string | undefined, co
       severity: 'error',
       subject: `APIService ${name}`,
       symptom: `${available.reason ?? 'Unavailable'}: ${message}`,
-      diagnosis: cause ?? (available.reason === 'MissingEndpoints' ? `the service ${service ?? ''} has no ready endpoints: not a certificate problem` : `the aggregator cannot reach ${name}'s backend; no certificate cause recognised`),
+      diagnosis:
+        cause ??
+        (available.reason === 'MissingEndpoints'
+          ? `the service ${service ?? ''} has no ready endpoints: not a certificate problem`
+          : `the aggregator cannot reach ${name}'s backend; no certificate cause recognised`),
       fix: cause
         ? `fix the certificates (kpki verify --apiservice <manifest> --serving-cert <cert> shows which), then the aggregator rechecks within a minute`
         : 'check the backend pods and service',

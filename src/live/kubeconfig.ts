@@ -25,7 +25,15 @@ import { proxyFor } from './proxy.js';
 /** PEM, as TLS options take certificates. */
 const pem = (cert: CertificateData) => certificateDerPem(cert.rawData);
 
-const notChecked = (subject: string, diagnosis: string, fix: string, files: string[], severity: Severity = 'warning'): Finding => ({ code: FindingCode.Unchecked, severity, subject, symptom: '', diagnosis, fix, files });
+const notChecked = (subject: string, diagnosis: string, fix: string, files: string[], severity: Severity = 'warning'): Finding => ({
+  code: FindingCode.Unchecked,
+  severity,
+  subject,
+  symptom: '',
+  diagnosis,
+  fix,
+  files,
+});
 
 const keyId = (cert: CertificateData, which: 'subjectKeyId' | 'authorityKeyId') => infoOf(cert)[which];
 
@@ -33,7 +41,9 @@ const keyId = (cert: CertificateData, which: 'subjectKeyId' | 'authorityKeyId') 
 function chainSigner(served: CertificateData[]): { name: string; key: string | undefined } {
   const top = served[served.length - 1]!;
   const go = goCertificate(top);
-  return go.rawSubject.equals(go.rawIssuer) ? { name: infoOf(top).commonName, key: keyId(top, 'subjectKeyId') } : { name: infoOf(top).issuerCommonName, key: keyId(top, 'authorityKeyId') };
+  return go.rawSubject.equals(go.rawIssuer)
+    ? { name: infoOf(top).commonName, key: keyId(top, 'subjectKeyId') }
+    : { name: infoOf(top).issuerCommonName, key: keyId(top, 'authorityKeyId') };
 }
 
 /** A CA file kpki knows besides the kubeconfig: `kube-apiserver --client-ca-file (pki/ca.crt)`. */
@@ -46,7 +56,11 @@ export interface KnownCa {
  * Who signed the served certificate, in words, and what that says about the kubeconfig (its CA
  * and client certificate); with `known` (the PKI's CAs, when a PKI is known), which of them it is.
  */
-export function servedSigner(served: CertificateData[], ctx: Pick<LoadedContext, 'authorities' | 'clientCertificates'>, known: KnownCa[] = []): string {
+export function servedSigner(
+  served: CertificateData[],
+  ctx: Pick<LoadedContext, 'authorities' | 'clientCertificates'>,
+  known: KnownCa[] = [],
+): string {
   const { name, key: signerKey } = chainSigner(served);
   const issuer = `CN=${name}${signerKey ? `, key id ${signerKey}` : ''}`;
   const own = ctx.authorities?.[0];
@@ -56,10 +70,13 @@ export function servedSigner(served: CertificateData[], ctx: Pick<LoadedContext,
     parts.push(match ? `that is the CA in ${match.file}` : `none of the PKI's CAs (${known.map((ca) => ca.file).join(', ')}) signed it`);
   }
   if (own && infoOf(own).commonName === name && keyId(own, 'subjectKeyId') !== signerKey) {
-    parts.push(`the kubeconfig's CA has the same name but another key (key id ${keyId(own, 'subjectKeyId') ?? 'none'}): it is another cluster's CA, or the cluster's CA was rotated`);
+    parts.push(
+      `the kubeconfig's CA has the same name but another key (key id ${keyId(own, 'subjectKeyId') ?? 'none'}): it is another cluster's CA, or the cluster's CA was rotated`,
+    );
   }
   const client = ctx.clientCertificates?.[0];
-  if (client && signerKey && keyId(client, 'authorityKeyId') === signerKey) parts.push("the kubeconfig's client certificate comes from that same CA, so it is the certificate-authority data that is wrong");
+  if (client && signerKey && keyId(client, 'authorityKeyId') === signerKey)
+    parts.push("the kubeconfig's client certificate comes from that same CA, so it is the certificate-authority data that is wrong");
   return parts.join('; ');
 }
 
@@ -93,8 +110,14 @@ const SELF_SUBJECT = '/apis/authorization.k8s.io/v1';
 /** The access reviews every authenticated user may make (system:basic-user): what the identity may do. */
 async function accessAnswers(base: Omit<ProbeTarget, 'path'>, namespace: string): Promise<AccessAnswers | { error: string }> {
   const post = async (kind: string, spec: object) => {
-    const result = await probe({ ...base, method: 'POST', path: `${SELF_SUBJECT}/${kind.toLowerCase()}s`, body: JSON.stringify({ apiVersion: 'authorization.k8s.io/v1', kind, spec }) });
-    if (result.status !== 201 && result.status !== 200) throw new Error(`${kind}: ${result.status ? `the apiserver answered ${result.status}` : (result.error ?? 'no answer')}`);
+    const result = await probe({
+      ...base,
+      method: 'POST',
+      path: `${SELF_SUBJECT}/${kind.toLowerCase()}s`,
+      body: JSON.stringify({ apiVersion: 'authorization.k8s.io/v1', kind, spec }),
+    });
+    if (result.status !== 201 && result.status !== 200)
+      throw new Error(`${kind}: ${result.status ? `the apiserver answered ${result.status}` : (result.error ?? 'no answer')}`);
     return (JSON.parse(result.body ?? '{}') as { status?: unknown }).status ?? {};
   };
   try {
@@ -103,13 +126,23 @@ async function accessAnswers(base: Omit<ProbeTarget, 'path'>, namespace: string)
       post('SelfSubjectAccessReview', { resourceAttributes: { namespace, verb: 'list', resource: 'pods' } }),
       post('SelfSubjectRulesReview', { namespace }),
     ]);
-    return { namespace, everything: Boolean((everything as { allowed?: boolean }).allowed), listPods: Boolean((listPods as { allowed?: boolean }).allowed), rules: rules as AccessAnswers['rules'] };
+    return {
+      namespace,
+      everything: Boolean((everything as { allowed?: boolean }).allowed),
+      listPods: Boolean((listPods as { allowed?: boolean }).allowed),
+      rules: rules as AccessAnswers['rules'],
+    };
   } catch (error) {
     return { error: (error as Error).message };
   }
 }
 
-async function contextFindings(ctx: LoadedContext, timeout: number, env: Record<string, string | undefined>, now: Date): Promise<Finding[]> {
+async function contextFindings(
+  ctx: LoadedContext,
+  timeout: number,
+  env: Record<string, string | undefined>,
+  now: Date,
+): Promise<Finding[]> {
   const { cluster } = ctx.context;
   // Contexts kubectl cannot use are the offline findings already.
   if (!cluster || ctx.context.problems.length) return [];
@@ -122,12 +155,36 @@ async function contextFindings(ctx: LoadedContext, timeout: number, env: Record<
   }
   const hostPort = url?.protocol === 'https:' ? parseHostPort(url.host) : undefined;
   const subject = `${ctx.label} → ${cluster.server}`;
-  if (!url || !hostPort) return [notChecked(subject, `not dialed: server "${cluster.server}" is not an https URL`, `set the cluster's server to https://HOST:PORT (kubectl config set-cluster ${ctx.context.clusterName} --server …)`, files)];
+  if (!url || !hostPort)
+    return [
+      notChecked(
+        subject,
+        `not dialed: server "${cluster.server}" is not an https URL`,
+        `set the cluster's server to https://HOST:PORT (kubectl config set-cluster ${ctx.context.clusterName} --server …)`,
+        files,
+      ),
+    ];
   const choice = proxyFor(url, env, cluster.proxyUrl);
-  if ('unsupported' in choice) return [notChecked(subject, `not dialed: ${choice.unsupported}`, 'run kpki verify --live where the apiserver is reachable without that proxy', files)];
+  if ('unsupported' in choice)
+    return [
+      notChecked(
+        subject,
+        `not dialed: ${choice.unsupported}`,
+        'run kpki verify --live where the apiserver is reachable without that proxy',
+        files,
+      ),
+    ];
   const verifiedName = cluster.tlsServerName ?? hostPort.host;
   const credentials = credentialsOf(ctx);
-  const base: Omit<ProbeTarget, 'path'> = { host: hostPort.host, port: hostPort.port ?? 443, servername: cluster.tlsServerName, clientCertificate: credentials?.cert, clientKey: credentials?.key, proxy: choice.proxy, timeoutMs: timeout };
+  const base: Omit<ProbeTarget, 'path'> = {
+    host: hostPort.host,
+    port: hostPort.port ?? 443,
+    servername: cluster.tlsServerName,
+    clientCertificate: credentials?.cert,
+    clientKey: credentials?.key,
+    proxy: choice.proxy,
+    timeoutMs: timeout,
+  };
   const result = await probe({ ...base, path: '/api' });
   const via = choice.proxy ? ` (through ${'origin' in choice ? choice.origin : 'a proxy'})` : '';
   if (!result.served) return [unreachable({ subject, files }, result, `${cluster.server}${via}: the served certificate`)];
@@ -135,13 +192,21 @@ async function contextFindings(ctx: LoadedContext, timeout: number, env: Record<
   if (cluster.insecureSkipTlsVerify) {
     // The offline finding says so already; here only what the chain would have done.
   } else if (ctx.authorities?.length) {
-    const dialer: Dialer = { subject, host: verifiedName, roots: ctx.authorities, rootsFile: ctx.authorityOrigin!, files, says: (goError) => `Unable to connect to the server: ${CLIENT_TLS_PREFIX}${goError}` };
+    const dialer: Dialer = {
+      subject,
+      host: verifiedName,
+      roots: ctx.authorities,
+      rootsFile: ctx.authorityOrigin!,
+      files,
+      says: (goError) => `Unable to connect to the server: ${CLIENT_TLS_PREFIX}${goError}`,
+    };
     for (const f of await servedChainFindings(dialer, result.served, now)) {
       if (f.code !== FindingCode.ChainUntrusted) {
         out.push(f);
         continue;
       }
-      const fromClientCa = ctx.clientCertificates?.[0] && keyId(ctx.clientCertificates[0], 'authorityKeyId') === chainSigner(result.served).key;
+      const fromClientCa =
+        ctx.clientCertificates?.[0] && keyId(ctx.clientCertificates[0], 'authorityKeyId') === chainSigner(result.served).key;
       out.push({
         ...f,
         diagnosis: `${f.diagnosis}: ${servedSigner(result.served, ctx)}`,
@@ -151,22 +216,64 @@ async function contextFindings(ctx: LoadedContext, timeout: number, env: Record<
       });
     }
   } else if (ctx.context.cluster?.certificateAuthority) {
-    out.push(notChecked(subject, 'the served chain not checked: the kubeconfig\'s certificate-authority cannot be read (see the offline finding)', 'fix the certificate-authority first', files));
+    out.push(
+      notChecked(
+        subject,
+        "the served chain not checked: the kubeconfig's certificate-authority cannot be read (see the offline finding)",
+        'fix the certificate-authority first',
+        files,
+      ),
+    );
   } else {
-    out.push(notChecked(subject, "the served chain not checked against the system's trusted roots, which kpki does not read", 'nothing, if the apiserver serves a publicly trusted certificate', files, 'info'));
+    out.push(
+      notChecked(
+        subject,
+        "the served chain not checked against the system's trusted roots, which kpki does not read",
+        'nothing, if the apiserver serves a publicly trusted certificate',
+        files,
+        'info',
+      ),
+    );
   }
   if (!credentials) {
-    if (ctx.clientCertificates?.length) out.push(notChecked(subject, 'the client certificate not presented: it cannot be used with its key (see the offline finding)', 'fix the client certificate and key first', files));
+    if (ctx.clientCertificates?.length)
+      out.push(
+        notChecked(
+          subject,
+          'the client certificate not presented: it cannot be used with its key (see the offline finding)',
+          'fix the client certificate and key first',
+          files,
+        ),
+      );
     return out;
   }
-  out.push(...clientAnswerFindings(subject, ctx.file, credentials.leaf as x509.X509Certificate, result, refusalReason(credentials.leaf, result.served, now)));
+  out.push(
+    ...clientAnswerFindings(
+      subject,
+      ctx.file,
+      credentials.leaf as x509.X509Certificate,
+      result,
+      refusalReason(credentials.leaf, result.served, now),
+    ),
+  );
   if (result.status !== 200) {
-    if (result.status === undefined && !result.error) out.push(notChecked(subject, 'the apiserver closed the connection without an answer', 'run kpki verify --live again', files));
+    if (result.status === undefined && !result.error)
+      out.push(notChecked(subject, 'the apiserver closed the connection without an answer', 'run kpki verify --live again', files));
     return out;
   }
   const namespace = ctx.context.namespace ?? 'default';
   const answers = await accessAnswers(base, namespace);
-  if ('error' in answers) return [...out, notChecked(subject, `what ${describeUser(credentials.leaf)} may do was not asked: ${answers.error}`, 'kubectl auth can-i --list asks the same', files, 'info')];
+  if ('error' in answers)
+    return [
+      ...out,
+      notChecked(
+        subject,
+        `what ${describeUser(credentials.leaf)} may do was not asked: ${answers.error}`,
+        'kubectl auth can-i --list asks the same',
+        files,
+        'info',
+      ),
+    ];
   return [...out, ...permissionFindings(subject, ctx.file, describeUser(credentials.leaf), infoOf(credentials.leaf).commonName, answers)];
 }
 

@@ -55,12 +55,16 @@ export function kubeletServingDecision(request: ServingRequest, node: NodeAddres
   if (request.signerName !== KUBELET_SERVING_SIGNER) reasons.push(`signer is ${request.signerName}, not ${KUBELET_SERVING_SIGNER}`);
   if (!nodeName) reasons.push(`requested by ${request.username}, not by a node (system:node:NAME)`);
   if (!request.groups.includes(NODES_GROUP)) reasons.push(`requester is not in group ${NODES_GROUP}`);
-  if (nodeName && request.commonName !== request.username) reasons.push(`subject CN is "${request.commonName}", not the requester ${request.username}`);
-  if (!sameSet(request.organizations, [NODES_GROUP])) reasons.push(`subject O is [${request.organizations.join(', ')}], not [${NODES_GROUP}]`);
+  if (nodeName && request.commonName !== request.username)
+    reasons.push(`subject CN is "${request.commonName}", not the requester ${request.username}`);
+  if (!sameSet(request.organizations, [NODES_GROUP]))
+    reasons.push(`subject O is [${request.organizations.join(', ')}], not [${NODES_GROUP}]`);
   if (request.otherSubject.length) reasons.push(`subject has other attributes: ${request.otherSubject.join(', ')}`);
   const allowed = request.keyAlgorithm === 'rsa' ? [RSA_USAGES] : [NON_RSA_USAGES, RSA_USAGES];
   if (!allowed.some((usages) => sameSet(request.usages, usages))) {
-    reasons.push(`usages are [${request.usages.join(', ')}], not [${(request.keyAlgorithm === 'rsa' ? RSA_USAGES : NON_RSA_USAGES).join(', ')}]`);
+    reasons.push(
+      `usages are [${request.usages.join(', ')}], not [${(request.keyAlgorithm === 'rsa' ? RSA_USAGES : NON_RSA_USAGES).join(', ')}]`,
+    );
   }
   if (request.emails.length) reasons.push(`has email SANs: ${request.emails.join(', ')}`);
   if (request.uris.length) reasons.push(`has URI SANs: ${request.uris.join(', ')}`);
@@ -70,16 +74,22 @@ export function kubeletServingDecision(request: ServingRequest, node: NodeAddres
     const of = (types: string[]) => node.addresses.filter((a) => types.includes(a.type)).map((a) => a.address);
     const dns = of(DNS_ADDRESS_TYPES).map((d) => d.toLowerCase());
     const ips = of(IP_ADDRESS_TYPES).map((ip) => canonicalIp(ip) ?? ip);
-    for (const name of request.dnsNames) if (!dns.includes(name.toLowerCase())) reasons.push(`DNS name ${name} is not an address of Node ${node.name}`);
-    for (const ip of request.ipAddresses) if (!ips.includes(canonicalIp(ip) ?? ip)) reasons.push(`IP ${ip} is not an address of Node ${node.name}`);
+    for (const name of request.dnsNames)
+      if (!dns.includes(name.toLowerCase())) reasons.push(`DNS name ${name} is not an address of Node ${node.name}`);
+    for (const ip of request.ipAddresses)
+      if (!ips.includes(canonicalIp(ip) ?? ip)) reasons.push(`IP ${ip} is not an address of Node ${node.name}`);
   }
   return reasons.length ? { approve: false, node: nodeName, reasons } : { approve: true, node: nodeName! };
 }
 
 /** The subject, SANs and key algorithm of a PEM PKCS#10 request; throws on anything unparsable. */
-export function requestFacts(pem: string): Pick<ServingRequest, 'commonName' | 'organizations' | 'otherSubject' | 'dnsNames' | 'ipAddresses' | 'emails' | 'uris' | 'keyAlgorithm'> {
+export function requestFacts(
+  pem: string,
+): Pick<ServingRequest, 'commonName' | 'organizations' | 'otherSubject' | 'dnsNames' | 'ipAddresses' | 'emails' | 'uris' | 'keyAlgorithm'> {
   const csr = new x509.Pkcs10CertificateRequest(pem);
-  const subject = csr.subjectName.toJSON().flatMap((rdn) => Object.entries(rdn).flatMap(([type, values]) => values.map((value) => ({ type, value }))));
+  const subject = csr.subjectName
+    .toJSON()
+    .flatMap((rdn) => Object.entries(rdn).flatMap(([type, values]) => values.map((value) => ({ type, value }))));
   const san = csr.extensions.find((e): e is x509.SubjectAlternativeNameExtension => e instanceof x509.SubjectAlternativeNameExtension);
   const names = san?.names.items ?? [];
   const ofType = (type: string) => names.filter((n) => n.type === type).map((n) => n.value);

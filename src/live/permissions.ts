@@ -31,28 +31,42 @@ const describeRule = (rule: ResourceRule) =>
 export function permissionFindings(subject: string, file: string, identity: string, user: string, answers: AccessAnswers): Finding[] {
   const where = `namespace ${answers.namespace}`;
   if (answers.everything) {
-    return [{ code: FindingCode.ClientIdentity, severity: 'info', subject, symptom: '', diagnosis: `the apiserver authenticates ${identity} and allows it everything, cluster-wide`, fix: 'nothing, if this kubeconfig is for an administrator', files: [file] }];
+    return [
+      {
+        code: FindingCode.ClientIdentity,
+        severity: 'info',
+        subject,
+        symptom: '',
+        diagnosis: `the apiserver authenticates ${identity} and allows it everything, cluster-wide`,
+        fix: 'nothing, if this kubeconfig is for an administrator',
+        files: [file],
+      },
+    ];
   }
   const granted = (answers.rules.resourceRules ?? []).filter((rule) => !(rule.resources ?? []).every((r) => SELF_REVIEWS.has(r)));
   if (granted.length || answers.listPods) {
     const shown = granted.slice(0, 6).map(describeRule).join('; ');
-    return [{
-      code: FindingCode.ClientIdentity,
-      severity: 'info',
-      subject,
-      symptom: '',
-      diagnosis: `the apiserver authenticates ${identity}; in ${where} it may ${shown || 'list pods'}${granted.length > 6 ? `; and ${granted.length - 6} more rule(s)` : ''}${answers.rules.incomplete ? ' (the authorizer could not list every rule)' : ''}`,
-      fix: 'nothing, if that is what this kubeconfig is for (kubectl auth can-i --list shows the same)',
-      files: [file],
-    }];
+    return [
+      {
+        code: FindingCode.ClientIdentity,
+        severity: 'info',
+        subject,
+        symptom: '',
+        diagnosis: `the apiserver authenticates ${identity}; in ${where} it may ${shown || 'list pods'}${granted.length > 6 ? `; and ${granted.length - 6} more rule(s)` : ''}${answers.rules.incomplete ? ' (the authorizer could not list every rule)' : ''}`,
+        fix: 'nothing, if that is what this kubeconfig is for (kubectl auth can-i --list shows the same)',
+        files: [file],
+      },
+    ];
   }
-  return [{
-    code: FindingCode.ClientForbidden,
-    severity: 'warning',
-    subject,
-    symptom: `Error from server (Forbidden): pods is forbidden: User "${user}" cannot list resource "pods" in API group "" in the namespace "${answers.namespace}"`,
-    diagnosis: `the apiserver authenticates ${identity}, but RBAC grants it nothing in ${where} beyond discovery and asking about itself: no RoleBinding or ClusterRoleBinding names the user or one of its groups${answers.rules.incomplete ? ' (the authorizer could not list every rule: a webhook may still allow more)' : ''}`,
-    fix: `bind a role to the user or a group (kubectl create rolebinding … --clusterrole view --user ${user} -n ${answers.namespace}), or ask for a certificate with a group that is bound (O=…)`,
-    files: [file],
-  }];
+  return [
+    {
+      code: FindingCode.ClientForbidden,
+      severity: 'warning',
+      subject,
+      symptom: `Error from server (Forbidden): pods is forbidden: User "${user}" cannot list resource "pods" in API group "" in the namespace "${answers.namespace}"`,
+      diagnosis: `the apiserver authenticates ${identity}, but RBAC grants it nothing in ${where} beyond discovery and asking about itself: no RoleBinding or ClusterRoleBinding names the user or one of its groups${answers.rules.incomplete ? ' (the authorizer could not list every rule: a webhook may still allow more)' : ''}`,
+      fix: `bind a role to the user or a group (kubectl create rolebinding … --clusterrole view --user ${user} -n ${answers.namespace}), or ask for a certificate with a group that is bound (O=…)`,
+      files: [file],
+    },
+  ];
 }

@@ -16,8 +16,8 @@ export interface ProbeTarget {
   /** The name sent as SNI when it is not the dialed host (an APIService's `<service>.<namespace>.svc`). */
   servername?: string;
   headers?: Record<string, string>;
-  /** Default GET; a POST sends `body` as JSON. */
-  method?: 'GET' | 'POST';
+  /** Default GET; a POST or PUT sends `body` as JSON. */
+  method?: 'GET' | 'POST' | 'PUT' | 'DELETE';
   body?: string;
   /** An HTTP proxy to tunnel through (CONNECT), as Go's http.Transport does for https URLs. */
   proxy?: ProxyTarget;
@@ -60,7 +60,14 @@ function tunnel(target: ProbeTarget & { proxy: ProxyTarget }): Promise<Socket | 
   const { proxy } = target;
   const authority = `${isIP(target.host) === 6 ? `[${target.host}]` : target.host}:${target.port}`;
   return new Promise((resolve) => {
-    const request = http.request({ host: proxy.host, port: proxy.port, method: 'CONNECT', path: authority, agent: false, headers: { host: authority, ...(proxy.authorization ? { 'proxy-authorization': proxy.authorization } : {}) } });
+    const request = http.request({
+      host: proxy.host,
+      port: proxy.port,
+      method: 'CONNECT',
+      path: authority,
+      agent: false,
+      headers: { host: authority, ...(proxy.authorization ? { 'proxy-authorization': proxy.authorization } : {}) },
+    });
     const timer = setTimeout(() => {
       request.destroy();
       resolve({ error: `proxyconnect tcp: no answer from ${proxy.host}:${proxy.port} within ${target.timeoutMs / 1000}s`, timedOut: true });
@@ -69,7 +76,10 @@ function tunnel(target: ProbeTarget & { proxy: ProxyTarget }): Promise<Socket | 
       clearTimeout(timer);
       if (response.statusCode === 200) return resolve(socket);
       socket.destroy();
-      resolve({ error: `proxyconnect tcp: ${proxy.host}:${proxy.port} answered CONNECT ${authority} with ${response.statusCode} ${response.statusMessage ?? ''}`.trimEnd() });
+      resolve({
+        error:
+          `proxyconnect tcp: ${proxy.host}:${proxy.port} answered CONNECT ${authority} with ${response.statusCode} ${response.statusMessage ?? ''}`.trimEnd(),
+      });
     });
     request.on('error', (error) => {
       clearTimeout(timer);

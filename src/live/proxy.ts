@@ -53,10 +53,15 @@ function proxyTarget(text: string, origin: string): ProxyChoice {
   } catch {
     return { proxy: undefined, unsupported: `${origin} "${text}" is not a URL` };
   }
-  if (url.protocol !== 'http:') return { proxy: undefined, unsupported: `${origin} ${url.protocol.replace(/:$/, '')} proxies are not supported by kpki (${text})` };
+  if (url.protocol !== 'http:')
+    return { proxy: undefined, unsupported: `${origin} ${url.protocol.replace(/:$/, '')} proxies are not supported by kpki (${text})` };
   const user = url.username ? `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}` : undefined;
   return {
-    proxy: { host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port || 80), authorization: user ? `Basic ${Buffer.from(user).toString('base64')}` : undefined },
+    proxy: {
+      host: url.hostname.replace(/^\[|\]$/g, ''),
+      port: Number(url.port || 80),
+      authorization: user ? `Basic ${Buffer.from(user).toString('base64')}` : undefined,
+    },
     origin: `${origin} ${url.protocol}//${url.host}`,
   };
 }

@@ -58,7 +58,11 @@ export async function runSigner(options: SignerOptions): Promise<SignOutcome[]> 
     options.report(line);
     outcomes.push(outcome);
   };
-  const writeStatus = async (csr: Kubernetes.V1CertificateSigningRequest, status: Kubernetes.V1CertificateSigningRequestStatus, what: string): Promise<boolean> => {
+  const writeStatus = async (
+    csr: Kubernetes.V1CertificateSigningRequest,
+    status: Kubernetes.V1CertificateSigningRequestStatus,
+    what: string,
+  ): Promise<boolean> => {
     const name = csr.metadata!.name!;
     try {
       await certificates.replaceCertificateSigningRequestStatus({ name, body: { ...csr, status } });
@@ -80,7 +84,12 @@ export async function runSigner(options: SignerOptions): Promise<SignOutcome[]> 
       } catch (error) {
         parseError = `unable to parse csr "${name}": ${(error as Error).message}`;
       }
-      const decision = decideCsr(csrFacts(csr, request), { signers: served, now: new Date(), caNotAfter: options.ca.certificate.notAfter, durationSeconds: options.durationSeconds });
+      const decision = decideCsr(csrFacts(csr, request), {
+        signers: served,
+        now: new Date(),
+        caNotAfter: options.ca.certificate.notAfter,
+        durationSeconds: options.durationSeconds,
+      });
       if (decision.action === 'skip') continue;
       if (parseError) {
         say({ csr: name, signerName, result: 'error', message: parseError });
@@ -91,24 +100,51 @@ export async function runSigner(options: SignerOptions): Promise<SignOutcome[]> 
         continue;
       }
       if (decision.action === 'fail') {
-        const condition = { type: 'Failed', status: 'True', reason: decision.reason, message: decision.message, lastUpdateTime: new Date() };
-        const written = await writeStatus(csr, { ...csr.status, conditions: [...(csr.status?.conditions ?? []), condition] }, 'marking failed');
-        say({ csr: name, signerName, result: written ? 'failed' : 'lost', message: written ? decision.message : 'changed meanwhile; looked at again on the next pass' });
+        const condition = {
+          type: 'Failed',
+          status: 'True',
+          reason: decision.reason,
+          message: decision.message,
+          lastUpdateTime: new Date(),
+        };
+        const written = await writeStatus(
+          csr,
+          { ...csr.status, conditions: [...(csr.status?.conditions ?? []), condition] },
+          'marking failed',
+        );
+        say({
+          csr: name,
+          signerName,
+          result: written ? 'failed' : 'lost',
+          message: written ? decision.message : 'changed meanwhile; looked at again on the next pass',
+        });
         continue;
       }
       let pem: string;
       try {
-        const cert = await signCsr({ request: request!, keyUsages: decision.keyUsages, extKeyUsages: decision.extKeyUsages, notBefore: decision.notBefore, notAfter: decision.notAfter, issuer: options.ca });
+        const cert = await signCsr({
+          request: request!,
+          keyUsages: decision.keyUsages,
+          extKeyUsages: decision.extKeyUsages,
+          notBefore: decision.notBefore,
+          notAfter: decision.notAfter,
+          issuer: options.ca,
+        });
         pem = certificatePem(cert);
       } catch (error) {
         say({ csr: name, signerName, result: 'error', message: `error auto signing csr: ${(error as Error).message}` });
         continue;
       }
-      const written = await writeStatus(csr, { ...csr.status, certificate: Buffer.from(pem).toString('base64') }, 'writing the certificate of');
-      const message = written ? `${request!.commonName}, valid until ${decision.notAfter.toISOString()}` : 'another signer wrote its status first';
+      const written = await writeStatus(
+        csr,
+        { ...csr.status, certificate: Buffer.from(pem).toString('base64') },
+        'writing the certificate of',
+      );
+      const message = written
+        ? `${request!.commonName}, valid until ${decision.notAfter.toISOString()}`
+        : 'another signer wrote its status first';
       say({ csr: name, signerName, result: written ? 'signed' : 'lost', message });
     }
   });
   return outcomes;
 }
-

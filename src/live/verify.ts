@@ -19,17 +19,30 @@ import { BINARIES, flag, flagList, type ComponentArgs } from '../verify/inputs/a
 import { dialedHosts, SECURE_PORTS } from '../verify/rules/component-serving.js';
 import type { PathResolver } from '../store/node-root.js';
 import { aggregatorRoute, type EndpointsObject, type ServiceObject } from './aggregator-route.js';
-import { apiServiceFindings, backendAnswerFindings, clientAnswerFindings, servedChainFindings, selfSignedServingFinding, staleServingFinding, unreachable, type ApiServiceCondition, type Dialer } from './findings.js';
+import {
+  apiServiceFindings,
+  backendAnswerFindings,
+  clientAnswerFindings,
+  servedChainFindings,
+  selfSignedServingFinding,
+  staleServingFinding,
+  unreachable,
+  type ApiServiceCondition,
+  type Dialer,
+} from './findings.js';
 import { servedSigner, type KnownCa } from './kubeconfig.js';
 import { probe, type ProbeResult } from './probe.js';
-
 
 /** Reads files the inputs name (below --root as verify reads them); unreadable ones are undefined. */
 class Files {
   constructor(readonly resolve: PathResolver) {}
 
   async read(file: string | undefined, relativeTo?: string): Promise<Buffer | undefined> {
-    return file ? this.resolve(file, relativeTo).then(readOptional).catch(() => undefined) : undefined;
+    return file
+      ? this.resolve(file, relativeTo)
+          .then(readOptional)
+          .catch(() => undefined)
+      : undefined;
   }
 
   async certificates(file: string | undefined, relativeTo?: string): Promise<x509.X509Certificate[] | undefined> {
@@ -105,8 +118,23 @@ class LiveChecks {
   ) {}
 
   /** Dials, verifies the served chain as `dialer` would, then hands the exchange on. */
-  async dial(dialer: Dialer, target: Endpoint, requestPath: string, client: Pick<ClientCredentials, 'cert' | 'key'> & { headers?: Record<string, string> }, then: (result: ProbeResult, served: x509.X509Certificate[]) => Check | Finding[]): Check {
-    const result = await probe({ host: target.host, port: target.port, servername: target.servername, path: requestPath, clientCertificate: client.cert?.toString(), clientKey: client.key?.toString(), headers: client.headers, timeoutMs: this.timeoutMs });
+  async dial(
+    dialer: Dialer,
+    target: Endpoint,
+    requestPath: string,
+    client: Pick<ClientCredentials, 'cert' | 'key'> & { headers?: Record<string, string> },
+    then: (result: ProbeResult, served: x509.X509Certificate[]) => Check | Finding[],
+  ): Check {
+    const result = await probe({
+      host: target.host,
+      port: target.port,
+      servername: target.servername,
+      path: requestPath,
+      clientCertificate: client.cert?.toString(),
+      clientKey: client.key?.toString(),
+      headers: client.headers,
+      timeoutMs: this.timeoutMs,
+    });
     if (!result.served) return [unreachable(dialer, result, `${target.url}: the served certificate`)];
     return [...(await servedChainFindings(dialer, result.served, this.now)), ...(await then(result, result.served))];
   }
@@ -115,7 +143,17 @@ class LiveChecks {
    * A component serving `certFile`: the chain its clients verify, whether it still serves the
    * file, and whether it accepts the client certificate of `client` (a flag naming a file).
    */
-  async servingComponent(component: string, target: Endpoint, certFlag: string, certFile: string | undefined, keyFile: string | undefined, roots: x509.X509Certificate[] | undefined, rootsFile: string, client: ClientCredentials, wording: Wording = {}): Check {
+  async servingComponent(
+    component: string,
+    target: Endpoint,
+    certFlag: string,
+    certFile: string | undefined,
+    keyFile: string | undefined,
+    roots: x509.X509Certificate[] | undefined,
+    rootsFile: string,
+    client: ClientCredentials,
+    wording: Wording = {},
+  ): Check {
     const subject = `${component} at ${target.url}`;
     if (!roots) return [notChecked(subject, `the served chain not checked: ${rootsFile} cannot be read`)];
     const onDisk = (await this.files.certificates(certFile))?.[0];
@@ -123,8 +161,12 @@ class LiveChecks {
     const pairLoadable = !onDisk || !key || sameKeyPair(publicKeyObject(onDisk), key);
     const dialer = { subject, host: target.host, roots, rootsFile, files: certFile ? [certFile] : [], says: wording.says };
     return this.dial(dialer, target, '/healthz', client, async (result, served) => [
-      ...(onDisk ? staleServingFinding(component, target.url, `${component} ${certFlag}`, certFile!, served[0]!, onDisk, pairLoadable) : []),
-      ...(client.cert ? clientAnswerFindings(subject, client.label, client.leaf, result, await this.offlineClientError(client), wording.rejected) : []),
+      ...(onDisk
+        ? staleServingFinding(component, target.url, `${component} ${certFlag}`, certFile!, served[0]!, onDisk, pairLoadable)
+        : []),
+      ...(client.cert
+        ? clientAnswerFindings(subject, client.label, client.leaf, result, await this.offlineClientError(client), wording.rejected)
+        : []),
     ]);
   }
 
@@ -155,7 +197,16 @@ function apiserverChecks(checks: LiveChecks, apiserver: ComponentArgs | undefine
   const caFile = rootCaFile ?? flag(apiserver, 'client-ca-file');
   return [
     (async () =>
-      checks.servingComponent('kube-apiserver', target, '--tls-cert-file', flag(apiserver, 'tls-cert-file'), flag(apiserver, 'tls-private-key-file'), await checks.files.certificates(caFile), caFile ?? '(no CA flag)', { label: 'no client certificate' }))(),
+      checks.servingComponent(
+        'kube-apiserver',
+        target,
+        '--tls-cert-file',
+        flag(apiserver, 'tls-cert-file'),
+        flag(apiserver, 'tls-private-key-file'),
+        await checks.files.certificates(caFile),
+        caFile ?? '(no CA flag)',
+        { label: 'no client certificate' },
+      ))(),
   ];
 }
 
@@ -167,7 +218,12 @@ function apiserverChecks(checks: LiveChecks, apiserver: ComponentArgs | undefine
  */
 function componentServingChecks(checks: LiveChecks, { inputs, assumedFlags }: AssembledInputs, rootCaFile: string | undefined): Check[] {
   if (assumedFlags) return [];
-  return ([['controller-manager', inputs.controllerManager], ['scheduler', inputs.scheduler]] as const).flatMap(([name, args]) => {
+  return (
+    [
+      ['controller-manager', inputs.controllerManager],
+      ['scheduler', inputs.scheduler],
+    ] as const
+  ).flatMap(([name, args]) => {
     const port = args && Number(flag(args, 'secure-port') ?? SECURE_PORTS[name]);
     if (!args || !port) return [];
     const target = endpoint(httpsUrl(dialedHosts(args)[0]!, port))!;
@@ -178,10 +234,26 @@ function componentServingChecks(checks: LiveChecks, { inputs, assumedFlags }: As
         const roots = await checks.files.certificates(rootCaFile);
         const rootsFile = rootCaFile ?? '(no CA flag)';
         const certFile = flag(args, 'tls-cert-file');
-        if (certFile) return checks.servingComponent(binary, target, '--tls-cert-file', certFile, flag(args, 'tls-private-key-file'), roots, rootsFile, { label: 'no client certificate' });
+        if (certFile)
+          return checks.servingComponent(
+            binary,
+            target,
+            '--tls-cert-file',
+            certFile,
+            flag(args, 'tls-private-key-file'),
+            roots,
+            rootsFile,
+            { label: 'no client certificate' },
+          );
         if (!roots) return [notChecked(subject, `the served certificate not checked: ${rootsFile} cannot be read`)];
         const says = (goError: string) => `Get "${target.url}/metrics": ${goError}`;
-        const found = await checks.dial({ subject, host: target.host, roots, rootsFile, files: [args.origin], says }, target, '/healthz', {}, () => []);
+        const found = await checks.dial(
+          { subject, host: target.host, roots, rootsFile, files: [args.origin], says },
+          target,
+          '/healthz',
+          {},
+          () => [],
+        );
         return found.map((f) => (f.code === FindingCode.Unchecked ? f : selfSignedServingFinding(binary, name, args.origin, f)));
       })(),
     ];
@@ -211,10 +283,22 @@ function etcdChecks(checks: LiveChecks, apiserver: ComponentArgs | undefined, et
       key: await checks.files.read(apiserver && flag(apiserver, 'etcd-keyfile')),
       leaf: (await checks.files.certificates(certFlag))?.[0],
       label: `kube-apiserver --etcd-certfile (${certFlag})`,
-      trustedBy: etcd && flag(etcd, 'trusted-ca-file') ? await trustedBy(checks, 'etcd --trusted-ca-file', flag(etcd, 'trusted-ca-file')) : await trustedBy(checks, 'kube-apiserver --etcd-cafile', caFile),
+      trustedBy:
+        etcd && flag(etcd, 'trusted-ca-file')
+          ? await trustedBy(checks, 'etcd --trusted-ca-file', flag(etcd, 'trusted-ca-file'))
+          : await trustedBy(checks, 'kube-apiserver --etcd-cafile', caFile),
     };
     const ownFlag = (name: string) => (servedByThisEtcd && etcd ? flag(etcd, name) : undefined);
-    return checks.servingComponent('etcd', target, '--cert-file', ownFlag('cert-file'), ownFlag('key-file'), await checks.files.certificates(caFile), caFile ?? '(no CA flag)', client);
+    return checks.servingComponent(
+      'etcd',
+      target,
+      '--cert-file',
+      ownFlag('cert-file'),
+      ownFlag('key-file'),
+      await checks.files.certificates(caFile),
+      caFile ?? '(no CA flag)',
+      client,
+    );
   });
 }
 
@@ -226,10 +310,20 @@ function etcdChecks(checks: LiveChecks, apiserver: ComponentArgs | undefined, et
 async function kubeletChecks(checks: LiveChecks, { apiserver, kubelet, nodeAddresses }: AssembledInputs['inputs']): Check {
   if (!apiserver || !kubelet) return [];
   const dialed = dialedNodeAddress(flagList(apiserver, 'kubelet-preferred-address-types'), [...nodeAddresses, ...kubelet.nodeAddresses]);
-  if (!dialed) return [notChecked('kubelet', "not dialed: the node's addresses are unknown, so kpki cannot tell where kube-apiserver dials it", 'info')];
+  if (!dialed)
+    return [
+      notChecked('kubelet', "not dialed: the node's addresses are unknown, so kpki cannot tell where kube-apiserver dials it", 'info'),
+    ];
   const target = endpoint(httpsUrl(dialed.address, kubelet.port ?? KUBELET_PORT))!;
   const caFile = flag(apiserver, 'kubelet-certificate-authority');
-  if (!caFile) return [notChecked(`kubelet at ${target.url}`, 'the served certificate not checked: kube-apiserver has no --kubelet-certificate-authority, so it does not verify kubelets either', 'info')];
+  if (!caFile)
+    return [
+      notChecked(
+        `kubelet at ${target.url}`,
+        'the served certificate not checked: kube-apiserver has no --kubelet-certificate-authority, so it does not verify kubelets either',
+        'info',
+      ),
+    ];
   const serving = kubeletServing({ kubelet })!;
   const certFlag = flag(apiserver, 'kubelet-client-certificate');
   const client: ClientCredentials = {
@@ -237,17 +331,30 @@ async function kubeletChecks(checks: LiveChecks, { apiserver, kubelet, nodeAddre
     key: await checks.files.read(flag(apiserver, 'kubelet-client-key')),
     leaf: (await checks.files.certificates(certFlag))?.[0],
     label: `kube-apiserver --kubelet-client-certificate (${certFlag})`,
-    trustedBy: kubelet.clientCAFile ? await trustedBy(checks, 'kubelet clientCAFile', kubelet.clientCAFile) : await trustedBy(checks, 'kube-apiserver --client-ca-file', flag(apiserver, 'client-ca-file')),
+    trustedBy: kubelet.clientCAFile
+      ? await trustedBy(checks, 'kubelet clientCAFile', kubelet.clientCAFile)
+      : await trustedBy(checks, 'kube-apiserver --client-ca-file', flag(apiserver, 'client-ca-file')),
   };
   const logs = `kubectl logs/exec: Error from server: Get "${target.url}/containerLogs/…"`;
-  const findings = await checks.servingComponent('kubelet', target, serving.origin === 'configured' ? 'tlsCertFile' : 'serving certificate', serving.cert, serving.key, await checks.files.certificates(caFile), `kube-apiserver --kubelet-certificate-authority (${caFile})`, client, {
-    says: (goError) => `${logs}: ${goError}`,
-    rejected: {
-      server: 'the kubelet',
-      symptom: 'kubectl logs/exec: error: You must be logged in to the server (the server has asked for the client to provide credentials)',
-      fix: `put the CA that signed ${certFlag} into the kubelet's clientCAFile (kubeadm: /etc/kubernetes/pki/ca.crt) and restart the kubelet, or reissue the apiserver's kubelet client certificate from that file's CA`,
+  const findings = await checks.servingComponent(
+    'kubelet',
+    target,
+    serving.origin === 'configured' ? 'tlsCertFile' : 'serving certificate',
+    serving.cert,
+    serving.key,
+    await checks.files.certificates(caFile),
+    `kube-apiserver --kubelet-certificate-authority (${caFile})`,
+    client,
+    {
+      says: (goError) => `${logs}: ${goError}`,
+      rejected: {
+        server: 'the kubelet',
+        symptom:
+          'kubectl logs/exec: error: You must be logged in to the server (the server has asked for the client to provide credentials)',
+        fix: `put the CA that signed ${certFlag} into the kubelet's clientCAFile (kubeadm: /etc/kubernetes/pki/ca.crt) and restart the kubelet, or reissue the apiserver's kubelet client certificate from that file's CA`,
+      },
     },
-  });
+  );
   if (serving.origin !== 'self-signed') return findings;
   // Whether Go stops at the names or the chain, the cause is the kubelet's own default certificate.
   const refused = new Set<string>([FindingCode.SanMissing, FindingCode.ChainUntrusted]);
@@ -276,7 +383,12 @@ interface KubeconfigProbe {
 }
 
 /** Each kubeconfig: the served chain as that client verifies it, and how its client certificate is received. */
-async function kubeconfigCheck(checks: LiveChecks, file: string, clientCa: x509.X509Certificate[] | undefined, knownCas: KnownCa[]): Promise<KubeconfigProbe> {
+async function kubeconfigCheck(
+  checks: LiveChecks,
+  file: string,
+  clientCa: x509.X509Certificate[] | undefined,
+  knownCas: KnownCa[],
+): Promise<KubeconfigProbe> {
   const data = await checks.files.read(file);
   let credentials;
   try {
@@ -285,7 +397,16 @@ async function kubeconfigCheck(checks: LiveChecks, file: string, clientCa: x509.
     credentials = undefined;
   }
   const target = credentials && endpoint(credentials.server);
-  if (!credentials || !target) return { file, findings: [notChecked(file, `not dialed: ${credentials ? `server "${credentials.server}" is not an https URL` : 'the file cannot be read as a kubeconfig'}`)] };
+  if (!credentials || !target)
+    return {
+      file,
+      findings: [
+        notChecked(
+          file,
+          `not dialed: ${credentials ? `server "${credentials.server}" is not an https URL` : 'the file cannot be read as a kubeconfig'}`,
+        ),
+      ],
+    };
   const subject = `${path.basename(file)} → ${credentials.server}`;
   const caData = await checks.files.source(credentials.certificateAuthority, file);
   const cert = await checks.files.source(credentials.clientCertificate, file);
@@ -298,7 +419,13 @@ async function kubeconfigCheck(checks: LiveChecks, file: string, clientCa: x509.
   } catch {
     // Broken credentials are the offline checks' findings.
   }
-  if (!roots) return { file, findings: [notChecked(subject, 'not dialed: the kubeconfig has no usable certificate-authority (client-go would use the system roots)')] };
+  if (!roots)
+    return {
+      file,
+      findings: [
+        notChecked(subject, 'not dialed: the kubeconfig has no usable certificate-authority (client-go would use the system roots)'),
+      ],
+    };
   const caFile = credentials.certificateAuthority?.path ?? `${path.basename(file)}'s certificate-authority-data`;
   const dialer: Dialer = { subject, host: target.host, roots, rootsFile: caFile, files: [file] };
   let usable: KubeconfigProbe['usable'];
@@ -307,27 +434,64 @@ async function kubeconfigCheck(checks: LiveChecks, file: string, clientCa: x509.
     servedChain = served;
     if (result.status === undefined && !result.error) return [];
     if (result.status === 200 && cert && key) usable = { target, cert, key, roots: roots!, caFile };
-    const offline = await checks.offlineClientError({ leaf: client, label: file, trustedBy: clientCa && { roots: clientCa, file: 'kube-apiserver --client-ca-file' } });
+    const offline = await checks.offlineClientError({
+      leaf: client,
+      label: file,
+      trustedBy: clientCa && { roots: clientCa, file: 'kube-apiserver --client-ca-file' },
+    });
     return clientAnswerFindings(subject, file, client, result, offline);
   });
   // An untrusted chain: name the CA that did sign it, and whether it is one of the PKI's.
-  const named = findings.map((f) => (f.code === FindingCode.ChainUntrusted && f.subject === subject ? { ...f, diagnosis: `${f.diagnosis}: ${servedSigner(servedChain, { authorities: roots, clientCertificates: client && [client] }, knownCas)}` } : f));
+  const named = findings.map((f) =>
+    f.code === FindingCode.ChainUntrusted && f.subject === subject
+      ? {
+          ...f,
+          diagnosis: `${f.diagnosis}: ${servedSigner(servedChain, { authorities: roots, clientCertificates: client && [client] }, knownCas)}`,
+        }
+      : f,
+  );
   return { file, findings: named, usable };
 }
 
 interface ApiServiceItem {
   metadata?: { name?: string };
-  spec?: { group?: string; version?: string; service?: { name?: string; namespace?: string; port?: number }; caBundle?: string; insecureSkipTLSVerify?: boolean };
+  spec?: {
+    group?: string;
+    version?: string;
+    service?: { name?: string; namespace?: string; port?: number };
+    caBundle?: string;
+    insecureSkipTLSVerify?: boolean;
+  };
   status?: { conditions?: ApiServiceCondition[] };
 }
 
 type AdminCredentials = NonNullable<KubeconfigProbe['usable']>;
 
 /** One GET with admin credentials: the JSON answer, or the finding that says why there is none. */
-async function adminGet<T>(checks: LiveChecks, admin: AdminCredentials, what: string, requestPath: string): Promise<{ value: T } | { finding: Finding }> {
-  const result = await probe({ host: admin.target.host, port: admin.target.port, path: requestPath, clientCertificate: admin.cert.toString(), clientKey: admin.key.toString(), timeoutMs: checks.timeoutMs });
+async function adminGet<T>(
+  checks: LiveChecks,
+  admin: AdminCredentials,
+  what: string,
+  requestPath: string,
+): Promise<{ value: T } | { finding: Finding }> {
+  const result = await probe({
+    host: admin.target.host,
+    port: admin.target.port,
+    path: requestPath,
+    clientCertificate: admin.cert.toString(),
+    clientKey: admin.key.toString(),
+    timeoutMs: checks.timeoutMs,
+  });
   if (result.status !== 200) {
-    return { finding: result.status === undefined ? unreachable({ subject: what, files: [] }, result, requestPath) : notChecked(what, `${requestPath} not read: the apiserver answered ${result.status}${result.status === 403 ? ' (the admin kubeconfig may not read it)' : ''}`) };
+    return {
+      finding:
+        result.status === undefined
+          ? unreachable({ subject: what, files: [] }, result, requestPath)
+          : notChecked(
+              what,
+              `${requestPath} not read: the apiserver answered ${result.status}${result.status === 403 ? ' (the admin kubeconfig may not read it)' : ''}`,
+            ),
+    };
   }
   try {
     return { value: JSON.parse(result.body ?? '') as T };
@@ -353,8 +517,14 @@ interface ApiServiceContext {
 const AVAILABILITY_CHECK_HEADERS = { 'X-Remote-User': 'system:kube-aggregator', 'X-Remote-Group': 'system:masters' };
 
 /** The --serving-cert file a backend for `host` should serve, and whether it pairs with the .key beside it. */
-async function expectedServingCert(checks: LiveChecks, files: string[], host: string): Promise<{ file: string; cert: x509.X509Certificate; pairLoadable: boolean } | undefined> {
-  const given = (await Promise.all(files.map(async (file) => ({ file, cert: (await checks.files.certificates(file))?.[0] })))).filter((g): g is { file: string; cert: x509.X509Certificate } => Boolean(g.cert));
+async function expectedServingCert(
+  checks: LiveChecks,
+  files: string[],
+  host: string,
+): Promise<{ file: string; cert: x509.X509Certificate; pairLoadable: boolean } | undefined> {
+  const given = (await Promise.all(files.map(async (file) => ({ file, cert: (await checks.files.certificates(file))?.[0] })))).filter(
+    (g): g is { file: string; cert: x509.X509Certificate } => Boolean(g.cert),
+  );
   const match = given.find((g) => certificateFacts(g.cert).dnsNames.includes(host)) ?? (given.length === 1 ? given[0] : undefined);
   if (!match) return undefined;
   const key = /\.crt$/.test(match.file) ? await checks.files.key(match.file.replace(/\.crt$/, '.key')) : undefined;
@@ -376,22 +546,51 @@ async function backendChecks(checks: LiveChecks, ctx: ApiServiceContext, item: A
   const unlessKnown = (f: Finding) => (ctx.known.some((k) => k.code === f.code && k.subject === f.subject) ? [] : [f]);
   const fix = `kpki cert extension-apiserver --service ${ref.name} --namespace ${ref.namespace} --api-group ${spec.group} --api-version ${spec.version} issues a serving certificate and the APIService with its caBundle`;
   if (spec.insecureSkipTLSVerify) {
-    return unlessKnown({ code: FindingCode.ApiServiceInsecure, severity: 'error', subject, symptom: '', diagnosis: `insecureSkipTLSVerify: true in the cluster: kube-apiserver sends every ${spec.group} request, with the user's identity headers, to whoever answers as ${host}, unverified`, fix, files: [] });
+    return unlessKnown({
+      code: FindingCode.ApiServiceInsecure,
+      severity: 'error',
+      subject,
+      symptom: '',
+      diagnosis: `insecureSkipTLSVerify: true in the cluster: kube-apiserver sends every ${spec.group} request, with the user's identity headers, to whoever answers as ${host}, unverified`,
+      fix,
+      files: [],
+    });
   }
   const bundle = spec.caBundle ? rootCertificates(Buffer.from(spec.caBundle, 'base64')) : undefined;
   if (!bundle?.ok) {
     return unlessKnown(
       bundle
-        ? { code: FindingCode.FileInvalid, severity: 'error', subject, symptom: bundle.error, diagnosis: `the caBundle of APIService ${name} in the cluster is not base64 of PEM certificates`, fix, files: [] }
-        : { code: FindingCode.ApiServiceNoCaBundle, severity: 'error', subject, symptom: 'x509: certificate signed by unknown authority', diagnosis: `APIService ${name} in the cluster has no caBundle, so nothing can verify ${host}'s serving certificate`, fix, files: [] },
+        ? {
+            code: FindingCode.FileInvalid,
+            severity: 'error',
+            subject,
+            symptom: bundle.error,
+            diagnosis: `the caBundle of APIService ${name} in the cluster is not base64 of PEM certificates`,
+            fix,
+            files: [],
+          }
+        : {
+            code: FindingCode.ApiServiceNoCaBundle,
+            severity: 'error',
+            subject,
+            symptom: 'x509: certificate signed by unknown authority',
+            diagnosis: `APIService ${name} in the cluster has no caBundle, so nothing can verify ${host}'s serving certificate`,
+            fix,
+            files: [],
+          },
     );
   }
   const service = await adminGet<ServiceObject>(checks, ctx.admin, subject, `/api/v1/namespaces/${ref.namespace}/services/${ref.name}`);
   if ('finding' in service) return [service.finding];
-  const endpoints = ctx.endpointRouting ? await adminGet<EndpointsObject>(checks, ctx.admin, subject, `/api/v1/namespaces/${ref.namespace}/endpoints/${ref.name}`) : undefined;
+  const endpoints = ctx.endpointRouting
+    ? await adminGet<EndpointsObject>(checks, ctx.admin, subject, `/api/v1/namespaces/${ref.namespace}/endpoints/${ref.name}`)
+    : undefined;
   if (endpoints && 'finding' in endpoints) return [endpoints.finding];
   const route = aggregatorRoute(ref, service.value, endpoints?.value, ctx.endpointRouting);
-  if ('reason' in route) return [notChecked(subject, `the backend's serving certificate not checked: the aggregator has nowhere to send requests (${route.reason})`)];
+  if ('reason' in route)
+    return [
+      notChecked(subject, `the backend's serving certificate not checked: the aggregator has nowhere to send requests (${route.reason})`),
+    ];
   const discoveryPath = name === 'v1.' ? `/api/${spec.version}` : `/apis/${spec.group}/${spec.version}`;
   const expected = await expectedServingCert(checks, ctx.servingCerts, host);
   const groups = route.addresses.map(async (address) => {
@@ -404,24 +603,69 @@ async function backendChecks(checks: LiveChecks, ctx: ApiServiceContext, item: A
       rootsFile: `APIService ${name}'s caBundle`,
       files: [],
       // kubectl shows only the status; the aggregator's 503 body is Go's error.
-      says: (goError) => `Error from server (ServiceUnavailable): the server is currently unable to handle the request (kube-apiserver's 503 for ${spec.group}/${spec.version}: error trying to reach service: ${goError})`,
+      says: (goError) =>
+        `Error from server (ServiceUnavailable): the server is currently unable to handle the request (kube-apiserver's 503 for ${spec.group}/${spec.version}: error trying to reach service: ${goError})`,
       untrustedFix: `put the CA that signed ${host}'s serving certificate into APIService ${name}'s caBundle, or serve a certificate of the caBundle's CA (${fix})`,
     };
-    const findings = await checks.dial(dialer, target, discoveryPath, { cert: ctx.proxyClient?.cert, key: ctx.proxyClient?.key, headers: AVAILABILITY_CHECK_HEADERS }, (result, served) => [
-      ...(expected ? staleServingFinding(`the extension apiserver behind service ${ref.namespace}/${ref.name}`, url, '--serving-cert', expected.file, served[0]!, expected.cert, expected.pairLoadable) : []),
-      ...(ctx.proxyClient ? backendAnswerFindings({ apiService: name, service: host, discoveryUrl: `${url}${discoveryPath}`, subject: dialer.subject, proxyClient: ctx.proxyClient.label, files: [] }, result) : []),
-    ]);
+    const findings = await checks.dial(
+      dialer,
+      target,
+      discoveryPath,
+      { cert: ctx.proxyClient?.cert, key: ctx.proxyClient?.key, headers: AVAILABILITY_CHECK_HEADERS },
+      (result, served) => [
+        ...(expected
+          ? staleServingFinding(
+              `the extension apiserver behind service ${ref.namespace}/${ref.name}`,
+              url,
+              '--serving-cert',
+              expected.file,
+              served[0]!,
+              expected.cert,
+              expected.pairLoadable,
+            )
+          : []),
+        ...(ctx.proxyClient
+          ? backendAnswerFindings(
+              {
+                apiService: name,
+                service: host,
+                discoveryUrl: `${url}${discoveryPath}`,
+                subject: dialer.subject,
+                proxyClient: ctx.proxyClient.label,
+                files: [],
+              },
+              result,
+            )
+          : []),
+      ],
+    );
     // Not reached: said so, with the route, since pod and service IPs are often unroutable from here.
-    return findings.map((f) => (f.code === FindingCode.Unchecked ? { ...f, diagnosis: `${f.diagnosis} (${address.via}, as the aggregator dials it; kpki may run where that address does not route)` } : f));
+    return findings.map((f) =>
+      f.code === FindingCode.Unchecked
+        ? { ...f, diagnosis: `${f.diagnosis} (${address.via}, as the aggregator dials it; kpki may run where that address does not route)` }
+        : f,
+    );
   });
   return (await Promise.all(groups)).flat();
 }
 
 /** APIService conditions and backends, read with the first admin kubeconfig that authenticated. */
-async function apiServiceChecks(checks: LiveChecks, probes: KubeconfigProbe[], { apiserver, extensionServingCerts, profile }: AssembledInputs['inputs'], known: Finding[]): Check {
+async function apiServiceChecks(
+  checks: LiveChecks,
+  probes: KubeconfigProbe[],
+  { apiserver, extensionServingCerts, profile }: AssembledInputs['inputs'],
+  known: Finding[],
+): Check {
   const adminFiles = kubeconfigFilesOf(profile, 'admin', 'super-admin');
   const admin = probes.find((p) => p.usable && adminFiles.includes(path.basename(p.file)))?.usable;
-  if (!admin) return [notChecked('APIServices', `conditions and backends not read: no ${adminFiles.join(' or ')} among the kubeconfigs authenticated`, 'info')];
+  if (!admin)
+    return [
+      notChecked(
+        'APIServices',
+        `conditions and backends not read: no ${adminFiles.join(' or ')} among the kubeconfigs authenticated`,
+        'info',
+      ),
+    ];
   const list = await adminGet<{ items?: ApiServiceItem[] }>(checks, admin, 'APIServices', '/apis/apiregistration.k8s.io/v1/apiservices');
   if ('finding' in list) return [list.finding];
   const proxyCertFile = apiserver && flag(apiserver, 'proxy-client-cert-file');
@@ -430,7 +674,10 @@ async function apiServiceChecks(checks: LiveChecks, probes: KubeconfigProbe[], {
   const ctx: ApiServiceContext = {
     admin,
     endpointRouting: ['1', 't', 'T', 'true', 'TRUE', 'True'].includes((apiserver && flag(apiserver, 'enable-aggregator-routing')) ?? ''),
-    proxyClient: proxyCert && proxyKey ? { cert: proxyCert, key: proxyKey, label: `kube-apiserver --proxy-client-cert-file (${proxyCertFile})` } : undefined,
+    proxyClient:
+      proxyCert && proxyKey
+        ? { cert: proxyCert, key: proxyKey, label: `kube-apiserver --proxy-client-cert-file (${proxyCertFile})` }
+        : undefined,
     servingCerts: extensionServingCerts,
     known,
   };
@@ -444,11 +691,15 @@ async function apiServiceChecks(checks: LiveChecks, probes: KubeconfigProbe[], {
 
 /** The PKI's CAs: the apiserver's client CA, and with --cert-dir the profile's root CAs there. */
 async function pkiCas(checks: LiveChecks, { inputs, certDir }: AssembledInputs, clientCa: KnownCa | undefined): Promise<KnownCa[]> {
-  const roots = certDir ? inputs.profile.certificates.filter((entry) => !entry.issuer).map((entry) => path.join(certDir, `${entry.file}.crt`)) : [];
-  const found = await Promise.all(roots.map(async (file): Promise<KnownCa[]> => {
-    const certs = await checks.files.certificates(file);
-    return certs?.length ? [{ file, certs }] : [];
-  }));
+  const roots = certDir
+    ? inputs.profile.certificates.filter((entry) => !entry.issuer).map((entry) => path.join(certDir, `${entry.file}.crt`))
+    : [];
+  const found = await Promise.all(
+    roots.map(async (file): Promise<KnownCa[]> => {
+      const certs = await checks.files.certificates(file);
+      return certs?.length ? [{ file, certs }] : [];
+    }),
+  );
   return [...(clientCa ? [clientCa] : []), ...found.flat()];
 }
 
@@ -462,12 +713,20 @@ export async function checkLive(assembled: AssembledInputs, base: VerifyResult, 
   const checks = new LiveChecks(new Files(assembled.resolve), timeoutMs);
   const { apiserver, controllerManager: cm } = inputs;
   const clientCa = await checks.files.certificates(apiserver && flag(apiserver, 'client-ca-file'));
-  const knownCas = await pkiCas(checks, assembled, clientCa && { file: `kube-apiserver --client-ca-file (${flag(apiserver!, 'client-ca-file')})`, certs: clientCa });
+  const knownCas = await pkiCas(
+    checks,
+    assembled,
+    clientCa && { file: `kube-apiserver --client-ca-file (${flag(apiserver!, 'client-ca-file')})`, certs: clientCa },
+  );
   const kubeconfigProbes = Promise.all(inputs.kubeconfigs.map(({ file }) => kubeconfigCheck(checks, file, clientCa, knownCas)));
   const groups = await Promise.all([
     ...apiserverChecks(checks, apiserver, cm && flag(cm, 'root-ca-file')),
     ...etcdChecks(checks, apiserver, inputs.etcd),
-    ...componentServingChecks(checks, assembled, (cm && flag(cm, 'root-ca-file')) ?? (apiserver && flag(apiserver, 'client-ca-file')) ?? clusterCaFile(assembled)),
+    ...componentServingChecks(
+      checks,
+      assembled,
+      (cm && flag(cm, 'root-ca-file')) ?? (apiserver && flag(apiserver, 'client-ca-file')) ?? clusterCaFile(assembled),
+    ),
     kubeletChecks(checks, inputs),
     kubeconfigProbes.then((probes) => probes.flatMap((p) => p.findings)),
     kubeconfigProbes.then((probes) => apiServiceChecks(checks, probes, inputs, base.findings)),

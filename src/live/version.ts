@@ -22,7 +22,15 @@ function getVersion(url: URL, tls: { ca?: Buffer; cert?: Buffer; key?: Buffer; s
   return new Promise((resolve, reject) => {
     const host = url.hostname.replace(/^\[|\]$/g, '');
     const request = https.get(
-      { host, port: url.port || 443, path: `${url.pathname.replace(/\/$/, '')}/version`, ...tls, servername: tls.servername ?? (isIP(host) ? undefined : host), timeout: timeoutMs, agent: false },
+      {
+        host,
+        port: url.port || 443,
+        path: `${url.pathname.replace(/\/$/, '')}/version`,
+        ...tls,
+        servername: tls.servername ?? (isIP(host) ? undefined : host),
+        timeout: timeoutMs,
+        agent: false,
+      },
       (response) => {
         let body = '';
         response.setEncoding('utf8');
@@ -43,7 +51,10 @@ function getVersion(url: URL, tls: { ca?: Buffer; cert?: Buffer; key?: Buffer; s
  * The Kubernetes version the apiserver of the first kubeconfig that can ask it serves (its current
  * context, or `context`), read from `/version`; the reasons when none could.
  */
-export async function servedVersion(kubeconfigs: string[], options: { context?: string; timeoutMs: number }): Promise<ServedVersion | { errors: string[] }> {
+export async function servedVersion(
+  kubeconfigs: string[],
+  options: { context?: string; timeoutMs: number },
+): Promise<ServedVersion | { errors: string[] }> {
   const errors: string[] = [];
   for (const file of kubeconfigs) {
     try {

@@ -14,3 +14,6 @@ export const KUBECONFIG_CIS: Readonly<Record<string, readonly [string, string]>>
   'controller-manager.conf': ['1.1.17', '1.1.18'],
   'kubelet.conf': ['4.1.5', '4.1.6'],
 };
+
+/** The data key under which kube-root-ca.crt ConfigMaps and service-account token Secrets hold the cluster CA. */
+export const CLUSTER_CA_DATA_KEY = 'ca.crt';

@@ -69,18 +69,54 @@ export interface LayoutOptions {
 const ROLE_ORDER: LayoutLocation['role'][] = ['shared', 'local', 'etcd', 'control-plane', 'worker'];
 
 /** A single-node PKI's layout: one location. */
-export function singleLayout(profile: Profile, certDir: string, kubeconfigDir: string, kubeconfigs: string[], options: LayoutOptions): Layout {
-  const local: LayoutLocation = { node: 'local', role: 'local', certDir, kubeconfigDir, kubeletPki: undefined, root: undefined, certDirOnNode: path.resolve(certDir) };
+export function singleLayout(
+  profile: Profile,
+  certDir: string,
+  kubeconfigDir: string,
+  kubeconfigs: string[],
+  options: LayoutOptions,
+): Layout {
+  const local: LayoutLocation = {
+    node: 'local',
+    role: 'local',
+    certDir,
+    kubeconfigDir,
+    kubeletPki: undefined,
+    root: undefined,
+    certDirOnNode: path.resolve(certDir),
+  };
   return { profile, signing: local, locations: [local], record: undefined, kubeconfigs, options };
 }
 
 /** A cluster's layout, from its record: the shared set and a directory per node, in restart order. */
-export function clusterLayout(profile: Profile, record: { file: string; data: ClusterRecord }, nodesDir: string, kubeconfigs: string[], options: LayoutOptions): Layout {
+export function clusterLayout(
+  profile: Profile,
+  record: { file: string; data: ClusterRecord },
+  nodesDir: string,
+  kubeconfigs: string[],
+  options: LayoutOptions,
+): Layout {
   const { data } = record;
-  const shared: LayoutLocation = { node: undefined, role: 'shared', certDir: data.settings.certDir, kubeconfigDir: data.settings.kubeconfigDir, kubeletPki: undefined, root: undefined, certDirOnNode: data.settings.certDir };
+  const shared: LayoutLocation = {
+    node: undefined,
+    role: 'shared',
+    certDir: data.settings.certDir,
+    kubeconfigDir: data.settings.kubeconfigDir,
+    kubeletPki: undefined,
+    root: undefined,
+    certDirOnNode: data.settings.certDir,
+  };
   const nodes = data.nodes.map((node): LayoutLocation => {
     const dirs = nodeDirs(nodesDir, node.name);
-    return { node: node.name, role: node.role, certDir: path.join(dirs.kubernetes, 'pki'), kubeconfigDir: dirs.kubernetes, kubeletPki: dirs.kubeletPki, root: dirs.root, certDirOnNode: DEFAULTS.nodeCertDir };
+    return {
+      node: node.name,
+      role: node.role,
+      certDir: path.join(dirs.kubernetes, 'pki'),
+      kubeconfigDir: dirs.kubernetes,
+      kubeletPki: dirs.kubeletPki,
+      root: dirs.root,
+      certDirOnNode: DEFAULTS.nodeCertDir,
+    };
   });
   const ordered = [shared, ...nodes].sort((a, b) => ROLE_ORDER.indexOf(a.role) - ROLE_ORDER.indexOf(b.role));
   return { profile, signing: shared, locations: ordered, record, kubeconfigs, options };
@@ -102,13 +138,23 @@ export function layoutFiles(layout: Layout, apiServices: string[] = []): string[
     ...profile.kubeconfigs.map((k) => path.join(l.kubeconfigDir, k.file)),
     path.join(l.certDir, SIGNER_CERT),
   ]);
-  const materialFiles = [...profile.certificates.filter((c) => !c.issuer).flatMap((c) => [`${c.file}.crt`, `${c.file}.key`]), ...profile.keyPairs.map((k) => `${k.file}.key`)];
-  const material = (['old', 'new'] as const).flatMap((side) => materialFiles.map((file) => path.join(layout.signing.certDir, ROTATION_DIR, side, file)));
+  const materialFiles = [
+    ...profile.certificates.filter((c) => !c.issuer).flatMap((c) => [`${c.file}.crt`, `${c.file}.key`]),
+    ...profile.keyPairs.map((k) => `${k.file}.key`),
+  ];
+  const material = (['old', 'new'] as const).flatMap((side) =>
+    materialFiles.map((file) => path.join(layout.signing.certDir, ROTATION_DIR, side, file)),
+  );
   return [...perLocation, ...material, path.join(layout.signing.certDir, ROTATION_FILE), ...layout.kubeconfigs, ...apiServices];
 }
 
 /** Directories a killed run may have left temp files in. */
 export function layoutDirs(layout: Layout): string[] {
-  const entryDirs = (l: LayoutLocation) => layout.profile.certificates.map((c) => path.dirname(path.join(c.location === 'kubeletPki' ? (l.kubeletPki ?? l.certDir) : l.certDir, c.file)));
-  return [...new Set(layout.locations.flatMap((l) => [l.certDir, ...entryDirs(l), l.kubeconfigDir, ...(l.kubeletPki ? [l.kubeletPki] : [])]))];
+  const entryDirs = (l: LayoutLocation) =>
+    layout.profile.certificates.map((c) =>
+      path.dirname(path.join(c.location === 'kubeletPki' ? (l.kubeletPki ?? l.certDir) : l.certDir, c.file)),
+    );
+  return [
+    ...new Set(layout.locations.flatMap((l) => [l.certDir, ...entryDirs(l), l.kubeconfigDir, ...(l.kubeletPki ? [l.kubeletPki] : [])])),
+  ];
 }

@@ -19,7 +19,11 @@ function isIP(text: string): 0 | 4 | 6 {
 export function canonicalIp(text: string): string | undefined {
   const bare = text.startsWith('[') && text.endsWith(']') ? text.slice(1, -1) : text;
   const family = isIP(bare);
-  if (family === 4) return bare.split('.').map((o) => String(Number(o))).join('.');
+  if (family === 4)
+    return bare
+      .split('.')
+      .map((o) => String(Number(o)))
+      .join('.');
   if (family === 6) return new URL(`http://[${bare}]/`).hostname.slice(1, -1);
   return undefined;
 }

@@ -20,7 +20,21 @@ export interface Pkcs11Uri {
 /** The CA entries whose key a token may hold, as `--ca-key-uri NAME=URI` names them. */
 export const TOKEN_CA_NAMES = ['ca', 'front-proxy-ca', 'etcd-ca'] as const;
 
-const PATH_ATTRIBUTES = new Set(['token', 'object', 'id', 'type', 'serial', 'manufacturer', 'model', 'library-manufacturer', 'library-description', 'library-version', 'slot-description', 'slot-manufacturer', 'slot-id']);
+const PATH_ATTRIBUTES = new Set([
+  'token',
+  'object',
+  'id',
+  'type',
+  'serial',
+  'manufacturer',
+  'model',
+  'library-manufacturer',
+  'library-description',
+  'library-version',
+  'slot-description',
+  'slot-manufacturer',
+  'slot-id',
+]);
 const QUERY_ATTRIBUTES = new Set(['pin-source', 'pin-value', 'module-name', 'module-path']);
 
 /** RFC 7512 §2.3: every value is percent-decoded; %xx of any byte, for `id` raw bytes. */
@@ -41,19 +55,27 @@ function percentBytes(value: string, flag: string): Buffer {
 
 /** Parses one PKCS#11 URI; `flag` names where it came from. */
 export function parsePkcs11Uri(text: string, flag: string): Pkcs11Uri {
-  if (!text.startsWith('pkcs11:')) throw badFlag(flag, `"${text}" is not a PKCS#11 URI`, 'write it as pkcs11:token=LABEL;object=KEY-LABEL (RFC 7512)');
+  if (!text.startsWith('pkcs11:'))
+    throw badFlag(flag, `"${text}" is not a PKCS#11 URI`, 'write it as pkcs11:token=LABEL;object=KEY-LABEL (RFC 7512)');
   const [pathPart = '', query = ''] = text.slice('pkcs11:'.length).split('?', 2);
   const uri: Pkcs11Uri = { text };
   const attributes = [
-    ...pathPart.split(';').filter(Boolean).map((a) => [a, PATH_ATTRIBUTES] as const),
-    ...query.split('&').filter(Boolean).map((a) => [a, QUERY_ATTRIBUTES] as const),
+    ...pathPart
+      .split(';')
+      .filter(Boolean)
+      .map((a) => [a, PATH_ATTRIBUTES] as const),
+    ...query
+      .split('&')
+      .filter(Boolean)
+      .map((a) => [a, QUERY_ATTRIBUTES] as const),
   ];
   const seen = new Set<string>();
   for (const [attribute, known] of attributes) {
     const eq = attribute.indexOf('=');
     const name = eq < 0 ? attribute : attribute.slice(0, eq);
     const raw = eq < 0 ? '' : attribute.slice(eq + 1);
-    if (!known.has(name) && !name.startsWith('x-')) throw badFlag(flag, `"${name}" is not a PKCS#11 URI attribute`, 'use token=, object= and id= (RFC 7512)');
+    if (!known.has(name) && !name.startsWith('x-'))
+      throw badFlag(flag, `"${name}" is not a PKCS#11 URI attribute`, 'use token=, object= and id= (RFC 7512)');
     if (seen.has(name)) throw badFlag(flag, `"${name}" is given twice in "${text}"`);
     seen.add(name);
     const value = percentBytes(raw, flag);
@@ -74,24 +96,32 @@ export function parsePkcs11Uri(text: string, flag: string): Pkcs11Uri {
         uri.modulePath = value.toString('utf8');
         break;
       case 'type':
-        if (value.toString() !== 'private') throw badFlag(flag, `type=${value.toString()}: a CA key URI addresses the private key`, 'write type=private or leave it out');
+        if (value.toString() !== 'private')
+          throw badFlag(flag, `type=${value.toString()}: a CA key URI addresses the private key`, 'write type=private or leave it out');
         break;
       case 'pin-value':
-        throw badFlag(flag, 'holds pin-value: a PIN never goes on the command line', 'give it in KPKI_PKCS11_PIN, with --pin-file FILE (mode 0600), or type it when asked');
+        throw badFlag(
+          flag,
+          'holds pin-value: a PIN never goes on the command line',
+          'give it in KPKI_PKCS11_PIN, with --pin-file FILE (mode 0600), or type it when asked',
+        );
       default:
         // pin-source and the descriptive attributes say nothing kpki needs: ignored.
         break;
     }
   }
   if (uri.token === undefined && uri.serial === undefined) throw badFlag(flag, `"${text}" names no token`, 'add token=LABEL');
-  if (uri.object === undefined && uri.id === undefined) throw badFlag(flag, `"${text}" names no key`, 'add object=KEY-LABEL (and, optionally, id=%XX…)');
+  if (uri.object === undefined && uri.id === undefined)
+    throw badFlag(flag, `"${text}" names no key`, 'add object=KEY-LABEL (and, optionally, id=%XX…)');
   return uri;
 }
 
 /** How messages name a token key: `token k8s, object cluster-ca`. */
 export function describeTokenKey(uri: Pkcs11Uri): string {
   const token = uri.token !== undefined ? `token ${uri.token}` : `token with serial ${uri.serial}`;
-  const object = [uri.object !== undefined ? `object ${uri.object}` : '', uri.id !== undefined ? `id ${uri.id}` : ''].filter(Boolean).join(' ');
+  const object = [uri.object !== undefined ? `object ${uri.object}` : '', uri.id !== undefined ? `id ${uri.id}` : '']
+    .filter(Boolean)
+    .join(' ');
   return `${token}, ${object}`;
 }
 

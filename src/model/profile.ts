@@ -208,7 +208,8 @@ class FieldReader {
     if (v === undefined) return [];
     const components = FieldReader.object(this.file, this.where('wiring'), v);
     return Object.keys(components.value).flatMap((component) => {
-      if (!COMPONENTS.includes(component as FlagComponent)) components.fail(component, `is no component; allowed: ${COMPONENTS.join(', ')}`);
+      if (!COMPONENTS.includes(component as FlagComponent))
+        components.fail(component, `is no component; allowed: ${COMPONENTS.join(', ')}`);
       const named = FieldReader.object(this.file, components.where(component), components.value[component]);
       return Object.keys(named.value).flatMap((part) => {
         if (!parts.includes(part as WiredPart)) named.fail(part, `is not a part this entry has; allowed: ${parts.join(', ')}`);
@@ -268,7 +269,7 @@ function parseCertificate(r: FieldReader): CertificateEntry {
   };
   if (entry.location === 'kubeletPki') {
     if (!entry.issuer) r.fail('location', 'kubeletPki is for certificates a CA signs, not for CAs');
-    if (entry.wiring.length) r.fail('wiring', 'names cert dir files; a kubeletPki entry is the kubelet\'s own, named in its configuration');
+    if (entry.wiring.length) r.fail('wiring', "names cert dir files; a kubeletPki entry is the kubelet's own, named in its configuration");
     const fields = [entry.commonName, ...entry.organizations, ...entry.sans].join(' ');
     const other = [...fields.matchAll(PLACEHOLDER)].find(([, v]) => v !== 'nodeName' && v !== 'nodeAddresses');
     if (other) r.fail('location', `kubeletPki entries name only the node: \${nodeName} and \${nodeAddresses}, not \${${other[1]}}`);
@@ -396,7 +397,11 @@ export function caEntryName(profile: Profile, flag: string, name: string): strin
   const entry = cas.find((c) => c.alias === name)?.name ?? name;
   if (!cas.some((c) => c.name === entry)) {
     const aliases = cas.flatMap((c) => (c.alias ? [c.alias] : []));
-    throw badFlag(flag, `"${name}" is not a CA of profile ${profile.name}`, `use one of ${cas.map((c) => c.name).join(', ')} (or ${aliases.join(', ')})`);
+    throw badFlag(
+      flag,
+      `"${name}" is not a CA of profile ${profile.name}`,
+      `use one of ${cas.map((c) => c.name).join(', ')} (or ${aliases.join(', ')})`,
+    );
   }
   return entry;
 }
@@ -411,7 +416,10 @@ export function isNodeIdentity(profile: Profile, commonName: string, organizatio
   const entry = profile.kubeconfigs.find((k) => k.identity === 'kubelet');
   if (!entry) return false;
   const [before, after] = entry.commonName.split('${nodeName}') as [string, string | undefined];
-  const cnFits = after === undefined ? commonName === before : commonName.length > before.length + after.length && commonName.startsWith(before) && commonName.endsWith(after);
+  const cnFits =
+    after === undefined
+      ? commonName === before
+      : commonName.length > before.length + after.length && commonName.startsWith(before) && commonName.endsWith(after);
   return cnFits && entry.organizations.every((o) => organizations.includes(o));
 }
 
@@ -420,8 +428,13 @@ export function clusterAdminGroups(profile: Profile): string[] {
   const documents = (text: string): unknown[] => parseAllDocuments(text).flatMap((doc) => (doc.errors.length ? [] : [doc.toJS()]));
   return profile.manifests.flatMap((m) =>
     documents(m.content).flatMap((doc) => {
-      const binding = doc as { kind?: unknown; roleRef?: { kind?: unknown; name?: unknown }; subjects?: { kind?: unknown; name?: unknown }[] } | null;
-      if (binding?.kind !== 'ClusterRoleBinding' || binding.roleRef?.kind !== 'ClusterRole' || binding.roleRef.name !== 'cluster-admin') return [];
+      const binding = doc as {
+        kind?: unknown;
+        roleRef?: { kind?: unknown; name?: unknown };
+        subjects?: { kind?: unknown; name?: unknown }[];
+      } | null;
+      if (binding?.kind !== 'ClusterRoleBinding' || binding.roleRef?.kind !== 'ClusterRole' || binding.roleRef.name !== 'cluster-admin')
+        return [];
       return (binding.subjects ?? []).flatMap((s) => (s.kind === 'Group' && typeof s.name === 'string' ? [s.name] : []));
     }),
   );

@@ -18,7 +18,11 @@ export function parseRememberedSans(file: string, data: Buffer | undefined): Rem
   if (!data) return {};
   try {
     const parsed = JSON.parse(data.toString('utf8')) as RememberedSans;
-    return Object.fromEntries(Object.values(SAN_SETTINGS).map((key) => [key, listValue(parsed[key])]).filter(([, v]) => v!.length));
+    return Object.fromEntries(
+      Object.values(SAN_SETTINGS)
+        .map((key) => [key, listValue(parsed[key])])
+        .filter(([, v]) => v!.length),
+    );
   } catch {
     throw badInput(file, 'is not valid JSON', `restore it, or remove it and pass the SANs with --apiserver-cert-extra-sans`);
   }

@@ -63,6 +63,8 @@ export function rotationIn(files: ReadonlyMap<string, Buffer>, certDir: string):
 
 /** The record's text for the next phase; `none` once the rotation is over, so ending one is a write like every other phase. */
 export function rotationRecordText(state: RotationState | undefined): string {
-  const record = state ? { phase: state.phase, cas: state.cas, serviceAccount: state.serviceAccount, startedAt: state.startedAt } : { phase: 'none' };
+  const record = state
+    ? { phase: state.phase, cas: state.cas, serviceAccount: state.serviceAccount, startedAt: state.startedAt }
+    : { phase: 'none' };
   return `${JSON.stringify(record, null, 2)}\n`;
 }

@@ -91,7 +91,10 @@ export function parseKeyType(text: string, source: string = FLAGS.keyType): KeyT
 /** Splits comma lists and flattens repeated flags: `--x a,b --x c` → [a, b, c]. */
 export function listValue(value: string[] | string | undefined): string[] {
   const items = Array.isArray(value) ? value : value === undefined ? [] : [value];
-  return items.flatMap((v) => String(v).split(',')).map((v) => v.trim()).filter(Boolean);
+  return items
+    .flatMap((v) => String(v).split(','))
+    .map((v) => v.trim())
+    .filter(Boolean);
 }
 
 /** Dotted digits only: meant as an IPv4 address, so never a DNS name (RFC 1123 §2.1). */
@@ -115,7 +118,11 @@ export function sanList(flag: string, value: string[] | string | undefined): str
 export function parseNodeName(source: string, text: string): string {
   const name = text.trim().toLowerCase();
   if (!isDnsName(name) || name.startsWith('*') || looksLikeIpv4(name)) {
-    throw badFlag(source, `"${text}" is not a valid node name`, 'use lower-case letters, digits, - and . (an RFC 1123 subdomain such as worker-1)');
+    throw badFlag(
+      source,
+      `"${text}" is not a valid node name`,
+      'use lower-case letters, digits, - and . (an RFC 1123 subdomain such as worker-1)',
+    );
   }
   return name;
 }
@@ -137,7 +144,10 @@ function duration(flag: string, text: string): number {
  */
 export function resolveSettings(input: SettingsInput, host: HostDefaults, origins: SettingOrigins = {}): ClusterSettings {
   const FLAG = { ...FLAGS, ...origins };
-  const nodeName = parseNodeName(input.nodeName === undefined ? `${FLAG.nodeName} (default: this host's name)` : FLAG.nodeName, input.nodeName ?? host.nodeName);
+  const nodeName = parseNodeName(
+    input.nodeName === undefined ? `${FLAG.nodeName} (default: this host's name)` : FLAG.nodeName,
+    input.nodeName ?? host.nodeName,
+  );
 
   const advertiseText = input.advertiseAddress ?? host.advertiseAddress;
   if (advertiseText === undefined) {
@@ -146,7 +156,11 @@ export function resolveSettings(input: SettingsInput, host: HostDefaults, origin
   const advertiseAddress = canonicalIp(advertiseText);
   if (!advertiseAddress) throw badFlag(FLAG.advertiseAddress, `"${advertiseText}" is not an IP address`);
   if (/^(0\.0\.0\.0|::)$/.test(advertiseAddress)) {
-    throw badFlag(FLAG.advertiseAddress, `"${advertiseText}" is the unspecified address, not one other machines can reach`, "give this node's own IP, the one the apiserver advertises");
+    throw badFlag(
+      FLAG.advertiseAddress,
+      `"${advertiseText}" is the unspecified address, not one other machines can reach`,
+      "give this node's own IP, the one the apiserver advertises",
+    );
   }
 
   const bindPort = Number(input.bindPort ?? DEFAULTS.bindPort);

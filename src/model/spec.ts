@@ -1,4 +1,12 @@
-import { expandTemplate, type CertificateEntry, type EntryDir, type Profile, type ProfilePolicy, type ServerTarget, type TemplateVariable } from './profile.js';
+import {
+  expandTemplate,
+  type CertificateEntry,
+  type EntryDir,
+  type Profile,
+  type ProfilePolicy,
+  type ServerTarget,
+  type TemplateVariable,
+} from './profile.js';
 import { canonicalIp, httpsUrl, indexedIp } from './net.js';
 import type { CertificateTemplate } from '../pki/template.js';
 import type { ClusterSettings, KeyType } from './settings.js';
@@ -135,10 +143,15 @@ export function resolveCertificate(
  * of the kubelet's pki dir are in it only for a node that has one (`kubeletPki`); a node is a
  * control plane (runs an apiserver) unless `controlPlane` is false.
  */
-export function buildPkiSpec(profile: Profile, settings: ClusterSettings, where: { kubeletPki?: boolean; controlPlane?: boolean } = {}): PkiSpec {
+export function buildPkiSpec(
+  profile: Profile,
+  settings: ClusterSettings,
+  where: { kubeletPki?: boolean; controlPlane?: boolean } = {},
+): PkiSpec {
   const vars = templateVariables(settings);
   const expand = (template: string) => expandTemplate(template, vars);
-  const resolveCert = (entry: CertificateFields, file: string | undefined) => resolveCertificate(profile.policy, entry, expand, settings, file);
+  const resolveCert = (entry: CertificateFields, file: string | undefined) =>
+    resolveCertificate(profile.policy, entry, expand, settings, file);
 
   const kubeconfigs: KubeconfigSpec[] = profile.kubeconfigs.map((entry) => {
     const client = resolveCert({ ...entry, usages: ['clientAuth'], sans: [] }, undefined);

@@ -29,7 +29,11 @@ export function parseNodeList(flag: string, text: string | undefined, role: Node
     const ip = address && canonicalIp(address);
     // The unspecified address (0.0.0.0, ::) is where a server listens, not where a node is reached.
     if (!name || !ip || rest.length || /^(0\.0\.0\.0|::)$/.test(ip)) {
-      throw badFlag(flag, `"${item}" is not NAME=IP`, `e.g. ${flag} cp1=10.0.0.11,cp2=10.0.0.12 (dual-stack: cp1=10.0.0.11,fd00::11,cp2=…)`);
+      throw badFlag(
+        flag,
+        `"${item}" is not NAME=IP`,
+        `e.g. ${flag} cp1=10.0.0.11,cp2=10.0.0.12 (dual-stack: cp1=10.0.0.11,fd00::11,cp2=…)`,
+      );
     }
     nodes.push({ name: parseNodeName(`${flag} (node ${name})`, name), addresses: [ip], role });
   }
@@ -51,7 +55,9 @@ export function nodeDirs(nodesDir: string, name: string) {
  */
 export function nodeSettings(cluster: ClusterSettings, node: ClusterNode, firstControlPlane: ClusterNode): ClusterSettings {
   const more = node.addresses.slice(1);
-  const endpoint = cluster.controlPlaneEndpoint ?? (node.role === 'control-plane' ? undefined : { host: primaryAddress(firstControlPlane), port: undefined });
+  const endpoint =
+    cluster.controlPlaneEndpoint ??
+    (node.role === 'control-plane' ? undefined : { host: primaryAddress(firstControlPlane), port: undefined });
   return {
     ...cluster,
     nodeName: node.name,
@@ -86,7 +92,8 @@ export function etcdServers(nodes: ClusterNode[], topology: Topology): string[] 
 }
 
 /** Every etcd member of a topology: the control planes when stacked, the etcd nodes when external. */
-const etcdMembersOf = (nodes: ClusterNode[], topology: Topology) => nodes.filter((n) => (topology === 'external' ? n.role === 'etcd' : n.role === 'control-plane'));
+const etcdMembersOf = (nodes: ClusterNode[], topology: Topology) =>
+  nodes.filter((n) => (topology === 'external' ? n.role === 'etcd' : n.role === 'control-plane'));
 
 /**
  * The non-file flags a node's components run with in the cluster kpki wrote, as kubeadm's
@@ -94,19 +101,25 @@ const etcdMembersOf = (nodes: ClusterNode[], topology: Topology) => nodes.filter
  * member, as kpki init prints them); etcd's name and URLs on the node's address. File flags come
  * from the profile's wiring.
  */
-export function nodeComponentFlags(settings: ClusterSettings, node: ClusterNode, nodes: ClusterNode[], topology: Topology): { apiserver: [string, string][]; etcd: [string, string][] } {
+export function nodeComponentFlags(
+  settings: ClusterSettings,
+  node: ClusterNode,
+  nodes: ClusterNode[],
+  topology: Topology,
+): { apiserver: [string, string][]; etcd: [string, string][] } {
   const address = primaryAddress(node);
   const members = etcdMembersOf(nodes, topology);
   const runsEtcd = members.some((m) => m.name === node.name);
   return {
-    apiserver: node.role === 'control-plane'
-      ? [
-          ['advertise-address', address],
-          ['service-cluster-ip-range', settings.serviceCidrs.map((c) => c.text).join(',')],
-          ['etcd-servers', etcdServers(nodes, topology).join(',')],
-          ['kubelet-preferred-address-types', 'InternalIP,ExternalIP,Hostname'],
-        ]
-      : [],
+    apiserver:
+      node.role === 'control-plane'
+        ? [
+            ['advertise-address', address],
+            ['service-cluster-ip-range', settings.serviceCidrs.map((c) => c.text).join(',')],
+            ['etcd-servers', etcdServers(nodes, topology).join(',')],
+            ['kubelet-preferred-address-types', 'InternalIP,ExternalIP,Hostname'],
+          ]
+        : [],
     etcd: runsEtcd
       ? [
           ['name', node.name],

@@ -49,9 +49,7 @@ export interface CertificateFacts {
   authorityKeyId: string | undefined;
 }
 
-const EKU_NAMES: Record<string, string> = Object.fromEntries(
-  Object.entries(EXT_KEY_USAGE_OIDS).map(([name, oid]) => [oid, name]),
-);
+const EKU_NAMES: Record<string, string> = Object.fromEntries(Object.entries(EXT_KEY_USAGE_OIDS).map(([name, oid]) => [oid, name]));
 
 /** Certificate facts as Go's parser reads them (see parse.ts); throws X509ParseError when Go would refuse it. */
 export function certificateFacts(cert: CertificateData): CertificateFacts {
@@ -83,7 +81,11 @@ export function publicKeyObject(cert: CertificateData): KeyObject {
 
 /** SHA-256 of the certificate's DER, as openssl prints it (`AB:CD:…`): how users tell two CAs of one name apart. */
 export function fingerprint(cert: CertificateData): string {
-  return createHash('sha256').update(goCertificate(cert).raw).digest('hex').toUpperCase().replace(/(..)(?!$)/g, '$1:');
+  return createHash('sha256')
+    .update(goCertificate(cert).raw)
+    .digest('hex')
+    .toUpperCase()
+    .replace(/(..)(?!$)/g, '$1:');
 }
 
 /** A CA as a one-line description: subject and fingerprint. */

@@ -80,12 +80,20 @@ export async function issueCertificate(options: IssueOptions): Promise<x509.X509
   const keyUsage = spec.keyUsages.reduce((flags, u) => flags | KEY_USAGE_FLAGS[u], 0);
   const extensions: x509.Extension[] = [new x509.KeyUsagesExtension(keyUsage, true)];
   if (spec.extKeyUsages.length) {
-    extensions.push(new x509.ExtendedKeyUsageExtension(spec.extKeyUsages.map((u) => EXT_KEY_USAGE_OIDS[u]), false));
+    extensions.push(
+      new x509.ExtendedKeyUsageExtension(
+        spec.extKeyUsages.map((u) => EXT_KEY_USAGE_OIDS[u]),
+        false,
+      ),
+    );
   }
   if (spec.basicConstraints) extensions.push(new x509.BasicConstraintsExtension(spec.isCA, undefined, true));
   // Go adds a SubjectKeyIdentifier to CAs only, and an AuthorityKeyIdentifier when issuer ≠ subject.
   const keptKeyId = options.keep?.subjectKeyId;
-  if (spec.isCA) extensions.push(keptKeyId ? new x509.SubjectKeyIdentifierExtension(keptKeyId) : await x509.SubjectKeyIdentifierExtension.create(publicKey));
+  if (spec.isCA)
+    extensions.push(
+      keptKeyId ? new x509.SubjectKeyIdentifierExtension(keptKeyId) : await x509.SubjectKeyIdentifierExtension.create(publicKey),
+    );
   if (issuer.certificate) {
     const issuerSki = issuer.certificate.getExtension(x509.SubjectKeyIdentifierExtension);
     extensions.push(

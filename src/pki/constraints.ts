@@ -26,12 +26,14 @@ function dnsMatch(constraints: string[], name: string, excluded: boolean): strin
 }
 
 /** The email host rule: exact host, or any subdomain for a leading ".". */
-const hostMatch = (constraint: string, host: string) => constraint === '' || ((constraint.startsWith('.') || constraint.length === host.length) && dnsHasSuffix(constraint, host));
+const hostMatch = (constraint: string, host: string) =>
+  constraint === '' || ((constraint.startsWith('.') || constraint.length === host.length) && dnsHasSuffix(constraint, host));
 
 function emailMatch(constraints: string[], mailbox: { local: string; domain: string }): string | undefined {
   for (const c of constraints.filter((c) => c.includes('@'))) {
     const exact = parseMailbox(c);
-    if (exact && exact.local === mailbox.local && exact.domain.toLowerCase() === mailbox.domain) return `${exact.local}@${exact.domain.toLowerCase()}`;
+    if (exact && exact.local === mailbox.local && exact.domain.toLowerCase() === mailbox.domain)
+      return `${exact.local}@${exact.domain.toLowerCase()}`;
   }
   return constraints.filter((c) => !c.includes('@')).find((c) => hostMatch(c, mailbox.domain));
 }
@@ -41,7 +43,8 @@ function ipMatch(ranges: IpRange[], ip: Buffer): IpRange | undefined {
 }
 
 /** net.IPNet.String of a subtree: the masked network and its prefix length. */
-const ipRangeText = (r: IpRange) => `${formatIp(Buffer.from(r.ip.map((b, i) => b & r.mask[i]!)))}/${[...r.mask].reduce((bits, b) => bits + b.toString(2).replace(/0/g, '').length, 0)}`;
+const ipRangeText = (r: IpRange) =>
+  `${formatIp(Buffer.from(r.ip.map((b, i) => b & r.mask[i]!)))}/${[...r.mask].reduce((bits, b) => bits + b.toString(2).replace(/0/g, '').length, 0)}`;
 
 interface Form<T> {
   type: string;
@@ -66,16 +69,29 @@ const IP_FORM: Form<Buffer> = {
     return r && ipRangeText(r);
   },
 };
-const DNS_FORM: Form<string> = { type: 'DNS name', has: (s) => s.dns.length > 0, match: (s, name, excluded) => dnsMatch(s.dns, name, excluded) };
-const URI_FORM: Form<string> = { type: 'URI', has: (s) => s.uriDomains.length > 0, match: (s, host, excluded) => dnsMatch(s.uriDomains, host, excluded) };
-const EMAIL_FORM: Form<{ local: string; domain: string }> = { type: 'email address', has: (s) => s.emails.length > 0, match: (s, m) => emailMatch(s.emails, m) };
+const DNS_FORM: Form<string> = {
+  type: 'DNS name',
+  has: (s) => s.dns.length > 0,
+  match: (s, name, excluded) => dnsMatch(s.dns, name, excluded),
+};
+const URI_FORM: Form<string> = {
+  type: 'URI',
+  has: (s) => s.uriDomains.length > 0,
+  match: (s, host, excluded) => dnsMatch(s.uriDomains, host, excluded),
+};
+const EMAIL_FORM: Form<{ local: string; domain: string }> = {
+  type: 'email address',
+  has: (s) => s.emails.length > 0,
+  match: (s, m) => emailMatch(s.emails, m),
+};
 
 /** The host a URI SAN is matched by: lower-case, port removed; IP hosts and empty hosts cannot be matched. */
 function uriDomain(uri: { text: string; host: string }): string {
   let host = uri.host.toLowerCase();
   if (!host) throw new Error(`URI with empty host (${goQuote(uri.text)}) cannot be matched against constraints`);
   if (host.includes(':') && !host.endsWith(']')) host = host.slice(0, host.lastIndexOf(':'));
-  if ((host.startsWith('[') && host.endsWith(']')) || parseIp(host)) throw new Error(`URI with IP (${goQuote(uri.text)}) cannot be matched against constraints`);
+  if ((host.startsWith('[') && host.endsWith(']')) || parseIp(host))
+    throw new Error(`URI with IP (${goQuote(uri.text)}) cannot be matched against constraints`);
   return host;
 }
 

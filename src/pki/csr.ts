@@ -3,7 +3,12 @@ import { x509 } from './crypto.js';
 import { certificatePublicKey, signatureAlgorithm, signingKey, type KeyPair } from './keys.js';
 
 /** A PKCS#10 request for an external CA to sign: subject, and SANs when the certificate needs them. */
-export async function createCsrPem(pair: KeyPair, commonName: string, organizations: string[], sans: { dnsNames: string[]; ipAddresses: string[] } = { dnsNames: [], ipAddresses: [] }): Promise<string> {
+export async function createCsrPem(
+  pair: KeyPair,
+  commonName: string,
+  organizations: string[],
+  sans: { dnsNames: string[]; ipAddresses: string[] } = { dnsNames: [], ipAddresses: [] },
+): Promise<string> {
   const altNames: x509.JsonGeneralName[] = [
     ...sans.dnsNames.map((value) => ({ type: 'dns' as const, value })),
     ...sans.ipAddresses.map((value) => ({ type: 'ip' as const, value })),

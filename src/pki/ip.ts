@@ -35,14 +35,18 @@ export function parseIp(text: string): Buffer | undefined {
   let v4Tail: number[] = [];
   const lastColon = text.lastIndexOf(':');
   if (text.slice(lastColon + 1).includes('.')) {
-    v4Tail = text.slice(lastColon + 1).split('.').map(Number);
+    v4Tail = text
+      .slice(lastColon + 1)
+      .split('.')
+      .map(Number);
     head = `${text.slice(0, lastColon + 1)}0:0`;
   }
   const [left, right] = head.includes('::') ? head.split('::') : [head, undefined];
   const groups = (part: string | undefined) => (part ? part.split(':').map((g) => parseInt(g, 16)) : []);
   const leftGroups = groups(left);
   const rightGroups = groups(right);
-  const all = right === undefined ? leftGroups : [...leftGroups, ...Array(8 - leftGroups.length - rightGroups.length).fill(0), ...rightGroups];
+  const all =
+    right === undefined ? leftGroups : [...leftGroups, ...Array(8 - leftGroups.length - rightGroups.length).fill(0), ...rightGroups];
   const bytes = Buffer.alloc(16);
   all.forEach((g, i) => bytes.writeUInt16BE(g, i * 2));
   if (v4Tail.length) Buffer.from(v4Tail).copy(bytes, 12);
@@ -58,7 +62,7 @@ export function formatIp(ip: Buffer): string {
   // The longest run of two or more zero groups becomes "::" (the first one on a tie).
   let bestStart = -1;
   let bestLength = 1;
-  for (let i = 0; i < 8; ) {
+  for (let i = 0; i < 8;) {
     let j = i;
     while (j < 8 && groups[j] === 0) j++;
     if (j - i > bestLength) {
@@ -67,7 +71,11 @@ export function formatIp(ip: Buffer): string {
     }
     i = j === i ? i + 1 : j;
   }
-  const hex = (from: number, to: number) => groups.slice(from, to).map((g) => g.toString(16)).join(':');
+  const hex = (from: number, to: number) =>
+    groups
+      .slice(from, to)
+      .map((g) => g.toString(16))
+      .join(':');
   return bestStart < 0 ? hex(0, 8) : `${hex(0, bestStart)}::${hex(bestStart + bestLength, 8)}`;
 }
 

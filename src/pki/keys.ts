@@ -119,7 +119,9 @@ async function generateRsaKey(modulusLength: number): Promise<KeyObject> {
     // FIPS 186-4 B.3.1: a small private exponent is weak (never happens with e = 65537 in practice).
     if (d <= 1n << BigInt(half)) continue;
     const jwk = { kty: 'RSA', n: p * q, e: RSA_PUBLIC_EXPONENT, d, p, q, dp: d % (p - 1n), dq: d % (q - 1n), qi: modInverse(q, p) };
-    const key = Object.fromEntries(Object.entries(jwk).map(([name, value]) => [name, typeof value === 'bigint' ? base64url(value) : value]));
+    const key = Object.fromEntries(
+      Object.entries(jwk).map(([name, value]) => [name, typeof value === 'bigint' ? base64url(value) : value]),
+    );
     return createPrivateKey({ key, format: 'jwk' });
   }
 }

@@ -101,7 +101,13 @@ export interface GoCertificate {
 }
 
 /** Go's KeyUsage bits for the usages kpki names. */
-export const KeyUsageBit = { digitalSignature: 1, keyEncipherment: 4, keyAgreement: 16, keyCertSign: 32, cRLSign: 64 } as const satisfies Record<KeyUsageName, number>;
+export const KeyUsageBit = {
+  digitalSignature: 1,
+  keyEncipherment: 4,
+  keyAgreement: 16,
+  keyCertSign: 32,
+  cRLSign: 64,
+} as const satisfies Record<KeyUsageName, number>;
 
 const OID = {
   rsa: '1.2.840.113549.1.1.1',
@@ -134,7 +140,12 @@ const PUBLIC_KEY_ALGORITHMS: Record<string, PublicKeyAlgorithm> = {
   [OID.dsa]: 'DSA',
 };
 
-const sig = (name: string, keyAlgorithm: PublicKeyAlgorithm, hash: SignatureAlgorithm['hash']): SignatureAlgorithm => ({ name, keyAlgorithm, hash, pss: false });
+const sig = (name: string, keyAlgorithm: PublicKeyAlgorithm, hash: SignatureAlgorithm['hash']): SignatureAlgorithm => ({
+  name,
+  keyAlgorithm,
+  hash,
+  pss: false,
+});
 const SIGNATURE_ALGORITHMS: Record<string, SignatureAlgorithm> = {
   '1.2.840.113549.1.1.2': sig('MD2-RSA', 'RSA', undefined),
   '1.2.840.113549.1.1.4': sig('MD5-RSA', 'RSA', 'md5'),
@@ -194,7 +205,8 @@ function pssHash(params: Buffer | undefined): SignatureAlgorithm | undefined {
   const trailer = seq.read(contextTag(3, true));
   const trailerField = trailer ? new DerReader(trailer.body).readInteger() : 1n;
   const details = hash ? PSS_HASHES[hash] : undefined;
-  if (!details || mgfOid !== OID.mgf1 || mgfHash !== hash || saltLength !== BigInt(details.saltLength) || trailerField !== 1n) return undefined;
+  if (!details || mgfOid !== OID.mgf1 || mgfHash !== hash || saltLength !== BigInt(details.saltLength) || trailerField !== 1n)
+    return undefined;
   return { name: `${details.hash.toUpperCase()}-RSAPSS`, keyAlgorithm: 'RSA', hash: details.hash, pss: true };
 }
 
@@ -207,9 +219,19 @@ function signatureAlgorithmOf(ai: AlgorithmIdentifier): SignatureAlgorithm | und
 /** strconv.Quote, which Go's %q uses in its messages. */
 export function goQuote(text: string | Buffer): string {
   const bytes = typeof text === 'string' ? Buffer.from(text, 'utf8') : text;
-  const escapes: Record<number, string> = { 7: '\\a', 8: '\\b', 12: '\\f', 10: '\\n', 13: '\\r', 9: '\\t', 11: '\\v', 34: '\\"', 92: '\\\\' };
+  const escapes: Record<number, string> = {
+    7: '\\a',
+    8: '\\b',
+    12: '\\f',
+    10: '\\n',
+    13: '\\r',
+    9: '\\t',
+    11: '\\v',
+    34: '\\"',
+    92: '\\\\',
+  };
   let out = '"';
-  for (let i = 0; i < bytes.length; ) {
+  for (let i = 0; i < bytes.length;) {
     const b = bytes[i]!;
     if (b < 0x80) {
       out += escapes[b] ?? (b < 0x20 || b === 0x7f ? `\\x${b.toString(16).padStart(2, '0')}` : String.fromCharCode(b));
@@ -225,7 +247,11 @@ export function goQuote(text: string | Buffer): string {
       continue;
     }
     const code = decoded.codePointAt(0)!;
-    out += /\p{L}|\p{M}|\p{N}|\p{P}|\p{S}/u.test(decoded) ? decoded : code > 0xffff ? `\\U${code.toString(16).padStart(8, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
+    out += /\p{L}|\p{M}|\p{N}|\p{P}|\p{S}/u.test(decoded)
+      ? decoded
+      : code > 0xffff
+        ? `\\U${code.toString(16).padStart(8, '0')}`
+        : `\\u${code.toString(16).padStart(4, '0')}`;
     i += width;
   }
   return `${out}"`;
@@ -236,8 +262,17 @@ const ia5Error = (value: Buffer) => `x509: ${goQuote(value)} cannot be encoded a
 
 function isPrintable(b: number): boolean {
   return (
-    (b >= 0x61 && b <= 0x7a) || (b >= 0x41 && b <= 0x5a) || (b >= 0x30 && b <= 0x39) || (b >= 0x27 && b <= 0x29) || (b >= 0x2b && b <= 0x2f) ||
-    b === 0x20 || b === 0x3a || b === 0x3d || b === 0x3f || b === 0x2a || b === 0x26
+    (b >= 0x61 && b <= 0x7a) ||
+    (b >= 0x41 && b <= 0x5a) ||
+    (b >= 0x30 && b <= 0x39) ||
+    (b >= 0x27 && b <= 0x29) ||
+    (b >= 0x2b && b <= 0x2f) ||
+    b === 0x20 ||
+    b === 0x3a ||
+    b === 0x3d ||
+    b === 0x3f ||
+    b === 0x2a ||
+    b === 0x26
   );
 }
 
@@ -262,7 +297,8 @@ function stringValue(tag: number, value: Buffer): string {
       const codes: number[] = [];
       for (let i = 0; i < units.length; i += 2) {
         const point = units.readUInt16BE(i);
-        if (point === 0xfffe || point === 0xffff || (point >= 0xfdd0 && point <= 0xfdef) || (point >= 0xd800 && point <= 0xdfff)) fail('invalid BMPString');
+        if (point === 0xfffe || point === 0xffff || (point >= 0xfdd0 && point <= 0xfdef) || (point >= 0xd800 && point <= 0xdfff))
+          fail('invalid BMPString');
         codes.push(point);
       }
       return String.fromCharCode(...codes);
@@ -282,10 +318,13 @@ function attributeValue(element: Element): string | undefined {
   const { tag, body } = element;
   if (STRING_TAGS.has(tag)) return stringValue(tag, body);
   const checks: Record<number, [() => unknown, string]> = {
-    [Tag.INTEGER]: [() => {
-      const v = integerValue(body);
-      return v !== undefined && v >= -(1n << 63n) && v < 1n << 63n ? v : undefined;
-    }, 'invalid ASN.1 integer'],
+    [Tag.INTEGER]: [
+      () => {
+        const v = integerValue(body);
+        return v !== undefined && v >= -(1n << 63n) && v < 1n << 63n ? v : undefined;
+      },
+      'invalid ASN.1 integer',
+    ],
     [Tag.BIT_STRING]: [() => bitStringValue(body), 'invalid ASN.1 BIT STRING'],
     [Tag.OID]: [() => oidValue(body), 'invalid ASN.1 OBJECT IDENTIFIER'],
     [Tag.BOOLEAN]: [() => (body.length === 1 && (body[0] === 0 || body[0] === 0xff) ? true : undefined), 'invalid ASN.1 BOOLEAN'],
@@ -339,7 +378,8 @@ function readTime(reader: DerReader): Date {
   if (zone !== 'Z' && (offset === 0 || Number(zone.slice(3, 5)) > 59)) return malformed();
   const ms = Date.UTC(year, mo! - 1, d!, h!, mi!, s!);
   const check = new Date(ms);
-  if (check.getUTCFullYear() !== year || check.getUTCMonth() !== mo! - 1 || check.getUTCDate() !== d! || h! > 23 || mi! > 59 || s! > 59) return malformed();
+  if (check.getUTCFullYear() !== year || check.getUTCMonth() !== mo! - 1 || check.getUTCDate() !== d! || h! > 23 || mi! > 59 || s! > 59)
+    return malformed();
   const fraction = !utc && match[7] ? Number(`0.${match[7]}`) * 1000 : 0;
   return new Date(ms - offset * 60_000 + fraction);
 }
@@ -426,7 +466,17 @@ export function parseMailbox(input: string): { local: string; domain: string } |
         }
         return undefined;
       }
-      if (c === 11 || c === 12 || c === 32 || c === 33 || c === 127 || (c >= 1 && c <= 8) || (c >= 14 && c <= 31) || (c >= 35 && c <= 91) || (c >= 93 && c <= 126)) {
+      if (
+        c === 11 ||
+        c === 12 ||
+        c === 32 ||
+        c === 33 ||
+        c === 127 ||
+        (c >= 1 && c <= 8) ||
+        (c >= 14 && c <= 31) ||
+        (c >= 35 && c <= 91) ||
+        (c >= 93 && c <= 126)
+      ) {
         local += String.fromCharCode(c);
         continue;
       }
@@ -499,7 +549,8 @@ function parseSubtrees(reader: DerReader | undefined): { subtrees: Subtrees; unh
       }
       case contextTag(1):
         checkIa5();
-        if (text.includes('@') ? !parseMailbox(text) : !domainNameValid(text, true)) fail(`x509: failed to parse rfc822Name constraint ${goQuote(text)}`);
+        if (text.includes('@') ? !parseMailbox(text) : !domainNameValid(text, true))
+          fail(`x509: failed to parse rfc822Name constraint ${goQuote(text)}`);
         subtrees.emails.push(text);
         break;
       case contextTag(6):
@@ -524,7 +575,8 @@ function parseNameConstraints(value: Buffer): { permitted: Subtrees; excluded: S
   const excluded = top.readOptional(contextTag(1, true));
   if (permitted === undefined || excluded === undefined || !top.empty) return invalid();
   if (!permitted && !excluded) fail('x509: empty name constraints extension');
-  if ((permitted && permitted.body.length === 0) || (excluded && excluded.body.length === 0)) fail('x509: empty name constraints subtree sequence');
+  if ((permitted && permitted.body.length === 0) || (excluded && excluded.body.length === 0))
+    fail('x509: empty name constraints subtree sequence');
   const p = parseSubtrees(permitted ? new DerReader(permitted.body) : undefined);
   const e = parseSubtrees(excluded ? new DerReader(excluded.body) : undefined);
   return { permitted: p.subtrees, excluded: e.subtrees, unhandled: p.unhandled || e.unhandled };
@@ -733,7 +785,7 @@ function processExtensions(cert: GoCertificate, extensions: RawExtension[]): voi
 function parseExtension(element: Element): RawExtension {
   const reader = new DerReader(element.body);
   const oid = reader.readOid() ?? fail('x509: malformed extension OID field');
-  const critical = reader.peekTag() === Tag.BOOLEAN ? reader.readBoolean() ?? fail('x509: malformed extension critical field') : false;
+  const critical = reader.peekTag() === Tag.BOOLEAN ? (reader.readBoolean() ?? fail('x509: malformed extension critical field')) : false;
   const value = reader.read(Tag.OCTET_STRING) ?? fail('x509: malformed extension value field');
   return { oid, critical, value: value.body };
 }
@@ -830,7 +882,8 @@ function parseGoCertificate(der: Buffer): GoCertificate {
         const extensions: RawExtension[] = [];
         while (!list.empty) {
           const extension = parseExtension(list.read(Tag.SEQUENCE) ?? fail('x509: malformed extension'));
-          if (cert.extensionOids.includes(extension.oid)) fail(`x509: certificate contains duplicate extension with OID ${goQuote(extension.oid)}`);
+          if (cert.extensionOids.includes(extension.oid))
+            fail(`x509: certificate contains duplicate extension with OID ${goQuote(extension.oid)}`);
           cert.extensionOids.push(extension.oid);
           extensions.push(extension);
         }

@@ -15,7 +15,8 @@ export interface PemBlock {
 
 // BEGIN line, then optional header lines (continued by lines starting with a space) and a blank
 // line, then base64 lines, each ending in LF, then the END line of the same type.
-const PEM_BLOCK = /-----BEGIN ([^\n]+(?=-----))-----\n(?:(?:[^:\n]+: [^\n]+\n(?: +[^\n]+\n)*)+)?\n?((?:[A-Za-z0-9=+/]+\n)+)-----END \1-----/g;
+const PEM_BLOCK =
+  /-----BEGIN ([^\n]+(?=-----))-----\n(?:(?:[^:\n]+: [^\n]+\n(?: +[^\n]+\n)*)+)?\n?((?:[A-Za-z0-9=+/]+\n)+)-----END \1-----/g;
 const STRICT_BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
 /** PEM blocks in order; CRLF and surrounding text are tolerated. Throws a TypeError on misplaced padding, as @peculiar/x509 does. */
@@ -56,7 +57,9 @@ export function readCertificates<C>(data: Buffer, file: string, load: (der: Buff
     }
     throw badInput(
       file,
-      blocks.length ? `has no CERTIFICATE block (found ${blocks.map((b) => b.type).join(', ')})` : 'has no certificate (tls: failed to find any PEM data in certificate input)',
+      blocks.length
+        ? `has no CERTIFICATE block (found ${blocks.map((b) => b.type).join(', ')})`
+        : 'has no certificate (tls: failed to find any PEM data in certificate input)',
       'the file should hold a PEM "CERTIFICATE" block; check it is not empty or truncated',
     );
   }
@@ -66,8 +69,13 @@ export function readCertificates<C>(data: Buffer, file: string, load: (der: Buff
       return load(block.der);
     } catch (error) {
       // Go's parse error is what every Kubernetes component would report for this file.
-      if (error instanceof X509ParseError) throw badInput(file, error.message, `${which} is refused by Go's x509 parser: restore it from its source or reissue it`);
-      throw badInput(file, `certificate #${i + 1} is corrupt: ${(error as Error).message}`, 'restore the file from its source or reissue it');
+      if (error instanceof X509ParseError)
+        throw badInput(file, error.message, `${which} is refused by Go's x509 parser: restore it from its source or reissue it`);
+      throw badInput(
+        file,
+        `certificate #${i + 1} is corrupt: ${(error as Error).message}`,
+        'restore the file from its source or reissue it',
+      );
     }
   });
 }

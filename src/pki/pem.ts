@@ -42,7 +42,9 @@ export function parseKey(data: Buffer, file: string): KeyObject {
   } catch {
     throw badInput(
       file,
-      data.length ? 'is not a readable private key (tls: failed to parse private key)' : 'is empty (tls: failed to find any PEM data in key input)',
+      data.length
+        ? 'is not a readable private key (tls: failed to parse private key)'
+        : 'is empty (tls: failed to find any PEM data in key input)',
       'the file should hold an RSA or EC PRIVATE KEY in PEM; restore it from its source',
     );
   }
@@ -54,6 +56,9 @@ export function parseKey(data: Buffer, file: string): KeyObject {
 
 /** A DER certificate as PEM (what TLS options take), 64 base64 characters a line. */
 export function certificateDerPem(der: ArrayBuffer): string {
-  const lines = Buffer.from(der).toString('base64').match(/.{1,64}/g) ?? [];
+  const lines =
+    Buffer.from(der)
+      .toString('base64')
+      .match(/.{1,64}/g) ?? [];
   return `-----BEGIN CERTIFICATE-----\n${lines.join('\n')}\n-----END CERTIFICATE-----\n`;
 }

@@ -51,7 +51,6 @@ const ERR = {
   nameConstraint: 'x509: a root or intermediate certificate is not authorized to sign for this name: ',
 };
 
-
 interface Node {
   cert: CertificateData;
   go: GoCertificate;
@@ -105,7 +104,8 @@ function checkSignature(child: GoCertificate, parent: GoCertificate): string | u
   const keyType = parent.publicKeyAlgorithm!;
   const goType = GO_KEY_TYPES[keyType];
   if (!goType || !parent.publicKey) return ERR.unsupported;
-  if (algorithm.keyAlgorithm !== keyType) return `x509: signature algorithm specifies an ${algorithm.keyAlgorithm} public key, but have public key of type ${goType}`;
+  if (algorithm.keyAlgorithm !== keyType)
+    return `x509: signature algorithm specifies an ${algorithm.keyAlgorithm} public key, but have public key of type ${goType}`;
   return signatureVerifies(child, parent) ? undefined : SIGNATURE_FAILURES[keyType];
 }
 
@@ -226,7 +226,12 @@ function buildChains(chain: Node[], ctx: BuildContext): Build {
 
 /** checkChainForKeyUsage for one requested usage: every certificate that lists EKUs must allow it. */
 function allowsUsage(chain: GoCertificate[], usage: Exclude<ChainUsage, 'any'>): boolean {
-  return chain.every((c) => !c.extKeyUsageOids.length || c.extKeyUsageOids.includes(EKU_OIDS.any) || c.extKeyUsageOids.filter((o) => KNOWN_EKUS.has(o)).includes(EKU_OIDS[usage]));
+  return chain.every(
+    (c) =>
+      !c.extKeyUsageOids.length ||
+      c.extKeyUsageOids.includes(EKU_OIDS.any) ||
+      c.extKeyUsageOids.filter((o) => KNOWN_EKUS.has(o)).includes(EKU_OIDS[usage]),
+  );
 }
 
 const toLowerAscii = (s: string) => s.replace(/[A-Z]/g, (c) => c.toLowerCase());
@@ -235,7 +240,13 @@ const toLowerAscii = (s: string) => s.replace(/[A-Z]/g, (c) => c.toLowerCase());
 function validHostname(host: string, isPattern: boolean): boolean {
   const name = isPattern ? host : host.replace(/\.$/, '');
   if (!name) return false;
-  return name.split('.').every((part, i) => part !== '' && ((isPattern && i === 0 && part === '*') || [...part].every((c, j) => /[a-zA-Z0-9_]/.test(c) || (c === '-' && j !== 0))));
+  return name
+    .split('.')
+    .every(
+      (part, i) =>
+        part !== '' &&
+        ((isPattern && i === 0 && part === '*') || [...part].every((c, j) => /[a-zA-Z0-9_]/.test(c) || (c === '-' && j !== 0))),
+    );
 }
 
 function matchHostnames(pattern: string, host: string): boolean {
@@ -263,16 +274,21 @@ export function hostnameError(cert: CertificateData, host: string): string | und
   }
   const candidate = toLowerAscii(host);
   const validCandidate = validHostname(candidate, false);
-  const matched = go.dnsNames.some((pattern) => (validCandidate && validHostname(pattern, true) ? matchHostnames(pattern, candidate) : matchExactly(pattern, candidate)));
+  const matched = go.dnsNames.some((pattern) =>
+    validCandidate && validHostname(pattern, true) ? matchHostnames(pattern, candidate) : matchExactly(pattern, candidate),
+  );
   return matched ? undefined : hostnameMismatch(go, host, false);
 }
 
 /** HostnameError.Error(). */
 function hostnameMismatch(cert: GoCertificate, host: string, isIp: boolean): string {
-  if (!cert.hasSan && matchHostnames(cert.subject.commonName, host)) return 'x509: certificate relies on legacy Common Name field, use SANs instead';
+  if (!cert.hasSan && matchHostnames(cert.subject.commonName, host))
+    return 'x509: certificate relies on legacy Common Name field, use SANs instead';
   if (isIp && !cert.ipAddresses.length) return `x509: cannot validate certificate for ${host} because it doesn't contain any IP SANs`;
   const valid = isIp ? cert.ipAddresses.map(formatIp).join(', ') : cert.dnsNames.join(', ');
-  return valid ? `x509: certificate is valid for ${valid}, not ${host}` : `x509: certificate is not valid for any names, but wanted to match ${host}`;
+  return valid
+    ? `x509: certificate is valid for ${valid}, not ${host}`
+    : `x509: certificate is not valid for any names, but wanted to match ${host}`;
 }
 
 /** Verifies `leaf` as Go's Certificate.Verify does, in its order: leaf, host name, chains, usage, name constraints. */

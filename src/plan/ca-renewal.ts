@@ -58,13 +58,21 @@ export function caValidity(text: string | undefined): number {
 export function refuseDuringRotation(layout: Layout, snapshot: Observed, name: string): void {
   const rotation = rotationIn(snapshot, layout.signing.certDir);
   if (rotation?.cas.includes(name)) {
-    throw new KpkiError(ErrorCode.StaleFile, `${name} is being rotated (phase ${rotation.phase})`, { subject: rotation.file, hint: 'finish or abort the rotation first (kpki ca rotate finish|abort)' });
+    throw new KpkiError(ErrorCode.StaleFile, `${name} is being rotated (phase ${rotation.phase})`, {
+      subject: rotation.file,
+      hint: 'finish or abort the rotation first (kpki ca rotate finish|abort)',
+    });
   }
 }
 
 /** Every certificate the layout holds that `ca` signed (leaves and kubeconfigs' client certificates), with its expiry. */
 function leavesOf(layout: Layout, snapshot: Observed, name: string, ca: x509.X509Certificate): { file: string; notAfter: Date }[] {
-  const files = renewalSites(layout, renewableEntries(layout).filter((e) => e.issuer === name).map((e) => e.name)).map((s) => s.files[0]!);
+  const files = renewalSites(
+    layout,
+    renewableEntries(layout)
+      .filter((e) => e.issuer === name)
+      .map((e) => e.name),
+  ).map((s) => s.files[0]!);
   return files.flatMap((file) => {
     const data = snapshot.get(file);
     const pem = data && (file.endsWith('.crt') ? data : parseKubeconfig(data.toString('utf8'), file).clientCertificate?.data);
@@ -77,16 +85,32 @@ function leavesOf(layout: Layout, snapshot: Observed, name: string, ca: x509.X50
  * A new lifetime that ends before the CA does now, or before a leaf it signed, breaks them then:
  * refused unless forced, and then what breaks when is said.
  */
-export function shorteningNotes(layout: Layout, snapshot: Observed, name: string, ca: x509.X509Certificate, until: Date, options: CaRenewOptions): string[] {
+export function shorteningNotes(
+  layout: Layout,
+  snapshot: Observed,
+  name: string,
+  ca: x509.X509Certificate,
+  until: Date,
+  options: CaRenewOptions,
+): string[] {
   const outlived = leavesOf(layout, snapshot, name, ca).filter((l) => l.notAfter > until);
   const shortens = certificateFacts(ca).notAfter > until;
   if (!shortens && !outlived.length) return [];
   const leaves = outlived.map((l) => `${l.file} (valid until ${l.notAfter.toISOString()})`).join(', ');
   if (!options.force) {
-    const reasons = [...(shortens ? [`before ${name} expires now (${certificateFacts(ca).notAfter.toISOString()})`] : []), ...(outlived.length ? [`before leaves it signed: ${leaves}`] : [])];
-    throw badFlag('--validity', `${options.validity ?? DEFAULTS.caValidity} would end ${name} at ${until.toISOString()}, ${reasons.join(', and ')}`, 'nothing was changed; give a longer --validity, or add --force to accept that they stop verifying then');
+    const reasons = [
+      ...(shortens ? [`before ${name} expires now (${certificateFacts(ca).notAfter.toISOString()})`] : []),
+      ...(outlived.length ? [`before leaves it signed: ${leaves}`] : []),
+    ];
+    throw badFlag(
+      '--validity',
+      `${options.validity ?? DEFAULTS.caValidity} would end ${name} at ${until.toISOString()}, ${reasons.join(', and ')}`,
+      'nothing was changed; give a longer --validity, or add --force to accept that they stop verifying then',
+    );
   }
-  return outlived.length ? [`forced: from ${until.toISOString()} these stop verifying, since ${name} has expired: ${leaves}`] : [`forced: ${name} now expires at ${until.toISOString()}, before its earlier expiry`];
+  return outlived.length
+    ? [`forced: from ${until.toISOString()} these stop verifying, since ${name} has expired: ${leaves}`]
+    : [`forced: ${name} now expires at ${until.toISOString()}, before its earlier expiry`];
 }
 
 /**
@@ -96,14 +120,26 @@ export function shorteningNotes(layout: Layout, snapshot: Observed, name: string
  * APIService caBundles named) holding the new certificate in its place. Refused during a
  * rotation of the same CA and for an external CA.
  */
-export function decideCaRenewal(layout: Layout, snapshot: Observed, name: string, validity: number, apiServices: string[] = []): { steps: Day2Step[]; old: HeldCa & { key: NonNullable<HeldCa['key']> } } {
+export function decideCaRenewal(
+  layout: Layout,
+  snapshot: Observed,
+  name: string,
+  validity: number,
+  apiServices: string[] = [],
+): { steps: Day2Step[]; old: HeldCa & { key: NonNullable<HeldCa['key']> } } {
   refuseDuringRotation(layout, snapshot, name);
   const old = signingAuthority(authoritiesIn(layout, snapshot), name, layout.signing.certDir);
   const facts = certificateFacts(old.cert);
   const entry = layout.profile.certificates.find((c) => c.name === name)!;
   const keyType = keyTypeOf(publicKeyObject(old.cert)) ?? DEFAULTS.keyType;
   const spec = {
-    ...resolveCertificate(layout.profile.policy, { ...entry, commonName: facts.commonName }, (t) => [t], { caValidity: validity, certValidity: validity, keyType }, entry.file),
+    ...resolveCertificate(
+      layout.profile.policy,
+      { ...entry, commonName: facts.commonName },
+      (t) => [t],
+      { caValidity: validity, certValidity: validity, keyType },
+      entry.file,
+    ),
     // What the old certificate named, it names again.
     dnsNames: facts.dnsNames,
     ipAddresses: facts.ipAddresses,
@@ -115,7 +151,12 @@ export function decideCaRenewal(layout: Layout, snapshot: Observed, name: string
       action: 'trust-edit',
       edit: (made) => {
         const renewed = made.cas.get(name)!.certificate;
-        return editAllTrust(holders, (bundle) => (bundle.some((c) => sameAuthority(c, old.cert)) ? bundle.map((c) => (sameAuthority(c, old.cert) ? renewed : c)) : undefined), snapshot);
+        return editAllTrust(
+          holders,
+          (bundle) =>
+            bundle.some((c) => sameAuthority(c, old.cert)) ? bundle.map((c) => (sameAuthority(c, old.cert) ? renewed : c)) : undefined,
+          snapshot,
+        );
       },
     },
   ];

@@ -107,7 +107,9 @@ export function signerValidation(csr: Pick<CsrFacts, 'signerName' | 'usages' | '
       if (!sameSet(csr.usages, KUBELET_CLIENT_USAGES)) return `usages did not match [${[...KUBELET_CLIENT_USAGES].sort().join(' ')}]`;
       return undefined;
     case SIGNER_NAMES.kubeAPIServerClient: {
-      for (const u of csr.usages) if (u !== 'digital signature' && u !== 'key encipherment' && u !== 'client auth') return `invalid usage for client certificate: ${u}`;
+      for (const u of csr.usages)
+        if (u !== 'digital signature' && u !== 'key encipherment' && u !== 'client auth')
+          return `invalid usage for client certificate: ${u}`;
       if (!csr.usages.includes('client auth')) return 'missing required usage for client certificate: client auth';
       return undefined;
     }
@@ -133,7 +135,8 @@ export function decideCsr(csr: CsrFacts, policy: SigningPolicy): CsrDecision {
   if (invalid) return { action: 'fail', reason: 'SignerValidationFailure', message: invalid };
   const now = policy.now.getTime();
   const notBefore = wholeSeconds(now - BACKDATE_SECONDS * 1000);
-  if (notBefore >= policy.caNotAfter) return { action: 'error', message: `the signer has expired: NotAfter=${policy.caNotAfter.toISOString()}` };
+  if (notBefore >= policy.caNotAfter)
+    return { action: 'error', message: `the signer has expired: NotAfter=${policy.caNotAfter.toISOString()}` };
   const keyUsages: string[] = [];
   const extKeyUsages: string[] = [];
   const unrecognized: string[] = [];
@@ -146,7 +149,8 @@ export function decideCsr(csr: CsrFacts, policy: SigningPolicy): CsrDecision {
       if (!extKeyUsages.includes(ext)) extKeyUsages.push(ext);
     } else unrecognized.push(usage);
   }
-  if (unrecognized.length) return { action: 'error', message: `unrecognized usage values: [${unrecognized.map((u) => `"${u}"`).join(' ')}]` };
+  if (unrecognized.length)
+    return { action: 'error', message: `unrecognized usage values: [${unrecognized.map((u) => `"${u}"`).join(' ')}]` };
   extKeyUsages.sort((a, b) => EXT_KEY_USAGES.findIndex(([, o]) => o === a) - EXT_KEY_USAGES.findIndex(([, o]) => o === b));
   let notAfter = new Date(notBefore.getTime() + signingDuration(policy, csr.expirationSeconds) * 1000);
   if (notAfter >= policy.caNotAfter) notAfter = policy.caNotAfter;

@@ -47,7 +47,10 @@ export function certificatePaths(spec: CertSpec, location: Location): [crt: stri
   return [`${prefix}.crt`, `${prefix}.key`];
 }
 
-const keyPairPaths = (spec: KeyPairSpec, dir: string): [key: string, pub: string] => [path.join(dir, `${spec.file}.key`), path.join(dir, `${spec.file}.pub`)];
+const keyPairPaths = (spec: KeyPairSpec, dir: string): [key: string, pub: string] => [
+  path.join(dir, `${spec.file}.key`),
+  path.join(dir, `${spec.file}.pub`),
+];
 
 /** Every file the decision reads, but those a kubeconfig refers to (see kubeconfigReferences). */
 export function observedPaths(spec: PkiSpec, location: Location): string[] {
@@ -69,12 +72,18 @@ export function kubeconfigReferences(spec: PkiSpec, location: Location, observed
     const data = observed.get(file);
     if (!data) return [];
     const creds = parseKubeconfig(data.toString('utf8'), file);
-    return [creds.certificateAuthority, creds.clientCertificate, creds.clientKey].flatMap((s) => (s?.path ? [path.resolve(path.dirname(file), s.path)] : []));
+    return [creds.certificateAuthority, creds.clientCertificate, creds.clientKey].flatMap((s) =>
+      s?.path ? [path.resolve(path.dirname(file), s.path)] : [],
+    );
   });
 }
 
 /** A CA certificate needs its key in the token, and that key must be the certificate's. */
-function checkTokenKey(inToken: TokenCa, certificate: x509.X509Certificate, crtPath: string): asserts inToken is TokenCa & { key: TokenKey } {
+function checkTokenKey(
+  inToken: TokenCa,
+  certificate: x509.X509Certificate,
+  crtPath: string,
+): asserts inToken is TokenCa & { key: TokenKey } {
   if (!inToken.key) {
     throw new KpkiError(ErrorCode.BadInput, `${inToken.label}: no such key in the token, and ${crtPath} exists`, {
       subject: inToken.label,
@@ -102,14 +111,14 @@ function decideStale(reasons: string[], replace: boolean): Decision {
  */
 function decideExisting(reasons: string[], external: boolean, replace: boolean, renew: boolean): Decision {
   if (external) {
-    if (renew && !reasons.length) return { action: 'conflict', reasons: ['--renew needs the CA key, and this CA is external: have the external CA sign a new one'] };
+    if (renew && !reasons.length)
+      return { action: 'conflict', reasons: ['--renew needs the CA key, and this CA is external: have the external CA sign a new one'] };
     return { action: reasons.length ? 'conflict' : 'external', reasons };
   }
   if (renew) return { action: 'reissue', reasons: reasons.length ? reasons : ['--renew asks for a new certificate'] };
   if (!reasons.length) return { action: 'reuse', reasons };
   return decideStale(reasons, replace);
 }
-
 
 /**
  * Decides, entry by entry, what a run does to make the observed files match the spec. Pure: it
@@ -167,7 +176,11 @@ export async function decide(spec: PkiSpec, location: Location, observed: Observ
       const current = read(target);
       if (current === undefined || (options.replace && !current.equals(data))) copies.push({ path: target, data, mode });
       else if (!current.equals(data) && (!options.ca || target === nodeFiles.key)) {
-        return { ...base, action: 'conflict', reasons: [`${target} differs from the cluster's ${sourceFiles.public.replace(/\.pub$/, '')}`] };
+        return {
+          ...base,
+          action: 'conflict',
+          reasons: [`${target} differs from the cluster's ${sourceFiles.public.replace(/\.pub$/, '')}`],
+        };
       }
     }
     if (!copies.length) return { ...base, action: 'reuse', reasons: [] };
@@ -179,7 +192,11 @@ export async function decide(spec: PkiSpec, location: Location, observed: Observ
     const base = { ...certificateItem(cert, 'ca', files), spec: cert };
     if (shared) {
       const source = certificatePaths(cert, { ...location, certDir: shared.certDir });
-      return sharedCopy(base, { public: files[0], key: files[1] }, { public: source[0], key: source[1] }, cert.name, { ca: cert, replace: false, publicMode: 0o644 });
+      return sharedCopy(base, { public: files[0], key: files[1] }, { public: source[0], key: source[1] }, cert.name, {
+        ca: cert,
+        replace: false,
+        publicMode: 0o644,
+      });
     }
     const existing = readCertAndKey(files);
     const [crtName, keyName] = files.map((f) => path.basename(f));
@@ -191,7 +208,9 @@ export async function decide(spec: PkiSpec, location: Location, observed: Observ
       return { ...base, action: 'conflict', reasons };
     };
     if (wantsRenew(cert.name)) {
-      return refuse(['kpki never replaces a CA: every certificate it signed would stop working; remove its files yourself if you really mean to']);
+      return refuse([
+        'kpki never replaces a CA: every certificate it signed would stop working; remove its files yourself if you really mean to',
+      ]);
     }
     if (!current && !key) {
       cas.set(cert.name, { certificate: undefined, key: undefined, fresh: true });
@@ -216,7 +235,13 @@ export async function decide(spec: PkiSpec, location: Location, observed: Observ
    * key but the certificate is gone, reused when they match. A key file beside it, or a token key
    * that is not ca.crt's, is refused before anything is written.
    */
-  const decideTokenCa = (cert: CertSpec, base: Omit<Step, 'action' | 'reasons'>, inToken: TokenCa, existing: { cert?: x509.X509Certificate; key?: KeyObject }, files: [string, string]): Step => {
+  const decideTokenCa = (
+    cert: CertSpec,
+    base: Omit<Step, 'action' | 'reasons'>,
+    inToken: TokenCa,
+    existing: { cert?: x509.X509Certificate; key?: KeyObject },
+    files: [string, string],
+  ): Step => {
     const [crtPath, keyPath] = files;
     if (existing.key) {
       throw new KpkiError(ErrorCode.BadInput, `${keyPath}: ${cert.name}'s key is to be in ${inToken.label}, but this file holds one`, {
@@ -228,7 +253,12 @@ export async function decide(spec: PkiSpec, location: Location, observed: Observ
     if (!current) {
       cas.set(cert.name, { certificate: undefined, key: inToken.key, fresh: !inToken.key });
       if (!inToken.key) return { ...base, action: 'create', reasons: [] };
-      return { ...base, action: 'complete', reasons: [`${inToken.label} holds the key, ${path.basename(crtPath)} is missing`], existingKey: inToken.key };
+      return {
+        ...base,
+        action: 'complete',
+        reasons: [`${inToken.label} holds the key, ${path.basename(crtPath)} is missing`],
+        existingKey: inToken.key,
+      };
     }
     checkTokenKey(inToken, current, crtPath);
     cas.set(cert.name, { certificate: current, key: inToken.key, fresh: false });
@@ -250,14 +280,22 @@ export async function decide(spec: PkiSpec, location: Location, observed: Observ
     const base = { ...certificateItem(cert, 'certificate', files), spec: cert };
     if (shared?.entries.includes(cert.name)) {
       const source = certificatePaths(cert, { ...location, certDir: shared.certDir });
-      return sharedCopy(base, { public: files[0], key: files[1] }, { public: source[0], key: source[1] }, cert.name, { replace: replaceable(cert.name), publicMode: 0o644 });
+      return sharedCopy(base, { public: files[0], key: files[1] }, { public: source[0], key: source[1] }, cert.name, {
+        replace: replaceable(cert.name),
+        publicMode: 0o644,
+      });
     }
     const { cert: current, key } = readCertAndKey(files);
     const ca = cas.get(cert.issuer!)!;
     const external = ca.certificate !== undefined && ca.key === undefined;
     const [crtName, keyName] = files.map((f) => path.basename(f));
     if (!current) {
-      if (external) return { ...base, action: 'conflict', reasons: [`${crtName} is missing and ${cert.issuer} is an external CA (no key): have it signed by that CA`] };
+      if (external)
+        return {
+          ...base,
+          action: 'conflict',
+          reasons: [`${crtName} is missing and ${cert.issuer} is an external CA (no key): have it signed by that CA`],
+        };
       if (key) return { ...base, action: 'complete', reasons: [`${keyName} exists without its certificate`], existingKey: key };
       return { ...base, action: 'create', reasons: [] };
     }
@@ -266,7 +304,11 @@ export async function decide(spec: PkiSpec, location: Location, observed: Observ
     const decision = decideExisting(reasons, external, replaceable(cert.name), wantsRenew(cert.name));
     // A reissue signs a matching key of the wanted type again, as `kubeadm certs renew` does:
     // only the certificate file changes, so a reader of the pair never sees a mismatch.
-    const keep = decision.action === 'reissue' && key && sameKeyPair(key, publicKeyObject(current)) && keyTypeOf(publicKeyObject(current)) === cert.keyType;
+    const keep =
+      decision.action === 'reissue' &&
+      key &&
+      sameKeyPair(key, publicKeyObject(current)) &&
+      keyTypeOf(publicKeyObject(current)) === cert.keyType;
     return { ...base, ...decision, ...(keep ? { existingKey: key } : {}) };
   };
 
@@ -275,7 +317,10 @@ export async function decide(spec: PkiSpec, location: Location, observed: Observ
     const base = { kind: 'key-pair' as const, name: pair.name, files: [keyPath, pubPath], keyType: pair.keyType, spec: pair };
     if (shared) {
       const [sourceKey, sourcePub] = keyPairPaths(pair, shared.certDir);
-      return sharedCopy(base, { public: pubPath, key: keyPath }, { public: sourcePub, key: sourceKey }, pair.name, { replace: false, publicMode: 0o600 });
+      return sharedCopy(base, { public: pubPath, key: keyPath }, { public: sourcePub, key: sourceKey }, pair.name, {
+        replace: false,
+        publicMode: 0o600,
+      });
     }
     // Rotating the signing key invalidates every issued token; only an explicit --renew does it.
     if (wantsRenew(pair.name)) return { ...base, action: 'reissue', reasons: ['--renew asks for a new key pair'] };
@@ -283,7 +328,8 @@ export async function decide(spec: PkiSpec, location: Location, observed: Observ
     const pubData = read(pubPath);
     const [keyName, pubName] = [path.basename(keyPath), path.basename(pubPath)];
     if (!keyData) {
-      if (pubData !== undefined) return { ...base, action: 'conflict', reasons: [`${pubName} exists without ${keyName}: restore the key or remove the public key`] };
+      if (pubData !== undefined)
+        return { ...base, action: 'conflict', reasons: [`${pubName} exists without ${keyName}: restore the key or remove the public key`] };
       return { ...base, action: 'create', reasons: [] };
     }
     const key = parseKey(keyData, keyPath);
@@ -294,7 +340,12 @@ export async function decide(spec: PkiSpec, location: Location, observed: Observ
     } catch {
       return { ...base, action: 'conflict', reasons: [`${pubName} is not a PEM public key: remove it to derive it from ${keyName}`] };
     }
-    if (!sameKeyPair(key, pub)) return { ...base, action: 'conflict', reasons: [`${pubName} does not match ${keyName}: tokens would fail; remove it to derive it again`] };
+    if (!sameKeyPair(key, pub))
+      return {
+        ...base,
+        action: 'conflict',
+        reasons: [`${pubName} does not match ${keyName}: tokens would fail; remove it to derive it again`],
+      };
     return { ...base, action: 'reuse', reasons: [] };
   };
 
@@ -305,11 +356,21 @@ export async function decide(spec: PkiSpec, location: Location, observed: Observ
     const external = ca.certificate !== undefined && ca.key === undefined;
     const data = read(file);
     if (data === undefined) {
-      if (external) return { ...base, action: 'conflict', reasons: [`${spec.file} is missing and ${spec.client.issuer} is an external CA: create it with a certificate from that CA`] };
+      if (external)
+        return {
+          ...base,
+          action: 'conflict',
+          reasons: [`${spec.file} is missing and ${spec.client.issuer} is an external CA: create it with a certificate from that CA`],
+        };
       return { ...base, action: 'create', reasons: [] };
     }
     const creds = parseKubeconfig(data.toString('utf8'), file);
-    const reasons = await kubeconfigMismatches(creds, spec, ca, (source) => source?.data ?? (source?.path ? read(path.resolve(path.dirname(file), source.path)) : undefined));
+    const reasons = await kubeconfigMismatches(
+      creds,
+      spec,
+      ca,
+      (source) => source?.data ?? (source?.path ? read(path.resolve(path.dirname(file), source.path)) : undefined),
+    );
     return { ...base, ...decideExisting(reasons, external, replaceable(spec.name), wantsRenew(spec.name)) };
   };
 
@@ -325,11 +386,21 @@ export async function decide(spec: PkiSpec, location: Location, observed: Observ
       const caData = load(creds.certificateAuthority);
       const embeddedCa = caData && parseCertificates(caData, creds.certificateAuthority!.origin);
       const current = ca.certificate;
-      const trusted = current ? embeddedCa?.some((c) => sameAuthority(c, current)) : embeddedCa?.some((c) => ca.key && sameKeyPair(publicHalf(ca.key), publicKeyObject(c)));
+      const trusted = current
+        ? embeddedCa?.some((c) => sameAuthority(c, current))
+        : embeddedCa?.some((c) => ca.key && sameKeyPair(publicHalf(ca.key), publicKeyObject(c)));
       if (!trusted) reasons.push(`its certificate-authority-data is not the current ${spec.client.issuer}`);
       const [certData, keyData] = [load(creds.clientCertificate), load(creds.clientKey)];
       if (!certData || !keyData) reasons.push('has no client certificate and key');
-      else reasons.push(...(await mismatches(parseCertificate(certData, creds.clientCertificate!.origin), spec.client, ca, parseKey(keyData, creds.clientKey!.origin))));
+      else
+        reasons.push(
+          ...(await mismatches(
+            parseCertificate(certData, creds.clientCertificate!.origin),
+            spec.client,
+            ca,
+            parseKey(keyData, creds.clientKey!.origin),
+          )),
+        );
     }
     if (creds.server !== spec.server) reasons.push(`server is ${creds.server}, want ${spec.server}`);
     if (creds.clusterName !== spec.clusterName) reasons.push(`cluster is "${creds.clusterName}", want "${spec.clusterName}"`);

@@ -36,7 +36,10 @@ export function interruptedError(): KpkiError {
 }
 
 const needsNewKey = (step: Step) =>
-  (step.action === 'create' && step.kind !== 'manifest') || (step.action === 'reissue' && step.kind !== 'manifest' && !step.existingKey) || step.action === 'csr' || (step.action === 'renew' && !step.keptKey);
+  (step.action === 'create' && step.kind !== 'manifest') ||
+  (step.action === 'reissue' && step.kind !== 'manifest' && !step.existingKey) ||
+  step.action === 'csr' ||
+  (step.action === 'renew' && !step.keptKey);
 
 /** The CA an entry is signed by, when it needs one. */
 function issuerOf(step: Step): string | undefined {
@@ -67,7 +70,13 @@ export interface Rendered {
 /** A key this run made: a file's pair, or a CA's key in a token (which is never written). */
 type FreshKey = KeyPair | { keyType: KeyType; privateKey: TokenKey; publicKey: KeyPair['publicKey'] };
 
-async function renderStep(step: Step, fresh: FreshKey | undefined, signer: Signer | undefined, now: Date, followed: (step: RenewStep) => Promise<Rendered>): Promise<Rendered & { made?: Signer }> {
+async function renderStep(
+  step: Step,
+  fresh: FreshKey | undefined,
+  signer: Signer | undefined,
+  now: Date,
+  followed: (step: RenewStep) => Promise<Rendered>,
+): Promise<Rendered & { made?: Signer }> {
   if (step.action === 'copy') {
     if (!('follows' in step)) return { step, files: step.copies };
     const source = await followed(step.follows);
@@ -78,11 +87,19 @@ async function renderStep(step: Step, fresh: FreshKey | undefined, signer: Signe
     const [keyPath, csrPath] = step.files as [string, string];
     const pair = fresh as KeyPair;
     const csr = await createCsrPem(pair, step.spec.commonName, step.spec.organizations, step.spec);
-    return { step, files: [{ path: keyPath, data: privateKeyPem(pair.privateKey), mode: MODE_PRIVATE }, { path: csrPath, data: csr, mode: MODE_PUBLIC }] };
+    return {
+      step,
+      files: [
+        { path: keyPath, data: privateKeyPem(pair.privateKey), mode: MODE_PRIVATE },
+        { path: csrPath, data: csr, mode: MODE_PUBLIC },
+      ],
+    };
   }
   if (step.action === 'renew') return renderRenewal(step, fresh as KeyPair | undefined, signer!, now);
-  const privateKey: SigningKey = fresh?.privateKey ?? (step.action === 'complete' || step.action === 'reissue' ? step.existingKey : undefined)!;
-  const keyWrite = (file: string): FileWrite[] => (fresh && !isTokenKey(fresh.privateKey) ? [{ path: file, data: privateKeyPem(fresh.privateKey), mode: MODE_PRIVATE }] : []);
+  const privateKey: SigningKey =
+    fresh?.privateKey ?? (step.action === 'complete' || step.action === 'reissue' ? step.existingKey : undefined)!;
+  const keyWrite = (file: string): FileWrite[] =>
+    fresh && !isTokenKey(fresh.privateKey) ? [{ path: file, data: privateKeyPem(fresh.privateKey), mode: MODE_PRIVATE }] : [];
   switch (step.kind) {
     case 'ca':
     case 'certificate': {
@@ -105,7 +122,12 @@ async function renderStep(step: Step, fresh: FreshKey | undefined, signer: Signe
     case 'kubeconfig': {
       const spec = step.spec as KubeconfigSpec;
       const pair = fresh as KeyPair;
-      const cert = await issueCertificate({ spec: spec.client, publicKey: pair.publicKey, issuer: { key: signer!.key, certificate: signer!.certificate }, now });
+      const cert = await issueCertificate({
+        spec: spec.client,
+        publicKey: pair.publicKey,
+        issuer: { key: signer!.key, certificate: signer!.certificate },
+        now,
+      });
       const data = buildKubeconfig({
         clusterName: spec.clusterName,
         server: spec.server,
@@ -125,7 +147,12 @@ async function renderStep(step: Step, fresh: FreshKey | undefined, signer: Signe
 /** A renewal: the same subject signed again; a kubeconfig keeps its text but for its credentials and CA data. */
 async function renderRenewal(step: RenewStep, fresh: KeyPair | undefined, signer: Signer, now: Date): Promise<Rendered> {
   const pair = fresh ?? { keyType: step.spec.keyType, privateKey: step.keptKey!, publicKey: publicKeyOf(step.keptKey!) };
-  const issued = await issueCertificate({ spec: step.spec, publicKey: pair.publicKey, issuer: { key: signer.key, certificate: signer.certificate }, now });
+  const issued = await issueCertificate({
+    spec: step.spec,
+    publicKey: pair.publicKey,
+    issuer: { key: signer.key, certificate: signer.certificate },
+    now,
+  });
   const certPem = certificatePem(issued);
   const keyPem = fresh && privateKeyPem(fresh.privateKey);
   if (step.kind === 'kubeconfig') {
@@ -134,7 +161,11 @@ async function renderRenewal(step: RenewStep, fresh: KeyPair | undefined, signer
     return { step, issued, files: [{ path: step.files[0]!, data: text, mode: MODE_PRIVATE }] };
   }
   const [crtPath, keyPath] = step.files as [string, string | undefined];
-  return { step, issued, files: [...(keyPem ? [{ path: keyPath!, data: keyPem, mode: MODE_PRIVATE }] : []), { path: crtPath, data: certPem, mode: MODE_PUBLIC }] };
+  return {
+    step,
+    issued,
+    files: [...(keyPem ? [{ path: keyPath!, data: keyPem, mode: MODE_PRIVATE }] : []), { path: crtPath, data: certPem, mode: MODE_PUBLIC }],
+  };
 }
 
 /**
@@ -154,23 +185,35 @@ export async function renderSteps(steps: Step[], options: RenderOptions): Promis
   const keys = new Map(
     wanted.map((step) => {
       // Renewals and CSRs carry the certificate's own spec, also for a kubeconfig.
-      const keyType = step.kind === 'kubeconfig' && step.action !== 'renew' && step.action !== 'csr' ? (step.spec as KubeconfigSpec).client.keyType : (step.spec as CertSpec).keyType;
+      const keyType =
+        step.kind === 'kubeconfig' && step.action !== 'renew' && step.action !== 'csr'
+          ? (step.spec as KubeconfigSpec).client.keyType
+          : (step.spec as CertSpec).keyType;
       const inToken = step.kind === 'ca' ? options.makeCaKey?.(step.name, keyType) : undefined;
-      const made: Promise<FreshKey> = inToken ? inToken.then((key) => ({ keyType, privateKey: key, publicKey: key.publicKey })) : generateKeyPair(keyType);
+      const made: Promise<FreshKey> = inToken
+        ? inToken.then((key) => ({ keyType, privateKey: key, publicKey: key.publicKey }))
+        : generateKeyPair(keyType);
       return [step, made.then((pair) => (options.onKey?.(++keysDone, wanted.length), pair))] as const;
     }),
   );
   // Each CA's signing material: as it exists, or once this run has made it.
-  const signers = new Map<string, Promise<Signer | undefined>>([...(options.signers ?? [])].map(([name, signer]) => [name, Promise.resolve(signer)]));
+  const signers = new Map<string, Promise<Signer | undefined>>(
+    [...(options.signers ?? [])].map(([name, signer]) => [name, Promise.resolve(signer)]),
+  );
   for (const step of steps.filter((s) => s.kind === 'ca')) {
     const { certificate, key } = step.authority ?? {};
     signers.set(step.name, Promise.resolve(certificate && key ? { certificate, key } : undefined));
   }
   const rendered: Promise<Rendered & { made?: Signer }>[] = ordered.map((step) => {
     const issuer = issuerOf(step);
-    const rendering = (async () => renderStep(step, await keys.get(step), issuer ? await signers.get(issuer) : undefined, options.now, followed))();
+    const rendering = (async () =>
+      renderStep(step, await keys.get(step), issuer ? await signers.get(issuer) : undefined, options.now, followed))();
     // A copied CA signs with what the shared set holds; a created or completed one with what it made.
-    if (step.kind === 'ca' && step.action !== 'copy') signers.set(step.name, rendering.then((r) => r.made));
+    if (step.kind === 'ca' && step.action !== 'copy')
+      signers.set(
+        step.name,
+        rendering.then((r) => r.made),
+      );
     // Awaited below; after an interrupt, nobody is left to.
     rendering.catch(() => {});
     return rendering;
@@ -199,7 +242,12 @@ export function cutAtCaExpiry(rendered: Rendered[], now: Date): string[] {
 /** One leaf outside a plan (`kpki cert`, `kpki kubeconfig`): a new key, signed by the CA's Signer. */
 export async function renderLeaf(spec: CertSpec, signer: Signer, now: Date): Promise<{ certificate: x509.X509Certificate; pair: KeyPair }> {
   const pair = await generateKeyPair(spec.keyType);
-  const certificate = await issueCertificate({ spec, publicKey: pair.publicKey, issuer: { key: signer.key, certificate: signer.certificate }, now });
+  const certificate = await issueCertificate({
+    spec,
+    publicKey: pair.publicKey,
+    issuer: { key: signer.key, certificate: signer.certificate },
+    now,
+  });
   return { certificate, pair };
 }
 
@@ -212,7 +260,12 @@ export async function renderCsr(keyType: KeyType, commonName: string, organizati
 /** A CA of its own outside a plan (an extension apiserver's): a new key that signs its own certificate. */
 export async function renderSelfSignedCa(spec: CertSpec, now: Date): Promise<Signer & { key: KeyObject }> {
   const pair = await generateKeyPair(spec.keyType);
-  const certificate = await issueCertificate({ spec, publicKey: pair.publicKey, issuer: { key: pair.privateKey, certificate: undefined }, now });
+  const certificate = await issueCertificate({
+    spec,
+    publicKey: pair.publicKey,
+    issuer: { key: pair.privateKey, certificate: undefined },
+    now,
+  });
   return { certificate, key: pair.privateKey };
 }
 
@@ -229,15 +282,30 @@ export async function renderDay2Steps(steps: Day2Step[], now: Date): Promise<{ f
     switch (step.action) {
       case 'new-ca': {
         const fresh = await generateKeyPair(step.spec.keyType);
-        const certificate = await issueCertificate({ spec: step.spec, publicKey: fresh.publicKey, issuer: { key: fresh.privateKey, certificate: undefined }, now, keep: { subject: step.keepSubject, subjectKeyId: undefined } });
+        const certificate = await issueCertificate({
+          spec: step.spec,
+          publicKey: fresh.publicKey,
+          issuer: { key: fresh.privateKey, certificate: undefined },
+          now,
+          keep: { subject: step.keepSubject, subjectKeyId: undefined },
+        });
         cas.set(step.name, { certificate, key: fresh.privateKey });
         const [crt, key] = step.files;
-        files.push({ path: crt, data: certificatePem(certificate), mode: MODE_PUBLIC }, { path: key, data: privateKeyPem(fresh.privateKey), mode: MODE_PRIVATE });
+        files.push(
+          { path: crt, data: certificatePem(certificate), mode: MODE_PUBLIC },
+          { path: key, data: privateKeyPem(fresh.privateKey), mode: MODE_PRIVATE },
+        );
         break;
       }
       case 'recertified-ca': {
         const signer: Signer = step.ca;
-        const certificate = await issueCertificate({ spec: step.spec, publicKey: publicHalf(signer.key), issuer: { key: signer.key, certificate: undefined }, now, keep: { subject: signer.certificate.subjectName, subjectKeyId: step.subjectKeyId } });
+        const certificate = await issueCertificate({
+          spec: step.spec,
+          publicKey: publicHalf(signer.key),
+          issuer: { key: signer.key, certificate: undefined },
+          now,
+          keep: { subject: signer.certificate.subjectName, subjectKeyId: step.subjectKeyId },
+        });
         cas.set(step.name, { certificate, key: signer.key });
         break;
       }

@@ -74,15 +74,30 @@ export function renewableEntries(layout: Layout): Entry[] {
   const { profile } = layout;
   return [
     // User kubeconfigs are signed by the cluster CA and live outside the locations.
-    ...layout.kubeconfigs.map((file): Entry => ({ name: file, kind: 'kubeconfig', issuer: 'ca', files: (l) => (l === layout.signing ? [file] : undefined) })),
+    ...layout.kubeconfigs.map((file): Entry => ({
+      name: file,
+      kind: 'kubeconfig',
+      issuer: 'ca',
+      files: (l) => (l === layout.signing ? [file] : undefined),
+    })),
     ...profile.certificates
       .filter((c) => c.issuer)
       .map((c): Entry => {
         // A kubelet pki entry (the kubelet's serving certificate) lives only where the location has a kubelet pki dir.
         const dir = (l: LayoutLocation) => (c.location === 'kubeletPki' ? l.kubeletPki : l.certDir);
-        return { name: c.name, kind: 'certificate', issuer: c.issuer!, files: (l) => (dir(l) ? [path.join(dir(l)!, `${c.file}.crt`), path.join(dir(l)!, `${c.file}.key`)] : undefined) };
+        return {
+          name: c.name,
+          kind: 'certificate',
+          issuer: c.issuer!,
+          files: (l) => (dir(l) ? [path.join(dir(l)!, `${c.file}.crt`), path.join(dir(l)!, `${c.file}.key`)] : undefined),
+        };
       }),
-    ...profile.kubeconfigs.map((k): Entry => ({ name: k.name, kind: 'kubeconfig', issuer: k.issuer, files: (l) => [path.join(l.kubeconfigDir, k.file)] })),
+    ...profile.kubeconfigs.map((k): Entry => ({
+      name: k.name,
+      kind: 'kubeconfig',
+      issuer: k.issuer,
+      files: (l) => [path.join(l.kubeconfigDir, k.file)],
+    })),
   ];
 }
 
@@ -97,12 +112,14 @@ export function selectNames(layout: Layout, options: RenewOptions): string[] {
   const entries = renewableEntries(layout).map((e) => e.name);
   const names = options.names ?? [];
   if (options.all && names.length) throw badFlag('--all', 'renews everything: give either names or --all');
-  if (!options.all && !names.length && !layout.kubeconfigs.length) throw badFlag('NAME', 'name what to renew, or pass --all', `names: ${entries.join(', ')}`);
+  if (!options.all && !names.length && !layout.kubeconfigs.length)
+    throw badFlag('NAME', 'name what to renew, or pass --all', `names: ${entries.join(', ')}`);
   for (const name of names) {
     if (layout.profile.certificates.some((c) => c.name === name && !c.issuer)) {
       throw badFlag('NAME', `${name} is a CA`, `extend it with kpki ca renew ${name}, or replace it with kpki ca rotate begin`);
     }
-    if (layout.profile.keyPairs.some((k) => k.name === name)) throw badFlag('NAME', `${name} is the service-account key`, 'replace it with kpki ca rotate begin --ca none --service-account');
+    if (layout.profile.keyPairs.some((k) => k.name === name))
+      throw badFlag('NAME', `${name} is the service-account key`, 'replace it with kpki ca rotate begin --ca none --service-account');
     if (!entries.includes(name)) throw badFlag('NAME', `unknown entry "${name}"`, `use names from: ${entries.join(', ')}`);
   }
   // User kubeconfigs given by --kubeconfig are renewed whatever else is named.
@@ -114,7 +131,8 @@ export function sanTargets(names: string[], options: RenewOptions): { sans: stri
   const sans = sanList('--add-san', options.addSans);
   if (!sans.length) return { sans, entries: [] };
   const named = options.all ? [] : names.filter((n) => n in SAN_SETTINGS);
-  if (!options.all && !named.length) throw badFlag('--add-san', `none of ${names.join(', ')} carries SANs`, `add apiserver (or etcd-server, etcd-peer) to the names`);
+  if (!options.all && !named.length)
+    throw badFlag('--add-san', `none of ${names.join(', ')} carries SANs`, `add apiserver (or etcd-server, etcd-peer) to the names`);
   return { sans, entries: named.length ? named : ['apiserver'] };
 }
 
@@ -150,13 +168,29 @@ export function renewalSites(layout: Layout, names: string[]): RenewalSite[] {
   return layout.locations.flatMap((location) =>
     entries.flatMap((entry) => {
       const files = entry.files(location);
-      return files ? [{ node: location.node, signing: location === layout.signing, name: entry.name, kind: entry.kind, issuer: entry.issuer, files, certDir: location.certDir }] : [];
+      return files
+        ? [
+            {
+              node: location.node,
+              signing: location === layout.signing,
+              name: entry.name,
+              kind: entry.kind,
+              issuer: entry.issuer,
+              files,
+              certDir: location.certDir,
+            },
+          ]
+        : [];
     }),
   );
 }
 
 /** A renewal decided over what exists and rendered (nothing rendered on a dry run): the files to write and what happened to each entry. */
-export async function renewWrites(layout: Layout, plan: RenewPlan, snapshot: Observed): Promise<{ writes: FileWrite[]; items: RenewItem[]; warnings: string[] }> {
+export async function renewWrites(
+  layout: Layout,
+  plan: RenewPlan,
+  snapshot: Observed,
+): Promise<{ writes: FileWrite[]; items: RenewItem[]; warnings: string[] }> {
   const { steps, signers } = decideRenewalOf(layout, plan, snapshot);
   const item = (step: Step, issued?: x509.X509Certificate): RenewItem => ({
     node: (step as RenewStep).node,
@@ -168,7 +202,11 @@ export async function renewWrites(layout: Layout, plan: RenewPlan, snapshot: Obs
   });
   if (plan.dryRun) return { writes: [], items: steps.map((s) => item(s)), warnings: [] };
   const rendered = await renderSteps(steps, { now: plan.now, signers });
-  return { writes: rendered.flatMap((r) => r.files), items: rendered.map((r) => item(r.step, r.issued)), warnings: [...new Set(cutAtCaExpiry(rendered, plan.now))] };
+  return {
+    writes: rendered.flatMap((r) => r.files),
+    items: rendered.map((r) => item(r.step, r.issued)),
+    warnings: [...new Set(cutAtCaExpiry(rendered, plan.now))],
+  };
 }
 
 /** A renewal decided over what exists: its steps, and the CAs' signers that render them. */
@@ -178,10 +216,14 @@ export function decideRenewalOf(layout: Layout, plan: RenewPlan, snapshot: Obser
   const orphan = sites.find((s) => snapshot.has(s.files[0]!) && !plan.cas.has(s.issuer));
   if (orphan) {
     const caFile = path.join(layout.signing.certDir, `${layout.profile.certificates.find((c) => c.name === orphan.issuer)!.file}.crt`);
-    throw new KpkiError(ErrorCode.MissingFile, `${caFile}: no such file, so nothing can renew ${orphan.files[0]} (signed by ${orphan.issuer})`, {
-      subject: caFile,
-      hint: 'point --cert-dir at the PKI that holds its CAs (a cluster: its shared directory)',
-    });
+    throw new KpkiError(
+      ErrorCode.MissingFile,
+      `${caFile}: no such file, so nothing can renew ${orphan.files[0]} (signed by ${orphan.issuer})`,
+      {
+        subject: caFile,
+        hint: 'point --cert-dir at the PKI that holds its CAs (a cluster: its shared directory)',
+      },
+    );
   }
   const steps = decideRenewal(sites, snapshot, {
     extraSans: new Map(plan.sanPlan.entries.map((name) => [name, plan.sanPlan.sans])),
@@ -192,7 +234,9 @@ export function decideRenewalOf(layout: Layout, plan: RenewPlan, snapshot: Obser
     csrDir: plan.csrDir,
     policy: layout.profile.policy,
   });
-  const signers = new Map([...plan.cas].filter(([, ca]) => ca.key).map(([name, ca]) => [name, { certificate: ca.cert, key: ca.key!, trust: ca.bundle }]));
+  const signers = new Map(
+    [...plan.cas].filter(([, ca]) => ca.key).map(([name, ca]) => [name, { certificate: ca.cert, key: ca.key!, trust: ca.bundle }]),
+  );
   return { steps, signers };
 }
 
@@ -222,7 +266,9 @@ export function missingFromAll(layout: Layout, names: string[], snapshot: Observ
   };
   return sites
     .filter((s) => !snapshot.has(s.files[0]!) && meantToHold(layout, s) && conditionHolds(s))
-    .map((s) => `${s.files[0]}: no such file, so ${s.name} was not renewed; restore it, or let kpki init (node add for a node) issue it again`);
+    .map(
+      (s) => `${s.files[0]}: no such file, so ${s.name} was not renewed; restore it, or let kpki init (node add for a node) issue it again`,
+    );
 }
 
 /** A named entry missing where it belongs names its file; a run that found nothing at all says so. */
@@ -239,10 +285,13 @@ export function refuseNothingFound(layout: Layout, options: RenewOptions, names:
   }
   if (!renewalSites(layout, names).some((s) => snapshot.has(s.files[0]!))) {
     const where = [...new Set(layout.locations.flatMap((l) => [l.certDir, l.kubeconfigDir]))].join(', ');
-    throw new KpkiError(ErrorCode.MissingFile, `${layout.signing.certDir}: nothing to renew: no certificate or kubeconfig of profile ${layout.profile.name} in ${where}`, {
-      subject: layout.signing.certDir,
-      hint: 'point --cert-dir (and --kubeconfig-dir) at the PKI, e.g. --cert-dir /etc/kubernetes/pki',
-    });
+    throw new KpkiError(
+      ErrorCode.MissingFile,
+      `${layout.signing.certDir}: nothing to renew: no certificate or kubeconfig of profile ${layout.profile.name} in ${where}`,
+      {
+        subject: layout.signing.certDir,
+        hint: 'point --cert-dir (and --kubeconfig-dir) at the PKI, e.g. --cert-dir /etc/kubernetes/pki',
+      },
+    );
   }
 }
-

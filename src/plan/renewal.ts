@@ -61,13 +61,25 @@ function current(site: RenewalSite, observed: Observed) {
   }
   const text = data.toString('utf8');
   const creds = parseKubeconfig(text, site.files[0]!);
-  if (!creds.clientCertificate?.data) throw badInput(site.files[0]!, 'has no embedded client certificate', 'kpki renews embedded kubeconfigs; reissue this one with kpki kubeconfig');
-  return { certPem: creds.clientCertificate.data, keyPem: creds.clientKey?.data, origin: creds.clientCertificate.origin, keyOrigin: creds.clientKey?.origin ?? site.files[0]!, text };
+  if (!creds.clientCertificate?.data)
+    throw badInput(
+      site.files[0]!,
+      'has no embedded client certificate',
+      'kpki renews embedded kubeconfigs; reissue this one with kpki kubeconfig',
+    );
+  return {
+    certPem: creds.clientCertificate.data,
+    keyPem: creds.clientKey?.data,
+    origin: creds.clientCertificate.origin,
+    keyOrigin: creds.clientKey?.origin ?? site.files[0]!,
+    text,
+  };
 }
 
 /** Where --csr-only puts a site's key and request: `<csr dir>[/<node>]/<file>`. */
 function csrPrefix(csrDir: string, site: RenewalSite): string {
-  const base = site.kind === 'certificate' ? path.relative(site.certDir, site.files[0]!).replace(/\.crt$/, '') : path.basename(site.files[0]!);
+  const base =
+    site.kind === 'certificate' ? path.relative(site.certDir, site.files[0]!).replace(/\.crt$/, '') : path.basename(site.files[0]!);
   return path.join(csrDir, site.node && site.node !== 'local' ? site.node : '', base.startsWith('..') ? path.basename(base) : base);
 }
 
@@ -91,7 +103,16 @@ export function decideRenewal(sites: RenewalSite[], observed: Observed, intent: 
     if (shared && observed.get(shared.files[0]!)!.equals(observed.get(site.files[0]!)!)) {
       const withKey = site.kind === 'certificate' && observed.has(site.files[1]!) && shared.files.length > 1;
       const pairs = [...(withKey ? [{ from: shared.files[1]!, to: site.files[1]! }] : []), { from: shared.files[0]!, to: site.files[0]! }];
-      const follow: FollowStep = { ...certificateItem(shared.spec, site.kind, site.files), action: 'copy', reasons: [], spec: shared.spec, node: site.node, follows: shared, pairs, files: pairs.map((p) => p.to) };
+      const follow: FollowStep = {
+        ...certificateItem(shared.spec, site.kind, site.files),
+        action: 'copy',
+        reasons: [],
+        spec: shared.spec,
+        node: site.node,
+        follows: shared,
+        pairs,
+        files: pairs.map((p) => p.to),
+      };
       steps.push(follow);
       continue;
     }
@@ -100,12 +121,28 @@ export function decideRenewal(sites: RenewalSite[], observed: Observed, intent: 
     if (!intent.signable.has(site.issuer)) {
       const prefix = csrPrefix(intent.csrDir, site);
       external.push(site.files[0]!);
-      steps.push({ ...certificateItem(spec, site.kind, site.files), action: 'csr', reasons: [], spec, node: site.node, files: [`${prefix}.key`, `${prefix}.csr`] });
+      steps.push({
+        ...certificateItem(spec, site.kind, site.files),
+        action: 'csr',
+        reasons: [],
+        spec,
+        node: site.node,
+        files: [`${prefix}.key`, `${prefix}.csr`],
+      });
       continue;
     }
     const keptKey = keyToKeep(intent.key, existing, cert);
     const files = site.kind === 'certificate' && !keptKey ? site.files : [site.files[0]!];
-    const step: RenewStep = { ...certificateItem(spec, site.kind, site.files), files, action: 'renew', reasons: [], spec, node: site.node, keptKey, kubeconfig: existing.text };
+    const step: RenewStep = {
+      ...certificateItem(spec, site.kind, site.files),
+      files,
+      action: 'renew',
+      reasons: [],
+      spec,
+      node: site.node,
+      keptKey,
+      kubeconfig: existing.text,
+    };
     if (site.signing) signingSteps.set(site.name, step);
     steps.push(step);
   }
@@ -131,12 +168,27 @@ function keyToKeep(choice: KeyChoice, existing: ReturnType<typeof current>, cert
 }
 
 /** The certificate a renewal issues: the existing one's subject, SANs and usages, under the profile's policy. */
-function renewedSpec(policy: ProfilePolicy, site: RenewalSite, existing: ReturnType<typeof certificateFacts>, extraSans: string[], validity: number, keyType: CertSpec['keyType']): CertSpec {
+function renewedSpec(
+  policy: ProfilePolicy,
+  site: RenewalSite,
+  existing: ReturnType<typeof certificateFacts>,
+  extraSans: string[],
+  validity: number,
+  keyType: CertSpec['keyType'],
+): CertSpec {
   const usages = existing.extKeyUsages.filter((u): u is ExtKeyUsageName => (EXT_KEY_USAGES as readonly string[]).includes(u));
   const sans = [...existing.dnsNames, ...existing.ipAddresses, ...extraSans];
   return resolveCertificate(
     policy,
-    { name: site.name, file: '', issuer: site.issuer, commonName: existing.commonName, organizations: existing.organizations, usages, sans },
+    {
+      name: site.name,
+      file: '',
+      issuer: site.issuer,
+      commonName: existing.commonName,
+      organizations: existing.organizations,
+      usages,
+      sans,
+    },
     (t) => [t],
     { caValidity: validity, certValidity: validity, keyType },
     undefined,

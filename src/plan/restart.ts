@@ -30,14 +30,22 @@ const PROCESS_NAMES: Record<FlagComponent, string> = {
 function readersOf(location: LayoutLocation, profile: Profile, wiring: Wiring, externalEtcd: boolean): [string, string[]][] {
   const components = (Object.keys(PROCESS_NAMES) as FlagComponent[]).map((c): [string, string[]] => [
     PROCESS_NAMES[c],
-    flagsFor(wiring, c, location.certDir, location.kubeconfigDir, () => true).map(([, value]) => value).filter((v) => path.isAbsolute(v) || v.includes(path.sep)),
+    flagsFor(wiring, c, location.certDir, location.kubeconfigDir, () => true)
+      .map(([, value]) => value)
+      .filter((v) => path.isAbsolute(v) || v.includes(path.sep)),
   ]);
   // The kubelet reads its kubeconfig and, as clientCAFile, the trust file of the CA that signs it.
   const kubeconfig = profile.kubeconfigs.find((k) => k.identity === 'kubelet');
   const ca = profile.certificates.find((c) => c.name === kubeconfig?.issuer);
-  const kubeletFiles = [...(kubeconfig ? [path.join(location.kubeconfigDir, kubeconfig.file)] : []), ...(ca ? [path.join(location.certDir, `${ca.file}.crt`)] : [])];
+  const kubeletFiles = [
+    ...(kubeconfig ? [path.join(location.kubeconfigDir, kubeconfig.file)] : []),
+    ...(ca ? [path.join(location.certDir, `${ca.file}.crt`)] : []),
+  ];
   const kubeletPki = location.kubeletPki;
-  if (kubeletPki) kubeletFiles.push(...kubeletPkiEntries(profile).flatMap((e) => [path.join(kubeletPki, `${e.file}.crt`), path.join(kubeletPki, `${e.file}.key`)]));
+  if (kubeletPki)
+    kubeletFiles.push(
+      ...kubeletPkiEntries(profile).flatMap((e) => [path.join(kubeletPki, `${e.file}.crt`), path.join(kubeletPki, `${e.file}.key`)]),
+    );
   // Workers run only the kubelet; external etcd members only etcd (and control planes no etcd then).
   const runs = (name: string) => {
     if (location.role === 'worker') return name === 'kubelet';

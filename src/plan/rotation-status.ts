@@ -2,7 +2,15 @@ import type { Observed } from '../model/files.js';
 import path from 'node:path';
 import { ErrorCode, KpkiError } from '../errors.js';
 import type { Layout } from '../model/layout.js';
-import { rotationIn, rotationMaterial, ROTATION_FILE, UNRECORDED, type RotationFileState, type RotationPhase, type RotationState } from '../model/rotation.js';
+import {
+  rotationIn,
+  rotationMaterial,
+  ROTATION_FILE,
+  UNRECORDED,
+  type RotationFileState,
+  type RotationPhase,
+  type RotationState,
+} from '../model/rotation.js';
 import { certificateFacts, certificatePem, publicKeyObject } from '../pki/certificate.js';
 import { publicKeyOf, sameKeyPair } from '../pki/keys.js';
 import { isSignedBy, sameAuthority, sameSubject } from '../pki/match.js';
@@ -20,21 +28,39 @@ import { editAllTrust, trustHolders } from './trust.js';
 export function status(layout: Layout, snapshot: Observed, state: RotationState, options: RotateOptions): RotationFileState[] {
   const pairs = pairsIn(layout, snapshot, state);
   const files: RotationFileState[] = [];
-  const nodeOf = (file: string) => layout.locations.find((l) => file.startsWith(`${l.certDir}${path.sep}`) || path.dirname(file) === l.kubeconfigDir || (l.kubeletPki && file.startsWith(l.kubeletPki)))?.node;
+  const nodeOf = (file: string) =>
+    layout.locations.find(
+      (l) =>
+        file.startsWith(`${l.certDir}${path.sep}`) ||
+        path.dirname(file) === l.kubeconfigDir ||
+        (l.kubeletPki && file.startsWith(l.kubeletPki)),
+    )?.node;
   const begun = state.phase === 'begun';
-  const record = (file: string, stateText: string, expected: string) => files.push({ node: nodeOf(file), file, state: stateText, expected });
+  const record = (file: string, stateText: string, expected: string) =>
+    files.push({ node: nodeOf(file), file, state: stateText, expected });
   // Trust files: the order of old and new tells the phase.
   for (const holder of trustHolders(layout, snapshot, options.apiServices)) {
-    editAllTrust([holder], perCa(pairs, (bundle, pair) => {
-      const label = bundle.filter((c) => sameAuthority(c, pair.old.cert) || sameAuthority(c, pair.new.cert)).map((c) => (sameAuthority(c, pair.old.cert) ? 'old' : 'new')).join('+');
-      if (label) record(holder.file, `${pair.old.name} ${label}`, `${pair.old.name} ${begun ? 'old+new' : 'new+old'}`);
-      return undefined;
-    }), snapshot);
+    editAllTrust(
+      [holder],
+      perCa(pairs, (bundle, pair) => {
+        const label = bundle
+          .filter((c) => sameAuthority(c, pair.old.cert) || sameAuthority(c, pair.new.cert))
+          .map((c) => (sameAuthority(c, pair.old.cert) ? 'old' : 'new'))
+          .join('+');
+        if (label) record(holder.file, `${pair.old.name} ${label}`, `${pair.old.name} ${begun ? 'old+new' : 'new+old'}`);
+        return undefined;
+      }),
+      snapshot,
+    );
   }
   for (const pair of pairs) {
     for (const file of copiesOf(layout, snapshot, `${pair.old.file}.key`)) {
       const key = parseKey(snapshot.get(file)!, file);
-      record(file, sameKeyPair(key, publicKeyObject(pair.old.cert)) ? 'old' : sameKeyPair(key, publicKeyObject(pair.new.cert)) ? 'new' : 'other', begun ? 'old' : 'new');
+      record(
+        file,
+        sameKeyPair(key, publicKeyObject(pair.old.cert)) ? 'old' : sameKeyPair(key, publicKeyObject(pair.new.cert)) ? 'new' : 'other',
+        begun ? 'old' : 'new',
+      );
     }
   }
   for (const location of layout.locations) {
@@ -51,7 +77,11 @@ export function status(layout: Layout, snapshot: Observed, state: RotationState,
     const sa = saKeysIn(layout, snapshot);
     for (const file of copiesOf(layout, snapshot, saFile(layout, 'key'))) {
       const key = parseKey(snapshot.get(file)!, file);
-      record(file, sameKeyPair(key, publicKeyOf(sa.new)) ? 'new' : sameKeyPair(key, publicKeyOf(sa.old)) ? 'old' : 'other', begun ? 'old' : 'new');
+      record(
+        file,
+        sameKeyPair(key, publicKeyOf(sa.new)) ? 'new' : sameKeyPair(key, publicKeyOf(sa.old)) ? 'old' : 'other',
+        begun ? 'old' : 'new',
+      );
     }
   }
   return files;
@@ -91,7 +121,9 @@ export function unrecordedRotation(layout: Layout, snapshot: Observed): Unrecord
     if (bundle.length !== 2 || !sameSubject(bundle[0]!, bundle[1]!) || sameAuthority(bundle[0]!, bundle[1]!)) continue;
     const recordedOld = snapshot.get(rotationMaterial(certDir, 'old', `${entry.file}.crt`));
     const oldCert = recordedOld ? bundle.find((c) => sameAuthority(c, parseCertificate(recordedOld, certFile))) : undefined;
-    const [older, newer] = oldCert ? [oldCert, bundle.find((c) => c !== oldCert)!] : [...bundle].sort((a, b) => certificateFacts(a).notBefore.getTime() - certificateFacts(b).notBefore.getTime());
+    const [older, newer] = oldCert
+      ? [oldCert, bundle.find((c) => c !== oldCert)!]
+      : [...bundle].sort((a, b) => certificateFacts(a).notBefore.getTime() - certificateFacts(b).notBefore.getTime());
     const keyData = snapshot.get(path.join(certDir, `${entry.file}.key`));
     const signer = keyData && sameKeyPair(parseKey(keyData, certFile), publicKeyObject(newer!)) ? 'new' : 'old';
     phases.add(signer === 'new' ? 'reissued' : 'begun');
@@ -113,10 +145,14 @@ export function unrecordedRotation(layout: Layout, snapshot: Observed): Unrecord
   }
   if (!evidence) return undefined;
   if (phases.size !== 1) {
-    throw new KpkiError(ErrorCode.StaleFile, `${path.join(certDir, ROTATION_FILE)} records no rotation, but ${evidence}, and the files do not tell which phase it is in`, {
-      subject: path.join(certDir, ROTATION_FILE),
-      hint: 'restore kpki-rotation.json from a backup; kpki changes nothing until then',
-    });
+    throw new KpkiError(
+      ErrorCode.StaleFile,
+      `${path.join(certDir, ROTATION_FILE)} records no rotation, but ${evidence}, and the files do not tell which phase it is in`,
+      {
+        subject: path.join(certDir, ROTATION_FILE),
+        hint: 'restore kpki-rotation.json from a backup; kpki changes nothing until then',
+      },
+    );
   }
   const phase = [...phases][0]!;
   if (serviceAccount) {
@@ -126,7 +162,11 @@ export function unrecordedRotation(layout: Layout, snapshot: Observed): Unrecord
     // sa.pub lists the signing key first.
     fill(rotationMaterial(certDir, signing === 'old' ? 'new' : 'old', saFile(layout, 'key')), saKeys[1]);
   }
-  return { state: { phase, cas, serviceAccount, startedAt: UNRECORDED, file: path.join(certDir, ROTATION_FILE) }, evidence, snapshot: completed };
+  return {
+    state: { phase, cas, serviceAccount, startedAt: UNRECORDED, file: path.join(certDir, ROTATION_FILE) },
+    evidence,
+    snapshot: completed,
+  };
 }
 
 function unrecordedError(unrecorded: Unrecorded): KpkiError {
@@ -135,14 +175,22 @@ function unrecordedError(unrecorded: Unrecorded): KpkiError {
     state.phase === 'begun'
       ? 'run kpki ca rotate abort --recover to go back to the old CAs alone (or reissue --recover to carry on); kpki ca rotate status --recover shows each file'
       : 'run kpki ca rotate finish --recover to keep the new CAs once every leaf is signed by them (kpki ca rotate status --recover shows each file), or abort --recover';
-  return new KpkiError(ErrorCode.StaleFile, `${state.file} records no rotation, but ${evidence}: the files show a rotation in phase ${state.phase}`, { subject: state.file, hint });
+  return new KpkiError(
+    ErrorCode.StaleFile,
+    `${state.file} records no rotation, but ${evidence}: the files show a rotation in phase ${state.phase}`,
+    { subject: state.file, hint },
+  );
 }
 
 /**
  * The rotation under way: as recorded, else — with --recover — as the files show it (see
  * unrecordedRotation). An overlap no record explains is an error naming the way out.
  */
-export function rotationUnderWay(layout: Layout, observed: Observed, options: RotateOptions): { state: (RotationState & { file: string }) | undefined; snapshot: Observed } {
+export function rotationUnderWay(
+  layout: Layout,
+  observed: Observed,
+  options: RotateOptions,
+): { state: (RotationState & { file: string }) | undefined; snapshot: Observed } {
   const recorded = rotationIn(observed, layout.signing.certDir);
   if (recorded) return { state: recorded, snapshot: observed };
   const unrecorded = unrecordedRotation(layout, observed);
@@ -150,4 +198,3 @@ export function rotationUnderWay(layout: Layout, observed: Observed, options: Ro
   if (!options.recover || options.step === 'begin') throw unrecordedError(unrecorded);
   return { state: unrecorded.state, snapshot: unrecorded.snapshot };
 }
-

@@ -4,7 +4,16 @@ import { badFlag, ErrorCode, KpkiError } from '../errors.js';
 import { parseDuration } from '../model/duration.js';
 import type { Layout, LayoutOptions } from '../model/layout.js';
 import { caEntryName } from '../model/profile.js';
-import { rotationMaterial, rotationRecordText, ROTATION_ARCHIVE_DIR, ROTATION_FILE, UNRECORDED, type RotationFileState, type RotationPhase, type RotationState } from '../model/rotation.js';
+import {
+  rotationMaterial,
+  rotationRecordText,
+  ROTATION_ARCHIVE_DIR,
+  ROTATION_FILE,
+  UNRECORDED,
+  type RotationFileState,
+  type RotationPhase,
+  type RotationState,
+} from '../model/rotation.js';
 import { DEFAULTS } from '../model/settings.js';
 import { resolveCertificate } from '../model/spec.js';
 import { certificateFacts, certificatePem, publicKeyObject } from '../pki/certificate.js';
@@ -69,12 +78,18 @@ interface CaPair {
 /** The service-account key pair's files under a cert dir, as the profile names them. */
 export function saFile(layout: Layout, part: 'key' | 'pub'): string {
   const pair = layout.profile.keyPairs[0];
-  if (!pair) throw new KpkiError(ErrorCode.MissingFile, `profile ${layout.profile.name} has no service-account key pair`, { subject: layout.profile.name });
+  if (!pair)
+    throw new KpkiError(ErrorCode.MissingFile, `profile ${layout.profile.name} has no service-account key pair`, {
+      subject: layout.profile.name,
+    });
   return `${pair.file}.${part}`;
 }
 
 const missingMaterial = (file: string, what: string) =>
-  new KpkiError(ErrorCode.MissingFile, `${file}: the rotation's ${what} is missing`, { subject: file, hint: 'restore it from a backup; without it this step cannot be carried out' });
+  new KpkiError(ErrorCode.MissingFile, `${file}: the rotation's ${what} is missing`, {
+    subject: file,
+    hint: 'restore it from a backup; without it this step cannot be carried out',
+  });
 
 function pairIn(snapshot: Observed, certDir: string, side: 'old' | 'new', name: string, file: string, recovered: boolean): CaPair {
   const crt = rotationMaterial(certDir, side, `${file}.crt`);
@@ -117,11 +132,20 @@ export function saKeysIn(layout: Layout, snapshot: Observed): { old: KeyObject; 
 
 function signerCopies(layout: Layout, snapshot: Observed, ca: CaPair): FileWrite[] {
   const cert = ca.cert;
-  return copiesOf(layout, snapshot, `${ca.file}.key`).map((keyFile) => ({ path: path.join(path.dirname(keyFile), SIGNER_CERT), data: certificatePem(cert), mode: 0o644 }));
+  return copiesOf(layout, snapshot, `${ca.file}.key`).map((keyFile) => ({
+    path: path.join(path.dirname(keyFile), SIGNER_CERT),
+    data: certificatePem(cert),
+    mode: 0o644,
+  }));
 }
 
 /** The signer copy for the cluster CA's pair, when the rotation covers it. */
-function clusterSigner(layout: Layout, snapshot: Observed, pairs: { old: CaPair; new: CaPair }[], pick: (pair: { old: CaPair; new: CaPair }) => CaPair): FileWrite[] {
+function clusterSigner(
+  layout: Layout,
+  snapshot: Observed,
+  pairs: { old: CaPair; new: CaPair }[],
+  pick: (pair: { old: CaPair; new: CaPair }) => CaPair,
+): FileWrite[] {
   const cluster = pairs.find((p) => p.old.name === 'ca');
   return cluster ? signerCopies(layout, snapshot, pick(cluster)) : [];
 }
@@ -135,7 +159,10 @@ const holds = (bundle: x509.X509Certificate[], ca: x509.X509Certificate) => bund
 const without = (bundle: x509.X509Certificate[], ca: x509.X509Certificate) => bundle.filter((c) => !sameAuthority(c, ca));
 
 /** A trust edit applied, per rotated CA, to the holders of that CA's trust (it reads certificates only). */
-export function perCa<P extends { old: Pick<CaPair, 'name' | 'cert'>; new: Pick<CaPair, 'cert'> }>(pairs: P[], edit: (bundle: x509.X509Certificate[], pair: P) => x509.X509Certificate[] | undefined): TrustEdit {
+export function perCa<P extends { old: Pick<CaPair, 'name' | 'cert'>; new: Pick<CaPair, 'cert'> }>(
+  pairs: P[],
+  edit: (bundle: x509.X509Certificate[], pair: P) => x509.X509Certificate[] | undefined,
+): TrustEdit {
   return (bundle: x509.X509Certificate[], holder: TrustHolder) => {
     let next: x509.X509Certificate[] | undefined;
     for (const pair of pairs) {
@@ -161,10 +188,24 @@ function signers(base: Map<string, HeldCa>, pairs: { signer: CaPair; other: CaPa
 }
 
 /** Re-signs every leaf and kubeconfig under the rotated CAs with the given signers. */
-function reissueLeaves(layout: Layout, snapshot: Observed, state: RotationState, cas: Map<string, HeldCa>, now: Date, dryRun: boolean): Day2Step[] {
-  const names = renewableEntries(layout).filter((e) => state.cas.includes(e.issuer)).map((e) => e.name);
-  const validity = parseDuration(layout.record?.data.settings.certValidity ?? DEFAULTS.certValidity) ?? parseDuration(DEFAULTS.certValidity)!;
-  const { steps, signers } = decideRenewalOf(layout, { names, cas, sanPlan: { sans: [], entries: [] }, csrOnly: false, csrDir: '', key: 'auto', validity, now, dryRun }, snapshot);
+function reissueLeaves(
+  layout: Layout,
+  snapshot: Observed,
+  state: RotationState,
+  cas: Map<string, HeldCa>,
+  now: Date,
+  dryRun: boolean,
+): Day2Step[] {
+  const names = renewableEntries(layout)
+    .filter((e) => state.cas.includes(e.issuer))
+    .map((e) => e.name);
+  const validity =
+    parseDuration(layout.record?.data.settings.certValidity ?? DEFAULTS.certValidity) ?? parseDuration(DEFAULTS.certValidity)!;
+  const { steps, signers } = decideRenewalOf(
+    layout,
+    { names, cas, sanPlan: { sans: [], entries: [] }, csrOnly: false, csrDir: '', key: 'auto', validity, now, dryRun },
+    snapshot,
+  );
   // A dry run lists the phase's trust and key files, not the leaves (as kpki renew --dry-run lists those).
   return dryRun ? [] : [{ action: 'renew', steps, signers }];
 }
@@ -203,10 +244,20 @@ function begin(layout: Layout, snapshot: Observed, options: RotateOptions, now: 
   const olds: CaPair[] = [];
   for (const name of cas) {
     const old = signingAuthority(authorities, name, certDir);
-    if (old.bundle.length > 1) throw new KpkiError(ErrorCode.StaleFile, `${old.certFile} holds ${old.bundle.length} certificates`, { subject: old.certFile, hint: 'a rotation starts from one CA certificate per trust file: remove the extra ones first' });
+    if (old.bundle.length > 1)
+      throw new KpkiError(ErrorCode.StaleFile, `${old.certFile} holds ${old.bundle.length} certificates`, {
+        subject: old.certFile,
+        hint: 'a rotation starts from one CA certificate per trust file: remove the extra ones first',
+      });
     const entry = layout.profile.certificates.find((c) => c.name === name)!;
     const keyType = keyTypeOf(publicKeyObject(old.cert)) ?? DEFAULTS.keyType;
-    const spec = resolveCertificate(layout.profile.policy, { ...entry, commonName: certificateFacts(old.cert).commonName }, (t) => [t], { caValidity: validity, certValidity: validity, keyType }, entry.file);
+    const spec = resolveCertificate(
+      layout.profile.policy,
+      { ...entry, commonName: certificateFacts(old.cert).commonName },
+      (t) => [t],
+      { caValidity: validity, certValidity: validity, keyType },
+      entry.file,
+    );
     olds.push({ name, file: entry.file, cert: old.cert, key: old.key, keyFile: rotationMaterial(certDir, 'old', `${entry.file}.key`) });
     steps.push(
       ...writeSteps([
@@ -214,13 +265,38 @@ function begin(layout: Layout, snapshot: Observed, options: RotateOptions, now: 
         { path: rotationMaterial(certDir, 'old', `${entry.file}.key`), data: privateKeyPem(old.key), mode: 0o600 },
       ]),
       // Same subject: everything that names the issuer (leaves, kubeadm's checks) keeps reading the same; keys and key ids tell them apart.
-      { action: 'new-ca', name, spec, keepSubject: old.cert.subjectName, files: [rotationMaterial(certDir, 'new', `${entry.file}.crt`), rotationMaterial(certDir, 'new', `${entry.file}.key`)] },
+      {
+        action: 'new-ca',
+        name,
+        spec,
+        keepSubject: old.cert.subjectName,
+        files: [rotationMaterial(certDir, 'new', `${entry.file}.crt`), rotationMaterial(certDir, 'new', `${entry.file}.key`)],
+      },
     );
   }
   // Old first: it still signs, and kubeadm reads only the first certificate next to the key.
   const withNew = (made: MadeMaterial) => olds.map((old) => ({ old, new: { cert: made.cas.get(old.name)!.certificate } }));
-  steps.push({ action: 'trust-edit', edit: (made) => editAllTrust(trustHolders(layout, snapshot, options.apiServices), perCa(withNew(made), (bundle, pair) => (holds(bundle, pair.old.cert) && !holds(bundle, pair.new.cert) ? [...bundle, pair.new.cert] : undefined)), snapshot) });
-  steps.push(...writeSteps(clusterSigner(layout, snapshot, olds.map((old) => ({ old, new: old })), (p) => p.old)));
+  steps.push({
+    action: 'trust-edit',
+    edit: (made) =>
+      editAllTrust(
+        trustHolders(layout, snapshot, options.apiServices),
+        perCa(withNew(made), (bundle, pair) =>
+          holds(bundle, pair.old.cert) && !holds(bundle, pair.new.cert) ? [...bundle, pair.new.cert] : undefined,
+        ),
+        snapshot,
+      ),
+  });
+  steps.push(
+    ...writeSteps(
+      clusterSigner(
+        layout,
+        snapshot,
+        olds.map((old) => ({ old, new: old })),
+        (p) => p.old,
+      ),
+    ),
+  );
   if (serviceAccount) {
     const keyFile = path.join(certDir, saFile(layout, 'key'));
     const keyData = snapshot.get(keyFile);
@@ -229,8 +305,21 @@ function begin(layout: Layout, snapshot: Observed, options: RotateOptions, now: 
     const name = layout.profile.keyPairs[0]!.name;
     steps.push(
       ...writeSteps([{ path: rotationMaterial(certDir, 'old', saFile(layout, 'key')), data: privateKeyPem(old), mode: 0o600 }]),
-      { action: 'new-key', name, keyType: keyTypeOf(publicKeyOf(old)) ?? DEFAULTS.keyType, file: rotationMaterial(certDir, 'new', saFile(layout, 'key')) },
-      { action: 'trust-edit', edit: (made) => copiesOf(layout, snapshot, saFile(layout, 'pub')).map((file) => ({ path: file, data: pemOfKeys([old, made.keys.get(name)!]), mode: 0o600 })) },
+      {
+        action: 'new-key',
+        name,
+        keyType: keyTypeOf(publicKeyOf(old)) ?? DEFAULTS.keyType,
+        file: rotationMaterial(certDir, 'new', saFile(layout, 'key')),
+      },
+      {
+        action: 'trust-edit',
+        edit: (made) =>
+          copiesOf(layout, snapshot, saFile(layout, 'pub')).map((file) => ({
+            path: file,
+            data: pemOfKeys([old, made.keys.get(name)!]),
+            mode: 0o600,
+          })),
+      },
     );
   }
   const next: RotationState = { phase: 'begun', cas, serviceAccount, startedAt: now.toISOString() };
@@ -245,36 +334,63 @@ function begin(layout: Layout, snapshot: Observed, options: RotateOptions, now: 
  * Trust files, CA key copies, the controller manager's signer file and SA keys of a layout as a
  * phase of both sides wants them: the signing side (old in begun, new in reissued) first.
  */
-export function signerSideFiles(layout: Layout, snapshot: Observed, state: RotationState, pairs: { old: CaPair; new: CaPair }[], toOld: boolean, apiServices: string[] | undefined): FileWrite[] {
+export function signerSideFiles(
+  layout: Layout,
+  snapshot: Observed,
+  state: RotationState,
+  pairs: { old: CaPair; new: CaPair }[],
+  toOld: boolean,
+  apiServices: string[] | undefined,
+): FileWrite[] {
   const signingSide = toOld ? 'old' : 'new';
-  const side = (pair: { old: CaPair; new: CaPair }) => (toOld ? { signer: pair.old, other: pair.new } : { signer: pair.new, other: pair.old });
+  const side = (pair: { old: CaPair; new: CaPair }) =>
+    toOld ? { signer: pair.old, other: pair.new } : { signer: pair.new, other: pair.old };
   // The signer leads: kubeadm and the controller-manager's signer read only the first certificate next to the key.
   const signerFirst = (bundle: x509.X509Certificate[], pair: { old: CaPair; new: CaPair }) =>
-    holds(bundle, pair.old.cert) || holds(bundle, pair.new.cert) ? [side(pair).signer.cert, side(pair).other.cert, ...without(without(bundle, pair.old.cert), pair.new.cert)] : undefined;
+    holds(bundle, pair.old.cert) || holds(bundle, pair.new.cert)
+      ? [side(pair).signer.cert, side(pair).other.cert, ...without(without(bundle, pair.old.cert), pair.new.cert)]
+      : undefined;
   const writes = editAllTrust(trustHolders(layout, snapshot, apiServices), perCa(pairs, signerFirst), snapshot);
   for (const pair of pairs) {
-    for (const file of copiesOf(layout, snapshot, `${pair.old.file}.key`)) writes.push({ path: file, data: privateKeyPem(signingKey(side(pair).signer, signingSide)), mode: 0o600 });
+    for (const file of copiesOf(layout, snapshot, `${pair.old.file}.key`))
+      writes.push({ path: file, data: privateKeyPem(signingKey(side(pair).signer, signingSide)), mode: 0o600 });
   }
   writes.push(...clusterSigner(layout, snapshot, pairs, (p) => side(p).signer));
   if (state.serviceAccount) {
     const sa = saKeysIn(layout, snapshot);
     const [signer, other] = toOld ? [sa.old, sa.new] : [sa.new, sa.old];
-    if (signer.type !== 'private') throw missingMaterial(rotationMaterial(layout.signing.certDir, signingSide, saFile(layout, 'key')), `${signingSide} service-account key`);
-    for (const file of copiesOf(layout, snapshot, saFile(layout, 'key'))) writes.push({ path: file, data: privateKeyPem(signer), mode: 0o600 });
-    for (const file of copiesOf(layout, snapshot, saFile(layout, 'pub'))) writes.push({ path: file, data: pemOfKeys([signer, other]), mode: 0o600 });
+    if (signer.type !== 'private')
+      throw missingMaterial(
+        rotationMaterial(layout.signing.certDir, signingSide, saFile(layout, 'key')),
+        `${signingSide} service-account key`,
+      );
+    for (const file of copiesOf(layout, snapshot, saFile(layout, 'key')))
+      writes.push({ path: file, data: privateKeyPem(signer), mode: 0o600 });
+    for (const file of copiesOf(layout, snapshot, saFile(layout, 'pub')))
+      writes.push({ path: file, data: pemOfKeys([signer, other]), mode: 0o600 });
   }
   return writes;
 }
 
 function reissue(layout: Layout, snapshot: Observed, state: RotationState, options: RotateOptions, now: Date, toOld: boolean): Phase {
   const pairs = pairsIn(layout, snapshot, state);
-  const side = (pair: { old: CaPair; new: CaPair }) => (toOld ? { signer: pair.old, other: pair.new } : { signer: pair.new, other: pair.old });
+  const side = (pair: { old: CaPair; new: CaPair }) =>
+    toOld ? { signer: pair.old, other: pair.new } : { signer: pair.new, other: pair.old };
   const writes = signerSideFiles(layout, snapshot, state, pairs, toOld, options.apiServices);
-  const leaves = reissueLeaves(layout, snapshot, state, signers(authoritiesIn(layout, snapshot), pairs.map(side)), now, options.dryRun ?? false);
+  const leaves = reissueLeaves(
+    layout,
+    snapshot,
+    state,
+    signers(authoritiesIn(layout, snapshot), pairs.map(side)),
+    now,
+    options.dryRun ?? false,
+  );
   const notes = toOld
     ? ['the old CAs sign again and trust still holds both; after the restarts, run kpki ca rotate abort once more to drop the new CAs']
     : [
-        ...(state.serviceAccount ? ['service-account tokens are now signed with the new key; tokens signed with the old one keep working until finish'] : []),
+        ...(state.serviceAccount
+          ? ['service-account tokens are now signed with the new key; tokens signed with the old one keep working until finish']
+          : []),
         'after the restarts (and once workloads hold new tokens), run kpki ca rotate finish',
       ];
   return { steps: [...writeSteps(writes), ...leaves], notes, next: { ...state, phase: toOld ? 'begun' : 'reissued' } };
@@ -295,18 +411,29 @@ function leavesSignedBy(layout: Layout, snapshot: Observed, pairs: CaPair[]): { 
 }
 
 /** The retired side's keys, archived (0600) under `rotation-archive/<time>/` unless purged; the material itself goes once the phase is written. */
-function archiveRotation(layout: Layout, snapshot: Observed, state: RotationState, side: 'old' | 'new', purge: boolean, now: Date): FileWrite[] {
+function archiveRotation(
+  layout: Layout,
+  snapshot: Observed,
+  state: RotationState,
+  side: 'old' | 'new',
+  purge: boolean,
+  now: Date,
+): FileWrite[] {
   if (purge) return [];
   const certDir = layout.signing.certDir;
-  const files = [...state.cas.flatMap((name) => {
-    const file = layout.profile.certificates.find((c) => c.name === name)!.file;
-    return [`${file}.crt`, `${file}.key`];
-  }), ...(state.serviceAccount ? [saFile(layout, 'key')] : [])];
+  const files = [
+    ...state.cas.flatMap((name) => {
+      const file = layout.profile.certificates.find((c) => c.name === name)!.file;
+      return [`${file}.crt`, `${file}.key`];
+    }),
+    ...(state.serviceAccount ? [saFile(layout, 'key')] : []),
+  ];
   const writes: FileWrite[] = [];
   for (const file of files) {
     const data = snapshot.get(rotationMaterial(certDir, side, file));
     // A recovered rotation knows a lost SA key by its public half alone: nothing to archive.
-    if (data && !(file.endsWith('.key') && data.includes('PUBLIC KEY-----'))) writes.push({ path: path.join(certDir, ROTATION_ARCHIVE_DIR, now.toISOString().replace(/[:.]/g, '-'), file), data, mode: 0o600 });
+    if (data && !(file.endsWith('.key') && data.includes('PUBLIC KEY-----')))
+      writes.push({ path: path.join(certDir, ROTATION_ARCHIVE_DIR, now.toISOString().replace(/[:.]/g, '-'), file), data, mode: 0o600 });
   }
   return writes;
 }
@@ -315,20 +442,33 @@ function archiveRotation(layout: Layout, snapshot: Observed, state: RotationStat
 function keepOnly(layout: Layout, snapshot: Observed, state: RotationState, options: RotateOptions, kept: 'old' | 'new'): FileWrite[] {
   const dropped = kept === 'old' ? 'new' : 'old';
   const pairs = pairsIn(layout, snapshot, state);
-  const left = leavesSignedBy(layout, snapshot, pairs.map((p) => p[dropped]));
+  const left = leavesSignedBy(
+    layout,
+    snapshot,
+    pairs.map((p) => p[dropped]),
+  );
   if (left.length) {
     // In either phase the key beside each CA is the side kept, so kpki renew signs them with it.
     const renew = `kpki renew ${[...new Set(left.map((l) => l.name))].join(' ')}`;
-    throw new KpkiError(ErrorCode.StaleFile, `still signed by a${dropped === 'old' ? 'n old' : ' new'} CA: ${left.map((l) => l.file).join(', ')}`, {
-      subject: left[0]!.file,
-      hint: `renew ${left.length > 1 ? 'them' : 'it'} with the ${kept} CA (${renew}), restart what it names, then ${dropped === 'old' ? 'finish' : 'abort'}`,
-    });
+    throw new KpkiError(
+      ErrorCode.StaleFile,
+      `still signed by a${dropped === 'old' ? 'n old' : ' new'} CA: ${left.map((l) => l.file).join(', ')}`,
+      {
+        subject: left[0]!.file,
+        hint: `renew ${left.length > 1 ? 'them' : 'it'} with the ${kept} CA (${renew}), restart what it names, then ${dropped === 'old' ? 'finish' : 'abort'}`,
+      },
+    );
   }
-  const writes = editAllTrust(trustHolders(layout, snapshot, options.apiServices), perCa(pairs, (bundle, pair) => (holds(bundle, pair[dropped].cert) ? without(bundle, pair[dropped].cert) : undefined)), snapshot);
+  const writes = editAllTrust(
+    trustHolders(layout, snapshot, options.apiServices),
+    perCa(pairs, (bundle, pair) => (holds(bundle, pair[dropped].cert) ? without(bundle, pair[dropped].cert) : undefined)),
+    snapshot,
+  );
   writes.push(...clusterSigner(layout, snapshot, pairs, (p) => p[kept]));
   if (state.serviceAccount) {
     const sa = saKeysIn(layout, snapshot);
-    for (const file of copiesOf(layout, snapshot, saFile(layout, 'pub'))) writes.push({ path: file, data: pemOfKeys([sa[kept]]), mode: 0o600 });
+    for (const file of copiesOf(layout, snapshot, saFile(layout, 'pub')))
+      writes.push({ path: file, data: pemOfKeys([sa[kept]]), mode: 0o600 });
   }
   return writes;
 }
@@ -337,15 +477,25 @@ function finish(layout: Layout, snapshot: Observed, state: RotationState, option
   const writes = keepOnly(layout, snapshot, state, options, 'new');
   writes.push(...archiveRotation(layout, snapshot, state, 'old', options.purge ?? false, now));
   const notes = [
-    ...(state.cas.includes('ca') ? [`after the restarts: ${ROOT_CA_NOTE}; clients outside the cluster need the new ca.crt (every kubeconfig kpki manages already has it)`] : []),
-    ...(state.serviceAccount ? ['tokens signed with the old service-account key are now rejected: restart pods that still hold one, recreate legacy token Secrets'] : []),
+    ...(state.cas.includes('ca')
+      ? [
+          `after the restarts: ${ROOT_CA_NOTE}; clients outside the cluster need the new ca.crt (every kubeconfig kpki manages already has it)`,
+        ]
+      : []),
+    ...(state.serviceAccount
+      ? ['tokens signed with the old service-account key are now rejected: restart pods that still hold one, recreate legacy token Secrets']
+      : []),
   ];
   return { steps: writeSteps(writes), notes, next: undefined };
 }
 
 function abort(layout: Layout, snapshot: Observed, state: RotationState, options: RotateOptions, now: Date): Phase {
   if (state.phase === 'reissued') return reissue(layout, snapshot, state, options, now, true);
-  return { steps: writeSteps(keepOnly(layout, snapshot, state, options, 'old')), notes: ['the rotation is undone: the old CAs sign and are the only ones trusted'], next: undefined };
+  return {
+    steps: writeSteps(keepOnly(layout, snapshot, state, options, 'old')),
+    notes: ['the rotation is undone: the old CAs sign and are the only ones trusted'],
+    next: undefined,
+  };
 }
 
 /**
@@ -353,16 +503,33 @@ function abort(layout: Layout, snapshot: Observed, state: RotationState, options
  * rotationUnderWay completed it) and the rotation under way: refused when the rotation is not in
  * the phase the step starts from.
  */
-export function decideRotation(step: Exclude<RotateStep, 'status'>, layout: Layout, snapshot: Observed, state: (RotationState & { file: string }) | undefined, options: RotateOptions, now: Date): Phase {
+export function decideRotation(
+  step: Exclude<RotateStep, 'status'>,
+  layout: Layout,
+  snapshot: Observed,
+  state: (RotationState & { file: string }) | undefined,
+  options: RotateOptions,
+  now: Date,
+): Phase {
   const phase = decidePhase(step, layout, snapshot, state, options, now);
   return { ...phase, steps: [...phase.steps, { action: 'record', write: rotationRecordWrite(layout.signing.certDir, phase.next) }] };
 }
 
-function decidePhase(step: Exclude<RotateStep, 'status'>, layout: Layout, snapshot: Observed, state: (RotationState & { file: string }) | undefined, options: RotateOptions, now: Date): Phase {
+function decidePhase(
+  step: Exclude<RotateStep, 'status'>,
+  layout: Layout,
+  snapshot: Observed,
+  state: (RotationState & { file: string }) | undefined,
+  options: RotateOptions,
+  now: Date,
+): Phase {
   const certDir = layout.signing.certDir;
   const expect = (want: RotationPhase | undefined, hint: string) => {
     if ((state?.phase ?? undefined) !== want) {
-      throw new KpkiError(ErrorCode.StaleFile, state ? `a rotation is in phase ${state.phase}` : 'no rotation is under way', { subject: state?.file ?? path.join(certDir, ROTATION_FILE), hint });
+      throw new KpkiError(ErrorCode.StaleFile, state ? `a rotation is in phase ${state.phase}` : 'no rotation is under way', {
+        subject: state?.file ?? path.join(certDir, ROTATION_FILE),
+        hint,
+      });
     }
   };
   switch (step) {
@@ -376,7 +543,11 @@ function decidePhase(step: Exclude<RotateStep, 'status'>, layout: Layout, snapsh
       expect('reissued', state ? 'run kpki ca rotate reissue first' : 'start one with kpki ca rotate begin');
       return finish(layout, snapshot, state!, options, now);
     case 'abort':
-      if (!state) throw new KpkiError(ErrorCode.StaleFile, 'no rotation is under way', { subject: path.join(certDir, ROTATION_FILE), hint: 'nothing to abort' });
+      if (!state)
+        throw new KpkiError(ErrorCode.StaleFile, 'no rotation is under way', {
+          subject: path.join(certDir, ROTATION_FILE),
+          hint: 'nothing to abort',
+        });
       return abort(layout, snapshot, state, options, now);
   }
 }

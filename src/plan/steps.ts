@@ -130,7 +130,13 @@ export type Day2Step =
   /** A CA with a new key, self-signed, keeping the old one's subject (a rotation's incoming CA). */
   | { action: 'new-ca'; name: string; spec: CertSpec; keepSubject: x509.Name; files: [crt: string, key: string] }
   /** A CA certified again with its own key for a new lifetime, keeping subject and key id (`ca renew`); it writes no file itself. */
-  | { action: 'recertified-ca'; name: string; spec: CertSpec; ca: { certificate: x509.X509Certificate; key: SigningKey }; subjectKeyId: string | undefined }
+  | {
+      action: 'recertified-ca';
+      name: string;
+      spec: CertSpec;
+      ca: { certificate: x509.X509Certificate; key: SigningKey };
+      subjectKeyId: string | undefined;
+    }
   /** A new key pair's private key (a rotation's incoming service-account key). */
   | { action: 'new-key'; name: string; keyType: KeyType; file: string }
   /** A file whose bytes the decision already knows (the outgoing material, a key copy, a trust file without a new CA). */

@@ -69,7 +69,11 @@ export function refuseForeignKubeconfigs(files: string[], snapshot: Observed, ca
     if (client && !ca.bundle.some((c) => isSignedBy(client, c))) {
       const facts = certificateFacts(client);
       const keyId = facts.authorityKeyId ? `, authority key id ${facts.authorityKeyId}` : '';
-      throw badInput(file, `belongs to another PKI: its client certificate (CN=${facts.commonName}) was signed by CN=${facts.issuerCommonName}${keyId}, not by ${ours}`, hint);
+      throw badInput(
+        file,
+        `belongs to another PKI: its client certificate (CN=${facts.commonName}) was signed by CN=${facts.issuerCommonName}${keyId}, not by ${ours}`,
+        hint,
+      );
     }
   }
 }
@@ -94,7 +98,8 @@ export function trustHolders(layout: Layout, snapshot: Observed, apiServices: st
   const cas = layout.profile.certificates.filter((c) => !c.issuer);
   for (const location of layout.locations) {
     for (const ca of cas) holders.push({ kind: 'ca-file', file: path.join(location.certDir, `${ca.file}.crt`), ca: ca.name });
-    for (const kubeconfig of layout.profile.kubeconfigs) holders.push({ kind: 'kubeconfig', file: path.join(location.kubeconfigDir, kubeconfig.file), ca: undefined });
+    for (const kubeconfig of layout.profile.kubeconfigs)
+      holders.push({ kind: 'kubeconfig', file: path.join(location.kubeconfigDir, kubeconfig.file), ca: undefined });
   }
   for (const file of layout.kubeconfigs) holders.push({ kind: 'kubeconfig', file, ca: undefined });
   for (const file of apiServices) {
@@ -104,7 +109,8 @@ export function trustHolders(layout: Layout, snapshot: Observed, apiServices: st
   return holders.filter((h) => snapshot.has(h.file));
 }
 
-const sameBundle = (a: x509.X509Certificate[], b: x509.X509Certificate[]) => a.length === b.length && a.every((c, i) => Buffer.from(c.rawData).equals(Buffer.from(b[i]!.rawData)));
+const sameBundle = (a: x509.X509Certificate[], b: x509.X509Certificate[]) =>
+  a.length === b.length && a.every((c, i) => Buffer.from(c.rawData).equals(Buffer.from(b[i]!.rawData)));
 
 /** The holder rewritten by an edit, or undefined when its trust does not change. */
 export function editTrust(holder: TrustHolder, edit: TrustEdit, snapshot: Observed): FileWrite | undefined {
@@ -122,7 +128,9 @@ export function editTrust(holder: TrustHolder, edit: TrustEdit, snapshot: Observ
       if (!ca?.data) return undefined;
       const bundle = parseCertificates(ca.data, ca.origin);
       const next = edit(bundle, holder);
-      return next && !sameBundle(bundle, next) ? { path: holder.file, data: setKubeconfigData(text, holder.file, { ca: bundlePem(next) }), mode: 0o600 } : undefined;
+      return next && !sameBundle(bundle, next)
+        ? { path: holder.file, data: setKubeconfigData(text, holder.file, { ca: bundlePem(next) }), mode: 0o600 }
+        : undefined;
     }
     case 'apiservice': {
       const doc = parseDocument(text);
@@ -147,7 +155,11 @@ export function editAllTrust(holders: TrustHolder[], edit: TrustEdit, snapshot: 
 /** A CA kpki can sign with; refused for an external CA, whose owner re-certifies it. */
 export function signingAuthority(cas: Map<string, HeldCa>, name: string, certDir: string): HeldCa & { key: NonNullable<HeldCa['key']> } {
   const ca = cas.get(name);
-  if (!ca) throw new KpkiError(ErrorCode.MissingFile, `${certDir}: has no ${name}`, { subject: certDir, hint: 'point --cert-dir at the PKI (a cluster: its shared directory)' });
+  if (!ca)
+    throw new KpkiError(ErrorCode.MissingFile, `${certDir}: has no ${name}`, {
+      subject: certDir,
+      hint: 'point --cert-dir at the PKI (a cluster: its shared directory)',
+    });
   if (!ca.key) {
     throw new KpkiError(ErrorCode.ExternalCaMissing, `${ca.keyFile}: ${name} is an external CA (its key is not here)`, {
       subject: ca.keyFile,

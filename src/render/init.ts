@@ -57,7 +57,8 @@ export function renderClusterResult(result: ClusterResult): string {
   const lines = [renderInitResult(result.shared).trimEnd(), ''];
   if (result.shared.dryRun) {
     if (!result.nodes.length) lines.push(kleur.dim('Node directories are planned once the shared set above exists.'));
-    for (const node of result.nodes) lines.push(`${kleur.bold(node.name)} (${node.role}, ${node.addresses.join(', ')}):`, renderInitResult(node.init).trimEnd(), '');
+    for (const node of result.nodes)
+      lines.push(`${kleur.bold(node.name)} (${node.role}, ${node.addresses.join(', ')}):`, renderInitResult(node.init).trimEnd(), '');
     return `${lines.join('\n')}\n`;
   }
   lines.push('Nodes (copy each <dir>/etc/kubernetes to the machine):');

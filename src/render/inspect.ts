@@ -13,7 +13,12 @@ export function kubeadmDate(iso: string): string {
   return `${MONTHS[d.getUTCMonth()]} ${pad(d.getUTCDate())}, ${d.getUTCFullYear()} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())} UTC`;
 }
 
-const left = (seconds: number) => (seconds < 0 ? kleur.red(`expired ${formatDuration(-seconds)} ago`) : seconds < 30 * 86400 ? kleur.yellow(formatDuration(seconds)) : formatDuration(seconds));
+const left = (seconds: number) =>
+  seconds < 0
+    ? kleur.red(`expired ${formatDuration(-seconds)} ago`)
+    : seconds < 30 * 86400
+      ? kleur.yellow(formatDuration(seconds))
+      : formatDuration(seconds);
 
 export function renderInspect(result: InspectResult): string {
   const lines: string[] = [];
@@ -33,10 +38,14 @@ export function renderInspect(result: InspectResult): string {
         break;
       case 'private-key':
       case 'public-key':
-        lines.push(`  ${item.kind}  ${item.key}${item.certificates.length ? `, used by ${item.certificates.join(', ')}` : ', no certificate in the set'}`);
+        lines.push(
+          `  ${item.kind}  ${item.key}${item.certificates.length ? `, used by ${item.certificates.join(', ')}` : ', no certificate in the set'}`,
+        );
         break;
       case 'csr':
-        lines.push(`  csr          ${item.subject}, ${item.key}${item.sans.length ? `, SANs ${item.sans.join(', ')}` : ''}${item.signatureValid ? '' : kleur.red(' (bad signature)')}`);
+        lines.push(
+          `  csr          ${item.subject}, ${item.key}${item.sans.length ? `, SANs ${item.sans.join(', ')}` : ''}${item.signatureValid ? '' : kleur.red(' (bad signature)')}`,
+        );
         break;
       case 'kubeconfig':
         lines.push(`  kubeconfig   context ${item.context}: user ${item.user} → cluster ${item.cluster} at ${item.server}`);

@@ -55,7 +55,11 @@ export async function readBounded(file: string, limit = MAX_INPUT_BYTES): Promis
     if (stat.isDirectory()) throw badInput(file, 'is a directory, expected a file');
     if (!stat.isFile()) throw badInput(file, 'is not a regular file');
     if (stat.size > limit) {
-      throw badInput(file, `is ${megabytes(stat.size)}, far larger than any certificate, key or kubeconfig (limit ${megabytes(limit)})`, 'point the flag at the right file');
+      throw badInput(
+        file,
+        `is ${megabytes(stat.size)}, far larger than any certificate, key or kubeconfig (limit ${megabytes(limit)})`,
+        'point the flag at the right file',
+      );
     }
     const data = readFileSync(fd);
     return { data, mode: stat.mode & 0o7777, uid: stat.uid, gid: stat.gid };

@@ -36,12 +36,16 @@ async function filesOf(target: string, pattern: RegExp, flag: string): Promise<s
   const stat = await fs.stat(target).catch(() => undefined);
   if (!stat) throw badInput(target, `no such file or directory (${flag})`);
   if (!stat.isDirectory()) return [target];
-  return (await listDirectory(target, flag, `give ${flag} a file or a folder of them`)).filter((n) => pattern.test(n)).map((n) => path.join(target, n));
+  return (await listDirectory(target, flag, `give ${flag} a file or a folder of them`))
+    .filter((n) => pattern.test(n))
+    .map((n) => path.join(target, n));
 }
 
 /** The YAML or JSON files --apiservice names (a file or a folder of them), with their text. */
 export async function readApiServiceFiles(target: string): Promise<InputText[]> {
-  return Promise.all((await filesOf(target, /\.(ya?ml|json)$/, '--apiservice')).map((file) => readInputText(file, 'an APIService manifest', undefined)));
+  return Promise.all(
+    (await filesOf(target, /\.(ya?ml|json)$/, '--apiservice')).map((file) => readInputText(file, 'an APIService manifest', undefined)),
+  );
 }
 
 /** Serving certificate files: a file, or the certificate files in a folder. */

@@ -44,7 +44,10 @@ export async function readRecordIfAny(file: string): Promise<ClusterRecord | und
   } catch {
     throw badInput(file, 'is not valid JSON', 'restore it from the run that wrote it');
   }
-  const valid = Array.isArray(record?.nodes) && record.nodes.every((n) => Array.isArray(n?.addresses)) && RECORD_PATHS.every((k) => typeof record.settings?.[k] === 'string');
+  const valid =
+    Array.isArray(record?.nodes) &&
+    record.nodes.every((n) => Array.isArray(n?.addresses)) &&
+    RECORD_PATHS.every((k) => typeof record.settings?.[k] === 'string');
   if (!valid) throw badInput(file, 'is not a kpki cluster record', 'restore it from the run that wrote it');
   for (const key of RECORD_PATHS) record.settings[key] = path.resolve(path.dirname(file), record.settings[key]);
   return record;
@@ -52,6 +55,11 @@ export async function readRecordIfAny(file: string): Promise<ClusterRecord | und
 
 export async function readRecord(file: string): Promise<ClusterRecord> {
   const record = await readRecordIfAny(file);
-  if (!record) throw badInput(file, 'not found', 'run kpki init --control-plane-nodes … first, or pass --kubeconfig-dir where it wrote kpki-cluster.json');
+  if (!record)
+    throw badInput(
+      file,
+      'not found',
+      'run kpki init --control-plane-nodes … first, or pass --kubeconfig-dir where it wrote kpki-cluster.json',
+    );
   return record;
 }

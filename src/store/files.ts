@@ -60,7 +60,10 @@ export function writeError(file: string, error: unknown, what = 'write'): KpkiEr
   const code = (error as NodeJS.ErrnoException).code;
   if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
     const why = code === 'EROFS' ? 'read-only file system' : 'permission denied';
-    return new KpkiError(ErrorCode.WriteFailed, `${file}: cannot ${what} (${why})`, { subject: file, hint: 'run as a user that can write there (root on a node); nothing was changed' });
+    return new KpkiError(ErrorCode.WriteFailed, `${file}: cannot ${what} (${why})`, {
+      subject: file,
+      hint: 'run as a user that can write there (root on a node); nothing was changed',
+    });
   }
   return new KpkiError(ErrorCode.WriteFailed, `${file}: cannot ${what}: ${(error as Error).message}`, {
     subject: file,
@@ -107,7 +110,6 @@ export async function removeStaleTempFiles(dirs: string[]): Promise<void> {
     }
   }
 }
-
 
 /** Whether a process runs on this host (EPERM: it does, as another user). */
 export function isAlive(pid: number): boolean {

@@ -126,7 +126,10 @@ async function linkNames(dir: string, names: string[]): Promise<void> {
  */
 export async function prepareSwitch(dir: string, writes: { name: string; data: string | Buffer; mode: number }[]): Promise<string> {
   await fs.mkdir(dir, { recursive: true, mode: 0o755 });
-  await linkNames(dir, writes.map((w) => w.name));
+  await linkNames(
+    dir,
+    writes.map((w) => w.name),
+  );
   const contents = await generationContents(dir);
   for (const write of writes) contents.set(write.name, { data: Buffer.from(write.data), mode: write.mode });
   return stageGeneration(dir, contents);

@@ -17,10 +17,7 @@ export function detectHostDefaults(): HostDefaults {
   const interfaces = networkInterfaces();
   const usable = (name: string) => (interfaces[name] ?? []).filter((a) => !a.internal && !a.address.startsWith('fe80:'));
   const preferred = defaultRouteInterface();
-  const candidates = [
-    ...(preferred ? usable(preferred) : []),
-    ...Object.keys(interfaces).flatMap(usable),
-  ];
+  const candidates = [...(preferred ? usable(preferred) : []), ...Object.keys(interfaces).flatMap(usable)];
   const address = candidates.find((a) => a.family === 'IPv4') ?? candidates[0];
   return { nodeName: hostname().toLowerCase(), advertiseAddress: address?.address };
 }

@@ -32,7 +32,6 @@ import { prepareSwitch, resolveTarget, switchGeneration } from './generations.js
  * The journal then only ties the units (plain renames and directory switches) of one set together.
  */
 
-
 const JOURNAL_PREFIX = '.kpki.journal-';
 
 /** Paths relative to the journal's directory, so a moved tree still recovers. `names`: the files a switch changes. */
@@ -124,7 +123,10 @@ export async function writeFilesTogether(journalDir: string, writes: FileWrite[]
     // One directory at a time: a switch's preparation reads what the previous one left.
     for (const [dir, group] of switched) {
       checkAbort(hooks);
-      const generation = await prepareSwitch(dir, group.map((w) => ({ name: path.basename(w.path), data: w.data, mode: w.mode })));
+      const generation = await prepareSwitch(
+        dir,
+        group.map((w) => ({ name: path.basename(w.path), data: w.data, mode: w.mode })),
+      );
       staged.push(path.join(dir, generation));
       entries.push({ dir: relative(dir), generation, names: group.map((w) => path.basename(w.path)) });
       group.forEach(() => hooks.onStaged?.());
@@ -163,18 +165,26 @@ function readJournal(file: string, text: string): JournalEntry[] {
   try {
     const { entries } = JSON.parse(text) as { entries: JournalEntry[] };
     const valid = (e: Partial<Record<string, unknown>>) =>
-      (typeof e?.target === 'string' && typeof e?.staged === 'string') || (typeof e?.dir === 'string' && typeof e?.generation === 'string' && Array.isArray(e?.names));
+      (typeof e?.target === 'string' && typeof e?.staged === 'string') ||
+      (typeof e?.dir === 'string' && typeof e?.generation === 'string' && Array.isArray(e?.names));
     if (Array.isArray(entries) && entries.every(valid)) return entries;
   } catch {
     // Reported below.
   }
-  throw badInput(file, 'is not a kpki journal', 'it records an interrupted replacement; restore it, or remove it and check the files it names');
+  throw badInput(
+    file,
+    'is not a kpki journal',
+    'it records an interrupted replacement; restore it, or remove it and check the files it names',
+  );
 }
 
 /** Journals a killed run committed in `dir` and nobody completed yet. */
 export async function pendingJournals(dir: string): Promise<string[]> {
   const names = await fs.readdir(dir).catch(() => [] as string[]);
-  return names.filter((n) => n.startsWith(JOURNAL_PREFIX)).sort().map((n) => path.join(dir, n));
+  return names
+    .filter((n) => n.startsWith(JOURNAL_PREFIX))
+    .sort()
+    .map((n) => path.join(dir, n));
 }
 
 /** Completes every replacement a killed run committed in `dir`; returns the files it finished. */

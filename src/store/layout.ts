@@ -1,7 +1,15 @@
 import path from 'node:path';
 import { badFlag, ErrorCode, KpkiError } from '../errors.js';
 import { DEFAULTS, kubeconfigDirOf } from '../model/defaults.js';
-import { clusterLayout, layoutDirs, layoutFiles, singleLayout, type Layout, type LayoutLocation, type LayoutOptions } from '../model/layout.js';
+import {
+  clusterLayout,
+  layoutDirs,
+  layoutFiles,
+  singleLayout,
+  type Layout,
+  type LayoutLocation,
+  type LayoutOptions,
+} from '../model/layout.js';
 import { readRecordIfAny, RECORD_FILE } from './cluster-record.js';
 import { pathExists, removeStaleTempFiles } from './files.js';
 import { completePendingJournals } from './journal.js';
@@ -61,7 +69,12 @@ export async function lockLayout(layout: Layout): Promise<{ layout: Layout; rele
  * and reported through `resumed` — the files it finished — instead of starting a new one, so
  * rerunning a killed command finishes what it had started. Dry runs lock nothing.
  */
-export async function underLayoutLock<T>(observed: Layout, dryRun: boolean | undefined, resumed: (completed: string[], layout: Layout) => T | Promise<T>, change: (layout: Layout) => Promise<T>): Promise<T> {
+export async function underLayoutLock<T>(
+  observed: Layout,
+  dryRun: boolean | undefined,
+  resumed: (completed: string[], layout: Layout) => T | Promise<T>,
+  change: (layout: Layout) => Promise<T>,
+): Promise<T> {
   if (dryRun) return change(observed);
   const { layout, release } = await lockLayout(observed);
   try {

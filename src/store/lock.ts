@@ -124,7 +124,10 @@ export async function acquireLock(dir: string, options: LockOptions = {}): Promi
   while (!(await claim(lockFile, content))) {
     if (Date.now() >= deadline) {
       const owner = await readLock(lockFile);
-      const holder = owner && !owner.live ? 'is being taken over by another kpki run' : `is locked by another kpki run${owner ? ` (pid ${owner.pid})` : ''}`;
+      const holder =
+        owner && !owner.live
+          ? 'is being taken over by another kpki run'
+          : `is locked by another kpki run${owner ? ` (pid ${owner.pid})` : ''}`;
       throw new KpkiError(ErrorCode.Locked, `${dir} ${holder}`, {
         subject: lockFile,
         hint: `wait for it to finish; if no kpki is running, remove ${lockFile}`,

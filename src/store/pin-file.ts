@@ -16,7 +16,11 @@ export async function readPinFile(file: string): Promise<string> {
   try {
     const { mode } = await handle.stat();
     if (mode & 0o077) {
-      throw badFlag(`--pin-file ${file}`, `is readable by others (mode ${(mode & 0o777).toString(8).padStart(4, '0')})`, `chmod 600 ${file}`);
+      throw badFlag(
+        `--pin-file ${file}`,
+        `is readable by others (mode ${(mode & 0o777).toString(8).padStart(4, '0')})`,
+        `chmod 600 ${file}`,
+      );
     }
     const pin = (await handle.readFile('utf8')).split(/\r?\n/)[0] ?? '';
     if (!pin) throw badFlag(`--pin-file ${file}`, 'is empty', 'write the PIN on its first line');

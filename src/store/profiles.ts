@@ -24,9 +24,14 @@ export async function loadProfile(nameOrPath: string = DEFAULTS.profile): Promis
   const found = (builtin && (await readOptional(builtin)) && builtin) || nameOrPath;
   const data = await readOptional(found);
   if (data === undefined) {
-    throw badFlag('--profile', `"${nameOrPath}" is neither a built-in profile nor a file`, `use a file path or one of: ${builtinProfileNames().join(', ')}`);
+    throw badFlag(
+      '--profile',
+      `"${nameOrPath}" is neither a built-in profile nor a file`,
+      `use a file path or one of: ${builtinProfileNames().join(', ')}`,
+    );
   }
   const text = data.toString('utf8');
-  if (isBinaryText(text)) throw badInput(found, 'is binary data, not a YAML profile', `give a profile file, or one of: ${builtinProfileNames().join(', ')}`);
+  if (isBinaryText(text))
+    throw badInput(found, 'is binary data, not a YAML profile', `give a profile file, or one of: ${builtinProfileNames().join(', ')}`);
   return parseProfile(text, found);
 }

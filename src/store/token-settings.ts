@@ -28,7 +28,11 @@ export async function readTokenSettings(kubeconfigDir: string): Promise<TokenSet
   } catch {
     throw badInput(file, 'is not valid JSON', 'restore it, or pass --ca-key-uri again');
   }
-  const valid = parsed && typeof parsed.caKeys === 'object' && Object.values(parsed.caKeys).every((u) => typeof u === 'string') && (parsed.module === undefined || typeof parsed.module === 'string');
+  const valid =
+    parsed &&
+    typeof parsed.caKeys === 'object' &&
+    Object.values(parsed.caKeys).every((u) => typeof u === 'string') &&
+    (parsed.module === undefined || typeof parsed.module === 'string');
   if (!valid) throw badInput(file, 'is not a kpki PKCS#11 settings file', 'restore it, or pass --ca-key-uri again');
   return parsed;
 }
@@ -57,7 +61,10 @@ export const envPin = async (): Promise<string> => {
 };
 
 /** The token URIs a run uses, by CA name, and the module: from the choice, else from the kubeconfig dir's settings file. */
-export async function tokenUris(kubeconfigDir: string, choice: TokenChoice): Promise<{ uris: Map<string, Pkcs11Uri>; module: string | undefined; given: boolean }> {
+export async function tokenUris(
+  kubeconfigDir: string,
+  choice: TokenChoice,
+): Promise<{ uris: Map<string, Pkcs11Uri>; module: string | undefined; given: boolean }> {
   if (choice.caKeyUris?.length) return { uris: parseCaKeyUris(choice.caKeyUris), module: choice.pkcs11Module, given: true };
   const remembered = await readTokenSettings(kubeconfigDir);
   const file = tokenSettingsFile(kubeconfigDir);

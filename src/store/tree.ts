@@ -13,7 +13,16 @@ export async function listDirectory(dir: string, flag: string, hint: string): Pr
     return (await fs.readdir(dir)).sort();
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    const problem = code === 'ENOTDIR' ? 'is a file, not a directory' : code === 'EACCES' || code === 'EPERM' ? 'cannot be read (permission denied)' : code === 'ENOENT' ? 'does not exist' : code === 'ELOOP' ? 'is a symlink loop' : `cannot be read: ${(error as Error).message}`;
+    const problem =
+      code === 'ENOTDIR'
+        ? 'is a file, not a directory'
+        : code === 'EACCES' || code === 'EPERM'
+          ? 'cannot be read (permission denied)'
+          : code === 'ENOENT'
+            ? 'does not exist'
+            : code === 'ELOOP'
+              ? 'is a symlink loop'
+              : `cannot be read: ${(error as Error).message}`;
     throw badInput(dir, `${problem} (${flag})`, hint);
   }
 }
@@ -34,7 +43,12 @@ export async function pkiFiles(certDir: string): Promise<string[]> {
       const file = path.join(dir, entry.name);
       if (entry.isDirectory() && depth < MAX_PKI_DEPTH) await walk(file, depth + 1);
       else if ((entry.isFile() || entry.isSymbolicLink()) && PKI_FILE.test(entry.name)) found.push(file);
-      if (found.length > MAX_PKI_FILES) throw badInput(certDir, `holds more than ${MAX_PKI_FILES} certificate and key files: not a PKI directory`, 'point --cert-dir at a PKI directory such as /etc/kubernetes/pki');
+      if (found.length > MAX_PKI_FILES)
+        throw badInput(
+          certDir,
+          `holds more than ${MAX_PKI_FILES} certificate and key files: not a PKI directory`,
+          'point --cert-dir at a PKI directory such as /etc/kubernetes/pki',
+        );
     }
   };
   const top = await listDirectory(certDir, '--cert-dir', 'point --cert-dir at a PKI directory such as /etc/kubernetes/pki');
@@ -44,7 +58,11 @@ export async function pkiFiles(certDir: string): Promise<string[]> {
 }
 
 /** True when something is at `file` (an unreadable one too: reading it then says why). */
-export const exists = (file: string) => fs.stat(file).then(() => true, (error: NodeJS.ErrnoException) => error.code !== 'ENOENT');
+export const exists = (file: string) =>
+  fs.stat(file).then(
+    () => true,
+    (error: NodeJS.ErrnoException) => error.code !== 'ENOENT',
+  );
 
 /** A directory the user named, or a one-line error naming it and `flag`. */
 export async function requireDirectory(dir: string, flag: string): Promise<void> {
@@ -52,15 +70,22 @@ export async function requireDirectory(dir: string, flag: string): Promise<void>
     if (error.code === 'ENOENT') return undefined;
     throw readError(dir, error);
   });
-  if (!stat) throw new KpkiError(ErrorCode.MissingFile, `${dir}: no such directory`, { subject: dir, hint: `pass the PKI's directory with ${flag}` });
+  if (!stat)
+    throw new KpkiError(ErrorCode.MissingFile, `${dir}: no such directory`, {
+      subject: dir,
+      hint: `pass the PKI's directory with ${flag}`,
+    });
   if (!stat.isDirectory()) throw badInput(dir, 'is not a directory', `pass a directory with ${flag}`);
 }
 
 /** A regular file met by walkFiles: its bytes, or the one-line error that says why they cannot be read. */
-export type WalkedFile = { file: string; explicit: boolean } & ({ data: Buffer; error?: undefined } | { data?: undefined; error: KpkiError });
+export type WalkedFile = { file: string; explicit: boolean } & (
+  { data: Buffer; error?: undefined } | { data?: undefined; error: KpkiError }
+);
 
 function walkError(file: string, error: unknown, missingHint: string): KpkiError {
-  if ((error as NodeJS.ErrnoException).code === 'ENOENT') return new KpkiError(ErrorCode.MissingFile, `${file}: no such file or directory`, { subject: file, hint: missingHint });
+  if ((error as NodeJS.ErrnoException).code === 'ENOENT')
+    return new KpkiError(ErrorCode.MissingFile, `${file}: no such file or directory`, { subject: file, hint: missingHint });
   return readError(file, error);
 }
 
@@ -69,7 +94,12 @@ function walkError(file: string, error: unknown, missingHint: string): KpkiError
  * order, symlinks followed (a switched directory's own `..` entries skipped), other kinds of file skipped. `explicit` marks the path the caller gave;
  * a path that cannot be read (the target itself, a file or a folder below it) comes as its error.
  */
-export async function* walkFiles(target: string, missingHint: string, explicit = true, within: Map<string, string> = new Map()): AsyncGenerator<WalkedFile> {
+export async function* walkFiles(
+  target: string,
+  missingHint: string,
+  explicit = true,
+  within: Map<string, string> = new Map(),
+): AsyncGenerator<WalkedFile> {
   let names: string[] | undefined;
   let data: Buffer | undefined;
   try {

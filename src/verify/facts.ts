@@ -112,7 +112,10 @@ export interface Facts {
 }
 
 /** Facts before any file is read: the inputs and the run's settings. */
-export function emptyFacts(inputs: ClusterInputs, settings: Pick<Facts, 'now' | 'warnWithinSeconds' | 'root' | 'certDir' | 'assumedFlags'>): Facts {
+export function emptyFacts(
+  inputs: ClusterInputs,
+  settings: Pick<Facts, 'now' | 'warnWithinSeconds' | 'root' | 'certDir' | 'assumedFlags'>,
+): Facts {
   return {
     inputs,
     ...settings,
@@ -171,7 +174,11 @@ export function kubeletServing(inputs: Pick<ClusterInputs, 'kubelet'>): KubeletS
     const current = path.posix.join(kubelet.certDirectory, 'kubelet-server-current.pem');
     return { cert: current, key: current, origin: 'bootstrap' };
   }
-  return { cert: path.posix.join(kubelet.certDirectory, KUBELET_SELF_SIGNED.cert), key: path.posix.join(kubelet.certDirectory, KUBELET_SELF_SIGNED.key), origin: 'self-signed' };
+  return {
+    cert: path.posix.join(kubelet.certDirectory, KUBELET_SELF_SIGNED.cert),
+    key: path.posix.join(kubelet.certDirectory, KUBELET_SELF_SIGNED.key),
+    origin: 'self-signed',
+  };
 }
 
 /** Every file the inputs name, in the order findings should name them. */
@@ -187,7 +194,13 @@ export function inputReferences(inputs: ClusterInputs): FileReference[] {
     const subject = serving.origin === 'configured' ? 'kubelet tlsCertFile' : `kubelet serving certificate (${serving.cert})`;
     const optional = serving.origin !== 'configured';
     refs.push({ file: serving.cert, readAs: 'tls-cert', subject, optional });
-    if (serving.key) refs.push({ file: serving.key, readAs: 'tls-key', subject: serving.origin === 'configured' ? 'kubelet tlsPrivateKeyFile' : subject, optional });
+    if (serving.key)
+      refs.push({
+        file: serving.key,
+        readAs: 'tls-key',
+        subject: serving.origin === 'configured' ? 'kubelet tlsPrivateKeyFile' : subject,
+        optional,
+      });
   }
   for (const held of inputs.held ?? []) {
     const subject = `shared set: ${held.entry}`;

@@ -69,14 +69,25 @@ export function tlsCertificates(data: Buffer): Read<CertificateData[]> {
     const skipped = blocks.map((b) => b.type);
     if (!skipped.length) return { ok: false, error: 'tls: failed to find any PEM data in certificate input' };
     if (skipped.length === 1 && skipped[0]!.endsWith('PRIVATE KEY')) {
-      return { ok: false, error: 'tls: failed to find certificate PEM data in certificate input, but did find a private key; PEM inputs may have been switched' };
+      return {
+        ok: false,
+        error:
+          'tls: failed to find certificate PEM data in certificate input, but did find a private key; PEM inputs may have been switched',
+      };
     }
-    return { ok: false, error: `tls: failed to find "CERTIFICATE" PEM block in certificate input after skipping PEM blocks of the following types: [${skipped.join(' ')}]` };
+    return {
+      ok: false,
+      error: `tls: failed to find "CERTIFICATE" PEM block in certificate input after skipping PEM blocks of the following types: [${skipped.join(' ')}]`,
+    };
   }
   return parseAll(certs.map((b) => b.der));
 }
 
-const ENCODING_OF_BLOCK: Record<string, 'pkcs1' | 'pkcs8' | 'sec1'> = { 'RSA PRIVATE KEY': 'pkcs1', 'PRIVATE KEY': 'pkcs8', 'EC PRIVATE KEY': 'sec1' };
+const ENCODING_OF_BLOCK: Record<string, 'pkcs1' | 'pkcs8' | 'sec1'> = {
+  'RSA PRIVATE KEY': 'pkcs1',
+  'PRIVATE KEY': 'pkcs8',
+  'EC PRIVATE KEY': 'sec1',
+};
 
 /**
  * Go's tls parsePrivateKey: PKCS#1, PKCS#8, then SEC1. The three structures cannot both parse, so
@@ -84,7 +95,9 @@ const ENCODING_OF_BLOCK: Record<string, 'pkcs1' | 'pkcs8' | 'sec1'> = { 'RSA PRI
  */
 function parseGoPrivateKey(der: Buffer, blockType?: string): KeyObject | undefined {
   const named = blockType === undefined ? undefined : ENCODING_OF_BLOCK[blockType];
-  for (const type of named ? [named, ...(['pkcs1', 'pkcs8', 'sec1'] as const).filter((t) => t !== named)] : (['pkcs1', 'pkcs8', 'sec1'] as const)) {
+  for (const type of named
+    ? [named, ...(['pkcs1', 'pkcs8', 'sec1'] as const).filter((t) => t !== named)]
+    : (['pkcs1', 'pkcs8', 'sec1'] as const)) {
     try {
       return privateKeyFromDer(der, type);
     } catch {
@@ -101,8 +114,12 @@ export function tlsPrivateKey(data: Buffer): Read<KeyObject> {
   if (index < 0) {
     const skipped = blocks.map((b) => b.type);
     if (!skipped.length) return { ok: false, error: 'tls: failed to find any PEM data in key input' };
-    if (skipped.length === 1 && skipped[0] === 'CERTIFICATE') return { ok: false, error: 'tls: found a certificate rather than a key in the PEM for the private key' };
-    return { ok: false, error: `tls: failed to find PEM block with type ending in "PRIVATE KEY" in key input after skipping PEM blocks of the following types: [${skipped.join(' ')}]` };
+    if (skipped.length === 1 && skipped[0] === 'CERTIFICATE')
+      return { ok: false, error: 'tls: found a certificate rather than a key in the PEM for the private key' };
+    return {
+      ok: false,
+      error: `tls: failed to find PEM block with type ending in "PRIVATE KEY" in key input after skipping PEM blocks of the following types: [${skipped.join(' ')}]`,
+    };
   }
   const key = parseGoPrivateKey(blocks[index]!.der, blocks[index]!.type);
   return key ? { ok: true, value: key } : { ok: false, error: 'tls: failed to parse private key' };
@@ -118,8 +135,13 @@ export function caBundle(data: Buffer): Read<CertificateData[]> {
 /** Go's CertPool.AppendCertsFromPEM as client-go ≥ 1.2x uses it for kubeconfig CA data. */
 export function rootCertificates(data: Buffer): Read<CertificateData[]> {
   const certs = goPemBlocks(data).filter((b) => b.type === 'CERTIFICATE' && !b.hasHeaders);
-  const parsed = certs.map((b) => parseDer(b.der)).filter((r) => r.ok).map((r) => (r as { value: CertificateData }).value);
-  return parsed.length ? { ok: true, value: parsed } : { ok: false, error: 'unable to load root certificates: unable to parse bytes as PEM block' };
+  const parsed = certs
+    .map((b) => parseDer(b.der))
+    .filter((r) => r.ok)
+    .map((r) => (r as { value: CertificateData }).value);
+  return parsed.length
+    ? { ok: true, value: parsed }
+    : { ok: false, error: 'unable to load root certificates: unable to parse bytes as PEM block' };
 }
 
 /** keyutil.ParsePublicKeysPEM: per block, a private key's public half (PKCS#1, PKCS#8, SEC1), a PKIX public key, or a certificate's key. */
@@ -142,7 +164,11 @@ export function publicKeys(data: Buffer): Read<KeyObject[]> {
   return keys.length ? { ok: true, value: keys } : { ok: false, error: 'data does not contain any valid RSA or ECDSA public keys' };
 }
 
-const KEYUTIL_TYPES: Record<string, 'sec1' | 'pkcs1' | 'pkcs8'> = { 'EC PRIVATE KEY': 'sec1', 'RSA PRIVATE KEY': 'pkcs1', 'PRIVATE KEY': 'pkcs8' };
+const KEYUTIL_TYPES: Record<string, 'sec1' | 'pkcs1' | 'pkcs8'> = {
+  'EC PRIVATE KEY': 'sec1',
+  'RSA PRIVATE KEY': 'pkcs1',
+  'PRIVATE KEY': 'pkcs8',
+};
 
 /** client-go keyutil.ParsePrivateKeyPEM (--service-account-signing-key-file, --service-account-private-key-file). */
 export function privateKey(data: Buffer): Read<KeyObject> {

@@ -3,7 +3,16 @@ import path from 'node:path';
 import { KpkiError } from '../errors.js';
 import { parseKubeconfig, type Source } from '../kubeconfig/kubeconfig.js';
 import type { CertificateData } from '../pki/parse.js';
-import { emptyFacts, factName, inputReferences, type Facts, type FileFact, type FileReference, type LoadedKubeconfig, type ReadAs } from './facts.js';
+import {
+  emptyFacts,
+  factName,
+  inputReferences,
+  type Facts,
+  type FileFact,
+  type FileReference,
+  type LoadedKubeconfig,
+  type ReadAs,
+} from './facts.js';
 import { FindingCode, type Finding } from './findings.js';
 import { caBundle, parseDer, privateKey, publicKeys, rootCertificates, tlsCertificates, tlsPrivateKey, type Read } from './go-readers.js';
 import type { ClusterInputs } from './model.js';
@@ -46,7 +55,13 @@ function derFix(data: Buffer, file: string, readAs: ReadAs): string | undefined 
 
 /** Reads every file the inputs name once, parses each as its component would, and records what fails. */
 export async function loadFacts(inputs: ClusterInputs, options: LoadOptions): Promise<Facts> {
-  const facts = emptyFacts(inputs, { now: options.now, warnWithinSeconds: options.warnWithinSeconds, root: options.root, certDir: options.certDir, assumedFlags: options.assumedFlags });
+  const facts = emptyFacts(inputs, {
+    now: options.now,
+    warnWithinSeconds: options.warnWithinSeconds,
+    root: options.root,
+    certDir: options.certDir,
+    assumedFlags: options.assumedFlags,
+  });
   const reported = new Set<string>();
   const report = (finding: Finding) => {
     // One finding per file: the first component to read it names the problem.
@@ -56,7 +71,15 @@ export async function loadFacts(inputs: ClusterInputs, options: LoadOptions): Pr
     facts.loadFindings.push(finding);
   };
   const invalid = (file: string, subject: string, symptom: string, fix: string) =>
-    report({ code: FindingCode.FileInvalid, severity: 'error', subject, symptom, diagnosis: `${file} (from ${subject}) cannot be used: ${symptom}`, fix, files: [file] });
+    report({
+      code: FindingCode.FileInvalid,
+      severity: 'error',
+      subject,
+      symptom,
+      diagnosis: `${file} (from ${subject}) cannot be used: ${symptom}`,
+      fix,
+      files: [file],
+    });
 
   // Reads start all at once (the disk and the thread pool overlap them); results are taken in order.
   const fetches = new Map<string, Promise<{ real: string; loaded?: ReadFile; error?: unknown }>>();
@@ -126,7 +149,11 @@ export async function loadFacts(inputs: ClusterInputs, options: LoadOptions): Pr
   };
 
   const stored = (name: string, readAs: ReadAs): Parsed | undefined =>
-    readAs === 'tls-key' || readAs === 'private-key' ? facts.keys.get(name) : readAs === 'public-keys' ? facts.publicKeys.get(name) : facts.certificates.get(name);
+    readAs === 'tls-key' || readAs === 'private-key'
+      ? facts.keys.get(name)
+      : readAs === 'public-keys'
+        ? facts.publicKeys.get(name)
+        : facts.certificates.get(name);
 
   const load = async (ref: FileReference): Promise<Parsed | undefined> => {
     const fact = await read(ref);
@@ -166,7 +193,11 @@ export async function loadFacts(inputs: ClusterInputs, options: LoadOptions): Pr
   };
 
   const refs = inputReferences(inputs);
-  const pkiRefs = inputs.pkiFiles.map((file): FileReference => ({ file, readAs: file.endsWith('.key') ? 'tls-key' : file.endsWith('.pub') ? 'public-keys' : 'tls-cert', subject: file }));
+  const pkiRefs = inputs.pkiFiles.map((file): FileReference => ({
+    file,
+    readAs: file.endsWith('.key') ? 'tls-key' : file.endsWith('.pub') ? 'public-keys' : 'tls-cert',
+    subject: file,
+  }));
   for (const ref of [...refs, ...pkiRefs]) void fetch(ref);
   for (const ref of refs.filter((r) => r.readAs !== 'kubeconfig')) await load(ref);
   for (const ref of refs.filter((r) => r.readAs === 'kubeconfig')) {

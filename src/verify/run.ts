@@ -23,10 +23,36 @@ import { validity } from './rules/validity.js';
 import { wiring } from './rules/wiring.js';
 
 /** Every rule, in the order findings are produced. */
-export const RULES: readonly Rule[] = [wiring, caFiles, caBundles, keyPairs, apiserverServing, componentServing, kubeconfigs, kubeletServer, apiserverKubelet, frontProxy, serviceAccountKeys, sharedSet, nodeCas, etcdMember, apiserverEtcd, etcdOwnCa, apiServices, hygiene, validity, filePermissions, rotation, tokenKeys];
+export const RULES: readonly Rule[] = [
+  wiring,
+  caFiles,
+  caBundles,
+  keyPairs,
+  apiserverServing,
+  componentServing,
+  kubeconfigs,
+  kubeletServer,
+  apiserverKubelet,
+  frontProxy,
+  serviceAccountKeys,
+  sharedSet,
+  nodeCas,
+  etcdMember,
+  apiserverEtcd,
+  etcdOwnCa,
+  apiServices,
+  hygiene,
+  validity,
+  filePermissions,
+  rotation,
+  tokenKeys,
+];
 
 /** The findings of loading and of every rule, ordered by severity, and counted. */
-export async function runRules(facts: Facts, rules: readonly Rule[] = RULES): Promise<{ findings: Finding[]; counts: Record<Severity, number> }> {
+export async function runRules(
+  facts: Facts,
+  rules: readonly Rule[] = RULES,
+): Promise<{ findings: Finding[]; counts: Record<Severity, number> }> {
   const found = [...facts.loadFindings];
   for (const rule of rules) found.push(...(await rule.check(facts)));
   return tallyFindings(found);

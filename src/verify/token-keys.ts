@@ -20,7 +20,9 @@ export interface TokenKeyFacts {
 export function noteTokenKeys(facts: Facts, file: string, caKeys: Record<string, string>): void {
   const certDir = facts.certDir;
   if (!certDir) return;
-  const keyFiles = facts.inputs.profile.certificates.filter((c) => c.name in caKeys && c.file).map((c) => path.join(certDir, `${c.file}.key`));
+  const keyFiles = facts.inputs.profile.certificates
+    .filter((c) => c.name in caKeys && c.file)
+    .map((c) => path.join(certDir, `${c.file}.key`));
   const isTokenKeyFile = (f: Finding) => f.code === FindingCode.FileMissing && f.files.some((k) => keyFiles.includes(path.normalize(k)));
   const missing = facts.loadFindings.filter(isTokenKeyFile);
   facts.loadFindings = facts.loadFindings.filter((f) => !isTokenKeyFile(f));

@@ -5,7 +5,15 @@ import { expectOneLineError, kpki, kpkiInterrupted } from '../support/cli.js';
 import { tempDir } from '../support/tmp.js';
 
 const NODE = ['--node-name', 'cp1', '--advertise-address', '10.0.0.11'];
-const initArgs = (dir: string, ...extra: string[]) => ['init', '--cert-dir', path.join(dir, 'pki'), '--kubeconfig-dir', dir, ...NODE, ...extra];
+const initArgs = (dir: string, ...extra: string[]) => [
+  'init',
+  '--cert-dir',
+  path.join(dir, 'pki'),
+  '--kubeconfig-dir',
+  dir,
+  ...NODE,
+  ...extra,
+];
 
 describe('kpki CLI', () => {
   it('--help lists init; init --help documents flags with examples; --version prints the version', () => {
@@ -69,7 +77,9 @@ describe('kpki CLI', () => {
     expect(result.status).toBe(0);
     expect(readdirSync(dir)).toEqual([]);
     expect(result.stdout).toContain('subject CN=kube-apiserver, issuer ca, key rsa-2048, valid 365d');
-    expect(result.stdout).toContain('SANs cp1, kubernetes, kubernetes.default, kubernetes.default.svc, kubernetes.default.svc.cluster.local, lb.example.com, 10.96.0.1, 10.0.0.11');
+    expect(result.stdout).toContain(
+      'SANs cp1, kubernetes, kubernetes.default, kubernetes.default.svc, kubernetes.default.svc.cluster.local, lb.example.com, 10.96.0.1, 10.0.0.11',
+    );
     expect(result.stdout).toContain('subject CN=system:node:cp1, O=system:nodes');
   });
 
@@ -79,7 +89,9 @@ describe('kpki CLI', () => {
     const stale = kpki(initArgs(dir, '--key-type', 'ecdsa-p256', '--apiserver-cert-extra-sans', 'api.example.com'));
     expect(stale.status).toBe(1);
     expectOneLineError(stale, 'apiserver.crt', 'lacks SAN api.example.com', '--renew apiserver');
-    const renewed = kpki(initArgs(dir, '--key-type', 'ecdsa-p256', '--apiserver-cert-extra-sans', 'api.example.com', '--renew', 'apiserver'));
+    const renewed = kpki(
+      initArgs(dir, '--key-type', 'ecdsa-p256', '--apiserver-cert-extra-sans', 'api.example.com', '--renew', 'apiserver'),
+    );
     expect(renewed.status).toBe(0);
     expect(renewed.stdout).toMatch(/reissued\s+apiserver/);
   });

@@ -9,7 +9,18 @@ import { kpki, kpkiAsync, startKpki, type CliResult } from '../support/cli.js';
 import { tempDir } from '../support/tmp.js';
 
 const initArgs = (dir: string, ...extra: string[]) => [
-  'init', '--cert-dir', path.join(dir, 'pki'), '--kubeconfig-dir', dir, '--node-name', 'cp1', '--advertise-address', '10.0.0.11', '--key-type', 'ecdsa-p256', ...extra,
+  'init',
+  '--cert-dir',
+  path.join(dir, 'pki'),
+  '--kubeconfig-dir',
+  dir,
+  '--node-name',
+  'cp1',
+  '--advertise-address',
+  '10.0.0.11',
+  '--key-type',
+  'ecdsa-p256',
+  ...extra,
 ];
 
 function pairMatches(dir: string, name: string): boolean {
@@ -18,7 +29,10 @@ function pairMatches(dir: string, name: string): boolean {
   return sameKeyPair(parseKey(readFileSync(key), key), publicKeyObject(parseCertificate(readFileSync(crt), crt)));
 }
 
-const leftovers = (dir: string) => readdirSync(dir, { recursive: true }).map(String).filter((f) => f.includes('.kpki'));
+const leftovers = (dir: string) =>
+  readdirSync(dir, { recursive: true })
+    .map(String)
+    .filter((f) => f.includes('.kpki'));
 
 /** What pair-reader.mjs saw: pairs read, mismatches (by files), reads torn by a switch's one rename, distinct apiserver.crt seen. */
 interface ReaderSummary {
@@ -139,8 +153,10 @@ describe('crashes and concurrent runs', () => {
   it('during rotation phases and --new-key renewals every pair read matches, but for reads across the one rename of a switch', async () => {
     const { dir, pki, day2 } = initialised();
     const reader = startPairReader(dir);
-    for (const phase of ['begin', 'reissue', 'finish']) await run(['ca', 'rotate', phase, ...day2, ...(phase === 'begin' ? ['--service-account'] : [])]);
-    for (const phase of ['begin', 'reissue', 'abort', 'abort']) await run(['ca', 'rotate', phase, ...day2, ...(phase === 'begin' ? ['--ca', 'etcd'] : [])]);
+    for (const phase of ['begin', 'reissue', 'finish'])
+      await run(['ca', 'rotate', phase, '--offline', ...day2, ...(phase === 'begin' ? ['--service-account'] : [])]);
+    for (const phase of ['begin', 'reissue', 'abort', 'abort'])
+      await run(['ca', 'rotate', phase, '--offline', ...day2, ...(phase === 'begin' ? ['--ca', 'etcd'] : [])]);
     for (let i = 0; i < 4; i++) await run(['renew', '--all', '--new-key', ...day2]);
     const seen = await reader.stop();
     expect(seen.mismatches).toEqual([]);
@@ -153,9 +169,19 @@ describe('crashes and concurrent runs', () => {
 
   it('kill -9 at random instants of renewals, key changes and init --renew: every pair on disk matches after each kill, with no rerun (16 trials)', async () => {
     const { dir, pki, day2 } = initialised();
-    const init = (keyType: string, ...extra: string[]) => [...initArgs(dir).filter((a, i, all) => a !== '--key-type' && all[i - 1] !== '--key-type'), '--key-type', keyType, ...extra];
+    const init = (keyType: string, ...extra: string[]) => [
+      ...initArgs(dir).filter((a, i, all) => a !== '--key-type' && all[i - 1] !== '--key-type'),
+      '--key-type',
+      keyType,
+      ...extra,
+    ];
     // Each kind: a new key for every pair, every leaf key replaced (a new key type), keys kept, and a mix.
-    const commands = (keyType: string) => [['renew', '--all', '--new-key', ...day2], init(keyType, '--force'), ['renew', '--all', ...day2], init(keyType, '--force', '--renew', 'apiserver,sa')];
+    const commands = (keyType: string) => [
+      ['renew', '--all', '--new-key', ...day2],
+      init(keyType, '--force'),
+      ['renew', '--all', ...day2],
+      init(keyType, '--force', '--renew', 'apiserver,sa'),
+    ];
     /** Runs `args`, killing it at the `killAt.change`-th change in the tree or after `killAt.ms`; returns the changes seen and the time taken. */
     const watched = async (args: string[], killAt: { change?: number; ms?: number } = {}) => {
       const started = Date.now();
@@ -180,12 +206,16 @@ describe('crashes and concurrent runs', () => {
       // Even trials kill at a random change of the tree (the write phase), odd ones at a random instant of the run.
       const killAt = trial % 2 ? { ms: Math.random() * whole[kind]!.ms } : { change: 1 + Math.floor(Math.random() * whole[kind]!.changes) };
       await watched(args, killAt);
-      expect(pairsOnDisk(dir), `trial ${trial} (kpki ${args.join(' ')}, killed at ${JSON.stringify(killAt)}): pairs on disk after the kill`).toMatchObject({ mismatches: [], torn: 0 });
+      expect(
+        pairsOnDisk(dir),
+        `trial ${trial} (kpki ${args.join(' ')}, killed at ${JSON.stringify(killAt)}): pairs on disk after the kill`,
+      ).toMatchObject({ mismatches: [], torn: 0 });
     }
     await run(['renew', '--all', '--new-key', ...day2]);
     expect(pairsOnDisk(dir)).toMatchObject({ mismatches: [], torn: 0 });
     // A switch leaves one generation per directory: the ones killed runs staged are gone.
-    for (const sub of [pki, path.join(pki, 'etcd')]) expect(readdirSync(sub).filter((f) => f.startsWith('..') && f !== '..data')).toHaveLength(1);
+    for (const sub of [pki, path.join(pki, 'etcd')])
+      expect(readdirSync(sub).filter((f) => f.startsWith('..') && f !== '..data')).toHaveLength(1);
     expect(leftovers(dir)).toEqual([]);
   }, 600_000);
 
@@ -200,9 +230,14 @@ describe('crashes and concurrent runs', () => {
       await result;
       watcher.close();
     }
-    expect(readdirSync(pki).some((f) => f.startsWith('.kpki.journal-')), 'a kill landed after the commit').toBe(true);
+    expect(
+      readdirSync(pki).some((f) => f.startsWith('.kpki.journal-')),
+      'a kill landed after the commit',
+    ).toBe(true);
     // A dry run writes nothing, so it leaves the replacement pending and says so.
-    expect(kpki([...initArgs(dir), '--dry-run']).stderr).toMatch(/kpki: warning: .*\.kpki\.journal-.*a killed run's replacement is pending/);
+    expect(kpki([...initArgs(dir), '--dry-run']).stderr).toMatch(
+      /kpki: warning: .*\.kpki\.journal-.*a killed run's replacement is pending/,
+    );
     const result = kpki(['kubeconfig', 'admin', '--cert-dir', pki, '--kubeconfig-dir', dir]);
     expect(result.status, result.stderr).toBe(0);
     expect(leftovers(dir)).toEqual([]);
@@ -216,7 +251,9 @@ describe('crashes and concurrent runs', () => {
       const made = kpki([...initArgs(dir), '--control-plane-nodes', 'cp1=10.0.0.11']);
       expect(made.status, made.stderr).toBe(0);
       const names = ['w1', 'w2', 'w3'];
-      const runs = await Promise.all(names.map((n, i) => kpkiAsync(['node', 'add', n, '--address', `10.0.0.2${i}`, '--kubeconfig-dir', dir])));
+      const runs = await Promise.all(
+        names.map((n, i) => kpkiAsync(['node', 'add', n, '--address', `10.0.0.2${i}`, '--kubeconfig-dir', dir])),
+      );
       for (const run of runs) expect(run.status, run.stderr).toBe(0);
       const record = JSON.parse(readFileSync(path.join(dir, 'kpki-cluster.json'), 'utf8')) as { nodes: { name: string }[] };
       expect(record.nodes.map((n) => n.name).sort()).toEqual(['cp1', ...names]);

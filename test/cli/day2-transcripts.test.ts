@@ -27,7 +27,12 @@ function transcript(dir: string, commands: string[][]): string {
   const entries = commands.map((args) => {
     const result = kpki(args);
     const stdout = normalised(dir, result.stdout);
-    return { args: normalised(dir, args.join(' ')), status: result.status, stdout: stdout.startsWith('{') ? JSON.parse(stdout) : stdout, stderr: normalised(dir, result.stderr) };
+    return {
+      args: normalised(dir, args.join(' ')),
+      status: result.status,
+      stdout: stdout.startsWith('{') ? JSON.parse(stdout) : stdout,
+      stderr: normalised(dir, result.stderr),
+    };
   });
   return `${JSON.stringify(entries, null, 2)}\n`;
 }
@@ -44,7 +49,14 @@ describe('day-2 transcripts', () => {
     const dir = tempDir();
     await makeCluster(dir);
     const at = ['--cert-dir', path.join(dir, 'pki'), '--kubeconfig-dir', dir, '--json'];
-    const rotate = (step: string, ...extra: string[]) => ['ca', 'rotate', step, ...extra, ...at];
+    const rotate = (step: string, ...extra: string[]) => [
+      'ca',
+      'rotate',
+      step,
+      ...(step === 'status' ? [] : ['--offline']),
+      ...extra,
+      ...at,
+    ];
     const dry = '--dry-run';
     const text = transcript(dir, [
       ['ca', 'renew', 'ca', dry, ...at],
@@ -73,7 +85,14 @@ describe('day-2 transcripts', () => {
     const at = ['--cert-dir', path.join(dir, 'pki'), '--kubeconfig-dir', dir, '--json'];
     const init = kpki(['init', '--key-type', 'ecdsa-p256', '--node-name', 'cp1', '--advertise-address', '10.0.0.11', ...at]);
     expect(init.status, init.stderr).toBe(0);
-    const rotate = (step: string, ...extra: string[]) => ['ca', 'rotate', step, ...extra, ...at];
+    const rotate = (step: string, ...extra: string[]) => [
+      'ca',
+      'rotate',
+      step,
+      ...(step === 'status' ? [] : ['--offline']),
+      ...extra,
+      ...at,
+    ];
     const text = transcript(dir, [
       ['ca', 'renew', 'front-proxy-ca', '--dry-run', ...at],
       ['renew', '--all', '--dry-run', ...at],

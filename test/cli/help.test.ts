@@ -27,19 +27,22 @@ const helps = new Map<string, Map<string, string>>();
 const help = { get: (command: string) => helps.get(command) ?? helps.set(command, helpOptions(command)).get(command) };
 
 describe('kpki <command> --help, made from the flag table', () => {
-  it.each(COMMANDS.map((c) => [nameOf(c.usage), c] as const))('%s lists exactly the flags it takes, each with its help and default', (name, command) => {
-    const names = command.flags.map((id) => FLAGS[id].name);
-    expect(new Set(names).size, 'two flags of one command share a name').toBe(names.length);
-    const shown = help.get(name)!;
-    expect([...shown.keys()]).toEqual(names);
-    for (const id of command.flags) {
-      const flag = FLAGS[id];
-      const line = shown.get(flag.name)!;
-      expect(line.startsWith(flag.help), `--${flag.name}: ${line}`).toBe(true);
-      if (flag.default === undefined) expect(line).not.toContain('(default:');
-      else expect(line.endsWith(`(default: ${flag.default})`), `--${flag.name}: ${line}`).toBe(true);
-    }
-  });
+  it.each(COMMANDS.map((c) => [nameOf(c.usage), c] as const))(
+    '%s lists exactly the flags it takes, each with its help and default',
+    (name, command) => {
+      const names = command.flags.map((id) => FLAGS[id].name);
+      expect(new Set(names).size, 'two flags of one command share a name').toBe(names.length);
+      const shown = help.get(name)!;
+      expect([...shown.keys()]).toEqual(names);
+      for (const id of command.flags) {
+        const flag = FLAGS[id];
+        const line = shown.get(flag.name)!;
+        expect(line.startsWith(flag.help), `--${flag.name}: ${line}`).toBe(true);
+        if (flag.default === undefined) expect(line).not.toContain('(default:');
+        else expect(line.endsWith(`(default: ${flag.default})`), `--${flag.name}: ${line}`).toBe(true);
+      }
+    },
+  );
 
   // The defaults the library applies, as help shows them.
   it.each([
@@ -89,7 +92,9 @@ describe('kpki <command> --help, made from the flag table', () => {
 
     const flags = kpki(['flags', 'apiserver']).stdout.split('\n');
     expect(flags).toContain(`--tls-cert-file=${path.join(DEFAULTS.nodeCertDir, 'apiserver.crt')}`);
-    expect(kpki(['flags', 'scheduler']).stdout).toContain(`--kubeconfig=${path.join(path.dirname(DEFAULTS.nodeCertDir), 'scheduler.conf')}`);
+    expect(kpki(['flags', 'scheduler']).stdout).toContain(
+      `--kubeconfig=${path.join(path.dirname(DEFAULTS.nodeCertDir), 'scheduler.conf')}`,
+    );
   });
 });
 
@@ -100,7 +105,7 @@ describe('flags a command does not take, or takes once', () => {
     return [nameOf(c.usage), Object.values(FLAGS).find((f) => !own.has(f.name))!.name] as const;
   });
 
-  it.each(elsewhere)('%s --%s (another command\'s flag) and --bogus-flag fail with exit 2 and one line', (command, flag) => {
+  it.each(elsewhere)("%s --%s (another command's flag) and --bogus-flag fail with exit 2 and one line", (command, flag) => {
     for (const unknown of [flag, 'bogus-flag']) {
       const result = kpki([command, `--${unknown}`, 'x']);
       expect(result.status).toBe(2);
@@ -130,7 +135,9 @@ describe('flags a command does not take, or takes once', () => {
 describe('kpki kubeconfig --profile', () => {
   it('picks the kinds from the profile given: kubeadm-v1.20 has no super-admin.conf', () => {
     const dir = tempDir();
-    expect(kpki(['init', '--key-type', 'ecdsa-p256', '--node-name', 'cp1', '--advertise-address', '10.0.0.11'], { cwd: dir }).status).toBe(0);
+    expect(kpki(['init', '--key-type', 'ecdsa-p256', '--node-name', 'cp1', '--advertise-address', '10.0.0.11'], { cwd: dir }).status).toBe(
+      0,
+    );
     const made = kpki(['kubeconfig', 'super-admin', '--out', 'sa.conf'], { cwd: dir });
     expect(made.status, made.stderr).toBe(0);
     const refused = kpki(['kubeconfig', 'super-admin', '--profile', 'kubeadm-v1.20', '--out', 'sa-v120.conf'], { cwd: dir });

@@ -12,13 +12,23 @@ async function twoClusters() {
   const dir = tempDir();
   const make = async (name: string, address: string) => {
     const root = path.join(dir, name);
-    await initPki({ nodeName: name, advertiseAddress: address, keyType: 'ecdsa-p256', certDir: path.join(root, 'pki'), kubeconfigDir: root });
+    await initPki({
+      nodeName: name,
+      advertiseAddress: address,
+      keyType: 'ecdsa-p256',
+      certDir: path.join(root, 'pki'),
+      kubeconfigDir: root,
+    });
     return { root, pki: path.join(root, 'pki') };
   };
   return { dir, a: await make('a', '10.0.0.1'), b: await make('b', '10.0.0.2') };
 }
 
-type Kubeconfig = { clusters: { name: string; cluster: { server: string } }[]; contexts: { name: string; context: { cluster: string; user: string } }[]; users: { name: string }[] };
+type Kubeconfig = {
+  clusters: { name: string; cluster: { server: string } }[];
+  contexts: { name: string; context: { cluster: string; user: string } }[];
+  users: { name: string }[];
+};
 
 describe('--merge-into follows kubectl: nothing existing is rewritten', () => {
   it("a user of cluster A merged into a file holding cluster B never repoints B's entries", async () => {
@@ -26,7 +36,8 @@ describe('--merge-into follows kubectl: nothing existing is rewritten', () => {
     const target = path.join(dir, 'config');
     cpSync(path.join(b.root, 'admin.conf'), target);
     const original = readFileSync(target, 'utf8');
-    const merge = (...extra: string[]) => kpki(['kubeconfig', 'user', '--client-name', 'alice', '--cert-dir', a.pki, '--merge-into', target, ...extra]);
+    const merge = (...extra: string[]) =>
+      kpki(['kubeconfig', 'user', '--client-name', 'alice', '--cert-dir', a.pki, '--merge-into', target, ...extra]);
 
     const clash = merge();
     expect(clash.status).toBe(1);
@@ -48,16 +59,58 @@ describe('--merge-into follows kubectl: nothing existing is rewritten', () => {
     expect(again.status).toBe(1);
     expectOneLineError(again, 'users[alice]', '--user-name');
     expect(merge('--cluster-name', 'a', '--user-name', 'alice-2', '--context-name', 'alice-2@a').status).toBe(0);
-    expect((parseYaml(readFileSync(target, 'utf8')) as Kubeconfig).users.map((u) => u.name)).toEqual(['kubernetes-admin', 'alice', 'alice-2']);
+    expect((parseYaml(readFileSync(target, 'utf8')) as Kubeconfig).users.map((u) => u.name)).toEqual([
+      'kubernetes-admin',
+      'alice',
+      'alice-2',
+    ]);
   });
 });
 
 describe('signing needs a CA certificate and its own key', () => {
   it.each([
-    ['cert issue: key of another CA', (a: string, b: string) => ['cert', 'issue', '--profile', 'server', '--cn', 'x', '--ca', `${a}/ca.crt`, '--ca-key', `${b}/ca.key`], ['--ca-key', 'the key does not belong to the certificate']],
-    ['cert issue: a leaf as CA', (a: string) => ['cert', 'issue', '--profile', 'server', '--cn', 'x', '--ca', `${a}/apiserver.crt`, '--ca-key', `${a}/apiserver.key`], ['--ca', 'is not a CA']],
-    ['kubeconfig user: key of another CA', (a: string, b: string) => ['kubeconfig', 'user', '--client-name', 'x', '--server', 'https://10.0.0.1:6443', '--ca-cert', `${a}/ca.crt`, '--ca-key', `${b}/ca.key`], ['--ca-key', 'the key does not belong']],
-    ['kubeconfig user: a leaf as CA', (a: string) => ['kubeconfig', 'user', '--client-name', 'x', '--server', 'https://10.0.0.1:6443', '--ca-cert', `${a}/apiserver.crt`, '--ca-key', `${a}/apiserver.key`], ['--ca-cert', 'is not a CA']],
+    [
+      'cert issue: key of another CA',
+      (a: string, b: string) => ['cert', 'issue', '--profile', 'server', '--cn', 'x', '--ca', `${a}/ca.crt`, '--ca-key', `${b}/ca.key`],
+      ['--ca-key', 'the key does not belong to the certificate'],
+    ],
+    [
+      'cert issue: a leaf as CA',
+      (a: string) => ['cert', 'issue', '--profile', 'server', '--cn', 'x', '--ca', `${a}/apiserver.crt`, '--ca-key', `${a}/apiserver.key`],
+      ['--ca', 'is not a CA'],
+    ],
+    [
+      'kubeconfig user: key of another CA',
+      (a: string, b: string) => [
+        'kubeconfig',
+        'user',
+        '--client-name',
+        'x',
+        '--server',
+        'https://10.0.0.1:6443',
+        '--ca-cert',
+        `${a}/ca.crt`,
+        '--ca-key',
+        `${b}/ca.key`,
+      ],
+      ['--ca-key', 'the key does not belong'],
+    ],
+    [
+      'kubeconfig user: a leaf as CA',
+      (a: string) => [
+        'kubeconfig',
+        'user',
+        '--client-name',
+        'x',
+        '--server',
+        'https://10.0.0.1:6443',
+        '--ca-cert',
+        `${a}/apiserver.crt`,
+        '--ca-key',
+        `${a}/apiserver.key`,
+      ],
+      ['--ca-cert', 'is not a CA'],
+    ],
   ] as const)('%s: exit 2, nothing written', async (_, args, fragments) => {
     const { dir, a, b } = await twoClusters();
     const out = path.join(dir, 'out');
@@ -75,11 +128,20 @@ describe('empty and malformed values are refused, naming their flag or config fi
     [['kubeconfig', 'user', '--client-name', ''], '--client-name: is empty'],
     [['kubeconfig', 'user', '--client-name', 'alice', '--org', ''], '--org: is empty'],
     [['kubeconfig', 'user', '--client-name=', '--org', 'x'], '--client-name: is empty'],
-    [['kubeconfig', 'node', '--node-name', 'Bad_Node!', '--server', 'https://10.0.0.1:6443'], '--node-name: "Bad_Node!" is not a valid node name'],
-    [['init', '--dry-run', '--node-name', 'cp1', '--advertise-address', '0.0.0.0'], '--advertise-address: "0.0.0.0" is the unspecified address'],
+    [
+      ['kubeconfig', 'node', '--node-name', 'Bad_Node!', '--server', 'https://10.0.0.1:6443'],
+      '--node-name: "Bad_Node!" is not a valid node name',
+    ],
+    [
+      ['init', '--dry-run', '--node-name', 'cp1', '--advertise-address', '0.0.0.0'],
+      '--advertise-address: "0.0.0.0" is the unspecified address',
+    ],
     [['init', '--dry-run', '--node-name', 'cp1', '--advertise-address', '::'], '--advertise-address: "::" is the unspecified address'],
     [[...init, '--apiserver-cert-extra-sans', '10.0.0.300'], '--apiserver-cert-extra-sans: "10.0.0.300" is not a valid IP address'],
-    [['init', '--dry-run', '--node-name', 'Bad_Node!', '--advertise-address', '10.0.0.11'], '--node-name: "Bad_Node!" is not a valid node name'],
+    [
+      ['init', '--dry-run', '--node-name', 'Bad_Node!', '--advertise-address', '10.0.0.11'],
+      '--node-name: "Bad_Node!" is not a valid node name',
+    ],
     [['init', '--dry-run', '--control-plane-nodes', 'cp1=0.0.0.0'], '--control-plane-nodes: "cp1=0.0.0.0" is not NAME=IP'],
     [['node', 'add', 'Bad_Node!', '--address', '10.0.0.5'], 'NAME: "Bad_Node!" is not a valid node name'],
   ])('%j', (args, fragment) => {
@@ -90,13 +152,22 @@ describe('empty and malformed values are refused, naming their flag or config fi
   });
 
   it.each([
-    ['localAPIEndpoint:\n  advertiseAddress: 0.0.0.0\n', 'localAPIEndpoint.advertiseAddress (InitConfiguration, line 4): "0.0.0.0" is the unspecified address'],
+    [
+      'localAPIEndpoint:\n  advertiseAddress: 0.0.0.0\n',
+      'localAPIEndpoint.advertiseAddress (InitConfiguration, line 4): "0.0.0.0" is the unspecified address',
+    ],
     ['nodeRegistration:\n  name: Bad_Node!\n', 'nodeRegistration.name (InitConfiguration, line 4): "Bad_Node!" is not a valid node name'],
   ])('a kubeadm config field: %j', (body, fragment) => {
     const dir = tempDir();
     const config = path.join(dir, 'kubeadm.yaml');
     writeFileSync(config, `apiVersion: kubeadm.k8s.io/v1beta3\nkind: InitConfiguration\n${body}`);
-    const result = kpki(['init', '--dry-run', '--config', config, ...(body.includes('name:') ? ['--advertise-address', '10.0.0.1'] : ['--node-name', 'cp1'])]);
+    const result = kpki([
+      'init',
+      '--dry-run',
+      '--config',
+      config,
+      ...(body.includes('name:') ? ['--advertise-address', '10.0.0.1'] : ['--node-name', 'cp1']),
+    ]);
     expect(result.status).toBe(2);
     expectOneLineError(result, `${config}: ${fragment}`);
   });
@@ -111,7 +182,9 @@ describe('empty and malformed values are refused, naming their flag or config fi
 
   it('values that look like numbers stay as typed: --client-name 007 is CN 007', () => {
     const { pki } = { pki: path.join(tempDir(), 'pki') };
-    expect(kpki(['init', '--cert-dir', pki, '--node-name', 'cp1', '--advertise-address', '10.0.0.1', '--key-type', 'ecdsa-p256']).status).toBe(0);
+    expect(
+      kpki(['init', '--cert-dir', pki, '--node-name', 'cp1', '--advertise-address', '10.0.0.1', '--key-type', 'ecdsa-p256']).status,
+    ).toBe(0);
     const result = kpki(['kubeconfig', 'user', '--client-name', '007', '--org', '0123', '--cert-dir', pki, '--json']);
     expect(result.status, result.stderr).toBe(0);
     expect(JSON.parse(result.stdout)).toMatchObject({ clientName: '007', organizations: ['0123'] });
@@ -132,7 +205,15 @@ describe('unusable inputs: exit 2 with one line saying what is wrong', () => {
   it('check-expiration says what expired, in words that read', async () => {
     const dir = tempDir();
     const now = new Date(Date.now() - 3 * 86400_000);
-    await initPki({ nodeName: 'cp1', advertiseAddress: '10.0.0.1', keyType: 'ecdsa-p256', certDir: path.join(dir, 'pki'), kubeconfigDir: dir, certValidity: '1d', now });
+    await initPki({
+      nodeName: 'cp1',
+      advertiseAddress: '10.0.0.1',
+      keyType: 'ecdsa-p256',
+      certDir: path.join(dir, 'pki'),
+      kubeconfigDir: dir,
+      certValidity: '1d',
+      now,
+    });
     const result = kpki(['check-expiration', '--cert-dir', path.join(dir, 'pki'), '--warn-within', '30d']);
     expect(result.status).toBe(1);
     expect(result.stderr).toMatch(/^kpki: apiserver \(.*apiserver\.crt\) expired 2d ago, within 30d$/m);
@@ -142,10 +223,14 @@ describe('unusable inputs: exit 2 with one line saying what is wrong', () => {
   it('--profile with an existing file that is not a built-in name reads that file', () => {
     const dir = tempDir();
     writeFileSync(path.join(dir, 'junk.bin'), Buffer.from([0, 1, 2, 3, 0xff, 0xfe]));
-    const result = kpki(['init', '--dry-run', '--node-name', 'cp1', '--advertise-address', '10.0.0.1', '--profile', 'junk.bin'], { cwd: dir });
+    const result = kpki(['init', '--dry-run', '--node-name', 'cp1', '--advertise-address', '10.0.0.1', '--profile', 'junk.bin'], {
+      cwd: dir,
+    });
     expect(result.status).toBe(2);
     expectOneLineError(result, 'junk.bin: is binary data, not a YAML profile');
-    const missing = kpki(['init', '--dry-run', '--node-name', 'cp1', '--advertise-address', '10.0.0.1', '--profile', 'nothere'], { cwd: dir });
+    const missing = kpki(['init', '--dry-run', '--node-name', 'cp1', '--advertise-address', '10.0.0.1', '--profile', 'nothere'], {
+      cwd: dir,
+    });
     expectOneLineError(missing, '"nothere" is neither a built-in profile nor a file');
   });
 
@@ -154,9 +239,16 @@ describe('unusable inputs: exit 2 with one line saying what is wrong', () => {
     const root = tempDir();
     chmodSync(root, 0o755);
     const cli = path.join(root, 'cli');
-    for (const part of ['bin', 'dist/cli/kpki.cjs', 'profiles', 'package.json']) cpSync(path.join(REPO_ROOT, part), path.join(cli, part), { recursive: true });
+    for (const part of ['bin', 'dist/cli/kpki.cjs', 'profiles', 'package.json'])
+      cpSync(path.join(REPO_ROOT, part), path.join(cli, part), { recursive: true });
     const data = path.join(root, 'data');
-    await initPki({ nodeName: 'cp1', advertiseAddress: '10.0.0.1', keyType: 'ecdsa-p256', certDir: path.join(data, 'pki'), kubeconfigDir: data });
+    await initPki({
+      nodeName: 'cp1',
+      advertiseAddress: '10.0.0.1',
+      keyType: 'ecdsa-p256',
+      certDir: path.join(data, 'pki'),
+      kubeconfigDir: data,
+    });
     chmodSync(data, 0o755);
     chmodSync(path.join(data, 'pki'), 0o755);
     chmodSync(path.join(data, 'pki/ca.crt'), 0o000);
@@ -164,7 +256,12 @@ describe('unusable inputs: exit 2 with one line saying what is wrong', () => {
     chmodSync(path.join(data, 'closed'), 0o000);
     const asUser = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
     const run = (...args: string[]) => {
-      const r = spawnSync(process.execPath, [path.join(cli, 'bin/kpki.js'), ...args], { cwd: root, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' }, ...asUser });
+      const r = spawnSync(process.execPath, [path.join(cli, 'bin/kpki.js'), ...args], {
+        cwd: root,
+        encoding: 'utf8',
+        env: { ...process.env, NO_COLOR: '1' },
+        ...asUser,
+      });
       return { status: r.status, stdout: r.stdout, stderr: r.stderr };
     };
     for (const target of [path.join(data, 'pki/ca.crt'), path.join(data, 'closed')]) {
@@ -175,6 +272,9 @@ describe('unusable inputs: exit 2 with one line saying what is wrong', () => {
     // Below a named directory, an unreadable file is reported as a problem; the rest is inspected.
     const tree = run('inspect', path.join(data, 'pki'), '--json');
     expect(tree.status, tree.stderr).toBe(0);
-    expect(JSON.parse(tree.stdout).problems).toContainEqual({ file: path.join(data, 'pki/ca.crt'), message: 'cannot be read (permission denied)' });
+    expect(JSON.parse(tree.stdout).problems).toContainEqual({
+      file: path.join(data, 'pki/ca.crt'),
+      message: 'cannot be read (permission denied)',
+    });
   });
 });

@@ -8,7 +8,21 @@ let dir: string;
 
 beforeAll(() => {
   dir = tempDir();
-  expect(kpki(['init', '--cert-dir', path.join(dir, 'pki'), '--kubeconfig-dir', dir, '--node-name', 'cp1', '--advertise-address', '10.0.0.11', '--key-type', 'ecdsa-p256']).status).toBe(0);
+  expect(
+    kpki([
+      'init',
+      '--cert-dir',
+      path.join(dir, 'pki'),
+      '--kubeconfig-dir',
+      dir,
+      '--node-name',
+      'cp1',
+      '--advertise-address',
+      '10.0.0.11',
+      '--key-type',
+      'ecdsa-p256',
+    ]).status,
+  ).toBe(0);
 });
 
 describe('kpki inspect and check-expiration (rendering and exit codes)', () => {

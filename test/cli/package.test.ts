@@ -60,11 +60,26 @@ async function closedPort(): Promise<number> {
 function unreachableKubeconfig(dir: string, port: number): string {
   const file = path.join(dir, 'unreachable.conf');
   const cluster = `{ server: "https://127.0.0.1:${port}", certificate-authority: pki/ca.crt }`;
-  writeFileSync(file, `apiVersion: v1\nkind: Config\nclusters: [{ name: c, cluster: ${cluster} }]\ncontexts: [{ name: c, context: { cluster: c, user: u } }]\ncurrent-context: c\nusers: [{ name: u, user: { token: unused } }]\n`);
+  writeFileSync(
+    file,
+    `apiVersion: v1\nkind: Config\nclusters: [{ name: c, cluster: ${cluster} }]\ncontexts: [{ name: c, context: { cluster: c, user: u } }]\ncurrent-context: c\nusers: [{ name: u, user: { token: unused } }]\n`,
+  );
   return file;
 }
 
-const INIT = ['init', '--cert-dir', 'pki', '--kubeconfig-dir', '.', '--node-name', 'cp1', '--advertise-address', '10.0.0.11', '--key-type', 'ecdsa-p256'];
+const INIT = [
+  'init',
+  '--cert-dir',
+  'pki',
+  '--kubeconfig-dir',
+  '.',
+  '--node-name',
+  'cp1',
+  '--advertise-address',
+  '10.0.0.11',
+  '--key-type',
+  'ecdsa-p256',
+];
 
 describe('the packed package', () => {
   let tarball: string;
@@ -94,10 +109,15 @@ describe('the packed package', () => {
 
   it(`an API command without ${KUBERNETES_CLIENT} fails with one line naming the install command, exit 2`, async () => {
     const kubeconfig = unreachableKubeconfig(offline, await closedPort());
-    for (const args of [['approve', 'kubelet-serving', '--kubeconfig', kubeconfig], ['kubeconfig', 'user', '--via-api', '--client-name', 'bob', '--kubeconfig', kubeconfig]]) {
+    for (const args of [
+      ['approve', 'kubelet-serving', '--kubeconfig', kubeconfig],
+      ['kubeconfig', 'user', '--via-api', '--client-name', 'bob', '--kubeconfig', kubeconfig],
+    ]) {
       const result = installedKpki(offline, args);
       expect(result.stdout).toBe('');
-      expect(result.stderr).toMatch(new RegExp(`^kpki: .*${KUBERNETES_CLIENT}, which is not installed; .*npm install ${KUBERNETES_CLIENT}@1 .*\\n$`));
+      expect(result.stderr).toMatch(
+        new RegExp(`^kpki: .*${KUBERNETES_CLIENT}, which is not installed; .*npm install ${KUBERNETES_CLIENT}@1 .*\\n$`),
+      );
       expect(result.stderr.trimEnd().split('\n')).toHaveLength(1);
       expect(result.status).toBe(2);
     }
@@ -105,9 +125,23 @@ describe('the packed package', () => {
 
   it('a CA key in a PKCS#11 token without node-webcrypto-p11 (an optional peer) fails with one line naming the install command, exit 2, nothing written', () => {
     expect(existsSync(path.join(offline, 'node_modules', 'node-webcrypto-p11'))).toBe(false);
-    const result = installedKpki(offline, ['init', '--cert-dir', 'token-pki', '--kubeconfig-dir', 'token', '--node-name', 'cp1', '--advertise-address', '10.0.0.11', '--ca-key-uri', 'ca=pkcs11:token=k8s;object=ca']);
+    const result = installedKpki(offline, [
+      'init',
+      '--cert-dir',
+      'token-pki',
+      '--kubeconfig-dir',
+      'token',
+      '--node-name',
+      'cp1',
+      '--advertise-address',
+      '10.0.0.11',
+      '--ca-key-uri',
+      'ca=pkcs11:token=k8s;object=ca',
+    ]);
     expect(result.stdout).toBe('');
-    expect(result.stderr).toMatch(/^kpki: CA keys in a PKCS#11 token need node-webcrypto-p11, which is not installed; install it beside kpki .*npm install node-webcrypto-p11@2\n$/);
+    expect(result.stderr).toMatch(
+      /^kpki: CA keys in a PKCS#11 token need node-webcrypto-p11, which is not installed; install it beside kpki .*npm install node-webcrypto-p11@2\n$/,
+    );
     expect(result.status).toBe(2);
     expect(existsSync(path.join(offline, 'token-pki'))).toBe(false);
   });
@@ -116,14 +150,30 @@ describe('the packed package', () => {
     const port = await closedPort();
     const kubeconfig = unreachableKubeconfig(offline, port);
     // An empty --kubeconfig-dir: the standard kubeconfigs name the non-loopback 10.0.0.11.
-    const result = installedKpki(offline, ['verify', '--cert-dir', 'pki', '--kubeconfig-dir', tempDir(), '--kubeconfig', kubeconfig, '--live', '--live-timeout', '5s']);
+    const result = installedKpki(offline, [
+      'verify',
+      '--cert-dir',
+      'pki',
+      '--kubeconfig-dir',
+      tempDir(),
+      '--kubeconfig',
+      kubeconfig,
+      '--live',
+      '--live-timeout',
+      '5s',
+    ]);
     expect(result.stderr).toBe('');
     expect(result.stdout).toContain(`symptom:   connect ECONNREFUSED 127.0.0.1:${port}`);
   });
 
   it(`with ${KUBERNETES_CLIENT} installed beside it, an API command loads the client and reaches the network`, async () => {
     expect(installedKpki(withClient, INIT).status).toBe(0);
-    const result = installedKpki(withClient, ['approve', 'kubelet-serving', '--kubeconfig', unreachableKubeconfig(withClient, await closedPort())]);
+    const result = installedKpki(withClient, [
+      'approve',
+      'kubelet-serving',
+      '--kubeconfig',
+      unreachableKubeconfig(withClient, await closedPort()),
+    ]);
     expect(result.stderr).not.toMatch(KUBERNETES_CLIENT);
     expect(result.stderr).toMatch(/^kpki: listing CSRs with .*ECONNREFUSED 127\.0\.0\.1:\d+; is the apiserver reachable from here\?\n$/);
     expect(result.status).toBe(1);

@@ -35,7 +35,21 @@ describe('a profile entry is all a new certificate needs', () => {
   beforeAll(() => {
     const kubeadm = readFileSync(path.join(REPO_ROOT, 'profiles/kubeadm.yaml'), 'utf8');
     writeFileSync(profile, kubeadm.replace('\nkeyPairs:', `${EXTRA_ENTRIES}keyPairs:`));
-    const init = kpki(['init', '--profile', profile, '--cert-dir', certDir, '--kubeconfig-dir', dir, '--node-name', 'cp1', '--advertise-address', '10.0.0.11', '--key-type', 'ecdsa-p256']);
+    const init = kpki([
+      'init',
+      '--profile',
+      profile,
+      '--cert-dir',
+      certDir,
+      '--kubeconfig-dir',
+      dir,
+      '--node-name',
+      'cp1',
+      '--advertise-address',
+      '10.0.0.11',
+      '--key-type',
+      'ecdsa-p256',
+    ]);
     expect(init.stderr).toBe('');
     expect(init.status).toBe(0);
   });
@@ -51,7 +65,11 @@ describe('a profile entry is all a new certificate needs', () => {
 
   it('flags names the wired files after the flags kpki knows; the default profile does not', () => {
     const flags = kpki(['flags', 'apiserver', '--profile', profile, '--cert-dir', certDir]).stdout.split('\n');
-    expect(flags.slice(-3)).toEqual([`--konnectivity-client-cert-file=${certDir}/konnectivity-client.crt`, `--konnectivity-client-key-file=${certDir}/konnectivity-client.key`, '']);
+    expect(flags.slice(-3)).toEqual([
+      `--konnectivity-client-cert-file=${certDir}/konnectivity-client.crt`,
+      `--konnectivity-client-key-file=${certDir}/konnectivity-client.key`,
+      '',
+    ]);
     expect(kpki(['flags', 'apiserver', '--cert-dir', certDir]).stdout).not.toContain('konnectivity');
   });
 
@@ -67,7 +85,9 @@ describe('a profile entry is all a new certificate needs', () => {
   it('verify reads the wired pair as the apiserver would: clean, and a key from another pair is found', () => {
     const clean = kpki(['verify', '--profile', profile, '--cert-dir', certDir, '--json']);
     expect(JSON.parse(clean.stdout).counts).toEqual({ error: 0, warning: 0, info: 0 });
-    writeFileSync(path.join(certDir, 'konnectivity-client.key'), readFileSync(path.join(certDir, 'apiserver-etcd-client.key')), { mode: 0o600 });
+    writeFileSync(path.join(certDir, 'konnectivity-client.key'), readFileSync(path.join(certDir, 'apiserver-etcd-client.key')), {
+      mode: 0o600,
+    });
     const broken = kpki(['verify', '--profile', profile, '--cert-dir', certDir, '--json']);
     expect(broken.status).toBe(1);
     const findings = JSON.parse(broken.stdout).findings as { code: string; subject: string }[];

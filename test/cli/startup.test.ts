@@ -26,7 +26,9 @@ describe('kpki start-up', () => {
 
 describe('the read-only bundle', () => {
   it('holds exactly the commands bin/load-cli.js sends to it', async () => {
-    const { READ_COMMANDS: sent } = (await import(pathToFileURL(path.join(REPO_ROOT, 'bin/load-cli.js')).href)) as { READ_COMMANDS: Set<string> };
+    const { READ_COMMANDS: sent } = (await import(pathToFileURL(path.join(REPO_ROOT, 'bin/load-cli.js')).href)) as {
+      READ_COMMANDS: Set<string>;
+    };
     const { READ_COMMANDS: held } = await import('../../src/cli/verify-main.js');
     expect([...sent].sort()).toEqual(held.map((c) => c.usage.split(' ')[0]).sort());
   });
@@ -34,7 +36,9 @@ describe('the read-only bundle', () => {
   it('runs verify and check-expiration without evaluating @peculiar/x509 (whose reflect-metadata defines Reflect.getMetadata)', () => {
     const dir = tempDir();
     const pki = path.join(dir, 'pki');
-    expect(kpki(['init', '--cert-dir', pki, '--node-name', 'cp1', '--advertise-address', '10.0.0.11', '--key-type', 'ecdsa-p256']).status).toBe(0);
+    expect(
+      kpki(['init', '--cert-dir', pki, '--node-name', 'cp1', '--advertise-address', '10.0.0.11', '--key-type', 'ecdsa-p256']).status,
+    ).toBe(0);
     const loader = pathToFileURL(path.join(REPO_ROOT, 'bin/load-cli.js')).href;
     const script = `import { BUNDLES, bundleFor, loadCli } from '${loader}';
       const quiet = { stdout: () => {}, stderr: () => {}, interactive: false };
@@ -48,7 +52,15 @@ describe('the read-only bundle', () => {
     expect(run.status, run.stderr).toBe(0);
     expect(JSON.parse(run.stdout)).toEqual({ statuses: [0, 0], getMetadata: 'undefined' });
     // The same check sees the library where it is evaluated: the full bundle's init.
-    const full = spawnSync(process.execPath, ['--input-type=module', '-e', `import { loadCli } from '${loader}'; await loadCli().main(['init', '--cert-dir', ${JSON.stringify(pki)}, '--node-name', 'cp1', '--advertise-address', '10.0.0.11'], { stdout: () => {}, stderr: () => {}, interactive: false }); console.log(typeof Reflect.getMetadata);`], { encoding: 'utf8' });
+    const full = spawnSync(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `import { loadCli } from '${loader}'; await loadCli().main(['init', '--cert-dir', ${JSON.stringify(pki)}, '--node-name', 'cp1', '--advertise-address', '10.0.0.11'], { stdout: () => {}, stderr: () => {}, interactive: false }); console.log(typeof Reflect.getMetadata);`,
+      ],
+      { encoding: 'utf8' },
+    );
     expect(full.stdout.trim()).toBe('function');
   });
 });

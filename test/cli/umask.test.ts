@@ -22,12 +22,29 @@ const DAY: string[][] = [
   ['ca', 'rotate', 'finish'],
   ['kubeconfig', 'user', '--client-name', 'alice', '--out', 'alice.conf'],
   ['kubeconfig', 'user', '--client-name', 'bob', '--out', 'bob/bob.conf', '--no-embed'],
-  ['cert', 'extension-apiserver', '--service', 'api', '--namespace', 'wardle', '--ca', 'new', '--out', 'wardle/api', '--api-group', 'wardle.example.com'],
+  [
+    'cert',
+    'extension-apiserver',
+    '--service',
+    'api',
+    '--namespace',
+    'wardle',
+    '--ca',
+    'new',
+    '--out',
+    'wardle/api',
+    '--api-group',
+    'wardle.example.com',
+  ],
 ];
 
 /** `kpki ARGS` in `dir` under `umask`, set by the shell the way a login or a cron job sets it; its exit code and stderr. */
 function kpkiUnder(umask: string, dir: string, args: string[]): Promise<{ status: number | null; stderr: string }> {
-  const child = spawn('sh', ['-c', `umask ${umask} && exec "$0" "$@"`, process.execPath, KPKI_BIN, ...args], { cwd: dir, env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn('sh', ['-c', `umask ${umask} && exec "$0" "$@"`, process.execPath, KPKI_BIN, ...args], {
+    cwd: dir,
+    env: { ...process.env, NO_COLOR: '1' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   return new Promise((resolve, reject) => {
@@ -49,7 +66,12 @@ async function dayUnder(umask: string): Promise<Map<string, string>> {
       const rel = path.join(sub, name);
       const stat = lstatSync(path.join(dir, rel));
       const kind = stat.isSymbolicLink() ? 'link' : stat.isDirectory() ? 'dir' : 'file';
-      modes.set(rel.replace(/\.\.\d{4}_\d\d_\d\d_\d\d_\d\d_\d\d\.[0-9a-f]{8}/g, '..GENERATION').replace(/\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d-\d{3}Z/g, 'STAMP'), `${kind} ${kind === 'link' ? '' : (stat.mode & 0o7777).toString(8)}`);
+      modes.set(
+        rel
+          .replace(/\.\.\d{4}_\d\d_\d\d_\d\d_\d\d_\d\d\.[0-9a-f]{8}/g, '..GENERATION')
+          .replace(/\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d-\d{3}Z/g, 'STAMP'),
+        `${kind} ${kind === 'link' ? '' : (stat.mode & 0o7777).toString(8)}`,
+      );
       if (kind === 'dir') walk(rel);
     }
   };

@@ -7,7 +7,6 @@ import { kpki, nobodyKpki } from '../support/cli.js';
 import { junk, tempDir } from '../support/tmp.js';
 import { base, copy } from '../support/verify-pki.js';
 
-
 function expectOneLineError(result: ReturnType<typeof kpki>, fragment: string) {
   expect(result.status, result.stderr).toBe(2);
   expect(result.stdout).toBe('');

@@ -23,7 +23,10 @@ interface Result {
 }
 
 const errorsOf = (r: CliResult) => (JSON.parse(r.stdout) as Result).findings.filter((f) => f.severity === 'error');
-const describeErrors = (r: CliResult) => `${r.stderr}${errorsOf(r).map((f) => `${f.node ?? ''} ${f.code} ${f.subject}: ${f.diagnosis}`).join('\n')}`;
+const describeErrors = (r: CliResult) =>
+  `${r.stderr}${errorsOf(r)
+    .map((f) => `${f.node ?? ''} ${f.code} ${f.subject}: ${f.diagnosis}`)
+    .join('\n')}`;
 
 /** Runs verify with --json in the cluster's directory; exit 0 and no error finding. */
 function expectClean(dir: string, args: string[]): Result {
@@ -45,10 +48,41 @@ function expectError(dir: string, args: string[], code: string): Finding[] {
 const ENDPOINT = ['--control-plane-endpoint', '127.0.0.10:6443'];
 
 const SHAPES: Record<string, string[]> = {
-  'stacked HA with workers and kubelet serving certificates': [...ENDPOINT, '--control-plane-nodes', 'cp1=127.0.0.11,cp2=127.0.0.12,cp3=127.0.0.13', '--workers', 'w1=127.0.0.21,w2=127.0.0.22', '--kubelet-serving-certs'],
-  'external etcd: 3 members, 2 control planes, 1 worker': [...ENDPOINT, '--control-plane-nodes', 'cp1=127.0.0.11,cp2=127.0.0.12', '--etcd-members', 'e1=127.0.0.31,e2=127.0.0.32,e3=127.0.0.33', '--workers', 'w1=127.0.0.21'],
-  'dual-stack, IPv4 primary': ['--service-cidr', '10.96.0.0/12,fd00:10::/108', '--control-plane-nodes', 'cp1=127.0.0.11,::1', '--workers', 'w1=127.0.0.21', '--kubelet-serving-certs'],
-  'dual-stack, IPv6 primary': ['--service-cidr', 'fd00:10::/108,10.96.0.0/12', '--control-plane-nodes', 'cp1=::1,127.0.0.11', '--workers', 'w1=127.0.0.21', '--kubelet-serving-certs'],
+  'stacked HA with workers and kubelet serving certificates': [
+    ...ENDPOINT,
+    '--control-plane-nodes',
+    'cp1=127.0.0.11,cp2=127.0.0.12,cp3=127.0.0.13',
+    '--workers',
+    'w1=127.0.0.21,w2=127.0.0.22',
+    '--kubelet-serving-certs',
+  ],
+  'external etcd: 3 members, 2 control planes, 1 worker': [
+    ...ENDPOINT,
+    '--control-plane-nodes',
+    'cp1=127.0.0.11,cp2=127.0.0.12',
+    '--etcd-members',
+    'e1=127.0.0.31,e2=127.0.0.32,e3=127.0.0.33',
+    '--workers',
+    'w1=127.0.0.21',
+  ],
+  'dual-stack, IPv4 primary': [
+    '--service-cidr',
+    '10.96.0.0/12,fd00:10::/108',
+    '--control-plane-nodes',
+    'cp1=127.0.0.11,::1',
+    '--workers',
+    'w1=127.0.0.21',
+    '--kubelet-serving-certs',
+  ],
+  'dual-stack, IPv6 primary': [
+    '--service-cidr',
+    'fd00:10::/108,10.96.0.0/12',
+    '--control-plane-nodes',
+    'cp1=::1,127.0.0.11',
+    '--workers',
+    'w1=127.0.0.21',
+    '--kubelet-serving-certs',
+  ],
 };
 
 /** Writes a shape with kpki init in a directory of its own; returns the directory and its nodes. */
@@ -71,7 +105,26 @@ const pki = (dir: string, node: string, file: string) => path.join(dir, 'nodes',
 
 /** `kpki cert issue` replacing a node's apiserver.crt, signed by the node's CA, with exactly these SANs. */
 function reissueApiserver(dir: string, node: string, sans: string[]) {
-  const r = kpki(['cert', 'issue', '--profile', 'server', '--cn', 'kube-apiserver', '--san', sans.join(','), '--key-type', 'ecdsa-p256', '--ca', pki(dir, node, 'ca.crt'), '--out', pki(dir, node, 'apiserver'), '--force'], { cwd: dir });
+  const r = kpki(
+    [
+      'cert',
+      'issue',
+      '--profile',
+      'server',
+      '--cn',
+      'kube-apiserver',
+      '--san',
+      sans.join(','),
+      '--key-type',
+      'ecdsa-p256',
+      '--ca',
+      pki(dir, node, 'ca.crt'),
+      '--out',
+      pki(dir, node, 'apiserver'),
+      '--force',
+    ],
+    { cwd: dir },
+  );
   expect(r.status, r.stderr).toBe(0);
 }
 
@@ -83,12 +136,12 @@ describe.each(Object.entries(SHAPES))('kpki verify on %s', (_, args) => {
     shape = initShape(args);
   });
 
-  it('is clean on the shared set, checked as the source of the nodes\' CAs and admin kubeconfigs', () => {
+  it("is clean on the shared set, checked as the source of the nodes' CAs and admin kubeconfigs", () => {
     const result = expectClean(shape.dir, ['--cert-dir', 'pki']);
     expect(result.findings.filter((f) => f.code === 'FILE_MISSING')).toEqual([]);
   });
 
-  it('is clean on every node directory through --root, as that node (a worker\'s empty manifests dir is normal)', () => {
+  it("is clean on every node directory through --root, as that node (a worker's empty manifests dir is normal)", () => {
     for (const node of shape.nodes) {
       if (node.role === 'worker') mkdirSync(path.join(shape.dir, 'nodes', node.name, 'etc/kubernetes/manifests'), { recursive: true });
       expectClean(shape.dir, ['--root', path.join('nodes', node.name)]);
@@ -105,7 +158,7 @@ describe.each(Object.entries(SHAPES))('kpki verify on %s', (_, args) => {
 });
 
 describe('a seeded fault per shape is found, named by node', () => {
-  it('stacked: a worker whose kubelet.conf carries another node\'s identity (the Node authorizer refuses it)', () => {
+  it("stacked: a worker whose kubelet.conf carries another node's identity (the Node authorizer refuses it)", () => {
     const { dir } = initShape(SHAPES['stacked HA with workers and kubelet serving certificates']!);
     const faulty = copyOf(dir);
     cpSync(path.join(faulty, 'nodes/w2/etc/kubernetes/kubelet.conf'), path.join(faulty, 'nodes/w1/etc/kubernetes/kubelet.conf'));
@@ -115,7 +168,11 @@ describe('a seeded fault per shape is found, named by node', () => {
     expectError(faulty, ['--root', 'nodes/w1'], 'IDENTITY_UNEXPECTED');
     // A worker's kubelet serving certificate issued for another node: the apiservers dial 127.0.0.21.
     const other = copyOf(dir);
-    for (const ext of ['crt', 'key']) cpSync(path.join(other, `nodes/w2/var/lib/kubelet/pki/kubelet.${ext}`), path.join(other, `nodes/w1/var/lib/kubelet/pki/kubelet.${ext}`));
+    for (const ext of ['crt', 'key'])
+      cpSync(
+        path.join(other, `nodes/w2/var/lib/kubelet/pki/kubelet.${ext}`),
+        path.join(other, `nodes/w1/var/lib/kubelet/pki/kubelet.${ext}`),
+      );
     const [san] = expectError(other, ['--root', 'nodes/w1'], 'SAN_MISSING');
     expect(san!.diagnosis).toContain('127.0.0.21');
     // A worker consistent in itself but from another cluster's CA: only the shared set tells.
@@ -126,7 +183,7 @@ describe('a seeded fault per shape is found, named by node', () => {
     expect(untrusted.find((f) => f.subject === '/etc/kubernetes/pki/ca.crt')?.node).toBe('w1');
   });
 
-  it('external etcd: a member serving another member\'s certificate (clients dialling its URL fail the handshake)', () => {
+  it("external etcd: a member serving another member's certificate (clients dialling its URL fail the handshake)", () => {
     const { dir } = initShape(SHAPES['external etcd: 3 members, 2 control planes, 1 worker']!);
     const faulty = copyOf(dir);
     for (const ext of ['crt', 'key']) cpSync(pki(faulty, 'e1', `etcd/server.${ext}`), pki(faulty, 'e2', `etcd/server.${ext}`));
@@ -139,7 +196,7 @@ describe('a seeded fault per shape is found, named by node', () => {
     expectError(wrongCa, ['--root', 'nodes/cp1'], 'CHAIN_UNTRUSTED');
   });
 
-  it('dual-stack (IPv4 primary): the shared set\'s front-proxy client beside a key that is not its own', () => {
+  it("dual-stack (IPv4 primary): the shared set's front-proxy client beside a key that is not its own", () => {
     const { dir } = initShape(SHAPES['dual-stack, IPv4 primary']!);
     const faulty = copyOf(dir);
     cpSync(path.join(faulty, 'pki/ca.key'), path.join(faulty, 'pki/front-proxy-client.key'));
@@ -148,7 +205,7 @@ describe('a seeded fault per shape is found, named by node', () => {
     expect(expectError(faulty, [], 'KEY_MISMATCH')[0]!.node).toBe('shared');
   });
 
-  it('dual-stack (IPv6 primary): an apiserver certificate without the primary range\'s service IP', () => {
+  it("dual-stack (IPv6 primary): an apiserver certificate without the primary range's service IP", () => {
     const { dir } = initShape(SHAPES['dual-stack, IPv6 primary']!);
     const faulty = copyOf(dir);
     reissueApiserver(faulty, 'cp1', ['cp1', ...IN_CLUSTER_NAMES, '10.96.0.1', '::1', '127.0.0.11']);
@@ -158,7 +215,7 @@ describe('a seeded fault per shape is found, named by node', () => {
 });
 
 describe('the kubernetes service IP comes from the primary service range only', () => {
-  it('IPv4 primary: kubeadm\'s certificate (10.96.0.1, no fd00:10::1) is clean', () => {
+  it("IPv4 primary: kubeadm's certificate (10.96.0.1, no fd00:10::1) is clean", () => {
     const { dir } = initShape(SHAPES['dual-stack, IPv4 primary']!);
     reissueApiserver(dir, 'cp1', ['cp1', ...IN_CLUSTER_NAMES, '10.96.0.1', '127.0.0.11', '::1']);
     expectClean(dir, ['--root', 'nodes/cp1']);
@@ -175,11 +232,15 @@ describe('the kubernetes service IP comes from the primary service range only', 
 describe('--etcd-servers listing every member, as kpki init prints it', () => {
   /** A control plane's apiserver and etcd flags as files, the apiserver naming every member. */
   function flagFiles(dir: string, etcdAddress: string): string[] {
-    const flagsOf = (component: string) => kpki(['flags', component, '--cert-dir', '/etc/kubernetes/pki', '--kubeconfig-dir', '/etc/kubernetes']).stdout;
+    const flagsOf = (component: string) =>
+      kpki(['flags', component, '--cert-dir', '/etc/kubernetes/pki', '--kubeconfig-dir', '/etc/kubernetes']).stdout;
     const apiserver = path.join(dir, 'apiserver.flags');
     const etcd = path.join(dir, 'etcd.flags');
     const members = ['cp1=127.0.0.11', 'cp2=127.0.0.12', 'cp3=127.0.0.13'];
-    writeFileSync(apiserver, `${flagsOf('apiserver')}--advertise-address=127.0.0.11\n--etcd-servers=${members.map((m) => `https://${m.split('=')[1]}:2379`).join(',')}\n--kubelet-certificate-authority=/etc/kubernetes/pki/ca.crt\n`);
+    writeFileSync(
+      apiserver,
+      `${flagsOf('apiserver')}--advertise-address=127.0.0.11\n--etcd-servers=${members.map((m) => `https://${m.split('=')[1]}:2379`).join(',')}\n--kubelet-certificate-authority=/etc/kubernetes/pki/ca.crt\n`,
+    );
     writeFileSync(
       etcd,
       `${flagsOf('etcd')}--name=cp1\n--advertise-client-urls=https://${etcdAddress}:2379\n--listen-client-urls=https://127.0.0.1:2379,https://${etcdAddress}:2379\n--initial-advertise-peer-urls=https://127.0.0.11:2380\n--listen-peer-urls=https://127.0.0.11:2380\n--initial-cluster=${members.map((m) => `${m.split('=')[0]}=https://${m.split('=')[1]}:2380`).join(',')}\n--client-cert-auth=true\n--peer-client-cert-auth=true\n`,
@@ -187,12 +248,12 @@ describe('--etcd-servers listing every member, as kpki init prints it', () => {
     return ['--apiserver-args', apiserver, '--etcd-args', etcd];
   }
 
-  it('checks the local member\'s certificate against its own URL only, not the other members\'', () => {
+  it("checks the local member's certificate against its own URL only, not the other members'", () => {
     const { dir } = initShape(SHAPES['stacked HA with workers and kubelet serving certificates']!);
     expectClean(dir, ['--root', 'nodes/cp1', ...flagFiles(dir, '127.0.0.11')]);
   });
 
-  it('still reports the member\'s own URL missing from its certificate, saying what kube-apiserver does', () => {
+  it("still reports the member's own URL missing from its certificate, saying what kube-apiserver does", () => {
     const { dir } = initShape(SHAPES['stacked HA with workers and kubelet serving certificates']!);
     const files = flagFiles(dir, '127.0.0.99');
     const apiserver = files[1]!;
@@ -210,7 +271,8 @@ describe('kpki ca rotate on the external-etcd layout with a worker', () => {
     files: string[];
     flags?: Record<string, string>;
   }
-  const rotate = (dir: string, step: string, ...more: string[]) => kpki(['ca', 'rotate', step, ...more, '--json'], { cwd: dir });
+  const rotate = (dir: string, step: string, ...more: string[]) =>
+    kpki(['ca', 'rotate', step, ...(step === 'status' ? [] : ['--offline']), ...more, '--json'], { cwd: dir });
 
   it('begin → reissue → finish: the pre-flight checks etcd members and workers, verify is clean after each phase, the plan restarts the kubelets', () => {
     const { dir } = initShape([...SHAPES['external etcd: 3 members, 2 control planes, 1 worker']!, '--kubelet-serving-certs']);
@@ -225,7 +287,11 @@ describe('kpki ca rotate on the external-etcd layout with a worker', () => {
       expect(order.at(-1)).toBe('w1/kubelet');
       // Paths as the node names them.
       const kubelet = restart.find((p) => p.node === 'w1')!;
-      expect(kubelet.files).toEqual(expect.arrayContaining(step === 'reissue' ? ['/etc/kubernetes/kubelet.conf', '/var/lib/kubelet/pki/kubelet.crt'] : ['/etc/kubernetes/pki/ca.crt']));
+      expect(kubelet.files).toEqual(
+        expect.arrayContaining(
+          step === 'reissue' ? ['/etc/kubernetes/kubelet.conf', '/var/lib/kubelet/pki/kubelet.crt'] : ['/etc/kubernetes/pki/ca.crt'],
+        ),
+      );
       for (const p of restart) for (const file of p.files) expect(file).toMatch(/^\/(etc\/kubernetes|var\/lib\/kubelet\/pki)\//);
       const signer = restart.find((p) => p.component === 'kube-controller-manager' && p.flags)?.flags?.['cluster-signing-cert-file'];
       if (signer) expect(signer).toBe('/etc/kubernetes/pki/ca-signer.crt');

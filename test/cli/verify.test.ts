@@ -8,7 +8,19 @@ let dir: string;
 
 beforeAll(() => {
   dir = tempDir();
-  const init = kpki(['init', '--cert-dir', path.join(dir, 'pki'), '--kubeconfig-dir', dir, '--node-name', 'cp1', '--advertise-address', '10.0.0.11', '--key-type', 'ecdsa-p256']);
+  const init = kpki([
+    'init',
+    '--cert-dir',
+    path.join(dir, 'pki'),
+    '--kubeconfig-dir',
+    dir,
+    '--node-name',
+    'cp1',
+    '--advertise-address',
+    '10.0.0.11',
+    '--key-type',
+    'ecdsa-p256',
+  ]);
   expect(init.status, init.stderr).toBe(0);
 });
 
@@ -39,7 +51,10 @@ describe('kpki verify (CLI rendering and exit codes)', () => {
   it('reads apiserver flags from stdin, as from /proc/PID/cmdline', () => {
     const flags = kpki(['flags', 'apiserver', '--cert-dir', path.join(dir, 'pki')]).stdout;
     // List flags accumulate across repetitions (pflag), so replace the value rather than repeat it.
-    const cmdline = ['kube-apiserver', ...flags.replace('allowed-names=front-proxy-client', 'allowed-names=aggregator').trim().split('\n')].join('\0');
+    const cmdline = [
+      'kube-apiserver',
+      ...flags.replace('allowed-names=front-proxy-client', 'allowed-names=aggregator').trim().split('\n'),
+    ].join('\0');
     const result = kpki(['verify', '--apiserver-args', '-', '--json'], { input: cmdline });
     expect(result.status).toBe(1);
     // kubeadm's flags never set --kubelet-certificate-authority: that CIS warning comes along.

@@ -49,7 +49,9 @@ export async function expectKubeconfigsAuthenticate(c: Cluster): Promise<void> {
       expect(r.stdout.trim(), label).toBe('namespace/kpki-probe');
     } else {
       expect(r.code, label).not.toBe(0);
-      expect(r.stderr, label).toContain(`Error from server (Forbidden): namespaces is forbidden: User "${k.user}" cannot create resource "namespaces"`);
+      expect(r.stderr, label).toContain(
+        `Error from server (Forbidden): namespaces is forbidden: User "${k.user}" cannot create resource "namespaces"`,
+      );
     }
   });
 }
@@ -76,14 +78,23 @@ export interface VerifyInputs {
 export async function verifyNode(c: Cluster, node: NodeName, inputs: VerifyInputs = {}): Promise<VerifyRun> {
   const n = c.nodes[node];
   return kpkiVerify(c, [
-    '--cert-dir', inputs.certDir ?? path.join(n.dir, 'pki'),
-    '--kubeconfig-dir', inputs.kubeconfigDir ?? n.dir,
-    '--apiserver-args', inputs.apiserverArgs ?? c.flagsFile('kube-apiserver', node),
+    '--cert-dir',
+    inputs.certDir ?? path.join(n.dir, 'pki'),
+    '--kubeconfig-dir',
+    inputs.kubeconfigDir ?? n.dir,
+    '--apiserver-args',
+    inputs.apiserverArgs ?? c.flagsFile('kube-apiserver', node),
     // Stacked: cp1's member (cp2 runs the same flags); external members are verified on their own.
     ...(c.etcdMembers.length === 1 ? ['--etcd-args', c.flagsFile('etcd')] : []),
     ...(node === 'cp1' ? ['--controller-manager-args', c.flagsFile('kube-controller-manager')] : []),
-    '--apiservice', c.wardle.apiservice, '--serving-cert', c.wardle.servingCert,
-    '--kubelet-config', c.worker.kubeletConfig, '--node-address', `InternalIP=${c.worker.address}`,
+    '--apiservice',
+    c.wardle.apiservice,
+    '--serving-cert',
+    c.wardle.servingCert,
+    '--kubelet-config',
+    c.worker.kubeletConfig,
+    '--node-address',
+    `InternalIP=${c.worker.address}`,
     ...(inputs.extra ?? []),
   ]);
 }
@@ -112,7 +123,10 @@ export function expectFinding(v: VerifyRun, code: string, subject: RegExp): Find
 const DESCRIPTIVE = new Set(['KUBELET_SERVER_MODE']);
 
 export function expectNoProblems(v: VerifyRun): void {
-  expect(v.findings.filter((f) => !DESCRIPTIVE.has(f.code)), JSON.stringify(v.findings, null, 2)).toEqual([]);
+  expect(
+    v.findings.filter((f) => !DESCRIPTIVE.has(f.code)),
+    JSON.stringify(v.findings, null, 2),
+  ).toEqual([]);
   expect(v.run.code, describeRun(v.run)).toBe(0);
 }
 

@@ -27,10 +27,13 @@ function kcmEndpoint(c: Cluster): { host: string; port: number } {
 function trustedGet(c: Cluster): Promise<{ status?: number; error?: string }> {
   const { host, port } = kcmEndpoint(c);
   return new Promise((resolve) => {
-    const request = https.request({ host, port, path: '/healthz', ca: readFileSync(c.nodes.cp1.pki('ca.crt')), agent: false, timeout: 10_000 }, (response) => {
-      response.resume();
-      response.on('end', () => resolve({ status: response.statusCode }));
-    });
+    const request = https.request(
+      { host, port, path: '/healthz', ca: readFileSync(c.nodes.cp1.pki('ca.crt')), agent: false, timeout: 10_000 },
+      (response) => {
+        response.resume();
+        response.on('end', () => resolve({ status: response.statusCode }));
+      },
+    );
     request.on('error', (error) => resolve({ error: error.message }));
     request.on('timeout', () => request.destroy(new Error('timed out')));
     request.end();
@@ -40,7 +43,11 @@ function trustedGet(c: Cluster): Promise<{ status?: number; error?: string }> {
 /** openssl s_client trusting only ca.crt, failing unless the chain and the name verify. */
 async function sClient(c: Cluster, check: string[]) {
   const { host, port } = kcmEndpoint(c);
-  return run(requireTool('openssl'), ['s_client', '-connect', `${host}:${port}`, '-CAfile', c.nodes.cp1.pki('ca.crt'), '-verify_return_error', ...check], { input: '', timeoutMs: 15_000 });
+  return run(
+    requireTool('openssl'),
+    ['s_client', '-connect', `${host}:${port}`, '-CAfile', c.nodes.cp1.pki('ca.crt'), '-verify_return_error', ...check],
+    { input: '', timeoutMs: 15_000 },
+  );
 }
 
 describe('kube-controller-manager serves the kpki serving certificate', () => {
@@ -64,7 +71,9 @@ describe('kube-controller-manager serves the kpki serving certificate', () => {
     const c = live();
     const { host, port } = kcmEndpoint(c);
     const { findings } = await verifyLive(c, nodeInputs(c, 'cp1'));
-    expect(findings.filter((f) => f.subject.startsWith('kube-controller-manager') || f.code === 'COMPONENT_SERVING_SELF_SIGNED')).toEqual([]);
+    expect(findings.filter((f) => f.subject.startsWith('kube-controller-manager') || f.code === 'COMPONENT_SERVING_SELF_SIGNED')).toEqual(
+      [],
+    );
     // It did dial: the endpoint is in no UNCHECKED finding either.
     expect(findings.filter((f) => f.subject.includes(`${host}:${port}`))).toEqual([]);
   });
@@ -79,13 +88,26 @@ describe('kube-controller-manager serves the kpki serving certificate', () => {
       const { code, findings } = await verifyLive(c, nodeInputs(c, 'cp1'));
       const selfSigned = findings.filter((f) => f.code === 'COMPONENT_SERVING_SELF_SIGNED');
       expect(selfSigned).toHaveLength(1);
-      expect(selfSigned[0]).toMatchObject({ severity: 'warning', subject: `kube-controller-manager at https://${host}:${port}`, files: [c.flagsFile('kube-controller-manager')] });
+      expect(selfSigned[0]).toMatchObject({
+        severity: 'warning',
+        subject: `kube-controller-manager at https://${host}:${port}`,
+        files: [c.flagsFile('kube-controller-manager')],
+      });
       expect(selfSigned[0]!.symptom).toMatch(new RegExp(`^Get "https://${host.replace(/\./g, '\\.')}:${port}/metrics": x509: `));
       expect(selfSigned[0]!.fix).toContain('kpki flags controller-manager --component-serving-certs');
       expect(code).toBe(findings.some((f) => f.severity === 'error') ? 1 : 0);
       // Offline, with the node's cert dir: the issued pair is there, the flags do not name it.
-      const offline = await c.kpki(['verify', '--json', '--cert-dir', path.join(c.nodes.cp1.dir, 'pki'), '--controller-manager-args', c.flagsFile('kube-controller-manager')]);
-      const missing = (JSON.parse(offline.stdout) as { findings: { code: string; subject: string; severity: string }[] }).findings.filter((f) => f.code === 'FLAG_MISSING');
+      const offline = await c.kpki([
+        'verify',
+        '--json',
+        '--cert-dir',
+        path.join(c.nodes.cp1.dir, 'pki'),
+        '--controller-manager-args',
+        c.flagsFile('kube-controller-manager'),
+      ]);
+      const missing = (JSON.parse(offline.stdout) as { findings: { code: string; subject: string; severity: string }[] }).findings.filter(
+        (f) => f.code === 'FLAG_MISSING',
+      );
       expect(missing.map((f) => [f.subject, f.severity])).toEqual([
         ['kube-controller-manager --tls-cert-file', 'warning'],
         ['kube-controller-manager --tls-private-key-file', 'warning'],

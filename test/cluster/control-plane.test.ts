@@ -57,9 +57,15 @@ async function adminKubectl(c: Cluster, args: string[], server?: string): Promis
 /** admin.conf reaches the aggregated wardle API through the VIP and through each apiserver. */
 async function expectAggregatedApiServes(c: Cluster): Promise<void> {
   for (const s of servers(c)) {
-    const list = JSON.parse(await adminKubectl(c, ['get', '--raw', FLUNDERS], s.url)) as { kind: string; items: { metadata: { name: string } }[] };
+    const list = JSON.parse(await adminKubectl(c, ['get', '--raw', FLUNDERS], s.url)) as {
+      kind: string;
+      items: { metadata: { name: string } }[];
+    };
     expect(list.kind, s.label).toBe('FlunderList');
-    expect(list.items.map((i) => i.metadata.name), s.label).toContain('kpki-flunder');
+    expect(
+      list.items.map((i) => i.metadata.name),
+      s.label,
+    ).toContain('kpki-flunder');
   }
 }
 
@@ -119,20 +125,40 @@ describe('everything kpki init generates works on a real control plane', () => {
   it('a kpki user kubeconfig is Forbidden until RBAC binds its group, then allowed on every apiserver', async () => {
     const c = live();
     const alice = path.join(await c.scratch('alice'), 'alice.conf');
-    const issued = await c.kpki(['kubeconfig', 'user', '--client-name', 'alice', '--org', 'devs', '--cert-dir', c.certDir, '--kubeconfig-dir', c.root, '--out', alice]);
+    const issued = await c.kpki([
+      'kubeconfig',
+      'user',
+      '--client-name',
+      'alice',
+      '--org',
+      'devs',
+      '--cert-dir',
+      c.certDir,
+      '--kubeconfig-dir',
+      c.root,
+      '--out',
+      alice,
+    ]);
     expect(issued.code, issued.stderr).toBe(0);
     const before = await c.kubectl(alice, ['get', 'pods', '-n', 'default']);
     expect(before.code).not.toBe(0);
-    expect(before.stderr).toContain('Error from server (Forbidden): pods is forbidden: User "alice" cannot list resource "pods" in API group "" in the namespace "default"');
+    expect(before.stderr).toContain(
+      'Error from server (Forbidden): pods is forbidden: User "alice" cannot list resource "pods" in API group "" in the namespace "default"',
+    );
     await adminKubectl(c, ['create', 'rolebinding', 'devs-view', '--clusterrole', 'view', '--group', 'devs', '-n', 'default']);
     for (const s of servers(c)) {
       let last = '';
       // Each apiserver's RBAC cache sees the binding a moment after it is stored.
-      await waitUntil(`alice allowed via ${s.label}`, 20_000, async () => {
-        const r = await c.kubectl(alice, ['--server', s.url, 'get', 'pods', '-n', 'default']);
-        last = r.stderr;
-        return r.code === 0;
-      }, () => last);
+      await waitUntil(
+        `alice allowed via ${s.label}`,
+        20_000,
+        async () => {
+          const r = await c.kubectl(alice, ['--server', s.url, 'get', 'pods', '-n', 'default']);
+          last = r.stderr;
+          return r.code === 0;
+        },
+        () => last,
+      );
     }
   });
 
@@ -145,7 +171,11 @@ describe('everything kpki init generates works on a real control plane', () => {
 
   it('the front proxy: sample-apiserver authenticates requests the apiservers proxy for admin.conf', async () => {
     const c = live();
-    const flunder = { apiVersion: `${WARDLE.group}/${WARDLE.version}`, kind: 'Flunder', metadata: { name: 'kpki-flunder', namespace: 'default' } };
+    const flunder = {
+      apiVersion: `${WARDLE.group}/${WARDLE.version}`,
+      kind: 'Flunder',
+      metadata: { name: 'kpki-flunder', namespace: 'default' },
+    };
     const r = await c.kubectl(c.admin, ['create', '-o', 'name', '-f', '-'], JSON.stringify(flunder));
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout.trim()).toBe('flunder.wardle.example.com/kpki-flunder');
@@ -162,13 +192,29 @@ describe('everything kpki init generates works on a real control plane', () => {
   it('the controller manager signs an approved kube-apiserver-client CSR with the cluster CA, and the certificate authenticates', async () => {
     const c = live();
     const prefix = path.join(await c.scratch('csr'), 'carol');
-    const made = await c.kpki(['kubeconfig', 'user', '--client-name', 'carol', '--org', 'devs', '--csr-only', '--out', prefix, '--cert-dir', c.certDir]);
+    const made = await c.kpki([
+      'kubeconfig',
+      'user',
+      '--client-name',
+      'carol',
+      '--org',
+      'devs',
+      '--csr-only',
+      '--out',
+      prefix,
+      '--cert-dir',
+      c.certDir,
+    ]);
     expect(made.code, made.stderr).toBe(0);
     const csr = {
       apiVersion: 'certificates.k8s.io/v1',
       kind: 'CertificateSigningRequest',
       metadata: { name: 'carol' },
-      spec: { request: (await readFile(`${prefix}.csr`)).toString('base64'), signerName: 'kubernetes.io/kube-apiserver-client', usages: ['digital signature', 'key encipherment', 'client auth'] },
+      spec: {
+        request: (await readFile(`${prefix}.csr`)).toString('base64'),
+        signerName: 'kubernetes.io/kube-apiserver-client',
+        usages: ['digital signature', 'key encipherment', 'client auth'],
+      },
     };
     const created = await c.kubectl(c.admin, ['create', '-f', '-'], JSON.stringify(csr));
     expect(created.code, created.stderr).toBe(0);
@@ -217,10 +263,24 @@ async function frontProxyRequest(c: Cluster, proxyPrefix: string): Promise<{ sta
 
 /** etcdctl reading secrets' keys with etcd's CA but no client certificate. */
 function etcdctlWithoutCertificate(c: Cluster) {
-  return run(requireTool('etcdctl'), [
-    '--endpoints', c.etcdUrl, '--cacert', c.nodes.cp1.pki('etcd/ca.crt'), '--dial-timeout', '2s', '--command-timeout', '5s',
-    'get', '/registry/secrets', '--prefix', '--keys-only',
-  ], { env: { ETCDCTL_API: '3' }, timeoutMs: 30_000 });
+  return run(
+    requireTool('etcdctl'),
+    [
+      '--endpoints',
+      c.etcdUrl,
+      '--cacert',
+      c.nodes.cp1.pki('etcd/ca.crt'),
+      '--dial-timeout',
+      '2s',
+      '--command-timeout',
+      '5s',
+      'get',
+      '/registry/secrets',
+      '--prefix',
+      '--keys-only',
+    ],
+    { env: { ETCDCTL_API: '3' }, timeoutMs: 30_000 },
+  );
 }
 
 /** kpki cert issue into dir/NAME.{crt,key}; returns the prefix. */
@@ -233,17 +293,23 @@ async function issue(c: Cluster, dir: string, name: string, args: string[]): Pro
 
 /** The APIService's Available condition as the apiservers last wrote it. */
 async function apiServiceAvailability(c: Cluster): Promise<string> {
-  const jsonpath = 'jsonpath={.status.conditions[?(@.type=="Available")].status} {.status.conditions[?(@.type=="Available")].reason}: {.status.conditions[?(@.type=="Available")].message}';
+  const jsonpath =
+    'jsonpath={.status.conditions[?(@.type=="Available")].status} {.status.conditions[?(@.type=="Available")].reason}: {.status.conditions[?(@.type=="Available")].message}';
   return adminKubectl(c, ['get', 'apiservice', WARDLE_APISERVICE, '-o', jsonpath], c.nodes.cp1.url);
 }
 
 /** Both apiservers fail the aggregator's discovery check with the sample-apiserver's 401. */
 async function expectAggregatedApi401(c: Cluster): Promise<void> {
   let condition = '';
-  await waitUntil(`APIService ${WARDLE_APISERVICE} unavailable with a 401`, 60_000, async () => {
-    condition = await apiServiceAvailability(c);
-    return /^False FailedDiscoveryCheck: .*: 401$/.test(condition.trim());
-  }, () => `last condition: ${condition}`);
+  await waitUntil(
+    `APIService ${WARDLE_APISERVICE} unavailable with a 401`,
+    60_000,
+    async () => {
+      condition = await apiServiceAvailability(c);
+      return /^False FailedDiscoveryCheck: .*: 401$/.test(condition.trim());
+    },
+    () => `last condition: ${condition}`,
+  );
   const r = await c.kubectl(c.admin, ['--server', c.nodes.cp1.url, 'get', '--raw', FLUNDERS]);
   expect(r.code).not.toBe(0);
   expect(r.stderr).toContain('Error from server (ServiceUnavailable)');
@@ -255,7 +321,9 @@ describe('seeded faults: kpki verify reports each, and the cluster fails as the 
     const file = path.join(await c.scratch('wrong-ca'), 'admin.conf');
     const doc = parseYaml(await readFile(c.admin, 'utf8')) as { clusters: { cluster: Record<string, string> }[] };
     // The front-proxy CA: a CA of the same PKI, the classic copy-paste mix-up.
-    doc.clusters[0]!.cluster['certificate-authority-data'] = (await readFile(path.join(c.certDir, 'front-proxy-ca.crt'))).toString('base64');
+    doc.clusters[0]!.cluster['certificate-authority-data'] = (await readFile(path.join(c.certDir, 'front-proxy-ca.crt'))).toString(
+      'base64',
+    );
     await writeFile(file, stringifyYaml(doc), { mode: 0o600 });
     expectFinding(await verifyNode(c, 'cp1', { extra: ['--kubeconfig', file] }), 'CHAIN_UNTRUSTED', /wrong-ca\/admin\.conf/);
     const r = await c.kubectl(file, ['get', '--raw', '/healthz']);
@@ -266,10 +334,24 @@ describe('seeded faults: kpki verify reports each, and the cluster fails as the 
   it('admin.conf with a wrong O: IDENTITY_UNEXPECTED, RBAC Forbidden', async () => {
     const c = live();
     const dir = await c.scratch('wrong-o');
-    for (const name of ['controller-manager.conf', 'scheduler.conf', 'kubelet.conf']) await copyFile(c.nodes.cp1.kubeconfig(name), path.join(dir, name));
+    for (const name of ['controller-manager.conf', 'scheduler.conf', 'kubelet.conf'])
+      await copyFile(c.nodes.cp1.kubeconfig(name), path.join(dir, name));
     const admin = path.join(dir, 'admin.conf');
     // One letter short of kubeadm:cluster-admins, the group the ClusterRoleBinding names.
-    const issued = await c.kpki(['kubeconfig', 'user', '--client-name', 'kubernetes-admin', '--org', 'kubeadm:cluster-admin', '--cert-dir', c.certDir, '--kubeconfig-dir', c.root, '--out', admin]);
+    const issued = await c.kpki([
+      'kubeconfig',
+      'user',
+      '--client-name',
+      'kubernetes-admin',
+      '--org',
+      'kubeadm:cluster-admin',
+      '--cert-dir',
+      c.certDir,
+      '--kubeconfig-dir',
+      c.root,
+      '--out',
+      admin,
+    ]);
     expect(issued.code, issued.stderr).toBe(0);
     expectFinding(await verifyNode(c, 'cp1', { kubeconfigDir: dir }), 'IDENTITY_UNEXPECTED', /admin\.conf/);
     const r = await c.kubectl(admin, ['get', 'pods', '-n', 'kube-system']);
@@ -286,8 +368,22 @@ describe('seeded faults: kpki verify reports each, and the cluster fails as the 
       proxy = await issue(c, dir, 'proxy-cn', ['--profile', 'client', '--cn', 'kube-apiserver-proxy', '--ca', 'front-proxy']);
       const cp2 = c.nodes.cp2;
       const noVip = await issue(c, dir, 'apiserver-no-vip', [
-        '--profile', 'server', '--cn', 'kube-apiserver', '--ca', 'cluster',
-        '--san', ['cp2', cp2.address, 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc', `kubernetes.default.svc.${DNS_DOMAIN}`, SERVICE_IP].join(','),
+        '--profile',
+        'server',
+        '--cn',
+        'kube-apiserver',
+        '--ca',
+        'cluster',
+        '--san',
+        [
+          'cp2',
+          cp2.address,
+          'kubernetes',
+          'kubernetes.default',
+          'kubernetes.default.svc',
+          `kubernetes.default.svc.${DNS_DOMAIN}`,
+          SERVICE_IP,
+        ].join(','),
       ]);
       const proxyFlags: FlagOverrides = { 'proxy-client-cert-file': `${proxy}.crt`, 'proxy-client-key-file': `${proxy}.key` };
       await Promise.all([
@@ -303,12 +399,15 @@ describe('seeded faults: kpki verify reports each, and the cluster fails as the 
 
     it('PROXY_NAME_NOT_ALLOWED; the aggregated API answers 401 (discovery check) and kubectl gets ServiceUnavailable', async () => {
       const c = live();
-      for (const n of NODE_NAMES) expectFinding(await verifyNode(c, n), 'PROXY_NAME_NOT_ALLOWED', /proxy-client-cert-file|requestheader-allowed-names/);
+      for (const n of NODE_NAMES)
+        expectFinding(await verifyNode(c, n), 'PROXY_NAME_NOT_ALLOWED', /proxy-client-cert-file|requestheader-allowed-names/);
       await expectAggregatedApi401(c);
       const answer = await frontProxyRequest(c, proxy);
       expect(answer.status, answer.body).toBe(401);
       // The extension's own account of the refusal, as the finding quotes it.
-      await c.process('sample-apiserver').waitFor(/x509: subject with cn=kube-apiserver-proxy is not in the allowed list/, { from: roundOneLog, timeoutMs: 10_000 });
+      await c
+        .process('sample-apiserver')
+        .waitFor(/x509: subject with cn=kube-apiserver-proxy is not in the allowed list/, { from: roundOneLog, timeoutMs: 10_000 });
     });
 
     it('SAN_MISSING for the VIP; through the VIP cp2 serves a certificate Go refuses: "certificate is valid for …, not VIP"', async () => {
@@ -320,9 +419,13 @@ describe('seeded faults: kpki verify reports each, and the cluster fails as the 
       const ca = await readFile(path.join(c.certDir, 'ca.crt'), 'utf8');
       const refusals: string[] = [];
       for (let attempt = 0; attempt < 6 && !refusals.length; attempt++) {
-        await httpsRequest(`${c.endpoint}/healthz`, { ca }).catch((err: NodeJS.ErrnoException) => refusals.push(`${err.code}: ${err.message}`));
+        await httpsRequest(`${c.endpoint}/healthz`, { ca }).catch((err: NodeJS.ErrnoException) =>
+          refusals.push(`${err.code}: ${err.message}`),
+        );
       }
-      expect(refusals.join('\n'), 'no connection through the VIP reached cp2 in six attempts').toMatch(/^ERR_TLS_CERT_ALTNAME_INVALID: .*IP: .* is not in the cert's list/);
+      expect(refusals.join('\n'), 'no connection through the VIP reached cp2 in six attempts').toMatch(
+        /^ERR_TLS_CERT_ALTNAME_INVALID: .*IP: .* is not in the cert's list/,
+      );
       // Go's verdict (kubectl) on a connection that reaches cp2 for the VIP. client-go retries a
       // failed handshake on a new connection, so through haproxy kubectl mostly lands on cp1.
       const r = await c.kubectl(c.admin, ['--server', c.nodes.cp2.url, '--tls-server-name', c.vip, 'get', '--raw', '/healthz']);
@@ -346,9 +449,24 @@ describe('seeded faults: kpki verify reports each, and the cluster fails as the 
   describe('apiservers restarted with a front-proxy client signed by the cluster CA instead of the front-proxy CA, and any proxy name allowed', () => {
     let proxy = '';
     beforeAllLive(async (c) => {
-      proxy = await issue(c, await c.scratch('round2'), 'proxy-cluster-ca', ['--profile', 'client', '--cn', 'front-proxy-client', '--ca', 'cluster']);
+      proxy = await issue(c, await c.scratch('round2'), 'proxy-cluster-ca', [
+        '--profile',
+        'client',
+        '--cn',
+        'front-proxy-client',
+        '--ca',
+        'cluster',
+      ]);
       // Also an empty --requestheader-allowed-names: any certificate from the front-proxy CA may proxy.
-      await Promise.all(NODE_NAMES.map((n) => c.restart('kube-apiserver', n, { 'proxy-client-cert-file': `${proxy}.crt`, 'proxy-client-key-file': `${proxy}.key`, 'requestheader-allowed-names': '' })));
+      await Promise.all(
+        NODE_NAMES.map((n) =>
+          c.restart('kube-apiserver', n, {
+            'proxy-client-cert-file': `${proxy}.crt`,
+            'proxy-client-key-file': `${proxy}.key`,
+            'requestheader-allowed-names': '',
+          }),
+        ),
+      );
       // Discovery is open to every authenticated user, so the APIService turns Available again.
       await c.ready('sample-apiserver');
     });
@@ -375,21 +493,45 @@ describe('seeded faults: kpki verify reports each, and the cluster fails as the 
       // ConfigMap, into which kube-apiserver merges its flags: names once published stay until the
       // ConfigMap is recreated, as on a new cluster. Recreate it to meet the setting as it is.
       await adminKubectl(c, ['delete', 'configmap', 'extension-apiserver-authentication', '-n', 'kube-system']);
-      const stranger = await issue(c, await c.scratch('any-name'), 'stranger', ['--profile', 'client', '--cn', 'anyone-at-all', '--ca', 'front-proxy']);
+      const stranger = await issue(c, await c.scratch('any-name'), 'stranger', [
+        '--profile',
+        'client',
+        '--cn',
+        'anyone-at-all',
+        '--ca',
+        'front-proxy',
+      ]);
       let last = { status: 0, body: '' };
-      await waitUntil('the sample-apiserver to accept any proxy name', 30_000, async () => {
-        last = await frontProxyRequest(c, stranger);
-        return last.status === 200;
-      }, () => `last answer: ${last.status} ${last.body}`);
+      await waitUntil(
+        'the sample-apiserver to accept any proxy name',
+        30_000,
+        async () => {
+          last = await frontProxyRequest(c, stranger);
+          return last.status === 200;
+        },
+        () => `last answer: ${last.status} ${last.body}`,
+      );
       for (const n of NODE_NAMES) expectFinding(await verifyNode(c, n), 'PROXY_ANY_NAME_ALLOWED', /requestheader-allowed-names/);
     });
 
     it('a front-proxy client from a CA the sample-apiserver does not know (etcd CA): CHAIN_UNTRUSTED, 401', async () => {
       const c = live();
-      const foreign = await issue(c, await c.scratch('proxy-etcd-ca'), 'proxy-etcd-ca', ['--profile', 'client', '--cn', 'front-proxy-client', '--ca', 'etcd']);
+      const foreign = await issue(c, await c.scratch('proxy-etcd-ca'), 'proxy-etcd-ca', [
+        '--profile',
+        'client',
+        '--cn',
+        'front-proxy-client',
+        '--ca',
+        'etcd',
+      ]);
       const flags = path.join(path.dirname(foreign), 'kube-apiserver.flags');
       const running = await readFile(c.flagsFile('kube-apiserver', 'cp1'), 'utf8');
-      await writeFile(flags, running.replace(/^--proxy-client-cert-file=.*$/m, `--proxy-client-cert-file=${foreign}.crt`).replace(/^--proxy-client-key-file=.*$/m, `--proxy-client-key-file=${foreign}.key`));
+      await writeFile(
+        flags,
+        running
+          .replace(/^--proxy-client-cert-file=.*$/m, `--proxy-client-cert-file=${foreign}.crt`)
+          .replace(/^--proxy-client-key-file=.*$/m, `--proxy-client-key-file=${foreign}.key`),
+      );
       const finding = expectFinding(await verifyNode(c, 'cp1', { apiserverArgs: flags }), 'CHAIN_UNTRUSTED', /proxy-client-cert-file/);
       expect(finding.symptom).toMatch(/\b401\b/);
       const wardle = c.process('sample-apiserver');
@@ -402,16 +544,41 @@ describe('seeded faults: kpki verify reports each, and the cluster fails as the 
 
   it('an etcd client certificate from the cluster CA: CHAIN_UNTRUSTED; etcd rejects the apiserver and etcdctl', async () => {
     const c = live();
-    const client = await issue(c, await c.scratch('etcd-client'), 'apiserver-etcd-client', ['--profile', 'client', '--cn', 'kube-apiserver-etcd-client', '--ca', 'cluster']);
+    const client = await issue(c, await c.scratch('etcd-client'), 'apiserver-etcd-client', [
+      '--profile',
+      'client',
+      '--cn',
+      'kube-apiserver-etcd-client',
+      '--ca',
+      'cluster',
+    ]);
     const etcd = c.process('etcd');
     const from = etcd.output.length;
     await c.restart('kube-apiserver', 'cp2', { 'etcd-certfile': `${client}.crt`, 'etcd-keyfile': `${client}.key` }, { waitReady: false });
     expectFinding(await verifyNode(c, 'cp2'), 'CHAIN_UNTRUSTED', /etcd-certfile/);
     await etcd.waitFor(/"msg":"rejected connection".*certificate signed by unknown authority/, { from, timeoutMs: 60_000 });
-    const ctl = await run(requireTool('etcdctl'), [
-      '--endpoints', c.etcdUrl, '--cacert', c.nodes.cp2.pki('etcd/ca.crt'), '--cert', `${client}.crt`, '--key', `${client}.key`,
-      '--dial-timeout', '2s', '--command-timeout', '3s', 'get', '/registry', '--prefix', '--keys-only',
-    ], { env: { ETCDCTL_API: '3' }, timeoutMs: 30_000 });
+    const ctl = await run(
+      requireTool('etcdctl'),
+      [
+        '--endpoints',
+        c.etcdUrl,
+        '--cacert',
+        c.nodes.cp2.pki('etcd/ca.crt'),
+        '--cert',
+        `${client}.crt`,
+        '--key',
+        `${client}.key`,
+        '--dial-timeout',
+        '2s',
+        '--command-timeout',
+        '3s',
+        'get',
+        '/registry',
+        '--prefix',
+        '--keys-only',
+      ],
+      { env: { ETCDCTL_API: '3' }, timeoutMs: 30_000 },
+    );
     expect(ctl.code).not.toBe(0);
     expect(ctl.stdout).toBe('');
   });
@@ -427,7 +594,12 @@ describe('seeded faults: kpki verify reports each, and the cluster fails as the 
   it('a serving key that is not the certificate\'s: KEY_MISMATCH; kube-apiserver exits with "tls: private key does not match public key"', async () => {
     const c = live();
     // cp1's key: a key of the same cluster, the mix-up that happens when copying node directories.
-    const proc = await c.restart('kube-apiserver', 'cp2', { 'tls-private-key-file': c.nodes.cp1.pki('apiserver.key') }, { waitReady: false });
+    const proc = await c.restart(
+      'kube-apiserver',
+      'cp2',
+      { 'tls-private-key-file': c.nodes.cp1.pki('apiserver.key') },
+      { waitReady: false },
+    );
     await proc.waitFor(/Error: tls: private key does not match public key/, { timeoutMs: 60_000 });
     expectFinding(await verifyNode(c, 'cp2'), 'KEY_MISMATCH', /tls-private-key-file|tls-cert-file|apiserver\.(crt|key)/);
   });
@@ -435,9 +607,32 @@ describe('seeded faults: kpki verify reports each, and the cluster fails as the 
   it('a client certificate as serving certificate: USAGE_INCOMPATIBLE; kubectl "x509: certificate specifies an incompatible key usage"', async () => {
     const c = live();
     const cp2 = c.nodes.cp2;
-    const names = ['cp2', cp2.address, c.vip, 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc', `kubernetes.default.svc.${DNS_DOMAIN}`, SERVICE_IP];
-    const clientCert = await issue(c, await c.scratch('usage'), 'apiserver-client-usage', ['--profile', 'client', '--cn', 'kube-apiserver', '--san', names.join(','), '--ca', 'cluster']);
-    const proc = await c.restart('kube-apiserver', 'cp2', { 'tls-cert-file': `${clientCert}.crt`, 'tls-private-key-file': `${clientCert}.key` }, { waitReady: false });
+    const names = [
+      'cp2',
+      cp2.address,
+      c.vip,
+      'kubernetes',
+      'kubernetes.default',
+      'kubernetes.default.svc',
+      `kubernetes.default.svc.${DNS_DOMAIN}`,
+      SERVICE_IP,
+    ];
+    const clientCert = await issue(c, await c.scratch('usage'), 'apiserver-client-usage', [
+      '--profile',
+      'client',
+      '--cn',
+      'kube-apiserver',
+      '--san',
+      names.join(','),
+      '--ca',
+      'cluster',
+    ]);
+    const proc = await c.restart(
+      'kube-apiserver',
+      'cp2',
+      { 'tls-cert-file': `${clientCert}.crt`, 'tls-private-key-file': `${clientCert}.key` },
+      { waitReady: false },
+    );
     await proc.waitFor(/Serving securely on/, { timeoutMs: 90_000 });
     expectFinding(await verifyNode(c, 'cp2'), 'USAGE_INCOMPATIBLE', /tls-cert-file/);
     const direct = await c.kubectl(c.admin, ['--server', cp2.url, 'get', '--raw', '/healthz']);
@@ -456,7 +651,7 @@ describe('seeded faults: kpki verify reports each, and the cluster fails as the 
     expectFinding(await verifyNode(c, 'cp2'), 'NOT_CA', /client-ca-file/);
   });
 
-  it('etcd without client-certificate auth: ETCD_CLIENT_AUTH_OFF; etcdctl without any certificate reads the cluster\'s keys', async () => {
+  it("etcd without client-certificate auth: ETCD_CLIENT_AUTH_OFF; etcdctl without any certificate reads the cluster's keys", async () => {
     const c = live();
     await c.restart('etcd', 'cp1', { 'client-cert-auth': 'false', 'trusted-ca-file': null });
     const ctl = await etcdctlWithoutCertificate(c);
@@ -473,7 +668,10 @@ describe('seeded faults: kpki verify reports each, and the cluster fails as the 
     expect(ctl.code).not.toBe(0);
     expect(ctl.stdout).toBe('');
     const v = await verifyNode(c, 'cp1');
-    expect(v.findings.filter((f) => f.code === 'ETCD_CLIENT_AUTH_OFF'), JSON.stringify(v.findings, null, 2)).toEqual([]);
+    expect(
+      v.findings.filter((f) => f.code === 'ETCD_CLIENT_AUTH_OFF'),
+      JSON.stringify(v.findings, null, 2),
+    ).toEqual([]);
   });
 
   describe('once the seeded faults are undone', () => {

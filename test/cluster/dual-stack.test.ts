@@ -28,7 +28,15 @@ async function kubectlOk(c: Cluster, args: string[]): Promise<string> {
 
 /** The kubernetes Service's `clusterIP ipFamilies`, or why kubectl could not say. */
 async function kubernetesService(c: Cluster): Promise<string> {
-  const r = await c.kubectl(c.superAdmin, ['get', 'service', 'kubernetes', '-n', 'default', '-o', 'jsonpath={.spec.clusterIP} {.spec.ipFamilies}']);
+  const r = await c.kubectl(c.superAdmin, [
+    'get',
+    'service',
+    'kubernetes',
+    '-n',
+    'default',
+    '-o',
+    'jsonpath={.spec.clusterIP} {.spec.ipFamilies}',
+  ]);
   return r.code === 0 ? r.stdout : `kubectl failed: ${r.stderr.trim()}`;
 }
 
@@ -38,7 +46,7 @@ async function expectServedFor(c: Cluster, url: string, name: string): Promise<v
 }
 
 describe('dual-stack service ranges', () => {
-  it('IPv4 primary: the kubernetes Service gets the IPv4 range\'s first IP, and each apiserver is verified for it', async () => {
+  it("IPv4 primary: the kubernetes Service gets the IPv4 range's first IP, and each apiserver is verified for it", async () => {
     const c = live();
     expect(await kubernetesService(c)).toBe(`${V4.first} ["${V4.family}"]`);
     for (const n of NODE_NAMES) await expectServedFor(c, c.nodes[n].url, V4.first);
@@ -52,22 +60,37 @@ describe('dual-stack service ranges', () => {
     for (const n of NODE_NAMES) expectNoProblems(await verifyNode(c, n));
   });
 
-  it('IPv6 primary (apiservers restarted with the ranges reversed, cp1 on ::1): the recreated kubernetes Service gets the IPv6 range\'s first IP, verified on [::1]', async () => {
+  it("IPv6 primary (apiservers restarted with the ranges reversed, cp1 on ::1): the recreated kubernetes Service gets the IPv6 range's first IP, verified on [::1]", async () => {
     const c = live();
     const reversed = `${V6.range},${V4.range}`;
     const cp1Url = `https://[${IPV6_LOOPBACK}]:${c.bindPort}`;
     await c.restart('kube-apiserver', 'cp2', { 'service-cluster-ip-range': reversed });
     // Bound to ::1 only: the harness's readiness probe dials cp1's IPv4 address, so wait here.
-    await c.restart('kube-apiserver', 'cp1', { 'service-cluster-ip-range': reversed, 'bind-address': IPV6_LOOPBACK, 'advertise-address': IPV6_LOOPBACK }, { waitReady: false });
+    await c.restart(
+      'kube-apiserver',
+      'cp1',
+      { 'service-cluster-ip-range': reversed, 'bind-address': IPV6_LOOPBACK, 'advertise-address': IPV6_LOOPBACK },
+      { waitReady: false },
+    );
     const creds = () => ({ ...kubeconfigCredentials(c.superAdmin), servername: IPV6_LOOPBACK });
-    await waitUntil(`cp1 ready on ${cp1Url}`, 120_000, async () => (await httpsRequest(`${cp1Url}/readyz`, creds(), { timeoutMs: 5_000 })).status === 200, () => c.process('kube-apiserver', 'cp1').tail(3000));
+    await waitUntil(
+      `cp1 ready on ${cp1Url}`,
+      120_000,
+      async () => (await httpsRequest(`${cp1Url}/readyz`, creds(), { timeoutMs: 5_000 })).status === 200,
+      () => c.process('kube-apiserver', 'cp1').tail(3000),
+    );
     // An existing Service keeps its IP; both apiservers now recreate it from the IPv6 range.
     await kubectlOk(c, ['--server', cp1Url, 'delete', 'service', 'kubernetes', '-n', 'default']);
     let service = '';
-    await waitUntil('the kubernetes Service recreated', 60_000, async () => {
-      service = await kubernetesService(c);
-      return !service.startsWith('kubectl failed');
-    }, () => service);
+    await waitUntil(
+      'the kubernetes Service recreated',
+      60_000,
+      async () => {
+        service = await kubernetesService(c);
+        return !service.startsWith('kubectl failed');
+      },
+      () => service,
+    );
     expect(service).toBe(`${V6.first} ["${V6.family}"]`);
     await expectServedFor(c, cp1Url, V6.first);
     await expectServedFor(c, cp1Url, IPV6_LOOPBACK);

@@ -29,10 +29,14 @@ const EXTERNAL_DAY2: Day2Step[] = [
 
 /** etcdctl (v3 API) against the given endpoints with a client certificate pair and the etcd CA. */
 async function etcdctl(endpoints: string, ca: string, client: { cert: string; key: string }, args: string[]) {
-  const r = await run(requireTool('etcdctl'), ['--endpoints', endpoints, '--cacert', ca, '--cert', client.cert, '--key', client.key, '--command-timeout=10s', ...args], {
-    env: { ETCDCTL_API: '3' },
-    timeoutMs: 30_000,
-  });
+  const r = await run(
+    requireTool('etcdctl'),
+    ['--endpoints', endpoints, '--cacert', ca, '--cert', client.cert, '--key', client.key, '--command-timeout=10s', ...args],
+    {
+      env: { ETCDCTL_API: '3' },
+      timeoutMs: 30_000,
+    },
+  );
   expect(r.code, describeRun(r)).toBe(0);
   return r.stdout;
 }
@@ -41,7 +45,9 @@ const pair = (pki: (file: string) => string, name: string) => ({ cert: pki(`${na
 
 /** No error and no warning (notes are fine), exit 0. */
 function expectClean(label: string, v: VerifyRun): void {
-  const problems = v.findings.filter((f) => f.severity !== 'info').map((f) => `${label}: ${f.severity} ${f.code} ${f.subject}: ${f.diagnosis}`);
+  const problems = v.findings
+    .filter((f) => f.severity !== 'info')
+    .map((f) => `${label}: ${f.severity} ${f.code} ${f.subject}: ${f.diagnosis}`);
   expect(problems, describeRun(v.run)).toEqual([]);
   expect(v.run.code, `${label}\n${describeRun(v.run)}`).toBe(0);
 }
@@ -50,30 +56,55 @@ describe('external etcd: three members, two control planes, one worker', () => {
   it('the three members form one cluster over peer TLS: each peer port serves its member certificate and demands an etcd-CA client certificate', async () => {
     const c = live();
     const [etcd1, etcd2] = c.etcdMembers as [EtcdMember, EtcdMember, EtcdMember];
-    const list = JSON.parse(await etcdctl(c.etcdUrl, etcd1.pki('etcd/ca.crt'), pair(etcd1.pki, 'etcd/healthcheck-client'), ['member', 'list', '-w', 'json'])) as {
+    const list = JSON.parse(
+      await etcdctl(c.etcdUrl, etcd1.pki('etcd/ca.crt'), pair(etcd1.pki, 'etcd/healthcheck-client'), ['member', 'list', '-w', 'json']),
+    ) as {
       members: { name: string; peerURLs: string[]; clientURLs: string[] }[];
     };
-    expect(list.members.map((m) => [m.name, m.peerURLs, m.clientURLs]).sort()).toEqual(c.etcdMembers.map((m) => [m.name, [m.peerUrl], [m.clientUrl]]));
+    expect(list.members.map((m) => [m.name, m.peerURLs, m.clientURLs]).sort()).toEqual(
+      c.etcdMembers.map((m) => [m.name, [m.peerUrl], [m.clientUrl]]),
+    );
     // Each member is healthy (a quorum read through it), asked with each member's own healthcheck client.
     for (const m of c.etcdMembers) {
-      const health = await etcdctl(c.etcdUrl, m.pki('etcd/ca.crt'), pair(m.pki, 'etcd/healthcheck-client'), ['endpoint', 'health', '-w', 'json']);
-      expect((JSON.parse(health) as { endpoint: string; health: boolean }[]).map((h) => [h.endpoint, h.health]).sort()).toEqual(c.etcdMembers.map((e) => [e.clientUrl, true]));
+      const health = await etcdctl(c.etcdUrl, m.pki('etcd/ca.crt'), pair(m.pki, 'etcd/healthcheck-client'), [
+        'endpoint',
+        'health',
+        '-w',
+        'json',
+      ]);
+      expect((JSON.parse(health) as { endpoint: string; health: boolean }[]).map((h) => [h.endpoint, h.health]).sort()).toEqual(
+        c.etcdMembers.map((e) => [e.clientUrl, true]),
+      );
     }
     // The peer API as a member dials it: etcd2's peer certificate, etcd1's address verified against its peer certificate.
     const ca = await readFile(etcd1.pki('etcd/ca.crt'), 'utf8');
-    const members = await httpsRequest(`${etcd1.peerUrl}/members`, { ca, cert: await readFile(etcd2.pki('etcd/peer.crt'), 'utf8'), key: await readFile(etcd2.pki('etcd/peer.key'), 'utf8') });
+    const members = await httpsRequest(`${etcd1.peerUrl}/members`, {
+      ca,
+      cert: await readFile(etcd2.pki('etcd/peer.crt'), 'utf8'),
+      key: await readFile(etcd2.pki('etcd/peer.key'), 'utf8'),
+    });
     expect(members.status, members.body).toBe(200);
     expect((JSON.parse(members.body) as { name: string }[]).map((m) => m.name).sort()).toEqual(['etcd1', 'etcd2', 'etcd3']);
     // Without a client certificate the peer port refuses (--peer-client-cert-auth).
-    await expect(httpsRequest(`${etcd1.peerUrl}/members`, { ca })).rejects.toThrow(/certificate required|socket hang up|ECONNRESET|bad certificate/);
+    await expect(httpsRequest(`${etcd1.peerUrl}/members`, { ca })).rejects.toThrow(
+      /certificate required|socket hang up|ECONNRESET|bad certificate/,
+    );
   });
 
   it('each control plane reaches every member with its apiserver-etcd-client certificate (every member certificate verified for its own address)', async () => {
     const c = live();
     for (const n of NODE_NAMES) {
       const node = c.nodes[n];
-      const health = await etcdctl(c.etcdUrl, node.pki('etcd/ca.crt'), pair(node.pki, 'apiserver-etcd-client'), ['endpoint', 'health', '-w', 'json']);
-      expect((JSON.parse(health) as { endpoint: string; health: boolean }[]).every((h) => h.health), `${n}: ${health}`).toBe(true);
+      const health = await etcdctl(c.etcdUrl, node.pki('etcd/ca.crt'), pair(node.pki, 'apiserver-etcd-client'), [
+        'endpoint',
+        'health',
+        '-w',
+        'json',
+      ]);
+      expect(
+        (JSON.parse(health) as { endpoint: string; health: boolean }[]).every((h) => h.health),
+        `${n}: ${health}`,
+      ).toBe(true);
       // The apiserver runs with every member, as kpki init's summary lists them.
       const flags = await readFile(c.flagsFile('kube-apiserver', n), 'utf8');
       expect(flags).toContain(`--etcd-servers=${c.etcdMembers.map((m) => m.clientUrl).join(',')}\n`);
@@ -106,7 +137,7 @@ describe('external etcd: three members, two control planes, one worker', () => {
     await expectKubeconfigsAuthenticate(live());
   });
 
-  it('the worker registered through kpki\'s kubelet.conf and serves kpki\'s certificate to the apiservers: kubectl logs', async () => {
+  it("the worker registered through kpki's kubelet.conf and serves kpki's certificate to the apiservers: kubectl logs", async () => {
     const c = live();
     const worker = c.worker.node!;
     const r = await c.kubectl(c.admin, ['logs', '-n', worker.pod.namespace, worker.pod.name]);
@@ -122,16 +153,29 @@ describe('external etcd: three members, two control planes, one worker', () => {
     for (const node of ['cp1', 'cp2', 'etcd1', 'etcd2', 'etcd3', 'w1']) {
       const copy = await c.scratch(`root-${node}`);
       await cp(path.join(c.root, 'nodes', node, 'etc'), path.join(copy, 'etc'), { recursive: true });
-      await cp(path.join(c.root, 'nodes', node, 'var/lib/kubelet/pki'), path.join(copy, 'var/lib/kubelet/pki'), { recursive: true }).catch((err: NodeJS.ErrnoException) => {
-        if (err.code !== 'ENOENT') throw err;
-      });
+      await cp(path.join(c.root, 'nodes', node, 'var/lib/kubelet/pki'), path.join(copy, 'var/lib/kubelet/pki'), { recursive: true }).catch(
+        (err: NodeJS.ErrnoException) => {
+          if (err.code !== 'ENOENT') throw err;
+        },
+      );
       expectClean(`--root nodes/${node}`, await kpkiVerify(c, ['--root', copy]));
     }
     for (const n of NODE_NAMES) expectClean(`${n} as it runs`, await verifyNode(c, n));
-    for (const m of c.etcdMembers) expectClean(`${m.name} as it runs`, await kpkiVerify(c, ['--cert-dir', m.pki(''), '--etcd-args', c.flagsFile('etcd', m.name)]));
+    for (const m of c.etcdMembers)
+      expectClean(`${m.name} as it runs`, await kpkiVerify(c, ['--cert-dir', m.pki(''), '--etcd-args', c.flagsFile('etcd', m.name)]));
     const worker = c.worker.node!;
     // With the worker's --cert-dir, its CA and kubelet.conf are checked beside the kubelet configuration.
-    expectClean('w1 as it runs', await kpkiVerify(c, ['--cert-dir', path.join(worker.nodeDir, 'etc/kubernetes/pki'), '--kubelet-config', worker.flags, '--node-address', `InternalIP=${worker.address}`]));
+    expectClean(
+      'w1 as it runs',
+      await kpkiVerify(c, [
+        '--cert-dir',
+        path.join(worker.nodeDir, 'etc/kubernetes/pki'),
+        '--kubelet-config',
+        worker.flags,
+        '--node-address',
+        `InternalIP=${worker.address}`,
+      ]),
+    );
   });
 
   it('day 2: renew --all, a full CA rotation and an aborted one, restarts as printed (etcd members first, the kubelet too), no failed routable request, the Node Ready throughout', async () => {

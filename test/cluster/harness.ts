@@ -69,7 +69,11 @@ let signalsHooked = false;
 function exitOnSignals(): void {
   if (signalsHooked) return;
   signalsHooked = true;
-  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]] as const) {
+  for (const [signal, code] of [
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+    ['SIGHUP', 129],
+  ] as const) {
     process.once(signal, () => process.exit(code));
   }
 }
@@ -164,7 +168,12 @@ export function kubeconfigCredentials(file: string): Required<Pick<TlsCredential
 }
 
 /** Polls `probe` every 500 ms until it returns true; on timeout throws `describe()`'s account. */
-export async function waitUntil(what: string, timeoutMs: number, probe: () => Promise<boolean>, describe: () => string = () => ''): Promise<void> {
+export async function waitUntil(
+  what: string,
+  timeoutMs: number,
+  probe: () => Promise<boolean>,
+  describe: () => string = () => '',
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last = '';
   for (;;) {
@@ -173,7 +182,8 @@ export async function waitUntil(what: string, timeoutMs: number, probe: () => Pr
     } catch (err) {
       last = err instanceof Error ? err.message : String(err);
     }
-    if (Date.now() > deadline) throw new Error(`${what} not within ${timeoutMs / 1000} s${last ? ` (last error: ${last})` : ''}\n${describe()}`);
+    if (Date.now() > deadline)
+      throw new Error(`${what} not within ${timeoutMs / 1000} s${last ? ` (last error: ${last})` : ''}\n${describe()}`);
     await new Promise((r) => setTimeout(r, 500));
   }
 }
@@ -355,7 +365,8 @@ async function externalMembers(root: string, etcdServers: string[]): Promise<Etc
     etcdServers.map(async (clientUrl, i) => {
       const { hostname: address, port } = new URL(clientUrl);
       const peerUrl = `https://${address}:2380`;
-      for (const p of [Number(port), 2380]) if (!(await canListen(address, p))) throw new Error(`port ${p} on ${address} (etcd${i + 1}) is taken`);
+      for (const p of [Number(port), 2380])
+        if (!(await canListen(address, p))) throw new Error(`port ${p} on ${address} (etcd${i + 1}) is taken`);
       const dir = path.join(root, 'nodes', `etcd${i + 1}`, 'etc/kubernetes');
       return { name: `etcd${i + 1}` as EtcdMemberName, address, clientUrl, peerUrl, pki: (file: string) => path.join(dir, 'pki', file) };
     }),
@@ -421,19 +432,42 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     const externalEtcd: Record<EtcdMemberName, string> | undefined =
       opts.etcd === 'external' ? { etcd1: `${block}.31`, etcd2: `${block}.32`, etcd3: `${block}.33` } : undefined;
 
-    const init = await kpkiOk([
-      'init', '--json', '--cert-dir', certDir, '--kubeconfig-dir', root,
-      '--control-plane-nodes', `cp1=${[addresses.cp1, ...cp1Extra].join(',')},cp2=${addresses.cp2}`,
-      '--control-plane-endpoint', `${vip}:${endpointPort}`,
-      '--apiserver-bind-port', String(bindPort),
-      '--workers', `w1=${workerAddress}`, '--kubelet-serving-certs',
-      // kube-controller-manager serves a certificate of the cluster CA, not one it makes up.
-      '--component-serving-certs',
-      '--service-cidr', serviceCidr, '--dns-domain', DNS_DOMAIN,
-      ...(externalEtcd ? ['--etcd-members', Object.entries(externalEtcd).map(([name, address]) => `${name}=${address}`).join(',')] : []),
-      ...(opts.keyType ? ['--key-type', opts.keyType] : []),
-      ...(opts.initArgs ?? []),
-    ], opts.kpkiEnv);
+    const init = await kpkiOk(
+      [
+        'init',
+        '--json',
+        '--cert-dir',
+        certDir,
+        '--kubeconfig-dir',
+        root,
+        '--control-plane-nodes',
+        `cp1=${[addresses.cp1, ...cp1Extra].join(',')},cp2=${addresses.cp2}`,
+        '--control-plane-endpoint',
+        `${vip}:${endpointPort}`,
+        '--apiserver-bind-port',
+        String(bindPort),
+        '--workers',
+        `w1=${workerAddress}`,
+        '--kubelet-serving-certs',
+        // kube-controller-manager serves a certificate of the cluster CA, not one it makes up.
+        '--component-serving-certs',
+        '--service-cidr',
+        serviceCidr,
+        '--dns-domain',
+        DNS_DOMAIN,
+        ...(externalEtcd
+          ? [
+              '--etcd-members',
+              Object.entries(externalEtcd)
+                .map(([name, address]) => `${name}=${address}`)
+                .join(','),
+            ]
+          : []),
+        ...(opts.keyType ? ['--key-type', opts.keyType] : []),
+        ...(opts.initArgs ?? []),
+      ],
+      opts.kpkiEnv,
+    );
 
     const node = (name: NodeName): ControlPlaneNode => {
       const dir = path.join(root, 'nodes', name, 'etc/kubernetes');
@@ -450,7 +484,15 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     const cp1 = nodes.cp1;
     const etcdMembers = externalEtcd
       ? await externalMembers(root, (JSON.parse(init.stdout) as { etcdServers: string[] }).etcdServers)
-      : [{ name: 'cp1' as const, address: cp1.address, clientUrl: `https://${cp1.address}:${etcdClientPort}`, peerUrl: `https://${cp1.address}:${etcdPeerPort}`, pki: cp1.pki }];
+      : [
+          {
+            name: 'cp1' as const,
+            address: cp1.address,
+            clientUrl: `https://${cp1.address}:${etcdClientPort}`,
+            peerUrl: `https://${cp1.address}:${etcdPeerPort}`,
+            pki: cp1.pki,
+          },
+        ];
     const etcdUrl = etcdMembers.map((m) => m.clientUrl).join(',');
     const dualStack = serviceCidr.includes(',');
     const endpoint = `https://${vip}:${endpointPort}`;
@@ -460,16 +502,34 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     const wardleDir = path.join(root, 'wardle');
     await mkdir(wardleDir);
     const wardlePrefix = path.join(wardleDir, 'wardle');
-    await kpkiOk([
-      'cert', 'extension-apiserver', '--service', WARDLE.service, '--namespace', WARDLE.namespace,
-      '--api-group', WARDLE.group, '--api-version', WARDLE.version, '--cert-dir', certDir, '--out', wardlePrefix,
-    ], opts.kpkiEnv);
+    await kpkiOk(
+      [
+        'cert',
+        'extension-apiserver',
+        '--service',
+        WARDLE.service,
+        '--namespace',
+        WARDLE.namespace,
+        '--api-group',
+        WARDLE.group,
+        '--api-version',
+        WARDLE.version,
+        '--cert-dir',
+        certDir,
+        '--out',
+        wardlePrefix,
+      ],
+      opts.kpkiEnv,
+    );
     const apiservice = `${wardlePrefix}-apiservice.yaml`;
     const apiserviceDoc = parseYaml(await readFile(apiservice, 'utf8')) as { spec: { service: { port: number } } };
     apiserviceDoc.spec.service.port = wardlePort!;
     await writeFile(apiservice, stringifyYaml(apiserviceDoc));
     const wardleKubeconfig = path.join(wardleDir, 'wardle.conf');
-    await kpkiOk(['kubeconfig', 'user', '--client-name', WARDLE.user, '--cert-dir', certDir, '--kubeconfig-dir', root, '--out', wardleKubeconfig], opts.kpkiEnv);
+    await kpkiOk(
+      ['kubeconfig', 'user', '--client-name', WARDLE.user, '--cert-dir', certDir, '--kubeconfig-dir', root, '--out', wardleKubeconfig],
+      opts.kpkiEnv,
+    );
 
     const apiserverFlags = (n: ControlPlaneNode): Flags => [
       ['advertise-address', n.address],
@@ -548,7 +608,9 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       ['use-service-account-credentials', 'true'],
     ];
     const kcmOverrides = opts.controllerManager ?? {};
-    const kcmFlags: Flags = kcmBaseline.filter(([name]) => kcmOverrides[name] !== null).map(([name, value]): [string, string] => [name, kcmOverrides[name] ?? value]);
+    const kcmFlags: Flags = kcmBaseline
+      .filter(([name]) => kcmOverrides[name] !== null)
+      .map(([name, value]): [string, string] => [name, kcmOverrides[name] ?? value]);
     const wardleFlags: Flags = [
       ['bind-address', wardleAddress],
       ['secure-port', String(wardlePort)],
@@ -603,7 +665,11 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     ] as const) {
       running.set(key(component, n), { component, node: n, baseline: baseline as Flags, flagsFile: flagsFile(component, n) });
     }
-    await Promise.all([...new Set([...Object.keys(nodes), ...etcdMembers.map((m) => m.name)])].map((n) => mkdir(path.join(root, 'nodes', n, 'flags'), { recursive: true })));
+    await Promise.all(
+      [...new Set([...Object.keys(nodes), ...etcdMembers.map((m) => m.name)])].map((n) =>
+        mkdir(path.join(root, 'nodes', n, 'flags'), { recursive: true }),
+      ),
+    );
 
     // Read at every use: renewals and CA rotations rewrite it while the cluster runs.
     const superAdmin = () => kubeconfigCredentials(path.join(root, 'super-admin.conf'));
@@ -629,11 +695,21 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
           return;
         case 'kube-apiserver': {
           const url = `${nodes[entry.node as NodeName].url}/readyz`;
-          await waitUntil(`${label} ready (${url})`, readyTimeoutMs, async () => alive((await httpsRequest(url, superAdmin(), { timeoutMs: 5_000 })).status === 200), account);
+          await waitUntil(
+            `${label} ready (${url})`,
+            readyTimeoutMs,
+            async () => alive((await httpsRequest(url, superAdmin(), { timeoutMs: 5_000 })).status === 200),
+            account,
+          );
           return;
         }
         case 'haproxy':
-          await waitUntil(`haproxy listening on ${vip}:${endpointPort}`, readyTimeoutMs, async () => alive(await tcpOpen(vip, endpointPort!)), account);
+          await waitUntil(
+            `haproxy listening on ${vip}:${endpointPort}`,
+            readyTimeoutMs,
+            async () => alive(await tcpOpen(vip, endpointPort!)),
+            account,
+          );
           return;
         case 'kube-controller-manager':
           // Ready once its controllers are started; csrsigning is the last one it starts, or says is off (--controllers=…,-csrsigning).
@@ -665,9 +741,15 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
         if (value !== null && !entry.baseline.some(([n]) => n === name)) flags.push([name, value]);
       }
       // haproxy takes its configuration file (overrides.f replaces it) in the foreground; the others run from their flags file.
-      const args = entry.component === 'haproxy' ? ['-f', overrides.f ?? haproxyConfig, '-db'] : flags.map(([name, value]) => `--${name}=${value}`);
+      const args =
+        entry.component === 'haproxy' ? ['-f', overrides.f ?? haproxyConfig, '-db'] : flags.map(([name, value]) => `--${name}=${value}`);
       if (entry.component !== 'haproxy') await writeFile(entry.flagsFile, `${args.join('\n')}\n`);
-      const proc = res.start(`${entry.component} on ${entry.node}`, SETPRIV, ['--pdeathsig', 'SIGKILL', '--', binaries[entry.component], ...args], { cwd: root });
+      const proc = res.start(
+        `${entry.component} on ${entry.node}`,
+        SETPRIV,
+        ['--pdeathsig', 'SIGKILL', '--', binaries[entry.component], ...args],
+        { cwd: root },
+      );
       entry.proc = proc;
       if (waitReady) await ready(entry, proc);
       return proc;
@@ -694,7 +776,18 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     // The worker needs only the endpoint: it starts beside the controller manager and the sample-apiserver.
     const [workerStart, ...others] = await Promise.allSettled([
       opts.kubelet
-        ? startWorker({ name: 'w1', address: workerAddress, nodeDir: workerRoot, workDir: path.join(root, 'worker-w1'), adminKubeconfig: path.join(root, 'super-admin.conf'), resources: res, kubectl, clusterDomain: DNS_DOMAIN, serving: opts.kubelet, readyTimeoutMs })
+        ? startWorker({
+            name: 'w1',
+            address: workerAddress,
+            nodeDir: workerRoot,
+            workDir: path.join(root, 'worker-w1'),
+            adminKubeconfig: path.join(root, 'super-admin.conf'),
+            resources: res,
+            kubectl,
+            clusterDomain: DNS_DOMAIN,
+            serving: opts.kubelet,
+            readyTimeoutMs,
+          })
         : undefined,
       start(entry('kube-controller-manager'), {}, true),
       start(entry('sample-apiserver'), {}, true),
@@ -705,16 +798,17 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       await workerNode?.stop();
       throw failed.reason;
     }
-    if (!workerNode) await writeFile(
-      kubeletConfig,
-      stringifyYaml({
-        apiVersion: 'kubelet.config.k8s.io/v1beta1',
-        kind: 'KubeletConfiguration',
-        authentication: { x509: { clientCAFile: path.join(workerRoot, 'etc/kubernetes/pki/ca.crt') } },
-        tlsCertFile: path.join(workerRoot, 'var/lib/kubelet/pki/kubelet.crt'),
-        tlsPrivateKeyFile: path.join(workerRoot, 'var/lib/kubelet/pki/kubelet.key'),
-      }),
-    );
+    if (!workerNode)
+      await writeFile(
+        kubeletConfig,
+        stringifyYaml({
+          apiVersion: 'kubelet.config.k8s.io/v1beta1',
+          kind: 'KubeletConfiguration',
+          authentication: { x509: { clientCAFile: path.join(workerRoot, 'etc/kubernetes/pki/ca.crt') } },
+          tlsCertFile: path.join(workerRoot, 'var/lib/kubelet/pki/kubelet.crt'),
+          tlsPrivateKeyFile: path.join(workerRoot, 'var/lib/kubelet/pki/kubelet.key'),
+        }),
+      );
 
     let scratchCount = 0;
     // kpki runs in a directory of its own: its defaults (./pki and its kubeconfigs) must not find what the checkout holds.
@@ -733,7 +827,14 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       etcdUrl,
       etcdMembers,
       serviceCidr,
-      wardle: { address: wardleAddress, port: wardlePort!, dir: wardleDir, apiservice, servingCert: `${wardlePrefix}.crt`, kubeconfig: wardleKubeconfig },
+      wardle: {
+        address: wardleAddress,
+        port: wardlePort!,
+        dir: wardleDir,
+        apiservice,
+        servingCert: `${wardlePrefix}.crt`,
+        kubeconfig: wardleKubeconfig,
+      },
       flagsFile,
       async restart(component, n, overrides = {}, restartOpts = {}) {
         const e = entry(component, n);

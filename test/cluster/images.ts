@@ -44,7 +44,10 @@ async function pauseBinary(): Promise<string> {
   } catch {
     // not built yet
   }
-  const source = requireFile(k8sCache('work/gopath/src/k8s.io/kubernetes/build/pause/linux/pause.c'), 'run scripts/k8s-binaries.sh (it unpacks the Kubernetes source)');
+  const source = requireFile(
+    k8sCache('work/gopath/src/k8s.io/kubernetes/build/pause/linux/pause.c'),
+    'run scripts/k8s-binaries.sh (it unpacks the Kubernetes source)',
+  );
   requireFile(GCC, 'apt-get install gcc libc6-dev (bash .ci/run does)', fsConstants.X_OK);
   await mkdir(path.dirname(binary), { recursive: true });
   const tmp = `${binary}.${process.pid}.tmp`;
@@ -74,8 +77,21 @@ async function dockerArchive(dir: string, spec: ImageSpec): Promise<string> {
   const archive = path.join(dir, 'archive');
   await mkdir(archive);
   // Fixed owner and times: the same files make the same layer.
-  await runOk(TAR, ['--owner=0', '--group=0', '--numeric-owner', '--mtime=@0', '--sort=name', '-cf', path.join(archive, 'layer.tar'), '-C', rootfs, '.']);
-  const diffId = `sha256:${createHash('sha256').update(await readFile(path.join(archive, 'layer.tar'))).digest('hex')}`;
+  await runOk(TAR, [
+    '--owner=0',
+    '--group=0',
+    '--numeric-owner',
+    '--mtime=@0',
+    '--sort=name',
+    '-cf',
+    path.join(archive, 'layer.tar'),
+    '-C',
+    rootfs,
+    '.',
+  ]);
+  const diffId = `sha256:${createHash('sha256')
+    .update(await readFile(path.join(archive, 'layer.tar')))
+    .digest('hex')}`;
   const config = {
     architecture: 'amd64',
     os: 'linux',
@@ -84,7 +100,10 @@ async function dockerArchive(dir: string, spec: ImageSpec): Promise<string> {
     rootfs: { type: 'layers', diff_ids: [diffId] },
   };
   await writeFile(path.join(archive, 'config.json'), JSON.stringify(config));
-  await writeFile(path.join(archive, 'manifest.json'), JSON.stringify([{ Config: 'config.json', RepoTags: [spec.ref], Layers: ['layer.tar'] }]));
+  await writeFile(
+    path.join(archive, 'manifest.json'),
+    JSON.stringify([{ Config: 'config.json', RepoTags: [spec.ref], Layers: ['layer.tar'] }]),
+  );
   const tarball = path.join(dir, 'image.tar');
   await runOk(TAR, ['-cf', tarball, '-C', archive, 'manifest.json', 'config.json', 'layer.tar']);
   return tarball;

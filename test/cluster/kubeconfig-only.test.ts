@@ -20,14 +20,31 @@ function seeds(c: Cluster): Promise<SeededKubeconfigs> {
   seeded ??= (async () => {
     const dir = await c.scratch('kubeconfig-only');
     const foreignCertDir = path.join(dir, 'foreign/pki');
-    await initPki({ nodeName: 'elsewhere', advertiseAddress: '127.0.0.1', certDir: foreignCertDir, kubeconfigDir: path.join(dir, 'foreign') });
-    const bound = await c.kubectl(c.admin, ['create', 'clusterrolebinding', 'kpki-developers-view', '--clusterrole', 'view', '--group', 'developers']);
+    await initPki({
+      nodeName: 'elsewhere',
+      advertiseAddress: '127.0.0.1',
+      certDir: foreignCertDir,
+      kubeconfigDir: path.join(dir, 'foreign'),
+    });
+    const bound = await c.kubectl(c.admin, [
+      'create',
+      'clusterrolebinding',
+      'kpki-developers-view',
+      '--clusterrole',
+      'view',
+      '--group',
+      'developers',
+    ]);
     expect(bound.code, describeRun(bound)).toBe(0);
     const kubeconfigs = await seedKubeconfigs({ certDir: c.certDir, foreignCertDir, dir, server: c.endpoint });
     // Each apiserver's RBAC authorizer learns of the binding from its own informer: wait for all of
     // them, or a request balanced to a lagging one is Forbidden for a moment.
     for (const node of Object.values(c.nodes)) {
-      await waitUntil(`RBAC on ${node.name} lets group developers list pods`, 30_000, async () => (await c.kubectl(kubeconfigs.good, ['--server', node.url, 'get', 'pods', '-n', 'default'])).code === 0);
+      await waitUntil(
+        `RBAC on ${node.name} lets group developers list pods`,
+        30_000,
+        async () => (await c.kubectl(kubeconfigs.good, ['--server', node.url, 'get', 'pods', '-n', 'default'])).code === 0,
+      );
     }
     return kubeconfigs;
   })();
@@ -51,7 +68,9 @@ describe('kpki verify with only a kubeconfig, against the real cluster', () => {
     const { code, findings } = await verifyKubeconfig(c, c.admin);
     expect(problems(findings).filter((f) => f.code !== 'SYSTEM_MASTERS')).toEqual([]);
     expect(code).toBe(0);
-    expect(findings.filter((f) => f.code === 'CLIENT_IDENTITY').map((f) => f.diagnosis)).toContainEqual(expect.stringContaining('allows it everything, cluster-wide'));
+    expect(findings.filter((f) => f.code === 'CLIENT_IDENTITY').map((f) => f.diagnosis)).toContainEqual(
+      expect.stringContaining('allows it everything, cluster-wide'),
+    );
     const r = await c.kubectl(c.admin, ['get', 'namespaces', '-o', 'name']);
     expect(r.code, describeRun(r)).toBe(0);
   });
@@ -63,7 +82,11 @@ describe('kpki verify with only a kubeconfig, against the real cluster', () => {
     expect(problems(findings)).toEqual([]);
     expect(code).toBe(0);
     const identity = findings.filter((f) => f.code === 'CLIENT_IDENTITY').map((f) => f.diagnosis);
-    expect(identity).toContainEqual(expect.stringMatching(/authenticates User "alice", groups \[developers, system:authenticated\]; in namespace default it may .*list.*pods/));
+    expect(identity).toContainEqual(
+      expect.stringMatching(
+        /authenticates User "alice", groups \[developers, system:authenticated\]; in namespace default it may .*list.*pods/,
+      ),
+    );
     const r = await c.kubectl(good, ['get', 'pods', '-n', 'default']);
     expect(r.code, describeRun(r)).toBe(0);
   });
@@ -77,15 +100,25 @@ describe('kpki verify with only a kubeconfig, against the real cluster', () => {
     const untrusted = findings.filter((f) => f.code === 'CHAIN_UNTRUSTED' && f.severity === 'error');
     expect(untrusted).toHaveLength(1);
     expect(untrusted[0]!.symptom).toBe(lastLine(r));
-    expect(untrusted[0]!.symptom).toMatch(/^Unable to connect to the server: tls: failed to verify certificate: x509: certificate signed by unknown authority/);
+    expect(untrusted[0]!.symptom).toMatch(
+      /^Unable to connect to the server: tls: failed to verify certificate: x509: certificate signed by unknown authority/,
+    );
     expect(untrusted[0]!.diagnosis).toContain('the served certificate was signed by CN=kubernetes');
     expect(untrusted[0]!.diagnosis).toContain('it is the certificate-authority data that is wrong');
     expect(code).toBe(1);
   });
 
   it.each([
-    ['an expired client certificate', 'expired', /the client certificate is outside its validity period \(x509: certificate has expired or is not yet valid/],
-    ['a client certificate of another CA', 'foreignClient', /signed by CN=kubernetes \(key id [0-9a-f]+\), not by the CA that signed the server's certificate/],
+    [
+      'an expired client certificate',
+      'expired',
+      /the client certificate is outside its validity period \(x509: certificate has expired or is not yet valid/,
+    ],
+    [
+      'a client certificate of another CA',
+      'foreignClient',
+      /signed by CN=kubernetes \(key id [0-9a-f]+\), not by the CA that signed the server's certificate/,
+    ],
   ] as const)("%s: kubectl's Unauthorized is the finding's symptom, with the likely reason", async (_, fault, reason) => {
     const c = live();
     const file = (await seeds(c))[fault];
@@ -98,10 +131,12 @@ describe('kpki verify with only a kubeconfig, against the real cluster', () => {
     expect(rejected!.diagnosis).toMatch(reason);
   });
 
-  it('an expired client certificate is found offline too, with Go\'s message', async () => {
+  it("an expired client certificate is found offline too, with Go's message", async () => {
     const c = live();
     const { findings } = await verifyKubeconfig(c, (await seeds(c)).expired);
-    expect(findings.filter((f) => f.code === 'EXPIRED').map((f) => f.symptom)).toEqual([expect.stringMatching(/^x509: certificate has expired or is not yet valid: current time \S+ is after \S+$/)]);
+    expect(findings.filter((f) => f.code === 'EXPIRED').map((f) => f.symptom)).toEqual([
+      expect.stringMatching(/^x509: certificate has expired or is not yet valid: current time \S+ is after \S+$/),
+    ]);
   });
 
   it("a wrong group: kubectl's Forbidden line is the finding's symptom", async () => {

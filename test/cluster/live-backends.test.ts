@@ -18,7 +18,8 @@ const { live } = useCluster();
 
 const backendUrl = (c: Cluster) => `https://${c.wardle.address}:${c.wardle.port}`;
 const backendSubject = (c: Cluster) => `APIService ${WARDLE_APISERVICE} → ${backendUrl(c)}`;
-const servedSerial = async (host: string, port: number, servername?: string) => (await probe({ host, port, servername, path: '/', timeoutMs: 5_000 })).served?.[0]?.serialNumber;
+const servedSerial = async (host: string, port: number, servername?: string) =>
+  (await probe({ host, port, servername, path: '/', timeoutMs: 5_000 })).served?.[0]?.serialNumber;
 const serialOf = (file: string) => parseCertificate(readFileSync(file), file).serialNumber;
 
 /** A discovery request through the aggregator (the control-plane endpoint), as admin.conf. */
@@ -45,10 +46,15 @@ describe('kpki verify --live and the APIService backend', () => {
     await kubectlOk(adminConf(c), ['apply', '-f', wrong]);
     try {
       let answer = { status: 0, body: '' };
-      await waitUntil('the aggregator proxying with the wrong caBundle', 60_000, async () => {
-        answer = await throughAggregator(c);
-        return answer.status === 503;
-      }, () => `last answer: ${JSON.stringify(answer)}`);
+      await waitUntil(
+        'the aggregator proxying with the wrong caBundle',
+        60_000,
+        async () => {
+          answer = await throughAggregator(c);
+          return answer.status === 503;
+        },
+        () => `last answer: ${JSON.stringify(answer)}`,
+      );
       // kube-apiserver 1.20's availability check skips verification; its proxy verifies, and answers 503 with Go's error.
       expect(answer.body.trim()).toBe('error trying to reach service: x509: certificate signed by unknown authority');
       const k = await kubectl(adminConf(c), ['get', '--raw', `/apis/${WARDLE.group}/${WARDLE.version}`]);
@@ -56,8 +62,12 @@ describe('kpki verify --live and the APIService backend', () => {
       const { findings } = await verifyLive(c, nodeInputs(c, 'cp1'));
       const untrusted = findings.filter((f) => f.subject === backendSubject(c));
       expect(untrusted.map((f) => f.code)).toEqual(['CHAIN_UNTRUSTED']);
-      expect(untrusted[0]!.symptom).toBe(`${k.stderr.trim()} (kube-apiserver's 503 for ${WARDLE.group}/${WARDLE.version}: ${answer.body.trim()})`);
-      expect(untrusted[0]!.diagnosis).toContain(`a client trusting APIService ${WARDLE_APISERVICE}'s caBundle and dialing ${WARDLE.service}.${WARDLE.namespace}.svc rejects`);
+      expect(untrusted[0]!.symptom).toBe(
+        `${k.stderr.trim()} (kube-apiserver's 503 for ${WARDLE.group}/${WARDLE.version}: ${answer.body.trim()})`,
+      );
+      expect(untrusted[0]!.diagnosis).toContain(
+        `a client trusting APIService ${WARDLE_APISERVICE}'s caBundle and dialing ${WARDLE.service}.${WARDLE.namespace}.svc rejects`,
+      );
     } finally {
       await kubectlOk(adminConf(c), ['apply', '-f', c.wardle.apiservice]);
     }
@@ -77,7 +87,20 @@ describe('kpki verify --live and certificates renewed on disk', () => {
     await copyFile(servingKey, kept.key);
     const facts = certificateFacts(parseCertificate(readFileSync(servingCert), servingCert));
     const renewedPrefix = path.join(dir, 'renewed');
-    const issued = await c.kpki(['cert', 'issue', '--profile', 'server', '--cn', facts.commonName, '--san', facts.dnsNames.join(','), '--ca', path.join(c.wardle.dir, 'wardle-ca.crt'), '--out', renewedPrefix]);
+    const issued = await c.kpki([
+      'cert',
+      'issue',
+      '--profile',
+      'server',
+      '--cn',
+      facts.commonName,
+      '--san',
+      facts.dnsNames.join(','),
+      '--ca',
+      path.join(c.wardle.dir, 'wardle-ca.crt'),
+      '--out',
+      renewedPrefix,
+    ]);
     expect(issued.code, describeRun(issued)).toBe(0);
     const before = await servedSerial(c.wardle.address, c.wardle.port);
     // A renewal half done: the certificate replaced, its key not yet. The sample-apiserver keeps the pair it has.

@@ -16,11 +16,14 @@ export const adminConf = (c: Cluster) => path.join(c.root, 'admin.conf');
 /** The inputs of a control-plane node as its processes got them, plus extra flags. */
 export function nodeInputs(c: Cluster, node: NodeName, extra: string[] = []): string[] {
   return [
-    '--apiserver-args', c.flagsFile('kube-apiserver', node),
-    '--etcd-args', c.flagsFile('etcd'),
+    '--apiserver-args',
+    c.flagsFile('kube-apiserver', node),
+    '--etcd-args',
+    c.flagsFile('etcd'),
     // The controller manager runs on cp1 (its kubeconfig names cp1's address).
     ...(node === 'cp1' ? ['--controller-manager-args', c.flagsFile('kube-controller-manager')] : []),
-    '--kubeconfig', adminConf(c),
+    '--kubeconfig',
+    adminConf(c),
     ...extra,
   ];
 }
@@ -28,10 +31,23 @@ export function nodeInputs(c: Cluster, node: NodeName, extra: string[] = []): st
 /** `kpki init --renew NAME` for the cluster as the harness made it: the renewed files land in the nodes' directories. */
 export async function renewInCluster(c: Cluster, name: string): Promise<void> {
   const r = await c.kpki([
-    'init', '--cert-dir', c.certDir, '--kubeconfig-dir', c.root,
-    '--control-plane-nodes', `cp1=${c.nodes.cp1.address},cp2=${c.nodes.cp2.address}`,
-    '--control-plane-endpoint', c.endpoint.replace('https://', ''), '--apiserver-bind-port', String(c.bindPort),
-    '--service-cidr', SERVICE_CIDR, '--dns-domain', DNS_DOMAIN, '--renew', name,
+    'init',
+    '--cert-dir',
+    c.certDir,
+    '--kubeconfig-dir',
+    c.root,
+    '--control-plane-nodes',
+    `cp1=${c.nodes.cp1.address},cp2=${c.nodes.cp2.address}`,
+    '--control-plane-endpoint',
+    c.endpoint.replace('https://', ''),
+    '--apiserver-bind-port',
+    String(c.bindPort),
+    '--service-cidr',
+    SERVICE_CIDR,
+    '--dns-domain',
+    DNS_DOMAIN,
+    '--renew',
+    name,
   ]);
   if (r.code !== 0) throw new Error(`kpki init --renew ${name} failed:\n${describeRun(r)}`);
 }
@@ -77,7 +93,10 @@ export interface CsrRequest {
 /** Creates a CertificateSigningRequest object as the kubeconfig's user (a node, for kubelet-serving). */
 export async function submitCsr(kubeconfig: string, request: CsrRequest): Promise<void> {
   const pair = await generateKeyPair('ecdsa-p256');
-  const names = [...(request.dnsNames ?? []).map((value) => ({ type: 'dns' as const, value })), ...(request.ips ?? []).map((value) => ({ type: 'ip' as const, value }))];
+  const names = [
+    ...(request.dnsNames ?? []).map((value) => ({ type: 'dns' as const, value })),
+    ...(request.ips ?? []).map((value) => ({ type: 'ip' as const, value })),
+  ];
   const csr = await x509.Pkcs10CertificateRequestGenerator.create({
     name: subjectName(request.commonName, request.organizations),
     keys: { privateKey: await signingKey(pair.privateKey), publicKey: await certificatePublicKey(pair.publicKey) },
@@ -88,13 +107,19 @@ export async function submitCsr(kubeconfig: string, request: CsrRequest): Promis
     apiVersion: 'certificates.k8s.io/v1',
     kind: 'CertificateSigningRequest',
     metadata: { name: request.name },
-    spec: { signerName: request.signerName ?? 'kubernetes.io/kubelet-serving', request: Buffer.from(csr.toString('pem')).toString('base64'), usages: request.usages },
+    spec: {
+      signerName: request.signerName ?? 'kubernetes.io/kubelet-serving',
+      request: Buffer.from(csr.toString('pem')).toString('base64'),
+      usages: request.usages,
+    },
   };
   await kubectlOk(kubeconfig, ['create', '-f', '-'], JSON.stringify(object));
 }
 
 /** The condition types of a CSR (Approved, Denied, …) and whether it holds a certificate. */
 export async function csrState(kubeconfig: string, name: string): Promise<{ conditions: string[]; issued: boolean }> {
-  const csr = JSON.parse((await kubectlOk(kubeconfig, ['get', 'csr', name, '-o', 'json'])).stdout) as { status?: { conditions?: { type: string }[]; certificate?: string } };
+  const csr = JSON.parse((await kubectlOk(kubeconfig, ['get', 'csr', name, '-o', 'json'])).stdout) as {
+    status?: { conditions?: { type: string }[]; certificate?: string };
+  };
   return { conditions: (csr.status?.conditions ?? []).map((c) => c.type), issued: Boolean(csr.status?.certificate) };
 }

@@ -17,10 +17,31 @@ const { live } = useCluster();
 /** A user kubeconfig for the cluster's endpoint whose client certificate comes from another CA. */
 async function foreignKubeconfig(c: Cluster): Promise<{ foreignAdmin: string; mallory: string }> {
   const dir = await c.scratch('foreign');
-  const init = await c.kpki(['init', '--cert-dir', path.join(dir, 'pki'), '--node-name', 'x', '--advertise-address', '127.0.0.1', '--key-type', 'ecdsa-p256']);
+  const init = await c.kpki([
+    'init',
+    '--cert-dir',
+    path.join(dir, 'pki'),
+    '--node-name',
+    'x',
+    '--advertise-address',
+    '127.0.0.1',
+    '--key-type',
+    'ecdsa-p256',
+  ]);
   expect(init.code, describeRun(init)).toBe(0);
   const own = path.join(dir, 'mallory-own.conf');
-  const issued = await c.kpki(['kubeconfig', 'user', '--client-name', 'mallory', '--cert-dir', path.join(dir, 'pki'), '--server', c.endpoint, '--out', own]);
+  const issued = await c.kpki([
+    'kubeconfig',
+    'user',
+    '--client-name',
+    'mallory',
+    '--cert-dir',
+    path.join(dir, 'pki'),
+    '--server',
+    c.endpoint,
+    '--out',
+    own,
+  ]);
   expect(issued.code, describeRun(issued)).toBe(0);
   return { foreignAdmin: path.join(dir, 'admin.conf'), mallory: await withCaOf(own, adminConf(c), path.join(dir, 'mallory.conf')) };
 }
@@ -51,7 +72,9 @@ describe('kpki verify --live and the real cluster agree', () => {
     // kubectl ends the line with "(Unauthorized)", or with the Status message when discovery failed first.
     const loggedIn = 'error: You must be logged in to the server (';
     expect(rejected[0]!.symptom.startsWith(loggedIn)).toBe(true);
-    expect(r.stderr.trim().split('\n').at(-1)).toMatch(/^error: You must be logged in to the server \((Unauthorized|the server has asked for the client to provide credentials)\)$/);
+    expect(r.stderr.trim().split('\n').at(-1)).toMatch(
+      /^error: You must be logged in to the server \((Unauthorized|the server has asked for the client to provide credentials)\)$/,
+    );
   });
 
   it("reports a kubeconfig whose CA does not sign the served chain, with kubectl's x509 error", async () => {
@@ -98,27 +121,46 @@ describe('kpki verify --live and the real cluster agree', () => {
     const { findings } = await verifyLive(c, nodeInputs(c, 'cp1'));
     expect(findings.filter((f) => f.code === 'SERVING_CERT_STALE')).toEqual([]);
   });
-  it("reports an APIService the aggregator marks unavailable because the backend refuses its front-proxy certificate", async () => {
+  it('reports an APIService the aggregator marks unavailable because the backend refuses its front-proxy certificate', async () => {
     const c = live();
     // Both apiservers present a client certificate of the etcd CA as the front proxy: the
     // sample-apiserver trusts neither that CA for the front proxy nor for users (401). A cluster-CA
     // certificate would pass as an ordinary user, and discovery is open to every authenticated user.
-    const wrongProxy = (node: NodeName) => ({ 'proxy-client-cert-file': c.nodes[node].pki('apiserver-etcd-client.crt'), 'proxy-client-key-file': c.nodes[node].pki('apiserver-etcd-client.key') });
+    const wrongProxy = (node: NodeName) => ({
+      'proxy-client-cert-file': c.nodes[node].pki('apiserver-etcd-client.crt'),
+      'proxy-client-key-file': c.nodes[node].pki('apiserver-etcd-client.key'),
+    });
     await Promise.all((['cp1', 'cp2'] as const).map((node) => c.restart('kube-apiserver', node, wrongProxy(node))));
     try {
       let condition = '';
       // The availability controller rechecks every 30 s.
-      await waitUntil(`APIService ${WARDLE_APISERVICE} unavailable`, 150_000, async () => {
-        condition = (await kubectlOk(adminConf(c), ['get', 'apiservice', WARDLE_APISERVICE, '-o', 'jsonpath={.status.conditions[?(@.type=="Available")].status} {.status.conditions[?(@.type=="Available")].message}'])).stdout;
-        return condition.startsWith('False');
-      }, () => `last Available condition: ${condition}`);
+      await waitUntil(
+        `APIService ${WARDLE_APISERVICE} unavailable`,
+        150_000,
+        async () => {
+          condition = (
+            await kubectlOk(adminConf(c), [
+              'get',
+              'apiservice',
+              WARDLE_APISERVICE,
+              '-o',
+              'jsonpath={.status.conditions[?(@.type=="Available")].status} {.status.conditions[?(@.type=="Available")].message}',
+            ])
+          ).stdout;
+          return condition.startsWith('False');
+        },
+        () => `last Available condition: ${condition}`,
+      );
       const { findings } = await verifyLive(c, nodeInputs(c, 'cp1'));
       const unavailable = findings.filter((f) => f.code === 'APISERVICE_UNAVAILABLE');
       expect(unavailable.map((f) => f.subject)).toEqual([`APIService ${WARDLE_APISERVICE}`]);
       expect(unavailable[0]!.symptom).toMatch(/^FailedDiscoveryCheck: .*bad status from .*: 401$/);
       expect(unavailable[0]!.diagnosis).toMatch(/front-proxy client certificate \(--proxy-client-cert-file\)/);
       // Dialing the backend with cp1's front-proxy certificate meets the same answer, in the same words.
-      const backend = findings.filter((f) => f.code === 'CLIENT_REJECTED' && f.subject === `APIService ${WARDLE_APISERVICE} → https://${c.wardle.address}:${c.wardle.port}`);
+      const backend = findings.filter(
+        (f) =>
+          f.code === 'CLIENT_REJECTED' && f.subject === `APIService ${WARDLE_APISERVICE} → https://${c.wardle.address}:${c.wardle.port}`,
+      );
       expect(backend.map((f) => f.symptom)).toEqual([unavailable[0]!.symptom]);
       expect(backend[0]!.diagnosis).toMatch(/kpki presented kube-apiserver --proxy-client-cert-file \(.*apiserver-etcd-client\.crt\)/);
       // The offline checks see the same fault in the files.

@@ -113,7 +113,14 @@ function healthz(address: string): Promise<boolean> {
 }
 
 /** Sysctls kubelet 1.20 sets at start (pkg/kubelet/cm setupNode with protectKernelDefaults off). */
-const KUBELET_SYSCTLS = ['vm/overcommit_memory', 'vm/panic_on_oom', 'kernel/panic', 'kernel/panic_on_oops', 'kernel/keys/root_maxkeys', 'kernel/keys/root_maxbytes'];
+const KUBELET_SYSCTLS = [
+  'vm/overcommit_memory',
+  'vm/panic_on_oom',
+  'kernel/panic',
+  'kernel/panic_on_oops',
+  'kernel/keys/root_maxkeys',
+  'kernel/keys/root_maxbytes',
+];
 /** The values before any test kubelet ran on this boot, written once (first writer wins). */
 const SYSCTL_ORIGINALS = '/run/kpki-test-kubelet-sysctls.json';
 /**
@@ -240,7 +247,14 @@ function staticPodManifest(workDir: string): string {
     spec: {
       hostNetwork: true,
       terminationGracePeriodSeconds: 1,
-      containers: [{ name: 'busybox', image: BUSYBOX_IMAGE, imagePullPolicy: 'Never', command: ['sh', '-c', 'echo kpki static pod up; while true; do sleep 5; done'] }],
+      containers: [
+        {
+          name: 'busybox',
+          image: BUSYBOX_IMAGE,
+          imagePullPolicy: 'Never',
+          command: ['sh', '-c', 'echo kpki static pod up; while true; do sleep 5; done'],
+        },
+      ],
     },
   });
 }
@@ -262,15 +276,25 @@ export async function startWorker(inputs: WorkerInputs): Promise<Worker> {
     images: path.join(workDir, 'images'),
   };
   for (const dir of Object.values(dirs)) if (dir !== dirs.socket) await mkdir(dir, { recursive: true });
-  const hostDirsBefore = new Set((await Promise.all(HOST_DIRS.map(async (d) => ((await readdir(d).catch(() => undefined)) ? d : undefined)))).filter(Boolean));
+  const hostDirsBefore = new Set(
+    (await Promise.all(HOST_DIRS.map(async (d) => ((await readdir(d).catch(() => undefined)) ? d : undefined)))).filter(Boolean),
+  );
   process.once('exit', () => killDetached(dirs.state, workDir));
 
   const configFile = path.join(workDir, 'containerd', 'config.toml');
   await writeFile(configFile, containerdConfig(dirs));
-  await writeFile(path.join(dirs.cniConf, '99-loopback.conflist'), JSON.stringify({ cniVersion: '0.4.0', name: 'kpki-loopback', plugins: [{ type: 'loopback' }] }));
+  await writeFile(
+    path.join(dirs.cniConf, '99-loopback.conflist'),
+    JSON.stringify({ cniVersion: '0.4.0', name: 'kpki-loopback', plugins: [{ type: 'loopback' }] }),
+  );
   await writeFile(path.join(dirs.staticPods, 'busybox.yaml'), staticPodManifest(workDir));
   const imagesBuilt = buildImages(dirs.images);
-  const containerd = resources.start(`containerd on ${name}`, SETPRIV, ['--pdeathsig', 'SIGKILL', '--', CONTAINERD, '--config', configFile, '--log-level', 'warn'], { cwd: workDir });
+  const containerd = resources.start(
+    `containerd on ${name}`,
+    SETPRIV,
+    ['--pdeathsig', 'SIGKILL', '--', CONTAINERD, '--config', configFile, '--log-level', 'warn'],
+    { cwd: workDir },
+  );
   const ctr = (args: string[]) => run(CTR, ['-n', 'k8s.io', '-a', dirs.socket, ...args], { timeoutMs: 60_000 });
   await waitUntil(`containerd on ${name} serving ${dirs.socket}`, readyTimeoutMs, async () => {
     if (containerd.exited) throw new Error(`containerd exited: ${containerd.tail(2000)}`);
@@ -286,7 +310,9 @@ export async function startWorker(inputs: WorkerInputs): Promise<Worker> {
   await mkdir(path.dirname(flagsFile), { recursive: true });
   const kubeconfig = path.join(nodeDir, 'etc/kubernetes/kubelet.conf');
   const serving: Record<string, unknown> =
-    inputs.serving === 'bootstrap' ? { serverTLSBootstrap: true } : { tlsCertFile: path.join(certDir, 'kubelet.crt'), tlsPrivateKeyFile: path.join(certDir, 'kubelet.key') };
+    inputs.serving === 'bootstrap'
+      ? { serverTLSBootstrap: true }
+      : { tlsCertFile: path.join(certDir, 'kubelet.crt'), tlsPrivateKeyFile: path.join(certDir, 'kubelet.key') };
   const baselineConfig: Record<string, unknown> = {
     apiVersion: 'kubelet.config.k8s.io/v1beta1',
     kind: 'KubeletConfiguration',
@@ -295,7 +321,11 @@ export async function startWorker(inputs: WorkerInputs): Promise<Worker> {
     readOnlyPort: 0,
     healthzBindAddress: address,
     healthzPort: 10248,
-    authentication: { anonymous: { enabled: false }, webhook: { enabled: true }, x509: { clientCAFile: path.join(nodeDir, 'etc/kubernetes/pki/ca.crt') } },
+    authentication: {
+      anonymous: { enabled: false },
+      webhook: { enabled: true },
+      x509: { clientCAFile: path.join(nodeDir, 'etc/kubernetes/pki/ca.crt') },
+    },
     authorization: { mode: 'Webhook' },
     ...serving,
     rotateCertificates: false,
@@ -375,30 +405,68 @@ export async function startWorker(inputs: WorkerInputs): Promise<Worker> {
       if (proc.exited) throw new Error(`kubelet on ${name} exited (${JSON.stringify(proc.exited)})`);
     };
     let addresses = '';
-    await waitUntil(`Node ${name} registered`, readyTimeoutMs, async () => {
-      alive();
-      addresses = (await kubectlOk(['get', 'node', name, '-o', 'jsonpath={range .status.addresses[*]}{.type}={.address},{end}'])).trim();
-      return true;
-    }, account);
+    await waitUntil(
+      `Node ${name} registered`,
+      readyTimeoutMs,
+      async () => {
+        alive();
+        addresses = (await kubectlOk(['get', 'node', name, '-o', 'jsonpath={range .status.addresses[*]}{.type}={.address},{end}'])).trim();
+        return true;
+      },
+      account,
+    );
     const wanted = `InternalIP=${address},Hostname=${name},`;
     if (addresses !== wanted) {
-      const patch = { status: { addresses: [{ type: 'InternalIP', address }, { type: 'Hostname', address: name }] } };
+      const patch = {
+        status: {
+          addresses: [
+            { type: 'InternalIP', address },
+            { type: 'Hostname', address: name },
+          ],
+        },
+      };
       await kubectlOk(['patch', 'node', name, '--subresource', 'status', '--type', 'merge', '-p', JSON.stringify(patch)]);
     }
     // This kubelet serving (the Node's Ready condition may still be its predecessor's).
-    await waitUntil(`kubelet on ${name} serving on ${address}:${KUBELET_PORT}`, readyTimeoutMs, async () => {
-      alive();
-      return (await healthz(address)) && (await tcpOpen(address, KUBELET_PORT));
-    }, account);
+    await waitUntil(
+      `kubelet on ${name} serving on ${address}:${KUBELET_PORT}`,
+      readyTimeoutMs,
+      async () => {
+        alive();
+        return (await healthz(address)) && (await tcpOpen(address, KUBELET_PORT));
+      },
+      account,
+    );
     let state = '';
-    await waitUntil(`Node ${name} Ready with static pod ${pod.name} running`, readyTimeoutMs, async () => {
-      alive();
-      const nodeReady = await kubectlOk(['get', 'node', name, '-o', 'jsonpath={.status.conditions[?(@.type=="Ready")].status}']);
-      const podReady = await inputs.kubectl(inputs.adminKubeconfig, ['get', 'pod', '-n', pod.namespace, pod.name, '-o', 'jsonpath={.status.phase} {.status.containerStatuses[0].ready}']);
-      state = `Node Ready=${nodeReady}; pod: ${podReady.stdout || podReady.stderr.trim()}`;
-      return nodeReady === 'True' && podReady.stdout === 'Running true';
-    }, () => `${state}\n${account()}`);
-    podUid = await kubectlOk(['get', 'pod', '-n', pod.namespace, pod.name, '-o', 'jsonpath={.metadata.annotations.kubernetes\\.io/config\\.mirror}']);
+    await waitUntil(
+      `Node ${name} Ready with static pod ${pod.name} running`,
+      readyTimeoutMs,
+      async () => {
+        alive();
+        const nodeReady = await kubectlOk(['get', 'node', name, '-o', 'jsonpath={.status.conditions[?(@.type=="Ready")].status}']);
+        const podReady = await inputs.kubectl(inputs.adminKubeconfig, [
+          'get',
+          'pod',
+          '-n',
+          pod.namespace,
+          pod.name,
+          '-o',
+          'jsonpath={.status.phase} {.status.containerStatuses[0].ready}',
+        ]);
+        state = `Node Ready=${nodeReady}; pod: ${podReady.stdout || podReady.stderr.trim()}`;
+        return nodeReady === 'True' && podReady.stdout === 'Running true';
+      },
+      () => `${state}\n${account()}`,
+    );
+    podUid = await kubectlOk([
+      'get',
+      'pod',
+      '-n',
+      pod.namespace,
+      pod.name,
+      '-o',
+      'jsonpath={.metadata.annotations.kubernetes\\.io/config\\.mirror}',
+    ]);
   };
 
   const start = async (overrides: KubeletOverrides, waitReady: boolean): Promise<BackgroundProcess> => {

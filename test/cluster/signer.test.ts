@@ -27,7 +27,11 @@ const env = { SOFTHSM2_CONF: conf, KPKI_PKCS11_PIN: TOKEN_PIN };
 beforeAll(() => {
   mkdirSync(path.join(tokenDir, 'tokens'));
   writeFileSync(conf, `directories.tokendir = ${path.join(tokenDir, 'tokens')}\nobjectstore.backend = file\nlog.level = ERROR\n`);
-  const r = spawnSync(requirePkcs11Tool('softhsm2-util'), ['--init-token', '--free', '--label', 'k8s', '--pin', TOKEN_PIN, '--so-pin', TOKEN_SO_PIN], { env: { ...process.env, ...env }, encoding: 'utf8' });
+  const r = spawnSync(
+    requirePkcs11Tool('softhsm2-util'),
+    ['--init-token', '--free', '--label', 'k8s', '--pin', TOKEN_PIN, '--so-pin', TOKEN_SO_PIN],
+    { env: { ...process.env, ...env }, encoding: 'utf8' },
+  );
   if (r.status !== 0) throw new Error(`softhsm2-util failed: ${r.stderr}`);
 });
 
@@ -36,7 +40,11 @@ const { live } = useCluster({
   kpkiEnv: env,
   initArgs: ['ca', 'front-proxy-ca', 'etcd-ca'].flatMap((name) => ['--ca-key-uri', `${name}=pkcs11:token=k8s;object=${name}`]),
   // The CA key is in the token: the controller manager cannot sign, kpki signer does.
-  controllerManager: { controllers: '*,bootstrapsigner,tokencleaner,-csrsigning', 'cluster-signing-cert-file': null, 'cluster-signing-key-file': null },
+  controllerManager: {
+    controllers: '*,bootstrapsigner,tokencleaner,-csrsigning',
+    'cluster-signing-cert-file': null,
+    'cluster-signing-key-file': null,
+  },
 });
 
 const signers: BackgroundProcess[] = [];
@@ -45,29 +53,48 @@ const YEAR_MS = 365 * 24 * 3600 * 1000;
 const CLIENT_USAGES = ['digital signature', 'key encipherment', 'client auth'];
 
 async function issuedCertificate(name: string) {
-  const csr = JSON.parse((await kubectlOk(adminConf(live()), ['get', 'csr', name, '-o', 'json'])).stdout) as { status: { certificate: string } };
+  const csr = JSON.parse((await kubectlOk(adminConf(live()), ['get', 'csr', name, '-o', 'json'])).stdout) as {
+    status: { certificate: string };
+  };
   return parseCertificate(Buffer.from(csr.status.certificate, 'base64'), name);
 }
 
 async function opensslVerify(cert: string | Buffer, dir: string, name: string): Promise<void> {
   const file = path.join(dir, `${name}.crt`);
   await writeFile(file, cert);
-  const r = await run(requireTool('openssl'), ['verify', '-no-CApath', '-no-CAstore', '-CAfile', path.join(live().certDir, 'ca.crt'), file]);
+  const r = await run(requireTool('openssl'), [
+    'verify',
+    '-no-CApath',
+    '-no-CAstore',
+    '-CAfile',
+    path.join(live().certDir, 'ca.crt'),
+    file,
+  ]);
   expect(r.code, describeRun(r)).toBe(0);
 }
 
 describe('kpki signer with the cluster CA key in a SoftHSM token', () => {
   it('the cluster runs from a PKI with no CA key file, the keys in the token', async () => {
     const c = live();
-    for (const file of ['ca.key', 'front-proxy-ca.key', 'etcd/ca.key']) expect(spawnSync('test', ['-e', path.join(c.certDir, file)]).status, file).toBe(1);
-    const listed = spawnSync(requirePkcs11Tool('pkcs11-tool'), ['--module', SOFTHSM_MODULE, '--token-label', 'k8s', '--login', '--pin', TOKEN_PIN, '--list-objects'], { env: { ...process.env, ...env }, encoding: 'utf8' });
+    for (const file of ['ca.key', 'front-proxy-ca.key', 'etcd/ca.key'])
+      expect(spawnSync('test', ['-e', path.join(c.certDir, file)]).status, file).toBe(1);
+    const listed = spawnSync(
+      requirePkcs11Tool('pkcs11-tool'),
+      ['--module', SOFTHSM_MODULE, '--token-label', 'k8s', '--login', '--pin', TOKEN_PIN, '--list-objects'],
+      { env: { ...process.env, ...env }, encoding: 'utf8' },
+    );
     const privateKeys = parseObjectList(listed.stdout).filter((o) => o.kind.startsWith('Private Key'));
     expect(privateKeys.map((o) => o.label).sort()).toEqual(['ca', 'etcd-ca', 'front-proxy-ca']);
     for (const key of privateKeys) expect(key.access).toContain('never extractable');
     expect((await kubectl(adminConf(c), ['get', '--raw', '/readyz'])).code).toBe(0);
     // Two signers at once: every CSR is signed by exactly one of them.
     for (let i = 0; i < 2; i++) {
-      const signer = new BackgroundProcess(`kpki-signer-${i}`, process.execPath, [KPKI_BIN, 'signer', '--watch', '--kubeconfig', adminConf(c), '--cert-dir', c.certDir], { env });
+      const signer = new BackgroundProcess(
+        `kpki-signer-${i}`,
+        process.execPath,
+        [KPKI_BIN, 'signer', '--watch', '--kubeconfig', adminConf(c), '--cert-dir', c.certDir],
+        { env },
+      );
       signers.push(signer);
     }
   });
@@ -76,7 +103,20 @@ describe('kpki signer with the cluster CA key in a SoftHSM token', () => {
     const c = live();
     const dir = await c.scratch('signer-user');
     const out = path.join(dir, 'carol.conf');
-    const r = await c.kpki(['kubeconfig', 'user', '--via-api', '--kubeconfig', adminConf(c), '--client-name', 'carol', '--org', 'devs', '--approve', '--out', out]);
+    const r = await c.kpki([
+      'kubeconfig',
+      'user',
+      '--via-api',
+      '--kubeconfig',
+      adminConf(c),
+      '--client-name',
+      'carol',
+      '--org',
+      'devs',
+      '--approve',
+      '--out',
+      out,
+    ]);
     expect(r.code, describeRun(r)).toBe(0);
     const name = /CSR (kpki-carol-[a-z0-9]+) created/.exec(r.stderr)![1]!;
     const pods = await kubectl(out, ['get', 'pods']);
@@ -90,7 +130,12 @@ describe('kpki signer with the cluster CA key in a SoftHSM token', () => {
     expect(cert.notAfter.getTime() - cert.notBefore.getTime()).toBe(YEAR_MS);
     // Exactly one of the two signers wrote it (the other found it issued, or lost the update).
     const signedBy = () => signers.map((s) => s.output.match(new RegExp(`^signed ${name} `, 'gm'))?.length ?? 0).reduce((a, b) => a + b);
-    await waitUntil('a signer reported the CSR', 30_000, async () => signedBy() > 0, () => signers.map((s) => s.tail()).join('\n'));
+    await waitUntil(
+      'a signer reported the CSR',
+      30_000,
+      async () => signedBy() > 0,
+      () => signers.map((s) => s.tail()).join('\n'),
+    );
     expect(signedBy()).toBe(1);
   });
 
@@ -98,18 +143,48 @@ describe('kpki signer with the cluster CA key in a SoftHSM token', () => {
     const c = live();
     const admin = adminConf(c);
     const dir = await c.scratch('signer-node');
-    await submitCsr(admin, { name: 'other-signer', signerName: 'example.com/other', commonName: 'x', organizations: [], usages: CLIENT_USAGES });
-    await submitCsr(admin, { name: 'bad-kubelet-client', signerName: 'kubernetes.io/kube-apiserver-client-kubelet', commonName: 'not-a-node', organizations: ['system:nodes'], usages: CLIENT_USAGES });
-    await submitCsr(admin, { name: 'node-w9', signerName: 'kubernetes.io/kube-apiserver-client-kubelet', commonName: 'system:node:w9', organizations: ['system:nodes'], usages: CLIENT_USAGES });
+    await submitCsr(admin, {
+      name: 'other-signer',
+      signerName: 'example.com/other',
+      commonName: 'x',
+      organizations: [],
+      usages: CLIENT_USAGES,
+    });
+    await submitCsr(admin, {
+      name: 'bad-kubelet-client',
+      signerName: 'kubernetes.io/kube-apiserver-client-kubelet',
+      commonName: 'not-a-node',
+      organizations: ['system:nodes'],
+      usages: CLIENT_USAGES,
+    });
+    await submitCsr(admin, {
+      name: 'node-w9',
+      signerName: 'kubernetes.io/kube-apiserver-client-kubelet',
+      commonName: 'system:node:w9',
+      organizations: ['system:nodes'],
+      usages: CLIENT_USAGES,
+    });
     for (const name of ['other-signer', 'bad-kubelet-client', 'node-w9']) await kubectlOk(admin, ['certificate', 'approve', name]);
-    await waitUntil('node-w9 issued', 60_000, async () => (await csrState(admin, 'node-w9')).issued, () => signers.map((s) => s.tail()).join('\n'));
-    await waitUntil('bad-kubelet-client failed', 60_000, async () => (await csrState(admin, 'bad-kubelet-client')).conditions.includes('Failed'));
+    await waitUntil(
+      'node-w9 issued',
+      60_000,
+      async () => (await csrState(admin, 'node-w9')).issued,
+      () => signers.map((s) => s.tail()).join('\n'),
+    );
+    await waitUntil('bad-kubelet-client failed', 60_000, async () =>
+      (await csrState(admin, 'bad-kubelet-client')).conditions.includes('Failed'),
+    );
     const cert = await issuedCertificate('node-w9');
     expect(cert.subject).toBe('O=system:nodes, CN=system:node:w9');
     await opensslVerify(Buffer.from(cert.toString('pem')), dir, 'node-w9');
     // kube-controller-manager writes the same reason and Go's message.
-    const bad = JSON.parse((await kubectlOk(admin, ['get', 'csr', 'bad-kubelet-client', '-o', 'json'])).stdout) as { status: { conditions: { type: string; reason: string; message: string }[] } };
-    expect(bad.status.conditions.find((x) => x.type === 'Failed')).toMatchObject({ reason: 'SignerValidationFailure', message: 'subject common name does not begin with system:node:' });
+    const bad = JSON.parse((await kubectlOk(admin, ['get', 'csr', 'bad-kubelet-client', '-o', 'json'])).stdout) as {
+      status: { conditions: { type: string; reason: string; message: string }[] };
+    };
+    expect(bad.status.conditions.find((x) => x.type === 'Failed')).toMatchObject({
+      reason: 'SignerValidationFailure',
+      message: 'subject common name does not begin with system:node:',
+    });
     // Listed in every pass since before node-w9 was signed, and never touched.
     expect(await csrState(admin, 'other-signer')).toEqual({ conditions: ['Approved'], issued: false });
     for (const s of signers) expect(s.output).not.toContain('other-signer');

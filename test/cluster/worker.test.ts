@@ -30,9 +30,12 @@ async function verifyWorker(c: Cluster, opts: { live?: boolean; extra?: string[]
   return kpkiVerify(c, [
     // --live reads the APIServices with admin.conf.
     ...(opts.live ? ['--live', '--kubeconfig', adminConf(c)] : []),
-    '--apiserver-args', c.flagsFile('kube-apiserver', 'cp1'),
-    '--kubelet-config', w.flags,
-    '--node-address', `InternalIP=${w.address}`,
+    '--apiserver-args',
+    c.flagsFile('kube-apiserver', 'cp1'),
+    '--kubelet-config',
+    w.flags,
+    '--node-address',
+    `InternalIP=${w.address}`,
     ...(opts.extra ?? []),
   ]);
 }
@@ -75,7 +78,12 @@ describe('a worker with a real kubelet on the kubeconfig and certificates kpki w
     const c = live();
     const w = worker(c);
     const node = JSON.parse(await adminOk(c, ['get', 'node', w.name, '-o', 'json'])) as {
-      status: { nodeInfo: { kubeletVersion: string }; conditions: { type: string; status: string }[]; addresses: { type: string; address: string }[]; daemonEndpoints: { kubeletEndpoint: { Port: number } } };
+      status: {
+        nodeInfo: { kubeletVersion: string };
+        conditions: { type: string; status: string }[];
+        addresses: { type: string; address: string }[];
+        daemonEndpoints: { kubeletEndpoint: { Port: number } };
+      };
     };
     expect(node.status.nodeInfo.kubeletVersion).toBe('v1.20.2');
     expect(node.status.conditions.find((x) => x.type === 'Ready')?.status).toBe('True');
@@ -124,20 +132,37 @@ describe('serverTLSBootstrap: the kubelet asks for its serving certificate, kpki
         .map((x) => x.metadata.name);
     const before = await servingCsrs();
     // Submitted with the node's own credentials, as a compromised kubelet could.
-    await submitCsr(w.kubeconfig, { name: 'w1-foreign-ip', commonName: `system:node:${w.name}`, organizations: ['system:nodes'], dnsNames: [w.name], ips: ['10.9.9.9'], usages: SERVING_USAGES });
+    await submitCsr(w.kubeconfig, {
+      name: 'w1-foreign-ip',
+      commonName: `system:node:${w.name}`,
+      organizations: ['system:nodes'],
+      dnsNames: [w.name],
+      ips: ['10.9.9.9'],
+      usages: SERVING_USAGES,
+    });
     await w.restart({ config: { tlsCertFile: null, tlsPrivateKeyFile: null, serverTLSBootstrap: true } });
     try {
       let kubeletCsr: string | undefined;
-      await waitUntil('the kubelet submitting its kubelet-serving CSR', 120_000, async () => {
-        kubeletCsr = (await servingCsrs()).find((n) => !before.includes(n) && n !== 'w1-foreign-ip');
-        return kubeletCsr !== undefined;
-      }, () => w.kubelet().tail(3000));
+      await waitUntil(
+        'the kubelet submitting its kubelet-serving CSR',
+        120_000,
+        async () => {
+          kubeletCsr = (await servingCsrs()).find((n) => !before.includes(n) && n !== 'w1-foreign-ip');
+          return kubeletCsr !== undefined;
+        },
+        () => w.kubelet().tail(3000),
+      );
       const approved = await c.kpki(['approve', 'kubelet-serving', '--kubeconfig', adminConf(c)]);
       expect(approved.code, describeRun(approved)).toBe(0);
       expect(approved.stdout).toContain(`approved ${kubeletCsr}: node ${w.name} asks only for its own addresses`);
       expect(approved.stdout).toContain(`left pending w1-foreign-ip: IP 10.9.9.9 is not an address of Node ${w.name}`);
       // The controller manager signs it; the kubelet picks it up without a restart.
-      await waitUntil('kubectl logs through the bootstrapped serving certificate', 120_000, async () => (await logs(c)).code === 0, () => w.kubelet().tail(3000));
+      await waitUntil(
+        'kubectl logs through the bootstrapped serving certificate',
+        120_000,
+        async () => (await logs(c)).code === 0,
+        () => w.kubelet().tail(3000),
+      );
       await expectLogsAndExecWork(c);
       expect(await csrState(adminConf(c), 'w1-foreign-ip')).toEqual({ conditions: [], issued: false });
       expectNoProblems(await verifyWorker(c, { live: true }));
@@ -165,7 +190,9 @@ describe('seeded kubelet faults: the real node, kpki verify and kpki verify --li
       const l = await logs(c);
       expect(l.code).not.toBe(0);
       const real = lastLine(l);
-      expect(real).toMatch(new RegExp(`x509: cannot validate certificate for ${escape(w.address)} because it doesn't contain any IP SANs$`));
+      expect(real).toMatch(
+        new RegExp(`x509: cannot validate certificate for ${escape(w.address)} because it doesn't contain any IP SANs$`),
+      );
       const offline = expectFinding(await verifyWorker(c), 'KUBELET_SERVING_SELF_SIGNED', /kubelet\.crt/);
       expect(goError(offline.symptom)).toBe(goError(real));
       const withLive = await verifyWorker(c, { live: true });
@@ -182,18 +209,24 @@ describe('seeded kubelet faults: the real node, kpki verify and kpki verify --li
     const c = live();
     const w = worker(c);
     const wrongCa = c.nodes.cp1.pki('front-proxy-ca.crt');
-    await w.restart({ config: { authentication: { anonymous: { enabled: false }, webhook: { enabled: true }, x509: { clientCAFile: wrongCa } } } });
+    await w.restart({
+      config: { authentication: { anonymous: { enabled: false }, webhook: { enabled: true }, x509: { clientCAFile: wrongCa } } },
+    });
     try {
       const l = await logs(c);
       expect(l.code).not.toBe(0);
-      expect(lastLine(l)).toMatch(/^error: You must be logged in to the server \(the server has asked for the client to provide credentials/);
+      expect(lastLine(l)).toMatch(
+        /^error: You must be logged in to the server \(the server has asked for the client to provide credentials/,
+      );
       const offline = expectFinding(await verifyWorker(c), 'CHAIN_UNTRUSTED', /--kubelet-client-certificate/);
       expect(offline.files).toContain(wrongCa);
       expect(offline.symptom).toContain('You must be logged in to the server (the server has asked for the client to provide credentials');
       const withLive = await verifyWorker(c, { live: true });
       const rejected = withLive.findings.filter((f) => f.code === 'CLIENT_REJECTED' && f.subject === `kubelet at ${w.url}`);
       expect(rejected).toHaveLength(1);
-      expect(rejected[0]!.symptom).toContain('You must be logged in to the server (the server has asked for the client to provide credentials');
+      expect(rejected[0]!.symptom).toContain(
+        'You must be logged in to the server (the server has asked for the client to provide credentials',
+      );
       expect(rejected[0]!.diagnosis).toContain(`against kubelet clientCAFile (${wrongCa}), x509: certificate signed by unknown authority`);
     } finally {
       await w.restart();
@@ -204,17 +237,31 @@ describe('seeded kubelet faults: the real node, kpki verify and kpki verify --li
     const c = live();
     const w = worker(c);
     const dir = await c.scratch('kubelet-wrong-ca');
-    const foreign = await c.kpki(['init', '--cert-dir', path.join(dir, 'pki'), '--node-name', 'x', '--advertise-address', '127.0.0.1', '--key-type', 'ecdsa-p256']);
+    const foreign = await c.kpki([
+      'init',
+      '--cert-dir',
+      path.join(dir, 'pki'),
+      '--node-name',
+      'x',
+      '--advertise-address',
+      '127.0.0.1',
+      '--key-type',
+      'ecdsa-p256',
+    ]);
     expect(foreign.code, describeRun(foreign)).toBe(0);
     const wrongCa = await withCaOf(w.kubeconfig, path.join(dir, 'admin.conf'), path.join(dir, 'kubelet-wrong-ca.conf'));
     const proc = await w.restart({ flags: { kubeconfig: wrongCa } }, { waitReady: false });
     try {
-      const seen = await proc.waitFor(/Unable to register node "w1" with API server: .*x509: certificate signed by unknown authority/, { timeoutMs: 120_000 });
+      const seen = await proc.waitFor(/Unable to register node "w1" with API server: .*x509: certificate signed by unknown authority/, {
+        timeoutMs: 120_000,
+      });
       const offline = expectFinding(await verifyWorker(c), 'CHAIN_UNTRUSTED', /kubelet-wrong-ca\.conf/);
       expect(offline.symptom).toMatch(/x509: certificate signed by unknown authority/);
       expect(seen[0]).toContain(goError(offline.symptom));
       const withLive = await verifyWorker(c, { live: true });
-      const untrusted = withLive.findings.filter((f) => f.code === 'CHAIN_UNTRUSTED' && f.subject === `kubelet-wrong-ca.conf → ${c.endpoint}`);
+      const untrusted = withLive.findings.filter(
+        (f) => f.code === 'CHAIN_UNTRUSTED' && f.subject === `kubelet-wrong-ca.conf → ${c.endpoint}`,
+      );
       expect(untrusted).toHaveLength(1);
       expect(untrusted[0]!.symptom).toMatch(/x509: certificate signed by unknown authority/);
     } finally {
@@ -223,8 +270,16 @@ describe('seeded kubelet faults: the real node, kpki verify and kpki verify --li
   });
 
   it.each([
-    ['another node (CN=system:node:w2)', ['node', '--node-name', 'w2'], /nodes "w1" is forbidden: node "w2" is not allowed to modify node "w1"/],
-    ['no system:nodes group (O=devs)', ['user', '--client-name', 'system:node:w1', '--org', 'devs'], /nodes is forbidden: User "system:node:w1" cannot create resource "nodes"/],
+    [
+      'another node (CN=system:node:w2)',
+      ['node', '--node-name', 'w2'],
+      /nodes "w1" is forbidden: node "w2" is not allowed to modify node "w1"/,
+    ],
+    [
+      'no system:nodes group (O=devs)',
+      ['user', '--client-name', 'system:node:w1', '--org', 'devs'],
+      /nodes is forbidden: User "system:node:w1" cannot create resource "nodes"/,
+    ],
   ])('a kubelet.conf for %s: the Node authorizer refuses it, verify reports the identity', async (_, kind, refusal) => {
     const c = live();
     const w = worker(c);

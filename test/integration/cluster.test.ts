@@ -35,12 +35,15 @@ describe('parseNodeList', () => {
     ]);
   });
 
-  it.each(['w1', 'w1=', 'w1=10.0.0.300', 'w1=0.0.0.0', '=10.0.0.1', 'w1=10.0.0.1=x', '10.0.0.1,w1=10.0.0.2', 'w1=10.0.0.1,w2'])('rejects %j naming the flag', (item) => {
-    const error = thrown(() => parseNodeList('--workers', item, 'worker'));
-    expect(error.code).toBe(ErrorCode.BadFlag);
-    expect(error.message).toContain('--workers');
-    expect(error.message).toContain('NAME=IP');
-  });
+  it.each(['w1', 'w1=', 'w1=10.0.0.300', 'w1=0.0.0.0', '=10.0.0.1', 'w1=10.0.0.1=x', '10.0.0.1,w1=10.0.0.2', 'w1=10.0.0.1,w2'])(
+    'rejects %j naming the flag',
+    (item) => {
+      const error = thrown(() => parseNodeList('--workers', item, 'worker'));
+      expect(error.code).toBe(ErrorCode.BadFlag);
+      expect(error.message).toContain('--workers');
+      expect(error.message).toContain('NAME=IP');
+    },
+  );
 
   it.each(['w_1', 'Bad_Node!', '10.0.0.1.5'])('rejects the node name %j, naming the flag and the node', (name) => {
     const error = thrown(() => parseNodeList('--workers', `${name}=10.0.0.1`, 'worker'));
@@ -66,7 +69,16 @@ describe('stacked etcd: three control planes, a worker, kubelet serving certific
   }, 60_000);
 
   it('writes the shared set once and a directory per node', () => {
-    expect(result.shared.items.map((i) => i.name)).toEqual(['ca', 'front-proxy-ca', 'front-proxy-client', 'etcd-ca', 'sa', 'admin.conf', 'super-admin.conf', 'kubeadm-cluster-admins']);
+    expect(result.shared.items.map((i) => i.name)).toEqual([
+      'ca',
+      'front-proxy-ca',
+      'front-proxy-client',
+      'etcd-ca',
+      'sa',
+      'admin.conf',
+      'super-admin.conf',
+      'kubeadm-cluster-admins',
+    ]);
     expect(result.nodes.map((n) => [n.name, n.role, n.addresses])).toEqual([
       ['cp1', 'control-plane', ['10.0.0.11']],
       ['cp2', 'control-plane', ['10.0.0.12', 'fd00::12']],
@@ -82,26 +94,59 @@ describe('stacked etcd: three control planes, a worker, kubelet serving certific
   });
 
   it('each control plane has its own apiserver and etcd certificates for its address, the VIP host and in-cluster names', async () => {
-    for (const [name, addresses] of [['cp1', ['10.0.0.11']], ['cp2', ['10.0.0.12', 'fd00::12']], ['cp3', ['fd00::13']]] as const) {
+    for (const [name, addresses] of [
+      ['cp1', ['10.0.0.11']],
+      ['cp2', ['10.0.0.12', 'fd00::12']],
+      ['cp3', ['fd00::13']],
+    ] as const) {
       const apiserver = facts(node(dir, name, 'etc/kubernetes/pki/apiserver.crt'));
-      expect(apiserver.dnsNames).toEqual([name, 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc', 'kubernetes.default.svc.cluster.local', 'lb.example.com']);
+      expect(apiserver.dnsNames).toEqual([
+        name,
+        'kubernetes',
+        'kubernetes.default',
+        'kubernetes.default.svc',
+        'kubernetes.default.svc.cluster.local',
+        'lb.example.com',
+      ]);
       expect(apiserver.ipAddresses).toEqual(['10.96.0.1', ...addresses]);
       const etcdServer = facts(node(dir, name, 'etc/kubernetes/pki/etcd/server.crt'));
       expect(etcdServer.commonName).toBe(name);
       expect(etcdServer.ipAddresses).toEqual([addresses[0], '127.0.0.1', '::1', ...addresses.slice(1)]);
       for (const address of addresses) {
-        expect(await verdict(node(dir, name, 'etc/kubernetes/pki/etcd/peer.crt'), path.join(dir, 'pki/etcd/ca.crt'), 'serverAuth', address)).toBe('ok');
-        expect(await verdict(node(dir, name, 'etc/kubernetes/pki/apiserver.crt'), path.join(dir, 'pki/ca.crt'), 'serverAuth', address)).toBe('ok');
+        expect(
+          await verdict(node(dir, name, 'etc/kubernetes/pki/etcd/peer.crt'), path.join(dir, 'pki/etcd/ca.crt'), 'serverAuth', address),
+        ).toBe('ok');
+        expect(
+          await verdict(node(dir, name, 'etc/kubernetes/pki/apiserver.crt'), path.join(dir, 'pki/ca.crt'), 'serverAuth', address),
+        ).toBe('ok');
       }
     }
-    expect(await verdict(node(dir, 'cp3', 'etc/kubernetes/pki/apiserver.crt'), path.join(dir, 'pki/ca.crt'), 'serverAuth', '10.0.0.11')).toMatch(/^x509: certificate is valid for .*, not 10\.0\.0\.11$/);
+    expect(
+      await verdict(node(dir, 'cp3', 'etc/kubernetes/pki/apiserver.crt'), path.join(dir, 'pki/ca.crt'), 'serverAuth', '10.0.0.11'),
+    ).toMatch(/^x509: certificate is valid for .*, not 10\.0\.0\.11$/);
   });
 
   it("control planes carry the cluster's CA keys and service-account key; workers only ca.crt and kubelet.conf", () => {
-    for (const file of ['ca.key', 'front-proxy-ca.key', 'etcd/ca.key', 'sa.key', 'sa.pub', 'ca.crt', 'front-proxy-client.crt', 'front-proxy-client.key']) {
-      expect(readFileSync(node(dir, 'cp2', `etc/kubernetes/pki/${file}`)).equals(readFileSync(path.join(dir, 'pki', file))), file).toBe(true);
+    for (const file of [
+      'ca.key',
+      'front-proxy-ca.key',
+      'etcd/ca.key',
+      'sa.key',
+      'sa.pub',
+      'ca.crt',
+      'front-proxy-client.crt',
+      'front-proxy-client.key',
+    ]) {
+      expect(readFileSync(node(dir, 'cp2', `etc/kubernetes/pki/${file}`)).equals(readFileSync(path.join(dir, 'pki', file))), file).toBe(
+        true,
+      );
     }
-    expect([...snapshot(node(dir, 'w1', '.')).keys()].sort()).toEqual(['etc/kubernetes/kubelet.conf', 'etc/kubernetes/pki/ca.crt', 'var/lib/kubelet/pki/kubelet.crt', 'var/lib/kubelet/pki/kubelet.key']);
+    expect([...snapshot(node(dir, 'w1', '.')).keys()].sort()).toEqual([
+      'etc/kubernetes/kubelet.conf',
+      'etc/kubernetes/pki/ca.crt',
+      'var/lib/kubelet/pki/kubelet.crt',
+      'var/lib/kubelet/pki/kubelet.key',
+    ]);
     const kubelet = parseKubeconfig(readFileSync(node(dir, 'w1', 'etc/kubernetes/kubelet.conf'), 'utf8'), 'kubelet.conf');
     expect(kubelet.server).toBe('https://lb.example.com:6443');
     const client = certificateFacts(parseCertificate(kubelet.clientCertificate!.data!, 'kubelet.conf'));
@@ -109,10 +154,19 @@ describe('stacked etcd: three control planes, a worker, kubelet serving certific
   });
 
   it('kubelet serving certificates name the node and its address, signed by the cluster CA for serverAuth', async () => {
-    for (const [name, address] of [['w1', '10.0.0.21'], ['cp3', 'fd00::13']] as const) {
+    for (const [name, address] of [
+      ['w1', '10.0.0.21'],
+      ['cp3', 'fd00::13'],
+    ] as const) {
       const file = node(dir, name, 'var/lib/kubelet/pki/kubelet.crt');
       const f = facts(file);
-      expect([f.commonName, f.organizations, f.dnsNames, f.ipAddresses, f.extKeyUsages]).toEqual([`system:node:${name}`, ['system:nodes'], [name], [address], ['serverAuth']]);
+      expect([f.commonName, f.organizations, f.dnsNames, f.ipAddresses, f.extKeyUsages]).toEqual([
+        `system:node:${name}`,
+        ['system:nodes'],
+        [name],
+        [address],
+        ['serverAuth'],
+      ]);
       expect(await verdict(file, path.join(dir, 'pki/ca.crt'), 'serverAuth', address)).toBe('ok');
       expect(await verdict(file, path.join(dir, 'pki/ca.crt'), 'clientAuth')).toMatch(/incompatible key usage/);
     }
@@ -134,7 +188,11 @@ describe('stacked etcd: three control planes, a worker, kubelet serving certific
     const plan = await initCluster({ ...options(), workers: 'w1=10.0.0.21,w9=10.0.0.29', dryRun: true });
     expect(plan.nodes.map((n) => n.name)).toEqual(['cp1', 'cp2', 'cp3', 'w1', 'w9']);
     const w9 = plan.nodes.find((n) => n.name === 'w9')!;
-    expect(w9.init.items.map((i) => [i.name, i.action])).toEqual([['ca', 'copy'], ['kubelet-serving', 'create'], ['kubelet.conf', 'create']]);
+    expect(w9.init.items.map((i) => [i.name, i.action])).toEqual([
+      ['ca', 'copy'],
+      ['kubelet-serving', 'create'],
+      ['kubelet.conf', 'create'],
+    ]);
     expect(snapshot(dir)).toEqual(before);
   });
 
@@ -154,15 +212,20 @@ describe('stacked etcd: three control planes, a worker, kubelet serving certific
     }
   });
 
-  it('the front-proxy client is one shared certificate: renewing it replaces every control plane\'s copy', async () => {
+  it("the front-proxy client is one shared certificate: renewing it replaces every control plane's copy", async () => {
     const nodeCopy = node(dir, 'cp1', 'etc/kubernetes/pki/front-proxy-client.crt');
     const before = readFileSync(nodeCopy);
     const renewed = await initCluster({ ...options(), renew: ['front-proxy-client'] });
     expect(renewed.shared.items.find((i) => i.name === 'front-proxy-client')!.action).toBe('reissue');
-    expect(renewed.nodes.filter((n) => n.role === 'control-plane').map((n) => n.init.items.find((i) => i.name === 'front-proxy-client')!.action)).toEqual(['copy', 'copy', 'copy']);
+    expect(
+      renewed.nodes.filter((n) => n.role === 'control-plane').map((n) => n.init.items.find((i) => i.name === 'front-proxy-client')!.action),
+    ).toEqual(['copy', 'copy', 'copy']);
     for (const name of ['cp1', 'cp2', 'cp3']) {
       for (const file of ['front-proxy-client.crt', 'front-proxy-client.key']) {
-        expect(readFileSync(node(dir, name, `etc/kubernetes/pki/${file}`)).equals(readFileSync(path.join(dir, 'pki', file))), `${name} ${file}`).toBe(true);
+        expect(
+          readFileSync(node(dir, name, `etc/kubernetes/pki/${file}`)).equals(readFileSync(path.join(dir, 'pki', file))),
+          `${name} ${file}`,
+        ).toBe(true);
       }
     }
     expect(readFileSync(nodeCopy).equals(before)).toBe(false);
@@ -186,7 +249,11 @@ describe('stacked etcd: three control planes, a worker, kubelet serving certific
     it('adds a dual-stack worker from the same CAs without touching other nodes', async () => {
       const before = snapshot(dir);
       const added = await addNode({ name: 'w2', address: '10.0.0.22,fd00::22', role: 'worker', kubeconfigDir: dir });
-      expect(added.init.items.map((i) => [i.name, i.action])).toEqual([['ca', 'copy'], ['kubelet-serving', 'create'], ['kubelet.conf', 'create']]);
+      expect(added.init.items.map((i) => [i.name, i.action])).toEqual([
+        ['ca', 'copy'],
+        ['kubelet-serving', 'create'],
+        ['kubelet.conf', 'create'],
+      ]);
       const after = snapshot(dir);
       for (const [file, content] of before) if (file !== 'kpki-cluster.json') expect(after.get(file), file).toBe(content);
       expect([...after.keys()].filter((f) => !before.has(f)).sort()).toEqual([
@@ -198,7 +265,9 @@ describe('stacked etcd: three control planes, a worker, kubelet serving certific
       const record = JSON.parse(readFileSync(result.record, 'utf8'));
       expect(record.nodes.at(-1)).toEqual({ name: 'w2', addresses: ['10.0.0.22', 'fd00::22'], role: 'worker' });
       for (const address of ['10.0.0.22', 'fd00::22']) {
-        expect(await verdict(node(dir, 'w2', 'var/lib/kubelet/pki/kubelet.crt'), path.join(dir, 'pki/ca.crt'), 'serverAuth', address)).toBe('ok');
+        expect(await verdict(node(dir, 'w2', 'var/lib/kubelet/pki/kubelet.crt'), path.join(dir, 'pki/ca.crt'), 'serverAuth', address)).toBe(
+          'ok',
+        );
       }
     });
 
@@ -224,17 +293,20 @@ describe('stacked etcd: three control planes, a worker, kubelet serving certific
       expect(error.hint).toContain('kpki init --control-plane-nodes');
     });
 
-    it.each(['not json', '{"nodes": {}}', '{"nodes": [], "settings": {"certDir": 1}}'])('reports a damaged record %j by name', async (text) => {
-      const elsewhere = tempDir();
-      writeFileSync(path.join(elsewhere, 'kpki-cluster.json'), text);
-      const error = await rejection(addNode({ name: 'w3', address: '10.0.0.23', role: 'worker', kubeconfigDir: elsewhere }));
-      expect(error.code).toBe(ErrorCode.BadInput);
-      expect(error.message).toMatch(/kpki-cluster\.json: is not (valid JSON|a kpki cluster record)/);
-    });
+    it.each(['not json', '{"nodes": {}}', '{"nodes": [], "settings": {"certDir": 1}}'])(
+      'reports a damaged record %j by name',
+      async (text) => {
+        const elsewhere = tempDir();
+        writeFileSync(path.join(elsewhere, 'kpki-cluster.json'), text);
+        const error = await rejection(addNode({ name: 'w3', address: '10.0.0.23', role: 'worker', kubeconfigDir: elsewhere }));
+        expect(error.code).toBe(ErrorCode.BadInput);
+        expect(error.message).toMatch(/kpki-cluster\.json: is not (valid JSON|a kpki cluster record)/);
+      },
+    );
 
     it('rejects an --address that names more than one node', async () => {
       const error = await rejection(addNode({ name: 'w3', address: '10.0.0.23,w4=10.0.0.24', role: 'worker', kubeconfigDir: dir }));
-      expect(error.message).toContain("--address: \"10.0.0.23,w4=10.0.0.24\" is not one node's addresses");
+      expect(error.message).toContain('--address: "10.0.0.23,w4=10.0.0.24" is not one node\'s addresses');
     });
   });
 });
@@ -262,20 +334,39 @@ describe('external etcd: control planes and separate etcd members', () => {
     const files = [...snapshot(node(dir, 'cp1', 'etc/kubernetes/pki')).keys()];
     expect(files).toContain('etcd/ca.crt');
     expect(files).toContain('apiserver-etcd-client.crt');
-    for (const absent of ['etcd/ca.key', 'etcd/server.crt', 'etcd/peer.crt', 'etcd/healthcheck-client.crt']) expect(files).not.toContain(absent);
+    for (const absent of ['etcd/ca.key', 'etcd/server.crt', 'etcd/peer.crt', 'etcd/healthcheck-client.crt'])
+      expect(files).not.toContain(absent);
     expect(existsSync(node(dir, 'cp1', 'etc/kubernetes/pki/ca.key'))).toBe(true);
   });
 
   it('each etcd member has server and peer certificates for its own address, and no CA key', async () => {
-    for (const [name, address] of [['etcd1', '10.0.1.1'], ['etcd2', '10.0.1.2'], ['etcd3', '10.0.1.3']]) {
+    for (const [name, address] of [
+      ['etcd1', '10.0.1.1'],
+      ['etcd2', '10.0.1.2'],
+      ['etcd3', '10.0.1.3'],
+    ]) {
       const files = [...snapshot(node(dir, name!, 'etc/kubernetes/pki')).keys()].sort();
-      expect(files).toEqual(['etcd/ca.crt', 'etcd/healthcheck-client.crt', 'etcd/healthcheck-client.key', 'etcd/peer.crt', 'etcd/peer.key', 'etcd/server.crt', 'etcd/server.key']);
+      expect(files).toEqual([
+        'etcd/ca.crt',
+        'etcd/healthcheck-client.crt',
+        'etcd/healthcheck-client.key',
+        'etcd/peer.crt',
+        'etcd/peer.key',
+        'etcd/server.crt',
+        'etcd/server.key',
+      ]);
       const caFile = path.join(dir, 'pki/etcd/ca.crt');
       expect(await verdict(node(dir, name!, 'etc/kubernetes/pki/etcd/server.crt'), caFile, 'serverAuth', address)).toBe('ok');
       expect(await verdict(node(dir, name!, 'etc/kubernetes/pki/etcd/peer.crt'), caFile, 'clientAuth')).toBe('ok');
     }
     // The apiserver's etcd client certificate is trusted by every member's --trusted-ca-file.
-    expect(await verdict(node(dir, 'cp2', 'etc/kubernetes/pki/apiserver-etcd-client.crt'), node(dir, 'etcd3', 'etc/kubernetes/pki/etcd/ca.crt'), 'clientAuth')).toBe('ok');
+    expect(
+      await verdict(
+        node(dir, 'cp2', 'etc/kubernetes/pki/apiserver-etcd-client.crt'),
+        node(dir, 'etcd3', 'etc/kubernetes/pki/etcd/ca.crt'),
+        'clientAuth',
+      ),
+    ).toBe('ok');
   });
 });
 

@@ -36,7 +36,11 @@ describe('kpki ca renew', () => {
 
     const result = await renewCa({ ...layout(dir), name: 'cluster', apiServices: [`${ext}-apiservice.yaml`] });
 
-    for (const file of [path.join(dir, 'pki/ca.crt'), path.join(dir, 'nodes/cp2/etc/kubernetes/pki/ca.crt'), path.join(dir, 'nodes/w1/etc/kubernetes/pki/ca.crt')]) {
+    for (const file of [
+      path.join(dir, 'pki/ca.crt'),
+      path.join(dir, 'nodes/cp2/etc/kubernetes/pki/ca.crt'),
+      path.join(dir, 'nodes/w1/etc/kubernetes/pki/ca.crt'),
+    ]) {
       const bundle = trustFile(file);
       expect(bundle).toHaveLength(1);
       const renewed = certificateFacts(bundle[0]!);
@@ -47,20 +51,36 @@ describe('kpki ca renew', () => {
       expect(years(renewed.notAfter)).toBe(10);
     }
     // The CA key is untouched; no leaf was reissued, and every one verifies (openssl, Go) against the new CA file only.
-    expect(sameKeyPair(parseKey(readFileSync(path.join(dir, 'pki/ca.key')), 'ca.key'), publicKeyObject(trustFile(path.join(dir, 'pki/ca.crt'))[0]!))).toBe(true);
+    expect(
+      sameKeyPair(
+        parseKey(readFileSync(path.join(dir, 'pki/ca.key')), 'ca.key'),
+        publicKeyObject(trustFile(path.join(dir, 'pki/ca.crt'))[0]!),
+      ),
+    ).toBe(true);
     expect(serials(dir, scratch)).toEqual(leavesBefore);
     expect(await trustFailures(dir, scratch, goCheck)).toEqual([]);
     // The APIService caBundle kpki made is the new CA and still verifies the extension apiserver's serving certificate.
-    const caBundle = Buffer.from((parseYaml(readFileSync(`${ext}-apiservice.yaml`, 'utf8')) as { spec: { caBundle: string } }).spec.caBundle, 'base64');
+    const caBundle = Buffer.from(
+      (parseYaml(readFileSync(`${ext}-apiservice.yaml`, 'utf8')) as { spec: { caBundle: string } }).spec.caBundle,
+      'base64',
+    );
     expect(caBundle.toString()).toBe(readFileSync(path.join(dir, 'pki/ca.crt'), 'utf8'));
     const bundleFile = path.join(scratch, 'caBundle.crt');
     writeFileSync(bundleFile, caBundle);
     await runOk(requireTool('openssl'), ['verify', '-CAfile', bundleFile, `${ext}.crt`]);
-    expect(await goCheck([{ kind: 'verify', cert: `${ext}.crt`, roots: bundleFile, usage: 'server', host: 'api.wardle.svc' }])).toEqual([{ ok: true, error: '' }]);
+    expect(await goCheck([{ kind: 'verify', cert: `${ext}.crt`, roots: bundleFile, usage: 'server', host: 'api.wardle.svc' }])).toEqual([
+      { ok: true, error: '' },
+    ]);
     expect(result.notes).toContain(`kubectl apply -f ${ext}-apiservice.yaml`);
     expect(result.restart.map((r) => `${r.node}/${r.component}`)).toEqual([
-      'cp1/kube-apiserver', 'cp1/kube-controller-manager', 'cp1/kube-scheduler', 'cp1/kubelet',
-      'cp2/kube-apiserver', 'cp2/kube-controller-manager', 'cp2/kube-scheduler', 'cp2/kubelet',
+      'cp1/kube-apiserver',
+      'cp1/kube-controller-manager',
+      'cp1/kube-scheduler',
+      'cp1/kubelet',
+      'cp2/kube-apiserver',
+      'cp2/kube-controller-manager',
+      'cp2/kube-scheduler',
+      'cp2/kubelet',
       'w1/kubelet',
     ]);
   });
@@ -71,7 +91,12 @@ describe('kpki ca renew', () => {
     await makeCluster(dir);
     const result = await renewCa({ ...layout(dir), name: 'etcd-ca', validity: '20y' });
     expect(years(trustFile(path.join(dir, 'nodes/cp1/etc/kubernetes/pki/etcd/ca.crt'))[0]!.notAfter)).toBe(20);
-    expect(result.restart.map((r) => `${r.node}/${r.component}`)).toEqual(['cp1/etcd', 'cp1/kube-apiserver', 'cp2/etcd', 'cp2/kube-apiserver']);
+    expect(result.restart.map((r) => `${r.node}/${r.component}`)).toEqual([
+      'cp1/etcd',
+      'cp1/kube-apiserver',
+      'cp2/etcd',
+      'cp2/kube-apiserver',
+    ]);
     expect(await trustFailures(dir, scratch, goCheck)).toEqual([]);
   });
 
@@ -96,7 +121,10 @@ function treeHolds(dir: string, spki: Buffer): string[] {
   const found: string[] = [];
   for (const [file, entry] of snapshot(dir)) {
     const text = Buffer.from(entry.split(' ')[1]!, 'base64').toString('utf8');
-    const pems = [text, ...[...text.matchAll(/(?:certificate-authority-data|caBundle): (\S+)/g)].map((m) => Buffer.from(m[1]!, 'base64').toString())];
+    const pems = [
+      text,
+      ...[...text.matchAll(/(?:certificate-authority-data|caBundle): (\S+)/g)].map((m) => Buffer.from(m[1]!, 'base64').toString()),
+    ];
     for (const pem of pems) {
       if (!pem.includes('-----BEGIN CERTIFICATE')) continue;
       if (parseCertificates(Buffer.from(pem), file).some((c) => Buffer.from(c.publicKey.rawData).equals(spki))) found.push(file);
@@ -129,14 +157,23 @@ describe('kpki ca rotate', () => {
     const cp1Ca = trustFile(path.join(dir, 'nodes/cp1/etc/kubernetes/pki/ca.crt'));
     expect(cp1Ca).toHaveLength(2);
     // The first certificate is the one the key beside it signs with (kubeadm reads only the first).
-    expect(sameKeyPair(parseKey(readFileSync(path.join(dir, 'nodes/cp1/etc/kubernetes/pki/ca.key')), 'ca.key'), publicKeyObject(cp1Ca[0]!))).toBe(true);
+    expect(
+      sameKeyPair(parseKey(readFileSync(path.join(dir, 'nodes/cp1/etc/kubernetes/pki/ca.key')), 'ca.key'), publicKeyObject(cp1Ca[0]!)),
+    ).toBe(true);
     expect(readFileSync(path.join(dir, 'pki/sa.pub'), 'utf8').startsWith(oldSaPub)).toBe(true);
     // kube-controller-manager signs from a one-certificate file: the signer beside ca.key, named in the plan.
     const signerFile = path.join(dir, 'nodes/cp1/etc/kubernetes/pki/ca-signer.crt');
-    const signsWithKey = () => trustFile(signerFile).length === 1 && sameKeyPair(parseKey(readFileSync(path.join(dir, 'nodes/cp1/etc/kubernetes/pki/ca.key')), 'ca.key'), publicKeyObject(trustFile(signerFile)[0]!));
+    const signsWithKey = () =>
+      trustFile(signerFile).length === 1 &&
+      sameKeyPair(
+        parseKey(readFileSync(path.join(dir, 'nodes/cp1/etc/kubernetes/pki/ca.key')), 'ca.key'),
+        publicKeyObject(trustFile(signerFile)[0]!),
+      );
     expect(signsWithKey()).toBe(true);
     // Named as the node names it: the node's directory is its /.
-    expect(begun.restart.find((r) => r.node === 'cp1' && r.component === 'kube-controller-manager')?.flags).toEqual({ 'cluster-signing-cert-file': '/etc/kubernetes/pki/ca-signer.crt' });
+    expect(begun.restart.find((r) => r.node === 'cp1' && r.component === 'kube-controller-manager')?.flags).toEqual({
+      'cluster-signing-cert-file': '/etc/kubernetes/pki/ca-signer.crt',
+    });
     expect(readFileSync(path.join(dir, 'nodes/cp2/etc/kubernetes/pki/sa.pub'), 'utf8').match(/BEGIN PUBLIC KEY/g)).toHaveLength(2);
     expect(await trustFailures(dir, scratch, goCheck)).toEqual([]);
     expect((await rotateCa({ ...layout(dir), step: 'status' })).halfApplied).toBe(false);
@@ -146,7 +183,9 @@ describe('kpki ca rotate', () => {
     const reissued = await rotateCa({ ...withUser, step: 'reissue' });
     expect(reissued.phase).toBe('reissued');
     const newCa = trustFile(path.join(dir, 'nodes/cp2/etc/kubernetes/pki/ca.crt'))[0]!;
-    expect(sameKeyPair(parseKey(readFileSync(path.join(dir, 'nodes/cp2/etc/kubernetes/pki/ca.key')), 'ca.key'), publicKeyObject(newCa))).toBe(true);
+    expect(
+      sameKeyPair(parseKey(readFileSync(path.join(dir, 'nodes/cp2/etc/kubernetes/pki/ca.key')), 'ca.key'), publicKeyObject(newCa)),
+    ).toBe(true);
     expect(Buffer.from(newCa.publicKey.rawData)).not.toEqual(Buffer.from(oldCa.publicKey.rawData));
     expect(signsWithKey()).toBe(true);
     expect(await trustFailures(dir, scratch, goCheck)).toEqual([]);
@@ -165,7 +204,15 @@ describe('kpki ca rotate', () => {
     expect(readFileSync(path.join(dir, 'nodes/cp1/etc/kubernetes/pki/sa.pub'), 'utf8').match(/BEGIN PUBLIC KEY/g)).toHaveLength(1);
     expect(readFileSync(path.join(dir, 'pki/sa.pub'), 'utf8')).not.toContain(oldSaPub.trim());
     const archived = [...snapshot(dir).keys()].filter((f) => f.includes('rotation-archive'));
-    expect(archived.map((f) => path.basename(f)).sort()).toEqual(['ca.crt', 'ca.crt', 'ca.key', 'ca.key', 'front-proxy-ca.crt', 'front-proxy-ca.key', 'sa.key']);
+    expect(archived.map((f) => path.basename(f)).sort()).toEqual([
+      'ca.crt',
+      'ca.crt',
+      'ca.key',
+      'ca.key',
+      'front-proxy-ca.crt',
+      'front-proxy-ca.key',
+      'sa.key',
+    ]);
     for (const file of archived) expect(statSync(path.join(dir, file)).mode & 0o777).toBe(0o600);
     expect(existsSync(path.join(dir, 'pki/rotation'))).toBe(false);
     expect(JSON.parse(readFileSync(path.join(dir, 'pki/kpki-rotation.json'), 'utf8'))).toEqual({ phase: 'none' });
@@ -181,7 +228,9 @@ describe('kpki ca rotate', () => {
     // Beside the record, only the controller manager's signer file is new (kept: its flag points there), holding the old CA.
     const added = (file: string) => file === 'pki/kpki-rotation.json' || file.endsWith('/ca-signer.crt');
     expect(new Map([...snapshot(dir)].filter(([file]) => !added(file)))).toEqual(initial);
-    expect(readFileSync(path.join(dir, 'nodes/cp2/etc/kubernetes/pki/ca-signer.crt'), 'utf8')).toBe(readFileSync(path.join(dir, 'nodes/cp2/etc/kubernetes/pki/ca.crt'), 'utf8'));
+    expect(readFileSync(path.join(dir, 'nodes/cp2/etc/kubernetes/pki/ca-signer.crt'), 'utf8')).toBe(
+      readFileSync(path.join(dir, 'nodes/cp2/etc/kubernetes/pki/ca.crt'), 'utf8'),
+    );
 
     await rotateCa({ ...layout(dir), step: 'begin', serviceAccount: true });
     await rotateCa({ ...layout(dir), step: 'reissue' });
@@ -194,7 +243,16 @@ describe('kpki ca rotate', () => {
     expect(await trustFailures(dir, scratch, goCheck)).toEqual([]);
     // Old CAs and keys, byte for byte, everywhere.
     const now = snapshot(dir);
-    for (const file of ['pki/ca.crt', 'pki/ca.key', 'pki/etcd/ca.crt', 'pki/sa.key', 'pki/sa.pub', 'nodes/cp2/etc/kubernetes/pki/ca.key', 'nodes/w1/etc/kubernetes/pki/ca.crt', 'nodes/cp1/etc/kubernetes/pki/sa.pub']) {
+    for (const file of [
+      'pki/ca.crt',
+      'pki/ca.key',
+      'pki/etcd/ca.crt',
+      'pki/sa.key',
+      'pki/sa.pub',
+      'nodes/cp2/etc/kubernetes/pki/ca.key',
+      'nodes/w1/etc/kubernetes/pki/ca.crt',
+      'nodes/cp1/etc/kubernetes/pki/sa.pub',
+    ]) {
       expect(now.get(file), file).toBe(initial.get(file));
     }
     expect(existsSync(path.join(dir, 'pki/rotation'))).toBe(false);
@@ -208,7 +266,10 @@ describe('kpki ca rotate', () => {
     expect((await rejection(rotateCa({ ...layout(dir), step: 'begin', cas: ['none'] }))).subject).toBe('--ca');
     // A control plane whose apiserver certificate is not signed by the cluster CA.
     renameSync(path.join(dir, 'nodes/cp2/etc/kubernetes/pki/apiserver.crt'), path.join(dir, 'apiserver.crt.bak'));
-    copyFileSync(path.join(dir, 'nodes/cp2/etc/kubernetes/pki/front-proxy-client.crt'), path.join(dir, 'nodes/cp2/etc/kubernetes/pki/apiserver.crt'));
+    copyFileSync(
+      path.join(dir, 'nodes/cp2/etc/kubernetes/pki/front-proxy-client.crt'),
+      path.join(dir, 'nodes/cp2/etc/kubernetes/pki/apiserver.crt'),
+    );
     const initial = snapshot(dir);
     const refused = await rejection(rotateCa({ ...layout(dir), step: 'begin' }));
     expect(refused.message).toContain('verify finds');
@@ -225,7 +286,10 @@ describe('kpki ca rotate', () => {
     await makeCluster(dir, { keyType: 'rsa-2048' });
     await rotateCa({ ...layout(dir), step: 'begin', serviceAccount: true });
     const pki = path.join(dir, 'pki');
-    const result = await killMidReplacementAndRerun(['ca', 'rotate', 'reissue', '--cert-dir', pki, '--kubeconfig-dir', dir], pki);
+    const result = await killMidReplacementAndRerun(
+      ['ca', 'rotate', 'reissue', '--offline', '--cert-dir', pki, '--kubeconfig-dir', dir],
+      pki,
+    );
     expect(result.phase).toBe('reissued');
     const status = await rotateCa({ ...layout(dir), step: 'status' });
     expect(status.status!.filter((f) => f.state !== f.expected)).toEqual([]);

@@ -15,11 +15,25 @@ import { snapshot, tempDir } from '../support/tmp.js';
 
 async function singlePki(): Promise<{ certDir: string; kubeconfigDir: string }> {
   const dir = tempDir();
-  await initPki({ certDir: path.join(dir, 'pki'), kubeconfigDir: dir, nodeName: 'cp1', advertiseAddress: '10.0.0.11', keyType: 'ecdsa-p256' });
+  await initPki({
+    certDir: path.join(dir, 'pki'),
+    kubeconfigDir: dir,
+    nodeName: 'cp1',
+    advertiseAddress: '10.0.0.11',
+    keyType: 'ecdsa-p256',
+  });
   return { certDir: path.join(dir, 'pki'), kubeconfigDir: dir };
 }
 
-const gate: Finding = { code: FindingCode.Unchecked, severity: 'error', subject: 'cluster gate', symptom: '', diagnosis: 'a control plane is not ready', fix: 'wait for it', files: [] };
+const gate: Finding = {
+  code: FindingCode.Unchecked,
+  severity: 'error',
+  subject: 'cluster gate',
+  symptom: '',
+  diagnosis: 'a control plane is not ready',
+  fix: 'wait for it',
+  files: [],
+};
 
 /** A check that records what it was handed and answers with `findings`. */
 function recording(findings: Finding[]): { check: CheckBeforeWriting; seen: WriteCheck[] } {
@@ -41,7 +55,14 @@ describe('check before writing', () => {
     expect(seen!.step).toBe('begin');
     expect(seen!.layout.signing.certDir).toBe(at.certDir);
     expect(seen!.steps.map((s) => s.action)).toEqual(['write', 'write', 'new-ca', 'trust-edit', 'record']);
-    expect(seen!.writes.map((w) => path.relative(at.certDir, w.path))).toEqual(['rotation/old/front-proxy-ca.crt', 'rotation/old/front-proxy-ca.key', 'rotation/new/front-proxy-ca.crt', 'rotation/new/front-proxy-ca.key', 'front-proxy-ca.crt', 'kpki-rotation.json']);
+    expect(seen!.writes.map((w) => path.relative(at.certDir, w.path))).toEqual([
+      'rotation/old/front-proxy-ca.crt',
+      'rotation/old/front-proxy-ca.key',
+      'rotation/new/front-proxy-ca.crt',
+      'rotation/new/front-proxy-ca.key',
+      'front-proxy-ca.crt',
+      'kpki-rotation.json',
+    ]);
 
     // A check with nothing to say lets every step through, each handed to it in turn.
     const passing = recording([{ ...gate, severity: 'warning' }]);

@@ -23,7 +23,13 @@ const goCheck = useGoverify(res);
 /** A single-node PKI (ECDSA: fast) in a directory of its own: pki/ and the kubeconfigs beside it. */
 async function singlePki(): Promise<string> {
   const dir = tempDir();
-  await initPki({ certDir: path.join(dir, 'pki'), kubeconfigDir: dir, nodeName: 'cp1', advertiseAddress: '10.0.0.11', keyType: 'ecdsa-p256' });
+  await initPki({
+    certDir: path.join(dir, 'pki'),
+    kubeconfigDir: dir,
+    nodeName: 'cp1',
+    advertiseAddress: '10.0.0.11',
+    keyType: 'ecdsa-p256',
+  });
   return dir;
 }
 
@@ -43,7 +49,6 @@ async function fingerprint(file: string): Promise<string> {
   return out.trim().split('=')[1]!;
 }
 
-
 describe('1: a kubeconfig of another PKI is never re-signed', () => {
   it('renew --kubeconfig refuses (exit 2) a kubeconfig trusting another CA, or holding a client certificate another CA signed, naming the file and that CA', async () => {
     const dir = await singlePki();
@@ -52,12 +57,21 @@ describe('1: a kubeconfig of another PKI is never re-signed', () => {
     const before = snapshot(dir);
     const otherBefore = snapshot(other);
     const otherFingerprint = await fingerprint(path.join(other, 'pki/ca.crt'));
-    refused(kpki(['renew', 'admin.conf', '--kubeconfig', foreign, ...on(dir)]), 2, foreign, 'CN=kubernetes', otherFingerprint, await fingerprint(path.join(dir, 'pki/ca.crt')));
+    refused(
+      kpki(['renew', 'admin.conf', '--kubeconfig', foreign, ...on(dir)]),
+      2,
+      foreign,
+      'CN=kubernetes',
+      otherFingerprint,
+      await fingerprint(path.join(dir, 'pki/ca.crt')),
+    );
 
     // This PKI's CA data around another PKI's client certificate: the credential still belongs elsewhere.
     const mixed = path.join(tempDir(), 'mixed.conf');
     const ownCa = readFileSync(path.join(dir, 'pki/ca.crt')).toString('base64');
-    writeFileSync(mixed, readFileSync(foreign, 'utf8').replace(/certificate-authority-data: \S+/, `certificate-authority-data: ${ownCa}`), { mode: 0o600 });
+    writeFileSync(mixed, readFileSync(foreign, 'utf8').replace(/certificate-authority-data: \S+/, `certificate-authority-data: ${ownCa}`), {
+      mode: 0o600,
+    });
     const mixedBefore = readFileSync(mixed, 'utf8');
     const ownFingerprint = await fingerprint(path.join(dir, 'pki/ca.crt'));
     refused(kpki(['ca', 'renew', 'ca', '--kubeconfig', mixed, ...on(dir)]), 2, mixed, 'client certificate', ownFingerprint);
@@ -80,7 +94,13 @@ describe('2: ca renew never shortens a CA below its leaves', () => {
     const dir = await singlePki();
     const before = snapshot(dir);
     const apiserver = parseCertificate(readFileSync(path.join(dir, 'pki/apiserver.crt')), 'apiserver.crt');
-    refused(kpki(['ca', 'renew', 'ca', '--validity', '1h', ...on(dir)]), 2, '--validity', path.join(dir, 'pki/apiserver.crt'), apiserver.notAfter.toISOString());
+    refused(
+      kpki(['ca', 'renew', 'ca', '--validity', '1h', ...on(dir)]),
+      2,
+      '--validity',
+      path.join(dir, 'pki/apiserver.crt'),
+      apiserver.notAfter.toISOString(),
+    );
     const ca = parseCertificate(readFileSync(path.join(dir, 'pki/ca.crt')), 'ca.crt');
     // Longer than every leaf, shorter than the CA has left.
     refused(kpki(['ca', 'renew', 'ca', '--validity', '5y', ...on(dir)]), 2, '--validity', ca.notAfter.toISOString());
@@ -147,7 +167,13 @@ describe('3: renew that finds nothing to renew says so (exit 2)', () => {
     const renewed = kpki(['renew', '--all', ...on(dir)]);
     expect(renewed.status, renewed.stderr).toBe(0);
     const warnings = renewed.stderr.split('\n').filter((line) => line.startsWith('kpki: warning:'));
-    expect(warnings).toEqual(missing.map((file) => expect.stringContaining(`kpki: warning: ${file}: no such file, so ${path.basename(file) === 'kubelet.conf' ? 'kubelet.conf' : 'apiserver'} was not renewed`)));
+    expect(warnings).toEqual(
+      missing.map((file) =>
+        expect.stringContaining(
+          `kpki: warning: ${file}: no such file, so ${path.basename(file) === 'kubelet.conf' ? 'kubelet.conf' : 'apiserver'} was not renewed`,
+        ),
+      ),
+    );
     expect(readFileSync(path.join(dir, 'nodes/cp1/etc/kubernetes/pki/apiserver.crt'), 'utf8')).not.toBe(before);
     // The dry run says so as well, in its JSON's warnings.
     const dry = JSON.parse(kpki(['renew', '--all', '--dry-run', '--json', ...on(dir)]).stdout) as { warnings: string[] };
@@ -186,13 +212,16 @@ describe('4: a node added during a CA rotation joins its phase', () => {
       const dir = tempDir();
       await makeCluster(dir, { workers: undefined, controlPlaneNodes: 'cp1=10.0.0.11' });
       const [begin, add] = await Promise.all([
-        kpkiAsync(['ca', 'rotate', 'begin', ...on(dir)]),
+        kpkiAsync(['ca', 'rotate', 'begin', '--offline', ...on(dir)]),
         kpkiAsync(['node', 'add', 'cp2', '--address', '10.0.0.12', '--role', 'control-plane', '--kubeconfig-dir', dir]),
       ]);
       for (const r of [begin, add]) if (r.status !== 0) refused(r, 1, 'locked by another kpki run');
       expect(begin.status === 0 || add.status === 0).toBe(true);
       const status = await rotateCa({ ...layout(dir), step: 'status' });
-      expect(status.status!.filter((f) => f.state !== f.expected), `trial ${trial}`).toEqual([]);
+      expect(
+        status.status!.filter((f) => f.state !== f.expected),
+        `trial ${trial}`,
+      ).toEqual([]);
     }
   });
 });
@@ -207,9 +236,9 @@ describe('5: trust files holding two CAs without a rotation record', () => {
     unlinkSync(path.join(dir, 'pki/kpki-rotation.json'));
     const status = kpki(['ca', 'rotate', 'status', ...on(dir)]);
     refused(status, 1, path.join(dir, 'pki/kpki-rotation.json'), 'two CAs', 'phase begun', '--recover');
-    refused(kpki(['ca', 'rotate', 'begin', ...on(dir)]), 1, '--recover');
-    refused(kpki(['ca', 'rotate', 'abort', ...on(dir)]), 1, '--recover');
-    const aborted = kpki(['ca', 'rotate', 'abort', '--recover', ...on(dir)]);
+    refused(kpki(['ca', 'rotate', 'begin', '--offline', ...on(dir)]), 1, '--recover');
+    refused(kpki(['ca', 'rotate', 'abort', '--offline', ...on(dir)]), 1, '--recover');
+    const aborted = kpki(['ca', 'rotate', 'abort', '--offline', '--recover', ...on(dir)]);
     expect(aborted.status, aborted.stderr).toBe(0);
     expect(readFileSync(path.join(dir, 'pki/ca.crt'), 'utf8')).toBe(oldCa);
     expect(readFileSync(path.join(dir, 'nodes/cp2/etc/kubernetes/pki/ca.crt'), 'utf8')).toBe(oldCa);
@@ -223,12 +252,15 @@ describe('5: trust files holding two CAs without a rotation record', () => {
     unlinkSync(path.join(dir, 'pki/kpki-rotation.json'));
     rmSync(path.join(dir, 'pki/rotation'), { recursive: true });
     refused(kpki(['ca', 'rotate', 'status', ...on(dir)]), 1, 'phase reissued', 'finish --recover');
-    refused(kpki(['ca', 'rotate', 'abort', '--recover', ...on(dir)]), 2, 'rotation', 'old');
-    const finished = kpki(['ca', 'rotate', 'finish', '--recover', ...on(dir)]);
+    refused(kpki(['ca', 'rotate', 'abort', '--offline', '--recover', ...on(dir)]), 2, 'rotation', 'old');
+    const finished = kpki(['ca', 'rotate', 'finish', '--offline', '--recover', ...on(dir)]);
     expect(finished.status, finished.stderr).toBe(0);
     for (const file of ['pki/ca.crt', 'nodes/cp1/etc/kubernetes/pki/ca.crt']) {
       const bundle = trustFile(path.join(dir, file));
-      expect(bundle.map((c) => c.serialNumber), file).toEqual([newCa.serialNumber]);
+      expect(
+        bundle.map((c) => c.serialNumber),
+        file,
+      ).toEqual([newCa.serialNumber]);
     }
     expect(readFileSync(path.join(dir, 'pki/sa.pub'), 'utf8').match(/BEGIN PUBLIC KEY/g)).toHaveLength(1);
     expect(kpki(['ca', 'rotate', 'status', ...on(dir)]).status).toBe(0);
@@ -240,7 +272,9 @@ describe('6: the restart plan names files as the node sees them', () => {
   it("--cluster-signing-cert-file is the node's /etc/kubernetes/pki/ca-signer.crt; for a single PKI given as a relative --cert-dir, an absolute path", async () => {
     const dir = tempDir();
     await makeCluster(dir, { workers: undefined });
-    const begun = JSON.parse(kpki(['ca', 'rotate', 'begin', '--json', ...on(dir)], { cwd: dir }).stdout) as { restart: { node: string; component: string; flags?: Record<string, string> }[] };
+    const begun = JSON.parse(kpki(['ca', 'rotate', 'begin', '--offline', '--json', ...on(dir)], { cwd: dir }).stdout) as {
+      restart: { node: string; component: string; flags?: Record<string, string> }[];
+    };
     const signers = begun.restart.filter((r) => r.component === 'kube-controller-manager');
     expect(signers.map((r) => [r.node, r.flags])).toEqual([
       ['cp1', { 'cluster-signing-cert-file': '/etc/kubernetes/pki/ca-signer.crt' }],
@@ -248,7 +282,7 @@ describe('6: the restart plan names files as the node sees them', () => {
     ]);
 
     const single = await singlePki();
-    const local = kpki(['ca', 'rotate', 'begin', '--json', '--cert-dir', 'pki', '--kubeconfig-dir', '.'], { cwd: single });
+    const local = kpki(['ca', 'rotate', 'begin', '--offline', '--json', '--cert-dir', 'pki', '--kubeconfig-dir', '.'], { cwd: single });
     expect(local.status, local.stderr).toBe(0);
     const restart = (JSON.parse(local.stdout) as typeof begun).restart.find((r) => r.component === 'kube-controller-manager');
     expect(restart?.flags).toEqual({ 'cluster-signing-cert-file': path.join(single, 'pki/ca-signer.crt') });
@@ -268,12 +302,12 @@ describe('7: finish, refused for a leaf still signed by the old CA, names the co
     // A backup put back: the old-CA leaf again.
     copyFileSync(path.join(scratch, 'old.crt'), `${apiserver}.crt`);
     copyFileSync(path.join(scratch, 'old.key'), `${apiserver}.key`);
-    const finish = kpki(['ca', 'rotate', 'finish', ...on(dir)]);
+    const finish = kpki(['ca', 'rotate', 'finish', '--offline', ...on(dir)]);
     refused(finish, 1, `${apiserver}.crt`, 'kpki renew apiserver');
     expect(finish.stderr).not.toContain('reissue again');
     const renewed = kpki(['renew', 'apiserver', ...on(dir)]);
     expect(renewed.status, renewed.stderr).toBe(0);
-    expect(kpki(['ca', 'rotate', 'finish', ...on(dir)]).status).toBe(0);
+    expect(kpki(['ca', 'rotate', 'finish', '--offline', ...on(dir)]).status).toBe(0);
     expect(await trustFailures(dir, scratch, goCheck)).toEqual([]);
   });
 });
@@ -286,12 +320,16 @@ describe('8: --csr-only, as the external-CA refusal says', () => {
     refused(refusal, 1, '--csr-only');
     const one = kpki(['renew', 'admin.conf', '--csr-only', ...on(dir)]);
     expect(one.status, one.stderr).toBe(0);
-    const text = (await runOk(requireTool('openssl'), ['req', '-in', path.join(dir, 'csr/admin.conf.csr'), '-noout', '-subject', '-verify'])).stdout;
+    const text = (
+      await runOk(requireTool('openssl'), ['req', '-in', path.join(dir, 'csr/admin.conf.csr'), '-noout', '-subject', '-verify'])
+    ).stdout;
     expect(text).toMatch(/CN\s*=\s*kubernetes-admin/);
     const all = kpki(['renew', '--all', '--csr-only', ...on(dir), '--json']);
     expect(all.status, all.stderr).toBe(0);
     const items = (JSON.parse(all.stdout) as { items: { name: string; action: string }[] }).items;
-    expect(items.filter((i) => i.action === 'csr').map((i) => i.name)).toEqual(expect.arrayContaining(['apiserver', 'kubelet.conf', 'admin.conf']));
+    expect(items.filter((i) => i.action === 'csr').map((i) => i.name)).toEqual(
+      expect.arrayContaining(['apiserver', 'kubelet.conf', 'admin.conf']),
+    );
     await runOk(requireTool('openssl'), ['req', '-in', path.join(dir, 'csr/kubelet.conf.csr'), '-noout', '-verify']);
   });
 });
@@ -302,7 +340,12 @@ describe('9: a cert dir the user cannot write', () => {
     spawnSync('chmod', ['-R', 'a+rX', dir]);
     const before = snapshot(dir);
     const asNobody = nobodyKpki();
-    for (const args of [['renew', '--all'], ['ca', 'rotate', 'begin'], ['ca', 'renew', 'ca'], ['init', '--node-name', 'cp1', '--advertise-address', '10.0.0.11']]) {
+    for (const args of [
+      ['renew', '--all'],
+      ['ca', 'rotate', 'begin', '--offline'],
+      ['ca', 'renew', 'ca'],
+      ['init', '--node-name', 'cp1', '--advertise-address', '10.0.0.11'],
+    ]) {
       refused(asNobody([...args, ...on(dir)]), 1, path.join(dir, 'pki'), 'permission denied');
     }
     expect(snapshot(dir)).toEqual(before);
@@ -336,7 +379,12 @@ describe('11: bounded reads in every command that reads certificates', () => {
     const frontProxyCa = path.join(pki, 'front-proxy-ca.crt');
     rmSync(frontProxyCa);
     symlinkSync(frontProxyCa, frontProxyCa);
-    for (const args of [['check-expiration', '--cert-dir', pki], ['renew', '--all', ...on(dir)], ['ca', 'renew', 'ca', ...on(dir)], ['inspect', frontProxyCa]]) {
+    for (const args of [
+      ['check-expiration', '--cert-dir', pki],
+      ['renew', '--all', ...on(dir)],
+      ['ca', 'renew', 'ca', ...on(dir)],
+      ['inspect', frontProxyCa],
+    ]) {
       refused(kpki(args), 2, frontProxyCa, 'symlink loop');
     }
     const loop = path.join(dir, 'loop');

@@ -34,10 +34,12 @@ export async function makeCluster(dir: string, extra: Partial<ClusterOptions> = 
 
 /** The files components read by name: a switched directory's `..data` and generations are skipped (the same files again). */
 function walk(dir: string): string[] {
-  return readdirSync(dir).filter((name) => !name.startsWith('..')).flatMap((name) => {
-    const file = path.join(dir, name);
-    return statSync(file).isDirectory() ? walk(file) : [file];
-  });
+  return readdirSync(dir)
+    .filter((name) => !name.startsWith('..'))
+    .flatMap((name) => {
+      const file = path.join(dir, name);
+      return statSync(file).isDirectory() ? walk(file) : [file];
+    });
 }
 
 /** The pki directory a file's components read their CAs from. */
@@ -51,7 +53,8 @@ function pkiDirOf(file: string): string {
 /** The CA file a leaf verifies against, by kubeadm's layout. */
 function caFileOf(file: string): string {
   const dir = pkiDirOf(file);
-  if (file.includes(`${path.sep}etcd${path.sep}`) || path.basename(file) === 'apiserver-etcd-client.crt') return path.join(dir, 'etcd/ca.crt');
+  if (file.includes(`${path.sep}etcd${path.sep}`) || path.basename(file) === 'apiserver-etcd-client.crt')
+    return path.join(dir, 'etcd/ca.crt');
   if (path.basename(file) === 'front-proxy-client.crt') return path.join(dir, 'front-proxy-ca.crt');
   return path.join(dir, 'ca.crt');
 }
@@ -82,7 +85,9 @@ export function leavesOf(root: string, scratch: string): LeafCheck[] {
       checks.push({ label: path.relative(root, file), cert: `${stem}.crt`, key: `${stem}.key`, roots: `${stem}.ca` });
       // The kubeconfig's CA data must be exactly what its node (or the shared set) trusts now.
       const caFile = path.join(path.dirname(file), 'pki/ca.crt');
-      expect(creds.certificateAuthority!.data!.toString(), `${file}: certificate-authority-data is not the current ${caFile}`).toBe(readFileSync(caFile, 'utf8'));
+      expect(creds.certificateAuthority!.data!.toString(), `${file}: certificate-authority-data is not the current ${caFile}`).toBe(
+        readFileSync(caFile, 'utf8'),
+      );
     }
   }
   return checks;
@@ -101,9 +106,15 @@ export async function trustFailures(root: string, scratch: string, goCheck: (che
     const r = await run(openssl, ['verify', '-CAfile', leaf.roots, leaf.cert]);
     if (r.code !== 0) failures.push(`openssl: ${leaf.label}: ${r.stdout}${r.stderr}`.trim());
     const key = parseKey(readFileSync(leaf.key), leaf.key);
-    if (!sameKeyPair(key, publicKeyObject(parseCertificate(readFileSync(leaf.cert), leaf.cert)))) failures.push(`${leaf.label}: key does not match`);
+    if (!sameKeyPair(key, publicKeyObject(parseCertificate(readFileSync(leaf.cert), leaf.cert))))
+      failures.push(`${leaf.label}: key does not match`);
   }
-  const go = await goCheck(leaves.flatMap((l): Check[] => [{ kind: 'verify', cert: l.cert, roots: l.roots, usage: 'any' }, { kind: 'keypair', cert: l.cert, key: l.key }]));
+  const go = await goCheck(
+    leaves.flatMap((l): Check[] => [
+      { kind: 'verify', cert: l.cert, roots: l.roots, usage: 'any' },
+      { kind: 'keypair', cert: l.cert, key: l.key },
+    ]),
+  );
   go.forEach((result, i) => {
     if (!result.ok) failures.push(`go: ${leaves[Math.floor(i / 2)]!.label}: ${result.error}`);
   });

@@ -29,9 +29,21 @@ function opensslVerify(ca: string, cert: string, host: string): string {
 describe('kpki cert extension-apiserver', () => {
   it.each(['new', 'cluster'] as const)('--ca %s: the caBundle verifies the serving cert for NAME.NS.svc only', async (ca) => {
     const out = path.join(tempDir(), 'metrics');
-    const result = await issueExtensionApiserver({ service: 'metrics-server', namespace: 'kube-system', ca, out, certDir: certDir(), apiGroup: 'metrics.k8s.io', apiVersion: 'v1beta1' });
+    const result = await issueExtensionApiserver({
+      service: 'metrics-server',
+      namespace: 'kube-system',
+      ca,
+      out,
+      certDir: certDir(),
+      apiGroup: 'metrics.k8s.io',
+      apiVersion: 'v1beta1',
+    });
     const apiService = parseYaml(readFileSync(`${out}-apiservice.yaml`, 'utf8'));
-    expect(apiService).toMatchObject({ kind: 'APIService', metadata: { name: 'v1beta1.metrics.k8s.io' }, spec: { service: { name: 'metrics-server', namespace: 'kube-system' } } });
+    expect(apiService).toMatchObject({
+      kind: 'APIService',
+      metadata: { name: 'v1beta1.metrics.k8s.io' },
+      spec: { service: { name: 'metrics-server', namespace: 'kube-system' } },
+    });
     expect(apiService.spec.insecureSkipTLSVerify).toBeUndefined();
     const bundle = path.join(tempDir(), 'bundle.crt');
     writeFileSync(bundle, Buffer.from(apiService.spec.caBundle, 'base64'));
@@ -57,11 +69,37 @@ describe('kpki cert extension-apiserver', () => {
       return file;
     };
     const codes = async (file: string) => (await verify({ apiServices: [file], servingCerts: [`${out}.crt`] })).findings.map((f) => f.code);
-    expect(await codes(variant('insecure', (s) => { delete s.caBundle; s.insecureSkipTLSVerify = true; }))).toEqual(['APISERVICE_INSECURE']);
-    expect(await codes(variant('nobundle', (s) => { delete s.caBundle; }))).toEqual(['APISERVICE_NO_CA_BUNDLE']);
+    expect(
+      await codes(
+        variant('insecure', (s) => {
+          delete s.caBundle;
+          s.insecureSkipTLSVerify = true;
+        }),
+      ),
+    ).toEqual(['APISERVICE_INSECURE']);
+    expect(
+      await codes(
+        variant('nobundle', (s) => {
+          delete s.caBundle;
+        }),
+      ),
+    ).toEqual(['APISERVICE_NO_CA_BUNDLE']);
     const clusterCa = readFileSync(path.join(certDir(), 'ca.crt')).toString('base64');
-    expect(await codes(variant('wrongca', (s) => { s.caBundle = clusterCa; }))).toEqual(['CHAIN_UNTRUSTED']);
-    const renamed = await verify({ apiServices: [variant('renamed', (s) => { s.service = { name: 'other-api', namespace: 'apps' }; })], servingCerts: [`${out}.crt`] });
+    expect(
+      await codes(
+        variant('wrongca', (s) => {
+          s.caBundle = clusterCa;
+        }),
+      ),
+    ).toEqual(['CHAIN_UNTRUSTED']);
+    const renamed = await verify({
+      apiServices: [
+        variant('renamed', (s) => {
+          s.service = { name: 'other-api', namespace: 'apps' };
+        }),
+      ],
+      servingCerts: [`${out}.crt`],
+    });
     expect(renamed.findings.map((f) => f.code)).toEqual(['SAN_MISSING']);
     expect(renamed.findings[0]!.symptom).toContain('not other-api.apps.svc');
   });
@@ -70,7 +108,16 @@ describe('kpki cert extension-apiserver', () => {
 describe('kpki cert issue', () => {
   it.each(['new', 'cluster'] as const)('--ca %s rejects an unknown --key-type as a bad flag, writing nothing', async (ca) => {
     const work = tempDir();
-    const error = await rejection(issueExtensionApiserver({ service: 'metrics-server', namespace: 'kube-system', ca, out: path.join(work, 'm'), certDir: certDir(), keyType: 'dsa' }));
+    const error = await rejection(
+      issueExtensionApiserver({
+        service: 'metrics-server',
+        namespace: 'kube-system',
+        ca,
+        out: path.join(work, 'm'),
+        certDir: certDir(),
+        keyType: 'dsa',
+      }),
+    );
     expect(error.code).toBe(ErrorCode.BadFlag);
     expect(error.message).toBe('--key-type: "dsa" is not supported');
     expect(readdirSync(work)).toEqual([]);
@@ -78,7 +125,16 @@ describe('kpki cert issue', () => {
 
   it('cert issue refuses a SAN that is neither an IP nor a DNS name, writing nothing', async () => {
     const work = tempDir();
-    const error = await rejection(issueCertificateFiles({ role: 'server', commonName: 'x', sans: ['ok.example.com', 'bad san!'], ca: 'cluster', certDir: certDir(), out: path.join(work, 'x') }));
+    const error = await rejection(
+      issueCertificateFiles({
+        role: 'server',
+        commonName: 'x',
+        sans: ['ok.example.com', 'bad san!'],
+        ca: 'cluster',
+        certDir: certDir(),
+        out: path.join(work, 'x'),
+      }),
+    );
     expect(error.code).toBe(ErrorCode.BadFlag);
     expect(error.message).toBe('--san: "bad san!" is not a valid IP address, DNS name or *.wildcard name');
     expect(readdirSync(work)).toEqual([]);
@@ -92,9 +148,23 @@ describe('kpki cert issue', () => {
       ['peer', 'etcd', 'etcd/ca.crt', ['serverAuth', 'clientAuth']],
     ] as const) {
       const out = path.join(work, role);
-      await issueCertificateFiles({ role, commonName: `${role}-cn`, organizations: ['team'], sans: ['svc.example.com', '10.1.2.3'], ca, certDir: certDir(), out });
+      await issueCertificateFiles({
+        role,
+        commonName: `${role}-cn`,
+        organizations: ['team'],
+        sans: ['svc.example.com', '10.1.2.3'],
+        ca,
+        certDir: certDir(),
+        out,
+      });
       const facts = certificateFacts(parseCertificate(readFileSync(`${out}.crt`), role));
-      expect(facts).toMatchObject({ commonName: `${role}-cn`, organizations: ['team'], dnsNames: ['svc.example.com'], ipAddresses: ['10.1.2.3'], extKeyUsages: usages });
+      expect(facts).toMatchObject({
+        commonName: `${role}-cn`,
+        organizations: ['team'],
+        dnsNames: ['svc.example.com'],
+        ipAddresses: ['10.1.2.3'],
+        extKeyUsages: usages,
+      });
       execFileSync('openssl', ['verify', '-CAfile', path.join(certDir(), caFile), `${out}.crt`]);
     }
   });

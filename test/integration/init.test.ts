@@ -82,7 +82,10 @@ describe('kpki init', () => {
       ['scheduler.conf', 'reissue', ['--renew asks for a new certificate']],
     ]);
     const after = snapshot(dir);
-    const changed = [...before].filter(([file, content]) => after.get(file) !== content).map(([file]) => file).sort();
+    const changed = [...before]
+      .filter(([file, content]) => after.get(file) !== content)
+      .map(([file]) => file)
+      .sort();
     expect(changed).toEqual(['pki/front-proxy-client.crt', 'scheduler.conf']);
   });
 
@@ -91,7 +94,13 @@ describe('kpki init', () => {
     const caBefore = readFileSync(path.join(dir, 'pki/ca.crt'));
     const result = await initPki({ ...options, controlPlaneEndpoint: 'lb.example.com', force: true });
     // A control plane's kubelet.conf follows its own apiserver (kubeadm ≥ 1.33), not the endpoint.
-    expect(actions(result)).toMatchObject({ ca: 'reuse', apiserver: 'reissue', 'admin.conf': 'reissue', 'kubelet.conf': 'reuse', 'scheduler.conf': 'reuse' });
+    expect(actions(result)).toMatchObject({
+      ca: 'reuse',
+      apiserver: 'reissue',
+      'admin.conf': 'reissue',
+      'kubelet.conf': 'reuse',
+      'scheduler.conf': 'reuse',
+    });
     expect(readFileSync(path.join(dir, 'pki/ca.crt'))).toEqual(caBefore);
     const error = await rejection(initPki({ ...options, controlPlaneEndpoint: 'lb.example.com', renew: ['ca'] }));
     expect(error.message).toContain('never replaces a CA');
@@ -107,7 +116,12 @@ describe('kpki init', () => {
 
     await initPki(layout(dir));
     const stale = await initPki({ ...layout(dir), advertiseAddress: '10.0.0.12', dryRun: true });
-    expect(actions(stale)).toMatchObject({ apiserver: 'conflict', 'etcd-server': 'conflict', 'controller-manager.conf': 'conflict', ca: 'reuse' });
+    expect(actions(stale)).toMatchObject({
+      apiserver: 'conflict',
+      'etcd-server': 'conflict',
+      'controller-manager.conf': 'conflict',
+      ca: 'reuse',
+    });
   });
 
   it('completes a key left without its certificate (a run stopped between the two writes)', async () => {
@@ -139,7 +153,12 @@ describe('kpki init', () => {
       const { dir, options } = await freshTree();
       rmSync(path.join(dir, 'pki/ca.key'));
       const checked = await initPki(options);
-      expect(actions(checked)).toMatchObject({ ca: 'external', apiserver: 'external', 'admin.conf': 'external', 'front-proxy-ca': 'reuse' });
+      expect(actions(checked)).toMatchObject({
+        ca: 'external',
+        apiserver: 'external',
+        'admin.conf': 'external',
+        'front-proxy-ca': 'reuse',
+      });
       expect(checked.changed).toBe(false);
 
       rmSync(path.join(dir, 'pki/apiserver.crt'));
@@ -158,7 +177,12 @@ describe('kpki init', () => {
       ['garbage certificate', 'pki/apiserver.crt', Buffer.from('not a certificate\n'), /apiserver\.crt: has no certificate/],
       ['truncated certificate', 'pki/ca.crt', null, /ca\.crt: has a truncated CERTIFICATE block/],
       ['binary junk key', 'pki/etcd/peer.key', Buffer.from([0, 1, 2, 3, 255, 254]), /peer\.key: is not a readable private key/],
-      ['certificate where a key belongs', 'pki/front-proxy-client.key', 'cert', /front-proxy-client\.key: holds a certificate, not a private key/],
+      [
+        'certificate where a key belongs',
+        'pki/front-proxy-client.key',
+        'cert',
+        /front-proxy-client\.key: holds a certificate, not a private key/,
+      ],
       ['broken kubeconfig', 'admin.conf', Buffer.from('apiVersion: v1\nkind: Config\nclusters: [\n'), /admin\.conf: not valid YAML/],
       ['kubeconfig with bad base64', 'scheduler.conf', 'base64', /scheduler\.conf: .*client-key-data is not valid base64/],
     ])('%s', async (_, file, content, message) => {

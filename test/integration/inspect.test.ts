@@ -14,10 +14,17 @@ let tree: string;
 
 beforeAll(async () => {
   tree = tempDir();
-  await initPki({ nodeName: 'cp1', advertiseAddress: '10.0.0.11', keyType: 'ecdsa-p256', certDir: path.join(tree, 'pki'), kubeconfigDir: tree });
+  await initPki({
+    nodeName: 'cp1',
+    advertiseAddress: '10.0.0.11',
+    keyType: 'ecdsa-p256',
+    certDir: path.join(tree, 'pki'),
+    kubeconfigDir: tree,
+  });
 });
 
-const cert = (items: InspectedItem[], file: string) => items.find((i): i is InspectedCertificate => i.kind === 'certificate' && i.file === file)!;
+const cert = (items: InspectedItem[], file: string) =>
+  items.find((i): i is InspectedCertificate => i.kind === 'certificate' && i.file === file)!;
 
 describe('inspect', () => {
   it('the kubeadm fixture: subjects, SANs, signer within the set, matching keys, kubeconfigs', async () => {
@@ -27,20 +34,43 @@ describe('inspect', () => {
     expect(cert(items, pki('apiserver.crt'))).toMatchObject({
       commonName: 'kube-apiserver',
       issuer: 'kubernetes',
-      sans: ['cp1', 'k8s-api.example.internal', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc', 'kubernetes.default.svc.cluster.local', '10.96.0.1', '198.51.100.11', '198.51.100.100'],
+      sans: [
+        'cp1',
+        'k8s-api.example.internal',
+        'kubernetes',
+        'kubernetes.default',
+        'kubernetes.default.svc',
+        'kubernetes.default.svc.cluster.local',
+        '10.96.0.1',
+        '198.51.100.11',
+        '198.51.100.100',
+      ],
       key: 'rsa 2048',
       extKeyUsages: ['serverAuth'],
       isCA: false,
       signedBy: pki('ca.crt'),
       keyFile: pki('apiserver.key'),
     });
-    expect(cert(items, pki('etcd/healthcheck-client.crt'))).toMatchObject({ organizations: ['system:masters'], signedBy: pki('etcd/ca.crt') });
+    expect(cert(items, pki('etcd/healthcheck-client.crt'))).toMatchObject({
+      organizations: ['system:masters'],
+      signedBy: pki('etcd/ca.crt'),
+    });
     expect(cert(items, pki('ca.crt'))).toMatchObject({ isCA: true, signedBy: 'self', serialNumber: '00' });
     expect(cert(items, pki('ca.crt')).secondsLeft).toBe((new Date('2036-11-19T20:30:32Z').getTime() - AT.getTime()) / 1000);
     const admin = items.find((i) => i.kind === 'kubeconfig' && i.file.endsWith('admin.conf'));
-    expect(admin).toMatchObject({ user: 'kubernetes-admin', server: 'https://k8s-api.example.internal:6443', context: 'kubernetes-admin@kubernetes' });
-    const client = items.find((i) => i.kind === 'certificate' && i.file.endsWith('admin.conf: users[kubernetes-admin].client-certificate-data')) as InspectedCertificate;
-    expect(client).toMatchObject({ commonName: 'kubernetes-admin', organizations: ['system:masters'], keyFile: expect.stringContaining('client-key-data') });
+    expect(admin).toMatchObject({
+      user: 'kubernetes-admin',
+      server: 'https://k8s-api.example.internal:6443',
+      context: 'kubernetes-admin@kubernetes',
+    });
+    const client = items.find(
+      (i) => i.kind === 'certificate' && i.file.endsWith('admin.conf: users[kubernetes-admin].client-certificate-data'),
+    ) as InspectedCertificate;
+    expect(client).toMatchObject({
+      commonName: 'kubernetes-admin',
+      organizations: ['system:masters'],
+      keyFile: expect.stringContaining('client-key-data'),
+    });
     expect(items.find((i) => i.kind === 'public-key')).toMatchObject({ file: pki('sa.pub'), key: 'rsa 2048' });
   });
 
@@ -55,7 +85,12 @@ describe('inspect', () => {
     const { items } = await inspect([dir]);
     expect(cert(items, p('apiserver.crt'))).toMatchObject({ keyFile: undefined, signedBy: p('ca.der') });
     expect(cert(items, p('ca.der'))).toMatchObject({ isCA: true, keyFile: p('ca-pkcs8.key') });
-    expect(items.find((i) => i.kind === 'csr')).toMatchObject({ file: p('x.csr'), subject: 'O=dev, CN=x', key: 'ec prime256v1', signatureValid: true });
+    expect(items.find((i) => i.kind === 'csr')).toMatchObject({
+      file: p('x.csr'),
+      subject: 'O=dev, CN=x',
+      key: 'ec prime256v1',
+      signatureValid: true,
+    });
     expect(items.find((i) => i.file === p('apiserver.key'))).toMatchObject({ kind: 'private-key', certificates: [] });
   });
 
@@ -66,20 +101,32 @@ describe('inspect', () => {
     writeFileSync(path.join(dir, 'notes.txt'), 'hello');
     const { problems } = await inspect([dir]);
     expect(problems).toEqual([{ file: path.join(dir, 'broken.crt'), message: 'has a truncated CERTIFICATE block (no END line)' }]);
-    for (const [target, code] of [[path.join(dir, 'broken.crt'), ErrorCode.BadInput], [path.join(dir, 'notes.txt'), ErrorCode.BadInput], [path.join(dir, 'nope'), ErrorCode.MissingFile]] as const) {
+    for (const [target, code] of [
+      [path.join(dir, 'broken.crt'), ErrorCode.BadInput],
+      [path.join(dir, 'notes.txt'), ErrorCode.BadInput],
+      [path.join(dir, 'nope'), ErrorCode.MissingFile],
+    ] as const) {
       const error = await inspect([target]).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(KpkiError);
       expect((error as KpkiError).code).toBe(code);
     }
     const empty = tempDir();
     writeFileSync(path.join(empty, 'readme.md'), '# nothing');
-    expect(((await inspect([empty]).catch((e: unknown) => e)) as KpkiError).message).toContain('no certificates, keys or kubeconfigs found');
+    expect(((await inspect([empty]).catch((e: unknown) => e)) as KpkiError).message).toContain(
+      'no certificates, keys or kubeconfigs found',
+    );
   });
 });
 
 describe('checkExpiration', () => {
   it("kubeadm's rows for the fixture, with residual times and CAs", async () => {
-    const report = await checkExpiration({ certDir: path.join(FIXTURE_KUBERNETES, 'pki'), kubeconfigDir: FIXTURE_KUBERNETES, profile: 'kubeadm-v1.20', now: AT, warnWithinSeconds: 400 * 86400 });
+    const report = await checkExpiration({
+      certDir: path.join(FIXTURE_KUBERNETES, 'pki'),
+      kubeconfigDir: FIXTURE_KUBERNETES,
+      profile: 'kubeadm-v1.20',
+      now: AT,
+      warnWithinSeconds: 400 * 86400,
+    });
     expect(report.certificates.map((r) => [r.name, r.authority, r.missing])).toEqual([
       ['admin.conf', 'ca', false],
       ['apiserver', 'ca', false],
@@ -148,8 +195,13 @@ describe('checkExpiration', () => {
       writeFileSync(flagsFile, `--cert-dir=${kubeletPki} --rotate-certificates=true\n`);
       expect(kubeletRow(await checkExpiration({ certDir: shared, kubeletConfig: flagsFile, now: AT }))).toEqual(kubeletRow(given));
       const empty = tempDir();
-      expect(kubeletRow(await checkExpiration({ certDir: shared, kubeletPkiDir: empty, now: AT }))).toMatchObject({ file: path.join(empty, 'kubelet.crt'), missing: true });
-      const error = (await checkExpiration({ certDir: shared, kubeletPkiDir: path.join(empty, 'nope') }).catch((e: unknown) => e)) as KpkiError;
+      expect(kubeletRow(await checkExpiration({ certDir: shared, kubeletPkiDir: empty, now: AT }))).toMatchObject({
+        file: path.join(empty, 'kubelet.crt'),
+        missing: true,
+      });
+      const error = (await checkExpiration({ certDir: shared, kubeletPkiDir: path.join(empty, 'nope') }).catch(
+        (e: unknown) => e,
+      )) as KpkiError;
       expect(error.message).toBe(`${path.join(empty, 'nope')}: no such directory`);
     });
   });

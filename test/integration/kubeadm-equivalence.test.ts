@@ -12,8 +12,16 @@ import { FIXTURE_CONFIG, FIXTURE_KUBERNETES, tempDir } from '../support/tmp.js';
  * issuers, and every extension but SKI/AKI must be byte-identical, in the same order.
  */
 const CERTS = [
-  'ca', 'apiserver', 'apiserver-kubelet-client', 'front-proxy-ca', 'front-proxy-client',
-  'etcd/ca', 'etcd/server', 'etcd/peer', 'etcd/healthcheck-client', 'apiserver-etcd-client',
+  'ca',
+  'apiserver',
+  'apiserver-kubelet-client',
+  'front-proxy-ca',
+  'front-proxy-client',
+  'etcd/ca',
+  'etcd/server',
+  'etcd/peer',
+  'etcd/healthcheck-client',
+  'apiserver-etcd-client',
 ];
 const KUBECONFIGS = ['admin.conf', 'controller-manager.conf', 'scheduler.conf', 'kubelet.conf'];
 const KEY_ID_OIDS = new Set(['2.5.29.14', '2.5.29.35']);

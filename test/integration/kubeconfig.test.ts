@@ -17,7 +17,14 @@ const certDir = () => path.join(dir, 'pki');
 
 beforeAll(async () => {
   dir = tempDir();
-  await initPki({ nodeName: 'cp1', advertiseAddress: '10.0.0.11', controlPlaneEndpoint: 'lb.example.com', keyType: 'ecdsa-p256', certDir: certDir(), kubeconfigDir: dir });
+  await initPki({
+    nodeName: 'cp1',
+    advertiseAddress: '10.0.0.11',
+    controlPlaneEndpoint: 'lb.example.com',
+    keyType: 'ecdsa-p256',
+    certDir: certDir(),
+    kubeconfigDir: dir,
+  });
 });
 
 const issue = (options: Omit<IssueKubeconfigOptions, 'certDir'>) => issueKubeconfig({ certDir: certDir(), ...options });
@@ -27,12 +34,16 @@ function clientCert(text: string) {
   return certificateFacts(parseCertificate(creds.clientCertificate!.data!, 'k'));
 }
 
-
 describe('issueKubeconfig', () => {
   it('user: CN and O as asked, server and cluster from admin.conf, validity as asked', async () => {
     const now = new Date();
     const result = await issue({ kind: 'user', clientName: 'alice', organizations: ['dev', 'qa'], validity: '24h', now });
-    expect(result).toMatchObject({ server: 'https://lb.example.com:6443', clusterName: 'kubernetes', contextName: 'alice@kubernetes', files: [] });
+    expect(result).toMatchObject({
+      server: 'https://lb.example.com:6443',
+      clusterName: 'kubernetes',
+      contextName: 'alice@kubernetes',
+      files: [],
+    });
     const facts = clientCert(result.kubeconfig!);
     expect(facts).toMatchObject({ commonName: 'alice', extKeyUsages: ['clientAuth'], issuerCommonName: 'kubernetes' });
     expect([...facts.organizations].sort()).toEqual(['dev', 'qa']);
@@ -77,7 +88,14 @@ describe('issueKubeconfig', () => {
   it('--csr-only writes a key and a CSR with the identity, and needs no CA key', async () => {
     const work = tempDir();
     const external = path.join(work, 'ext');
-    const result = await issueKubeconfig({ kind: 'user', clientName: 'carol', organizations: ['ops'], caCert: path.join(certDir(), 'ca.crt'), csrOnly: true, out: external });
+    const result = await issueKubeconfig({
+      kind: 'user',
+      clientName: 'carol',
+      organizations: ['ops'],
+      caCert: path.join(certDir(), 'ca.crt'),
+      csrOnly: true,
+      out: external,
+    });
     expect(result.files).toEqual([`${external}.key`, `${external}.csr`]);
     const csr = new x509.Pkcs10CertificateRequest(readFileSync(`${external}.csr`, 'utf8'));
     expect(csr.subject).toBe('O=ops, CN=carol');
@@ -86,7 +104,9 @@ describe('issueKubeconfig', () => {
 
   it('--csr-only rejects an unknown --key-type as a bad flag, writing nothing', async () => {
     const out = path.join(tempDir(), 'erin');
-    const error = await rejection(issueKubeconfig({ kind: 'user', clientName: 'erin', certDir: certDir(), csrOnly: true, keyType: 'dsa', out }));
+    const error = await rejection(
+      issueKubeconfig({ kind: 'user', clientName: 'erin', certDir: certDir(), csrOnly: true, keyType: 'dsa', out }),
+    );
     expect(error.code).toBe(ErrorCode.BadFlag);
     expect(error.message).toBe('--key-type: "dsa" is not supported');
     expect(existsSync(`${out}.key`)).toBe(false);
@@ -152,7 +172,13 @@ preferences: {}
 
   it('without admin.conf or --server it says what to pass', async () => {
     const lone = tempDir();
-    await initPki({ nodeName: 'cp1', advertiseAddress: '10.0.0.11', keyType: 'ecdsa-p256', certDir: path.join(lone, 'pki'), kubeconfigDir: lone });
+    await initPki({
+      nodeName: 'cp1',
+      advertiseAddress: '10.0.0.11',
+      keyType: 'ecdsa-p256',
+      certDir: path.join(lone, 'pki'),
+      kubeconfigDir: lone,
+    });
     rmSync(path.join(lone, 'admin.conf'));
     const error = await rejection(issueKubeconfig({ kind: 'user', clientName: 'x', certDir: path.join(lone, 'pki') }));
     expect(error.subject).toBe('--server');

@@ -68,7 +68,9 @@ describe('the directory lock', () => {
     const release = await acquireLock(dir);
     const waiting = acquireLock(dir, { waitMs: 30_000 });
     setTimeout(() => void release(), 200);
-    await (await waiting)();
+    await (
+      await waiting
+    )();
     expect(readdirSync(dir)).toEqual([]);
   });
 });

@@ -10,23 +10,50 @@ import { base, copy, flagsFile } from '../support/verify-pki.js';
 const NOW = new Date('2026-12-01T00:00:00Z');
 
 /** The distinct `code compliance-id` of the findings, sorted ("-": the benchmark has no such recommendation, or allows what was found). */
-const labels = (findings: { code: string; compliance?: { id: string } }[]) => [...new Set(findings.map((f) => `${f.code} ${f.compliance?.id ?? '-'}`))].sort();
+const labels = (findings: { code: string; compliance?: { id: string } }[]) =>
+  [...new Set(findings.map((f) => `${f.code} ${f.compliance?.id ?? '-'}`))].sort();
 
 describe('verify --benchmark: each finding names its recommendation in the benchmark of the cluster', () => {
   it('kubeadm v1.20.2 manifests choose cis-1.20, where 644 kubeconfigs pass; cis-1.24 and the STIG judge the same files by their own modes', async () => {
     const chosen = await verify({ root: FIXTURE_ROOT, now: NOW });
-    expect(chosen.benchmark).toEqual({ name: 'cis-1.20', chosenBy: `kube-apiserver v1.20.2 (${path.join(FIXTURE_ROOT, 'etc/kubernetes/manifests/kube-apiserver.yaml')})` });
+    expect(chosen.benchmark).toEqual({
+      name: 'cis-1.20',
+      chosenBy: `kube-apiserver v1.20.2 (${path.join(FIXTURE_ROOT, 'etc/kubernetes/manifests/kube-apiserver.yaml')})`,
+    });
     // The fixture's keys and kubeconfigs are 0644: too open for every benchmark's keys, within cis-1.20's and the STIG's 644 for kubeconfigs.
     // And the note that kubeadm v1.20's kubelet.conf points at the control-plane endpoint (no benchmark id).
-    expect(labels(chosen.findings)).toEqual(['KEY_PERMISSIONS 1.1.21', 'KUBECONFIG_PERMISSIONS -', 'KUBELET_CA_UNSET 1.2.5', 'KUBELET_SERVER_MODE -']);
+    expect(labels(chosen.findings)).toEqual([
+      'KEY_PERMISSIONS 1.1.21',
+      'KUBECONFIG_PERMISSIONS -',
+      'KUBELET_CA_UNSET 1.2.5',
+      'KUBELET_SERVER_MODE -',
+    ]);
     const newer = await verify({ root: FIXTURE_ROOT, now: NOW, benchmark: 'cis-1.24' });
     expect(newer.benchmark).toEqual({ name: 'cis-1.24', chosenBy: '--benchmark' });
     // cis-1.24 asks for certificate files at 600: kubeadm's 0644 certificates fail 1.1.20 there.
-    expect(labels(newer.findings)).toEqual(['CERT_PERMISSIONS 1.1.20', 'KEY_PERMISSIONS 1.1.21', 'KUBECONFIG_PERMISSIONS 1.1.13', 'KUBECONFIG_PERMISSIONS 1.1.15', 'KUBECONFIG_PERMISSIONS 1.1.17', 'KUBECONFIG_PERMISSIONS 4.1.5', 'KUBELET_CA_UNSET 1.2.5', 'KUBELET_SERVER_MODE -']);
+    expect(labels(newer.findings)).toEqual([
+      'CERT_PERMISSIONS 1.1.20',
+      'KEY_PERMISSIONS 1.1.21',
+      'KUBECONFIG_PERMISSIONS 1.1.13',
+      'KUBECONFIG_PERMISSIONS 1.1.15',
+      'KUBECONFIG_PERMISSIONS 1.1.17',
+      'KUBECONFIG_PERMISSIONS 4.1.5',
+      'KUBELET_CA_UNSET 1.2.5',
+      'KUBELET_SERVER_MODE -',
+    ]);
     const stig = await verify({ root: FIXTURE_ROOT, now: NOW, benchmark: 'stig' });
-    expect(labels(stig.findings)).toEqual(['KEY_PERMISSIONS CNTR-K8-003340', 'KUBECONFIG_PERMISSIONS -', 'KUBELET_CA_UNSET -', 'KUBELET_SERVER_MODE -']);
+    expect(labels(stig.findings)).toEqual([
+      'KEY_PERMISSIONS CNTR-K8-003340',
+      'KUBECONFIG_PERMISSIONS -',
+      'KUBELET_CA_UNSET -',
+      'KUBELET_SERVER_MODE -',
+    ]);
     expect(stig.findings.filter((f) => f.code === 'KUBECONFIG_PERMISSIONS')).toHaveLength(4);
-    expect(stig.findings.find((f) => f.code === 'KEY_PERMISSIONS')!.compliance).toEqual({ benchmark: 'stig', id: 'CNTR-K8-003340', level: 'CAT II' });
+    expect(stig.findings.find((f) => f.code === 'KEY_PERMISSIONS')!.compliance).toEqual({
+      benchmark: 'stig',
+      id: 'CNTR-K8-003340',
+      level: 'CAT II',
+    });
   });
 
   it.each([
@@ -37,11 +64,17 @@ describe('verify --benchmark: each finding names its recommendation in the bench
     ['stig', 'stig', 'CNTR-K8-001410'],
   ] as const)('--benchmark %s: kube-apiserver without --client-ca-file fails %s %s', async (given, name, id) => {
     const dir = copy();
-    const result = await verify({ ...base(dir), apiserverArgs: flagsFile(dir, 'apiserver', { 'client-ca-file': null }), benchmark: given as Benchmark | undefined });
+    const result = await verify({
+      ...base(dir),
+      apiserverArgs: flagsFile(dir, 'apiserver', { 'client-ca-file': null }),
+      benchmark: given as Benchmark | undefined,
+    });
     // A flags file says no version: the newest benchmark unless one is given.
     expect(result.benchmark.name).toBe(name);
     const missing = result.findings.filter((f) => f.code === 'FLAG_MISSING');
-    expect(missing.map((f) => [f.subject, f.compliance])).toEqual([['kube-apiserver --client-ca-file', { benchmark: name, id, level: name === 'stig' ? 'CAT II' : 'Level 1' }]]);
+    expect(missing.map((f) => [f.subject, f.compliance])).toEqual([
+      ['kube-apiserver --client-ca-file', { benchmark: name, id, level: name === 'stig' ? 'CAT II' : 'Level 1' }],
+    ]);
   });
 
   it('the CLI: --json carries benchmark, id and level per finding; an unknown benchmark is one line, exit 2', () => {
@@ -49,7 +82,11 @@ describe('verify --benchmark: each finding names its recommendation in the bench
     const json = kpki(['verify', '--root', FIXTURE_ROOT, '--manifests-dir', manifests, '--benchmark', 'cis-1.12', '--json']);
     const result = JSON.parse(json.stdout);
     expect(result.benchmark).toEqual({ name: 'cis-1.12', chosenBy: '--benchmark' });
-    expect(result.findings.find((f: { code: string }) => f.code === 'KUBELET_CA_UNSET').compliance).toEqual({ benchmark: 'cis-1.12', id: '1.2.5', level: 'Level 1' });
+    expect(result.findings.find((f: { code: string }) => f.code === 'KUBELET_CA_UNSET').compliance).toEqual({
+      benchmark: 'cis-1.12',
+      id: '1.2.5',
+      level: 'Level 1',
+    });
     const text = kpki(['verify', '--root', FIXTURE_ROOT, '--benchmark', 'stig']);
     expect(text.stdout).toMatch(/^WARN KEY_PERMISSIONS \/etc\/kubernetes\/pki\/\S+\.key \[stig CNTR-K8-003340\]$/m);
     expect(text.stdout).toMatch(/^WARN KUBELET_CA_UNSET kube-apiserver --kubelet-certificate-authority$/m);
@@ -64,12 +101,35 @@ describe('verify --benchmark: each finding names its recommendation in the bench
     function opensslCa(dir: string, cn: string, key?: string): string {
       const out = path.join(dir, `${cn}-${key ? 'same-key' : 'new-key'}.crt`);
       const keyArgs = key ? ['-key', key] : ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', `${out}.key`];
-      execFileSync('openssl', ['req', '-x509', ...keyArgs, '-subj', `/CN=${cn}`, '-days', '365', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign', '-out', out], { stdio: 'pipe' });
+      execFileSync(
+        'openssl',
+        [
+          'req',
+          '-x509',
+          ...keyArgs,
+          '-subj',
+          `/CN=${cn}`,
+          '-days',
+          '365',
+          '-addext',
+          'basicConstraints=critical,CA:TRUE',
+          '-addext',
+          'keyUsage=critical,keyCertSign,cRLSign',
+          '-out',
+          out,
+        ],
+        { stdio: 'pipe' },
+      );
       return out;
     }
 
     const shared = async (dir: string, trustedCa: string) => {
-      const result = await verify({ ...base(dir), etcdArgs: flagsFile(dir, 'etcd', { 'trusted-ca-file': trustedCa }), apiserverArgs: flagsFile(dir, 'apiserver'), benchmark: 'cis-1.24' });
+      const result = await verify({
+        ...base(dir),
+        etcdArgs: flagsFile(dir, 'etcd', { 'trusted-ca-file': trustedCa }),
+        apiserverArgs: flagsFile(dir, 'apiserver'),
+        benchmark: 'cis-1.24',
+      });
       return result.findings.filter((f) => f.code === 'ETCD_CA_SHARED');
     };
 
@@ -79,7 +139,12 @@ describe('verify --benchmark: each finding names its recommendation in the bench
       const sameKey = opensslCa(dir, 'etcd-ca', path.join(dir, 'pki/ca.key'));
       const [found, ...more] = await shared(dir, sameKey);
       expect(more).toEqual([]);
-      expect(found).toMatchObject({ severity: 'warning', subject: 'etcd --trusted-ca-file', files: [sameKey, path.join(dir, 'pki/ca.crt')], compliance: { benchmark: 'cis-1.24', id: '2.7', level: 'Level 2' } });
+      expect(found).toMatchObject({
+        severity: 'warning',
+        subject: 'etcd --trusted-ca-file',
+        files: [sameKey, path.join(dir, 'pki/ca.crt')],
+        compliance: { benchmark: 'cis-1.24', id: '2.7', level: 'Level 2' },
+      });
       expect(found!.diagnosis).toContain('kube-apiserver --client-ca-file');
       expect(await shared(dir, opensslCa(dir, 'kubernetes'))).toEqual([]);
     });

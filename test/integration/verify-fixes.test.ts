@@ -28,7 +28,9 @@ describe('verify: fixes that fix, applied as printed', () => {
     const options = { ...base(dir), apiserverArgs: flagsFile(dir, 'apiserver', { 'service-cluster-ip-range': '10.100.0.0/16' }) };
     const found = await fixedByItsFix(options, dir, 'SAN_MISSING');
     expect(found.symptom).toMatch(/not 10\.100\.0\.1$/);
-    expect(found.fix).toMatch(/^kpki cert issue --profile server --cn kube-apiserver .*--san .*10\.100\.0\.1.* --ca .*\/pki\/ca\.crt --out .*\/pki\/apiserver --force {2}# and pass --service-cidr 10\.100\.0\.0\/16 to every later kpki init/);
+    expect(found.fix).toMatch(
+      /^kpki cert issue --profile server --cn kube-apiserver .*--san .*10\.100\.0\.1.* --ca .*\/pki\/ca\.crt --out .*\/pki\/apiserver --force {2}# and pass --service-cidr 10\.100\.0\.0\/16 to every later kpki init/,
+    );
     expect(found.fix).not.toContain('--apiserver-cert-extra-sans');
   });
 
@@ -36,9 +38,13 @@ describe('verify: fixes that fix, applied as printed', () => {
     const dir = copy();
     const conf = path.join(dir, 'admin.conf');
     const wrongCa = readFileSync(path.join(dir, 'pki/front-proxy-ca.crt')).toString('base64');
-    writeFileSync(conf, readFileSync(conf, 'utf8').replace(/certificate-authority-data: \S+/, `certificate-authority-data: ${wrongCa}`), { mode: 0o600 });
+    writeFileSync(conf, readFileSync(conf, 'utf8').replace(/certificate-authority-data: \S+/, `certificate-authority-data: ${wrongCa}`), {
+      mode: 0o600,
+    });
     const found = await fixedByItsFix(base(dir), dir, 'CHAIN_UNTRUSTED');
-    expect(found.fix).toBe(`kubectl config set-cluster kubernetes --kubeconfig ${conf} --certificate-authority ${path.join(dir, 'pki/ca.crt')} --embed-certs`);
+    expect(found.fix).toBe(
+      `kubectl config set-cluster kubernetes --kubeconfig ${conf} --certificate-authority ${path.join(dir, 'pki/ca.crt')} --embed-certs`,
+    );
   });
 
   it('a kubeconfig server the apiserver certificate does not name: reissued with it', async () => {
@@ -50,22 +56,37 @@ describe('verify: fixes that fix, applied as printed', () => {
 
   it('etcd serving certificate without the --etcd-servers host: reissued as a peer certificate from the etcd CA', async () => {
     const dir = copy();
-    const options = { ...base(dir), apiserverArgs: flagsFile(dir, 'apiserver', { 'etcd-servers': 'https://10.0.0.99:2379' }), etcdArgs: flagsFile(dir, 'etcd') };
+    const options = {
+      ...base(dir),
+      apiserverArgs: flagsFile(dir, 'apiserver', { 'etcd-servers': 'https://10.0.0.99:2379' }),
+      etcdArgs: flagsFile(dir, 'etcd'),
+    };
     const found = await fixedByItsFix(options, dir, 'SAN_MISSING');
-    expect(found.fix).toContain(`--profile peer --cn cp1 --san cp1,localhost,10.0.0.11,127.0.0.1,::1,10.0.0.99 --ca ${path.join(dir, 'pki/etcd/ca.crt')}`);
+    expect(found.fix).toContain(
+      `--profile peer --cn cp1 --san cp1,localhost,10.0.0.11,127.0.0.1,::1,10.0.0.99 --ca ${path.join(dir, 'pki/etcd/ca.crt')}`,
+    );
   });
 
   it('an expired client certificate: reissued as it was (subject, groups, usage) from its CA', async () => {
     const dir = copy();
     await reissue(dir, 'apiserver-kubelet-client', { validity: -60, backdate: 3600 });
     const found = await fixedByItsFix(base(dir), dir, 'EXPIRED');
-    expect(found.fix).toMatch(/^kpki cert issue --profile client --cn kube-apiserver-kubelet-client --org \S+ --ca .*\/pki\/ca\.crt --out .*\/pki\/apiserver-kubelet-client --force/);
+    expect(found.fix).toMatch(
+      /^kpki cert issue --profile client --cn kube-apiserver-kubelet-client --org \S+ --ca .*\/pki\/ca\.crt --out .*\/pki\/apiserver-kubelet-client --force/,
+    );
   });
 
   describe('extension apiservers', () => {
     async function extension(work: string) {
       const out = path.join(work, 'metrics-server');
-      await issueExtensionApiserver({ service: 'metrics-server', namespace: 'kube-system', ca: 'new', out, apiGroup: 'metrics.k8s.io', apiVersion: 'v1beta1' });
+      await issueExtensionApiserver({
+        service: 'metrics-server',
+        namespace: 'kube-system',
+        ca: 'new',
+        out,
+        apiGroup: 'metrics.k8s.io',
+        apiVersion: 'v1beta1',
+      });
       return out;
     }
 
@@ -80,7 +101,10 @@ describe('verify: fixes that fix, applied as printed', () => {
       const fixed = tempDir();
       applyFix(found!.fix, fixed, kubectlApply(fixed));
       expect(parseYaml(readFileSync(path.join(fixed, 'applied.yaml'), 'utf8')).metadata.name).toBe('v1beta1.metrics.k8s.io');
-      expect((await verify({ apiServices: [path.join(fixed, 'applied.yaml')], servingCerts: [path.join(fixed, 'metrics-server.crt')] })).findings).toEqual([]);
+      expect(
+        (await verify({ apiServices: [path.join(fixed, 'applied.yaml')], servingCerts: [path.join(fixed, 'metrics-server.crt')] }))
+          .findings,
+      ).toEqual([]);
     });
 
     it("a serving certificate without the service's name: the fix is kpki cert extension-apiserver, not init's extra SANs", async () => {
@@ -94,7 +118,9 @@ describe('verify: fixes that fix, applied as printed', () => {
       expect(found!.fix).not.toContain('kpki init');
       const fixed = tempDir();
       applyFix(found!.fix, fixed, kubectlApply(fixed));
-      expect((await verify({ apiServices: [path.join(fixed, 'applied.yaml')], servingCerts: [path.join(fixed, 'metrics.crt')] })).findings).toEqual([]);
+      expect(
+        (await verify({ apiServices: [path.join(fixed, 'applied.yaml')], servingCerts: [path.join(fixed, 'metrics.crt')] })).findings,
+      ).toEqual([]);
     });
 
     it('--apiservice without --serving-cert: checks the caBundle and reports what it could not check, never "No problems found"', async () => {

@@ -17,9 +17,24 @@ async function onlyFinding(dir: string) {
 describe('verify: data Kubernetes rejects is rejected, with the message the component prints', () => {
   it.each([
     ['apiserver.crt in DER', 'pki/apiserver.crt', (p: string) => der('x509', p), 'tls: failed to find any PEM data in certificate input'],
-    ['ca.crt in DER (--client-ca-file)', 'pki/ca.crt', (p: string) => der('x509', p), (p: string) => `error loading CA bundle for "client-ca-bundle::${p}": data does not contain any valid RSA or ECDSA certificates`],
-    ['front-proxy-ca.crt in DER (--requestheader-client-ca-file)', 'pki/front-proxy-ca.crt', (p: string) => der('x509', p), (p: string) => `error loading CA bundle for "request-header::${p}": data does not contain any valid RSA or ECDSA certificates`],
-    ['sa.key in DER', 'pki/sa.key', (p: string) => der('pkey', p), (p: string) => `error reading private key file ${p}: data does not contain a valid RSA or ECDSA private key`],
+    [
+      'ca.crt in DER (--client-ca-file)',
+      'pki/ca.crt',
+      (p: string) => der('x509', p),
+      (p: string) => `error loading CA bundle for "client-ca-bundle::${p}": data does not contain any valid RSA or ECDSA certificates`,
+    ],
+    [
+      'front-proxy-ca.crt in DER (--requestheader-client-ca-file)',
+      'pki/front-proxy-ca.crt',
+      (p: string) => der('x509', p),
+      (p: string) => `error loading CA bundle for "request-header::${p}": data does not contain any valid RSA or ECDSA certificates`,
+    ],
+    [
+      'sa.key in DER',
+      'pki/sa.key',
+      (p: string) => der('pkey', p),
+      (p: string) => `error reading private key file ${p}: data does not contain a valid RSA or ECDSA private key`,
+    ],
     ['apiserver.key in DER', 'pki/apiserver.key', (p: string) => der('pkey', p), 'tls: failed to find any PEM data in key input'],
   ])('%s: FILE_INVALID, and the openssl fix makes it verify clean, under a group-sharing umask too', async (_, file, make, symptom) => {
     const dir = copy();
@@ -34,8 +49,18 @@ describe('verify: data Kubernetes rejects is rejected, with the message the comp
   });
 
   it.each([
-    ['a certificate where the key belongs', 'pki/apiserver.key', 'pki/apiserver.crt', 'tls: found a certificate rather than a key in the PEM for the private key'],
-    ['a key where the certificate belongs', 'pki/front-proxy-client.crt', 'pki/front-proxy-client.key', 'tls: failed to find certificate PEM data in certificate input, but did find a private key; PEM inputs may have been switched'],
+    [
+      'a certificate where the key belongs',
+      'pki/apiserver.key',
+      'pki/apiserver.crt',
+      'tls: found a certificate rather than a key in the PEM for the private key',
+    ],
+    [
+      'a key where the certificate belongs',
+      'pki/front-proxy-client.crt',
+      'pki/front-proxy-client.key',
+      'tls: failed to find certificate PEM data in certificate input, but did find a private key; PEM inputs may have been switched',
+    ],
     ['another private key as sa.pub', 'pki/sa.pub', 'pki/apiserver-kubelet-client.key', undefined],
   ])('wrong PEM block type: %s', async (_, file, from, symptom) => {
     const dir = copy();
@@ -49,16 +74,29 @@ describe('verify: data Kubernetes rejects is rejected, with the message the comp
     }
   });
 
-  it('a certificate Go\'s parser refuses (negative serial number): FILE_INVALID with the parse error the apiserver prints', async () => {
+  it("a certificate Go's parser refuses (negative serial number): FILE_INVALID with the parse error the apiserver prints", async () => {
     const dir = copy();
     const crt = path.join(dir, 'pki/apiserver.crt');
-    execFileSync('openssl', ['req', '-x509', '-key', path.join(dir, 'pki/apiserver.key'), '-subj', '/CN=kube-apiserver', '-set_serial', '-5', '-days', '30', '-out', crt]);
+    execFileSync('openssl', [
+      'req',
+      '-x509',
+      '-key',
+      path.join(dir, 'pki/apiserver.key'),
+      '-subj',
+      '/CN=kube-apiserver',
+      '-set_serial',
+      '-5',
+      '-days',
+      '30',
+      '-out',
+      crt,
+    ]);
     const found = await onlyFinding(dir);
     expect(found.symptom).toBe('x509: negative serial number');
     expect(found.files).toEqual([crt]);
   });
 
-  it('sa.pub without any key: keyutil\'s message, as kube-apiserver prints it', async () => {
+  it("sa.pub without any key: keyutil's message, as kube-apiserver prints it", async () => {
     const dir = copy();
     const pub = path.join(dir, 'pki/sa.pub');
     writeFileSync(pub, '-----BEGIN PUBLIC KEY-----\nbm90IGEga2V5\n-----END PUBLIC KEY-----\n');
@@ -81,7 +119,11 @@ describe('verify: data Kubernetes rejects is rejected, with the message the comp
     expect(found.symptom).toBe(message);
     expect(found.subject).toBe('admin.conf');
     // kubectl (client-go) refuses the same bytes with the same words, before dialing anything.
-    const kubectl = spawnSync('kubectl', ['--kubeconfig', conf, '--server', 'https://127.0.0.1:1', '--request-timeout', '2s', 'get', 'ns'], { encoding: 'utf8' });
+    const kubectl = spawnSync(
+      'kubectl',
+      ['--kubeconfig', conf, '--server', 'https://127.0.0.1:1', '--request-timeout', '2s', 'get', 'ns'],
+      { encoding: 'utf8' },
+    );
     expect(kubectl.stderr).toContain(message);
   });
 });

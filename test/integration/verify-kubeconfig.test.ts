@@ -21,8 +21,21 @@ let seeded: SeededKubeconfigs;
 const SERVER = 'https://lb.example.com:6443';
 
 beforeAll(async () => {
-  await initPki({ nodeName: 'cp1', advertiseAddress: '10.0.0.11', controlPlaneEndpoint: 'lb.example.com', keyType: 'ecdsa-p256', certDir: path.join(dir, 'pki'), kubeconfigDir: dir });
-  await initPki({ nodeName: 'other', advertiseAddress: '10.9.0.11', keyType: 'ecdsa-p256', certDir: path.join(dir, 'foreign/pki'), kubeconfigDir: path.join(dir, 'foreign') });
+  await initPki({
+    nodeName: 'cp1',
+    advertiseAddress: '10.0.0.11',
+    controlPlaneEndpoint: 'lb.example.com',
+    keyType: 'ecdsa-p256',
+    certDir: path.join(dir, 'pki'),
+    kubeconfigDir: dir,
+  });
+  await initPki({
+    nodeName: 'other',
+    advertiseAddress: '10.9.0.11',
+    keyType: 'ecdsa-p256',
+    certDir: path.join(dir, 'foreign/pki'),
+    kubeconfigDir: path.join(dir, 'foreign'),
+  });
   seeded = await seedKubeconfigs({ certDir: path.join(dir, 'pki'), foreignCertDir: path.join(dir, 'foreign/pki'), dir, server: SERVER });
 });
 
@@ -37,7 +50,7 @@ describe('verify with only a kubeconfig', () => {
     expect(findings[0]!.subject).toBe(`${seeded.good} context alice@kubernetes (user alice)`);
   });
 
-  it('an expired client certificate: Go\'s validity error, with how to get a new one', async () => {
+  it("an expired client certificate: Go's validity error, with how to get a new one", async () => {
     const findings = await check(seeded.expired);
     const expired = findings.find((f) => f.code === 'EXPIRED')!;
     expect(expired.severity).toBe('error');
@@ -58,17 +71,19 @@ describe('verify with only a kubeconfig', () => {
     expect(identity!.diagnosis).toContain('groups [developer, system:authenticated]');
   });
 
-  it('a key that is not the certificate\'s: tls.X509KeyPair\'s error', async () => {
+  it("a key that is not the certificate's: tls.X509KeyPair's error", async () => {
     const mismatch = (await check(seeded.keyMismatch)).find((f) => f.code === 'KEY_MISMATCH')!;
     expect(mismatch).toMatchObject({ severity: 'error', symptom: 'tls: private key does not match public key' });
     expect(await kubectlError(seeded.keyMismatch)).toBe(`error: ${mismatch.symptom}`);
   });
 
-  it('a missing referenced file: client-go\'s error with the path made absolute against the kubeconfig\'s directory', async () => {
+  it("a missing referenced file: client-go's error with the path made absolute against the kubeconfig's directory", async () => {
     const missing = path.join(path.dirname(seeded.missingFile), 'alice.crt');
     const findings = await check(seeded.missingFile);
     expect(codes(findings)).toEqual(['error FILE_MISSING']);
-    expect(findings[0]!.symptom).toBe(`error: unable to read client-cert ${missing} for alice due to open ${missing}: no such file or directory`);
+    expect(findings[0]!.symptom).toBe(
+      `error: unable to read client-cert ${missing} for alice due to open ${missing}: no such file or directory`,
+    );
     // kubectl gives up with the same line before it dials anything.
     expect(await kubectlError(seeded.missingFile)).toBe(findings[0]!.symptom);
     // Present relative files are read beside the kubeconfig, whatever the working directory.
@@ -81,13 +96,21 @@ describe('verify with only a kubeconfig', () => {
     expect(findings[0]!.diagnosis).toContain('exec plugin kubelogin get-token');
     const file = path.join(dir, 'tokens.conf');
     const user = (name: string, body: object) => ({ name, user: body });
-    writeFileSync(file, stringify({
-      apiVersion: 'v1',
-      kind: 'Config',
-      clusters: [{ name: 'c', cluster: { server: SERVER, 'insecure-skip-tls-verify': true } }],
-      users: [user('t', { token: 'abc' }), user('f', { tokenFile: '/var/run/token' }), user('g', { 'auth-provider': { name: 'gcp' } }), user('n', {})],
-      contexts: ['t', 'f', 'g', 'n'].map((u) => ({ name: u, context: { cluster: 'c', user: u } })),
-    }));
+    writeFileSync(
+      file,
+      stringify({
+        apiVersion: 'v1',
+        kind: 'Config',
+        clusters: [{ name: 'c', cluster: { server: SERVER, 'insecure-skip-tls-verify': true } }],
+        users: [
+          user('t', { token: 'abc' }),
+          user('f', { tokenFile: '/var/run/token' }),
+          user('g', { 'auth-provider': { name: 'gcp' } }),
+          user('n', {}),
+        ],
+        contexts: ['t', 'f', 'g', 'n'].map((u) => ({ name: u, context: { cluster: 'c', user: u } })),
+      }),
+    );
     const unchecked = (await check(file)).filter((f) => f.code === 'UNCHECKED').map((f) => f.diagnosis);
     expect(unchecked).toEqual([
       expect.stringContaining('authenticates with a bearer token, not a client certificate:'),
@@ -99,14 +122,15 @@ describe('verify with only a kubeconfig', () => {
 
   it('a token-only kubeconfig: the token is not checked, the file mode is (a token is a credential like a key)', async () => {
     const file = path.join(dir, 'token-only.conf');
-    const kubeconfig = (user: object) => stringify({
-      apiVersion: 'v1',
-      kind: 'Config',
-      clusters: [{ name: 'c', cluster: { server: SERVER, 'certificate-authority': path.join(dir, 'pki/ca.crt') } }],
-      users: [{ name: 'bot', user }],
-      contexts: [{ name: 'bot@c', context: { cluster: 'c', user: 'bot' } }],
-      'current-context': 'bot@c',
-    });
+    const kubeconfig = (user: object) =>
+      stringify({
+        apiVersion: 'v1',
+        kind: 'Config',
+        clusters: [{ name: 'c', cluster: { server: SERVER, 'certificate-authority': path.join(dir, 'pki/ca.crt') } }],
+        users: [{ name: 'bot', user }],
+        contexts: [{ name: 'bot@c', context: { cluster: 'c', user: 'bot' } }],
+        'current-context': 'bot@c',
+      });
     writeFileSync(file, kubeconfig({ token: 'abcdef.0123456789abcdef' }));
     chmodSync(file, 0o644);
     const open = await check(file);
@@ -122,10 +146,15 @@ describe('verify with only a kubeconfig', () => {
     chmodSync(file, 0o600);
     const closed = await check(file);
     expect(codes(closed)).toEqual(['warning UNCHECKED']);
-    expect(closed[0]!.diagnosis).toContain("is not checked offline (whether the apiserver accepts it, and as whom); checked: the kubeconfig's mode (0600), which keeps the credential, like a private key, to its owner");
+    expect(closed[0]!.diagnosis).toContain(
+      "is not checked offline (whether the apiserver accepts it, and as whom); checked: the kubeconfig's mode (0600), which keeps the credential, like a private key, to its owner",
+    );
 
     // A token kept in another file, or fetched by a plugin, leaves no secret in the kubeconfig: its mode is no finding.
-    for (const user of [{ tokenFile: '/var/run/token' }, { exec: { apiVersion: 'client.authentication.k8s.io/v1', command: 'kubelogin' } }]) {
+    for (const user of [
+      { tokenFile: '/var/run/token' },
+      { exec: { apiVersion: 'client.authentication.k8s.io/v1', command: 'kubelogin' } },
+    ]) {
       writeFileSync(file, kubeconfig(user));
       chmodSync(file, 0o644);
       expect(codes(await check(file))).toEqual(['warning UNCHECKED']);
@@ -152,27 +181,50 @@ describe('verify with only a kubeconfig', () => {
     expect(error.message).toContain('no context "nope"');
   });
 
-  it('a context naming a missing user: client-go\'s validation error', async () => {
+  it("a context naming a missing user: client-go's validation error", async () => {
     const file = path.join(dir, 'dangling.conf');
-    writeFileSync(file, stringify({ apiVersion: 'v1', kind: 'Config', clusters: [{ name: 'c', cluster: { server: SERVER } }], users: [], contexts: [{ name: 'x', context: { cluster: 'c', user: 'ghost' } }] }));
+    writeFileSync(
+      file,
+      stringify({
+        apiVersion: 'v1',
+        kind: 'Config',
+        clusters: [{ name: 'c', cluster: { server: SERVER } }],
+        users: [],
+        contexts: [{ name: 'x', context: { cluster: 'c', user: 'ghost' } }],
+      }),
+    );
     const [invalid] = await check(file);
-    expect(invalid).toMatchObject({ code: 'FILE_INVALID', symptom: 'error: invalid configuration: user "ghost" was not found for context "x"' });
+    expect(invalid).toMatchObject({
+      code: 'FILE_INVALID',
+      symptom: 'error: invalid configuration: user "ghost" was not found for context "x"',
+    });
   });
 
   it('applies only when nothing names a PKI or a component; --context elsewhere is refused', async () => {
     expect(await kubeconfigsOnly({ kubeconfigs: [seeded.good], context: 'alice@kubernetes' })).toBe(true);
     expect(await kubeconfigsOnly({ kubeconfigs: [seeded.good], certDir: path.join(dir, 'pki') })).toBe(false);
-    expect((await rejection(kubeconfigsOnly({ kubeconfigs: [seeded.good], certDir: path.join(dir, 'pki'), context: 'x' }))).code).toBe(ErrorCode.BadFlag);
+    expect((await rejection(kubeconfigsOnly({ kubeconfigs: [seeded.good], certDir: path.join(dir, 'pki'), context: 'x' }))).code).toBe(
+      ErrorCode.BadFlag,
+    );
   });
 });
 
 describe('kpki verify --kubeconfig --live: the benchmark of the version the apiserver serves', () => {
   /** A loopback apiserver stand-in with the PKI's serving pair: `/version` answers `gitVersion` (or 404 without one), anything else 403. */
   async function fakeApiserver(gitVersion: string | undefined): Promise<{ url: string; close: () => void }> {
-    const server = createServer({ cert: readFileSync(path.join(dir, 'pki/apiserver.crt')), key: readFileSync(path.join(dir, 'pki/apiserver.key')), requestCert: true, rejectUnauthorized: false }, (request, response) => {
-      if (request.url === '/version' && gitVersion) response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ major: '1', gitVersion }));
-      else response.writeHead(request.url === '/version' ? 404 : 403).end('{}');
-    });
+    const server = createServer(
+      {
+        cert: readFileSync(path.join(dir, 'pki/apiserver.crt')),
+        key: readFileSync(path.join(dir, 'pki/apiserver.key')),
+        requestCert: true,
+        rejectUnauthorized: false,
+      },
+      (request, response) => {
+        if (request.url === '/version' && gitVersion)
+          response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ major: '1', gitVersion }));
+        else response.writeHead(request.url === '/version' ? 404 : 403).end('{}');
+      },
+    );
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     return { url: `https://127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => server.close() };
   }
@@ -196,11 +248,18 @@ describe('kpki verify --kubeconfig --live: the benchmark of the version the apis
     try {
       const file = adminAt(apiserver.url);
       const json = await kpkiAsync(['verify', '--kubeconfig', file, '--live', '--json']);
-      expect(JSON.parse(json.stdout).benchmark, json.stderr).toEqual({ name: benchmark, chosenBy: `kube-apiserver ${gitVersion} (GET ${apiserver.url}/version with ${file})` });
+      expect(JSON.parse(json.stdout).benchmark, json.stderr).toEqual({
+        name: benchmark,
+        chosenBy: `kube-apiserver ${gitVersion} (GET ${apiserver.url}/version with ${file})`,
+      });
       const text = await kpkiAsync(['verify', '--kubeconfig', file, '--live']);
-      expect(text.stdout.split('\n')[0]).toBe(`Benchmark ${benchmark}: kube-apiserver ${gitVersion} (GET ${apiserver.url}/version with ${file})`);
+      expect(text.stdout.split('\n')[0]).toBe(
+        `Benchmark ${benchmark}: kube-apiserver ${gitVersion} (GET ${apiserver.url}/version with ${file})`,
+      );
       // --benchmark still wins, and asks nothing.
-      expect(JSON.parse((await kpkiAsync(['verify', '--kubeconfig', file, '--live', '--json', '--benchmark', 'stig'])).stdout).benchmark).toEqual({ name: 'stig', chosenBy: '--benchmark' });
+      expect(
+        JSON.parse((await kpkiAsync(['verify', '--kubeconfig', file, '--live', '--json', '--benchmark', 'stig'])).stdout).benchmark,
+      ).toEqual({ name: 'stig', chosenBy: '--benchmark' });
     } finally {
       apiserver.close();
     }
@@ -211,7 +270,10 @@ describe('kpki verify --kubeconfig --live: the benchmark of the version the apis
     try {
       const file = adminAt(apiserver.url);
       const result = await kpkiAsync(['verify', '--kubeconfig', file, '--live', '--json']);
-      expect(JSON.parse(result.stdout).benchmark).toEqual({ name: 'cis-1.12', chosenBy: `the newest: the cluster's Kubernetes version is not known (GET /version: ${file}: HTTP 404)` });
+      expect(JSON.parse(result.stdout).benchmark).toEqual({
+        name: 'cis-1.12',
+        chosenBy: `the newest: the cluster's Kubernetes version is not known (GET /version: ${file}: HTTP 404)`,
+      });
     } finally {
       apiserver.close();
     }
@@ -229,7 +291,9 @@ describe('kpki verify --kubeconfig (CLI)', () => {
     expect(JSON.parse(expired.stdout).checked.contexts).toEqual([`${seeded.expired} context alice@kubernetes (user alice)`]);
     const absent = kpki(['verify', '--kubeconfig', path.join(dir, 'absent.conf')]);
     expect(absent.status).toBe(2);
-    expect(absent.stderr).toBe(`kpki: ${path.join(dir, 'absent.conf')}: no such file; give the path of a kubeconfig, e.g. --kubeconfig ~/.kube/config\n`);
+    expect(absent.stderr).toBe(
+      `kpki: ${path.join(dir, 'absent.conf')}: no such file; give the path of a kubeconfig, e.g. --kubeconfig ~/.kube/config\n`,
+    );
   });
 });
 
@@ -243,7 +307,16 @@ async function kubectlError(file: string): Promise<string> {
 /** alice's kubeconfig with its cluster entry replaced. */
 async function issueInto(name: string, { orgs, cluster }: { orgs: string[]; cluster: Record<string, unknown> }): Promise<string> {
   const { issueKubeconfig } = await import('../../src/commands/kubeconfig.js');
-  const text = (await issueKubeconfig({ kind: 'user', clientName: 'root', organizations: orgs, allowSystemMasters: true, server: SERVER, certDir: path.join(dir, 'pki') })).kubeconfig!;
+  const text = (
+    await issueKubeconfig({
+      kind: 'user',
+      clientName: 'root',
+      organizations: orgs,
+      allowSystemMasters: true,
+      server: SERVER,
+      certDir: path.join(dir, 'pki'),
+    })
+  ).kubeconfig!;
   const { parse } = await import('yaml');
   const doc = parse(text) as { clusters: { cluster: Record<string, unknown> }[] };
   doc.clusters[0]!.cluster = { server: SERVER, ...cluster };

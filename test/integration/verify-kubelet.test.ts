@@ -15,8 +15,15 @@ function nodeRoot(kubeletConfig: string): { root: string; options: VerifyOptions
   const root = tempDir();
   cpSync(pristine(), path.join(root, 'etc/kubernetes'), { recursive: true });
   mkdirSync(path.join(root, 'var/lib/kubelet/pki'), { recursive: true });
-  writeFileSync(path.join(root, 'var/lib/kubelet/config.yaml'), `apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\n${kubeletConfig}`);
-  const flags = [...kubeadmFlags('apiserver', '/etc/kubernetes/pki', '/etc/kubernetes'), ['kubelet-certificate-authority', '/etc/kubernetes/pki/ca.crt'], ['kubelet-preferred-address-types', 'InternalIP,ExternalIP,Hostname']];
+  writeFileSync(
+    path.join(root, 'var/lib/kubelet/config.yaml'),
+    `apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\n${kubeletConfig}`,
+  );
+  const flags = [
+    ...kubeadmFlags('apiserver', '/etc/kubernetes/pki', '/etc/kubernetes'),
+    ['kubelet-certificate-authority', '/etc/kubernetes/pki/ca.crt'],
+    ['kubelet-preferred-address-types', 'InternalIP,ExternalIP,Hostname'],
+  ];
   const args = path.join(tempDir(), 'kube-apiserver.flags');
   writeFileSync(args, flags.map(([n, v]) => `--${n}=${v}`).join('\n'));
   return { root, options: { root, apiserverArgs: args } };
@@ -25,7 +32,14 @@ function nodeRoot(kubeletConfig: string): { root: string; options: VerifyOptions
 /** A kubelet serving certificate (cert and key in one PEM, as the kubelet writes it) from a CA of the node copy. */
 async function servingPem(root: string, ca: string, sans: string[]): Promise<string> {
   const out = path.join(tempDir(), 'kubelet');
-  await issueCertificateFiles({ role: 'server', commonName: 'system:node:node1', organizations: ['system:nodes'], sans, ca: path.join(root, 'etc/kubernetes/pki', ca), out });
+  await issueCertificateFiles({
+    role: 'server',
+    commonName: 'system:node:node1',
+    organizations: ['system:nodes'],
+    sans,
+    ca: path.join(root, 'etc/kubernetes/pki', ca),
+    out,
+  });
   return readFileSync(`${out}.crt`, 'utf8') + readFileSync(`${out}.key`, 'utf8');
 }
 
@@ -36,7 +50,29 @@ const codes = async (options: VerifyOptions) => (await verify(options)).findings
  * kubelet gives it (0644, key 0600) whatever the umask openssl runs under.
  */
 function selfSignedKubeletCert(pki: string): void {
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', '/CN=node1@1700000000', '-addext', 'subjectAltName=DNS:node1', '-days', '365', '-keyout', path.join(pki, 'kubelet.key'), '-out', path.join(pki, 'kubelet.crt')], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-subj',
+      '/CN=node1@1700000000',
+      '-addext',
+      'subjectAltName=DNS:node1',
+      '-days',
+      '365',
+      '-keyout',
+      path.join(pki, 'kubelet.key'),
+      '-out',
+      path.join(pki, 'kubelet.crt'),
+    ],
+    { stdio: 'ignore' },
+  );
   chmodSync(path.join(pki, 'kubelet.crt'), 0o644);
   chmodSync(path.join(pki, 'kubelet.key'), 0o600);
 }
@@ -51,7 +87,9 @@ describe('verify: the kubelet serving certificate where the kubelet keeps it', (
     expect(await codes({ ...options, nodeAddresses: ['InternalIP=10.0.0.21', 'Hostname=node1'] })).toEqual([]);
     const wrong = await verify({ ...options, nodeAddresses: ['InternalIP=10.0.0.99', 'Hostname=node1'] });
     const san = wrong.findings.find((f) => f.code === 'SAN_MISSING')!;
-    expect(san.symptom).toBe('kubectl logs/exec: Error from server: Get "https://10.0.0.99:10250/containerLogs/…": tls: failed to verify certificate: x509: certificate is valid for 10.0.0.21, not 10.0.0.99');
+    expect(san.symptom).toBe(
+      'kubectl logs/exec: Error from server: Get "https://10.0.0.99:10250/containerLogs/…": tls: failed to verify certificate: x509: certificate is valid for 10.0.0.21, not 10.0.0.99',
+    );
     expect(san.diagnosis).toContain("node's InternalIP");
   });
 
@@ -67,7 +105,9 @@ describe('verify: the kubelet serving certificate where the kubelet keeps it', (
   });
 
   it('tlsCertFile signed by another CA: CHAIN_UNTRUSTED; node addresses unknown: UNCHECKED, never silence', async () => {
-    const { root, options } = nodeRoot('tlsCertFile: /var/lib/kubelet/pki/serving.crt\ntlsPrivateKeyFile: /var/lib/kubelet/pki/serving.crt\n');
+    const { root, options } = nodeRoot(
+      'tlsCertFile: /var/lib/kubelet/pki/serving.crt\ntlsPrivateKeyFile: /var/lib/kubelet/pki/serving.crt\n',
+    );
     const serving = path.join(root, 'var/lib/kubelet/pki/serving.crt');
     writeFileSync(serving, await servingPem(root, 'front-proxy-ca.crt', ['node1']), { mode: 0o600 });
     expect(await codes(options)).toEqual(['CHAIN_UNTRUSTED']);
@@ -83,22 +123,32 @@ describe('verify: the kubelet serving certificate where the kubelet keeps it', (
     mkdirSync(pki);
     selfSignedKubeletCert(pki);
     const flags = path.join(root, 'var/lib/kubelet/kubelet.flags');
-    writeFileSync(flags, ['--config=/var/lib/kubelet/config.yaml', '--cert-dir=/var/lib/kubelet/own-pki', '--hostname-override=node1'].join('\n'));
+    writeFileSync(
+      flags,
+      ['--config=/var/lib/kubelet/config.yaml', '--cert-dir=/var/lib/kubelet/own-pki', '--hostname-override=node1'].join('\n'),
+    );
     const result = await verify({ ...options, kubeletConfig: flags, nodeAddresses: ['InternalIP=10.0.0.21'] });
     const found = result.findings.filter((f) => f.code !== KUBEADM_BASELINE);
     expect(found.map((f) => `${f.code} ${f.files[0]}`)).toEqual(['KUBELET_SERVING_SELF_SIGNED /var/lib/kubelet/own-pki/kubelet.crt']);
-    expect(found[0]!.symptom).toBe('kubectl logs/exec: Error from server: Get "https://10.0.0.21:10300/containerLogs/…": tls: failed to verify certificate: x509: cannot validate certificate for 10.0.0.21 because it doesn\'t contain any IP SANs');
+    expect(found[0]!.symptom).toBe(
+      'kubectl logs/exec: Error from server: Get "https://10.0.0.21:10300/containerLogs/…": tls: failed to verify certificate: x509: cannot validate certificate for 10.0.0.21 because it doesn\'t contain any IP SANs',
+    );
   });
 
   it("a kubelet.conf of another node: NodeRestriction's refusal, as the kubelet logs it", async () => {
     const { root, options } = nodeRoot('');
     const flags = path.join(root, 'var/lib/kubelet/kubelet.flags');
     // kubeadm's kubelet.conf is system:node:cp1's; this kubelet registers node1.
-    writeFileSync(flags, ['--config=/var/lib/kubelet/config.yaml', '--hostname-override=node1', '--kubeconfig=/etc/kubernetes/kubelet.conf'].join('\n'));
+    writeFileSync(
+      flags,
+      ['--config=/var/lib/kubelet/config.yaml', '--hostname-override=node1', '--kubeconfig=/etc/kubernetes/kubelet.conf'].join('\n'),
+    );
     const result = await verify({ ...options, kubeletConfig: flags, nodeAddresses: ['InternalIP=10.0.0.21'] });
     const identity = result.findings.filter((f) => f.code === 'IDENTITY_UNEXPECTED');
     expect(identity.map((f) => f.files)).toEqual([['/etc/kubernetes/kubelet.conf']]);
-    expect(identity[0]!.symptom).toMatch(/^kubelet: Unable to register node "node1" with API server: nodes "node1" is forbidden: node "[^"]+" is not allowed to modify node "node1"$/);
+    expect(identity[0]!.symptom).toMatch(
+      /^kubelet: Unable to register node "node1" with API server: nodes "node1" is forbidden: node "[^"]+" is not allowed to modify node "node1"$/,
+    );
     expect(identity[0]!.diagnosis).toContain('its role needs CN=system:node:node1, O=system:nodes');
   });
 

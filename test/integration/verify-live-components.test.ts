@@ -30,17 +30,30 @@ async function serve(cert: string, key: string): Promise<number> {
 async function schedulerFindings(dir: string, flags: string[]): Promise<Finding[]> {
   const file = path.join(dir, 'scheduler.flags');
   writeFileSync(file, flags.join('\n'));
-  const child = spawn(process.execPath, [KPKI_BIN, 'verify', '--live', '--json', '--cert-dir', path.join(dir, 'pki'), '--scheduler-args', file], { env: { ...process.env, NO_COLOR: '1' } });
+  const child = spawn(
+    process.execPath,
+    [KPKI_BIN, 'verify', '--live', '--json', '--cert-dir', path.join(dir, 'pki'), '--scheduler-args', file],
+    { env: { ...process.env, NO_COLOR: '1' } },
+  );
   let stdout = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
   await new Promise((resolve) => child.on('close', resolve));
-  return (JSON.parse(stdout) as { findings: Finding[] }).findings.filter((f) => f.subject.startsWith('kube-scheduler') || f.code === 'COMPONENT_SERVING_SELF_SIGNED');
+  return (JSON.parse(stdout) as { findings: Finding[] }).findings.filter(
+    (f) => f.subject.startsWith('kube-scheduler') || f.code === 'COMPONENT_SERVING_SELF_SIGNED',
+  );
 }
 
 describe('verify --live: kube-scheduler on its secure port', () => {
-  it('serving the kpki certificate on 127.0.0.1: nothing to say; on an address it does not name: the scraper\'s error', async () => {
+  it("serving the kpki certificate on 127.0.0.1: nothing to say; on an address it does not name: the scraper's error", async () => {
     const dir = tempDir();
-    await initPki({ nodeName: 'cp1', advertiseAddress: '10.0.0.11', keyType: 'ecdsa-p256', certDir: path.join(dir, 'pki'), kubeconfigDir: dir, componentServingCerts: true });
+    await initPki({
+      nodeName: 'cp1',
+      advertiseAddress: '10.0.0.11',
+      keyType: 'ecdsa-p256',
+      certDir: path.join(dir, 'pki'),
+      kubeconfigDir: dir,
+      componentServingCerts: true,
+    });
     const pki = (f: string) => path.join(dir, 'pki', f);
     const port = await serve(pki('scheduler.crt'), pki('scheduler.key'));
     const wired = [`--tls-cert-file=${pki('scheduler.crt')}`, `--tls-private-key-file=${pki('scheduler.key')}`, `--secure-port=${port}`];
@@ -49,20 +62,57 @@ describe('verify --live: kube-scheduler on its secure port', () => {
     expect(await schedulerFindings(dir, ['--bind-address=0.0.0.0', ...wired])).toEqual([]);
     // Served with another certificate than the flag names: the running one is stale.
     const other = await serve(pki('controller-manager.crt'), pki('controller-manager.key'));
-    const stale = await schedulerFindings(dir, ['--bind-address=127.0.0.1', `--tls-cert-file=${pki('scheduler.crt')}`, `--tls-private-key-file=${pki('scheduler.key')}`, `--secure-port=${other}`]);
+    const stale = await schedulerFindings(dir, [
+      '--bind-address=127.0.0.1',
+      `--tls-cert-file=${pki('scheduler.crt')}`,
+      `--tls-private-key-file=${pki('scheduler.key')}`,
+      `--secure-port=${other}`,
+    ]);
     expect(stale.map((f) => f.code)).toEqual(['SERVING_CERT_STALE']);
   });
 
-  it('without --tls-cert-file, serving a self-signed certificate: COMPONENT_SERVING_SELF_SIGNED with the scraper\'s error', async () => {
+  it("without --tls-cert-file, serving a self-signed certificate: COMPONENT_SERVING_SELF_SIGNED with the scraper's error", async () => {
     const dir = tempDir();
-    await initPki({ nodeName: 'cp1', advertiseAddress: '10.0.0.11', keyType: 'ecdsa-p256', certDir: path.join(dir, 'pki'), kubeconfigDir: dir });
+    await initPki({
+      nodeName: 'cp1',
+      advertiseAddress: '10.0.0.11',
+      keyType: 'ecdsa-p256',
+      certDir: path.join(dir, 'pki'),
+      kubeconfigDir: dir,
+    });
     const own = path.join(dir, 'self');
     // What kube-scheduler makes up without --tls-cert-file: its own certificate for localhost and 127.0.0.1.
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '365', '-subj', '/CN=localhost@1600000000', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-keyout', `${own}.key`, '-out', `${own}.crt`], { stdio: 'pipe' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-days',
+        '365',
+        '-subj',
+        '/CN=localhost@1600000000',
+        '-addext',
+        'subjectAltName=DNS:localhost,IP:127.0.0.1',
+        '-keyout',
+        `${own}.key`,
+        '-out',
+        `${own}.crt`,
+      ],
+      { stdio: 'pipe' },
+    );
     const port = await serve(`${own}.crt`, `${own}.key`);
     const found = await schedulerFindings(dir, ['--bind-address=127.0.0.1', `--secure-port=${port}`]);
     expect(found).toHaveLength(1);
-    expect(found[0]).toMatchObject({ code: 'COMPONENT_SERVING_SELF_SIGNED', severity: 'warning', subject: `kube-scheduler at https://127.0.0.1:${port}` });
+    expect(found[0]).toMatchObject({
+      code: 'COMPONENT_SERVING_SELF_SIGNED',
+      severity: 'warning',
+      subject: `kube-scheduler at https://127.0.0.1:${port}`,
+    });
     expect(found[0]!.symptom).toBe(`Get "https://127.0.0.1:${port}/metrics": x509: certificate signed by unknown authority`);
     expect(found[0]!.fix).toContain('kpki flags scheduler --component-serving-certs');
   });

@@ -43,7 +43,29 @@ async function closedPort(): Promise<number> {
 /** A certificate its server made up for itself, as kube-scheduler does without --tls-cert-file. */
 function selfSigned(dir: string): { cert: string; key: string } {
   const base = path.join(dir, 'self');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '365', '-subj', '/CN=localhost@1600000000', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-keyout', `${base}.key`, '-out', `${base}.crt`], { stdio: 'pipe' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-days',
+      '365',
+      '-subj',
+      '/CN=localhost@1600000000',
+      '-addext',
+      'subjectAltName=DNS:localhost,IP:127.0.0.1',
+      '-keyout',
+      `${base}.key`,
+      '-out',
+      `${base}.crt`,
+    ],
+    { stdio: 'pipe' },
+  );
   return { cert: `${base}.crt`, key: `${base}.key` };
 }
 
@@ -58,15 +80,38 @@ async function live(args: string[]): Promise<{ status: number | null; components
 const subjects = (findings: Finding[], prefix: string) => findings.filter((f) => f.subject.startsWith(prefix));
 
 describe('verify --live sees the components verify checks', () => {
-  it('a node copy given one component\'s flags: its manifests are not read by either, and the scheduler is verified with the node\'s CA', async () => {
+  it("a node copy given one component's flags: its manifests are not read by either, and the scheduler is verified with the node's CA", async () => {
     const dir = tempDir('kpki-live-inputs-');
     const root = path.join(dir, 'node');
-    expect(kpki(['init', '--key-type', 'ecdsa-p256', '--node-name', 'cp1', '--advertise-address', '127.0.0.1', '--cert-dir', path.join(root, 'etc/kubernetes/pki'), '--kubeconfig-dir', path.join(root, 'etc/kubernetes')]).status).toBe(0);
+    expect(
+      kpki([
+        'init',
+        '--key-type',
+        'ecdsa-p256',
+        '--node-name',
+        'cp1',
+        '--advertise-address',
+        '127.0.0.1',
+        '--cert-dir',
+        path.join(root, 'etc/kubernetes/pki'),
+        '--kubeconfig-dir',
+        path.join(root, 'etc/kubernetes'),
+      ]).status,
+    ).toBe(0);
     // The copy's manifests name an apiserver; --scheduler-args says what is checked instead.
     const manifests = path.join(root, 'etc/kubernetes/manifests');
     mkdirSync(manifests, { recursive: true });
     const apiserverPort = await closedPort();
-    const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'kube-apiserver' }, spec: { containers: [{ name: 'kube-apiserver', command: ['kube-apiserver', '--advertise-address=127.0.0.1', `--secure-port=${apiserverPort}`] }] } };
+    const pod = {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'kube-apiserver' },
+      spec: {
+        containers: [
+          { name: 'kube-apiserver', command: ['kube-apiserver', '--advertise-address=127.0.0.1', `--secure-port=${apiserverPort}`] },
+        ],
+      },
+    };
     writeFileSync(path.join(manifests, 'kube-apiserver.yaml'), JSON.stringify(pod));
     const schedulerPort = await serve(selfSigned(dir));
     const flags = path.join(dir, 'scheduler.flags');
@@ -76,18 +121,41 @@ describe('verify --live sees the components verify checks', () => {
     expect(components).toEqual(['scheduler']);
     expect(subjects(findings, 'kube-apiserver at')).toEqual([]);
     // Dialed and judged against the copy's ca.crt, as the offline checks read that PKI.
-    expect(subjects(findings, 'kube-scheduler at').map((f) => [f.code, f.subject])).toEqual([['COMPONENT_SERVING_SELF_SIGNED', `kube-scheduler at https://127.0.0.1:${schedulerPort}`]]);
+    expect(subjects(findings, 'kube-scheduler at').map((f) => [f.code, f.subject])).toEqual([
+      ['COMPONENT_SERVING_SELF_SIGNED', `kube-scheduler at https://127.0.0.1:${schedulerPort}`],
+    ]);
   });
 
   it('a node of a cluster kpki wrote, through --root: the apiserver and kubelet its record describes are dialed, as verify checks them', async () => {
     const dir = tempDir('kpki-live-node-');
     const other = path.join(dir, 'other');
-    expect(kpki(['init', '--key-type', 'ecdsa-p256', '--node-name', 'x', '--advertise-address', '127.0.0.1', '--cert-dir', path.join(other, 'pki'), '--kubeconfig-dir', other]).status).toBe(0);
+    expect(
+      kpki([
+        'init',
+        '--key-type',
+        'ecdsa-p256',
+        '--node-name',
+        'x',
+        '--advertise-address',
+        '127.0.0.1',
+        '--cert-dir',
+        path.join(other, 'pki'),
+        '--kubeconfig-dir',
+        other,
+      ]).status,
+    ).toBe(0);
     // An address of the node's own, with another PKI's apiserver certificate listening on kubeadm's port.
     let address = '';
     for (let trial = 0; trial < 20 && !address; trial++) {
       const candidate = `127.${100 + Math.floor(Math.random() * 100)}.${Math.floor(Math.random() * 250)}.${1 + Math.floor(Math.random() * 250)}`;
-      address = await serve({ cert: path.join(other, 'pki/apiserver.crt'), key: path.join(other, 'pki/apiserver.key') }, candidate, 6443).then(() => candidate, () => '');
+      address = await serve(
+        { cert: path.join(other, 'pki/apiserver.crt'), key: path.join(other, 'pki/apiserver.key') },
+        candidate,
+        6443,
+      ).then(
+        () => candidate,
+        () => '',
+      );
     }
     expect(address).not.toBe('');
     const cluster = path.join(dir, 'cluster');
@@ -98,7 +166,10 @@ describe('verify --live sees the components verify checks', () => {
     const { components, findings } = await live(['--root', path.join(cluster, 'nodes/cp1')]);
     expect(components).toEqual(['apiserver', 'etcd', 'controller-manager', 'scheduler', 'kubelet']);
     // It serves another certificate than the node's apiserver.crt, not valid for the node's address.
-    expect(subjects(findings, 'kube-apiserver at').map((f) => [f.code, f.subject])).toEqual([['SAN_MISSING', `kube-apiserver at https://${address}:6443`], ['SERVING_CERT_STALE', `kube-apiserver at https://${address}:6443`]]);
+    expect(subjects(findings, 'kube-apiserver at').map((f) => [f.code, f.subject])).toEqual([
+      ['SAN_MISSING', `kube-apiserver at https://${address}:6443`],
+      ['SERVING_CERT_STALE', `kube-apiserver at https://${address}:6443`],
+    ]);
     expect(subjects(findings, 'kubelet at').map((f) => f.subject)).toEqual([`kubelet at https://${address}:10250`]);
   });
 

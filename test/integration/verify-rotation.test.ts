@@ -27,12 +27,13 @@ function verifyJson(args: string[]): { status: number | null; findings: Finding[
 }
 
 function rotate(dir: string, step: string, ...extra: string[]): void {
-  const r = kpki(['ca', 'rotate', step, ...dirs(dir), ...extra]);
+  const r = kpki(['ca', 'rotate', step, '--offline', ...dirs(dir), ...extra]);
   expect(r.status, `kpki ca rotate ${step}: ${r.stderr}`).toBe(0);
 }
 
 /** Errors and warnings, as lines naming code and subject. */
-const problems = (findings: Finding[]) => findings.filter((f) => f.severity !== 'info').map((f) => `${f.severity} ${f.code} ${f.subject}: ${f.diagnosis}`);
+const problems = (findings: Finding[]) =>
+  findings.filter((f) => f.severity !== 'info').map((f) => `${f.severity} ${f.code} ${f.subject}: ${f.diagnosis}`);
 const codes = (findings: Finding[], code: string) => findings.filter((f) => f.code === code);
 
 function initSingle(): string {
@@ -51,7 +52,10 @@ describe('kpki verify during kpki ca rotate, single node', () => {
     const pki = path.join(dir, 'pki');
     expect(problems(verifyJson(dirs(dir)).findings)).toEqual([]);
 
-    for (const [step, phase] of [['begin', 'begun'], ['reissue', 'reissued']] as const) {
+    for (const [step, phase] of [
+      ['begin', 'begun'],
+      ['reissue', 'reissued'],
+    ] as const) {
       rotate(dir, step, ...(step === 'begin' ? ['--service-account'] : []));
       expect(bundle(path.join(pki, 'ca.crt'))).toHaveLength(2);
       const { status, findings } = verifyJson(dirs(dir));
@@ -115,8 +119,12 @@ describe('kpki verify during kpki ca rotate, single node', () => {
     writeFileSync(admin, setKubeconfigData(readFileSync(admin, 'utf8'), admin, { ca: bundlePem([old!]) }));
     const { status, findings } = verifyJson(dirs(dir));
     expect(status).toBe(0);
-    expect(codes(findings, 'ROTATION_HALF_APPLIED').map((f) => [f.subject, f.diagnosis.includes('is ca old, but phase begun wants ca old+new')])).toEqual([[admin, true]]);
-    expect(codes(findings, 'ROTATION_HALF_APPLIED')[0]!.fix).toContain(`kpki ca rotate begin --cert-dir ${path.join(dir, 'pki')} --kubeconfig-dir ${dir} --ca ca,front-proxy-ca,etcd-ca`);
+    expect(
+      codes(findings, 'ROTATION_HALF_APPLIED').map((f) => [f.subject, f.diagnosis.includes('is ca old, but phase begun wants ca old+new')]),
+    ).toEqual([[admin, true]]);
+    expect(codes(findings, 'ROTATION_HALF_APPLIED')[0]!.fix).toContain(
+      `kpki ca rotate begin --cert-dir ${path.join(dir, 'pki')} --kubeconfig-dir ${dir} --ca ca,front-proxy-ca,etcd-ca`,
+    );
     // A warning: reissue's preflight lets it through, and reissue brings the kubeconfig along.
     rotate(dir, 'reissue');
     expect(problems(verifyJson(dirs(dir)).findings)).toEqual([]);
@@ -133,11 +141,16 @@ describe('kpki verify during kpki ca rotate, single node', () => {
     expect(withCaCrt.status).toBe(1);
     const signing = codes(withCaCrt.findings, 'SIGNING_CERT_NOT_SINGLE');
     expect(signing.map((f) => [f.severity, f.subject])).toEqual([['error', 'kube-controller-manager --cluster-signing-cert-file']]);
-    expect(signing[0]!.symptom).toBe(`failed to start kubernetes.io/kubelet-serving certificate controller: error reading CA cert file "csr-controller::${pki}/ca.crt::${pki}/ca.key": expected 1 certificate, found 2`);
+    expect(signing[0]!.symptom).toBe(
+      `failed to start kubernetes.io/kubelet-serving certificate controller: error reading CA cert file "csr-controller::${pki}/ca.crt::${pki}/ca.key": expected 1 certificate, found 2`,
+    );
     expect(signing[0]!.fix).toContain(`point --cluster-signing-cert-file at ${pki}/ca-signer.crt`);
 
     // As the restart plan says: the signer file, which holds the one certificate matching ca.key.
-    writeFileSync(flagsFile, kubeadmFlags.map(([n, v]) => `--${n}=${n === 'cluster-signing-cert-file' ? path.join(pki, 'ca-signer.crt') : v}\n`).join(''));
+    writeFileSync(
+      flagsFile,
+      kubeadmFlags.map(([n, v]) => `--${n}=${n === 'cluster-signing-cert-file' ? path.join(pki, 'ca-signer.crt') : v}\n`).join(''),
+    );
     const withSigner = verifyJson([...dirs(dir), '--controller-manager-args', flagsFile]);
     expect(problems(withSigner.findings)).toEqual([]);
     expect(codes(withSigner.findings, 'SIGNING_CERT_NOT_SINGLE')).toEqual([]);
@@ -145,7 +158,9 @@ describe('kpki verify during kpki ca rotate, single node', () => {
     // A signer file whose certificate is not the key's is an error in any phase.
     writeFileSync(path.join(pki, 'ca-signer.crt'), bundlePem([bundle(path.join(pki, 'ca.crt'))[1]!]));
     const mismatched = verifyJson([...dirs(dir), '--controller-manager-args', flagsFile]);
-    expect(codes(mismatched.findings, 'KEY_MISMATCH').map((f) => f.subject)).toEqual(['kube-controller-manager --cluster-signing-key-file']);
+    expect(codes(mismatched.findings, 'KEY_MISMATCH').map((f) => f.subject)).toEqual([
+      'kube-controller-manager --cluster-signing-key-file',
+    ]);
   });
 });
 
@@ -176,7 +191,10 @@ describe('a CA file of several certificates without a rotation record', () => {
   it('is not taken for a rotation when it is a chain (another subject)', () => {
     const dir = initSingle();
     const pki = path.join(dir, 'pki');
-    writeFileSync(path.join(pki, 'ca.crt'), Buffer.concat([readFileSync(path.join(pki, 'ca.crt')), readFileSync(path.join(pki, 'front-proxy-ca.crt'))]));
+    writeFileSync(
+      path.join(pki, 'ca.crt'),
+      Buffer.concat([readFileSync(path.join(pki, 'ca.crt')), readFileSync(path.join(pki, 'front-proxy-ca.crt'))]),
+    );
     expect(codes(verifyJson(dirs(dir)).findings, 'ROTATION_UNDER_WAY')).toEqual([]);
   });
 });
@@ -185,10 +203,18 @@ describe('kpki verify during kpki ca rotate, a cluster made with --control-plane
   it('is clean in every phase on the shared set and every control plane, and reports a node file the phase missed', async () => {
     const dir = tempDir();
     await makeCluster(dir);
-    const node = (name: string) => ['--cert-dir', path.join(dir, 'nodes', name, 'etc/kubernetes/pki'), '--kubeconfig-dir', path.join(dir, 'nodes', name, 'etc/kubernetes')];
+    const node = (name: string) => [
+      '--cert-dir',
+      path.join(dir, 'nodes', name, 'etc/kubernetes/pki'),
+      '--kubeconfig-dir',
+      path.join(dir, 'nodes', name, 'etc/kubernetes'),
+    ];
     const everywhere = () => [dirs(dir), node('cp1'), node('cp2')].map((args) => verifyJson(args));
 
-    for (const [step, phase] of [['begin', 'begun'], ['reissue', 'reissued']] as const) {
+    for (const [step, phase] of [
+      ['begin', 'begun'],
+      ['reissue', 'reissued'],
+    ] as const) {
       rotate(dir, step, ...(step === 'begin' ? ['--service-account'] : []));
       const [shared, ...nodes] = everywhere();
       for (const result of nodes) {
@@ -203,7 +229,9 @@ describe('kpki verify during kpki ca rotate, a cluster made with --control-plane
       expect(codes(shared!.findings, 'ROTATION_UNDER_WAY')[0]?.diagnosis).toContain(`phase ${phase}`);
       // Each control plane's controller manager signs from its own signer file.
       for (const [i, result] of nodes.entries()) {
-        expect(codes(result.findings, 'SIGNING_CERT_NOT_SINGLE')[0]?.diagnosis).toContain(path.join(dir, 'nodes', `cp${i + 1}`, 'etc/kubernetes/pki/ca-signer.crt'));
+        expect(codes(result.findings, 'SIGNING_CERT_NOT_SINGLE')[0]?.diagnosis).toContain(
+          path.join(dir, 'nodes', `cp${i + 1}`, 'etc/kubernetes/pki/ca-signer.crt'),
+        );
       }
     }
 

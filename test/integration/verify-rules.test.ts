@@ -16,7 +16,17 @@ describe('verify: rules over facts, usable from the library', () => {
       codes: [FindingCode.Unchecked],
       check(facts) {
         seen.push(...[...facts.certificates.keys()].filter((f) => f.endsWith('ca.crt')));
-        return [{ code: FindingCode.Unchecked, severity: 'info', subject: 'ca-count', symptom: '', diagnosis: `${seen.length} CA files`, fix: 'none', files: [] }];
+        return [
+          {
+            code: FindingCode.Unchecked,
+            severity: 'info',
+            subject: 'ca-count',
+            symptom: '',
+            diagnosis: `${seen.length} CA files`,
+            fix: 'none',
+            files: [],
+          },
+        ];
       },
     });
     const result = await verify({ ...base(dir), rules: [ownRule] });
@@ -28,7 +38,10 @@ describe('verify: rules over facts, usable from the library', () => {
     const dir = path.join(REPO_ROOT, 'src/verify/rules');
     for (const file of readdirSync(dir)) {
       const imports = [...readFileSync(path.join(dir, file), 'utf8').matchAll(/from '([^']+)'/g)].map((m) => m[1]!);
-      expect(imports.filter((i) => /node:fs|node:child_process|node:net|\/store\/|\/cli\/|\/commands\/|\.\.\/(read|gather|load)\.js/.test(i)), file).toEqual([]);
+      expect(
+        imports.filter((i) => /node:fs|node:child_process|node:net|\/store\/|\/cli\/|\/commands\/|\.\.\/(read|gather|load)\.js/.test(i)),
+        file,
+      ).toEqual([]);
     }
   });
 });

@@ -24,7 +24,12 @@ describe('verify: wiring complete, or a finding', () => {
     ['apiserver', 'service-account-key-file', {}, '1.2.28'],
     ['apiserver', 'service-account-signing-key-file', {}, undefined],
     ['etcd', 'trusted-ca-file', {}, undefined],
-    ['etcd', 'peer-trusted-ca-file', { name: 'cp1', 'initial-cluster': 'cp1=https://10.0.0.11:2380,cp2=https://10.0.0.12:2380' }, undefined],
+    [
+      'etcd',
+      'peer-trusted-ca-file',
+      { name: 'cp1', 'initial-cluster': 'cp1=https://10.0.0.11:2380,cp2=https://10.0.0.12:2380' },
+      undefined,
+    ],
     ['controller-manager', 'root-ca-file', {}, '1.3.5'],
     ['controller-manager', 'service-account-private-key-file', {}, '1.3.4'],
     ['controller-manager', 'cluster-signing-key-file', {}, undefined],
@@ -43,12 +48,27 @@ describe('verify: wiring complete, or a finding', () => {
 
   it('a single-member etcd needs no peer flags, an http etcd no --etcd-* flags, per-signer flags no shared signer', async () => {
     const dir = copy();
-    const etcd = flagsFile(dir, 'etcd', { 'peer-cert-file': null, 'peer-key-file': null, 'peer-trusted-ca-file': null, 'peer-client-cert-auth': null });
-    const api = flagsFile(dir, 'apiserver', { 'etcd-servers': 'http://127.0.0.1:2379', 'etcd-cafile': null, 'etcd-certfile': null, 'etcd-keyfile': null });
+    const etcd = flagsFile(dir, 'etcd', {
+      'peer-cert-file': null,
+      'peer-key-file': null,
+      'peer-trusted-ca-file': null,
+      'peer-client-cert-auth': null,
+    });
+    const api = flagsFile(dir, 'apiserver', {
+      'etcd-servers': 'http://127.0.0.1:2379',
+      'etcd-cafile': null,
+      'etcd-certfile': null,
+      'etcd-keyfile': null,
+    });
     expect(await findings(dir, { etcdArgs: etcd, apiserverArgs: api }, 'FLAG_MISSING')).toEqual([]);
     // v1.19+ per-signer flags take the place of the shared --cluster-signing-cert-file/--key-file.
     const pki = (f: string) => path.join(dir, 'pki', f);
-    const cm = flagsFile(dir, 'controller-manager', { 'cluster-signing-cert-file': null, 'cluster-signing-key-file': null, 'cluster-signing-kubelet-client-cert-file': pki('ca.crt'), 'cluster-signing-kubelet-client-key-file': pki('ca.key') });
+    const cm = flagsFile(dir, 'controller-manager', {
+      'cluster-signing-cert-file': null,
+      'cluster-signing-key-file': null,
+      'cluster-signing-kubelet-client-cert-file': pki('ca.crt'),
+      'cluster-signing-kubelet-client-key-file': pki('ca.key'),
+    });
     expect(await findings(dir, { controllerManagerArgs: cm }, 'FLAG_MISSING')).toEqual([]);
   });
 
@@ -56,7 +76,10 @@ describe('verify: wiring complete, or a finding', () => {
     const dir = copy();
     const api = flagsFile(dir, 'apiserver', { 'requestheader-group-headers': null, 'requestheader-extra-headers-prefix': null });
     const found = await findings(dir, { apiserverArgs: api }, 'REQUESTHEADER_INCOMPLETE');
-    expect(found.map((f) => f.subject)).toEqual(['kube-apiserver --requestheader-group-headers', 'kube-apiserver --requestheader-extra-headers-prefix']);
+    expect(found.map((f) => f.subject)).toEqual([
+      'kube-apiserver --requestheader-group-headers',
+      'kube-apiserver --requestheader-extra-headers-prefix',
+    ]);
     for (const f of found) applyFix(f.fix, dir);
     expect(await findings(dir, { apiserverArgs: api }, 'REQUESTHEADER_INCOMPLETE')).toEqual([]);
   });
@@ -65,7 +88,11 @@ describe('verify: wiring complete, or a finding', () => {
     const dir = copy();
     const api = flagsFile(dir, 'apiserver', { 'tls-cert-file': null, 'tls-cert-fil': path.join(dir, 'pki/apiserver.crt') });
     const [unknown] = await findings(dir, { apiserverArgs: api }, 'FLAG_UNKNOWN');
-    expect(unknown).toMatchObject({ severity: 'error', subject: 'kube-apiserver --tls-cert-fil', symptom: 'Error: unknown flag: --tls-cert-fil' });
+    expect(unknown).toMatchObject({
+      severity: 'error',
+      subject: 'kube-apiserver --tls-cert-fil',
+      symptom: 'Error: unknown flag: --tls-cert-fil',
+    });
     expect(unknown!.diagnosis).toContain('misspelling of --tls-cert-file');
     applyFix(unknown!.fix, dir);
     const after = await verify({ ...base(dir), apiserverArgs: api });
@@ -73,7 +100,11 @@ describe('verify: wiring complete, or a finding', () => {
   });
 
   it('real flags are never called unknown: every flag of the kubeadm v1.20.2 manifests, deprecated ones too', async () => {
-    const result = await verify({ manifestsDir: path.join(FIXTURE_KUBERNETES, 'manifests'), root: FIXTURE_ROOT, now: new Date('2026-12-01T00:00:00Z') });
+    const result = await verify({
+      manifestsDir: path.join(FIXTURE_KUBERNETES, 'manifests'),
+      root: FIXTURE_ROOT,
+      now: new Date('2026-12-01T00:00:00Z'),
+    });
     expect(result.findings.filter((f) => f.code === 'FLAG_UNKNOWN')).toEqual([]);
     const manifest = readFileSync(path.join(FIXTURE_KUBERNETES, 'manifests/kube-apiserver.yaml'), 'utf8');
     expect(manifest).toContain('--insecure-port=0'); // deprecated and hidden from --help, yet real
@@ -81,17 +112,49 @@ describe('verify: wiring complete, or a finding', () => {
 
   it('a flag far from every known one (newer than v1.20) is a note, not an error', async () => {
     const dir = copy();
-    const [note] = await findings(dir, { apiserverArgs: flagsFile(dir, 'apiserver', { 'authentication-config': '/etc/kubernetes/authn.yaml' }) }, 'FLAG_UNKNOWN');
+    const [note] = await findings(
+      dir,
+      { apiserverArgs: flagsFile(dir, 'apiserver', { 'authentication-config': '/etc/kubernetes/authn.yaml' }) },
+      'FLAG_UNKNOWN',
+    );
     expect(note).toMatchObject({ severity: 'info', subject: 'kube-apiserver --authentication-config' });
   });
 
   it.each([
-    ['the etcd static pod', (_dir: string) => readFileSync(path.join(FIXTURE_KUBERNETES, 'manifests/etcd.yaml'), 'utf8'), /is the static pod of etcd.*pass it with --etcd-args/],
-    ['an etcd command line', () => 'etcd --name=cp1 --data-dir=/var/lib/etcd --listen-client-urls=https://127.0.0.1:2379', /is the command line of etcd.*pass it with --etcd-args/],
-    ["etcd's flags without the binary", (dir: string) => kubeadmFlags('etcd', dir).map(([n, v]) => `--${n}=${v}`).join('\n') + '\n--data-dir=/var/lib/etcd\n--initial-cluster=cp1=https://10.0.0.11:2380', /is etcd's flags .*pass it with --etcd-args/],
-    ['a kubelet command line', () => '/usr/bin/kubelet --bootstrap-kubeconfig=/etc/kubernetes/bootstrap-kubelet.conf --kubeconfig=/etc/kubernetes/kubelet.conf --container-runtime=remote --node-ip=10.0.0.21', /is the command line of kubelet.*pass it with --kubelet-config/],
-    ['kubelet flags without the binary', () => '--kubeconfig=/etc/kubernetes/kubelet.conf --container-runtime=remote --node-ip=10.0.0.21 --cgroup-driver=systemd', /is kubelet's flags .*pass it with --kubelet-config/],
-    ['a BOSH etcd job', () => 'processes:\n- name: etcd\n  args: ["--name=cp1", "--data-dir=/var/lib/etcd"]\n', /is a BOSH job of etcd.*pass it with --etcd-args/],
+    [
+      'the etcd static pod',
+      (_dir: string) => readFileSync(path.join(FIXTURE_KUBERNETES, 'manifests/etcd.yaml'), 'utf8'),
+      /is the static pod of etcd.*pass it with --etcd-args/,
+    ],
+    [
+      'an etcd command line',
+      () => 'etcd --name=cp1 --data-dir=/var/lib/etcd --listen-client-urls=https://127.0.0.1:2379',
+      /is the command line of etcd.*pass it with --etcd-args/,
+    ],
+    [
+      "etcd's flags without the binary",
+      (dir: string) =>
+        kubeadmFlags('etcd', dir)
+          .map(([n, v]) => `--${n}=${v}`)
+          .join('\n') + '\n--data-dir=/var/lib/etcd\n--initial-cluster=cp1=https://10.0.0.11:2380',
+      /is etcd's flags .*pass it with --etcd-args/,
+    ],
+    [
+      'a kubelet command line',
+      () =>
+        '/usr/bin/kubelet --bootstrap-kubeconfig=/etc/kubernetes/bootstrap-kubelet.conf --kubeconfig=/etc/kubernetes/kubelet.conf --container-runtime=remote --node-ip=10.0.0.21',
+      /is the command line of kubelet.*pass it with --kubelet-config/,
+    ],
+    [
+      'kubelet flags without the binary',
+      () => '--kubeconfig=/etc/kubernetes/kubelet.conf --container-runtime=remote --node-ip=10.0.0.21 --cgroup-driver=systemd',
+      /is kubelet's flags .*pass it with --kubelet-config/,
+    ],
+    [
+      'a BOSH etcd job',
+      () => 'processes:\n- name: etcd\n  args: ["--name=cp1", "--data-dir=/var/lib/etcd"]\n',
+      /is a BOSH job of etcd.*pass it with --etcd-args/,
+    ],
   ])('another component given as --apiserver-args: %s is a clear error naming what it looks like', async (_, content, message) => {
     const dir = tempDir();
     const file = path.join(dir, 'args');
@@ -105,7 +168,14 @@ describe('verify: wiring complete, or a finding', () => {
 describe('verify: CIS Kubernetes Benchmark PKI checks carry their ids', () => {
   it('etcd 2.2/2.5 client-cert-auth off and 2.3/2.6 auto-tls on', async () => {
     const dir = copy();
-    const etcd = flagsFile(dir, 'etcd', { 'client-cert-auth': null, 'trusted-ca-file': null, 'peer-client-cert-auth': 'false', 'peer-trusted-ca-file': null, 'auto-tls': 'true', 'peer-auto-tls': 'true' });
+    const etcd = flagsFile(dir, 'etcd', {
+      'client-cert-auth': null,
+      'trusted-ca-file': null,
+      'peer-client-cert-auth': 'false',
+      'peer-trusted-ca-file': null,
+      'auto-tls': 'true',
+      'peer-auto-tls': 'true',
+    });
     const result = await verify({ ...base(dir), etcdArgs: etcd });
     expect(result.findings.map((f) => `${f.code} ${f.cis} ${f.subject}`).sort()).toEqual([
       'ETCD_AUTO_TLS 2.3 etcd --auto-tls',
@@ -145,6 +215,8 @@ describe('verify: CIS Kubernetes Benchmark PKI checks carry their ids', () => {
     const dir = copy();
     chmodSync(path.join(dir, 'pki/etcd/healthcheck-client.key'), 0o644);
     const result = await verify(base(dir));
-    expect(result.findings.map((f) => `${f.code} ${f.cis} ${f.subject}`)).toEqual([`KEY_PERMISSIONS 1.1.21 ${path.join(dir, 'pki/etcd/healthcheck-client.key')}`]);
+    expect(result.findings.map((f) => `${f.code} ${f.cis} ${f.subject}`)).toEqual([
+      `KEY_PERMISSIONS 1.1.21 ${path.join(dir, 'pki/etcd/healthcheck-client.key')}`,
+    ]);
   });
 });

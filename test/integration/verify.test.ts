@@ -25,21 +25,44 @@ describe('kpki verify', () => {
     const result = await verify(options);
     // kubeadm leaves the kubelets' serving certificates unverified: CIS 1.2.6, a warning. And a note:
     // kubeadm v1.20 points the control plane's kubelet at the control-plane endpoint.
-    expect(result.findings.map((f) => `${f.severity} ${f.code} ${f.cis}`)).toEqual(['warning KUBELET_CA_UNSET 1.2.6', 'info KUBELET_SERVER_MODE undefined']);
-    expect(result.findings[1]!.diagnosis).toBe('the kubelet talks to the control-plane endpoint, as kubeadm before 1.33 (or with ControlPlaneKubeletLocalMode off) and every worker do (this node\'s apiserver is https://198.51.100.11:6443)');
+    expect(result.findings.map((f) => `${f.severity} ${f.code} ${f.cis}`)).toEqual([
+      'warning KUBELET_CA_UNSET 1.2.6',
+      'info KUBELET_SERVER_MODE undefined',
+    ]);
+    expect(result.findings[1]!.diagnosis).toBe(
+      "the kubelet talks to the control-plane endpoint, as kubeadm before 1.33 (or with ControlPlaneKubeletLocalMode off) and every worker do (this node's apiserver is https://198.51.100.11:6443)",
+    );
     expect(result.counts.error).toBe(0);
     // Files no manifest names are checked too, named as the node names them.
     chmodSync(path.join(root, 'etc/kubernetes/pki/etcd/healthcheck-client.key'), 0o644);
     const loose = await verify(options);
-    expect(loose.findings.filter((f) => f.code === 'KEY_PERMISSIONS').map((f) => f.subject)).toEqual(['/etc/kubernetes/pki/etcd/healthcheck-client.key']);
-    expect(result.checked.components).toMatchObject({ apiserver: expect.stringContaining('kube-apiserver.yaml'), etcd: expect.stringContaining('etcd.yaml') });
-    expect(result.checked.kubeconfigs.sort()).toEqual(['/etc/kubernetes/admin.conf', '/etc/kubernetes/controller-manager.conf', '/etc/kubernetes/kubelet.conf', '/etc/kubernetes/scheduler.conf']);
+    expect(loose.findings.filter((f) => f.code === 'KEY_PERMISSIONS').map((f) => f.subject)).toEqual([
+      '/etc/kubernetes/pki/etcd/healthcheck-client.key',
+    ]);
+    expect(result.checked.components).toMatchObject({
+      apiserver: expect.stringContaining('kube-apiserver.yaml'),
+      etcd: expect.stringContaining('etcd.yaml'),
+    });
+    expect(result.checked.kubeconfigs.sort()).toEqual([
+      '/etc/kubernetes/admin.conf',
+      '/etc/kubernetes/controller-manager.conf',
+      '/etc/kubernetes/kubelet.conf',
+      '/etc/kubernetes/scheduler.conf',
+    ]);
   });
 
   it('the fixture as shared (world-readable keys and kubeconfigs) draws the CIS permission warnings, nothing else', async () => {
     const result = await verify({ root: FIXTURE_ROOT, now: new Date('2026-12-01T00:00:00Z') });
     expect(new Set(result.findings.map((f) => `${f.severity} ${f.code} ${f.cis}`))).toEqual(
-      new Set(['warning KEY_PERMISSIONS 1.1.21', 'warning KUBECONFIG_PERMISSIONS 1.1.13', 'warning KUBECONFIG_PERMISSIONS 1.1.15', 'warning KUBECONFIG_PERMISSIONS 1.1.17', 'warning KUBECONFIG_PERMISSIONS 4.1.5', 'warning KUBELET_CA_UNSET 1.2.6', 'info KUBELET_SERVER_MODE undefined']),
+      new Set([
+        'warning KEY_PERMISSIONS 1.1.21',
+        'warning KUBECONFIG_PERMISSIONS 1.1.13',
+        'warning KUBECONFIG_PERMISSIONS 1.1.15',
+        'warning KUBECONFIG_PERMISSIONS 1.1.17',
+        'warning KUBECONFIG_PERMISSIONS 4.1.5',
+        'warning KUBELET_CA_UNSET 1.2.6',
+        'info KUBELET_SERVER_MODE undefined',
+      ]),
     );
   });
 
@@ -87,7 +110,10 @@ describe('kpki verify', () => {
       cpSync(path.join(dir, 'pki/front-proxy-client.key'), path.join(dir, 'pki/apiserver.key'));
       const result = await verifyBroken(base(dir));
       expect(result.findings.map((f) => f.code)).toEqual(['KEY_MISMATCH']);
-      expect(result.findings[0]).toMatchObject({ subject: 'kube-apiserver --tls-private-key-file', symptom: 'tls: private key does not match public key' });
+      expect(result.findings[0]).toMatchObject({
+        subject: 'kube-apiserver --tls-private-key-file',
+        symptom: 'tls: private key does not match public key',
+      });
     });
 
     it('SA_KEY_MISMATCH: sa.pub that does not belong to sa.key', async () => {
@@ -125,7 +151,10 @@ describe('kpki verify', () => {
 
     it('PROXY_NAME_NOT_ALLOWED and PROXY_ANY_NAME_ALLOWED: --requestheader-allowed-names', async () => {
       const dir = copy();
-      const wrong = await verifyBroken({ ...base(dir), apiserverArgs: flagsFile(dir, 'apiserver', { 'requestheader-allowed-names': 'aggregator' }) });
+      const wrong = await verifyBroken({
+        ...base(dir),
+        apiserverArgs: flagsFile(dir, 'apiserver', { 'requestheader-allowed-names': 'aggregator' }),
+      });
       expect(wrong.findings.map((f) => f.code)).toEqual(['PROXY_NAME_NOT_ALLOWED']);
       expect(wrong.findings[0]!.symptom).toContain('x509: subject with cn=front-proxy-client is not in the allowed list');
       const any = await verifyBroken({ ...base(dir), apiserverArgs: flagsFile(dir, 'apiserver', { 'requestheader-allowed-names': null }) });
@@ -134,12 +163,17 @@ describe('kpki verify', () => {
 
     it('REQUESTHEADER_INCOMPLETE: a proxy client certificate without a requestheader CA', async () => {
       const dir = copy();
-      expect(await codes({ ...base(dir), apiserverArgs: flagsFile(dir, 'apiserver', { 'requestheader-client-ca-file': null }) })).toEqual(['REQUESTHEADER_INCOMPLETE']);
+      expect(await codes({ ...base(dir), apiserverArgs: flagsFile(dir, 'apiserver', { 'requestheader-client-ca-file': null }) })).toEqual([
+        'REQUESTHEADER_INCOMPLETE',
+      ]);
     });
 
     it('NOT_CA: --client-ca-file naming a leaf', async () => {
       const dir = copy();
-      const found = await codes({ ...base(dir), apiserverArgs: flagsFile(dir, 'apiserver', { 'client-ca-file': path.join(dir, 'pki/apiserver.crt') }) });
+      const found = await codes({
+        ...base(dir),
+        apiserverArgs: flagsFile(dir, 'apiserver', { 'client-ca-file': path.join(dir, 'pki/apiserver.crt') }),
+      });
       // Nothing chains to a leaf either: every client certificate is refused too.
       expect(found).toEqual(['CHAIN_UNTRUSTED', 'NOT_CA']);
     });
@@ -148,15 +182,22 @@ describe('kpki verify', () => {
       const dir = copy();
       // etcd demands client certificates whenever it has --trusted-ca-file, whatever --client-cert-auth says.
       expect(await codes({ ...base(dir), etcdArgs: flagsFile(dir, 'etcd', { 'client-cert-auth': 'false' }) })).toEqual([]);
-      expect(await codes({ ...base(dir), etcdArgs: flagsFile(dir, 'etcd', { 'client-cert-auth': 'false', 'trusted-ca-file': null }) })).toContain('ETCD_CLIENT_AUTH_OFF');
+      expect(
+        await codes({ ...base(dir), etcdArgs: flagsFile(dir, 'etcd', { 'client-cert-auth': 'false', 'trusted-ca-file': null }) }),
+      ).toContain('ETCD_CLIENT_AUTH_OFF');
       const wrongCa = await verifyBroken({
         ...base(dir),
         apiserverArgs: flagsFile(dir, 'apiserver'),
         etcdArgs: flagsFile(dir, 'etcd', { 'trusted-ca-file': path.join(dir, 'pki/ca.crt') }),
       });
       // Trusting the cluster CA is also CIS 2.7's shared CA: its kubelet and user certificates would open etcd.
-      expect(wrongCa.findings.map((f) => `${f.code} ${f.subject}`)).toEqual(['CHAIN_UNTRUSTED kube-apiserver --etcd-certfile', 'ETCD_CA_SHARED etcd --trusted-ca-file']);
-      expect(wrongCa.findings[0]!.symptom).toContain('tls: failed to verify client certificate: x509: certificate signed by unknown authority');
+      expect(wrongCa.findings.map((f) => `${f.code} ${f.subject}`)).toEqual([
+        'CHAIN_UNTRUSTED kube-apiserver --etcd-certfile',
+        'ETCD_CA_SHARED etcd --trusted-ca-file',
+      ]);
+      expect(wrongCa.findings[0]!.symptom).toContain(
+        'tls: failed to verify client certificate: x509: certificate signed by unknown authority',
+      );
     });
 
     it('SAN_MISSING: etcd serving certificate without the host in --etcd-servers', async () => {
@@ -173,7 +214,10 @@ describe('kpki verify', () => {
     it('CHAIN_UNTRUSTED: the kubelet trusting another CA than the apiserver client cert', async () => {
       const dir = copy();
       const kubelet = path.join(dir, 'kubelet-config.yaml');
-      writeFileSync(kubelet, `apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\nauthentication:\n  x509:\n    clientCAFile: ${path.join(dir, 'pki/front-proxy-ca.crt')}\n`);
+      writeFileSync(
+        kubelet,
+        `apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\nauthentication:\n  x509:\n    clientCAFile: ${path.join(dir, 'pki/front-proxy-ca.crt')}\n`,
+      );
       const result = await verifyBroken({ ...base(dir), kubeletConfig: kubelet });
       expect(result.findings.map((f) => `${f.code} ${f.subject}`)).toEqual(['CHAIN_UNTRUSTED kube-apiserver --kubelet-client-certificate']);
     });
@@ -188,9 +232,46 @@ describe('kpki verify', () => {
     it('WEAK_KEY and WEAK_SIGNATURE: an RSA-1024, SHA-1 front-proxy client made with openssl', async () => {
       const dir = copy();
       const p = (f: string) => path.join(dir, 'pki', f);
-      execFileSync('openssl', ['req', '-new', '-newkey', 'rsa:1024', '-nodes', '-keyout', p('front-proxy-client.key'), '-subj', '/CN=front-proxy-client', '-out', p('fp.csr')], { stdio: 'ignore' });
+      execFileSync(
+        'openssl',
+        [
+          'req',
+          '-new',
+          '-newkey',
+          'rsa:1024',
+          '-nodes',
+          '-keyout',
+          p('front-proxy-client.key'),
+          '-subj',
+          '/CN=front-proxy-client',
+          '-out',
+          p('fp.csr'),
+        ],
+        { stdio: 'ignore' },
+      );
       writeFileSync(p('ext.cnf'), 'extendedKeyUsage=clientAuth\n');
-      execFileSync('openssl', ['x509', '-req', '-sha1', '-in', p('fp.csr'), '-CA', p('front-proxy-ca.crt'), '-CAkey', p('front-proxy-ca.key'), '-CAcreateserial', '-days', '365', '-extfile', p('ext.cnf'), '-out', p('front-proxy-client.crt')], { stdio: 'ignore' });
+      execFileSync(
+        'openssl',
+        [
+          'x509',
+          '-req',
+          '-sha1',
+          '-in',
+          p('fp.csr'),
+          '-CA',
+          p('front-proxy-ca.crt'),
+          '-CAkey',
+          p('front-proxy-ca.key'),
+          '-CAcreateserial',
+          '-days',
+          '365',
+          '-extfile',
+          p('ext.cnf'),
+          '-out',
+          p('front-proxy-client.crt'),
+        ],
+        { stdio: 'ignore' },
+      );
       // Go refuses SHA-1 signatures in chains, so the apiserver's peers reject it too.
       const result = await verifyBroken(base(dir));
       expect(result.findings.map((f) => f.code).sort()).toEqual(['CHAIN_UNTRUSTED', 'WEAK_KEY', 'WEAK_SIGNATURE']);
@@ -205,7 +286,9 @@ describe('kpki verify', () => {
       const dir = copy();
       chmodSync(path.join(dir, 'pki/etcd/peer.key'), 0o640);
       const result = await verifyBroken(base(dir));
-      expect(result.findings.map((f) => `${f.code} ${f.fix}`)).toEqual([`KEY_PERMISSIONS chmod 600 ${path.join(dir, 'pki/etcd/peer.key')}`]);
+      expect(result.findings.map((f) => `${f.code} ${f.fix}`)).toEqual([
+        `KEY_PERMISSIONS chmod 600 ${path.join(dir, 'pki/etcd/peer.key')}`,
+      ]);
     });
 
     it('FILE_MISSING and FILE_INVALID', async () => {
@@ -214,12 +297,17 @@ describe('kpki verify', () => {
       writeFileSync(path.join(dir, 'pki/front-proxy-ca.crt'), 'garbage');
       const result = await verifyBroken(base(dir));
       expect(result.findings.map((f) => f.code).sort()).toEqual(['FILE_INVALID', 'FILE_MISSING']);
-      expect(result.findings.find((f) => f.code === 'FILE_MISSING')!.symptom).toMatch(/^open .*etcd\/peer\.crt: no such file or directory$/);
+      expect(result.findings.find((f) => f.code === 'FILE_MISSING')!.symptom).toMatch(
+        /^open .*etcd\/peer\.crt: no such file or directory$/,
+      );
     });
 
     it("FILE_INVALID: a kubeconfig whose embedded certificate is not PEM (kubectl's 'failed to find any PEM data')", async () => {
       const dir = copy();
-      const conf = readFileSync(path.join(dir, 'kubelet.conf'), 'utf8').replace(/client-certificate-data: \S+/, `client-certificate-data: ${Buffer.from('not pem').toString('base64')}`);
+      const conf = readFileSync(path.join(dir, 'kubelet.conf'), 'utf8').replace(
+        /client-certificate-data: \S+/,
+        `client-certificate-data: ${Buffer.from('not pem').toString('base64')}`,
+      );
       writeFileSync(path.join(dir, 'kubelet.conf'), conf);
       const result = await verifyBroken(base(dir));
       expect(result.findings.map((f) => f.code)).toEqual(['FILE_INVALID']);
@@ -230,14 +318,20 @@ describe('kpki verify', () => {
   describe('unusable input is an error, not a finding', () => {
     it.each([
       ['a directory without certificates', async (dir: string) => ({ certDir: dir })],
-      ['a flags file of binary junk', async (dir: string) => {
-        writeFileSync(path.join(dir, 'junk'), Buffer.from([0, 159, 146, 150, 255]));
-        return { ...base(pristine()), apiserverArgs: path.join(dir, 'junk') };
-      }],
-      ['YAML that is not a manifest', async (dir: string) => {
-        writeFileSync(path.join(dir, 'deploy.yaml'), 'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: x}\n');
-        return { ...base(pristine()), apiserverArgs: path.join(dir, 'deploy.yaml') };
-      }],
+      [
+        'a flags file of binary junk',
+        async (dir: string) => {
+          writeFileSync(path.join(dir, 'junk'), Buffer.from([0, 159, 146, 150, 255]));
+          return { ...base(pristine()), apiserverArgs: path.join(dir, 'junk') };
+        },
+      ],
+      [
+        'YAML that is not a manifest',
+        async (dir: string) => {
+          writeFileSync(path.join(dir, 'deploy.yaml'), 'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: x}\n');
+          return { ...base(pristine()), apiserverArgs: path.join(dir, 'deploy.yaml') };
+        },
+      ],
       ['a missing args file', async (dir: string) => ({ ...base(pristine()), etcdArgs: path.join(dir, 'nope.yaml') })],
       ['a bad --warn-within', async () => ({ ...base(pristine()), warnWithin: 'soon' })],
     ])('%s', async (_, make) => {

@@ -48,9 +48,18 @@ describe('three control-plane nodes behind a VIP', () => {
 
   it('each apiserver certificate verifies (Go) for the VIP, its own address and in-cluster names, and not for another node', async () => {
     const cases = NODES.flatMap((node) =>
-      [VIP, node.address, node.name, ...inCluster, ...NODES.filter((o) => o !== node).map((o) => o.address)].map((host) => ({ node, host })),
+      [VIP, node.address, node.name, ...inCluster, ...NODES.filter((o) => o !== node).map((o) => o.address)].map((host) => ({
+        node,
+        host,
+      })),
     );
-    const checks: Check[] = cases.map(({ node, host }) => ({ kind: 'verify', cert: nodePki(node.name, 'apiserver.crt'), roots: path.join(root, 'pki/ca.crt'), usage: 'server', host }));
+    const checks: Check[] = cases.map(({ node, host }) => ({
+      kind: 'verify',
+      cert: nodePki(node.name, 'apiserver.crt'),
+      roots: path.join(root, 'pki/ca.crt'),
+      usage: 'server',
+      host,
+    }));
     const results = await goCheck(checks);
     cases.forEach(({ node, host }, i) => {
       const foreign = NODES.some((o) => o !== node && o.address === host);
@@ -59,12 +68,30 @@ describe('three control-plane nodes behind a VIP', () => {
     });
   });
 
-  it('openssl agrees on the VIP and on another node\'s address', async () => {
+  it("openssl agrees on the VIP and on another node's address", async () => {
     for (const node of NODES) {
-      const ok = await run(openssl, ['verify', '-purpose', 'sslserver', '-verify_ip', VIP, '-CAfile', path.join(root, 'pki/ca.crt'), nodePki(node.name, 'apiserver.crt')]);
+      const ok = await run(openssl, [
+        'verify',
+        '-purpose',
+        'sslserver',
+        '-verify_ip',
+        VIP,
+        '-CAfile',
+        path.join(root, 'pki/ca.crt'),
+        nodePki(node.name, 'apiserver.crt'),
+      ]);
       expect(ok.code, ok.stderr).toBe(0);
       const other = NODES.find((o) => o !== node)!.address;
-      const refused = await run(openssl, ['verify', '-purpose', 'sslserver', '-verify_ip', other, '-CAfile', path.join(root, 'pki/ca.crt'), nodePki(node.name, 'apiserver.crt')]);
+      const refused = await run(openssl, [
+        'verify',
+        '-purpose',
+        'sslserver',
+        '-verify_ip',
+        other,
+        '-CAfile',
+        path.join(root, 'pki/ca.crt'),
+        nodePki(node.name, 'apiserver.crt'),
+      ]);
       expect(refused.code).not.toBe(0);
       expect(refused.stdout + refused.stderr).toMatch(/error 64 .*IP address mismatch/);
     }
@@ -73,7 +100,18 @@ describe('three control-plane nodes behind a VIP', () => {
   it('node directories differ only where they must', () => {
     const layout = files('cp1');
     for (const node of NODES) expect(files(node.name)).toEqual(layout);
-    const shared = ['ca.crt', 'ca.key', 'front-proxy-ca.crt', 'front-proxy-ca.key', 'front-proxy-client.crt', 'front-proxy-client.key', 'etcd/ca.crt', 'etcd/ca.key', 'sa.key', 'sa.pub'];
+    const shared = [
+      'ca.crt',
+      'ca.key',
+      'front-proxy-ca.crt',
+      'front-proxy-ca.key',
+      'front-proxy-client.crt',
+      'front-proxy-client.key',
+      'etcd/ca.crt',
+      'etcd/ca.key',
+      'sa.key',
+      'sa.pub',
+    ];
     for (const file of shared) {
       const bytes = readFileSync(path.join(root, 'pki', file));
       for (const node of NODES) expect(readFileSync(nodePki(node.name, file)).equals(bytes), `${node.name} ${file}`).toBe(true);
@@ -121,7 +159,21 @@ describe('a three-member etcd cluster from the node directories', () => {
   }, 120_000);
 
   const ctl = (name: string, args: string[]) =>
-    run(etcdctl, ['--endpoints', endpoints.join(','), '--cacert', nodePki(name, 'etcd/ca.crt'), '--cert', nodePki(name, 'etcd/healthcheck-client.crt'), '--key', nodePki(name, 'etcd/healthcheck-client.key'), ...args], { env: { ETCDCTL_API: '3' }, timeoutMs: 30_000 });
+    run(
+      etcdctl,
+      [
+        '--endpoints',
+        endpoints.join(','),
+        '--cacert',
+        nodePki(name, 'etcd/ca.crt'),
+        '--cert',
+        nodePki(name, 'etcd/healthcheck-client.crt'),
+        '--key',
+        nodePki(name, 'etcd/healthcheck-client.key'),
+        ...args,
+      ],
+      { env: { ETCDCTL_API: '3' }, timeoutMs: 30_000 },
+    );
 
   it('etcdctl member list shows all three members', async () => {
     const r = await ctl('cp2', ['member', 'list', '-w', 'json']);
@@ -130,7 +182,7 @@ describe('a three-member etcd cluster from the node directories', () => {
     expect(names).toEqual(['cp1', 'cp2', 'cp3']);
   });
 
-  it('endpoint health succeeds on every member with each node\'s healthcheck client', async () => {
+  it("endpoint health succeeds on every member with each node's healthcheck client", async () => {
     for (const node of NODES) {
       const r = await ctl(node.name, ['endpoint', 'health']);
       expect(r.code, r.stderr).toBe(0);

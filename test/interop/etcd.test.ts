@@ -55,7 +55,14 @@ describe(`etcd ${source.label}`, () => {
       proc: res.start(
         `etcd ${m.name}`,
         etcd,
-        etcdMemberArgs({ ...m, dataDir: path.join(dataRoot, m.name), initialCluster, server: p.leaf('etcd/server'), peer: p.leaf('etcd/peer'), ca: p.caCert('etcd/ca') }),
+        etcdMemberArgs({
+          ...m,
+          dataDir: path.join(dataRoot, m.name),
+          initialCluster,
+          server: p.leaf('etcd/server'),
+          peer: p.leaf('etcd/peer'),
+          ca: p.caCert('etcd/ca'),
+        }),
       ),
     }));
     // Publishing needs a leader, which needs both members talking over peer TLS.
@@ -68,17 +75,24 @@ describe(`etcd ${source.label}`, () => {
    * etcdctl (API v3) against the given endpoints, trusting etcd/ca unless told otherwise. Calls
    * expected to fail pass a short command timeout: etcdctl only gives up when it expires.
    */
-  function ctl(args: string[], opts: { client?: Leaf; endpoints?: string[]; cacert?: CaName; expectFailure?: boolean } = {}): Promise<RunResult> {
+  function ctl(
+    args: string[],
+    opts: { client?: Leaf; endpoints?: string[]; cacert?: CaName; expectFailure?: boolean } = {},
+  ): Promise<RunResult> {
     const p = pki();
     const endpoints = opts.endpoints ?? members.map((m) => m.clientUrl);
-    return run(etcdctl, [
-      `--endpoints=${endpoints.join(',')}`,
-      `--cacert=${p.caCert(opts.cacert ?? 'etcd/ca')}`,
-      ...(opts.client ? [`--cert=${opts.client.cert}`, `--key=${opts.client.key}`] : []),
-      '--dial-timeout=3s',
-      `--command-timeout=${opts.expectFailure ? 2 : 5}s`,
-      ...args,
-    ], { env: { ETCDCTL_API: '3' }, timeoutMs: 30_000 });
+    return run(
+      etcdctl,
+      [
+        `--endpoints=${endpoints.join(',')}`,
+        `--cacert=${p.caCert(opts.cacert ?? 'etcd/ca')}`,
+        ...(opts.client ? [`--cert=${opts.client.cert}`, `--key=${opts.client.key}`] : []),
+        '--dial-timeout=3s',
+        `--command-timeout=${opts.expectFailure ? 2 : 5}s`,
+        ...args,
+      ],
+      { env: { ETCDCTL_API: '3' }, timeoutMs: 30_000 },
+    );
   }
 
   function logOffsets(): number[] {
@@ -95,7 +109,9 @@ describe(`etcd ${source.label}`, () => {
     expect(r.code, describeRun(r)).toBe(0);
     const list = JSON.parse(r.stdout) as { members: { name: string; peerURLs: string[]; clientURLs: string[] }[] };
     const seen = list.members.map((m) => ({ name: m.name, peerURLs: m.peerURLs, clientURLs: m.clientURLs }));
-    expect(seen.sort((a, b) => a.name.localeCompare(b.name))).toEqual(members.map((m) => ({ name: m.name, peerURLs: [m.peerUrl], clientURLs: [m.clientUrl] })));
+    expect(seen.sort((a, b) => a.name.localeCompare(b.name))).toEqual(
+      members.map((m) => ({ name: m.name, peerURLs: [m.peerUrl], clientURLs: [m.clientUrl] })),
+    );
     for (const m of members) {
       expect(m.proc.output).toContain('"msg":"established TCP streaming connection with remote peer"');
       // A TLS failure between members shows up as a rejected connection naming the TLS error (a
@@ -118,13 +134,16 @@ describe(`etcd ${source.label}`, () => {
     expect(r.stdout + r.stderr).toContain(`${url} is healthy`);
   });
 
-  it('apiserver-etcd-client (the apiserver\'s etcd client) can write on one member and read on the other', async () => {
+  it("apiserver-etcd-client (the apiserver's etcd client) can write on one member and read on the other", async () => {
     const client = pki().leaf('apiserver-etcd-client');
     const value = `written-by-kpki-${Date.now()}`;
     const put = await ctl(['put', '/registry/kpki-interop', value], { client, endpoints: [members[0]!.clientUrl] });
     expect(put.code, describeRun(put)).toBe(0);
     expect(put.stdout.trim()).toBe('OK');
-    const get = await ctl(['get', '/registry/kpki-interop', '--print-value-only', '--consistency=l'], { client, endpoints: [members[1]!.clientUrl] });
+    const get = await ctl(['get', '/registry/kpki-interop', '--print-value-only', '--consistency=l'], {
+      client,
+      endpoints: [members[1]!.clientUrl],
+    });
     expect(get.code, describeRun(get)).toBe(0);
     expect(get.stdout.trim()).toBe(value);
   });
@@ -136,14 +155,20 @@ describe(`etcd ${source.label}`, () => {
     }
   });
 
-  it.each(['apiserver-kubelet-client', 'front-proxy-client', 'admin.conf'])('a %s client cert (not from etcd/ca) is refused', async (id) => {
-    const from = logOffsets();
-    const r = await ctl(['endpoint', 'health'], { client: pki().leaf(id), endpoints: [members[0]!.clientUrl], expectFailure: true });
-    expect(r.code, describeRun(r)).toBe(1);
-    expect(r.stderr, describeRun(r)).toContain('Error: unhealthy cluster');
-    expect(r.stdout + r.stderr).toContain(`${members[0]!.clientUrl} is unhealthy`);
-    await anyMemberLogs(/"msg":"rejected connection".*"error":"tls: failed to verify client certificate: x509: certificate signed by unknown authority"/, from);
-  });
+  it.each(['apiserver-kubelet-client', 'front-proxy-client', 'admin.conf'])(
+    'a %s client cert (not from etcd/ca) is refused',
+    async (id) => {
+      const from = logOffsets();
+      const r = await ctl(['endpoint', 'health'], { client: pki().leaf(id), endpoints: [members[0]!.clientUrl], expectFailure: true });
+      expect(r.code, describeRun(r)).toBe(1);
+      expect(r.stderr, describeRun(r)).toContain('Error: unhealthy cluster');
+      expect(r.stdout + r.stderr).toContain(`${members[0]!.clientUrl} is unhealthy`);
+      await anyMemberLogs(
+        /"msg":"rejected connection".*"error":"tls: failed to verify client certificate: x509: certificate signed by unknown authority"/,
+        from,
+      );
+    },
+  );
 
   it('a client without a certificate is refused', async () => {
     const from = logOffsets();
@@ -155,7 +180,12 @@ describe(`etcd ${source.label}`, () => {
 
   it('etcdctl refuses the etcd server cert when it trusts the cluster CA instead of etcd/ca', async () => {
     const from = logOffsets();
-    const r = await ctl(['endpoint', 'health'], { client: pki().leaf('etcd/healthcheck-client'), cacert: 'ca', endpoints: [members[0]!.clientUrl], expectFailure: true });
+    const r = await ctl(['endpoint', 'health'], {
+      client: pki().leaf('etcd/healthcheck-client'),
+      cacert: 'ca',
+      endpoints: [members[0]!.clientUrl],
+      expectFailure: true,
+    });
     expect(r.code, describeRun(r)).toBe(1);
     expect(r.stderr, describeRun(r)).toContain('Error: unhealthy cluster');
     // The client aborts the handshake; etcd logs the alert it received.
@@ -183,6 +213,9 @@ describe(`etcd ${source.label}`, () => {
       socket.once('error', (err) => resolve(err.message));
     });
     expect(outcome).not.toBe('served');
-    await anyMemberLogs(/"msg":"rejected connection".*"error":"tls: failed to verify client certificate: x509: certificate signed by unknown authority"/, from);
+    await anyMemberLogs(
+      /"msg":"rejected connection".*"error":"tls: failed to verify client certificate: x509: certificate signed by unknown authority"/,
+      from,
+    );
   });
 });

@@ -25,14 +25,21 @@ function kpkiKeypair(cert: string, key: string): Result {
   const parsed = tlsPrivateKey(readFileSync(key));
   if (!parsed.ok) return { ok: false, error: parsed.error };
   const pub = publicKeyObject(certs.value[0]!);
-  if (parsed.value.asymmetricKeyType !== pub.asymmetricKeyType) return { ok: false, error: 'tls: private key type does not match public key type' };
+  if (parsed.value.asymmetricKeyType !== pub.asymmetricKeyType)
+    return { ok: false, error: 'tls: private key type does not match public key type' };
   return sameKeyPair(parsed.value, pub) ? { ok: true, error: '' } : { ok: false, error: 'tls: private key does not match public key' };
 }
 
 describe('kpki verify reads cert/key pairs as Go does', () => {
   it('same verdict and message as tls.LoadX509KeyPair on every broken pair', async () => {
     const dir = await res.tempDir('keypair');
-    await initPki({ nodeName: 'cp1', advertiseAddress: '10.0.0.11', keyType: 'rsa-2048', certDir: path.join(dir, 'pki'), kubeconfigDir: dir });
+    await initPki({
+      nodeName: 'cp1',
+      advertiseAddress: '10.0.0.11',
+      keyType: 'rsa-2048',
+      certDir: path.join(dir, 'pki'),
+      kubeconfigDir: dir,
+    });
     const pki = (f: string) => path.join(dir, 'pki', f);
     const write = (name: string, data: Buffer | string) => {
       writeFileSync(path.join(dir, name), data);
@@ -48,11 +55,30 @@ describe('kpki verify reads cert/key pairs as Go does', () => {
       ['PKCS#8 key', cert, write('pkcs8.key', execFileSync('openssl', ['pkey', '-in', key]))],
       ['switched files', key, cert],
       ['certificate in the key file', cert, cert],
-      ['a key and a CSR where the certificate belongs', write('mixed.crt', `${pem(key)}-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n`), key],
-      ['a CSR where the key belongs', cert, write('csr.key', '-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n')],
-      ['two stray blocks before the key', cert, write('stray.key', `-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n`)],
+      [
+        'a key and a CSR where the certificate belongs',
+        write('mixed.crt', `${pem(key)}-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n`),
+        key,
+      ],
+      [
+        'a CSR where the key belongs',
+        cert,
+        write('csr.key', '-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n'),
+      ],
+      [
+        'two stray blocks before the key',
+        cert,
+        write(
+          'stray.key',
+          `-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n`,
+        ),
+      ],
       ['a broken key body', cert, write('broken.key', '-----BEGIN RSA PRIVATE KEY-----\nAAAA\n-----END RSA PRIVATE KEY-----\n')],
-      ['an ECDSA key for an RSA certificate', cert, write('ec.key', execFileSync('openssl', ['ecparam', '-name', 'prime256v1', '-genkey', '-noout']))],
+      [
+        'an ECDSA key for an RSA certificate',
+        cert,
+        write('ec.key', execFileSync('openssl', ['ecparam', '-name', 'prime256v1', '-genkey', '-noout'])),
+      ],
       ['another RSA key', cert, pki('front-proxy-client.key')],
       ['empty files', write('empty.crt', ''), write('empty.key', '')],
       ['a bundle: leaf then CA', write('bundle.crt', pem(cert) + pem(pki('ca.crt'))), key],
@@ -60,7 +86,9 @@ describe('kpki verify reads cert/key pairs as Go does', () => {
     const go = await goCheck(cases.map(([, c, k]) => ({ kind: 'keypair', cert: c, key: k })));
     const mismatches = cases.flatMap(([name, c, k], i) => {
       const ours = kpkiKeypair(c, k);
-      return ours.ok === go[i]!.ok && ours.error === go[i]!.error ? [] : [`${name}: Go ${JSON.stringify(go[i])}, kpki ${JSON.stringify(ours)}`];
+      return ours.ok === go[i]!.ok && ours.error === go[i]!.error
+        ? []
+        : [`${name}: Go ${JSON.stringify(go[i])}, kpki ${JSON.stringify(ours)}`];
     });
     expect(mismatches).toEqual([]);
     expect(go.filter((r) => r.ok)).toHaveLength(3);

@@ -41,7 +41,12 @@ export interface IssueOptions {
 export const CHECK_TIME = '2030-06-01T00:00:00Z';
 
 export const CA_EXT = ['basicConstraints = critical,CA:TRUE', 'keyUsage = critical,keyCertSign,cRLSign', 'subjectKeyIdentifier = hash'];
-export const leafExt = (...more: string[]) => ['basicConstraints = critical,CA:FALSE', 'keyUsage = critical,digitalSignature,keyEncipherment', 'extendedKeyUsage = serverAuth,clientAuth', ...more];
+export const leafExt = (...more: string[]) => [
+  'basicConstraints = critical,CA:FALSE',
+  'keyUsage = critical,digitalSignature,keyEncipherment',
+  'extendedKeyUsage = serverAuth,clientAuth',
+  ...more,
+];
 
 export class ChainFactory {
   private readonly openssl = requireTool('openssl');
@@ -50,7 +55,11 @@ export class ChainFactory {
   constructor(private readonly dir: string) {}
 
   private async newKey(file: string, kind: KeyKind): Promise<void> {
-    const args = { rsa: ['-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048'], ec: ['-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256'], p192: ['-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:prime192v1'] }[kind];
+    const args = {
+      rsa: ['-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048'],
+      ec: ['-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256'],
+      p192: ['-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:prime192v1'],
+    }[kind];
     await runOk(this.openssl, ['genpkey', ...args, '-out', file]);
   }
 
@@ -65,12 +74,25 @@ export class ChainFactory {
     await writeFile(
       `${base}.cnf`,
       [
-        '[req]', 'distinguished_name = dn', 'prompt = no', '[dn]', `CN = ${o.cn}`,
-        '[ca]', 'default_ca = ca_section',
-        '[ca_section]', `database = ${db}.index`, `serial = ${db}.serial`, `new_certs_dir = ${this.dir}`,
-        'policy = policy_any', 'unique_subject = no', 'email_in_dn = no',
-        '[policy_any]', 'commonName = supplied',
-        '[ext]', ...o.ext, '',
+        '[req]',
+        'distinguished_name = dn',
+        'prompt = no',
+        '[dn]',
+        `CN = ${o.cn}`,
+        '[ca]',
+        'default_ca = ca_section',
+        '[ca_section]',
+        `database = ${db}.index`,
+        `serial = ${db}.serial`,
+        `new_certs_dir = ${this.dir}`,
+        'policy = policy_any',
+        'unique_subject = no',
+        'email_in_dn = no',
+        '[policy_any]',
+        'commonName = supplied',
+        '[ext]',
+        ...o.ext,
+        '',
       ].join('\n'),
     );
     const csr = `${base}.csr`;
@@ -78,13 +100,46 @@ export class ChainFactory {
     if (o.serial !== undefined) {
       // openssl ca takes serials from its database; only x509 -req writes a negative one.
       const signer = o.issuer ? ['-CA', o.issuer.cert, '-CAkey', o.issuer.key] : ['-signkey', key];
-      await runOk(this.openssl, ['x509', '-req', '-in', csr, ...signer, '-set_serial', o.serial, '-days', '3650', '-extfile', `${base}.cnf`, '-extensions', 'ext', '-out', cert]);
+      await runOk(this.openssl, [
+        'x509',
+        '-req',
+        '-in',
+        csr,
+        ...signer,
+        '-set_serial',
+        o.serial,
+        '-days',
+        '3650',
+        '-extfile',
+        `${base}.cnf`,
+        '-extensions',
+        'ext',
+        '-out',
+        cert,
+      ]);
     } else {
       const signer = o.issuer ? ['-cert', o.issuer.cert, '-keyfile', o.issuer.key] : ['-selfsign', '-keyfile', key];
       await runOk(this.openssl, [
-        'ca', '-batch', '-notext', '-config', `${base}.cnf`, '-in', csr, ...signer, '-md', o.digest ?? 'sha256',
-        '-startdate', o.notBefore ?? '20200101000000Z', '-enddate', o.notAfter ?? '21200101000000Z',
-        '-extfile', `${base}.cnf`, '-extensions', 'ext', '-out', cert,
+        'ca',
+        '-batch',
+        '-notext',
+        '-config',
+        `${base}.cnf`,
+        '-in',
+        csr,
+        ...signer,
+        '-md',
+        o.digest ?? 'sha256',
+        '-startdate',
+        o.notBefore ?? '20200101000000Z',
+        '-enddate',
+        o.notAfter ?? '21200101000000Z',
+        '-extfile',
+        `${base}.cnf`,
+        '-extensions',
+        'ext',
+        '-out',
+        cert,
       ]);
     }
     return { name: o.cn, cert, key, pem: await readFile(cert, 'utf8') };

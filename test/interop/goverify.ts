@@ -42,14 +42,21 @@ export function useGoverify(res: Resources): (checks: Check[]) => Promise<Result
     goverify = path.join(dir, 'goverify');
     await runOk(go, ['build', '-o', goverify, '.'], {
       cwd: GOVERIFY_SRC,
-      env: { GOFLAGS: '-mod=mod', GOTOOLCHAIN: 'local', GOCACHE: path.join(dir, 'gocache'), GOPATH: path.join(dir, 'gopath'), CGO_ENABLED: '0' },
+      env: {
+        GOFLAGS: '-mod=mod',
+        GOTOOLCHAIN: 'local',
+        GOCACHE: path.join(dir, 'gocache'),
+        GOPATH: path.join(dir, 'gopath'),
+        CGO_ENABLED: '0',
+      },
       timeoutMs: 180_000,
     });
   }, 200_000);
   return async (checks) => {
     const r = await runOk(goverify, [], { input: JSON.stringify(checks), timeoutMs: 30_000 });
     const results = JSON.parse(r.stdout) as Result[];
-    if (results.length !== checks.length) throw new Error(`goverify answered ${results.length} of ${checks.length} checks:\n${describeRun(r)}`);
+    if (results.length !== checks.length)
+      throw new Error(`goverify answered ${results.length} of ${checks.length} checks:\n${describeRun(r)}`);
     return results;
   };
 }

@@ -199,7 +199,8 @@ export class BackgroundProcess {
       const check = (): void => {
         const match = this.output.slice(from).match(pattern);
         if (match) finish(undefined, match);
-        else if (this.exited) finish(new Error(`${this.name} exited (${JSON.stringify(this.exited)}) before printing ${pattern}:\n${this.tail()}`));
+        else if (this.exited)
+          finish(new Error(`${this.name} exited (${JSON.stringify(this.exited)}) before printing ${pattern}:\n${this.tail()}`));
       };
       const timer = setTimeout(
         () => finish(new Error(`${this.name} did not print ${pattern} within ${timeoutMs} ms:\n${this.tail()}`)),
@@ -482,12 +483,52 @@ function expectedLeaves(pkiDir: string, s: PkiSettings, f: Flavour): Leaf[] {
         ...s.apiserverExtraSans,
       ]),
     },
-    { id: 'apiserver-kubelet-client', ...file('apiserver-kubelet-client'), ca: 'ca', cn: 'kube-apiserver-kubelet-client', o: f.kubeletClientO, usages: ['client'], ...noSans },
-    { id: 'front-proxy-client', ...file('front-proxy-client'), ca: 'front-proxy-ca', cn: 'front-proxy-client', o: [], usages: ['client'], ...noSans },
-    { id: 'etcd/server', ...file('etcd/server'), ca: 'etcd/ca', cn: s.nodeName, o: [], usages: ['server', 'client'], ...altNames([...etcdBase, ...s.etcdServerExtraSans]) },
+    {
+      id: 'apiserver-kubelet-client',
+      ...file('apiserver-kubelet-client'),
+      ca: 'ca',
+      cn: 'kube-apiserver-kubelet-client',
+      o: f.kubeletClientO,
+      usages: ['client'],
+      ...noSans,
+    },
+    {
+      id: 'front-proxy-client',
+      ...file('front-proxy-client'),
+      ca: 'front-proxy-ca',
+      cn: 'front-proxy-client',
+      o: [],
+      usages: ['client'],
+      ...noSans,
+    },
+    {
+      id: 'etcd/server',
+      ...file('etcd/server'),
+      ca: 'etcd/ca',
+      cn: s.nodeName,
+      o: [],
+      usages: ['server', 'client'],
+      ...altNames([...etcdBase, ...s.etcdServerExtraSans]),
+    },
     { id: 'etcd/peer', ...file('etcd/peer'), ca: 'etcd/ca', cn: s.nodeName, o: [], usages: ['server', 'client'], ...altNames(etcdBase) },
-    { id: 'etcd/healthcheck-client', ...file('etcd/healthcheck-client'), ca: 'etcd/ca', cn: 'kube-etcd-healthcheck-client', o: f.etcdClientO, usages: ['client'], ...noSans },
-    { id: 'apiserver-etcd-client', ...file('apiserver-etcd-client'), ca: 'etcd/ca', cn: 'kube-apiserver-etcd-client', o: f.etcdClientO, usages: ['client'], ...noSans },
+    {
+      id: 'etcd/healthcheck-client',
+      ...file('etcd/healthcheck-client'),
+      ca: 'etcd/ca',
+      cn: 'kube-etcd-healthcheck-client',
+      o: f.etcdClientO,
+      usages: ['client'],
+      ...noSans,
+    },
+    {
+      id: 'apiserver-etcd-client',
+      ...file('apiserver-etcd-client'),
+      ca: 'etcd/ca',
+      cn: 'kube-apiserver-etcd-client',
+      o: f.etcdClientO,
+      usages: ['client'],
+      ...noSans,
+    },
   ];
 }
 
@@ -506,7 +547,8 @@ function expectedKubeconfigs(s: PkiSettings, f: Flavour): KubeconfigExpectation[
     // kubeadm ≥ 1.33 (ControlPlaneKubeletLocalMode) points kubelet.conf at the local apiserver.
     { name: 'kubelet.conf', user: `system:node:${s.nodeName}`, o: ['system:nodes'], server: 'either' },
   ];
-  if (f.superAdmin) list.splice(1, 0, { name: 'super-admin.conf', user: 'kubernetes-super-admin', o: ['system:masters'], server: 'endpoint' });
+  if (f.superAdmin)
+    list.splice(1, 0, { name: 'super-admin.conf', user: 'kubernetes-super-admin', o: ['system:masters'], server: 'endpoint' });
   return list;
 }
 
@@ -614,7 +656,10 @@ export interface PkiSource {
 }
 
 /** `kpki init` into a fresh temp dir with TEST_SETTINGS and the given key type. */
-export function kpkiSource(keyType = 'rsa-2048', extra: { label: string; args: string[]; env: Record<string, string> } = { label: '', args: [], env: {} }): PkiSource {
+export function kpkiSource(
+  keyType = 'rsa-2048',
+  extra: { label: string; args: string[]; env: Record<string, string> } = { label: '', args: [], env: {} },
+): PkiSource {
   const settings = { ...TEST_SETTINGS, keyType };
   const label = `kpki init --key-type ${keyType}${extra.label}`;
   const flavour = KUBEADM_CURRENT;
@@ -624,18 +669,29 @@ export function kpkiSource(keyType = 'rsa-2048', extra: { label: string; args: s
     flavour,
     async create(res) {
       const root = await res.tempDir(`pki-${keyType}`);
-      const r = await runKpki([
-        'init',
-        '--cert-dir', path.join(root, 'pki'),
-        '--kubeconfig-dir', root,
-        '--node-name', settings.nodeName,
-        '--advertise-address', settings.advertiseAddress,
-        '--control-plane-endpoint', settings.controlPlaneEndpoint,
-        '--apiserver-cert-extra-sans', settings.apiserverExtraSans.join(','),
-        '--etcd-server-cert-extra-sans', settings.etcdServerExtraSans.join(','),
-        '--key-type', keyType,
-        ...extra.args,
-      ], { env: extra.env });
+      const r = await runKpki(
+        [
+          'init',
+          '--cert-dir',
+          path.join(root, 'pki'),
+          '--kubeconfig-dir',
+          root,
+          '--node-name',
+          settings.nodeName,
+          '--advertise-address',
+          settings.advertiseAddress,
+          '--control-plane-endpoint',
+          settings.controlPlaneEndpoint,
+          '--apiserver-cert-extra-sans',
+          settings.apiserverExtraSans.join(','),
+          '--etcd-server-cert-extra-sans',
+          settings.etcdServerExtraSans.join(','),
+          '--key-type',
+          keyType,
+          ...extra.args,
+        ],
+        { env: extra.env },
+      );
       if (r.code !== 0) throw new Error(`kpki init failed:\n${describeRun(r)}`);
       return describePki(label, root, settings, flavour, undefined);
     },
@@ -750,12 +806,26 @@ export async function startHealthzServer(res: Resources, pki: Pki, name: string,
   const dir = await res.tempDir(`s_server-${name.replace(/\W+/g, '-')}`);
   await writeFile(path.join(dir, 'healthz'), 'ok\n');
   const [port] = await freePorts(1);
-  const proc = res.start(`openssl s_server (${name})`, openssl, [
-    's_server', '-accept', `127.0.0.1:${port}`,
-    '-cert', serving.cert, '-key', serving.key,
-    ...opensslTrustOnly(pki.caCert(clientCa)), '-Verify', '1', '-verify_return_error', ...opensslAtTime(pki),
-    '-WWW',
-  ], { cwd: dir });
+  const proc = res.start(
+    `openssl s_server (${name})`,
+    openssl,
+    [
+      's_server',
+      '-accept',
+      `127.0.0.1:${port}`,
+      '-cert',
+      serving.cert,
+      '-key',
+      serving.key,
+      ...opensslTrustOnly(pki.caCert(clientCa)),
+      '-Verify',
+      '1',
+      '-verify_return_error',
+      ...opensslAtTime(pki),
+      '-WWW',
+    ],
+    { cwd: dir },
+  );
   await proc.waitFor(/^ACCEPT$/m, { timeoutMs: 15_000 });
   return { port: port!, proc };
 }

@@ -6,7 +6,17 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KPKI_BIN } from '../support/cli.js';
-import { Resources, kpkiSource, opensslSubject, requireTool, run, runOk, startHealthzServer, usePki, type HealthzServer } from './helpers.js';
+import {
+  Resources,
+  kpkiSource,
+  opensslSubject,
+  requireTool,
+  run,
+  runOk,
+  startHealthzServer,
+  usePki,
+  type HealthzServer,
+} from './helpers.js';
 
 const kubectl = requireTool('kubectl');
 const res = new Resources();
@@ -24,7 +34,12 @@ beforeAll(async () => {
 
 const kpki = (args: string[]) => run(process.execPath, [KPKI_BIN, ...args, '--cert-dir', pki().pkiDir], { timeoutMs: 60_000 });
 /** The apiserver cert names the endpoint host; s_server listens on loopback. */
-const dial = () => ['--server', `https://127.0.0.1:${server.port}`, '--tls-server-name', source.settings.controlPlaneEndpoint.split(':')[0]!];
+const dial = () => [
+  '--server',
+  `https://127.0.0.1:${server.port}`,
+  '--tls-server-name',
+  source.settings.controlPlaneEndpoint.split(':')[0]!,
+];
 
 describe('kpki kubeconfig with kubectl', () => {
   it('user: stdout kubeconfig that kubectl reads and authenticates with; CN/O as asked', async () => {
@@ -64,18 +79,41 @@ describe('kpki kubeconfig with kubectl', () => {
     expect(r.code, r.stderr).toBe(0);
     const merged = await readFile(target, 'utf8');
     expect(merged.startsWith(admin.slice(0, admin.indexOf('contexts:')))).toBe(true);
-    const contexts = (await runOk(kubectl, ['--kubeconfig', target, 'config', 'get-contexts', '-o', 'name'])).stdout.trim().split('\n').sort();
+    const contexts = (await runOk(kubectl, ['--kubeconfig', target, 'config', 'get-contexts', '-o', 'name'])).stdout
+      .trim()
+      .split('\n')
+      .sort();
     expect(contexts).toEqual(['bob@kubernetes', 'kubernetes-admin@kubernetes']);
     const healthz = await runOk(kubectl, ['--kubeconfig', target, '--context', 'bob@kubernetes', ...dial(), 'get', '--raw', '/healthz']);
     expect(healthz.stdout.trim()).toBe('ok');
   });
 
   it('a kubeconfig signed by another CA is refused by the server', async () => {
-    const r = await run(process.execPath, [KPKI_BIN, 'kubeconfig', 'user', '--client-name', 'mallory', '--cert-dir', pki().pkiDir, '--ca-cert', pki().caCert('front-proxy-ca'), '--ca-key', pki().caKey('front-proxy-ca'), '--server', 'https://127.0.0.1:1']);
+    const r = await run(process.execPath, [
+      KPKI_BIN,
+      'kubeconfig',
+      'user',
+      '--client-name',
+      'mallory',
+      '--cert-dir',
+      pki().pkiDir,
+      '--ca-cert',
+      pki().caCert('front-proxy-ca'),
+      '--ca-key',
+      pki().caKey('front-proxy-ca'),
+      '--server',
+      'https://127.0.0.1:1',
+    ]);
     expect(r.code, r.stderr).toBe(0);
     const file = path.join(work, 'mallory.conf');
     // Trust the real serving CA so that only the client certificate is wrong.
-    await writeFile(file, r.stdout.replace(/certificate-authority-data: \S+/, `certificate-authority-data: ${Buffer.from(await readFile(pki().caCert('ca'))).toString('base64')}`));
+    await writeFile(
+      file,
+      r.stdout.replace(
+        /certificate-authority-data: \S+/,
+        `certificate-authority-data: ${Buffer.from(await readFile(pki().caCert('ca'))).toString('base64')}`,
+      ),
+    );
     const refused = await run(kubectl, ['--kubeconfig', file, ...dial(), 'get', '--raw', '/healthz']);
     expect(refused.code).not.toBe(0);
     expect(refused.stderr).toContain('remote error: tls: unknown certificate authority');

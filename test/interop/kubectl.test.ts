@@ -56,7 +56,8 @@ function expectFailure(r: RunResult, message: string | RegExp): void {
  * A TLS 1.3 server rejects a client certificate after the client's handshake has finished, so
  * Go reports the alert from whichever read sees it first: with or without its read-loop prefix.
  */
-const serverAlert = (alert: string) => new RegExp(`^Unable to connect to the server: (readLoopPeekFailLocked: )?remote error: tls: ${alert}$`);
+const serverAlert = (alert: string) =>
+  new RegExp(`^Unable to connect to the server: (readLoopPeekFailLocked: )?remote error: tls: ${alert}$`);
 
 describe(`kubectl ${source.label}`, () => {
   const pki = usePki(res, source);
@@ -105,7 +106,9 @@ describe(`kubectl ${source.label}`, () => {
       expect(doc.clusters.map((c) => c.name)).toEqual([CLUSTER]);
       expect(doc.users.map((u) => u.name)).toEqual([k.user]);
       const cluster = doc.clusters[0]!.cluster;
-      expect(Buffer.from(cluster['certificate-authority-data'] ?? '', 'base64').toString()).toBe(await readFile(pki().caCert('ca'), 'utf8'));
+      expect(Buffer.from(cluster['certificate-authority-data'] ?? '', 'base64').toString()).toBe(
+        await readFile(pki().caCert('ca'), 'utf8'),
+      );
       const url = new URL(cluster.server);
       expect(url.protocol).toBe('https:');
       expect(url.port).toBe('6443');
@@ -131,8 +134,16 @@ describe(`kubectl ${source.label}`, () => {
   });
 
   it('subjects follow current kubeadm: admin.conf in kubeadm:cluster-admins, super-admin.conf in system:masters', async () => {
-    expect(await opensslSubject(pki().kubeconfig('admin.conf').credentials.cert)).toEqual({ cn: ['kubernetes-admin'], o: ['kubeadm:cluster-admins'], other: [] });
-    expect(await opensslSubject(pki().kubeconfig('super-admin.conf').credentials.cert)).toEqual({ cn: ['kubernetes-super-admin'], o: ['system:masters'], other: [] });
+    expect(await opensslSubject(pki().kubeconfig('admin.conf').credentials.cert)).toEqual({
+      cn: ['kubernetes-admin'],
+      o: ['kubeadm:cluster-admins'],
+      other: [],
+    });
+    expect(await opensslSubject(pki().kubeconfig('super-admin.conf').credentials.cert)).toEqual({
+      cn: ['kubernetes-super-admin'],
+      o: ['system:masters'],
+      other: [],
+    });
   });
 
   it('admin.conf works unmodified with --server https://127.0.0.1:PORT (advertise address SAN)', async () => {
@@ -144,31 +155,64 @@ describe(`kubectl ${source.label}`, () => {
     'apiserver.crt is accepted for --tls-server-name %s (in-cluster names)',
     async (serverName) => {
       const admin = pki().kubeconfig('admin.conf').path;
-      expectOk(await kubectlRun(['--kubeconfig', admin, '--server', `https://127.0.0.1:${server.port}`, '--tls-server-name', serverName, 'get', '--raw', '/healthz']));
+      expectOk(
+        await kubectlRun([
+          '--kubeconfig',
+          admin,
+          '--server',
+          `https://127.0.0.1:${server.port}`,
+          '--tls-server-name',
+          serverName,
+          'get',
+          '--raw',
+          '/healthz',
+        ]),
+      );
     },
   );
 
   it('kubectl refuses apiserver.crt for a name it does not carry', async () => {
     const p: Pki = pki();
     const admin = p.kubeconfig('admin.conf').path;
-    const r = await kubectlRun(['--kubeconfig', admin, '--server', `https://127.0.0.1:${server.port}`, '--tls-server-name', 'not-in-cert.kpki.test', 'get', '--raw', '/healthz']);
-    expectFailure(r, `Unable to connect to the server: tls: failed to verify certificate: x509: certificate is valid for ${p.leaf('apiserver').dnsSans.join(', ')}, not not-in-cert.kpki.test`);
+    const r = await kubectlRun([
+      '--kubeconfig',
+      admin,
+      '--server',
+      `https://127.0.0.1:${server.port}`,
+      '--tls-server-name',
+      'not-in-cert.kpki.test',
+      'get',
+      '--raw',
+      '/healthz',
+    ]);
+    expectFailure(
+      r,
+      `Unable to connect to the server: tls: failed to verify certificate: x509: certificate is valid for ${p.leaf('apiserver').dnsSans.join(', ')}, not not-in-cert.kpki.test`,
+    );
   });
 
   it('kubectl refuses the server when the kubeconfig trusts another CA (front-proxy-ca)', async () => {
     const file = await retargeted('admin.conf', 'wrong-ca', async (doc) => {
       doc.clusters[0]!.cluster['certificate-authority-data'] = b64(await readFile(pki().caCert('front-proxy-ca')));
     });
-    expectFailure(await kubectlRun(['--kubeconfig', file, 'get', '--raw', '/healthz']), 'Unable to connect to the server: tls: failed to verify certificate: x509: certificate signed by unknown authority');
+    expectFailure(
+      await kubectlRun(['--kubeconfig', file, 'get', '--raw', '/healthz']),
+      'Unable to connect to the server: tls: failed to verify certificate: x509: certificate signed by unknown authority',
+    );
   });
 
-  it.each(['front-proxy-client', 'apiserver-etcd-client'])('a kubeconfig with the %s cert (not from ca.crt) is refused by the server', async (id) => {
-    const leaf = pki().leaf(id);
-    const file = await retargeted('admin.conf', `wrong-client-${id.replace('/', '-')}`, (doc) => useCredentials(doc, leaf.cert, leaf.key));
-    const from = server.proc.output.length;
-    expectFailure(await kubectlRun(['--kubeconfig', file, 'get', '--raw', '/healthz']), serverAlert('unknown certificate authority'));
-    await server.proc.waitFor(/verify error:num=20:unable to get local issuer certificate/, { from, timeoutMs: 5_000 });
-  });
+  it.each(['front-proxy-client', 'apiserver-etcd-client'])(
+    'a kubeconfig with the %s cert (not from ca.crt) is refused by the server',
+    async (id) => {
+      const leaf = pki().leaf(id);
+      const file = await retargeted('admin.conf', `wrong-client-${id.replace('/', '-')}`, (doc) =>
+        useCredentials(doc, leaf.cert, leaf.key),
+      );
+      const from = server.proc.output.length;
+      expectFailure(await kubectlRun(['--kubeconfig', file, 'get', '--raw', '/healthz']), serverAlert('unknown certificate authority'));
+      await server.proc.waitFor(/verify error:num=20:unable to get local issuer certificate/, { from, timeoutMs: 5_000 });
+    },
+  );
 
   it('a kubeconfig with apiserver.crt as client cert (right CA, serverAuth only) is refused by the server', async () => {
     const leaf = pki().leaf('apiserver');
@@ -180,7 +224,12 @@ describe(`kubectl ${source.label}`, () => {
 
   it('kubectl refuses a kubeconfig whose client key belongs to another kubeconfig', async () => {
     const p = pki();
-    const file = await retargeted('admin.conf', 'swapped-key', (doc) => useCredentials(doc, p.kubeconfig('admin.conf').credentials.cert, p.kubeconfig('scheduler.conf').credentials.key));
-    expectFailure(await kubectlRun(['--kubeconfig', file, 'get', '--raw', '/healthz']), 'error: tls: private key does not match public key');
+    const file = await retargeted('admin.conf', 'swapped-key', (doc) =>
+      useCredentials(doc, p.kubeconfig('admin.conf').credentials.cert, p.kubeconfig('scheduler.conf').credentials.key),
+    );
+    expectFailure(
+      await kubectlRun(['--kubeconfig', file, 'get', '--raw', '/healthz']),
+      'error: tls: private key does not match public key',
+    );
   });
 });

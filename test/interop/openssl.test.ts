@@ -40,14 +40,30 @@ const KEY_TYPES: Record<string, { pemType: string; text: RegExp[]; signature: st
   'rsa-2048': { pemType: 'RSA PRIVATE KEY', text: [/^Private-Key: \(2048 bit, 2 primes\)$/m], signature: 'sha256WithRSAEncryption' },
   'rsa-3072': { pemType: 'RSA PRIVATE KEY', text: [/^Private-Key: \(3072 bit, 2 primes\)$/m], signature: 'sha256WithRSAEncryption' },
   'rsa-4096': { pemType: 'RSA PRIVATE KEY', text: [/^Private-Key: \(4096 bit, 2 primes\)$/m], signature: 'sha256WithRSAEncryption' },
-  'ecdsa-p256': { pemType: 'EC PRIVATE KEY', text: [/^Private-Key: \(256 bit\)$/m, /^ASN1 OID: prime256v1$/m], signature: 'ecdsa-with-SHA256' },
-  'ecdsa-p384': { pemType: 'EC PRIVATE KEY', text: [/^Private-Key: \(384 bit\)$/m, /^ASN1 OID: secp384r1$/m], signature: 'ecdsa-with-SHA384' },
+  'ecdsa-p256': {
+    pemType: 'EC PRIVATE KEY',
+    text: [/^Private-Key: \(256 bit\)$/m, /^ASN1 OID: prime256v1$/m],
+    signature: 'ecdsa-with-SHA256',
+  },
+  'ecdsa-p384': {
+    pemType: 'EC PRIVATE KEY',
+    text: [/^Private-Key: \(384 bit\)$/m, /^ASN1 OID: secp384r1$/m],
+    signature: 'ecdsa-with-SHA384',
+  },
 };
 
 const EKU_TEXT: Record<string, string> = { server: 'TLS Web Server Authentication', client: 'TLS Web Client Authentication' };
 
 function verify(pki: Pki, ca: CaName, cert: string, purpose?: 'sslserver' | 'sslclient'): Promise<RunResult> {
-  const args = ['verify', '-x509_strict', ...opensslAtTime(pki), ...(purpose ? ['-purpose', purpose] : []), '-CAfile', pki.caCert(ca), cert];
+  const args = [
+    'verify',
+    '-x509_strict',
+    ...opensslAtTime(pki),
+    ...(purpose ? ['-purpose', purpose] : []),
+    '-CAfile',
+    pki.caCert(ca),
+    cert,
+  ];
   return run(openssl, args);
 }
 
@@ -98,12 +114,27 @@ interface ClientOptions {
 
 /** s_client fetching /healthz; it verifies the server cert and exits non-zero on any failure. */
 function fetchHealthz(pki: Pki, port: number, opts: ClientOptions): Promise<RunResult> {
-  const hostArgs = opts.host === undefined ? [] : isIp(opts.host) ? ['-verify_ip', opts.host, '-noservername'] : ['-verify_hostname', opts.host, '-servername', opts.host];
-  return run(openssl, [
-    's_client', '-connect', `127.0.0.1:${port}`, '-quiet',
-    ...opensslTrustOnly(pki.caCert(opts.ca)), '-verify_return_error', ...opensslAtTime(pki), ...hostArgs,
-    ...(opts.client ? ['-cert', opts.client.cert, '-key', opts.client.key] : []),
-  ], { input: HTTP_GET, timeoutMs: 20_000 });
+  const hostArgs =
+    opts.host === undefined
+      ? []
+      : isIp(opts.host)
+        ? ['-verify_ip', opts.host, '-noservername']
+        : ['-verify_hostname', opts.host, '-servername', opts.host];
+  return run(
+    openssl,
+    [
+      's_client',
+      '-connect',
+      `127.0.0.1:${port}`,
+      '-quiet',
+      ...opensslTrustOnly(pki.caCert(opts.ca)),
+      '-verify_return_error',
+      ...opensslAtTime(pki),
+      ...hostArgs,
+      ...(opts.client ? ['-cert', opts.client.cert, '-key', opts.client.key] : []),
+    ],
+    { input: HTTP_GET, timeoutMs: 20_000 },
+  );
 }
 
 function expectServed(r: RunResult): void {
@@ -116,9 +147,25 @@ function expectServed(r: RunResult): void {
  * (from other CAs) and serverOnlyClient (right CA, no clientAuth EKU) must be refused.
  */
 const SERVERS: { name: string; serving: string; clientCa: CaName; wrongCaClients: string[]; serverOnlyClient?: string }[] = [
-  { name: 'kube-apiserver', serving: 'apiserver', clientCa: 'ca', wrongCaClients: ['front-proxy-client', 'etcd/healthcheck-client', 'apiserver-etcd-client'], serverOnlyClient: 'apiserver' },
-  { name: 'etcd', serving: 'etcd/server', clientCa: 'etcd/ca', wrongCaClients: ['apiserver-kubelet-client', 'admin.conf', 'front-proxy-client'] },
-  { name: 'extension apiserver (requestheader CA)', serving: 'apiserver', clientCa: 'front-proxy-ca', wrongCaClients: ['apiserver-kubelet-client', 'admin.conf'] },
+  {
+    name: 'kube-apiserver',
+    serving: 'apiserver',
+    clientCa: 'ca',
+    wrongCaClients: ['front-proxy-client', 'etcd/healthcheck-client', 'apiserver-etcd-client'],
+    serverOnlyClient: 'apiserver',
+  },
+  {
+    name: 'etcd',
+    serving: 'etcd/server',
+    clientCa: 'etcd/ca',
+    wrongCaClients: ['apiserver-kubelet-client', 'admin.conf', 'front-proxy-client'],
+  },
+  {
+    name: 'extension apiserver (requestheader CA)',
+    serving: 'apiserver',
+    clientCa: 'front-proxy-ca',
+    wrongCaClients: ['apiserver-kubelet-client', 'admin.conf'],
+  },
 ];
 
 for (const source of SOURCES) {
@@ -193,16 +240,21 @@ for (const source of SOURCES) {
         expect(issuer).toEqual(await opensslSubject(pki().caCert(leaf.ca)));
       });
 
-      it.each(pkiLeaves.map((l) => l.id))('%s has critical KU digitalSignature+keyEncipherment, its EKUs, basic constraints and exact SANs', async (id) => {
-        const leaf = pki().leaf(id);
-        const ext = await extensions(leaf.cert);
-        expect(ext.get('Key Usage')).toEqual({ critical: true, value: 'Digital Signature, Key Encipherment' });
-        expect(ext.get('Extended Key Usage')).toEqual({ critical: false, value: leaf.usages.map((u) => EKU_TEXT[u]).join(', ') });
-        expect(ext.get('Basic Constraints')).toEqual(source.flavour.leafBasicConstraints ? { critical: true, value: 'CA:FALSE' } : undefined);
-        const sans = [...leaf.dnsSans.map((d) => `DNS:${d}`), ...leaf.ipSans.map((ip) => `IP Address:${opensslIp(ip)}`)];
-        if (sans.length === 0) expect(ext.has('Subject Alternative Name')).toBe(false);
-        else expect(ext.get('Subject Alternative Name')).toEqual({ critical: false, value: sans.join(', ') });
-      });
+      it.each(pkiLeaves.map((l) => l.id))(
+        '%s has critical KU digitalSignature+keyEncipherment, its EKUs, basic constraints and exact SANs',
+        async (id) => {
+          const leaf = pki().leaf(id);
+          const ext = await extensions(leaf.cert);
+          expect(ext.get('Key Usage')).toEqual({ critical: true, value: 'Digital Signature, Key Encipherment' });
+          expect(ext.get('Extended Key Usage')).toEqual({ critical: false, value: leaf.usages.map((u) => EKU_TEXT[u]).join(', ') });
+          expect(ext.get('Basic Constraints')).toEqual(
+            source.flavour.leafBasicConstraints ? { critical: true, value: 'CA:FALSE' } : undefined,
+          );
+          const sans = [...leaf.dnsSans.map((d) => `DNS:${d}`), ...leaf.ipSans.map((ip) => `IP Address:${opensslIp(ip)}`)];
+          if (sans.length === 0) expect(ext.has('Subject Alternative Name')).toBe(false);
+          else expect(ext.get('Subject Alternative Name')).toEqual({ critical: false, value: sans.join(', ') });
+        },
+      );
 
       it.each(plan.map((l) => l.id))('%s: the key matches the certificate', async (id) => {
         const leaf = pki().leaf(id);
@@ -217,7 +269,11 @@ for (const source of SOURCES) {
       });
 
       it(`keys are ${source.settings.keyType} in ${keyType.pemType} PEM, certs signed with ${keyType.signature}`, async () => {
-        const keyFiles = [...CA_NAMES.map((ca) => pki().caKey(ca)), ...pki().allLeaves.map((l) => l.key), path.join(pki().pkiDir, 'sa.key')];
+        const keyFiles = [
+          ...CA_NAMES.map((ca) => pki().caKey(ca)),
+          ...pki().allLeaves.map((l) => l.key),
+          path.join(pki().pkiDir, 'sa.key'),
+        ];
         for (const key of keyFiles) {
           expect((await readFile(key, 'utf8')).split('\n')[0], key).toBe(`-----BEGIN ${keyType.pemType}-----`);
           const text = (await runOk(openssl, ['pkey', '-noout', '-text', '-in', key])).stdout;
@@ -261,7 +317,11 @@ for (const source of SOURCES) {
       });
 
       it('s_client refuses the server cert for a name not in it', async () => {
-        const r = await fetchHealthz(pki(), port, { ca: serving.ca, host: 'not-in-cert.kpki.test', client: pki().leaf(goodClients[0]!.id) });
+        const r = await fetchHealthz(pki(), port, {
+          ca: serving.ca,
+          host: 'not-in-cert.kpki.test',
+          client: pki().leaf(goodClients[0]!.id),
+        });
         expect(r.code, describeRun(r)).toBe(1);
         expect(r.stderr).toContain('verify error:num=62:hostname mismatch');
       });
@@ -289,13 +349,14 @@ for (const source of SOURCES) {
       });
 
       const serverOnly = server.serverOnlyClient;
-      if (serverOnly) it(`rejects ${serverOnly}.crt (right CA, serverAuth only) as a client cert`, async () => {
-        const from = proc.output.length;
-        const r = await fetchHealthz(pki(), port, { ca: serving.ca, client: pki().leaf(serverOnly) });
-        expect(r.code, describeRun(r)).toBe(1);
-        expect(r.stderr).toContain('alert unsupported certificate');
-        await proc.waitFor(/verify error:num=26:unsuitable certificate purpose/, { from, timeoutMs: 5_000 });
-      });
+      if (serverOnly)
+        it(`rejects ${serverOnly}.crt (right CA, serverAuth only) as a client cert`, async () => {
+          const from = proc.output.length;
+          const r = await fetchHealthz(pki(), port, { ca: serving.ca, client: pki().leaf(serverOnly) });
+          expect(r.code, describeRun(r)).toBe(1);
+          expect(r.stderr).toContain('alert unsupported certificate');
+          await proc.waitFor(/verify error:num=26:unsuitable certificate purpose/, { from, timeoutMs: 5_000 });
+        });
     });
   });
 }

@@ -114,13 +114,18 @@ for (const keyType of ['ecdsa-p256', 'rsa-2048']) {
       expect(verify.code, describeRun(verify)).toBe(0);
       const findings = JSON.parse(verify.stdout).findings as { code: string; severity: string }[];
       // kubeadm's kubelet serving mode is noted for any PKI; the token's note is the only other one.
-      expect(findings.filter((f) => f.code !== 'KUBELET_SERVER_MODE').map((f) => `${f.severity} ${f.code}`)).toEqual(['info CA_KEY_IN_TOKEN']);
+      expect(findings.filter((f) => f.code !== 'KUBELET_SERVER_MODE').map((f) => `${f.severity} ${f.code}`)).toEqual([
+        'info CA_KEY_IN_TOKEN',
+      ]);
       expect(findings.filter((f) => f.severity !== 'info')).toEqual([]);
     });
 
     it('verify warns (not FILE_MISSING) when the controller manager still names the CA key file the token replaced', async () => {
       const flags = path.join(await res.tempDir('kcm-flags'), 'kcm.flags');
-      await writeFile(flags, `--cluster-signing-cert-file=${pki().caCert('ca')}\n--cluster-signing-key-file=${pki().caKey('ca')}\n--kubeconfig=${path.join(root(), 'controller-manager.conf')}\n`);
+      await writeFile(
+        flags,
+        `--cluster-signing-cert-file=${pki().caCert('ca')}\n--cluster-signing-key-file=${pki().caKey('ca')}\n--kubeconfig=${path.join(root(), 'controller-manager.conf')}\n`,
+      );
       const verify = await kpki(['verify', '--cert-dir', pki().pkiDir, '--controller-manager-args', flags, '--json'], {});
       const findings = JSON.parse(verify.stdout).findings as { code: string; severity: string; subject: string }[];
       expect(findings.filter((f) => f.code === 'FILE_MISSING')).toEqual([]);
@@ -138,11 +143,52 @@ for (const keyType of ['ecdsa-p256', 'rsa-2048']) {
         const r = await kpki(args, env);
         expect(r.code, describeRun(r)).toBe(0);
       };
-      await ok(['cert', 'issue', '--profile', 'server', '--cn', 'registry', '--san', 'registry.kpki.test', '--ca', 'cluster', '--cert-dir', pki().pkiDir, '--out', path.join(out, 'registry')]);
+      await ok([
+        'cert',
+        'issue',
+        '--profile',
+        'server',
+        '--cn',
+        'registry',
+        '--san',
+        'registry.kpki.test',
+        '--ca',
+        'cluster',
+        '--cert-dir',
+        pki().pkiDir,
+        '--out',
+        path.join(out, 'registry'),
+      ]);
       issued.push({ cert: path.join(out, 'registry.crt'), ca: pki().caCert('ca'), usage: 'server' });
-      await ok(['cert', 'issue', '--profile', 'client', '--cn', 'backup', '--ca', 'etcd', '--cert-dir', pki().pkiDir, '--out', path.join(out, 'backup')]);
+      await ok([
+        'cert',
+        'issue',
+        '--profile',
+        'client',
+        '--cn',
+        'backup',
+        '--ca',
+        'etcd',
+        '--cert-dir',
+        pki().pkiDir,
+        '--out',
+        path.join(out, 'backup'),
+      ]);
       issued.push({ cert: path.join(out, 'backup.crt'), ca: pki().caCert('etcd/ca'), usage: 'client' });
-      await ok(['cert', 'extension-apiserver', '--service', 'metrics', '--namespace', 'kube-system', '--ca', 'cluster', '--cert-dir', pki().pkiDir, '--out', path.join(out, 'metrics')]);
+      await ok([
+        'cert',
+        'extension-apiserver',
+        '--service',
+        'metrics',
+        '--namespace',
+        'kube-system',
+        '--ca',
+        'cluster',
+        '--cert-dir',
+        pki().pkiDir,
+        '--out',
+        path.join(out, 'metrics'),
+      ]);
       issued.push({ cert: path.join(out, 'metrics.crt'), ca: pki().caCert('ca'), usage: 'server' });
       const conf = path.join(out, 'alice.conf');
       await ok(['kubeconfig', 'user', '--client-name', 'alice', '--org', 'devs', '--cert-dir', pki().pkiDir, '--out', conf]);
@@ -166,13 +212,38 @@ for (const keyType of ['ecdsa-p256', 'rsa-2048']) {
       await chmod(pinFile, 0o644);
       const cases: [string, string[], Record<string, string>, RegExp][] = [
         ['wrong PIN', dirs, { ...env, KPKI_PKCS11_PIN: 'not-the-pin' }, /^kpki: token k8s: the PIN is wrong/],
-        ['missing token', [...dirs, '--ca-key-uri', 'ca=pkcs11:token=nope;object=cluster-ca'], { ...env, KPKI_PKCS11_PIN: TOKEN_PIN }, /^kpki: token nope, object cluster-ca: no token labelled "nope"/],
-        ['missing object', [...dirs, '--ca-key-uri', 'ca=pkcs11:token=k8s;object=gone'], { ...env, KPKI_PKCS11_PIN: TOKEN_PIN }, /^kpki: token k8s, object gone: no such key in the token, and .*ca\.crt exists/],
-        ['another CA key', [...dirs, '--ca-key-uri', 'ca=pkcs11:token=k8s;object=etcd-ca'], { ...env, KPKI_PKCS11_PIN: TOKEN_PIN }, /^kpki: token k8s, object etcd-ca: the token's key does not match .*ca\.crt/],
-        ['module that does not load', [...dirs, '--pkcs11-module', '/nonexistent/libpkcs11.so'], { ...env, KPKI_PKCS11_PIN: TOKEN_PIN }, /^kpki: --pkcs11-module \/nonexistent\/libpkcs11\.so: does not load/],
+        [
+          'missing token',
+          [...dirs, '--ca-key-uri', 'ca=pkcs11:token=nope;object=cluster-ca'],
+          { ...env, KPKI_PKCS11_PIN: TOKEN_PIN },
+          /^kpki: token nope, object cluster-ca: no token labelled "nope"/,
+        ],
+        [
+          'missing object',
+          [...dirs, '--ca-key-uri', 'ca=pkcs11:token=k8s;object=gone'],
+          { ...env, KPKI_PKCS11_PIN: TOKEN_PIN },
+          /^kpki: token k8s, object gone: no such key in the token, and .*ca\.crt exists/,
+        ],
+        [
+          'another CA key',
+          [...dirs, '--ca-key-uri', 'ca=pkcs11:token=k8s;object=etcd-ca'],
+          { ...env, KPKI_PKCS11_PIN: TOKEN_PIN },
+          /^kpki: token k8s, object etcd-ca: the token's key does not match .*ca\.crt/,
+        ],
+        [
+          'module that does not load',
+          [...dirs, '--pkcs11-module', '/nonexistent/libpkcs11.so'],
+          { ...env, KPKI_PKCS11_PIN: TOKEN_PIN },
+          /^kpki: --pkcs11-module \/nonexistent\/libpkcs11\.so: does not load/,
+        ],
         ['PIN file others can read', [...dirs, '--pin-file', pinFile], env, /^kpki: --pin-file .*: is readable by others \(mode 0644\)/],
         ['no PIN and no terminal', dirs, env, /^kpki: --pin-file: the CA keys are in a PKCS#11 token and no PIN was given/],
-        ['a PIN in the URI', [...dirs, '--ca-key-uri', 'ca=pkcs11:token=k8s;object=cluster-ca?pin-value=1234'], env, /^kpki: --ca-key-uri ca: holds pin-value: a PIN never goes on the command line/],
+        [
+          'a PIN in the URI',
+          [...dirs, '--ca-key-uri', 'ca=pkcs11:token=k8s;object=cluster-ca?pin-value=1234'],
+          env,
+          /^kpki: --ca-key-uri ca: holds pin-value: a PIN never goes on the command line/,
+        ],
       ];
       for (const [name, args, given, message] of cases) {
         const r = await kpki(args, given);
@@ -194,16 +265,44 @@ describe('a whole cluster with its CA keys in the token: init --control-plane-no
     const root = await res.tempDir('cluster');
     const env = { ...hsm.env, KPKI_PKCS11_PIN: TOKEN_PIN };
     const uris = Object.entries(OBJECTS).flatMap(([name, object]) => ['--ca-key-uri', `${name}=${hsm.uri(TOKEN, object)}`]);
-    const init = await kpki(['init', '--cert-dir', path.join(root, 'pki'), '--control-plane-endpoint', '10.0.0.100:6443', '--control-plane-nodes', 'cp1=10.0.0.11,cp2=10.0.0.12', '--workers', 'w1=10.0.0.21', '--key-type', 'ecdsa-p256', ...uris], env);
+    const init = await kpki(
+      [
+        'init',
+        '--cert-dir',
+        path.join(root, 'pki'),
+        '--control-plane-endpoint',
+        '10.0.0.100:6443',
+        '--control-plane-nodes',
+        'cp1=10.0.0.11,cp2=10.0.0.12',
+        '--workers',
+        'w1=10.0.0.21',
+        '--key-type',
+        'ecdsa-p256',
+        ...uris,
+      ],
+      env,
+    );
     expect(init.code, describeRun(init)).toBe(0);
-    const add = await run(process.execPath, [KPKI_BIN, 'node', 'add', 'w2', '--address', '10.0.0.22'], { cwd: root, env, timeoutMs: 120_000 });
+    const add = await run(process.execPath, [KPKI_BIN, 'node', 'add', 'w2', '--address', '10.0.0.22'], {
+      cwd: root,
+      env,
+      timeoutMs: 120_000,
+    });
     expect(add.code, describeRun(add)).toBe(0);
     const files = Object.keys(snapshot(root));
     expect(files.filter((f) => /(^|\/)(ca|front-proxy-ca)\.key$/.test(f))).toEqual([]);
     const leaves = files.filter((f) => f.endsWith('.crt') && !/(^|\/)(ca|front-proxy-ca)\.crt$/.test(f)).map((f) => path.join(root, f));
     expect(leaves.length).toBeGreaterThan(10);
     for (const leaf of leaves) {
-      const ca = path.join(root, 'pki', leaf.includes('/etcd/') || leaf.endsWith('apiserver-etcd-client.crt') ? 'etcd/ca.crt' : leaf.includes('front-proxy') ? 'front-proxy-ca.crt' : 'ca.crt');
+      const ca = path.join(
+        root,
+        'pki',
+        leaf.includes('/etcd/') || leaf.endsWith('apiserver-etcd-client.crt')
+          ? 'etcd/ca.crt'
+          : leaf.includes('front-proxy')
+            ? 'front-proxy-ca.crt'
+            : 'ca.crt',
+      );
       const r = await run(openssl, ['verify', '-no-CApath', '-no-CAstore', '-CAfile', ca, leaf]);
       expect(r.code, describeRun(r)).toBe(0);
     }
@@ -219,16 +318,43 @@ describe('the PKCS#11 provider is loaded only by commands that use a token', () 
   it('kpki verify and a file-key init never load it; a command signing with a token key does', async () => {
     const dir = await res.tempDir('provider-loads');
     const hook = path.join(dir, 'hook.cjs');
-    await writeFile(hook, "const M = require('module'); const load = M._load; M._load = function (request, ...rest) { if (/^(node-webcrypto-p11|graphene-pk11|pkcs11js)$/.test(request)) process.stderr.write('PROVIDER ' + request + '\\n'); return load.call(this, request, ...rest); };\n");
-    const traced = (args: string[], env: Record<string, string> = {}) => run(process.execPath, ['-r', hook, KPKI_BIN, ...args], { env, timeoutMs: 120_000 });
-    const init = await traced(['init', '--cert-dir', path.join(dir, 'pki'), '--node-name', 'cp1', '--advertise-address', '127.0.0.1', '--key-type', 'ecdsa-p256']);
+    await writeFile(
+      hook,
+      "const M = require('module'); const load = M._load; M._load = function (request, ...rest) { if (/^(node-webcrypto-p11|graphene-pk11|pkcs11js)$/.test(request)) process.stderr.write('PROVIDER ' + request + '\\n'); return load.call(this, request, ...rest); };\n",
+    );
+    const traced = (args: string[], env: Record<string, string> = {}) =>
+      run(process.execPath, ['-r', hook, KPKI_BIN, ...args], { env, timeoutMs: 120_000 });
+    const init = await traced([
+      'init',
+      '--cert-dir',
+      path.join(dir, 'pki'),
+      '--node-name',
+      'cp1',
+      '--advertise-address',
+      '127.0.0.1',
+      '--key-type',
+      'ecdsa-p256',
+    ]);
     expect(init.code, describeRun(init)).toBe(0);
     const verify = await traced(['verify', '--cert-dir', path.join(dir, 'pki')]);
     expect(verify.code, describeRun(verify)).toBe(0);
     expect(`${init.stderr}${verify.stderr}`).not.toContain('PROVIDER');
     const hsm = await softHsm(await res.tempDir('softhsm-loads'));
     hsm.initToken(TOKEN);
-    const token = await traced(['init', '--cert-dir', path.join(dir, 'token', 'pki'), '--node-name', 'cp1', '--advertise-address', '127.0.0.1', '--ca-key-uri', `ca=${hsm.uri(TOKEN, 'cluster-ca')}`], { ...hsm.env, KPKI_PKCS11_PIN: TOKEN_PIN });
+    const token = await traced(
+      [
+        'init',
+        '--cert-dir',
+        path.join(dir, 'token', 'pki'),
+        '--node-name',
+        'cp1',
+        '--advertise-address',
+        '127.0.0.1',
+        '--ca-key-uri',
+        `ca=${hsm.uri(TOKEN, 'cluster-ca')}`,
+      ],
+      { ...hsm.env, KPKI_PKCS11_PIN: TOKEN_PIN },
+    );
     expect(token.code, describeRun(token)).toBe(0);
     expect(token.stderr).toContain('PROVIDER node-webcrypto-p11');
   });
@@ -239,7 +365,20 @@ describe('kpki init into a new directory with a wrong PIN', () => {
     const hsm = await softHsm(await res.tempDir('softhsm-fresh'));
     hsm.initToken(TOKEN);
     const root = path.join(await res.tempDir('fresh'), 'k8s');
-    const r = await kpki(['init', '--cert-dir', path.join(root, 'pki'), '--node-name', 'cp1', '--advertise-address', '127.0.0.1', '--ca-key-uri', `ca=${hsm.uri(TOKEN, 'cluster-ca')}`], { ...hsm.env, KPKI_PKCS11_PIN: 'wrong' });
+    const r = await kpki(
+      [
+        'init',
+        '--cert-dir',
+        path.join(root, 'pki'),
+        '--node-name',
+        'cp1',
+        '--advertise-address',
+        '127.0.0.1',
+        '--ca-key-uri',
+        `ca=${hsm.uri(TOKEN, 'cluster-ca')}`,
+      ],
+      { ...hsm.env, KPKI_PKCS11_PIN: 'wrong' },
+    );
     expect(r.code, describeRun(r)).toBe(2);
     expect(r.stderr).toMatch(/^kpki: token k8s: the PIN is wrong/);
     expect(existsSync(root)).toBe(false);
@@ -250,11 +389,17 @@ describe('kpki init into a new directory with a wrong PIN', () => {
 function settingsArgs(pki: Pki): string[] {
   const s = pki.settings;
   return [
-    '--node-name', s.nodeName,
-    '--advertise-address', s.advertiseAddress,
-    '--control-plane-endpoint', s.controlPlaneEndpoint,
-    '--apiserver-cert-extra-sans', s.apiserverExtraSans.join(','),
-    '--etcd-server-cert-extra-sans', s.etcdServerExtraSans.join(','),
-    '--key-type', s.keyType,
+    '--node-name',
+    s.nodeName,
+    '--advertise-address',
+    s.advertiseAddress,
+    '--control-plane-endpoint',
+    s.controlPlaneEndpoint,
+    '--apiserver-cert-extra-sans',
+    s.apiserverExtraSans.join(','),
+    '--etcd-server-cert-extra-sans',
+    s.etcdServerExtraSans.join(','),
+    '--key-type',
+    s.keyType,
   ];
 }

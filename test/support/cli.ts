@@ -34,7 +34,10 @@ export function kpki(args: string[], options: { cwd?: string; env?: NodeJS.Proce
 }
 
 /** Starts the CLI without waiting for it, so that a test can race several runs or kill one. */
-export function startKpki(args: string[], options: { cwd?: string; barrier?: string } = {}): { child: ChildProcess; result: Promise<CliResult> } {
+export function startKpki(
+  args: string[],
+  options: { cwd?: string; barrier?: string } = {},
+): { child: ChildProcess; result: Promise<CliResult> } {
   // A barrier file holds the run (see barrier.mjs) until the test creates it.
   const barrier = options.barrier ? ['--import', pathToFileURL(path.join(import.meta.dirname, 'barrier.mjs')).href] : [];
   const child = spawn(process.execPath, [...barrier, KPKI_BIN, ...args], {
@@ -56,7 +59,8 @@ export function startKpki(args: string[], options: { cwd?: string; barrier?: str
   return { child, result };
 }
 
-export const kpkiAsync = (args: string[], options: { cwd?: string; barrier?: string } = {}): Promise<CliResult> => startKpki(args, options).result;
+export const kpkiAsync = (args: string[], options: { cwd?: string; barrier?: string } = {}): Promise<CliResult> =>
+  startKpki(args, options).result;
 
 /** Starts the CLI and sends `signal` once stderr or the file system shows it is mid-run. */
 export function kpkiInterrupted(args: string[], signal: NodeJS.Signals, when: () => boolean): Promise<CliResult> {
@@ -80,7 +84,6 @@ export function expectOneLineError(result: { stdout: string; stderr: string }, .
   for (const fragment of fragments) expect(lines[0]).toContain(fragment);
 }
 
-
 /**
  * Runs the CLI as nobody (uid/gid 65534, no groups), as a non-root operator would: from a copy of
  * the CLI that nobody can read wherever the checkout lives. Made once per test file; the trees it
@@ -91,15 +94,20 @@ export function nobodyKpki(): (args: string[], options?: { cwd?: string }) => Cl
   return (args, options = {}) => {
     if (!app) {
       app = tempDir('kpki-app-');
-      for (const part of ['bin', 'dist/cli', 'package.json', 'profiles']) cpSync(path.join(REPO_ROOT, part), path.join(app, part), { recursive: true });
+      for (const part of ['bin', 'dist/cli', 'package.json', 'profiles'])
+        cpSync(path.join(REPO_ROOT, part), path.join(app, part), { recursive: true });
       spawnSync('chmod', ['-R', 'a+rX', app]);
     }
-    const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, path.join(app, 'bin/kpki.js'), ...args], {
-      encoding: 'utf8',
-      cwd: options.cwd ?? '/',
-      env: { ...process.env, NO_COLOR: '1' },
-      timeout: 120_000,
-    });
+    const r = spawnSync(
+      'setpriv',
+      ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, path.join(app, 'bin/kpki.js'), ...args],
+      {
+        encoding: 'utf8',
+        cwd: options.cwd ?? '/',
+        env: { ...process.env, NO_COLOR: '1' },
+        timeout: 120_000,
+      },
+    );
     if (r.error) throw r.error;
     return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
   };

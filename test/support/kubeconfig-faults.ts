@@ -54,7 +54,18 @@ export async function seedKubeconfigs({ certDir, foreignCertDir, dir, server }: 
     return file;
   };
   const kubeconfig = (name: string, parts: { ca: string; cert: string; key: string }, user = 'alice') =>
-    write(name, buildKubeconfig({ clusterName: 'kubernetes', server, userName: user, contextName: `${user}@kubernetes`, ca: { pem: parts.ca }, cert: { pem: parts.cert }, key: { pem: parts.key } }));
+    write(
+      name,
+      buildKubeconfig({
+        clusterName: 'kubernetes',
+        server,
+        userName: user,
+        contextName: `${user}@kubernetes`,
+        ca: { pem: parts.ca },
+        cert: { pem: parts.cert },
+        key: { pem: parts.key },
+      }),
+    );
 
   const alice = await issue('alice', ['developers']);
   const foreign = await issue('alice', ['developers'], { certDir: foreignCertDir });
@@ -68,7 +79,19 @@ export async function seedKubeconfigs({ certDir, foreignCertDir, dir, server }: 
     writeFileSync(path.join(sub, 'alice.crt'), alice.cert);
     writeFileSync(path.join(sub, 'alice.key'), alice.key, { mode: 0o600 });
     const file = path.join(sub, 'config');
-    writeFileSync(file, buildKubeconfig({ clusterName: 'kubernetes', server, userName: 'alice', contextName: 'alice@kubernetes', ca: { pem: alice.ca }, cert: { path: 'alice.crt' }, key: { path: 'alice.key' } }), { mode: 0o600 });
+    writeFileSync(
+      file,
+      buildKubeconfig({
+        clusterName: 'kubernetes',
+        server,
+        userName: 'alice',
+        contextName: 'alice@kubernetes',
+        ca: { pem: alice.ca },
+        cert: { path: 'alice.crt' },
+        key: { path: 'alice.key' },
+      }),
+      { mode: 0o600 },
+    );
     return file;
   };
   const missingFile = referenced('missing');
@@ -84,16 +107,24 @@ export async function seedKubeconfigs({ certDir, foreignCertDir, dir, server }: 
         kind: 'Config',
         clusters: [{ name: 'kubernetes', cluster: { server, 'certificate-authority-data': b64(alice.ca) } }],
         users: users.map(({ name: user, user: body }) => ({ name: user, user: body })),
-        contexts: users.map((u) => ({ name: `${u.name}@kubernetes`, context: { cluster: 'kubernetes', user: u.name, ...(u.namespace ? { namespace: u.namespace } : {}) } })),
+        contexts: users.map((u) => ({
+          name: `${u.name}@kubernetes`,
+          context: { cluster: 'kubernetes', user: u.name, ...(u.namespace ? { namespace: u.namespace } : {}) },
+        })),
         'current-context': `${users[0]!.name}@kubernetes`,
       }),
     );
-  const certUser = (parts: { cert: string; key: string }) => ({ 'client-certificate-data': b64(parts.cert), 'client-key-data': b64(parts.key) });
+  const certUser = (parts: { cert: string; key: string }) => ({
+    'client-certificate-data': b64(parts.cert),
+    'client-key-data': b64(parts.key),
+  });
   const twoContexts = withUsers('two-contexts.conf', [
     { name: 'alice', user: certUser(alice) },
     { name: 'old-alice', user: certUser(expired), namespace: 'kube-system' },
   ]);
-  const exec = withUsers('exec.conf', [{ name: 'sso', user: { exec: { apiVersion: 'client.authentication.k8s.io/v1beta1', command: 'kubelogin', args: ['get-token'] } } }]);
+  const exec = withUsers('exec.conf', [
+    { name: 'sso', user: { exec: { apiVersion: 'client.authentication.k8s.io/v1beta1', command: 'kubelogin', args: ['get-token'] } } },
+  ]);
   return {
     good: kubeconfig('good.conf', alice),
     wrongCa: kubeconfig('wrong-ca.conf', { ...alice, ca: foreign.ca }),

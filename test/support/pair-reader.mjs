@@ -34,7 +34,8 @@ const read = (file) => {
   }
 };
 const firstCert = (pem) => new X509Certificate(pem);
-const allCerts = (pem) => (pem.toString().match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? []).map((p) => new X509Certificate(p));
+const allCerts = (pem) =>
+  (pem.toString().match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? []).map((p) => new X509Certificate(p));
 const signs = (ca, leaf) => leaf.checkIssued(ca) && leaf.verify(ca.publicKey);
 const kubeconfigField = (text, field) => {
   const m = new RegExp(`${field}: (\\S+)`).exec(text);
@@ -77,22 +78,30 @@ function checks() {
       const has = (n) => names.includes(n);
       for (const name of names) {
         const stem = name.replace(/\.key$/, '');
-        if (name.endsWith('.key') && has(`${stem}.crt`)) list.push(pairCheck(dir, [`${stem}.crt`, `${stem}.key`], (c, k) => firstCert(c).checkPrivateKey(createPrivateKey(k))));
+        if (name.endsWith('.key') && has(`${stem}.crt`))
+          list.push(pairCheck(dir, [`${stem}.crt`, `${stem}.key`], (c, k) => firstCert(c).checkPrivateKey(createPrivateKey(k))));
         if (name.endsWith('.conf')) list.push(kubeconfigCheck(dir, name));
       }
-      if (has('ca-signer.crt') && has('ca.key')) list.push(pairCheck(dir, ['ca-signer.crt', 'ca.key'], (c, k) => firstCert(c).checkPrivateKey(createPrivateKey(k))));
+      if (has('ca-signer.crt') && has('ca.key'))
+        list.push(pairCheck(dir, ['ca-signer.crt', 'ca.key'], (c, k) => firstCert(c).checkPrivateKey(createPrivateKey(k))));
       if (has('sa.key') && has('sa.pub')) {
-        list.push(pairCheck(dir, ['sa.key', 'sa.pub'], (k, pub) => {
-          const want = createPublicKey(createPrivateKey(k)).export({ type: 'spki', format: 'der' });
-          const keys = pub.toString().match(/-----BEGIN PUBLIC KEY-----[^-]+-----END PUBLIC KEY-----/g) ?? [];
-          return keys.some((p) => createPublicKey(p).export({ type: 'spki', format: 'der' }).equals(want));
-        }));
+        list.push(
+          pairCheck(dir, ['sa.key', 'sa.pub'], (k, pub) => {
+            const want = createPublicKey(createPrivateKey(k)).export({ type: 'spki', format: 'der' });
+            const keys = pub.toString().match(/-----BEGIN PUBLIC KEY-----[^-]+-----END PUBLIC KEY-----/g) ?? [];
+            return keys.some((p) => createPublicKey(p).export({ type: 'spki', format: 'der' }).equals(want));
+          }),
+        );
       }
       // Trust: each leaf is signed by a certificate of one of its directory tree's CA bundles.
       const bundles = ['ca.crt', 'front-proxy-ca.crt', 'etcd/ca.crt'].map((b) => path.join(dir, b)).filter(existsSync);
       if (bundles.length) {
         for (const name of names.filter((n) => n.endsWith('.crt') && !/(^|-)ca(-signer)?\.crt$/.test(n))) {
-          list.push(crossCheck([path.join(dir, name), ...bundles], ([leaf, ...cas]) => cas.flatMap(allCerts).some((ca) => signs(ca, firstCert(leaf)))));
+          list.push(
+            crossCheck([path.join(dir, name), ...bundles], ([leaf, ...cas]) =>
+              cas.flatMap(allCerts).some((ca) => signs(ca, firstCert(leaf))),
+            ),
+          );
         }
       }
     }
@@ -101,20 +110,33 @@ function checks() {
 }
 
 function pairCheck(dir, files, agree) {
-  return crossCheck(files.map((f) => path.join(dir, f)), ([a, b]) => agree(a, b));
+  return crossCheck(
+    files.map((f) => path.join(dir, f)),
+    ([a, b]) => agree(a, b),
+  );
 }
 
 /** A kubeconfig's client certificate and key agree, its CA data signs the certificate, and it trusts the apiserver certificate beside it. */
 function kubeconfigCheck(dir, name) {
   const conf = path.join(dir, name);
   const apiserver = path.join(dir, 'pki/apiserver.crt');
-  return crossCheck([conf, apiserver], ([text, server]) => {
-    const [ca, cert, key] = ['certificate-authority-data', 'client-certificate-data', 'client-key-data'].map((f) => kubeconfigField(text.toString(), f));
-    if (!ca || !cert || !key) return true; // not an embedded kubeconfig
-    const cas = allCerts(ca);
-    const client = firstCert(cert);
-    return client.checkPrivateKey(createPrivateKey(key)) && cas.some((c) => signs(c, client)) && (!server || cas.some((c) => signs(c, firstCert(server))));
-  }, [conf]);
+  return crossCheck(
+    [conf, apiserver],
+    ([text, server]) => {
+      const [ca, cert, key] = ['certificate-authority-data', 'client-certificate-data', 'client-key-data'].map((f) =>
+        kubeconfigField(text.toString(), f),
+      );
+      if (!ca || !cert || !key) return true; // not an embedded kubeconfig
+      const cas = allCerts(ca);
+      const client = firstCert(cert);
+      return (
+        client.checkPrivateKey(createPrivateKey(key)) &&
+        cas.some((c) => signs(c, client)) &&
+        (!server || cas.some((c) => signs(c, firstCert(server))))
+      );
+    },
+    [conf],
+  );
 }
 
 /** Reads `files` one after the other (absent ones skip the check) and applies `agree`; notes the `..data` links around the reads. */

@@ -22,7 +22,9 @@ export function requirePkcs11Tool(tool: 'softhsm2-util' | 'pkcs11-tool'): string
       // keep looking
     }
   }
-  throw new Error(`${tool} is not installed: apt-get install ${tool === 'softhsm2-util' ? 'softhsm2' : 'opensc'} (bash .ci/run installs it)`);
+  throw new Error(
+    `${tool} is not installed: apt-get install ${tool === 'softhsm2-util' ? 'softhsm2' : 'opensc'} (bash .ci/run installs it)`,
+  );
 }
 
 export interface SoftHsm {
@@ -53,7 +55,8 @@ export async function softHsm(dir: string): Promise<SoftHsm> {
     env,
     uri: (token, object) => `pkcs11:token=${token};object=${object}`,
     initToken: (label) => void run(util, ['--init-token', '--free', '--label', label, '--pin', TOKEN_PIN, '--so-pin', TOKEN_SO_PIN]),
-    listObjects: (label) => run(tool, ['--module', SOFTHSM_MODULE, '--token-label', label, '--login', '--pin', TOKEN_PIN, '--list-objects']),
+    listObjects: (label) =>
+      run(tool, ['--module', SOFTHSM_MODULE, '--token-label', label, '--login', '--pin', TOKEN_PIN, '--list-objects']),
   };
 }
 
@@ -65,6 +68,9 @@ export function parseObjectList(text: string): { kind: string; label: string; ac
     .map((block) => ({
       kind: block.split('\n')[0]!.trim(),
       label: /^\s*label:\s*(.*)$/m.exec(block)?.[1]?.trim() ?? '',
-      access: (/^\s*Access:\s*(.*)$/m.exec(block)?.[1] ?? '').split(',').map((a) => a.trim()).filter(Boolean),
+      access: (/^\s*Access:\s*(.*)$/m.exec(block)?.[1] ?? '')
+        .split(',')
+        .map((a) => a.trim())
+        .filter(Boolean),
     }));
 }

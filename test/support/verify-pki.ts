@@ -67,7 +67,8 @@ export async function reissue(dir: string, name: string, change: Partial<CertSpe
 const KUBEADM_WIRING = wiringFromProfile(await loadProfile());
 
 /** kubeadm's certificate flags for a component, as the default profile wires them. */
-export const kubeadmFlags = (component: FlagComponent, certDir: string, kubeconfigDir?: string) => flagsFor(KUBEADM_WIRING, component, certDir, kubeconfigDir);
+export const kubeadmFlags = (component: FlagComponent, certDir: string, kubeconfigDir?: string) =>
+  flagsFor(KUBEADM_WIRING, component, certDir, kubeconfigDir);
 
 /** Writes a component's flags file: kubeadm's flags for the tree, changed as given. */
 export function flagsFile(dir: string, component: FlagComponent, change: Record<string, string | null> = {}): string {
@@ -96,7 +97,6 @@ export async function codes(options: VerifyOptions): Promise<string[]> {
 }
 
 export const base = (dir: string): VerifyOptions => ({ certDir: path.join(dir, 'pki'), kubeconfigDir: dir });
-
 
 /** The untouched tree (read-only by convention). */
 export const pristine = () => pristineDir;

@@ -19,7 +19,10 @@ let spec: PkiSpec;
 const cert = (name: string): CertSpec => spec.certificates.find((c) => c.name === name)!;
 
 beforeAll(async () => {
-  spec = buildPkiSpec(await loadProfile('kubeadm'), resolveSettings({ nodeName: 'cp1', advertiseAddress: '10.0.0.11' }, { nodeName: 'x', advertiseAddress: undefined }));
+  spec = buildPkiSpec(
+    await loadProfile('kubeadm'),
+    resolveSettings({ nodeName: 'cp1', advertiseAddress: '10.0.0.11' }, { nodeName: 'x', advertiseAddress: undefined }),
+  );
 });
 
 async function selfSigned(name: string, pair: KeyPair, now = NOW) {
@@ -45,9 +48,24 @@ describe('issueCertificate', () => {
   it('is byte-for-byte reproducible for fixed keys, serials and clock (RSA PKCS#1 v1.5 is deterministic)', async () => {
     const caKey = createPrivateKey(readFileSync(path.join(GOLDEN, 'ca.key')));
     const leafKey = createPrivateKey(readFileSync(path.join(GOLDEN, 'apiserver.key')));
-    const ca = await issueCertificate({ spec: cert('ca'), publicKey: createPublicKey(caKey), issuer: { key: caKey, certificate: undefined }, now: NOW, serialNumber: '01' });
-    const leaf = await issueCertificate({ spec: cert('apiserver'), publicKey: createPublicKey(leafKey), issuer: { key: caKey, certificate: ca }, now: NOW, serialNumber: '2a' });
-    for (const [name, issued] of [['ca.crt', ca], ['apiserver.crt', leaf]] as const) {
+    const ca = await issueCertificate({
+      spec: cert('ca'),
+      publicKey: createPublicKey(caKey),
+      issuer: { key: caKey, certificate: undefined },
+      now: NOW,
+      serialNumber: '01',
+    });
+    const leaf = await issueCertificate({
+      spec: cert('apiserver'),
+      publicKey: createPublicKey(leafKey),
+      issuer: { key: caKey, certificate: ca },
+      now: NOW,
+      serialNumber: '2a',
+    });
+    for (const [name, issued] of [
+      ['ca.crt', ca],
+      ['apiserver.crt', leaf],
+    ] as const) {
       const golden = path.join(GOLDEN, name);
       // Regenerate deliberately with KPKI_UPDATE_GOLDEN=1 after an intended encoding change.
       if (process.env.KPKI_UPDATE_GOLDEN) writeFileSync(golden, certificatePem(issued));
@@ -61,7 +79,12 @@ describe('issueCertificate', () => {
     expect(ca.notBefore.toISOString()).toBe('2026-11-22T11:55:00.000Z');
     expect(ca.notAfter.toISOString()).toBe('2036-11-19T12:00:00.000Z');
     const late = new Date('2036-06-01T00:00:00Z');
-    const leaf = await issueCertificate({ spec: cert('front-proxy-client'), publicKey: pair.publicKey, issuer: { key: pair.privateKey, certificate: ca }, now: late });
+    const leaf = await issueCertificate({
+      spec: cert('front-proxy-client'),
+      publicKey: pair.publicKey,
+      issuer: { key: pair.privateKey, certificate: ca },
+      now: late,
+    });
     expect(leaf.notAfter).toEqual(ca.notAfter);
   });
 
@@ -85,15 +108,22 @@ describe('issueCertificate', () => {
   it('gives CAs a SubjectKeyIdentifier (RFC 5280 method 1) that leaves carry as AuthorityKeyIdentifier', async () => {
     const pair = await generateKeyPair('rsa-2048');
     const ca = await selfSigned('ca', pair);
-    const leaf = await issueCertificate({ spec: cert('apiserver'), publicKey: pair.publicKey, issuer: { key: pair.privateKey, certificate: ca }, now: NOW });
+    const leaf = await issueCertificate({
+      spec: cert('apiserver'),
+      publicKey: pair.publicKey,
+      issuer: { key: pair.privateKey, certificate: ca },
+      now: NOW,
+    });
     const caFacts = certificateFacts(ca);
-    expect(caFacts.subjectKeyId).toBe(await new x509.PublicKey(ca.publicKey.rawData).getKeyIdentifier().then((id) => Buffer.from(id).toString('hex')));
+    expect(caFacts.subjectKeyId).toBe(
+      await new x509.PublicKey(ca.publicKey.rawData).getKeyIdentifier().then((id) => Buffer.from(id).toString('hex')),
+    );
     expect(caFacts.authorityKeyId).toBeUndefined();
     expect(certificateFacts(leaf)).toMatchObject({ subjectKeyId: undefined, authorityKeyId: caFacts.subjectKeyId, isCA: false });
   });
 });
 
-describe('certificateFacts (Go\'s parse alone)', () => {
+describe("certificateFacts (Go's parse alone)", () => {
   it('names signature algorithms and serials as @peculiar/x509 does, so inspect prints what it printed', () => {
     const dir = tempDir();
     const key = (name: string, ...args: string[]) => {
@@ -104,13 +134,28 @@ describe('certificateFacts (Go\'s parse alone)', () => {
     const ec = key('ec.key', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256');
     const ed = key('ed.key', '-algorithm', 'ed25519');
     const cases: [string, string[]][] = [
-      ...['sha1', 'sha256', 'sha384', 'sha512'].flatMap((hash): [string, string[]][] => [[rsa, [`-${hash}`]], [ec, [`-${hash}`]]]),
+      ...['sha1', 'sha256', 'sha384', 'sha512'].flatMap((hash): [string, string[]][] => [
+        [rsa, [`-${hash}`]],
+        [ec, [`-${hash}`]],
+      ]),
       [rsa, ['-sha256', '-sigopt', 'rsa_padding_mode:pss', '-sigopt', 'rsa_pss_saltlen:32']],
       [rsa, ['-md5']],
       [ed, []],
     ];
     for (const [i, [keyFile, options]] of cases.entries()) {
-      const pem = execFileSync('openssl', ['req', '-x509', '-key', keyFile, ...options, '-subj', `/CN=case${i}`, '-set_serial', String(2 ** (i * 4 + 3)), '-days', '2']);
+      const pem = execFileSync('openssl', [
+        'req',
+        '-x509',
+        '-key',
+        keyFile,
+        ...options,
+        '-subj',
+        `/CN=case${i}`,
+        '-set_serial',
+        String(2 ** (i * 4 + 3)),
+        '-days',
+        '2',
+      ]);
       const reference = new x509.X509Certificate(pem.toString());
       const facts = certificateFacts(loadCertificate(Buffer.from(reference.rawData)));
       const algorithm = reference.signatureAlgorithm as { name: string; hash?: { name: string } };

@@ -20,7 +20,10 @@ import { REPO_ROOT } from '../support/tmp.js';
 const profile = parseProfile(readFileSync(path.join(REPO_ROOT, 'profiles', 'kubeadm.yaml'), 'utf8'), 'kubeadm.yaml');
 const ENTRIES = ['ca', 'apiserver', 'sa', 'admin.conf', 'kubeadm-cluster-admins'];
 const specOf = (input: SettingsInput = {}): PkiSpec =>
-  selectEntries(buildPkiSpec(profile, resolveSettings({ keyType: 'ecdsa-p256', ...input }, { nodeName: 'cp1', advertiseAddress: '10.0.0.11' })), ENTRIES);
+  selectEntries(
+    buildPkiSpec(profile, resolveSettings({ keyType: 'ecdsa-p256', ...input }, { nodeName: 'cp1', advertiseAddress: '10.0.0.11' })),
+    ENTRIES,
+  );
 const spec = specOf();
 const here: Location = { certDir: '/k/pki', kubeconfigDir: '/k' };
 const NOW = new Date('2026-06-01T00:00:00Z');
@@ -57,17 +60,33 @@ const edit = (changes: Record<string, Buffer | string | undefined>): Observed =>
 async function foreignPair(name: 'ca' | 'apiserver') {
   const caPair = await generateKeyPair('ecdsa-p256');
   const ca = spec.certificates[0]!;
-  const caCert = await issueCertificate({ spec: ca, publicKey: caPair.publicKey, issuer: { key: caPair.privateKey, certificate: undefined }, now: NOW });
+  const caCert = await issueCertificate({
+    spec: ca,
+    publicKey: caPair.publicKey,
+    issuer: { key: caPair.privateKey, certificate: undefined },
+    now: NOW,
+  });
   if (name === 'ca') return { crt: certificatePem(caCert), key: privateKeyPem(caPair.privateKey) };
   const leafPair = await generateKeyPair('ecdsa-p256');
-  const leaf = await issueCertificate({ spec: step(await decide(spec, here, new Map(), converge()), 'apiserver').spec as never, publicKey: leafPair.publicKey, issuer: { key: caPair.privateKey, certificate: caCert }, now: NOW });
+  const leaf = await issueCertificate({
+    spec: step(await decide(spec, here, new Map(), converge()), 'apiserver').spec as never,
+    publicKey: leafPair.publicKey,
+    issuer: { key: caPair.privateKey, certificate: caCert },
+    now: NOW,
+  });
   return { crt: certificatePem(leaf), key: privateKeyPem(leafPair.privateKey) };
 }
 
 describe('decide: a single-node PKI', () => {
   it('creates everything from nothing, CAs first, and names every file it reads', async () => {
     const steps = await decide(spec, here, new Map(), converge());
-    expect(actions(steps)).toEqual({ ca: 'create', apiserver: 'create', sa: 'create', 'admin.conf': 'create', 'kubeadm-cluster-admins': 'create' });
+    expect(actions(steps)).toEqual({
+      ca: 'create',
+      apiserver: 'create',
+      sa: 'create',
+      'admin.conf': 'create',
+      'kubeadm-cluster-admins': 'create',
+    });
     expect(steps[0]!.kind).toBe('ca');
     expect(new Set(observedPaths(spec, here))).toEqual(new Set(Object.values(F)));
   });
@@ -129,7 +148,10 @@ describe('decide: a single-node PKI', () => {
 
     it('with a missing key is stale: refused, or reissued with --force', async () => {
       const observed = edit({ [F.key]: undefined });
-      expect(step(await decide(spec, here, observed, converge()), 'apiserver')).toMatchObject({ action: 'conflict', reasons: ['apiserver.key is missing'] });
+      expect(step(await decide(spec, here, observed, converge()), 'apiserver')).toMatchObject({
+        action: 'conflict',
+        reasons: ['apiserver.key is missing'],
+      });
       expect(step(await decide(spec, here, observed, converge({ force: true })), 'apiserver').action).toBe('reissue');
     });
 
@@ -153,16 +175,30 @@ describe('decide: a single-node PKI', () => {
 
     it('under an external CA: missing is a conflict, --renew is refused', async () => {
       const noKey = { [F.caKey]: undefined };
-      expect(step(await decide(spec, here, edit({ ...noKey, [F.crt]: undefined, [F.key]: undefined }), converge()), 'apiserver').reasons[0]).toMatch(/external CA \(no key\)/);
-      expect(step(await decide(spec, here, edit(noKey), converge({ renew: ['apiserver'] })), 'apiserver').reasons[0]).toMatch(/--renew needs the CA key/);
+      expect(
+        step(await decide(spec, here, edit({ ...noKey, [F.crt]: undefined, [F.key]: undefined }), converge()), 'apiserver').reasons[0],
+      ).toMatch(/external CA \(no key\)/);
+      expect(step(await decide(spec, here, edit(noKey), converge({ renew: ['apiserver'] })), 'apiserver').reasons[0]).toMatch(
+        /--renew needs the CA key/,
+      );
     });
   });
 
   describe('service-account key pair', () => {
     it.each([
       ['sa.pub is missing', { [F.saPub]: undefined }, 'complete', 'sa.pub is missing'],
-      ['sa.pub exists without sa.key', { [F.saKey]: undefined }, 'conflict', 'sa.pub exists without sa.key: restore the key or remove the public key'],
-      ['sa.pub is not a public key', { [F.saPub]: 'junk' }, 'conflict', 'sa.pub is not a PEM public key: remove it to derive it from sa.key'],
+      [
+        'sa.pub exists without sa.key',
+        { [F.saKey]: undefined },
+        'conflict',
+        'sa.pub exists without sa.key: restore the key or remove the public key',
+      ],
+      [
+        'sa.pub is not a public key',
+        { [F.saPub]: 'junk' },
+        'conflict',
+        'sa.pub is not a PEM public key: remove it to derive it from sa.key',
+      ],
     ])('when %s', async (_, change, action, reason) => {
       expect(step(await decide(spec, here, edit(change), converge()), 'sa')).toMatchObject({ action, reasons: [reason] });
     });
@@ -177,8 +213,16 @@ describe('decide: a single-node PKI', () => {
 
   describe('kubeconfig', () => {
     it.each([
-      ['another server', (text: string) => text.replace('https://10.0.0.11:6443', 'https://10.9.9.9:6443'), 'server is https://10.9.9.9:6443, want https://10.0.0.11:6443'],
-      ['another cluster name', (text: string) => text.replaceAll('cluster: kubernetes', 'cluster: other').replace('name: kubernetes\n', 'name: other\n'), 'cluster is "other", want "kubernetes"'],
+      [
+        'another server',
+        (text: string) => text.replace('https://10.0.0.11:6443', 'https://10.9.9.9:6443'),
+        'server is https://10.9.9.9:6443, want https://10.0.0.11:6443',
+      ],
+      [
+        'another cluster name',
+        (text: string) => text.replaceAll('cluster: kubernetes', 'cluster: other').replace('name: kubernetes\n', 'name: other\n'),
+        'cluster is "other", want "kubernetes"',
+      ],
     ])('naming %s is stale', async (_, change, reason) => {
       const s = step(await decide(spec, here, edit({ [F.admin]: change(complete.get(F.admin)!.toString()) }), converge()), 'admin.conf');
       expect(s).toMatchObject({ action: 'conflict', reasons: [reason] });
@@ -187,7 +231,15 @@ describe('decide: a single-node PKI', () => {
     it('with another CA embedded is stale', async () => {
       const other = await foreignPair('apiserver');
       const foreignCa = await foreignPair('ca');
-      const text = buildKubeconfig({ clusterName: 'kubernetes', server: 'https://10.0.0.11:6443', userName: 'kubernetes-admin', contextName: 'kubernetes-admin@kubernetes', ca: { pem: foreignCa.crt }, cert: { pem: other.crt }, key: { pem: other.key } });
+      const text = buildKubeconfig({
+        clusterName: 'kubernetes',
+        server: 'https://10.0.0.11:6443',
+        userName: 'kubernetes-admin',
+        contextName: 'kubernetes-admin@kubernetes',
+        ca: { pem: foreignCa.crt },
+        cert: { pem: other.crt },
+        key: { pem: other.key },
+      });
       const s = step(await decide(spec, here, edit({ [F.admin]: text }), converge()), 'admin.conf');
       expect(s.reasons).toContain('its certificate-authority-data is not the current ca');
     });
@@ -197,17 +249,30 @@ describe('decide: a single-node PKI', () => {
       expect(creds.subject).toBe('CN=kubernetes');
       const admin = complete.get(F.admin)!.toString();
       const data = (field: string) => Buffer.from(new RegExp(`${field}-data: (\\S+)`).exec(admin)![1]!, 'base64').toString();
-      const text = buildKubeconfig({ clusterName: 'kubernetes', server: 'https://10.0.0.11:6443', userName: 'kubernetes-admin', contextName: 'kubernetes-admin@kubernetes', ca: { path: 'pki/ca.crt' }, cert: { path: 'admin.crt' }, key: { path: 'admin.key' } });
+      const text = buildKubeconfig({
+        clusterName: 'kubernetes',
+        server: 'https://10.0.0.11:6443',
+        userName: 'kubernetes-admin',
+        contextName: 'kubernetes-admin@kubernetes',
+        ca: { path: 'pki/ca.crt' },
+        cert: { path: 'admin.crt' },
+        key: { path: 'admin.key' },
+      });
       const observed = edit({ [F.admin]: text, '/k/admin.crt': data('client-certificate'), '/k/admin.key': data('client-key') });
       expect(kubeconfigReferences(spec, here, observed).sort()).toEqual(['/k/admin.crt', '/k/admin.key', F.caCrt]);
       expect(step(await decide(spec, here, observed, converge()), 'admin.conf').action).toBe('reuse');
-      expect(step(await decide(spec, here, edit({ [F.admin]: text }), converge()), 'admin.conf').reasons).toEqual(['has no client certificate and key']);
+      expect(step(await decide(spec, here, edit({ [F.admin]: text }), converge()), 'admin.conf').reasons).toEqual([
+        'has no client certificate and key',
+      ]);
     });
   });
 
   it('a manifest that differs is refused, and replaced with --force', async () => {
     const observed = edit({ [F.manifest]: 'kind: Other\n' });
-    expect(step(await decide(spec, here, observed, converge()), 'kubeadm-cluster-admins')).toMatchObject({ action: 'conflict', reasons: ['content differs from the profile'] });
+    expect(step(await decide(spec, here, observed, converge()), 'kubeadm-cluster-admins')).toMatchObject({
+      action: 'conflict',
+      reasons: ['content differs from the profile'],
+    });
     expect(step(await decide(spec, here, observed, converge({ force: true })), 'kubeadm-cluster-admins').action).toBe('reissue');
   });
 });
@@ -220,14 +285,20 @@ describe('decide: a node whose CAs come from the shared set', () => {
     const steps = await decide(nodeSpec, node, complete, converge());
     expect(actions(steps)).toEqual({ ca: 'copy', apiserver: 'create', sa: 'copy' });
     const ca = step(steps, 'ca');
-    expect(ca.action === 'copy' && 'copies' in ca && ca.copies.map((c) => [c.path, c.mode])).toEqual([['/n/pki/ca.key', 0o600], ['/n/pki/ca.crt', 0o644]]);
+    expect(ca.action === 'copy' && 'copies' in ca && ca.copies.map((c) => [c.path, c.mode])).toEqual([
+      ['/n/pki/ca.key', 0o600],
+      ['/n/pki/ca.crt', 0o644],
+    ]);
     expect(ca.authority?.key).toBeDefined();
     const files = (await renderSteps(steps, { now: NOW })).flatMap((r) => r.files);
     const leaf = parseCertificate(Buffer.from(files.find((f) => f.path === '/n/pki/apiserver.crt')!.data), 'apiserver.crt');
     expect(leaf.issuer).toBe('CN=kubernetes');
     expect(await leaf.verify({ publicKey: parseCertificate(complete.get(F.caCrt)!, F.caCrt).publicKey, signatureOnly: true })).toBe(true);
     // sa.pub is written 0600 as kubeadm does.
-    expect(files.filter((f) => f.path.startsWith('/n/pki/sa')).map((f) => [f.path, f.mode])).toEqual([['/n/pki/sa.key', 0o600], ['/n/pki/sa.pub', 0o600]]);
+    expect(files.filter((f) => f.path.startsWith('/n/pki/sa')).map((f) => [f.path, f.mode])).toEqual([
+      ['/n/pki/sa.key', 0o600],
+      ['/n/pki/sa.pub', 0o600],
+    ]);
   });
 
   it('copies only certificates for a node that holds no keys, and still signs with the shared key', async () => {
@@ -242,27 +313,46 @@ describe('decide: a node whose CAs come from the shared set', () => {
     const copied = new Map([...complete, ['/n/pki/ca.crt', complete.get(F.caCrt)!], ['/n/pki/ca.key', complete.get(F.caKey)!]]);
     expect(step(await decide(nodeSpec, node, copied, converge()), 'ca').action).toBe('reuse');
     const foreign = new Map([...copied, ['/n/pki/ca.crt', Buffer.from((await foreignPair('ca')).crt)]]);
-    expect(step(await decide(nodeSpec, node, foreign, converge()), 'ca')).toMatchObject({ action: 'conflict', reasons: ["/n/pki/ca.crt is not the cluster's ca (/k/pki/ca.crt)"] });
+    expect(step(await decide(nodeSpec, node, foreign, converge()), 'ca')).toMatchObject({
+      action: 'conflict',
+      reasons: ["/n/pki/ca.crt is not the cluster's ca (/k/pki/ca.crt)"],
+    });
   });
 
   it('a node key that differs from the shared one is refused', async () => {
     const other = await generateKeyPair('ecdsa-p256');
     const observed = new Map([...complete, ['/n/pki/sa.key', Buffer.from(privateKeyPem(other.privateKey))]]);
-    expect(step(await decide(nodeSpec, node, observed, converge()), 'sa')).toMatchObject({ action: 'conflict', reasons: ["/n/pki/sa.key differs from the cluster's /k/pki/sa"] });
+    expect(step(await decide(nodeSpec, node, observed, converge()), 'sa')).toMatchObject({
+      action: 'conflict',
+      reasons: ["/n/pki/sa.key differs from the cluster's /k/pki/sa"],
+    });
   });
 
   it('fails with a one-line error when the shared CA is missing', async () => {
-    await expect(decide(nodeSpec, node, edit({ [F.caCrt]: undefined }), converge())).rejects.toThrow("/k/pki/ca.crt: the cluster's ca is missing");
+    await expect(decide(nodeSpec, node, edit({ [F.caCrt]: undefined }), converge())).rejects.toThrow(
+      "/k/pki/ca.crt: the cluster's ca is missing",
+    );
   });
 
   it('observes the shared files it copies', () => {
-    expect(observedPaths(nodeSpec, node)).toEqual(expect.arrayContaining([F.caCrt, F.caKey, F.saKey, F.saPub, '/n/pki/ca.crt', '/n/pki/sa.pub']));
+    expect(observedPaths(nodeSpec, node)).toEqual(
+      expect.arrayContaining([F.caCrt, F.caKey, F.saKey, F.saPub, '/n/pki/ca.crt', '/n/pki/sa.pub']),
+    );
     expect(parseKey(complete.get(F.caKey)!, F.caKey).type).toBe('private');
   });
 });
 
 describe('decideRenewal: kpki renew and a rotation reissue', () => {
-  const site = (over: Partial<RenewalSite> = {}): RenewalSite => ({ node: 'local', signing: true, name: 'apiserver', kind: 'certificate', issuer: 'ca', files: [F.crt, F.key], certDir: '/k/pki', ...over });
+  const site = (over: Partial<RenewalSite> = {}): RenewalSite => ({
+    node: 'local',
+    signing: true,
+    name: 'apiserver',
+    kind: 'certificate',
+    issuer: 'ca',
+    files: [F.crt, F.key],
+    certDir: '/k/pki',
+    ...over,
+  });
   const adminSite = site({ name: 'admin.conf', kind: 'kubeconfig', files: [F.admin] });
   const intent = (over: Partial<RenewIntent> = {}): RenewIntent => ({
     extraSans: new Map(),
@@ -305,8 +395,12 @@ describe('decideRenewal: kpki renew and a rotation reissue', () => {
   });
 
   it('refuses --keep-key when the key is missing or another', () => {
-    expect(() => decideRenewal([site()], edit({ [F.key]: undefined }), intent({ key: 'keep' }))).toThrow(`${F.key}: is missing, so --keep-key has no key to keep`);
-    expect(() => decideRenewal([site()], edit({ [F.key]: complete.get(F.caKey) }), intent({ key: 'keep' }))).toThrow(`${F.key}: does not match ${F.crt}`);
+    expect(() => decideRenewal([site()], edit({ [F.key]: undefined }), intent({ key: 'keep' }))).toThrow(
+      `${F.key}: is missing, so --keep-key has no key to keep`,
+    );
+    expect(() => decideRenewal([site()], edit({ [F.key]: complete.get(F.caKey) }), intent({ key: 'keep' }))).toThrow(
+      `${F.key}: does not match ${F.crt}`,
+    );
   });
 
   it('skips sites where the entry does not exist', () => {
@@ -317,7 +411,11 @@ describe('decideRenewal: kpki renew and a rotation reissue', () => {
     const external = intent({ signable: new Set() });
     expect(() => decideRenewal([site()], complete, external)).toThrow(`cannot renew what an external CA signed: ${F.crt}`);
     const nodeCopy = edit({ '/n/pki/apiserver.crt': complete.get(F.crt) });
-    const steps = decideRenewal([site(), site({ node: 'cp2', signing: false, files: ['/n/pki/apiserver.crt', '/n/pki/apiserver.key'], certDir: '/n/pki' })], nodeCopy, { ...external, csrOnly: true });
+    const steps = decideRenewal(
+      [site(), site({ node: 'cp2', signing: false, files: ['/n/pki/apiserver.crt', '/n/pki/apiserver.key'], certDir: '/n/pki' })],
+      nodeCopy,
+      { ...external, csrOnly: true },
+    );
     expect(steps.map((s) => [s.action, s.files])).toEqual([
       ['csr', ['/k/csr/apiserver.key', '/k/csr/apiserver.csr']],
       ['csr', ['/k/csr/cp2/apiserver.key', '/k/csr/cp2/apiserver.csr']],
@@ -327,20 +425,31 @@ describe('decideRenewal: kpki renew and a rotation reissue', () => {
   it("a node's byte-for-byte copy follows the shared renewal; a node's own certificate is renewed on its own", async () => {
     const nodeFiles = ['/n/pki/apiserver.crt', '/n/pki/apiserver.key'];
     const sameBytes = edit({ [nodeFiles[0]!]: complete.get(F.crt), [nodeFiles[1]!]: complete.get(F.key) });
-    const steps = decideRenewal([site(), site({ node: 'cp2', signing: false, files: nodeFiles, certDir: '/n/pki' })], sameBytes, intent({ key: 'new' }));
+    const steps = decideRenewal(
+      [site(), site({ node: 'cp2', signing: false, files: nodeFiles, certDir: '/n/pki' })],
+      sameBytes,
+      intent({ key: 'new' }),
+    );
     expect(steps.map((s) => s.action)).toEqual(['renew', 'copy']);
     const rendered = await renderSteps(steps, { now: NOW, signers: signers() });
     const bytes = (file: string) => rendered.flatMap((r) => r.files).find((f) => f.path === file)!.data;
     expect(bytes(nodeFiles[0]!)).toEqual(bytes(F.crt));
     expect(bytes(nodeFiles[1]!)).toEqual(bytes(F.key));
-    const own = decideRenewal([site(), site({ node: 'cp2', signing: false, files: nodeFiles, certDir: '/n/pki' })], edit({ [nodeFiles[0]!]: complete.get(F.crt)!.toString() + '\n', [nodeFiles[1]!]: complete.get(F.key) }), intent());
+    const own = decideRenewal(
+      [site(), site({ node: 'cp2', signing: false, files: nodeFiles, certDir: '/n/pki' })],
+      edit({ [nodeFiles[0]!]: complete.get(F.crt)!.toString() + '\n', [nodeFiles[1]!]: complete.get(F.key) }),
+      intent(),
+    );
     expect(own.map((s) => s.action)).toEqual(['renew', 'renew']);
   });
 
   it("a node's byte-for-byte copy of a shared kubeconfig follows its renewal", async () => {
     const nodeSite = { ...adminSite, node: 'cp2', signing: false, files: ['/n/admin.conf'], certDir: '/n/pki' };
     const steps = decideRenewal([adminSite, nodeSite], edit({ '/n/admin.conf': complete.get(F.admin) }), intent());
-    expect(steps.map((s) => [s.action, s.files])).toEqual([['renew', [F.admin]], ['copy', ['/n/admin.conf']]]);
+    expect(steps.map((s) => [s.action, s.files])).toEqual([
+      ['renew', [F.admin]],
+      ['copy', ['/n/admin.conf']],
+    ]);
     const files = (await renderSteps(steps, { now: NOW, signers: signers() })).flatMap((r) => r.files);
     const [shared, node] = [F.admin, '/n/admin.conf'].map((file) => files.find((f) => f.path === file)!);
     expect(node!.data).toEqual(shared!.data);
@@ -358,11 +467,21 @@ describe('decideRenewal: kpki renew and a rotation reissue', () => {
     expect(text).toContain('colors: true');
     const creds = parseKubeconfig(text, F.admin);
     expect(parseCertificates(creds.certificateAuthority!.data!, 'ca').length).toBe(2);
-    expect(creds.clientCertificate!.data!.toString()).not.toBe(Buffer.from(/client-certificate-data: (\S+)/.exec(original)![1]!, 'base64').toString());
+    expect(creds.clientCertificate!.data!.toString()).not.toBe(
+      Buffer.from(/client-certificate-data: (\S+)/.exec(original)![1]!, 'base64').toString(),
+    );
   });
 
   it('refuses a kubeconfig that refers to its client certificate by path', () => {
-    const text = buildKubeconfig({ clusterName: 'kubernetes', server: 'https://10.0.0.11:6443', userName: 'u', contextName: 'u@kubernetes', ca: { path: 'ca.crt' }, cert: { path: 'u.crt' }, key: { path: 'u.key' } });
+    const text = buildKubeconfig({
+      clusterName: 'kubernetes',
+      server: 'https://10.0.0.11:6443',
+      userName: 'u',
+      contextName: 'u@kubernetes',
+      ca: { path: 'ca.crt' },
+      cert: { path: 'u.crt' },
+      key: { path: 'u.key' },
+    });
     expect(() => decideRenewal([adminSite], edit({ [F.admin]: text }), intent())).toThrow(`${F.admin}: has no embedded client certificate`);
   });
 });

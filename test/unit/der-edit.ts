@@ -12,7 +12,7 @@ export interface Tlv {
 
 export function tlvChildren(der: Buffer): Tlv[] {
   const out: Tlv[] = [];
-  for (let i = 0; i < der.length; ) {
+  for (let i = 0; i < der.length;) {
     const tag = der[i]!;
     let length = der[i + 1]!;
     let header = 2;
@@ -35,7 +35,11 @@ export function tlvEncode(tag: number, body: Buffer): Buffer {
 }
 
 export const pemToDer = (pem: string) => Buffer.from(pem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, ''), 'base64');
-export const derToPem = (der: Buffer) => `-----BEGIN CERTIFICATE-----\n${der.toString('base64').match(/.{1,64}/g)!.join('\n')}\n-----END CERTIFICATE-----\n`;
+export const derToPem = (der: Buffer) =>
+  `-----BEGIN CERTIFICATE-----\n${der
+    .toString('base64')
+    .match(/.{1,64}/g)!
+    .join('\n')}\n-----END CERTIFICATE-----\n`;
 
 /**
  * The certificate with its TBS fields replaced by `edit` (given the fields, returns their new

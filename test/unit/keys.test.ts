@@ -17,7 +17,9 @@ describe('generateKeyPair (RSA from two probable primes)', () => {
     expect(keyTypeOf(privateKey)).toBe(keyType);
     expect(sameKeyPair(privateKey, publicKey)).toBe(true);
     const jwk = privateKey.export({ format: 'jwk' });
-    const [n, e, d, p, q, dp, dq, qi] = [jwk.n, jwk.e, jwk.d, jwk.p, jwk.q, jwk.dp, jwk.dq, jwk.qi].map((v) => fromBase64url(v!)) as bigint[];
+    const [n, e, d, p, q, dp, dq, qi] = [jwk.n, jwk.e, jwk.d, jwk.p, jwk.q, jwk.dp, jwk.dq, jwk.qi].map((v) =>
+      fromBase64url(v!),
+    ) as bigint[];
     expect(e).toBe(65537n);
     expect(p! * q!).toBe(n);
     expect(n!.toString(2)).toHaveLength(bits);

@@ -59,7 +59,8 @@ function sourceFiles(dir: string): string[] {
 
 /** A specifier as a src/ path (`src/verify/facts.ts`), a node: module (`node:fs`), or a package name. */
 function resolveSpecifier(from: string, specifier: string): string {
-  if (!specifier.startsWith('.')) return specifier.startsWith('node:') || !/^[a-z_]+(\/promises)?$/.test(specifier) ? specifier : `node:${specifier}`;
+  if (!specifier.startsWith('.'))
+    return specifier.startsWith('node:') || !/^[a-z_]+(\/promises)?$/.test(specifier) ? specifier : `node:${specifier}`;
   return path.posix.join(path.posix.dirname(from), specifier).replace(/\.js$/, '.ts');
 }
 
@@ -74,7 +75,14 @@ function importsOf(file: string, text: string): Import[] {
     if (ts.isImportDeclaration(node)) {
       const clause = node.importClause;
       const bindings = clause?.namedBindings;
-      const allTypes = Boolean(clause && !clause.name && bindings && ts.isNamedImports(bindings) && bindings.elements.length && bindings.elements.every((e) => e.isTypeOnly));
+      const allTypes = Boolean(
+        clause &&
+        !clause.name &&
+        bindings &&
+        ts.isNamedImports(bindings) &&
+        bindings.elements.length &&
+        bindings.elements.every((e) => e.isTypeOnly),
+      );
       add(node.moduleSpecifier, Boolean(clause?.isTypeOnly) || allTypes);
     } else if (ts.isExportDeclaration(node)) {
       const clause = node.exportClause;
@@ -112,7 +120,8 @@ function fileNameLiterals(names: Set<string>): string[] {
     if (under(name, ['src/model/', 'src/profiles/'])) continue;
     const source = ts.createSourceFile(name, readFileSync(file, 'utf8'), ts.ScriptTarget.Latest, false);
     const visit = (node: ts.Node): void => {
-      if ((ts.isStringLiteral(node) || ts.isNoSubstitutionTemplateLiteral(node)) && names.has(node.text)) found.push(`${name}: '${node.text}'`);
+      if ((ts.isStringLiteral(node) || ts.isNoSubstitutionTemplateLiteral(node)) && names.has(node.text))
+        found.push(`${name}: '${node.text}'`);
       ts.forEachChild(node, visit);
     };
     visit(source);
@@ -134,7 +143,9 @@ const edges = (modules: Modules, broken: (file: string, target: string) => boole
   [...modules].flatMap(([file, imports]) => imports.filter((i) => broken(file, i.target)).map((i): Edge => `${file} → ${i.target}`)).sort();
 
 /** Every rule's violations, by rule. */
-function violations(modules: Modules): Record<'fileSystem' | 'network' | 'pure' | 'pkiModel' | 'store' | 'commands' | 'cli' | 'crypto' | 'verifyDay2', Edge[]> {
+function violations(
+  modules: Modules,
+): Record<'fileSystem' | 'network' | 'pure' | 'pkiModel' | 'store' | 'commands' | 'cli' | 'crypto' | 'verifyDay2', Edge[]> {
   const builtin = (target: string) => target.startsWith('node:') && target.slice(5);
   return {
     fileSystem: edges(modules, (file, target) => FILE_SYSTEM.has(builtin(target) || '') && !file.startsWith('src/store/')),
@@ -143,12 +154,18 @@ function violations(modules: Modules): Record<'fileSystem' | 'network' | 'pure' 
     pkiModel: edges(modules, (file, target) => file.startsWith('src/pki/') && target.startsWith('src/model/')),
     store: edges(modules, (file, target) => file.startsWith('src/store/') && under(target, ABOVE_STORE)),
     // render/ shows what a command returns: it knows the result types.
-    commands: edges(modules, (file, target) => target.startsWith('src/commands/') && !under(file, ['src/commands/', 'src/cli/', 'src/render/', 'src/index.ts'])),
+    commands: edges(
+      modules,
+      (file, target) => target.startsWith('src/commands/') && !under(file, ['src/commands/', 'src/cli/', 'src/render/', 'src/index.ts']),
+    ),
     cli: edges(modules, (file, target) => target.startsWith('src/cli/') && !file.startsWith('src/cli/')),
     // Keys and certificates are pki's: every other floor names them through pki/ (key types too).
     crypto: edges(modules, (file, target) => target === 'node:crypto' && !file.startsWith('src/pki/')),
     // Verify reads a rotation's facts from model/ (its record, file names); day 2's deciding and wiring are not its business.
-    verifyDay2: edges(modules, (file, target) => file.startsWith('src/verify/') && (target.startsWith('src/plan/') || target.startsWith('src/commands/'))),
+    verifyDay2: edges(
+      modules,
+      (file, target) => file.startsWith('src/verify/') && (target.startsWith('src/plan/') || target.startsWith('src/commands/')),
+    ),
   };
 }
 
@@ -207,13 +224,44 @@ describe('layering', () => {
 
   it('the rules catch what breaks them, and find cycles through re-exports and dynamic imports', () => {
     const fake: Modules = new Map([
-      ['src/model/bad.ts', [{ target: 'node:fs', typeOnly: false }, { target: 'src/store/files.ts', typeOnly: true }]],
-      ['src/pki/bad.ts', [{ target: 'src/model/profile.ts', typeOnly: true }, { target: 'node:https', typeOnly: false }]],
-      ['src/verify/bad.ts', [{ target: 'src/commands/verify.ts', typeOnly: false }, { target: 'src/cli/main.ts', typeOnly: false }]],
+      [
+        'src/model/bad.ts',
+        [
+          { target: 'node:fs', typeOnly: false },
+          { target: 'src/store/files.ts', typeOnly: true },
+        ],
+      ],
+      [
+        'src/pki/bad.ts',
+        [
+          { target: 'src/model/profile.ts', typeOnly: true },
+          { target: 'node:https', typeOnly: false },
+        ],
+      ],
+      [
+        'src/verify/bad.ts',
+        [
+          { target: 'src/commands/verify.ts', typeOnly: false },
+          { target: 'src/cli/main.ts', typeOnly: false },
+        ],
+      ],
       ['src/commands/verify.ts', [{ target: 'src/verify/bad.ts', typeOnly: false }]],
       ['src/cli/main.ts', [{ target: 'src/verify/bad.ts', typeOnly: true }]],
-      ['src/verify/rules/bad.ts', [{ target: 'node:crypto', typeOnly: true }, { target: 'src/plan/rotation.ts', typeOnly: true }]],
-      ['src/store/bad.ts', [{ target: 'src/verify/inputs/args.ts', typeOnly: true }, { target: 'src/day2/rotate.ts', typeOnly: false }, { target: 'src/errors.ts', typeOnly: false }]],
+      [
+        'src/verify/rules/bad.ts',
+        [
+          { target: 'node:crypto', typeOnly: true },
+          { target: 'src/plan/rotation.ts', typeOnly: true },
+        ],
+      ],
+      [
+        'src/store/bad.ts',
+        [
+          { target: 'src/verify/inputs/args.ts', typeOnly: true },
+          { target: 'src/day2/rotate.ts', typeOnly: false },
+          { target: 'src/errors.ts', typeOnly: false },
+        ],
+      ],
     ]);
     expect(violations(fake)).toEqual({
       fileSystem: ['src/model/bad.ts → node:fs'],
@@ -243,8 +291,13 @@ describe('layering', () => {
   });
 
   it('verify, inspect and kubeconfig are handed what store reads: no runtime import of store/', () => {
-    const reads = edges(modules, (file, target) => under(file, ['src/verify/', 'src/inspect/', 'src/kubeconfig/']) && target.startsWith('src/store/'));
-    const typeOnly = new Set([...modules].flatMap(([file, imports]) => imports.filter((i) => i.typeOnly).map((i) => `${file} → ${i.target}`)));
+    const reads = edges(
+      modules,
+      (file, target) => under(file, ['src/verify/', 'src/inspect/', 'src/kubeconfig/']) && target.startsWith('src/store/'),
+    );
+    const typeOnly = new Set(
+      [...modules].flatMap(([file, imports]) => imports.filter((i) => i.typeOnly).map((i) => `${file} → ${i.target}`)),
+    );
     expect(reads.filter((e) => !typeOnly.has(e))).toEqual([]);
   });
 
@@ -272,7 +325,9 @@ describe('layering', () => {
 
   it('kubeadm file names (sa.key, admin.conf, ca.crt, …) are written only in the profiles and model/', () => {
     const names = kubeadmFileNames();
-    expect([...names]).toEqual(expect.arrayContaining(['sa.key', 'sa.pub', 'admin.conf', 'super-admin.conf', 'ca.crt', 'etcd/ca.crt', 'kubelet.conf']));
+    expect([...names]).toEqual(
+      expect.arrayContaining(['sa.key', 'sa.pub', 'admin.conf', 'super-admin.conf', 'ca.crt', 'etcd/ca.crt', 'kubelet.conf']),
+    );
     expectOnlyAllowed(fileNameLiterals(names), FILE_NAME_LITERALS_ALLOWED);
   });
 

@@ -12,11 +12,15 @@ const endpoints: EndpointsObject = {
 
 describe("the aggregator's route to an APIService backend (1.20 resolvers)", () => {
   it("is the Service's ClusterIP and service port by default", () => {
-    expect(aggregatorRoute(ref, clusterIp, undefined, false)).toEqual({ addresses: [{ host: '10.96.0.9', port: 443, via: 'the ClusterIP of service kube-system/metrics-server' }] });
+    expect(aggregatorRoute(ref, clusterIp, undefined, false)).toEqual({
+      addresses: [{ host: '10.96.0.9', port: 443, via: 'the ClusterIP of service kube-system/metrics-server' }],
+    });
   });
 
   it('is the ExternalName with the APIService port', () => {
-    expect(aggregatorRoute({ ...ref, port: 8443 }, { spec: { type: 'ExternalName', externalName: 'metrics.example.test' } }, undefined, false)).toEqual({
+    expect(
+      aggregatorRoute({ ...ref, port: 8443 }, { spec: { type: 'ExternalName', externalName: 'metrics.example.test' } }, undefined, false),
+    ).toEqual({
       addresses: [{ host: 'metrics.example.test', port: 8443, via: 'the ExternalName of service kube-system/metrics-server' }],
     });
   });
@@ -31,11 +35,35 @@ describe("the aggregator's route to an APIService backend (1.20 resolvers)", () 
   });
 
   it.each<[string, ServiceObject, EndpointsObject | undefined, boolean, string]>([
-    ['a headless service', { spec: { type: 'ClusterIP', clusterIP: 'None', ports: [{ port: 443 }] } }, undefined, false, 'cannot route to service with ClusterIP "None"'],
-    ['a service without the port', { spec: { type: 'ClusterIP', clusterIP: '10.96.0.9', ports: [{ port: 80 }] } }, undefined, false, 'no service port 443 found for service "metrics-server"'],
+    [
+      'a headless service',
+      { spec: { type: 'ClusterIP', clusterIP: 'None', ports: [{ port: 443 }] } },
+      undefined,
+      false,
+      'cannot route to service with ClusterIP "None"',
+    ],
+    [
+      'a service without the port',
+      { spec: { type: 'ClusterIP', clusterIP: '10.96.0.9', ports: [{ port: 80 }] } },
+      undefined,
+      false,
+      'no service port 443 found for service "metrics-server"',
+    ],
     ['no endpoints', clusterIp, { subsets: [] }, true, 'no endpoints available for service "metrics-server"'],
-    ['endpoints on other port names only', clusterIp, { subsets: [endpoints.subsets![1]!] }, true, 'no endpoints available for service "metrics-server"'],
-    ['an ExternalName with endpoint routing', { spec: { type: 'ExternalName', externalName: 'x.test' } }, undefined, true, 'unsupported service type "ExternalName"'],
+    [
+      'endpoints on other port names only',
+      clusterIp,
+      { subsets: [endpoints.subsets![1]!] },
+      true,
+      'no endpoints available for service "metrics-server"',
+    ],
+    [
+      'an ExternalName with endpoint routing',
+      { spec: { type: 'ExternalName', externalName: 'x.test' } },
+      undefined,
+      true,
+      'unsupported service type "ExternalName"',
+    ],
   ])("gives the aggregator's reason for %s", (_, service, eps, endpointRouting, reason) => {
     expect(aggregatorRoute(ref, service, eps, endpointRouting)).toEqual({ reason });
   });

@@ -33,16 +33,46 @@ const MATCHING: ServingRequest = {
 
 describe('kubelet-serving approval decision', () => {
   const refused: [string, Partial<ServingRequest>, NodeAddresses | undefined, RegExp][] = [
-    ['an extra DNS SAN', { dnsNames: ['worker-1', 'api.example.com'] }, NODE, /DNS name api\.example\.com is not an address of Node worker-1/],
+    [
+      'an extra DNS SAN',
+      { dnsNames: ['worker-1', 'api.example.com'] },
+      NODE,
+      /DNS name api\.example\.com is not an address of Node worker-1/,
+    ],
     ['an IP of another machine', { ipAddresses: ['10.0.0.99'] }, NODE, /IP 10\.0\.0\.99 is not an address of Node worker-1/],
-    ['a foreign node (requester asks for another node’s name)', { commonName: 'system:node:worker-2' }, NODE, /subject CN is "system:node:worker-2", not the requester system:node:worker-1/],
-    ['a requester that is no node', { username: 'alice', groups: ['system:authenticated'] }, NODE, /requested by alice, not by a node.*not in group system:nodes/],
+    [
+      'a foreign node (requester asks for another node’s name)',
+      { commonName: 'system:node:worker-2' },
+      NODE,
+      /subject CN is "system:node:worker-2", not the requester system:node:worker-1/,
+    ],
+    [
+      'a requester that is no node',
+      { username: 'alice', groups: ['system:authenticated'] },
+      NODE,
+      /requested by alice, not by a node.*not in group system:nodes/,
+    ],
     ['the nodes group missing', { groups: ['system:authenticated'] }, NODE, /not in group system:nodes/],
-    ['another organization too', { organizations: ['system:nodes', 'system:masters'] }, NODE, /subject O is \[system:nodes, system:masters\]/],
+    [
+      'another organization too',
+      { organizations: ['system:nodes', 'system:masters'] },
+      NODE,
+      /subject O is \[system:nodes, system:masters\]/,
+    ],
     ['an OU in the subject', { otherSubject: ['OU=x'] }, NODE, /other attributes: OU=x/],
-    ['client auth among the usages', { usages: ['digital signature', 'key encipherment', 'server auth', 'client auth'] }, NODE, /usages are \[.*client auth\]/],
+    [
+      'client auth among the usages',
+      { usages: ['digital signature', 'key encipherment', 'server auth', 'client auth'] },
+      NODE,
+      /usages are \[.*client auth\]/,
+    ],
     ['server auth missing', { usages: ['digital signature', 'key encipherment'] }, NODE, /usages are/],
-    ['RSA without key encipherment', { keyAlgorithm: 'rsa', usages: ['digital signature', 'server auth'] }, NODE, /not \[digital signature, key encipherment, server auth\]/],
+    [
+      'RSA without key encipherment',
+      { keyAlgorithm: 'rsa', usages: ['digital signature', 'server auth'] },
+      NODE,
+      /not \[digital signature, key encipherment, server auth\]/,
+    ],
     ['an email SAN', { emails: ['root@worker-1'] }, NODE, /email SANs: root@worker-1/],
     ['a URI SAN', { uris: ['spiffe://x/y'] }, NODE, /URI SANs: spiffe:\/\/x\/y/],
     ['no names at all', { dnsNames: [], ipAddresses: [] }, NODE, /names no DNS name or IP address/],

@@ -19,7 +19,12 @@ function byPemBlocks(text: string): { type: string; der: string }[] | string {
   }
 }
 
-const body = (bytes: number, width = 64) => (Buffer.alloc(bytes, 0xa5).toString('base64').match(new RegExp(`.{1,${width}}`, 'g')) ?? []).join('\n');
+const body = (bytes: number, width = 64) =>
+  (
+    Buffer.alloc(bytes, 0xa5)
+      .toString('base64')
+      .match(new RegExp(`.{1,${width}}`, 'g')) ?? []
+  ).join('\n');
 const block = (type: string, inner: string) => `-----BEGIN ${type}-----\n${inner}\n-----END ${type}-----\n`;
 
 describe('pemBlocks', () => {

@@ -17,7 +17,10 @@ describe('PKCS#11 URIs (RFC 7512)', () => {
     ['pkcs11:token=k8s;object=cluster-ca', { token: 'k8s', object: 'cluster-ca' }],
     ['pkcs11:token=My%20Token;object=ca%3Bkey', { token: 'My Token', object: 'ca;key' }],
     ['pkcs11:serial=f7d4;id=%01%A2', { serial: 'f7d4', id: '01a2' }],
-    ['pkcs11:token=k8s;object=ca;type=private?pin-source=file:/etc/pin&module-path=/usr/lib/x.so', { token: 'k8s', object: 'ca', modulePath: '/usr/lib/x.so' }],
+    [
+      'pkcs11:token=k8s;object=ca;type=private?pin-source=file:/etc/pin&module-path=/usr/lib/x.so',
+      { token: 'k8s', object: 'ca', modulePath: '/usr/lib/x.so' },
+    ],
     ['pkcs11:model=SoftHSM%20v2;manufacturer=SoftHSM%20project;token=k8s;x-vendor=1;object=ca', { token: 'k8s', object: 'ca' }],
   ])('%s', (text, expected) => {
     expect(parsePkcs11Uri(text, '--ca-key-uri ca')).toEqual({ text, ...expected });

@@ -61,7 +61,8 @@ export const leafExtensions = (...names: x509.JsonGeneralName[]) => [
 ];
 
 /** An extension with a raw DER value. */
-export const rawExtension = (oid: string, critical: boolean, value: Buffer | string) => new x509.Extension(oid, critical, new Uint8Array(typeof value === 'string' ? Buffer.from(value, 'hex') : value));
+export const rawExtension = (oid: string, critical: boolean, value: Buffer | string) =>
+  new x509.Extension(oid, critical, new Uint8Array(typeof value === 'string' ? Buffer.from(value, 'hex') : value));
 
 export const seq = (...parts: Buffer[]) => tlvEncode(0x30, Buffer.concat(parts));
 const ctx = (n: number, body: Buffer, constructed = false) => tlvEncode(0x80 | (constructed ? 0x20 : 0) | n, body);
@@ -76,9 +77,11 @@ export const gn = {
 
 /** A NameConstraints value; an empty array still writes its (empty) [0]/[1] subtree sequence. */
 export function nameConstraints(permitted?: Buffer[], excluded?: Buffer[]): Buffer {
-  const subtrees = (n: number, names: Buffer[] | undefined) => (names ? ctx(n, Buffer.concat(names.map((name) => seq(name))), true) : Buffer.alloc(0));
+  const subtrees = (n: number, names: Buffer[] | undefined) =>
+    names ? ctx(n, Buffer.concat(names.map((name) => seq(name))), true) : Buffer.alloc(0);
   return seq(subtrees(0, permitted), subtrees(1, excluded));
 }
 
-export const ncExtension = (permitted?: Buffer[], excluded?: Buffer[]) => rawExtension('2.5.29.30', true, nameConstraints(permitted, excluded));
+export const ncExtension = (permitted?: Buffer[], excluded?: Buffer[]) =>
+  rawExtension('2.5.29.30', true, nameConstraints(permitted, excluded));
 export const sanExtension = (...names: Buffer[]) => rawExtension('2.5.29.17', false, seq(...names));

@@ -39,17 +39,39 @@ describe("certificates Go's parser refuses", () => {
   });
 
   /** `base` with TBS field `index` replaced (fields: version, serial, signature, issuer, validity, subject, spki, extensions). */
-  const withField = (index: number, value: Buffer) => derToPem(reassemble(pemToDer(base.pem), ca.keyPem, (fields) => fields.map((f, i) => (i === index ? value : f.full))));
+  const withField = (index: number, value: Buffer) =>
+    derToPem(reassemble(pemToDer(base.pem), ca.keyPem, (fields) => fields.map((f, i) => (i === index ? value : f.full))));
   /** A leaf whose only extensions are `extensions`. */
-  const withExtensions = async (...extensions: ReturnType<typeof rawExtension>[]) => (await makeCert({ cn: 'ext', issuer: ca, extensions })).pem;
+  const withExtensions = async (...extensions: ReturnType<typeof rawExtension>[]) =>
+    (await makeCert({ cn: 'ext', issuer: ca, extensions })).pem;
 
   it.each([
-    ['a negative serial number (refused since Go 1.23)', () => withField(1, tlvEncode(0x02, Buffer.from([0xfb]))), 'x509: negative serial number'],
-    ['a serial number not minimally encoded', () => withField(1, tlvEncode(0x02, Buffer.from([0x00, 0x05]))), 'x509: malformed serial number'],
+    [
+      'a negative serial number (refused since Go 1.23)',
+      () => withField(1, tlvEncode(0x02, Buffer.from([0xfb]))),
+      'x509: negative serial number',
+    ],
+    [
+      'a serial number not minimally encoded',
+      () => withField(1, tlvEncode(0x02, Buffer.from([0x00, 0x05]))),
+      'x509: malformed serial number',
+    ],
     ['version 4', () => withField(0, tlvEncode(0xa0, tlvEncode(0x02, Buffer.from([3])))), 'x509: invalid version'],
-    ['an UTCTime without seconds', () => withField(4, seq(tlvEncode(0x17, Buffer.from('2001011200Z')), tlvEncode(0x17, Buffer.from('491231235959Z')))), 'x509: malformed UTCTime'],
-    ['a subject PrintableString with "@"', () => withField(5, seq(tlvEncode(0x31, seq(tlvEncode(0x06, Buffer.from('550403', 'hex')), tlvEncode(0x13, Buffer.from('a@b')))))), 'x509: invalid RDNSequence: invalid attribute value: invalid PrintableString'],
-    ['a P-192 key', () => withField(6, generateKeyPairSync('ec', { namedCurve: 'prime192v1' }).publicKey.export({ type: 'spki', format: 'der' })), 'x509: unsupported elliptic curve'],
+    [
+      'an UTCTime without seconds',
+      () => withField(4, seq(tlvEncode(0x17, Buffer.from('2001011200Z')), tlvEncode(0x17, Buffer.from('491231235959Z')))),
+      'x509: malformed UTCTime',
+    ],
+    [
+      'a subject PrintableString with "@"',
+      () => withField(5, seq(tlvEncode(0x31, seq(tlvEncode(0x06, Buffer.from('550403', 'hex')), tlvEncode(0x13, Buffer.from('a@b')))))),
+      'x509: invalid RDNSequence: invalid attribute value: invalid PrintableString',
+    ],
+    [
+      'a P-192 key',
+      () => withField(6, generateKeyPairSync('ec', { namedCurve: 'prime192v1' }).publicKey.export({ type: 'spki', format: 'der' })),
+      'x509: unsupported elliptic curve',
+    ],
   ])('%s', (_, make, message) => expectRefused(make(), message));
 
   it('a duplicated extension, named by its OID', () => {
@@ -68,35 +90,115 @@ describe("certificates Go's parser refuses", () => {
   it('outer and TBS signature algorithms that differ', () => {
     const [tbs, , signature] = tlvChildren(tlvChildren(pemToDer(base.pem))[0]!.body);
     const sha384 = seq(tlvEncode(0x06, Buffer.from('2a8648ce3d040303', 'hex')));
-    expectRefused(derToPem(tlvEncode(0x30, Buffer.concat([tbs!.full, sha384, signature!.full]))), "x509: inner and outer signature algorithm identifiers don't match");
+    expectRefused(
+      derToPem(tlvEncode(0x30, Buffer.concat([tbs!.full, sha384, signature!.full]))),
+      "x509: inner and outer signature algorithm identifiers don't match",
+    );
   });
 
-  it('trailing data after the certificate', () => expectRefused(derToPem(Buffer.concat([pemToDer(base.pem), Buffer.from([0])])), 'x509: trailing data'));
+  it('trailing data after the certificate', () =>
+    expectRefused(derToPem(Buffer.concat([pemToDer(base.pem), Buffer.from([0])])), 'x509: trailing data'));
 
   it.each([
     ['an IP SAN of 3 bytes', () => withExtensions(sanExtension(gn.ip([10, 0, 0]))), 'x509: cannot parse IP address of length 3'],
-    ['an IPv4-mapped IPv6 SAN', () => withExtensions(sanExtension(gn.ip([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 0, 0, 1]))), 'x509: SAN iPAddress contains IPv4-mapped IPv6 address'],
+    [
+      'an IPv4-mapped IPv6 SAN',
+      () => withExtensions(sanExtension(gn.ip([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 0, 0, 1]))),
+      'x509: SAN iPAddress contains IPv4-mapped IPv6 address',
+    ],
     ['a dNSName SAN that is not IA5', () => withExtensions(sanExtension(gn.dns(Buffer.from([0xff])))), 'x509: SAN dNSName is malformed'],
-    ['a URI SAN with an empty label in its host', () => withExtensions(sanExtension(gn.uri('spiffe://a..b/x'))), 'x509: cannot parse URI "spiffe://a..b/x": invalid domain'],
+    [
+      'a URI SAN with an empty label in its host',
+      () => withExtensions(sanExtension(gn.uri('spiffe://a..b/x'))),
+      'x509: cannot parse URI "spiffe://a..b/x": invalid domain',
+    ],
     ['a SAN that is a SET', () => withExtensions(rawExtension('2.5.29.17', false, '3100')), 'x509: invalid subject alternative names'],
-    ['a critical authority key identifier', () => withExtensions(rawExtension('2.5.29.35', true, '3004800201ff')), 'x509: authority key identifier incorrectly marked critical'],
-    ['a critical subject key identifier', () => withExtensions(rawExtension('2.5.29.14', true, '040201ff')), 'x509: subject key identifier incorrectly marked critical'],
-    ['a critical authority info access', () => withExtensions(rawExtension('1.3.6.1.5.5.7.1.1', true, '3000')), 'x509: authority info access incorrectly marked critical'],
-    ['a malformed authority info access', () => withExtensions(rawExtension('1.3.6.1.5.5.7.1.1', false, '3003020100')), 'x509: invalid authority info access'],
-    ['a negative pathLenConstraint', () => withExtensions(rawExtension('2.5.29.19', true, '30060101ff0201ff')), 'x509: invalid basic constraints'],
+    [
+      'a critical authority key identifier',
+      () => withExtensions(rawExtension('2.5.29.35', true, '3004800201ff')),
+      'x509: authority key identifier incorrectly marked critical',
+    ],
+    [
+      'a critical subject key identifier',
+      () => withExtensions(rawExtension('2.5.29.14', true, '040201ff')),
+      'x509: subject key identifier incorrectly marked critical',
+    ],
+    [
+      'a critical authority info access',
+      () => withExtensions(rawExtension('1.3.6.1.5.5.7.1.1', true, '3000')),
+      'x509: authority info access incorrectly marked critical',
+    ],
+    [
+      'a malformed authority info access',
+      () => withExtensions(rawExtension('1.3.6.1.5.5.7.1.1', false, '3003020100')),
+      'x509: invalid authority info access',
+    ],
+    [
+      'a negative pathLenConstraint',
+      () => withExtensions(rawExtension('2.5.29.19', true, '30060101ff0201ff')),
+      'x509: invalid basic constraints',
+    ],
     ['a KeyUsage that is no BIT STRING', () => withExtensions(rawExtension('2.5.29.15', true, '0400')), 'x509: invalid key usage'],
-    ['an ExtendedKeyUsage of integers', () => withExtensions(rawExtension('2.5.29.37', false, '3003020101')), 'x509: invalid extended key usages'],
-    ['a malformed CRL distribution point list', () => withExtensions(rawExtension('2.5.29.31', false, '3100')), 'x509: invalid CRL distribution points'],
-    ['a policy listed twice', () => withExtensions(rawExtension('2.5.29.32', false, '300c300406022a03300406022a03')), 'x509: invalid certificate policies'],
-    ['name constraints with no subtrees', () => withExtensions(rawExtension('2.5.29.30', true, '3000')), 'x509: empty name constraints extension'],
-    ['name constraints with an empty permitted sequence', () => withExtensions(ncExtension([])), 'x509: empty name constraints subtree sequence'],
-    ['an IP constraint with a non-contiguous mask', () => withExtensions(ncExtension([gn.ip([10, 0, 0, 0, 0xff, 0, 0xff, 0])])), 'x509: IP constraint contained invalid mask ff00ff00'],
-    ['an IP constraint of 5 bytes', () => withExtensions(ncExtension([gn.ip([10, 0, 0, 0, 0xff])])), 'x509: IP constraint contained value of length 5'],
-    ['an IPv4-mapped IP constraint', () => withExtensions(ncExtension([gn.ip([...Array(10).fill(0), 0xff, 0xff, 10, 0, 0, 0, ...Array(16).fill(0xff)])])), 'x509: IP constraint contained IPv4-mapped IPv6 address'],
-    ['a dnsName constraint with a trailing period', () => withExtensions(ncExtension([gn.dns('example.test.')])), 'x509: failed to parse dnsName constraint "example.test."'],
-    ['a dnsName constraint that is not IA5', () => withExtensions(ncExtension(undefined, [gn.dns(Buffer.from([0xff]))])), 'x509: invalid constraint value: x509: "\\xff" cannot be encoded as an IA5String'],
-    ['an rfc822Name constraint with an empty local part', () => withExtensions(ncExtension([gn.email('@example.test')])), 'x509: failed to parse rfc822Name constraint "@example.test"'],
-    ['a URI constraint that is an IP address', () => withExtensions(ncExtension([gn.uri('10.0.0.1')])), 'x509: failed to parse URI constraint "10.0.0.1": cannot be IP address'],
+    [
+      'an ExtendedKeyUsage of integers',
+      () => withExtensions(rawExtension('2.5.29.37', false, '3003020101')),
+      'x509: invalid extended key usages',
+    ],
+    [
+      'a malformed CRL distribution point list',
+      () => withExtensions(rawExtension('2.5.29.31', false, '3100')),
+      'x509: invalid CRL distribution points',
+    ],
+    [
+      'a policy listed twice',
+      () => withExtensions(rawExtension('2.5.29.32', false, '300c300406022a03300406022a03')),
+      'x509: invalid certificate policies',
+    ],
+    [
+      'name constraints with no subtrees',
+      () => withExtensions(rawExtension('2.5.29.30', true, '3000')),
+      'x509: empty name constraints extension',
+    ],
+    [
+      'name constraints with an empty permitted sequence',
+      () => withExtensions(ncExtension([])),
+      'x509: empty name constraints subtree sequence',
+    ],
+    [
+      'an IP constraint with a non-contiguous mask',
+      () => withExtensions(ncExtension([gn.ip([10, 0, 0, 0, 0xff, 0, 0xff, 0])])),
+      'x509: IP constraint contained invalid mask ff00ff00',
+    ],
+    [
+      'an IP constraint of 5 bytes',
+      () => withExtensions(ncExtension([gn.ip([10, 0, 0, 0, 0xff])])),
+      'x509: IP constraint contained value of length 5',
+    ],
+    [
+      'an IPv4-mapped IP constraint',
+      () => withExtensions(ncExtension([gn.ip([...Array(10).fill(0), 0xff, 0xff, 10, 0, 0, 0, ...Array(16).fill(0xff)])])),
+      'x509: IP constraint contained IPv4-mapped IPv6 address',
+    ],
+    [
+      'a dnsName constraint with a trailing period',
+      () => withExtensions(ncExtension([gn.dns('example.test.')])),
+      'x509: failed to parse dnsName constraint "example.test."',
+    ],
+    [
+      'a dnsName constraint that is not IA5',
+      () => withExtensions(ncExtension(undefined, [gn.dns(Buffer.from([0xff]))])),
+      'x509: invalid constraint value: x509: "\\xff" cannot be encoded as an IA5String',
+    ],
+    [
+      'an rfc822Name constraint with an empty local part',
+      () => withExtensions(ncExtension([gn.email('@example.test')])),
+      'x509: failed to parse rfc822Name constraint "@example.test"',
+    ],
+    [
+      'a URI constraint that is an IP address',
+      () => withExtensions(ncExtension([gn.uri('10.0.0.1')])),
+      'x509: failed to parse URI constraint "10.0.0.1": cannot be IP address',
+    ],
   ])('%s', async (_, make, message) => expectRefused(await make(), message));
 
   it('names which certificate of a bundle is refused in the hint', async () => {
@@ -109,7 +211,9 @@ describe("certificates Go's parser refuses", () => {
   it('what Go accepts loads, and its facts read without throwing: empty KeyUsage, SAN of otherName only, unknown extensions', async () => {
     const pem = await withExtensions(
       rawExtension('2.5.29.15', true, '030100'),
-      sanExtension(tlvEncode(0xa0, Buffer.concat([tlvEncode(0x06, Buffer.from('2a03', 'hex')), tlvEncode(0xa0, tlvEncode(0x0c, Buffer.from('x')))]))),
+      sanExtension(
+        tlvEncode(0xa0, Buffer.concat([tlvEncode(0x06, Buffer.from('2a03', 'hex')), tlvEncode(0xa0, tlvEncode(0x0c, Buffer.from('x')))])),
+      ),
       rawExtension('1.3.6.1.4.1.55555.1', false, '0500'),
     );
     const [cert] = parseCertificates(Buffer.from(pem), FILE);

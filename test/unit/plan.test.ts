@@ -29,22 +29,42 @@ describe('built-in profiles', () => {
   it('kubeadm writes the current kubeadm set of files', () => {
     const s = spec();
     expect(s.certificates.map((c) => c.file)).toEqual([
-      'ca', 'apiserver', 'apiserver-kubelet-client', 'front-proxy-ca', 'front-proxy-client',
-      'etcd/ca', 'etcd/server', 'etcd/peer', 'etcd/healthcheck-client', 'apiserver-etcd-client',
+      'ca',
+      'apiserver',
+      'apiserver-kubelet-client',
+      'front-proxy-ca',
+      'front-proxy-client',
+      'etcd/ca',
+      'etcd/server',
+      'etcd/peer',
+      'etcd/healthcheck-client',
+      'apiserver-etcd-client',
     ]);
     expect(s.keyPairs.map((k) => k.file)).toEqual(['sa']);
     expect(s.kubeconfigs.map((k) => k.file)).toEqual([
-      'admin.conf', 'super-admin.conf', 'controller-manager.conf', 'scheduler.conf', 'kubelet.conf',
+      'admin.conf',
+      'super-admin.conf',
+      'controller-manager.conf',
+      'scheduler.conf',
+      'kubelet.conf',
     ]);
   });
 });
 
 describe('SAN derivation', () => {
   it('apiserver: node name, in-cluster names, service VIP, advertise address, endpoint, extras', () => {
-    const api = cert(spec({ controlPlaneEndpoint: 'lb.example.com:6443', apiserverCertExtraSans: ['10.0.0.100', 'api.example.com'] }), 'apiserver');
+    const api = cert(
+      spec({ controlPlaneEndpoint: 'lb.example.com:6443', apiserverCertExtraSans: ['10.0.0.100', 'api.example.com'] }),
+      'apiserver',
+    );
     expect(api.dnsNames).toEqual([
-      'api.example.com', 'cp1', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc',
-      'kubernetes.default.svc.cluster.local', 'lb.example.com',
+      'api.example.com',
+      'cp1',
+      'kubernetes',
+      'kubernetes.default',
+      'kubernetes.default.svc',
+      'kubernetes.default.svc.cluster.local',
+      'lb.example.com',
     ]);
     expect(api.ipAddresses).toEqual(['10.96.0.1', '10.0.0.11', '10.0.0.100']);
   });
@@ -89,7 +109,10 @@ describe('identities and policy', () => {
   it('current kubeadm: admin in kubeadm:cluster-admins, super-admin in system:masters, kubelet per node', () => {
     const s = spec({ nodeName: 'worker-7' });
     expect(kubeconfig(s, 'admin.conf').client).toMatchObject({ commonName: 'kubernetes-admin', organizations: ['kubeadm:cluster-admins'] });
-    expect(kubeconfig(s, 'super-admin.conf').client).toMatchObject({ commonName: 'kubernetes-super-admin', organizations: ['system:masters'] });
+    expect(kubeconfig(s, 'super-admin.conf').client).toMatchObject({
+      commonName: 'kubernetes-super-admin',
+      organizations: ['system:masters'],
+    });
     expect(kubeconfig(s, 'kubelet.conf').client).toMatchObject({ commonName: 'system:node:worker-7', organizations: ['system:nodes'] });
     expect(kubeconfig(s, 'kubelet.conf').contextName).toBe('system:node:worker-7@kubernetes');
     expect(cert(s, 'apiserver-kubelet-client').organizations).toEqual(['kubeadm:cluster-admins']);
@@ -106,7 +129,7 @@ describe('identities and policy', () => {
     expect(s.kubeconfigs.map((k) => k.name)).not.toContain('super-admin.conf');
   });
 
-  it('servers (kubeadm v1.33+): endpoint for admin, local for controller-manager, scheduler and a control plane\'s kubelet', () => {
+  it("servers (kubeadm v1.33+): endpoint for admin, local for controller-manager, scheduler and a control plane's kubelet", () => {
     const s = spec({ controlPlaneEndpoint: 'lb.example.com', bindPort: 8443 });
     expect(kubeconfig(s, 'admin.conf').server).toBe('https://lb.example.com:8443');
     expect(kubeconfig(s, 'kubelet.conf').server).toBe('https://10.0.0.11:8443');
@@ -121,13 +144,18 @@ describe('identities and policy', () => {
       const worker = buildPkiSpec(profile(name), settings, { controlPlane: false });
       expect(kubeconfig(worker, 'kubelet.conf').server).toBe('https://lb.example.com:8443');
     }
-    expect(kubeconfig(spec({ controlPlaneEndpoint: 'lb.example.com', bindPort: 8443 }, 'kubeadm-v1.31'), 'kubelet.conf').server).toBe('https://lb.example.com:8443');
+    expect(kubeconfig(spec({ controlPlaneEndpoint: 'lb.example.com', bindPort: 8443 }, 'kubeadm-v1.31'), 'kubelet.conf').server).toBe(
+      'https://lb.example.com:8443',
+    );
   });
 
   it('component serving certificates: only when asked for; cluster CA, serverAuth, the names a scraper dials', () => {
     expect(spec().certificates.map((c) => c.name)).not.toContain('controller-manager-serving');
     const s = spec({ componentServingCerts: true, advertiseAddress: '10.0.0.11' });
-    for (const [name, cn, file] of [['controller-manager-serving', 'kube-controller-manager', 'controller-manager'], ['scheduler-serving', 'kube-scheduler', 'scheduler']] as const) {
+    for (const [name, cn, file] of [
+      ['controller-manager-serving', 'kube-controller-manager', 'controller-manager'],
+      ['scheduler-serving', 'kube-scheduler', 'scheduler'],
+    ] as const) {
       const c = cert(s, name);
       expect(c).toMatchObject({ commonName: cn, file, issuer: 'ca', extKeyUsages: ['serverAuth'], isCA: false });
       expect(c.dnsNames).toEqual(['cp1', 'localhost']);
@@ -137,7 +165,13 @@ describe('identities and policy', () => {
 
   it('external etcd drops the etcd certificates', () => {
     const s = buildPkiSpec(profile('kubeadm'), { ...resolveSettings({}, host), localEtcd: false });
-    expect(s.certificates.map((c) => c.name)).toEqual(['ca', 'apiserver', 'apiserver-kubelet-client', 'front-proxy-ca', 'front-proxy-client']);
+    expect(s.certificates.map((c) => c.name)).toEqual([
+      'ca',
+      'apiserver',
+      'apiserver-kubelet-client',
+      'front-proxy-ca',
+      'front-proxy-client',
+    ]);
   });
 
   it('key type and validity flow into every certificate', () => {

@@ -27,15 +27,46 @@ describe('parseProfile rejects broken profiles with the file and field', () => {
     ['duplicate name', base.replace('name: scheduler.conf', 'name: admin.conf'), /name "admin.conf" is used twice/],
     ['path escape', base.replace('file: apiserver\n', 'file: ../apiserver\n'), /must be a relative path/],
     ['bad backdate', base.replace('backdate: 5m', 'backdate: soon'), /backdate must be a duration/],
-    ['wiring to an unknown component', base.replace('apiserver: { cert: tls-cert-file', 'kubelet: { cert: tls-cert-file'), /certificates\[1\]\.wiring\.kubelet is no component/],
-    ['wiring a part the entry lacks', base.replace('apiserver: { cert: client-ca-file }', 'apiserver: { pub: client-ca-file }'), /wiring\.apiserver\.pub is not a part this entry has/],
-    ['a flag wired to two entries', base.replace('apiserver: { cert: etcd-cafile }', 'apiserver: { cert: client-ca-file }'), /etcd-ca: apiserver --client-ca-file is already wired to ca/],
+    [
+      'wiring to an unknown component',
+      base.replace('apiserver: { cert: tls-cert-file', 'kubelet: { cert: tls-cert-file'),
+      /certificates\[1\]\.wiring\.kubelet is no component/,
+    ],
+    [
+      'wiring a part the entry lacks',
+      base.replace('apiserver: { cert: client-ca-file }', 'apiserver: { pub: client-ca-file }'),
+      /wiring\.apiserver\.pub is not a part this entry has/,
+    ],
+    [
+      'a flag wired to two entries',
+      base.replace('apiserver: { cert: etcd-cafile }', 'apiserver: { cert: client-ca-file }'),
+      /etcd-ca: apiserver --client-ca-file is already wired to ca/,
+    ],
     ['a flag written with dashes', base.replace('{ cert: tls-cert-file,', '{ cert: --tls-cert-file,'), /must name flags without dashes/],
-    ['an alias on a leaf', base.replace('commonName: kube-apiserver\n', 'commonName: kube-apiserver\n    alias: api\n'), /alias is for CAs only/],
+    [
+      'an alias on a leaf',
+      base.replace('commonName: kube-apiserver\n', 'commonName: kube-apiserver\n    alias: api\n'),
+      /alias is for CAs only/,
+    ],
     ['an alias used twice', base.replace('alias: etcd', 'alias: cluster'), /alias "cluster" is used twice/],
-    ['a kubelet pki entry naming more than the node', base.replace('      - ${nodeAddresses}', '      - ${nodeAddresses}\n      - kubelet.${dnsDomain}'), /kubeletPki entries name only the node: .* not \$\{dnsDomain\}/],
-    ['a CA in the kubelet pki dir', base.replace('commonName: front-proxy-ca\n', 'commonName: front-proxy-ca\n    location: kubeletPki\n'), /kubeletPki is for certificates a CA signs/],
-    ['wiring on a kubelet pki entry', base.replace('      - ${nodeAddresses}\n', '      - ${nodeAddresses}\n    wiring:\n      apiserver: { cert: kubelet-certificate-authority }\n'), /wiring names cert dir files/],
+    [
+      'a kubelet pki entry naming more than the node',
+      base.replace('      - ${nodeAddresses}', '      - ${nodeAddresses}\n      - kubelet.${dnsDomain}'),
+      /kubeletPki entries name only the node: .* not \$\{dnsDomain\}/,
+    ],
+    [
+      'a CA in the kubelet pki dir',
+      base.replace('commonName: front-proxy-ca\n', 'commonName: front-proxy-ca\n    location: kubeletPki\n'),
+      /kubeletPki is for certificates a CA signs/,
+    ],
+    [
+      'wiring on a kubelet pki entry',
+      base.replace(
+        '      - ${nodeAddresses}\n',
+        '      - ${nodeAddresses}\n    wiring:\n      apiserver: { cert: kubelet-certificate-authority }\n',
+      ),
+      /wiring names cert dir files/,
+    ],
     ['an unknown identity', base.replace('identity: admin', 'identity: root'), /identity must be one of/],
   ])('%s', (_, text, message) => {
     const error = rejection(text);

@@ -20,10 +20,20 @@ import { REPO_ROOT } from '../support/tmp.js';
 
 // decideRotation and decideCaRenewal are pure: every phase below runs over an in-memory file map.
 const profile = parseProfile(readFileSync(path.join(REPO_ROOT, 'profiles', 'kubeadm.yaml'), 'utf8'), 'kubeadm.yaml');
-const spec = selectEntries(buildPkiSpec(profile, resolveSettings({ keyType: 'ecdsa-p256' }, { nodeName: 'cp1', advertiseAddress: '10.0.0.11' })), ['ca', 'apiserver', 'sa', 'admin.conf']);
+const spec = selectEntries(
+  buildPkiSpec(profile, resolveSettings({ keyType: 'ecdsa-p256' }, { nodeName: 'cp1', advertiseAddress: '10.0.0.11' })),
+  ['ca', 'apiserver', 'sa', 'admin.conf'],
+);
 const layout = singleLayout(profile, '/k/pki', '/k', [], {});
 const NOW = new Date('2026-06-01T00:00:00Z');
-const F = { caCrt: '/k/pki/ca.crt', caKey: '/k/pki/ca.key', crt: '/k/pki/apiserver.crt', saPub: '/k/pki/sa.pub', admin: '/k/admin.conf', record: '/k/pki/kpki-rotation.json' };
+const F = {
+  caCrt: '/k/pki/ca.crt',
+  caKey: '/k/pki/ca.key',
+  crt: '/k/pki/apiserver.crt',
+  saPub: '/k/pki/sa.pub',
+  admin: '/k/admin.conf',
+  record: '/k/pki/kpki-rotation.json',
+};
 const options = { cas: ['cluster'], serviceAccount: true };
 
 type Step = Exclude<RotateStep, 'status'>;
@@ -39,7 +49,11 @@ async function run(files: Observed, step: Step): Promise<Observed> {
   return next;
 }
 
-const refusal = (files: Observed, step: Step) => run(files, step).then(() => 'written', (e: Error) => e.message);
+const refusal = (files: Observed, step: Step) =>
+  run(files, step).then(
+    () => 'written',
+    (e: Error) => e.message,
+  );
 /** The kinds of step a phase decides, in order. */
 const kinds = (files: Observed, step: Step) => {
   const { state, snapshot } = rotationUnderWay(layout, files, { ...options, step });
@@ -48,11 +62,20 @@ const kinds = (files: Observed, step: Step) => {
 const bundle = (files: Observed) => parseCertificates(files.get(F.caCrt)!, F.caCrt);
 const phaseOf = (files: Observed) => rotationIn(files, '/k/pki')?.phase ?? 'none';
 /** Which of the two CAs the key beside ca.crt is: what signs now. */
-const signerOf = (files: Observed, old: Observed) => (sameKeyPair(parseKey(files.get(F.caKey)!, F.caKey), publicKeyObject(bundle(old)[0]!)) ? 'old' : 'new');
-const leafBy = (files: Observed, old: Observed) => (isSignedBy(parseCertificate(files.get(F.crt)!, F.crt), bundle(old)[0]!) ? 'old' : 'new');
+const signerOf = (files: Observed, old: Observed) =>
+  sameKeyPair(parseKey(files.get(F.caKey)!, F.caKey), publicKeyObject(bundle(old)[0]!)) ? 'old' : 'new';
+const leafBy = (files: Observed, old: Observed) =>
+  isSignedBy(parseCertificate(files.get(F.crt)!, F.crt), bundle(old)[0]!) ? 'old' : 'new';
 /** ca.crt as old/new labels, in file order. */
-const trust = (files: Observed, old: Observed) => bundle(files).map((c) => (sameAuthority(c, bundle(old)[0]!) ? 'old' : 'new')).join('+');
-const saKeys = (files: Observed) => files.get(F.saPub)!.toString().match(/BEGIN PUBLIC KEY/g)!.length;
+const trust = (files: Observed, old: Observed) =>
+  bundle(files)
+    .map((c) => (sameAuthority(c, bundle(old)[0]!) ? 'old' : 'new'))
+    .join('+');
+const saKeys = (files: Observed) =>
+  files
+    .get(F.saPub)!
+    .toString()
+    .match(/BEGIN PUBLIC KEY/g)!.length;
 
 let fresh: Observed;
 let begun: Observed;
@@ -71,19 +94,22 @@ describe('decideRotation: every phase transition over in-memory files', () => {
     ['begun', 'abort', 'none', 'old', 'old', 'old', 1],
     ['reissued', 'finish', 'none', 'new', 'new', 'new', 1],
     ['reissued', 'abort', 'begun', 'old+new', 'old', 'old', 2],
-  ] as const)('%s → %s: phase %s, ca.crt %s, %s key signs, apiserver signed by %s, sa.pub with %i key(s)', async (from, step, phase, trusted, signer, leaf, keys) => {
-    const start = { none: () => fresh, begun: () => begun, reissued: () => reissued }[from]();
-    const after = await run(start, step);
-    expect(phaseOf(after)).toBe(phase);
-    expect(trust(after, fresh)).toBe(trusted);
-    expect(signerOf(after, fresh)).toBe(signer);
-    expect(leafBy(after, fresh)).toBe(leaf);
-    expect(saKeys(after)).toBe(keys);
-    // admin.conf trusts what ca.crt holds, in the same order.
-    expect(after.get(F.admin)!.toString()).toContain(Buffer.from(after.get(F.caCrt)!).toString('base64'));
-    // The rotation's material is there exactly while a rotation is under way.
-    expect([...after.keys()].some((f) => f.startsWith('/k/pki/rotation/'))).toBe(phase !== 'none');
-  });
+  ] as const)(
+    '%s → %s: phase %s, ca.crt %s, %s key signs, apiserver signed by %s, sa.pub with %i key(s)',
+    async (from, step, phase, trusted, signer, leaf, keys) => {
+      const start = { none: () => fresh, begun: () => begun, reissued: () => reissued }[from]();
+      const after = await run(start, step);
+      expect(phaseOf(after)).toBe(phase);
+      expect(trust(after, fresh)).toBe(trusted);
+      expect(signerOf(after, fresh)).toBe(signer);
+      expect(leafBy(after, fresh)).toBe(leaf);
+      expect(saKeys(after)).toBe(keys);
+      // admin.conf trusts what ca.crt holds, in the same order.
+      expect(after.get(F.admin)!.toString()).toContain(Buffer.from(after.get(F.caCrt)!).toString('base64'));
+      // The rotation's material is there exactly while a rotation is under way.
+      expect([...after.keys()].some((f) => f.startsWith('/k/pki/rotation/'))).toBe(phase !== 'none');
+    },
+  );
 
   it.each([
     ['none', 'reissue', 'no rotation is under way'],
@@ -101,8 +127,21 @@ describe('decideRotation: every phase transition over in-memory files', () => {
   it('the decision generates no key and signs nothing: the CA it makes is a step, rendered by plan/render.ts', () => {
     const { state, snapshot } = rotationUnderWay(layout, fresh, { ...options, step: 'begin' });
     const phase = decideRotation('begin', layout, snapshot, state, { ...options, step: 'begin' }, NOW);
-    expect(phase.steps.map((s) => s.action)).toEqual(['write', 'write', 'new-ca', 'trust-edit', 'write', 'write', 'new-key', 'trust-edit', 'record']);
-    expect(phase.steps.find((s) => s.action === 'new-ca')).toMatchObject({ name: 'ca', files: ['/k/pki/rotation/new/ca.crt', '/k/pki/rotation/new/ca.key'] });
+    expect(phase.steps.map((s) => s.action)).toEqual([
+      'write',
+      'write',
+      'new-ca',
+      'trust-edit',
+      'write',
+      'write',
+      'new-key',
+      'trust-edit',
+      'record',
+    ]);
+    expect(phase.steps.find((s) => s.action === 'new-ca')).toMatchObject({
+      name: 'ca',
+      files: ['/k/pki/rotation/new/ca.crt', '/k/pki/rotation/new/ca.key'],
+    });
     // Leaves are signed again as a renew step; the other phases write bytes they already know.
     expect(kinds(begun, 'reissue').filter((k) => k !== 'write')).toEqual(['renew', 'record']);
     expect(kinds(reissued, 'abort').filter((k) => k !== 'write')).toEqual(['renew', 'record']);

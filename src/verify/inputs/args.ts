@@ -33,7 +33,10 @@ export function flag(args: ComponentArgs, name: string): string | undefined {
 
 /** A list flag: every occurrence, comma-split. */
 export function flagList(args: ComponentArgs, name: string): string[] {
-  return (args.flags.get(name) ?? []).flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);
+  return (args.flags.get(name) ?? [])
+    .flatMap((v) => v.split(','))
+    .map((v) => v.trim())
+    .filter(Boolean);
 }
 
 /** Splits a command line as a shell would: quotes, backslash escapes, NUL separators (/proc/PID/cmdline). */
@@ -128,7 +131,8 @@ export function parseManifests(files: readonly { origin: string; text: string }[
     if (!pod) continue;
     for (const component of COMPONENTS) {
       const args = podContainerArgs(pod, component);
-      if (args && !found.some((f) => f.component === component)) found.push({ component, origin, flags: parseFlagTokens(args), version: podImageVersion(pod, component) });
+      if (args && !found.some((f) => f.component === component))
+        found.push({ component, origin, flags: parseFlagTokens(args), version: podImageVersion(pod, component) });
     }
   }
   return found;
@@ -145,7 +149,22 @@ function boshArgs(doc: Doc, component: Component, origin: string): string[] | un
 }
 
 /** Flags only the kubelet has (v1.20): a kubelet command line given as another component's. */
-const KUBELET_ONLY_FLAGS = new Set(['bootstrap-kubeconfig', 'container-runtime', 'container-runtime-endpoint', 'pod-infra-container-image', 'node-ip', 'hostname-override', 'cgroup-driver', 'network-plugin', 'register-node', 'rotate-certificates', 'pod-manifest-path', 'cluster-dns', 'fail-swap-on', 'node-labels']);
+const KUBELET_ONLY_FLAGS = new Set([
+  'bootstrap-kubeconfig',
+  'container-runtime',
+  'container-runtime-endpoint',
+  'pod-infra-container-image',
+  'node-ip',
+  'hostname-override',
+  'cgroup-driver',
+  'network-plugin',
+  'register-node',
+  'rotate-certificates',
+  'pod-manifest-path',
+  'cluster-dns',
+  'fail-swap-on',
+  'node-labels',
+]);
 
 const COMPONENT_OF_BINARY = new Map(Object.entries(BINARIES).map(([component, binary]) => [binary, component as Component]));
 
@@ -162,7 +181,11 @@ const OPTION: Record<Component, string> = {
 function wrongComponent(binary: string, component: Component, origin: string, what: string): void {
   const other = COMPONENT_OF_BINARY.get(path.basename(binary));
   if (!other || other === component) return;
-  throw badInput(origin, `is ${what}, not ${BINARIES[component]}'s (given as ${OPTION[component]})`, `pass it with ${OPTION[other]}, and give ${OPTION[component]} ${BINARIES[component]}'s own flags`);
+  throw badInput(
+    origin,
+    `is ${what}, not ${BINARIES[component]}'s (given as ${OPTION[component]})`,
+    `pass it with ${OPTION[other]}, and give ${OPTION[component]} ${BINARIES[component]}'s own flags`,
+  );
 }
 
 /** The component whose flags these are, when they are clearly not `component`'s. */
@@ -181,7 +204,16 @@ function componentFlags(tokens: string[], component: Component, origin: string):
   if (binary && tokens[0] === binary) wrongComponent(binary, component, origin, `the command line of ${path.basename(binary)}`);
   const flags = parseFlagTokens(tokens);
   const other = lookalike(flags, component);
-  if (other) wrongComponent(BINARIES[other], component, origin, `${BINARIES[other]}'s flags (${[...flags.keys()].slice(0, 3).map((n) => `--${n}`).join(', ')}, …)`);
+  if (other)
+    wrongComponent(
+      BINARIES[other],
+      component,
+      origin,
+      `${BINARIES[other]}'s flags (${[...flags.keys()]
+        .slice(0, 3)
+        .map((n) => `--${n}`)
+        .join(', ')}, …)`,
+    );
   return flags;
 }
 
@@ -190,7 +222,12 @@ function componentFlags(tokens: string[], component: Component, origin: string):
  * (one per line, or a whole command line) or a NUL-separated /proc/PID/cmdline.
  */
 export function parseComponentArgs(text: string, component: Component, origin: string): ComponentArgs {
-  if (isBinary(text)) throw badInput(origin, 'is binary data, not flags or a manifest', `give a static pod manifest, a flags file or the ${BINARIES[component]} command line`);
+  if (isBinary(text))
+    throw badInput(
+      origin,
+      'is binary data, not flags or a manifest',
+      `give a static pod manifest, a flags file or the ${BINARIES[component]} command line`,
+    );
   const trimmed = text.trim();
   if (!trimmed) throw badInput(origin, 'is empty', `give ${BINARIES[component]}'s flags`);
   if (!trimmed.startsWith('-') && !trimmed.startsWith(BINARIES[component]) && !trimmed.startsWith('/')) {
@@ -198,16 +235,26 @@ export function parseComponentArgs(text: string, component: Component, origin: s
     if (docs) {
       for (const doc of docs) {
         const args = doc.kind === 'Pod' ? podContainerArgs(doc, component) : boshArgs(doc, component, origin);
-        if (args) return { component, origin, flags: componentFlags(args, component, origin), version: doc.kind === 'Pod' ? podImageVersion(doc, component) : undefined };
+        if (args)
+          return {
+            component,
+            origin,
+            flags: componentFlags(args, component, origin),
+            version: doc.kind === 'Pod' ? podImageVersion(doc, component) : undefined,
+          };
         const other = doc.kind === 'Pod' && (Object.keys(BINARIES) as Component[]).find((c) => podContainerArgs(doc, c));
         if (other) wrongComponent(BINARIES[other], component, origin, `the static pod of ${BINARIES[other]}`);
       }
       const kinds = docs.map((d) => d.kind ?? (d.processes ? 'BOSH job' : 'YAML mapping')).join(', ');
-      throw badInput(origin, `is a ${kinds} without a ${BINARIES[component]} container or process`, `give ${BINARIES[component]}'s static pod manifest or flags`);
+      throw badInput(
+        origin,
+        `is a ${kinds} without a ${BINARIES[component]} container or process`,
+        `give ${BINARIES[component]}'s static pod manifest or flags`,
+      );
     }
   }
   const flags = componentFlags(splitCommandLine(text), component, origin);
-  if (flags.size === 0) throw badInput(origin, 'holds no --flags', `give a static pod manifest, a flags file or the ${BINARIES[component]} command line`);
+  if (flags.size === 0)
+    throw badInput(origin, 'holds no --flags', `give a static pod manifest, a flags file or the ${BINARIES[component]} command line`);
   return { component, origin, flags };
 }
-

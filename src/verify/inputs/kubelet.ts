@@ -34,7 +34,12 @@ export function parseNodeAddress(text: string): [string, string] {
   const eq = text.indexOf('=');
   if (eq < 0) return [isIpAddress(text) ? 'InternalIP' : 'Hostname', text];
   const type = text.slice(0, eq);
-  if (!ADDRESS_TYPES.includes(type)) throw badFlag('--node-address', `"${type}" is not an address type`, `use one of ${ADDRESS_TYPES.join(', ')}, e.g. InternalIP=10.0.0.21`);
+  if (!ADDRESS_TYPES.includes(type))
+    throw badFlag(
+      '--node-address',
+      `"${type}" is not an address type`,
+      `use one of ${ADDRESS_TYPES.join(', ')}, e.g. InternalIP=10.0.0.21`,
+    );
   return [type, text.slice(eq + 1)];
 }
 
@@ -90,7 +95,10 @@ export function parseKubeletConfig(text: string, origin: string): KubeletSetting
     certDirectory: flag(args, 'cert-dir') ?? KUBELET_CERT_DIR,
     kubeconfig: flag(args, 'kubeconfig'),
     clusterDomain: flag(args, 'cluster-domain'),
-    nodeAddresses: [...nodeIps.map((ip): [string, string] => ['InternalIP', ip]), ...(hostname ? [['Hostname', hostname] as [string, string]] : [])],
+    nodeAddresses: [
+      ...nodeIps.map((ip): [string, string] => ['InternalIP', ip]),
+      ...(hostname ? [['Hostname', hostname] as [string, string]] : []),
+    ],
     nodeName: hostname?.toLowerCase(),
     port: num(flag(args, 'port')),
     config: flag(args, 'config'),
@@ -99,7 +107,12 @@ export function parseKubeletConfig(text: string, origin: string): KubeletSetting
 
 /** The file a kubelet's --config names: a KubeletConfiguration, never flags. */
 export function parseKubeletConfigFile(text: string, origin: string): KubeletSettings {
-  if (text.trim().startsWith('-')) throw badInput(origin, "holds flags, not the KubeletConfiguration the kubelet's --config names", 'point --config at /var/lib/kubelet/config.yaml');
+  if (text.trim().startsWith('-'))
+    throw badInput(
+      origin,
+      "holds flags, not the KubeletConfiguration the kubelet's --config names",
+      'point --config at /var/lib/kubelet/config.yaml',
+    );
   return parseKubeletConfig(text, origin);
 }
 

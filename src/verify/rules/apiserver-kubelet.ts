@@ -18,13 +18,18 @@ function kubeletClientCa(facts: Facts): NamedCert | undefined {
   return facts.inputs.apiserver && certFromFlag(facts, facts.inputs.apiserver, 'client-ca-file');
 }
 
-const logsSymptom = (host: string, port: number) => `kubectl logs/exec: Error from server: Get "${httpsUrl(host, port)}/containerLogs/…": ${CLIENT_TLS_PREFIX}`;
+const logsSymptom = (host: string, port: number) =>
+  `kubectl logs/exec: Error from server: Get "${httpsUrl(host, port)}/containerLogs/…": ${CLIENT_TLS_PREFIX}`;
 
 /** The address the apiserver dials: the node's first address of the first preferred type. */
 function dialedAddress(facts: Facts): { type: string; address: string } | undefined {
   const { inputs } = facts;
   // A node of a cluster kpki wrote, checked without an apiserver: its apiservers run with kubeadm's order.
-  const preferred = inputs.apiserver ? flagList(inputs.apiserver, 'kubelet-preferred-address-types') : inputs.node ? KUBEADM_ADDRESS_TYPES : undefined;
+  const preferred = inputs.apiserver
+    ? flagList(inputs.apiserver, 'kubelet-preferred-address-types')
+    : inputs.node
+      ? KUBEADM_ADDRESS_TYPES
+      : undefined;
   return preferred && dialedNodeAddress(preferred, [...inputs.nodeAddresses, ...(inputs.kubelet?.nodeAddresses ?? [])]);
 }
 
@@ -32,9 +37,22 @@ function dialedAddress(facts: Facts): { type: string; address: string } | undefi
 async function servingFindings(facts: Facts, kubeletCa: NamedCert): Promise<Finding[]> {
   const serving = kubeletServing(facts.inputs);
   const unchecked = (diagnosis: string, fix: string) =>
-    finding({ code: FindingCode.Unchecked, severity: 'warning', subject: kubeletCa.label, symptom: '', diagnosis, fix, files: [kubeletCa.file] });
+    finding({
+      code: FindingCode.Unchecked,
+      severity: 'warning',
+      subject: kubeletCa.label,
+      symptom: '',
+      diagnosis,
+      fix,
+      files: [kubeletCa.file],
+    });
   if (!serving) {
-    return [unchecked("the kubelets' serving certificates were not given, so kpki cannot tell whether this CA signed them", 'pass --kubelet-config (or --root with /var/lib/kubelet/config.yaml) to check it')];
+    return [
+      unchecked(
+        "the kubelets' serving certificates were not given, so kpki cannot tell whether this CA signed them",
+        'pass --kubelet-config (or --root with /var/lib/kubelet/config.yaml) to check it',
+      ),
+    ];
   }
   const certs = facts.certificates.get(serving.cert);
   if (!certs) {
@@ -44,7 +62,9 @@ async function servingFindings(facts: Facts, kubeletCa: NamedCert): Promise<Find
         serving.origin === 'bootstrap'
           ? `${serving.cert} does not exist yet: the kubelet's serving CSR has not been issued, and kubectl logs/exec fail until it is`
           : `${serving.cert} is not in the copy; the kubelet makes a self-signed one there at start, which ${kubeletCa.file} cannot verify`,
-        serving.origin === 'bootstrap' ? 'approve the node\'s kubernetes.io/kubelet-serving CSR (kubectl certificate approve)' : 'set tlsCertFile to a certificate signed by that CA, or serverTLSBootstrap: true',
+        serving.origin === 'bootstrap'
+          ? "approve the node's kubernetes.io/kubelet-serving CSR (kubectl certificate approve)"
+          : 'set tlsCertFile to a certificate signed by that CA, or serverTLSBootstrap: true',
       ),
     ];
   }
@@ -73,12 +93,22 @@ async function servingFindings(facts: Facts, kubeletCa: NamedCert): Promise<Find
   }
   if (out.length) return out;
   if (!dialed) {
-    return [unchecked(`the node's addresses are unknown, so kpki cannot tell which address kube-apiserver dials and whether ${serving.cert} covers it`, 'pass --node-address (e.g. InternalIP=10.0.0.21) or the kubelet flags with --node-ip')];
+    return [
+      unchecked(
+        `the node's addresses are unknown, so kpki cannot tell which address kube-apiserver dials and whether ${serving.cert} covers it`,
+        'pass --node-address (e.g. InternalIP=10.0.0.21) or the kubelet flags with --node-ip',
+      ),
+    ];
   }
-  const fix = serving.origin === 'bootstrap'
-    ? `the kubelet requests the SANs from the node's addresses: fix the node's ${dialed.type} (--node-ip / --hostname-override), delete ${serving.cert} and approve the new CSR`
-    : reissueWithSans(facts, leaf, [dialed.address]);
-  return hostFindings(leaf, [{ host: dialed.address, who: `kube-apiserver (--kubelet-preferred-address-types picks the node's ${dialed.type})`, fix }], logsSymptom(dialed.address, port));
+  const fix =
+    serving.origin === 'bootstrap'
+      ? `the kubelet requests the SANs from the node's addresses: fix the node's ${dialed.type} (--node-ip / --hostname-override), delete ${serving.cert} and approve the new CSR`
+      : reissueWithSans(facts, leaf, [dialed.address]);
+  return hostFindings(
+    leaf,
+    [{ host: dialed.address, who: `kube-apiserver (--kubelet-preferred-address-types picks the node's ${dialed.type})`, fix }],
+    logsSymptom(dialed.address, port),
+  );
 }
 
 /**
@@ -89,13 +119,24 @@ async function workerServing(facts: Facts): Promise<Finding[]> {
   const caFile = facts.inputs.node?.kubeletServingCa;
   const certs = caFile ? facts.certificates.get(caFile) : undefined;
   if (!certs || !facts.inputs.kubelet) return [];
-  return servingFindings(facts, { label: `kube-apiserver --kubelet-certificate-authority (${caFile}, as the control planes hold it)`, file: caFile!, certs });
+  return servingFindings(facts, {
+    label: `kube-apiserver --kubelet-certificate-authority (${caFile}, as the control planes hold it)`,
+    file: caFile!,
+    certs,
+  });
 }
 
 /** Rule: kubectl logs/exec work: the kubelet trusts the apiserver's client certificate and authorises it, and the apiserver trusts the kubelet's serving certificate. */
 export const apiserverKubelet = defineRule({
   id: 'apiserver-kubelet',
-  codes: [FindingCode.ChainUntrusted, FindingCode.UsageIncompatible, FindingCode.IdentityUnexpected, FindingCode.KubeletServingSelfSigned, FindingCode.SanMissing, FindingCode.Unchecked],
+  codes: [
+    FindingCode.ChainUntrusted,
+    FindingCode.UsageIncompatible,
+    FindingCode.IdentityUnexpected,
+    FindingCode.KubeletServingSelfSigned,
+    FindingCode.SanMissing,
+    FindingCode.Unchecked,
+  ],
   async check(facts) {
     const args = facts.inputs.apiserver;
     if (!args) return workerServing(facts);
@@ -110,7 +151,8 @@ export const apiserverKubelet = defineRule({
             roots,
             usage: 'clientAuth',
             relation: 'the kubelet authenticating the apiserver',
-            symptom: (e) => `kubectl logs/exec: error: You must be logged in to the server (the server has asked for the client to provide credentials); kubelet log: ${e}`,
+            symptom: (e) =>
+              `kubectl logs/exec: error: You must be logged in to the server (the server has asked for the client to provide credentials); kubelet log: ${e}`,
           })),
         );
       }

@@ -55,7 +55,9 @@ export const apiserverServing = defineRule({
       // The service IP follows the service CIDR: reissue with it, and give kpki init the CIDR so renewals keep it.
       const reissue = reissueWithSans(facts, serving, [host]);
       const cidrs = flagList(args, 'service-cluster-ip-range').join(',');
-      const fix = reissue ? `${reissue}  # and pass --service-cidr ${cidrs} to every later kpki init, which derives ${host} from it` : `kpki init --service-cidr ${cidrs} --renew apiserver`;
+      const fix = reissue
+        ? `${reissue}  # and pass --service-cidr ${cidrs} to every later kpki init, which derives ${host} from it`
+        : `kpki init --service-cidr ${cidrs} --renew apiserver`;
       hosts.push({ host, who: 'in-cluster clients (the kubernetes service IP, from the primary --service-cluster-ip-range)', fix });
     }
     const domain = dnsDomain(facts.inputs);

@@ -70,7 +70,8 @@ function verdict(facts: Facts, named: NamedCert, roots: NamedCert, usage: ExtKey
   let memo = verdicts.get(facts);
   if (!memo) verdicts.set(facts, (memo = new Map()));
   let result = memo.get(key);
-  if (!result) memo.set(key, (result = verifyCertificate(leaf!, { roots: roots.certs, intermediates, usage, now: withinValidity(leaf!, facts.now) })));
+  if (!result)
+    memo.set(key, (result = verifyCertificate(leaf!, { roots: roots.certs, intermediates, usage, now: withinValidity(leaf!, facts.now) })));
   return result;
 }
 
@@ -102,12 +103,12 @@ export async function trustFindings(facts: Facts, check: TrustCheck): Promise<Fi
       severity: 'error',
       subject: check.leaf.label,
       symptom: check.symptom(result.error),
-      diagnosis: usageProblem
-        ? `${check.leaf.file} lacks ExtKeyUsage ${check.usage}, which ${check.relation} requires`
-        : chainDiagnosis,
+      diagnosis: usageProblem ? `${check.leaf.file} lacks ExtKeyUsage ${check.usage}, which ${check.relation} requires` : chainDiagnosis,
       fix: usageProblem
         ? `reissue ${check.leaf.file} with ${check.usage} (kpki init --renew …)`
-        : unsigned && check.fix ? check.fix : chainFix,
+        : unsigned && check.fix
+          ? check.fix
+          : chainFix,
       files: [check.leaf.file, check.roots.file],
     }),
   ];
@@ -135,7 +136,9 @@ export function hostFindings(serving: NamedCert, hosts: DialedHost[], symptomPre
         subject: serving.label,
         symptom: `${symptomPrefix}${error}`,
         diagnosis: `${serving.file} has no SAN for ${host}, which ${who} connects to`,
-        fix: fix ?? `reissue ${serving.file} with ${host} added (kpki init --apiserver-cert-extra-sans / --etcd-server-cert-extra-sans, then --renew)`,
+        fix:
+          fix ??
+          `reissue ${serving.file} with ${host} added (kpki init --apiserver-cert-extra-sans / --etcd-server-cert-extra-sans, then --renew)`,
         files: [serving.file],
       }),
     ];
@@ -158,5 +161,9 @@ export function hostOfUrl(url: string): string | undefined {
 /** The groups authorised for everything: those the profile's manifests bind to cluster-admin, and system:masters. */
 export function adminGroups(profile: Profile): { groups: string[]; preferred: string; expected: string } {
   const bound = clusterAdminGroups(profile);
-  return { groups: [...bound, 'system:masters'], preferred: bound[0] ?? 'system:masters', expected: bound.length ? `O=${bound.join(' or O=')} (or system:masters)` : 'O=system:masters' };
+  return {
+    groups: [...bound, 'system:masters'],
+    preferred: bound[0] ?? 'system:masters',
+    expected: bound.length ? `O=${bound.join(' or O=')} (or system:masters)` : 'O=system:masters',
+  };
 }

@@ -23,7 +23,10 @@ export function dialedHosts(args: ComponentArgs): string[] {
 /** The CA a scraper trusts: the cluster CA pods get as kube-root-ca.crt (--root-ca-file), else the apiserver's client CA. */
 function clusterCa(facts: Facts): NamedCert | undefined {
   const { controllerManager, apiserver } = facts.inputs;
-  return (controllerManager && certFromFlag(facts, controllerManager, 'root-ca-file')) ?? (apiserver && certFromFlag(facts, apiserver, 'client-ca-file'));
+  return (
+    (controllerManager && certFromFlag(facts, controllerManager, 'root-ca-file')) ??
+    (apiserver && certFromFlag(facts, apiserver, 'client-ca-file'))
+  );
 }
 
 /**
@@ -55,7 +58,11 @@ export const componentServing = defineRule({
           })),
         );
       }
-      const dialed: DialedHost[] = hosts.map((host) => ({ host, who: `a scraper of ${url(host)}`, fix: reissueWithSans(facts, serving, [host]) }));
+      const dialed: DialedHost[] = hosts.map((host) => ({
+        host,
+        who: `a scraper of ${url(host)}`,
+        fix: reissueWithSans(facts, serving, [host]),
+      }));
       out.push(...hostFindings(serving, dialed, `Get "${url(hosts[0]!)}/metrics": `));
     }
     return out;

@@ -17,7 +17,9 @@ export const etcdOwnCa = defineRule({
     const { apiserver, etcd } = facts.inputs;
     const trusted = etcd && certFromFlag(facts, etcd, 'trusted-ca-file');
     if (!apiserver || !trusted) return [];
-    const others = ['client-ca-file', 'requestheader-client-ca-file'].map((name) => certFromFlag(facts, apiserver, name)).filter((c) => c !== undefined);
+    const others = ['client-ca-file', 'requestheader-client-ca-file']
+      .map((name) => certFromFlag(facts, apiserver, name))
+      .filter((c) => c !== undefined);
     return others.flatMap((other) => {
       const shared = trusted.certs.filter((t) => other.certs.some((o) => sameKeyPair(publicKeyObject(t), publicKeyObject(o))));
       if (!shared.length) return [];

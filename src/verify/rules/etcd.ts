@@ -30,7 +30,8 @@ function ownInitialCluster(args: ComponentArgs): DialedHost[] {
 }
 
 /** Each host's fix: the certificate reissued with it. */
-const withFixes = (facts: Facts, cert: NamedCert, hosts: DialedHost[]) => hosts.map((h) => ({ ...h, fix: reissueWithSans(facts, cert, [h.host]) }));
+const withFixes = (facts: Facts, cert: NamedCert, hosts: DialedHost[]) =>
+  hosts.map((h) => ({ ...h, fix: reissueWithSans(facts, cert, [h.host]) }));
 
 /** CIS 2.2/2.5 and 2.3/2.6: client certificates required, no self-made certificates. */
 function authFindings(args: ComponentArgs, peers: boolean): Finding[] {
@@ -42,9 +43,22 @@ function authFindings(args: ComponentArgs, peers: boolean): Finding[] {
     // etcd requires and verifies client certificates whenever it has a CA to verify them with,
     // whatever --client-cert-auth says: the port is not open.
     if (flag(args, name === 'client-cert-auth' ? 'trusted-ca-file' : 'peer-trusted-ca-file')) continue;
-    out.push(finding({ code: FindingCode.EtcdClientAuthOff, severity: 'warning', subject: flagSubject(args, name), symptom: '', diagnosis: `--${name} is not true: ${exposure} without a certificate from the trusted CA`, fix: `set --${name}=true`, cis }));
+    out.push(
+      finding({
+        code: FindingCode.EtcdClientAuthOff,
+        severity: 'warning',
+        subject: flagSubject(args, name),
+        symptom: '',
+        diagnosis: `--${name} is not true: ${exposure} without a certificate from the trusted CA`,
+        fix: `set --${name}=true`,
+        cis,
+      }),
+    );
   }
-  for (const [name, cis] of [['auto-tls', '2.3'], ['peer-auto-tls', '2.6']] as const) {
+  for (const [name, cis] of [
+    ['auto-tls', '2.3'],
+    ['peer-auto-tls', '2.6'],
+  ] as const) {
     if (flag(args, name) !== 'true') continue;
     out.push(
       finding({
@@ -64,20 +78,49 @@ function authFindings(args: ComponentArgs, peers: boolean): Finding[] {
 /** Rule: etcd's own serving and peer certificates cover its URLs, chain to its CAs, and client certificates are required. */
 export const etcdMember = defineRule({
   id: 'etcd-member',
-  codes: [FindingCode.SanMissing, FindingCode.ChainUntrusted, FindingCode.UsageIncompatible, FindingCode.EtcdClientAuthOff, FindingCode.EtcdAutoTls],
+  codes: [
+    FindingCode.SanMissing,
+    FindingCode.ChainUntrusted,
+    FindingCode.UsageIncompatible,
+    FindingCode.EtcdClientAuthOff,
+    FindingCode.EtcdAutoTls,
+  ],
   async check(facts) {
     const args = facts.inputs.etcd;
     if (!args) return [];
     const out: Finding[] = [];
     const server = certFromFlag(facts, args, 'cert-file');
     const peer = certFromFlag(facts, args, 'peer-cert-file');
-    if (server) out.push(...hostFindings(server, withFixes(facts, server, hostsOf(args, ['listen-client-urls', 'advertise-client-urls'], 'etcd clients')), CLIENT_TLS_PREFIX));
-    if (peer) out.push(...hostFindings(peer, withFixes(facts, peer, [...hostsOf(args, ['listen-peer-urls', 'initial-advertise-peer-urls'], 'peers'), ...ownInitialCluster(args)]), CLIENT_TLS_PREFIX));
+    if (server)
+      out.push(
+        ...hostFindings(
+          server,
+          withFixes(facts, server, hostsOf(args, ['listen-client-urls', 'advertise-client-urls'], 'etcd clients')),
+          CLIENT_TLS_PREFIX,
+        ),
+      );
+    if (peer)
+      out.push(
+        ...hostFindings(
+          peer,
+          withFixes(facts, peer, [
+            ...hostsOf(args, ['listen-peer-urls', 'initial-advertise-peer-urls'], 'peers'),
+            ...ownInitialCluster(args),
+          ]),
+          CLIENT_TLS_PREFIX,
+        ),
+      );
     const peerCa = certFromFlag(facts, args, 'peer-trusted-ca-file');
     if (peer && peerCa) {
       // Peers dial each other with the same certificate: it must serve and authenticate.
       for (const usage of ['serverAuth', 'clientAuth'] as const) {
-        const problems = await trustFindings(facts, { leaf: peer, roots: peerCa, usage, relation: 'the other etcd members', symptom: ETCD_REJECTS });
+        const problems = await trustFindings(facts, {
+          leaf: peer,
+          roots: peerCa,
+          usage,
+          relation: 'the other etcd members',
+          symptom: ETCD_REJECTS,
+        });
         out.push(...problems);
         if (problems.length) break;
       }
@@ -101,12 +144,26 @@ export const apiserverEtcd = defineRule({
     if (!etcd) return out.concat(await externalEtcdFindings(facts, client, etcdCa));
     const trusted = certFromFlag(facts, etcd, 'trusted-ca-file');
     if (client && trusted) {
-      out.push(...(await trustFindings(facts, { leaf: client, roots: trusted, usage: 'clientAuth', relation: 'etcd authenticating kube-apiserver', symptom: ETCD_REJECTS })));
+      out.push(
+        ...(await trustFindings(facts, {
+          leaf: client,
+          roots: trusted,
+          usage: 'clientAuth',
+          relation: 'etcd authenticating kube-apiserver',
+          symptom: ETCD_REJECTS,
+        })),
+      );
     }
     const server = certFromFlag(facts, etcd, 'cert-file');
     if (!server || !etcdCa) return out;
     const handshake = 'kube-apiserver log: transport: authentication handshake failed: ';
-    const untrusted = await trustFindings(facts, { leaf: server, roots: etcdCa, usage: 'serverAuth', relation: 'kube-apiserver connecting to etcd', symptom: (e) => `${handshake}${e}` });
+    const untrusted = await trustFindings(facts, {
+      leaf: server,
+      roots: etcdCa,
+      usage: 'serverAuth',
+      relation: 'kube-apiserver connecting to etcd',
+      symptom: (e) => `${handshake}${e}`,
+    });
     out.push(...untrusted);
     if (untrusted.length) return out;
     const { dialed, others } = ownEtcdServers(api, etcd);
@@ -118,7 +175,7 @@ export const apiserverEtcd = defineRule({
           subject: flagSubject(api, 'etcd-servers'),
           symptom: '',
           diagnosis: `none of --etcd-servers (${others.join(', ')}) is this etcd member's address (its --advertise-client-urls, --listen-client-urls or peer URLs), so which URL reaches ${server.file} was not checked`,
-          fix: 'pass etcd\'s flags with --advertise-client-urls (its static pod manifest), or check the member that serves each URL on its own node',
+          fix: "pass etcd's flags with --advertise-client-urls (its static pod manifest), or check the member that serves each URL on its own node",
           files: [server.file],
         }),
       );
@@ -141,7 +198,8 @@ async function externalEtcdFindings(facts: Facts, client: NamedCert | undefined,
     roots: etcdCa,
     usage: 'clientAuth',
     relation: 'the external etcd members (their etcd CA signs both)',
-    symptom: (e) => `kube-apiserver log: transport: authentication handshake failed: x509: certificate signed by unknown authority, or etcd log: rejected connection (error "tls: failed to verify client certificate: ${e}")`,
+    symptom: (e) =>
+      `kube-apiserver log: transport: authentication handshake failed: x509: certificate signed by unknown authority, or etcd log: rejected connection (error "tls: failed to verify client certificate: ${e}")`,
     fix: `copy the etcd members' etcd/ca.crt to ${etcdCa.file} and reissue ${client.file} from that CA (kpki renew apiserver-etcd-client)`,
   });
 }
@@ -157,9 +215,15 @@ const LOOPBACK = ['127.0.0.1', '::1', 'localhost'];
  */
 function ownEtcdServers(api: ComponentArgs, etcd: ComponentArgs): { dialed: DialedHost[]; others: string[] } {
   const servers = flagList(api, 'etcd-servers');
-  const own = new Set(hostsOf(etcd, ['advertise-client-urls', 'listen-client-urls', 'initial-advertise-peer-urls', 'listen-peer-urls'], '').map((h) => h.host));
+  const own = new Set(
+    hostsOf(etcd, ['advertise-client-urls', 'listen-client-urls', 'initial-advertise-peer-urls', 'listen-peer-urls'], '').map(
+      (h) => h.host,
+    ),
+  );
   for (const h of ownInitialCluster(etcd)) own.add(h.host);
-  const wildcard = flagList(etcd, 'listen-client-urls').map(hostOfUrl).some((h) => h === '0.0.0.0' || h === '::');
+  const wildcard = flagList(etcd, 'listen-client-urls')
+    .map(hostOfUrl)
+    .some((h) => h === '0.0.0.0' || h === '::');
   if (wildcard) for (const host of LOOPBACK) own.add(host);
   const dialed: DialedHost[] = [];
   const others: string[] = [];

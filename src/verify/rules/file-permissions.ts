@@ -5,7 +5,6 @@ import { FindingCode, type Finding } from '../findings.js';
 import { defineRule, finding } from '../rule.js';
 import { KUBECONFIG_CIS } from '../../model/kubeadm-files.js';
 
-
 const octal = (mode: number) => mode.toString(8).padStart(4, '0');
 const isKey = (f: FileFact) => f.readAs.has('tls-key') || f.readAs.has('private-key');
 const readableBy = (mode: number) => (mode & 0o007 ? 'everyone' : 'its group');
@@ -14,7 +13,16 @@ function modeFinding(f: FileFact, benchmark: Benchmark | undefined): Finding | u
   const mode = f.mode!;
   if (isKey(f)) {
     if ((mode & 0o077) === 0) return undefined;
-    return finding({ code: FindingCode.KeyPermissions, severity: 'warning', subject: f.name, symptom: '', diagnosis: `private key ${f.name} is readable by ${readableBy(mode)} (mode ${octal(mode)})`, fix: `chmod 600 ${f.name}`, files: [f.name], cis: '1.1.21' });
+    return finding({
+      code: FindingCode.KeyPermissions,
+      severity: 'warning',
+      subject: f.name,
+      symptom: '',
+      diagnosis: `private key ${f.name} is readable by ${readableBy(mode)} (mode ${octal(mode)})`,
+      fix: `chmod 600 ${f.name}`,
+      files: [f.name],
+      cis: '1.1.21',
+    });
   }
   if (f.readAs.has('kubeconfig')) {
     if ((mode & 0o077) === 0) return undefined;
@@ -32,8 +40,20 @@ function modeFinding(f: FileFact, benchmark: Benchmark | undefined): Finding | u
   const allowed = certificateFileModes(benchmark);
   if ((mode & ~allowed) === 0) return undefined;
   // Beyond 0644 anyone may replace the trust it carries; between 0600 and 0644 only the benchmark objects.
-  const why = mode & ~0o644 ? 'others may replace the trust it carries' : `${benchmark ?? NEWEST_BENCHMARK} asks for ${octal(allowed)} or more restrictive`;
-  return finding({ code: FindingCode.CertPermissions, severity: 'warning', subject: f.name, symptom: '', diagnosis: `certificate file ${f.name} has mode ${octal(mode)}, more open than ${octal(allowed)}: ${why}`, fix: `chmod ${allowed.toString(8)} ${f.name}`, files: [f.name], cis: '1.1.20' });
+  const why =
+    mode & ~0o644
+      ? 'others may replace the trust it carries'
+      : `${benchmark ?? NEWEST_BENCHMARK} asks for ${octal(allowed)} or more restrictive`;
+  return finding({
+    code: FindingCode.CertPermissions,
+    severity: 'warning',
+    subject: f.name,
+    symptom: '',
+    diagnosis: `certificate file ${f.name} has mode ${octal(mode)}, more open than ${octal(allowed)}: ${why}`,
+    fix: `chmod ${allowed.toString(8)} ${f.name}`,
+    files: [f.name],
+    cis: '1.1.20',
+  });
 }
 
 /** Rule: CIS file permissions and ownership for every file read — certificates, keys, kubeconfigs. */

@@ -7,7 +7,13 @@ import { certFromFlag, isTrusted, trustFindings } from './common.js';
 /** Rule: the aggregation layer authenticates to extension apiservers through the front proxy. */
 export const frontProxy = defineRule({
   id: 'front-proxy',
-  codes: [FindingCode.RequestHeaderIncomplete, FindingCode.ChainUntrusted, FindingCode.UsageIncompatible, FindingCode.ProxyAnyNameAllowed, FindingCode.ProxyNameNotAllowed],
+  codes: [
+    FindingCode.RequestHeaderIncomplete,
+    FindingCode.ChainUntrusted,
+    FindingCode.UsageIncompatible,
+    FindingCode.ProxyAnyNameAllowed,
+    FindingCode.ProxyNameNotAllowed,
+  ],
   async check(facts) {
     const args = facts.inputs.apiserver;
     if (!args) return [];
@@ -21,7 +27,8 @@ export const frontProxy = defineRule({
           severity: 'error',
           subject: flagSubject(args, 'proxy-client-cert-file'),
           symptom: 'Error from server (ServiceUnavailable) / 401 Unauthorized from aggregated APIs (metrics.k8s.io, …)',
-          diagnosis: '--requestheader-client-ca-file is set but the apiserver has no --proxy-client-cert-file to call extension apiservers with',
+          diagnosis:
+            '--requestheader-client-ca-file is set but the apiserver has no --proxy-client-cert-file to call extension apiservers with',
           fix: `set --proxy-client-cert-file/--proxy-client-key-file to front-proxy-client.crt/.key (kpki flags apiserver lists them)`,
         }),
       );
@@ -54,7 +61,8 @@ export const frontProxy = defineRule({
           severity: 'info',
           subject: flagSubject(args, 'requestheader-allowed-names'),
           symptom: '',
-          diagnosis: 'the list is empty: any client certificate from the requestheader CA may assert any user to this apiserver and to extension apiservers',
+          diagnosis:
+            'the list is empty: any client certificate from the requestheader CA may assert any user to this apiserver and to extension apiservers',
           fix: `set --requestheader-allowed-names=${cn || 'front-proxy-client'} to accept only the aggregator`,
         }),
       );

@@ -12,7 +12,12 @@ function kubeletPair(facts: Facts): Finding[] {
   const key = serving?.key ? facts.keys.get(serving.key) : undefined;
   if (!serving || !certs?.length || !key) return [];
   const keyLabel = serving.origin === 'configured' ? 'kubelet tlsPrivateKeyFile' : `kubelet serving key (${serving.key})`;
-  return keyPairFindings({ label: `kubelet serving certificate (${serving.origin})`, file: serving.cert, certs }, key, serving.key, keyLabel);
+  return keyPairFindings(
+    { label: `kubelet serving certificate (${serving.origin})`, file: serving.cert, certs },
+    key,
+    serving.key,
+    keyLabel,
+  );
 }
 
 /**

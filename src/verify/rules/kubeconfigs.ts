@@ -15,25 +15,39 @@ interface Identity {
  * The identities Kubernetes' default RBAC and NodeRestriction expect of the standard kubeconfigs;
  * an admin's groups and a node's identity are the profile's.
  */
-const identities = (profile: Profile, nodeName: string | undefined, admins = adminGroups(profile)): Partial<Record<KubeconfigRole, Identity>> => ({
+const identities = (
+  profile: Profile,
+  nodeName: string | undefined,
+  admins = adminGroups(profile),
+): Partial<Record<KubeconfigRole, Identity>> => ({
   admin: { expected: admins.expected, ok: (_, o) => admins.groups.some((g) => o.includes(g)) },
   'super-admin': { expected: 'O=system:masters', ok: (_, o) => o.includes('system:masters') },
   'controller-manager': { expected: 'CN=system:kube-controller-manager', ok: (cn) => cn === 'system:kube-controller-manager' },
   scheduler: { expected: 'CN=system:kube-scheduler', ok: (cn) => cn === 'system:kube-scheduler' },
   // A known node must carry its own name: the Node authorizer lets system:node:X touch only Node X.
   kubelet: nodeName
-    ? { expected: describeIdentity(nodeIdentity(profile, nodeName)), ok: (cn, o) => isNodeIdentity(profile, cn, o) && cn === nodeIdentity(profile, nodeName)?.commonName }
+    ? {
+        expected: describeIdentity(nodeIdentity(profile, nodeName)),
+        ok: (cn, o) => isNodeIdentity(profile, cn, o) && cn === nodeIdentity(profile, nodeName)?.commonName,
+      }
     : { expected: describeIdentity(nodeIdentity(profile, '<node name>')), ok: (cn, o) => isNodeIdentity(profile, cn, o) },
 });
 
 function describeIdentity(identity: { commonName: string; organizations: string[] } | undefined): string {
-  return identity ? [`CN=${identity.commonName}`, ...(identity.organizations.length ? [`O=${identity.organizations.join(', ')}`] : [])].join(', ') : 'a kubelet identity (the profile describes none)';
+  return identity
+    ? [`CN=${identity.commonName}`, ...(identity.organizations.length ? [`O=${identity.organizations.join(', ')}`] : [])].join(', ')
+    : 'a kubelet identity (the profile describes none)';
 }
 
 /** The identity NodeRestriction expects of the kubelet registering Node `nodeName`. */
 function ownNodeIdentity(profile: Profile, nodeName: string): Identity | undefined {
   const identity = nodeIdentity(profile, nodeName);
-  return identity && { expected: describeIdentity(identity), ok: (cn, o) => cn === identity.commonName && identity.organizations.every((g) => o.includes(g)) };
+  return (
+    identity && {
+      expected: describeIdentity(identity),
+      ok: (cn, o) => cn === identity.commonName && identity.organizations.every((g) => o.includes(g)),
+    }
+  );
 }
 
 /** How a kubeconfig's failures show: kubectl's words, or the kubelet's log line when it is a kubelet's. */
@@ -61,14 +75,26 @@ function kubeletWords(profile: Profile, nodeName: string | undefined) {
 /** Rule: each kubeconfig reaches the apiserver: CA, server name, client certificate, identity. */
 export const kubeconfigs = defineRule({
   id: 'kubeconfigs',
-  codes: [FindingCode.ChainUntrusted, FindingCode.UsageIncompatible, FindingCode.SanMissing, FindingCode.KeyMismatch, FindingCode.IdentityUnexpected],
+  codes: [
+    FindingCode.ChainUntrusted,
+    FindingCode.UsageIncompatible,
+    FindingCode.SanMissing,
+    FindingCode.KeyMismatch,
+    FindingCode.IdentityUnexpected,
+  ],
   async check(facts) {
     const api = facts.inputs.apiserver;
     const serving = api && certFromFlag(facts, api, 'tls-cert-file');
     const node = facts.inputs.node;
     // Where no apiserver runs (a worker, the shared set), the cluster CA the directory holds stands for its --client-ca-file.
     const clusterCa = !api && node?.clusterCa ? facts.certificates.get(node.clusterCa) : undefined;
-    const clientCa = api ? certFromFlag(facts, api, 'client-ca-file') : clusterCa && { label: `${node!.clusterCa} (the cluster CA, kube-apiserver --client-ca-file)`, file: node!.clusterCa!, certs: clusterCa };
+    const clientCa = api
+      ? certFromFlag(facts, api, 'client-ca-file')
+      : clusterCa && {
+          label: `${node!.clusterCa} (the cluster CA, kube-apiserver --client-ca-file)`,
+          file: node!.clusterCa!,
+          certs: clusterCa,
+        };
     const out: Finding[] = [];
     const expected = identities(facts.inputs.profile, node?.name);
     const kubelet = facts.inputs.kubelet;
@@ -80,7 +106,12 @@ export const kubeconfigs = defineRule({
       if (!loaded) continue;
       const { credentials } = loaded;
       const label = `${kc.file} (user ${credentials.userName})`;
-      if (loaded.authorities && !serving && clusterCa && !clusterCa.some((ca) => loaded.authorities!.some((a) => Buffer.from(a.rawData).equals(Buffer.from(ca.rawData))))) {
+      if (
+        loaded.authorities &&
+        !serving &&
+        clusterCa &&
+        !clusterCa.some((ca) => loaded.authorities!.some((a) => Buffer.from(a.rawData).equals(Buffer.from(ca.rawData))))
+      ) {
         out.push(
           finding({
             code: FindingCode.ChainUntrusted,
@@ -117,11 +148,19 @@ export const kubeconfigs = defineRule({
           usage: 'serverAuth',
           relation: `kubectl using ${kc.file}`,
           symptom: (e) => says.untrusted(credentials.server, e),
-          fix: servingCa && `kubectl config set-cluster ${credentials.clusterName} --kubeconfig ${kc.file} --certificate-authority ${servingCa} --embed-certs`,
+          fix:
+            servingCa &&
+            `kubectl config set-cluster ${credentials.clusterName} --kubeconfig ${kc.file} --certificate-authority ${servingCa} --embed-certs`,
         });
         out.push(...untrusted);
         if (!untrusted.length) {
-          out.push(...hostFindings(serving, [{ host, who: `${kc.file} (server ${credentials.server})`, fix: reissueWithSans(facts, serving, [host]) }], says.untrusted(credentials.server, '')));
+          out.push(
+            ...hostFindings(
+              serving,
+              [{ host, who: `${kc.file} (server ${credentials.server})`, fix: reissueWithSans(facts, serving, [host]) }],
+              says.untrusted(credentials.server, ''),
+            ),
+          );
         }
       }
       const certs = loaded.clientCertificates;
@@ -147,11 +186,15 @@ export const kubeconfigs = defineRule({
             code: FindingCode.IdentityUnexpected,
             severity: 'error',
             subject: label,
-            symptom: info.commonName ? says.forbidden(info.commonName, info.organizations) : 'error: You must be logged in to the server (Unauthorized)',
+            symptom: info.commonName
+              ? says.forbidden(info.commonName, info.organizations)
+              : 'error: You must be logged in to the server (Unauthorized)',
             diagnosis: info.commonName
               ? `${kc.file} authenticates as CN=${info.commonName}, O=[${info.organizations.join(', ')}]; its role needs ${identity!.expected}`
               : `${kc.file}'s client certificate has no CN, so the apiserver treats it as anonymous`,
-            fix: ownNode ? `reissue it for node ${ownNode} (kpki kubeconfig node --node-name ${ownNode} --out ${kc.file} --force)` : `reissue it (kpki init --renew ${kc.file.split('/').pop()})`,
+            fix: ownNode
+              ? `reissue it for node ${ownNode} (kpki kubeconfig node --node-name ${ownNode} --out ${kc.file} --force)`
+              : `reissue it (kpki init --renew ${kc.file.split('/').pop()})`,
             files: [kc.file],
           }),
         );

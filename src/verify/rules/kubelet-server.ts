@@ -35,7 +35,10 @@ export const kubeletServer = defineRule({
   check(facts) {
     const api = facts.inputs.apiserver;
     const advertise = api && flag(api, 'advertise-address');
-    const own = [...(advertise ? [httpsUrl(advertise, Number(flag(api!, 'secure-port') ?? 6443))] : []), ...serversOf(facts, 'localEndpoint')];
+    const own = [
+      ...(advertise ? [httpsUrl(advertise, Number(flag(api!, 'secure-port') ?? 6443))] : []),
+      ...serversOf(facts, 'localEndpoint'),
+    ];
     const endpoint = serversOf(facts, 'controlPlaneEndpoint');
     const ownKeys = new Set(own.map(serverKey));
     const endpointKeys = new Set(endpoint.map(serverKey));
@@ -48,7 +51,8 @@ export const kubeletServer = defineRule({
       const isEndpoint = endpointKeys.has(key);
       if (isOwn && isEndpoint) continue;
       const subject = `${kc.file} (server ${server})`;
-      const note = (diagnosis: string, fix: string) => finding({ code: FindingCode.KubeletServerMode, severity: 'info', subject, symptom: '', diagnosis, fix, files: [kc.file] });
+      const note = (diagnosis: string, fix: string) =>
+        finding({ code: FindingCode.KubeletServerMode, severity: 'info', subject, symptom: '', diagnosis, fix, files: [kc.file] });
       if (isOwn) {
         out.push(
           note(
@@ -74,7 +78,10 @@ export const kubeletServer = defineRule({
         );
       }
       if (isOwn || isEndpoint || !endpointKeys.size) continue;
-      const known = [...(endpoint.length ? [`the control-plane endpoint (${endpoint[0]})`] : []), ...(own.length ? [`this node's apiserver (${own[0]})`] : [])];
+      const known = [
+        ...(endpoint.length ? [`the control-plane endpoint (${endpoint[0]})`] : []),
+        ...(own.length ? [`this node's apiserver (${own[0]})`] : []),
+      ];
       const expected = known.length > 1 ? `neither ${known.join(' nor ')}` : `not ${known[0]}`;
       out.push(
         finding({

@@ -32,7 +32,17 @@ export const rotation = defineRule({
     const r = facts.rotation;
     if (!r) return overlapWithoutRecord(facts);
     if (!r.phase) {
-      return [finding({ code: FindingCode.FileInvalid, severity: 'error', subject: r.file, symptom: r.problem ?? '', diagnosis: `the rotation record cannot be read: ${r.problem}`, fix: 'restore it from a backup; kpki ca rotate status shows the state of each file', files: [r.file] })];
+      return [
+        finding({
+          code: FindingCode.FileInvalid,
+          severity: 'error',
+          subject: r.file,
+          symptom: r.problem ?? '',
+          diagnosis: `the rotation record cannot be read: ${r.problem}`,
+          fix: 'restore it from a backup; kpki ca rotate status shows the state of each file',
+          files: [r.file],
+        }),
+      ];
     }
     const rotated = [...r.cas, ...(r.serviceAccount ? ['the service-account key'] : [])].join(', ');
     const phase = PHASES[r.phase];
@@ -48,7 +58,17 @@ export const rotation = defineRule({
       }),
     ];
     if (r.problem) {
-      out.push(finding({ code: FindingCode.Unchecked, severity: 'warning', subject: r.file, symptom: '', diagnosis: `whether every file reached phase ${r.phase} was not checked: ${r.problem}`, fix: `see kpki ca rotate status ${dirFlags(r)}`, files: [r.file] }));
+      out.push(
+        finding({
+          code: FindingCode.Unchecked,
+          severity: 'warning',
+          subject: r.file,
+          symptom: '',
+          diagnosis: `whether every file reached phase ${r.phase} was not checked: ${r.problem}`,
+          fix: `see kpki ca rotate status ${dirFlags(r)}`,
+          files: [r.file],
+        }),
+      );
     }
     for (const lag of r.lagging) {
       out.push(
@@ -74,9 +94,13 @@ export const rotation = defineRule({
 function overlapWithoutRecord(facts: Facts): Finding[] {
   const inCertDir = (file: string) => facts.certDir !== undefined && file.startsWith(`${facts.certDir}/`);
   // Old and new CA of a rotation share their subject; a chain (intermediate and root) does not.
-  const sameSubject = (certs: CertificateData[]) => certs.every((c) => goCertificate(c).rawSubject.equals(goCertificate(certs[0]!).rawSubject));
+  const sameSubject = (certs: CertificateData[]) =>
+    certs.every((c) => goCertificate(c).rawSubject.equals(goCertificate(certs[0]!).rawSubject));
   const overlapping = [...facts.certificates]
-    .filter(([file, certs]) => inCertDir(file) && file.endsWith('.crt') && certs.length > 1 && certs.every((c) => infoOf(c).isCA) && sameSubject(certs))
+    .filter(
+      ([file, certs]) =>
+        inCertDir(file) && file.endsWith('.crt') && certs.length > 1 && certs.every((c) => infoOf(c).isCA) && sameSubject(certs),
+    )
     .map(([file]) => file);
   if (!overlapping.length) return [];
   return [

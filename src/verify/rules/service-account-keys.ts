@@ -20,20 +20,23 @@ export const serviceAccountKeys = defineRule({
       const key = file && facts.keys.get(file);
       return key ? [{ key, file, label: flagSubject(component!, name) }] : [];
     };
-    const signers = [...signer(args, 'service-account-signing-key-file'), ...signer(facts.inputs.controllerManager, 'service-account-private-key-file')];
+    const signers = [
+      ...signer(args, 'service-account-signing-key-file'),
+      ...signer(facts.inputs.controllerManager, 'service-account-private-key-file'),
+    ];
     return signers
       .filter((s) => !keys.some((k) => sameKeyPair(s.key, k!)))
-      .map(
-        (s): Finding =>
-          finding({
-            code: FindingCode.ServiceAccountKeyMismatch,
-            severity: 'error',
-            subject: s.label,
-            symptom: 'error: You must be logged in to the server (Unauthorized) for every pod using a service-account token; apiserver log: "invalid bearer token"',
-            diagnosis: `the public half of ${s.file} is not in --service-account-key-file (${files.join(', ')}), so the tokens it signs never verify`,
-            fix: `openssl pkey -in ${s.file} -pubout -out ${files[0]}  # then restart kube-apiserver`,
-            files: [s.file, ...files],
-          }),
+      .map((s): Finding =>
+        finding({
+          code: FindingCode.ServiceAccountKeyMismatch,
+          severity: 'error',
+          subject: s.label,
+          symptom:
+            'error: You must be logged in to the server (Unauthorized) for every pod using a service-account token; apiserver log: "invalid bearer token"',
+          diagnosis: `the public half of ${s.file} is not in --service-account-key-file (${files.join(', ')}), so the tokens it signs never verify`,
+          fix: `openssl pkey -in ${s.file} -pubout -out ${files[0]}  # then restart kube-apiserver`,
+          files: [s.file, ...files],
+        }),
       );
   },
 });

@@ -11,7 +11,13 @@ import { keyPairFindings, trustFindings, type NamedCert } from './common.js';
  */
 export const sharedSet = defineRule({
   id: 'shared-set',
-  codes: [FindingCode.NotCa, FindingCode.KeyMismatch, FindingCode.ChainUntrusted, FindingCode.UsageIncompatible, FindingCode.ServiceAccountKeyMismatch],
+  codes: [
+    FindingCode.NotCa,
+    FindingCode.KeyMismatch,
+    FindingCode.ChainUntrusted,
+    FindingCode.UsageIncompatible,
+    FindingCode.ServiceAccountKeyMismatch,
+  ],
   async check(facts) {
     const out: Finding[] = [];
     for (const held of facts.inputs.held ?? []) {
@@ -26,7 +32,15 @@ export const sharedSet = defineRule({
         if (issuer) {
           // Every node copies both: a control plane's kube-apiserver presents the leaf, extension apiservers check it against the CA.
           const roots: NamedCert = { label: `shared set: ${held.issuerCert}`, file: held.issuerCert!, certs: issuer };
-          out.push(...(await trustFindings(facts, { leaf: cert, roots, usage: held.usage ?? 'clientAuth', relation: 'every node that copies them', symptom: (e) => `401 Unauthorized from aggregated APIs on every control plane; extension apiserver log: ${e}` })));
+          out.push(
+            ...(await trustFindings(facts, {
+              leaf: cert,
+              roots,
+              usage: held.usage ?? 'clientAuth',
+              relation: 'every node that copies them',
+              symptom: (e) => `401 Unauthorized from aggregated APIs on every control plane; extension apiserver log: ${e}`,
+            })),
+          );
         }
       }
       const pub = held.pub ? facts.publicKeys.get(held.pub) : undefined;
@@ -36,7 +50,8 @@ export const sharedSet = defineRule({
             code: FindingCode.ServiceAccountKeyMismatch,
             severity: 'error',
             subject: label,
-            symptom: 'error: You must be logged in to the server (Unauthorized) for every pod using a service-account token, on every control plane that copies them; apiserver log: "invalid bearer token"',
+            symptom:
+              'error: You must be logged in to the server (Unauthorized) for every pod using a service-account token, on every control plane that copies them; apiserver log: "invalid bearer token"',
             diagnosis: `${held.pub} does not hold the public half of ${held.key}: control planes copy both, sign tokens with the key and verify them with the public keys`,
             fix: `openssl pkey -in ${held.key} -pubout -out ${held.pub}  # then kpki init --control-plane-nodes … copies it to the nodes`,
             files: [held.key!, held.pub!],

@@ -17,7 +17,9 @@ export const tokenKeys = defineRule({
     // A worker or an etcd member runs no controller manager: nothing of it to say there.
     const role = facts.inputs.node?.role;
     if (!t || role === 'worker' || role === 'etcd') return [];
-    const list = Object.entries(t.caKeys).map(([name, uri]) => `${name} (${uri})`).join(', ');
+    const list = Object.entries(t.caKeys)
+      .map(([name, uri]) => `${name} (${uri})`)
+      .join(', ');
     const out: Finding[] = [
       finding({
         code: FindingCode.CaKeyInToken,

@@ -58,7 +58,9 @@ export const validity = defineRule({
             subject,
             symptom: '',
             diagnosis: `${name} is valid for ${goDuration(lifetime)}, more than the recommended default for ${info.isCA ? 'CA certificate' : 'certificate'} expiration: ${goDuration(limit)} (kubeadm warns of it): a stolen key stays useful that long`,
-            fix: info.isCA ? 'plan a CA rotation with a shorter lifetime (kpki ca rotate, --validity 87600h)' : 'reissue it with a lifetime of a year or less (kpki renew --validity 8760h)',
+            fix: info.isCA
+              ? 'plan a CA rotation with a shorter lifetime (kpki ca rotate, --validity 87600h)'
+              : 'reissue it with a lifetime of a year or less (kpki renew --validity 8760h)',
             files: [file],
           }),
         );

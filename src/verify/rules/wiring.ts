@@ -12,7 +12,8 @@ const NEEDED: Record<FlagNeed, (args: ComponentArgs, issued: string | undefined,
   'https-etcd': (args) => flagList(args, 'etcd-servers').some((url) => url.startsWith('https://')),
   'proxy-client': (args) => Boolean(flag(args, 'proxy-client-cert-file')),
   'multi-member': (args) => flagList(args, 'initial-cluster').length > 1,
-  'one-signer': (args) => ![...args.flags.keys()].some((name) => /^cluster-signing-.+-cert-file$/.test(name) && name !== 'cluster-signing-cert-file'),
+  'one-signer': (args) =>
+    ![...args.flags.keys()].some((name) => /^cluster-signing-.+-cert-file$/.test(name) && name !== 'cluster-signing-cert-file'),
   issued: (_, file, facts) => file !== undefined && facts.inputs.pkiFiles.includes(file),
 };
 
@@ -29,7 +30,8 @@ function editDistance(a: string, b: string): number {
   let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
   for (let i = 1; i <= a.length; i++) {
     const current = [i];
-    for (let j = 1; j <= b.length; j++) current.push(Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1)));
+    for (let j = 1; j <= b.length; j++)
+      current.push(Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1)));
     previous = current;
   }
   return previous[b.length]!;
@@ -90,7 +92,9 @@ function unknownFlags(args: ComponentArgs): Finding[] {
         diagnosis: closest
           ? `--${name} is not a ${BINARIES[args.component]} flag; it looks like a misspelling of --${closest}, and the component refuses to start`
           : `--${name} is not a flag of ${BINARIES[args.component]} v1.20 (it may be newer; older versions refuse to start with "unknown flag")`,
-        fix: closest ? `sed -i 's/--${name}\\b/--${closest}/' ${args.origin}` : `check --${name} against \`${BINARIES[args.component]} --help\` for your version`,
+        fix: closest
+          ? `sed -i 's/--${name}\\b/--${closest}/' ${args.origin}`
+          : `check --${name} against \`${BINARIES[args.component]} --help\` for your version`,
         files: [args.origin],
       });
     });
@@ -113,7 +117,8 @@ export const wiring = defineRule({
           severity: 'warning',
           subject: flagSubject(apiserver, 'kubelet-certificate-authority'),
           symptom: '',
-          diagnosis: 'kube-apiserver does not verify the kubelets\' serving certificates: whoever answers on a node\'s port 10250 receives kubectl exec/logs traffic and the apiserver\'s kubelet client credentials',
+          diagnosis:
+            "kube-apiserver does not verify the kubelets' serving certificates: whoever answers on a node's port 10250 receives kubectl exec/logs traffic and the apiserver's kubelet client credentials",
           fix: 'give the kubelets serving certificates from a CA (serverTLSBootstrap: true, or kpki init --kubelet-serving-certs), then set --kubelet-certificate-authority to that CA',
           files: [apiserver.origin],
           cis: '1.2.6',
