@@ -17,9 +17,9 @@ const DAY: string[][] = [
   ['node', 'add', 'w2', '--address', '10.0.0.22'],
   ['renew', '--all'],
   // One CA and the service-account key: new keys, so directories switch generations.
-  ['ca', 'rotate', 'begin', '--ca', 'front-proxy', '--service-account'],
-  ['ca', 'rotate', 'reissue'],
-  ['ca', 'rotate', 'finish'],
+  ['ca', 'rotate', 'begin', '--ca', 'front-proxy', '--service-account', '--offline'],
+  ['ca', 'rotate', 'reissue', '--offline'],
+  ['ca', 'rotate', 'finish', '--offline'],
   ['kubeconfig', 'user', '--client-name', 'alice', '--out', 'alice.conf'],
   ['kubeconfig', 'user', '--client-name', 'bob', '--out', 'bob/bob.conf', '--no-embed'],
   [
