@@ -1,7 +1,7 @@
 /**
  * Go's crypto/x509 and crypto/tls as the peer: the exact verification Kubernetes components run
  * (x509.VerifyOptions with Roots, KeyUsages and DNSName) and tls.LoadX509KeyPair, through the
- * goverify program in ./goverify, built once per run with the Debian Go 1.19 toolchain.
+ * goverify program in ./goverify, built once per run with the Debian Go 1.23 toolchain.
  */
 import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -131,7 +131,7 @@ const SOURCES: PkiSource[] = [kpkiSource('rsa-2048'), KUBEADM_FIXTURE];
  * Chains made with openssl for each rule of Go's parser and Certificate.Verify that kubeadm's
  * own PKI never exercises: name constraints, path length, critical extensions, what Go refuses
  * to parse, empty KeyUsage, expired intermediates, signature algorithm mismatches. Each case
- * states Go's exact verdict; Go 1.19 must give it and kpki must agree with Go.
+ * states Go's exact verdict; Go 1.23 must give it and kpki must agree with Go.
  */
 describe('generated chains (openssl) against Go crypto/x509', () => {
   let f!: ChainFactory;
@@ -518,14 +518,14 @@ describe('generated chains (openssl) against Go crypto/x509', () => {
   });
 
   /**
-   * Where current Go differs from the Go 1.19 CI runs, the committed fixture
+   * Where current Go differs from the Go 1.23 CI runs, the committed fixture
    * test/fixtures/go-current/divergent.json pins current Go's verdict (read from its sources):
-   * Go 1.19 must still give its own (so a toolchain change is noticed), kpki must give current Go's.
+   * Go 1.23 must still give its own (so a toolchain change is noticed), kpki must give current Go's.
    */
-  it('where Go 1.19 and current Go differ, kpki follows current Go (pinned by a fixture)', async () => {
+  it('where Go 1.23 and current Go differ, kpki follows current Go (pinned by a fixture)', async () => {
     const pinned = JSON.parse(await readFile(path.join(FIXTURES, 'go-current', 'divergent.json'), 'utf8')) as Record<
       string,
-      { 'go1.19': string | null; current: string }
+      { 'go1.23': string | null; current: string }
     >;
     const dnsRoot = await ca({ cn: 'Pinned DNS Root', ext: ['nameConstraints = critical,permitted;DNS:example.test'] });
     const sanMid = await ca({ cn: 'SAN Intermediate', issuer: dnsRoot, ext: ['subjectAltName = DNS:ca.other.test'] });
@@ -570,8 +570,8 @@ describe('generated chains (openssl) against Go crypto/x509', () => {
     const verdict = (message: string | null, check: VerifyCheck): Result =>
       message === null ? OK : fail(/^x509: (a root|certificate signed)/.test(message) ? message : `${check.cert}: ${message}`);
     const table = (results: Result[]) => Object.fromEntries(labels.map((l, i) => [l, results[i]]));
-    expect(table(await goCheck(checks)), 'Go 1.19 (CI) verdicts').toEqual(
-      table(labels.map((l, i) => verdict(pinned[l]!['go1.19'], checks[i]!))),
+    expect(table(await goCheck(checks)), 'Go 1.23 (CI) verdicts').toEqual(
+      table(labels.map((l, i) => verdict(pinned[l]!['go1.23'], checks[i]!))),
     );
     expect(table(await Promise.all(checks.map(kpkiCheck))), 'kpki vs current Go').toEqual(
       table(labels.map((l, i) => verdict(pinned[l]!.current, checks[i]!))),

@@ -1,6 +1,7 @@
 /**
  * goverify (./goverify/main.go): Go's crypto/x509 and crypto/tls as a verifier, built once per test
- * file with the Debian Go 1.19 toolchain.
+ * file with the Debian Go 1.23 toolchain (bookworm-backports); go.mod says go 1.23, so
+ * Go 1.23's GODEBUG defaults apply, as they do to Kubernetes ≥ 1.31 (built from a go ≥ 1.23 module).
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';

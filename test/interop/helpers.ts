@@ -24,7 +24,7 @@ const TOOLS: Record<ToolName, { candidates: string[]; install: string }> = {
   etcd: { candidates: ['etcd'], install: 'apt-get install etcd-server' },
   etcdctl: { candidates: ['etcdctl'], install: 'apt-get install etcd-client' },
   kubectl: { candidates: ['kubectl'], install: 'install kubectl (https://kubernetes.io/docs/tasks/tools/)' },
-  go: { candidates: ['/usr/lib/go-1.19/bin/go', 'go'], install: 'apt-get install golang-1.19-go' },
+  go: { candidates: ['/usr/lib/go-1.23/bin/go', 'go'], install: 'apt-get install golang-1.23-go (Debian bookworm-backports)' },
 };
 
 function findOnPath(name: string): string | undefined {

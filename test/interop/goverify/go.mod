@@ -1,3 +1,3 @@
 module goverify
 
-go 1.19
+go 1.23
