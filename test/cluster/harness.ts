@@ -716,6 +716,13 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
           await proc.waitFor(/Started "csrsigning"|"csrsigning" is disabled/, { timeoutMs: readyTimeoutMs });
           return;
         case 'sample-apiserver': {
+          // Its own port first: after a restart the APIService still reads Available until the aggregator's next check.
+          await waitUntil(
+            `sample-apiserver listening on ${wardleAddress}:${wardlePort}`,
+            readyTimeoutMs,
+            async () => alive(await tcpOpen(wardleAddress, wardlePort!)),
+            account,
+          );
           const jsonpath = '{.status.conditions[?(@.type=="Available")].status} {.status.conditions[?(@.type=="Available")].message}';
           let last = '';
           await waitUntil(
