@@ -285,3 +285,64 @@ describe('day 2 with every CA key in a SoftHSM token and no CA key file', () => 
     expect(privateObjects()).toHaveLength(objects);
   });
 });
+
+describe('a cluster with every CA key in the token: renew, ca renew and a rotation with a node added mid-way', () => {
+  it('no location ever holds a CA key file; every node certificate verifies against the new CAs; verify is clean', async () => {
+    const token = await softHsm(await res.tempDir('softhsm-cluster-day2'));
+    token.initToken(TOKEN);
+    const dir = await res.tempDir('cluster-day2');
+    const given = { ...token.env, KPKI_PKCS11_PIN: TOKEN_PIN };
+    const inCluster = async (args: string[]) => {
+      const r = await run(process.execPath, [KPKI_BIN, ...args], { cwd: dir, env: given, timeoutMs: 120_000 });
+      expect(r.code, describeRun(r)).toBe(0);
+      expect(
+        walk(dir).filter((f) => /(^|\/)(ca|front-proxy-ca)\.key$/.test(f) || f.endsWith('.pkcs11-uri.key')),
+        args.join(' '),
+      ).toEqual([]);
+    };
+    const uris = Object.entries(OBJECTS).flatMap(([name, object]) => ['--ca-key-uri', `${name}=${token.uri(TOKEN, object)}`]);
+    await inCluster([
+      'init',
+      '--cert-dir',
+      path.join(dir, 'pki'),
+      '--control-plane-endpoint',
+      '10.0.0.100:6443',
+      '--control-plane-nodes',
+      'cp1=10.0.0.11,cp2=10.0.0.12',
+      '--workers',
+      'w1=10.0.0.21',
+      '--key-type',
+      'ecdsa-p256',
+      ...uris,
+    ]);
+    await inCluster(['renew', '--all']);
+    await inCluster(['ca', 'renew', 'etcd-ca']);
+    await inCluster(['ca', 'rotate', 'begin', '--offline']);
+    await inCluster(['node', 'add', 'w2', '--address', '10.0.0.22']);
+    await inCluster(['ca', 'rotate', 'reissue', '--offline']);
+    await inCluster(['ca', 'rotate', 'finish', '--offline']);
+    const shared = path.join(dir, 'pki');
+    const nodeCerts = walk(path.join(dir, 'nodes')).filter(
+      (f) => f.endsWith('.crt') && !/(^|\/)(ca|front-proxy-ca|ca-signer)\.crt$/.test(f),
+    );
+    // Seven per stacked control plane; workers hold kubeconfigs only.
+    expect(nodeCerts.length).toBeGreaterThanOrEqual(14);
+    for (const cert of nodeCerts) {
+      const ca =
+        cert.includes('/etcd/') || cert.endsWith('apiserver-etcd-client.crt')
+          ? 'etcd/ca.crt'
+          : cert.includes('front-proxy')
+            ? 'front-proxy-ca.crt'
+            : 'ca.crt';
+      const r = await run(openssl, ['verify', '-no-CApath', '-no-CAstore', '-CAfile', path.join(shared, ca), cert]);
+      expect(r.code, describeRun(r)).toBe(0);
+    }
+    for (const file of CA_FILES)
+      expect(readFileSync(path.join(shared, file), 'utf8').match(/-----BEGIN CERTIFICATE-----/g), file).toHaveLength(1);
+    const verify = await run(process.execPath, [KPKI_BIN, 'verify', '--json'], { cwd: dir, timeoutMs: 120_000 });
+    expect(verify.code, describeRun(verify)).toBe(0);
+    expect((JSON.parse(verify.stdout).findings as { severity: string }[]).filter((f) => f.severity !== 'info')).toEqual([]);
+    // Three old keys kept (no --purge) and three new ones.
+    expect(parseObjectList(token.listObjects(TOKEN)).filter((o) => o.kind.startsWith('Private Key Object'))).toHaveLength(6);
+  });
+});
