@@ -24,6 +24,7 @@ import { removeRotationMaterial } from '../store/rotation.js';
 import type { Finding } from '../verify/findings.js';
 import { parsePkcs11Uri, type Pkcs11Uri } from '../model/pkcs11-uri.js';
 import type { KeyType } from '../pki/key-types.js';
+import type { TokenCas } from '../plan/trust.js';
 import { withDayTwoTokens } from './ca-keys.js';
 import { readLayoutFiles } from './layout-files.js';
 
@@ -36,6 +37,8 @@ export interface WriteCheck {
   steps: Day2Step[];
   /** The files those steps render to (the rotation's record and material included); none is written yet. */
   writes: FileWrite[];
+  /** The CA keys the step opened in PKCS#11 tokens, if any (the live gates sign their throw-away clients with them). */
+  tokens?: TokenCas;
 }
 
 /**
@@ -152,7 +155,7 @@ export async function rotateCa(options: RotateOptions, checkBeforeWriting?: Chec
         };
         try {
           const { files: writes } = await renderDay2Steps(phase.steps, now, { makeTokenKey, dryRun: options.dryRun });
-          await runCheckBeforeWriting(checkBeforeWriting, { step, layout, steps: phase.steps, writes });
+          await runCheckBeforeWriting(checkBeforeWriting, { step, layout, steps: phase.steps, writes, tokens });
           // From here the keys are the written files' (a journal the next run completes may name them).
           made.length = 0;
           if (!options.dryRun) await applyChanges(certDir, writes);
