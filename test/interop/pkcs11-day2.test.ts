@@ -6,9 +6,10 @@
  * openssl verifies what they signed; after every step no file of the tree holds a CA's private key.
  */
 import { createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto';
-import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
+import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeRun, requireTool, Resources, run } from './helpers.js';
 import { KPKI_BIN } from '../support/cli.js';
@@ -248,6 +249,46 @@ describe('day 2 with every CA key in a SoftHSM token and no CA key file', () => 
     expect(labels).not.toContain(retired);
     expect(labels).toContain(/object=([^;?]+)/.exec(settings().caKeys.ca!)![1]!);
     await expectLeavesVerify('finish --purge');
+  });
+
+  it('the PIN typed at the prompt on a terminal (script(1)): not echoed; a wrong one is one line, exit 2, nothing written', async () => {
+    const script = '/usr/bin/script';
+    expect(existsSync(script), 'script from util-linux (apt-get install bsdutils)').toBe(true);
+    const { KPKI_PKCS11_PIN: _, ...noPin } = env;
+    /** kpki renew under a pseudo-terminal, the PIN typed once the prompt is shown. */
+    const typed = (pin: string) =>
+      new Promise<{ code: number | null; output: string }>((resolve, reject) => {
+        const command = [process.execPath, KPKI_BIN, 'renew', 'apiserver', '--cert-dir', pki].map((a) => `'${a}'`).join(' ');
+        const child = spawn(script, ['-qec', command, '/dev/null'], { env: { ...process.env, ...noPin }, stdio: ['pipe', 'pipe', 'pipe'] });
+        let output = '';
+        let asked = false;
+        const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
+        child.stdout.setEncoding('utf8').on('data', (d: string) => {
+          output += d;
+          if (!asked && output.includes('token user PIN: ')) {
+            asked = true;
+            child.stdin.write(`${pin}\r`);
+          }
+        });
+        child.stderr.setEncoding('utf8').on('data', (d: string) => (output += d));
+        child.once('error', reject);
+        child.once('close', (code) => {
+          clearTimeout(timer);
+          resolve({ code, output });
+        });
+      });
+    const before = snapshot();
+    const wrong = await typed('not-the-pin');
+    expect(wrong.code, wrong.output).toBe(2);
+    expect(wrong.output).toMatch(/kpki: token k8s: the PIN is wrong/);
+    expect(wrong.output).not.toContain('not-the-pin');
+    expect(snapshot()).toEqual(before);
+    const right = await typed(TOKEN_PIN);
+    expect(right.code, right.output).toBe(0);
+    expect(right.output).not.toContain(TOKEN_PIN);
+    const apiserver = path.join(pki, 'apiserver.crt');
+    expect(snapshot()[apiserver]).not.toBe(before[apiserver]);
+    await expectLeavesVerify('renew with the PIN typed');
   });
 
   it('bad inputs: a wrong PIN, a key that is not ca.crt’s, a missing object: one line, exit 2, nothing written', async () => {
