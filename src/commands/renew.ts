@@ -89,14 +89,15 @@ export async function renew(options: RenewOptions): Promise<RenewResult> {
         },
         snapshot,
       );
+      const restart = restartPlan(
+        layout,
+        items.filter((i) => i.action !== 'csr').flatMap((i) => i.files),
+      );
       if (options.dryRun) {
         return {
           dryRun: true,
           items,
-          restart: restartPlan(
-            layout,
-            items.filter((i) => i.action !== 'csr').flatMap((i) => i.files),
-          ),
+          restart,
           remembered: undefined,
           resumed: undefined,
           warnings,
@@ -107,10 +108,7 @@ export async function renew(options: RenewOptions): Promise<RenewResult> {
       return {
         dryRun: false,
         items,
-        restart: restartPlan(
-          layout,
-          items.filter((i) => i.action !== 'csr').flatMap((i) => i.files),
-        ),
+        restart,
         remembered: remembered && { file: remembered.write.path, sans: remembered.sans },
         resumed: undefined,
         warnings: [...warnings, ...signed],

@@ -13,7 +13,7 @@ import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeRun, requireTool, Resources, run } from './helpers.js';
 import { KPKI_BIN } from '../support/cli.js';
-import { parseObjectList, softHsm, TOKEN_PIN, type SoftHsm } from '../support/softhsm.js';
+import { parseObjectList, softHsm, tokenClusterInitArgs, TOKEN_PIN, type SoftHsm } from '../support/softhsm.js';
 
 const res = new Resources();
 afterAll(() => res.dispose());
@@ -342,20 +342,7 @@ describe('a cluster with every CA key in the token: renew, ca renew and a rotati
       ).toEqual([]);
     };
     const uris = Object.entries(OBJECTS).flatMap(([name, object]) => ['--ca-key-uri', `${name}=${token.uri(TOKEN, object)}`]);
-    await inCluster([
-      'init',
-      '--cert-dir',
-      path.join(dir, 'pki'),
-      '--control-plane-endpoint',
-      '10.0.0.100:6443',
-      '--control-plane-nodes',
-      'cp1=10.0.0.11,cp2=10.0.0.12',
-      '--workers',
-      'w1=10.0.0.21',
-      '--key-type',
-      'ecdsa-p256',
-      ...uris,
-    ]);
+    await inCluster(tokenClusterInitArgs(dir, uris));
     await inCluster(['renew', '--all']);
     await inCluster(['ca', 'renew', 'etcd-ca']);
     await inCluster(['ca', 'rotate', 'begin', '--offline']);
