@@ -251,6 +251,30 @@ describe('day 2 with every CA key in a SoftHSM token and no CA key file', () => 
     await expectLeavesVerify('finish --purge');
   });
 
+  it('a begin its check before writing refuses (verify finds an error) writes nothing and deletes the keys it made in the token', async () => {
+    const apiserver = path.join(pki, 'apiserver.crt');
+    const kept = readFileSync(apiserver);
+    const objects = privateObjects()
+      .map((o) => o.label)
+      .sort();
+    // The front-proxy client's certificate beside the apiserver's key: verify's KEY_MISMATCH.
+    writeFileSync(apiserver, readFileSync(path.join(pki, 'front-proxy-client.crt')));
+    const before = snapshot();
+    const r = await kpki(['ca', 'rotate', 'begin', '--offline', '--cert-dir', pki]);
+    writeFileSync(apiserver, kept);
+    expect(r.code, describeRun(r)).toBe(1);
+    expect(r.stderr).toMatch(/^kpki: verify finds \d+ error\(s\) in .*apiserver\.key is not the private key of/);
+    const after = snapshot();
+    delete after[apiserver];
+    delete before[apiserver];
+    expect(after).toEqual(before);
+    expect(
+      privateObjects()
+        .map((o) => o.label)
+        .sort(),
+    ).toEqual(objects);
+  });
+
   it('the PIN typed at the prompt on a terminal (script(1)): not echoed; a wrong one is one line, exit 2, nothing written', async () => {
     const script = '/usr/bin/script';
     expect(existsSync(script), 'script from util-linux (apt-get install bsdutils)').toBe(true);
