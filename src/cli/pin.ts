@@ -24,8 +24,9 @@ export function pinSource(pinFile: string | undefined): () => Promise<string> {
 /** Reads one line from the terminal without echoing it. */
 function promptHidden(question: string): Promise<string> {
   const stdin = process.stdin;
-  process.stderr.write(question);
+  // Echo off before the question shows: what is typed at once must not be echoed by the terminal.
   stdin.setRawMode(true);
+  process.stderr.write(question);
   stdin.resume();
   return new Promise((resolve, reject) => {
     let typed = '';

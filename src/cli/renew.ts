@@ -2,9 +2,19 @@ import { renew } from '../commands/renew.js';
 import { renderRenewResult } from '../render/day2.js';
 import { defineCommand } from './command.js';
 import type { FlagValues } from './flags.js';
+import { pinSource } from './pin.js';
 
 /** The flags that find a PKI and its cluster, taken by every day-2 command. */
-export const LAYOUT_FLAGS = ['certDir', 'clusterKubeconfigDir', 'recordedNodesDir', 'clusterProfile', 'keptKubeconfig', 'json'] as const;
+export const LAYOUT_FLAGS = [
+  'certDir',
+  'clusterKubeconfigDir',
+  'recordedNodesDir',
+  'clusterProfile',
+  'keptKubeconfig',
+  'pkcs11Module',
+  'pinFile',
+  'json',
+] as const;
 
 /** The layout flags as the day-2 library's options. */
 export function layoutOptions(flags: FlagValues<(typeof LAYOUT_FLAGS)[number]>) {
@@ -14,6 +24,7 @@ export function layoutOptions(flags: FlagValues<(typeof LAYOUT_FLAGS)[number]>) 
     nodesDir: flags.recordedNodesDir,
     profile: flags.clusterProfile,
     kubeconfigs: flags.keptKubeconfig,
+    token: { pin: pinSource(flags.pinFile), pkcs11Module: flags.pkcs11Module },
   };
 }
 

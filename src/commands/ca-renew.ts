@@ -7,6 +7,7 @@ import { restartPlan } from '../plan/restart.js';
 import { ROOT_CA_NOTE } from '../plan/trust.js';
 import { applyChanges } from '../store/apply.js';
 import { observeLayout, underLayoutLock } from '../store/layout.js';
+import { withDayTwoTokens } from './ca-keys.js';
 import { readLayoutFiles } from './layout-files.js';
 import { runCheckBeforeWriting, type CheckBeforeWriting } from './rotation.js';
 
@@ -33,27 +34,29 @@ export async function renewCa(options: CaRenewOptions, checkBeforeWriting?: Chec
   });
   return underLayoutLock(layout, options.dryRun, resumed, async (layout) => {
     const snapshot = await readLayoutFiles(layout, options.apiServices);
-    const { steps, old } = decideCaRenewal(layout, snapshot, name, validity, options.apiServices);
-    const { files: writes, made } = await renderDay2Steps(steps, now);
-    const renewed = made.cas.get(name)!.certificate;
-    const forced = shorteningNotes(layout, snapshot, name, old.cert, renewed.notAfter, options);
-    await runCheckBeforeWriting(checkBeforeWriting, { step: 'ca-renew', layout, steps, writes });
-    if (!options.dryRun) await applyChanges(layout.signing.certDir, writes);
-    const files = writes.map((w) => w.path);
-    const notes = [
-      ...forced,
-      ...(name === 'ca' ? [`${ROOT_CA_NOTE}, before the old certificate expires on ${old.cert.notAfter.toISOString()}`] : []),
-      ...writes.filter((w) => options.apiServices?.includes(w.path)).map((w) => `kubectl apply -f ${w.path}`),
-    ];
-    return {
-      ca: name,
-      dryRun: options.dryRun ?? false,
-      notAfter: renewed.notAfter.toISOString(),
-      files,
-      restart: restartPlan(layout, files),
-      notes,
-      resumed: undefined,
-      warnings,
-    };
+    return withDayTwoTokens(layout.signing.kubeconfigDir, options.token, [], async (tokens) => {
+      const { steps, old } = decideCaRenewal(layout, snapshot, name, validity, options.apiServices, tokens);
+      const { files: writes, made } = await renderDay2Steps(steps, now);
+      const renewed = made.cas.get(name)!.certificate;
+      const forced = shorteningNotes(layout, snapshot, name, old.cert, renewed.notAfter, options);
+      await runCheckBeforeWriting(checkBeforeWriting, { step: 'ca-renew', layout, steps, writes });
+      if (!options.dryRun) await applyChanges(layout.signing.certDir, writes);
+      const files = writes.map((w) => w.path);
+      const notes = [
+        ...forced,
+        ...(name === 'ca' ? [`${ROOT_CA_NOTE}, before the old certificate expires on ${old.cert.notAfter.toISOString()}`] : []),
+        ...writes.filter((w) => options.apiServices?.includes(w.path)).map((w) => `kubectl apply -f ${w.path}`),
+      ];
+      return {
+        ca: name,
+        dryRun: options.dryRun ?? false,
+        notAfter: renewed.notAfter.toISOString(),
+        files,
+        restart: restartPlan(layout, files),
+        notes,
+        resumed: undefined,
+        warnings,
+      };
+    });
   });
 }

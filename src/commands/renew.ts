@@ -21,6 +21,7 @@ import { applyChanges } from '../store/apply.js';
 import { recordText } from '../store/cluster-record.js';
 import { observeLayout, underLayoutLock } from '../store/layout.js';
 import { readRememberedSans } from '../store/remembered-sans.js';
+import { withDayTwoTokens } from './ca-keys.js';
 import { readLayoutFiles } from './layout-files.js';
 
 /** The record (cluster) or settings file (single node) with the added SANs remembered. */
@@ -65,53 +66,53 @@ export async function renew(options: RenewOptions): Promise<RenewResult> {
   return underLayoutLock(layout, options.dryRun, resumed, async (layout) => {
     const snapshot = await readLayoutFiles(layout);
     refuseNothingFound(layout, options, names, snapshot);
-    const cas = authoritiesIn(layout, snapshot);
-    const warnings = [...(lifetime ? [lifetime] : []), ...(options.all ? missingFromAll(layout, names, snapshot) : [])];
-    const remembered = options.dryRun ? undefined : await rememberSans(layout, sanPlan);
-    const {
-      writes,
-      items,
-      warnings: signed,
-    } = await renewWrites(
-      layout,
-      {
-        names,
-        cas,
-        sanPlan,
-        csrOnly: options.csrOnly ?? false,
-        csrDir: options.csrDir ?? path.join(layout.signing.kubeconfigDir, DEFAULTS.csrDirName),
-        key: keyChoice(options),
-        validity,
-        now,
-        dryRun: options.dryRun ?? false,
-      },
-      snapshot,
-    );
-    if (options.dryRun) {
-      return {
-        dryRun: true,
+    return withDayTwoTokens(layout.signing.kubeconfigDir, options.token, [], async (tokens) => {
+      const cas = authoritiesIn(layout, snapshot, tokens);
+      const warnings = [...(lifetime ? [lifetime] : []), ...(options.all ? missingFromAll(layout, names, snapshot) : [])];
+      const remembered = options.dryRun ? undefined : await rememberSans(layout, sanPlan);
+      const {
+        writes,
         items,
-        restart: restartPlan(
-          layout,
-          items.filter((i) => i.action !== 'csr').flatMap((i) => i.files),
-        ),
-        remembered: undefined,
-        resumed: undefined,
-        warnings,
-      };
-    }
-    if (remembered) writes.push(remembered.write);
-    await applyChanges(layout.signing.certDir, writes);
-    return {
-      dryRun: false,
-      items,
-      restart: restartPlan(
+        warnings: signed,
+      } = await renewWrites(
+        layout,
+        {
+          names,
+          cas,
+          sanPlan,
+          csrOnly: options.csrOnly ?? false,
+          csrDir: options.csrDir ?? path.join(layout.signing.kubeconfigDir, DEFAULTS.csrDirName),
+          key: keyChoice(options),
+          validity,
+          now,
+          dryRun: options.dryRun ?? false,
+        },
+        snapshot,
+      );
+      const restart = restartPlan(
         layout,
         items.filter((i) => i.action !== 'csr').flatMap((i) => i.files),
-      ),
-      remembered: remembered && { file: remembered.write.path, sans: remembered.sans },
-      resumed: undefined,
-      warnings: [...warnings, ...signed],
-    };
+      );
+      if (options.dryRun) {
+        return {
+          dryRun: true,
+          items,
+          restart,
+          remembered: undefined,
+          resumed: undefined,
+          warnings,
+        };
+      }
+      if (remembered) writes.push(remembered.write);
+      await applyChanges(layout.signing.certDir, writes);
+      return {
+        dryRun: false,
+        items,
+        restart,
+        remembered: remembered && { file: remembered.write.path, sans: remembered.sans },
+        resumed: undefined,
+        warnings: [...warnings, ...signed],
+      };
+    });
   });
 }

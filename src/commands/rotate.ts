@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type { Layout, LayoutLocation } from '../model/layout.js';
-import { ROTATION_DIR, rotationIn, SIGNER_CERT, type RotationState } from '../model/rotation.js';
+import { ROTATION_DIR, rotationIn, SIGNER_CERT, tokenKeyRef, type RotationState } from '../model/rotation.js';
+import type { TokenCas } from '../plan/trust.js';
 import type { RotateOptions, RotateResult, RotateStep } from '../plan/rotation.js';
 import type { VerifyOptions } from '../verify/options.js';
 import { ErrorCode, KpkiError } from '../errors.js';
@@ -113,20 +114,30 @@ const ADMIN_IDENTITIES = ['admin', 'super-admin'];
 const OFFLINE_NOTE = 'the live cluster was not checked (--offline): make sure every restart of the previous phase took effect';
 
 /** Each CA's old and new material, as the snapshot holds it; a CA the rotation does not cover is `old` on both sides. */
-function gateCas(layout: Layout, snapshot: Observed, state: RotationState | undefined): GateInputs['cas'] {
+function gateCas(layout: Layout, snapshot: Observed, state: RotationState | undefined, tokens?: TokenCas): GateInputs['cas'] {
   const aliases = caAliases(layout.profile);
   const certDir = layout.signing.certDir;
-  const read = (crt: string, key: string): GateCa | undefined => {
+  // A key in a token: the URI kpki-pkcs11.json names (the current CA) or a rotation side's reference file.
+  const read = (crt: string, key: string, tokenUri?: string): GateCa | undefined => {
     const data = snapshot.get(crt);
     const keyData = snapshot.get(key);
-    return data && { cert: parseCertificates(data, crt)[0]!, key: keyData && parseKey(keyData, key) };
+    const inToken = tokenUri && tokens?.keys.get(tokenUri)?.key;
+    return data && { cert: parseCertificates(data, crt)[0]!, key: inToken || (keyData && parseKey(keyData, key)) };
   };
   const cas = {} as GateInputs['cas'];
   for (const kind of CA_KINDS) {
     const file = aliases.get(kind)!;
     const entry = layout.profile.certificates.find((c) => c.file === file)!;
-    const current = read(path.join(certDir, `${file}.crt`), path.join(certDir, `${file}.key`));
-    const side = (s: Side) => read(path.join(certDir, ROTATION_DIR, s, `${file}.crt`), path.join(certDir, ROTATION_DIR, s, `${file}.key`));
+    const current = read(path.join(certDir, `${file}.crt`), path.join(certDir, `${file}.key`), tokens?.uris.get(entry.name));
+    const side = (s: Side) =>
+      read(
+        path.join(certDir, ROTATION_DIR, s, `${file}.crt`),
+        path.join(certDir, ROTATION_DIR, s, `${file}.key`),
+        snapshot
+          .get(path.join(certDir, ROTATION_DIR, s, tokenKeyRef(file)))
+          ?.toString('utf8')
+          .trim(),
+      );
     const rotated = state?.cas.includes(entry.name);
     const old = (rotated && side('old')) || current;
     if (!old)
@@ -169,7 +180,7 @@ function etcdTargets(layout: Layout, given: string[] | undefined): GateTarget[] 
 
 /** The gate a rotation step runs before writing: every check of live/gates.ts, refusing on any finding. */
 function liveGate(options: GateOptions, onReport: (report: GateReport) => void) {
-  return async (step: RotateStep, layout: Layout, snapshot: Observed, state: RotationState | undefined) => {
+  return async (step: RotateStep, layout: Layout, snapshot: Observed, state: RotationState | undefined, tokens?: TokenCas) => {
     const phase: GatePhase = state?.phase ?? 'none';
     const kubeconfigDir = layout.signing.kubeconfigDir;
     const bound = timeoutMs('--live-timeout', options.timeout ?? DEFAULTS.liveTimeout);
@@ -181,7 +192,7 @@ function liveGate(options: GateOptions, onReport: (report: GateReport) => void) 
         : ADMIN_IDENTITIES.flatMap((identity) =>
             layout.profile.kubeconfigs.filter((k) => k.identity === identity).map((k) => path.join(kubeconfigDir, k.file)),
           ),
-      cas: gateCas(layout, snapshot, state),
+      cas: gateCas(layout, snapshot, state, tokens),
       rotated: {
         ...(Object.fromEntries(
           CA_KINDS.map((kind) => [
@@ -221,7 +232,7 @@ export async function rotateCa(options: RotateOptions & { gates?: GateOptions })
   const check: CheckBeforeWriting = async (what) => {
     if (!gates.offline && what.step !== 'ca-renew') {
       const snapshot = await readLayoutFiles(what.layout);
-      await gate(what.step, what.layout, snapshot, rotationIn(snapshot, what.layout.signing.certDir));
+      await gate(what.step, what.layout, snapshot, rotationIn(snapshot, what.layout.signing.certDir), what.tokens);
     }
     return verifyBeforeWriting(what);
   };

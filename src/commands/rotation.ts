@@ -10,6 +10,7 @@ import { rotationUnderWay, status, unrecordedRotation } from '../plan/rotation-s
 import {
   decideRotation,
   pairsIn,
+  rotationTokenUris,
   ROTATE_STEPS,
   signerSideFiles,
   type RotateOptions,
@@ -21,6 +22,10 @@ import { observeLayout, underLayoutLock } from '../store/layout.js';
 import { withWriteLock } from '../store/lock.js';
 import { removeRotationMaterial } from '../store/rotation.js';
 import type { Finding } from '../verify/findings.js';
+import { parsePkcs11Uri, type Pkcs11Uri } from '../model/pkcs11-uri.js';
+import type { KeyType } from '../pki/key-types.js';
+import type { TokenCas } from '../plan/trust.js';
+import { withDayTwoTokens } from './ca-keys.js';
 import { readLayoutFiles } from './layout-files.js';
 
 /** What a day-2 step is about to write, handed to the check that runs before anything is written. */
@@ -32,6 +37,8 @@ export interface WriteCheck {
   steps: Day2Step[];
   /** The files those steps render to (the rotation's record and material included); none is written yet. */
   writes: FileWrite[];
+  /** The CA keys the step opened in PKCS#11 tokens, if any (the live gates sign their throw-away clients with them). */
+  tokens?: TokenCas;
 }
 
 /**
@@ -133,13 +140,34 @@ export async function rotateCa(options: RotateOptions, checkBeforeWriting?: Chec
     // Material left by a rotation that is over (its removal interrupted).
     if (!state) await removeRotationMaterial(certDir);
     const step = options.step as Exclude<RotateStep, 'status'>;
-    const phase = decideRotation(step, layout, snapshot, state, options, now);
-    const { files: writes } = await renderDay2Steps(phase.steps, now);
-    await runCheckBeforeWriting(checkBeforeWriting, { step, layout, steps: phase.steps, writes });
-    if (!options.dryRun) {
-      await applyChanges(certDir, writes);
-      if (!phase.next) await removeRotationMaterial(certDir);
-    }
+    const { phase, writes } = await withDayTwoTokens(
+      layout.signing.kubeconfigDir,
+      options.token,
+      rotationTokenUris(layout, snapshot),
+      async (tokens) => {
+        const phase = decideRotation(step, layout, snapshot, state, options, now, tokens);
+        // Keys a step made in a token are deleted again when it writes nothing.
+        const made: Pkcs11Uri[] = [];
+        const makeTokenKey = (uri: string, keyType: KeyType) => {
+          const parsed = parsePkcs11Uri(uri, tokens!.settingsFile);
+          made.push(parsed);
+          return tokens!.open.makeAt(parsed, keyType);
+        };
+        try {
+          const { files: writes } = await renderDay2Steps(phase.steps, now, { makeTokenKey, dryRun: options.dryRun });
+          await runCheckBeforeWriting(checkBeforeWriting, { step, layout, steps: phase.steps, writes, tokens });
+          // From here the keys are the written files' (a journal the next run completes may name them).
+          made.length = 0;
+          if (!options.dryRun) await applyChanges(certDir, writes);
+          if (!options.dryRun && !phase.next) await removeRotationMaterial(certDir);
+          for (const uri of options.dryRun ? [] : (phase.dropTokenKeys ?? []))
+            await tokens!.open.destroyAt(parsePkcs11Uri(uri, tokens!.settingsFile));
+          return { phase, writes };
+        } finally {
+          for (const uri of made) await tokens!.open.destroyAt(uri);
+        }
+      },
+    );
     const record = path.join(certDir, ROTATION_FILE);
     const changed = writes.filter((w) => w.path !== record && !w.path.includes(`${path.sep}${ROTATION_DIR}`)).map((w) => w.path);
     const selection = phase.next ?? state ?? { cas: [], serviceAccount: false };

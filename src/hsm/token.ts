@@ -63,6 +63,10 @@ export interface TokenKeys {
   cas: Map<string, TokenCa>;
   /** Makes the key of a named CA in its token (not extractable, sensitive); undefined for other names. */
   make(name: string, keyType: KeyType): Promise<TokenKey> | undefined;
+  /** Makes a key at a URI of its own (a rotation's incoming CA key): refused when the token already holds one there. */
+  makeAt(uri: Pkcs11Uri, keyType: KeyType): Promise<TokenKey>;
+  /** Deletes the key pair a URI names (a rotation's retired or abandoned CA key); nothing when there is none. */
+  destroyAt(uri: Pkcs11Uri): Promise<void>;
   /** Logs out and unloads the modules. */
   close(): void;
 }
@@ -242,7 +246,17 @@ export async function openTokenKeys(uris: ReadonlyMap<string, Pkcs11Uri>, option
       // Later placements of the same run (a cluster's nodes) find the key this one made.
       return generateKey(entry.token.queued, entry.uri, keyType).then((key) => (cas.set(name, { ...cas.get(name)!, key }), key));
     };
-    return { cas, make, close };
+    const makeAt = async (uri: Pkcs11Uri, keyType: KeyType): Promise<TokenKey> => {
+      const token = await open(uri);
+      if (await findKey(token.crypto, token.queued, uri))
+        throw tokenError(describeTokenKey(uri), 'already holds a key', 'delete that object, or run the step again (a new one is named)');
+      return generateKey(token.queued, uri, keyType);
+    };
+    const destroyAt = async (uri: Pkcs11Uri): Promise<void> => {
+      const token = await open(uri);
+      for (const key of await keysAt(token.crypto, uri, true)) (key.p11Object as Graphene.SessionObject).destroy();
+    };
+    return { cas, make, makeAt, destroyAt, close };
   } catch (error) {
     close();
     throw error;
@@ -252,14 +266,7 @@ export async function openTokenKeys(uris: ReadonlyMap<string, Pkcs11Uri>, option
 /** The private key the URI names (and its public key object, for its public half), or undefined. */
 async function findKey(crypto: P11.Crypto, queued: Crypto, uri: Pkcs11Uri): Promise<TokenKey | undefined> {
   const indexes = await crypto.keyStorage.keys();
-  const found: P11.CryptoKey[] = [];
-  for (const index of indexes.filter((i) => i.startsWith('private-'))) {
-    const key = await crypto.keyStorage.getItem(index);
-    const object = key.p11Object as Graphene.PrivateKey;
-    if (uri.object !== undefined && object.label !== uri.object) continue;
-    if (uri.id !== undefined && object.id.toString('hex') !== uri.id) continue;
-    found.push(key);
-  }
+  const found = await keysAt(crypto, uri, false);
   const label = describeTokenKey(uri);
   if (found.length > 1) throw tokenError(label, `names ${found.length} private keys`, 'add id=… to --ca-key-uri to pick one');
   const privateKey = found[0];
@@ -281,6 +288,20 @@ async function findKey(crypto: P11.Crypto, queued: Crypto, uri: Pkcs11Uri): Prom
           'sign',
         ]);
   return { kind: 'token', privateKey: signing as unknown as CryptoKey, publicKey: publicKeyFromDer(spki), crypto: queued, label };
+}
+
+/** The private keys a URI names (and, with `withPublic`, their public keys of the same label or id). */
+async function keysAt(crypto: P11.Crypto, uri: Pkcs11Uri, withPublic: boolean): Promise<P11.CryptoKey[]> {
+  const found: P11.CryptoKey[] = [];
+  for (const index of await crypto.keyStorage.keys()) {
+    if (!index.startsWith('private-') && !(withPublic && index.startsWith('public-'))) continue;
+    const key = await crypto.keyStorage.getItem(index);
+    const object = key.p11Object as Graphene.PrivateKey;
+    if (uri.object !== undefined && object.label !== uri.object) continue;
+    if (uri.id !== undefined && object.id.toString('hex') !== uri.id) continue;
+    found.push(key);
+  }
+  return found;
 }
 
 /** A new CA key in the token: sensitive, never extractable, labelled with the URI's object. */

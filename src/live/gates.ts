@@ -12,6 +12,7 @@ import { parseKubeconfig, type Source } from '../kubeconfig/kubeconfig.js';
 import { certificatePem, issueCertificate } from '../pki/certificate.js';
 import type { x509 } from '../pki/crypto.js';
 import { generateKeyPair, privateKeyPem, type KeyObject } from '../pki/keys.js';
+import type { SigningKey } from '../pki/signing-key.js';
 import { jwtSigner } from '../pki/jwt.js';
 import { isSignedBy, sameAuthority } from '../pki/match.js';
 import { parseCertificates } from '../pki/pem.js';
@@ -40,7 +41,8 @@ import { probe, type ProbeResult } from './probe.js';
 /** A CA's certificate and, when kpki holds it, its key (to sign throw-away client certificates). */
 export interface GateCa {
   cert: x509.X509Certificate;
-  key: KeyObject | undefined;
+  /** A key file's, or a PKCS#11 token's (the step opened it). */
+  key: SigningKey | undefined;
 }
 
 /** A server to dial: where, and on which node. */

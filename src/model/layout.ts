@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { DEFAULTS } from './defaults.js';
 import type { Profile } from './profile.js';
-import { ROTATION_DIR, ROTATION_FILE, SIGNER_CERT } from './rotation.js';
+import { ROTATION_DIR, ROTATION_FILE, SIGNER_CERT, tokenKeyRef } from './rotation.js';
 import { nodeDirs, type ClusterRecord, type NodeRole } from './topology.js';
 
 /**
@@ -57,6 +57,8 @@ export interface Layout {
 }
 
 export interface LayoutOptions {
+  /** The PIN and module of the PKCS#11 tokens kpki-pkcs11.json puts CA keys in (asked only when one is opened). */
+  token?: { pin?: () => Promise<string>; pkcs11Module?: string };
   certDir?: string;
   kubeconfigDir?: string;
   nodesDir?: string;
@@ -139,7 +141,7 @@ export function layoutFiles(layout: Layout, apiServices: string[] = []): string[
     path.join(l.certDir, SIGNER_CERT),
   ]);
   const materialFiles = [
-    ...profile.certificates.filter((c) => !c.issuer).flatMap((c) => [`${c.file}.crt`, `${c.file}.key`]),
+    ...profile.certificates.filter((c) => !c.issuer).flatMap((c) => [`${c.file}.crt`, `${c.file}.key`, tokenKeyRef(c.file)]),
     ...profile.keyPairs.map((k) => `${k.file}.key`),
   ];
   const material = (['old', 'new'] as const).flatMap((side) =>

@@ -139,3 +139,21 @@ export function parseCaKeyUris(values: readonly string[], flag = '--ca-key-uri')
   }
   return uris;
 }
+
+/** What a rotation appends to a key's object label: `.rotated-` and the rotation's start, to the second. */
+const ROTATED_SUFFIX = /\.rotated-\d{14}$/;
+
+/**
+ * The URI of a rotation's incoming key: the same token, the object label with the rotation's start
+ * appended (`cluster-ca.rotated-20261207110631`, an earlier rotation's suffix replaced), no id (the
+ * token gives the new key its own). `fallback` labels a key the URI named by id alone.
+ */
+export function rotatedKeyUri(text: string, fallback: string, startedAt: Date): string {
+  const uri = parsePkcs11Uri(text, 'kpki-pkcs11.json');
+  const stamp = startedAt.toISOString().replace(/\D/g, '').slice(0, 14);
+  const object = `${(uri.object ?? fallback).replace(ROTATED_SUFFIX, '')}.rotated-${stamp}`;
+  const [pathPart = '', query] = text.slice('pkcs11:'.length).split('?', 2);
+  const attributes = pathPart.split(';').filter((a) => a && !/^(object|id)=/.test(a));
+  const rebuilt = `pkcs11:${[...attributes, `object=${encodeURIComponent(object)}`].join(';')}`;
+  return query === undefined ? rebuilt : `${rebuilt}?${query}`;
+}

@@ -39,6 +39,12 @@ export interface RotationFileState {
   expected: string;
 }
 
+/**
+ * For a CA whose key a PKCS#11 token holds, the rotation keeps, instead of `<file>.key`, the
+ * PKCS#11 URI of that side's key in `<file>.pkcs11-uri`: the key itself never leaves the token.
+ */
+export const tokenKeyRef = (file: string) => `${file}.pkcs11-uri`;
+
 /** Where the rotation keeps one CA's (or the SA key's) old and new material. */
 export const rotationMaterial = (certDir: string, side: 'old' | 'new', file: string) => path.join(certDir, ROTATION_DIR, side, file);
 

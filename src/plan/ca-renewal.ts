@@ -17,7 +17,7 @@ import { sameAuthority } from '../pki/match.js';
 import { resolveCertificate } from '../model/spec.js';
 import { authoritiesIn } from './renew.js';
 import type { Day2Step } from './steps.js';
-import { editAllTrust, signingAuthority, trustHolders, type HeldCa } from './trust.js';
+import { editAllTrust, signingAuthority, trustHolders, type HeldCa, type TokenCas } from './trust.js';
 
 export interface CaRenewOptions extends LayoutOptions {
   /** `ca`, `front-proxy-ca`, `etcd-ca` (or cluster, front-proxy, etcd). */
@@ -126,9 +126,10 @@ export function decideCaRenewal(
   name: string,
   validity: number,
   apiServices: string[] = [],
+  tokens?: TokenCas,
 ): { steps: Day2Step[]; old: HeldCa & { key: NonNullable<HeldCa['key']> } } {
   refuseDuringRotation(layout, snapshot, name);
-  const old = signingAuthority(authoritiesIn(layout, snapshot), name, layout.signing.certDir);
+  const old = signingAuthority(authoritiesIn(layout, snapshot, tokens), name, layout.signing.certDir);
   const facts = certificateFacts(old.cert);
   const entry = layout.profile.certificates.find((c) => c.name === name)!;
   const keyType = keyTypeOf(publicKeyObject(old.cert)) ?? DEFAULTS.keyType;

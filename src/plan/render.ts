@@ -269,19 +269,38 @@ export async function renderSelfSignedCa(spec: CertSpec, now: Date): Promise<Sig
   return { certificate, key: pair.privateKey };
 }
 
+export interface Day2RenderOptions {
+  /** Makes a CA key in a token at a URI (a rotation's incoming key in a token); never written. */
+  makeTokenKey?: (uri: string, keyType: KeyType) => Promise<TokenKey>;
+  /** A dry run makes a token CA's key in memory (and writes nothing): the token is left as it is. */
+  dryRun?: boolean;
+}
+
+/** A new CA's key: in memory, or made in the token its step names. */
+async function newCaKey(step: Extract<Day2Step, { action: 'new-ca' }>, options: Day2RenderOptions): Promise<FreshKey> {
+  if (!step.tokenUri || options.dryRun) return generateKeyPair(step.spec.keyType);
+  if (!options.makeTokenKey) throw new Error(`${step.name}: a key in a token to be made, and no token open`);
+  const key = await options.makeTokenKey(step.tokenUri, step.spec.keyType);
+  return { keyType: step.spec.keyType, privateKey: key, publicKey: key.publicKey };
+}
+
 /**
  * Renders a CA renewal's or a rotation phase's steps into files, in order: the CAs and keys it
  * makes first become material the trust edits after them are made of. A recertified CA is
  * signed by its own key through the same Signer every other signature goes through.
  */
-export async function renderDay2Steps(steps: Day2Step[], now: Date): Promise<{ files: FileWrite[]; made: MadeMaterial }> {
+export async function renderDay2Steps(
+  steps: Day2Step[],
+  now: Date,
+  options: Day2RenderOptions = {},
+): Promise<{ files: FileWrite[]; made: MadeMaterial }> {
   const cas = new Map<string, Signer>();
   const keys = new Map<string, KeyObject>();
   const files: FileWrite[] = [];
   for (const step of steps) {
     switch (step.action) {
       case 'new-ca': {
-        const fresh = await generateKeyPair(step.spec.keyType);
+        const fresh = await newCaKey(step, options);
         const certificate = await issueCertificate({
           spec: step.spec,
           publicKey: fresh.publicKey,
@@ -293,7 +312,9 @@ export async function renderDay2Steps(steps: Day2Step[], now: Date): Promise<{ f
         const [crt, key] = step.files;
         files.push(
           { path: crt, data: certificatePem(certificate), mode: MODE_PUBLIC },
-          { path: key, data: privateKeyPem(fresh.privateKey), mode: MODE_PRIVATE },
+          step.tokenUri
+            ? { path: key, data: `${step.tokenUri}\n`, mode: MODE_PUBLIC }
+            : { path: key, data: privateKeyPem(fresh.privateKey as KeyObject), mode: MODE_PRIVATE },
         );
         break;
       }

@@ -13,7 +13,7 @@ import { cutAtCaExpiry, renderSteps, type Signer } from './render.js';
 import { decideRenewal, type KeyChoice, type RenewalSite } from './renewal.js';
 import type { Restart } from './restart.js';
 import type { RenewStep, Step } from './steps.js';
-import { authorityIn, type HeldCa } from './trust.js';
+import { authorityIn, type HeldCa, type TokenCas } from './trust.js';
 
 export interface RenewOptions extends LayoutOptions {
   /** Entry names: `apiserver`, `admin.conf`, `kubelet-serving`, … */
@@ -101,10 +101,10 @@ export function renewableEntries(layout: Layout): Entry[] {
   ];
 }
 
-/** The CAs of a profile at the signing location, by entry name. */
-export function authoritiesIn(layout: Layout, snapshot: Observed): Map<string, HeldCa> {
+/** The CAs of a profile at the signing location, by entry name (their keys files, or in the tokens named). */
+export function authoritiesIn(layout: Layout, snapshot: Observed, tokens?: TokenCas): Map<string, HeldCa> {
   const cas = layout.profile.certificates.filter((c) => !c.issuer);
-  const read = cas.map((c) => authorityIn(snapshot, layout.signing.certDir, c.name, c.file));
+  const read = cas.map((c) => authorityIn(snapshot, layout.signing.certDir, c.name, c.file, tokens));
   return new Map(read.filter((a): a is HeldCa => a !== undefined).map((a) => [a.name, a]));
 }
 

@@ -7,6 +7,7 @@ import { caEntryName } from '../model/profile.js';
 import {
   rotationMaterial,
   rotationRecordText,
+  tokenKeyRef,
   ROTATION_ARCHIVE_DIR,
   ROTATION_FILE,
   UNRECORDED,
@@ -25,7 +26,20 @@ import { authoritiesIn, decideRenewalOf, renewableEntries } from './renew.js';
 import type { Restart } from './restart.js';
 import { writeSteps, type Day2Step, type MadeMaterial } from './steps.js';
 import { SIGNER_CERT } from '../model/rotation.js';
-import { editAllTrust, ROOT_CA_NOTE, signingAuthority, trustHolders, type HeldCa, type TrustEdit, type TrustHolder } from './trust.js';
+import {
+  editAllTrust,
+  ROOT_CA_NOTE,
+  signingAuthority,
+  tokenKeyFor,
+  tokenSettingsWrite,
+  trustHolders,
+  type HeldCa,
+  type TokenCas,
+  type TrustEdit,
+  type TrustHolder,
+} from './trust.js';
+import { rotatedKeyUri } from '../model/pkcs11-uri.js';
+import type { SigningKey } from '../pki/signing-key.js';
 
 export const ROTATE_STEPS = ['begin', 'reissue', 'finish', 'abort', 'status'] as const;
 export type RotateStep = (typeof ROTATE_STEPS)[number];
@@ -70,9 +84,11 @@ interface CaPair {
   name: string;
   file: string;
   cert: x509.X509Certificate;
-  /** Undefined when a recovered rotation (see recoveredRotation) has only the certificate of this side. */
-  key: KeyObject | undefined;
+  /** Undefined when a recovered rotation (see recoveredRotation) has only the certificate of this side, or its token was not opened. */
+  key: SigningKey | undefined;
   keyFile: string;
+  /** The PKCS#11 URI of this side's key, when a token holds it (keyFile is then the reference file). */
+  tokenUri?: string;
 }
 
 /** The service-account key pair's files under a cert dir, as the profile names them. */
@@ -91,11 +107,26 @@ const missingMaterial = (file: string, what: string) =>
     hint: 'restore it from a backup; without it this step cannot be carried out',
   });
 
-function pairIn(snapshot: Observed, certDir: string, side: 'old' | 'new', name: string, file: string, recovered: boolean): CaPair {
+function pairIn(
+  snapshot: Observed,
+  certDir: string,
+  side: 'old' | 'new',
+  name: string,
+  file: string,
+  recovered: boolean,
+  tokens?: TokenCas,
+): CaPair {
   const crt = rotationMaterial(certDir, side, `${file}.crt`);
   const keyFile = rotationMaterial(certDir, side, `${file}.key`);
   const [crtData, keyData] = [snapshot.get(crt), snapshot.get(keyFile)];
   if (!crtData) throw missingMaterial(crt, `${side} ${name}`);
+  const ref = rotationMaterial(certDir, side, tokenKeyRef(file));
+  const tokenUri = snapshot.get(ref)?.toString('utf8').trim();
+  if (tokenUri) {
+    // The key is in a token: signed with when the step opened it (status and the gates only read certificates).
+    const cert = parseCertificate(crtData, crt);
+    return { name, file, cert, key: tokens && tokenKeyFor(tokens, tokenUri, [cert], crt), keyFile: ref, tokenUri };
+  }
   // A recorded rotation keeps both keys until it ends: one missing is reported at once.
   if (!keyData && !recovered) throw missingMaterial(keyFile, `${side} ${name} key`);
   return { name, file, cert: parseCertificate(crtData, crt), key: keyData && parseKey(keyData, keyFile), keyFile };
@@ -103,18 +134,36 @@ function pairIn(snapshot: Observed, certDir: string, side: 'old' | 'new', name: 
 
 /** The key a phase signs with: refused when the rotation no longer has it. */
 function signingKey(pair: CaPair, side: 'old' | 'new'): KeyObject {
-  if (!pair.key) throw missingMaterial(pair.keyFile, `${side} ${pair.name} key`);
-  return pair.key;
+  if (!pair.key || pair.tokenUri) throw missingMaterial(pair.keyFile, `${side} ${pair.name} key`);
+  return pair.key as KeyObject;
 }
 
 /** The old and new material of every CA the rotation covers. */
-export function pairsIn(layout: Layout, snapshot: Observed, state: RotationState): { old: CaPair; new: CaPair }[] {
+export function pairsIn(layout: Layout, snapshot: Observed, state: RotationState, tokens?: TokenCas): { old: CaPair; new: CaPair }[] {
   const certDir = layout.signing.certDir;
   return state.cas.map((name) => {
     const file = layout.profile.certificates.find((c) => c.name === name)!.file;
     const recovered = state.startedAt === UNRECORDED;
-    return { old: pairIn(snapshot, certDir, 'old', name, file, recovered), new: pairIn(snapshot, certDir, 'new', name, file, recovered) };
+    return {
+      old: pairIn(snapshot, certDir, 'old', name, file, recovered, tokens),
+      new: pairIn(snapshot, certDir, 'new', name, file, recovered, tokens),
+    };
   });
+}
+
+/** The PKCS#11 URIs of the rotation's keys in tokens (each side's reference file), which its steps sign with or drop. */
+export function rotationTokenUris(layout: Layout, snapshot: Observed): string[] {
+  return layout.profile.certificates
+    .filter((c) => !c.issuer)
+    .flatMap((c) =>
+      (['old', 'new'] as const).map((side) => snapshot.get(rotationMaterial(layout.signing.certDir, side, tokenKeyRef(c.file)))),
+    )
+    .flatMap((data) => (data ? [data.toString('utf8').trim()] : []));
+}
+
+/** kpki-pkcs11.json naming each token side's key as the key of its CA (the key kpki renew and cert issue sign with). */
+function tokenSideSettings(tokens: TokenCas | undefined, sides: CaPair[]): FileWrite[] {
+  return tokenSettingsWrite(tokens, new Map(sides.filter((s) => s.tokenUri).map((s) => [s.name, s.tokenUri!])));
 }
 
 /** The SA key pair's public halves, old and new. */
@@ -231,15 +280,17 @@ export interface Phase {
   steps: Day2Step[];
   notes: string[];
   next: RotationState | undefined;
+  /** PKCS#11 URIs of token keys the phase retires: deleted once its files are written. */
+  dropTokenKeys?: string[];
 }
 
-function begin(layout: Layout, snapshot: Observed, options: RotateOptions, now: Date): Phase {
+function begin(layout: Layout, snapshot: Observed, options: RotateOptions, now: Date, tokens?: TokenCas): Phase {
   const certDir = layout.signing.certDir;
   const cas = caSelection(layout, options);
   const serviceAccount = options.serviceAccount ?? false;
   const validity = parseDuration(options.validity ?? DEFAULTS.caValidity);
   if (validity === undefined || validity <= 0) throw badFlag('--validity', `"${options.validity}" is not a duration`, 'e.g. 10y');
-  const authorities = authoritiesIn(layout, snapshot);
+  const authorities = authoritiesIn(layout, snapshot, tokens);
   const steps: Day2Step[] = [];
   const olds: CaPair[] = [];
   for (const name of cas) {
@@ -258,11 +309,16 @@ function begin(layout: Layout, snapshot: Observed, options: RotateOptions, now: 
       { caValidity: validity, certValidity: validity, keyType },
       entry.file,
     );
-    olds.push({ name, file: entry.file, cert: old.cert, key: old.key, keyFile: rotationMaterial(certDir, 'old', `${entry.file}.key`) });
+    // A key in a token stays there: the rotation keeps its URI, and makes the new key in the same token under a label of its own.
+    const tokenUri = tokens?.uris.get(name);
+    const keyName = tokenUri ? tokenKeyRef(entry.file) : `${entry.file}.key`;
+    olds.push({ name, file: entry.file, cert: old.cert, key: old.key, keyFile: rotationMaterial(certDir, 'old', keyName), tokenUri });
     steps.push(
       ...writeSteps([
         { path: rotationMaterial(certDir, 'old', `${entry.file}.crt`), data: certificatePem(old.cert), mode: 0o644 },
-        { path: rotationMaterial(certDir, 'old', `${entry.file}.key`), data: privateKeyPem(old.key), mode: 0o600 },
+        tokenUri
+          ? { path: rotationMaterial(certDir, 'old', keyName), data: `${tokenUri}\n`, mode: 0o644 }
+          : { path: rotationMaterial(certDir, 'old', keyName), data: privateKeyPem(old.key as KeyObject), mode: 0o600 },
       ]),
       // Same subject: everything that names the issuer (leaves, kubeadm's checks) keeps reading the same; keys and key ids tell them apart.
       {
@@ -270,7 +326,8 @@ function begin(layout: Layout, snapshot: Observed, options: RotateOptions, now: 
         name,
         spec,
         keepSubject: old.cert.subjectName,
-        files: [rotationMaterial(certDir, 'new', `${entry.file}.crt`), rotationMaterial(certDir, 'new', `${entry.file}.key`)],
+        files: [rotationMaterial(certDir, 'new', `${entry.file}.crt`), rotationMaterial(certDir, 'new', keyName)],
+        ...(tokenUri ? { tokenUri: rotatedKeyUri(tokenUri, name, now) } : {}),
       },
     );
   }
@@ -372,16 +429,30 @@ export function signerSideFiles(
   return writes;
 }
 
-function reissue(layout: Layout, snapshot: Observed, state: RotationState, options: RotateOptions, now: Date, toOld: boolean): Phase {
-  const pairs = pairsIn(layout, snapshot, state);
+function reissue(
+  layout: Layout,
+  snapshot: Observed,
+  state: RotationState,
+  options: RotateOptions,
+  now: Date,
+  toOld: boolean,
+  tokens?: TokenCas,
+): Phase {
+  const pairs = pairsIn(layout, snapshot, state, tokens);
   const side = (pair: { old: CaPair; new: CaPair }) =>
     toOld ? { signer: pair.old, other: pair.new } : { signer: pair.new, other: pair.old };
   const writes = signerSideFiles(layout, snapshot, state, pairs, toOld, options.apiServices);
+  writes.push(
+    ...tokenSideSettings(
+      tokens,
+      pairs.map((p) => side(p).signer),
+    ),
+  );
   const leaves = reissueLeaves(
     layout,
     snapshot,
     state,
-    signers(authoritiesIn(layout, snapshot), pairs.map(side)),
+    signers(authoritiesIn(layout, snapshot, tokens), pairs.map(side)),
     now,
     options.dryRun ?? false,
   );
@@ -427,6 +498,7 @@ function archiveRotation(
       return [`${file}.crt`, `${file}.key`];
     }),
     ...(state.serviceAccount ? [saFile(layout, 'key')] : []),
+    ...state.cas.map((name) => tokenKeyRef(layout.profile.certificates.find((c) => c.name === name)!.file)),
   ];
   const writes: FileWrite[] = [];
   for (const file of files) {
@@ -439,9 +511,16 @@ function archiveRotation(
 }
 
 /** Ends a rotation on one side: the other side's CAs and SA key leave every trust file; refused while a leaf still needs them. */
-function keepOnly(layout: Layout, snapshot: Observed, state: RotationState, options: RotateOptions, kept: 'old' | 'new'): FileWrite[] {
+function keepOnly(
+  layout: Layout,
+  snapshot: Observed,
+  state: RotationState,
+  options: RotateOptions,
+  kept: 'old' | 'new',
+  tokens?: TokenCas,
+): FileWrite[] {
   const dropped = kept === 'old' ? 'new' : 'old';
-  const pairs = pairsIn(layout, snapshot, state);
+  const pairs = pairsIn(layout, snapshot, state, tokens);
   const left = leavesSignedBy(
     layout,
     snapshot,
@@ -465,6 +544,12 @@ function keepOnly(layout: Layout, snapshot: Observed, state: RotationState, opti
     snapshot,
   );
   writes.push(...clusterSigner(layout, snapshot, pairs, (p) => p[kept]));
+  writes.push(
+    ...tokenSideSettings(
+      tokens,
+      pairs.map((p) => p[kept]),
+    ),
+  );
   if (state.serviceAccount) {
     const sa = saKeysIn(layout, snapshot);
     for (const file of copiesOf(layout, snapshot, saFile(layout, 'pub')))
@@ -473,8 +558,12 @@ function keepOnly(layout: Layout, snapshot: Observed, state: RotationState, opti
   return writes;
 }
 
-function finish(layout: Layout, snapshot: Observed, state: RotationState, options: RotateOptions, now: Date): Phase {
-  const writes = keepOnly(layout, snapshot, state, options, 'new');
+/** The token keys of one side of a rotation (its reference files' URIs). */
+const tokenKeysOf = (layout: Layout, snapshot: Observed, state: RotationState, side: 'old' | 'new') =>
+  pairsIn(layout, snapshot, state).flatMap((p) => (p[side].tokenUri ? [p[side].tokenUri] : []));
+
+function finish(layout: Layout, snapshot: Observed, state: RotationState, options: RotateOptions, now: Date, tokens?: TokenCas): Phase {
+  const writes = keepOnly(layout, snapshot, state, options, 'new', tokens);
   writes.push(...archiveRotation(layout, snapshot, state, 'old', options.purge ?? false, now));
   const notes = [
     ...(state.cas.includes('ca')
@@ -486,15 +575,23 @@ function finish(layout: Layout, snapshot: Observed, state: RotationState, option
       ? ['tokens signed with the old service-account key are now rejected: restart pods that still hold one, recreate legacy token Secrets']
       : []),
   ];
-  return { steps: writeSteps(writes), notes, next: undefined };
+  // Token keys retired: kept in the token (their URIs archived) unless purged.
+  return {
+    steps: writeSteps(writes),
+    notes,
+    next: undefined,
+    dropTokenKeys: options.purge ? tokenKeysOf(layout, snapshot, state, 'old') : [],
+  };
 }
 
-function abort(layout: Layout, snapshot: Observed, state: RotationState, options: RotateOptions, now: Date): Phase {
-  if (state.phase === 'reissued') return reissue(layout, snapshot, state, options, now, true);
+function abort(layout: Layout, snapshot: Observed, state: RotationState, options: RotateOptions, now: Date, tokens?: TokenCas): Phase {
+  if (state.phase === 'reissued') return reissue(layout, snapshot, state, options, now, true, tokens);
   return {
-    steps: writeSteps(keepOnly(layout, snapshot, state, options, 'old')),
+    steps: writeSteps(keepOnly(layout, snapshot, state, options, 'old', tokens)),
     notes: ['the rotation is undone: the old CAs sign and are the only ones trusted'],
     next: undefined,
+    // The new keys go, as their files would: nothing signed with them is left.
+    dropTokenKeys: tokenKeysOf(layout, snapshot, state, 'new'),
   };
 }
 
@@ -510,8 +607,9 @@ export function decideRotation(
   state: (RotationState & { file: string }) | undefined,
   options: RotateOptions,
   now: Date,
+  tokens?: TokenCas,
 ): Phase {
-  const phase = decidePhase(step, layout, snapshot, state, options, now);
+  const phase = decidePhase(step, layout, snapshot, state, options, now, tokens);
   return { ...phase, steps: [...phase.steps, { action: 'record', write: rotationRecordWrite(layout.signing.certDir, phase.next) }] };
 }
 
@@ -522,6 +620,7 @@ function decidePhase(
   state: (RotationState & { file: string }) | undefined,
   options: RotateOptions,
   now: Date,
+  tokens?: TokenCas,
 ): Phase {
   const certDir = layout.signing.certDir;
   const expect = (want: RotationPhase | undefined, hint: string) => {
@@ -535,19 +634,19 @@ function decidePhase(
   switch (step) {
     case 'begin':
       expect(undefined, `continue it (kpki ca rotate ${state?.phase === 'begun' ? 'reissue' : 'finish'}) or abort it`);
-      return begin(layout, snapshot, options, now);
+      return begin(layout, snapshot, options, now, tokens);
     case 'reissue':
       expect('begun', state ? 'run kpki ca rotate finish (or abort)' : 'start one with kpki ca rotate begin');
-      return reissue(layout, snapshot, state!, options, now, false);
+      return reissue(layout, snapshot, state!, options, now, false, tokens);
     case 'finish':
       expect('reissued', state ? 'run kpki ca rotate reissue first' : 'start one with kpki ca rotate begin');
-      return finish(layout, snapshot, state!, options, now);
+      return finish(layout, snapshot, state!, options, now, tokens);
     case 'abort':
       if (!state)
         throw new KpkiError(ErrorCode.StaleFile, 'no rotation is under way', {
           subject: path.join(certDir, ROTATION_FILE),
           hint: 'nothing to abort',
         });
-      return abort(layout, snapshot, state, options, now);
+      return abort(layout, snapshot, state, options, now, tokens);
   }
 }

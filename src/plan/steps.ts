@@ -128,7 +128,15 @@ export interface MadeMaterial {
  */
 export type Day2Step =
   /** A CA with a new key, self-signed, keeping the old one's subject (a rotation's incoming CA). */
-  | { action: 'new-ca'; name: string; spec: CertSpec; keepSubject: x509.Name; files: [crt: string, key: string] }
+  | {
+      action: 'new-ca';
+      name: string;
+      spec: CertSpec;
+      keepSubject: x509.Name;
+      /** With `tokenUri`, the second file holds that URI: the key is made in the token there and never written. */
+      files: [crt: string, key: string];
+      tokenUri?: string;
+    }
   /** A CA certified again with its own key for a new lifetime, keeping subject and key id (`ca renew`); it writes no file itself. */
   | {
       action: 'recertified-ca';

@@ -6,9 +6,11 @@ import { parseKubeconfig, setKubeconfigData } from '../kubeconfig/kubeconfig.js'
 import type { Layout } from '../model/layout.js';
 import { certificateFacts, certificatePem, describeAuthority, publicKeyObject } from '../pki/certificate.js';
 import type { x509 } from '../pki/crypto.js';
-import { sameKeyPair, type KeyObject } from '../pki/keys.js';
+import { sameKeyPair } from '../pki/keys.js';
 import { isSignedBy, sameAuthority } from '../pki/match.js';
 import { parseCertificates, parseKey } from '../pki/pem.js';
+import { publicHalf, type SigningKey } from '../pki/signing-key.js';
+import type { TokenCa } from './decide.js';
 
 /** A CA as the cert dir holds it: its trust file (one or more certificates) and maybe its key. */
 export interface HeldCa {
@@ -21,21 +23,76 @@ export interface HeldCa {
   bundle: x509.X509Certificate[];
   /** The certificate that matches the key (what kpki signs as); the first one when there is no key. */
   cert: x509.X509Certificate;
-  /** Undefined for an external CA: kpki cannot sign with it. */
-  key: KeyObject | undefined;
+  /** A key file's, or the key a PKCS#11 token holds; undefined for an external CA: kpki cannot sign with it. */
+  key: SigningKey | undefined;
+}
+
+/**
+ * The CA keys PKCS#11 tokens hold for a day-2 run, as the command opened them
+ * (commands/ca-keys.ts): the core decides with them and never opens a token.
+ */
+export interface TokenCas {
+  /** CA entry name → the URI kpki-pkcs11.json names its key by. */
+  uris: ReadonlyMap<string, string>;
+  /** URI → the key as the token holds it (key undefined: no such object), for every URI the run may sign with. */
+  keys: ReadonlyMap<string, TokenCa>;
+  /** kpki-pkcs11.json, for a rotation phase that names another key of a CA. */
+  settingsFile: string;
+  /** The module kpki-pkcs11.json names, kept when it is written again. */
+  module: string | undefined;
+}
+
+/**
+ * kpki-pkcs11.json with the given CAs' keys at other URIs (a rotation phase that moves signing to
+ * the other side's key); nothing when it names them so already.
+ */
+export function tokenSettingsWrite(tokens: TokenCas | undefined, moved: ReadonlyMap<string, string>): FileWrite[] {
+  if (!tokens || ![...moved].some(([name, uri]) => tokens.uris.get(name) !== uri)) return [];
+  const caKeys = Object.fromEntries([...tokens.uris, ...moved]);
+  const text = `${JSON.stringify({ ...(tokens.module ? { module: tokens.module } : {}), caKeys }, null, 2)}\n`;
+  return [{ path: tokens.settingsFile, data: text, mode: 0o644 }];
+}
+
+/** The token key a URI names, checked against the certificates it must sign as: one line naming the token object otherwise. */
+export function tokenKeyFor(tokens: TokenCas, uri: string, certs: x509.X509Certificate[], certFile: string): SigningKey {
+  const held = tokens.keys.get(uri);
+  if (!held?.key)
+    throw new KpkiError(ErrorCode.BadInput, `${held?.label ?? uri}: no such key in the token`, {
+      subject: held?.label ?? uri,
+      hint: `check the token and ${tokens.settingsFile} (and --pkcs11-module); nothing was written`,
+    });
+  if (!certs.some((c) => sameKeyPair(publicHalf(held.key!), publicKeyObject(c))))
+    throw new KpkiError(ErrorCode.BadInput, `${held.label}: the token's key does not match ${certFile}`, {
+      subject: held.label,
+      hint: `point ${tokens.settingsFile} at the key this CA certificate was made with; nothing was written`,
+    });
+  return held.key;
 }
 
 export const bundlePem = (certs: x509.X509Certificate[]): string => certs.map(certificatePem).join('');
 
-/** A CA of a cert dir, as the snapshot holds it; undefined when its trust file does not exist. */
-export function authorityIn(snapshot: Observed, certDir: string, name: string, file: string): HeldCa | undefined {
+/**
+ * A CA of a cert dir, as the snapshot holds it; undefined when its trust file does not exist. Its
+ * key is the file beside it, or the token key `tokens` names for it (no key file is normal then).
+ */
+export function authorityIn(snapshot: Observed, certDir: string, name: string, file: string, tokens?: TokenCas): HeldCa | undefined {
   const certFile = path.join(certDir, `${file}.crt`);
   const keyFile = path.join(certDir, `${file}.key`);
   const [certData, keyData] = [snapshot.get(certFile), snapshot.get(keyFile)];
   if (!certData) return undefined;
   const bundle = parseCertificates(certData, certFile);
-  const key = keyData && parseKey(keyData, keyFile);
-  const cert = key ? bundle.find((c) => sameKeyPair(key, publicKeyObject(c))) : bundle[0];
+  const uri = tokens?.uris.get(name);
+  if (uri && keyData)
+    throw new KpkiError(
+      ErrorCode.BadInput,
+      `${keyFile}: ${name}'s key is in a PKCS#11 token (${tokens!.settingsFile}), but this file holds one`,
+      {
+        subject: keyFile,
+        hint: 'move the file away: kpki signs with the token key and never with a copy',
+      },
+    );
+  const key = uri ? tokenKeyFor(tokens!, uri, bundle, certFile) : keyData && parseKey(keyData, keyFile);
+  const cert = key ? bundle.find((c) => sameKeyPair(publicHalf(key), publicKeyObject(c))) : bundle[0];
   if (!cert) {
     throw new KpkiError(ErrorCode.StaleFile, `${keyFile} matches no certificate of ${certFile}`, {
       subject: keyFile,
@@ -153,7 +210,7 @@ export function editAllTrust(holders: TrustHolder[], edit: TrustEdit, snapshot: 
 }
 
 /** A CA kpki can sign with; refused for an external CA, whose owner re-certifies it. */
-export function signingAuthority(cas: Map<string, HeldCa>, name: string, certDir: string): HeldCa & { key: NonNullable<HeldCa['key']> } {
+export function signingAuthority(cas: Map<string, HeldCa>, name: string, certDir: string): HeldCa & { key: SigningKey } {
   const ca = cas.get(name);
   if (!ca)
     throw new KpkiError(ErrorCode.MissingFile, `${certDir}: has no ${name}`, {
@@ -166,7 +223,7 @@ export function signingAuthority(cas: Map<string, HeldCa>, name: string, certDir
       hint: 'have its owner extend or replace it, then copy the new certificate to every node',
     });
   }
-  return ca as HeldCa & { key: NonNullable<HeldCa['key']> };
+  return ca as HeldCa & { key: SigningKey };
 }
 
 /** What kube-controller-manager's root CA change means for pods. */

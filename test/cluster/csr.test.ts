@@ -11,11 +11,9 @@ import { parseCertificate } from '../../src/pki/pem.js';
 import { describeRun } from '../interop/helpers.js';
 import { KPKI_BIN } from '../support/cli.js';
 import { useCluster, waitUntil, type Cluster } from './harness.js';
-import { adminConf, csrState, kubectl, kubectlOk, submitCsr } from './live-support.js';
+import { adminConf, createNodeObject, csrState, kubectl, kubectlOk, SERVING_USAGES, submitCsr } from './live-support.js';
 
 const { live } = useCluster();
-
-const SERVING_USAGES = ['digital signature', 'key encipherment', 'server auth'];
 
 async function clientCertificate(kubeconfig: string) {
   const doc = parseYaml(await readFile(kubeconfig, 'utf8')) as { users: { user: Record<string, string> }[] };
@@ -162,15 +160,7 @@ describe('kpki kubeconfig --via-api', () => {
 });
 
 describe('kpki approve kubelet-serving', () => {
-  async function nodeObject(c: Cluster, name: string, addresses: [string, string][]): Promise<void> {
-    const node = {
-      apiVersion: 'v1',
-      kind: 'Node',
-      metadata: { name },
-      status: { addresses: addresses.map(([type, address]) => ({ type, address })) },
-    };
-    await kubectlOk(adminConf(c), ['create', '-f', '-'], JSON.stringify(node));
-  }
+  const nodeObject = (c: Cluster, name: string, addresses: [string, string][]) => createNodeObject(adminConf(c), name, addresses);
 
   it('approves only the request that names its own Node addresses; the others stay pending with the reason', async () => {
     const c = live();

@@ -116,6 +116,20 @@ export async function submitCsr(kubeconfig: string, request: CsrRequest): Promis
   await kubectlOk(kubeconfig, ['create', '-f', '-'], JSON.stringify(object));
 }
 
+/** The usages a kubelet asks its serving certificate for. */
+export const SERVING_USAGES = ['digital signature', 'key encipherment', 'server auth'];
+
+/** A Node object with the addresses given (what `kpki approve kubelet-serving` checks a request against); no kubelet behind it. */
+export async function createNodeObject(kubeconfig: string, name: string, addresses: [type: string, address: string][]): Promise<void> {
+  const node = {
+    apiVersion: 'v1',
+    kind: 'Node',
+    metadata: { name },
+    status: { addresses: addresses.map(([type, address]) => ({ type, address })) },
+  };
+  await kubectlOk(kubeconfig, ['create', '-f', '-'], JSON.stringify(node));
+}
+
 /** The condition types of a CSR (Approved, Denied, …) and whether it holds a certificate. */
 export async function csrState(kubeconfig: string, name: string): Promise<{ conditions: string[]; issued: boolean }> {
   const csr = JSON.parse((await kubectlOk(kubeconfig, ['get', 'csr', name, '-o', 'json'])).stdout) as {

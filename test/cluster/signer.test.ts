@@ -2,7 +2,8 @@
  * A real v1.20.2 cluster whose CA keys are in a SoftHSM token: kube-controller-manager runs without
  * its csrsigning controller (and without a signing key file, which does not exist), and `kpki
  * signer --watch` — twice at once — signs through the token: a user kubeconfig by `kpki kubeconfig
- * user --via-api`, a node client certificate, while a CSR for a signer kpki does not serve, and
+ * user --via-api`, a node client certificate, a kubelet serving certificate `kpki approve
+ * kubelet-serving` approved, while a CSR for a signer kpki does not serve, and
  * one kpki's policy refuses, are left to others (the latter marked Failed as the controller would).
  */
 import { spawnSync } from 'node:child_process';
@@ -17,7 +18,7 @@ import { BackgroundProcess, describeRun, requireTool, run } from '../interop/hel
 import { KPKI_BIN } from '../support/cli.js';
 import { parseObjectList, requirePkcs11Tool, SOFTHSM_MODULE, TOKEN_PIN, TOKEN_SO_PIN } from '../support/softhsm.js';
 import { useCluster, waitUntil } from './harness.js';
-import { adminConf, csrState, kubectl, kubectlOk, submitCsr } from './live-support.js';
+import { adminConf, createNodeObject, csrState, kubectl, kubectlOk, SERVING_USAGES, submitCsr } from './live-support.js';
 
 // The token lives as long as the file's cluster; its directory is known before the cluster starts.
 const tokenDir = mkdtempSync(path.join(tmpdir(), 'kpki-signer-softhsm-'));
@@ -188,5 +189,61 @@ describe('kpki signer with the cluster CA key in a SoftHSM token', () => {
     // Listed in every pass since before node-w9 was signed, and never touched.
     expect(await csrState(admin, 'other-signer')).toEqual({ conditions: ['Approved'], issued: false });
     for (const s of signers) expect(s.output).not.toContain('other-signer');
+  });
+
+  it('a kubelet serving certificate: the node asks through the CSR API, kpki approve kubelet-serving approves, the token key signs', async () => {
+    const c = live();
+    const admin = adminConf(c);
+    const dir = await c.scratch('signer-serving');
+    await createNodeObject(admin, 'w8', [
+      ['Hostname', 'w8'],
+      ['InternalIP', '10.0.0.28'],
+    ]);
+    // The node's own credentials, signed through the token too: the serving request must come from the node.
+    const nodeConf = path.join(dir, 'w8.conf');
+    const issued = await c.kpki([
+      'kubeconfig',
+      'node',
+      '--via-api',
+      '--kubeconfig',
+      admin,
+      '--node-name',
+      'w8',
+      '--approve',
+      '--out',
+      nodeConf,
+    ]);
+    expect(issued.code, describeRun(issued)).toBe(0);
+    await submitCsr(nodeConf, {
+      name: 'serving-w8',
+      commonName: 'system:node:w8',
+      organizations: ['system:nodes'],
+      dnsNames: ['w8'],
+      ips: ['10.0.0.28'],
+      usages: SERVING_USAGES,
+    });
+    const approved = await c.kpki(['approve', 'kubelet-serving', '--kubeconfig', admin]);
+    expect(approved.code, describeRun(approved)).toBe(0);
+    expect(approved.stdout).toContain('approved serving-w8: node w8 asks only for its own addresses');
+    await waitUntil(
+      'serving-w8 issued',
+      60_000,
+      async () => (await csrState(admin, 'serving-w8')).issued,
+      () => signers.map((s) => s.tail()).join('\n'),
+    );
+    const cert = await issuedCertificate('serving-w8');
+    expect(cert.subject).toBe('O=system:nodes, CN=system:node:w8');
+    await opensslVerify(Buffer.from(cert.toString('pem')), dir, 'serving-w8');
+    const facts = await run(requireTool('openssl'), [
+      'x509',
+      '-noout',
+      '-ext',
+      'subjectAltName,extendedKeyUsage',
+      '-in',
+      path.join(dir, 'serving-w8.crt'),
+    ]);
+    expect(facts.stdout).toMatch(/DNS:w8, IP Address:10\.0\.0\.28/);
+    expect(facts.stdout).toMatch(/TLS Web Server Authentication/);
+    expect(facts.stdout).not.toMatch(/Client Authentication/);
   });
 });

@@ -13,7 +13,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { CA_NAMES, Resources, describeRun, kpkiSource, leafPlan, requireTool, run, usePki, type Pki, type PkiSource } from './helpers.js';
 import { useGoverify } from './goverify.js';
 import { KPKI_BIN } from '../support/cli.js';
-import { parseObjectList, softHsm, TOKEN_PIN, type SoftHsm } from '../support/softhsm.js';
+import { parseObjectList, softHsm, tokenClusterInitArgs, TOKEN_PIN, type SoftHsm } from '../support/softhsm.js';
 
 const res = new Resources();
 afterAll(() => res.dispose());
@@ -265,23 +265,7 @@ describe('a whole cluster with its CA keys in the token: init --control-plane-no
     const root = await res.tempDir('cluster');
     const env = { ...hsm.env, KPKI_PKCS11_PIN: TOKEN_PIN };
     const uris = Object.entries(OBJECTS).flatMap(([name, object]) => ['--ca-key-uri', `${name}=${hsm.uri(TOKEN, object)}`]);
-    const init = await kpki(
-      [
-        'init',
-        '--cert-dir',
-        path.join(root, 'pki'),
-        '--control-plane-endpoint',
-        '10.0.0.100:6443',
-        '--control-plane-nodes',
-        'cp1=10.0.0.11,cp2=10.0.0.12',
-        '--workers',
-        'w1=10.0.0.21',
-        '--key-type',
-        'ecdsa-p256',
-        ...uris,
-      ],
-      env,
-    );
+    const init = await kpki(tokenClusterInitArgs(root, uris), env);
     expect(init.code, describeRun(init)).toBe(0);
     const add = await run(process.execPath, [KPKI_BIN, 'node', 'add', 'w2', '--address', '10.0.0.22'], {
       cwd: root,

@@ -74,3 +74,21 @@ export function parseObjectList(text: string): { kind: string; label: string; ac
         .filter(Boolean),
     }));
 }
+
+/** `kpki init` of a cluster of two control planes and a worker under `dir`, its CA keys at the `--ca-key-uri` values given. */
+export function tokenClusterInitArgs(dir: string, caKeyUris: string[]): string[] {
+  return [
+    'init',
+    '--cert-dir',
+    path.join(dir, 'pki'),
+    '--control-plane-endpoint',
+    '10.0.0.100:6443',
+    '--control-plane-nodes',
+    'cp1=10.0.0.11,cp2=10.0.0.12',
+    '--workers',
+    'w1=10.0.0.21',
+    '--key-type',
+    'ecdsa-p256',
+    ...caKeyUris,
+  ];
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { describeTokenKey, parseCaKeyUris, parsePkcs11Uri } from '../../src/model/pkcs11-uri.js';
+import { describeTokenKey, parseCaKeyUris, parsePkcs11Uri, rotatedKeyUri } from '../../src/model/pkcs11-uri.js';
 import { KpkiError } from '../../src/errors.js';
 
 const refused = (text: string) => {
@@ -43,5 +43,16 @@ describe('PKCS#11 URIs (RFC 7512)', () => {
     expect(describeTokenKey(uris.get('etcd-ca')!)).toBe('token k8s, object etcd-ca');
     expect(() => parseCaKeyUris(['cluster=pkcs11:token=k8s;object=x'])).toThrow(/does not start with a CA name/);
     expect(() => parseCaKeyUris(['ca=pkcs11:token=a;object=x', 'ca=pkcs11:token=b;object=y'])).toThrow(/ca is given twice/);
+  });
+
+  it("a rotation's incoming key: the same token, the object with the start time appended (replacing an earlier rotation's), no id", () => {
+    const at = new Date('2026-12-07T11:06:31.123Z');
+    expect(rotatedKeyUri('pkcs11:token=k8s;object=cluster-ca', 'ca', at)).toBe('pkcs11:token=k8s;object=cluster-ca.rotated-20261207110631');
+    expect(rotatedKeyUri('pkcs11:token=k8s;object=cluster-ca.rotated-20250101000000;id=%01?module-path=/m.so', 'ca', at)).toBe(
+      'pkcs11:token=k8s;object=cluster-ca.rotated-20261207110631?module-path=/m.so',
+    );
+    expect(rotatedKeyUri('pkcs11:serial=f7d4;id=%01%A2', 'etcd-ca', at)).toBe('pkcs11:serial=f7d4;object=etcd-ca.rotated-20261207110631');
+    const parsed = parsePkcs11Uri(rotatedKeyUri('pkcs11:token=My%20Token;object=ca%3Bkey', 'ca', at), 'x');
+    expect(parsed).toMatchObject({ token: 'My Token', object: 'ca;key.rotated-20261207110631' });
   });
 });
