@@ -4,7 +4,7 @@ import type * as P11 from 'node-webcrypto-p11';
 import { ErrorCode, KpkiError } from '../errors.js';
 import { describeTokenKey, type Pkcs11Uri } from '../model/pkcs11-uri.js';
 import type { KeyType } from '../pki/key-types.js';
-import { publicKeyFromDer } from '../pki/keys.js';
+import { algorithmFor, publicKeyFromDer } from '../pki/keys.js';
 import type { TokenKey } from '../pki/signing-key.js';
 import type { TokenCa } from '../plan/decide.js';
 
@@ -141,24 +141,6 @@ function queuedCrypto(crypto: P11.Crypto): { queued: Crypto; run: <T>(operation:
   const queued = Object.create(crypto) as Crypto;
   Object.defineProperty(queued, 'subtle', { value: subtle });
   return { queued, run };
-}
-
-function signingAlgorithm(keyType: KeyType): RsaHashedKeyGenParams | EcKeyGenParams {
-  switch (keyType) {
-    case 'rsa-2048':
-    case 'rsa-3072':
-    case 'rsa-4096':
-      return {
-        name: 'RSASSA-PKCS1-v1_5',
-        hash: 'SHA-256',
-        modulusLength: Number(keyType.slice(4)),
-        publicExponent: new Uint8Array([1, 0, 1]),
-      };
-    case 'ecdsa-p256':
-      return { name: 'ECDSA', namedCurve: 'P-256' };
-    case 'ecdsa-p384':
-      return { name: 'ECDSA', namedCurve: 'P-384' };
-  }
 }
 
 /**
@@ -310,7 +292,12 @@ async function generateKey(queued: Crypto, uri: Pkcs11Uri, keyType: KeyType): Pr
   if (uri.object === undefined) throw tokenError(label, 'is to be created but names no object', 'add object=KEY-LABEL to --ca-key-uri');
   let pair: CryptoKeyPair;
   try {
-    const algorithm = { ...signingAlgorithm(keyType), label: uri.object, token: true, sensitive: true };
+    const algorithm = {
+      ...(algorithmFor(keyType) as RsaHashedKeyGenParams | EcKeyGenParams),
+      label: uri.object,
+      token: true,
+      sensitive: true,
+    };
     pair = (await queued.subtle.generateKey(algorithm, false, ['sign', 'verify'])) as CryptoKeyPair;
   } catch (error) {
     throw tokenError(

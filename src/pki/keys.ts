@@ -4,7 +4,8 @@ import type { KeyType } from './key-types.js';
 
 type Algorithm = RsaHashedImportParams | EcKeyImportParams;
 
-function algorithmFor(keyType: KeyType): Algorithm & { modulusLength?: number; publicExponent?: Uint8Array } {
+/** WebCrypto's parameters for a key type: generating (modulus, exponent, curve), importing and signing. */
+export function algorithmFor(keyType: KeyType): Algorithm & { modulusLength?: number; publicExponent?: Uint8Array } {
   switch (keyType) {
     case 'rsa-2048':
     case 'rsa-3072':
