@@ -20,6 +20,8 @@ import { applyChanges } from '../store/apply.js';
 import { observeLayout, underLayoutLock } from '../store/layout.js';
 import { withWriteLock } from '../store/lock.js';
 import { removeRotationMaterial } from '../store/rotation.js';
+import { withRecordLock } from '../store/cluster-record.js';
+import { rememberSettings } from './renew.js';
 import type { Finding } from '../verify/findings.js';
 import { readLayoutFiles } from './layout-files.js';
 
@@ -85,7 +87,7 @@ export async function rotateCa(options: RotateOptions, checkBeforeWriting?: Chec
   const result = (
     layout: Layout,
     phase: RotateResult['phase'],
-    state: Pick<RotationState, 'cas' | 'serviceAccount'>,
+    state: Pick<RotationState, 'cas' | 'serviceAccount' | 'keyType'>,
     files: string[],
     notes: string[],
     extra: Partial<RotateResult> = {},
@@ -94,6 +96,7 @@ export async function rotateCa(options: RotateOptions, checkBeforeWriting?: Chec
     phase,
     cas: state.cas,
     serviceAccount: state.serviceAccount,
+    ...(state.keyType && { keyType: state.keyType }),
     dryRun: options.dryRun ?? false,
     files,
     restart: restartPlan(layout, files),
@@ -127,35 +130,51 @@ export async function rotateCa(options: RotateOptions, checkBeforeWriting?: Chec
       { resumed: completed },
     );
   };
-  return underLayoutLock(observed, options.dryRun, resumed, async (layout) => {
-    // Every phase decides from one reading of the tree, taken under the lock.
-    const { state, snapshot } = rotationUnderWay(layout, await readLayoutFiles(layout, options.apiServices), options);
-    // Material left by a rotation that is over (its removal interrupted).
-    if (!state) await removeRotationMaterial(certDir);
-    const step = options.step as Exclude<RotateStep, 'status'>;
-    const phase = decideRotation(step, layout, snapshot, state, options, now);
-    const { files: writes } = await renderDay2Steps(phase.steps, now);
-    await runCheckBeforeWriting(checkBeforeWriting, { step, layout, steps: phase.steps, writes });
-    if (!options.dryRun) {
-      await applyChanges(certDir, writes);
-      if (!phase.next) await removeRotationMaterial(certDir);
-    }
-    const record = path.join(certDir, ROTATION_FILE);
-    const changed = writes.filter((w) => w.path !== record && !w.path.includes(`${path.sep}${ROTATION_DIR}`)).map((w) => w.path);
-    const selection = phase.next ?? state ?? { cas: [], serviceAccount: false };
-    const done = result(layout, phase.next?.phase ?? 'none', selection, changed, phase.notes);
-    // Where kpki wrote a signer file, the controller manager must sign from it (see SIGNER_CERT), named as on the node.
-    const signerOf = (node: string) => {
-      const location = layout.locations.find((l) => l.node === node);
-      return location && changed.includes(path.join(location.certDir, SIGNER_CERT))
-        ? path.join(location.certDirOnNode, SIGNER_CERT)
-        : undefined;
-    };
-    const restart = done.restart.map((r) =>
-      r.component === 'kube-controller-manager' && signerOf(r.node)
-        ? { ...r, flags: { 'cluster-signing-cert-file': signerOf(r.node)! } }
-        : r,
-    );
-    return { ...done, restart };
-  });
+  // finish may rewrite kpki-cluster.json (the key algorithm): under its lock, taken before the
+  // cert dirs' as kpki node add takes them, so that no node addition writes back an older record.
+  const recordLocked = <T>(work: () => Promise<T>) =>
+    observed.record && !options.dryRun ? withRecordLock(observed.record.file, work) : work();
+  return recordLocked(() =>
+    underLayoutLock(observed, options.dryRun, resumed, async (layout) => {
+      // Every phase decides from one reading of the tree, taken under the lock.
+      const { state, snapshot } = rotationUnderWay(layout, await readLayoutFiles(layout, options.apiServices), options);
+      // Material left by a rotation that is over (its removal interrupted).
+      if (!state) await removeRotationMaterial(certDir);
+      const step = options.step as Exclude<RotateStep, 'status'>;
+      const phase = decideRotation(step, layout, snapshot, state, options, now);
+      const { files: writes } = await renderDay2Steps(phase.steps, now);
+      // Once a type-changing rotation is over, later init, node add and renew make keys of the new type.
+      const remembered =
+        step === 'finish' && state?.keyType ? (await rememberSettings(layout, { keyType: state.keyType })).write : undefined;
+      if (remembered) writes.push(remembered);
+      await runCheckBeforeWriting(checkBeforeWriting, { step, layout, steps: phase.steps, writes });
+      if (!options.dryRun) {
+        await applyChanges(certDir, writes);
+        if (!phase.next) await removeRotationMaterial(certDir);
+      }
+      const record = path.join(certDir, ROTATION_FILE);
+      const changed = writes.filter((w) => w.path !== record && !w.path.includes(`${path.sep}${ROTATION_DIR}`)).map((w) => w.path);
+      const selection = phase.next ?? state ?? { cas: [], serviceAccount: false };
+      const notes = remembered
+        ? [
+            ...phase.notes,
+            `${remembered.path} now names ${state!.keyType}: later kpki init, node add and renew make ${state!.keyType} keys`,
+          ]
+        : phase.notes;
+      const done = result(layout, phase.next?.phase ?? 'none', selection, changed, notes);
+      // Where kpki wrote a signer file, the controller manager must sign from it (see SIGNER_CERT), named as on the node.
+      const signerOf = (node: string) => {
+        const location = layout.locations.find((l) => l.node === node);
+        return location && changed.includes(path.join(location.certDir, SIGNER_CERT))
+          ? path.join(location.certDirOnNode, SIGNER_CERT)
+          : undefined;
+      };
+      const restart = done.restart.map((r) =>
+        r.component === 'kube-controller-manager' && signerOf(r.node)
+          ? { ...r, flags: { 'cluster-signing-cert-file': signerOf(r.node)! } }
+          : r,
+      );
+      return { ...done, restart };
+    }),
+  );
 }

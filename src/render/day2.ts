@@ -86,7 +86,8 @@ function renderRotation(result: RotateCaResult): string {
     const verdict = result.halfApplied
       ? kleur.red('some files lag behind the phase: rerun the step that led here')
       : kleur.green('every file is where the phase wants it');
-    return `Rotation of ${[...result.cas, ...(result.serviceAccount ? ['service-account key'] : [])].join(', ')}: phase ${kleur.bold(result.phase)}\n${table(rows)}\n${verdict}\n`;
+    const keyType = result.keyType ? `; every key moves to ${kleur.bold(result.keyType)}` : '';
+    return `Rotation of ${[...result.cas, ...(result.serviceAccount ? ['service-account key'] : [])].join(', ')}: phase ${kleur.bold(result.phase)}${keyType}\n${table(rows)}\n${verdict}\n`;
   }
   const head = result.resumed
     ? resumedLine(result.resumed)
