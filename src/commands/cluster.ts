@@ -129,7 +129,8 @@ export async function initCluster(given: ClusterOptions): Promise<ClusterResult>
       // SANs `kpki renew --add-san` added stay, whatever this run's flags say.
       settings: withRememberedSettings(
         {
-          ...settingsOf(options),
+          // A key algorithm a rotation moved to stays unless this run names one (in its place in the record).
+          ...settingsOf({ ...options, keyType: options.keyType ?? previous?.settings.keyType }),
           certDir,
           kubeconfigDir,
           nodesDir: options.nodesDir ?? path.join(kubeconfigDir, DEFAULTS.nodesDirName),
