@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { Layout, LayoutLocation } from '../model/layout.js';
-import { ROTATION_DIR, rotationIn, SIGNER_CERT, type RotationState } from '../model/rotation.js';
+import { ROTATION_DIR, rotationIn, type RotationState } from '../model/rotation.js';
 import type { RotateOptions, RotateResult, RotateStep } from '../plan/rotation.js';
 import type { VerifyOptions } from '../verify/options.js';
 import { ErrorCode, KpkiError } from '../errors.js';
@@ -14,6 +14,7 @@ import { parseCertificates, parseKey } from '../pki/pem.js';
 import { CA_KINDS, type CaKind, type GateFinding, type GatePhase, type Side } from '../live/gate-judgement.js';
 import { checkGates, type GateCa, type GateInputs, type GateReport, type GateTarget } from '../live/gates.js';
 import { timeoutMs } from '../live/timeout.js';
+import { signerFlags } from '../plan/restart.js';
 import { observeLayout } from '../store/layout.js';
 import { readLayoutFiles } from './layout-files.js';
 import { rotateCa as rotateWith, type CheckBeforeWriting } from './rotation.js';
@@ -202,7 +203,10 @@ function liveGate(options: GateOptions, onReport: (report: GateReport) => void) 
             { managedServing: kubeletPkiEntries(layout.profile).some((e) => snapshot.has(path.join(l.kubeletPki!, `${e.file}.crt`))) },
           ]),
       ),
-      signerFile: path.join(layout.signing.role === 'shared' ? DEFAULTS.nodeCertDir : layout.signing.certDirOnNode, SIGNER_CERT),
+      // Named as the restart plan names them: the fix of a lagging signer is the plan's line.
+      controllerManagers: layout.locations
+        .filter((l) => l.role === 'control-plane' || l.role === 'local')
+        .map((l) => ({ node: l.node!, component: 'kube-controller-manager', flags: signerFlags(l) })),
       timeoutMs: bound,
       signTimeoutMs: Math.max(bound * 3, 15_000),
     };

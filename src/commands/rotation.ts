@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { badFlag, ErrorCode, KpkiError } from '../errors.js';
 import type { Layout, LayoutOptions } from '../model/layout.js';
-import { rotationIn, ROTATION_DIR, ROTATION_FILE, SIGNER_CERT, type RotationState } from '../model/rotation.js';
+import { rotationIn, ROTATION_DIR, ROTATION_FILE, type RotationState } from '../model/rotation.js';
 import { renderDay2Steps } from '../plan/render.js';
 import type { FileWrite } from '../model/files.js';
 import type { Day2Step } from '../plan/steps.js';
@@ -161,20 +161,8 @@ export async function rotateCa(options: RotateOptions, checkBeforeWriting?: Chec
             `${remembered.path} now names ${state!.keyType}: later kpki init, node add and renew make ${state!.keyType} keys`,
           ]
         : phase.notes;
-      const done = result(layout, phase.next?.phase ?? 'none', selection, changed, notes);
-      // Where kpki wrote a signer file, the controller manager must sign from it (see SIGNER_CERT), named as on the node.
-      const signerOf = (node: string) => {
-        const location = layout.locations.find((l) => l.node === node);
-        return location && changed.includes(path.join(location.certDir, SIGNER_CERT))
-          ? path.join(location.certDirOnNode, SIGNER_CERT)
-          : undefined;
-      };
-      const restart = done.restart.map((r) =>
-        r.component === 'kube-controller-manager' && signerOf(r.node)
-          ? { ...r, flags: { 'cluster-signing-cert-file': signerOf(r.node)! } }
-          : r,
-      );
-      return { ...done, restart };
+      // Where kpki wrote a signer file, the controller manager restarts signing from it (restartPlan's signerFlags).
+      return result(layout, phase.next?.phase ?? 'none', selection, changed, notes);
     }),
   );
 }

@@ -36,6 +36,7 @@ import {
   type Signer,
 } from './gate-judgement.js';
 import { probe, type ProbeResult } from './probe.js';
+import { restartLine } from '../plan/restart.js';
 
 /** A CA's certificate and, when kpki holds it, its key (to sign throw-away client certificates). */
 export interface GateCa {
@@ -63,8 +64,8 @@ export interface GateInputs {
   etcd: GateTarget[];
   /** Nodes kpki manages, by name: whether kpki issued the kubelet's serving certificate. */
   kubelets: Map<string, { managedServing: boolean }>;
-  /** The controller manager's signing certificate as the node names it. */
-  signerFile: string;
+  /** Each controller manager's restart with the signer file, as the restart plan names it. */
+  controllerManagers: GateFacts['controllerManagers'];
   /** Bound on each connection. */
   timeoutMs: number;
   /** How long the throw-away CSR may take to be signed. */
@@ -459,7 +460,7 @@ async function nodeChecks(
         target: { node: name, url },
         path: '/healthz',
         checkServing: managed.managedServing,
-        restart: `restart the kubelet on ${name}`,
+        restart: `restart ${restartLine({ node: name, component: 'kubelet' })}`,
       }),
     );
   }
@@ -510,7 +511,7 @@ export async function checkGates(inputs: GateInputs): Promise<GateReport> {
           target,
           path: '/api',
           checkServing: true,
-          restart: `restart kube-apiserver${target.node ? ` on ${target.node}` : ''}`,
+          restart: target.node ? `restart ${restartLine({ node: target.node, component: 'kube-apiserver' })}` : 'restart kube-apiserver',
         }),
       ),
     ),
@@ -524,7 +525,7 @@ export async function checkGates(inputs: GateInputs): Promise<GateReport> {
           target,
           path: '/health',
           checkServing: true,
-          restart: `restart etcd${target.node ? ` on ${target.node}` : ''}`,
+          restart: target.node ? `restart ${restartLine({ node: target.node, component: 'etcd' })}` : 'restart etcd',
         }),
       ),
     ),
@@ -543,7 +544,7 @@ export async function checkGates(inputs: GateInputs): Promise<GateReport> {
     nodes: nodeFacts.nodes,
     unread,
     rotated: inputs.rotated,
-    signerFile: inputs.signerFile,
+    controllerManagers: inputs.controllerManagers,
   };
   return report(judgeGates(inputs.step, inputs.phase, facts), admin.file);
 }

@@ -1,5 +1,5 @@
 import kleur from 'kleur';
-import type { Restart } from '../plan/restart.js';
+import { restartLine, type Restart } from '../plan/restart.js';
 import type { CaRenewResult } from '../plan/ca-renewal.js';
 import type { RenewResult } from '../plan/renew.js';
 import type { RotateCaResult } from '../commands/rotate.js';
@@ -12,13 +12,7 @@ const resumedLine = (files: string[]) =>
 export function renderRestarts(restart: Restart[], extra: string[] = []): string {
   if (!restart.length && !extra.length) return 'No component reads the changed files: nothing to restart.\n';
   const lines = ['Restart, one at a time, waiting for each to be ready before the next:'];
-  const flags = (r: Restart) =>
-    r.flags
-      ? ` with ${Object.entries(r.flags)
-          .map(([name, value]) => `--${name}=${value}`)
-          .join(' ')}`
-      : '';
-  restart.forEach((r, i) => lines.push(`  ${i + 1}. ${kleur.bold(r.node)}: ${r.component}${flags(r)}`));
+  restart.forEach((r, i) => lines.push(`  ${i + 1}. ${restartLine(r, kleur.bold)}`));
   for (const line of extra) lines.push(`  - ${line}`);
   return `${lines.join('\n')}\n`;
 }
