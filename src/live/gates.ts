@@ -38,6 +38,10 @@ import {
 import { probe, type ProbeResult } from './probe.js';
 import { restartLine } from '../plan/restart.js';
 
+/** How a gate's fix says to restart a server it dialed: the restart plan's line for it. */
+export const restartFix = (component: ServerFacts['component'], node: string | undefined): string =>
+  node ? `restart ${restartLine({ node, component })}` : `restart ${component}`;
+
 /** A CA's certificate and, when kpki holds it, its key (to sign throw-away client certificates). */
 export interface GateCa {
   cert: x509.X509Certificate;
@@ -460,7 +464,7 @@ async function nodeChecks(
         target: { node: name, url },
         path: '/healthz',
         checkServing: managed.managedServing,
-        restart: `restart ${restartLine({ node: name, component: 'kubelet' })}`,
+        restart: restartFix('kubelet', name),
       }),
     );
   }
@@ -511,7 +515,7 @@ export async function checkGates(inputs: GateInputs): Promise<GateReport> {
           target,
           path: '/api',
           checkServing: true,
-          restart: target.node ? `restart ${restartLine({ node: target.node, component: 'kube-apiserver' })}` : 'restart kube-apiserver',
+          restart: restartFix('kube-apiserver', target.node),
         }),
       ),
     ),
@@ -525,7 +529,7 @@ export async function checkGates(inputs: GateInputs): Promise<GateReport> {
           target,
           path: '/health',
           checkServing: true,
-          restart: target.node ? `restart ${restartLine({ node: target.node, component: 'etcd' })}` : 'restart etcd',
+          restart: restartFix('etcd', target.node),
         }),
       ),
     ),
