@@ -15,7 +15,7 @@ import { decideCaRenewal } from '../../src/plan/ca-renewal.js';
 import { decide } from '../../src/plan/decide.js';
 import type { Observed } from '../../src/model/files.js';
 import { renderDay2Steps, renderSteps } from '../../src/plan/render.js';
-import { decideRotation, type RotateStep } from '../../src/plan/rotation.js';
+import { decideRotation, type RotateOptions, type RotateStep } from '../../src/plan/rotation.js';
 import { rotationUnderWay } from '../../src/plan/rotation-status.js';
 import { REPO_ROOT } from '../support/tmp.js';
 
@@ -38,11 +38,18 @@ const F = {
 const options = { cas: ['cluster'], serviceAccount: true };
 
 type Step = Exclude<RotateStep, 'status'>;
+type RotateOptionsGiven = Omit<RotateOptions, 'step'>;
+
+/** A PKI of `pkiSpec` made as init makes it, as an in-memory file map. */
+async function made(pkiSpec: typeof spec): Promise<Observed> {
+  const steps = await decide(pkiSpec, layout.signing, new Map(), { force: false, renew: [], now: NOW });
+  return new Map((await renderSteps(steps, { now: NOW })).flatMap((r) => r.files).map((w) => [w.path, Buffer.from(w.data)]));
+}
 
 /** A step decided, rendered and applied to the map as store/ would (the material removed once a rotation is over). */
-async function run(files: Observed, step: Step): Promise<Observed> {
-  const { state, snapshot } = rotationUnderWay(layout, files, { ...options, step });
-  const phase = decideRotation(step, layout, snapshot, state, { ...options, step }, NOW);
+async function run(files: Observed, step: Step, given: RotateOptionsGiven = options): Promise<Observed> {
+  const { state, snapshot } = rotationUnderWay(layout, files, { ...given, step });
+  const phase = decideRotation(step, layout, snapshot, state, { ...given, step }, NOW);
   const { files: writes } = await renderDay2Steps(phase.steps, NOW);
   const next = new Map(files);
   for (const w of writes) next.set(w.path, Buffer.from(w.data));
@@ -81,11 +88,14 @@ const saKeys = (files: Observed) =>
 let fresh: Observed;
 let begun: Observed;
 let reissued: Observed;
+/** A PKI made from `pkiSpec`, and the phases a rotation with `given` takes it through. */
+async function phases(pkiSpec: typeof spec, given: RotateOptionsGiven) {
+  const start = await made(pkiSpec);
+  const begun = await run(start, 'begin', given);
+  return { start, begun, reissued: await run(begun, 'reissue', given) };
+}
 beforeAll(async () => {
-  const steps = await decide(spec, layout.signing, new Map(), { force: false, renew: [], now: NOW });
-  fresh = new Map((await renderSteps(steps, { now: NOW })).flatMap((r) => r.files).map((w) => [w.path, Buffer.from(w.data)]));
-  begun = await run(fresh, 'begin');
-  reissued = await run(begun, 'reissue');
+  ({ start: fresh, begun, reissued } = await phases(spec, options));
 });
 
 describe('decideRotation: every phase transition over in-memory files', () => {
@@ -177,15 +187,7 @@ describe('decideRotation with --key-type: every phase over in-memory files (RSA-
   const typed = { serviceAccount: true, keyType: 'ecdsa-p384' as const };
   const leaves = ['/k/pki/apiserver.crt', '/k/pki/front-proxy-client.crt', '/k/pki/etcd/server.crt'];
   const cas = ['/k/pki/ca.crt', '/k/pki/front-proxy-ca.crt', '/k/pki/etcd/ca.crt'];
-  const typeRun = async (files: Observed, step: Step): Promise<Observed> => {
-    const { state, snapshot } = rotationUnderWay(layout, files, { ...typed, step });
-    const phase = decideRotation(step, layout, snapshot, state, { ...typed, step }, NOW);
-    const { files: writes } = await renderDay2Steps(phase.steps, NOW);
-    const next = new Map(files);
-    for (const w of writes) next.set(w.path, Buffer.from(w.data));
-    if (!phase.next) for (const file of next.keys()) if (file.startsWith(`/k/pki/${ROTATION_DIR}/`)) next.delete(file);
-    return next;
-  };
+  const typeRun = (files: Observed, step: Step) => run(files, step, typed);
   /** The key algorithm of every key the PKI uses: leaves, the key beside each CA, the first CA of each trust file, sa.key, admin.conf's. */
   const keyTypes = (files: Observed) => {
     const certType = (file: string) => keyTypeOf(publicKeyObject(parseCertificates(files.get(file)!, file)[0]!));
@@ -202,10 +204,7 @@ describe('decideRotation with --key-type: every phase over in-memory files (RSA-
   let typeBegun: Observed;
   let typeReissued: Observed;
   beforeAll(async () => {
-    const steps = await decide(rsaSpec, layout.signing, new Map(), { force: false, renew: [], now: NOW });
-    rsa = new Map((await renderSteps(steps, { now: NOW })).flatMap((r) => r.files).map((w) => [w.path, Buffer.from(w.data)]));
-    typeBegun = await typeRun(rsa, 'begin');
-    typeReissued = await typeRun(typeBegun, 'reissue');
+    ({ start: rsa, begun: typeBegun, reissued: typeReissued } = await phases(rsaSpec, typed));
   });
 
   it('begin: the new CAs and SA key are P-384, the record names the type; every key in use is still RSA', async () => {
