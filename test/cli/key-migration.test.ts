@@ -73,6 +73,26 @@ describe('kpki ca rotate --key-type on a cluster', () => {
     expect([...keysIn(path.join(dir, 'nodes', 'w9')).keys()]).toEqual(['ec secp384r1']);
   }, 300_000);
 
+  it('a node added once the new CAs sign (reissued) gets keys of the new algorithm, so finish leaves none of the old', async () => {
+    const dir = tempDir();
+    await makeCluster(dir, { keyType: 'rsa-2048' });
+    const at = ['--cert-dir', path.join(dir, 'pki'), '--kubeconfig-dir', dir];
+    for (const step of [['begin', '--service-account', '--key-type', 'ecdsa-p384'], ['reissue']])
+      expect(kpki(['ca', 'rotate', ...step, '--offline', ...at]).status).toBe(0);
+    const added = kpki(['node', 'add', 'w8', '--address', '10.0.0.28', '--kubeconfig-dir', dir]);
+    expect(added.status, added.stderr).toBe(0);
+    // Its trust files hold both CAs (new first); every key it uses is P-384.
+    expect(
+      keysIn(path.join(dir, 'nodes', 'w8'))
+        .get('rsa 2048')!
+        .every((f) => f.endsWith('#2')),
+    ).toBe(true);
+    const finished = kpki(['ca', 'rotate', 'finish', '--offline', ...at]);
+    expect(finished.status, finished.stderr).toBe(0);
+    expect(finished.stdout).not.toContain('still not ecdsa-p384');
+    expect([...keysIn(path.join(dir, 'nodes')).keys()]).toEqual(['ec secp384r1']);
+  }, 300_000);
+
   it('abort after a type-changing begin leaves every file as it was (the controller manager keeps its signer file)', async () => {
     const dir = tempDir();
     await makeCluster(dir, { keyType: 'rsa-2048' });
