@@ -15,6 +15,7 @@ export const caCommand = defineCommand({
     'caApiservice',
     'rotatedCas',
     'serviceAccount',
+    'rotationKeyType',
     'purge',
     'shortenCa',
     'recoverRotation',
@@ -29,11 +30,18 @@ export const caCommand = defineCommand({
     'kpki ca renew ca',
     'kpki ca renew etcd-ca --validity 5y',
     'kpki ca rotate begin --service-account   # then restart as printed, then: reissue, finish',
+    'kpki ca rotate begin --service-account --key-type ecdsa-p384   # every key moves to ECDSA P-384 by finish',
     "kpki ca rotate status --live   # the next step's checks of the live cluster, without writing",
     'kpki ca rotate begin --offline   # node directories of an air-gapped cluster: no live checks',
   ],
   async run([action, target], flags, output) {
     const common = { ...layoutOptions(flags), validity: flags.caLifetime, apiServices: flags.caApiservice, dryRun: flags.dryRun };
+    if (flags.rotationKeyType && !(action === 'rotate' && target === 'begin'))
+      throw badFlag(
+        '--key-type',
+        'is for kpki ca rotate begin only',
+        'a rotation keeps the algorithm its begin chose; kpki ca renew keeps the key',
+      );
     if (action === 'renew') {
       if (!target) throw badFlag('NAME', 'is required: which CA to renew', 'e.g. kpki ca renew ca (or front-proxy-ca, etcd-ca)');
       const result = await renewCa({ ...common, name: target, force: flags.shortenCa });
@@ -56,6 +64,7 @@ export const caCommand = defineCommand({
         step: target as RotateStep,
         cas: flags.rotatedCas,
         serviceAccount: flags.serviceAccount,
+        keyType: flags.rotationKeyType,
         purge: flags.purge,
         recover: flags.recoverRotation,
         gates,

@@ -4,7 +4,7 @@ import { badFlag } from '../errors.js';
 import { DEFAULTS } from '../model/defaults.js';
 import { parseDuration } from '../model/duration.js';
 import { LEAF_ROLES, ROLES } from '../model/profile.js';
-import { KEY_TYPES, listValue, parseKeyType } from '../model/settings.js';
+import { KEY_TYPES, listValue, parseKeyType, type KeyType } from '../model/settings.js';
 import { builtinProfileNames } from '../store/profiles.js';
 import { BENCHMARKS } from '../verify/benchmarks.js';
 
@@ -94,7 +94,7 @@ function choice<T extends string>(flag: Described & { default: T }, choices: rea
   return { ...optional, parse: (given, name) => optional.parse(given ?? flag.default, name)! };
 }
 
-const keyType = (flag: Described): Flag<string | undefined> => ({
+const keyType = (flag: Described): Flag<KeyType | undefined> => ({
   ...flag,
   help: `${flag.help}: ${KEY_TYPES.join(', ')}`,
   parse: (given, name) => {
@@ -427,6 +427,12 @@ export const FLAGS = {
     parse: (given: unknown) => (given === undefined ? undefined : listValue(repeated(given))),
   },
   serviceAccount: toggle('service-account', 'For rotate begin: rotate the service-account signing key too'),
+  rotationKeyType: keyType({
+    name: 'key-type',
+    value: 'type',
+    help: 'For rotate begin: the key algorithm of the new CAs and service-account key, and of every key reissue makes',
+    default: "each old key's",
+  }),
   purge: toggle('purge', 'For rotate finish: delete the old keys instead of archiving them'),
   shortenCa: toggle(
     'force',

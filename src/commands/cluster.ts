@@ -1,7 +1,7 @@
 import { DEFAULTS, kubeconfigDirOf } from '../model/defaults.js';
 import path from 'node:path';
 import { badFlag, badInput } from '../errors.js';
-import { withRememberedSans } from '../model/remembered-sans.js';
+import { withRememberedSettings } from '../model/remembered-sans.js';
 import { buildPkiSpec, selectEntries } from '../model/spec.js';
 import { kubeletPkiEntries } from '../model/profile.js';
 import type { SettingsInput } from '../model/settings.js';
@@ -17,6 +17,7 @@ import {
   type ClusterRecord,
   type NodeRole,
 } from '../model/topology.js';
+import { readRotation } from '../store/rotation.js';
 import { RECORD_FILE, readRecord, readRecordIfAny, withRecordLock, writeRecord } from '../store/cluster-record.js';
 import { pathExists } from '../store/files.js';
 import { acquireLock } from '../store/lock.js';
@@ -126,9 +127,10 @@ export async function initCluster(given: ClusterOptions): Promise<ClusterResult>
     const previous = await readRecordIfAny(recordFile);
     const record: ClusterRecord = {
       // SANs `kpki renew --add-san` added stay, whatever this run's flags say.
-      settings: withRememberedSans(
+      settings: withRememberedSettings(
         {
-          ...settingsOf(options),
+          // A key algorithm a rotation moved to stays unless this run names one (in its place in the record).
+          ...settingsOf({ ...options, keyType: options.keyType ?? previous?.settings.keyType }),
           certDir,
           kubeconfigDir,
           nodesDir: options.nodesDir ?? path.join(kubeconfigDir, DEFAULTS.nodesDirName),
@@ -242,8 +244,12 @@ export async function addNode(options: AddNodeOptions): Promise<NodeResult> {
     // between writing this node and bringing it into the rotation's phase.
     const release = await acquireLock(record.settings.certDir, { waitMs: SHARED_LOCK_WAIT_MS });
     try {
+      // Once a type-changing rotation's new CAs sign (reissued), a new node's keys are of the new type already.
+      const rotation = await readRotation(record.settings.certDir);
+      const keyType = rotation?.phase === 'reissued' ? rotation.keyType : undefined;
+      const nodeRun = keyType ? { ...run, settings: { ...run.settings, keyType } } : run;
       const result = await withTokenKeys(path.dirname(recordFile), options.token ?? {}, false, (tokens) =>
-        writeNode({ record, run, options: { force: options.force, now: options.now, tokens } }, node),
+        writeNode({ record, run: nodeRun, options: { force: options.force, now: options.now, tokens } }, node),
       );
       await writeRecord(recordFile, record);
       await joinRotation({ kubeconfigDir: path.dirname(recordFile) }, node.name);

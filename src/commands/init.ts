@@ -1,7 +1,7 @@
 import { DEFAULTS, kubeconfigDirOf } from '../model/defaults.js';
 import path from 'node:path';
-import { withRememberedSans } from '../model/remembered-sans.js';
-import { readRememberedSans } from '../store/remembered-sans.js';
+import { withRememberedSettings } from '../model/remembered-sans.js';
+import { readRememberedSettings } from '../store/remembered-sans.js';
 import { badFlag, ErrorCode, KpkiError } from '../errors.js';
 import { buildPkiSpec, type PkiSpec } from '../model/spec.js';
 import { validityAboveDefault } from '../model/validity.js';
@@ -88,7 +88,7 @@ function mergeSettings(config: KubeadmConfig | undefined, options: SettingsInput
 export async function resolveRun(
   options: InitOptions,
   remember: (kubeconfigDir: string, input: SettingsInput) => Promise<SettingsInput> = async (dir, input) =>
-    withRememberedSans(input, await readRememberedSans(dir)),
+    withRememberedSettings(input, await readRememberedSettings(dir)),
 ): Promise<ResolvedRun> {
   // Loaded on demand: most runs have no kubeadm config file.
   const config = options.config ? await (await import('../config/kubeadm.js')).readKubeadmConfig(options.config) : undefined;

@@ -1,7 +1,14 @@
 import path from 'node:path';
 import { DEFAULTS } from '../model/defaults.js';
 import type { Layout } from '../model/layout.js';
-import { SAN_SETTINGS, SETTINGS_FILE, withRememberedSans, type RememberedSans } from '../model/remembered-sans.js';
+import {
+  SAN_SETTINGS,
+  SETTINGS_FILE,
+  withRememberedSettings,
+  type RememberedSans,
+  type RememberedSettings,
+} from '../model/remembered-sans.js';
+import { parseKeyType, type KeyType } from '../model/settings.js';
 import { validityAboveDefault } from '../model/validity.js';
 import {
   authoritiesIn,
@@ -20,9 +27,29 @@ import type { FileWrite } from '../model/files.js';
 import { applyChanges } from '../store/apply.js';
 import { recordText } from '../store/cluster-record.js';
 import { observeLayout, underLayoutLock } from '../store/layout.js';
-import { readRememberedSans } from '../store/remembered-sans.js';
+import { readRememberedSettings } from '../store/remembered-sans.js';
 import { withDayTwoTokens } from './ca-keys.js';
 import { readLayoutFiles } from './layout-files.js';
+
+/**
+ * The record (cluster) or settings file (single node) remembering `added` too: SANs join the
+ * remembered ones, a key algorithm replaces the remembered one. Returns the write and what the
+ * file remembers then.
+ */
+export async function rememberSettings(
+  layout: Layout,
+  added: RememberedSettings,
+): Promise<{ write: FileWrite; settings: RememberedSettings }> {
+  const keyType = added.keyType && { keyType: added.keyType };
+  if (layout.record) {
+    const { file, data } = layout.record;
+    const settings = { ...withRememberedSettings(data.settings, added), ...keyType };
+    return { write: { path: file, data: recordText(file, { ...data, settings }), mode: 0o644 }, settings: added };
+  }
+  const file = path.join(layout.signing.kubeconfigDir, SETTINGS_FILE);
+  const settings = { ...withRememberedSettings(await readRememberedSettings(layout.signing.kubeconfigDir), added), ...keyType };
+  return { write: { path: file, data: `${JSON.stringify(settings, null, 2)}\n`, mode: 0o644 }, settings };
+}
 
 /** The record (cluster) or settings file (single node) with the added SANs remembered. */
 async function rememberSans(
@@ -33,14 +60,23 @@ async function rememberSans(
   const added: RememberedSans = Object.fromEntries(
     sanPlan.entries.map((e) => [SAN_SETTINGS[e as keyof typeof SAN_SETTINGS], sanPlan.sans]),
   );
-  if (layout.record) {
-    const { file, data } = layout.record;
-    const settings = withRememberedSans(data.settings, added);
-    return { write: { path: file, data: recordText(file, { ...data, settings }), mode: 0o644 }, sans: added };
-  }
-  const file = path.join(layout.signing.kubeconfigDir, SETTINGS_FILE);
-  const sans = withRememberedSans(await readRememberedSans(layout.signing.kubeconfigDir), added);
-  return { write: { path: file, data: `${JSON.stringify(sans, null, 2)}\n`, mode: 0o644 }, sans };
+  const { write, settings } = await rememberSettings(layout, added);
+  // What is reported: the SANs, not the key algorithm the file may also remember.
+  const sans: RememberedSans = Object.fromEntries(Object.entries(settings).filter(([key]) => key !== 'keyType'));
+  return { write, sans };
+}
+
+/**
+ * The key algorithm the cluster's settings name (kpki-cluster.json, or a single PKI's
+ * kpki-settings.json once a rotation changed it), for every CA's leaves: a renewal that makes a
+ * key makes one of this type. Undefined when none is recorded (each leaf keeps its own type).
+ */
+async function recordedKeyTypes(layout: Layout): Promise<Map<string, KeyType> | undefined> {
+  const recorded = layout.record
+    ? layout.record.data.settings.keyType && parseKeyType(layout.record.data.settings.keyType, layout.record.file)
+    : (await readRememberedSettings(layout.signing.kubeconfigDir)).keyType;
+  if (!recorded) return undefined;
+  return new Map(layout.profile.certificates.filter((c) => !c.issuer).map((c) => [c.name, recorded]));
 }
 
 /**
@@ -83,6 +119,7 @@ export async function renew(options: RenewOptions): Promise<RenewResult> {
           csrOnly: options.csrOnly ?? false,
           csrDir: options.csrDir ?? path.join(layout.signing.kubeconfigDir, DEFAULTS.csrDirName),
           key: keyChoice(options),
+          keyTypes: await recordedKeyTypes(layout),
           validity,
           now,
           dryRun: options.dryRun ?? false,

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { Layout, LayoutLocation } from '../model/layout.js';
-import { ROTATION_DIR, rotationIn, SIGNER_CERT, tokenKeyRef, type RotationState } from '../model/rotation.js';
+import { ROTATION_DIR, rotationIn, tokenKeyRef, type RotationState } from '../model/rotation.js';
 import type { TokenCas } from '../plan/trust.js';
 import type { RotateOptions, RotateResult, RotateStep } from '../plan/rotation.js';
 import type { VerifyOptions } from '../verify/options.js';
@@ -15,6 +15,7 @@ import { parseCertificates, parseKey } from '../pki/pem.js';
 import { CA_KINDS, type CaKind, type GateFinding, type GatePhase, type Side } from '../live/gate-judgement.js';
 import { checkGates, type GateCa, type GateInputs, type GateReport, type GateTarget } from '../live/gates.js';
 import { timeoutMs } from '../live/timeout.js';
+import { signerFlags } from '../plan/restart.js';
 import { observeLayout } from '../store/layout.js';
 import { readLayoutFiles } from './layout-files.js';
 import { rotateCa as rotateWith, type CheckBeforeWriting } from './rotation.js';
@@ -181,45 +182,63 @@ function etcdTargets(layout: Layout, given: string[] | undefined): GateTarget[] 
 /** The gate a rotation step runs before writing: every check of live/gates.ts, refusing on any finding. */
 function liveGate(options: GateOptions, onReport: (report: GateReport) => void) {
   return async (step: RotateStep, layout: Layout, snapshot: Observed, state: RotationState | undefined, tokens?: TokenCas) => {
-    const phase: GatePhase = state?.phase ?? 'none';
-    const kubeconfigDir = layout.signing.kubeconfigDir;
-    const bound = timeoutMs('--live-timeout', options.timeout ?? DEFAULTS.liveTimeout);
-    const inputs: GateInputs = {
-      step,
-      phase,
-      adminKubeconfigs: options.adminKubeconfig
-        ? [options.adminKubeconfig]
-        : ADMIN_IDENTITIES.flatMap((identity) =>
-            layout.profile.kubeconfigs.filter((k) => k.identity === identity).map((k) => path.join(kubeconfigDir, k.file)),
-          ),
-      cas: gateCas(layout, snapshot, state, tokens),
-      rotated: {
-        ...(Object.fromEntries(
-          CA_KINDS.map((kind) => [
-            kind,
-            Boolean(state?.cas.includes(layout.profile.certificates.find((c) => c.file === caAliases(layout.profile).get(kind))!.name)),
-          ]),
-        ) as Record<CaKind, boolean>),
-        serviceAccount: state?.serviceAccount ?? false,
-      },
-      saKeys: saKeys(layout, snapshot, state),
-      apiservers: apiserverTargets(layout),
-      etcd: etcdTargets(layout, options.etcdServers),
-      kubelets: new Map(
-        layout.locations
-          .filter((l) => l.node && l.node !== 'local' && l.kubeletPki)
-          .map((l) => [
-            l.node!,
-            { managedServing: kubeletPkiEntries(layout.profile).some((e) => snapshot.has(path.join(l.kubeletPki!, `${e.file}.crt`))) },
-          ]),
-      ),
-      signerFile: path.join(layout.signing.role === 'shared' ? DEFAULTS.nodeCertDir : layout.signing.certDirOnNode, SIGNER_CERT),
-      timeoutMs: bound,
-      signTimeoutMs: Math.max(bound * 3, 15_000),
-    };
-    const report = await checkGates(inputs);
+    const report = await checkGates(gateInputs(step, layout, snapshot, state, options, tokens));
     onReport(report);
     if (step !== 'status' && report.findings.length) throw new GateRefusal(report);
+  };
+}
+
+/**
+ * What a step's gates check, from the layout it decided over: every control plane's apiserver and
+ * controller manager, every etcd member, every node's kubelet — the components the previous
+ * step's restart plan named, on the same nodes (test/unit/restart-gates.test.ts ties the two).
+ */
+export function gateInputs(
+  step: RotateStep,
+  layout: Layout,
+  snapshot: Observed,
+  state: RotationState | undefined,
+  options: GateOptions,
+  tokens?: TokenCas,
+): GateInputs {
+  const phase: GatePhase = state?.phase ?? 'none';
+  const kubeconfigDir = layout.signing.kubeconfigDir;
+  const bound = timeoutMs('--live-timeout', options.timeout ?? DEFAULTS.liveTimeout);
+  return {
+    step,
+    phase,
+    adminKubeconfigs: options.adminKubeconfig
+      ? [options.adminKubeconfig]
+      : ADMIN_IDENTITIES.flatMap((identity) =>
+          layout.profile.kubeconfigs.filter((k) => k.identity === identity).map((k) => path.join(kubeconfigDir, k.file)),
+        ),
+    cas: gateCas(layout, snapshot, state, tokens),
+    rotated: {
+      ...(Object.fromEntries(
+        CA_KINDS.map((kind) => [
+          kind,
+          Boolean(state?.cas.includes(layout.profile.certificates.find((c) => c.file === caAliases(layout.profile).get(kind))!.name)),
+        ]),
+      ) as Record<CaKind, boolean>),
+      serviceAccount: state?.serviceAccount ?? false,
+    },
+    saKeys: saKeys(layout, snapshot, state),
+    apiservers: apiserverTargets(layout),
+    etcd: etcdTargets(layout, options.etcdServers),
+    kubelets: new Map(
+      layout.locations
+        .filter((l) => l.node && l.node !== 'local' && l.kubeletPki)
+        .map((l) => [
+          l.node!,
+          { managedServing: kubeletPkiEntries(layout.profile).some((e) => snapshot.has(path.join(l.kubeletPki!, `${e.file}.crt`))) },
+        ]),
+    ),
+    // Named as the restart plan names them: the fix of a lagging signer is the plan's line.
+    controllerManagers: layout.locations
+      .filter((l) => l.role === 'control-plane' || l.role === 'local')
+      .map((l) => ({ node: l.node!, component: 'kube-controller-manager', flags: signerFlags(l) })),
+    timeoutMs: bound,
+    signTimeoutMs: Math.max(bound * 3, 15_000),
   };
 }
 

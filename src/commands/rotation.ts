@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { badFlag, ErrorCode, KpkiError } from '../errors.js';
 import type { Layout, LayoutOptions } from '../model/layout.js';
-import { rotationIn, ROTATION_DIR, ROTATION_FILE, SIGNER_CERT, type RotationState } from '../model/rotation.js';
+import { rotationIn, ROTATION_DIR, ROTATION_FILE, type RotationState } from '../model/rotation.js';
 import { renderDay2Steps } from '../plan/render.js';
 import type { FileWrite } from '../model/files.js';
 import type { Day2Step } from '../plan/steps.js';
@@ -21,6 +21,8 @@ import { applyChanges } from '../store/apply.js';
 import { observeLayout, underLayoutLock } from '../store/layout.js';
 import { withWriteLock } from '../store/lock.js';
 import { removeRotationMaterial } from '../store/rotation.js';
+import { withRecordLock } from '../store/cluster-record.js';
+import { rememberSettings } from './renew.js';
 import type { Finding } from '../verify/findings.js';
 import { parsePkcs11Uri, type Pkcs11Uri } from '../model/pkcs11-uri.js';
 import type { KeyType } from '../pki/key-types.js';
@@ -92,7 +94,7 @@ export async function rotateCa(options: RotateOptions, checkBeforeWriting?: Chec
   const result = (
     layout: Layout,
     phase: RotateResult['phase'],
-    state: Pick<RotationState, 'cas' | 'serviceAccount'>,
+    state: Pick<RotationState, 'cas' | 'serviceAccount' | 'keyType'>,
     files: string[],
     notes: string[],
     extra: Partial<RotateResult> = {},
@@ -101,6 +103,7 @@ export async function rotateCa(options: RotateOptions, checkBeforeWriting?: Chec
     phase,
     cas: state.cas,
     serviceAccount: state.serviceAccount,
+    ...(state.keyType && { keyType: state.keyType }),
     dryRun: options.dryRun ?? false,
     files,
     restart: restartPlan(layout, files),
@@ -134,56 +137,60 @@ export async function rotateCa(options: RotateOptions, checkBeforeWriting?: Chec
       { resumed: completed },
     );
   };
-  return underLayoutLock(observed, options.dryRun, resumed, async (layout) => {
-    // Every phase decides from one reading of the tree, taken under the lock.
-    const { state, snapshot } = rotationUnderWay(layout, await readLayoutFiles(layout, options.apiServices), options);
-    // Material left by a rotation that is over (its removal interrupted).
-    if (!state) await removeRotationMaterial(certDir);
-    const step = options.step as Exclude<RotateStep, 'status'>;
-    const { phase, writes } = await withDayTwoTokens(
-      layout.signing.kubeconfigDir,
-      options.token,
-      rotationTokenUris(layout, snapshot),
-      async (tokens) => {
-        const phase = decideRotation(step, layout, snapshot, state, options, now, tokens);
-        // Keys a step made in a token are deleted again when it writes nothing.
-        const made: Pkcs11Uri[] = [];
-        const makeTokenKey = (uri: string, keyType: KeyType) => {
-          const parsed = parsePkcs11Uri(uri, tokens!.settingsFile);
-          made.push(parsed);
-          return tokens!.open.makeAt(parsed, keyType);
-        };
-        try {
-          const { files: writes } = await renderDay2Steps(phase.steps, now, { makeTokenKey, dryRun: options.dryRun });
-          await runCheckBeforeWriting(checkBeforeWriting, { step, layout, steps: phase.steps, writes, tokens });
-          // From here the keys are the written files' (a journal the next run completes may name them).
-          made.length = 0;
-          if (!options.dryRun) await applyChanges(certDir, writes);
-          if (!options.dryRun && !phase.next) await removeRotationMaterial(certDir);
-          for (const uri of options.dryRun ? [] : (phase.dropTokenKeys ?? []))
-            await tokens!.open.destroyAt(parsePkcs11Uri(uri, tokens!.settingsFile));
-          return { phase, writes };
-        } finally {
-          for (const uri of made) await tokens!.open.destroyAt(uri);
-        }
-      },
-    );
-    const record = path.join(certDir, ROTATION_FILE);
-    const changed = writes.filter((w) => w.path !== record && !w.path.includes(`${path.sep}${ROTATION_DIR}`)).map((w) => w.path);
-    const selection = phase.next ?? state ?? { cas: [], serviceAccount: false };
-    const done = result(layout, phase.next?.phase ?? 'none', selection, changed, phase.notes);
-    // Where kpki wrote a signer file, the controller manager must sign from it (see SIGNER_CERT), named as on the node.
-    const signerOf = (node: string) => {
-      const location = layout.locations.find((l) => l.node === node);
-      return location && changed.includes(path.join(location.certDir, SIGNER_CERT))
-        ? path.join(location.certDirOnNode, SIGNER_CERT)
-        : undefined;
-    };
-    const restart = done.restart.map((r) =>
-      r.component === 'kube-controller-manager' && signerOf(r.node)
-        ? { ...r, flags: { 'cluster-signing-cert-file': signerOf(r.node)! } }
-        : r,
-    );
-    return { ...done, restart };
-  });
+  // finish may rewrite kpki-cluster.json (the key algorithm): under its lock, taken before the
+  // cert dirs' as kpki node add takes them, so that no node addition writes back an older record.
+  const recordLocked = <T>(work: () => Promise<T>) =>
+    observed.record && !options.dryRun ? withRecordLock(observed.record.file, work) : work();
+  return recordLocked(() =>
+    underLayoutLock(observed, options.dryRun, resumed, async (layout) => {
+      // Every phase decides from one reading of the tree, taken under the lock.
+      const { state, snapshot } = rotationUnderWay(layout, await readLayoutFiles(layout, options.apiServices), options);
+      // Material left by a rotation that is over (its removal interrupted).
+      if (!state) await removeRotationMaterial(certDir);
+      const step = options.step as Exclude<RotateStep, 'status'>;
+      const { phase, writes, remembered } = await withDayTwoTokens(
+        layout.signing.kubeconfigDir,
+        options.token,
+        rotationTokenUris(layout, snapshot),
+        async (tokens) => {
+          const phase = decideRotation(step, layout, snapshot, state, options, now, tokens);
+          // Keys a step made in a token are deleted again when it writes nothing.
+          const made: Pkcs11Uri[] = [];
+          const makeTokenKey = (uri: string, keyType: KeyType) => {
+            const parsed = parsePkcs11Uri(uri, tokens!.settingsFile);
+            made.push(parsed);
+            return tokens!.open.makeAt(parsed, keyType);
+          };
+          try {
+            const { files: writes } = await renderDay2Steps(phase.steps, now, { makeTokenKey, dryRun: options.dryRun });
+            // Once a type-changing rotation is over, later init, node add and renew make keys of the new type.
+            const remembered =
+              step === 'finish' && state?.keyType ? (await rememberSettings(layout, { keyType: state.keyType })).write : undefined;
+            if (remembered) writes.push(remembered);
+            await runCheckBeforeWriting(checkBeforeWriting, { step, layout, steps: phase.steps, writes, tokens });
+            // From here the keys are the written files' (a journal the next run completes may name them).
+            made.length = 0;
+            if (!options.dryRun) await applyChanges(certDir, writes);
+            if (!options.dryRun && !phase.next) await removeRotationMaterial(certDir);
+            for (const uri of options.dryRun ? [] : (phase.dropTokenKeys ?? []))
+              await tokens!.open.destroyAt(parsePkcs11Uri(uri, tokens!.settingsFile));
+            return { phase, writes, remembered };
+          } finally {
+            for (const uri of made) await tokens!.open.destroyAt(uri);
+          }
+        },
+      );
+      const record = path.join(certDir, ROTATION_FILE);
+      const changed = writes.filter((w) => w.path !== record && !w.path.includes(`${path.sep}${ROTATION_DIR}`)).map((w) => w.path);
+      const selection = phase.next ?? state ?? { cas: [], serviceAccount: false };
+      const notes = remembered
+        ? [
+            ...phase.notes,
+            `${remembered.path} now names ${state!.keyType}: later kpki init, node add and renew make ${state!.keyType} keys`,
+          ]
+        : phase.notes;
+      // Where kpki wrote a signer file, the controller manager restarts signing from it (restartPlan's signerFlags).
+      return result(layout, phase.next?.phase ?? 'none', selection, changed, notes);
+    }),
+  );
 }

@@ -4,6 +4,7 @@
  * src/live/gates.ts, which hands over facts already classified as `old`/`new`.
  */
 import { CLUSTER_CA_DATA_KEY } from '../model/kubeadm-files.js';
+import { restartLine, type Restart } from '../plan/restart.js';
 
 /** A rotation step that writes, or `status`, which shows the next step's gates. */
 export type GateStep = 'begin' | 'reissue' | 'finish' | 'abort' | 'status';
@@ -131,8 +132,11 @@ export interface GateFacts {
   unread: { what: string; why: string }[];
   /** Whether the rotation covers each CA kind and the service-account key (unrotated ones have only `old`). */
   rotated: Record<CaKind, boolean> & { serviceAccount: boolean };
-  /** Where the controller manager's signing certificate must be, as the node names it. */
-  signerFile: string;
+  /**
+   * Every controller manager's restart with the signer file, as the restart plan prints it (node,
+   * and --cluster-signing-cert-file as the node's manifest names it), in the plan's order.
+   */
+  controllerManagers: Pick<Restart, 'node' | 'component' | 'flags'>[];
 }
 
 /** How long a kubelet may go without a heartbeat: kube-controller-manager's default --node-monitor-grace-period. */
@@ -169,7 +173,7 @@ export function judgeGates(step: GateStep, phase: GatePhase, facts: GateFacts): 
         subject: `Node ${node.name}`,
         node: node.name,
         diagnosis: `${node.ready ? 'Ready' : 'not Ready'}${stale ? `, no kubelet heartbeat ${node.heartbeatAge === undefined ? 'at all' : `for ${node.heartbeatAge} s`}` : ''}: its kubelet may not have reloaded kubelet.conf (a client certificate or CA the apiservers reject)`,
-        fix: `restart the kubelet on ${node.name} with the files of this phase and wait until the Node is Ready (kpki verify --root on its node directory tells what it rejects)`,
+        fix: `restart ${restartLine({ node: node.name, component: 'kubelet' })} with the files of this phase and wait until the Node is Ready (kpki verify --root on its node directory tells what it rejects)`,
       });
     }
   }
@@ -223,7 +227,7 @@ function serverFindings(server: ServerFacts, want: GateExpectation, facts: GateF
 function signerFindings(want: GateExpectation, facts: GateFacts): GateFinding[] {
   const subject = 'kube-controller-manager (CSR signing)';
   const signer = facts.rotated.cluster ? `the ${want.signer} cluster CA` : 'the cluster CA';
-  const restart = `restart kube-controller-manager with --cluster-signing-cert-file=${facts.signerFile} (one certificate: the one beside ca.key)`;
+  const restart = `restart, as the plan printed, ${facts.controllerManagers.map((r) => restartLine(r)).join(', then ')} (one certificate: the one beside ca.key)`;
   if ('unchecked' in facts.signer)
     return [
       {

@@ -37,6 +37,11 @@ import {
   type Signer,
 } from './gate-judgement.js';
 import { probe, type ProbeResult } from './probe.js';
+import { restartLine } from '../plan/restart.js';
+
+/** How a gate's fix says to restart a server it dialed: the restart plan's line for it. */
+export const restartFix = (component: ServerFacts['component'], node: string | undefined): string =>
+  node ? `restart ${restartLine({ node, component })}` : `restart ${component}`;
 
 /** A CA's certificate and, when kpki holds it, its key (to sign throw-away client certificates). */
 export interface GateCa {
@@ -65,8 +70,8 @@ export interface GateInputs {
   etcd: GateTarget[];
   /** Nodes kpki manages, by name: whether kpki issued the kubelet's serving certificate. */
   kubelets: Map<string, { managedServing: boolean }>;
-  /** The controller manager's signing certificate as the node names it. */
-  signerFile: string;
+  /** Each controller manager's restart with the signer file, as the restart plan names it. */
+  controllerManagers: GateFacts['controllerManagers'];
   /** Bound on each connection. */
   timeoutMs: number;
   /** How long the throw-away CSR may take to be signed. */
@@ -461,7 +466,7 @@ async function nodeChecks(
         target: { node: name, url },
         path: '/healthz',
         checkServing: managed.managedServing,
-        restart: `restart the kubelet on ${name}`,
+        restart: restartFix('kubelet', name),
       }),
     );
   }
@@ -512,7 +517,7 @@ export async function checkGates(inputs: GateInputs): Promise<GateReport> {
           target,
           path: '/api',
           checkServing: true,
-          restart: `restart kube-apiserver${target.node ? ` on ${target.node}` : ''}`,
+          restart: restartFix('kube-apiserver', target.node),
         }),
       ),
     ),
@@ -526,7 +531,7 @@ export async function checkGates(inputs: GateInputs): Promise<GateReport> {
           target,
           path: '/health',
           checkServing: true,
-          restart: `restart etcd${target.node ? ` on ${target.node}` : ''}`,
+          restart: restartFix('etcd', target.node),
         }),
       ),
     ),
@@ -545,7 +550,7 @@ export async function checkGates(inputs: GateInputs): Promise<GateReport> {
     nodes: nodeFacts.nodes,
     unread,
     rotated: inputs.rotated,
-    signerFile: inputs.signerFile,
+    controllerManagers: inputs.controllerManagers,
   };
   return report(judgeGates(inputs.step, inputs.phase, facts), admin.file);
 }

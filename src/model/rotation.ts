@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { badInput } from '../errors.js';
+import { KEY_TYPES, type KeyType } from '../pki/key-types.js';
 
 /** Next to the shared CAs: which rotation is under way and how far it got. */
 export const ROTATION_FILE = 'kpki-rotation.json';
@@ -27,6 +28,11 @@ export interface RotationState {
   cas: string[];
   serviceAccount: boolean;
   startedAt: string;
+  /**
+   * `--key-type`: the algorithm of the new CAs (and SA key) and of every key reissue makes; `finish`
+   * records it in the cluster's settings. Absent when the rotation keeps each key's algorithm.
+   */
+  keyType?: KeyType;
 }
 
 /** One file's place in the rotation, as `status` reports it. */
@@ -54,7 +60,13 @@ export function parseRotationRecord(file: string, data: Buffer | undefined): (Ro
   try {
     const state = JSON.parse(data.toString('utf8')) as RotationState | { phase: 'none' };
     if (state.phase === 'none') return undefined;
-    if ((state.phase === 'begun' || state.phase === 'reissued') && Array.isArray(state.cas)) return { ...state, file };
+    const keyType = (state as RotationState).keyType;
+    if (
+      (state.phase === 'begun' || state.phase === 'reissued') &&
+      Array.isArray(state.cas) &&
+      (keyType === undefined || KEY_TYPES.includes(keyType))
+    )
+      return { ...state, file };
   } catch {
     // reported below
   }
@@ -70,7 +82,13 @@ export function rotationIn(files: ReadonlyMap<string, Buffer>, certDir: string):
 /** The record's text for the next phase; `none` once the rotation is over, so ending one is a write like every other phase. */
 export function rotationRecordText(state: RotationState | undefined): string {
   const record = state
-    ? { phase: state.phase, cas: state.cas, serviceAccount: state.serviceAccount, startedAt: state.startedAt }
+    ? {
+        phase: state.phase,
+        cas: state.cas,
+        serviceAccount: state.serviceAccount,
+        startedAt: state.startedAt,
+        ...(state.keyType && { keyType: state.keyType }),
+      }
     : { phase: 'none' };
   return `${JSON.stringify(record, null, 2)}\n`;
 }

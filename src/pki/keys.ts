@@ -179,8 +179,12 @@ export function spkiDer(key: KeyObject): Buffer {
 /** True when the two keys (private or public) share the same public half. */
 export function sameKeyPair(a: KeyObject, b: KeyObject): boolean {
   const pub = (k: KeyObject) => (k.type === 'private' ? createPublicKey(k) : k);
+  const [left, right] = [pub(a), pub(b)];
+  // Across algorithms (an RSA key beside an ECDSA one mid-migration), Node's equals leaves OpenSSL's
+  // "different key types" error queued, and the next key parsed on the thread fails with it.
+  if (left.asymmetricKeyType !== right.asymmetricKeyType) return false;
   // OpenSSL compares the public halves (what Go's PublicKey.Equal does); exporting both as SPKI costs 20x more.
-  return pub(a).equals(pub(b));
+  return left.equals(right);
 }
 
 /** Parses PKCS#1, PKCS#8 or SEC1 private keys, PEM or DER; throws Node's error on failure. */

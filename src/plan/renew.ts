@@ -6,7 +6,7 @@ import { parseDuration } from '../model/duration.js';
 import type { Layout, LayoutLocation, LayoutOptions } from '../model/layout.js';
 import { kubeletPkiEntries } from '../model/profile.js';
 import { SAN_SETTINGS, type RememberedSans } from '../model/remembered-sans.js';
-import { sanList } from '../model/settings.js';
+import { sanList, type KeyType } from '../model/settings.js';
 import { nodeEntries } from '../model/topology.js';
 import type { x509 } from '../pki/crypto.js';
 import { cutAtCaExpiry, renderSteps, type Signer } from './render.js';
@@ -157,6 +157,8 @@ export interface RenewPlan {
   csrOnly: boolean;
   csrDir: string;
   key: KeyChoice;
+  /** The key algorithm of each CA's leaves, by CA entry name (see RenewIntent.keyTypes). */
+  keyTypes?: ReadonlyMap<string, KeyType>;
   validity: number;
   now: Date;
   dryRun: boolean;
@@ -228,6 +230,7 @@ export function decideRenewalOf(layout: Layout, plan: RenewPlan, snapshot: Obser
   const steps = decideRenewal(sites, snapshot, {
     extraSans: new Map(plan.sanPlan.entries.map((name) => [name, plan.sanPlan.sans])),
     key: plan.key,
+    keyTypes: plan.keyTypes,
     validity: plan.validity,
     signable: new Set([...plan.cas].filter(([, ca]) => ca.key).map(([name]) => name)),
     csrOnly: plan.csrOnly,

@@ -1,5 +1,6 @@
 import type { Observed } from '../model/files.js';
 import type { KeyObject } from '../pki/keys.js';
+import type { KeyType } from '../pki/key-types.js';
 import path from 'node:path';
 import { certificateFacts, publicKeyObject } from '../pki/certificate.js';
 import { keyTypeOf, sameKeyPair } from '../pki/keys.js';
@@ -51,6 +52,11 @@ export interface RenewIntent {
   /** Where --csr-only writes. */
   csrDir: string;
   policy: ProfilePolicy;
+  /**
+   * The key algorithm wanted for the leaves of each CA (by entry name): a key of another type is
+   * replaced by a new one of this type (unless `keep`). Without one, each leaf keeps its own type.
+   */
+  keyTypes?: ReadonlyMap<string, KeyType>;
 }
 
 /** The certificate and key a site holds now (a kubeconfig's embedded client credentials). */
@@ -116,7 +122,7 @@ export function decideRenewal(sites: RenewalSite[], observed: Observed, intent: 
       steps.push(follow);
       continue;
     }
-    const keyType = keyTypeOf(publicKeyObject(cert)) ?? DEFAULTS.keyType;
+    const keyType = (intent.key !== 'keep' && intent.keyTypes?.get(site.issuer)) || (keyTypeOf(publicKeyObject(cert)) ?? DEFAULTS.keyType);
     const spec = renewedSpec(intent.policy, site, certificateFacts(cert), intent.extraSans.get(site.name) ?? [], intent.validity, keyType);
     if (!intent.signable.has(site.issuer)) {
       const prefix = csrPrefix(intent.csrDir, site);
@@ -131,7 +137,7 @@ export function decideRenewal(sites: RenewalSite[], observed: Observed, intent: 
       });
       continue;
     }
-    const keptKey = keyToKeep(intent.key, existing, cert);
+    const keptKey = keyToKeep(intent.key, existing, cert, keyType);
     const files = site.kind === 'certificate' && !keptKey ? site.files : [site.files[0]!];
     const step: RenewStep = {
       ...certificateItem(spec, site.kind, site.files),
@@ -155,8 +161,13 @@ export function decideRenewal(sites: RenewalSite[], observed: Observed, intent: 
   return steps;
 }
 
-/** The existing key a renewal signs again, or undefined for a new one (see KeyChoice). */
-function keyToKeep(choice: KeyChoice, existing: ReturnType<typeof current>, cert: x509.X509Certificate): KeyObject | undefined {
+/** The existing key a renewal signs again, or undefined for a new one (see KeyChoice); `auto` keeps only a key of the wanted type. */
+function keyToKeep(
+  choice: KeyChoice,
+  existing: ReturnType<typeof current>,
+  cert: x509.X509Certificate,
+  keyType: KeyType,
+): KeyObject | undefined {
   if (choice === 'new') return undefined;
   const key = existing.keyPem && parseKey(existing.keyPem, existing.keyOrigin);
   const matches = key !== undefined && sameKeyPair(key, publicKeyObject(cert));
@@ -164,7 +175,7 @@ function keyToKeep(choice: KeyChoice, existing: ReturnType<typeof current>, cert
     if (!key) throw badInput(existing.keyOrigin, 'is missing, so --keep-key has no key to keep', 'renew without --keep-key');
     if (!matches) throw badInput(existing.keyOrigin, `does not match ${existing.origin}`, 'renew without --keep-key to get a new key');
   }
-  return matches ? key : undefined;
+  return matches && (choice === 'keep' || keyTypeOf(publicKeyObject(cert)) === keyType) ? key : undefined;
 }
 
 /** The certificate a renewal issues: the existing one's subject, SANs and usages, under the profile's policy. */

@@ -2,6 +2,7 @@ import path from 'node:path';
 import { flagsFor, wiringFromProfile, type FlagComponent, type Wiring } from '../model/flags.js';
 import { kubeletPkiEntries, type Profile } from '../model/profile.js';
 import type { Layout, LayoutLocation } from '../model/layout.js';
+import { SIGNER_CERT } from '../model/rotation.js';
 
 /** A component to restart on a node so that it reads the files a day-2 step changed. */
 export interface Restart {
@@ -56,10 +57,34 @@ function readersOf(location: LayoutLocation, profile: Profile, wiring: Wiring, e
 }
 
 /**
+ * The flags kube-controller-manager runs with on a node once kpki keeps its signer file there (a CA
+ * rotation: see SIGNER_CERT), named as the node's manifest names the file. The restart plan prints
+ * them and the rotation's live gates name the same in their fixes.
+ */
+export function signerFlags(location: LayoutLocation): Record<string, string> {
+  return { 'cluster-signing-cert-file': path.join(location.certDirOnNode, SIGNER_CERT) };
+}
+
+/**
+ * One restart as the plan prints it and the live gates' fixes name it:
+ * `cp1: kube-controller-manager with --cluster-signing-cert-file=/etc/kubernetes/pki/ca-signer.crt`.
+ */
+export function restartLine(r: Pick<Restart, 'node' | 'component' | 'flags'>, node: (name: string) => string = (n) => n): string {
+  const flags = r.flags
+    ? ` with ${Object.entries(r.flags)
+        .map(([name, value]) => `--${name}=${value}`)
+        .join(' ')}`
+    : '';
+  return `${node(r.node)}: ${r.component}${flags}`;
+}
+
+/**
  * Which components must restart, node by node, to pick up changed files: etcd members first, then
  * each control plane completely before the next (the load balancer keeps the others serving), then
  * workers' kubelets (a kubelet reads kubelet.conf's CA and client certificate, its clientCAFile and
  * its serving certificate only at start). The cluster's shared directory is read by no component.
+ * Where the changed files include a node's signer file, its controller manager restarts with
+ * signerFlags.
  */
 export function restartPlan(layout: Layout, changed: Iterable<string>): Restart[] {
   const changedFiles = new Set([...changed].map((f) => path.resolve(f)));
@@ -70,7 +95,14 @@ export function restartPlan(layout: Layout, changed: Iterable<string>): Restart[
     if (!location.node) continue;
     for (const [component, files] of readersOf(location, layout.profile, wiring, externalEtcd)) {
       const read = [...new Set(files.map((f) => path.resolve(f)))].filter((f) => changedFiles.has(f));
-      if (read.length) plan.push({ node: location.node, component, files: read.map((f) => asNodeSees(location, f)) });
+      if (!read.length) continue;
+      const signs = component === PROCESS_NAMES['controller-manager'] && changedFiles.has(path.resolve(location.certDir, SIGNER_CERT));
+      plan.push({
+        node: location.node,
+        component,
+        files: read.map((f) => asNodeSees(location, f)),
+        ...(signs && { flags: signerFlags(location) }),
+      });
     }
   }
   return plan;
@@ -78,5 +110,5 @@ export function restartPlan(layout: Layout, changed: Iterable<string>): Restart[
 
 /** Human-readable restart plan, one line per step. */
 export function describeRestarts(plan: Restart[]): string[] {
-  return plan.map((r, i) => `${i + 1}. ${r.node}: restart ${r.component}`);
+  return plan.map((r, i) => `${i + 1}. ${restartLine(r)}`);
 }

@@ -19,6 +19,7 @@ import { DEFAULTS } from '../model/settings.js';
 import { resolveCertificate } from '../model/spec.js';
 import { certificateFacts, certificatePem, publicKeyObject } from '../pki/certificate.js';
 import type { x509 } from '../pki/crypto.js';
+import type { KeyType } from '../pki/key-types.js';
 import { keyTypeOf, parsePublicKey, privateKeyPem, publicKeyOf, publicKeyPem, type KeyObject } from '../pki/keys.js';
 import { isSignedBy, sameAuthority } from '../pki/match.js';
 import { parseCertificate, parseKey } from '../pki/pem.js';
@@ -52,6 +53,8 @@ export interface RotateOptions extends LayoutOptions {
   serviceAccount?: boolean;
   /** For begin: lifetime of the new CAs (default 10 years). */
   validity?: string;
+  /** For begin: the key algorithm of the new CAs, SA key and every reissued leaf (default: each keeps the old one's). */
+  keyType?: KeyType;
   /** For finish: delete the old keys instead of archiving them. */
   purge?: boolean;
   /** For abort and finish: take the phase from the trust files when the rotation's record is gone. */
@@ -68,6 +71,8 @@ export interface RotateResult {
   phase: RotationPhase | 'none';
   cas: string[];
   serviceAccount: boolean;
+  /** The key algorithm the rotation moves every key to (`--key-type`); undefined when each keeps its own. */
+  keyType?: KeyType;
   dryRun: boolean;
   files: string[];
   restart: Restart[];
@@ -242,6 +247,7 @@ function reissueLeaves(
   snapshot: Observed,
   state: RotationState,
   cas: Map<string, HeldCa>,
+  keyTypes: ReadonlyMap<string, KeyType> | undefined,
   now: Date,
   dryRun: boolean,
 ): Day2Step[] {
@@ -252,7 +258,7 @@ function reissueLeaves(
     parseDuration(layout.record?.data.settings.certValidity ?? DEFAULTS.certValidity) ?? parseDuration(DEFAULTS.certValidity)!;
   const { steps, signers } = decideRenewalOf(
     layout,
-    { names, cas, sanPlan: { sans: [], entries: [] }, csrOnly: false, csrDir: '', key: 'auto', validity, now, dryRun },
+    { names, cas, sanPlan: { sans: [], entries: [] }, csrOnly: false, csrDir: '', key: 'auto', keyTypes, validity, now, dryRun },
     snapshot,
   );
   // A dry run lists the phase's trust and key files, not the leaves (as kpki renew --dry-run lists those).
@@ -288,6 +294,10 @@ function begin(layout: Layout, snapshot: Observed, options: RotateOptions, now: 
   const certDir = layout.signing.certDir;
   const cas = caSelection(layout, options);
   const serviceAccount = options.serviceAccount ?? false;
+  const everyCa = layout.profile.certificates.filter((c) => !c.issuer).map((c) => c.name);
+  // One algorithm per cluster (its settings' keyType): a CA left out would keep leaves of the old one.
+  if (options.keyType && everyCa.some((name) => !cas.includes(name)))
+    throw badFlag('--key-type', `changes every key's algorithm, so it rotates every CA (${everyCa.join(', ')})`, 'leave out --ca');
   const validity = parseDuration(options.validity ?? DEFAULTS.caValidity);
   if (validity === undefined || validity <= 0) throw badFlag('--validity', `"${options.validity}" is not a duration`, 'e.g. 10y');
   const authorities = authoritiesIn(layout, snapshot, tokens);
@@ -301,7 +311,7 @@ function begin(layout: Layout, snapshot: Observed, options: RotateOptions, now: 
         hint: 'a rotation starts from one CA certificate per trust file: remove the extra ones first',
       });
     const entry = layout.profile.certificates.find((c) => c.name === name)!;
-    const keyType = keyTypeOf(publicKeyObject(old.cert)) ?? DEFAULTS.keyType;
+    const keyType = options.keyType ?? keyTypeOf(publicKeyObject(old.cert)) ?? DEFAULTS.keyType;
     const spec = resolveCertificate(
       layout.profile.policy,
       { ...entry, commonName: certificateFacts(old.cert).commonName },
@@ -365,7 +375,7 @@ function begin(layout: Layout, snapshot: Observed, options: RotateOptions, now: 
       {
         action: 'new-key',
         name,
-        keyType: keyTypeOf(publicKeyOf(old)) ?? DEFAULTS.keyType,
+        keyType: options.keyType ?? keyTypeOf(publicKeyOf(old)) ?? DEFAULTS.keyType,
         file: rotationMaterial(certDir, 'new', saFile(layout, 'key')),
       },
       {
@@ -379,8 +389,19 @@ function begin(layout: Layout, snapshot: Observed, options: RotateOptions, now: 
       },
     );
   }
-  const next: RotationState = { phase: 'begun', cas, serviceAccount, startedAt: now.toISOString() };
+  const next: RotationState = {
+    phase: 'begun',
+    cas,
+    serviceAccount,
+    startedAt: now.toISOString(),
+    ...(options.keyType && { keyType: options.keyType }),
+  };
   const notes = [
+    ...(options.keyType
+      ? [
+          `the new CAs${serviceAccount ? ' and service-account key' : ''} are ${options.keyType}; reissue gives every leaf and kubeconfig a new ${options.keyType} key${serviceAccount ? '' : ' (the service-account key keeps its algorithm: add --service-account to change it too)'}`,
+        ]
+      : []),
     ...(cas.includes('ca') ? [`after the restarts: ${ROOT_CA_NOTE}, so they trust the new CA before kpki ca rotate reissue`] : []),
     'then run kpki ca rotate reissue',
   ];
@@ -448,16 +469,24 @@ function reissue(
       pairs.map((p) => side(p).signer),
     ),
   );
+  // A type-changing rotation gives each leaf a key of its signer's type: the new one forward, the old CA's back.
+  const keyTypes = state.keyType
+    ? new Map(pairs.map((p) => [p.old.name, toOld ? (keyTypeOf(publicKeyObject(p.old.cert)) ?? DEFAULTS.keyType) : state.keyType!]))
+    : undefined;
   const leaves = reissueLeaves(
     layout,
     snapshot,
     state,
     signers(authoritiesIn(layout, snapshot, tokens), pairs.map(side)),
+    keyTypes,
     now,
     options.dryRun ?? false,
   );
   const notes = toOld
-    ? ['the old CAs sign again and trust still holds both; after the restarts, run kpki ca rotate abort once more to drop the new CAs']
+    ? [
+        ...(state.keyType ? ["every leaf and kubeconfig has a new key of its old CA's algorithm again"] : []),
+        'the old CAs sign again and trust still holds both; after the restarts, run kpki ca rotate abort once more to drop the new CAs',
+      ]
     : [
         ...(state.serviceAccount
           ? ['service-account tokens are now signed with the new key; tokens signed with the old one keep working until finish']
@@ -562,10 +591,29 @@ function keepOnly(
 const tokenKeysOf = (layout: Layout, snapshot: Observed, state: RotationState, side: 'old' | 'new') =>
   pairsIn(layout, snapshot, state).flatMap((p) => (p[side].tokenUri ? [p[side].tokenUri] : []));
 
+/** Leaf certificates whose key is not of `keyType` (a node added while the rotation had begun keeps its first keys). */
+function keysOfOtherType(layout: Layout, snapshot: Observed, keyType: KeyType): { file: string; name: string }[] {
+  return layout.locations.flatMap((location) =>
+    renewableEntries(layout)
+      .filter((e) => e.kind === 'certificate')
+      .flatMap((entry) => {
+        const file = entry.files(location)?.[0];
+        const data = file && snapshot.get(file);
+        return data && keyTypeOf(publicKeyObject(parseCertificate(data, file))) !== keyType ? [{ file, name: entry.name }] : [];
+      }),
+  );
+}
+
 function finish(layout: Layout, snapshot: Observed, state: RotationState, options: RotateOptions, now: Date, tokens?: TokenCas): Phase {
   const writes = keepOnly(layout, snapshot, state, options, 'new', tokens);
   writes.push(...archiveRotation(layout, snapshot, state, 'old', options.purge ?? false, now));
+  const otherType = state.keyType ? keysOfOtherType(layout, snapshot, state.keyType) : [];
   const notes = [
+    ...(otherType.length
+      ? [
+          `still not ${state.keyType}: ${otherType.map((o) => o.file).join(', ')}; kpki renew ${[...new Set(otherType.map((o) => o.name))].join(' ')} gives them ${state.keyType} keys`,
+        ]
+      : []),
     ...(state.cas.includes('ca')
       ? [
           `after the restarts: ${ROOT_CA_NOTE}; clients outside the cluster need the new ca.crt (every kubeconfig kpki manages already has it)`,

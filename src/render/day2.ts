@@ -1,5 +1,5 @@
 import kleur from 'kleur';
-import type { Restart } from '../plan/restart.js';
+import { restartLine, type Restart } from '../plan/restart.js';
 import type { CaRenewResult } from '../plan/ca-renewal.js';
 import type { RenewResult } from '../plan/renew.js';
 import type { RotateCaResult } from '../commands/rotate.js';
@@ -12,13 +12,7 @@ const resumedLine = (files: string[]) =>
 export function renderRestarts(restart: Restart[], extra: string[] = []): string {
   if (!restart.length && !extra.length) return 'No component reads the changed files: nothing to restart.\n';
   const lines = ['Restart, one at a time, waiting for each to be ready before the next:'];
-  const flags = (r: Restart) =>
-    r.flags
-      ? ` with ${Object.entries(r.flags)
-          .map(([name, value]) => `--${name}=${value}`)
-          .join(' ')}`
-      : '';
-  restart.forEach((r, i) => lines.push(`  ${i + 1}. ${kleur.bold(r.node)}: ${r.component}${flags(r)}`));
+  restart.forEach((r, i) => lines.push(`  ${i + 1}. ${restartLine(r, kleur.bold)}`));
   for (const line of extra) lines.push(`  - ${line}`);
   return `${lines.join('\n')}\n`;
 }
@@ -86,7 +80,8 @@ function renderRotation(result: RotateCaResult): string {
     const verdict = result.halfApplied
       ? kleur.red('some files lag behind the phase: rerun the step that led here')
       : kleur.green('every file is where the phase wants it');
-    return `Rotation of ${[...result.cas, ...(result.serviceAccount ? ['service-account key'] : [])].join(', ')}: phase ${kleur.bold(result.phase)}\n${table(rows)}\n${verdict}\n`;
+    const keyType = result.keyType ? `; every key moves to ${kleur.bold(result.keyType)}` : '';
+    return `Rotation of ${[...result.cas, ...(result.serviceAccount ? ['service-account key'] : [])].join(', ')}: phase ${kleur.bold(result.phase)}${keyType}\n${table(rows)}\n${verdict}\n`;
   }
   const head = result.resumed
     ? resumedLine(result.resumed)

@@ -1,9 +1,9 @@
 import path from 'node:path';
-import { parseRememberedSans, SETTINGS_FILE, type RememberedSans } from '../model/remembered-sans.js';
+import { parseRememberedSettings, SETTINGS_FILE, type RememberedSettings } from '../model/remembered-sans.js';
 import { readOptional } from './files.js';
 
-/** Extra SANs remembered for a single-node PKI (none when the file does not exist). */
-export async function readRememberedSans(kubeconfigDir: string): Promise<RememberedSans> {
+/** Extra SANs and the key algorithm remembered for a single-node PKI (none when the file does not exist). */
+export async function readRememberedSettings(kubeconfigDir: string): Promise<RememberedSettings> {
   const file = path.join(kubeconfigDir, SETTINGS_FILE);
-  return parseRememberedSans(file, await readOptional(file));
+  return parseRememberedSettings(file, await readOptional(file));
 }

@@ -50,3 +50,17 @@ describe('generateKeyPair (RSA from two probable primes)', () => {
     }
   });
 });
+
+describe('sameKeyPair across algorithms (a key migration holds RSA and ECDSA keys side by side)', () => {
+  it('says no, and the next key parsed on the thread still parses (Node queues OpenSSL\'s "different key types" otherwise)', async () => {
+    const [rsa, ec] = await Promise.all([generateKeyPair('rsa-2048'), generateKeyPair('ecdsa-p384')]);
+    // As read from files: keys parsed from PEM.
+    const [rsaPem, ecPem] = [rsa, ec].map((pair) => Buffer.from(privateKeyPem(pair.privateKey)));
+    const [rsaKey, ecKey] = [parsePrivateKey(rsaPem!), parsePrivateKey(ecPem!)];
+    expect(sameKeyPair(rsaKey, ecKey)).toBe(false);
+    expect(keyTypeOf(parsePrivateKey(rsaPem!))).toBe('rsa-2048');
+    expect(sameKeyPair(ecKey, rsaKey)).toBe(false);
+    expect(keyTypeOf(parsePrivateKey(ecPem!))).toBe('ecdsa-p384');
+    expect(sameKeyPair(rsaKey, rsa.publicKey)).toBe(true);
+  });
+});

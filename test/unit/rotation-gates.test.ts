@@ -33,7 +33,9 @@ function healthy(over: Partial<GateFacts> = {}, sides: ('old' | 'new')[] = ['old
     nodes: [{ name: 'w1', ready: true, heartbeatAge: 5 }],
     unread: [],
     rotated: { cluster: true, 'front-proxy': true, etcd: true, serviceAccount: true },
-    signerFile: '/etc/kubernetes/pki/ca-signer.crt',
+    controllerManagers: [
+      { node: 'cp1', component: 'kube-controller-manager', flags: { 'cluster-signing-cert-file': '/etc/kubernetes/pki/ca-signer.crt' } },
+    ],
     ...over,
   };
 }

@@ -7,15 +7,16 @@ import { rotationIn, ROTATION_DIR } from '../../src/model/rotation.js';
 import { resolveSettings } from '../../src/model/settings.js';
 import { buildPkiSpec, selectEntries } from '../../src/model/spec.js';
 import { publicKeyObject } from '../../src/pki/certificate.js';
-import { sameKeyPair } from '../../src/pki/keys.js';
+import { keyTypeOf, publicKeyOf, sameKeyPair } from '../../src/pki/keys.js';
 import { publicHalf } from '../../src/pki/signing-key.js';
+import { parseKubeconfig } from '../../src/kubeconfig/kubeconfig.js';
 import { isSignedBy, sameAuthority } from '../../src/pki/match.js';
 import { parseCertificate, parseCertificates, parseKey } from '../../src/pki/pem.js';
 import { decideCaRenewal } from '../../src/plan/ca-renewal.js';
 import { decide } from '../../src/plan/decide.js';
 import type { Observed } from '../../src/model/files.js';
 import { renderDay2Steps, renderSteps } from '../../src/plan/render.js';
-import { decideRotation, type RotateStep } from '../../src/plan/rotation.js';
+import { decideRotation, type RotateOptions, type RotateStep } from '../../src/plan/rotation.js';
 import { rotationUnderWay } from '../../src/plan/rotation-status.js';
 import { REPO_ROOT } from '../support/tmp.js';
 
@@ -38,11 +39,18 @@ const F = {
 const options = { cas: ['cluster'], serviceAccount: true };
 
 type Step = Exclude<RotateStep, 'status'>;
+type RotateOptionsGiven = Omit<RotateOptions, 'step'>;
+
+/** A PKI of `pkiSpec` made as init makes it, as an in-memory file map. */
+async function made(pkiSpec: typeof spec): Promise<Observed> {
+  const steps = await decide(pkiSpec, layout.signing, new Map(), { force: false, renew: [], now: NOW });
+  return new Map((await renderSteps(steps, { now: NOW })).flatMap((r) => r.files).map((w) => [w.path, Buffer.from(w.data)]));
+}
 
 /** A step decided, rendered and applied to the map as store/ would (the material removed once a rotation is over). */
-async function run(files: Observed, step: Step): Promise<Observed> {
-  const { state, snapshot } = rotationUnderWay(layout, files, { ...options, step });
-  const phase = decideRotation(step, layout, snapshot, state, { ...options, step }, NOW);
+async function run(files: Observed, step: Step, given: RotateOptionsGiven = options): Promise<Observed> {
+  const { state, snapshot } = rotationUnderWay(layout, files, { ...given, step });
+  const phase = decideRotation(step, layout, snapshot, state, { ...given, step }, NOW);
   const { files: writes } = await renderDay2Steps(phase.steps, NOW);
   const next = new Map(files);
   for (const w of writes) next.set(w.path, Buffer.from(w.data));
@@ -81,11 +89,14 @@ const saKeys = (files: Observed) =>
 let fresh: Observed;
 let begun: Observed;
 let reissued: Observed;
+/** A PKI made from `pkiSpec`, and the phases a rotation with `given` takes it through. */
+async function phases(pkiSpec: typeof spec, given: RotateOptionsGiven) {
+  const start = await made(pkiSpec);
+  const begun = await run(start, 'begin', given);
+  return { start, begun, reissued: await run(begun, 'reissue', given) };
+}
 beforeAll(async () => {
-  const steps = await decide(spec, layout.signing, new Map(), { force: false, renew: [], now: NOW });
-  fresh = new Map((await renderSteps(steps, { now: NOW })).flatMap((r) => r.files).map((w) => [w.path, Buffer.from(w.data)]));
-  begun = await run(fresh, 'begin');
-  reissued = await run(begun, 'reissue');
+  ({ start: fresh, begun, reissued } = await phases(spec, options));
 });
 
 describe('decideRotation: every phase transition over in-memory files', () => {
@@ -165,5 +176,99 @@ describe('decideCaRenewal', () => {
 
   it('is refused while the same CA is being rotated', () => {
     expect(() => decideCaRenewal(layout, begun, 'ca', 86_400)).toThrow('ca is being rotated (phase begun)');
+  });
+});
+
+describe('decideRotation with --key-type: every phase over in-memory files (RSA-2048 → ECDSA P-384)', () => {
+  // Every CA (--key-type rotates them all), a leaf of each, the SA key and a kubeconfig.
+  const rsaSpec = selectEntries(
+    buildPkiSpec(profile, resolveSettings({ keyType: 'rsa-2048' }, { nodeName: 'cp1', advertiseAddress: '10.0.0.11' })),
+    ['ca', 'front-proxy-ca', 'etcd-ca', 'apiserver', 'front-proxy-client', 'etcd-server', 'sa', 'admin.conf'],
+  );
+  const typed = { serviceAccount: true, keyType: 'ecdsa-p384' as const };
+  const leaves = ['/k/pki/apiserver.crt', '/k/pki/front-proxy-client.crt', '/k/pki/etcd/server.crt'];
+  const cas = ['/k/pki/ca.crt', '/k/pki/front-proxy-ca.crt', '/k/pki/etcd/ca.crt'];
+  const typeRun = (files: Observed, step: Step) => run(files, step, typed);
+  /** The key algorithm of every key the PKI uses: leaves, the key beside each CA, the first CA of each trust file, sa.key, admin.conf's. */
+  const keyTypes = (files: Observed) => {
+    const certType = (file: string) => keyTypeOf(publicKeyObject(parseCertificates(files.get(file)!, file)[0]!));
+    const adminCert = parseKubeconfig(files.get(F.admin)!.toString(), F.admin).clientCertificate!.data!;
+    return {
+      leaves: leaves.map(certType),
+      signing: cas.map((c) => keyTypeOf(publicKeyOf(parseKey(files.get(c.replace(/\.crt$/, '.key'))!, c)))),
+      sa: keyTypeOf(publicKeyOf(parseKey(files.get('/k/pki/sa.key')!, 'sa.key'))),
+      admin: keyTypeOf(publicKeyObject(parseCertificate(adminCert, F.admin))),
+    };
+  };
+  const all = (type: string) => ({ leaves: [type, type, type], signing: [type, type, type], sa: type, admin: type });
+  let rsa: Observed;
+  let typeBegun: Observed;
+  let typeReissued: Observed;
+  beforeAll(async () => {
+    ({ start: rsa, begun: typeBegun, reissued: typeReissued } = await phases(rsaSpec, typed));
+  });
+
+  it('begin: the new CAs and SA key are P-384, the record names the type; every key in use is still RSA', async () => {
+    expect(rotationIn(typeBegun, '/k/pki')).toMatchObject({ phase: 'begun', keyType: 'ecdsa-p384', serviceAccount: true });
+    for (const file of ['ca.crt', 'front-proxy-ca.crt', 'etcd/ca.crt'])
+      expect(keyTypeOf(publicKeyObject(parseCertificate(typeBegun.get(`/k/pki/rotation/new/${file}`)!, file)))).toBe('ecdsa-p384');
+    expect(keyTypeOf(publicKeyOf(parseKey(typeBegun.get('/k/pki/rotation/new/sa.key')!, 'sa.key')))).toBe('ecdsa-p384');
+    expect(keyTypes(typeBegun)).toEqual(all('rsa-2048'));
+    // Trust holds both algorithms, old first.
+    expect(parseCertificates(typeBegun.get(F.caCrt)!, F.caCrt).map((c) => keyTypeOf(publicKeyObject(c)))).toEqual([
+      'rsa-2048',
+      'ecdsa-p384',
+    ]);
+  });
+
+  it('reissue: every leaf, kubeconfig and signing key is P-384; each leaf key is new and written with its certificate', async () => {
+    expect(keyTypes(typeReissued)).toEqual(all('ecdsa-p384'));
+    expect(rotationIn(typeReissued, '/k/pki')).toMatchObject({ phase: 'reissued', keyType: 'ecdsa-p384' });
+    const { state, snapshot } = rotationUnderWay(layout, typeBegun, { ...typed, step: 'reissue' });
+    const renew = decideRotation('reissue', layout, snapshot, state, { ...typed, step: 'reissue' }, NOW).steps.find(
+      (s) => s.action === 'renew',
+    )!;
+    // Certificates name their key file too (a new key): both change in one journaled set.
+    expect(renew.action === 'renew' && renew.steps.filter((s) => leaves.includes(s.files[0]!)).map((s) => s.files.length)).toEqual([
+      2, 2, 2,
+    ]);
+  });
+
+  it('finish: only the P-384 CAs are trusted and every key is P-384', async () => {
+    const finished = await typeRun(typeReissued, 'finish');
+    expect(rotationIn(finished, '/k/pki')).toBeUndefined();
+    expect(keyTypes(finished)).toEqual(all('ecdsa-p384'));
+    for (const ca of cas)
+      expect(parseCertificates(finished.get(ca)!, ca).map((c) => keyTypeOf(publicKeyObject(c)))).toEqual(['ecdsa-p384']);
+  });
+
+  it('abort after begin leaves every file as before the rotation', async () => {
+    const aborted = await typeRun(typeBegun, 'abort');
+    // The signer file kube-controller-manager reads stays (see SIGNER_CERT); the record says none.
+    const kept = new Set(['/k/pki/ca-signer.crt', F.record]);
+    const changed = [...new Set([...rsa.keys(), ...aborted.keys()])].filter(
+      (f) => !kept.has(f) && !rsa.get(f)?.equals(aborted.get(f) ?? Buffer.alloc(0)),
+    );
+    expect(changed).toEqual([]);
+  });
+
+  it('abort after reissue gives every leaf an RSA-2048 key again, signed by the old CAs; a second abort ends it all RSA', async () => {
+    const back = await typeRun(typeReissued, 'abort');
+    expect(rotationIn(back, '/k/pki')).toMatchObject({ phase: 'begun', keyType: 'ecdsa-p384' });
+    expect(keyTypes(back)).toEqual(all('rsa-2048'));
+    leaves.forEach((leaf, i) =>
+      expect(isSignedBy(parseCertificate(back.get(leaf)!, leaf), parseCertificates(rsa.get(cas[i]!)!, cas[i]!)[0]!)).toBe(true),
+    );
+    const done = await typeRun(back, 'abort');
+    expect(rotationIn(done, '/k/pki')).toBeUndefined();
+    expect(keyTypes(done)).toEqual(all('rsa-2048'));
+    for (const ca of cas) expect(done.get(ca)).toEqual(rsa.get(ca));
+  });
+
+  it('--key-type with some CAs left out is refused: one algorithm per cluster', async () => {
+    const { state, snapshot } = rotationUnderWay(layout, rsa, { ...typed, cas: ['cluster'], step: 'begin' });
+    expect(() => decideRotation('begin', layout, snapshot, state, { ...typed, cas: ['cluster'], step: 'begin' }, NOW)).toThrow(
+      "--key-type: changes every key's algorithm, so it rotates every CA (ca, front-proxy-ca, etcd-ca)",
+    );
   });
 });
