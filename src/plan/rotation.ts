@@ -482,8 +482,16 @@ function reissue(
     now,
     options.dryRun ?? false,
   );
+  // kpki signer (the CSR signer of a cluster whose CA key is in a token) loads the key once, at its start.
+  const signerNote =
+    tokens?.uris.has('ca') && state.cas.includes('ca')
+      ? [
+          `kpki signer signs with the cluster CA key it loaded when it started: restart it now, so that approved CSRs are signed by the ${toOld ? 'old' : 'new'} CA (the controller manager's signing gate of the next step checks it)`,
+        ]
+      : [];
   const notes = toOld
     ? [
+        ...signerNote,
         ...(state.keyType ? ["every leaf and kubeconfig has a new key of its old CA's algorithm again"] : []),
         'the old CAs sign again and trust still holds both; after the restarts, run kpki ca rotate abort once more to drop the new CAs',
       ]
@@ -491,6 +499,7 @@ function reissue(
         ...(state.serviceAccount
           ? ['service-account tokens are now signed with the new key; tokens signed with the old one keep working until finish']
           : []),
+        ...signerNote,
         'after the restarts (and once workloads hold new tokens), run kpki ca rotate finish',
       ];
   return { steps: [...writeSteps(writes), ...leaves], notes, next: { ...state, phase: toOld ? 'begun' : 'reissued' } };
