@@ -111,6 +111,8 @@ const RECONNECT_GRACE_MS = 5_000;
 export interface Day2Step {
   phase?: string;
   args: string[];
+  /** What an operator does once the step's restarts are done, still in its phase (e.g. a restart a note asks for). */
+  after?: () => Promise<void>;
 }
 
 /** The stacked shape's sequence: renew, CA renew, a full rotation, then a second rotation aborted after reissue. */
@@ -414,8 +416,9 @@ export async function day2OnCluster(c: Cluster, steps: Day2Step[]): Promise<void
   let failedRoutable: Sample[] = [];
   try {
     await new Promise((r) => setTimeout(r, 3_000));
-    for (const { phase: name, args } of steps) {
+    for (const { phase: name, args, after } of steps) {
       await step(name ?? args.join(' '), args);
+      await after?.();
       // Pods get tokens from the new key as the kubelet refreshes them; the old ones still work until finish.
       if (args.includes('reissue') || args.includes('abort')) token = await requestToken();
     }

@@ -246,4 +246,34 @@ describe('kpki signer with the cluster CA key in a SoftHSM token', () => {
     expect(facts.stdout).toMatch(/TLS Web Server Authentication/);
     expect(facts.stdout).not.toMatch(/Client Authentication/);
   });
+
+  it('renew --all and ca renew ca sign through the token on the running cluster: the renewed credentials authenticate, no CA key file appears', async () => {
+    const c = live();
+    const admin = adminConf(c);
+    const day2 = ['--cert-dir', c.certDir, '--kubeconfig-dir', c.root];
+    const clientSerial = async () => {
+      const doc = parseYaml(await readFile(admin, 'utf8')) as { users: { user: Record<string, string> }[] };
+      return parseCertificate(Buffer.from(doc.users[0]!.user['client-certificate-data']!, 'base64'), admin).serialNumber;
+    };
+    const caBefore = parseCertificate(await readFile(path.join(c.certDir, 'ca.crt')), 'ca.crt');
+    const serialBefore = await clientSerial();
+    const renewed = await c.kpki(['renew', '--all', ...day2]);
+    expect(renewed.code, describeRun(renewed)).toBe(0);
+    expect(await clientSerial()).not.toBe(serialBefore);
+    // The apiservers take the renewed admin certificate: the token's key signed it.
+    expect((await kubectl(admin, ['get', '--raw', '/readyz'])).code).toBe(0);
+    const recertified = await c.kpki(['ca', 'renew', 'ca', ...day2]);
+    expect(recertified.code, describeRun(recertified)).toBe(0);
+    const caAfter = parseCertificate(await readFile(path.join(c.certDir, 'ca.crt')), 'ca.crt');
+    expect(caAfter.serialNumber).not.toBe(caBefore.serialNumber);
+    expect(caAfter.notAfter.getTime()).toBeGreaterThan(caBefore.notAfter.getTime());
+    // Same key, certified again by itself: the served chain and every credential verify against the new ca.crt.
+    const served = await kubectl(admin, ['get', '--raw', '/readyz']);
+    expect(served.code, served.stderr).toBe(0);
+    await opensslVerify(await readFile(path.join(c.certDir, 'apiserver.crt')), await c.scratch('signer-renewed'), 'apiserver');
+    const keyFiles = spawnSync('find', [c.root, '-name', 'ca.key', '-o', '-name', 'front-proxy-ca.key'], {
+      encoding: 'utf8',
+    }).stdout.trim();
+    expect(keyFiles).toBe('');
+  });
 });
