@@ -270,7 +270,7 @@ describe('kpki signer with the cluster CA key in a SoftHSM token', () => {
     // Same key, certified again by itself: the served chain and every credential verify against the new ca.crt.
     const served = await kubectl(admin, ['get', '--raw', '/readyz']);
     expect(served.code, served.stderr).toBe(0);
-    await opensslVerify(await readFile(path.join(c.certDir, 'apiserver.crt')), await c.scratch('signer-renewed'), 'apiserver');
+    await opensslVerify(await readFile(c.nodes.cp1.pki('apiserver.crt')), await c.scratch('signer-renewed'), 'apiserver');
     const keyFiles = spawnSync('find', [c.root, '-name', 'ca.key', '-o', '-name', 'front-proxy-ca.key'], {
       encoding: 'utf8',
     }).stdout.trim();

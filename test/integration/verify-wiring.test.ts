@@ -70,6 +70,16 @@ describe('verify: wiring complete, or a finding', () => {
       'cluster-signing-kubelet-client-key-file': pki('ca.key'),
     });
     expect(await findings(dir, { controllerManagerArgs: cm }, 'FLAG_MISSING')).toEqual([]);
+    // csrsigning off (kpki signer signs with a token key): no signing file is needed; on, both are, as 1.20's --controllers reads.
+    const unsigned = (controllers: string) =>
+      flagsFile(dir, 'controller-manager', { controllers, 'cluster-signing-cert-file': null, 'cluster-signing-key-file': null });
+    for (const off of ['*,bootstrapsigner,tokencleaner,-csrsigning', '-csrsigning,*,csrsigning', 'bootstrapsigner,tokencleaner'])
+      expect(await findings(dir, { controllerManagerArgs: unsigned(off) }, 'FLAG_MISSING'), off).toEqual([]);
+    for (const on of ['*,bootstrapsigner,tokencleaner', 'csrsigning,-csrsigning'])
+      expect(
+        (await findings(dir, { controllerManagerArgs: unsigned(on) }, 'FLAG_MISSING')).map((f) => f.subject),
+        on,
+      ).toEqual(['kube-controller-manager --cluster-signing-cert-file', 'kube-controller-manager --cluster-signing-key-file']);
   });
 
   it('the requestheader set is required once --proxy-client-cert-file is set (REQUESTHEADER_INCOMPLETE)', async () => {

@@ -39,6 +39,20 @@ export function flagList(args: ComponentArgs, name: string): string[] {
     .filter(Boolean);
 }
 
+/**
+ * Whether kube-controller-manager runs controller `name` (one on by default) under its --controllers
+ * list, as 1.20's IsControllerEnabled decides: the first of `name` or `-name` wins, else `*` (the
+ * flag's default) enables it.
+ */
+export function controllerEnabled(args: ComponentArgs, name: string): boolean {
+  const list = args.flags.has('controllers') ? flagList(args, 'controllers') : ['*'];
+  for (const entry of list) {
+    if (entry === name) return true;
+    if (entry === `-${name}`) return false;
+  }
+  return list.includes('*');
+}
+
 /** Splits a command line as a shell would: quotes, backslash escapes, NUL separators (/proc/PID/cmdline). */
 export function splitCommandLine(text: string): string[] {
   const tokens: string[] = [];

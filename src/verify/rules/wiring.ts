@@ -3,7 +3,7 @@ import path from 'node:path';
 import { kubeadmValue, type FlagNeed, type WiredFlag } from '../../model/flags.js';
 import { flagSubject, type Facts } from '../facts.js';
 import { FindingCode, type Finding } from '../findings.js';
-import { BINARIES, flag, flagList, type ComponentArgs } from '../inputs/args.js';
+import { BINARIES, controllerEnabled, flag, flagList, type ComponentArgs } from '../inputs/args.js';
 import { KNOWN_FLAGS } from '../known-flags.js';
 import { defineRule, finding } from '../rule.js';
 
@@ -12,7 +12,9 @@ const NEEDED: Record<FlagNeed, (args: ComponentArgs, issued: string | undefined,
   'https-etcd': (args) => flagList(args, 'etcd-servers').some((url) => url.startsWith('https://')),
   'proxy-client': (args) => Boolean(flag(args, 'proxy-client-cert-file')),
   'multi-member': (args) => flagList(args, 'initial-cluster').length > 1,
+  // With csrsigning off (a CA key in a PKCS#11 token: kpki signer signs) no signing file is read.
   'one-signer': (args) =>
+    controllerEnabled(args, 'csrsigning') &&
     ![...args.flags.keys()].some((name) => /^cluster-signing-.+-cert-file$/.test(name) && name !== 'cluster-signing-cert-file'),
   issued: (_, file, facts) => file !== undefined && facts.inputs.pkiFiles.includes(file),
 };
@@ -21,7 +23,7 @@ const NEED_REASON: Record<Exclude<FlagNeed, 'always'>, string> = {
   'https-etcd': '--etcd-servers is https',
   'proxy-client': '--proxy-client-cert-file is set',
   'multi-member': '--initial-cluster has several members',
-  'one-signer': 'no per-signer --cluster-signing-*-cert-file either',
+  'one-signer': 'the csrsigning controller runs and no per-signer --cluster-signing-*-cert-file is set',
   issued: 'the PKI holds the file it names',
 };
 
