@@ -3,28 +3,15 @@
  * trusting the cluster CA would. The server here is a TLS listener on loopback serving the files
  * the flags name (the real kube-controller-manager is test/cluster/component-serving.test.ts's).
  */
-import { execFileSync, spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
-import https from 'node:https';
-import type { AddressInfo } from 'node:net';
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { initPki } from '../../src/commands/init.js';
 import type { Finding } from '../../src/verify/findings.js';
 import { KPKI_BIN } from '../support/cli.js';
+import { selfSigned, serve } from '../support/tls-listeners.js';
 import { tempDir } from '../support/tmp.js';
-
-const servers: https.Server[] = [];
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => new Promise((resolve) => s.close(resolve))));
-});
-
-async function serve(cert: string, key: string): Promise<number> {
-  const server = https.createServer({ cert: readFileSync(cert), key: readFileSync(key) }, (_, response) => response.end('ok'));
-  servers.push(server);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return (server.address() as AddressInfo).port;
-}
 
 /** `kpki verify --live` over a cert dir and a scheduler flags file; its scheduler findings. Async: the server answers in this process. */
 async function schedulerFindings(dir: string, flags: string[]): Promise<Finding[]> {
@@ -55,13 +42,13 @@ describe('verify --live: kube-scheduler on its secure port', () => {
       componentServingCerts: true,
     });
     const pki = (f: string) => path.join(dir, 'pki', f);
-    const port = await serve(pki('scheduler.crt'), pki('scheduler.key'));
+    const port = await serve({ cert: pki('scheduler.crt'), key: pki('scheduler.key') });
     const wired = [`--tls-cert-file=${pki('scheduler.crt')}`, `--tls-private-key-file=${pki('scheduler.key')}`, `--secure-port=${port}`];
     expect(await schedulerFindings(dir, ['--bind-address=127.0.0.1', ...wired])).toEqual([]);
     // Bound to every address: dialed on loopback, as a node-local scraper does.
     expect(await schedulerFindings(dir, ['--bind-address=0.0.0.0', ...wired])).toEqual([]);
     // Served with another certificate than the flag names: the running one is stale.
-    const other = await serve(pki('controller-manager.crt'), pki('controller-manager.key'));
+    const other = await serve({ cert: pki('controller-manager.crt'), key: pki('controller-manager.key') });
     const stale = await schedulerFindings(dir, [
       '--bind-address=127.0.0.1',
       `--tls-cert-file=${pki('scheduler.crt')}`,
@@ -80,32 +67,8 @@ describe('verify --live: kube-scheduler on its secure port', () => {
       certDir: path.join(dir, 'pki'),
       kubeconfigDir: dir,
     });
-    const own = path.join(dir, 'self');
     // What kube-scheduler makes up without --tls-cert-file: its own certificate for localhost and 127.0.0.1.
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-days',
-        '365',
-        '-subj',
-        '/CN=localhost@1600000000',
-        '-addext',
-        'subjectAltName=DNS:localhost,IP:127.0.0.1',
-        '-keyout',
-        `${own}.key`,
-        '-out',
-        `${own}.crt`,
-      ],
-      { stdio: 'pipe' },
-    );
-    const port = await serve(`${own}.crt`, `${own}.key`);
+    const port = await serve(selfSigned(dir));
     const found = await schedulerFindings(dir, ['--bind-address=127.0.0.1', `--secure-port=${port}`]);
     expect(found).toHaveLength(1);
     expect(found[0]).toMatchObject({

@@ -3,33 +3,17 @@
  * with the same flags, the same kubelet, the same PKI directory. Before, --live gathered them again
  * on its own and saw other components than the offline checks reported.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { verify, verifyLive } from '../../src/commands/verify.js';
 import { KpkiError } from '../../src/errors.js';
 import type { Finding } from '../../src/verify/findings.js';
 import { kpki, kpkiAsync } from '../support/cli.js';
+import { selfSigned, serve } from '../support/tls-listeners.js';
 import { tempDir } from '../support/tmp.js';
-
-const servers: https.Server[] = [];
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => new Promise((resolve) => s.close(resolve))));
-});
-
-/** An HTTPS listener on `host:port` (0: any free port) serving a certificate and key; its port. */
-async function serve(files: { cert: string; key: string }, host = '127.0.0.1', port = 0): Promise<number> {
-  const server = https.createServer({ cert: readFileSync(files.cert), key: readFileSync(files.key) }, (_, response) => response.end('ok'));
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, resolve);
-  });
-  servers.push(server);
-  return (server.address() as AddressInfo).port;
-}
 
 /** A port nothing listens on: one the kernel handed out and took back. */
 async function closedPort(): Promise<number> {
@@ -38,35 +22,6 @@ async function closedPort(): Promise<number> {
   const { port } = server.address() as AddressInfo;
   await new Promise((resolve) => server.close(resolve));
   return port;
-}
-
-/** A certificate its server made up for itself, as kube-scheduler does without --tls-cert-file. */
-function selfSigned(dir: string): { cert: string; key: string } {
-  const base = path.join(dir, 'self');
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-days',
-      '365',
-      '-subj',
-      '/CN=localhost@1600000000',
-      '-addext',
-      'subjectAltName=DNS:localhost,IP:127.0.0.1',
-      '-keyout',
-      `${base}.key`,
-      '-out',
-      `${base}.crt`,
-    ],
-    { stdio: 'pipe' },
-  );
-  return { cert: `${base}.crt`, key: `${base}.key` };
 }
 
 /** `kpki verify --live --json ARGS` run beside this process's listeners: exit code, components checked, findings. */
