@@ -7,7 +7,7 @@ import { x509 } from '../../src/pki/crypto.js';
 import { certificatePublicKey, generateKeyPair, signatureAlgorithm, signingKey } from '../../src/pki/keys.js';
 import { describeRun, requireTool, run, type RunResult } from '../interop/helpers.js';
 import type { Finding } from '../../src/verify/findings.js';
-import { DNS_DOMAIN, SERVICE_CIDR, type Cluster, type NodeName } from './harness.js';
+import { DNS_DOMAIN, SERVICE_CIDR, type Cluster, type FlagOverrides, type NodeName } from './harness.js';
 
 export type { Finding };
 
@@ -137,3 +137,13 @@ export async function csrState(kubeconfig: string, name: string): Promise<{ cond
   };
   return { conditions: (csr.status?.conditions ?? []).map((c) => c.type), issued: Boolean(csr.status?.certificate) };
 }
+
+/** The CA keys kpki keeps in a token in the token suites: every CA entry of the profile. */
+export const TOKEN_CAS = ['ca', 'front-proxy-ca', 'etcd-ca'];
+
+/** A controller manager beside kpki signer: with the CA key in a token it cannot sign, so csrsigning is off and no signing file is named. */
+export const SIGNER_CONTROLLER_MANAGER: FlagOverrides = {
+  controllers: '*,bootstrapsigner,tokencleaner,-csrsigning',
+  'cluster-signing-cert-file': null,
+  'cluster-signing-key-file': null,
+};

@@ -18,7 +18,17 @@ import { BackgroundProcess, describeRun, requireTool, run } from '../interop/hel
 import { KPKI_BIN } from '../support/cli.js';
 import { parseObjectList, requirePkcs11Tool, SOFTHSM_MODULE, TOKEN_PIN, TOKEN_SO_PIN } from '../support/softhsm.js';
 import { useCluster, waitUntil } from './harness.js';
-import { adminConf, createNodeObject, csrState, kubectl, kubectlOk, SERVING_USAGES, submitCsr } from './live-support.js';
+import {
+  adminConf,
+  createNodeObject,
+  csrState,
+  kubectl,
+  kubectlOk,
+  SERVING_USAGES,
+  SIGNER_CONTROLLER_MANAGER,
+  submitCsr,
+  TOKEN_CAS,
+} from './live-support.js';
 
 // The token lives as long as the file's cluster; its directory is known before the cluster starts.
 const tokenDir = mkdtempSync(path.join(tmpdir(), 'kpki-signer-softhsm-'));
@@ -39,13 +49,8 @@ beforeAll(() => {
 const { live } = useCluster({
   keyType: 'ecdsa-p256',
   kpkiEnv: env,
-  initArgs: ['ca', 'front-proxy-ca', 'etcd-ca'].flatMap((name) => ['--ca-key-uri', `${name}=pkcs11:token=k8s;object=${name}`]),
-  // The CA key is in the token: the controller manager cannot sign, kpki signer does.
-  controllerManager: {
-    controllers: '*,bootstrapsigner,tokencleaner,-csrsigning',
-    'cluster-signing-cert-file': null,
-    'cluster-signing-key-file': null,
-  },
+  initArgs: TOKEN_CAS.flatMap((name) => ['--ca-key-uri', `${name}=pkcs11:token=k8s;object=${name}`]),
+  controllerManager: SIGNER_CONTROLLER_MANAGER,
 });
 
 const signers: BackgroundProcess[] = [];

@@ -16,9 +16,7 @@ import { KPKI_BIN } from '../support/cli.js';
 import { parseObjectList, softHsm, TOKEN_PIN } from '../support/softhsm.js';
 import { day2OnCluster, type Day2Step } from './day2-loop.js';
 import { startCluster, type Cluster } from './harness.js';
-import { adminConf } from './live-support.js';
-
-const CA_KEYS = ['ca', 'front-proxy-ca', 'etcd-ca'];
+import { adminConf, SIGNER_CONTROLLER_MANAGER, TOKEN_CAS } from './live-support.js';
 
 /** CA private key files anywhere in the cluster's tree (there must never be one). */
 const caKeyFiles = (c: Cluster) =>
@@ -34,12 +32,8 @@ describe('day 2 with the CA keys in a PKCS#11 token, on a running cluster', () =
       keyType: 'ecdsa-p256',
       kubelet: 'offline',
       kpkiEnv: env,
-      initArgs: CA_KEYS.flatMap((name) => ['--ca-key-uri', `${name}=${hsm.uri('k8s', name)}`]),
-      controllerManager: {
-        controllers: '*,bootstrapsigner,tokencleaner,-csrsigning',
-        'cluster-signing-cert-file': null,
-        'cluster-signing-key-file': null,
-      },
+      initArgs: TOKEN_CAS.flatMap((name) => ['--ca-key-uri', `${name}=${hsm.uri('k8s', name)}`]),
+      controllerManager: SIGNER_CONTROLLER_MANAGER,
     });
     let signer: BackgroundProcess | undefined;
     const startSigner = async () => {
@@ -68,7 +62,7 @@ describe('day 2 with the CA keys in a PKCS#11 token, on a running cluster', () =
       expect(caKeyFiles(c)).toBe('');
       // The CAs that sign now are token objects of their own, never extractable; the retired ones are kept (no --purge).
       const keys = parseObjectList(hsm.listObjects('k8s')).filter((o) => o.kind.startsWith('Private Key'));
-      for (const name of CA_KEYS) expect(keys.filter((k) => k.label.startsWith(`${name}.rotated-`)).length, name).toBe(1);
+      for (const name of TOKEN_CAS) expect(keys.filter((k) => k.label.startsWith(`${name}.rotated-`)).length, name).toBe(1);
       for (const key of keys) expect(key.access, key.label).toContain('never extractable');
     } finally {
       await signer?.stop();
