@@ -1,9 +1,18 @@
-import { createPublicKey } from 'node:crypto';
+import { AsnConvert } from '@peculiar/asn1-schema';
+import * as asn1X509 from '@peculiar/asn1-x509';
 import { x509 } from './crypto.js';
-import { signatureAlgorithm } from './keys.js';
-import { isTokenKey, type SigningKey } from './signing-key.js';
-import { signingKey } from './keys.js';
-import { randomSerial, type Issuer } from './certificate.js';
+import {
+  asnName,
+  authorityKeyIdExtension,
+  basicConstraintsExtension,
+  extKeyUsageExtension,
+  issuerOf,
+  keyUsageExtension,
+  randomSerial,
+  signCertificate,
+  subjectAltNameExtension,
+  type Issuer,
+} from './certificate.js';
 
 /** The names a PKCS#10 request asks for, as kube-controller-manager's signer reads them (x509.ParseCertificateRequest). */
 export interface CsrNames {
@@ -68,36 +77,31 @@ export interface CsrSigning {
 export async function signCsr(s: CsrSigning): Promise<x509.X509Certificate> {
   const { csr } = s.request;
   if (!(await csr.verify())) throw new Error('unable to verify certificate request signature');
-  const extensions: x509.Extension[] = [];
+  const extensions: asn1X509.Extension[] = [];
   const keyUsage = s.keyUsages.reduce((flags, u) => flags | KEY_USAGE_BITS[u]!, 0);
-  if (keyUsage) extensions.push(new x509.KeyUsagesExtension(keyUsage, true));
-  if (s.extKeyUsages.length) extensions.push(new x509.ExtendedKeyUsageExtension(s.extKeyUsages, false));
-  extensions.push(new x509.BasicConstraintsExtension(false, undefined, true));
-  const issuerSki = s.issuer.certificate.getExtension(x509.SubjectKeyIdentifierExtension);
-  if (issuerSki) extensions.push(new x509.AuthorityKeyIdentifierExtension(issuerSki.keyId, false));
+  if (keyUsage) extensions.push(keyUsageExtension(keyUsage));
+  if (s.extKeyUsages.length) extensions.push(extKeyUsageExtension(s.extKeyUsages));
+  extensions.push(basicConstraintsExtension(false));
+  const issuer = issuerOf(s.issuer.certificate);
+  if (issuer.subjectKeyId) extensions.push(authorityKeyIdExtension(issuer.subjectKeyId));
   const r = s.request;
-  const altNames: x509.JsonGeneralName[] = [
-    ...r.dnsNames.map((value) => ({ type: 'dns' as const, value })),
-    ...r.emailAddresses.map((value) => ({ type: 'email' as const, value })),
-    ...r.ipAddresses.map((value) => ({ type: 'ip' as const, value })),
-    ...r.uris.map((value) => ({ type: 'url' as const, value })),
+  const altNames = [
+    ...r.dnsNames.map((dNSName) => ({ dNSName })),
+    ...r.emailAddresses.map((rfc822Name) => ({ rfc822Name })),
+    ...r.ipAddresses.map((iPAddress) => ({ iPAddress })),
+    ...r.uris.map((uniformResourceIdentifier) => ({ uniformResourceIdentifier })),
   ];
-  if (altNames.length) extensions.push(new x509.SubjectAlternativeNameExtension(altNames, false));
-  const key: SigningKey = s.issuer.key;
-  const token = isTokenKey(key) ? key : undefined;
-  const file = isTokenKey(key) ? undefined : key;
-  return x509.X509CertificateGenerator.create(
+  if (altNames.length) extensions.push(subjectAltNameExtension(altNames));
+  return signCertificate(
     {
       serialNumber: randomSerial(),
-      subject: csr.subjectName,
-      issuer: s.issuer.certificate.subjectName,
+      subject: asnName(csr.subjectName),
+      issuer: issuer.name,
       notBefore: s.notBefore,
       notAfter: s.notAfter,
-      publicKey: csr.publicKey,
-      signingKey: token ? token.privateKey : await signingKey(file!),
-      signingAlgorithm: signatureAlgorithm(token ? token.publicKey : createPublicKey(file!)),
+      publicKey: AsnConvert.parse(csr.publicKey.rawData, asn1X509.SubjectPublicKeyInfo),
       extensions,
     },
-    token?.crypto,
+    s.issuer.key,
   );
 }
