@@ -47,7 +47,10 @@ function checkAbort(hooks: WriteHooks): void {
   if (hooks.abort?.signal?.aborted) throw hooks.abort.error();
 }
 
-/** Carries out one unit: a rename of a staged file, or a directory's switch. Returns the files it changed. */
+/**
+ * Carries out one unit: a rename of a staged file, or a directory's switch (which syncs its own
+ * directory). Returns the files it changed; a rename is durable once the caller syncs their directory.
+ */
 async function applyEntry(dir: string, entry: JournalEntry): Promise<string[]> {
   if ('generation' in entry) {
     const switched = path.resolve(dir, entry.dir);
@@ -63,15 +66,15 @@ async function applyEntry(dir: string, entry: JournalEntry): Promise<string[]> {
       throw new KpkiError(ErrorCode.WriteFailed, `${target}: cannot replace: ${(error as Error).message}`, { subject: target });
     }
   }
-  // A rename is durable once its directory is synced (a switch syncs its own).
-  await syncDirectories([path.dirname(target)]);
   return [target];
 }
 
+/** Applies a journal's units in order; each directory they renamed into is synced once, before the journal goes. */
 async function applyJournal(journal: string, entries: JournalEntry[]): Promise<string[]> {
   const dir = path.dirname(journal);
   const changed: string[] = [];
   for (const entry of entries) changed.push(...(await applyEntry(dir, entry)));
+  await syncDirectories(changed.map((file) => path.dirname(file)));
   await fs.rm(journal, { force: true });
   await syncDirectories([dir]);
   return changed;
@@ -144,7 +147,7 @@ export async function writeFilesTogether(journalDir: string, writes: FileWrite[]
     );
     if (entries.length === 1) {
       committed = true;
-      await applyEntry(journalDir, entries[0]!);
+      await syncDirectories((await applyEntry(journalDir, entries[0]!)).map((file) => path.dirname(file)));
       return;
     }
     // The staged names must be durable before a journal refers to them.
