@@ -5,7 +5,6 @@
 // short command about a tenth of its own CPU time. bin/load-cli.js offers the same to ES modules.
 'use strict';
 const { readFileSync } = require('node:fs');
-const Module = require('node:module');
 const { availableParallelism } = require('node:os');
 const path = require('node:path');
 const vm = require('node:vm');
@@ -37,9 +36,13 @@ function loadCli(bundle = BUNDLES.all) {
   } catch {
     // No cache (a build without one, or a read-only copy): compile normally.
   }
-  const script = new vm.Script(Module.wrap(readFileSync(bundle, 'utf8')), { filename: bundle, cachedData });
+  // The CommonJS wrapper by hand: `node:module` (Module.wrap, createRequire) loads Node's ES module
+  // loader, a few ms of a short command. The bundle requires builtins and the optional packages,
+  // which this file's own require finds in the same package.
+  const source = `(function (exports, require, module, __filename, __dirname) { ${readFileSync(bundle, 'utf8')}\n});`;
+  const script = new vm.Script(source, { filename: bundle, cachedData });
   const module = { exports: {} };
-  script.runInThisContext()(module.exports, Module.createRequire(bundle), module, bundle, path.dirname(bundle));
+  script.runInThisContext()(module.exports, require, module, bundle, path.dirname(bundle));
   return { main: module.exports.main, script };
 }
 

@@ -42,6 +42,7 @@ async function bundle(entryPoint, outfile) {
     outfile,
     bundle: true,
     platform: 'node',
+    mainFields: ['module', 'main'],
     // CommonJS, because only a vm.Script (not an ES module) can be given a code cache in Node 20.
     format: 'cjs',
     target: 'node20',

@@ -1,8 +1,5 @@
-import { renewCa } from '../commands/ca-renew.js';
-import { ROTATE_STEPS, type RotateStep } from '../plan/rotation.js';
-import { rotateCa } from '../commands/rotate.js';
 import { badFlag } from '../errors.js';
-import { renderCaRenewResult, renderRotateResult } from '../render/day2.js';
+import { ROTATE_STEPS, type RotateStep } from '../model/rotation.js';
 import { defineCommand } from './command.js';
 import { LAYOUT_FLAGS, layoutOptions } from './renew.js';
 
@@ -44,6 +41,7 @@ export const caCommand = defineCommand({
       );
     if (action === 'renew') {
       if (!target) throw badFlag('NAME', 'is required: which CA to renew', 'e.g. kpki ca renew ca (or front-proxy-ca, etcd-ca)');
+      const [{ renewCa }, { renderCaRenewResult }] = await Promise.all([import('../commands/ca-renew.js'), import('../render/day2.js')]);
       const result = await renewCa({ ...common, name: target, force: flags.shortenCa });
       for (const warning of result.warnings) output.stderr(`kpki: warning: ${warning}\n`);
       output.stdout(flags.json ? `${JSON.stringify(result, null, 2)}\n` : renderCaRenewResult(result));
@@ -59,6 +57,7 @@ export const caCommand = defineCommand({
         timeout: flags.liveTimeout,
         live: flags.rotationLive,
       };
+      const [{ rotateCa }, { renderRotateResult }] = await Promise.all([import('../commands/rotate.js'), import('../render/day2.js')]);
       const result = await rotateCa({
         ...common,
         step: target as RotateStep,

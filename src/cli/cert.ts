@@ -1,5 +1,4 @@
 import { badFlag } from '../errors.js';
-import { issueCertificateFiles, issueExtensionApiserver } from '../issue/extension.js';
 import { DEFAULTS } from '../model/defaults.js';
 import { defineCommand } from './command.js';
 import { pinSource } from './pin.js';
@@ -39,6 +38,7 @@ export const certCommand = defineCommand({
     if (!out) throw badFlag('--out', 'is required: the prefix of the files to write');
     const token = { pin: pinSource(flags.pinFile), pkcs11Module: flags.pkcs11Module };
     const common = { out, certDir: flags.certDir, validity: flags.leafValidity, keyType: flags.leafKeyType, force: flags.overwrite, token };
+    const { issueCertificateFiles, issueExtensionApiserver } = await import('../issue/extension.js');
     let result: { files: string[]; warnings?: string[] };
     if (kind === 'issue') {
       result = await issueCertificateFiles({

@@ -1,6 +1,4 @@
-import { checkExpiration } from '../commands/check-expiration.js';
 import { formatDuration, parseDuration } from '../model/duration.js';
-import { renderExpiration } from '../render/inspect.js';
 import { defineCommand } from './command.js';
 
 export const checkExpirationCommand = defineCommand({
@@ -10,6 +8,10 @@ export const checkExpirationCommand = defineCommand({
   examples: ['kpki check-expiration --warn-within 30d || mail -s "renew certificates" ops@example.com'],
   async run(_args, flags, output) {
     const warnText = flags.failWithin;
+    const [{ checkExpiration }, { renderExpiration }] = await Promise.all([
+      import('../commands/check-expiration.js'),
+      import('../render/inspect.js'),
+    ]);
     const report = await checkExpiration({
       certDir: flags.nodeCertDir,
       kubeconfigDir: flags.kubeconfigDir,

@@ -1,7 +1,5 @@
-import { initPki, type InitOptions, type Progress } from '../commands/init.js';
-import { addNode, initCluster } from '../commands/cluster.js';
+import type { InitOptions, Progress } from '../commands/init.js';
 import { badFlag } from '../errors.js';
-import { renderClusterResult, renderInitResult, renderNodeResult } from '../render/init.js';
 import { defineCommand } from './command.js';
 import type { Output } from './output.js';
 import { pinSource } from './pin.js';
@@ -93,7 +91,9 @@ export const initCommand = defineCommand({
         pkcs11Module: flags.pkcs11Module,
         pin: pinSource(flags.pinFile),
       };
+      const rendering = import('../render/init.js');
       if (flags.controlPlaneNodes || flags.workers || flags.etcdMembers) {
+        const { initCluster } = await import('../commands/cluster.js');
         const cluster = await initCluster({
           ...options,
           controlPlaneNodes: flags.controlPlaneNodes,
@@ -105,12 +105,13 @@ export const initCommand = defineCommand({
         // The same warning from several nodes (a leaf cut at its CA's expiry) is said once.
         for (const warning of new Set([...cluster.shared.warnings, ...cluster.nodes.flatMap((n) => n.init.warnings)]))
           output.stderr(`kpki: warning: ${warning}\n`);
-        output.stdout(flags.json ? `${JSON.stringify(cluster, null, 2)}\n` : renderClusterResult(cluster));
+        output.stdout(flags.json ? `${JSON.stringify(cluster, null, 2)}\n` : (await rendering).renderClusterResult(cluster));
         return cluster.shared.items.some((i) => i.action === 'conflict') ? 1 : 0;
       }
+      const { initPki } = await import('../commands/init.js');
       const result = await initPki(options);
       for (const warning of result.warnings) output.stderr(`kpki: warning: ${warning}\n`);
-      output.stdout(flags.json ? `${JSON.stringify(result, null, 2)}\n` : renderInitResult(result));
+      output.stdout(flags.json ? `${JSON.stringify(result, null, 2)}\n` : (await rendering).renderInitResult(result));
       return result.items.some((i) => i.action === 'conflict') ? 1 : 0;
     } finally {
       process.off('SIGINT', abort);
@@ -132,6 +133,7 @@ export const nodeCommand = defineCommand({
     if (action !== 'add') throw badFlag('action', `"${action}" is not add`);
     if (!flags.address) throw badFlag('--address', 'is required');
     const token = { pin: pinSource(flags.pinFile), pkcs11Module: flags.pkcs11Module };
+    const [{ addNode }, { renderNodeResult }] = await Promise.all([import('../commands/cluster.js'), import('../render/init.js')]);
     const node = await addNode({
       name: name!,
       address: flags.address,

@@ -1,6 +1,4 @@
 import { badFlag } from '../errors.js';
-import { inspect } from '../commands/inspect.js';
-import { renderInspect } from '../render/inspect.js';
 import { defineCommand } from './command.js';
 
 export const inspectCommand = defineCommand({
@@ -10,6 +8,7 @@ export const inspectCommand = defineCommand({
   examples: ['kpki inspect /etc/kubernetes/pki', 'kpki inspect ~/.kube/config apiserver.crt'],
   async run(paths, flags, output) {
     if (!paths.length) throw badFlag('PATH', 'give at least one file or directory to inspect');
+    const [{ inspect }, { renderInspect }] = await Promise.all([import('../commands/inspect.js'), import('../render/inspect.js')]);
     const result = await inspect(paths);
     output.stdout(flags.json ? `${JSON.stringify(result, null, 2)}\n` : renderInspect(result));
     return 0;

@@ -1,4 +1,3 @@
-import { issueKubeconfig } from '../commands/kubeconfig.js';
 import { defineCommand } from './command.js';
 import { pinSource } from './pin.js';
 import type { FlagValues } from './flags.js';
@@ -51,6 +50,7 @@ export const kubeconfigCommand = defineCommand({
   async run([kind], flags, output) {
     if (flags.viaApi) return kubeconfigViaApiCommand(kind!, flags, output);
     refuseApiFlags(flags);
+    const { issueKubeconfig } = await import('../commands/kubeconfig.js');
     const result = await issueKubeconfig({
       kind: kind!,
       clientName: flags.clientName,

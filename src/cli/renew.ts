@@ -1,5 +1,3 @@
-import { renew } from '../commands/renew.js';
-import { renderRenewResult } from '../render/day2.js';
 import { defineCommand } from './command.js';
 import type { FlagValues } from './flags.js';
 import { pinSource } from './pin.js';
@@ -39,6 +37,7 @@ export const renewCommand = defineCommand({
     'kpki renew apiserver --new-key',
   ],
   async run(names, flags, output) {
+    const [{ renew }, { renderRenewResult }] = await Promise.all([import('../commands/renew.js'), import('../render/day2.js')]);
     const result = await renew({
       ...layoutOptions(flags),
       names: names.length ? names : undefined,

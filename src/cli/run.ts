@@ -56,7 +56,10 @@ export async function runCli(argv: string[], commands: readonly Command[], outpu
     }
   };
   const cli = cac('kpki');
-  for (const command of commands) registerCommand(cli, command, output, run);
+  // Declaring a command's flags to cac costs start-up time: a command line that names a verb
+  // declares that verb alone (its --help is its own); any other gets the whole list.
+  const named = commands.filter((command) => command.usage.split(' ')[0] === argv[0]);
+  for (const command of named.length ? named : commands) registerCommand(cli, command, output, run);
   cli.command('[...args]', '').action((args: string[]) => {
     exitCode = reportError(
       Object.assign(new Error(args.length ? `unknown command "${args[0]}"` : 'no command given'), { name: 'CACError' }),

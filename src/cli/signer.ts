@@ -1,5 +1,4 @@
 import { badFlag } from '../errors.js';
-import { loadCa } from '../issue/leaf.js';
 import { DEFAULTS } from '../model/defaults.js';
 import { parseDuration } from '../model/duration.js';
 import { SERVED_SIGNERS } from '../plan/csr-signing.js';
@@ -26,6 +25,7 @@ export const signerCommand = defineCommand({
         'e.g. --kubeconfig /etc/kubernetes/admin.conf',
       );
     const durationSeconds = parseDuration(flags.signingDuration ?? DEFAULTS.certValidity)!;
+    const { loadCa } = await import('../issue/leaf.js');
     const ca = await loadCa('cluster', flags.certDir ?? DEFAULTS.certDir, {
       needKey: true,
       token: { pin: pinSource(flags.pinFile), pkcs11Module: flags.pkcs11Module },

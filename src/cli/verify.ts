@@ -1,10 +1,8 @@
 import path from 'node:path';
-import { renderVerifyResult } from '../render/findings.js';
 import { kubeconfigDirOf } from '../model/defaults.js';
 import { COMPONENTS, flagsFor, setByDefault, wiringFromProfile, type FlagComponent } from '../model/flags.js';
 import { exists } from '../store/tree.js';
 import { loadProfile } from '../store/profiles.js';
-import { verify, verifyLive } from '../commands/verify.js';
 import { badFlag } from '../errors.js';
 import { NEWEST_CHOSEN_BY } from '../verify/benchmarks.js';
 import { defineCommand } from './command.js';
@@ -71,6 +69,10 @@ export const verifyCommand = defineCommand({
       benchmark: flags.benchmark,
       stdin: () => (stdinText ??= readStdin()),
     };
+    const [{ verify, verifyLive }, { renderVerifyResult }] = await Promise.all([
+      import('../commands/verify.js'),
+      import('../render/findings.js'),
+    ]);
     const result = flags.live ? await verifyLive({ ...options, timeout: flags.liveTimeout }) : await verify(options);
     // Under --live without --benchmark, which benchmark the served version (or its absence) chose.
     const { name, chosenBy } = result.benchmark;

@@ -1,8 +1,8 @@
 import path from 'node:path';
 import type { Layout, LayoutLocation } from '../model/layout.js';
-import { ROTATION_DIR, rotationIn, tokenKeyRef, type RotationState } from '../model/rotation.js';
+import { ROTATION_DIR, rotationIn, tokenKeyRef, type RotateStep, type RotationState } from '../model/rotation.js';
 import type { TokenCas } from '../plan/trust.js';
-import type { RotateOptions, RotateResult, RotateStep } from '../plan/rotation.js';
+import type { RotateOptions, RotateResult } from '../plan/rotation.js';
 import type { VerifyOptions } from '../verify/options.js';
 import { ErrorCode, KpkiError } from '../errors.js';
 import { DEFAULTS } from '../model/defaults.js';

@@ -1,22 +1,13 @@
 import path from 'node:path';
 import { badFlag, ErrorCode, KpkiError } from '../errors.js';
 import type { Layout, LayoutOptions } from '../model/layout.js';
-import { rotationIn, ROTATION_DIR, ROTATION_FILE, type RotationState } from '../model/rotation.js';
+import { ROTATE_STEPS, rotationIn, ROTATION_DIR, ROTATION_FILE, type RotateStep, type RotationState } from '../model/rotation.js';
 import { renderDay2Steps } from '../plan/render.js';
 import type { FileWrite } from '../model/files.js';
 import type { Day2Step } from '../plan/steps.js';
 import { restartPlan } from '../plan/restart.js';
 import { rotationUnderWay, status, unrecordedRotation } from '../plan/rotation-status.js';
-import {
-  decideRotation,
-  pairsIn,
-  rotationTokenUris,
-  ROTATE_STEPS,
-  signerSideFiles,
-  type RotateOptions,
-  type RotateResult,
-  type RotateStep,
-} from '../plan/rotation.js';
+import { decideRotation, pairsIn, rotationTokenUris, signerSideFiles, type RotateOptions, type RotateResult } from '../plan/rotation.js';
 import { applyChanges } from '../store/apply.js';
 import { observeLayout, underLayoutLock } from '../store/layout.js';
 import { withWriteLock } from '../store/lock.js';

@@ -2,6 +2,10 @@ import path from 'node:path';
 import { badInput } from '../errors.js';
 import { KEY_TYPES, type KeyType } from '../pki/key-types.js';
 
+/** The steps of `kpki ca rotate`, in order. */
+export const ROTATE_STEPS = ['begin', 'reissue', 'finish', 'abort', 'status'] as const;
+export type RotateStep = (typeof ROTATE_STEPS)[number];
+
 /** Next to the shared CAs: which rotation is under way and how far it got. */
 export const ROTATION_FILE = 'kpki-rotation.json';
 /** Under the shared cert dir: `old/` (what `abort` restores, `finish` archives) and `new/` (the incoming keys). */

@@ -26,7 +26,7 @@ import { parseCertificate, parseKey } from '../pki/pem.js';
 import { authoritiesIn, decideRenewalOf, renewableEntries } from './renew.js';
 import type { Restart } from './restart.js';
 import { writeSteps, type Day2Step, type MadeMaterial } from './steps.js';
-import { SIGNER_CERT } from '../model/rotation.js';
+import { SIGNER_CERT, type RotateStep } from '../model/rotation.js';
 import {
   editAllTrust,
   ROOT_CA_NOTE,
@@ -41,9 +41,6 @@ import {
 } from './trust.js';
 import { rotatedKeyUri } from '../model/pkcs11-uri.js';
 import type { SigningKey } from '../pki/signing-key.js';
-
-export const ROTATE_STEPS = ['begin', 'reissue', 'finish', 'abort', 'status'] as const;
-export type RotateStep = (typeof ROTATE_STEPS)[number];
 
 export interface RotateOptions extends LayoutOptions {
   step: RotateStep;

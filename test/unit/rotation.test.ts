@@ -16,7 +16,8 @@ import { decideCaRenewal } from '../../src/plan/ca-renewal.js';
 import { decide } from '../../src/plan/decide.js';
 import type { Observed } from '../../src/model/files.js';
 import { renderDay2Steps, renderSteps } from '../../src/plan/render.js';
-import { decideRotation, type RotateOptions, type RotateStep } from '../../src/plan/rotation.js';
+import { decideRotation, type RotateOptions } from '../../src/plan/rotation.js';
+import type { RotateStep } from '../../src/model/rotation.js';
 import { rotationUnderWay } from '../../src/plan/rotation-status.js';
 import { REPO_ROOT } from '../support/tmp.js';
 
