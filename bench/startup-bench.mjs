@@ -11,7 +11,7 @@
 // when a target is missed, 1 when a command fails, 2 on a setup problem.
 //
 // Environment:
-//   BENCH_RUNS=N      rounds (default 15)
+//   BENCH_RUNS=N      rounds (default 25)
 //   BENCH_TMPDIR=DIR  where the temp trees go (default os.tmpdir())
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -22,7 +22,7 @@ import { fileURLToPath } from 'node:url';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 // The command as installed: package.json's "bin".
 const KPKI = path.join(ROOT, JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).bin.kpki);
-const RUNS = Number.parseInt(process.env.BENCH_RUNS ?? '15', 10);
+const RUNS = Number.parseInt(process.env.BENCH_RUNS ?? '25', 10);
 const TMP = process.env.BENCH_TMPDIR ?? os.tmpdir();
 const CLK_TCK = 100;
 
