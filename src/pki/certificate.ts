@@ -1,5 +1,6 @@
 import { createHash, randomBytes, sign, type KeyObject } from 'node:crypto';
-import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
+import { AsnConvert, AsnSerializer, OctetString } from '@peculiar/asn1-schema';
+import * as asn1js from 'asn1js';
 import * as asn1X509 from '@peculiar/asn1-x509';
 import { x509 } from './crypto.js';
 import { EXT_KEY_USAGE_OIDS } from './certificate-facts.js';
@@ -212,16 +213,34 @@ export async function signCertificate(body: CertificateBody, key: SigningKey): P
     subjectPublicKeyInfo: body.publicKey,
     extensions: new asn1X509.Extensions(body.extensions),
   });
-  const tbs = Buffer.from(AsnConvert.serialize(tbsCertificate));
-  const signatureValue = token
-    ? ecdsaDer(algorithm, await token.crypto.subtle.sign(algorithm, token.privateKey, tbs))
-    : sign((signer.hash as string).replace('-', '').toLowerCase(), tbs, { key: key as KeyObject, dsaEncoding: 'der' });
-  const certificate = new asn1X509.Certificate({
-    tbsCertificate,
-    signatureAlgorithm: tbsCertificate.signature,
-    signatureValue: toArrayBuffer(signatureValue),
-  });
-  return new x509.X509Certificate(certificate);
+  const tbsBlock = AsnSerializer.toASN(tbsCertificate);
+  const tbs = Buffer.from(tbsBlock.toBER(false));
+  const signatureValue = toArrayBuffer(
+    token
+      ? ecdsaDer(algorithm, await token.crypto.subtle.sign(algorithm, token.privateKey, tbs))
+      : sign((signer.hash as string).replace('-', '').toLowerCase(), tbs, { key: key as KeyObject, dsaEncoding: 'der' }),
+  );
+  const certificate = new asn1X509.Certificate({ tbsCertificate, signatureAlgorithm: tbsCertificate.signature, signatureValue });
+  // Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, signatureValue BIT STRING }, around
+  // the TBS's encoding tree already built: asn1-schema would walk the whole schema again.
+  const der = new asn1js.Sequence({
+    value: [tbsBlock, AsnSerializer.toASN(certificate.signatureAlgorithm), new asn1js.BitString({ valueHex: signatureValue })],
+  }).toBER(false);
+  return new IssuedCertificate(certificate, der);
+}
+
+/** A certificate signed here: its DER is known, so @peculiar/x509 need not encode it again (for its PEM). */
+class IssuedCertificate extends x509.X509Certificate {
+  readonly #der: ArrayBuffer;
+
+  constructor(certificate: asn1X509.Certificate, der: ArrayBuffer) {
+    super(certificate);
+    this.#der = der;
+  }
+
+  override get rawData(): ArrayBuffer {
+    return this.#der;
+  }
 }
 
 /** WebCrypto's ECDSA signature (r‖s) as X.509's ECDSA-Sig-Value; other signatures are already what X.509 wants. */

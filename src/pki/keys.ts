@@ -1,4 +1,11 @@
-import { createPrivateKey, createPublicKey, generatePrime, KeyObject, webcrypto } from 'node:crypto';
+import {
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPair as generateKeyPairCallback,
+  generatePrime,
+  KeyObject,
+  webcrypto,
+} from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import type { KeyType } from './key-types.js';
 
@@ -133,12 +140,13 @@ export async function generateKeyPair(keyType: KeyType): Promise<KeyPair> {
     const privateKey = await generateRsaKey(Number(keyType.slice(4)));
     return { keyType, privateKey, publicKey: createPublicKey(privateKey) };
   }
-  const pair = (await webcrypto.subtle.generateKey(algorithmFor(keyType) as EcKeyGenParams, true, ['sign', 'verify'])) as CryptoKeyPair;
-  const privateKey = KeyObject.from(pair.privateKey);
-  const publicKey = KeyObject.from(pair.publicKey);
-  cryptoKeys.set(privateKey, Promise.resolve(pair.privateKey));
-  cryptoKeys.set(publicKey, Promise.resolve(pair.publicKey));
-  return { keyType, privateKey, publicKey };
+  // OpenSSL's EC key generation on the thread pool, as WebCrypto's, without WebCrypto's layers.
+  const { namedCurve } = algorithmFor(keyType) as EcKeyGenParams;
+  return new Promise((resolve, reject) =>
+    generateKeyPairCallback('ec', { namedCurve }, (error, publicKey, privateKey) =>
+      error ? reject(error) : resolve({ keyType, privateKey, publicKey }),
+    ),
+  );
 }
 
 /** kpki's name for a key's algorithm and size, or undefined for keys Kubernetes cannot use. */
