@@ -5,23 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { publicKeyObject } from '../../src/pki/certificate.js';
 import { sameKeyPair } from '../../src/pki/keys.js';
 import { parseCertificate, parseKey } from '../../src/pki/pem.js';
-import { kpki, kpkiAsync, startKpki, type CliResult } from '../support/cli.js';
+import { initArgs, kpki, kpkiAsync, startKpki, type CliResult } from '../support/cli.js';
 import { tempDir } from '../support/tmp.js';
-
-const initArgs = (dir: string, ...extra: string[]) => [
-  'init',
-  '--cert-dir',
-  path.join(dir, 'pki'),
-  '--kubeconfig-dir',
-  dir,
-  '--node-name',
-  'cp1',
-  '--advertise-address',
-  '10.0.0.11',
-  '--key-type',
-  'ecdsa-p256',
-  ...extra,
-];
 
 function pairMatches(dir: string, name: string): boolean {
   const crt = path.join(dir, `${name}.crt`);

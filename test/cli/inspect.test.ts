@@ -1,28 +1,14 @@
 import { cpSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { kpki } from '../support/cli.js';
+import { initArgs, kpki } from '../support/cli.js';
 import { tempDir } from '../support/tmp.js';
 
 let dir: string;
 
 beforeAll(() => {
   dir = tempDir();
-  expect(
-    kpki([
-      'init',
-      '--cert-dir',
-      path.join(dir, 'pki'),
-      '--kubeconfig-dir',
-      dir,
-      '--node-name',
-      'cp1',
-      '--advertise-address',
-      '10.0.0.11',
-      '--key-type',
-      'ecdsa-p256',
-    ]).status,
-  ).toBe(0);
+  expect(kpki(initArgs(dir)).status).toBe(0);
 });
 
 describe('kpki inspect and check-expiration (rendering and exit codes)', () => {

@@ -1,26 +1,14 @@
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { kpki } from '../support/cli.js';
+import { initArgs, kpki } from '../support/cli.js';
 import { FIXTURE_ROOT, REPO_ROOT, tempDir } from '../support/tmp.js';
 
 let dir: string;
 
 beforeAll(() => {
   dir = tempDir();
-  const init = kpki([
-    'init',
-    '--cert-dir',
-    path.join(dir, 'pki'),
-    '--kubeconfig-dir',
-    dir,
-    '--node-name',
-    'cp1',
-    '--advertise-address',
-    '10.0.0.11',
-    '--key-type',
-    'ecdsa-p256',
-  ]);
+  const init = kpki(initArgs(dir));
   expect(init.status, init.stderr).toBe(0);
 });
 

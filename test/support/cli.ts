@@ -20,6 +20,22 @@ export interface CliResult {
   stderr: string;
 }
 
+/** `kpki init` of one ECDSA node (quick to generate) into DIR: DIR/pki and the kubeconfigs in DIR. */
+export const initArgs = (dir: string, ...extra: string[]) => [
+  'init',
+  '--cert-dir',
+  path.join(dir, 'pki'),
+  '--kubeconfig-dir',
+  dir,
+  '--node-name',
+  'cp1',
+  '--advertise-address',
+  '10.0.0.11',
+  '--key-type',
+  'ecdsa-p256',
+  ...extra,
+];
+
 /** Runs the built CLI (`npm test` builds dist/ first) with no TTY, as scripts and CI do. */
 export function kpki(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string } = {}): CliResult {
   const result = spawnSync(process.execPath, [KPKI_BIN, ...args], {
