@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { expectOneLineError, kpki } from '../support/cli.js';
+import { expectOneLineError, initArgs, kpki } from '../support/cli.js';
 import { tempDir } from '../support/tmp.js';
 
 describe('kpki init --control-plane-nodes and kpki node add', () => {
@@ -84,19 +84,7 @@ describe('kpki cert', () => {
   let dir: string;
   beforeAll(() => {
     dir = tempDir();
-    expect(
-      kpki([
-        'init',
-        '--cert-dir',
-        path.join(dir, 'pki'),
-        '--node-name',
-        'cp1',
-        '--advertise-address',
-        '10.0.0.11',
-        '--key-type',
-        'ecdsa-p256',
-      ]).status,
-    ).toBe(0);
+    expect(kpki(initArgs(dir)).status).toBe(0);
   });
 
   it('issue prints the files it wrote; --json the same as an object', () => {

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { initPki } from '../../src/commands/init.js';
 import { verify } from '../../src/commands/verify.js';
 import { goDuration, validityAboveDefault } from '../../src/model/validity.js';
-import { kpki } from '../support/cli.js';
+import { initArgs, kpki } from '../support/cli.js';
 import { tempDir } from '../support/tmp.js';
 import { FIXTURE_PKI, FIXTURE_KUBERNETES } from '../support/tmp.js';
 
@@ -33,21 +33,7 @@ describe("kubeadm's words", () => {
 describe('at issue time, on stderr', () => {
   it('kpki init: validities above the defaults; the run still writes', () => {
     const dir = tempDir();
-    const r = kpki([
-      'init',
-      '--cert-dir',
-      path.join(dir, 'pki'),
-      '--node-name',
-      'cp1',
-      '--advertise-address',
-      '10.0.0.11',
-      '--key-type',
-      'ecdsa-p256',
-      '--cert-validity',
-      '17520h',
-      '--ca-validity',
-      '100y',
-    ]);
+    const r = kpki(initArgs(dir, '--cert-validity', '17520h', '--ca-validity', '100y'));
     expect(r.status, r.stderr).toBe(0);
     expect(r.stderr).toContain(
       'kpki: warning: --cert-validity: the value 17520h0m0s is more than the recommended default for certificate expiration: 8760h0m0s\n',
@@ -55,17 +41,7 @@ describe('at issue time, on stderr', () => {
     expect(r.stderr).toContain(
       'kpki: warning: --ca-validity: the value 876000h0m0s is more than the recommended default for CA certificate expiration: 87600h0m0s\n',
     );
-    const quiet = kpki([
-      'init',
-      '--cert-dir',
-      path.join(tempDir(), 'pki'),
-      '--node-name',
-      'cp1',
-      '--advertise-address',
-      '10.0.0.11',
-      '--key-type',
-      'ecdsa-p256',
-    ]);
+    const quiet = kpki(initArgs(tempDir()));
     expect(quiet.stderr).not.toContain('warning');
   });
 
