@@ -6,17 +6,9 @@ import { x509 } from './crypto.js';
 import { EXT_KEY_USAGE_OIDS } from './certificate-facts.js';
 import { signatureAlgorithm, spkiDer } from './keys.js';
 import { isTokenKey, type SigningKey } from './signing-key.js';
-import type { CertificateTemplate, KeyUsageName } from './template.js';
+import type { CertificateTemplate } from './template.js';
 
 export { EXT_KEY_USAGE_OIDS, certificateFacts, describeAuthority, publicKeyObject, type CertificateFacts } from './certificate-facts.js';
-
-const KEY_USAGE_FLAGS: Record<KeyUsageName, asn1X509.KeyUsageFlags> = {
-  digitalSignature: asn1X509.KeyUsageFlags.digitalSignature,
-  keyEncipherment: asn1X509.KeyUsageFlags.keyEncipherment,
-  keyCertSign: asn1X509.KeyUsageFlags.keyCertSign,
-  cRLSign: asn1X509.KeyUsageFlags.cRLSign,
-  keyAgreement: asn1X509.KeyUsageFlags.keyAgreement,
-};
 
 /** PrintableString's alphabet: Go encodes a name's string as one when it can, as UTF8String otherwise. */
 const PRINTABLE = /^[A-Za-z0-9 '()+,\-./:=?]*$/;
@@ -91,7 +83,7 @@ export async function issueCertificate(options: IssueOptions): Promise<x509.X509
   // A leaf never outlives its CA: chains would fail from that day on anyway.
   if (issuer.certificate && notAfter > issuer.certificate.notAfter) notAfter = issuer.certificate.notAfter;
 
-  const extensions = [keyUsageExtension(spec.keyUsages.reduce((flags, u) => flags | KEY_USAGE_FLAGS[u], 0))];
+  const extensions = [keyUsageExtension(keyUsageFlags(spec.keyUsages))];
   if (spec.extKeyUsages.length) extensions.push(extKeyUsageExtension(spec.extKeyUsages.map((u) => EXT_KEY_USAGE_OIDS[u])));
   if (spec.basicConstraints) extensions.push(basicConstraintsExtension(spec.isCA));
   // Go adds a SubjectKeyIdentifier to CAs only, and an AuthorityKeyIdentifier when issuer ≠ subject.
@@ -143,6 +135,10 @@ const toArrayBuffer = (bytes: Uint8Array): ArrayBuffer => new Uint8Array(bytes).
 export function extension(extnID: string, critical: boolean, value: object): asn1X509.Extension {
   return new asn1X509.Extension({ extnID, critical, extnValue: new OctetString(AsnConvert.serialize(value)) });
 }
+
+/** KeyUsage bits by their RFC 5280 names (`digitalSignature`, `keyCertSign`, …); a name it does not know adds none. */
+export const keyUsageFlags = (names: readonly string[]): number =>
+  names.reduce((flags, name) => flags | (asn1X509.KeyUsageFlags[name as keyof typeof asn1X509.KeyUsageFlags] ?? 0), 0);
 
 export const keyUsageExtension = (flags: number) => extension(asn1X509.id_ce_keyUsage, true, new asn1X509.KeyUsage(flags));
 export const extKeyUsageExtension = (oids: string[]) => extension(asn1X509.id_ce_extKeyUsage, false, new asn1X509.ExtendedKeyUsage(oids));

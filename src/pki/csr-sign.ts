@@ -8,6 +8,7 @@ import {
   extKeyUsageExtension,
   issuerOf,
   keyUsageExtension,
+  keyUsageFlags,
   randomSerial,
   signCertificate,
   subjectAltNameExtension,
@@ -47,18 +48,6 @@ export function parseCsrRequest(pem: string): CsrRequest {
   };
 }
 
-const KEY_USAGE_BITS: Record<string, x509.KeyUsageFlags> = {
-  digitalSignature: x509.KeyUsageFlags.digitalSignature,
-  nonRepudiation: x509.KeyUsageFlags.nonRepudiation,
-  keyEncipherment: x509.KeyUsageFlags.keyEncipherment,
-  dataEncipherment: x509.KeyUsageFlags.dataEncipherment,
-  keyAgreement: x509.KeyUsageFlags.keyAgreement,
-  keyCertSign: x509.KeyUsageFlags.keyCertSign,
-  cRLSign: x509.KeyUsageFlags.cRLSign,
-  encipherOnly: x509.KeyUsageFlags.encipherOnly,
-  decipherOnly: x509.KeyUsageFlags.decipherOnly,
-};
-
 export interface CsrSigning {
   request: CsrRequest;
   keyUsages: string[];
@@ -78,7 +67,7 @@ export async function signCsr(s: CsrSigning): Promise<x509.X509Certificate> {
   const { csr } = s.request;
   if (!(await csr.verify())) throw new Error('unable to verify certificate request signature');
   const extensions: asn1X509.Extension[] = [];
-  const keyUsage = s.keyUsages.reduce((flags, u) => flags | KEY_USAGE_BITS[u]!, 0);
+  const keyUsage = keyUsageFlags(s.keyUsages);
   if (keyUsage) extensions.push(keyUsageExtension(keyUsage));
   if (s.extKeyUsages.length) extensions.push(extKeyUsageExtension(s.extKeyUsages));
   extensions.push(basicConstraintsExtension(false));
