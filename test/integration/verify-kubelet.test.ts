@@ -1,10 +1,10 @@
-import { execFileSync } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { issueCertificateFiles } from '../../src/issue/extension.js';
 import { verify } from '../../src/commands/verify.js';
 import { type VerifyOptions } from '../../src/verify/index.js';
+import { selfSignedAt } from '../support/self-signed.js';
 import { tempDir } from '../support/tmp.js';
 import { KUBEADM_BASELINE, kubeadmFlags, pristine } from '../support/verify-pki.js';
 
@@ -45,37 +45,8 @@ async function servingPem(root: string, ca: string, sans: string[]): Promise<str
 
 const codes = async (options: VerifyOptions) => (await verify(options)).findings.map((f) => f.code).filter((c) => c !== KUBEADM_BASELINE);
 
-/**
- * The certificate a kubelet without tlsCertFile makes up for itself in `pki`, with the modes the
- * kubelet gives it (0644, key 0600) whatever the umask openssl runs under.
- */
-function selfSignedKubeletCert(pki: string): void {
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-subj',
-      '/CN=node1@1700000000',
-      '-addext',
-      'subjectAltName=DNS:node1',
-      '-days',
-      '365',
-      '-keyout',
-      path.join(pki, 'kubelet.key'),
-      '-out',
-      path.join(pki, 'kubelet.crt'),
-    ],
-    { stdio: 'ignore' },
-  );
-  chmodSync(path.join(pki, 'kubelet.crt'), 0o644);
-  chmodSync(path.join(pki, 'kubelet.key'), 0o600);
-}
+/** The certificate a kubelet without tlsCertFile makes up for itself in `pki`. */
+const selfSignedKubeletCert = (pki: string) => selfSignedAt(path.join(pki, 'kubelet'), '/CN=node1@1700000000', 'DNS:node1');
 
 describe('verify: the kubelet serving certificate where the kubelet keeps it', () => {
   it('serverTLSBootstrap: kubelet-server-current.pem, an absolute symlink resolved inside --root, SANs against the address the apiserver dials', async () => {

@@ -1,10 +1,10 @@
 /** HTTPS listeners on loopback standing in for a component's secure port, closed after each test. */
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterEach } from 'vitest';
+import { selfSignedAt } from './self-signed.js';
 
 const servers: https.Server[] = [];
 afterEach(async () => {
@@ -22,31 +22,5 @@ export async function serve(files: { cert: string; key: string }, host = '127.0.
   return (server.address() as AddressInfo).port;
 }
 
-/** A certificate its server made up for itself, as kube-scheduler does without --tls-cert-file (under `dir`). */
-export function selfSigned(dir: string): { cert: string; key: string } {
-  const base = path.join(dir, 'self');
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-days',
-      '365',
-      '-subj',
-      '/CN=localhost@1600000000',
-      '-addext',
-      'subjectAltName=DNS:localhost,IP:127.0.0.1',
-      '-keyout',
-      `${base}.key`,
-      '-out',
-      `${base}.crt`,
-    ],
-    { stdio: 'pipe' },
-  );
-  return { cert: `${base}.crt`, key: `${base}.key` };
-}
+/** kube-scheduler's self-made certificate (under `dir`). */
+export const selfSigned = (dir: string) => selfSignedAt(path.join(dir, 'self'), '/CN=localhost@1600000000', 'DNS:localhost,IP:127.0.0.1');
