@@ -1,6 +1,7 @@
 import { badFlag } from '../errors.js';
 import { ROTATE_STEPS, type RotateStep } from '../model/rotation.js';
 import { defineCommand } from './command.js';
+import { textStyles } from './output.js';
 import { LAYOUT_FLAGS, layoutOptions } from './renew.js';
 
 export const caCommand = defineCommand({
@@ -44,7 +45,7 @@ export const caCommand = defineCommand({
       const [{ renewCa }, { renderCaRenewResult }] = await Promise.all([import('../commands/ca-renew.js'), import('../render/day2.js')]);
       const result = await renewCa({ ...common, name: target, force: flags.shortenCa });
       for (const warning of result.warnings) output.stderr(`kpki: warning: ${warning}\n`);
-      output.stdout(flags.json ? `${JSON.stringify(result, null, 2)}\n` : renderCaRenewResult(result));
+      output.stdout(flags.json ? `${JSON.stringify(result, null, 2)}\n` : renderCaRenewResult(result, await textStyles()));
       return 0;
     }
     if (action === 'rotate') {
@@ -68,7 +69,7 @@ export const caCommand = defineCommand({
         recover: flags.recoverRotation,
         gates,
       });
-      output.stdout(flags.json ? `${JSON.stringify(result, null, 2)}\n` : renderRotateResult(result));
+      output.stdout(flags.json ? `${JSON.stringify(result, null, 2)}\n` : renderRotateResult(result, await textStyles()));
       return result.halfApplied || result.gates.report?.findings.length ? 1 : 0;
     }
     throw badFlag('action', `"${action}" is not renew or rotate`, 'e.g. kpki ca renew ca, kpki ca rotate begin');

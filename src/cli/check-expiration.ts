@@ -1,5 +1,6 @@
 import { formatDuration, parseDuration } from '../model/duration.js';
 import { defineCommand } from './command.js';
+import { textStyles } from './output.js';
 
 export const checkExpirationCommand = defineCommand({
   usage: 'check-expiration',
@@ -18,7 +19,7 @@ export const checkExpirationCommand = defineCommand({
       profile: flags.profile,
       warnWithinSeconds: warnText === undefined ? undefined : parseDuration(warnText),
     });
-    output.stdout(flags.json ? `${JSON.stringify(report, null, 2)}\n` : renderExpiration(report));
+    output.stdout(flags.json ? `${JSON.stringify(report, null, 2)}\n` : renderExpiration(report, await textStyles()));
     for (const row of report.expiringSoon) {
       const when =
         row.secondsLeft! < 0 ? `expired ${formatDuration(-row.secondsLeft!)} ago` : `expires in ${formatDuration(row.secondsLeft!)}`;

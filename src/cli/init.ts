@@ -1,7 +1,7 @@
 import type { InitOptions, Progress } from '../commands/init.js';
 import { badFlag } from '../errors.js';
 import { defineCommand } from './command.js';
-import type { Output } from './output.js';
+import { textStyles, type Output } from './output.js';
 import { pinSource } from './pin.js';
 
 function progressReporter(output: Output): ((p: Progress) => void) | undefined {
@@ -105,13 +105,15 @@ export const initCommand = defineCommand({
         // The same warning from several nodes (a leaf cut at its CA's expiry) is said once.
         for (const warning of new Set([...cluster.shared.warnings, ...cluster.nodes.flatMap((n) => n.init.warnings)]))
           output.stderr(`kpki: warning: ${warning}\n`);
-        output.stdout(flags.json ? `${JSON.stringify(cluster, null, 2)}\n` : (await rendering).renderClusterResult(cluster));
+        output.stdout(
+          flags.json ? `${JSON.stringify(cluster, null, 2)}\n` : (await rendering).renderClusterResult(cluster, await textStyles()),
+        );
         return cluster.shared.items.some((i) => i.action === 'conflict') ? 1 : 0;
       }
       const { initPki } = await import('../commands/init.js');
       const result = await initPki(options);
       for (const warning of result.warnings) output.stderr(`kpki: warning: ${warning}\n`);
-      output.stdout(flags.json ? `${JSON.stringify(result, null, 2)}\n` : (await rendering).renderInitResult(result));
+      output.stdout(flags.json ? `${JSON.stringify(result, null, 2)}\n` : (await rendering).renderInitResult(result, await textStyles()));
       return result.items.some((i) => i.action === 'conflict') ? 1 : 0;
     } finally {
       process.off('SIGINT', abort);
@@ -142,7 +144,7 @@ export const nodeCommand = defineCommand({
       force: flags.reissueStale,
       token,
     });
-    output.stdout(flags.json ? `${JSON.stringify(node, null, 2)}\n` : renderNodeResult(node));
+    output.stdout(flags.json ? `${JSON.stringify(node, null, 2)}\n` : renderNodeResult(node, await textStyles()));
     return 0;
   },
 });

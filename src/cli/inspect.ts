@@ -1,5 +1,6 @@
 import { badFlag } from '../errors.js';
 import { defineCommand } from './command.js';
+import { textStyles } from './output.js';
 
 export const inspectCommand = defineCommand({
   usage: 'inspect [...paths]',
@@ -10,7 +11,7 @@ export const inspectCommand = defineCommand({
     if (!paths.length) throw badFlag('PATH', 'give at least one file or directory to inspect');
     const [{ inspect }, { renderInspect }] = await Promise.all([import('../commands/inspect.js'), import('../render/inspect.js')]);
     const result = await inspect(paths);
-    output.stdout(flags.json ? `${JSON.stringify(result, null, 2)}\n` : renderInspect(result));
+    output.stdout(flags.json ? `${JSON.stringify(result, null, 2)}\n` : renderInspect(result, await textStyles()));
     return 0;
   },
 });

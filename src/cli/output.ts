@@ -1,4 +1,6 @@
 import { exitCodeFor, KpkiError } from '../errors.js';
+import { PLAIN, type Styles } from '../render/styles.js';
+import { isCharacterDevice, standardStream } from '../store/standard-streams.js';
 
 /** Where commands write: results to stdout, progress and errors to stderr. */
 export interface Output {
@@ -12,10 +14,22 @@ export interface Output {
 export type Runner = (json: boolean, action: () => Promise<number>) => Promise<void>;
 
 export const processOutput: Output = {
-  stdout: (text) => process.stdout.write(text),
-  stderr: (text) => process.stderr.write(text),
-  interactive: Boolean(process.stderr.isTTY),
+  stdout: standardStream(1, () => process.stdout),
+  stderr: standardStream(2, () => process.stderr),
+  get interactive() {
+    return isCharacterDevice(2) && Boolean(process.stderr.isTTY);
+  },
 };
+
+/**
+ * kleur's styles where it may colour, plain text otherwise. kleur asks process.stdout whether it
+ * is a terminal when it loads, which builds the pipe's net.Socket `standardStream` avoids; stdout
+ * that is no character device is no terminal, and without FORCE_COLOR kleur would not colour it.
+ */
+export async function textStyles(): Promise<Styles> {
+  if (process.env.FORCE_COLOR === undefined && !isCharacterDevice(1)) return PLAIN;
+  return (await import('kleur')).default;
+}
 
 /** Turns any failure into one `kpki: …` line and an exit status; never a stack trace. */
 export function reportError(error: unknown, output: Output, json: boolean): number {

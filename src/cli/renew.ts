@@ -1,4 +1,5 @@
 import { defineCommand } from './command.js';
+import { textStyles } from './output.js';
 import type { FlagValues } from './flags.js';
 import { pinSource } from './pin.js';
 
@@ -51,7 +52,7 @@ export const renewCommand = defineCommand({
       dryRun: flags.dryRun,
     });
     for (const warning of result.warnings) output.stderr(`kpki: warning: ${warning}\n`);
-    output.stdout(flags.json ? `${JSON.stringify(result, null, 2)}\n` : renderRenewResult(result));
+    output.stdout(flags.json ? `${JSON.stringify(result, null, 2)}\n` : renderRenewResult(result, await textStyles()));
     return 0;
   },
 });

@@ -6,6 +6,7 @@ import { loadProfile } from '../store/profiles.js';
 import { badFlag } from '../errors.js';
 import { NEWEST_CHOSEN_BY } from '../verify/benchmarks.js';
 import { defineCommand } from './command.js';
+import { textStyles } from './output.js';
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
@@ -85,7 +86,7 @@ export const verifyCommand = defineCommand({
       flags.json
         ? `${JSON.stringify(result, null, 2)}
 `
-        : benchmarkNote + renderVerifyResult(result),
+        : benchmarkNote + renderVerifyResult(result, await textStyles()),
     );
     return result.counts.error > 0 ? 1 : 0;
   },

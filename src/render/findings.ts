@@ -1,27 +1,24 @@
-import kleur from 'kleur';
 import type { VerifyResult } from '../verify/options.js';
 import type { Severity } from '../verify/findings.js';
+import { PLAIN, type Styles } from './styles.js';
 
-const SEVERITY_LABEL: Record<Severity, string> = {
-  error: kleur.red().bold('ERROR'),
-  warning: kleur.yellow('WARN'),
-  info: kleur.blue('INFO'),
-};
+const severityLabel = (severity: Severity, style: Styles): string =>
+  severity === 'error' ? style.red(style.bold('ERROR')) : severity === 'warning' ? style.yellow('WARN') : style.blue('INFO');
 
 /** One block per finding: what breaks, why, and how to fix it; then a count. A whole-cluster run: one section per directory. */
-export function renderVerifyResult(result: VerifyResult): string {
-  if (!result.locations) return renderFindings(result);
-  const sections = result.locations.map((l) => `${kleur.bold(`== ${l.name}`)} (${l.role}) ${l.dir}\n${renderFindings(l)}`);
+export function renderVerifyResult(result: VerifyResult, style: Styles = PLAIN): string {
+  if (!result.locations) return renderFindings(result, style);
+  const sections = result.locations.map((l) => `${style.bold(`== ${l.name}`)} (${l.role}) ${l.dir}\n${renderFindings(l, style)}`);
   const { error, warning, info } = result.counts;
-  const total = error + warning + info ? `${error} error(s), ${warning} warning(s), ${info} note(s)` : kleur.green('No problems found');
+  const total = error + warning + info ? `${error} error(s), ${warning} warning(s), ${info} note(s)` : style.green('No problems found');
   return `${sections.join('\n')}\n${total} in ${result.locations.length} location(s) of the cluster.\n`;
 }
 
-function renderFindings(result: Pick<VerifyResult, 'findings' | 'counts' | 'checked'>): string {
+function renderFindings(result: Pick<VerifyResult, 'findings' | 'counts' | 'checked'>, style: Styles): string {
   const lines: string[] = [];
   for (const f of result.findings) {
-    const compliance = f.compliance ? kleur.dim(` [${f.compliance.benchmark} ${f.compliance.id}]`) : '';
-    lines.push(`${SEVERITY_LABEL[f.severity]} ${kleur.bold(f.code)} ${f.subject}${compliance}`);
+    const compliance = f.compliance ? style.dim(` [${f.compliance.benchmark} ${f.compliance.id}]`) : '';
+    lines.push(`${severityLabel(f.severity, style)} ${style.bold(f.code)} ${f.subject}${compliance}`);
     if (f.symptom) lines.push(`  symptom:   ${f.symptom}`);
     lines.push(`  diagnosis: ${f.diagnosis}`);
     lines.push(`  fix:       ${f.fix}`);
@@ -34,7 +31,7 @@ function renderFindings(result: Pick<VerifyResult, 'findings' | 'counts' | 'chec
   lines.push(
     result.findings.length
       ? `${error} error(s), ${warning} warning(s), ${info} note(s) in ${checked}`
-      : kleur.green(`No problems found in ${checked}.`),
+      : style.green(`No problems found in ${checked}.`),
   );
   return `${lines.join('\n')}\n`;
 }

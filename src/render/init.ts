@@ -1,38 +1,49 @@
-import kleur from 'kleur';
 import { formatDuration } from '../model/duration.js';
 import type { ClusterResult, NodeResult } from '../commands/cluster.js';
 import type { InitAction, InitResult } from '../commands/init.js';
+import { PLAIN, type Styles } from './styles.js';
 import { table } from './table.js';
 
-const ACTION_LABEL: Record<InitAction, string> = {
-  create: kleur.green('create'),
-  reuse: kleur.dim('reuse'),
-  reissue: kleur.yellow('reissue'),
-  complete: kleur.cyan('complete'),
-  external: kleur.blue('external'),
-  copy: kleur.cyan('copy'),
-  conflict: kleur.red('conflict'),
-  renew: kleur.yellow('renew'),
-  csr: kleur.blue('csr'),
+/** Each action's word, and the colour it is shown in. */
+const ACTION_LABEL: Record<InitAction, [string, keyof Styles]> = {
+  create: ['create', 'green'],
+  reuse: ['reuse', 'dim'],
+  reissue: ['reissue', 'yellow'],
+  complete: ['complete', 'cyan'],
+  external: ['external', 'blue'],
+  copy: ['copy', 'cyan'],
+  conflict: ['conflict', 'red'],
+  renew: ['renew', 'yellow'],
+  csr: ['csr', 'blue'],
 };
 
 const PAST_TENSE: Partial<Record<InitAction, string>> = {
-  create: kleur.green('created'),
-  reuse: kleur.dim('reused'),
-  reissue: kleur.yellow('reissued'),
-  complete: kleur.cyan('completed'),
-  external: kleur.blue('checked'),
-  copy: kleur.cyan('copied'),
+  create: 'created',
+  reuse: 'reused',
+  reissue: 'reissued',
+  complete: 'completed',
+  external: 'checked',
+  copy: 'copied',
+};
+
+const actionLabel = (action: InitAction, style: Styles) => style[ACTION_LABEL[action][1]](ACTION_LABEL[action][0]);
+
+/** What happened, in the past tense where the action has one. */
+const doneLabel = (action: InitAction, style: Styles) => {
+  const past = PAST_TENSE[action];
+  return past ? style[ACTION_LABEL[action][1]](past) : actionLabel(action, style);
 };
 
 /** The summary of a run: one row per entry, files and what happened to them. */
-export function renderInitResult(result: InitResult): string {
+export function renderInitResult(result: InitResult, style: Styles = PLAIN): string {
   const header = result.dryRun
     ? `Plan for ${result.certDir} and ${result.kubeconfigDir} (profile ${result.profile}); nothing is written:`
     : `PKI in ${result.certDir}, kubeconfigs in ${result.kubeconfigDir} (profile ${result.profile}):`;
   const lines = [header];
   if (result.dryRun) {
-    const rows = table(result.items.map((item) => [ACTION_LABEL[item.action], kleur.bold(item.name), item.files.join(', ')])).split('\n');
+    const rows = table(result.items.map((item) => [actionLabel(item.action, style), style.bold(item.name), item.files.join(', ')])).split(
+      '\n',
+    );
     for (const [index, item] of result.items.entries()) {
       lines.push(rows[index]!);
       const details = [
@@ -43,22 +54,26 @@ export function renderInitResult(result: InitResult): string {
       ].filter(Boolean);
       if (details.length) lines.push(`    ${details.join(', ')}`);
       if (item.sans?.length) lines.push(`    SANs ${item.sans.join(', ')}`);
-      for (const reason of item.reasons) lines.push(`    ${kleur.dim('because')} ${reason}`);
+      for (const reason of item.reasons) lines.push(`    ${style.dim('because')} ${reason}`);
     }
   } else {
-    lines.push(table(result.items.map((i) => [`  ${PAST_TENSE[i.action] ?? ACTION_LABEL[i.action]}`, i.name, i.files.join(', ')])));
-    if (!result.changed) lines.push(kleur.dim('Everything already matched the settings; no file was changed.'));
+    lines.push(table(result.items.map((i) => [`  ${doneLabel(i.action, style)}`, i.name, i.files.join(', ')])));
+    if (!result.changed) lines.push(style.dim('Everything already matched the settings; no file was changed.'));
   }
   return `${lines.join('\n')}\n`;
 }
 
 /** A whole-cluster run: the shared set, then one line per node with what happened to its files. */
-export function renderClusterResult(result: ClusterResult): string {
-  const lines = [renderInitResult(result.shared).trimEnd(), ''];
+export function renderClusterResult(result: ClusterResult, style: Styles = PLAIN): string {
+  const lines = [renderInitResult(result.shared, style).trimEnd(), ''];
   if (result.shared.dryRun) {
-    if (!result.nodes.length) lines.push(kleur.dim('Node directories are planned once the shared set above exists.'));
+    if (!result.nodes.length) lines.push(style.dim('Node directories are planned once the shared set above exists.'));
     for (const node of result.nodes)
-      lines.push(`${kleur.bold(node.name)} (${node.role}, ${node.addresses.join(', ')}):`, renderInitResult(node.init).trimEnd(), '');
+      lines.push(
+        `${style.bold(node.name)} (${node.role}, ${node.addresses.join(', ')}):`,
+        renderInitResult(node.init, style).trimEnd(),
+        '',
+      );
     return `${lines.join('\n')}\n`;
   }
   lines.push('Nodes (copy each <dir>/etc/kubernetes to the machine):');
@@ -66,15 +81,15 @@ export function renderClusterResult(result: ClusterResult): string {
     const counts = new Map<string, number>();
     for (const item of node.init.items) counts.set(item.action, (counts.get(item.action) ?? 0) + 1);
     const summary = [...counts].map(([action, n]) => `${n} ${PAST_TENSE[action as InitAction] ?? action}`).join(', ');
-    return [`  ${kleur.bold(node.name)}`, node.role, node.addresses.join(','), node.dir, summary];
+    return [`  ${style.bold(node.name)}`, node.role, node.addresses.join(','), node.dir, summary];
   });
   lines.push(table(rows), '', `etcd servers: ${result.etcdServers.join(',')}`, `cluster record: ${result.record}`);
   return `${lines.join('\n')}\n`;
 }
 
 /** `kpki node add`: the node's files and what happened to them. */
-export function renderNodeResult(node: NodeResult): string {
+export function renderNodeResult(node: NodeResult, style: Styles = PLAIN): string {
   const lines = [`${node.name} (${node.role}, ${node.addresses.join(', ')}) in ${node.dir}:`];
-  lines.push(table(node.init.items.map((i) => [`  ${PAST_TENSE[i.action] ?? ACTION_LABEL[i.action]}`, i.name, i.files.join(', ')])));
+  lines.push(table(node.init.items.map((i) => [`  ${doneLabel(i.action, style)}`, i.name, i.files.join(', ')])));
   return `${lines.join('\n')}\n`;
 }

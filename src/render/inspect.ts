@@ -1,7 +1,7 @@
-import kleur from 'kleur';
 import type { ExpirationReport, ExpirationRow } from '../inspect/expiration-report.js';
 import type { InspectResult } from '../inspect/material.js';
 import { formatDuration } from '../model/duration.js';
+import { PLAIN, type Styles } from './styles.js';
 import { table } from './table.js';
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
@@ -13,27 +13,27 @@ export function kubeadmDate(iso: string): string {
   return `${MONTHS[d.getUTCMonth()]} ${pad(d.getUTCDate())}, ${d.getUTCFullYear()} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())} UTC`;
 }
 
-const left = (seconds: number) =>
+const left = (seconds: number, style: Styles) =>
   seconds < 0
-    ? kleur.red(`expired ${formatDuration(-seconds)} ago`)
+    ? style.red(`expired ${formatDuration(-seconds)} ago`)
     : seconds < 30 * 86400
-      ? kleur.yellow(formatDuration(seconds))
+      ? style.yellow(formatDuration(seconds))
       : formatDuration(seconds);
 
-export function renderInspect(result: InspectResult): string {
+export function renderInspect(result: InspectResult, style: Styles = PLAIN): string {
   const lines: string[] = [];
   for (const item of result.items) {
-    lines.push(kleur.bold(item.file));
+    lines.push(style.bold(item.file));
     switch (item.kind) {
       case 'certificate':
         lines.push(
-          `  certificate  CN=${item.commonName}${item.organizations.length ? `, O=${item.organizations.join('+')}` : ''}${item.isCA ? kleur.cyan(' (CA)') : ''}`,
-          `  issuer       ${item.issuer}${item.signedBy ? ` (signed by ${item.signedBy})` : kleur.yellow(' (signer not in the inspected set)')}`,
+          `  certificate  CN=${item.commonName}${item.organizations.length ? `, O=${item.organizations.join('+')}` : ''}${item.isCA ? style.cyan(' (CA)') : ''}`,
+          `  issuer       ${item.issuer}${item.signedBy ? ` (signed by ${item.signedBy})` : style.yellow(' (signer not in the inspected set)')}`,
           ...(item.sans.length ? [`  SANs         ${item.sans.join(', ')}`] : []),
           `  key          ${item.key}, ${item.keyFile ? `matching key ${item.keyFile}` : 'no matching key in the set'}`,
           `  usages       ${[...item.keyUsages, ...item.extKeyUsages].join(', ') || '-'}${item.pathLength !== undefined ? `, pathlen ${item.pathLength}` : ''}`,
           `  serial       ${item.serialNumber}, signed ${item.signatureAlgorithm}`,
-          `  valid        ${item.notBefore} to ${item.notAfter} (${left(item.secondsLeft)})`,
+          `  valid        ${item.notBefore} to ${item.notAfter} (${left(item.secondsLeft, style)})`,
         );
         break;
       case 'private-key':
@@ -44,7 +44,7 @@ export function renderInspect(result: InspectResult): string {
         break;
       case 'csr':
         lines.push(
-          `  csr          ${item.subject}, ${item.key}${item.sans.length ? `, SANs ${item.sans.join(', ')}` : ''}${item.signatureValid ? '' : kleur.red(' (bad signature)')}`,
+          `  csr          ${item.subject}, ${item.key}${item.sans.length ? `, SANs ${item.sans.join(', ')}` : ''}${item.signatureValid ? '' : style.red(' (bad signature)')}`,
         );
         break;
       case 'kubeconfig':
@@ -52,24 +52,30 @@ export function renderInspect(result: InspectResult): string {
         break;
     }
   }
-  for (const problem of result.problems) lines.push(`${kleur.red('problem')} ${problem.file}: ${problem.message}`);
+  for (const problem of result.problems) lines.push(`${style.red('problem')} ${problem.file}: ${problem.message}`);
   return `${lines.join('\n')}\n`;
 }
 
 const yesNo = (b: boolean) => (b ? 'yes' : 'no');
 
-function expirationRows(rows: ExpirationRow[], withAuthority: boolean): string[][] {
+function expirationRows(rows: ExpirationRow[], withAuthority: boolean, style: Styles): string[][] {
   return rows.map((r) =>
     r.missing
       ? [`!MISSING! ${r.name}`]
-      : [r.name, kubeadmDate(r.notAfter!), left(r.secondsLeft!), ...(withAuthority ? [r.authority] : []), yesNo(r.externallyManaged)],
+      : [
+          r.name,
+          kubeadmDate(r.notAfter!),
+          left(r.secondsLeft!, style),
+          ...(withAuthority ? [r.authority] : []),
+          yesNo(r.externallyManaged),
+        ],
   );
 }
 
 /** kubeadm's two tables: certificates, then certificate authorities. */
-export function renderExpiration(report: ExpirationReport): string {
+export function renderExpiration(report: ExpirationReport, style: Styles = PLAIN): string {
   return `${table([
     ['CERTIFICATE', 'EXPIRES', 'RESIDUAL TIME', 'CERTIFICATE AUTHORITY', 'EXTERNALLY MANAGED'],
-    ...expirationRows(report.certificates, true),
-  ])}\n\n${table([['CERTIFICATE AUTHORITY', 'EXPIRES', 'RESIDUAL TIME', 'EXTERNALLY MANAGED'], ...expirationRows(report.authorities, false)])}\n`;
+    ...expirationRows(report.certificates, true, style),
+  ])}\n\n${table([['CERTIFICATE AUTHORITY', 'EXPIRES', 'RESIDUAL TIME', 'EXTERNALLY MANAGED'], ...expirationRows(report.authorities, false, style)])}\n`;
 }

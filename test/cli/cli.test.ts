@@ -1,7 +1,8 @@
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { closeSync, constants, existsSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { expectOneLineError, kpki, kpkiInterrupted } from '../support/cli.js';
+import { expectOneLineError, KPKI_BIN, kpki, kpkiInterrupted } from '../support/cli.js';
 import { tempDir } from '../support/tmp.js';
 
 const NODE = ['--node-name', 'cp1', '--advertise-address', '10.0.0.11'];
@@ -42,6 +43,38 @@ describe('kpki CLI', () => {
     const result = kpki(args, { cwd: tempDir() });
     expect(result.status).toBe(2);
     expectOneLineError(result, fragment);
+  });
+
+  it('colours only where kleur would (a terminal, FORCE_COLOR): a pipe gets plain text', () => {
+    const dir = tempDir();
+    expect(kpki(initArgs(dir, '--key-type', 'ecdsa-p256')).status).toBe(0);
+    const verify = ['verify', '--cert-dir', path.join(dir, 'pki')];
+    const piped = kpki(verify, { env: { NO_COLOR: undefined, FORCE_COLOR: undefined } });
+    expect(piped.stdout).toMatch(/^No problems found/m);
+    expect(piped.stdout).not.toContain('\x1b[');
+    const forced = kpki(verify, { env: { NO_COLOR: undefined, FORCE_COLOR: '1' } });
+    expect(forced.stdout).toContain('\x1b[32mNo problems found');
+  });
+
+  it('a reader that has gone (EPIPE) ends the output quietly: the exit status is the command’s', () => {
+    const dir = tempDir();
+    expect(kpki(initArgs(dir, '--key-type', 'ecdsa-p256')).status).toBe(0);
+    const fifo = path.join(dir, 'stdout');
+    expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+    const reader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+    const writer = openSync(fifo, constants.O_WRONLY);
+    closeSync(reader);
+    try {
+      const result = spawnSync(process.execPath, [KPKI_BIN, 'inspect', path.join(dir, 'pki')], {
+        stdio: ['ignore', writer, 'pipe'],
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+      expect(result.stderr).toBe('');
+      expect(result.status).toBe(0);
+    } finally {
+      closeSync(writer);
+    }
   });
 
   it('init writes the PKI, prints a summary on stdout and no progress when not a TTY', () => {
