@@ -1,24 +1,9 @@
-import { isIPv4, SocketAddress } from 'node:net';
-
-/**
- * 4, 6 or 0, as net.isIP. Its IPv6 test is a regular expression whose first use costs ~8 ms, a
- * tenth of a command's start-up; libuv's address parser gives the same answers at no cost.
- */
-function isIP(text: string): 0 | 4 | 6 {
-  if (isIPv4(text)) return 4;
-  if (!text.includes(':')) return 0;
-  try {
-    new SocketAddress({ address: text, family: 'ipv6' });
-    return 6;
-  } catch {
-    return 0;
-  }
-}
+import { ipTextFamily } from '../pki/ip.js';
 
 /** An IP address in canonical text form (RFC 5952 for IPv6), or undefined when `text` is not one. */
 export function canonicalIp(text: string): string | undefined {
   const bare = text.startsWith('[') && text.endsWith(']') ? text.slice(1, -1) : text;
-  const family = isIP(bare);
+  const family = ipTextFamily(bare);
   if (family === 4)
     return bare
       .split('.')
@@ -59,7 +44,7 @@ function ipv6Groups(ip: string): string[] {
 }
 
 function ipToBigInt(ip: string): { value: bigint; bits: number } {
-  if (isIP(ip) === 4) return { value: ipv4Value(ip), bits: 32 };
+  if (ipTextFamily(ip) === 4) return { value: ipv4Value(ip), bits: 32 };
   return { value: ipv6Groups(ip).reduce((acc, g) => (acc << 16n) | BigInt(parseInt(g, 16)), 0n), bits: 128 };
 }
 
@@ -125,10 +110,10 @@ export function parseHostPort(text: string): HostPort | undefined {
   const bracketed = /^\[([^\]]+)\](?::(\d+))?$/.exec(trimmed);
   if (bracketed) {
     const host = canonicalIp(bracketed[1]!);
-    if (!host || isIP(host) !== 6) return undefined;
+    if (!host || ipTextFamily(host) !== 6) return undefined;
     return withPort(host, bracketed[2]);
   }
-  if (isIP(trimmed) === 6) return { host: canonicalIp(trimmed)!, port: undefined };
+  if (ipTextFamily(trimmed) === 6) return { host: canonicalIp(trimmed)!, port: undefined };
   const [host, port, ...rest] = trimmed.split(':');
   if (rest.length || !host) return undefined;
   const ip = canonicalIp(host);
@@ -145,7 +130,7 @@ function withPort(host: string, port: string | undefined): HostPort | undefined 
 
 /** A host as it stands before `:port` in a URL or host[:port]: IPv6 addresses bracketed. */
 export function bracketedHost(host: string): string {
-  return isIP(host) === 6 ? `[${host}]` : host;
+  return ipTextFamily(host) === 6 ? `[${host}]` : host;
 }
 
 /** `https://host:port` with IPv6 hosts bracketed, as kubeadm writes kubeconfig servers. */

@@ -1,4 +1,6 @@
+import { isIP } from 'node:net';
 import { describe, expect, it } from 'vitest';
+import { ipTextFamily } from '../../src/pki/ip.js';
 import { canonicalIp, httpsUrl, indexedIp, isDnsName, parseCidr, parseHostPort } from '../../src/model/net.js';
 
 describe('canonicalIp', () => {
@@ -11,6 +13,23 @@ describe('canonicalIp', () => {
     expect(canonicalIp('kubernetes')).toBeUndefined();
     expect(canonicalIp('10.96.0.256')).toBeUndefined();
     expect(canonicalIp('1:2:3')).toBeUndefined();
+  });
+});
+
+describe('ipTextFamily', () => {
+  // node:net is the reference; kpki reads addresses without loading it (start-up time).
+  const TEXTS = [
+    ...['1.2.3.4', '255.255.255.255', '0.0.0.0', '256.1.1.1', '01.2.3.4', '1.2.3', '1.2.3.4.5', '0x7f.0.0.1', ' 1.2.3.4'],
+    ...['::', '::1', '1::', '1:2:3:4:5:6:7:8', '1::2:3:4:5:6:7:8', '1:2:3:4:5:6:7::', '1:2:3:4:5:6:7:8:9', ':::1', '1::2::3'],
+    ...['::ffff:1.2.3.4', '::ffff:01.2.3.4', '::ffff:1.2.3', '::ffff:256.1.1.1', '1:2:3:4:5:6:1.2.3.4', '1:2:3:4:5:6:7:1.2.3.4'],
+    ...['12345::1', 'FFFF::1', 'g::1', '::1]/[', '[::1]', ':: 1', '::\t1', 'example.com', ''],
+  ];
+  it.each(TEXTS)('%j as node:net isIP', (text) => {
+    expect(ipTextFamily(text)).toBe(isIP(text));
+  });
+  it('refuses a zone, as Go net.ParseIP (node:net accepts it)', () => {
+    expect(ipTextFamily('fe80::1%eth0')).toBe(0);
+    expect(canonicalIp('fe80::1%eth0')).toBeUndefined();
   });
 });
 
