@@ -141,22 +141,32 @@ export function bitStringValue(body: Buffer): { bytes: Buffer; bitLength: number
  */
 export function oidValue(body: Buffer, anySize = false): string | undefined {
   if (body.length === 0) return undefined;
-  const components: bigint[] = [];
-  let value = 0n;
+  const components: (number | bigint)[] = [];
+  // Numbers: an arc within Go's 31 bits is exact in one, and BigInt arithmetic is slow in a cold
+  // process (a read command decodes a few hundred OIDs). A longer arc (anySize) goes on as a BigInt.
+  let value: number | bigint = 0;
   let started = false;
   for (const byte of body) {
     if (!started && byte === 0x80) return undefined;
     started = true;
-    value = (value << 7n) | BigInt(byte & 0x7f);
-    if (!anySize && value >= 1n << 31n) return undefined;
+    const low = byte & 0x7f;
+    value = typeof value === 'bigint' || value >= 2 ** 45 ? (BigInt(value) << 7n) | BigInt(low) : value * 128 + low;
+    if (!anySize && value >= 2 ** 31) return undefined;
     if (!(byte & 0x80)) {
       components.push(value);
-      value = 0n;
+      value = 0;
       started = false;
     }
   }
   if (started) return undefined;
   const first = components[0]!;
-  const head = first < 80n ? [first / 40n, first % 40n] : [2n, first - 80n];
+  const head =
+    first < 80 ? [Math.floor(Number(first) / 40), Number(first) % 40] : [2, typeof first === 'bigint' ? first - 80n : first - 80];
   return [...head, ...components.slice(1)].join('.');
+}
+
+/** A positive integer as a JWK carries it (RFC 7518 §6.3): big-endian bytes, unpadded, base64url. */
+export function jwkNumber(value: bigint): string {
+  const hex = value.toString(16);
+  return Buffer.from(hex.length % 2 ? `0${hex}` : hex, 'hex').toString('base64url');
 }

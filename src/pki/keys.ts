@@ -7,6 +7,7 @@ import {
   webcrypto,
 } from 'node:crypto';
 import { availableParallelism } from 'node:os';
+import { DerReader, jwkNumber, Tag } from './der.js';
 import type { KeyType } from './key-types.js';
 
 type Algorithm = RsaHashedImportParams | EcKeyImportParams;
@@ -244,9 +245,33 @@ export function publicKeyFromDer(der: Buffer): KeyObject {
   return createPublicKey({ key: der, format: 'der', type: 'spki' });
 }
 
+/**
+ * A two-prime PKCS#1 key (kubeadm's `RSA PRIVATE KEY`) from its numbers, strictly DER: OpenSSL 3
+ * decodes a DER key ten times slower than it takes the same numbers as a JWK, and a read command
+ * loads every key of a tree. Undefined for anything else (another version, more primes, a malformed
+ * body), which OpenSSL then decodes as before.
+ */
+function rsaKeyFromNumbers(der: Buffer): KeyObject | undefined {
+  const outer = new DerReader(der);
+  const body = outer.readNested(Tag.SEQUENCE);
+  if (!body || !outer.empty || body.readInteger() !== 0n) return undefined;
+  const jwk: Record<string, string> = { kty: 'RSA' };
+  for (const name of ['n', 'e', 'd', 'p', 'q', 'dp', 'dq', 'qi']) {
+    const value = body.readInteger();
+    if (value === undefined || value <= 0n) return undefined;
+    jwk[name] = jwkNumber(value);
+  }
+  if (!body.empty) return undefined;
+  try {
+    return createPrivateKey({ key: jwk, format: 'jwk' });
+  } catch {
+    return undefined;
+  }
+}
+
 /** A DER private key in one encoding: PKCS#1 (RSA), PKCS#8 or SEC1 (EC). */
 export function privateKeyFromDer(der: Buffer, type: 'pkcs1' | 'pkcs8' | 'sec1'): KeyObject {
-  return createPrivateKey({ key: der, format: 'der', type });
+  return (type === 'pkcs1' && rsaKeyFromNumbers(der)) || createPrivateKey({ key: der, format: 'der', type });
 }
 
 /** A PEM public key (`BEGIN PUBLIC KEY`), as sa.pub holds them. */

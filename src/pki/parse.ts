@@ -1,6 +1,6 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { ErrorCode, KpkiError } from '../errors.js';
-import { DerReader, Tag, bitStringValue, contextTag, integerValue, oidValue, type Element } from './der.js';
+import { DerReader, Tag, bitStringValue, contextTag, integerValue, jwkNumber, oidValue, type Element } from './der.js';
 import { isV4Mapped, parseIp } from './ip.js';
 import type { KeyUsageName } from './template.js';
 
@@ -396,7 +396,13 @@ function parsePublicKey(algorithm: AlgorithmIdentifier, keyBits: Buffer, spki: B
       if (exponent === undefined || exponent >= 1n << 63n || exponent < -(1n << 63n)) fail('x509: invalid RSA public exponent');
       if (modulus <= 0n) fail('x509: RSA modulus is not a positive number');
       if (exponent! <= 0n) fail('x509: RSA public exponent is not a positive number');
-      break;
+      // From the numbers just read: OpenSSL 3 decodes a DER key ten times slower than it takes a JWK,
+      // and a read command parses a few dozen certificates.
+      try {
+        return createPublicKey({ key: { kty: 'RSA', n: jwkNumber(modulus), e: jwkNumber(exponent!) }, format: 'jwk' });
+      } catch {
+        return undefined;
+      }
     }
     case 'ECDSA': {
       const curveOid = params && new DerReader(params).readOid();
@@ -921,21 +927,41 @@ export function goCertificate(cert: CertificateData): GoCertificate {
 }
 
 /**
+ * Go's parses of one load's certificates, by their DER: a CA's bytes recur (its file, every
+ * kubeconfig, every node of a cluster) and are parsed once. Each caller still gets a certificate
+ * object of its own: rules tell two files' copies apart by identity.
+ */
+export type CertificateParses = Map<string, GoCertificate>;
+
+/**
  * Parses one DER certificate with Go's checks and messages (X509ParseError) and keeps that parse
  * for `goCertificate`; `make` builds the object callers hold, once Go accepted the bytes.
  */
-export function parseDerCertificate<C extends CertificateData>(der: Buffer, make: (der: Buffer, go: GoCertificate) => C): C {
-  const go = parseGoCertificate(der);
+export function parseDerCertificate<C extends CertificateData>(
+  der: Buffer,
+  make: (der: Buffer, go: GoCertificate) => C,
+  parses?: CertificateParses,
+): C {
+  const key = parses && der.toString('latin1');
+  let go = key === undefined ? undefined : parses!.get(key);
+  if (!go) {
+    go = parseGoCertificate(der);
+    if (key !== undefined) parses!.set(key, go);
+  }
   const cert = make(der, go);
   parsed.set(cert, go);
   return cert;
 }
 
 /** A certificate from DER as Go parses it, with nothing but Go's view behind it. */
-export function certificateFromDer(der: Buffer): CertificateData {
-  return parseDerCertificate(der, (bytes, go) => ({
-    rawData: new Uint8Array(bytes).buffer,
-    notBefore: go.notBefore,
-    notAfter: go.notAfter,
-  }));
+export function certificateFromDer(der: Buffer, parses?: CertificateParses): CertificateData {
+  return parseDerCertificate(
+    der,
+    (bytes, go) => ({
+      rawData: new Uint8Array(bytes).buffer,
+      notBefore: go.notBefore,
+      notAfter: go.notAfter,
+    }),
+    parses,
+  );
 }

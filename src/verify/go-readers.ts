@@ -1,6 +1,6 @@
 import { privateKeyFromDer, publicKeyFromDer, publicKeyOf, type KeyObject } from '../pki/keys.js';
 import { publicKeyObject } from '../pki/certificate-facts.js';
-import { certificateFromDer, type CertificateData } from '../pki/parse.js';
+import { certificateFromDer, type CertificateData, type CertificateParses } from '../pki/parse.js';
 
 /**
  * How Kubernetes components read PEM files, with the errors they print: Go's tls.X509KeyPair for
@@ -42,19 +42,19 @@ function goPemBlocks(data: Buffer): GoPemBlock[] {
   return blocks;
 }
 
-/** A certificate's DER as Go parses it, or Go's parse error. */
-export function parseDer(der: Buffer): Read<CertificateData> {
+/** A certificate's DER as Go parses it, or Go's parse error; `parses` holds one load's (pki/parse.ts). */
+export function parseDer(der: Buffer, parses?: CertificateParses): Read<CertificateData> {
   try {
-    return { ok: true, value: certificateFromDer(der) };
+    return { ok: true, value: certificateFromDer(der, parses) };
   } catch (error) {
     return { ok: false, error: (error as Error).message };
   }
 }
 
-function parseAll(ders: Buffer[]): Read<CertificateData[]> {
+function parseAll(ders: Buffer[], parses?: CertificateParses): Read<CertificateData[]> {
   const certs: CertificateData[] = [];
   for (const der of ders) {
-    const parsed = parseDer(der);
+    const parsed = parseDer(der, parses);
     if (!parsed.ok) return parsed;
     certs.push(parsed.value);
   }
@@ -62,7 +62,7 @@ function parseAll(ders: Buffer[]): Read<CertificateData[]> {
 }
 
 /** The certificate half of tls.X509KeyPair: CERTIFICATE blocks, leaf first. */
-export function tlsCertificates(data: Buffer): Read<CertificateData[]> {
+export function tlsCertificates(data: Buffer, parses?: CertificateParses): Read<CertificateData[]> {
   const blocks = goPemBlocks(data);
   const certs = blocks.filter((b) => b.type === 'CERTIFICATE');
   if (!certs.length) {
@@ -80,7 +80,10 @@ export function tlsCertificates(data: Buffer): Read<CertificateData[]> {
       error: `tls: failed to find "CERTIFICATE" PEM block in certificate input after skipping PEM blocks of the following types: [${skipped.join(' ')}]`,
     };
   }
-  return parseAll(certs.map((b) => b.der));
+  return parseAll(
+    certs.map((b) => b.der),
+    parses,
+  );
 }
 
 const ENCODING_OF_BLOCK: Record<string, 'pkcs1' | 'pkcs8' | 'sec1'> = {
@@ -126,17 +129,20 @@ export function tlsPrivateKey(data: Buffer): Read<KeyObject> {
 }
 
 /** client-go cert.ParseCertsPEM, which CA-file flags use: CERTIFICATE blocks without headers. */
-export function caBundle(data: Buffer): Read<CertificateData[]> {
+export function caBundle(data: Buffer, parses?: CertificateParses): Read<CertificateData[]> {
   const certs = goPemBlocks(data).filter((b) => b.type === 'CERTIFICATE' && !b.hasHeaders);
   if (!certs.length) return { ok: false, error: 'data does not contain any valid RSA or ECDSA certificates' };
-  return parseAll(certs.map((b) => b.der));
+  return parseAll(
+    certs.map((b) => b.der),
+    parses,
+  );
 }
 
 /** Go's CertPool.AppendCertsFromPEM as client-go ≥ 1.2x uses it for kubeconfig CA data. */
-export function rootCertificates(data: Buffer): Read<CertificateData[]> {
+export function rootCertificates(data: Buffer, parses?: CertificateParses): Read<CertificateData[]> {
   const certs = goPemBlocks(data).filter((b) => b.type === 'CERTIFICATE' && !b.hasHeaders);
   const parsed = certs
-    .map((b) => parseDer(b.der))
+    .map((b) => parseDer(b.der, parses))
     .filter((r) => r.ok)
     .map((r) => (r as { value: CertificateData }).value);
   return parsed.length
@@ -144,16 +150,27 @@ export function rootCertificates(data: Buffer): Read<CertificateData[]> {
     : { ok: false, error: 'unable to load root certificates: unable to parse bytes as PEM block' };
 }
 
-/** keyutil.ParsePublicKeysPEM: per block, a private key's public half (PKCS#1, PKCS#8, SEC1), a PKIX public key, or a certificate's key. */
+/**
+ * keyutil.ParsePublicKeysPEM: per block, a private key's public half (PKCS#1, PKCS#8, SEC1), a PKIX
+ * public key, or a certificate's key. No DER is more than one of these, so a PUBLIC KEY block (sa.pub)
+ * is tried as PKIX first: the same answer without three failed private-key decodes.
+ */
 function blockPublicKey(block: GoPemBlock): KeyObject | undefined {
-  const privateKey = parseGoPrivateKey(block.der, block.type);
-  if (privateKey) return publicKeyOf(privateKey);
-  try {
-    return publicKeyFromDer(block.der);
-  } catch {
-    const parsed = parseDer(block.der);
-    return parsed.ok ? publicKeyObject(parsed.value) : undefined;
-  }
+  const pkix = () => {
+    try {
+      return publicKeyFromDer(block.der);
+    } catch {
+      return undefined;
+    }
+  };
+  const fromPrivate = () => {
+    const privateKey = parseGoPrivateKey(block.der, block.type);
+    return privateKey && publicKeyOf(privateKey);
+  };
+  const key = block.type === 'PUBLIC KEY' ? (pkix() ?? fromPrivate()) : (fromPrivate() ?? pkix());
+  if (key) return key;
+  const parsed = parseDer(block.der);
+  return parsed.ok ? publicKeyObject(parsed.value) : undefined;
 }
 
 /** client-go keyutil.ParsePublicKeysPEM (--service-account-key-file): RSA/ECDSA keys of every block that holds one. */

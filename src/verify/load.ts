@@ -2,7 +2,7 @@ import type { KeyObject } from '../pki/keys.js';
 import path from 'node:path';
 import { KpkiError } from '../errors.js';
 import { parseKubeconfig, type Source } from '../kubeconfig/kubeconfig.js';
-import type { CertificateData } from '../pki/parse.js';
+import type { CertificateData, CertificateParses } from '../pki/parse.js';
 import {
   emptyFacts,
   factName,
@@ -32,7 +32,7 @@ export interface LoadOptions {
 
 type Parsed = CertificateData[] | KeyObject | KeyObject[];
 
-const READERS: Record<Exclude<ReadAs, 'kubeconfig'>, (data: Buffer) => Read<Parsed>> = {
+const READERS: Record<Exclude<ReadAs, 'kubeconfig'>, (data: Buffer, parses: CertificateParses) => Read<Parsed>> = {
   'tls-cert': tlsCertificates,
   'tls-key': tlsPrivateKey,
   'ca-bundle': caBundle,
@@ -62,6 +62,7 @@ export async function loadFacts(inputs: ClusterInputs, options: LoadOptions): Pr
     certDir: options.certDir,
     assumedFlags: options.assumedFlags,
   });
+  const parses: CertificateParses = new Map();
   const reported = new Set<string>();
   const report = (finding: Finding) => {
     // One finding per file: the first component to read it names the problem.
@@ -132,7 +133,7 @@ export async function loadFacts(inputs: ClusterInputs, options: LoadOptions): Pr
   };
 
   const parse = (data: Buffer, ref: FileReference, shownAs: string): Parsed | undefined => {
-    const result = READERS[ref.readAs as keyof typeof READERS](data);
+    const result = READERS[ref.readAs as keyof typeof READERS](data, parses);
     if (result.ok) return result.value;
     const symptom = ref.wrap ? ref.wrap(result.error) : result.error;
     invalid(shownAs, ref.subject, symptom, derFix(data, shownAs, ref.readAs) ?? 'restore the file from its source or reissue it');

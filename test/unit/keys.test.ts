@@ -1,9 +1,9 @@
 import { execFileSync } from 'node:child_process';
-import { sign, verify } from 'node:crypto';
+import { createPrivateKey, sign, verify } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { generateKeyPair, keyTypeOf, parsePrivateKey, privateKeyPem, sameKeyPair } from '../../src/pki/keys.js';
+import { generateKeyPair, keyTypeOf, parsePrivateKey, privateKeyFromDer, privateKeyPem, sameKeyPair } from '../../src/pki/keys.js';
 import type { KeyType } from '../../src/model/settings.js';
 import { tempDir } from '../support/tmp.js';
 
@@ -48,6 +48,41 @@ describe('generateKeyPair (RSA from two probable primes)', () => {
       expect(execFileSync('openssl', ['rsa', '-check', '-noout', '-in', file], { encoding: 'utf8' })).toContain('RSA key ok');
       expect(sameKeyPair(parsePrivateKey(Buffer.from(pem)), privateKey)).toBe(true);
     }
+  });
+});
+
+describe('privateKeyFromDer (PKCS#1 read from its numbers)', () => {
+  const openssl = (der: Buffer) => createPrivateKey({ key: der, format: 'der', type: 'pkcs1' });
+
+  it.each([2048, 3072])('an RSA-%i key is the key OpenSSL decodes', async (bits) => {
+    const { privateKey } = await generateKeyPair(`rsa-${bits}` as KeyType);
+    const der = privateKey.export({ type: 'pkcs1', format: 'der' });
+    const key = privateKeyFromDer(der, 'pkcs1');
+    expect(key.export({ type: 'pkcs1', format: 'der' })).toEqual(der);
+    expect(key.equals(openssl(der))).toBe(true);
+    const message = Buffer.from('kpki');
+    expect(verify('sha256', message, privateKey, sign('sha256', message, key))).toBe(true);
+  });
+
+  it('a three-prime key (version 1) and a body with trailing bytes are left to OpenSSL, as before', () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'three.key');
+    execFileSync('openssl', [
+      'genpkey',
+      '-algorithm',
+      'RSA',
+      '-pkeyopt',
+      'rsa_keygen_bits:2048',
+      '-pkeyopt',
+      'rsa_keygen_primes:3',
+      '-out',
+      file,
+    ]);
+    const der = execFileSync('openssl', ['rsa', '-in', file, '-traditional', '-outform', 'DER']);
+    expect(der.subarray(4, 7)).toEqual(Buffer.from([0x02, 0x01, 0x01]));
+    expect(privateKeyFromDer(der, 'pkcs1').equals(openssl(der))).toBe(true);
+    const trailing = Buffer.concat([der, Buffer.from([0])]);
+    expect(privateKeyFromDer(trailing, 'pkcs1').equals(openssl(trailing))).toBe(true);
   });
 });
 

@@ -3,14 +3,15 @@
  * is a KpkiError (BAD_INPUT) whose message is `<file>: <Go's parse error>`, found when the file is
  * loaded, never a raw exception from @peculiar/x509 later on.
  */
-import { generateKeyPairSync } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode, KpkiError } from '../../src/errors.js';
 import { certificateFacts } from '../../src/pki/certificate.js';
+import { publicKeyObject } from '../../src/pki/certificate-facts.js';
 import { x509 } from '../../src/pki/crypto.js';
 import { bitStringValue, DerReader, integerValue, oidValue } from '../../src/pki/der.js';
 import { formatIp, parseIp } from '../../src/pki/ip.js';
-import { goQuote } from '../../src/pki/parse.js';
+import { certificateFromDer, goCertificate, goQuote, type CertificateParses } from '../../src/pki/parse.js';
 import { parseCertificates } from '../../src/pki/pem.js';
 import { derToPem, pemToDer, reassemble, tlvChildren, tlvEncode, type Tlv } from './der-edit.js';
 import { caExtensions, gn, leafExtensions, makeCert, ncExtension, rawExtension, sanExtension, seq, type TestCert } from './pki-certs.js';
@@ -73,6 +74,30 @@ describe("certificates Go's parser refuses", () => {
       'x509: unsupported elliptic curve',
     ],
   ])('%s', (_, make, message) => expectRefused(make(), message));
+
+  it.each([
+    ['2048 bits, e=65537', 2048, 65537],
+    ['1024 bits, e=3', 1024, 3],
+    ['3072 bits, e=2^32-1', 3072, 2 ** 32 - 1],
+  ])('an RSA key (%s) is the key OpenSSL decodes from the certificate', (_, modulusLength, publicExponent) => {
+    const spki = generateKeyPairSync('rsa', { modulusLength, publicExponent }).publicKey.export({ type: 'spki', format: 'der' });
+    const [cert] = parseCertificates(Buffer.from(withField(6, spki)), FILE);
+    const key = publicKeyObject(cert!);
+    expect(key.export({ type: 'spki', format: 'der' })).toEqual(spki);
+    expect(key.equals(createPublicKey({ key: spki, format: 'der', type: 'spki' }))).toBe(true);
+    expect(key.asymmetricKeyDetails).toEqual({ modulusLength, publicExponent: BigInt(publicExponent) });
+  });
+
+  it("one load's parses: a DER read twice is parsed once, and each copy is an object of its own", () => {
+    const der = Buffer.from(pemToDer(base.pem));
+    const parses: CertificateParses = new Map();
+    const first = certificateFromDer(der, parses);
+    const copy = certificateFromDer(Buffer.from(der), parses);
+    expect(copy).not.toBe(first);
+    expect(goCertificate(copy)).toBe(goCertificate(first));
+    expect(parses.size).toBe(1);
+    expect(goCertificate(certificateFromDer(der))).not.toBe(goCertificate(first));
+  });
 
   it('a duplicated extension, named by its OID', () => {
     const duplicated = derToPem(
@@ -246,6 +271,12 @@ describe('DER as cryptobyte reads it', () => {
     expect(bitStringValue(Buffer.from([0x00]))).toEqual({ bytes: Buffer.alloc(0), bitLength: 0 });
     expect(oidValue(Buffer.from('2a864886f70d010101', 'hex'))).toBe('1.2.840.113549.1.1.1');
     expect(oidValue(Buffer.from('2a8001', 'hex'))).toBeUndefined();
+    expect(oidValue(Buffer.from('8837', 'hex'))).toBe('2.999');
+    // An arc of 31 bits or more: Go refuses it in a certificate; an extension's OID may be any size.
+    expect(oidValue(Buffer.from('2a87ffffff7f', 'hex'))).toBe('1.2.2147483647');
+    expect(oidValue(Buffer.from('2a8880808000', 'hex'))).toBeUndefined();
+    expect(oidValue(Buffer.from('2a81808080808080808000', 'hex'))).toBeUndefined();
+    expect(oidValue(Buffer.from('2a81808080808080808000', 'hex'), true)).toBe(`1.2.${2n ** 63n}`);
   });
 });
 
