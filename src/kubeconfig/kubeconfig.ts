@@ -1,5 +1,6 @@
 import { isMap, isSeq, parseDocument, stringify, type YAMLMap } from 'yaml';
 import { badInput } from '../errors.js';
+import { readYamlData } from './yaml-data.js';
 
 /** The parts of a kubeconfig kpki reads: one cluster, user and context, resolved through current-context. */
 export interface KubeconfigCredentials {
@@ -84,9 +85,9 @@ function source(file: string, body: Entry, where: string, dataKey: string, pathK
 }
 
 function parseYaml(text: string, file: string): unknown {
-  const parsed = parseDocument(text);
-  if (parsed.errors.length) throw badInput(file, `not valid YAML: ${parsed.errors[0]!.message.split('\n')[0]}`);
-  return parsed.toJS();
+  const parsed = readYamlData(text);
+  if (!parsed.ok) throw badInput(file, `not valid YAML: ${parsed.error}`);
+  return parsed.value;
 }
 
 /** The document of a kubeconfig; throws BadInput when it is not YAML or not kind: Config. */
