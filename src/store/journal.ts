@@ -89,14 +89,20 @@ const PRIVATE_KEY_PEM = /-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----/;
  * change, and only a switch of the whole directory keeps them agreeing at every instant. A set
  * written where nothing exists yet (a new PKI, a new entry) has no old pair to keep.
  */
-async function changesKey(group: FileWrite[]): Promise<boolean> {
-  const existing = await Promise.all(group.map(async (w) => readOptional(await resolveTarget(w.path))));
+async function changesKey(group: FileWrite[], targets: Map<FileWrite, string>): Promise<boolean> {
+  const existing = await Promise.all(group.map((w) => readOptional(targets.get(w)!)));
   const keyChanges = group.some((w, i) => PRIVATE_KEY_PEM.test(w.data.toString()) && !existing[i]?.equals(Buffer.from(w.data)));
   return keyChanges && existing.some((e) => e !== undefined);
 }
 
-/** The set's units: directories switched as a whole (where a key changes) and single files renamed into place. */
-async function unitsOf(writes: FileWrite[]): Promise<{ switched: Map<string, FileWrite[]>; single: FileWrite[] }> {
+/**
+ * The set's units: directories switched as a whole (where a key changes) and single files renamed
+ * into place, with where each write goes (`resolveTarget`: switching one directory moves no other's links).
+ */
+async function unitsOf(
+  writes: FileWrite[],
+): Promise<{ switched: Map<string, FileWrite[]>; single: FileWrite[]; targets: Map<FileWrite, string> }> {
+  const targets = new Map(await Promise.all(writes.map(async (w) => [w, await resolveTarget(w.path)] as const)));
   const byDir = new Map<string, FileWrite[]>();
   for (const write of writes) {
     const dir = path.dirname(path.resolve(write.path));
@@ -105,10 +111,10 @@ async function unitsOf(writes: FileWrite[]): Promise<{ switched: Map<string, Fil
   const switched = new Map<string, FileWrite[]>();
   const single: FileWrite[] = [];
   for (const [dir, group] of byDir) {
-    if (await changesKey(group)) switched.set(dir, group);
+    if (await changesKey(group, targets)) switched.set(dir, group);
     else single.push(...group);
   }
-  return { switched, single };
+  return { switched, single, targets };
 }
 
 /**
@@ -117,7 +123,7 @@ async function unitsOf(writes: FileWrite[]): Promise<{ switched: Map<string, Fil
  */
 export async function writeFilesTogether(journalDir: string, writes: FileWrite[], hooks: WriteHooks = {}): Promise<void> {
   if (!writes.length) return;
-  const { switched, single } = await unitsOf(writes);
+  const { switched, single, targets } = await unitsOf(writes);
   const staged: (string | undefined)[] = [];
   const entries: JournalEntry[] = [];
   const relative = (file: string) => path.relative(journalDir, path.resolve(file));
@@ -134,14 +140,13 @@ export async function writeFilesTogether(journalDir: string, writes: FileWrite[]
       entries.push({ dir: relative(dir), generation, names: group.map((w) => path.basename(w.path)) });
       group.forEach(() => hooks.onStaged?.());
     }
-    const targets = await Promise.all(single.map((w) => resolveTarget(w.path)));
     await Promise.all(
-      single.map(async (write, i) => {
+      single.map(async (write) => {
         checkAbort(hooks);
         // Staged beside the name (where a killed run's temp files are looked for), renamed through its link.
         const file = await stageFile(write.path, write.data, write.mode);
         staged.push(file);
-        entries.push({ target: relative(targets[i]!), staged: relative(file) });
+        entries.push({ target: relative(targets.get(write)!), staged: relative(file) });
         hooks.onStaged?.();
       }),
     );

@@ -1,11 +1,16 @@
-import { promises as fs } from 'node:fs';
+import { readdir, stat } from 'node:fs';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { badInput, ErrorCode, KpkiError } from '../errors.js';
 import { LOOP_HINT, readBounded } from './bounded-read.js';
 import { readError } from './files.js';
 import { isSwitchEntry } from './generations.js';
 
 /** Directories as a whole: listing them, walking them, and whether something is there. */
+
+// node:fs's callbacks, promisified: the first use of fs.promises loads Node's readline and file
+// watchers with it, ~2 ms of a read command, which touches the file system here only.
+const fs = { readdir: promisify(readdir), stat: promisify(stat) };
 
 /** A directory's entries, or a one-line error naming it. */
 export async function listDirectory(dir: string, flag: string, hint: string): Promise<string[]> {
