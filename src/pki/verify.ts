@@ -77,10 +77,24 @@ const SIGNATURE_FAILURES: Record<string, string> = {
 };
 
 /**
+ * Each child's verdicts by parent: loads and rules ask again for every copy of a CA, whose DER
+ * one load parses once (pki/parse.ts CertificateParses). A parse is never changed after it is made.
+ */
+const verdicts = new WeakMap<GoCertificate, WeakMap<GoCertificate, boolean>>();
+
+/**
  * Whether `parent`'s key verifies `child`'s signature (node:crypto, synchronous), whatever Go's
  * policy on the algorithm; false when the algorithm does not fit the key.
  */
 export function signatureVerifies(child: GoCertificate, parent: GoCertificate): boolean {
+  let byParent = verdicts.get(child);
+  if (!byParent) verdicts.set(child, (byParent = new WeakMap()));
+  let verdict = byParent.get(parent);
+  if (verdict === undefined) byParent.set(parent, (verdict = verifiedBy(child, parent)));
+  return verdict;
+}
+
+function verifiedBy(child: GoCertificate, parent: GoCertificate): boolean {
   const algorithm = child.signatureAlgorithm;
   if (!algorithm || !parent.publicKey || algorithm.keyAlgorithm !== parent.publicKeyAlgorithm) return false;
   const key =
