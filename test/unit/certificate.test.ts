@@ -95,6 +95,17 @@ describe('issueCertificate', () => {
     expect(certificateFacts(p256).signatureAlgorithm).toBe('SHA-256 with ECDSA');
   });
 
+  it.each(['ecdsa-p256', 'ecdsa-p384'] as const)(
+    'a %s key in the certificate is the SubjectPublicKeyInfo OpenSSL encodes',
+    async (keyType) => {
+      for (let i = 0; i < 4; i++) {
+        const pair = await generateKeyPair(keyType);
+        const ca = await selfSigned('ca', pair);
+        expect(Buffer.from(ca.publicKey.rawData)).toEqual(pair.publicKey.export({ type: 'spki', format: 'der' }));
+      }
+    },
+  );
+
   it('draws positive 63-bit serials', async () => {
     const pair = await generateKeyPair('ecdsa-p256');
     const serials = await Promise.all(Array.from({ length: 8 }, async () => (await selfSigned('ca', pair)).serialNumber));
