@@ -4,17 +4,17 @@ import type { InitAction, InitResult } from '../commands/init.js';
 import { PLAIN, type Styles } from './styles.js';
 import { table } from './table.js';
 
-/** Each action's word, and the colour it is shown in. */
-const ACTION_LABEL: Record<InitAction, [string, keyof Styles]> = {
-  create: ['create', 'green'],
-  reuse: ['reuse', 'dim'],
-  reissue: ['reissue', 'yellow'],
-  complete: ['complete', 'cyan'],
-  external: ['external', 'blue'],
-  copy: ['copy', 'cyan'],
-  conflict: ['conflict', 'red'],
-  renew: ['renew', 'yellow'],
-  csr: ['csr', 'blue'],
+/** The colour each action is shown in; its word is its name, or its PAST_TENSE once done. */
+const ACTION_COLOUR: Record<InitAction, keyof Styles> = {
+  create: 'green',
+  reuse: 'dim',
+  reissue: 'yellow',
+  complete: 'cyan',
+  external: 'blue',
+  copy: 'cyan',
+  conflict: 'red',
+  renew: 'yellow',
+  csr: 'blue',
 };
 
 const PAST_TENSE: Partial<Record<InitAction, string>> = {
@@ -26,13 +26,10 @@ const PAST_TENSE: Partial<Record<InitAction, string>> = {
   copy: 'copied',
 };
 
-const actionLabel = (action: InitAction, style: Styles) => style[ACTION_LABEL[action][1]](ACTION_LABEL[action][0]);
+const actionLabel = (action: InitAction, style: Styles, word: string = action) => style[ACTION_COLOUR[action]](word);
 
 /** What happened, in the past tense where the action has one. */
-const doneLabel = (action: InitAction, style: Styles) => {
-  const past = PAST_TENSE[action];
-  return past ? style[ACTION_LABEL[action][1]](past) : actionLabel(action, style);
-};
+const doneLabel = (action: InitAction, style: Styles) => actionLabel(action, style, PAST_TENSE[action]);
 
 /** The summary of a run: one row per entry, files and what happened to them. */
 export function renderInitResult(result: InitResult, style: Styles = PLAIN): string {
