@@ -5,6 +5,7 @@ import * as asn1X509 from '@peculiar/asn1-x509';
 import { x509 } from './crypto.js';
 import { EXT_KEY_USAGE_OIDS } from './certificate-facts.js';
 import { signatureAlgorithm, spkiDer } from './keys.js';
+import { ecKeyOids } from './parse.js';
 import { isTokenKey, type SigningKey } from './signing-key.js';
 import type { CertificateTemplate } from './template.js';
 
@@ -177,22 +178,18 @@ export function authorityKeyIdExtension(keyId: Buffer): asn1X509.Extension {
 }
 
 export const asnName = (name: x509.Name) => AsnConvert.parse(name.toArrayBuffer(), asn1X509.Name);
-/** The named curves' OIDs (RFC 5480), by node:crypto's names. */
-const CURVE_OIDS: Partial<Record<string, string>> = { prime256v1: '1.2.840.10045.3.1.7', secp384r1: '1.3.132.0.34' };
-const ID_EC_PUBLIC_KEY = '1.2.840.10045.2.1';
-
 /**
  * A key's SubjectPublicKeyInfo. An EC key's is built from its point (JWK), as RFC 5480 lays it
  * out: OpenSSL 3's SPKI encoder takes ~150 µs a key, a visible share of an ECDSA `kpki init`.
  */
 function subjectPublicKeyInfo(key: KeyObject): asn1X509.SubjectPublicKeyInfo {
-  const curve = key.asymmetricKeyType === 'ec' ? CURVE_OIDS[key.asymmetricKeyDetails?.namedCurve ?? ''] : undefined;
-  if (!curve) return AsnConvert.parse(spkiDer(key), asn1X509.SubjectPublicKeyInfo);
+  const oids = key.asymmetricKeyType === 'ec' ? ecKeyOids(key.asymmetricKeyDetails?.namedCurve) : undefined;
+  if (!oids) return AsnConvert.parse(spkiDer(key), asn1X509.SubjectPublicKeyInfo);
   const { x, y } = key.export({ format: 'jwk' });
   return new asn1X509.SubjectPublicKeyInfo({
     algorithm: new asn1X509.AlgorithmIdentifier({
-      algorithm: ID_EC_PUBLIC_KEY,
-      parameters: new asn1js.ObjectIdentifier({ value: curve }).toBER(),
+      algorithm: oids.algorithm,
+      parameters: new asn1js.ObjectIdentifier({ value: oids.curve }).toBER(),
     }),
     subjectPublicKey: toArrayBuffer(Buffer.concat([Buffer.from([4]), Buffer.from(x!, 'base64url'), Buffer.from(y!, 'base64url')])),
   });

@@ -124,13 +124,19 @@ const OID = {
   organization: '2.5.4.10',
 };
 
-/** The curves Go supports, by OID. */
-const CURVES: Record<string, { name: string; pointLength: number }> = {
-  '1.3.132.0.33': { name: 'P-224', pointLength: 57 },
-  '1.2.840.10045.3.1.7': { name: 'P-256', pointLength: 65 },
-  '1.3.132.0.34': { name: 'P-384', pointLength: 97 },
-  '1.3.132.0.35': { name: 'P-521', pointLength: 133 },
+/** The curves Go supports, by OID, with node:crypto's names for them. */
+const CURVES: Record<string, { name: string; nodeName: string; pointLength: number }> = {
+  '1.3.132.0.33': { name: 'P-224', nodeName: 'secp224r1', pointLength: 57 },
+  '1.2.840.10045.3.1.7': { name: 'P-256', nodeName: 'prime256v1', pointLength: 65 },
+  '1.3.132.0.34': { name: 'P-384', nodeName: 'secp384r1', pointLength: 97 },
+  '1.3.132.0.35': { name: 'P-521', nodeName: 'secp521r1', pointLength: 133 },
 };
+
+/** The OIDs of an EC key's SubjectPublicKeyInfo (RFC 5480) for a curve node:crypto names; undefined for another curve. */
+export function ecKeyOids(nodeName: string | undefined): { algorithm: string; curve: string } | undefined {
+  const curve = Object.keys(CURVES).find((oid) => CURVES[oid]!.nodeName === nodeName);
+  return curve === undefined ? undefined : { algorithm: OID.ecdsa, curve };
+}
 
 const PUBLIC_KEY_ALGORITHMS: Record<string, PublicKeyAlgorithm> = {
   [OID.rsa]: 'RSA',
