@@ -939,6 +939,14 @@ export function goCertificate(cert: CertificateData): GoCertificate {
  */
 export type CertificateParses = Map<string, GoCertificate>;
 
+/** Go's parse of `der`, made once for all of `parses`' load. */
+function parsedOnce(der: Buffer, parses: CertificateParses): GoCertificate {
+  const key = der.toString('latin1');
+  let go = parses.get(key);
+  if (!go) parses.set(key, (go = parseGoCertificate(der)));
+  return go;
+}
+
 /**
  * Parses one DER certificate with Go's checks and messages (X509ParseError) and keeps that parse
  * for `goCertificate`; `make` builds the object callers hold, once Go accepted the bytes.
@@ -948,12 +956,7 @@ export function parseDerCertificate<C extends CertificateData>(
   make: (der: Buffer, go: GoCertificate) => C,
   parses?: CertificateParses,
 ): C {
-  const key = parses && der.toString('latin1');
-  let go = key === undefined ? undefined : parses!.get(key);
-  if (!go) {
-    go = parseGoCertificate(der);
-    if (key !== undefined) parses!.set(key, go);
-  }
+  const go = parses ? parsedOnce(der, parses) : parseGoCertificate(der);
   const cert = make(der, go);
   parsed.set(cert, go);
   return cert;
