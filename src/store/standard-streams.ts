@@ -10,11 +10,11 @@ export function isCharacterDevice(fd: number): boolean {
 }
 
 /**
- * Writes to a standard stream's fd (1 or 2) synchronously, as Node itself writes to a terminal or a file. On a pipe
- * (a script reading kpki's output) Node's process.stdout is a net.Socket whose set-up costs a
- * short command about a tenth of its start-up. A pipe the parent left non-blocking (EAGAIN) is
- * handed to Node's stream from then on; once the reader has gone (EPIPE: `kpki … | head`) there
- * is no one left to read the rest.
+ * Writes to a standard stream's fd (1 or 2) synchronously, as Node itself writes to a terminal or
+ * a file. On a pipe (a script reading kpki's output) Node's process.stdout is a net.Socket whose
+ * set-up costs a short command about a tenth of its start-up. A pipe the parent left non-blocking
+ * (EAGAIN) is handed to Node's stream from then on; once the reader has gone (EPIPE: `kpki … |
+ * head`) there is no one left to read the rest.
  */
 export function standardStream(fd: number, stream: () => Pick<NodeJS.WritableStream, 'write'>): (text: string) => void {
   let state: 'direct' | 'stream' | 'closed' = 'direct';
