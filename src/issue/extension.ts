@@ -1,4 +1,3 @@
-import { stringify } from 'yaml';
 import { badFlag } from '../errors.js';
 import { certificatePem } from '../pki/certificate.js';
 import { privateKeyPem } from '../pki/keys.js';
@@ -12,6 +11,7 @@ import { parseKeyType } from '../model/settings.js';
 import { loadProfile } from '../store/profiles.js';
 import type { TokenChoice } from '../store/token-settings.js';
 import { issueLeaf, leafWrites, loadCa, refuseOverwrite, writeNewFiles, type CaOnDisk } from './leaf.js';
+import { yamlText } from '../model/yaml.js';
 
 export interface IssueCertOptions {
   role: string;
@@ -137,22 +137,19 @@ export async function issueExtensionApiserver(options: ExtensionApiserverOptions
   const caBundle = Buffer.from(caPem).toString('base64');
   const group = options.apiGroup ?? DEFAULTS.apiGroup;
   const version = options.apiVersion ?? DEFAULTS.apiVersion;
-  const apiService = stringify(
-    {
-      apiVersion: 'apiregistration.k8s.io/v1',
-      kind: 'APIService',
-      metadata: { name: `${version}.${group}` },
-      spec: {
-        group,
-        version,
-        groupPriorityMinimum: 1000,
-        versionPriority: 15,
-        service: { name: options.service, namespace: options.namespace, port: 443 },
-        caBundle,
-      },
+  const apiService = yamlText({
+    apiVersion: 'apiregistration.k8s.io/v1',
+    kind: 'APIService',
+    metadata: { name: `${version}.${group}` },
+    spec: {
+      group,
+      version,
+      groupPriorityMinimum: 1000,
+      versionPriority: 15,
+      service: { name: options.service, namespace: options.namespace, port: 443 },
+      caBundle,
     },
-    { lineWidth: 0 },
-  );
+  });
   await writeNewFiles(
     [
       ...leafWrites(options.out, leaf),

@@ -1,5 +1,6 @@
-import { isMap, isSeq, parseDocument, stringify, type YAMLMap } from 'yaml';
+import { isMap, isSeq, parseDocument, type YAMLMap } from 'yaml';
 import { badInput } from '../errors.js';
+import { yamlText } from '../model/yaml.js';
 import { readYamlData } from './yaml-data.js';
 
 /** The parts of a kubeconfig kpki reads: one cluster, user and context, resolved through current-context. */
@@ -53,7 +54,7 @@ export function buildKubeconfig(input: KubeconfigInput): string {
     preferences: {},
     users: [{ name: input.userName, user: { ...field('client-certificate', input.cert), ...field('client-key', input.key) } }],
   };
-  return stringify(doc, { indentSeq: false, lineWidth: 0, minContentWidth: 0 });
+  return yamlText(doc);
 }
 
 type Entry = Record<string, unknown>;

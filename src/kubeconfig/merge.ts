@@ -1,5 +1,6 @@
-import { isMap, parse, parseDocument, stringify } from 'yaml';
+import { isMap, parse, parseDocument } from 'yaml';
 import { badInput, ErrorCode, KpkiError } from '../errors.js';
+import { yamlText } from '../model/yaml.js';
 
 const LISTS = ['clusters', 'contexts', 'users'] as const;
 type Entry = { name?: unknown };
@@ -81,7 +82,7 @@ function mergeList(lines: string[], key: string, entries: Entry[] | undefined, f
     const others = lines.filter((l) => !new RegExp(`^${key}:`).test(l));
     return [
       ...others,
-      ...stringify({ [key]: entries }, { indentSeq: false, lineWidth: 0 })
+      ...yamlText({ [key]: entries })
         .trimEnd()
         .split('\n'),
     ];
@@ -109,7 +110,7 @@ function mergeList(lines: string[], key: string, entries: Entry[] | undefined, f
       if (canonical(present) !== canonical(entry)) clashes.push(`${key}[${String(entry.name)}]`);
       continue;
     }
-    const text = stringify([entry], { indentSeq: false, lineWidth: 0 })
+    const text = yamlText([entry])
       .trimEnd()
       .split('\n')
       .map((l) => `${itemIndent}${l}`);

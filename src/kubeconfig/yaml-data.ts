@@ -1,18 +1,10 @@
-import { parseDocument } from 'yaml';
-
-export type YamlData = { ok: true; value: unknown } | { ok: false; error: string };
+import { readYamlDocument, type YamlData } from '../model/yaml.js';
 
 /**
  * A `NAME-data: <base64>` line of a block mapping whose value YAML reads as a string: a plain
  * scalar starting with a letter (no number, boolean or null is 64 characters of that alphabet).
  */
 const DATA_LINE = /^([ \t]*[\w.-]+-data:[ \t]+)([A-Za-z][A-Za-z0-9+/=]{63,})(?=[ \t]*$)/gm;
-
-/** The `yaml` package's reading of a document: plain data, or its first error's first line. */
-function read(text: string): YamlData {
-  const doc = parseDocument(text);
-  return doc.errors.length ? { ok: false, error: doc.errors[0]!.message.split('\n')[0]! } : { ok: true, value: doc.toJS() };
-}
 
 /** Set when a stand-in turns up anywhere but as a whole value. */
 const STRAYED = Symbol('strayed');
@@ -36,22 +28,20 @@ function putBack(value: unknown, standIn: string, originals: string[]): unknown 
 }
 
 /**
- * A kubeconfig's YAML as plain data, as the `yaml` package reads it. The `*-data` values (base64
- * certificates and keys, most of a kubeconfig's bytes) are set aside first and put back after:
- * its lexer goes through a plain scalar one character at a time, which in a cold process (a
- * `kpki verify`) was about 40% of the time spent reading YAML. The structure is still the
- * package's to read. Text with an escape (which could spell a stand-in), a stand-in found anywhere
- * but as a whole value (a block scalar holding such a line), and any error send the original text
- * through unchanged.
+ * A kubeconfig's YAML as plain data. The `*-data` values (base64 certificates and keys, most of a
+ * kubeconfig's bytes) are set aside first and put back after: a YAML lexer goes through a plain
+ * scalar one character at a time. The structure is still the parser's to read. Text with an escape
+ * (which could spell a stand-in), a stand-in found anywhere but as a whole value (a block scalar
+ * holding such a line), and any error send the original text through unchanged.
  */
 export function readYamlData(text: string): YamlData {
-  if (text.includes('\\')) return read(text);
+  if (text.includes('\\')) return readYamlDocument(text);
   let standIn = 'kpkidata';
   while (text.includes(standIn)) standIn += 'x';
   const originals: string[] = [];
   const shorter = text.replace(DATA_LINE, (_, head: string, value: string) => `${head}${standIn}${originals.push(value) - 1}`);
-  if (!originals.length) return read(text);
-  const parsed = read(shorter);
+  if (!originals.length) return readYamlDocument(text);
+  const parsed = readYamlDocument(shorter);
   const value = parsed.ok ? putBack(parsed.value, standIn, originals) : STRAYED;
-  return value === STRAYED ? read(text) : { ok: true, value };
+  return value === STRAYED ? readYamlDocument(text) : { ok: true, value };
 }

@@ -1,6 +1,7 @@
-import { parse as parseYaml, parseAllDocuments } from 'yaml';
+import { parse as parseYaml } from 'yaml';
 import { badFlag, badInput } from '../errors.js';
 import { parseDuration } from './duration.js';
+import { readYamlStream } from './yaml.js';
 
 export const KEY_USAGES = ['digitalSignature', 'keyEncipherment', 'keyCertSign', 'cRLSign', 'keyAgreement'] as const;
 export type KeyUsageName = (typeof KEY_USAGES)[number];
@@ -425,9 +426,8 @@ export function isNodeIdentity(profile: Profile, commonName: string, organizatio
 
 /** The groups the profile's manifests bind to cluster-admin (kubeadm's kubeadm:cluster-admins): what an admin identity may carry besides system:masters. */
 export function clusterAdminGroups(profile: Profile): string[] {
-  const documents = (text: string): unknown[] => parseAllDocuments(text).flatMap((doc) => (doc.errors.length ? [] : [doc.toJS()]));
   return profile.manifests.flatMap((m) =>
-    documents(m.content).flatMap((doc) => {
+    readYamlStream(m.content).documents.flatMap((doc) => {
       const binding = doc as {
         kind?: unknown;
         roleRef?: { kind?: unknown; name?: unknown };

@@ -1,8 +1,8 @@
 import path from 'node:path';
-import { parseAllDocuments } from 'yaml';
 import { badInput } from '../../errors.js';
 import { COMPONENTS, type FlagComponent } from '../../model/flags.js';
 import { isBinaryText } from '../../model/text.js';
+import { readYamlStream } from '../../model/yaml.js';
 import { KNOWN_FLAGS } from '../known-flags.js';
 
 export type Component = FlagComponent | 'kubelet';
@@ -107,10 +107,9 @@ export type Doc = Record<string, unknown>;
 const isBinary = (text: string) => isBinaryText(text.replace(/\0/g, ' '));
 
 export function yamlDocuments(text: string): Doc[] | undefined {
-  const docs = parseAllDocuments(text);
-  const list = Array.isArray(docs) ? docs : [docs];
-  if (list.some((d) => d.errors.length)) return undefined;
-  const values = list.map((d) => d.toJS() as unknown).filter((v) => v !== null && v !== undefined);
+  const { documents, error } = readYamlStream(text);
+  if (error !== undefined) return undefined;
+  const values = documents.filter((v) => v !== null && v !== undefined);
   return values.length && values.every((v) => typeof v === 'object' && !Array.isArray(v)) ? (values as Doc[]) : undefined;
 }
 
