@@ -1,10 +1,32 @@
 import { randomHex } from '../pki/random.js';
-import { constants, promises as fs } from 'node:fs';
+import {
+  accessSync,
+  closeSync,
+  constants,
+  fchmodSync,
+  fsync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readlinkSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { ErrorCode, KpkiError } from '../errors.js';
 import { ioError, readBounded } from './bounded-read.js';
 
 const TEMP_MARK = '.kpki-tmp-';
+
+/**
+ * Writes are made of short calls (open, write, mode, rename, mkdir), made synchronously: each would
+ * otherwise cost a trip through the thread pool worth several times the call. Only the flush waits
+ * for the disk; it goes through the thread pool, so that the files of a set flush side by side.
+ * (Not fs.promises: its first use also loads Node's readline and file watchers.)
+ */
+const flush = promisify(fsync);
 
 /** A failed read of `file` (or of a directory), as a one-line error naming it. */
 export const readError = (file: string, error: unknown): KpkiError => ioError(file, error as NodeJS.ErrnoException);
@@ -27,14 +49,14 @@ export async function readRequired(file: string, what: string): Promise<Buffer> 
 
 /** Creates `file` (which must not exist) holding `data` with exactly `mode`, synced. */
 export async function createSynced(file: string, data: string | Buffer, mode: number): Promise<void> {
-  const handle = await fs.open(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode);
+  const fd = openSync(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode);
   try {
-    await handle.writeFile(data);
+    writeFileSync(fd, data);
     // The umask may have narrowed the mode; a key must be 0600 and a cert 0644 regardless.
-    await handle.chmod(mode);
-    await handle.sync();
+    fchmodSync(fd, mode);
+    await flush(fd);
   } finally {
-    await handle.close();
+    closeSync(fd);
   }
 }
 
@@ -43,11 +65,11 @@ export async function stageFile(file: string, data: string | Buffer, mode: numbe
   const dir = path.dirname(file);
   const temp = path.join(dir, `.${path.basename(file)}${TEMP_MARK}${process.pid}-${randomHex(4)}`);
   try {
-    await fs.mkdir(dir, { recursive: true, mode: 0o755 });
+    mkdirSync(dir, { recursive: true, mode: 0o755 });
     await createSynced(temp, data, mode);
     return temp;
   } catch (error) {
-    await fs.rm(temp, { force: true });
+    rmSync(temp, { force: true });
     throw writeError(file, error);
   }
 }
@@ -79,9 +101,9 @@ export function writeError(file: string, error: unknown, what = 'write'): KpkiEr
 export async function writeFileAtomic(file: string, data: string | Buffer, mode: number): Promise<void> {
   const temp = await stageFile(file, data, mode);
   try {
-    await fs.rename(temp, file);
+    renameSync(temp, file);
   } catch (error) {
-    await fs.rm(temp, { force: true });
+    rmSync(temp, { force: true });
     throw writeError(file, error);
   }
 }
@@ -90,11 +112,11 @@ export async function writeFileAtomic(file: string, data: string | Buffer, mode:
 export async function syncDirectories(dirs: Iterable<string>): Promise<void> {
   await Promise.all(
     [...new Set(dirs)].map(async (dir) => {
-      const handle = await fs.open(dir, 'r');
+      const fd = openSync(dir, 'r');
       try {
-        await handle.sync();
+        await flush(fd);
       } finally {
-        await handle.close();
+        closeSync(fd);
       }
     }),
   );
@@ -103,10 +125,9 @@ export async function syncDirectories(dirs: Iterable<string>): Promise<void> {
 /** Removes temp files a killed run left behind; they were never renamed into place. */
 export async function removeStaleTempFiles(dirs: string[]): Promise<void> {
   for (const dir of dirs) {
-    const names = await fs.readdir(dir).catch(() => [] as string[]);
-    for (const name of names) {
+    for (const name of listOrNothing(dir)) {
       const pid = Number(/\.kpki-tmp-(\d+)-/.exec(name)?.[1]);
-      if (name.startsWith('.') && pid && !isAlive(pid)) await fs.rm(path.join(dir, name), { force: true });
+      if (name.startsWith('.') && pid && !isAlive(pid)) rmSync(path.join(dir, name), { force: true });
     }
   }
 }
@@ -125,7 +146,7 @@ export function isAlive(pid: number): boolean {
 /** Whether anything exists at `file`. */
 export async function pathExists(file: string): Promise<boolean> {
   try {
-    await fs.access(file);
+    accessSync(file);
     return true;
   } catch {
     return false;
@@ -134,5 +155,23 @@ export async function pathExists(file: string): Promise<boolean> {
 
 /** Removes a directory and everything under it; nothing when it is absent. */
 export async function removeTree(dir: string): Promise<void> {
-  await fs.rm(dir, { recursive: true, force: true });
+  rmSync(dir, { recursive: true, force: true });
+}
+
+/** Where a symlink points; undefined for anything else, or nothing. */
+export function linkTarget(file: string): string | undefined {
+  try {
+    return readlinkSync(file);
+  } catch {
+    return undefined;
+  }
+}
+
+/** A directory's entries; none when it cannot be listed (absent, or not a directory). */
+export function listOrNothing(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
 }

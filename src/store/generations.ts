@@ -1,8 +1,8 @@
 import { randomHex } from '../pki/random.js';
-import { promises as fs } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { ErrorCode, KpkiError } from '../errors.js';
-import { createSynced, readOptional, syncDirectories } from './files.js';
+import { createSynced, linkTarget, listOrNothing, readOptional, syncDirectories } from './files.js';
 
 /**
  * A directory switched as a whole, for writes that change a private key (see journal.ts for why):
@@ -24,31 +24,29 @@ interface Content {
 }
 
 /** Whether `name` in `dir` is one of the switched names (a symlink into `..data`). */
-export async function isLinked(dir: string, name: string): Promise<boolean> {
-  const target = await fs.readlink(path.join(dir, name)).catch(() => undefined);
-  return target === path.join(DATA_LINK, name);
+function isLinked(dir: string, name: string): boolean {
+  return linkTarget(path.join(dir, name)) === path.join(DATA_LINK, name);
 }
 
 /** Where a write of `file` goes: through `..data` when the name is switched, so the link stays. */
-export async function resolveTarget(file: string): Promise<string> {
+export function resolveTarget(file: string): string {
   const dir = path.dirname(file);
-  return (await isLinked(dir, path.basename(file))) ? path.join(dir, DATA_LINK, path.basename(file)) : file;
+  return isLinked(dir, path.basename(file)) ? path.join(dir, DATA_LINK, path.basename(file)) : file;
 }
 
-async function currentGeneration(dir: string): Promise<string | undefined> {
-  return fs.readlink(path.join(dir, DATA_LINK)).catch(() => undefined);
+function currentGeneration(dir: string): string | undefined {
+  return linkTarget(path.join(dir, DATA_LINK));
 }
 
 /** The files of the current generation, by name. */
-async function generationContents(dir: string): Promise<Map<string, Content>> {
+function generationContents(dir: string): Map<string, Content> {
   const contents = new Map<string, Content>();
-  const current = await currentGeneration(dir);
+  const current = currentGeneration(dir);
   if (!current) return contents;
   // kubeadm's names only: never a temp file a killed run left.
-  for (const name of (await fs.readdir(path.join(dir, current)).catch(() => [] as string[])).filter((n) => !n.startsWith('.'))) {
+  for (const name of listOrNothing(path.join(dir, current)).filter((n) => !n.startsWith('.'))) {
     const file = path.join(dir, current, name);
-    const stat = await fs.stat(file);
-    contents.set(name, { data: await fs.readFile(file), mode: stat.mode & 0o777 });
+    contents.set(name, { data: readFileSync(file), mode: statSync(file).mode & 0o777 });
   }
   return contents;
 }
@@ -66,24 +64,24 @@ async function stageGeneration(dir: string, contents: Map<string, Content>): Pro
   const name = `..${stamp}.${randomHex(4)}`;
   const generation = path.join(dir, name);
   try {
-    await fs.mkdir(generation, { mode: 0o755 });
-    for (const [file, { data, mode }] of contents) await createSynced(path.join(generation, file), data, mode);
+    mkdirSync(generation, { mode: 0o755 });
+    await Promise.all([...contents].map(([file, { data, mode }]) => createSynced(path.join(generation, file), data, mode)));
     await syncDirectories([generation]);
     return name;
   } catch (error) {
-    await fs.rm(generation, { recursive: true, force: true });
+    rmSync(generation, { recursive: true, force: true });
     throw switchError(dir, error);
   }
 }
 
 /** Replaces `link` in `dir` by a symlink to `target`: made under a temp name, renamed over it. */
-async function replaceLink(dir: string, link: string, target: string): Promise<void> {
+function replaceLink(dir: string, link: string, target: string): void {
   const temp = path.join(dir, `.${link.replace(/^\.+/, '')}.kpki-tmp-${process.pid}-${randomHex(4)}`);
   try {
-    await fs.symlink(target, temp);
-    await fs.rename(temp, path.join(dir, link));
+    symlinkSync(target, temp);
+    renameSync(temp, path.join(dir, link));
   } catch (error) {
-    await fs.rm(temp, { force: true });
+    rmSync(temp, { force: true });
     throw switchError(dir, error);
   }
 }
@@ -91,10 +89,10 @@ async function replaceLink(dir: string, link: string, target: string): Promise<v
 /** Points `..data` at `generation` (the commit of a switch), then drops the generations nothing points at. */
 export async function switchGeneration(dir: string, generation: string): Promise<void> {
   // Gone: a recovery already switched to it and a later switch replaced it.
-  if (!(await fs.stat(path.join(dir, generation)).catch(() => undefined))) return;
-  if ((await currentGeneration(dir)) !== generation) await replaceLink(dir, DATA_LINK, generation);
+  if (!statSync(path.join(dir, generation), { throwIfNoEntry: false })) return;
+  if (currentGeneration(dir) !== generation) replaceLink(dir, DATA_LINK, generation);
   await syncDirectories([dir]);
-  await removeStaleGenerations(dir);
+  removeStaleGenerations(dir);
 }
 
 /**
@@ -106,16 +104,16 @@ export async function switchGeneration(dir: string, generation: string): Promise
  */
 async function linkNames(dir: string, names: string[]): Promise<void> {
   const plain: string[] = [];
-  for (const name of names) if (!(await isLinked(dir, name))) plain.push(name);
+  for (const name of names) if (!isLinked(dir, name)) plain.push(name);
   if (!plain.length) return;
-  const contents = await generationContents(dir);
+  const contents = generationContents(dir);
   for (const name of plain) {
     const file = path.join(dir, name);
     const data = await readOptional(file);
-    if (data) contents.set(name, { data, mode: (await fs.stat(file)).mode & 0o777 });
+    if (data) contents.set(name, { data, mode: statSync(file).mode & 0o777 });
   }
   await switchGeneration(dir, await stageGeneration(dir, contents));
-  for (const name of plain) await replaceLink(dir, name, path.join(DATA_LINK, name));
+  for (const name of plain) replaceLink(dir, name, path.join(DATA_LINK, name));
   await syncDirectories([dir]);
 }
 
@@ -125,12 +123,12 @@ async function linkNames(dir: string, names: string[]): Promise<void> {
  * Returns the generation to switch to.
  */
 export async function prepareSwitch(dir: string, writes: { name: string; data: string | Buffer; mode: number }[]): Promise<string> {
-  await fs.mkdir(dir, { recursive: true, mode: 0o755 });
+  mkdirSync(dir, { recursive: true, mode: 0o755 });
   await linkNames(
     dir,
     writes.map((w) => w.name),
   );
-  const contents = await generationContents(dir);
+  const contents = generationContents(dir);
   for (const write of writes) contents.set(write.name, { data: Buffer.from(write.data), mode: write.mode });
   return stageGeneration(dir, contents);
 }
@@ -140,10 +138,10 @@ export async function prepareSwitch(dir: string, writes: { name: string; data: s
  * switched to. Called only by a switch, under the lock that keeps every other writer out of the
  * directory and after the killed runs' journals were completed, so no other one is still wanted.
  */
-async function removeStaleGenerations(dir: string): Promise<void> {
-  const current = await currentGeneration(dir);
-  for (const name of await fs.readdir(dir).catch(() => [] as string[])) {
-    if (GENERATION.test(name) && name !== current) await fs.rm(path.join(dir, name), { recursive: true, force: true });
+function removeStaleGenerations(dir: string): void {
+  const current = currentGeneration(dir);
+  for (const name of listOrNothing(dir)) {
+    if (GENERATION.test(name) && name !== current) rmSync(path.join(dir, name), { recursive: true, force: true });
   }
 }
 

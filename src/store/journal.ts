@@ -1,9 +1,9 @@
 import type { FileWrite } from '../model/files.js';
-import { promises as fs, renameSync } from 'node:fs';
+import { readFileSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { randomHex } from '../pki/random.js';
 import { badInput, ErrorCode, KpkiError } from '../errors.js';
-import { readOptional, stageFile, syncDirectories, writeFileAtomic } from './files.js';
+import { listOrNothing, readOptional, stageFile, syncDirectories, writeFileAtomic } from './files.js';
 import { prepareSwitch, resolveTarget, switchGeneration } from './generations.js';
 
 /**
@@ -59,8 +59,6 @@ async function applyEntry(dir: string, entry: JournalEntry): Promise<string[]> {
   }
   const target = path.resolve(dir, entry.target);
   try {
-    // Synchronous: a rename is a short metadata call, and the units go one after another, where
-    // each trip through the thread pool would cost several times the call (a set has some thirty).
     renameSync(path.resolve(dir, entry.staged), target);
   } catch (error) {
     // Gone: renamed by the run that was killed, or by an earlier recovery.
@@ -77,7 +75,7 @@ async function applyJournal(journal: string, entries: JournalEntry[]): Promise<s
   const changed: string[] = [];
   for (const entry of entries) changed.push(...(await applyEntry(dir, entry)));
   await syncDirectories(changed.map((file) => path.dirname(file)));
-  await fs.rm(journal, { force: true });
+  rmSync(journal, { force: true });
   await syncDirectories([dir]);
   return changed;
 }
@@ -104,7 +102,7 @@ async function changesKey(group: FileWrite[], targets: Map<FileWrite, string>): 
 async function unitsOf(
   writes: FileWrite[],
 ): Promise<{ switched: Map<string, FileWrite[]>; single: FileWrite[]; targets: Map<FileWrite, string> }> {
-  const targets = new Map(await Promise.all(writes.map(async (w) => [w, await resolveTarget(w.path)] as const)));
+  const targets = new Map(writes.map((w) => [w, resolveTarget(w.path)] as const));
   const byDir = new Map<string, FileWrite[]>();
   for (const write of writes) {
     const dir = path.dirname(path.resolve(write.path));
@@ -158,6 +156,7 @@ export async function writeFilesTogether(journalDir: string, writes: FileWrite[]
       return;
     }
     // The staged names must be durable before a journal refers to them.
+    checkAbort(hooks);
     await syncDirectories([...single.map((w) => path.dirname(path.resolve(w.path))), ...switched.keys()]);
     const journal = path.join(journalDir, `${JOURNAL_PREFIX}${process.pid}-${randomHex(4)}`);
     await writeFileAtomic(journal, `${JSON.stringify({ entries }, null, 2)}\n`, 0o600);
@@ -166,7 +165,7 @@ export async function writeFilesTogether(journalDir: string, writes: FileWrite[]
     await applyJournal(journal, entries);
   } catch (error) {
     // Not committed: drop what was staged. Committed: the journal keeps it for the next run.
-    if (!committed) await Promise.all(staged.map((s) => s && fs.rm(s, { recursive: true, force: true })));
+    if (!committed) for (const s of staged) if (s) rmSync(s, { recursive: true, force: true });
     throw error;
   }
 }
@@ -190,8 +189,7 @@ function readJournal(file: string, text: string): JournalEntry[] {
 
 /** Journals a killed run committed in `dir` and nobody completed yet. */
 export async function pendingJournals(dir: string): Promise<string[]> {
-  const names = await fs.readdir(dir).catch(() => [] as string[]);
-  return names
+  return listOrNothing(dir)
     .filter((n) => n.startsWith(JOURNAL_PREFIX))
     .sort()
     .map((n) => path.join(dir, n));
@@ -201,7 +199,7 @@ export async function pendingJournals(dir: string): Promise<string[]> {
 export async function completePendingJournals(dir: string): Promise<string[]> {
   const completed: string[] = [];
   for (const file of await pendingJournals(dir)) {
-    completed.push(...(await applyJournal(file, readJournal(file, await fs.readFile(file, 'utf8')))));
+    completed.push(...(await applyJournal(file, readJournal(file, readFileSync(file, 'utf8')))));
   }
   return completed;
 }

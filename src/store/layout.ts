@@ -94,7 +94,7 @@ export async function underLayoutLock<T>(
 export async function observeLayoutFiles(layout: Layout, apiServices: string[] = []): Promise<ReadonlyMap<string, Buffer>> {
   const files = layoutFiles(layout, apiServices);
   const observed = await observeFiles(files);
-  const [dangling] = await danglingSymlinks(files.filter((f) => !observed.has(f)));
+  const [dangling] = danglingSymlinks(files.filter((f) => !observed.has(f)));
   if (dangling) {
     throw new KpkiError(ErrorCode.MissingFile, `${dangling.file}: is a dangling symlink (to ${dangling.target}, which does not exist)`, {
       subject: dangling.file,

@@ -1,10 +1,9 @@
 import { randomHex, sha256Hex } from '../pki/random.js';
-import { constants, promises as fs, readFileSync, rmSync } from 'node:fs';
+import { closeSync, constants, linkSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { ErrorCode, KpkiError } from '../errors.js';
-import { isAlive, removeStaleTempFiles, writeError } from './files.js';
+import { isAlive, listOrNothing, removeStaleTempFiles, writeError } from './files.js';
 import { completePendingJournals } from './journal.js';
 
 const LOCK_FILE = '.kpki.lock';
@@ -22,10 +21,11 @@ interface LockContent {
   live: boolean;
 }
 
-async function readLock(file: string): Promise<LockContent | undefined> {
+// Synchronous, as every step of the store's writes (files.ts says why).
+function readLock(file: string): LockContent | undefined {
   let text: string;
   try {
-    text = await fs.readFile(file, 'utf8');
+    text = readFileSync(file, 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw lockError(file, error);
@@ -40,15 +40,18 @@ async function readLock(file: string): Promise<LockContent | undefined> {
 const lockError = (file: string, error: unknown): KpkiError => writeError(path.dirname(file), error, 'create a lock');
 
 /** A complete file holding `content`, under a temp name that a dead run's cleanup recognises. */
-async function tokenFile(dir: string, content: string): Promise<string> {
+function tokenFile(dir: string, content: string): string {
   const file = path.join(dir, `.lock.kpki-tmp-${process.pid}-${randomHex(4)}`);
-  const handle = await fs.open(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600).catch((error: unknown) => {
-    throw writeError(dir, error, 'create a lock');
-  });
+  let fd: number;
   try {
-    await handle.writeFile(content);
+    fd = openSync(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
+  } catch (error) {
+    throw writeError(dir, error, 'create a lock');
+  }
+  try {
+    writeFileSync(fd, content);
   } finally {
-    await handle.close();
+    closeSync(fd);
   }
   return file;
 }
@@ -64,42 +67,41 @@ async function tokenFile(dir: string, content: string): Promise<string> {
  * the next run takes over in turn. Identities carry a fresh nonce, so a replaced lock never
  * comes back under an old name, and a late run holding an old marker finds the lock changed.
  */
-async function claim(file: string, content: string, depth = 0): Promise<boolean> {
+function claim(file: string, content: string, depth = 0): boolean {
   if (depth > MAX_TAKEOVER_DEPTH) return false;
   const dir = path.dirname(file);
-  const token = await tokenFile(dir, content);
+  const token = tokenFile(dir, content);
   try {
     for (;;) {
       try {
-        await fs.link(token, file);
+        linkSync(token, file);
         return true;
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw lockError(file, error);
       }
-      const current = await readLock(file);
+      const current = readLock(file);
       if (!current) continue; // released between our link and our read
       if (current.live) return false;
       const marker = `${file}${TAKEOVER}${current.identity}`;
-      if (!(await claim(marker, content, depth + 1))) return false;
+      if (!claim(marker, content, depth + 1)) return false;
       try {
-        if ((await readLock(file))?.identity !== current.identity) continue;
-        await fs.rename(token, file);
+        if (readLock(file)?.identity !== current.identity) continue;
+        renameSync(token, file);
         return true;
       } finally {
-        await fs.rm(marker, { force: true });
+        rmSync(marker, { force: true });
       }
     }
   } finally {
-    await fs.rm(token, { force: true });
+    rmSync(token, { force: true });
   }
 }
 
 /** Markers of takeovers whose runs were killed: harmless once the lock has moved on, so the holder removes them. */
-async function removeTakeoverMarkers(lockFile: string): Promise<void> {
+function removeTakeoverMarkers(lockFile: string): void {
   const dir = path.dirname(lockFile);
-  const names = await fs.readdir(dir).catch(() => [] as string[]);
   const prefix = `${path.basename(lockFile)}${TAKEOVER}`;
-  await Promise.all(names.filter((n) => n.startsWith(prefix)).map((n) => fs.rm(path.join(dir, n), { force: true })));
+  for (const name of listOrNothing(dir)) if (name.startsWith(prefix)) rmSync(path.join(dir, name), { force: true });
 }
 
 export interface LockOptions {
@@ -116,14 +118,16 @@ export interface LockOptions {
  */
 export async function acquireLock(dir: string, options: LockOptions = {}): Promise<() => Promise<void>> {
   const lockFile = path.join(dir, options.name ?? LOCK_FILE);
-  await fs.mkdir(dir, { recursive: true, mode: 0o755 }).catch((error: unknown) => {
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o755 });
+  } catch (error) {
     throw writeError(dir, error, 'create directory');
-  });
+  }
   const content = `${process.pid} ${hostname()} ${randomHex(8)}\n`;
   const deadline = Date.now() + (options.waitMs ?? 0);
-  while (!(await claim(lockFile, content))) {
+  while (!claim(lockFile, content)) {
     if (Date.now() >= deadline) {
-      const owner = await readLock(lockFile);
+      const owner = readLock(lockFile);
       const holder =
         owner && !owner.live
           ? 'is being taken over by another kpki run'
@@ -133,9 +137,9 @@ export async function acquireLock(dir: string, options: LockOptions = {}): Promi
         hint: `wait for it to finish; if no kpki is running, remove ${lockFile}`,
       });
     }
-    await sleep(50 + Math.random() * 50);
+    await new Promise((resolve) => setTimeout(resolve, 50 + Math.random() * 50));
   }
-  await removeTakeoverMarkers(lockFile);
+  removeTakeoverMarkers(lockFile);
   // Synchronous on purpose: after an interrupt the thread pool may be busy generating keys,
   // and the lock must go before the process exits. Only our own lock is removed.
   return async () => {

@@ -1,4 +1,4 @@
-import { open } from 'node:fs/promises';
+import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import { badFlag } from '../errors.js';
 import { readError } from './files.js';
 
@@ -7,14 +7,14 @@ import { readError } from './files.js';
  * ssh refuses a private key others can read. The first line is the PIN.
  */
 export async function readPinFile(file: string): Promise<string> {
-  let handle;
+  let fd: number;
   try {
-    handle = await open(file, 'r');
+    fd = openSync(file, 'r');
   } catch (error) {
     throw readError(file, error);
   }
   try {
-    const { mode } = await handle.stat();
+    const { mode } = fstatSync(fd);
     if (mode & 0o077) {
       throw badFlag(
         `--pin-file ${file}`,
@@ -22,10 +22,10 @@ export async function readPinFile(file: string): Promise<string> {
         `chmod 600 ${file}`,
       );
     }
-    const pin = (await handle.readFile('utf8')).split(/\r?\n/)[0] ?? '';
+    const pin = readFileSync(fd, 'utf8').split(/\r?\n/)[0] ?? '';
     if (!pin) throw badFlag(`--pin-file ${file}`, 'is empty', 'write the PIN on its first line');
     return pin;
   } finally {
-    await handle.close();
+    closeSync(fd);
   }
 }
