@@ -7,8 +7,8 @@
  * judgement over what is observed here is gate-judgement.ts.
  */
 import path from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { parseKubeconfig, type Source } from '../kubeconfig/kubeconfig.js';
+import { readYamlDocument } from '../model/yaml.js';
 import { certificatePem, issueCertificate } from '../pki/certificate.js';
 import type { x509 } from '../pki/crypto.js';
 import { generateKeyPair, privateKeyPem, type KeyObject } from '../pki/keys.js';
@@ -387,14 +387,10 @@ async function bundleChecks(
   }
   for (const map of clusterInfo) {
     // kubeadm's cluster-info kubeconfig has a cluster and nothing else (no context to resolve).
-    let pem: string | undefined;
-    try {
-      const doc = parseYaml(map.data?.kubeconfig ?? '') as { clusters?: { cluster?: Record<string, string> }[] } | null;
-      const data = doc?.clusters?.[0]?.cluster?.['certificate-authority-data'];
-      pem = data ? Buffer.from(data, 'base64').toString('utf8') : undefined;
-    } catch {
-      pem = undefined;
-    }
+    const read = readYamlDocument(map.data?.kubeconfig ?? '');
+    const doc = (read.ok ? read.value : undefined) as { clusters?: { cluster?: Record<string, unknown> }[] } | null | undefined;
+    const data = doc?.clusters?.[0]?.cluster?.['certificate-authority-data'];
+    const pem = typeof data === 'string' ? Buffer.from(data, 'base64').toString('utf8') : undefined;
     bundles.push({
       kind: 'cluster-info',
       namespace: 'kube-public',
