@@ -1,7 +1,6 @@
 import { isMap, isSeq, parseDocument, type YAMLMap } from 'yaml';
 import { badInput } from '../errors.js';
-import { yamlText } from '../model/yaml.js';
-import { readYamlData } from './yaml-data.js';
+import { kubeconfigText, readYamlData } from './yaml-data.js';
 
 /** The parts of a kubeconfig kpki reads: one cluster, user and context, resolved through current-context. */
 export interface KubeconfigCredentials {
@@ -54,7 +53,7 @@ export function buildKubeconfig(input: KubeconfigInput): string {
     preferences: {},
     users: [{ name: input.userName, user: { ...field('client-certificate', input.cert), ...field('client-key', input.key) } }],
   };
-  return yamlText(doc);
+  return kubeconfigText(doc);
 }
 
 type Entry = Record<string, unknown>;

@@ -1,6 +1,6 @@
 import { isMap, parse, parseDocument } from 'yaml';
 import { badInput, ErrorCode, KpkiError } from '../errors.js';
-import { yamlText } from '../model/yaml.js';
+import { kubeconfigText } from './yaml-data.js';
 
 const LISTS = ['clusters', 'contexts', 'users'] as const;
 type Entry = { name?: unknown };
@@ -82,7 +82,7 @@ function mergeList(lines: string[], key: string, entries: Entry[] | undefined, f
     const others = lines.filter((l) => !new RegExp(`^${key}:`).test(l));
     return [
       ...others,
-      ...yamlText({ [key]: entries })
+      ...kubeconfigText({ [key]: entries })
         .trimEnd()
         .split('\n'),
     ];
@@ -110,7 +110,7 @@ function mergeList(lines: string[], key: string, entries: Entry[] | undefined, f
       if (canonical(present) !== canonical(entry)) clashes.push(`${key}[${String(entry.name)}]`);
       continue;
     }
-    const text = yamlText([entry])
+    const text = kubeconfigText([entry])
       .trimEnd()
       .split('\n')
       .map((l) => `${itemIndent}${l}`);

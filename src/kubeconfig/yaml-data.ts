@@ -1,4 +1,4 @@
-import { readYamlDocument, type YamlData } from '../model/yaml.js';
+import { readYamlDocument, yamlText, type YamlData } from '../model/yaml.js';
 
 /**
  * A `NAME-data: <base64>` line of a block mapping whose value YAML reads as a string: a plain
@@ -44,4 +44,35 @@ export function readYamlData(text: string): YamlData {
   const parsed = readYamlDocument(shorter);
   const value = parsed.ok ? putBack(parsed.value, standIn, originals) : STRAYED;
   return value === STRAYED ? readYamlDocument(text) : { ok: true, value };
+}
+
+/** A base64 value YAML writes plain: a letter, then that alphabet (never a number, boolean or null). */
+const DATA_VALUE = /^[A-Za-z][A-Za-z0-9+/=]{63,}$/;
+
+/** `value` with each long `*-data` string replaced by the stand-in and its index in `originals`. */
+function setAside(value: unknown, standIn: string, originals: string[]): unknown {
+  if (Array.isArray(value)) return value.map((item) => setAside(item, standIn, originals));
+  if (!value || typeof value !== 'object') return value;
+  return Object.fromEntries(
+    Object.entries(value).map(([key, item]) => [
+      key,
+      key.endsWith('-data') && typeof item === 'string' && DATA_VALUE.test(item)
+        ? `${standIn}${originals.push(item) - 1}`
+        : setAside(item, standIn, originals),
+    ]),
+  );
+}
+
+/**
+ * A kubeconfig as YAML text (model/yaml.ts yamlText), its `*-data` values set aside while the text
+ * is made and put in after: the writer goes through each string a character at a time to choose
+ * its style, and a base64 value is always written plain, as it is.
+ */
+export function kubeconfigText(value: unknown): string {
+  const json = JSON.stringify(value);
+  let standIn = 'kpkidata';
+  while (json.includes(standIn)) standIn += 'x';
+  const originals: string[] = [];
+  const text = yamlText(setAside(value, standIn, originals));
+  return text.replace(new RegExp(`${standIn}(\\d+)`, 'g'), (_, index: string) => originals[Number(index)]!);
 }

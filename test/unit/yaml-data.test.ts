@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { readYamlData } from '../../src/kubeconfig/yaml-data.js';
+import { kubeconfigText, readYamlData } from '../../src/kubeconfig/yaml-data.js';
 import { readYamlDocument, readYamlStream, yamlText } from '../../src/model/yaml.js';
 import { REPO_ROOT } from '../support/tmp.js';
 
@@ -110,5 +110,29 @@ describe('yamlText (YAML as kubeadm writes it)', () => {
     expect(yamlText({ a: 'on', b: 'no', c: 'y', d: '2024-01-01', e: 'true', f: '1e3', g: 'kubernetes', h: 'system:node:cp1' })).toBe(
       'a: "on"\nb: "no"\nc: "y"\nd: "2024-01-01"\ne: "true"\nf: "1e3"\ng: kubernetes\nh: system:node:cp1\n',
     );
+  });
+});
+
+describe('kubeconfigText (kubeconfig YAML with the base64 values set aside)', () => {
+  const parsed = (text: string) => {
+    const read = readYamlDocument(text);
+    if (!read.ok) throw new Error(read.error);
+    return read.value;
+  };
+
+  it.each(readdirSync(KUBEADM).filter((f) => f.endsWith('.conf')))("kubeadm's %s: the same text as written whole", (name) => {
+    const value = parsed(readFileSync(path.join(KUBEADM, name), 'utf8'));
+    expect(kubeconfigText(value)).toBe(yamlText(value));
+  });
+
+  it.each([
+    ['embedded data in lists and maps', { users: [{ user: { 'client-key-data': BLOB, 'token-data': `${BLOB}==` } }] }],
+    ['the stand-in itself in a key and a value', { kpkidata0: 'kpkidata1', 'a-data': BLOB }],
+    ['data a YAML reader would take for a number, or too short to set aside', { 'a-data': '1'.repeat(80), 'b-data': 'QUJD' }],
+    ['base64 under a key that is not *-data', { caBundle: BLOB, 'c-data': BLOB }],
+    ['a data key holding a list', { 'd-data': [BLOB, BLOB] }],
+    ['a string that needs quotes beside data', { name: 'on', 'e-data': BLOB, path: 'a: b' }],
+  ])('%s: the same text as written whole', (_, value) => {
+    expect(kubeconfigText(value)).toBe(yamlText(value));
   });
 });
