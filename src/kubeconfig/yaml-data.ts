@@ -1,10 +1,20 @@
 import { readYamlDocument, yamlText, type YamlData } from '../model/yaml.js';
 
 /**
- * A `NAME-data: <base64>` line of a block mapping whose value YAML reads as a string: a plain
- * scalar starting with a letter (no number, boolean or null is 64 characters of that alphabet).
+ * A base64 `*-data` value that YAML reads and writes as a plain string: a letter, then that
+ * alphabet (no number, boolean or null is 64 characters of it).
  */
-const DATA_LINE = /^([ \t]*[\w.-]+-data:[ \t]+)([A-Za-z][A-Za-z0-9+/=]{63,})(?=[ \t]*$)/gm;
+const DATA = '[A-Za-z][A-Za-z0-9+/=]{63,}';
+/** A `NAME-data: <base64>` line of a block mapping. */
+const DATA_LINE = new RegExp(`^([ \\t]*[\\w.-]+-data:[ \\t]+)(${DATA})(?=[ \\t]*$)`, 'gm');
+const DATA_VALUE = new RegExp(`^${DATA}$`);
+
+/** A stand-in for set-aside values, spelled nowhere in `text`: followed by its value's index. */
+function standInFor(text: string): string {
+  let standIn = 'kpkidata';
+  while (text.includes(standIn)) standIn += 'x';
+  return standIn;
+}
 
 /** Set when a stand-in turns up anywhere but as a whole value. */
 const STRAYED = Symbol('strayed');
@@ -36,8 +46,7 @@ function putBack(value: unknown, standIn: string, originals: string[]): unknown 
  */
 export function readYamlData(text: string): YamlData {
   if (text.includes('\\')) return readYamlDocument(text);
-  let standIn = 'kpkidata';
-  while (text.includes(standIn)) standIn += 'x';
+  const standIn = standInFor(text);
   const originals: string[] = [];
   const shorter = text.replace(DATA_LINE, (_, head: string, value: string) => `${head}${standIn}${originals.push(value) - 1}`);
   if (!originals.length) return readYamlDocument(text);
@@ -45,9 +54,6 @@ export function readYamlData(text: string): YamlData {
   const value = parsed.ok ? putBack(parsed.value, standIn, originals) : STRAYED;
   return value === STRAYED ? readYamlDocument(text) : { ok: true, value };
 }
-
-/** A base64 value YAML writes plain: a letter, then that alphabet (never a number, boolean or null). */
-const DATA_VALUE = /^[A-Za-z][A-Za-z0-9+/=]{63,}$/;
 
 /** `value` with each long `*-data` string replaced by the stand-in and its index in `originals`. */
 function setAside(value: unknown, standIn: string, originals: string[]): unknown {
@@ -69,9 +75,7 @@ function setAside(value: unknown, standIn: string, originals: string[]): unknown
  * its style, and a base64 value is always written plain, as it is.
  */
 export function kubeconfigText(value: unknown): string {
-  const json = JSON.stringify(value);
-  let standIn = 'kpkidata';
-  while (json.includes(standIn)) standIn += 'x';
+  const standIn = standInFor(JSON.stringify(value));
   const originals: string[] = [];
   const text = yamlText(setAside(value, standIn, originals));
   return text.replace(new RegExp(`${standIn}(\\d+)`, 'g'), (_, index: string) => originals[Number(index)]!);

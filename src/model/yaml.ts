@@ -23,13 +23,17 @@ export function readYamlStream(text: string): YamlStream {
   } catch {
     const documents: unknown[] = [];
     let error: string | undefined;
+    const failed = (problem: Error) => (error ??= problem.message.split('\n')[0]);
     for (const doc of parseAllDocuments(text)) {
+      if (doc.errors.length) {
+        failed(doc.errors[0]!);
+        continue;
+      }
       try {
-        if (doc.errors.length) throw doc.errors[0];
         documents.push(doc.toJS());
       } catch (problem) {
-        // An alias to no anchor is an error only when the data is made (toJS throws it).
-        error ??= (problem as Error).message.split('\n')[0];
+        // An alias to no anchor is an error only when the data is made.
+        failed(problem as Error);
       }
     }
     return { documents, error };
