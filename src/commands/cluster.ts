@@ -233,7 +233,7 @@ export async function addNode(options: AddNodeOptions): Promise<NodeResult> {
       );
     }
     if (!existing) record.nodes.push(node);
-    if (!(await pathExists(record.settings.certDir)))
+    if (!pathExists(record.settings.certDir))
       throw badInput(record.settings.certDir, 'the shared PKI is missing', 'restore it; kpki never re-creates CAs for an existing cluster');
     const first = record.nodes.find((n) => n.role === 'control-plane')!;
     const run = await resolveRun(

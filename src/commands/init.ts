@@ -168,7 +168,7 @@ async function converge(
 ): Promise<{ steps: Step[]; changed: boolean }> {
   const { certDir } = location;
   if (options.dryRun) {
-    const pending = await pendingJournals(certDir);
+    const pending = pendingJournals(certDir);
     if (pending.length)
       options.warnings.push(
         `${pending.join(', ')}: a killed run's replacement is pending; the plan shows the files before it, and the next write completes it`,
@@ -180,7 +180,7 @@ async function converge(
     const certDirs = spec.certificates.map((c) =>
       path.dirname(path.join(c.location === 'kubeletPki' ? location.kubeletPki! : certDir, c.file!)),
     );
-    await removeStaleTempFiles([...new Set([certDir, location.kubeconfigDir, ...certDirs])]);
+    removeStaleTempFiles([...new Set([certDir, location.kubeconfigDir, ...certDirs])]);
     const steps = await observeAndDecide(spec, location, intent);
     if (steps.some((s) => s.action === 'conflict')) throw conflictError(steps);
     const rendered = await renderSteps(steps, {

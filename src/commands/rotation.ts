@@ -118,7 +118,7 @@ export async function rotateCa(options: RotateOptions, checkBeforeWriting?: Chec
   const resumed = async (completed: string[], layout: Layout) => {
     const snapshot = await readLayoutFiles(layout);
     const state = rotationIn(snapshot, certDir);
-    if (!state && !unrecordedRotation(layout, snapshot)) await removeRotationMaterial(certDir);
+    if (!state && !unrecordedRotation(layout, snapshot)) removeRotationMaterial(certDir);
     return result(
       layout,
       state?.phase ?? 'none',
@@ -137,7 +137,7 @@ export async function rotateCa(options: RotateOptions, checkBeforeWriting?: Chec
       // Every phase decides from one reading of the tree, taken under the lock.
       const { state, snapshot } = rotationUnderWay(layout, await readLayoutFiles(layout, options.apiServices), options);
       // Material left by a rotation that is over (its removal interrupted).
-      if (!state) await removeRotationMaterial(certDir);
+      if (!state) removeRotationMaterial(certDir);
       const step = options.step as Exclude<RotateStep, 'status'>;
       const { phase, writes, remembered } = await withDayTwoTokens(
         layout.signing.kubeconfigDir,
@@ -162,7 +162,7 @@ export async function rotateCa(options: RotateOptions, checkBeforeWriting?: Chec
             // From here the keys are the written files' (a journal the next run completes may name them).
             made.length = 0;
             if (!options.dryRun) await applyChanges(certDir, writes);
-            if (!options.dryRun && !phase.next) await removeRotationMaterial(certDir);
+            if (!options.dryRun && !phase.next) removeRotationMaterial(certDir);
             for (const uri of options.dryRun ? [] : (phase.dropTokenKeys ?? []))
               await tokens!.open.destroyAt(parsePkcs11Uri(uri, tokens!.settingsFile));
             return { phase, writes, remembered };

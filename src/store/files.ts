@@ -123,7 +123,7 @@ export async function syncDirectories(dirs: Iterable<string>): Promise<void> {
 }
 
 /** Removes temp files a killed run left behind; they were never renamed into place. */
-export async function removeStaleTempFiles(dirs: string[]): Promise<void> {
+export function removeStaleTempFiles(dirs: string[]): void {
   for (const dir of dirs) {
     for (const name of listOrNothing(dir)) {
       const pid = Number(/\.kpki-tmp-(\d+)-/.exec(name)?.[1]);
@@ -144,7 +144,7 @@ export function isAlive(pid: number): boolean {
 }
 
 /** Whether anything exists at `file`. */
-export async function pathExists(file: string): Promise<boolean> {
+export function pathExists(file: string): boolean {
   try {
     accessSync(file);
     return true;
@@ -154,7 +154,7 @@ export async function pathExists(file: string): Promise<boolean> {
 }
 
 /** Removes a directory and everything under it; nothing when it is absent. */
-export async function removeTree(dir: string): Promise<void> {
+export function removeTree(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
 }
 

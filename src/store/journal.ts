@@ -188,7 +188,7 @@ function readJournal(file: string, text: string): JournalEntry[] {
 }
 
 /** Journals a killed run committed in `dir` and nobody completed yet. */
-export async function pendingJournals(dir: string): Promise<string[]> {
+export function pendingJournals(dir: string): string[] {
   return listOrNothing(dir)
     .filter((n) => n.startsWith(JOURNAL_PREFIX))
     .sort()
@@ -198,7 +198,7 @@ export async function pendingJournals(dir: string): Promise<string[]> {
 /** Completes every replacement a killed run committed in `dir`; returns the files it finished. */
 export async function completePendingJournals(dir: string): Promise<string[]> {
   const completed: string[] = [];
-  for (const file of await pendingJournals(dir)) {
+  for (const file of pendingJournals(dir)) {
     completed.push(...(await applyJournal(file, readJournal(file, readFileSync(file, 'utf8')))));
   }
   return completed;

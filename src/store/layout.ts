@@ -24,8 +24,7 @@ import { requireDirectory } from './tree.js';
  */
 export async function observeLayout(options: LayoutOptions): Promise<Layout> {
   const kubeconfigs = (options.kubeconfigs ?? []).map((file) => path.resolve(file));
-  const exists = await Promise.all(kubeconfigs.map(pathExists));
-  const missing = kubeconfigs.find((_, i) => !exists[i]);
+  const missing = kubeconfigs.find((file) => !pathExists(file));
   if (missing) throw badFlag('--kubeconfig', `${missing} does not exist`, 'name user kubeconfigs kpki made (kpki kubeconfig user)');
   const certDir = options.certDir ?? DEFAULTS.certDir;
   const kubeconfigDir = options.kubeconfigDir ?? kubeconfigDirOf(certDir);
@@ -51,7 +50,7 @@ export async function lockLayout(layout: Layout): Promise<{ layout: Layout; rele
   };
   try {
     const lock = async (location: LayoutLocation) => {
-      if (await pathExists(location.certDir)) releases.push(await acquireLock(location.certDir));
+      if (pathExists(location.certDir)) releases.push(await acquireLock(location.certDir));
     };
     await lock(layout.signing);
     const current = layout.record ? await observeLayout(layout.options) : layout;
@@ -80,7 +79,7 @@ export async function underLayoutLock<T>(
   try {
     const completed: string[] = [];
     for (const location of layout.locations) completed.push(...(await completePendingJournals(location.certDir)));
-    await removeStaleTempFiles(layoutDirs(layout));
+    removeStaleTempFiles(layoutDirs(layout));
     return completed.length ? await resumed(completed, layout) : await change(layout);
   } finally {
     await release();

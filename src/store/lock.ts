@@ -160,7 +160,7 @@ export async function withWriteLock<T>(dir: string, write: (completed: string[])
   const release = await acquireLock(dir, options);
   try {
     const completed = await completePendingJournals(dir);
-    await removeStaleTempFiles([dir]);
+    removeStaleTempFiles([dir]);
     return await write(completed);
   } finally {
     await release();

@@ -6,7 +6,7 @@ import { readError } from './files.js';
  * A token PIN from `--pin-file`: refused unless only its owner may read it (0600 or 0400), as
  * ssh refuses a private key others can read. The first line is the PIN.
  */
-export async function readPinFile(file: string): Promise<string> {
+export function readPinFile(file: string): string {
   let fd: number;
   try {
     fd = openSync(file, 'r');

@@ -9,6 +9,6 @@ export async function readRotation(certDir: string): Promise<(RotationState & { 
 }
 
 /** The rotation's key material once no rotation is under way: archived already (or purged), so removed. */
-export async function removeRotationMaterial(certDir: string): Promise<void> {
-  await removeTree(path.join(certDir, ROTATION_DIR));
+export function removeRotationMaterial(certDir: string): void {
+  removeTree(path.join(certDir, ROTATION_DIR));
 }
