@@ -148,6 +148,11 @@ export async function runOk(cmd: string, args: readonly string[], opts: RunOptio
 }
 
 /** A long-running child (a server) whose combined stdout+stderr is collected in `output`. */
+/** kubectl with no ambient config: only the --kubeconfig a test names counts. */
+export function kubectlRun(kubectl: string, args: readonly string[]): Promise<RunResult> {
+  return run(kubectl, args, { env: { KUBECONFIG: '/nonexistent-kubeconfig', HOME: '/nonexistent-home' }, timeoutMs: 30_000 });
+}
+
 export class BackgroundProcess {
   output = '';
   exited: { code: number | null; signal: NodeJS.Signals | null } | undefined;

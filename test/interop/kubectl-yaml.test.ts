@@ -11,7 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { buildKubeconfig } from '../../src/kubeconfig/kubeconfig.js';
 import { mergeKubeconfig } from '../../src/kubeconfig/merge.js';
 import { readYamlData } from '../../src/kubeconfig/yaml-data.js';
-import { describeRun, requireTool, run } from './helpers.js';
+import { describeRun, kubectlRun, requireTool } from './helpers.js';
 
 const kubectl = requireTool('kubectl');
 const dir = mkdtempSync(path.join(tmpdir(), 'kpki-kubectl-yaml-'));
@@ -39,15 +39,20 @@ ${user}
 type Reading = { token: string | undefined } | 'not text' | 'refused';
 
 async function kubectlReads(file: string): Promise<Reading> {
-  const r = await run(kubectl, ['config', 'view', '--kubeconfig', file, '--raw', '-o', 'jsonpath={.users[0].user}'], {
-    env: { KUBECONFIG: '/nonexistent-kubeconfig', HOME: '/nonexistent-home' },
-    timeoutMs: 30_000,
-  });
+  const r = await kubectlRun(kubectl, ['config', 'view', '--kubeconfig', file, '--raw', '-o', 'jsonpath={.users[0].user}']);
   if (r.code === 0) return { token: (JSON.parse(r.stdout || '{}') as { token?: string }).token };
   // The YAML read, but a value did not fit the field's Go type.
   if (/json: cannot unmarshal \w+ into Go struct field/.test(r.stderr)) return 'not text';
   expect(r.stderr, describeRun(r)).toMatch(/error loading config file .*: (yaml|error converting YAML to JSON): /);
   return 'refused';
+}
+
+/** The case's kubeconfig, written where kubectl reads it: its text and its file. */
+function writeCase(name: string, user: string): { text: string; file: string } {
+  const file = path.join(dir, `${name.replace(/\W+/g, '-')}.conf`);
+  const text = kubeconfig(user);
+  writeFileSync(file, text);
+  return { text, file };
 }
 
 function kpkiReads(text: string): Reading {
@@ -81,9 +86,7 @@ describe('kubeconfig YAML: kpki reads it as kubectl does', () => {
     ['embedded data beside the token', `    client-certificate-data: ${BLOB}\n    token: t`],
     ['no value', '    token:'],
   ])('%s', async (name, user) => {
-    const file = path.join(dir, `${name.replace(/\W+/g, '-')}.conf`);
-    const text = kubeconfig(user);
-    writeFileSync(file, text);
+    const { text, file } = writeCase(name, user);
     expect(kpkiReads(text)).toEqual(await kubectlReads(file));
   });
 
@@ -96,9 +99,7 @@ describe('kubeconfig YAML: kpki reads it as kubectl does', () => {
     // A key with no text: refused by Go and js-yaml, read as "" by the yaml package.
     ['an empty key', '    token: t\n    : b', { token: 't' }, 'refused'],
   ] as const)('%s', async (name, user, kpki, go) => {
-    const file = path.join(dir, `${name.replace(/\W+/g, '-')}.conf`);
-    const text = kubeconfig(user);
-    writeFileSync(file, text);
+    const { text, file } = writeCase(name, user);
     expect(kpkiReads(text)).toEqual(kpki);
     expect(await kubectlReads(file)).toEqual(go);
   });
@@ -120,10 +121,7 @@ describe('kubeconfigs kpki writes: kubectl reads back every name', () => {
     });
 
   async function namesKubectlReads(file: string) {
-    const r = await run(kubectl, ['config', 'view', '--kubeconfig', file, '-o', 'json'], {
-      env: { KUBECONFIG: '/nonexistent-kubeconfig', HOME: '/nonexistent-home' },
-      timeoutMs: 30_000,
-    });
+    const r = await kubectlRun(kubectl, ['config', 'view', '--kubeconfig', file, '-o', 'json']);
     expect(r.code, describeRun(r)).toBe(0);
     const config = JSON.parse(r.stdout) as Record<'clusters' | 'contexts' | 'users', { name: string }[]> & { 'current-context': string };
     // kubectl prints each list sorted by name.

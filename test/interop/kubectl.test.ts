@@ -18,10 +18,10 @@ import {
   hostOf,
   kpkiSource,
   kubeconfigPlan,
+  kubectlRun,
   opensslSubject,
   readKubeconfig,
   requireTool,
-  run,
   startHealthzServer,
   usePki,
   writeKubeconfig,
@@ -34,11 +34,6 @@ afterAll(() => res.dispose());
 
 const source = kpkiSource('rsa-2048');
 const CLUSTER = 'kubernetes';
-
-function kubectlRun(args: string[]): Promise<RunResult> {
-  // No ambient config: only the --kubeconfig under test counts.
-  return run(kubectl, args, { env: { KUBECONFIG: '/nonexistent-kubeconfig', HOME: '/nonexistent-home' }, timeoutMs: 30_000 });
-}
 
 function expectOk(r: RunResult): void {
   expect(r.code, describeRun(r)).toBe(0);
@@ -97,7 +92,7 @@ describe(`kubectl ${source.label}`, () => {
   describe.each(kubeconfigs)('%s', (name) => {
     it('kubectl config view --raw reads it: one cluster, user and context, named as kubeadm names them', async () => {
       const k = pki().kubeconfig(name);
-      const r = await kubectlRun(['config', 'view', '--raw', '--kubeconfig', k.path, '-o', 'json']);
+      const r = await kubectlRun(kubectl, ['config', 'view', '--raw', '--kubeconfig', k.path, '-o', 'json']);
       expect(r.code, describeRun(r)).toBe(0);
       const doc = JSON.parse(r.stdout) as KubeconfigDoc;
       const context = `${k.user}@${CLUSTER}`;
@@ -117,7 +112,7 @@ describe(`kubectl ${source.label}`, () => {
 
     it('kubectl config current-context names <user>@kubernetes', async () => {
       const k = pki().kubeconfig(name);
-      const r = await kubectlRun(['--kubeconfig', k.path, 'config', 'current-context']);
+      const r = await kubectlRun(kubectl, ['--kubeconfig', k.path, 'config', 'current-context']);
       expect(r.code, describeRun(r)).toBe(0);
       expect(r.stdout).toBe(`${k.user}@${CLUSTER}\n`);
     });
@@ -129,7 +124,7 @@ describe(`kubectl ${source.label}`, () => {
     });
 
     it('kubectl get --raw /healthz succeeds through TLS with client-cert auth, for the server name in the kubeconfig', async () => {
-      expectOk(await kubectlRun(['--kubeconfig', await retargeted(name, 'ok'), 'get', '--raw', '/healthz']));
+      expectOk(await kubectlRun(kubectl, ['--kubeconfig', await retargeted(name, 'ok'), 'get', '--raw', '/healthz']));
     });
   });
 
@@ -148,7 +143,9 @@ describe(`kubectl ${source.label}`, () => {
 
   it('admin.conf works unmodified with --server https://127.0.0.1:PORT (advertise address SAN)', async () => {
     const admin = pki().kubeconfig('admin.conf').path;
-    expectOk(await kubectlRun(['--kubeconfig', admin, '--server', `https://127.0.0.1:${server.port}`, 'get', '--raw', '/healthz']));
+    expectOk(
+      await kubectlRun(kubectl, ['--kubeconfig', admin, '--server', `https://127.0.0.1:${server.port}`, 'get', '--raw', '/healthz']),
+    );
   });
 
   it.each(['kubernetes', 'kubernetes.default', 'kubernetes.default.svc', 'kubernetes.default.svc.cluster.local', '10.96.0.1', 'cp1'])(
@@ -156,7 +153,7 @@ describe(`kubectl ${source.label}`, () => {
     async (serverName) => {
       const admin = pki().kubeconfig('admin.conf').path;
       expectOk(
-        await kubectlRun([
+        await kubectlRun(kubectl, [
           '--kubeconfig',
           admin,
           '--server',
@@ -174,7 +171,7 @@ describe(`kubectl ${source.label}`, () => {
   it('kubectl refuses apiserver.crt for a name it does not carry', async () => {
     const p: Pki = pki();
     const admin = p.kubeconfig('admin.conf').path;
-    const r = await kubectlRun([
+    const r = await kubectlRun(kubectl, [
       '--kubeconfig',
       admin,
       '--server',
@@ -196,7 +193,7 @@ describe(`kubectl ${source.label}`, () => {
       doc.clusters[0]!.cluster['certificate-authority-data'] = b64(await readFile(pki().caCert('front-proxy-ca')));
     });
     expectFailure(
-      await kubectlRun(['--kubeconfig', file, 'get', '--raw', '/healthz']),
+      await kubectlRun(kubectl, ['--kubeconfig', file, 'get', '--raw', '/healthz']),
       'Unable to connect to the server: tls: failed to verify certificate: x509: certificate signed by unknown authority',
     );
   });
@@ -209,7 +206,10 @@ describe(`kubectl ${source.label}`, () => {
         useCredentials(doc, leaf.cert, leaf.key),
       );
       const from = server.proc.output.length;
-      expectFailure(await kubectlRun(['--kubeconfig', file, 'get', '--raw', '/healthz']), serverAlert('unknown certificate authority'));
+      expectFailure(
+        await kubectlRun(kubectl, ['--kubeconfig', file, 'get', '--raw', '/healthz']),
+        serverAlert('unknown certificate authority'),
+      );
       await server.proc.waitFor(/verify error:num=20:unable to get local issuer certificate/, { from, timeoutMs: 5_000 });
     },
   );
@@ -218,7 +218,7 @@ describe(`kubectl ${source.label}`, () => {
     const leaf = pki().leaf('apiserver');
     const file = await retargeted('admin.conf', 'server-cert-as-client', (doc) => useCredentials(doc, leaf.cert, leaf.key));
     const from = server.proc.output.length;
-    expectFailure(await kubectlRun(['--kubeconfig', file, 'get', '--raw', '/healthz']), serverAlert('unsupported certificate'));
+    expectFailure(await kubectlRun(kubectl, ['--kubeconfig', file, 'get', '--raw', '/healthz']), serverAlert('unsupported certificate'));
     await server.proc.waitFor(/verify error:num=26:unsuitable certificate purpose/, { from, timeoutMs: 5_000 });
   });
 
@@ -228,7 +228,7 @@ describe(`kubectl ${source.label}`, () => {
       useCredentials(doc, p.kubeconfig('admin.conf').credentials.cert, p.kubeconfig('scheduler.conf').credentials.key),
     );
     expectFailure(
-      await kubectlRun(['--kubeconfig', file, 'get', '--raw', '/healthz']),
+      await kubectlRun(kubectl, ['--kubeconfig', file, 'get', '--raw', '/healthz']),
       'error: tls: private key does not match public key',
     );
   });
